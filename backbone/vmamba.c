@@ -1,0 +1,422 @@
+/* backbone/vmamba.c - the VMamba backbone: weights, activation plan, forward pass.
+ *
+ * Official names and shapes (prefix omitted), d = dims[s], Di = d_inner, R = dt_rank:
+ *   patch_embed.0 conv(C/2, in, 3, 3)+b   .2 LN(C/2)   .5 conv(C, C/2, 3, 3)+b   .7 LN(C)
+ *   layers.s.blocks.j.norm LN(d)    .op.in_proj (Di, d)    .op.conv2d (Di, 1, 3, 3)
+ *     .op.x_proj_weight (4, R+2N, Di)  .op.dt_projs_weight (4, Di, R)  .op.dt_projs_bias (4, Di)
+ *     .op.A_logs (4*Di, N)  .op.Ds (4*Di)  .op.out_norm LN(Di)  .op.out_proj (d, Di)
+ *     .norm2 LN(d)  .mlp.fc1 (4d, d)+b  .mlp.fc2 (d, 4d)+b
+ *   layers.s.downsample.1 conv(d', d, 3, 3)+b   .3 LN(d')            (s < 3)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backbone/vmamba_internal.h"
+
+#define LN_EPS 1e-5f
+
+/* ---- weight enumeration: one walk over every tensor, used to size, load and count ---- */
+
+typedef enum { XF_PLAIN, XF_CONV, XF_DWCONV, XF_DT_W, XF_A_LOGS } xform;
+
+typedef struct walker {
+    /* called once per tensor; return nonzero to stop */
+    int (*visit)(struct walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot);
+    char prefix[128];
+} walker;
+
+#define VISIT(nm, sh, nd, xf, slot)                                                      \
+    do {                                                                                 \
+        int64_t shp_[4] = sh;                                                            \
+        if (w->visit(w, nm, shp_, nd, xf, slot)) return 1;                               \
+    } while (0)
+#define S1(a) {a, 0, 0, 0}
+#define S2(a, b) {a, b, 0, 0}
+#define S3(a, b, c) {a, b, c, 0}
+#define S4(a, b, c, d) {a, b, c, d}
+
+static int walk_ln(walker *w, const char *base, int64_t c, float **gw, float **gb) {
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s.weight", base);
+    VISIT(nm, S1(c), 1, XF_PLAIN, gw);
+    snprintf(nm, sizeof nm, "%s.bias", base);
+    VISIT(nm, S1(c), 1, XF_PLAIN, gb);
+    return 0;
+}
+
+static int walk_conv(walker *w, const char *base, int64_t co, int64_t ci, float **cw, float **cb) {
+    char nm[256];
+    snprintf(nm, sizeof nm, "%s.weight", base);
+    VISIT(nm, S4(co, ci, 3, 3), 4, XF_CONV, cw);
+    snprintf(nm, sizeof nm, "%s.bias", base);
+    VISIT(nm, S1(co), 1, XF_PLAIN, cb);
+    return 0;
+}
+
+static int walk_block(walker *w, const vssm_vmamba_config *cfg, int s, int j, vssm_block_w *b) {
+    const int64_t d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), R = vssm_vmamba_dt_rank(cfg, s);
+    const int64_t N = cfg->d_state, K = VSSM_SCAN_K, hid = (int64_t)((float)d * cfg->mlp_ratio);
+    char base[160], nm[256];
+    snprintf(base, sizeof base, "layers.%d.blocks.%d", s, j);
+#define NM(suffix) (snprintf(nm, sizeof nm, "%s.%s", base, suffix), nm)
+    if (walk_ln(w, NM("norm"), d, &b->norm_w, &b->norm_b)) return 1;
+    VISIT(NM("op.in_proj.weight"), S2(Di, d), 2, XF_PLAIN, &b->in_proj);
+    VISIT(NM("op.conv2d.weight"), S4(Di, 1, 3, 3), 4, XF_DWCONV, &b->conv);
+    VISIT(NM("op.x_proj_weight"), S3(K, R + 2 * N, Di), 3, XF_PLAIN, &b->x_proj);
+    VISIT(NM("op.dt_projs_weight"), S3(K, Di, R), 3, XF_DT_W, &b->dt_w);
+    VISIT(NM("op.dt_projs_bias"), S2(K, Di), 2, XF_PLAIN, &b->dt_b);
+    VISIT(NM("op.A_logs"), S2(K * Di, N), 2, XF_A_LOGS, &b->A);
+    VISIT(NM("op.Ds"), S1(K * Di), 1, XF_PLAIN, &b->Ds);
+    if (walk_ln(w, NM("op.out_norm"), Di, &b->out_norm_w, &b->out_norm_b)) return 1;
+    VISIT(NM("op.out_proj.weight"), S2(d, Di), 2, XF_PLAIN, &b->out_proj);
+    if (walk_ln(w, NM("norm2"), d, &b->norm2_w, &b->norm2_b)) return 1;
+    VISIT(NM("mlp.fc1.weight"), S2(hid, d), 2, XF_PLAIN, &b->fc1_w);
+    VISIT(NM("mlp.fc1.bias"), S1(hid), 1, XF_PLAIN, &b->fc1_b);
+    VISIT(NM("mlp.fc2.weight"), S2(d, hid), 2, XF_PLAIN, &b->fc2_w);
+    VISIT(NM("mlp.fc2.bias"), S1(d), 1, XF_PLAIN, &b->fc2_b);
+#undef NM
+    return 0;
+}
+
+/* m may hold NULL block arrays (counting only): slots then point at a dummy. */
+static int walk_model(walker *w, const vssm_vmamba_config *cfg, vssm_vmamba *m) {
+    const int64_t C = cfg->dims[0];
+    if (walk_conv(w, "patch_embed.0", C / 2, cfg->in_chans, &m->pe0_w, &m->pe0_b)) return 1;
+    if (walk_ln(w, "patch_embed.2", C / 2, &m->pe2_w, &m->pe2_b)) return 1;
+    if (walk_conv(w, "patch_embed.5", C, C / 2, &m->pe5_w, &m->pe5_b)) return 1;
+    if (walk_ln(w, "patch_embed.7", C, &m->pe7_w, &m->pe7_b)) return 1;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
+        vssm_block_w dummy;
+        for (int j = 0; j < cfg->depths[s]; j++)
+            if (walk_block(w, cfg, s, j, m->stage[s].blocks ? &m->stage[s].blocks[j] : &dummy)) return 1;
+        if (s + 1 < VSSM_VMAMBA_STAGES) {
+            char base[64];
+            vssm_stage_w *st = &m->stage[s];
+            snprintf(base, sizeof base, "layers.%d.downsample.1", s);
+            if (walk_conv(w, base, cfg->dims[s + 1], cfg->dims[s], &st->down_w, &st->down_b)) return 1;
+            snprintf(base, sizeof base, "layers.%d.downsample.3", s);
+            if (walk_ln(w, base, cfg->dims[s + 1], &st->down_ln_w, &st->down_ln_b)) return 1;
+        }
+    }
+    return 0;
+}
+
+static int64_t numel_of(const int64_t *shape, int ndim) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+/* pass 1: count parameters and arena bytes */
+typedef struct { walker w; int64_t params; size_t bytes; } counter;
+static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
+    counter *c = (counter *)w;
+    int64_t n = numel_of(shape, ndim);
+    c->params += n;
+    c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    return 0;
+}
+
+int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg) {
+    vssm_vmamba m;
+    memset(&m, 0, sizeof m);
+    counter c = {{count_visit, ""}, 0, 0};
+    walk_model(&c.w, cfg, &m);
+    return c.params + (cfg->num_classes > 0 ? 2LL * cfg->dims[3] + (int64_t)cfg->num_classes * (cfg->dims[3] + 1) : 0);
+}
+
+/* pass 2: fetch, check, convert, lay out, upload */
+typedef struct {
+    walker w;
+    vssm_vmamba *m;
+    const vssm_source *src;
+    const char *prefix;
+    char *arena;
+    size_t off;
+    float *host, *host2;   /* scratch of the largest tensor's size */
+    vssm_err *err;
+    vssm_status status;
+} loader;
+
+static int load_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
+    loader *ld = (loader *)w;
+    char full[320], a[96], b[96];
+    snprintf(full, sizeof full, "%s%s", ld->prefix, name);
+    vssm_tensor t;
+    vssm_status s = ld->src->get(ld->src->user, full, shape, ndim, &t, ld->err);
+    if (s != VSSM_OK) { ld->status = s; return 1; }
+    int same = t.ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t.shape[i] == shape[i];
+    if (!same) {
+        ld->status = vssm_err_set(ld->err, VSSM_ERR_SHAPE, "tensor '%s' has shape %s but the config needs %s", full,
+                                  vssm_shape_str(t.shape, t.ndim, a, sizeof a), vssm_shape_str(shape, ndim, b, sizeof b));
+        return 1;
+    }
+    const int64_t n = numel_of(shape, ndim);
+    if ((s = vssm_tensor_to_f32(&t, ld->host, ld->err)) != VSSM_OK) {
+        vssm_err_prefix(ld->err, "tensor '%s'", full);
+        ld->status = s;
+        return 1;
+    }
+    const float *out = ld->host;
+    float *h2 = ld->host2;
+    switch (xf) {
+    case XF_PLAIN: break;
+    case XF_CONV: vssm_conv_weight_layout(ld->host, (int)shape[0], (int)shape[1], h2); out = h2; break;
+    case XF_DWCONV: /* (C, 1, 3, 3) -> (3, 3, C) */
+        for (int64_t c = 0; c < shape[0]; c++)
+            for (int k = 0; k < 9; k++) h2[k * shape[0] + c] = ld->host[c * 9 + k];
+        out = h2;
+        break;
+    case XF_DT_W: /* (K, Di, R) -> (K, R, Di) */
+        for (int64_t k = 0; k < shape[0]; k++)
+            for (int64_t c = 0; c < shape[1]; c++)
+                for (int64_t r = 0; r < shape[2]; r++)
+                    h2[(k * shape[2] + r) * shape[1] + c] = ld->host[(k * shape[1] + c) * shape[2] + r];
+        out = h2;
+        break;
+    case XF_A_LOGS: { /* (K*Di, N) -> A = -exp (K, N, Di) */
+        const int64_t K = VSSM_SCAN_K, Di = shape[0] / K, N = shape[1];
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t c = 0; c < Di; c++)
+                for (int64_t j = 0; j < N; j++)
+                    h2[(k * N + j) * Di + c] = -expf(ld->host[(k * Di + c) * N + j]);
+        out = h2;
+        break;
+    }
+    }
+    float *dst = (float *)(ld->arena + ld->off);
+    ld->off += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    if (vssm_op_upload(ld->m->ctx, dst, out, (size_t)n * sizeof(float)) != 0) {
+        ld->status = vssm_err_set(ld->err, VSSM_ERR_DEVICE, "uploading tensor '%s' to the device failed", full);
+        return 1;
+    }
+    *slot = dst;
+    return 0;
+}
+
+typedef struct { walker w; int64_t maxn; } sizer;
+static int size_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
+    sizer *z = (sizer *)w;
+    int64_t n = numel_of(shape, ndim);
+    if (n > z->maxn) z->maxn = n;
+    return 0;
+}
+
+void vssm_vmamba_free(vssm_vmamba *m) {
+    if (!m) return;
+    if (m->arena) vssm_op_free(m->ctx, m->arena);
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) free(m->stage[s].blocks);
+    free(m);
+}
+
+vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                             const vssm_source *src, const char *prefix, vssm_err *err) {
+    *out = NULL;
+    vssm_status s = vssm_vmamba_config_validate(cfg, err);
+    if (s != VSSM_OK) return s;
+    vssm_vmamba *m = calloc(1, sizeof *m);
+    if (!m) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    m->cfg = *cfg;
+    m->ctx = ctx;
+    for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
+        if (cfg->depths[i] == 0) continue;
+        m->stage[i].blocks = calloc((size_t)cfg->depths[i], sizeof(vssm_block_w));
+        if (!m->stage[i].blocks) { vssm_vmamba_free(m); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    }
+    counter c = {{count_visit, ""}, 0, 0};
+    walk_model(&c.w, cfg, m);
+    sizer z = {{size_visit, ""}, 0};
+    walk_model(&z.w, cfg, m);
+    m->n_params = c.params;
+    m->arena_bytes = c.bytes;
+    m->arena = vssm_op_alloc(ctx, c.bytes);
+    loader ld = {{load_visit, ""}, m, src, prefix ? prefix : "", m->arena, 0, NULL, NULL, err, VSSM_OK};
+    ld.host = malloc((size_t)z.maxn * sizeof(float));
+    ld.host2 = malloc((size_t)z.maxn * sizeof(float));
+    if (!m->arena || !ld.host || !ld.host2) {
+        free(ld.host);
+        free(ld.host2);
+        vssm_vmamba_free(m);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of weights", c.bytes / 1e6);
+    }
+    walk_model(&ld.w, cfg, m);
+    free(ld.host);
+    free(ld.host2);
+    if (ld.status != VSSM_OK) { vssm_vmamba_free(m); return ld.status; }
+    *out = m;
+    return VSSM_OK;
+}
+
+const vssm_vmamba_config *vssm_vmamba_get_config(const vssm_vmamba *m) { return &m->cfg; }
+vssm_ctx *vssm_vmamba_ctx(const vssm_vmamba *m) { return m->ctx; }
+
+/* ---- activations: planned once per (model, batch, h, w) ---- */
+
+void vssm_vmamba_state_free(vssm_vmamba_state *st) {
+    if (!st) return;
+    vssm_ctx *ctx = st->m->ctx;
+    float *bufs[] = {st->in, st->pe_mid, st->ln, st->xi, st->u, st->y, st->hid, st->tap_pe, st->tap_b0};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vssm_op_free(ctx, bufs[i]);
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) vssm_op_free(ctx, st->feat[s]);
+    vssm_op_free(ctx, st->ws_mem);
+    free(st);
+}
+
+static void *state_alloc(vssm_vmamba_state *st, size_t bytes, int *fail) {
+    void *p = vssm_op_alloc(st->m->ctx, bytes ? bytes : 1);
+    if (!p) *fail = 1;
+    st->bytes += bytes;
+    return p;
+}
+
+vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int batch, int h, int w, vssm_err *err) {
+    *out = NULL;
+    if (batch < 1 || batch > 65536)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
+    if (h < 1 || w < 1 || h > 32768 || w > 32768)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d out of range [1, 32768]", h, w);
+    const vssm_vmamba_config *cfg = &m->cfg;
+    vssm_vmamba_state *st = calloc(1, sizeof *st);
+    if (!st) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    st->m = m;
+    st->B = batch;
+    st->H = h;
+    st->W = w;
+    st->h1 = (h + 1) / 2;
+    st->w1 = (w + 1) / 2;
+    size_t max_ld = 0, max_di = 0, max_hid = 0, ws = 0, f = sizeof(float);
+    ws = vssm_op_conv3x3s2_workspace(m->ctx, batch, h, w, cfg->in_chans);
+    size_t w2 = vssm_op_conv3x3s2_workspace(m->ctx, batch, st->h1, st->w1, cfg->dims[0] / 2);
+    if (w2 > ws) ws = w2;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
+        vssm_vmamba_stage_size(h, w, s, &st->hs[s], &st->ws[s]);
+        size_t L = (size_t)batch * st->hs[s] * st->ws[s];
+        size_t d = cfg->dims[s], di = vssm_vmamba_d_inner(cfg, s), hid = (size_t)((float)d * cfg->mlp_ratio);
+        if (L * d > max_ld) max_ld = L * d;
+        if (L * di > max_di) max_di = L * di;
+        if (L * hid > max_hid) max_hid = L * hid;
+        size_t sw = vssm_op_scan_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state);
+        if (sw > ws) ws = sw;
+        if (s + 1 < VSSM_VMAMBA_STAGES) {
+            size_t cw = vssm_op_conv3x3s2_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)d);
+            if (cw > ws) ws = cw;
+        }
+    }
+    int fail = 0;
+    st->in = state_alloc(st, (size_t)batch * h * w * cfg->in_chans * f, &fail);
+    st->pe_mid = state_alloc(st, (size_t)batch * st->h1 * st->w1 * (cfg->dims[0] / 2) * f, &fail);
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++)
+        st->feat[s] = state_alloc(st, (size_t)batch * st->hs[s] * st->ws[s] * cfg->dims[s] * f, &fail);
+    st->ln = state_alloc(st, max_ld * f, &fail);
+    st->xi = state_alloc(st, max_di * f, &fail);
+    st->u = state_alloc(st, max_di * f, &fail);
+    st->y = state_alloc(st, max_di * f, &fail);
+    st->hid = state_alloc(st, max_hid * f, &fail);
+    st->ws_mem = state_alloc(st, ws, &fail);
+    size_t l0 = (size_t)batch * st->hs[0] * st->ws[0] * cfg->dims[0] * f;
+    st->tap_pe = state_alloc(st, l0, &fail);
+    st->tap_b0 = state_alloc(st, l0, &fail);
+    if (fail) {
+        size_t need = st->bytes;
+        vssm_vmamba_state_free(st);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory planning %.1f MB of activations for batch %d at %dx%d",
+                            need / 1e6, batch, h, w);
+    }
+    *out = st;
+    return VSSM_OK;
+}
+
+size_t vssm_vmamba_state_bytes(const vssm_vmamba_state *st) { return st->bytes; }
+
+/* ---- forward ---- */
+
+/* x = x + SS2D(norm(x)); x = x + MLP(norm2(x)), for one stage's residual stream */
+static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_block_w *b, float *x) {
+    vssm_ctx *ctx = m->ctx;
+    const vssm_vmamba_config *cfg = &m->cfg;
+    const int B = st->B, H = st->hs[s], W = st->ws[s], d = cfg->dims[s];
+    const int Di = vssm_vmamba_d_inner(cfg, s), hid = (int)((float)d * cfg->mlp_ratio);
+    const int64_t M = (int64_t)B * H * W;
+
+    vssm_op_layernorm(ctx, x, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, st->ln);
+    vssm_op_linear(ctx, st->ln, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, st->xi);
+    vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
+    vssm_scan_args a = {B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
+                        st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
+    vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
+    vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, st->xi);
+    vssm_op_linear(ctx, st->xi, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
+
+    vssm_op_layernorm(ctx, x, M, d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, st->ln);
+    vssm_op_linear(ctx, st->ln, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, st->hid);
+    vssm_op_linear(ctx, st->hid, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x);
+}
+
+vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err) {
+    if (!m || !st || !input) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_forward: NULL argument");
+    if (st->m != m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_forward: state belongs to another model");
+    vssm_ctx *ctx = m->ctx;
+    const vssm_vmamba_config *cfg = &m->cfg;
+    const int B = st->B, C = cfg->dims[0];
+    size_t in_bytes = (size_t)B * st->H * st->W * cfg->in_chans * sizeof(float);
+    if (vssm_op_upload(ctx, st->in, input, in_bytes) != 0)
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the input to the device failed");
+
+    /* patch embed: conv s2 -> LN -> GELU -> conv s2 -> LN (stride 4) */
+    vssm_op_conv3x3s2(ctx, st->in, B, st->H, st->W, cfg->in_chans, m->pe0_w, m->pe0_b, C / 2, st->pe_mid, st->ws_mem);
+    vssm_op_layernorm(ctx, st->pe_mid, (int64_t)B * st->h1 * st->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU, st->pe_mid);
+    vssm_op_conv3x3s2(ctx, st->pe_mid, B, st->h1, st->w1, C / 2, m->pe5_w, m->pe5_b, C, st->feat[0], st->ws_mem);
+    const int64_t M0 = (int64_t)B * st->hs[0] * st->ws[0];
+    vssm_op_layernorm(ctx, st->feat[0], M0, C, m->pe7_w, m->pe7_b, LN_EPS, VSSM_ACT_NONE, st->feat[0]);
+    size_t l0 = (size_t)M0 * C * sizeof(float);
+    vssm_op_copy(ctx, st->tap_pe, st->feat[0], l0);
+
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
+        const vssm_stage_w *sw = &m->stage[s];
+        for (int j = 0; j < cfg->depths[s]; j++) {
+            vss_block(m, st, s, &sw->blocks[j], st->feat[s]);
+            if (s == 0 && j == 0) vssm_op_copy(ctx, st->tap_b0, st->feat[0], l0);
+        }
+        if (s + 1 < VSSM_VMAMBA_STAGES) {
+            const int64_t Mn = (int64_t)B * st->hs[s + 1] * st->ws[s + 1];
+            vssm_op_conv3x3s2(ctx, st->feat[s], B, st->hs[s], st->ws[s], cfg->dims[s], sw->down_w, sw->down_b,
+                              cfg->dims[s + 1], st->feat[s + 1], st->ws_mem);
+            vssm_op_layernorm(ctx, st->feat[s + 1], Mn, cfg->dims[s + 1], sw->down_ln_w, sw->down_ln_b, LN_EPS,
+                              VSSM_ACT_NONE, st->feat[s + 1]);
+        }
+    }
+    if (vssm_op_sync(ctx) != 0) return vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during the forward pass");
+    return VSSM_OK;
+}
+
+vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int s) {
+    vssm_tensor t;
+    memset(&t, 0, sizeof t);
+    if (s < 0 || s >= VSSM_VMAMBA_STAGES) return t;
+    t.data = st->feat[s];
+    t.dtype = VSSM_DTYPE_F32;
+    t.ndim = 4;
+    t.shape[0] = st->B;
+    t.shape[1] = st->hs[s];
+    t.shape[2] = st->ws[s];
+    t.shape[3] = st->m->cfg.dims[s];
+    t.device = vssm_ctx_device(st->m->ctx);
+    return t;
+}
+
+vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name) {
+    vssm_tensor t = vssm_vmamba_feature(st, 0);
+    if (!strcmp(name, "patch_embed")) t.data = st->tap_pe;
+    else if (!strcmp(name, "block0")) t.data = st->tap_b0;
+    else memset(&t, 0, sizeof t);
+    return t;
+}
+
+vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err) {
+    if (t->dtype != VSSM_DTYPE_F32 || !t->data) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tensor is empty or not f32");
+    if (vssm_op_download(ctx, dst, t->data, (size_t)vssm_tensor_numel(t) * sizeof(float)) != 0)
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "copying a tensor from the device failed");
+    return VSSM_OK;
+}

@@ -1,0 +1,61 @@
+/* vssm/ctx.h - the execution context: which device runs the ops, how many threads.
+ *
+ * A context carries everything that would otherwise be global: the op backend, its
+ * handles (cuBLAS/cuDNN on CUDA), the thread count. Models and states are created
+ * against one context and must be freed before it.
+ *
+ *     vssm_ctx_opts o = vssm_ctx_default_opts();   // CPU, all cores
+ *     o.n_threads = 2;
+ *     vssm_ctx *ctx = NULL;
+ *     if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) ...
+ *     ...
+ *     vssm_ctx_free(ctx);
+ */
+#ifndef VSSM_CTX_H
+#define VSSM_CTX_H
+
+#include "vssm/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_ctx vssm_ctx;
+
+typedef struct vssm_ctx_opts {
+    vssm_device device;   /* VSSM_DEVICE_CPU (default) or VSSM_DEVICE_CUDA */
+    int device_index;     /* GPU ordinal for CUDA */
+    int n_threads;        /* CPU threads for ops and BLAS; <= 0: number of cores */
+    int allow_tf32;       /* CUDA: let cuBLAS use TF32 (off by default: exact fp32) */
+} vssm_ctx_opts;
+
+vssm_ctx_opts vssm_ctx_default_opts(void);
+/* Fails with VSSM_ERR_DEVICE (and a message saying why) when the device is absent or
+ * this build lacks its backend. */
+vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *err);
+void vssm_ctx_free(vssm_ctx *ctx);
+vssm_device vssm_ctx_device(const vssm_ctx *ctx);
+int vssm_ctx_threads(const vssm_ctx *ctx);
+/* Short description, e.g. "cpu (2 threads, OpenBLAS)" or "cuda:0 NVIDIA H100". */
+const char *vssm_ctx_describe(const vssm_ctx *ctx);
+
+/* Per-op-kind timing (for `vssm bench`): when enabled, each op adds its elapsed time
+ * (device-synchronised) to a counter of its kind. Off by default: costs a sync per op. */
+typedef enum vssm_op_kind {
+    VSSM_OP_GEMM = 0,
+    VSSM_OP_CONV,       /* stride-2 3x3 convolutions (patch embed, downsample) */
+    VSSM_OP_DWCONV,     /* depthwise 3x3 + SiLU */
+    VSSM_OP_SCAN,       /* fused cross-scan selective scan (x_proj, dt_proj, scan, merge) */
+    VSSM_OP_NORM,       /* LayerNorm over channels (with fused activation) */
+    VSSM_OP_ELTWISE,    /* add, activations, pooling, copies */
+    VSSM_OP_KIND_COUNT
+} vssm_op_kind;
+const char *vssm_op_kind_name(vssm_op_kind k);
+void vssm_ctx_profile(vssm_ctx *ctx, int enable);
+/* Copies accumulated seconds per op kind into secs[VSSM_OP_KIND_COUNT] and resets them. */
+void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

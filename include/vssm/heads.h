@@ -1,0 +1,34 @@
+/* vssm/heads.h - task heads that consume the backbone's per-stage features.
+ *
+ * A head owns its weights and its activation buffers (sized once per batch); it reads
+ * the list of feature maps (B, Hi, Wi, Ci) and never looks inside the backbone.
+ */
+#ifndef VSSM_HEADS_H
+#define VSSM_HEADS_H
+
+#include "vssm/common.h"
+#include "vssm/ctx.h"
+#include "vssm/source.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- classification: LayerNorm over channels -> global average pool -> linear ----
+ * Weights "classifier.norm.{weight,bias}" and "classifier.head.{weight,bias}" (prefixed). */
+typedef struct vssm_cls_head vssm_cls_head;
+
+vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, int in_dim, int num_classes,
+                               const vssm_source *src, const char *prefix, vssm_err *err);
+void vssm_cls_head_free(vssm_cls_head *h);
+int vssm_cls_head_classes(const vssm_cls_head *h);
+/* feats: the backbone's stage list (the last one is used); n_feats its length.
+ * logits: host memory, (B, num_classes). Buffers are (re)planned when B or the feature
+ * size changes, so steady-state calls allocate nothing. */
+vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats,
+                                  float *logits, vssm_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* vssm/source.h - where model loaders get their tensors from.
+ *
+ * A tensor source answers "give me tensor NAME" with a view in its stored dtype
+ * (F32, F16 or BF16 are accepted by the loaders, which convert to f32). Weight file
+ * readers (safetensors, torch .pth) provide one; so does the random initialiser used by
+ * benchmarks. Loaders never see files, so every format loads every model.
+ */
+#ifndef VSSM_SOURCE_H
+#define VSSM_SOURCE_H
+
+#include "vssm/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_source {
+    void *user;
+    /* Looks NAME up. expect/expect_ndim give the shape the loader needs (sources that
+     * synthesise tensors use it; file sources ignore it). Returns VSSM_OK and fills *out
+     * (a host view valid until the source is closed), or VSSM_ERR_FORMAT with a message
+     * when the name is missing. */
+    vssm_status (*get)(void *user, const char *name, const int64_t *expect, int expect_ndim,
+                       vssm_tensor *out, vssm_err *err);
+    /* Optional (NULL when unknown): number of tensors and the i-th name, for config
+     * inference and listings. */
+    int (*count)(void *user);
+    const char *(*name_at)(void *user, int i);
+    /* Optional: metadata value for KEY or NULL. */
+    const char *(*meta)(void *user, const char *key);
+} vssm_source;
+
+/* A source that makes tensors of the requested shape with deterministic pseudo-random
+ * values (seeded, name-dependent) in the ranges a trained VMamba has; for benchmarks
+ * and tests. Owned by the caller; free with vssm_random_source_free. */
+vssm_source *vssm_random_source_new(uint64_t seed);
+void vssm_random_source_free(vssm_source *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,53 @@
+/* kernels/cpu/backend.c - the CPU op table: memory is host memory (64-byte aligned),
+ * GEMM goes through CBLAS (OpenBLAS), everything else is OpenMP + vectorised C. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+#include "kernels/cpu/cpu_ops.h"
+
+/* OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: absent otherwise). */
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+extern char *openblas_get_config(void) __attribute__((weak));
+
+static void *cpu_alloc(vssm_ctx *ctx, size_t bytes) {
+    void *p = NULL;
+    size_t n = (bytes + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, n ? n : 64) != 0) return NULL;
+    return p;
+}
+static void cpu_free(vssm_ctx *ctx, void *p) { free(p); }
+static int cpu_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    memcpy(dst, src, bytes);
+    return 0;
+}
+static int cpu_sync(vssm_ctx *ctx) { return 0; }
+
+static const vssm_ops cpu_ops = {
+    .name = "cpu",
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy,
+    .download = cpu_copy,
+    .copy = cpu_copy,
+    .sync = cpu_sync,
+    .linear = vssm_cpu_linear,
+    .conv3x3s2_workspace = vssm_cpu_conv3x3s2_workspace,
+    .conv3x3s2 = vssm_cpu_conv3x3s2,
+    .dwconv3x3 = vssm_cpu_dwconv3x3,
+    .layernorm = vssm_cpu_layernorm,
+    .scan_workspace = vssm_cpu_scan_workspace,
+    .ss2d_scan = vssm_cpu_ss2d_scan,
+    .avgpool = vssm_cpu_avgpool,
+};
+
+vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
+    if (ctx->opts.n_threads <= 0) ctx->opts.n_threads = omp_get_num_procs();
+    if (ctx->opts.n_threads > 1024) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "thread count %d is too large", ctx->opts.n_threads);
+    /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
+    if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
+    ctx->ops = &cpu_ops;
+    snprintf(ctx->desc, sizeof ctx->desc, "cpu (%d thread%s, %s)", ctx->opts.n_threads,
+             ctx->opts.n_threads == 1 ? "" : "s", openblas_get_config ? "OpenBLAS" : "CBLAS");
+    return VSSM_OK;
+}

@@ -1,0 +1,73 @@
+/* kernels/cpu/conv.c - the two convolutions VMamba has: 3x3 stride 2 (patch embed,
+ * downsample) as im2col + GEMM, and depthwise 3x3 stride 1 (+SiLU) vectorised over
+ * channels. NHWC throughout; zero padding of 1. */
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/vmath.h"
+
+static inline int out_size(int n) { return (n + 1) / 2; }
+
+size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin) {
+    return (size_t)B * out_size(H) * out_size(W) * 9 * Cin * sizeof(float);
+}
+
+void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                        const float *b, int Cout, float *y, void *ws) {
+    const int Ho = out_size(H), Wo = out_size(W);
+    float *col = ws; /* (B*Ho*Wo, 3, 3, Cin): the row order matches w (Cout, 3, 3, Cin) */
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int bi = 0; bi < B; bi++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                float *dst = col + (((size_t)bi * Ho + oh) * Wo + ow) * 9 * Cin;
+                for (int kh = 0; kh < 3; kh++) {
+                    int ih = 2 * oh - 1 + kh;
+                    for (int kw = 0; kw < 3; kw++) {
+                        int iw = 2 * ow - 1 + kw;
+                        float *d = dst + (kh * 3 + kw) * Cin;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+                            for (int c = 0; c < Cin; c++) d[c] = 0.0f;
+                        } else {
+                            const float *s = x + (((size_t)bi * H + ih) * W + iw) * Cin;
+                            for (int c = 0; c < Cin; c++) d[c] = s[c];
+                        }
+                    }
+                }
+            }
+    vssm_cpu_linear(ctx, col, (int64_t)B * Ho * Wo, 9 * Cin, w, b, Cout, VSSM_ACT_NONE, 0, y);
+}
+
+void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
+                        vssm_act act, float *y) {
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int bi = 0; bi < B; bi++)
+        for (int h = 0; h < H; h++)
+            for (int wc = 0; wc < W; wc++) {
+                float *o = y + (((size_t)bi * H + h) * W + wc) * C;
+                int first = 1;
+                for (int kh = 0; kh < 3; kh++) {
+                    int ih = h - 1 + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int kw = 0; kw < 3; kw++) {
+                        int iw = wc - 1 + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        const float *s = x + (((size_t)bi * H + ih) * W + iw) * C;
+                        const float *k = w + (kh * 3 + kw) * C;
+                        if (first) {
+#pragma omp simd
+                            for (int c = 0; c < C; c++) o[c] = s[c] * k[c];
+                            first = 0;
+                        } else {
+#pragma omp simd
+                            for (int c = 0; c < C; c++) o[c] += s[c] * k[c];
+                        }
+                    }
+                }
+                if (act == VSSM_ACT_SILU) {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
+                } else if (act == VSSM_ACT_GELU) {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
+                }
+            }
+}

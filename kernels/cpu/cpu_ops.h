@@ -1,0 +1,21 @@
+/* kernels/cpu/cpu_ops.h - the CPU implementations behind kernels/ops.h (the reference
+ * every other backend is tested against). */
+#ifndef VSSM_CPU_OPS_H
+#define VSSM_CPU_OPS_H
+
+#include "kernels/ctx_internal.h"
+
+void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
+                     int N, vssm_act act, int accumulate, float *y);
+size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);
+void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                        const float *b, int Cout, float *y, void *ws);
+void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
+                        vssm_act act, float *y);
+void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
+                        const float *b, float eps, vssm_act act, float *y);
+size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N);
+void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
+void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
+
+#endif

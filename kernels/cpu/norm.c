@@ -1,0 +1,41 @@
+/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation) and pooling. */
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/vmath.h"
+#include <math.h>
+
+void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
+                        const float *b, float eps, vssm_act act, float *y) {
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t i = 0; i < rows; i++) {
+        const float *r = x + i * C;
+        float *o = y + i * C;
+        /* two passes (mean, then centred variance): no cancellation */
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += r[c];
+        float mean = s / (float)C, v = 0;
+#pragma omp simd reduction(+ : v)
+        for (int c = 0; c < C; c++) v += (r[c] - mean) * (r[c] - mean);
+        float inv = 1.0f / sqrtf(v / (float)C + eps);
+        if (act == VSSM_ACT_GELU) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] = vm_geluf((r[c] - mean) * inv * g[c] + b[c]);
+        } else {
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] = (r[c] - mean) * inv * g[c] + b[c];
+        }
+    }
+}
+
+void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y) {
+    for (int bi = 0; bi < B; bi++) {
+        float *o = y + (size_t)bi * C;
+        for (int c = 0; c < C; c++) o[c] = 0;
+        for (int64_t l = 0; l < L; l++) {
+            const float *r = x + ((size_t)bi * L + l) * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] += r[c];
+        }
+        for (int c = 0; c < C; c++) o[c] /= (float)L;
+    }
+}

@@ -1,0 +1,134 @@
+/* kernels/ctx.c - the execution context (vssm/ctx.h) and the op wrappers layers call. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "kernels/ctx_internal.h"
+
+double vssm_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+vssm_ctx_opts vssm_ctx_default_opts(void) {
+    vssm_ctx_opts o;
+    memset(&o, 0, sizeof o);
+    o.device = VSSM_DEVICE_CPU;
+    return o;
+}
+
+#ifndef VSSM_HAVE_CUDA
+vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err) {
+    return vssm_err_set(err, VSSM_ERR_DEVICE, "this vssm was built without CUDA (configure with -DVSSM_CUDA=ON)");
+}
+void vssm_cuda_backend_free(vssm_ctx *ctx) {}
+#endif
+
+vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *err) {
+    *out = NULL;
+    vssm_ctx *c = calloc(1, sizeof *c);
+    if (!c) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory creating a context");
+    c->opts = opts ? *opts : vssm_ctx_default_opts();
+    vssm_status s;
+    if (c->opts.device == VSSM_DEVICE_CPU) s = vssm_cpu_backend_init(c, err);
+    else if (c->opts.device == VSSM_DEVICE_CUDA) s = vssm_cuda_backend_init(c, err);
+    else s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown device %d", (int)c->opts.device);
+    if (s != VSSM_OK) { free(c); return s; }
+    *out = c;
+    return VSSM_OK;
+}
+
+void vssm_ctx_free(vssm_ctx *ctx) {
+    if (!ctx) return;
+    if (ctx->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(ctx);
+    free(ctx);
+}
+
+vssm_device vssm_ctx_device(const vssm_ctx *ctx) { return ctx->opts.device; }
+int vssm_ctx_threads(const vssm_ctx *ctx) { return ctx->opts.n_threads; }
+const char *vssm_ctx_describe(const vssm_ctx *ctx) { return ctx->desc; }
+const vssm_ops *vssm_ops_of(const vssm_ctx *ctx) { return ctx->ops; }
+
+const char *vssm_op_kind_name(vssm_op_kind k) {
+    static const char *names[VSSM_OP_KIND_COUNT] = {"gemm", "conv", "dwconv", "scan", "norm", "eltwise"};
+    return (unsigned)k < VSSM_OP_KIND_COUNT ? names[k] : "?";
+}
+
+void vssm_ctx_profile(vssm_ctx *ctx, int enable) { ctx->profile = enable; }
+
+void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs) {
+    memcpy(secs, ctx->prof_secs, sizeof ctx->prof_secs);
+    memset(ctx->prof_secs, 0, sizeof ctx->prof_secs);
+}
+
+/* ---- op wrappers: dispatch + optional per-kind timing ---- */
+static double prof_begin(vssm_ctx *ctx) {
+    if (!ctx->profile) return 0;
+    ctx->ops->sync(ctx);
+    return vssm_now_seconds();
+}
+static void prof_end(vssm_ctx *ctx, vssm_op_kind k, double t0) {
+    if (!ctx->profile) return;
+    ctx->ops->sync(ctx);
+    ctx->prof_secs[k] += vssm_now_seconds() - t0;
+}
+
+void *vssm_op_alloc(vssm_ctx *ctx, size_t bytes) { return ctx->ops->alloc(ctx, bytes); }
+void vssm_op_free(vssm_ctx *ctx, void *p) { if (p) ctx->ops->free(ctx, p); }
+int vssm_op_upload(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    return ctx->ops->upload(ctx, dst, src, bytes);
+}
+int vssm_op_download(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    return ctx->ops->download(ctx, dst, src, bytes);
+}
+int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
+    return ctx->ops->copy(ctx, dst, src, bytes);
+}
+int vssm_op_sync(vssm_ctx *ctx) { return ctx->ops->sync(ctx); }
+
+void vssm_op_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
+                    int N, vssm_act act, int accumulate, float *y) {
+    double t = prof_begin(ctx);
+    ctx->ops->linear(ctx, x, M, K, w, b, N, act, accumulate, y);
+    prof_end(ctx, VSSM_OP_GEMM, t);
+}
+size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin) {
+    return ctx->ops->conv3x3s2_workspace(B, H, W, Cin);
+}
+void vssm_op_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                       const float *b, int Cout, float *y, void *ws) {
+    double t = prof_begin(ctx);
+    ctx->ops->conv3x3s2(ctx, x, B, H, W, Cin, w, b, Cout, y, ws);
+    prof_end(ctx, VSSM_OP_CONV, t);
+}
+void vssm_op_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
+                       vssm_act act, float *y) {
+    double t = prof_begin(ctx);
+    ctx->ops->dwconv3x3(ctx, x, B, H, W, C, w, act, y);
+    prof_end(ctx, VSSM_OP_DWCONV, t);
+}
+void vssm_op_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
+                       const float *b, float eps, vssm_act act, float *y) {
+    double t = prof_begin(ctx);
+    ctx->ops->layernorm(ctx, x, rows, C, g, b, eps, act, y);
+    prof_end(ctx, VSSM_OP_NORM, t);
+}
+size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N) {
+    return ctx->ops->scan_workspace(B, H, W, D, R, N);
+}
+void vssm_op_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) {
+    double t = prof_begin(ctx);
+    ctx->ops->ss2d_scan(ctx, a, ws);
+    prof_end(ctx, VSSM_OP_SCAN, t);
+}
+void vssm_op_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y) {
+    double t = prof_begin(ctx);
+    ctx->ops->avgpool(ctx, x, B, L, C, y);
+    prof_end(ctx, VSSM_OP_ELTWISE, t);
+}
+
+void vssm_conv_weight_layout(const float *src, int Cout, int Cin, float *dst) {
+    for (int o = 0; o < Cout; o++)
+        for (int i = 0; i < Cin; i++)
+            for (int k = 0; k < 9; k++) dst[((size_t)o * 9 + k) * Cin + i] = src[((size_t)o * Cin + i) * 9 + k];
+}

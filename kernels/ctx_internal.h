@@ -1,0 +1,23 @@
+/* kernels/ctx_internal.h - what a vssm_ctx holds (library-internal). */
+#ifndef VSSM_CTX_INTERNAL_H
+#define VSSM_CTX_INTERNAL_H
+
+#include "kernels/ops.h"
+
+struct vssm_ctx {
+    vssm_ctx_opts opts;
+    const vssm_ops *ops;
+    void *impl;                         /* backend state (CUDA: stream, handles) */
+    int profile;
+    double prof_secs[VSSM_OP_KIND_COUNT];
+    char desc[160];
+};
+
+/* Backend constructors: fill ctx->ops/impl/desc or return an error. */
+vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err);
+vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err);   /* kernels/cuda */
+void vssm_cuda_backend_free(vssm_ctx *ctx);
+
+double vssm_now_seconds(void);     /* monotonic clock */
+
+#endif

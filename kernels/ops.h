@@ -1,0 +1,112 @@
+/* kernels/ops.h - the op interface every layer calls.
+ *
+ * One table of function pointers per backend (CPU in kernels/cpu, CUDA in kernels/cuda).
+ * Layers call the vssm_op_*() wrappers at the end of this file, which dispatch to the
+ * ctx's table (and time the op by kind when profiling is on); a layer never knows
+ * which backend runs it.
+ * Every pointer argument is memory of the ctx's device (from ops->alloc), except where a
+ * parameter name says "host". Layout is NHWC throughout: an activation is a matrix of
+ * rows = tokens (B*H*W), columns = channels, row-major.
+ *
+ * Ops assert their shapes up front (callers have validated configs; a violated
+ * precondition here is a bug, not bad input). Scratch memory comes from a workspace the
+ * caller plans once: each op that needs one has a *_workspace() size query.
+ */
+#ifndef VSSM_KERNELS_OPS_H
+#define VSSM_KERNELS_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "vssm/ctx.h"
+
+typedef enum vssm_act {
+    VSSM_ACT_NONE = 0,
+    VSSM_ACT_GELU,   /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    VSSM_ACT_SILU,
+} vssm_act;
+
+/* Parameters of the fused 2D cross-scan selective scan (SS2D core, v05_noz).
+ *  u      (B, H, W, D)            input after depthwise conv + SiLU
+ *  x_proj (K*(R+2N), D)           per-direction [dt_r; B; C] projections, stacked
+ *  dt_w   (K, R, D)               dt projections, transposed at load from (K, D, R)
+ *  dt_b   (K, D)                  dt bias (added before softplus, threshold 20)
+ *  A      (K, N, D)               = -exp(A_logs), precomputed and transposed at load
+ *  Ds     (K, D)                  skip
+ *  y      (B, H, W, D)            out: sum over the four directions, merged in place
+ * Direction k walks the token grid in order k0 row-major, k1 column-major, k2 = k0
+ * reversed, k3 = k1 reversed; the state starts at 0 for each (b, k, d). */
+#define VSSM_SCAN_K 4          /* scan directions */
+#define VSSM_SCAN_MAX_STATE 64 /* largest d_state every backend supports */
+
+typedef struct vssm_scan_args {
+    int B, H, W, D, R, N;
+    const float *u, *x_proj, *dt_w, *dt_b, *A, *Ds;
+    float *y;
+} vssm_scan_args;
+
+typedef struct vssm_ops {
+    const char *name;
+
+    /* memory */
+    void *(*alloc)(vssm_ctx *ctx, size_t bytes);                 /* NULL on failure */
+    void (*free)(vssm_ctx *ctx, void *p);
+    int (*upload)(vssm_ctx *ctx, void *dst, const void *host_src, size_t bytes);   /* 0 ok */
+    int (*download)(vssm_ctx *ctx, void *host_dst, const void *src, size_t bytes); /* 0 ok */
+    int (*copy)(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);          /* 0 ok; device to device */
+    int (*sync)(vssm_ctx *ctx);                                   /* 0 ok; waits for queued work */
+
+    /* y (M, N) = act(x (M, K) . w (N, K)^T + b (N) [+ y if accumulate])
+     * b may be NULL. accumulate: add into the existing y (fused residual add; the
+     * activation then must be NONE). */
+    void (*linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
+                   int N, vssm_act act, int accumulate, float *y);
+
+    /* 3x3 conv, stride 2, pad 1, with bias. x (B, H, W, Cin) -> y (B, ceil(H/2), ceil(W/2), Cout).
+     * w is laid out (Cout, 3, 3, Cin) (see vssm_conv_weight_layout). */
+    size_t (*conv3x3s2_workspace)(int B, int H, int W, int Cin);
+    void (*conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                      const float *b, int Cout, float *y, void *workspace);
+
+    /* depthwise 3x3, stride 1, pad 1, no bias, then act. w laid out (3, 3, C). */
+    void (*dwconv3x3)(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
+                      vssm_act act, float *y);
+
+    /* y = act(LayerNorm over the last dim of x (rows, C)) with gamma, beta; y may be x. */
+    void (*layernorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma,
+                      const float *beta, float eps, vssm_act act, float *y);
+
+    /* fused cross-scan + x_proj + dt_proj + softplus + selective scan + cross-merge */
+    size_t (*scan_workspace)(int B, int H, int W, int D, int R, int N);
+    void (*ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);
+
+    /* y (B, C) = mean over L of x (B, L, C) */
+    void (*avgpool)(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
+} vssm_ops;
+
+/* The table behind a context. */
+const vssm_ops *vssm_ops_of(const vssm_ctx *ctx);
+
+/* Reorders an official conv weight (Cout, Cin, 3, 3) into (Cout, 3, 3, Cin); host memory. */
+void vssm_conv_weight_layout(const float *src, int Cout, int Cin, float *dst);
+
+/* ---- what layers call (kernels/ops.c): same arguments as the table entries ---- */
+void *vssm_op_alloc(vssm_ctx *ctx, size_t bytes);
+void vssm_op_free(vssm_ctx *ctx, void *p);
+int vssm_op_upload(vssm_ctx *ctx, void *dst, const void *host_src, size_t bytes);
+int vssm_op_download(vssm_ctx *ctx, void *host_dst, const void *src, size_t bytes);
+int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);
+int vssm_op_sync(vssm_ctx *ctx);
+void vssm_op_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
+                    int N, vssm_act act, int accumulate, float *y);
+size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
+void vssm_op_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                       const float *b, int Cout, float *y, void *workspace);
+void vssm_op_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
+                       vssm_act act, float *y);
+void vssm_op_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma,
+                       const float *beta, float eps, vssm_act act, float *y);
+size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N);
+void vssm_op_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);
+void vssm_op_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
+
+#endif

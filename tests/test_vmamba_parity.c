@@ -1,0 +1,172 @@
+/* tests/test_vmamba_parity.c - the C VMamba equals our PyTorch reference.
+ *
+ * For each vector file in tests/data/vmamba (random weights under official names, an
+ * input, reference activations computed in float64 by tests/reference/vmamba_ref.py):
+ * load, run, compare max|a-b|/max|b|: patch embed, block 0 and every stage <= 1e-5,
+ * logits <= 1e-4. Also: one thread vs two give the same answer, and each batch item run
+ * alone equals its slice of the batched run (no mixing across the batch). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "vssm/vssm.h"
+
+#define TOL_LAYER 1e-5
+#define TOL_LOGITS 1e-4
+
+static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
+
+static int parse_ints(const char *s, int *out, int n) {
+    for (int i = 0; i < n; i++) {
+        char *end;
+        out[i] = (int)strtol(s, &end, 10);
+        if (end == s) return 0;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return 1;
+}
+
+/* NCHW (B, C, H, W) -> NHWC */
+static void nchw_to_nhwc(const float *src, float *dst, int B, int C, int H, int W) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int h = 0; h < H; h++)
+                for (int w = 0; w < W; w++)
+                    dst[(((size_t)b * H + h) * W + w) * C + c] = src[(((size_t)b * C + c) * H + h) * W + w];
+}
+
+static float *ref_nhwc(vssm_weights *wf, const char *name, int64_t *shape_out) {
+    vssm_tensor t;
+    vssm_err err = {0};
+    if (vssm_weights_get(wf, name, &t, &err) != VSSM_OK || t.ndim != 4) return NULL;
+    size_t n = (size_t)vssm_tensor_numel(&t);
+    float *tmp = malloc(n * 4), *out = malloc(n * 4);
+    vssm_tensor_to_f32(&t, tmp, &err);
+    nchw_to_nhwc(tmp, out, (int)t.shape[0], (int)t.shape[1], (int)t.shape[2], (int)t.shape[3]);
+    free(tmp);
+    memcpy(shape_out, t.shape, sizeof t.shape);
+    return out;
+}
+
+static int load_cfg(vssm_weights *wf, vssm_vmamba_config *cfg, int *B, int *H, int *W) {
+    const char *dims = vssm_weights_meta(wf, "stage_dims"), *depths = vssm_weights_meta(wf, "depths");
+    if (!dims || !depths) return 0;
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->arch, "custom");
+    strcpy(cfg->forward_type, vssm_weights_meta(wf, "forward_type"));
+    cfg->in_chans = 3;
+    if (!parse_ints(dims, cfg->dims, 4) || !parse_ints(depths, cfg->depths, 4)) return 0;
+    cfg->ssm_ratio = strtof(vssm_weights_meta(wf, "ssm_ratio"), NULL);
+    cfg->d_state = atoi(vssm_weights_meta(wf, "d_state"));
+    cfg->mlp_ratio = strtof(vssm_weights_meta(wf, "mlp_ratio"), NULL);
+    cfg->num_classes = atoi(vssm_weights_meta(wf, "num_classes"));
+    *B = atoi(vssm_weights_meta(wf, "batch"));
+    *H = atoi(vssm_weights_meta(wf, "height"));
+    *W = atoi(vssm_weights_meta(wf, "width"));
+    return 1;
+}
+
+/* Runs the model + head on input (B, H, W, 3) NHWC; returns features/logits in host copies. */
+typedef struct { float *feat[4], *pe, *b0, *logits; } outputs;
+
+static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, const float *x, int B, int H, int W,
+               outputs *o) {
+    vssm_err err = {0};
+    vssm_vmamba *m = NULL;
+    vssm_cls_head *head = NULL;
+    vssm_vmamba_state *st = NULL;
+    int ok = vssm_vmamba_load(&m, ctx, cfg, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_cls_head_load(&head, ctx, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_vmamba_state_new(&st, m, B, H, W, &err) == VSSM_OK && vssm_vmamba_forward(m, st, x, &err) == VSSM_OK;
+    if (ok) {
+        vssm_tensor f[4];
+        for (int s = 0; s < 4; s++) {
+            f[s] = vssm_vmamba_feature(st, s);
+            o->feat[s] = malloc((size_t)vssm_tensor_numel(&f[s]) * 4);
+            vssm_tensor_to_host(ctx, &f[s], o->feat[s], &err);
+        }
+        vssm_tensor tp = vssm_vmamba_tap(st, "patch_embed"), tb = vssm_vmamba_tap(st, "block0");
+        o->pe = malloc((size_t)vssm_tensor_numel(&tp) * 4);
+        o->b0 = malloc((size_t)vssm_tensor_numel(&tb) * 4);
+        vssm_tensor_to_host(ctx, &tp, o->pe, &err);
+        vssm_tensor_to_host(ctx, &tb, o->b0, &err);
+        o->logits = malloc((size_t)B * cfg->num_classes * 4);
+        ok = vssm_cls_head_forward(head, f, 4, o->logits, &err) == VSSM_OK;
+    }
+    if (!ok) fprintf(stderr, "run failed: %s\n", err.msg);
+    vssm_vmamba_state_free(st);
+    vssm_cls_head_free(head);
+    vssm_vmamba_free(m);
+    return ok;
+}
+
+static void free_outputs(outputs *o) {
+    for (int s = 0; s < 4; s++) free(o->feat[s]);
+    free(o->pe);
+    free(o->b0);
+    free(o->logits);
+}
+
+static void check_file(const char *name) {
+    char rel[512];
+    snprintf(rel, sizeof rel, "vmamba/%s.safetensors", name);
+    char *path = name[0] == '/' ? strdup(name) : test_data_path(rel);
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    TEST_REQUIRE(vssm_safetensors_open(&wf, path, &err) == VSSM_OK, "open %s: %s", path, err.msg);
+    vssm_vmamba_config cfg;
+    int B, H, W;
+    TEST_REQUIRE(load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
+
+    int64_t sh[4];
+    float *x = ref_nhwc(wf, "input", sh);
+    TEST_REQUIRE(x && sh[0] == B && sh[2] == H && sh[3] == W, "%s: input tensor", name);
+
+    for (int threads = 1; threads <= 2; threads++) {
+        vssm_ctx_opts co = vssm_ctx_default_opts();
+        co.n_threads = threads;
+        vssm_ctx *ctx = NULL;
+        TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "ctx: %s", err.msg);
+        outputs o = {0};
+        TEST_REQUIRE(run(ctx, wf, &cfg, x, B, H, W, &o), "%s: forward failed", name);
+
+        const char *refs[] = {"ref.patch_embed", "ref.block0", "ref.stage0", "ref.stage1", "ref.stage2", "ref.stage3"};
+        float *mine[] = {o.pe, o.b0, o.feat[0], o.feat[1], o.feat[2], o.feat[3]};
+        for (int i = 0; i < 6; i++) {
+            float *r = ref_nhwc(wf, refs[i], sh);
+            TEST_REQUIRE(r, "%s: missing %s", name, refs[i]);
+            double e = test_rel_err(mine[i], r, (size_t)(sh[0] * sh[1] * sh[2] * sh[3]));
+            TEST_CHECK(e <= TOL_LAYER, "%s %s (%d threads): rel err %.3g > %.0e", name, refs[i], threads, e, TOL_LAYER);
+            if (threads == 1) printf("  %-12s %-16s rel err %.2e\n", name, refs[i], e);
+            free(r);
+        }
+        vssm_tensor tl;
+        TEST_REQUIRE(vssm_weights_get(wf, "ref.logits", &tl, &err) == VSSM_OK, "ref.logits");
+        double e = test_rel_err(o.logits, tl.data, (size_t)B * cfg.num_classes);
+        TEST_CHECK(e <= TOL_LOGITS, "%s logits (%d threads): rel err %.3g > %.0e", name, threads, e, TOL_LOGITS);
+        if (threads == 1) printf("  %-12s %-16s rel err %.2e\n", name, "ref.logits", e);
+
+        /* each batch item alone equals its slice of the batch */
+        if (threads == 2 && B > 1) {
+            size_t per = (size_t)H * W * 3;
+            outputs o1 = {0};
+            TEST_REQUIRE(run(ctx, wf, &cfg, x + per * (B - 1), 1, H, W, &o1), "single-item run");
+            double eb = test_rel_err(o1.logits, o.logits + (size_t)(B - 1) * cfg.num_classes, cfg.num_classes);
+            TEST_CHECK(eb <= TOL_LAYER, "%s: batch item %d alone differs from the batched run by %.3g", name, B - 1, eb);
+            free_outputs(&o1);
+        }
+        free_outputs(&o);
+        vssm_ctx_free(ctx);
+    }
+    free(x);
+    vssm_weights_close(wf);
+    free(path);
+}
+
+int main(void) {
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_file(files[i]);
+    /* a full-size file (gen_vmamba_vectors.py --full vmamba-tiny OUT) when one is given */
+    const char *full = getenv("VSSM_FULL_VECTORS");
+    if (full && *full) check_file(full);
+    return test_finish("test_vmamba_parity");
+}

@@ -1,0 +1,34 @@
+/* tests/testutil.h - tiny check helpers shared by the C tests.
+ *
+ *   TEST_CHECK(cond, "what %d", x)   records a failure (file:line + message), goes on
+ *   TEST_REQUIRE(cond, ...)          same, but ends the test at once (exit 1)
+ *   test_rel_err(a, b, n)            max|a-b| / max|b|  (0/0 -> 0, NaN anywhere -> inf)
+ *   return test_finish("name");      prints "name: N passed, N failed", exit status
+ *   test_skip("why")                 prints and exits 77 (CTest: skipped)
+ */
+#ifndef VSSM_TESTUTIL_H
+#define VSSM_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+
+extern int test_n_pass, test_n_fail;
+
+void test_record(int ok, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define TEST_CHECK(cond, ...) test_record(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
+#define TEST_REQUIRE(cond, ...)                                                 \
+    do {                                                                        \
+        int ok_ = !!(cond);                                                     \
+        test_record(ok_, __FILE__, __LINE__, __VA_ARGS__);                      \
+        if (!ok_) { fprintf(stderr, "(required check failed, stopping)\n"); exit(1); } \
+    } while (0)
+
+double test_rel_err(const float *a, const float *b, size_t n);
+int test_finish(const char *name);
+void test_skip(const char *why) __attribute__((noreturn));
+/* Path under tests/data: returns a static-free heap string the caller frees. */
+char *test_data_path(const char *rel);
+
+#endif

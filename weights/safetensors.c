@@ -1,0 +1,165 @@
+/* weights/safetensors.c - the safetensors reader (the native weights format).
+ *
+ * Layout: u64 little-endian header length n, n bytes of UTF-8 JSON
+ *   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *    "__metadata__": {"key": "value", ...}}
+ * then the data area; offsets are relative to its start. The whole header is checked
+ * before any tensor is exposed; tensors are zero-copy views into the mapped file. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "weights/weights_internal.h"
+
+#define ST_MAX_HEADER (100u << 20) /* 100 MiB, as the reference implementation */
+
+static int utf8_valid(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n) return 0;
+        for (int k = 1; k < len; k++)
+            if ((s[i + k] & 0xc0) != 0x80) return 0;
+        if (len == 2 && c < 0xc2) return 0;                               /* overlong */
+        if (len == 3 && c == 0xe0 && s[i + 1] < 0xa0) return 0;
+        if (len == 3 && c == 0xed && s[i + 1] >= 0xa0) return 0;          /* surrogates */
+        if (len == 4 && (c > 0xf4 || (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))) return 0;
+        i += (size_t)len;
+    }
+    return 1;
+}
+
+static int dtype_from_name(const char *s, vssm_dtype *out) {
+    for (int t = 0; t < VSSM_DTYPE_COUNT; t++)
+        if (!strcmp(vssm_dtype_name((vssm_dtype)t), s)) { *out = (vssm_dtype)t; return 1; }
+    return 0;
+}
+
+static int json_u64(const cJSON *j, uint64_t *out) {
+    if (!cJSON_IsNumber(j)) return 0;
+    double v = j->valuedouble;
+    if (!(v >= 0) || v > 9007199254740992.0 || floor(v) != v) return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+typedef struct { uint64_t begin, end; const char *name; } span;
+static int cmp_span(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
+}
+
+static vssm_status parse_header(vssm_weights *w, const char *path, const char *hdr, size_t n,
+                                const unsigned char *data, uint64_t data_size, vssm_err *err) {
+    if (!utf8_valid((const unsigned char *)hdr, n))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: safetensors header is not valid UTF-8", path);
+    cJSON *root = cJSON_ParseWithLength(hdr, n);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: safetensors header is not a JSON object", path);
+    }
+    vssm_status s = VSSM_OK;
+    int count = cJSON_GetArraySize(root);
+    span *spans = calloc((size_t)count + 1, sizeof *spans);
+    int ns = 0;
+    if (!spans) { cJSON_Delete(root); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    for (cJSON *it = root->child; it && s == VSSM_OK; it = it->next) {
+        const char *name = it->string;
+        if (!name || !*name) { s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: empty tensor name", path); break; }
+        if (!strcmp(name, "__metadata__")) {
+            if (!cJSON_IsObject(it)) { s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: __metadata__ is not an object", path); break; }
+            for (cJSON *m = it->child; m && s == VSSM_OK; m = m->next) {
+                if (!cJSON_IsString(m))
+                    s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: metadata value of '%s' is not a string", path, m->string);
+                else s = vssm_weights_add_meta(w, m->string, m->valuestring, err);
+            }
+            continue;
+        }
+        const cJSON *jd = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(it, "shape");
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+        vssm_tensor t;
+        memset(&t, 0, sizeof t);
+        if (!cJSON_IsObject(it) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' needs dtype, shape and data_offsets [begin, end]", path, name);
+            break;
+        }
+        if (!dtype_from_name(jd->valuestring, &t.dtype)) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", path, name, jd->valuestring);
+            break;
+        }
+        int nd = cJSON_GetArraySize(js);
+        if (nd > VSSM_MAX_DIMS) {
+            s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dims (at most %d supported)", path, name, nd, VSSM_MAX_DIMS);
+            break;
+        }
+        t.ndim = nd;
+        uint64_t numel = 1;
+        for (int d = 0; d < nd && s == VSSM_OK; d++) {
+            uint64_t v;
+            if (!json_u64(cJSON_GetArrayItem(js, d), &v) || v > (1ull << 40))
+                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has a bad shape entry at dim %d", path, name, d);
+            else {
+                t.shape[d] = (int64_t)v;
+                if (v && numel > (1ull << 50) / v) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large", path, name);
+                numel *= v;
+            }
+        }
+        if (s != VSSM_OK) break;
+        uint64_t b, e;
+        if (!json_u64(cJSON_GetArrayItem(jo, 0), &b) || !json_u64(cJSON_GetArrayItem(jo, 1), &e) || b > e || e > data_size) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has data_offsets outside the data area (%llu bytes)", path,
+                             name, (unsigned long long)data_size);
+            break;
+        }
+        if (e - b != numel * vssm_dtype_size(t.dtype)) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape and dtype need %llu", path,
+                             name, (unsigned long long)(e - b), (unsigned long long)(numel * vssm_dtype_size(t.dtype)));
+            break;
+        }
+        t.data = (void *)(data + b);
+        t.device = VSSM_DEVICE_CPU;
+        spans[ns].begin = b;
+        spans[ns].end = e;
+        spans[ns].name = name;
+        ns++;
+        s = vssm_weights_add(w, name, &t, err);
+    }
+    if (s == VSSM_OK && ns > 1) {
+        qsort(spans, (size_t)ns, sizeof *spans, cmp_span);
+        for (int i = 1; i < ns && s == VSSM_OK; i++)
+            if (spans[i].begin < spans[i - 1].end)
+                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data area", path,
+                                 spans[i - 1].name, spans[i].name);
+    }
+    free(spans);
+    cJSON_Delete(root);
+    if (s == VSSM_OK) s = vssm_weights_finish(w, path, err);
+    return s;
+}
+
+vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err *err) {
+    *out = NULL;
+    vssm_weights *w = vssm_weights_alloc();
+    if (!w) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    vssm_status s = vssm_weights_map_file(w, path, err);
+    if (s != VSSM_OK) { vssm_weights_close(w); return s; }
+    const unsigned char *p = w->map;
+    if (w->map_size < 8) {
+        vssm_weights_close(w);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: too short for a safetensors file (%zu bytes)", path, w->map_size);
+    }
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
+    if (n < 2 || n > ST_MAX_HEADER || n > w->map_size - 8) {
+        vssm_weights_close(w);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not a safetensors file (header length %llu, file %zu bytes)", path,
+                            (unsigned long long)n, w->map_size);
+    }
+    s = parse_header(w, path, (const char *)p + 8, (size_t)n, p + 8 + n, w->map_size - 8 - n, err);
+    if (s != VSSM_OK) { vssm_weights_close(w); return s; }
+    *out = w;
+    return VSSM_OK;
+}
