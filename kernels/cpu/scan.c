@@ -25,84 +25,112 @@ size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
     return (size_t)B * H * W * VSSM_SCAN_K * (R + 2 * N) * sizeof(float);
 }
 
-/* position (row-major index) of step t of direction k */
-static inline int64_t scan_pos(int k, int64_t t, int H, int W, int64_t L) {
-    if (k >= 2) t = L - 1 - t;
-    if (k & 1) {                       /* column-major: t = w*H + h */
-        int64_t w = t / H, h = t - w * H;
-        return h * W + w;
-    }
-    return t;
+/* Walks direction k's token order without a division per step: yields the row-major
+ * position of steps t0, t0+1, ... */
+typedef struct { int k, H, W; int64_t L, t; int64_t h, w; } scan_iter;
+
+static inline void iter_init(scan_iter *it, int k, int H, int W, int64_t t0) {
+    it->k = k; it->H = H; it->W = W; it->L = (int64_t)H * W; it->t = t0;
+    int64_t q = k >= 2 ? it->L - 1 - t0 : t0;   /* index in the forward walk */
+    if (k & 1) { it->w = q / H; it->h = q - it->w * H; }   /* column-major: q = w*H + h */
+    else { it->h = q / W; it->w = q - it->h * W; }
 }
 
+static inline int64_t iter_next(scan_iter *it) {
+    int64_t p = it->h * it->W + it->w;
+    if (it->k == 0) { if (++it->w == it->W) { it->w = 0; it->h++; } }
+    else if (it->k == 2) { if (--it->w < 0) { it->w = it->W - 1; it->h--; } }
+    else if (it->k == 1) { if (++it->h == it->H) { it->h = 0; it->w++; } }
+    else { if (--it->h < 0) { it->h = it->H - 1; it->w--; } }
+    return p;
+}
+
+#define TC 32   /* tokens per chunk: the transcendental work of a chunk is independent
+                 * across tokens (throughput-bound); only the short FMA recurrence is serial */
+
+/* CB floats as one value (GCC vector extension): a zmm register with AVX-512, two ymm
+ * with AVX2. Used where a value must stay in registers across a loop (the dt sum over
+ * R, the state h over a chunk); elementwise transcendental loops use omp simd instead. */
+typedef float vf __attribute__((vector_size(CB * sizeof(float)), aligned(64), may_alias));
+typedef float vfu __attribute__((vector_size(CB * sizeof(float)), aligned(4), may_alias));
+
+static inline vf load_part(const float *p, int cw) {   /* first cw lanes, rest 0 */
+    vf v = {0};
+    for (int j = 0; j < cw; j++) v[j] = p[j];
+    return v;
+}
+static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (const vfu *)p : load_part(p, cw); }
+
 /* One direction over one channel block of width cw (<= CB). first: write y, else add. */
-static inline void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k, int c0, int cw,
-                              int first) {
+static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k, int c0, int cw, int first) {
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
     const int C2 = R + 2 * N, KC2 = VSSM_SCAN_K * C2;
     const float *dtw = a->dt_w + (size_t)k * R * D + c0;    /* (R, D) */
-    const float *dtb = a->dt_b + (size_t)k * D + c0;
     const float *Ak = a->A + (size_t)k * N * D + c0;          /* (N, D) */
-    const float *Dk = a->Ds + (size_t)k * D + c0;
     const float *u = a->u + (size_t)b * L * D + c0;
     float *y = a->y + (size_t)b * L * D + c0;
     const float *xd0 = xdbl + (size_t)b * L * KC2 + (size_t)k * C2;
 
-    float h[NMAX][CB];
-    float A[NMAX][CB], bias[CB], dsk[CB];
-    for (int n = 0; n < N; n++)
-        for (int j = 0; j < CB; j++) { h[n][j] = 0; A[n][j] = j < cw ? Ak[(size_t)n * D + j] : 0; }
-    for (int j = 0; j < CB; j++) { bias[j] = j < cw ? dtb[j] : 0; dsk[j] = j < cw ? Dk[j] : 0; }
+    vf h[NMAX], A[NMAX];
+    for (int n = 0; n < N; n++) { h[n] = (vf){0}; A[n] = load_v(Ak + (size_t)n * D, cw); }
+    const vf bias = load_v(a->dt_b + (size_t)k * D + c0, cw), dsk = load_v(a->Ds + (size_t)k * D + c0, cw);
 
-    for (int64_t t = 0; t < L; t++) {
-        const int64_t p = scan_pos(k, t, H, W, L);
-        const float *xd = xd0 + p * KC2;      /* dt_r (R), B (N), C (N) of token p */
-        const float *up = u + p * D;
-        float *yp = y + p * D;
-        float dt[CB], uu[CB], acc[CB];
-#pragma omp simd
-        for (int j = 0; j < CB; j++) dt[j] = bias[j];
-        for (int r = 0; r < R; r++) {
-            const float xr = xd[r];
-            const float *wr = dtw + (size_t)r * D;
-            if (cw == CB) {
-#pragma omp simd
-                for (int j = 0; j < CB; j++) dt[j] += xr * wr[j];
-            } else {
-                for (int j = 0; j < cw; j++) dt[j] += xr * wr[j];
-            }
+    scan_iter it;
+    iter_init(&it, k, H, W, 0);
+    for (int64_t t0 = 0; t0 < L; t0 += TC) {
+        const int T = L - t0 < TC ? (int)(L - t0) : TC;
+        const int TE = T * CB;
+        int64_t pos[TC];
+        vf dt[TC], uu[TC], du[TC], acc[TC], dA[TC];
+        float Bv[TC], Cv[TC];
+        /* pass 1: dt = dt_r . dt_w + bias, u, D*u for each token */
+        for (int i = 0; i < T; i++) {
+            const int64_t p = pos[i] = iter_next(&it);
+            const float *xd = xd0 + p * KC2;
+            vf sum = bias;
+            for (int r = 0; r < R; r++) sum += xd[r] * load_v(dtw + (size_t)r * D, cw);
+            dt[i] = sum;
+            uu[i] = load_v(u + p * D, cw);
+            acc[i] = dsk * uu[i];
         }
-        if (cw == CB) {
-#pragma omp simd
-            for (int j = 0; j < CB; j++) uu[j] = up[j];
-        } else {
-            for (int j = 0; j < CB; j++) uu[j] = j < cw ? up[j] : 0;
+        /* delta = softplus(dt) (kept in dt), delta*u: all tokens of the chunk at once,
+         * two vectors per step so two dependency chains interleave */
+        float *dtf = (float *)dt, *uuf = (float *)uu, *duf = (float *)du, *dAf = (float *)dA;
+#pragma omp simd simdlen(32)
+        for (int e = 0; e < TE; e++) {
+            float dl = vm_softplusf(dtf[e]);
+            dtf[e] = dl;
+            duf[e] = dl * uuf[e];
         }
-#pragma omp simd
-        for (int j = 0; j < CB; j++) {
-            dt[j] = vm_softplusf(dt[j]);
-            acc[j] = dsk[j] * uu[j];
-        }
+        /* pass 2, per state: dA = exp(delta A) (independent), then the serial recurrence
+         * with the state in a register */
         for (int n = 0; n < N; n++) {
-            const float Bn = xd[R + n], Cn = xd[R + N + n];
-#pragma omp simd
-            for (int j = 0; j < CB; j++) {
-                float hn = vm_expf(dt[j] * A[n][j]) * h[n][j] + dt[j] * Bn * uu[j];
-                h[n][j] = hn;
-                acc[j] += Cn * hn;
+            for (int i = 0; i < T; i++) {
+                const float *xd = xd0 + pos[i] * KC2;
+                Bv[i] = xd[R + n];
+                Cv[i] = xd[R + N + n];
+                dA[i] = dt[i] * A[n];
             }
+#pragma omp simd simdlen(32)
+            for (int e = 0; e < TE; e++) dAf[e] = vm_expf(dAf[e]);
+            vf hv = h[n];
+            for (int i = 0; i < T; i++) {
+                hv = dA[i] * hv + du[i] * Bv[i];
+                acc[i] += Cv[i] * hv;
+            }
+            h[n] = hv;
         }
-        if (cw == CB) {
-            if (first) {
-#pragma omp simd
-                for (int j = 0; j < CB; j++) yp[j] = acc[j];
+        /* pass 3: merge into y at the tokens' grid positions */
+        for (int i = 0; i < T; i++) {
+            float *yp = y + pos[i] * D;
+            if (cw == CB) {
+                vfu *yv = (vfu *)yp;
+                if (first) *yv = acc[i];
+                else *yv += acc[i];
             } else {
-#pragma omp simd
-                for (int j = 0; j < CB; j++) yp[j] += acc[j];
+                for (int j = 0; j < cw; j++) yp[j] = first ? acc[i][j] : yp[j] + acc[i][j];
             }
-        } else {
-            for (int j = 0; j < cw; j++) yp[j] = first ? acc[j] : yp[j] + acc[j];
         }
     }
 }

@@ -66,11 +66,36 @@ static inline float vm_log1pf(float x) {
     return d == 0.0f ? x : l * (x / d);
 }
 
-/* softplus as torch (threshold 20): x > 20 ? x : log1p(exp(x)). */
+/* log(1 + e) for e in [0, 1] without a division: u = 1 + e is in [1, 2], so the
+ * reduction to [sqrt(1/2), sqrt 2) needs no exponent extraction, and f is formed from
+ * e directly (exactly), not from the rounded u - 1. */
+static inline float vm_log1p_unit(float e) {
+    int big = e > 0.41421356f;                     /* 1 + e > sqrt 2: halve */
+    float f = big ? (e - 1.0f) * 0.5f : e;         /* (1 + e)/2 - 1 */
+    float fe = big ? 1.0f : 0.0f;
+    float z = f * f;
+    float p = 7.0376836292e-2f;
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float y = f * z * p;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return f + y + 0.693359375f * fe;
+}
+
+/* softplus as torch (threshold 20): x > 20 ? x : log1p(exp(x)), computed as
+ * max(x, 0) + log1p(exp(-|x|)) (the same value; above 20 the second term is below
+ * half an ulp of x, so x comes back exactly). */
 static inline float vm_softplusf(float x) {
-    float xs = x > 20.0f ? 0.0f : x;
-    float y = vm_log1pf(vm_expf(xs));
-    return x > 20.0f ? x : y;
+    float ax = x < 0.0f ? -x : x;
+    float l = vm_log1p_unit(vm_expf(-ax));
+    return (x > 0.0f ? x : 0.0f) + l;
 }
 
 /* GELU (exact, erf form) through erfc, which keeps relative accuracy in the far

@@ -1,0 +1,175 @@
+/* tools/cmd_bench.c - `vssm bench`: time the backbone + classifier forward pass.
+ *
+ * Warm-up runs, then timed runs (median and min ms per batch), img/s, GFLOP/s from the
+ * counted multiply-adds (1 MAC = 2 FLOP), peak resident memory, the time share per op
+ * kind (a separate profiled run), and - so the ratio comes from one run on one machine -
+ * the GFLOP/s of a large square sgemm through the same BLAS and thread count. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include "tools/cli.h"
+#include "vssm/vssm.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* GFLOP/s of an n x n x n sgemm, best of `reps` (the BLAS ceiling on this machine) */
+static double sgemm_gflops(int n, int reps) {
+    float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
+    if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
+    for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        double t = now_s();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = now_s() - t;
+        if (r > 0 && t < best) best = t;   /* first run warms up */
+    }
+    free(a); free(b); free(c);
+    return 2.0 * n * (double)n * n / best / 1e9;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
+               "                  [--device cpu|cuda] [--runs N] [--warmup N] [--no-gemm-ref] [--json]\n"
+               "Times the forward pass (random weights for --arch). Default: --arch vmamba-tiny --batch 1 --size 224.\n");
+}
+
+VSSM_VERB(bench) {
+    const char *arch = "vmamba-tiny", *weights = NULL, *device = "cpu", *size = "224";
+    int batch = 1, threads = 0, runs = 10, warmup = 2, json = 0, no_ref = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (cli_opt_str(argc, argv, &i, "--arch", &arch, &bad) || cli_opt_str(argc, argv, &i, "--weights", &weights, &bad) ||
+            cli_opt_str(argc, argv, &i, "--device", &device, &bad) || cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
+            cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
+            cli_opt_int(argc, argv, &i, "--runs", &runs, &bad) || cli_opt_int(argc, argv, &i, "--warmup", &warmup, &bad) ||
+            cli_opt_flag(argv, i, "--json", &json) || cli_opt_flag(argv, i, "--no-gemm-ref", &no_ref))
+            continue;
+        cli_error("bench: unknown argument '%s'", argv[i]);
+        bad = 1;
+    }
+    int H, W;
+    if (!bad && !cli_parse_size(size, &H, &W)) { cli_error("bench: --size wants N or HxW, got '%s'", size); bad = 1; }
+    if (!bad && (batch < 1 || runs < 1 || warmup < 0)) { cli_error("bench: --batch and --runs must be >= 1"); bad = 1; }
+    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+
+    vssm_err err = {0};
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = threads;
+    if (!strcmp(device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    else if (strcmp(device, "cpu") != 0) { cli_error("bench: unknown device '%s' (cpu or cuda)", device); return VSSM_EXIT_USAGE; }
+    vssm_ctx *ctx = NULL;
+    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+
+    vssm_vmamba_config cfg;
+    vssm_weights *wf = NULL;
+    vssm_source *rnd = NULL;
+    const vssm_source *src;
+    if (weights) {
+        cli_error("bench: --weights needs config inference (not in this build yet); use --arch");
+        vssm_ctx_free(ctx);
+        return VSSM_EXIT_USAGE;
+    }
+    if (vssm_vmamba_config_preset(&cfg, arch, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); vssm_ctx_free(ctx); return VSSM_EXIT_USAGE; }
+    src = rnd = vssm_random_source_new(42);
+
+    vssm_vmamba *m = NULL;
+    vssm_cls_head *head = NULL;
+    vssm_vmamba_state *st = NULL;
+    int rc = VSSM_EXIT_USAGE;
+    float *x = NULL, *logits = NULL;
+    double *times = NULL;
+    if (vssm_vmamba_load(&m, ctx, &cfg, src, "", &err) != VSSM_OK ||
+        vssm_cls_head_load(&head, ctx, cfg.dims[3], cfg.num_classes, src, "", &err) != VSSM_OK ||
+        vssm_vmamba_state_new(&st, m, batch, H, W, &err) != VSSM_OK) {
+        cli_error("bench: %s", err.msg);
+        goto done;
+    }
+    size_t nin = (size_t)batch * H * W * 3;
+    x = malloc(nin * 4);
+    logits = malloc((size_t)batch * cfg.num_classes * 4);
+    times = malloc((size_t)runs * sizeof(double));
+    if (!x || !logits || !times) { cli_error("bench: out of memory"); goto done; }
+    uint64_t s = 1;
+    for (size_t i = 0; i < nin; i++) { s = s * 6364136223846793005ull + 1442695040888963407ull; x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f; }
+
+    vssm_tensor f[4];
+    for (int r = -warmup; r < runs; r++) {
+        double t = now_s();
+        if (vssm_vmamba_forward(m, st, x, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        for (int k = 0; k < 4; k++) f[k] = vssm_vmamba_feature(st, k);
+        if (vssm_cls_head_forward(head, f, 4, logits, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        t = now_s() - t;
+        if (r >= 0) times[r] = t;
+    }
+    /* one profiled run for the per-op-kind shares */
+    double secs[VSSM_OP_KIND_COUNT], total_prof = 0;
+    vssm_ctx_profile(ctx, 1);
+    vssm_ctx_profile_take(ctx, secs);
+    vssm_vmamba_forward(m, st, x, &err);
+    vssm_cls_head_forward(head, f, 4, logits, &err);
+    vssm_ctx_profile_take(ctx, secs);
+    vssm_ctx_profile(ctx, 0);
+    for (int k = 0; k < VSSM_OP_KIND_COUNT; k++) total_prof += secs[k];
+
+    qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    double macs = vssm_vmamba_macs(&cfg, H, W) * batch;
+    double gflops = 2 * macs / med / 1e9;
+    double ref = (no_ref || co.device != VSSM_DEVICE_CPU) ? 0 : sgemm_gflops(2048, 3);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = ru.ru_maxrss / 1024.0;
+
+    if (json) {
+        printf("{\"arch\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, \"height\": %d, \"width\": %d, "
+               "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
+               "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
+               "\"sgemm_ratio\": %.4f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
+               cfg.arch, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
+               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, ref, ref > 0 ? gflops / ref : 0,
+               (long long)vssm_vmamba_param_count(&cfg), vssm_vmamba_state_bytes(st) / 1e6, peak_mb);
+        for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
+            printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
+        printf("}}\n");
+    } else {
+        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", cfg.arch, (long long)vssm_vmamba_param_count(&cfg),
+               macs / batch / 1e9, H, W);
+        printf("device     %s\n", vssm_ctx_describe(ctx));
+        printf("batch      %d, %d runs after %d warm-up\n", batch, runs, warmup);
+        printf("time       %.2f ms/batch median (min %.2f), %.2f ms/img, %.1f img/s\n", med * 1e3, times[0] * 1e3,
+               med * 1e3 / batch, batch / med);
+        printf("compute    %.1f GFLOP/s", gflops);
+        if (ref > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / ref, ref);
+        printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_vmamba_state_bytes(st) / 1e6, peak_mb);
+        printf("op share  ");
+        for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
+            printf(" %s %.1f%%", vssm_op_kind_name(k), total_prof > 0 ? 100 * secs[k] / total_prof : 0);
+        printf("\n");
+    }
+    rc = VSSM_EXIT_OK;
+done:
+    free(x);
+    free(logits);
+    free(times);
+    vssm_vmamba_state_free(st);
+    vssm_cls_head_free(head);
+    vssm_vmamba_free(m);
+    vssm_random_source_free(rnd);
+    vssm_weights_close(wf);
+    vssm_ctx_free(ctx);
+    return rc;
+}
