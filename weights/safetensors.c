@@ -127,12 +127,23 @@ static vssm_status parse_header(vssm_weights *w, const char *path, const char *h
         ns++;
         s = vssm_weights_add(w, name, &t, err);
     }
-    if (s == VSSM_OK && ns > 1) {
-        qsort(spans, (size_t)ns, sizeof *spans, cmp_span);
-        for (int i = 1; i < ns && s == VSSM_OK; i++)
-            if (spans[i].begin < spans[i - 1].end)
+    /* as the reference implementation: tensors tile the data area exactly, in order,
+     * with no overlap, hole or trailing bytes */
+    if (s == VSSM_OK) {
+        if (ns > 1) qsort(spans, (size_t)ns, sizeof *spans, cmp_span);
+        uint64_t at = 0;
+        for (int i = 0; i < ns && s == VSSM_OK; i++) {
+            if (spans[i].begin < at)
                 s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data area", path,
                                  spans[i - 1].name, spans[i].name);
+            else if (spans[i].begin > at)
+                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %llu unused bytes before tensor '%s' in the data area", path,
+                                 (unsigned long long)(spans[i].begin - at), spans[i].name);
+            at = spans[i].end;
+        }
+        if (s == VSSM_OK && at != data_size)
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: the data area has %llu bytes but the tensors use %llu", path,
+                             (unsigned long long)data_size, (unsigned long long)at);
     }
     free(spans);
     cJSON_Delete(root);

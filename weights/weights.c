@@ -143,10 +143,6 @@ const char *vssm_weights_meta(const vssm_weights *w, const char *key) {
 int vssm_weights_meta_count(const vssm_weights *w) { return w->n_meta; }
 const char *vssm_weights_meta_key(const vssm_weights *w, int i) { return i >= 0 && i < w->n_meta ? w->meta_k[i] : NULL; }
 
-/* pth.c is optional while it is being written: without it, zip files are refused. */
-vssm_status vssm_pth_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts, vssm_err *err)
-    __attribute__((weak));
-
 vssm_status vssm_weights_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts, vssm_err *err) {
     *out = NULL;
     FILE *f = fopen(path, "rb");
@@ -155,7 +151,6 @@ vssm_status vssm_weights_open(vssm_weights **out, const char *path, const vssm_w
     size_t got = fread(magic, 1, 4, f);
     fclose(f);
     if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) {
-        if (!vssm_pth_open) return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: torch .pth files are not supported by this build", path);
         return vssm_pth_open(out, path, opts, err);
     }
     return vssm_safetensors_open(out, path, err);

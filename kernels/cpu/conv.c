@@ -63,7 +63,7 @@ void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
                     }
                 }
                 if (act == VSSM_ACT_SILU) {
-#pragma omp simd
+#pragma omp simd simdlen(32)
                     for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
                 } else if (act == VSSM_ACT_GELU) {
 #pragma omp simd

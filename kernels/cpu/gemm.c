@@ -19,10 +19,10 @@ void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const floa
             for (int j = 0; j < N; j++) r[j] += b[j];
         }
         if (act == VSSM_ACT_GELU) {
-#pragma omp simd
+#pragma omp simd simdlen(32)
             for (int j = 0; j < N; j++) r[j] = vm_geluf(r[j]);
         } else if (act == VSSM_ACT_SILU) {
-#pragma omp simd
+#pragma omp simd simdlen(32)
             for (int j = 0; j < N; j++) r[j] = vm_siluf(r[j]);
         }
     }

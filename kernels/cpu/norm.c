@@ -9,20 +9,23 @@ void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, cons
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;
-        /* two passes (mean, then centred variance): no cancellation */
+        /* two passes (mean, then centred variance), the mean summed relative to the
+         * row's first value: no cancellation even when |mean| >> std */
+        const float x0 = r[0];
         float s = 0;
 #pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += r[c];
-        float mean = s / (float)C, v = 0;
+        for (int c = 0; c < C; c++) s += r[c] - x0;
+        const float dm = s / (float)C;   /* mean - x0 */
+        float v = 0;
 #pragma omp simd reduction(+ : v)
-        for (int c = 0; c < C; c++) v += (r[c] - mean) * (r[c] - mean);
+        for (int c = 0; c < C; c++) v += ((r[c] - x0) - dm) * ((r[c] - x0) - dm);
         float inv = 1.0f / sqrtf(v / (float)C + eps);
         if (act == VSSM_ACT_GELU) {
-#pragma omp simd
-            for (int c = 0; c < C; c++) o[c] = vm_geluf((r[c] - mean) * inv * g[c] + b[c]);
+#pragma omp simd simdlen(32)
+            for (int c = 0; c < C; c++) o[c] = vm_geluf(((r[c] - x0) - dm) * inv * g[c] + b[c]);
         } else {
 #pragma omp simd
-            for (int c = 0; c < C; c++) o[c] = (r[c] - mean) * inv * g[c] + b[c];
+            for (int c = 0; c < C; c++) o[c] = ((r[c] - x0) - dm) * inv * g[c] + b[c];
         }
     }
 }

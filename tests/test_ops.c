@@ -1,0 +1,285 @@
+/* tests/test_ops.c - every op of kernels/ops.h against a naive double-precision
+ * reference, on random inputs of awkward sizes (odd H and W, channel counts that are not
+ * a multiple of the SIMD width, d_state > 1), through the backend-neutral op wrappers.
+ * Checks: max|a-b|/max|b| within the op's tolerance, no NaN/Inf, and guard values
+ * after every output buffer left untouched.
+ *
+ * Usage: test_ops [cpu|cuda]   (cuda exits 77 when no GPU or no CUDA build) */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/ops.h"
+#include "testutil.h"
+
+#define GUARD 64
+#define GUARD_VAL 1234.5f
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) { /* uniform [-1, 1) */
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+}
+static float *rand_vec(size_t n, float scale) {
+    float *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = scale * frand();
+    return v;
+}
+
+/* device buffer helpers */
+static vssm_ctx *ctx;
+static void *dev_from(const float *host, size_t n) {
+    void *d = vssm_op_alloc(ctx, n * sizeof(float));
+    vssm_op_upload(ctx, d, host, n * sizeof(float));
+    return d;
+}
+static void *dev_out(size_t n) { /* output + guard */
+    float *h = malloc((n + GUARD) * sizeof(float));
+    for (size_t i = 0; i < n + GUARD; i++) h[i] = i < n ? NAN : GUARD_VAL; /* poison outputs */
+    void *d = dev_from(h, n + GUARD);
+    free(h);
+    return d;
+}
+static float *host_of(const void *d, size_t n, const char *what) {
+    float *h = malloc((n + GUARD) * sizeof(float));
+    vssm_op_sync(ctx);
+    vssm_op_download(ctx, h, d, (n + GUARD) * sizeof(float));
+    int guard_ok = 1;
+    for (size_t i = n; i < n + GUARD; i++) guard_ok &= h[i] == GUARD_VAL;
+    TEST_CHECK(guard_ok, "%s: wrote past the end of its output", what);
+    return h;
+}
+static double rel_err_d(const float *a, const double *b, size_t n) {
+    double md = 0, mb = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i])) return INFINITY;
+        md = fmax(md, fabs(a[i] - b[i]));
+        mb = fmax(mb, fabs(b[i]));
+    }
+    return mb > 0 ? md / mb : md;
+}
+static void expect(const char *what, const float *got, const double *ref, size_t n, double tol) {
+    double e = rel_err_d(got, ref, n);
+    TEST_CHECK(e <= tol, "%s: rel err %.3g > %.0e", what, e, tol);
+}
+static double gelu_d(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
+static double silu_d(double x) { return x / (1 + exp(-x)); }
+static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
+
+static void test_linear(int64_t M, int K, int N, vssm_act act, int acc, int bias) {
+    float *x = rand_vec((size_t)M * K, 1), *w = rand_vec((size_t)N * K, 0.3f), *b = rand_vec(N, 1), *y0 = rand_vec((size_t)M * N, 1);
+    void *dx = dev_from(x, (size_t)M * K), *dw = dev_from(w, (size_t)N * K), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
+    if (acc) vssm_op_upload(ctx, dy, y0, (size_t)M * N * sizeof(float));
+    vssm_op_linear(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
+    double *ref = malloc((size_t)M * N * sizeof(double));
+    for (int64_t i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = bias ? b[j] : 0;
+            for (int k = 0; k < K; k++) s += (double)x[i * K + k] * w[(size_t)j * K + k];
+            if (acc) s += y0[i * N + j];
+            ref[i * N + j] = act == VSSM_ACT_GELU ? gelu_d(s) : act == VSSM_ACT_SILU ? silu_d(s) : s;
+        }
+    char what[96];
+    snprintf(what, sizeof what, "linear M=%lld K=%d N=%d act=%d acc=%d bias=%d", (long long)M, K, N, act, acc, bias);
+    float *got = host_of(dy, (size_t)M * N, what);
+    expect(what, got, ref, (size_t)M * N, 2e-6);
+    free(x); free(w); free(b); free(y0); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+}
+
+static void test_conv(int B, int H, int W, int Ci, int Co) {
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    size_t nx = (size_t)B * H * W * Ci, ny = (size_t)B * Ho * Wo * Co;
+    float *x = rand_vec(nx, 1), *w = rand_vec((size_t)Co * Ci * 9, 0.3f), *b = rand_vec(Co, 1);
+    float *wl = malloc((size_t)Co * Ci * 9 * sizeof(float));
+    vssm_conv_weight_layout(w, Co, Ci, wl);   /* official (Co, Ci, 3, 3) -> (Co, 3, 3, Ci) */
+    void *dx = dev_from(x, nx), *dw = dev_from(wl, (size_t)Co * Ci * 9), *db = dev_from(b, Co), *dy = dev_out(ny);
+    size_t wsb = vssm_op_conv3x3s2_workspace(ctx, B, H, W, Ci);
+    void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
+    vssm_op_conv3x3s2(ctx, dx, B, H, W, Ci, dw, db, Co, dy, ws);
+    double *ref = malloc(ny * sizeof(double));
+    for (int bi = 0; bi < B; bi++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++)
+                for (int o = 0; o < Co; o++) {
+                    double s = b[o];
+                    for (int i = 0; i < Ci; i++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                s += (double)x[(((size_t)bi * H + ih) * W + iw) * Ci + i] * w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
+                            }
+                    ref[(((size_t)bi * Ho + oh) * Wo + ow) * Co + o] = s;
+                }
+    char what[96];
+    snprintf(what, sizeof what, "conv3x3s2 B=%d %dx%d %d->%d", B, H, W, Ci, Co);
+    float *got = host_of(dy, ny, what);
+    expect(what, got, ref, ny, 2e-6);
+    free(x); free(w); free(wl); free(b); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy); vssm_op_free(ctx, ws);
+}
+
+static void test_dwconv(int B, int H, int W, int C, vssm_act act) {
+    size_t n = (size_t)B * H * W * C;
+    float *x = rand_vec(n, 1), *w = rand_vec((size_t)9 * C, 0.5f); /* (3, 3, C) */
+    void *dx = dev_from(x, n), *dw = dev_from(w, (size_t)9 * C), *dy = dev_out(n);
+    vssm_op_dwconv3x3(ctx, dx, B, H, W, C, dw, act, dy);
+    double *ref = malloc(n * sizeof(double));
+    for (int bi = 0; bi < B; bi++)
+        for (int h = 0; h < H; h++)
+            for (int ww = 0; ww < W; ww++)
+                for (int c = 0; c < C; c++) {
+                    double s = 0;
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            int ih = h - 1 + kh, iw = ww - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            s += (double)x[(((size_t)bi * H + ih) * W + iw) * C + c] * w[(kh * 3 + kw) * C + c];
+                        }
+                    ref[(((size_t)bi * H + h) * W + ww) * C + c] = act == VSSM_ACT_SILU ? silu_d(s) : act == VSSM_ACT_GELU ? gelu_d(s) : s;
+                }
+    char what[96];
+    snprintf(what, sizeof what, "dwconv3x3 B=%d %dx%d C=%d act=%d", B, H, W, C, act);
+    float *got = host_of(dy, n, what);
+    expect(what, got, ref, n, 2e-6);
+    free(x); free(w); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, dy);
+}
+
+static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
+    size_t n = (size_t)rows * C;
+    float *x = rand_vec(n, 3), *g = rand_vec(C, 1), *b = rand_vec(C, 1);
+    for (size_t i = 0; i < n; i++) x[i] += offset; /* a large mean: two-pass variance must not cancel */
+    void *dx = dev_from(x, n), *dg = dev_from(g, C), *db = dev_from(b, C), *dy = dev_out(n);
+    vssm_op_layernorm(ctx, dx, rows, C, dg, db, 1e-5f, act, dy);
+    double *ref = malloc(n * sizeof(double));
+    for (int64_t r = 0; r < rows; r++) {
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[r * C + c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+        v /= C;
+        for (int c = 0; c < C; c++) {
+            double t = (x[r * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c];
+            ref[r * C + c] = act == VSSM_ACT_GELU ? gelu_d(t) : t;
+        }
+    }
+    char what[96];
+    snprintf(what, sizeof what, "layernorm rows=%lld C=%d act=%d offset=%g", (long long)rows, C, act, offset);
+    float *got = host_of(dy, n, what);
+    expect(what, got, ref, n, 5e-6);
+    free(x); free(g); free(b); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dg); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+}
+
+static void test_avgpool(int B, int64_t L, int C) {
+    size_t n = (size_t)B * L * C;
+    float *x = rand_vec(n, 1);
+    void *dx = dev_from(x, n), *dy = dev_out((size_t)B * C);
+    vssm_op_avgpool(ctx, dx, B, L, C, dy);
+    double *ref = calloc((size_t)B * C, sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int64_t l = 0; l < L; l++)
+            for (int c = 0; c < C; c++) ref[b * C + c] += x[((size_t)b * L + l) * C + c] / (double)L;
+    char what[64];
+    snprintf(what, sizeof what, "avgpool B=%d L=%lld C=%d", B, (long long)L, C);
+    float *got = host_of(dy, (size_t)B * C, what);
+    expect(what, got, ref, (size_t)B * C, 2e-6);
+    free(x); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dy);
+}
+
+/* The scan reference materialises the four sequences exactly as the official
+ * cross_scan / selective_scan / cross_merge do (VMAMBA.md steps 3-8). */
+static void test_scan(int B, int H, int W, int D, int R, int N) {
+    const int K = 4, C2 = R + 2 * N;
+    const int64_t L = (int64_t)H * W;
+    size_t nu = (size_t)B * L * D;
+    float *u = rand_vec(nu, 1), *xp = rand_vec((size_t)K * C2 * D, 0.5f), *dtw = rand_vec((size_t)K * D * R, 0.5f);
+    float *dtb = rand_vec((size_t)K * D, 2), *Alog = rand_vec((size_t)K * D * N, 1), *Ds = rand_vec((size_t)K * D, 1);
+    for (int i = 0; i < K * D; i++) dtb[i] -= 3.0f;   /* typical dt bias: softplus ~ 0.05 */
+    dtb[0] = 25.0f;                                   /* one channel above the softplus threshold */
+    /* op layouts: dt_w (K, R, D), A = -exp(A_logs) as (K, N, D) */
+    float *dtw_t = malloc((size_t)K * R * D * sizeof(float)), *A = malloc((size_t)K * N * D * sizeof(float));
+    for (int k = 0; k < K; k++)
+        for (int c = 0; c < D; c++) {
+            for (int r = 0; r < R; r++) dtw_t[((size_t)k * R + r) * D + c] = dtw[((size_t)k * D + c) * R + r];
+            for (int n = 0; n < N; n++) A[((size_t)k * N + n) * D + c] = -expf(Alog[((size_t)k * D + c) * N + n]);
+        }
+    void *du = dev_from(u, nu), *dxp = dev_from(xp, (size_t)K * C2 * D), *ddw = dev_from(dtw_t, (size_t)K * R * D);
+    void *ddb = dev_from(dtb, (size_t)K * D), *dA = dev_from(A, (size_t)K * N * D), *dDs = dev_from(Ds, (size_t)K * D);
+    void *dy = dev_out(nu);
+    size_t wsb = vssm_op_scan_workspace(ctx, B, H, W, D, R, N);
+    void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
+    vssm_scan_args a = {B, H, W, D, R, N, du, dxp, ddw, ddb, dA, dDs, dy};
+    vssm_op_ss2d_scan(ctx, &a, ws);
+
+    double *ref = calloc(nu, sizeof(double)), *h = malloc((size_t)N * sizeof(double));
+    double *xd = malloc((size_t)C2 * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++)
+            for (int c = 0; c < D; c++) {
+                for (int n = 0; n < N; n++) h[n] = 0;
+                for (int64_t t = 0; t < L; t++) {
+                    int64_t q = k >= 2 ? L - 1 - t : t, p;
+                    if (k & 1) p = (q % H) * W + q / H;   /* column-major: q = w*H + h */
+                    else p = q;
+                    const float *up = u + ((size_t)b * L + p) * D;
+                    for (int j = 0; j < C2; j++) {
+                        double s = 0;
+                        for (int cc = 0; cc < D; cc++) s += (double)xp[((size_t)k * C2 + j) * D + cc] * up[cc];
+                        xd[j] = s;
+                    }
+                    double dt = dtb[k * D + c];
+                    for (int r = 0; r < R; r++) dt += dtw[((size_t)k * D + c) * R + r] * xd[r];
+                    double delta = softplus_d(dt), uu = up[c], y = Ds[k * D + c] * uu;
+                    for (int n = 0; n < N; n++) {
+                        double Ad = -exp((double)Alog[((size_t)k * D + c) * N + n]);
+                        h[n] = exp(delta * Ad) * h[n] + delta * xd[R + n] * uu;
+                        y += xd[R + N + n] * h[n];
+                    }
+                    ref[((size_t)b * L + p) * D + c] += y;
+                }
+            }
+    char what[96];
+    snprintf(what, sizeof what, "ss2d_scan B=%d %dx%d D=%d R=%d N=%d", B, H, W, D, R, N);
+    float *got = host_of(dy, nu, what);
+    expect(what, got, ref, nu, 1e-5);
+    free(u); free(xp); free(dtw); free(dtb); free(Alog); free(Ds); free(dtw_t); free(A);
+    free(ref); free(h); free(xd); free(got);
+    void *bufs[] = {du, dxp, ddw, ddb, dA, dDs, dy, ws};
+    for (int i = 0; i < 8; i++) vssm_op_free(ctx, bufs[i]);
+}
+
+int main(int argc, char **argv) {
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = 2;
+    if (argc > 1 && !strcmp(argv[1], "cuda")) o.device = VSSM_DEVICE_CUDA;
+    vssm_err err = {0};
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        if (o.device == VSSM_DEVICE_CUDA) test_skip(err.msg);
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    for (int act = 0; act < 3; act++) test_linear(37, 19, 23, (vssm_act)act, 0, 1);
+    test_linear(64, 48, 96, VSSM_ACT_NONE, 1, 1);
+    test_linear(5, 7, 3, VSSM_ACT_NONE, 1, 0);
+    test_linear(1, 1, 1, VSSM_ACT_GELU, 0, 1);
+    test_conv(2, 9, 7, 3, 5);
+    test_conv(1, 1, 1, 4, 6);
+    test_conv(3, 16, 15, 8, 16);
+    test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);
+    test_dwconv(1, 1, 1, 33, VSSM_ACT_NONE);
+    test_dwconv(1, 6, 3, 40, VSSM_ACT_GELU);
+    test_layernorm(13, 7, VSSM_ACT_NONE, 0);
+    test_layernorm(9, 96, VSSM_ACT_GELU, 0);
+    test_layernorm(5, 48, VSSM_ACT_NONE, 1000.0f);
+    test_avgpool(3, 13, 21);
+    test_scan(1, 5, 7, 16, 1, 1);   /* one full SIMD block */
+    test_scan(2, 7, 5, 19, 2, 1);   /* a tail block, batch 2 */
+    test_scan(1, 9, 11, 37, 3, 2);  /* L = 99: chunks of 32 plus a partial one; d_state 2 */
+    test_scan(1, 1, 1, 5, 1, 4);    /* a single token */
+    test_scan(1, 3, 40, 8, 2, 3);   /* wide, short */
+    vssm_ctx_free(ctx);
+    return test_finish("test_ops");
+}
