@@ -158,16 +158,17 @@ vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err
     vssm_status s = vssm_weights_map_file(w, path, err);
     if (s != VSSM_OK) { vssm_weights_close(w); return s; }
     const unsigned char *p = w->map;
-    if (w->map_size < 8) {
+    const size_t size = w->map_size;
+    if (size < 8) {
         vssm_weights_close(w);
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: too short for a safetensors file (%zu bytes)", path, w->map_size);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: too short for a safetensors file (%zu bytes)", path, size);
     }
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
-    if (n < 2 || n > ST_MAX_HEADER || n > w->map_size - 8) {
+    if (n < 2 || n > ST_MAX_HEADER || n > size - 8) {
         vssm_weights_close(w);
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not a safetensors file (header length %llu, file %zu bytes)", path,
-                            (unsigned long long)n, w->map_size);
+                            (unsigned long long)n, size);
     }
     s = parse_header(w, path, (const char *)p + 8, (size_t)n, p + 8 + n, w->map_size - 8 - n, err);
     if (s != VSSM_OK) { vssm_weights_close(w); return s; }

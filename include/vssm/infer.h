@@ -1,0 +1,67 @@
+/* vssm/infer.h - a VMamba config from a weights file: inferred from tensor shapes, checked
+ * against a stated arch, and stored in / read from safetensors __metadata__.
+ *
+ *     vssm_vmamba_config cfg;
+ *     if (vssm_vmamba_config_infer(src, "", &cfg, &err) != VSSM_OK) ...   // depths, dims, ...
+ *     vssm_vmamba_config_check(&stated, src, "", &err);  // names the first tensor that differs
+ *
+ * Everything but the forward type is recoverable from shapes: dims from the block norms,
+ * depths from the block indices, ssm_ratio from the depthwise conv, d_state and dt_rank
+ * from x_proj/dt_projs, mlp_ratio from fc1, classes from classifier.head (0 without one).
+ * forward_type is "v05_noz" when in_proj has d_inner outputs (no gate), "v05" otherwise.
+ * arch is the preset whose config matches, else "custom".
+ *
+ * Metadata keys (all strings): arch, forward_type, dims "96,192,384,768", depths "2,2,8,2",
+ * ssm_ratio, d_state, dt_rank, mlp_ratio, num_classes, in_chans; preprocessing: resize,
+ * crop, interpolation, mean "0.485,0.456,0.406", std.
+ */
+#ifndef VSSM_INFER_H
+#define VSSM_INFER_H
+
+#include "vssm/common.h"
+#include "vssm/source.h"
+#include "vssm/vmamba.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_preprocess {
+    int resize;              /* shorter side (256); 0 = keep size */
+    int crop;                /* centre crop (224); 0 = none */
+    char interpolation[16];  /* "bicubic" | "bilinear" */
+    float mean[3], std[3];
+} vssm_preprocess;
+
+/* ImageNet evaluation preprocessing of the released VMamba models. */
+void vssm_preprocess_default(vssm_preprocess *pp);
+
+/* Infers the config of the VMamba whose tensors are named PREFIX + "patch_embed.0.weight",
+ * ... in src (src->count and src->name_at are required). */
+vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix, vssm_vmamba_config *cfg,
+                                     vssm_err *err);
+/* Finds the prefix under which a VMamba backbone lives ("", "backbone.", "module.", ...):
+ * writes it into buf; VSSM_ERR_FORMAT when no "...patch_embed.0.weight" exists. */
+vssm_status vssm_vmamba_find_prefix(const vssm_source *src, char *buf, size_t n, vssm_err *err);
+/* Checks every tensor the stated config needs (and that no extra blocks exist); on a
+ * mismatch VSSM_ERR_SHAPE names the first offending tensor with both shapes. */
+vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *stated, const vssm_source *src, const char *prefix,
+                                     vssm_err *err);
+
+/* Metadata form. to_meta fills up to VSSM_CONFIG_META_MAX pairs into out (pp may be NULL:
+ * no preprocessing keys); from_meta reads them back through src->meta (pp may be NULL;
+ * absent preprocessing keys give the defaults). */
+#define VSSM_CONFIG_META_MAX 16
+typedef struct vssm_config_meta {
+    int n;
+    char key[VSSM_CONFIG_META_MAX][24];
+    char value[VSSM_CONFIG_META_MAX][96];
+} vssm_config_meta;
+void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess *pp, vssm_config_meta *out);
+vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess *pp,
+                                         vssm_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,368 @@
+/* weights/infer.c - VMamba configs from tensor names and shapes, checks, metadata form.
+ * The tensor list the official model holds (names as in the released checkpoints):
+ *   patch_embed.{0,5}.{weight,bias} convs, patch_embed.{2,7}.{weight,bias} LN2d
+ *   layers.i.blocks.j.{norm,norm2}.*, .op.in_proj.weight (di*(1|2), d), .op.conv2d.weight
+ *   (di, 1, 3, 3), .op.x_proj_weight (4, R+2N, di), .op.dt_projs_weight (4, di, R),
+ *   .op.dt_projs_bias (4, di), .op.A_logs (4di, N), .op.Ds (4di), .op.out_norm.*, .op.out_proj
+ *   .weight (d, di), .mlp.fc{1,2}.{weight,bias}
+ *   layers.i.downsample.1.{weight,bias} conv d->2d, .downsample.3.* LN2d (i < 3)
+ *   classifier.norm.*, classifier.head.{weight,bias} (absent in segmentation backbones)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vssm/infer.h"
+
+static const char *const preset_names[] = {"vmamba-tiny", "vmamba-tiny-s2l5", "vmamba-small", "vmamba-base",
+                                           "vmamba-small-s1l20", "vmamba-base-s1l20"};
+
+void vssm_preprocess_default(vssm_preprocess *pp) {
+    memset(pp, 0, sizeof *pp);
+    pp->resize = 256;
+    pp->crop = 224;
+    snprintf(pp->interpolation, sizeof pp->interpolation, "bicubic");
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    memcpy(pp->mean, mean, sizeof mean);
+    memcpy(pp->std, std, sizeof std);
+}
+
+/* ---------------------------------------------------------------- shapes from the source */
+static int get_shape(const vssm_source *src, const char *prefix, const char *name, vssm_tensor *t) {
+    char full[512];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    return src->get(src->user, full, NULL, 0, t, NULL) == VSSM_OK;
+}
+
+static vssm_status need(const vssm_source *src, const char *prefix, const char *name, int ndim, vssm_tensor *t,
+                        vssm_err *err) {
+    if (!get_shape(src, prefix, name, t))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "not a VMamba checkpoint: tensor '%s%s' is missing", prefix, name);
+    if (t->ndim != ndim) {
+        char b[64];
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s, expected %d dimensions", prefix, name,
+                            vssm_shape_str(t->shape, t->ndim, b, sizeof b), ndim);
+    }
+    return VSSM_OK;
+}
+
+vssm_status vssm_vmamba_find_prefix(const vssm_source *src, char *buf, size_t n, vssm_err *err) {
+    const char *key = "patch_embed.0.weight";
+    size_t kl = strlen(key);
+    int count = src->count ? src->count(src->user) : 0;
+    for (int i = 0; i < count; i++) {
+        const char *nm = src->name_at(src->user, i);
+        size_t l = strlen(nm);
+        if (l >= kl && !strcmp(nm + l - kl, key) && (l == kl || nm[l - kl - 1] == '.') && l - kl < n) {
+            memcpy(buf, nm, l - kl);
+            buf[l - kl] = 0;
+            return VSSM_OK;
+        }
+    }
+    return vssm_err_set(err, VSSM_ERR_FORMAT, "not a VMamba checkpoint: no tensor named [prefix]patch_embed.0.weight");
+}
+
+/* Number of blocks of stage s: one more than the largest j of "layers.s.blocks.j.". */
+static int count_blocks(const vssm_source *src, const char *prefix, int s) {
+    char head[600];
+    int depth = 0, count = src->count(src->user);
+    size_t hl = (size_t)snprintf(head, sizeof head, "%slayers.%d.blocks.", prefix, s);
+    for (int i = 0; i < count; i++) {
+        const char *nm = src->name_at(src->user, i);
+        if (strncmp(nm, head, hl) != 0) continue;
+        char *end;
+        long j = strtol(nm + hl, &end, 10);
+        if (end != nm + hl && *end == '.' && j >= 0 && j < 1000 && j + 1 > depth) depth = (int)j + 1;
+    }
+    return depth;
+}
+
+vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix, vssm_vmamba_config *cfg,
+                                     vssm_err *err) {
+    if (!src || !src->count || !src->name_at || !cfg)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "config inference needs a source that lists its tensors");
+    prefix = prefix ? prefix : "";
+    memset(cfg, 0, sizeof *cfg);
+    vssm_tensor t;
+    vssm_status s;
+    if ((s = need(src, prefix, "patch_embed.0.weight", 4, &t, err))) return s;
+    cfg->in_chans = (int)t.shape[1];
+    char nm[128];
+    int ranks[VSSM_VMAMBA_STAGES];
+    float ratio = 0;
+    for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
+        cfg->depths[i] = count_blocks(src, prefix, i);
+        if (cfg->depths[i] == 0)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "not a 4-stage VMamba: no tensors under '%slayers.%d.blocks.0.'", prefix, i);
+        snprintf(nm, sizeof nm, "layers.%d.blocks.0.norm.weight", i);
+        if ((s = need(src, prefix, nm, 1, &t, err))) return s;
+        int d = cfg->dims[i] = (int)t.shape[0];
+        snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.conv2d.weight", i);
+        if ((s = need(src, prefix, nm, 4, &t, err))) return s;
+        int di = (int)t.shape[0];
+        snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.dt_projs_weight", i);
+        if ((s = need(src, prefix, nm, 3, &t, err))) return s;
+        ranks[i] = (int)t.shape[2];
+        snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.x_proj_weight", i);
+        if ((s = need(src, prefix, nm, 3, &t, err))) return s;
+        int nstate = (int)(t.shape[1] - ranks[i]) / 2;
+        snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.in_proj.weight", i);
+        if ((s = need(src, prefix, nm, 2, &t, err))) return s;
+        const char *ft = t.shape[0] == di ? "v05_noz" : "v05";
+        snprintf(nm, sizeof nm, "layers.%d.blocks.0.mlp.fc1.weight", i);
+        float mlp = get_shape(src, prefix, nm, &t) && t.ndim == 2 ? (float)t.shape[0] / (float)d : 0.0f;
+        float r = (float)di / (float)d;
+        if (i == 0) {
+            ratio = r;
+            cfg->d_state = nstate;
+            cfg->mlp_ratio = mlp;
+            snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", ft);
+        } else if (fabsf(r - ratio) > 1e-6f || nstate != cfg->d_state || fabsf(mlp - cfg->mlp_ratio) > 1e-6f) {
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                                "stage %d differs from stage 0 in ssm_ratio, d_state or mlp_ratio; vssm needs one value per model", i);
+        }
+    }
+    cfg->ssm_ratio = ratio;
+    int auto_rank = 1, same = 1;
+    for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
+        auto_rank &= ranks[i] == (cfg->dims[i] + 15) / 16;
+        same &= ranks[i] == ranks[0];
+    }
+    if (!auto_rank && !same)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "dt_rank varies by stage (%d,%d,%d,%d) and is not ceil(dim/16)",
+                            ranks[0], ranks[1], ranks[2], ranks[3]);
+    cfg->dt_rank = auto_rank ? 0 : ranks[0];
+    cfg->num_classes = get_shape(src, prefix, "classifier.head.weight", &t) && t.ndim == 2 ? (int)t.shape[0] : 0;
+    /* the arch name: a preset whose backbone matches */
+    snprintf(cfg->arch, sizeof cfg->arch, "custom");
+    for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
+        vssm_vmamba_config p;
+        if (vssm_vmamba_config_preset(&p, preset_names[k], NULL) != VSSM_OK) continue;
+        if (!memcmp(p.dims, cfg->dims, sizeof p.dims) && !memcmp(p.depths, cfg->depths, sizeof p.depths) &&
+            p.ssm_ratio == cfg->ssm_ratio && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank &&
+            p.mlp_ratio == cfg->mlp_ratio && p.in_chans == cfg->in_chans && !strcmp(p.forward_type, cfg->forward_type)) {
+            snprintf(cfg->arch, sizeof cfg->arch, "%s", p.arch);
+            break;
+        }
+    }
+    return VSSM_OK;
+}
+
+/* ---------------------------------------------------------------- checking a stated config */
+typedef struct checker {
+    const vssm_source *src;
+    const char *prefix, *arch;
+    vssm_err *err;
+    vssm_status s;
+} checker;
+
+static void expect(checker *c, const char *name, int ndim, int64_t a, int64_t b, int64_t d2, int64_t d3) {
+    if (c->s) return;
+    const int64_t want[4] = {a, b, d2, d3};
+    vssm_tensor t;
+    char wb[64], gb[64];
+    if (!get_shape(c->src, c->prefix, name, &t)) {
+        c->s = vssm_err_set(c->err, VSSM_ERR_SHAPE, "arch %s needs tensor '%s%s' %s, which the file lacks", c->arch,
+                            c->prefix, name, vssm_shape_str(want, ndim, wb, sizeof wb));
+        return;
+    }
+    int ok = t.ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = t.shape[i] == want[i];
+    if (!ok)
+        c->s = vssm_err_set(c->err, VSSM_ERR_SHAPE, "arch %s: tensor '%s%s' has shape %s in the file, the arch needs %s",
+                            c->arch, c->prefix, name, vssm_shape_str(t.shape, t.ndim, gb, sizeof gb),
+                            vssm_shape_str(want, ndim, wb, sizeof wb));
+}
+
+static void expect_ln(checker *c, const char *base, int64_t d) {
+    char nm[192];
+    snprintf(nm, sizeof nm, "%.160s.weight", base);
+    expect(c, nm, 1, d, 0, 0, 0);
+    snprintf(nm, sizeof nm, "%.160s.bias", base);
+    expect(c, nm, 1, d, 0, 0, 0);
+}
+
+vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *cfg, const vssm_source *src, const char *prefix,
+                                     vssm_err *err) {
+    checker c = {src, prefix ? prefix : "", cfg->arch[0] ? cfg->arch : "custom", err, VSSM_OK};
+    char nm[160], b[96];
+    int64_t C = cfg->dims[0], inc = cfg->in_chans;
+    expect(&c, "patch_embed.0.weight", 4, C / 2, inc, 3, 3);
+    expect(&c, "patch_embed.0.bias", 1, C / 2, 0, 0, 0);
+    expect_ln(&c, "patch_embed.2", C / 2);
+    expect(&c, "patch_embed.5.weight", 4, C, C / 2, 3, 3);
+    expect(&c, "patch_embed.5.bias", 1, C, 0, 0, 0);
+    expect_ln(&c, "patch_embed.7", C);
+    for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
+        int64_t d = cfg->dims[i], di = (int64_t)(cfg->ssm_ratio * (float)cfg->dims[i]), N = cfg->d_state;
+        int64_t R = cfg->dt_rank > 0 ? cfg->dt_rank : (d + 15) / 16, h = (int64_t)((float)d * cfg->mlp_ratio);
+        int64_t in_out = strcmp(cfg->forward_type, "v05_noz") == 0 ? di : 2 * di;
+        for (int j = 0; j < cfg->depths[i]; j++) {
+            int pl = snprintf(b, sizeof b, "layers.%d.blocks.%d.", i, j);
+#define P(s) (snprintf(nm, sizeof nm, "%.*s%s", pl, b, s), nm)
+            expect_ln(&c, (snprintf(nm, sizeof nm, "%.90snorm", b), nm), d);
+            expect(&c, P("op.in_proj.weight"), 2, in_out, d, 0, 0);
+            expect(&c, P("op.conv2d.weight"), 4, di, 1, 3, 3);
+            expect(&c, P("op.x_proj_weight"), 3, 4, R + 2 * N, di, 0);
+            expect(&c, P("op.dt_projs_weight"), 3, 4, di, R, 0);
+            expect(&c, P("op.dt_projs_bias"), 2, 4, di, 0, 0);
+            expect(&c, P("op.A_logs"), 2, 4 * di, N, 0, 0);
+            expect(&c, P("op.Ds"), 1, 4 * di, 0, 0, 0);
+            expect_ln(&c, (snprintf(nm, sizeof nm, "%.90sop.out_norm", b), nm), di);
+            expect(&c, P("op.out_proj.weight"), 2, d, di, 0, 0);
+            if (h > 0) {
+                expect_ln(&c, (snprintf(nm, sizeof nm, "%.90snorm2", b), nm), d);
+                expect(&c, P("mlp.fc1.weight"), 2, h, d, 0, 0);
+                expect(&c, P("mlp.fc1.bias"), 1, h, 0, 0, 0);
+                expect(&c, P("mlp.fc2.weight"), 2, d, h, 0, 0);
+                expect(&c, P("mlp.fc2.bias"), 1, d, 0, 0, 0);
+            }
+#undef P
+        }
+        if (!c.s && src->count) {
+            int have = count_blocks(src, c.prefix, i);
+            if (have > cfg->depths[i])
+                c.s = vssm_err_set(err, VSSM_ERR_SHAPE,
+                                   "arch %s: tensor '%slayers.%d.blocks.%d.norm.weight' is beyond the arch's depth %d at stage %d",
+                                   c.arch, c.prefix, i, cfg->depths[i], cfg->depths[i], i);
+        }
+        if (i + 1 < VSSM_VMAMBA_STAGES) {
+            int64_t d2 = cfg->dims[i + 1];
+            snprintf(nm, sizeof nm, "layers.%d.downsample.1.weight", i);
+            expect(&c, nm, 4, d2, d, 3, 3);
+            snprintf(nm, sizeof nm, "layers.%d.downsample.1.bias", i);
+            expect(&c, nm, 1, d2, 0, 0, 0);
+            snprintf(nm, sizeof nm, "layers.%d.downsample.3", i);
+            expect_ln(&c, nm, d2);
+        }
+    }
+    if (cfg->num_classes > 0) {
+        int64_t D = cfg->dims[VSSM_VMAMBA_STAGES - 1];
+        expect_ln(&c, "classifier.norm", D);
+        expect(&c, "classifier.head.weight", 2, cfg->num_classes, D, 0, 0);
+        expect(&c, "classifier.head.bias", 1, cfg->num_classes, 0, 0, 0);
+    }
+    return c.s;
+}
+
+/* ---------------------------------------------------------------- metadata */
+static void fmt_float(char *buf, size_t n, float v) {
+    snprintf(buf, n, "%.6g", (double)v);
+    if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", n - strlen(buf) - 1);
+}
+
+static void meta_add(vssm_config_meta *m, const char *k, const char *v) {
+    if (m->n >= VSSM_CONFIG_META_MAX) return;
+    snprintf(m->key[m->n], sizeof m->key[0], "%s", k);
+    snprintf(m->value[m->n], sizeof m->value[0], "%s", v);
+    m->n++;
+}
+
+static void ints_str(char *buf, size_t n, const int *v, int k) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k && used < n; i++) used += (size_t)snprintf(buf + used, n - used, "%s%d", i ? "," : "", v[i]);
+}
+
+static void floats_str(char *buf, size_t n, const float *v, int k) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < k && used < n; i++) {
+        char f[32];
+        snprintf(f, sizeof f, "%.6g", (double)v[i]);
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", f);
+    }
+}
+
+void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess *pp, vssm_config_meta *out) {
+    char v[96];
+    memset(out, 0, sizeof *out);
+    meta_add(out, "arch", cfg->arch[0] ? cfg->arch : "custom");
+    meta_add(out, "forward_type", cfg->forward_type);
+    ints_str(v, sizeof v, cfg->dims, VSSM_VMAMBA_STAGES);
+    meta_add(out, "dims", v);
+    ints_str(v, sizeof v, cfg->depths, VSSM_VMAMBA_STAGES);
+    meta_add(out, "depths", v);
+    fmt_float(v, sizeof v, cfg->ssm_ratio);
+    meta_add(out, "ssm_ratio", v);
+    snprintf(v, sizeof v, "%d", cfg->d_state);
+    meta_add(out, "d_state", v);
+    snprintf(v, sizeof v, "%d", cfg->dt_rank);
+    meta_add(out, "dt_rank", v);
+    fmt_float(v, sizeof v, cfg->mlp_ratio);
+    meta_add(out, "mlp_ratio", v);
+    snprintf(v, sizeof v, "%d", cfg->num_classes);
+    meta_add(out, "num_classes", v);
+    snprintf(v, sizeof v, "%d", cfg->in_chans);
+    meta_add(out, "in_chans", v);
+    if (!pp) return;
+    snprintf(v, sizeof v, "%d", pp->resize);
+    meta_add(out, "resize", v);
+    snprintf(v, sizeof v, "%d", pp->crop);
+    meta_add(out, "crop", v);
+    meta_add(out, "interpolation", pp->interpolation);
+    floats_str(v, sizeof v, pp->mean, 3);
+    meta_add(out, "mean", v);
+    floats_str(v, sizeof v, pp->std, 3);
+    meta_add(out, "std", v);
+}
+
+/* Parses exactly k comma-separated numbers (ints when ints != NULL). */
+static int parse_list(const char *s, int k, int *ints, float *floats) {
+    for (int i = 0; i < k; i++) {
+        char *end;
+        double x = strtod(s, &end);
+        if (end == s || !isfinite(x)) return 0;
+        if (ints) {
+            if (x != floor(x) || x < 0 || x > 1e6) return 0;
+            ints[i] = (int)x;
+        } else {
+            floats[i] = (float)x;
+        }
+        s = end;
+        if (i + 1 < k) {
+            if (*s != ',') return 0;
+            s++;
+        }
+    }
+    return *s == 0;
+}
+
+vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess *pp,
+                                         vssm_err *err) {
+    if (!src || !src->meta) return vssm_err_set(err, VSSM_ERR_FORMAT, "the weights carry no metadata");
+    memset(cfg, 0, sizeof *cfg);
+    const char *keys[] = {"arch", "forward_type", "dims", "depths", "ssm_ratio", "d_state", "dt_rank", "mlp_ratio",
+                          "num_classes", "in_chans"};
+    const char *v[10];
+    for (int i = 0; i < 10; i++)
+        if (!(v[i] = src->meta(src->user, keys[i])))
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata key '%s' is missing", keys[i]);
+    snprintf(cfg->arch, sizeof cfg->arch, "%s", v[0]);
+    snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", v[1]);
+    int one[1];
+    if (!parse_list(v[2], 4, cfg->dims, NULL)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata dims '%s' is not 4 integers", v[2]);
+    if (!parse_list(v[3], 4, cfg->depths, NULL)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata depths '%s' is not 4 integers", v[3]);
+    if (!parse_list(v[4], 1, NULL, &cfg->ssm_ratio)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is not a number", v[4]);
+    if (!parse_list(v[7], 1, NULL, &cfg->mlp_ratio)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mlp_ratio '%s' is not a number", v[7]);
+    int *dst[4] = {&cfg->d_state, &cfg->dt_rank, &cfg->num_classes, &cfg->in_chans};
+    const int idx[4] = {5, 6, 8, 9};
+    for (int i = 0; i < 4; i++) {
+        if (!parse_list(v[idx[i]], 1, one, NULL))
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata %s '%s' is not an integer", keys[idx[i]], v[idx[i]]);
+        *dst[i] = one[0];
+    }
+    if (!pp) return VSSM_OK;
+    vssm_preprocess_default(pp);
+    const char *s;
+    if ((s = src->meta(src->user, "resize")) && !parse_list(s, 1, &pp->resize, NULL))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata resize '%s' is not an integer", s);
+    if ((s = src->meta(src->user, "crop")) && !parse_list(s, 1, &pp->crop, NULL))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata crop '%s' is not an integer", s);
+    if ((s = src->meta(src->user, "interpolation"))) snprintf(pp->interpolation, sizeof pp->interpolation, "%s", s);
+    if ((s = src->meta(src->user, "mean")) && !parse_list(s, 3, NULL, pp->mean))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 numbers", s);
+    if ((s = src->meta(src->user, "std")) && !parse_list(s, 3, NULL, pp->std))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata std '%s' is not 3 numbers", s);
+    return VSSM_OK;
+}
