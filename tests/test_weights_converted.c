@@ -43,7 +43,7 @@ int main(void) {
     vssm_weights *w = open_out("ckpt_tiny.safetensors");
     if (w) {
         vssm_vmamba_config c;
-        vssm_preprocess pp;
+        vssm_preprocess_params pp;
         vssm_err err = {0};
         TEST_CHECK(vssm_vmamba_config_from_meta(vssm_weights_source(w), &c, &pp, &err) == VSSM_OK, "from_meta: %s", err.msg);
         TEST_CHECK(c.depths[2] == 2 && c.dims[3] == 16 && c.num_classes == 10 && c.ssm_ratio == 2.0f && pp.crop == 224,

@@ -133,7 +133,7 @@ static void test_meta(void) {
     vssm_vmamba_config c, back;
     vssm_err err = {0};
     TEST_REQUIRE(vssm_vmamba_config_preset(&c, "vmamba-tiny", &err) == VSSM_OK, "preset: %s", err.msg);
-    vssm_preprocess pp, pp2;
+    vssm_preprocess_params pp, pp2;
     vssm_preprocess_default(&pp);
     kv x;
     vssm_vmamba_config_to_meta(&c, &pp, &x.m);

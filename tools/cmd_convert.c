@@ -148,7 +148,7 @@ VSSM_VERB(convert) {
         cli_error("%s: out of memory", in);
         rc = VSSM_EXIT_USAGE;
     } else {
-        vssm_preprocess pp;
+        vssm_preprocess_params pp;
         vssm_preprocess_default(&pp);
         vssm_config_meta cm;
         vssm_vmamba_config_to_meta(&cfg, &pp, &cm);

@@ -17,15 +17,7 @@
 static const char *const preset_names[] = {"vmamba-tiny", "vmamba-tiny-s2l5", "vmamba-small", "vmamba-base",
                                            "vmamba-small-s1l20", "vmamba-base-s1l20"};
 
-void vssm_preprocess_default(vssm_preprocess *pp) {
-    memset(pp, 0, sizeof *pp);
-    pp->resize = 256;
-    pp->crop = 224;
-    snprintf(pp->interpolation, sizeof pp->interpolation, "bicubic");
-    const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
-    memcpy(pp->mean, mean, sizeof mean);
-    memcpy(pp->std, std, sizeof std);
-}
+void vssm_preprocess_default(vssm_preprocess_params *pp) { *pp = vssm_preprocess_imagenet(); }
 
 /* ---------------------------------------------------------------- shapes from the source */
 static int get_shape(const vssm_source *src, const char *prefix, const char *name, vssm_tensor *t) {
@@ -274,7 +266,7 @@ static void floats_str(char *buf, size_t n, const float *v, int k) {
     }
 }
 
-void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess *pp, vssm_config_meta *out) {
+void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp, vssm_config_meta *out) {
     char v[96];
     memset(out, 0, sizeof *out);
     meta_add(out, "arch", cfg->arch[0] ? cfg->arch : "custom");
@@ -300,7 +292,7 @@ void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_prepro
     meta_add(out, "resize", v);
     snprintf(v, sizeof v, "%d", pp->crop);
     meta_add(out, "crop", v);
-    meta_add(out, "interpolation", pp->interpolation);
+    meta_add(out, "interpolation", vssm_interp_name(pp->interp));
     floats_str(v, sizeof v, pp->mean, 3);
     meta_add(out, "mean", v);
     floats_str(v, sizeof v, pp->std, 3);
@@ -328,7 +320,7 @@ static int parse_list(const char *s, int k, int *ints, float *floats) {
     return *s == 0;
 }
 
-vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess *pp,
+vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess_params *pp,
                                          vssm_err *err) {
     if (!src || !src->meta) return vssm_err_set(err, VSSM_ERR_FORMAT, "the weights carry no metadata");
     memset(cfg, 0, sizeof *cfg);
@@ -359,7 +351,11 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata resize '%s' is not an integer", s);
     if ((s = src->meta(src->user, "crop")) && !parse_list(s, 1, &pp->crop, NULL))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata crop '%s' is not an integer", s);
-    if ((s = src->meta(src->user, "interpolation"))) snprintf(pp->interpolation, sizeof pp->interpolation, "%s", s);
+    if ((s = src->meta(src->user, "interpolation"))) {
+        int it = vssm_interp_from_name(s);
+        if (it < 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", s);
+        pp->interp = (vssm_interp)it;
+    }
     if ((s = src->meta(src->user, "mean")) && !parse_list(s, 3, NULL, pp->mean))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 numbers", s);
     if ((s = src->meta(src->user, "std")) && !parse_list(s, 3, NULL, pp->std))

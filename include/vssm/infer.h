@@ -20,21 +20,16 @@
 
 #include "vssm/common.h"
 #include "vssm/source.h"
+#include "vssm/image.h"
 #include "vssm/vmamba.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef struct vssm_preprocess {
-    int resize;              /* shorter side (256); 0 = keep size */
-    int crop;                /* centre crop (224); 0 = none */
-    char interpolation[16];  /* "bicubic" | "bilinear" */
-    float mean[3], std[3];
-} vssm_preprocess;
-
-/* ImageNet evaluation preprocessing of the released VMamba models. */
-void vssm_preprocess_default(vssm_preprocess *pp);
+/* Preprocessing is vssm_preprocess_params (vssm/image.h); this sets it to the ImageNet
+ * evaluation preprocessing of the released VMamba models (256 / 224 / bicubic). */
+void vssm_preprocess_default(vssm_preprocess_params *pp);
 
 /* Infers the config of the VMamba whose tensors are named PREFIX + "patch_embed.0.weight",
  * ... in src (src->count and src->name_at are required). */
@@ -57,8 +52,8 @@ typedef struct vssm_config_meta {
     char key[VSSM_CONFIG_META_MAX][24];
     char value[VSSM_CONFIG_META_MAX][96];
 } vssm_config_meta;
-void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess *pp, vssm_config_meta *out);
-vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess *pp,
+void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp, vssm_config_meta *out);
+vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess_params *pp,
                                          vssm_err *err);
 
 #ifdef __cplusplus

@@ -1,0 +1,56 @@
+/* eval/plot_png.c - confusion-matrix heat map as a PNG (libpng), written atomically. */
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vssm/eval.h"
+
+vssm_status vssm_plot_confusion_png(const char *path, const int64_t *cm, int C, vssm_err *err) {
+    if (C < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no classes to plot");
+    const int cell = C >= 256 ? 1 : C >= 64 ? 4 : 512 / C, side = cell * C;
+    unsigned char *img = malloc((size_t)side * side * 3);
+    if (!img) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for a %dx%d plot", side, side);
+    for (int r = 0; r < C; r++) {
+        int64_t row = 0;
+        for (int c = 0; c < C; c++) row += cm[(size_t)r * C + c];
+        for (int c = 0; c < C; c++) {
+            double v = row ? (double)cm[(size_t)r * C + c] / (double)row : 0;
+            unsigned char px[3] = {(unsigned char)(255 - 247 * v), (unsigned char)(255 - 207 * v), (unsigned char)(255 - 148 * v)};
+            for (int y = 0; y < cell; y++)
+                for (int x = 0; x < cell; x++) {
+                    unsigned char *p = img + (((size_t)(r * cell + y)) * side + (size_t)(c * cell + x)) * 3;
+                    int grid = cell >= 4 && (x == 0 || y == 0);
+                    p[0] = grid ? 200 : px[0];
+                    p[1] = grid ? 200 : px[1];
+                    p[2] = grid ? 200 : px[2];
+                }
+        }
+    }
+    size_t n = strlen(path) + 8;
+    char *tmp = malloc(n);
+    snprintf(tmp, n, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    vssm_status s = VSSM_OK;
+    png_structp png = NULL;
+    png_infop info = NULL;
+    if (!f) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create", tmp);
+    else if (!(png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) || !(info = png_create_info_struct(png)))
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory in libpng");
+    else if (setjmp(png_jmpbuf(png))) {
+        s = vssm_err_set(err, VSSM_ERR_IO, "%s: libpng failed while writing", tmp);
+    } else {
+        png_init_io(png, f);
+        png_set_IHDR(png, info, (png_uint_32)side, (png_uint_32)side, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_write_info(png, info);
+        for (int y = 0; y < side; y++) png_write_row(png, img + (size_t)y * side * 3);
+        png_write_end(png, NULL);
+    }
+    if (png) png_destroy_write_struct(&png, info ? &info : NULL);
+    if (f && fclose(f) != 0 && s == VSSM_OK) s = vssm_err_set(err, VSSM_ERR_IO, "%s: write failed", tmp);
+    if (s == VSSM_OK && rename(tmp, path) != 0) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename into place", path);
+    if (s != VSSM_OK) remove(tmp);
+    free(tmp);
+    free(img);
+    return s;
+}

@@ -1,0 +1,59 @@
+/* vssm/classifier.h - a ready-to-run image classifier: weights file -> config, backbone,
+ * classification head, preprocessing and class names, in one object.
+ *
+ *     vssm_classifier *clf;
+ *     if (vssm_classifier_load(&clf, ctx, "model.safetensors", NULL, &err) != VSSM_OK) ...
+ *     vssm_preprocess_params pp = vssm_classifier_preprocess(clf);   // from the file's metadata
+ *     ... decode + vssm_preprocess() each image into x (B, H, W, 3) ...
+ *     vssm_classifier_forward(clf, x, B, H, W, logits, &err);       // logits (B, classes)
+ *     const char *name = vssm_classifier_label(clf, argmax);
+ *
+ * The config comes from (in order): opts->arch (a preset, checked against every tensor),
+ * the safetensors __metadata__ written by `vssm convert` or our training scripts, or
+ * inference from tensor shapes (official .pth files). Class names come from
+ * opts->labels_path (one per line), else the "labels" metadata (a JSON array), else the
+ * built-in ImageNet-1k names when the head has 1000 outputs. Activations are planned
+ * once per (batch, height, width) and kept until the size changes.
+ */
+#ifndef VSSM_CLASSIFIER_H
+#define VSSM_CLASSIFIER_H
+
+#include "vssm/common.h"
+#include "vssm/ctx.h"
+#include "vssm/image.h"
+#include "vssm/vmamba.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_classifier vssm_classifier;
+
+typedef struct vssm_classifier_opts {
+    const char *arch;         /* NULL: from metadata or tensor shapes */
+    const char *key;          /* .pth: "model" (default) | "model_ema" | "state_dict" */
+    const char *labels_path;  /* NULL: from metadata / built-in */
+} vssm_classifier_opts;
+
+vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
+                                 const vssm_classifier_opts *opts, vssm_err *err);
+void vssm_classifier_free(vssm_classifier *c);
+const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c);
+vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c);
+int vssm_classifier_classes(const vssm_classifier *c);
+/* Class name i, or NULL when the model has no names. */
+const char *vssm_classifier_label(const vssm_classifier *c, int i);
+/* x: host (B, H, W, 3) f32, preprocessed; logits: host (B, classes). */
+vssm_status vssm_classifier_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits,
+                                    vssm_err *err);
+/* The smallest input side the network accepts: 1 (every stride-2 conv maps n to
+ * ceil(n/2) >= 1), documented so callers can refuse degenerate images early. */
+#define VSSM_CLASSIFIER_MIN_SIDE 1
+
+/* The built-in ImageNet-1k class names (weights/imagenet1k_labels.txt), 1000 entries. */
+const char *const *vssm_imagenet1k_labels(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,153 @@
+/* tools/eval_classify.c - `vssm eval classify`: accuracy on an ImageFolder tree, with
+ * timm's top-k convention, per-class accuracy, a confusion matrix (CSV, PNG heat map). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tools/cli.h"
+#include "tools/model_opts.h"
+#include "tools/runner.h"
+#include "vssm/eval.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: vssm eval classify --weights FILE [options] DIR\n"
+               "DIR is an ImageFolder tree: DIR/<class>/<images>, classes in sorted folder order.\n%s"
+               "  --batch B            images per forward pass (default 8)\n"
+               "  --json               the report as one JSON object on stdout\n"
+               "  --confusion FILE     write the confusion matrix as CSV (rows: true class)\n"
+               "  --plot FILE.png      write the confusion matrix as a heat map\n", model_opts_help);
+}
+
+typedef struct {
+    vssm_cls_metrics *m;
+    const img_list *l;
+    int bad_target;
+} eval_state;
+
+static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
+    eval_state *e = user;
+    if (!logits) { fprintf(stderr, "vssm: %s\n", error); return; }
+    vssm_err err = {0};
+    if (vssm_cls_metrics_add(e->m, logits, e->l->label[idx], &err) != VSSM_OK) e->bad_target++;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int write_csv(const char *path, const vssm_cls_metrics *m, const img_list *l) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) { cli_error("%s: cannot create", tmp); return -1; }
+    fprintf(f, "true\\pred");
+    for (int c = 0; c < m->classes; c++) fprintf(f, ",%s", c < l->n_classes ? l->classes[c] : "?");
+    fputc('\n', f);
+    for (int r = 0; r < m->classes; r++) {
+        fprintf(f, "%s", r < l->n_classes ? l->classes[r] : "?");
+        for (int c = 0; c < m->classes; c++) fprintf(f, ",%lld", (long long)m->confusion[(size_t)r * m->classes + c]);
+        fputc('\n', f);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) != 0) { cli_error("%s: write failed", path); remove(tmp); return -1; }
+    return 0;
+}
+
+int vssm_eval_classify(int argc, char **argv) {
+    model_opts mo;
+    model_opts_init(&mo);
+    int batch = 8, json = 0, bad = 0;
+    const char *dir = NULL, *csv = NULL, *plot = NULL;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) ||
+            cli_opt_flag(argv, i, "--json", &json) || cli_opt_str(argc, argv, &i, "--confusion", &csv, &bad) ||
+            cli_opt_str(argc, argv, &i, "--plot", &plot, &bad))
+            continue;
+        if (argv[i][0] == '-' || dir) { cli_error("eval classify: unexpected argument '%s'", argv[i]); bad = 1; break; }
+        dir = argv[i];
+    }
+    if (!bad && !dir) { cli_error("eval classify: no dataset folder given"); bad = 1; }
+    if (!bad && (batch < 1 || batch > 4096)) { cli_error("eval classify: --batch takes 1..4096"); bad = 1; }
+    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+
+    img_list l = {0};
+    if (img_list_imagefolder(&l, dir) != 0) { img_list_free(&l); return VSSM_EXIT_USAGE; }
+    if (l.n == 0) { cli_error("%s: no images found under the class folders", dir); img_list_free(&l); return VSSM_EXIT_USAGE; }
+    vssm_ctx *ctx;
+    vssm_classifier *clf;
+    run_opts ro = {batch, mo.threads, {0}, isatty(2)};
+    int rc = model_opts_open(&mo, &ctx, &clf, &ro.pp);
+    if (rc) { img_list_free(&l); return rc; }
+    const int classes = vssm_classifier_classes(clf);
+    if (l.n_classes != classes)
+        fprintf(stderr, "vssm: warning: %s has %d class folders but the model has %d classes; folder i is scored as class i\n",
+                dir, l.n_classes, classes);
+    vssm_cls_metrics m;
+    vssm_err err = {0};
+    if (vssm_cls_metrics_init(&m, classes, 5, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        vssm_classifier_free(clf);
+        vssm_ctx_free(ctx);
+        img_list_free(&l);
+        return VSSM_EXIT_USAGE;
+    }
+    eval_state es = {&m, &l, 0};
+    double secs = 0;
+    int failed = run_classifier(clf, &l, &ro, on_image, &es, &secs);
+    if (es.bad_target) fprintf(stderr, "vssm: %d images belong to class folders beyond the model's %d classes (not scored)\n", es.bad_target, classes);
+    const int k5 = m.kmax < 5 ? m.kmax : 5;
+    double ips = secs > 0 ? (double)(l.n - failed) / secs : 0;
+    if (json) {
+        printf("{\"dataset\": ");
+        json_str(stdout, dir);
+        printf(", \"images\": %lld, \"failed\": %d, \"classes\": %d, \"top1\": %.4f, \"top5\": %.4f, \"top5_k\": %d, "
+               "\"images_per_s\": %.2f, \"per_class\": [",
+               (long long)m.n, failed, classes, vssm_cls_metrics_topk(&m, 1), vssm_cls_metrics_topk(&m, 5), k5, ips);
+        for (int c = 0; c < classes; c++) {
+            double a = vssm_cls_metrics_class_acc(&m, c);
+            printf("%s{\"name\": ", c ? ", " : "");
+            if (c < l.n_classes) json_str(stdout, l.classes[c]);
+            else printf("null");
+            printf(", \"images\": %lld, \"acc\": ", (long long)vssm_cls_metrics_class_count(&m, c));
+            if (isnan(a)) printf("null}");
+            else printf("%.4f}", a);
+        }
+        printf("], \"confusion\": [");
+        for (int r = 0; r < classes; r++) {
+            printf("%s[", r ? ", " : "");
+            for (int c = 0; c < classes; c++) printf("%s%lld", c ? ", " : "", (long long)m.confusion[(size_t)r * classes + c]);
+            printf("]");
+        }
+        printf("]}\n");
+    } else {
+        printf("dataset    %s: %lld images scored, %d failed, %d classes\n", dir, (long long)m.n, failed, classes);
+        printf("top-1      %.3f\n", vssm_cls_metrics_topk(&m, 1));
+        printf("top-%d      %.3f\n", k5, vssm_cls_metrics_topk(&m, 5));
+        printf("per class  (top-1 %%, images)\n");
+        for (int c = 0; c < classes; c++) {
+            double a = vssm_cls_metrics_class_acc(&m, c);
+            printf("  %-24s %7.2f  %lld\n", c < l.n_classes ? l.classes[c] : "?", isnan(a) ? NAN : a,
+                   (long long)vssm_cls_metrics_class_count(&m, c));
+        }
+        printf("speed      %.1f images/s (decode, preprocess and forward)\n", ips);
+    }
+    int werr = 0;
+    if (csv) werr |= write_csv(csv, &m, &l) != 0;
+    if (plot && vssm_plot_confusion_png(plot, m.confusion, classes, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        werr = 1;
+    }
+    vssm_cls_metrics_free(&m);
+    vssm_classifier_free(clf);
+    vssm_ctx_free(ctx);
+    img_list_free(&l);
+    return (failed || es.bad_target || werr) ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}

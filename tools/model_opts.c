@@ -1,0 +1,66 @@
+#include <stdio.h>
+#include <string.h>
+#include "tools/cli.h"
+#include "tools/model_opts.h"
+
+const char *model_opts_help =
+    "  --weights FILE       model weights (.safetensors or official .pth)\n"
+    "  --arch NAME          state the architecture (checked against the tensors)\n"
+    "  --key model|model_ema  which state dict of a training checkpoint\n"
+    "  --labels FILE        class names, one per line\n"
+    "  --device cpu|cuda    (default cpu)   --threads T (default: all cores)   --tf32\n"
+    "  --resize N --crop N  override the file's preprocessing (0 0: each image at its own size)\n"
+    "  --interp bicubic|bilinear\n";
+
+void model_opts_init(model_opts *m) {
+    memset(m, 0, sizeof *m);
+    m->device = "cpu";
+    m->resize = -1;
+    m->crop = -1;
+}
+
+int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
+    return cli_opt_str(argc, argv, i, "--weights", &m->weights, bad) || cli_opt_str(argc, argv, i, "--device", &m->device, bad) ||
+           cli_opt_str(argc, argv, i, "--arch", &m->arch, bad) || cli_opt_str(argc, argv, i, "--key", &m->key, bad) ||
+           cli_opt_str(argc, argv, i, "--labels", &m->labels, bad) || cli_opt_str(argc, argv, i, "--interp", &m->interp, bad) ||
+           cli_opt_int(argc, argv, i, "--threads", &m->threads, bad) || cli_opt_int(argc, argv, i, "--resize", &m->resize, bad) ||
+           cli_opt_int(argc, argv, i, "--crop", &m->crop, bad) || cli_opt_flag(argv, *i, "--tf32", &m->tf32);
+}
+
+int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp) {
+    *ctx = NULL;
+    *clf = NULL;
+    if (!m->weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = m->threads;
+    co.allow_tf32 = m->tf32;
+    if (!strcmp(m->device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    else if (strcmp(m->device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", m->device); return VSSM_EXIT_USAGE; }
+    if (m->resize < -1 || m->crop < -1 || m->resize > 16384 || m->crop > 16384) {
+        cli_error("--resize and --crop take 0 (off) .. 16384");
+        return VSSM_EXIT_USAGE;
+    }
+    vssm_err err = {0};
+    if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    vssm_classifier_opts o = {m->arch, m->key, m->labels};
+    if (vssm_classifier_load(clf, *ctx, m->weights, &o, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        vssm_ctx_free(*ctx);
+        *ctx = NULL;
+        return VSSM_EXIT_USAGE;
+    }
+    *pp = vssm_classifier_preprocess(*clf);
+    if (m->resize >= 0) pp->resize = m->resize;
+    if (m->crop >= 0) pp->crop = m->crop;
+    if (m->interp) {
+        int it = vssm_interp_from_name(m->interp);
+        if (it < 0) {
+            cli_error("--interp takes bicubic or bilinear, got '%s'", m->interp);
+            vssm_classifier_free(*clf);
+            vssm_ctx_free(*ctx);
+            return VSSM_EXIT_USAGE;
+        }
+        pp->interp = (vssm_interp)it;
+    }
+    return 0;
+}

@@ -1,0 +1,23 @@
+/* tools/model_opts.h - the options every model-running verb shares (--weights, --device,
+ * --threads, --arch, --key, --labels, --resize, --crop, --interp) and the code that turns
+ * them into a context, a classifier and its preprocessing. */
+#ifndef VSSM_TOOLS_MODEL_OPTS_H
+#define VSSM_TOOLS_MODEL_OPTS_H
+
+#include "vssm/classifier.h"
+
+typedef struct model_opts {
+    const char *weights, *device, *arch, *key, *labels, *interp;
+    int threads, resize, crop, tf32;
+} model_opts;
+
+void model_opts_init(model_opts *m);
+/* Consumes argv[*i] (and its value) if it is one of the shared options; returns 1 then. */
+int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad);
+/* Creates the context and loads the classifier; prints the error and returns 2 (usage /
+ * unusable weights) on failure, 0 on success. pp gets the file's preprocessing with the
+ * --resize/--crop/--interp overrides applied. */
+int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp);
+extern const char *model_opts_help;
+
+#endif

@@ -1,0 +1,248 @@
+/* tools/runner.c - image lists and the batched classification loop. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <omp.h>
+#include "tools/runner.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void img_list_free(img_list *l) {
+    for (int i = 0; i < l->n; i++) free(l->path[i]);
+    free(l->path);
+    free(l->label);
+    for (int i = 0; i < l->n_classes; i++) free(l->classes[i]);
+    free(l->classes);
+    memset(l, 0, sizeof *l);
+}
+
+static int list_add(img_list *l, const char *path, int label) {
+    if (l->n == l->cap) {
+        int nc = l->cap ? l->cap * 2 : 256;
+        char **p = realloc(l->path, (size_t)nc * sizeof *p);
+        if (!p) return -1;
+        l->path = p;
+        int *lb = realloc(l->label, (size_t)nc * sizeof *lb);
+        if (!lb) return -1;
+        l->label = lb;
+        l->cap = nc;
+    }
+    if (!(l->path[l->n] = strdup(path))) return -1;
+    l->label[l->n++] = label;
+    return 0;
+}
+
+int img_has_image_ext(const char *name) {
+    static const char *ext[] = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"};
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (!strcasecmp(dot, ext[i])) return 1;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* sorted entry names of a directory (without . and ..); NULL on error */
+static char **dir_entries(const char *dir, int *n) {
+    DIR *d = opendir(dir);
+    *n = 0;
+    if (!d) return NULL;
+    char **v = NULL;
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, (size_t)cap * sizeof *v);
+            if (!nv) break;
+            v = nv;
+        }
+        v[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (!v) v = calloc(1, sizeof *v);
+    qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    return v;
+}
+
+static int walk(img_list *l, const char *dir, int label, int depth) {
+    int n, bad = 0;
+    if (depth > 64) { fprintf(stderr, "vssm: %s: folders nested too deep\n", dir); return 1; }
+    char **names = dir_entries(dir, &n);
+    if (!names) { fprintf(stderr, "vssm: %s: cannot read the folder\n", dir); return 1; }
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        char *p = malloc(len);
+        snprintf(p, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) bad += walk(l, p, label, depth + 1);
+        else if (img_has_image_ext(names[i])) list_add(l, p, label);
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+    return bad;
+}
+
+int img_list_collect(img_list *l, char **paths, int n) {
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(paths[i], &sb) != 0) {
+            fprintf(stderr, "vssm: %s: no such file or folder\n", paths[i]);
+            bad++;
+        } else if (S_ISDIR(sb.st_mode)) {
+            bad += walk(l, paths[i], -1, 0);
+        } else {
+            list_add(l, paths[i], -1);
+        }
+    }
+    return bad;
+}
+
+int img_list_imagefolder(img_list *l, const char *root) {
+    int n;
+    char **names = dir_entries(root, &n);
+    if (!names) { fprintf(stderr, "vssm: %s: cannot read the dataset folder\n", root); return -1; }
+    l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(root) + strlen(names[i]) + 2;
+        char *p = malloc(len);
+        snprintf(p, len, "%s/%s", root, names[i]);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            int c = l->n_classes++;
+            l->classes[c] = strdup(names[i]);
+            walk(l, p, c, 1);
+        }
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+    if (l->n_classes == 0) { fprintf(stderr, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root); return -1; }
+    return 0;
+}
+
+void softmax(const float *x, int n, double *p) {
+    double m = -INFINITY, s = 0;
+    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int i = 0; i < n; i++) s += (p[i] = exp((double)x[i] - m));
+    for (int i = 0; i < n; i++) p[i] /= s;
+}
+
+void topk_indices(const float *v, int n, int k, int *out) {
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int used = 0;
+            for (int q = 0; q < j; q++) used |= out[q] == i;
+            if (!used && (best < 0 || v[i] > v[best])) best = i;
+        }
+        out[j] = best;
+    }
+}
+
+/* ---- the batched loop ---- */
+
+typedef struct {
+    float *x;        /* preprocessed (h, w, 3) or NULL */
+    int h, w;
+    char err[VSSM_ERR_MSG_MAX];
+} prepared;
+
+static void progress(int done, int total, double t0) {
+    double el = now_s() - t0, rate = el > 0 ? done / el : 0;
+    int width = 30, fill = total ? (int)((double)done / total * width) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = 0;
+    fprintf(stderr, "\r[%s] %d/%d %.1f img/s ETA %.0fs ", bar, done, total, rate, rate > 0 ? (total - done) / rate : 0.0);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user, double *seconds) {
+    const int B = o->batch > 0 ? o->batch : 1, classes = vssm_classifier_classes(clf);
+    int failed = 0;
+    prepared *win = calloc((size_t)B, sizeof *win);
+    float *logits = malloc((size_t)B * classes * sizeof(float));
+    float *xb = NULL;
+    size_t xb_cap = 0;
+    const int nt = o->threads > 0 ? o->threads : omp_get_num_procs();
+    double t0 = now_s();
+    for (int s = 0; s < l->n; s += B) {
+        const int m = l->n - s < B ? l->n - s : B;
+        /* decode + preprocess the window on all threads */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int i = 0; i < m; i++) {
+            prepared *p = &win[i];
+            vssm_err err = {0};
+            vssm_image im = {0};
+            p->x = NULL;
+            p->err[0] = 0;
+            int ow, oh;
+            if (vssm_image_load(&im, l->path[s + i], NULL, &err) == VSSM_OK &&
+                vssm_preprocess_output_size(&o->pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK) {
+                p->x = malloc((size_t)ow * oh * 3 * sizeof(float));
+                if (!p->x) vssm_err_set(&err, VSSM_ERR_NOMEM, "%s: out of memory for a %dx%d input", l->path[s + i], ow, oh);
+                else if (vssm_preprocess(&im, &o->pp, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+                p->w = ow;
+                p->h = oh;
+            }
+            if (!p->x) snprintf(p->err, sizeof p->err, "%s", err.msg[0] ? err.msg : "unknown error");
+            vssm_image_free(&im);
+        }
+        /* runs of consecutive same-size images form the batches */
+        for (int i = 0; i < m;) {
+            if (!win[i].x) {
+                cb(user, s + i, NULL, classes, win[i].err);
+                failed++;
+                i++;
+                continue;
+            }
+            int j = i + 1;
+            while (j < m && win[j].x && win[j].h == win[i].h && win[j].w == win[i].w) j++;
+            size_t per = (size_t)win[i].h * win[i].w * 3, need = per * (size_t)(j - i);
+            if (need > xb_cap) {
+                free(xb);
+                xb = malloc(need * sizeof(float));
+                xb_cap = xb ? need : 0;
+            }
+            vssm_err err = {0};
+            vssm_status st = VSSM_ERR_NOMEM;
+            if (xb) {
+                for (int q = i; q < j; q++) memcpy(xb + per * (size_t)(q - i), win[q].x, per * sizeof(float));
+                st = vssm_classifier_forward(clf, xb, j - i, win[i].h, win[i].w, logits, &err);
+            }
+            for (int q = i; q < j; q++) {
+                if (st == VSSM_OK) cb(user, s + q, logits + (size_t)(q - i) * classes, classes, NULL);
+                else {
+                    char msg[VSSM_ERR_MSG_MAX + 64];
+                    snprintf(msg, sizeof msg, "%s: %s", l->path[s + q], xb ? err.msg : "out of memory");
+                    cb(user, s + q, NULL, classes, msg);
+                    failed++;
+                }
+            }
+            i = j;
+        }
+        for (int i = 0; i < m; i++) { free(win[i].x); win[i].x = NULL; }
+        if (o->progress) progress(s + m, l->n, t0);
+    }
+    if (seconds) *seconds = now_s() - t0;
+    free(win);
+    free(logits);
+    free(xb);
+    return failed;
+}

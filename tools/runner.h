@@ -1,0 +1,46 @@
+/* tools/runner.h - what classify and eval share: image lists from paths and ImageFolder
+ * trees, and a batched decode -> preprocess -> forward loop with a progress bar. */
+#ifndef VSSM_TOOLS_RUNNER_H
+#define VSSM_TOOLS_RUNNER_H
+
+#include "vssm/classifier.h"
+
+typedef struct img_list {
+    char **path;   /* owned */
+    int *label;    /* ImageFolder class index, or -1 */
+    int n, cap;
+    char **classes; /* ImageFolder class names (sorted), owned */
+    int n_classes;
+} img_list;
+
+void img_list_free(img_list *l);
+/* Files are taken as given (format found from content); folders are walked recursively in
+ * byte-sorted order, keeping files with an image extension. Returns the number of
+ * paths that could not be read (each named on stderr). */
+int img_list_collect(img_list *l, char **paths, int n);
+/* ImageFolder: classes = sorted names of ROOT's sub-folders (as torchvision), images found
+ * recursively under each. Returns 0, or -1 with a message on stderr. */
+int img_list_imagefolder(img_list *l, const char *root);
+int img_has_image_ext(const char *name);
+
+typedef struct run_opts {
+    int batch;
+    int threads;           /* decode threads (<= 0: all cores) */
+    vssm_preprocess_params pp;
+    int progress;          /* draw a progress bar on stderr */
+} run_opts;
+
+/* Called once per image, in list order: logits (classes floats) on success, or NULL and
+ * a message on failure. */
+typedef void (*run_cb)(void *user, int index, const float *logits, int classes, const char *error);
+
+/* Returns the number of images that failed; -1 when the model itself failed. */
+int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user,
+                   double *seconds);
+
+/* softmax of n logits into p (double precision sums) */
+void softmax(const float *logits, int n, double *p);
+/* indices of the k largest values, descending (ties: lower index first) */
+void topk_indices(const float *v, int n, int k, int *out);
+
+#endif
