@@ -121,6 +121,28 @@ fail:
     return s;
 }
 
+vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                        const vssm_source *src, const char *prefix, vssm_err *err) {
+    *out = NULL;
+    if (cfg->num_classes < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "a classifier needs num_classes >= 1");
+    vssm_classifier *c = calloc(1, sizeof *c);
+    if (!c) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    c->ctx = ctx;
+    c->cfg = *cfg;
+    vssm_preprocess_default(&c->pp);
+    vssm_status s;
+    if ((s = vssm_vmamba_load(&c->backbone, ctx, &c->cfg, src, prefix, err)) != VSSM_OK ||
+        (s = vssm_cls_head_load(&c->head, ctx, c->cfg.dims[3], c->cfg.num_classes, src, prefix, err)) != VSSM_OK) {
+        vssm_classifier_free(c);
+        return s;
+    }
+    if (c->cfg.num_classes == 1000) c->builtin = vssm_imagenet1k_labels();
+    *out = c;
+    return VSSM_OK;
+}
+
+size_t vssm_classifier_state_bytes(const vssm_classifier *c) { return c->st ? vssm_vmamba_state_bytes(c->st) : 0; }
+
 const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c) { return &c->cfg; }
 vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c) { return c->pp; }
 int vssm_classifier_classes(const vssm_classifier *c) { return c->cfg.num_classes; }

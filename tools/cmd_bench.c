@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include "tools/cli.h"
+#include "vssm/classifier.h"
 #include "vssm/vssm.h"
 
 static double now_s(void) {
@@ -75,28 +76,22 @@ VSSM_VERB(bench) {
     if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
 
     vssm_vmamba_config cfg;
-    vssm_weights *wf = NULL;
     vssm_source *rnd = NULL;
-    const vssm_source *src;
-    if (weights) {
-        cli_error("bench: --weights needs config inference (not in this build yet); use --arch");
-        vssm_ctx_free(ctx);
-        return VSSM_EXIT_USAGE;
-    }
-    if (vssm_vmamba_config_preset(&cfg, arch, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); vssm_ctx_free(ctx); return VSSM_EXIT_USAGE; }
-    src = rnd = vssm_random_source_new(42);
-
-    vssm_vmamba *m = NULL;
-    vssm_cls_head *head = NULL;
-    vssm_vmamba_state *st = NULL;
+    vssm_classifier *clf = NULL;
     int rc = VSSM_EXIT_USAGE;
     float *x = NULL, *logits = NULL;
     double *times = NULL;
-    if (vssm_vmamba_load(&m, ctx, &cfg, src, "", &err) != VSSM_OK ||
-        vssm_cls_head_load(&head, ctx, cfg.dims[3], cfg.num_classes, src, "", &err) != VSSM_OK ||
-        vssm_vmamba_state_new(&st, m, batch, H, W, &err) != VSSM_OK) {
-        cli_error("bench: %s", err.msg);
-        goto done;
+    if (weights) {
+        vssm_classifier_opts o = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
+        if (vssm_classifier_load(&clf, ctx, weights, &o, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        cfg = *vssm_classifier_config(clf);
+    } else {
+        if (vssm_vmamba_config_preset(&cfg, arch, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        rnd = vssm_random_source_new(42);
+        if (!rnd || vssm_classifier_from_source(&clf, ctx, &cfg, rnd, "", &err) != VSSM_OK) {
+            cli_error("bench: %s", rnd ? err.msg : "out of memory");
+            goto done;
+        }
     }
     size_t nin = (size_t)batch * H * W * 3;
     x = malloc(nin * 4);
@@ -106,12 +101,9 @@ VSSM_VERB(bench) {
     uint64_t s = 1;
     for (size_t i = 0; i < nin; i++) { s = s * 6364136223846793005ull + 1442695040888963407ull; x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f; }
 
-    vssm_tensor f[4];
     for (int r = -warmup; r < runs; r++) {
         double t = now_s();
-        if (vssm_vmamba_forward(m, st, x, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
-        for (int k = 0; k < 4; k++) f[k] = vssm_vmamba_feature(st, k);
-        if (vssm_cls_head_forward(head, f, 4, logits, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        if (vssm_classifier_forward(clf, x, batch, H, W, logits, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
         t = now_s() - t;
         if (r >= 0) times[r] = t;
     }
@@ -119,8 +111,7 @@ VSSM_VERB(bench) {
     double secs[VSSM_OP_KIND_COUNT], total_prof = 0;
     vssm_ctx_profile(ctx, 1);
     vssm_ctx_profile_take(ctx, secs);
-    vssm_vmamba_forward(m, st, x, &err);
-    vssm_cls_head_forward(head, f, 4, logits, &err);
+    vssm_classifier_forward(clf, x, batch, H, W, logits, &err);
     vssm_ctx_profile_take(ctx, secs);
     vssm_ctx_profile(ctx, 0);
     for (int k = 0; k < VSSM_OP_KIND_COUNT; k++) total_prof += secs[k];
@@ -141,7 +132,7 @@ VSSM_VERB(bench) {
                "\"sgemm_ratio\": %.4f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
                cfg.arch, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, ref, ref > 0 ? gflops / ref : 0,
-               (long long)vssm_vmamba_param_count(&cfg), vssm_vmamba_state_bytes(st) / 1e6, peak_mb);
+               (long long)vssm_vmamba_param_count(&cfg), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}}\n");
@@ -154,7 +145,7 @@ VSSM_VERB(bench) {
                med * 1e3 / batch, batch / med);
         printf("compute    %.1f GFLOP/s", gflops);
         if (ref > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / ref, ref);
-        printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_vmamba_state_bytes(st) / 1e6, peak_mb);
+        printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
         printf("op share  ");
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf(" %s %.1f%%", vssm_op_kind_name(k), total_prof > 0 ? 100 * secs[k] / total_prof : 0);
@@ -165,11 +156,8 @@ done:
     free(x);
     free(logits);
     free(times);
-    vssm_vmamba_state_free(st);
-    vssm_cls_head_free(head);
-    vssm_vmamba_free(m);
+    vssm_classifier_free(clf);
     vssm_random_source_free(rnd);
-    vssm_weights_close(wf);
     vssm_ctx_free(ctx);
     return rc;
 }

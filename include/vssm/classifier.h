@@ -37,7 +37,13 @@ typedef struct vssm_classifier_opts {
 
 vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
                                  const vssm_classifier_opts *opts, vssm_err *err);
+/* From an already-open tensor source with a known config (e.g. vssm_random_source_new
+ * for benchmarks); ImageNet preprocessing, no class names unless 1000 classes. */
+vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                        const vssm_source *src, const char *prefix, vssm_err *err);
 void vssm_classifier_free(vssm_classifier *c);
+/* Bytes of activations planned for the last forward's (B, H, W); 0 before the first. */
+size_t vssm_classifier_state_bytes(const vssm_classifier *c);
 const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c);
 vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c);
 int vssm_classifier_classes(const vssm_classifier *c);
