@@ -51,7 +51,7 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
             printf("%s{\"index\": %d, \"label\": ", j ? ", " : "", top[j]);
             if (lb) json_str(lb);
             else printf("null");
-            printf(", \"prob\": %.6g, \"logit\": %.6g}", p[top[j]], logits[top[j]]);
+            printf(", \"prob\": %.6g, \"logit\": %.9g}", p[top[j]], logits[top[j]]);
         }
         printf("]}\n");
     } else {

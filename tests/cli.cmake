@@ -1,0 +1,4 @@
+# The command line end to end (runs the built `vssm` binary).
+vssm_add_test(test_cli_classify test_cli_classify.c)
+target_compile_definitions(test_cli_classify PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+add_dependencies(test_cli_classify vssm)
