@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <omp.h>
+#include <pthread.h>
 #include "tools/runner.h"
 
 static double now_s(void) {
@@ -173,37 +174,63 @@ static void progress(int done, int total, double t0) {
     fflush(stderr);
 }
 
+typedef struct {
+    const img_list *l;
+    const run_opts *o;
+    prepared *win;
+    int start, m, nt;
+} prep_job;
+
+/* decode + preprocess images [start, start+m) into win, on nt threads */
+static void *prepare_window(void *arg) {
+    prep_job *j = arg;
+    const img_list *l = j->l;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(j->nt)
+    for (int i = 0; i < j->m; i++) {
+        prepared *p = &j->win[i];
+        vssm_err err = {0};
+        vssm_image im = {0};
+        p->x = NULL;
+        p->err[0] = 0;
+        int ow, oh;
+        if (vssm_image_load(&im, l->path[j->start + i], NULL, &err) == VSSM_OK &&
+            vssm_preprocess_output_size(&j->o->pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK) {
+            p->x = malloc((size_t)ow * oh * 3 * sizeof(float));
+            if (!p->x) vssm_err_set(&err, VSSM_ERR_NOMEM, "%s: out of memory for a %dx%d input", l->path[j->start + i], ow, oh);
+            else if (vssm_preprocess(&im, &j->o->pp, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+            p->w = ow;
+            p->h = oh;
+        }
+        if (!p->x) snprintf(p->err, sizeof p->err, "%s", err.msg[0] ? err.msg : "unknown error");
+        vssm_image_free(&im);
+    }
+    return NULL;
+}
+
+/* Double-buffered: while the network runs on window k, a producer thread decodes and
+ * preprocesses window k+1, so the cores are not idle between batches. */
 int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user, double *seconds) {
     const int B = o->batch > 0 ? o->batch : 1, classes = vssm_classifier_classes(clf);
+    const int nt = o->threads > 0 ? o->threads : omp_get_num_procs();
     int failed = 0;
-    prepared *win = calloc((size_t)B, sizeof *win);
+    prepared *bufs[2] = {calloc((size_t)B, sizeof(prepared)), calloc((size_t)B, sizeof(prepared))};
     float *logits = malloc((size_t)B * classes * sizeof(float));
     float *xb = NULL;
     size_t xb_cap = 0;
-    const int nt = o->threads > 0 ? o->threads : omp_get_num_procs();
     double t0 = now_s();
-    for (int s = 0; s < l->n; s += B) {
-        const int m = l->n - s < B ? l->n - s : B;
-        /* decode + preprocess the window on all threads */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int i = 0; i < m; i++) {
-            prepared *p = &win[i];
-            vssm_err err = {0};
-            vssm_image im = {0};
-            p->x = NULL;
-            p->err[0] = 0;
-            int ow, oh;
-            if (vssm_image_load(&im, l->path[s + i], NULL, &err) == VSSM_OK &&
-                vssm_preprocess_output_size(&o->pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK) {
-                p->x = malloc((size_t)ow * oh * 3 * sizeof(float));
-                if (!p->x) vssm_err_set(&err, VSSM_ERR_NOMEM, "%s: out of memory for a %dx%d input", l->path[s + i], ow, oh);
-                else if (vssm_preprocess(&im, &o->pp, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
-                p->w = ow;
-                p->h = oh;
-            }
-            if (!p->x) snprintf(p->err, sizeof p->err, "%s", err.msg[0] ? err.msg : "unknown error");
-            vssm_image_free(&im);
-        }
+    prep_job jobs[2] = {{l, o, bufs[0], 0, l->n < B ? l->n : B, nt}, {l, o, bufs[1], 0, 0, nt}};
+    if (l->n > 0) prepare_window(&jobs[0]);
+    for (int s = 0, cur = 0; s < l->n; s += B, cur ^= 1) {
+        const int m = jobs[cur].m;
+        prepared *win = bufs[cur];
+        /* start the next window in the background */
+        pthread_t th;
+        int ahead = 0;
+        prep_job *next = &jobs[cur ^ 1];
+        next->start = s + B;
+        next->m = l->n - next->start < B ? l->n - next->start : B;
+        next->nt = nt > 1 ? nt / 2 : 1;
+        if (next->m > 0) ahead = pthread_create(&th, NULL, prepare_window, next) == 0;
         /* runs of consecutive same-size images form the batches */
         for (int i = 0; i < m;) {
             if (!win[i].x) {
@@ -239,9 +266,12 @@ int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, r
         }
         for (int i = 0; i < m; i++) { free(win[i].x); win[i].x = NULL; }
         if (o->progress) progress(s + m, l->n, t0);
+        if (ahead) pthread_join(th, NULL);
+        else if (next->m > 0) prepare_window(next);   /* no thread: do it here */
     }
     if (seconds) *seconds = now_s() - t0;
-    free(win);
+    free(bufs[0]);
+    free(bufs[1]);
     free(logits);
     free(xb);
     return failed;
