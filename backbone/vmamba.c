@@ -15,6 +15,7 @@
 #include "backbone/vmamba_internal.h"
 
 #define LN_EPS 1e-5f
+#define MICRO_TOKENS 2048 /* tokens per micro-batch in a stage (see the forward) */
 
 /* ---- weight enumeration: one walk over every tensor, used to size, load and count ---- */
 
@@ -329,14 +330,16 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
 }
 
 size_t vssm_vmamba_state_bytes(const vssm_vmamba_state *st) { return st->bytes; }
+void vssm_vmamba_state_set_micro_tokens(vssm_vmamba_state *st, int64_t tokens) { st->micro_tokens = tokens; }
 
 /* ---- forward ---- */
 
-/* x = x + SS2D(norm(x)); x = x + MLP(norm2(x)), for one stage's residual stream */
-static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_block_w *b, float *x) {
+/* x = x + SS2D(norm(x)); x = x + MLP(norm2(x)), for B images of one stage's residual
+ * stream starting at x */
+static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_block_w *b, float *x, int B) {
     vssm_ctx *ctx = m->ctx;
     const vssm_vmamba_config *cfg = &m->cfg;
-    const int B = st->B, H = st->hs[s], W = st->ws[s], d = cfg->dims[s];
+    const int H = st->hs[s], W = st->ws[s], d = cfg->dims[s];
     const int Di = vssm_vmamba_d_inner(cfg, s), hid = (int)((float)d * cfg->mlp_ratio);
     const int64_t M = (int64_t)B * H * W;
 
@@ -375,9 +378,20 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
 
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
         const vssm_stage_w *sw = &m->stage[s];
-        for (int j = 0; j < cfg->depths[s]; j++) {
-            vss_block(m, st, s, &sw->blocks[j], st->feat[s]);
-            if (s == 0 && j == 0) vssm_op_copy(ctx, st->tap_b0, st->feat[0], l0);
+        /* Micro-batches of about MICRO_TOKENS tokens: a big batch runs its early, large
+         * stages image by image (working set in cache, GEMMs already tall) and its late,
+         * small stages together (taller GEMMs), so no batch is slower per image than 1. */
+        const int64_t L = (int64_t)st->hs[s] * st->ws[s];
+        int mb = (int)((st->micro_tokens > 0 ? st->micro_tokens : MICRO_TOKENS) / L);
+        mb = mb < 1 ? 1 : mb > B ? B : mb;
+        const size_t slab = (size_t)L * cfg->dims[s];
+        for (int b0 = 0; b0 < B; b0 += mb) {
+            const int nb = B - b0 < mb ? B - b0 : mb;
+            for (int j = 0; j < cfg->depths[s]; j++) {
+                vss_block(m, st, s, &sw->blocks[j], st->feat[s] + slab * b0, nb);
+                if (s == 0 && j == 0)
+                    vssm_op_copy(ctx, st->tap_b0 + slab * b0, st->feat[0] + slab * b0, slab * nb * sizeof(float));
+            }
         }
         if (s + 1 < VSSM_VMAMBA_STAGES) {
             const int64_t Mn = (int64_t)B * st->hs[s + 1] * st->ws[s + 1];

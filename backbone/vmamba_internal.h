@@ -54,6 +54,7 @@ struct vssm_vmamba_state {
     void *ws_mem;                                /* op workspace: max of conv and scan needs */
     float *tap_pe, *tap_b0;                      /* debug taps (copies) */
     size_t bytes;
+    int64_t micro_tokens;                        /* 0 = default (MICRO_TOKENS) */
 };
 
 #endif

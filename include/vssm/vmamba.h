@@ -77,6 +77,9 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
                                   vssm_err *err);
 void vssm_vmamba_state_free(vssm_vmamba_state *st);
 size_t vssm_vmamba_state_bytes(const vssm_vmamba_state *st);
+/* Tuning: a stage runs its batch in micro-batches of about this many tokens (default
+ * 2048; 1 = image by image). Results agree to float rounding whatever the value. */
+void vssm_vmamba_state_set_micro_tokens(vssm_vmamba_state *st, int64_t tokens);
 
 /* input: host memory, (B, H, W, in_chans) f32 NHWC. */
 vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err);
