@@ -69,6 +69,50 @@ static vssm_status labels_from_json(vssm_classifier *c, const char *json, const 
     return s;
 }
 
+/* config + preprocessing + prefix of the VMamba in an open weights file */
+static vssm_status resolve_config(const vssm_source *src, const vssm_classifier_opts *opts, vssm_vmamba_config *cfg,
+                                  vssm_preprocess_params *pp, char *prefix, size_t nprefix, vssm_err *err) {
+    vssm_status s;
+    vssm_preprocess_default(pp);
+    if ((s = vssm_vmamba_find_prefix(src, prefix, nprefix, err)) != VSSM_OK) return s;
+    const int has_meta = src->meta && src->meta(src->user, "dims");
+    if (opts->arch) {
+        vssm_vmamba_config inferred;
+        if ((s = vssm_vmamba_config_preset(cfg, opts->arch, err)) != VSSM_OK) return s;
+        cfg->num_classes = vssm_vmamba_config_infer(src, prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
+        if ((s = vssm_vmamba_config_check(cfg, src, prefix, err)) != VSSM_OK) return s;
+        vssm_vmamba_config ignored;
+        if (has_meta) vssm_vmamba_config_from_meta(src, &ignored, pp, NULL);
+        return VSSM_OK;
+    }
+    if (has_meta) return vssm_vmamba_config_from_meta(src, cfg, pp, err);
+    return vssm_vmamba_config_infer(src, prefix, cfg, err);
+}
+
+vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_classifier_opts *opts,
+                                  vssm_vmamba_config *cfg_out, vssm_preprocess_params *pp_out, vssm_err *err) {
+    *out = NULL;
+    vssm_classifier_opts none = {0};
+    if (!opts) opts = &none;
+    vssm_weights_opts wo = {opts->key};
+    vssm_weights *w = NULL;
+    vssm_status s = vssm_weights_open(&w, path, &wo, err);
+    if (s != VSSM_OK) return s;
+    const vssm_source *src = vssm_weights_source(w);
+    vssm_vmamba_config cfg;
+    vssm_preprocess_params pp;
+    char prefix[128] = "";
+    if ((s = resolve_config(src, opts, &cfg, &pp, prefix, sizeof prefix, err)) == VSSM_OK &&
+        (s = vssm_vmamba_load(out, ctx, &cfg, src, prefix, err)) == VSSM_OK) {
+        if (cfg_out) *cfg_out = cfg;
+        if (pp_out) *pp_out = pp;
+    } else {
+        vssm_err_prefix(err, "%s", path);
+    }
+    vssm_weights_close(w);
+    return s;
+}
+
 vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
                                  const vssm_classifier_opts *opts, vssm_err *err) {
     *out = NULL;
@@ -83,26 +127,11 @@ vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const cha
     if (!c) { vssm_weights_close(w); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     c->ctx = ctx;
     char prefix[128] = "";
-    vssm_preprocess_params pp;
-    vssm_preprocess_default(&pp);
-    if ((s = vssm_vmamba_find_prefix(src, prefix, sizeof prefix, err)) != VSSM_OK) goto fail;
-    if (opts->arch) {
-        vssm_vmamba_config inferred;
-        if ((s = vssm_vmamba_config_preset(&c->cfg, opts->arch, err)) != VSSM_OK) goto fail;
-        if (vssm_vmamba_config_infer(src, prefix, &inferred, NULL) == VSSM_OK) c->cfg.num_classes = inferred.num_classes;
-        if ((s = vssm_vmamba_config_check(&c->cfg, src, prefix, err)) != VSSM_OK) goto fail;
-        vssm_vmamba_config ignored;
-        if (src->meta && src->meta(src->user, "dims")) vssm_vmamba_config_from_meta(src, &ignored, &pp, NULL);
-    } else if (src->meta && src->meta(src->user, "dims")) {
-        if ((s = vssm_vmamba_config_from_meta(src, &c->cfg, &pp, err)) != VSSM_OK) goto fail;
-    } else if ((s = vssm_vmamba_config_infer(src, prefix, &c->cfg, err)) != VSSM_OK) {
-        goto fail;
-    }
+    if ((s = resolve_config(src, opts, &c->cfg, &c->pp, prefix, sizeof prefix, err)) != VSSM_OK) goto fail;
     if (c->cfg.num_classes < 1) {
         s = vssm_err_set(err, VSSM_ERR_FORMAT, "the weights have no classifier head (classifier.head.weight)");
         goto fail;
     }
-    c->pp = pp;
     if ((s = vssm_vmamba_load(&c->backbone, ctx, &c->cfg, src, prefix, err)) != VSSM_OK ||
         (s = vssm_cls_head_load(&c->head, ctx, c->cfg.dims[3], c->cfg.num_classes, src, prefix, err)) != VSSM_OK)
         goto fail;
