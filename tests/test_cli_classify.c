@@ -132,6 +132,16 @@ static void test_usage(void) {
     int rc = run(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && strstr(err, "none.png") && strstr(err, "empty.jpg") && strstr(err, "bomb_100000x100000.png"),
                "bad images and a missing path: each named, exit 1 (rc %d): %s", rc, err);
+    /* a folder without images; an ImageFolder root without class folders */
+    char empty[] = "/tmp/vssm_empty_XXXXXX";
+    TEST_REQUIRE(mkdtemp(empty), "mkdtemp");
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s %s", VSSM_BIN, W, empty);
+    rc = run(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "no images found"), "a folder without images: exit 1 and said (rc %d): %s", rc, err);
+    snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s %s", VSSM_BIN, W, empty);
+    rc = run(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 2 && strstr(err, "no class folders"), "eval on a root without class folders: exit 2 (rc %d): %s", rc, err);
+    rmdir(empty);
     snprintf(cmd, sizeof cmd, "'%s' frobnicate", VSSM_BIN);
     TEST_CHECK(run(cmd, out, sizeof out, err, sizeof err) == 2, "unknown verb: exit 2");
 }
