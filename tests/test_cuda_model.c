@@ -1,0 +1,163 @@
+/* tests/test_cuda_model.c - the whole VMamba + classifier on CUDA equals the CPU run.
+ *
+ * For each vector file in tests/data/vmamba (random weights under official names, an
+ * input, reference activations from tests/reference/vmamba_ref.py): load the model on a
+ * CPU and on a CUDA context, run both, compare every stage feature (<= 1e-5 relative,
+ * max|a-b| / max|b|, as the per-layer parity bound) and the logits (<= 1e-4) with the CPU
+ * run and with the stored reference; run CUDA twice and require bit-identical logits.
+ * Exits 77 (skipped) when no CUDA context can be made (no GPU, no driver, no CUDA build). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "vssm/vssm.h"
+
+#define TOL_LAYER 1e-5
+#define TOL_LOGITS 1e-4
+
+static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
+
+static int parse_ints(const char *s, int *out, int n) {
+    for (int i = 0; i < n; i++) {
+        char *end;
+        out[i] = (int)strtol(s, &end, 10);
+        if (end == s) return 0;
+        s = *end == ',' ? end + 1 : end;
+    }
+    return 1;
+}
+
+static const char *meta(vssm_weights *wf, const char *k) {
+    const char *v = vssm_weights_meta(wf, k);
+    return v ? v : "";
+}
+
+static int load_cfg(vssm_weights *wf, vssm_vmamba_config *cfg, int *B, int *H, int *W) {
+    const char *dims = vssm_weights_meta(wf, "stage_dims"), *depths = vssm_weights_meta(wf, "depths");
+    if (!dims || !depths) return 0;
+    memset(cfg, 0, sizeof *cfg);
+    strcpy(cfg->arch, "custom");
+    snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", meta(wf, "forward_type"));
+    cfg->in_chans = 3;
+    if (!parse_ints(dims, cfg->dims, 4) || !parse_ints(depths, cfg->depths, 4)) return 0;
+    cfg->ssm_ratio = strtof(meta(wf, "ssm_ratio"), NULL);
+    cfg->d_state = atoi(meta(wf, "d_state"));
+    cfg->mlp_ratio = strtof(meta(wf, "mlp_ratio"), NULL);
+    cfg->num_classes = atoi(meta(wf, "num_classes"));
+    *B = atoi(meta(wf, "batch"));
+    *H = atoi(meta(wf, "height"));
+    *W = atoi(meta(wf, "width"));
+    return 1;
+}
+
+/* input (B, C, H, W) in the file -> NHWC */
+static float *input_nhwc(vssm_weights *wf, int B, int H, int W) {
+    vssm_tensor t;
+    vssm_err err = {0};
+    if (vssm_weights_get(wf, "input", &t, &err) != VSSM_OK || t.ndim != 4 || t.shape[0] != B || t.shape[2] != H ||
+        t.shape[3] != W)
+        return NULL;
+    const int C = (int)t.shape[1];
+    size_t n = (size_t)vssm_tensor_numel(&t);
+    float *tmp = malloc(n * 4), *out = malloc(n * 4);
+    vssm_tensor_to_f32(&t, tmp, &err);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int h = 0; h < H; h++)
+                for (int w = 0; w < W; w++)
+                    out[(((size_t)b * H + h) * W + w) * C + c] = tmp[(((size_t)b * C + c) * H + h) * W + w];
+    free(tmp);
+    return out;
+}
+
+typedef struct { float *feat[4]; size_t nfeat[4]; float *logits; } outputs;
+
+static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, const float *x, int B, int H, int W,
+               outputs *o) {
+    vssm_err err = {0};
+    vssm_vmamba *m = NULL;
+    vssm_cls_head *head = NULL;
+    vssm_vmamba_state *st = NULL;
+    int ok = vssm_vmamba_load(&m, ctx, cfg, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_cls_head_load(&head, ctx, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_vmamba_state_new(&st, m, B, H, W, &err) == VSSM_OK && vssm_vmamba_forward(m, st, x, &err) == VSSM_OK;
+    if (ok) {
+        vssm_tensor f[4];
+        for (int s = 0; s < 4 && ok; s++) {
+            f[s] = vssm_vmamba_feature(st, s);
+            o->nfeat[s] = (size_t)vssm_tensor_numel(&f[s]);
+            o->feat[s] = malloc(o->nfeat[s] * 4);
+            ok = vssm_tensor_to_host(ctx, &f[s], o->feat[s], &err) == VSSM_OK;
+        }
+        o->logits = malloc((size_t)B * cfg->num_classes * 4);
+        ok = ok && vssm_cls_head_forward(head, f, 4, o->logits, &err) == VSSM_OK;
+    }
+    if (!ok) fprintf(stderr, "run on %s failed: %s\n", vssm_ctx_describe(ctx), err.msg);
+    vssm_vmamba_state_free(st);
+    vssm_cls_head_free(head);
+    vssm_vmamba_free(m);
+    return ok;
+}
+
+static void free_outputs(outputs *o) {
+    for (int s = 0; s < 4; s++) free(o->feat[s]);
+    free(o->logits);
+}
+
+static void check_file(vssm_ctx *cpu, vssm_ctx *gpu, const char *name) {
+    char rel[512];
+    snprintf(rel, sizeof rel, "vmamba/%s.safetensors", name);
+    char *path = test_data_path(rel);
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    TEST_REQUIRE(vssm_safetensors_open(&wf, path, &err) == VSSM_OK, "open %s: %s", path, err.msg);
+    vssm_vmamba_config cfg;
+    int B, H, W;
+    TEST_REQUIRE(load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
+    float *x = input_nhwc(wf, B, H, W);
+    TEST_REQUIRE(x, "%s: input tensor", name);
+
+    outputs oc = {0}, og = {0}, og2 = {0};
+    TEST_REQUIRE(run(cpu, wf, &cfg, x, B, H, W, &oc), "%s: CPU forward", name);
+    TEST_CHECK(run(gpu, wf, &cfg, x, B, H, W, &og), "%s: CUDA forward", name);
+    TEST_CHECK(run(gpu, wf, &cfg, x, B, H, W, &og2), "%s: second CUDA forward", name);
+    const size_t nl = (size_t)B * cfg.num_classes;
+    if (og.logits && og2.logits) {
+        for (int s = 0; s < 4; s++) {
+            double e = test_rel_err(og.feat[s], oc.feat[s], oc.nfeat[s]);
+            TEST_CHECK(e <= TOL_LAYER, "%s stage %d: cuda vs cpu rel err %.3g > %.0e", name, s, e, TOL_LAYER);
+            printf("  %-12s stage%d  cuda vs cpu rel err %.2e\n", name, s, e);
+        }
+        double e = test_rel_err(og.logits, oc.logits, nl);
+        TEST_CHECK(e <= TOL_LOGITS, "%s logits: cuda vs cpu rel err %.3g > %.0e", name, e, TOL_LOGITS);
+        printf("  %-12s logits  cuda vs cpu rel err %.2e\n", name, e);
+        vssm_tensor tl;
+        if (vssm_weights_get(wf, "ref.logits", &tl, &err) == VSSM_OK && tl.dtype == VSSM_DTYPE_F32) {
+            double er = test_rel_err(og.logits, tl.data, nl);
+            TEST_CHECK(er <= TOL_LOGITS, "%s logits: cuda vs reference rel err %.3g > %.0e", name, er, TOL_LOGITS);
+        }
+        TEST_CHECK(!memcmp(og.logits, og2.logits, nl * sizeof(float)), "%s: two CUDA runs give different logits", name);
+    }
+    free_outputs(&oc);
+    free_outputs(&og);
+    free_outputs(&og2);
+    free(x);
+    vssm_weights_close(wf);
+    free(path);
+}
+
+int main(void) {
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.device = VSSM_DEVICE_CUDA;
+    vssm_ctx *gpu = NULL, *cpu = NULL;
+    vssm_err err = {0};
+    if (vssm_ctx_new(&gpu, &o, &err) != VSSM_OK) test_skip(err.msg);
+    printf("  %s\n", vssm_ctx_describe(gpu));
+    o = vssm_ctx_default_opts();
+    o.n_threads = 2;
+    TEST_REQUIRE(vssm_ctx_new(&cpu, &o, &err) == VSSM_OK, "cpu ctx: %s", err.msg);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_file(cpu, gpu, files[i]);
+    vssm_ctx_free(cpu);
+    vssm_ctx_free(gpu);
+    return test_finish("test_cuda_model");
+}
