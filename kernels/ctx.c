@@ -61,6 +61,26 @@ void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs) {
     memset(ctx->prof_secs, 0, sizeof ctx->prof_secs);
 }
 
+vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err) {
+    *gbps = 0;
+    void *a = ctx->ops->alloc(ctx, bytes), *b = ctx->ops->alloc(ctx, bytes);
+    char *h = calloc(1, bytes);
+    vssm_status s = VSSM_OK;
+    if (!a || !b || !h) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for 2 x %zu bytes", bytes);
+    else if (ctx->ops->upload(ctx, a, h, bytes) != 0 || ctx->ops->sync(ctx) != 0)
+        s = vssm_err_set(err, VSSM_ERR_DEVICE, "upload failed");
+    for (int r = 0; s == VSSM_OK && r < 6; r++) {
+        double t = vssm_now_seconds();
+        if (ctx->ops->copy(ctx, b, a, bytes) != 0 || ctx->ops->sync(ctx) != 0) s = vssm_err_set(err, VSSM_ERR_DEVICE, "copy failed");
+        t = vssm_now_seconds() - t;
+        if (r > 0 && t > 0 && 2.0 * (double)bytes / t / 1e9 > *gbps) *gbps = 2.0 * (double)bytes / t / 1e9;
+    }
+    free(h);
+    if (a) ctx->ops->free(ctx, a);
+    if (b) ctx->ops->free(ctx, b);
+    return s;
+}
+
 /* ---- op wrappers: dispatch + optional per-kind timing ---- */
 static double prof_begin(vssm_ctx *ctx) {
     if (!ctx->profile) return 0;

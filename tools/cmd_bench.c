@@ -42,6 +42,20 @@ static double sgemm_gflops(int n, int reps) {
     return 2.0 * n * (double)n * n / best / 1e9;
 }
 
+/* The fewest bytes the fused scans of one forward must move: read u and the x_proj
+ * outputs once, write y once (f32), per block. */
+static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
+    double bytes = 0;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
+        int hs, ws;
+        vssm_vmamba_stage_size(H, W, s, &hs, &ws);
+        double L = (double)B * hs * ws, D = vssm_vmamba_d_inner(c, s);
+        double xd = 4.0 * (vssm_vmamba_dt_rank(c, s) + 2.0 * c->d_state);
+        bytes += c->depths[s] * 4.0 * L * (2 * D + xd);
+    }
+    return bytes;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
                "                  [--device cpu|cuda] [--runs N] [--warmup N] [--no-gemm-ref] [--json]\n"
@@ -121,6 +135,9 @@ VSSM_VERB(bench) {
     double macs = vssm_vmamba_macs(&cfg, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
     double ref = (no_ref || co.device != VSSM_DEVICE_CPU) ? 0 : sgemm_gflops(2048, 3);
+    double bw = 0;
+    if (!no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
+    double scan_gbps = secs[VSSM_OP_SCAN] > 0 ? scan_bytes(&cfg, batch, H, W) / secs[VSSM_OP_SCAN] / 1e9 : 0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak_mb = ru.ru_maxrss / 1024.0;
@@ -129,9 +146,9 @@ VSSM_VERB(bench) {
         printf("{\"arch\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, \"height\": %d, \"width\": %d, "
                "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
                "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
-               "\"sgemm_ratio\": %.4f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
+               "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
                cfg.arch, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
-               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, ref, ref > 0 ? gflops / ref : 0,
+               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, ref, ref > 0 ? gflops / ref : 0, scan_gbps, bw,
                (long long)vssm_vmamba_param_count(&cfg), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
@@ -146,6 +163,9 @@ VSSM_VERB(bench) {
         printf("compute    %.1f GFLOP/s", gflops);
         if (ref > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / ref, ref);
         printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
+        printf("scan       %.1f GB/s of the minimum bytes", scan_gbps);
+        if (bw > 0) printf(" (device copy: %.1f GB/s, %.0f%%)", bw, 100 * scan_gbps / bw);
+        printf("\n");
         printf("op share  ");
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf(" %s %.1f%%", vssm_op_kind_name(k), total_prof > 0 ? 100 * secs[k] / total_prof : 0);

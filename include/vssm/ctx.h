@@ -39,6 +39,10 @@ int vssm_ctx_threads(const vssm_ctx *ctx);
 /* Short description, e.g. "cpu (2 threads, OpenBLAS)" or "cuda:0 NVIDIA H100". */
 const char *vssm_ctx_describe(const vssm_ctx *ctx);
 
+/* Measures the device's copy bandwidth: GB/s (bytes read + written) of a device-to-device
+ * copy of `bytes`, best of 5 after a warm-up. The memory ceiling for bandwidth-bound ops. */
+vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err);
+
 /* Per-op-kind timing (for `vssm bench`): when enabled, each op adds its elapsed time
  * (device-synchronised) to a counter of its kind. Off by default: costs a sync per op. */
 typedef enum vssm_op_kind {
