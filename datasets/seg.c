@@ -1,0 +1,358 @@
+/* datasets/seg.c - segmentation label maps (read as PIL 'unchanged', written as palette
+ * PNGs) and dataset layouts: ADE20K, VOC2012, Cityscapes, image/label folder pairs
+ * (vssm/seg_eval.h). */
+#include <dirent.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include "vssm/seg_eval.h"
+
+/* ------------------------------------------------------------------ label maps */
+
+typedef struct png_err_ctx {
+    char msg[256];
+} png_err_ctx;
+
+static void on_png_error(png_structp png, png_const_charp msg) {
+    png_err_ctx *e = (png_err_ctx *)png_get_error_ptr(png);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+static void on_png_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+void vssm_label_map_free(vssm_label_map *m) {
+    if (!m) return;
+    free(m->data);
+    memset(m, 0, sizeof *m);
+}
+
+vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err) {
+    memset(out, 0, sizeof *out);
+    FILE *f = fopen(path, "rb");
+    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the label map", path);
+    unsigned char sig[8];
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) {
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: a label map must be a PNG file", path);
+    }
+    png_err_ctx ec = {{0}};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ec, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *volatile buf = NULL;
+    int32_t *volatile data = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        free(buf);
+        free(data);
+        free(rows);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: bad PNG (%s)", path, ec.msg);
+    }
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    if (ct != PNG_COLOR_TYPE_PALETTE && ct != PNG_COLOR_TYPE_GRAY) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: a label map must be a palette or gray PNG (one value per pixel), this one has colour type %d",
+                            path, ct);
+    }
+    if ((uint64_t)w * h > (1ull << 31)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label map of %ux%u is too large", path, (unsigned)w, (unsigned)h);
+    }
+    if (depth < 8) png_set_packing(png); /* one value per byte, not rescaled */
+    if (depth == 16) png_set_swap(png);  /* host-order 16-bit values */
+    int passes = png_set_interlace_handling(png);
+    (void)passes;
+    png_read_update_info(png, info);
+    size_t rb = png_get_rowbytes(png, info);
+    buf = malloc(rb * h);
+    data = malloc((size_t)w * h * sizeof(int32_t));
+    rows = malloc(h * sizeof(png_bytep));
+    if (!buf || !data || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + y * rb;
+    png_read_image(png, rows);
+    for (png_uint_32 y = 0; y < h; y++)
+        for (png_uint_32 x = 0; x < w; x++)
+            data[(size_t)y * w + x] = depth == 16 ? ((uint16_t *)rows[y])[x] : rows[y][x];
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    free(buf);
+    free(rows);
+    out->w = (int)w;
+    out->h = (int)h;
+    out->data = data;
+    return VSSM_OK;
+}
+
+vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
+                                 vssm_err *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create the file", tmp);
+    png_err_ctx ec = {{0}};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ec, on_png_error, on_png_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
+        fclose(f);
+        remove(tmp);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the PNG (%s)", tmp, ec.msg);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_color pal[256];
+    for (int i = 0; i < 256; i++) {
+        pal[i].red = palette[3 * i];
+        pal[i].green = palette[3 * i + 1];
+        pal[i].blue = palette[3 * i + 2];
+    }
+    png_set_PLTE(png, info, pal, 256);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(labels + (size_t)y * w));
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0) {
+        remove(tmp);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed", tmp);
+    }
+    if (rename(tmp, path) != 0) {
+        remove(tmp);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename into place", path);
+    }
+    return VSSM_OK;
+}
+
+void vssm_seg_palette_voc(uint8_t palette[768]) {
+    for (int i = 0; i < 256; i++) {
+        int c = i, r = 0, g = 0, b = 0;
+        for (int j = 0; j < 8; j++) {
+            r |= ((c >> 0) & 1) << (7 - j);
+            g |= ((c >> 1) & 1) << (7 - j);
+            b |= ((c >> 2) & 1) << (7 - j);
+            c >>= 3;
+        }
+        palette[3 * i] = (uint8_t)r;
+        palette[3 * i + 1] = (uint8_t)g;
+        palette[3 * i + 2] = (uint8_t)b;
+    }
+}
+
+/* ------------------------------------------------------------------ layouts */
+
+int vssm_seg_layout_from_name(const char *name) {
+    if (!strcmp(name, "ade20k")) return VSSM_SEG_LAYOUT_ADE20K;
+    if (!strcmp(name, "voc")) return VSSM_SEG_LAYOUT_VOC;
+    if (!strcmp(name, "cityscapes")) return VSSM_SEG_LAYOUT_CITYSCAPES;
+    if (!strcmp(name, "pairs")) return VSSM_SEG_LAYOUT_PAIRS;
+    return -1;
+}
+
+const char *vssm_seg_path_stem(const char *path, int strip, char *buf, size_t n) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *dot = strrchr(b, '.');
+    size_t l = dot && dot != b ? (size_t)(dot - b) : strlen(b);
+    if (l >= n) l = n - 1;
+    memcpy(buf, b, l);
+    buf[l] = 0;
+    if (strip) {
+        const char *suf[] = {"_leftImg8bit", "_gtFine_labelTrainIds"};
+        for (int i = 0; i < 2; i++) {
+            size_t sl = strlen(suf[i]), bl = strlen(buf);
+            if (bl > sl && !strcmp(buf + bl - sl, suf[i])) buf[bl - sl] = 0;
+        }
+    }
+    return buf;
+}
+
+void vssm_seg_dataset_free(vssm_seg_dataset *ds) {
+    if (!ds) return;
+    for (int i = 0; i < ds->n; i++) {
+        free(ds->image[i]);
+        free(ds->label[i]);
+    }
+    free(ds->image);
+    free(ds->label);
+    memset(ds, 0, sizeof *ds);
+}
+
+static int ds_push(vssm_seg_dataset *ds, const char *img, const char *lab) {
+    if (ds->n == ds->cap) {
+        int cap = ds->cap ? 2 * ds->cap : 64;
+        char **a = realloc(ds->image, (size_t)cap * sizeof *a);
+        if (!a) return -1;
+        ds->image = a;
+        char **b = realloc(ds->label, (size_t)cap * sizeof *b);
+        if (!b) return -1;
+        ds->label = b;
+        ds->cap = cap;
+    }
+    ds->image[ds->n] = strdup(img);
+    ds->label[ds->n] = strdup(lab);
+    if (!ds->image[ds->n] || !ds->label[ds->n]) return -1;
+    ds->n++;
+    return 0;
+}
+
+static int is_file(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* sorted names in dir (no dot files); caller frees */
+static vssm_status list_dir(const char *dir, char ***out, int *n, vssm_err *err) {
+    DIR *d = opendir(dir);
+    *out = NULL;
+    *n = 0;
+    if (!d) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the folder", dir);
+    int cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **a = realloc(*out, (size_t)cap * sizeof *a);
+            if (!a) { closedir(d); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+            *out = a;
+        }
+        (*out)[(*n)++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+    return VSSM_OK;
+}
+static void free_list(char **l, int n) {
+    for (int i = 0; i < n; i++) free(l[i]);
+    free(l);
+}
+
+static int has_ext(const char *name, const char *const *exts) {
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    for (int i = 0; exts[i]; i++)
+        if (!strcasecmp(dot + 1, exts[i])) return 1;
+    return 0;
+}
+static const char *const image_exts[] = {"jpg", "jpeg", "png", "bmp", "gif", "ppm", "pgm", "tga", NULL};
+
+/* images in img_dir whose label is lab_dir/<stem><lab_suffix>; img_suffix must end the stem */
+static vssm_status pair_folder(vssm_seg_dataset *ds, const char *img_dir, const char *lab_dir, const char *img_suffix,
+                               const char *lab_suffix, vssm_err *err) {
+    char **names;
+    int n;
+    vssm_status s = list_dir(img_dir, &names, &n, err);
+    if (s != VSSM_OK) return s;
+    for (int i = 0; i < n && s == VSSM_OK; i++) {
+        if (!has_ext(names[i], image_exts)) continue;
+        char stem[1024], img[4096], lab[4096];
+        vssm_seg_path_stem(names[i], 0, stem, sizeof stem);
+        size_t sl = strlen(stem), xl = strlen(img_suffix);
+        if (xl) {
+            if (sl <= xl || strcmp(stem + sl - xl, img_suffix)) continue;
+            stem[sl - xl] = 0;
+        }
+        snprintf(img, sizeof img, "%s/%s", img_dir, names[i]);
+        snprintf(lab, sizeof lab, "%s/%s%s", lab_dir, stem, lab_suffix);
+        if (!is_file(img)) continue;
+        if (!is_file(lab)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
+        else if (ds_push(ds, img, lab)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    free_list(names, n);
+    return s;
+}
+
+static vssm_status need_dir(const char *p, vssm_err *err) {
+    return is_dir(p) ? VSSM_OK : vssm_err_set(err, VSSM_ERR_IO, "%s: folder not found", p);
+}
+
+vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, const char *root, const char *split,
+                                  const char *labels_dir, vssm_err *err) {
+    memset(ds, 0, sizeof *ds);
+    char a[4096], b[4096];
+    vssm_status s = VSSM_OK;
+    switch (layout) {
+    case VSSM_SEG_LAYOUT_ADE20K:
+        ds->reduce_zero_label = 1;
+        split = split ? split : "validation";
+        snprintf(a, sizeof a, "%s/images/%s", root, split);
+        snprintf(b, sizeof b, "%s/annotations/%s", root, split);
+        if ((s = need_dir(a, err)) || (s = need_dir(b, err))) break;
+        s = pair_folder(ds, a, b, "", ".png", err);
+        break;
+    case VSSM_SEG_LAYOUT_VOC: {
+        split = split ? split : "val";
+        snprintf(a, sizeof a, "%s/ImageSets/Segmentation/%s.txt", root, split);
+        FILE *f = fopen(a, "r");
+        if (!f) { s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the split list", a); break; }
+        char line[1024];
+        while (s == VSSM_OK && fgets(line, sizeof line, f)) {
+            line[strcspn(line, "\r\n \t")] = 0;
+            if (!line[0]) continue;
+            snprintf(a, sizeof a, "%s/JPEGImages/%s.jpg", root, line);
+            snprintf(b, sizeof b, "%s/SegmentationClass/%s.png", root, line);
+            if (!is_file(a)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
+            else if (!is_file(b)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
+            else if (ds_push(ds, a, b)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        }
+        fclose(f);
+        break;
+    }
+    case VSSM_SEG_LAYOUT_CITYSCAPES: {
+        split = split ? split : "val";
+        char idir[4096], ldir[4096];
+        snprintf(idir, sizeof idir, "%s/leftImg8bit/%s", root, split);
+        snprintf(ldir, sizeof ldir, "%s/gtFine/%s", root, split);
+        if ((s = need_dir(idir, err)) || (s = need_dir(ldir, err))) break;
+        char **cities;
+        int nc;
+        if ((s = list_dir(idir, &cities, &nc, err))) break;
+        for (int i = 0; i < nc && s == VSSM_OK; i++) {
+            snprintf(a, sizeof a, "%s/%s", idir, cities[i]);
+            snprintf(b, sizeof b, "%s/%s", ldir, cities[i]);
+            if (!is_dir(a)) continue;
+            s = pair_folder(ds, a, b, "_leftImg8bit", "_gtFine_labelTrainIds.png", err);
+        }
+        free_list(cities, nc);
+        break;
+    }
+    case VSSM_SEG_LAYOUT_PAIRS:
+        if (!labels_dir) { s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "the pairs layout needs a labels folder"); break; }
+        if ((s = need_dir(root, err)) || (s = need_dir(labels_dir, err))) break;
+        s = pair_folder(ds, root, labels_dir, "", ".png", err);
+        break;
+    default:
+        s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown dataset layout %d", (int)layout);
+    }
+    if (s == VSSM_OK && ds->n == 0) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no images found for this layout", root);
+    if (s != VSSM_OK) {
+        int rz = ds->reduce_zero_label;
+        vssm_seg_dataset_free(ds);
+        ds->reduce_zero_label = rz;
+    }
+    return s;
+}

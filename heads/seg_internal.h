@@ -1,0 +1,29 @@
+/* heads/seg_internal.h - what the segmentation files share inside heads/: the conv blocks
+ * of the decode heads (mmcv ConvModule: conv + BN + ReLU, BN folded at load) and pooling. */
+#ifndef VSSM_HEADS_SEG_INTERNAL_H
+#define VSSM_HEADS_SEG_INTERNAL_H
+
+#include "vssm/segment.h"
+
+/* A conv (1x1 or 3x3, stride 1, pad k/2) with its BN folded in; host memory.
+ * w: (cout, k, k, cin) (the im2col order), b: (cout). */
+typedef struct seg_conv {
+    int cin, cout, k, relu;
+    float *w, *b;
+} seg_conv;
+
+/* Loads BASE.conv.weight (cout, cin, k, k) [+ BASE.conv.bias] and, when present,
+ * BASE.bn.{weight,bias,running_mean,running_var} (eps 1e-5), folding the BN into the
+ * conv; relu: apply ReLU after. With plain_names, BASE.weight / BASE.bias (conv_seg). */
+vssm_status seg_conv_load(seg_conv *c, const vssm_source *src, const char *prefix, const char *base, int cin,
+                          int cout, int k, int relu, int plain_names, vssm_err *err);
+void seg_conv_free(seg_conv *c);
+/* Floats of scratch seg_conv_forward needs for a 3x3 conv (im2col of a chunk of rows). */
+size_t seg_conv_workspace(const seg_conv *c);
+/* x (B, H, W, cin) -> y (B, H, W, cout), contiguous host buffers; ws: seg_conv_workspace floats. */
+void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, int H, int W, float *y, float *ws);
+
+/* torch AdaptiveAvgPool2d(s) on (B, h, w, C) -> (B, s, s, C) */
+void seg_adaptive_avgpool(const float *x, int B, int h, int w, int C, int s, float *y);
+
+#endif

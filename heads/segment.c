@@ -1,0 +1,421 @@
+/* heads/segment.c - the segmenter: weights file -> VMamba backbone + per-stage output norms
+ * + decode head, and mmseg 1.x's test pipeline around them (vssm/segment.h). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "heads/seg_internal.h"
+#include "kernels/ops.h"
+#include "vssm/classifier.h"
+#include "vssm/infer.h"
+#include "vssm/seg_eval.h"
+#include "vssm/weights.h"
+
+#define LN_EPS 1e-5f
+#define STAGES VSSM_VMAMBA_STAGES
+
+struct vssm_segmenter {
+    vssm_ctx *ctx;       /* backbone */
+    vssm_ctx *hctx;      /* head (CPU): ctx itself or owned_ctx */
+    vssm_ctx *owned_ctx;
+    vssm_vmamba_config cfg;
+    vssm_vmamba *backbone;
+    float *outnorm_w[STAGES], *outnorm_b[STAGES]; /* host; NULL: no outnorm for the stage */
+    vssm_seg_head *head;
+    vssm_seg_preprocess pp;
+    int reduce_zero_label;
+    char **names;        /* classes entries (owned) */
+    uint8_t palette[768];
+    /* per input size */
+    vssm_vmamba_state *st;
+    int sH, sW;
+    float *feat[STAGES];
+    size_t feat_n[STAGES];
+    float *hlogits;      /* (H0, W0, classes) */
+    size_t hlogits_n;
+    /* per image (grown as needed) */
+    float *x, *crop, *crop_logits, *logits;
+    int *count;
+    size_t x_n, crop_n, crop_logits_n, logits_n, count_n;
+    uint8_t *resized;
+};
+
+static int grow(void **p, size_t *have, size_t need, size_t elem) {
+    if (*have >= need && *p) return 0;
+    void *q = realloc(*p, (need ? need : 1) * elem);
+    if (!q) return -1;
+    *p = q;
+    *have = need;
+    return 0;
+}
+
+void vssm_segmenter_free(vssm_segmenter *s) {
+    if (!s) return;
+    vssm_vmamba_state_free(s->st);
+    vssm_vmamba_free(s->backbone);
+    vssm_seg_head_free(s->head);
+    for (int i = 0; i < STAGES; i++) free(s->outnorm_w[i]), free(s->outnorm_b[i]), free(s->feat[i]);
+    if (s->names)
+        for (int i = 0; i < (s->head ? vssm_seg_head_get_config(s->head)->num_classes : 0); i++) free(s->names[i]);
+    free(s->names);
+    free(s->hlogits), free(s->x), free(s->crop), free(s->crop_logits), free(s->logits), free(s->count);
+    vssm_ctx_free(s->owned_ctx);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ metadata */
+
+static int parse_list(const char *v, double *out, int max) {
+    int n = 0;
+    while (v && *v && n < max) {
+        char *end;
+        double d = strtod(v, &end);
+        if (end == v) return -1;
+        out[n++] = d;
+        v = end;
+        while (*v == ',' || *v == ' ') v++;
+    }
+    return n;
+}
+
+static const char *meta(const vssm_source *src, const char *key) { return src->meta ? src->meta(src->user, key) : NULL; }
+
+static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg_head_config *hc, vssm_err *err) {
+    /* mmseg ADE20K test defaults */
+    vssm_seg_preprocess pp = {2048, 512, {123.675f, 116.28f, 103.53f}, {58.395f, 57.12f, 57.375f}, VSSM_SEG_MODE_WHOLE, 512, 341};
+    double v[768];
+    const char *m;
+    int n;
+    s->reduce_zero_label = -1;
+#define BAD(key) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata '%s' is malformed: '%s'", key, m)
+    if ((m = meta(src, "seg_scale"))) {
+        if (parse_list(m, v, 2) != 2 || v[0] < 0 || v[1] < 0) BAD("seg_scale");
+        pp.scale_long = (int)v[0], pp.scale_short = (int)v[1];
+    }
+    if ((m = meta(src, "seg_mean"))) {
+        if (parse_list(m, v, 3) != 3) BAD("seg_mean");
+        for (int i = 0; i < 3; i++) pp.mean[i] = (float)v[i];
+    }
+    if ((m = meta(src, "seg_std"))) {
+        if (parse_list(m, v, 3) != 3 || v[0] <= 0 || v[1] <= 0 || v[2] <= 0) BAD("seg_std");
+        for (int i = 0; i < 3; i++) pp.std[i] = (float)v[i];
+    }
+    if ((m = meta(src, "seg_mode"))) {
+        if (!strcmp(m, "whole")) pp.mode = VSSM_SEG_MODE_WHOLE;
+        else if (!strcmp(m, "slide")) pp.mode = VSSM_SEG_MODE_SLIDE;
+        else BAD("seg_mode");
+    }
+    if ((m = meta(src, "seg_crop"))) { if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_crop"); pp.crop = (int)v[0]; }
+    if ((m = meta(src, "seg_stride"))) { if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_stride"); pp.stride = (int)v[0]; }
+    if ((m = meta(src, "seg_reduce_zero_label"))) s->reduce_zero_label = atoi(m) != 0;
+    if ((m = meta(src, "seg_pool_scales"))) {
+        n = parse_list(m, v, VSSM_SEG_MAX_POOL);
+        if (n < 1) BAD("seg_pool_scales");
+        hc->n_pool = n;
+        for (int i = 0; i < n; i++) hc->pool_scales[i] = (int)v[i];
+    }
+    vssm_seg_palette_voc(s->palette);
+    if ((m = meta(src, "seg_palette"))) {
+        n = parse_list(m, v, 768);
+        if (n < 3 || n % 3) BAD("seg_palette");
+        for (int i = 0; i < n; i++) s->palette[i] = (uint8_t)(v[i] < 0 ? 0 : v[i] > 255 ? 255 : v[i]);
+    }
+#undef BAD
+    s->pp = pp;
+    return VSSM_OK;
+}
+
+static vssm_status read_names(vssm_segmenter *s, const vssm_source *src, int classes, vssm_err *err) {
+    s->names = calloc((size_t)classes, sizeof(char *));
+    if (!s->names) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    const char *lj = meta(src, "labels");
+    cJSON *a = lj ? cJSON_Parse(lj) : NULL;
+    if (lj && (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != classes)) {
+        cJSON_Delete(a);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata 'labels' is not a JSON array of %d names", classes);
+    }
+    for (int i = 0; i < classes; i++) {
+        cJSON *e = a ? cJSON_GetArrayItem(a, i) : NULL;
+        char buf[32];
+        snprintf(buf, sizeof buf, "class%d", i);
+        s->names[i] = strdup(cJSON_IsString(e) ? e->valuestring : buf);
+    }
+    cJSON_Delete(a);
+    return VSSM_OK;
+}
+
+/* the prefix of "...conv_seg.weight" that is not the auxiliary head */
+static vssm_status find_head_prefix(const vssm_source *src, char *buf, size_t n, vssm_err *err) {
+    const char *key = "conv_seg.weight";
+    const size_t kl = strlen(key);
+    int count = src->count ? src->count(src->user) : 0;
+    for (int i = 0; i < count; i++) {
+        const char *nm = src->name_at(src->user, i);
+        size_t l = strlen(nm);
+        if (l < kl || strcmp(nm + l - kl, key) || (l > kl && nm[l - kl - 1] != '.')) continue;
+        if (!strncmp(nm, "auxiliary_head.", 15)) continue;
+        if (l - kl >= n) continue;
+        memcpy(buf, nm, l - kl);
+        buf[l - kl] = 0;
+        return VSSM_OK;
+    }
+    return vssm_err_set(err, VSSM_ERR_FORMAT, "no segmentation head: no tensor named [decode_head.]conv_seg.weight");
+}
+
+static vssm_status load_outnorms(vssm_segmenter *s, const vssm_source *src, const char *bb_prefix, vssm_err *err) {
+    for (int i = 0; i < STAGES; i++) {
+        const int C = s->cfg.dims[i];
+        char nm[256];
+        vssm_tensor tw, tb;
+        snprintf(nm, sizeof nm, "%soutnorm%d.weight", bb_prefix, i);
+        if (src->get(src->user, nm, NULL, 0, &tw, NULL) != VSSM_OK) continue;
+        snprintf(nm, sizeof nm, "%soutnorm%d.bias", bb_prefix, i);
+        if (src->get(src->user, nm, NULL, 0, &tb, NULL) != VSSM_OK)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing", nm);
+        if (vssm_tensor_numel(&tw) != C || vssm_tensor_numel(&tb) != C || tw.ndim != 1 || tb.ndim != 1)
+            return vssm_err_set(err, VSSM_ERR_SHAPE, "%soutnorm%d: expected (%d) weight and bias", bb_prefix, i, C);
+        s->outnorm_w[i] = malloc(sizeof(float) * C);
+        s->outnorm_b[i] = malloc(sizeof(float) * C);
+        if (!s->outnorm_w[i] || !s->outnorm_b[i]) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        vssm_status st;
+        if ((st = vssm_tensor_to_f32(&tw, s->outnorm_w[i], err)) || (st = vssm_tensor_to_f32(&tb, s->outnorm_b[i], err))) return st;
+    }
+    return VSSM_OK;
+}
+
+/* everything after the backbone: outnorms, head, metadata, names, head context */
+static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const char *bb_prefix, const char *head_prefix,
+                               vssm_err *err) {
+    vssm_status st;
+    vssm_seg_head_config hc;
+    memset(&hc, 0, sizeof hc);
+    if ((st = read_meta(s, src, &hc, err))) return st;
+    if ((st = load_outnorms(s, src, bb_prefix, err))) return st;
+    if ((st = vssm_seg_head_config_infer(src, head_prefix, &hc, err))) return st;
+    const char *hk = meta(src, "seg_head");
+    if (hk && strcmp(hk, hc.kind == VSSM_SEG_HEAD_UPER ? "uper" : "fpn"))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata seg_head '%s' does not match the head's tensors", hk);
+    for (int i = 0; i < STAGES; i++) hc.in_channels[i] = s->cfg.dims[i];
+    if (vssm_ctx_device(s->ctx) == VSSM_DEVICE_CPU) {
+        s->hctx = s->ctx;
+    } else {
+        vssm_ctx_opts o = vssm_ctx_default_opts();
+        if ((st = vssm_ctx_new(&s->owned_ctx, &o, err))) return st;
+        s->hctx = s->owned_ctx;
+    }
+    if ((st = vssm_seg_head_load(&s->head, s->hctx, &hc, src, head_prefix, err))) return st;
+    if (hc.num_classes > 256)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%d classes: label maps hold at most 256", hc.num_classes);
+    return read_names(s, src, hc.num_classes, err);
+}
+
+vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path,
+                                const vssm_segmenter_opts *opts, vssm_err *err) {
+    *out = NULL;
+    vssm_segmenter_opts none = {0};
+    if (!opts) opts = &none;
+    vssm_segmenter *s = calloc(1, sizeof *s);
+    if (!s) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    s->ctx = ctx;
+    vssm_classifier_opts co = {opts->arch, opts->key, NULL};
+    vssm_status st = vssm_vmamba_load_file(&s->backbone, ctx, path, &co, &s->cfg, NULL, err);
+    if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
+    vssm_weights_opts wo = {opts->key};
+    vssm_weights *w = NULL;
+    if ((st = vssm_weights_open(&w, path, &wo, err)) != VSSM_OK) { vssm_segmenter_free(s); return st; }
+    const vssm_source *src = vssm_weights_source(w);
+    char bbp[128] = "", hp[128] = "";
+    if ((st = vssm_vmamba_find_prefix(src, bbp, sizeof bbp, err)) == VSSM_OK &&
+        (st = find_head_prefix(src, hp, sizeof hp, err)) == VSSM_OK)
+        st = finish_load(s, src, bbp, hp, err);
+    vssm_weights_close(w);
+    if (st != VSSM_OK) {
+        vssm_err_prefix(err, "%s", path);
+        vssm_segmenter_free(s);
+        return st;
+    }
+    *out = s;
+    return VSSM_OK;
+}
+
+vssm_status vssm_segmenter_from_source(vssm_segmenter **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                       const vssm_source *src, const char *bb_prefix, const char *head_prefix,
+                                       vssm_err *err) {
+    *out = NULL;
+    vssm_segmenter *s = calloc(1, sizeof *s);
+    if (!s) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    s->ctx = ctx;
+    s->cfg = *cfg;
+    vssm_status st = vssm_vmamba_load(&s->backbone, ctx, cfg, src, bb_prefix ? bb_prefix : "", err);
+    if (st == VSSM_OK) st = finish_load(s, src, bb_prefix ? bb_prefix : "", head_prefix ? head_prefix : "", err);
+    if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
+    *out = s;
+    return VSSM_OK;
+}
+
+int vssm_segmenter_classes(const vssm_segmenter *s) { return vssm_seg_head_get_config(s->head)->num_classes; }
+const char *vssm_segmenter_class_name(const vssm_segmenter *s, int c) {
+    return c >= 0 && c < vssm_segmenter_classes(s) ? s->names[c] : NULL;
+}
+const uint8_t *vssm_segmenter_palette(const vssm_segmenter *s) { return s->palette; }
+vssm_seg_preprocess vssm_segmenter_get_preprocess(const vssm_segmenter *s) { return s->pp; }
+const vssm_seg_head_config *vssm_segmenter_head_config(const vssm_segmenter *s) { return vssm_seg_head_get_config(s->head); }
+int vssm_segmenter_reduce_zero_label(const vssm_segmenter *s) { return s->reduce_zero_label; }
+
+vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_preprocess *pp, vssm_err *err) {
+    if (pp->scale_long < 0 || pp->scale_short < 0 || (pp->scale_long == 0) != (pp->scale_short == 0))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "resize scale must be two positive sides or 0,0 (got %d,%d)",
+                            pp->scale_long, pp->scale_short);
+    if (pp->mode == VSSM_SEG_MODE_SLIDE && (pp->crop < 1 || pp->stride < 1))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "slide mode needs crop >= 1 and stride >= 1 (got %d, %d)", pp->crop, pp->stride);
+    for (int i = 0; i < 3; i++)
+        if (!(pp->std[i] > 0)) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "std must be positive");
+    s->pp = *pp;
+    return VSSM_OK;
+}
+
+/* ------------------------------------------------------------------ forward */
+
+static vssm_status plan_size(vssm_segmenter *s, int H, int W, vssm_err *err) {
+    if (s->st && s->sH == H && s->sW == W) return VSSM_OK;
+    vssm_vmamba_state_free(s->st);
+    s->st = NULL;
+    vssm_status st = vssm_vmamba_state_new(&s->st, s->backbone, 1, H, W, err);
+    if (st != VSSM_OK) return st;
+    s->sH = H, s->sW = W;
+    for (int i = 0; i < STAGES; i++) {
+        int hs, ws;
+        vssm_vmamba_stage_size(H, W, i, &hs, &ws);
+        if (grow((void **)&s->feat[i], &s->feat_n[i], (size_t)hs * ws * s->cfg.dims[i], sizeof(float)))
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    int h0, w0;
+    vssm_vmamba_stage_size(H, W, 0, &h0, &w0);
+    if (grow((void **)&s->hlogits, &s->hlogits_n, (size_t)h0 * w0 * vssm_segmenter_classes(s), sizeof(float)))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    return VSSM_OK;
+}
+
+vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int H, int W, float *logits,
+                                         vssm_err *err) {
+    vssm_status st;
+    if (H < 1 || W < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d", W, H);
+    if ((st = plan_size(s, H, W, err)) || (st = vssm_vmamba_forward(s->backbone, s->st, x, err))) return st;
+    vssm_tensor f[STAGES];
+    for (int i = 0; i < STAGES; i++) {
+        vssm_tensor t = vssm_vmamba_feature(s->st, i);
+        const int64_t rows = t.shape[0] * t.shape[1] * t.shape[2];
+        const int C = (int)t.shape[3];
+        if (vssm_ctx_device(s->ctx) != VSSM_DEVICE_CPU) {
+            if ((st = vssm_tensor_to_host(s->ctx, &t, s->feat[i], err))) return st;
+        } else {
+            memcpy(s->feat[i], t.data, (size_t)rows * C * sizeof(float));
+        }
+        if (s->outnorm_w[i])
+            vssm_op_layernorm(s->hctx, s->feat[i], rows, C, s->outnorm_w[i], s->outnorm_b[i], LN_EPS, VSSM_ACT_NONE, s->feat[i]);
+        f[i] = t;
+        f[i].data = s->feat[i];
+        f[i].device = VSSM_DEVICE_CPU;
+    }
+    if ((st = vssm_seg_head_forward(s->head, f, STAGES, s->hlogits, err))) return st;
+    const int K = vssm_segmenter_classes(s);
+    vssm_resize_bilinear_f32(s->hlogits, 1, (int)f[0].shape[1], (int)f[0].shape[2], K, K, H, W, logits, K, 0);
+    return VSSM_OK;
+}
+
+vssm_status vssm_segmenter_infer(vssm_segmenter *s, const float *x, int H, int W, float *logits, vssm_err *err) {
+    if (s->pp.mode == VSSM_SEG_MODE_WHOLE) return vssm_segmenter_encode_decode(s, x, H, W, logits, err);
+    const int K = vssm_segmenter_classes(s), crop = s->pp.crop, stride = s->pp.stride;
+    const int gh = vssm_seg_slide_grids(H, crop, stride), gw = vssm_seg_slide_grids(W, crop, stride);
+    const int ch = crop < H ? crop : H, cw = crop < W ? crop : W;
+    if (grow((void **)&s->crop, &s->crop_n, (size_t)ch * cw * 3, sizeof(float)) ||
+        grow((void **)&s->crop_logits, &s->crop_logits_n, (size_t)ch * cw * K, sizeof(float)) ||
+        grow((void **)&s->count, &s->count_n, (size_t)H * W, sizeof(int)))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    memset(logits, 0, sizeof(float) * (size_t)H * W * K);
+    memset(s->count, 0, sizeof(int) * (size_t)H * W);
+    for (int gi = 0; gi < gh; gi++)
+        for (int gj = 0; gj < gw; gj++) {
+            int y1, y2, x1, x2;
+            vssm_seg_slide_window(H, crop, stride, gi, &y1, &y2);
+            vssm_seg_slide_window(W, crop, stride, gj, &x1, &x2);
+            const int hh = y2 - y1, ww = x2 - x1;
+            for (int y = 0; y < hh; y++)
+                memcpy(s->crop + (size_t)y * ww * 3, x + ((size_t)(y1 + y) * W + x1) * 3, sizeof(float) * ww * 3);
+            vssm_status st = vssm_segmenter_encode_decode(s, s->crop, hh, ww, s->crop_logits, err);
+            if (st != VSSM_OK) return st;
+            for (int y = 0; y < hh; y++)
+                for (int xx = 0; xx < ww; xx++) {
+                    float *d = logits + ((size_t)(y1 + y) * W + x1 + xx) * K;
+                    const float *c = s->crop_logits + ((size_t)y * ww + xx) * K;
+                    for (int k = 0; k < K; k++) d[k] += c[k];
+                    s->count[(size_t)(y1 + y) * W + x1 + xx]++;
+                }
+        }
+    for (size_t p = 0; p < (size_t)H * W; p++) {
+        const float n = (float)s->count[p];
+        for (int k = 0; k < K; k++) logits[p * K + k] /= n;
+    }
+    return VSSM_OK;
+}
+
+/* bilinear resize (as vssm_resize_bilinear_f32) fused with the argmax over classes */
+static void resize_argmax(const float *x, int h, int w, int K, int oh, int ow, uint8_t *labels) {
+    const float sy = (float)h / (float)oh, sx = (float)w / (float)ow;
+#pragma omp parallel for schedule(static)
+    for (int oy = 0; oy < oh; oy++) {
+        float fy = sy * ((float)oy + 0.5f) - 0.5f;
+        if (fy < 0) fy = 0;
+        int y0 = (int)fy;
+        if (y0 > h - 1) y0 = h - 1;
+        const int y1 = y0 + (y0 < h - 1);
+        const float ly1 = fy - (float)y0, ly0 = 1.0f - ly1;
+        for (int ox = 0; ox < ow; ox++) {
+            float fx = sx * ((float)ox + 0.5f) - 0.5f;
+            if (fx < 0) fx = 0;
+            int x0 = (int)fx;
+            if (x0 > w - 1) x0 = w - 1;
+            const int x1 = x0 + (x0 < w - 1);
+            const float lx1 = fx - (float)x0, lx0 = 1.0f - lx1;
+            const float *p00 = x + ((size_t)y0 * w + x0) * K, *p01 = x + ((size_t)y0 * w + x1) * K;
+            const float *p10 = x + ((size_t)y1 * w + x0) * K, *p11 = x + ((size_t)y1 * w + x1) * K;
+            int best = 0;
+            float bv = 0;
+            for (int c = 0; c < K; c++) {
+                float v = ly0 * (lx0 * p00[c] + lx1 * p01[c]) + ly1 * (lx0 * p10[c] + lx1 * p11[c]);
+                if (c == 0 || v > bv) bv = v, best = c;
+            }
+            labels[(size_t)oy * ow + ox] = (uint8_t)best;
+        }
+    }
+}
+
+vssm_status vssm_segmenter_predict(vssm_segmenter *s, const vssm_image *im, float *logits_out, uint8_t *labels,
+                                   vssm_err *err) {
+    if (!im || !im->data || im->c != 3 || im->w < 1 || im->h < 1)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "predict needs an RGB image");
+    int rw, rh;
+    vssm_seg_rescale_size(im->w, im->h, s->pp.scale_long, s->pp.scale_short, &rw, &rh);
+    if (rw < 1 || rh < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "image %dx%d resizes to nothing", im->w, im->h);
+    vssm_image rs = {0};
+    const vssm_image *src = im;
+    vssm_status st;
+    if (rw != im->w || rh != im->h) {
+        if ((st = vssm_image_resize_cv2(im, rw, rh, &rs, err))) return st;
+        src = &rs;
+    }
+    const int K = vssm_segmenter_classes(s);
+    if (grow((void **)&s->x, &s->x_n, (size_t)rw * rh * 3, sizeof(float)) ||
+        grow((void **)&s->logits, &s->logits_n, (size_t)rw * rh * K, sizeof(float))) {
+        vssm_image_free(&rs);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    for (size_t p = 0; p < (size_t)rw * rh; p++)
+        for (int c = 0; c < 3; c++) s->x[p * 3 + c] = ((float)src->data[p * 3 + c] - s->pp.mean[c]) / s->pp.std[c];
+    vssm_image_free(&rs);
+    if ((st = vssm_segmenter_infer(s, s->x, rh, rw, s->logits, err))) return st;
+    if (logits_out) vssm_resize_bilinear_f32(s->logits, 1, rh, rw, K, K, im->h, im->w, logits_out, K, 0);
+    resize_argmax(s->logits, rh, rw, K, im->h, im->w, labels);
+    return VSSM_OK;
+}

@@ -1,0 +1,128 @@
+/* tests/test_seg_cli.c - `vssm eval seg` and `vssm segment` end to end: the METRICS.md
+ * worked example scored from PNG folders (text and JSON), named errors for size mismatch,
+ * out-of-range labels and missing files (exit 1), usage errors (exit 2); `vssm segment`
+ * writes palette label maps + overlays, and scoring them with the pairs layout gives 100. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "testutil.h"
+#include "vssm/seg_eval.h"
+
+static char tmp[256];
+static char out[1 << 16], errb[1 << 14];
+
+static int run(const char *cmd) {
+    char full[4096], ep[300];
+    snprintf(ep, sizeof ep, "%s/stderr.txt", tmp);
+    snprintf(full, sizeof full, "cd '%s' && %s 2>%s", VSSM_SOURCE_DIR, cmd, ep);
+    FILE *p = popen(full, "r");
+    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
+    out[n] = 0;
+    int st = p ? pclose(p) : -1;
+    FILE *e = fopen(ep, "r");
+    n = e ? fread(errb, 1, sizeof errb - 1, e) : 0;
+    errb[n] = 0;
+    if (e) fclose(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void put(const char *dir, const char *name, const int *v, int w, int h) {
+    uint8_t pal[768], lab[64];
+    vssm_seg_palette_voc(pal);
+    for (int i = 0; i < w * h; i++) lab[i] = (uint8_t)v[i];
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    vssm_err err = {0};
+    TEST_REQUIRE(vssm_label_png_write(p, lab, w, h, pal, &err) == VSSM_OK, "%s", err.msg);
+}
+
+int main(void) {
+    snprintf(tmp, sizeof tmp, "/tmp/vssm_seg_cli_%d", (int)getpid());
+    char gt[300], pr[300], cmd[2048];
+    snprintf(gt, sizeof gt, "%s/gt", tmp);
+    snprintf(pr, sizeof pr, "%s/pred", tmp);
+    mkdir(tmp, 0777), mkdir(gt, 0777), mkdir(pr, 0777);
+    const int ga[] = {0, 0, 1, 1, 2, 255}, pa[] = {0, 1, 1, 1, 1, 0}, gb[] = {0, 0, 0, 255}, pb[] = {0, 0, 2, 2};
+    put(gt, "a.png", ga, 3, 2), put(pr, "a.png", pa, 3, 2);
+    put(gt, "b.png", gb, 2, 2), put(pr, "b.png", pb, 2, 2);
+
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3 --json", VSSM_BIN, pr, gt);
+    int rc = run(cmd);
+    TEST_CHECK(rc == 0, "scoring exits 0 (got %d): %s", rc, errb);
+    cJSON *j = cJSON_Parse(out);
+    TEST_REQUIRE(j != NULL, "JSON output: %s", out);
+    double aacc = cJSON_GetObjectItem(j, "aAcc")->valuedouble, miou = cJSON_GetObjectItem(j, "mIoU")->valuedouble;
+    double macc = cJSON_GetObjectItem(j, "mAcc")->valuedouble;
+    TEST_CHECK(aacc == 62.5 && miou > 36.66 && miou < 36.67 && macc > 53.33 && macc < 53.34,
+               "worked example aAcc 62.5 mIoU 36.67 mAcc 53.33: %.4f %.4f %.4f", aacc, miou, macc);
+    cJSON *pc = cJSON_GetObjectItem(j, "per_class");
+    TEST_CHECK(cJSON_GetArraySize(pc) == 3 && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(pc, 1), "name")->valuestring, "class1"),
+               "per_class list of {name, iou, acc}");
+    cJSON_Delete(j);
+
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 4", VSSM_BIN, pr, gt);
+    rc = run(cmd);
+    TEST_CHECK(rc == 0 && strstr(out, "nan") && strstr(out, "mIoU 36.67"), "text table: class 3 is nan and left out of the means: %s", out);
+
+    /* errors */
+    const int big[] = {0, 0, 1, 1, 2, 2, 0, 0};
+    put(pr, "c.png", big, 4, 2), put(gt, "c.png", big, 2, 4);
+    const int oob[] = {0, 7, 1, 1};
+    put(gt, "d.png", oob, 2, 2), put(pr, "d.png", oob, 2, 2);
+    put(gt, "e.png", oob, 2, 2); /* no prediction */
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3", VSSM_BIN, pr, gt);
+    rc = run(cmd);
+    TEST_CHECK(rc == 1, "bad inputs exit 1 (got %d)", rc);
+    TEST_CHECK(strstr(errb, "pred/c.png: prediction is 4x2 but the ground truth") != NULL, "size mismatch named: %s", errb);
+    TEST_CHECK(strstr(errb, "gt/d.png: label 7 at (x 1, y 0)") != NULL, "label >= classes named: %s", errb);
+    TEST_CHECK(strstr(errb, "pred/e.png: cannot open") != NULL, "missing prediction named: %s", errb);
+    TEST_CHECK(strstr(out, "mIoU 36.67") != NULL, "the good images are still scored: %s", out);
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s", VSSM_BIN, pr, gt);
+    TEST_CHECK(run(cmd) == 2, "missing --classes is a usage error");
+
+    /* vssm segment + eval over the pairs layout */
+    char img[300], seg[300];
+    snprintf(img, sizeof img, "%s/img", tmp);
+    snprintf(seg, sizeof seg, "%s/seg", tmp);
+    mkdir(img, 0777);
+    snprintf(cmd, sizeof cmd, "cp tests/data/images/dog_128x96.png tests/data/images/camera_160x120_gray.png %s/", img);
+    TEST_REQUIRE(run(cmd) == 0, "copy images");
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --overlay --out %s %s",
+             VSSM_BIN, seg, img);
+    rc = run(cmd);
+    TEST_CHECK(rc == 0, "segment exits 0 (got %d): %s", rc, errb);
+    char p[512];
+    snprintf(p, sizeof p, "%s/dog_128x96.png", seg);
+    vssm_label_map m;
+    vssm_err err = {0};
+    TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == 128 && m.h == 96, "palette label map 128x96: %s", err.msg);
+    int okv = 1;
+    for (int i = 0; m.data && i < m.w * m.h; i++) okv &= m.data[i] < 5;
+    TEST_CHECK(okv, "labels are classes 0..4");
+    vssm_label_map_free(&m);
+    snprintf(p, sizeof p, "%s/camera_160x120_gray_overlay.png", seg);
+    TEST_CHECK(access(p, R_OK) == 0, "overlay written: %s", p);
+    snprintf(p, sizeof p, "%s/camera_160x120_gray_overlay.png", seg);
+    remove(p);
+    snprintf(p, sizeof p, "%s/dog_128x96_overlay.png", seg);
+    remove(p);
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --dataset pairs %s --labels-dir %s --json",
+             VSSM_BIN, img, seg);
+    rc = run(cmd);
+    j = cJSON_Parse(out);
+    TEST_CHECK(rc == 0 && j && cJSON_GetObjectItem(j, "aAcc")->valuedouble == 100.0,
+               "the model scored against its own label maps: aAcc 100 (rc %d): %s %s", rc, out, errb);
+    cJSON_Delete(j);
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --out %s /nonexistent.png", VSSM_BIN, seg);
+    TEST_CHECK(run(cmd) == 1 && strstr(errb, "/nonexistent.png"), "a missing image is named, exit 1: %s", errb);
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/cli/tiny_cls.safetensors --out %s %s", VSSM_BIN, seg, img);
+    TEST_CHECK(run(cmd) == 2 && strstr(errb, "conv_seg"), "classification weights: usage exit 2 naming the missing head: %s", errb);
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd)) {}
+    return test_finish("test_seg_cli");
+}

@@ -1,0 +1,242 @@
+/* tools/eval_seg.c - `vssm eval seg`: mIoU with mmseg 1.x's IoUMetric, either by running a
+ * model over a dataset layout or by scoring existing prediction PNGs (vssm/seg_eval.h). */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tools/cli.h"
+#include "tools/seg_tool.h"
+#include "vssm/seg_eval.h"
+#include "vssm/segment.h"
+
+static const char *usage =
+    "usage: vssm eval seg --weights FILE --dataset ade20k|voc|cityscapes|pairs ROOT [--labels-dir DIR]\n"
+    "                     [--split NAME] [--mode whole|slide] [--crop N --stride N] [--scale L,S] [--json]\n"
+    "       vssm eval seg --pred DIR --gt DIR --classes C [--ignore-index 255] [--reduce-zero-label]\n"
+    "                     [--class-names FILE] [--json]\n"
+    "  mmseg IoUMetric: dataset-level sums (64-bit counters); NaN classes left out of the means.\n"
+    "  --pred/--gt match label PNGs by file stem. --save-pred DIR writes the model's label maps.\n";
+
+static void print_results(const vssm_seg_metrics *m, char **names, int json) {
+    vssm_seg_summary s;
+    vssm_seg_metrics_summary(m, &s);
+    if (json) {
+        printf("{\"aAcc\": %.4f, \"mIoU\": %.4f, \"mAcc\": %.4f, \"mDice\": %.4f, \"images\": %lld, \"per_class\": [", s.aAcc,
+               s.mIoU, s.mAcc, s.mDice, (long long)m->images);
+        for (int c = 0; c < m->classes; c++) {
+            double iou = vssm_seg_metrics_iou(m, c), acc = vssm_seg_metrics_acc(m, c);
+            printf("%s{\"name\": \"", c ? ", " : "");
+            for (const char *p = names[c]; *p; p++) {
+                if (*p == '"' || *p == '\\') putchar('\\');
+                putchar(*p);
+            }
+            printf("\", \"iou\": ");
+            if (isnan(iou)) printf("null"); else printf("%.4f", iou);
+            printf(", \"acc\": ");
+            if (isnan(acc)) printf("null"); else printf("%.4f", acc);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("+--------------------------------+--------+--------+\n");
+    printf("| %-30s | %6s | %6s |\n", "Class", "IoU", "Acc");
+    printf("+--------------------------------+--------+--------+\n");
+    for (int c = 0; c < m->classes; c++) printf("| %-30.30s | %6.2f | %6.2f |\n", names[c], vssm_seg_metrics_iou(m, c), vssm_seg_metrics_acc(m, c));
+    printf("+--------------------------------+--------+--------+\n");
+    printf("images %lld  aAcc %.2f  mIoU %.2f  mAcc %.2f  mDice %.2f\n", (long long)m->images, s.aAcc, s.mIoU, s.mAcc, s.mDice);
+}
+
+static char **make_names(int classes, const char *file, vssm_segmenter *sg, int *bad) {
+    char **names = calloc((size_t)classes, sizeof(char *));
+    FILE *f = file ? fopen(file, "r") : NULL;
+    if (file && !f) { cli_error("%s: cannot open the class names file", file); *bad = 1; }
+    char line[512];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (n < classes) names[n] = strdup(line);
+        n++;
+    }
+    if (f) fclose(f);
+    if (f && n != classes) { cli_error("%s: %d names for %d classes", file, n, classes); *bad = 1; }
+    for (int c = 0; c < classes; c++) {
+        if (names[c]) continue;
+        const char *m = sg ? vssm_segmenter_class_name(sg, c) : NULL;
+        char b[32];
+        snprintf(b, sizeof b, "class%d", c);
+        names[c] = strdup(m ? m : b);
+    }
+    return names;
+}
+
+static void free_names(char **n, int c) {
+    for (int i = 0; n && i < c; i++) free(n[i]);
+    free(n);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* form 2: score prediction PNGs against GT PNGs, matched by stem */
+static int score_dirs(const char *pred, const char *gt, int classes, int ignore, int rzl, const char *names_file, int json) {
+    if (classes < 1 || classes > 65536) { cli_error("eval seg: --classes C (1..65536) is required with --pred/--gt"); return VSSM_EXIT_USAGE; }
+    DIR *d = opendir(gt);
+    if (!d) { cli_error("%s: cannot open the ground-truth folder", gt); return VSSM_EXIT_USAGE; }
+    DIR *dp = opendir(pred);
+    if (!dp) { closedir(d); cli_error("%s: cannot open the predictions folder", pred); return VSSM_EXIT_USAGE; }
+    closedir(dp);
+    char **files = NULL;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".png")) continue;
+        if (n == cap) files = realloc(files, sizeof(char *) * (size_t)(cap = cap ? 2 * cap : 64));
+        files[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    if (n) qsort(files, (size_t)n, sizeof *files, cmp_str);
+    int bad = 0, failed = 0;
+    char **names = make_names(classes, names_file, NULL, &bad);
+    vssm_seg_metrics m;
+    vssm_err err = {0};
+    if (bad || vssm_seg_metrics_init(&m, classes, ignore, rzl, &err) != VSSM_OK) {
+        if (!bad) cli_error("%s", err.msg);
+        free_names(names, classes);
+        for (int i = 0; i < n; i++) free(files[i]);
+        free(files);
+        return VSSM_EXIT_USAGE;
+    }
+    if (!n) { cli_error("%s: no .png label maps", gt); failed++; }
+    for (int i = 0; i < n; i++) {
+        char gp[4096], pp[4096], stem[1024];
+        snprintf(gp, sizeof gp, "%s/%s", gt, files[i]);
+        snprintf(pp, sizeof pp, "%s/%s.png", pred, vssm_seg_path_stem(files[i], 0, stem, sizeof stem));
+        vssm_label_map g = {0}, p = {0};
+        if (vssm_label_map_load(&g, gp, &err) != VSSM_OK || vssm_label_map_load(&p, pp, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            failed++;
+        } else if (g.w != p.w || g.h != p.h) {
+            cli_error("%s: prediction is %dx%d but the ground truth %s is %dx%d", pp, p.w, p.h, gp, g.w, g.h);
+            failed++;
+        } else if (vssm_seg_metrics_add(&m, p.data, g.data, (int64_t)g.w * g.h, g.w, gp, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            failed++;
+        }
+        vssm_label_map_free(&g);
+        vssm_label_map_free(&p);
+        free(files[i]);
+    }
+    free(files);
+    print_results(&m, names, json);
+    if (failed) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
+    vssm_seg_metrics_free(&m);
+    free_names(names, classes);
+    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}
+
+/* form 1: run a model over a dataset layout */
+static int run_dataset(const seg_tool_opts *so, const char *layout, const char *root, const char *labels_dir,
+                       const char *split, int ignore, int rzl_flag, const char *names_file, const char *save_pred, int json) {
+    int lay = vssm_seg_layout_from_name(layout);
+    if (lay < 0) { cli_error("--dataset takes ade20k, voc, cityscapes or pairs, got '%s'", layout); return VSSM_EXIT_USAGE; }
+    if (!root) { cli_error("eval seg: the dataset ROOT folder is required"); return VSSM_EXIT_USAGE; }
+    vssm_err err = {0};
+    vssm_seg_dataset ds;
+    if (vssm_seg_dataset_open(&ds, (vssm_seg_layout)lay, root, split, labels_dir, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    vssm_ctx *ctx;
+    vssm_segmenter *sg;
+    int rc = seg_tool_open(so, &ctx, &sg);
+    if (rc) { vssm_seg_dataset_free(&ds); return rc; }
+    const int classes = vssm_segmenter_classes(sg);
+    int rzl = rzl_flag ? 1 : ds.reduce_zero_label;
+    if (!rzl_flag && lay == VSSM_SEG_LAYOUT_PAIRS && vssm_segmenter_reduce_zero_label(sg) > 0) rzl = 1;
+    int bad = 0, failed = 0;
+    char **names = make_names(classes, names_file, sg, &bad);
+    vssm_seg_metrics m;
+    if (bad || vssm_seg_metrics_init(&m, classes, ignore, rzl, &err) != VSSM_OK) {
+        if (!bad) cli_error("%s", err.msg);
+        free_names(names, classes);
+        vssm_segmenter_free(sg);
+        vssm_ctx_free(ctx);
+        vssm_seg_dataset_free(&ds);
+        return VSSM_EXIT_USAGE;
+    }
+    int32_t *pred32 = NULL;
+    for (int i = 0; i < ds.n; i++) {
+        vssm_image im = {0};
+        vssm_label_map g = {0};
+        uint8_t *lab = NULL;
+        if (vssm_image_load(&im, ds.image[i], NULL, &err) != VSSM_OK || vssm_label_map_load(&g, ds.label[i], &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            failed++;
+        } else if (g.w != im.w || g.h != im.h) {
+            cli_error("%s: label map is %dx%d but the image %s is %dx%d", ds.label[i], g.w, g.h, ds.image[i], im.w, im.h);
+            failed++;
+        } else {
+            lab = malloc((size_t)im.w * im.h);
+            pred32 = realloc(pred32, sizeof(int32_t) * (size_t)im.w * im.h);
+            if (vssm_segmenter_predict(sg, &im, NULL, lab, &err) != VSSM_OK) {
+                cli_error("%s: %s", ds.image[i], err.msg);
+                failed++;
+            } else {
+                for (size_t p = 0; p < (size_t)im.w * im.h; p++) pred32[p] = lab[p];
+                if (vssm_seg_metrics_add(&m, pred32, g.data, (int64_t)im.w * im.h, im.w, ds.label[i], &err) != VSSM_OK) {
+                    cli_error("%s", err.msg);
+                    failed++;
+                }
+                if (save_pred) {
+                    char dst[4096], stem[1024];
+                    snprintf(dst, sizeof dst, "%s/%s.png", save_pred, vssm_seg_path_stem(ds.label[i], 0, stem, sizeof stem));
+                    if (vssm_label_png_write(dst, lab, im.w, im.h, vssm_segmenter_palette(sg), &err) != VSSM_OK) {
+                        cli_error("%s", err.msg);
+                        failed++;
+                    }
+                }
+            }
+        }
+        free(lab);
+        vssm_image_free(&im);
+        vssm_label_map_free(&g);
+    }
+    free(pred32);
+    print_results(&m, names, json);
+    if (failed) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, ds.n);
+    vssm_seg_metrics_free(&m);
+    free_names(names, classes);
+    vssm_segmenter_free(sg);
+    vssm_ctx_free(ctx);
+    vssm_seg_dataset_free(&ds);
+    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}
+
+int vssm_eval_seg(int argc, char **argv) {
+    seg_tool_opts so;
+    seg_tool_opts_init(&so);
+    const char *pred = NULL, *gt = NULL, *names = NULL, *layout = NULL, *labels_dir = NULL, *split = NULL, *save = NULL, *root = NULL;
+    int classes = 0, ignore = 255, rzl = 0, json = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return VSSM_EXIT_OK; }
+        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--pred", &pred, &bad) ||
+            cli_opt_str(argc, argv, &i, "--gt", &gt, &bad) || cli_opt_str(argc, argv, &i, "--class-names", &names, &bad) ||
+            cli_opt_str(argc, argv, &i, "--dataset", &layout, &bad) || cli_opt_str(argc, argv, &i, "--labels-dir", &labels_dir, &bad) ||
+            cli_opt_str(argc, argv, &i, "--split", &split, &bad) || cli_opt_str(argc, argv, &i, "--save-pred", &save, &bad) ||
+            cli_opt_int(argc, argv, &i, "--classes", &classes, &bad) || cli_opt_int(argc, argv, &i, "--ignore-index", &ignore, &bad) ||
+            cli_opt_flag(argv, i, "--reduce-zero-label", &rzl) || cli_opt_flag(argv, i, "--json", &json))
+            continue;
+        if (argv[i][0] == '-') { cli_error("eval seg: unknown option %s", argv[i]); bad = 1; break; }
+        if (root) { cli_error("eval seg: one dataset ROOT only (got '%s' and '%s')", root, argv[i]); bad = 1; break; }
+        root = argv[i];
+    }
+    if (bad) { fputs(usage, stderr); return VSSM_EXIT_USAGE; }
+    if (pred || gt) {
+        if (!pred || !gt) { cli_error("eval seg: --pred and --gt go together"); fputs(usage, stderr); return VSSM_EXIT_USAGE; }
+        return score_dirs(pred, gt, classes, ignore, rzl, names, json);
+    }
+    if (!so.weights || !layout) { cli_error("eval seg: give --weights and --dataset, or --pred and --gt"); fputs(usage, stderr); return VSSM_EXIT_USAGE; }
+    return run_dataset(&so, layout, root, labels_dir, split, ignore, rzl, names, save, json);
+}
