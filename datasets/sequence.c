@@ -1,0 +1,473 @@
+/* datasets/sequence.c - tracking sequences: OTB, LaSOT and GOT-10k folder layouts, box
+ * files (comma / tab / space separated), visibility labels, frame lists; results writer. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vssm/track.h"
+
+int vssm_seq_format_from_name(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "otb")) return VSSM_SEQ_FORMAT_OTB;
+    if (!strcmp(name, "lasot")) return VSSM_SEQ_FORMAT_LASOT;
+    if (!strcmp(name, "got10k")) return VSSM_SEQ_FORMAT_GOT10K;
+    return -1;
+}
+
+static char *path_join(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = malloc(la + lb + 2);
+    if (!p) return NULL;
+    memcpy(p, a, la);
+    size_t o = la;
+    if (la && a[la - 1] != '/') p[o++] = '/';
+    memcpy(p + o, b, lb + 1);
+    return p;
+}
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int is_file(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* sorted entry names of dir (no . and ..); -1 when it cannot be read */
+static int list_dir(const char *dir, char ***out, int *n) {
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    char **v = NULL;
+    int cap = 0, cnt = 0, bad = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (cnt == cap) {
+            int nc = cap ? cap * 2 : 64;
+            char **nv = realloc(v, (size_t)nc * sizeof *v);
+            if (!nv) { bad = 1; break; }
+            v = nv;
+            cap = nc;
+        }
+        if (!(v[cnt] = strdup(e->d_name))) { bad = 1; break; }
+        cnt++;
+    }
+    closedir(d);
+    if (bad) {
+        for (int i = 0; i < cnt; i++) free(v[i]);
+        free(v);
+        return -2;
+    }
+    if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+static void free_strs(char **v, int n) {
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+void vssm_seq_list_free(char **dirs, int n) { free_strs(dirs, n); }
+
+static int has_image_ext(const char *name) {
+    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm"};
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (!strcasecmp(dot, ext[i])) return 1;
+    return 0;
+}
+
+/* the number a frame file is named by ("0042.jpg" -> 42), or -1 */
+static long frame_number(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) return -1;
+    long v = 0;
+    for (const char *p = name; p < dot; p++) {
+        if (!isdigit((unsigned char)*p) || v > 100000000) return -1;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err) {
+    *frames = NULL;
+    *n = 0;
+    char *img = path_join(dir, "img");
+    if (!img) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", dir);
+    const char *base = is_dir(img) ? img : dir;
+    char **names;
+    int cnt;
+    int rc = list_dir(base, &names, &cnt);
+    if (rc) {
+        vssm_status s = vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : VSSM_ERR_NOMEM, "%s: cannot read the frame folder (%s)", base,
+                                     rc == -1 ? strerror(errno) : "out of memory");
+        free(img);
+        return s;
+    }
+    char **v = calloc((size_t)(cnt ? cnt : 1), sizeof *v);
+    int m = 0;
+    long prev = -1;
+    vssm_status s = v ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
+    for (int i = 0; s == VSSM_OK && i < cnt; i++) {
+        if (!has_image_ext(names[i])) continue;
+        /* numbered frames must be consecutive: a gap is a missing frame */
+        long num = frame_number(names[i]);
+        if (num >= 0 && prev >= 0 && num != prev + 1) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: frame %ld is missing (the numbered frames jump from %ld to %ld at %s)",
+                             base, prev + 1, prev, num, names[i]);
+            break;
+        }
+        prev = num;
+        if (!(v[m] = path_join(base, names[i]))) s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
+        else m++;
+    }
+    free_strs(names, cnt);
+    free(img);
+    if (s != VSSM_OK) {
+        free_strs(v, m);
+        return s;
+    }
+    *frames = v;
+    *n = m;
+    return VSSM_OK;
+}
+
+/* ---- text files ---- */
+
+static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *st = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            if (cap > ((size_t)1 << 30)) { free(buf); buf = NULL; break; }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) { free(buf); buf = NULL; break; }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        if (r == 0) break;
+        n += r;
+    }
+    int ioerr = ferror(f);
+    fclose(f);
+    if (!buf) { *st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); return NULL; }
+    if (ioerr) { free(buf); *st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error", path); return NULL; }
+    buf[n] = 0;
+    if (memchr(buf, 0, n)) { free(buf); *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: binary content in a text file", path); return NULL; }
+    *st = VSSM_OK;
+    return buf;
+}
+
+static int is_sep(char c) { return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == ';'; }
+
+vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err) {
+    *boxes = NULL;
+    *n = 0;
+    vssm_status st;
+    char *txt = read_text(path, err, &st);
+    if (!txt) return st;
+    int cap = 256, cnt = 0, line_no = 0;
+    vssm_box *v = malloc((size_t)cap * sizeof *v);
+    st = v ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+    for (char *line = txt; st == VSSM_OK && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        line_no++;
+        char *p = line;
+        while (is_sep(*p)) p++;
+        if (*p) {
+            double val[4];
+            int k = 0;
+            while (*p && k < 5) {
+                char *end;
+                errno = 0;
+                double d = strtod(p, &end);
+                if (end == p) break;
+                if (k < 4) val[k] = d;
+                k++;
+                p = end;
+                while (is_sep(*p)) p++;
+            }
+            if (k != 4 || *p) {
+                st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: expected 4 numbers x,y,w,h (comma, tab or space separated), got '%.60s'",
+                                  path, line_no, line);
+                break;
+            }
+            if (cnt == cap) {
+                vssm_box *nv = cap < (1 << 26) ? realloc(v, (size_t)cap * 2 * sizeof *v) : NULL;
+                if (!nv) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
+                v = nv;
+                cap *= 2;
+            }
+            v[cnt++] = (vssm_box){val[0], val[1], val[2], val[3]};
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(txt);
+    if (st != VSSM_OK) { free(v); return st; }
+    *boxes = v;
+    *n = cnt;
+    return VSSM_OK;
+}
+
+/* integers separated by commas / whitespace (LaSOT one line, GOT-10k one per line) */
+static vssm_status ints_read(const char *path, int **out, int *n, vssm_err *err) {
+    *out = NULL;
+    *n = 0;
+    vssm_status st;
+    char *txt = read_text(path, err, &st);
+    if (!txt) return st;
+    int cap = 256, cnt = 0;
+    int *v = malloc((size_t)cap * sizeof *v);
+    st = v ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+    char *p = txt;
+    while (st == VSSM_OK) {
+        while (*p && (is_sep(*p) || *p == '\n')) p++;
+        if (!*p) break;
+        char *end;
+        double d = strtod(p, &end);   /* "1", "0", "1.0" */
+        if (end == p || d != floor(d) || fabs(d) > 1e6) {
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: expected integer labels, got '%.20s'", path, p);
+            break;
+        }
+        if (cnt == cap) {
+            int *nv = cap < (1 << 26) ? realloc(v, (size_t)cap * 2 * sizeof *v) : NULL;
+            if (!nv) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
+            v = nv;
+            cap *= 2;
+        }
+        v[cnt++] = (int)d;
+        p = end;
+    }
+    free(txt);
+    if (st != VSSM_OK) { free(v); return st; }
+    *out = v;
+    *n = cnt;
+    return VSSM_OK;
+}
+
+/* an optional label file of n_gt entries; *out stays NULL when the file is absent */
+static vssm_status labels_opt(const char *dir, const char *name, int n_gt, int **out, vssm_err *err) {
+    *out = NULL;
+    char *p = path_join(dir, name);
+    if (!p) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    vssm_status st = VSSM_OK;
+    if (is_file(p)) {
+        int n;
+        st = ints_read(p, out, &n, err);
+        if (st == VSSM_OK && n != n_gt) {
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %d labels for %d ground-truth boxes", p, n, n_gt);
+            free(*out);
+            *out = NULL;
+        }
+    }
+    free(p);
+    return st;
+}
+
+void vssm_seq_free(vssm_seq *s) {
+    if (!s) return;
+    free(s->name);
+    free(s->dir);
+    free_strs(s->frames, s->n_frames);
+    free(s->gt);
+    free(s->visible);
+    free(s->cover);
+    memset(s, 0, sizeof *s);
+}
+
+static void read_resolution(const char *dir, int *w, int *h) {
+    *w = *h = 0;
+    char *p = path_join(dir, "meta_info.ini");
+    FILE *f = p ? fopen(p, "r") : NULL;
+    free(p);
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        int a, b;
+        if (!strncmp(line, "resolution", 10) && sscanf(line, "resolution: (%d, %d)", &a, &b) == 2 && a > 0 && b > 0) {
+            *w = a;
+            *h = b;
+        }
+    }
+    fclose(f);
+}
+
+vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vssm_err *err) {
+    memset(s, 0, sizeof *s);
+    if (!is_dir(dir)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a sequence folder", dir);
+    size_t L = strlen(dir);
+    while (L > 1 && dir[L - 1] == '/') L--;
+    const char *b = dir + L;
+    while (b > dir && b[-1] != '/') b--;
+    s->name = malloc((size_t)(dir + L - b) + 1);
+    s->dir = strdup(dir);
+    if (!s->name || !s->dir) { vssm_seq_free(s); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    memcpy(s->name, b, (size_t)(dir + L - b));
+    s->name[dir + L - b] = 0;
+
+    char *gtp = path_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
+    if (gtp && fmt == VSSM_SEQ_FORMAT_OTB && !is_file(gtp)) {   /* tolerate the other name */
+        char *alt = path_join(dir, "groundtruth.txt");
+        if (alt && is_file(alt)) { free(gtp); gtp = alt; } else free(alt);
+    }
+    if (!gtp) { vssm_seq_free(s); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    vssm_status st = vssm_boxes_read(gtp, &s->gt, &s->n_gt, err);
+    if (st == VSSM_OK && s->n_gt == 0) st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no boxes", gtp);
+    free(gtp);
+    if (st == VSSM_OK && fmt == VSSM_SEQ_FORMAT_LASOT) {
+        int *occ = NULL, *oov = NULL;
+        st = labels_opt(dir, "full_occlusion.txt", s->n_gt, &occ, err);
+        if (st == VSSM_OK) st = labels_opt(dir, "out_of_view.txt", s->n_gt, &oov, err);
+        if (st == VSSM_OK && (occ || oov)) {
+            if (!(s->visible = malloc((size_t)s->n_gt))) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            for (int i = 0; st == VSSM_OK && i < s->n_gt; i++) s->visible[i] = !(occ && occ[i]) && !(oov && oov[i]);
+        }
+        free(occ);
+        free(oov);
+    } else if (st == VSSM_OK && fmt == VSSM_SEQ_FORMAT_GOT10K) {
+        int *abs_ = NULL;
+        st = labels_opt(dir, "absence.label", s->n_gt, &abs_, err);
+        if (st == VSSM_OK) st = labels_opt(dir, "cover.label", s->n_gt, &s->cover, err);
+        if (st == VSSM_OK && abs_) {
+            if (!(s->visible = malloc((size_t)s->n_gt))) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            for (int i = 0; st == VSSM_OK && i < s->n_gt; i++) s->visible[i] = !abs_[i];
+        }
+        free(abs_);
+        read_resolution(dir, &s->res_w, &s->res_h);
+    }
+    if (st == VSSM_OK) {
+        /* frames are optional for evaluation: a folder without images gives n_frames 0 */
+        char **fr;
+        int nf;
+        vssm_err e2 = {0};
+        vssm_status fs = vssm_seq_frames(dir, &fr, &nf, &e2);
+        if (fs == VSSM_OK) { s->frames = fr; s->n_frames = nf; }
+        else if (fs != VSSM_ERR_IO) { st = fs; if (err) *err = e2; }
+    }
+    if (st != VSSM_OK) vssm_seq_free(s);
+    return st;
+}
+
+static int has_gt(const char *dir, vssm_seq_format fmt) {
+    char *p = path_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
+    int ok = p && is_file(p);
+    free(p);
+    if (!ok && fmt == VSSM_SEQ_FORMAT_OTB) {
+        p = path_join(dir, "groundtruth.txt");
+        ok = p && is_file(p);
+        free(p);
+    }
+    return ok;
+}
+
+/* appends the sub-folders of dir that hold a groundtruth file */
+static int collect(const char *dir, vssm_seq_format fmt, char ***v, int *n, int *cap) {
+    char **names;
+    int cnt;
+    if (list_dir(dir, &names, &cnt)) return -1;
+    int rc = 0;
+    for (int i = 0; i < cnt && !rc; i++) {
+        char *p = path_join(dir, names[i]);
+        if (!p) { rc = -2; break; }
+        if (is_dir(p) && has_gt(p, fmt)) {
+            if (*n == *cap) {
+                int nc = *cap ? *cap * 2 : 64;
+                char **nv = realloc(*v, (size_t)nc * sizeof **v);
+                if (!nv) { free(p); rc = -2; break; }
+                *v = nv;
+                *cap = nc;
+            }
+            (*v)[(*n)++] = p;
+        } else {
+            free(p);
+        }
+    }
+    free_strs(names, cnt);
+    return rc;
+}
+
+vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err) {
+    *dirs = NULL;
+    *n = 0;
+    if (!is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
+    char **v = NULL;
+    int cnt = 0, cap = 0, rc = collect(root, fmt, &v, &cnt, &cap);
+    if (!rc && fmt == VSSM_SEQ_FORMAT_LASOT) {
+        /* root/<cls>/<cls>-<n>: walk the class folders too */
+        char **names;
+        int nn;
+        if (!list_dir(root, &names, &nn)) {
+            for (int i = 0; i < nn && !rc; i++) {
+                char *p = path_join(root, names[i]);
+                if (p && is_dir(p) && !has_gt(p, fmt)) rc = collect(p, fmt, &v, &cnt, &cap);
+                free(p);
+            }
+            free_strs(names, nn);
+        }
+        if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+    }
+    if (rc) {
+        free_strs(v, cnt);
+        return vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : VSSM_ERR_NOMEM, "%s: cannot read the dataset folder", root);
+    }
+    if (!cnt) {
+        free(v);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no sequences (expected %s)", root,
+                            fmt == VSSM_SEQ_FORMAT_OTB     ? "ROOT/<seq>/groundtruth_rect.txt"
+                            : fmt == VSSM_SEQ_FORMAT_LASOT ? "ROOT/<cls>/<cls>-<n>/groundtruth.txt"
+                                                           : "ROOT/<seq>/groundtruth.txt");
+    }
+    *dirs = v;
+    *n = cnt;
+    return VSSM_OK;
+}
+
+vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err) {
+    size_t L = strlen(path);
+    char *tmp = malloc(L + 32);
+    if (!tmp) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    snprintf(tmp, L + 32, "%s.tmp%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        vssm_status s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
+        free(tmp);
+        return s;
+    }
+    int bad = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        const vssm_box *b = &boxes[i];
+        bad = fprintf(f, "%.0f,%.0f,%.0f,%.0f\n", round(b->x) + 0.0, round(b->y) + 0.0, round(b->w) + 0.0, round(b->h) + 0.0) < 0;
+    }
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        vssm_status s = vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", path, strerror(errno));
+        remove(tmp);
+        free(tmp);
+        return s;
+    }
+    free(tmp);
+    return VSSM_OK;
+}

@@ -1,0 +1,288 @@
+/* vssm/track.h - single-object tracking: OSTrack-style crops, backbone features of crops,
+ * a training-free Siamese tracker, tracking-dataset readers, pytracking / got10k metrics
+ * and their plots.
+ *
+ * Boxes are (x, y, w, h) doubles: x, y the top-left corner, in the pixel frame where pixel
+ * i covers [i, i + 1). Dataset boxes are read exactly as the files hold them (OTB and
+ * LaSOT files are 1-based; pytracking evaluates them unconverted, and so do we: a tracker
+ * initialised from the file's first box reports boxes in the file's frame).
+ *
+ * ---- crops (datasets/crop.c): OSTrack lib/train/data/processing_utils.py sample_target
+ *   crop_sz = ceil(sqrt(w * h) * factor)            (< 1: VSSM_ERR_INVALID_ARG)
+ *   x1 = round(x + w/2 - crop_sz/2), y1 likewise    (Python round: half to even)
+ *   the crop covers image columns x1 .. x1 + crop_sz - 1; pixels outside the image are 0.
+ *   OSTrack's padding quirk is kept: when the crop reaches the right (bottom) edge
+ *   (x1 + crop_sz >= W), its pad is x1 + crop_sz - W + 1, so the image's last column
+ *   (row) is zero in the crop too.
+ *   The crop_sz x crop_sz square is resized to out_sz x out_sz with cv2.INTER_LINEAR's
+ *   geometry (half-pixel centres, src = (d + 0.5) * crop_sz / out_sz - 0.5, edge clamp, no
+ *   antialias) in float, rounded half up to u8. (cv2's 11-bit fixed-point weights are not
+ *   reproduced: values may differ from cv2 by 1 level.) resize_factor = out_sz / crop_sz.
+ *
+ *     vssm_crop_info ci;
+ *     vssm_crop_sample(&frame, box, 4.0, 256, crop_rgb /(256*256*3) u8/, &ci, &err);
+ *     double ix, iy; vssm_crop_to_image(&ci, u, v, &ix, &iy);   // crop -> image
+ *
+ * ---- crop features (heads/track.c): backbone stage features of many crops at once
+ *     vssm_crop_feats *cf; vssm_crop_feats_new(&cf, backbone, &pp, 1, &err);  // stage 1
+ *     vssm_crop_feats_run(cf, &frame, boxes, factors, n, 256, feats, infos, &err);
+ *     // feats: (n, Hs, Ws, Cs) host f32 NHWC, see vssm_crop_feats_shape
+ *   Crops are normalised with pp's mean/std. One backbone state is kept per (batch, crop
+ *   size) and reused; nothing is allocated in steady state. Feature cell (fy, fx) of a
+ *   stride-s stage is centred at crop pixel s*f (the centre of the 3x3 stride-2 pad-1 conv
+ *   chain's receptive field), i.e. continuous crop coordinate s*f + 0.5:
+ *   vssm_crop_feat_to_image maps it back to image coordinates.
+ *
+ * ---- tracker (heads/track.c): init(frame, box) / update(frame) -> box, score
+ *   Template: features of the 2x crop around the first box (template_factor); the kernel
+ *   is its cells whose centres lie inside the box (the context would otherwise win the
+ *   match and pin the box to the background). Each update
+ *   crops n_scales search regions (search_factor x scale^k, k centred on 0) around the
+ *   previous box in one batched forward, correlates the template with each (depthwise
+ *   cross-correlation summed over channels, of features with each channel's spatial mean
+ *   removed, cosine-normalised per window: score in [-1, 1]), rescales the maps to [0, 1]
+ *   (min-max over all scales) and blends them with a Hann window 0.5*(1 - cos(2*pi*k /
+ *   (n + 1))), k = 1..n (weight window_influence), multiplies non-unit scales' peaks by
+ *   scale_penalty, refines the
+ *   best peak to sub-cell precision (parabola), moves the centre there, and updates the
+ *   size by scale_lr towards the winning scale (SiamFC's pyramid). No training, no
+ *   weights beyond the backbone. The returned score is the raw cosine at the peak.
+ *
+ *     vssm_tracker_config tc = vssm_tracker_config_default();
+ *     vssm_tracker *t; vssm_tracker_new(&t, backbone, &pp, &tc, &err);
+ *     vssm_tracker_init(t, &frame0, box0, &err);
+ *     for each later frame: vssm_tracker_update(t, &frame, &box, &score, &err);
+ *     vssm_tracker_free(t);   // the backbone stays the caller's
+ *
+ * ---- sequences (datasets/sequence.c)
+ *   OTB     <seq>/groundtruth_rect.txt (comma, tab or space separated), <seq>/img/NNNN.jpg
+ *   LaSOT   <cls>/<cls>-<n>/groundtruth.txt + full_occlusion.txt + out_of_view.txt
+ *           (comma-separated 0/1 on one line), img/%08d.jpg; visible = !occl && !oov
+ *   GOT-10k <split>/<seq>/groundtruth.txt, absence.label, cover.label (one per line),
+ *           meta_info.ini (resolution: (w, h)), frames %08d.jpg in the sequence folder
+ *   Frames are the sorted image files of <seq>/img (or <seq> itself). A malformed line
+ *   is VSSM_ERR_FORMAT naming the file and line. "NaN" fields are accepted (read as NaN).
+ *
+ * ---- metrics (eval/track_metrics.c), pytracking analysis/extract_results.py exactly:
+ *   prediction frame 0 := GT; predictions with w or h == 0 take the previous frame's box
+ *   (negative w/h: VSSM_ERR_FORMAT); a short result is padded with zero boxes (LaSOT:
+ *   refused), a long one truncated. IoU = continuous overlap / union; centre = xy +
+ *   (wh - 1)/2; normalised error divides both centres by the GT (w, h).
+ *   valid frame = GT w > 0 and h > 0 (and visible, LaSOT). Invalid frames: IoU -1, centre
+ *   error +inf, normalised error -1 (so pytracking counts them as normalised-precision
+ *   hits except in LaSOT, where invisible frames get +inf).
+ *   Denominator: LaSOT the sequence length; OTB and GOT-10k-as-pytracking the number of
+ *   valid frames (pytracking: `seq_length = valid_frame.sum()` for datasets other than
+ *   lasot/uav). success(t) = #(IoU > t)/n, t = torch.arange(0, 1.05, 0.05) float64 values;
+ *   precision curve #(err <= t)/n for t = 0..50 px, normalised for t = 0..0.50; per-
+ *   sequence curves averaged over sequences. AUC = mean of the 21 success points;
+ *   precision = curve at 20 px; norm_precision at 0.20; OP50/OP75 = success at 0.5/0.75.
+ *   All in percent.
+ *   got10k toolkit (experiments/got10k.py): frame 0 dropped, boxes clipped to the image
+ *   (rect_iou bound), IoU = inter / (union + DBL_EPSILON) clipped to [0, 1], only frames
+ *   with cover > 0; IoUs of all sequences pooled: AO = mean, SR0.5 / SR0.75 = fraction
+ *   with IoU > 0.5 / 0.75, success curve on 101 thresholds linspace(0, 1, 101).
+ *
+ * Nothing here prints or exits; no global state.
+ */
+#ifndef VSSM_TRACK_H
+#define VSSM_TRACK_H
+
+#include <stdint.h>
+
+#include "vssm/common.h"
+#include "vssm/image.h"
+#include "vssm/vmamba.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_box {
+    double x, y, w, h;
+} vssm_box;
+
+/* continuous IoU of two boxes (0 when the union is empty) */
+double vssm_box_iou(vssm_box a, vssm_box b);
+
+/* ---------------------------------------------------------------- crops */
+
+typedef struct vssm_crop_info {
+    int x1, y1;            /* the crop's top-left image pixel (may be negative) */
+    int crop_sz;           /* side of the square crop, image pixels */
+    int out_sz;            /* side after the resize */
+    double resize_factor;  /* out_sz / crop_sz */
+} vssm_crop_info;
+
+/* The crop geometry alone (no pixels). */
+vssm_status vssm_crop_plan(vssm_box box, double factor, int out_sz, int img_w, int img_h, vssm_crop_info *info,
+                           vssm_err *err);
+/* Crops im (c == 3) around box into out (out_sz * out_sz * 3 u8, HWC). info may be NULL. */
+vssm_status vssm_crop_sample(const vssm_image *im, vssm_box box, double factor, int out_sz, uint8_t *out,
+                             vssm_crop_info *info, vssm_err *err);
+/* Continuous crop coordinates (u, v) (output pixels, pixel i covers [i, i+1)) to image
+ * coordinates, and back. */
+void vssm_crop_to_image(const vssm_crop_info *ci, double u, double v, double *x, double *y);
+void vssm_crop_from_image(const vssm_crop_info *ci, double x, double y, double *u, double *v);
+/* Centre of feature cell (fx, fy) of a stride-`stride` map of this crop, in image
+ * coordinates: vssm_crop_to_image(stride * f + 0.5). fx, fy may be fractional. */
+void vssm_crop_feat_to_image(const vssm_crop_info *ci, int stride, double fx, double fy, double *x, double *y);
+
+/* ---------------------------------------------------------------- crop features */
+
+typedef struct vssm_crop_feats vssm_crop_feats;
+
+/* m stays the caller's (free it after cf). pp: only mean/std are used. stage 0..3. */
+vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vssm_preprocess_params *pp, int stage,
+                                vssm_err *err);
+void vssm_crop_feats_free(vssm_crop_feats *cf);
+/* Feature map size (hs, ws, channels) for out_sz crops, and the stage's stride. */
+void vssm_crop_feats_shape(const vssm_crop_feats *cf, int out_sz, int *hs, int *ws, int *c, int *stride);
+/* n crops of one frame: box i with factor i (factors may be NULL: 4.0 for all), each
+ * resized to out_sz. feats: host (n, hs, ws, c); infos: n entries (may be NULL). */
+vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const vssm_box *boxes,
+                                const double *factors, int n, int out_sz, float *feats, vssm_crop_info *infos,
+                                vssm_err *err);
+
+/* ---------------------------------------------------------------- tracker */
+
+typedef struct vssm_tracker_config {
+    int stage;               /* backbone stage whose features are matched (0: stride 4) */
+    double template_factor;  /* template crop = factor * sqrt(w*h) (2.0, OSTrack) */
+    double search_factor;    /* search crop (4.0, OSTrack) */
+    int template_size;       /* template crop resized to this (128, OSTrack) */
+    int search_size;         /* search crop resized to this (256, OSTrack) */
+    int n_scales;            /* scale pyramid (3; 1 = no scale search) */
+    double scale_step;       /* ratio between pyramid levels (1.0375, SiamFC) */
+    double scale_penalty;    /* peak multiplier for non-unit scales (0.9745, SiamFC) */
+    double scale_lr;         /* size smoothing towards the winning scale (0.59, SiamFC) */
+    double window_influence; /* Hann blend: (1 - wi) * score + wi * window (0.3) */
+    double pos_lr;           /* centre smoothing: 1 = jump to the peak (1.0) */
+    double min_scale, max_scale; /* size kept within [min, max] x the initial size (0.2, 5) */
+} vssm_tracker_config;
+
+vssm_tracker_config vssm_tracker_config_default(void);
+vssm_status vssm_tracker_config_validate(const vssm_tracker_config *c, vssm_err *err);
+
+typedef struct vssm_tracker vssm_tracker;
+
+/* backbone stays the caller's; pp gives mean/std (vssm_vmamba_load_file fills one). */
+vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vssm_preprocess_params *pp,
+                             const vssm_tracker_config *cfg, vssm_err *err);
+void vssm_tracker_free(vssm_tracker *t);
+/* box must have w > 0, h > 0 and overlap the frame: VSSM_ERR_INVALID_ARG otherwise. */
+vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box box, vssm_err *err);
+/* box: the new estimate; score (may be NULL): cosine similarity at the peak, [-1, 1]. */
+vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score,
+                                vssm_err *err);
+
+/* ---------------------------------------------------------------- sequences */
+
+typedef enum vssm_seq_format {
+    VSSM_SEQ_FORMAT_OTB = 0,
+    VSSM_SEQ_FORMAT_LASOT,
+    VSSM_SEQ_FORMAT_GOT10K,
+} vssm_seq_format;
+
+/* "otb" | "lasot" | "got10k"; -1 otherwise */
+int vssm_seq_format_from_name(const char *name);
+
+typedef struct vssm_seq {
+    char *name;          /* folder name, e.g. "Basketball", "airplane-1", "GOT-10k_Val_000001" */
+    char *dir;
+    int n_frames;        /* image files found (0 when the folder holds none) */
+    char **frames;       /* sorted paths */
+    int n_gt;
+    vssm_box *gt;        /* (n_gt) as in the file */
+    uint8_t *visible;    /* (n_gt) or NULL: LaSOT !occl && !oov; GOT-10k !absence */
+    int *cover;          /* (n_gt) GOT-10k cover.label, or NULL */
+    int res_w, res_h;    /* GOT-10k meta_info.ini resolution, 0 when unknown */
+} vssm_seq;
+
+/* Reads one sequence folder. A missing groundtruth file is VSSM_ERR_IO; LaSOT's and
+ * GOT-10k's label files are optional (absent: NULL) but must match the GT length. */
+vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vssm_err *err);
+void vssm_seq_free(vssm_seq *s);
+/* Sequence folders under root, sorted: OTB and GOT-10k root/<seq>, LaSOT root/<cls>/<seq>
+ * (or root/<seq> when root is one class folder). *dirs is owned by the caller
+ * (vssm_seq_list_free). */
+vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err);
+void vssm_seq_list_free(char **dirs, int n);
+/* The sorted image files of dir/img, else of dir. */
+vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err);
+/* Boxes from a text file: one per line, 4 numbers separated by commas, tabs or spaces;
+ * blank lines are skipped. *boxes is malloc'd. */
+vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err);
+/* Writes integer boxes "x,y,w,h\n" (rounded half away from zero) to a temporary name,
+ * then renames it to path. */
+vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err);
+
+/* ---------------------------------------------------------------- metrics */
+
+#define VSSM_TRACK_N_OVERLAP 21  /* 0, 0.05, ..., 1.0 */
+#define VSSM_TRACK_N_CENTER 51   /* 0..50 px; 0..0.50 normalised */
+#define VSSM_GOT10K_N_IOU 101
+
+typedef enum vssm_track_protocol {
+    VSSM_TRACK_PROTOCOL_OTB = 0,    /* pytracking, denominator = valid frames */
+    VSSM_TRACK_PROTOCOL_LASOT,      /* pytracking lasot: visibility, denominator = length */
+} vssm_track_protocol;
+
+typedef struct vssm_track_seq_metrics {
+    double success[VSSM_TRACK_N_OVERLAP];   /* fractions 0..1 */
+    double precision[VSSM_TRACK_N_CENTER];
+    double norm_precision[VSSM_TRACK_N_CENTER];
+    double avg_overlap;                     /* mean IoU over valid frames */
+    int n_frames, n_valid;
+} vssm_track_seq_metrics;
+
+/* pred (n_pred) against gt (n_gt); visible (n_gt) or NULL (all visible). pred is not
+ * modified. */
+vssm_status vssm_track_seq_eval(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible,
+                                int n_gt, vssm_track_protocol proto, vssm_track_seq_metrics *out, vssm_err *err);
+
+typedef struct vssm_track_summary {
+    double auc, precision, norm_precision, op50, op75;   /* percent */
+    double success[VSSM_TRACK_N_OVERLAP];                /* percent, averaged over sequences */
+    double precision_curve[VSSM_TRACK_N_CENTER];
+    double norm_precision_curve[VSSM_TRACK_N_CENTER];
+    int n_seq;
+} vssm_track_summary;
+
+void vssm_track_summarize(const vssm_track_seq_metrics *m, int n, vssm_track_summary *out);
+/* success threshold i: torch.arange(0.0, 1.05, 0.05, float64)[i] bit for bit */
+double vssm_track_overlap_threshold(int i);
+
+/* got10k: IoUs of frames 1.. with cover > 0 (cover NULL: all), boxes bounded by (res_w,
+ * res_h) when both > 0. ious must hold n_gt entries; *n_out gets the count written. */
+vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_box *gt, const int *cover, int n_gt,
+                                 int res_w, int res_h, double *ious, int *n_out, vssm_err *err);
+typedef struct vssm_got10k_metrics {
+    double ao, sr50, sr75;                 /* fractions 0..1 */
+    double success[VSSM_GOT10K_N_IOU];     /* fraction with IoU > linspace(0, 1, 101)[i] */
+    int64_t n;
+} vssm_got10k_metrics;
+void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metrics *out);
+
+/* ---------------------------------------------------------------- plots, drawing */
+
+typedef struct vssm_track_curve {
+    const char *label;      /* legend, e.g. "vssm [AUC 61.2]" */
+    const double *y;        /* percent */
+    int n;
+} vssm_track_curve;
+
+/* One SVG (or, when path ends in ".png", an RGB PNG without text) with the success plot
+ * (x: overlap threshold 0..1) and, when prec is non-NULL, the precision plot (x: 0..50 px)
+ * side by side. Written to a temporary name, then renamed. */
+vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, int n_success,
+                            const vssm_track_curve *prec, int n_prec, const char *title, vssm_err *err);
+/* Draws the outline of box (thickness px, clipped to the image) into an RGB image. */
+void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int thickness);
+/* Writes an RGB u8 image as PNG (libpng) through a temporary name renamed into place. */
+vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

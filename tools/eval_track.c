@@ -1,0 +1,282 @@
+/* tools/eval_track.c - `vssm eval track`: pytracking (OTB, LaSOT) and got10k-toolkit
+ * (GOT-10k) metrics of a results folder against a dataset's ground truth, a per-sequence
+ * table, JSON, and success / precision plots. The rules are in vssm/track.h. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cjson/cJSON.h>
+
+#include "tools/cli.h"
+#include "vssm/track.h"
+
+static const char *usage =
+    "usage: vssm eval track --results DIR --gt ROOT --format otb|lasot|got10k [--json] [--plot FILE.svg|FILE.png]\n"
+    "                       [--name LABEL]\n"
+    "\n"
+    "Results: DIR/<seq>.txt, one box x,y,w,h per frame (comma, tab or space separated), as\n"
+    "pytracking writes them; for got10k also DIR/<seq>/<seq>_NNN.txt (all repetitions pooled).\n"
+    "otb, lasot: pytracking's AUC, precision (20 px), normalised precision (0.20), OP50, OP75\n"
+    "  (percent; per-sequence curves averaged over sequences).\n"
+    "got10k: the got10k toolkit's AO, SR0.50, SR0.75 (fractions; frame 0 dropped, frames with\n"
+    "  cover > 0, IoUs of all sequences pooled).\n"
+    "--plot writes the success (and precision) plot; an .svg also gets a .png beside it.\n"
+    "exit: 0 ok, 1 some sequences could not be evaluated (named on stderr), 2 usage\n";
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+typedef struct seq_row {
+    char name[256];
+    int ok, frames;
+    double auc, prec, nprec, ao, sr50, sr75;
+} seq_row;
+
+/* got10k: every DIR/<seq>/<seq>_NNN.txt, else DIR/<seq>.txt; ious appended to *all */
+static int got10k_seq(const char *results, const vssm_seq *s, double **all, int64_t *n_all, int64_t *cap, seq_row *row) {
+    vssm_err err = {0};
+    char p[4096];
+    int files = 0, bad = 0, plain = 0;
+    double *ious = malloc((size_t)s->n_gt * sizeof(double));
+    int64_t start = *n_all;
+    if (!ious) { cli_error("out of memory"); return -1; }
+    for (int r = 1; r <= 999 && !bad; r++) {
+        snprintf(p, sizeof p, "%s/%s/%s_%03d.txt", results, s->name, s->name, r);
+        if (!file_exists(p)) {
+            if (r == 1) {
+                snprintf(p, sizeof p, "%s/%s.txt", results, s->name);
+                if (!file_exists(p)) break;
+                plain = 1;
+            } else {
+                break;
+            }
+        }
+        vssm_box *pred;
+        int np, k;
+        if (vssm_boxes_read(p, &pred, &np, &err) != VSSM_OK) { cli_error("%s", err.msg); bad = 1; break; }
+        if (vssm_got10k_seq_ious(pred, np, s->gt, s->cover, s->n_gt, s->res_w, s->res_h, ious, &k, &err) != VSSM_OK) {
+            cli_error("%s: %s", p, err.msg);
+            free(pred);
+            bad = 1;
+            break;
+        }
+        free(pred);
+        if (*n_all + k > *cap) {
+            int64_t nc = (*cap ? *cap * 2 : 4096) + k;
+            double *na = realloc(*all, (size_t)nc * sizeof(double));
+            if (!na) { cli_error("out of memory"); bad = 1; break; }
+            *all = na;
+            *cap = nc;
+        }
+        memcpy(*all + *n_all, ious, (size_t)k * sizeof(double));
+        *n_all += k;
+        files++;
+        if (plain) break;   /* the plain DIR/<seq>.txt form has one repetition */
+    }
+    free(ious);
+    if (!bad && files == 0) {
+        cli_error("%s: no results for sequence %s (expected %s/%s.txt or %s/%s/%s_001.txt)", results, s->name, results, s->name,
+                  results, s->name, s->name);
+        bad = 1;
+    }
+    if (bad) { *n_all = start; return 1; }
+    vssm_got10k_metrics m;
+    vssm_got10k_eval(*all + start, *n_all - start, &m);
+    row->ao = m.ao;
+    row->sr50 = m.sr50;
+    row->sr75 = m.sr75;
+    row->frames = s->n_gt;
+    row->ok = 1;
+    return 0;
+}
+
+static cJSON *num_array(const double *v, int n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    return a;
+}
+
+int vssm_eval_track(int argc, char **argv) {
+    const char *results = NULL, *gt_root = NULL, *fmt_s = NULL, *plot = NULL, *label = NULL;
+    int json = 0, bad = 0, help = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (cli_opt_str(argc, argv, &i, "--results", &results, &bad) || cli_opt_str(argc, argv, &i, "--gt", &gt_root, &bad) ||
+            cli_opt_str(argc, argv, &i, "--format", &fmt_s, &bad) || cli_opt_str(argc, argv, &i, "--plot", &plot, &bad) ||
+            cli_opt_str(argc, argv, &i, "--name", &label, &bad) || cli_opt_flag(argv, i, "--json", &json) ||
+            cli_opt_flag(argv, i, "--help", &help) || cli_opt_flag(argv, i, "-h", &help))
+            continue;
+        cli_error("eval track: unknown argument '%s'", argv[i]);
+        bad = 1;
+    }
+    if (help) { fputs(usage, stdout); return VSSM_EXIT_OK; }
+    if (bad || !results || !gt_root || !fmt_s) {
+        if (!bad) cli_error("eval track: --results, --gt and --format are required");
+        fputs(usage, stderr);
+        return VSSM_EXIT_USAGE;
+    }
+    int fmt = vssm_seq_format_from_name(fmt_s);
+    if (fmt < 0) { cli_error("eval track: --format takes otb, lasot or got10k, got '%s'", fmt_s); return VSSM_EXIT_USAGE; }
+    struct stat sb;
+    if (stat(results, &sb) != 0 || !S_ISDIR(sb.st_mode)) { cli_error("%s: the --results folder does not exist", results); return VSSM_EXIT_USAGE; }
+    vssm_err err = {0};
+    char **dirs = NULL;
+    int nd = 0;
+    if (vssm_seq_list(gt_root, (vssm_seq_format)fmt, &dirs, &nd, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (!label) label = "vssm";
+
+    seq_row *rows = calloc((size_t)nd, sizeof *rows);
+    vssm_track_seq_metrics *sm = calloc((size_t)nd, sizeof *sm);
+    double *ious = NULL;
+    int64_t n_ious = 0, cap_ious = 0;
+    int n_ok = 0, failed = 0;
+    if (!rows || !sm) { cli_error("out of memory"); free(rows); free(sm); vssm_seq_list_free(dirs, nd); return VSSM_EXIT_INPUT; }
+    for (int k = 0; k < nd; k++) {
+        vssm_seq s;
+        seq_row *row = &rows[k];
+        const char *nm = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
+        snprintf(row->name, sizeof row->name, "%s", nm);
+        if (vssm_seq_load(&s, dirs[k], (vssm_seq_format)fmt, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; continue; }
+        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            int rc = got10k_seq(results, &s, &ious, &n_ious, &cap_ious, row);
+            vssm_seq_free(&s);
+            if (rc) { failed++; if (rc < 0) break; continue; }
+            n_ok++;
+            continue;
+        }
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s.txt", results, s.name);
+        vssm_box *pred = NULL;
+        int np = 0;
+        if (!file_exists(p)) {
+            cli_error("%s: result not found for sequence %s", p, s.name);
+            failed++;
+        } else if (vssm_boxes_read(p, &pred, &np, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            failed++;
+        } else if (vssm_track_seq_eval(pred, np, s.gt, s.visible, s.n_gt,
+                                       fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB,
+                                       &sm[n_ok], &err) != VSSM_OK) {
+            cli_error("%s: %s", p, err.msg);
+            failed++;
+        } else {
+            const vssm_track_seq_metrics *m = &sm[n_ok++];
+            double a = 0;
+            for (int t = 0; t < VSSM_TRACK_N_OVERLAP; t++) a += m->success[t];
+            row->auc = 100.0 * a / VSSM_TRACK_N_OVERLAP;
+            row->prec = 100.0 * m->precision[20];
+            row->nprec = 100.0 * m->norm_precision[20];
+            row->ao = m->avg_overlap;
+            row->frames = m->n_frames;
+            row->ok = 1;
+        }
+        free(pred);
+        vssm_seq_free(&s);
+    }
+
+    vssm_track_summary sum;
+    vssm_got10k_metrics g;
+    memset(&g, 0, sizeof g);
+    vssm_track_summarize(sm, n_ok, &sum);
+    if (fmt == VSSM_SEQ_FORMAT_GOT10K) vssm_got10k_eval(ious, n_ious, &g);
+
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "format", fmt_s);
+        cJSON_AddNumberToObject(o, "sequences", n_ok);
+        cJSON_AddNumberToObject(o, "failed", failed);
+        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            cJSON_AddNumberToObject(o, "ao", g.ao);
+            cJSON_AddNumberToObject(o, "sr50", g.sr50);
+            cJSON_AddNumberToObject(o, "sr75", g.sr75);
+            cJSON_AddNumberToObject(o, "frames", (double)g.n);
+            cJSON_AddItemToObject(o, "success_curve", num_array(g.success, VSSM_GOT10K_N_IOU));
+        } else {
+            cJSON_AddNumberToObject(o, "auc", sum.auc);
+            cJSON_AddNumberToObject(o, "precision", sum.precision);
+            cJSON_AddNumberToObject(o, "norm_precision", sum.norm_precision);
+            cJSON_AddNumberToObject(o, "op50", sum.op50);
+            cJSON_AddNumberToObject(o, "op75", sum.op75);
+            cJSON_AddItemToObject(o, "success_curve", num_array(sum.success, VSSM_TRACK_N_OVERLAP));
+            cJSON_AddItemToObject(o, "precision_curve", num_array(sum.precision_curve, VSSM_TRACK_N_CENTER));
+            cJSON_AddItemToObject(o, "norm_precision_curve", num_array(sum.norm_precision_curve, VSSM_TRACK_N_CENTER));
+        }
+        cJSON *ps = cJSON_AddArrayToObject(o, "per_sequence");
+        for (int k = 0; k < nd; k++) {
+            if (!rows[k].ok) continue;
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "name", rows[k].name);
+            cJSON_AddNumberToObject(r, "frames", rows[k].frames);
+            if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+                cJSON_AddNumberToObject(r, "ao", rows[k].ao);
+                cJSON_AddNumberToObject(r, "sr50", rows[k].sr50);
+                cJSON_AddNumberToObject(r, "sr75", rows[k].sr75);
+            } else {
+                cJSON_AddNumberToObject(r, "auc", rows[k].auc);
+                cJSON_AddNumberToObject(r, "precision", rows[k].prec);
+                cJSON_AddNumberToObject(r, "norm_precision", rows[k].nprec);
+                cJSON_AddNumberToObject(r, "avg_overlap", rows[k].ao);
+            }
+            cJSON_AddItemToArray(ps, r);
+        }
+        char *txt = cJSON_PrintUnformatted(o);
+        if (txt) puts(txt);
+        free(txt);
+        cJSON_Delete(o);
+    } else {
+        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AO", "SR0.50", "SR0.75");
+            for (int k = 0; k < nd; k++)
+                if (rows[k].ok)
+                    printf("%-32.32s %7d %8.3f %8.3f %8.3f\n", rows[k].name, rows[k].frames, rows[k].ao, rows[k].sr50, rows[k].sr75);
+            printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g.n, g.ao, g.sr50, g.sr75);
+        } else {
+            printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AUC", "Prec", "NPrec");
+            for (int k = 0; k < nd; k++)
+                if (rows[k].ok)
+                    printf("%-32.32s %7d %8.2f %8.2f %8.2f\n", rows[k].name, rows[k].frames, rows[k].auc, rows[k].prec, rows[k].nprec);
+            printf("\n%s (pytracking, %d sequences): AUC %.2f  Precision %.2f  Norm Precision %.2f  OP50 %.2f  OP75 %.2f\n",
+                   fmt_s, n_ok, sum.auc, sum.precision, sum.norm_precision, sum.op50, sum.op75);
+        }
+    }
+    if (failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", failed, nd);
+
+    if (plot && n_ok > 0) {
+        char lab_s[300], lab_p[300];
+        vssm_track_curve cs, cp;
+        double g100[VSSM_GOT10K_N_IOU];
+        int have_p = 0;
+        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            for (int t = 0; t < VSSM_GOT10K_N_IOU; t++) g100[t] = 100.0 * g.success[t];
+            snprintf(lab_s, sizeof lab_s, "%s [AO %.3f]", label, g.ao);
+            cs = (vssm_track_curve){lab_s, g100, VSSM_GOT10K_N_IOU};
+        } else {
+            snprintf(lab_s, sizeof lab_s, "%s [%.1f]", label, sum.auc);
+            snprintf(lab_p, sizeof lab_p, "%s [%.1f]", label, sum.precision);
+            cs = (vssm_track_curve){lab_s, sum.success, VSSM_TRACK_N_OVERLAP};
+            cp = (vssm_track_curve){lab_p, sum.precision_curve, VSSM_TRACK_N_CENTER};
+            have_p = 1;
+        }
+        if (vssm_track_plot(plot, &cs, 1, have_p ? &cp : NULL, have_p, fmt_s, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            failed++;
+        } else {
+            size_t L = strlen(plot);
+            if (L > 4 && !strcmp(plot + L - 4, ".svg")) {
+                char png[4096];
+                snprintf(png, sizeof png, "%.*s.png", (int)(L - 4), plot);
+                if (vssm_track_plot(png, &cs, 1, have_p ? &cp : NULL, have_p, fmt_s, &err) != VSSM_OK) {
+                    cli_error("%s", err.msg);
+                    failed++;
+                }
+            }
+        }
+    }
+    free(rows);
+    free(sm);
+    free(ious);
+    vssm_seq_list_free(dirs, nd);
+    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}
