@@ -1,5 +1,8 @@
 /* heads/classifier.c - weights file -> backbone + classification head + preprocessing +
- * class names (vssm/classifier.h). */
+ * class names (vssm/classifier.h). The backbone is a VMamba (stage features -> the
+ * LN + pool + linear head of heads/classify.c) or a Vim (class token -> its own linear
+ * head, inside backbone/vim.c): a tagged union, chosen by the stated arch, the file's
+ * metadata, or the tensor names (vssm_vim_detect). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,11 +10,16 @@
 #include "vssm/classifier.h"
 #include "vssm/heads.h"
 #include "vssm/infer.h"
+#include "vssm/vim.h"
 #include "vssm/weights.h"
 
 struct vssm_classifier {
     vssm_ctx *ctx;
-    vssm_vmamba_config cfg;
+    int is_vim;                /* which backbone the union holds */
+    vssm_vmamba_config cfg;    /* VMamba; for a Vim: arch, in_chans, num_classes only */
+    vssm_vim_config vcfg;      /* Vim */
+    vssm_vim *vim;
+    vssm_vim_state *vst;
     vssm_preprocess_params pp;
     vssm_vmamba *backbone;
     vssm_cls_head *head;
@@ -26,6 +34,8 @@ void vssm_classifier_free(vssm_classifier *c) {
     vssm_vmamba_state_free(c->st);
     vssm_cls_head_free(c->head);
     vssm_vmamba_free(c->backbone);
+    vssm_vim_state_free(c->vst);
+    vssm_vim_free(c->vim);
     if (c->labels)
         for (int i = 0; i < c->cfg.num_classes; i++) free(c->labels[i]);
     free(c->labels);
@@ -89,6 +99,72 @@ static vssm_status resolve_config(const vssm_source *src, const vssm_classifier_
     return vssm_vmamba_config_infer(src, prefix, cfg, err);
 }
 
+/* ---- Vim: which files hold one, its config and preprocessing ---- */
+
+/* 1 when the file (or the stated arch) describes a Vim; prefix receives its prefix. */
+static int wants_vim(const vssm_source *src, const vssm_classifier_opts *opts, char *prefix, size_t n) {
+    if (opts->arch) {
+        if (strncmp(opts->arch, "vim", 3) != 0) return 0;
+        if (!vssm_vim_detect(src, prefix, n)) prefix[0] = 0;
+        return 1;
+    }
+    const char *a = src->meta ? src->meta(src->user, "arch") : NULL;
+    if (a && !strncmp(a, "vim", 3)) {
+        const char *p = src->meta(src->user, "prefix");
+        snprintf(prefix, n, "%s", p ? p : "");
+        return 1;
+    }
+    char vp[128];
+    if (vssm_vmamba_find_prefix(src, vp, sizeof vp, NULL) == VSSM_OK) return 0;
+    return vssm_vim_detect(src, prefix, n);
+}
+
+/* the preprocessing keys of the metadata (absent keys keep the defaults) */
+static vssm_status pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
+    const char *v;
+    if (!src->meta) return VSSM_OK;
+    if ((v = src->meta(src->user, "resize"))) pp->resize = atoi(v);
+    if ((v = src->meta(src->user, "crop"))) pp->crop = atoi(v);
+    if ((v = src->meta(src->user, "interpolation"))) {
+        int i = vssm_interp_from_name(v);
+        if (i < 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", v);
+        pp->interp = (vssm_interp)i;
+    }
+    if ((v = src->meta(src->user, "mean")) && sscanf(v, "%f,%f,%f", &pp->mean[0], &pp->mean[1], &pp->mean[2]) != 3)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 numbers", v);
+    if ((v = src->meta(src->user, "std")) && sscanf(v, "%f,%f,%f", &pp->std[0], &pp->std[1], &pp->std[2]) != 3)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata std '%s' is not 3 numbers", v);
+    return VSSM_OK;
+}
+
+/* Vim config: stated arch (checked by the loader's shape checks, classes from the file),
+ * metadata, or shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
+ * (Resize 256 bicubic, CenterCrop 224, ImageNet mean/std), unless the metadata says otherwise. */
+static vssm_status resolve_vim(const vssm_source *src, const vssm_classifier_opts *opts, const char *prefix,
+                               vssm_vim_config *cfg, vssm_preprocess_params *pp, vssm_err *err) {
+    vssm_status s;
+    vssm_preprocess_default(pp);
+    if (opts->arch) {
+        vssm_vim_config inferred;
+        if ((s = vssm_vim_config_preset(cfg, opts->arch, err)) != VSSM_OK) return s;
+        cfg->num_classes = vssm_vim_config_infer(src, prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
+    } else if (vssm_vim_config_from_meta(src, cfg, NULL) != VSSM_OK &&
+               (s = vssm_vim_config_infer(src, prefix, cfg, err)) != VSSM_OK) {
+        return s;
+    }
+    return pp_from_meta(src, pp, err);
+}
+
+/* the VMamba-shaped view of a Vim config that vssm_classifier_config returns */
+static void vim_facade(vssm_classifier *c) {
+    memset(&c->cfg, 0, sizeof c->cfg);
+    snprintf(c->cfg.arch, sizeof c->cfg.arch, "%s", c->vcfg.arch);
+    snprintf(c->cfg.forward_type, sizeof c->cfg.forward_type, "vim");
+    c->cfg.in_chans = c->vcfg.in_chans;
+    c->cfg.num_classes = c->vcfg.num_classes;
+    c->cfg.d_state = c->vcfg.d_state;
+}
+
 vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_classifier_opts *opts,
                                   vssm_vmamba_config *cfg_out, vssm_preprocess_params *pp_out, vssm_err *err) {
     *out = NULL;
@@ -127,14 +203,25 @@ vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const cha
     if (!c) { vssm_weights_close(w); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     c->ctx = ctx;
     char prefix[128] = "";
-    if ((s = resolve_config(src, opts, &c->cfg, &c->pp, prefix, sizeof prefix, err)) != VSSM_OK) goto fail;
-    if (c->cfg.num_classes < 1) {
-        s = vssm_err_set(err, VSSM_ERR_FORMAT, "the weights have no classifier head (classifier.head.weight)");
-        goto fail;
+    if (wants_vim(src, opts, prefix, sizeof prefix)) {
+        c->is_vim = 1;
+        if ((s = resolve_vim(src, opts, prefix, &c->vcfg, &c->pp, err)) != VSSM_OK) goto fail;
+        vim_facade(c);
+        if (c->vcfg.num_classes < 1) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "the Vim weights have no classifier head (%shead.weight)", prefix);
+            goto fail;
+        }
+        if ((s = vssm_vim_load(&c->vim, ctx, &c->vcfg, src, prefix, err)) != VSSM_OK) goto fail;
+    } else {
+        if ((s = resolve_config(src, opts, &c->cfg, &c->pp, prefix, sizeof prefix, err)) != VSSM_OK) goto fail;
+        if (c->cfg.num_classes < 1) {
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "the weights have no classifier head (classifier.head.weight)");
+            goto fail;
+        }
+        if ((s = vssm_vmamba_load(&c->backbone, ctx, &c->cfg, src, prefix, err)) != VSSM_OK ||
+            (s = vssm_cls_head_load(&c->head, ctx, c->cfg.dims[3], c->cfg.num_classes, src, prefix, err)) != VSSM_OK)
+            goto fail;
     }
-    if ((s = vssm_vmamba_load(&c->backbone, ctx, &c->cfg, src, prefix, err)) != VSSM_OK ||
-        (s = vssm_cls_head_load(&c->head, ctx, c->cfg.dims[3], c->cfg.num_classes, src, prefix, err)) != VSSM_OK)
-        goto fail;
     const char *lj = src->meta ? src->meta(src->user, "labels") : NULL;
     if (opts->labels_path) s = labels_from_file(c, opts->labels_path, err);
     else if (lj) s = labels_from_json(c, lj, path, err);
@@ -170,7 +257,37 @@ vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, co
     return VSSM_OK;
 }
 
-size_t vssm_classifier_state_bytes(const vssm_classifier *c) { return c->st ? vssm_vmamba_state_bytes(c->st) : 0; }
+vssm_status vssm_classifier_from_vim_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                            const vssm_source *src, const char *prefix, vssm_err *err) {
+    *out = NULL;
+    if (cfg->num_classes < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "a classifier needs num_classes >= 1");
+    vssm_classifier *c = calloc(1, sizeof *c);
+    if (!c) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    c->ctx = ctx;
+    c->is_vim = 1;
+    c->vcfg = *cfg;
+    vim_facade(c);
+    vssm_preprocess_default(&c->pp);
+    vssm_status s = vssm_vim_load(&c->vim, ctx, &c->vcfg, src, prefix, err);
+    if (s != VSSM_OK) { vssm_classifier_free(c); return s; }
+    if (c->cfg.num_classes == 1000) c->builtin = vssm_imagenet1k_labels();
+    *out = c;
+    return VSSM_OK;
+}
+
+const vssm_vim_config *vssm_classifier_vim_config(const vssm_classifier *c) { return c->is_vim ? &c->vcfg : NULL; }
+
+double vssm_classifier_macs(const vssm_classifier *c, int h, int w) {
+    return c->is_vim ? vssm_vim_macs(&c->vcfg, h, w) : vssm_vmamba_macs(&c->cfg, h, w);
+}
+int64_t vssm_classifier_params(const vssm_classifier *c) {
+    return c->is_vim ? vssm_vim_param_count(&c->vcfg) : vssm_vmamba_param_count(&c->cfg);
+}
+
+size_t vssm_classifier_state_bytes(const vssm_classifier *c) {
+    if (c->is_vim) return c->vst ? vssm_vim_state_bytes(c->vst) : 0;
+    return c->st ? vssm_vmamba_state_bytes(c->st) : 0;
+}
 
 const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c) { return &c->cfg; }
 vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c) { return c->pp; }
@@ -183,8 +300,25 @@ const char *vssm_classifier_label(const vssm_classifier *c, int i) {
     return NULL;
 }
 
+static vssm_status vim_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits, vssm_err *err) {
+    if (!c->vst || c->sB != B || c->sH != H || c->sW != W) {
+        vssm_vim_state_free(c->vst);
+        c->vst = NULL;
+        vssm_status s = vssm_vim_state_new(&c->vst, c->vim, B, H, W, err);
+        if (s != VSSM_OK) return s;
+        c->sB = B;
+        c->sH = H;
+        c->sW = W;
+    }
+    vssm_status s = vssm_vim_forward(c->vim, c->vst, x, err);
+    if (s != VSSM_OK) return s;
+    vssm_tensor t = vssm_vim_logits(c->vst);
+    return vssm_tensor_to_host(c->ctx, &t, logits, err);
+}
+
 vssm_status vssm_classifier_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits,
                                     vssm_err *err) {
+    if (c->is_vim) return vim_forward(c, x, B, H, W, logits, err);
     if (!c->st || c->sB != B || c->sH != H || c->sW != W) {
         vssm_vmamba_state_free(c->st);
         c->st = NULL;

@@ -147,6 +147,34 @@ void vssm_op_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, flo
     prof_end(ctx, VSSM_OP_ELTWISE, t);
 }
 
+void vssm_op_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y) {
+    double t = prof_begin(ctx);
+    ctx->ops->rmsnorm(ctx, x, rows, C, w, eps, y);
+    prof_end(ctx, VSSM_OP_NORM, t);
+}
+void vssm_op_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                    const float *bias, int K, int reverse, vssm_act act, float *y) {
+    double t = prof_begin(ctx);
+    ctx->ops->conv1d(ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y);
+    prof_end(ctx, VSSM_OP_DWCONV, t);
+}
+void vssm_op_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) {
+    double t = prof_begin(ctx);
+    ctx->ops->scan1d(ctx, a);
+    prof_end(ctx, VSSM_OP_SCAN, t);
+}
+void vssm_op_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
+    double t = prof_begin(ctx);
+    ctx->ops->patchify(ctx, a);
+    prof_end(ctx, VSSM_OP_CONV, t);
+}
+void vssm_op_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
+                      const float *rowval) {
+    double t = prof_begin(ctx);
+    ctx->ops->rows_add(ctx, x, B, L, C, add, row, rowval);
+    prof_end(ctx, VSSM_OP_ELTWISE, t);
+}
+
 void vssm_conv_weight_layout(const float *src, int Cout, int Cin, float *dst) {
     for (int o = 0; o < Cout; o++)
         for (int i = 0; i < Cin; i++)

@@ -44,6 +44,40 @@ typedef struct vssm_scan_args {
     float *y;
 } vssm_scan_args;
 
+/* Parameters of the 1D selective scan of a Mamba mixer (Vim), with the output gate.
+ *  u      (B, L, D)          input after the causal conv + SiLU
+ *  xdbl   (B, L, R+2N)       per token [dt_r; B; C] (the x_proj output)
+ *  z      gate, element (b, t, c) at z[(b*L + t)*ldz + c]; NULL: no gate
+ *  dt_w   (R, D)             dt_proj weight, transposed at load from (D, R)
+ *  dt_b   (D)                dt_proj bias (added before softplus, threshold 20)
+ *  A      (N, D)             = -exp(A_log), transposed at load
+ *  Ds     (D)                skip
+ *  y      (B, L, D)          out: (C_t . h_t + D u_t) * SiLU(z_t), written (or added
+ *                            when accumulate) at the token's own position t
+ * reverse: the recurrence walks t = L-1 .. 0 (Vim's backward branch, kept in the
+ * original token order so no flip is ever materialised); the state starts at 0. */
+typedef struct vssm_scan1d_args {
+    int B, D, R, N;
+    int64_t L;
+    int reverse, accumulate;
+    const float *u, *xdbl, *z;
+    int64_t ldz;
+    const float *dt_w, *dt_b, *A, *Ds;
+    float *y;
+} vssm_scan1d_args;
+
+/* Parameters of patch extraction (im2col) for a kernel = P, stride S, no padding conv.
+ *  x    (B, H, W, C) NHWC; grid gh = (H - P)/S + 1, gw = (W - P)/S + 1 (row-major patches)
+ *  cols (B, rows, C*P*P): patch m of image b goes to row row0 + m + (skip >= 0 && m >= skip),
+ *       column c*P*P + ky*P + kx (the flattening of an official (Cout, C, P, P) weight);
+ *       rows not written by any patch are left as they are. */
+typedef struct vssm_patch_args {
+    int B, H, W, C, P, S;
+    int64_t rows, row0, skip;
+    const float *x;
+    float *cols;
+} vssm_patch_args;
+
 typedef struct vssm_ops {
     const char *name;
 
@@ -81,6 +115,21 @@ typedef struct vssm_ops {
 
     /* y (B, C) = mean over L of x (B, L, C) */
     void (*avgpool)(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
+
+    /* ---- Vision Mamba (Vim) ---- */
+    /* y = x * rsqrt(mean(x^2) + eps) * w over the last dim of x (rows, C); y may be x. */
+    void (*rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
+    /* depthwise causal conv1d along L with bias, then act:
+     *   y[b,t,c] = act(bias[c] + sum_k w[k,c] * x[b, t-(K-1)+k, c])  (reverse: x[b, t+(K-1)-k, c]),
+     * zero outside [0, L). x element (b, t, c) at x[(b*L + t)*ldx + c]; w (K, C); y (B, L, C). */
+    void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                   const float *bias, int K, int reverse, vssm_act act, float *y);
+    void (*scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a);
+    void (*patchify)(vssm_ctx *ctx, const vssm_patch_args *a);
+    /* x (B, L, C): row `row` of every image (if row >= 0) is replaced by rowval (C), then
+     * every row t gets add[t] (L, C) added. */
+    void (*rows_add)(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
+                     const float *rowval);
 } vssm_ops;
 
 /* The table behind a context. */
@@ -108,5 +157,12 @@ void vssm_op_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const
 size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N);
 void vssm_op_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);
 void vssm_op_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
+void vssm_op_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
+void vssm_op_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                    const float *bias, int K, int reverse, vssm_act act, float *y);
+void vssm_op_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
+void vssm_op_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
+void vssm_op_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
+                      const float *rowval);
 
 #endif

@@ -251,6 +251,157 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
     for (int i = 0; i < 8; i++) vssm_op_free(ctx, bufs[i]);
 }
 
+/* ---- Vision Mamba ops ---- */
+
+static void test_rmsnorm(int64_t rows, int C) {
+    float *x = rand_vec((size_t)rows * C, 3), *w = rand_vec(C, 1);
+    void *dx = dev_from(x, (size_t)rows * C), *dw = dev_from(w, C), *dy = dev_out((size_t)rows * C);
+    vssm_op_rmsnorm(ctx, dx, rows, C, dw, 1e-5f, dy);
+    double *ref = malloc((size_t)rows * C * sizeof(double));
+    for (int64_t i = 0; i < rows; i++) {
+        double s = 0;
+        for (int c = 0; c < C; c++) s += (double)x[i * C + c] * x[i * C + c];
+        double inv = 1 / sqrt(s / C + 1e-5);
+        for (int c = 0; c < C; c++) ref[i * C + c] = x[i * C + c] * inv * w[c];
+    }
+    char what[64];
+    snprintf(what, sizeof what, "rmsnorm %lldx%d", (long long)rows, C);
+    float *got = host_of(dy, (size_t)rows * C, what);
+    expect(what, got, ref, (size_t)rows * C, 1e-5);
+    free(x); free(w); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, dy);
+}
+
+/* x read with a row stride ldx > C (the x half of in_proj's (x, z) output) */
+static void test_conv1d(int B, int64_t L, int C, int ldx, int K, int reverse, vssm_act act) {
+    size_t nx = (size_t)B * L * ldx, ny = (size_t)B * L * C;
+    float *x = rand_vec(nx, 1), *w = rand_vec((size_t)K * C, 0.7f), *b = rand_vec(C, 0.5f);
+    void *dx = dev_from(x, nx), *dw = dev_from(w, (size_t)K * C), *db = dev_from(b, C), *dy = dev_out(ny);
+    vssm_op_conv1d(ctx, dx, ldx, B, L, C, dw, db, K, reverse, act, dy);
+    double *ref = malloc(ny * sizeof(double));
+    for (int bi = 0; bi < B; bi++)
+        for (int64_t t = 0; t < L; t++)
+            for (int c = 0; c < C; c++) {
+                /* the official form: conv1d with padding K-1 on the (flipped) sequence, first L outputs */
+                double s = b[c];
+                int64_t tf = reverse ? L - 1 - t : t;   /* position in the walked order */
+                for (int k = 0; k < K; k++) {
+                    int64_t q = tf - (K - 1) + k;        /* walked-order source */
+                    if (q < 0) continue;
+                    int64_t src = reverse ? L - 1 - q : q;
+                    s += (double)w[(size_t)k * C + c] * x[((size_t)bi * L + src) * ldx + c];
+                }
+                ref[((size_t)bi * L + t) * C + c] = act == VSSM_ACT_SILU ? silu_d(s) : act == VSSM_ACT_GELU ? gelu_d(s) : s;
+            }
+    char what[96];
+    snprintf(what, sizeof what, "conv1d B=%d L=%lld C=%d K=%d %s", B, (long long)L, C, K, reverse ? "reverse" : "causal");
+    float *got = host_of(dy, ny, what);
+    expect(what, got, ref, ny, 1e-5);
+    free(x); free(w); free(b); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+}
+
+/* The reference walks the flipped sequence for reverse, as the official backward branch. */
+static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int gate, int accumulate) {
+    const int C2 = R + 2 * N;
+    size_t nu = (size_t)B * L * D, nx = (size_t)B * L * C2, ldz = (size_t)D + 3;
+    float *u = rand_vec(nu, 1), *xd = rand_vec(nx, 1), *z = rand_vec((size_t)B * L * ldz, 2), *y0 = rand_vec(nu, 1);
+    float *dtw = rand_vec((size_t)D * R, 0.5f), *dtb = rand_vec(D, 2), *Alog = rand_vec((size_t)D * N, 1), *Ds = rand_vec(D, 1);
+    for (int c = 0; c < D; c++) dtb[c] -= 3.0f;
+    dtb[0] = 25.0f;   /* above the softplus threshold */
+    float *dtw_t = malloc((size_t)R * D * sizeof(float)), *A = malloc((size_t)N * D * sizeof(float));
+    for (int c = 0; c < D; c++) {
+        for (int r = 0; r < R; r++) dtw_t[(size_t)r * D + c] = dtw[(size_t)c * R + r];
+        for (int n = 0; n < N; n++) A[(size_t)n * D + c] = -expf(Alog[(size_t)c * N + n]);
+    }
+    void *du = dev_from(u, nu), *dxd = dev_from(xd, nx), *dz = dev_from(z, (size_t)B * L * ldz);
+    void *ddw = dev_from(dtw_t, (size_t)R * D), *ddb = dev_from(dtb, D), *dA = dev_from(A, (size_t)N * D), *dDs = dev_from(Ds, D);
+    void *dy = dev_out(nu);
+    if (accumulate) vssm_op_upload(ctx, dy, y0, nu * sizeof(float));
+    vssm_scan1d_args a = {B, D, R, N, L, reverse, accumulate, du, dxd, gate ? dz : NULL, (int64_t)ldz, ddw, ddb, dA, dDs, dy};
+    vssm_op_scan1d(ctx, &a);
+    double *ref = malloc(nu * sizeof(double)), *h = malloc((size_t)N * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < D; c++) {
+            for (int n = 0; n < N; n++) h[n] = 0;
+            for (int64_t s = 0; s < L; s++) {
+                const int64_t t = reverse ? L - 1 - s : s;
+                const float *x = xd + ((size_t)b * L + t) * C2;
+                double dt = dtb[c];
+                for (int r = 0; r < R; r++) dt += (double)dtw[(size_t)c * R + r] * x[r];
+                double delta = softplus_d(dt), uu = u[((size_t)b * L + t) * D + c], yy = Ds[c] * uu;
+                for (int n = 0; n < N; n++) {
+                    h[n] = exp(delta * -exp((double)Alog[(size_t)c * N + n])) * h[n] + delta * x[R + n] * uu;
+                    yy += x[R + N + n] * h[n];
+                }
+                if (gate) yy *= silu_d(z[((size_t)b * L + t) * ldz + c]);
+                const size_t i = ((size_t)b * L + t) * D + c;
+                ref[i] = accumulate ? y0[i] + yy : yy;
+            }
+        }
+    char what[128];
+    snprintf(what, sizeof what, "scan1d B=%d L=%lld D=%d R=%d N=%d%s%s%s", B, (long long)L, D, R, N, reverse ? " reverse" : "",
+             gate ? " gated" : "", accumulate ? " accumulate" : "");
+    float *got = host_of(dy, nu, what);
+    expect(what, got, ref, nu, 1e-5);
+    free(u); free(xd); free(z); free(y0); free(dtw); free(dtb); free(Alog); free(Ds); free(dtw_t); free(A);
+    free(ref); free(h); free(got);
+    void *bufs[] = {du, dxd, dz, ddw, ddb, dA, dDs, dy};
+    for (int i = 0; i < 8; i++) vssm_op_free(ctx, bufs[i]);
+}
+
+/* patch extraction vs an explicit P x P stride-S convolution's im2col, with a skipped row */
+static void test_patchify(int B, int H, int W, int C, int P, int S, int skip, int extra_rows) {
+    const int gh = (H - P) / S + 1, gw = (W - P) / S + 1;
+    const int64_t M = (int64_t)gh * gw, rows = M + (skip >= 0) + extra_rows, KC = (int64_t)C * P * P;
+    size_t nx = (size_t)B * H * W * C, nc = (size_t)B * rows * KC;
+    float *x = rand_vec(nx, 1);
+    void *dx = dev_from(x, nx), *dc = dev_out(nc);
+    vssm_patch_args a = {B, H, W, C, P, S, rows, extra_rows, skip, dx, dc};
+    vssm_op_patchify(ctx, &a);
+    char what[96];
+    snprintf(what, sizeof what, "patchify B=%d %dx%d C=%d P=%d S=%d skip=%d", B, H, W, C, P, S, skip);
+    float *got = host_of(dc, nc, what);
+    int ok = 1;
+    for (int b = 0; b < B; b++)
+        for (int64_t r = 0; r < rows; r++) {
+            int64_t m = r - extra_rows;
+            if (skip >= 0 && m == skip) m = -1;          /* the untouched class row */
+            else if (skip >= 0 && m > skip) m--;
+            for (int64_t k = 0; k < KC; k++) {
+                const float g = got[((size_t)b * rows + r) * KC + k];
+                if (m < 0 || m >= M) { ok &= isnan(g); continue; }   /* still the poison value */
+                const int c = (int)(k / (P * P)), ky = (int)(k % (P * P)) / P, kx = (int)(k % P);
+                const int yy = (int)(m / gw) * S + ky, xx = (int)(m % gw) * S + kx;
+                ok &= g == x[(((size_t)b * H + yy) * W + xx) * C + c];
+            }
+        }
+    TEST_CHECK(ok, "%s: wrong patch values or rows", what);
+    free(x); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dc);
+}
+
+static void test_rows_add(int B, int64_t L, int C, int64_t row) {
+    size_t n = (size_t)B * L * C;
+    float *x = rand_vec(n, 1), *add = rand_vec((size_t)L * C, 1), *rv = rand_vec(C, 1);
+    void *dx = dev_out(n), *da = dev_from(add, (size_t)L * C), *dr = dev_from(rv, C);
+    vssm_op_upload(ctx, dx, x, n * sizeof(float));
+    vssm_op_rows_add(ctx, dx, B, L, C, da, row, dr);
+    double *ref = malloc(n * sizeof(double));
+    for (int b = 0; b < B; b++)
+        for (int64_t t = 0; t < L; t++)
+            for (int c = 0; c < C; c++) {
+                size_t i = ((size_t)b * L + t) * C + c;
+                ref[i] = (double)(t == row ? rv[c] : x[i]) + add[(size_t)t * C + c];
+            }
+    char what[64];
+    snprintf(what, sizeof what, "rows_add B=%d L=%lld C=%d row=%lld", B, (long long)L, C, (long long)row);
+    float *got = host_of(dx, n, what);
+    expect(what, got, ref, n, 1e-7);
+    free(x); free(add); free(rv); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, da); vssm_op_free(ctx, dr);
+}
+
 int main(int argc, char **argv) {
     vssm_ctx_opts o = vssm_ctx_default_opts();
     o.n_threads = 2;
@@ -280,6 +431,23 @@ int main(int argc, char **argv) {
     test_scan(1, 9, 11, 37, 3, 2);  /* L = 99: chunks of 32 plus a partial one; d_state 2 */
     test_scan(1, 1, 1, 5, 1, 4);    /* a single token */
     test_scan(1, 3, 40, 8, 2, 3);   /* wide, short */
+    /* Vision Mamba */
+    test_rmsnorm(13, 7);
+    test_rmsnorm(5, 192);
+    test_conv1d(2, 37, 19, 40, 4, 0, VSSM_ACT_SILU);
+    test_conv1d(2, 37, 19, 40, 4, 1, VSSM_ACT_SILU);
+    test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE);  /* L < K */
+    test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
+    test_scan1d(2, 37, 19, 2, 16, 0, 1, 0);         /* d_state 16, a tail block, gated */
+    test_scan1d(2, 37, 19, 2, 16, 1, 1, 1);         /* the backward branch: reverse + accumulate */
+    test_scan1d(1, 70, 32, 3, 5, 1, 0, 0);          /* chunks of 32 plus a partial one, d_state 5 */
+    test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);           /* a single token */
+    test_scan1d(3, 9, 48, 20, 64, 0, 1, 0);         /* the largest d_state, R > 16 lanes */
+    test_patchify(2, 35, 21, 3, 16, 16, -1, 0);     /* 2x1 grid, remainders dropped */
+    test_patchify(2, 40, 48, 3, 16, 8, 5, 0);       /* stride 8 (overlap), class row after patch 4 */
+    test_patchify(1, 24, 16, 2, 8, 8, -1, 3);       /* rows offset (one-stream search part) */
+    test_rows_add(2, 7, 5, 3);
+    test_rows_add(1, 4, 33, -1);
     vssm_ctx_free(ctx);
     return test_finish("test_ops");
 }

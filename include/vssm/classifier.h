@@ -14,6 +14,14 @@
  * opts->labels_path (one per line), else the "labels" metadata (a JSON array), else the
  * built-in ImageNet-1k names when the head has 1000 outputs. Activations are planned
  * once per (batch, height, width) and kept until the size changes.
+ *
+ * The backbone is a VMamba or a Vision Mamba (vssm/vim.h): a Vim is recognised by a stated
+ * arch "vim-*", metadata arch "vim-*", or its tensor names (layers.0.mixer.in_proj.weight +
+ * pos_embed) when no VMamba patch embed is present. For a Vim, vssm_classifier_config
+ * returns a VMamba-shaped view holding only arch, in_chans, num_classes and d_state
+ * (forward_type "vim"); vssm_classifier_vim_config gives the real config, and
+ * vssm_classifier_macs/_params work for both. A Vim reads its class token, so any input at
+ * least one patch large is accepted (the position embedding is resampled).
  */
 #ifndef VSSM_CLASSIFIER_H
 #define VSSM_CLASSIFIER_H
@@ -22,6 +30,7 @@
 #include "vssm/ctx.h"
 #include "vssm/image.h"
 #include "vssm/vmamba.h"
+#include "vssm/vim.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,7 +57,15 @@ vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *
  * for benchmarks); ImageNet preprocessing, no class names unless 1000 classes. */
 vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
                                         const vssm_source *src, const char *prefix, vssm_err *err);
+/* The same for a Vim with a known config (ImageNet preprocessing). */
+vssm_status vssm_classifier_from_vim_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                            const vssm_source *src, const char *prefix, vssm_err *err);
 void vssm_classifier_free(vssm_classifier *c);
+/* The Vim config when the backbone is a Vim, else NULL. */
+const vssm_vim_config *vssm_classifier_vim_config(const vssm_classifier *c);
+/* Multiply-adds per image at h x w, and parameters (backbone + head), for either backbone. */
+double vssm_classifier_macs(const vssm_classifier *c, int h, int w);
+int64_t vssm_classifier_params(const vssm_classifier *c);
 /* Bytes of activations planned for the last forward's (B, H, W); 0 before the first. */
 size_t vssm_classifier_state_bytes(const vssm_classifier *c);
 const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c);

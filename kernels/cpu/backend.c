@@ -39,6 +39,11 @@ static const vssm_ops cpu_ops = {
     .scan_workspace = vssm_cpu_scan_workspace,
     .ss2d_scan = vssm_cpu_ss2d_scan,
     .avgpool = vssm_cpu_avgpool,
+    .rmsnorm = vssm_cpu_rmsnorm,
+    .conv1d = vssm_cpu_conv1d,
+    .scan1d = vssm_cpu_scan1d,
+    .patchify = vssm_cpu_patchify,
+    .rows_add = vssm_cpu_rows_add,
 };
 
 vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {

@@ -17,5 +17,13 @@ void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, cons
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N);
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
 void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
+/* Vision Mamba: conv1d.c (rmsnorm, conv1d, patchify, rows_add), scan1d.c */
+void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
+void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                     const float *bias, int K, int reverse, vssm_act act, float *y);
+void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
+void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
+void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
+                       const float *rowval);
 
 #endif

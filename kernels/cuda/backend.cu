@@ -403,6 +403,11 @@ static void fill_ops(vssm_ops *o) {
     o->scan_workspace = vssm_cuda_scan_workspace;
     o->ss2d_scan = vssm_cuda_ss2d_scan;
     o->avgpool = cu_avgpool;
+    o->rmsnorm = vssm_cuda_rmsnorm;   /* scan1d.cu: the Vision Mamba ops */
+    o->conv1d = vssm_cuda_conv1d;
+    o->scan1d = vssm_cuda_scan1d;
+    o->patchify = vssm_cuda_patchify;
+    o->rows_add = vssm_cuda_rows_add;
 }
 
 vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err) {

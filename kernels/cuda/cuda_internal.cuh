@@ -84,6 +84,14 @@ void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const flo
 /* scan.cu */
 size_t vssm_cuda_scan_workspace(int B, int H, int W, int D, int R, int N);
 void vssm_cuda_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);
+/* scan1d.cu (Vision Mamba) */
+void vssm_cuda_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
+void vssm_cuda_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                      const float *bias, int K, int reverse, vssm_act act, float *y);
+void vssm_cuda_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
+void vssm_cuda_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
+void vssm_cuda_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
+                        const float *rowval);
 
 /* The first error this context recorded ("" when none): for callers that got a nonzero
  * sync() and want the reason. */

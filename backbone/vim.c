@@ -1,0 +1,590 @@
+/* backbone/vim.c - the Vision Mamba (Vim) backbone: config, weights, activation plan,
+ * forward pass (vssm/vim.h).
+ *
+ * Official names and shapes (prefix omitted), D = embed_dim, Di = d_inner, R = dt_rank,
+ * N = d_state, K = d_conv, M0 = pos grid size:
+ *   patch_embed.proj.weight (D, C, P, P) .bias (D)   cls_token (1, 1, D)   pos_embed (1, M0+1, D)
+ *   layers.i.norm.weight (D)                        RMSNorm (no bias)
+ *   layers.i.mixer.in_proj.weight (2Di, D)          no bias
+ *   layers.i.mixer.conv1d.weight (Di, 1, K) .bias   conv1d_b.* the same
+ *   layers.i.mixer.x_proj.weight (R+2N, Di)         x_proj_b.weight the same
+ *   layers.i.mixer.dt_proj.weight (Di, R) .bias     dt_proj_b.* the same
+ *   layers.i.mixer.A_log (Di, N)  .D (Di)           A_b_log, D_b the same
+ *   layers.i.mixer.out_proj.weight (D, Di)          no bias
+ *   norm_f.weight (D)   head.weight (classes, D) .bias (classes)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backbone/vim_internal.h"
+
+/* ======================================================================= configs */
+
+static const struct { const char *name; int D, stride, grid; } presets[] = {
+    {"vim-tiny", 192, 16, 14},        {"vim-small", 384, 16, 14},         {"vim-base", 768, 16, 14},
+    {"vim-tiny-stride8", 192, 8, 27}, {"vim-small-stride8", 384, 8, 27},
+};
+
+vssm_status vssm_vim_config_preset(vssm_vim_config *cfg, const char *name, vssm_err *err) {
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        if (strcmp(presets[i].name, name) != 0) continue;
+        memset(cfg, 0, sizeof *cfg);
+        snprintf(cfg->arch, sizeof cfg->arch, "%s", name);
+        cfg->in_chans = 3;
+        cfg->patch_size = 16;
+        cfg->stride = presets[i].stride;
+        cfg->pos_grid_h = cfg->pos_grid_w = presets[i].grid;
+        cfg->embed_dim = presets[i].D;
+        cfg->depth = 24;
+        cfg->d_inner = 2 * presets[i].D;
+        cfg->d_state = 16;
+        cfg->d_conv = 4;
+        cfg->num_classes = 1000;
+        snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, "v2");
+        cfg->rms_norm = 1;
+        cfg->cls_token_middle = 1;
+        cfg->divide_out = 1;
+        cfg->norm_eps = 1e-5f;
+        return VSSM_OK;
+    }
+    return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                        "unknown Vim arch '%s' (known: vim-tiny, vim-small, vim-base, vim-tiny-stride8, vim-small-stride8)", name);
+}
+
+vssm_status vssm_vim_config_validate(const vssm_vim_config *c, vssm_err *err) {
+    if (strcmp(c->bimamba_type, "v2") != 0)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim bimamba_type '%s' is not supported (only 'v2': separate conv1d_b/x_proj_b/dt_proj_b/A_b_log/D_b)",
+                            c->bimamba_type);
+    if (c->rms_norm != 1)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm blocks) is not supported (only RMSNorm)");
+    if (c->cls_token_middle != 1)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim without a middle class token is not supported (only use_middle_cls_token True)");
+    struct { const char *what; int v, lo, hi; } r[] = {
+        {"in_chans", c->in_chans, 1, 64},       {"patch_size", c->patch_size, 1, 64},
+        {"stride", c->stride, 1, 64},           {"pos_grid_h", c->pos_grid_h, 1, 1024},
+        {"pos_grid_w", c->pos_grid_w, 1, 1024}, {"embed_dim", c->embed_dim, 1, 16384},
+        {"depth", c->depth, 1, 1024},           {"d_inner", c->d_inner, 1, 65536},
+        {"d_state", c->d_state, 1, VSSM_SCAN_MAX_STATE}, {"dt_rank", c->dt_rank, 0, 65536},
+        {"d_conv", c->d_conv, 1, 64},           {"num_classes", c->num_classes, 0, 1 << 20},
+        {"divide_out", c->divide_out, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
+        if (r[i].v < r[i].lo || r[i].v > r[i].hi)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: %s = %d is out of range [%d, %d]", r[i].what, r[i].v,
+                                r[i].lo, r[i].hi);
+    if (!(c->norm_eps > 0 && c->norm_eps < 1))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: norm_eps %g is out of range (0, 1)", (double)c->norm_eps);
+    return VSSM_OK;
+}
+
+int vssm_vim_dt_rank(const vssm_vim_config *c) { return c->dt_rank > 0 ? c->dt_rank : (c->embed_dim + 15) / 16; }
+
+void vssm_vim_grid(const vssm_vim_config *c, int h, int w, int *gh, int *gw) {
+    *gh = h >= c->patch_size ? (h - c->patch_size) / c->stride + 1 : 0;
+    *gw = w >= c->patch_size ? (w - c->patch_size) / c->stride + 1 : 0;
+    if (!*gh || !*gw) *gh = *gw = 0;
+}
+
+static double layer_macs(const vssm_vim_config *c, double L) {
+    const double D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state, K = c->d_conv;
+    /* in_proj, out_proj; per direction: conv, x_proj, dt_proj, scan (~3 per state), gate */
+    return L * (2 * D * Di + Di * D + 2 * (Di * K + Di * (R + 2 * N) + Di * R + 3 * Di * N + Di));
+}
+
+double vssm_vim_macs(const vssm_vim_config *c, int h, int w) {
+    int gh, gw;
+    vssm_vim_grid(c, h, w, &gh, &gw);
+    const double M = (double)gh * gw, L = M + 1;
+    return M * c->embed_dim * (double)c->in_chans * c->patch_size * c->patch_size + c->depth * layer_macs(c, L) +
+           (double)c->embed_dim * c->num_classes;
+}
+
+/* ======================================================================= position embedding */
+
+/* torch's bicubic (upsample_bicubic2d, align_corners False): Keys kernel A = -0.75,
+ * source = (i + 0.5) * in/out - 0.5 (not clamped), taps at floor(source) - 1 .. + 2
+ * clamped to the border. */
+static void cubic_coeffs(double t, double w[4]) {
+    const double A = -0.75;
+    double x;
+    x = t + 1; w[0] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+    x = t;     w[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    x = 1 - t; w[2] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    x = 2 - t; w[3] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+}
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void vssm_vim_pos_resample(const float *pos, int gh0, int gw0, int D, int gh, int gw, float *out) {
+    const int64_t M0 = (int64_t)gh0 * gw0, M = (int64_t)gh * gw, c0 = M0 / 2, c = M / 2;
+    if (gh == gh0 && gw == gw0) {
+        memcpy(out, pos, (size_t)(M0 + 1) * D * sizeof(float));
+        return;
+    }
+    /* grid row m of the stored table (class row skipped) */
+#define GRID(m) (pos + (size_t)((m) < c0 ? (m) : (m) + 1) * D)
+    const double sy = (double)gh0 / gh, sx = (double)gw0 / gw;
+    for (int oy = 0; oy < gh; oy++) {
+        const double ry = (oy + 0.5) * sy - 0.5;
+        const int iy = (int)floor(ry);
+        double wy[4];
+        cubic_coeffs(ry - iy, wy);
+        for (int ox = 0; ox < gw; ox++) {
+            const double rx = (ox + 0.5) * sx - 0.5;
+            const int ix = (int)floor(rx);
+            double wx[4];
+            cubic_coeffs(rx - ix, wx);
+            const int64_t m = (int64_t)oy * gw + ox;
+            float *o = out + (size_t)(m < c ? m : m + 1) * D;
+            for (int d = 0; d < D; d++) {
+                double acc = 0;
+                for (int a = 0; a < 4; a++) {
+                    const int y = clampi(iy - 1 + a, 0, gh0 - 1);
+                    double row = 0;
+                    for (int b = 0; b < 4; b++) row += wx[b] * GRID((int64_t)y * gw0 + clampi(ix - 1 + b, 0, gw0 - 1))[d];
+                    acc += wy[a] * row;
+                }
+                o[d] = (float)acc;
+            }
+        }
+    }
+    memcpy(out + (size_t)c * D, pos + (size_t)c0 * D, (size_t)D * sizeof(float));
+#undef GRID
+}
+
+/* ======================================================================= weights: one walk */
+
+typedef enum { XF_PLAIN, XF_CONV1D, XF_T, XF_A_LOG, XF_HALF } xform;
+
+typedef struct walker {
+    int (*visit)(struct walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot);
+} walker;
+
+#define VISIT(nm, nd, xf, slot, ...)                                           \
+    do {                                                                       \
+        int64_t shp_[4] = {__VA_ARGS__};                                       \
+        if (w->visit(w, nm, shp_, nd, xf, slot)) return 1;                     \
+    } while (0)
+
+static int walk_model(walker *w, const vssm_vim_config *c, vssm_vim *m) {
+    const int64_t D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state, K = c->d_conv;
+    const int64_t P = c->patch_size, M0 = (int64_t)c->pos_grid_h * c->pos_grid_w;
+    char nm[160];
+    VISIT("patch_embed.proj.weight", 4, XF_PLAIN, &m->pe_w, D, c->in_chans, P, P);
+    VISIT("patch_embed.proj.bias", 1, XF_PLAIN, &m->pe_b, D);
+    VISIT("cls_token", 3, XF_PLAIN, &m->cls, 1, 1, D);
+    VISIT("pos_embed", 3, XF_PLAIN, &m->pos_dev, 1, M0 + 1, D);
+    static const char *const sfx[2] = {"", "_b"};
+    for (int i = 0; i < c->depth; i++) {
+        vssm_vim_layer_w dummy, *l = m->layers ? &m->layers[i] : &dummy;
+#define NM(...) (snprintf(nm, sizeof nm, __VA_ARGS__), nm)
+        VISIT(NM("layers.%d.norm.weight", i), 1, XF_PLAIN, &l->norm_w, D);
+        VISIT(NM("layers.%d.mixer.in_proj.weight", i), 2, XF_PLAIN, &l->in_proj, 2 * Di, D);
+        for (int d = 0; d < 2; d++) {
+            vssm_vim_dir_w *dw = &l->dir[d];
+            VISIT(NM("layers.%d.mixer.conv1d%s.weight", i, sfx[d]), 3, XF_CONV1D, &dw->conv_w, Di, 1, K);
+            VISIT(NM("layers.%d.mixer.conv1d%s.bias", i, sfx[d]), 1, XF_PLAIN, &dw->conv_b, Di);
+            VISIT(NM("layers.%d.mixer.x_proj%s.weight", i, sfx[d]), 2, XF_PLAIN, &dw->x_proj, R + 2 * N, Di);
+            VISIT(NM("layers.%d.mixer.dt_proj%s.weight", i, sfx[d]), 2, XF_T, &dw->dt_w, Di, R);
+            VISIT(NM("layers.%d.mixer.dt_proj%s.bias", i, sfx[d]), 1, XF_PLAIN, &dw->dt_b, Di);
+            VISIT(NM(d ? "layers.%d.mixer.A_b_log" : "layers.%d.mixer.A_log", i), 2, XF_A_LOG, &dw->A, Di, N);
+            VISIT(NM(d ? "layers.%d.mixer.D_b" : "layers.%d.mixer.D", i), 1, XF_PLAIN, &dw->Ds, Di);
+        }
+        VISIT(NM("layers.%d.mixer.out_proj.weight", i), 2, c->divide_out ? XF_HALF : XF_PLAIN, &l->out_proj, D, Di);
+#undef NM
+    }
+    VISIT("norm_f.weight", 1, XF_PLAIN, &m->norm_f, D);
+    if (c->num_classes > 0) {
+        VISIT("head.weight", 2, XF_PLAIN, &m->head_w, c->num_classes, D);
+        VISIT("head.bias", 1, XF_PLAIN, &m->head_b, c->num_classes);
+    }
+    return 0;
+}
+
+static int64_t numel_of(const int64_t *shape, int ndim) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+typedef struct { walker w; int64_t params, maxn; size_t bytes; } counter;
+static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
+    counter *c = (counter *)w;
+    const int64_t n = numel_of(shape, ndim);
+    c->params += n;
+    if (n > c->maxn) c->maxn = n;
+    c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    return 0;
+}
+
+int64_t vssm_vim_param_count(const vssm_vim_config *cfg) {
+    vssm_vim m;
+    memset(&m, 0, sizeof m);
+    counter c = {{count_visit}, 0, 0, 0};
+    walk_model(&c.w, cfg, &m);
+    return c.params;
+}
+
+typedef struct {
+    walker w;
+    vssm_vim *m;
+    const vssm_source *src;
+    const char *prefix;
+    char *arena;
+    size_t off;
+    float *host, *host2;
+    vssm_err *err;
+    vssm_status status;
+} loader;
+
+static int load_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
+    loader *ld = (loader *)w;
+    char full[320], a[96], b[96];
+    snprintf(full, sizeof full, "%s%s", ld->prefix, name);
+    vssm_tensor t;
+    vssm_status s = ld->src->get(ld->src->user, full, shape, ndim, &t, ld->err);
+    if (s != VSSM_OK) { ld->status = s; return 1; }
+    int same = t.ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t.shape[i] == shape[i];
+    if (!same) {
+        ld->status = vssm_err_set(ld->err, VSSM_ERR_SHAPE, "tensor '%s' has shape %s but the config needs %s", full,
+                                  vssm_shape_str(t.shape, t.ndim, a, sizeof a), vssm_shape_str(shape, ndim, b, sizeof b));
+        return 1;
+    }
+    const int64_t n = numel_of(shape, ndim);
+    if ((s = vssm_tensor_to_f32(&t, ld->host, ld->err)) != VSSM_OK) {
+        vssm_err_prefix(ld->err, "tensor '%s'", full);
+        ld->status = s;
+        return 1;
+    }
+    const float *out = ld->host;
+    float *h2 = ld->host2;
+    switch (xf) {
+    case XF_PLAIN: break;
+    case XF_CONV1D: /* (Di, 1, K) -> (K, Di) */
+    case XF_T:      /* (Di, R) -> (R, Di) */
+        for (int64_t c = 0; c < shape[0]; c++)
+            for (int64_t k = 0; k < shape[ndim - 1]; k++) h2[k * shape[0] + c] = ld->host[c * shape[ndim - 1] + k];
+        out = h2;
+        break;
+    case XF_A_LOG: /* (Di, N) -> A = -exp (N, Di) */
+        for (int64_t c = 0; c < shape[0]; c++)
+            for (int64_t k = 0; k < shape[1]; k++) h2[k * shape[0] + c] = -expf(ld->host[c * shape[1] + k]);
+        out = h2;
+        break;
+    case XF_HALF: /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
+        for (int64_t i = 0; i < n; i++) h2[i] = 0.5f * ld->host[i];
+        out = h2;
+        break;
+    }
+    if (slot == &ld->m->pos_dev) memcpy(ld->m->pos_host, ld->host, (size_t)n * sizeof(float));
+    float *dst = (float *)(ld->arena + ld->off);
+    ld->off += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    if (vssm_op_upload(ld->m->ctx, dst, out, (size_t)n * sizeof(float)) != 0) {
+        ld->status = vssm_err_set(ld->err, VSSM_ERR_DEVICE, "uploading tensor '%s' to the device failed", full);
+        return 1;
+    }
+    *slot = dst;
+    return 0;
+}
+
+void vssm_vim_free(vssm_vim *m) {
+    if (!m) return;
+    if (m->arena) vssm_op_free(m->ctx, m->arena);
+    free(m->layers);
+    free(m->pos_host);
+    free(m);
+}
+
+vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *cfg, const vssm_source *src,
+                          const char *prefix, vssm_err *err) {
+    *out = NULL;
+    vssm_status s = vssm_vim_config_validate(cfg, err);
+    if (s != VSSM_OK) return s;
+    vssm_vim *m = calloc(1, sizeof *m);
+    if (!m) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    m->cfg = *cfg;
+    m->ctx = ctx;
+    m->layers = calloc((size_t)cfg->depth, sizeof *m->layers);
+    m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim * sizeof(float));
+    counter c = {{count_visit}, 0, 0, 0};
+    walk_model(&c.w, cfg, m);
+    m->n_params = c.params;
+    m->arena_bytes = c.bytes;
+    m->arena = vssm_op_alloc(ctx, c.bytes);
+    loader ld = {{load_visit}, m, src, prefix ? prefix : "", m->arena, 0, NULL, NULL, err, VSSM_OK};
+    ld.host = malloc((size_t)c.maxn * sizeof(float));
+    ld.host2 = malloc((size_t)c.maxn * sizeof(float));
+    if (!m->layers || !m->pos_host || !m->arena || !ld.host || !ld.host2) {
+        free(ld.host);
+        free(ld.host2);
+        vssm_vim_free(m);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of Vim weights", c.bytes / 1e6);
+    }
+    walk_model(&ld.w, cfg, m);
+    free(ld.host);
+    free(ld.host2);
+    if (ld.status != VSSM_OK) { vssm_vim_free(m); return ld.status; }
+    *out = m;
+    return VSSM_OK;
+}
+
+const vssm_vim_config *vssm_vim_get_config(const vssm_vim *m) { return &m->cfg; }
+vssm_ctx *vssm_vim_ctx(const vssm_vim *m) { return m->ctx; }
+
+/* ======================================================================= activations */
+
+void vssm_vim_state_free(vssm_vim_state *st) {
+    if (!st) return;
+    vssm_ctx *ctx = st->m->ctx;
+    float *bufs[] = {st->in, st->in2, st->cols, st->pos, st->x, st->ln, st->xz, st->u, st->y, st->xdbl,
+                     st->feat, st->cls, st->logits, st->tap_embed, st->tap_b0};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vssm_op_free(ctx, bufs[i]);
+    free(st);
+}
+
+static float *state_alloc(vssm_vim_state *st, size_t floats, int *fail) {
+    const size_t bytes = floats * sizeof(float);
+    void *p = vssm_op_alloc(st->m->ctx, bytes ? bytes : 1);
+    if (!p) *fail = 1;
+    st->bytes += bytes;
+    return p;
+}
+
+/* Common planning once the sequence is known; pos_host (L, D) is uploaded here. */
+static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err) {
+    vssm_vim *m = st->m;
+    const vssm_vim_config *c = &m->cfg;
+    const size_t B = st->B, L = st->L, D = c->embed_dim, Di = c->d_inner;
+    const size_t KC = (size_t)c->in_chans * c->patch_size * c->patch_size, C2 = vssm_vim_dt_rank(c) + 2 * c->d_state;
+    int fail = 0;
+    st->in = state_alloc(st, B * st->H * st->W * c->in_chans, &fail);
+    if (st->onestream) st->in2 = state_alloc(st, B * st->zh * st->zw * c->in_chans, &fail);
+    st->cols = state_alloc(st, B * L * KC, &fail);
+    st->pos = state_alloc(st, L * D, &fail);
+    st->x = state_alloc(st, B * L * D, &fail);
+    st->ln = state_alloc(st, B * L * D, &fail);
+    st->xz = state_alloc(st, B * L * 2 * Di, &fail);
+    st->u = state_alloc(st, B * L * Di, &fail);
+    st->y = state_alloc(st, B * L * Di, &fail);
+    st->xdbl = state_alloc(st, B * L * C2, &fail);
+    st->feat = state_alloc(st, B * st->M * D, &fail);
+    st->cls = state_alloc(st, B * D, &fail);
+    if (c->num_classes > 0) st->logits = state_alloc(st, B * c->num_classes, &fail);
+    st->tap_embed = state_alloc(st, B * L * D, &fail);
+    st->tap_b0 = state_alloc(st, B * L * D, &fail);
+    if (fail) {
+        size_t need = st->bytes;
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory planning %.1f MB of Vim activations for batch %d, %lld tokens",
+                            need / 1e6, st->B, (long long)st->L);
+    }
+    /* class-token rows of cols are never written by patchify: make them 0 once */
+    float *zeros = calloc(B * L * KC, sizeof(float));
+    if (!zeros) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    int bad = vssm_op_upload(m->ctx, st->cols, zeros, B * L * KC * sizeof(float)) != 0 ||
+              vssm_op_upload(m->ctx, st->pos, pos_host, L * D * sizeof(float)) != 0;
+    free(zeros);
+    if (bad) return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading to the device failed");
+    return VSSM_OK;
+}
+
+static vssm_status check_size(const vssm_vim_config *c, const char *what, int h, int w, int *gh, int *gw, vssm_err *err) {
+    if (h < 1 || w < 1 || h > 32768 || w > 32768)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s size %dx%d out of range [1, 32768]", what, h, w);
+    vssm_vim_grid(c, h, w, gh, gw);
+    if (*gh == 0)
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "%s size %dx%d is smaller than one %dx%d patch", what, h, w, c->patch_size,
+                            c->patch_size);
+    return VSSM_OK;
+}
+
+vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int h, int w, vssm_err *err) {
+    *out = NULL;
+    if (batch < 1 || batch > 65536) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
+    const vssm_vim_config *c = &m->cfg;
+    int gh, gw;
+    vssm_status s = check_size(c, "input", h, w, &gh, &gw, err);
+    if (s != VSSM_OK) return s;
+    vssm_vim_state *st = calloc(1, sizeof *st);
+    float *pos = malloc(((size_t)gh * gw + 1) * c->embed_dim * sizeof(float));
+    if (!st || !pos) { free(st); free(pos); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    st->m = m;
+    st->B = batch;
+    st->H = h;
+    st->W = w;
+    st->gh = gh;
+    st->gw = gw;
+    st->M = (int64_t)gh * gw;
+    st->L = st->M + 1;
+    st->cls_row = st->M / 2;   /* the official token_position = M // 2 */
+    vssm_vim_pos_resample(m->pos_host, c->pos_grid_h, c->pos_grid_w, c->embed_dim, gh, gw, pos);
+    s = plan(st, pos, err);
+    free(pos);
+    if (s != VSSM_OK) { vssm_vim_state_free(st); return s; }
+    *out = st;
+    return VSSM_OK;
+}
+
+vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int batch, int zh, int zw, int xh, int xw,
+                                         vssm_err *err) {
+    *out = NULL;
+    if (batch < 1 || batch > 65536) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
+    const vssm_vim_config *c = &m->cfg;
+    const int D = c->embed_dim;
+    int zgh, zgw, gh, gw;
+    vssm_status s;
+    if ((s = check_size(c, "template", zh, zw, &zgh, &zgw, err)) != VSSM_OK ||
+        (s = check_size(c, "search", xh, xw, &gh, &gw, err)) != VSSM_OK)
+        return s;
+    const int64_t Mz = (int64_t)zgh * zgw, Mx = (int64_t)gh * gw;
+    vssm_vim_state *st = calloc(1, sizeof *st);
+    float *pz = malloc((size_t)(Mz + 1) * D * sizeof(float)), *px = malloc((size_t)(Mx + 1) * D * sizeof(float));
+    float *pos = malloc((size_t)(Mz + Mx) * D * sizeof(float));
+    if (!st || !pz || !px || !pos) {
+        free(st); free(pz); free(px); free(pos);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    st->m = m;
+    st->B = batch;
+    st->onestream = 1;
+    st->H = xh; st->W = xw; st->gh = gh; st->gw = gw;
+    st->zh = zh; st->zw = zw; st->zgh = zgh; st->zgw = zgw;
+    st->M = Mx;
+    st->L = Mz + Mx;
+    st->cls_row = -1;
+    /* each image's grid rows of its resampled table, class rows dropped */
+    vssm_vim_pos_resample(m->pos_host, c->pos_grid_h, c->pos_grid_w, D, zgh, zgw, pz);
+    vssm_vim_pos_resample(m->pos_host, c->pos_grid_h, c->pos_grid_w, D, gh, gw, px);
+    const int64_t cz = Mz / 2, cx = Mx / 2;
+    memcpy(pos, pz, (size_t)cz * D * sizeof(float));
+    memcpy(pos + (size_t)cz * D, pz + (size_t)(cz + 1) * D, (size_t)(Mz - cz) * D * sizeof(float));
+    memcpy(pos + (size_t)Mz * D, px, (size_t)cx * D * sizeof(float));
+    memcpy(pos + (size_t)(Mz + cx) * D, px + (size_t)(cx + 1) * D, (size_t)(Mx - cx) * D * sizeof(float));
+    s = plan(st, pos, err);
+    free(pz); free(px); free(pos);
+    if (s != VSSM_OK) { vssm_vim_state_free(st); return s; }
+    *out = st;
+    return VSSM_OK;
+}
+
+size_t vssm_vim_state_bytes(const vssm_vim_state *st) { return st->bytes; }
+
+/* ======================================================================= forward */
+
+/* x = x + out_proj(y_f + y_b) (1/2 folded into out_proj), y_d = scan_d(SiLU(conv_d(x_in))) * SiLU(z) */
+static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l) {
+    vssm_ctx *ctx = m->ctx;
+    const vssm_vim_config *c = &m->cfg;
+    const int D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state;
+    const int64_t T = (int64_t)st->B * st->L;
+    vssm_op_rmsnorm(ctx, st->x, T, D, l->norm_w, c->norm_eps, st->ln);
+    vssm_op_linear(ctx, st->ln, T, D, l->in_proj, NULL, 2 * Di, VSSM_ACT_NONE, 0, st->xz);
+    for (int d = 0; d < 2; d++) {
+        const vssm_vim_dir_w *w = &l->dir[d];
+        vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, st->u);
+        vssm_op_linear(ctx, st->u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, st->xdbl);
+        vssm_scan1d_args a = {st->B, Di, R, N, st->L, d, d, st->u, st->xdbl, st->xz + Di, 2 * Di,
+                              w->dt_w, w->dt_b, w->A, w->Ds, st->y};
+        vssm_op_scan1d(ctx, &a);
+    }
+    vssm_op_linear(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);
+}
+
+static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
+    vssm_ctx *ctx = m->ctx;
+    const vssm_vim_config *c = &m->cfg;
+    const int D = c->embed_dim, B = st->B, KC = c->in_chans * c->patch_size * c->patch_size;
+    const int64_t T = (int64_t)B * st->L;
+    const size_t tok_bytes = (size_t)T * D * sizeof(float), row = (size_t)D * sizeof(float);
+    vssm_op_linear(ctx, st->cols, T, KC, m->pe_w, m->pe_b, D, VSSM_ACT_NONE, 0, st->x);
+    vssm_op_rows_add(ctx, st->x, B, st->L, D, st->pos, st->cls_row, m->cls);
+    vssm_op_copy(ctx, st->tap_embed, st->x, tok_bytes);
+    for (int i = 0; i < c->depth; i++) {
+        vim_layer(m, st, &m->layers[i]);
+        if (i == 0) vssm_op_copy(ctx, st->tap_b0, st->x, tok_bytes);
+    }
+    vssm_op_rmsnorm(ctx, st->x, T, D, m->norm_f, c->norm_eps, st->ln);
+    /* split the final tokens: class token rows, and the feature grid without them */
+    const int64_t L = st->L, M = st->M;
+    for (int b = 0; b < B; b++) {
+        const float *src = st->ln + (size_t)b * L * D;
+        float *f = st->feat + (size_t)b * M * D;
+        if (st->onestream) {
+            vssm_op_copy(ctx, f, src + (size_t)(L - M) * D, (size_t)M * row);
+        } else {
+            const int64_t cr = st->cls_row;
+            vssm_op_copy(ctx, st->cls + (size_t)b * D, src + (size_t)cr * D, row);
+            vssm_op_copy(ctx, f, src, (size_t)cr * row);
+            vssm_op_copy(ctx, f + (size_t)cr * D, src + (size_t)(cr + 1) * D, (size_t)(M - cr) * row);
+        }
+    }
+    if (!st->onestream && st->logits)
+        vssm_op_linear(ctx, st->cls, B, D, m->head_w, m->head_b, c->num_classes, VSSM_ACT_NONE, 0, st->logits);
+    if (vssm_op_sync(ctx) != 0) return vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during the Vim forward pass");
+    return VSSM_OK;
+}
+
+vssm_status vssm_vim_forward(vssm_vim *m, vssm_vim_state *st, const float *input, vssm_err *err) {
+    if (!m || !st || !input) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward: NULL argument");
+    if (st->m != m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward: state belongs to another model");
+    if (st->onestream)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward: the state is a one-stream (tracking) state; use vssm_vim_forward_onestream");
+    const vssm_vim_config *c = &m->cfg;
+    if (vssm_op_upload(m->ctx, st->in, input, (size_t)st->B * st->H * st->W * c->in_chans * sizeof(float)) != 0)
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the input to the device failed");
+    vssm_patch_args pa = {st->B, st->H, st->W, c->in_chans, c->patch_size, c->stride, st->L, 0, st->cls_row, st->in, st->cols};
+    vssm_op_patchify(m->ctx, &pa);
+    return run(m, st, err);
+}
+
+vssm_status vssm_vim_forward_onestream(vssm_vim *m, vssm_vim_state *st, const float *templ, const float *search,
+                                       vssm_err *err) {
+    if (!m || !st || !templ || !search) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: NULL argument");
+    if (st->m != m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: state belongs to another model");
+    if (!st->onestream)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: the state was planned by vssm_vim_state_new, not vssm_vim_state_new_onestream");
+    const vssm_vim_config *c = &m->cfg;
+    const size_t C = c->in_chans;
+    if (vssm_op_upload(m->ctx, st->in2, templ, (size_t)st->B * st->zh * st->zw * C * sizeof(float)) != 0 ||
+        vssm_op_upload(m->ctx, st->in, search, (size_t)st->B * st->H * st->W * C * sizeof(float)) != 0)
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the inputs to the device failed");
+    const int64_t Mz = (int64_t)st->zgh * st->zgw;
+    vssm_patch_args pz = {st->B, st->zh, st->zw, (int)C, c->patch_size, c->stride, st->L, 0, -1, st->in2, st->cols};
+    vssm_patch_args px = {st->B, st->H, st->W, (int)C, c->patch_size, c->stride, st->L, Mz, -1, st->in, st->cols};
+    vssm_op_patchify(m->ctx, &pz);
+    vssm_op_patchify(m->ctx, &px);
+    return run(m, st, err);
+}
+
+static vssm_tensor tensor_of(const vssm_vim_state *st, float *p, int ndim, int64_t a, int64_t b, int64_t c, int64_t d) {
+    vssm_tensor t;
+    memset(&t, 0, sizeof t);
+    if (!p) return t;
+    t.data = p;
+    t.dtype = VSSM_DTYPE_F32;
+    t.ndim = ndim;
+    t.shape[0] = a; t.shape[1] = b; t.shape[2] = c; t.shape[3] = d;
+    for (int i = ndim; i < VSSM_MAX_DIMS; i++) t.shape[i] = 0;
+    t.device = vssm_ctx_device(st->m->ctx);
+    return t;
+}
+
+vssm_tensor vssm_vim_cls(const vssm_vim_state *st) {
+    return tensor_of(st, st->onestream ? NULL : st->cls, 2, st->B, st->m->cfg.embed_dim, 0, 0);
+}
+vssm_tensor vssm_vim_feature(const vssm_vim_state *st) {
+    return tensor_of(st, st->feat, 4, st->B, st->gh, st->gw, st->m->cfg.embed_dim);
+}
+vssm_tensor vssm_vim_logits(const vssm_vim_state *st) {
+    return tensor_of(st, st->onestream ? NULL : st->logits, 2, st->B, st->m->cfg.num_classes, 0, 0);
+}
+vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
+    const int64_t D = st->m->cfg.embed_dim;
+    if (!strcmp(name, "embed")) return tensor_of(st, st->tap_embed, 3, st->B, st->L, D, 0);
+    if (!strcmp(name, "block0")) return tensor_of(st, st->tap_b0, 3, st->B, st->L, D, 0);
+    if (!strcmp(name, "pos")) return tensor_of(st, st->pos, 2, st->L, D, 0, 0);
+    return tensor_of(st, NULL, 0, 0, 0, 0, 0);
+}

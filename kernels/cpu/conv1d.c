@@ -1,0 +1,91 @@
+/* kernels/cpu/conv1d.c - the token-sequence ops of Vision Mamba besides the scan:
+ * RMSNorm, the causal depthwise conv1d (+ SiLU) of the mixer, patch extraction for the
+ * patch-embed GEMM, and the class-token insert + position-embedding add. */
+#include <assert.h>
+#include <math.h>
+#include <string.h>
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/vmath.h"
+
+void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y) {
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t i = 0; i < rows; i++) {
+        const float *r = x + i * C;
+        float *o = y + i * C;
+        float s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += r[c] * r[c];
+        const float inv = 1.0f / sqrtf(s / (float)C + eps);
+#pragma omp simd
+        for (int c = 0; c < C; c++) o[c] = r[c] * inv * w[c];
+    }
+}
+
+/* One task = (b, block of tokens); channels are the inner (vectorised) loop. K is small
+ * (4), so each output is bias + K multiply-adds over neighbouring rows. */
+#define CONV_TB 64
+void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                     const float *bias, int K, int reverse, vssm_act act, float *y) {
+    assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
+    const int64_t nt = (L + CONV_TB - 1) / CONV_TB;
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int64_t tb = 0; tb < nt; tb++) {
+            const int64_t t1 = (tb + 1) * CONV_TB < L ? (tb + 1) * CONV_TB : L;
+            for (int64_t t = tb * CONV_TB; t < t1; t++) {
+                float *o = y + ((size_t)b * L + t) * C;
+#pragma omp simd
+                for (int c = 0; c < C; c++) o[c] = bias ? bias[c] : 0.0f;
+                for (int k = 0; k < K; k++) {
+                    const int64_t s = reverse ? t + (K - 1) - k : t - (K - 1) + k;
+                    if (s < 0 || s >= L) continue;
+                    const float *xr = x + ((size_t)b * L + s) * ldx, *wk = w + (size_t)k * C;
+#pragma omp simd
+                    for (int c = 0; c < C; c++) o[c] += wk[c] * xr[c];
+                }
+                if (act == VSSM_ACT_SILU) {
+#pragma omp simd simdlen(32)
+                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
+                } else if (act == VSSM_ACT_GELU) {
+#pragma omp simd simdlen(32)
+                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
+                }
+            }
+        }
+}
+
+void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
+    const int P = a->P, S = a->S, C = a->C;
+    assert(P >= 1 && S >= 1 && a->H >= P && a->W >= P);
+    const int gh = (a->H - P) / S + 1, gw = (a->W - P) / S + 1;
+    const int64_t M = (int64_t)gh * gw, KC = (int64_t)C * P * P;
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int b = 0; b < a->B; b++)
+        for (int64_t m = 0; m < M; m++) {
+            const int py = (int)(m / gw), px = (int)(m % gw);
+            const int64_t row = a->row0 + m + (a->skip >= 0 && m >= a->skip);
+            float *o = a->cols + ((size_t)b * a->rows + row) * KC;
+            for (int ky = 0; ky < P; ky++) {
+                const float *xr = a->x + (((size_t)b * a->H + (size_t)py * S + ky) * a->W + (size_t)px * S) * C;
+                for (int kx = 0; kx < P; kx++)
+                    for (int c = 0; c < C; c++) o[(size_t)c * P * P + ky * P + kx] = xr[(size_t)kx * C + c];
+            }
+        }
+}
+
+void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
+                       const float *rowval) {
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int64_t t = 0; t < L; t++) {
+            float *o = x + ((size_t)b * L + t) * C;
+            const float *p = add + (size_t)t * C;
+            if (t == row) {
+#pragma omp simd
+                for (int c = 0; c < C; c++) o[c] = rowval[c] + p[c];
+            } else {
+#pragma omp simd
+                for (int c = 0; c < C; c++) o[c] += p[c];
+            }
+        }
+}

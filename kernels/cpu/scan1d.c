@@ -1,0 +1,110 @@
+/* kernels/cpu/scan1d.c - the 1D selective scan of a Mamba mixer (Vim), gated by SiLU(z).
+ *
+ * For every (batch b, channel c) the recurrence
+ *     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t,   y_t = (C_t . h_t + D u_t) SiLU(z_t)
+ * runs along t = 0..L-1, or t = L-1..0 for the backward branch (reverse), writing y at the
+ * token's own position, so the backward branch never flips anything.
+ *
+ * Same shape as the 2D scan (scan.c): one task = (b, block of CB channels); the CB
+ * channels are one SIMD vector, the d_state states of the block live in registers
+ * (h[N] vectors), delta is computed on the fly from the token's dt_r, and the
+ * transcendental work of a chunk of TC tokens is done together (throughput-bound) before
+ * the short serial FMA recurrence. x_proj is a GEMM done by the caller (vssm_op_linear). */
+#include <assert.h>
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/vmath.h"
+
+#define CB 16
+#define TC 32
+#define NMAX VSSM_SCAN_MAX_STATE
+
+typedef float vf __attribute__((vector_size(CB * sizeof(float)), aligned(64), may_alias));
+typedef float vfu __attribute__((vector_size(CB * sizeof(float)), aligned(4), may_alias));
+
+static inline vf load_part(const float *p, int cw) {
+    vf v = {0};
+    for (int j = 0; j < cw; j++) v[j] = p[j];
+    return v;
+}
+static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (const vfu *)p : load_part(p, cw); }
+
+static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
+    const int D = a->D, R = a->R, N = a->N, C2 = R + 2 * N;
+    const int64_t L = a->L;
+    const float *u = a->u + (size_t)b * L * D + c0;
+    const float *xd0 = a->xdbl + (size_t)b * L * C2;
+    const float *z = a->z ? a->z + (size_t)b * L * a->ldz + c0 : NULL;
+    float *y = a->y + (size_t)b * L * D + c0;
+
+    vf h[NMAX], A[NMAX];
+    for (int n = 0; n < N; n++) { h[n] = (vf){0}; A[n] = load_v(a->A + (size_t)n * D + c0, cw); }
+    const vf bias = load_v(a->dt_b + c0, cw), dsk = load_v(a->Ds + c0, cw);
+
+    for (int64_t t0 = 0; t0 < L; t0 += TC) {
+        const int T = L - t0 < TC ? (int)(L - t0) : TC;
+        const int TE = T * CB;
+        int64_t pos[TC];
+        vf dt[TC], uu[TC], du[TC], acc[TC], dA[TC], zz[TC];
+        float Bv[TC], Cv[TC];
+        for (int i = 0; i < T; i++) {
+            const int64_t p = pos[i] = a->reverse ? L - 1 - (t0 + i) : t0 + i;
+            const float *xd = xd0 + p * C2;
+            vf sum = bias;
+            for (int r = 0; r < R; r++) sum += xd[r] * load_v(a->dt_w + (size_t)r * D + c0, cw);
+            dt[i] = sum;
+            uu[i] = load_v(u + p * D, cw);
+            acc[i] = dsk * uu[i];
+            zz[i] = z ? load_v(z + p * a->ldz, cw) : (vf){0};
+        }
+        float *dtf = (float *)dt, *uuf = (float *)uu, *duf = (float *)du, *dAf = (float *)dA, *zf = (float *)zz;
+#pragma omp simd simdlen(32)
+        for (int e = 0; e < TE; e++) {
+            float dl = vm_softplusf(dtf[e]);
+            dtf[e] = dl;
+            duf[e] = dl * uuf[e];
+        }
+        if (z) {
+#pragma omp simd simdlen(32)
+            for (int e = 0; e < TE; e++) zf[e] = vm_siluf(zf[e]);
+        }
+        for (int n = 0; n < N; n++) {
+            for (int i = 0; i < T; i++) {
+                const float *xd = xd0 + pos[i] * C2;
+                Bv[i] = xd[R + n];
+                Cv[i] = xd[R + N + n];
+                dA[i] = dt[i] * A[n];
+            }
+#pragma omp simd simdlen(32)
+            for (int e = 0; e < TE; e++) dAf[e] = vm_expf(dAf[e]);
+            vf hv = h[n];
+            for (int i = 0; i < T; i++) {
+                hv = dA[i] * hv + du[i] * Bv[i];
+                acc[i] += Cv[i] * hv;
+            }
+            h[n] = hv;
+        }
+        for (int i = 0; i < T; i++) {
+            vf o = acc[i];
+            if (z) o *= zz[i];
+            float *yp = y + pos[i] * D;
+            if (cw == CB) {
+                vfu *yv = (vfu *)yp;
+                if (a->accumulate) *yv += o;
+                else *yv = o;
+            } else {
+                for (int j = 0; j < cw; j++) yp[j] = a->accumulate ? yp[j] + o[j] : o[j];
+            }
+        }
+    }
+}
+
+void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) {
+    assert(a->N >= 1 && a->N <= NMAX && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
+    const int nblk = (a->D + CB - 1) / CB;
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+    for (int b = 0; b < a->B; b++)
+        for (int blk = 0; blk < nblk; blk++) {
+            const int c0 = blk * CB, cw = a->D - c0 < CB ? a->D - c0 : CB;
+            scan_block(a, b, c0, cw);
+        }
+}

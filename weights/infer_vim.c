@@ -1,0 +1,200 @@
+/* weights/infer_vim.c - Vim configs from tensor names and shapes, and their metadata form
+ * (vssm/vim.h). The tensors of an official checkpoint ('model' key of the released .pth):
+ *   patch_embed.proj.{weight (D, C, P, P), bias}, cls_token (1, 1, D), pos_embed (1, M0+1, D),
+ *   layers.i.norm.weight (D), layers.i.mixer.{in_proj.weight (2Di, D), conv1d.{weight (Di, 1, K),
+ *   bias}, x_proj.weight (R+2N, Di), dt_proj.{weight (Di, R), bias}, A_log (Di, N), D, the same
+ *   with _b (bimamba v2), out_proj.weight (D, Di)}, norm_f.weight, head.{weight, bias}. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vssm/vim.h"
+
+static int get_t(const vssm_source *src, const char *prefix, const char *name, vssm_tensor *t) {
+    char full[512];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    return src->get(src->user, full, NULL, 0, t, NULL) == VSSM_OK;
+}
+
+static vssm_status need(const vssm_source *src, const char *prefix, const char *name, int ndim, vssm_tensor *t,
+                        vssm_err *err) {
+    if (!get_t(src, prefix, name, t))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: tensor '%s%s' is missing", prefix, name);
+    if (t->ndim != ndim) {
+        char b[64];
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s, expected %d dimensions", prefix, name,
+                            vssm_shape_str(t->shape, t->ndim, b, sizeof b), ndim);
+    }
+    return VSSM_OK;
+}
+
+int vssm_vim_detect(const vssm_source *src, char *prefix, size_t n) {
+    static const char key[] = "layers.0.mixer.in_proj.weight";
+    const size_t kl = sizeof key - 1;
+    const int count = src && src->count ? src->count(src->user) : 0;
+    for (int i = 0; i < count; i++) {
+        const char *nm = src->name_at(src->user, i);
+        const size_t l = strlen(nm);
+        if (l < kl || strcmp(nm + l - kl, key) != 0 || (l > kl && nm[l - kl - 1] != '.') || l - kl >= n) continue;
+        char pre[256];
+        if (l - kl >= sizeof pre) continue;
+        memcpy(pre, nm, l - kl);
+        pre[l - kl] = 0;
+        vssm_tensor t;
+        if (!get_t(src, pre, "pos_embed", &t) && !get_t(src, pre, "patch_embed.proj.weight", &t)) continue;
+        if (prefix) memcpy(prefix, pre, l - kl + 1);
+        return 1;
+    }
+    return 0;
+}
+
+static int count_layers(const vssm_source *src, const char *prefix) {
+    char head[300];
+    const size_t hl = (size_t)snprintf(head, sizeof head, "%slayers.", prefix);
+    int depth = 0;
+    for (int i = 0, n = src->count(src->user); i < n; i++) {
+        const char *nm = src->name_at(src->user, i);
+        if (strncmp(nm, head, hl) != 0) continue;
+        char *end;
+        long j = strtol(nm + hl, &end, 10);
+        if (end != nm + hl && !strncmp(end, ".mixer.", 7) && j >= 0 && j < 100000 && j + 1 > depth) depth = (int)j + 1;
+    }
+    return depth;
+}
+
+static const char *const preset_names[] = {"vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8"};
+
+vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
+    if (!src || !src->count || !src->name_at || !cfg)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "config inference needs a source that lists its tensors");
+    prefix = prefix ? prefix : "";
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, "v2");
+    cfg->rms_norm = 1;
+    cfg->cls_token_middle = 1;
+    cfg->divide_out = 1;   /* not visible in shapes: every released model is "div2" */
+    cfg->norm_eps = 1e-5f;
+    vssm_tensor t;
+    vssm_status s;
+    char b[64];
+    if ((s = need(src, prefix, "patch_embed.proj.weight", 4, &t, err))) return s;
+    cfg->embed_dim = (int)t.shape[0];
+    cfg->in_chans = (int)t.shape[1];
+    cfg->patch_size = (int)t.shape[2];
+    if (t.shape[2] != t.shape[3])
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim patch embed %s is not square", vssm_shape_str(t.shape, 4, b, sizeof b));
+    cfg->depth = count_layers(src, prefix);
+    if (cfg->depth == 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: no tensors under '%slayers.0.mixer.'", prefix);
+    /* variants the shapes reveal */
+    if (!get_t(src, prefix, "cls_token", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim without a single class token ('%scls_token' missing: if_cls_token False or "
+                            "use_double_cls_token) is not supported", prefix);
+    if (!get_t(src, prefix, "layers.0.mixer.conv1d_b.weight", &t)) {
+        snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, get_t(src, prefix, "layers.0.mixer.A_b_log", &t) ? "v1" : "none");
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim bimamba_type '%s' is not supported (only v2: '%slayers.0.mixer.conv1d_b.weight' is missing)",
+                            cfg->bimamba_type, prefix);
+    }
+    if (get_t(src, prefix, "layers.0.norm.bias", &t) || get_t(src, prefix, "norm_f.bias", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm: '%slayers.0.norm.bias' exists) is not supported", prefix);
+    if (get_t(src, prefix, "layers.0.mixer.gamma", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with init_layer_scale ('%slayers.0.mixer.gamma') is not supported", prefix);
+    if ((s = need(src, prefix, "layers.0.mixer.conv1d.weight", 3, &t, err))) return s;
+    cfg->d_inner = (int)t.shape[0];
+    cfg->d_conv = (int)t.shape[2];
+    if ((s = need(src, prefix, "layers.0.mixer.A_log", 2, &t, err))) return s;
+    cfg->d_state = (int)t.shape[1];
+    if ((s = need(src, prefix, "layers.0.mixer.dt_proj.weight", 2, &t, err))) return s;
+    const int R = (int)t.shape[1];
+    cfg->dt_rank = R == (cfg->embed_dim + 15) / 16 ? 0 : R;
+    if ((s = need(src, prefix, "pos_embed", 3, &t, err))) return s;
+    const int64_t M0 = t.shape[1] - 1;
+    const char *pg = src->meta ? src->meta(src->user, "pos_grid") : NULL;
+    if (pg && sscanf(pg, "%d,%d", &cfg->pos_grid_h, &cfg->pos_grid_w) == 2 && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0) {
+        /* stated */
+    } else {
+        const int g = (int)llround(sqrt((double)M0));
+        if ((int64_t)g * g != M0 || M0 < 1)
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "pos_embed %s: %lld grid positions are not a square grid (metadata 'pos_grid' can state it)",
+                                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0);
+        cfg->pos_grid_h = cfg->pos_grid_w = g;
+    }
+    /* stride: P unless the grid is a 224 or 384 input at P/2 (the stride-8 models) */
+    cfg->stride = cfg->patch_size;
+    const int half = cfg->patch_size / 2;
+    if (half >= 1 && cfg->pos_grid_h == cfg->pos_grid_w) {
+        const int side = (cfg->pos_grid_h - 1) * half + cfg->patch_size;
+        if ((side == 224 || side == 384) && cfg->pos_grid_h * cfg->patch_size != 224 && cfg->pos_grid_h * cfg->patch_size != 384)
+            cfg->stride = half;
+    }
+    const char *st = src->meta ? src->meta(src->user, "stride") : NULL;
+    if (st && atoi(st) > 0) cfg->stride = atoi(st);
+    const char *dv = src->meta ? src->meta(src->user, "divide_out") : NULL;
+    if (dv) cfg->divide_out = atoi(dv) != 0;
+    cfg->num_classes = get_t(src, prefix, "head.weight", &t) && t.ndim == 2 ? (int)t.shape[0] : 0;
+    snprintf(cfg->arch, sizeof cfg->arch, "custom");
+    for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
+        vssm_vim_config p;
+        vssm_vim_config_preset(&p, preset_names[k], NULL);
+        if (p.embed_dim == cfg->embed_dim && p.depth == cfg->depth && p.stride == cfg->stride && p.patch_size == cfg->patch_size &&
+            p.d_inner == cfg->d_inner && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank && p.d_conv == cfg->d_conv &&
+            p.in_chans == cfg->in_chans && p.pos_grid_h == cfg->pos_grid_h && p.pos_grid_w == cfg->pos_grid_w) {
+            snprintf(cfg->arch, sizeof cfg->arch, "%s", p.arch);
+            break;
+        }
+    }
+    return vssm_vim_config_validate(cfg, err);
+}
+
+static void meta_add(vssm_vim_meta *m, const char *k, const char *fmt, int a, int b) {
+    if (m->n >= VSSM_VIM_META_MAX) return;
+    snprintf(m->key[m->n], sizeof m->key[0], "%s", k);
+    snprintf(m->value[m->n], sizeof m->value[0], fmt, a, b);
+    m->n++;
+}
+
+void vssm_vim_config_to_meta(const vssm_vim_config *c, vssm_vim_meta *out) {
+    out->n = 0;
+    if (out->n < VSSM_VIM_META_MAX) {
+        snprintf(out->key[0], sizeof out->key[0], "arch");
+        snprintf(out->value[0], sizeof out->value[0], "%s", strncmp(c->arch, "vim", 3) ? "vim-custom" : c->arch);
+        out->n = 1;
+    }
+    meta_add(out, "embed_dim", "%d", c->embed_dim, 0);
+    meta_add(out, "depth", "%d", c->depth, 0);
+    meta_add(out, "d_state", "%d", c->d_state, 0);
+    meta_add(out, "d_inner", "%d", c->d_inner, 0);
+    meta_add(out, "dt_rank", "%d", vssm_vim_dt_rank(c), 0);
+    meta_add(out, "d_conv", "%d", c->d_conv, 0);
+    meta_add(out, "patch_size", "%d", c->patch_size, 0);
+    meta_add(out, "stride", "%d", c->stride, 0);
+    meta_add(out, "pos_grid", "%d,%d", c->pos_grid_h, c->pos_grid_w);
+    meta_add(out, "num_classes", "%d", c->num_classes, 0);
+    meta_add(out, "in_chans", "%d", c->in_chans, 0);
+    meta_add(out, "divide_out", "%d", c->divide_out, 0);
+}
+
+vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err) {
+    const char *arch = src && src->meta ? src->meta(src->user, "arch") : NULL;
+    if (!arch || strncmp(arch, "vim", 3) != 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "the metadata does not describe a Vim");
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->arch, sizeof cfg->arch, "%s", strcmp(arch, "vim-custom") ? arch : "custom");
+    snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, "v2");
+    cfg->rms_norm = 1;
+    cfg->cls_token_middle = 1;
+    cfg->norm_eps = 1e-5f;
+    static const char *const keys[] = {"embed_dim", "depth", "d_state", "d_inner", "dt_rank", "d_conv",
+                                       "patch_size", "stride", "num_classes", "in_chans", "divide_out"};
+    int *dst[] = {&cfg->embed_dim, &cfg->depth, &cfg->d_state, &cfg->d_inner, &cfg->dt_rank, &cfg->d_conv,
+                  &cfg->patch_size, &cfg->stride, &cfg->num_classes, &cfg->in_chans, &cfg->divide_out};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = src->meta(src->user, keys[i]);
+        char *end;
+        if (!v) return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata key '%s' is missing", keys[i]);
+        *dst[i] = (int)strtol(v, &end, 10);
+        if (end == v || *end) return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata %s '%s' is not an integer", keys[i], v);
+    }
+    const char *pg = src->meta(src->user, "pos_grid");
+    if (!pg || sscanf(pg, "%d,%d", &cfg->pos_grid_h, &cfg->pos_grid_w) != 2)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata pos_grid '%s' is not 'h,w'", pg ? pg : "(missing)");
+    return vssm_vim_config_validate(cfg, err);
+}
