@@ -132,7 +132,7 @@ VSSM_VERB(bench) {
 
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
-    double macs = vssm_vmamba_macs(&cfg, H, W) * batch;
+    double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
     double ref = (no_ref || co.device != VSSM_DEVICE_CPU) ? 0 : sgemm_gflops(2048, 3);
     double bw = 0;
@@ -149,12 +149,12 @@ VSSM_VERB(bench) {
                "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
                cfg.arch, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, ref, ref > 0 ? gflops / ref : 0, scan_gbps, bw,
-               (long long)vssm_vmamba_param_count(&cfg), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
+               (long long)vssm_classifier_params(clf), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}}\n");
     } else {
-        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", cfg.arch, (long long)vssm_vmamba_param_count(&cfg),
+        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", cfg.arch, (long long)vssm_classifier_params(clf),
                macs / batch / 1e9, H, W);
         printf("device     %s\n", vssm_ctx_describe(ctx));
         printf("batch      %d, %d runs after %d warm-up\n", batch, runs, warmup);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "tools/cli.h"
 #include "vssm/infer.h"
+#include "vssm/vim.h"
 #include "vssm/weights.h"
 
 static void usage(FILE *f) {
@@ -59,7 +60,8 @@ static float *to_f32(const vssm_tensor *t, int *oom) {
 
 /* The tensors a model needs: backbone and classifier (and an mmseg decode head). */
 static int keep_name(const char *name, const char *prefix) {
-    static const char *const roots[] = {"patch_embed.", "layers.", "classifier.", "outnorm"};
+    static const char *const roots[] = {"patch_embed.", "layers.", "classifier.", "outnorm",   /* VMamba */
+                                        "cls_token", "pos_embed", "norm_f.", "head."};     /* Vim */
     size_t pl = strlen(prefix);
     if (!strncmp(name, prefix, pl))
         for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
@@ -102,13 +104,40 @@ VSSM_VERB(convert) {
     const vssm_source *src = vssm_weights_source(w);
     char prefix[256];
     vssm_vmamba_config cfg;
-    if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) != VSSM_OK ||
-        vssm_vmamba_config_infer(src, prefix, &cfg, &err) != VSSM_OK) {
+    vssm_vim_config vcfg;
+    char tmp[256];
+    /* a Vim has no VMamba patch embed but Vim tensor names */
+    const int is_vim = vssm_vmamba_find_prefix(src, tmp, sizeof tmp, NULL) != VSSM_OK && vssm_vim_detect(src, prefix, sizeof prefix);
+    if (is_vim) {
+        if (vssm_vim_config_infer(src, prefix, &vcfg, &err) != VSSM_OK) {
+            file_error(in, err.msg);
+            vssm_weights_close(w);
+            return VSSM_EXIT_USAGE;
+        }
+        if (arch) {
+            vssm_vim_config stated;
+            if (vssm_vim_config_preset(&stated, arch, &err) != VSSM_OK) {
+                cli_error("convert: %s", err.msg);
+                vssm_weights_close(w);
+                return VSSM_EXIT_USAGE;
+            }
+            if (stated.embed_dim != vcfg.embed_dim || stated.depth != vcfg.depth || stated.d_state != vcfg.d_state ||
+                stated.patch_size != vcfg.patch_size || stated.stride != vcfg.stride) {
+                cli_error("%s: the file is not %s: embed_dim %d depth %d d_state %d patch %d stride %d, %s has %d %d %d %d %d",
+                          in, arch, vcfg.embed_dim, vcfg.depth, vcfg.d_state, vcfg.patch_size, vcfg.stride, arch,
+                          stated.embed_dim, stated.depth, stated.d_state, stated.patch_size, stated.stride);
+                vssm_weights_close(w);
+                return VSSM_EXIT_USAGE;
+            }
+            snprintf(vcfg.arch, sizeof vcfg.arch, "%s", stated.arch);
+        }
+    } else if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) != VSSM_OK ||
+               vssm_vmamba_config_infer(src, prefix, &cfg, &err) != VSSM_OK) {
         file_error(in, err.msg);
         vssm_weights_close(w);
         return VSSM_EXIT_USAGE;
     }
-    if (arch) {
+    if (arch && !is_vim) {
         vssm_vmamba_config stated;
         if (vssm_vmamba_config_preset(&stated, arch, &err) != VSSM_OK) {
             cli_error("convert: %s", err.msg);
@@ -151,10 +180,24 @@ VSSM_VERB(convert) {
         vssm_preprocess_params pp;
         vssm_preprocess_default(&pp);
         vssm_config_meta cm;
-        vssm_vmamba_config_to_meta(&cfg, &pp, &cm);
-        vssm_st_meta meta[VSSM_CONFIG_META_MAX + 4];
+        vssm_vim_meta vm;
+        vssm_st_meta meta[VSSM_CONFIG_META_MAX + VSSM_VIM_META_MAX + 4];
         int nm = 0;
-        for (int i = 0; i < cm.n; i++) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
+        if (is_vim) {
+            vssm_vmamba_config pcfg;   /* only for the preprocessing keys */
+            memset(&pcfg, 0, sizeof pcfg);
+            vssm_vmamba_config_to_meta(&pcfg, &pp, &cm);
+            vssm_vim_config_to_meta(&vcfg, &vm);
+            for (int i = 0; i < vm.n; i++) meta[nm++] = (vssm_st_meta){vm.key[i], vm.value[i]};
+            for (int i = 0; i < cm.n; i++) {
+                static const char *const pre[] = {"resize", "crop", "interpolation", "mean", "std"};
+                for (int k = 0; k < 5; k++)
+                    if (!strcmp(cm.key[i], pre[k])) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
+            }
+        } else {
+            vssm_vmamba_config_to_meta(&cfg, &pp, &cm);
+            for (int i = 0; i < cm.n; i++) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
+        }
         meta[nm++] = (vssm_st_meta){"format", "vssm"};
         meta[nm++] = (vssm_st_meta){"source", base_name(in)};
         if (prefix[0]) meta[nm++] = (vssm_st_meta){"prefix", prefix};
@@ -163,7 +206,7 @@ VSSM_VERB(convert) {
             file_error(out, err.msg);
             rc = VSSM_EXIT_USAGE;
         } else {
-            printf("%s: %d tensors, %lld parameters, arch %s -> %s\n", in, kept, (long long)params, cfg.arch, out);
+            printf("%s: %d tensors, %lld parameters, arch %s -> %s\n", in, kept, (long long)params, is_vim ? vcfg.arch : cfg.arch, out);
             if (dropped)
                 fprintf(stderr, "vssm: %s: dropped %d tensor%s outside the model (first: %s)\n", in, dropped,
                         dropped == 1 ? "" : "s", first_dropped);

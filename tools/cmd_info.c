@@ -5,6 +5,7 @@
 #include <string.h>
 #include "tools/cli.h"
 #include "vssm/infer.h"
+#include "vssm/vim.h"
 #include "vssm/weights.h"
 
 static void usage(FILE *f) {
@@ -37,7 +38,18 @@ static int info_one(const char *path, const char *key, int tensors) {
     vssm_vmamba_config cfg;
     char prefix[256] = "";
     const char *mp = vssm_weights_meta(w, "prefix");
-    if (vssm_vmamba_config_from_meta(src, &cfg, NULL, &err) == VSSM_OK) {
+    vssm_vim_config vc;
+    const char *ma = vssm_weights_meta(w, "arch");
+    char vprefix[256] = "";
+    if ((ma && !strncmp(ma, "vim", 3) && vssm_vim_config_from_meta(src, &vc, &err) == VSSM_OK) ||
+        (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, NULL) != VSSM_OK && vssm_vim_detect(src, vprefix, sizeof vprefix) &&
+         vssm_vim_config_infer(src, vprefix, &vc, &err) == VSSM_OK)) {
+        printf("arch:        %s (Vision Mamba)\n", vc.arch);
+        printf("config:      embed_dim %d, depth %d, d_inner %d, d_state %d, dt_rank %d, d_conv %d, patch %d, stride %d,\n"
+               "             pos grid %dx%d, num_classes %d, bimamba %s, div2 %d\n",
+               vc.embed_dim, vc.depth, vc.d_inner, vc.d_state, vc.dt_rank, vc.d_conv, vc.patch_size, vc.stride,
+               vc.pos_grid_h, vc.pos_grid_w, vc.num_classes, vc.bimamba_type, vc.divide_out);
+    } else if (vssm_vmamba_config_from_meta(src, &cfg, NULL, &err) == VSSM_OK) {
         print_config(&cfg, "from metadata", mp ? mp : "");
     } else if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) == VSSM_OK &&
                vssm_vmamba_config_infer(src, prefix, &cfg, &err) == VSSM_OK) {

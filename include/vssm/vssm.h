@@ -6,6 +6,7 @@
 #include "vssm/ctx.h"
 #include "vssm/source.h"
 #include "vssm/vmamba.h"
+#include "vssm/vim.h"
 #include "vssm/heads.h"
 #include "vssm/weights.h"
 #endif
