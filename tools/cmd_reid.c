@@ -1,0 +1,261 @@
+/* tools/cmd_reid.c - `vssm reid extract`: embeddings of a re-ID dataset's query and
+ * gallery images into a features file for `vssm eval reid` (vssm/reid.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <omp.h>
+#include "tools/cli.h"
+#include "tools/model_opts.h"
+#include "vssm/reid.h"
+#include "vssm/vssm.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: vssm reid extract --weights FILE --data ROOT --format market|veri|msmt --out FEATS.safetensors [options]\n"
+            "Embeds every query and gallery image (pid -1 dropped) and writes query, gallery (float32, N x D),\n"
+            "query_pid, query_camid, gallery_pid, gallery_camid (int64; camid 0-based) for `vssm eval reid`.\n"
+            "  --batch B            images per forward pass (default 16)\n"
+            "  --size HxW           resize every image to exactly HxW (torchreid's Resize), instead of the\n"
+            "                       weights file's resize + center crop\n"
+            "  --bnneck auto|on|off use the BNNeck tensors of the weights (default auto: when present)\n"
+            "  --l2                 L2-normalise the embeddings\n"
+            "  --final-norm         apply the classifier's LayerNorm (classifier.norm) to the last stage before pooling\n%s",
+            model_opts_help);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(const char *what, int64_t done, int64_t total, double t0) {
+    double el = now_s() - t0, rate = el > 0 ? done / el : 0;
+    int width = 30, fill = total ? (int)((double)done / total * width) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+    bar[width] = 0;
+    fprintf(stderr, "\r%-7s [%s] %lld/%lld %.1f img/s ETA %.0fs ", what, bar, (long long)done, (long long)total, rate,
+            rate > 0 ? (total - done) / rate : 0.0);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+typedef struct {
+    float *x;   /* preprocessed (h, w, 3) or NULL */
+    int h, w;
+    char err[4 * VSSM_ERR_MSG_MAX];
+} prepared;
+
+typedef struct {
+    const vssm_preprocess_params *pp;
+    int size_h, size_w;   /* > 0: fixed resize */
+} prep_opts;
+
+static void prepare(const char *path, const prep_opts *o, prepared *p) {
+    vssm_err err = {0};
+    vssm_image im = {0}, rs = {0};
+    p->x = NULL;
+    p->err[0] = 0;
+    if (vssm_image_load(&im, path, NULL, &err) == VSSM_OK) {
+        if (o->size_h > 0) {
+            if (vssm_image_resize(&im, o->size_w, o->size_h, o->pp->interp, &rs, &err) == VSSM_OK) {
+                p->h = o->size_h;
+                p->w = o->size_w;
+                p->x = malloc((size_t)p->h * p->w * 3 * sizeof(float));
+                if (p->x && vssm_image_normalize(&rs, o->pp->mean, o->pp->std, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+            }
+        } else if (vssm_preprocess_output_size(o->pp, im.w, im.h, &p->w, &p->h, &err) == VSSM_OK) {
+            p->x = malloc((size_t)p->h * p->w * 3 * sizeof(float));
+            if (p->x && vssm_preprocess(&im, o->pp, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+        }
+        if (!p->x && !err.msg[0]) vssm_err_set(&err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    if (!p->x) snprintf(p->err, sizeof p->err, "%s%s%s", strstr(err.msg, path) ? "" : path, strstr(err.msg, path) ? "" : ": ",
+                        err.msg[0] ? err.msg : "unknown error");
+    vssm_image_free(&im);
+    vssm_image_free(&rs);
+}
+
+/* Embeds one split; rows of emb/pid/camid are the images that worked, in split order.
+ * Returns the number of failed images, or -1 when the model itself failed. */
+static int64_t embed_split(vssm_reid_model *m, const vssm_reid_split *s, const prep_opts *po, int batch, int show,
+                           const char *what, float **emb_out, int64_t **pid_out, int64_t **cam_out, int64_t *n_out) {
+    const int D = vssm_reid_model_dim(m);
+    float *emb = malloc((size_t)(s->n ? s->n : 1) * D * sizeof(float));
+    int64_t *pid = malloc((size_t)(s->n ? s->n : 1) * sizeof(int64_t)), *cam = malloc((size_t)(s->n ? s->n : 1) * sizeof(int64_t));
+    prepared *win = calloc((size_t)batch, sizeof *win);
+    float *xb = NULL, *eb = malloc((size_t)batch * D * sizeof(float));
+    size_t xb_cap = 0;
+    int64_t n = 0, failed = 0;
+    double t0 = now_s();
+    if (!emb || !pid || !cam || !win || !eb) { cli_error("out of memory"); failed = -1; goto out; }
+    for (int64_t s0 = 0; s0 < s->n; s0 += batch) {
+        const int cnt = (int)(s->n - s0 < batch ? s->n - s0 : batch);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int i = 0; i < cnt; i++) prepare(s->path[s0 + i], po, &win[i]);
+        for (int i = 0; i < cnt;) {
+            if (!win[i].x) { fprintf(stderr, "vssm: %s\n", win[i].err); failed++; i++; continue; }
+            int j = i + 1;
+            while (j < cnt && win[j].x && win[j].h == win[i].h && win[j].w == win[i].w) j++;
+            size_t per = (size_t)win[i].h * win[i].w * 3, need = per * (size_t)(j - i);
+            if (need > xb_cap) {
+                free(xb);
+                xb_cap = (xb = malloc(need * sizeof(float))) ? need : 0;
+            }
+            vssm_err err = {0};
+            vssm_status st = VSSM_ERR_NOMEM;
+            if (xb) {
+                for (int q = i; q < j; q++) memcpy(xb + per * (size_t)(q - i), win[q].x, per * sizeof(float));
+                st = vssm_reid_model_forward(m, xb, j - i, win[i].h, win[i].w, eb, &err);
+            }
+            if (st != VSSM_OK) {
+                if (show) fputc('\n', stderr);
+                cli_error("%s: %s", s->path[s0 + i], xb ? err.msg : "out of memory");
+                failed = -1;
+                goto out;
+            }
+            for (int q = i; q < j; q++) {
+                memcpy(emb + (size_t)n * D, eb + (size_t)(q - i) * D, (size_t)D * sizeof(float));
+                pid[n] = s->pid[s0 + q];
+                cam[n] = s->camid[s0 + q];
+                n++;
+            }
+            i = j;
+        }
+        for (int i = 0; i < cnt; i++) { free(win[i].x); win[i].x = NULL; }
+        if (show) progress(what, s0 + cnt, s->n, t0);
+    }
+out:
+    if (win)
+        for (int i = 0; i < batch; i++) free(win[i].x);
+    free(win);
+    free(xb);
+    free(eb);
+    if (failed < 0) { free(emb); free(pid); free(cam); return -1; }
+    *emb_out = emb;
+    *pid_out = pid;
+    *cam_out = cam;
+    *n_out = n;
+    return failed;
+}
+
+static int cmd_extract(int argc, char **argv) {
+    model_opts mo;
+    model_opts_init(&mo);
+    const char *root = NULL, *fmt_name = NULL, *outp = NULL, *size = NULL, *bnneck = "auto";
+    int batch = 16, l2 = 0, final_norm = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--data", &root, &bad) ||
+            cli_opt_str(argc, argv, &i, "--format", &fmt_name, &bad) || cli_opt_str(argc, argv, &i, "--out", &outp, &bad) ||
+            cli_opt_str(argc, argv, &i, "--size", &size, &bad) || cli_opt_str(argc, argv, &i, "--bnneck", &bnneck, &bad) ||
+            cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_flag(argv, i, "--l2", &l2) ||
+            cli_opt_flag(argv, i, "--final-norm", &final_norm))
+            continue;
+        cli_error("reid extract: unexpected argument '%s'", argv[i]);
+        bad = 1;
+    }
+    int fmt = -1, sh = 0, sw = 0;
+    if (!bad && !mo.weights) { cli_error("reid extract: --weights FILE is required"); bad = 1; }
+    if (!bad && !root) { cli_error("reid extract: --data ROOT is required"); bad = 1; }
+    if (!bad && !outp) { cli_error("reid extract: --out FEATS.safetensors is required"); bad = 1; }
+    if (!bad && (fmt = vssm_reid_format_from_name(fmt_name ? fmt_name : "market")) < 0) {
+        cli_error("reid extract: --format takes market, veri or msmt, got '%s'", fmt_name);
+        bad = 1;
+    }
+    if (!bad && size && !cli_parse_size(size, &sh, &sw)) { cli_error("reid extract: --size takes HxW, got '%s'", size); bad = 1; }
+    if (!bad && (batch < 1 || batch > 4096)) { cli_error("reid extract: --batch takes 1..4096"); bad = 1; }
+    int bn = !strcmp(bnneck, "auto") ? -1 : !strcmp(bnneck, "on") ? 1 : !strcmp(bnneck, "off") ? 0 : -2;
+    if (!bad && bn == -2) { cli_error("reid extract: --bnneck takes auto, on or off, got '%s'", bnneck); bad = 1; }
+    if (!bad && (mo.resize < -1 || mo.crop < -1 || mo.resize > 16384 || mo.crop > 16384)) {
+        cli_error("reid extract: --resize and --crop take 0 (off) .. 16384");
+        bad = 1;
+    }
+    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+
+    vssm_err err = {0};
+    vssm_reid_dataset ds;
+    if (vssm_reid_dataset_load(&ds, root, (vssm_reid_format)fmt, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (ds.query.n == 0 || ds.gallery.n == 0) {
+        cli_error("%s: the %s split has no images", root, ds.query.n == 0 ? "query" : "gallery");
+        vssm_reid_dataset_free(&ds);
+        return VSSM_EXIT_USAGE;
+    }
+
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = mo.threads;
+    co.allow_tf32 = mo.tf32;
+    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    else if (strcmp(mo.device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", mo.device); vssm_reid_dataset_free(&ds); return VSSM_EXIT_USAGE; }
+    vssm_ctx *ctx = NULL;
+    vssm_reid_model *m = NULL;
+    vssm_reid_model_opts ro = vssm_reid_model_default_opts();
+    ro.arch = mo.arch;
+    ro.key = mo.key;
+    ro.head.bnneck = bn;
+    ro.head.l2norm = l2;
+    ro.head.final_norm = final_norm;
+    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(&m, ctx, mo.weights, &ro, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        vssm_ctx_free(ctx);
+        vssm_reid_dataset_free(&ds);
+        return VSSM_EXIT_USAGE;
+    }
+    vssm_preprocess_params pp = vssm_reid_model_preprocess(m);
+    if (mo.resize >= 0) pp.resize = mo.resize;
+    if (mo.crop >= 0) pp.crop = mo.crop;
+    int rc = VSSM_EXIT_OK;
+    if (mo.interp) {
+        int it = vssm_interp_from_name(mo.interp);
+        if (it < 0) { cli_error("--interp takes bicubic or bilinear, got '%s'", mo.interp); rc = VSSM_EXIT_USAGE; }
+        else pp.interp = (vssm_interp)it;
+    }
+    vssm_reid_features f = {0};
+    f.dim = vssm_reid_model_dim(m);
+    prep_opts po = {&pp, sh, sw};
+    const int show = isatty(2);
+    double t0 = now_s();
+    int64_t fq = 0, fg = 0;
+    if (rc == VSSM_EXIT_OK) {
+        fq = embed_split(m, &ds.query, &po, batch, show, "query", &f.query, &f.q_pid, &f.q_camid, &f.nq);
+        if (fq >= 0) fg = embed_split(m, &ds.gallery, &po, batch, show, "gallery", &f.gallery, &f.g_pid, &f.g_camid, &f.ng);
+        if (fq < 0 || fg < 0) rc = VSSM_EXIT_USAGE;
+    }
+    if (rc == VSSM_EXIT_OK) {
+        char dims[32], nq[32], ng[32];
+        snprintf(dims, sizeof dims, "%lld", (long long)f.dim);
+        snprintf(nq, sizeof nq, "%lld", (long long)f.nq);
+        snprintf(ng, sizeof ng, "%lld", (long long)f.ng);
+        const char *bnp = vssm_reid_head_bnneck(vssm_reid_model_head(m));
+        const char *meta[] = {"format", vssm_reid_format_name((vssm_reid_format)fmt), "weights", mo.weights,
+                              "embedding", final_norm ? "classifier.norm + gap" : "gap", "bnneck", bnp ? bnp : "none", "l2", l2 ? "1" : "0", "dim", dims};
+        if (vssm_reid_features_save(outp, &f, meta, 6, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            rc = VSSM_EXIT_INPUT;
+        } else {
+            fprintf(stderr, "vssm: %lld query + %lld gallery embeddings (%lld dims) in %.1f s%s%lld failed -> %s\n",
+                    (long long)f.nq, (long long)f.ng, (long long)f.dim, now_s() - t0, ", ", (long long)(fq + fg), outp);
+            if (ds.query.n_junk + ds.gallery.n_junk)
+                fprintf(stderr, "vssm: %lld junk images (pid -1) dropped\n", (long long)(ds.query.n_junk + ds.gallery.n_junk));
+            if (fq + fg > 0) rc = VSSM_EXIT_INPUT;
+        }
+    }
+    vssm_reid_features_free(&f);
+    vssm_reid_model_free(m);
+    vssm_ctx_free(ctx);
+    vssm_reid_dataset_free(&ds);
+    return rc;
+}
+
+VSSM_VERB(reid) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? VSSM_EXIT_USAGE : VSSM_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "extract")) return cmd_extract(argc - 1, argv + 1);
+    cli_error("reid: unknown sub-command '%s' (extract; evaluation is `vssm eval reid`)", argv[1]);
+    return VSSM_EXIT_USAGE;
+}
