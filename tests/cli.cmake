@@ -2,3 +2,4 @@
 vssm_add_test(test_cli_classify test_cli_classify.c)
 target_compile_definitions(test_cli_classify PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
 add_dependencies(test_cli_classify vssm)
+vssm_add_test(test_shipped_model test_shipped_model.c)
