@@ -8,6 +8,7 @@
 #include <omp.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
+#include "tools/mpi_shard.h"
 #include "vssm/reid.h"
 #include "vssm/vssm.h"
 
@@ -142,6 +143,31 @@ out:
     return failed;
 }
 
+/* this rank's share of a split, in whole batch windows (the batches one process forms) */
+static vssm_reid_split split_part(const vssm_reid_split *s, int batch) {
+    int64_t b, e;
+    shard_range_units(s->n, batch, &b, &e);
+    return (vssm_reid_split){s->path + b, s->pid + b, s->camid + b, e - b, e - b, 0};
+}
+
+/* Rank 0 gets every rank's rows (embeddings, pids, camids) concatenated in rank order =
+ * dataset order, and the summed failure count. Collective; returns 0 or -1. */
+static int gather_split(float **emb, int64_t **pid, int64_t **cam, int64_t *n, int64_t dim, int64_t *failed) {
+    if (shard_size() == 1) return 0;
+    void *e = NULL, *p = NULL, *c = NULL;
+    int64_t en, pn, cn;
+    if (shard_gather(*emb, *n * dim * (int64_t)sizeof **emb, &e, &en) != 0 || shard_gather(*pid, *n * 8, &p, &pn) != 0 ||
+        shard_gather(*cam, *n * 8, &c, &cn) != 0 || shard_sum_i64(failed, 1) != 0) {
+        free(e), free(p), free(c);
+        return -1;
+    }
+    if (!shard_is_root()) return 0;
+    free(*emb), free(*pid), free(*cam);
+    *emb = e, *pid = p, *cam = c;
+    *n = pn / 8;
+    return 0;
+}
+
 static int cmd_extract(int argc, char **argv) {
     model_opts mo;
     model_opts_init(&mo);
@@ -186,9 +212,9 @@ static int cmd_extract(int argc, char **argv) {
     }
 
     vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = mo.threads;
+    co.n_threads = shard_threads(mo.threads);
     co.allow_tf32 = mo.tf32;
-    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
     else if (strcmp(mo.device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", mo.device); vssm_reid_dataset_free(&ds); return VSSM_EXIT_USAGE; }
     vssm_ctx *ctx = NULL;
     vssm_reid_model *m = NULL;
@@ -198,8 +224,10 @@ static int cmd_extract(int argc, char **argv) {
     ro.head.bnneck = bn;
     ro.head.l2norm = l2;
     ro.head.final_norm = final_norm;
-    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(&m, ctx, mo.weights, &ro, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+    int load_bad = vssm_ctx_new(&ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(&m, ctx, mo.weights, &ro, &err) != VSSM_OK;
+    if (shard_agree(load_bad)) {   /* every rank loaded, or none goes on */
+        cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
+        vssm_reid_model_free(m);
         vssm_ctx_free(ctx);
         vssm_reid_dataset_free(&ds);
         return VSSM_EXIT_USAGE;
@@ -216,15 +244,25 @@ static int cmd_extract(int argc, char **argv) {
     vssm_reid_features f = {0};
     f.dim = vssm_reid_model_dim(m);
     prep_opts po = {&pp, sh, sw};
-    const int show = isatty(2);
+    const int show = isatty(2) && shard_is_root();
     double t0 = now_s();
     int64_t fq = 0, fg = 0;
     if (rc == VSSM_EXIT_OK) {
-        fq = embed_split(m, &ds.query, &po, batch, show, "query", &f.query, &f.q_pid, &f.q_camid, &f.nq);
-        if (fq >= 0) fg = embed_split(m, &ds.gallery, &po, batch, show, "gallery", &f.gallery, &f.g_pid, &f.g_camid, &f.ng);
-        if (fq < 0 || fg < 0) rc = VSSM_EXIT_USAGE;
+        /* each rank embeds its share; rank 0 gathers the rows in dataset order and writes */
+        vssm_reid_split pq = split_part(&ds.query, batch), pg = split_part(&ds.gallery, batch);
+        fq = embed_split(m, &pq, &po, batch, show, "query", &f.query, &f.q_pid, &f.q_camid, &f.nq);
+        if (fq >= 0) fg = embed_split(m, &pg, &po, batch, show, "gallery", &f.gallery, &f.g_pid, &f.g_camid, &f.ng);
+        if (shard_agree(fq < 0 || fg < 0)) {
+            if (fq >= 0 && fg >= 0) cli_error("another rank's model failed (named on its stderr)");
+            rc = VSSM_EXIT_USAGE;
+        } else if (gather_split(&f.query, &f.q_pid, &f.q_camid, &f.nq, f.dim, &fq) != 0 ||
+                   gather_split(&f.gallery, &f.g_pid, &f.g_camid, &f.ng, f.dim, &fg) != 0) {
+            shard_abort(VSSM_EXIT_USAGE, "reid extract: gathering the ranks' embeddings failed");
+        }
     }
-    if (rc == VSSM_EXIT_OK) {
+    if (rc == VSSM_EXIT_OK && !shard_is_root()) {   /* rank 0 writes; the exit code joins in main */
+        rc = fq + fg > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    } else if (rc == VSSM_EXIT_OK) {
         char dims[32], nq[32], ng[32];
         snprintf(dims, sizeof dims, "%lld", (long long)f.dim);
         snprintf(nq, sizeof nq, "%lld", (long long)f.nq);

@@ -13,6 +13,7 @@
 
 #include "tools/cli.h"
 #include "tools/model_opts.h"
+#include "tools/mpi_shard.h"
 #include "vssm/classifier.h"
 #include "vssm/track.h"
 
@@ -245,24 +246,26 @@ VSSM_VERB(track) {
 
     /* the backbone alone, with the file's mean/std */
     vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = mo.threads;
+    co.n_threads = shard_threads(mo.threads);
     co.allow_tf32 = mo.tf32;
-    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
     else if (strcmp(mo.device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", mo.device); return VSSM_EXIT_USAGE; }
     vssm_ctx *ctx = NULL;
-    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
     vssm_classifier_opts copt = {mo.arch, mo.key, NULL};
     vssm_vmamba *bb = NULL;
     vssm_preprocess_params pp;
     vssm_tracker *trk = NULL;
-    if (vssm_vmamba_load_file(&bb, ctx, mo.weights, &copt, NULL, &pp, &err) != VSSM_OK ||
-        vssm_tracker_new(&trk, bb, &pp, &tc, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+    int load_bad = vssm_ctx_new(&ctx, &co, &err) != VSSM_OK ||
+                   vssm_vmamba_load_file(&bb, ctx, mo.weights, &copt, NULL, &pp, &err) != VSSM_OK ||
+                   vssm_tracker_new(&trk, bb, &pp, &tc, &err) != VSSM_OK;
+    if (shard_agree(load_bad)) {   /* under mpirun: every rank loaded, or none goes on */
+        cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
+        vssm_tracker_free(trk);
         vssm_vmamba_free(bb);
         vssm_ctx_free(ctx);
         return VSSM_EXIT_USAGE;
     }
-    if (video && make_dir(video) != 0) {
+    if (shard_agree(video && make_dir(video) != 0)) {
         cli_error("%s: cannot create the folder (%s)", video, strerror(errno));
         vssm_tracker_free(trk);
         vssm_vmamba_free(bb);
@@ -271,7 +274,9 @@ VSSM_VERB(track) {
     }
     int show = !quiet && isatty(2), failed = 0, total_frames = 0, n_seq = 0, fatal = 0;
     double total_s = 0;
-    if (seq) {
+    if (seq && !shard_is_root()) {
+        /* one sequence: rank 0 tracks it, the others wait for its exit code */
+    } else if (seq) {
         track_job j = {trk, seq, seq, out, video, init_s != NULL, init, show};
         int fd;
         double s;
@@ -284,14 +289,16 @@ VSSM_VERB(track) {
     } else {
         char **dirs = NULL;
         int nd = 0;
-        if (vssm_seq_list(dataset, (vssm_seq_format)fmt, &dirs, &nd, &err) != VSSM_OK || make_dir(results) != 0) {
+        if (shard_agree(vssm_seq_list(dataset, (vssm_seq_format)fmt, &dirs, &nd, &err) != VSSM_OK || make_dir(results) != 0)) {
             cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
             vssm_tracker_free(trk);
             vssm_vmamba_free(bb);
             vssm_ctx_free(ctx);
             return VSSM_EXIT_USAGE;
         }
-        for (int k = 0; k < nd && !fatal; k++) {
+        int64_t k0, k1;   /* under mpirun: this rank's sequences, each written to its own file */
+        shard_range(nd, &k0, &k1);
+        for (int k = (int)k0; k < (int)k1 && !fatal; k++) {
             const char *name = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
             char op[4096], vd[4096];
             snprintf(op, sizeof op, "%s/%s.txt", results, name);
@@ -311,8 +318,14 @@ VSSM_VERB(track) {
         }
         vssm_seq_list_free(dirs, nd);
     }
-    fprintf(stderr, "vssm: tracked %d frames in %d sequence%s, %.1f frames/s (%s)%s\n", total_frames, n_seq, n_seq == 1 ? "" : "s",
-            total_s > 0 ? total_frames / total_s : 0.0, vssm_ctx_describe(ctx), failed ? ", with failures" : "");
+    if (shard_size() > 1) {   /* totals over ranks for rank 0's summary line */
+        int64_t t[5] = {failed, total_frames, n_seq, fatal, (int64_t)(total_s * 1e6)};
+        if (shard_sum_i64(t, 5) != 0) shard_abort(VSSM_EXIT_USAGE, "track: reducing the ranks' counts failed");
+        if (shard_is_root()) failed = (int)t[0], total_frames = (int)t[1], n_seq = (int)t[2], fatal = t[3] > 0, total_s = 1e-6 * (double)t[4];
+    }
+    if (shard_is_root())   /* frames/s: per rank (the ranks' tracking time summed) */
+        fprintf(stderr, "vssm: tracked %d frames in %d sequence%s, %.1f frames/s (%s)%s\n", total_frames, n_seq, n_seq == 1 ? "" : "s",
+                total_s > 0 ? total_frames / total_s : 0.0, vssm_ctx_describe(ctx), failed ? ", with failures" : "");
     vssm_tracker_free(trk);
     vssm_vmamba_free(bb);
     vssm_ctx_free(ctx);

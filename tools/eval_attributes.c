@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tools/cli.h"
+#include "tools/mpi_shard.h"
 #include "vssm/eval.h"
 
 static void usage(FILE *f) {
@@ -77,6 +78,8 @@ int vssm_eval_attributes(int argc, char **argv) {
     }
     if (!bad && (!gtp || !pp)) { cli_error("eval attributes: --gt and --pred are required"); bad = 1; }
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    /* two CSVs and one pass: under mpirun rank 0 does it; the others wait for its exit code */
+    if (!shard_is_root()) return VSSM_EXIT_OK;
     csv_t g, p;
     if (csv_read(gtp, &g) || csv_read(pp, &p)) { csv_free(&g); return VSSM_EXIT_USAGE; }
     int rc = VSSM_EXIT_OK;

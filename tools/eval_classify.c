@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
+#include "tools/mpi_shard.h"
 #include "tools/runner.h"
 #include "vssm/eval.h"
 
@@ -60,6 +61,31 @@ static int write_csv(const char *path, const vssm_cls_metrics *m, const img_list
     return 0;
 }
 
+/* Sums every rank's counters (samples, top-k, confusion, failures) into rank 0's; the
+ * time is the slowest rank's. Collective; returns 0 or -1. */
+static int reduce_counts(vssm_cls_metrics *m, int *failed, int *bad_target, double *secs) {
+    if (shard_size() == 1) return 0;
+    const int64_t nc = (int64_t)m->classes * m->classes, len = 3 + m->kmax + nc;
+    int64_t *v = malloc((size_t)len * sizeof *v);
+    if (shard_agree(!v)) { free(v); return -1; }
+    v[0] = m->n, v[1] = *failed, v[2] = *bad_target;
+    memcpy(v + 3, m->correct_at, (size_t)m->kmax * sizeof *v);
+    memcpy(v + 3 + m->kmax, m->confusion, (size_t)nc * sizeof *v);
+    int rc = shard_sum_i64(v, len);
+    if (rc == 0 && shard_is_root()) {
+        m->n = v[0], *failed = (int)v[1], *bad_target = (int)v[2];
+        memcpy(m->correct_at, v + 3, (size_t)m->kmax * sizeof *v);
+        memcpy(m->confusion, v + 3 + m->kmax, (size_t)nc * sizeof *v);
+    }
+    free(v);
+    double *t = NULL;
+    int64_t tn = 0;
+    if (rc == 0 && (rc = shard_gather(secs, sizeof *secs, (void **)&t, &tn)) == 0 && t)
+        for (int64_t r = 0; r < tn / (int64_t)sizeof *t; r++) *secs = t[r] > *secs ? t[r] : *secs;
+    free(t);
+    return rc;
+}
+
 int vssm_eval_classify(int argc, char **argv) {
     model_opts mo;
     model_opts_init(&mo);
@@ -81,27 +107,47 @@ int vssm_eval_classify(int argc, char **argv) {
     img_list l = {0};
     if (img_list_imagefolder(&l, dir) != 0) { img_list_free(&l); return VSSM_EXIT_USAGE; }
     if (l.n == 0) { cli_error("%s: no images found under the class folders", dir); img_list_free(&l); return VSSM_EXIT_USAGE; }
-    vssm_ctx *ctx;
-    vssm_classifier *clf;
-    run_opts ro = {batch, mo.threads, {0}, isatty(2)};
-    int rc = model_opts_open(&mo, &ctx, &clf, &ro.pp);
-    if (rc) { img_list_free(&l); return rc; }
+    vssm_ctx *ctx = NULL;
+    vssm_classifier *clf = NULL;
+    run_opts ro = {batch, shard_threads(mo.threads), {0}, isatty(2) && shard_is_root()};
+    int rc = shard_agree(model_opts_open(&mo, &ctx, &clf, &ro.pp));   /* every rank loaded, or none goes on */
+    if (rc) { vssm_classifier_free(clf); vssm_ctx_free(ctx); img_list_free(&l); return rc; }
     const int classes = vssm_classifier_classes(clf);
-    if (l.n_classes != classes)
+    if (l.n_classes != classes && shard_is_root())
         fprintf(stderr, "vssm: warning: %s has %d class folders but the model has %d classes; folder i is scored as class i\n",
                 dir, l.n_classes, classes);
     vssm_cls_metrics m;
     vssm_err err = {0};
-    if (vssm_cls_metrics_init(&m, classes, 5, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+    if (shard_agree(vssm_cls_metrics_init(&m, classes, 5, &err) != VSSM_OK)) {
+        cli_error("%s", err.msg[0] ? err.msg : "another rank could not set up the metrics");
         vssm_classifier_free(clf);
         vssm_ctx_free(ctx);
         img_list_free(&l);
         return VSSM_EXIT_USAGE;
     }
-    eval_state es = {&m, &l, 0};
+    /* this rank's share of the list, in whole batch windows (the batches a single process
+     * forms); the counters are summed on rank 0 (exact int64) */
+    int64_t b, e;
+    shard_range_units(l.n, batch, &b, &e);
+    img_list part = {l.path + b, l.label + b, (int)(e - b), (int)(e - b), l.classes, l.n_classes};
+    eval_state es = {&m, &part, 0};
     double secs = 0;
-    int failed = run_classifier(clf, &l, &ro, on_image, &es, &secs);
+    int failed = run_classifier(clf, &part, &ro, on_image, &es, &secs);
+    if (reduce_counts(&m, &failed, &es.bad_target, &secs) != 0) {
+        vssm_cls_metrics_free(&m);
+        vssm_classifier_free(clf);
+        vssm_ctx_free(ctx);
+        img_list_free(&l);
+        shard_abort(VSSM_EXIT_USAGE, "eval classify: reducing the ranks' counters failed");
+    }
+    if (!shard_is_root()) {   /* rank 0 reports; the others' exit code joins in main */
+        int any = failed || es.bad_target;
+        vssm_cls_metrics_free(&m);
+        vssm_classifier_free(clf);
+        vssm_ctx_free(ctx);
+        img_list_free(&l);
+        return any ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    }
     if (es.bad_target) fprintf(stderr, "vssm: %d images belong to class folders beyond the model's %d classes (not scored)\n", es.bad_target, classes);
     const int k5 = m.kmax < 5 ? m.kmax : 5;
     double ips = secs > 0 ? (double)(l.n - failed) / secs : 0;

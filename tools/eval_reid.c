@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "tools/cli.h"
+#include "tools/mpi_shard.h"
 #include "vssm/reid.h"
 
 static void usage(FILE *f) {
@@ -52,6 +53,9 @@ int vssm_eval_reid(int argc, char **argv) {
     }
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
     o.metric = (vssm_reid_metric)mt;
+    /* Under mpirun rank 0 evaluates alone: the work is one distance matrix, whose rows a
+     * split GEMM need not reproduce bit for bit; the other ranks wait for its exit code. */
+    if (!shard_is_root()) return VSSM_EXIT_OK;
 
     vssm_err err = {0};
     vssm_reid_features f;

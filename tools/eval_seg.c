@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tools/cli.h"
+#include "tools/mpi_shard.h"
 #include "tools/seg_tool.h"
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
@@ -76,6 +77,28 @@ static void free_names(char **n, int c) {
     free(n);
 }
 
+/* Sums every rank's counters (images, per-class intersect / pred / label areas, failures)
+ * into rank 0's: int64 sums, so the result is the single-process one exactly. Collective;
+ * a failure ends the job (no rank may be left waiting in a collective). */
+static void reduce_seg(vssm_seg_metrics *m, int *failed) {
+    if (shard_size() == 1) return;
+    const int64_t C = m->classes, len = 2 + 3 * C;
+    int64_t *v = malloc((size_t)len * sizeof *v);
+    if (shard_agree(!v)) shard_abort(VSSM_EXIT_USAGE, "eval seg: out of memory reducing the counters");
+    v[0] = m->images, v[1] = *failed;
+    memcpy(v + 2, m->area_inter, (size_t)C * sizeof *v);
+    memcpy(v + 2 + C, m->area_pred, (size_t)C * sizeof *v);
+    memcpy(v + 2 + 2 * C, m->area_label, (size_t)C * sizeof *v);
+    if (shard_sum_i64(v, len) != 0) shard_abort(VSSM_EXIT_USAGE, "eval seg: reducing the ranks' counters failed");
+    if (shard_is_root()) {
+        m->images = v[0], *failed = (int)v[1];
+        memcpy(m->area_inter, v + 2, (size_t)C * sizeof *v);
+        memcpy(m->area_pred, v + 2 + C, (size_t)C * sizeof *v);
+        memcpy(m->area_label, v + 2 + 2 * C, (size_t)C * sizeof *v);
+    }
+    free(v);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* form 2: score prediction PNGs against GT PNGs, matched by stem */
@@ -101,15 +124,17 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     char **names = make_names(classes, names_file, NULL, &bad);
     vssm_seg_metrics m;
     vssm_err err = {0};
-    if (bad || vssm_seg_metrics_init(&m, classes, ignore, rzl, &err) != VSSM_OK) {
-        if (!bad) cli_error("%s", err.msg);
+    if (shard_agree(bad || vssm_seg_metrics_init(&m, classes, ignore, rzl, &err) != VSSM_OK)) {
+        if (!bad) cli_error("%s", err.msg[0] ? err.msg : "another rank could not set up the metrics");
         free_names(names, classes);
         for (int i = 0; i < n; i++) free(files[i]);
         free(files);
         return VSSM_EXIT_USAGE;
     }
-    if (!n) { cli_error("%s: no .png label maps", gt); failed++; }
-    for (int i = 0; i < n; i++) {
+    if (!n && shard_is_root()) { cli_error("%s: no .png label maps", gt); failed++; }
+    int64_t i0, i1;   /* this rank's share of the (identically sorted) list */
+    shard_range(n, &i0, &i1);
+    for (int i = (int)i0; i < (int)i1; i++) {
         char gp[4096], pp[4096], stem[1024];
         snprintf(gp, sizeof gp, "%s/%s", gt, files[i]);
         snprintf(pp, sizeof pp, "%s/%s.png", pred, vssm_seg_path_stem(files[i], 0, stem, sizeof stem));
@@ -126,11 +151,12 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         }
         vssm_label_map_free(&g);
         vssm_label_map_free(&p);
-        free(files[i]);
     }
+    for (int i = 0; i < n; i++) free(files[i]);
     free(files);
-    print_results(&m, names, json);
-    if (failed) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
+    reduce_seg(&m, &failed);
+    if (shard_is_root()) print_results(&m, names, json);
+    if (failed && shard_is_root()) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
     return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
@@ -148,18 +174,18 @@ static int run_dataset(const seg_tool_opts *so, const char *layout, const char *
         cli_error("%s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    vssm_ctx *ctx;
-    vssm_segmenter *sg;
-    int rc = seg_tool_open(so, &ctx, &sg);
-    if (rc) { vssm_seg_dataset_free(&ds); return rc; }
+    vssm_ctx *ctx = NULL;
+    vssm_segmenter *sg = NULL;
+    int rc = shard_agree(seg_tool_open(so, &ctx, &sg));   /* every rank loaded, or none goes on */
+    if (rc) { vssm_segmenter_free(sg); vssm_ctx_free(ctx); vssm_seg_dataset_free(&ds); return rc; }
     const int classes = vssm_segmenter_classes(sg);
     int rzl = rzl_flag ? 1 : ds.reduce_zero_label;
     if (!rzl_flag && lay == VSSM_SEG_LAYOUT_PAIRS && vssm_segmenter_reduce_zero_label(sg) > 0) rzl = 1;
     int bad = 0, failed = 0;
     char **names = make_names(classes, names_file, sg, &bad);
     vssm_seg_metrics m;
-    if (bad || vssm_seg_metrics_init(&m, classes, ignore, rzl, &err) != VSSM_OK) {
-        if (!bad) cli_error("%s", err.msg);
+    if (shard_agree(bad || vssm_seg_metrics_init(&m, classes, ignore, rzl, &err) != VSSM_OK)) {
+        if (!bad) cli_error("%s", err.msg[0] ? err.msg : "another rank could not set up the metrics");
         free_names(names, classes);
         vssm_segmenter_free(sg);
         vssm_ctx_free(ctx);
@@ -167,7 +193,9 @@ static int run_dataset(const seg_tool_opts *so, const char *layout, const char *
         return VSSM_EXIT_USAGE;
     }
     int32_t *pred32 = NULL;
-    for (int i = 0; i < ds.n; i++) {
+    int64_t i0, i1;   /* this rank's share of the (identically sorted) dataset */
+    shard_range(ds.n, &i0, &i1);
+    for (int i = (int)i0; i < (int)i1; i++) {
         vssm_image im = {0};
         vssm_label_map g = {0};
         uint8_t *lab = NULL;
@@ -204,8 +232,9 @@ static int run_dataset(const seg_tool_opts *so, const char *layout, const char *
         vssm_label_map_free(&g);
     }
     free(pred32);
-    print_results(&m, names, json);
-    if (failed) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, ds.n);
+    reduce_seg(&m, &failed);
+    if (shard_is_root()) print_results(&m, names, json);
+    if (failed && shard_is_root()) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, ds.n);
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
     vssm_segmenter_free(sg);

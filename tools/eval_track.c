@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "tools/cli.h"
+#include "tools/mpi_shard.h"
 #include "vssm/track.h"
 
 static const char *usage =
@@ -99,6 +100,30 @@ static cJSON *num_array(const double *v, int n) {
     return a;
 }
 
+/* Rank 0 gets every rank's rows (rows[k0..k1) of each, in rank = sequence order), the
+ * per-sequence curves of the evaluated sequences and the pooled GOT-10k IoUs, in sequence
+ * order, so its summaries add the same numbers in the same order as one process; failures
+ * are summed. Collective; returns 0 or -1. */
+static int gather_results(seq_row **rows, int64_t k0, int64_t k1, vssm_track_seq_metrics **sm, int *n_ok, double **ious,
+                          int64_t *n_ious, int *failed) {
+    if (shard_size() == 1) return 0;
+    void *r = NULL, *m = NULL, *io = NULL;
+    int64_t rn, mn, ion, f = *failed;
+    if (shard_gather(*rows + k0, (k1 - k0) * (int64_t)sizeof **rows, &r, &rn) != 0 ||
+        shard_gather(*sm, *n_ok * (int64_t)sizeof **sm, &m, &mn) != 0 ||
+        shard_gather(*ious, *n_ious * (int64_t)sizeof **ious, &io, &ion) != 0 || shard_sum_i64(&f, 1) != 0) {
+        free(r), free(m), free(io);
+        return -1;
+    }
+    if (!shard_is_root()) return 0;
+    free(*rows), free(*sm), free(*ious);
+    *rows = r, *sm = m, *ious = io;
+    *n_ok = (int)(mn / (int64_t)sizeof **sm);
+    *n_ious = ion / (int64_t)sizeof **ious;
+    *failed = (int)f;
+    return 0;
+}
+
 int vssm_eval_track(int argc, char **argv) {
     const char *results = NULL, *gt_root = NULL, *fmt_s = NULL, *plot = NULL, *label = NULL;
     int json = 0, bad = 0, help = 0;
@@ -133,7 +158,9 @@ int vssm_eval_track(int argc, char **argv) {
     int64_t n_ious = 0, cap_ious = 0;
     int n_ok = 0, failed = 0;
     if (!rows || !sm) { cli_error("out of memory"); free(rows); free(sm); vssm_seq_list_free(dirs, nd); return VSSM_EXIT_INPUT; }
-    for (int k = 0; k < nd; k++) {
+    int64_t k0, k1;   /* this rank's sequences; rank 0 gathers the results in sequence order */
+    shard_range(nd, &k0, &k1);
+    for (int k = (int)k0; k < (int)k1; k++) {
         vssm_seq s;
         seq_row *row = &rows[k];
         const char *nm = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
@@ -174,6 +201,16 @@ int vssm_eval_track(int argc, char **argv) {
         }
         free(pred);
         vssm_seq_free(&s);
+    }
+
+    if (gather_results(&rows, k0, k1, &sm, &n_ok, &ious, &n_ious, &failed) != 0)
+        shard_abort(VSSM_EXIT_USAGE, "eval track: gathering the ranks' per-sequence results failed");
+    if (!shard_is_root()) {   /* rank 0 reports; the others' exit code joins in main */
+        free(rows);
+        free(sm);
+        free(ious);
+        vssm_seq_list_free(dirs, nd);
+        return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
     }
 
     vssm_track_summary sum;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
+#include "tools/mpi_shard.h"
 
 const char *model_opts_help =
     "  --weights FILE       model weights (.safetensors or official .pth)\n"
@@ -32,9 +33,9 @@ int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, 
     *clf = NULL;
     if (!m->weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
     vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = m->threads;
+    co.n_threads = shard_threads(m->threads);
     co.allow_tf32 = m->tf32;
-    if (!strcmp(m->device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    if (!strcmp(m->device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
     else if (strcmp(m->device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", m->device); return VSSM_EXIT_USAGE; }
     if (m->resize < -1 || m->crop < -1 || m->resize > 16384 || m->crop > 16384) {
         cli_error("--resize and --crop take 0 (off) .. 16384");

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "tools/cli.h"
+#include "tools/mpi_shard.h"
 #include "vssm/vssm.h"
 
 #define WEAK_VERB(name) int vssm_cmd_##name(int argc, char **argv) __attribute__((weak));
@@ -73,5 +74,9 @@ int main(int argc, char **argv) {
         cli_error("verb '%s' is not available in this build yet", argv[1]);
         return VSSM_EXIT_USAGE;
     }
-    return fn(argc - 1, argv + 1);
+    /* under mpirun: every rank runs the verb on its share; the exit code is the max */
+    shard_init(&argc, &argv);
+    int rc = shard_agree(fn(argc - 1, argv + 1));
+    shard_finalize();
+    return rc;
 }
