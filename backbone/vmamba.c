@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backbone/load.h"
 #include "backbone/vmamba_internal.h"
 
 #define LN_EPS 1e-5f
@@ -142,24 +143,11 @@ typedef struct {
 
 static int load_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
     loader *ld = (loader *)w;
-    char full[320], a[96], b[96];
+    char full[320];
     snprintf(full, sizeof full, "%s%s", ld->prefix, name);
-    vssm_tensor t;
-    vssm_status s = ld->src->get(ld->src->user, full, shape, ndim, &t, ld->err);
+    vssm_status s = vssm_load_fetch_f32(ld->src, full, shape, ndim, ld->host, ld->err);
     if (s != VSSM_OK) { ld->status = s; return 1; }
-    int same = t.ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = t.shape[i] == shape[i];
-    if (!same) {
-        ld->status = vssm_err_set(ld->err, VSSM_ERR_SHAPE, "tensor '%s' has shape %s but the config needs %s", full,
-                                  vssm_shape_str(t.shape, t.ndim, a, sizeof a), vssm_shape_str(shape, ndim, b, sizeof b));
-        return 1;
-    }
     const int64_t n = numel_of(shape, ndim);
-    if ((s = vssm_tensor_to_f32(&t, ld->host, ld->err)) != VSSM_OK) {
-        vssm_err_prefix(ld->err, "tensor '%s'", full);
-        ld->status = s;
-        return 1;
-    }
     const float *out = ld->host;
     float *h2 = ld->host2;
     switch (xf) {
@@ -187,12 +175,8 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
         break;
     }
     }
-    float *dst = (float *)(ld->arena + ld->off);
-    ld->off += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    if (vssm_op_upload(ld->m->ctx, dst, out, (size_t)n * sizeof(float)) != 0) {
-        ld->status = vssm_err_set(ld->err, VSSM_ERR_DEVICE, "uploading tensor '%s' to the device failed", full);
-        return 1;
-    }
+    float *dst = vssm_load_place(ld->m->ctx, ld->arena, &ld->off, out, n, full, ld->err);
+    if (!dst) { ld->status = VSSM_ERR_DEVICE; return 1; }
     *slot = dst;
     return 0;
 }
