@@ -10,65 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
+#include "vmamba_vectors.h"
 #include "vssm/vssm.h"
 
 #define TOL_LAYER 1e-5
 #define TOL_LOGITS 1e-4
 
 static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
-
-static int parse_ints(const char *s, int *out, int n) {
-    for (int i = 0; i < n; i++) {
-        char *end;
-        out[i] = (int)strtol(s, &end, 10);
-        if (end == s) return 0;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return 1;
-}
-
-static const char *meta(vssm_weights *wf, const char *k) {
-    const char *v = vssm_weights_meta(wf, k);
-    return v ? v : "";
-}
-
-static int load_cfg(vssm_weights *wf, vssm_vmamba_config *cfg, int *B, int *H, int *W) {
-    const char *dims = vssm_weights_meta(wf, "stage_dims"), *depths = vssm_weights_meta(wf, "depths");
-    if (!dims || !depths) return 0;
-    memset(cfg, 0, sizeof *cfg);
-    strcpy(cfg->arch, "custom");
-    snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", meta(wf, "forward_type"));
-    cfg->in_chans = 3;
-    if (!parse_ints(dims, cfg->dims, 4) || !parse_ints(depths, cfg->depths, 4)) return 0;
-    cfg->ssm_ratio = strtof(meta(wf, "ssm_ratio"), NULL);
-    cfg->d_state = atoi(meta(wf, "d_state"));
-    cfg->mlp_ratio = strtof(meta(wf, "mlp_ratio"), NULL);
-    cfg->num_classes = atoi(meta(wf, "num_classes"));
-    *B = atoi(meta(wf, "batch"));
-    *H = atoi(meta(wf, "height"));
-    *W = atoi(meta(wf, "width"));
-    return 1;
-}
-
-/* input (B, C, H, W) in the file -> NHWC */
-static float *input_nhwc(vssm_weights *wf, int B, int H, int W) {
-    vssm_tensor t;
-    vssm_err err = {0};
-    if (vssm_weights_get(wf, "input", &t, &err) != VSSM_OK || t.ndim != 4 || t.shape[0] != B || t.shape[2] != H ||
-        t.shape[3] != W)
-        return NULL;
-    const int C = (int)t.shape[1];
-    size_t n = (size_t)vssm_tensor_numel(&t);
-    float *tmp = malloc(n * 4), *out = malloc(n * 4);
-    vssm_tensor_to_f32(&t, tmp, &err);
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++)
-            for (int h = 0; h < H; h++)
-                for (int w = 0; w < W; w++)
-                    out[(((size_t)b * H + h) * W + w) * C + c] = tmp[(((size_t)b * C + c) * H + h) * W + w];
-    free(tmp);
-    return out;
-}
 
 typedef struct { float *feat[4]; size_t nfeat[4]; float *logits; } outputs;
 
@@ -113,8 +61,10 @@ static void check_file(vssm_ctx *cpu, vssm_ctx *gpu, const char *name) {
     TEST_REQUIRE(vssm_safetensors_open(&wf, path, &err) == VSSM_OK, "open %s: %s", path, err.msg);
     vssm_vmamba_config cfg;
     int B, H, W;
-    TEST_REQUIRE(load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
-    float *x = input_nhwc(wf, B, H, W);
+    TEST_REQUIRE(vvec_load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
+    int64_t xs[4];
+    float *x = vvec_nhwc(wf, "input", xs);
+    if (x && (xs[0] != B || xs[2] != H || xs[3] != W)) { free(x); x = NULL; }
     TEST_REQUIRE(x, "%s: input tensor", name);
 
     outputs oc = {0}, og = {0}, og2 = {0};

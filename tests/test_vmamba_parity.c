@@ -9,62 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
+#include "vmamba_vectors.h"
 #include "vssm/vssm.h"
 
 #define TOL_LAYER 1e-5
 #define TOL_LOGITS 1e-4
 
 static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
-
-static int parse_ints(const char *s, int *out, int n) {
-    for (int i = 0; i < n; i++) {
-        char *end;
-        out[i] = (int)strtol(s, &end, 10);
-        if (end == s) return 0;
-        s = *end == ',' ? end + 1 : end;
-    }
-    return 1;
-}
-
-/* NCHW (B, C, H, W) -> NHWC */
-static void nchw_to_nhwc(const float *src, float *dst, int B, int C, int H, int W) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++)
-            for (int h = 0; h < H; h++)
-                for (int w = 0; w < W; w++)
-                    dst[(((size_t)b * H + h) * W + w) * C + c] = src[(((size_t)b * C + c) * H + h) * W + w];
-}
-
-static float *ref_nhwc(vssm_weights *wf, const char *name, int64_t *shape_out) {
-    vssm_tensor t;
-    vssm_err err = {0};
-    if (vssm_weights_get(wf, name, &t, &err) != VSSM_OK || t.ndim != 4) return NULL;
-    size_t n = (size_t)vssm_tensor_numel(&t);
-    float *tmp = malloc(n * 4), *out = malloc(n * 4);
-    vssm_tensor_to_f32(&t, tmp, &err);
-    nchw_to_nhwc(tmp, out, (int)t.shape[0], (int)t.shape[1], (int)t.shape[2], (int)t.shape[3]);
-    free(tmp);
-    memcpy(shape_out, t.shape, sizeof t.shape);
-    return out;
-}
-
-static int load_cfg(vssm_weights *wf, vssm_vmamba_config *cfg, int *B, int *H, int *W) {
-    const char *dims = vssm_weights_meta(wf, "stage_dims"), *depths = vssm_weights_meta(wf, "depths");
-    if (!dims || !depths) return 0;
-    memset(cfg, 0, sizeof *cfg);
-    strcpy(cfg->arch, "custom");
-    strcpy(cfg->forward_type, vssm_weights_meta(wf, "forward_type"));
-    cfg->in_chans = 3;
-    if (!parse_ints(dims, cfg->dims, 4) || !parse_ints(depths, cfg->depths, 4)) return 0;
-    cfg->ssm_ratio = strtof(vssm_weights_meta(wf, "ssm_ratio"), NULL);
-    cfg->d_state = atoi(vssm_weights_meta(wf, "d_state"));
-    cfg->mlp_ratio = strtof(vssm_weights_meta(wf, "mlp_ratio"), NULL);
-    cfg->num_classes = atoi(vssm_weights_meta(wf, "num_classes"));
-    *B = atoi(vssm_weights_meta(wf, "batch"));
-    *H = atoi(vssm_weights_meta(wf, "height"));
-    *W = atoi(vssm_weights_meta(wf, "width"));
-    return 1;
-}
 
 /* Runs the model + head on input (B, H, W, 3) NHWC; returns features/logits in host copies. */
 typedef struct { float *feat[4], *pe, *b0, *logits; } outputs;
@@ -118,10 +69,10 @@ static void check_file(const char *name) {
     TEST_REQUIRE(vssm_safetensors_open(&wf, path, &err) == VSSM_OK, "open %s: %s", path, err.msg);
     vssm_vmamba_config cfg;
     int B, H, W;
-    TEST_REQUIRE(load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
+    TEST_REQUIRE(vvec_load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
 
     int64_t sh[4];
-    float *x = ref_nhwc(wf, "input", sh);
+    float *x = vvec_nhwc(wf, "input", sh);
     TEST_REQUIRE(x && sh[0] == B && sh[2] == H && sh[3] == W, "%s: input tensor", name);
 
     for (int threads = 1; threads <= 2; threads++) {
@@ -136,7 +87,7 @@ static void check_file(const char *name) {
         const char *refs[] = {"ref.patch_embed", "ref.block0", "ref.stage0", "ref.stage1", "ref.stage2", "ref.stage3"};
         float *mine[] = {o.pe, o.b0, o.feat[0], o.feat[1], o.feat[2], o.feat[3]};
         for (int i = 0; i < 6; i++) {
-            float *r = ref_nhwc(wf, refs[i], sh);
+            float *r = vvec_nhwc(wf, refs[i], sh);
             TEST_REQUIRE(r, "%s: missing %s", name, refs[i]);
             double e = test_rel_err(mine[i], r, (size_t)(sh[0] * sh[1] * sh[2] * sh[3]));
             TEST_CHECK(e <= TOL_LAYER, "%s %s (%d threads): rel err %.3g > %.0e", name, refs[i], threads, e, TOL_LAYER);
