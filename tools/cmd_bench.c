@@ -134,13 +134,15 @@ VSSM_VERB(bench) {
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
     double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
+    /* peak resident memory of the model run, before the bandwidth probe allocates */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double peak_mb = ru.ru_maxrss / 1024.0;
     double ref = (no_ref || co.device != VSSM_DEVICE_CPU) ? 0 : sgemm_gflops(2048, 3);
     double bw = 0;
     if (!no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
     double scan_gbps = secs[VSSM_OP_SCAN] > 0 ? scan_bytes(&cfg, batch, H, W) / secs[VSSM_OP_SCAN] / 1e9 : 0;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double peak_mb = ru.ru_maxrss / 1024.0;
+
 
     if (json) {
         printf("{\"arch\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, \"height\": %d, \"width\": %d, "
