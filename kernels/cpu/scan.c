@@ -88,9 +88,20 @@ static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k,
         for (int i = 0; i < T; i++) {
             const int64_t p = pos[i] = iter_next(&it);
             const float *xd = xd0 + p * KC2;
-            vf sum = bias;
-            for (int r = 0; r < R; r++) sum += xd[r] * load_v(dtw + (size_t)r * D, cw);
-            dt[i] = sum;
+            /* four partial sums: one chain of R dependent FMAs is latency-bound (R = 48
+             * at VMamba-T's stage 3) */
+            vf s0 = bias, s1 = {0}, s2 = {0}, s3 = {0};
+            int r = 0;
+            if (cw == CB) {
+                for (; r + 4 <= R; r += 4) {
+                    s0 += xd[r] * *(const vfu *)(dtw + (size_t)r * D);
+                    s1 += xd[r + 1] * *(const vfu *)(dtw + (size_t)(r + 1) * D);
+                    s2 += xd[r + 2] * *(const vfu *)(dtw + (size_t)(r + 2) * D);
+                    s3 += xd[r + 3] * *(const vfu *)(dtw + (size_t)(r + 3) * D);
+                }
+            }
+            for (; r < R; r++) s0 += xd[r] * load_v(dtw + (size_t)r * D, cw);
+            dt[i] = (s0 + s1) + (s2 + s3);
             uu[i] = load_v(u + p * D, cw);
             acc[i] = dsk * uu[i];
         }
