@@ -111,11 +111,12 @@ static int64_t numel_of(const int64_t *shape, int ndim) {
 }
 
 /* pass 1: count parameters and arena bytes */
-typedef struct { walker w; int64_t params; size_t bytes; } counter;
+typedef struct { walker w; int64_t params; size_t bytes; int64_t maxn; } counter;
 static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
     counter *c = (counter *)w;
     int64_t n = numel_of(shape, ndim);
     c->params += n;
+    if (n > c->maxn) c->maxn = n;
     c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     return 0;
 }
@@ -123,7 +124,7 @@ static int count_visit(walker *w, const char *name, const int64_t *shape, int nd
 int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg) {
     vssm_vmamba m;
     memset(&m, 0, sizeof m);
-    counter c = {{count_visit, ""}, 0, 0};
+    counter c = {{count_visit, ""}, 0, 0, 0};
     walk_model(&c.w, cfg, &m);
     return c.params + (cfg->num_classes > 0 ? 2LL * cfg->dims[3] + (int64_t)cfg->num_classes * (cfg->dims[3] + 1) : 0);
 }
@@ -181,14 +182,6 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
     return 0;
 }
 
-typedef struct { walker w; int64_t maxn; } sizer;
-static int size_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
-    sizer *z = (sizer *)w;
-    int64_t n = numel_of(shape, ndim);
-    if (n > z->maxn) z->maxn = n;
-    return 0;
-}
-
 void vssm_vmamba_free(vssm_vmamba *m) {
     if (!m) return;
     if (m->arena) vssm_op_free(m->ctx, m->arena);
@@ -210,16 +203,14 @@ vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba
         m->stage[i].blocks = calloc((size_t)cfg->depths[i], sizeof(vssm_block_w));
         if (!m->stage[i].blocks) { vssm_vmamba_free(m); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     }
-    counter c = {{count_visit, ""}, 0, 0};
+    counter c = {{count_visit, ""}, 0, 0, 0};
     walk_model(&c.w, cfg, m);
-    sizer z = {{size_visit, ""}, 0};
-    walk_model(&z.w, cfg, m);
     m->n_params = c.params;
     m->arena_bytes = c.bytes;
     m->arena = vssm_op_alloc(ctx, c.bytes);
     loader ld = {{load_visit, ""}, m, src, prefix ? prefix : "", m->arena, 0, NULL, NULL, err, VSSM_OK};
-    ld.host = malloc((size_t)z.maxn * sizeof(float));
-    ld.host2 = malloc((size_t)z.maxn * sizeof(float));
+    ld.host = malloc((size_t)c.maxn * sizeof(float));
+    ld.host2 = malloc((size_t)c.maxn * sizeof(float));
     if (!m->arena || !ld.host || !ld.host2) {
         free(ld.host);
         free(ld.host2);

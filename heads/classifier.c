@@ -300,16 +300,28 @@ const char *vssm_classifier_label(const vssm_classifier *c, int i) {
     return NULL;
 }
 
-static vssm_status vim_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits, vssm_err *err) {
-    if (!c->vst || c->sB != B || c->sH != H || c->sW != W) {
+/* Activations are planned for one (B, H, W) and kept; a new size re-plans them. */
+static vssm_status plan_state(vssm_classifier *c, int B, int H, int W, vssm_err *err) {
+    if ((c->is_vim ? (void *)c->vst : (void *)c->st) && c->sB == B && c->sH == H && c->sW == W) return VSSM_OK;
+    vssm_status s;
+    if (c->is_vim) {
         vssm_vim_state_free(c->vst);
         c->vst = NULL;
-        vssm_status s = vssm_vim_state_new(&c->vst, c->vim, B, H, W, err);
-        if (s != VSSM_OK) return s;
+        s = vssm_vim_state_new(&c->vst, c->vim, B, H, W, err);
+    } else {
+        vssm_vmamba_state_free(c->st);
+        c->st = NULL;
+        s = vssm_vmamba_state_new(&c->st, c->backbone, B, H, W, err);
+    }
+    if (s == VSSM_OK) {
         c->sB = B;
         c->sH = H;
         c->sW = W;
     }
+    return s;
+}
+
+static vssm_status vim_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits, vssm_err *err) {
     vssm_status s = vssm_vim_forward(c->vim, c->vst, x, err);
     if (s != VSSM_OK) return s;
     vssm_tensor t = vssm_vim_logits(c->vst);
@@ -318,17 +330,10 @@ static vssm_status vim_forward(vssm_classifier *c, const float *x, int B, int H,
 
 vssm_status vssm_classifier_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits,
                                     vssm_err *err) {
+    vssm_status s = plan_state(c, B, H, W, err);
+    if (s != VSSM_OK) return s;
     if (c->is_vim) return vim_forward(c, x, B, H, W, logits, err);
-    if (!c->st || c->sB != B || c->sH != H || c->sW != W) {
-        vssm_vmamba_state_free(c->st);
-        c->st = NULL;
-        vssm_status s = vssm_vmamba_state_new(&c->st, c->backbone, B, H, W, err);
-        if (s != VSSM_OK) return s;
-        c->sB = B;
-        c->sH = H;
-        c->sW = W;
-    }
-    vssm_status s = vssm_vmamba_forward(c->backbone, c->st, x, err);
+    s = vssm_vmamba_forward(c->backbone, c->st, x, err);
     if (s != VSSM_OK) return s;
     vssm_tensor f[VSSM_VMAMBA_STAGES];
     for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) f[i] = vssm_vmamba_feature(c->st, i);
