@@ -60,9 +60,19 @@ vssm_status vssm_vim_config_validate(const vssm_vim_config *c, vssm_err *err) {
                             c->bimamba_type);
     if (c->rms_norm != 1)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm blocks) is not supported (only RMSNorm)");
-    if (c->cls_token_middle != 1)
+    if (c->cls_token_middle != 1 && !c->no_cls_token)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                             "Vim without a middle class token is not supported (only use_middle_cls_token True)");
+    if (c->no_cls_token && c->num_classes > 0)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "a Vim without a class token (the segmentation backbone) has no classification head here "
+                            "(num_classes %d)", c->num_classes);
+    if (c->n_out < 0 || c->n_out > VSSM_VIM_MAX_OUT)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: n_out = %d is out of range [0, %d]", c->n_out, VSSM_VIM_MAX_OUT);
+    for (int k = 0; k < c->n_out; k++)
+        if (c->out_indices[k] < 0 || c->out_indices[k] >= c->depth)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: out_indices[%d] = %d is not a block (depth %d)", k,
+                                c->out_indices[k], c->depth);
     struct { const char *what; int v, lo, hi; } r[] = {
         {"in_chans", c->in_chans, 1, 64},       {"patch_size", c->patch_size, 1, 64},
         {"stride", c->stride, 1, 64},           {"pos_grid_h", c->pos_grid_h, 1, 1024},
@@ -70,7 +80,7 @@ vssm_status vssm_vim_config_validate(const vssm_vim_config *c, vssm_err *err) {
         {"depth", c->depth, 1, 1024},           {"d_inner", c->d_inner, 1, 65536},
         {"d_state", c->d_state, 1, VSSM_SCAN_MAX_STATE}, {"dt_rank", c->dt_rank, 0, 65536},
         {"d_conv", c->d_conv, 1, 64},           {"num_classes", c->num_classes, 0, 1 << 20},
-        {"divide_out", c->divide_out, 0, 1},
+        {"divide_out", c->divide_out, 0, 1},    {"no_cls_token", c->no_cls_token, 0, 1},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].lo || r[i].v > r[i].hi)
@@ -98,7 +108,7 @@ static double layer_macs(const vssm_vim_config *c, double L) {
 double vssm_vim_macs(const vssm_vim_config *c, int h, int w) {
     int gh, gw;
     vssm_vim_grid(c, h, w, &gh, &gw);
-    const double M = (double)gh * gw, L = M + 1;
+    const double M = (double)gh * gw, L = M + !c->no_cls_token;
     return M * c->embed_dim * (double)c->in_chans * c->patch_size * c->patch_size + c->depth * layer_macs(c, L) +
            (double)c->embed_dim * c->num_classes;
 }
@@ -119,41 +129,57 @@ static void cubic_coeffs(double t, double w[4]) {
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-void vssm_vim_pos_resample(const float *pos, int gh0, int gw0, int D, int gh, int gw, float *out) {
-    const int64_t M0 = (int64_t)gh0 * gw0, M = (int64_t)gh * gw, c0 = M0 / 2, c = M / 2;
+/* pos: a table of gh0*gw0 grid rows with, when c0 >= 0, a class row at index c0 ->
+ * out: the gh x gw grid rows with, when c >= 0, that class row at index c. */
+static void pos_resample(const float *pos, int64_t c0, int gh0, int gw0, int D, int gh, int gw, int64_t c, float *out) {
+    const int64_t M = (int64_t)gh * gw;
+    /* grid row m of the stored table (class row skipped), and of the output */
+#define GRID(m) (pos + (size_t)(c0 >= 0 && (m) >= c0 ? (m) + 1 : (m)) * D)
+#define OUT(m) (out + (size_t)(c >= 0 && (m) >= c ? (m) + 1 : (m)) * D)
     if (gh == gh0 && gw == gw0) {
-        memcpy(out, pos, (size_t)(M0 + 1) * D * sizeof(float));
-        return;
-    }
-    /* grid row m of the stored table (class row skipped) */
-#define GRID(m) (pos + (size_t)((m) < c0 ? (m) : (m) + 1) * D)
-    const double sy = (double)gh0 / gh, sx = (double)gw0 / gw;
-    for (int oy = 0; oy < gh; oy++) {
-        const double ry = (oy + 0.5) * sy - 0.5;
-        const int iy = (int)floor(ry);
-        double wy[4];
-        cubic_coeffs(ry - iy, wy);
-        for (int ox = 0; ox < gw; ox++) {
-            const double rx = (ox + 0.5) * sx - 0.5;
-            const int ix = (int)floor(rx);
-            double wx[4];
-            cubic_coeffs(rx - ix, wx);
-            const int64_t m = (int64_t)oy * gw + ox;
-            float *o = out + (size_t)(m < c ? m : m + 1) * D;
-            for (int d = 0; d < D; d++) {
-                double acc = 0;
-                for (int a = 0; a < 4; a++) {
-                    const int y = clampi(iy - 1 + a, 0, gh0 - 1);
-                    double row = 0;
-                    for (int b = 0; b < 4; b++) row += wx[b] * GRID((int64_t)y * gw0 + clampi(ix - 1 + b, 0, gw0 - 1))[d];
-                    acc += wy[a] * row;
+        for (int64_t m = 0; m < M; m++) memcpy(OUT(m), GRID(m), (size_t)D * sizeof(float));
+    } else {
+        const double sy = (double)gh0 / gh, sx = (double)gw0 / gw;
+        for (int oy = 0; oy < gh; oy++) {
+            const double ry = (oy + 0.5) * sy - 0.5;
+            const int iy = (int)floor(ry);
+            double wy[4];
+            cubic_coeffs(ry - iy, wy);
+            for (int ox = 0; ox < gw; ox++) {
+                const double rx = (ox + 0.5) * sx - 0.5;
+                const int ix = (int)floor(rx);
+                double wx[4];
+                cubic_coeffs(rx - ix, wx);
+                float *o = OUT((int64_t)oy * gw + ox);
+                for (int d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int a = 0; a < 4; a++) {
+                        const int y = clampi(iy - 1 + a, 0, gh0 - 1);
+                        double row = 0;
+                        for (int b = 0; b < 4; b++) row += wx[b] * GRID((int64_t)y * gw0 + clampi(ix - 1 + b, 0, gw0 - 1))[d];
+                        acc += wy[a] * row;
+                    }
+                    o[d] = (float)acc;
                 }
-                o[d] = (float)acc;
             }
         }
     }
-    memcpy(out + (size_t)c * D, pos + (size_t)c0 * D, (size_t)D * sizeof(float));
+    if (c >= 0) memcpy(out + (size_t)c * D, pos + (size_t)c0 * D, (size_t)D * sizeof(float));
 #undef GRID
+#undef OUT
+}
+
+void vssm_vim_pos_resample(const float *pos, int gh0, int gw0, int D, int gh, int gw, float *out) {
+    pos_resample(pos, (int64_t)gh0 * gw0 / 2, gh0, gw0, D, gh, gw, (int64_t)gh * gw / 2, out);
+}
+
+/* the model's position table resampled to gh x gw: grid rows only (with_cls 0), or with the
+ * class row at M/2 (with_cls 1, models with a class token) */
+static void model_pos(const vssm_vim *m, int gh, int gw, int with_cls, float *out) {
+    const vssm_vim_config *c = &m->cfg;
+    const int64_t c0 = c->no_cls_token ? -1 : (int64_t)c->pos_grid_h * c->pos_grid_w / 2;
+    pos_resample(m->pos_host, c0, c->pos_grid_h, c->pos_grid_w, c->embed_dim, gh, gw,
+                 with_cls && c0 >= 0 ? (int64_t)gh * gw / 2 : -1, out);
 }
 
 /* ======================================================================= weights: one walk */
@@ -176,8 +202,8 @@ static int walk_model(walker *w, const vssm_vim_config *c, vssm_vim *m) {
     char nm[160];
     VISIT("patch_embed.proj.weight", 4, XF_PLAIN, &m->pe_w, D, c->in_chans, P, P);
     VISIT("patch_embed.proj.bias", 1, XF_PLAIN, &m->pe_b, D);
-    VISIT("cls_token", 3, XF_PLAIN, &m->cls, 1, 1, D);
-    VISIT("pos_embed", 3, XF_PLAIN, &m->pos_dev, 1, M0 + 1, D);
+    if (!c->no_cls_token) VISIT("cls_token", 3, XF_PLAIN, &m->cls, 1, 1, D);
+    VISIT("pos_embed", 3, XF_PLAIN, &m->pos_dev, 1, M0 + !c->no_cls_token, D);
     static const char *const sfx[2] = {"", "_b"};
     for (int i = 0; i < c->depth; i++) {
         vssm_vim_layer_w dummy, *l = m->layers ? &m->layers[i] : &dummy;
@@ -293,7 +319,7 @@ vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *
     m->cfg = *cfg;
     m->ctx = ctx;
     m->layers = calloc((size_t)cfg->depth, sizeof *m->layers);
-    m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim * sizeof(float));
+    m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim * sizeof(float));   /* + 1: with or without a class row */
     counter c = {{count_visit}, 0, 0, 0};
     walk_model(&c.w, cfg, m);
     m->n_params = c.params;
@@ -327,6 +353,7 @@ void vssm_vim_state_free(vssm_vim_state *st) {
     float *bufs[] = {st->in, st->in2, st->cols, st->pos, st->x, st->ln, st->xz, st->u, st->y, st->xdbl,
                      st->feat, st->cls, st->logits, st->tap_embed, st->tap_b0};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vssm_op_free(ctx, bufs[i]);
+    for (int k = 0; k < VSSM_VIM_MAX_OUT; k++) vssm_op_free(ctx, st->outs[k]);
     free(st);
 }
 
@@ -360,6 +387,7 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
     if (c->num_classes > 0) st->logits = state_alloc(st, B * c->num_classes, &fail);
     st->tap_embed = state_alloc(st, B * L * D, &fail);
     st->tap_b0 = state_alloc(st, B * L * D, &fail);
+    for (int k = 0; k < c->n_out; k++) st->outs[k] = state_alloc(st, B * st->M * D, &fail);
     if (fail) {
         size_t need = st->bytes;
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory planning %.1f MB of Vim activations for batch %d, %lld tokens",
@@ -402,9 +430,9 @@ vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int
     st->gh = gh;
     st->gw = gw;
     st->M = (int64_t)gh * gw;
-    st->L = st->M + 1;
-    st->cls_row = st->M / 2;   /* the official token_position = M // 2 */
-    vssm_vim_pos_resample(m->pos_host, c->pos_grid_h, c->pos_grid_w, c->embed_dim, gh, gw, pos);
+    st->L = st->M + !c->no_cls_token;
+    st->cls_row = c->no_cls_token ? -1 : st->M / 2;   /* the official token_position = M // 2 */
+    model_pos(m, gh, gw, 1, pos);
     s = plan(st, pos, err);
     free(pos);
     if (s != VSSM_OK) { vssm_vim_state_free(st); return s; }
@@ -425,10 +453,9 @@ vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int 
         return s;
     const int64_t Mz = (int64_t)zgh * zgw, Mx = (int64_t)gh * gw;
     vssm_vim_state *st = calloc(1, sizeof *st);
-    float *pz = malloc((size_t)(Mz + 1) * D * sizeof(float)), *px = malloc((size_t)(Mx + 1) * D * sizeof(float));
     float *pos = malloc((size_t)(Mz + Mx) * D * sizeof(float));
-    if (!st || !pz || !px || !pos) {
-        free(st); free(pz); free(px); free(pos);
+    if (!st || !pos) {
+        free(st); free(pos);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     st->m = m;
@@ -440,15 +467,10 @@ vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int 
     st->L = Mz + Mx;
     st->cls_row = -1;
     /* each image's grid rows of its resampled table, class rows dropped */
-    vssm_vim_pos_resample(m->pos_host, c->pos_grid_h, c->pos_grid_w, D, zgh, zgw, pz);
-    vssm_vim_pos_resample(m->pos_host, c->pos_grid_h, c->pos_grid_w, D, gh, gw, px);
-    const int64_t cz = Mz / 2, cx = Mx / 2;
-    memcpy(pos, pz, (size_t)cz * D * sizeof(float));
-    memcpy(pos + (size_t)cz * D, pz + (size_t)(cz + 1) * D, (size_t)(Mz - cz) * D * sizeof(float));
-    memcpy(pos + (size_t)Mz * D, px, (size_t)cx * D * sizeof(float));
-    memcpy(pos + (size_t)(Mz + cx) * D, px + (size_t)(cx + 1) * D, (size_t)(Mx - cx) * D * sizeof(float));
+    model_pos(m, zgh, zgw, 0, pos);
+    model_pos(m, gh, gw, 0, pos + (size_t)Mz * D);
     s = plan(st, pos, err);
-    free(pz); free(px); free(pos);
+    free(pos);
     if (s != VSSM_OK) { vssm_vim_state_free(st); return s; }
     *out = st;
     return VSSM_OK;
@@ -458,8 +480,10 @@ size_t vssm_vim_state_bytes(const vssm_vim_state *st) { return st->bytes; }
 
 /* ======================================================================= forward */
 
-/* x = x + out_proj(y_f + y_b) (1/2 folded into out_proj), y_d = scan_d(SiLU(conv_d(x_in))) * SiLU(z) */
-static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l) {
+/* x = x + out_proj(y_f + y_b) (1/2 folded into out_proj), y_d = scan_d(SiLU(conv_d(x_in))) * SiLU(z).
+ * keep: the mixer output out_proj(...) is left in st->ln (free once in_proj has read it)
+ * and then added to x, instead of being accumulated into x directly. */
+static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l, int keep) {
     vssm_ctx *ctx = m->ctx;
     const vssm_vim_config *c = &m->cfg;
     const int D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state;
@@ -474,7 +498,30 @@ static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l
                               w->dt_w, w->dt_b, w->A, w->Ds, st->y};
         vssm_op_scan1d(ctx, &a);
     }
-    vssm_op_linear(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);
+    if (!keep) {
+        vssm_op_linear(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);
+        return;
+    }
+    vssm_op_linear(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 0, st->ln);
+    vssm_op_rows_add(ctx, st->x, 1, T, D, st->ln, -1, NULL);
+}
+
+/* the M grid rows of every image of src (B*L, D) -> dst (B, M, D): the class row skipped,
+ * or (no class row) the last M rows: all of them, or the search tokens in one-stream mode */
+static void grid_rows(vssm_vim_state *st, const float *src, float *dst) {
+    vssm_ctx *ctx = st->m->ctx;
+    const int64_t D = st->m->cfg.embed_dim, L = st->L, M = st->M, cr = st->cls_row;
+    const size_t row = (size_t)D * sizeof(float);
+    for (int b = 0; b < st->B; b++) {
+        const float *s = src + (size_t)b * L * D;
+        float *d = dst + (size_t)b * M * D;
+        if (cr < 0) {
+            vssm_op_copy(ctx, d, s + (size_t)(L - M) * D, (size_t)M * row);
+        } else {
+            vssm_op_copy(ctx, d, s, (size_t)cr * row);
+            vssm_op_copy(ctx, d + (size_t)cr * D, s + (size_t)(cr + 1) * D, (size_t)(M - cr) * row);
+        }
+    }
 }
 
 static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
@@ -487,25 +534,24 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
     vssm_op_rows_add(ctx, st->x, B, st->L, D, st->pos, st->cls_row, m->cls);
     vssm_op_copy(ctx, st->tap_embed, st->x, tok_bytes);
     for (int i = 0; i < c->depth; i++) {
-        vim_layer(m, st, &m->layers[i]);
+        int keep = -1;
+        for (int k = 0; k < c->n_out; k++)
+            if (c->out_indices[k] == i) keep = k;
+        vim_layer(m, st, &m->layers[i], keep >= 0);
+        if (keep >= 0) {   /* the same block may be listed twice */
+            grid_rows(st, st->ln, st->outs[keep]);
+            for (int k = 0; k < keep; k++)
+                if (c->out_indices[k] == i) vssm_op_copy(ctx, st->outs[k], st->outs[keep], (size_t)B * st->M * row);
+        }
         if (i == 0) vssm_op_copy(ctx, st->tap_b0, st->x, tok_bytes);
     }
     vssm_op_rmsnorm(ctx, st->x, T, D, m->norm_f, c->norm_eps, st->ln);
     /* split the final tokens: class token rows, and the feature grid without them */
-    const int64_t L = st->L, M = st->M;
-    for (int b = 0; b < B; b++) {
-        const float *src = st->ln + (size_t)b * L * D;
-        float *f = st->feat + (size_t)b * M * D;
-        if (st->onestream) {
-            vssm_op_copy(ctx, f, src + (size_t)(L - M) * D, (size_t)M * row);
-        } else {
-            const int64_t cr = st->cls_row;
-            vssm_op_copy(ctx, st->cls + (size_t)b * D, src + (size_t)cr * D, row);
-            vssm_op_copy(ctx, f, src, (size_t)cr * row);
-            vssm_op_copy(ctx, f + (size_t)cr * D, src + (size_t)(cr + 1) * D, (size_t)(M - cr) * row);
-        }
-    }
-    if (!st->onestream && st->logits)
+    grid_rows(st, st->ln, st->feat);
+    if (st->cls_row >= 0)
+        for (int b = 0; b < B; b++)
+            vssm_op_copy(ctx, st->cls + (size_t)b * D, st->ln + ((size_t)b * st->L + st->cls_row) * D, row);
+    if (st->cls_row >= 0 && st->logits)
         vssm_op_linear(ctx, st->cls, B, D, m->head_w, m->head_b, c->num_classes, VSSM_ACT_NONE, 0, st->logits);
     if (vssm_op_sync(ctx) != 0) return vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during the Vim forward pass");
     return VSSM_OK;
@@ -557,13 +603,17 @@ static vssm_tensor tensor_of(const vssm_vim_state *st, float *p, int ndim, int64
 }
 
 vssm_tensor vssm_vim_cls(const vssm_vim_state *st) {
-    return tensor_of(st, st->onestream ? NULL : st->cls, 2, st->B, st->m->cfg.embed_dim, 0, 0);
+    return tensor_of(st, st->cls_row < 0 ? NULL : st->cls, 2, st->B, st->m->cfg.embed_dim, 0, 0);
+}
+vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k) {
+    const int ok = k >= 0 && k < st->m->cfg.n_out;
+    return tensor_of(st, ok ? st->outs[k] : NULL, 4, st->B, st->gh, st->gw, st->m->cfg.embed_dim);
 }
 vssm_tensor vssm_vim_feature(const vssm_vim_state *st) {
     return tensor_of(st, st->feat, 4, st->B, st->gh, st->gw, st->m->cfg.embed_dim);
 }
 vssm_tensor vssm_vim_logits(const vssm_vim_state *st) {
-    return tensor_of(st, st->onestream ? NULL : st->logits, 2, st->B, st->m->cfg.num_classes, 0, 0);
+    return tensor_of(st, st->cls_row < 0 ? NULL : st->logits, 2, st->B, st->m->cfg.num_classes, 0, 0);
 }
 vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
     const int64_t D = st->m->cfg.embed_dim;

@@ -27,9 +27,9 @@ struct vssm_vim {
     vssm_vim_config cfg;
     vssm_ctx *ctx;
     float *pe_w, *pe_b;       /* (D, C*P*P), (D) */
-    float *cls;               /* (D) */
-    float *pos_dev;           /* (M0+1, D) as stored (unused on the device; kept for uniform loading) */
-    float *pos_host;          /* (M0+1, D) host copy, resampled per state */
+    float *cls;               /* (D); NULL without a class token */
+    float *pos_dev;           /* (M0 [+1], D) as stored (unused on the device; kept for uniform loading) */
+    float *pos_host;          /* (M0 [+1], D) host copy, resampled per state; + 1: the class row */
     vssm_vim_layer_w *layers; /* depth of them (host array) */
     float *norm_f;            /* (D) */
     float *head_w, *head_b;   /* (classes, D), (classes); NULL without a head */
@@ -44,7 +44,7 @@ struct vssm_vim_state {
     int H, W, gh, gw;          /* the image (search image in one-stream mode) and its grid */
     int zh, zw, zgh, zgw;      /* one-stream template and its grid */
     int64_t M, L;              /* feature tokens per image, sequence length */
-    int64_t cls_row;           /* class token's index, -1 in one-stream mode */
+    int64_t cls_row;           /* class token's index, -1 in one-stream mode and without one */
     float *in, *in2;           /* (B, H, W, C); template (one-stream) */
     float *cols;               /* (B*L, C*P*P) patches (class rows stay 0) */
     float *pos;                /* (L, D) */
@@ -57,6 +57,7 @@ struct vssm_vim_state {
     float *cls;                /* (B, D) */
     float *logits;             /* (B, classes) or NULL */
     float *tap_embed, *tap_b0; /* (B*L, D) copies */
+    float *outs[VSSM_VIM_MAX_OUT]; /* (B, gh, gw, D): outputs of blocks out_indices[k] */
     size_t bytes;
 };
 

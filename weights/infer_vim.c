@@ -3,7 +3,9 @@
  *   patch_embed.proj.{weight (D, C, P, P), bias}, cls_token (1, 1, D), pos_embed (1, M0+1, D),
  *   layers.i.norm.weight (D), layers.i.mixer.{in_proj.weight (2Di, D), conv1d.{weight (Di, 1, K),
  *   bias}, x_proj.weight (R+2N, Di), dt_proj.{weight (Di, R), bias}, A_log (Di, N), D, the same
- *   with _b (bimamba v2), out_proj.weight (D, Di)}, norm_f.weight, head.{weight, bias}. */
+ *   with _b (bimamba v2), out_proj.weight (D, Di)}, norm_f.weight, head.{weight, bias}.
+ * The segmentation backbone (seg/backbone/vim.py, VisionMambaSeg, under "backbone." in an
+ * mmseg checkpoint) deletes cls_token and the head and keeps pos_embed (1, M0, D). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,26 @@ static int count_layers(const vssm_source *src, const char *prefix) {
     return depth;
 }
 
+/* metadata "out_indices" ("5,11,17,23"), when present */
+static vssm_status out_indices_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err) {
+    const char *v = src->meta ? src->meta(src->user, "out_indices") : NULL;
+    if (!v) return VSSM_OK;
+    int n = 0;
+    const char *p = v;
+    while (*p) {
+        char *end;
+        long i = strtol(p, &end, 10);
+        if (end == p || n == VSSM_VIM_MAX_OUT || i < 0 || i > 1 << 20)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata out_indices '%s' is not up to %d block indices 'i,j,...'", v,
+                                VSSM_VIM_MAX_OUT);
+        cfg->out_indices[n++] = (int)i;
+        p = end;
+        if (*p == ',') p++;
+    }
+    cfg->n_out = n;
+    return VSSM_OK;
+}
+
 static const char *const preset_names[] = {"vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8"};
 
 vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
@@ -86,9 +108,13 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     cfg->depth = count_layers(src, prefix);
     if (cfg->depth == 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: no tensors under '%slayers.0.mixer.'", prefix);
     /* variants the shapes reveal */
-    if (!get_t(src, prefix, "cls_token", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim without a single class token ('%scls_token' missing: if_cls_token False or "
-                            "use_double_cls_token) is not supported", prefix);
+    if (get_t(src, prefix, "cls_token_head", &t) || get_t(src, prefix, "cls_token_tail", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with two class tokens (use_double_cls_token: '%scls_token_head') is not supported",
+                            prefix);
+    if (get_t(src, prefix, "rope.freqs_cos", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rotary position embedding (if_rope: '%srope.freqs_cos') is not supported",
+                            prefix);
+    cfg->no_cls_token = !get_t(src, prefix, "cls_token", &t);
     if (!get_t(src, prefix, "layers.0.mixer.conv1d_b.weight", &t)) {
         snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, get_t(src, prefix, "layers.0.mixer.A_b_log", &t) ? "v1" : "none");
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim bimamba_type '%s' is not supported (only v2: '%slayers.0.mixer.conv1d_b.weight' is missing)",
@@ -107,15 +133,16 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     const int R = (int)t.shape[1];
     cfg->dt_rank = R == (cfg->embed_dim + 15) / 16 ? 0 : R;
     if ((s = need(src, prefix, "pos_embed", 3, &t, err))) return s;
-    const int64_t M0 = t.shape[1] - 1;
+    const int64_t M0 = t.shape[1] - !cfg->no_cls_token;
     const char *pg = src->meta ? src->meta(src->user, "pos_grid") : NULL;
     if (pg && sscanf(pg, "%d,%d", &cfg->pos_grid_h, &cfg->pos_grid_w) == 2 && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0) {
         /* stated */
     } else {
         const int g = (int)llround(sqrt((double)M0));
         if ((int64_t)g * g != M0 || M0 < 1)
-            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "pos_embed %s: %lld grid positions are not a square grid (metadata 'pos_grid' can state it)",
-                                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0);
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "pos_embed %s: %lld grid positions %s are not a square grid (metadata 'pos_grid' can state it)",
+                                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0,
+                                cfg->no_cls_token ? "(no cls_token, so no class row)" : "(+ the cls_token's row)");
         cfg->pos_grid_h = cfg->pos_grid_w = g;
     }
     /* stride: P unless the grid is a 224 or 384 input at P/2 (the stride-8 models) */
@@ -130,6 +157,7 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     if (st && atoi(st) > 0) cfg->stride = atoi(st);
     const char *dv = src->meta ? src->meta(src->user, "divide_out") : NULL;
     if (dv) cfg->divide_out = atoi(dv) != 0;
+    if ((s = out_indices_from_meta(src, cfg, err))) return s;
     cfg->num_classes = get_t(src, prefix, "head.weight", &t) && t.ndim == 2 ? (int)t.shape[0] : 0;
     snprintf(cfg->arch, sizeof cfg->arch, "custom");
     for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
@@ -171,6 +199,15 @@ void vssm_vim_config_to_meta(const vssm_vim_config *c, vssm_vim_meta *out) {
     meta_add(out, "num_classes", "%d", c->num_classes, 0);
     meta_add(out, "in_chans", "%d", c->in_chans, 0);
     meta_add(out, "divide_out", "%d", c->divide_out, 0);
+    if (c->no_cls_token) meta_add(out, "cls_token", "%d", 0, 0);
+    if (c->n_out > 0 && out->n < VSSM_VIM_META_MAX) {
+        char *v = out->value[out->n];
+        size_t len = 0;
+        v[0] = 0;
+        for (int k = 0; k < c->n_out && len < sizeof out->value[0]; k++)
+            len += (size_t)snprintf(v + len, sizeof out->value[0] - len, k ? ",%d" : "%d", c->out_indices[k]);
+        snprintf(out->key[out->n++], sizeof out->key[0], "out_indices");
+    }
 }
 
 vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err) {
@@ -196,5 +233,8 @@ vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *c
     const char *pg = src->meta(src->user, "pos_grid");
     if (!pg || sscanf(pg, "%d,%d", &cfg->pos_grid_h, &cfg->pos_grid_w) != 2)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata pos_grid '%s' is not 'h,w'", pg ? pg : "(missing)");
-    return vssm_vim_config_validate(cfg, err);
+    const char *ct = src->meta(src->user, "cls_token");
+    if (ct) cfg->no_cls_token = atoi(ct) == 0;
+    vssm_status s = out_indices_from_meta(src, cfg, err);
+    return s != VSSM_OK ? s : vssm_vim_config_validate(cfg, err);
 }

@@ -24,6 +24,11 @@
  *     vssm_tensor cls = vssm_vim_cls(st);        // (B, D): the head's input
  *     vssm_tensor f = vssm_vim_feature(st);      // (B, gh, gw, D): for seg / re-ID / tracking heads
  *
+ * Segmentation backbone (hustvl/Vim seg/backbone/vim.py, VisionMambaSeg): the same blocks
+ * without a class token (no_cls_token; its pos_embed has no class row), and the outputs
+ * of chosen blocks (out_indices, e.g. 5, 11, 17, 23 of 24) kept for a dense head:
+ * vssm_vim_out(st, k) is the mixer output of block out_indices[k] as a (B, gh, gw, D) map.
+ *
  * One-stream tracking (OSTrack's use of a plain ViT): template and search images are
  * patch-embedded separately, each gets the position embedding resampled to its own grid
  * (class row dropped; no class token in the sequence, as OSTrack's default), the tokens
@@ -43,6 +48,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define VSSM_VIM_MAX_OUT 8
 
 typedef struct vssm_vim_config {
     char arch[48];          /* "vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8", or "custom" */
@@ -64,6 +71,14 @@ typedef struct vssm_vim_config {
     int cls_token_middle;   /* 1 (middle class token; 0 = unsupported) */
     int divide_out;         /* 1: out_proj((y_f + y_b) / 2) ("div2"); 0: without / 2 */
     float norm_eps;         /* 1e-5 */
+    /* the segmentation backbone (hustvl/Vim seg/backbone/vim.py, VisionMambaSeg) */
+    int no_cls_token;       /* 1: no class token in the sequence: pos_embed is (1, M0, D) without a
+                               class row, there is no head, vssm_vim_cls is empty (0: the default) */
+    int n_out;              /* 0..VSSM_VIM_MAX_OUT blocks whose outputs each forward keeps */
+    int out_indices[VSSM_VIM_MAX_OUT]; /* block i's output = its mixer's output, the block's
+                               increment to the residual stream (VisionMambaSeg's out_indices
+                               features: the `hidden_states` a block returns, neither the
+                               stream nor normed); vssm_vim_out(st, k) */
 } vssm_vim_config;
 
 /* Presets (1000 classes, 224 training size): vim-tiny (192), vim-small (384), vim-base
@@ -117,6 +132,10 @@ vssm_tensor vssm_vim_cls(const vssm_vim_state *st);
 vssm_tensor vssm_vim_feature(const vssm_vim_state *st);
 /* Logits (B, classes) on the device; empty when the model has no head. */
 vssm_tensor vssm_vim_logits(const vssm_vim_state *st);
+/* After a forward: the output of block out_indices[k] (see vssm_vim_config) without the
+ * class token's row, (B, gh, gw, D) NHWC on the ctx's device (the search region's grid in
+ * one-stream mode); an empty tensor when k >= n_out. */
+vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k);
 /* Debug taps for parity tests: "embed" (B, L, D) tokens after class insertion + pos,
  * "block0" the residual stream after layers.0, "pos" (L, D) the position embedding used. */
 vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
@@ -127,13 +146,17 @@ vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
  * from the first mixer, classes from head.weight; the pos_embed length gives the
  * training grid (a square is assumed; metadata "pos_grid" overrides); the stride is 16
  * unless the grid matches a 224 or 384 input at stride P/2 (27 x 27 at 224: stride 8);
- * metadata "stride" overrides. bimamba v1 (no conv1d_b) and LayerNorm (a norm bias)
- * checkpoints are refused with VSSM_ERR_UNSUPPORTED. */
+ * metadata "stride" overrides. Without a "cls_token" tensor the model is the segmentation
+ * backbone (no_cls_token = 1; pos_embed then has no class row); metadata "out_indices"
+ * ("5,11,17,23") sets n_out / out_indices (shapes cannot tell them). bimamba v1 (no
+ * conv1d_b), LayerNorm (a norm bias), rotary position embedding ("rope.freqs_cos"), layer
+ * scale and double class tokens are refused with VSSM_ERR_UNSUPPORTED. */
 /* 1 when src holds a Vim under prefix ("..layers.0.mixer.in_proj.weight" + "..pos_embed"). */
 int vssm_vim_detect(const vssm_source *src, char *prefix, size_t n);
 vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err);
 /* Metadata form (keys arch="vim-*", embed_dim, depth, d_state, d_inner, dt_rank, d_conv,
- * patch_size, stride, pos_grid "h,w", num_classes, in_chans, divide_out). */
+ * patch_size, stride, pos_grid "h,w", num_classes, in_chans, divide_out; cls_token "0" for
+ * no_cls_token (absent: "1"), out_indices "i,j,..." when n_out > 0). */
 #define VSSM_VIM_META_MAX 16
 typedef struct vssm_vim_meta {
     int n;
