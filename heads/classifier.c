@@ -2,11 +2,12 @@
  * class names (vssm/classifier.h). The backbone is a VMamba (stage features -> the
  * LN + pool + linear head of heads/classify.c) or a Vim (class token -> its own linear
  * head, inside backbone/vim.c): a tagged union, chosen by the stated arch, the file's
- * metadata, or the tensor names (vssm_vim_detect). */
+ * metadata, or the tensor names (vssm_backbone_resolve, the rules of vssm/backbone.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "backbone/backbone_internal.h"
 #include "vssm/classifier.h"
 #include "vssm/heads.h"
 #include "vssm/infer.h"
@@ -79,82 +80,6 @@ static vssm_status labels_from_json(vssm_classifier *c, const char *json, const 
     return s;
 }
 
-/* config + preprocessing + prefix of the VMamba in an open weights file */
-static vssm_status resolve_config(const vssm_source *src, const vssm_classifier_opts *opts, vssm_vmamba_config *cfg,
-                                  vssm_preprocess_params *pp, char *prefix, size_t nprefix, vssm_err *err) {
-    vssm_status s;
-    vssm_preprocess_default(pp);
-    if ((s = vssm_vmamba_find_prefix(src, prefix, nprefix, err)) != VSSM_OK) return s;
-    const int has_meta = src->meta && src->meta(src->user, "dims");
-    if (opts->arch) {
-        vssm_vmamba_config inferred;
-        if ((s = vssm_vmamba_config_preset(cfg, opts->arch, err)) != VSSM_OK) return s;
-        cfg->num_classes = vssm_vmamba_config_infer(src, prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
-        if ((s = vssm_vmamba_config_check(cfg, src, prefix, err)) != VSSM_OK) return s;
-        vssm_vmamba_config ignored;
-        if (has_meta) vssm_vmamba_config_from_meta(src, &ignored, pp, NULL);
-        return VSSM_OK;
-    }
-    if (has_meta) return vssm_vmamba_config_from_meta(src, cfg, pp, err);
-    return vssm_vmamba_config_infer(src, prefix, cfg, err);
-}
-
-/* ---- Vim: which files hold one, its config and preprocessing ---- */
-
-/* 1 when the file (or the stated arch) describes a Vim; prefix receives its prefix. */
-static int wants_vim(const vssm_source *src, const vssm_classifier_opts *opts, char *prefix, size_t n) {
-    if (opts->arch) {
-        if (strncmp(opts->arch, "vim", 3) != 0) return 0;
-        if (!vssm_vim_detect(src, prefix, n)) prefix[0] = 0;
-        return 1;
-    }
-    const char *a = src->meta ? src->meta(src->user, "arch") : NULL;
-    if (a && !strncmp(a, "vim", 3)) {
-        const char *p = src->meta(src->user, "prefix");
-        snprintf(prefix, n, "%s", p ? p : "");
-        return 1;
-    }
-    char vp[128];
-    if (vssm_vmamba_find_prefix(src, vp, sizeof vp, NULL) == VSSM_OK) return 0;
-    return vssm_vim_detect(src, prefix, n);
-}
-
-/* the preprocessing keys of the metadata (absent keys keep the defaults) */
-static vssm_status pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
-    const char *v;
-    if (!src->meta) return VSSM_OK;
-    if ((v = src->meta(src->user, "resize"))) pp->resize = atoi(v);
-    if ((v = src->meta(src->user, "crop"))) pp->crop = atoi(v);
-    if ((v = src->meta(src->user, "interpolation"))) {
-        int i = vssm_interp_from_name(v);
-        if (i < 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", v);
-        pp->interp = (vssm_interp)i;
-    }
-    if ((v = src->meta(src->user, "mean")) && sscanf(v, "%f,%f,%f", &pp->mean[0], &pp->mean[1], &pp->mean[2]) != 3)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 numbers", v);
-    if ((v = src->meta(src->user, "std")) && sscanf(v, "%f,%f,%f", &pp->std[0], &pp->std[1], &pp->std[2]) != 3)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata std '%s' is not 3 numbers", v);
-    return VSSM_OK;
-}
-
-/* Vim config: stated arch (checked by the loader's shape checks, classes from the file),
- * metadata, or shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
- * (Resize 256 bicubic, CenterCrop 224, ImageNet mean/std), unless the metadata says otherwise. */
-static vssm_status resolve_vim(const vssm_source *src, const vssm_classifier_opts *opts, const char *prefix,
-                               vssm_vim_config *cfg, vssm_preprocess_params *pp, vssm_err *err) {
-    vssm_status s;
-    vssm_preprocess_default(pp);
-    if (opts->arch) {
-        vssm_vim_config inferred;
-        if ((s = vssm_vim_config_preset(cfg, opts->arch, err)) != VSSM_OK) return s;
-        cfg->num_classes = vssm_vim_config_infer(src, prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
-    } else if (vssm_vim_config_from_meta(src, cfg, NULL) != VSSM_OK &&
-               (s = vssm_vim_config_infer(src, prefix, cfg, err)) != VSSM_OK) {
-        return s;
-    }
-    return pp_from_meta(src, pp, err);
-}
-
 /* the VMamba-shaped view of a Vim config that vssm_classifier_config returns */
 static void vim_facade(vssm_classifier *c) {
     memset(&c->cfg, 0, sizeof c->cfg);
@@ -175,13 +100,13 @@ vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *
     vssm_status s = vssm_weights_open(&w, path, &wo, err);
     if (s != VSSM_OK) return s;
     const vssm_source *src = vssm_weights_source(w);
-    vssm_vmamba_config cfg;
-    vssm_preprocess_params pp;
-    char prefix[128] = "";
-    if ((s = resolve_config(src, opts, &cfg, &pp, prefix, sizeof prefix, err)) == VSSM_OK &&
-        (s = vssm_vmamba_load(out, ctx, &cfg, src, prefix, err)) == VSSM_OK) {
-        if (cfg_out) *cfg_out = cfg;
-        if (pp_out) *pp_out = pp;
+    vssm_backbone_spec sp;
+    if ((s = vssm_backbone_resolve(src, opts->arch, &sp, err)) == VSSM_OK && sp.is_vim)
+        s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "holds a Vision Mamba (%s), not a VMamba; vssm_backbone_load_file loads either",
+                         sp.vcfg.arch);
+    if (s == VSSM_OK && (s = vssm_vmamba_load(out, ctx, &sp.cfg, src, sp.prefix, err)) == VSSM_OK) {
+        if (cfg_out) *cfg_out = sp.cfg;
+        if (pp_out) *pp_out = sp.pp;
     } else {
         vssm_err_prefix(err, "%s", path);
     }
@@ -202,10 +127,13 @@ vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const cha
     vssm_classifier *c = calloc(1, sizeof *c);
     if (!c) { vssm_weights_close(w); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     c->ctx = ctx;
-    char prefix[128] = "";
-    if (wants_vim(src, opts, prefix, sizeof prefix)) {
+    vssm_backbone_spec sp;
+    const char *prefix = sp.prefix;
+    if ((s = vssm_backbone_resolve(src, opts->arch, &sp, err)) != VSSM_OK) goto fail;
+    c->pp = sp.pp;
+    if (sp.is_vim) {
         c->is_vim = 1;
-        if ((s = resolve_vim(src, opts, prefix, &c->vcfg, &c->pp, err)) != VSSM_OK) goto fail;
+        c->vcfg = sp.vcfg;
         vim_facade(c);
         if (c->vcfg.num_classes < 1) {
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "the Vim weights have no classifier head (%shead.weight)", prefix);
@@ -213,7 +141,7 @@ vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const cha
         }
         if ((s = vssm_vim_load(&c->vim, ctx, &c->vcfg, src, prefix, err)) != VSSM_OK) goto fail;
     } else {
-        if ((s = resolve_config(src, opts, &c->cfg, &c->pp, prefix, sizeof prefix, err)) != VSSM_OK) goto fail;
+        c->cfg = sp.cfg;
         if (c->cfg.num_classes < 1) {
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "the weights have no classifier head (classifier.head.weight)");
             goto fail;

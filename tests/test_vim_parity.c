@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
+#include "vim_vectors.h"
 #include "vssm/vim.h"
 #include "vssm/vmamba.h"
 #include "vssm/weights.h"
@@ -22,58 +23,6 @@
 
 static const char *files[] = {"sq_b2", "rect_resample", "stride8_ds8", "nodiv_d20"};
 static vssm_device device = VSSM_DEVICE_CPU;
-
-static void nchw_to_nhwc(const float *src, float *dst, int B, int C, int H, int W) {
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++)
-            for (int h = 0; h < H; h++)
-                for (int w = 0; w < W; w++)
-                    dst[(((size_t)b * H + h) * W + w) * C + c] = src[(((size_t)b * C + c) * H + h) * W + w];
-}
-
-static float *get_f32(vssm_weights *wf, const char *name, int64_t *shape, int *ndim) {
-    vssm_tensor t;
-    vssm_err err = {0};
-    if (vssm_weights_get(wf, name, &t, &err) != VSSM_OK) return NULL;
-    float *out = malloc((size_t)vssm_tensor_numel(&t) * 4);
-    vssm_tensor_to_f32(&t, out, &err);
-    if (shape) memcpy(shape, t.shape, sizeof t.shape);
-    if (ndim) *ndim = t.ndim;
-    return out;
-}
-
-static float *image_nhwc(vssm_weights *wf, const char *name, int *B, int *H, int *W) {
-    int64_t sh[4];
-    int nd = 0;
-    float *x = get_f32(wf, name, sh, &nd);
-    if (!x || nd != 4) { free(x); return NULL; }
-    float *o = malloc((size_t)sh[0] * sh[1] * sh[2] * sh[3] * 4);
-    nchw_to_nhwc(x, o, (int)sh[0], (int)sh[1], (int)sh[2], (int)sh[3]);
-    free(x);
-    *B = (int)sh[0]; *H = (int)sh[2]; *W = (int)sh[3];
-    return o;
-}
-
-static float *to_host(vssm_ctx *ctx, vssm_tensor t) {
-    vssm_err err = {0};
-    if (!t.data) return NULL;
-    float *h = malloc((size_t)vssm_tensor_numel(&t) * 4);
-    if (vssm_tensor_to_host(ctx, &t, h, &err) != VSSM_OK) { free(h); return NULL; }
-    return h;
-}
-
-static void compare(vssm_weights *wf, const char *file, const char *ref, const float *mine, double tol, int print) {
-    int64_t sh[4];
-    int nd;
-    float *r = get_f32(wf, ref, sh, &nd);
-    TEST_REQUIRE(r && mine, "%s: missing %s", file, ref);
-    size_t n = 1;
-    for (int i = 0; i < nd; i++) n *= (size_t)sh[i];
-    double e = test_rel_err(mine, r, n);
-    TEST_CHECK(e <= tol, "%s %s: rel err %.3g > %.0e", file, ref, e, tol);
-    if (print) printf("  %-14s %-16s rel err %.2e\n", file, ref, e);
-    free(r);
-}
 
 static int meta_int(vssm_weights *wf, const char *k) {
     const char *v = vssm_weights_meta(wf, k);
@@ -98,7 +47,7 @@ static void check_file(const char *name) {
                    cfg.d_inner == 2 * cfg.embed_dim && cfg.d_conv == 4 && cfg.divide_out == meta_int(wf, "divide_out"),
                "%s: inferred config differs from the file's metadata", name);
     int B, H, W;
-    float *x = image_nhwc(wf, "input", &B, &H, &W);
+    float *x = vimvec_nhwc(wf, "input", &B, &H, &W);
     TEST_REQUIRE(x, "%s: input", name);
 
     for (int threads = 1; threads <= 2; threads++) {
@@ -114,26 +63,26 @@ static void check_file(const char *name) {
         TEST_REQUIRE(vssm_vim_state_new(&st, m, B, H, W, &err) == VSSM_OK, "%s: state: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_forward(m, st, x, &err) == VSSM_OK, "%s: forward: %s", name, err.msg);
         const int p = threads == 1;
-        float *pos = to_host(ctx, vssm_vim_tap(st, "pos")), *emb = to_host(ctx, vssm_vim_tap(st, "embed"));
-        float *b0 = to_host(ctx, vssm_vim_tap(st, "block0")), *tok = to_host(ctx, vssm_vim_feature(st));
-        float *cls = to_host(ctx, vssm_vim_cls(st)), *lg = to_host(ctx, vssm_vim_logits(st));
+        float *pos = vimvec_to_host(ctx, vssm_vim_tap(st, "pos")), *emb = vimvec_to_host(ctx, vssm_vim_tap(st, "embed"));
+        float *b0 = vimvec_to_host(ctx, vssm_vim_tap(st, "block0")), *tok = vimvec_to_host(ctx, vssm_vim_feature(st));
+        float *cls = vimvec_to_host(ctx, vssm_vim_cls(st)), *lg = vimvec_to_host(ctx, vssm_vim_logits(st));
         vssm_tensor ft = vssm_vim_feature(st);
         int gh, gw;
         vssm_vim_grid(&cfg, H, W, &gh, &gw);
         TEST_CHECK(ft.ndim == 4 && ft.shape[0] == B && ft.shape[1] == gh && ft.shape[2] == gw && ft.shape[3] == cfg.embed_dim,
                    "%s: feature shape", name);
-        compare(wf, name, "ref.pos", pos, TOL_LAYER, p);
-        compare(wf, name, "ref.embed", emb, TOL_LAYER, p);
-        compare(wf, name, "ref.block0", b0, TOL_LAYER, p);
-        compare(wf, name, "ref.tokens", tok, TOL_LAYER, p);
-        compare(wf, name, "ref.cls", cls, TOL_LAYER, p);
-        compare(wf, name, "ref.logits", lg, TOL_LOGITS, p);
+        vimvec_compare(wf, name, "ref.pos", pos, TOL_LAYER, p);
+        vimvec_compare(wf, name, "ref.embed", emb, TOL_LAYER, p);
+        vimvec_compare(wf, name, "ref.block0", b0, TOL_LAYER, p);
+        vimvec_compare(wf, name, "ref.tokens", tok, TOL_LAYER, p);
+        vimvec_compare(wf, name, "ref.cls", cls, TOL_LAYER, p);
+        vimvec_compare(wf, name, "ref.logits", lg, TOL_LOGITS, p);
 
         if (B > 1 && threads == 2) {   /* the last item alone equals its slice */
             vssm_vim_state *s1 = NULL;
             TEST_REQUIRE(vssm_vim_state_new(&s1, m, 1, H, W, &err) == VSSM_OK, "state 1: %s", err.msg);
             TEST_REQUIRE(vssm_vim_forward(m, s1, x + (size_t)(B - 1) * H * W * 3, &err) == VSSM_OK, "fwd 1: %s", err.msg);
-            float *l1 = to_host(ctx, vssm_vim_logits(s1));
+            float *l1 = vimvec_to_host(ctx, vssm_vim_logits(s1));
             double e = test_rel_err(l1, lg + (size_t)(B - 1) * cfg.num_classes, (size_t)cfg.num_classes);
             TEST_CHECK(e <= TOL_LAYER, "%s: batch item %d alone differs from the batch by %.3g", name, B - 1, e);
             free(l1);
@@ -141,15 +90,15 @@ static void check_file(const char *name) {
         }
         /* one-stream tracking mode */
         int zb, zh, zw, sb, sh, sw;
-        float *z = image_nhwc(wf, "os.template", &zb, &zh, &zw), *s = z ? image_nhwc(wf, "os.search", &sb, &sh, &sw) : NULL;
+        float *z = vimvec_nhwc(wf, "os.template", &zb, &zh, &zw), *s = z ? vimvec_nhwc(wf, "os.search", &sb, &sh, &sw) : NULL;
         if (z && s) {
             vssm_vim_state *so = NULL;
             TEST_REQUIRE(vssm_vim_state_new_onestream(&so, m, zb, zh, zw, sh, sw, &err) == VSSM_OK, "onestream state: %s", err.msg);
             TEST_CHECK(vssm_vim_forward(m, so, x, &err) == VSSM_ERR_INVALID_ARG, "plain forward on a one-stream state accepted");
             TEST_REQUIRE(vssm_vim_forward_onestream(m, so, z, s, &err) == VSSM_OK, "onestream: %s", err.msg);
-            float *os = to_host(ctx, vssm_vim_feature(so));
+            float *os = vimvec_to_host(ctx, vssm_vim_feature(so));
             TEST_CHECK(vssm_vim_cls(so).data == NULL, "one-stream state has no class token");
-            compare(wf, name, "ref.os_search", os, TOL_LOGITS, p);
+            vimvec_compare(wf, name, "ref.os_search", os, TOL_LOGITS, p);
             free(os);
             vssm_vim_state_free(so);
         }

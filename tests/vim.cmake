@@ -1,6 +1,6 @@
 # Vision Mamba (Vim): parity with the PyTorch reference (tests/reference/vim_ref.py),
 # bad input and variants, the classifier on a Vim file; the same parity on CUDA.
-vssm_add_test(test_vim_parity test_vim_parity.c)
+vssm_add_test(test_vim_parity test_vim_parity.c vim_vectors.c)
 vssm_add_test(test_vim_errors test_vim_errors.c)
 add_test(NAME test_cuda_vim COMMAND test_vim_parity cuda)
 set_tests_properties(test_cuda_vim PROPERTIES LABELS gpu SKIP_RETURN_CODE 77)
@@ -9,3 +9,5 @@ add_test(NAME vim_cli_convert_info
          COMMAND sh -c "'$<TARGET_FILE:vssm>' convert '${CMAKE_SOURCE_DIR}/tests/data/vim/sq_b2_model.pth' vim_conv.safetensors && '$<TARGET_FILE:vssm>' info vim_conv.safetensors && '$<TARGET_FILE:vssm>' classify --weights vim_conv.safetensors --resize 0 --crop 0 '${CMAKE_SOURCE_DIR}/tests/data/images/dog_128x96.png'"
          WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
 set_tests_properties(vim_cli_convert_info PROPERTIES PASS_REGULAR_EXPRESSION "Vision Mamba.*dog_128x96.png: [0-9]")
+# Task heads on a Vim (segmentation, re-ID) against tests/reference/gen_vim_task_vectors.py
+vssm_add_test(test_vim_tasks test_vim_tasks.c vim_vectors.c)

@@ -275,10 +275,11 @@ def cv2_linear_formula(img, ow, oh):
 
 @torch.no_grad()
 def init_random_head(module, seed):
-    """Random convs and BN affine + running statistics (so BN folding is exercised)."""
+    """Random convs (and transposed convs) and BN affine + running statistics (so BN folding
+    is exercised)."""
     g = torch.Generator().manual_seed(int(seed))
     for m in module.modules():
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             fan_in = m.weight[0].numel()
             m.weight.copy_(torch.randn(m.weight.shape, generator=g) / math.sqrt(fan_in))
             if m.bias is not None:

