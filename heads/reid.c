@@ -1,14 +1,12 @@
 /* heads/reid.c - the re-ID embedding head: global average pool of the last stage ->
  * optional BNNeck (BatchNorm1d, eval mode) -> optional L2 normalisation (vssm/reid.h),
- * and the weights file -> backbone + head object. */
+ * and the weights file -> backbone (VMamba or Vim, vssm/backbone.h) + head object. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "vssm/classifier.h"
-#include "vssm/infer.h"
+#include "vssm/backbone.h"
 #include "vssm/reid.h"
-#include "vssm/vmamba.h"
 #include "vssm/weights.h"
 
 struct vssm_reid_head {
@@ -185,10 +183,10 @@ vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_
 
 struct vssm_reid_model {
     vssm_ctx *ctx;
-    vssm_vmamba *backbone;
+    vssm_backbone *backbone;
     vssm_reid_head *head;
     vssm_preprocess_params pp;
-    vssm_vmamba_state *st;
+    vssm_backbone_state *st;
     int sB, sH, sW;
 };
 
@@ -199,9 +197,9 @@ vssm_reid_model_opts vssm_reid_model_default_opts(void) {
 
 void vssm_reid_model_free(vssm_reid_model *m) {
     if (!m) return;
-    vssm_vmamba_state_free(m->st);
+    vssm_backbone_state_free(m->st);
     vssm_reid_head_free(m->head);
-    vssm_vmamba_free(m->backbone);
+    vssm_backbone_free(m->backbone);
     free(m);
 }
 
@@ -212,16 +210,25 @@ vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const cha
     vssm_reid_model *m = calloc(1, sizeof *m);
     if (!m) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     m->ctx = ctx;
-    vssm_classifier_opts co = {o.arch, o.key, NULL};
-    vssm_vmamba_config cfg;
-    vssm_status s = vssm_vmamba_load_file(&m->backbone, ctx, path, &co, &cfg, &m->pp, err);
-    if (s != VSSM_OK) { free(m); return s; }
     vssm_weights_opts wo = {o.key};
     vssm_weights *w = NULL;
-    char prefix[128] = "";
-    if ((s = vssm_weights_open(&w, path, &wo, err)) == VSSM_OK &&
-        (s = vssm_vmamba_find_prefix(vssm_weights_source(w), prefix, sizeof prefix, err)) == VSSM_OK)
-        s = vssm_reid_head_load(&m->head, cfg.dims[VSSM_VMAMBA_STAGES - 1], vssm_weights_source(w), prefix, &o.head, err);
+    vssm_backbone_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.arch = o.arch;
+    bo.n_out = -1;   /* a Vim's final token grid, whatever out_indices the file states */
+    vssm_status s = vssm_weights_open(&w, path, &wo, err);
+    if (s != VSSM_OK) { free(m); return s; }
+    const vssm_source *src = vssm_weights_source(w);
+    if ((s = vssm_backbone_load_source(&m->backbone, ctx, src, &bo, &m->pp, err)) == VSSM_OK) {
+        const int last = vssm_backbone_stages(m->backbone) - 1;
+        if (o.head.final_norm && vssm_backbone_get_kind(m->backbone) == VSSM_BACKBONE_VIM)
+            s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                             "final_norm (classifier.norm) is VMamba's: this Vision Mamba's tokens are already normalised by its "
+                             "norm_f");
+        else
+            s = vssm_reid_head_load(&m->head, vssm_backbone_stage_channels(m->backbone, last), src,
+                                    vssm_backbone_prefix(m->backbone), &o.head, err);
+    }
     if (s != VSSM_OK) {
         vssm_err_prefix(err, "%s", path);
         vssm_reid_model_free(m);
@@ -235,21 +242,23 @@ vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const cha
 int vssm_reid_model_dim(const vssm_reid_model *m) { return vssm_reid_head_dim(m->head); }
 const vssm_reid_head *vssm_reid_model_head(const vssm_reid_model *m) { return m->head; }
 vssm_preprocess_params vssm_reid_model_preprocess(const vssm_reid_model *m) { return m->pp; }
+const vssm_backbone *vssm_reid_model_backbone(const vssm_reid_model *m) { return m->backbone; }
 
 vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x, int B, int H, int W, float *emb, vssm_err *err) {
     if (B < 1 || H < 1 || W < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ID forward: bad size %dx%dx%d", B, H, W);
     if (!m->st || m->sB != B || m->sH != H || m->sW != W) {
-        vssm_vmamba_state_free(m->st);
+        vssm_backbone_state_free(m->st);
         m->st = NULL;
-        vssm_status s = vssm_vmamba_state_new(&m->st, m->backbone, B, H, W, err);
+        vssm_status s = vssm_backbone_state_new(&m->st, m->backbone, B, H, W, err);
         if (s != VSSM_OK) return s;
         m->sB = B;
         m->sH = H;
         m->sW = W;
     }
-    vssm_status s = vssm_vmamba_forward(m->backbone, m->st, x, err);
+    vssm_status s = vssm_backbone_forward(m->backbone, m->st, x, err);
     if (s != VSSM_OK) return s;
-    vssm_tensor f[VSSM_VMAMBA_STAGES];
-    for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) f[i] = vssm_vmamba_feature(m->st, i);
-    return vssm_reid_head_forward(m->head, m->ctx, f, VSSM_VMAMBA_STAGES, emb, err);
+    vssm_tensor f[VSSM_BACKBONE_MAX_STAGES];
+    const int n = vssm_backbone_stages(m->backbone);
+    for (int i = 0; i < n; i++) f[i] = vssm_backbone_feature(m->st, i);
+    return vssm_reid_head_forward(m->head, m->ctx, f, n, emb, err);
 }

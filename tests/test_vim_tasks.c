@@ -15,6 +15,7 @@
 #include "testutil.h"
 #include "vim_vectors.h"
 #include "vssm/backbone.h"
+#include "vssm/reid.h"
 
 #define TOL_LAYER 1e-5
 #define TOL_OUT 1e-4
@@ -74,12 +75,54 @@ static void test_backbone_taps(void) {
     free(refp);
 }
 
+static void test_reid(void) {
+    char *path = test_data_path("vim/reid.safetensors");
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    TEST_REQUIRE(vssm_weights_open(&wf, path, NULL, &err) == VSSM_OK, "%s", err.msg);
+    int B, H, W;
+    float *x = vimvec_nhwc(wf, "input", &B, &H, &W);
+    TEST_REQUIRE(x, "input");
+    for (int l2 = 0; l2 <= 1; l2++) {
+        vssm_reid_model_opts o = vssm_reid_model_default_opts();
+        o.head.l2norm = l2;
+        vssm_reid_model *m = NULL;
+        TEST_REQUIRE(vssm_reid_model_load(&m, ctx, path, &o, &err) == VSSM_OK, "%s", err.msg);
+        TEST_CHECK(vssm_reid_model_dim(m) == 16 && vssm_reid_head_bnneck(vssm_reid_model_head(m)) &&
+                       !strcmp(vssm_reid_head_bnneck(vssm_reid_model_head(m)), "bnneck.") &&
+                       vssm_backbone_get_kind(vssm_reid_model_backbone(m)) == VSSM_BACKBONE_VIM,
+                   "a Vim re-ID model: 16 dims, the file's BNNeck");
+        float emb[2 * 16];
+        TEST_REQUIRE(vssm_reid_model_forward(m, x, B, H, W, emb, &err) == VSSM_OK, "%s", err.msg);
+        vimvec_compare(wf, "reid", l2 ? "ref.emb_l2" : "ref.emb", emb, TOL_OUT, 1);
+        vssm_reid_model_free(m);
+    }
+    /* what the head needs and a Vim lacks: the file is named */
+    vssm_reid_model_opts o = vssm_reid_model_default_opts();
+    o.head.final_norm = 1;
+    vssm_reid_model *m = NULL;
+    TEST_CHECK(vssm_reid_model_load(&m, ctx, path, &o, &err) == VSSM_ERR_UNSUPPORTED && !m && strstr(err.msg, path) &&
+                   strstr(err.msg, "norm_f"),
+               "final_norm on a Vim is refused naming the file: %s", err.msg);
+    char *seg = test_data_path("vim/seg_p8.safetensors");
+    o = vssm_reid_model_default_opts();
+    o.head.bnneck = 1;
+    TEST_CHECK(vssm_reid_model_load(&m, ctx, seg, &o, &err) == VSSM_ERR_FORMAT && !m && strstr(err.msg, seg) &&
+                   strstr(err.msg, "bnneck"),
+               "a required BNNeck missing from a Vim file is named: %s", err.msg);
+    free(seg);
+    free(x);
+    vssm_weights_close(wf);
+    free(path);
+}
+
 int main(void) {
     vssm_err err = {0};
     vssm_ctx_opts co = vssm_ctx_default_opts();
     co.n_threads = 2;
     TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
     test_backbone_taps();
+    test_reid();
     vssm_ctx_free(ctx);
     return test_finish("test_vim_tasks");
 }

@@ -1,11 +1,17 @@
 /* vssm/reid.h - re-identification: an embedding head on the backbone, dataset readers,
  * a features file, and torchreid-exact ranking metrics with k-reciprocal re-ranking.
  *
- * Embedding (heads/reid.c). image -> VMamba -> last stage (B, H, W, C) -> [optional: the
- * classifier's LayerNorm per token] -> global average pool over H*W -> (B, C) -> optional BNNeck -> optional L2 normalisation -> (B, C).
+ * Embedding (heads/reid.c). image -> backbone (vssm/backbone.h) -> last stage (B, H, W, C)
+ * -> [optional, VMamba only: the classifier's LayerNorm per token] -> global average pool
+ * over H*W -> (B, C) -> optional BNNeck -> optional L2 normalisation -> (B, C).
+ *   VMamba: the last stage is stage 3 (stride 32, dims[3] channels).
+ *   Vision Mamba: the final token grid after norm_f without the class token (stride 16,
+ *   embed_dim channels); the embedding is the mean of the image tokens, not the class
+ *   token (a segmentation Vim has none; the tokens are what the other dense heads read).
  *   BNNeck = BatchNorm1d in eval mode: y = (x - running_mean) / sqrt(running_var + eps)
  *   * weight + bias, eps 1e-5 (float32). Its tensors are looked up under the backbone's
- *   prefix P (the one holding "patch_embed.0.weight"), first match wins:
+ *   prefix P (the one holding the backbone: "patch_embed.0.weight" of a VMamba,
+ *   "layers.0.mixer.in_proj.weight" of a Vim), first match wins:
  *       P + "bnneck."  P + "bottleneck."  P + "heads.bottleneck.0."
  *   followed by running_mean and running_var (required, shape (C)) and weight, bias
  *   (optional: 1 and 0 when absent, i.e. BatchNorm1d(affine=False)). num_batches_tracked
@@ -72,6 +78,7 @@
 #ifndef VSSM_REID_H
 #define VSSM_REID_H
 
+#include "vssm/backbone.h"
 #include "vssm/common.h"
 #include "vssm/ctx.h"
 #include "vssm/image.h"
@@ -88,7 +95,8 @@ typedef struct vssm_reid_head_opts {
     int l2norm;     /* 1: L2-normalise the embedding (default 0) */
     float eps;      /* BatchNorm eps, 1e-5 */
     int final_norm; /* 1: apply the classifier's final LayerNorm ("classifier.norm.*", eps 1e-5)
-                       to every token before pooling, as VMamba's classifier does (default 0) */
+                       to every token before pooling, as VMamba's classifier does (default 0);
+                       refused for a Vim (its norm_f already normalises the tokens) */
 } vssm_reid_head_opts;
 vssm_reid_head_opts vssm_reid_head_default_opts(void);
 
@@ -107,7 +115,8 @@ vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_
 /* The head on host data: pooled (B, dim) -> emb (B, dim) in place (BNNeck, L2). */
 void vssm_reid_head_apply(const vssm_reid_head *h, float *x, int B);
 
-/* A weights file -> backbone + head + preprocessing, in one object. */
+/* A weights file -> backbone (VMamba or Vim: the vssm/backbone.h rules) + head +
+ * preprocessing, in one object. */
 typedef struct vssm_reid_model_opts {
     const char *arch;   /* NULL: from metadata / tensor shapes (vssm/classifier.h rules) */
     const char *key;    /* .pth sub-dict */
@@ -122,6 +131,7 @@ void vssm_reid_model_free(vssm_reid_model *m);
 int vssm_reid_model_dim(const vssm_reid_model *m);
 const vssm_reid_head *vssm_reid_model_head(const vssm_reid_model *m);
 vssm_preprocess_params vssm_reid_model_preprocess(const vssm_reid_model *m);
+const vssm_backbone *vssm_reid_model_backbone(const vssm_reid_model *m);
 /* x: host (B, H, W, 3) f32 preprocessed; emb: host (B, dim). */
 vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x, int B, int H, int W, float *emb, vssm_err *err);
 
