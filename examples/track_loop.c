@@ -2,16 +2,16 @@
  *
  *     example_track_loop WEIGHTS FRAMES_DIR x,y,w,h [template_size search_size]
  *
- * Loads a VMamba backbone (and its mean/std) from a weights file, starts the training-free
- * tracker of vssm/track.h on the first frame of FRAMES_DIR (its sorted image files, or
+ * Loads a backbone, VMamba or Vision Mamba (and its mean/std), from a weights file, starts
+ * the training-free tracker of vssm/track.h on the first frame of FRAMES_DIR (its sorted image files, or
  * those of FRAMES_DIR/img) with the given box, then feeds it one frame at a time and
  * prints "frame x y w h score" per frame. A real pipeline would hand its own decoded
  * frames (vssm_image, RGB u8) to vssm_tracker_update instead of reading files.
- * Only the public API is used: vssm/classifier.h (loading), vssm/image.h, vssm/track.h. */
+ * Only the public API is used: vssm/backbone.h (loading), vssm/image.h, vssm/track.h. */
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "vssm/classifier.h"
+#include "vssm/backbone.h"
 #include "vssm/track.h"
 
 int main(int argc, char **argv) {
@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     vssm_err err = {0};
     vssm_ctx_opts co = vssm_ctx_default_opts();
     vssm_ctx *ctx = NULL;
-    vssm_vmamba *backbone = NULL;
+    vssm_backbone *backbone = NULL;
     vssm_preprocess_params pp;
     vssm_tracker *trk = NULL;
     char **frames = NULL;
@@ -39,8 +39,8 @@ int main(int argc, char **argv) {
         cfg.search_size = atoi(argv[5]);
     }
     if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK ||
-        vssm_vmamba_load_file(&backbone, ctx, argv[1], NULL, NULL, &pp, &err) != VSSM_OK ||
-        vssm_tracker_new(&trk, backbone, &pp, &cfg, &err) != VSSM_OK ||
+        vssm_backbone_load_file(&backbone, ctx, argv[1], NULL, &pp, &err) != VSSM_OK ||
+        vssm_tracker_new_backbone(&trk, backbone, &pp, &cfg, &err) != VSSM_OK ||
         vssm_seq_frames(argv[2], &frames, &n, &err) != VSSM_OK) {
         fprintf(stderr, "error: %s\n", err.msg);
         goto done;
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
 done:
     vssm_seq_list_free(frames, n);
     vssm_tracker_free(trk);      /* before the backbone it uses */
-    vssm_vmamba_free(backbone);
+    vssm_backbone_free(backbone);
     vssm_ctx_free(ctx);
     return rc;
 }

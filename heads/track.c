@@ -1,11 +1,12 @@
 /* heads/track.c - backbone features of image crops, and a training-free Siamese tracker
  * (template features x search features, cosine-normalised, Hann window, SiamFC scale
- * pyramid). See vssm/track.h for the contract. */
+ * pyramid), on either backbone (vssm/backbone.h). See vssm/track.h for the contract. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vssm/backbone.h"
 #include "vssm/track.h"
 
 /* ================================================================ crop features */
@@ -13,13 +14,14 @@
 #define CF_MAX_STATES 4 /* one backbone state per (batch, crop size); template + search fit */
 
 typedef struct cf_state {
-    vssm_vmamba_state *st;
+    vssm_backbone_state *st;
     int batch, size;
     unsigned long last_use;
 } cf_state;
 
 struct vssm_crop_feats {
-    vssm_vmamba *m;
+    vssm_backbone *bb;
+    vssm_backbone *owned;   /* the wrapper vssm_crop_feats_new makes around a VMamba */
     int stage;
     float mean[3], std[3];
     cf_state states[CF_MAX_STATES];
@@ -29,18 +31,21 @@ struct vssm_crop_feats {
     size_t crop_cap, x_cap;
 };
 
-vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vssm_preprocess_params *pp, int stage,
-                                vssm_err *err) {
+vssm_status vssm_crop_feats_new_backbone(vssm_crop_feats **out, vssm_backbone *bb, const vssm_preprocess_params *pp, int stage,
+                                         vssm_err *err) {
     *out = NULL;
-    if (!m || !pp) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: need a backbone and preprocessing");
-    if (stage < 0 || stage >= VSSM_VMAMBA_STAGES)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: stage %d is not in 0..%d", stage, VSSM_VMAMBA_STAGES - 1);
+    if (!bb || !pp) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: need a backbone and preprocessing");
+    const int n = vssm_backbone_stages(bb);
+    if (stage < 0 || stage >= n)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: stage %d is not in 0..%d (the %s backbone has %d feature map%s%s)",
+                            stage, n - 1, vssm_backbone_get_kind(bb) == VSSM_BACKBONE_VIM ? "Vision Mamba" : "VMamba", n,
+                            n == 1 ? "" : "s", n == 1 ? ", its token grid" : "");
     for (int c = 0; c < 3; c++)
         if (!(pp->std[c] > 0) || !isfinite(pp->mean[c]))
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: std[%d] = %g must be > 0", c, pp->std[c]);
     vssm_crop_feats *cf = calloc(1, sizeof *cf);
     if (!cf) return vssm_err_set(err, VSSM_ERR_NOMEM, "crop features: out of memory");
-    cf->m = m;
+    cf->bb = bb;
     cf->stage = stage;
     for (int c = 0; c < 3; c++) {
         cf->mean[c] = pp->mean[c];
@@ -50,9 +55,21 @@ vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vss
     return VSSM_OK;
 }
 
+vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vssm_preprocess_params *pp, int stage,
+                                vssm_err *err) {
+    *out = NULL;
+    vssm_backbone *bb = NULL;
+    if (!m || !pp) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: need a backbone and preprocessing");
+    vssm_status s = vssm_backbone_wrap_vmamba(&bb, m, 0, err);
+    if (s == VSSM_OK && (s = vssm_crop_feats_new_backbone(out, bb, pp, stage, err)) == VSSM_OK) (*out)->owned = bb;
+    else vssm_backbone_free(bb);
+    return s;
+}
+
 void vssm_crop_feats_free(vssm_crop_feats *cf) {
     if (!cf) return;
-    for (int i = 0; i < CF_MAX_STATES; i++) vssm_vmamba_state_free(cf->states[i].st);
+    for (int i = 0; i < CF_MAX_STATES; i++) vssm_backbone_state_free(cf->states[i].st);
+    vssm_backbone_free(cf->owned);
     free(cf->crop);
     free(cf->x);
     free(cf);
@@ -60,16 +77,22 @@ void vssm_crop_feats_free(vssm_crop_feats *cf) {
 
 void vssm_crop_feats_shape(const vssm_crop_feats *cf, int out_sz, int *hs, int *ws, int *c, int *stride) {
     int h, w;
-    vssm_vmamba_stage_size(out_sz, out_sz, cf->stage, &h, &w);
+    vssm_backbone_stage_size(cf->bb, out_sz, out_sz, cf->stage, &h, &w);
     if (hs) *hs = h;
     if (ws) *ws = w;
-    if (c) *c = vssm_vmamba_get_config(cf->m)->dims[cf->stage];
-    if (stride) *stride = 4 << cf->stage;
+    if (c) *c = vssm_backbone_stage_channels(cf->bb, cf->stage);
+    if (stride) *stride = vssm_backbone_stage_stride(cf->bb, cf->stage);
+}
+
+void vssm_crop_feats_cell_center(const vssm_crop_feats *cf, const vssm_crop_info *ci, double fx, double fy, double *x,
+                                 double *y) {
+    const double s = vssm_backbone_stage_stride(cf->bb, cf->stage), o = vssm_backbone_stage_offset(cf->bb, cf->stage);
+    vssm_crop_to_image(ci, s * fx + o, s * fy + o, x, y);
 }
 
 /* the state for (batch, size): reused when present, else planned once (evicting the
  * least recently used when all slots are taken) */
-static vssm_status cf_state_get(vssm_crop_feats *cf, int batch, int size, vssm_vmamba_state **out, vssm_err *err) {
+static vssm_status cf_state_get(vssm_crop_feats *cf, int batch, int size, vssm_backbone_state **out, vssm_err *err) {
     cf->tick++;
     int victim = 0;
     for (int i = 0; i < CF_MAX_STATES; i++) {
@@ -82,9 +105,9 @@ static vssm_status cf_state_get(vssm_crop_feats *cf, int batch, int size, vssm_v
         if (!s->st || (cf->states[victim].st && s->last_use < cf->states[victim].last_use)) victim = i;
     }
     cf_state *s = &cf->states[victim];
-    vssm_vmamba_state_free(s->st);
+    vssm_backbone_state_free(s->st);
     memset(s, 0, sizeof *s);
-    vssm_status st = vssm_vmamba_state_new(&s->st, cf->m, batch, size, size, err);
+    vssm_status st = vssm_backbone_state_new(&s->st, cf->bb, batch, size, size, err);
     if (st != VSSM_OK) return st;
     s->batch = batch;
     s->size = size;
@@ -121,12 +144,12 @@ vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const
         for (size_t p = 0; p < per; p += 3)
             for (int c = 0; c < 3; c++) x[p + c] = ((float)cf->crop[p + c] / 255.0f - cf->mean[c]) / cf->std[c];
     }
-    vssm_vmamba_state *st = NULL;
+    vssm_backbone_state *st = NULL;
     vssm_status s = cf_state_get(cf, n, out_sz, &st, err);
-    if (s == VSSM_OK) s = vssm_vmamba_forward(cf->m, st, cf->x, err);
+    if (s == VSSM_OK) s = vssm_backbone_forward(cf->bb, st, cf->x, err);
     if (s == VSSM_OK) {
-        vssm_tensor t = vssm_vmamba_feature(st, cf->stage);
-        s = vssm_tensor_to_host(vssm_vmamba_ctx(cf->m), &t, feats, err);
+        vssm_tensor t = vssm_backbone_feature(st, cf->stage);
+        s = vssm_tensor_to_host(vssm_backbone_ctx(cf->bb), &t, feats, err);
     }
     if (s != VSSM_OK) vssm_err_prefix(err, "crop features");
     return s;
@@ -153,8 +176,8 @@ vssm_tracker_config vssm_tracker_config_default(void) {
 }
 
 vssm_status vssm_tracker_config_validate(const vssm_tracker_config *c, vssm_err *err) {
-    if (c->stage < 0 || c->stage >= VSSM_VMAMBA_STAGES)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: stage %d is not in 0..3", c->stage);
+    if (c->stage < 0 || c->stage >= VSSM_BACKBONE_MAX_STAGES)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: stage %d is not in 0..%d", c->stage, VSSM_BACKBONE_MAX_STAGES - 1);
     if (!(c->template_factor > 0) || !(c->search_factor >= c->template_factor))
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: need 0 < template_factor (%g) <= search_factor (%g)",
                             c->template_factor, c->search_factor);
@@ -177,6 +200,7 @@ struct vssm_tracker {
     vssm_tracker_config cfg;
     vssm_crop_feats *cf;
     int stride, C;
+    double offset;      /* cell f of the feature map is centred at crop coordinate stride * f + offset */
     int th, tw;         /* template feature map */
     int kh, kw;         /* the kernel: template cells whose centres lie in the box */
     int sh, sw;         /* search feature map */
@@ -211,8 +235,9 @@ void vssm_tracker_free(vssm_tracker *t) {
     free(t);
 }
 
-vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vssm_preprocess_params *pp,
-                             const vssm_tracker_config *cfg, vssm_err *err) {
+/* the tracker around its crop features (either backbone's: bb, or a VMamba: vm) */
+static vssm_status tracker_new(vssm_tracker **out, vssm_backbone *bb, vssm_vmamba *vm, const vssm_preprocess_params *pp,
+                               const vssm_tracker_config *cfg, vssm_err *err) {
     *out = NULL;
     vssm_tracker_config def = vssm_tracker_config_default();
     if (!cfg) cfg = &def;
@@ -221,11 +246,18 @@ vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vs
     vssm_tracker *t = calloc(1, sizeof *t);
     if (!t) return vssm_err_set(err, VSSM_ERR_NOMEM, "tracker: out of memory");
     t->cfg = *cfg;
-    if ((s = vssm_crop_feats_new(&t->cf, backbone, pp, cfg->stage, err)) != VSSM_OK) {
+    s = bb ? vssm_crop_feats_new_backbone(&t->cf, bb, pp, cfg->stage, err) : vssm_crop_feats_new(&t->cf, vm, pp, cfg->stage, err);
+    if (s != VSSM_OK) {
         vssm_tracker_free(t);
         return s;
     }
     vssm_crop_feats_shape(t->cf, cfg->template_size, &t->th, &t->tw, &t->C, &t->stride);
+    t->offset = vssm_backbone_stage_offset(t->cf->bb, cfg->stage);
+    if (t->th < 1 || t->tw < 1) {
+        vssm_tracker_free(t);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: a %d px template is smaller than one %d px patch of the backbone",
+                            cfg->template_size, vssm_backbone_min_side(bb ? bb : t->cf->bb));
+    }
     vssm_crop_feats_shape(t->cf, cfg->search_size, &t->sh, &t->sw, NULL, NULL);
     t->rh = t->sh - t->th + 1;
     t->rw = t->sw - t->tw + 1;
@@ -257,6 +289,17 @@ vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vs
     return VSSM_OK;
 }
 
+vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vssm_preprocess_params *pp,
+                             const vssm_tracker_config *cfg, vssm_err *err) {
+    return tracker_new(out, NULL, backbone, pp, cfg, err);
+}
+
+vssm_status vssm_tracker_new_backbone(vssm_tracker **out, vssm_backbone *backbone, const vssm_preprocess_params *pp,
+                                      const vssm_tracker_config *cfg, vssm_err *err) {
+    if (!backbone) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: need a backbone");
+    return tracker_new(out, backbone, NULL, pp, cfg, err);
+}
+
 /* subtracts each channel's spatial mean: the shared (DC) part of the features would make
  * every window look alike under the cosine */
 static void center_channels(float *f, int cells, int C) {
@@ -279,10 +322,10 @@ static void make_window(vssm_tracker *t) {
         }
 }
 
-/* the cells [f0, f1] of a stride-s map whose centres s*f + 0.5 lie within [a, b] */
-static void cell_range(double a, double b, int s, int n, int *f0, int *f1) {
-    int lo = (int)ceil((a - 0.5) / s), hi = (int)floor((b - 0.5) / s);
-    if (hi < lo) lo = hi = (int)lround(((a + b) / 2 - 0.5) / s);   /* box smaller than a cell */
+/* the cells [f0, f1] of a stride-s map whose centres s*f + o lie within [a, b] */
+static void cell_range(double a, double b, int s, double o, int n, int *f0, int *f1) {
+    int lo = (int)ceil((a - o) / s), hi = (int)floor((b - o) / s);
+    if (hi < lo) lo = hi = (int)lround(((a + b) / 2 - o) / s);   /* box smaller than a cell */
     *f0 = lo < 0 ? 0 : lo > n - 1 ? n - 1 : lo;
     *f1 = hi < *f0 ? *f0 : hi > n - 1 ? n - 1 : hi;
 }
@@ -312,8 +355,8 @@ vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box
     vssm_crop_from_image(&ci, box.x, box.y, &u0, &v0);
     vssm_crop_from_image(&ci, box.x + box.w, box.y + box.h, &u1, &v1);
     int fx0, fx1, fy0, fy1;
-    cell_range(u0, u1, t->stride, t->tw, &fx0, &fx1);
-    cell_range(v0, v1, t->stride, t->th, &fy0, &fy1);
+    cell_range(u0, u1, t->stride, t->offset, t->tw, &fx0, &fx1);
+    cell_range(v0, v1, t->stride, t->offset, t->th, &fy0, &fy1);
     t->kw = fx1 - fx0 + 1;
     t->kh = fy1 - fy0 + 1;
     for (int y = 0; y < t->kh; y++)   /* compact in place: rows move towards the front */
@@ -327,11 +370,11 @@ vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box
     size_t nt = (size_t)t->kh * t->kw * t->C;
     for (size_t i = 0; i < nt; i++) n2 += (double)t->tmpl[i] * t->tmpl[i];
     t->tmpl_norm = sqrt(n2);
-    /* the object's centre, in kernel feature coordinates (cell f is centred at s*f + 0.5) */
+    /* the object's centre, in kernel feature coordinates (cell f is centred at s*f + offset) */
     double u, v;
     vssm_crop_from_image(&ci, box.x + 0.5 * box.w, box.y + 0.5 * box.h, &u, &v);
-    t->tmpl_fcx = (u - 0.5) / t->stride - fx0;
-    t->tmpl_fcy = (v - 0.5) / t->stride - fy0;
+    t->tmpl_fcx = (u - t->offset) / t->stride - fx0;
+    t->tmpl_fcy = (v - t->offset) / t->stride - fy0;
     t->box = box;
     t->init_w = box.w;
     t->init_h = box.h;
@@ -421,7 +464,7 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
     if (py > 0 && py + 1 < t->rh) oy = parabola(WIN(py - 1, px), WIN(py, px), WIN(py + 1, px));
 #undef WIN
     double nx, ny;
-    vssm_crop_feat_to_image(&t->infos[best_k], t->stride, px + ox + t->tmpl_fcx, py + oy + t->tmpl_fcy, &nx, &ny);
+    vssm_crop_feats_cell_center(t->cf, &t->infos[best_k], px + ox + t->tmpl_fcx, py + oy + t->tmpl_fcy, &nx, &ny);
     double ncx = cx + c->pos_lr * (nx - cx), ncy = cy + c->pos_lr * (ny - cy);
     double f = 1 - c->scale_lr + c->scale_lr * t->scales[best_k];
     double w = t->box.w * f, h = t->box.h * f;

@@ -1,6 +1,6 @@
 /* tools/cmd_track.c - `vssm track`: follow one object through a sequence folder (or every
- * sequence of a dataset) with the training-free Siamese tracker of heads/track.c, and write
- * the standard results file (one integer box x,y,w,h per frame). */
+ * sequence of a dataset) with the training-free Siamese tracker of heads/track.c on a VMamba
+ * or a Vision Mamba, and write the standard results file (one integer box x,y,w,h per frame). */
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -14,7 +14,7 @@
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
-#include "vssm/classifier.h"
+#include "vssm/backbone.h"
 #include "vssm/track.h"
 
 static const char *usage =
@@ -28,7 +28,7 @@ static const char *usage =
     "  --video-out DIR      also write every frame with the box drawn, DIR/00000001.png ...\n"
     "  --quiet              no progress bar (it is drawn on stderr only on a terminal)\n"
     "tracker (defaults in parentheses, see vssm/track.h):\n"
-    "  --stage S (0)  --template-size N (128)  --search-size N (256)\n"
+    "  --stage S (0; a Vision Mamba has one: its stride-16 token grid)  --template-size N (128)  --search-size N (256)\n"
     "  --template-factor F (2.0)  --search-factor F (4.0)  --scales N (3)  --scale-step F (1.0375)\n"
     "  --scale-penalty F (0.9745)  --scale-lr F (0.59)  --window F (0.3)  --pos-lr F (1.0)\n"
     "model:\n"
@@ -251,24 +251,27 @@ VSSM_VERB(track) {
     if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
     else if (strcmp(mo.device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", mo.device); return VSSM_EXIT_USAGE; }
     vssm_ctx *ctx = NULL;
-    vssm_classifier_opts copt = {mo.arch, mo.key, NULL};
-    vssm_vmamba *bb = NULL;
+    vssm_backbone_opts bo = {mo.arch, mo.key, -1, {0}};   /* a Vim: its final token grid */
+    vssm_backbone *bb = NULL;
     vssm_preprocess_params pp;
     vssm_tracker *trk = NULL;
     int load_bad = vssm_ctx_new(&ctx, &co, &err) != VSSM_OK ||
-                   vssm_vmamba_load_file(&bb, ctx, mo.weights, &copt, NULL, &pp, &err) != VSSM_OK ||
-                   vssm_tracker_new(&trk, bb, &pp, &tc, &err) != VSSM_OK;
+                   vssm_backbone_load_file(&bb, ctx, mo.weights, &bo, &pp, &err) != VSSM_OK;
+    if (!load_bad && vssm_tracker_new_backbone(&trk, bb, &pp, &tc, &err) != VSSM_OK) {
+        vssm_err_prefix(&err, "%s", mo.weights);
+        load_bad = 1;
+    }
     if (shard_agree(load_bad)) {   /* under mpirun: every rank loaded, or none goes on */
         cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
         vssm_tracker_free(trk);
-        vssm_vmamba_free(bb);
+        vssm_backbone_free(bb);
         vssm_ctx_free(ctx);
         return VSSM_EXIT_USAGE;
     }
     if (shard_agree(video && make_dir(video) != 0)) {
         cli_error("%s: cannot create the folder (%s)", video, strerror(errno));
         vssm_tracker_free(trk);
-        vssm_vmamba_free(bb);
+        vssm_backbone_free(bb);
         vssm_ctx_free(ctx);
         return VSSM_EXIT_USAGE;
     }
@@ -292,7 +295,7 @@ VSSM_VERB(track) {
         if (shard_agree(vssm_seq_list(dataset, (vssm_seq_format)fmt, &dirs, &nd, &err) != VSSM_OK || make_dir(results) != 0)) {
             cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
             vssm_tracker_free(trk);
-            vssm_vmamba_free(bb);
+            vssm_backbone_free(bb);
             vssm_ctx_free(ctx);
             return VSSM_EXIT_USAGE;
         }
@@ -327,7 +330,7 @@ VSSM_VERB(track) {
         fprintf(stderr, "vssm: tracked %d frames in %d sequence%s, %.1f frames/s (%s)%s\n", total_frames, n_seq, n_seq == 1 ? "" : "s",
                 total_s > 0 ? total_frames / total_s : 0.0, vssm_ctx_describe(ctx), failed ? ", with failures" : "");
     vssm_tracker_free(trk);
-    vssm_vmamba_free(bb);
+    vssm_backbone_free(bb);
     vssm_ctx_free(ctx);
     return fatal ? VSSM_EXIT_USAGE : failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }

@@ -24,14 +24,19 @@
  *     double ix, iy; vssm_crop_to_image(&ci, u, v, &ix, &iy);   // crop -> image
  *
  * ---- crop features (heads/track.c): backbone stage features of many crops at once
- *     vssm_crop_feats *cf; vssm_crop_feats_new(&cf, backbone, &pp, 1, &err);  // stage 1
+ *     vssm_crop_feats *cf; vssm_crop_feats_new_backbone(&cf, bb, &pp, 1, &err);  // stage 1
  *     vssm_crop_feats_run(cf, &frame, boxes, factors, n, 256, feats, infos, &err);
  *     // feats: (n, Hs, Ws, Cs) host f32 NHWC, see vssm_crop_feats_shape
- *   Crops are normalised with pp's mean/std. One backbone state is kept per (batch, crop
- *   size) and reused; nothing is allocated in steady state. Feature cell (fy, fx) of a
- *   stride-s stage is centred at crop pixel s*f (the centre of the 3x3 stride-2 pad-1 conv
- *   chain's receptive field), i.e. continuous crop coordinate s*f + 0.5:
- *   vssm_crop_feat_to_image maps it back to image coordinates.
+ *   The backbone is a VMamba or a Vision Mamba (vssm/backbone.h; vssm_crop_feats_new takes a
+ *   VMamba directly). Crops are normalised with pp's mean/std. One backbone state is kept
+ *   per (batch, crop size) and reused; nothing is allocated in steady state. Feature cell
+ *   (fy, fx) of a stage is centred at continuous crop coordinate stride*f + offset
+ *   (vssm_backbone_stage_offset): VMamba's stride-s stage at s*f + 0.5 (crop pixel s*f, the
+ *   centre of the 3x3 stride-2 pad-1 conv chain's receptive field), a Vim's stride-S token
+ *   grid at S*f + P/2 (the centre of patch f). vssm_crop_feats_cell_center maps a cell back
+ *   to image coordinates for either; vssm_crop_feat_to_image is VMamba's rule.
+ *   A Vim has one stage (its final token grid, stride 16 for the released models): stage 0,
+ *   and a crop must be at least one patch (16 px) wide.
  *
  * ---- tracker (heads/track.c): init(frame, box) / update(frame) -> box, score
  *   Template: features of the 2x crop around the first box (template_factor); the kernel
@@ -48,8 +53,11 @@
  *   size by scale_lr towards the winning scale (SiamFC's pyramid). No training, no
  *   weights beyond the backbone. The returned score is the raw cosine at the peak.
  *
+ *   On a Vim the template (128 px -> 8 x 8 tokens) and the search regions (256 px -> 16 x 16)
+ *   are matched on the stride-16 token grid; stage must be 0.
+ *
  *     vssm_tracker_config tc = vssm_tracker_config_default();
- *     vssm_tracker *t; vssm_tracker_new(&t, backbone, &pp, &tc, &err);
+ *     vssm_tracker *t; vssm_tracker_new_backbone(&t, bb, &pp, &tc, &err);  // or vssm_tracker_new(&t, vmamba, ...)
  *     vssm_tracker_init(t, &frame0, box0, &err);
  *     for each later frame: vssm_tracker_update(t, &frame, &box, &score, &err);
  *     vssm_tracker_free(t);   // the backbone stays the caller's
@@ -90,6 +98,7 @@
 
 #include <stdint.h>
 
+#include "vssm/backbone.h"
 #include "vssm/common.h"
 #include "vssm/image.h"
 #include "vssm/vmamba.h"
@@ -132,12 +141,20 @@ void vssm_crop_feat_to_image(const vssm_crop_info *ci, int stride, double fx, do
 
 typedef struct vssm_crop_feats vssm_crop_feats;
 
-/* m stays the caller's (free it after cf). pp: only mean/std are used. stage 0..3. */
+/* bb stays the caller's (free it after cf). pp: only mean/std are used. stage: 0 ..
+ * vssm_backbone_stages(bb) - 1 (a Vim: 0). */
+vssm_status vssm_crop_feats_new_backbone(vssm_crop_feats **out, vssm_backbone *bb, const vssm_preprocess_params *pp, int stage,
+                                         vssm_err *err);
+/* The same on a VMamba (stage 0..3); m stays the caller's (free it after cf). */
 vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vssm_preprocess_params *pp, int stage,
                                 vssm_err *err);
 void vssm_crop_feats_free(vssm_crop_feats *cf);
 /* Feature map size (hs, ws, channels) for out_sz crops, and the stage's stride. */
 void vssm_crop_feats_shape(const vssm_crop_feats *cf, int out_sz, int *hs, int *ws, int *c, int *stride);
+/* Image coordinates of the centre of feature cell (fx, fy) (fractional allowed) of the crop
+ * described by ci, by the backbone's geometry (stride * f + offset). */
+void vssm_crop_feats_cell_center(const vssm_crop_feats *cf, const vssm_crop_info *ci, double fx, double fy, double *x,
+                                 double *y);
 /* n crops of one frame: box i with factor i (factors may be NULL: 4.0 for all), each
  * resized to out_sz. feats: host (n, hs, ws, c); infos: n entries (may be NULL). */
 vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const vssm_box *boxes,
@@ -147,7 +164,7 @@ vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const
 /* ---------------------------------------------------------------- tracker */
 
 typedef struct vssm_tracker_config {
-    int stage;               /* backbone stage whose features are matched (0: stride 4) */
+    int stage;               /* backbone stage whose features are matched (0: VMamba's stride 4, a Vim's token grid) */
     double template_factor;  /* template crop = factor * sqrt(w*h) (2.0, OSTrack) */
     double search_factor;    /* search crop (4.0, OSTrack) */
     int template_size;       /* template crop resized to this (128, OSTrack) */
@@ -166,7 +183,10 @@ vssm_status vssm_tracker_config_validate(const vssm_tracker_config *c, vssm_err 
 
 typedef struct vssm_tracker vssm_tracker;
 
-/* backbone stays the caller's; pp gives mean/std (vssm_vmamba_load_file fills one). */
+/* backbone stays the caller's; pp gives mean/std (vssm_backbone_load_file fills one). */
+vssm_status vssm_tracker_new_backbone(vssm_tracker **out, vssm_backbone *backbone, const vssm_preprocess_params *pp,
+                                      const vssm_tracker_config *cfg, vssm_err *err);
+/* The same on a VMamba (vssm_vmamba_load_file fills pp). */
 vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vssm_preprocess_params *pp,
                              const vssm_tracker_config *cfg, vssm_err *err);
 void vssm_tracker_free(vssm_tracker *t);
