@@ -10,8 +10,8 @@
 #define BN_EPS 1e-5
 #define IM2COL_ROWS 1024 /* tokens per im2col chunk: bounds the scratch to 1024 * 9 * cin floats */
 
-static vssm_status get_f32(const vssm_source *src, const char *name, const int64_t *shape, int ndim, int required,
-                           float **out, vssm_err *err) {
+vssm_status seg_tensor_f32(const vssm_source *src, const char *name, const int64_t *shape, int ndim, int required,
+                          float **out, vssm_err *err) {
     *out = NULL;
     vssm_tensor t;
     vssm_err e2 = {0};
@@ -55,18 +55,18 @@ vssm_status seg_conv_load(seg_conv *c, const vssm_source *src, const char *prefi
     int64_t ws[4] = {cout, cin, k, k}, s1[1] = {cout};
     vssm_status s;
     snprintf(nm, sizeof nm, "%s%s%s.weight", prefix, base, cv);
-    if ((s = get_f32(src, nm, ws, 4, 1, &w, err))) goto done;
+    if ((s = seg_tensor_f32(src, nm, ws, 4, 1, &w, err))) goto done;
     snprintf(nm, sizeof nm, "%s%s%s.bias", prefix, base, cv);
-    if ((s = get_f32(src, nm, s1, 1, plain_names, &cb, err))) goto done;
+    if ((s = seg_tensor_f32(src, nm, s1, 1, plain_names, &cb, err))) goto done;
     if (!plain_names) {
         snprintf(nm, sizeof nm, "%s%s.bn.weight", prefix, base);
-        if ((s = get_f32(src, nm, s1, 1, 0, &g, err))) goto done;
+        if ((s = seg_tensor_f32(src, nm, s1, 1, 0, &g, err))) goto done;
         if (g) {
             const char *rest[3] = {"bias", "running_mean", "running_var"};
             float **dst[3] = {&be, &mu, &var};
             for (int i = 0; i < 3; i++) {
                 snprintf(nm, sizeof nm, "%s%s.bn.%s", prefix, base, rest[i]);
-                if ((s = get_f32(src, nm, s1, 1, 1, dst[i], err))) goto done;
+                if ((s = seg_tensor_f32(src, nm, s1, 1, 1, dst[i], err))) goto done;
             }
         }
     }

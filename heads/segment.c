@@ -1,37 +1,46 @@
-/* heads/segment.c - the segmenter: weights file -> VMamba backbone + per-stage output norms
- * + decode head, and mmseg 1.x's test pipeline around them (vssm/segment.h). */
+/* heads/segment.c - the segmenter: weights file -> backbone (VMamba + per-stage output norms,
+ * or Vim block outputs + the fpn neck of heads/seg_neck.c) -> decode head, and mmseg 1.x's
+ * test pipeline around them (vssm/segment.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "backbone/backbone_internal.h"
 #include "heads/seg_internal.h"
 #include "kernels/ops.h"
-#include "vssm/classifier.h"
+#include "vssm/backbone.h"
 #include "vssm/infer.h"
 #include "vssm/seg_eval.h"
 #include "vssm/weights.h"
 
 #define LN_EPS 1e-5f
-#define STAGES VSSM_VMAMBA_STAGES
+#define LEVELS 4   /* the decode head's inputs: strides 4, 8, 16, 32 */
 
 struct vssm_segmenter {
     vssm_ctx *ctx;       /* backbone */
     vssm_ctx *hctx;      /* head (CPU): ctx itself or owned_ctx */
     vssm_ctx *owned_ctx;
-    vssm_vmamba_config cfg;
-    vssm_vmamba *backbone;
-    float *outnorm_w[STAGES], *outnorm_b[STAGES]; /* host; NULL: no outnorm for the stage */
+    vssm_backbone *bb;
+    int n_stages;        /* the backbone's: VMamba 4; Vim 1 or 4 block outputs (one feeds every level) */
+    float *outnorm_w[LEVELS], *outnorm_b[LEVELS]; /* VMamba, host; NULL: no outnorm for the stage */
+    seg_neck *neck;      /* Vim: fpn1..4; NULL: the block outputs go to the head as they are */
     vssm_seg_head *head;
     vssm_seg_preprocess pp;
     int reduce_zero_label;
     char **names;        /* classes entries (owned) */
     uint8_t palette[768];
     /* per input size */
-    vssm_vmamba_state *st;
+    vssm_backbone_state *st;
     int sH, sW;
-    float *feat[STAGES];
-    size_t feat_n[STAGES];
+    float *feat[LEVELS];  /* the backbone's stages on the host */
+    size_t feat_n[LEVELS];
+    int fh[LEVELS], fw[LEVELS];   /* their sizes */
+    float *lvl[LEVELS];   /* Vim with a neck: its four levels */
+    size_t lvl_n[LEVELS];
+    int lh[LEVELS], lw[LEVELS];   /* the head's inputs' sizes */
+    float *neck_ws;
+    size_t neck_ws_n;
     float *hlogits;      /* (H0, W0, classes) */
     size_t hlogits_n;
     /* per image (grown as needed) */
@@ -52,10 +61,12 @@ static int grow(void **p, size_t *have, size_t need, size_t elem) {
 
 void vssm_segmenter_free(vssm_segmenter *s) {
     if (!s) return;
-    vssm_vmamba_state_free(s->st);
-    vssm_vmamba_free(s->backbone);
+    vssm_backbone_state_free(s->st);
+    vssm_backbone_free(s->bb);
     vssm_seg_head_free(s->head);
-    for (int i = 0; i < STAGES; i++) free(s->outnorm_w[i]), free(s->outnorm_b[i]), free(s->feat[i]);
+    seg_neck_free(s->neck);
+    free(s->neck_ws);
+    for (int i = 0; i < LEVELS; i++) free(s->outnorm_w[i]), free(s->outnorm_b[i]), free(s->feat[i]), free(s->lvl[i]);
     if (s->names)
         for (int i = 0; i < (s->head ? vssm_seg_head_get_config(s->head)->num_classes : 0); i++) free(s->names[i]);
     free(s->names);
@@ -82,8 +93,9 @@ static int parse_list(const char *v, double *out, int max) {
 static const char *meta(const vssm_source *src, const char *key) { return src->meta ? src->meta(src->user, key) : NULL; }
 
 static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg_head_config *hc, vssm_err *err) {
-    /* mmseg ADE20K test defaults */
+    /* mmseg ADE20K test defaults; the Vim UperNets are tested with 512 x 512 windows */
     vssm_seg_preprocess pp = {2048, 512, {123.675f, 116.28f, 103.53f}, {58.395f, 57.12f, 57.375f}, VSSM_SEG_MODE_WHOLE, 512, 341};
+    if (vssm_backbone_get_kind(s->bb) == VSSM_BACKBONE_VIM) pp.mode = VSSM_SEG_MODE_SLIDE;
     double v[768];
     const char *m;
     int n;
@@ -164,8 +176,8 @@ static vssm_status find_head_prefix(const vssm_source *src, char *buf, size_t n,
 }
 
 static vssm_status load_outnorms(vssm_segmenter *s, const vssm_source *src, const char *bb_prefix, vssm_err *err) {
-    for (int i = 0; i < STAGES; i++) {
-        const int C = s->cfg.dims[i];
+    for (int i = 0; i < LEVELS; i++) {
+        const int C = vssm_backbone_stage_channels(s->bb, i);
         char nm[256];
         vssm_tensor tw, tb;
         snprintf(nm, sizeof nm, "%soutnorm%d.weight", bb_prefix, i);
@@ -184,19 +196,27 @@ static vssm_status load_outnorms(vssm_segmenter *s, const vssm_source *src, cons
     return VSSM_OK;
 }
 
-/* everything after the backbone: outnorms, head, metadata, names, head context */
+/* everything after the backbone: outnorms (VMamba) or neck (Vim), head, metadata, names,
+ * head context */
 static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const char *bb_prefix, const char *head_prefix,
                                vssm_err *err) {
     vssm_status st;
     vssm_seg_head_config hc;
     memset(&hc, 0, sizeof hc);
+    s->n_stages = vssm_backbone_stages(s->bb);
+    vssm_vim *vim = vssm_backbone_vim(s->bb);
+    if (vim && s->n_stages != 1 && s->n_stages != LEVELS)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "the segmentation neck takes 1 or 4 Vim block outputs (out_indices), not %d",
+                            s->n_stages);
     if ((st = read_meta(s, src, &hc, err))) return st;
-    if ((st = load_outnorms(s, src, bb_prefix, err))) return st;
+    if (vim) st = seg_neck_load(&s->neck, src, bb_prefix, vssm_vim_get_config(vim)->embed_dim, vssm_vim_get_config(vim)->patch_size, err);
+    else st = load_outnorms(s, src, bb_prefix, err);
+    if (st) return st;
     if ((st = vssm_seg_head_config_infer(src, head_prefix, &hc, err))) return st;
     const char *hk = meta(src, "seg_head");
     if (hk && strcmp(hk, hc.kind == VSSM_SEG_HEAD_UPER ? "uper" : "fpn"))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata seg_head '%s' does not match the head's tensors", hk);
-    for (int i = 0; i < STAGES; i++) hc.in_channels[i] = s->cfg.dims[i];
+    for (int i = 0; i < LEVELS; i++) hc.in_channels[i] = vssm_backbone_stage_channels(s->bb, i < s->n_stages ? i : 0);
     if (vssm_ctx_device(s->ctx) == VSSM_DEVICE_CPU) {
         s->hctx = s->ctx;
     } else {
@@ -210,6 +230,38 @@ static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const 
     return read_names(s, src, hc.num_classes, err);
 }
 
+/* The blocks whose outputs a Vim segmentation backbone keeps: the file's (metadata
+ * out_indices) or, as the official configs (5, 11, 17, 23 of 24), the last of each quarter;
+ * in block order without repeats, as VisionMambaSeg collects them. */
+static void vim_out_indices(const vssm_vim_config *c, vssm_backbone_opts *o) {
+    int idx[VSSM_VIM_MAX_OUT], n = c->n_out;
+    if (n > 0) {
+        memcpy(idx, c->out_indices, sizeof idx);
+    } else {
+        n = LEVELS;
+        for (int k = 0; k < LEVELS; k++) idx[k] = (k + 1) * c->depth / LEVELS - 1;
+    }
+    o->n_out = 0;
+    for (int i = 0; i < c->depth; i++)
+        for (int k = 0; k < n; k++)
+            if (idx[k] == i) {
+                o->out_indices[o->n_out++] = i;
+                break;
+            }
+}
+
+/* the backbone of an open file: a VMamba as stored, a Vim with its out_indices */
+static vssm_status load_backbone(vssm_segmenter *s, const vssm_source *src, const char *arch, vssm_err *err) {
+    vssm_backbone_spec sp;
+    vssm_status st = vssm_backbone_resolve(src, arch, &sp, err);
+    if (st != VSSM_OK) return st;
+    vssm_backbone_opts o;
+    memset(&o, 0, sizeof o);
+    o.arch = arch;
+    if (sp.is_vim) vim_out_indices(&sp.vcfg, &o);
+    return vssm_backbone_load_source(&s->bb, s->ctx, src, &o, NULL, err);
+}
+
 vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path,
                                 const vssm_segmenter_opts *opts, vssm_err *err) {
     *out = NULL;
@@ -218,17 +270,14 @@ vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char 
     vssm_segmenter *s = calloc(1, sizeof *s);
     if (!s) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     s->ctx = ctx;
-    vssm_classifier_opts co = {opts->arch, opts->key, NULL};
-    vssm_status st = vssm_vmamba_load_file(&s->backbone, ctx, path, &co, &s->cfg, NULL, err);
-    if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
     vssm_weights_opts wo = {opts->key};
     vssm_weights *w = NULL;
-    if ((st = vssm_weights_open(&w, path, &wo, err)) != VSSM_OK) { vssm_segmenter_free(s); return st; }
+    vssm_status st = vssm_weights_open(&w, path, &wo, err);
+    if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
     const vssm_source *src = vssm_weights_source(w);
-    char bbp[128] = "", hp[128] = "";
-    if ((st = vssm_vmamba_find_prefix(src, bbp, sizeof bbp, err)) == VSSM_OK &&
-        (st = find_head_prefix(src, hp, sizeof hp, err)) == VSSM_OK)
-        st = finish_load(s, src, bbp, hp, err);
+    char hp[128] = "";
+    if ((st = load_backbone(s, src, opts->arch, err)) == VSSM_OK && (st = find_head_prefix(src, hp, sizeof hp, err)) == VSSM_OK)
+        st = finish_load(s, src, vssm_backbone_prefix(s->bb), hp, err);
     vssm_weights_close(w);
     if (st != VSSM_OK) {
         vssm_err_prefix(err, "%s", path);
@@ -246,8 +295,9 @@ vssm_status vssm_segmenter_from_source(vssm_segmenter **out, vssm_ctx *ctx, cons
     vssm_segmenter *s = calloc(1, sizeof *s);
     if (!s) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     s->ctx = ctx;
-    s->cfg = *cfg;
-    vssm_status st = vssm_vmamba_load(&s->backbone, ctx, cfg, src, bb_prefix ? bb_prefix : "", err);
+    vssm_vmamba *m = NULL;
+    vssm_status st = vssm_vmamba_load(&m, ctx, cfg, src, bb_prefix ? bb_prefix : "", err);
+    if (st == VSSM_OK && (st = vssm_backbone_wrap_vmamba(&s->bb, m, 1, err)) != VSSM_OK) vssm_vmamba_free(m);
     if (st == VSSM_OK) st = finish_load(s, src, bb_prefix ? bb_prefix : "", head_prefix ? head_prefix : "", err);
     if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
     *out = s;
@@ -277,34 +327,46 @@ vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_prep
 
 /* ------------------------------------------------------------------ forward */
 
+#define GROW(p, n, need) grow((void **)&(p), &(n), (need), sizeof *(p))
+
 static vssm_status plan_size(vssm_segmenter *s, int H, int W, vssm_err *err) {
     if (s->st && s->sH == H && s->sW == W) return VSSM_OK;
-    vssm_vmamba_state_free(s->st);
+    vssm_backbone_state_free(s->st);
     s->st = NULL;
-    vssm_status st = vssm_vmamba_state_new(&s->st, s->backbone, 1, H, W, err);
+    vssm_status st = vssm_backbone_state_new(&s->st, s->bb, 1, H, W, err);
     if (st != VSSM_OK) return st;
-    s->sH = H, s->sW = W;
-    for (int i = 0; i < STAGES; i++) {
-        int hs, ws;
-        vssm_vmamba_stage_size(H, W, i, &hs, &ws);
-        if (grow((void **)&s->feat[i], &s->feat_n[i], (size_t)hs * ws * s->cfg.dims[i], sizeof(float)))
+    int gh = 0, gw = 0;
+    for (int i = 0; i < s->n_stages; i++) {
+        vssm_backbone_stage_size(s->bb, H, W, i, &gh, &gw);
+        if (GROW(s->feat[i], s->feat_n[i], (size_t)gh * gw * vssm_backbone_stage_channels(s->bb, i)))
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        s->fh[i] = s->lh[i] = gh, s->fw[i] = s->lw[i] = gw;
+    }
+    if (vssm_backbone_vim(s->bb)) {   /* the levels: the neck's, or the block outputs' own grid */
+        const int D = vssm_backbone_stage_channels(s->bb, 0);
+        for (int l = 0; l < LEVELS; l++) {
+            seg_neck_level_size(s->neck, l, gh, gw, &s->lh[l], &s->lw[l]);
+            if (s->lh[l] < 1 || s->lw[l] < 1)
+                return vssm_err_set(err, VSSM_ERR_SHAPE, "a %dx%d input gives a %dx%d token grid: the neck's level %d (stride %d) is empty",
+                                    W, H, gw, gh, l, 4 << l);
+            if (s->neck && GROW(s->lvl[l], s->lvl_n[l], (size_t)s->lh[l] * s->lw[l] * D))
+                return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        }
+        if (GROW(s->neck_ws, s->neck_ws_n, seg_neck_workspace(s->neck, 1, gh, gw)))
             return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
-    int h0, w0;
-    vssm_vmamba_stage_size(H, W, 0, &h0, &w0);
-    if (grow((void **)&s->hlogits, &s->hlogits_n, (size_t)h0 * w0 * vssm_segmenter_classes(s), sizeof(float)))
+    s->sH = H, s->sW = W;
+    if (GROW(s->hlogits, s->hlogits_n, (size_t)s->lh[0] * s->lw[0] * vssm_segmenter_classes(s)))
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     return VSSM_OK;
 }
 
-vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int H, int W, float *logits,
-                                         vssm_err *err) {
+/* the decode head's four inputs from the backbone's stages: VMamba stage i after its
+ * outnorm; a Vim's block output i (or the only one) through the neck's level i */
+static vssm_status levels(vssm_segmenter *s, vssm_tensor *f, vssm_err *err) {
     vssm_status st;
-    if (H < 1 || W < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d", W, H);
-    if ((st = plan_size(s, H, W, err)) || (st = vssm_vmamba_forward(s->backbone, s->st, x, err))) return st;
-    vssm_tensor f[STAGES];
-    for (int i = 0; i < STAGES; i++) {
-        vssm_tensor t = vssm_vmamba_feature(s->st, i);
+    for (int i = 0; i < s->n_stages; i++) {
+        vssm_tensor t = vssm_backbone_feature(s->st, i);
         const int64_t rows = t.shape[0] * t.shape[1] * t.shape[2];
         const int C = (int)t.shape[3];
         if (vssm_ctx_device(s->ctx) != VSSM_DEVICE_CPU) {
@@ -314,11 +376,34 @@ vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int 
         }
         if (s->outnorm_w[i])
             vssm_op_layernorm(s->hctx, s->feat[i], rows, C, s->outnorm_w[i], s->outnorm_b[i], LN_EPS, VSSM_ACT_NONE, s->feat[i]);
-        f[i] = t;
-        f[i].data = s->feat[i];
-        f[i].device = VSSM_DEVICE_CPU;
     }
-    if ((st = vssm_seg_head_forward(s->head, f, STAGES, s->hlogits, err))) return st;
+    const int D = vssm_backbone_stage_channels(s->bb, 0);
+    for (int l = 0; l < LEVELS; l++) {
+        const int i = l < s->n_stages ? l : 0;
+        float *data = s->feat[i];
+        if (s->neck) {
+            seg_neck_forward(s->hctx, s->neck, l, s->feat[i], 1, s->fh[i], s->fw[i], s->lvl[l], s->neck_ws);
+            data = s->lvl[l];
+        }
+        memset(&f[l], 0, sizeof f[l]);
+        f[l].data = data;
+        f[l].dtype = VSSM_DTYPE_F32;
+        f[l].ndim = 4;
+        f[l].shape[0] = 1, f[l].shape[1] = s->lh[l], f[l].shape[2] = s->lw[l];
+        f[l].shape[3] = vssm_backbone_vim(s->bb) ? D : vssm_backbone_stage_channels(s->bb, l);
+        f[l].device = VSSM_DEVICE_CPU;
+    }
+    return VSSM_OK;
+}
+
+vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int H, int W, float *logits,
+                                         vssm_err *err) {
+    vssm_status st;
+    if (H < 1 || W < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d", W, H);
+    vssm_tensor f[LEVELS];
+    if ((st = plan_size(s, H, W, err)) || (st = vssm_backbone_forward(s->bb, s->st, x, err)) || (st = levels(s, f, err)) ||
+        (st = vssm_seg_head_forward(s->head, f, LEVELS, s->hlogits, err)))
+        return st;
     const int K = vssm_segmenter_classes(s);
     vssm_resize_bilinear_f32(s->hlogits, 1, (int)f[0].shape[1], (int)f[0].shape[2], K, K, H, W, logits, K, 0);
     return VSSM_OK;

@@ -12,10 +12,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "testutil.h"
 #include "vim_vectors.h"
 #include "vssm/backbone.h"
 #include "vssm/reid.h"
+#include "vssm/segment.h"
 
 #define TOL_LAYER 1e-5
 #define TOL_OUT 1e-4
@@ -75,6 +77,113 @@ static void test_backbone_taps(void) {
     free(refp);
 }
 
+/* encode_decode of the file's segmenter on input NAME (B = 1) against REF: (1, H, W, K) NHWC */
+static void seg_parity(vssm_segmenter *sg, vssm_weights *wf, const char *file, const char *input, const char *ref) {
+    vssm_err err = {0};
+    int B, H, W;
+    float *x = vimvec_nhwc(wf, input, &B, &H, &W);
+    TEST_REQUIRE(x && B == 1, "%s: %s", file, input);
+    const int K = vssm_segmenter_classes(sg);
+    float *lg = malloc(sizeof(float) * (size_t)H * W * K);
+    TEST_REQUIRE(vssm_segmenter_encode_decode(sg, x, H, W, lg, &err) == VSSM_OK, "%s: %s", file, err.msg);
+    vimvec_compare(wf, file, ref, lg, TOL_OUT, 1);
+    free(lg);
+    free(x);
+}
+
+/* path's tensors, less the one named skip, with extra metadata k=v, written to out */
+static void write_variant(const char *path, const char *skip, const char *k, const char *v, const char *out) {
+    vssm_err err = {0};
+    vssm_weights *w = NULL;
+    TEST_REQUIRE(vssm_weights_open(&w, path, NULL, &err) == VSSM_OK, "%s", err.msg);
+    const int n = vssm_weights_count(w), nm = vssm_weights_meta_count(w);
+    vssm_st_entry *e = calloc((size_t)n, sizeof *e);
+    vssm_st_meta *m = calloc((size_t)nm + 1, sizeof *m);
+    int ne = 0, nmeta = 0;
+    for (int i = 0; i < n; i++) {
+        const char *name = vssm_weights_name(w, i);
+        if (skip && !strcmp(name, skip)) continue;
+        e[ne].name = name;
+        TEST_REQUIRE(vssm_weights_get(w, name, &e[ne].t, &err) == VSSM_OK, "%s", err.msg);
+        ne++;
+    }
+    for (int i = 0; i < nm; i++) {
+        const char *key = vssm_weights_meta_key(w, i);
+        if (k && !strcmp(key, k)) continue;
+        m[nmeta++] = (vssm_st_meta){key, vssm_weights_meta(w, key)};
+    }
+    if (k) m[nmeta++] = (vssm_st_meta){k, v};
+    TEST_REQUIRE(vssm_safetensors_write(out, e, ne, m, nmeta, &err) == VSSM_OK, "%s", err.msg);
+    free(e);
+    free(m);
+    vssm_weights_close(w);
+}
+
+static void test_segment(void) {
+    vssm_err err = {0};
+    /* the official layout: mmseg .pth (state_dict), patch 16, out_indices by default 1, 3, 5, 7 */
+    char *pth = test_data_path("vim/seg_p16.pth"), *refp = test_data_path("vim/seg_p16_ref.safetensors");
+    vssm_weights *wf = NULL;
+    TEST_REQUIRE(vssm_weights_open(&wf, refp, NULL, &err) == VSSM_OK, "%s", err.msg);
+    vssm_segmenter *sg = NULL;
+    TEST_REQUIRE(vssm_segmenter_load(&sg, ctx, pth, NULL, &err) == VSSM_OK, "%s", err.msg);
+    vssm_seg_preprocess pp = vssm_segmenter_get_preprocess(sg);
+    TEST_CHECK(pp.mode == VSSM_SEG_MODE_SLIDE && pp.crop == 512 && pp.stride == 341 && pp.scale_long == 2048 && pp.scale_short == 512,
+               "a Vim UperNet defaults to the official test settings: slide 512 / 341 after Resize(2048, 512)");
+    const vssm_seg_head_config *hc = vssm_segmenter_head_config(sg);
+    TEST_CHECK(hc->kind == VSSM_SEG_HEAD_UPER && hc->in_channels[0] == 8 && hc->in_channels[3] == 8 && hc->num_classes == 3,
+               "UPerHead on four 8-channel levels, 3 classes");
+    seg_parity(sg, wf, "seg_p16.pth", "input_a", "ref.logits_a");   /* 4 x 4 tokens: the training grid */
+    seg_parity(sg, wf, "seg_p16.pth", "input_b", "ref.logits_b");   /* 3 x 5 tokens: pos_embed resampled */
+    vssm_segmenter_free(sg);
+    vssm_weights_close(wf);
+
+    /* patch 8 neck with one block output for every level; no neck */
+    const char *small[2] = {"seg_p8", "seg_nofpn"};
+    for (int i = 0; i < 2; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "vim/%s.safetensors", small[i]);
+        char *path = test_data_path(rel);
+        TEST_REQUIRE(vssm_weights_open(&wf, path, NULL, &err) == VSSM_OK, "%s", err.msg);
+        TEST_REQUIRE(vssm_segmenter_load(&sg, ctx, path, NULL, &err) == VSSM_OK, "%s", err.msg);
+        seg_parity(sg, wf, small[i], "input", "ref.logits");
+        vssm_segmenter_free(sg);
+        vssm_weights_close(wf);
+        free(path);
+    }
+
+    /* what the head needs and the file lacks: named, with the file */
+    char *cls = test_data_path("vim/sq_b2.safetensors");
+    TEST_CHECK(vssm_segmenter_load(&sg, ctx, cls, NULL, &err) == VSSM_ERR_FORMAT && !sg && strstr(err.msg, cls) &&
+                   strstr(err.msg, "conv_seg"),
+               "a classification Vim has no decode head: %s", err.msg);
+    char tmp[] = "/tmp/vssm_vim_seg_XXXXXX";
+    TEST_REQUIRE(mkdtemp(tmp), "mkdtemp");
+    char bad[96], *p8 = test_data_path("vim/seg_p8.safetensors");
+    snprintf(bad, sizeof bad, "%s/no_fpn2.safetensors", tmp);
+    write_variant(pth, "backbone.fpn2.0.weight", NULL, NULL, bad);
+    TEST_CHECK(vssm_segmenter_load(&sg, ctx, bad, NULL, &err) == VSSM_ERR_FORMAT && !sg && strstr(err.msg, bad) &&
+                   strstr(err.msg, "backbone.fpn2.0.weight"),
+               "a neck tensor missing is named: %s", err.msg);
+    remove(bad);
+    snprintf(bad, sizeof bad, "%s/two_outs.safetensors", tmp);
+    write_variant(p8, NULL, "out_indices", "0,2", bad);
+    TEST_CHECK(vssm_segmenter_load(&sg, ctx, bad, NULL, &err) == VSSM_ERR_FORMAT && !sg && strstr(err.msg, bad) &&
+                   strstr(err.msg, "out_indices"),
+               "two block outputs cannot feed four levels: %s", err.msg);
+    remove(bad);
+    TEST_REQUIRE(vssm_segmenter_load(&sg, ctx, p8, NULL, &err) == VSSM_OK, "%s", err.msg);
+    float x[24 * 24 * 3] = {0}, lg[24 * 24 * 3];
+    TEST_CHECK(vssm_segmenter_encode_decode(sg, x, 24, 24, lg, &err) == VSSM_ERR_SHAPE && strstr(err.msg, "level 3"),
+               "a 3 x 3 token grid has no stride-32 level after MaxPool2d(4): %s", err.msg);
+    vssm_segmenter_free(sg);
+    rmdir(tmp);
+    free(p8);
+    free(cls);
+    free(pth);
+    free(refp);
+}
+
 static void test_reid(void) {
     char *path = test_data_path("vim/reid.safetensors");
     vssm_err err = {0};
@@ -122,6 +231,7 @@ int main(void) {
     co.n_threads = 2;
     TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
     test_backbone_taps();
+    test_segment();
     test_reid();
     vssm_ctx_free(ctx);
     return test_finish("test_vim_tasks");

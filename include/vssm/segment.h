@@ -1,6 +1,7 @@
-/* vssm/segment.h - semantic segmentation: VMamba backbone (+ per-stage output norms) ->
- * decode head (mmseg UPerHead or FPNHead) -> per-pixel classes, with mmseg 1.x's test
- * pipeline (resize, whole / sliding-window inference, logits resized back, argmax).
+/* vssm/segment.h - semantic segmentation: backbone (VMamba + per-stage output norms, or
+ * Vision Mamba + its fpn neck) -> decode head (mmseg UPerHead or FPNHead) -> per-pixel
+ * classes, with mmseg 1.x's test pipeline (resize, whole / sliding-window inference, logits
+ * resized back, argmax).
  *
  *     vssm_segmenter *sg;
  *     if (vssm_segmenter_load(&sg, ctx, "upernet.pth", NULL, &err) != VSSM_OK) ...
@@ -11,6 +12,21 @@
  * Backbone (mmseg checkpoints of VMamba, key prefix "backbone."): the classifier's
  * backbone plus one LayerNorm over channels per stage, "outnorm{i}.{weight,bias}" (eps
  * 1e-5), applied to each stage's output (the un-normalised map goes on to the downsample).
+ *
+ * Vision Mamba backbone (hustvl/Vim seg/: VisionMambaSeg in mmseg 0.x checkpoints, key
+ * prefix "backbone."; which backbone a file holds follows vssm/backbone.h): no class token,
+ * and the outputs of four blocks, out_indices (metadata "out_indices", else the last block of
+ * each quarter: 5, 11, 17, 23 of 24, as the official configs), each its mixer's output as a
+ * (gh, gw, D) map at the patch stride (16), go through the neck "fpn1..fpn4" (by patch size;
+ * 16: ConvTranspose2d(2, 2) -> BatchNorm (folded) -> GELU -> ConvTranspose2d: stride 4,
+ * ConvTranspose2d: 8, identity: 16, MaxPool2d(2): 32; 8: ConvTranspose2d: 4, identity: 8,
+ * MaxPool2d(2): 16, MaxPool2d(4): 32). Without "fpn1.0.weight" (if_fpn False) the four
+ * block outputs go to the head as they are, all at stride 16. One block output alone feeds
+ * all four levels (as VisionMambaSeg); 2 or 3 are refused. The head's in_channels are all
+ * D. An input whose token grid is too small for a level (MaxPool2d of a 1-wide map) is
+ * VSSM_ERR_SHAPE. Any input at least one patch large is accepted (the position embedding
+ * is resampled, vssm/vim.h); the official configs test 512 x 512 windows, the training grid.
+ * Rotary-embedding Vims (Vim-S's seg config, if_rope) are refused (vssm/vim.h).
  *
  * Heads (prefix "decode_head."; conv+BN+ReLU blocks are mmcv ConvModules; every BN
  * (eps 1e-5, running statistics) is folded into its conv at load time):
@@ -43,8 +59,8 @@
  *   seg_mode "whole" | "slide", seg_crop, seg_stride, seg_pool_scales "1,2,3,6",
  *   seg_reduce_zero_label "0" | "1", seg_ignore_index.
  * Without metadata: the head kind from the tensor names, mmseg's ADE20K test settings
- * (scale 2048,512, mean 123.675,116.28,103.53, std 58.395,57.12,57.375, whole), the VOC
- * palette and names "class<i>".
+ * (scale 2048,512, mean 123.675,116.28,103.53, std 58.395,57.12,57.375, whole; for a Vim
+ * slide with crop 512, stride 341, as its configs), the VOC palette and names "class<i>".
  *
  * The backbone runs on the context's device; the head runs on the CPU (on the same
  * context when it is a CPU one, else on a CPU context the segmenter owns). Activation
@@ -93,7 +109,7 @@ vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_se
                                const vssm_source *src, const char *prefix, vssm_err *err);
 void vssm_seg_head_free(vssm_seg_head *h);
 const vssm_seg_head_config *vssm_seg_head_get_config(const vssm_seg_head *h);
-/* feats: 4 host tensors (B, Hi, Wi, Ci) f32 NHWC (strides 4..32). logits: host
+/* feats: 4 host tensors (B, Hi, Wi, Ci) f32 NHWC (strides 4..32, or all one size). logits: host
  * (B, H0, W0, classes) NHWC at the size of feats[0]. */
 vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, int n_feats, float *logits,
                                   vssm_err *err);
@@ -137,8 +153,9 @@ typedef struct vssm_segmenter vssm_segmenter;
 
 vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path,
                                 const vssm_segmenter_opts *opts, vssm_err *err);
-/* From an open source (tests, benchmarks): backbone under bb_prefix, head under
- * head_prefix; outnorms are used when present. Preprocessing from the source's metadata. */
+/* From an open source (tests, benchmarks): a VMamba backbone under bb_prefix, head under
+ * head_prefix; outnorms are used when present. Preprocessing from the source's metadata.
+ * (vssm_segmenter_load reads either backbone from a file.) */
 vssm_status vssm_segmenter_from_source(vssm_segmenter **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
                                        const vssm_source *src, const char *bb_prefix, const char *head_prefix,
                                        vssm_err *err);
