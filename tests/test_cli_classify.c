@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
@@ -16,24 +15,6 @@
 static char ref_path[MAXIMG][512];
 static double ref_logit[MAXIMG][3];
 static int n_ref;
-
-/* runs a shell command from the source dir; captures stdout and stderr; returns exit code */
-static int run(const char *cmd, char *out, size_t nout, char *err, size_t nerr) {
-    char full[4096];
-    snprintf(full, sizeof full, "cd '%s' && %s 2>/tmp/vssm_cli_err_%d", VSSM_SOURCE_DIR, cmd, (int)getpid());
-    FILE *p = popen(full, "r");
-    size_t n = p ? fread(out, 1, nout - 1, p) : 0;
-    out[n] = 0;
-    int st = p ? pclose(p) : -1;
-    char ep[64];
-    snprintf(ep, sizeof ep, "/tmp/vssm_cli_err_%d", (int)getpid());
-    FILE *e = fopen(ep, "r");
-    n = e ? fread(err, 1, nerr - 1, e) : 0;
-    err[n] = 0;
-    if (e) fclose(e);
-    remove(ep);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void load_refs(void) {
     char *p = test_data_path("cli/ref_logits.txt");
@@ -53,7 +34,7 @@ static void test_classify_json(void) {
     static char out[1 << 16], err[1 << 14];
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json --topk 3 --batch 4 tests/data/cli/folder", VSSM_BIN, W);
-    int rc = run(cmd, out, sizeof out, err, sizeof err);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1, "a folder with one corrupt file exits 1 (got %d)", rc);
     TEST_CHECK(strstr(err, "tests/data/cli/folder/b_dog/broken.jpg: truncated JPEG") != NULL, "the corrupt file is named: %s", err);
     TEST_CHECK(strstr(err, "classified 10 images, 1 failed") != NULL, "summary line: %s", err);
@@ -97,7 +78,7 @@ static void test_eval(void) {
     static char out[1 << 16], err[1 << 14];
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --json tests/data/cli/folder", VSSM_BIN, W);
-    int rc = run(cmd, out, sizeof out, err, sizeof err);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1, "eval with a corrupt file exits 1 (got %d)", rc);
     /* expected top-1 from the reference logits: class = sorted folder index */
     const char *cls[3] = {"a_cat", "b_dog", "c_bird"};
@@ -121,29 +102,29 @@ static void test_usage(void) {
     static char out[1 << 14], err[1 << 14];
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' classify tests/data/cli/folder", VSSM_BIN);
-    TEST_CHECK(run(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--weights"), "no --weights: exit 2 naming it");
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--weights"), "no --weights: exit 2 naming it");
     snprintf(cmd, sizeof cmd, "'%s' classify --weights tests/data/cli/nope.safetensors x.jpg", VSSM_BIN);
-    TEST_CHECK(run(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "nope.safetensors"), "missing weights: exit 2 naming the file: %s", err);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "nope.safetensors"), "missing weights: exit 2 naming the file: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' classify --weights tests/data/images/dog_128x96.png x.jpg", VSSM_BIN);
-    TEST_CHECK(run(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "dog_128x96.png"), "an image as weights: exit 2: %s", err);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "dog_128x96.png"), "an image as weights: exit 2: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --frobnicate x.jpg", VSSM_BIN, W);
-    TEST_CHECK(run(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--frobnicate"), "unknown option: exit 2");
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--frobnicate"), "unknown option: exit 2");
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s tests/data/images/bad tests/data/cli/none.png", VSSM_BIN, W);
-    int rc = run(cmd, out, sizeof out, err, sizeof err);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && strstr(err, "none.png") && strstr(err, "empty.jpg") && strstr(err, "bomb_100000x100000.png"),
                "bad images and a missing path: each named, exit 1 (rc %d): %s", rc, err);
     /* a folder without images; an ImageFolder root without class folders */
     char empty[] = "/tmp/vssm_empty_XXXXXX";
     TEST_REQUIRE(mkdtemp(empty), "mkdtemp");
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s %s", VSSM_BIN, W, empty);
-    rc = run(cmd, out, sizeof out, err, sizeof err);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && strstr(err, "no images found"), "a folder without images: exit 1 and said (rc %d): %s", rc, err);
     snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s %s", VSSM_BIN, W, empty);
-    rc = run(cmd, out, sizeof out, err, sizeof err);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 2 && strstr(err, "no class folders"), "eval on a root without class folders: exit 2 (rc %d): %s", rc, err);
     rmdir(empty);
     snprintf(cmd, sizeof cmd, "'%s' frobnicate", VSSM_BIN);
-    TEST_CHECK(run(cmd, out, sizeof out, err, sizeof err) == 2, "unknown verb: exit 2");
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2, "unknown verb: exit 2");
 }
 
 int main(void) {

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
@@ -19,22 +18,7 @@
 
 static char out[1 << 16], errb[1 << 16];
 
-/* runs a shell command from the source dir; captures stdout and stderr; returns exit code */
-static int run(const char *cmd) {
-    char full[4096], ep[64];
-    snprintf(ep, sizeof ep, "/tmp/vssm_cli_reid_err_%d", (int)getpid());
-    snprintf(full, sizeof full, "cd '%s' && %s 2>%s", VSSM_SOURCE_DIR, cmd, ep);
-    FILE *p = popen(full, "r");
-    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[n] = 0;
-    int st = p ? pclose(p) : -1;
-    FILE *e = fopen(ep, "r");
-    n = e ? fread(errb, 1, sizeof errb - 1, e) : 0;
-    errb[n] = 0;
-    if (e) fclose(e);
-    remove(ep);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run(const char *cmd) { return test_run_cmd(cmd, out, sizeof out, errb, sizeof errb); }
 
 static const char *W = "tests/data/cli/tiny_cls.safetensors";
 static char feats[128], tmpdir[64];

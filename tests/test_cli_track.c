@@ -6,28 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
 #include "testutil.h"
 
 static char tmp[64];
-
-static int run(const char *cmd, char *out, size_t nout, char *err, size_t nerr) {
-    char full[4096], ep[128];
-    snprintf(ep, sizeof ep, "%s/stderr.txt", tmp);
-    snprintf(full, sizeof full, "cd '%s' && %s 2>%s", VSSM_SOURCE_DIR, cmd, ep);
-    FILE *p = popen(full, "r");
-    size_t n = p ? fread(out, 1, nout - 1, p) : 0;
-    out[n] = 0;
-    int st = p ? pclose(p) : -1;
-    FILE *e = fopen(ep, "r");
-    n = e ? fread(err, 1, nerr - 1, e) : 0;
-    err[n] = 0;
-    if (e) fclose(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int exists(const char *p) {
     struct stat sb;
@@ -50,7 +34,7 @@ int main(void) {
     /* track: results file with 10 integer boxes, the first the GT's */
     snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq %s --out %s/fmnist-01.txt --video-out %s --threads 2 --template-size 64 --search-size 128",
              VSSM_BIN, W, SEQ, res, vid);
-    int rc = run(cmd, out, sizeof out, err, sizeof err);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0, "track exits 0 (got %d): %s", rc, err);
     TEST_CHECK(strstr(err, "tracked 10 frames") != NULL, "summary line on stderr: %s", err);
     snprintf(p, sizeof p, "%s/fmnist-01.txt", res);
@@ -76,7 +60,7 @@ int main(void) {
     /* eval: JSON with the pytracking keys, plots */
     snprintf(cmd, sizeof cmd, "'%s' eval track --results %s --gt tests/data/track/otb --format otb --json --plot %s/plot.svg", VSSM_BIN,
              res, tmp);
-    rc = run(cmd, out, sizeof out, err, sizeof err);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0, "eval track exits 0 (got %d): %s", rc, err);
     cJSON *j = cJSON_Parse(out);
     TEST_REQUIRE(j, "eval --json prints JSON: %.300s", out);
@@ -98,12 +82,12 @@ int main(void) {
 
     /* the text table */
     snprintf(cmd, sizeof cmd, "'%s' eval track --results %s --gt tests/data/track/otb --format otb", VSSM_BIN, res);
-    rc = run(cmd, out, sizeof out, err, sizeof err);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0 && strstr(out, "fmnist-01") && strstr(out, "AUC"), "table: %s", out);
 
     /* missing results for a sequence: named, exit 1 */
     snprintf(cmd, sizeof cmd, "'%s' eval track --results %s --gt tests/data/track/readers/otb --format otb", VSSM_BIN, res);
-    rc = run(cmd, out, sizeof out, err, sizeof err);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && strstr(err, "Comma.txt: result not found"), "missing results -> 1 (%d): %s", rc, err);
 
     /* usage and unusable weights: exit 2 */
@@ -122,7 +106,7 @@ int main(void) {
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         snprintf(cmd, sizeof cmd, "'%s' %s", VSSM_BIN, bad[k].args);
-        rc = run(cmd, out, sizeof out, err, sizeof err);
+        rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
         TEST_CHECK(rc == bad[k].code && strstr(err, bad[k].msg), "`vssm %s` exits %d (got %d) naming '%s': %s", bad[k].args, bad[k].code, rc,
                    bad[k].msg, err);
     }

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
@@ -15,20 +14,7 @@
 static char tmp[256];
 static char out[1 << 16], errb[1 << 14];
 
-static int run(const char *cmd) {
-    char full[4096], ep[300];
-    snprintf(ep, sizeof ep, "%s/stderr.txt", tmp);
-    snprintf(full, sizeof full, "cd '%s' && %s 2>%s", VSSM_SOURCE_DIR, cmd, ep);
-    FILE *p = popen(full, "r");
-    size_t n = p ? fread(out, 1, sizeof out - 1, p) : 0;
-    out[n] = 0;
-    int st = p ? pclose(p) : -1;
-    FILE *e = fopen(ep, "r");
-    n = e ? fread(errb, 1, sizeof errb - 1, e) : 0;
-    errb[n] = 0;
-    if (e) fclose(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run(const char *cmd) { return test_run_cmd(cmd, out, sizeof out, errb, sizeof errb); }
 
 static void put(const char *dir, const char *name, const int *v, int w, int h) {
     uint8_t pal[768], lab[64];

@@ -2,6 +2,8 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 int test_n_pass = 0, test_n_fail = 0;
 
@@ -43,4 +45,22 @@ char *test_data_path(const char *rel) {
     char *p = malloc(n);
     if (p) snprintf(p, n, "%s/%s", VSSM_TEST_DATA, rel);
     return p;
+}
+
+int test_run_cmd(const char *cmd, char *out, size_t nout, char *err, size_t nerr) {
+    char ep[] = "/tmp/vssm_test_stderr_XXXXXX", full[8192];
+    int fd = mkstemp(ep);
+    if (fd < 0) return -1;
+    close(fd);
+    snprintf(full, sizeof full, "cd '%s' && %s 2>%s", VSSM_SOURCE_DIR, cmd, ep);
+    FILE *p = popen(full, "r");
+    size_t n = p ? fread(out, 1, nout - 1, p) : 0;
+    out[n] = 0;
+    int st = p ? pclose(p) : -1;
+    FILE *e = fopen(ep, "r");
+    n = e ? fread(err, 1, nerr - 1, e) : 0;
+    err[n] = 0;
+    if (e) fclose(e);
+    remove(ep);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

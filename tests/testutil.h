@@ -5,6 +5,7 @@
  *   test_rel_err(a, b, n)            max|a-b| / max|b|  (0/0 -> 0, NaN anywhere -> inf)
  *   return test_finish("name");      prints "name: N passed, N failed", exit status
  *   test_skip("why")                 prints and exits 77 (CTest: skipped)
+ *   test_run_cmd(cmd, out, n, err, n)  runs a shell command from the source tree, captures both streams
  */
 #ifndef VSSM_TESTUTIL_H
 #define VSSM_TESTUTIL_H
@@ -28,6 +29,9 @@ void test_record(int ok, const char *file, int line, const char *fmt, ...)
 double test_rel_err(const float *a, const float *b, size_t n);
 int test_finish(const char *name);
 void test_skip(const char *why) __attribute__((noreturn));
+/* Runs CMD with /bin/sh from the source tree (VSSM_SOURCE_DIR): stdout into out (nout bytes,
+ * NUL-terminated), stderr into err (nerr); returns the exit status, -1 when it did not exit. */
+int test_run_cmd(const char *cmd, char *out, size_t nout, char *err, size_t nerr);
 /* Path under tests/data: returns a static-free heap string the caller frees. */
 char *test_data_path(const char *rel);
 

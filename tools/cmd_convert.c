@@ -58,10 +58,11 @@ static float *to_f32(const vssm_tensor *t, int *oom) {
     return o;
 }
 
-/* The tensors a model needs: backbone and classifier (and an mmseg decode head). */
+/* The tensors a model needs: backbone and classifier (and an mmseg decode head, with a Vim's
+ * segmentation neck fpn1..fpn4). */
 static int keep_name(const char *name, const char *prefix) {
-    static const char *const roots[] = {"patch_embed.", "layers.", "classifier.", "outnorm",   /* VMamba */
-                                        "cls_token", "pos_embed", "norm_f.", "head."};     /* Vim */
+    static const char *const roots[] = {"patch_embed.", "layers.", "classifier.", "outnorm",     /* VMamba */
+                                        "cls_token", "pos_embed", "norm_f.", "head.", "fpn"};  /* Vim */
     size_t pl = strlen(prefix);
     if (!strncmp(name, prefix, pl))
         for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)

@@ -46,9 +46,10 @@ static int info_one(const char *path, const char *key, int tensors) {
          vssm_vim_config_infer(src, vprefix, &vc, &err) == VSSM_OK)) {
         printf("arch:        %s (Vision Mamba)\n", vc.arch);
         printf("config:      embed_dim %d, depth %d, d_inner %d, d_state %d, dt_rank %d, d_conv %d, patch %d, stride %d,\n"
-               "             pos grid %dx%d, num_classes %d, bimamba %s, div2 %d\n",
+               "             pos grid %dx%d, num_classes %d, bimamba %s, div2 %d, class token %s\n",
                vc.embed_dim, vc.depth, vc.d_inner, vc.d_state, vc.dt_rank, vc.d_conv, vc.patch_size, vc.stride,
-               vc.pos_grid_h, vc.pos_grid_w, vc.num_classes, vc.bimamba_type, vc.divide_out);
+               vc.pos_grid_h, vc.pos_grid_w, vc.num_classes, vc.bimamba_type, vc.divide_out,
+               vc.no_cls_token ? "none (segmentation backbone)" : "middle");
     } else if (vssm_vmamba_config_from_meta(src, &cfg, NULL, &err) == VSSM_OK) {
         print_config(&cfg, "from metadata", mp ? mp : "");
     } else if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) == VSSM_OK &&
