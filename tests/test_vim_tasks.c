@@ -8,7 +8,10 @@
  *     levels, and no neck: <= 1e-4;
  *   - the re-ID embedding (mean of the final tokens, BNNeck, L2) <= 1e-4;
  *   - what a head needs and a Vim file lacks is refused with the file named.
- * Figures (max|a-b| / max|b|) are printed. */
+ * Figures (max|a-b| / max|b|) are printed.
+ *
+ * Usage: test_vim_tasks [cpu|cuda]   (cuda: the backbone on the GPU, heads on the CPU; exits
+ * 77 without a GPU) */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,11 +228,15 @@ static void test_reid(void) {
     free(path);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     vssm_err err = {0};
     vssm_ctx_opts co = vssm_ctx_default_opts();
     co.n_threads = 2;
-    TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
+    if (argc > 1 && !strcmp(argv[1], "cuda")) {
+        co.device = VSSM_DEVICE_CUDA;
+        if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) test_skip(err.msg);
+    }
+    if (!ctx) TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
     test_backbone_taps();
     test_segment();
     test_reid();

@@ -11,6 +11,8 @@ add_test(NAME vim_cli_convert_info
 set_tests_properties(vim_cli_convert_info PROPERTIES PASS_REGULAR_EXPRESSION "Vision Mamba.*dog_128x96.png: [0-9]")
 # Task heads on a Vim (segmentation, re-ID) against tests/reference/gen_vim_task_vectors.py
 vssm_add_test(test_vim_tasks test_vim_tasks.c vim_vectors.c)
+add_test(NAME test_cuda_vim_tasks COMMAND test_vim_tasks cuda)
+set_tests_properties(test_cuda_vim_tasks PROPERTIES LABELS gpu SKIP_RETURN_CODE 77)
 # Every task verb (segment, eval seg, reid extract, eval reid, track, eval track) and the
 # tracking example on Vim files, outputs checked against the reference where there is one
 vssm_add_test(test_vim_cli test_vim_cli.c vim_vectors.c)

@@ -7,6 +7,7 @@
 #include "vssm/source.h"
 #include "vssm/vmamba.h"
 #include "vssm/vim.h"
+#include "vssm/backbone.h"
 #include "vssm/heads.h"
 #include "vssm/weights.h"
 #endif
