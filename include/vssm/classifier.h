@@ -46,10 +46,11 @@ typedef struct vssm_classifier_opts {
 
 vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
                                  const vssm_classifier_opts *opts, vssm_err *err);
-/* The backbone alone from a weights file, with the same config rules as
+/* A VMamba backbone alone from a weights file, with the same config rules as
  * vssm_classifier_load (stated arch, metadata, or tensor shapes). cfg and pp (either may be
- * NULL) receive the config and the file's preprocessing. For heads other than the
- * classifier (segmentation, tracking, re-ID), which read their own tensors from the file. */
+ * NULL) receive the config and the file's preprocessing. A file holding a Vision Mamba is
+ * VSSM_ERR_UNSUPPORTED: vssm_backbone_load_file (vssm/backbone.h) loads either backbone,
+ * which is what the segmentation, tracking and re-ID heads use. */
 vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_classifier_opts *opts,
                                   vssm_vmamba_config *cfg, vssm_preprocess_params *pp, vssm_err *err);
 

@@ -125,7 +125,7 @@ vssm_status vssm_vim_forward(vssm_vim *m, vssm_vim_state *st, const float *input
 vssm_status vssm_vim_forward_onestream(vssm_vim *m, vssm_vim_state *st, const float *templ, const float *search,
                                        vssm_err *err);
 /* After a forward: the class token after norm_f, (B, D) on the ctx's device (empty
- * tensor for a one-stream state). */
+ * tensor for a one-stream state and for a model without a class token). */
 vssm_tensor vssm_vim_cls(const vssm_vim_state *st);
 /* The token grid after norm_f without the class token, (B, gh, gw, D) NHWC, stride S on
  * the ctx's device; the search region's grid in one-stream mode. */
