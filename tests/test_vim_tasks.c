@@ -7,7 +7,9 @@
  *     training grid and at a resampled one, the patch-8 neck, a single block output for all
  *     levels, and no neck: <= 1e-4;
  *   - the re-ID embedding (mean of the final tokens, BNNeck, L2) <= 1e-4;
- *   - what a head needs and a Vim file lacks is refused with the file named.
+ *   - what a head needs and a Vim file lacks is refused with the file named;
+ *   - with VSSM_VIM_SEG_FULL=DIR (gen_vim_task_vectors.py --full DIR): a full-size Vim-T
+ *     UperNet (random weights) on a 512 x 512 window, logits <= 1e-4.
  * Figures (max|a-b| / max|b|) are printed.
  *
  * Usage: test_vim_tasks [cpu|cuda]   (cuda: the backbone on the GPU, heads on the CPU; exits
@@ -187,6 +189,40 @@ static void test_segment(void) {
     free(refp);
 }
 
+/* VSSM_VIM_SEG_FULL=DIR (gen_vim_task_vectors.py --full DIR): a full-size Vim-T UperNet on
+ * one 512 x 512 window, the first 8 classes' logits <= 1e-4, labels over all 150 */
+static void test_segment_full(const char *dir) {
+    char pth[1024], refp[1024];
+    snprintf(pth, sizeof pth, "%s/vim_tiny_upernet.pth", dir);
+    snprintf(refp, sizeof refp, "%s/vim_tiny_upernet_ref.safetensors", dir);
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    vssm_segmenter *sg = NULL;
+    TEST_REQUIRE(vssm_weights_open(&wf, refp, NULL, &err) == VSSM_OK, "%s", err.msg);
+    TEST_REQUIRE(vssm_segmenter_load(&sg, ctx, pth, NULL, &err) == VSSM_OK, "%s", err.msg);
+    int B, H, W;
+    float *x = vimvec_nhwc(wf, "input", &B, &H, &W);
+    const int K = vssm_segmenter_classes(sg);
+    float *lg = malloc(sizeof(float) * (size_t)H * W * K), *c8 = malloc(sizeof(float) * (size_t)H * W * 8);
+    TEST_REQUIRE(x && lg && c8 && K == 150, "input, 150 classes");
+    TEST_REQUIRE(vssm_segmenter_encode_decode(sg, x, H, W, lg, &err) == VSSM_OK, "%s", err.msg);
+    size_t differ = 0;
+    vssm_tensor lt;
+    TEST_REQUIRE(vssm_weights_get(wf, "ref.labels", &lt, &err) == VSSM_OK, "%s", err.msg);
+    for (size_t p = 0; p < (size_t)H * W; p++) {
+        memcpy(c8 + p * 8, lg + p * K, 8 * sizeof(float));
+        int best = 0;
+        for (int k = 1; k < K; k++) best = lg[p * K + k] > lg[p * K + best] ? k : best;
+        differ += best != ((const uint8_t *)lt.data)[p];
+    }
+    vimvec_compare(wf, "Vim-T UperNet", "ref.logits_c8", c8, TOL_OUT, 1);
+    printf("  %-18s %zu of %d argmax labels differ\n", "Vim-T UperNet", differ, H * W);
+    TEST_CHECK(differ <= (size_t)H * W / 1000, "labels equal the reference's but for near-ties (%zu differ)", differ);
+    free(x), free(lg), free(c8);
+    vssm_segmenter_free(sg);
+    vssm_weights_close(wf);
+}
+
 static void test_reid(void) {
     char *path = test_data_path("vim/reid.safetensors");
     vssm_err err = {0};
@@ -239,6 +275,7 @@ int main(int argc, char **argv) {
     if (!ctx) TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
     test_backbone_taps();
     test_segment();
+    if (getenv("VSSM_VIM_SEG_FULL")) test_segment_full(getenv("VSSM_VIM_SEG_FULL"));
     test_reid();
     vssm_ctx_free(ctx);
     return test_finish("test_vim_tasks");

@@ -4,6 +4,7 @@ segmentation (vimseg_ref.py + uperhead_ref.py) and re-ID embeddings (vim_ref.py)
 weights, computed in float64 from the float32-rounded weights and inputs, stored as float32.
 
     /usr/bin/python3 tests/reference/gen_vim_task_vectors.py     # writes tests/data/vim/
+    /usr/bin/python3 tests/reference/gen_vim_task_vectors.py --full DIR   # a full-size Vim-T UperNet, see full()
 
   seg_p16.pth        an mmseg checkpoint of VisionMambaSeg + UPerHead as the official seg
                      configs build it (patch 16: fpn1 deconv-BN-GELU-deconv, fpn2 deconv,
@@ -186,7 +187,28 @@ def reid():
     return [path]
 
 
+def full(out_dir):
+    """A full-size Vim-T UperNet as the official config builds it (D 192, depth 24, out_indices
+    5, 11, 17, 23, 32 x 32 training grid = 512 px, UPerHead channels 192, 150 classes), random
+    weights: DIR/vim_tiny_upernet.pth and DIR/vim_tiny_upernet_ref.safetensors (one 512 x 512
+    input, the float64 logits of its first 8 classes, argmax labels over all 150). Not
+    committed (about 40 MB); test_vim_tasks reads it when VSSM_VIM_SEG_FULL=DIR."""
+    os.makedirs(out_dir, exist_ok=True)
+    model = seg_model(61, K=150, channels=192, embed_dim=192, depth=24, out_indices=[5, 11, 17, 23], d_state=16, patch_size=16,
+                      stride=16, pos_grid=(32, 32))
+    torch.save({"meta": {"note": "random weights"}, "state_dict": model.state_dict()}, os.path.join(out_dir, "vim_tiny_upernet.pth"))
+    g = torch.Generator().manual_seed(62)
+    x = randn_f16((1, 3, 512, 512), g)
+    lg = logits64(model, x)   # (1, 512, 512, 150)
+    t = OrderedDict([("input", x.half()), ("ref.logits_c8", lg[..., :8].contiguous()), ("ref.labels", lg.argmax(-1).to(torch.uint8))])
+    st_io.save(os.path.join(out_dir, "vim_tiny_upernet_ref.safetensors"), t, {"format": "vssm-test-vectors"})
+    print("full-size Vim-T UperNet written to", out_dir, "logits", tuple(lg.shape))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--full":
+        full(sys.argv[2])
+        return
     os.makedirs(OUT, exist_ok=True)
     files = seg_p16()
     files += seg_small("seg_p8", 41, {"out_indices": "2"}, (1, 3, 32, 40), embed_dim=8, depth=3, out_indices=[2], d_state=4,
