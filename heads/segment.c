@@ -61,15 +61,15 @@ static int grow(void **p, size_t *have, size_t need, size_t elem) {
 
 void vssm_segmenter_free(vssm_segmenter *s) {
     if (!s) return;
+    if (s->names)   /* before the head, whose config says how many */
+        for (int i = 0; i < (s->head ? vssm_seg_head_get_config(s->head)->num_classes : 0); i++) free(s->names[i]);
+    free(s->names);
     vssm_backbone_state_free(s->st);
     vssm_backbone_free(s->bb);
     vssm_seg_head_free(s->head);
     seg_neck_free(s->neck);
     free(s->neck_ws);
     for (int i = 0; i < LEVELS; i++) free(s->outnorm_w[i]), free(s->outnorm_b[i]), free(s->feat[i]), free(s->lvl[i]);
-    if (s->names)
-        for (int i = 0; i < (s->head ? vssm_seg_head_get_config(s->head)->num_classes : 0); i++) free(s->names[i]);
-    free(s->names);
     free(s->hlogits), free(s->x), free(s->crop), free(s->crop_logits), free(s->logits), free(s->count);
     vssm_ctx_free(s->owned_ctx);
     free(s);
