@@ -5,10 +5,11 @@
 #include "testutil.h"
 
 int main(void) {
-    double e_exp = 0, e_log = 0, e_sp = 0, e_gelu = 0, e_silu = 0;
+    double e_exp = 0, e_expn = 0, e_log = 0, e_sp = 0, e_gelu = 0, e_silu = 0;
     for (double x = -87; x < 88; x += 0.000731) {
         double r = exp((float)x);
         e_exp = fmax(e_exp, fabs(vm_expf((float)x) - r) / r);
+        if (x <= 0) e_expn = fmax(e_expn, fabs(vm_expf_neg((float)x) - r) / r);
     }
     for (double x = 1e-30; x < 1e30; x *= 1.0001) {
         double r = log((float)x);
@@ -24,6 +25,9 @@ int main(void) {
         e_silu = fmax(e_silu, fabs(vm_siluf(f) - s) / fmax(fabs(s), 1e-30));
     }
     TEST_CHECK(e_exp <= 2.4e-7, "expf rel err %.3g > 2 ulp", e_exp);
+    TEST_CHECK(e_expn <= 2.4e-7, "expf_neg rel err %.3g > 2 ulp", e_expn);
+    TEST_CHECK(vm_expf_neg(-100.0f) > 0.0f && vm_expf_neg(-100.0f) <= 1.2e-38f && vm_expf_neg(0.0f) == 1.0f,
+               "expf_neg tail is the smallest normal, exp(0) = 1");
     TEST_CHECK(e_log <= 1.2e-7, "logf rel err %.3g", e_log);
     TEST_CHECK(e_sp <= 2.5e-7, "softplus rel err %.3g", e_sp);
     TEST_CHECK(e_gelu <= 1.2e-6, "gelu abs err %.3g", e_gelu);

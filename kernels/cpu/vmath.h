@@ -13,11 +13,9 @@
 static inline float vm_bits_to_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 static inline int32_t vm_float_to_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
 
-/* exp(x): x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, scale by 2^n.
- * Inputs below -87.3 flush to 0 (denormal results are not produced). */
-static inline float vm_expf(float x) {
-    x = x > 88.37626f ? 88.37626f : x;
-    float xc = x < -87.33654f ? -87.33654f : x;
+/* e^xc for xc in [-87.34, 88.38]: xc = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for
+ * e^r, scaled by 2^n (n >= -126: the scale is a normal float). */
+static inline float vm_exp_core(float xc) {
     float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
     float r = xc - n * 0.693145751953125f;       /* ln2 split in two for an exact product */
     r = r - n * 1.428606765330187e-06f;
@@ -28,10 +26,20 @@ static inline float vm_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    float s = vm_bits_to_float(((int32_t)n + 127) << 23);
-    float y = p * s;
+    return p * vm_bits_to_float(((int32_t)n + 127) << 23);
+}
+
+/* exp(x). Inputs below -87.3 flush to 0 (denormal results are not produced). */
+static inline float vm_expf(float x) {
+    x = x > 88.37626f ? 88.37626f : x;
+    float y = vm_exp_core(x < -87.33654f ? -87.33654f : x);
     return x < -87.33654f ? 0.0f : y;
 }
+
+/* exp(x) for x <= 0 where a result below 1.2e-38 may stand for 0: inputs below -87.3
+ * give the smallest normal float instead of flushing. No upper clamp and no flush
+ * select: the softplus and scan-decay loops run ~1.6x faster than with vm_expf. */
+static inline float vm_expf_neg(float x) { return vm_exp_core(x < -87.33654f ? -87.33654f : x); }
 
 /* log((1 + f) * 2^fe) for f in [sqrt(1/2) - 1, sqrt 2 - 1] (Cephes logf polynomial, ln 2
  * split in two so fe * ln2 adds exactly). */
@@ -88,7 +96,7 @@ static inline float vm_log1p_unit(float e) {
  * half an ulp of x, so x comes back exactly). */
 static inline float vm_softplusf(float x) {
     float ax = x < 0.0f ? -x : x;
-    float l = vm_log1p_unit(vm_expf(-ax));
+    float l = vm_log1p_unit(vm_expf_neg(-ax));
     return (x > 0.0f ? x : 0.0f) + l;
 }
 
