@@ -17,8 +17,8 @@
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
+#include "kernels/cpu/scan_simd.h"
 
-#define CB 16          /* channels per task: one AVX-512 vector of floats */
 #define NMAX VSSM_SCAN_MAX_STATE
 
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
@@ -44,22 +44,6 @@ static inline int64_t iter_next(scan_iter *it) {
     else { if (--it->h < 0) { it->h = it->H - 1; it->w--; } }
     return p;
 }
-
-#define TC 32   /* tokens per chunk: the transcendental work of a chunk is independent
-                 * across tokens (throughput-bound); only the short FMA recurrence is serial */
-
-/* CB floats as one value (GCC vector extension): a zmm register with AVX-512, two ymm
- * with AVX2. Used where a value must stay in registers across a loop (the dt sum over
- * R, the state h over a chunk); elementwise transcendental loops use omp simd instead. */
-typedef float vf __attribute__((vector_size(CB * sizeof(float)), aligned(64), may_alias));
-typedef float vfu __attribute__((vector_size(CB * sizeof(float)), aligned(4), may_alias));
-
-static inline vf load_part(const float *p, int cw) {   /* first cw lanes, rest 0 */
-    vf v = {0};
-    for (int j = 0; j < cw; j++) v[j] = p[j];
-    return v;
-}
-static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (const vfu *)p : load_part(p, cw); }
 
 /* One direction over one channel block of width cw (<= CB). first: write y, else add. */
 static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k, int c0, int cw, int first) {
@@ -92,28 +76,7 @@ static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k,
             uu[i] = load_v(u + p * D, cw);
             acc[i] = dsk * uu[i];
         }
-        /* dt = dt_r . dt_w + bias: a (T x R) . (R x CB) product in registers, four tokens
-         * at a time so each dt_w row is loaded once per four tokens and four independent
-         * FMA chains hide the latency (R = 48 at VMamba-T's stage 3) */
-        int i = 0;
-        if (cw == CB)
-            for (; i + 4 <= T; i += 4) {
-                const float *x0 = xr[i], *x1 = xr[i + 1], *x2 = xr[i + 2], *x3 = xr[i + 3];
-                vf s0 = bias, s1 = bias, s2 = bias, s3 = bias;
-                for (int r = 0; r < R; r++) {
-                    const vf wr = *(const vfu *)(dtw + (size_t)r * D);
-                    s0 += x0[r] * wr;
-                    s1 += x1[r] * wr;
-                    s2 += x2[r] * wr;
-                    s3 += x3[r] * wr;
-                }
-                dt[i] = s0; dt[i + 1] = s1; dt[i + 2] = s2; dt[i + 3] = s3;
-            }
-        for (; i < T; i++) {
-            vf s0 = bias;
-            for (int r = 0; r < R; r++) s0 += xr[i][r] * load_v(dtw + (size_t)r * D, cw);
-            dt[i] = s0;
-        }
+        scan_dt_chunk(xr, T, dtw, D, R, bias, cw, dt);
         /* delta = softplus(dt) (kept in dt), delta*u: all tokens of the chunk at once,
          * two vectors per step so two dependency chains interleave */
         float *dtf = (float *)dt, *uuf = (float *)uu, *duf = (float *)du, *dAf = (float *)dA;

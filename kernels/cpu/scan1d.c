@@ -14,19 +14,9 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
 
-#define CB 16
-#define TC 32
+#include "kernels/cpu/scan_simd.h"
+
 #define NMAX VSSM_SCAN_MAX_STATE
-
-typedef float vf __attribute__((vector_size(CB * sizeof(float)), aligned(64), may_alias));
-typedef float vfu __attribute__((vector_size(CB * sizeof(float)), aligned(4), may_alias));
-
-static inline vf load_part(const float *p, int cw) {
-    vf v = {0};
-    for (int j = 0; j < cw; j++) v[j] = p[j];
-    return v;
-}
-static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (const vfu *)p : load_part(p, cw); }
 
 static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
     const int D = a->D, R = a->R, N = a->N, C2 = R + 2 * N;
@@ -46,16 +36,15 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
         int64_t pos[TC];
         vf dt[TC], uu[TC], du[TC], acc[TC], dA[TC], zz[TC];
         float Bv[TC], Cv[TC];
+        const float *xr[TC];
         for (int i = 0; i < T; i++) {
             const int64_t p = pos[i] = a->reverse ? L - 1 - (t0 + i) : t0 + i;
-            const float *xd = xd0 + p * C2;
-            vf sum = bias;
-            for (int r = 0; r < R; r++) sum += xd[r] * load_v(a->dt_w + (size_t)r * D + c0, cw);
-            dt[i] = sum;
+            xr[i] = xd0 + p * C2;
             uu[i] = load_v(u + p * D, cw);
             acc[i] = dsk * uu[i];
             zz[i] = z ? load_v(z + p * a->ldz, cw) : (vf){0};
         }
+        scan_dt_chunk(xr, T, a->dt_w + c0, D, R, bias, cw, dt);
         float *dtf = (float *)dt, *uuf = (float *)uu, *duf = (float *)du, *dAf = (float *)dA, *zf = (float *)zz;
 #pragma omp simd simdlen(32)
         for (int e = 0; e < TE; e++) {
@@ -69,13 +58,13 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
         }
         for (int n = 0; n < N; n++) {
             for (int i = 0; i < T; i++) {
-                const float *xd = xd0 + pos[i] * C2;
+                const float *xd = xr[i];
                 Bv[i] = xd[R + n];
                 Cv[i] = xd[R + N + n];
                 dA[i] = dt[i] * A[n];
             }
 #pragma omp simd simdlen(32)
-            for (int e = 0; e < TE; e++) dAf[e] = vm_expf(dAf[e]);
+            for (int e = 0; e < TE; e++) dAf[e] = vm_expf_neg(dAf[e]);
             vf hv = h[n];
             for (int i = 0; i < T; i++) {
                 hv = dA[i] * hv + du[i] * Bv[i];
