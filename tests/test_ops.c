@@ -416,9 +416,13 @@ int main(int argc, char **argv) {
     test_linear(64, 48, 96, VSSM_ACT_NONE, 1, 1);
     test_linear(5, 7, 3, VSSM_ACT_NONE, 1, 0);
     test_linear(1, 1, 1, VSSM_ACT_GELU, 0, 1);
+    test_linear(100, 33, 77, VSSM_ACT_GELU, 1, 1);   /* short: column slices per thread */
+    test_linear(600, 40, 70, VSSM_ACT_SILU, 0, 1);   /* tall: one threaded sgemm */
     test_conv(2, 9, 7, 3, 5);
     test_conv(1, 1, 1, 4, 6);
     test_conv(3, 16, 15, 8, 16);
+    test_conv(1, 17, 12, 3, 48);    /* the RGB stem: the direct path */
+    test_conv(2, 5, 6, 2, 64);
     test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);
     test_dwconv(1, 1, 1, 33, VSSM_ACT_NONE);
     test_dwconv(1, 6, 3, 40, VSSM_ACT_GELU);
