@@ -435,6 +435,7 @@ int main(int argc, char **argv) {
     test_scan(1, 9, 11, 37, 3, 2);  /* L = 99: chunks of 32 plus a partial one; d_state 2 */
     test_scan(1, 1, 1, 5, 1, 4);    /* a single token */
     test_scan(1, 3, 40, 8, 2, 3);   /* wide, short */
+    test_scan(2, 9, 11, 37, 3, 1);  /* d_state 1 fused pass: partial chunk, full and tail blocks */
     /* Vision Mamba */
     test_rmsnorm(13, 7);
     test_rmsnorm(5, 192);
