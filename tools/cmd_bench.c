@@ -59,46 +59,30 @@ static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
                "                  [--device cpu|cuda] [--runs N] [--warmup N] [--no-gemm-ref] [--json]\n"
-               "Times the forward pass (random weights for --arch: a VMamba or Vim preset name).\n"
+               "Times the forward pass (random weights for --arch: a VMamba or Vim preset name, or a\n"
+               "comma-separated list of them, timed one after another in this run).\n"
                "Default: --arch vmamba-tiny --batch 1 --size 224.\n");
 }
 
-VSSM_VERB(bench) {
-    const char *arch = "vmamba-tiny", *weights = NULL, *device = "cpu", *size = "224";
-    int batch = 1, threads = 0, runs = 10, warmup = 2, json = 0, no_ref = 0, bad = 0;
-    for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (cli_opt_str(argc, argv, &i, "--arch", &arch, &bad) || cli_opt_str(argc, argv, &i, "--weights", &weights, &bad) ||
-            cli_opt_str(argc, argv, &i, "--device", &device, &bad) || cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
-            cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
-            cli_opt_int(argc, argv, &i, "--runs", &runs, &bad) || cli_opt_int(argc, argv, &i, "--warmup", &warmup, &bad) ||
-            cli_opt_flag(argv, i, "--json", &json) || cli_opt_flag(argv, i, "--no-gemm-ref", &no_ref))
-            continue;
-        cli_error("bench: unknown argument '%s'", argv[i]);
-        bad = 1;
-    }
-    int H, W;
-    if (!bad && !cli_parse_size(size, &H, &W)) { cli_error("bench: --size wants N or HxW, got '%s'", size); bad = 1; }
-    if (!bad && (batch < 1 || runs < 1 || warmup < 0)) { cli_error("bench: --batch and --runs must be >= 1"); bad = 1; }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+typedef struct bench_opts {
+    const char *weights;
+    int batch, H, W, runs, warmup, json, no_ref;
+} bench_opts;
 
+/* Times one model (a preset name with random weights, or o->weights) and prints its report.
+ * ref: the sgemm GFLOP/s of this run (measured by the first model, < 0 until then). */
+static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, double *ref) {
+    const int batch = o->batch, H = o->H, W = o->W, runs = o->runs;
     vssm_err err = {0};
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = threads;
-    if (!strcmp(device, "cuda")) co.device = VSSM_DEVICE_CUDA;
-    else if (strcmp(device, "cpu") != 0) { cli_error("bench: unknown device '%s' (cpu or cuda)", device); return VSSM_EXIT_USAGE; }
-    vssm_ctx *ctx = NULL;
-    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
-
     vssm_vmamba_config cfg;
     vssm_source *rnd = NULL;
     vssm_classifier *clf = NULL;
     int rc = VSSM_EXIT_USAGE;
     float *x = NULL, *logits = NULL;
     double *times = NULL;
-    if (weights) {
-        vssm_classifier_opts o = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
-        if (vssm_classifier_load(&clf, ctx, weights, &o, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+    if (o->weights) {
+        vssm_classifier_opts co = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
+        if (vssm_classifier_load(&clf, ctx, o->weights, &co, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
         cfg = *vssm_classifier_config(clf);
     } else {
         const int is_vim = !strncmp(arch, "vim-", 4);
@@ -120,7 +104,7 @@ VSSM_VERB(bench) {
     uint64_t s = 1;
     for (size_t i = 0; i < nin; i++) { s = s * 6364136223846793005ull + 1442695040888963407ull; x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f; }
 
-    for (int r = -warmup; r < runs; r++) {
+    for (int r = -o->warmup; r < runs; r++) {
         double t = now_s();
         if (vssm_classifier_forward(clf, x, batch, H, W, logits, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
         t = now_s() - t;
@@ -139,24 +123,26 @@ VSSM_VERB(bench) {
     double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
     double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
-    /* peak resident memory of the model run, before the bandwidth probe allocates */
+    /* peak resident memory so far (the process's high-water mark: with several models,
+     * it includes the earlier ones), before the bandwidth probe allocates */
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak_mb = ru.ru_maxrss / 1024.0;
-    double ref = (no_ref || co.device != VSSM_DEVICE_CPU) ? 0 : sgemm_gflops(2048, 3);
+    const int on_cpu = !strncmp(vssm_ctx_describe(ctx), "cpu", 3);
+    if (*ref < 0) *ref = (o->no_ref || !on_cpu) ? 0 : sgemm_gflops(2048, 3);
     double bw = 0;
-    if (!no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
+    if (!o->no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
     /* the minimum-bytes model is VMamba's cross-scan; a Vim reports 0 */
     double scan_gbps = secs[VSSM_OP_SCAN] > 0 && !vssm_classifier_vim_config(clf) ? scan_bytes(&cfg, batch, H, W) / secs[VSSM_OP_SCAN] / 1e9 : 0;
+    const double rf = *ref;
 
-
-    if (json) {
+    if (o->json) {
         printf("{\"arch\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, \"height\": %d, \"width\": %d, "
                "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
                "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
                "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
                cfg.arch, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
-               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, ref, ref > 0 ? gflops / ref : 0, scan_gbps, bw,
+               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, scan_gbps, bw,
                (long long)vssm_classifier_params(clf), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
@@ -165,20 +151,23 @@ VSSM_VERB(bench) {
         printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", cfg.arch, (long long)vssm_classifier_params(clf),
                macs / batch / 1e9, H, W);
         printf("device     %s\n", vssm_ctx_describe(ctx));
-        printf("batch      %d, %d runs after %d warm-up\n", batch, runs, warmup);
+        printf("batch      %d, %d runs after %d warm-up\n", batch, runs, o->warmup);
         printf("time       %.2f ms/batch median (min %.2f), %.2f ms/img, %.1f img/s\n", med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med);
         printf("compute    %.1f GFLOP/s", gflops);
-        if (ref > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / ref, ref);
+        if (rf > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / rf, rf);
         printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
-        printf("scan       %.1f GB/s of the minimum bytes", scan_gbps);
-        if (bw > 0) printf(" (device copy: %.1f GB/s, %.0f%%)", bw, 100 * scan_gbps / bw);
-        printf("\n");
+        if (scan_gbps > 0) {
+            printf("scan       %.1f GB/s of the minimum bytes", scan_gbps);
+            if (bw > 0) printf(" (device copy: %.1f GB/s, %.0f%%)", bw, 100 * scan_gbps / bw);
+            printf("\n");
+        }
         printf("op share  ");
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf(" %s %.1f%%", vssm_op_kind_name(k), total_prof > 0 ? 100 * secs[k] / total_prof : 0);
         printf("\n");
     }
+    fflush(stdout);
     rc = VSSM_EXIT_OK;
 done:
     free(x);
@@ -186,6 +175,56 @@ done:
     free(times);
     vssm_classifier_free(clf);
     vssm_random_source_free(rnd);
+    return rc;
+}
+
+VSSM_VERB(bench) {
+    const char *arch = "vmamba-tiny", *device = "cpu", *size = "224";
+    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0};
+    int threads = 0, bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (cli_opt_str(argc, argv, &i, "--arch", &arch, &bad) || cli_opt_str(argc, argv, &i, "--weights", &o.weights, &bad) ||
+            cli_opt_str(argc, argv, &i, "--device", &device, &bad) || cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
+            cli_opt_int(argc, argv, &i, "--batch", &o.batch, &bad) || cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
+            cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) || cli_opt_int(argc, argv, &i, "--warmup", &o.warmup, &bad) ||
+            cli_opt_flag(argv, i, "--json", &o.json) || cli_opt_flag(argv, i, "--no-gemm-ref", &o.no_ref))
+            continue;
+        cli_error("bench: unknown argument '%s'", argv[i]);
+        bad = 1;
+    }
+    if (!bad && !cli_parse_size(size, &o.H, &o.W)) { cli_error("bench: --size wants N or HxW, got '%s'", size); bad = 1; }
+    if (!bad && (o.batch < 1 || o.runs < 1 || o.warmup < 0)) { cli_error("bench: --batch and --runs must be >= 1"); bad = 1; }
+    if (!bad && o.weights && strchr(arch, ',')) { cli_error("bench: --weights takes one --arch, not a list"); bad = 1; }
+    if (!bad && (!*arch || arch[0] == ',' || arch[strlen(arch) - 1] == ',' || strstr(arch, ",,"))) {
+        cli_error("bench: --arch wants a name or a comma-separated list of names, got '%s'", arch);
+        bad = 1;
+    }
+    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+
+    vssm_err err = {0};
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = threads;
+    if (!strcmp(device, "cuda")) co.device = VSSM_DEVICE_CUDA;
+    else if (strcmp(device, "cpu") != 0) { cli_error("bench: unknown device '%s' (cpu or cuda)", device); return VSSM_EXIT_USAGE; }
+    vssm_ctx *ctx = NULL;
+    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+
+    /* --arch a,b,...: the models one after another in this process, so their figures
+     * (and the one sgemm reference) come from the same run */
+    double ref = -1;
+    int rc = VSSM_EXIT_OK;
+    char name[64];
+    for (const char *p = arch; rc == VSSM_EXIT_OK && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n >= sizeof name) { cli_error("bench: architecture name too long in '%s'", arch); rc = VSSM_EXIT_USAGE; break; }
+        memcpy(name, p, n);
+        name[n] = 0;
+        if (p != arch && !o.json) printf("\n");
+        rc = bench_model(ctx, name, &o, &ref);
+        p += n;
+        if (*p == ',') p++;
+    }
     vssm_ctx_free(ctx);
     return rc;
 }

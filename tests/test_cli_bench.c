@@ -1,0 +1,89 @@
+/* tests/test_cli_bench.c - `vssm bench` reports what it measured: one JSON object per model
+ * of an --arch list, in order, with the models' known sizes (VMamba-T 30.2M parameters,
+ * 4.84 GMAC at 224; Vim-T 7.1M), positive times, op shares that sum to 1, activation
+ * memory that grows with the input; bad lists and unknown names exit 2 with a message.
+ * (No timing is checked: speed is what the benchmark reports, not what a test asserts.) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include "testutil.h"
+
+static int run(const char *args, char *out, size_t nout, char *err, size_t nerr) {
+    char full[2048], ep[64];
+    snprintf(ep, sizeof ep, "/tmp/vssm_bench_err_%d", (int)getpid());
+    snprintf(full, sizeof full, "cd '%s' && '%s' bench %s 2>%s", VSSM_SOURCE_DIR, VSSM_BIN, args, ep);
+    FILE *p = popen(full, "r");
+    size_t n = p ? fread(out, 1, nout - 1, p) : 0;
+    out[n] = 0;
+    int st = p ? pclose(p) : -1;
+    FILE *e = fopen(ep, "r");
+    n = e ? fread(err, 1, nerr - 1, e) : 0;
+    err[n] = 0;
+    if (e) fclose(e);
+    remove(ep);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static double num(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* parses up to n JSON lines of out into objs; returns the count */
+static int parse_lines(char *out, cJSON **objs, int n) {
+    int k = 0;
+    for (char *line = strtok(out, "\n"); line && k < n; line = strtok(NULL, "\n")) objs[k++] = cJSON_Parse(line);
+    return k;
+}
+
+static void check_model(const cJSON *o, const char *arch, int size, double params, double gmacs_lo, double gmacs_hi) {
+    TEST_REQUIRE(o, "%s: a JSON object", arch);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "arch");
+    TEST_CHECK(cJSON_IsString(a) && !strcmp(a->valuestring, arch), "arch %s in order (got %s)", arch,
+               cJSON_IsString(a) ? a->valuestring : "?");
+    TEST_CHECK(num(o, "height") == size && num(o, "width") == size && num(o, "batch") == 1, "%s: size and batch", arch);
+    TEST_CHECK(num(o, "params") == params, "%s: %.0f params (got %.0f)", arch, params, num(o, "params"));
+    double g = num(o, "gmacs_per_img");
+    TEST_CHECK(g >= gmacs_lo && g <= gmacs_hi, "%s: %.4f GMAC/img in [%g, %g]", arch, g, gmacs_lo, gmacs_hi);
+    TEST_CHECK(num(o, "ms_per_img") > 0 && num(o, "img_per_s") > 0 && num(o, "ms_per_batch_min") <= num(o, "ms_per_batch_median"),
+               "%s: positive times, min <= median", arch);
+    TEST_CHECK(num(o, "activation_mb") > 0 && num(o, "peak_rss_mb") > 0, "%s: memory reported", arch);
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(o, "op_share"), *it;
+    double sum = 0;
+    cJSON_ArrayForEach(it, sh) sum += it->valuedouble;
+    TEST_CHECK(fabs(sum - 1) < 1e-3 && num(sh, "gemm") > 0 && num(sh, "scan") > 0, "%s: op shares sum to 1 (%.4f)", arch, sum);
+}
+
+int main(void) {
+    static char out[1 << 15], err[1 << 12];
+    cJSON *o[4] = {0};
+
+    int rc = run("--arch vim-tiny,vmamba-tiny --size 224 --runs 1 --warmup 0 --threads 2 --no-gemm-ref --json", out,
+                 sizeof out, err, sizeof err);
+    TEST_REQUIRE(rc == 0, "bench of a list exits 0 (%d): %s", rc, err);
+    TEST_CHECK(parse_lines(out, o, 4) == 2, "one JSON line per model");
+    check_model(o[0], "vim-tiny", 224, 7148008, 1.40, 1.55);      /* Vim-T: 1.5 GFLOPs in its paper's table */
+    check_model(o[1], "vmamba-tiny", 224, 30249064, 4.80, 4.90);  /* VMamba-T s1l8: 4.9G */
+    double act224 = num(o[0], "activation_mb");
+    for (int i = 0; i < 4; i++) { cJSON_Delete(o[i]); o[i] = NULL; }
+
+    /* Vim's activations grow linearly with the token count: 197 -> 785 tokens (448 / 16 = 28) */
+    rc = run("--arch vim-tiny --size 448 --runs 1 --warmup 0 --no-gemm-ref --json", out, sizeof out, err, sizeof err);
+    TEST_REQUIRE(rc == 0 && parse_lines(out, o, 1) == 1 && o[0], "vim-tiny at 448: %s", err);
+    double r = num(o[0], "activation_mb") / act224;
+    TEST_CHECK(fabs(r - 785.0 / 197.0) < 0.05 * 785.0 / 197.0, "activation memory ratio 448/224 = %.3f, tokens %.3f", r,
+               785.0 / 197.0);
+    cJSON_Delete(o[0]);
+
+    rc = run("--arch vim-tiny,,vmamba-tiny", out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 2 && strstr(err, "comma-separated"), "an empty list entry exits 2 naming the problem (%d): %s", rc, err);
+    rc = run("--arch vmamba-huge --runs 1", out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 2 && strstr(err, "unknown architecture 'vmamba-huge'"), "an unknown name exits 2 (%d): %s", rc, err);
+    rc = run("--weights tests/data/cli/tiny_cls.safetensors --arch vmamba-tiny,vim-tiny", out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 2 && strstr(err, "one --arch"), "--weights with a list exits 2 (%d): %s", rc, err);
+    return test_finish("test_cli_bench");
+}
