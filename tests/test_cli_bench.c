@@ -7,25 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
 
 static int run(const char *args, char *out, size_t nout, char *err, size_t nerr) {
-    char full[2048], ep[64];
-    snprintf(ep, sizeof ep, "/tmp/vssm_bench_err_%d", (int)getpid());
-    snprintf(full, sizeof full, "cd '%s' && '%s' bench %s 2>%s", VSSM_SOURCE_DIR, VSSM_BIN, args, ep);
-    FILE *p = popen(full, "r");
-    size_t n = p ? fread(out, 1, nout - 1, p) : 0;
-    out[n] = 0;
-    int st = p ? pclose(p) : -1;
-    FILE *e = fopen(ep, "r");
-    n = e ? fread(err, 1, nerr - 1, e) : 0;
-    err[n] = 0;
-    if (e) fclose(e);
-    remove(ep);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' bench %s", VSSM_BIN, args);
+    return test_run_cmd(cmd, out, nout, err, nerr);
 }
 
 static double num(const cJSON *o, const char *k) {
