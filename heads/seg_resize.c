@@ -90,7 +90,7 @@ static uint8_t sat_u8(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); 
  * included (tests/reference/gen_seg_vectors.py). */
 static uint8_t vlin_simd(int s0, int s1, short b0, short b1) {
     int a = ((s0 >> 4) * b0) >> 16, c = ((s1 >> 4) * b1) >> 16;
-    return sat_u8((int)(short)(a + c) + 2 >> 2);
+    return sat_u8(((int)(short)(a + c) + 2) >> 2);
 }
 
 vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, vssm_image *dst, vssm_err *err) {

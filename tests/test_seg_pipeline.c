@@ -78,13 +78,17 @@ static void test_checkpoint_pipeline(void) {
     vssm_weights_get(w, "slide_labels", &tsl, &err);
     vssm_image im = {(int)ti.shape[1], (int)ti.shape[0], 3, ti.data};
     const size_t npx = (size_t)im.w * im.h, n = npx * 5;
-    float *lg = malloc(n * sizeof(float));
+    float *lg = malloc(n * sizeof(float)), *ref_w = malloc(n * sizeof(float)), *ref_s = malloc(n * sizeof(float));
     uint8_t *lab = malloc(npx);
+    /* copies: safetensors data after the u8 image need not be 4-byte aligned */
+    TEST_REQUIRE(vssm_tensor_numel(&tw) == (int64_t)n && vssm_tensor_numel(&ts) == (int64_t)n && vssm_tensor_to_f32(&tw, ref_w, &err) == VSSM_OK &&
+                     vssm_tensor_to_f32(&ts, ref_s, &err) == VSSM_OK,
+                 "reference logits: %s", err.msg);
 
     pp.scale_long = 64, pp.scale_short = 40;
     TEST_REQUIRE(vssm_segmenter_set_preprocess(sg, &pp, &err) == VSSM_OK, "%s", err.msg);
     TEST_REQUIRE(vssm_segmenter_predict(sg, &im, lg, lab, &err) == VSSM_OK, "whole: %s", err.msg);
-    double e = test_rel_err(lg, (const float *)tw.data, n);
+    double e = test_rel_err(lg, ref_w, n);
     TEST_CHECK(e <= 1e-4, "whole mode (resize 53x37 -> 57x40, back to 53x37) logits: rel err %.3g (<= 1e-4)", e);
     int d = 0;
     for (size_t i = 0; i < npx; i++) d += lab[i] != ((uint8_t *)twl.data)[i];
@@ -94,7 +98,7 @@ static void test_checkpoint_pipeline(void) {
     pp.mode = VSSM_SEG_MODE_SLIDE, pp.crop = 24, pp.stride = 16;
     TEST_REQUIRE(vssm_segmenter_set_preprocess(sg, &pp, &err) == VSSM_OK, "%s", err.msg);
     TEST_REQUIRE(vssm_segmenter_predict(sg, &im, lg, lab, &err) == VSSM_OK, "slide: %s", err.msg);
-    e = test_rel_err(lg, (const float *)ts.data, n);
+    e = test_rel_err(lg, ref_s, n);
     TEST_CHECK(e <= 1e-4, "slide mode (crop 24, stride 16: 2x3 windows, averaged) logits: rel err %.3g (<= 1e-4)", e);
     d = 0;
     for (size_t i = 0; i < npx; i++) d += lab[i] != ((uint8_t *)tsl.data)[i];
@@ -102,7 +106,7 @@ static void test_checkpoint_pipeline(void) {
     pp.crop = 0;
     TEST_CHECK(vssm_segmenter_set_preprocess(sg, &pp, &err) == VSSM_ERR_INVALID_ARG, "slide with crop 0 refused");
 
-    free(lg), free(lab);
+    free(lg), free(lab), free(ref_w), free(ref_s);
     vssm_weights_close(w);
     vssm_segmenter_free(sg);
     /* a classification checkpoint has no decode head: named error */
