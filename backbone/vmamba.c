@@ -20,7 +20,8 @@
 
 /* ---- weight enumeration: one walk over every tensor, used to size, load and count ---- */
 
-typedef enum { XF_PLAIN, XF_CONV, XF_DWCONV, XF_DT_W, XF_A_LOGS } xform;
+/* XF_LINEAR: a Linear weight (N, K), laid out for vssm_op_linear_packed */
+typedef enum { XF_PLAIN, XF_LINEAR, XF_CONV, XF_DWCONV, XF_DT_W, XF_A_LOGS } xform;
 
 typedef struct walker {
     /* called once per tensor; return nonzero to stop */
@@ -63,7 +64,7 @@ static int walk_block(walker *w, const vssm_vmamba_config *cfg, int s, int j, vs
     snprintf(base, sizeof base, "layers.%d.blocks.%d", s, j);
 #define NM(suffix) (snprintf(nm, sizeof nm, "%s.%s", base, suffix), nm)
     if (walk_ln(w, NM("norm"), d, &b->norm_w, &b->norm_b)) return 1;
-    VISIT(NM("op.in_proj.weight"), S2(Di, d), 2, XF_PLAIN, &b->in_proj);
+    VISIT(NM("op.in_proj.weight"), S2(Di, d), 2, XF_LINEAR, &b->in_proj);
     VISIT(NM("op.conv2d.weight"), S4(Di, 1, 3, 3), 4, XF_DWCONV, &b->conv);
     VISIT(NM("op.x_proj_weight"), S3(K, R + 2 * N, Di), 3, XF_PLAIN, &b->x_proj);
     VISIT(NM("op.dt_projs_weight"), S3(K, Di, R), 3, XF_DT_W, &b->dt_w);
@@ -71,11 +72,11 @@ static int walk_block(walker *w, const vssm_vmamba_config *cfg, int s, int j, vs
     VISIT(NM("op.A_logs"), S2(K * Di, N), 2, XF_A_LOGS, &b->A);
     VISIT(NM("op.Ds"), S1(K * Di), 1, XF_PLAIN, &b->Ds);
     if (walk_ln(w, NM("op.out_norm"), Di, &b->out_norm_w, &b->out_norm_b)) return 1;
-    VISIT(NM("op.out_proj.weight"), S2(d, Di), 2, XF_PLAIN, &b->out_proj);
+    VISIT(NM("op.out_proj.weight"), S2(d, Di), 2, XF_LINEAR, &b->out_proj);
     if (walk_ln(w, NM("norm2"), d, &b->norm2_w, &b->norm2_b)) return 1;
-    VISIT(NM("mlp.fc1.weight"), S2(hid, d), 2, XF_PLAIN, &b->fc1_w);
+    VISIT(NM("mlp.fc1.weight"), S2(hid, d), 2, XF_LINEAR, &b->fc1_w);
     VISIT(NM("mlp.fc1.bias"), S1(hid), 1, XF_PLAIN, &b->fc1_b);
-    VISIT(NM("mlp.fc2.weight"), S2(d, hid), 2, XF_PLAIN, &b->fc2_w);
+    VISIT(NM("mlp.fc2.weight"), S2(d, hid), 2, XF_LINEAR, &b->fc2_w);
     VISIT(NM("mlp.fc2.bias"), S1(d), 1, XF_PLAIN, &b->fc2_b);
 #undef NM
     return 0;
@@ -110,12 +111,13 @@ static int64_t numel_of(const int64_t *shape, int ndim) {
     return n;
 }
 
-/* pass 1: count parameters and arena bytes */
-typedef struct { walker w; int64_t params; size_t bytes; int64_t maxn; } counter;
+/* pass 1: count parameters and arena bytes (ctx NULL: parameters only) */
+typedef struct { walker w; vssm_ctx *ctx; int64_t params; size_t bytes; int64_t maxn; } counter;
 static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
     counter *c = (counter *)w;
     int64_t n = numel_of(shape, ndim);
     c->params += n;
+    if (xf == XF_LINEAR && c->ctx) n = (int64_t)vssm_op_linear_pack_numel(c->ctx, (int)shape[0], (int)shape[1]);
     if (n > c->maxn) c->maxn = n;
     c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     return 0;
@@ -124,7 +126,7 @@ static int count_visit(walker *w, const char *name, const int64_t *shape, int nd
 int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg) {
     vssm_vmamba m;
     memset(&m, 0, sizeof m);
-    counter c = {{count_visit, ""}, 0, 0, 0};
+    counter c = {{count_visit, ""}, NULL, 0, 0, 0};
     walk_model(&c.w, cfg, &m);
     return c.params + (cfg->num_classes > 0 ? 2LL * cfg->dims[3] + (int64_t)cfg->num_classes * (cfg->dims[3] + 1) : 0);
 }
@@ -148,11 +150,16 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
     snprintf(full, sizeof full, "%s%s", ld->prefix, name);
     vssm_status s = vssm_load_fetch_f32(ld->src, full, shape, ndim, ld->host, ld->err);
     if (s != VSSM_OK) { ld->status = s; return 1; }
-    const int64_t n = numel_of(shape, ndim);
+    int64_t n = numel_of(shape, ndim);
     const float *out = ld->host;
     float *h2 = ld->host2;
     switch (xf) {
     case XF_PLAIN: break;
+    case XF_LINEAR:
+        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, (int)shape[0], (int)shape[1]);
+        vssm_op_linear_pack(ld->m->ctx, ld->host, (int)shape[0], (int)shape[1], h2);
+        out = h2;
+        break;
     case XF_CONV: vssm_conv_weight_layout(ld->host, (int)shape[0], (int)shape[1], h2); out = h2; break;
     case XF_DWCONV: /* (C, 1, 3, 3) -> (3, 3, C) */
         for (int64_t c = 0; c < shape[0]; c++)
@@ -203,7 +210,7 @@ vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba
         m->stage[i].blocks = calloc((size_t)cfg->depths[i], sizeof(vssm_block_w));
         if (!m->stage[i].blocks) { vssm_vmamba_free(m); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     }
-    counter c = {{count_visit, ""}, 0, 0, 0};
+    counter c = {{count_visit, ""}, ctx, 0, 0, 0};
     walk_model(&c.w, cfg, m);
     m->n_params = c.params;
     m->arena_bytes = c.bytes;
@@ -319,17 +326,17 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
     const int64_t M = (int64_t)B * H * W;
 
     vssm_op_layernorm(ctx, x, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, st->ln);
-    vssm_op_linear(ctx, st->ln, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, st->xi);
+    vssm_op_linear_packed(ctx, st->ln, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, st->xi);
     vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
     vssm_scan_args a = {B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
                         st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
     vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
     vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, st->xi);
-    vssm_op_linear(ctx, st->xi, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
+    vssm_op_linear_packed(ctx, st->xi, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
 
     vssm_op_layernorm(ctx, x, M, d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, st->ln);
-    vssm_op_linear(ctx, st->ln, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, st->hid);
-    vssm_op_linear(ctx, st->hid, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x);
+    vssm_op_linear_packed(ctx, st->ln, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, st->hid);
+    vssm_op_linear_packed(ctx, st->hid, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x);
 }
 
 vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err) {

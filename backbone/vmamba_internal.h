@@ -9,7 +9,8 @@
 /* One VSS block; every pointer is device memory inside the model's weight arena. */
 typedef struct vssm_block_w {
     float *norm_w, *norm_b;          /* (d) */
-    float *in_proj;                  /* (Di, d) */
+    float *in_proj;                  /* (Di, d); in_proj, out_proj, fc1_w, fc2_w are laid out
+                                      * for vssm_op_linear_packed */
     float *conv;                     /* (3, 3, Di) depthwise */
     float *x_proj;                   /* (K*(R+2N), Di) */
     float *dt_w;                     /* (K, R, Di) */

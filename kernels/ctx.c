@@ -112,6 +112,23 @@ void vssm_op_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float
     ctx->ops->linear(ctx, x, M, K, w, b, N, act, accumulate, y);
     prof_end(ctx, VSSM_OP_GEMM, t);
 }
+size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K) {
+    size_t n = ctx->ops->linear_pack_numel && ctx->ops->linear_packed ? ctx->ops->linear_pack_numel(N, K) : 0;
+    return n ? n : (size_t)N * K;
+}
+void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out) {
+    if (ctx->ops->linear_pack_numel && ctx->ops->linear_packed && ctx->ops->linear_pack_numel(N, K))
+        ctx->ops->linear_pack(w, N, K, out);
+    else
+        memcpy(out, w, (size_t)N * K * sizeof(float));
+}
+void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                           int N, vssm_act act, int accumulate, float *y) {
+    double t = prof_begin(ctx);
+    if (ctx->ops->linear_packed) ctx->ops->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
+    else ctx->ops->linear(ctx, x, M, K, wp, b, N, act, accumulate, y);
+    prof_end(ctx, VSSM_OP_GEMM, t);
+}
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin) {
     return ctx->ops->conv3x3s2_workspace(B, H, W, Cin);
 }

@@ -94,6 +94,14 @@ typedef struct vssm_ops {
      * activation then must be NONE). */
     void (*linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                    int N, vssm_act act, int accumulate, float *y);
+    /* Optional: the same product from a weight laid out once, at load, in the backend's own
+     * layout. linear_pack_numel(N, K): floats of that layout (0 or NULL entries: the backend
+     * keeps the plain (N, K) layout and linear_packed is linear); linear_pack lays a host
+     * (N, K) weight out on the host. */
+    size_t (*linear_pack_numel)(int N, int K);
+    void (*linear_pack)(const float *w, int N, int K, float *out);
+    void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                          int N, vssm_act act, int accumulate, float *y);
 
     /* 3x3 conv, stride 2, pad 1, with bias. x (B, H, W, Cin) -> y (B, ceil(H/2), ceil(W/2), Cout).
      * w is laid out (Cout, 3, 3, Cin) (see vssm_conv_weight_layout). */
@@ -147,6 +155,12 @@ int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);
 int vssm_op_sync(vssm_ctx *ctx);
 void vssm_op_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                     int N, vssm_act act, int accumulate, float *y);
+/* Packed weights (see the op table): numel of the layout (N*K when the backend has none),
+ * host-side layout (a copy when none), and the product from a packed weight. */
+size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K);
+void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out);
+void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                           int N, vssm_act act, int accumulate, float *y);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
 void vssm_op_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
                        const float *b, int Cout, float *y, void *workspace);

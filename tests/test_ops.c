@@ -65,11 +65,23 @@ static double gelu_d(double x) { return 0.5 * x * erfc(-x / sqrt(2.0)); }
 static double silu_d(double x) { return x / (1 + exp(-x)); }
 static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
 
-static void test_linear(int64_t M, int K, int N, vssm_act act, int acc, int bias) {
+/* packed: the weight is first laid out on the host by the backend (vssm_op_linear_pack)
+ * and multiplied by vssm_op_linear_packed; the packed cases cover the row tails 7/4/2/1,
+ * a partial 32-column panel, K over one K block, accumulate, bias and both activations */
+static void test_linear_any(int64_t M, int K, int N, vssm_act act, int acc, int bias, int packed) {
     float *x = rand_vec((size_t)M * K, 1), *w = rand_vec((size_t)N * K, 0.3f), *b = rand_vec(N, 1), *y0 = rand_vec((size_t)M * N, 1);
-    void *dx = dev_from(x, (size_t)M * K), *dw = dev_from(w, (size_t)N * K), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
+    size_t nw = (size_t)N * K;
+    float *wl = w;
+    if (packed) {
+        nw = vssm_op_linear_pack_numel(ctx, N, K);
+        TEST_CHECK(nw >= (size_t)N * K, "packed size %zu >= %zu", nw, (size_t)N * K);
+        wl = malloc(nw * sizeof(float));
+        vssm_op_linear_pack(ctx, w, N, K, wl);
+    }
+    void *dx = dev_from(x, (size_t)M * K), *dw = dev_from(wl, nw), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
     if (acc) vssm_op_upload(ctx, dy, y0, (size_t)M * N * sizeof(float));
-    vssm_op_linear(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
+    if (packed) vssm_op_linear_packed(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
+    else vssm_op_linear(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
     double *ref = malloc((size_t)M * N * sizeof(double));
     for (int64_t i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -78,12 +90,20 @@ static void test_linear(int64_t M, int K, int N, vssm_act act, int acc, int bias
             if (acc) s += y0[i * N + j];
             ref[i * N + j] = act == VSSM_ACT_GELU ? gelu_d(s) : act == VSSM_ACT_SILU ? silu_d(s) : s;
         }
-    char what[96];
-    snprintf(what, sizeof what, "linear M=%lld K=%d N=%d act=%d acc=%d bias=%d", (long long)M, K, N, act, acc, bias);
+    char what[112];
+    snprintf(what, sizeof what, "linear%s M=%lld K=%d N=%d act=%d acc=%d bias=%d", packed ? "_packed" : "", (long long)M, K,
+             N, act, acc, bias);
     float *got = host_of(dy, (size_t)M * N, what);
     expect(what, got, ref, (size_t)M * N, 2e-6);
+    if (wl != w) free(wl);
     free(x); free(w); free(b); free(y0); free(ref); free(got);
     vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+}
+static void test_linear(int64_t M, int K, int N, vssm_act act, int acc, int bias) {
+    test_linear_any(M, K, N, act, acc, bias, 0);
+}
+static void test_linear_packed(int64_t M, int K, int N, vssm_act act, int acc, int bias) {
+    test_linear_any(M, K, N, act, acc, bias, 1);
 }
 
 static void test_conv(int B, int H, int W, int Ci, int Co) {
@@ -418,6 +438,12 @@ int main(int argc, char **argv) {
     test_linear(1, 1, 1, VSSM_ACT_GELU, 0, 1);
     test_linear(100, 33, 77, VSSM_ACT_GELU, 1, 1);   /* short: column slices per thread */
     test_linear(600, 40, 70, VSSM_ACT_SILU, 0, 1);   /* tall: one threaded sgemm */
+    for (int act = 0; act < 3; act++) test_linear_packed(29, 19, 23, (vssm_act)act, 0, 1);   /* 14 + 14 + 1 rows */
+    test_linear_packed(49, 40, 96, VSSM_ACT_NONE, 1, 1);    /* 14*3 + 7: residual accumulate */
+    test_linear_packed(13, 600, 33, VSSM_ACT_GELU, 0, 1);   /* 7 + 4 + 2 rows, K over 512, 32 + 1 columns */
+    test_linear_packed(70, 5, 64, VSSM_ACT_NONE, 1, 0);
+    test_linear_packed(1, 1, 1, VSSM_ACT_SILU, 0, 1);
+    test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1);      /* K = 0: y = bias */
     test_conv(2, 9, 7, 3, 5);
     test_conv(1, 1, 1, 4, 6);
     test_conv(3, 16, 15, 8, 16);

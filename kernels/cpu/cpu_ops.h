@@ -7,6 +7,11 @@
 
 void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                      int N, vssm_act act, int accumulate, float *y);
+/* sgemm.c: the packed-weight GEMM (plain layout + BLAS without AVX-512) */
+size_t vssm_cpu_linear_pack_numel(int N, int K);
+void vssm_cpu_linear_pack(const float *w, int N, int K, float *out);
+void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                            int N, vssm_act act, int accumulate, float *y);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);
 void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
                         const float *b, int Cout, float *y, void *ws);
