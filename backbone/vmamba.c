@@ -20,7 +20,7 @@
 
 /* ---- weight enumeration: one walk over every tensor, used to size, load and count ---- */
 
-/* XF_LINEAR: a Linear weight (N, K), laid out for vssm_op_linear_packed */
+/* XF_LINEAR / XF_CONV: laid out for vssm_op_linear_packed (see linear_view) */
 typedef enum { XF_PLAIN, XF_LINEAR, XF_CONV, XF_DWCONV, XF_DT_W, XF_A_LOGS } xform;
 
 typedef struct walker {
@@ -66,7 +66,7 @@ static int walk_block(walker *w, const vssm_vmamba_config *cfg, int s, int j, vs
     if (walk_ln(w, NM("norm"), d, &b->norm_w, &b->norm_b)) return 1;
     VISIT(NM("op.in_proj.weight"), S2(Di, d), 2, XF_LINEAR, &b->in_proj);
     VISIT(NM("op.conv2d.weight"), S4(Di, 1, 3, 3), 4, XF_DWCONV, &b->conv);
-    VISIT(NM("op.x_proj_weight"), S3(K, R + 2 * N, Di), 3, XF_PLAIN, &b->x_proj);
+    VISIT(NM("op.x_proj_weight"), S3(K, R + 2 * N, Di), 3, XF_LINEAR, &b->x_proj);
     VISIT(NM("op.dt_projs_weight"), S3(K, Di, R), 3, XF_DT_W, &b->dt_w);
     VISIT(NM("op.dt_projs_bias"), S2(K, Di), 2, XF_PLAIN, &b->dt_b);
     VISIT(NM("op.A_logs"), S2(K * Di, N), 2, XF_A_LOGS, &b->A);
@@ -111,13 +111,26 @@ static int64_t numel_of(const int64_t *shape, int ndim) {
     return n;
 }
 
+/* Linear-like weights are laid out for the backend's packed product: a Linear (N, K) (or
+ * stacked (..., K), as x_proj), a 3x3 conv (Cout, Cin, 3, 3) as (Cout, 9*Cin) */
+static void linear_view(const int64_t *shape, int ndim, xform xf, int *N, int *K) {
+    if (xf == XF_CONV) { *N = (int)shape[0]; *K = (int)(9 * shape[1]); return; }
+    *K = (int)shape[ndim - 1];
+    *N = (int)(numel_of(shape, ndim) / shape[ndim - 1]);
+}
+static size_t packed_numel(vssm_ctx *ctx, const int64_t *shape, int ndim, xform xf) {
+    int N, K;
+    linear_view(shape, ndim, xf, &N, &K);
+    return vssm_op_linear_pack_numel(ctx, N, K);
+}
+
 /* pass 1: count parameters and arena bytes (ctx NULL: parameters only) */
 typedef struct { walker w; vssm_ctx *ctx; int64_t params; size_t bytes; int64_t maxn; } counter;
 static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
     counter *c = (counter *)w;
     int64_t n = numel_of(shape, ndim);
     c->params += n;
-    if (xf == XF_LINEAR && c->ctx) n = (int64_t)vssm_op_linear_pack_numel(c->ctx, (int)shape[0], (int)shape[1]);
+    if ((xf == XF_LINEAR || xf == XF_CONV) && c->ctx) n = (int64_t)packed_numel(c->ctx, shape, ndim, xf);
     if (n > c->maxn) c->maxn = n;
     c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     return 0;
@@ -156,11 +169,20 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
     switch (xf) {
     case XF_PLAIN: break;
     case XF_LINEAR:
-        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, (int)shape[0], (int)shape[1]);
-        vssm_op_linear_pack(ld->m->ctx, ld->host, (int)shape[0], (int)shape[1], h2);
+    case XF_CONV: {
+        int N, K;
+        linear_view(shape, ndim, xf, &N, &K);
+        const float *lin = ld->host;
+        if (xf == XF_CONV) {   /* (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin) in host2, then packed into host */
+            vssm_conv_weight_layout(ld->host, N, (int)shape[1], h2);
+            lin = h2;
+            h2 = ld->host;
+        }
+        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, N, K);
+        vssm_op_linear_pack(ld->m->ctx, lin, N, K, h2);
         out = h2;
         break;
-    case XF_CONV: vssm_conv_weight_layout(ld->host, (int)shape[0], (int)shape[1], h2); out = h2; break;
+    }
     case XF_DWCONV: /* (C, 1, 3, 3) -> (3, 3, C) */
         for (int64_t c = 0; c < shape[0]; c++)
             for (int k = 0; k < 9; k++) h2[k * shape[0] + c] = ld->host[c * 9 + k];

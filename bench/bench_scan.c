@@ -45,7 +45,9 @@ int main(int argc, char **argv) {
         fill(A, (size_t)K * N * D, -1.5f, -0.5f, &seed);
         fill(Ds, (size_t)K * D, 0.9f, 1.1f, &seed);
         void *ws = malloc(vssm_op_scan_workspace(ctx, 1, H, W, D, R, N));
-        vssm_scan_args a = {1, H, W, D, R, N, u, xp, dw, db, A, Ds, y};
+        float *xpp = malloc(vssm_op_linear_pack_numel(ctx, K * (R + 2 * N), D) * 4);   /* the op's layout */
+        vssm_op_linear_pack(ctx, xp, K * (R + 2 * N), D, xpp);
+        vssm_scan_args a = {1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y};
         vssm_op_ss2d_scan(ctx, &a, ws);
         int reps = 0;
         double t0 = now_s(), t;
@@ -54,7 +56,7 @@ int main(int argc, char **argv) {
         char name[32];
         snprintf(name, sizeof name, "%dx%d, %d", H, W, D);
         printf("%-14s %10.3f %14.3f\n", name, t * 1e3, t * 1e9 / ((double)L * D * K));
-        free(u); free(y); free(xp); free(dw); free(db); free(A); free(Ds); free(ws);
+        free(u); free(y); free(xp); free(xpp); free(dw); free(db); free(A); free(Ds); free(ws);
     }
     vssm_ctx_free(ctx);
     return 0;

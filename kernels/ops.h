@@ -27,7 +27,8 @@ typedef enum vssm_act {
 
 /* Parameters of the fused 2D cross-scan selective scan (SS2D core, v05_noz).
  *  u      (B, H, W, D)            input after depthwise conv + SiLU
- *  x_proj (K*(R+2N), D)           per-direction [dt_r; B; C] projections, stacked
+ *  x_proj (K*(R+2N), D)           per-direction [dt_r; B; C] projections, stacked, laid out
+ *                                 by vssm_op_linear_pack as an (N=K*(R+2N), K=D) weight
  *  dt_w   (K, R, D)               dt projections, transposed at load from (K, D, R)
  *  dt_b   (K, D)                  dt bias (added before softplus, threshold 20)
  *  A      (K, N, D)               = -exp(A_logs), precomputed and transposed at load
@@ -104,7 +105,8 @@ typedef struct vssm_ops {
                           int N, vssm_act act, int accumulate, float *y);
 
     /* 3x3 conv, stride 2, pad 1, with bias. x (B, H, W, Cin) -> y (B, ceil(H/2), ceil(W/2), Cout).
-     * w is laid out (Cout, 3, 3, Cin) (see vssm_conv_weight_layout). */
+     * w is laid out (Cout, 3, 3, Cin) (see vssm_conv_weight_layout), then by
+     * vssm_op_linear_pack as a (Cout, 9*Cin) weight. */
     size_t (*conv3x3s2_workspace)(int B, int H, int W, int Cin);
     void (*conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
                       const float *b, int Cout, float *y, void *workspace);

@@ -104,11 +104,17 @@ static void check(vssm_ctx *cpu, int B, int H, int W, int D, int R, int N) {
     if (D > 1) dtb[1] = 25.0f;                                       /* above the softplus threshold */
     vssm_scan_args a = {B, H, W, D, R, N, u, xp, dtw, dtb, A, Ds, NULL};
 
+    /* the CPU op takes x_proj laid out by its backend; the decomposition below the plain one */
+    float *xpp = malloc(vssm_op_linear_pack_numel(cpu, K * C2, D) * sizeof(float));
+    vssm_op_linear_pack(cpu, xp, K * C2, D, xpp);
     float *ref = malloc(nu * sizeof(float));
     void *ws = malloc(vssm_op_scan_workspace(cpu, B, H, W, D, R, N));
     a.y = ref;
+    a.x_proj = xpp;
     vssm_op_ss2d_scan(cpu, &a, ws);
+    a.x_proj = xp;
     free(ws);
+    free(xpp);
 
     const int Ts[] = {1, 7, 32, (int)L, SC_TMIN, (int)((L + 2) / 3)};
     float *y = malloc(nu * sizeof(float)), *y_first = malloc(nu * sizeof(float));

@@ -38,10 +38,21 @@ static float *down(vssm_ctx *c, const void *d, size_t n) {
     return h;
 }
 
+/* a linear-like weight (N, K) laid out for ctx c (vssm_op_linear_pack), on c's device */
+static void *up_packed(vssm_ctx *c, const float *w, int N, int K) {
+    const size_t n = vssm_op_linear_pack_numel(c, N, K);
+    float *p = malloc(n * sizeof(float));
+    TEST_REQUIRE(p, "out of memory");
+    vssm_op_linear_pack(c, w, N, K, p);
+    void *d = up(c, p, n);
+    free(p);
+    return d;
+}
+
 /* runs the scan on ctx c; returns y on the host */
 static float *run_scan(vssm_ctx *c, const float *const *in, const size_t *len, int B, int H, int W, int D, int R, int N) {
     void *d[6];
-    for (int i = 0; i < 6; i++) d[i] = up(c, in[i], len[i]);
+    for (int i = 0; i < 6; i++) d[i] = i == 1 ? up_packed(c, in[1], 4 * (R + 2 * N), D) : up(c, in[i], len[i]);
     const size_t ny = (size_t)B * H * W * D;
     void *y = vssm_op_alloc(c, ny * sizeof(float));
     void *ws = vssm_op_alloc(c, vssm_op_scan_workspace(c, B, H, W, D, R, N));
@@ -77,7 +88,7 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
 
 static float *run_conv(vssm_ctx *c, const float *x, const float *w, const float *b, int B, int H, int W, int Ci, int Co) {
     const size_t nx = (size_t)B * H * W * Ci, ny = (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) * Co;
-    void *dx = up(c, x, nx), *dw = up(c, w, (size_t)Co * 9 * Ci), *db = up(c, b, Co);
+    void *dx = up(c, x, nx), *dw = up_packed(c, w, Co, 9 * Ci), *db = up(c, b, Co);
     void *dy = vssm_op_alloc(c, ny * sizeof(float));
     void *ws = vssm_op_alloc(c, vssm_op_conv3x3s2_workspace(c, B, H, W, Ci) + 1);
     vssm_op_conv3x3s2(c, dx, B, H, W, Ci, dw, db, Co, dy, ws);

@@ -39,6 +39,16 @@ static void *dev_out(size_t n) { /* output + guard */
     free(h);
     return d;
 }
+/* a linear-like weight (N, K) laid out by the backend (vssm_op_linear_pack), on the device */
+static void *dev_packed(const float *w, int N, int K) {
+    const size_t n = vssm_op_linear_pack_numel(ctx, N, K);
+    TEST_CHECK(n >= (size_t)N * K, "packed size %zu >= %zu", n, (size_t)N * K);
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    vssm_op_linear_pack(ctx, w, N, K, p);
+    void *d = dev_from(p, n);
+    free(p);
+    return d;
+}
 static float *host_of(const void *d, size_t n, const char *what) {
     float *h = malloc((n + GUARD) * sizeof(float));
     vssm_op_sync(ctx);
@@ -70,15 +80,7 @@ static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
  * a partial 32-column panel, K over one K block, accumulate, bias and both activations */
 static void test_linear_any(int64_t M, int K, int N, vssm_act act, int acc, int bias, int packed) {
     float *x = rand_vec((size_t)M * K, 1), *w = rand_vec((size_t)N * K, 0.3f), *b = rand_vec(N, 1), *y0 = rand_vec((size_t)M * N, 1);
-    size_t nw = (size_t)N * K;
-    float *wl = w;
-    if (packed) {
-        nw = vssm_op_linear_pack_numel(ctx, N, K);
-        TEST_CHECK(nw >= (size_t)N * K, "packed size %zu >= %zu", nw, (size_t)N * K);
-        wl = malloc(nw * sizeof(float));
-        vssm_op_linear_pack(ctx, w, N, K, wl);
-    }
-    void *dx = dev_from(x, (size_t)M * K), *dw = dev_from(wl, nw), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
+    void *dx = dev_from(x, (size_t)M * K), *dw = packed ? dev_packed(w, N, K) : dev_from(w, (size_t)N * K), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
     if (acc) vssm_op_upload(ctx, dy, y0, (size_t)M * N * sizeof(float));
     if (packed) vssm_op_linear_packed(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
     else vssm_op_linear(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
@@ -95,7 +97,6 @@ static void test_linear_any(int64_t M, int K, int N, vssm_act act, int acc, int 
              N, act, acc, bias);
     float *got = host_of(dy, (size_t)M * N, what);
     expect(what, got, ref, (size_t)M * N, 2e-6);
-    if (wl != w) free(wl);
     free(x); free(w); free(b); free(y0); free(ref); free(got);
     vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
 }
@@ -112,7 +113,7 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
     float *x = rand_vec(nx, 1), *w = rand_vec((size_t)Co * Ci * 9, 0.3f), *b = rand_vec(Co, 1);
     float *wl = malloc((size_t)Co * Ci * 9 * sizeof(float));
     vssm_conv_weight_layout(w, Co, Ci, wl);   /* official (Co, Ci, 3, 3) -> (Co, 3, 3, Ci) */
-    void *dx = dev_from(x, nx), *dw = dev_from(wl, (size_t)Co * Ci * 9), *db = dev_from(b, Co), *dy = dev_out(ny);
+    void *dx = dev_from(x, nx), *dw = dev_packed(wl, Co, 9 * Ci), *db = dev_from(b, Co), *dy = dev_out(ny);
     size_t wsb = vssm_op_conv3x3s2_workspace(ctx, B, H, W, Ci);
     void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
     vssm_op_conv3x3s2(ctx, dx, B, H, W, Ci, dw, db, Co, dy, ws);
@@ -226,7 +227,7 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
             for (int r = 0; r < R; r++) dtw_t[((size_t)k * R + r) * D + c] = dtw[((size_t)k * D + c) * R + r];
             for (int n = 0; n < N; n++) A[((size_t)k * N + n) * D + c] = -expf(Alog[((size_t)k * D + c) * N + n]);
         }
-    void *du = dev_from(u, nu), *dxp = dev_from(xp, (size_t)K * C2 * D), *ddw = dev_from(dtw_t, (size_t)K * R * D);
+    void *du = dev_from(u, nu), *dxp = dev_packed(xp, K * C2, D), *ddw = dev_from(dtw_t, (size_t)K * R * D);
     void *ddb = dev_from(dtb, (size_t)K * D), *dA = dev_from(A, (size_t)K * N * D), *dDs = dev_from(Ds, (size_t)K * D);
     void *dy = dev_out(nu);
     size_t wsb = vssm_op_scan_workspace(ctx, B, H, W, D, R, N);

@@ -21,8 +21,10 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
                              const float *b, int Cout, float *y) {
     const int Ho = out_size(H), Wo = out_size(W), K = 9 * Cin;
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT];
+    const int packed = vssm_cpu_linear_pack_numel(Cout, K) != 0;   /* 32-column panels, see sgemm.c */
     for (int co = 0; co < Cout; co++)
-        for (int t = 0; t < K; t++) wt[t * Cout + co] = w[(size_t)co * K + t];
+        for (int t = 0; t < K; t++)
+            wt[t * Cout + co] = packed ? w[((size_t)(co / 32) * K + t) * 32 + co % 32] : w[(size_t)co * K + t];
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)
@@ -77,7 +79,7 @@ void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
                     }
                 }
             }
-    vssm_cpu_linear(ctx, col, (int64_t)B * Ho * Wo, 9 * Cin, w, b, Cout, VSSM_ACT_NONE, 0, y);
+    vssm_cpu_linear_packed(ctx, col, (int64_t)B * Ho * Wo, 9 * Cin, w, b, Cout, VSSM_ACT_NONE, 0, y);
 }
 
 void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,

@@ -124,7 +124,7 @@ void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) {
     const int KC2 = VSSM_SCAN_K * (a->R + 2 * a->N);
     assert(a->N >= 1 && a->N <= NMAX && a->R >= 1 && D >= 1 && a->H >= 1 && a->W >= 1);
     float *xdbl = ws; /* (B*L, K*(R+2N)) */
-    vssm_cpu_linear(ctx, a->u, (int64_t)B * L, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);
+    vssm_cpu_linear_packed(ctx, a->u, (int64_t)B * L, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);
 
     const int nblk = (D + CB - 1) / CB;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)

@@ -82,7 +82,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
         }
     }
     for (int k = 0; k < kc; k++) {
-        const vf b0 = *(const vf *)(p + (size_t)k * NR), b1 = *(const vf *)(p + (size_t)k * NR + 16);
+        const vf b0 = *(const vfu *)(p + (size_t)k * NR), b1 = *(const vfu *)(p + (size_t)k * NR + 16);
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
