@@ -184,7 +184,9 @@ static void model_pos(const vssm_vim *m, int gh, int gw, int with_cls, float *ou
 
 /* ======================================================================= weights: one walk */
 
-typedef enum { XF_PLAIN, XF_CONV1D, XF_T, XF_A_LOG, XF_HALF } xform;
+/* XF_LINEAR: a Linear weight (N, K) laid out for vssm_op_linear_packed; XF_HALF_LINEAR: the
+ * same after halving (out_proj with the div2 folded in) */
+typedef enum { XF_PLAIN, XF_CONV1D, XF_T, XF_A_LOG, XF_LINEAR, XF_HALF_LINEAR } xform;
 
 typedef struct walker {
     int (*visit)(struct walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot);
@@ -209,18 +211,18 @@ static int walk_model(walker *w, const vssm_vim_config *c, vssm_vim *m) {
         vssm_vim_layer_w dummy, *l = m->layers ? &m->layers[i] : &dummy;
 #define NM(...) (snprintf(nm, sizeof nm, __VA_ARGS__), nm)
         VISIT(NM("layers.%d.norm.weight", i), 1, XF_PLAIN, &l->norm_w, D);
-        VISIT(NM("layers.%d.mixer.in_proj.weight", i), 2, XF_PLAIN, &l->in_proj, 2 * Di, D);
+        VISIT(NM("layers.%d.mixer.in_proj.weight", i), 2, XF_LINEAR, &l->in_proj, 2 * Di, D);
         for (int d = 0; d < 2; d++) {
             vssm_vim_dir_w *dw = &l->dir[d];
             VISIT(NM("layers.%d.mixer.conv1d%s.weight", i, sfx[d]), 3, XF_CONV1D, &dw->conv_w, Di, 1, K);
             VISIT(NM("layers.%d.mixer.conv1d%s.bias", i, sfx[d]), 1, XF_PLAIN, &dw->conv_b, Di);
-            VISIT(NM("layers.%d.mixer.x_proj%s.weight", i, sfx[d]), 2, XF_PLAIN, &dw->x_proj, R + 2 * N, Di);
+            VISIT(NM("layers.%d.mixer.x_proj%s.weight", i, sfx[d]), 2, XF_LINEAR, &dw->x_proj, R + 2 * N, Di);
             VISIT(NM("layers.%d.mixer.dt_proj%s.weight", i, sfx[d]), 2, XF_T, &dw->dt_w, Di, R);
             VISIT(NM("layers.%d.mixer.dt_proj%s.bias", i, sfx[d]), 1, XF_PLAIN, &dw->dt_b, Di);
             VISIT(NM(d ? "layers.%d.mixer.A_b_log" : "layers.%d.mixer.A_log", i), 2, XF_A_LOG, &dw->A, Di, N);
             VISIT(NM(d ? "layers.%d.mixer.D_b" : "layers.%d.mixer.D", i), 1, XF_PLAIN, &dw->Ds, Di);
         }
-        VISIT(NM("layers.%d.mixer.out_proj.weight", i), 2, c->divide_out ? XF_HALF : XF_PLAIN, &l->out_proj, D, Di);
+        VISIT(NM("layers.%d.mixer.out_proj.weight", i), 2, c->divide_out ? XF_HALF_LINEAR : XF_LINEAR, &l->out_proj, D, Di);
 #undef NM
     }
     VISIT("norm_f.weight", 1, XF_PLAIN, &m->norm_f, D);
@@ -237,11 +239,14 @@ static int64_t numel_of(const int64_t *shape, int ndim) {
     return n;
 }
 
-typedef struct { walker w; int64_t params, maxn; size_t bytes; } counter;
+/* ctx NULL: parameters only */
+typedef struct { walker w; vssm_ctx *ctx; int64_t params, maxn; size_t bytes; } counter;
 static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
     counter *c = (counter *)w;
-    const int64_t n = numel_of(shape, ndim);
+    int64_t n = numel_of(shape, ndim);
     c->params += n;
+    if ((xf == XF_LINEAR || xf == XF_HALF_LINEAR) && c->ctx)
+        n = (int64_t)vssm_op_linear_pack_numel(c->ctx, (int)shape[0], (int)shape[1]);
     if (n > c->maxn) c->maxn = n;
     c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     return 0;
@@ -250,7 +255,7 @@ static int count_visit(walker *w, const char *name, const int64_t *shape, int nd
 int64_t vssm_vim_param_count(const vssm_vim_config *cfg) {
     vssm_vim m;
     memset(&m, 0, sizeof m);
-    counter c = {{count_visit}, 0, 0, 0};
+    counter c = {{count_visit}, NULL, 0, 0, 0};
     walk_model(&c.w, cfg, &m);
     return c.params;
 }
@@ -273,11 +278,19 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
     snprintf(full, sizeof full, "%s%s", ld->prefix, name);
     vssm_status s = vssm_load_fetch_f32(ld->src, full, shape, ndim, ld->host, ld->err);
     if (s != VSSM_OK) { ld->status = s; return 1; }
-    const int64_t n = numel_of(shape, ndim);
+    int64_t n = numel_of(shape, ndim);
     const float *out = ld->host;
     float *h2 = ld->host2;
     switch (xf) {
     case XF_PLAIN: break;
+    case XF_LINEAR:
+    case XF_HALF_LINEAR:
+        if (xf == XF_HALF_LINEAR)   /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
+            for (int64_t i = 0; i < n; i++) ld->host[i] *= 0.5f;
+        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, (int)shape[0], (int)shape[1]);
+        vssm_op_linear_pack(ld->m->ctx, ld->host, (int)shape[0], (int)shape[1], h2);
+        out = h2;
+        break;
     case XF_CONV1D: /* (Di, 1, K) -> (K, Di) */
     case XF_T:      /* (Di, R) -> (R, Di) */
         for (int64_t c = 0; c < shape[0]; c++)
@@ -287,10 +300,6 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
     case XF_A_LOG: /* (Di, N) -> A = -exp (N, Di) */
         for (int64_t c = 0; c < shape[0]; c++)
             for (int64_t k = 0; k < shape[1]; k++) h2[k * shape[0] + c] = -expf(ld->host[c * shape[1] + k]);
-        out = h2;
-        break;
-    case XF_HALF: /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
-        for (int64_t i = 0; i < n; i++) h2[i] = 0.5f * ld->host[i];
         out = h2;
         break;
     }
@@ -320,7 +329,7 @@ vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *
     m->ctx = ctx;
     m->layers = calloc((size_t)cfg->depth, sizeof *m->layers);
     m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim * sizeof(float));   /* + 1: with or without a class row */
-    counter c = {{count_visit}, 0, 0, 0};
+    counter c = {{count_visit}, ctx, 0, 0, 0};
     walk_model(&c.w, cfg, m);
     m->n_params = c.params;
     m->arena_bytes = c.bytes;
@@ -489,20 +498,20 @@ static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l
     const int D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state;
     const int64_t T = (int64_t)st->B * st->L;
     vssm_op_rmsnorm(ctx, st->x, T, D, l->norm_w, c->norm_eps, st->ln);
-    vssm_op_linear(ctx, st->ln, T, D, l->in_proj, NULL, 2 * Di, VSSM_ACT_NONE, 0, st->xz);
+    vssm_op_linear_packed(ctx, st->ln, T, D, l->in_proj, NULL, 2 * Di, VSSM_ACT_NONE, 0, st->xz);
     for (int d = 0; d < 2; d++) {
         const vssm_vim_dir_w *w = &l->dir[d];
         vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, st->u);
-        vssm_op_linear(ctx, st->u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, st->xdbl);
+        vssm_op_linear_packed(ctx, st->u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, st->xdbl);
         vssm_scan1d_args a = {st->B, Di, R, N, st->L, d, d, st->u, st->xdbl, st->xz + Di, 2 * Di,
                               w->dt_w, w->dt_b, w->A, w->Ds, st->y};
         vssm_op_scan1d(ctx, &a);
     }
     if (!keep) {
-        vssm_op_linear(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);
+        vssm_op_linear_packed(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);
         return;
     }
-    vssm_op_linear(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 0, st->ln);
+    vssm_op_linear_packed(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 0, st->ln);
     vssm_op_rows_add(ctx, st->x, 1, T, D, st->ln, -1, NULL);
 }
 
