@@ -325,15 +325,21 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
     case VSSM_SEG_LAYOUT_CITYSCAPES: {
         split = split ? split : "val";
         char idir[4096], ldir[4096];
-        snprintf(idir, sizeof idir, "%s/leftImg8bit/%s", root, split);
-        snprintf(ldir, sizeof ldir, "%s/gtFine/%s", root, split);
+        if (snprintf(idir, sizeof idir, "%s/leftImg8bit/%s", root, split) >= (int)sizeof idir ||
+            snprintf(ldir, sizeof ldir, "%s/gtFine/%s", root, split) >= (int)sizeof ldir) {
+            s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long", root);
+            break;
+        }
         if ((s = need_dir(idir, err)) || (s = need_dir(ldir, err))) break;
         char **cities;
         int nc;
         if ((s = list_dir(idir, &cities, &nc, err))) break;
         for (int i = 0; i < nc && s == VSSM_OK; i++) {
-            snprintf(a, sizeof a, "%s/%s", idir, cities[i]);
-            snprintf(b, sizeof b, "%s/%s", ldir, cities[i]);
+            if (snprintf(a, sizeof a, "%s/%s", idir, cities[i]) >= (int)sizeof a ||
+                snprintf(b, sizeof b, "%s/%s", ldir, cities[i]) >= (int)sizeof b) {
+                s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s/%s: path too long", idir, cities[i]);
+                break;
+            }
             if (!is_dir(a)) continue;
             s = pair_folder(ds, a, b, "_leftImg8bit", "_gtFine_labelTrainIds.png", err);
         }
