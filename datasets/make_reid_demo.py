@@ -2,7 +2,10 @@
 """Makes a small re-identification demo set in Market-1501 layout (not run in CI).
 
 Identities are real Fashion-MNIST items (Debian's dataset-fashion-mnist, test split): one
-identity = one particular 28x28 garment image. Cameras are real photographs
+identity = one particular 28x28 garment image. With --train-ids N, bounding_box_train gets N
+more identities drawn from the TRAIN split (60k other garment images, so disjoint from the
+test identities by construction), rendered the same way by the same cameras, for training a
+re-ID model (weights/train_reid_demo.py). Cameras are real photographs
 (python3-skimage's bundled skimage.data images), each with its own item scale range and
 colour cast, so the same garment looks different from camera to camera:
 
@@ -18,12 +21,17 @@ distractors (garments that are no identity) and pid -1 junk images (background o
 as Market-1501 has.
 
     /usr/bin/python3 datasets/make_reid_demo.py OUT_DIR [--ids 100] [--seed 0] [--bg-strength 1.0]
+        [--train-ids 0] [--train-per-cam 3]
     vssm reid extract --weights weights/fashion_mnist/vmamba_fashion.safetensors \
         --data OUT_DIR --format market --out demo_feats.safetensors
     vssm eval reid --features demo_feats.safetensors
 
-Writes OUT_DIR/query, OUT_DIR/bounding_box_test, OUT_DIR/bounding_box_train (empty), and
-names 0002_c1s1_000451_03.jpg: pid, camera, sequence 1, frame, index. Deterministic per seed.
+Writes OUT_DIR/query, OUT_DIR/bounding_box_test, OUT_DIR/bounding_box_train (empty unless
+--train-ids), and names 0002_c1s1_000451_03.jpg: pid, camera, sequence 1, frame, index.
+Deterministic per seed. The query/test images do not depend on --train-ids: the training
+split is drawn afterwards from its own random stream (seed, 1). Training pids follow the
+test ones (--ids 100: 0101, 0102, ...), so no pid number means two garments; each training
+identity is seen by 3 of the 6 cameras, --train-per-cam images each.
 """
 import argparse
 import gzip
@@ -34,6 +42,7 @@ from PIL import Image
 import skimage.data as skd
 
 FMNIST = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+FMNIST_TRAIN = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 SIZE = 64
 CAMERAS = [  # (photo, item side range in px, RGB tint of the garment, gain, offset)
     ("astronaut", (30, 40), (1.00, 1.00, 1.00), (1.00, 1.00, 1.00), (0, 0, 0)),
@@ -45,8 +54,8 @@ CAMERAS = [  # (photo, item side range in px, RGB tint of the garment, gain, off
 ]
 
 
-def load_fmnist():
-    with gzip.open(FMNIST, "rb") as f:
+def load_fmnist(path=FMNIST):
+    with gzip.open(path, "rb") as f:
         raw = f.read()
     n = int.from_bytes(raw[4:8], "big")
     return np.frombuffer(raw, np.uint8, offset=16).reshape(n, 28, 28)
@@ -90,6 +99,9 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bg-strength", type=float, default=1.0,
                     help="scale of the background photo (0: black, as Fashion-MNIST itself; 1: full photo)")
+    ap.add_argument("--train-ids", type=int, default=0,
+                    help="identities from the Fashion-MNIST TRAIN split written to bounding_box_train")
+    ap.add_argument("--train-per-cam", type=int, default=3, help="training images per identity and camera")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     items = load_fmnist()
@@ -127,6 +139,26 @@ def main():
             os.path.join(dirs["bounding_box_test"], "-1_c%ds1_%06d_00.jpg" % (c + 1, frame)), quality=95)
     print("%s: %d identities, %d query + %d gallery images (%d distractors) + %d junk" % (
         a.out, len(ids), nq, ng, len(distract), a.junk))
+    if a.train_ids > 0:
+        nt = write_train(dirs["bounding_box_train"], a, photos)
+        print("%s: %d training identities (Fashion-MNIST train split), %d images" % (a.out, a.train_ids, nt))
+
+
+def write_train(out, a, photos):
+    """bounding_box_train: identities from the TRAIN images, pids a.ids + 1 ..., own stream."""
+    rng = np.random.default_rng([a.seed, 1])
+    items = load_fmnist(FMNIST_TRAIN)
+    if a.train_ids > len(items):
+        raise SystemExit("--train-ids %d: the train split has %d images" % (a.train_ids, len(items)))
+    frame = n = 0
+    for p, idx in enumerate(rng.permutation(len(items))[:a.train_ids], start=a.ids + 1):
+        for c in rng.choice(len(CAMERAS), 3, replace=False):
+            for k in range(a.train_per_cam):
+                frame += 1
+                render(items[idx], c, rng, photos, a.bg_strength).save(
+                    os.path.join(out, "%04d_c%ds1_%06d_%02d.jpg" % (p, c + 1, frame, k)), quality=95)
+                n += 1
+    return n
 
 
 if __name__ == "__main__":
