@@ -21,7 +21,7 @@ struct vssm_reid_head {
 };
 
 vssm_reid_head_opts vssm_reid_head_default_opts(void) {
-    vssm_reid_head_opts o = {-1, 0, 1e-5f, 0};
+    vssm_reid_head_opts o = {-1, -1, 1e-5f, 0};
     return o;
 }
 
@@ -38,6 +38,7 @@ void vssm_reid_head_free(vssm_reid_head *h) {
 }
 
 int vssm_reid_head_dim(const vssm_reid_head *h) { return h->C; }
+int vssm_reid_head_l2norm(const vssm_reid_head *h) { return h->l2norm; }
 const char *vssm_reid_head_bnneck(const vssm_reid_head *h) { return h->bnneck; }
 
 /* tensor PREFIX+BASE+NAME of shape (C) into a new f32 array; VSSM_ERR_FORMAT when absent */
@@ -76,7 +77,9 @@ vssm_status vssm_reid_head_load(vssm_reid_head **out, int dim, const vssm_source
     vssm_reid_head *h = calloc(1, sizeof *h);
     if (!h) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     h->C = dim;
-    h->l2norm = o.l2norm;
+    /* auto: as the weights' metadata says (reid_l2norm "1"), else off */
+    const char *l2m = o.l2norm < 0 && src && src->meta ? src->meta(src->user, "reid_l2norm") : NULL;
+    h->l2norm = o.l2norm < 0 ? (l2m && !strcmp(l2m, "1")) : o.l2norm != 0;
     h->eps = o.eps;
     static const char *const bases[] = {"bnneck.", "bottleneck.", "heads.bottleneck.0."};
     const char *found = NULL;

@@ -86,6 +86,36 @@ static void test_bnneck_names(void) {
                "--bnneck on without one: %s", err.msg);
 }
 
+/* metadata reid_l2norm: "1" turns L2 on under the default (auto) option; an explicit 0 or 1
+ * wins; any other value, or none, leaves it off */
+static const char *meta_l2_on(void *user, const char *key) { (void)user; return !strcmp(key, "reid_l2norm") ? "1" : NULL; }
+static const char *meta_l2_off(void *user, const char *key) { (void)user; return !strcmp(key, "reid_l2norm") ? "0" : NULL; }
+
+static void test_l2_from_metadata(void) {
+    mem_src m = {{0}, {{0}}, 0};
+    add(&m, "bnneck.running_mean", mean);
+    add(&m, "bnneck.running_var", var);
+    const struct { const char *(*meta)(void *, const char *); int opt, want; } cases[] = {
+        {meta_l2_on, -1, 1}, {meta_l2_on, 0, 0}, {meta_l2_off, -1, 0}, {meta_l2_off, 1, 1}, {NULL, -1, 0}, {NULL, 1, 1}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        vssm_source src = {&m, mem_get, mem_count, mem_name, cases[k].meta};
+        vssm_reid_head_opts o = vssm_reid_head_default_opts();
+        TEST_CHECK(o.l2norm == -1, "default l2norm is auto");
+        o.l2norm = cases[k].opt;
+        vssm_reid_head *h;
+        vssm_err err = {0};
+        TEST_REQUIRE(vssm_reid_head_load(&h, C, &src, "", &o, &err) == VSSM_OK, "%s", err.msg);
+        TEST_CHECK(vssm_reid_head_l2norm(h) == cases[k].want, "case %zu: l2norm %d, want %d", k, vssm_reid_head_l2norm(h),
+                   cases[k].want);
+        float x[C] = {1, 2, 3, 4, 5};
+        vssm_reid_head_apply(h, x, 1);
+        double nn = 0;
+        for (int c = 0; c < C; c++) nn += (double)x[c] * x[c];
+        TEST_CHECK((fabs(nn - 1) < 1e-6) == cases[k].want, "case %zu: |emb|^2 = %g", k, nn);
+        vssm_reid_head_free(h);
+    }
+}
+
 static void test_forward_pool_norm(void) {
     enum { B = 2, H = 3, W = 2 };
     float feat[B * H * W * C];
@@ -138,5 +168,6 @@ static void test_forward_pool_norm(void) {
 int main(void) {
     test_bnneck_names();
     test_forward_pool_norm();
+    test_l2_from_metadata();
     return test_finish("test_reid_head");
 }

@@ -21,7 +21,8 @@ static void usage(FILE *f) {
             "  --size HxW           resize every image to exactly HxW (torchreid's Resize), instead of the\n"
             "                       weights file's resize + center crop\n"
             "  --bnneck auto|on|off use the BNNeck tensors of the weights (default auto: when present)\n"
-            "  --l2                 L2-normalise the embeddings\n"
+            "  --l2, --no-l2        L2-normalise the embeddings, or not (default: as the weights' metadata\n"
+            "                       reid_l2norm says; off when it says nothing)\n"
             "  --final-norm         apply the classifier's LayerNorm (classifier.norm) to the last stage before pooling\n%s",
             model_opts_help);
 }
@@ -172,13 +173,14 @@ static int cmd_extract(int argc, char **argv) {
     model_opts mo;
     model_opts_init(&mo);
     const char *root = NULL, *fmt_name = NULL, *outp = NULL, *size = NULL, *bnneck = "auto";
-    int batch = 16, l2 = 0, final_norm = 0, bad = 0;
+    int batch = 16, l2 = -1, no_l2 = 0, final_norm = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
         if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--data", &root, &bad) ||
             cli_opt_str(argc, argv, &i, "--format", &fmt_name, &bad) || cli_opt_str(argc, argv, &i, "--out", &outp, &bad) ||
             cli_opt_str(argc, argv, &i, "--size", &size, &bad) || cli_opt_str(argc, argv, &i, "--bnneck", &bnneck, &bad) ||
             cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_flag(argv, i, "--l2", &l2) ||
+            cli_opt_flag(argv, i, "--no-l2", &no_l2) ||
             cli_opt_flag(argv, i, "--final-norm", &final_norm))
             continue;
         cli_error("reid extract: unexpected argument '%s'", argv[i]);
@@ -195,6 +197,7 @@ static int cmd_extract(int argc, char **argv) {
     if (!bad && size && !cli_parse_size(size, &sh, &sw)) { cli_error("reid extract: --size takes HxW, got '%s'", size); bad = 1; }
     if (!bad && (batch < 1 || batch > 4096)) { cli_error("reid extract: --batch takes 1..4096"); bad = 1; }
     int bn = !strcmp(bnneck, "auto") ? -1 : !strcmp(bnneck, "on") ? 1 : !strcmp(bnneck, "off") ? 0 : -2;
+    if (!bad && l2 == 1 && no_l2) { cli_error("reid extract: --l2 and --no-l2 contradict each other"); bad = 1; }
     if (!bad && bn == -2) { cli_error("reid extract: --bnneck takes auto, on or off, got '%s'", bnneck); bad = 1; }
     if (!bad && (mo.resize < -1 || mo.crop < -1 || mo.resize > 16384 || mo.crop > 16384)) {
         cli_error("reid extract: --resize and --crop take 0 (off) .. 16384");
@@ -222,7 +225,7 @@ static int cmd_extract(int argc, char **argv) {
     ro.arch = mo.arch;
     ro.key = mo.key;
     ro.head.bnneck = bn;
-    ro.head.l2norm = l2;
+    ro.head.l2norm = no_l2 ? 0 : l2;
     ro.head.final_norm = final_norm;
     int load_bad = vssm_ctx_new(&ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(&m, ctx, mo.weights, &ro, &err) != VSSM_OK;
     if (shard_agree(load_bad)) {   /* every rank loaded, or none goes on */
@@ -269,7 +272,7 @@ static int cmd_extract(int argc, char **argv) {
         snprintf(ng, sizeof ng, "%lld", (long long)f.ng);
         const char *bnp = vssm_reid_head_bnneck(vssm_reid_model_head(m));
         const char *meta[] = {"format", vssm_reid_format_name((vssm_reid_format)fmt), "weights", mo.weights,
-                              "embedding", final_norm ? "classifier.norm + gap" : "gap", "bnneck", bnp ? bnp : "none", "l2", l2 ? "1" : "0", "dim", dims};
+                              "embedding", final_norm ? "classifier.norm + gap" : "gap", "bnneck", bnp ? bnp : "none", "l2", vssm_reid_head_l2norm(vssm_reid_model_head(m)) ? "1" : "0", "dim", dims};
         if (vssm_reid_features_save(outp, &f, meta, 6, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             rc = VSSM_EXIT_INPUT;

@@ -17,10 +17,12 @@
  *   (optional: 1 and 0 when absent, i.e. BatchNorm1d(affine=False)). num_batches_tracked
  *   is ignored. The names cover our own files, the "strong baseline"/TransReID naming and
  *   fast-reid's EmbeddingHead.
- *   L2 normalisation is torch's F.normalize: x / max(||x||, 1e-12).
+ *   L2 normalisation is torch's F.normalize: x / max(||x||, 1e-12); by default it is on
+ *   when the file's metadata says reid_l2norm "1" (a model trained to be compared
+ *   normalised, as weights/reid_demo's), off otherwise.
  *
  *     vssm_reid_model *m;
- *     vssm_reid_model_opts o = vssm_reid_model_default_opts();   // BNNeck when present, no L2
+ *     vssm_reid_model_opts o = vssm_reid_model_default_opts();   // BNNeck when present, L2 as the file says
  *     vssm_reid_model_load(&m, ctx, "w.safetensors", &o, &err);
  *     vssm_preprocess_params pp = vssm_reid_model_preprocess(m);  // the file's metadata
  *     vssm_reid_model_forward(m, x, B, H, W, emb, &err);          // emb (B, dim)
@@ -92,7 +94,8 @@ extern "C" {
 
 typedef struct vssm_reid_head_opts {
     int bnneck;     /* -1: use when the weights have one (default), 0: never, 1: required */
-    int l2norm;     /* 1: L2-normalise the embedding (default 0) */
+    int l2norm;     /* -1: as the weights say (default): metadata reid_l2norm "1" turns it on, else
+                       off; 0: never; 1: always L2-normalise the embedding */
     float eps;      /* BatchNorm eps, 1e-5 */
     int final_norm; /* 1: apply the classifier's final LayerNorm ("classifier.norm.*", eps 1e-5)
                        to every token before pooling, as VMamba's classifier does (default 0);
@@ -108,6 +111,8 @@ void vssm_reid_head_free(vssm_reid_head *h);
 int vssm_reid_head_dim(const vssm_reid_head *h);
 /* The tensor name prefix of the BNNeck in use ("bnneck." ...), or NULL without one. */
 const char *vssm_reid_head_bnneck(const vssm_reid_head *h);
+/* 1 when the head L2-normalises its output (the resolved l2norm option). */
+int vssm_reid_head_l2norm(const vssm_reid_head *h);
 /* feats: the backbone's stage list (the last one is used), on ctx's device;
  * emb: host (B, dim). */
 vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_tensor *feats, int n_feats, float *emb,
