@@ -99,15 +99,16 @@ def normalize(x_u8):
 
 
 def augment(x_u8, g, pad):
-    """Random crop SIZE with `pad` px zero padding + random horizontal flip (uint8, batched)."""
-    B = x_u8.shape[0]
+    """Random crop of the images' own size with `pad` px zero padding + random horizontal
+    flip (uint8, batched; also used by train_reid_demo.py)."""
+    B, H, W = x_u8.shape[0], x_u8.shape[2], x_u8.shape[3]
     xp = F.pad(x_u8, (pad, pad, pad, pad))
     ox = torch.randint(0, 2 * pad + 1, (B,), generator=g)
     oy = torch.randint(0, 2 * pad + 1, (B,), generator=g)
     flip = torch.rand(B, generator=g) < 0.5
     out = torch.empty_like(x_u8)
     for i in range(B):
-        c = xp[i, :, oy[i]:oy[i] + SIZE, ox[i]:ox[i] + SIZE]
+        c = xp[i, :, oy[i]:oy[i] + H, ox[i]:ox[i] + W]
         out[i] = c.flip(-1) if flip[i] else c
     return out
 
