@@ -22,9 +22,12 @@ as Market-1501 has.
 
     /usr/bin/python3 datasets/make_reid_demo.py OUT_DIR [--ids 100] [--seed 0] [--bg-strength 1.0]
         [--train-ids 0] [--train-per-cam 3]
-    vssm reid extract --weights weights/fashion_mnist/vmamba_fashion.safetensors \
+    vssm reid extract --weights weights/reid_demo/vmamba_reid_demo.safetensors \
         --data OUT_DIR --format market --out demo_feats.safetensors
     vssm eval reid --features demo_feats.safetensors
+
+(weights/reid_demo is a re-ID model trained on --train-ids 3000 by weights/train_reid_demo.py;
+the Fashion-MNIST classifier as a backbone ranks at chance here, see weights/README.md.)
 
 Writes OUT_DIR/query, OUT_DIR/bounding_box_test, OUT_DIR/bounding_box_train (empty unless
 --train-ids), and names 0002_c1s1_000451_03.jpg: pid, camera, sequence 1, frame, index.
