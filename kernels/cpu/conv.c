@@ -21,10 +21,8 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
                              const float *b, int Cout, float *y) {
     const int Ho = out_size(H), Wo = out_size(W), K = 9 * Cin;
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT];
-    const int packed = vssm_cpu_linear_pack_numel(Cout, K) != 0;   /* 32-column panels, see sgemm.c */
-    for (int co = 0; co < Cout; co++)
-        for (int t = 0; t < K; t++)
-            wt[t * Cout + co] = packed ? w[((size_t)(co / 32) * K + t) * 32 + co % 32] : w[(size_t)co * K + t];
+    for (int co = 0; co < Cout; co++)   /* w is laid out for the packed GEMM (ops.h) */
+        for (int t = 0; t < K; t++) wt[t * Cout + co] = vssm_cpu_linear_packed_get(w, Cout, K, co, t);
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)

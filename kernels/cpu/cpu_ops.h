@@ -10,6 +10,9 @@ void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const floa
 /* sgemm.c: the packed-weight GEMM (plain layout + BLAS without AVX-512) */
 size_t vssm_cpu_linear_pack_numel(int N, int K);
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out);
+/* element (n, k) of a weight laid out by vssm_cpu_linear_pack (element-wise readers, off
+ * the hot path) */
+float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k);
 void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                             int N, vssm_act act, int accumulate, float *y);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);

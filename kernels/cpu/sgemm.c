@@ -58,6 +58,16 @@ void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
 #endif
 }
 
+float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k) {
+#ifdef PACKED_GEMM
+    (void)N;
+    return wp[((size_t)(n / NR) * K + k) * NR + n % NR];
+#else
+    (void)N;
+    return wp[(size_t)n * K + k];
+#endif
+}
+
 #ifdef PACKED_GEMM
 typedef float vf __attribute__((vector_size(16 * sizeof(float)), aligned(64), may_alias));
 typedef float vfu __attribute__((vector_size(16 * sizeof(float)), aligned(4), may_alias));
