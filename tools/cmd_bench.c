@@ -67,6 +67,7 @@ static void usage(FILE *f) {
 typedef struct bench_opts {
     const char *weights;
     int batch, H, W, runs, warmup, json, no_ref;
+    int on_cpu;   /* the sgemm reference is a CPU figure */
 } bench_opts;
 
 /* Times one model (a preset name with random weights, or o->weights) and prints its report.
@@ -128,8 +129,7 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double peak_mb = ru.ru_maxrss / 1024.0;
-    const int on_cpu = !strncmp(vssm_ctx_describe(ctx), "cpu", 3);
-    if (*ref < 0) *ref = (o->no_ref || !on_cpu) ? 0 : sgemm_gflops(2048, 3);
+    if (*ref < 0) *ref = (o->no_ref || !o->on_cpu) ? 0 : sgemm_gflops(2048, 3);
     double bw = 0;
     if (!o->no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
     /* the minimum-bytes model is VMamba's cross-scan; a Vim reports 0 */
@@ -180,7 +180,7 @@ done:
 
 VSSM_VERB(bench) {
     const char *arch = "vmamba-tiny", *device = "cpu", *size = "224";
-    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0};
+    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1};
     int threads = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
@@ -207,6 +207,7 @@ VSSM_VERB(bench) {
     co.n_threads = threads;
     if (!strcmp(device, "cuda")) co.device = VSSM_DEVICE_CUDA;
     else if (strcmp(device, "cpu") != 0) { cli_error("bench: unknown device '%s' (cpu or cuda)", device); return VSSM_EXIT_USAGE; }
+    o.on_cpu = co.device == VSSM_DEVICE_CPU;
     vssm_ctx *ctx = NULL;
     if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
 
