@@ -2,7 +2,7 @@
  * `#pragma omp simd` loops (glibc's expf/erff/log1pf are scalar calls without
  * -ffast-math, and -ffast-math would break parity with the reference).
  * Accuracy (checked by tests/test_vmath.c against double libm over wide ranges):
- * vm_expf <= 2 ulp, vm_logf <= 1.2e-7, vm_softplusf <= 2.5e-7, vm_siluf <= 1e-6 relative;
+ * vm_expf (and vm_expf_neg on x <= 0) <= 2 ulp, vm_logf <= 1.2e-7, vm_softplusf <= 2.5e-7, vm_siluf <= 1e-6 relative;
  * vm_geluf <= 1.2e-6 absolute. */
 #ifndef VSSM_CPU_VMATH_H
 #define VSSM_CPU_VMATH_H
