@@ -10,4 +10,5 @@
 #include "vssm/backbone.h"
 #include "vssm/heads.h"
 #include "vssm/weights.h"
+#include "vssm/outfile.h"
 #endif

@@ -1,0 +1,43 @@
+/* vssm/outfile.h - output files that are never seen half-written.
+ *
+ * Every file vssm writes (converted weights, masks, plots, CSV/JSON reports, features)
+ * goes through this: the bytes go to a temp file with a unique name in the target's own
+ * folder (mkstemp, "PATH.XXXXXX"), and only a complete, flushed file is renamed over
+ * PATH. Two writers of one output never share a temp file (the last rename wins, each
+ * writer sees its own result), and a killed process leaves PATH as it was: either the
+ * old file or the whole new one. The temp file gets the mode a plain fopen would give
+ * (0666 less the umask), not mkstemp's 0600.
+ *
+ *     vssm_outfile o;
+ *     if (vssm_outfile_open(&o, path, &err) != VSSM_OK) return err.status;
+ *     fprintf(o.f, "...");                      // or png_init_io(png, o.f), fwrite, ...
+ *     return vssm_outfile_commit(&o, &err);     // or vssm_outfile_abort(&o) on failure
+ */
+#ifndef VSSM_OUTFILE_H
+#define VSSM_OUTFILE_H
+
+#include <stdio.h>
+#include "vssm/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_outfile {
+    FILE *f;        /* write here (binary mode) */
+    char *tmp;      /* the temp file's path (owned) */
+    char *path;     /* the final path (owned copy) */
+} vssm_outfile;
+
+/* Creates the temp file beside path. On failure o is zeroed and err names path. */
+vssm_status vssm_outfile_open(vssm_outfile *o, const char *path, vssm_err *err);
+/* Flushes, checks every write succeeded, closes and renames the temp file onto path.
+ * On any failure the temp file is removed and err names path. Always releases o. */
+vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err);
+/* Closes and removes the temp file; path is untouched. Safe on a zeroed or released o. */
+void vssm_outfile_abort(vssm_outfile *o);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,89 @@
+/* outfile.c - unique temp file beside the target, then rename (see vssm/outfile.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include "vssm/outfile.h"
+
+static mode_t current_umask(void) {
+    /* umask() can only be read by setting it; Linux exposes it in /proc without a race */
+    FILE *f = fopen("/proc/self/status", "r");
+    mode_t m = 022;
+    if (f) {
+        char line[128];
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, "Umask:", 6)) { m = (mode_t)strtol(line + 6, NULL, 8); break; }
+        fclose(f);
+    }
+    return m;
+}
+
+vssm_status vssm_outfile_open(vssm_outfile *o, const char *path, vssm_err *err) {
+    memset(o, 0, sizeof *o);
+    if (!path || !*path) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "output file: empty path");
+    size_t n = strlen(path);
+    o->path = malloc(n + 1);
+    o->tmp = malloc(n + 8);
+    if (!o->path || !o->tmp) {
+        vssm_outfile_abort(o);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(o->path, path, n + 1);
+    memcpy(o->tmp, path, n);
+    memcpy(o->tmp + n, ".XXXXXX", 8);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(o->tmp);
+        o->tmp = NULL;
+        vssm_outfile_abort(o);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create a file there (%s)", path, strerror(e));
+    }
+    (void)fchmod(fd, 0666 & ~current_umask());
+    o->f = fdopen(fd, "wb");
+    if (!o->f) {
+        int e = errno;
+        close(fd);
+        vssm_outfile_abort(o);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open for writing (%s)", path, strerror(e));
+    }
+    return VSSM_OK;
+}
+
+vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
+    if (!o->f || !o->tmp || !o->path) {
+        vssm_outfile_abort(o);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "output file: commit without a successful open");
+    }
+    int bad = fflush(o->f) != 0 || ferror(o->f);
+    int e = errno;
+    if (fclose(o->f) != 0 && !bad) { bad = 1; e = errno; }
+    o->f = NULL;
+    if (bad) {
+        vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", o->path, strerror(e));
+        vssm_outfile_abort(o);
+        return VSSM_ERR_IO;
+    }
+    if (rename(o->tmp, o->path) != 0) {
+        e = errno;
+        vssm_err_set(err, VSSM_ERR_IO, "%s: cannot move the finished file into place (%s)", o->path,
+                     strerror(e));
+        vssm_outfile_abort(o);
+        return VSSM_ERR_IO;
+    }
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+    return VSSM_OK;
+}
+
+void vssm_outfile_abort(vssm_outfile *o) {
+    if (o->f) fclose(o->f);
+    if (o->tmp) remove(o->tmp);
+    free(o->tmp);
+    free(o->path);
+    memset(o, 0, sizeof *o);
+}
