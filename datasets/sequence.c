@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vssm/outfile.h"
 #include "vssm/track.h"
+
+#define TEXT_MAX ((size_t)1 << 30)   /* a box or label file larger than 1 GiB is refused */
 
 int vssm_seq_format_from_name(const char *name) {
     if (!name) return -1;
@@ -158,9 +161,10 @@ static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
+    int too_big = 0;
     while (buf) {
         if (n + 1 >= cap) {
-            if (cap > ((size_t)1 << 30)) { free(buf); buf = NULL; break; }
+            if (cap >= TEXT_MAX) { too_big = 1; break; }
             char *nb = realloc(buf, cap * 2);
             if (!nb) { free(buf); buf = NULL; break; }
             buf = nb;
@@ -172,6 +176,11 @@ static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
     }
     int ioerr = ferror(f);
     fclose(f);
+    if (too_big) {
+        free(buf);
+        *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: larger than %zu MiB, not a box or label file", path, TEXT_MAX >> 20);
+        return NULL;
+    }
     if (!buf) { *st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); return NULL; }
     if (ioerr) { free(buf); *st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error", path); return NULL; }
     buf[n] = 0;
@@ -182,15 +191,17 @@ static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
 
 static int is_sep(char c) { return c == ',' || c == ' ' || c == '\t' || c == '\r' || c == ';'; }
 
-vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err) {
+vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **lines, int *n, vssm_err *err) {
     *boxes = NULL;
+    if (lines) *lines = NULL;
     *n = 0;
     vssm_status st;
     char *txt = read_text(path, err, &st);
     if (!txt) return st;
     int cap = 256, cnt = 0, line_no = 0;
     vssm_box *v = malloc((size_t)cap * sizeof *v);
-    st = v ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+    int *ln = lines ? malloc((size_t)cap * sizeof *ln) : NULL;
+    st = v && (ln || !lines) ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
     for (char *line = txt; st == VSSM_OK && line && *line;) {
         char *nl = strchr(line, '\n');
         if (nl) *nl = 0;
@@ -215,21 +226,34 @@ vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err
                                   path, line_no, line);
                 break;
             }
-            if (cnt == cap) {
-                vssm_box *nv = cap < (1 << 26) ? realloc(v, (size_t)cap * 2 * sizeof *v) : NULL;
-                if (!nv) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
-                v = nv;
+            if (cnt == VSSM_BOXES_MAX) {
+                st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: more than %d boxes, not a tracking sequence", path, line_no,
+                                  VSSM_BOXES_MAX);
+                break;
+            }
+            if (cnt == cap) {   /* cap <= VSSM_BOXES_MAX: no overflow */
+                vssm_box *nv = realloc(v, (size_t)cap * 2 * sizeof *v);
+                if (nv) v = nv;
+                int *nl2 = nv && lines ? realloc(ln, (size_t)cap * 2 * sizeof *ln) : NULL;
+                if (nl2) ln = nl2;
+                if (!nv || (lines && !nl2)) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
                 cap *= 2;
             }
+            if (ln) ln[cnt] = line_no;
             v[cnt++] = (vssm_box){val[0], val[1], val[2], val[3]};
         }
         line = nl ? nl + 1 : NULL;
     }
     free(txt);
-    if (st != VSSM_OK) { free(v); return st; }
+    if (st != VSSM_OK) { free(v); free(ln); return st; }
     *boxes = v;
+    if (lines) *lines = ln;
     *n = cnt;
     return VSSM_OK;
+}
+
+vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err) {
+    return vssm_boxes_read_lines(path, boxes, NULL, n, err);
 }
 
 /* integers separated by commas / whitespace (LaSOT one line, GOT-10k one per line) */
@@ -252,8 +276,12 @@ static vssm_status ints_read(const char *path, int **out, int *n, vssm_err *err)
             st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: expected integer labels, got '%.20s'", path, p);
             break;
         }
+        if (cnt == VSSM_BOXES_MAX) {
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: more than %d labels, not a tracking sequence", path, VSSM_BOXES_MAX);
+            break;
+        }
         if (cnt == cap) {
-            int *nv = cap < (1 << 26) ? realloc(v, (size_t)cap * 2 * sizeof *v) : NULL;
+            int *nv = realloc(v, (size_t)cap * 2 * sizeof *v);
             if (!nv) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
             v = nv;
             cap *= 2;
@@ -295,6 +323,8 @@ void vssm_seq_free(vssm_seq *s) {
     free(s->gt);
     free(s->visible);
     free(s->cover);
+    free(s->gt_path);
+    free(s->gt_line);
     memset(s, 0, sizeof *s);
 }
 
@@ -306,10 +336,20 @@ static void read_resolution(const char *dir, int *w, int *h) {
     if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f)) {
-        int a, b;
-        if (!strncmp(line, "resolution", 10) && sscanf(line, "resolution: (%d, %d)", &a, &b) == 2 && a > 0 && b > 0) {
-            *w = a;
-            *h = b;
+        /* "resolution: (W, H)"; strtol, not sscanf %d, whose overflow is undefined */
+        if (strncmp(line, "resolution", 10)) continue;
+        char *p = line + 10, *e;
+        while (*p == ' ' || *p == ':' || *p == '(' || *p == '\t') p++;
+        errno = 0;
+        long a = strtol(p, &e, 10);
+        if (e == p || errno) continue;
+        p = e;
+        while (*p == ' ' || *p == ',') p++;
+        long b = strtol(p, &e, 10);
+        if (e == p || errno) continue;
+        if (a >= 1 && a <= (1L << 20) && b >= 1 && b <= (1L << 20)) {
+            *w = (int)a;
+            *h = (int)b;
         }
     }
     fclose(f);
@@ -334,9 +374,9 @@ vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vss
         if (alt && is_file(alt)) { free(gtp); gtp = alt; } else free(alt);
     }
     if (!gtp) { vssm_seq_free(s); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
-    vssm_status st = vssm_boxes_read(gtp, &s->gt, &s->n_gt, err);
+    s->gt_path = gtp;
+    vssm_status st = vssm_boxes_read_lines(gtp, &s->gt, &s->gt_line, &s->n_gt, err);
     if (st == VSSM_OK && s->n_gt == 0) st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no boxes", gtp);
-    free(gtp);
     if (st == VSSM_OK && fmt == VSSM_SEQ_FORMAT_LASOT) {
         int *occ = NULL, *oov = NULL;
         st = labels_opt(dir, "full_occlusion.txt", s->n_gt, &occ, err);
@@ -446,28 +486,15 @@ vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, i
 }
 
 vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err) {
-    size_t L = strlen(path);
-    char *tmp = malloc(L + 32);
-    if (!tmp) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    snprintf(tmp, L + 32, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        vssm_status s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
-        free(tmp);
-        return s;
-    }
-    int bad = 0;
-    for (int i = 0; i < n && !bad; i++) {
+    vssm_outfile o;
+    vssm_status s = vssm_outfile_open(&o, path, err);
+    if (s != VSSM_OK) return s;
+    for (int i = 0; i < n; i++) {
         const vssm_box *b = &boxes[i];
-        bad = fprintf(f, "%.0f,%.0f,%.0f,%.0f\n", round(b->x) + 0.0, round(b->y) + 0.0, round(b->w) + 0.0, round(b->h) + 0.0) < 0;
+        if (fprintf(o.f, "%.0f,%.0f,%.0f,%.0f\n", round(b->x) + 0.0, round(b->y) + 0.0, round(b->w) + 0.0, round(b->h) + 0.0) < 0) {
+            vssm_outfile_abort(&o);
+            return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", path, strerror(errno));
+        }
     }
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        vssm_status s = vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", path, strerror(errno));
-        remove(tmp);
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-    return VSSM_OK;
+    return vssm_outfile_commit(&o, err);
 }

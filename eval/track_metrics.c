@@ -19,6 +19,64 @@ static const double OVERLAP_THR[VSSM_TRACK_N_OVERLAP] = {
 double vssm_track_overlap_threshold(int i) { return i >= 0 && i < VSSM_TRACK_N_OVERLAP ? OVERLAP_THR[i] : NAN; }
 
 static int has_nan(const vssm_box *b) { return isnan(b->x) || isnan(b->y) || isnan(b->w) || isnan(b->h); }
+static int all_finite(const vssm_box *b) { return isfinite(b->x) && isfinite(b->y) && isfinite(b->w) && isfinite(b->h); }
+
+int vssm_track_gt_check(const vssm_box *gt, int n_gt, vssm_err *err) {
+    for (int i = 0; i < n_gt; i++)
+        if (!all_finite(&gt[i])) {
+            vssm_err_set(err, VSSM_ERR_FORMAT, "ground-truth box %d (%g, %g, %g, %g) is not finite", i + 1, gt[i].x, gt[i].y,
+                         gt[i].w, gt[i].h);
+            return i;
+        }
+    return -1;
+}
+
+/* pytracking's checks, in its order: NaN or a negative size anywhere ('Error: Invalid
+ * results'); then, over the frames scored (after the zero-size repeat and the truncation),
+ * a NaN overlap with a valid GT frame ('Nans in calculated overlap'). torch.min/max
+ * propagate NaN where C's fmin/fmax drop it, so the one NaN the overlap can get from
+ * finite GT and NaN-free, non-negative predictions - x + w = -inf + inf - is found here. */
+static int pyt_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible, int n_gt, vssm_err *err) {
+    for (int i = 0; i < n_pred; i++)
+        if (has_nan(&pred[i]) || pred[i].w < 0 || pred[i].h < 0) {
+            vssm_err_set(err, VSSM_ERR_FORMAT,
+                         "box %d (%g, %g, %g, %g) has NaN or a negative size (pytracking: 'Invalid results')", i + 1,
+                         pred[i].x, pred[i].y, pred[i].w, pred[i].h);
+            return i;
+        }
+    const int m = n_pred < n_gt ? n_pred : n_gt;
+    int src = 0;   /* the box frame i is scored with (a zero-size box repeats the previous) */
+    for (int i = 1; i < m; i++) {
+        if (!(pred[i].w == 0.0 || pred[i].h == 0.0)) src = i;
+        const vssm_box *p = &pred[src], *a = &gt[i];
+        int valid = a->w > 0.0 && a->h > 0.0 && (!visible || visible[i]);
+        if (valid && (isnan(p->x + p->w) || isnan(p->y + p->h))) {
+            vssm_err_set(err, VSSM_ERR_FORMAT,
+                         "box %d (%g, %g, %g, %g): its overlap is NaN (-inf + inf; pytracking: 'Nans in calculated overlap')",
+                         src + 1, p->x, p->y, p->w, p->h);
+            return src;
+        }
+    }
+    return -1;
+}
+
+static int got10k_check(const vssm_box *pred, int n_pred, vssm_err *err) {
+    for (int i = 0; i < n_pred; i++)
+        if (has_nan(&pred[i])) {
+            vssm_err_set(err, VSSM_ERR_FORMAT, "box %d (%g, %g, %g, %g) has NaN (the got10k toolkit's AO would be NaN)", i + 1,
+                         pred[i].x, pred[i].y, pred[i].w, pred[i].h);
+            return i;
+        }
+    return -1;
+}
+
+int vssm_track_results_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible, int n_gt,
+                             vssm_seq_format fmt, vssm_err *err) {
+    if (!pred || n_pred < 1) return -1;
+    if (fmt == VSSM_SEQ_FORMAT_GOT10K) return got10k_check(pred, n_pred, err);
+    if (!gt || n_gt < 1) return -1;
+    return pyt_check(pred, n_pred, gt, visible, n_gt, err);
+}
 
 /* pytracking calc_iou_overlap: tl = max, br = min(xy + wh - 1), sz = clamp(br - tl + 1, 0) */
 static double iou_pyt(const vssm_box *p, const vssm_box *a) {
@@ -34,12 +92,8 @@ vssm_status vssm_track_seq_eval(const vssm_box *pred_in, int n_pred, const vssm_
     memset(out, 0, sizeof *out);
     if (n_gt < 1 || !gt) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no ground-truth boxes");
     if (n_pred < 1 || !pred_in) return vssm_err_set(err, VSSM_ERR_FORMAT, "no predicted boxes");
-    for (int i = 0; i < n_pred; i++)
-        if (has_nan(&pred_in[i]) || pred_in[i].w < 0 || pred_in[i].h < 0)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "invalid results: line %d (%g, %g, %g, %g) has NaN or a negative size",
-                                i + 1, pred_in[i].x, pred_in[i].y, pred_in[i].w, pred_in[i].h);
-    for (int i = 0; i < n_gt; i++)
-        if (has_nan(&gt[i])) return vssm_err_set(err, VSSM_ERR_FORMAT, "NaN in the annotation at frame %d", i + 1);
+    if (vssm_track_gt_check(gt, n_gt, err) >= 0) return VSSM_ERR_FORMAT;
+    if (pyt_check(pred_in, n_pred, gt, visible, n_gt, err) >= 0) return VSSM_ERR_FORMAT;
     if (proto == VSSM_TRACK_PROTOCOL_LASOT && n_pred < n_gt)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "mismatch in tracker prediction (%d boxes) and GT (%d) lengths", n_pred, n_gt);
 
@@ -161,13 +215,18 @@ vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_bo
     if (n_pred != n_gt)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%d predicted boxes for %d ground-truth boxes (got10k needs equal lengths)",
                             n_pred, n_gt);
+    if (vssm_track_gt_check(gt, n_gt, err) >= 0 || got10k_check(pred, n_pred, err) >= 0) return VSSM_ERR_FORMAT;
+    const int bounded = res_w > 0 && res_h > 0;
     int k = 0;
     for (int i = 1; i < n_gt; i++) {
         if (cover && !(cover[i] > 0)) continue;
         vssm_box p = pred[i], a = gt[i];
-        if (res_w > 0 && res_h > 0) {
+        if (bounded) {
             bound_box(&p, res_w, res_h);
             bound_box(&a, res_w, res_h);
+        } else if (!all_finite(&p) || p.w < 0 || p.h < 0) {
+            ious[k++] = 0.0;   /* nothing to clip it to: it overlaps nothing */
+            continue;
         }
         ious[k++] = iou_got10k(p, a);
     }

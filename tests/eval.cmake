@@ -1,2 +1,7 @@
 # Metrics (eval/) against the reference toolkits' conventions.
 vssm_add_test(test_metrics test_metrics.c)
+# `vssm eval track` on results / ground truth that do not fit (tests/data/track/bad).
+vssm_add_test(test_eval_track_inputs test_eval_track_inputs.c)
+target_compile_definitions(test_eval_track_inputs PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+target_link_libraries(test_eval_track_inputs PRIVATE PkgConfig::CJSON)
+add_dependencies(test_eval_track_inputs vssm)

@@ -99,9 +99,21 @@ static void test_predictions(void) {
     memcpy(p, PRED4, sizeof p);
     p[3].h = -1;
     TEST_CHECK(vssm_track_seq_eval(p, 4, GT4, NULL, 4, VSSM_TRACK_PROTOCOL_OTB, &m, &err) == VSSM_ERR_FORMAT &&
-                   strstr(err.msg, "line 4"), "negative height: %s", err.msg);
+                   strstr(err.msg, "box 4"), "negative height: %s", err.msg);
     p[3].h = NAN;
     TEST_CHECK(vssm_track_seq_eval(p, 4, GT4, NULL, 4, VSSM_TRACK_PROTOCOL_OTB, &m, &err) == VSSM_ERR_FORMAT, "NaN refused");
+    TEST_CHECK(vssm_track_results_check(p, 4, GT4, NULL, 4, VSSM_SEQ_FORMAT_OTB, &err) == 3, "check finds box index 3");
+    /* -inf + inf: pytracking's overlap is NaN -> refused; other infinities score IoU 0 */
+    memcpy(p, PRED4, sizeof p);
+    p[2] = (vssm_box){-INFINITY, 10, INFINITY, 12};
+    TEST_CHECK(vssm_track_seq_eval(p, 4, GT4, NULL, 4, VSSM_TRACK_PROTOCOL_OTB, &m, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "box 3"),
+               "-inf + inf refused: %s", err.msg);
+    p[2] = (vssm_box){-INFINITY, 10, 12, 12};
+    TEST_CHECK(vssm_track_seq_eval(p, 4, GT4, NULL, 4, VSSM_TRACK_PROTOCOL_OTB, &m, &err) == VSSM_OK &&
+                   fabs(m.avg_overlap - (1 + 0.7391304347826086) / 4) < 1e-12, "-inf x: IoU 0 (%g)", m.avg_overlap);
+    vssm_box gti[4] = {GT4[0], GT4[1], {10, 10, INFINITY, 20}, GT4[3]};
+    TEST_CHECK(vssm_track_seq_eval(PRED4, 4, gti, NULL, 4, VSSM_TRACK_PROTOCOL_OTB, &m, &err) == VSSM_ERR_FORMAT &&
+                   vssm_track_gt_check(gti, 4, &err) == 2, "inf GT refused");
 }
 
 static void test_got10k(void) {
@@ -124,6 +136,19 @@ static void test_got10k(void) {
     TEST_REQUIRE(vssm_got10k_seq_ious(pr, 2, gt, NULL, 2, 0, 0, ious, &n, &err) == VSSM_OK, "unbounded");
     TEST_CHECK(fabs(ious[0] - 0.25) < 1e-12, "unbounded IoU 0.25 (%.4f)", ious[0]);
     TEST_CHECK(vssm_got10k_seq_ious(pr, 1, gt, NULL, 2, 0, 0, ious, &n, &err) == VSSM_ERR_FORMAT, "length mismatch refused: %s", err.msg);
+    /* a 1-frame sequence has nothing to score after frame 0: 0 IoUs, no error */
+    TEST_CHECK(vssm_got10k_seq_ious(gt, 1, gt, NULL, 1, 0, 0, ious, &n, &err) == VSSM_OK && n == 0, "1 frame: 0 IoUs (%d)", n);
+    /* NaN in results: refused (the toolkit's AO would be NaN); inf / negative: clipped, or IoU 0 unbounded */
+    vssm_box pn[2] = {{0, 0, 10, 10}, {NAN, 80, 20, 20}};
+    TEST_CHECK(vssm_got10k_seq_ious(pn, 2, gt, NULL, 2, 120, 100, ious, &n, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "box 2"),
+               "NaN refused: %s", err.msg);
+    TEST_CHECK(vssm_track_results_check(pn, 2, gt, NULL, 2, VSSM_SEQ_FORMAT_GOT10K, &err) == 1, "check finds box index 1");
+    vssm_box pi[2] = {{0, 0, 10, 10}, {100, 80, INFINITY, 20}};
+    TEST_CHECK(vssm_got10k_seq_ious(pi, 2, gt, NULL, 2, 120, 100, ious, &n, &err) == VSSM_OK && fabs(ious[0] - 1.0) < 1e-12,
+               "inf w clipped to the image: IoU 1 (%g)", ious[0]);
+    TEST_CHECK(vssm_got10k_seq_ious(pi, 2, gt, NULL, 2, 0, 0, ious, &n, &err) == VSSM_OK && ious[0] == 0.0, "unbounded inf: IoU 0");
+    pi[1].w = -20;
+    TEST_CHECK(vssm_got10k_seq_ious(pi, 2, gt, NULL, 2, 0, 0, ious, &n, &err) == VSSM_OK && ious[0] == 0.0, "unbounded negative: IoU 0");
     /* pooled over sequences, not averaged per sequence */
     double pool[5] = {1, 1, 1, 0, 0.6};
     vssm_got10k_eval(pool, 5, &g);

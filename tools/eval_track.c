@@ -22,8 +22,24 @@ static const char *usage =
     "  (percent; per-sequence curves averaged over sequences).\n"
     "got10k: the got10k toolkit's AO, SR0.50, SR0.75 (fractions; frame 0 dropped, frames with\n"
     "  cover > 0, IoUs of all sequences pooled).\n"
-    "--plot writes the success (and precision) plot; an .svg also gets a .png beside it.\n"
-    "exit: 0 ok, 1 some sequences could not be evaluated (named on stderr), 2 usage\n";
+    "--plot writes the success (and precision) plot; an .svg also gets a .png beside it. It is\n"
+    "  not written when a sequence could not be evaluated (a plot of part of the data).\n"
+    "\n"
+    "Results that do not fit the ground truth, per format (as the reference toolkits):\n"
+    "  otb:    NaN or a negative w/h anywhere in a file, or a box whose overlap is NaN\n"
+    "          (x = -inf with w = inf), fails that sequence naming FILE:LINE (pytracking raises);\n"
+    "          other infinite values score IoU 0 and centre error inf. A short file is padded\n"
+    "          with zero boxes (IoU 0), a long one truncated, each said on stderr.\n"
+    "  lasot:  the same, but a short file fails its sequence (pytracking raises).\n"
+    "  got10k: a NaN fails the sequence naming FILE:LINE (the toolkit's AO would be NaN);\n"
+    "          infinite or negative values are clipped to the image (meta_info.ini resolution)\n"
+    "          as the toolkit clips them; without a resolution such a box scores IoU 0. A file\n"
+    "          must have one box per ground-truth frame (the toolkit asserts it). Frame 0 is\n"
+    "          the initialisation and is not scored: a 1-frame sequence (or one whose frames\n"
+    "          all have cover 0) adds no frame, said on stderr, and shows '-' / no AO keys.\n"
+    "  Ground truth must be finite: a NaN or inf box fails its sequence naming FILE:LINE.\n"
+    "exit: 0 ok, 1 some sequences could not be evaluated (each named on stderr, the others are\n"
+    "scored) or no frame at all could be scored, 2 usage\n";
 
 static int file_exists(const char *p) {
     struct stat sb;
@@ -32,23 +48,82 @@ static int file_exists(const char *p) {
 
 typedef struct seq_row {
     char name[256];
-    int ok, frames;
+    int ok, frames, scored;   /* scored: got10k frames that entered AO */
     double auc, prec, nprec, ao, sr50, sr75;
 } seq_row;
+
+/* the GT's first non-finite box, named by its line; 1 when there is one */
+static int gt_bad(const vssm_seq *s) {
+    vssm_err err = {0};
+    int k = vssm_track_gt_check(s->gt, s->n_gt, &err);
+    if (k < 0) return 0;
+    cli_error("%s:%d: %s", s->gt_path, s->gt_line ? s->gt_line[k] : k + 1, err.msg);
+    return 1;
+}
+
+/* reads a results file and applies the format's checks; 0 with the boxes, else 1 (named) */
+static int read_results(const char *p, const vssm_seq *s, int fmt, vssm_box **pred, int *np) {
+    vssm_err err = {0};
+    int *lines = NULL;
+    *pred = NULL;
+    *np = 0;
+    if (vssm_boxes_read_lines(p, pred, &lines, np, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
+    int bad = 0;
+    int k = vssm_track_results_check(*pred, *np, s->gt, s->visible, s->n_gt, (vssm_seq_format)fmt, &err);
+    if (*np == 0) {
+        cli_error("%s: no boxes (expected one per ground-truth frame, %d)", p, s->n_gt);
+        bad = 1;
+    } else if (k >= 0) {
+        cli_error("%s:%d: %s", p, lines[k], err.msg);
+        bad = 1;
+    } else if (*np != s->n_gt) {
+        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            cli_error("%s: %d boxes for %d ground-truth frames (the got10k toolkit requires one box per frame)", p, *np, s->n_gt);
+            bad = 1;
+        } else if (fmt == VSSM_SEQ_FORMAT_LASOT && *np < s->n_gt) {
+            cli_error("%s: %d boxes for %d ground-truth frames (pytracking refuses a short LaSOT result)", p, *np, s->n_gt);
+            bad = 1;
+        } else if (*np < s->n_gt) {
+            fprintf(stderr, "vssm: note: %s: %d boxes for %d ground-truth frames: padded with %d zero boxes (IoU 0), as pytracking does\n",
+                    p, *np, s->n_gt, s->n_gt - *np);
+        } else {
+            fprintf(stderr, "vssm: note: %s: %d boxes for %d ground-truth frames: the last %d ignored, as pytracking does\n", p, *np,
+                    s->n_gt, *np - s->n_gt);
+        }
+    }
+    free(lines);
+    if (bad) {
+        free(*pred);
+        *pred = NULL;
+        *np = 0;
+    }
+    return bad;
+}
+
+/* builds DIR/<a>.txt-like paths; 1 (named) when the path does not fit */
+static int path_fmt(char *p, size_t n, const char *results, const char *fmt, const char *a, int r) {
+    int len = r >= 0 ? snprintf(p, n, fmt, results, a, a, r) : snprintf(p, n, fmt, results, a);
+    if (len < 0 || (size_t)len >= n) {
+        cli_error("%s: the results path for sequence %s is too long", results, a);
+        return 1;
+    }
+    return 0;
+}
 
 /* got10k: every DIR/<seq>/<seq>_NNN.txt, else DIR/<seq>.txt; ious appended to *all */
 static int got10k_seq(const char *results, const vssm_seq *s, double **all, int64_t *n_all, int64_t *cap, seq_row *row) {
     vssm_err err = {0};
     char p[4096];
     int files = 0, bad = 0, plain = 0;
-    double *ious = malloc((size_t)s->n_gt * sizeof(double));
     int64_t start = *n_all;
+    if (gt_bad(s)) return 1;
+    double *ious = malloc((size_t)s->n_gt * sizeof(double));
     if (!ious) { cli_error("out of memory"); return -1; }
     for (int r = 1; r <= 999 && !bad; r++) {
-        snprintf(p, sizeof p, "%s/%s/%s_%03d.txt", results, s->name, s->name, r);
+        if (path_fmt(p, sizeof p, results, "%s/%s/%s_%03d.txt", s->name, r)) { bad = 1; break; }
         if (!file_exists(p)) {
             if (r == 1) {
-                snprintf(p, sizeof p, "%s/%s.txt", results, s->name);
+                if (path_fmt(p, sizeof p, results, "%s/%s.txt", s->name, -1)) { bad = 1; break; }
                 if (!file_exists(p)) break;
                 plain = 1;
             } else {
@@ -57,7 +132,7 @@ static int got10k_seq(const char *results, const vssm_seq *s, double **all, int6
         }
         vssm_box *pred;
         int np, k;
-        if (vssm_boxes_read(p, &pred, &np, &err) != VSSM_OK) { cli_error("%s", err.msg); bad = 1; break; }
+        if (read_results(p, s, VSSM_SEQ_FORMAT_GOT10K, &pred, &np)) { bad = 1; break; }
         if (vssm_got10k_seq_ious(pred, np, s->gt, s->cover, s->n_gt, s->res_w, s->res_h, ious, &k, &err) != VSSM_OK) {
             cli_error("%s: %s", p, err.msg);
             free(pred);
@@ -65,15 +140,17 @@ static int got10k_seq(const char *results, const vssm_seq *s, double **all, int6
             break;
         }
         free(pred);
-        if (*n_all + k > *cap) {
-            int64_t nc = (*cap ? *cap * 2 : 4096) + k;
-            double *na = realloc(*all, (size_t)nc * sizeof(double));
-            if (!na) { cli_error("out of memory"); bad = 1; break; }
-            *all = na;
-            *cap = nc;
+        if (k > 0) {   /* a 1-frame sequence gives none (and *all may still be NULL) */
+            if (*n_all + k > *cap) {
+                int64_t nc = (*cap ? *cap * 2 : 4096) + k;
+                double *na = realloc(*all, (size_t)nc * sizeof(double));
+                if (!na) { cli_error("out of memory"); bad = 1; break; }
+                *all = na;
+                *cap = nc;
+            }
+            memcpy(*all + *n_all, ious, (size_t)k * sizeof(double));
+            *n_all += k;
         }
-        memcpy(*all + *n_all, ious, (size_t)k * sizeof(double));
-        *n_all += k;
         files++;
         if (plain) break;   /* the plain DIR/<seq>.txt form has one repetition */
     }
@@ -84,13 +161,20 @@ static int got10k_seq(const char *results, const vssm_seq *s, double **all, int6
         bad = 1;
     }
     if (bad) { *n_all = start; return 1; }
+    row->frames = s->n_gt;
+    row->scored = (int)(*n_all - start);
+    row->ok = 1;
+    if (row->scored == 0) {
+        fprintf(stderr, "vssm: note: %s: %d frame%s, none scored (the got10k toolkit does not score the initial frame 0%s): "
+                        "the sequence adds nothing to AO\n",
+                s->name, s->n_gt, s->n_gt == 1 ? "" : "s", s->cover ? ", nor frames with cover 0" : "");
+        return 0;
+    }
     vssm_got10k_metrics m;
     vssm_got10k_eval(*all + start, *n_all - start, &m);
     row->ao = m.ao;
     row->sr50 = m.sr50;
     row->sr75 = m.sr75;
-    row->frames = s->n_gt;
-    row->ok = 1;
     return 0;
 }
 
@@ -174,14 +258,14 @@ int vssm_eval_track(int argc, char **argv) {
             continue;
         }
         char p[4096];
-        snprintf(p, sizeof p, "%s/%s.txt", results, s.name);
         vssm_box *pred = NULL;
         int np = 0;
-        if (!file_exists(p)) {
+        if (path_fmt(p, sizeof p, results, "%s/%s.txt", s.name, -1)) {
+            failed++;
+        } else if (!file_exists(p)) {
             cli_error("%s: result not found for sequence %s", p, s.name);
             failed++;
-        } else if (vssm_boxes_read(p, &pred, &np, &err) != VSSM_OK) {
-            cli_error("%s", err.msg);
+        } else if (gt_bad(&s) || read_results(p, &s, fmt, &pred, &np)) {
             failed++;
         } else if (vssm_track_seq_eval(pred, np, s.gt, s.visible, s.n_gt,
                                        fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB,
@@ -224,7 +308,11 @@ int vssm_eval_track(int argc, char **argv) {
         cJSON_AddStringToObject(o, "format", fmt_s);
         cJSON_AddNumberToObject(o, "sequences", n_ok);
         cJSON_AddNumberToObject(o, "failed", failed);
-        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+        if (fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0) {
+            cJSON_AddNumberToObject(o, "frames", 0);   /* no AO: nothing was scored (stderr says so) */
+        } else if (n_ok == 0) {
+            /* no summary from no sequence (stderr says why) */
+        } else if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
             cJSON_AddNumberToObject(o, "ao", g.ao);
             cJSON_AddNumberToObject(o, "sr50", g.sr50);
             cJSON_AddNumberToObject(o, "sr75", g.sr75);
@@ -246,7 +334,10 @@ int vssm_eval_track(int argc, char **argv) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "name", rows[k].name);
             cJSON_AddNumberToObject(r, "frames", rows[k].frames);
-            if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            if (fmt == VSSM_SEQ_FORMAT_GOT10K) cJSON_AddNumberToObject(r, "scored_frames", rows[k].scored);
+            if (fmt == VSSM_SEQ_FORMAT_GOT10K && rows[k].scored == 0) {
+                /* nothing scored: no AO (a NaN would print as null) */
+            } else if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
                 cJSON_AddNumberToObject(r, "ao", rows[k].ao);
                 cJSON_AddNumberToObject(r, "sr50", rows[k].sr50);
                 cJSON_AddNumberToObject(r, "sr75", rows[k].sr75);
@@ -266,21 +357,32 @@ int vssm_eval_track(int argc, char **argv) {
         if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
             printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AO", "SR0.50", "SR0.75");
             for (int k = 0; k < nd; k++)
-                if (rows[k].ok)
+                if (rows[k].ok && rows[k].scored == 0)
+                    printf("%-32.32s %7d %8s %8s %8s\n", rows[k].name, rows[k].frames, "-", "-", "-");
+                else if (rows[k].ok)
                     printf("%-32.32s %7d %8.3f %8.3f %8.3f\n", rows[k].name, rows[k].frames, rows[k].ao, rows[k].sr50, rows[k].sr75);
-            printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g.n, g.ao, g.sr50, g.sr75);
+            if (g.n > 0) printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g.n, g.ao, g.sr50, g.sr75);
         } else {
             printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AUC", "Prec", "NPrec");
             for (int k = 0; k < nd; k++)
                 if (rows[k].ok)
                     printf("%-32.32s %7d %8.2f %8.2f %8.2f\n", rows[k].name, rows[k].frames, rows[k].auc, rows[k].prec, rows[k].nprec);
-            printf("\n%s (pytracking, %d sequences): AUC %.2f  Precision %.2f  Norm Precision %.2f  OP50 %.2f  OP75 %.2f\n",
-                   fmt_s, n_ok, sum.auc, sum.precision, sum.norm_precision, sum.op50, sum.op75);
+            if (n_ok > 0)
+                printf("\n%s (pytracking, %d sequences): AUC %.2f  Precision %.2f  Norm Precision %.2f  OP50 %.2f  OP75 %.2f\n",
+                       fmt_s, n_ok, sum.auc, sum.precision, sum.norm_precision, sum.op50, sum.op75);
         }
     }
     if (failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", failed, nd);
+    /* nothing scored at all: no summary exists (a got10k AO of no frame is NaN) */
+    int empty = n_ok == 0 || (fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0);
+    if (empty && !failed) cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", gt_root);
+    else if (empty) cli_error("no sequence could be evaluated");
+    if (plot && (failed || empty)) {
+        fprintf(stderr, "vssm: %s not written: it would plot %s\n", plot, empty ? "nothing" : "part of the sequences");
+        plot = NULL;
+    }
 
-    if (plot && n_ok > 0) {
+    if (plot) {
         char lab_s[300], lab_p[300];
         vssm_track_curve cs, cp;
         double g100[VSSM_GOT10K_N_IOU];
@@ -315,5 +417,5 @@ int vssm_eval_track(int argc, char **argv) {
     free(sm);
     free(ious);
     vssm_seq_list_free(dirs, nd);
-    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    return failed || empty ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }

@@ -69,13 +69,21 @@
  *   GOT-10k <split>/<seq>/groundtruth.txt, absence.label, cover.label (one per line),
  *           meta_info.ini (resolution: (w, h)), frames %08d.jpg in the sequence folder
  *   Frames are the sorted image files of <seq>/img (or <seq> itself). A malformed line
- *   is VSSM_ERR_FORMAT naming the file and line. "NaN" fields are accepted (read as NaN).
+ *   is VSSM_ERR_FORMAT naming the file and line. "NaN" and "inf" fields are read as such
+ *   (the metrics decide what they mean, below). A box file holds at most
+ *   VSSM_BOXES_MAX boxes and a label file as many labels; a text file is at most 1 GiB;
+ *   meta_info.ini's resolution must be two integers 1 .. 1048576 (else it is ignored).
  *
  * ---- metrics (eval/track_metrics.c), pytracking analysis/extract_results.py exactly:
- *   prediction frame 0 := GT; predictions with w or h == 0 take the previous frame's box
- *   (negative w/h: VSSM_ERR_FORMAT); a short result is padded with zero boxes (LaSOT:
- *   refused), a long one truncated. IoU = continuous overlap / union; centre = xy +
- *   (wh - 1)/2; normalised error divides both centres by the GT (w, h).
+ *   prediction frame 0 := GT; predictions with w or h == 0 take the previous frame's box;
+ *   a short result is padded with zero boxes (LaSOT: refused), a long one truncated.
+ *   IoU = continuous overlap / union; centre = xy + (wh - 1)/2; normalised error divides
+ *   both centres by the GT (w, h).
+ *   Values pytracking refuses are VSSM_ERR_FORMAT naming the box (vssm_track_results_check
+ *   finds it first): NaN anywhere in the results or a negative w/h ('Invalid results'),
+ *   and a box whose overlap with a valid GT frame is NaN (x = -inf with w = +inf:
+ *   'Nans in calculated overlap'). Other infinite values are scored as pytracking scores
+ *   them: IoU 0, centre error +inf. The ground truth must be finite.
  *   valid frame = GT w > 0 and h > 0 (and visible, LaSOT). Invalid frames: IoU -1, centre
  *   error +inf, normalised error -1 (so pytracking counts them as normalised-precision
  *   hits except in LaSOT, where invisible frames get +inf).
@@ -90,6 +98,11 @@
  *   (rect_iou bound), IoU = inter / (union + DBL_EPSILON) clipped to [0, 1], only frames
  *   with cover > 0; IoUs of all sequences pooled: AO = mean, SR0.5 / SR0.75 = fraction
  *   with IoU > 0.5 / 0.75, success curve on 101 thresholds linspace(0, 1, 101).
+ *   The results must have exactly one box per GT frame (the toolkit asserts it). A NaN
+ *   in a results box is VSSM_ERR_FORMAT (the toolkit's AO would be NaN). Infinite and
+ *   negative values are clipped to the image as the toolkit clips them; without a
+ *   resolution (no meta_info.ini) a box with a negative side or an infinite value
+ *   overlaps nothing (IoU 0). A 1-frame sequence has no frame to score (0 IoUs).
  *
  * Nothing here prints or exits; no global state.
  */
@@ -217,6 +230,8 @@ typedef struct vssm_seq {
     uint8_t *visible;    /* (n_gt) or NULL: LaSOT !occl && !oov; GOT-10k !absence */
     int *cover;          /* (n_gt) GOT-10k cover.label, or NULL */
     int res_w, res_h;    /* GOT-10k meta_info.ini resolution, 0 when unknown */
+    char *gt_path;       /* the ground-truth file read */
+    int *gt_line;        /* (n_gt) 1-based line of each GT box in gt_path */
 } vssm_seq;
 
 /* Reads one sequence folder. A missing groundtruth file is VSSM_ERR_IO; LaSOT's and
@@ -230,11 +245,15 @@ vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, i
 void vssm_seq_list_free(char **dirs, int n);
 /* The sorted image files of dir/img, else of dir. */
 vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err);
+#define VSSM_BOXES_MAX (1 << 22)   /* boxes (frames) one file may hold: LaSOT's longest has 11397 */
 /* Boxes from a text file: one per line, 4 numbers separated by commas, tabs or spaces;
  * blank lines are skipped. *boxes is malloc'd. */
 vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err);
-/* Writes integer boxes "x,y,w,h\n" (rounded half away from zero) to a temporary name,
- * then renames it to path. */
+/* The same, with *lines (malloc'd, n entries) the 1-based line of each box in the file,
+ * so that a box the metrics refuse can be named by its line. lines may be NULL. */
+vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **lines, int *n, vssm_err *err);
+/* Writes integer boxes "x,y,w,h\n" (rounded half away from zero) through vssm/outfile.h
+ * (a unique temporary name beside path, renamed onto it when complete). */
 vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err);
 
 /* ---------------------------------------------------------------- metrics */
@@ -255,6 +274,15 @@ typedef struct vssm_track_seq_metrics {
     double avg_overlap;                     /* mean IoU over valid frames */
     int n_frames, n_valid;
 } vssm_track_seq_metrics;
+
+/* The first box of a results file (pred, n_pred) that the format's toolkit refuses
+ * (the rules above: OTB / LaSOT pytracking's, GOT-10k the got10k toolkit's; a length
+ * mismatch is not checked here), as a 0-based index with VSSM_ERR_FORMAT in err saying
+ * why; -1 when every box can be scored. gt, visible (may be NULL) as for the metrics. */
+int vssm_track_results_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible, int n_gt,
+                             vssm_seq_format fmt, vssm_err *err);
+/* The first GT box that is not finite (0-based), with VSSM_ERR_FORMAT in err; -1 when none. */
+int vssm_track_gt_check(const vssm_box *gt, int n_gt, vssm_err *err);
 
 /* pred (n_pred) against gt (n_gt); visible (n_gt) or NULL (all visible). pred is not
  * modified. */
@@ -294,12 +322,12 @@ typedef struct vssm_track_curve {
 
 /* One SVG (or, when path ends in ".png", an RGB PNG without text) with the success plot
  * (x: overlap threshold 0..1) and, when prec is non-NULL, the precision plot (x: 0..50 px)
- * side by side. Written to a temporary name, then renamed. */
+ * side by side. Written through vssm/outfile.h (unique temporary name, then renamed). */
 vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, int n_success,
                             const vssm_track_curve *prec, int n_prec, const char *title, vssm_err *err);
 /* Draws the outline of box (thickness px, clipped to the image) into an RGB image. */
 void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int thickness);
-/* Writes an RGB u8 image as PNG (libpng) through a temporary name renamed into place. */
+/* Writes an RGB u8 image as PNG (libpng) through vssm/outfile.h. */
 vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err);
 
 #ifdef __cplusplus
