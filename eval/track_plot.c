@@ -9,38 +9,31 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vssm/outfile.h"
 #include "vssm/track.h"
 
 /* pytracking's first plot colours (plot_results.get_plot_draw_styles) */
 static const uint8_t COLORS[][3] = {{255, 0, 0}, {0, 160, 0}, {0, 0, 255}, {0, 0, 0}, {255, 0, 255}, {0, 200, 200}, {128, 128, 128}};
 #define N_COLORS (int)(sizeof COLORS / sizeof COLORS[0])
 
-static char *tmp_name(const char *path) {
-    size_t n = strlen(path) + 32;
-    char *t = malloc(n);
-    if (t) snprintf(t, n, "%s.tmp%ld", path, (long)getpid());
-    return t;
-}
-
 /* ---------------------------------------------------------------- PNG */
 
 vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err) {
     if (!im || !im->data || im->c != 3 || im->w < 1 || im->h < 1)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: need a non-empty RGB image to write", path);
-    char *tmp = tmp_name(path);
-    if (!tmp) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    FILE *f = fopen(tmp, "wb");
+    vssm_outfile o;
+    vssm_status s0 = vssm_outfile_open(&o, path, err);
+    if (s0 != VSSM_OK) return s0;
     /* volatile: changed between setjmp and a possible longjmp */
     volatile vssm_status s = VSSM_OK;
     png_structp png = NULL;
     png_infop info = NULL;
-    if (!f) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create (%s)", tmp, strerror(errno));
-    else if (!(png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) || !(info = png_create_info_struct(png)))
+    if (!(png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) || !(info = png_create_info_struct(png)))
         s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory in libpng");
     else if (setjmp(png_jmpbuf(png))) {
-        s = vssm_err_set(err, VSSM_ERR_IO, "%s: libpng failed while writing", tmp);
+        s = vssm_err_set(err, VSSM_ERR_IO, "%s: libpng failed while writing", path);
     } else {
-        png_init_io(png, f);
+        png_init_io(png, o.f);
         png_set_IHDR(png, info, (png_uint_32)im->w, (png_uint_32)im->h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_set_compression_level(png, 3);
@@ -49,11 +42,11 @@ vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_er
         png_write_end(png, NULL);
     }
     if (png) png_destroy_write_struct(&png, info ? &info : NULL);
-    if (f && fclose(f) != 0 && s == VSSM_OK) s = vssm_err_set(err, VSSM_ERR_IO, "%s: write failed", tmp);
-    if (s == VSSM_OK && rename(tmp, path) != 0) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename into place (%s)", path, strerror(errno));
-    if (s != VSSM_OK) remove(tmp);
-    free(tmp);
-    return s;
+    if (s != VSSM_OK) {
+        vssm_outfile_abort(&o);
+        return s;
+    }
+    return vssm_outfile_commit(&o, err);
 }
 
 static void put(vssm_image *im, int x, int y, const uint8_t rgb[3]) {
@@ -194,22 +187,13 @@ vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, i
         vssm_image_free(&im);
         return s;
     }
-    char *tmp = tmp_name(path);
-    if (!tmp) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        vssm_status s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create (%s)", tmp, strerror(errno));
-        free(tmp);
-        return s;
-    }
+    vssm_outfile o;
+    vssm_status s = vssm_outfile_open(&o, path, err);
+    if (s != VSSM_OK) return s;
+    FILE *f = o.f;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n", PW * np, PH, PW * np, PH);
     for (int i = 0; i < np; i++) svg_panel(f, &ps[i], i * PW);
     fprintf(f, "</svg>\n");
-    vssm_status s = VSSM_OK;
-    if (ferror(f) | (fclose(f) != 0)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: write failed", tmp);
-    if (s == VSSM_OK && rename(tmp, path) != 0) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename into place (%s)", path, strerror(errno));
-    if (s != VSSM_OK) remove(tmp);
-    free(tmp);
-    return s;
+    return vssm_outfile_commit(&o, err);   /* checks every write, names path on failure */
 }

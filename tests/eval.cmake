@@ -5,3 +5,5 @@ vssm_add_test(test_eval_track_inputs test_eval_track_inputs.c)
 target_compile_definitions(test_eval_track_inputs PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
 target_link_libraries(test_eval_track_inputs PRIVATE PkgConfig::CJSON)
 add_dependencies(test_eval_track_inputs vssm)
+# Tracking files: reader limits, meta_info.ini numbers, outputs through vssm/outfile.h.
+vssm_add_test(test_track_files test_track_files.c)

@@ -178,7 +178,8 @@ typedef struct vssm_reid_features {
 } vssm_reid_features;
 
 vssm_status vssm_reid_features_load(vssm_reid_features *out, const char *path, vssm_err *err);
-/* Writes through PATH.tmp + rename (vssm_safetensors_write). meta may be NULL. */
+/* Writes through vssm/outfile.h (vssm_safetensors_write: a unique temp name beside path,
+ * renamed onto it when complete). meta may be NULL. */
 vssm_status vssm_reid_features_save(const char *path, const vssm_reid_features *f, const char *const *meta_kv, int n_meta,
                                     vssm_err *err);
 void vssm_reid_features_free(vssm_reid_features *f);
