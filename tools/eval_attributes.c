@@ -17,51 +17,95 @@ typedef struct { char **names; float *v; int n, a, cap; char **attrs; } csv_t;
 
 static void csv_free(csv_t *c) {
     for (int i = 0; i < c->n; i++) free(c->names[i]);
-    for (int j = 0; j < c->a; j++) free(c->attrs[j]);
+    for (int j = 0; j < c->a && c->attrs; j++) free(c->attrs[j]);
     free(c->names); free(c->v); free(c->attrs);
+    memset(c, 0, sizeof *c);
 }
 
+/* the next comma-separated field of *s (empty fields kept), NULL after the last */
+static char *next_field(char **s) {
+    if (!*s) return NULL;
+    char *f = *s, *comma = strchr(f, ',');
+    if (comma) { *comma = 0; *s = comma + 1; } else *s = NULL;
+    return f;
+}
+
+/* a JSON string (attribute names come from the CSV: quotes, backslashes, control bytes) */
+static void json_str(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
+
+#define CSV_MAX_ATTRS 100000
+#define CSV_MAX_ROWS 100000000
+
+/* Reads a header + rows CSV into c; on any error c is released and -1 returned (the error
+ * named with file:line on stderr). */
 static int csv_read(const char *path, csv_t *c) {
     memset(c, 0, sizeof *c);
     FILE *f = fopen(path, "r");
     if (!f) { cli_error("%s: cannot open", path); return -1; }
     char *line = NULL;
     size_t cap = 0;
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc = 0, header = 0;
     while (getline(&line, &cap, f) > 0) {
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
         if (!*line) continue;
         int cols = 1;
         for (char *p = line; *p; p++) cols += *p == ',';
-        char *save = NULL, *tok = strtok_r(line, ",", &save);
-        if (lineno == 1) {
+        char *rest = line, *tok = next_field(&rest);
+        if (!header) {
+            header = 1;
+            if (cols - 1 < 1 || cols - 1 > CSV_MAX_ATTRS) {
+                cli_error("%s:%d: the header names %d attributes (1 .. %d expected)", path, lineno, cols - 1, CSV_MAX_ATTRS);
+                rc = -1;
+                break;
+            }
+            if (!(c->attrs = calloc((size_t)(cols - 1), sizeof(char *)))) { cli_error("out of memory"); rc = -1; break; }
             c->a = cols - 1;
-            if (c->a < 1) { cli_error("%s: the header names no attributes", path); rc = -1; break; }
-            c->attrs = calloc((size_t)c->a, sizeof(char *));
-            for (int j = 0; j < c->a && (tok = strtok_r(NULL, ",", &save)); j++) c->attrs[j] = strdup(tok);
+            for (int j = 0; j < c->a && rc == 0; j++)
+                if (!(c->attrs[j] = strdup(next_field(&rest)))) { cli_error("out of memory"); rc = -1; }
+            if (rc) break;
             continue;
         }
         if (cols - 1 != c->a) { cli_error("%s:%d: %d values, the header has %d attributes", path, lineno, cols - 1, c->a); rc = -1; break; }
+        if (c->n == CSV_MAX_ROWS) { cli_error("%s:%d: more than %d rows", path, lineno, CSV_MAX_ROWS); rc = -1; break; }
         if (c->n == c->cap) {
-            c->cap = c->cap ? 2 * c->cap : 256;
-            c->names = realloc(c->names, (size_t)c->cap * sizeof(char *));
-            c->v = realloc(c->v, (size_t)c->cap * c->a * sizeof(float));
+            int nc = c->cap ? 2 * c->cap : 256;
+            char **nn = realloc(c->names, (size_t)nc * sizeof(char *));
+            if (nn) c->names = nn;
+            float *nv = nn ? realloc(c->v, (size_t)nc * (size_t)c->a * sizeof(float)) : NULL;
+            if (nv) c->v = nv;
+            if (!nn || !nv) { cli_error("%s: out of memory at line %d", path, lineno); rc = -1; break; }
+            c->cap = nc;
         }
-        c->names[c->n] = strdup(tok ? tok : "");
         for (int j = 0; j < c->a; j++) {
-            tok = strtok_r(NULL, ",", &save);
+            tok = next_field(&rest);
             char *end;
-            float v = tok ? strtof(tok, &end) : 0;
-            if (!tok || end == tok || !(v >= 0 && v <= 1)) { cli_error("%s:%d: value %d is not a number in [0, 1]", path, lineno, j + 1); rc = -1; break; }
+            float v = strtof(tok, &end);
+            while (*end == ' ' || *end == '\t') end++;
+            if (end == tok || *end || !(v >= 0 && v <= 1)) {
+                cli_error("%s:%d: value %d ('%.20s') is not a number in [0, 1]", path, lineno, j + 1, tok);
+                rc = -1;
+                break;
+            }
             c->v[(size_t)c->n * c->a + j] = v;
         }
         if (rc) break;
+        if (!(c->names[c->n] = strdup(line))) { cli_error("out of memory"); rc = -1; break; }   /* line: the name field */
         c->n++;
     }
     free(line);
     fclose(f);
-    if (!rc && c->n == 0) { cli_error("%s: no rows", path); rc = -1; }
+    if (!rc && !header) { cli_error("%s: empty (expected a header line 'name,attr1,...')", path); rc = -1; }
+    else if (!rc && c->n == 0) { cli_error("%s: no rows", path); rc = -1; }
+    if (rc) csv_free(c);
     return rc;
 }
 
@@ -81,13 +125,16 @@ int vssm_eval_attributes(int argc, char **argv) {
     /* two CSVs and one pass: under mpirun rank 0 does it; the others wait for its exit code */
     if (!shard_is_root()) return VSSM_EXIT_OK;
     csv_t g, p;
-    if (csv_read(gtp, &g) || csv_read(pp, &p)) { csv_free(&g); return VSSM_EXIT_USAGE; }
+    if (csv_read(gtp, &g)) return VSSM_EXIT_USAGE;
+    if (csv_read(pp, &p)) { csv_free(&g); return VSSM_EXIT_USAGE; }
     int rc = VSSM_EXIT_OK;
     if (g.a != p.a) { cli_error("%s has %d attributes, %s has %d", gtp, g.a, pp, p.a); rc = VSSM_EXIT_USAGE; }
     float *probs = malloc((size_t)g.n * g.a * sizeof(float));
     uint8_t *gt = malloc((size_t)g.n * g.a);
+    double *lab = malloc((size_t)g.a * sizeof(double));
+    if (rc == VSSM_EXIT_OK && (!probs || !gt || !lab)) { cli_error("out of memory"); rc = VSSM_EXIT_USAGE; }
     int n = 0;
-    for (int i = 0; rc == VSSM_EXIT_OK && i < g.n; i++) {
+    for (int i = 0; rc != VSSM_EXIT_USAGE && i < g.n; i++) {   /* a missing row is named, the others scored */
         int k = -1;
         for (int j = 0; j < p.n && k < 0; j++) if (!strcmp(g.names[i], p.names[j])) k = j;
         if (k < 0) { fprintf(stderr, "vssm: %s: no prediction for '%s'\n", pp, g.names[i]); rc = VSSM_EXIT_INPUT; continue; }
@@ -98,19 +145,23 @@ int vssm_eval_attributes(int argc, char **argv) {
         n++;
     }
     vssm_attr_metrics m;
-    double *lab = malloc((size_t)g.a * sizeof(double));
     vssm_err err = {0};
     if (rc != VSSM_EXIT_USAGE && n > 0 && vssm_attr_metrics_compute(probs, gt, n, g.a, &m, lab, &err) == VSSM_OK) {
         if (json) {
             printf("{\"samples\": %d, \"mA\": %.6f, \"acc\": %.6f, \"prec\": %.6f, \"rec\": %.6f, \"f1\": %.6f, \"label_mA\": {",
                    n, m.mA, m.acc, m.prec, m.rec, m.f1);
-            for (int j = 0; j < g.a; j++) printf("%s\"%s\": %.6f", j ? ", " : "", g.attrs[j] ? g.attrs[j] : "?", lab[j]);
+            for (int j = 0; j < g.a; j++) {
+                printf("%s", j ? ", " : "");
+                json_str(g.attrs[j]);
+                printf(": %.6f", lab[j]);
+            }
             printf("}}\n");
         } else {
             printf("samples %d, attributes %d\nmA   %.4f\nacc  %.4f\nprec %.4f\nrec  %.4f\nF1   %.4f\n", n, g.a, m.mA, m.acc, m.prec, m.rec, m.f1);
         }
     } else if (rc != VSSM_EXIT_USAGE) {
-        cli_error("eval attributes: no sample could be scored");
+        if (n > 0) cli_error("eval attributes: %s", err.msg);
+        else cli_error("eval attributes: no sample could be scored");
         rc = VSSM_EXIT_INPUT;
     }
     free(lab); free(probs); free(gt);
