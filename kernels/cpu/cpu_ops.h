@@ -7,7 +7,7 @@
 
 void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                      int N, vssm_act act, int accumulate, float *y);
-/* sgemm.c: the packed-weight GEMM (plain layout + BLAS without AVX-512) */
+/* sgemm.c: every product (plain weights are packed per call); batch-invariant, see there */
 size_t vssm_cpu_linear_pack_numel(int N, int K);
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out);
 /* element (n, k) of a weight laid out by vssm_cpu_linear_pack (element-wise readers, off

@@ -1,5 +1,4 @@
-/* kernels/cpu/sgemm.c - our own fp32 GEMM for linear layers whose weights are laid out
- * once, at model load ("packed"), for the register kernel below.
+/* kernels/cpu/sgemm.c - our own fp32 GEMM: every product of the CPU backend runs here.
  *
  *   y (M, N) = act(x (M, K) . w (N, K)^T + b [+ y])
  *
@@ -10,40 +9,49 @@
  * (bench: `vssm bench`, op share "gemm"). The weights never change, so packing them once
  * costs nothing per call.
  *
- * Layout: w is cut into panels of NR = 32 output columns; panel q holds, for k = 0..K-1,
- * the 32 weights w[q*32 + j][k] contiguously (zero past N). A micro-kernel keeps an
- * MR x 32 tile of y in 2*MR AVX-512 registers (MR = 14: 28 accumulators), and for each k
- * broadcasts x[i][k] of its MR rows against the panel's two vectors: 28 FMAs per two
- * vector loads. Rows that do not fill 14 use the 7/4/2/1-row variants. K is walked in
- * blocks of KC so the rows of x being read stay in L1; the tile is stored between blocks.
- * Bias and activation are applied to a finished tile while it is in L1.
+ * Batch invariance: every output element is one sequential sum over k (k = 0, 1, ..., K-1,
+ * a*b added into one accumulator, contracted to FMA exactly where the build has FMA),
+ * whatever its row, its column, the row count M or the thread count. So an image gives
+ * bit-identical results at any position of any batch, on any x86-64 (OpenBLAS picks its
+ * kernel per CPU, OPENBLAS_CORETYPE, and its edge kernels sum in another order: the same
+ * image at two batch positions came out 1-2 ulp apart). Products from plain (N, K)
+ * weights (heads, Vim's patch embedding, the segmentation convs) are packed per call into
+ * a temporary buffer and run through the same kernel (vssm_cpu_linear).
+ *
+ * Layout: w is cut into panels of NR output columns (two SIMD vectors); panel q holds, for
+ * k = 0..K-1, the NR weights w[q*NR + j][k] contiguously (zero past N). A micro-kernel
+ * keeps an MR x NR tile of y in 2*MR vector registers and for each k broadcasts x[i][k]
+ * of its MR rows against the panel's two vectors. With AVX-512: NR = 32, MR = 14 (28
+ * accumulators); with AVX/AVX2: NR = 16, MR = 6; with SSE only: NR = 8, MR = 6. Rows that
+ * do not fill MR use smaller variants (7/4/2/1 or 4/2/1). K is walked in blocks of KC so
+ * the rows of x being read stay in L1; the tile is stored between blocks (the sum over k
+ * stays sequential). Bias and activation are applied to a finished tile while it is in L1.
  *
  * Threads split the (panel, row block) tiles, panel-major, so a thread reuses its panel
- * across consecutive row blocks. Without AVX-512 the packed layout is the plain one and
- * the call goes to BLAS (vssm_cpu_linear). */
+ * across consecutive row blocks. */
+#include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
 
 #if defined(__AVX512F__)
-#define PACKED_GEMM 1
-#endif
-
-#define NR 32
+#define VW 16
 #define MR 14
+#elif defined(__AVX__)
+#define VW 8
+#define MR 6
+#else
+#define VW 4
+#define MR 6
+#endif
+#define NR (2 * VW)
 #define KC 512
 
 size_t vssm_cpu_linear_pack_numel(int N, int K) {
-#ifdef PACKED_GEMM
     return (size_t)((N + NR - 1) / NR) * NR * (size_t)K;
-#else
-    (void)N, (void)K;
-    return 0;   /* the plain (N, K) layout */
-#endif
 }
 
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
-#ifdef PACKED_GEMM
     const int np = (N + NR - 1) / NR;
     for (int q = 0; q < np; q++)
         for (int k = 0; k < K; k++) {
@@ -53,26 +61,17 @@ void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
                 o[j] = n < N ? w[(size_t)n * K + k] : 0.0f;
             }
         }
-#else
-    memcpy(out, w, (size_t)N * K * sizeof(float));
-#endif
 }
 
 float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k) {
-#ifdef PACKED_GEMM
     (void)N;
     return wp[((size_t)(n / NR) * K + k) * NR + n % NR];
-#else
-    (void)N;
-    return wp[(size_t)n * K + k];
-#endif
 }
 
-#ifdef PACKED_GEMM
-typedef float vf __attribute__((vector_size(16 * sizeof(float)), aligned(64), may_alias));
-typedef float vfu __attribute__((vector_size(16 * sizeof(float)), aligned(4), may_alias));
+typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(VW * sizeof(float)), may_alias));
+typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias));
 
-/* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . panel[0..kc)[32] */
+/* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . panel[0..kc)[NR] */
 static inline __attribute__((always_inline)) void kernel(const int R, int kc, const float *x, int64_t ldx,
                                                          const float *p, float *y, int64_t ldy, int load, int nc) {
     vf c0[MR], c1[MR];
@@ -83,16 +82,16 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
             c1[i] = (vf){0};
         } else if (nc == NR) {
             c0[i] = *(const vfu *)(y + i * ldy);
-            c1[i] = *(const vfu *)(y + i * ldy + 16);
+            c1[i] = *(const vfu *)(y + i * ldy + VW);
         } else {
             float t[NR] = {0};
             memcpy(t, y + i * ldy, (size_t)nc * sizeof(float));
             c0[i] = *(const vfu *)t;
-            c1[i] = *(const vfu *)(t + 16);
+            c1[i] = *(const vfu *)(t + VW);
         }
     }
     for (int k = 0; k < kc; k++) {
-        const vf b0 = *(const vfu *)(p + (size_t)k * NR), b1 = *(const vfu *)(p + (size_t)k * NR + 16);
+        const vf b0 = *(const vfu *)(p + (size_t)k * NR), b1 = *(const vfu *)(p + (size_t)k * NR + VW);
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
@@ -104,33 +103,31 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
     for (int i = 0; i < R; i++) {
         if (nc == NR) {
             *(vfu *)(y + i * ldy) = c0[i];
-            *(vfu *)(y + i * ldy + 16) = c1[i];
+            *(vfu *)(y + i * ldy + VW) = c1[i];
         } else {
             float t[NR];
             *(vfu *)t = c0[i];
-            *(vfu *)(t + 16) = c1[i];
+            *(vfu *)(t + VW) = c1[i];
             memcpy(y + i * ldy, t, (size_t)nc * sizeof(float));
         }
     }
 }
 
-/* rows of a tile: 14 at a time, then 7, 4, 2, 1 (each variant fully unrolled) */
+/* rows of a tile: MR at a time, then the smaller fully unrolled variants */
 static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
                       int nc) {
     int r = 0;
-    for (; rows - r >= 14; r += 14) kernel(14, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+    for (; rows - r >= MR; r += MR) kernel(MR, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+#if MR > 7
     if (rows - r >= 7) { kernel(7, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 7; }
+#endif
     if (rows - r >= 4) { kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 4; }
     if (rows - r >= 2) { kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 2; }
     if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
 }
-#endif
 
 void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                             int N, vssm_act act, int accumulate, float *y) {
-#ifndef PACKED_GEMM
-    vssm_cpu_linear(ctx, x, M, K, wp, b, N, act, accumulate, y);
-#else
     if (M <= 0 || N <= 0) return;
     const int np = (N + NR - 1) / NR;
     const int64_t nmb = (M + MR - 1) / MR;
@@ -167,5 +164,31 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
             }
         }
     }
-#endif
+}
+
+/* The plain-weight product: the weight is packed per call (N*K floats, against M*N*K
+ * multiply-adds) so it runs through the kernel above and sums exactly as it does. Without
+ * memory for the packed copy, the same sums element by element (same order, same
+ * contraction: bit-identical, only slower). */
+void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
+                     int N, vssm_act act, int accumulate, float *y) {
+    if (M <= 0 || N <= 0) return;
+    const size_t n = vssm_cpu_linear_pack_numel(N, K);
+    float *wp = n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
+    if (wp || !n) {
+        if (wp) vssm_cpu_linear_pack(w, N, K, wp);
+        vssm_cpu_linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
+        free(wp);
+        return;
+    }
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float acc = accumulate ? y[i * N + j] : 0.0f;
+            for (int k = 0; k < K; k++) acc += x[i * K + k] * w[(size_t)j * K + k];
+            if (b) acc += b[j];
+            if (act == VSSM_ACT_GELU) acc = vm_geluf(acc);
+            else if (act == VSSM_ACT_SILU) acc = vm_siluf(acc);
+            y[i * N + j] = acc;
+        }
 }
