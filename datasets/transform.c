@@ -11,7 +11,9 @@
  */
 #include "vssm/image.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,23 +43,32 @@ typedef struct filter {
 static const filter FILTER_BICUBIC = {bicubic_filter, 2.0};
 static const filter FILTER_BILINEAR = {bilinear_filter, 1.0};
 
-/* Weights of one pass (in_size -> out_size over the box [in0, in1)): for output i the source
- * range [bounds[2i], bounds[2i] + bounds[2i+1]) with fixed-point weights k[i * ksize ...].
- * Returns ksize, 0 when out of memory. */
-static int precompute_coeffs(int in_size, double in0, double in1, int out_size, const filter *f,
-                             int **boundsp, int32_t **kkp) {
+/* Weights of one pass (in_size -> out_size over the box [in0, in1)), for the outputs
+ * [o0, o0 + count) only: for output o0 + i the source range [bounds[2i], bounds[2i] +
+ * bounds[2i+1]) with fixed-point weights k[i * ksize ...]. Each output's weights depend on
+ * its own index alone, so a window of the outputs gets exactly the weights the whole
+ * resize would. Returns ksize, 0 when out of memory (or the table's size overflows). */
+static int precompute_coeffs(int in_size, double in0, double in1, int out_size, int o0, int count,
+                             const filter *f, int **boundsp, int32_t **kkp) {
     double scale = (in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = f->support * filterscale;
-    int ksize = (int)ceil(support) * 2 + 1;
+    double kmax = ceil(support) * 2 + 1;
+    if (kmax > (double)(INT_MAX / 2)) return 0;
+    int ksize = (int)kmax;
+    size_t nk;
+    if (count <= 0 || __builtin_mul_overflow((size_t)count, (size_t)ksize, &nk) ||
+        nk > SIZE_MAX / sizeof(int32_t) || (size_t)count > SIZE_MAX / (2 * sizeof(int)))
+        return 0;
     double *kd = (double *)malloc((size_t)ksize * sizeof(double));
-    int32_t *kk = (int32_t *)calloc((size_t)out_size * ksize, sizeof(int32_t));
-    int *bounds = (int *)malloc((size_t)out_size * 2 * sizeof(int));
+    int32_t *kk = (int32_t *)calloc(nk, sizeof(int32_t));
+    int *bounds = (int *)malloc((size_t)count * 2 * sizeof(int));
     if (!kd || !kk || !bounds) {
         free(kd), free(kk), free(bounds);
         return 0;
     }
-    for (int xx = 0; xx < out_size; xx++) {
+    for (int i = 0; i < count; i++) {
+        int xx = o0 + i;
         double center = in0 + (xx + 0.5) * scale;
         double ww = 0.0, ss = 1.0 / filterscale;
         int xmin = (int)(center - support + 0.5); /* PIL's rounding, truncation toward 0 */
@@ -72,11 +83,11 @@ static int precompute_coeffs(int in_size, double in0, double in1, int out_size, 
         }
         for (int x = 0; x < xmax; x++) {
             double k = ww != 0.0 ? kd[x] / ww : kd[x];
-            kk[(size_t)xx * ksize + x] = k < 0 ? (int32_t)(-0.5 + k * (1 << PRECISION_BITS))
-                                               : (int32_t)(0.5 + k * (1 << PRECISION_BITS));
+            kk[(size_t)i * ksize + x] = k < 0 ? (int32_t)(-0.5 + k * (1 << PRECISION_BITS))
+                                              : (int32_t)(0.5 + k * (1 << PRECISION_BITS));
         }
-        bounds[xx * 2 + 0] = xmin;
-        bounds[xx * 2 + 1] = xmax;
+        bounds[i * 2 + 0] = xmin;
+        bounds[i * 2 + 1] = xmax;
     }
     free(kd);
     *boundsp = bounds;
@@ -109,21 +120,82 @@ static void resample_horizontal(const uint8_t *src, int src_w, int c, int row0, 
     }
 }
 
-/* out (w x out_h x c) = vertical resample of src (w x ? x c). */
-static void resample_vertical(const uint8_t *src, int w, int c, uint8_t *out, int out_h,
-                              int ksize, const int *bounds, const int32_t *kk) {
-    size_t stride = (size_t)w * c;
+/* out (len bytes x out_h, packed) = vertical resample of src, whose rows are sstride bytes
+ * apart; bounds index src's rows. */
+static void resample_vertical(const uint8_t *src, size_t sstride, size_t len, uint8_t *out,
+                              int out_h, int ksize, const int *bounds, const int32_t *kk) {
     for (int yy = 0; yy < out_h; yy++) {
         int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
         const int32_t *k = kk + (size_t)yy * ksize;
-        uint8_t *o = out + (size_t)yy * stride;
-        for (size_t i = 0; i < stride; i++) {
+        uint8_t *o = out + (size_t)yy * len;
+        for (size_t i = 0; i < len; i++) {
             int32_t ss = 1 << (PRECISION_BITS - 1);
-            const uint8_t *p = src + (size_t)ymin * stride + i;
-            for (int y = 0; y < ymax; y++) ss += (int32_t)p[(size_t)y * stride] * k[y];
+            const uint8_t *p = src + (size_t)ymin * sstride + i;
+            for (int y = 0; y < ymax; y++) ss += (int32_t)p[(size_t)y * sstride] * k[y];
             o[i] = clip8(ss);
         }
     }
+}
+
+/* dst (ww x wh) = the window [x0, x0 + ww) x [y0, y0 + wh) of src resized to out_w x out_h,
+ * byte for byte, computing only that window: memory is bounded by the window and the
+ * source rows it reads, never by out_w x out_h. */
+static vssm_status resize_window(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
+                                 int x0, int y0, int ww, int wh, vssm_image *dst, vssm_err *err) {
+    const filter *f;
+    switch (interp) {
+    case VSSM_INTERP_BICUBIC: f = &FILTER_BICUBIC; break;
+    case VSSM_INTERP_BILINEAR: f = &FILTER_BILINEAR; break;
+    default:
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: unknown interpolation %d",
+                            (int)interp);
+    }
+    const int c = src->c;
+    vssm_status st = vssm_image_alloc(dst, ww, wh, c, err);
+    if (st != VSSM_OK) return st;
+    const size_t sstride = (size_t)src->w * c;
+    int need_h = out_w != src->w, need_v = out_h != src->h;
+    if (!need_h && !need_v) {
+        for (int y = 0; y < wh; y++)
+            memcpy(dst->data + (size_t)y * ww * c, src->data + (size_t)(y + y0) * sstride + (size_t)x0 * c,
+                   (size_t)ww * c);
+        return VSSM_OK;
+    }
+
+    int *bounds_v = NULL, *bounds_h = NULL;
+    int32_t *kk_v = NULL, *kk_h = NULL;
+    uint8_t *tmp = NULL;
+    int ksize_v = 0, ksize_h = 0;
+    if (need_v && !(ksize_v = precompute_coeffs(src->h, 0.0, src->h, out_h, y0, wh, f, &bounds_v, &kk_v)))
+        goto oom;
+    if (need_h && !(ksize_h = precompute_coeffs(src->w, 0.0, src->w, out_w, x0, ww, f, &bounds_h, &kk_h)))
+        goto oom;
+    if (!need_v) {
+        resample_horizontal(src->data, src->w, c, y0, wh, dst->data, ww, ksize_h, bounds_h, kk_h);
+    } else if (!need_h) {
+        resample_vertical(src->data + (size_t)x0 * c, sstride, (size_t)ww * c, dst->data, wh, ksize_v,
+                          bounds_v, kk_v);
+    } else {
+        /* Only the source rows the vertical pass reads go through the horizontal pass. */
+        int first = bounds_v[0];
+        int last = bounds_v[wh * 2 - 2] + bounds_v[wh * 2 - 1];
+        for (int i = 0; i < wh; i++) bounds_v[i * 2] -= first;
+        size_t nt;
+        if (last <= first || __builtin_mul_overflow((size_t)ww * c, (size_t)(last - first), &nt))
+            goto oom;
+        tmp = (uint8_t *)malloc(nt);
+        if (!tmp) goto oom;
+        resample_horizontal(src->data, src->w, c, first, last - first, tmp, ww, ksize_h, bounds_h, kk_h);
+        resample_vertical(tmp, (size_t)ww * c, (size_t)ww * c, dst->data, wh, ksize_v, bounds_v, kk_v);
+    }
+    goto done;
+oom:
+    st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", src->w, src->h,
+                      out_w, out_h);
+    vssm_image_free(dst);
+done:
+    free(bounds_v), free(kk_v), free(bounds_h), free(kk_h), free(tmp);
+    return st;
 }
 
 vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
@@ -139,55 +211,7 @@ vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_
     if (out_w <= 0 || out_h <= 0)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: bad size %dx%d", out_w,
                             out_h);
-    const filter *f;
-    switch (interp) {
-    case VSSM_INTERP_BICUBIC: f = &FILTER_BICUBIC; break;
-    case VSSM_INTERP_BILINEAR: f = &FILTER_BILINEAR; break;
-    default:
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: unknown interpolation %d",
-                            (int)interp);
-    }
-    const int c = src->c;
-    vssm_status st = vssm_image_alloc(dst, out_w, out_h, c, err);
-    if (st != VSSM_OK) return st;
-    int need_h = out_w != src->w, need_v = out_h != src->h;
-    if (!need_h && !need_v) {
-        memcpy(dst->data, src->data, (size_t)out_w * out_h * c);
-        return VSSM_OK;
-    }
-
-    int *bounds_v = NULL, *bounds_h = NULL;
-    int32_t *kk_v = NULL, *kk_h = NULL;
-    uint8_t *tmp = NULL;
-    int ksize_v = 0, ksize_h = 0;
-    if (need_v && !(ksize_v = precompute_coeffs(src->h, 0.0, src->h, out_h, f, &bounds_v, &kk_v)))
-        goto oom;
-    if (need_h && !(ksize_h = precompute_coeffs(src->w, 0.0, src->w, out_w, f, &bounds_h, &kk_h)))
-        goto oom;
-    if (!need_v) {
-        resample_horizontal(src->data, src->w, c, 0, src->h, dst->data, out_w, ksize_h, bounds_h,
-                            kk_h);
-    } else if (!need_h) {
-        resample_vertical(src->data, src->w, c, dst->data, out_h, ksize_v, bounds_v, kk_v);
-    } else {
-        /* Only the source rows the vertical pass reads go through the horizontal pass. */
-        int first = bounds_v[0];
-        int last = bounds_v[out_h * 2 - 2] + bounds_v[out_h * 2 - 1];
-        for (int i = 0; i < out_h; i++) bounds_v[i * 2] -= first;
-        tmp = (uint8_t *)malloc((size_t)out_w * (last - first) * c);
-        if (!tmp) goto oom;
-        resample_horizontal(src->data, src->w, c, first, last - first, tmp, out_w, ksize_h,
-                            bounds_h, kk_h);
-        resample_vertical(tmp, out_w, c, dst->data, out_h, ksize_v, bounds_v, kk_v);
-    }
-    goto done;
-oom:
-    st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", src->w, src->h,
-                      out_w, out_h);
-    vssm_image_free(dst);
-done:
-    free(bounds_v), free(kk_v), free(bounds_h), free(kk_h), free(tmp);
-    return st;
+    return resize_window(src, out_w, out_h, interp, 0, 0, out_w, out_h, dst, err);
 }
 
 /* ------------------------------------------------------------------ crop */
@@ -298,6 +322,16 @@ vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, 
         vssm_resize_shorter_side(w, h, p->resize, &nw, &nh);
     }
     if (p->crop) nw = nh = p->crop;
+    /* The output is never larger than the decoder's default pixel limit, unless the image
+     * itself already is (then no larger than the image): a small file cannot ask for a
+     * huge tensor through the resize. */
+    int64_t cap = (int64_t)w * h;
+    if (cap < VSSM_IMAGE_MAX_PIXELS_DEFAULT) cap = VSSM_IMAGE_MAX_PIXELS_DEFAULT;
+    if ((int64_t)nw * nh > cap)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "preprocess: a %dx%d image resized and cropped to %dx%d = %lld pixels "
+                            "is over the limit of %lld pixels", w, h, nw, nh,
+                            (long long)nw * nh, (long long)cap);
     *out_w = nw;
     *out_h = nh;
     return VSSM_OK;
@@ -307,29 +341,47 @@ vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_para
                                vssm_image *dst, vssm_err *err) {
     if (!src || !src->data || !dst)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: NULL image");
+    memset(dst, 0, sizeof(*dst));
     int ow, oh;
     vssm_status st = vssm_preprocess_output_size(p, src->w, src->h, &ow, &oh, err);
     if (st != VSSM_OK) return st;
-    vssm_image resized = {0};
-    const vssm_image *cur = src;
+    if (p->resize && p->crop) {
+        /* Resize then CenterCrop, computing only the resized pixels the crop keeps: the
+         * same bytes, but a 400000x1 image resized to 102400000x256 for a 224 crop costs
+         * a 224x224 window, not 78 GB. torchvision returns the image untouched when the
+         * size already matches; resize_window copies then. */
+        int nw, nh;
+        vssm_resize_shorter_side(src->w, src->h, p->resize, &nw, &nh);
+        const int cw = p->crop, ch = p->crop;
+        int pl = cw > nw ? (cw - nw) / 2 : 0, pt = ch > nh ? (ch - nh) / 2 : 0;
+        int left = half_round_even((cw > nw ? cw : nw) - cw) - pl;
+        int top = half_round_even((ch > nh ? ch : nh) - ch) - pt;
+        int x0 = left < 0 ? 0 : left, y0 = top < 0 ? 0 : top;
+        int x1 = left + cw < nw ? left + cw : nw, y1 = top + ch < nh ? top + ch : nh;
+        vssm_image win = {0};
+        if ((st = vssm_image_alloc(dst, cw, ch, src->c, err)) != VSSM_OK) return st;
+        memset(dst->data, 0, (size_t)cw * ch * src->c);
+        if (x1 > x0 && y1 > y0) {
+            st = resize_window(src, nw, nh, p->interp, x0, y0, x1 - x0, y1 - y0, &win, err);
+            if (st != VSSM_OK) {
+                vssm_image_free(dst);
+                return st;
+            }
+            for (int y = 0; y < y1 - y0; y++)
+                memcpy(dst->data + ((size_t)(y + y0 - top) * cw + (size_t)(x0 - left)) * src->c,
+                       win.data + (size_t)y * win.w * win.c, (size_t)win.w * win.c);
+            vssm_image_free(&win);
+        }
+        return VSSM_OK;
+    }
     if (p->resize) {
         int nw, nh;
         vssm_resize_shorter_side(src->w, src->h, p->resize, &nw, &nh);
-        /* torchvision returns the image untouched when the size already matches */
-        st = vssm_image_resize(src, nw, nh, p->interp, &resized, err);
-        if (st != VSSM_OK) return st;
-        cur = &resized;
+        return vssm_image_resize(src, nw, nh, p->interp, dst, err);
     }
-    if (p->crop) {
-        st = vssm_image_center_crop(cur, p->crop, p->crop, dst, err);
-    } else if (cur == &resized) {
-        *dst = resized;
-        return VSSM_OK;
-    } else {
-        st = vssm_image_alloc(dst, src->w, src->h, src->c, err);
-        if (st == VSSM_OK) memcpy(dst->data, src->data, (size_t)src->w * src->h * src->c);
-    }
-    vssm_image_free(&resized);
+    if (p->crop) return vssm_image_center_crop(src, p->crop, p->crop, dst, err);
+    st = vssm_image_alloc(dst, src->w, src->h, src->c, err);
+    if (st == VSSM_OK) memcpy(dst->data, src->data, (size_t)src->w * src->h * src->c);
     return st;
 }
 
