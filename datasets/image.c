@@ -1,7 +1,10 @@
 /* datasets/image.c - file -> 8-bit RGB, byte for byte what PIL's
  * Image.open(f).convert("RGB") gives. See include/vssm/image.h for the contract.
  *
- * Each decoder reads the header first, checks the pixel limit, and only then allocates.
+ * Each decoder reads the header first, checks the pixel limit and that the file can hold
+ * the pixels its header promises (JPEG: >= 1 bit per block of each sequential / DC scan;
+ * PNG: deflate's 1032:1 ceiling on the IDAT bytes; BMP, PNM, raw TGA: the exact data
+ * size), and only then allocates.
  * JPEG goes through TurboJPEG (the libjpeg-turbo PIL itself links), PNG through libpng
  * with the 16-bit and palette conversions done here (PIL's rules differ from libpng's),
  * and the rest through stb_image.
@@ -126,6 +129,87 @@ static inline uint8_t muldiv255(int a, int b) {
     return (uint8_t)(((t >> 8) + t) >> 8);
 }
 
+static unsigned be16(const uint8_t *p) { return (unsigned)p[0] << 8 | p[1]; }
+
+/* Before any pixel buffer exists: is there enough entropy-coded data for the size the
+ * frame header claims? In a Huffman-coded JPEG (SOF0/1/2) every 8x8 block of a sequential
+ * scan, and of a progressive DC scan, costs at least one bit (no Huffman code is shorter),
+ * so a scan over B blocks needs B / 8 bytes. A 1.2 KB file whose header was edited to
+ * claim 13000x13000 fails this at once, instead of allocating 500 MB for gray filler.
+ * Arithmetic-coded and lossless files, AC-only scans and headers this walk does not
+ * understand are left to the decoder (its own checks and the pixel limit still apply). */
+static vssm_status jpeg_check_scan_sizes(const uint8_t *b, size_t n, const char *name, vssm_err *err) {
+    int sof = -1, nf = 0;
+    unsigned X = 0, Y = 0;
+    int cid[4], ch[4], cv[4], hmax = 1, vmax = 1;
+    size_t i = 2;
+    while (i + 4 <= n) {
+        if (b[i] != 0xFF) return VSSM_OK; /* not where a marker should be: the decoder decides */
+        int m = b[i + 1];
+        if (m == 0xFF) { i++; continue; } /* fill byte */
+        if (m == 0xD9) return VSSM_OK;    /* EOI */
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { i += 2; continue; }
+        size_t L = be16(b + i + 2);
+        if (L < 2 || i + 2 + L > n) return VSSM_OK;
+        const uint8_t *seg = b + i + 4;
+        if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+            if (sof >= 0 || L < 8) return VSSM_OK;
+            sof = m;
+            Y = be16(seg + 1);
+            X = be16(seg + 3);
+            nf = seg[5];
+            if (nf < 1 || nf > 4 || L < 8 + 3 * (size_t)nf) return VSSM_OK;
+            for (int c = 0; c < nf; c++) {
+                cid[c] = seg[6 + 3 * c];
+                ch[c] = seg[7 + 3 * c] >> 4;
+                cv[c] = seg[7 + 3 * c] & 15;
+                if (ch[c] < 1 || ch[c] > 4 || cv[c] < 1 || cv[c] > 4) return VSSM_OK;
+                hmax = ch[c] > hmax ? ch[c] : hmax;
+                vmax = cv[c] > vmax ? cv[c] : vmax;
+            }
+            if (sof != 0xC0 && sof != 0xC1 && sof != 0xC2) return VSSM_OK; /* arithmetic, lossless */
+            if (X == 0 || Y == 0) return VSSM_OK;                          /* DNL: left to the decoder */
+        }
+        i += 2 + L;
+        if (m != 0xDA) continue;
+        /* SOS: which blocks this scan codes, then the length of its entropy-coded data */
+        if (sof < 0 || L < 6) return VSSM_OK;
+        int ns = seg[0];
+        if (ns < 1 || ns > 4 || L < 6 + 2 * (size_t)ns) return VSSM_OK;
+        int ss = seg[1 + 2 * ns];
+        uint64_t blocks = 0;
+        if (ns == 1) {
+            int c = 0;
+            while (c < nf && cid[c] != seg[1]) c++;
+            if (c == nf) return VSSM_OK;
+            uint64_t cw = ((uint64_t)X * ch[c] + hmax - 1) / hmax, chh = ((uint64_t)Y * cv[c] + vmax - 1) / vmax;
+            blocks = ((cw + 7) / 8) * ((chh + 7) / 8);
+        } else {
+            uint64_t per = 0;
+            for (int k = 0; k < ns; k++) {
+                int c = 0;
+                while (c < nf && cid[c] != seg[1 + 2 * k]) c++;
+                if (c == nf) return VSSM_OK;
+                per += (uint64_t)ch[c] * cv[c];
+            }
+            blocks = (((uint64_t)X + 8 * hmax - 1) / (8 * hmax)) * (((uint64_t)Y + 8 * vmax - 1) / (8 * vmax)) * per;
+        }
+        size_t j = i;
+        while (j + 1 < n && !(b[j] == 0xFF && b[j + 1] != 0x00 && !(b[j + 1] >= 0xD0 && b[j + 1] <= 0xD7))) j++;
+        if (j + 1 >= n) j = n;
+        size_t data = j - i;
+        int counts = sof != 0xC2 || ss == 0; /* sequential, or a progressive DC scan */
+        if (counts && (uint64_t)data * 8 < blocks)
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "%s: truncated JPEG data (a scan of the %ux%u image codes %llu blocks, "
+                                "which take at least %llu bytes, but the file holds %zu)",
+                                name, X, Y, (unsigned long long)blocks,
+                                (unsigned long long)((blocks + 7) / 8), data);
+        i = j;
+    }
+    return VSSM_OK;
+}
+
 static vssm_status decode_jpeg(vssm_image *out, const uint8_t *buf, size_t n, const char *name,
                                const vssm_image_limits *lim, vssm_err *err) {
     if (n > ULONG_MAX) return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: JPEG too large", name);
@@ -140,7 +224,11 @@ static vssm_status decode_jpeg(vssm_image *out, const uint8_t *buf, size_t n, co
         goto done;
     }
     if ((st = check_size(name, "JPEG", w, h, lim, err)) != VSSM_OK) goto done;
-    if ((st = vssm_image_alloc(out, w, h, 3, err)) != VSSM_OK) goto done;
+    if ((st = jpeg_check_scan_sizes(buf, n, name, err)) != VSSM_OK) goto done;
+    if ((st = vssm_image_alloc(out, w, h, 3, err)) != VSSM_OK) {
+        vssm_err_prefix(err, "%s", name);
+        goto done;
+    }
 
     int is_cmyk = cs == TJCS_CMYK || cs == TJCS_YCCK;
     uint8_t *dst = out->data;
@@ -267,6 +355,21 @@ static void png_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int color_typ
     }
 }
 
+/* The bytes of all IDAT chunks of a PNG in memory (chunk lengths checked against the
+ * buffer; a chunk running past the end counts only what is there). */
+static uint64_t png_idat_bytes(const uint8_t *b, size_t n) {
+    uint64_t total = 0;
+    size_t i = 8;
+    while (i + 8 <= n) {
+        uint64_t len = (uint64_t)b[i] << 24 | (uint64_t)b[i + 1] << 16 | (uint64_t)b[i + 2] << 8 | b[i + 3];
+        size_t avail = n - (i + 8);
+        if (memcmp(b + i + 4, "IDAT", 4) == 0) total += len < avail ? len : avail;
+        if (len + 4 > avail) break;
+        i += 8 + (size_t)len + 4;
+    }
+    return total;
+}
+
 typedef struct png_state {
     png_src src;
     png_structp png;
@@ -275,6 +378,11 @@ typedef struct png_state {
     png_bytepp rowp;
     vssm_status st;
 } png_state;
+
+static int want_channels_of(int color_type) {
+    static const int ch[7] = {1, 0, 3, 1, 2, 0, 4}; /* by PNG colour type */
+    return color_type >= 0 && color_type <= 6 ? ch[color_type] : 0;
+}
 
 static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, const char *name,
                               const vssm_image_limits *lim, vssm_err *err) {
@@ -309,6 +417,22 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
     int depth = 0, color_type = 0, interlace = 0;
     png_get_IHDR(v->png, v->info, &w, &h, &depth, &color_type, &interlace, NULL, NULL);
     if ((v->st = check_size(name, "PNG", w, h, lim, err)) != VSSM_OK) goto done;
+    {
+        /* Deflate expands at most 1032 times (a 2-bit code for a 258-byte match): pixel
+         * data of w * h * bits / 8 bytes needs at least that / 1032 bytes of IDAT. A file
+         * cut short (or a header edited to claim more) is refused before any allocation. */
+        int bits = depth * want_channels_of(color_type);
+        uint64_t need = ((uint64_t)w * (uint64_t)bits + 7) / 8 * (uint64_t)h;
+        uint64_t idat = png_idat_bytes(buf, n);
+        if (bits > 0 && need / 1032 > idat + 64) {
+            v->st = vssm_err_set(err, VSSM_ERR_FORMAT,
+                                 "%s: truncated PNG data (a %ux%u image needs at least %llu bytes of "
+                                 "compressed data, the file holds %llu)",
+                                 name, (unsigned)w, (unsigned)h, (unsigned long long)(need / 1032),
+                                 (unsigned long long)idat);
+            goto done;
+        }
+    }
 
     if (depth < 8) {
         if (color_type == PNG_COLOR_TYPE_GRAY) png_set_expand_gray_1_2_4_to_8(v->png);
@@ -337,21 +461,39 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
         v->st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: palette PNG without a PLTE chunk", name);
         goto done;
     }
-    v->rows = (uint8_t *)malloc(rowbytes * h);
-    v->rowp = (png_bytepp)malloc(sizeof(png_bytep) * h);
-    if (!v->rows || !v->rowp) {
-        v->st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for %ux%u pixels", name,
-                             (unsigned)w, (unsigned)h);
+    if ((v->st = vssm_image_alloc(out, (int)w, (int)h, 3, err)) != VSSM_OK) {
+        vssm_err_prefix(err, "%s", name);
         goto done;
     }
-    for (png_uint_32 y = 0; y < h; y++) v->rowp[y] = v->rows + rowbytes * y;
-    png_read_image(v->png, v->rowp);
+    if (interlace == PNG_INTERLACE_NONE) {
+        /* one row at a time, converted straight into the output: no second full-size buffer */
+        v->rows = (uint8_t *)malloc(rowbytes);
+        if (!v->rows) {
+            v->st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for a %ux%u image", name,
+                                 (unsigned)w, (unsigned)h);
+            goto done;
+        }
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(v->png, v->rows, NULL);
+            png_row_to_rgb(v->rows, out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal,
+                           npal);
+        }
+    } else {
+        /* Adam7 fills every row over seven passes: the whole decoded image is needed */
+        v->rows = (uint8_t *)malloc(rowbytes * h);
+        v->rowp = (png_bytepp)malloc(sizeof(png_bytep) * h);
+        if (!v->rows || !v->rowp) {
+            v->st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for %ux%u pixels", name,
+                                 (unsigned)w, (unsigned)h);
+            goto done;
+        }
+        for (png_uint_32 y = 0; y < h; y++) v->rowp[y] = v->rows + rowbytes * y;
+        png_read_image(v->png, v->rowp);
+        for (png_uint_32 y = 0; y < h; y++)
+            png_row_to_rgb(v->rowp[y], out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal,
+                           npal);
+    }
     png_read_end(v->png, NULL); /* reaches IEND: a truncated file is refused, as PIL does */
-
-    if ((v->st = vssm_image_alloc(out, (int)w, (int)h, 3, err)) != VSSM_OK) goto done;
-    for (png_uint_32 y = 0; y < h; y++)
-        png_row_to_rgb(v->rowp[y], out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal,
-                       npal);
 done:
     if (v->png) png_destroy_read_struct(&v->png, v->info ? &v->info : NULL, NULL);
     free(v->rows);
@@ -364,6 +506,98 @@ done:
 
 /* ------------------------------------------------------------------ BMP, GIF, PNM, TGA */
 
+/* stb reads through these callbacks rather than from memory, because from memory it
+ * silently reads zeros past the end: here every request beyond the last byte is
+ * recorded, and a decode that needed bytes the file does not have is refused as
+ * truncated (PIL: "image file is truncated"). */
+typedef struct stb_src {
+    const uint8_t *p;
+    size_t n, pos;
+    int overrun;
+} stb_src;
+
+static int stb_read(void *user, char *data, int size) {
+    stb_src *s = (stb_src *)user;
+    if (size <= 0) return 0;
+    size_t left = s->n - s->pos, k = (size_t)size < left ? (size_t)size : left;
+    if (k == 0) s->overrun = 1;
+    memcpy(data, s->p + s->pos, k);
+    s->pos += k;
+    return (int)k;
+}
+
+static void stb_skip(void *user, int k) {
+    stb_src *s = (stb_src *)user;
+    if (k < 0) return; /* stb handles a negative skip itself, never calls this with one */
+    if ((size_t)k > s->n - s->pos) {
+        s->overrun = 1;
+        s->pos = s->n;
+    } else {
+        s->pos += (size_t)k;
+    }
+}
+
+static int stb_eof(void *user) {
+    stb_src *s = (stb_src *)user;
+    return s->pos >= s->n;
+}
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* The fewest bytes a file of this format and size can have (0: no bound known), from
+ * its header: checked before stb allocates the pixels. */
+static uint64_t stb_min_bytes(const uint8_t *b, size_t n, vssm_image_format fmt, uint64_t w,
+                              uint64_t h) {
+    switch (fmt) {
+    case VSSM_IMAGE_FORMAT_BMP: {
+        if (n < 30) return 0;
+        uint32_t off = le32(b + 10), hsz = le32(b + 14);
+        unsigned bpp = hsz == 12 ? (unsigned)(b[24] | b[25] << 8) : (unsigned)(b[28] | b[29] << 8);
+        uint32_t compression = hsz == 12 || n < 34 ? 0 : le32(b + 30);
+        if (bpp == 0 || bpp > 32 || (compression != 0 && compression != 3 && compression != 6))
+            return 0; /* RLE and the rest: stb refuses them anyway */
+        /* rows are padded to 4 bytes, the last one too (PIL reads whole rows) */
+        return (uint64_t)off + ((w * bpp + 31) / 32) * 4 * h;
+    }
+    case VSSM_IMAGE_FORMAT_TGA: {
+        if (n < 18) return 0;
+        int rle = (b[2] & 8) != 0, depth = b[16];
+        uint64_t bpp = (uint64_t)(depth + 7) / 8;
+        if (bpp == 0) bpp = 1;
+        uint64_t head = 18 + (uint64_t)b[0]; /* header + image id; the colour map comes on top */
+        /* a raw pixel takes bpp bytes; an RLE packet (1 + bpp bytes) covers <= 128 pixels */
+        return rle ? head + (w * h + 127) / 128 * (1 + bpp) : head + w * h * bpp;
+    }
+    case VSSM_IMAGE_FORMAT_PNM: {
+        /* "P5|P6", then width, height and maxval as decimal fields separated by whitespace
+         * or comments, then one whitespace byte, then exactly w * h * channels samples of
+         * 1 byte (maxval < 256) or 2 */
+        size_t i = 2;
+        uint64_t f[3] = {0, 0, 0};
+        for (int k = 0; k < 3; k++) {
+            for (;;) {
+                while (i < n && (b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r'))) i++;
+                if (i < n && b[i] == '#') {
+                    while (i < n && b[i] != '\n' && b[i] != '\r') i++;
+                    continue;
+                }
+                break;
+            }
+            if (i >= n || b[i] < '0' || b[i] > '9') return 0;
+            while (i < n && b[i] >= '0' && b[i] <= '9' && f[k] < ((uint64_t)1 << 40)) f[k] = f[k] * 10 + (b[i++] - '0');
+        }
+        uint64_t ch = b[1] == '6' ? 3 : 1, bytes = f[2] > 255 ? 2 : 1;
+        return (uint64_t)i + 1 + w * h * ch * bytes;
+    }
+    case VSSM_IMAGE_FORMAT_GIF:
+        /* LZW: codes are >= 3 bits and each gives at most 4096 pixels */
+        return (w * h / 4096) * 3 / 8;
+    default: return 0;
+    }
+}
+
 static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, const char *name,
                               vssm_image_format fmt, const vssm_image_limits *lim,
                               vssm_err *err) {
@@ -375,19 +609,34 @@ static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, con
                             stbi_failure_reason());
     vssm_status st = check_size(name, fname, w, h, lim, err);
     if (st != VSSM_OK) return st;
+    uint64_t need = stb_min_bytes(buf, n, fmt, (uint64_t)w, (uint64_t)h);
+    if (need > n)
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: truncated %s data (a %dx%d image needs at least %llu bytes, the "
+                            "file has %zu)", name, fname, w, h, (unsigned long long)need, n);
+    stb_src src = {buf, n, 0, 0};
+    stbi_io_callbacks cb = {stb_read, stb_skip, stb_eof};
     int w2 = 0, h2 = 0;
-    uint8_t *px = stbi_load_from_memory(buf, (int)n, &w2, &h2, &comp, 3);
+    uint8_t *px = stbi_load_from_callbacks(&cb, &src, &w2, &h2, &comp, 3);
     if (!px)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: corrupt %s data (%s)", name, fname,
-                            stbi_failure_reason());
+                            src.overrun ? "file ends early" : stbi_failure_reason());
+    if (src.overrun) {
+        stbi_image_free(px);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: truncated %s data (the file ends before "
+                            "the pixels it promises)", name, fname);
+    }
     if (w2 != w || h2 != h) {
         stbi_image_free(px);
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %s size changed while decoding", name, fname);
     }
-    if ((st = vssm_image_alloc(out, w, h, 3, err)) == VSSM_OK)
-        memcpy(out->data, px, (size_t)w * h * 3);
-    stbi_image_free(px);
-    return st;
+    /* stb's buffer comes from malloc (STBI_MALLOC's default), as vssm_image_alloc's does:
+     * adopt it instead of copying it */
+    out->data = px;
+    out->w = w;
+    out->h = h;
+    out->c = 3;
+    return VSSM_OK;
 }
 
 /* ------------------------------------------------------------------ entry points */

@@ -24,12 +24,26 @@
  * pixel buffer is allocated. The default limit is VSSM_IMAGE_MAX_PIXELS_DEFAULT =
  * 178,956,970 pixels, PIL's error threshold (2 * Image.MAX_IMAGE_PIXELS); an image above
  * it is refused with VSSM_ERR_FORMAT. Pass vssm_image_limits to change it (0 = default,
- * negative = no limit beyond what memory and int sizes allow).
+ * negative = no limit beyond what memory and int sizes allow); the CLI's --max-pixels N
+ * sets it (0 there = no limit). Decoding an image of P pixels takes about 3P bytes (PNG:
+ * 3P plus one row, interlaced PNG up to 11P, CMYK JPEG 7P, GIF 9P, progressive JPEG 3P
+ * plus libjpeg's coefficients, 2P per component).
+ *
+ * Truncation guard: a header that promises more than the file can hold is refused, also
+ * BEFORE the pixels are allocated, as "truncated": a JPEG scan needs at least one bit per
+ * 8x8 block (Huffman-coded sequential scans and progressive DC scans), PNG pixel data at
+ * least 1/1032 of its size in IDAT bytes (deflate's ceiling), BMP, PNM and raw TGA their
+ * exact data size. Then the decoders refuse data that ends early, as PIL does
+ * ("image file is truncated"): libjpeg's "Premature end of JPEG file", libpng's read past
+ * the end or a missing IEND, and for BMP/GIF/PNM/TGA any read past the last byte (stb reads
+ * zeros there; it is fed through callbacks that notice). So a 1.2 KB JPEG whose header
+ * claims 13000x13000 costs no pixel buffer, instead of 500 MB of gray filler.
  *
  * Errors: empty, truncated, corrupt or unknown files give VSSM_ERR_FORMAT (VSSM_ERR_IO when
  * the file cannot be read) with a message naming the file and the reason, e.g.
  *     "dog.jpg: truncated JPEG data (Premature end of JPEG file)"
- * A JPEG warning that PIL tolerates (e.g. extraneous bytes before a marker) is tolerated.
+ * A JPEG warning that PIL tolerates (e.g. extraneous bytes before a marker, or a data
+ * segment that ends early inside a file that does reach EOI) is tolerated.
  *
  * Transforms (datasets/transform.c), equal to torchvision 0.14 on PIL images:
  *   vssm_image_resize        PIL's Image.resize with BICUBIC (a = -0.5) or BILINEAR:
@@ -42,7 +56,14 @@
  *   vssm_preprocess          Resize(resize) of the shorter side (long side =
  *                            int(resize * long / short)), CenterCrop(crop), ToTensor
  *                            (x / 255) and Normalize ((x - mean) / std), all in float32,
- *                            written as (H, W, 3) f32 into the caller's buffer.
+ *                            written as (H, W, 3) f32 into the caller's buffer. With a
+ *                            crop, only the resized pixels the crop keeps are computed
+ *                            (identical bytes): memory and time follow the crop and the
+ *                            source rows it reads, never the full resized size (a 400000x1
+ *                            image resized to 102400000x256 for a 224 crop costs 224x224).
+ *                            The output (after the crop) may not exceed
+ *                            VSSM_IMAGE_MAX_PIXELS_DEFAULT pixels or the image's own pixel
+ *                            count, whichever is larger (VSSM_ERR_INVALID_ARG beyond).
  *
  *     vssm_err err = {0};
  *     vssm_image im = {0};
