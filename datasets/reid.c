@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,14 +185,28 @@ static vssm_status read_folder(vssm_reid_split *s, const char *dir, vssm_reid_fo
     return st;
 }
 
+/* a list entry must stay inside the image folder: relative, no ".." component */
+static int path_escapes(const char *p) {
+    if (*p == '/') return 1;
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.') return 1;
+        c += n;
+        while (*c == '/') c++;
+    }
+    return 0;
+}
+
 /* MSMT17 list file: "rel/path.jpg pid" per line */
 static vssm_status read_list(vssm_reid_split *s, const char *list, const char *img_dir, vssm_err *err) {
     FILE *f = fopen(list, "r");
     if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", list, strerror(errno));
-    char line[4096];
+    char *line = NULL;   /* getline: a long line is one line, not split into two entries */
+    size_t cap = 0;
     int lineno = 0;
     vssm_status st = VSSM_OK;
-    while (st == VSSM_OK && fgets(line, sizeof line, f)) {
+    while (st == VSSM_OK && getline(&line, &cap, f) > 0) {
+        if (lineno == INT32_MAX) { st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: too many lines", list); break; }
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
         char *p = line;
@@ -210,6 +225,14 @@ static vssm_status read_list(vssm_reid_split *s, const char *list, const char *i
             st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: expected \"path pid\"", list, lineno);
             break;
         }
+        if (pid < -1) {   /* as the Market-1501 names: only the junk id -1 may be negative */
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: person id %lld (only -1 may be negative)", list, lineno, pid);
+            break;
+        }
+        if (path_escapes(p)) {
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: '%.200s' is not a path inside the image folder", list, lineno, p);
+            break;
+        }
         int64_t ignored, cam;
         char *full = join(img_dir, p);
         if (!full) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
@@ -218,6 +241,8 @@ static vssm_status read_list(vssm_reid_split *s, const char *list, const char *i
         else st = split_add(s, full, pid, cam, err);
         free(full);
     }
+    if (st == VSSM_OK && ferror(f)) st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error", list);
+    free(line);
     fclose(f);
     return st;
 }
@@ -328,10 +353,26 @@ static vssm_status get_feats(vssm_weights *w, const char *path, const char *name
     if (s != VSSM_OK) return s;
     *rows = t.shape[0];
     *dim = t.shape[1];
-    if (!(*out = malloc((size_t)(t.shape[0] * t.shape[1] + 1) * sizeof(float))))
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory reading '%s'", name);
-    if ((s = vssm_tensor_to_f32(&t, *out, err)) != VSSM_OK) vssm_err_prefix(err, "%s: '%s'", path, name);
-    return s;
+    /* the metrics hand rows and dim to cblas as int; the product is checked here, not
+     * only trusted to the safetensors reader's size check */
+    size_t bytes;
+    if (t.shape[0] < 0 || t.shape[0] > INT32_MAX || t.shape[1] < 1 || t.shape[1] > INT32_MAX ||
+        __builtin_mul_overflow((size_t)t.shape[0], (size_t)t.shape[1], &bytes) || __builtin_mul_overflow(bytes, sizeof(float), &bytes) ||
+        __builtin_add_overflow(bytes, sizeof(float), &bytes))
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "%s: '%s' has %lld x %lld features (rows 0 .. 2^31-1, dimensions 1 .. 2^31-1)", path,
+                            name, (long long)t.shape[0], (long long)t.shape[1]);
+    if (!(*out = malloc(bytes))) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory reading '%s'", path, name);
+    if ((s = vssm_tensor_to_f32(&t, *out, err)) != VSSM_OK) {
+        vssm_err_prefix(err, "%s: '%s'", path, name);
+        return s;
+    }
+    /* NaN / inf (or an F64 value past float's range) would rank nothing meaningfully */
+    const int64_t n = t.shape[0] * t.shape[1];
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite((*out)[i]))
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: '%s' row %lld, column %lld is %g (features must be finite)", path, name,
+                                (long long)(i / t.shape[1]), (long long)(i % t.shape[1]), (double)(*out)[i]);
+    return VSSM_OK;
 }
 
 vssm_status vssm_reid_features_load(vssm_reid_features *f, const char *path, vssm_err *err) {

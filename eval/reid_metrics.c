@@ -295,6 +295,10 @@ vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels 
     const int64_t nq = q->n, ng = g->n;
 
     if (o.rerank) {
+        size_t nn, bytes;   /* (q+g)^2 floats: checked, not wrapped (q, g < 2^31 each) */
+        if (__builtin_mul_overflow((size_t)(nq + ng), (size_t)(nq + ng), &nn) || __builtin_mul_overflow(nn, sizeof(float), &bytes))
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking %lld queries and %lld gallery images needs more memory than "
+                                "can be addressed", (long long)nq, (long long)ng);
         float *qg = malloc((size_t)(nq * ng) * sizeof(float)), *qq = malloc((size_t)(nq * nq) * sizeof(float)),
               *gg = malloc((size_t)(ng * ng) * sizeof(float));
         if (!qg || !qq || !gg) {

@@ -8,3 +8,7 @@ target_compile_definitions(test_cli_reid PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
 target_link_libraries(test_cli_reid PRIVATE PkgConfig::CJSON)
 add_dependencies(test_cli_reid vssm)
 vssm_add_test(test_reid_head test_reid_head.c)
+# Bad features files and MSMT17 lists (tests/data/reid/bad).
+vssm_add_test(test_reid_inputs test_reid_inputs.c)
+target_compile_definitions(test_reid_inputs PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+add_dependencies(test_reid_inputs vssm)

@@ -46,7 +46,11 @@
  *
  * Features file (datasets/reid.c): safetensors with query, gallery (float32, N x D) and
  * query_pid, query_camid, gallery_pid, gallery_camid (int64, N). The reader also takes
- * F16/BF16/F64 features and I32 ids, and names any missing tensor, wrong rank or count.
+ * F16/BF16/F64 features and I32 ids, and names any missing tensor, wrong rank or count,
+ * a size out of range (rows 0 .. 2^31-1, dimensions 1 .. 2^31-1, product checked) and
+ * the first non-finite feature (NaN, inf, or an F64 value past float32's range).
+ * MSMT17 list entries must stay inside the image folder (relative, no ".."); a pid below
+ * -1 is refused there as in the file names.
  *
  * Metrics (eval/reid_metrics.c): torchreid metrics/rank.py eval_market1501 + fast-reid's mINP.
  *   Per query, the gallery sorted by ascending distance. Ties: numpy's argsort (introsort,
