@@ -16,6 +16,7 @@
  * placeholder. Sizes are bounded: strings by the bytes left, the memo by the pickle's length,
  * the number of objects by VSSM_PK_MAX_VALUES.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,10 @@ static int push(vssm_pk_machine *m, vssm_pk_val *v) {
     return 1;
 }
 
+/* &stack[i] for a run of n items: NULL when n is 0, so an empty run never does arithmetic
+ * on a stack that was never allocated (NULL + 0 is undefined behaviour). */
+static vssm_pk_val **stack_at(vssm_pk_machine *m, size_t i, size_t n) { return n ? m->stack + i : NULL; }
+
 /* Start of the items above the topmost mark (popping the mark), or (size_t)-1. */
 static size_t pop_mark(vssm_pk_machine *m) {
     if (!m->n_marks) return (size_t)-1;
@@ -190,7 +195,11 @@ static vssm_pk_val *rebuild_tensor(vssm_pk_machine *m, const vssm_pk_val *a, con
     *why = "bad arguments to _rebuild_tensor_v2";
     if (a->kind != VSSM_PK_TUPLE || a->n < 4 || a->n > 7) return NULL;
     const vssm_pk_val *st = a->items[0], *off = a->items[1], *size = a->items[2], *stride = a->items[3];
-    if (st->kind != VSSM_PK_STORAGE || off->kind != VSSM_PK_INT || off->ival < 0) return NULL;
+    if (st->kind != VSSM_PK_STORAGE || off->kind != VSSM_PK_INT) return NULL;
+    if (off->ival < 0) {
+        *why = "tensor has a negative storage offset";
+        return NULL;
+    }
     if (!is_int_tuple(size, VSSM_PK_MAX_DIMS) || !is_int_tuple(stride, VSSM_PK_MAX_DIMS) || size->n != stride->n) {
         *why = "tensor size/stride are not matching tuples of at most 8 ints";
         return NULL;
@@ -404,8 +413,9 @@ static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_p
             memcpy(t, p, (size_t)(nl - p));
             t[nl - p] = 0;
             char *e;
+            errno = 0;
             long long x = strtoll(t, &e, 10);
-            if (*e) return fail(m, err, "bad INT operand%s%s", NULL, NULL);
+            if (*e || errno == ERANGE) return fail(m, err, "bad INT operand (not a 64-bit integer)%s%s", NULL, NULL);
             if (!strcmp(t, "01") || !strcmp(t, "00")) PUSH(make_int(m, x, VSSM_PK_BOOL));
             else PUSH(make_int(m, x, VSSM_PK_INT));
             p = nl + 1;
@@ -444,7 +454,7 @@ static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_p
             size_t base = m->n_marks ? m->marks[m->n_marks - 1] : 0;
             if (m->sp < base + k) return fail(m, err, "stack underflow%s%s", NULL, NULL);
             m->sp -= k;
-            PUSH(make_seq(m, VSSM_PK_TUPLE, m->stack + m->sp, k));
+            PUSH(make_seq(m, VSSM_PK_TUPLE, stack_at(m, m->sp, k), k));
             break;
         }
         case 't': case 'l': case 0x91: {                       /* TUPLE, LIST, FROZENSET (from mark) */
@@ -452,7 +462,7 @@ static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_p
             if (base == (size_t)-1) return fail(m, err, "TUPLE/LIST without MARK%s%s", NULL, NULL);
             size_t k = m->sp - base;
             m->sp = base;
-            PUSH(make_seq(m, m->op == 't' ? VSSM_PK_TUPLE : VSSM_PK_LIST, m->stack + base, k));
+            PUSH(make_seq(m, m->op == 't' ? VSSM_PK_TUPLE : VSSM_PK_LIST, stack_at(m, base, k), k));
             break;
         }
         case 'd': {                                            /* DICT (from mark) */
@@ -460,7 +470,7 @@ static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_p
             if (base == (size_t)-1 || (m->sp - base) % 2) return fail(m, err, "DICT without MARK or with an odd item count%s%s", NULL, NULL);
             size_t k = m->sp - base;
             m->sp = base;
-            PUSH(make_seq(m, VSSM_PK_DICT, m->stack + base, k));
+            PUSH(make_seq(m, VSSM_PK_DICT, stack_at(m, base, k), k));
             break;
         }
         case 'a':                                              /* APPEND */
@@ -583,7 +593,10 @@ vssm_status vssm_pk_run(vssm_pk_machine **out, const uint8_t *data, size_t n, vs
     *result = NULL;
     vssm_pk_machine *m = calloc(1, sizeof *m);
     if (!m) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    m->limit_memo = n + 1;   /* each memo store costs at least one byte of pickle */
+    /* each memo store costs at least one byte of pickle, and pickle numbers its memo entries
+     * 0, 1, 2, ... one per object it made, which is never more than VSSM_PK_MAX_VALUES: so
+     * the memo table stays below 32 MiB whatever index a file names */
+    m->limit_memo = n + 1 < VSSM_PK_MAX_VALUES ? n + 1 : VSSM_PK_MAX_VALUES;
     vssm_status s = run(m, data, n, persistent, user, result, err);
     if (s) {
         vssm_pk_free(m);
