@@ -84,7 +84,8 @@ static int utf8_valid(const char *s, size_t n) {
     return 1;
 }
 
-/* Copies the strided view into dst (contiguous), element by element of es bytes. */
+/* Copies the strided view into dst (contiguous), element by element of es bytes. Every
+ * element offset is inside the storage: view_extent checked the largest one. */
 static void gather(uint8_t *dst, const uint8_t *base, const vssm_pk_tensor *t, size_t es, int64_t numel) {
     int64_t idx[VSSM_PK_MAX_DIMS] = {0};
     for (int64_t n = 0; n < numel; n++) {
@@ -98,6 +99,49 @@ static void gather(uint8_t *dst, const uint8_t *base, const vssm_pk_tensor *t, s
     }
 }
 
+/* The most elements a tensor may have (2^50: 4 PiB of f32), so numel * element size and
+ * every product of its dims fit in 64 bits with room to spare. */
+#define PTH_MAX_NUMEL ((int64_t)1 << 50)
+
+/* Checks a view (offset, size, stride) of a storage of n_storage elements:
+ * sizes, strides and offset non-negative, the product of the non-zero sizes at most
+ * PTH_MAX_NUMEL, and the last element it touches, offset + sum (size-1)*stride, inside the
+ * storage, each step overflow-checked (a view whose extent overflows int64 is refused, not
+ * wrapped round into a small number). Fills numel and contiguous; 0 or a message in why. */
+static int view_extent(const vssm_pk_tensor *t, int64_t n_storage, int64_t *numel_out, int *contiguous,
+                       int64_t *last_out, const char **why) {
+    int64_t numel = 1, nonzero = 1, want = 1, last = t->offset;
+    int zero = 0;
+    *contiguous = 1;
+    *last_out = -1;
+    if (t->ndim < 0 || t->ndim > VSSM_PK_MAX_DIMS) { *why = "has a bad number of dimensions"; return 0; }
+    if (t->offset < 0) { *why = "has a negative storage offset"; return 0; }
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        int64_t sz = t->size[d], st = t->stride[d];
+        if (sz < 0 || st < 0) { *why = "has a negative size or stride"; return 0; }
+        if (sz == 0) { zero = 1; continue; }
+        if (__builtin_mul_overflow(nonzero, sz, &nonzero) || nonzero > PTH_MAX_NUMEL) {
+            *why = "is absurdly large (more than 2^50 elements)";
+            return 0;
+        }
+        if (sz > 1 && st != want) *contiguous = 0;
+        want = nonzero;   /* the contiguous stride of the next dim out: product of the sizes inside */
+        int64_t span;
+        if (__builtin_mul_overflow(sz - 1, st, &span) || __builtin_add_overflow(last, span, &last)) {
+            *why = "has a view (offset + (size-1)*stride) that overflows 64 bits";
+            return 0;
+        }
+    }
+    numel = zero ? 0 : nonzero;
+    *numel_out = numel;
+    if (numel == 0) { *last_out = -1; return 1; }
+    *last_out = last;
+    /* last < n_storage <= entry size / element size (checked by pth_persistent), so every
+     * byte the view touches lies inside the storage's zip entry */
+    if (last >= n_storage) { *why = NULL; return 0; }
+    return 1;
+}
+
 static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, const vssm_pk_tensor *t,
                               vssm_err *err) {
     const vssm_pk_val *st = t->storage;
@@ -107,22 +151,16 @@ static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, 
     if (t->ndim > VSSM_MAX_DIMS)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "tensor '%s' has %d dimensions; vssm holds at most %d",
                             name, t->ndim, VSSM_MAX_DIMS);
-    int64_t numel = 1, last = t->offset;
+    int64_t numel = 0, last = -1;
     int contiguous = 1;
-    int64_t want = 1;
-    for (int d = t->ndim - 1; d >= 0; d--) {
-        if (t->size[d] == 0) numel = 0;
-        else if (numel && numel > ((int64_t)1 << 50) / t->size[d])
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is absurdly large", name);
-        else numel *= t->size[d];
-        if (t->size[d] > 1 && t->stride[d] != want) contiguous = 0;
-        want *= t->size[d] ? t->size[d] : 1;
-        if (t->size[d] > 0) last += (t->size[d] - 1) * t->stride[d];
-    }
-    if (numel > 0 && last >= st->n) {
+    const char *why = NULL;
+    if (!view_extent(t, st->n, &numel, &contiguous, &last, &why)) {
         char sh[96];
         int64_t shape[VSSM_MAX_DIMS];
         for (int d = 0; d < t->ndim; d++) shape[d] = t->size[d];
+        if (why)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' %s (offset %lld) %s", name,
+                                vssm_shape_str(shape, t->ndim, sh, sizeof sh), (long long)t->offset, why);
         return vssm_err_set(err, VSSM_ERR_FORMAT,
                             "tensor '%s' %s (offset %lld) needs %lld elements of its storage, which holds only %lld",
                             name, vssm_shape_str(shape, t->ndim, sh, sizeof sh), (long long)t->offset,
@@ -136,13 +174,14 @@ static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, 
     out.device = VSSM_DEVICE_CPU;
     for (int d = 0; d < t->ndim; d++) out.shape[d] = t->size[d];
     const uint8_t *base = r->zip.base + ze->data_off;
-    const uint8_t *ptr = base + (size_t)(numel ? t->offset : 0) * es;
+    /* numel > 0: offset <= last < st->n, inside the entry; numel == 0: no byte is read */
+    const uint8_t *ptr = base + (numel ? (size_t)t->offset * es : 0);
     if (contiguous && ((uintptr_t)ptr % es) == 0) {
         out.data = (void *)ptr;
     } else {
         uint8_t *copy = malloc(numel ? (size_t)numel * es : 1);
         if (!copy) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory copying tensor '%s'", name);
-        if ((s = vssm_weights_own(w, copy, err))) { free(copy); return s; }
+        if ((s = vssm_weights_own(w, copy, err))) return s;   /* vssm_weights_own frees it on failure */
         if (contiguous) memcpy(copy, ptr, (size_t)numel * es);
         else gather(copy, base, t, es, numel);
         out.data = copy;
@@ -175,6 +214,7 @@ static vssm_status pick_dict(const vssm_pk_val *top, const char *key, const vssm
         return vssm_err_set(err, VSSM_ERR_FORMAT, "the checkpoint holds a %s, not a dict of tensors",
                             vssm_pk_kind_name(top->kind));
     list_keys(top, keys, sizeof keys);
+    if (!keys[0]) snprintf(keys, sizeof keys, "no entries");
     const vssm_pk_val *d = NULL;
     if (key) {
         d = vssm_pk_dict_get(top, key);
