@@ -5,6 +5,7 @@
  * compressed, encrypted or multi-disk archives are refused. Every length read from the
  * file is checked against the file's size before it is used.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "weights/pth_internal.h"
@@ -74,7 +75,7 @@ static vssm_status find_cd(const uint8_t *b, uint64_t size, cd_info *cd, vssm_er
                             "zip central directory (offset %llu, %llu bytes) lies outside the %llu-byte file",
                             (unsigned long long)cd->off, (unsigned long long)cd->size,
                             (unsigned long long)size);
-    if (cd->count > cd->size / 46)
+    if (cd->count > cd->size / 46 || cd->count > INT_MAX)   /* 46: the smallest directory record */
         return vssm_err_set(err, VSSM_ERR_FORMAT, "zip directory claims %llu entries in %llu bytes",
                             (unsigned long long)cd->count, (unsigned long long)cd->size);
     return VSSM_OK;
