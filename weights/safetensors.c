@@ -13,6 +13,7 @@
 #include "weights/weights_internal.h"
 
 #define ST_MAX_HEADER (100u << 20) /* 100 MiB, as the reference implementation */
+#define ST_MAX_NUMEL (1ull << 50)    /* elements in one tensor (and in any product of its dims) */
 
 static int utf8_valid(const unsigned char *s, size_t n) {
     size_t i = 0;
@@ -96,18 +97,22 @@ static vssm_status parse_header(vssm_weights *w, const char *path, const char *h
             break;
         }
         t.ndim = nd;
-        uint64_t numel = 1;
+        /* the product of the non-zero dims is bounded too: a (0, 2^40, 2^40) tensor holds
+         * nothing, but whoever multiplies its other dims would overflow */
+        uint64_t nonzero = 1;
+        int zero = 0;
         for (int d = 0; d < nd && s == VSSM_OK; d++) {
-            uint64_t v;
-            if (!json_u64(cJSON_GetArrayItem(js, d), &v) || v > (1ull << 40))
+            uint64_t v = 0;
+            if (!json_u64(cJSON_GetArrayItem(js, d), &v) || v > ST_MAX_NUMEL)
                 s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has a bad shape entry at dim %d", path, name, d);
-            else {
-                t.shape[d] = (int64_t)v;
-                if (v && numel > (1ull << 50) / v) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large", path, name);
-                numel *= v;
-            }
+            else if (v == 0)
+                zero = 1;
+            else if (__builtin_mul_overflow(nonzero, v, &nonzero) || nonzero > ST_MAX_NUMEL)
+                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large (more than 2^50 elements)", path, name);
+            if (s == VSSM_OK) t.shape[d] = (int64_t)v;
         }
         if (s != VSSM_OK) break;
+        const uint64_t numel = zero ? 0 : nonzero;   /* <= 2^50, so numel * 8 cannot overflow */
         uint64_t b, e;
         if (!json_u64(cJSON_GetArrayItem(jo, 0), &b) || !json_u64(cJSON_GetArrayItem(jo, 1), &e) || b > e || e > data_size) {
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has data_offsets outside the data area (%llu bytes)", path,
@@ -121,6 +126,17 @@ static vssm_status parse_header(vssm_weights *w, const char *path, const char *h
         }
         t.data = (void *)(data + b);
         t.device = VSSM_DEVICE_CPU;
+        /* the format does not promise alignment (the header's length decides where the data
+         * area starts): a tensor whose address is not a multiple of its element size is
+         * copied, so no reader ever loads a misaligned float */
+        size_t es = vssm_dtype_size(t.dtype);
+        if (es > 1 && (uintptr_t)t.data % es != 0) {
+            void *copy = malloc(e - b ? (size_t)(e - b) : 1);
+            if (!copy) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory copying tensor '%s'", path, name); break; }
+            if ((s = vssm_weights_own(w, copy, err)) != VSSM_OK) break;   /* freed by vssm_weights_own */
+            memcpy(copy, t.data, (size_t)(e - b));
+            t.data = copy;
+        }
         spans[ns].begin = b;
         spans[ns].end = e;
         spans[ns].name = name;
