@@ -6,13 +6,15 @@
  * here; the crate's order is its HashMap's), then each tensor as
  * {"dtype":"F32","shape":[..],"data_offsets":[b,e]}, ordered by dtype (widest first, the
  * crate's alignment order) and then by name - so files of one dtype are in plain name order.
- * Strings are escaped as serde_json does. The file is written to PATH.tmp and renamed.
+ * Strings are escaped as serde_json does. The file goes through vssm/outfile.h: written to a
+ * unique temp file beside PATH (mkstemp), flushed to disk, then renamed onto PATH.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "vssm/outfile.h"
 #include "vssm/weights.h"
 
 typedef struct sbuf {
@@ -100,11 +102,24 @@ static int meta_cmp(const void *a, const void *b) {
     return strcmp((*(const vssm_st_meta *const *)a)->key, (*(const vssm_st_meta *const *)b)->key);
 }
 
-static size_t nbytes_of(const vssm_tensor *t) {
-    return (size_t)vssm_tensor_numel(t) * vssm_dtype_size(t->dtype);
+/* Bytes of t's data: numel * element size, overflow-checked (0 and *ok = 0 when a
+ * product overflows or passes 2^53, the largest offset a safetensors reader accepts). */
+#define ST_MAX_BYTES (1ull << 53)
+static size_t nbytes_of(const vssm_tensor *t, int *ok) {
+    uint64_t n = vssm_dtype_size(t->dtype);
+    *ok = 1;
+    for (int d = 0; d < t->ndim && d < VSSM_MAX_DIMS; d++) {
+        if (t->shape[d] < 0 || __builtin_mul_overflow(n, (uint64_t)t->shape[d], &n) || n > ST_MAX_BYTES) {
+            *ok = 0;
+            return 0;
+        }
+    }
+    return (size_t)n;
 }
 
-static vssm_status check_inputs(const vssm_st_entry **ord, int n, const vssm_st_meta **mord, int n_meta, vssm_err *err) {
+static vssm_status check_inputs(const vssm_st_entry **ord, int n, const vssm_st_meta **mord, int n_meta, uint64_t *total,
+                                vssm_err *err) {
+    *total = 0;
     for (int i = 0; i < n; i++) {
         const vssm_st_entry *e = ord[i];
         if (!e->name || !e->name[0] || !utf8_ok(e->name) || !strcmp(e->name, "__metadata__"))
@@ -114,7 +129,11 @@ static vssm_status check_inputs(const vssm_st_entry **ord, int n, const vssm_st_
         for (int d = 0; d < e->t.ndim; d++)
             if (e->t.shape[d] < 0)
                 return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has a negative dimension", e->name);
-        if (!e->t.data && nbytes_of(&e->t))
+        int ok;
+        size_t nb = nbytes_of(&e->t, &ok);
+        if (!ok || __builtin_add_overflow(*total, (uint64_t)nb, total) || *total > ST_MAX_BYTES)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' is too large (its bytes overflow 2^53)", e->name);
+        if (!e->t.data && nb)
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has no data", e->name);
         if (i && !strcmp(ord[i - 1]->name, e->name))
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor name '%s' given twice", e->name);
@@ -153,7 +172,8 @@ static void build_header(sbuf *h, const vssm_st_entry **ord, int n, const vssm_s
             snprintf(num, sizeof num, "%s%lld", d ? "," : "", (long long)e->t.shape[d]);
             sb_str(h, num);
         }
-        size_t nb = nbytes_of(&e->t);
+        int ok;
+        size_t nb = nbytes_of(&e->t, &ok);   /* checked by check_inputs */
         snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", off, off + nb);
         sb_str(h, num);
         off += nb;
@@ -162,33 +182,31 @@ static void build_header(sbuf *h, const vssm_st_entry **ord, int n, const vssm_s
     while (h->n % 8) sb_str(h, " ");
 }
 
-static vssm_status write_file(const char *tmp, const sbuf *h, const vssm_st_entry **ord, int n, vssm_err *err) {
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create", tmp);
+static vssm_status write_body(FILE *f, const char *path, const sbuf *h, const vssm_st_entry **ord, int n, vssm_err *err) {
     uint8_t len[8];
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)h->n >> (8 * i));
     int ok = fwrite(len, 1, 8, f) == 8 && fwrite(h->p, 1, h->n, f) == h->n;
     for (int i = 0; ok && i < n; i++) {
-        size_t nb = nbytes_of(&ord[i]->t);
+        int nb_ok;
+        size_t nb = nbytes_of(&ord[i]->t, &nb_ok);
         ok = !nb || fwrite(ord[i]->t.data, 1, nb, f) == nb;
     }
     ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (disk full?)", tmp);
+    if (!ok) return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (disk full?)", path);
     return VSSM_OK;
 }
 
-vssm_status vssm_safetensors_write(const char *path, const vssm_st_entry *tensors, int n_tensors,
-                                   const vssm_st_meta *meta, int n_meta, vssm_err *err) {
-    if (!path || n_tensors < 0 || n_meta < 0 || (n_tensors && !tensors) || (n_meta && !meta))
+vssm_status vssm_safetensors_write_to(vssm_outfile *o, const vssm_st_entry *tensors, int n_tensors,
+                                      const vssm_st_meta *meta, int n_meta, vssm_err *err) {
+    if (!o || !o->f || n_tensors < 0 || n_meta < 0 || (n_tensors && !tensors) || (n_meta && !meta))
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: bad arguments to the writer");
-    const vssm_st_entry **ord = malloc((size_t)(n_tensors + 1) * sizeof *ord);
-    const vssm_st_meta **mord = malloc((size_t)(n_meta + 1) * sizeof *mord);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
+    const char *path = o->path ? o->path : "safetensors";
+    const vssm_st_entry **ord = malloc((size_t)n_tensors * sizeof *ord + 1);
+    const vssm_st_meta **mord = malloc((size_t)n_meta * sizeof *mord + 1);
     sbuf h = {0};
+    uint64_t total = 0;
     vssm_status s = VSSM_OK;
-    if (!ord || !mord || !tmp) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
+    if (!ord || !mord) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
     for (int i = 0; i < n_tensors; i++) ord[i] = &tensors[i];
     for (int i = 0; i < n_meta; i++) mord[i] = &meta[i];
     for (int i = 0; i < n_tensors; i++)
@@ -198,21 +216,28 @@ vssm_status vssm_safetensors_write(const char *path, const vssm_st_entry *tensor
     qsort(mord, (size_t)n_meta, sizeof *mord, meta_cmp);
     /* checked in name order (duplicates adjacent), written in the crate's order */
     qsort(ord, (size_t)n_tensors, sizeof *ord, name_cmp);
-    if ((s = check_inputs(ord, n_tensors, mord, n_meta, err))) goto done;
+    if ((s = check_inputs(ord, n_tensors, mord, n_meta, &total, err))) goto done;
     qsort(ord, (size_t)n_tensors, sizeof *ord, entry_cmp);
     build_header(&h, ord, n_tensors, mord, n_meta);
     if (h.oom) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (header)"); goto done; }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-    if ((s = write_file(tmp, &h, ord, n_tensors, err))) { remove(tmp); goto done; }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename %s into place", path, tmp);
-    }
+    s = write_body(o->f, path, &h, ord, n_tensors, err);
 done:
     free(h.p);
-    free(tmp);
     free(ord);
     free(mord);
     return s;
+}
+
+vssm_status vssm_safetensors_write(const char *path, const vssm_st_entry *tensors, int n_tensors,
+                                   const vssm_st_meta *meta, int n_meta, vssm_err *err) {
+    if (!path || n_tensors < 0 || n_meta < 0 || (n_tensors && !tensors) || (n_meta && !meta))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: bad arguments to the writer");
+    vssm_outfile o;
+    vssm_status s = vssm_outfile_open(&o, path, err);
+    if (s != VSSM_OK) return s;
+    if ((s = vssm_safetensors_write_to(&o, tensors, n_tensors, meta, n_meta, err)) != VSSM_OK) {
+        vssm_outfile_abort(&o);
+        return s;
+    }
+    return vssm_outfile_commit(&o, err);
 }

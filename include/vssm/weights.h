@@ -17,6 +17,7 @@
 #define VSSM_WEIGHTS_H
 
 #include "vssm/common.h"
+#include "vssm/outfile.h"
 #include "vssm/source.h"
 
 #ifdef __cplusplus
@@ -45,14 +46,18 @@ int vssm_weights_meta_count(const vssm_weights *w);
 const char *vssm_weights_meta_key(const vssm_weights *w, int i);
 
 /* ---- safetensors reader (weights/safetensors.c) ----
- * The file is memory-mapped; tensors are views into the map (zero-copy). The header is
- * validated fully before any tensor is exposed: JSON well-formed, dtypes known, shapes
- * non-negative, offsets inside the data area, sorted, non-overlapping, sizes equal to
- * numel * dtype size, names valid UTF-8. */
+ * The file is memory-mapped; tensors are views into the map (zero-copy), except a tensor
+ * whose address is not a multiple of its element size (the header's length decides the data
+ * area's alignment), which is copied. The header is validated fully before any tensor is
+ * exposed: JSON well-formed, dtypes known, shapes non-negative with at most 2^50 elements
+ * (also in the product of the non-zero dims), offsets inside the data area, sorted,
+ * non-overlapping, sizes equal to numel * dtype size, names valid UTF-8. */
 vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err *err);
 
 /* ---- safetensors writer ----
- * Writes to PATH.tmp then renames, so no half-written file is ever left at PATH. */
+ * Writes through vssm/outfile.h (a unique temp file beside PATH, flushed, then renamed), so
+ * no half-written file is ever left at PATH and two writers never share a temp file. Sizes
+ * are overflow-checked: a tensor or file past 2^53 bytes is VSSM_ERR_INVALID_ARG. */
 typedef struct vssm_st_entry {
     const char *name;
     vssm_tensor t;       /* host data */
@@ -62,6 +67,11 @@ typedef struct vssm_st_meta {
 } vssm_st_meta;
 vssm_status vssm_safetensors_write(const char *path, const vssm_st_entry *tensors, int n_tensors,
                                    const vssm_st_meta *meta, int n_meta, vssm_err *err);
+/* The same bytes into an output file opened with vssm_outfile_open, flushed to disk but
+ * neither committed nor aborted: the caller can check the finished file at o->tmp (load it)
+ * before vssm_outfile_commit, or vssm_outfile_abort it. */
+vssm_status vssm_safetensors_write_to(vssm_outfile *o, const vssm_st_entry *tensors, int n_tensors,
+                                      const vssm_st_meta *meta, int n_meta, vssm_err *err);
 
 /* ---- torch .pth reader (weights/pth.c) ---- */
 vssm_status vssm_pth_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts,
