@@ -26,15 +26,27 @@ static int get_shape(const vssm_source *src, const char *prefix, const char *nam
     return src->get(src->user, full, NULL, 0, t, NULL) == VSSM_OK;
 }
 
+/* The largest dimension inference accepts (16M): far above any real model, and small
+ * enough that the int config fields and their sums and products cannot overflow. */
+#define INFER_MAX_DIM ((int64_t)1 << 24)
+
+static int dims_plausible(const vssm_tensor *t) {
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] < 1 || t->shape[d] > INFER_MAX_DIM) return 0;
+    return 1;
+}
+
 static vssm_status need(const vssm_source *src, const char *prefix, const char *name, int ndim, vssm_tensor *t,
                         vssm_err *err) {
+    char b[64];
     if (!get_shape(src, prefix, name, t))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "not a VMamba checkpoint: tensor '%s%s' is missing", prefix, name);
-    if (t->ndim != ndim) {
-        char b[64];
+    if (t->ndim != ndim)
         return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s, expected %d dimensions", prefix, name,
                             vssm_shape_str(t->shape, t->ndim, b, sizeof b), ndim);
-    }
+    if (!dims_plausible(t))
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s: every dimension must be 1 to %lld", prefix,
+                            name, vssm_shape_str(t->shape, t->ndim, b, sizeof b), (long long)INFER_MAX_DIM);
     return VSSM_OK;
 }
 
@@ -98,11 +110,14 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.x_proj_weight", i);
         if ((s = need(src, prefix, nm, 3, &t, err))) return s;
         int nstate = (int)(t.shape[1] - ranks[i]) / 2;
+        if (nstate < 1)
+            return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has %lld rows for dt_rank %d: no room for d_state >= 1",
+                                prefix, nm, (long long)t.shape[1], ranks[i]);
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.in_proj.weight", i);
         if ((s = need(src, prefix, nm, 2, &t, err))) return s;
         const char *ft = t.shape[0] == di ? "v05_noz" : "v05";
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.mlp.fc1.weight", i);
-        float mlp = get_shape(src, prefix, nm, &t) && t.ndim == 2 ? (float)t.shape[0] / (float)d : 0.0f;
+        float mlp = get_shape(src, prefix, nm, &t) && t.ndim == 2 && dims_plausible(&t) ? (float)t.shape[0] / (float)d : 0.0f;
         float r = (float)di / (float)d;
         if (i == 0) {
             ratio = r;
@@ -124,7 +139,9 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "dt_rank varies by stage (%d,%d,%d,%d) and is not ceil(dim/16)",
                             ranks[0], ranks[1], ranks[2], ranks[3]);
     cfg->dt_rank = auto_rank ? 0 : ranks[0];
-    cfg->num_classes = get_shape(src, prefix, "classifier.head.weight", &t) && t.ndim == 2 ? (int)t.shape[0] : 0;
+    if (get_shape(src, prefix, "classifier.head.weight", &t) && (s = need(src, prefix, "classifier.head.weight", 2, &t, err)))
+        return s;
+    cfg->num_classes = get_shape(src, prefix, "classifier.head.weight", &t) ? (int)t.shape[0] : 0;
     /* the arch name: a preset whose backbone matches */
     snprintf(cfg->arch, sizeof cfg->arch, "custom");
     for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
@@ -337,6 +354,11 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
     if (!parse_list(v[3], 4, cfg->depths, NULL)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata depths '%s' is not 4 integers", v[3]);
     if (!parse_list(v[4], 1, NULL, &cfg->ssm_ratio)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is not a number", v[4]);
     if (!parse_list(v[7], 1, NULL, &cfg->mlp_ratio)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mlp_ratio '%s' is not a number", v[7]);
+    /* ratios multiply dims into tensor sizes: bounded so that product fits (and is > 0) */
+    if (!(cfg->ssm_ratio > 0 && cfg->ssm_ratio <= 64))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is outside (0, 64]", v[4]);
+    if (!(cfg->mlp_ratio >= 0 && cfg->mlp_ratio <= 64))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mlp_ratio '%s' is outside [0, 64]", v[7]);
     int *dst[4] = {&cfg->d_state, &cfg->dt_rank, &cfg->num_classes, &cfg->in_chans};
     const int idx[4] = {5, 6, 8, 9};
     for (int i = 0; i < 4; i++) {

@@ -6,6 +6,7 @@
  *   with _b (bimamba v2), out_proj.weight (D, Di)}, norm_f.weight, head.{weight, bias}.
  * The segmentation backbone (seg/backbone/vim.py, VisionMambaSeg, under "backbone." in an
  * mmseg checkpoint) deletes cls_token and the head and keeps pos_embed (1, M0, D). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +19,22 @@ static int get_t(const vssm_source *src, const char *prefix, const char *name, v
     return src->get(src->user, full, NULL, 0, t, NULL) == VSSM_OK;
 }
 
+/* The largest dimension inference accepts (16M): far above any real model, and small
+ * enough that the int config fields and their sums and products cannot overflow. */
+#define INFER_MAX_DIM ((int64_t)1 << 24)
+
 static vssm_status need(const vssm_source *src, const char *prefix, const char *name, int ndim, vssm_tensor *t,
                         vssm_err *err) {
+    char b[64];
     if (!get_t(src, prefix, name, t))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: tensor '%s%s' is missing", prefix, name);
-    if (t->ndim != ndim) {
-        char b[64];
+    if (t->ndim != ndim)
         return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s, expected %d dimensions", prefix, name,
                             vssm_shape_str(t->shape, t->ndim, b, sizeof b), ndim);
-    }
+    for (int d = 0; d < t->ndim; d++)
+        if (t->shape[d] < 1 || t->shape[d] > INFER_MAX_DIM)
+            return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s: every dimension must be 1 to %lld", prefix,
+                                name, vssm_shape_str(t->shape, t->ndim, b, sizeof b), (long long)INFER_MAX_DIM);
     return VSSM_OK;
 }
 
@@ -84,6 +92,31 @@ static vssm_status out_indices_from_meta(const vssm_source *src, vssm_vim_config
     return VSSM_OK;
 }
 
+/* A metadata integer: the whole string, within [lo, hi]; 0 when it is not one. (strtol, not
+ * atoi/sscanf, whose behaviour on out-of-range text is undefined.) */
+static int meta_int(const char *v, long lo, long hi, int *out) {
+    char *end;
+    if (!v) return 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < lo || x > hi) return 0;
+    *out = (int)x;
+    return 1;
+}
+
+/* "h,w" with both in [1, 2^20]. */
+static int meta_pair(const char *v, int *h, int *w) {
+    char *end;
+    if (!v) return 0;
+    long a = strtol(v, &end, 10);
+    if (end == v || *end != ',' || a < 1 || a > (1L << 20)) return 0;
+    const char *q = end + 1;
+    long b = strtol(q, &end, 10);
+    if (end == q || *end || b < 1 || b > (1L << 20)) return 0;
+    *h = (int)a;
+    *w = (int)b;
+    return 1;
+}
+
 static const char *const preset_names[] = {"vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8"};
 
 vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
@@ -135,7 +168,7 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     if ((s = need(src, prefix, "pos_embed", 3, &t, err))) return s;
     const int64_t M0 = t.shape[1] - !cfg->no_cls_token;
     const char *pg = src->meta ? src->meta(src->user, "pos_grid") : NULL;
-    if (pg && sscanf(pg, "%d,%d", &cfg->pos_grid_h, &cfg->pos_grid_w) == 2 && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0) {
+    if (meta_pair(pg, &cfg->pos_grid_h, &cfg->pos_grid_w) && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0) {
         /* stated */
     } else {
         const int g = (int)llround(sqrt((double)M0));
@@ -149,16 +182,19 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     cfg->stride = cfg->patch_size;
     const int half = cfg->patch_size / 2;
     if (half >= 1 && cfg->pos_grid_h == cfg->pos_grid_w) {
-        const int side = (cfg->pos_grid_h - 1) * half + cfg->patch_size;
-        if ((side == 224 || side == 384) && cfg->pos_grid_h * cfg->patch_size != 224 && cfg->pos_grid_h * cfg->patch_size != 384)
+        const int64_t side = (int64_t)(cfg->pos_grid_h - 1) * half + cfg->patch_size;
+        const int64_t full = (int64_t)cfg->pos_grid_h * cfg->patch_size;
+        if ((side == 224 || side == 384) && full != 224 && full != 384)
             cfg->stride = half;
     }
     const char *st = src->meta ? src->meta(src->user, "stride") : NULL;
-    if (st && atoi(st) > 0) cfg->stride = atoi(st);
+    int iv;
+    if (meta_int(st, 1, 1 << 20, &iv)) cfg->stride = iv;
     const char *dv = src->meta ? src->meta(src->user, "divide_out") : NULL;
-    if (dv) cfg->divide_out = atoi(dv) != 0;
+    if (meta_int(dv, INT_MIN, INT_MAX, &iv)) cfg->divide_out = iv != 0;
     if ((s = out_indices_from_meta(src, cfg, err))) return s;
-    cfg->num_classes = get_t(src, prefix, "head.weight", &t) && t.ndim == 2 ? (int)t.shape[0] : 0;
+    if (get_t(src, prefix, "head.weight", &t) && (s = need(src, prefix, "head.weight", 2, &t, err))) return s;
+    cfg->num_classes = get_t(src, prefix, "head.weight", &t) ? (int)t.shape[0] : 0;
     snprintf(cfg->arch, sizeof cfg->arch, "custom");
     for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
         vssm_vim_config p;
@@ -225,16 +261,20 @@ vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *c
                   &cfg->patch_size, &cfg->stride, &cfg->num_classes, &cfg->in_chans, &cfg->divide_out};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *v = src->meta(src->user, keys[i]);
-        char *end;
         if (!v) return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata key '%s' is missing", keys[i]);
-        *dst[i] = (int)strtol(v, &end, 10);
-        if (end == v || *end) return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata %s '%s' is not an integer", keys[i], v);
+        if (!meta_int(v, -(1L << 24), 1L << 24, dst[i]))
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata %s '%s' is not an integer of at most 2^24", keys[i], v);
     }
     const char *pg = src->meta(src->user, "pos_grid");
-    if (!pg || sscanf(pg, "%d,%d", &cfg->pos_grid_h, &cfg->pos_grid_w) != 2)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata pos_grid '%s' is not 'h,w'", pg ? pg : "(missing)");
+    if (!meta_pair(pg, &cfg->pos_grid_h, &cfg->pos_grid_w))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata pos_grid '%s' is not 'h,w' (1 to 2^20 each)", pg ? pg : "(missing)");
     const char *ct = src->meta(src->user, "cls_token");
-    if (ct) cfg->no_cls_token = atoi(ct) == 0;
+    int ctv;
+    if (ct) {
+        if (!meta_int(ct, INT_MIN, INT_MAX, &ctv))
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata cls_token '%s' is not an integer", ct);
+        cfg->no_cls_token = ctv == 0;
+    }
     vssm_status s = out_indices_from_meta(src, cfg, err);
     return s != VSSM_OK ? s : vssm_vim_config_validate(cfg, err);
 }
