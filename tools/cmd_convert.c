@@ -1,13 +1,27 @@
 /* tools/cmd_convert.c - `vssm convert IN.pth OUT.safetensors`: an official checkpoint to the
  * native format. The .pth is read by the safe reader (nothing in it is executed); the state
  * dict chosen by --key is kept (optimizer, epoch, config entries are dropped), restricted to
- * the model's own tensors (backbone, classifier, and for mmseg files the decode head), and
- * written with the config (inferred, or checked against --arch) in __metadata__. */
+ * the model's own tensors (backbone, classifier, a re-ID BNNeck, and for mmseg files the
+ * decode head), and written with the config (from the input's metadata, else inferred, or
+ * checked against --arch) in __metadata__; the input's other metadata (labels, task, seg_*,
+ * reid_*, ...) is kept.
+ *
+ * The output is written to a unique temp file beside OUT and loaded back, before it is
+ * renamed onto OUT, by the very loaders `vssm classify` / `segment` / `reid` use (the
+ * classifier when there is a classification head, else the backbone; the segmenter for a
+ * UPerHead/FPNHead decode head; the re-ID model for a BNNeck). A file they would refuse is
+ * refused here (exit 2, naming IN and the offending tensor) and nothing is left at OUT. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "tools/cli.h"
+#include "vssm/backbone.h"
+#include "vssm/classifier.h"
+#include "vssm/ctx.h"
 #include "vssm/infer.h"
+#include "vssm/outfile.h"
+#include "vssm/reid.h"
+#include "vssm/segment.h"
 #include "vssm/vim.h"
 #include "vssm/weights.h"
 
@@ -62,7 +76,8 @@ static float *to_f32(const vssm_tensor *t, int *oom) {
  * segmentation neck fpn1..fpn4). */
 static int keep_name(const char *name, const char *prefix) {
     static const char *const roots[] = {"patch_embed.", "layers.", "classifier.", "outnorm",     /* VMamba */
-                                        "cls_token", "pos_embed", "norm_f.", "head.", "fpn"};  /* Vim */
+                                        "cls_token", "pos_embed", "norm_f.", "head.", "fpn",   /* Vim */
+                                        "bnneck.", "bottleneck.", "heads.bottleneck.0."};      /* re-ID BNNeck */
     size_t pl = strlen(prefix);
     if (!strncmp(name, prefix, pl))
         for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
@@ -73,6 +88,96 @@ static int keep_name(const char *name, const char *prefix) {
 static const char *base_name(const char *p) {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
+}
+
+/* ---- metadata: the config keys, then the input's other keys */
+typedef struct meta_list {
+    vssm_st_meta *m;
+    int n, cap;
+} meta_list;
+
+static int meta_has(const meta_list *l, const char *k) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->m[i].key, k)) return 1;
+    return 0;
+}
+
+/* Adds (k, v) unless k is already there (the first value wins); 0 on OOM. */
+static int meta_put(meta_list *l, const char *k, const char *v) {
+    if (meta_has(l, k)) return 1;
+    if (l->n == l->cap) {
+        int nc = l->cap ? 2 * l->cap : 64;
+        vssm_st_meta *a = realloc(l->m, (size_t)nc * sizeof *a);
+        if (!a) return 0;
+        l->m = a;
+        l->cap = nc;
+    }
+    l->m[l->n++] = (vssm_st_meta){k, v};
+    return 1;
+}
+
+/* Keys convert decides itself: never copied from the input. */
+static int own_key(const char *k) {
+    static const char *const own[] = {"format", "source", "source_key", "prefix", "cls_token"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(k, own[i])) return 1;
+    return 0;
+}
+
+/* ---- checking the written file with the loaders the other verbs use */
+static int has_name_prefix(const vssm_weights *w, const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    for (int i = 0, n = vssm_weights_count(w); i < n; i++) {
+        const char *nm = vssm_weights_name(w, i);
+        if (!strncmp(nm, a, la) && !strncmp(nm + la, b, lb)) return 1;
+    }
+    return 0;
+}
+
+/* Loads the finished temp file TMP as `vssm classify` / `segment` / `reid` would. On a
+ * refusal, err says why, with TMP's name replaced by OUT's. */
+static vssm_status validate_output(const char *tmp, const char *out, const vssm_weights *w, const char *prefix,
+                                   int classes, vssm_err *err) {
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = 1;
+    vssm_ctx *ctx = NULL;
+    vssm_status s = vssm_ctx_new(&ctx, &co, err);
+    const char *what = "backbone";
+    if (s == VSSM_OK && classes > 0) {
+        what = "classifier";
+        vssm_classifier *c = NULL;
+        s = vssm_classifier_load(&c, ctx, tmp, NULL, err);
+        vssm_classifier_free(c);
+    } else if (s == VSSM_OK) {
+        vssm_backbone *b = NULL;
+        s = vssm_backbone_load_file(&b, ctx, tmp, NULL, NULL, err);
+        vssm_backbone_free(b);
+    }
+    if (s == VSSM_OK && (has_name_prefix(w, "decode_head.", "psp_modules.") || has_name_prefix(w, "decode_head.", "scale_heads."))) {
+        what = "segmenter";
+        vssm_segmenter *g = NULL;
+        s = vssm_segmenter_load(&g, ctx, tmp, NULL, err);
+        vssm_segmenter_free(g);
+    }
+    if (s == VSSM_OK && (has_name_prefix(w, prefix, "bnneck.") || has_name_prefix(w, prefix, "bottleneck.") ||
+                         has_name_prefix(w, prefix, "heads.bottleneck.0."))) {
+        what = "re-ID model";
+        vssm_reid_model_opts ro = vssm_reid_model_default_opts();
+        vssm_reid_model *r = NULL;
+        s = vssm_reid_model_load(&r, ctx, tmp, &ro, err);
+        vssm_reid_model_free(r);
+    }
+    vssm_ctx_free(ctx);
+    if (s != VSSM_OK && err) {
+        /* "TMP: msg" -> "the converted model would be refused by the classifier loader: msg" */
+        char msg[VSSM_ERR_MSG_MAX];
+        const char *m = err->msg;
+        size_t tl = strlen(tmp);
+        if (!strncmp(m, tmp, tl) && m[tl] == ':') m += tl + 1 + (m[tl + 1] == ' ');
+        snprintf(msg, sizeof msg, "%s", m);
+        vssm_err_set(err, s, "the converted model would be refused by the %s loader (so %s is not written): %s", what, out, msg);
+    }
+    return s;
 }
 
 VSSM_VERB(convert) {
@@ -107,6 +212,7 @@ VSSM_VERB(convert) {
     vssm_vmamba_config cfg;
     vssm_vim_config vcfg;
     char tmp[256];
+    int cfg_from_meta = 0;
     /* a Vim has no VMamba patch embed but Vim tensor names */
     const int is_vim = vssm_vmamba_find_prefix(src, tmp, sizeof tmp, NULL) != VSSM_OK && vssm_vim_detect(src, prefix, sizeof prefix);
     if (is_vim) {
@@ -132,11 +238,22 @@ VSSM_VERB(convert) {
             }
             snprintf(vcfg.arch, sizeof vcfg.arch, "%s", stated.arch);
         }
-    } else if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) != VSSM_OK ||
-               vssm_vmamba_config_infer(src, prefix, &cfg, &err) != VSSM_OK) {
-        file_error(in, err.msg);
-        vssm_weights_close(w);
-        return VSSM_EXIT_USAGE;
+    } else {
+        vssm_preprocess_params mpp;
+        if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) != VSSM_OK) {
+            file_error(in, err.msg);
+            vssm_weights_close(w);
+            return VSSM_EXIT_USAGE;
+        }
+        /* a file that states its config (one of ours, or converted before) keeps it, arch
+         * name and preprocessing included; the loaders below check it against the tensors */
+        if (!arch && vssm_vmamba_config_from_meta(src, &cfg, &mpp, NULL) == VSSM_OK) {
+            cfg_from_meta = 1;
+        } else if (vssm_vmamba_config_infer(src, prefix, &cfg, &err) != VSSM_OK) {
+            file_error(in, err.msg);
+            vssm_weights_close(w);
+            return VSSM_EXIT_USAGE;
+        }
     }
     if (arch && !is_vim) {
         vssm_vmamba_config stated;
@@ -174,6 +291,7 @@ VSSM_VERB(convert) {
         kept++;
     }
     int rc = VSSM_EXIT_OK;
+    meta_list ml = {0};
     if (!e || !copies || oom) {
         cli_error("%s: out of memory", in);
         rc = VSSM_EXIT_USAGE;
@@ -182,37 +300,66 @@ VSSM_VERB(convert) {
         vssm_preprocess_default(&pp);
         vssm_config_meta cm;
         vssm_vim_meta vm;
-        vssm_st_meta meta[VSSM_CONFIG_META_MAX + VSSM_VIM_META_MAX + 4];
-        int nm = 0;
+        int ok = 1;
+        /* preprocessing: the input's when it states it, else ImageNet's */
+        static const char *const pre[] = {"resize", "crop", "interpolation", "mean", "std"};
         if (is_vim) {
             vssm_vmamba_config pcfg;   /* only for the preprocessing keys */
             memset(&pcfg, 0, sizeof pcfg);
             vssm_vmamba_config_to_meta(&pcfg, &pp, &cm);
             vssm_vim_config_to_meta(&vcfg, &vm);
-            for (int i = 0; i < vm.n; i++) meta[nm++] = (vssm_st_meta){vm.key[i], vm.value[i]};
-            for (int i = 0; i < cm.n; i++) {
-                static const char *const pre[] = {"resize", "crop", "interpolation", "mean", "std"};
-                for (int k = 0; k < 5; k++)
-                    if (!strcmp(cm.key[i], pre[k])) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
-            }
+            for (int i = 0; i < vm.n; i++) ok &= meta_put(&ml, vm.key[i], vm.value[i]);
         } else {
             vssm_vmamba_config_to_meta(&cfg, &pp, &cm);
-            for (int i = 0; i < cm.n; i++) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
+            for (int i = 0; i < cm.n; i++) {
+                int is_pre = 0;
+                for (int k = 0; k < 5; k++) is_pre |= !strcmp(cm.key[i], pre[k]);
+                if (!is_pre) ok &= meta_put(&ml, cm.key[i], cm.value[i]);
+            }
         }
-        meta[nm++] = (vssm_st_meta){"format", "vssm"};
-        meta[nm++] = (vssm_st_meta){"source", base_name(in)};
-        if (prefix[0]) meta[nm++] = (vssm_st_meta){"prefix", prefix};
-        if (key) meta[nm++] = (vssm_st_meta){"source_key", key};
-        if (vssm_safetensors_write(out, e, kept, meta, nm, &err) != VSSM_OK) {
+        for (int k = 0; k < 5; k++) {
+            const char *v = vssm_weights_meta(w, pre[k]);
+            if (v) ok &= meta_put(&ml, pre[k], v);
+        }
+        for (int i = 0; i < cm.n; i++)
+            for (int k = 0; k < 5; k++)
+                if (!strcmp(cm.key[i], pre[k])) ok &= meta_put(&ml, cm.key[i], cm.value[i]);
+        ok &= meta_put(&ml, "format", "vssm");
+        ok &= meta_put(&ml, "source", base_name(in));
+        if (prefix[0]) ok &= meta_put(&ml, "prefix", prefix);
+        if (key) ok &= meta_put(&ml, "source_key", key);
+        /* everything else the input states (labels, task, seg_*, reid_*, training notes) */
+        for (int i = 0, n_in = vssm_weights_meta_count(w); i < n_in; i++) {
+            const char *k = vssm_weights_meta_key(w, i);
+            if (!own_key(k)) ok &= meta_put(&ml, k, vssm_weights_meta(w, k));
+        }
+        vssm_outfile of;
+        if (!ok) {
+            cli_error("%s: out of memory", in);
+            rc = VSSM_EXIT_USAGE;
+        } else if (vssm_outfile_open(&of, out, &err) != VSSM_OK) {
+            file_error(out, err.msg);
+            rc = VSSM_EXIT_USAGE;
+        } else if (vssm_safetensors_write_to(&of, e, kept, ml.m, ml.n, &err) != VSSM_OK) {
+            vssm_outfile_abort(&of);
+            file_error(out, err.msg);
+            rc = VSSM_EXIT_USAGE;
+        } else if (validate_output(of.tmp, out, w, prefix, is_vim ? vcfg.num_classes : cfg.num_classes, &err) != VSSM_OK) {
+            vssm_outfile_abort(&of);
+            file_error(in, err.msg);
+            rc = VSSM_EXIT_USAGE;
+        } else if (vssm_outfile_commit(&of, &err) != VSSM_OK) {
             file_error(out, err.msg);
             rc = VSSM_EXIT_USAGE;
         } else {
-            printf("%s: %d tensors, %lld parameters, arch %s -> %s\n", in, kept, (long long)params, is_vim ? vcfg.arch : cfg.arch, out);
+            printf("%s: %d tensors, %lld parameters, arch %s%s -> %s\n", in, kept, (long long)params,
+                   is_vim ? vcfg.arch : cfg.arch, cfg_from_meta ? " (from its metadata)" : "", out);
             if (dropped)
                 fprintf(stderr, "vssm: %s: dropped %d tensor%s outside the model (first: %s)\n", in, dropped,
                         dropped == 1 ? "" : "s", first_dropped);
         }
     }
+    free(ml.m);
     for (int i = 0; copies && i < kept; i++) free(copies[i]);
     free(copies);
     free(e);
