@@ -41,3 +41,9 @@ set_tests_properties(weights_cli_info PROPERTIES PASS_REGULAR_EXPRESSION
 add_test(NAME weights_cli_info_converted COMMAND vssm info ${_wo}/ckpt_tiny.safetensors --no-tensors)
 set_tests_properties(weights_cli_info_converted PROPERTIES FIXTURES_REQUIRED vssm_converted
                      PASS_REGULAR_EXPRESSION "from metadata.*depths 1,1,2,1.*source +ckpt_tiny.pth")
+
+# files from strangers that once crashed, read out of bounds or hit UB (issue 16), and
+# `vssm convert` refusing what `vssm classify` would: tests/data/weights/fuzz_regress/
+vssm_add_test(test_weights_fuzz_regress test_weights_fuzz_regress.c)
+target_compile_definitions(test_weights_fuzz_regress PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+add_dependencies(test_weights_fuzz_regress vssm)
