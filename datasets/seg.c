@@ -2,6 +2,7 @@
  * PNGs) and dataset layouts: ADE20K, VOC2012, Cityscapes, image/label folder pairs
  * (vssm/seg_eval.h). */
 #include <dirent.h>
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "vssm/image.h"
+#include "vssm/outfile.h"
 #include "vssm/seg_eval.h"
 
 /* ------------------------------------------------------------------ label maps */
@@ -70,10 +73,22 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
                             "%s: a label map must be a palette or gray PNG (one value per pixel), this one has colour type %d",
                             path, ct);
     }
-    if ((uint64_t)w * h > (1ull << 31)) {
+    /* The decoders' pixel limit (PIL's decompression-bomb threshold), checked before any
+     * buffer exists; and a file that cannot hold the pixels its header promises is refused
+     * before they are allocated: deflate expands at most 1032 times (a 2-bit code for a
+     * 258-byte match), so w * h * depth / 8 bytes need at least that / 1032 file bytes. */
+    uint64_t px = (uint64_t)w * h, fsize = 0;
+    struct stat fst;
+    if (fstat(fileno(f), &fst) == 0 && fst.st_size > 0) fsize = (uint64_t)fst.st_size;
+    uint64_t need = px * (uint64_t)depth / 8;
+    const char *why = NULL;
+    if (w == 0 || h == 0) why = "has an empty size";
+    else if (px > (uint64_t)VSSM_IMAGE_MAX_PIXELS_DEFAULT) why = "is over the limit of 178956970 pixels (decompression-bomb guard)";
+    else if (fsize && need / 1032 > fsize + 1024) why = "promises far more pixel data than the file holds (truncated or corrupt)";
+    if (why) {
         png_destroy_read_struct(&png, &info, NULL);
         fclose(f);
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label map of %ux%u is too large", path, (unsigned)w, (unsigned)h);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label map of %ux%u %s", path, (unsigned)w, (unsigned)h, why);
     }
     if (depth < 8) png_set_packing(png); /* one value per byte, not rescaled */
     if (depth == 16) png_set_swap(png);  /* host-order 16-bit values */
@@ -87,6 +102,7 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
     if (!buf || !data || !rows) png_error(png, "out of memory");
     for (png_uint_32 y = 0; y < h; y++) rows[y] = buf + y * rb;
     png_read_image(png, rows);
+    png_read_end(png, NULL); /* up to IEND: a file cut after its pixel data is refused, as images are */
     for (png_uint_32 y = 0; y < h; y++)
         for (png_uint_32 x = 0; x < w; x++)
             data[(size_t)y * w + x] = depth == 16 ? ((uint16_t *)rows[y])[x] : rows[y][x];
@@ -102,21 +118,22 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
 
 vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
                                  vssm_err *err) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create the file", tmp);
+    if (!path || !labels || !palette || w <= 0 || h <= 0)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: bad label map to write (%dx%d)", path ? path : "(null)", w, h);
+    /* vssm/outfile.h: a unique temp name beside path (two writers never share one), renamed
+     * only when the whole file is written */
+    vssm_outfile o;
+    vssm_status st = vssm_outfile_open(&o, path, err);
+    if (st != VSSM_OK) return st;
     png_err_ctx ec = {{0}};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ec, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info || setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-        fclose(f);
-        remove(tmp);
-        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the PNG (%s)", tmp, ec.msg);
+        vssm_outfile_abort(&o);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the PNG (%s)", path, ec.msg[0] ? ec.msg : "out of memory");
     }
-    png_init_io(png, f);
+    png_init_io(png, o.f);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_color pal[256];
@@ -130,15 +147,7 @@ vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w,
     for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(labels + (size_t)y * w));
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) {
-        remove(tmp);
-        return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename into place", path);
-    }
-    return VSSM_OK;
+    return vssm_outfile_commit(&o, err);
 }
 
 void vssm_seg_palette_voc(uint8_t palette[768]) {
@@ -224,31 +233,50 @@ static int is_dir(const char *p) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+static void free_list(char **l, int n) {
+    for (int i = 0; i < n; i++) free(l[i]);
+    free(l);
+}
+
 /* sorted names in dir (no dot files); caller frees */
 static vssm_status list_dir(const char *dir, char ***out, int *n, vssm_err *err) {
     DIR *d = opendir(dir);
     *out = NULL;
     *n = 0;
-    if (!d) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the folder", dir);
+    if (!d) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the folder (%s)", dir, strerror(errno));
     int cap = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) break;
         if (e->d_name[0] == '.') continue;
+        char *name = NULL;
         if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            char **a = realloc(*out, (size_t)cap * sizeof *a);
-            if (!a) { closedir(d); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
-            *out = a;
+            char **a = cap < (1 << 28) ? realloc(*out, (size_t)(cap ? 2 * cap : 64) * sizeof *a) : NULL;
+            if (a) {
+                *out = a;
+                cap = cap ? 2 * cap : 64;
+            }
         }
-        (*out)[(*n)++] = strdup(e->d_name);
+        if (*n == cap || !(name = strdup(e->d_name))) {
+            closedir(d);
+            free_list(*out, *n);
+            *out = NULL;
+            *n = 0;
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory listing the folder", dir);
+        }
+        (*out)[(*n)++] = name;
     }
+    int rerr = errno; /* readdir sets errno only on an error */
     closedir(d);
+    if (rerr) {
+        free_list(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot read the folder (%s)", dir, strerror(rerr));
+    }
     if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
     return VSSM_OK;
-}
-static void free_list(char **l, int n) {
-    for (int i = 0; i < n; i++) free(l[i]);
-    free(l);
 }
 
 static int has_ext(const char *name, const char *const *exts) {
@@ -276,8 +304,11 @@ static vssm_status pair_folder(vssm_seg_dataset *ds, const char *img_dir, const 
             if (sl <= xl || strcmp(stem + sl - xl, img_suffix)) continue;
             stem[sl - xl] = 0;
         }
-        snprintf(img, sizeof img, "%s/%s", img_dir, names[i]);
-        snprintf(lab, sizeof lab, "%s/%s%s", lab_dir, stem, lab_suffix);
+        if (snprintf(img, sizeof img, "%s/%s", img_dir, names[i]) >= (int)sizeof img ||
+            snprintf(lab, sizeof lab, "%s/%s%s", lab_dir, stem, lab_suffix) >= (int)sizeof lab) {
+            s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s/%s: path too long", img_dir, names[i]);
+            break;
+        }
         if (!is_file(img)) continue;
         if (!is_file(lab)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
         else if (ds_push(ds, img, lab)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
@@ -313,9 +344,10 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
         while (s == VSSM_OK && fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n \t")] = 0;
             if (!line[0]) continue;
-            snprintf(a, sizeof a, "%s/JPEGImages/%s.jpg", root, line);
-            snprintf(b, sizeof b, "%s/SegmentationClass/%s.png", root, line);
-            if (!is_file(a)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
+            if (snprintf(a, sizeof a, "%s/JPEGImages/%s.jpg", root, line) >= (int)sizeof a ||
+                snprintf(b, sizeof b, "%s/SegmentationClass/%s.png", root, line) >= (int)sizeof b)
+                s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long for id '%.64s'", root, line);
+            else if (!is_file(a)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
             else if (!is_file(b)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
             else if (ds_push(ds, a, b)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         }

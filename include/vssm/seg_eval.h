@@ -24,9 +24,12 @@
  * image, the pixel (x, y) and the value (mmseg's histc would silently drop such pixels).
  *
  * Label maps (datasets/seg.c) are read as mmseg reads them (PIL, 'unchanged'): a palette
- * PNG gives its palette indices, an 8-bit gray PNG its values; RGB(A) or 16-bit label
- * images are refused. Written label maps are 8-bit palette PNGs (written to PATH.tmp, then
- * renamed).
+ * PNG gives its palette indices, an 8-bit gray PNG its values; RGB(A) label images are
+ * refused. A label map over VSSM_IMAGE_MAX_PIXELS_DEFAULT pixels, or whose header promises
+ * more pixel data than the file can hold (deflate expands at most 1032 times), is refused
+ * before any buffer is allocated; a file cut before IEND is refused. Written label maps
+ * are 8-bit palette PNGs, written through vssm/outfile.h (a unique temp file beside PATH,
+ * renamed when complete: two writers of one PATH never share a temp file).
  *
  * Dataset layouts (vssm_seg_dataset_open): each item pairs an image with its label map.
  *   ade20k      ROOT/images/<split>/X.jpg + ROOT/annotations/<split>/X.png
@@ -81,7 +84,7 @@ typedef struct vssm_label_map {
 vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err);
 void vssm_label_map_free(vssm_label_map *m);
 /* Writes labels (h * w values in 0..255) as an 8-bit palette PNG; palette: 256 RGB
- * triplets. Written to PATH.tmp then renamed. */
+ * triplets. Through vssm/outfile.h: PATH is either untouched or the complete new file. */
 vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
                                  vssm_err *err);
 /* The PASCAL VOC colour map (bit-interleaved), 256 RGB triplets: the default palette. */
