@@ -25,7 +25,9 @@ static vssm_status rnd_get(void *user, const char *name, const int64_t *shape, i
     if (!shape || ndim < 1 || ndim > VSSM_MAX_DIMS)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "random source needs the expected shape of '%s'", name);
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n) || n > ((int64_t)1 << 40))
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "random source: tensor '%s' has a negative or absurd shape", name);
     if (r->n == r->cap) {
         int nc = r->cap ? r->cap * 2 : 256;
         void **q = realloc(r->blocks, (size_t)nc * sizeof *q);
@@ -38,7 +40,7 @@ static vssm_status rnd_get(void *user, const char *name, const int64_t *shape, i
     r->blocks[r->n++] = d;
     uint64_t s = r->seed;
     for (const char *c = name; *c; c++) s = s * 131 + (unsigned char)*c;
-    int64_t fan_in = ndim >= 2 ? n / shape[0] : 1;
+    int64_t fan_in = ndim >= 2 && shape[0] > 0 ? n / shape[0] : 1;   /* shape[0] 0: n is 0, nothing drawn */
     float scale = 1.0f / sqrtf((float)(fan_in > 0 ? fan_in : 1));
     for (int64_t i = 0; i < n; i++) {
         float v = uni(&s);
