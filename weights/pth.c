@@ -8,7 +8,8 @@
  *   - contiguous tensors are zero-copy views into the mapped file (any dtype the storage has:
  *     F16 and BF16 stay as they are; loaders convert);
  *   - non-contiguous views (a transpose, a strided slice) are materialised as an owned
- *     contiguous copy, as are views whose address is not aligned to their element size;
+ *     contiguous copy, as are views whose address is not aligned to their element size
+ *     (all copies together at most 256 MiB + 8 x the file's size);
  *   - every storage a kept tensor uses has its CRC-32 checked, and every view is checked to
  *     lie inside its storage.
  * Which dict: opts->key when given ("model", "model_ema", "state_dict", ...); otherwise
@@ -25,7 +26,14 @@
 typedef struct pth_reader {
     vssm_zip zip;
     char prefix[512];        /* "<archive>/" */
+    uint64_t copied, copy_budget;   /* bytes of owned copies made, and the most allowed */
 } pth_reader;
+
+/* Owned copies (strided or misaligned views) may take at most 256 MiB + 8 x the file's size:
+ * a transpose or a slice copies at most its storage, but a stride-0 view (expand) of one
+ * float can claim 2^50 elements, and a 500-byte file must not make us fill gigabytes. */
+#define PTH_COPY_BASE ((uint64_t)256 << 20)
+#define PTH_COPY_FACTOR 8
 
 /* ---------------------------------------------------------------- persistent_load */
 static vssm_pk_val *pth_persistent(void *user, vssm_pk_machine *m, const vssm_pk_val *pid, vssm_err *err) {
@@ -179,6 +187,13 @@ static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, 
     if (contiguous && ((uintptr_t)ptr % es) == 0) {
         out.data = (void *)ptr;
     } else {
+        uint64_t bytes = (uint64_t)numel * es;   /* numel <= 2^50, es <= 8 */
+        if (bytes > r->copy_budget - r->copied)
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "tensor '%s' is a %llu-byte view that must be copied, past the %llu bytes of copies a "
+                                "file of this size may need (a stride-0 or overlapping view?)",
+                                name, (unsigned long long)bytes, (unsigned long long)r->copy_budget);
+        r->copied += bytes;
         uint8_t *copy = malloc(numel ? (size_t)numel * es : 1);
         if (!copy) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory copying tensor '%s'", name);
         if ((s = vssm_weights_own(w, copy, err))) return s;   /* vssm_weights_own frees it on failure */
@@ -264,6 +279,10 @@ static vssm_status pth_load(vssm_weights *w, pth_reader *r, const vssm_weights_o
     const uint16_t one = 1;
     if (*(const uint8_t *)&one != 1)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, ".pth reading needs a little-endian host");
+    uint64_t scaled = (uint64_t)w->map_size > (UINT64_MAX - PTH_COPY_BASE) / PTH_COPY_FACTOR
+                          ? UINT64_MAX - PTH_COPY_BASE : (uint64_t)w->map_size * PTH_COPY_FACTOR;
+    r->copy_budget = PTH_COPY_BASE + scaled;
+    r->copied = 0;
     vssm_status s = vssm_zip_open(&r->zip, w->map, w->map_size, err);
     int pkl;
     if (!s) s = find_archive(r, &pkl, err);
