@@ -3,7 +3,8 @@
  * tests/data/weights/fuzz_regress/ (made by gen_fuzz_regress.py there):
  *   - .pth views whose extent offset + (size-1)*stride overflowed int64 and wrapped past the
  *     bounds check (a view 64 MiB before its storage; a strided copy that read far outside
- *     the file and crashed), a zero-size dim next to dims whose product overflows;
+ *     the file and crashed), a zero-size dim next to dims whose product overflows, one
+ *     float expanded (stride 0) into a 1 GiB copy;
  *   - the pickle machine's pointer arithmetic on a never-used (NULL) stack, text INTs past
  *     64 bits, memo indices far past anything a real pickle numbers;
  *   - broken zip directories (offsets, lengths, ZIP64 records past the end);
@@ -24,6 +25,7 @@
 #include <unistd.h>
 #include "testutil.h"
 #include "vssm/infer.h"
+#include "vssm/source.h"
 #include "vssm/weights.h"
 #include "weights/pth_internal.h"
 
@@ -52,6 +54,7 @@ static void test_pth_views(void) {
     expect_refused("view_huge_offset.pth", "overflows 64 bits");
     expect_refused("view_stride_overflow.pth", "overflows 64 bits");
     expect_refused("view_zero_dim_huge.pth", "absurdly large");
+    expect_refused("view_expand_huge.pth", "1073741824-byte view that must be copied");
     expect_refused("view_negative_stride.pth", "negative or absurd size or stride");
     expect_refused("view_negative_size.pth", "negative or absurd size or stride");
     expect_refused("view_negative_offset.pth", "negative storage offset");
@@ -161,6 +164,22 @@ static void test_infer(void) {
     TEST_CHECK(s == VSSM_ERR_FORMAT && strstr(err.msg, "ssm_ratio"), "ssm_ratio 1e30 in metadata: %s (%s)", vssm_status_str(s), err.msg);
     vssm_weights_close(w);
     free(p);
+}
+
+/* ---- the random source: shapes come from a config (which may come from a file) */
+static void test_random_source(void) {
+    vssm_source *src = vssm_random_source_new(7);
+    TEST_REQUIRE(src != NULL, "out of memory");
+    vssm_tensor t;
+    vssm_err err = {0};
+    /* a leading 0 dim: n / shape[0] was an integer division by zero (SIGFPE) */
+    const int64_t empty[2] = {0, 5};
+    TEST_CHECK(src->get(src->user, "x.weight", empty, 2, &t, &err) == VSSM_OK && t.ndim == 2 && t.shape[0] == 0,
+               "random (0, 5): %s", err.msg);
+    const int64_t neg[1] = {-3}, huge[4] = {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31, 4};
+    TEST_CHECK(src->get(src->user, "n.weight", neg, 1, &t, &err) == VSSM_ERR_INVALID_ARG, "random (-3) not refused");
+    TEST_CHECK(src->get(src->user, "h.weight", huge, 4, &t, &err) == VSSM_ERR_INVALID_ARG, "random 2^95 elements not refused");
+    vssm_random_source_free(src);
 }
 
 /* ---- the writer */
@@ -278,6 +297,7 @@ int main(void) {
     test_zips();
     test_safetensors();
     test_infer();
+    test_random_source();
     test_writer(wdir);
     test_cli(cdir);
     rmdir(wdir);

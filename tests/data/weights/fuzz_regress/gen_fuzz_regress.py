@@ -14,6 +14,8 @@ the way torch.save writes them, inside a zip like torch.save's.
                             negative; the strided copy then read far outside the file (SIGSEGV)
   view_zero_dim_huge.pth    size (2^40, 2^40, 0): no element, but the product of the other
                             dims (2^80) overflowed the contiguity computation (UB)
+  view_expand_huge.pth      one float expanded to 2^28 elements (stride 0): a 600-byte file
+                            made the reader allocate and fill 1 GiB
   view_negative_stride.pth, view_negative_offset.pth, view_negative_size.pth
                             negative view fields (refused by the pickle machine)
   empty_stack_ops.pth       MARK + TUPLE / LIST / DICT with nothing on a never-used stack:
@@ -78,12 +80,17 @@ def state_dict(entries):
     return P2 + b"}(" + body + b"u."
 
 
+def zput(z, name, data):
+    """A stored entry with a fixed timestamp, so the files come out byte-identical."""
+    z.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data, zipfile.ZIP_STORED)
+
+
 def write_zip(name, pkl, storages=None):
     with zipfile.ZipFile(os.path.join(OUT, name), "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        z.writestr("archive/byteorder", "little")
+        zput(z, "archive/data.pkl", pkl)
+        zput(z, "archive/byteorder", "little")
         for k, v in (storages or {}).items():
-            z.writestr("archive/data/%s" % k, v)
+            zput(z, "archive/data/%s" % k, v)
 
 
 SIX = {"0": struct.pack("<6f", *range(6))}
@@ -95,6 +102,7 @@ def gen_views():
     write_zip("view_huge_offset.pth", one(2**63 - 1, (2,), (1,)), SIX)
     write_zip("view_stride_overflow.pth", one(0, (2**23 + 1,), (2**40,)), SIX)
     write_zip("view_zero_dim_huge.pth", one(0, (2**40, 2**40, 0), (2**40, 1, 1)), SIX)
+    write_zip("view_expand_huge.pth", one(0, (2**28,), (0,)), SIX)
     write_zip("view_negative_stride.pth", one(5, (6,), (-1,)), SIX)
     write_zip("view_negative_offset.pth", one(-4, (2,), (1,)), SIX)
     write_zip("view_negative_size.pth", one(0, (-2,), (1,)), SIX)
@@ -112,8 +120,8 @@ def gen_pickles():
 def good_zip():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", state_dict([("w", tensor("0", 6, 0, (6,), (1,)))]))
-        z.writestr("archive/data/0", SIX["0"])
+        zput(z, "archive/data.pkl", state_dict([("w", tensor("0", 6, 0, (6,), (1,)))]))
+        zput(z, "archive/data/0", SIX["0"])
     return bytearray(buf.getvalue())
 
 
