@@ -47,7 +47,8 @@ static int is_file(const char *p) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* sorted entry names of dir (no . and ..); -1 when it cannot be read */
+/* sorted entry names of dir (no . and ..); -1 when it cannot be read, -2 out of memory,
+ * -3 more than VSSM_BOXES_MAX entries (the int counters stay far from overflow) */
 static int list_dir(const char *dir, char ***out, int *n) {
     *out = NULL;
     *n = 0;
@@ -58,6 +59,7 @@ static int list_dir(const char *dir, char ***out, int *n) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (cnt == VSSM_BOXES_MAX) { bad = 3; break; }
         if (cnt == cap) {
             int nc = cap ? cap * 2 : 64;
             char **nv = realloc(v, (size_t)nc * sizeof *v);
@@ -72,7 +74,7 @@ static int list_dir(const char *dir, char ***out, int *n) {
     if (bad) {
         for (int i = 0; i < cnt; i++) free(v[i]);
         free(v);
-        return -2;
+        return bad == 3 ? -3 : -2;
     }
     if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
     *out = v;
@@ -118,8 +120,9 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
     int cnt;
     int rc = list_dir(base, &names, &cnt);
     if (rc) {
-        vssm_status s = vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : VSSM_ERR_NOMEM, "%s: cannot read the frame folder (%s)", base,
-                                     rc == -1 ? strerror(errno) : "out of memory");
+        vssm_status s = vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : rc == -3 ? VSSM_ERR_FORMAT : VSSM_ERR_NOMEM,
+                                     "%s: cannot read the frame folder (%s)", base,
+                                     rc == -1 ? strerror(errno) : rc == -3 ? "more than 4194304 entries" : "out of memory");
         free(img);
         return s;
     }
@@ -471,7 +474,8 @@ vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, i
     }
     if (rc) {
         free_strs(v, cnt);
-        return vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : VSSM_ERR_NOMEM, "%s: cannot read the dataset folder", root);
+        return vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : rc == -3 ? VSSM_ERR_FORMAT : VSSM_ERR_NOMEM,
+                            "%s: cannot read the dataset folder%s", root, rc == -3 ? " (more than 4194304 entries)" : "");
     }
     if (!cnt) {
         free(v);

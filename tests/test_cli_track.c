@@ -100,6 +100,9 @@ int main(void) {
          "x,y,w,h"},
         {"track --weights tests/data/cli/tiny_cls.safetensors --seq tests/data/track/readers/bad/Short --out /dev/null", 1, "Short"},
         {"track --weights tests/data/cli/tiny_cls.safetensors --seq tests/data/track/readers/otb/Comma --out /dev/null", 1, "no frames"},
+        /* a first GT box no tracker can start from: the GT file's line is named, not the frame */
+        {"track --weights tests/data/cli/tiny_cls.safetensors --seq tests/data/track/bad/NanInit --out /dev/null", 1,
+         "NanInit/groundtruth_rect.txt:2: the first box"},
         {"eval track --results /tmp --gt tests/data/track/otb --format vot", 2, "otb, lasot or got10k"},
         {"eval track --results /nonexistent --gt tests/data/track/otb --format otb", 2, "/nonexistent"},
         {"eval track --gt tests/data/track/otb --format otb", 2, "required"},

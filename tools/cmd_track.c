@@ -119,12 +119,14 @@ static int track_one(const track_job *j, int *frames_done, double *secs) {
     int n_gt = 0;
     {   /* ground truth: the init box when none was given, drawn in --video-out */
         const char *names[2] = {"groundtruth_rect.txt", "groundtruth.txt"};
+        char p[4096] = "";
+        int *lines = NULL;
         for (int k = 0; k < 2 && !gtv; k++) {
-            char p[4096];
-            snprintf(p, sizeof p, "%s/%s", j->seq_dir, names[k]);
+            int len = snprintf(p, sizeof p, "%s/%s", j->seq_dir, names[k]);
+            if (len < 0 || (size_t)len >= sizeof p) { cli_error("%s: path too long", j->seq_dir); vssm_seq_list_free(frames, nf); return 1; }
             struct stat sb;
             if (stat(p, &sb) != 0) continue;
-            if (vssm_boxes_read(p, &gtv, &n_gt, &err) != VSSM_OK) {
+            if (vssm_boxes_read_lines(p, &gtv, &lines, &n_gt, &err) != VSSM_OK) {
                 if (!j->have_init) { cli_error("%s", err.msg); vssm_seq_list_free(frames, nf); return 1; }
                 gtv = NULL;
                 n_gt = 0;
@@ -136,10 +138,21 @@ static int track_one(const track_job *j, int *frames_done, double *secs) {
                 cli_error("%s: no --init box and no groundtruth_rect.txt / groundtruth.txt to take it from", j->seq_dir);
                 vssm_seq_list_free(frames, nf);
                 free(gtv);
+                free(lines);
                 return 1;
             }
             init = gt[0];
+            /* a box no tracker can start from is the GT file's fault: name its line */
+            if (!(isfinite(init.x) && isfinite(init.y) && isfinite(init.w) && isfinite(init.h) && init.w > 0 && init.h > 0)) {
+                cli_error("%s:%d: the first box (%g, %g, %g, %g) cannot start a tracker (finite, w and h > 0 needed)", p, lines[0],
+                          init.x, init.y, init.w, init.h);
+                vssm_seq_list_free(frames, nf);
+                free(gtv);
+                free(lines);
+                return 1;
+            }
         }
+        free(lines);
     }
     vssm_box *res = calloc((size_t)nf, sizeof *res);
     if (!res) { cli_error("out of memory"); vssm_seq_list_free(frames, nf); free(gtv); return 1; }
@@ -179,8 +192,9 @@ static int track_one(const track_job *j, int *frames_done, double *secs) {
             if (gt && i < n_gt) vssm_image_draw_box(&im, gt[i], white, 1);
             vssm_image_draw_box(&im, res[i], green, 2);
             char p[4096];
-            snprintf(p, sizeof p, "%s/%08d.png", j->video_out, i + 1);
-            if (vssm_image_write_png(p, &im, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
+            int len = snprintf(p, sizeof p, "%s/%08d.png", j->video_out, i + 1);
+            if (len < 0 || (size_t)len >= sizeof p) { cli_error("%s: --video-out path too long", j->video_out); failed++; }
+            else if (vssm_image_write_png(p, &im, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
         }
         *frames_done = i + 1;
         if (j->show_progress && (i % 4 == 3 || i + 1 == nf)) progress(j->name, i + 1, nf, t0);
