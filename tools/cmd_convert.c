@@ -138,8 +138,7 @@ static int has_name_prefix(const vssm_weights *w, const char *a, const char *b) 
  * refusal, err says why, with TMP's name replaced by OUT's. */
 static vssm_status validate_output(const char *tmp, const char *out, const vssm_weights *w, const char *prefix,
                                    int classes, vssm_err *err) {
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = 1;
+    vssm_ctx_opts co = vssm_ctx_default_opts();   /* CPU, all cores (the load packs weights) */
     vssm_ctx *ctx = NULL;
     vssm_status s = vssm_ctx_new(&ctx, &co, err);
     const char *what = "backbone";
