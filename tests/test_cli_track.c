@@ -113,6 +113,23 @@ int main(void) {
         TEST_CHECK(rc == bad[k].code && strstr(err, bad[k].msg), "`vssm %s` exits %d (got %d) naming '%s': %s", bad[k].args, bad[k].code, rc,
                    bad[k].msg, err);
     }
+    /* --results DIR whose DIR/<seq>.txt would pass 4095 bytes: an error, not a file written
+     * under the truncated name (DIR/fmnist) */
+    {
+        static char longdir[4200], c2[4400];
+        int L = snprintf(longdir, sizeof longdir, "%s", tmp);
+        while (L < 4090 - 255) L += snprintf(longdir + L, sizeof longdir - L, "/%0254d", 0);
+        L += snprintf(longdir + L, sizeof longdir - L, "/%0*d", 4090 - L - 1, 0);
+        snprintf(c2, sizeof c2, "mkdir -p '%s'", longdir);
+        TEST_REQUIRE(strlen(longdir) == 4090 && system(c2) == 0, "make a 4090-byte folder");
+        snprintf(c2, sizeof c2, "'%s' track --weights %s --dataset tests/data/track/otb --format otb --results '%s' --template-size 64 --search-size 128",
+                 VSSM_BIN, W, longdir);
+        rc = test_run_cmd(c2, out, sizeof out, err, sizeof err);
+        TEST_CHECK(rc == 1 && strstr(err, "output path for sequence fmnist-01 is too long"), "too-long results path: exit 1 (%d): %.200s", rc,
+                   err + (strlen(err) > 200 ? strlen(err) - 200 : 0));
+        snprintf(c2, sizeof c2, "test -z \"$(ls -A '%s')\"", longdir);
+        TEST_CHECK(system(c2) == 0, "nothing written under a truncated name");
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
     return test_finish("test_cli_track");

@@ -318,11 +318,13 @@ VSSM_VERB(track) {
         for (int k = (int)k0; k < (int)k1 && !fatal; k++) {
             const char *name = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
             char op[4096], vd[4096];
-            snprintf(op, sizeof op, "%s/%s.txt", results, name);
-            if (video) {
-                snprintf(vd, sizeof vd, "%s/%s", video, name);
-                if (make_dir(vd) != 0) { cli_error("%s: cannot create the folder", vd); failed++; continue; }
+            int lo = snprintf(op, sizeof op, "%s/%s.txt", results, name), lv = video ? snprintf(vd, sizeof vd, "%s/%s", video, name) : 0;
+            if (lo < 0 || (size_t)lo >= sizeof op || lv < 0 || (size_t)lv >= sizeof vd) {   /* never a truncated name */
+                cli_error("%s: the output path for sequence %s is too long", lo < 0 || (size_t)lo >= sizeof op ? results : video, name);
+                failed++;
+                continue;
             }
+            if (video && make_dir(vd) != 0) { cli_error("%s: cannot create the folder", vd); failed++; continue; }
             track_job j = {trk, name, dirs[k], op, video ? vd : NULL, 0, init, show};
             int fd;
             double s;
