@@ -12,7 +12,10 @@ static void usage(FILE *f) {
                "Classifies image files and folders (recursed, sorted).\n%s"
                "  --topk K             classes to show per image (default 5)\n"
                "  --batch B            images per forward pass (default 8)\n"
-               "  --json               one JSON object per image on stdout\n", model_opts_help);
+               "  --json               one JSON object per image on stdout\n"
+               "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
+               "Exit status: 0 all classified; 1 some inputs could not be read or classified (each\n"
+               "  named on stderr), or none found; 2 usage error or unusable weights.\n", model_opts_help);
 }
 
 typedef struct {
@@ -87,7 +90,7 @@ VSSM_VERB(classify) {
 
     vssm_ctx *ctx;
     vssm_classifier *clf;
-    run_opts ro = {batch, m.threads, {0}, isatty(2)};
+    run_opts ro = {batch, m.threads, {0}, isatty(2), m.limits};
     int rc = model_opts_open(&m, &ctx, &clf, &ro.pp);
     if (rc) { free(paths); return rc; }
     img_list l = {0};

@@ -10,6 +10,7 @@
 #include "tools/mpi_shard.h"
 #include "tools/runner.h"
 #include "vssm/eval.h"
+#include "vssm/outfile.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm eval classify --weights FILE [options] DIR\n"
@@ -17,7 +18,12 @@ static void usage(FILE *f) {
                "  --batch B            images per forward pass (default 8)\n"
                "  --json               the report as one JSON object on stdout\n"
                "  --confusion FILE     write the confusion matrix as CSV (rows: true class)\n"
-               "  --plot FILE.png      write the confusion matrix as a heat map\n", model_opts_help);
+               "  --plot FILE.png      write the confusion matrix as a heat map\n"
+               "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
+               "Exit status: 0 every image scored; 1 some inputs failed: images, or class folders and\n"
+               "  entries that could not be read (each named on stderr, counted in \"failed\"; with\n"
+               "  none scored, top1/top5 are null in --json); 2 usage error, unusable weights, or no\n"
+               "  class folder / no image at all.\n", model_opts_help);
 }
 
 typedef struct {
@@ -44,20 +50,35 @@ static void json_str(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a
+ * line break (class folder names may). */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) { fputs(s, f); return; }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static int write_csv(const char *path, const vssm_cls_metrics *m, const img_list *l) {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) { cli_error("%s: cannot create", tmp); return -1; }
+    vssm_outfile o;
+    vssm_err err = {0};
+    if (vssm_outfile_open(&o, path, &err) != VSSM_OK) { cli_error("%s", err.msg); return -1; }
+    FILE *f = o.f;
     fprintf(f, "true\\pred");
-    for (int c = 0; c < m->classes; c++) fprintf(f, ",%s", c < l->n_classes ? l->classes[c] : "?");
+    for (int c = 0; c < m->classes; c++) {
+        fputc(',', f);
+        csv_field(f, c < l->n_classes ? l->classes[c] : "?");
+    }
     fputc('\n', f);
     for (int r = 0; r < m->classes; r++) {
-        fprintf(f, "%s", r < l->n_classes ? l->classes[r] : "?");
+        csv_field(f, r < l->n_classes ? l->classes[r] : "?");
         for (int c = 0; c < m->classes; c++) fprintf(f, ",%lld", (long long)m->confusion[(size_t)r * m->classes + c]);
         fputc('\n', f);
     }
-    if (fclose(f) != 0 || rename(tmp, path) != 0) { cli_error("%s: write failed", path); remove(tmp); return -1; }
+    if (vssm_outfile_commit(&o, &err) != VSSM_OK) { cli_error("%s", err.msg); return -1; }
     return 0;
 }
 
@@ -105,11 +126,12 @@ int vssm_eval_classify(int argc, char **argv) {
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
 
     img_list l = {0};
-    if (img_list_imagefolder(&l, dir) != 0) { img_list_free(&l); return VSSM_EXIT_USAGE; }
+    int unreadable = 0;   /* class folders, sub-folders or entries that could not be read */
+    if (img_list_imagefolder(&l, dir, &unreadable) != 0) { img_list_free(&l); return VSSM_EXIT_USAGE; }
     if (l.n == 0) { cli_error("%s: no images found under the class folders", dir); img_list_free(&l); return VSSM_EXIT_USAGE; }
     vssm_ctx *ctx = NULL;
     vssm_classifier *clf = NULL;
-    run_opts ro = {batch, shard_threads(mo.threads), {0}, isatty(2) && shard_is_root()};
+    run_opts ro = {batch, shard_threads(mo.threads), {0}, isatty(2) && shard_is_root(), mo.limits};
     int rc = shard_agree(model_opts_open(&mo, &ctx, &clf, &ro.pp));   /* every rank loaded, or none goes on */
     if (rc) { vssm_classifier_free(clf); vssm_ctx_free(ctx); img_list_free(&l); return rc; }
     const int classes = vssm_classifier_classes(clf);
@@ -140,6 +162,8 @@ int vssm_eval_classify(int argc, char **argv) {
         img_list_free(&l);
         shard_abort(VSSM_EXIT_USAGE, "eval classify: reducing the ranks' counters failed");
     }
+    /* every rank listed the same tree and saw the same unreadable entries: count them once */
+    if (shard_is_root()) failed += unreadable;
     if (!shard_is_root()) {   /* rank 0 reports; the others' exit code joins in main */
         int any = failed || es.bad_target;
         vssm_cls_metrics_free(&m);
@@ -150,13 +174,14 @@ int vssm_eval_classify(int argc, char **argv) {
     }
     if (es.bad_target) fprintf(stderr, "vssm: %d images belong to class folders beyond the model's %d classes (not scored)\n", es.bad_target, classes);
     const int k5 = m.kmax < 5 ? m.kmax : 5;
-    double ips = secs > 0 ? (double)(l.n - failed) / secs : 0;
+    double ips = secs > 0 ? (double)(l.n - (failed - unreadable)) / secs : 0;
     if (json) {
         printf("{\"dataset\": ");
         json_str(stdout, dir);
-        printf(", \"images\": %lld, \"failed\": %d, \"classes\": %d, \"top1\": %.4f, \"top5\": %.4f, \"top5_k\": %d, "
-               "\"images_per_s\": %.2f, \"per_class\": [",
-               (long long)m.n, failed, classes, vssm_cls_metrics_topk(&m, 1), vssm_cls_metrics_topk(&m, 5), k5, ips);
+        printf(", \"images\": %lld, \"failed\": %d, \"classes\": %d, ", (long long)m.n, failed, classes);
+        if (m.n > 0) printf("\"top1\": %.4f, \"top5\": %.4f, ", vssm_cls_metrics_topk(&m, 1), vssm_cls_metrics_topk(&m, 5));
+        else printf("\"top1\": null, \"top5\": null, ");   /* nothing scored: undefined, not 0 */
+        printf("\"top5_k\": %d, \"images_per_s\": %.2f, \"per_class\": [", k5, ips);
         for (int c = 0; c < classes; c++) {
             double a = vssm_cls_metrics_class_acc(&m, c);
             printf("%s{\"name\": ", c ? ", " : "");

@@ -1,8 +1,14 @@
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
+
+#define MAX_PIXELS_HELP \
+    "  --max-pixels N       refuse images over N pixels (default 178956970, PIL's\n" \
+    "                       decompression-bomb limit; 0 = no limit)\n"
 
 const char *model_opts_help =
     "  --weights FILE       model weights (.safetensors or official .pth)\n"
@@ -11,7 +17,25 @@ const char *model_opts_help =
     "  --labels FILE        class names, one per line\n"
     "  --device cpu|cuda    (default cpu)   --threads T (default: all cores)   --tf32\n"
     "  --resize N --crop N  override the file's preprocessing (0 0: each image at its own size)\n"
-    "  --interp bicubic|bilinear\n";
+    "  --interp bicubic|bilinear\n" MAX_PIXELS_HELP;
+
+const char *model_opts_max_pixels_help = MAX_PIXELS_HELP;
+
+int model_opts_parse_max_pixels(int argc, char **argv, int *i, vssm_image_limits *lim, int *bad) {
+    const char *s = NULL;
+    if (!cli_opt_str(argc, argv, i, "--max-pixels", &s, bad)) return 0;
+    if (*bad) return 1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < 0) {
+        cli_error("option --max-pixels needs a pixel count >= 0 (0: no limit), got '%s'", s);
+        *bad = 1;
+        return 1;
+    }
+    lim->max_pixels = v == 0 ? -1 : (int64_t)v;
+    return 1;
+}
 
 void model_opts_init(model_opts *m) {
     memset(m, 0, sizeof *m);
@@ -25,7 +49,8 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
            cli_opt_str(argc, argv, i, "--arch", &m->arch, bad) || cli_opt_str(argc, argv, i, "--key", &m->key, bad) ||
            cli_opt_str(argc, argv, i, "--labels", &m->labels, bad) || cli_opt_str(argc, argv, i, "--interp", &m->interp, bad) ||
            cli_opt_int(argc, argv, i, "--threads", &m->threads, bad) || cli_opt_int(argc, argv, i, "--resize", &m->resize, bad) ||
-           cli_opt_int(argc, argv, i, "--crop", &m->crop, bad) || cli_opt_flag(argv, *i, "--tf32", &m->tf32);
+           cli_opt_int(argc, argv, i, "--crop", &m->crop, bad) || cli_opt_flag(argv, *i, "--tf32", &m->tf32) ||
+           model_opts_parse_max_pixels(argc, argv, i, &m->limits, bad);
 }
 
 int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp) {

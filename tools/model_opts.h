@@ -9,6 +9,7 @@
 typedef struct model_opts {
     const char *weights, *device, *arch, *key, *labels, *interp;
     int threads, resize, crop, tf32;
+    vssm_image_limits limits; /* --max-pixels (max_pixels 0: the library's default) */
 } model_opts;
 
 void model_opts_init(model_opts *m);
@@ -19,5 +20,12 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad);
  * --resize/--crop/--interp overrides applied. */
 int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp);
 extern const char *model_opts_help;
+
+/* --max-pixels N: images of more than N pixels (width x height, from the file's header,
+ * before any pixel buffer exists) are refused as failed inputs; 0 = no limit. Consumes
+ * argv[*i] and its value into lim when it is that option; returns 1 then. */
+int model_opts_parse_max_pixels(int argc, char **argv, int *i, vssm_image_limits *lim, int *bad);
+/* The help line for it (shared with the segmentation verbs). */
+extern const char *model_opts_max_pixels_help;
 
 #endif

@@ -1,5 +1,8 @@
 /* tools/runner.c - image lists and the batched classification loop. */
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,84 +57,195 @@ int img_has_image_ext(const char *name) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* sorted entry names of a directory (without . and ..); NULL on error */
+static void free_names(char **v, int n) {
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Sorted entry names of a directory (without . and ..); NULL with errno set when the
+ * folder cannot be opened or read to the end (a partial listing is not returned). */
 static char **dir_entries(const char *dir, int *n) {
     DIR *d = opendir(dir);
     *n = 0;
     if (!d) return NULL;
-    char **v = NULL;
-    int cap = 0;
+    char **v = calloc(1, sizeof *v);
+    int cap = 1, fail = !v;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    for (;;) {
+        errno = 0;
+        if (fail || !(e = readdir(d))) break;
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            char **nv = realloc(v, (size_t)cap * sizeof *v);
-            if (!nv) break;
+            char **nv = cap < INT_MAX / 2 ? realloc(v, (size_t)cap * 2 * sizeof *v) : NULL;
+            if (!nv) { fail = 1; errno = ENOMEM; break; }
             v = nv;
+            cap *= 2;
         }
-        v[(*n)++] = strdup(e->d_name);
+        if (!(v[*n] = strdup(e->d_name))) { fail = 1; errno = ENOMEM; break; }
+        (*n)++;
     }
+    int saved = errno;
     closedir(d);
-    if (!v) v = calloc(1, sizeof *v);
+    if (fail || saved) {   /* readdir sets errno only on an error */
+        free_names(v, *n);
+        *n = 0;
+        errno = saved ? saved : ENOMEM;
+        return NULL;
+    }
     qsort(v, (size_t)*n, sizeof *v, cmp_str);
     return v;
 }
 
-static int walk(img_list *l, const char *dir, int label, int depth) {
-    int n, bad = 0;
-    if (depth > 64) { fprintf(stderr, "vssm: %s: folders nested too deep\n", dir); return 1; }
-    char **names = dir_entries(dir, &n);
-    if (!names) { fprintf(stderr, "vssm: %s: cannot read the folder\n", dir); return 1; }
-    for (int i = 0; i < n; i++) {
-        size_t len = strlen(dir) + strlen(names[i]) + 2;
-        char *p = malloc(len);
-        snprintf(p, len, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-        struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) bad += walk(l, p, label, depth + 1);
-        else if (img_has_image_ext(names[i])) list_add(l, p, label);
-        free(p);
-        free(names[i]);
+/* The real folders already walked in one collection, by (device, inode), so a link cycle
+ * or two links to one folder never walk it twice. Open addressing, grown at half full. */
+typedef struct dir_key {
+    dev_t dev;
+    ino_t ino;
+    char *path;   /* the first path it was reached by (owned); NULL = empty slot */
+} dir_key;
+
+typedef struct walk_ctx {
+    img_list *l;
+    dir_key *set;
+    size_t cap, used;
+    int nomem;
+} walk_ctx;
+
+static size_t key_hash(dev_t dev, ino_t ino) {
+    uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull ^ ((uint64_t)dev + 0x632BE59BD9B4E019ull);
+    return (size_t)(h ^ (h >> 29));
+}
+
+/* Returns the path the folder was first reached by, or NULL after recording it as new. */
+static const char *seen_dir(walk_ctx *w, const struct stat *sb, const char *path) {
+    if (w->used * 2 >= w->cap) {
+        size_t nc = w->cap ? w->cap * 2 : 64;
+        dir_key *ns = calloc(nc, sizeof *ns);
+        if (!ns) { w->nomem = 1; return NULL; }
+        for (size_t i = 0; i < w->cap; i++) {
+            if (!w->set[i].path) continue;
+            size_t j = key_hash(w->set[i].dev, w->set[i].ino) & (nc - 1);
+            while (ns[j].path) j = (j + 1) & (nc - 1);
+            ns[j] = w->set[i];
+        }
+        free(w->set);
+        w->set = ns;
+        w->cap = nc;
     }
-    free(names);
+    size_t j = key_hash(sb->st_dev, sb->st_ino) & (w->cap - 1);
+    for (; w->set[j].path; j = (j + 1) & (w->cap - 1))
+        if (w->set[j].dev == sb->st_dev && w->set[j].ino == sb->st_ino) return w->set[j].path;
+    if (!(w->set[j].path = strdup(path))) { w->nomem = 1; return NULL; }
+    w->set[j].dev = sb->st_dev;
+    w->set[j].ino = sb->st_ino;
+    w->used++;
+    return NULL;
+}
+
+static void walk_ctx_free(walk_ctx *w) {
+    for (size_t i = 0; i < w->cap; i++) free(w->set[i].path);
+    free(w->set);
+}
+
+static char *join_path(const char *dir, const char *name) {
+    size_t dl = strlen(dir), len = dl + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p) snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", name);
+    return p;
+}
+
+static int add_path(walk_ctx *w, const char *path, int label) {
+    if (list_add(w->l, path, label) == 0) return 0;
+    fprintf(stderr, "vssm: %s: out of memory listing the images\n", path);
+    return 1;
+}
+
+/* Walks the folder dir (sb: its stat), adding its images with label; returns the number
+ * of entries that could not be read (each named on stderr). A folder already walked in
+ * this collection (a link cycle, or a second link to it) is skipped with a note. */
+static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, int depth) {
+    const char *first = seen_dir(w, sb, dir);
+    if (w->nomem) { fprintf(stderr, "vssm: %s: out of memory listing the images\n", dir); return 1; }
+    if (first) {
+        fprintf(stderr, "vssm: %s: skipped, the same folder as %s (a link cycle or a second link to it)\n", dir, first);
+        return 0;
+    }
+    if (depth > 64) { fprintf(stderr, "vssm: %s: folders nested too deep\n", dir); return 1; }
+    int n, bad = 0;
+    char **names = dir_entries(dir, &n);
+    if (!names) { fprintf(stderr, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno)); return 1; }
+    for (int i = 0; i < n; i++) {
+        char *p = join_path(dir, names[i]);
+        struct stat st;
+        if (!p) { fprintf(stderr, "vssm: %s: out of memory listing the images\n", dir); bad++; continue; }
+        if (stat(p, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) bad += walk(w, p, &st, label, depth + 1);
+            else if (img_has_image_ext(names[i])) bad += add_path(w, p, label);
+        } else if (img_has_image_ext(names[i])) {
+            bad += add_path(w, p, label);   /* named and counted when it fails to load */
+        } else {
+            /* a broken link or an entry we may not look at: it could be a folder of images */
+            fprintf(stderr, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            bad++;
+        }
+        free(p);
+    }
+    free_names(names, n);
     return bad;
 }
 
 int img_list_collect(img_list *l, char **paths, int n) {
+    walk_ctx w = {l, NULL, 0, 0, 0};
     int bad = 0;
     for (int i = 0; i < n; i++) {
         struct stat sb;
         if (stat(paths[i], &sb) != 0) {
-            fprintf(stderr, "vssm: %s: no such file or folder\n", paths[i]);
+            fprintf(stderr, "vssm: %s: %s\n", paths[i], errno == ENOENT ? "no such file or folder" : strerror(errno));
             bad++;
         } else if (S_ISDIR(sb.st_mode)) {
-            bad += walk(l, paths[i], -1, 0);
+            bad += walk(&w, paths[i], &sb, -1, 0);
         } else {
-            list_add(l, paths[i], -1);
+            bad += add_path(&w, paths[i], -1);
         }
     }
+    walk_ctx_free(&w);
     return bad;
 }
 
-int img_list_imagefolder(img_list *l, const char *root) {
-    int n;
+int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
+    int n, bad = 0;
+    *unreadable = 0;
     char **names = dir_entries(root, &n);
-    if (!names) { fprintf(stderr, "vssm: %s: cannot read the dataset folder\n", root); return -1; }
+    if (!names) { fprintf(stderr, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno)); return -1; }
+    walk_ctx w = {l, NULL, 0, 0, 0};
+    struct stat rs;
+    if (stat(root, &rs) == 0) seen_dir(&w, &rs, root);   /* a class linking back to ROOT is a cycle */
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
+    if (!l->classes) { fprintf(stderr, "vssm: %s: out of memory\n", root); free_names(names, n); walk_ctx_free(&w); return -1; }
     for (int i = 0; i < n; i++) {
-        size_t len = strlen(root) + strlen(names[i]) + 2;
-        char *p = malloc(len);
-        snprintf(p, len, "%s/%s", root, names[i]);
+        char *p = join_path(root, names[i]);
         struct stat sb;
-        if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            int c = l->n_classes++;
-            l->classes[c] = strdup(names[i]);
-            walk(l, p, c, 1);
+        if (!p) { fprintf(stderr, "vssm: %s: out of memory\n", root); bad++; continue; }
+        if (stat(p, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode)) {
+                int c = l->n_classes;
+                if (!(l->classes[c] = strdup(names[i]))) { fprintf(stderr, "vssm: %s: out of memory\n", p); bad++; }
+                else {
+                    l->n_classes++;
+                    bad += walk(&w, p, &sb, c, 1);
+                }
+            }
+        } else {
+            /* an entry we cannot look at may be a class folder: the class indices after it
+             * would be off by one, so it is a failure, not a silent skip */
+            fprintf(stderr, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            bad++;
         }
         free(p);
-        free(names[i]);
     }
-    free(names);
+    free_names(names, n);
+    walk_ctx_free(&w);
+    *unreadable = bad;
     if (l->n_classes == 0) { fprintf(stderr, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root); return -1; }
     return 0;
 }
@@ -193,7 +307,7 @@ static void *prepare_window(void *arg) {
         p->x = NULL;
         p->err[0] = 0;
         int ow, oh;
-        if (vssm_image_load(&im, l->path[j->start + i], NULL, &err) == VSSM_OK &&
+        if (vssm_image_load(&im, l->path[j->start + i], &j->o->limits, &err) == VSSM_OK &&
             vssm_preprocess_output_size(&j->o->pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK) {
             p->x = malloc((size_t)ow * oh * 3 * sizeof(float));
             if (!p->x) vssm_err_set(&err, VSSM_ERR_NOMEM, "%s: out of memory for a %dx%d input", l->path[j->start + i], ow, oh);

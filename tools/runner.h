@@ -15,12 +15,18 @@ typedef struct img_list {
 
 void img_list_free(img_list *l);
 /* Files are taken as given (format found from content); folders are walked recursively in
- * byte-sorted order, keeping files with an image extension. Returns the number of
- * paths that could not be read (each named on stderr). */
+ * byte-sorted order, keeping files with an image extension. Links are followed, but each
+ * real folder (device + inode) is walked once: a link cycle or a second link to a folder
+ * already walked is skipped with a note on stderr. Returns the number of paths, folders
+ * and entries that could not be read (each named on stderr): the caller counts them as
+ * failed inputs. */
 int img_list_collect(img_list *l, char **paths, int n);
 /* ImageFolder: classes = sorted names of ROOT's sub-folders (as torchvision), images found
- * recursively under each. Returns 0, or -1 with a message on stderr. */
-int img_list_imagefolder(img_list *l, const char *root);
+ * recursively under each (links as in img_list_collect). Returns 0, or -1 with a message
+ * on stderr when ROOT cannot be read or has no class folder. *unreadable gets the number
+ * of class folders, sub-folders and entries that could not be read (each named on
+ * stderr; an unreadable entry of ROOT may be a class, so it counts too). */
+int img_list_imagefolder(img_list *l, const char *root, int *unreadable);
 int img_has_image_ext(const char *name);
 
 typedef struct run_opts {
@@ -28,6 +34,7 @@ typedef struct run_opts {
     int threads;           /* decode threads (<= 0: all cores) */
     vssm_preprocess_params pp;
     int progress;          /* draw a progress bar on stderr */
+    vssm_image_limits limits; /* decode guard (max_pixels 0: the library's default) */
 } run_opts;
 
 /* Called once per image, in list order: logits (classes floats) on success, or NULL and
