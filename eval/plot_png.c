@@ -1,9 +1,11 @@
-/* eval/plot_png.c - confusion-matrix heat map as a PNG (libpng), written atomically. */
+/* eval/plot_png.c - confusion-matrix heat map as a PNG (libpng), written atomically through
+ * vssm/outfile.h. */
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vssm/eval.h"
+#include "vssm/outfile.h"
 
 vssm_status vssm_plot_confusion_png(const char *path, const int64_t *cm, int C, vssm_err *err) {
     if (C < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no classes to plot");
@@ -26,20 +28,21 @@ vssm_status vssm_plot_confusion_png(const char *path, const int64_t *cm, int C, 
                 }
         }
     }
-    size_t n = strlen(path) + 8;
-    char *tmp = malloc(n);
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    vssm_status s = VSSM_OK;
+    /* through vssm/outfile.h: a unique temp name beside path, renamed only when whole */
+    vssm_outfile o;
+    vssm_status s = vssm_outfile_open(&o, path, err);
+    if (s != VSSM_OK) {
+        free(img);
+        return s;
+    }
     png_structp png = NULL;
     png_infop info = NULL;
-    if (!f) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot create", tmp);
-    else if (!(png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) || !(info = png_create_info_struct(png)))
-        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory in libpng");
+    if (!(png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) || !(info = png_create_info_struct(png)))
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory in libpng", path);
     else if (setjmp(png_jmpbuf(png))) {
-        s = vssm_err_set(err, VSSM_ERR_IO, "%s: libpng failed while writing", tmp);
+        s = vssm_err_set(err, VSSM_ERR_IO, "%s: libpng failed while writing", path);
     } else {
-        png_init_io(png, f);
+        png_init_io(png, o.f);
         png_set_IHDR(png, info, (png_uint_32)side, (png_uint_32)side, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_write_info(png, info);
@@ -47,10 +50,8 @@ vssm_status vssm_plot_confusion_png(const char *path, const int64_t *cm, int C, 
         png_write_end(png, NULL);
     }
     if (png) png_destroy_write_struct(&png, info ? &info : NULL);
-    if (f && fclose(f) != 0 && s == VSSM_OK) s = vssm_err_set(err, VSSM_ERR_IO, "%s: write failed", tmp);
-    if (s == VSSM_OK && rename(tmp, path) != 0) s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot rename into place", path);
-    if (s != VSSM_OK) remove(tmp);
-    free(tmp);
+    if (s == VSSM_OK) s = vssm_outfile_commit(&o, err);
+    else vssm_outfile_abort(&o);
     free(img);
     return s;
 }
