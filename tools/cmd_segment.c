@@ -8,6 +8,8 @@
 #include "tools/cli.h"
 #include "tools/runner.h"
 #include "tools/seg_tool.h"
+#include "tools/model_opts.h"
+#include "vssm/outfile.h"
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
 
@@ -17,29 +19,31 @@ static const char *usage =
     "  --crop N --stride N  slide windows\n"
     "  --scale L,S          mmseg Resize(scale=(L, S), keep_ratio) (0,0: own size)\n"
     "  --overlay            also write DIR/<stem>_overlay.png (image and mask blended)\n"
-    "  --device cpu|cuda --threads T --arch NAME --key state_dict\n";
+    "  --device cpu|cuda --threads T --arch NAME --key state_dict\n"
+    "%s"
+    "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
+    "Exit status: 0 all segmented; 1 some inputs could not be read or segmented (each named);\n"
+    "  2 usage error or unusable weights.\n";
 
-static int write_rgb_png(const char *path, const uint8_t *rgb, int w, int h) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return -1;
+/* The overlay, through vssm/outfile.h: a unique temp name beside path, renamed when whole. */
+static vssm_status write_rgb_png(const char *path, const uint8_t *rgb, int w, int h, vssm_err *err) {
+    vssm_outfile o;
+    vssm_status st = vssm_outfile_open(&o, path, err);
+    if (st != VSSM_OK) return st;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info || setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-        fclose(f);
-        remove(tmp);
-        return -1;
+        vssm_outfile_abort(&o);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the overlay PNG", path);
     }
-    png_init_io(png, f);
+    png_init_io(png, o.f);
     png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) { remove(tmp); return -1; }
-    return 0;
+    return vssm_outfile_commit(&o, err);
 }
 
 VSSM_VERB(segment) {
@@ -47,10 +51,12 @@ VSSM_VERB(segment) {
     seg_tool_opts_init(&so);
     const char *out = NULL;
     int overlay = 0, bad = 0, n_paths = 0;
+    vssm_image_limits lim = {0};
     char **paths = calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); free(paths); return VSSM_EXIT_OK; }
-        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--out", &out, &bad) ||
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fprintf(stdout, usage, model_opts_max_pixels_help); free(paths); return VSSM_EXIT_OK; }
+        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || model_opts_parse_max_pixels(argc, argv, &i, &lim, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out", &out, &bad) ||
             cli_opt_flag(argv, i, "--overlay", &overlay))
             continue;
         if (argv[i][0] == '-' && argv[i][1]) { cli_error("segment: unknown option %s", argv[i]); bad = 1; break; }
@@ -58,7 +64,7 @@ VSSM_VERB(segment) {
     }
     if (bad || !out || !n_paths) {
         if (!bad) cli_error(!out ? "segment: --out DIR is required" : "segment: no input images");
-        fputs(usage, stderr);
+        fprintf(stderr, usage, model_opts_max_pixels_help);
         free(paths);
         return VSSM_EXIT_USAGE;
     }
@@ -70,12 +76,12 @@ VSSM_VERB(segment) {
     int rc = seg_tool_open(&so, &ctx, &sg);
     if (rc) { free(paths); return rc; }
     img_list l = {0};
-    int failed = img_list_collect(&l, paths, n_paths);
+    int failed = img_list_collect(&l, paths, n_paths), done = 0;
     const uint8_t *pal = vssm_segmenter_palette(sg);
     for (int i = 0; i < l.n; i++) {
         vssm_err err = {0};
         vssm_image im = {0};
-        if (vssm_image_load(&im, l.path[i], NULL, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; continue; }
+        if (vssm_image_load(&im, l.path[i], &lim, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; continue; }
         uint8_t *lab = malloc((size_t)im.w * im.h);
         char stem[1024], dst[4096];
         vssm_seg_path_stem(l.path[i], 0, stem, sizeof stem);
@@ -85,20 +91,24 @@ VSSM_VERB(segment) {
         } else {
             snprintf(dst, sizeof dst, "%s/%s.png", out, stem);
             if (vssm_label_png_write(dst, lab, im.w, im.h, pal, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
-            else printf("%s -> %s\n", l.path[i], dst);
+            else {
+                printf("%s -> %s\n", l.path[i], dst);
+                done++;
+            }
             if (overlay) {
                 uint8_t *rgb = malloc((size_t)im.w * im.h * 3);
                 for (size_t p = 0; rgb && p < (size_t)im.w * im.h; p++)
                     for (int c = 0; c < 3; c++) rgb[p * 3 + c] = (uint8_t)((im.data[p * 3 + c] + pal[lab[p] * 3 + c] + 1) / 2);
                 snprintf(dst, sizeof dst, "%s/%s_overlay.png", out, stem);
-                if (!rgb || write_rgb_png(dst, rgb, im.w, im.h)) { cli_error("%s: cannot write the overlay", dst); failed++; }
+                if (!rgb) { cli_error("%s: out of memory for the overlay", dst); failed++; }
+                else if (write_rgb_png(dst, rgb, im.w, im.h, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
                 free(rgb);
             }
         }
         free(lab);
         vssm_image_free(&im);
     }
-    fprintf(stderr, "segmented %d images, %d failed\n", l.n, failed);
+    fprintf(stderr, "vssm: segmented %d image%s, %d failed\n", done, done == 1 ? "" : "s", failed);
     img_list_free(&l);
     vssm_segmenter_free(sg);
     vssm_ctx_free(ctx);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tools/cli.h"
+#include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
 #include "tools/seg_tool.h"
 #include "vssm/seg_eval.h"
@@ -17,25 +18,44 @@ static const char *usage =
     "       vssm eval seg --pred DIR --gt DIR --classes C [--ignore-index 255] [--reduce-zero-label]\n"
     "                     [--class-names FILE] [--json]\n"
     "  mmseg IoUMetric: dataset-level sums (64-bit counters); NaN classes left out of the means.\n"
-    "  --pred/--gt match label PNGs by file stem. --save-pred DIR writes the model's label maps.\n";
+    "  --pred/--gt match label PNGs by file stem. --save-pred DIR writes the model's label maps.\n"
+    "  --json: metrics that are undefined (no pixel of a class, or no image scored) are null.\n"
+    "%s"
+    "Exit status: 0 every image scored; 1 some images failed (each named on stderr; the\n"
+    "  metrics cover the rest), including when none could be scored (metrics then null);\n"
+    "  2 usage error, unusable weights, or no images / label maps found at all.\n";
+
+/* A JSON number, or null when it is not finite (JSON has no NaN / Infinity). */
+static void json_num(const char *key, double v) {
+    printf("\"%s\": ", key);
+    if (isfinite(v)) printf("%.4f", v);
+    else printf("null");
+}
 
 static void print_results(const vssm_seg_metrics *m, char **names, int json) {
     vssm_seg_summary s;
     vssm_seg_metrics_summary(m, &s);
     if (json) {
-        printf("{\"aAcc\": %.4f, \"mIoU\": %.4f, \"mAcc\": %.4f, \"mDice\": %.4f, \"images\": %lld, \"per_class\": [", s.aAcc,
-               s.mIoU, s.mAcc, s.mDice, (long long)m->images);
+        putchar('{');
+        json_num("aAcc", s.aAcc);
+        printf(", ");
+        json_num("mIoU", s.mIoU);
+        printf(", ");
+        json_num("mAcc", s.mAcc);
+        printf(", ");
+        json_num("mDice", s.mDice);
+        printf(", \"images\": %lld, \"per_class\": [", (long long)m->images);
         for (int c = 0; c < m->classes; c++) {
-            double iou = vssm_seg_metrics_iou(m, c), acc = vssm_seg_metrics_acc(m, c);
             printf("%s{\"name\": \"", c ? ", " : "");
-            for (const char *p = names[c]; *p; p++) {
-                if (*p == '"' || *p == '\\') putchar('\\');
-                putchar(*p);
+            for (const unsigned char *p = (const unsigned char *)names[c]; *p; p++) {
+                if (*p == '"' || *p == '\\') printf("\\%c", *p);
+                else if (*p < 0x20) printf("\\u%04x", *p);
+                else putchar(*p);
             }
-            printf("\", \"iou\": ");
-            if (isnan(iou)) printf("null"); else printf("%.4f", iou);
-            printf(", \"acc\": ");
-            if (isnan(acc)) printf("null"); else printf("%.4f", acc);
+            printf("\", ");
+            json_num("iou", vssm_seg_metrics_iou(m, c));
+            printf(", ");
+            json_num("acc", vssm_seg_metrics_acc(m, c));
             printf("}");
         }
         printf("]}\n");
@@ -99,6 +119,11 @@ static void reduce_seg(vssm_seg_metrics *m, int *failed) {
     free(v);
 }
 
+static void report_failed(int failed, int n, int64_t scored) {
+    if (scored == 0) fprintf(stderr, "vssm: %d of %d images failed (named above); none could be scored, the metrics are undefined\n", failed, n);
+    else fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* form 2: score prediction PNGs against GT PNGs, matched by stem */
@@ -131,7 +156,13 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         free(files);
         return VSSM_EXIT_USAGE;
     }
-    if (!n && shard_is_root()) { cli_error("%s: no .png label maps", gt); failed++; }
+    if (!n) {   /* every rank lists the same folder: all return here together */
+        if (shard_is_root()) cli_error("%s: no .png label maps: nothing to score", gt);
+        vssm_seg_metrics_free(&m);
+        free_names(names, classes);
+        free(files);
+        return VSSM_EXIT_USAGE;
+    }
     int64_t i0, i1;   /* this rank's share of the (identically sorted) list */
     shard_range(n, &i0, &i1);
     for (int i = (int)i0; i < (int)i1; i++) {
@@ -156,14 +187,14 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     free(files);
     reduce_seg(&m, &failed);
     if (shard_is_root()) print_results(&m, names, json);
-    if (failed && shard_is_root()) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
+    if (failed && shard_is_root()) report_failed(failed, n, m.images);
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
     return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }
 
 /* form 1: run a model over a dataset layout */
-static int run_dataset(const seg_tool_opts *so, const char *layout, const char *root, const char *labels_dir,
+static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, const char *layout, const char *root, const char *labels_dir,
                        const char *split, int ignore, int rzl_flag, const char *names_file, const char *save_pred, int json) {
     int lay = vssm_seg_layout_from_name(layout);
     if (lay < 0) { cli_error("--dataset takes ade20k, voc, cityscapes or pairs, got '%s'", layout); return VSSM_EXIT_USAGE; }
@@ -199,7 +230,7 @@ static int run_dataset(const seg_tool_opts *so, const char *layout, const char *
         vssm_image im = {0};
         vssm_label_map g = {0};
         uint8_t *lab = NULL;
-        if (vssm_image_load(&im, ds.image[i], NULL, &err) != VSSM_OK || vssm_label_map_load(&g, ds.label[i], &err) != VSSM_OK) {
+        if (vssm_image_load(&im, ds.image[i], lim, &err) != VSSM_OK || vssm_label_map_load(&g, ds.label[i], &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
         } else if (g.w != im.w || g.h != im.h) {
@@ -207,8 +238,12 @@ static int run_dataset(const seg_tool_opts *so, const char *layout, const char *
             failed++;
         } else {
             lab = malloc((size_t)im.w * im.h);
-            pred32 = realloc(pred32, sizeof(int32_t) * (size_t)im.w * im.h);
-            if (vssm_segmenter_predict(sg, &im, NULL, lab, &err) != VSSM_OK) {
+            int32_t *np = realloc(pred32, sizeof(int32_t) * (size_t)im.w * im.h);
+            if (np) pred32 = np;
+            if (!lab || !np) {
+                cli_error("%s: out of memory for a %dx%d prediction", ds.image[i], im.w, im.h);
+                failed++;
+            } else if (vssm_segmenter_predict(sg, &im, NULL, lab, &err) != VSSM_OK) {
                 cli_error("%s: %s", ds.image[i], err.msg);
                 failed++;
             } else {
@@ -234,7 +269,7 @@ static int run_dataset(const seg_tool_opts *so, const char *layout, const char *
     free(pred32);
     reduce_seg(&m, &failed);
     if (shard_is_root()) print_results(&m, names, json);
-    if (failed && shard_is_root()) fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, ds.n);
+    if (failed && shard_is_root()) report_failed(failed, ds.n, m.images);
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
     vssm_segmenter_free(sg);
@@ -248,9 +283,11 @@ int vssm_eval_seg(int argc, char **argv) {
     seg_tool_opts_init(&so);
     const char *pred = NULL, *gt = NULL, *names = NULL, *layout = NULL, *labels_dir = NULL, *split = NULL, *save = NULL, *root = NULL;
     int classes = 0, ignore = 255, rzl = 0, json = 0, bad = 0;
+    vssm_image_limits lim = {0};
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); return VSSM_EXIT_OK; }
-        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--pred", &pred, &bad) ||
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fprintf(stdout, usage, model_opts_max_pixels_help); return VSSM_EXIT_OK; }
+        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || model_opts_parse_max_pixels(argc, argv, &i, &lim, &bad) ||
+            cli_opt_str(argc, argv, &i, "--pred", &pred, &bad) ||
             cli_opt_str(argc, argv, &i, "--gt", &gt, &bad) || cli_opt_str(argc, argv, &i, "--class-names", &names, &bad) ||
             cli_opt_str(argc, argv, &i, "--dataset", &layout, &bad) || cli_opt_str(argc, argv, &i, "--labels-dir", &labels_dir, &bad) ||
             cli_opt_str(argc, argv, &i, "--split", &split, &bad) || cli_opt_str(argc, argv, &i, "--save-pred", &save, &bad) ||
@@ -261,11 +298,11 @@ int vssm_eval_seg(int argc, char **argv) {
         if (root) { cli_error("eval seg: one dataset ROOT only (got '%s' and '%s')", root, argv[i]); bad = 1; break; }
         root = argv[i];
     }
-    if (bad) { fputs(usage, stderr); return VSSM_EXIT_USAGE; }
+    if (bad) { fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
     if (pred || gt) {
-        if (!pred || !gt) { cli_error("eval seg: --pred and --gt go together"); fputs(usage, stderr); return VSSM_EXIT_USAGE; }
+        if (!pred || !gt) { cli_error("eval seg: --pred and --gt go together"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
         return score_dirs(pred, gt, classes, ignore, rzl, names, json);
     }
-    if (!so.weights || !layout) { cli_error("eval seg: give --weights and --dataset, or --pred and --gt"); fputs(usage, stderr); return VSSM_EXIT_USAGE; }
-    return run_dataset(&so, layout, root, labels_dir, split, ignore, rzl, names, save, json);
+    if (!so.weights || !layout) { cli_error("eval seg: give --weights and --dataset, or --pred and --gt"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
+    return run_dataset(&so, &lim, layout, root, labels_dir, split, ignore, rzl, names, save, json);
 }
