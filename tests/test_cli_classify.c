@@ -2,14 +2,18 @@
  * user runs them: image files -> decode -> PIL-exact resize/crop -> model -> JSON, against
  * logits from PIL + torchvision + our PyTorch reference (tests/reference/gen_cli_fixtures.py);
  * a corrupt file in the folder is named on stderr, the rest is processed, exit code 1;
- * usage errors exit 2. */
+ * usage errors exit 2. Issue 16: link cycles walked once, unreadable class folders counted
+ * as failures, outputs through unique temp files. */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
+#include "vssm/image.h"
 
 #define MAXIMG 32
 static char ref_path[MAXIMG][512];
@@ -123,8 +127,162 @@ static void test_usage(void) {
     rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 2 && strstr(err, "no class folders"), "eval on a root without class folders: exit 2 (rc %d): %s", rc, err);
     rmdir(empty);
+    /* --max-pixels: images over the limit are refused before decoding, each named, exit 1 */
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --max-pixels 1000 tests/data/cli/folder/a_cat", VSSM_BIN, W);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "chelsea_120x81.bmp") && strstr(err, "limit of 1000 pixels"), "--max-pixels 1000 (rc %d): %s", rc, err);
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --max-pixels -5 x.jpg", VSSM_BIN, W);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--max-pixels"), "--max-pixels -5: usage, exit 2");
+    snprintf(cmd, sizeof cmd, "'%s' eval classify --help", VSSM_BIN);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 0 && strstr(out, "--max-pixels N") && strstr(out, "178956970"),
+               "--help documents --max-pixels and its default");
     snprintf(cmd, sizeof cmd, "'%s' frobnicate", VSSM_BIN);
     TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2, "unknown verb: exit 2");
+}
+
+
+static void sh(const char *fmt, const char *a, const char *b) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    static char o[4096], e[4096];
+    TEST_REQUIRE(test_run_cmd(cmd, o, sizeof o, e, sizeof e) == 0, "%s: %s", cmd, e);
+}
+
+/* Issue 16: an image folder with link cycles. A self-link made classify see one image 41
+ * times (until ELOOP); two links into each other never ended (killed at 120 s, 511 MB).
+ * Each real folder is walked once and the skipped links are named. */
+static void test_link_cycles(void) {
+    static char out[1 << 16], err[1 << 14];
+    char t[] = "/tmp/vssm_cycles_XXXXXX", cmd[2048];
+    TEST_REQUIRE(mkdtemp(t), "mkdtemp");
+    sh("mkdir -p %s/c/sub %s/x", t, t);
+    sh("mkdir -p %s/y && cp tests/data/images/dog_37x29_tiny.jpg %s/c/a.jpg", t, t);
+    sh("cp tests/data/images/chelsea_1x1.png %s/c/sub/b.png && cp tests/data/images/dog_1x1.jpg %s/x/cx.jpg", t, t);
+    sh("ln -s . %s/c/self && ln -s ../.. %s/c/sub/up", t, t);          /* self-link; link to the grandparent */
+    sh("ln -s ../y %s/x/l1 && ln -s ../x %s/y/l2", t, t);               /* a 2-link cycle */
+    snprintf(cmd, sizeof cmd, "timeout 30 '%s' classify --weights %s --json --threads 2 %s/c %s/x", VSSM_BIN, W, t, t);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 0, "link cycles: exit 0 within 30 s (got %d): %.300s", rc, err);
+    int lines = 0, na = 0, nb = 0, nx = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        lines++;
+        na += strstr(line, "/a.jpg\"") != NULL;
+        nb += strstr(line, "/b.png\"") != NULL;
+        nx += strstr(line, "/cx.jpg\"") != NULL;
+    }
+    TEST_CHECK(lines == 3 && na == 1 && nb == 1 && nx == 1, "each image classified once (lines %d: a %d, b %d, cx %d)", lines, na, nb, nx);
+    TEST_CHECK(strstr(err, "/c/self: skipped") && strstr(err, "/l2: skipped"), "the skipped links are named: %.600s", err);
+    printf("  link cycles: 3 images once each; stderr: %.200s\n", err);
+    sh("rm -rf %s%s", t, "");
+}
+
+/* Issue 16: `eval classify` with a class folder it cannot read said so but reported 0
+ * failed and exited 0 (and a broken class entry was skipped silently, shifting the class
+ * indices after it). Each is a failed input: counted, named, exit 1. chmod 000 does not
+ * stop root, so as root only the broken-link case runs. */
+static void test_unreadable_class(void) {
+    static char out[1 << 16], err[1 << 14];
+    char t[] = "/tmp/vssm_unread_XXXXXX", cmd[2048];
+    TEST_REQUIRE(mkdtemp(t), "mkdtemp");
+    sh("mkdir -p %s/a_cat %s/c_bird", t, t);
+    sh("cp tests/data/images/dog_37x29_tiny.jpg %s/a_cat/x.jpg && cp tests/data/images/dog_1x1.jpg %s/c_bird/z.jpg", t, t);
+    sh("ln -s /nonexistent/vssm_class %s/b_dog%s", t, ""); /* a class entry that cannot be read */
+    snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --json --threads 2 %s", VSSM_BIN, W, t);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    cJSON *j = cJSON_Parse(out);
+    TEST_CHECK(rc == 1 && j && cJSON_GetObjectItem(j, "failed")->valueint == 1 && strstr(err, "/b_dog: cannot read"),
+               "a broken class entry: failed 1, named, exit 1 (rc %d): %.200s | %.300s", rc, out, err);
+    cJSON_Delete(j);
+    sh("rm %s/b_dog && mkdir %s/b_dog", t, t);
+    sh("cp tests/data/images/chelsea_1x1.png %s/b_dog/y.png && chmod 000 %s/b_dog", t, t);
+    sh("chmod 755 %s && chmod -R a+rX %s/a_cat", t, t);
+    sh("chmod -R a+rX %s/c_bird%s", t, "");
+    /* chmod 000 does not stop root: as root, run vssm as nobody (setpriv) when possible */
+    const char *as = "";
+    if (geteuid() == 0)
+        as = system("command -v setpriv >/dev/null 2>&1") == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : NULL;
+    snprintf(cmd, sizeof cmd, "%s'%s' eval classify --weights %s --json --threads 2 %s", as ? as : "", VSSM_BIN, W, t);
+    rc = as ? test_run_cmd(cmd, out, sizeof out, err, sizeof err) : -1;
+    if (!as || (rc == 2 && *as)) {
+        printf("  (root without a way to drop privileges, or nobody cannot run vssm here: the chmod 000 case is skipped)\n");
+    } else {
+        j = cJSON_Parse(out);
+        TEST_CHECK(rc == 1 && j && cJSON_GetObjectItem(j, "failed")->valueint == 1 &&
+                       cJSON_GetObjectItem(j, "images")->valueint == 2 && strstr(err, "/b_dog: cannot read the folder"),
+                   "an unreadable class folder: failed 1, named, exit 1 (rc %d): %.200s | %.300s", rc, out, err);
+        cJSON_Delete(j);
+        printf("  unreadable class folder%s: %.120s", *as ? " (as nobody)" : "", err);
+        snprintf(cmd, sizeof cmd, "%s'%s' classify --weights %s --threads 2 %s", as, VSSM_BIN, W, t);
+        rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+        TEST_CHECK(rc == 1 && strstr(err, "2 images, 1 failed"), "classify on it: exit 1, counted (rc %d): %.300s", rc, err);
+    }
+    sh("chmod 755 %s/b_dog && rm -rf %s", t, t);
+    /* nothing scored at all: top-1 is undefined (null), not 0 */
+    char u[] = "/tmp/vssm_none_XXXXXX";
+    TEST_REQUIRE(mkdtemp(u), "mkdtemp");
+    sh("mkdir %s/a && cp tests/data/images/bad/truncated_half.jpg %s/a/x.jpg", u, u);
+    snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --json %s", VSSM_BIN, W, u);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    j = cJSON_Parse(out);
+    TEST_CHECK(rc == 1 && j && cJSON_IsNull(cJSON_GetObjectItem(j, "top1")) && cJSON_IsNull(cJSON_GetObjectItem(j, "top5")) &&
+                   cJSON_GetObjectItem(j, "failed")->valueint == 1,
+               "nothing scored: top1/top5 null, failed 1, exit 1 (rc %d): %.300s", rc, out);
+    cJSON_Delete(j);
+    sh("rm -rf %s%s", u, "");
+}
+
+/* Issue 16: --confusion and --plot were written to a fixed PATH.tmp, so two writers of one
+ * output (or a leftover PATH.tmp) collided. A directory squatting on PATH.tmp stands in for
+ * the other writer's temp file; then two runs write the same outputs at once. Each output
+ * is complete and no temp file is left behind. */
+static void test_outputs_unique_temp(void) {
+    static char out[1 << 16], err[1 << 14];
+    char t[] = "/tmp/vssm_outs_XXXXXX", cmd[3000];
+    TEST_REQUIRE(mkdtemp(t), "mkdtemp");
+    sh("mkdir %s/conf.csv.tmp %s/plot.png.tmp", t, t);
+    snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --threads 1 --confusion %s/conf.csv --plot %s/plot.png tests/data/cli/folder",
+             VSSM_BIN, W, t, t);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && !strstr(err, "conf.csv") && !strstr(err, "plot.png"),
+               "a squatted PATH.tmp does not stop the outputs (rc %d, only the broken image fails): %.300s", rc, err);
+    char two[8192];
+    snprintf(two, sizeof two, "(%s >/dev/null 2>&1; echo $? > %s/rc1) & (%s >/dev/null 2>&1; echo $? > %s/rc2) & wait", cmd, t, cmd, t);
+    rc = test_run_cmd(two, out, sizeof out, err, sizeof err);
+    char p[600];
+    for (int k = 1; k <= 2; k++) {
+        snprintf(p, sizeof p, "%s/rc%d", t, k);
+        FILE *f = fopen(p, "r");
+        int r = -1;
+        if (f) { if (fscanf(f, "%d", &r) != 1) r = -1; fclose(f); }
+        TEST_CHECK(r == 1, "concurrent writer %d: exit 1 (the broken image only), got %d", k, r);
+        remove(p);
+    }
+    snprintf(p, sizeof p, "%s/conf.csv", t);
+    FILE *f = fopen(p, "r");
+    int lines = 0;
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) lines++;
+    if (f) fclose(f);
+    TEST_CHECK(lines == 4, "the confusion CSV is whole: header + 3 rows (got %d lines)", lines);
+    vssm_image im = {0};
+    vssm_err e = {0};
+    snprintf(p, sizeof p, "%s/plot.png", t);
+    TEST_CHECK(vssm_image_load(&im, p, NULL, &e) == VSSM_OK && im.w == 510 && im.h == 510, "the plot PNG is whole: %s (%dx%d)", e.msg, im.w, im.h);
+    vssm_image_free(&im);
+    DIR *d = opendir(t);
+    int others = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        const char *n = de->d_name;
+        if (!strcmp(n, ".") || !strcmp(n, "..") || !strcmp(n, "conf.csv") || !strcmp(n, "plot.png") ||
+            !strcmp(n, "conf.csv.tmp") || !strcmp(n, "plot.png.tmp"))
+            continue;
+        others++;
+        printf("  left behind: %s\n", n);
+    }
+    if (d) closedir(d);
+    TEST_CHECK(others == 0, "no temp file left behind (%d)", others);
+    sh("rm -rf %s%s", t, "");
 }
 
 int main(void) {
@@ -132,5 +290,8 @@ int main(void) {
     test_classify_json();
     test_eval();
     test_usage();
+    test_link_cycles();
+    test_unreadable_class();
+    test_outputs_unique_temp();
     return test_finish("test_cli_classify");
 }

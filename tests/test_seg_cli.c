@@ -1,7 +1,9 @@
 /* tests/test_seg_cli.c - `vssm eval seg` and `vssm segment` end to end: the METRICS.md
  * worked example scored from PNG folders (text and JSON), named errors for size mismatch,
  * out-of-range labels and missing files (exit 1), usage errors (exit 2); `vssm segment`
- * writes palette label maps + overlays, and scoring them with the pairs layout gives 100. */
+ * writes palette label maps + overlays, and scoring them with the pairs layout gives 100.
+ * Issue 16: valid JSON (null) when nothing is scored, outputs through unique temp files,
+ * link cycles in the input folder walked once, --max-pixels. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +109,68 @@ int main(void) {
     TEST_CHECK(run(cmd) == 1 && strstr(errb, "/nonexistent.png"), "a missing image is named, exit 1: %s", errb);
     snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/cli/tiny_cls.safetensors --out %s %s", VSSM_BIN, seg, img);
     TEST_CHECK(run(cmd) == 2 && strstr(errb, "conv_seg"), "classification weights: usage exit 2 naming the missing head: %s", errb);
+
+    /* Issue 16: nothing scored. The JSON said "mIoU": nan (not JSON) and exited 0 or 1 by
+     * accident: now undefined metrics are null, exit 1 (inputs failed, named); no label
+     * maps at all is exit 2. */
+    char gt2[300], pr2[300], empty[300];
+    snprintf(gt2, sizeof gt2, "%s/gt2", tmp);
+    snprintf(pr2, sizeof pr2, "%s/pred2", tmp);
+    snprintf(empty, sizeof empty, "%s/empty", tmp);
+    mkdir(gt2, 0777), mkdir(pr2, 0777), mkdir(empty, 0777);
+    put(gt2, "z.png", ga, 3, 2); /* its prediction is missing */
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3 --json", VSSM_BIN, pr2, gt2);
+    rc = run(cmd);
+    j = cJSON_Parse(out);
+    TEST_CHECK(j != NULL, "nothing scored: stdout is still valid JSON: %s", out);
+    TEST_CHECK(rc == 1 && strstr(errb, "pred2/z.png") && strstr(errb, "none could be scored"),
+               "nothing scored: exit 1, the failure named (rc %d): %s", rc, errb);
+    if (j) {
+        TEST_CHECK(cJSON_IsNull(cJSON_GetObjectItem(j, "mIoU")) && cJSON_IsNull(cJSON_GetObjectItem(j, "aAcc")) &&
+                       cJSON_IsNull(cJSON_GetObjectItem(j, "mAcc")) && cJSON_IsNull(cJSON_GetObjectItem(j, "mDice")) &&
+                       cJSON_GetObjectItem(j, "images")->valueint == 0,
+                   "undefined metrics are null, images 0: %s", out);
+        cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "per_class"), 0);
+        TEST_CHECK(c0 && cJSON_IsNull(cJSON_GetObjectItem(c0, "iou")), "per-class null too");
+    }
+    cJSON_Delete(j);
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3 --json", VSSM_BIN, pr2, empty);
+    rc = run(cmd);
+    TEST_CHECK(rc == 2 && strstr(errb, "no .png label maps"), "no label maps at all: exit 2 (rc %d): %s", rc, errb);
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --help", VSSM_BIN);
+    TEST_CHECK(run(cmd) == 0 && strstr(out, "Exit status") && strstr(out, "null"), "--help says the exit codes and null: %s", out);
+
+    /* Issue 16: masks and overlays went through a fixed PATH.tmp: a leftover (or another
+     * writer's) PATH.tmp made the output fail. A directory squats on those names here; and
+     * a self-link in the input folder must not segment the images twice. */
+    char seg2[300];
+    snprintf(seg2, sizeof seg2, "%s/seg2", tmp);
+    mkdir(seg2, 0777);
+    snprintf(cmd, sizeof cmd, "mkdir %s/dog_128x96.png.tmp %s/dog_128x96_overlay.png.tmp && ln -s . %s/self", seg2, seg2, img);
+    TEST_REQUIRE(run(cmd) == 0, "set up squatters and a self-link: %s", errb);
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --overlay --out %s %s",
+             VSSM_BIN, seg2, img);
+    rc = run(cmd);
+    TEST_CHECK(rc == 0 && strstr(errb, "segmented 2 images, 0 failed") && strstr(errb, "/self: skipped"),
+               "segment with squatted PATH.tmp and a self-link: exit 0, 2 images once (rc %d): %s", rc, errb);
+    int outputs = 0, lines = 0;
+    for (const char *q = out; (q = strstr(q, " -> ")); q++) lines++;
+    snprintf(p, sizeof p, "%s/dog_128x96.png", seg2);
+    outputs += vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == 128 && m.h == 96;
+    vssm_label_map_free(&m);
+    snprintf(p, sizeof p, "%s/dog_128x96_overlay.png", seg2);
+    outputs += access(p, R_OK) == 0;
+    TEST_CHECK(outputs == 2 && lines == 2, "mask and overlay written, 2 images listed once each (%d, %d)", outputs, lines);
+    snprintf(cmd, sizeof cmd, "ls -A %s | grep -v -x -e dog_128x96.png -e dog_128x96_overlay.png -e camera_160x120_gray.png "
+             "-e camera_160x120_gray_overlay.png -e dog_128x96.png.tmp -e dog_128x96_overlay.png.tmp", seg2);
+    run(cmd);
+    TEST_CHECK(out[0] == 0, "no temp file left behind: %s", out);
+
+    /* --max-pixels: a limit below the images' size refuses them, each named, exit 1 */
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --max-pixels 1000 --out %s %s/dog_128x96.png",
+             VSSM_BIN, seg2, img);
+    rc = run(cmd);
+    TEST_CHECK(rc == 1 && strstr(errb, "dog_128x96.png") && strstr(errb, "limit of 1000 pixels"), "--max-pixels 1000 (rc %d): %s", rc, errb);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd)) {}
