@@ -45,8 +45,8 @@ void seg_conv_free(seg_conv *c) {
     c->w = c->b = NULL;
 }
 
-vssm_status seg_conv_load(seg_conv *c, const vssm_source *src, const char *prefix, const char *base, int cin,
-                          int cout, int k, int relu, int plain_names, vssm_err *err) {
+vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, const char *prefix, const char *base,
+                          int cin, int cout, int k, int relu, int plain_names, vssm_err *err) {
     memset(c, 0, sizeof *c);
     c->cin = cin, c->cout = cout, c->k = k, c->relu = relu;
     char nm[512];
@@ -86,6 +86,18 @@ vssm_status seg_conv_load(seg_conv *c, const vssm_source *src, const char *prefi
                 for (int i = 0; i < cin; i++)
                     c->w[(((size_t)o * k + ky) * k + kx) * cin + i] = (float)(w[(((size_t)o * cin + i) * k + ky) * k + kx] * sc);
     }
+    /* laid out once for the backend's GEMM (a 2048 -> 512 3x3 conv's weight is 38 MB: packing
+     * it per call, per im2col chunk, would cost more than half the product) */
+    const int K = k * k * cin;
+    const size_t pn = vssm_op_linear_pack_numel(ctx, cout, K);
+    if (pn) {
+        float *wp = malloc(pn * sizeof(float));
+        if (!wp) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
+        vssm_op_linear_pack(ctx, c->w, cout, K, wp);
+        free(c->w);
+        c->w = wp;
+        c->packed = 1;
+    }
     s = VSSM_OK;
 done:
     free(w), free(cb), free(g), free(be), free(mu), free(var);
@@ -104,7 +116,7 @@ void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, i
     const int64_t M = (int64_t)B * H * W;
     const int cin = c->cin, k = c->k, r = k / 2, K = k * k * cin;
     if (k == 1) {
-        vssm_op_linear(ctx, x, M, cin, c->w, c->b, c->cout, VSSM_ACT_NONE, 0, y);
+        vssm_op_linear_packed(ctx, x, M, cin, c->w, c->b, c->cout, VSSM_ACT_NONE, 0, y);
     } else {
         for (int64_t t0 = 0; t0 < M; t0 += IM2COL_ROWS) {
             const int64_t n = M - t0 < IM2COL_ROWS ? M - t0 : IM2COL_ROWS;
@@ -121,7 +133,7 @@ void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, i
                         else memcpy(dst, x + (((size_t)b * H + sy) * W + sx) * cin, sizeof(float) * cin);
                     }
             }
-            vssm_op_linear(ctx, ws, n, K, c->w, c->b, c->cout, VSSM_ACT_NONE, 0, y + t0 * c->cout);
+            vssm_op_linear_packed(ctx, ws, n, K, c->w, c->b, c->cout, VSSM_ACT_NONE, 0, y + t0 * c->cout);
         }
     }
     if (c->relu) relu_inplace(y, M * c->cout);

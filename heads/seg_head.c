@@ -109,29 +109,29 @@ vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_se
         for (int i = 0; s == VSSM_OK && i < cfg->n_pool; i++) {
             if (cfg->pool_scales[i] < 1) { s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "pool scale %d", cfg->pool_scales[i]); break; }
             snprintf(nm, sizeof nm, "psp_modules.%d.1", i);
-            s = seg_conv_load(&h->ppm[i], src, prefix, nm, in[3], C, 1, 1, 0, err);
+            s = seg_conv_load(&h->ppm[i], ctx, src, prefix, nm, in[3], C, 1, 1, 0, err);
         }
-        if (s == VSSM_OK) s = seg_conv_load(&h->bottleneck, src, prefix, "bottleneck", in[3] + cfg->n_pool * C, C, 3, 1, 0, err);
+        if (s == VSSM_OK) s = seg_conv_load(&h->bottleneck, ctx, src, prefix, "bottleneck", in[3] + cfg->n_pool * C, C, 3, 1, 0, err);
         for (int i = 0; s == VSSM_OK && i < LEVELS - 1; i++) {
             snprintf(nm, sizeof nm, "lateral_convs.%d", i);
-            if ((s = seg_conv_load(&h->lateral[i], src, prefix, nm, in[i], C, 1, 1, 0, err))) break;
+            if ((s = seg_conv_load(&h->lateral[i], ctx, src, prefix, nm, in[i], C, 1, 1, 0, err))) break;
             snprintf(nm, sizeof nm, "fpn_convs.%d", i);
-            s = seg_conv_load(&h->fpn[i], src, prefix, nm, C, C, 3, 1, 0, err);
+            s = seg_conv_load(&h->fpn[i], ctx, src, prefix, nm, C, C, 3, 1, 0, err);
         }
-        if (s == VSSM_OK) s = seg_conv_load(&h->fpn_bottleneck, src, prefix, "fpn_bottleneck", LEVELS * C, C, 3, 1, 0, err);
+        if (s == VSSM_OK) s = seg_conv_load(&h->fpn_bottleneck, ctx, src, prefix, "fpn_bottleneck", LEVELS * C, C, 3, 1, 0, err);
     } else if (cfg->kind == VSSM_SEG_HEAD_FPN) {
         for (int i = 0; s == VSSM_OK && i < LEVELS; i++) {
             h->n_scale[i] = fpn_blocks(i);
             for (int k = 0; s == VSSM_OK && k < h->n_scale[i]; k++) {
                 /* Sequential index: [conv, upsample]* for i > 0, [conv] for i == 0 */
                 snprintf(nm, sizeof nm, "scale_heads.%d.%d", i, i == 0 ? k : 2 * k);
-                s = seg_conv_load(&h->scale[i][k], src, prefix, nm, k == 0 ? in[i] : C, C, 3, 1, 0, err);
+                s = seg_conv_load(&h->scale[i][k], ctx, src, prefix, nm, k == 0 ? in[i] : C, C, 3, 1, 0, err);
             }
         }
     } else {
         s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown head kind %d", (int)cfg->kind);
     }
-    if (s == VSSM_OK) s = seg_conv_load(&h->cls, src, prefix, "conv_seg", C, cfg->num_classes, 1, 0, 1, err);
+    if (s == VSSM_OK) s = seg_conv_load(&h->cls, ctx, src, prefix, "conv_seg", C, cfg->num_classes, 1, 0, 1, err);
     if (s != VSSM_OK) {
         vssm_seg_head_free(h);
         return s;

@@ -6,17 +6,19 @@
 #include "vssm/segment.h"
 
 /* A conv (1x1 or 3x3, stride 1, pad k/2) with its BN folded in; host memory.
- * w: (cout, k, k, cin) (the im2col order), b: (cout). */
+ * w: (cout, k, k, cin) (the im2col order) as a (cout, k*k*cin) weight laid out once, at
+ * load, by vssm_op_linear_pack when the context's backend has its own layout (packed = 1),
+ * else plain; b: (cout). */
 typedef struct seg_conv {
-    int cin, cout, k, relu;
+    int cin, cout, k, relu, packed;
     float *w, *b;
 } seg_conv;
 
 /* Loads BASE.conv.weight (cout, cin, k, k) [+ BASE.conv.bias] and, when present,
  * BASE.bn.{weight,bias,running_mean,running_var} (eps 1e-5), folding the BN into the
  * conv; relu: apply ReLU after. With plain_names, BASE.weight / BASE.bias (conv_seg). */
-vssm_status seg_conv_load(seg_conv *c, const vssm_source *src, const char *prefix, const char *base, int cin,
-                          int cout, int k, int relu, int plain_names, vssm_err *err);
+vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, const char *prefix, const char *base,
+                          int cin, int cout, int k, int relu, int plain_names, vssm_err *err);
 void seg_conv_free(seg_conv *c);
 /* Floats of scratch seg_conv_forward needs for a 3x3 conv (im2col of a chunk of rows). */
 size_t seg_conv_workspace(const seg_conv *c);

@@ -5,7 +5,8 @@
  * forward goes through BLAS, so the CPU OpenBLAS picks must not matter either.
  *
  *   ops      every CPU product (plain and packed weights; K below, at and over the K
- *            block; N over several panels with a partial one; bias, GELU, accumulate):
+ *            block; N over several panels with a partial one; bias, GELU, accumulate;
+ *            few rows (the direct path) and an x over 1 MB (the K-outermost order)):
  *            each row of an M-row product equals the same row computed alone (M = 1) and
  *            computed at another offset, with 1 and 2 threads
  *   models   small random VMamba and Vim classifiers: image A alone, at positions 0 and 3
@@ -124,6 +125,10 @@ int main(void) {
                     check_product(c1, c2, Ms[mi], Ks[ki], Ns[ni], packed, v != 0,
                                   v == 2 ? VSSM_ACT_GELU : v == 3 ? VSSM_ACT_SILU : VSSM_ACT_NONE, v == 0);
                 }
+
+    /* x over 1 MB: the K-outermost order of the large products (the segmentation convs) */
+    check_product(c1, c2, 300, 1030, 45, 1, 1, VSSM_ACT_GELU, 0);
+    check_product(c1, c2, 300, 1030, 45, 0, 0, VSSM_ACT_NONE, 1);
 
     vssm_err err = {0};
     vssm_source *src = vssm_random_source_new(7);

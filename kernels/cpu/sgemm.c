@@ -29,6 +29,8 @@
  *
  * Threads split the (panel, row block) tiles, panel-major, so a thread reuses its panel
  * across consecutive row blocks. */
+#include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
@@ -53,12 +55,19 @@ size_t vssm_cpu_linear_pack_numel(int N, int K) {
 
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
     const int np = (N + NR - 1) / NR;
+    /* row by row in blocks of 256 k: contiguous reads, writes strided by NR within a 32 KB
+     * (AVX-512) block of the panel that stays in L1 */
     for (int q = 0; q < np; q++)
-        for (int k = 0; k < K; k++) {
-            float *o = out + ((size_t)q * K + k) * NR;
+        for (int k0 = 0; k0 < K; k0 += 256) {
+            const int k1 = K - k0 < 256 ? K : k0 + 256;
+            float *o = out + (size_t)q * K * NR;
             for (int j = 0; j < NR; j++) {
                 const int n = q * NR + j;
-                o[j] = n < N ? w[(size_t)n * K + k] : 0.0f;
+                const float *r = w + (size_t)n * K;
+                if (n < N)
+                    for (int k = k0; k < k1; k++) o[(size_t)k * NR + j] = r[k];
+                else
+                    for (int k = k0; k < k1; k++) o[(size_t)k * NR + j] = 0.0f;
             }
         }
 }
@@ -126,10 +135,75 @@ static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float
     if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
 }
 
+/* bias + activation on a finished tile (rows x nc, row stride ldy) */
+static void tile_epilogue(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act) {
+    for (int i = 0; i < rows; i++) {
+        float *r = yt + (int64_t)i * ldy;
+        if (bq) {
+#pragma omp simd
+            for (int j = 0; j < nc; j++) r[j] += bq[j];
+        }
+        if (act == VSSM_ACT_GELU) {
+#pragma omp simd
+            for (int j = 0; j < nc; j++) r[j] = vm_geluf(r[j]);
+        } else if (act == VSSM_ACT_SILU) {
+#pragma omp simd
+            for (int j = 0; j < nc; j++) r[j] = vm_siluf(r[j]);
+        }
+    }
+}
+
+/* Products whose x is larger than this (bytes) walk K outermost with x copied in blocks
+ * (below); the others keep a whole tile's K loop together, x read in place. Without
+ * memory for the copies, the in-place order (same sums, same bits). */
+#define BIG_X_BYTES (1 << 20)
+#define MC (16 * MR)
+
 void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                             int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const int np = (N + NR - 1) / NR;
+    const int epi = b || act != VSSM_ACT_NONE;
+    const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
+    const int ldp = KC + 16;   /* padded: rows of the copy fall in different L1 sets */
+    float *xbuf = (double)M * K * sizeof(float) > BIG_X_BYTES
+                      ? aligned_alloc(64, (size_t)nt * MC * ldp * sizeof(float)) : NULL;
+    if (xbuf) {
+        /* Large x (the segmentation convs: M x K up to 16384 x 18432): the K blocks go in
+         * order, one parallel pass each (so each sum stays sequential); in a pass a thread
+         * copies a KC-column block of MC rows of x into its own buffer (x's rows are K
+         * floats apart, often a multiple of 4 KB: read in place they would all fall in one
+         * L1 set) and runs every panel over it while it is in L2 (chunk-major tiles). */
+        const int64_t nmc = (M + MC - 1) / MC, tiles = nmc * np;
+        int k0 = 0;
+        do {
+            const int kc = K - k0 < KC ? K - k0 : KC;
+            const int last = k0 + kc >= K;
+#pragma omp parallel num_threads(nt)
+            {
+                float *xb = xbuf + (size_t)omp_get_thread_num() * MC * ldp;
+                int64_t have = -1;
+#pragma omp for schedule(static)
+                for (int64_t t = 0; t < tiles; t++) {
+                    const int64_t c = t / np, m0 = c * MC;
+                    const int q = (int)(t % np);
+                    const int rows = M - m0 < MC ? (int)(M - m0) : MC;
+                    const int n0 = q * NR, nc = N - n0 < NR ? N - n0 : NR;
+                    if (c != have) {
+                        for (int i = 0; i < rows; i++)
+                            memcpy(xb + (size_t)i * ldp, x + (m0 + i) * K + k0, (size_t)kc * sizeof(float));
+                        have = c;
+                    }
+                    float *yt = y + m0 * N + n0;
+                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * NR, yt, N, k0 > 0 || accumulate, nc);
+                    if (last && epi) tile_epilogue(yt, rows, nc, N, b ? b + n0 : NULL, act);
+                }
+            }
+            k0 += kc;
+        } while (k0 < K);
+        free(xbuf);
+        return;
+    }
     const int64_t nmb = (M + MR - 1) / MR;
     const int64_t tiles = np * nmb;
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
@@ -147,48 +221,73 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
             tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * NR, yt, N, k0 > 0 || accumulate, nc);
             k0 += kc;
         } while (k0 < K);
-        if (!b && act == VSSM_ACT_NONE) continue;
-        for (int i = 0; i < rows; i++) {
-            float *r = yt + (int64_t)i * N;
-            if (b) {
-                const float *bq = b + n0;
-#pragma omp simd
-                for (int j = 0; j < nc; j++) r[j] += bq[j];
+        if (epi) tile_epilogue(yt, rows, nc, N, b ? b + n0 : NULL, act);
+    }
+}
+
+/* The plain-weight product. Few rows (a classifier head at a small batch): each output is
+ * the same sequential sum over k as in the kernel above, computed straight from the (N, K)
+ * rows, eight columns at a time (packing N*K floats would cost more than the product). More
+ * rows: the weight is packed per call (N*K floats, against M*N*K multiply-adds) and runs
+ * through the kernel above; without memory for the packed copy, the direct path. Both paths
+ * give the same bits (the sums and the epilogue are the same operations in the same order),
+ * so the row count chooses the speed, never the result (test_batch_invariance). */
+#define DIRECT_MAX_M 16
+/* a*b + c rounded as the kernel's vector c += a*b is: one FMA where the build has FMA (GCC
+ * contracts the vector form; the scalar form it may leave as mul + add, so it is spelled
+ * out), mul + add where it has none. */
+#ifdef __FMA__
+#define MADD(a, b, c) fmaf(a, b, c)
+#else
+#define MADD(a, b, c) ((a) * (b) + (c))
+#endif
+
+static void direct_rows(const float *x, int64_t M, int K, const float *w, const float *b, int n0, int n1,
+                        vssm_act act, int accumulate, float *y, int N) {
+    for (int64_t i = 0; i < M; i++) {
+        const float *xi = x + i * K;
+        float *yi = y + i * N;
+        for (int n = n0; n < n1; n += 8) {
+            const int c = n1 - n < 8 ? n1 - n : 8;
+            float acc[8];
+            const float *wr[8];
+            for (int j = 0; j < 8; j++) {
+                acc[j] = j < c && accumulate ? yi[n + j] : 0.0f;
+                wr[j] = w + (size_t)(n + (j < c ? j : 0)) * K;
             }
-            if (act == VSSM_ACT_GELU) {
-#pragma omp simd
-                for (int j = 0; j < nc; j++) r[j] = vm_geluf(r[j]);
-            } else if (act == VSSM_ACT_SILU) {
-#pragma omp simd
-                for (int j = 0; j < nc; j++) r[j] = vm_siluf(r[j]);
+            for (int k = 0; k < K; k++) {
+                const float a = xi[k];
+#pragma GCC unroll 8
+                for (int j = 0; j < 8; j++) acc[j] = MADD(a, wr[j][k], acc[j]);
+            }
+            for (int j = 0; j < c; j++) {
+                float v = acc[j];
+                if (b) v += b[n + j];
+                if (act == VSSM_ACT_GELU) v = vm_geluf(v);
+                else if (act == VSSM_ACT_SILU) v = vm_siluf(v);
+                yi[n + j] = v;
             }
         }
     }
 }
 
-/* The plain-weight product: the weight is packed per call (N*K floats, against M*N*K
- * multiply-adds) so it runs through the kernel above and sums exactly as it does. Without
- * memory for the packed copy, the same sums element by element (same order, same
- * contraction: bit-identical, only slower). */
 void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                      int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const size_t n = vssm_cpu_linear_pack_numel(N, K);
-    float *wp = n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
-    if (wp || !n) {
-        if (wp) vssm_cpu_linear_pack(w, N, K, wp);
+    float *wp = M > DIRECT_MAX_M && n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
+    if (wp) {
+        vssm_cpu_linear_pack(w, N, K, wp);
         vssm_cpu_linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
         free(wp);
         return;
     }
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
-    for (int64_t i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            float acc = accumulate ? y[i * N + j] : 0.0f;
-            for (int k = 0; k < K; k++) acc += x[i * K + k] * w[(size_t)j * K + k];
-            if (b) acc += b[j];
-            if (act == VSSM_ACT_GELU) acc = vm_geluf(acc);
-            else if (act == VSSM_ACT_SILU) acc = vm_siluf(acc);
-            y[i * N + j] = acc;
-        }
+    /* column slices on 16-float boundaries, one per thread */
+#pragma omp parallel num_threads(ctx->opts.n_threads)
+    {
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        const int c0 = t == 0 ? 0 : (int)((int64_t)N * t / T) & ~15;
+        const int c1 = t == T - 1 ? N : (int)((int64_t)N * (t + 1) / T) & ~15;
+        if (c1 > c0) direct_rows(x, M, K, w, b, c0, c1, act, accumulate, y, N);
+    }
 }
