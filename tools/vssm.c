@@ -45,12 +45,27 @@ static verb_fn verb_lookup(const char *n) {
     return NULL;
 }
 
+/* One policy for every verb (tests/test_cli_* check each verb keeps to it). */
+static const char exit_policy[] =
+    "\nexit codes (every verb):\n"
+    "  0  success: every input was read and processed\n"
+    "  1  some inputs failed: each is named on stderr with what is wrong (an image, sequence,\n"
+    "     results, ground-truth or CSV row that cannot be read, is truncated, malformed or out\n"
+    "     of range); the rest were processed and the outputs written. Also 1 when inputs were\n"
+    "     given but none could be used (nothing evaluated).\n"
+    "  2  nothing was done: a usage error, or a file the whole run depends on is unusable\n"
+    "     (weights, a features file, a dataset root), named on stderr with the reason\n"
+    "files from others are parsed, never executed (.pth pickles go through an allow-list);\n"
+    "every size in them is checked before use. Outputs appear whole or not at all: each is\n"
+    "written under a unique temporary name beside it, then renamed into place.\n";
+
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm VERB [options]   (vssm VERB --help for a verb's options)\n\nverbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
         int built = verb_lookup(verbs[i].name) != NULL;
         fprintf(f, "  %-10s %s%s\n", verbs[i].name, verbs[i].help, built ? "" : " (not in this build)");
     }
+    fputs(exit_policy, f);
 }
 
 int main(int argc, char **argv) {
