@@ -26,6 +26,9 @@ static inline float vm_exp_core(float xc) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* NaN in: r and p are NaN, so the result is NaN whatever the scale; n must not reach
+     * the int conversion as NaN (undefined behaviour: a NaN weight in a file did that) */
+    n = n == n ? n : 0.0f;
     return p * vm_bits_to_float(((int32_t)n + 127) << 23);
 }
 
