@@ -3,6 +3,7 @@
  * LN + pool + linear head of heads/classify.c) or a Vim (class token -> its own linear
  * head, inside backbone/vim.c): a tagged union, chosen by the stated arch, the file's
  * metadata, or the tensor names (vssm_backbone_resolve, the rules of vssm/backbone.h). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,15 +49,27 @@ static vssm_status labels_from_file(vssm_classifier *c, const char *path, vssm_e
     if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the labels file", path);
     c->labels = calloc((size_t)c->cfg.num_classes, sizeof(char *));
     if (!c->labels) { fclose(f); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
-    char line[1024];
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        size_t l = strcspn(line, "\r\n");
-        line[l] = 0;
-        if (n < c->cfg.num_classes) c->labels[n] = strdup(line);
-        n++;
+    /* one name a line, any length (a fixed buffer split long lines into several names) */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    int n = 0, oom = 0;
+    while ((got = getline(&line, &cap, f)) >= 0) {
+        if (memchr(line, 0, (size_t)got)) {
+            free(line);
+            fclose(f);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: line %d holds a NUL byte (not a text file of names)", path,
+                                n + 1);
+        }
+        line[strcspn(line, "\r\n")] = 0;
+        if (n < c->cfg.num_classes && !(c->labels[n] = strdup(line))) oom = 1;
+        if (n < INT_MAX) n++;
     }
+    int rerr = ferror(f);
+    free(line);
     fclose(f);
+    if (oom) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+    if (rerr) return vssm_err_set(err, VSSM_ERR_IO, "%s: read error", path);
     if (n != c->cfg.num_classes)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %d labels for a model with %d classes", path, n, c->cfg.num_classes);
     return VSSM_OK;
