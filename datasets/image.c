@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <png.h>
 #include <turbojpeg.h>
@@ -668,19 +669,50 @@ vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, co
     }
 }
 
+/* The most bytes an image file within the pixel limit may have: 9 bytes a pixel covers
+ * the largest raw layouts (16-bit RGBA PNG stored uncompressed, 32-bit BMP, 16-bit PPM)
+ * and noisy quality-100 JPEGs, plus 64 MB of metadata (ICC profiles, EXIF, XMP). */
+static uint64_t max_file_bytes(const vssm_image_limits *lim) {
+    int64_t max = lim ? lim->max_pixels : 0;
+    if (max == 0) max = VSSM_IMAGE_MAX_PIXELS_DEFAULT;
+    if (max < 0 || (uint64_t)max > (UINT64_MAX - ((uint64_t)64 << 20)) / 9) return UINT64_MAX;
+    return (uint64_t)max * 9 + ((uint64_t)64 << 20);
+}
+
 vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim,
                             vssm_err *err) {
     if (out) memset(out, 0, sizeof(*out));
     if (!path || !out) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_load: NULL argument");
     FILE *f = fopen(path, "rb");
     if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    /* A file too large for any image within the pixel limit is refused before it is read;
+     * a stream without a size (a pipe, /dev/zero) is read only up to that many bytes. */
+    const uint64_t limit = max_file_bytes(lim);
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: is a folder, not an image file", path);
+    }
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > limit) {
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: file of %lld bytes is larger than any image within the pixel limit "
+                            "can be (%llu bytes; raise vssm_image_limits.max_pixels to allow it)",
+                            path, (long long)sb.st_size, (unsigned long long)limit);
+    }
     uint8_t *buf = NULL;
     size_t n = 0, cap = 0;
     vssm_status st = VSSM_OK;
     for (;;) {
+        if ((uint64_t)n > limit) {
+            st = vssm_err_set(err, VSSM_ERR_FORMAT,
+                              "%s: more than %llu bytes, larger than any image within the pixel limit "
+                              "can be", path, (unsigned long long)limit);
+            break;
+        }
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 1 << 16;
-            uint8_t *nb = (uint8_t *)realloc(buf, ncap);
+            uint8_t *nb = ncap > cap ? (uint8_t *)realloc(buf, ncap) : NULL;
             if (!nb) {
                 st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory reading the file", path);
                 break;
@@ -688,7 +720,10 @@ vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_
             buf = nb;
             cap = ncap;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
+        size_t want = cap - n;
+        if (limit != UINT64_MAX && (uint64_t)want > limit + 1 - n)
+            want = (size_t)(limit + 1 - n); /* one byte past the limit: notices "more" */
+        size_t got = fread(buf + n, 1, want, f);
         n += got;
         if (got == 0) {
             if (ferror(f))

@@ -39,6 +39,10 @@
  * zeros there; it is fed through callbacks that notice). So a 1.2 KB JPEG whose header
  * claims 13000x13000 costs no pixel buffer, instead of 500 MB of gray filler.
  *
+ * vssm_image_load refuses a file larger than any image within the pixel limit can be
+ * (9 bytes a pixel + 64 MB of metadata) before reading it, and reads a stream without a size
+ * (a pipe, /dev/zero) only that far.
+ *
  * Errors: empty, truncated, corrupt or unknown files give VSSM_ERR_FORMAT (VSSM_ERR_IO when
  * the file cannot be read) with a message naming the file and the reason, e.g.
  *     "dog.jpg: truncated JPEG data (Premature end of JPEG file)"
