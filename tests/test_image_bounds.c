@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -156,6 +158,28 @@ static void test_preprocess_output_cap(void) {
                "300x200 -> 3072x2048 is fine: %s", err.msg);
 }
 
+/* A path that streams without end (/dev/zero, a pipe) was read until memory ran out:
+ * now at most what an image within the pixel limit can take. In a child, under alarm(). */
+static void test_endless_stream(void) {
+    if (access("/dev/zero", R_OK) != 0) { printf("  (no /dev/zero: endless-stream check skipped)\n"); return; }
+    pid_t pid = fork();
+    TEST_REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        alarm(20);
+        cap_memory((size_t)512 << 20); /* an unbounded reader fails fast instead of eating the machine */
+        vssm_err err = {0};
+        vssm_image im = {0};
+        vssm_image_limits lim = {1000}; /* => at most 9000 bytes + 64 MB of metadata */
+        vssm_status st = vssm_image_load(&im, "/dev/zero", &lim, &err);
+        _exit(st == VSSM_ERR_FORMAT && strstr(err.msg, "/dev/zero") && strstr(err.msg, "larger than any image") ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+               "/dev/zero is refused after a bounded read (child %s %d)", WIFEXITED(status) ? "exit" : "signal",
+               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
 static uint32_t rng = 12345u;
 static uint8_t rnd8(void) {
     rng = rng * 1664525u + 1013904223u;
@@ -209,6 +233,7 @@ int main(void) {
     test_limit_option();
     test_wide_png_preprocess();
     test_preprocess_output_cap();
+    test_endless_stream();
     test_window_equals_full();
     return test_finish("test_image_bounds");
 }
