@@ -41,6 +41,27 @@ static void json_str(const char *s) {
     putchar('"');
 }
 
+/* prediction rows sorted by (name, row): a lookup per label row is a binary search, not a
+ * scan of every prediction (n^2 string compares on a large CSV) */
+typedef struct { const char *name; int row; } name_row;
+
+static int cmp_name_row(const void *a, const void *b) {
+    const name_row *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
+}
+
+/* the first row named name in idx (n entries sorted by cmp_name_row), -1 if none */
+static int find_row(const name_row *idx, int n, const char *name) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(idx[mid].name, name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && !strcmp(idx[lo].name, name) ? idx[lo].row : -1;
+}
+
 #define CSV_MAX_ATTRS 100000
 #define CSV_MAX_ROWS 100000000
 
@@ -132,11 +153,15 @@ int vssm_eval_attributes(int argc, char **argv) {
     float *probs = malloc((size_t)g.n * g.a * sizeof(float));
     uint8_t *gt = malloc((size_t)g.n * g.a);
     double *lab = malloc((size_t)g.a * sizeof(double));
-    if (rc == VSSM_EXIT_OK && (!probs || !gt || !lab)) { cli_error("out of memory"); rc = VSSM_EXIT_USAGE; }
+    name_row *idx = malloc((size_t)p.n * sizeof *idx);
+    if (rc == VSSM_EXIT_OK && (!probs || !gt || !lab || !idx)) { cli_error("out of memory"); rc = VSSM_EXIT_USAGE; }
+    if (rc == VSSM_EXIT_OK) {
+        for (int j = 0; j < p.n; j++) idx[j] = (name_row){p.names[j], j};
+        qsort(idx, (size_t)p.n, sizeof *idx, cmp_name_row);
+    }
     int n = 0;
     for (int i = 0; rc != VSSM_EXIT_USAGE && i < g.n; i++) {   /* a missing row is named, the others scored */
-        int k = -1;
-        for (int j = 0; j < p.n && k < 0; j++) if (!strcmp(g.names[i], p.names[j])) k = j;
+        int k = find_row(idx, p.n, g.names[i]);   /* the first row of that name, as a scan would find */
         if (k < 0) { fprintf(stderr, "vssm: %s: no prediction for '%s'\n", pp, g.names[i]); rc = VSSM_EXIT_INPUT; continue; }
         for (int j = 0; j < g.a; j++) {
             gt[(size_t)n * g.a + j] = g.v[(size_t)i * g.a + j] > 0.5f;
@@ -164,7 +189,7 @@ int vssm_eval_attributes(int argc, char **argv) {
         else cli_error("eval attributes: no sample could be scored");
         rc = VSSM_EXIT_INPUT;
     }
-    free(lab); free(probs); free(gt);
+    free(lab); free(probs); free(gt); free(idx);
     csv_free(&g);
     csv_free(&p);
     return rc;
