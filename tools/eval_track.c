@@ -375,8 +375,8 @@ int vssm_eval_track(int argc, char **argv) {
     if (failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", failed, nd);
     /* nothing scored at all: no summary exists (a got10k AO of no frame is NaN) */
     int empty = n_ok == 0 || (fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0);
-    if (empty && !failed) cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", gt_root);
-    else if (empty) cli_error("no sequence could be evaluated");
+    if (n_ok == 0) cli_error("no sequence could be evaluated");
+    else if (empty) cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", gt_root);
     if (plot && (failed || empty)) {
         fprintf(stderr, "vssm: %s not written: it would plot %s\n", plot, empty ? "nothing" : "part of the sequences");
         plot = NULL;
