@@ -246,19 +246,26 @@ static void test_outputs_unique_temp(void) {
     TEST_CHECK(rc == 1 && !strstr(err, "conf.csv") && !strstr(err, "plot.png"),
                "a squatted PATH.tmp does not stop the outputs (rc %d, only the broken image fails): %.300s", rc, err);
     char two[8192];
-    snprintf(two, sizeof two, "(%s >/dev/null 2>&1; echo $? > %s/rc1) & (%s >/dev/null 2>&1; echo $? > %s/rc2) & wait", cmd, t, cmd, t);
+    snprintf(two, sizeof two, "(%s >/dev/null 2>%s/err1; echo $? > %s/rc1) & (%s >/dev/null 2>%s/err2; echo $? > %s/rc2) & wait",
+             cmd, t, t, cmd, t, t);
     rc = test_run_cmd(two, out, sizeof out, err, sizeof err);
     char p[600];
+    FILE *f;
     for (int k = 1; k <= 2; k++) {
         snprintf(p, sizeof p, "%s/rc%d", t, k);
-        FILE *f = fopen(p, "r");
+        f = fopen(p, "r");
         int r = -1;
         if (f) { if (fscanf(f, "%d", &r) != 1) r = -1; fclose(f); }
-        TEST_CHECK(r == 1, "concurrent writer %d: exit 1 (the broken image only), got %d", k, r);
         remove(p);
+        snprintf(p, sizeof p, "%s/err%d", t, k);
+        char e[2048] = "";
+        f = fopen(p, "r");
+        if (f) { e[fread(e, 1, sizeof e - 1, f)] = 0; fclose(f); }
+        remove(p);
+        TEST_CHECK(r == 1, "concurrent writer %d: exit 1 (the broken image only), got %d: %s", k, r, e);
     }
     snprintf(p, sizeof p, "%s/conf.csv", t);
-    FILE *f = fopen(p, "r");
+    f = fopen(p, "r");
     int lines = 0;
     char line[512];
     while (f && fgets(line, sizeof line, f)) lines++;
