@@ -32,6 +32,24 @@ vssm_status vssm_outfile_open(vssm_outfile *o, const char *path, vssm_err *err) 
         return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
     }
     memcpy(o->path, path, n + 1);
+    /* an existing target that is not a regular file (/dev/null, /dev/stdout, a FIFO) is
+     * written in place: renaming over it would replace a device node with a plain file */
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        free(o->tmp);
+        o->tmp = NULL;
+        if (S_ISDIR(st.st_mode)) {
+            vssm_outfile_abort(o);
+            return vssm_err_set(err, VSSM_ERR_IO, "%s: is a folder, not a file", path);
+        }
+        o->f = fopen(path, "wb");
+        if (!o->f) {
+            int e = errno;
+            vssm_outfile_abort(o);
+            return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open for writing (%s)", path, strerror(e));
+        }
+        return VSSM_OK;
+    }
     memcpy(o->tmp, path, n);
     memcpy(o->tmp + n, ".XXXXXX", 8);
     int fd = mkstemp(o->tmp);
@@ -54,7 +72,7 @@ vssm_status vssm_outfile_open(vssm_outfile *o, const char *path, vssm_err *err) 
 }
 
 vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
-    if (!o->f || !o->tmp || !o->path) {
+    if (!o->f || !o->path) {
         vssm_outfile_abort(o);
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "output file: commit without a successful open");
     }
@@ -67,7 +85,7 @@ vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
         vssm_outfile_abort(o);
         return VSSM_ERR_IO;
     }
-    if (rename(o->tmp, o->path) != 0) {
+    if (o->tmp && rename(o->tmp, o->path) != 0) {
         e = errno;
         vssm_err_set(err, VSSM_ERR_IO, "%s: cannot move the finished file into place (%s)", o->path,
                      strerror(e));

@@ -84,12 +84,34 @@ int main(void) {
     snprintf(inner, sizeof inner, "%s/x", sub);
     FILE *f = fopen(inner, "w");
     if (f) fclose(f);
+    /* a rename that fails (the target became a folder after open): error, no temp file left */
+    char late[320];
+    snprintf(late, sizeof late, "%s/late", dir);
     vssm_outfile e;
-    TEST_REQUIRE(vssm_outfile_open(&e, sub, &err) == VSSM_OK, "open e: %s", err.msg);
+    TEST_REQUIRE(vssm_outfile_open(&e, late, &err) == VSSM_OK, "open e: %s", err.msg);
+    TEST_REQUIRE(mkdir(late, 0755) == 0 && (f = fopen(inner, "w")) != NULL, "setup");
+    fclose(f);
+    char late_inner[340];
+    snprintf(late_inner, sizeof late_inner, "%s/y", late);
+    f = fopen(late_inner, "w");
+    if (f) fclose(f);
     fputs("x", e.f);
-    TEST_CHECK(vssm_outfile_commit(&e, &err) == VSSM_ERR_IO && strstr(err.msg, sub), "rename onto a folder: '%s'",
+    TEST_CHECK(vssm_outfile_commit(&e, &err) == VSSM_ERR_IO && strstr(err.msg, late), "rename onto a folder: '%s'",
                err.msg);
-    TEST_CHECK(count_entries(dir) == 2, "failed commit left a temp file (%d entries)", count_entries(dir));
+    TEST_CHECK(count_entries(dir) == 3, "failed commit left a temp file (%d entries)", count_entries(dir));
+    remove(late_inner);
+    rmdir(late);
+
+    /* a device node is written in place, not replaced by a regular file */
+    vssm_outfile g;
+    TEST_REQUIRE(vssm_outfile_open(&g, "/dev/null", &err) == VSSM_OK, "open /dev/null: %s", err.msg);
+    TEST_CHECK(g.tmp == NULL, "no temp file for a device");
+    fputs("discarded", g.f);
+    TEST_CHECK(vssm_outfile_commit(&g, &err) == VSSM_OK, "commit /dev/null: %s", err.msg);
+    TEST_CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null is still a character device");
+    /* a folder as the target: an error naming it */
+    vssm_outfile h;
+    TEST_CHECK(vssm_outfile_open(&h, sub, &err) == VSSM_ERR_IO && strstr(err.msg, sub), "a folder: '%s'", err.msg);
 
     remove(inner);
     rmdir(sub);

@@ -6,7 +6,9 @@
  * PATH. Two writers of one output never share a temp file (the last rename wins, each
  * writer sees its own result), and a killed process leaves PATH as it was: either the
  * old file or the whole new one. The temp file gets the mode a plain fopen would give
- * (0666 less the umask), not mkstemp's 0600.
+ * (0666 less the umask), not mkstemp's 0600. A target that exists and is not a regular
+ * file (/dev/null, /dev/stdout, a FIFO) is written in place, never replaced; a folder is
+ * an error.
  *
  *     vssm_outfile o;
  *     if (vssm_outfile_open(&o, path, &err) != VSSM_OK) return err.status;
@@ -25,7 +27,7 @@ extern "C" {
 
 typedef struct vssm_outfile {
     FILE *f;        /* write here (binary mode) */
-    char *tmp;      /* the temp file's path (owned) */
+    char *tmp;      /* the temp file's path (owned); NULL when writing in place */
     char *path;     /* the final path (owned copy) */
 } vssm_outfile;
 
