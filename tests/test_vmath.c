@@ -30,7 +30,14 @@ int main(void) {
                "expf_neg tail is the smallest normal, exp(0) = 1");
     TEST_CHECK(e_log <= 1.2e-7, "logf rel err %.3g", e_log);
     TEST_CHECK(e_sp <= 2.5e-7, "softplus rel err %.3g", e_sp);
-    TEST_CHECK(e_gelu <= 1.2e-6, "gelu abs err %.3g", e_gelu);
+    /* the rational erf rounds once more per step without FMA (x86-64 before Haswell, or a
+     * VSSM_NATIVE=OFF build): measured 1.35e-6 there, 1.1e-6 with FMA */
+#ifdef __FMA__
+    const double gelu_bound = 1.2e-6;
+#else
+    const double gelu_bound = 1.5e-6;
+#endif
+    TEST_CHECK(e_gelu <= gelu_bound, "gelu abs err %.3g > %.2g", e_gelu, gelu_bound);
     TEST_CHECK(e_silu <= 1e-6, "silu rel err %.3g", e_silu);
     TEST_CHECK(vm_softplusf(30.0f) == 30.0f && vm_softplusf(-100.0f) >= 0.0f, "softplus threshold and tail");
     TEST_CHECK(vm_expf(-100.0f) == 0.0f && isfinite(vm_expf(100.0f)), "exp clamps");
