@@ -166,6 +166,22 @@ int main(void) {
     run(cmd);
     TEST_CHECK(out[0] == 0, "no temp file left behind: %s", out);
 
+    /* two inputs with one stem: the second is refused (it overwrote the first's mask) */
+    char img2[300], seg3[300];
+    snprintf(img2, sizeof img2, "%s/img2", tmp);
+    snprintf(seg3, sizeof seg3, "%s/seg3", tmp);
+    mkdir(img2, 0777);
+    snprintf(cmd, sizeof cmd, "cp tests/data/images/camera_160x120_gray.png %s/dog_128x96.png", img2);
+    TEST_REQUIRE(run(cmd) == 0, "copy");
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --out %s %s/dog_128x96.png %s/dog_128x96.png",
+             VSSM_BIN, seg3, img, img2);
+    rc = run(cmd);
+    TEST_CHECK(rc == 1 && strstr(errb, "img2/dog_128x96.png: not segmented") && strstr(errb, "segmented 1 image, 1 failed"),
+               "same stem twice: the second refused, exit 1 (rc %d): %s", rc, errb);
+    snprintf(p, sizeof p, "%s/dog_128x96.png", seg3);
+    TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == 128 && m.h == 96, "the first input's mask is kept (%dx%d)", m.w, m.h);
+    vssm_label_map_free(&m);
+
     /* --max-pixels: a limit below the images' size refuses them, each named, exit 1 */
     snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --max-pixels 1000 --out %s %s/dog_128x96.png",
              VSSM_BIN, seg2, img);
