@@ -1,0 +1,85 @@
+#!/bin/sh
+# tools/ci_fuzz.sh - builds the libFuzzer harnesses (tests/fuzz, clang, -DVSSM_FUZZ=ON) and
+# runs each one: first on its saved crash reproducers (tests/fuzz/regress/<target>/*: bugs
+# found and fixed stay fixed), then a fuzzing run of FUZZ_SECONDS seconds from its seeds
+# (tests/fuzz/corpus/<target>/ + the tests/data files named in tests/fuzz/seeds/<target>.list).
+# Any crash, sanitizer report, leak, timeout or out-of-memory fails it (exit 1) after every
+# target has run; reproducers land in $BUILD_DIR/artifacts/<target>/.
+# Env: FUZZ_BUILD_DIR (build-fuzz), FUZZ_SECONDS (25), FUZZ_TARGETS (all), JOBS (2),
+#      FUZZ_ARGS (extra libFuzzer flags), FUZZ_KEEP_CORPUS=1 (do not reset the work corpus).
+# The long run is the same with a bigger FUZZ_SECONDS; see tests/fuzz/README.md.
+set -eu
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+B=${FUZZ_BUILD_DIR:-build-fuzz}
+SECS=${FUZZ_SECONDS:-25}
+JOBS=${JOBS:-2}
+TARGETS=${FUZZ_TARGETS:-"image safetensors pth model track reid seg"}
+command -v clang >/dev/null || { echo "ci_fuzz: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
+CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSSM_CUDA=OFF -DVSSM_MPI=OFF -DVSSM_FUZZ=ON >/dev/null
+cmake --build "$B" -j "$JOBS" --target fuzz >/dev/null
+# llvm-symbolizer for readable stacks (Debian: llvm-14 ships it without the bare name)
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then
+    for s in llvm-symbolizer /usr/lib/llvm-14/bin/llvm-symbolizer; do
+        if command -v "$s" >/dev/null 2>&1; then ASAN_SYMBOLIZER_PATH=$(command -v "$s"); export ASAN_SYMBOLIZER_PATH; break; fi
+    done
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1:abort_on_error=0:allocator_may_return_null=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# -rss_limit_mb/-malloc_limit_mb: a file that claims a huge size must not be able to take the
+# machine; -timeout: one input may take at most 30 s
+LIBFUZZER="-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 ${FUZZ_ARGS:-}"
+failed=""
+summary=""
+for t in $TARGETS; do
+    bin=$B/fuzz_$t
+    [ -x "$bin" ] || { echo "ci_fuzz: $bin missing" >&2; failed="$failed $t"; continue; }
+    art=$B/artifacts/$t
+    corpus=$B/corpus/$t
+    mkdir -p "$art"
+    [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$corpus"
+    mkdir -p "$corpus"
+    if [ -d tests/fuzz/corpus/$t ]; then
+        for f in tests/fuzz/corpus/$t/*; do [ -f "$f" ] && cp "$f" "$corpus/"; done
+    fi
+    if [ -f tests/fuzz/seeds/$t.list ]; then
+        grep -v '^#' tests/fuzz/seeds/$t.list | while read -r f; do
+            [ -n "$f" ] || continue
+            if [ -f "$f" ]; then cp "$f" "$corpus/seed_$(echo "$f" | tr '/' '_')"; else echo "ci_fuzz: $t: seed $f missing" >&2; fi
+        done
+    fi
+    # 1. the saved reproducers, each run once
+    nreg=0
+    if [ -d tests/fuzz/regress/$t ]; then
+        set -- 
+        for f in tests/fuzz/regress/$t/*; do [ -f "$f" ] && set -- "$@" "$f"; done
+        nreg=$#
+        if [ $nreg -gt 0 ]; then
+            if ! "$bin" $LIBFUZZER "$@" >"$B/regress_$t.log" 2>&1; then
+                echo "ci_fuzz: $t: a saved reproducer fails again (tests/fuzz/regress/$t):" >&2
+                grep -E "Running:|ERROR|SUMMARY|runtime error|#[0-9] " "$B/regress_$t.log" | head -40 >&2
+                failed="$failed $t(regress)"
+            fi
+        fi
+    fi
+    # 2. the fuzzing run
+    log=$B/fuzz_$t.log
+    rc=0
+    "$bin" $LIBFUZZER -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$ROOT/$art/" "$corpus" >"$log" 2>&1 || rc=$?
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+    summary="$summary$(printf '%-12s %10s execs  %6s edges  %3d reproducers replayed  rc %d' "$t" "${execs:-?}" "${cov:-?}" "$nreg" "$rc")
+"
+    if [ "$rc" -ne 0 ]; then
+        echo "ci_fuzz: $t: FINDING (exit $rc); reproducer(s) in $art:" >&2
+        ls "$art" >&2 || true
+        grep -E "ERROR|SUMMARY|runtime error|#[0-9]+ 0x" "$log" | head -40 >&2
+        failed="$failed $t"
+    fi
+done
+printf 'ci_fuzz: %s s per target\n%s' "$SECS" "$summary" >&2
+if [ -n "$failed" ]; then
+    echo "ci_fuzz: FAILED:$failed (logs: $B/fuzz_<target>.log)" >&2
+    exit 1
+fi
+echo "ci_fuzz: all targets clean" >&2
