@@ -25,16 +25,7 @@ typedef struct {
     int ok;
 } out_state;
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
-}
+static void json_str(const char *s) { json_put_str(stdout, s); }
 
 static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
     out_state *o = user;

@@ -39,16 +39,7 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
     if (vssm_cls_metrics_add(e->m, logits, e->l->label[idx], &err) != VSSM_OK) e->bad_target++;
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
+static void json_str(FILE *f, const char *s) { json_put_str(f, s); }
 
 /* One CSV field (RFC 4180): quoted, with quotes doubled, when it holds a comma, a quote or a
  * line break (class folder names may). */

@@ -8,6 +8,7 @@
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
+#include "tools/runner.h"
 #include "tools/seg_tool.h"
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
@@ -46,13 +47,9 @@ static void print_results(const vssm_seg_metrics *m, char **names, int json) {
         json_num("mDice", s.mDice);
         printf(", \"images\": %lld, \"per_class\": [", (long long)m->images);
         for (int c = 0; c < m->classes; c++) {
-            printf("%s{\"name\": \"", c ? ", " : "");
-            for (const unsigned char *p = (const unsigned char *)names[c]; *p; p++) {
-                if (*p == '"' || *p == '\\') printf("\\%c", *p);
-                else if (*p < 0x20) printf("\\u%04x", *p);
-                else putchar(*p);
-            }
-            printf("\", ");
+            printf("%s{\"name\": ", c ? ", " : "");
+            json_put_str(stdout, names[c] ? names[c] : "?");
+            printf(", ");
             json_num("iou", vssm_seg_metrics_iou(m, c));
             printf(", ");
             json_num("acc", vssm_seg_metrics_acc(m, c));
@@ -64,13 +61,14 @@ static void print_results(const vssm_seg_metrics *m, char **names, int json) {
     printf("+--------------------------------+--------+--------+\n");
     printf("| %-30s | %6s | %6s |\n", "Class", "IoU", "Acc");
     printf("+--------------------------------+--------+--------+\n");
-    for (int c = 0; c < m->classes; c++) printf("| %-30.30s | %6.2f | %6.2f |\n", names[c], vssm_seg_metrics_iou(m, c), vssm_seg_metrics_acc(m, c));
+    for (int c = 0; c < m->classes; c++) printf("| %-30.30s | %6.2f | %6.2f |\n", names[c] ? names[c] : "?", vssm_seg_metrics_iou(m, c), vssm_seg_metrics_acc(m, c));
     printf("+--------------------------------+--------+--------+\n");
     printf("images %lld  aAcc %.2f  mIoU %.2f  mAcc %.2f  mDice %.2f\n", (long long)m->images, s.aAcc, s.mIoU, s.mAcc, s.mDice);
 }
 
 static char **make_names(int classes, const char *file, vssm_segmenter *sg, int *bad) {
     char **names = calloc((size_t)classes, sizeof(char *));
+    if (!names) { cli_error("out of memory for %d class names", classes); *bad = 1; return NULL; }
     FILE *f = file ? fopen(file, "r") : NULL;
     if (file && !f) { cli_error("%s: cannot open the class names file", file); *bad = 1; }
     char line[512];
@@ -87,7 +85,7 @@ static char **make_names(int classes, const char *file, vssm_segmenter *sg, int 
         const char *m = sg ? vssm_segmenter_class_name(sg, c) : NULL;
         char b[32];
         snprintf(b, sizeof b, "class%d", c);
-        names[c] = strdup(m ? m : b);
+        if (!(names[c] = strdup(m ? m : b))) { cli_error("out of memory for the class names"); *bad = 1; }
     }
     return names;
 }
@@ -137,13 +135,26 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     char **files = NULL;
     int n = 0, cap = 0;
     struct dirent *e;
-    while ((e = readdir(d))) {
+    int oom = 0;
+    while (!oom && (e = readdir(d))) {
         size_t l = strlen(e->d_name);
         if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".png")) continue;
-        if (n == cap) files = realloc(files, sizeof(char *) * (size_t)(cap = cap ? 2 * cap : 64));
-        files[n++] = strdup(e->d_name);
+        if (n == cap) {
+            char **nf = cap < (1 << 28) ? realloc(files, sizeof(char *) * (size_t)(cap ? 2 * cap : 64)) : NULL;
+            if (!nf) { oom = 1; break; }
+            files = nf;
+            cap = cap ? 2 * cap : 64;
+        }
+        if (!(files[n] = strdup(e->d_name))) oom = 1;
+        else n++;
     }
     closedir(d);
+    if (oom) {
+        cli_error("%s: out of memory listing the ground truth", gt);
+        for (int i = 0; i < n; i++) free(files[i]);
+        free(files);
+        return VSSM_EXIT_USAGE;
+    }
     if (n) qsort(files, (size_t)n, sizeof *files, cmp_str);
     int bad = 0, failed = 0;
     char **names = make_names(classes, names_file, NULL, &bad);
@@ -167,10 +178,12 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     shard_range(n, &i0, &i1);
     for (int i = (int)i0; i < (int)i1; i++) {
         char gp[4096], pp[4096], stem[1024];
-        snprintf(gp, sizeof gp, "%s/%s", gt, files[i]);
-        snprintf(pp, sizeof pp, "%s/%s.png", pred, vssm_seg_path_stem(files[i], 0, stem, sizeof stem));
         vssm_label_map g = {0}, p = {0};
-        if (vssm_label_map_load(&g, gp, &err) != VSSM_OK || vssm_label_map_load(&p, pp, &err) != VSSM_OK) {
+        if (snprintf(gp, sizeof gp, "%s/%s", gt, files[i]) >= (int)sizeof gp ||
+            snprintf(pp, sizeof pp, "%s/%s.png", pred, vssm_seg_path_stem(files[i], 0, stem, sizeof stem)) >= (int)sizeof pp) {
+            cli_error("%s/%s: path too long", gt, files[i]);
+            failed++;
+        } else if (vssm_label_map_load(&g, gp, &err) != VSSM_OK || vssm_label_map_load(&p, pp, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
         } else if (g.w != p.w || g.h != p.h) {

@@ -250,6 +250,42 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     return 0;
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when the bytes there are not one
+ * (overlong forms, surrogates and code points past U+10FFFF included). */
+static int utf8_len(const unsigned char *s) {
+    unsigned c = s[0];
+    int n;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
+    else return 0;
+    unsigned cp = c & (0x3F >> (n - 1));
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+void json_put_str(FILE *f, const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
+    fputc('"', f);
+    while (*s) {
+        unsigned c = *s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c), s++;
+        else if (c < 0x20 || c == 0x7F) fprintf(f, "\\u%04x", c), s++;
+        else {
+            int n = utf8_len(s);
+            if (n == 0) fputs("\\ufffd", f), s++;
+            else fwrite(s, 1, (size_t)n, f), s += n;
+        }
+    }
+    fputc('"', f);
+}
+
 void softmax(const float *x, int n, double *p) {
     double m = -INFINITY, s = 0;
     for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
@@ -307,11 +343,18 @@ static void *prepare_window(void *arg) {
         p->x = NULL;
         p->err[0] = 0;
         int ow, oh;
-        if (vssm_image_load(&im, l->path[j->start + i], &j->o->limits, &err) == VSSM_OK &&
-            vssm_preprocess_output_size(&j->o->pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK) {
-            p->x = malloc((size_t)ow * oh * 3 * sizeof(float));
-            if (!p->x) vssm_err_set(&err, VSSM_ERR_NOMEM, "%s: out of memory for a %dx%d input", l->path[j->start + i], ow, oh);
-            else if (vssm_preprocess(&im, &j->o->pp, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+        const char *path = l->path[j->start + i];
+        if (vssm_image_load(&im, path, &j->o->limits, &err) == VSSM_OK) {
+            /* the decoder's messages name the file; the preprocessing's do not */
+            if (vssm_preprocess_output_size(&j->o->pp, im.w, im.h, &ow, &oh, &err) != VSSM_OK) {
+                vssm_err_prefix(&err, "%s", path);
+            } else if (!(p->x = malloc((size_t)ow * oh * 3 * sizeof(float)))) {
+                vssm_err_set(&err, VSSM_ERR_NOMEM, "%s: out of memory for a %dx%d input", path, ow, oh);
+            } else if (vssm_preprocess(&im, &j->o->pp, p->x, &err) != VSSM_OK) {
+                vssm_err_prefix(&err, "%s", path);
+                free(p->x);
+                p->x = NULL;
+            }
             p->w = ow;
             p->h = oh;
         }

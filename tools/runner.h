@@ -3,6 +3,7 @@
 #ifndef VSSM_TOOLS_RUNNER_H
 #define VSSM_TOOLS_RUNNER_H
 
+#include <stdio.h>
 #include "vssm/classifier.h"
 
 typedef struct img_list {
@@ -44,6 +45,11 @@ typedef void (*run_cb)(void *user, int index, const float *logits, int classes, 
 /* Returns the number of images that failed; -1 when the model itself failed. */
 int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user,
                    double *seconds);
+
+/* Writes s as a JSON string (quotes included): ", \ and control bytes escaped, and bytes
+ * that are not valid UTF-8 (file names are arbitrary bytes) written as U+FFFD, so the
+ * output is always valid JSON. */
+void json_put_str(FILE *f, const char *s);
 
 /* softmax of n logits into p (double precision sums) */
 void softmax(const float *logits, int n, double *p);
