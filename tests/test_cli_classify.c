@@ -292,6 +292,24 @@ static void test_outputs_unique_temp(void) {
     sh("rm -rf %s%s", t, "");
 }
 
+/* File names are arbitrary bytes: --json escaped quotes and control bytes but copied
+ * invalid UTF-8 through, which JSON parsers that check encoding (Python's) refuse. */
+static void test_json_names(void) {
+    static char out[1 << 14], err[1 << 14];
+    char t[] = "/tmp/vssm_names_XXXXXX", cmd[2048];
+    TEST_REQUIRE(mkdtemp(t), "mkdtemp");
+    sh("cp tests/data/images/dog_1x1.jpg \"%s/caf$(printf '\\351')\".jpg && cp tests/data/images/dog_1x1.jpg \"%s/\\\"q$(printf '\\t')\".jpg", t, t);
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json --topk 1 %s", VSSM_BIN, W, t);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 0, "classify odd names: exit 0 (rc %d): %s", rc, err);
+    TEST_CHECK(strstr(out, "/caf\\ufffd.jpg\"") != NULL, "a latin-1 byte becomes \\ufffd: %s", out);
+    TEST_CHECK(strstr(out, "/\\\"q\\u0009.jpg\"") != NULL, "quote and tab escaped: %s", out);
+    int valid = 1;
+    for (const unsigned char *p = (const unsigned char *)out; *p; p++) valid &= *p < 0x80;
+    TEST_CHECK(valid, "the JSON is plain ASCII here (the names' bytes were escaped)");
+    sh("rm -rf %s%s", t, "");
+}
+
 int main(void) {
     load_refs();
     test_classify_json();
@@ -300,5 +318,6 @@ int main(void) {
     test_link_cycles();
     test_unreadable_class();
     test_outputs_unique_temp();
+    test_json_names();
     return test_finish("test_cli_classify");
 }
