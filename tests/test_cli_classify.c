@@ -246,7 +246,8 @@ static void test_outputs_unique_temp(void) {
     TEST_CHECK(rc == 1 && !strstr(err, "conf.csv") && !strstr(err, "plot.png"),
                "a squatted PATH.tmp does not stop the outputs (rc %d, only the broken image fails): %.300s", rc, err);
     char two[8192];
-    snprintf(two, sizeof two, "(%s >/dev/null 2>%s/err1; echo $? > %s/rc1) & (%s >/dev/null 2>%s/err2; echo $? > %s/rc2) & wait",
+    /* braced: test_run_cmd prefixes "cd SOURCE_DIR &&", which must hold for both writers */
+    snprintf(two, sizeof two, "{ (%s >/dev/null 2>%s/err1; echo $? > %s/rc1) & (%s >/dev/null 2>%s/err2; echo $? > %s/rc2) & wait; }",
              cmd, t, t, cmd, t, t);
     rc = test_run_cmd(two, out, sizeof out, err, sizeof err);
     char p[600];
