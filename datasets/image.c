@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <png.h>
 #include <turbojpeg.h>
@@ -683,8 +685,18 @@ vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_
                             vssm_err *err) {
     if (out) memset(out, 0, sizeof(*out));
     if (!path || !out) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_load: NULL argument");
-    FILE *f = fopen(path, "rb");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    /* O_NONBLOCK for the open only: a named pipe without a writer would block it forever
+     * (it reads as empty instead); reads then block as usual. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", path, strerror(e));
+    }
     /* A file too large for any image within the pixel limit is refused before it is read;
      * a stream without a size (a pipe, /dev/zero) is read only up to that many bytes. */
     const uint64_t limit = max_file_bytes(lim);

@@ -179,8 +179,19 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
         struct stat st;
         if (!p) { fprintf(stderr, "vssm: %s: out of memory listing the images\n", dir); bad++; continue; }
         if (stat(p, &st) == 0) {
-            if (S_ISDIR(st.st_mode)) bad += walk(w, p, &st, label, depth + 1);
-            else if (img_has_image_ext(names[i])) bad += add_path(w, p, label);
+            if (S_ISDIR(st.st_mode)) {
+                bad += walk(w, p, &st, label, depth + 1);
+            } else if (!img_has_image_ext(names[i])) {
+                /* not an image by its name: ignored, as torchvision does */
+            } else if (S_ISREG(st.st_mode)) {
+                bad += add_path(w, p, label);
+            } else {
+                /* a pipe would block the run, a device (/dev/zero) never end: a folder's
+                 * entries must be regular files (a path given on the command line is
+                 * taken as it is) */
+                fprintf(stderr, "vssm: %s: not a regular file (a pipe, socket or device): not read\n", p);
+                bad++;
+            }
         } else if (img_has_image_ext(names[i])) {
             bad += add_path(w, p, label);   /* named and counted when it fails to load */
         } else {
