@@ -173,6 +173,12 @@ static void test_link_cycles(void) {
     TEST_CHECK(lines == 3 && na == 1 && nb == 1 && nx == 1, "each image classified once (lines %d: a %d, b %d, cx %d)", lines, na, nb, nx);
     TEST_CHECK(strstr(err, "/c/self: skipped") && strstr(err, "/l2: skipped"), "the skipped links are named: %.600s", err);
     printf("  link cycles: 3 images once each; stderr: %.200s\n", err);
+    /* a named pipe with an image name in a folder blocked the run forever in fopen */
+    sh("mkfifo %s/c/pipe.jpg%s", t, "");
+    snprintf(cmd, sizeof cmd, "timeout 30 '%s' classify --weights %s --threads 2 %s/c", VSSM_BIN, W, t);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "/pipe.jpg: not a regular file") && strstr(err, "classified 3 images, 1 failed"),
+               "a FIFO in the folder: named, not opened, exit 1 (rc %d): %.400s", rc, err);
     sh("rm -rf %s%s", t, "");
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -180,6 +181,35 @@ static void test_endless_stream(void) {
                WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+/* vssm_image_load on a named pipe nobody writes to blocked forever in fopen: now the open
+ * does not wait, and the pipe reads as an empty file. In a child, under alarm(). */
+static void test_fifo(void) {
+    char path[] = "/tmp/vssm_fifo_XXXXXX";
+    TEST_REQUIRE(mkdtemp(path), "mkdtemp");
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/p.jpg", path);
+    if (mkfifo(fifo, 0600) != 0) {
+        printf("  (mkfifo failed: FIFO check skipped)\n");
+        rmdir(path);
+        return;
+    }
+    pid_t pid = fork();
+    TEST_REQUIRE(pid >= 0, "fork");
+    if (pid == 0) {
+        alarm(10);
+        vssm_err err = {0};
+        vssm_image im = {0};
+        vssm_status st = vssm_image_load(&im, fifo, NULL, &err);
+        _exit(st == VSSM_ERR_FORMAT && strstr(err.msg, "p.jpg") && strstr(err.msg, "empty") ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a FIFO without a writer: refused at once as empty (child %s %d)",
+               WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    unlink(fifo);
+    rmdir(path);
+}
+
 static uint32_t rng = 12345u;
 static uint8_t rnd8(void) {
     rng = rng * 1664525u + 1013904223u;
@@ -234,6 +264,7 @@ int main(void) {
     test_wide_png_preprocess();
     test_preprocess_output_cap();
     test_endless_stream();
+    test_fifo();
     test_window_equals_full();
     return test_finish("test_image_bounds");
 }
