@@ -3,6 +3,8 @@
  * (vssm/seg_eval.h). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -35,8 +37,22 @@ void vssm_label_map_free(vssm_label_map *m) {
 
 vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the label map", path);
+    /* opened without waiting (a named pipe would block), and only a regular file is read:
+     * a pipe or device in a folder of label maps is named, not waited on or read forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the label map (%s)", path, strerror(errno));
+    struct stat fsb;
+    if (fstat(fd, &fsb) != 0 || !S_ISREG(fsb.st_mode)) {
+        close(fd);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: the label map is not a regular file", path);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl != -1) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the label map", path);
+    }
     unsigned char sig[8];
     if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) {
         fclose(f);
