@@ -134,6 +134,10 @@ int main(void) {
         TEST_CHECK(c0 && cJSON_IsNull(cJSON_GetObjectItem(c0, "iou")), "per-class null too");
     }
     cJSON_Delete(j);
+    /* a named pipe where a prediction should be blocked the run forever in fopen */
+    snprintf(cmd, sizeof cmd, "mkfifo %s/z.png && timeout 30 '%s' eval seg --pred %s --gt %s --classes 3", pr2, VSSM_BIN, pr2, gt2);
+    rc = run(cmd);
+    TEST_CHECK(rc == 1 && strstr(errb, "pred2/z.png: the label map is not a regular file"), "a FIFO as prediction: named, exit 1 (rc %d): %s", rc, errb);
     snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3 --json", VSSM_BIN, pr2, empty);
     rc = run(cmd);
     TEST_CHECK(rc == 2 && strstr(errb, "no .png label maps"), "no label maps at all: exit 2 (rc %d): %s", rc, errb);
