@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
@@ -212,6 +213,14 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     int lay = vssm_seg_layout_from_name(layout);
     if (lay < 0) { cli_error("--dataset takes ade20k, voc, cityscapes or pairs, got '%s'", layout); return VSSM_EXIT_USAGE; }
     if (!root) { cli_error("eval seg: the dataset ROOT folder is required"); return VSSM_EXIT_USAGE; }
+    if (save_pred) {   /* created like segment's --out; every rank may try, one succeeds */
+        struct stat sst;
+        mkdir(save_pred, 0777);
+        if (stat(save_pred, &sst) != 0 || !S_ISDIR(sst.st_mode)) {
+            cli_error("%s: cannot create the --save-pred folder", save_pred);
+            return VSSM_EXIT_USAGE;
+        }
+    }
     vssm_err err = {0};
     vssm_seg_dataset ds;
     if (vssm_seg_dataset_open(&ds, (vssm_seg_layout)lay, root, split, labels_dir, &err) != VSSM_OK) {
