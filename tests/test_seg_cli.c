@@ -105,6 +105,12 @@ int main(void) {
     TEST_CHECK(rc == 0 && j && cJSON_GetObjectItem(j, "aAcc")->valuedouble == 100.0,
                "the model scored against its own label maps: aAcc 100 (rc %d): %s %s", rc, out, errb);
     cJSON_Delete(j);
+    /* --save-pred DIR is created when missing (every write failed, exit 1) */
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --dataset pairs %s --labels-dir %s --save-pred %s/saved",
+             VSSM_BIN, img, seg, tmp);
+    rc = run(cmd);
+    snprintf(p, sizeof p, "%s/saved/dog_128x96.png", tmp);
+    TEST_CHECK(rc == 0 && access(p, R_OK) == 0, "--save-pred into a new folder (rc %d): %s", rc, errb);
     snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --out %s /nonexistent.png", VSSM_BIN, seg);
     TEST_CHECK(run(cmd) == 1 && strstr(errb, "/nonexistent.png"), "a missing image is named, exit 1: %s", errb);
     snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/cli/tiny_cls.safetensors --out %s %s", VSSM_BIN, seg, img);
