@@ -3,8 +3,10 @@
  * FORMAT (one byte, mod 3): OTB, LaSOT, GOT-10k. The parts become the files of one sequence
  * folder (OTB groundtruth_rect.txt; LaSOT groundtruth.txt, full_occlusion.txt,
  * out_of_view.txt; GOT-10k groundtruth.txt, absence.label, cover.label, meta_info.ini) and a
- * results file; then the sequence reader, the results reader (vssm_boxes_read), the
- * pytracking metrics (OTB or LaSOT protocol) and the got10k toolkit's IoUs + summary. */
+ * results file; then what `vssm eval track` runs on them: the sequence reader, the results
+ * reader (vssm_boxes_read_lines), the ground-truth and results checks, the pytracking
+ * metrics (OTB or LaSOT protocol) and the got10k toolkit's IoUs + summary (whatever the
+ * checks say, the metrics must not misbehave on the input). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -44,14 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     vssm_err err = {0};
     vssm_box *pred = NULL;
-    int np = 0;
-    vssm_status rs = vssm_boxes_read(res, &pred, &np, &err);
-    if (rs == VSSM_OK && np < 0) abort();
+    int np = 0, *lines = NULL;
+    vssm_status rs = vssm_boxes_read_lines(res, &pred, &lines, &np, &err);
+    if (rs == VSSM_OK) {
+        if (np < 0) abort();
+        for (int i = 1; i < np; i++)
+            if (lines[i] <= lines[i - 1]) abort(); /* lines are 1-based and increasing */
+    }
 
     vssm_seq s;
     if (vssm_seq_load(&s, seq, (vssm_seq_format)fmt, &err) == VSSM_OK) {
         if (s.n_gt <= 0 || !s.gt) abort();
+        int bad_gt = vssm_track_gt_check(s.gt, s.n_gt, &err);
+        if (bad_gt < -1 || bad_gt >= s.n_gt) abort();
         if (rs == VSSM_OK) {
+            int bad = vssm_track_results_check(pred, np, s.gt, s.visible, s.n_gt, (vssm_seq_format)fmt, &err);
+            if (bad < -1 || bad >= np) abort();
             vssm_track_seq_metrics m;
             vssm_track_protocol proto = fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB;
             if (vssm_track_seq_eval(pred, np, s.gt, s.visible, s.n_gt, proto, &m, &err) == VSSM_OK) {
@@ -71,5 +81,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         vssm_seq_free(&s);
     }
     free(pred);
+    free(lines);
     return 0;
 }
