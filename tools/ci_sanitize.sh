@@ -2,8 +2,11 @@
 # tools/ci_sanitize.sh - the whole CTest suite built with AddressSanitizer + UBSan (gcc or
 # whatever cc is; CUDA off, MPI when found) and run with leak checking on. Any sanitizer
 # report fails it (exit 1): a test's own exit status, and also a report from a child process
-# (the CLI tests run `vssm`, whose exit status a test may expect to be non-zero), caught
-# through the sanitizers' log files.
+# (the CLI tests run `vssm`, whose exit status a test may expect to be non-zero): ASan and
+# LSan reports go to log files (log_path) and any report there fails the run; a UBSan
+# report (which gcc's combined runtime writes to stderr, whatever log_path says) ends the
+# process at once with exit 86 (-fno-sanitize-recover), a status no test expecting vssm's
+# 0 / 1 / 2 accepts.
 # Leaks are suppressed only in third-party libraries, by name
 # (tests/sanitizer_suppressions/lsan.supp: Open MPI's runtime).
 # Env: SAN_BUILD_DIR (build-san), JOBS (2), SAN_CTEST_ARGS (extra ctest arguments, e.g. -R x).
