@@ -7,8 +7,15 @@
 #include "vssm/eval.h"
 #include "vssm/outfile.h"
 
+#define VSSM_PLOT_MAX_CLASSES 4096 /* a 4096 x 4096 RGB image: 48 MB */
+
 vssm_status vssm_plot_confusion_png(const char *path, const int64_t *cm, int C, vssm_err *err) {
     if (C < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no classes to plot");
+    /* one pixel a cell from 256 classes up: the image is C x C, so a class count from a
+     * stranger's weights file (up to 100000) would ask for 30 GB */
+    if (C > VSSM_PLOT_MAX_CLASSES)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: %d classes are too many for a heat map (at most %d)", path, C,
+                            VSSM_PLOT_MAX_CLASSES);
     const int cell = C >= 256 ? 1 : C >= 64 ? 4 : 512 / C, side = cell * C;
     unsigned char *img = malloc((size_t)side * side * 3);
     if (!img) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for a %dx%d plot", side, side);
