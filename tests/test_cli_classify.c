@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
+#include "vssm/eval.h"
 #include "vssm/image.h"
 
 #define MAXIMG 32
@@ -317,6 +318,16 @@ static void test_json_names(void) {
     sh("rm -rf %s%s", t, "");
 }
 
+/* A heat map is C x C pixels from 256 classes up: a class count from a weights file (up to
+ * 100000) asked for 30 GB. Refused past 4096, before reading the matrix. */
+static void test_plot_bound(void) {
+    int64_t cm[1] = {0};
+    vssm_err e = {0};
+    vssm_status st = vssm_plot_confusion_png("/tmp/vssm_never_written.png", cm, 100000, &e);
+    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(e.msg, "too many for a heat map") && access("/tmp/vssm_never_written.png", F_OK) != 0,
+               "a 100000-class heat map is refused before anything is allocated or written: %s", e.msg);
+}
+
 int main(void) {
     load_refs();
     test_classify_json();
@@ -326,5 +337,6 @@ int main(void) {
     test_unreadable_class();
     test_outputs_unique_temp();
     test_json_names();
+    test_plot_bound();
     return test_finish("test_cli_classify");
 }
