@@ -248,7 +248,10 @@ static vssm_status decode_jpeg(vssm_image *out, const uint8_t *buf, size_t n, co
      * gray filler; PIL refuses a file whose data ends early ("image file is truncated")
      * but accepts the other libjpeg warnings, so those get a second, tolerant try. */
     int pf = is_cmyk ? TJPF_CMYK : TJPF_RGB;
-    int flags = TJFLAG_ACCURATEDCT;
+    /* LIMITSCANS: more than 500 scans is refused - libjpeg-turbo's guard against a
+     * progressive file of many tiny scans, each a full pass over the coefficients (minutes
+     * of CPU from a few MB). PIL has no such limit; real encoders write about 10 scans. */
+    int flags = TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS;
     for (int attempt = 0; attempt < 2; attempt++) {
         int f = attempt == 0 ? flags | TJFLAG_STOPONWARNING : flags;
         if (tjDecompress2(tj, buf, (unsigned long)n, dst, w, 0, h, pf, f) == 0) break;

@@ -17,7 +17,9 @@
  *         out black here, where PIL gives that palette entry's colour; 16-bit PNM keeps
  *         the high byte (PIL clips); ASCII PNM (P1-P3) and PBM (P4) are refused
  *         (VSSM_ERR_UNSUPPORTED). JPEGs with a chroma layout TurboJPEG cannot name (not
- *         4:4:4, 4:2:2, 4:2:0, 4:4:0, 4:1:1, gray) may be refused.
+ *         4:4:4, 4:2:2, 4:2:0, 4:4:0, 4:1:1, gray) may be refused. A progressive JPEG
+ *         of more than 500 scans is refused (libjpeg-turbo's scan limit: many tiny scans
+ *         are a CPU bomb; PIL has no limit, real encoders write about 10).
  * Every decoded image is 8-bit RGB, HWC, rows top to bottom (c == 3).
  *
  * Decompression-bomb guard: the pixel count is read from the header and checked BEFORE any
