@@ -210,6 +210,58 @@ static void test_fifo(void) {
     rmdir(path);
 }
 
+static uint8_t *read_file(const char *rel, size_t *n) {
+    char *path = test_data_path(rel);
+    FILE *f = fopen(path, "rb");
+    TEST_REQUIRE(f != NULL, "open %s", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*n);
+    TEST_REQUIRE(b && fread(b, 1, *n, f) == *n, "read %s", path);
+    fclose(f);
+    free(path);
+    return b;
+}
+
+/* A progressive JPEG whose smallest scan is repeated 600 times (built here from a fixture):
+ * each scan is a pass over the coefficients, so many tiny scans are a CPU bomb; more than
+ * 500 are refused (libjpeg-turbo's scan limit). The fixture itself still decodes. */
+static void test_many_scans(void) {
+    size_t n;
+    uint8_t *j = read_file("images/giraffe_333_progressive.jpg", &n);
+    size_t best_s = 0, best_e = 0;
+    for (size_t i = 2; i + 4 <= n;) {
+        if (j[i] != 0xFF) break;
+        int m = j[i + 1];
+        if (m == 0xD9) break;
+        size_t L = (size_t)j[i + 2] << 8 | j[i + 3];
+        if (m != 0xDA) { i += 2 + L; continue; }
+        size_t k = i + 2 + L;
+        while (k + 1 < n && !(j[k] == 0xFF && j[k + 1] != 0 && !(j[k + 1] >= 0xD0 && j[k + 1] <= 0xD7))) k++;
+        if (!best_e || k - i < best_e - best_s) best_s = i, best_e = k;
+        i = k;
+    }
+    TEST_REQUIRE(best_e > best_s, "found the scans of the fixture");
+    size_t sl = best_e - best_s, total = n + 600 * sl;
+    uint8_t *b = malloc(total);
+    TEST_REQUIRE(b != NULL, "malloc");
+    memcpy(b, j, best_e);
+    for (int r = 0; r < 600; r++) memcpy(b + best_e + (size_t)r * sl, j + best_s, sl);
+    memcpy(b + best_e + 600 * sl, j + best_e, n - best_e);
+    vssm_err err = {0};
+    vssm_image im = {0};
+    vssm_status st = vssm_image_decode_mem(&im, b, total, "manyscans.jpg", NULL, &err);
+    TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(err.msg, "manyscans.jpg") && strstr(err.msg, "500 scans"),
+               "610 scans refused: %s: %s", vssm_status_str(st), err.msg);
+    printf("  %-28s -> %s\n", "610-scan progressive JPEG", err.msg);
+    vssm_image_free(&im);
+    TEST_CHECK(vssm_image_decode_mem(&im, j, n, "giraffe", NULL, &err) == VSSM_OK, "the fixture still decodes: %s", err.msg);
+    vssm_image_free(&im);
+    free(b);
+    free(j);
+}
+
 static uint32_t rng = 12345u;
 static uint8_t rnd8(void) {
     rng = rng * 1664525u + 1013904223u;
@@ -265,6 +317,7 @@ int main(void) {
     test_preprocess_output_cap();
     test_endless_stream();
     test_fifo();
+    test_many_scans();
     test_window_equals_full();
     return test_finish("test_image_bounds");
 }
