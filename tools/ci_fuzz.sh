@@ -14,7 +14,7 @@ ROOT=$(pwd)
 B=${FUZZ_BUILD_DIR:-build-fuzz}
 SECS=${FUZZ_SECONDS:-25}
 JOBS=${JOBS:-2}
-TARGETS=${FUZZ_TARGETS:-"image safetensors pth model track reid seg"}
+TARGETS=${FUZZ_TARGETS:-"image safetensors pth model track reid seg lists"}
 command -v clang >/dev/null || { echo "ci_fuzz: clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVSSM_CUDA=OFF -DVSSM_MPI=OFF -DVSSM_FUZZ=ON >/dev/null
 cmake --build "$B" -j "$JOBS" --target fuzz >/dev/null

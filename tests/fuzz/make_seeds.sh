@@ -47,3 +47,9 @@ if [ $# -ge 1 ]; then
     { printf '\200'; cat "$1"; } >$C/reid/features_market
     { printf '\203'; cat "$1"; } >$C/reid/features_market_rerank
 fi
+# fuzz_lists: mode byte (0 MSMT17 lists, 1 VOC split, 2 class names), then the file(s)
+mkdir -p $C/lists
+{ printf '\000'; printf '0000/0000_000_01_0303morning_0015_0.jpg 0\n0001/0001_001_02_0303morning_0016_0.jpg 1\n';
+  printf '%s' "$RS"; printf '0000/0000_001_03_0303noon_0020_0.jpg 0\n-1/-1_002_04_0303noon_0021_0.jpg -1\n'; } >$C/lists/msmt
+{ printf '\001'; printf 'a\n2007_000032\n\n'; } >$C/lists/voc
+{ printf '\002'; printf 'a cat\na dog\na bird\n'; } >$C/lists/labels
