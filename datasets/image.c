@@ -7,7 +7,7 @@
  * size), and only then allocates.
  * JPEG goes through TurboJPEG (the libjpeg-turbo PIL itself links), PNG through libpng
  * with the 16-bit and palette conversions done here (PIL's rules differ from libpng's),
- * and the rest through stb_image.
+ * BMP, GIF and TGA through stb_image, binary PNM here (stb 2.27 has PNM bugs).
  */
 #include "vssm/image.h"
 
@@ -576,32 +576,65 @@ static uint64_t stb_min_bytes(const uint8_t *b, size_t n, vssm_image_format fmt,
         /* a raw pixel takes bpp bytes; an RLE packet (1 + bpp bytes) covers <= 128 pixels */
         return rle ? head + (w * h + 127) / 128 * (1 + bpp) : head + w * h * bpp;
     }
-    case VSSM_IMAGE_FORMAT_PNM: {
-        /* "P5|P6", then width, height and maxval as decimal fields separated by whitespace
-         * or comments, then one whitespace byte, then exactly w * h * channels samples of
-         * 1 byte (maxval < 256) or 2 */
-        size_t i = 2;
-        uint64_t f[3] = {0, 0, 0};
-        for (int k = 0; k < 3; k++) {
-            for (;;) {
-                while (i < n && (b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r'))) i++;
-                if (i < n && b[i] == '#') {
-                    while (i < n && b[i] != '\n' && b[i] != '\r') i++;
-                    continue;
-                }
-                break;
-            }
-            if (i >= n || b[i] < '0' || b[i] > '9') return 0;
-            while (i < n && b[i] >= '0' && b[i] <= '9' && f[k] < ((uint64_t)1 << 40)) f[k] = f[k] * 10 + (b[i++] - '0');
-        }
-        uint64_t ch = b[1] == '6' ? 3 : 1, bytes = f[2] > 255 ? 2 : 1;
-        return (uint64_t)i + 1 + w * h * ch * bytes;
-    }
     case VSSM_IMAGE_FORMAT_GIF:
         /* LZW: codes are >= 3 bits and each gives at most 4096 pixels */
         return (w * h / 4096) * 3 / 8;
     default: return 0;
     }
+}
+
+/* Binary PNM (P5 gray, P6 RGB), read here rather than by stb: Debian's stb 2.27 overflows
+ * an int on a 10-digit header field (undefined behaviour) and reads past its buffer on
+ * every 16-bit P5 (it widens gray to RGB with its 8-bit converter, then reads 16-bit
+ * samples from it); fuzz_image found both. Header: "P5|P6", width, height, maxval
+ * (1..65535) as decimal fields separated by whitespace or '#' comments, one whitespace
+ * byte, then w * h * channels samples of 1 byte (maxval < 256) or 2 (big-endian). As stb
+ * did: samples are not rescaled by maxval, a 16-bit sample keeps its high byte, gray is
+ * replicated to RGB. */
+static vssm_status decode_pnm(vssm_image *out, const uint8_t *b, size_t n, const char *name,
+                              const vssm_image_limits *lim, vssm_err *err) {
+    static const char *const what[3] = {"width", "height", "maxval"};
+    size_t i = 2;
+    int64_t f[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        for (;;) {
+            while (i < n && (b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r'))) i++;
+            if (i < n && b[i] == '#') {
+                while (i < n && b[i] != '\n' && b[i] != '\r') i++;
+                continue;
+            }
+            break;
+        }
+        if (i >= n || b[i] < '0' || b[i] > '9')
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: PNM header: %s is missing or not a number", name, what[k]);
+        for (; i < n && b[i] >= '0' && b[i] <= '9'; i++) {
+            f[k] = f[k] * 10 + (b[i] - '0');
+            if (f[k] > INT_MAX)
+                return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: PNM header: %s is too large", name, what[k]);
+        }
+    }
+    if (f[2] < 1 || f[2] > 65535)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: PNM maxval %lld is outside 1..65535", name, (long long)f[2]);
+    if (i >= n || !(b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r')))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: PNM header does not end in whitespace", name);
+    i++;
+    vssm_status st = check_size(name, "pnm", f[0], f[1], lim, err);
+    if (st != VSSM_OK) return st;
+    const int w = (int)f[0], h = (int)f[1], ch = b[1] == '6' ? 3 : 1, bps = f[2] > 255 ? 2 : 1;
+    const uint64_t need = (uint64_t)w * (uint64_t)h * (uint64_t)ch * (uint64_t)bps;   /* < 2^62 after check_size */
+    if (need > n - i)
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: truncated pnm data (a %dx%d image needs %llu bytes of samples, the file has %zu)",
+                            name, w, h, (unsigned long long)need, n - i);
+    if ((st = vssm_image_alloc(out, w, h, 3, err)) != VSSM_OK) {
+        vssm_err_prefix(err, "%s", name);
+        return st;
+    }
+    const uint8_t *p = b + i;
+    const size_t px = (size_t)w * (size_t)h;
+    for (size_t j = 0; j < px; j++)
+        for (int c = 0; c < 3; c++) out->data[j * 3 + c] = p[(j * ch + (ch == 3 ? c : 0)) * bps];
+    return VSSM_OK;
 }
 
 static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, const char *name,
@@ -662,7 +695,7 @@ vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, co
         if (b[1] != '5' && b[1] != '6')
             return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                                 "%s: PNM type P%c is not supported (only binary P5/P6)", name, b[1]);
-        return decode_stb(out, b, n, name, fmt, lim, err);
+        return decode_pnm(out, b, n, name, lim, err);
     case VSSM_IMAGE_FORMAT_BMP:
     case VSSM_IMAGE_FORMAT_GIF:
     case VSSM_IMAGE_FORMAT_TGA: return decode_stb(out, b, n, name, fmt, lim, err);

@@ -308,6 +308,37 @@ static void test_window_equals_full(void) {
     printf("  windowed resize+crop == full resize then crop: %d/%d cases\n", same, cases);
 }
 
+/* Binary PNM is decoded by us since stb 2.27 had two bugs fuzz_image found: a header
+ * field of 10+ digits overflowed an int (UB), and every 16-bit P5 was read past its
+ * buffer. The first is refused by name; the second decodes (high byte, gray as RGB). */
+static void test_pnm_fuzz_finds(void) {
+    expect_refused("pnm_width_10_digits.pgm", "too large");
+    char *path = bad_path("pgm16_gray_4x4.pgm");
+    vssm_err err = {0};
+    vssm_image im = {0};
+    vssm_status st = vssm_image_load(&im, path, NULL, &err);
+    TEST_CHECK(st == VSSM_OK && im.w == 4 && im.h == 4 && im.c == 3, "16-bit P5 decodes: %s", err.msg);
+    int ok = st == VSSM_OK;
+    for (int j = 0; ok && j < 16; j++)
+        for (int c = 0; c < 3; c++) ok &= im.data[j * 3 + c] == (uint8_t)(0x10 * j);
+    TEST_CHECK(ok, "16-bit P5 samples keep their high byte, gray replicated to RGB");
+    vssm_image_free(&im);
+    free(path);
+    /* the same file cut short by one byte: truncated, named */
+    size_t n = 0;
+    uint8_t *b = read_file("images/bad/pgm16_gray_4x4.pgm", &n);
+    TEST_REQUIRE(b && n == 45, "read the PGM");
+    st = vssm_image_decode_mem(&im, b, n - 1, "cut.pgm", NULL, &err);
+    TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(err.msg, "cut.pgm") && strstr(err.msg, "truncated"), "cut: %s",
+               err.msg);
+    const char *hdr[] = {"P5\n4 4\n0\n", "P6\n4 4\n70000\n", "P5\n4 4 255", "P5\n# only a comment\n"};
+    for (int k = 0; k < 4; k++) {
+        st = vssm_image_decode_mem(&im, hdr[k], strlen(hdr[k]), "h.pgm", NULL, &err);
+        TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(err.msg, "h.pgm"), "bad header %d refused: %s", k, err.msg);
+    }
+    free(b);
+}
+
 int main(void) {
     if (UNDER_ASAN) printf("  (AddressSanitizer: no address-space cap; the checks on results still run)\n");
     test_hostile_headers();
@@ -319,5 +350,6 @@ int main(void) {
     test_fifo();
     test_many_scans();
     test_window_equals_full();
+    test_pnm_fuzz_finds();
     return test_finish("test_image_bounds");
 }
