@@ -35,6 +35,10 @@ for t in $TARGETS; do
     bin=$B/fuzz_$t
     [ -x "$bin" ] || { echo "ci_fuzz: $bin missing" >&2; failed="$failed $t"; continue; }
     art=$B/artifacts/$t
+    # the harnesses' scratch folders (fuzz_util.h) go here, so a crashed run leaves nothing in /tmp
+    fztmp=$ROOT/$B/tmp/$t
+    rm -rf "$fztmp"
+    mkdir -p "$fztmp"
     corpus=$B/corpus/$t
     mkdir -p "$art"
     [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$corpus"
@@ -55,7 +59,7 @@ for t in $TARGETS; do
         for f in tests/fuzz/regress/$t/*; do [ -f "$f" ] && set -- "$@" "$f"; done
         nreg=$#
         if [ $nreg -gt 0 ]; then
-            if ! "$bin" $LIBFUZZER "$@" >"$B/regress_$t.log" 2>&1; then
+            if ! TMPDIR=$fztmp "$bin" $LIBFUZZER "$@" >"$B/regress_$t.log" 2>&1; then
                 echo "ci_fuzz: $t: a saved reproducer fails again (tests/fuzz/regress/$t):" >&2
                 grep -E "Running:|ERROR|SUMMARY|runtime error|#[0-9] " "$B/regress_$t.log" | head -40 >&2
                 failed="$failed $t(regress)"
@@ -65,7 +69,8 @@ for t in $TARGETS; do
     # 2. the fuzzing run
     log=$B/fuzz_$t.log
     rc=0
-    "$bin" $LIBFUZZER -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$ROOT/$art/" "$corpus" >"$log" 2>&1 || rc=$?
+    TMPDIR=$fztmp "$bin" $LIBFUZZER -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$ROOT/$art/" "$corpus" >"$log" 2>&1 || rc=$?
+    rm -rf "$fztmp"
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
     summary="$summary$(printf '%-12s %10s execs  %6s edges  %3d reproducers replayed  rc %d' "$t" "${execs:-?}" "${cov:-?}" "$nreg" "$rc")
