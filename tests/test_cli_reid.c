@@ -107,6 +107,13 @@ static void test_bad_image_and_usage(void) {
     TEST_CHECK(vssm_reid_features_load(&f, feats, &err) == VSSM_OK && f.ng == 6, "the rest was written");
     vssm_reid_features_free(&f);
 
+    /* --max-pixels reaches the image reader (it was parsed and ignored) */
+    snprintf(cmd, sizeof cmd, "'%s' reid extract --weights %s --data tests/data/reid/market --format market --out %s --max-pixels 100",
+             VSSM_BIN, W, feats);
+    rc = run(cmd);
+    TEST_CHECK(rc == 1 && strstr(errb, "over the limit of 100 pixels"), "--max-pixels 100: images refused, exit 1 (rc %d): %s",
+               rc, errb);
+
     const char *usage_cmds[] = {
         "reid extract --data tests/data/reid/market --out /tmp/x.safetensors",                                   /* no weights */
         "reid extract --weights W --data tests/data/reid/market --format cuhk --out /tmp/x.safetensors",         /* format */

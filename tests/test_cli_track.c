@@ -132,5 +132,11 @@ int main(void) {
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    /* --max-pixels reaches the frame reader (it was parsed and ignored): every frame refused,
+     * named, exit 1 */
+    snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq %s --out %s/mp.txt --max-pixels 100", VSSM_BIN, W, SEQ, tmp);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "0001.jpg") && strstr(err, "over the limit of 100 pixels"),
+               "--max-pixels 100: the first frame refused by name, exit 1 (rc %d): %s", rc, err);
     return test_finish("test_cli_track");
 }

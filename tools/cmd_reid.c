@@ -54,6 +54,7 @@ typedef struct {
 typedef struct {
     const vssm_preprocess_params *pp;
     int size_h, size_w;   /* > 0: fixed resize */
+    const vssm_image_limits *limits;   /* --max-pixels */
 } prep_opts;
 
 static void prepare(const char *path, const prep_opts *o, prepared *p) {
@@ -61,7 +62,7 @@ static void prepare(const char *path, const prep_opts *o, prepared *p) {
     vssm_image im = {0}, rs = {0};
     p->x = NULL;
     p->err[0] = 0;
-    if (vssm_image_load(&im, path, NULL, &err) == VSSM_OK) {
+    if (vssm_image_load(&im, path, o->limits, &err) == VSSM_OK) {
         if (o->size_h > 0) {
             if (vssm_image_resize(&im, o->size_w, o->size_h, o->pp->interp, &rs, &err) == VSSM_OK) {
                 p->h = o->size_h;
@@ -246,7 +247,7 @@ static int cmd_extract(int argc, char **argv) {
     }
     vssm_reid_features f = {0};
     f.dim = vssm_reid_model_dim(m);
-    prep_opts po = {&pp, sh, sw};
+    prep_opts po = {&pp, sh, sw, &mo.limits};
     const int show = isatty(2) && shard_is_root();
     double t0 = now_s();
     int64_t fq = 0, fg = 0;

@@ -33,6 +33,7 @@ static const char *usage =
     "  --scale-penalty F (0.9745)  --scale-lr F (0.59)  --window F (0.3)  --pos-lr F (1.0)\n"
     "model:\n"
     "  --weights FILE  --arch NAME  --key model|model_ema  --device cpu|cuda  --threads T  --tf32\n"
+    "  --max-pixels N  refuse frames over N pixels (default 178956970, PIL's; 0: no limit)\n"
     "exit: 0 ok, 1 some frames or sequences failed (named on stderr), 2 usage or unusable weights\n";
 
 static double now_s(void) {
@@ -98,6 +99,7 @@ typedef struct track_job {
     int have_init;
     vssm_box init;
     int show_progress;
+    const vssm_image_limits *limits;   /* --max-pixels */
 } track_job;
 
 /* Tracks one sequence. Returns 0 ok, 1 input problems (named), -1 the model failed. */
@@ -161,7 +163,7 @@ static int track_one(const track_job *j, int *frames_done, double *secs) {
     int rc = 0, started = 0;
     for (int i = 0; i < nf; i++) {
         vssm_image_free(&im);
-        if (vssm_image_load(&im, frames[i], NULL, &err) != VSSM_OK) {
+        if (vssm_image_load(&im, frames[i], j->limits, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
             if (!started) { rc = 1; break; }       /* no first frame: nothing to track */
@@ -294,7 +296,7 @@ VSSM_VERB(track) {
     if (seq && !shard_is_root()) {
         /* one sequence: rank 0 tracks it, the others wait for its exit code */
     } else if (seq) {
-        track_job j = {trk, seq, seq, out, video, init_s != NULL, init, show};
+        track_job j = {trk, seq, seq, out, video, init_s != NULL, init, show, &mo.limits};
         int fd;
         double s;
         int rc = track_one(&j, &fd, &s);
@@ -325,7 +327,7 @@ VSSM_VERB(track) {
                 continue;
             }
             if (video && make_dir(vd) != 0) { cli_error("%s: cannot create the folder", vd); failed++; continue; }
-            track_job j = {trk, name, dirs[k], op, video ? vd : NULL, 0, init, show};
+            track_job j = {trk, name, dirs[k], op, video ? vd : NULL, 0, init, show, &mo.limits};
             int fd;
             double s;
             int rc = track_one(&j, &fd, &s);
