@@ -52,6 +52,12 @@ for t in $TARGETS; do
             if [ -f "$f" ]; then cp "$f" "$corpus/seed_$(echo "$f" | tr '/' '_')"; else echo "ci_fuzz: $t: seed $f missing" >&2; fi
         done
     fi
+    # a dictionary of the format's tokens, when the target has one
+    dict=""
+    case $t in
+        pth) dict=tests/fuzz/pth.dict ;;
+        safetensors|reid) dict=tests/fuzz/safetensors.dict ;;
+    esac
     # 1. the saved reproducers, each run once
     nreg=0
     if [ -d tests/fuzz/regress/$t ]; then
@@ -69,7 +75,7 @@ for t in $TARGETS; do
     # 2. the fuzzing run
     log=$B/fuzz_$t.log
     rc=0
-    TMPDIR=$fztmp "$bin" $LIBFUZZER -max_total_time="$SECS" -print_final_stats=1 -artifact_prefix="$ROOT/$art/" "$corpus" >"$log" 2>&1 || rc=$?
+    TMPDIR=$fztmp "$bin" $LIBFUZZER -max_total_time="$SECS" -print_final_stats=1 ${dict:+-dict=$dict} -artifact_prefix="$ROOT/$art/" "$corpus" >"$log" 2>&1 || rc=$?
     rm -rf "$fztmp"
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
