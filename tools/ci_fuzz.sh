@@ -40,6 +40,7 @@ for t in $TARGETS; do
     rm -rf "$fztmp"
     mkdir -p "$fztmp"
     corpus=$B/corpus/$t
+    rm -rf "$art"   # only this run's findings
     mkdir -p "$art"
     [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ] || rm -rf "$corpus"
     mkdir -p "$corpus"
