@@ -35,6 +35,8 @@ int main(int argc, char **argv) {
     if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) { fprintf(stderr, "%s\n", err.msg); return 1; }
     if (threads > 0) omp_set_num_threads(threads);
     const struct { const char *what; int M, K, N; } sh[] = {
+        {"vmamba-t s1 fc1", 3136, 96, 384},  {"vmamba-t s1 fc2", 3136, 384, 96},
+        {"vmamba-t s2 fc2", 784, 768, 192},  {"vmamba-t s3 fc2", 196, 1536, 384},
         {"cls head b1", 1, 768, 1000},       {"cls head b64", 64, 768, 1000},
         {"vim patch embed", 196, 768, 192},  {"seg 1x1 512->512 64^2", 4096, 512, 512},
         {"seg 3x3 512->512 32^2", 1024, 4608, 512}, {"seg 3x3 2048->512 16^2", 256, 18432, 512},

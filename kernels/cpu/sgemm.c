@@ -156,7 +156,9 @@ static void tile_epilogue(float *yt, int rows, int nc, int64_t ldy, const float 
 /* Products whose x is larger than this (bytes) walk K outermost with x copied in blocks
  * (below); the others keep a whole tile's K loop together, x read in place. Without
  * memory for the copies, the in-place order (same sums, same bits). */
+#ifndef BIG_X_BYTES
 #define BIG_X_BYTES (1 << 20)
+#endif
 #define MC (16 * MR)
 
 void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
