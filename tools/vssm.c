@@ -1,49 +1,36 @@
-/* tools/vssm.c - the `vssm` command: dispatches to one verb per file (tools/cmd_*.c).
- * Verbs are weak symbols so a verb not built yet says so instead of breaking the link. */
+/* tools/vssm.c - the `vssm` command: one table of verbs, each in its own file
+ * (tools/cmd_<verb>.c defines vssm_cmd_<verb> with VSSM_VERB). A new verb is one line in
+ * VSSM_VERBS and its file. */
 #include <stdio.h>
 #include <string.h>
 #include "tools/cli.h"
 #include "tools/mpi_shard.h"
 #include "vssm/vssm.h"
 
-#define WEAK_VERB(name) int vssm_cmd_##name(int argc, char **argv) __attribute__((weak));
-WEAK_VERB(classify)
-WEAK_VERB(convert)
-WEAK_VERB(eval)
-WEAK_VERB(bench)
-WEAK_VERB(info)
-WEAK_VERB(segment)
-WEAK_VERB(track)
-WEAK_VERB(reid)
+/* X(name, summary): the verbs in the order --help lists them */
+#define VSSM_VERBS(X)                                                                      \
+    X(classify, "classify images or folders of images")                                   \
+    X(eval, "evaluate a model on a dataset (classify | seg | track | reid | attributes)") \
+    X(bench, "time a model's forward pass")                                               \
+    X(convert, "convert an official .pth checkpoint to safetensors")                      \
+    X(info, "show what a weights file holds")                                             \
+    X(segment, "segment images")                                                          \
+    X(track, "track an object through a sequence")                                        \
+    X(reid, "re-identification: extract embeddings")
+
+#define DECLARE(n, h) VSSM_VERB(n);
+VSSM_VERBS(DECLARE)
+#undef DECLARE
 
 static const struct {
     const char *name;
-    const char *help;
+    int (*fn)(int, char **);
+    const char *summary;
 } verbs[] = {
-#define V(n, h) {#n, h}
-    V(classify, "classify images or folders of images"),
-    V(eval, "evaluate a model on a dataset (classify | seg | track | reid | attributes)"),
-    V(bench, "time a model's forward pass"),
-    V(convert, "convert an official .pth checkpoint to safetensors"),
-    V(info, "show what a weights file holds"),
-    V(segment, "segment images"),
-    V(track, "track an object through a sequence"),
-    V(reid, "re-identification: extract embeddings"),
-#undef V
+#define ENTRY(n, h) {#n, vssm_cmd_##n, h},
+    VSSM_VERBS(ENTRY)
+#undef ENTRY
 };
-
-typedef int (*verb_fn)(int, char **);
-static verb_fn verb_lookup(const char *n) {
-    if (!strcmp(n, "classify")) return vssm_cmd_classify;
-    if (!strcmp(n, "eval")) return vssm_cmd_eval;
-    if (!strcmp(n, "bench")) return vssm_cmd_bench;
-    if (!strcmp(n, "convert")) return vssm_cmd_convert;
-    if (!strcmp(n, "info")) return vssm_cmd_info;
-    if (!strcmp(n, "segment")) return vssm_cmd_segment;
-    if (!strcmp(n, "track")) return vssm_cmd_track;
-    if (!strcmp(n, "reid")) return vssm_cmd_reid;
-    return NULL;
-}
 
 /* One policy for every verb (tests/test_cli_* check each verb keeps to it). */
 static const char exit_policy[] =
@@ -61,10 +48,8 @@ static const char exit_policy[] =
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm VERB [options]   (vssm VERB --help for a verb's options)\n\nverbs:\n");
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
-        int built = verb_lookup(verbs[i].name) != NULL;
-        fprintf(f, "  %-10s %s%s\n", verbs[i].name, verbs[i].help, built ? "" : " (not in this build)");
-    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
     fputs(exit_policy, f);
 }
 
@@ -77,16 +62,12 @@ int main(int argc, char **argv) {
         printf("vssm %s\n", VSSM_VERSION_STRING);
         return 0;
     }
-    int known = 0;
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) known |= !strcmp(verbs[i].name, argv[1]);
-    if (!known) {
+    int (*fn)(int, char **) = NULL;
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (!strcmp(verbs[i].name, argv[1])) fn = verbs[i].fn;
+    if (!fn) {
         cli_error("unknown verb '%s'", argv[1]);
         usage(stderr);
-        return VSSM_EXIT_USAGE;
-    }
-    verb_fn fn = verb_lookup(argv[1]);
-    if (!fn) {
-        cli_error("verb '%s' is not available in this build yet", argv[1]);
         return VSSM_EXIT_USAGE;
     }
     /* under mpirun: every rank runs the verb on its share; the exit code is the max */
