@@ -33,6 +33,12 @@ vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *er
     if (c->opts.device == VSSM_DEVICE_CPU) s = vssm_cpu_backend_init(c, err);
     else if (c->opts.device == VSSM_DEVICE_CUDA) s = vssm_cuda_backend_init(c, err);
     else s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown device %d", (int)c->opts.device);
+    const char *missing = s == VSSM_OK ? vssm_ops_missing(c->ops) : NULL;
+    if (missing) {
+        s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "the %s backend has no '%s' op (an empty slot in its table)",
+                         c->ops && c->ops->name ? c->ops->name : "?", missing);
+        if (c->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(c);
+    }
     if (s != VSSM_OK) { free(c); return s; }
     *out = c;
     return VSSM_OK;
@@ -106,12 +112,6 @@ int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
 }
 int vssm_op_sync(vssm_ctx *ctx) { return ctx->ops->sync(ctx); }
 
-void vssm_op_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                    int N, vssm_act act, int accumulate, float *y) {
-    double t = prof_begin(ctx);
-    ctx->ops->linear(ctx, x, M, K, w, b, N, act, accumulate, y);
-    prof_end(ctx, VSSM_OP_GEMM, t);
-}
 size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K) {
     size_t n = ctx->ops->linear_pack_numel && ctx->ops->linear_packed ? ctx->ops->linear_pack_numel(N, K) : 0;
     return n ? n : (size_t)N * K;
@@ -132,64 +132,31 @@ void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, cons
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin) {
     return ctx->ops->conv3x3s2_workspace(B, H, W, Cin);
 }
-void vssm_op_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
-                       const float *b, int Cout, float *y, void *ws) {
-    double t = prof_begin(ctx);
-    ctx->ops->conv3x3s2(ctx, x, B, H, W, Cin, w, b, Cout, y, ws);
-    prof_end(ctx, VSSM_OP_CONV, t);
-}
-void vssm_op_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
-                       vssm_act act, float *y) {
-    double t = prof_begin(ctx);
-    ctx->ops->dwconv3x3(ctx, x, B, H, W, C, w, act, y);
-    prof_end(ctx, VSSM_OP_DWCONV, t);
-}
-void vssm_op_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
-                       const float *b, float eps, vssm_act act, float *y) {
-    double t = prof_begin(ctx);
-    ctx->ops->layernorm(ctx, x, rows, C, g, b, eps, act, y);
-    prof_end(ctx, VSSM_OP_NORM, t);
-}
 size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N) {
     return ctx->ops->scan_workspace(B, H, W, D, R, N);
 }
-void vssm_op_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) {
-    double t = prof_begin(ctx);
-    ctx->ops->ss2d_scan(ctx, a, ws);
-    prof_end(ctx, VSSM_OP_SCAN, t);
-}
-void vssm_op_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y) {
-    double t = prof_begin(ctx);
-    ctx->ops->avgpool(ctx, x, B, L, C, y);
-    prof_end(ctx, VSSM_OP_ELTWISE, t);
-}
 
-void vssm_op_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y) {
-    double t = prof_begin(ctx);
-    ctx->ops->rmsnorm(ctx, x, rows, C, w, eps, y);
-    prof_end(ctx, VSSM_OP_NORM, t);
-}
-void vssm_op_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
-                    const float *bias, int K, int reverse, vssm_act act, float *y) {
-    double t = prof_begin(ctx);
-    ctx->ops->conv1d(ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y);
-    prof_end(ctx, VSSM_OP_DWCONV, t);
-}
-void vssm_op_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) {
-    double t = prof_begin(ctx);
-    ctx->ops->scan1d(ctx, a);
-    prof_end(ctx, VSSM_OP_SCAN, t);
-}
-void vssm_op_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
-    double t = prof_begin(ctx);
-    ctx->ops->patchify(ctx, a);
-    prof_end(ctx, VSSM_OP_CONV, t);
-}
-void vssm_op_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
-                      const float *rowval) {
-    double t = prof_begin(ctx);
-    ctx->ops->rows_add(ctx, x, B, L, C, add, row, rowval);
-    prof_end(ctx, VSSM_OP_ELTWISE, t);
+
+#define WRAP_(name, kind, params, args)                                                                           \
+    void vssm_op_##name params {                                                                                   \
+        double t = prof_begin(ctx);                                                                                \
+        ctx->ops->name args;                                                                                       \
+        prof_end(ctx, VSSM_OP_##kind, t);                                                                          \
+    }
+VSSM_COMPUTE_OPS(WRAP_)
+#undef WRAP_
+
+const char *vssm_ops_missing(const vssm_ops *o) {
+    if (!o) return "the table";
+#define REQUIRE_(f)                                                                                                \
+    if (!o->f) return #f;
+    REQUIRE_(alloc) REQUIRE_(free) REQUIRE_(upload) REQUIRE_(download) REQUIRE_(copy) REQUIRE_(sync)
+    REQUIRE_(conv3x3s2_workspace) REQUIRE_(scan_workspace)
+#define REQUIRE_OP_(name, kind, params, args) REQUIRE_(name)
+    VSSM_COMPUTE_OPS(REQUIRE_OP_)
+#undef REQUIRE_OP_
+#undef REQUIRE_
+    return NULL;
 }
 
 void vssm_conv_weight_layout(const float *src, int Cout, int Cin, float *dst) {

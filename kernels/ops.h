@@ -79,6 +79,67 @@ typedef struct vssm_patch_args {
     float *cols;
 } vssm_patch_args;
 
+/* The compute ops, written once. X(name, kind, (parameters), (arguments)) gives the table
+ * entry `void (*name)(parameters)`, the wrapper `void vssm_op_<name>(parameters)` that
+ * dispatches to the ctx's table and times the call under VSSM_OP_<kind> (vssm/ctx.h),
+ * and the check at context creation that the backend filled the entry. A new op is one
+ * line here, its backends' functions, and a case in tests/test_ops.c.
+ *
+ * linear     y (M, N) = act(x (M, K) . w (N, K)^T + b (N) [+ y if accumulate]); b may be
+ *            NULL; accumulate: add into the existing y (fused residual add; the activation
+ *            then must be NONE)
+ * conv3x3s2  3x3 conv, stride 2, pad 1, with bias. x (B, H, W, Cin) -> y (B, ceil(H/2),
+ *            ceil(W/2), Cout); w laid out (Cout, 3, 3, Cin) (vssm_conv_weight_layout), then
+ *            by vssm_op_linear_pack as a (Cout, 9*Cin) weight; scratch of
+ *            conv3x3s2_workspace bytes
+ * dwconv3x3  depthwise 3x3, stride 1, pad 1, no bias, then act; w laid out (3, 3, C)
+ * layernorm  y = act(LayerNorm over the last dim of x (rows, C)) with gamma, beta; y may be x
+ * ss2d_scan  fused cross-scan + x_proj + dt_proj + softplus + selective scan + cross-merge
+ *            (vssm_scan_args); scratch of scan_workspace bytes
+ * avgpool    y (B, C) = mean over L of x (B, L, C)
+ * ---- Vision Mamba (Vim)
+ * rmsnorm    y = x * rsqrt(mean(x^2) + eps) * w over the last dim of x (rows, C); y may be x
+ * conv1d     depthwise causal conv1d along L with bias, then act:
+ *              y[b,t,c] = act(bias[c] + sum_k w[k,c] * x[b, t-(K-1)+k, c])
+ *            (reverse: x[b, t+(K-1)-k, c]), zero outside [0, L); x element (b, t, c) at
+ *            x[(b*L + t)*ldx + c]; w (K, C); y (B, L, C)
+ * scan1d     the 1D selective scan of a Mamba mixer (vssm_scan1d_args)
+ * patchify   patch extraction (vssm_patch_args)
+ * rows_add   x (B, L, C): row `row` of every image (if row >= 0) is replaced by rowval (C),
+ *            then every row t gets add[t] (L, C) added */
+#define VSSM_COMPUTE_OPS(X)                                                                                      \
+    X(linear, GEMM,                                                                                              \
+      (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
+       int accumulate, float *y),                                                                                \
+      (ctx, x, M, K, w, b, N, act, accumulate, y))                                                               \
+    X(conv3x3s2, CONV,                                                                                           \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b, int Cout,   \
+       float *y, void *workspace),                                                                               \
+      (ctx, x, B, H, W, Cin, w, b, Cout, y, workspace))                                                          \
+    X(dwconv3x3, DWCONV,                                                                                         \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, float *y),      \
+      (ctx, x, B, H, W, C, w, act, y))                                                                           \
+    X(layernorm, NORM,                                                                                           \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
+       vssm_act act, float *y),                                                                                  \
+      (ctx, x, rows, C, gamma, beta, eps, act, y))                                                               \
+    X(ss2d_scan, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, void *workspace), (ctx, a, workspace))          \
+    X(avgpool, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int64_t L, int C, float *y),                     \
+      (ctx, x, B, L, C, y))                                                                                      \
+    X(rmsnorm, NORM, (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y),  \
+      (ctx, x, rows, C, w, eps, y))                                                                              \
+    X(conv1d, DWCONV,                                                                                            \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias,  \
+       int K, int reverse, vssm_act act, float *y),                                                              \
+      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y))                                                       \
+    X(scan1d, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a), (ctx, a))                                       \
+    X(patchify, CONV, (vssm_ctx * ctx, const vssm_patch_args *a), (ctx, a))                                      \
+    X(rows_add, ELTWISE,                                                                                         \
+      (vssm_ctx * ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row, const float *rowval),    \
+      (ctx, x, B, L, C, add, row, rowval))
+
+#define VSSM_OP_FIELD_(name, kind, params, args) void(*name) params;
+
 typedef struct vssm_ops {
     const char *name;
 
@@ -90,57 +151,26 @@ typedef struct vssm_ops {
     int (*copy)(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);          /* 0 ok; device to device */
     int (*sync)(vssm_ctx *ctx);                                   /* 0 ok; waits for queued work */
 
-    /* y (M, N) = act(x (M, K) . w (N, K)^T + b (N) [+ y if accumulate])
-     * b may be NULL. accumulate: add into the existing y (fused residual add; the
-     * activation then must be NONE). */
-    void (*linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                   int N, vssm_act act, int accumulate, float *y);
-    /* Optional: the same product from a weight laid out once, at load, in the backend's own
-     * layout. linear_pack_numel(N, K): floats of that layout (0 or NULL entries: the backend
-     * keeps the plain (N, K) layout and linear_packed is linear); linear_pack lays a host
-     * (N, K) weight out on the host. */
+    /* scratch bytes of the ops that take a workspace */
+    size_t (*conv3x3s2_workspace)(int B, int H, int W, int Cin);
+    size_t (*scan_workspace)(int B, int H, int W, int D, int R, int N);
+
+    /* Optional: linear from a weight laid out once, at load, in the backend's own layout.
+     * linear_pack_numel(N, K): floats of that layout (0 or NULL entries: the backend keeps
+     * the plain (N, K) layout and linear_packed is linear); linear_pack lays a host (N, K)
+     * weight out on the host. */
     size_t (*linear_pack_numel)(int N, int K);
     void (*linear_pack)(const float *w, int N, int K, float *out);
     void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                           int N, vssm_act act, int accumulate, float *y);
 
-    /* 3x3 conv, stride 2, pad 1, with bias. x (B, H, W, Cin) -> y (B, ceil(H/2), ceil(W/2), Cout).
-     * w is laid out (Cout, 3, 3, Cin) (see vssm_conv_weight_layout), then by
-     * vssm_op_linear_pack as a (Cout, 9*Cin) weight. */
-    size_t (*conv3x3s2_workspace)(int B, int H, int W, int Cin);
-    void (*conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
-                      const float *b, int Cout, float *y, void *workspace);
-
-    /* depthwise 3x3, stride 1, pad 1, no bias, then act. w laid out (3, 3, C). */
-    void (*dwconv3x3)(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
-                      vssm_act act, float *y);
-
-    /* y = act(LayerNorm over the last dim of x (rows, C)) with gamma, beta; y may be x. */
-    void (*layernorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma,
-                      const float *beta, float eps, vssm_act act, float *y);
-
-    /* fused cross-scan + x_proj + dt_proj + softplus + selective scan + cross-merge */
-    size_t (*scan_workspace)(int B, int H, int W, int D, int R, int N);
-    void (*ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);
-
-    /* y (B, C) = mean over L of x (B, L, C) */
-    void (*avgpool)(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
-
-    /* ---- Vision Mamba (Vim) ---- */
-    /* y = x * rsqrt(mean(x^2) + eps) * w over the last dim of x (rows, C); y may be x. */
-    void (*rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
-    /* depthwise causal conv1d along L with bias, then act:
-     *   y[b,t,c] = act(bias[c] + sum_k w[k,c] * x[b, t-(K-1)+k, c])  (reverse: x[b, t+(K-1)-k, c]),
-     * zero outside [0, L). x element (b, t, c) at x[(b*L + t)*ldx + c]; w (K, C); y (B, L, C). */
-    void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
-                   const float *bias, int K, int reverse, vssm_act act, float *y);
-    void (*scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a);
-    void (*patchify)(vssm_ctx *ctx, const vssm_patch_args *a);
-    /* x (B, L, C): row `row` of every image (if row >= 0) is replaced by rowval (C), then
-     * every row t gets add[t] (L, C) added. */
-    void (*rows_add)(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
-                     const float *rowval);
+    /* the compute ops (VSSM_COMPUTE_OPS above) */
+    VSSM_COMPUTE_OPS(VSSM_OP_FIELD_)
 } vssm_ops;
+
+/* Names the first required entry (memory, workspace queries, compute ops) a table leaves
+ * empty, or NULL when it is complete; vssm_ctx_new refuses a backend with one. */
+const char *vssm_ops_missing(const vssm_ops *o);
 
 /* The table behind a context. */
 const vssm_ops *vssm_ops_of(const vssm_ctx *ctx);
@@ -155,8 +185,9 @@ int vssm_op_upload(vssm_ctx *ctx, void *dst, const void *host_src, size_t bytes)
 int vssm_op_download(vssm_ctx *ctx, void *host_dst, const void *src, size_t bytes);
 int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);
 int vssm_op_sync(vssm_ctx *ctx);
-void vssm_op_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                    int N, vssm_act act, int accumulate, float *y);
+/* the compute ops' wrappers: vssm_op_linear, vssm_op_conv3x3s2, ... (VSSM_COMPUTE_OPS) */
+#define VSSM_OP_DECLARE_(name, kind, params, args) void vssm_op_##name params;
+VSSM_COMPUTE_OPS(VSSM_OP_DECLARE_)
 /* Packed weights (see the op table): numel of the layout (N*K when the backend has none),
  * host-side layout (a copy when none), and the product from a packed weight. */
 size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K);
@@ -164,21 +195,6 @@ void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out
 void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                            int N, vssm_act act, int accumulate, float *y);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
-void vssm_op_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
-                       const float *b, int Cout, float *y, void *workspace);
-void vssm_op_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
-                       vssm_act act, float *y);
-void vssm_op_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma,
-                       const float *beta, float eps, vssm_act act, float *y);
 size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N);
-void vssm_op_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);
-void vssm_op_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);
-void vssm_op_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
-void vssm_op_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
-                    const float *bias, int K, int reverse, vssm_act act, float *y);
-void vssm_op_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
-void vssm_op_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
-void vssm_op_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
-                      const float *rowval);
 
 #endif

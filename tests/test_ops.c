@@ -27,6 +27,21 @@ static float *rand_vec(size_t n, float scale) {
 
 /* device buffer helpers */
 static vssm_ctx *ctx;
+/* Coverage: every compute op of VSSM_COMPUTE_OPS (kernels/ops.h) must have a case here;
+ * each test function records the op it exercises, main checks the list is complete. */
+static const char *covered[64];
+static int n_covered;
+static void covered_by(const char *op) {
+    for (int i = 0; i < n_covered; i++)
+        if (!strcmp(covered[i], op)) return;
+    if (n_covered < 64) covered[n_covered++] = op;
+}
+static int is_covered(const char *op) {
+    for (int i = 0; i < n_covered; i++)
+        if (!strcmp(covered[i], op)) return 1;
+    return 0;
+}
+
 static void *dev_from(const float *host, size_t n) {
     void *d = vssm_op_alloc(ctx, n * sizeof(float));
     vssm_op_upload(ctx, d, host, n * sizeof(float));
@@ -79,6 +94,7 @@ static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
  * and multiplied by vssm_op_linear_packed; the packed cases cover the row tails 7/4/2/1,
  * a partial 32-column panel, K over one K block, accumulate, bias and both activations */
 static void test_linear_any(int64_t M, int K, int N, vssm_act act, int acc, int bias, int packed) {
+    covered_by("linear");
     float *x = rand_vec((size_t)M * K, 1), *w = rand_vec((size_t)N * K, 0.3f), *b = rand_vec(N, 1), *y0 = rand_vec((size_t)M * N, 1);
     void *dx = dev_from(x, (size_t)M * K), *dw = packed ? dev_packed(w, N, K) : dev_from(w, (size_t)N * K), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
     if (acc) vssm_op_upload(ctx, dy, y0, (size_t)M * N * sizeof(float));
@@ -108,6 +124,7 @@ static void test_linear_packed(int64_t M, int K, int N, vssm_act act, int acc, i
 }
 
 static void test_conv(int B, int H, int W, int Ci, int Co) {
+    covered_by("conv3x3s2");
     const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
     size_t nx = (size_t)B * H * W * Ci, ny = (size_t)B * Ho * Wo * Co;
     float *x = rand_vec(nx, 1), *w = rand_vec((size_t)Co * Ci * 9, 0.3f), *b = rand_vec(Co, 1);
@@ -141,6 +158,7 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
 }
 
 static void test_dwconv(int B, int H, int W, int C, vssm_act act) {
+    covered_by("dwconv3x3");
     size_t n = (size_t)B * H * W * C;
     float *x = rand_vec(n, 1), *w = rand_vec((size_t)9 * C, 0.5f); /* (3, 3, C) */
     void *dx = dev_from(x, n), *dw = dev_from(w, (size_t)9 * C), *dy = dev_out(n);
@@ -168,6 +186,7 @@ static void test_dwconv(int B, int H, int W, int C, vssm_act act) {
 }
 
 static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
+    covered_by("layernorm");
     size_t n = (size_t)rows * C;
     float *x = rand_vec(n, 3), *g = rand_vec(C, 1), *b = rand_vec(C, 1);
     for (size_t i = 0; i < n; i++) x[i] += offset; /* a large mean: two-pass variance must not cancel */
@@ -194,6 +213,7 @@ static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
 }
 
 static void test_avgpool(int B, int64_t L, int C) {
+    covered_by("avgpool");
     size_t n = (size_t)B * L * C;
     float *x = rand_vec(n, 1);
     void *dx = dev_from(x, n), *dy = dev_out((size_t)B * C);
@@ -213,6 +233,7 @@ static void test_avgpool(int B, int64_t L, int C) {
 /* The scan reference materialises the four sequences exactly as the official
  * cross_scan / selective_scan / cross_merge do (VMAMBA.md steps 3-8). */
 static void test_scan(int B, int H, int W, int D, int R, int N) {
+    covered_by("ss2d_scan");
     const int K = 4, C2 = R + 2 * N;
     const int64_t L = (int64_t)H * W;
     size_t nu = (size_t)B * L * D;
@@ -275,6 +296,7 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
 /* ---- Vision Mamba ops ---- */
 
 static void test_rmsnorm(int64_t rows, int C) {
+    covered_by("rmsnorm");
     float *x = rand_vec((size_t)rows * C, 3), *w = rand_vec(C, 1);
     void *dx = dev_from(x, (size_t)rows * C), *dw = dev_from(w, C), *dy = dev_out((size_t)rows * C);
     vssm_op_rmsnorm(ctx, dx, rows, C, dw, 1e-5f, dy);
@@ -295,6 +317,7 @@ static void test_rmsnorm(int64_t rows, int C) {
 
 /* x read with a row stride ldx > C (the x half of in_proj's (x, z) output) */
 static void test_conv1d(int B, int64_t L, int C, int ldx, int K, int reverse, vssm_act act) {
+    covered_by("conv1d");
     size_t nx = (size_t)B * L * ldx, ny = (size_t)B * L * C;
     float *x = rand_vec(nx, 1), *w = rand_vec((size_t)K * C, 0.7f), *b = rand_vec(C, 0.5f);
     void *dx = dev_from(x, nx), *dw = dev_from(w, (size_t)K * C), *db = dev_from(b, C), *dy = dev_out(ny);
@@ -324,6 +347,7 @@ static void test_conv1d(int B, int64_t L, int C, int ldx, int K, int reverse, vs
 
 /* The reference walks the flipped sequence for reverse, as the official backward branch. */
 static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int gate, int accumulate) {
+    covered_by("scan1d");
     const int C2 = R + 2 * N;
     size_t nu = (size_t)B * L * D, nx = (size_t)B * L * C2, ldz = (size_t)D + 3;
     float *u = rand_vec(nu, 1), *xd = rand_vec(nx, 1), *z = rand_vec((size_t)B * L * ldz, 2), *y0 = rand_vec(nu, 1);
@@ -373,6 +397,7 @@ static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int 
 
 /* patch extraction vs an explicit P x P stride-S convolution's im2col, with a skipped row */
 static void test_patchify(int B, int H, int W, int C, int P, int S, int skip, int extra_rows) {
+    covered_by("patchify");
     const int gh = (H - P) / S + 1, gw = (W - P) / S + 1;
     const int64_t M = (int64_t)gh * gw, rows = M + (skip >= 0) + extra_rows, KC = (int64_t)C * P * P;
     size_t nx = (size_t)B * H * W * C, nc = (size_t)B * rows * KC;
@@ -403,6 +428,7 @@ static void test_patchify(int B, int H, int W, int C, int P, int S, int skip, in
 }
 
 static void test_rows_add(int B, int64_t L, int C, int64_t row) {
+    covered_by("rows_add");
     size_t n = (size_t)B * L * C;
     float *x = rand_vec(n, 1), *add = rand_vec((size_t)L * C, 1), *rv = rand_vec(C, 1);
     void *dx = dev_out(n), *da = dev_from(add, (size_t)L * C), *dr = dev_from(rv, C);
@@ -480,6 +506,19 @@ int main(int argc, char **argv) {
     test_patchify(1, 24, 16, 2, 8, 8, -1, 3);       /* rows offset (one-stream search part) */
     test_rows_add(2, 7, 5, 3);
     test_rows_add(1, 4, 33, -1);
+#define COVERED_(name, kind, params, args) TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
+    VSSM_COMPUTE_OPS(COVERED_)
+#undef COVERED_
+    /* the table check vssm_ctx_new runs: complete here; an emptied slot is named */
+    TEST_CHECK(vssm_ops_missing(vssm_ops_of(ctx)) == NULL, "the %s table is complete", vssm_ops_of(ctx)->name);
+    vssm_ops t = *vssm_ops_of(ctx);
+    t.scan1d = NULL;
+    const char *miss = vssm_ops_missing(&t);
+    TEST_CHECK(miss && !strcmp(miss, "scan1d"), "an empty slot is named (got %s)", miss ? miss : "none");
+    t = *vssm_ops_of(ctx);
+    t.scan_workspace = NULL;
+    miss = vssm_ops_missing(&t);
+    TEST_CHECK(miss && !strcmp(miss, "scan_workspace"), "an empty workspace query is named (got %s)", miss ? miss : "none");
     vssm_ctx_free(ctx);
     return test_finish("test_ops");
 }
