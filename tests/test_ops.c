@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "kernels/ops.h"
 #include "testutil.h"
 
@@ -449,16 +450,8 @@ static void test_rows_add(int B, int64_t L, int C, int64_t row) {
     vssm_op_free(ctx, dx); vssm_op_free(ctx, da); vssm_op_free(ctx, dr);
 }
 
-int main(int argc, char **argv) {
-    vssm_ctx_opts o = vssm_ctx_default_opts();
-    o.n_threads = 2;
-    if (argc > 1 && !strcmp(argv[1], "cuda")) o.device = VSSM_DEVICE_CUDA;
-    vssm_err err = {0};
-    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
-        if (o.device == VSSM_DEVICE_CUDA) test_skip(err.msg);
-        fprintf(stderr, "%s\n", err.msg);
-        return 1;
-    }
+/* The cases, one group per op of VSSM_COMPUTE_OPS (linear includes the packed product). */
+static void cases_linear(void) {
     for (int act = 0; act < 3; act++) test_linear(37, 19, 23, (vssm_act)act, 0, 1);
     test_linear(64, 48, 96, VSSM_ACT_NONE, 1, 1);
     test_linear(5, 7, 3, VSSM_ACT_NONE, 1, 0);
@@ -471,54 +464,150 @@ int main(int argc, char **argv) {
     test_linear_packed(70, 5, 64, VSSM_ACT_NONE, 1, 0);
     test_linear_packed(1, 1, 1, VSSM_ACT_SILU, 0, 1);
     test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1);      /* K = 0: y = bias */
+}
+static void cases_conv3x3s2(void) {
     test_conv(2, 9, 7, 3, 5);
     test_conv(1, 1, 1, 4, 6);
     test_conv(3, 16, 15, 8, 16);
     test_conv(1, 17, 12, 3, 48);    /* the RGB stem: the direct path */
     test_conv(2, 5, 6, 2, 64);
+}
+static void cases_dwconv3x3(void) {
     test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);
     test_dwconv(1, 1, 1, 33, VSSM_ACT_NONE);
     test_dwconv(1, 6, 3, 40, VSSM_ACT_GELU);
+}
+static void cases_layernorm(void) {
     test_layernorm(13, 7, VSSM_ACT_NONE, 0);
     test_layernorm(9, 96, VSSM_ACT_GELU, 0);
     test_layernorm(5, 48, VSSM_ACT_NONE, 1000.0f);
+}
+static void cases_avgpool(void) {
     test_avgpool(3, 13, 21);
+}
+static void cases_ss2d_scan(void) {
     test_scan(1, 5, 7, 16, 1, 1);   /* one full SIMD block */
     test_scan(2, 7, 5, 19, 2, 1);   /* a tail block, batch 2 */
     test_scan(1, 9, 11, 37, 3, 2);  /* L = 99: chunks of 32 plus a partial one; d_state 2 */
     test_scan(1, 1, 1, 5, 1, 4);    /* a single token */
     test_scan(1, 3, 40, 8, 2, 3);   /* wide, short */
     test_scan(2, 9, 11, 37, 3, 1);  /* d_state 1 fused pass: partial chunk, full and tail blocks */
-    /* Vision Mamba */
+}
+static void cases_rmsnorm(void) {
     test_rmsnorm(13, 7);
     test_rmsnorm(5, 192);
+}
+static void cases_conv1d(void) {
     test_conv1d(2, 37, 19, 40, 4, 0, VSSM_ACT_SILU);
     test_conv1d(2, 37, 19, 40, 4, 1, VSSM_ACT_SILU);
     test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE);  /* L < K */
     test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
+}
+static void cases_scan1d(void) {
     test_scan1d(2, 37, 19, 2, 16, 0, 1, 0);         /* d_state 16, a tail block, gated */
     test_scan1d(2, 37, 19, 2, 16, 1, 1, 1);         /* the backward branch: reverse + accumulate */
     test_scan1d(1, 70, 32, 3, 5, 1, 0, 0);          /* chunks of 32 plus a partial one, d_state 5 */
     test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);           /* a single token */
     test_scan1d(3, 9, 48, 20, 64, 0, 1, 0);         /* the largest d_state, R > 16 lanes */
+}
+static void cases_patchify(void) {
     test_patchify(2, 35, 21, 3, 16, 16, -1, 0);     /* 2x1 grid, remainders dropped */
     test_patchify(2, 40, 48, 3, 16, 8, 5, 0);       /* stride 8 (overlap), class row after patch 4 */
     test_patchify(1, 24, 16, 2, 8, 8, -1, 3);       /* rows offset (one-stream search part) */
+}
+static void cases_rows_add(void) {
     test_rows_add(2, 7, 5, 3);
     test_rows_add(1, 4, 33, -1);
-#define COVERED_(name, kind, params, args) TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
-    VSSM_COMPUTE_OPS(COVERED_)
-#undef COVERED_
-    /* the table check vssm_ctx_new runs: complete here; an emptied slot is named */
-    TEST_CHECK(vssm_ops_missing(vssm_ops_of(ctx)) == NULL, "the %s table is complete", vssm_ops_of(ctx)->name);
-    vssm_ops t = *vssm_ops_of(ctx);
-    t.scan1d = NULL;
-    const char *miss = vssm_ops_missing(&t);
-    TEST_CHECK(miss && !strcmp(miss, "scan1d"), "an empty slot is named (got %s)", miss ? miss : "none");
-    t = *vssm_ops_of(ctx);
-    t.scan_workspace = NULL;
-    miss = vssm_ops_missing(&t);
-    TEST_CHECK(miss && !strcmp(miss, "scan_workspace"), "an empty workspace query is named (got %s)", miss ? miss : "none");
+}
+
+static const struct {
+    const char *op;
+    void (*run)(void);
+} cases[] = {
+    {"linear", cases_linear},
+    {"conv3x3s2", cases_conv3x3s2},
+    {"dwconv3x3", cases_dwconv3x3},
+    {"layernorm", cases_layernorm},
+    {"avgpool", cases_avgpool},
+    {"ss2d_scan", cases_ss2d_scan},
+    {"rmsnorm", cases_rmsnorm},
+    {"conv1d", cases_conv1d},
+    {"scan1d", cases_scan1d},
+    {"patchify", cases_patchify},
+    {"rows_add", cases_rows_add},
+};
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* test_ops [-b cpu|cuda] [-o OP] [-p N]
+ *   -b  the backend (cuda: exit 77 without a GPU); a bare "cuda" argument is the same
+ *   -o  only the cases of this op (a name of VSSM_COMPUTE_OPS)
+ *   -p  perf mode: each selected group runs N more times after the checked run and its
+ *       best wall time is printed (ms per group; a smoke check of speed, not a benchmark) */
+int main(int argc, char **argv) {
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = 2;
+    const char *only = NULL;
+    int perf = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "cuda")) o.device = VSSM_DEVICE_CUDA;
+        else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
+            const char *b = argv[++i];
+            if (!strcmp(b, "cuda")) o.device = VSSM_DEVICE_CUDA;
+            else if (strcmp(b, "cpu") != 0) { fprintf(stderr, "test_ops: unknown backend '%s'\n", b); return 2; }
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc) perf = atoi(argv[++i]);
+        else { fprintf(stderr, "usage: test_ops [-b cpu|cuda] [-o OP] [-p N]\n"); return 2; }
+    }
+    if (only) {
+        int known = 0;
+#define KNOWN_(name, kind, params, args) known |= !strcmp(only, #name);
+        VSSM_COMPUTE_OPS(KNOWN_)
+#undef KNOWN_
+        if (!known) { fprintf(stderr, "test_ops: no op '%s' in VSSM_COMPUTE_OPS\n", only); return 2; }
+    }
+    vssm_err err = {0};
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        if (o.device == VSSM_DEVICE_CUDA) test_skip(err.msg);
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        if (only && strcmp(only, cases[c].op) != 0) continue;
+        cases[c].run();
+        if (perf > 0) {
+            double best = 1e30;
+            for (int r = 0; r < perf; r++) {
+                double t = now_s();
+                cases[c].run();
+                vssm_op_sync(ctx);
+                t = now_s() - t;
+                if (t < best) best = t;
+            }
+            printf("  perf %-10s %8.3f ms per group of cases (best of %d, %s)\n", cases[c].op, best * 1e3, perf,
+                   vssm_ctx_describe(ctx));
+        }
+    }
+    if (!only) {
+    #define COVERED_(name, kind, params, args) TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
+        VSSM_COMPUTE_OPS(COVERED_)
+    #undef COVERED_
+        /* the table check vssm_ctx_new runs: complete here; an emptied slot is named */
+        TEST_CHECK(vssm_ops_missing(vssm_ops_of(ctx)) == NULL, "the %s table is complete", vssm_ops_of(ctx)->name);
+        vssm_ops t = *vssm_ops_of(ctx);
+        t.scan1d = NULL;
+        const char *miss = vssm_ops_missing(&t);
+        TEST_CHECK(miss && !strcmp(miss, "scan1d"), "an empty slot is named (got %s)", miss ? miss : "none");
+        t = *vssm_ops_of(ctx);
+        t.scan_workspace = NULL;
+        miss = vssm_ops_missing(&t);
+        TEST_CHECK(miss && !strcmp(miss, "scan_workspace"), "an empty workspace query is named (got %s)",
+               miss ? miss : "none");
+    }
     vssm_ctx_free(ctx);
     return test_finish("test_ops");
 }
