@@ -1,14 +1,14 @@
-/* kernels/cpu/backend.c - the CPU op table: memory is host memory (64-byte aligned),
- * GEMM goes through CBLAS (OpenBLAS), everything else is OpenMP + vectorised C. */
+/* kernels/cpu/backend.c - the CPU op table: memory is host memory (64-byte aligned), every
+ * product runs on our own GEMM (sgemm.c), everything else is OpenMP + vectorised C. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <omp.h>
 #include "kernels/cpu/cpu_ops.h"
 
-/* OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: absent otherwise). */
+/* OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: absent otherwise); BLAS
+ * is still used outside the ops (eval reid's distance matrix, vssm bench's yardstick). */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
-extern char *openblas_get_config(void) __attribute__((weak));
 
 static void *cpu_alloc(vssm_ctx *ctx, size_t bytes) {
     void *p = NULL;
@@ -55,7 +55,16 @@ vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
     /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
     if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
     ctx->ops = &cpu_ops;
+#if defined(__AVX512F__)
+    const char *isa = "AVX-512";
+#elif defined(__AVX2__)
+    const char *isa = "AVX2";
+#elif defined(__AVX__)
+    const char *isa = "AVX";
+#else
+    const char *isa = "SSE";
+#endif
     snprintf(ctx->desc, sizeof ctx->desc, "cpu (%d thread%s, %s)", ctx->opts.n_threads,
-             ctx->opts.n_threads == 1 ? "" : "s", openblas_get_config ? "OpenBLAS" : "CBLAS");
+             ctx->opts.n_threads == 1 ? "" : "s", isa);
     return VSSM_OK;
 }
