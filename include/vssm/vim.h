@@ -140,7 +140,7 @@ vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k);
  * "block0" the residual stream after layers.0, "pos" (L, D) the position embedding used. */
 vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
 
-/* ---- a Vim config from a weights file (weights/infer_vim.c) ----
+/* ---- a Vim config from a weights file (backbone/infer_vim.c) ----
  * Everything is recovered from shapes: embed_dim, patch size and in_chans from
  * patch_embed.proj.weight, depth from the layer indices, d_inner/d_state/dt_rank/d_conv
  * from the first mixer, classes from head.weight; the pos_embed length gives the

@@ -1,4 +1,4 @@
-/* weights/infer_vim.c - Vim configs from tensor names and shapes, and their metadata form
+/* backbone/infer_vim.c - Vim configs from tensor names and shapes, and their metadata form
  * (vssm/vim.h). The tensors of an official checkpoint ('model' key of the released .pth):
  *   patch_embed.proj.{weight (D, C, P, P), bias}, cls_token (1, 1, D), pos_embed (1, M0+1, D),
  *   layers.i.norm.weight (D), layers.i.mixer.{in_proj.weight (2Di, D), conv1d.{weight (Di, 1, K),

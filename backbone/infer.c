@@ -1,4 +1,4 @@
-/* weights/infer.c - VMamba configs from tensor names and shapes, checks, metadata form.
+/* backbone/infer.c - VMamba configs from tensor names and shapes, checks, metadata form.
  * The tensor list the official model holds (names as in the released checkpoints):
  *   patch_embed.{0,5}.{weight,bias} convs, patch_embed.{2,7}.{weight,bias} LN2d
  *   layers.i.blocks.j.{norm,norm2}.*, .op.in_proj.weight (di*(1|2), d), .op.conv2d.weight
