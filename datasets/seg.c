@@ -1,6 +1,6 @@
 /* datasets/seg.c - segmentation label maps (read as PIL 'unchanged', written as palette
  * PNGs) and dataset layouts: ADE20K, VOC2012, Cityscapes, image/label folder pairs
- * (vssm/seg_eval.h). */
+ * (vssm/seg_data.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include "vssm/image.h"
 #include "vssm/outfile.h"
-#include "vssm/seg_eval.h"
+#include "vssm/seg_data.h"
 
 /* ------------------------------------------------------------------ label maps */
 

@@ -11,7 +11,7 @@
 #include "kernels/ops.h"
 #include "vssm/backbone.h"
 #include "vssm/infer.h"
-#include "vssm/seg_eval.h"
+#include "vssm/seg_data.h"
 #include "vssm/weights.h"
 
 #define LN_EPS 1e-5f

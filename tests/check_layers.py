@@ -20,7 +20,7 @@ RANK = {d: i for i, d in enumerate(ORDER)}
 LAYER_OF = {
     "common": "kernels", "ctx": "kernels", "outfile": "kernels", "source": "kernels",
     "weights": "weights",
-    "image": "datasets",
+    "image": "datasets", "seg_data": "datasets",
     "vmamba": "backbone", "vim": "backbone", "backbone": "backbone", "infer": "backbone",
     "heads": "heads", "classifier": "heads", "segment": "heads", "track": "heads", "reid": "heads",
     "seg_eval": "eval", "eval": "eval",
@@ -32,8 +32,6 @@ KNOWN = {
     ("datasets/crop.c", "vssm/track.h"),
     ("datasets/sequence.c", "vssm/track.h"),
     ("datasets/reid.c", "vssm/reid.h"),
-    ("datasets/seg.c", "vssm/seg_eval.h"),
-    ("heads/segment.c", "vssm/seg_eval.h"),
 }
 
 
