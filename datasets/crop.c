@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "vssm/track.h"
+#include "vssm/track_data.h"
 
 double vssm_box_iou(vssm_box a, vssm_box b) {
     double x1 = fmax(a.x, b.x), y1 = fmax(a.y, b.y);

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "vssm/outfile.h"
-#include "vssm/track.h"
+#include "vssm/track_data.h"
 
 #define TEXT_MAX ((size_t)1 << 30)   /* a box or label file larger than 1 GiB is refused */
 
