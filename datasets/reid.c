@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include "vssm/reid.h"
+#include "vssm/reid_data.h"
 #include "vssm/weights.h"
 
 int vssm_reid_format_from_name(const char *name) {
