@@ -432,9 +432,3 @@ vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name) {
     return t;
 }
 
-vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err) {
-    if (t->dtype != VSSM_DTYPE_F32 || !t->data) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tensor is empty or not f32");
-    if (vssm_op_download(ctx, dst, t->data, (size_t)vssm_tensor_numel(t) * sizeof(float)) != 0)
-        return vssm_err_set(err, VSSM_ERR_DEVICE, "copying a tensor from the device failed");
-    return VSSM_OK;
-}

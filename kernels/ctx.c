@@ -87,6 +87,13 @@ vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, v
     return s;
 }
 
+vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err) {
+    if (t->dtype != VSSM_DTYPE_F32 || !t->data) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tensor is empty or not f32");
+    if (ctx->ops->download(ctx, dst, t->data, (size_t)vssm_tensor_numel(t) * sizeof(float)) != 0)
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "copying a tensor from the device failed");
+    return VSSM_OK;
+}
+
 /* ---- op wrappers: dispatch + optional per-kind timing ---- */
 static double prof_begin(vssm_ctx *ctx) {
     if (!ctx->profile) return 0;

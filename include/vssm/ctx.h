@@ -36,9 +36,12 @@ vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *er
 void vssm_ctx_free(vssm_ctx *ctx);
 vssm_device vssm_ctx_device(const vssm_ctx *ctx);
 int vssm_ctx_threads(const vssm_ctx *ctx);
-/* Short description, e.g. "cpu (2 threads, OpenBLAS)" or "cuda:0 NVIDIA H100". */
+/* Short description, e.g. "cpu (2 threads, AVX-512)" or "cuda:0 NVIDIA H100". */
 const char *vssm_ctx_describe(const vssm_ctx *ctx);
 
+/* Copies an f32 tensor of the ctx's device (a feature map, logits) to host memory; dst
+ * holds numel floats. */
+vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err);
 /* Measures the device's copy bandwidth: GB/s (bytes read + written) of a device-to-device
  * copy of `bytes`, best of 5 after a warm-up. The memory ceiling for bandwidth-bound ops. */
 vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err);

@@ -89,8 +89,7 @@ vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int stage);
  * "block0" (output of layers.0.blocks.0). Valid after a forward. */
 vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name);
 
-/* Copies a device tensor to host memory (dst holds numel floats). */
-vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err);
+/* vssm_tensor_to_host (a device tensor to host memory) is in vssm/ctx.h. */
 
 #ifdef __cplusplus
 }
