@@ -1,6 +1,7 @@
-/* backbone/backbone.c - one interface over VMamba and Vim (vssm/backbone.h): a tagged union
- * of the two models and their states, and the rules that tell from a weights file which
- * backbone it holds (shared with heads/classifier.c through backbone_internal.h). */
+/* backbone/backbone.c - one interface over VMamba and Vim (vssm/backbone.h): a model and
+ * its state behind the family's table (vssm_backbone_impl, backbone_internal.h), and the
+ * rules that tell from a weights file which backbone it holds (shared with
+ * heads/classifier.c through backbone_internal.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,50 +89,44 @@ vssm_status vssm_backbone_resolve(const vssm_source *src, const char *arch, vssm
     return sp->is_vim ? resolve_vim(src, arch, sp, err) : resolve_vmamba(src, arch, sp, err);
 }
 
-/* ======================================================================= the union */
+/* ======================================================================= the interface */
 
 struct vssm_backbone {
-    vssm_backbone_kind kind;
-    vssm_vmamba *vm;
-    vssm_vim *vim;
+    const vssm_backbone_impl *impl;
+    void *m;                    /* the family's model */
     int own;
     char prefix[128];
 };
 
 struct vssm_backbone_state {
     vssm_backbone *b;
-    vssm_vmamba_state *vst;
-    vssm_vim_state *ist;
+    void *st;                   /* the family's state */
     int batch;
 };
 
 void vssm_backbone_free(vssm_backbone *b) {
     if (!b) return;
-    if (b->own) {
-        vssm_vmamba_free(b->vm);
-        vssm_vim_free(b->vim);
-    }
+    if (b->own) b->impl->free(b->m);
     free(b);
 }
 
-static vssm_status wrap(vssm_backbone **out, vssm_vmamba *vm, vssm_vim *vim, int own, vssm_err *err) {
+static vssm_status wrap(vssm_backbone **out, const vssm_backbone_impl *impl, void *m, int own, vssm_err *err) {
     *out = NULL;
-    if (!vm && !vim) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone: no model to wrap");
+    if (!m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone: no model to wrap");
     vssm_backbone *b = calloc(1, sizeof *b);
     if (!b) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    b->kind = vim ? VSSM_BACKBONE_VIM : VSSM_BACKBONE_VMAMBA;
-    b->vm = vm;
-    b->vim = vim;
+    b->impl = impl;
+    b->m = m;
     b->own = own;
     *out = b;
     return VSSM_OK;
 }
 
 vssm_status vssm_backbone_wrap_vmamba(vssm_backbone **out, vssm_vmamba *m, int own, vssm_err *err) {
-    return wrap(out, m, NULL, own, err);
+    return wrap(out, &vssm_vmamba_impl, m, own, err);
 }
 vssm_status vssm_backbone_wrap_vim(vssm_backbone **out, vssm_vim *m, int own, vssm_err *err) {
-    return wrap(out, NULL, m, own, err);
+    return wrap(out, &vssm_vim_impl, m, own, err);
 }
 
 vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const vssm_source *src,
@@ -143,8 +138,8 @@ vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const 
     vssm_backbone_spec sp;
     vssm_status s = vssm_backbone_resolve(src, opts->arch, &sp, err);
     if (s != VSSM_OK) return s;
-    vssm_vmamba *vm = NULL;
-    vssm_vim *vim = NULL;
+    void *m = NULL;
+    const vssm_backbone_impl *impl = sp.is_vim ? &vssm_vim_impl : &vssm_vmamba_impl;
     if (sp.is_vim) {
         if (opts->n_out > 0) {
             if (opts->n_out > VSSM_VIM_MAX_OUT)
@@ -154,14 +149,17 @@ vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const 
         } else if (opts->n_out < 0) {
             sp.vcfg.n_out = 0;
         }
+        vssm_vim *vim = NULL;
         s = vssm_vim_load(&vim, ctx, &sp.vcfg, src, sp.prefix, err);
+        m = vim;
     } else {
+        vssm_vmamba *vm = NULL;
         s = vssm_vmamba_load(&vm, ctx, &sp.cfg, src, sp.prefix, err);
+        m = vm;
     }
-    if (s == VSSM_OK) s = wrap(out, vm, vim, 1, err);
+    if (s == VSSM_OK) s = wrap(out, impl, m, 1, err);
     if (s != VSSM_OK) {
-        vssm_vmamba_free(vm);
-        vssm_vim_free(vim);
+        if (m) impl->free(m);
         return s;
     }
     snprintf((*out)->prefix, sizeof (*out)->prefix, "%s", sp.prefix);
@@ -182,48 +180,34 @@ vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const ch
     return s;
 }
 
-vssm_backbone_kind vssm_backbone_get_kind(const vssm_backbone *b) { return b->kind; }
-vssm_vmamba *vssm_backbone_vmamba(const vssm_backbone *b) { return b->vm; }
-vssm_vim *vssm_backbone_vim(const vssm_backbone *b) { return b->vim; }
+vssm_backbone_kind vssm_backbone_get_kind(const vssm_backbone *b) { return b->impl->kind; }
+vssm_vmamba *vssm_backbone_vmamba(const vssm_backbone *b) {
+    return b->impl == &vssm_vmamba_impl ? (vssm_vmamba *)b->m : NULL;
+}
+vssm_vim *vssm_backbone_vim(const vssm_backbone *b) { return b->impl == &vssm_vim_impl ? (vssm_vim *)b->m : NULL; }
 const char *vssm_backbone_prefix(const vssm_backbone *b) { return b->prefix; }
 
-const char *vssm_backbone_arch(const vssm_backbone *b) {
-    return b->vim ? vssm_vim_get_config(b->vim)->arch : vssm_vmamba_get_config(b->vm)->arch;
-}
-vssm_ctx *vssm_backbone_ctx(const vssm_backbone *b) { return b->vim ? vssm_vim_ctx(b->vim) : vssm_vmamba_ctx(b->vm); }
-int vssm_backbone_in_chans(const vssm_backbone *b) {
-    return b->vim ? vssm_vim_get_config(b->vim)->in_chans : vssm_vmamba_get_config(b->vm)->in_chans;
-}
-int vssm_backbone_min_side(const vssm_backbone *b) { return b->vim ? vssm_vim_get_config(b->vim)->patch_size : 1; }
-
-int vssm_backbone_stages(const vssm_backbone *b) {
-    if (!b->vim) return VSSM_VMAMBA_STAGES;
-    const int n = vssm_vim_get_config(b->vim)->n_out;
-    return n > 0 ? n : 1;
-}
+const char *vssm_backbone_arch(const vssm_backbone *b) { return b->impl->arch(b->m); }
+vssm_ctx *vssm_backbone_ctx(const vssm_backbone *b) { return b->impl->ctx(b->m); }
+int vssm_backbone_in_chans(const vssm_backbone *b) { return b->impl->in_chans(b->m); }
+int vssm_backbone_min_side(const vssm_backbone *b) { return b->impl->min_side(b->m); }
+int vssm_backbone_stages(const vssm_backbone *b) { return b->impl->stages(b->m); }
 
 int vssm_backbone_stage_channels(const vssm_backbone *b, int s) {
-    if (s < 0 || s >= vssm_backbone_stages(b)) return 0;
-    return b->vim ? vssm_vim_get_config(b->vim)->embed_dim : vssm_vmamba_get_config(b->vm)->dims[s];
+    return s < 0 || s >= vssm_backbone_stages(b) ? 0 : b->impl->stage_channels(b->m, s);
 }
 
 int vssm_backbone_stage_stride(const vssm_backbone *b, int s) {
-    if (s < 0 || s >= vssm_backbone_stages(b)) return 0;
-    return b->vim ? vssm_vim_get_config(b->vim)->stride : 4 << s;
+    return s < 0 || s >= vssm_backbone_stages(b) ? 0 : b->impl->stage_stride(b->m, s);
 }
 
-double vssm_backbone_stage_offset(const vssm_backbone *b, int s) {
-    return b->vim ? 0.5 * vssm_vim_get_config(b->vim)->patch_size : 0.5;
-}
+double vssm_backbone_stage_offset(const vssm_backbone *b, int s) { return b->impl->stage_offset(b->m, s); }
 
 void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int s, int *hs, int *ws) {
-    if (b->vim) vssm_vim_grid(vssm_vim_get_config(b->vim), h, w, hs, ws);
-    else vssm_vmamba_stage_size(h, w, s, hs, ws);
+    b->impl->stage_size(b->m, h, w, s, hs, ws);
 }
 
-double vssm_backbone_macs(const vssm_backbone *b, int h, int w) {
-    return b->vim ? vssm_vim_macs(vssm_vim_get_config(b->vim), h, w) : vssm_vmamba_macs(vssm_vmamba_get_config(b->vm), h, w);
-}
+double vssm_backbone_macs(const vssm_backbone *b, int h, int w) { return b->impl->macs(b->m, h, w); }
 
 /* ======================================================================= states, forward */
 
@@ -233,8 +217,7 @@ vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b,
     if (!st) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     st->b = b;
     st->batch = batch;
-    vssm_status s = b->vim ? vssm_vim_state_new(&st->ist, b->vim, batch, h, w, err)
-                           : vssm_vmamba_state_new(&st->vst, b->vm, batch, h, w, err);
+    vssm_status s = b->impl->state_new(&st->st, b->m, batch, h, w, err);
     if (s != VSSM_OK) { free(st); return s; }
     *out = st;
     return VSSM_OK;
@@ -242,25 +225,21 @@ vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b,
 
 void vssm_backbone_state_free(vssm_backbone_state *st) {
     if (!st) return;
-    vssm_vmamba_state_free(st->vst);
-    vssm_vim_state_free(st->ist);
+    st->b->impl->state_free(st->st);
     free(st);
 }
 
-size_t vssm_backbone_state_bytes(const vssm_backbone_state *st) {
-    return st->ist ? vssm_vim_state_bytes(st->ist) : vssm_vmamba_state_bytes(st->vst);
-}
+size_t vssm_backbone_state_bytes(const vssm_backbone_state *st) { return st->b->impl->state_bytes(st->st); }
 int vssm_backbone_state_batch(const vssm_backbone_state *st) { return st->batch; }
 
 vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state *st, const float *input, vssm_err *err) {
     if (!b || !st || st->b != b) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone forward: the state belongs to another backbone");
-    return b->vim ? vssm_vim_forward(b->vim, st->ist, input, err) : vssm_vmamba_forward(b->vm, st->vst, input, err);
+    return b->impl->forward(b->m, st->st, input, err);
 }
 
 vssm_tensor vssm_backbone_feature(const vssm_backbone_state *st, int s) {
     vssm_tensor none;
     memset(&none, 0, sizeof none);
     if (s < 0 || s >= vssm_backbone_stages(st->b)) return none;
-    if (!st->ist) return vssm_vmamba_feature(st->vst, s);
-    return vssm_vim_get_config(st->b->vim)->n_out > 0 ? vssm_vim_out(st->ist, s) : vssm_vim_feature(st->ist);
+    return st->b->impl->feature(st->b->m, st->st, s);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backbone/load.h"
+#include "backbone/backbone_internal.h"
 #include "backbone/vim_internal.h"
 
 /* ======================================================================= configs */
@@ -631,3 +632,45 @@ vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
     if (!strcmp(name, "pos")) return tensor_of(st, st->pos, 2, st->L, D, 0, 0);
     return tensor_of(st, NULL, 0, 0, 0, 0, 0);
 }
+
+/* ======================================================================= the backbone table */
+
+static void vi_free(void *m) { vssm_vim_free((vssm_vim *)m); }
+static const vssm_vim_config *vi_cfg(const void *m) { return vssm_vim_get_config((const vssm_vim *)m); }
+static const char *vi_arch(const void *m) { return vi_cfg(m)->arch; }
+static vssm_ctx *vi_ctx(const void *m) { return vssm_vim_ctx((const vssm_vim *)m); }
+static int vi_in_chans(const void *m) { return vi_cfg(m)->in_chans; }
+static int vi_min_side(const void *m) { return vi_cfg(m)->patch_size; }
+/* one stage (the final token grid), or the chosen blocks' outputs */
+static int vi_stages(const void *m) { return vi_cfg(m)->n_out > 0 ? vi_cfg(m)->n_out : 1; }
+static int vi_stage_channels(const void *m, int s) { (void)s; return vi_cfg(m)->embed_dim; }
+static int vi_stage_stride(const void *m, int s) { (void)s; return vi_cfg(m)->stride; }
+static double vi_stage_offset(const void *m, int s) { (void)s; return 0.5 * vi_cfg(m)->patch_size; }
+static void vi_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) {
+    (void)s;
+    vssm_vim_grid(vi_cfg(m), h, w, hs, ws);
+}
+static double vi_macs(const void *m, int h, int w) { return vssm_vim_macs(vi_cfg(m), h, w); }
+static vssm_status vi_state_new(void **st, void *m, int batch, int h, int w, vssm_err *err) {
+    vssm_vim_state *s = NULL;
+    vssm_status r = vssm_vim_state_new(&s, (vssm_vim *)m, batch, h, w, err);
+    *st = s;
+    return r;
+}
+static void vi_state_free(void *st) { vssm_vim_state_free((vssm_vim_state *)st); }
+static size_t vi_state_bytes(const void *st) { return vssm_vim_state_bytes((const vssm_vim_state *)st); }
+static vssm_status vi_forward(void *m, void *st, const float *x, vssm_err *err) {
+    return vssm_vim_forward((vssm_vim *)m, (vssm_vim_state *)st, x, err);
+}
+static vssm_tensor vi_feature(const void *m, const void *st, int s) {
+    const vssm_vim_state *vs = (const vssm_vim_state *)st;
+    return vi_cfg(m)->n_out > 0 ? vssm_vim_out(vs, s) : vssm_vim_feature(vs);
+}
+
+const vssm_backbone_impl vssm_vim_impl = {
+    .kind = VSSM_BACKBONE_VIM, .name = "Vision Mamba", .free = vi_free, .arch = vi_arch, .ctx = vi_ctx,
+    .in_chans = vi_in_chans, .min_side = vi_min_side, .stages = vi_stages, .stage_channels = vi_stage_channels,
+    .stage_stride = vi_stage_stride, .stage_offset = vi_stage_offset, .stage_size = vi_stage_size, .macs = vi_macs,
+    .state_new = vi_state_new, .state_free = vi_state_free, .state_bytes = vi_state_bytes, .forward = vi_forward,
+    .feature = vi_feature,
+};

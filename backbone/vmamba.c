@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backbone/load.h"
+#include "backbone/backbone_internal.h"
 #include "backbone/vmamba_internal.h"
 
 #define LN_EPS 1e-5f
@@ -432,3 +433,44 @@ vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name) {
     return t;
 }
 
+
+/* ======================================================================= the backbone table */
+
+static void vm_free(void *m) { vssm_vmamba_free((vssm_vmamba *)m); }
+static const vssm_vmamba_config *vm_cfg(const void *m) { return vssm_vmamba_get_config((const vssm_vmamba *)m); }
+static const char *vm_arch(const void *m) { return vm_cfg(m)->arch; }
+static vssm_ctx *vm_ctx(const void *m) { return vssm_vmamba_ctx((const vssm_vmamba *)m); }
+static int vm_in_chans(const void *m) { return vm_cfg(m)->in_chans; }
+static int vm_min_side(const void *m) { (void)m; return 1; }
+static int vm_stages(const void *m) { (void)m; return VSSM_VMAMBA_STAGES; }
+static int vm_stage_channels(const void *m, int s) { return vm_cfg(m)->dims[s]; }
+static int vm_stage_stride(const void *m, int s) { (void)m; return 4 << s; }
+static double vm_stage_offset(const void *m, int s) { (void)m, (void)s; return 0.5; }
+static void vm_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) {
+    (void)m;
+    vssm_vmamba_stage_size(h, w, s, hs, ws);
+}
+static double vm_macs(const void *m, int h, int w) { return vssm_vmamba_macs(vm_cfg(m), h, w); }
+static vssm_status vm_state_new(void **st, void *m, int batch, int h, int w, vssm_err *err) {
+    vssm_vmamba_state *s = NULL;
+    vssm_status r = vssm_vmamba_state_new(&s, (vssm_vmamba *)m, batch, h, w, err);
+    *st = s;
+    return r;
+}
+static void vm_state_free(void *st) { vssm_vmamba_state_free((vssm_vmamba_state *)st); }
+static size_t vm_state_bytes(const void *st) { return vssm_vmamba_state_bytes((const vssm_vmamba_state *)st); }
+static vssm_status vm_forward(void *m, void *st, const float *x, vssm_err *err) {
+    return vssm_vmamba_forward((vssm_vmamba *)m, (vssm_vmamba_state *)st, x, err);
+}
+static vssm_tensor vm_feature(const void *m, const void *st, int s) {
+    (void)m;
+    return vssm_vmamba_feature((const vssm_vmamba_state *)st, s);
+}
+
+const vssm_backbone_impl vssm_vmamba_impl = {
+    .kind = VSSM_BACKBONE_VMAMBA, .name = "VMamba", .free = vm_free, .arch = vm_arch, .ctx = vm_ctx,
+    .in_chans = vm_in_chans, .min_side = vm_min_side, .stages = vm_stages, .stage_channels = vm_stage_channels,
+    .stage_stride = vm_stage_stride, .stage_offset = vm_stage_offset, .stage_size = vm_stage_size, .macs = vm_macs,
+    .state_new = vm_state_new, .state_free = vm_state_free, .state_bytes = vm_state_bytes, .forward = vm_forward,
+    .feature = vm_feature,
+};
