@@ -1,11 +1,10 @@
-/* eval/plot_png.c - confusion-matrix heat map as a PNG (libpng), written atomically through
- * vssm/outfile.h. */
-#include <png.h>
+/* eval/plot_png.c - confusion-matrix heat map as a PNG (vssm_image_write_png: written
+ * atomically through vssm/outfile.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vssm/eval.h"
-#include "vssm/outfile.h"
+#include "vssm/image.h"
 
 #define VSSM_PLOT_MAX_CLASSES 4096 /* a 4096 x 4096 RGB image: 48 MB */
 
@@ -35,30 +34,9 @@ vssm_status vssm_plot_confusion_png(const char *path, const int64_t *cm, int C, 
                 }
         }
     }
-    /* through vssm/outfile.h: a unique temp name beside path, renamed only when whole */
-    vssm_outfile o;
-    vssm_status s = vssm_outfile_open(&o, path, err);
-    if (s != VSSM_OK) {
-        free(img);
-        return s;
-    }
-    png_structp png = NULL;
-    png_infop info = NULL;
-    if (!(png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL)) || !(info = png_create_info_struct(png)))
-        s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory in libpng", path);
-    else if (setjmp(png_jmpbuf(png))) {
-        s = vssm_err_set(err, VSSM_ERR_IO, "%s: libpng failed while writing", path);
-    } else {
-        png_init_io(png, o.f);
-        png_set_IHDR(png, info, (png_uint_32)side, (png_uint_32)side, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-        png_write_info(png, info);
-        for (int y = 0; y < side; y++) png_write_row(png, img + (size_t)y * side * 3);
-        png_write_end(png, NULL);
-    }
-    if (png) png_destroy_write_struct(&png, info ? &info : NULL);
-    if (s == VSSM_OK) s = vssm_outfile_commit(&o, err);
-    else vssm_outfile_abort(&o);
+    /* the one RGB PNG writer (datasets/image_write.c: through vssm/outfile.h) */
+    vssm_image im = {side, side, 3, img};
+    vssm_status s = vssm_image_write_png(path, &im, err);
     free(img);
     return s;
 }

@@ -1,6 +1,5 @@
 /* tools/cmd_segment.c - `vssm segment`: a label PNG (palette) per image, optionally a
  * colour overlay, with mmseg's test pipeline (vssm/segment.h). */
-#include <png.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,25 +27,10 @@ static const char *usage =
     "Exit status: 0 all segmented; 1 some inputs could not be read or segmented (each named);\n"
     "  2 usage error or unusable weights.\n";
 
-/* The overlay, through vssm/outfile.h: a unique temp name beside path, renamed when whole. */
+/* The overlay: the one RGB PNG writer (vssm/image.h, through vssm/outfile.h). */
 static vssm_status write_rgb_png(const char *path, const uint8_t *rgb, int w, int h, vssm_err *err) {
-    vssm_outfile o;
-    vssm_status st = vssm_outfile_open(&o, path, err);
-    if (st != VSSM_OK) return st;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info || setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-        vssm_outfile_abort(&o);
-        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the overlay PNG", path);
-    }
-    png_init_io(png, o.f);
-    png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return vssm_outfile_commit(&o, err);
+    vssm_image im = {w, h, 3, (uint8_t *)rgb};   /* read only */
+    return vssm_image_write_png(path, &im, err);
 }
 
 /* The output names this run has written, with the input each came from: two inputs with

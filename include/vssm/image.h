@@ -136,6 +136,9 @@ const char *vssm_image_format_name(vssm_image_format f); /* "jpeg", "png", ... *
 vssm_status vssm_image_alloc(vssm_image *out, int w, int h, int c, vssm_err *err);
 /* Frees data and zeroes the struct; safe on an empty image and on NULL. */
 void vssm_image_free(vssm_image *im);
+/* Writes an RGB u8 image (c = 3) as PNG (libpng, compression level 3) through
+ * vssm/outfile.h: PATH is untouched unless the whole file was written. */
+vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err);
 
 typedef enum vssm_interp {
     VSSM_INTERP_BICUBIC = 0, /* PIL Image.BICUBIC, torchvision InterpolationMode.BICUBIC */

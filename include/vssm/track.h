@@ -251,8 +251,6 @@ vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, i
                             const vssm_track_curve *prec, int n_prec, const char *title, vssm_err *err);
 /* Draws the outline of box (thickness px, clipped to the image) into an RGB image. */
 void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int thickness);
-/* Writes an RGB u8 image as PNG (libpng) through vssm/outfile.h. */
-vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err);
 
 #ifdef __cplusplus
 }
