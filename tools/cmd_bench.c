@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 #include "tools/cli.h"
+#include "tools/model_opts.h"
 #include "vssm/classifier.h"
 #include "vssm/vssm.h"
 
@@ -203,10 +204,8 @@ VSSM_VERB(bench) {
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
 
     vssm_err err = {0};
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = threads;
-    if (!strcmp(device, "cuda")) co.device = VSSM_DEVICE_CUDA;
-    else if (strcmp(device, "cpu") != 0) { cli_error("bench: unknown device '%s' (cpu or cuda)", device); return VSSM_EXIT_USAGE; }
+    vssm_ctx_opts co;
+    if (cli_ctx_opts(device, threads, 0, &co)) return VSSM_EXIT_USAGE;
     o.on_cpu = co.device == VSSM_DEVICE_CPU;
     vssm_ctx *ctx = NULL;
     if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }

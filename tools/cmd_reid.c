@@ -215,11 +215,11 @@ static int cmd_extract(int argc, char **argv) {
         return VSSM_EXIT_USAGE;
     }
 
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = shard_threads(mo.threads);
-    co.allow_tf32 = mo.tf32;
-    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
-    else if (strcmp(mo.device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", mo.device); vssm_reid_dataset_free(&ds); return VSSM_EXIT_USAGE; }
+    vssm_ctx_opts co;
+    if (cli_ctx_opts(mo.device, mo.threads, mo.tf32, &co)) {
+        vssm_reid_dataset_free(&ds);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_ctx *ctx = NULL;
     vssm_reid_model *m = NULL;
     vssm_reid_model_opts ro = vssm_reid_model_default_opts();

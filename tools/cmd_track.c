@@ -261,11 +261,8 @@ VSSM_VERB(track) {
     if (vssm_tracker_config_validate(&tc, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
 
     /* the backbone alone, with the file's mean/std */
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = shard_threads(mo.threads);
-    co.allow_tf32 = mo.tf32;
-    if (!strcmp(mo.device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
-    else if (strcmp(mo.device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", mo.device); return VSSM_EXIT_USAGE; }
+    vssm_ctx_opts co;
+    if (cli_ctx_opts(mo.device, mo.threads, mo.tf32, &co)) return VSSM_EXIT_USAGE;
     vssm_ctx *ctx = NULL;
     vssm_backbone_opts bo = {mo.arch, mo.key, -1, {0}};   /* a Vim: its final token grid */
     vssm_backbone *bb = NULL;

@@ -53,15 +53,26 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
            model_opts_parse_max_pixels(argc, argv, i, &m->limits, bad);
 }
 
+int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co) {
+    *co = vssm_ctx_default_opts();
+    co->n_threads = shard_threads(threads);
+    co->allow_tf32 = tf32;
+    if (device && !strcmp(device, "cuda")) {
+        co->device = VSSM_DEVICE_CUDA;
+        co->device_index = shard_device_index();
+    } else if (device && strcmp(device, "cpu") != 0) {
+        cli_error("unknown device '%s' (cpu or cuda)", device);
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
 int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp) {
     *ctx = NULL;
     *clf = NULL;
     if (!m->weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = shard_threads(m->threads);
-    co.allow_tf32 = m->tf32;
-    if (!strcmp(m->device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
-    else if (strcmp(m->device, "cpu") != 0) { cli_error("unknown device '%s' (cpu or cuda)", m->device); return VSSM_EXIT_USAGE; }
+    vssm_ctx_opts co;
+    if (cli_ctx_opts(m->device, m->threads, m->tf32, &co)) return VSSM_EXIT_USAGE;
     if (m->resize < -1 || m->crop < -1 || m->resize > 16384 || m->crop > 16384) {
         cli_error("--resize and --crop take 0 (off) .. 16384");
         return VSSM_EXIT_USAGE;

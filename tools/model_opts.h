@@ -12,6 +12,11 @@ typedef struct model_opts {
     vssm_image_limits limits; /* --max-pixels (max_pixels 0: the library's default) */
 } model_opts;
 
+/* The one place a verb's context options are made: --device cpu|cuda (under mpirun, each
+ * rank its own GPU), --threads (split over the ranks), --tf32. Prints the error and
+ * returns 2 for an unknown device, else 0. */
+int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co);
+
 void model_opts_init(model_opts *m);
 /* Consumes argv[*i] (and its value) if it is one of the shared options; returns 1 then. */
 int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "tools/cli.h"
+#include "tools/model_opts.h"
 #include "tools/seg_tool.h"
 #include "tools/mpi_shard.h"
 
@@ -23,10 +24,8 @@ int seg_tool_open(const seg_tool_opts *o, vssm_ctx **ctx, vssm_segmenter **sg) {
     *ctx = NULL;
     *sg = NULL;
     if (!o->weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
-    vssm_ctx_opts co = vssm_ctx_default_opts();
-    co.n_threads = shard_threads(o->threads);
-    if (!strcmp(o->device, "cuda")) co.device = VSSM_DEVICE_CUDA, co.device_index = shard_device_index();
-    else if (strcmp(o->device, "cpu")) { cli_error("unknown device '%s' (cpu or cuda)", o->device); return VSSM_EXIT_USAGE; }
+    vssm_ctx_opts co;
+    if (cli_ctx_opts(o->device, o->threads, 0, &co)) return VSSM_EXIT_USAGE;
     vssm_err err = {0};
     if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
     vssm_segmenter_opts so = {o->arch, o->key};
