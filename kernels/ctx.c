@@ -47,6 +47,7 @@ vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *er
 void vssm_ctx_free(vssm_ctx *ctx) {
     if (!ctx) return;
     if (ctx->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(ctx);
+    free(ctx->gemm_scratch);
     free(ctx);
 }
 

@@ -8,6 +8,8 @@ struct vssm_ctx {
     vssm_ctx_opts opts;
     const vssm_ops *ops;
     void *impl;                         /* backend state (CUDA: stream, handles) */
+    float *gemm_scratch;                /* CPU GEMM: per-thread copies of x blocks, made at the
+                                           first large product and kept (sgemm.c) */
     int profile;
     double prof_secs[VSSM_OP_KIND_COUNT];
     char desc[160];

@@ -1,8 +1,9 @@
 /* vssm/ctx.h - the execution context: which device runs the ops, how many threads.
  *
  * A context carries everything that would otherwise be global: the op backend, its
- * handles (cuBLAS/cuDNN on CUDA), the thread count. Models and states are created
- * against one context and must be freed before it.
+ * handles (cuBLAS/cuDNN on CUDA), the thread count, profiling counters and the CPU GEMM's
+ * scratch. Models and states are created against one context and must be freed before it;
+ * a context (and what runs on it) is used by one thread at a time.
  *
  *     vssm_ctx_opts o = vssm_ctx_default_opts();   // CPU, all cores
  *     o.n_threads = 2;

@@ -168,8 +168,13 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
     const int epi = b || act != VSSM_ACT_NONE;
     const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
     const int ldp = KC + 16;   /* padded: rows of the copy fall in different L1 sets */
-    float *xbuf = (double)M * K * sizeof(float) > BIG_X_BYTES
-                      ? aligned_alloc(64, (size_t)nt * MC * ldp * sizeof(float)) : NULL;
+    /* the copies' buffer: made once per context, at its first large product (a context is
+     * used by one thread at a time), not per call: these products run every forward */
+    float *xbuf = NULL;
+    if ((double)M * K * sizeof(float) > BIG_X_BYTES) {
+        if (!ctx->gemm_scratch) ctx->gemm_scratch = aligned_alloc(64, (size_t)nt * MC * ldp * sizeof(float));
+        xbuf = ctx->gemm_scratch;
+    }
     if (xbuf) {
         /* Large x (the segmentation convs: M x K up to 16384 x 18432): the K blocks go in
          * order, one parallel pass each (so each sum stays sequential); in a pass a thread
@@ -203,7 +208,6 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
             }
             k0 += kc;
         } while (k0 < K);
-        free(xbuf);
         return;
     }
     const int64_t nmb = (M + MR - 1) / MR;
