@@ -185,8 +185,9 @@ static void model_pos(const vssm_vim *m, int gh, int gw, int with_cls, float *ou
 
 /* ======================================================================= weights: one walk */
 
-/* XF_LINEAR: a Linear weight (N, K) laid out for vssm_op_linear_packed; XF_HALF_LINEAR: the
- * same after halving (out_proj with the div2 folded in) */
+/* XF_LINEAR: a Linear weight (N, K) (or a conv kernel (N, C, P, P) as (N, C*P*P)) laid out
+ * for vssm_op_linear_packed; XF_HALF_LINEAR: the same after halving (out_proj with the div2
+ * folded in) */
 typedef enum { XF_PLAIN, XF_CONV1D, XF_T, XF_A_LOG, XF_LINEAR, XF_HALF_LINEAR } xform;
 
 typedef struct walker {
@@ -203,7 +204,7 @@ static int walk_model(walker *w, const vssm_vim_config *c, vssm_vim *m) {
     const int64_t D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state, K = c->d_conv;
     const int64_t P = c->patch_size, M0 = (int64_t)c->pos_grid_h * c->pos_grid_w;
     char nm[160];
-    VISIT("patch_embed.proj.weight", 4, XF_PLAIN, &m->pe_w, D, c->in_chans, P, P);
+    VISIT("patch_embed.proj.weight", 4, XF_LINEAR, &m->pe_w, D, c->in_chans, P, P);
     VISIT("patch_embed.proj.bias", 1, XF_PLAIN, &m->pe_b, D);
     if (!c->no_cls_token) VISIT("cls_token", 3, XF_PLAIN, &m->cls, 1, 1, D);
     VISIT("pos_embed", 3, XF_PLAIN, &m->pos_dev, 1, M0 + !c->no_cls_token, D);
@@ -247,7 +248,7 @@ static int count_visit(walker *w, const char *name, const int64_t *shape, int nd
     int64_t n = numel_of(shape, ndim);
     c->params += n;
     if ((xf == XF_LINEAR || xf == XF_HALF_LINEAR) && c->ctx)
-        n = (int64_t)vssm_op_linear_pack_numel(c->ctx, (int)shape[0], (int)shape[1]);
+        n = (int64_t)vssm_op_linear_pack_numel(c->ctx, (int)shape[0], (int)(n / shape[0]));
     if (n > c->maxn) c->maxn = n;
     c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
     return 0;
@@ -288,8 +289,9 @@ static int load_visit(walker *w, const char *name, const int64_t *shape, int ndi
     case XF_HALF_LINEAR:
         if (xf == XF_HALF_LINEAR)   /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
             for (int64_t i = 0; i < n; i++) ld->host[i] *= 0.5f;
-        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, (int)shape[0], (int)shape[1]);
-        vssm_op_linear_pack(ld->m->ctx, ld->host, (int)shape[0], (int)shape[1], h2);
+        /* (N, K...) as an (N, K) weight: a conv kernel flattens to its im2col columns */
+        vssm_op_linear_pack(ld->m->ctx, ld->host, (int)shape[0], (int)(n / shape[0]), h2);
+        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, (int)shape[0], (int)(n / shape[0]));
         out = h2;
         break;
     case XF_CONV1D: /* (Di, 1, K) -> (K, Di) */
@@ -540,7 +542,7 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
     const int D = c->embed_dim, B = st->B, KC = c->in_chans * c->patch_size * c->patch_size;
     const int64_t T = (int64_t)B * st->L;
     const size_t tok_bytes = (size_t)T * D * sizeof(float), row = (size_t)D * sizeof(float);
-    vssm_op_linear(ctx, st->cols, T, KC, m->pe_w, m->pe_b, D, VSSM_ACT_NONE, 0, st->x);
+    vssm_op_linear_packed(ctx, st->cols, T, KC, m->pe_w, m->pe_b, D, VSSM_ACT_NONE, 0, st->x);
     vssm_op_rows_add(ctx, st->x, B, st->L, D, st->pos, st->cls_row, m->cls);
     vssm_op_copy(ctx, st->tap_embed, st->x, tok_bytes);
     for (int i = 0; i < c->depth; i++) {

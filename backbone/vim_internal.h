@@ -26,7 +26,7 @@ typedef struct vssm_vim_layer_w {
 struct vssm_vim {
     vssm_vim_config cfg;
     vssm_ctx *ctx;
-    float *pe_w, *pe_b;       /* (D, C*P*P), (D) */
+    float *pe_w, *pe_b;       /* (D, C*P*P) laid out by vssm_op_linear_pack, (D) */
     float *cls;               /* (D); NULL without a class token */
     float *pos_dev;           /* (M0 [+1], D) as stored (unused on the device; kept for uniform loading) */
     float *pos_host;          /* (M0 [+1], D) host copy, resampled per state; + 1: the class row */
