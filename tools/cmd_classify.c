@@ -88,7 +88,9 @@ VSSM_VERB(classify) {
     int missing = img_list_collect(&l, paths, npaths);
     out_state os = {clf, &l, topk, json, 0};
     int failed = 0;
-    if (l.n == 0) fprintf(stderr, "vssm: classify: no images found\n");
+    if (l.n == 0)
+        cli_error("classify: no images found in %s%s", paths[0],
+                  npaths > 1 ? " or the other paths given" : "");
     else failed = run_classifier(clf, &l, &ro, on_image, &os, NULL);
     fflush(stdout);
     int total_failed = failed + missing;
