@@ -4,11 +4,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "fuzz_util.h"
+#include "fuzz_weights.h"
 #include "vssm/weights.h"
 
 static void walk(vssm_weights *w) {
-    vssm_err err = {0};
     for (int i = 0, n = vssm_weights_meta_count(w); i < n; i++) {
         const char *k = vssm_weights_meta_key(w, i);
         if (!k) abort();
@@ -16,22 +15,7 @@ static void walk(vssm_weights *w) {
         if (!v) abort();
         fz_consume(v, strlen(v) + 1);
     }
-    for (int i = 0, n = vssm_weights_count(w); i < n; i++) {
-        const char *name = vssm_weights_name(w, i);
-        if (!name) abort();
-        vssm_tensor t;
-        if (vssm_weights_get(w, name, &t, &err) != VSSM_OK) continue;
-        int64_t numel = vssm_tensor_numel(&t);
-        if (numel < 0) abort();
-        size_t bytes = (size_t)numel * vssm_dtype_size(t.dtype);
-        fz_consume(t.data, bytes);
-        if (numel <= (1 << 20)) {
-            float *f = (float *)malloc((size_t)(numel ? numel : 1) * sizeof(float));
-            if (!f) abort();
-            (void)vssm_tensor_to_f32(&t, f, &err);
-            free(f);
-        }
-    }
+    fz_walk_tensors(w);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
