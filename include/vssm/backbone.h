@@ -73,49 +73,52 @@ typedef struct vssm_backbone_opts {
 
 /* Opens the file, finds and loads the backbone (see the top of this file), closes it.
  * pp (may be NULL) receives the file's preprocessing. Errors are prefixed with the path. */
-vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
-                                    vssm_preprocess_params *pp, vssm_err *err);
+VSSM_API vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path,
+                                             const vssm_backbone_opts *opts, vssm_preprocess_params *pp, vssm_err *err);
 /* The same from an open source (which may be closed after the call: weights are copied). */
-vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const vssm_source *src,
-                                      const vssm_backbone_opts *opts, vssm_preprocess_params *pp, vssm_err *err);
+VSSM_API vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const vssm_source *src,
+                                               const vssm_backbone_opts *opts, vssm_preprocess_params *pp,
+                                               vssm_err *err);
 /* Wraps an already loaded model; own = 1 hands it over (freed with the backbone), 0 leaves
  * it the caller's (free it after the backbone). */
-vssm_status vssm_backbone_wrap_vmamba(vssm_backbone **out, vssm_vmamba *m, int own, vssm_err *err);
-vssm_status vssm_backbone_wrap_vim(vssm_backbone **out, vssm_vim *m, int own, vssm_err *err);
-void vssm_backbone_free(vssm_backbone *b);
+VSSM_API vssm_status vssm_backbone_wrap_vmamba(vssm_backbone **out, vssm_vmamba *m, int own, vssm_err *err);
+VSSM_API vssm_status vssm_backbone_wrap_vim(vssm_backbone **out, vssm_vim *m, int own, vssm_err *err);
+VSSM_API void vssm_backbone_free(vssm_backbone *b);
 
-vssm_backbone_kind vssm_backbone_get_kind(const vssm_backbone *b);
+VSSM_API vssm_backbone_kind vssm_backbone_get_kind(const vssm_backbone *b);
 /* "vmamba-tiny", "vim-small", "custom", ... */
-const char *vssm_backbone_arch(const vssm_backbone *b);
+VSSM_API const char *vssm_backbone_arch(const vssm_backbone *b);
 /* The wrapped model: one of them is NULL. */
-vssm_vmamba *vssm_backbone_vmamba(const vssm_backbone *b);
-vssm_vim *vssm_backbone_vim(const vssm_backbone *b);
-vssm_ctx *vssm_backbone_ctx(const vssm_backbone *b);
+VSSM_API vssm_vmamba *vssm_backbone_vmamba(const vssm_backbone *b);
+VSSM_API vssm_vim *vssm_backbone_vim(const vssm_backbone *b);
+VSSM_API vssm_ctx *vssm_backbone_ctx(const vssm_backbone *b);
 /* Tensor-name prefix of the backbone in the file it came from ("", "backbone.", ...; "" when wrapped). */
-const char *vssm_backbone_prefix(const vssm_backbone *b);
-int vssm_backbone_in_chans(const vssm_backbone *b);
+VSSM_API const char *vssm_backbone_prefix(const vssm_backbone *b);
+VSSM_API int vssm_backbone_in_chans(const vssm_backbone *b);
 /* The smallest input side: 1 (VMamba), the patch size (Vim). */
-int vssm_backbone_min_side(const vssm_backbone *b);
+VSSM_API int vssm_backbone_min_side(const vssm_backbone *b);
 
-int vssm_backbone_stages(const vssm_backbone *b);
+VSSM_API int vssm_backbone_stages(const vssm_backbone *b);
 /* Stage s (0 <= s < stages): channels, nominal stride (input pixels per cell), the
  * continuous input coordinate of cell 0's centre (cell f: stride * f + offset), and the map
  * size for an h x w input (0 x 0 when the input is too small). */
-int vssm_backbone_stage_channels(const vssm_backbone *b, int s);
-int vssm_backbone_stage_stride(const vssm_backbone *b, int s);
-double vssm_backbone_stage_offset(const vssm_backbone *b, int s);
-void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int s, int *hs, int *ws);
+VSSM_API int vssm_backbone_stage_channels(const vssm_backbone *b, int s);
+VSSM_API int vssm_backbone_stage_stride(const vssm_backbone *b, int s);
+VSSM_API double vssm_backbone_stage_offset(const vssm_backbone *b, int s);
+VSSM_API void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int s, int *hs, int *ws);
 /* Multiply-adds per image at h x w (the backbone's model, including a head it holds). */
-double vssm_backbone_macs(const vssm_backbone *b, int h, int w);
+VSSM_API double vssm_backbone_macs(const vssm_backbone *b, int h, int w);
 
-vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b, int batch, int h, int w, vssm_err *err);
-void vssm_backbone_state_free(vssm_backbone_state *st);
-size_t vssm_backbone_state_bytes(const vssm_backbone_state *st);
-int vssm_backbone_state_batch(const vssm_backbone_state *st);
+VSSM_API vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b, int batch, int h, int w,
+                                             vssm_err *err);
+VSSM_API void vssm_backbone_state_free(vssm_backbone_state *st);
+VSSM_API size_t vssm_backbone_state_bytes(const vssm_backbone_state *st);
+VSSM_API int vssm_backbone_state_batch(const vssm_backbone_state *st);
 /* input: host (B, H, W, in_chans) f32 NHWC. */
-vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state *st, const float *input, vssm_err *err);
+VSSM_API vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state *st, const float *input,
+                                           vssm_err *err);
 /* Stage s after a forward, (B, Hs, Ws, Cs) NHWC on the ctx's device; empty when s is out of range. */
-vssm_tensor vssm_backbone_feature(const vssm_backbone_state *st, int s);
+VSSM_API vssm_tensor vssm_backbone_feature(const vssm_backbone_state *st, int s);
 
 #ifdef __cplusplus
 }

@@ -44,45 +44,46 @@ typedef struct vssm_classifier_opts {
     const char *labels_path;  /* NULL: from metadata / built-in */
 } vssm_classifier_opts;
 
-vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
-                                 const vssm_classifier_opts *opts, vssm_err *err);
+VSSM_API vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
+                                          const vssm_classifier_opts *opts, vssm_err *err);
 /* A VMamba backbone alone from a weights file, with the same config rules as
  * vssm_classifier_load (stated arch, metadata, or tensor shapes). cfg and pp (either may be
  * NULL) receive the config and the file's preprocessing. A file holding a Vision Mamba is
  * VSSM_ERR_UNSUPPORTED: vssm_backbone_load_file (vssm/backbone.h) loads either backbone,
  * which is what the segmentation, tracking and re-ID heads use. */
-vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_classifier_opts *opts,
-                                  vssm_vmamba_config *cfg, vssm_preprocess_params *pp, vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path,
+                                           const vssm_classifier_opts *opts, vssm_vmamba_config *cfg,
+                                           vssm_preprocess_params *pp, vssm_err *err);
 
 /* From an already-open tensor source with a known config (e.g. vssm_random_source_new
  * for benchmarks); ImageNet preprocessing, no class names unless 1000 classes. */
-vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
-                                        const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                                 const vssm_source *src, const char *prefix, vssm_err *err);
 /* The same for a Vim with a known config (ImageNet preprocessing). */
-vssm_status vssm_classifier_from_vim_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
-                                            const vssm_source *src, const char *prefix, vssm_err *err);
-void vssm_classifier_free(vssm_classifier *c);
+VSSM_API vssm_status vssm_classifier_from_vim_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                                     const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API void vssm_classifier_free(vssm_classifier *c);
 /* The Vim config when the backbone is a Vim, else NULL. */
-const vssm_vim_config *vssm_classifier_vim_config(const vssm_classifier *c);
+VSSM_API const vssm_vim_config *vssm_classifier_vim_config(const vssm_classifier *c);
 /* Multiply-adds per image at h x w, and parameters (backbone + head), for either backbone. */
-double vssm_classifier_macs(const vssm_classifier *c, int h, int w);
-int64_t vssm_classifier_params(const vssm_classifier *c);
+VSSM_API double vssm_classifier_macs(const vssm_classifier *c, int h, int w);
+VSSM_API int64_t vssm_classifier_params(const vssm_classifier *c);
 /* Bytes of activations planned for the last forward's (B, H, W); 0 before the first. */
-size_t vssm_classifier_state_bytes(const vssm_classifier *c);
-const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c);
-vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c);
-int vssm_classifier_classes(const vssm_classifier *c);
+VSSM_API size_t vssm_classifier_state_bytes(const vssm_classifier *c);
+VSSM_API const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c);
+VSSM_API vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c);
+VSSM_API int vssm_classifier_classes(const vssm_classifier *c);
 /* Class name i, or NULL when the model has no names. */
-const char *vssm_classifier_label(const vssm_classifier *c, int i);
+VSSM_API const char *vssm_classifier_label(const vssm_classifier *c, int i);
 /* x: host (B, H, W, 3) f32, preprocessed; logits: host (B, classes). */
-vssm_status vssm_classifier_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits,
-                                    vssm_err *err);
+VSSM_API vssm_status vssm_classifier_forward(vssm_classifier *c, const float *x, int B, int H, int W, float *logits,
+                                             vssm_err *err);
 /* The smallest input side the network accepts: 1 (every stride-2 conv maps n to
  * ceil(n/2) >= 1), documented so callers can refuse degenerate images early. */
 #define VSSM_CLASSIFIER_MIN_SIDE 1
 
 /* The built-in ImageNet-1k class names (weights/imagenet1k_labels.txt), 1000 entries. */
-const char *const *vssm_imagenet1k_labels(void);
+VSSM_API const char *const *vssm_imagenet1k_labels(void);
 
 #ifdef __cplusplus
 }

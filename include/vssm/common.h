@@ -17,6 +17,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VSSM_API marks the public functions. The library is compiled with -fvisibility=hidden,
+ * so a shared libvssm exports these and nothing else; VSSM_BUILD_SHARED is defined while
+ * compiling the library itself, VSSM_SHARED by users of the Windows DLL (elsewhere, and for
+ * the static library, users need no definition). */
+#if defined(_WIN32)
+#  if defined(VSSM_BUILD_SHARED)
+#    define VSSM_API __declspec(dllexport)
+#  elif defined(VSSM_SHARED)
+#    define VSSM_API __declspec(dllimport)
+#  else
+#    define VSSM_API
+#  endif
+#elif defined(__GNUC__)
+#  define VSSM_API __attribute__((visibility("default")))
+#else
+#  define VSSM_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,18 +58,18 @@ typedef struct vssm_err {
 
 /* Records status and a printf-style message in err (if err is non-NULL); returns status.
  * A later call overwrites an earlier message. */
-vssm_status vssm_err_set(vssm_err *err, vssm_status status, const char *fmt, ...)
+VSSM_API vssm_status vssm_err_set(vssm_err *err, vssm_status status, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 /* Prepends "prefix: " to an existing message (adds context on the way up). */
-void vssm_err_prefix(vssm_err *err, const char *fmt, ...)
+VSSM_API void vssm_err_prefix(vssm_err *err, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-const char *vssm_status_str(vssm_status s);
+VSSM_API const char *vssm_status_str(vssm_status s);
 
 typedef enum vssm_dtype {
     VSSM_DTYPE_F32 = 0,
@@ -67,8 +85,8 @@ typedef enum vssm_dtype {
     VSSM_DTYPE_COUNT
 } vssm_dtype;
 
-size_t vssm_dtype_size(vssm_dtype t);
-const char *vssm_dtype_name(vssm_dtype t); /* safetensors spelling: "F32", "BF16", ... */
+VSSM_API size_t vssm_dtype_size(vssm_dtype t);
+VSSM_API const char *vssm_dtype_name(vssm_dtype t); /* safetensors spelling: "F32", "BF16", ... */
 
 typedef enum vssm_device {
     VSSM_DEVICE_CPU = 0,
@@ -84,14 +102,14 @@ typedef struct vssm_tensor {
     vssm_device device;
 } vssm_tensor;
 
-int64_t vssm_tensor_numel(const vssm_tensor *t);
+VSSM_API int64_t vssm_tensor_numel(const vssm_tensor *t);
 /* Converts a host tensor of dtype F32, F16, BF16 or F64 to f32 in dst (numel floats);
  * VSSM_ERR_UNSUPPORTED for other dtypes. */
-vssm_status vssm_tensor_to_f32(const vssm_tensor *t, float *dst, vssm_err *err);
-float vssm_f16_to_f32(uint16_t h);
-float vssm_bf16_to_f32(uint16_t h);
+VSSM_API vssm_status vssm_tensor_to_f32(const vssm_tensor *t, float *dst, vssm_err *err);
+VSSM_API float vssm_f16_to_f32(uint16_t h);
+VSSM_API float vssm_bf16_to_f32(uint16_t h);
 /* Writes "(2, 3, 64, 64)" into buf; returns buf. */
-const char *vssm_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
+VSSM_API const char *vssm_shape_str(const int64_t *shape, int ndim, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -30,22 +30,22 @@ typedef struct vssm_ctx_opts {
     int allow_tf32;       /* CUDA: let cuBLAS use TF32 (off by default: exact fp32) */
 } vssm_ctx_opts;
 
-vssm_ctx_opts vssm_ctx_default_opts(void);
+VSSM_API vssm_ctx_opts vssm_ctx_default_opts(void);
 /* Fails with VSSM_ERR_DEVICE (and a message saying why) when the device is absent or
  * this build lacks its backend. */
-vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *err);
-void vssm_ctx_free(vssm_ctx *ctx);
-vssm_device vssm_ctx_device(const vssm_ctx *ctx);
-int vssm_ctx_threads(const vssm_ctx *ctx);
+VSSM_API vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *err);
+VSSM_API void vssm_ctx_free(vssm_ctx *ctx);
+VSSM_API vssm_device vssm_ctx_device(const vssm_ctx *ctx);
+VSSM_API int vssm_ctx_threads(const vssm_ctx *ctx);
 /* Short description, e.g. "cpu (2 threads, AVX-512)" or "cuda:0 NVIDIA H100". */
-const char *vssm_ctx_describe(const vssm_ctx *ctx);
+VSSM_API const char *vssm_ctx_describe(const vssm_ctx *ctx);
 
 /* Copies an f32 tensor of the ctx's device (a feature map, logits) to host memory; dst
  * holds numel floats. */
-vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err);
+VSSM_API vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err);
 /* Measures the device's copy bandwidth: GB/s (bytes read + written) of a device-to-device
  * copy of `bytes`, best of 5 after a warm-up. The memory ceiling for bandwidth-bound ops. */
-vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err);
+VSSM_API vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err);
 
 /* Per-op-kind timing (for `vssm bench`): when enabled, each op adds its elapsed time
  * (device-synchronised) to a counter of its kind. Off by default: costs a sync per op. */
@@ -58,10 +58,10 @@ typedef enum vssm_op_kind {
     VSSM_OP_ELTWISE,    /* add, activations, pooling, copies */
     VSSM_OP_KIND_COUNT
 } vssm_op_kind;
-const char *vssm_op_kind_name(vssm_op_kind k);
-void vssm_ctx_profile(vssm_ctx *ctx, int enable);
+VSSM_API const char *vssm_op_kind_name(vssm_op_kind k);
+VSSM_API void vssm_ctx_profile(vssm_ctx *ctx, int enable);
 /* Copies accumulated seconds per op kind into secs[VSSM_OP_KIND_COUNT] and resets them. */
-void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs);
+VSSM_API void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs);
 
 #ifdef __cplusplus
 }

@@ -26,17 +26,17 @@ typedef struct vssm_cls_metrics {
     int64_t *confusion;         /* (classes, classes): row = target, column = top-1 prediction */
 } vssm_cls_metrics;
 
-vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vssm_err *err);
-void vssm_cls_metrics_free(vssm_cls_metrics *m);
+VSSM_API vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vssm_err *err);
+VSSM_API void vssm_cls_metrics_free(vssm_cls_metrics *m);
 /* Ties: a logit equal to the target's counts as ranked above it only when its index is
  * lower (torch.topk keeps the first of equal values). Returns VSSM_ERR_INVALID_ARG for a
  * target outside [0, classes). */
-vssm_status vssm_cls_metrics_add(vssm_cls_metrics *m, const float *logits, int target, vssm_err *err);
+VSSM_API vssm_status vssm_cls_metrics_add(vssm_cls_metrics *m, const float *logits, int target, vssm_err *err);
 /* 100 * correct / n for top-k (k capped at kmax); 0 when n == 0. */
-double vssm_cls_metrics_topk(const vssm_cls_metrics *m, int k);
+VSSM_API double vssm_cls_metrics_topk(const vssm_cls_metrics *m, int k);
 /* per-class top-1 accuracy in percent; NaN for a class with no samples */
-double vssm_cls_metrics_class_acc(const vssm_cls_metrics *m, int c);
-int64_t vssm_cls_metrics_class_count(const vssm_cls_metrics *m, int c);
+VSSM_API double vssm_cls_metrics_class_acc(const vssm_cls_metrics *m, int c);
+VSSM_API int64_t vssm_cls_metrics_class_count(const vssm_cls_metrics *m, int c);
 
 /* Multi-label attribute metrics (Rethinking_of_PAR pedestrian_metrics.py): pred =
  * sigmoid(logit) > 0.5, i.e. logit > 0. label_mA per attribute = (TP/P + TN/N)/2 with
@@ -46,13 +46,14 @@ typedef struct vssm_attr_metrics {
     double mA, acc, prec, rec, f1;
 } vssm_attr_metrics;
 /* probs: (n, a) probabilities in [0, 1]; gt: (n, a) 0/1 */
-vssm_status vssm_attr_metrics_compute(const float *probs, const uint8_t *gt, int64_t n, int a, vssm_attr_metrics *out,
-                                      double *label_mA /* (a) or NULL */, vssm_err *err);
+VSSM_API vssm_status vssm_attr_metrics_compute(const float *probs, const uint8_t *gt, int64_t n, int a,
+                                               vssm_attr_metrics *out, double *label_mA /* (a) or NULL */,
+                                               vssm_err *err);
 
 /* Writes a confusion matrix heat map (row-normalised, white -> blue) as an RGB PNG,
  * through vssm/outfile.h (a unique temporary name beside path, then rename). More than
  * 4096 classes is VSSM_ERR_INVALID_ARG (the image is C x C pixels from 256 classes up). */
-vssm_status vssm_plot_confusion_png(const char *path, const int64_t *confusion, int classes, vssm_err *err);
+VSSM_API vssm_status vssm_plot_confusion_png(const char *path, const int64_t *confusion, int classes, vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -18,15 +18,15 @@ extern "C" {
  * Weights "classifier.norm.{weight,bias}" and "classifier.head.{weight,bias}" (prefixed). */
 typedef struct vssm_cls_head vssm_cls_head;
 
-vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, int in_dim, int num_classes,
-                               const vssm_source *src, const char *prefix, vssm_err *err);
-void vssm_cls_head_free(vssm_cls_head *h);
-int vssm_cls_head_classes(const vssm_cls_head *h);
+VSSM_API vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, int in_dim, int num_classes,
+                                        const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API void vssm_cls_head_free(vssm_cls_head *h);
+VSSM_API int vssm_cls_head_classes(const vssm_cls_head *h);
 /* feats: the backbone's stage list (the last one is used); n_feats its length.
  * logits: host memory, (B, num_classes). Buffers are (re)planned when B or the feature
  * size changes, so steady-state calls allocate nothing. */
-vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats,
-                                  float *logits, vssm_err *err);
+VSSM_API vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats,
+                                           float *logits, vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -122,23 +122,23 @@ typedef struct vssm_image_limits {
 
 /* Reads and decodes a file into out (an RGB image). lim may be NULL (defaults). On failure
  * out is left empty ({0}) and err names the file and the reason. */
-vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim,
-                            vssm_err *err);
+VSSM_API vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim,
+                                     vssm_err *err);
 /* Same, from memory; name (may be NULL) is only used in error messages. */
-vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, const char *name,
-                                  const vssm_image_limits *lim, vssm_err *err);
+VSSM_API vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, const char *name,
+                                           const vssm_image_limits *lim, vssm_err *err);
 /* The format the content's first bytes announce (TGA has no magic: it is recognised from
  * a plausible header only when nothing else matches). */
-vssm_image_format vssm_image_sniff(const void *buf, size_t n);
-const char *vssm_image_format_name(vssm_image_format f); /* "jpeg", "png", ... */
+VSSM_API vssm_image_format vssm_image_sniff(const void *buf, size_t n);
+VSSM_API const char *vssm_image_format_name(vssm_image_format f); /* "jpeg", "png", ... */
 
 /* Allocates an uninitialised w x h x c image (c in 1..4). */
-vssm_status vssm_image_alloc(vssm_image *out, int w, int h, int c, vssm_err *err);
+VSSM_API vssm_status vssm_image_alloc(vssm_image *out, int w, int h, int c, vssm_err *err);
 /* Frees data and zeroes the struct; safe on an empty image and on NULL. */
-void vssm_image_free(vssm_image *im);
+VSSM_API void vssm_image_free(vssm_image *im);
 /* Writes an RGB u8 image (c = 3) as PNG (libpng, compression level 3) through
  * vssm/outfile.h: PATH is untouched unless the whole file was written. */
-vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err);
+VSSM_API vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_err *err);
 
 typedef enum vssm_interp {
     VSSM_INTERP_BICUBIC = 0, /* PIL Image.BICUBIC, torchvision InterpolationMode.BICUBIC */
@@ -146,18 +146,18 @@ typedef enum vssm_interp {
 } vssm_interp;
 
 /* Parses "bicubic" / "bilinear"; returns -1 for anything else. */
-int vssm_interp_from_name(const char *name);
-const char *vssm_interp_name(vssm_interp interp);
+VSSM_API int vssm_interp_from_name(const char *name);
+VSSM_API const char *vssm_interp_name(vssm_interp interp);
 
 /* PIL's src.resize((out_w, out_h), interp) on any c in 1..4; dst is allocated (any
  * previous content of dst is NOT freed). Equal sizes give a copy. */
-vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
-                              vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
+                                       vssm_image *dst, vssm_err *err);
 /* torchvision's CenterCrop((crop_h, crop_w)) with its zero padding; dst is allocated. */
-vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h,
-                                   vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h,
+                                            vssm_image *dst, vssm_err *err);
 /* torchvision Resize(size) of the shorter side: the size (new_w, new_h) it resizes to. */
-void vssm_resize_shorter_side(int w, int h, int size, int *new_w, int *new_h);
+VSSM_API void vssm_resize_shorter_side(int w, int h, int size, int *new_w, int *new_h);
 
 typedef struct vssm_preprocess_params {
     int resize;         /* shorter side resized to this; 0 = keep the image's own size */
@@ -167,22 +167,22 @@ typedef struct vssm_preprocess_params {
 } vssm_preprocess_params;
 
 /* resize 256, crop 224, bicubic, ImageNet mean/std: VMamba's evaluation preprocessing. */
-vssm_preprocess_params vssm_preprocess_imagenet(void);
+VSSM_API vssm_preprocess_params vssm_preprocess_imagenet(void);
 
 /* The (width, height) vssm_preprocess writes for a w x h image. */
-vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, int h,
-                                        int *out_w, int *out_h, vssm_err *err);
+VSSM_API vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, int h,
+                                                 int *out_w, int *out_h, vssm_err *err);
 /* The u8 image after Resize and CenterCrop (before ToTensor); dst is allocated. */
-vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_params *p,
-                               vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_params *p,
+                                        vssm_image *dst, vssm_err *err);
 /* ToTensor + Normalize of an RGB u8 image: out_hwc[(y * w + x) * 3 + c] =
  * (src / 255.0f - mean[c]) / std[c] in float32, as torch computes it. */
-vssm_status vssm_image_normalize(const vssm_image *src, const float mean[3], const float std[3],
-                                 float *out_hwc, vssm_err *err);
+VSSM_API vssm_status vssm_image_normalize(const vssm_image *src, const float mean[3], const float std[3],
+                                          float *out_hwc, vssm_err *err);
 /* The whole chain for one RGB image into out_hwc, which must hold out_h * out_w * 3
  * floats (see vssm_preprocess_output_size): (out_h, out_w, 3). */
-vssm_status vssm_preprocess(const vssm_image *src, const vssm_preprocess_params *p,
-                            float *out_hwc, vssm_err *err);
+VSSM_API vssm_status vssm_preprocess(const vssm_image *src, const vssm_preprocess_params *p,
+                                     float *out_hwc, vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -29,19 +29,19 @@ extern "C" {
 
 /* Preprocessing is vssm_preprocess_params (vssm/image.h); this sets it to the ImageNet
  * evaluation preprocessing of the released VMamba models (256 / 224 / bicubic). */
-void vssm_preprocess_default(vssm_preprocess_params *pp);
+VSSM_API void vssm_preprocess_default(vssm_preprocess_params *pp);
 
 /* Infers the config of the VMamba whose tensors are named PREFIX + "patch_embed.0.weight",
  * ... in src (src->count and src->name_at are required). */
-vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix, vssm_vmamba_config *cfg,
-                                     vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix, vssm_vmamba_config *cfg,
+                                              vssm_err *err);
 /* Finds the prefix under which a VMamba backbone lives ("", "backbone.", "module.", ...):
  * writes it into buf; VSSM_ERR_FORMAT when no "...patch_embed.0.weight" exists. */
-vssm_status vssm_vmamba_find_prefix(const vssm_source *src, char *buf, size_t n, vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_find_prefix(const vssm_source *src, char *buf, size_t n, vssm_err *err);
 /* Checks every tensor the stated config needs (and that no extra blocks exist); on a
  * mismatch VSSM_ERR_SHAPE names the first offending tensor with both shapes. */
-vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *stated, const vssm_source *src, const char *prefix,
-                                     vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *stated, const vssm_source *src,
+                                              const char *prefix, vssm_err *err);
 
 /* Metadata form. to_meta fills up to VSSM_CONFIG_META_MAX pairs into out (pp may be NULL:
  * no preprocessing keys); from_meta reads them back through src->meta (pp may be NULL;
@@ -52,9 +52,10 @@ typedef struct vssm_config_meta {
     char key[VSSM_CONFIG_META_MAX][24];
     char value[VSSM_CONFIG_META_MAX][96];
 } vssm_config_meta;
-void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp, vssm_config_meta *out);
-vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess_params *pp,
-                                         vssm_err *err);
+VSSM_API void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp,
+                                         vssm_config_meta *out);
+VSSM_API vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg,
+                                                  vssm_preprocess_params *pp, vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -32,12 +32,12 @@ typedef struct vssm_outfile {
 } vssm_outfile;
 
 /* Creates the temp file beside path. On failure o is zeroed and err names path. */
-vssm_status vssm_outfile_open(vssm_outfile *o, const char *path, vssm_err *err);
+VSSM_API vssm_status vssm_outfile_open(vssm_outfile *o, const char *path, vssm_err *err);
 /* Flushes, checks every write succeeded, closes and renames the temp file onto path.
  * On any failure the temp file is removed and err names path. Always releases o. */
-vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err);
+VSSM_API vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err);
 /* Closes and removes the temp file; path is untouched. Safe on a zeroed or released o. */
-void vssm_outfile_abort(vssm_outfile *o);
+VSSM_API void vssm_outfile_abort(vssm_outfile *o);
 
 #ifdef __cplusplus
 }

@@ -85,24 +85,24 @@ typedef struct vssm_reid_head_opts {
                        to every token before pooling, as VMamba's classifier does (default 0);
                        refused for a Vim (its norm_f already normalises the tokens) */
 } vssm_reid_head_opts;
-vssm_reid_head_opts vssm_reid_head_default_opts(void);
+VSSM_API vssm_reid_head_opts vssm_reid_head_default_opts(void);
 
 typedef struct vssm_reid_head vssm_reid_head;
 /* dim: the last stage's channels. prefix: the backbone's prefix (see above). */
-vssm_status vssm_reid_head_load(vssm_reid_head **out, int dim, const vssm_source *src, const char *prefix,
-                                const vssm_reid_head_opts *opts, vssm_err *err);
-void vssm_reid_head_free(vssm_reid_head *h);
-int vssm_reid_head_dim(const vssm_reid_head *h);
+VSSM_API vssm_status vssm_reid_head_load(vssm_reid_head **out, int dim, const vssm_source *src, const char *prefix,
+                                         const vssm_reid_head_opts *opts, vssm_err *err);
+VSSM_API void vssm_reid_head_free(vssm_reid_head *h);
+VSSM_API int vssm_reid_head_dim(const vssm_reid_head *h);
 /* The tensor name prefix of the BNNeck in use ("bnneck." ...), or NULL without one. */
-const char *vssm_reid_head_bnneck(const vssm_reid_head *h);
+VSSM_API const char *vssm_reid_head_bnneck(const vssm_reid_head *h);
 /* 1 when the head L2-normalises its output (the resolved l2norm option). */
-int vssm_reid_head_l2norm(const vssm_reid_head *h);
+VSSM_API int vssm_reid_head_l2norm(const vssm_reid_head *h);
 /* feats: the backbone's stage list (the last one is used), on ctx's device;
  * emb: host (B, dim). */
-vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_tensor *feats, int n_feats, float *emb,
-                                   vssm_err *err);
+VSSM_API vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_tensor *feats, int n_feats,
+                                            float *emb, vssm_err *err);
 /* The head on host data: pooled (B, dim) -> emb (B, dim) in place (BNNeck, L2). */
-void vssm_reid_head_apply(const vssm_reid_head *h, float *x, int B);
+VSSM_API void vssm_reid_head_apply(const vssm_reid_head *h, float *x, int B);
 
 /* A weights file -> backbone (VMamba or Vim: the vssm/backbone.h rules) + head +
  * preprocessing, in one object. */
@@ -111,18 +111,19 @@ typedef struct vssm_reid_model_opts {
     const char *key;    /* .pth sub-dict */
     vssm_reid_head_opts head;
 } vssm_reid_model_opts;
-vssm_reid_model_opts vssm_reid_model_default_opts(void);
+VSSM_API vssm_reid_model_opts vssm_reid_model_default_opts(void);
 
 typedef struct vssm_reid_model vssm_reid_model;
-vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const char *path, const vssm_reid_model_opts *opts,
-                                 vssm_err *err);
-void vssm_reid_model_free(vssm_reid_model *m);
-int vssm_reid_model_dim(const vssm_reid_model *m);
-const vssm_reid_head *vssm_reid_model_head(const vssm_reid_model *m);
-vssm_preprocess_params vssm_reid_model_preprocess(const vssm_reid_model *m);
-const vssm_backbone *vssm_reid_model_backbone(const vssm_reid_model *m);
+VSSM_API vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const char *path,
+                                          const vssm_reid_model_opts *opts, vssm_err *err);
+VSSM_API void vssm_reid_model_free(vssm_reid_model *m);
+VSSM_API int vssm_reid_model_dim(const vssm_reid_model *m);
+VSSM_API const vssm_reid_head *vssm_reid_model_head(const vssm_reid_model *m);
+VSSM_API vssm_preprocess_params vssm_reid_model_preprocess(const vssm_reid_model *m);
+VSSM_API const vssm_backbone *vssm_reid_model_backbone(const vssm_reid_model *m);
 /* x: host (B, H, W, 3) f32 preprocessed; emb: host (B, dim). */
-vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x, int B, int H, int W, float *emb, vssm_err *err);
+VSSM_API vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x, int B, int H, int W, float *emb,
+                                             vssm_err *err);
 
 /* ---------------------------------------------------------------- metrics */
 
@@ -130,12 +131,12 @@ typedef enum vssm_reid_metric {
     VSSM_REID_METRIC_EUCLIDEAN = 0,   /* squared, as torchreid */
     VSSM_REID_METRIC_COSINE,
 } vssm_reid_metric;
-int vssm_reid_metric_from_name(const char *name);   /* -1 when unknown */
-const char *vssm_reid_metric_name(vssm_reid_metric m);
+VSSM_API int vssm_reid_metric_from_name(const char *name);   /* -1 when unknown */
+VSSM_API const char *vssm_reid_metric_name(vssm_reid_metric m);
 
 /* out (m, n) = distances between the rows of a (m, d) and b (n, d). */
-vssm_status vssm_reid_distance(const float *a, int64_t m, const float *b, int64_t n, int64_t d, vssm_reid_metric metric,
-                               float *out, vssm_err *err);
+VSSM_API vssm_status vssm_reid_distance(const float *a, int64_t m, const float *b, int64_t n, int64_t d,
+                                        vssm_reid_metric metric, float *out, vssm_err *err);
 
 /* pid / camid of one split; n must equal the number of feature / distance rows. */
 typedef struct vssm_reid_labels {
@@ -149,11 +150,11 @@ typedef struct vssm_reid_result {
     double rank1, rank5, rank10, mAP, mINP;   /* fractions in [0, 1] */
     int64_t n_query, n_valid;  /* queries given; queries with a match (the averages' n) */
 } vssm_reid_result;
-void vssm_reid_result_free(vssm_reid_result *r);
+VSSM_API void vssm_reid_result_free(vssm_reid_result *r);
 
 /* distmat: (q.n, g.n) row-major. */
-vssm_status vssm_reid_evaluate(const float *distmat, const vssm_reid_labels *q, const vssm_reid_labels *g, int max_rank,
-                               vssm_reid_result *out, vssm_err *err);
+VSSM_API vssm_status vssm_reid_evaluate(const float *distmat, const vssm_reid_labels *q, const vssm_reid_labels *g,
+                                        int max_rank, vssm_reid_result *out, vssm_err *err);
 
 typedef struct vssm_reid_eval_opts {
     vssm_reid_metric metric;   /* euclidean */
@@ -162,19 +163,19 @@ typedef struct vssm_reid_eval_opts {
     double lambda;             /* 0.3 (a double, as torchreid's Python float) */
     int max_rank;              /* 50 */
 } vssm_reid_eval_opts;
-vssm_reid_eval_opts vssm_reid_eval_default_opts(void);
+VSSM_API vssm_reid_eval_opts vssm_reid_eval_default_opts(void);
 
 /* Distances + ranking from features: qf (q.n, d), gf (g.n, d). Checks every value is
  * finite and every count agrees. Without rerank the distances are made in blocks of
  * queries; with rerank the full (q+g)^2 matrices (see the memory note above). */
-vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels *q, const float *gf,
-                                        const vssm_reid_labels *g, int64_t d, const vssm_reid_eval_opts *opts,
-                                        vssm_reid_result *out, vssm_err *err);
+VSSM_API vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels *q, const float *gf,
+                                                 const vssm_reid_labels *g, int64_t d, const vssm_reid_eval_opts *opts,
+                                                 vssm_reid_result *out, vssm_err *err);
 
 /* torchreid's re_ranking(q_g_dist, q_q_dist, g_g_dist, k1, k2, lambda_value) -> out (nq, ng).
  * qg (nq, ng), qq (nq, nq), gg (ng, ng). k1 >= 1, 1 <= k2 <= nq + ng, 0 <= lambda <= 1. */
-vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1, int k2,
-                             double lambda, float *out, vssm_err *err);
+VSSM_API vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1,
+                                      int k2, double lambda, float *out, vssm_err *err);
 
 #ifdef __cplusplus
 }

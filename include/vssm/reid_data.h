@@ -46,8 +46,8 @@ typedef enum vssm_reid_format {
     VSSM_REID_FORMAT_MSMT,
 } vssm_reid_format;
 /* "market" | "veri" | "msmt" -> format; -1 otherwise. */
-int vssm_reid_format_from_name(const char *name);
-const char *vssm_reid_format_name(vssm_reid_format f);
+VSSM_API int vssm_reid_format_from_name(const char *name);
+VSSM_API const char *vssm_reid_format_name(vssm_reid_format f);
 
 typedef struct vssm_reid_split {
     char **path;        /* owned */
@@ -60,12 +60,14 @@ typedef struct vssm_reid_dataset {
     vssm_reid_split query, gallery;
 } vssm_reid_dataset;
 
-vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vssm_reid_format fmt, vssm_err *err);
-void vssm_reid_dataset_free(vssm_reid_dataset *d);
+VSSM_API vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vssm_reid_format fmt,
+                                            vssm_err *err);
+VSSM_API void vssm_reid_dataset_free(vssm_reid_dataset *d);
 /* Parses one file name (market, veri: the basename; msmt: the list's relative path) into
  * pid and 0-based camid. VSSM_ERR_FORMAT naming the file when it does not follow the
  * pattern. pid -1 is returned as such (the loaders drop it). */
-vssm_status vssm_reid_parse_name(vssm_reid_format fmt, const char *path, int64_t *pid, int64_t *camid, vssm_err *err);
+VSSM_API vssm_status vssm_reid_parse_name(vssm_reid_format fmt, const char *path, int64_t *pid, int64_t *camid,
+                                          vssm_err *err);
 
 /* ---------------------------------------------------------------- features file */
 
@@ -75,12 +77,12 @@ typedef struct vssm_reid_features {
     int64_t nq, ng, dim;
 } vssm_reid_features;
 
-vssm_status vssm_reid_features_load(vssm_reid_features *out, const char *path, vssm_err *err);
+VSSM_API vssm_status vssm_reid_features_load(vssm_reid_features *out, const char *path, vssm_err *err);
 /* Writes through vssm/outfile.h (vssm_safetensors_write: a unique temp name beside path,
  * renamed onto it when complete). meta may be NULL. */
-vssm_status vssm_reid_features_save(const char *path, const vssm_reid_features *f, const char *const *meta_kv, int n_meta,
-                                    vssm_err *err);
-void vssm_reid_features_free(vssm_reid_features *f);
+VSSM_API vssm_status vssm_reid_features_save(const char *path, const vssm_reid_features *f, const char *const *meta_kv,
+                                             int n_meta, vssm_err *err);
+VSSM_API void vssm_reid_features_free(vssm_reid_features *f);
 
 #ifdef __cplusplus
 }

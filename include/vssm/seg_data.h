@@ -36,14 +36,14 @@ typedef struct vssm_label_map {
     int32_t *data; /* h * w values, owned */
 } vssm_label_map;
 
-vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err);
-void vssm_label_map_free(vssm_label_map *m);
+VSSM_API vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err);
+VSSM_API void vssm_label_map_free(vssm_label_map *m);
 /* Writes labels (h * w values in 0..255) as an 8-bit palette PNG; palette: 256 RGB
  * triplets. Through vssm/outfile.h: PATH is either untouched or the complete new file. */
-vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
-                                 vssm_err *err);
+VSSM_API vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
+                                          vssm_err *err);
 /* The PASCAL VOC colour map (bit-interleaved), 256 RGB triplets: the default palette. */
-void vssm_seg_palette_voc(uint8_t palette[768]);
+VSSM_API void vssm_seg_palette_voc(uint8_t palette[768]);
 
 /* ---- dataset layouts ---- */
 typedef enum vssm_seg_layout {
@@ -60,16 +60,16 @@ typedef struct vssm_seg_dataset {
 } vssm_seg_dataset;
 
 /* Parses "ade20k" | "voc" | "cityscapes" | "pairs"; -1 otherwise. */
-int vssm_seg_layout_from_name(const char *name);
+VSSM_API int vssm_seg_layout_from_name(const char *name);
 /* root: the dataset root (pairs: the images folder); split: see above (NULL: the
  * validation split); labels_dir: pairs only. A missing folder or split file, or an image
  * without its label map, is VSSM_ERR_IO / VSSM_ERR_FORMAT naming the path. */
-vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, const char *root, const char *split,
-                                  const char *labels_dir, vssm_err *err);
-void vssm_seg_dataset_free(vssm_seg_dataset *ds);
+VSSM_API vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, const char *root,
+                                           const char *split, const char *labels_dir, vssm_err *err);
+VSSM_API void vssm_seg_dataset_free(vssm_seg_dataset *ds);
 /* Stem of a path ("a/b/c.png" -> "c"), written into buf. With strip, a Cityscapes suffix
  * "_leftImg8bit" / "_gtFine_labelTrainIds" is removed as well. */
-const char *vssm_seg_path_stem(const char *path, int strip, char *buf, size_t n);
+VSSM_API const char *vssm_seg_path_stem(const char *path, int strip, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

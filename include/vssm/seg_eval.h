@@ -47,19 +47,19 @@ typedef struct vssm_seg_summary {
     double aAcc, mIoU, mAcc, mDice; /* percent */
 } vssm_seg_summary;
 
-vssm_status vssm_seg_metrics_init(vssm_seg_metrics *m, int classes, int ignore_index, int reduce_zero_label,
-                                  vssm_err *err);
-void vssm_seg_metrics_free(vssm_seg_metrics *m);
+VSSM_API vssm_status vssm_seg_metrics_init(vssm_seg_metrics *m, int classes, int ignore_index, int reduce_zero_label,
+                                           vssm_err *err);
+VSSM_API void vssm_seg_metrics_free(vssm_seg_metrics *m);
 /* pred and gt: n pixels (row-major, width w for error positions; w <= 0: positions given as
  * flat indices). gt holds raw label values (before reduce_zero_label). name is used only
  * in messages. On an error nothing of this image is counted. */
-vssm_status vssm_seg_metrics_add(vssm_seg_metrics *m, const int32_t *pred, const int32_t *gt, int64_t n, int w,
-                                 const char *name, vssm_err *err);
-void vssm_seg_metrics_summary(const vssm_seg_metrics *m, vssm_seg_summary *out);
+VSSM_API vssm_status vssm_seg_metrics_add(vssm_seg_metrics *m, const int32_t *pred, const int32_t *gt, int64_t n, int w,
+                                          const char *name, vssm_err *err);
+VSSM_API void vssm_seg_metrics_summary(const vssm_seg_metrics *m, vssm_seg_summary *out);
 /* Per class, percent; NaN for 0/0. */
-double vssm_seg_metrics_iou(const vssm_seg_metrics *m, int c);
-double vssm_seg_metrics_acc(const vssm_seg_metrics *m, int c);
-double vssm_seg_metrics_dice(const vssm_seg_metrics *m, int c);
+VSSM_API double vssm_seg_metrics_iou(const vssm_seg_metrics *m, int c);
+VSSM_API double vssm_seg_metrics_acc(const vssm_seg_metrics *m, int c);
+VSSM_API double vssm_seg_metrics_dice(const vssm_seg_metrics *m, int c);
 
 #ifdef __cplusplus
 }

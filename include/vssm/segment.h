@@ -102,34 +102,34 @@ typedef struct vssm_seg_head vssm_seg_head;
 /* The head's kind, channels, classes and number of pool scales from tensor shapes under
  * prefix; in_channels must be set by the caller (the backbone's dims); pool scales default
  * to 1,2,3,6 (shapes cannot tell them). */
-vssm_status vssm_seg_head_config_infer(const vssm_source *src, const char *prefix, vssm_seg_head_config *cfg,
-                                       vssm_err *err);
+VSSM_API vssm_status vssm_seg_head_config_infer(const vssm_source *src, const char *prefix, vssm_seg_head_config *cfg,
+                                                vssm_err *err);
 /* ctx must be a CPU context. Shapes are checked against cfg; BN folded into the convs. */
-vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_seg_head_config *cfg,
-                               const vssm_source *src, const char *prefix, vssm_err *err);
-void vssm_seg_head_free(vssm_seg_head *h);
-const vssm_seg_head_config *vssm_seg_head_get_config(const vssm_seg_head *h);
+VSSM_API vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_seg_head_config *cfg,
+                                        const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API void vssm_seg_head_free(vssm_seg_head *h);
+VSSM_API const vssm_seg_head_config *vssm_seg_head_get_config(const vssm_seg_head *h);
 /* feats: 4 host tensors (B, Hi, Wi, Ci) f32 NHWC (strides 4..32, or all one size). logits: host
  * (B, H0, W0, classes) NHWC at the size of feats[0]. */
-vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, int n_feats, float *logits,
-                                  vssm_err *err);
+VSSM_API vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, int n_feats, float *logits,
+                                           vssm_err *err);
 
 /* ------------------------------------------------------------------ resampling helpers */
 /* torch F.interpolate(mode='bilinear', align_corners=False) of x (B, h, w, C) NHWC to
  * (B, oh, ow, C). x_stride / y_stride: floats between consecutive pixels (>= C; lets the
  * result land in a channel slice of a wider buffer). accumulate: y += instead of y =. */
-void vssm_resize_bilinear_f32(const float *x, int B, int h, int w, int C, int x_stride, int oh, int ow, float *y,
-                              int y_stride, int accumulate);
+VSSM_API void vssm_resize_bilinear_f32(const float *x, int B, int h, int w, int C, int x_stride, int oh, int ow,
+                                       float *y, int y_stride, int accumulate);
 /* cv2.resize(src, (out_w, out_h), interpolation=cv2.INTER_LINEAR) on uint8 images with
  * OpenCV's fixed-point arithmetic (11-bit coefficients, no antialiasing, the rounding of
  * its vectorised vertical pass) and its special case: an exact 2x downscale in both
  * directions is INTER_AREA (2x2 means). dst is allocated. */
-vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, vssm_image *dst, vssm_err *err);
 /* mmcv.imrescale's size for Resize(scale=(scale_long, scale_short), keep_ratio=True). */
-void vssm_seg_rescale_size(int w, int h, int scale_long, int scale_short, int *out_w, int *out_h);
+VSSM_API void vssm_seg_rescale_size(int w, int h, int scale_long, int scale_short, int *out_w, int *out_h);
 /* Sliding windows: number of windows along a side of n pixels, and window i's [a, b). */
-int vssm_seg_slide_grids(int n, int crop, int stride);
-void vssm_seg_slide_window(int n, int crop, int stride, int i, int *a, int *b);
+VSSM_API int vssm_seg_slide_grids(int n, int crop, int stride);
+VSSM_API void vssm_seg_slide_window(int n, int crop, int stride, int i, int *a, int *b);
 
 /* ------------------------------------------------------------------ the segmenter */
 typedef enum vssm_seg_mode {
@@ -151,35 +151,36 @@ typedef struct vssm_segmenter_opts {
 
 typedef struct vssm_segmenter vssm_segmenter;
 
-vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path,
-                                const vssm_segmenter_opts *opts, vssm_err *err);
+VSSM_API vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path,
+                                         const vssm_segmenter_opts *opts, vssm_err *err);
 /* From an open source (tests, benchmarks): a VMamba backbone under bb_prefix, head under
  * head_prefix; outnorms are used when present. Preprocessing from the source's metadata.
  * (vssm_segmenter_load reads either backbone from a file.) */
-vssm_status vssm_segmenter_from_source(vssm_segmenter **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
-                                       const vssm_source *src, const char *bb_prefix, const char *head_prefix,
-                                       vssm_err *err);
-void vssm_segmenter_free(vssm_segmenter *s);
-int vssm_segmenter_classes(const vssm_segmenter *s);
-const char *vssm_segmenter_class_name(const vssm_segmenter *s, int c);
-const uint8_t *vssm_segmenter_palette(const vssm_segmenter *s); /* 256 RGB triplets */
-vssm_seg_preprocess vssm_segmenter_get_preprocess(const vssm_segmenter *s);
-vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_preprocess *pp, vssm_err *err);
-const vssm_seg_head_config *vssm_segmenter_head_config(const vssm_segmenter *s);
+VSSM_API vssm_status vssm_segmenter_from_source(vssm_segmenter **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                                const vssm_source *src, const char *bb_prefix, const char *head_prefix,
+                                                vssm_err *err);
+VSSM_API void vssm_segmenter_free(vssm_segmenter *s);
+VSSM_API int vssm_segmenter_classes(const vssm_segmenter *s);
+VSSM_API const char *vssm_segmenter_class_name(const vssm_segmenter *s, int c);
+VSSM_API const uint8_t *vssm_segmenter_palette(const vssm_segmenter *s); /* 256 RGB triplets */
+VSSM_API vssm_seg_preprocess vssm_segmenter_get_preprocess(const vssm_segmenter *s);
+VSSM_API vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_preprocess *pp, vssm_err *err);
+VSSM_API const vssm_seg_head_config *vssm_segmenter_head_config(const vssm_segmenter *s);
 /* The dataset convention the file states (seg_reduce_zero_label / seg_ignore_index); -1 when absent. */
-int vssm_segmenter_reduce_zero_label(const vssm_segmenter *s);
+VSSM_API int vssm_segmenter_reduce_zero_label(const vssm_segmenter *s);
 
 /* Network only: x host (H, W, 3) f32 normalised -> logits host (H, W, classes) at the
  * input size (encode_decode: head logits resized to (H, W)). */
-vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int H, int W, float *logits,
-                                         vssm_err *err);
+VSSM_API vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int H, int W, float *logits,
+                                                  vssm_err *err);
 /* Network on a normalised input with the segmenter's mode (whole or slide): logits host
  * (H, W, classes). */
-vssm_status vssm_segmenter_infer(vssm_segmenter *s, const float *x, int H, int W, float *logits, vssm_err *err);
+VSSM_API vssm_status vssm_segmenter_infer(vssm_segmenter *s, const float *x, int H, int W, float *logits,
+                                          vssm_err *err);
 /* The whole pipeline for one RGB image: labels (im->h * im->w) class indices (classes
  * <= 256). logits_out (may be NULL): host (im->h, im->w, classes) before the argmax. */
-vssm_status vssm_segmenter_predict(vssm_segmenter *s, const vssm_image *im, float *logits_out, uint8_t *labels,
-                                   vssm_err *err);
+VSSM_API vssm_status vssm_segmenter_predict(vssm_segmenter *s, const vssm_image *im, float *logits_out, uint8_t *labels,
+                                            vssm_err *err);
 
 #ifdef __cplusplus
 }

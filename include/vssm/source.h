@@ -33,8 +33,8 @@ typedef struct vssm_source {
 /* A source that makes tensors of the requested shape with deterministic pseudo-random
  * values (seeded, name-dependent) in the ranges a trained VMamba has; for benchmarks
  * and tests. Owned by the caller; free with vssm_random_source_free. */
-vssm_source *vssm_random_source_new(uint64_t seed);
-void vssm_random_source_free(vssm_source *s);
+VSSM_API vssm_source *vssm_random_source_new(uint64_t seed);
+VSSM_API void vssm_random_source_free(vssm_source *s);
 
 #ifdef __cplusplus
 }

@@ -127,23 +127,23 @@ typedef struct vssm_crop_feats vssm_crop_feats;
 
 /* bb stays the caller's (free it after cf). pp: only mean/std are used. stage: 0 ..
  * vssm_backbone_stages(bb) - 1 (a Vim: 0). */
-vssm_status vssm_crop_feats_new_backbone(vssm_crop_feats **out, vssm_backbone *bb, const vssm_preprocess_params *pp, int stage,
-                                         vssm_err *err);
+VSSM_API vssm_status vssm_crop_feats_new_backbone(vssm_crop_feats **out, vssm_backbone *bb,
+                                                  const vssm_preprocess_params *pp, int stage, vssm_err *err);
 /* The same on a VMamba (stage 0..3); m stays the caller's (free it after cf). */
-vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vssm_preprocess_params *pp, int stage,
-                                vssm_err *err);
-void vssm_crop_feats_free(vssm_crop_feats *cf);
+VSSM_API vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vssm_preprocess_params *pp,
+                                         int stage, vssm_err *err);
+VSSM_API void vssm_crop_feats_free(vssm_crop_feats *cf);
 /* Feature map size (hs, ws, channels) for out_sz crops, and the stage's stride. */
-void vssm_crop_feats_shape(const vssm_crop_feats *cf, int out_sz, int *hs, int *ws, int *c, int *stride);
+VSSM_API void vssm_crop_feats_shape(const vssm_crop_feats *cf, int out_sz, int *hs, int *ws, int *c, int *stride);
 /* Image coordinates of the centre of feature cell (fx, fy) (fractional allowed) of the crop
  * described by ci, by the backbone's geometry (stride * f + offset). */
-void vssm_crop_feats_cell_center(const vssm_crop_feats *cf, const vssm_crop_info *ci, double fx, double fy, double *x,
-                                 double *y);
+VSSM_API void vssm_crop_feats_cell_center(const vssm_crop_feats *cf, const vssm_crop_info *ci, double fx, double fy,
+                                          double *x, double *y);
 /* n crops of one frame: box i with factor i (factors may be NULL: 4.0 for all), each
  * resized to out_sz. feats: host (n, hs, ws, c); infos: n entries (may be NULL). */
-vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const vssm_box *boxes,
-                                const double *factors, int n, int out_sz, float *feats, vssm_crop_info *infos,
-                                vssm_err *err);
+VSSM_API vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const vssm_box *boxes,
+                                         const double *factors, int n, int out_sz, float *feats, vssm_crop_info *infos,
+                                         vssm_err *err);
 
 /* ---------------------------------------------------------------- tracker */
 
@@ -162,23 +162,24 @@ typedef struct vssm_tracker_config {
     double min_scale, max_scale; /* size kept within [min, max] x the initial size (0.2, 5) */
 } vssm_tracker_config;
 
-vssm_tracker_config vssm_tracker_config_default(void);
-vssm_status vssm_tracker_config_validate(const vssm_tracker_config *c, vssm_err *err);
+VSSM_API vssm_tracker_config vssm_tracker_config_default(void);
+VSSM_API vssm_status vssm_tracker_config_validate(const vssm_tracker_config *c, vssm_err *err);
 
 typedef struct vssm_tracker vssm_tracker;
 
 /* backbone stays the caller's; pp gives mean/std (vssm_backbone_load_file fills one). */
-vssm_status vssm_tracker_new_backbone(vssm_tracker **out, vssm_backbone *backbone, const vssm_preprocess_params *pp,
-                                      const vssm_tracker_config *cfg, vssm_err *err);
+VSSM_API vssm_status vssm_tracker_new_backbone(vssm_tracker **out, vssm_backbone *backbone,
+                                               const vssm_preprocess_params *pp, const vssm_tracker_config *cfg,
+                                               vssm_err *err);
 /* The same on a VMamba (vssm_vmamba_load_file fills pp). */
-vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vssm_preprocess_params *pp,
-                             const vssm_tracker_config *cfg, vssm_err *err);
-void vssm_tracker_free(vssm_tracker *t);
+VSSM_API vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vssm_preprocess_params *pp,
+                                      const vssm_tracker_config *cfg, vssm_err *err);
+VSSM_API void vssm_tracker_free(vssm_tracker *t);
 /* box must have w > 0, h > 0 and overlap the frame: VSSM_ERR_INVALID_ARG otherwise. */
-vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box box, vssm_err *err);
+VSSM_API vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box box, vssm_err *err);
 /* box: the new estimate; score (may be NULL): cosine similarity at the peak, [-1, 1]. */
-vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score,
-                                vssm_err *err);
+VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score,
+                                         vssm_err *err);
 
 /* ---------------------------------------------------------------- metrics */
 
@@ -203,15 +204,16 @@ typedef struct vssm_track_seq_metrics {
  * (the rules above: OTB / LaSOT pytracking's, GOT-10k the got10k toolkit's; a length
  * mismatch is not checked here), as a 0-based index with VSSM_ERR_FORMAT in err saying
  * why; -1 when every box can be scored. gt, visible (may be NULL) as for the metrics. */
-int vssm_track_results_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible, int n_gt,
-                             vssm_seq_format fmt, vssm_err *err);
+VSSM_API int vssm_track_results_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible,
+                                      int n_gt, vssm_seq_format fmt, vssm_err *err);
 /* The first GT box that is not finite (0-based), with VSSM_ERR_FORMAT in err; -1 when none. */
-int vssm_track_gt_check(const vssm_box *gt, int n_gt, vssm_err *err);
+VSSM_API int vssm_track_gt_check(const vssm_box *gt, int n_gt, vssm_err *err);
 
 /* pred (n_pred) against gt (n_gt); visible (n_gt) or NULL (all visible). pred is not
  * modified. */
-vssm_status vssm_track_seq_eval(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible,
-                                int n_gt, vssm_track_protocol proto, vssm_track_seq_metrics *out, vssm_err *err);
+VSSM_API vssm_status vssm_track_seq_eval(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible,
+                                         int n_gt, vssm_track_protocol proto, vssm_track_seq_metrics *out,
+                                         vssm_err *err);
 
 typedef struct vssm_track_summary {
     double auc, precision, norm_precision, op50, op75;   /* percent */
@@ -221,20 +223,20 @@ typedef struct vssm_track_summary {
     int n_seq;
 } vssm_track_summary;
 
-void vssm_track_summarize(const vssm_track_seq_metrics *m, int n, vssm_track_summary *out);
+VSSM_API void vssm_track_summarize(const vssm_track_seq_metrics *m, int n, vssm_track_summary *out);
 /* success threshold i: torch.arange(0.0, 1.05, 0.05, float64)[i] bit for bit */
-double vssm_track_overlap_threshold(int i);
+VSSM_API double vssm_track_overlap_threshold(int i);
 
 /* got10k: IoUs of frames 1.. with cover > 0 (cover NULL: all), boxes bounded by (res_w,
  * res_h) when both > 0. ious must hold n_gt entries; *n_out gets the count written. */
-vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_box *gt, const int *cover, int n_gt,
-                                 int res_w, int res_h, double *ious, int *n_out, vssm_err *err);
+VSSM_API vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_box *gt, const int *cover,
+                                          int n_gt, int res_w, int res_h, double *ious, int *n_out, vssm_err *err);
 typedef struct vssm_got10k_metrics {
     double ao, sr50, sr75;                 /* fractions 0..1 */
     double success[VSSM_GOT10K_N_IOU];     /* fraction with IoU > linspace(0, 1, 101)[i] */
     int64_t n;
 } vssm_got10k_metrics;
-void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metrics *out);
+VSSM_API void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metrics *out);
 
 /* ---------------------------------------------------------------- plots, drawing */
 
@@ -247,10 +249,10 @@ typedef struct vssm_track_curve {
 /* One SVG (or, when path ends in ".png", an RGB PNG without text) with the success plot
  * (x: overlap threshold 0..1) and, when prec is non-NULL, the precision plot (x: 0..50 px)
  * side by side. Written through vssm/outfile.h (unique temporary name, then renamed). */
-vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, int n_success,
-                            const vssm_track_curve *prec, int n_prec, const char *title, vssm_err *err);
+VSSM_API vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, int n_success,
+                                     const vssm_track_curve *prec, int n_prec, const char *title, vssm_err *err);
 /* Draws the outline of box (thickness px, clipped to the image) into an RGB image. */
-void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int thickness);
+VSSM_API void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int thickness);
 
 #ifdef __cplusplus
 }

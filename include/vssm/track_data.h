@@ -20,7 +20,7 @@ typedef struct vssm_box {
 } vssm_box;
 
 /* continuous IoU of two boxes (0 when the union is empty) */
-double vssm_box_iou(vssm_box a, vssm_box b);
+VSSM_API double vssm_box_iou(vssm_box a, vssm_box b);
 
 /* ---------------------------------------------------------------- crops */
 
@@ -32,18 +32,18 @@ typedef struct vssm_crop_info {
 } vssm_crop_info;
 
 /* The crop geometry alone (no pixels). */
-vssm_status vssm_crop_plan(vssm_box box, double factor, int out_sz, int img_w, int img_h, vssm_crop_info *info,
-                           vssm_err *err);
+VSSM_API vssm_status vssm_crop_plan(vssm_box box, double factor, int out_sz, int img_w, int img_h, vssm_crop_info *info,
+                                    vssm_err *err);
 /* Crops im (c == 3) around box into out (out_sz * out_sz * 3 u8, HWC). info may be NULL. */
-vssm_status vssm_crop_sample(const vssm_image *im, vssm_box box, double factor, int out_sz, uint8_t *out,
-                             vssm_crop_info *info, vssm_err *err);
+VSSM_API vssm_status vssm_crop_sample(const vssm_image *im, vssm_box box, double factor, int out_sz, uint8_t *out,
+                                      vssm_crop_info *info, vssm_err *err);
 /* Continuous crop coordinates (u, v) (output pixels, pixel i covers [i, i+1)) to image
  * coordinates, and back. */
-void vssm_crop_to_image(const vssm_crop_info *ci, double u, double v, double *x, double *y);
-void vssm_crop_from_image(const vssm_crop_info *ci, double x, double y, double *u, double *v);
+VSSM_API void vssm_crop_to_image(const vssm_crop_info *ci, double u, double v, double *x, double *y);
+VSSM_API void vssm_crop_from_image(const vssm_crop_info *ci, double x, double y, double *u, double *v);
 /* Centre of feature cell (fx, fy) of a stride-`stride` map of this crop, in image
  * coordinates: vssm_crop_to_image(stride * f + 0.5). fx, fy may be fractional. */
-void vssm_crop_feat_to_image(const vssm_crop_info *ci, int stride, double fx, double fy, double *x, double *y);
+VSSM_API void vssm_crop_feat_to_image(const vssm_crop_info *ci, int stride, double fx, double fy, double *x, double *y);
 
 /* ---------------------------------------------------------------- sequences */
 
@@ -54,7 +54,7 @@ typedef enum vssm_seq_format {
 } vssm_seq_format;
 
 /* "otb" | "lasot" | "got10k"; -1 otherwise */
-int vssm_seq_format_from_name(const char *name);
+VSSM_API int vssm_seq_format_from_name(const char *name);
 
 typedef struct vssm_seq {
     char *name;          /* folder name, e.g. "Basketball", "airplane-1", "GOT-10k_Val_000001" */
@@ -72,25 +72,25 @@ typedef struct vssm_seq {
 
 /* Reads one sequence folder. A missing groundtruth file is VSSM_ERR_IO; LaSOT's and
  * GOT-10k's label files are optional (absent: NULL) but must match the GT length. */
-vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vssm_err *err);
-void vssm_seq_free(vssm_seq *s);
+VSSM_API vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vssm_err *err);
+VSSM_API void vssm_seq_free(vssm_seq *s);
 /* Sequence folders under root, sorted: OTB and GOT-10k root/<seq>, LaSOT root/<cls>/<seq>
  * (or root/<seq> when root is one class folder). *dirs is owned by the caller
  * (vssm_seq_list_free). */
-vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err);
-void vssm_seq_list_free(char **dirs, int n);
+VSSM_API vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err);
+VSSM_API void vssm_seq_list_free(char **dirs, int n);
 /* The sorted image files of dir/img, else of dir. */
-vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err);
+VSSM_API vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err);
 #define VSSM_BOXES_MAX (1 << 22)   /* boxes (frames) one file may hold: LaSOT's longest has 11397 */
 /* Boxes from a text file: one per line, 4 numbers separated by commas, tabs or spaces;
  * blank lines are skipped. *boxes is malloc'd. */
-vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err);
+VSSM_API vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err);
 /* The same, with *lines (malloc'd, n entries) the 1-based line of each box in the file,
  * so that a box the metrics refuse can be named by its line. lines may be NULL. */
-vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **lines, int *n, vssm_err *err);
+VSSM_API vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **lines, int *n, vssm_err *err);
 /* Writes integer boxes "x,y,w,h\n" (rounded half away from zero) through vssm/outfile.h
  * (a unique temporary name beside path, renamed onto it when complete). */
-vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err);
+VSSM_API vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -83,19 +83,19 @@ typedef struct vssm_vim_config {
 
 /* Presets (1000 classes, 224 training size): vim-tiny (192), vim-small (384), vim-base
  * (768), vim-tiny-stride8, vim-small-stride8 (27 x 27 grid). */
-vssm_status vssm_vim_config_preset(vssm_vim_config *cfg, const char *name, vssm_err *err);
-vssm_status vssm_vim_config_validate(const vssm_vim_config *cfg, vssm_err *err);
-int vssm_vim_dt_rank(const vssm_vim_config *cfg);
+VSSM_API vssm_status vssm_vim_config_preset(vssm_vim_config *cfg, const char *name, vssm_err *err);
+VSSM_API vssm_status vssm_vim_config_validate(const vssm_vim_config *cfg, vssm_err *err);
+VSSM_API int vssm_vim_dt_rank(const vssm_vim_config *cfg);
 /* Patch grid of an h x w input; 0 x 0 when smaller than one patch. */
-void vssm_vim_grid(const vssm_vim_config *cfg, int h, int w, int *gh, int *gw);
+VSSM_API void vssm_vim_grid(const vssm_vim_config *cfg, int h, int w, int *gh, int *gw);
 /* Multiply-adds of one forward (backbone + head) per image at h x w. */
-double vssm_vim_macs(const vssm_vim_config *cfg, int h, int w);
-int64_t vssm_vim_param_count(const vssm_vim_config *cfg);   /* with the head */
+VSSM_API double vssm_vim_macs(const vssm_vim_config *cfg, int h, int w);
+VSSM_API int64_t vssm_vim_param_count(const vssm_vim_config *cfg);   /* with the head */
 
 /* Resamples the position embedding (host memory): pos (gh0*gw0 + 1, D) with the class row
  * at (gh0*gw0)/2 -> out (gh*gw + 1, D) with the class row at (gh*gw)/2, as described at
  * the top of this file. Equal grids copy. */
-void vssm_vim_pos_resample(const float *pos, int gh0, int gw0, int D, int gh, int gw, float *out);
+VSSM_API void vssm_vim_pos_resample(const float *pos, int gh0, int gw0, int D, int gh, int gw, float *out);
 
 typedef struct vssm_vim vssm_vim;
 typedef struct vssm_vim_state vssm_vim_state;
@@ -104,41 +104,41 @@ typedef struct vssm_vim_state vssm_vim_state;
  * under official names ("patch_embed.proj.weight", "layers.0.mixer.in_proj.weight", ...),
  * each prefixed by prefix; every shape is checked against cfg (VSSM_ERR_SHAPE names the
  * first tensor that differs). Weights are converted to f32 and uploaded once. */
-vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *cfg, const vssm_source *src,
-                          const char *prefix, vssm_err *err);
-void vssm_vim_free(vssm_vim *m);
-const vssm_vim_config *vssm_vim_get_config(const vssm_vim *m);
-vssm_ctx *vssm_vim_ctx(const vssm_vim *m);
+VSSM_API vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *cfg, const vssm_source *src,
+                                   const char *prefix, vssm_err *err);
+VSSM_API void vssm_vim_free(vssm_vim *m);
+VSSM_API const vssm_vim_config *vssm_vim_get_config(const vssm_vim *m);
+VSSM_API vssm_ctx *vssm_vim_ctx(const vssm_vim *m);
 
 /* Plans every activation buffer for (batch, h, w); VSSM_ERR_SHAPE when the input is
  * smaller than one patch. */
-vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int h, int w, vssm_err *err);
+VSSM_API vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int h, int w, vssm_err *err);
 /* One-stream mode: template zh x zw and search xh x xw. */
-vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int batch, int zh, int zw, int xh, int xw,
-                                         vssm_err *err);
-void vssm_vim_state_free(vssm_vim_state *st);
-size_t vssm_vim_state_bytes(const vssm_vim_state *st);
+VSSM_API vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int batch, int zh, int zw, int xh,
+                                                  int xw, vssm_err *err);
+VSSM_API void vssm_vim_state_free(vssm_vim_state *st);
+VSSM_API size_t vssm_vim_state_bytes(const vssm_vim_state *st);
 
 /* input: host (B, H, W, in_chans) f32 NHWC. A one-stream state refuses it (and vice versa). */
-vssm_status vssm_vim_forward(vssm_vim *m, vssm_vim_state *st, const float *input, vssm_err *err);
+VSSM_API vssm_status vssm_vim_forward(vssm_vim *m, vssm_vim_state *st, const float *input, vssm_err *err);
 /* template: host (B, zh, zw, C), search: host (B, xh, xw, C). */
-vssm_status vssm_vim_forward_onestream(vssm_vim *m, vssm_vim_state *st, const float *templ, const float *search,
-                                       vssm_err *err);
+VSSM_API vssm_status vssm_vim_forward_onestream(vssm_vim *m, vssm_vim_state *st, const float *templ,
+                                                const float *search, vssm_err *err);
 /* After a forward: the class token after norm_f, (B, D) on the ctx's device (empty
  * tensor for a one-stream state and for a model without a class token). */
-vssm_tensor vssm_vim_cls(const vssm_vim_state *st);
+VSSM_API vssm_tensor vssm_vim_cls(const vssm_vim_state *st);
 /* The token grid after norm_f without the class token, (B, gh, gw, D) NHWC, stride S on
  * the ctx's device; the search region's grid in one-stream mode. */
-vssm_tensor vssm_vim_feature(const vssm_vim_state *st);
+VSSM_API vssm_tensor vssm_vim_feature(const vssm_vim_state *st);
 /* Logits (B, classes) on the device; empty when the model has no head. */
-vssm_tensor vssm_vim_logits(const vssm_vim_state *st);
+VSSM_API vssm_tensor vssm_vim_logits(const vssm_vim_state *st);
 /* After a forward: the output of block out_indices[k] (see vssm_vim_config) without the
  * class token's row, (B, gh, gw, D) NHWC on the ctx's device (the search region's grid in
  * one-stream mode); an empty tensor when k >= n_out. */
-vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k);
+VSSM_API vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k);
 /* Debug taps for parity tests: "embed" (B, L, D) tokens after class insertion + pos,
  * "block0" the residual stream after layers.0, "pos" (L, D) the position embedding used. */
-vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
+VSSM_API vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
 
 /* ---- a Vim config from a weights file (backbone/infer_vim.c) ----
  * Everything is recovered from shapes: embed_dim, patch size and in_chans from
@@ -152,8 +152,9 @@ vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
  * conv1d_b), LayerNorm (a norm bias), rotary position embedding ("rope.freqs_cos"), layer
  * scale and double class tokens are refused with VSSM_ERR_UNSUPPORTED. */
 /* 1 when src holds a Vim under prefix ("..layers.0.mixer.in_proj.weight" + "..pos_embed"). */
-int vssm_vim_detect(const vssm_source *src, char *prefix, size_t n);
-vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err);
+VSSM_API int vssm_vim_detect(const vssm_source *src, char *prefix, size_t n);
+VSSM_API vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg,
+                                           vssm_err *err);
 /* Metadata form (keys arch="vim-*", embed_dim, depth, d_state, d_inner, dt_rank, d_conv,
  * patch_size, stride, pos_grid "h,w", num_classes, in_chans, divide_out; cls_token "0" for
  * no_cls_token (absent: "1"), out_indices "i,j,..." when n_out > 0). */
@@ -163,9 +164,9 @@ typedef struct vssm_vim_meta {
     char key[VSSM_VIM_META_MAX][24];
     char value[VSSM_VIM_META_MAX][48];
 } vssm_vim_meta;
-void vssm_vim_config_to_meta(const vssm_vim_config *cfg, vssm_vim_meta *out);
+VSSM_API void vssm_vim_config_to_meta(const vssm_vim_config *cfg, vssm_vim_meta *out);
 /* VSSM_ERR_FORMAT when the metadata does not describe a Vim. */
-vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err);
+VSSM_API vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err);
 
 #ifdef __cplusplus
 }

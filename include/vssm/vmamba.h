@@ -48,16 +48,16 @@ typedef struct vssm_vmamba_config {
 
 /* Named presets: vmamba-tiny (s1l8), vmamba-tiny-s2l5, vmamba-small, vmamba-base,
  * vmamba-small-s1l20, vmamba-base-s1l20 (1000 classes). */
-vssm_status vssm_vmamba_config_preset(vssm_vmamba_config *cfg, const char *name, vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_config_preset(vssm_vmamba_config *cfg, const char *name, vssm_err *err);
 /* Checks every field for range and consistency. */
-vssm_status vssm_vmamba_config_validate(const vssm_vmamba_config *cfg, vssm_err *err);
-int vssm_vmamba_d_inner(const vssm_vmamba_config *cfg, int stage);
-int vssm_vmamba_dt_rank(const vssm_vmamba_config *cfg, int stage);
+VSSM_API vssm_status vssm_vmamba_config_validate(const vssm_vmamba_config *cfg, vssm_err *err);
+VSSM_API int vssm_vmamba_d_inner(const vssm_vmamba_config *cfg, int stage);
+VSSM_API int vssm_vmamba_dt_rank(const vssm_vmamba_config *cfg, int stage);
 /* Spatial size after the patch embed and each stage: sizes[s] for stage s. */
-void vssm_vmamba_stage_size(int h, int w, int stage, int *hs, int *ws);
+VSSM_API void vssm_vmamba_stage_size(int h, int w, int stage, int *hs, int *ws);
 /* Multiply-adds of one forward (backbone + classifier) per image at h x w. */
-double vssm_vmamba_macs(const vssm_vmamba_config *cfg, int h, int w);
-int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg);
+VSSM_API double vssm_vmamba_macs(const vssm_vmamba_config *cfg, int h, int w);
+VSSM_API int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg);
 
 typedef struct vssm_vmamba vssm_vmamba;
 typedef struct vssm_vmamba_state vssm_vmamba_state;
@@ -66,28 +66,28 @@ typedef struct vssm_vmamba_state vssm_vmamba_state;
  * "layers.0.blocks.0.op.x_proj_weight", ...) from src, each prefixed by prefix (e.g.
  * "backbone."), checking every shape against cfg; weights are converted to f32, laid
  * out for the backend, and uploaded once. The classifier is not part of the backbone. */
-vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
-                             const vssm_source *src, const char *prefix, vssm_err *err);
-void vssm_vmamba_free(vssm_vmamba *m);
-const vssm_vmamba_config *vssm_vmamba_get_config(const vssm_vmamba *m);
-vssm_ctx *vssm_vmamba_ctx(const vssm_vmamba *m);
+VSSM_API vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                      const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API void vssm_vmamba_free(vssm_vmamba *m);
+VSSM_API const vssm_vmamba_config *vssm_vmamba_get_config(const vssm_vmamba *m);
+VSSM_API vssm_ctx *vssm_vmamba_ctx(const vssm_vmamba *m);
 
 /* Plans and allocates every activation buffer for (batch, h, w). */
-vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int batch, int h, int w,
-                                  vssm_err *err);
-void vssm_vmamba_state_free(vssm_vmamba_state *st);
-size_t vssm_vmamba_state_bytes(const vssm_vmamba_state *st);
+VSSM_API vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int batch, int h, int w,
+                                           vssm_err *err);
+VSSM_API void vssm_vmamba_state_free(vssm_vmamba_state *st);
+VSSM_API size_t vssm_vmamba_state_bytes(const vssm_vmamba_state *st);
 /* Tuning: a stage runs its batch in micro-batches of about this many tokens (default
  * 2048; 1 = image by image). Results agree to float rounding whatever the value. */
-void vssm_vmamba_state_set_micro_tokens(vssm_vmamba_state *st, int64_t tokens);
+VSSM_API void vssm_vmamba_state_set_micro_tokens(vssm_vmamba_state *st, int64_t tokens);
 
 /* input: host memory, (B, H, W, in_chans) f32 NHWC. */
-vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err);
 /* Stage s's output (before its downsample), (B, Hs, Ws, Cs) NHWC on the ctx's device. */
-vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int stage);
+VSSM_API vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int stage);
 /* Debug taps for layer-wise parity tests: "patch_embed" (B, H/4, W/4, C) and
  * "block0" (output of layers.0.blocks.0). Valid after a forward. */
-vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name);
+VSSM_API vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name);
 
 /* vssm_tensor_to_host (a device tensor to host memory) is in vssm/ctx.h. */
 

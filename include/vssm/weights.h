@@ -32,18 +32,18 @@ typedef struct vssm_weights_opts {
 } vssm_weights_opts;
 
 /* Opens a safetensors or .pth file (chosen by content, not by name). */
-vssm_status vssm_weights_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts,
-                              vssm_err *err);
-void vssm_weights_close(vssm_weights *w);
-const vssm_source *vssm_weights_source(const vssm_weights *w);
-int vssm_weights_count(const vssm_weights *w);
+VSSM_API vssm_status vssm_weights_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts,
+                                       vssm_err *err);
+VSSM_API void vssm_weights_close(vssm_weights *w);
+VSSM_API const vssm_source *vssm_weights_source(const vssm_weights *w);
+VSSM_API int vssm_weights_count(const vssm_weights *w);
 /* i-th tensor (sorted by name) as a host view valid until close. */
-const char *vssm_weights_name(const vssm_weights *w, int i);
-vssm_status vssm_weights_get(const vssm_weights *w, const char *name, vssm_tensor *out, vssm_err *err);
+VSSM_API const char *vssm_weights_name(const vssm_weights *w, int i);
+VSSM_API vssm_status vssm_weights_get(const vssm_weights *w, const char *name, vssm_tensor *out, vssm_err *err);
 /* Metadata (safetensors __metadata__); NULL when absent. */
-const char *vssm_weights_meta(const vssm_weights *w, const char *key);
-int vssm_weights_meta_count(const vssm_weights *w);
-const char *vssm_weights_meta_key(const vssm_weights *w, int i);
+VSSM_API const char *vssm_weights_meta(const vssm_weights *w, const char *key);
+VSSM_API int vssm_weights_meta_count(const vssm_weights *w);
+VSSM_API const char *vssm_weights_meta_key(const vssm_weights *w, int i);
 
 /* ---- safetensors reader (weights/safetensors.c) ----
  * The file is memory-mapped; tensors are views into the map (zero-copy), except a tensor
@@ -52,7 +52,7 @@ const char *vssm_weights_meta_key(const vssm_weights *w, int i);
  * exposed: JSON well-formed, dtypes known, shapes non-negative with at most 2^50 elements
  * (also in the product of the non-zero dims), offsets inside the data area, sorted,
  * non-overlapping, sizes equal to numel * dtype size, names valid UTF-8. */
-vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err *err);
+VSSM_API vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err *err);
 
 /* ---- safetensors writer ----
  * Writes through vssm/outfile.h (a unique temp file beside PATH, flushed, then renamed), so
@@ -65,17 +65,17 @@ typedef struct vssm_st_entry {
 typedef struct vssm_st_meta {
     const char *key, *value;
 } vssm_st_meta;
-vssm_status vssm_safetensors_write(const char *path, const vssm_st_entry *tensors, int n_tensors,
-                                   const vssm_st_meta *meta, int n_meta, vssm_err *err);
+VSSM_API vssm_status vssm_safetensors_write(const char *path, const vssm_st_entry *tensors, int n_tensors,
+                                            const vssm_st_meta *meta, int n_meta, vssm_err *err);
 /* The same bytes into an output file opened with vssm_outfile_open, flushed to disk but
  * neither committed nor aborted: the caller can check the finished file at o->tmp (load it)
  * before vssm_outfile_commit, or vssm_outfile_abort it. */
-vssm_status vssm_safetensors_write_to(vssm_outfile *o, const vssm_st_entry *tensors, int n_tensors,
-                                      const vssm_st_meta *meta, int n_meta, vssm_err *err);
+VSSM_API vssm_status vssm_safetensors_write_to(vssm_outfile *o, const vssm_st_entry *tensors, int n_tensors,
+                                               const vssm_st_meta *meta, int n_meta, vssm_err *err);
 
 /* ---- torch .pth reader (weights/pth.c) ---- */
-vssm_status vssm_pth_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts,
-                          vssm_err *err);
+VSSM_API vssm_status vssm_pth_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts,
+                                   vssm_err *err);
 
 #ifdef __cplusplus
 }
