@@ -1,7 +1,6 @@
-/* backbone/backbone.c - one interface over VMamba and Vim (vssm/backbone.h): a model and
- * its state behind the family's table (vssm_backbone_impl, backbone_internal.h), and the
- * rules that tell from a weights file which backbone it holds (shared with
- * heads/classifier.c through backbone_internal.h). */
+/* backbone/backbone.c - one interface over every backbone family (vssm/backbone.h): the
+ * rules that tell from a weights file which family it holds, and a model and its state
+ * behind the family's table (vssm_backbone_impl, backbone_internal.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,44 +11,29 @@
 
 /* ======================================================================= which backbone */
 
-/* VMamba: config + preprocessing from a stated arch, the metadata, or the shapes */
-static vssm_status resolve_vmamba(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
-    vssm_status s;
-    if ((s = vssm_vmamba_find_prefix(src, sp->prefix, sizeof sp->prefix, err)) != VSSM_OK) return s;
-    const int has_meta = src->meta && src->meta(src->user, "dims");
-    if (arch) {
-        vssm_vmamba_config inferred;
-        if ((s = vssm_vmamba_config_preset(&sp->cfg, arch, err)) != VSSM_OK) return s;
-        sp->cfg.num_classes = vssm_vmamba_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
-        if ((s = vssm_vmamba_config_check(&sp->cfg, src, sp->prefix, err)) != VSSM_OK) return s;
-        vssm_vmamba_config ignored;
-        if (has_meta) vssm_vmamba_config_from_meta(src, &ignored, &sp->pp, NULL);
-        return VSSM_OK;
-    }
-    if (has_meta) return vssm_vmamba_config_from_meta(src, &sp->cfg, &sp->pp, err);
-    return vssm_vmamba_config_infer(src, sp->prefix, &sp->cfg, err);
+/* the families, in the order the tensor names are tried */
+static const vssm_backbone_impl *const families[] = {&vssm_vmamba_impl, &vssm_vim_impl};
+#define N_FAMILIES (sizeof families / sizeof families[0])
+
+static const vssm_backbone_impl *family_of_arch(const char *arch) {
+    for (size_t i = 0; arch && i < N_FAMILIES; i++)
+        if (!strncmp(arch, families[i]->arch_prefix, strlen(families[i]->arch_prefix))) return families[i];
+    return NULL;
 }
 
-/* 1 when the file (or the stated arch) describes a Vim; prefix receives its prefix. */
-static int wants_vim(const vssm_source *src, const char *arch, char *prefix, size_t n) {
-    if (arch) {
-        if (strncmp(arch, "vim", 3) != 0) return 0;
-        if (!vssm_vim_detect(src, prefix, n)) prefix[0] = 0;
-        return 1;
-    }
-    const char *a = src->meta ? src->meta(src->user, "arch") : NULL;
-    if (a && !strncmp(a, "vim", 3)) {
-        const char *p = src->meta(src->user, "prefix");
-        snprintf(prefix, n, "%s", p ? p : "");
-        return 1;
-    }
-    char vp[128];
-    if (vssm_vmamba_find_prefix(src, vp, sizeof vp, NULL) == VSSM_OK) return 0;
-    return vssm_vim_detect(src, prefix, n);
+/* The family: the stated arch's (an unknown name goes to the first family, whose preset
+ * lookup names it), the metadata arch's, else the first whose tensor names are present. */
+static const vssm_backbone_impl *pick_family(const vssm_source *src, const char *arch) {
+    const vssm_backbone_impl *f;
+    if (arch) return (f = family_of_arch(arch)) ? f : families[0];
+    if ((f = family_of_arch(src->meta ? src->meta(src->user, "arch") : NULL))) return f;
+    char prefix[128];
+    for (size_t i = 0; i < N_FAMILIES; i++)
+        if (families[i]->detect(src, prefix, sizeof prefix)) return families[i];
+    return families[0];   /* its resolve names what is missing */
 }
 
-/* the preprocessing keys of the metadata (absent keys keep the defaults) */
-static vssm_status pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
+vssm_status vssm_backbone_pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
     const char *v;
     if (!src->meta) return VSSM_OK;
     if ((v = src->meta(src->user, "resize"))) pp->resize = atoi(v);
@@ -66,27 +50,12 @@ static vssm_status pp_from_meta(const vssm_source *src, vssm_preprocess_params *
     return VSSM_OK;
 }
 
-/* Vim config: stated arch (checked by the loader's shape checks, classes from the file),
- * metadata, or shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
- * (Resize 256 bicubic, CenterCrop 224, ImageNet mean/std), unless the metadata says otherwise. */
-static vssm_status resolve_vim(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
-    vssm_status s;
-    if (arch) {
-        vssm_vim_config inferred;
-        if ((s = vssm_vim_config_preset(&sp->vcfg, arch, err)) != VSSM_OK) return s;
-        sp->vcfg.num_classes = vssm_vim_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
-    } else if (vssm_vim_config_from_meta(src, &sp->vcfg, NULL) != VSSM_OK &&
-               (s = vssm_vim_config_infer(src, sp->prefix, &sp->vcfg, err)) != VSSM_OK) {
-        return s;
-    }
-    return pp_from_meta(src, &sp->pp, err);
-}
-
-vssm_status vssm_backbone_resolve(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
+static vssm_status resolve(const vssm_source *src, const vssm_backbone_impl *f, const char *arch,
+                           vssm_backbone_spec *sp, vssm_err *err) {
     memset(sp, 0, sizeof *sp);
     vssm_preprocess_default(&sp->pp);
-    sp->is_vim = wants_vim(src, arch, sp->prefix, sizeof sp->prefix);
-    return sp->is_vim ? resolve_vim(src, arch, sp, err) : resolve_vmamba(src, arch, sp, err);
+    sp->impl = f;
+    return f->resolve(src, arch, sp, err);
 }
 
 /* ======================================================================= the interface */
@@ -129,37 +98,27 @@ vssm_status vssm_backbone_wrap_vim(vssm_backbone **out, vssm_vim *m, int own, vs
     return wrap(out, &vssm_vim_impl, m, own, err);
 }
 
+/* the family's model from an open source, by the family's rules */
+static vssm_status load_model(void **m, vssm_ctx *ctx, const vssm_source *src, const vssm_backbone_impl *f,
+                              const vssm_backbone_opts *opts, vssm_backbone_spec *sp, vssm_err *err) {
+    *m = NULL;
+    vssm_status s = resolve(src, f, opts->arch, sp, err);
+    return s != VSSM_OK ? s : f->load(m, ctx, sp, src, opts, err);
+}
+
 vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const vssm_source *src,
                                       const vssm_backbone_opts *opts, vssm_preprocess_params *pp, vssm_err *err) {
     *out = NULL;
     vssm_backbone_opts none;
     memset(&none, 0, sizeof none);
     if (!opts) opts = &none;
+    const vssm_backbone_impl *f = pick_family(src, opts->arch);
     vssm_backbone_spec sp;
-    vssm_status s = vssm_backbone_resolve(src, opts->arch, &sp, err);
-    if (s != VSSM_OK) return s;
     void *m = NULL;
-    const vssm_backbone_impl *impl = sp.is_vim ? &vssm_vim_impl : &vssm_vmamba_impl;
-    if (sp.is_vim) {
-        if (opts->n_out > 0) {
-            if (opts->n_out > VSSM_VIM_MAX_OUT)
-                return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone: %d out_indices (at most %d)", opts->n_out, VSSM_VIM_MAX_OUT);
-            sp.vcfg.n_out = opts->n_out;
-            memcpy(sp.vcfg.out_indices, opts->out_indices, sizeof opts->out_indices);
-        } else if (opts->n_out < 0) {
-            sp.vcfg.n_out = 0;
-        }
-        vssm_vim *vim = NULL;
-        s = vssm_vim_load(&vim, ctx, &sp.vcfg, src, sp.prefix, err);
-        m = vim;
-    } else {
-        vssm_vmamba *vm = NULL;
-        s = vssm_vmamba_load(&vm, ctx, &sp.cfg, src, sp.prefix, err);
-        m = vm;
-    }
-    if (s == VSSM_OK) s = wrap(out, impl, m, 1, err);
+    vssm_status s = load_model(&m, ctx, src, f, opts, &sp, err);
+    if (s == VSSM_OK) s = wrap(out, f, m, 1, err);
     if (s != VSSM_OK) {
-        if (m) impl->free(m);
+        if (m) f->free(m);
         return s;
     }
     snprintf((*out)->prefix, sizeof (*out)->prefix, "%s", sp.prefix);
@@ -167,17 +126,63 @@ vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const 
     return VSSM_OK;
 }
 
-vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
-                                    vssm_preprocess_params *pp, vssm_err *err) {
-    *out = NULL;
-    vssm_weights_opts wo = {opts ? opts->key : NULL};
+/* opens path, runs load(src), closes it; errors prefixed with the path */
+static vssm_status with_file(const char *path, const char *key, vssm_status (*load)(const vssm_source *, void *, vssm_err *),
+                             void *user, vssm_err *err) {
+    vssm_weights_opts wo = {key};
     vssm_weights *w = NULL;
     vssm_status s = vssm_weights_open(&w, path, &wo, err);
     if (s != VSSM_OK) return s;
-    s = vssm_backbone_load_source(out, ctx, vssm_weights_source(w), opts, pp, err);
-    if (s != VSSM_OK) vssm_err_prefix(err, "%s", path);
+    if ((s = load(vssm_weights_source(w), user, err)) != VSSM_OK) vssm_err_prefix(err, "%s", path);
     vssm_weights_close(w);   /* weights were copied into the model's arena */
     return s;
+}
+
+typedef struct file_job {
+    vssm_ctx *ctx;
+    const vssm_backbone_opts *opts;
+    vssm_backbone **bb;
+    vssm_preprocess_params *pp;
+    vssm_vmamba **vm;
+    vssm_vmamba_config *cfg;
+} file_job;
+
+static vssm_status load_backbone_job(const vssm_source *src, void *user, vssm_err *err) {
+    file_job *j = user;
+    return vssm_backbone_load_source(j->bb, j->ctx, src, j->opts, j->pp, err);
+}
+
+vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
+                                    vssm_preprocess_params *pp, vssm_err *err) {
+    *out = NULL;
+    file_job j = {ctx, opts, out, pp, NULL, NULL};
+    return with_file(path, opts ? opts->key : NULL, load_backbone_job, &j, err);
+}
+
+static vssm_status load_vmamba_job(const vssm_source *src, void *user, vssm_err *err) {
+    file_job *j = user;
+    vssm_backbone_opts none;
+    memset(&none, 0, sizeof none);
+    const vssm_backbone_opts *o = j->opts ? j->opts : &none;
+    const vssm_backbone_impl *f = pick_family(src, o->arch);
+    if (f != &vssm_vmamba_impl)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "holds a %s, not a VMamba; vssm_backbone_load_file loads either",
+                            f->name);
+    vssm_backbone_spec sp;
+    void *m = NULL;
+    vssm_status s = load_model(&m, j->ctx, src, f, o, &sp, err);
+    if (s != VSSM_OK) return s;
+    *j->vm = m;
+    if (j->cfg) *j->cfg = sp.cfg.vmamba;
+    if (j->pp) *j->pp = sp.pp;
+    return VSSM_OK;
+}
+
+vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
+                                  vssm_vmamba_config *cfg, vssm_preprocess_params *pp, vssm_err *err) {
+    *out = NULL;
+    file_job j = {ctx, opts, NULL, pp, out, cfg};
+    return with_file(path, opts ? opts->key : NULL, load_vmamba_job, &j, err);
 }
 
 vssm_backbone_kind vssm_backbone_get_kind(const vssm_backbone *b) { return b->impl->kind; }
@@ -208,6 +213,9 @@ void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int s, int *
 }
 
 double vssm_backbone_macs(const vssm_backbone *b, int h, int w) { return b->impl->macs(b->m, h, w); }
+int64_t vssm_backbone_params(const vssm_backbone *b) { return b->impl->params(b->m); }
+int vssm_backbone_num_classes(const vssm_backbone *b) { return b->impl->num_classes(b->m); }
+vssm_cls_input vssm_backbone_cls_input(const vssm_backbone *b) { return b->impl->cls_input(b->m); }
 
 /* ======================================================================= states, forward */
 
@@ -235,6 +243,13 @@ int vssm_backbone_state_batch(const vssm_backbone_state *st) { return st->batch;
 vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state *st, const float *input, vssm_err *err) {
     if (!b || !st || st->b != b) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone forward: the state belongs to another backbone");
     return b->impl->forward(b->m, st->st, input, err);
+}
+
+vssm_tensor vssm_backbone_cls_token(const vssm_backbone_state *st) {
+    vssm_tensor none;
+    memset(&none, 0, sizeof none);
+    const vssm_backbone_impl *f = st->b->impl;
+    return f->cls_input(st->b->m) == VSSM_CLS_TOKEN ? f->cls_token(st->b->m, st->st) : none;
 }
 
 vssm_tensor vssm_backbone_feature(const vssm_backbone_state *st, int s) {

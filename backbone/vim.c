@@ -11,7 +11,7 @@
  *   layers.i.mixer.dt_proj.weight (Di, R) .bias     dt_proj_b.* the same
  *   layers.i.mixer.A_log (Di, N)  .D (Di)           A_b_log, D_b the same
  *   layers.i.mixer.out_proj.weight (D, Di)          no bias
- *   norm_f.weight (D)   head.weight (classes, D) .bias (classes)
+ *   norm_f.weight (D)   (head.weight/.bias: the classifier's, heads/classify.c)
  */
 #include <math.h>
 #include <stdio.h>
@@ -228,10 +228,6 @@ static int walk_model(walker *w, const vssm_vim_config *c, vssm_vim *m) {
 #undef NM
     }
     VISIT("norm_f.weight", 1, XF_PLAIN, &m->norm_f, D);
-    if (c->num_classes > 0) {
-        VISIT("head.weight", 2, XF_PLAIN, &m->head_w, c->num_classes, D);
-        VISIT("head.bias", 1, XF_PLAIN, &m->head_b, c->num_classes);
-    }
     return 0;
 }
 
@@ -259,7 +255,8 @@ int64_t vssm_vim_param_count(const vssm_vim_config *cfg) {
     memset(&m, 0, sizeof m);
     counter c = {{count_visit}, NULL, 0, 0, 0};
     walk_model(&c.w, cfg, &m);
-    return c.params;
+    /* + the classifier's linear on the class token (heads/classify.c) */
+    return c.params + (cfg->num_classes > 0 ? (int64_t)cfg->num_classes * (cfg->embed_dim + 1) : 0);
 }
 
 typedef struct {
@@ -363,7 +360,7 @@ void vssm_vim_state_free(vssm_vim_state *st) {
     if (!st) return;
     vssm_ctx *ctx = st->m->ctx;
     float *bufs[] = {st->in, st->in2, st->cols, st->pos, st->x, st->ln, st->xz, st->u, st->y, st->xdbl,
-                     st->feat, st->cls, st->logits, st->tap_embed, st->tap_b0};
+                     st->feat, st->cls, st->tap_embed, st->tap_b0};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vssm_op_free(ctx, bufs[i]);
     for (int k = 0; k < VSSM_VIM_MAX_OUT; k++) vssm_op_free(ctx, st->outs[k]);
     free(st);
@@ -396,7 +393,6 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
     st->xdbl = state_alloc(st, B * L * C2, &fail);
     st->feat = state_alloc(st, B * st->M * D, &fail);
     st->cls = state_alloc(st, B * D, &fail);
-    if (c->num_classes > 0) st->logits = state_alloc(st, B * c->num_classes, &fail);
     st->tap_embed = state_alloc(st, B * L * D, &fail);
     st->tap_b0 = state_alloc(st, B * L * D, &fail);
     for (int k = 0; k < c->n_out; k++) st->outs[k] = state_alloc(st, B * st->M * D, &fail);
@@ -563,8 +559,6 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
     if (st->cls_row >= 0)
         for (int b = 0; b < B; b++)
             vssm_op_copy(ctx, st->cls + (size_t)b * D, st->ln + ((size_t)b * st->L + st->cls_row) * D, row);
-    if (st->cls_row >= 0 && st->logits)
-        vssm_op_linear(ctx, st->cls, B, D, m->head_w, m->head_b, c->num_classes, VSSM_ACT_NONE, 0, st->logits);
     if (vssm_op_sync(ctx) != 0) return vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during the Vim forward pass");
     return VSSM_OK;
 }
@@ -624,9 +618,6 @@ vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k) {
 vssm_tensor vssm_vim_feature(const vssm_vim_state *st) {
     return tensor_of(st, st->feat, 4, st->B, st->gh, st->gw, st->m->cfg.embed_dim);
 }
-vssm_tensor vssm_vim_logits(const vssm_vim_state *st) {
-    return tensor_of(st, st->cls_row < 0 ? NULL : st->logits, 2, st->B, st->m->cfg.num_classes, 0, 0);
-}
 vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
     const int64_t D = st->m->cfg.embed_dim;
     if (!strcmp(name, "embed")) return tensor_of(st, st->tap_embed, 3, st->B, st->L, D, 0);
@@ -636,6 +627,69 @@ vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
 }
 
 /* ======================================================================= the backbone table */
+
+/* Config: stated arch (checked by the loader's shape checks, classes from the file),
+ * metadata, or shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
+ * (Resize 256 bicubic, CenterCrop 224, ImageNet mean/std), unless the metadata says otherwise. */
+static vssm_status vi_resolve(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
+    vssm_status s;
+    vssm_vim_config *cfg = &sp->cfg.vim;
+    const char *meta_prefix = !arch && src->meta ? src->meta(src->user, "prefix") : NULL;
+    if (meta_prefix) snprintf(sp->prefix, sizeof sp->prefix, "%s", meta_prefix);
+    else if (!vssm_vim_detect(src, sp->prefix, sizeof sp->prefix)) sp->prefix[0] = 0;
+    if (arch) {
+        vssm_vim_config inferred;
+        if ((s = vssm_vim_config_preset(cfg, arch, err)) != VSSM_OK) return s;
+        cfg->num_classes = vssm_vim_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
+    } else if (vssm_vim_config_from_meta(src, cfg, NULL) != VSSM_OK &&
+               (s = vssm_vim_config_infer(src, sp->prefix, cfg, err)) != VSSM_OK) {
+        return s;
+    }
+    return vssm_backbone_pp_from_meta(src, &sp->pp, err);
+}
+
+/* The blocks kept for a dense head of `levels` maps: the file's out_indices or, as the
+ * official segmentation configs (5, 11, 17, 23 of 24), the last of each of `levels` parts;
+ * in block order without repeats, as VisionMambaSeg collects them. */
+static void dense_out_indices(vssm_vim_config *c, int levels) {
+    int idx[VSSM_VIM_MAX_OUT], n = c->n_out;
+    if (levels > VSSM_VIM_MAX_OUT) levels = VSSM_VIM_MAX_OUT;
+    if (n > 0) {
+        memcpy(idx, c->out_indices, sizeof idx);
+    } else {
+        n = levels;
+        for (int k = 0; k < levels; k++) idx[k] = (k + 1) * c->depth / levels - 1;
+    }
+    int kept = 0;
+    for (int i = 0; i < c->depth; i++)
+        for (int k = 0; k < n; k++)
+            if (idx[k] == i) {
+                c->out_indices[kept++] = i;
+                break;
+            }
+    c->n_out = kept;
+}
+
+static vssm_status vi_load(void **m, vssm_ctx *ctx, vssm_backbone_spec *sp, const vssm_source *src,
+                           const vssm_backbone_opts *opts, vssm_err *err) {
+    vssm_vim_config *cfg = &sp->cfg.vim;
+    *m = NULL;
+    if (opts->n_out > 0) {
+        if (opts->n_out > VSSM_VIM_MAX_OUT)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone: %d out_indices (at most %d)", opts->n_out,
+                                VSSM_VIM_MAX_OUT);
+        cfg->n_out = opts->n_out;
+        memcpy(cfg->out_indices, opts->out_indices, sizeof opts->out_indices);
+    } else if (opts->n_out < 0) {
+        cfg->n_out = 0;
+    } else if (opts->dense_levels > 0) {
+        dense_out_indices(cfg, opts->dense_levels);
+    }
+    vssm_vim *vim = NULL;
+    vssm_status s = vssm_vim_load(&vim, ctx, cfg, src, sp->prefix, err);
+    *m = vim;
+    return s;
+}
 
 static void vi_free(void *m) { vssm_vim_free((vssm_vim *)m); }
 static const vssm_vim_config *vi_cfg(const void *m) { return vssm_vim_get_config((const vssm_vim *)m); }
@@ -653,6 +707,14 @@ static void vi_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) 
     vssm_vim_grid(vi_cfg(m), h, w, hs, ws);
 }
 static double vi_macs(const void *m, int h, int w) { return vssm_vim_macs(vi_cfg(m), h, w); }
+static int64_t vi_params(const void *m) { return vssm_vim_param_count(vi_cfg(m)); }
+static int vi_num_classes(const void *m) { return vi_cfg(m)->num_classes; }
+static vssm_cls_input vi_cls_input(const void *m) { (void)m; return VSSM_CLS_TOKEN; }
+static int vi_detect(const vssm_source *src, char *prefix, size_t n) { return vssm_vim_detect(src, prefix, n); }
+static vssm_tensor vi_cls_token(const void *m, const void *st) {
+    (void)m;
+    return vssm_vim_cls((const vssm_vim_state *)st);
+}
 static vssm_status vi_state_new(void **st, void *m, int batch, int h, int w, vssm_err *err) {
     vssm_vim_state *s = NULL;
     vssm_status r = vssm_vim_state_new(&s, (vssm_vim *)m, batch, h, w, err);
@@ -670,9 +732,11 @@ static vssm_tensor vi_feature(const void *m, const void *st, int s) {
 }
 
 const vssm_backbone_impl vssm_vim_impl = {
-    .kind = VSSM_BACKBONE_VIM, .name = "Vision Mamba", .free = vi_free, .arch = vi_arch, .ctx = vi_ctx,
-    .in_chans = vi_in_chans, .min_side = vi_min_side, .stages = vi_stages, .stage_channels = vi_stage_channels,
-    .stage_stride = vi_stage_stride, .stage_offset = vi_stage_offset, .stage_size = vi_stage_size, .macs = vi_macs,
+    .kind = VSSM_BACKBONE_VIM, .name = "Vision Mamba", .arch_prefix = "vim", .detect = vi_detect,
+    .resolve = vi_resolve, .load = vi_load, .free = vi_free, .arch = vi_arch, .ctx = vi_ctx,
+    .in_chans = vi_in_chans, .min_side = vi_min_side, .num_classes = vi_num_classes, .cls_input = vi_cls_input,
+    .stages = vi_stages, .stage_channels = vi_stage_channels, .stage_stride = vi_stage_stride,
+    .stage_offset = vi_stage_offset, .stage_size = vi_stage_size, .macs = vi_macs, .params = vi_params,
     .state_new = vi_state_new, .state_free = vi_state_free, .state_bytes = vi_state_bytes, .forward = vi_forward,
-    .feature = vi_feature,
+    .feature = vi_feature, .cls_token = vi_cls_token,
 };

@@ -32,7 +32,6 @@ struct vssm_vim {
     float *pos_host;          /* (M0 [+1], D) host copy, resampled per state; + 1: the class row */
     vssm_vim_layer_w *layers; /* depth of them (host array) */
     float *norm_f;            /* (D) */
-    float *head_w, *head_b;   /* (classes, D), (classes); NULL without a head */
     void *arena;
     size_t arena_bytes;
     int64_t n_params;
@@ -55,7 +54,6 @@ struct vssm_vim_state {
     float *xdbl;               /* (B*L, R+2N) */
     float *feat;               /* (B, gh, gw, D) */
     float *cls;                /* (B, D) */
-    float *logits;             /* (B, classes) or NULL */
     float *tap_embed, *tap_b0; /* (B*L, D) copies */
     float *outs[VSSM_VIM_MAX_OUT]; /* (B, gh, gw, D): outputs of blocks out_indices[k] */
     size_t bytes;

@@ -15,6 +15,7 @@
 #include "backbone/load.h"
 #include "backbone/backbone_internal.h"
 #include "backbone/vmamba_internal.h"
+#include "vssm/infer.h"
 
 #define LN_EPS 1e-5f
 #define MICRO_TOKENS 2048 /* tokens per micro-batch in a stage (see the forward) */
@@ -436,12 +437,47 @@ vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name) {
 
 /* ======================================================================= the backbone table */
 
+static int vm_detect(const vssm_source *src, char *prefix, size_t n) {
+    return vssm_vmamba_find_prefix(src, prefix, n, NULL) == VSSM_OK;
+}
+
+/* config + preprocessing from a stated arch (checked against the tensors; classes from the
+ * file), the metadata, or the shapes */
+static vssm_status vm_resolve(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
+    vssm_status s;
+    vssm_vmamba_config *cfg = &sp->cfg.vmamba;
+    if ((s = vssm_vmamba_find_prefix(src, sp->prefix, sizeof sp->prefix, err)) != VSSM_OK) return s;
+    const int has_meta = src->meta && src->meta(src->user, "dims");
+    if (arch) {
+        vssm_vmamba_config inferred;
+        if ((s = vssm_vmamba_config_preset(cfg, arch, err)) != VSSM_OK) return s;
+        cfg->num_classes = vssm_vmamba_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
+        if ((s = vssm_vmamba_config_check(cfg, src, sp->prefix, err)) != VSSM_OK) return s;
+        vssm_vmamba_config ignored;
+        if (has_meta) vssm_vmamba_config_from_meta(src, &ignored, &sp->pp, NULL);
+        return VSSM_OK;
+    }
+    if (has_meta) return vssm_vmamba_config_from_meta(src, cfg, &sp->pp, err);
+    return vssm_vmamba_config_infer(src, sp->prefix, cfg, err);
+}
+
+static vssm_status vm_load(void **m, vssm_ctx *ctx, vssm_backbone_spec *sp, const vssm_source *src,
+                           const vssm_backbone_opts *opts, vssm_err *err) {
+    (void)opts;
+    vssm_vmamba *vm = NULL;
+    vssm_status s = vssm_vmamba_load(&vm, ctx, &sp->cfg.vmamba, src, sp->prefix, err);
+    *m = vm;
+    return s;
+}
+
 static void vm_free(void *m) { vssm_vmamba_free((vssm_vmamba *)m); }
 static const vssm_vmamba_config *vm_cfg(const void *m) { return vssm_vmamba_get_config((const vssm_vmamba *)m); }
 static const char *vm_arch(const void *m) { return vm_cfg(m)->arch; }
 static vssm_ctx *vm_ctx(const void *m) { return vssm_vmamba_ctx((const vssm_vmamba *)m); }
 static int vm_in_chans(const void *m) { return vm_cfg(m)->in_chans; }
 static int vm_min_side(const void *m) { (void)m; return 1; }
+static int vm_num_classes(const void *m) { return vm_cfg(m)->num_classes; }
+static vssm_cls_input vm_cls_input(const void *m) { (void)m; return VSSM_CLS_POOLED; }
 static int vm_stages(const void *m) { (void)m; return VSSM_VMAMBA_STAGES; }
 static int vm_stage_channels(const void *m, int s) { return vm_cfg(m)->dims[s]; }
 static int vm_stage_stride(const void *m, int s) { (void)m; return 4 << s; }
@@ -451,6 +487,7 @@ static void vm_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) 
     vssm_vmamba_stage_size(h, w, s, hs, ws);
 }
 static double vm_macs(const void *m, int h, int w) { return vssm_vmamba_macs(vm_cfg(m), h, w); }
+static int64_t vm_params(const void *m) { return vssm_vmamba_param_count(vm_cfg(m)); }
 static vssm_status vm_state_new(void **st, void *m, int batch, int h, int w, vssm_err *err) {
     vssm_vmamba_state *s = NULL;
     vssm_status r = vssm_vmamba_state_new(&s, (vssm_vmamba *)m, batch, h, w, err);
@@ -468,9 +505,11 @@ static vssm_tensor vm_feature(const void *m, const void *st, int s) {
 }
 
 const vssm_backbone_impl vssm_vmamba_impl = {
-    .kind = VSSM_BACKBONE_VMAMBA, .name = "VMamba", .free = vm_free, .arch = vm_arch, .ctx = vm_ctx,
-    .in_chans = vm_in_chans, .min_side = vm_min_side, .stages = vm_stages, .stage_channels = vm_stage_channels,
-    .stage_stride = vm_stage_stride, .stage_offset = vm_stage_offset, .stage_size = vm_stage_size, .macs = vm_macs,
+    .kind = VSSM_BACKBONE_VMAMBA, .name = "VMamba", .arch_prefix = "vmamba", .detect = vm_detect,
+    .resolve = vm_resolve, .load = vm_load, .free = vm_free, .arch = vm_arch, .ctx = vm_ctx,
+    .in_chans = vm_in_chans, .min_side = vm_min_side, .num_classes = vm_num_classes, .cls_input = vm_cls_input,
+    .stages = vm_stages, .stage_channels = vm_stage_channels, .stage_stride = vm_stage_stride,
+    .stage_offset = vm_stage_offset, .stage_size = vm_stage_size, .macs = vm_macs, .params = vm_params,
     .state_new = vm_state_new, .state_free = vm_state_free, .state_bytes = vm_state_bytes, .forward = vm_forward,
-    .feature = vm_feature,
+    .feature = vm_feature, .cls_token = NULL,
 };

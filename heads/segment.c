@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
-#include "backbone/backbone_internal.h"
 #include "heads/seg_internal.h"
 #include "kernels/ops.h"
 #include "vssm/backbone.h"
@@ -230,35 +229,12 @@ static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const 
     return read_names(s, src, hc.num_classes, err);
 }
 
-/* The blocks whose outputs a Vim segmentation backbone keeps: the file's (metadata
- * out_indices) or, as the official configs (5, 11, 17, 23 of 24), the last of each quarter;
- * in block order without repeats, as VisionMambaSeg collects them. */
-static void vim_out_indices(const vssm_vim_config *c, vssm_backbone_opts *o) {
-    int idx[VSSM_VIM_MAX_OUT], n = c->n_out;
-    if (n > 0) {
-        memcpy(idx, c->out_indices, sizeof idx);
-    } else {
-        n = LEVELS;
-        for (int k = 0; k < LEVELS; k++) idx[k] = (k + 1) * c->depth / LEVELS - 1;
-    }
-    o->n_out = 0;
-    for (int i = 0; i < c->depth; i++)
-        for (int k = 0; k < n; k++)
-            if (idx[k] == i) {
-                o->out_indices[o->n_out++] = i;
-                break;
-            }
-}
-
-/* the backbone of an open file: a VMamba as stored, a Vim with its out_indices */
+/* the backbone of an open file; a plain one (Vim) keeps LEVELS block outputs for the neck */
 static vssm_status load_backbone(vssm_segmenter *s, const vssm_source *src, const char *arch, vssm_err *err) {
-    vssm_backbone_spec sp;
-    vssm_status st = vssm_backbone_resolve(src, arch, &sp, err);
-    if (st != VSSM_OK) return st;
     vssm_backbone_opts o;
     memset(&o, 0, sizeof o);
     o.arch = arch;
-    if (sp.is_vim) vim_out_indices(&sp.vcfg, &o);
+    o.dense_levels = LEVELS;
     return vssm_backbone_load_source(&s->bb, s->ctx, src, &o, NULL, err);
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "kernels/ops.h"
 #include "testutil.h"
+#include "vssm/backbone.h"
 #include "vssm/classifier.h"
 #include "vssm/vssm.h"
 
@@ -140,7 +141,10 @@ int main(void) {
     vc.depths[0] = 1, vc.depths[1] = 1, vc.depths[2] = 2, vc.depths[3] = 1;
     vc.num_classes = 11;
     vssm_classifier *cv = NULL;
-    TEST_REQUIRE(vssm_classifier_from_source(&cv, c2, &vc, src, "", &err) == VSSM_OK, "vmamba: %s", err.msg);
+    vssm_vmamba *vm = NULL;
+    vssm_backbone *bb = NULL;
+    TEST_REQUIRE(vssm_vmamba_load(&vm, c2, &vc, src, "", &err) == VSSM_OK && vssm_backbone_wrap_vmamba(&bb, vm, 1, &err) == VSSM_OK &&
+                 vssm_classifier_from_backbone(&cv, bb, src, &err) == VSSM_OK, "vmamba: %s", err.msg);
     check_classifier(cv, 45, 38, "vmamba");
     vssm_classifier_free(cv);
 
@@ -149,7 +153,9 @@ int main(void) {
     strcpy(im.arch, "custom");
     im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
     vssm_classifier *ci = NULL;
-    TEST_REQUIRE(vssm_classifier_from_vim_source(&ci, c2, &im, src, "", &err) == VSSM_OK, "vim: %s", err.msg);
+    vssm_vim *vi = NULL;
+    TEST_REQUIRE(vssm_vim_load(&vi, c2, &im, src, "", &err) == VSSM_OK && vssm_backbone_wrap_vim(&bb, vi, 1, &err) == VSSM_OK &&
+                 vssm_classifier_from_backbone(&ci, bb, src, &err) == VSSM_OK, "vim: %s", err.msg);
     check_classifier(ci, 64, 48, "vim");
     vssm_classifier_free(ci);
 

@@ -27,7 +27,7 @@ static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, c
     vssm_cls_head *head = NULL;
     vssm_vmamba_state *st = NULL;
     int ok = vssm_vmamba_load(&m, ctx, cfg, vssm_weights_source(wf), "", &err) == VSSM_OK &&
-             vssm_cls_head_load(&head, ctx, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_cls_head_load(&head, ctx, VSSM_CLS_POOLED, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
              vssm_vmamba_state_new(&st, m, B, H, W, &err) == VSSM_OK && vssm_vmamba_forward(m, st, x, &err) == VSSM_OK;
     if (ok) {
         vssm_tensor f[4];

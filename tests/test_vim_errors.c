@@ -150,7 +150,7 @@ static void test_file(void) {
     /* the classifier on a Vim file: dispatch by tensor names, logits equal the reference */
     vssm_classifier *clf = NULL;
     TEST_REQUIRE(vssm_classifier_load(&clf, ctx, path, NULL, &err) == VSSM_OK, "classifier: %s", err.msg);
-    TEST_CHECK(vssm_classifier_vim_config(clf) && vssm_classifier_classes(clf) == 10, "classifier holds a Vim with 10 classes");
+    TEST_CHECK(vssm_backbone_get_kind(vssm_classifier_backbone(clf)) == VSSM_BACKBONE_VIM && vssm_classifier_classes(clf) == 10, "classifier holds a Vim with 10 classes");
     TEST_CHECK(vssm_classifier_params(clf) == vssm_vim_param_count(&cfg) && vssm_classifier_macs(clf, 64, 64) > 0, "params/macs");
     vssm_weights_open(&wf, path, NULL, &err);
     vssm_tensor in, ref;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include "testutil.h"
 #include "vim_vectors.h"
+#include "vssm/heads.h"
 #include "vssm/vim.h"
 #include "vssm/vmamba.h"
 #include "vssm/weights.h"
@@ -27,6 +28,15 @@ static vssm_device device = VSSM_DEVICE_CPU;
 static int meta_int(vssm_weights *wf, const char *k) {
     const char *v = vssm_weights_meta(wf, k);
     return v ? atoi(v) : -1;
+}
+
+/* the class-token head (heads/classify.c) on the state's class token: host (B, classes) */
+static float *head_logits(vssm_cls_head *head, const vssm_vim_state *st, int B, int classes) {
+    vssm_err err = {0};
+    vssm_tensor t = vssm_vim_cls(st);
+    float *lg = malloc((size_t)B * classes * sizeof(float));
+    TEST_REQUIRE(lg && vssm_cls_head_forward(head, &t, 1, lg, &err) == VSSM_OK, "head forward: %s", err.msg);
+    return lg;
 }
 
 static void check_file(const char *name) {
@@ -59,13 +69,16 @@ static void check_file(const char *name) {
         TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "ctx: %s", err.msg);
         vssm_vim *m = NULL;
         vssm_vim_state *st = NULL;
+        vssm_cls_head *head = NULL;
         TEST_REQUIRE(vssm_vim_load(&m, ctx, &cfg, src, "", &err) == VSSM_OK, "%s: load: %s", name, err.msg);
+        TEST_REQUIRE(vssm_cls_head_load(&head, ctx, VSSM_CLS_TOKEN, cfg.embed_dim, cfg.num_classes, src, "", &err) == VSSM_OK,
+                     "%s: head: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_state_new(&st, m, B, H, W, &err) == VSSM_OK, "%s: state: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_forward(m, st, x, &err) == VSSM_OK, "%s: forward: %s", name, err.msg);
         const int p = threads == 1;
         float *pos = vimvec_to_host(ctx, vssm_vim_tap(st, "pos")), *emb = vimvec_to_host(ctx, vssm_vim_tap(st, "embed"));
         float *b0 = vimvec_to_host(ctx, vssm_vim_tap(st, "block0")), *tok = vimvec_to_host(ctx, vssm_vim_feature(st));
-        float *cls = vimvec_to_host(ctx, vssm_vim_cls(st)), *lg = vimvec_to_host(ctx, vssm_vim_logits(st));
+        float *cls = vimvec_to_host(ctx, vssm_vim_cls(st)), *lg = head_logits(head, st, B, cfg.num_classes);
         vssm_tensor ft = vssm_vim_feature(st);
         int gh, gw;
         vssm_vim_grid(&cfg, H, W, &gh, &gw);
@@ -82,7 +95,7 @@ static void check_file(const char *name) {
             vssm_vim_state *s1 = NULL;
             TEST_REQUIRE(vssm_vim_state_new(&s1, m, 1, H, W, &err) == VSSM_OK, "state 1: %s", err.msg);
             TEST_REQUIRE(vssm_vim_forward(m, s1, x + (size_t)(B - 1) * H * W * 3, &err) == VSSM_OK, "fwd 1: %s", err.msg);
-            float *l1 = vimvec_to_host(ctx, vssm_vim_logits(s1));
+            float *l1 = head_logits(head, s1, 1, cfg.num_classes);
             double e = test_rel_err(l1, lg + (size_t)(B - 1) * cfg.num_classes, (size_t)cfg.num_classes);
             TEST_CHECK(e <= TOL_LAYER, "%s: batch item %d alone differs from the batch by %.3g", name, B - 1, e);
             free(l1);
@@ -105,6 +118,7 @@ static void check_file(const char *name) {
         free(z); free(s);
         free(pos); free(emb); free(b0); free(tok); free(cls); free(lg);
         vssm_vim_state_free(st);
+        vssm_cls_head_free(head);
         vssm_vim_free(m);
         vssm_ctx_free(ctx);
     }

@@ -70,7 +70,7 @@ int main(void) {
     expect_msg(vssm_vmamba_load(&m, ctx, &c, vssm_weights_source(w), "backbone.", &err), VSSM_ERR_FORMAT, &err,
                "backbone.patch_embed.0.weight", "wrong prefix");
     vssm_cls_head *h = NULL;
-    expect_msg(vssm_cls_head_load(&h, ctx, 48, 11, vssm_weights_source(w), "", &err), VSSM_ERR_SHAPE, &err,
+    expect_msg(vssm_cls_head_load(&h, ctx, VSSM_CLS_POOLED, 48, 11, vssm_weights_source(w), "", &err), VSSM_ERR_SHAPE, &err,
                "classifier.head.weight", "head with the wrong class count");
 
     /* sizes */
@@ -89,7 +89,7 @@ int main(void) {
     expect_msg(vssm_vmamba_forward(m, st, NULL, &err), VSSM_ERR_INVALID_ARG, &err, "NULL", "NULL input");
     TEST_CHECK(vssm_vmamba_feature(st, 4).data == NULL, "stage 4 does not exist");
     /* the head refuses features of the wrong width */
-    TEST_REQUIRE(vssm_cls_head_load(&h, ctx, 48, 10, vssm_weights_source(w), "", &err) == VSSM_OK, "head: %s", err.msg);
+    TEST_REQUIRE(vssm_cls_head_load(&h, ctx, VSSM_CLS_POOLED, 48, 10, vssm_weights_source(w), "", &err) == VSSM_OK, "head: %s", err.msg);
     vssm_tensor bad = vssm_vmamba_feature(st, 2);
     float logits[20];
     expect_msg(vssm_cls_head_forward(h, &bad, 1, logits, &err), VSSM_ERR_SHAPE, &err, "48", "head on stage-2 features");

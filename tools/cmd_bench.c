@@ -13,6 +13,7 @@
 #include <time.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
+#include "vssm/backbone.h"
 #include "vssm/classifier.h"
 #include "vssm/vssm.h"
 
@@ -71,12 +72,33 @@ typedef struct bench_opts {
     int on_cpu;   /* the sgemm reference is a CPU figure */
 } bench_opts;
 
+/* A classifier of the preset `arch` (VMamba or Vim) with random weights from rnd. */
+static vssm_status random_classifier(vssm_classifier **clf, vssm_ctx *ctx, const char *arch, const vssm_source *rnd,
+                                     vssm_err *err) {
+    vssm_backbone *bb = NULL;
+    vssm_status s;
+    if (!strncmp(arch, "vim-", 4)) {
+        vssm_vim_config c;
+        vssm_vim *m = NULL;
+        if ((s = vssm_vim_config_preset(&c, arch, err)) != VSSM_OK || (s = vssm_vim_load(&m, ctx, &c, rnd, "", err)) != VSSM_OK)
+            return s;
+        if ((s = vssm_backbone_wrap_vim(&bb, m, 1, err)) != VSSM_OK) vssm_vim_free(m);
+    } else {
+        vssm_vmamba_config c;
+        vssm_vmamba *m = NULL;
+        if ((s = vssm_vmamba_config_preset(&c, arch, err)) != VSSM_OK ||
+            (s = vssm_vmamba_load(&m, ctx, &c, rnd, "", err)) != VSSM_OK)
+            return s;
+        if ((s = vssm_backbone_wrap_vmamba(&bb, m, 1, err)) != VSSM_OK) vssm_vmamba_free(m);
+    }
+    return s != VSSM_OK ? s : vssm_classifier_from_backbone(clf, bb, rnd, err);
+}
+
 /* Times one model (a preset name with random weights, or o->weights) and prints its report.
  * ref: the sgemm GFLOP/s of this run (measured by the first model, < 0 until then). */
 static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, double *ref) {
     const int batch = o->batch, H = o->H, W = o->W, runs = o->runs;
     vssm_err err = {0};
-    vssm_vmamba_config cfg;
     vssm_source *rnd = NULL;
     vssm_classifier *clf = NULL;
     int rc = VSSM_EXIT_USAGE;
@@ -85,22 +107,17 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
     if (o->weights) {
         vssm_classifier_opts co = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
         if (vssm_classifier_load(&clf, ctx, o->weights, &co, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
-        cfg = *vssm_classifier_config(clf);
     } else {
-        const int is_vim = !strncmp(arch, "vim-", 4);
-        vssm_vim_config vcfg;
-        vssm_status st = is_vim ? vssm_vim_config_preset(&vcfg, arch, &err) : vssm_vmamba_config_preset(&cfg, arch, &err);
-        if (st != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
         rnd = vssm_random_source_new(42);
         if (!rnd) { cli_error("bench: out of memory"); goto done; }
-        st = is_vim ? vssm_classifier_from_vim_source(&clf, ctx, &vcfg, rnd, "", &err)
-                    : vssm_classifier_from_source(&clf, ctx, &cfg, rnd, "", &err);
-        if (st != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
-        cfg = *vssm_classifier_config(clf);
+        if (random_classifier(&clf, ctx, arch, rnd, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
     }
+    const vssm_backbone *bb = vssm_classifier_backbone(clf);
+    const vssm_vmamba *vm = vssm_backbone_vmamba(bb);
+    const char *arch_name = vssm_backbone_arch(bb);
     size_t nin = (size_t)batch * H * W * 3;
     x = malloc(nin * 4);
-    logits = malloc((size_t)batch * cfg.num_classes * 4);
+    logits = malloc((size_t)batch * vssm_classifier_classes(clf) * 4);
     times = malloc((size_t)runs * sizeof(double));
     if (!x || !logits || !times) { cli_error("bench: out of memory"); goto done; }
     uint64_t s = 1;
@@ -134,7 +151,7 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
     double bw = 0;
     if (!o->no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
     /* the minimum-bytes model is VMamba's cross-scan; a Vim reports 0 */
-    double scan_gbps = secs[VSSM_OP_SCAN] > 0 && !vssm_classifier_vim_config(clf) ? scan_bytes(&cfg, batch, H, W) / secs[VSSM_OP_SCAN] / 1e9 : 0;
+    double scan_gbps = secs[VSSM_OP_SCAN] > 0 && vm ? scan_bytes(vssm_vmamba_get_config(vm), batch, H, W) / secs[VSSM_OP_SCAN] / 1e9 : 0;
     const double rf = *ref;
 
     if (o->json) {
@@ -142,14 +159,14 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
                "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
                "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
                "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
-               cfg.arch, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
+               arch_name, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, scan_gbps, bw,
                (long long)vssm_classifier_params(clf), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}}\n");
     } else {
-        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", cfg.arch, (long long)vssm_classifier_params(clf),
+        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", arch_name, (long long)vssm_classifier_params(clf),
                macs / batch / 1e9, H, W);
         printf("device     %s\n", vssm_ctx_describe(ctx));
         printf("batch      %d, %d runs after %d warm-up\n", batch, runs, o->warmup);

@@ -264,7 +264,7 @@ VSSM_VERB(track) {
     vssm_ctx_opts co;
     if (cli_ctx_opts(mo.device, mo.threads, mo.tf32, &co)) return VSSM_EXIT_USAGE;
     vssm_ctx *ctx = NULL;
-    vssm_backbone_opts bo = {mo.arch, mo.key, -1, {0}};   /* a Vim: its final token grid */
+    vssm_backbone_opts bo = {mo.arch, mo.key, -1, {0}, 0};   /* a Vim: its final token grid */
     vssm_backbone *bb = NULL;
     vssm_preprocess_params pp;
     vssm_tracker *trk = NULL;

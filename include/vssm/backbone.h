@@ -59,6 +59,12 @@ typedef enum vssm_backbone_kind {
     VSSM_BACKBONE_VIM,
 } vssm_backbone_kind;
 
+/* What the backbone family's classification head reads (vssm/heads.h). */
+typedef enum vssm_cls_input {
+    VSSM_CLS_POOLED = 0,  /* the last stage (B, H, W, C): LayerNorm, average pool, linear (VMamba's `classifier`) */
+    VSSM_CLS_TOKEN,       /* the class token (B, D) after the final norm: linear (Vim's `head`) */
+} vssm_cls_input;
+
 typedef struct vssm_backbone vssm_backbone;
 typedef struct vssm_backbone_state vssm_backbone_state;
 
@@ -69,6 +75,10 @@ typedef struct vssm_backbone_opts {
      * n_out 0 keeps the file's (metadata "out_indices"), else the final token grid */
     int n_out;
     int out_indices[VSSM_VIM_MAX_OUT];
+    /* for a dense head of this many levels (0: none): a plain backbone (Vim) with n_out 0
+     * keeps the file's out_indices, else the last block of each of dense_levels equal parts
+     * (5, 11, 17, 23 of 24 for 4: the official segmentation configs) */
+    int dense_levels;
 } vssm_backbone_opts;
 
 /* Opens the file, finds and loads the backbone (see the top of this file), closes it.
@@ -79,6 +89,10 @@ VSSM_API vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx,
 VSSM_API vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const vssm_source *src,
                                                const vssm_backbone_opts *opts, vssm_preprocess_params *pp,
                                                vssm_err *err);
+/* A VMamba alone from a weights file, by the same rules (a file holding another family is
+ * VSSM_ERR_UNSUPPORTED); cfg and pp (either may be NULL) receive its config and preprocessing. */
+VSSM_API vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
+                                           vssm_vmamba_config *cfg, vssm_preprocess_params *pp, vssm_err *err);
 /* Wraps an already loaded model; own = 1 hands it over (freed with the backbone), 0 leaves
  * it the caller's (free it after the backbone). */
 VSSM_API vssm_status vssm_backbone_wrap_vmamba(vssm_backbone **out, vssm_vmamba *m, int own, vssm_err *err);
@@ -106,8 +120,14 @@ VSSM_API int vssm_backbone_stage_channels(const vssm_backbone *b, int s);
 VSSM_API int vssm_backbone_stage_stride(const vssm_backbone *b, int s);
 VSSM_API double vssm_backbone_stage_offset(const vssm_backbone *b, int s);
 VSSM_API void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int s, int *hs, int *ws);
-/* Multiply-adds per image at h x w (the backbone's model, including a head it holds). */
+/* Multiply-adds per image at h x w and parameters, including the classifier head the file
+ * holds (num_classes outputs). */
 VSSM_API double vssm_backbone_macs(const vssm_backbone *b, int h, int w);
+VSSM_API int64_t vssm_backbone_params(const vssm_backbone *b);
+/* Outputs of the classifier head in the file the backbone came from (0: none), and what
+ * that head reads. */
+VSSM_API int vssm_backbone_num_classes(const vssm_backbone *b);
+VSSM_API vssm_cls_input vssm_backbone_cls_input(const vssm_backbone *b);
 
 VSSM_API vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b, int batch, int h, int w,
                                              vssm_err *err);
@@ -119,6 +139,8 @@ VSSM_API vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state
                                            vssm_err *err);
 /* Stage s after a forward, (B, Hs, Ws, Cs) NHWC on the ctx's device; empty when s is out of range. */
 VSSM_API vssm_tensor vssm_backbone_feature(const vssm_backbone_state *st, int s);
+/* The class token (B, D) after a forward (VSSM_CLS_TOKEN backbones); empty otherwise. */
+VSSM_API vssm_tensor vssm_backbone_cls_token(const vssm_backbone_state *st);
 
 #ifdef __cplusplus
 }

@@ -15,17 +15,18 @@
  * built-in ImageNet-1k names when the head has 1000 outputs. Activations are planned
  * once per (batch, height, width) and kept until the size changes.
  *
- * The backbone is a VMamba or a Vision Mamba (vssm/vim.h): a Vim is recognised by a stated
- * arch "vim-*", metadata arch "vim-*", or its tensor names (layers.0.mixer.in_proj.weight +
- * pos_embed) when no VMamba patch embed is present. For a Vim, vssm_classifier_config
- * returns a VMamba-shaped view holding only arch, in_chans, num_classes and d_state
- * (forward_type "vim"); vssm_classifier_vim_config gives the real config, and
- * vssm_classifier_macs/_params work for both. A Vim reads its class token, so any input at
- * least one patch large is accepted (the position embedding is resampled).
+ * The backbone is any family of vssm/backbone.h, found by its rules (a Vim is recognised by
+ * a stated arch "vim-*", metadata arch "vim-*", or its tensor names
+ * (layers.0.mixer.in_proj.weight + pos_embed) when no VMamba patch embed is present);
+ * vssm_classifier_backbone gives it (kind, arch, config). The head is the one the family's
+ * classifier uses: VMamba's LayerNorm + pool + linear ("classifier.*"), Vim's linear on the
+ * class token ("head.*"). A Vim reads its class token, so any input at least one patch
+ * large is accepted (the position embedding is resampled).
  */
 #ifndef VSSM_CLASSIFIER_H
 #define VSSM_CLASSIFIER_H
 
+#include "vssm/backbone.h"
 #include "vssm/common.h"
 #include "vssm/ctx.h"
 #include "vssm/image.h"
@@ -46,31 +47,21 @@ typedef struct vssm_classifier_opts {
 
 VSSM_API vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,
                                           const vssm_classifier_opts *opts, vssm_err *err);
-/* A VMamba backbone alone from a weights file, with the same config rules as
- * vssm_classifier_load (stated arch, metadata, or tensor shapes). cfg and pp (either may be
- * NULL) receive the config and the file's preprocessing. A file holding a Vision Mamba is
- * VSSM_ERR_UNSUPPORTED: vssm_backbone_load_file (vssm/backbone.h) loads either backbone,
- * which is what the segmentation, tracking and re-ID heads use. */
-VSSM_API vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path,
-                                           const vssm_classifier_opts *opts, vssm_vmamba_config *cfg,
-                                           vssm_preprocess_params *pp, vssm_err *err);
-
-/* From an already-open tensor source with a known config (e.g. vssm_random_source_new
- * for benchmarks); ImageNet preprocessing, no class names unless 1000 classes. */
-VSSM_API vssm_status vssm_classifier_from_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
-                                                 const vssm_source *src, const char *prefix, vssm_err *err);
-/* The same for a Vim with a known config (ImageNet preprocessing). */
-VSSM_API vssm_status vssm_classifier_from_vim_source(vssm_classifier **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
-                                                     const vssm_source *src, const char *prefix, vssm_err *err);
+/* A classifier on an already loaded backbone (vssm/backbone.h; e.g. a model built from a
+ * config on vssm_random_source_new for benchmarks): its family's head (see
+ * vssm_backbone_cls_input) with vssm_backbone_num_classes outputs is read from src under
+ * vssm_backbone_prefix. Takes bb, also on failure. ImageNet preprocessing, no class names
+ * unless 1000 classes. */
+VSSM_API vssm_status vssm_classifier_from_backbone(vssm_classifier **out, vssm_backbone *bb, const vssm_source *src,
+                                                   vssm_err *err);
 VSSM_API void vssm_classifier_free(vssm_classifier *c);
-/* The Vim config when the backbone is a Vim, else NULL. */
-VSSM_API const vssm_vim_config *vssm_classifier_vim_config(const vssm_classifier *c);
+/* The backbone (owned by the classifier): its kind, arch, model and config. */
+VSSM_API const vssm_backbone *vssm_classifier_backbone(const vssm_classifier *c);
 /* Multiply-adds per image at h x w, and parameters (backbone + head), for either backbone. */
 VSSM_API double vssm_classifier_macs(const vssm_classifier *c, int h, int w);
 VSSM_API int64_t vssm_classifier_params(const vssm_classifier *c);
 /* Bytes of activations planned for the last forward's (B, H, W); 0 before the first. */
 VSSM_API size_t vssm_classifier_state_bytes(const vssm_classifier *c);
-VSSM_API const vssm_vmamba_config *vssm_classifier_config(const vssm_classifier *c);
 VSSM_API vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c);
 VSSM_API int vssm_classifier_classes(const vssm_classifier *c);
 /* Class name i, or NULL when the model has no names. */

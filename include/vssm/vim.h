@@ -21,7 +21,7 @@
  *     vssm_vim *m; vssm_vim_load(&m, ctx, &cfg, src, "", &err);
  *     vssm_vim_state *st; vssm_vim_state_new(&st, m, B, H, W, &err);   // all activations, once
  *     vssm_vim_forward(m, st, image_nhwc, &err);
- *     vssm_tensor cls = vssm_vim_cls(st);        // (B, D): the head's input
+ *     vssm_tensor cls = vssm_vim_cls(st);        // (B, D): the classifier's input (vssm/heads.h)
  *     vssm_tensor f = vssm_vim_feature(st);      // (B, gh, gw, D): for seg / re-ID / tracking heads
  *
  * Segmentation backbone (hustvl/Vim seg/backbone/vim.py, VisionMambaSeg): the same blocks
@@ -130,8 +130,6 @@ VSSM_API vssm_tensor vssm_vim_cls(const vssm_vim_state *st);
 /* The token grid after norm_f without the class token, (B, gh, gw, D) NHWC, stride S on
  * the ctx's device; the search region's grid in one-stream mode. */
 VSSM_API vssm_tensor vssm_vim_feature(const vssm_vim_state *st);
-/* Logits (B, classes) on the device; empty when the model has no head. */
-VSSM_API vssm_tensor vssm_vim_logits(const vssm_vim_state *st);
 /* After a forward: the output of block out_indices[k] (see vssm_vim_config) without the
  * class token's row, (B, gh, gw, D) NHWC on the ctx's device (the search region's grid in
  * one-stream mode); an empty tensor when k >= n_out. */
