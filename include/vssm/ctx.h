@@ -28,6 +28,10 @@ typedef struct vssm_ctx_opts {
     int device_index;     /* GPU ordinal for CUDA */
     int n_threads;        /* CPU threads for ops and BLAS; <= 0: number of cores */
     int allow_tf32;       /* CUDA: let cuBLAS use TF32 (off by default: exact fp32) */
+    /* CPU: the kernels' instruction set, "avx512", "avx2" or "base" (the build's baseline);
+     * NULL or "": $VSSM_CPU_ISA if set, else the best this CPU runs. One instruction set
+     * gives the same bits at any batch and thread count; a set the CPU lacks is refused. */
+    const char *cpu_isa;
 } vssm_ctx_opts;
 
 VSSM_API vssm_ctx_opts vssm_ctx_default_opts(void);

@@ -55,16 +55,5 @@ vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
     /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
     if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
     ctx->ops = &cpu_ops;
-#if defined(__AVX512F__)
-    const char *isa = "AVX-512";
-#elif defined(__AVX2__)
-    const char *isa = "AVX2";
-#elif defined(__AVX__)
-    const char *isa = "AVX";
-#else
-    const char *isa = "SSE";
-#endif
-    snprintf(ctx->desc, sizeof ctx->desc, "cpu (%d thread%s, %s)", ctx->opts.n_threads,
-             ctx->opts.n_threads == 1 ? "" : "s", isa);
-    return VSSM_OK;
+    return vssm_cpu_isa_init(ctx, err);   /* the kernels' instruction set, the cache sizes, desc */
 }

@@ -5,6 +5,46 @@
 
 #include "kernels/ctx_internal.h"
 
+/* Runtime ISA dispatch. sgemm.c, scan.c and scan1d.c are compiled once as they are (the
+ * build's baseline: SSE2 without -march=native) and again, included by *_avx2.c and
+ * *_avx512.c, with those units' flags (CMakeLists.txt, kernels/cpu/README.md). Each copy
+ * names its entry points with its suffix (VSSM_ISA_FN); vssm_cpu_backend_init picks one
+ * variant per context (isa.c) and the plain names below dispatch through ctx->cpu_isa. */
+#ifndef VSSM_ISA_SFX
+#define VSSM_ISA_SFX base
+#define VSSM_ISA_BASE 1
+#endif
+#define VSSM_ISA_CAT2_(a, b) a##_##b
+#define VSSM_ISA_CAT_(a, b) VSSM_ISA_CAT2_(a, b)
+#define VSSM_ISA_FN(name) VSSM_ISA_CAT_(name, VSSM_ISA_SFX)
+#define VSSM_ISA_DECLARE_(sfx)                                                                                  \
+    void vssm_cpu_linear_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, \
+                               int N, vssm_act act, int accumulate, float *y);                                  \
+    void vssm_cpu_linear_packed_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,         \
+                                      const float *b, int N, vssm_act act, int accumulate, float *y);           \
+    void vssm_cpu_ss2d_scan_##sfx(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);                            \
+    void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                       \
+    extern const char vssm_cpu_isa_name_##sfx[];
+VSSM_ISA_DECLARE_(base)
+VSSM_ISA_DECLARE_(avx2)
+VSSM_ISA_DECLARE_(avx512)
+
+/* one variant's entry points (isa.c holds the tables) */
+typedef struct vssm_cpu_isa {
+    const char *name;   /* what VSSM_CPU_ISA / vssm_ctx_opts.cpu_isa call it: "avx512", "avx2", "base" */
+    const char *desc;   /* what its unit was compiled for: "AVX-512", "AVX2", "SSE2", ... */
+    void (*linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
+                   vssm_act act, int accumulate, float *y);
+    void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
+                          vssm_act act, int accumulate, float *y);
+    void (*ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
+    void (*scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a);
+} vssm_cpu_isa;
+
+/* isa.c: picks the variant (opts.cpu_isa, else $VSSM_CPU_ISA, else the best this CPU runs),
+ * reads the cache sizes and sets ctx->cpu_isa, ctx->gemm_kc and the CPU part of ctx->desc */
+vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err);
+
 void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                      int N, vssm_act act, int accumulate, float *y);
 /* sgemm.c: every product (plain weights are packed per call); batch-invariant, see there */

@@ -12,7 +12,9 @@
  * the fly from the per-token dt_r (R values) instead of being stored.
  *
  * x_proj (dt_r, B, C for all four directions) is one GEMM over the token grid before
- * the scans: it is per token, so the order does not matter. */
+ * the scans: it is per token, so the order does not matter.
+ *
+ * Compiled once per instruction set (scan_avx2.c, scan_avx512.c; cpu_ops.h). */
 #include <assert.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
@@ -21,9 +23,11 @@
 
 #define NMAX VSSM_SCAN_MAX_STATE
 
+#ifdef VSSM_ISA_BASE
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
     return (size_t)B * H * W * VSSM_SCAN_K * (R + 2 * N) * sizeof(float);
 }
+#endif
 
 /* Walks direction k's token order without a division per step: yields the row-major
  * position of steps t0, t0+1, ... */
@@ -118,7 +122,7 @@ static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k,
     }
 }
 
-void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) {
+void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) {
     const int B = a->B, D = a->D;
     const int64_t L = (int64_t)a->H * a->W;
     const int KC2 = VSSM_SCAN_K * (a->R + 2 * a->N);

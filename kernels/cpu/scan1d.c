@@ -9,7 +9,8 @@
  * channels are one SIMD vector, the d_state states of the block live in registers
  * (h[N] vectors), delta is computed on the fly from the token's dt_r, and the
  * transcendental work of a chunk of TC tokens is done together (throughput-bound) before
- * the short serial FMA recurrence. x_proj is a GEMM done by the caller (vssm_op_linear). */
+ * the short serial FMA recurrence. x_proj is a GEMM done by the caller (vssm_op_linear).
+ * Compiled once per instruction set (scan1d_avx2.c, scan1d_avx512.c; cpu_ops.h). */
 #include <assert.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
@@ -87,7 +88,7 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
     }
 }
 
-void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) {
+void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
     assert(a->N >= 1 && a->N <= NMAX && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
     const int nblk = (a->D + CB - 1) / CB;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)

@@ -18,17 +18,25 @@
  * weights (heads, Vim's patch embedding, the segmentation convs) are packed per call into
  * a temporary buffer and run through the same kernel (vssm_cpu_linear).
  *
- * Layout: w is cut into panels of NR output columns (two SIMD vectors); panel q holds, for
- * k = 0..K-1, the NR weights w[q*NR + j][k] contiguously (zero past N). A micro-kernel
- * keeps an MR x NR tile of y in 2*MR vector registers and for each k broadcasts x[i][k]
- * of its MR rows against the panel's two vectors. With AVX-512: NR = 32, MR = 14 (28
- * accumulators); with AVX/AVX2: NR = 16, MR = 6; with SSE only: NR = 8, MR = 6. Rows that
- * do not fill MR use smaller variants (7/4/2/1 or 4/2/1). K is walked in blocks of KC so
- * the rows of x being read stay in L1; the tile is stored between blocks (the sum over k
- * stays sequential). Bias and activation are applied to a finished tile while it is in L1.
+ * Layout: w is cut into panels of PNR = 32 output columns; panel q holds, for k = 0..K-1,
+ * the 32 weights w[q*32 + j][k] contiguously (zero past N). The layout is the same for
+ * every instruction set (weights are packed once, at load, before any kernel runs; conv.c
+ * and scan.c read it too). A micro-kernel keeps an MR x NR tile of y in 2*MR vector
+ * registers and for each k broadcasts x[i][k] of its MR rows against two vectors of the
+ * panel: with AVX-512 NR = 32 (the whole panel), MR = 14 (28 accumulators); with AVX2,
+ * NR = 16 (half a panel, the halves one after the other), MR = 6; with SSE, NR = 8, MR = 6.
+ * Rows that do not fill MR use smaller variants (7/4/2/1 or 4/2/1). K is walked in blocks
+ * of kc (ctx->gemm_kc, from the L1d size: isa.c) so the block of the panel and the rows of
+ * x being read stay in L1; the tile is stored between blocks (the sum over k stays
+ * sequential). Bias and activation are applied to a finished tile while it is in L1.
  *
- * Threads split the (panel, row block) tiles, panel-major, so a thread reuses its panel
- * across consecutive row blocks. */
+ * This file is compiled once per instruction set (cpu_ops.h, VSSM_ISA_FN): as it is for the
+ * build's baseline, and through sgemm_avx2.c / sgemm_avx512.c. Within one set the bits do
+ * not depend on M or the thread count; AVX2 and AVX-512 (both FMA, same order) agree too.
+ *
+ * Threads take (panel, row block) tiles, panel-major so a thread reuses its panel across
+ * consecutive row blocks, in dynamic chunks: a thread that is descheduled (a busy machine)
+ * holds up one chunk, not a static half of the product. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -39,48 +47,63 @@
 #if defined(__AVX512F__)
 #define VW 16
 #define MR 14
+#define ISA_DESC "AVX-512"
 #elif defined(__AVX__)
 #define VW 8
 #define MR 6
+#ifdef __AVX2__
+#define ISA_DESC "AVX2"
+#else
+#define ISA_DESC "AVX"
+#endif
 #else
 #define VW 4
 #define MR 6
+#define ISA_DESC "SSE2"
 #endif
-#define NR (2 * VW)
-#define KC 512
+#define NR (2 * VW)   /* the micro-kernel's columns */
+#define PNR 32        /* a packed panel's columns (every instruction set) */
 
+#ifdef VSSM_ISA_BASE
+const char VSSM_ISA_FN(vssm_cpu_isa_name)[] = "baseline " ISA_DESC;
+#else
+const char VSSM_ISA_FN(vssm_cpu_isa_name)[] = ISA_DESC;
+#endif
+
+#ifdef VSSM_ISA_BASE   /* the layout: once, for all variants */
 size_t vssm_cpu_linear_pack_numel(int N, int K) {
-    return (size_t)((N + NR - 1) / NR) * NR * (size_t)K;
+    return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)K;
 }
 
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
-    const int np = (N + NR - 1) / NR;
-    /* row by row in blocks of 256 k: contiguous reads, writes strided by NR within a 32 KB
-     * (AVX-512) block of the panel that stays in L1 */
+    const int np = (N + PNR - 1) / PNR;
+    /* row by row in blocks of 256 k: contiguous reads, writes strided by PNR within a 32 KB
+     * block of the panel that stays in L1 */
     for (int q = 0; q < np; q++)
         for (int k0 = 0; k0 < K; k0 += 256) {
             const int k1 = K - k0 < 256 ? K : k0 + 256;
-            float *o = out + (size_t)q * K * NR;
-            for (int j = 0; j < NR; j++) {
-                const int n = q * NR + j;
+            float *o = out + (size_t)q * K * PNR;
+            for (int j = 0; j < PNR; j++) {
+                const int n = q * PNR + j;
                 const float *r = w + (size_t)n * K;
                 if (n < N)
-                    for (int k = k0; k < k1; k++) o[(size_t)k * NR + j] = r[k];
+                    for (int k = k0; k < k1; k++) o[(size_t)k * PNR + j] = r[k];
                 else
-                    for (int k = k0; k < k1; k++) o[(size_t)k * NR + j] = 0.0f;
+                    for (int k = k0; k < k1; k++) o[(size_t)k * PNR + j] = 0.0f;
             }
         }
 }
 
 float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k) {
     (void)N;
-    return wp[((size_t)(n / NR) * K + k) * NR + n % NR];
+    return wp[((size_t)(n / PNR) * K + k) * PNR + n % PNR];
 }
+#endif
 
 typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(VW * sizeof(float)), may_alias));
 typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias));
 
-/* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . panel[0..kc)[NR] */
+/* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . p[0..kc)[0..NR) (k stride PNR) */
 static inline __attribute__((always_inline)) void kernel(const int R, int kc, const float *x, int64_t ldx,
                                                          const float *p, float *y, int64_t ldy, int load, int nc) {
     vf c0[MR], c1[MR];
@@ -100,7 +123,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
         }
     }
     for (int k = 0; k < kc; k++) {
-        const vf b0 = *(const vfu *)(p + (size_t)k * NR), b1 = *(const vfu *)(p + (size_t)k * NR + VW);
+        const vf b0 = *(const vfu *)(p + (size_t)k * PNR), b1 = *(const vfu *)(p + (size_t)k * PNR + VW);
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
@@ -122,9 +145,9 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
     }
 }
 
-/* rows of a tile: MR at a time, then the smaller fully unrolled variants */
-static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
-                      int nc) {
+/* rows of a tile: MR at a time, then the smaller fully unrolled variants; nc <= NR */
+static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy,
+                         int load, int nc) {
     int r = 0;
     for (; rows - r >= MR; r += MR) kernel(MR, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
 #if MR > 7
@@ -133,6 +156,13 @@ static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float
     if (rows - r >= 4) { kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 4; }
     if (rows - r >= 2) { kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 2; }
     if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+}
+
+/* a tile of one panel (nc <= PNR columns): its NR-column parts one after the other */
+static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
+                      int nc) {
+    for (int j = 0; j < nc; j += NR)
+        tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR);
 }
 
 /* bias + activation on a finished tile (rows x nc, row stride ldy) */
@@ -161,12 +191,13 @@ static void tile_epilogue(float *yt, int rows, int nc, int64_t ldy, const float 
 #endif
 #define MC (16 * MR)
 
-void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                            int N, vssm_act act, int accumulate, float *y) {
+void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,
+                                         const float *b, int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
-    const int np = (N + NR - 1) / NR;
+    const int np = (N + PNR - 1) / PNR;
     const int epi = b || act != VSSM_ACT_NONE;
     const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
+    const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256;
     const int ldp = KC + 16;   /* padded: rows of the copy fall in different L1 sets */
     /* the copies' buffer: made once per context, at its first large product (a context is
      * used by one thread at a time), not per call: these products run every forward */
@@ -195,14 +226,14 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
                     const int64_t c = t / np, m0 = c * MC;
                     const int q = (int)(t % np);
                     const int rows = M - m0 < MC ? (int)(M - m0) : MC;
-                    const int n0 = q * NR, nc = N - n0 < NR ? N - n0 : NR;
+                    const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
                     if (c != have) {
                         for (int i = 0; i < rows; i++)
                             memcpy(xb + (size_t)i * ldp, x + (m0 + i) * K + k0, (size_t)kc * sizeof(float));
                         have = c;
                     }
                     float *yt = y + m0 * N + n0;
-                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * NR, yt, N, k0 > 0 || accumulate, nc);
+                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc);
                     if (last && epi) tile_epilogue(yt, rows, nc, N, b ? b + n0 : NULL, act);
                 }
             }
@@ -212,19 +243,19 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
     }
     const int64_t nmb = (M + MR - 1) / MR;
     const int64_t tiles = np * nmb;
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int64_t t = 0; t < tiles; t++) {
         const int q = (int)(t / nmb);
         const int64_t m0 = (t % nmb) * MR;
         const int rows = M - m0 < MR ? (int)(M - m0) : MR;
-        const int n0 = q * NR, nc = N - n0 < NR ? N - n0 : NR;
+        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
         const float *xt = x + m0 * K;
         float *yt = y + m0 * N + n0;
-        const float *pq = wp + (size_t)q * K * NR;
+        const float *pq = wp + (size_t)q * K * PNR;
         int k0 = 0;
         do {   /* at least once, so K = 0 still writes the tile */
             const int kc = K - k0 < KC ? K - k0 : KC;
-            tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * NR, yt, N, k0 > 0 || accumulate, nc);
+            tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc);
             k0 += kc;
         } while (k0 < K);
         if (epi) tile_epilogue(yt, rows, nc, N, b ? b + n0 : NULL, act);
@@ -277,14 +308,14 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
     }
 }
 
-void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                     int N, vssm_act act, int accumulate, float *y) {
+void VSSM_ISA_FN(vssm_cpu_linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
+                                  int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const size_t n = vssm_cpu_linear_pack_numel(N, K);
     float *wp = M > DIRECT_MAX_M && n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
     if (wp) {
         vssm_cpu_linear_pack(w, N, K, wp);
-        vssm_cpu_linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
+        VSSM_ISA_FN(vssm_cpu_linear_packed)(ctx, x, M, K, wp, b, N, act, accumulate, y);
         free(wp);
         return;
     }

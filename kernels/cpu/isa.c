@@ -1,0 +1,141 @@
+/* kernels/cpu/isa.c - which instruction set the CPU kernels run with, chosen per context at
+ * run time, and the cache sizes the GEMM's blocking follows.
+ *
+ * One build runs everywhere: the variants are compiled side by side (sgemm.c, scan.c and
+ * scan1d.c as they are for the baseline, again through *_avx2.c and *_avx512.c with those
+ * units' flags) and vssm_cpu_isa_init picks the best one this CPU and OS support, unless
+ * the caller names one (vssm_ctx_opts.cpu_isa, else $VSSM_CPU_ISA: how the tests run each
+ * variant). The choice lives in the context, like everything else; nothing here is
+ * written after start-up. The plain vssm_cpu_* entry points dispatch through it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/cpu/cpu_ops.h"
+
+#define ISA_TABLE_(nm, sfx)                                                                               \
+    { nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx,                     \
+      vssm_cpu_ss2d_scan_##sfx, vssm_cpu_scan1d_##sfx }
+/* best first */
+static const vssm_cpu_isa isa_tables[] = {
+#if defined(__x86_64__) || defined(__i386__)
+    ISA_TABLE_("avx512", avx512),
+    ISA_TABLE_("avx2", avx2),
+#endif
+    ISA_TABLE_("base", base),
+};
+#define N_ISA (int)(sizeof isa_tables / sizeof *isa_tables)
+
+/* does this CPU (and the OS, for the wider registers' state) run variant i? */
+static int isa_supported(const vssm_cpu_isa *v) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (!strcmp(v->name, "avx512"))
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!strcmp(v->name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return 1;   /* the baseline: what the whole build requires anyway */
+}
+
+/* size in bytes of the data (or unified) cache of `level` of CPU 0, from sysfs; 0 when
+ * unknown (not Linux, a container without sysfs) */
+static long cache_bytes(int level) {
+    for (int i = 0; i < 8; i++) {
+        char path[96], buf[32];
+        long lv = 0, sz = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        if (fgets(buf, sizeof buf, f)) lv = strtol(buf, NULL, 10);
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (!(f = fopen(path, "r"))) continue;
+        int inst = fgets(buf, sizeof buf, f) && !strncmp(buf, "Instruction", 11);
+        fclose(f);
+        if (lv != level || inst) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (!(f = fopen(path, "r"))) continue;
+        if (fgets(buf, sizeof buf, f)) {
+            char *e;
+            sz = strtol(buf, &e, 10);
+            if (*e == 'K') sz <<= 10;
+            else if (*e == 'M') sz <<= 20;
+        }
+        fclose(f);
+        return sz;
+    }
+    return 0;
+}
+
+/* "GenuineIntel 6/143" from cpuid (vendor, display family and model) */
+static void cpu_name(char *out, size_t n) {
+    snprintf(out, n, "unknown CPU");
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    char vendor[13];
+    memcpy(vendor, &b, 4), memcpy(vendor + 4, &d, 4), memcpy(vendor + 8, &c, 4), vendor[12] = 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    unsigned fam = (a >> 8) & 15, model = (a >> 4) & 15;
+    if (fam == 15) fam += (a >> 20) & 255;
+    if (fam == 6 || fam >= 15) model |= ((a >> 16) & 15) << 4;
+    snprintf(out, n, "%s %u/%u", vendor, fam, model);
+#endif
+}
+
+static void size_str(char *out, size_t n, long bytes) {
+    if (bytes <= 0) snprintf(out, n, "?");
+    else if (bytes >= 1 << 20 && bytes % (1 << 20) == 0) snprintf(out, n, "%ldM", bytes >> 20);
+    else snprintf(out, n, "%ldK", bytes >> 10);
+}
+
+/* The GEMM's K block: the micro-kernel streams a kc x 32 block of the weight panel (128 B
+ * per k) and MR rows of x (4 B each per k) through L1 for every row block; keeping both
+ * within half of L1d leaves room for the y tile and the next block's prefetch. 48 KB
+ * (Sapphire Rapids, Zen 5): 176; 32 KB (Zen 4, Skylake): 112. Measured: see README.md. */
+static int gemm_kc_for(long l1d) {
+    if (l1d <= 0) l1d = 32 << 10;
+    long kc = l1d / 2 / (128 + 14 * 4);
+    kc &= ~15L;
+    return kc < 64 ? 64 : kc > 1024 ? 1024 : (int)kc;
+}
+
+vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
+    const char *want = ctx->opts.cpu_isa && *ctx->opts.cpu_isa ? ctx->opts.cpu_isa : getenv("VSSM_CPU_ISA");
+    const char *from = ctx->opts.cpu_isa && *ctx->opts.cpu_isa ? "cpu_isa option" : "VSSM_CPU_ISA";
+    const vssm_cpu_isa *pick = NULL;
+    if (want && *want) {
+        for (int i = 0; i < N_ISA; i++)
+            if (!strcmp(want, isa_tables[i].name)) pick = &isa_tables[i];
+        if (!pick)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s '%s': not an instruction set of this build "
+                                "(avx512, avx2 or base)", from, want);
+        if (!isa_supported(pick))
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s '%s': this CPU does not support it", from, want);
+    } else {
+        for (int i = 0; i < N_ISA && !pick; i++)
+            if (isa_supported(&isa_tables[i])) pick = &isa_tables[i];
+    }
+    ctx->cpu_isa = pick;
+    const long l1 = cache_bytes(1), l2 = cache_bytes(2), l3 = cache_bytes(3);
+    ctx->gemm_kc = gemm_kc_for(l1);
+    char name[48], s1[24], s2[24], s3[24];
+    cpu_name(name, sizeof name);
+    size_str(s1, sizeof s1, l1), size_str(s2, sizeof s2, l2), size_str(s3, sizeof s3, l3);
+    snprintf(ctx->desc, sizeof ctx->desc, "cpu (%d thread%s, %s; %s, L1d %s L2 %s L3 %s)", ctx->opts.n_threads,
+             ctx->opts.n_threads == 1 ? "" : "s", pick->desc, name, s1, s2, s3);
+    return VSSM_OK;
+}
+
+/* ---- the entry points of the op table and of the other CPU ops: the context's variant */
+void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
+                     vssm_act act, int accumulate, float *y) {
+    ctx->cpu_isa->linear(ctx, x, M, K, w, b, N, act, accumulate, y);
+}
+void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                            int N, vssm_act act, int accumulate, float *y) {
+    ctx->cpu_isa->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
+}
+void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) { ctx->cpu_isa->ss2d_scan(ctx, a, ws); }
+void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) { ctx->cpu_isa->scan1d(ctx, a); }
