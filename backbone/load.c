@@ -1,4 +1,5 @@
 /* backbone/load.c - shared weight-loading steps (backbone/load.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "backbone/load.h"
@@ -74,4 +75,148 @@ float *vssm_load_place(vssm_ctx *ctx, char *arena, size_t *off, const float *hos
         return NULL;
     }
     return dst;
+}
+
+/* ======================================================================= the walk */
+
+/* pass 1: parameters, arena bytes and the largest tensor (ctx NULL: parameters only) */
+typedef struct counter {
+    vssm_walker w;
+    vssm_ctx *ctx;
+    int64_t params, maxn;
+    size_t bytes;
+} counter;
+
+static int is_packed(vssm_xform xf) { return xf == VSSM_XF_LINEAR || xf == VSSM_XF_HALF_LINEAR || xf == VSSM_XF_CONV; }
+
+/* a packed weight as (N, K): one group (N, K...), or stacked groups (..., K) */
+static void linear_nk(const int64_t *shape, int ndim, int groups, int *N, int *K) {
+    const int64_t n = numel(shape, ndim);
+    const int64_t k = groups > 1 ? shape[ndim - 1] : n / shape[0];
+    *K = (int)k;
+    *N = (int)(n / k);
+}
+
+static int count_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
+                       float **slot) {
+    (void)name, (void)slot;
+    counter *c = (counter *)w;
+    const int64_t raw = numel(shape, ndim);
+    int64_t n = raw;
+    c->params += raw;
+    if (is_packed(xf) && c->ctx) {
+        int N, K;
+        linear_nk(shape, ndim, groups, &N, &K);
+        n = (int64_t)vssm_op_linear_pack_numel(c->ctx, N, K);
+    }
+    if (n > c->maxn) c->maxn = n;
+    if (raw > c->maxn) c->maxn = raw;
+    c->bytes += vssm_load_arena_bytes(n);
+    return 0;
+}
+
+int64_t vssm_load_param_count(vssm_walk_fn walk, const void *cfg, void *model) {
+    counter c = {{count_visit}, NULL, 0, 0, 0};
+    walk(&c.w, cfg, model);
+    return c.params;
+}
+
+/* pass 2: fetch, check, convert, lay out, upload */
+typedef struct loader {
+    vssm_walker w;
+    vssm_ctx *ctx;
+    const vssm_source *src;
+    const char *prefix;
+    const vssm_load_spec *ls;
+    char *arena;
+    size_t off;
+    float *host, *host2;   /* scratch of the largest tensor's size */
+    vssm_err *err;
+    vssm_status status;
+} loader;
+
+/* groups of (A, B) -> (B, A), of -exp(x) when neg_exp */
+static void transpose_groups(const float *in, const int64_t *shape, int ndim, int groups, int neg_exp, float *out) {
+    const int64_t n = numel(shape, ndim), G = groups > 1 ? groups : 1;
+    const int64_t B = G > 1 ? shape[ndim - 1] : n / shape[0], A = n / (G * B);
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t a = 0; a < A; a++)
+            for (int64_t b = 0; b < B; b++) {
+                const float v = in[(g * A + a) * B + b];
+                out[(g * B + b) * A + a] = neg_exp ? -expf(v) : v;
+            }
+}
+
+static int load_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
+                      float **slot) {
+    loader *ld = (loader *)w;
+    char full[320];
+    snprintf(full, sizeof full, "%s%s", ld->prefix, name);
+    vssm_status s = vssm_load_fetch_f32(ld->src, full, shape, ndim, ld->host, ld->err);
+    if (s != VSSM_OK) {
+        ld->status = s;
+        return 1;
+    }
+    if (ld->ls->host_copy) ld->ls->host_copy(ld->ls->model, slot, ld->host, numel(shape, ndim));
+    int64_t n = numel(shape, ndim);
+    const float *out = ld->host;
+    float *h2 = ld->host2;
+    switch (xf) {
+    case VSSM_XF_PLAIN: break;
+    case VSSM_XF_T:
+    case VSSM_XF_NEG_EXP_T:
+        transpose_groups(ld->host, shape, ndim, groups, xf == VSSM_XF_NEG_EXP_T, h2);
+        out = h2;
+        break;
+    case VSSM_XF_LINEAR:
+    case VSSM_XF_HALF_LINEAR:
+    case VSSM_XF_CONV: {
+        int N, K;
+        linear_nk(shape, ndim, groups, &N, &K);
+        const float *lin = ld->host;
+        if (xf == VSSM_XF_HALF_LINEAR)   /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
+            for (int64_t i = 0; i < n; i++) ld->host[i] *= 0.5f;
+        if (xf == VSSM_XF_CONV) {   /* (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin) in host2, then packed into host */
+            vssm_conv_weight_layout(ld->host, N, (int)shape[1], h2);
+            lin = h2;
+            h2 = ld->host;
+        }
+        vssm_op_linear_pack(ld->ctx, lin, N, K, h2);
+        n = (int64_t)vssm_op_linear_pack_numel(ld->ctx, N, K);
+        out = h2;
+        break;
+    }
+    }
+    float *dst = vssm_load_place(ld->ctx, ld->arena, &ld->off, out, n, full, ld->err);
+    if (!dst) {
+        ld->status = VSSM_ERR_DEVICE;
+        return 1;
+    }
+    *slot = dst;
+    return 0;
+}
+
+vssm_status vssm_load_weights(vssm_ctx *ctx, const vssm_source *src, const char *prefix, const vssm_load_spec *ls,
+                              void **arena, size_t *bytes, int64_t *params, vssm_err *err) {
+    *arena = NULL;
+    counter c = {{count_visit}, ctx, 0, 0, 0};
+    ls->walk(&c.w, ls->cfg, ls->model);
+    loader ld = {{load_visit}, ctx, src, prefix ? prefix : "", ls, NULL, 0, NULL, NULL, err, VSSM_OK};
+    ld.arena = vssm_op_alloc(ctx, c.bytes ? c.bytes : 64);
+    ld.host = malloc((size_t)(c.maxn > 0 ? c.maxn : 1) * sizeof(float));
+    ld.host2 = malloc((size_t)(c.maxn > 0 ? c.maxn : 1) * sizeof(float));
+    if (!ld.arena || !ld.host || !ld.host2)
+        ld.status = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of %s weights", c.bytes / 1e6, ls->what);
+    else
+        ls->walk(&ld.w, ls->cfg, ls->model);
+    free(ld.host);
+    free(ld.host2);
+    if (ld.status != VSSM_OK) {
+        if (ld.arena) vssm_op_free(ctx, ld.arena);
+        return ld.status;
+    }
+    *arena = ld.arena;
+    *bytes = c.bytes;
+    *params = c.params;
+    return VSSM_OK;
 }

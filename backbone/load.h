@@ -22,6 +22,60 @@ vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const ch
  * device pointer; NULL (and err set) when the upload fails. */
 float *vssm_load_place(vssm_ctx *ctx, char *arena, size_t *off, const float *host, int64_t n, const char *full,
                        vssm_err *err);
+/* ---- one walk over a model's tensors, used to count, size and load them ----
+ * A model file writes one walk function that visits every tensor it needs (its name table)
+ * with the shape its config implies, how the tensor is laid out on the device, and the slot
+ * that receives its device pointer; everything else is here. */
+
+/* How a tensor is laid out on the device. T: `groups` groups of (A, B) matrices, each
+ * transposed to (B, A); one group: A = shape[0], B = the rest; more: B = the last dim, A =
+ * numel / (groups * B). */
+typedef enum vssm_xform {
+    VSSM_XF_PLAIN,       /* as stored */
+    VSSM_XF_T,           /* transposed (above): dt_proj (Di, R) -> (R, Di), a depthwise kernel (C, 1, k...) -> (k..., C) */
+    VSSM_XF_NEG_EXP_T,   /* the same of -exp(x): A_log -> A */
+    VSSM_XF_LINEAR,      /* packed for vssm_op_linear_packed: one group (N, K...) (a conv kernel (N, C, P, P)
+                          * as (N, C*P*P)); stacked groups (G, ..., K) as (numel / K, K) */
+    VSSM_XF_HALF_LINEAR, /* the same of x / 2 */
+    VSSM_XF_CONV,        /* (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin) (the im2col order of vssm_op_conv3x3), packed */
+} vssm_xform;
+
+typedef struct vssm_walker {
+    /* called once per tensor (name without the prefix); nonzero stops the walk */
+    int (*visit)(struct vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
+                 float **slot);
+} vssm_walker;
+
+/* Visits one tensor from inside a walk function (returns 1 from it when the walk stops). */
+#define VSSM_VISIT(w, name, xf, groups, slot, ...)                                                       \
+    do {                                                                                                 \
+        const int64_t shp_[] = {__VA_ARGS__};                                                            \
+        if ((w)->visit((w), (name), shp_, (int)(sizeof shp_ / sizeof shp_[0]), (xf), (groups), (slot))) \
+            return 1;                                                                                    \
+    } while (0)
+
+/* A model's walk: visits each tensor of model (whose slots it names) for config cfg. */
+typedef int (*vssm_walk_fn)(vssm_walker *w, const void *cfg, void *model);
+
+/* Parameters (elements) of every tensor the walk visits; model's slots are not written. */
+int64_t vssm_load_param_count(vssm_walk_fn walk, const void *cfg, void *model);
+
+typedef struct vssm_load_spec {
+    vssm_walk_fn walk;
+    const void *cfg;
+    void *model;
+    const char *what;   /* "VMamba", "Vim": named in an out-of-memory message */
+    /* NULL, or called with each tensor's f32 host copy as stored (before its transform) */
+    void (*host_copy)(void *model, float *const *slot, const float *host, int64_t n);
+} vssm_load_spec;
+
+/* Counts the walk's tensors, makes one device arena for all of them, and loads each
+ * (src[prefix + name]: shape-checked, converted, transformed, uploaded), pointing its slot
+ * into the arena. On success *arena (free with vssm_op_free), *bytes and *params are set;
+ * on failure the arena is freed and the slots must not be used. */
+vssm_status vssm_load_weights(vssm_ctx *ctx, const vssm_source *src, const char *prefix, const vssm_load_spec *ls,
+                              void **arena, size_t *bytes, int64_t *params, vssm_err *err);
+
 /* bytes an n-float tensor takes in an arena */
 static inline size_t vssm_load_arena_bytes(int64_t n) { return ((size_t)n * sizeof(float) + 63) & ~(size_t)63; }
 

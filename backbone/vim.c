@@ -185,129 +185,53 @@ static void model_pos(const vssm_vim *m, int gh, int gw, int with_cls, float *ou
 
 /* ======================================================================= weights: one walk */
 
-/* XF_LINEAR: a Linear weight (N, K) (or a conv kernel (N, C, P, P) as (N, C*P*P)) laid out
- * for vssm_op_linear_packed; XF_HALF_LINEAR: the same after halving (out_proj with the div2
- * folded in) */
-typedef enum { XF_PLAIN, XF_CONV1D, XF_T, XF_A_LOG, XF_LINEAR, XF_HALF_LINEAR } xform;
+#define VISIT(nm, xf, slot, ...) VSSM_VISIT(w, nm, xf, 1, slot, __VA_ARGS__)
 
-typedef struct walker {
-    int (*visit)(struct walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot);
-} walker;
-
-#define VISIT(nm, nd, xf, slot, ...)                                           \
-    do {                                                                       \
-        int64_t shp_[4] = {__VA_ARGS__};                                       \
-        if (w->visit(w, nm, shp_, nd, xf, slot)) return 1;                     \
-    } while (0)
-
-static int walk_model(walker *w, const vssm_vim_config *c, vssm_vim *m) {
+static int walk_model(vssm_walker *w, const void *config, void *model) {
+    const vssm_vim_config *c = config;
+    vssm_vim *m = model;
     const int64_t D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state, K = c->d_conv;
     const int64_t P = c->patch_size, M0 = (int64_t)c->pos_grid_h * c->pos_grid_w;
     char nm[160];
-    VISIT("patch_embed.proj.weight", 4, XF_LINEAR, &m->pe_w, D, c->in_chans, P, P);
-    VISIT("patch_embed.proj.bias", 1, XF_PLAIN, &m->pe_b, D);
-    if (!c->no_cls_token) VISIT("cls_token", 3, XF_PLAIN, &m->cls, 1, 1, D);
-    VISIT("pos_embed", 3, XF_PLAIN, &m->pos_dev, 1, M0 + !c->no_cls_token, D);
+    VISIT("patch_embed.proj.weight", VSSM_XF_LINEAR, &m->pe_w, D, c->in_chans, P, P);
+    VISIT("patch_embed.proj.bias", VSSM_XF_PLAIN, &m->pe_b, D);
+    if (!c->no_cls_token) VISIT("cls_token", VSSM_XF_PLAIN, &m->cls, 1, 1, D);
+    VISIT("pos_embed", VSSM_XF_PLAIN, &m->pos_dev, 1, M0 + !c->no_cls_token, D);
     static const char *const sfx[2] = {"", "_b"};
     for (int i = 0; i < c->depth; i++) {
         vssm_vim_layer_w dummy, *l = m->layers ? &m->layers[i] : &dummy;
 #define NM(...) (snprintf(nm, sizeof nm, __VA_ARGS__), nm)
-        VISIT(NM("layers.%d.norm.weight", i), 1, XF_PLAIN, &l->norm_w, D);
-        VISIT(NM("layers.%d.mixer.in_proj.weight", i), 2, XF_LINEAR, &l->in_proj, 2 * Di, D);
+        VISIT(NM("layers.%d.norm.weight", i), VSSM_XF_PLAIN, &l->norm_w, D);
+        VISIT(NM("layers.%d.mixer.in_proj.weight", i), VSSM_XF_LINEAR, &l->in_proj, 2 * Di, D);
         for (int d = 0; d < 2; d++) {
             vssm_vim_dir_w *dw = &l->dir[d];
-            VISIT(NM("layers.%d.mixer.conv1d%s.weight", i, sfx[d]), 3, XF_CONV1D, &dw->conv_w, Di, 1, K);
-            VISIT(NM("layers.%d.mixer.conv1d%s.bias", i, sfx[d]), 1, XF_PLAIN, &dw->conv_b, Di);
-            VISIT(NM("layers.%d.mixer.x_proj%s.weight", i, sfx[d]), 2, XF_LINEAR, &dw->x_proj, R + 2 * N, Di);
-            VISIT(NM("layers.%d.mixer.dt_proj%s.weight", i, sfx[d]), 2, XF_T, &dw->dt_w, Di, R);
-            VISIT(NM("layers.%d.mixer.dt_proj%s.bias", i, sfx[d]), 1, XF_PLAIN, &dw->dt_b, Di);
-            VISIT(NM(d ? "layers.%d.mixer.A_b_log" : "layers.%d.mixer.A_log", i), 2, XF_A_LOG, &dw->A, Di, N);
-            VISIT(NM(d ? "layers.%d.mixer.D_b" : "layers.%d.mixer.D", i), 1, XF_PLAIN, &dw->Ds, Di);
+            VISIT(NM("layers.%d.mixer.conv1d%s.weight", i, sfx[d]), VSSM_XF_T, &dw->conv_w, Di, 1, K);
+            VISIT(NM("layers.%d.mixer.conv1d%s.bias", i, sfx[d]), VSSM_XF_PLAIN, &dw->conv_b, Di);
+            VISIT(NM("layers.%d.mixer.x_proj%s.weight", i, sfx[d]), VSSM_XF_LINEAR, &dw->x_proj, R + 2 * N, Di);
+            VISIT(NM("layers.%d.mixer.dt_proj%s.weight", i, sfx[d]), VSSM_XF_T, &dw->dt_w, Di, R);
+            VISIT(NM("layers.%d.mixer.dt_proj%s.bias", i, sfx[d]), VSSM_XF_PLAIN, &dw->dt_b, Di);
+            VISIT(NM(d ? "layers.%d.mixer.A_b_log" : "layers.%d.mixer.A_log", i), VSSM_XF_NEG_EXP_T, &dw->A, Di, N);
+            VISIT(NM(d ? "layers.%d.mixer.D_b" : "layers.%d.mixer.D", i), VSSM_XF_PLAIN, &dw->Ds, Di);
         }
-        VISIT(NM("layers.%d.mixer.out_proj.weight", i), 2, c->divide_out ? XF_HALF_LINEAR : XF_LINEAR, &l->out_proj, D, Di);
+        VISIT(NM("layers.%d.mixer.out_proj.weight", i), c->divide_out ? VSSM_XF_HALF_LINEAR : VSSM_XF_LINEAR, &l->out_proj, D, Di);
 #undef NM
     }
-    VISIT("norm_f.weight", 1, XF_PLAIN, &m->norm_f, D);
-    return 0;
-}
-
-static int64_t numel_of(const int64_t *shape, int ndim) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return n;
-}
-
-/* ctx NULL: parameters only */
-typedef struct { walker w; vssm_ctx *ctx; int64_t params, maxn; size_t bytes; } counter;
-static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
-    counter *c = (counter *)w;
-    int64_t n = numel_of(shape, ndim);
-    c->params += n;
-    if ((xf == XF_LINEAR || xf == XF_HALF_LINEAR) && c->ctx)
-        n = (int64_t)vssm_op_linear_pack_numel(c->ctx, (int)shape[0], (int)(n / shape[0]));
-    if (n > c->maxn) c->maxn = n;
-    c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+    VISIT("norm_f.weight", VSSM_XF_PLAIN, &m->norm_f, D);
     return 0;
 }
 
 int64_t vssm_vim_param_count(const vssm_vim_config *cfg) {
     vssm_vim m;
     memset(&m, 0, sizeof m);
-    counter c = {{count_visit}, NULL, 0, 0, 0};
-    walk_model(&c.w, cfg, &m);
     /* + the classifier's linear on the class token (heads/classify.c) */
-    return c.params + (cfg->num_classes > 0 ? (int64_t)cfg->num_classes * (cfg->embed_dim + 1) : 0);
+    return vssm_load_param_count(walk_model, cfg, &m) +
+           (cfg->num_classes > 0 ? (int64_t)cfg->num_classes * (cfg->embed_dim + 1) : 0);
 }
 
-typedef struct {
-    walker w;
-    vssm_vim *m;
-    const vssm_source *src;
-    const char *prefix;
-    char *arena;
-    size_t off;
-    float *host, *host2;
-    vssm_err *err;
-    vssm_status status;
-} loader;
-
-static int load_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
-    loader *ld = (loader *)w;
-    char full[320];
-    snprintf(full, sizeof full, "%s%s", ld->prefix, name);
-    vssm_status s = vssm_load_fetch_f32(ld->src, full, shape, ndim, ld->host, ld->err);
-    if (s != VSSM_OK) { ld->status = s; return 1; }
-    int64_t n = numel_of(shape, ndim);
-    const float *out = ld->host;
-    float *h2 = ld->host2;
-    switch (xf) {
-    case XF_PLAIN: break;
-    case XF_LINEAR:
-    case XF_HALF_LINEAR:
-        if (xf == XF_HALF_LINEAR)   /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
-            for (int64_t i = 0; i < n; i++) ld->host[i] *= 0.5f;
-        /* (N, K...) as an (N, K) weight: a conv kernel flattens to its im2col columns */
-        vssm_op_linear_pack(ld->m->ctx, ld->host, (int)shape[0], (int)(n / shape[0]), h2);
-        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, (int)shape[0], (int)(n / shape[0]));
-        out = h2;
-        break;
-    case XF_CONV1D: /* (Di, 1, K) -> (K, Di) */
-    case XF_T:      /* (Di, R) -> (R, Di) */
-        for (int64_t c = 0; c < shape[0]; c++)
-            for (int64_t k = 0; k < shape[ndim - 1]; k++) h2[k * shape[0] + c] = ld->host[c * shape[ndim - 1] + k];
-        out = h2;
-        break;
-    case XF_A_LOG: /* (Di, N) -> A = -exp (N, Di) */
-        for (int64_t c = 0; c < shape[0]; c++)
-            for (int64_t k = 0; k < shape[1]; k++) h2[k * shape[0] + c] = -expf(ld->host[c * shape[1] + k]);
-        out = h2;
-        break;
-    }
-    if (slot == &ld->m->pos_dev) memcpy(ld->m->pos_host, ld->host, (size_t)n * sizeof(float));
-    float *dst = vssm_load_place(ld->m->ctx, ld->arena, &ld->off, out, n, full, ld->err);
-    if (!dst) { ld->status = VSSM_ERR_DEVICE; return 1; }
-    *slot = dst;
-    return 0;
+/* the position table is also kept on the host, resampled per state */
+static void keep_pos(void *model, float *const *slot, const float *host, int64_t n) {
+    vssm_vim *m = model;
+    if (slot == &m->pos_dev) memcpy(m->pos_host, host, (size_t)n * sizeof(float));
 }
 
 void vssm_vim_free(vssm_vim *m) {
@@ -329,24 +253,17 @@ vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *
     m->ctx = ctx;
     m->layers = calloc((size_t)cfg->depth, sizeof *m->layers);
     m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim * sizeof(float));   /* + 1: with or without a class row */
-    counter c = {{count_visit}, ctx, 0, 0, 0};
-    walk_model(&c.w, cfg, m);
-    m->n_params = c.params;
-    m->arena_bytes = c.bytes;
-    m->arena = vssm_op_alloc(ctx, c.bytes);
-    loader ld = {{load_visit}, m, src, prefix ? prefix : "", m->arena, 0, NULL, NULL, err, VSSM_OK};
-    ld.host = malloc((size_t)c.maxn * sizeof(float));
-    ld.host2 = malloc((size_t)c.maxn * sizeof(float));
-    if (!m->layers || !m->pos_host || !m->arena || !ld.host || !ld.host2) {
-        free(ld.host);
-        free(ld.host2);
+    if (!m->layers || !m->pos_host) {
         vssm_vim_free(m);
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of Vim weights", c.bytes / 1e6);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
-    walk_model(&ld.w, cfg, m);
-    free(ld.host);
-    free(ld.host2);
-    if (ld.status != VSSM_OK) { vssm_vim_free(m); return ld.status; }
+    const vssm_load_spec ls = {walk_model, cfg, m, "Vim", keep_pos};
+    void *arena = NULL;
+    if ((s = vssm_load_weights(ctx, src, prefix, &ls, &arena, &m->arena_bytes, &m->n_params, err)) != VSSM_OK) {
+        vssm_vim_free(m);
+        return s;
+    }
+    m->arena = arena;
     *out = m;
     return VSSM_OK;
 }

@@ -22,70 +22,55 @@
 
 /* ---- weight enumeration: one walk over every tensor, used to size, load and count ---- */
 
-/* XF_LINEAR / XF_CONV: laid out for vssm_op_linear_packed (see linear_view) */
-typedef enum { XF_PLAIN, XF_LINEAR, XF_CONV, XF_DWCONV, XF_DT_W, XF_A_LOGS } xform;
+#define VISIT(nm, xf, groups, slot, ...) VSSM_VISIT(w, nm, xf, groups, slot, __VA_ARGS__)
 
-typedef struct walker {
-    /* called once per tensor; return nonzero to stop */
-    int (*visit)(struct walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot);
-    char prefix[128];
-} walker;
-
-#define VISIT(nm, sh, nd, xf, slot)                                                      \
-    do {                                                                                 \
-        int64_t shp_[4] = sh;                                                            \
-        if (w->visit(w, nm, shp_, nd, xf, slot)) return 1;                               \
-    } while (0)
-#define S1(a) {a, 0, 0, 0}
-#define S2(a, b) {a, b, 0, 0}
-#define S3(a, b, c) {a, b, c, 0}
-#define S4(a, b, c, d) {a, b, c, d}
-
-static int walk_ln(walker *w, const char *base, int64_t c, float **gw, float **gb) {
+static int walk_ln(vssm_walker *w, const char *base, int64_t c, float **gw, float **gb) {
     char nm[256];
     snprintf(nm, sizeof nm, "%s.weight", base);
-    VISIT(nm, S1(c), 1, XF_PLAIN, gw);
+    VISIT(nm, VSSM_XF_PLAIN, 1, gw, c);
     snprintf(nm, sizeof nm, "%s.bias", base);
-    VISIT(nm, S1(c), 1, XF_PLAIN, gb);
+    VISIT(nm, VSSM_XF_PLAIN, 1, gb, c);
     return 0;
 }
 
-static int walk_conv(walker *w, const char *base, int64_t co, int64_t ci, float **cw, float **cb) {
+static int walk_conv(vssm_walker *w, const char *base, int64_t co, int64_t ci, float **cw, float **cb) {
     char nm[256];
     snprintf(nm, sizeof nm, "%s.weight", base);
-    VISIT(nm, S4(co, ci, 3, 3), 4, XF_CONV, cw);
+    VISIT(nm, VSSM_XF_CONV, 1, cw, co, ci, 3, 3);
     snprintf(nm, sizeof nm, "%s.bias", base);
-    VISIT(nm, S1(co), 1, XF_PLAIN, cb);
+    VISIT(nm, VSSM_XF_PLAIN, 1, cb, co);
     return 0;
 }
 
-static int walk_block(walker *w, const vssm_vmamba_config *cfg, int s, int j, vssm_block_w *b) {
+static int walk_block(vssm_walker *w, const vssm_vmamba_config *cfg, int s, int j, vssm_block_w *b) {
     const int64_t d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), R = vssm_vmamba_dt_rank(cfg, s);
     const int64_t N = cfg->d_state, K = VSSM_SCAN_K, hid = (int64_t)((float)d * cfg->mlp_ratio);
     char base[160], nm[256];
     snprintf(base, sizeof base, "layers.%d.blocks.%d", s, j);
 #define NM(suffix) (snprintf(nm, sizeof nm, "%s.%s", base, suffix), nm)
     if (walk_ln(w, NM("norm"), d, &b->norm_w, &b->norm_b)) return 1;
-    VISIT(NM("op.in_proj.weight"), S2(Di, d), 2, XF_LINEAR, &b->in_proj);
-    VISIT(NM("op.conv2d.weight"), S4(Di, 1, 3, 3), 4, XF_DWCONV, &b->conv);
-    VISIT(NM("op.x_proj_weight"), S3(K, R + 2 * N, Di), 3, XF_LINEAR, &b->x_proj);
-    VISIT(NM("op.dt_projs_weight"), S3(K, Di, R), 3, XF_DT_W, &b->dt_w);
-    VISIT(NM("op.dt_projs_bias"), S2(K, Di), 2, XF_PLAIN, &b->dt_b);
-    VISIT(NM("op.A_logs"), S2(K * Di, N), 2, XF_A_LOGS, &b->A);
-    VISIT(NM("op.Ds"), S1(K * Di), 1, XF_PLAIN, &b->Ds);
+    VISIT(NM("op.in_proj.weight"), VSSM_XF_LINEAR, 1, &b->in_proj, Di, d);
+    VISIT(NM("op.conv2d.weight"), VSSM_XF_T, 1, &b->conv, Di, 1, 3, 3); /* (3, 3, Di) */
+    VISIT(NM("op.x_proj_weight"), VSSM_XF_LINEAR, VSSM_SCAN_K, &b->x_proj, K, R + 2 * N, Di);
+    VISIT(NM("op.dt_projs_weight"), VSSM_XF_T, VSSM_SCAN_K, &b->dt_w, K, Di, R); /* (K, R, Di) */
+    VISIT(NM("op.dt_projs_bias"), VSSM_XF_PLAIN, 1, &b->dt_b, K, Di);
+    VISIT(NM("op.A_logs"), VSSM_XF_NEG_EXP_T, VSSM_SCAN_K, &b->A, K * Di, N); /* A (K, N, Di) */
+    VISIT(NM("op.Ds"), VSSM_XF_PLAIN, 1, &b->Ds, K * Di);
     if (walk_ln(w, NM("op.out_norm"), Di, &b->out_norm_w, &b->out_norm_b)) return 1;
-    VISIT(NM("op.out_proj.weight"), S2(d, Di), 2, XF_LINEAR, &b->out_proj);
+    VISIT(NM("op.out_proj.weight"), VSSM_XF_LINEAR, 1, &b->out_proj, d, Di);
     if (walk_ln(w, NM("norm2"), d, &b->norm2_w, &b->norm2_b)) return 1;
-    VISIT(NM("mlp.fc1.weight"), S2(hid, d), 2, XF_LINEAR, &b->fc1_w);
-    VISIT(NM("mlp.fc1.bias"), S1(hid), 1, XF_PLAIN, &b->fc1_b);
-    VISIT(NM("mlp.fc2.weight"), S2(d, hid), 2, XF_LINEAR, &b->fc2_w);
-    VISIT(NM("mlp.fc2.bias"), S1(d), 1, XF_PLAIN, &b->fc2_b);
+    VISIT(NM("mlp.fc1.weight"), VSSM_XF_LINEAR, 1, &b->fc1_w, hid, d);
+    VISIT(NM("mlp.fc1.bias"), VSSM_XF_PLAIN, 1, &b->fc1_b, hid);
+    VISIT(NM("mlp.fc2.weight"), VSSM_XF_LINEAR, 1, &b->fc2_w, d, hid);
+    VISIT(NM("mlp.fc2.bias"), VSSM_XF_PLAIN, 1, &b->fc2_b, d);
 #undef NM
     return 0;
 }
 
 /* m may hold NULL block arrays (counting only): slots then point at a dummy. */
-static int walk_model(walker *w, const vssm_vmamba_config *cfg, vssm_vmamba *m) {
+static int walk_model(vssm_walker *w, const void *config, void *model) {
+    const vssm_vmamba_config *cfg = config;
+    vssm_vmamba *m = model;
     const int64_t C = cfg->dims[0];
     if (walk_conv(w, "patch_embed.0", C / 2, cfg->in_chans, &m->pe0_w, &m->pe0_b)) return 1;
     if (walk_ln(w, "patch_embed.2", C / 2, &m->pe2_w, &m->pe2_b)) return 1;
@@ -107,110 +92,11 @@ static int walk_model(walker *w, const vssm_vmamba_config *cfg, vssm_vmamba *m) 
     return 0;
 }
 
-static int64_t numel_of(const int64_t *shape, int ndim) {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return n;
-}
-
-/* Linear-like weights are laid out for the backend's packed product: a Linear (N, K) (or
- * stacked (..., K), as x_proj), a 3x3 conv (Cout, Cin, 3, 3) as (Cout, 9*Cin) */
-static void linear_view(const int64_t *shape, int ndim, xform xf, int *N, int *K) {
-    if (xf == XF_CONV) { *N = (int)shape[0]; *K = (int)(9 * shape[1]); return; }
-    *K = (int)shape[ndim - 1];
-    *N = (int)(numel_of(shape, ndim) / shape[ndim - 1]);
-}
-static size_t packed_numel(vssm_ctx *ctx, const int64_t *shape, int ndim, xform xf) {
-    int N, K;
-    linear_view(shape, ndim, xf, &N, &K);
-    return vssm_op_linear_pack_numel(ctx, N, K);
-}
-
-/* pass 1: count parameters and arena bytes (ctx NULL: parameters only) */
-typedef struct { walker w; vssm_ctx *ctx; int64_t params; size_t bytes; int64_t maxn; } counter;
-static int count_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
-    counter *c = (counter *)w;
-    int64_t n = numel_of(shape, ndim);
-    c->params += n;
-    if ((xf == XF_LINEAR || xf == XF_CONV) && c->ctx) n = (int64_t)packed_numel(c->ctx, shape, ndim, xf);
-    if (n > c->maxn) c->maxn = n;
-    c->bytes += ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
-    return 0;
-}
-
 int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg) {
     vssm_vmamba m;
     memset(&m, 0, sizeof m);
-    counter c = {{count_visit, ""}, NULL, 0, 0, 0};
-    walk_model(&c.w, cfg, &m);
-    return c.params + (cfg->num_classes > 0 ? 2LL * cfg->dims[3] + (int64_t)cfg->num_classes * (cfg->dims[3] + 1) : 0);
-}
-
-/* pass 2: fetch, check, convert, lay out, upload */
-typedef struct {
-    walker w;
-    vssm_vmamba *m;
-    const vssm_source *src;
-    const char *prefix;
-    char *arena;
-    size_t off;
-    float *host, *host2;   /* scratch of the largest tensor's size */
-    vssm_err *err;
-    vssm_status status;
-} loader;
-
-static int load_visit(walker *w, const char *name, const int64_t *shape, int ndim, xform xf, float **slot) {
-    loader *ld = (loader *)w;
-    char full[320];
-    snprintf(full, sizeof full, "%s%s", ld->prefix, name);
-    vssm_status s = vssm_load_fetch_f32(ld->src, full, shape, ndim, ld->host, ld->err);
-    if (s != VSSM_OK) { ld->status = s; return 1; }
-    int64_t n = numel_of(shape, ndim);
-    const float *out = ld->host;
-    float *h2 = ld->host2;
-    switch (xf) {
-    case XF_PLAIN: break;
-    case XF_LINEAR:
-    case XF_CONV: {
-        int N, K;
-        linear_view(shape, ndim, xf, &N, &K);
-        const float *lin = ld->host;
-        if (xf == XF_CONV) {   /* (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin) in host2, then packed into host */
-            vssm_conv_weight_layout(ld->host, N, (int)shape[1], h2);
-            lin = h2;
-            h2 = ld->host;
-        }
-        n = (int64_t)vssm_op_linear_pack_numel(ld->m->ctx, N, K);
-        vssm_op_linear_pack(ld->m->ctx, lin, N, K, h2);
-        out = h2;
-        break;
-    }
-    case XF_DWCONV: /* (C, 1, 3, 3) -> (3, 3, C) */
-        for (int64_t c = 0; c < shape[0]; c++)
-            for (int k = 0; k < 9; k++) h2[k * shape[0] + c] = ld->host[c * 9 + k];
-        out = h2;
-        break;
-    case XF_DT_W: /* (K, Di, R) -> (K, R, Di) */
-        for (int64_t k = 0; k < shape[0]; k++)
-            for (int64_t c = 0; c < shape[1]; c++)
-                for (int64_t r = 0; r < shape[2]; r++)
-                    h2[(k * shape[2] + r) * shape[1] + c] = ld->host[(k * shape[1] + c) * shape[2] + r];
-        out = h2;
-        break;
-    case XF_A_LOGS: { /* (K*Di, N) -> A = -exp (K, N, Di) */
-        const int64_t K = VSSM_SCAN_K, Di = shape[0] / K, N = shape[1];
-        for (int64_t k = 0; k < K; k++)
-            for (int64_t c = 0; c < Di; c++)
-                for (int64_t j = 0; j < N; j++)
-                    h2[(k * N + j) * Di + c] = -expf(ld->host[(k * Di + c) * N + j]);
-        out = h2;
-        break;
-    }
-    }
-    float *dst = vssm_load_place(ld->m->ctx, ld->arena, &ld->off, out, n, full, ld->err);
-    if (!dst) { ld->status = VSSM_ERR_DEVICE; return 1; }
-    *slot = dst;
-    return 0;
+    return vssm_load_param_count(walk_model, cfg, &m) +
+           (cfg->num_classes > 0 ? 2LL * cfg->dims[3] + (int64_t)cfg->num_classes * (cfg->dims[3] + 1) : 0);
 }
 
 void vssm_vmamba_free(vssm_vmamba *m) {
@@ -234,24 +120,13 @@ vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba
         m->stage[i].blocks = calloc((size_t)cfg->depths[i], sizeof(vssm_block_w));
         if (!m->stage[i].blocks) { vssm_vmamba_free(m); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     }
-    counter c = {{count_visit, ""}, ctx, 0, 0, 0};
-    walk_model(&c.w, cfg, m);
-    m->n_params = c.params;
-    m->arena_bytes = c.bytes;
-    m->arena = vssm_op_alloc(ctx, c.bytes);
-    loader ld = {{load_visit, ""}, m, src, prefix ? prefix : "", m->arena, 0, NULL, NULL, err, VSSM_OK};
-    ld.host = malloc((size_t)c.maxn * sizeof(float));
-    ld.host2 = malloc((size_t)c.maxn * sizeof(float));
-    if (!m->arena || !ld.host || !ld.host2) {
-        free(ld.host);
-        free(ld.host2);
+    const vssm_load_spec ls = {walk_model, cfg, m, "VMamba", NULL};
+    void *arena = NULL;
+    if ((s = vssm_load_weights(ctx, src, prefix, &ls, &arena, &m->arena_bytes, &m->n_params, err)) != VSSM_OK) {
         vssm_vmamba_free(m);
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of weights", c.bytes / 1e6);
+        return s;
     }
-    walk_model(&ld.w, cfg, m);
-    free(ld.host);
-    free(ld.host2);
-    if (ld.status != VSSM_OK) { vssm_vmamba_free(m); return ld.status; }
+    m->arena = arena;
     *out = m;
     return VSSM_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backbone/load.h"
 #include "vssm/backbone.h"
 #include "vssm/reid.h"
 #include "vssm/weights.h"
@@ -41,21 +42,13 @@ int vssm_reid_head_dim(const vssm_reid_head *h) { return h->C; }
 int vssm_reid_head_l2norm(const vssm_reid_head *h) { return h->l2norm; }
 const char *vssm_reid_head_bnneck(const vssm_reid_head *h) { return h->bnneck; }
 
-/* tensor PREFIX+BASE+NAME of shape (C) into a new f32 array; VSSM_ERR_FORMAT when absent */
+/* tensor PREFIX+BASE+NAME of shape (C) into a new f32 array */
 static vssm_status fetch_vec(const vssm_source *src, const char *prefix, const char *base, const char *name, int C,
                              float **out, vssm_err *err) {
-    char full[256], a[64];
+    char full[256];
     snprintf(full, sizeof full, "%s%s%s", prefix, base, name);
-    int64_t shape[1] = {C};
-    vssm_tensor t;
-    vssm_status s = src->get(src->user, full, shape, 1, &t, err);
-    if (s != VSSM_OK) return s;
-    if (t.ndim != 1 || t.shape[0] != C)
-        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s' has shape %s but the BNNeck needs (%d)", full,
-                            vssm_shape_str(t.shape, t.ndim, a, sizeof a), C);
-    if (!(*out = malloc((size_t)C * sizeof(float)))) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    if ((s = vssm_tensor_to_f32(&t, *out, err)) != VSSM_OK) vssm_err_prefix(err, "'%s'", full);
-    return s;
+    const int64_t shape[1] = {C};
+    return vssm_load_tensor_f32(src, full, shape, 1, 1, out, err);
 }
 
 static int has_tensor(const vssm_source *src, const char *prefix, const char *base, const char *name) {

@@ -4,39 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backbone/load.h"
 #include "heads/seg_internal.h"
 #include "kernels/ops.h"
 
 #define BN_EPS 1e-5
 #define IM2COL_ROWS 1024 /* tokens per im2col chunk: bounds the scratch to 1024 * 9 * cin floats */
-
-vssm_status seg_tensor_f32(const vssm_source *src, const char *name, const int64_t *shape, int ndim, int required,
-                          float **out, vssm_err *err) {
-    *out = NULL;
-    vssm_tensor t;
-    vssm_err e2 = {0};
-    if (src->get(src->user, name, shape, ndim, &t, &e2) != VSSM_OK) {
-        if (!required) return VSSM_OK;
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing", name);
-    }
-    int ok = t.ndim == ndim;
-    for (int i = 0; ok && i < ndim; i++) ok = t.shape[i] == shape[i];
-    if (!ok) {
-        char a[64], b[64];
-        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s' has shape %s, expected %s", name,
-                            vssm_shape_str(t.shape, t.ndim, a, sizeof a), vssm_shape_str(shape, ndim, b, sizeof b));
-    }
-    int64_t n = vssm_tensor_numel(&t);
-    *out = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (!*out) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    vssm_status s = vssm_tensor_to_f32(&t, *out, err);
-    if (s != VSSM_OK) {
-        free(*out);
-        *out = NULL;
-        vssm_err_prefix(err, "%s", name);
-    }
-    return s;
-}
 
 void seg_conv_free(seg_conv *c) {
     if (!c) return;
@@ -55,18 +28,18 @@ vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, co
     int64_t ws[4] = {cout, cin, k, k}, s1[1] = {cout};
     vssm_status s;
     snprintf(nm, sizeof nm, "%s%s%s.weight", prefix, base, cv);
-    if ((s = seg_tensor_f32(src, nm, ws, 4, 1, &w, err))) goto done;
+    if ((s = vssm_load_tensor_f32(src, nm, ws, 4, 1, &w, err))) goto done;
     snprintf(nm, sizeof nm, "%s%s%s.bias", prefix, base, cv);
-    if ((s = seg_tensor_f32(src, nm, s1, 1, plain_names, &cb, err))) goto done;
+    if ((s = vssm_load_tensor_f32(src, nm, s1, 1, plain_names, &cb, err))) goto done;
     if (!plain_names) {
         snprintf(nm, sizeof nm, "%s%s.bn.weight", prefix, base);
-        if ((s = seg_tensor_f32(src, nm, s1, 1, 0, &g, err))) goto done;
+        if ((s = vssm_load_tensor_f32(src, nm, s1, 1, 0, &g, err))) goto done;
         if (g) {
             const char *rest[3] = {"bias", "running_mean", "running_var"};
             float **dst[3] = {&be, &mu, &var};
             for (int i = 0; i < 3; i++) {
                 snprintf(nm, sizeof nm, "%s%s.bn.%s", prefix, base, rest[i]);
-                if ((s = seg_tensor_f32(src, nm, s1, 1, 1, dst[i], err))) goto done;
+                if ((s = vssm_load_tensor_f32(src, nm, s1, 1, 1, dst[i], err))) goto done;
             }
         }
     }

@@ -25,10 +25,6 @@ size_t seg_conv_workspace(const seg_conv *c);
 /* x (B, H, W, cin) -> y (B, H, W, cout), contiguous host buffers; ws: seg_conv_workspace floats. */
 void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, int H, int W, float *y, float *ws);
 
-/* Tensor NAME of exactly this shape as a malloc'ed f32 copy in *out; absent: *out = NULL and
- * VSSM_OK unless required (then VSSM_ERR_FORMAT naming it); another shape: VSSM_ERR_SHAPE. */
-vssm_status seg_tensor_f32(const vssm_source *src, const char *name, const int64_t *shape, int ndim, int required,
-                          float **out, vssm_err *err);
 
 /* ---- the Vim segmentation neck (heads/seg_neck.c): hustvl/Vim's fpn1..fpn4, which turn
  * four stride-16 token maps into strides 4, 8, 16, 32 (see vssm/segment.h) ---- */

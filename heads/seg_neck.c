@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backbone/load.h"
 #include "heads/seg_internal.h"
 #include "kernels/ops.h"
 
@@ -48,12 +49,12 @@ static vssm_status load_deconv(seg_deconv *d, const vssm_source *src, const char
     static const char *const bn_names[4] = {"weight", "bias", "running_mean", "running_var"};
     vssm_status s;
     snprintf(nm, sizeof nm, "%s%s.weight", prefix, base);
-    if ((s = seg_tensor_f32(src, nm, ws, 4, 1, &w, err))) goto done;
+    if ((s = vssm_load_tensor_f32(src, nm, ws, 4, 1, &w, err))) goto done;
     snprintf(nm, sizeof nm, "%s%s.bias", prefix, base);
-    if ((s = seg_tensor_f32(src, nm, s1, 1, 1, &b, err))) goto done;
+    if ((s = vssm_load_tensor_f32(src, nm, s1, 1, 1, &b, err))) goto done;
     for (int k = 0; bn && k < 4; k++) {
         snprintf(nm, sizeof nm, "%s%s.%s", prefix, bn, bn_names[k]);
-        if ((s = seg_tensor_f32(src, nm, s1, 1, 1, &g[k], err))) goto done;
+        if ((s = vssm_load_tensor_f32(src, nm, s1, 1, 1, &g[k], err))) goto done;
     }
     d->w = malloc(sizeof(float) * 4 * (size_t)D * D);
     d->b = malloc(sizeof(float) * 4 * (size_t)D);
