@@ -15,6 +15,7 @@
 #include "testutil.h"
 #include "vssm/eval.h"
 #include "vssm/image.h"
+#include "vssm/plot.h"
 
 #define MAXIMG 32
 static char ref_path[MAXIMG][512];
@@ -282,7 +283,7 @@ static void test_outputs_unique_temp(void) {
     vssm_image im = {0};
     vssm_err e = {0};
     snprintf(p, sizeof p, "%s/plot.png", t);
-    TEST_CHECK(vssm_image_load(&im, p, NULL, &e) == VSSM_OK && im.w == 510 && im.h == 510, "the plot PNG is whole: %s (%dx%d)", e.msg, im.w, im.h);
+    TEST_CHECK(vssm_image_load(&im, p, NULL, &e) == VSSM_OK && im.w >= 200 && im.h >= 200, "the plot PNG is whole: %s (%dx%d)", e.msg, im.w, im.h);
     vssm_image_free(&im);
     DIR *d = opendir(t);
     int others = 0;
@@ -318,13 +319,13 @@ static void test_json_names(void) {
     sh("rm -rf %s%s", t, "");
 }
 
-/* A heat map is C x C pixels from 256 classes up: a class count from a weights file (up to
- * 100000) asked for 30 GB. Refused past 4096, before reading the matrix. */
+/* A class count from a weights file (up to 100000) once asked the heat map for 30 GB. Past
+ * VSSM_PLOT_MAX_CLASSES the plot is refused, before reading the matrix. */
 static void test_plot_bound(void) {
     int64_t cm[1] = {0};
     vssm_err e = {0};
-    vssm_status st = vssm_plot_confusion_png("/tmp/vssm_never_written.png", cm, 100000, &e);
-    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(e.msg, "too many for a heat map") && access("/tmp/vssm_never_written.png", F_OK) != 0,
+    vssm_status st = vssm_plot_confusion("/tmp/vssm_never_written.png", cm, 100000, NULL, &e);
+    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(e.msg, "too many for a confusion plot") && access("/tmp/vssm_never_written.png", F_OK) != 0,
                "a 100000-class heat map is refused before anything is allocated or written: %s", e.msg);
 }
 

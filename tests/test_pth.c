@@ -19,19 +19,6 @@ static char *wdata(const char *name) {
     return test_data_path(rel);
 }
 
-static char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)sz + 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
-
 static void spit(const char *path, const void *b, size_t n) {
     FILE *f = fopen(path, "wb");
     TEST_REQUIRE(f != NULL, "cannot write %s", path);
@@ -134,7 +121,7 @@ static void wr32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i
 static void test_broken_zip(const char *tmp) {
     char *p = wdata("mixed.pth");
     size_t n;
-    unsigned char *good = (unsigned char *)slurp(p, &n), *b = malloc(n);
+    unsigned char *good = (unsigned char *)test_read_file(p, &n), *b = malloc(n);
     TEST_REQUIRE(good && b, "cannot read mixed.pth");
     /* truncated at many lengths: refused every time */
     int refused = 0, tries = 0;

@@ -40,6 +40,21 @@ void test_skip(const char *why) {
     exit(77);
 }
 
+char *test_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = NULL;
+    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (sz >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)sz + 1)) &&
+        fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) b[sz] = 0, *n = (size_t)sz;
+    return b;
+}
+
 char *test_data_path(const char *rel) {
     size_t n = strlen(VSSM_TEST_DATA) + strlen(rel) + 2;
     char *p = malloc(n);

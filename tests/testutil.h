@@ -6,6 +6,7 @@
  *   return test_finish("name");      prints "name: N passed, N failed", exit status
  *   test_skip("why")                 prints and exits 77 (CTest: skipped)
  *   test_run_cmd(cmd, out, n, err, n)  runs a shell command from the source tree, captures both streams
+ *   test_read_file(path, &n)         a whole file (caller frees)
  */
 #ifndef VSSM_TESTUTIL_H
 #define VSSM_TESTUTIL_H
@@ -32,6 +33,8 @@ void test_skip(const char *why) __attribute__((noreturn));
 /* Runs CMD with /bin/sh from the source tree (VSSM_SOURCE_DIR): stdout into out (nout bytes,
  * NUL-terminated), stderr into err (nerr); returns the exit status, -1 when it did not exit. */
 int test_run_cmd(const char *cmd, char *out, size_t nout, char *err, size_t nerr);
+/* A whole file, NUL-terminated (caller frees), its size in *n; NULL when unreadable. */
+char *test_read_file(const char *path, size_t *n);
 /* Path under tests/data: returns a static-free heap string the caller frees. */
 char *test_data_path(const char *rel);
 

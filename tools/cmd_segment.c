@@ -10,6 +10,7 @@
 #include "tools/seg_tool.h"
 #include "tools/model_opts.h"
 #include "vssm/outfile.h"
+#include "vssm/plot.h"
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
 
@@ -18,7 +19,8 @@ static const char *usage =
     "  --mode whole|slide   inference mode (default: the weights' setting, else whole)\n"
     "  --crop N --stride N  slide windows\n"
     "  --scale L,S          mmseg Resize(scale=(L, S), keep_ratio) (0,0: own size)\n"
-    "  --overlay            also write DIR/<stem>_overlay.png (image and mask blended)\n"
+    "  --overlay            also write DIR/<stem>_overlay.png (image and mask blended, with a\n"
+    "                       legend of the classes shown)\n"
     "  --device cpu|cuda --threads T --arch NAME --key state_dict\n"
     "%s"
     "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
@@ -26,12 +28,6 @@ static const char *usage =
     "  b/x.png) is refused and counted as failed, never written over the other's.\n"
     "Exit status: 0 all segmented; 1 some inputs could not be read or segmented (each named);\n"
     "  2 usage error or unusable weights.\n";
-
-/* The overlay: the one RGB PNG writer (vssm/image.h, through vssm/outfile.h). */
-static vssm_status write_rgb_png(const char *path, const uint8_t *rgb, int w, int h, vssm_err *err) {
-    vssm_image im = {w, h, 3, (uint8_t *)rgb};   /* read only */
-    return vssm_image_write_png(path, &im, err);
-}
 
 /* The output names this run has written, with the input each came from: two inputs with
  * one stem (a/x.jpg, b/x.png) or an input named like another's overlay must not overwrite
@@ -124,6 +120,9 @@ VSSM_VERB(segment) {
     int failed = img_list_collect(&l, paths, n_paths), done = 0;
     name_set written = {0};
     const uint8_t *pal = vssm_segmenter_palette(sg);
+    const char *names[256] = {0};
+    const int n_names = vssm_segmenter_classes(sg) < 256 ? vssm_segmenter_classes(sg) : 256;
+    for (int c = 0; c < n_names; c++) names[c] = vssm_segmenter_class_name(sg, c);
     for (int i = 0; i < l.n; i++) {
         vssm_err err = {0};
         vssm_image im = {0};
@@ -149,13 +148,10 @@ VSSM_VERB(segment) {
                 printf("%s -> %s\n", l.path[i], dst);
                 done++;
             }
-            if (overlay) {
-                uint8_t *rgb = malloc((size_t)im.w * im.h * 3);
-                for (size_t p = 0; rgb && p < (size_t)im.w * im.h; p++)
-                    for (int c = 0; c < 3; c++) rgb[p * 3 + c] = (uint8_t)((im.data[p * 3 + c] + pal[lab[p] * 3 + c] + 1) / 2);
-                if (!rgb) { cli_error("%s: out of memory for the overlay", ovl); failed++; }
-                else if (write_rgb_png(ovl, rgb, im.w, im.h, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
-                free(rgb);
+            /* image and label colours blended, a legend of the classes shown (vssm/plot.h) */
+            if (overlay && vssm_seg_overlay_write(ovl, &im, lab, pal, names, n_names, &err) != VSSM_OK) {
+                cli_error("%s", err.msg);
+                failed++;
             }
         }
         free(lab);

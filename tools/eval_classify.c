@@ -1,5 +1,6 @@
 /* tools/eval_classify.c - `vssm eval classify`: accuracy on an ImageFolder tree, with
- * timm's top-k convention, per-class accuracy, a confusion matrix (CSV, PNG heat map). */
+ * timm's top-k convention, per-class accuracy, a confusion matrix (CSV, and a plot: PNG, SVG
+ * or PDF). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "tools/runner.h"
 #include "vssm/eval.h"
 #include "vssm/outfile.h"
+#include "vssm/plot.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm eval classify --weights FILE [options] DIR\n"
@@ -18,7 +20,9 @@ static void usage(FILE *f) {
                "  --batch B            images per forward pass (default 8)\n"
                "  --json               the report as one JSON object on stdout\n"
                "  --confusion FILE     write the confusion matrix as CSV (rows: true class)\n"
-               "  --plot FILE.png      write the confusion matrix as a heat map\n"
+               "  --plot FILE          plot the confusion matrix: class names, counts, colour bar;\n"
+               "                       FILE.png, FILE.svg or FILE.pdf (by the extension)\n"
+               "  --normalize          the plot's cells show percent of the true class\n"
                "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
                "Exit status: 0 every image scored; 1 some inputs failed: images, or class folders and\n"
                "  entries that could not be read (each named on stderr, counted in \"failed\"; with\n"
@@ -73,6 +77,26 @@ static int write_csv(const char *path, const vssm_cls_metrics *m, const img_list
     return 0;
 }
 
+/* The confusion plot: the model's class names, else the class folders' */
+static int write_plot(const char *path, const vssm_cls_metrics *m, const vssm_classifier *clf, const img_list *l,
+                      int normalize) {
+    const char **names = calloc((size_t)m->classes, sizeof *names);
+    vssm_err err = {0};
+    char title[160];
+    if (!names) { cli_error("%s: out of memory", path); return -1; }
+    for (int c = 0; c < m->classes; c++) {
+        names[c] = vssm_classifier_label(clf, c);
+        if (!names[c] && c < l->n_classes) names[c] = l->classes[c];
+    }
+    snprintf(title, sizeof title, "Confusion matrix: top-1 %.2f%% of %lld images", vssm_cls_metrics_topk(m, 1),
+             (long long)m->n);
+    vssm_confusion_plot_opts o = {names, title, normalize};
+    int rc = vssm_plot_confusion(path, m->confusion, m->classes, &o, &err) == VSSM_OK ? 0 : -1;
+    if (rc) cli_error("%s", err.msg);
+    free(names);
+    return rc;
+}
+
 /* Sums every rank's counters (samples, top-k, confusion, failures) into rank 0's; the
  * time is the slowest rank's. Collective; returns 0 or -1. */
 static int reduce_counts(vssm_cls_metrics *m, int *failed, int *bad_target, double *secs) {
@@ -101,13 +125,13 @@ static int reduce_counts(vssm_cls_metrics *m, int *failed, int *bad_target, doub
 int vssm_eval_classify(int argc, char **argv) {
     model_opts mo;
     model_opts_init(&mo);
-    int batch = 8, json = 0, bad = 0;
+    int batch = 8, json = 0, bad = 0, normalize = 0;
     const char *dir = NULL, *csv = NULL, *plot = NULL;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
         if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) ||
             cli_opt_flag(argv, i, "--json", &json) || cli_opt_str(argc, argv, &i, "--confusion", &csv, &bad) ||
-            cli_opt_str(argc, argv, &i, "--plot", &plot, &bad))
+            cli_opt_str(argc, argv, &i, "--plot", &plot, &bad) || cli_opt_flag(argv, i, "--normalize", &normalize))
             continue;
         if (argv[i][0] == '-' || dir) { cli_error("eval classify: unexpected argument '%s'", argv[i]); bad = 1; break; }
         dir = argv[i];
@@ -115,6 +139,11 @@ int vssm_eval_classify(int argc, char **argv) {
     if (!bad && !dir) { cli_error("eval classify: no dataset folder given"); bad = 1; }
     if (!bad && (batch < 1 || batch > 4096)) { cli_error("eval classify: --batch takes 1..4096"); bad = 1; }
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    vssm_err perr = {0};   /* an unknown plot format is known before the run, not after it */
+    if (plot && vssm_plot_format_of(plot, NULL, &perr) != VSSM_OK) {
+        cli_error("eval classify: %s", perr.msg);
+        return VSSM_EXIT_USAGE;
+    }
 
     img_list l = {0};
     int unreadable = 0;   /* class folders, sub-folders or entries that could not be read */
@@ -203,10 +232,7 @@ int vssm_eval_classify(int argc, char **argv) {
     }
     int werr = 0;
     if (csv) werr |= write_csv(csv, &m, &l) != 0;
-    if (plot && vssm_plot_confusion_png(plot, m.confusion, classes, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
-        werr = 1;
-    }
+    if (plot) werr |= write_plot(plot, &m, clf, &l, normalize) != 0;
     vssm_cls_metrics_free(&m);
     vssm_classifier_free(clf);
     vssm_ctx_free(ctx);

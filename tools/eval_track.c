@@ -10,10 +10,11 @@
 
 #include "tools/cli.h"
 #include "tools/mpi_shard.h"
+#include "vssm/plot.h"
 #include "vssm/track.h"
 
 static const char *usage =
-    "usage: vssm eval track --results DIR --gt ROOT --format otb|lasot|got10k [--json] [--plot FILE.svg|FILE.png]\n"
+    "usage: vssm eval track --results DIR --gt ROOT --format otb|lasot|got10k [--json] [--plot FILE]\n"
     "                       [--name LABEL]\n"
     "\n"
     "Results: DIR/<seq>.txt, one box x,y,w,h per frame (comma, tab or space separated), as\n"
@@ -22,8 +23,9 @@ static const char *usage =
     "  (percent; per-sequence curves averaged over sequences).\n"
     "got10k: the got10k toolkit's AO, SR0.50, SR0.75 (fractions; frame 0 dropped, frames with\n"
     "  cover > 0, IoUs of all sequences pooled).\n"
-    "--plot writes the success (and precision) plot; an .svg also gets a .png beside it. It is\n"
-    "  not written when a sequence could not be evaluated (a plot of part of the data).\n"
+    "--plot writes pytracking's success (and precision) plot, the AUC (and the precision at\n"
+    "  20 px) in the legend; FILE.png, FILE.svg or FILE.pdf (by the extension). It is not\n"
+    "  written when a sequence could not be evaluated (a plot of part of the data).\n"
     "\n"
     "Results that do not fit the ground truth, per format (as the reference toolkits):\n"
     "  otb:    NaN or a negative w/h anywhere in a file, or a box whose overlap is NaN\n"
@@ -226,6 +228,11 @@ int vssm_eval_track(int argc, char **argv) {
         fputs(usage, stderr);
         return VSSM_EXIT_USAGE;
     }
+    vssm_err perr = {0};   /* an unknown plot format is known before the run, not after it */
+    if (plot && vssm_plot_format_of(plot, NULL, &perr) != VSSM_OK) {
+        cli_error("eval track: %s", perr.msg);
+        return VSSM_EXIT_USAGE;
+    }
     int fmt = vssm_seq_format_from_name(fmt_s);
     if (fmt < 0) { cli_error("eval track: --format takes otb, lasot or got10k, got '%s'", fmt_s); return VSSM_EXIT_USAGE; }
     struct stat sb;
@@ -383,7 +390,7 @@ int vssm_eval_track(int argc, char **argv) {
     }
 
     if (plot) {
-        char lab_s[300], lab_p[300];
+        char lab_s[300], lab_p[300], title[128];
         vssm_track_curve cs, cp;
         double g100[VSSM_GOT10K_N_IOU];
         int have_p = 0;
@@ -392,25 +399,16 @@ int vssm_eval_track(int argc, char **argv) {
             snprintf(lab_s, sizeof lab_s, "%s [AO %.3f]", label, g.ao);
             cs = (vssm_track_curve){lab_s, g100, VSSM_GOT10K_N_IOU};
         } else {
-            snprintf(lab_s, sizeof lab_s, "%s [%.1f]", label, sum.auc);
-            snprintf(lab_p, sizeof lab_p, "%s [%.1f]", label, sum.precision);
+            snprintf(lab_s, sizeof lab_s, "%s [AUC %.1f]", label, sum.auc);
+            snprintf(lab_p, sizeof lab_p, "%s [%.1f at 20 px]", label, sum.precision);
             cs = (vssm_track_curve){lab_s, sum.success, VSSM_TRACK_N_OVERLAP};
             cp = (vssm_track_curve){lab_p, sum.precision_curve, VSSM_TRACK_N_CENTER};
             have_p = 1;
         }
-        if (vssm_track_plot(plot, &cs, 1, have_p ? &cp : NULL, have_p, fmt_s, &err) != VSSM_OK) {
+        snprintf(title, sizeof title, "%s, %d sequence%s", fmt_s, n_ok, n_ok == 1 ? "" : "s");
+        if (vssm_track_plot(plot, &cs, 1, have_p ? &cp : NULL, have_p, title, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
-        } else {
-            size_t L = strlen(plot);
-            if (L > 4 && !strcmp(plot + L - 4, ".svg")) {
-                char png[4096];
-                snprintf(png, sizeof png, "%.*s.png", (int)(L - 4), plot);
-                if (vssm_track_plot(png, &cs, 1, have_p ? &cp : NULL, have_p, fmt_s, &err) != VSSM_OK) {
-                    cli_error("%s", err.msg);
-                    failed++;
-                }
-            }
         }
     }
     free(rows);

@@ -50,10 +50,7 @@ VSSM_API vssm_status vssm_attr_metrics_compute(const float *probs, const uint8_t
                                                vssm_attr_metrics *out, double *label_mA /* (a) or NULL */,
                                                vssm_err *err);
 
-/* Writes a confusion matrix heat map (row-normalised, white -> blue) as an RGB PNG,
- * through vssm/outfile.h (a unique temporary name beside path, then rename). More than
- * 4096 classes is VSSM_ERR_INVALID_ARG (the image is C x C pixels from 256 classes up). */
-VSSM_API vssm_status vssm_plot_confusion_png(const char *path, const int64_t *confusion, int classes, vssm_err *err);
+/* The confusion matrix as a plot with class names, counts and a colour bar: vssm/plot.h. */
 
 #ifdef __cplusplus
 }

@@ -246,9 +246,10 @@ typedef struct vssm_track_curve {
     int n;
 } vssm_track_curve;
 
-/* One SVG (or, when path ends in ".png", an RGB PNG without text) with the success plot
- * (x: overlap threshold 0..1) and, when prec is non-NULL, the precision plot (x: 0..50 px)
- * side by side. Written through vssm/outfile.h (unique temporary name, then renamed). */
+/* pytracking's success plot (x: overlap threshold 0..1) and, when prec is non-NULL, its
+ * precision plot (x: 0..50 px) side by side, with title, axis labels, grid and a legend of
+ * the curves' labels; PNG, SVG or PDF by path's extension (vssm/plot.h: an unknown one is
+ * VSSM_ERR_INVALID_ARG), written through vssm/outfile.h. */
 VSSM_API vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, int n_success,
                                      const vssm_track_curve *prec, int n_prec, const char *title, vssm_err *err);
 /* Draws the outline of box (thickness px, clipped to the image) into an RGB image. */
