@@ -14,6 +14,11 @@ void cli_error(const char *fmt, ...) {
     va_end(ap);
 }
 
+void cli_bad_arg(const char *verb, const char *arg) {
+    cli_error("%s: %s '%s' (vssm %s --help lists the options)", verb,
+              arg[0] == '-' && arg[1] ? "unknown option" : "unexpected argument", arg, verb);
+}
+
 int cli_opt_str(int argc, char **argv, int *i, const char *opt, const char **out, int *bad) {
     size_t n = strlen(opt);
     const char *a = argv[*i];

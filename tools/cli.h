@@ -20,5 +20,9 @@ int cli_opt_flag(char **argv, int i, const char *opt, int *out);
 /* Parses "HxW" or "N" (square). */
 int cli_parse_size(const char *s, int *h, int *w);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The one wording, in every verb, for an argument it does not take: "vssm: VERB: unknown
+ * option '--x' (vssm VERB --help lists the options)", or "unexpected argument 'x'" for a
+ * word that is not an option. */
+void cli_bad_arg(const char *verb, const char *arg);
 
 #endif

@@ -28,6 +28,8 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm convert IN.pth OUT.safetensors [--arch NAME] [--key model|model_ema|state_dict]\n"
                "                    [--dtype f32|orig]\n"
+               "Converts a checkpoint (official .pth, or safetensors) to vssm's safetensors, keeping its metadata.\n"
+               "example: vssm convert vssm1_tiny_0230s_ckpt_epoch_264.pth tiny.safetensors --key model_ema\n"
                "Writes the model's tensors as safetensors with the config in the metadata. --arch checks the\n"
                "tensors against a named preset (an error names the first tensor that differs); --dtype orig keeps\n"
                "f16/bf16 tensors as they are (default: f32).\n");
@@ -102,7 +104,7 @@ static int meta_has(const meta_list *l, const char *k) {
     return 0;
 }
 
-/* Adds (k, v) unless k is already there (the first value wins); 0 on OOM. */
+/* Adds a copy of (k, v) unless k is already there (the first value wins); 0 on OOM. */
 static int meta_put(meta_list *l, const char *k, const char *v) {
     if (meta_has(l, k)) return 1;
     if (l->n == l->cap) {
@@ -112,8 +114,18 @@ static int meta_put(meta_list *l, const char *k, const char *v) {
         l->m = a;
         l->cap = nc;
     }
-    l->m[l->n++] = (vssm_st_meta){k, v};
+    char *kc = strdup(k), *vc = strdup(v);
+    if (!kc || !vc) { free(kc); free(vc); return 0; }
+    l->m[l->n++] = (vssm_st_meta){kc, vc};
     return 1;
+}
+
+static void meta_list_free(meta_list *l) {
+    for (int i = 0; i < l->n; i++) {
+        free((char *)l->m[i].key);
+        free((char *)l->m[i].value);
+    }
+    free(l->m);
 }
 
 /* Keys convert decides itself: never copied from the input. */
@@ -152,7 +164,8 @@ static vssm_status validate_output(const char *tmp, const char *out, const vssm_
         s = vssm_backbone_load_file(&b, ctx, tmp, NULL, NULL, err);
         vssm_backbone_free(b);
     }
-    if (s == VSSM_OK && (has_name_prefix(w, "decode_head.", "psp_modules.") || has_name_prefix(w, "decode_head.", "scale_heads."))) {
+    if (s == VSSM_OK &&
+        (has_name_prefix(w, "decode_head.", "psp_modules.") || has_name_prefix(w, "decode_head.", "scale_heads."))) {
         what = "segmenter";
         vssm_segmenter *g = NULL;
         s = vssm_segmenter_load(&g, ctx, tmp, NULL, err);
@@ -174,194 +187,250 @@ static vssm_status validate_output(const char *tmp, const char *out, const vssm_
         size_t tl = strlen(tmp);
         if (!strncmp(m, tmp, tl) && m[tl] == ':') m += tl + 1 + (m[tl + 1] == ' ');
         snprintf(msg, sizeof msg, "%s", m);
-        vssm_err_set(err, s, "the converted model would be refused by the %s loader (so %s is not written): %s", what, out, msg);
+        vssm_err_set(err, s, "the converted model would be refused by the %s loader (so %s is not written): %s", what,
+                     out, msg);
     }
     return s;
 }
 
-VSSM_VERB(convert) {
-    const char *in = NULL, *out = NULL, *arch = NULL, *key = NULL, *dtype = "f32";
+/* ---- the command, in steps: arguments, config, tensors, metadata, write + check */
+typedef struct convert_args {
+    const char *in, *out, *arch, *key, *dtype;
+} convert_args;
+
+/* -1: go on; else the exit code (usage printed). */
+static int parse_args(int argc, char **argv, convert_args *a) {
     int bad = 0;
+    *a = (convert_args){NULL, NULL, NULL, NULL, "f32"};
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return VSSM_EXIT_OK; }
-        if (cli_opt_str(argc, argv, &i, "--arch", &arch, &bad) || cli_opt_str(argc, argv, &i, "--key", &key, &bad) ||
-            cli_opt_str(argc, argv, &i, "--dtype", &dtype, &bad))
+        if (cli_opt_str(argc, argv, &i, "--arch", &a->arch, &bad) ||
+            cli_opt_str(argc, argv, &i, "--key", &a->key, &bad) ||
+            cli_opt_str(argc, argv, &i, "--dtype", &a->dtype, &bad))
             continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_error("convert: unknown option '%s'", argv[i]); bad = 1; }
-        else if (!in) in = argv[i];
-        else if (!out) out = argv[i];
-        else { cli_error("convert: unexpected argument '%s'", argv[i]); bad = 1; }
+        if ((argv[i][0] == '-' && argv[i][1]) || (a->in && a->out)) { cli_bad_arg("convert", argv[i]); bad = 1; }
+        else if (!a->in) a->in = argv[i];
+        else a->out = argv[i];
     }
-    if (!bad && (!in || !out)) { cli_error("convert: needs IN and OUT"); bad = 1; }
-    if (!bad && strcmp(dtype, "f32") && strcmp(dtype, "orig")) { cli_error("convert: --dtype must be f32 or orig"); bad = 1; }
+    if (!bad && (!a->in || !a->out)) { cli_error("convert: needs IN and OUT"); bad = 1; }
+    if (!bad && strcmp(a->dtype, "f32") && strcmp(a->dtype, "orig")) {
+        cli_error("convert: --dtype must be f32 or orig");
+        bad = 1;
+    }
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    return -1;
+}
 
-    vssm_err err = {0};
-    vssm_weights *w = NULL;
-    vssm_weights_opts opts = {key};
-    /* .pth by content (zip magic); anything else goes to the generic opener (safetensors) */
-    unsigned char magic[4] = {0};
-    FILE *f = fopen(in, "rb");
-    int is_zip = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PK\x03\x04", 4);
-    if (f) fclose(f);
-    vssm_status st = is_zip ? vssm_pth_open(&w, in, &opts, &err) : vssm_weights_open(&w, in, &opts, &err);
-    if (st != VSSM_OK) { file_error(in, err.msg); return VSSM_EXIT_USAGE; }
-    const vssm_source *src = vssm_weights_source(w);
+/* What convert decided about the model: its family, config and tensor-name prefix. */
+typedef struct model_desc {
+    int is_vim, from_meta;   /* from_meta: the VMamba config is the one the input states */
     char prefix[256];
     vssm_vmamba_config cfg;
     vssm_vim_config vcfg;
-    char tmp[256];
-    int cfg_from_meta = 0;
-    /* a Vim has no VMamba patch embed but Vim tensor names */
-    const int is_vim = vssm_vmamba_find_prefix(src, tmp, sizeof tmp, NULL) != VSSM_OK && vssm_vim_detect(src, prefix, sizeof prefix);
-    if (is_vim) {
-        if (vssm_vim_config_infer(src, prefix, &vcfg, &err) != VSSM_OK) {
-            file_error(in, err.msg);
-            vssm_weights_close(w);
-            return VSSM_EXIT_USAGE;
-        }
-        if (arch) {
-            vssm_vim_config stated;
-            if (vssm_vim_config_preset(&stated, arch, &err) != VSSM_OK) {
-                cli_error("convert: %s", err.msg);
-                vssm_weights_close(w);
-                return VSSM_EXIT_USAGE;
-            }
-            if (stated.embed_dim != vcfg.embed_dim || stated.depth != vcfg.depth || stated.d_state != vcfg.d_state ||
-                stated.patch_size != vcfg.patch_size || stated.stride != vcfg.stride) {
-                cli_error("%s: the file is not %s: embed_dim %d depth %d d_state %d patch %d stride %d, %s has %d %d %d %d %d",
-                          in, arch, vcfg.embed_dim, vcfg.depth, vcfg.d_state, vcfg.patch_size, vcfg.stride, arch,
-                          stated.embed_dim, stated.depth, stated.d_state, stated.patch_size, stated.stride);
-                vssm_weights_close(w);
-                return VSSM_EXIT_USAGE;
-            }
-            snprintf(vcfg.arch, sizeof vcfg.arch, "%s", stated.arch);
-        }
-    } else {
-        vssm_preprocess_params mpp;
-        if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) != VSSM_OK) {
-            file_error(in, err.msg);
-            vssm_weights_close(w);
-            return VSSM_EXIT_USAGE;
-        }
-        /* a file that states its config (one of ours, or converted before) keeps it, arch
-         * name and preprocessing included; the loaders below check it against the tensors */
-        if (!arch && vssm_vmamba_config_from_meta(src, &cfg, &mpp, NULL) == VSSM_OK) {
-            cfg_from_meta = 1;
-        } else if (vssm_vmamba_config_infer(src, prefix, &cfg, &err) != VSSM_OK) {
-            file_error(in, err.msg);
-            vssm_weights_close(w);
-            return VSSM_EXIT_USAGE;
-        }
-    }
-    if (arch && !is_vim) {
-        vssm_vmamba_config stated;
-        if (vssm_vmamba_config_preset(&stated, arch, &err) != VSSM_OK) {
-            cli_error("convert: %s", err.msg);
-            vssm_weights_close(w);
-            return VSSM_EXIT_USAGE;
-        }
-        stated.num_classes = cfg.num_classes;   /* the arch names the backbone; classes come from the file */
-        if (vssm_vmamba_config_check(&stated, src, prefix, &err) != VSSM_OK) {
-            file_error(in, err.msg);
-            vssm_weights_close(w);
-            return VSSM_EXIT_USAGE;
-        }
-        cfg = stated;
-    }
+} model_desc;
 
-    int n = vssm_weights_count(w), kept = 0, dropped = 0, oom = 0;
-    vssm_st_entry *e = calloc((size_t)n + 1, sizeof *e);
-    float **copies = calloc((size_t)n + 1, sizeof *copies);
-    const char *first_dropped = NULL;
-    int64_t params = 0;
-    for (int i = 0; e && copies && i < n && !oom; i++) {
+static int vim_config(const vssm_source *src, const convert_args *a, model_desc *d, vssm_err *err) {
+    if (vssm_vim_config_infer(src, d->prefix, &d->vcfg, err) != VSSM_OK) {
+        file_error(a->in, err->msg);
+        return VSSM_EXIT_USAGE;
+    }
+    if (!a->arch) return 0;
+    vssm_vim_config stated, *v = &d->vcfg;
+    if (vssm_vim_config_preset(&stated, a->arch, err) != VSSM_OK) {
+        cli_error("convert: %s", err->msg);
+        return VSSM_EXIT_USAGE;
+    }
+    if (stated.embed_dim != v->embed_dim || stated.depth != v->depth || stated.d_state != v->d_state ||
+        stated.patch_size != v->patch_size || stated.stride != v->stride) {
+        cli_error("%s: the file is not %s: embed_dim %d depth %d d_state %d patch %d stride %d, %s has %d %d %d %d %d",
+                  a->in, a->arch, v->embed_dim, v->depth, v->d_state, v->patch_size, v->stride, a->arch,
+                  stated.embed_dim, stated.depth, stated.d_state, stated.patch_size, stated.stride);
+        return VSSM_EXIT_USAGE;
+    }
+    snprintf(v->arch, sizeof v->arch, "%s", stated.arch);
+    return 0;
+}
+
+static int vmamba_config(const vssm_source *src, const convert_args *a, model_desc *d, vssm_err *err) {
+    vssm_preprocess_params mpp;
+    if (vssm_vmamba_find_prefix(src, d->prefix, sizeof d->prefix, err) != VSSM_OK) {
+        file_error(a->in, err->msg);
+        return VSSM_EXIT_USAGE;
+    }
+    /* a file that states its config (one of ours, or converted before) keeps it, arch name
+     * and preprocessing included; the loaders check it against the tensors */
+    if (!a->arch && vssm_vmamba_config_from_meta(src, &d->cfg, &mpp, NULL) == VSSM_OK) {
+        d->from_meta = 1;
+        return 0;
+    }
+    if (vssm_vmamba_config_infer(src, d->prefix, &d->cfg, err) != VSSM_OK) {
+        file_error(a->in, err->msg);
+        return VSSM_EXIT_USAGE;
+    }
+    if (!a->arch) return 0;
+    vssm_vmamba_config stated;
+    if (vssm_vmamba_config_preset(&stated, a->arch, err) != VSSM_OK) {
+        cli_error("convert: %s", err->msg);
+        return VSSM_EXIT_USAGE;
+    }
+    stated.num_classes = d->cfg.num_classes;   /* the arch names the backbone; classes come from the file */
+    if (vssm_vmamba_config_check(&stated, src, d->prefix, err) != VSSM_OK) {
+        file_error(a->in, err->msg);
+        return VSSM_EXIT_USAGE;
+    }
+    d->cfg = stated;
+    return 0;
+}
+
+/* The model's family and config (0, or the exit code with the error printed). */
+static int describe_model(const vssm_weights *w, const convert_args *a, model_desc *d, vssm_err *err) {
+    const vssm_source *src = vssm_weights_source(w);
+    char tmp[256];
+    memset(d, 0, sizeof *d);
+    /* a Vim has no VMamba patch embed but Vim tensor names */
+    d->is_vim = vssm_vmamba_find_prefix(src, tmp, sizeof tmp, NULL) != VSSM_OK &&
+                vssm_vim_detect(src, d->prefix, sizeof d->prefix);
+    return d->is_vim ? vim_config(src, a, d, err) : vmamba_config(src, a, d, err);
+}
+
+/* The tensors kept, F32 copies made where --dtype f32 asks for them. */
+typedef struct tensor_set {
+    vssm_st_entry *e;
+    float **copies;
+    int kept, dropped;
+    const char *first_dropped;
+    int64_t params;
+} tensor_set;
+
+static void tensor_set_free(tensor_set *ts) {
+    for (int i = 0; ts->copies && i < ts->kept; i++) free(ts->copies[i]);
+    free(ts->copies);
+    free(ts->e);
+}
+
+/* 0, or -1 when out of memory. */
+static int collect_tensors(const vssm_weights *w, const char *prefix, int to_f32_, tensor_set *ts) {
+    int n = vssm_weights_count(w), oom = 0;
+    memset(ts, 0, sizeof *ts);
+    ts->e = calloc((size_t)n + 1, sizeof *ts->e);
+    ts->copies = calloc((size_t)n + 1, sizeof *ts->copies);
+    for (int i = 0; ts->e && ts->copies && i < n && !oom; i++) {
         const char *name = vssm_weights_name(w, i);
-        if (!keep_name(name, prefix)) { if (!dropped++) first_dropped = name; continue; }
+        if (!keep_name(name, prefix)) { if (!ts->dropped++) ts->first_dropped = name; continue; }
         vssm_tensor t;
+        vssm_err err = {0};
         vssm_weights_get(w, name, &t, &err);
-        if (!strcmp(dtype, "f32") && (copies[kept] = to_f32(&t, &oom))) {
-            t.data = copies[kept];
+        if (to_f32_ && (ts->copies[ts->kept] = to_f32(&t, &oom))) {
+            t.data = ts->copies[ts->kept];
             t.dtype = VSSM_DTYPE_F32;
         }
-        params += vssm_tensor_numel(&t);
-        e[kept].name = name;
-        e[kept].t = t;
-        kept++;
+        ts->params += vssm_tensor_numel(&t);
+        ts->e[ts->kept++] = (vssm_st_entry){name, t};
     }
-    int rc = VSSM_EXIT_OK;
-    meta_list ml = {0};
-    if (!e || !copies || oom) {
-        cli_error("%s: out of memory", in);
-        rc = VSSM_EXIT_USAGE;
-    } else {
-        vssm_preprocess_params pp;
-        vssm_preprocess_default(&pp);
-        vssm_config_meta cm;
-        vssm_vim_meta vm;
-        int ok = 1;
-        /* preprocessing: the input's when it states it, else ImageNet's */
-        static const char *const pre[] = {"resize", "crop", "interpolation", "mean", "std"};
-        if (is_vim) {
-            vssm_vmamba_config pcfg;   /* only for the preprocessing keys */
-            memset(&pcfg, 0, sizeof pcfg);
-            vssm_vmamba_config_to_meta(&pcfg, &pp, &cm);
-            vssm_vim_config_to_meta(&vcfg, &vm);
-            for (int i = 0; i < vm.n; i++) ok &= meta_put(&ml, vm.key[i], vm.value[i]);
-        } else {
-            vssm_vmamba_config_to_meta(&cfg, &pp, &cm);
-            for (int i = 0; i < cm.n; i++) {
-                int is_pre = 0;
-                for (int k = 0; k < 5; k++) is_pre |= !strcmp(cm.key[i], pre[k]);
-                if (!is_pre) ok &= meta_put(&ml, cm.key[i], cm.value[i]);
-            }
+    return (!ts->e || !ts->copies || oom) ? -1 : 0;
+}
+
+/* The preprocessing keys (vssm_vmamba_config_to_meta writes them beside the config). */
+static int is_pre_key(const char *k) {
+    static const char *const pre[] = {"resize", "crop", "interpolation", "mean", "std"};
+    for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
+        if (!strcmp(k, pre[i])) return 1;
+    return 0;
+}
+
+/* The metadata of the output. convert owns format, source, source_key and prefix, and
+ * the config when it inferred it or --arch named it; every other key of the input is
+ * copied as it is (labels, preprocessing, task, seg_*, reid_*, training notes): a file
+ * converted again classifies, segments and embeds exactly as before. Preprocessing keys
+ * the input does not state are written with ImageNet's values only for a file that does
+ * not name its arch (an official checkpoint); one that does is read with the library's
+ * defaults either way, and nothing is invented in it. Returns 0, or -1 on OOM. */
+static int build_meta(meta_list *ml, const vssm_weights *w, const convert_args *a, const model_desc *d) {
+    vssm_preprocess_params pp;
+    vssm_preprocess_default(&pp);
+    vssm_config_meta cm;
+    vssm_vim_meta vm = {0};
+    vssm_vmamba_config pcfg;   /* for a Vim: only the preprocessing keys */
+    memset(&pcfg, 0, sizeof pcfg);
+    vssm_vmamba_config_to_meta(d->is_vim ? &pcfg : &d->cfg, &pp, &cm);
+    if (d->is_vim) vssm_vim_config_to_meta(&d->vcfg, &vm);
+    int ok = meta_put(ml, "format", "vssm") && meta_put(ml, "source", base_name(a->in));
+    if (d->prefix[0]) ok &= meta_put(ml, "prefix", d->prefix);
+    if (a->key) ok &= meta_put(ml, "source_key", a->key);
+    /* the first value of a key wins: convert's config when it decided it, else the input's */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 || !d->from_meta) {
+            for (int i = 0; i < vm.n; i++) ok &= meta_put(ml, vm.key[i], vm.value[i]);
+            for (int i = 0; !d->is_vim && i < cm.n; i++)
+                if (!is_pre_key(cm.key[i])) ok &= meta_put(ml, cm.key[i], cm.value[i]);
         }
-        for (int k = 0; k < 5; k++) {
-            const char *v = vssm_weights_meta(w, pre[k]);
-            if (v) ok &= meta_put(&ml, pre[k], v);
-        }
-        for (int i = 0; i < cm.n; i++)
-            for (int k = 0; k < 5; k++)
-                if (!strcmp(cm.key[i], pre[k])) ok &= meta_put(&ml, cm.key[i], cm.value[i]);
-        ok &= meta_put(&ml, "format", "vssm");
-        ok &= meta_put(&ml, "source", base_name(in));
-        if (prefix[0]) ok &= meta_put(&ml, "prefix", prefix);
-        if (key) ok &= meta_put(&ml, "source_key", key);
-        /* everything else the input states (labels, task, seg_*, reid_*, training notes) */
-        for (int i = 0, n_in = vssm_weights_meta_count(w); i < n_in; i++) {
+        for (int i = 0, n = vssm_weights_meta_count(w); pass == 0 && i < n; i++) {
             const char *k = vssm_weights_meta_key(w, i);
-            if (!own_key(k)) ok &= meta_put(&ml, k, vssm_weights_meta(w, k));
-        }
-        vssm_outfile of;
-        if (!ok) {
-            cli_error("%s: out of memory", in);
-            rc = VSSM_EXIT_USAGE;
-        } else if (vssm_outfile_open(&of, out, &err) != VSSM_OK) {
-            file_error(out, err.msg);
-            rc = VSSM_EXIT_USAGE;
-        } else if (vssm_safetensors_write_to(&of, e, kept, ml.m, ml.n, &err) != VSSM_OK) {
-            vssm_outfile_abort(&of);
-            file_error(out, err.msg);
-            rc = VSSM_EXIT_USAGE;
-        } else if (validate_output(of.tmp, out, w, prefix, is_vim ? vcfg.num_classes : cfg.num_classes, &err) != VSSM_OK) {
-            vssm_outfile_abort(&of);
-            file_error(in, err.msg);
-            rc = VSSM_EXIT_USAGE;
-        } else if (vssm_outfile_commit(&of, &err) != VSSM_OK) {
-            file_error(out, err.msg);
-            rc = VSSM_EXIT_USAGE;
-        } else {
-            printf("%s: %d tensors, %lld parameters, arch %s%s -> %s\n", in, kept, (long long)params,
-                   is_vim ? vcfg.arch : cfg.arch, cfg_from_meta ? " (from its metadata)" : "", out);
-            if (dropped)
-                fprintf(stderr, "vssm: %s: dropped %d tensor%s outside the model (first: %s)\n", in, dropped,
-                        dropped == 1 ? "" : "s", first_dropped);
+            if (!own_key(k)) ok &= meta_put(ml, k, vssm_weights_meta(w, k));
         }
     }
-    free(ml.m);
-    for (int i = 0; copies && i < kept; i++) free(copies[i]);
-    free(copies);
-    free(e);
+    for (int i = 0; !vssm_weights_meta(w, "arch") && i < cm.n; i++)
+        if (is_pre_key(cm.key[i])) ok &= meta_put(ml, cm.key[i], cm.value[i]);
+    return ok ? 0 : -1;
+}
+
+/* Writes the tensors and metadata to a temp file beside OUT, loads it back as the other
+ * verbs would, then renames it onto OUT. Returns 0 or the exit code (error printed). */
+static int write_checked(const convert_args *a, const vssm_weights *w, const model_desc *d, const tensor_set *ts,
+                         const meta_list *ml) {
+    vssm_err err = {0};
+    vssm_outfile of;
+    if (vssm_outfile_open(&of, a->out, &err) != VSSM_OK) { file_error(a->out, err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_safetensors_write_to(&of, ts->e, ts->kept, ml->m, ml->n, &err) != VSSM_OK) {
+        vssm_outfile_abort(&of);
+        file_error(a->out, err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    int classes = d->is_vim ? d->vcfg.num_classes : d->cfg.num_classes;
+    if (validate_output(of.tmp, a->out, w, d->prefix, classes, &err) != VSSM_OK) {
+        vssm_outfile_abort(&of);
+        file_error(a->in, err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    if (vssm_outfile_commit(&of, &err) != VSSM_OK) { file_error(a->out, err.msg); return VSSM_EXIT_USAGE; }
+    return 0;
+}
+
+/* Opens IN: a .pth by content (zip magic); anything else goes to the generic opener. */
+static vssm_status open_input(vssm_weights **w, const convert_args *a, vssm_err *err) {
+    vssm_weights_opts opts = {a->key};
+    unsigned char magic[4] = {0};
+    FILE *f = fopen(a->in, "rb");
+    int is_zip = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PK\x03\x04", 4);
+    if (f) fclose(f);
+    return is_zip ? vssm_pth_open(w, a->in, &opts, err) : vssm_weights_open(w, a->in, &opts, err);
+}
+
+VSSM_VERB(convert) {
+    convert_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    vssm_err err = {0};
+    vssm_weights *w = NULL;
+    if (open_input(&w, &a, &err) != VSSM_OK) { file_error(a.in, err.msg); return VSSM_EXIT_USAGE; }
+    model_desc d;
+    tensor_set ts = {0};
+    meta_list ml = {0};
+    rc = describe_model(w, &a, &d, &err);
+    if (!rc && (collect_tensors(w, d.prefix, !strcmp(a.dtype, "f32"), &ts) || build_meta(&ml, w, &a, &d))) {
+        cli_error("%s: out of memory", a.in);
+        rc = VSSM_EXIT_USAGE;
+    }
+    if (!rc) rc = write_checked(&a, w, &d, &ts, &ml);
+    if (!rc) {
+        printf("%s: %d tensors, %lld parameters, arch %s%s -> %s\n", a.in, ts.kept, (long long)ts.params,
+               d.is_vim ? d.vcfg.arch : d.cfg.arch, d.from_meta ? " (from its metadata)" : "", a.out);
+        if (ts.dropped)
+            fprintf(stderr, "vssm: %s: dropped %d tensor%s outside the model (first: %s)\n", a.in, ts.dropped,
+                    ts.dropped == 1 ? "" : "s", ts.first_dropped);
+    }
+    meta_list_free(&ml);
+    tensor_set_free(&ts);
     vssm_weights_close(w);
     return rc;
 }
