@@ -1,8 +1,9 @@
 #!/bin/sh
 # tests/test_mpi_eval.sh VSSM_BIN MPIEXEC - `mpirun -n N vssm eval ...` gives the report of
 # a single-process run, exactly: every eval verb (classify, seg in both forms, track in
-# otb and got10k form, reid, attributes), `vssm reid extract` and `vssm track --dataset`,
-# with N = 1, 2, 3, on the small fixtures. JSON reports are compared byte for byte (the
+# otb and got10k form, reid, attributes), `vssm reid extract`, `vssm track --dataset`,
+# `vssm classify` and `vssm segment` (each image on one rank, lines in list order), with
+# N = 1, 2, 3, on the small fixtures. JSON reports are compared byte for byte (the
 # timing fields, which no two runs share, are blanked first), written files with cmp.
 # Also: an unusable weights file on every rank ends the job with exit 2, not a hang.
 # Exit 77 (skipped) when mpirun is absent.
@@ -21,8 +22,11 @@ W=tests/data/cli/tiny_cls.safetensors
 fails=0
 
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# blank the fields that measure time
-clean() { sed -e 's/"images_per_s": [0-9.e+-]*/"images_per_s": T/' -e 's/"seconds": [0-9.e+-]*/"seconds": T/' -e 's/^speed .*/speed T/' "$1"; }
+# blank the fields that measure time, and the run's tag in output paths (segment's lines)
+clean() {
+    sed -e 's/"images_per_s": [0-9.e+-]*/"images_per_s": T/' -e 's/"seconds": [0-9.e+-]*/"seconds": T/' \
+        -e 's/^speed .*/speed T/' -e 's#\.\(1p\|n[0-9]\)/#.@/#g' "$1"
+}
 
 # check NAME FILE... -- ARGS: runs `vssm ARGS` alone, then under mpirun -n 1, 2, 3; stdout
 # (cleaned) and the exit code must match, and each FILE written (path with @ for the run's
@@ -61,6 +65,15 @@ check() {
 check classify "$T/conf.@.csv" -- eval classify --weights $W --json --batch 2 --confusion "$T/conf.@.csv" tests/data/cli/folder
 check classify_text -- eval classify --weights $W --batch 3 tests/data/cli/folder
 
+# ---- classify (issue 18: every rank classified every image): each image once, in order
+check classify_verb -- classify --weights $W --json --batch 2 tests/data/cli/folder
+check classify_verb_text -- classify --weights $W --batch 3 --topk 2 tests/data/cli/folder
+for n in 2 3; do
+    e="$T/classify_verb.n$n.err"
+    [ "$(grep -c 'classified 10 images, 1 failed' "$e")" -eq 1 ] && [ "$(grep -c 'broken.jpg' "$e")" -eq 1 ] ||
+        fail "classify -n $n: one summary (10 images, 1 failed) and the broken image named once: $(cat "$e")"
+done
+
 # ---- eval seg: label maps made by the tiny UPerNet at two input scales
 mkdir -p "$T/img"
 cp tests/data/images/astronaut_201x149_rgb.png tests/data/images/camera_160x120_gray.png tests/data/images/chelsea_120x81.bmp \
@@ -68,6 +81,10 @@ cp tests/data/images/astronaut_201x149_rgb.png tests/data/images/camera_160x120_
 SEGW=tests/data/seg/tiny_upernet.pth
 $BIN segment --weights $SEGW --scale 0,0 --threads 2 --out "$T/segA" "$T/img" >/dev/null 2>&1 || fail "segment A"
 $BIN segment --weights $SEGW --scale 64,48 --threads 2 --out "$T/segB" "$T/img" >/dev/null 2>&1 || fail "segment B"
+# segment: the same files and lines (in list order) from every rank count, one summary
+check segment "$T/segm.@" -- segment --weights $SEGW --scale 0,0 --threads 2 --overlay --out "$T/segm.@" "$T/img"
+[ "$(grep -c 'segmented 5 images, 0 failed' "$T/segment.n3.err")" -eq 1 ] ||
+    fail "segment -n 3: one summary (5 images, 0 failed): $(cat "$T/segment.n3.err")"
 check seg_dirs -- eval seg --pred "$T/segA" --gt "$T/segB" --classes 5 --json
 check seg_dirs_text -- eval seg --pred "$T/segA" --gt "$T/segB" --classes 6
 check seg_model -- eval seg --weights $SEGW --scale 0,0 --dataset pairs "$T/img" --labels-dir "$T/segB" --json

@@ -176,21 +176,36 @@ int main(void) {
     run(cmd);
     TEST_CHECK(out[0] == 0, "no temp file left behind: %s", out);
 
-    /* two inputs with one stem: the second is refused (it overwrote the first's mask) */
+    /* Issue 18: outputs mirror the inputs' tree below the folder the PATHs share, so one
+     * stem in two folders gives two label maps (it was one, the second refused or, before
+     * that, written over the first); one stem twice in one folder (x.png, x.bmp) refuses the
+     * second, naming both, and the summary counts each image once. */
     char img2[300], seg3[300];
     snprintf(img2, sizeof img2, "%s/img2", tmp);
     snprintf(seg3, sizeof seg3, "%s/seg3", tmp);
     mkdir(img2, 0777);
-    snprintf(cmd, sizeof cmd, "cp tests/data/images/camera_160x120_gray.png %s/dog_128x96.png", img2);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/sub && cp tests/data/images/camera_160x120_gray.png %s/dog_128x96.png && "
+             "cp tests/data/images/camera_160x120_gray.png %s/sub/x.png && "
+             "cp tests/data/images/dog_128x96.png %s/sub/x.bmp", img2, img2, img2, img2);
     TEST_REQUIRE(run(cmd) == 0, "copy");
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --out %s %s/dog_128x96.png %s/dog_128x96.png",
+    snprintf(cmd, sizeof cmd,
+             "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --out %s "
+             "%s/dog_128x96.png %s",
              VSSM_BIN, seg3, img, img2);
     rc = run(cmd);
-    TEST_CHECK(rc == 1 && strstr(errb, "img2/dog_128x96.png: not segmented") && strstr(errb, "segmented 1 image, 1 failed"),
-               "same stem twice: the second refused, exit 1 (rc %d): %s", rc, errb);
-    snprintf(p, sizeof p, "%s/dog_128x96.png", seg3);
-    TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == 128 && m.h == 96, "the first input's mask is kept (%dx%d)", m.w, m.h);
-    vssm_label_map_free(&m);
+    TEST_CHECK(rc == 1 && strstr(errb, "img2/sub/x.png: not segmented") && strstr(errb, "img2/sub/x.bmp's") &&
+                   strstr(errb, "segmented 3 images, 1 failed"),
+               "one stem twice in a folder: the second refused naming the first, 3 of 4 done, exit 1 (rc %d): %s",
+               rc, errb);
+    const char *want[][3] = {{"img/dog_128x96.png", "128", "96"}, {"img2/dog_128x96.png", "160", "120"},
+                             {"img2/sub/x.png", "128", "96"}};
+    for (int k = 0; k < 3; k++) {
+        snprintf(p, sizeof p, "%s/%s", seg3, want[k][0]);
+        TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == atoi(want[k][1]) && m.h == atoi(want[k][2]),
+                   "mirrored output %s is the right image's (%dx%d): %s", want[k][0], m.w, m.h, err.msg);
+        vssm_label_map_free(&m);
+    }
 
     /* --max-pixels: a limit below the images' size refuses them, each named, exit 1 */
     snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --max-pixels 1000 --out %s %s/dog_128x96.png",

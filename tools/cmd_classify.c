@@ -1,19 +1,25 @@
-/* tools/cmd_classify.c - `vssm classify`: labels for image files and folders. */
+/* tools/cmd_classify.c - `vssm classify`: labels for image files and folders. Under mpirun
+ * each rank classifies its share of the list (whole batch windows, tools/mpi_shard.h) and
+ * rank 0 prints every rank's lines in list order: stdout is a single process's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
+#include "tools/mpi_shard.h"
 #include "tools/runner.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm classify --weights FILE [options] PATH...\n"
-               "Classifies image files and folders (recursed, sorted).\n%s"
+               "Prints the top classes of each image, of files or folders (recursed, sorted).\n"
+               "example: vssm classify --weights weights/fashion_mnist/vmamba_fashion.safetensors --topk 3 \\\n"
+               "           weights/fashion_mnist/sample\n%s"
                "  --topk K             classes to show per image (default 5)\n"
                "  --batch B            images per forward pass (default 8)\n"
                "  --json               one JSON object per image on stdout\n"
                "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
+               "Under mpirun each rank classifies a share of the images; rank 0 prints the lines in order.\n"
                "Exit status: 0 all classified; 1 some inputs could not be read or classified (each\n"
                "  named on stderr), or none found; 2 usage error or unusable weights.\n", model_opts_help);
 }
@@ -23,9 +29,8 @@ typedef struct {
     const img_list *l;
     int topk, json;
     int ok;
+    FILE *f;   /* the lines (shard_out_begin) */
 } out_state;
-
-static void json_str(const char *s) { json_put_str(stdout, s); }
 
 static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
     out_state *o = user;
@@ -37,26 +42,26 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
     softmax(logits, classes, p);
     topk_indices(logits, classes, k, top);
     if (o->json) {
-        printf("{\"path\": ");
-        json_str(o->l->path[idx]);
-        printf(", \"topk\": [");
+        fprintf(o->f, "{\"path\": ");
+        json_put_str(o->f, o->l->path[idx]);
+        fprintf(o->f, ", \"topk\": [");
         for (int j = 0; j < k; j++) {
             const char *lb = vssm_classifier_label(o->clf, top[j]);
-            printf("%s{\"index\": %d, \"label\": ", j ? ", " : "", top[j]);
-            if (lb) json_str(lb);
-            else printf("null");
-            printf(", \"prob\": %.6g, \"logit\": %.9g}", p[top[j]], logits[top[j]]);
+            fprintf(o->f, "%s{\"index\": %d, \"label\": ", j ? ", " : "", top[j]);
+            if (lb) json_put_str(o->f, lb);
+            else fprintf(o->f, "null");
+            fprintf(o->f, ", \"prob\": %.6g, \"logit\": %.9g}", p[top[j]], logits[top[j]]);
         }
-        printf("]}\n");
+        fprintf(o->f, "]}\n");
     } else {
-        printf("%s:", o->l->path[idx]);
+        fprintf(o->f, "%s:", o->l->path[idx]);
         for (int j = 0; j < k; j++) {
             const char *lb = vssm_classifier_label(o->clf, top[j]);
-            printf("%s %d", j ? " |" : "", top[j]);
-            if (lb) printf(" %s", lb);
-            printf(" %.4f", p[top[j]]);
+            fprintf(o->f, "%s %d", j ? " |" : "", top[j]);
+            if (lb) fprintf(o->f, " %s", lb);
+            fprintf(o->f, " %.4f", p[top[j]]);
         }
-        printf("\n");
+        fprintf(o->f, "\n");
     }
     free(p);
 }
@@ -71,7 +76,7 @@ VSSM_VERB(classify) {
         if (model_opts_parse(&m, argc, argv, &i, &bad) || cli_opt_int(argc, argv, &i, "--topk", &topk, &bad) ||
             cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_flag(argv, i, "--json", &json))
             continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_error("classify: unknown option '%s'", argv[i]); bad = 1; break; }
+        if (argv[i][0] == '-' && argv[i][1]) { cli_bad_arg("classify", argv[i]); bad = 1; break; }
         paths[npaths++] = argv[i];
     }
     if (!bad && npaths == 0) { cli_error("classify: no image files or folders given"); bad = 1; }
@@ -79,25 +84,32 @@ VSSM_VERB(classify) {
     if (!bad && (batch < 1 || batch > 4096)) { cli_error("classify: --batch takes 1..4096"); bad = 1; }
     if (bad) { usage(stderr); free(paths); return VSSM_EXIT_USAGE; }
 
-    vssm_ctx *ctx;
-    vssm_classifier *clf;
-    run_opts ro = {batch, m.threads, {0}, isatty(2), m.limits};
-    int rc = model_opts_open(&m, &ctx, &clf, &ro.pp);
-    if (rc) { free(paths); return rc; }
+    vssm_ctx *ctx = NULL;
+    vssm_classifier *clf = NULL;
+    run_opts ro = {batch, shard_threads(m.threads), {0}, isatty(2) && shard_is_root(), m.limits};
+    int rc = shard_agree(model_opts_open(&m, &ctx, &clf, &ro.pp));   /* every rank loaded, or none goes on */
+    if (rc) { vssm_classifier_free(clf); vssm_ctx_free(ctx); free(paths); return rc; }
     img_list l = {0};
-    int missing = img_list_collect(&l, paths, npaths);
-    out_state os = {clf, &l, topk, json, 0};
-    int failed = 0;
-    if (l.n == 0)
-        cli_error("classify: no images found in %s%s", paths[0],
-                  npaths > 1 ? " or the other paths given" : "");
-    else failed = run_classifier(clf, &l, &ro, on_image, &os, NULL);
-    fflush(stdout);
-    int total_failed = failed + missing;
-    fprintf(stderr, "vssm: classified %d image%s, %d failed\n", os.ok, os.ok == 1 ? "" : "s", total_failed);
+    int missing = img_list_collect(&l, paths, npaths, !shard_is_root());   /* every rank lists the same */
+    int64_t b, e;   /* this rank's share, in whole batch windows (the batches one process forms) */
+    shard_range_units(l.n, batch, &b, &e);
+    img_list part = {l.path + b, l.label + b, (int)(e - b), (int)(e - b), NULL, 0};
+    shard_out so;
+    out_state os = {clf, &part, topk, json, 0, shard_out_begin(&so)};
+    int64_t counts[2] = {0, 0};   /* classified, failed: summed over the ranks */
+    if (l.n == 0 && shard_is_root())
+        cli_error("classify: no images found in %s%s", paths[0], npaths > 1 ? " or the other paths given" : "");
+    else if (l.n > 0) counts[1] = run_classifier(clf, &part, &ro, on_image, &os, NULL);
+    counts[0] = os.ok;
+    if (shard_out_end(&so) || shard_sum_i64(counts, 2)) counts[1] += 1;
+    int total_failed = (int)counts[1] + missing;
+    if (shard_is_root())
+        fprintf(stderr, "vssm: classified %lld image%s, %d failed\n", (long long)counts[0], counts[0] == 1 ? "" : "s",
+                total_failed);
     img_list_free(&l);
     vssm_classifier_free(clf);
     vssm_ctx_free(ctx);
     free(paths);
-    return (total_failed || os.ok == 0) ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    /* rank 0 holds the sums: its verdict is every rank's */
+    return shard_bcast_int((total_failed || counts[0] == 0) ? VSSM_EXIT_INPUT : VSSM_EXIT_OK);
 }

@@ -1,11 +1,22 @@
 /* tools/cmd_segment.c - `vssm segment`: a label PNG (palette) per image, optionally a
- * colour overlay, with mmseg's test pipeline (vssm/segment.h). */
+ * colour overlay, with mmseg's test pipeline (vssm/segment.h).
+ *
+ * Outputs mirror the inputs' tree under --out (as mmseg's show-dir does), below the folder
+ * all PATHs share: `segment --out o photos` writes photos/a/1.jpg to o/a/1.png, and
+ * `segment --out o a b` writes a/1.jpg and b/1.jpg to o/a/1.png and o/b/1.png. Label maps
+ * keep the image's stem (eval seg --pred matches them to ground truth by stem), so two
+ * images of one folder with one stem (1.jpg, 1.png) would share an output: the second is
+ * refused, naming the first, rather than renamed (an x.jpg.png would silently go unscored)
+ * or written over it. Under mpirun each rank segments its share of the list and rank 0
+ * prints the lines in list order. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "tools/cli.h"
+#include "tools/mpi_shard.h"
 #include "tools/runner.h"
 #include "tools/seg_tool.h"
 #include "tools/model_opts.h"
@@ -15,17 +26,25 @@
 #include "vssm/segment.h"
 
 static const char *usage =
-    "usage: vssm segment --weights FILE --out DIR [--overlay] PATH...\n"
+    "usage: vssm segment --weights FILE --out DIR [options] PATH...\n"
+    "Writes a label map (a palette PNG of class indices) for each image, of files or folders (recursed).\n"
+    "example: vssm segment --weights weights/seg_demo/vmamba_seg_demo.safetensors --overlay --out masks/ photos/\n"
+    "  --weights FILE       segmentation weights (mmseg UPerNet/FPN .pth, or safetensors)\n"
+    "  --out DIR            output folder; the inputs' tree is mirrored under it, below the folder\n"
+    "                       all PATHs share (photos/a/1.jpg -> DIR/a/1.png for PATH photos)\n"
+    "  --overlay            also write <stem>_overlay.png beside each label map (image and mask\n"
+    "                       blended, with a legend of the classes shown)\n"
+    "  --json               one JSON object per image on stdout: path, label_map, overlay, width, height\n"
     "  --mode whole|slide   inference mode (default: the weights' setting, else whole)\n"
     "  --crop N --stride N  slide windows\n"
     "  --scale L,S          mmseg Resize(scale=(L, S), keep_ratio) (0,0: own size)\n"
-    "  --overlay            also write DIR/<stem>_overlay.png (image and mask blended, with a\n"
-    "                       legend of the classes shown)\n"
     "  --device cpu|cuda --threads T --arch NAME --key state_dict\n"
     "%s"
+    "There is no --batch: images are segmented one per forward pass, at their own size.\n"
     "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
-    "Outputs are named by file stem: an input whose outputs another input already has (a/x.jpg,\n"
-    "  b/x.png) is refused and counted as failed, never written over the other's.\n"
+    "Two images of one folder with one stem (x.jpg, x.png) would share their outputs: the second\n"
+    "  is refused and counted as failed, naming the first, never written over it.\n"
+    "Under mpirun each rank segments a share of the images; rank 0 prints the lines in order.\n"
     "Exit status: 0 all segmented; 1 some inputs could not be read or segmented (each named);\n"
     "  2 usage error or unusable weights.\n";
 
@@ -77,91 +96,256 @@ static void name_set_free(name_set *ns) {
     free(ns->from);
 }
 
-/* Claims dst for src, or prints why not (another input's output, out of memory): 0 = go. */
-static int claim_output(name_set *ns, const char *dst, const char *src) {
+/* Claims dst for src, or says why not (another input's output, out of memory) when loud:
+ * 0 = go. */
+static int claim_output(name_set *ns, const char *dst, const char *src, int loud) {
     const char *owner = NULL;
     int c = claim_name(ns, dst, src, &owner);
     if (c == 0) return 0;
-    if (c > 0) cli_error("%s: not segmented: its output %s is already %s's in this run (same file stem)", src, dst, owner);
-    else cli_error("%s: out of memory", src);
+    if (c > 0 && loud)
+        cli_error("%s: not segmented: its output %s is already %s's in this run (one stem in one folder)", src, dst,
+                  owner);
+    else if (loud) cli_error("%s: out of memory", src);
     return -1;
+}
+
+/* ---- where outputs go: the inputs' tree below their common folder, mirrored under --out */
+
+/* Path components of p, without empty and "." ones: at most max, the count returned
+ * (-1 when more). comp[i] points into buf, a copy of p. */
+static int split_path(const char *p, char *buf, size_t n, const char **comp, int max) {
+    snprintf(buf, n, "%s", p);
+    int k = 0;
+    for (char *s = buf, *tok; (tok = strsep(&s, "/"));) {
+        if (!*tok || !strcmp(tok, ".")) continue;
+        if (k == max) return -1;
+        comp[k++] = tok;
+    }
+    return k;
+}
+
+/* The number of leading path components shared by the folders of every PATH (a folder
+ * itself, a file's parent), when they agree on being absolute; 0 when they do not. */
+static int common_depth(char **paths, int n) {
+    char first[4096], buf[4096];
+    const char *c0[256], *c[256];
+    int depth = -1, abs0 = 0;
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) continue;   /* named and counted as failed elsewhere */
+        int k = split_path(paths[i], depth < 0 ? first : buf, sizeof buf, depth < 0 ? c0 : c, 256);
+        if (k < 0) return 0;
+        if (!S_ISDIR(st.st_mode) && k > 0) k--;
+        if (depth < 0) { depth = k, abs0 = paths[i][0] == '/'; continue; }
+        if ((paths[i][0] == '/') != abs0) return 0;
+        int j = 0;
+        while (j < depth && j < k && !strcmp(c0[j], c[j])) j++;
+        depth = j;
+    }
+    return depth > 0 ? depth : 0;
+}
+
+/* dst = out/<path below the common folder, minus its extension>suffix; 0, or -1 with the
+ * reason in why (a ".." below the common folder would leave out; a path too long). */
+static int output_path(const char *out, const char *path, int depth, const char *suffix, char *dst, size_t n,
+                       const char **why) {
+    char buf[4096];
+    const char *c[256];
+    int k = split_path(path, buf, sizeof buf, c, 256);
+    size_t len = (size_t)snprintf(dst, n, "%s", out);
+    *why = "its output path is too long";
+    if (k <= depth) return -1;
+    for (int i = depth; i < k && len < n; i++) {
+        if (!strcmp(c[i], "..")) { *why = "its path goes up ('..') below the folder the inputs share"; return -1; }
+        char stem[1024];
+        const char *name = i < k - 1 ? c[i] : vssm_seg_path_stem(c[i], 0, stem, sizeof stem);
+        len += (size_t)snprintf(dst + len, n - len, "/%s%s", name, i < k - 1 ? "" : suffix);
+    }
+    return len < n ? 0 : -1;
+}
+
+/* mkdir -p of the folder holding file path p (inside out, which exists). */
+static int make_parents(const char *p, size_t out_len) {
+    char d[4096];
+    snprintf(d, sizeof d, "%s", p);
+    char *slash = strrchr(d, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    for (char *q = d + out_len + 1; q <= slash; q++) {
+        if (*q && *q != '/') continue;
+        char c = *q;
+        *q = 0;
+        struct stat st;
+        if (mkdir(d, 0777) != 0 && (stat(d, &st) != 0 || !S_ISDIR(st.st_mode))) return -1;
+        *q = c;
+    }
+    return 0;
+}
+
+/* ---- the run */
+typedef struct seg_run {
+    const img_list *l;
+    char **dst, **ovl;        /* per image, NULL when refused */
+    vssm_segmenter *sg;
+    const vssm_image_limits *lim;
+    const char *out;
+    int overlay, json;
+    FILE *f;                  /* the per-image lines (shard_out_begin) */
+} seg_run;
+
+/* The outputs of every image, claimed in list order (every rank does the same, so all
+ * agree); refusals are named by the rank that owns the image. Returns the number refused. */
+static int plan_outputs(seg_run *r, char **paths, int n_paths, int64_t i0, int64_t i1) {
+    int depth = common_depth(paths, n_paths), refused = 0;
+    name_set written = {0};
+    for (int i = 0; i < r->l->n; i++) {
+        const char *src = r->l->path[i], *why = NULL;
+        const int mine = i >= i0 && i < i1;
+        char dst[4096], ovl[4096];
+        int bad = output_path(r->out, src, depth, ".png", dst, sizeof dst, &why) ||
+                  output_path(r->out, src, depth, "_overlay.png", ovl, sizeof ovl, &why);
+        if (bad && mine) cli_error("%s: not segmented: %s", src, why);
+        /* an image whose outputs another image of this run already has is refused */
+        if (!bad)
+            bad = claim_output(&written, dst, src, mine) || (r->overlay && claim_output(&written, ovl, src, mine));
+        if (!bad && (!(r->dst[i] = strdup(dst)) || !(r->ovl[i] = strdup(ovl)))) {
+            if (mine) cli_error("%s: out of memory", src);
+            free(r->dst[i]);
+            r->dst[i] = NULL;
+            bad = 1;
+        }
+        refused += bad && mine;
+    }
+    name_set_free(&written);
+    return refused;
+}
+
+/* One image: predict, write its label map (and overlay), print its line. 0 or -1. */
+static int segment_one(const seg_run *r, int i) {
+    const char *src = r->l->path[i], *dst = r->dst[i], *ovl = r->ovl[i];
+    vssm_err err = {0};
+    vssm_image im = {0};
+    if (vssm_image_load(&im, src, r->lim, &err) != VSSM_OK) { cli_error("%s", err.msg); return -1; }
+    const uint8_t *pal = vssm_segmenter_palette(r->sg);
+    const char *names[256] = {0};
+    const int n_names = vssm_segmenter_classes(r->sg) < 256 ? vssm_segmenter_classes(r->sg) : 256;
+    for (int c = 0; c < n_names; c++) names[c] = vssm_segmenter_class_name(r->sg, c);
+    uint8_t *lab = malloc((size_t)im.w * im.h);
+    int ok = 0;
+    if (!lab || vssm_segmenter_predict(r->sg, &im, NULL, lab, &err) != VSSM_OK) {
+        cli_error("%s: %s", src, lab ? err.msg : "out of memory");
+    } else if (make_parents(dst, strlen(r->out)) != 0) {
+        cli_error("%s: cannot create the folder for it", dst);
+    } else if (vssm_label_png_write(dst, lab, im.w, im.h, pal, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+    /* image and label colours blended, a legend of the classes shown (vssm/plot.h) */
+    } else if (r->overlay && vssm_seg_overlay_write(ovl, &im, lab, pal, names, n_names, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+    } else {
+        ok = 1;
+    }
+    if (ok && r->json) {
+        fprintf(r->f, "{\"path\": ");
+        json_put_str(r->f, src);
+        fprintf(r->f, ", \"label_map\": ");
+        json_put_str(r->f, dst);
+        fprintf(r->f, ", \"overlay\": ");
+        if (r->overlay) json_put_str(r->f, ovl);
+        else fprintf(r->f, "null");
+        fprintf(r->f, ", \"width\": %d, \"height\": %d}\n", im.w, im.h);
+    } else if (ok) {
+        fprintf(r->f, "%s -> %s\n", src, dst);
+    }
+    free(lab);
+    vssm_image_free(&im);
+    return ok ? 0 : -1;
+}
+
+/* Options; -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, seg_tool_opts *so, vssm_image_limits *lim, const char **out, int *overlay,
+                      int *json, char **paths, int *n_paths) {
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fprintf(stdout, usage, model_opts_max_pixels_help);
+            return VSSM_EXIT_OK;
+        }
+        if (seg_tool_opts_parse(so, argc, argv, &i, &bad) || model_opts_parse_max_pixels(argc, argv, &i, lim, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out", out, &bad) || cli_opt_flag(argv, i, "--overlay", overlay) ||
+            cli_opt_flag(argv, i, "--json", json))
+            continue;
+        if (argv[i][0] == '-' && argv[i][1]) { cli_bad_arg("segment", argv[i]); bad = 1; break; }
+        paths[(*n_paths)++] = argv[i];
+    }
+    if (!bad && (!*out || !*n_paths)) {
+        cli_error(!*out ? "segment: --out DIR is required" : "segment: no image files or folders given");
+        bad = 1;
+    }
+    if (bad) { fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
+    mkdir(*out, 0777);   /* every rank may try; one succeeds */
+    struct stat st;
+    if (stat(*out, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("%s: cannot create the output folder", *out);
+        return VSSM_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Segments this rank's share [i0, i1); counts[0] += segmented, counts[1] += failed. */
+static void run_share(seg_run *r, int64_t i0, int64_t i1, int64_t *counts) {
+    const int progress = isatty(2) && shard_is_root();
+    const double t0 = run_clock();
+    for (int64_t i = i0; i < i1; i++) {
+        if (r->dst[i]) counts[segment_one(r, (int)i) == 0 ? 0 : 1]++;
+        if (progress) run_progress((int)(i - i0 + 1), (int)(i1 - i0), t0);
+    }
 }
 
 VSSM_VERB(segment) {
     seg_tool_opts so;
     seg_tool_opts_init(&so);
     const char *out = NULL;
-    int overlay = 0, bad = 0, n_paths = 0;
+    int overlay = 0, json = 0, n_paths = 0;
     vssm_image_limits lim = {0};
     char **paths = calloc((size_t)argc, sizeof(char *));
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fprintf(stdout, usage, model_opts_max_pixels_help); free(paths); return VSSM_EXIT_OK; }
-        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || model_opts_parse_max_pixels(argc, argv, &i, &lim, &bad) ||
-            cli_opt_str(argc, argv, &i, "--out", &out, &bad) ||
-            cli_opt_flag(argv, i, "--overlay", &overlay))
-            continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_error("segment: unknown option %s", argv[i]); bad = 1; break; }
-        paths[n_paths++] = argv[i];
-    }
-    if (bad || !out || !n_paths) {
-        if (!bad) cli_error(!out ? "segment: --out DIR is required" : "segment: no input images");
-        fprintf(stderr, usage, model_opts_max_pixels_help);
-        free(paths);
-        return VSSM_EXIT_USAGE;
-    }
-    mkdir(out, 0777);
-    struct stat st;
-    if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) { cli_error("%s: cannot create the output folder", out); free(paths); return VSSM_EXIT_USAGE; }
-    vssm_ctx *ctx;
-    vssm_segmenter *sg;
-    int rc = seg_tool_open(&so, &ctx, &sg);
-    if (rc) { free(paths); return rc; }
+    int rc = paths ? parse_args(argc, argv, &so, &lim, &out, &overlay, &json, paths, &n_paths) : VSSM_EXIT_USAGE;
+    if (rc >= 0) { free(paths); return rc; }
+    vssm_ctx *ctx = NULL;
+    vssm_segmenter *sg = NULL;
+    rc = shard_agree(seg_tool_open(&so, &ctx, &sg));   /* every rank loaded, or none goes on */
+    if (rc) { vssm_segmenter_free(sg); vssm_ctx_free(ctx); free(paths); return rc; }
     img_list l = {0};
-    int failed = img_list_collect(&l, paths, n_paths), done = 0;
-    name_set written = {0};
-    const uint8_t *pal = vssm_segmenter_palette(sg);
-    const char *names[256] = {0};
-    const int n_names = vssm_segmenter_classes(sg) < 256 ? vssm_segmenter_classes(sg) : 256;
-    for (int c = 0; c < n_names; c++) names[c] = vssm_segmenter_class_name(sg, c);
-    for (int i = 0; i < l.n; i++) {
-        vssm_err err = {0};
-        vssm_image im = {0};
-        char stem[1024], dst[4096], ovl[4096];
-        vssm_seg_path_stem(l.path[i], 0, stem, sizeof stem);
-        if (snprintf(dst, sizeof dst, "%s/%s.png", out, stem) >= (int)sizeof dst ||
-            snprintf(ovl, sizeof ovl, "%s/%s_overlay.png", out, stem) >= (int)sizeof ovl) {
-            cli_error("%s: output path too long", l.path[i]);
-            failed++;
-            continue;
-        }
-        /* the names are claimed first: an input whose outputs another input of this run
-         * already has is refused, not written over it */
-        if (claim_output(&written, dst, l.path[i]) || (overlay && claim_output(&written, ovl, l.path[i]))) { failed++; continue; }
-        if (vssm_image_load(&im, l.path[i], &lim, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; continue; }
-        uint8_t *lab = malloc((size_t)im.w * im.h);
-        if (!lab || vssm_segmenter_predict(sg, &im, NULL, lab, &err) != VSSM_OK) {
-            cli_error("%s: %s", l.path[i], lab ? err.msg : "out of memory");
-            failed++;
-        } else {
-            if (vssm_label_png_write(dst, lab, im.w, im.h, pal, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
-            else {
-                printf("%s -> %s\n", l.path[i], dst);
-                done++;
-            }
-            /* image and label colours blended, a legend of the classes shown (vssm/plot.h) */
-            if (overlay && vssm_seg_overlay_write(ovl, &im, lab, pal, names, n_names, &err) != VSSM_OK) {
-                cli_error("%s", err.msg);
-                failed++;
-            }
-        }
-        free(lab);
-        vssm_image_free(&im);
+    const int missing = img_list_collect(&l, paths, n_paths, !shard_is_root());   /* every rank lists the same */
+    int64_t i0, i1, counts[2] = {0, 0};   /* segmented, failed: summed over the ranks */
+    shard_range(l.n, &i0, &i1);
+    shard_out sout;
+    seg_run r = {&l, calloc((size_t)l.n + 1, sizeof(char *)), calloc((size_t)l.n + 1, sizeof(char *)), sg, &lim, out,
+                 overlay, json, shard_out_begin(&sout)};
+    const double t0 = run_clock();
+    if (l.n == 0 && shard_is_root())
+        cli_error("segment: no images found in %s%s", paths[0], n_paths > 1 ? " or the other paths given" : "");
+    if (!r.dst || !r.ovl) { cli_error("out of memory for %d output names", l.n); counts[1] = i1 - i0; }
+    else {
+        counts[1] = plan_outputs(&r, paths, n_paths, i0, i1);
+        run_share(&r, i0, i1, counts);
     }
-    name_set_free(&written);
-    fprintf(stderr, "vssm: segmented %d image%s, %d failed\n", done, done == 1 ? "" : "s", failed);
+    const double secs = shard_max_double(run_clock() - t0);
+    if (shard_out_end(&sout) || shard_sum_i64(counts, 2)) counts[1]++;
+    if (shard_is_root()) {
+        fprintf(stderr, "vssm: segmented %lld image%s, %lld failed", (long long)counts[0], counts[0] == 1 ? "" : "s",
+                (long long)counts[1]);
+        if (missing) fprintf(stderr, "; %d path%s could not be read", missing, missing == 1 ? "" : "s");
+        fputc('\n', stderr);
+        if (l.n) fprintf(stderr, "vssm: speed %.1f images/s (decode, preprocess, forward and writing)\n",
+                         secs > 0 ? (double)(counts[0] + counts[1]) / secs : 0.0);
+    }
+    for (int i = 0; r.dst && r.ovl && i < l.n; i++) { free(r.dst[i]); free(r.ovl[i]); }
+    free(r.dst);
+    free(r.ovl);
     img_list_free(&l);
     vssm_segmenter_free(sg);
     vssm_ctx_free(ctx);
     free(paths);
-    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    /* rank 0 holds the sums: its verdict is every rank's */
+    return shard_bcast_int(counts[1] || missing || counts[0] == 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
@@ -19,6 +20,9 @@ static const char *usage =
     "                     [--split NAME] [--mode whole|slide] [--crop N --stride N] [--scale L,S] [--json]\n"
     "       vssm eval seg --pred DIR --gt DIR --classes C [--ignore-index 255] [--reduce-zero-label]\n"
     "                     [--class-names FILE] [--json]\n"
+    "Scores semantic segmentation (mIoU, aAcc, mAcc, mDice): a model's on a dataset, or saved label maps.\n"
+    "example: vssm eval seg --weights weights/seg_demo/vmamba_seg_demo.safetensors --dataset pairs \\\n"
+    "           /tmp/segdemo/val/images --labels-dir /tmp/segdemo/val/labels\n"
     "  mmseg IoUMetric: dataset-level sums (64-bit counters); NaN classes left out of the means.\n"
     "  --pred/--gt match label PNGs by file stem. --save-pred DIR writes the model's label maps.\n"
     "  --json: metrics that are undefined (no pixel of a class, or no image scored) are null.\n"
@@ -34,7 +38,8 @@ static void json_num(const char *key, double v) {
     else printf("null");
 }
 
-static void print_results(const vssm_seg_metrics *m, char **names, int json) {
+/* ips: images per second of a model run, < 0 for scored files (no speed line) */
+static void print_results(const vssm_seg_metrics *m, char **names, int json, double ips) {
     vssm_seg_summary s;
     vssm_seg_metrics_summary(m, &s);
     if (json) {
@@ -46,7 +51,9 @@ static void print_results(const vssm_seg_metrics *m, char **names, int json) {
         json_num("mAcc", s.mAcc);
         printf(", ");
         json_num("mDice", s.mDice);
-        printf(", \"images\": %lld, \"per_class\": [", (long long)m->images);
+        printf(", \"images\": %lld, ", (long long)m->images);
+        if (ips >= 0) printf("\"images_per_s\": %.2f, ", ips);
+        printf("\"per_class\": [");
         for (int c = 0; c < m->classes; c++) {
             printf("%s{\"name\": ", c ? ", " : "");
             json_put_str(stdout, names[c] ? names[c] : "?");
@@ -65,6 +72,7 @@ static void print_results(const vssm_seg_metrics *m, char **names, int json) {
     for (int c = 0; c < m->classes; c++) printf("| %-30.30s | %6.2f | %6.2f |\n", names[c] ? names[c] : "?", vssm_seg_metrics_iou(m, c), vssm_seg_metrics_acc(m, c));
     printf("+--------------------------------+--------+--------+\n");
     printf("images %lld  aAcc %.2f  mIoU %.2f  mAcc %.2f  mDice %.2f\n", (long long)m->images, s.aAcc, s.mIoU, s.mAcc, s.mDice);
+    if (ips >= 0) printf("speed      %.1f images/s (decode, preprocess, forward and scoring)\n", ips);
 }
 
 static char **make_names(int classes, const char *file, vssm_segmenter *sg, int *bad) {
@@ -200,7 +208,7 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     for (int i = 0; i < n; i++) free(files[i]);
     free(files);
     reduce_seg(&m, &failed);
-    if (shard_is_root()) print_results(&m, names, json);
+    if (shard_is_root()) print_results(&m, names, json, -1);
     if (failed && shard_is_root()) report_failed(failed, n, m.images);
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
@@ -248,7 +256,10 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     int32_t *pred32 = NULL;
     int64_t i0, i1;   /* this rank's share of the (identically sorted) dataset */
     shard_range(ds.n, &i0, &i1);
+    const int progress = isatty(2) && shard_is_root();
+    const double t0 = run_clock();
     for (int i = (int)i0; i < (int)i1; i++) {
+        if (progress && i > i0) run_progress(i - (int)i0, (int)(i1 - i0), t0);
         vssm_image im = {0};
         vssm_label_map g = {0};
         uint8_t *lab = NULL;
@@ -289,8 +300,10 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
         vssm_label_map_free(&g);
     }
     free(pred32);
+    if (progress) run_progress((int)(i1 - i0), (int)(i1 - i0), t0);
+    const double secs = shard_max_double(run_clock() - t0);   /* the slowest rank's */
     reduce_seg(&m, &failed);
-    if (shard_is_root()) print_results(&m, names, json);
+    if (shard_is_root()) print_results(&m, names, json, secs > 0 ? (double)ds.n / secs : 0.0);
     if (failed && shard_is_root()) report_failed(failed, ds.n, m.images);
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
@@ -316,7 +329,7 @@ int vssm_eval_seg(int argc, char **argv) {
             cli_opt_int(argc, argv, &i, "--classes", &classes, &bad) || cli_opt_int(argc, argv, &i, "--ignore-index", &ignore, &bad) ||
             cli_opt_flag(argv, i, "--reduce-zero-label", &rzl) || cli_opt_flag(argv, i, "--json", &json))
             continue;
-        if (argv[i][0] == '-') { cli_error("eval seg: unknown option %s", argv[i]); bad = 1; break; }
+        if (argv[i][0] == '-') { cli_bad_arg("eval seg", argv[i]); bad = 1; break; }
         if (root) { cli_error("eval seg: one dataset ROOT only (got '%s' and '%s')", root, argv[i]); bad = 1; break; }
         root = argv[i];
     }

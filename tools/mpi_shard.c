@@ -36,6 +36,34 @@ void shard_range_units(int64_t n, int64_t unit, int64_t *begin, int64_t *end) {
     *end = *end * unit < n ? *end * unit : n;
 }
 
+FILE *shard_out_begin(shard_out *o) {
+    o->buf = NULL;
+    o->n = 0;
+    o->f = shard_size() > 1 ? open_memstream(&o->buf, &o->n) : stdout;
+    if (!o->f) {
+        fprintf(stderr, "vssm: rank %d: out of memory for its output lines: they go to its own stdout\n", shard_rank());
+        o->f = stdout;
+    }
+    return o->f;
+}
+
+int shard_out_end(shard_out *o) {
+    fflush(stdout);
+    if (shard_size() == 1) return 0;
+    const int mem = o->f != stdout, bad = mem && fclose(o->f) != 0;
+    void *all = NULL;
+    int64_t n = 0;
+    int rc = shard_gather(mem && !bad ? o->buf : "", mem && !bad ? (int64_t)o->n : 0, &all, &n);
+    if (rc == 0 && all) fwrite(all, 1, (size_t)n, stdout);
+    if (rc != 0 && shard_is_root()) fprintf(stderr, "vssm: gathering the ranks' output lines failed\n");
+    fflush(stdout);
+    free(all);
+    free(o->buf);
+    o->buf = NULL;
+    o->f = NULL;
+    return rc || bad ? -1 : 0;
+}
+
 int shard_threads(int requested) {
     if (requested > 0 || S.local_size <= 1) return requested;   /* one process: the library's default */
     int t = omp_get_num_procs() / (S.local_size > 0 ? S.local_size : 1);
@@ -100,6 +128,14 @@ int shard_agree(int status) {
     int all = status;
     if (MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
         shard_abort(2, "MPI_Allreduce of the ranks' status failed");
+    return all;
+}
+
+double shard_max_double(double v) {
+    if (!S.on) return v;
+    double all = v;
+    if (MPI_Allreduce(&v, &all, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+        shard_abort(2, "MPI_Allreduce of the ranks' times failed");
     return all;
 }
 
@@ -202,6 +238,7 @@ void shard_init(int *argc, char ***argv) { (void)argc; (void)argv; }
 void shard_finalize(void) {}
 int shard_agree(int status) { return status; }
 int shard_bcast_int(int v) { return v; }
+double shard_max_double(double v) { return v; }
 int shard_sum_i64(int64_t *v, int64_t n) { (void)v; (void)n; return 0; }
 
 int shard_gather(const void *mine, int64_t n, void **all, int64_t *all_n) {

@@ -18,6 +18,7 @@
 #define VSSM_TOOLS_MPI_SHARD_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 /* Called from main: starts MPI when the process was launched by mpirun (Open MPI, MPICH or
@@ -58,6 +59,23 @@ int shard_gather(const void *mine, int64_t n, void **all, int64_t *all_n);
 int shard_allgather(const void *mine, int64_t n, void **all, int64_t *all_n);
 /* Gives every rank rank 0's value of v. Collective. */
 int shard_bcast_int(int v);
+
+/* The largest v over the ranks, on every rank (a run's time is its slowest rank's). */
+double shard_max_double(double v);
+
+/* Per-input lines in list order under mpirun (classify, segment). shard_out_begin returns
+ * the stream a verb writes its lines to: stdout in a single process, else a memory buffer
+ * of this rank's; shard_out_end gathers the buffers on rank 0 and writes them to stdout in
+ * rank order, which is list order for contiguous shares (shard_range), so stdout is a
+ * single process's. Collective. Returns 0, or -1 when a buffer could not be made or
+ * gathered (named on stderr: those lines are lost). */
+typedef struct shard_out {
+    FILE *f;
+    char *buf;
+    size_t n;
+} shard_out;
+FILE *shard_out_begin(shard_out *o);
+int shard_out_end(shard_out *o);
 
 /* Reports msg on stderr and ends the whole job (MPI_Abort); exits with code without MPI. */
 void shard_abort(int code, const char *msg) __attribute__((noreturn));

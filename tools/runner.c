@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,19 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double run_clock(void) { return now_s(); }
+
+/* A message about the listing, on stderr unless quiet (under mpirun every rank lists the
+ * same paths, and only rank 0 names what it could not read). */
+static void note(int quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(int quiet, const char *fmt, ...) {
+    if (quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
 }
 
 void img_list_free(img_list *l) {
@@ -108,7 +122,7 @@ typedef struct walk_ctx {
     img_list *l;
     dir_key *set;
     size_t cap, used;
-    int nomem;
+    int nomem, quiet;
 } walk_ctx;
 
 static size_t key_hash(dev_t dev, ino_t ino) {
@@ -156,7 +170,7 @@ static char *join_path(const char *dir, const char *name) {
 
 static int add_path(walk_ctx *w, const char *path, int label) {
     if (list_add(w->l, path, label) == 0) return 0;
-    fprintf(stderr, "vssm: %s: out of memory listing the images\n", path);
+    note(w->quiet, "vssm: %s: out of memory listing the images\n", path);
     return 1;
 }
 
@@ -165,19 +179,19 @@ static int add_path(walk_ctx *w, const char *path, int label) {
  * this collection (a link cycle, or a second link to it) is skipped with a note. */
 static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, int depth) {
     const char *first = seen_dir(w, sb, dir);
-    if (w->nomem) { fprintf(stderr, "vssm: %s: out of memory listing the images\n", dir); return 1; }
+    if (w->nomem) { note(w->quiet, "vssm: %s: out of memory listing the images\n", dir); return 1; }
     if (first) {
-        fprintf(stderr, "vssm: %s: skipped, the same folder as %s (a link cycle or a second link to it)\n", dir, first);
+        note(w->quiet, "vssm: %s: skipped, the same folder as %s (a link cycle or a second link to it)\n", dir, first);
         return 0;
     }
-    if (depth > 64) { fprintf(stderr, "vssm: %s: folders nested too deep\n", dir); return 1; }
+    if (depth > 64) { note(w->quiet, "vssm: %s: folders nested too deep\n", dir); return 1; }
     int n, bad = 0;
     char **names = dir_entries(dir, &n);
-    if (!names) { fprintf(stderr, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno)); return 1; }
+    if (!names) { note(w->quiet, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno)); return 1; }
     for (int i = 0; i < n; i++) {
         char *p = join_path(dir, names[i]);
         struct stat st;
-        if (!p) { fprintf(stderr, "vssm: %s: out of memory listing the images\n", dir); bad++; continue; }
+        if (!p) { note(w->quiet, "vssm: %s: out of memory listing the images\n", dir); bad++; continue; }
         if (stat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode)) {
                 bad += walk(w, p, &st, label, depth + 1);
@@ -189,14 +203,14 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
                 /* a pipe would block the run, a device (/dev/zero) never end: a folder's
                  * entries must be regular files (a path given on the command line is
                  * taken as it is) */
-                fprintf(stderr, "vssm: %s: not a regular file (a pipe, socket or device): not read\n", p);
+                note(w->quiet, "vssm: %s: not a regular file (a pipe, socket or device): not read\n", p);
                 bad++;
             }
         } else if (img_has_image_ext(names[i])) {
             bad += add_path(w, p, label);   /* named and counted when it fails to load */
         } else {
             /* a broken link or an entry we may not look at: it could be a folder of images */
-            fprintf(stderr, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            note(w->quiet, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
             bad++;
         }
         free(p);
@@ -205,13 +219,13 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
     return bad;
 }
 
-int img_list_collect(img_list *l, char **paths, int n) {
-    walk_ctx w = {l, NULL, 0, 0, 0};
+int img_list_collect(img_list *l, char **paths, int n, int quiet) {
+    walk_ctx w = {l, NULL, 0, 0, 0, quiet};
     int bad = 0;
     for (int i = 0; i < n; i++) {
         struct stat sb;
         if (stat(paths[i], &sb) != 0) {
-            fprintf(stderr, "vssm: %s: %s\n", paths[i], errno == ENOENT ? "no such file or folder" : strerror(errno));
+            note(quiet, "vssm: %s: %s\n", paths[i], errno == ENOENT ? "no such file or folder" : strerror(errno));
             bad++;
         } else if (S_ISDIR(sb.st_mode)) {
             bad += walk(&w, paths[i], &sb, -1, 0);
@@ -227,20 +241,20 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     int n, bad = 0;
     *unreadable = 0;
     char **names = dir_entries(root, &n);
-    if (!names) { fprintf(stderr, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno)); return -1; }
-    walk_ctx w = {l, NULL, 0, 0, 0};
+    if (!names) { note(0, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno)); return -1; }
+    walk_ctx w = {l, NULL, 0, 0, 0, 0};
     struct stat rs;
     if (stat(root, &rs) == 0) seen_dir(&w, &rs, root);   /* a class linking back to ROOT is a cycle */
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
-    if (!l->classes) { fprintf(stderr, "vssm: %s: out of memory\n", root); free_names(names, n); walk_ctx_free(&w); return -1; }
+    if (!l->classes) { note(0, "vssm: %s: out of memory\n", root); free_names(names, n); walk_ctx_free(&w); return -1; }
     for (int i = 0; i < n; i++) {
         char *p = join_path(root, names[i]);
         struct stat sb;
-        if (!p) { fprintf(stderr, "vssm: %s: out of memory\n", root); bad++; continue; }
+        if (!p) { note(0, "vssm: %s: out of memory\n", root); bad++; continue; }
         if (stat(p, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
                 int c = l->n_classes;
-                if (!(l->classes[c] = strdup(names[i]))) { fprintf(stderr, "vssm: %s: out of memory\n", p); bad++; }
+                if (!(l->classes[c] = strdup(names[i]))) { note(0, "vssm: %s: out of memory\n", p); bad++; }
                 else {
                     l->n_classes++;
                     bad += walk(&w, p, &sb, c, 1);
@@ -249,7 +263,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
         } else {
             /* an entry we cannot look at may be a class folder: the class indices after it
              * would be off by one, so it is a failure, not a silent skip */
-            fprintf(stderr, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            note(0, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
             bad++;
         }
         free(p);
@@ -257,7 +271,10 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     free_names(names, n);
     walk_ctx_free(&w);
     *unreadable = bad;
-    if (l->n_classes == 0) { fprintf(stderr, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root); return -1; }
+    if (l->n_classes == 0) {
+        note(0, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root);
+        return -1;
+    }
     return 0;
 }
 
@@ -324,13 +341,14 @@ typedef struct {
     char err[VSSM_ERR_MSG_MAX];
 } prepared;
 
-static void progress(int done, int total, double t0) {
+void run_progress(int done, int total, double t0) {
     double el = now_s() - t0, rate = el > 0 ? done / el : 0;
     int width = 30, fill = total ? (int)((double)done / total * width) : width;
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
     bar[width] = 0;
-    fprintf(stderr, "\r[%s] %d/%d %.1f img/s ETA %.0fs ", bar, done, total, rate, rate > 0 ? (total - done) / rate : 0.0);
+    fprintf(stderr, "\r[%s] %d/%d %.1f img/s ETA %.0fs ", bar, done, total, rate,
+            rate > 0 ? (total - done) / rate : 0.0);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
 }
@@ -433,7 +451,7 @@ int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, r
             i = j;
         }
         for (int i = 0; i < m; i++) { free(win[i].x); win[i].x = NULL; }
-        if (o->progress) progress(s + m, l->n, t0);
+        if (o->progress) run_progress(s + m, l->n, t0);
         if (ahead) pthread_join(th, NULL);
         else if (next->m > 0) prepare_window(next);   /* no thread: do it here */
     }

@@ -20,8 +20,8 @@ void img_list_free(img_list *l);
  * real folder (device + inode) is walked once: a link cycle or a second link to a folder
  * already walked is skipped with a note on stderr. Returns the number of paths, folders
  * and entries that could not be read (each named on stderr): the caller counts them as
- * failed inputs. */
-int img_list_collect(img_list *l, char **paths, int n);
+ * failed inputs. quiet: count them without naming them (under mpirun, ranks other than 0). */
+int img_list_collect(img_list *l, char **paths, int n, int quiet);
 /* ImageFolder: classes = sorted names of ROOT's sub-folders (as torchvision), images found
  * recursively under each (links as in img_list_collect). Returns 0, or -1 with a message
  * on stderr when ROOT cannot be read or has no class folder. *unreadable gets the number
@@ -45,6 +45,12 @@ typedef void (*run_cb)(void *user, int index, const float *logits, int classes, 
 /* Returns the number of images that failed; -1 when the model itself failed. */
 int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user,
                    double *seconds);
+
+/* Seconds on a monotonic clock (for run_progress and speed lines). */
+double run_clock(void);
+/* The progress bar every image verb draws on stderr: "[===>  ] done/total rate img/s ETA s",
+ * redrawn in place, ended by a newline when done == total. t0: run_clock() at the start. */
+void run_progress(int done, int total, double t0);
 
 /* Writes s as a JSON string (quotes included): ", \ and control bytes escaped, and bytes
  * that are not valid UTF-8 (file names are arbitrary bytes) written as U+FFFD, so the
