@@ -21,7 +21,10 @@ VSSM_VERB(eval) {
     const int n = (int)(sizeof tasks / sizeof tasks[0]);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *f = argc < 2 ? stderr : stdout;
-        fprintf(f, "usage: vssm eval TASK [options]   (vssm eval TASK --help)\n\ntasks:\n");
+        fprintf(f, "usage: vssm eval TASK [options]   (vssm eval TASK --help)\n"
+                   "Scores a model or its outputs against ground truth, with the reference toolkits' conventions.\n"
+                   "example: vssm eval classify --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
+                   "           weights/fashion_mnist/sample\n\ntasks:\n");
         for (int i = 0; i < n; i++) fprintf(f, "  %-11s %s%s\n", tasks[i].name, tasks[i].help, tasks[i].fn ? "" : " (not in this build)");
         return argc < 2 ? VSSM_EXIT_USAGE : VSSM_EXIT_OK;
     }

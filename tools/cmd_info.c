@@ -10,7 +10,8 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm info FILE... [--key model|model_ema|state_dict] [--no-tensors]\n"
-               "Shows the arch and config, parameter count, tensors (name dtype shape) and metadata.\n");
+               "Shows the arch and config, parameter count, tensors (name dtype shape) and metadata.\n"
+               "example: vssm info --no-tensors weights/fashion_mnist/vmamba_fashion.safetensors\n");
 }
 
 static void print_config(const vssm_vmamba_config *c, const char *how, const char *prefix) {
@@ -99,7 +100,7 @@ VSSM_VERB(info) {
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return VSSM_EXIT_OK; }
         if (cli_opt_str(argc, argv, &i, "--key", &key, &bad) || cli_opt_flag(argv, i, "--no-tensors", &no_tensors)) continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_error("info: unknown option '%s'", argv[i]); bad = 1; }
+        if (argv[i][0] == '-' && argv[i][1]) { cli_bad_arg("info", argv[i]); bad = 1; }
         else if (nf < 64) files[nf++] = argv[i];
         else { cli_error("info: at most 64 files"); bad = 1; }
     }

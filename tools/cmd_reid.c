@@ -15,6 +15,9 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: vssm reid extract --weights FILE --data ROOT --format market|veri|msmt --out FEATS.safetensors [options]\n"
+            "Writes the re-identification embeddings of a dataset's query and gallery images.\n"
+            "example: vssm reid extract --weights weights/reid_demo/vmamba_reid_demo.safetensors \\\n"
+            "           --data weights/reid_demo/sample --out feats.safetensors\n"
             "Embeds every query and gallery image (pid -1 dropped) and writes query, gallery (float32, N x D),\n"
             "query_pid, query_camid, gallery_pid, gallery_camid (int64; camid 0-based) for `vssm eval reid`.\n"
             "  --batch B            images per forward pass (default 16)\n"
@@ -184,7 +187,7 @@ static int cmd_extract(int argc, char **argv) {
             cli_opt_flag(argv, i, "--no-l2", &no_l2) ||
             cli_opt_flag(argv, i, "--final-norm", &final_norm))
             continue;
-        cli_error("reid extract: unexpected argument '%s'", argv[i]);
+        cli_bad_arg("reid extract", argv[i]);
         bad = 1;
     }
     int fmt = -1, sh = 0, sw = 0;

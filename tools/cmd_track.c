@@ -20,6 +20,9 @@
 static const char *usage =
     "usage: vssm track --weights FILE --seq DIR [--init x,y,w,h] --out FILE [options]\n"
     "       vssm track --weights FILE --dataset ROOT --format otb|lasot|got10k --results DIR [options]\n"
+    "Tracks one object through a sequence of frames with a training-free correlation tracker.\n"
+    "example: vssm track --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
+    "           --seq tests/data/track/otb/fmnist-01 --out fmnist-01.txt\n"
     "\n"
     "Tracks the object given by --init (default: the first box of DIR's groundtruth_rect.txt\n"
     "or groundtruth.txt) through the frames of DIR/img (or DIR), and writes one box per frame\n"
@@ -237,7 +240,7 @@ VSSM_VERB(track) {
             opt_double(argc, argv, &i, "--pos-lr", &tc.pos_lr, &bad) || cli_opt_flag(argv, i, "--quiet", &quiet) ||
             cli_opt_flag(argv, i, "--help", &help) || cli_opt_flag(argv, i, "-h", &help))
             continue;
-        cli_error("track: unknown argument '%s'", argv[i]);
+        cli_bad_arg("track", argv[i]);
         bad = 1;
     }
     if (help) { fputs(usage, stdout); return VSSM_EXIT_OK; }

@@ -9,6 +9,8 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm eval attributes --gt LABELS.csv --pred PROBS.csv [--json]\n"
+               "Scores multi-label attribute predictions: mA and instance accuracy, precision, recall, F1.\n"
+               "example: vssm eval attributes --gt labels.csv --pred probs.csv --json\n"
                "Both CSVs: a header line 'name,attr1,attr2,...' then one row per image; LABELS holds 0/1,\n"
                "PROBS probabilities in [0, 1] (pred = prob > 0.5). Rows are matched by name.\n");
 }
@@ -138,7 +140,7 @@ int vssm_eval_attributes(int argc, char **argv) {
         if (cli_opt_str(argc, argv, &i, "--gt", &gtp, &bad) || cli_opt_str(argc, argv, &i, "--pred", &pp, &bad) ||
             cli_opt_flag(argv, i, "--json", &json))
             continue;
-        cli_error("eval attributes: unexpected argument '%s'", argv[i]);
+        cli_bad_arg("eval attributes", argv[i]);
         bad = 1;
     }
     if (!bad && (!gtp || !pp)) { cli_error("eval attributes: --gt and --pred are required"); bad = 1; }

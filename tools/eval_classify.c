@@ -16,6 +16,9 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm eval classify --weights FILE [options] DIR\n"
+               "Scores a classifier on an image dataset: top-1/top-5, per-class accuracy, confusion matrix.\n"
+               "example: vssm eval classify --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
+               "           weights/fashion_mnist/sample\n"
                "DIR is an ImageFolder tree: DIR/<class>/<images>, classes in sorted folder order.\n%s"
                "  --batch B            images per forward pass (default 8)\n"
                "  --json               the report as one JSON object on stdout\n"
@@ -133,7 +136,7 @@ int vssm_eval_classify(int argc, char **argv) {
             cli_opt_flag(argv, i, "--json", &json) || cli_opt_str(argc, argv, &i, "--confusion", &csv, &bad) ||
             cli_opt_str(argc, argv, &i, "--plot", &plot, &bad) || cli_opt_flag(argv, i, "--normalize", &normalize))
             continue;
-        if (argv[i][0] == '-' || dir) { cli_error("eval classify: unexpected argument '%s'", argv[i]); bad = 1; break; }
+        if (argv[i][0] == '-' || dir) { cli_bad_arg("eval classify", argv[i]); bad = 1; break; }
         dir = argv[i];
     }
     if (!bad && !dir) { cli_error("eval classify: no dataset folder given"); bad = 1; }

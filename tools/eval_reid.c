@@ -10,6 +10,8 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm eval reid --features FEATS.safetensors [options]\n"
+               "Scores re-identification embeddings: CMC rank-k, mAP and mINP of the queries against the gallery.\n"
+               "example: vssm eval reid --features feats.safetensors --rerank\n"
                "torchreid's eval_market1501: per query the gallery by ascending distance (ties: gallery order),\n"
                "same pid + same camera removed, queries without a match skipped; mINP as fast-reid.\n"
                "  --metric euclidean|cosine   euclidean is squared, as torchreid (default euclidean)\n"
@@ -39,7 +41,7 @@ int vssm_eval_reid(int argc, char **argv) {
             cli_opt_flag(argv, i, "--cmc", &cmc))
             continue;
         if (argv[i][0] != '-' && !feats) { feats = argv[i]; continue; }
-        cli_error("eval reid: unexpected argument '%s'", argv[i]);
+        cli_bad_arg("eval reid", argv[i]);
         bad = 1;
     }
     int mt = vssm_reid_metric_from_name(metric);

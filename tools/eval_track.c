@@ -16,6 +16,8 @@
 static const char *usage =
     "usage: vssm eval track --results DIR --gt ROOT --format otb|lasot|got10k [--json] [--plot FILE]\n"
     "                       [--name LABEL]\n"
+    "Scores tracking results against ground truth: AUC, precision, success and precision plots.\n"
+    "example: vssm eval track --results results/ --gt OTB/ --format otb --plot success.svg\n"
     "\n"
     "Results: DIR/<seq>.txt, one box x,y,w,h per frame (comma, tab or space separated), as\n"
     "pytracking writes them; for got10k also DIR/<seq>/<seq>_NNN.txt (all repetitions pooled).\n"
@@ -219,7 +221,7 @@ int vssm_eval_track(int argc, char **argv) {
             cli_opt_str(argc, argv, &i, "--name", &label, &bad) || cli_opt_flag(argv, i, "--json", &json) ||
             cli_opt_flag(argv, i, "--help", &help) || cli_opt_flag(argv, i, "-h", &help))
             continue;
-        cli_error("eval track: unknown argument '%s'", argv[i]);
+        cli_bad_arg("eval track", argv[i]);
         bad = 1;
     }
     if (help) { fputs(usage, stdout); return VSSM_EXIT_OK; }
