@@ -47,7 +47,7 @@ static const char exit_policy[] =
     "written under a unique temporary name beside it, then renamed into place.\n";
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: vssm VERB [options]   (vssm VERB --help for a verb's options)\n\nverbs:\n");
+    fprintf(f, "usage: vssm VERB [options]   (vssm VERB --help for a verb's options; vssm --version)\n\nverbs:\n");
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
     fputs(exit_policy, f);
@@ -59,8 +59,8 @@ int main(int argc, char **argv) {
         return argc < 2 ? VSSM_EXIT_USAGE : VSSM_EXIT_OK;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("vssm %s\n", VSSM_VERSION_STRING);
-        return 0;
+        printf("vssm %s\n", vssm_version());
+        return VSSM_EXIT_OK;
     }
     int (*fn)(int, char **) = NULL;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)

@@ -1,8 +1,8 @@
 /* vssm/vssm.h - everything: include this one header to use the library. */
 #ifndef VSSM_VSSM_H
 #define VSSM_VSSM_H
-#define VSSM_VERSION_STRING "0.1.0"
 #include "vssm/common.h"
+#include "vssm/version.h"
 #include "vssm/ctx.h"
 #include "vssm/source.h"
 #include "vssm/vmamba.h"
