@@ -156,6 +156,7 @@ static void seg(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1) bin = argv[1];
+    TEST_REQUIRE(chdir(VSSM_SOURCE_DIR) == 0, "cd %s", VSSM_SOURCE_DIR);   /* the shipped paths are the tree's */
     TEST_REQUIRE(mkdtemp(tmp), "mkdtemp");
     fashion();
     reid();
