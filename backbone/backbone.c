@@ -126,6 +126,38 @@ vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const 
     return VSSM_OK;
 }
 
+/* a family's model from a config the caller states (cfg: that family's member of the union) */
+static vssm_status from_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_backbone_impl *f, const void *cfg,
+                               size_t cfg_bytes, const vssm_source *src, const char *prefix, vssm_err *err) {
+    *out = NULL;
+    vssm_backbone_opts none;
+    memset(&none, 0, sizeof none);
+    vssm_backbone_spec spec, *sp = &spec;
+    memset(sp, 0, sizeof *sp);
+    memcpy(&sp->cfg, cfg, cfg_bytes);
+    sp->impl = f;
+    snprintf(sp->prefix, sizeof sp->prefix, "%s", prefix ? prefix : "");
+    void *m = NULL;
+    vssm_status s = f->load(&m, ctx, sp, src, &none, err);
+    if (s == VSSM_OK) s = wrap(out, f, m, 1, err);
+    if (s != VSSM_OK) {
+        if (m) f->free(m);
+        return s;
+    }
+    memcpy((*out)->prefix, sp->prefix, sizeof (*out)->prefix);
+    return VSSM_OK;
+}
+
+vssm_status vssm_backbone_from_vmamba_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                             const vssm_source *src, const char *prefix, vssm_err *err) {
+    return from_config(out, ctx, &vssm_vmamba_impl, cfg, sizeof *cfg, src, prefix, err);
+}
+
+vssm_status vssm_backbone_from_vim_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                          const vssm_source *src, const char *prefix, vssm_err *err) {
+    return from_config(out, ctx, &vssm_vim_impl, cfg, sizeof *cfg, src, prefix, err);
+}
+
 /* opens path, runs load(src), closes it; errors prefixed with the path */
 static vssm_status with_file(const char *path, const char *key, vssm_status (*load)(const vssm_source *, void *, vssm_err *),
                              void *user, vssm_err *err) {

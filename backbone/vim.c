@@ -476,8 +476,7 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
     if (st->cls_row >= 0)
         for (int b = 0; b < B; b++)
             vssm_op_copy(ctx, st->cls + (size_t)b * D, st->ln + ((size_t)b * st->L + st->cls_row) * D, row);
-    if (vssm_op_sync(ctx) != 0) return vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during the Vim forward pass");
-    return VSSM_OK;
+    return vssm_op_status(ctx, "the Vim forward pass", err);
 }
 
 vssm_status vssm_vim_forward(vssm_vim *m, vssm_vim_state *st, const float *input, vssm_err *err) {

@@ -282,8 +282,7 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
                               VSSM_ACT_NONE, st->feat[s + 1]);
         }
     }
-    if (vssm_op_sync(ctx) != 0) return vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during the forward pass");
-    return VSSM_OK;
+    return vssm_op_status(ctx, "the forward pass", err);
 }
 
 vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int s) {

@@ -113,6 +113,7 @@ vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, in
         in = h->pooled;
     }
     vssm_op_linear(h->ctx, in, B, h->C, h->fc_w, h->fc_b, h->classes, VSSM_ACT_NONE, 0, h->logits);
+    if ((s = vssm_op_status(h->ctx, "the classifier", err)) != VSSM_OK) return s;
     if (vssm_op_download(h->ctx, logits, h->logits, (size_t)B * h->classes * sizeof(float)) != 0)
         return vssm_err_set(err, VSSM_ERR_DEVICE, "copying logits from the device failed");
     return VSSM_OK;

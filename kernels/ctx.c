@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <stdio.h>
 #include "kernels/ctx_internal.h"
 
 double vssm_now_seconds(void) {
@@ -90,6 +91,8 @@ vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, v
 
 vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err) {
     if (t->dtype != VSSM_DTYPE_F32 || !t->data) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tensor is empty or not f32");
+    vssm_status s = vssm_op_status(ctx, "the ops before this copy", err);
+    if (s != VSSM_OK) return s;
     if (ctx->ops->download(ctx, dst, t->data, (size_t)vssm_tensor_numel(t) * sizeof(float)) != 0)
         return vssm_err_set(err, VSSM_ERR_DEVICE, "copying a tensor from the device failed");
     return VSSM_OK;
@@ -118,7 +121,24 @@ int vssm_op_download(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
 int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
     return ctx->ops->copy(ctx, dst, src, bytes);
 }
-int vssm_op_sync(vssm_ctx *ctx) { return ctx->ops->sync(ctx); }
+int vssm_op_sync(vssm_ctx *ctx) { return ctx->ops->sync(ctx) != 0 || ctx->op_error[0] ? -1 : 0; }
+
+vssm_status vssm_op_status(vssm_ctx *ctx, const char *what, vssm_err *err) {
+    const int bad = ctx->ops->sync(ctx) != 0;
+    if (ctx->op_error[0]) {
+        vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s (in %s; a bug, not bad input)", ctx->op_error, what);
+        ctx->op_error[0] = 0;
+        return VSSM_ERR_INVALID_ARG;
+    }
+    return bad ? vssm_err_set(err, VSSM_ERR_DEVICE, "the device reported an error during %s", what) : VSSM_OK;
+}
+
+/* the first violated precondition is kept until reported */
+static void op_refused(vssm_ctx *ctx, const char *op, const char *check) {
+    if (!ctx->op_error[0])
+        snprintf(ctx->op_error, sizeof ctx->op_error, "op %s was called with arguments that break its precondition %s",
+                 op, check);
+}
 
 size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K) {
     size_t n = ctx->ops->linear_pack_numel && ctx->ops->linear_packed ? ctx->ops->linear_pack_numel(N, K) : 0;
@@ -145,8 +165,12 @@ size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, 
 }
 
 
-#define WRAP_(name, kind, params, args)                                                                           \
+#define WRAP_(name, kind, params, args, check)                                                                    \
     void vssm_op_##name params {                                                                                   \
+        if (!(check)) {                                                                                            \
+            op_refused(ctx, #name, #check);                                                                        \
+            return;                                                                                                \
+        }                                                                                                          \
         double t = prof_begin(ctx);                                                                                \
         ctx->ops->name args;                                                                                       \
         prof_end(ctx, VSSM_OP_##kind, t);                                                                          \
@@ -160,7 +184,7 @@ const char *vssm_ops_missing(const vssm_ops *o) {
     if (!o->f) return #f;
     REQUIRE_(alloc) REQUIRE_(free) REQUIRE_(upload) REQUIRE_(download) REQUIRE_(copy) REQUIRE_(sync)
     REQUIRE_(conv3x3s2_workspace) REQUIRE_(scan_workspace)
-#define REQUIRE_OP_(name, kind, params, args) REQUIRE_(name)
+#define REQUIRE_OP_(name, kind, params, args, check) REQUIRE_(name)
     VSSM_COMPUTE_OPS(REQUIRE_OP_)
 #undef REQUIRE_OP_
 #undef REQUIRE_

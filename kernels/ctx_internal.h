@@ -14,6 +14,8 @@ struct vssm_ctx {
                                            the GEMM's K block from the L1d size (cpu/isa.c) */
     int gemm_kc;
     int profile;
+    char op_error[320];                 /* the first op precondition that failed, until reported
+                                           (vssm_op_status); "" when none */
     double prof_secs[VSSM_OP_KIND_COUNT];
     char desc[160];
 };

@@ -8,8 +8,10 @@
  * parameter name says "host". Layout is NHWC throughout: an activation is a matrix of
  * rows = tokens (B*H*W), columns = channels, row-major.
  *
- * Ops assert their shapes up front (callers have validated configs; a violated
- * precondition here is a bug, not bad input). Scratch memory comes from a workspace the
+ * Ops check their shapes up front, in every build (callers have validated configs; a
+ * violated precondition is a bug, not bad input): the wrapper skips the op and records the
+ * first violation in the context, and the next vssm_op_sync, vssm_op_status or
+ * vssm_tensor_to_host reports it (the outputs of a skipped op are not written). Scratch memory comes from a workspace the
  * caller plans once: each op that needs one has a *_workspace() size query.
  */
 #ifndef VSSM_KERNELS_OPS_H
@@ -79,11 +81,12 @@ typedef struct vssm_patch_args {
     float *cols;
 } vssm_patch_args;
 
-/* The compute ops, written once. X(name, kind, (parameters), (arguments)) gives the table
- * entry `void (*name)(parameters)`, the wrapper `void vssm_op_<name>(parameters)` that
- * dispatches to the ctx's table and times the call under VSSM_OP_<kind> (vssm/ctx.h),
- * and the check at context creation that the backend filled the entry. A new op is one
- * line here, its backends' functions, and a case in tests/test_ops.c.
+/* The compute ops, written once. X(name, kind, (parameters), (arguments), precondition)
+ * gives the table entry `void (*name)(parameters)`, the wrapper `void vssm_op_<name>(parameters)`
+ * that checks the precondition (in every build), dispatches to the ctx's table and times the
+ * call under VSSM_OP_<kind> (vssm/ctx.h), and the check at context creation that the backend
+ * filled the entry. A new op is one entry here, its backends' functions, and a case in
+ * tests/test_ops.c.
  *
  * linear     y (M, N) = act(x (M, K) . w (N, K)^T + b (N) [+ y if accumulate]); b may be
  *            NULL; accumulate: add into the existing y (fused residual add; the activation
@@ -111,34 +114,42 @@ typedef struct vssm_patch_args {
     X(linear, GEMM,                                                                                              \
       (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
        int accumulate, float *y),                                                                                \
-      (ctx, x, M, K, w, b, N, act, accumulate, y))                                                               \
+      (ctx, x, M, K, w, b, N, act, accumulate, y),                                                               \
+      M >= 0 && K >= 0 && N >= 1 && x && w && y)                                                              \
     X(conv3x3s2, CONV,                                                                                           \
       (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b, int Cout,   \
        float *y, void *workspace),                                                                               \
-      (ctx, x, B, H, W, Cin, w, b, Cout, y, workspace))                                                          \
+      (ctx, x, B, H, W, Cin, w, b, Cout, y, workspace),                                                          \
+      B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1 && x && w && y)                                       \
     X(dwconv3x3, DWCONV,                                                                                         \
       (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, float *y),      \
-      (ctx, x, B, H, W, C, w, act, y))                                                                           \
+      (ctx, x, B, H, W, C, w, act, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && w && y)                      \
     X(layernorm, NORM,                                                                                           \
       (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
        vssm_act act, float *y),                                                                                  \
-      (ctx, x, rows, C, gamma, beta, eps, act, y))                                                               \
-    X(ss2d_scan, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, void *workspace), (ctx, a, workspace))          \
+      (ctx, x, rows, C, gamma, beta, eps, act, y), rows >= 0 && C >= 1 && x && y)                             \
+    X(ss2d_scan, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, void *workspace), (ctx, a, workspace),          \
+      a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 &&                        \
+          a->N <= VSSM_SCAN_MAX_STATE && a->u && a->y)                                                           \
     X(avgpool, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int64_t L, int C, float *y),                     \
-      (ctx, x, B, L, C, y))                                                                                      \
+      (ctx, x, B, L, C, y), B >= 1 && L >= 1 && C >= 1 && x && y)                                                \
     X(rmsnorm, NORM, (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y),  \
-      (ctx, x, rows, C, w, eps, y))                                                                              \
+      (ctx, x, rows, C, w, eps, y), rows >= 0 && C >= 1 && x && w && y)                                          \
     X(conv1d, DWCONV,                                                                                            \
       (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias,  \
        int K, int reverse, vssm_act act, float *y),                                                              \
-      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y))                                                       \
-    X(scan1d, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a), (ctx, a))                                       \
-    X(patchify, CONV, (vssm_ctx * ctx, const vssm_patch_args *a), (ctx, a))                                      \
+      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y),                                                       \
+      K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && y)                                           \
+    X(scan1d, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a), (ctx, a),                                       \
+      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&        \
+          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->y)                                                  \
+    X(patchify, CONV, (vssm_ctx * ctx, const vssm_patch_args *a), (ctx, a),                                      \
+      a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && a->x && a->cols)  \
     X(rows_add, ELTWISE,                                                                                         \
       (vssm_ctx * ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row, const float *rowval),    \
-      (ctx, x, B, L, C, add, row, rowval))
+      (ctx, x, B, L, C, add, row, rowval), B >= 1 && L >= 1 && C >= 1 && row < L && x && (row < 0 || rowval))
 
-#define VSSM_OP_FIELD_(name, kind, params, args) void(*name) params;
+#define VSSM_OP_FIELD_(name, kind, params, args, check) void(*name) params;
 
 typedef struct vssm_ops {
     const char *name;
@@ -184,9 +195,13 @@ void vssm_op_free(vssm_ctx *ctx, void *p);
 int vssm_op_upload(vssm_ctx *ctx, void *dst, const void *host_src, size_t bytes);
 int vssm_op_download(vssm_ctx *ctx, void *host_dst, const void *src, size_t bytes);
 int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);
-int vssm_op_sync(vssm_ctx *ctx);
+int vssm_op_sync(vssm_ctx *ctx);   /* 0 ok; nonzero also when an op's precondition failed */
+/* Waits for queued work; VSSM_OK, or the first op precondition that failed since the last
+ * report (VSSM_ERR_INVALID_ARG, named; the record is cleared), or a device error during
+ * `what` (VSSM_ERR_DEVICE). */
+vssm_status vssm_op_status(vssm_ctx *ctx, const char *what, vssm_err *err);
 /* the compute ops' wrappers: vssm_op_linear, vssm_op_conv3x3s2, ... (VSSM_COMPUTE_OPS) */
-#define VSSM_OP_DECLARE_(name, kind, params, args) void vssm_op_##name params;
+#define VSSM_OP_DECLARE_(name, kind, params, args, check) void vssm_op_##name params;
 VSSM_COMPUTE_OPS(VSSM_OP_DECLARE_)
 /* Packed weights (see the op table): numel of the layout (N*K when the backend has none),
  * host-side layout (a copy when none), and the product from a packed weight. */

@@ -141,9 +141,8 @@ int main(void) {
     vc.depths[0] = 1, vc.depths[1] = 1, vc.depths[2] = 2, vc.depths[3] = 1;
     vc.num_classes = 11;
     vssm_classifier *cv = NULL;
-    vssm_vmamba *vm = NULL;
     vssm_backbone *bb = NULL;
-    TEST_REQUIRE(vssm_vmamba_load(&vm, c2, &vc, src, "", &err) == VSSM_OK && vssm_backbone_wrap_vmamba(&bb, vm, 1, &err) == VSSM_OK &&
+    TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, c2, &vc, src, "", &err) == VSSM_OK &&
                  vssm_classifier_from_backbone(&cv, bb, src, &err) == VSSM_OK, "vmamba: %s", err.msg);
     check_classifier(cv, 45, 38, "vmamba");
     vssm_classifier_free(cv);
@@ -153,8 +152,7 @@ int main(void) {
     strcpy(im.arch, "custom");
     im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
     vssm_classifier *ci = NULL;
-    vssm_vim *vi = NULL;
-    TEST_REQUIRE(vssm_vim_load(&vi, c2, &im, src, "", &err) == VSSM_OK && vssm_backbone_wrap_vim(&bb, vi, 1, &err) == VSSM_OK &&
+    TEST_REQUIRE(vssm_backbone_from_vim_config(&bb, c2, &im, src, "", &err) == VSSM_OK &&
                  vssm_classifier_from_backbone(&ci, bb, src, &err) == VSSM_OK, "vim: %s", err.msg);
     check_classifier(ci, 64, 48, "vim");
     vssm_classifier_free(ci);

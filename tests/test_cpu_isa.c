@@ -90,14 +90,18 @@ static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
         TEST_REQUIRE(vssm_vim_config_preset(&im, "vim-tiny", &err) == VSSM_OK, "%s", err.msg);
         strcpy(im.arch, "custom");
         im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
-        TEST_REQUIRE(vssm_classifier_from_vim_source(&c, ctx, &im, src, "", &err) == VSSM_OK, "vim: %s", err.msg);
+        vssm_backbone *bb = NULL;
+        TEST_REQUIRE(vssm_backbone_from_vim_config(&bb, ctx, &im, src, "", &err) == VSSM_OK &&
+                     vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK, "vim: %s", err.msg);
     } else {
         vssm_vmamba_config vc;
         TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "%s", err.msg);
         static const int dims[4] = {16, 32, 64, 128}, depths[4] = {1, 2, 1, 1};   /* VMamba-T, smaller */
         memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths);
         strcpy(vc.arch, "custom"), vc.num_classes = 9;
-        TEST_REQUIRE(vssm_classifier_from_source(&c, ctx, &vc, src, "", &err) == VSSM_OK, "vmamba: %s", err.msg);
+        vssm_backbone *bb = NULL;
+        TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, ctx, &vc, src, "", &err) == VSSM_OK &&
+                     vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK, "vmamba: %s", err.msg);
     }
     const int H = 64, W = 48;
     float *img = malloc(sizeof(float) * H * W * 3);

@@ -537,6 +537,33 @@ static const struct {
     {"rows_add", cases_rows_add},
 };
 
+/* Shape preconditions hold in every build (Release too): a broken call is skipped, leaves
+ * its output alone, and is reported once, by name, by the next status check. */
+static void check_preconditions(void) {
+    vssm_err err = {0};
+    TEST_CHECK(vssm_op_status(ctx, "nothing", &err) == VSSM_OK, "no error pending: %s", err.msg);
+    float *x = vssm_op_alloc(ctx, 64 * sizeof(float)), *y = vssm_op_alloc(ctx, 64 * sizeof(float));
+    float host[64], back[64];
+    for (int i = 0; i < 64; i++) host[i] = 7.0f;
+    TEST_REQUIRE(x && y && vssm_op_upload(ctx, y, host, sizeof host) == 0, "buffers");
+    vssm_op_linear(ctx, x, 4, 3, x, NULL, 0, VSSM_ACT_NONE, 0, y);       /* N = 0 */
+    vssm_op_avgpool(ctx, x, 2, 0, 4, y);                                 /* L = 0: the second is not recorded */
+    TEST_CHECK(vssm_op_sync(ctx) != 0, "sync reports a refused op");
+    vssm_status s = vssm_op_status(ctx, "test", &err);
+    TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, "op linear") && strstr(err.msg, "N >= 1"),
+               "the first refused op is named with its precondition: %s", err.msg);
+    TEST_CHECK(vssm_op_status(ctx, "test", &err) == VSSM_OK && vssm_op_sync(ctx) == 0, "the record is cleared once reported");
+    TEST_REQUIRE(vssm_op_download(ctx, back, y, sizeof back) == 0, "download");
+    TEST_CHECK(back[0] == 7.0f && back[63] == 7.0f, "a refused op leaves its output alone");
+    vssm_op_rows_add(ctx, x, 1, 4, 4, x, 4, x);                          /* row 4 of 4 rows */
+    vssm_tensor t = {0};
+    t.data = y, t.dtype = VSSM_DTYPE_F32, t.ndim = 1, t.shape[0] = 64, t.device = vssm_ctx_device(ctx);
+    TEST_CHECK(vssm_tensor_to_host(ctx, &t, back, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "op rows_add"),
+               "copying a result out reports the refused op: %s", err.msg);
+    vssm_op_free(ctx, x);
+    vssm_op_free(ctx, y);
+}
+
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -565,7 +592,7 @@ int main(int argc, char **argv) {
     }
     if (only) {
         int known = 0;
-#define KNOWN_(name, kind, params, args) known |= !strcmp(only, #name);
+#define KNOWN_(name, kind, params, args, check) known |= !strcmp(only, #name);
         VSSM_COMPUTE_OPS(KNOWN_)
 #undef KNOWN_
         if (!known) { fprintf(stderr, "test_ops: no op '%s' in VSSM_COMPUTE_OPS\n", only); return 2; }
@@ -593,7 +620,7 @@ int main(int argc, char **argv) {
         }
     }
     if (!only) {
-    #define COVERED_(name, kind, params, args) TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
+    #define COVERED_(name, kind, params, args, check) TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
         VSSM_COMPUTE_OPS(COVERED_)
     #undef COVERED_
         /* the table check vssm_ctx_new runs: complete here; an emptied slot is named */
@@ -607,6 +634,7 @@ int main(int argc, char **argv) {
         miss = vssm_ops_missing(&t);
         TEST_CHECK(miss && !strcmp(miss, "scan_workspace"), "an empty workspace query is named (got %s)",
                miss ? miss : "none");
+        check_preconditions();
     }
     vssm_ctx_free(ctx);
     return test_finish("test_ops");

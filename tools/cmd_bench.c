@@ -81,17 +81,11 @@ static vssm_status random_classifier(vssm_classifier **clf, vssm_ctx *ctx, const
     vssm_status s;
     if (!strncmp(arch, "vim-", 4)) {
         vssm_vim_config c;
-        vssm_vim *m = NULL;
-        if ((s = vssm_vim_config_preset(&c, arch, err)) != VSSM_OK || (s = vssm_vim_load(&m, ctx, &c, rnd, "", err)) != VSSM_OK)
-            return s;
-        if ((s = vssm_backbone_wrap_vim(&bb, m, 1, err)) != VSSM_OK) vssm_vim_free(m);
+        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK) s = vssm_backbone_from_vim_config(&bb, ctx, &c, rnd, "", err);
     } else {
         vssm_vmamba_config c;
-        vssm_vmamba *m = NULL;
-        if ((s = vssm_vmamba_config_preset(&c, arch, err)) != VSSM_OK ||
-            (s = vssm_vmamba_load(&m, ctx, &c, rnd, "", err)) != VSSM_OK)
-            return s;
-        if ((s = vssm_backbone_wrap_vmamba(&bb, m, 1, err)) != VSSM_OK) vssm_vmamba_free(m);
+        if ((s = vssm_vmamba_config_preset(&c, arch, err)) == VSSM_OK)
+            s = vssm_backbone_from_vmamba_config(&bb, ctx, &c, rnd, "", err);
     }
     return s != VSSM_OK ? s : vssm_classifier_from_backbone(clf, bb, rnd, err);
 }

@@ -93,6 +93,12 @@ VSSM_API vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ct
  * VSSM_ERR_UNSUPPORTED); cfg and pp (either may be NULL) receive its config and preprocessing. */
 VSSM_API vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
                                            vssm_vmamba_config *cfg, vssm_preprocess_params *pp, vssm_err *err);
+/* From a known config on an open source (e.g. vssm_random_source_new for benchmarks and
+ * tests): the family's model loaded under prefix and wrapped. */
+VSSM_API vssm_status vssm_backbone_from_vmamba_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                                      const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API vssm_status vssm_backbone_from_vim_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                                   const vssm_source *src, const char *prefix, vssm_err *err);
 /* Wraps an already loaded model; own = 1 hands it over (freed with the backbone), 0 leaves
  * it the caller's (free it after the backbone). */
 VSSM_API vssm_status vssm_backbone_wrap_vmamba(vssm_backbone **out, vssm_vmamba *m, int own, vssm_err *err);
