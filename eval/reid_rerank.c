@@ -80,12 +80,23 @@ static inline float lin2(float a, float b, float c, float d) {
     return p + q;
 }
 
-vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1, int k2,
-                             double lambda, float *out, vssm_err *err) {
+/* the sizes and arrays of one re-ranking */
+typedef struct rr {
+    dmat m;
+    int64_t N, nq, ng;
+    int64_t nf, nh, nk2, K;    /* k1+1, round(k1/2)+1, k2 (each at most N), max(nf, nk2) */
+    int32_t *rank;             /* (N, K) initial_rank's first K columns */
+    srow *V, *Vq;              /* (N) sparse rows */
+    int32_t *inv_start, *inv_row;   /* V_qe's column index: rows of column c at inv_start[c] .. [c + 1] */
+    float *inv_val;
+} rr;
+
+static vssm_status check_inputs(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1, int k2,
+                                double lambda, const float *out, vssm_err *err) {
     if (!qg || !qq || !gg || !out) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: NULL matrix");
     if (nq < 1 || ng < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: empty %s set", nq < 1 ? "query" : "gallery");
-    const int64_t N = nq + ng;
-    if (N > 0x7fffffff) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: too many items (%lld)", (long long)N);
+    if (nq + ng > 0x7fffffff)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: too many items (%lld)", (long long)(nq + ng));
     if (k1 < 1 || k2 < 1 || k1 > 100000 || k2 > 100000)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: k1 and k2 must be >= 1 (got %d, %d)", k1, k2);
     if (!(lambda >= 0 && lambda <= 1))
@@ -98,34 +109,27 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
             if (!isfinite(mats[t][i]))
                 return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: %s distance (%lld, %lld) is %g", names[t],
                                     (long long)(i / cols[t]), (long long)(i % cols[t]), (double)mats[t][i]);
+    return VSSM_OK;
+}
 
-    vssm_status s = VSSM_OK;
-    dmat m = {qg, qq, gg, nq, ng, N, calloc((size_t)N, sizeof(float))};
-    const int64_t nf = k1 + 1 < N ? k1 + 1 : N;                         /* initial_rank[i, :k1+1] */
-    const int64_t nh = (int64_t)nearbyint(k1 / 2.0) + 1 < N ? (int64_t)nearbyint(k1 / 2.0) + 1 : N;   /* np.around: half to even */
-    const int64_t nk2 = k2 < N ? k2 : N;
-    const int64_t K = nf > nk2 ? nf : nk2;
-    int32_t *rank = malloc((size_t)(N * K) * sizeof(int32_t));
-    srow *V = calloc((size_t)N, sizeof(srow)), *Vq = calloc((size_t)N, sizeof(srow));
-    int32_t *inv_start = NULL, *inv_row = NULL;
-    float *inv_val = NULL;
+/* column maxima of D^2 (np.max(original_dist, axis=0)) */
+static vssm_status column_maxima(dmat *m, vssm_err *err) {
+    for (int64_t j = 0; j < m->N; j++)
+        for (int64_t i = 0; i < m->N; i++) {
+            float d = d_at(m, j, i), sq = d * d;
+            if (sq > m->colmax[i]) m->colmax[i] = sq;
+        }
+    for (int64_t i = 0; i < m->N; i++)
+        if (!(m->colmax[i] > 0) || !isfinite(m->colmax[i]))
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: the squared distances to item %lld are %s",
+                                (long long)i, m->colmax[i] > 0 ? "too large for float32" : "all zero (cannot normalise)");
+    return VSSM_OK;
+}
+
+/* initial_rank = np.argsort(original_dist), first K columns, ties by index; 0 or out of memory */
+static int initial_rank(rr *r) {
+    const int64_t N = r->N, K = r->K;
     int fail = 0;
-    if (!m.colmax || !rank || !V || !Vq) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory"); goto done; }
-
-    /* column maxima of D^2 (np.max(original_dist, axis=0)) */
-    for (int64_t j = 0; j < N; j++)
-        for (int64_t i = 0; i < N; i++) {
-            float d = d_at(&m, j, i), sq = d * d;
-            if (sq > m.colmax[i]) m.colmax[i] = sq;
-        }
-    for (int64_t i = 0; i < N; i++)
-        if (!(m.colmax[i] > 0) || !isfinite(m.colmax[i])) {
-            s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: the squared distances to item %lld are %s", (long long)i,
-                             m.colmax[i] > 0 ? "too large for float32" : "all zero (cannot normalise)");
-            goto done;
-        }
-
-    /* initial_rank = np.argsort(original_dist), first K columns, ties by index */
 #pragma omp parallel
     {
         float *best = malloc((size_t)K * sizeof(float));
@@ -136,26 +140,57 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < N; i++) {
             if (!best) continue;
-            int32_t *r = rank + i * K;
+            int32_t *row = r->rank + i * K;
             int64_t cnt = 0;
             for (int64_t j = 0; j < N; j++) {
-                float v = od_at(&m, i, j);
+                float v = od_at(&r->m, i, j);
                 if (cnt == K && !(v < best[K - 1])) continue;
                 int64_t p = cnt < K ? cnt++ : K - 1;
                 while (p > 0 && v < best[p - 1]) {   /* equal values stay before: stable */
                     best[p] = best[p - 1];
-                    r[p] = r[p - 1];
+                    row[p] = row[p - 1];
                     p--;
                 }
                 best[p] = v;
-                r[p] = (int32_t)j;
+                row[p] = (int32_t)j;
             }
         }
         free(best);
     }
-    if (fail) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory"); goto done; }
+    return fail;
+}
 
-    /* V: k-reciprocal neighbours with expansion, weights exp(-d) normalised */
+/* item i's k-reciprocal neighbours with expansion, np.unique'd into exp_idx; returns their count */
+static int expanded_neighbours(const rr *r, int64_t i, int32_t *krec, int32_t *cand, int32_t *exp_idx) {
+    const int64_t K = r->K, nf = r->nf, nh = r->nh;
+    const int32_t *fwd = r->rank + i * K;
+    int nk = 0;
+    for (int64_t q = 0; q < nf; q++)
+        if (contains(r->rank + (int64_t)fwd[q] * K, (int)nf, (int32_t)i)) krec[nk++] = fwd[q];
+    int ne = 0;
+    for (int t = 0; t < nk; t++) exp_idx[ne++] = krec[t];
+    for (int t = 0; t < nk; t++) {
+        const int32_t c = krec[t];
+        const int32_t *cf = r->rank + (int64_t)c * K;
+        int nc = 0;
+        for (int64_t q = 0; q < nh; q++)
+            if (contains(r->rank + (int64_t)cf[q] * K, (int)nh, c)) cand[nc++] = cf[q];
+        int inter = 0;
+        for (int u = 0; u < nc; u++) inter += contains(krec, nk, cand[u]);
+        if ((double)inter > 2. / 3 * (double)nc)
+            for (int u = 0; u < nc; u++) exp_idx[ne++] = cand[u];
+    }
+    qsort(exp_idx, (size_t)ne, sizeof(int32_t), cmp_i32);   /* np.unique */
+    int nu = 0;
+    for (int t = 0; t < ne; t++)
+        if (nu == 0 || exp_idx[t] != exp_idx[nu - 1]) exp_idx[nu++] = exp_idx[t];
+    return nu;
+}
+
+/* V: k-reciprocal neighbours with expansion, weights exp(-d) normalised; 0 or out of memory */
+static int build_v(rr *r) {
+    const int64_t nf = r->nf, nh = r->nh;
+    int fail = 0;
 #pragma omp parallel
     {
         int32_t *krec = malloc((size_t)nf * sizeof(int32_t)), *cand = malloc((size_t)nh * sizeof(int32_t));
@@ -166,32 +201,12 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
             fail = 1;
         }
 #pragma omp for schedule(dynamic, 16)
-        for (int64_t i = 0; i < N; i++) {
-            if (!w) continue;
-            const int32_t *fwd = rank + i * K;
-            int nk = 0;
-            for (int64_t r = 0; r < nf; r++)
-                if (contains(rank + (int64_t)fwd[r] * K, (int)nf, (int32_t)i)) krec[nk++] = fwd[r];
-            int ne = 0;
-            for (int t = 0; t < nk; t++) exp_idx[ne++] = krec[t];
-            for (int t = 0; t < nk; t++) {
-                const int32_t c = krec[t];
-                const int32_t *cf = rank + (int64_t)c * K;
-                int nc = 0;
-                for (int64_t r = 0; r < nh; r++)
-                    if (contains(rank + (int64_t)cf[r] * K, (int)nh, c)) cand[nc++] = cf[r];
-                int inter = 0;
-                for (int u = 0; u < nc; u++) inter += contains(krec, nk, cand[u]);
-                if ((double)inter > 2. / 3 * (double)nc)
-                    for (int u = 0; u < nc; u++) exp_idx[ne++] = cand[u];
-            }
-            qsort(exp_idx, (size_t)ne, sizeof(int32_t), cmp_i32);   /* np.unique */
-            int nu = 0;
-            for (int t = 0; t < ne; t++)
-                if (nu == 0 || exp_idx[t] != exp_idx[nu - 1]) exp_idx[nu++] = exp_idx[t];
-            for (int t = 0; t < nu; t++) w[t] = expf(-od_at(&m, i, exp_idx[t]));
+        for (int64_t i = 0; i < r->N; i++) {
+            if (!krec || !cand || !exp_idx || !w) continue;
+            const int nu = expanded_neighbours(r, i, krec, cand, exp_idx);
+            for (int t = 0; t < nu; t++) w[t] = expf(-od_at(&r->m, i, exp_idx[t]));
             float sum = np_pairwise_sum(w, nu);
-            srow *v = &V[i];
+            srow *v = &r->V[i];
             v->col = malloc((size_t)(nu ? nu : 1) * sizeof(int32_t));
             v->val = malloc((size_t)(nu ? nu : 1) * sizeof(float));
             if (!v->col || !v->val) {
@@ -210,9 +225,13 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
         free(exp_idx);
         free(w);
     }
-    if (fail) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory"); goto done; }
+    return fail;
+}
 
-    /* query expansion: V_qe[i] = np.mean(V[initial_rank[i, :k2]], axis=0) (row by row sums) */
+/* query expansion: V_qe[i] = np.mean(V[initial_rank[i, :k2]], axis=0) (row by row sums) */
+static int query_expand(rr *r) {
+    const int64_t N = r->N, nk2 = r->nk2;
+    int fail = 0;
 #pragma omp parallel
     {
         float *acc = calloc((size_t)N, sizeof(float));
@@ -224,10 +243,10 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
         }
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < N; i++) {
-            if (!seen) continue;
+            if (!acc || !touched || !seen) continue;
             int nt = 0;
-            for (int64_t r = 0; r < nk2; r++) {
-                const srow *v = &V[rank[i * K + r]];
+            for (int64_t q = 0; q < nk2; q++) {
+                const srow *v = &r->V[r->rank[i * r->K + q]];
                 for (int t = 0; t < v->n; t++) {
                     int32_t c = v->col[t];
                     acc[c] += v->val[t];
@@ -235,7 +254,7 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
                 }
             }
             qsort(touched, (size_t)nt, sizeof(int32_t), cmp_i32);
-            srow *o = &Vq[i];
+            srow *o = &r->Vq[i];
             o->col = malloc((size_t)(nt ? nt : 1) * sizeof(int32_t));
             o->val = malloc((size_t)(nt ? nt : 1) * sizeof(float));
             if (!o->col || !o->val) {
@@ -256,33 +275,44 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
         free(touched);
         free(seen);
     }
-    if (fail) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory"); goto done; }
+    return fail;
+}
 
-    /* invIndex: for each column, the rows (ascending) where V_qe is non-zero, with values */
+/* invIndex: for each column, the rows (ascending) where V_qe is non-zero, with values */
+static vssm_status inverted_index(rr *r, vssm_err *err) {
+    const int64_t N = r->N;
     int64_t nnz = 0;
-    inv_start = calloc((size_t)N + 1, sizeof(int32_t));
-    if (!inv_start) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory"); goto done; }
+    if (!(r->inv_start = calloc((size_t)N + 1, sizeof(int32_t))))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
     for (int64_t i = 0; i < N; i++) {
-        nnz += Vq[i].n;
-        for (int t = 0; t < Vq[i].n; t++) inv_start[Vq[i].col[t] + 1]++;
+        nnz += r->Vq[i].n;
+        for (int t = 0; t < r->Vq[i].n; t++) r->inv_start[r->Vq[i].col[t] + 1]++;
     }
-    if (nnz > 0x7fffffff) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: V too dense"); goto done; }
-    for (int64_t c = 0; c < N; c++) inv_start[c + 1] += inv_start[c];
-    inv_row = malloc((size_t)(nnz ? nnz : 1) * sizeof(int32_t));
-    inv_val = malloc((size_t)(nnz ? nnz : 1) * sizeof(float));
+    if (nnz > 0x7fffffff) return vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: V too dense");
+    for (int64_t c = 0; c < N; c++) r->inv_start[c + 1] += r->inv_start[c];
+    r->inv_row = malloc((size_t)(nnz ? nnz : 1) * sizeof(int32_t));
+    r->inv_val = malloc((size_t)(nnz ? nnz : 1) * sizeof(float));
     int32_t *fill = calloc((size_t)N, sizeof(int32_t));
-    if (!inv_row || !inv_val || !fill) { free(fill); s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory"); goto done; }
+    if (!r->inv_row || !r->inv_val || !fill) {
+        free(fill);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
+    }
     for (int64_t i = 0; i < N; i++)
-        for (int t = 0; t < Vq[i].n; t++) {
-            int32_t c = Vq[i].col[t];
-            int64_t p = inv_start[c] + fill[c]++;
-            inv_row[p] = (int32_t)i;
-            inv_val[p] = Vq[i].val[t];
+        for (int t = 0; t < r->Vq[i].n; t++) {
+            int32_t c = r->Vq[i].col[t];
+            int64_t p = r->inv_start[c] + fill[c]++;
+            r->inv_row[p] = (int32_t)i;
+            r->inv_val[p] = r->Vq[i].val[t];
         }
     free(fill);
+    return VSSM_OK;
+}
 
-    /* Jaccard distance of each query to everything, then the blend with original_dist */
+/* Jaccard distance of each query to everything, then the blend with original_dist; 0 or out of memory */
+static int jaccard_blend(const rr *r, double lambda, float *out) {
+    const int64_t N = r->N, nq = r->nq, ng = r->ng;
     const float l_orig = (float)lambda, l_jac = (float)(1. - lambda);
+    int fail = 0;
 #pragma omp parallel
     {
         float *tm = malloc((size_t)N * sizeof(float));
@@ -294,36 +324,60 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
         for (int64_t i = 0; i < nq; i++) {
             if (!tm) continue;
             memset(tm, 0, (size_t)N * sizeof(float));
-            const srow *v = &Vq[i];
+            const srow *v = &r->Vq[i];
             for (int t = 0; t < v->n; t++) {
                 const int32_t c = v->col[t];
                 const float vi = v->val[t];
-                for (int64_t p = inv_start[c]; p < inv_start[c + 1]; p++) {
-                    const float vk = inv_val[p];
-                    tm[inv_row[p]] += vi < vk ? vi : vk;   /* np.minimum */
+                for (int64_t p = r->inv_start[c]; p < r->inv_start[c + 1]; p++) {
+                    const float vk = r->inv_val[p];
+                    tm[r->inv_row[p]] += vi < vk ? vi : vk;   /* np.minimum */
                 }
             }
             for (int64_t g = 0; g < ng; g++) {
                 const float t = tm[nq + g];
                 const float jac = 1.f - t / (2.f - t);
-                out[i * ng + g] = lin2(jac, l_jac, od_at(&m, i, nq + g), l_orig);
+                out[i * ng + g] = lin2(jac, l_jac, od_at(&r->m, i, nq + g), l_orig);
             }
         }
         free(tm);
     }
-    if (fail) s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
+    return fail;
+}
 
-done:
-    if (V)
-        for (int64_t i = 0; i < N; i++) { free(V[i].col); free(V[i].val); }
-    if (Vq)
-        for (int64_t i = 0; i < N; i++) { free(Vq[i].col); free(Vq[i].val); }
-    free(V);
-    free(Vq);
-    free(rank);
-    free(m.colmax);
-    free(inv_start);
-    free(inv_row);
-    free(inv_val);
+static void rr_free(rr *r) {
+    for (int64_t i = 0; r->V && i < r->N; i++) free(r->V[i].col), free(r->V[i].val);
+    for (int64_t i = 0; r->Vq && i < r->N; i++) free(r->Vq[i].col), free(r->Vq[i].val);
+    free(r->V);
+    free(r->Vq);
+    free(r->rank);
+    free(r->m.colmax);
+    free(r->inv_start);
+    free(r->inv_row);
+    free(r->inv_val);
+}
+
+vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1, int k2,
+                             double lambda, float *out, vssm_err *err) {
+    vssm_status s = check_inputs(qg, qq, gg, nq, ng, k1, k2, lambda, out, err);
+    if (s != VSSM_OK) return s;
+    const int64_t N = nq + ng;
+    rr r;
+    memset(&r, 0, sizeof r);
+    r.m = (dmat){qg, qq, gg, nq, ng, N, calloc((size_t)N, sizeof(float))};
+    r.N = N, r.nq = nq, r.ng = ng;
+    r.nf = k1 + 1 < N ? k1 + 1 : N;                                                   /* initial_rank[i, :k1+1] */
+    r.nh = (int64_t)nearbyint(k1 / 2.0) + 1 < N ? (int64_t)nearbyint(k1 / 2.0) + 1 : N; /* np.around: half to even */
+    r.nk2 = k2 < N ? k2 : N;
+    r.K = r.nf > r.nk2 ? r.nf : r.nk2;
+    r.rank = malloc((size_t)(N * r.K) * sizeof(int32_t));
+    r.V = calloc((size_t)N, sizeof(srow));
+    r.Vq = calloc((size_t)N, sizeof(srow));
+    if (!r.m.colmax || !r.rank || !r.V || !r.Vq) s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
+    if (s == VSSM_OK) s = column_maxima(&r.m, err);
+    if (s == VSSM_OK && (initial_rank(&r) || build_v(&r) || query_expand(&r)))
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
+    if (s == VSSM_OK) s = inverted_index(&r, err);
+    if (s == VSSM_OK && jaccard_blend(&r, lambda, out)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
+    rr_free(&r);
     return s;
 }
