@@ -173,120 +173,153 @@ static int gather_split(float **emb, int64_t **pid, int64_t **cam, int64_t *n, i
     return 0;
 }
 
-static int cmd_extract(int argc, char **argv) {
+/* the options of `reid extract` */
+typedef struct extract_args {
     model_opts mo;
-    model_opts_init(&mo);
-    const char *root = NULL, *fmt_name = NULL, *outp = NULL, *size = NULL, *bnneck = "auto";
-    int batch = 16, l2 = -1, no_l2 = 0, final_norm = 0, bad = 0;
+    const char *root, *fmt_name, *outp, *size, *bnneck;
+    int batch, l2, no_l2, final_norm;
+    int fmt, sh, sw, bn;   /* derived */
+} extract_args;
+
+/* 0, 1 (usage error, named) or -1 (--help printed) */
+static int parse_extract(int argc, char **argv, extract_args *a) {
+    memset(a, 0, sizeof *a);
+    model_opts_init(&a->mo);
+    a->bnneck = "auto", a->batch = 16, a->l2 = -1, a->fmt = -1;
+    int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--data", &root, &bad) ||
-            cli_opt_str(argc, argv, &i, "--format", &fmt_name, &bad) || cli_opt_str(argc, argv, &i, "--out", &outp, &bad) ||
-            cli_opt_str(argc, argv, &i, "--size", &size, &bad) || cli_opt_str(argc, argv, &i, "--bnneck", &bnneck, &bad) ||
-            cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_flag(argv, i, "--l2", &l2) ||
-            cli_opt_flag(argv, i, "--no-l2", &no_l2) ||
-            cli_opt_flag(argv, i, "--final-norm", &final_norm))
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return -1;
+        if (model_opts_parse(&a->mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--data", &a->root, &bad) ||
+            cli_opt_str(argc, argv, &i, "--format", &a->fmt_name, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out", &a->outp, &bad) || cli_opt_str(argc, argv, &i, "--size", &a->size, &bad) ||
+            cli_opt_str(argc, argv, &i, "--bnneck", &a->bnneck, &bad) ||
+            cli_opt_int(argc, argv, &i, "--batch", &a->batch, &bad) || cli_opt_flag(argv, i, "--l2", &a->l2) ||
+            cli_opt_flag(argv, i, "--no-l2", &a->no_l2) || cli_opt_flag(argv, i, "--final-norm", &a->final_norm))
             continue;
         cli_bad_arg("reid extract", argv[i]);
         bad = 1;
     }
-    int fmt = -1, sh = 0, sw = 0;
-    if (!bad && !mo.weights) { cli_error("reid extract: --weights FILE is required"); bad = 1; }
-    if (!bad && !root) { cli_error("reid extract: --data ROOT is required"); bad = 1; }
-    if (!bad && !outp) { cli_error("reid extract: --out FEATS.safetensors is required"); bad = 1; }
-    if (!bad && (fmt = vssm_reid_format_from_name(fmt_name ? fmt_name : "market")) < 0) {
-        cli_error("reid extract: --format takes market, veri or msmt, got '%s'", fmt_name);
-        bad = 1;
-    }
-    if (!bad && size && !cli_parse_size(size, &sh, &sw)) { cli_error("reid extract: --size takes HxW, got '%s'", size); bad = 1; }
-    if (!bad && (batch < 1 || batch > 4096)) { cli_error("reid extract: --batch takes 1..4096"); bad = 1; }
-    int bn = !strcmp(bnneck, "auto") ? -1 : !strcmp(bnneck, "on") ? 1 : !strcmp(bnneck, "off") ? 0 : -2;
-    if (!bad && l2 == 1 && no_l2) { cli_error("reid extract: --l2 and --no-l2 contradict each other"); bad = 1; }
-    if (!bad && bn == -2) { cli_error("reid extract: --bnneck takes auto, on or off, got '%s'", bnneck); bad = 1; }
-    if (!bad && (mo.resize < -1 || mo.crop < -1 || mo.resize > 16384 || mo.crop > 16384)) {
+    if (bad) return 1;
+    const model_opts *mo = &a->mo;
+    a->bn = !strcmp(a->bnneck, "auto") ? -1 : !strcmp(a->bnneck, "on") ? 1 : !strcmp(a->bnneck, "off") ? 0 : -2;
+    if (!mo->weights) cli_error("reid extract: --weights FILE is required");
+    else if (!a->root) cli_error("reid extract: --data ROOT is required");
+    else if (!a->outp) cli_error("reid extract: --out FEATS.safetensors is required");
+    else if ((a->fmt = vssm_reid_format_from_name(a->fmt_name ? a->fmt_name : "market")) < 0)
+        cli_error("reid extract: --format takes market, veri or msmt, got '%s'", a->fmt_name);
+    else if (a->size && !cli_parse_size(a->size, &a->sh, &a->sw))
+        cli_error("reid extract: --size takes HxW, got '%s'", a->size);
+    else if (a->batch < 1 || a->batch > 4096) cli_error("reid extract: --batch takes 1..4096");
+    else if (a->l2 == 1 && a->no_l2) cli_error("reid extract: --l2 and --no-l2 contradict each other");
+    else if (a->bn == -2) cli_error("reid extract: --bnneck takes auto, on or off, got '%s'", a->bnneck);
+    else if (mo->resize < -1 || mo->crop < -1 || mo->resize > 16384 || mo->crop > 16384)
         cli_error("reid extract: --resize and --crop take 0 (off) .. 16384");
-        bad = 1;
-    }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    else return 0;
+    return 1;
+}
 
+/* the model on every rank (or on none); 0 or an exit code */
+static int load_reid_model(const extract_args *a, vssm_ctx **ctx, vssm_reid_model **m) {
     vssm_err err = {0};
-    vssm_reid_dataset ds;
-    if (vssm_reid_dataset_load(&ds, root, (vssm_reid_format)fmt, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
-    if (ds.query.n == 0 || ds.gallery.n == 0) {
-        cli_error("%s: the %s split has no images", root, ds.query.n == 0 ? "query" : "gallery");
-        vssm_reid_dataset_free(&ds);
+    vssm_ctx_opts co;
+    if (cli_ctx_opts(a->mo.device, a->mo.threads, a->mo.tf32, &co)) return VSSM_EXIT_USAGE;
+    vssm_reid_model_opts ro = vssm_reid_model_default_opts();
+    ro.arch = a->mo.arch;
+    ro.key = a->mo.key;
+    ro.head.bnneck = a->bn;
+    ro.head.l2norm = a->no_l2 ? 0 : a->l2;
+    ro.head.final_norm = a->final_norm;
+    int load_bad = vssm_ctx_new(ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(m, *ctx, a->mo.weights, &ro, &err) != VSSM_OK;
+    if (shard_agree(load_bad)) {   /* every rank loaded, or none goes on */
+        cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
         return VSSM_EXIT_USAGE;
     }
+    return 0;
+}
 
-    vssm_ctx_opts co;
-    if (cli_ctx_opts(mo.device, mo.threads, mo.tf32, &co)) {
-        vssm_reid_dataset_free(&ds);
+/* each rank embeds its share; rank 0 gathers the rows in dataset order; 0 or an exit code */
+static int embed_dataset(vssm_reid_model *m, const vssm_reid_dataset *ds, const prep_opts *po, int batch,
+                         vssm_reid_features *f, int64_t *failed) {
+    const int show = isatty(2) && shard_is_root();
+    int64_t fq = 0, fg = 0;
+    vssm_reid_split pq = split_part(&ds->query, batch), pg = split_part(&ds->gallery, batch);
+    fq = embed_split(m, &pq, po, batch, show, "query", &f->query, &f->q_pid, &f->q_camid, &f->nq);
+    if (fq >= 0) fg = embed_split(m, &pg, po, batch, show, "gallery", &f->gallery, &f->g_pid, &f->g_camid, &f->ng);
+    if (shard_agree(fq < 0 || fg < 0)) {
+        if (fq >= 0 && fg >= 0) cli_error("another rank's model failed (named on its stderr)");
+        return VSSM_EXIT_USAGE;
+    }
+    if (gather_split(&f->query, &f->q_pid, &f->q_camid, &f->nq, f->dim, &fq) != 0 ||
+        gather_split(&f->gallery, &f->g_pid, &f->g_camid, &f->ng, f->dim, &fg) != 0)
+        shard_abort(VSSM_EXIT_USAGE, "reid extract: gathering the ranks' embeddings failed");
+    *failed = fq + fg;
+    return 0;
+}
+
+/* rank 0 writes the features with their metadata; the exit code */
+static int write_features(const extract_args *a, const vssm_reid_model *m, const vssm_reid_dataset *ds,
+                          const vssm_reid_features *f, int64_t failed, double t0) {
+    vssm_err err = {0};
+    char dims[32], nq[32], ng[32];
+    snprintf(dims, sizeof dims, "%lld", (long long)f->dim);
+    snprintf(nq, sizeof nq, "%lld", (long long)f->nq);
+    snprintf(ng, sizeof ng, "%lld", (long long)f->ng);
+    const vssm_reid_head *h = vssm_reid_model_head(m);
+    const char *bnp = vssm_reid_head_bnneck(h);
+    const char *meta[] = {"format", vssm_reid_format_name((vssm_reid_format)a->fmt), "weights", a->mo.weights,
+                          "embedding", a->final_norm ? "classifier.norm + gap" : "gap", "bnneck", bnp ? bnp : "none",
+                          "l2", vssm_reid_head_l2norm(h) ? "1" : "0", "dim", dims};
+    if (vssm_reid_features_save(a->outp, f, meta, 6, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_INPUT;
+    }
+    fprintf(stderr, "vssm: %lld query + %lld gallery embeddings (%lld dims) in %.1f s, %lld failed -> %s\n",
+            (long long)f->nq, (long long)f->ng, (long long)f->dim, now_s() - t0, (long long)failed, a->outp);
+    if (ds->query.n_junk + ds->gallery.n_junk)
+        fprintf(stderr, "vssm: %lld junk images (pid -1) dropped\n", (long long)(ds->query.n_junk + ds->gallery.n_junk));
+    return failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}
+
+static int cmd_extract(int argc, char **argv) {
+    extract_args a;
+    int r = parse_extract(argc, argv, &a);
+    if (r) {
+        usage(r < 0 ? stdout : stderr);
+        return r < 0 ? VSSM_EXIT_OK : VSSM_EXIT_USAGE;
+    }
+    vssm_err err = {0};
+    vssm_reid_dataset ds;
+    if (vssm_reid_dataset_load(&ds, a.root, (vssm_reid_format)a.fmt, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
         return VSSM_EXIT_USAGE;
     }
     vssm_ctx *ctx = NULL;
     vssm_reid_model *m = NULL;
-    vssm_reid_model_opts ro = vssm_reid_model_default_opts();
-    ro.arch = mo.arch;
-    ro.key = mo.key;
-    ro.head.bnneck = bn;
-    ro.head.l2norm = no_l2 ? 0 : l2;
-    ro.head.final_norm = final_norm;
-    int load_bad = vssm_ctx_new(&ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(&m, ctx, mo.weights, &ro, &err) != VSSM_OK;
-    if (shard_agree(load_bad)) {   /* every rank loaded, or none goes on */
-        cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
-        vssm_reid_model_free(m);
-        vssm_ctx_free(ctx);
-        vssm_reid_dataset_free(&ds);
-        return VSSM_EXIT_USAGE;
-    }
-    vssm_preprocess_params pp = vssm_reid_model_preprocess(m);
-    if (mo.resize >= 0) pp.resize = mo.resize;
-    if (mo.crop >= 0) pp.crop = mo.crop;
+    vssm_reid_features f = {0};
     int rc = VSSM_EXIT_OK;
-    if (mo.interp) {
-        int it = vssm_interp_from_name(mo.interp);
-        if (it < 0) { cli_error("--interp takes bicubic or bilinear, got '%s'", mo.interp); rc = VSSM_EXIT_USAGE; }
+    if (ds.query.n == 0 || ds.gallery.n == 0) {
+        cli_error("%s: the %s split has no images", a.root, ds.query.n == 0 ? "query" : "gallery");
+        rc = VSSM_EXIT_USAGE;
+    }
+    if (rc == VSSM_EXIT_OK) rc = load_reid_model(&a, &ctx, &m);
+    vssm_preprocess_params pp;
+    if (rc == VSSM_EXIT_OK) {
+        pp = vssm_reid_model_preprocess(m);
+        if (a.mo.resize >= 0) pp.resize = a.mo.resize;
+        if (a.mo.crop >= 0) pp.crop = a.mo.crop;
+        int it = a.mo.interp ? vssm_interp_from_name(a.mo.interp) : (int)pp.interp;
+        if (it < 0) cli_error("--interp takes bicubic or bilinear, got '%s'", a.mo.interp), rc = VSSM_EXIT_USAGE;
         else pp.interp = (vssm_interp)it;
     }
-    vssm_reid_features f = {0};
-    f.dim = vssm_reid_model_dim(m);
-    prep_opts po = {&pp, sh, sw, &mo.limits};
-    const int show = isatty(2) && shard_is_root();
     double t0 = now_s();
-    int64_t fq = 0, fg = 0;
+    int64_t failed = 0;
     if (rc == VSSM_EXIT_OK) {
-        /* each rank embeds its share; rank 0 gathers the rows in dataset order and writes */
-        vssm_reid_split pq = split_part(&ds.query, batch), pg = split_part(&ds.gallery, batch);
-        fq = embed_split(m, &pq, &po, batch, show, "query", &f.query, &f.q_pid, &f.q_camid, &f.nq);
-        if (fq >= 0) fg = embed_split(m, &pg, &po, batch, show, "gallery", &f.gallery, &f.g_pid, &f.g_camid, &f.ng);
-        if (shard_agree(fq < 0 || fg < 0)) {
-            if (fq >= 0 && fg >= 0) cli_error("another rank's model failed (named on its stderr)");
-            rc = VSSM_EXIT_USAGE;
-        } else if (gather_split(&f.query, &f.q_pid, &f.q_camid, &f.nq, f.dim, &fq) != 0 ||
-                   gather_split(&f.gallery, &f.g_pid, &f.g_camid, &f.ng, f.dim, &fg) != 0) {
-            shard_abort(VSSM_EXIT_USAGE, "reid extract: gathering the ranks' embeddings failed");
-        }
+        f.dim = vssm_reid_model_dim(m);
+        prep_opts po = {&pp, a.sh, a.sw, &a.mo.limits};
+        rc = embed_dataset(m, &ds, &po, a.batch, &f, &failed);
     }
-    if (rc == VSSM_EXIT_OK && !shard_is_root()) {   /* rank 0 writes; the exit code joins in main */
-        rc = fq + fg > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
-    } else if (rc == VSSM_EXIT_OK) {
-        char dims[32], nq[32], ng[32];
-        snprintf(dims, sizeof dims, "%lld", (long long)f.dim);
-        snprintf(nq, sizeof nq, "%lld", (long long)f.nq);
-        snprintf(ng, sizeof ng, "%lld", (long long)f.ng);
-        const char *bnp = vssm_reid_head_bnneck(vssm_reid_model_head(m));
-        const char *meta[] = {"format", vssm_reid_format_name((vssm_reid_format)fmt), "weights", mo.weights,
-                              "embedding", final_norm ? "classifier.norm + gap" : "gap", "bnneck", bnp ? bnp : "none", "l2", vssm_reid_head_l2norm(vssm_reid_model_head(m)) ? "1" : "0", "dim", dims};
-        if (vssm_reid_features_save(outp, &f, meta, 6, &err) != VSSM_OK) {
-            cli_error("%s", err.msg);
-            rc = VSSM_EXIT_INPUT;
-        } else {
-            fprintf(stderr, "vssm: %lld query + %lld gallery embeddings (%lld dims) in %.1f s%s%lld failed -> %s\n",
-                    (long long)f.nq, (long long)f.ng, (long long)f.dim, now_s() - t0, ", ", (long long)(fq + fg), outp);
-            if (ds.query.n_junk + ds.gallery.n_junk)
-                fprintf(stderr, "vssm: %lld junk images (pid -1) dropped\n", (long long)(ds.query.n_junk + ds.gallery.n_junk));
-            if (fq + fg > 0) rc = VSSM_EXIT_INPUT;
-        }
+    if (rc == VSSM_EXIT_OK) {   /* rank 0 writes; the exit code joins in main */
+        rc = !shard_is_root() ? (failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK) : write_features(&a, m, &ds, &f, failed, t0);
     }
     vssm_reid_features_free(&f);
     vssm_reid_model_free(m);
