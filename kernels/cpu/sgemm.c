@@ -221,7 +221,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
             {
                 float *xb = xbuf + (size_t)omp_get_thread_num() * MC * ldp;
                 int64_t have = -1;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, np)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t c = t / np, m0 = c * MC;
                     const int q = (int)(t % np);
@@ -243,7 +243,10 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     }
     const int64_t nmb = (M + MR - 1) / MR;
     const int64_t tiles = np * nmb;
-#pragma omp parallel for num_threads(nt) schedule(static)
+    /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
+     * enough that a descheduled thread holds up little */
+    const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, chunk)
     for (int64_t t = 0; t < tiles; t++) {
         const int q = (int)(t / nmb);
         const int64_t m0 = (t % nmb) * MR;
