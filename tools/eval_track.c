@@ -212,210 +212,259 @@ static int gather_results(seq_row **rows, int64_t k0, int64_t k1, vssm_track_seq
     return 0;
 }
 
-int vssm_eval_track(int argc, char **argv) {
-    const char *results = NULL, *gt_root = NULL, *fmt_s = NULL, *plot = NULL, *label = NULL;
-    int json = 0, bad = 0, help = 0;
+/* the options and state of one `eval track` run */
+typedef struct track_eval {
+    const char *results, *gt_root, *fmt_s, *plot, *label;
+    int json, fmt, nd;
+    char **dirs;
+    seq_row *rows;
+    vssm_track_seq_metrics *sm;
+    double *ious;
+    int64_t n_ious, cap_ious;
+    int n_ok, failed;
+} track_eval;
+
+/* 0, an exit code, or -1 (--help printed) */
+static int parse_track_eval(int argc, char **argv, track_eval *e) {
+    int bad = 0, help = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (cli_opt_str(argc, argv, &i, "--results", &results, &bad) || cli_opt_str(argc, argv, &i, "--gt", &gt_root, &bad) ||
-            cli_opt_str(argc, argv, &i, "--format", &fmt_s, &bad) || cli_opt_str(argc, argv, &i, "--plot", &plot, &bad) ||
-            cli_opt_str(argc, argv, &i, "--name", &label, &bad) || cli_opt_flag(argv, i, "--json", &json) ||
-            cli_opt_flag(argv, i, "--help", &help) || cli_opt_flag(argv, i, "-h", &help))
+        if (cli_opt_str(argc, argv, &i, "--results", &e->results, &bad) ||
+            cli_opt_str(argc, argv, &i, "--gt", &e->gt_root, &bad) || cli_opt_str(argc, argv, &i, "--format", &e->fmt_s, &bad) ||
+            cli_opt_str(argc, argv, &i, "--plot", &e->plot, &bad) || cli_opt_str(argc, argv, &i, "--name", &e->label, &bad) ||
+            cli_opt_flag(argv, i, "--json", &e->json) || cli_opt_flag(argv, i, "--help", &help) ||
+            cli_opt_flag(argv, i, "-h", &help))
             continue;
         cli_bad_arg("eval track", argv[i]);
         bad = 1;
     }
-    if (help) { fputs(usage, stdout); return VSSM_EXIT_OK; }
-    if (bad || !results || !gt_root || !fmt_s) {
+    if (help) { fputs(usage, stdout); return -1; }
+    if (bad || !e->results || !e->gt_root || !e->fmt_s) {
         if (!bad) cli_error("eval track: --results, --gt and --format are required");
         fputs(usage, stderr);
         return VSSM_EXIT_USAGE;
     }
-    vssm_err perr = {0};   /* an unknown plot format is known before the run, not after it */
-    if (plot && vssm_plot_format_of(plot, NULL, &perr) != VSSM_OK) {
-        cli_error("eval track: %s", perr.msg);
+    vssm_err err = {0};   /* an unknown plot format is known before the run, not after it */
+    if (e->plot && vssm_plot_format_of(e->plot, NULL, &err) != VSSM_OK) {
+        cli_error("eval track: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    int fmt = vssm_seq_format_from_name(fmt_s);
-    if (fmt < 0) { cli_error("eval track: --format takes otb, lasot or got10k, got '%s'", fmt_s); return VSSM_EXIT_USAGE; }
+    if ((e->fmt = vssm_seq_format_from_name(e->fmt_s)) < 0) {
+        cli_error("eval track: --format takes otb, lasot or got10k, got '%s'", e->fmt_s);
+        return VSSM_EXIT_USAGE;
+    }
     struct stat sb;
-    if (stat(results, &sb) != 0 || !S_ISDIR(sb.st_mode)) { cli_error("%s: the --results folder does not exist", results); return VSSM_EXIT_USAGE; }
-    vssm_err err = {0};
-    char **dirs = NULL;
-    int nd = 0;
-    if (vssm_seq_list(gt_root, (vssm_seq_format)fmt, &dirs, &nd, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
-    if (!label) label = "vssm";
+    if (stat(e->results, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        cli_error("%s: the --results folder does not exist", e->results);
+        return VSSM_EXIT_USAGE;
+    }
+    if (vssm_seq_list(e->gt_root, (vssm_seq_format)e->fmt, &e->dirs, &e->nd, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    if (!e->label) e->label = "vssm";
+    return 0;
+}
 
-    seq_row *rows = calloc((size_t)nd, sizeof *rows);
-    vssm_track_seq_metrics *sm = calloc((size_t)nd, sizeof *sm);
-    double *ious = NULL;
-    int64_t n_ious = 0, cap_ious = 0;
-    int n_ok = 0, failed = 0;
-    if (!rows || !sm) { cli_error("out of memory"); free(rows); free(sm); vssm_seq_list_free(dirs, nd); return VSSM_EXIT_INPUT; }
-    int64_t k0, k1;   /* this rank's sequences; rank 0 gathers the results in sequence order */
-    shard_range(nd, &k0, &k1);
+/* an OTB/LaSOT sequence's result file scored into row and e->sm[e->n_ok]; 0 or 1 (named) */
+static int score_seq(track_eval *e, const vssm_seq *s, seq_row *row) {
+    vssm_err err = {0};
+    char p[4096];
+    vssm_box *pred = NULL;
+    int np = 0, bad = 1;
+    vssm_track_seq_metrics *m = &e->sm[e->n_ok];
+    const vssm_track_protocol proto = e->fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB;
+    if (path_fmt(p, sizeof p, e->results, "%s/%s.txt", s->name, -1)) {
+    } else if (!file_exists(p)) {
+        cli_error("%s: result not found for sequence %s", p, s->name);
+    } else if (gt_bad(s) || read_results(p, s, e->fmt, &pred, &np)) {
+    } else if (vssm_track_seq_eval(pred, np, s->gt, s->visible, s->n_gt, proto, m, &err) != VSSM_OK) {
+        cli_error("%s: %s", p, err.msg);
+    } else {
+        double a = 0;
+        for (int t = 0; t < VSSM_TRACK_N_OVERLAP; t++) a += m->success[t];
+        row->auc = 100.0 * a / VSSM_TRACK_N_OVERLAP;
+        row->prec = 100.0 * m->precision[20];
+        row->nprec = 100.0 * m->norm_precision[20];
+        row->ao = m->avg_overlap;
+        row->frames = m->n_frames;
+        row->ok = 1;
+        e->n_ok++;
+        bad = 0;
+    }
+    free(pred);
+    return bad;
+}
+
+/* this rank's share of the sequences; rank 0 gathers the results in sequence order */
+static void score_all(track_eval *e) {
+    vssm_err err = {0};
+    int64_t k0, k1;
+    shard_range(e->nd, &k0, &k1);
     for (int k = (int)k0; k < (int)k1; k++) {
         vssm_seq s;
-        seq_row *row = &rows[k];
-        const char *nm = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
+        seq_row *row = &e->rows[k];
+        const char *nm = strrchr(e->dirs[k], '/') ? strrchr(e->dirs[k], '/') + 1 : e->dirs[k];
         snprintf(row->name, sizeof row->name, "%s", nm);
-        if (vssm_seq_load(&s, dirs[k], (vssm_seq_format)fmt, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; continue; }
-        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
-            int rc = got10k_seq(results, &s, &ious, &n_ious, &cap_ious, row);
-            vssm_seq_free(&s);
-            if (rc) { failed++; if (rc < 0) break; continue; }
-            n_ok++;
+        if (vssm_seq_load(&s, e->dirs[k], (vssm_seq_format)e->fmt, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            e->failed++;
             continue;
         }
-        char p[4096];
-        vssm_box *pred = NULL;
-        int np = 0;
-        if (path_fmt(p, sizeof p, results, "%s/%s.txt", s.name, -1)) {
-            failed++;
-        } else if (!file_exists(p)) {
-            cli_error("%s: result not found for sequence %s", p, s.name);
-            failed++;
-        } else if (gt_bad(&s) || read_results(p, &s, fmt, &pred, &np)) {
-            failed++;
-        } else if (vssm_track_seq_eval(pred, np, s.gt, s.visible, s.n_gt,
-                                       fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB,
-                                       &sm[n_ok], &err) != VSSM_OK) {
-            cli_error("%s: %s", p, err.msg);
-            failed++;
-        } else {
-            const vssm_track_seq_metrics *m = &sm[n_ok++];
-            double a = 0;
-            for (int t = 0; t < VSSM_TRACK_N_OVERLAP; t++) a += m->success[t];
-            row->auc = 100.0 * a / VSSM_TRACK_N_OVERLAP;
-            row->prec = 100.0 * m->precision[20];
-            row->nprec = 100.0 * m->norm_precision[20];
-            row->ao = m->avg_overlap;
-            row->frames = m->n_frames;
-            row->ok = 1;
+        if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
+            int rc = got10k_seq(e->results, &s, &e->ious, &e->n_ious, &e->cap_ious, row);
+            vssm_seq_free(&s);
+            if (rc) e->failed++;
+            else e->n_ok++;
+            if (rc < 0) break;
+            continue;
         }
-        free(pred);
+        e->failed += score_seq(e, &s, row);
         vssm_seq_free(&s);
     }
-
-    if (gather_results(&rows, k0, k1, &sm, &n_ok, &ious, &n_ious, &failed) != 0)
+    if (gather_results(&e->rows, k0, k1, &e->sm, &e->n_ok, &e->ious, &e->n_ious, &e->failed) != 0)
         shard_abort(VSSM_EXIT_USAGE, "eval track: gathering the ranks' per-sequence results failed");
-    if (!shard_is_root()) {   /* rank 0 reports; the others' exit code joins in main */
-        free(rows);
-        free(sm);
-        free(ious);
-        vssm_seq_list_free(dirs, nd);
-        return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
-    }
+}
 
+static cJSON *json_row(const track_eval *e, const seq_row *r) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", r->name);
+    cJSON_AddNumberToObject(o, "frames", r->frames);
+    if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
+        cJSON_AddNumberToObject(o, "scored_frames", r->scored);
+        if (r->scored == 0) return o;   /* nothing scored: no AO (a NaN would print as null) */
+        cJSON_AddNumberToObject(o, "ao", r->ao);
+        cJSON_AddNumberToObject(o, "sr50", r->sr50);
+        cJSON_AddNumberToObject(o, "sr75", r->sr75);
+    } else {
+        cJSON_AddNumberToObject(o, "auc", r->auc);
+        cJSON_AddNumberToObject(o, "precision", r->prec);
+        cJSON_AddNumberToObject(o, "norm_precision", r->nprec);
+        cJSON_AddNumberToObject(o, "avg_overlap", r->ao);
+    }
+    return o;
+}
+
+static void print_json(const track_eval *e, const vssm_track_summary *sum, const vssm_got10k_metrics *g) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "format", e->fmt_s);
+    cJSON_AddNumberToObject(o, "sequences", e->n_ok);
+    cJSON_AddNumberToObject(o, "failed", e->failed);
+    if (e->fmt == VSSM_SEQ_FORMAT_GOT10K && g->n == 0) {
+        cJSON_AddNumberToObject(o, "frames", 0);   /* no AO: nothing was scored (stderr says so) */
+    } else if (e->n_ok == 0) {
+        /* no summary from no sequence (stderr says why) */
+    } else if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
+        cJSON_AddNumberToObject(o, "ao", g->ao);
+        cJSON_AddNumberToObject(o, "sr50", g->sr50);
+        cJSON_AddNumberToObject(o, "sr75", g->sr75);
+        cJSON_AddNumberToObject(o, "frames", (double)g->n);
+        cJSON_AddItemToObject(o, "success_curve", num_array(g->success, VSSM_GOT10K_N_IOU));
+    } else {
+        cJSON_AddNumberToObject(o, "auc", sum->auc);
+        cJSON_AddNumberToObject(o, "precision", sum->precision);
+        cJSON_AddNumberToObject(o, "norm_precision", sum->norm_precision);
+        cJSON_AddNumberToObject(o, "op50", sum->op50);
+        cJSON_AddNumberToObject(o, "op75", sum->op75);
+        cJSON_AddItemToObject(o, "success_curve", num_array(sum->success, VSSM_TRACK_N_OVERLAP));
+        cJSON_AddItemToObject(o, "precision_curve", num_array(sum->precision_curve, VSSM_TRACK_N_CENTER));
+        cJSON_AddItemToObject(o, "norm_precision_curve", num_array(sum->norm_precision_curve, VSSM_TRACK_N_CENTER));
+    }
+    cJSON *ps = cJSON_AddArrayToObject(o, "per_sequence");
+    for (int k = 0; k < e->nd; k++)
+        if (e->rows[k].ok) cJSON_AddItemToArray(ps, json_row(e, &e->rows[k]));
+    char *txt = cJSON_PrintUnformatted(o);
+    if (txt) puts(txt);
+    free(txt);
+    cJSON_Delete(o);
+}
+
+static void print_table(const track_eval *e, const vssm_track_summary *sum, const vssm_got10k_metrics *g) {
+    const seq_row *rows = e->rows;
+    if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
+        printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AO", "SR0.50", "SR0.75");
+        for (int k = 0; k < e->nd; k++)
+            if (rows[k].ok && rows[k].scored == 0)
+                printf("%-32.32s %7d %8s %8s %8s\n", rows[k].name, rows[k].frames, "-", "-", "-");
+            else if (rows[k].ok)
+                printf("%-32.32s %7d %8.3f %8.3f %8.3f\n", rows[k].name, rows[k].frames, rows[k].ao, rows[k].sr50,
+                       rows[k].sr75);
+        if (g->n > 0) printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g->n, g->ao, g->sr50, g->sr75);
+        return;
+    }
+    printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AUC", "Prec", "NPrec");
+    for (int k = 0; k < e->nd; k++)
+        if (rows[k].ok)
+            printf("%-32.32s %7d %8.2f %8.2f %8.2f\n", rows[k].name, rows[k].frames, rows[k].auc, rows[k].prec, rows[k].nprec);
+    if (e->n_ok > 0)
+        printf("\n%s (pytracking, %d sequences): AUC %.2f  Precision %.2f  Norm Precision %.2f  OP50 %.2f  OP75 %.2f\n",
+               e->fmt_s, e->n_ok, sum->auc, sum->precision, sum->norm_precision, sum->op50, sum->op75);
+}
+
+/* the success (and precision) plot; 0 or 1 (named) */
+static int write_plot(const track_eval *e, const vssm_track_summary *sum, const vssm_got10k_metrics *g) {
+    vssm_err err = {0};
+    char lab_s[300], lab_p[300], title[128];
+    vssm_track_curve cs, cp;
+    double g100[VSSM_GOT10K_N_IOU];
+    int have_p = 0;
+    if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
+        for (int t = 0; t < VSSM_GOT10K_N_IOU; t++) g100[t] = 100.0 * g->success[t];
+        snprintf(lab_s, sizeof lab_s, "%s [AO %.3f]", e->label, g->ao);
+        cs = (vssm_track_curve){lab_s, g100, VSSM_GOT10K_N_IOU};
+    } else {
+        snprintf(lab_s, sizeof lab_s, "%s [AUC %.1f]", e->label, sum->auc);
+        snprintf(lab_p, sizeof lab_p, "%s [%.1f at 20 px]", e->label, sum->precision);
+        cs = (vssm_track_curve){lab_s, sum->success, VSSM_TRACK_N_OVERLAP};
+        cp = (vssm_track_curve){lab_p, sum->precision_curve, VSSM_TRACK_N_CENTER};
+        have_p = 1;
+    }
+    snprintf(title, sizeof title, "%s, %d sequence%s", e->fmt_s, e->n_ok, e->n_ok == 1 ? "" : "s");
+    if (vssm_track_plot(e->plot, &cs, 1, have_p ? &cp : NULL, have_p, title, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* rank 0: the summary, the table or JSON, the plot; the exit code */
+static int report(track_eval *e) {
     vssm_track_summary sum;
     vssm_got10k_metrics g;
     memset(&g, 0, sizeof g);
-    vssm_track_summarize(sm, n_ok, &sum);
-    if (fmt == VSSM_SEQ_FORMAT_GOT10K) vssm_got10k_eval(ious, n_ious, &g);
-
-    if (json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "format", fmt_s);
-        cJSON_AddNumberToObject(o, "sequences", n_ok);
-        cJSON_AddNumberToObject(o, "failed", failed);
-        if (fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0) {
-            cJSON_AddNumberToObject(o, "frames", 0);   /* no AO: nothing was scored (stderr says so) */
-        } else if (n_ok == 0) {
-            /* no summary from no sequence (stderr says why) */
-        } else if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
-            cJSON_AddNumberToObject(o, "ao", g.ao);
-            cJSON_AddNumberToObject(o, "sr50", g.sr50);
-            cJSON_AddNumberToObject(o, "sr75", g.sr75);
-            cJSON_AddNumberToObject(o, "frames", (double)g.n);
-            cJSON_AddItemToObject(o, "success_curve", num_array(g.success, VSSM_GOT10K_N_IOU));
-        } else {
-            cJSON_AddNumberToObject(o, "auc", sum.auc);
-            cJSON_AddNumberToObject(o, "precision", sum.precision);
-            cJSON_AddNumberToObject(o, "norm_precision", sum.norm_precision);
-            cJSON_AddNumberToObject(o, "op50", sum.op50);
-            cJSON_AddNumberToObject(o, "op75", sum.op75);
-            cJSON_AddItemToObject(o, "success_curve", num_array(sum.success, VSSM_TRACK_N_OVERLAP));
-            cJSON_AddItemToObject(o, "precision_curve", num_array(sum.precision_curve, VSSM_TRACK_N_CENTER));
-            cJSON_AddItemToObject(o, "norm_precision_curve", num_array(sum.norm_precision_curve, VSSM_TRACK_N_CENTER));
-        }
-        cJSON *ps = cJSON_AddArrayToObject(o, "per_sequence");
-        for (int k = 0; k < nd; k++) {
-            if (!rows[k].ok) continue;
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "name", rows[k].name);
-            cJSON_AddNumberToObject(r, "frames", rows[k].frames);
-            if (fmt == VSSM_SEQ_FORMAT_GOT10K) cJSON_AddNumberToObject(r, "scored_frames", rows[k].scored);
-            if (fmt == VSSM_SEQ_FORMAT_GOT10K && rows[k].scored == 0) {
-                /* nothing scored: no AO (a NaN would print as null) */
-            } else if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
-                cJSON_AddNumberToObject(r, "ao", rows[k].ao);
-                cJSON_AddNumberToObject(r, "sr50", rows[k].sr50);
-                cJSON_AddNumberToObject(r, "sr75", rows[k].sr75);
-            } else {
-                cJSON_AddNumberToObject(r, "auc", rows[k].auc);
-                cJSON_AddNumberToObject(r, "precision", rows[k].prec);
-                cJSON_AddNumberToObject(r, "norm_precision", rows[k].nprec);
-                cJSON_AddNumberToObject(r, "avg_overlap", rows[k].ao);
-            }
-            cJSON_AddItemToArray(ps, r);
-        }
-        char *txt = cJSON_PrintUnformatted(o);
-        if (txt) puts(txt);
-        free(txt);
-        cJSON_Delete(o);
-    } else {
-        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
-            printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AO", "SR0.50", "SR0.75");
-            for (int k = 0; k < nd; k++)
-                if (rows[k].ok && rows[k].scored == 0)
-                    printf("%-32.32s %7d %8s %8s %8s\n", rows[k].name, rows[k].frames, "-", "-", "-");
-                else if (rows[k].ok)
-                    printf("%-32.32s %7d %8.3f %8.3f %8.3f\n", rows[k].name, rows[k].frames, rows[k].ao, rows[k].sr50, rows[k].sr75);
-            if (g.n > 0) printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g.n, g.ao, g.sr50, g.sr75);
-        } else {
-            printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AUC", "Prec", "NPrec");
-            for (int k = 0; k < nd; k++)
-                if (rows[k].ok)
-                    printf("%-32.32s %7d %8.2f %8.2f %8.2f\n", rows[k].name, rows[k].frames, rows[k].auc, rows[k].prec, rows[k].nprec);
-            if (n_ok > 0)
-                printf("\n%s (pytracking, %d sequences): AUC %.2f  Precision %.2f  Norm Precision %.2f  OP50 %.2f  OP75 %.2f\n",
-                       fmt_s, n_ok, sum.auc, sum.precision, sum.norm_precision, sum.op50, sum.op75);
-        }
-    }
-    if (failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", failed, nd);
+    vssm_track_summarize(e->sm, e->n_ok, &sum);
+    if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) vssm_got10k_eval(e->ious, e->n_ious, &g);
+    if (e->json) print_json(e, &sum, &g);
+    else print_table(e, &sum, &g);
+    if (e->failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", e->failed, e->nd);
     /* nothing scored at all: no summary exists (a got10k AO of no frame is NaN) */
-    int empty = n_ok == 0 || (fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0);
-    if (n_ok == 0) cli_error("no sequence could be evaluated");
-    else if (empty) cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", gt_root);
-    if (plot && (failed || empty)) {
-        fprintf(stderr, "vssm: %s not written: it would plot %s\n", plot, empty ? "nothing" : "part of the sequences");
-        plot = NULL;
-    }
+    int empty = e->n_ok == 0 || (e->fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0);
+    if (e->n_ok == 0) cli_error("no sequence could be evaluated");
+    else if (empty) cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", e->gt_root);
+    if (e->plot && (e->failed || empty))
+        fprintf(stderr, "vssm: %s not written: it would plot %s\n", e->plot, empty ? "nothing" : "part of the sequences");
+    else if (e->plot)
+        e->failed += write_plot(e, &sum, &g);
+    return e->failed || empty ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}
 
-    if (plot) {
-        char lab_s[300], lab_p[300], title[128];
-        vssm_track_curve cs, cp;
-        double g100[VSSM_GOT10K_N_IOU];
-        int have_p = 0;
-        if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
-            for (int t = 0; t < VSSM_GOT10K_N_IOU; t++) g100[t] = 100.0 * g.success[t];
-            snprintf(lab_s, sizeof lab_s, "%s [AO %.3f]", label, g.ao);
-            cs = (vssm_track_curve){lab_s, g100, VSSM_GOT10K_N_IOU};
-        } else {
-            snprintf(lab_s, sizeof lab_s, "%s [AUC %.1f]", label, sum.auc);
-            snprintf(lab_p, sizeof lab_p, "%s [%.1f at 20 px]", label, sum.precision);
-            cs = (vssm_track_curve){lab_s, sum.success, VSSM_TRACK_N_OVERLAP};
-            cp = (vssm_track_curve){lab_p, sum.precision_curve, VSSM_TRACK_N_CENTER};
-            have_p = 1;
-        }
-        snprintf(title, sizeof title, "%s, %d sequence%s", fmt_s, n_ok, n_ok == 1 ? "" : "s");
-        if (vssm_track_plot(plot, &cs, 1, have_p ? &cp : NULL, have_p, title, &err) != VSSM_OK) {
-            cli_error("%s", err.msg);
-            failed++;
-        }
+int vssm_eval_track(int argc, char **argv) {
+    track_eval e;
+    memset(&e, 0, sizeof e);
+    int rc = parse_track_eval(argc, argv, &e);
+    if (rc) return rc < 0 ? VSSM_EXIT_OK : rc;
+    e.rows = calloc((size_t)e.nd, sizeof *e.rows);
+    e.sm = calloc((size_t)e.nd, sizeof *e.sm);
+    if (!e.rows || !e.sm) {
+        cli_error("out of memory");
+        rc = VSSM_EXIT_INPUT;
+    } else {
+        score_all(&e);
+        /* rank 0 reports; the others' exit code joins in main */
+        rc = shard_is_root() ? report(&e) : e.failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
     }
-    free(rows);
-    free(sm);
-    free(ious);
-    vssm_seq_list_free(dirs, nd);
-    return failed || empty ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    free(e.rows);
+    free(e.sm);
+    free(e.ious);
+    vssm_seq_list_free(e.dirs, e.nd);
+    return rc;
 }
