@@ -125,120 +125,136 @@ static int reduce_counts(vssm_cls_metrics *m, int *failed, int *bad_target, doub
     return rc;
 }
 
-int vssm_eval_classify(int argc, char **argv) {
+/* the options of `eval classify` */
+typedef struct cls_args {
     model_opts mo;
-    model_opts_init(&mo);
-    int batch = 8, json = 0, bad = 0, normalize = 0;
-    const char *dir = NULL, *csv = NULL, *plot = NULL;
+    int batch, json, normalize;
+    const char *dir, *csv, *plot;
+} cls_args;
+
+/* 0, an exit code, or -1 (--help printed) */
+static int parse_cls(int argc, char **argv, cls_args *a) {
+    memset(a, 0, sizeof *a);
+    model_opts_init(&a->mo);
+    a->batch = 8;
+    int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) ||
-            cli_opt_flag(argv, i, "--json", &json) || cli_opt_str(argc, argv, &i, "--confusion", &csv, &bad) ||
-            cli_opt_str(argc, argv, &i, "--plot", &plot, &bad) || cli_opt_flag(argv, i, "--normalize", &normalize))
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return -1; }
+        if (model_opts_parse(&a->mo, argc, argv, &i, &bad) || cli_opt_int(argc, argv, &i, "--batch", &a->batch, &bad) ||
+            cli_opt_flag(argv, i, "--json", &a->json) || cli_opt_str(argc, argv, &i, "--confusion", &a->csv, &bad) ||
+            cli_opt_str(argc, argv, &i, "--plot", &a->plot, &bad) || cli_opt_flag(argv, i, "--normalize", &a->normalize))
             continue;
-        if (argv[i][0] == '-' || dir) { cli_bad_arg("eval classify", argv[i]); bad = 1; break; }
-        dir = argv[i];
+        if (argv[i][0] == '-' || a->dir) { cli_bad_arg("eval classify", argv[i]); bad = 1; break; }
+        a->dir = argv[i];
     }
-    if (!bad && !dir) { cli_error("eval classify: no dataset folder given"); bad = 1; }
-    if (!bad && (batch < 1 || batch > 4096)) { cli_error("eval classify: --batch takes 1..4096"); bad = 1; }
+    if (!bad && !a->dir) { cli_error("eval classify: no dataset folder given"); bad = 1; }
+    if (!bad && (a->batch < 1 || a->batch > 4096)) { cli_error("eval classify: --batch takes 1..4096"); bad = 1; }
     if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
     vssm_err perr = {0};   /* an unknown plot format is known before the run, not after it */
-    if (plot && vssm_plot_format_of(plot, NULL, &perr) != VSSM_OK) {
+    if (a->plot && vssm_plot_format_of(a->plot, NULL, &perr) != VSSM_OK) {
         cli_error("eval classify: %s", perr.msg);
         return VSSM_EXIT_USAGE;
     }
+    return 0;
+}
 
+static void print_json(const cls_args *a, const vssm_cls_metrics *m, const img_list *l, int failed, double ips) {
+    const int classes = m->classes, k5 = m->kmax < 5 ? m->kmax : 5;
+    printf("{\"dataset\": ");
+    json_str(stdout, a->dir);
+    printf(", \"images\": %lld, \"failed\": %d, \"classes\": %d, ", (long long)m->n, failed, classes);
+    if (m->n > 0) printf("\"top1\": %.4f, \"top5\": %.4f, ", vssm_cls_metrics_topk(m, 1), vssm_cls_metrics_topk(m, 5));
+    else printf("\"top1\": null, \"top5\": null, ");   /* nothing scored: undefined, not 0 */
+    printf("\"top5_k\": %d, \"images_per_s\": %.2f, \"per_class\": [", k5, ips);
+    for (int c = 0; c < classes; c++) {
+        double acc = vssm_cls_metrics_class_acc(m, c);
+        printf("%s{\"name\": ", c ? ", " : "");
+        if (c < l->n_classes) json_str(stdout, l->classes[c]);
+        else printf("null");
+        printf(", \"images\": %lld, \"acc\": ", (long long)vssm_cls_metrics_class_count(m, c));
+        if (isnan(acc)) printf("null}");
+        else printf("%.4f}", acc);
+    }
+    printf("], \"confusion\": [");
+    for (int r = 0; r < classes; r++) {
+        printf("%s[", r ? ", " : "");
+        for (int c = 0; c < classes; c++) printf("%s%lld", c ? ", " : "", (long long)m->confusion[(size_t)r * classes + c]);
+        printf("]");
+    }
+    printf("]}\n");
+}
+
+static void print_table(const cls_args *a, const vssm_cls_metrics *m, const img_list *l, int failed, double ips) {
+    const int classes = m->classes, k5 = m->kmax < 5 ? m->kmax : 5;
+    printf("dataset    %s: %lld images scored, %d failed, %d classes\n", a->dir, (long long)m->n, failed, classes);
+    printf("top-1      %.3f\n", vssm_cls_metrics_topk(m, 1));
+    printf("top-%d      %.3f\n", k5, vssm_cls_metrics_topk(m, 5));
+    printf("per class  (top-1 %%, images)\n");
+    for (int c = 0; c < classes; c++) {
+        double acc = vssm_cls_metrics_class_acc(m, c);
+        printf("  %-24s %7.2f  %lld\n", c < l->n_classes ? l->classes[c] : "?", isnan(acc) ? NAN : acc,
+               (long long)vssm_cls_metrics_class_count(m, c));
+    }
+    printf("speed      %.1f images/s (decode, preprocess and forward)\n", ips);
+}
+
+/* this rank's share of the list, in whole batch windows (the batches a single process
+ * forms); the counters are summed on rank 0 (exact int64). Returns the failed images. */
+static int score_share(vssm_classifier *clf, const img_list *l, const run_opts *ro, vssm_cls_metrics *m, int *bad_target,
+                       double *secs) {
+    int64_t b, e;
+    shard_range_units(l->n, ro->batch, &b, &e);
+    img_list part = {l->path + b, l->label + b, (int)(e - b), (int)(e - b), l->classes, l->n_classes};
+    eval_state es = {m, &part, 0};
+    int failed = run_classifier(clf, &part, ro, on_image, &es, secs);
+    if (reduce_counts(m, &failed, &es.bad_target, secs) != 0)
+        shard_abort(VSSM_EXIT_USAGE, "eval classify: reducing the ranks' counters failed");
+    *bad_target = es.bad_target;
+    return failed;
+}
+
+int vssm_eval_classify(int argc, char **argv) {
+    cls_args a;
+    int rc = parse_cls(argc, argv, &a);
+    if (rc) return rc < 0 ? VSSM_EXIT_OK : rc;
     img_list l = {0};
     int unreadable = 0;   /* class folders, sub-folders or entries that could not be read */
-    if (img_list_imagefolder(&l, dir, &unreadable) != 0) { img_list_free(&l); return VSSM_EXIT_USAGE; }
-    if (l.n == 0) { cli_error("%s: no images found under the class folders", dir); img_list_free(&l); return VSSM_EXIT_USAGE; }
+    if (img_list_imagefolder(&l, a.dir, &unreadable) != 0) { img_list_free(&l); return VSSM_EXIT_USAGE; }
+    if (l.n == 0) { cli_error("%s: no images found under the class folders", a.dir); img_list_free(&l); return VSSM_EXIT_USAGE; }
     vssm_ctx *ctx = NULL;
     vssm_classifier *clf = NULL;
-    run_opts ro = {batch, shard_threads(mo.threads), {0}, isatty(2) && shard_is_root(), mo.limits};
-    int rc = shard_agree(model_opts_open(&mo, &ctx, &clf, &ro.pp));   /* every rank loaded, or none goes on */
-    if (rc) { vssm_classifier_free(clf); vssm_ctx_free(ctx); img_list_free(&l); return rc; }
-    const int classes = vssm_classifier_classes(clf);
-    if (l.n_classes != classes && shard_is_root())
-        fprintf(stderr, "vssm: warning: %s has %d class folders but the model has %d classes; folder i is scored as class i\n",
-                dir, l.n_classes, classes);
-    vssm_cls_metrics m;
+    vssm_cls_metrics m = {0};
+    run_opts ro = {a.batch, shard_threads(a.mo.threads), {0}, isatty(2) && shard_is_root(), a.mo.limits};
+    rc = shard_agree(model_opts_open(&a.mo, &ctx, &clf, &ro.pp));   /* every rank loaded, or none goes on */
+    int classes = rc ? 0 : vssm_classifier_classes(clf), failed = 0, bad_target = 0;
     vssm_err err = {0};
-    if (shard_agree(vssm_cls_metrics_init(&m, classes, 5, &err) != VSSM_OK)) {
+    if (!rc && shard_agree(vssm_cls_metrics_init(&m, classes, 5, &err) != VSSM_OK)) {
         cli_error("%s", err.msg[0] ? err.msg : "another rank could not set up the metrics");
-        vssm_classifier_free(clf);
-        vssm_ctx_free(ctx);
-        img_list_free(&l);
-        return VSSM_EXIT_USAGE;
+        rc = VSSM_EXIT_USAGE;
     }
-    /* this rank's share of the list, in whole batch windows (the batches a single process
-     * forms); the counters are summed on rank 0 (exact int64) */
-    int64_t b, e;
-    shard_range_units(l.n, batch, &b, &e);
-    img_list part = {l.path + b, l.label + b, (int)(e - b), (int)(e - b), l.classes, l.n_classes};
-    eval_state es = {&m, &part, 0};
+    if (!rc && l.n_classes != classes && shard_is_root())
+        fprintf(stderr, "vssm: warning: %s has %d class folders but the model has %d classes; folder i is scored as class i\n",
+                a.dir, l.n_classes, classes);
     double secs = 0;
-    int failed = run_classifier(clf, &part, &ro, on_image, &es, &secs);
-    if (reduce_counts(&m, &failed, &es.bad_target, &secs) != 0) {
-        vssm_cls_metrics_free(&m);
-        vssm_classifier_free(clf);
-        vssm_ctx_free(ctx);
-        img_list_free(&l);
-        shard_abort(VSSM_EXIT_USAGE, "eval classify: reducing the ranks' counters failed");
-    }
+    if (!rc) failed = score_share(clf, &l, &ro, &m, &bad_target, &secs);
     /* every rank listed the same tree and saw the same unreadable entries: count them once */
-    if (shard_is_root()) failed += unreadable;
-    if (!shard_is_root()) {   /* rank 0 reports; the others' exit code joins in main */
-        int any = failed || es.bad_target;
-        vssm_cls_metrics_free(&m);
-        vssm_classifier_free(clf);
-        vssm_ctx_free(ctx);
-        img_list_free(&l);
-        return any ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    if (!rc && shard_is_root()) failed += unreadable;
+    if (!rc && !shard_is_root()) rc = failed || bad_target ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;   /* joins in main */
+    else if (!rc) {   /* rank 0 reports */
+        if (bad_target)
+            fprintf(stderr, "vssm: %d images belong to class folders beyond the model's %d classes (not scored)\n",
+                    bad_target, classes);
+        double ips = secs > 0 ? (double)(l.n - (failed - unreadable)) / secs : 0;
+        if (a.json) print_json(&a, &m, &l, failed, ips);
+        else print_table(&a, &m, &l, failed, ips);
+        int werr = 0;
+        if (a.csv) werr |= write_csv(a.csv, &m, &l) != 0;
+        if (a.plot) werr |= write_plot(a.plot, &m, clf, &l, a.normalize) != 0;
+        rc = (failed || bad_target || werr) ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
     }
-    if (es.bad_target) fprintf(stderr, "vssm: %d images belong to class folders beyond the model's %d classes (not scored)\n", es.bad_target, classes);
-    const int k5 = m.kmax < 5 ? m.kmax : 5;
-    double ips = secs > 0 ? (double)(l.n - (failed - unreadable)) / secs : 0;
-    if (json) {
-        printf("{\"dataset\": ");
-        json_str(stdout, dir);
-        printf(", \"images\": %lld, \"failed\": %d, \"classes\": %d, ", (long long)m.n, failed, classes);
-        if (m.n > 0) printf("\"top1\": %.4f, \"top5\": %.4f, ", vssm_cls_metrics_topk(&m, 1), vssm_cls_metrics_topk(&m, 5));
-        else printf("\"top1\": null, \"top5\": null, ");   /* nothing scored: undefined, not 0 */
-        printf("\"top5_k\": %d, \"images_per_s\": %.2f, \"per_class\": [", k5, ips);
-        for (int c = 0; c < classes; c++) {
-            double a = vssm_cls_metrics_class_acc(&m, c);
-            printf("%s{\"name\": ", c ? ", " : "");
-            if (c < l.n_classes) json_str(stdout, l.classes[c]);
-            else printf("null");
-            printf(", \"images\": %lld, \"acc\": ", (long long)vssm_cls_metrics_class_count(&m, c));
-            if (isnan(a)) printf("null}");
-            else printf("%.4f}", a);
-        }
-        printf("], \"confusion\": [");
-        for (int r = 0; r < classes; r++) {
-            printf("%s[", r ? ", " : "");
-            for (int c = 0; c < classes; c++) printf("%s%lld", c ? ", " : "", (long long)m.confusion[(size_t)r * classes + c]);
-            printf("]");
-        }
-        printf("]}\n");
-    } else {
-        printf("dataset    %s: %lld images scored, %d failed, %d classes\n", dir, (long long)m.n, failed, classes);
-        printf("top-1      %.3f\n", vssm_cls_metrics_topk(&m, 1));
-        printf("top-%d      %.3f\n", k5, vssm_cls_metrics_topk(&m, 5));
-        printf("per class  (top-1 %%, images)\n");
-        for (int c = 0; c < classes; c++) {
-            double a = vssm_cls_metrics_class_acc(&m, c);
-            printf("  %-24s %7.2f  %lld\n", c < l.n_classes ? l.classes[c] : "?", isnan(a) ? NAN : a,
-                   (long long)vssm_cls_metrics_class_count(&m, c));
-        }
-        printf("speed      %.1f images/s (decode, preprocess and forward)\n", ips);
-    }
-    int werr = 0;
-    if (csv) werr |= write_csv(csv, &m, &l) != 0;
-    if (plot) werr |= write_plot(plot, &m, clf, &l, normalize) != 0;
     vssm_cls_metrics_free(&m);
     vssm_classifier_free(clf);
     vssm_ctx_free(ctx);
     img_list_free(&l);
-    return (failed || es.bad_target || werr) ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    return rc;
 }
