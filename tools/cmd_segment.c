@@ -262,7 +262,7 @@ static int segment_one(const seg_run *r, int i) {
 }
 
 /* Options; -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, seg_tool_opts *so, vssm_image_limits *lim, const char **out, int *overlay,
+static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out, int *overlay,
                       int *json, char **paths, int *n_paths) {
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -270,7 +270,7 @@ static int parse_args(int argc, char **argv, seg_tool_opts *so, vssm_image_limit
             fprintf(stdout, usage, model_opts_max_pixels_help);
             return VSSM_EXIT_OK;
         }
-        if (seg_tool_opts_parse(so, argc, argv, &i, &bad) || model_opts_parse_max_pixels(argc, argv, &i, lim, &bad) ||
+        if (seg_tool_opts_parse(so, argc, argv, &i, &bad) ||
             cli_opt_str(argc, argv, &i, "--out", out, &bad) || cli_opt_flag(argv, i, "--overlay", overlay) ||
             cli_opt_flag(argv, i, "--json", json))
             continue;
@@ -306,9 +306,8 @@ VSSM_VERB(segment) {
     seg_tool_opts_init(&so);
     const char *out = NULL;
     int overlay = 0, json = 0, n_paths = 0;
-    vssm_image_limits lim = {0};
     char **paths = calloc((size_t)argc, sizeof(char *));
-    int rc = paths ? parse_args(argc, argv, &so, &lim, &out, &overlay, &json, paths, &n_paths) : VSSM_EXIT_USAGE;
+    int rc = paths ? parse_args(argc, argv, &so, &out, &overlay, &json, paths, &n_paths) : VSSM_EXIT_USAGE;
     if (rc >= 0) { free(paths); return rc; }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;
@@ -319,7 +318,7 @@ VSSM_VERB(segment) {
     int64_t i0, i1, counts[2] = {0, 0};   /* segmented, failed: summed over the ranks */
     shard_range(l.n, &i0, &i1);
     shard_out sout;
-    seg_run r = {&l, calloc((size_t)l.n + 1, sizeof(char *)), calloc((size_t)l.n + 1, sizeof(char *)), sg, &lim, out,
+    seg_run r = {&l, calloc((size_t)l.n + 1, sizeof(char *)), calloc((size_t)l.n + 1, sizeof(char *)), sg, &so.m.limits, out,
                  overlay, json, shard_out_begin(&sout)};
     const double t0 = run_clock();
     if (l.n == 0 && shard_is_root())

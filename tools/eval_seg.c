@@ -215,6 +215,52 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }
 
+/* image i of ds predicted, scored into m (and saved under save_pred); the failures (named) */
+static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, const vssm_image_limits *lim,
+                       const char *save_pred, vssm_seg_metrics *m, int32_t **pred32) {
+    vssm_err err = {0};
+    vssm_image im = {0};
+    vssm_label_map g = {0};
+    uint8_t *lab = NULL;
+    int failed = 0;
+    if (vssm_image_load(&im, ds->image[i], lim, &err) != VSSM_OK || vssm_label_map_load(&g, ds->label[i], &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        failed++;
+    } else if (g.w != im.w || g.h != im.h) {
+        cli_error("%s: label map is %dx%d but the image %s is %dx%d", ds->label[i], g.w, g.h, ds->image[i], im.w, im.h);
+        failed++;
+    } else {
+        lab = malloc((size_t)im.w * im.h);
+        int32_t *np = realloc(*pred32, sizeof(int32_t) * (size_t)im.w * im.h);
+        if (np) *pred32 = np;
+        if (!lab || !np) {
+            cli_error("%s: out of memory for a %dx%d prediction", ds->image[i], im.w, im.h);
+            failed++;
+        } else if (vssm_segmenter_predict(sg, &im, NULL, lab, &err) != VSSM_OK) {
+            cli_error("%s: %s", ds->image[i], err.msg);
+            failed++;
+        } else {
+            for (size_t p = 0; p < (size_t)im.w * im.h; p++) np[p] = lab[p];
+            if (vssm_seg_metrics_add(m, np, g.data, (int64_t)im.w * im.h, im.w, ds->label[i], &err) != VSSM_OK) {
+                cli_error("%s", err.msg);
+                failed++;
+            }
+            if (save_pred) {
+                char dst[4096], stem[1024];
+                snprintf(dst, sizeof dst, "%s/%s.png", save_pred, vssm_seg_path_stem(ds->label[i], 0, stem, sizeof stem));
+                if (vssm_label_png_write(dst, lab, im.w, im.h, vssm_segmenter_palette(sg), &err) != VSSM_OK) {
+                    cli_error("%s", err.msg);
+                    failed++;
+                }
+            }
+        }
+    }
+    free(lab);
+    vssm_image_free(&im);
+    vssm_label_map_free(&g);
+    return failed;
+}
+
 /* form 1: run a model over a dataset layout */
 static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, const char *layout, const char *root, const char *labels_dir,
                        const char *split, int ignore, int rzl_flag, const char *names_file, const char *save_pred, int json) {
@@ -260,44 +306,7 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     const double t0 = run_clock();
     for (int i = (int)i0; i < (int)i1; i++) {
         if (progress && i > i0) run_progress(i - (int)i0, (int)(i1 - i0), t0);
-        vssm_image im = {0};
-        vssm_label_map g = {0};
-        uint8_t *lab = NULL;
-        if (vssm_image_load(&im, ds.image[i], lim, &err) != VSSM_OK || vssm_label_map_load(&g, ds.label[i], &err) != VSSM_OK) {
-            cli_error("%s", err.msg);
-            failed++;
-        } else if (g.w != im.w || g.h != im.h) {
-            cli_error("%s: label map is %dx%d but the image %s is %dx%d", ds.label[i], g.w, g.h, ds.image[i], im.w, im.h);
-            failed++;
-        } else {
-            lab = malloc((size_t)im.w * im.h);
-            int32_t *np = realloc(pred32, sizeof(int32_t) * (size_t)im.w * im.h);
-            if (np) pred32 = np;
-            if (!lab || !np) {
-                cli_error("%s: out of memory for a %dx%d prediction", ds.image[i], im.w, im.h);
-                failed++;
-            } else if (vssm_segmenter_predict(sg, &im, NULL, lab, &err) != VSSM_OK) {
-                cli_error("%s: %s", ds.image[i], err.msg);
-                failed++;
-            } else {
-                for (size_t p = 0; p < (size_t)im.w * im.h; p++) pred32[p] = lab[p];
-                if (vssm_seg_metrics_add(&m, pred32, g.data, (int64_t)im.w * im.h, im.w, ds.label[i], &err) != VSSM_OK) {
-                    cli_error("%s", err.msg);
-                    failed++;
-                }
-                if (save_pred) {
-                    char dst[4096], stem[1024];
-                    snprintf(dst, sizeof dst, "%s/%s.png", save_pred, vssm_seg_path_stem(ds.label[i], 0, stem, sizeof stem));
-                    if (vssm_label_png_write(dst, lab, im.w, im.h, vssm_segmenter_palette(sg), &err) != VSSM_OK) {
-                        cli_error("%s", err.msg);
-                        failed++;
-                    }
-                }
-            }
-        }
-        free(lab);
-        vssm_image_free(&im);
-        vssm_label_map_free(&g);
+        failed += score_image(sg, &ds, i, lim, save_pred, &m, &pred32);
     }
     free(pred32);
     if (progress) run_progress((int)(i1 - i0), (int)(i1 - i0), t0);
@@ -318,10 +327,9 @@ int vssm_eval_seg(int argc, char **argv) {
     seg_tool_opts_init(&so);
     const char *pred = NULL, *gt = NULL, *names = NULL, *layout = NULL, *labels_dir = NULL, *split = NULL, *save = NULL, *root = NULL;
     int classes = 0, ignore = 255, rzl = 0, json = 0, bad = 0;
-    vssm_image_limits lim = {0};
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fprintf(stdout, usage, model_opts_max_pixels_help); return VSSM_EXIT_OK; }
-        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || model_opts_parse_max_pixels(argc, argv, &i, &lim, &bad) ||
+        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) ||
             cli_opt_str(argc, argv, &i, "--pred", &pred, &bad) ||
             cli_opt_str(argc, argv, &i, "--gt", &gt, &bad) || cli_opt_str(argc, argv, &i, "--class-names", &names, &bad) ||
             cli_opt_str(argc, argv, &i, "--dataset", &layout, &bad) || cli_opt_str(argc, argv, &i, "--labels-dir", &labels_dir, &bad) ||
@@ -338,6 +346,6 @@ int vssm_eval_seg(int argc, char **argv) {
         if (!pred || !gt) { cli_error("eval seg: --pred and --gt go together"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
         return score_dirs(pred, gt, classes, ignore, rzl, names, json);
     }
-    if (!so.weights || !layout) { cli_error("eval seg: give --weights and --dataset, or --pred and --gt"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
-    return run_dataset(&so, &lim, layout, root, labels_dir, split, ignore, rzl, names, save, json);
+    if (!so.m.weights || !layout) { cli_error("eval seg: give --weights and --dataset, or --pred and --gt"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
+    return run_dataset(&so, &so.m.limits, layout, root, labels_dir, split, ignore, rzl, names, save, json);
 }

@@ -39,18 +39,25 @@ int model_opts_parse_max_pixels(int argc, char **argv, int *i, vssm_image_limits
 
 void model_opts_init(model_opts *m) {
     memset(m, 0, sizeof *m);
+    m->accept = MO_ALL;
     m->device = "cpu";
     m->resize = -1;
     m->crop = -1;
 }
 
 int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
-    return cli_opt_str(argc, argv, i, "--weights", &m->weights, bad) || cli_opt_str(argc, argv, i, "--device", &m->device, bad) ||
-           cli_opt_str(argc, argv, i, "--arch", &m->arch, bad) || cli_opt_str(argc, argv, i, "--key", &m->key, bad) ||
-           cli_opt_str(argc, argv, i, "--labels", &m->labels, bad) || cli_opt_str(argc, argv, i, "--interp", &m->interp, bad) ||
-           cli_opt_int(argc, argv, i, "--threads", &m->threads, bad) || cli_opt_int(argc, argv, i, "--resize", &m->resize, bad) ||
-           cli_opt_int(argc, argv, i, "--crop", &m->crop, bad) || cli_opt_flag(argv, *i, "--tf32", &m->tf32) ||
-           model_opts_parse_max_pixels(argc, argv, i, &m->limits, bad);
+    const unsigned a = m->accept;
+    return ((a & MO_MODEL) && (cli_opt_str(argc, argv, i, "--weights", &m->weights, bad) ||
+                               cli_opt_str(argc, argv, i, "--arch", &m->arch, bad) ||
+                               cli_opt_str(argc, argv, i, "--key", &m->key, bad))) ||
+           ((a & MO_CTX) && (cli_opt_str(argc, argv, i, "--device", &m->device, bad) ||
+                             cli_opt_int(argc, argv, i, "--threads", &m->threads, bad) ||
+                             cli_opt_flag(argv, *i, "--tf32", &m->tf32))) ||
+           ((a & MO_LIMITS) && model_opts_parse_max_pixels(argc, argv, i, &m->limits, bad)) ||
+           ((a & MO_LABELS) && cli_opt_str(argc, argv, i, "--labels", &m->labels, bad)) ||
+           ((a & MO_PREPROCESS) && (cli_opt_int(argc, argv, i, "--resize", &m->resize, bad) ||
+                                    cli_opt_int(argc, argv, i, "--crop", &m->crop, bad) ||
+                                    cli_opt_str(argc, argv, i, "--interp", &m->interp, bad)));
 }
 
 int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co) {

@@ -1,12 +1,24 @@
-/* tools/model_opts.h - the options every model-running verb shares (--weights, --device,
- * --threads, --arch, --key, --labels, --resize, --crop, --interp) and the code that turns
- * them into a context, a classifier and its preprocessing. */
+/* tools/model_opts.h - the one parser of the options model-running verbs share (--weights,
+ * --arch, --key; --device, --threads, --tf32; --max-pixels; --labels; --resize, --crop,
+ * --interp) and the code that turns them into a context, a classifier and its
+ * preprocessing. A verb that takes only some groups says which in `accept` (the
+ * segmentation verbs: model, context and limits; their own --crop is a slide window). */
 #ifndef VSSM_TOOLS_MODEL_OPTS_H
 #define VSSM_TOOLS_MODEL_OPTS_H
 
 #include "vssm/classifier.h"
 
+enum {
+    MO_MODEL = 1,       /* --weights --arch --key */
+    MO_CTX = 2,         /* --device --threads --tf32 */
+    MO_LIMITS = 4,      /* --max-pixels */
+    MO_LABELS = 8,      /* --labels */
+    MO_PREPROCESS = 16, /* --resize --crop --interp */
+    MO_ALL = 31,
+};
+
 typedef struct model_opts {
+    unsigned accept;          /* the MO_* groups model_opts_parse consumes (model_opts_init: MO_ALL) */
     const char *weights, *device, *arch, *key, *labels, *interp;
     int threads, resize, crop, tf32;
     vssm_image_limits limits; /* --max-pixels (max_pixels 0: the library's default) */
@@ -18,7 +30,7 @@ typedef struct model_opts {
 int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co);
 
 void model_opts_init(model_opts *m);
-/* Consumes argv[*i] (and its value) if it is one of the shared options; returns 1 then. */
+/* Consumes argv[*i] (and its value) if it is one of the accepted options; returns 1 then. */
 int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad);
 /* Creates the context and loads the classifier; prints the error and returns 2 (usage /
  * unusable weights) on failure, 0 on success. pp gets the file's preprocessing with the

@@ -8,28 +8,27 @@
 
 void seg_tool_opts_init(seg_tool_opts *o) {
     memset(o, 0, sizeof *o);
-    o->device = "cpu";
+    model_opts_init(&o->m);
+    o->m.accept = MO_MODEL | MO_CTX | MO_LIMITS;
     o->crop = o->stride = -1;
 }
 
 int seg_tool_opts_parse(seg_tool_opts *o, int argc, char **argv, int *i, int *bad) {
-    return cli_opt_str(argc, argv, i, "--weights", &o->weights, bad) || cli_opt_str(argc, argv, i, "--device", &o->device, bad) ||
-           cli_opt_str(argc, argv, i, "--arch", &o->arch, bad) || cli_opt_str(argc, argv, i, "--key", &o->key, bad) ||
-           cli_opt_str(argc, argv, i, "--mode", &o->mode, bad) || cli_opt_str(argc, argv, i, "--scale", &o->scale, bad) ||
-           cli_opt_int(argc, argv, i, "--threads", &o->threads, bad) || cli_opt_int(argc, argv, i, "--crop", &o->crop, bad) ||
+    return model_opts_parse(&o->m, argc, argv, i, bad) || cli_opt_str(argc, argv, i, "--mode", &o->mode, bad) ||
+           cli_opt_str(argc, argv, i, "--scale", &o->scale, bad) || cli_opt_int(argc, argv, i, "--crop", &o->crop, bad) ||
            cli_opt_int(argc, argv, i, "--stride", &o->stride, bad);
 }
 
 int seg_tool_open(const seg_tool_opts *o, vssm_ctx **ctx, vssm_segmenter **sg) {
     *ctx = NULL;
     *sg = NULL;
-    if (!o->weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
+    if (!o->m.weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
     vssm_ctx_opts co;
-    if (cli_ctx_opts(o->device, o->threads, 0, &co)) return VSSM_EXIT_USAGE;
+    if (cli_ctx_opts(o->m.device, o->m.threads, o->m.tf32, &co)) return VSSM_EXIT_USAGE;
     vssm_err err = {0};
     if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
-    vssm_segmenter_opts so = {o->arch, o->key};
-    if (vssm_segmenter_load(sg, *ctx, o->weights, &so, &err) != VSSM_OK) goto fail;
+    vssm_segmenter_opts so = {o->m.arch, o->m.key};
+    if (vssm_segmenter_load(sg, *ctx, o->m.weights, &so, &err) != VSSM_OK) goto fail;
     vssm_seg_preprocess pp = vssm_segmenter_get_preprocess(*sg);
     if (o->mode) {
         if (!strcmp(o->mode, "whole")) pp.mode = VSSM_SEG_MODE_WHOLE;
