@@ -119,6 +119,73 @@ static int meta_pair(const char *v, int *h, int *w) {
 
 static const char *const preset_names[] = {"vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8"};
 
+/* the variants the tensor names reveal and this build does not run */
+static vssm_status refuse_variants(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
+    vssm_tensor t;
+    if (get_t(src, prefix, "cls_token_head", &t) || get_t(src, prefix, "cls_token_tail", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with two class tokens (use_double_cls_token: '%scls_token_head') is not supported",
+                            prefix);
+    if (get_t(src, prefix, "rope.freqs_cos", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rotary position embedding (if_rope: '%srope.freqs_cos') is not supported",
+                            prefix);
+    if (!get_t(src, prefix, "layers.0.mixer.conv1d_b.weight", &t)) {
+        snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, get_t(src, prefix, "layers.0.mixer.A_b_log", &t) ? "v1" : "none");
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim bimamba_type '%s' is not supported (only v2: '%slayers.0.mixer.conv1d_b.weight' is missing)",
+                            cfg->bimamba_type, prefix);
+    }
+    if (get_t(src, prefix, "layers.0.norm.bias", &t) || get_t(src, prefix, "norm_f.bias", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm: '%slayers.0.norm.bias' exists) is not supported", prefix);
+    if (get_t(src, prefix, "layers.0.mixer.gamma", &t))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with init_layer_scale ('%slayers.0.mixer.gamma') is not supported", prefix);
+    return VSSM_OK;
+}
+
+/* the position grid (stated in the metadata, else square) and the patch stride */
+static vssm_status grid_and_stride(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
+    vssm_tensor t;
+    vssm_status s;
+    char b[64];
+    if ((s = need(src, prefix, "pos_embed", 3, &t, err))) return s;
+    const int64_t M0 = t.shape[1] - !cfg->no_cls_token;
+    const char *pg = src->meta ? src->meta(src->user, "pos_grid") : NULL;
+    if (!(meta_pair(pg, &cfg->pos_grid_h, &cfg->pos_grid_w) && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0)) {
+        const int g = (int)llround(sqrt((double)M0));
+        if ((int64_t)g * g != M0 || M0 < 1)
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "pos_embed %s: %lld grid positions %s are not a square grid (metadata 'pos_grid' can state it)",
+                                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0,
+                                cfg->no_cls_token ? "(no cls_token, so no class row)" : "(+ the cls_token's row)");
+        cfg->pos_grid_h = cfg->pos_grid_w = g;
+    }
+    /* stride: P unless the grid is a 224 or 384 input at P/2 (the stride-8 models) */
+    cfg->stride = cfg->patch_size;
+    const int half = cfg->patch_size / 2;
+    if (half >= 1 && cfg->pos_grid_h == cfg->pos_grid_w) {
+        const int64_t side = (int64_t)(cfg->pos_grid_h - 1) * half + cfg->patch_size;
+        const int64_t full = (int64_t)cfg->pos_grid_h * cfg->patch_size;
+        if ((side == 224 || side == 384) && full != 224 && full != 384)
+            cfg->stride = half;
+    }
+    const char *st = src->meta ? src->meta(src->user, "stride") : NULL;
+    int iv;
+    if (meta_int(st, 1, 1 << 20, &iv)) cfg->stride = iv;
+    return VSSM_OK;
+}
+
+/* the preset whose shapes these are, else "custom" */
+static void name_preset(vssm_vim_config *cfg) {
+    snprintf(cfg->arch, sizeof cfg->arch, "custom");
+    for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
+        vssm_vim_config p;
+        vssm_vim_config_preset(&p, preset_names[k], NULL);
+        if (p.embed_dim == cfg->embed_dim && p.depth == cfg->depth && p.stride == cfg->stride && p.patch_size == cfg->patch_size &&
+            p.d_inner == cfg->d_inner && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank && p.d_conv == cfg->d_conv &&
+            p.in_chans == cfg->in_chans && p.pos_grid_h == cfg->pos_grid_h && p.pos_grid_w == cfg->pos_grid_w) {
+            snprintf(cfg->arch, sizeof cfg->arch, "%s", p.arch);
+            return;
+        }
+    }
+}
+
 vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
     if (!src || !src->count || !src->name_at || !cfg)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "config inference needs a source that lists its tensors");
@@ -140,23 +207,8 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim patch embed %s is not square", vssm_shape_str(t.shape, 4, b, sizeof b));
     cfg->depth = count_layers(src, prefix);
     if (cfg->depth == 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: no tensors under '%slayers.0.mixer.'", prefix);
-    /* variants the shapes reveal */
-    if (get_t(src, prefix, "cls_token_head", &t) || get_t(src, prefix, "cls_token_tail", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with two class tokens (use_double_cls_token: '%scls_token_head') is not supported",
-                            prefix);
-    if (get_t(src, prefix, "rope.freqs_cos", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rotary position embedding (if_rope: '%srope.freqs_cos') is not supported",
-                            prefix);
+    if ((s = refuse_variants(src, prefix, cfg, err))) return s;
     cfg->no_cls_token = !get_t(src, prefix, "cls_token", &t);
-    if (!get_t(src, prefix, "layers.0.mixer.conv1d_b.weight", &t)) {
-        snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, get_t(src, prefix, "layers.0.mixer.A_b_log", &t) ? "v1" : "none");
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim bimamba_type '%s' is not supported (only v2: '%slayers.0.mixer.conv1d_b.weight' is missing)",
-                            cfg->bimamba_type, prefix);
-    }
-    if (get_t(src, prefix, "layers.0.norm.bias", &t) || get_t(src, prefix, "norm_f.bias", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm: '%slayers.0.norm.bias' exists) is not supported", prefix);
-    if (get_t(src, prefix, "layers.0.mixer.gamma", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with init_layer_scale ('%slayers.0.mixer.gamma') is not supported", prefix);
     if ((s = need(src, prefix, "layers.0.mixer.conv1d.weight", 3, &t, err))) return s;
     cfg->d_inner = (int)t.shape[0];
     cfg->d_conv = (int)t.shape[2];
@@ -165,47 +217,14 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     if ((s = need(src, prefix, "layers.0.mixer.dt_proj.weight", 2, &t, err))) return s;
     const int R = (int)t.shape[1];
     cfg->dt_rank = R == (cfg->embed_dim + 15) / 16 ? 0 : R;
-    if ((s = need(src, prefix, "pos_embed", 3, &t, err))) return s;
-    const int64_t M0 = t.shape[1] - !cfg->no_cls_token;
-    const char *pg = src->meta ? src->meta(src->user, "pos_grid") : NULL;
-    if (meta_pair(pg, &cfg->pos_grid_h, &cfg->pos_grid_w) && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0) {
-        /* stated */
-    } else {
-        const int g = (int)llround(sqrt((double)M0));
-        if ((int64_t)g * g != M0 || M0 < 1)
-            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "pos_embed %s: %lld grid positions %s are not a square grid (metadata 'pos_grid' can state it)",
-                                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0,
-                                cfg->no_cls_token ? "(no cls_token, so no class row)" : "(+ the cls_token's row)");
-        cfg->pos_grid_h = cfg->pos_grid_w = g;
-    }
-    /* stride: P unless the grid is a 224 or 384 input at P/2 (the stride-8 models) */
-    cfg->stride = cfg->patch_size;
-    const int half = cfg->patch_size / 2;
-    if (half >= 1 && cfg->pos_grid_h == cfg->pos_grid_w) {
-        const int64_t side = (int64_t)(cfg->pos_grid_h - 1) * half + cfg->patch_size;
-        const int64_t full = (int64_t)cfg->pos_grid_h * cfg->patch_size;
-        if ((side == 224 || side == 384) && full != 224 && full != 384)
-            cfg->stride = half;
-    }
-    const char *st = src->meta ? src->meta(src->user, "stride") : NULL;
-    int iv;
-    if (meta_int(st, 1, 1 << 20, &iv)) cfg->stride = iv;
+    if ((s = grid_and_stride(src, prefix, cfg, err))) return s;
     const char *dv = src->meta ? src->meta(src->user, "divide_out") : NULL;
+    int iv;
     if (meta_int(dv, INT_MIN, INT_MAX, &iv)) cfg->divide_out = iv != 0;
     if ((s = out_indices_from_meta(src, cfg, err))) return s;
     if (get_t(src, prefix, "head.weight", &t) && (s = need(src, prefix, "head.weight", 2, &t, err))) return s;
     cfg->num_classes = get_t(src, prefix, "head.weight", &t) ? (int)t.shape[0] : 0;
-    snprintf(cfg->arch, sizeof cfg->arch, "custom");
-    for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
-        vssm_vim_config p;
-        vssm_vim_config_preset(&p, preset_names[k], NULL);
-        if (p.embed_dim == cfg->embed_dim && p.depth == cfg->depth && p.stride == cfg->stride && p.patch_size == cfg->patch_size &&
-            p.d_inner == cfg->d_inner && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank && p.d_conv == cfg->d_conv &&
-            p.in_chans == cfg->in_chans && p.pos_grid_h == cfg->pos_grid_h && p.pos_grid_w == cfg->pos_grid_w) {
-            snprintf(cfg->arch, sizeof cfg->arch, "%s", p.arch);
-            break;
-        }
-    }
+    name_preset(cfg);
     return vssm_vim_config_validate(cfg, err);
 }
 
