@@ -109,7 +109,14 @@ typedef struct vssm_patch_args {
  * scan1d     the 1D selective scan of a Mamba mixer (vssm_scan1d_args)
  * patchify   patch extraction (vssm_patch_args)
  * rows_add   x (B, L, C): row `row` of every image (if row >= 0) is replaced by rowval (C),
- *            then every row t gets add[t] (L, C) added */
+ *            then every row t gets add[t] (L, C) added
+ * ---- the first VMamba release (v0)
+ * dwconv3x3_bias  dwconv3x3 reading pixel p's C channels at x[p*ldx] (the x half of an
+ *            in_proj output (B*H*W, ldx)), bias (C, may be NULL) added before act
+ * mul_silu   y (rows, C) *= SiLU(z), z element (r, c) at z[r*ldz + c] (SS2D's output gate)
+ * patch_merge  x (B, H, W, C) -> y (B, ceil(H/2), ceil(W/2), 4C): the 2x2 cell's pixels in
+ *            the order (0,0), (1,0), (0,1), (1,1) (row, column offsets), each C channels;
+ *            pixels past an odd edge are 0 (PatchMerging2D's gather and zero pad) */
 #define VSSM_COMPUTE_OPS(X)                                                                                      \
     X(linear, GEMM,                                                                                              \
       (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
@@ -147,7 +154,16 @@ typedef struct vssm_patch_args {
       a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && a->x && a->cols)  \
     X(rows_add, ELTWISE,                                                                                         \
       (vssm_ctx * ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row, const float *rowval),    \
-      (ctx, x, B, L, C, add, row, rowval), B >= 1 && L >= 1 && C >= 1 && row < L && x && (row < 0 || rowval))
+      (ctx, x, B, L, C, add, row, rowval), B >= 1 && L >= 1 && C >= 1 && row < L && x && (row < 0 || rowval))    \
+    X(dwconv3x3_bias, DWCONV,                                                                                    \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w, const float *bias, \
+       vssm_act act, float *y),                                                                                  \
+      (ctx, x, ldx, B, H, W, C, w, bias, act, y),                                                                \
+      B >= 1 && H >= 1 && W >= 1 && C >= 1 && ldx >= C && x && w && y)                                          \
+    X(mul_silu, ELTWISE, (vssm_ctx * ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz),          \
+      (ctx, y, rows, C, z, ldz), rows >= 0 && C >= 1 && ldz >= C && y && z)                                     \
+    X(patch_merge, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, float *y),              \
+      (ctx, x, B, H, W, C, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && y)
 
 #define VSSM_OP_FIELD_(name, kind, params, args, check) void(*name) params;
 

@@ -158,32 +158,84 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
     vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy); vssm_op_free(ctx, ws);
 }
 
-static void test_dwconv(int B, int H, int W, int C, vssm_act act) {
-    covered_by("dwconv3x3");
-    size_t n = (size_t)B * H * W * C;
-    float *x = rand_vec(n, 1), *w = rand_vec((size_t)9 * C, 0.5f); /* (3, 3, C) */
-    void *dx = dev_from(x, n), *dw = dev_from(w, (size_t)9 * C), *dy = dev_out(n);
-    vssm_op_dwconv3x3(ctx, dx, B, H, W, C, dw, act, dy);
+/* ldx > C or bias: dwconv3x3_bias (x pixel p at x[p*ldx], the x half of an in_proj output) */
+static void test_dwconv_any(int B, int H, int W, int C, vssm_act act, int ldx, int bias) {
+    const int plain = ldx == C && !bias;
+    covered_by(plain ? "dwconv3x3" : "dwconv3x3_bias");
+    size_t n = (size_t)B * H * W * C, nx = (size_t)B * H * W * ldx;
+    float *x = rand_vec(nx, 1), *w = rand_vec((size_t)9 * C, 0.5f), *bv = rand_vec(C, 1); /* w (3, 3, C) */
+    void *dx = dev_from(x, nx), *dw = dev_from(w, (size_t)9 * C), *db = dev_from(bv, C), *dy = dev_out(n);
+    if (plain) vssm_op_dwconv3x3(ctx, dx, B, H, W, C, dw, act, dy);
+    else vssm_op_dwconv3x3_bias(ctx, dx, ldx, B, H, W, C, dw, bias ? db : NULL, act, dy);
     double *ref = malloc(n * sizeof(double));
     for (int bi = 0; bi < B; bi++)
         for (int h = 0; h < H; h++)
             for (int ww = 0; ww < W; ww++)
                 for (int c = 0; c < C; c++) {
-                    double s = 0;
+                    double s = bias ? bv[c] : 0;
                     for (int kh = 0; kh < 3; kh++)
                         for (int kw = 0; kw < 3; kw++) {
                             int ih = h - 1 + kh, iw = ww - 1 + kw;
                             if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                            s += (double)x[(((size_t)bi * H + ih) * W + iw) * C + c] * w[(kh * 3 + kw) * C + c];
+                            s += (double)x[(((size_t)bi * H + ih) * W + iw) * ldx + c] * w[(kh * 3 + kw) * C + c];
                         }
                     ref[(((size_t)bi * H + h) * W + ww) * C + c] = act == VSSM_ACT_SILU ? silu_d(s) : act == VSSM_ACT_GELU ? gelu_d(s) : s;
                 }
-    char what[96];
-    snprintf(what, sizeof what, "dwconv3x3 B=%d %dx%d C=%d act=%d", B, H, W, C, act);
+    char what[112];
+    snprintf(what, sizeof what, "%s B=%d %dx%d C=%d ldx=%d bias=%d act=%d", plain ? "dwconv3x3" : "dwconv3x3_bias",
+             B, H, W, C, ldx, bias, act);
     float *got = host_of(dy, n, what);
     expect(what, got, ref, n, 2e-6);
-    free(x); free(w); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, dy);
+    free(x); free(w); free(bv); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+}
+static void test_dwconv(int B, int H, int W, int C, vssm_act act) { test_dwconv_any(B, H, W, C, act, C, 0); }
+
+/* y (rows, C) *= SiLU(z), z rows ldz apart (the gate half of an in_proj output) */
+static void test_mul_silu(int64_t rows, int C, int ldz) {
+    covered_by("mul_silu");
+    size_t n = (size_t)rows * C, nz = (size_t)rows * ldz;
+    float *y = rand_vec(n, 2), *z = rand_vec(nz, 4);
+    void *dy = dev_out(n), *dz = dev_from(z, nz);
+    vssm_op_upload(ctx, dy, y, n * sizeof(float));
+    vssm_op_mul_silu(ctx, dy, rows, C, dz, ldz);
+    double *ref = malloc(n * sizeof(double));
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) ref[r * C + c] = (double)y[r * C + c] * silu_d(z[r * ldz + c]);
+    char what[64];
+    snprintf(what, sizeof what, "mul_silu rows=%lld C=%d ldz=%d", (long long)rows, C, ldz);
+    float *got = host_of(dy, n, what);
+    expect(what, got, ref, n, 2e-6);
+    free(y); free(z); free(ref); free(got);
+    vssm_op_free(ctx, dy); vssm_op_free(ctx, dz);
+}
+
+/* PatchMerging2D's gather: cell (oh, ow) = pixels (2oh, 2ow), (2oh+1, 2ow), (2oh, 2ow+1),
+ * (2oh+1, 2ow+1), 0 past an odd edge; exact */
+static void test_patch_merge(int B, int H, int W, int C) {
+    covered_by("patch_merge");
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    size_t nx = (size_t)B * H * W * C, ny = (size_t)B * Ho * Wo * 4 * C;
+    float *x = rand_vec(nx, 1);
+    void *dx = dev_from(x, nx), *dy = dev_out(ny);
+    vssm_op_patch_merge(ctx, dx, B, H, W, C, dy);
+    double *ref = malloc(ny * sizeof(double));
+    const int dyx[4][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}};
+    for (int b = 0; b < B; b++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++)
+                for (int q = 0; q < 4; q++)
+                    for (int c = 0; c < C; c++) {
+                        const int ih = 2 * oh + dyx[q][0], iw = 2 * ow + dyx[q][1];
+                        ref[((((size_t)b * Ho + oh) * Wo + ow) * 4 + q) * C + c] =
+                            ih < H && iw < W ? x[(((size_t)b * H + ih) * W + iw) * C + c] : 0.0;
+                    }
+    char what[64];
+    snprintf(what, sizeof what, "patch_merge B=%d %dx%d C=%d", B, H, W, C);
+    float *got = host_of(dy, ny, what);
+    expect(what, got, ref, ny, 0);
+    free(x); free(ref); free(got);
+    vssm_op_free(ctx, dx); vssm_op_free(ctx, dy);
 }
 
 static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
@@ -520,6 +572,21 @@ static void cases_rows_add(void) {
     test_rows_add(1, 4, 33, -1);
 }
 
+static void cases_dwconv3x3_bias(void) {
+    test_dwconv_any(2, 5, 7, 19, VSSM_ACT_SILU, 38, 1);   /* the x half of a (.., 2C) in_proj output */
+    test_dwconv_any(1, 1, 1, 33, VSSM_ACT_NONE, 33, 1);
+    test_dwconv_any(3, 6, 3, 40, VSSM_ACT_GELU, 45, 0);
+}
+static void cases_mul_silu(void) {
+    test_mul_silu(37, 19, 38);
+    test_mul_silu(3, 64, 64);
+}
+static void cases_patch_merge(void) {
+    test_patch_merge(3, 7, 5, 6);     /* odd H and W: zero-padded last row and column */
+    test_patch_merge(1, 8, 6, 33);
+    test_patch_merge(2, 1, 1, 3);
+}
+
 static const struct {
     const char *op;
     void (*run)(void);
@@ -535,6 +602,9 @@ static const struct {
     {"scan1d", cases_scan1d},
     {"patchify", cases_patchify},
     {"rows_add", cases_rows_add},
+    {"dwconv3x3_bias", cases_dwconv3x3_bias},
+    {"mul_silu", cases_mul_silu},
+    {"patch_merge", cases_patch_merge},
 };
 
 /* Shape preconditions hold in every build (Release too): a broken call is skipped, leaves

@@ -47,6 +47,9 @@ static const vssm_ops cpu_ops = {
     .scan1d = vssm_cpu_scan1d,
     .patchify = vssm_cpu_patchify,
     .rows_add = vssm_cpu_rows_add,
+    .dwconv3x3_bias = vssm_cpu_dwconv3x3_bias,
+    .mul_silu = vssm_cpu_mul_silu,
+    .patch_merge = vssm_cpu_patch_merge,
 };
 
 vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {

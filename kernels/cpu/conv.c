@@ -82,36 +82,5 @@ void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
 
 void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
                         vssm_act act, float *y) {
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
-    for (int bi = 0; bi < B; bi++)
-        for (int h = 0; h < H; h++)
-            for (int wc = 0; wc < W; wc++) {
-                float *o = y + (((size_t)bi * H + h) * W + wc) * C;
-                int first = 1;
-                for (int kh = 0; kh < 3; kh++) {
-                    int ih = h - 1 + kh;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int kw = 0; kw < 3; kw++) {
-                        int iw = wc - 1 + kw;
-                        if (iw < 0 || iw >= W) continue;
-                        const float *s = x + (((size_t)bi * H + ih) * W + iw) * C;
-                        const float *k = w + (kh * 3 + kw) * C;
-                        if (first) {
-#pragma omp simd
-                            for (int c = 0; c < C; c++) o[c] = s[c] * k[c];
-                            first = 0;
-                        } else {
-#pragma omp simd
-                            for (int c = 0; c < C; c++) o[c] += s[c] * k[c];
-                        }
-                    }
-                }
-                if (act == VSSM_ACT_SILU) {
-#pragma omp simd simdlen(32)
-                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
-                } else if (act == VSSM_ACT_GELU) {
-#pragma omp simd
-                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
-                }
-            }
+    vssm_cpu_dwconv3x3_bias(ctx, x, C, B, H, W, C, w, NULL, act, y);
 }

@@ -73,5 +73,10 @@ void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
                        const float *rowval);
+/* v0_ops.c: the first VMamba release's ops (dwconv3x3 is dwconv3x3_bias with ldx C, no bias) */
+void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                             const float *bias, vssm_act act, float *y);
+void vssm_cpu_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
+void vssm_cpu_patch_merge(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, float *y);
 
 #endif

@@ -272,38 +272,10 @@ static void cu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int
 
 /* ======================================================================= depthwise 3x3 */
 
-/* one thread per output element, channel fastest (coalesced); the taps in the CPU's
- * order, out-of-range taps skipped */
-__global__ void k_dwconv3x3(const float *__restrict__ x, int B, int H, int W, int C, const float *__restrict__ w,
-                            int act, float *__restrict__ y) {
-    const int64_t total = (int64_t)B * H * W * C;
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-        const int c = (int)(i % C);
-        const int64_t pix = i / C;
-        const int wc = (int)(pix % W);
-        const int64_t t = pix / W;
-        const int h = (int)(t % H), bi = (int)(t / H);
-        float acc = 0.0f;
-        for (int kh = 0; kh < 3; kh++) {
-            const int ih = h - 1 + kh;
-            if (ih < 0 || ih >= H) continue;
-            for (int kw = 0; kw < 3; kw++) {
-                const int iw = wc - 1 + kw;
-                if (iw < 0 || iw >= W) continue;
-                acc += x[(((int64_t)bi * H + ih) * W + iw) * C + c] * w[(kh * 3 + kw) * C + c];
-            }
-        }
-        y[i] = act_apply(acc, act);
-    }
-}
-
+/* the strided, biased conv of v0_ops.cu with ldx = C and no bias */
 static void cu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
                          float *y) {
-    cuda_state *s = enter(ctx);
-    const int64_t n = (int64_t)B * H * W * C;
-    if (n <= 0) return;
-    k_dwconv3x3<<<ew_blocks(n), EW_BLOCK, 0, s->stream>>>(x, B, H, W, C, w, (int)act, y);
-    CUDA_CHECK_LAUNCH(s, "k_dwconv3x3");
+    vssm_cuda_dwconv3x3_bias(ctx, x, C, B, H, W, C, w, NULL, act, y);
 }
 
 /* ======================================================================= layernorm */
@@ -408,6 +380,9 @@ static void fill_ops(vssm_ops *o) {
     o->scan1d = vssm_cuda_scan1d;
     o->patchify = vssm_cuda_patchify;
     o->rows_add = vssm_cuda_rows_add;
+    o->dwconv3x3_bias = vssm_cuda_dwconv3x3_bias;   /* v0_ops.cu: the first VMamba release's ops */
+    o->mul_silu = vssm_cuda_mul_silu;
+    o->patch_merge = vssm_cuda_patch_merge;
 }
 
 vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err) {

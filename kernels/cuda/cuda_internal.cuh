@@ -78,6 +78,13 @@ void vssm_cuda_fail(cuda_state *s, const char *file, int line, const char *what,
 /* grid size for n elements at bs threads per block (n > 0) */
 static inline unsigned cuda_blocks(int64_t n, int bs) { return (unsigned)((n + bs - 1) / bs); }
 
+/* act(v) as the CPU applies it (exact erf GELU; SiLU v / (1 + e^-v)) */
+__device__ __forceinline__ float cuda_act(float v, int act) {
+    if (act == VSSM_ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    if (act == VSSM_ACT_SILU) return v / (1.0f + expf(-v));
+    return v;
+}
+
 /* backend.cu */
 void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                       int N, vssm_act act, int accumulate, float *y);
@@ -92,6 +99,11 @@ void vssm_cuda_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const
 void vssm_cuda_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
 void vssm_cuda_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
                         const float *rowval);
+/* v0_ops.cu (the first VMamba release) */
+void vssm_cuda_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                              const float *bias, vssm_act act, float *y);
+void vssm_cuda_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
+void vssm_cuda_patch_merge(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, float *y);
 
 /* The first error this context recorded ("" when none): for callers that got a nonzero
  * sync() and want the reason. */

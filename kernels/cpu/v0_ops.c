@@ -1,0 +1,78 @@
+/* kernels/cpu/v0_ops.c - the ops the first VMamba release (v0) brought: a depthwise 3x3 conv
+ * that reads the x half of an in_proj output in place and adds a bias, the SiLU(z) output
+ * gate of SS2D, and PatchMerging2D's 2x2 gather (kernels/ops.h). dwconv3x3 (conv.c) is this
+ * conv with ldx = C and no bias. */
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/vmath.h"
+
+void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                             const float *bias, vssm_act act, float *y) {
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int bi = 0; bi < B; bi++)
+        for (int h = 0; h < H; h++)
+            for (int wc = 0; wc < W; wc++) {
+                float *o = y + (((size_t)bi * H + h) * W + wc) * C;
+                /* the first tap is stored, not added to 0, so that no bias gives dwconv3x3's bits */
+                int first = !bias;
+                if (bias) {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) o[c] = bias[c];
+                }
+                for (int kh = 0; kh < 3; kh++) {
+                    int ih = h - 1 + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int kw = 0; kw < 3; kw++) {
+                        int iw = wc - 1 + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        const float *s = x + (((size_t)bi * H + ih) * W + iw) * (size_t)ldx;
+                        const float *k = w + (kh * 3 + kw) * C;
+                        if (first) {
+#pragma omp simd
+                            for (int c = 0; c < C; c++) o[c] = s[c] * k[c];
+                            first = 0;
+                        } else {
+#pragma omp simd
+                            for (int c = 0; c < C; c++) o[c] += s[c] * k[c];
+                        }
+                    }
+                }
+                if (act == VSSM_ACT_SILU) {
+#pragma omp simd simdlen(32)
+                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
+                } else if (act == VSSM_ACT_GELU) {
+#pragma omp simd
+                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
+                }
+            }
+}
+
+void vssm_cpu_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t r = 0; r < rows; r++) {
+        float *o = y + (size_t)r * C;
+        const float *g = z + (size_t)r * ldz;
+#pragma omp simd simdlen(32)
+        for (int c = 0; c < C; c++) o[c] *= vm_siluf(g[c]);
+    }
+}
+
+void vssm_cpu_patch_merge(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, float *y) {
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    static const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                float *o = y + (((size_t)b * Ho + oh) * Wo + ow) * 4 * (size_t)C;
+                for (int q = 0; q < 4; q++) {
+                    const int ih = 2 * oh + dy[q], iw = 2 * ow + dx[q];
+                    float *d = o + (size_t)q * C;
+                    if (ih >= H || iw >= W) {
+                        for (int c = 0; c < C; c++) d[c] = 0.0f;
+                        continue;
+                    }
+                    const float *s = x + (((size_t)b * H + ih) * W + iw) * C;
+                    for (int c = 0; c < C; c++) d[c] = s[c];
+                }
+            }
+}
