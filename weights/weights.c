@@ -79,6 +79,8 @@ static int cmp_entry(const void *a, const void *b) {
 }
 
 vssm_status vssm_weights_finish(vssm_weights *w, const char *path, vssm_err *err) {
+    vssm_status s = vssm_weights_map_legacy_names(w, err);
+    if (s != VSSM_OK) return s;
     if (w->n > 1) qsort(w->e, (size_t)w->n, sizeof *w->e, cmp_entry);
     for (int i = 1; i < w->n; i++)
         if (!strcmp(w->e[i - 1].name, w->e[i].name))

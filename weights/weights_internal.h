@@ -32,6 +32,9 @@ vssm_status vssm_weights_add(vssm_weights *w, const char *name, const vssm_tenso
 vssm_status vssm_weights_add_meta(vssm_weights *w, const char *k, const char *v, vssm_err *err);
 vssm_status vssm_weights_own(vssm_weights *w, void *block, vssm_err *err); /* freed on close */
 vssm_status vssm_weights_finish(vssm_weights *w, const char *path, vssm_err *err);
+/* legacy_names.c: the first VMamba release's tensor names -> today's, as the official loader
+ * maps them (called by vssm_weights_finish, before sorting) */
+vssm_status vssm_weights_map_legacy_names(vssm_weights *w, vssm_err *err);
 /* mmap the whole file read-only into w->map; VSSM_ERR_IO with a message naming path. */
 vssm_status vssm_weights_map_file(vssm_weights *w, const char *path, vssm_err *err);
 
