@@ -165,18 +165,53 @@ size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, 
 }
 
 
+/* the body of every wrapper: the precondition, then the call, timed under its kind */
+#define OP_CALL_(name, kind, args, check)                                                                         \
+    if (!(check)) {                                                                                                \
+        op_refused(ctx, #name, #check);                                                                            \
+        return;                                                                                                    \
+    }                                                                                                              \
+    double t = prof_begin(ctx);                                                                                    \
+    ctx->ops->name args;                                                                                           \
+    prof_end(ctx, VSSM_OP_##kind, t);
 #define WRAP_(name, kind, params, args, check)                                                                    \
-    void vssm_op_##name params {                                                                                   \
-        if (!(check)) {                                                                                            \
-            op_refused(ctx, #name, #check);                                                                        \
-            return;                                                                                                \
-        }                                                                                                          \
-        double t = prof_begin(ctx);                                                                                \
-        ctx->ops->name args;                                                                                       \
-        prof_end(ctx, VSSM_OP_##kind, t);                                                                          \
-    }
+    void vssm_op_##name params { OP_CALL_(name, kind, args, check) }
 VSSM_COMPUTE_OPS(WRAP_)
 #undef WRAP_
+
+static const char *backend_name(const vssm_ctx *ctx) { return ctx->ops->name ? ctx->ops->name : "?"; }
+
+/* a backward op may be missing from a backend's table (training refused there): refused by name */
+#define WRAP_BWD_(name, kind, params, args, check)                                                                \
+    void vssm_op_##name params {                                                                                   \
+        if (!ctx->ops->name) {                                                                                     \
+            if (!ctx->op_error[0])                                                                                 \
+                snprintf(ctx->op_error, sizeof ctx->op_error, "op %s is not implemented on the %s backend", #name,   \
+                         backend_name(ctx));                                                                       \
+            return;                                                                                                \
+        }                                                                                                          \
+        OP_CALL_(name, kind, args, check)                                                                          \
+    }
+VSSM_BACKWARD_OPS(WRAP_BWD_)
+#undef WRAP_BWD_
+#undef OP_CALL_
+
+const char *vssm_ops_missing_backward(const vssm_ops *o) {
+    if (!o) return "the table";
+#define REQUIRE_BWD_(name, kind, params, args, check)                                                             \
+    if (!o->name) return #name;
+    VSSM_BACKWARD_OPS(REQUIRE_BWD_)
+#undef REQUIRE_BWD_
+    return NULL;
+}
+
+vssm_status vssm_op_training_supported(vssm_ctx *ctx, vssm_err *err) {
+    const char *missing = vssm_ops_missing_backward(ctx->ops);
+    if (!missing) return VSSM_OK;
+    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                        "training is not available on the %s backend yet (it has no '%s' op); use the CPU",
+                        ctx->ops->name ? ctx->ops->name : "?", missing);
+}
 
 const char *vssm_ops_missing(const vssm_ops *o) {
     if (!o) return "the table";

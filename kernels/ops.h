@@ -81,6 +81,84 @@ typedef struct vssm_patch_args {
     float *cols;
 } vssm_patch_args;
 
+/* ---- training: the backward ops (kernels/BACKWARD.md) ----
+ * One backward per compute op of VSSM_COMPUTE_OPS (below), named <op>_bwd, listed in
+ * VSSM_BACKWARD_OPS with the same X(name, kind, (parameters), (arguments), precondition)
+ * machinery: table entry, checked wrapper vssm_op_<op>_bwd, profiling kind, test coverage
+ * (tests/test_ops_bwd.c). Conventions, llm.c's:
+ *  - a backward takes the forward's inputs (weights in their plain layout, never packed: the
+ *    optimizer's master copy) and the gradient of the forward's output, dy;
+ *  - every gradient it writes is ACCUMULATED (+=): the caller zeroes gradients once per
+ *    step, so a tensor used twice (a residual) sums its gradients for free;
+ *  - a gradient pointer that is NULL is not computed (frozen weights, an input that needs
+ *    none), except the ones the precondition requires;
+ *  - fused activations are undone in the op that owns them, from the pre-activation the
+ *    backward recomputes (no stored activations beyond the forward's inputs);
+ *  - results are deterministic and do not depend on the thread count: every sum runs over
+ *    fixed blocks in a fixed order (no float atomics).
+ * A backend may leave these entries empty (CUDA, for now): the context is still created, and
+ * vssm_op_training_supported says training is refused on it and why. */
+
+/* Gradients of ss2d_scan in the op's own layouts (each may be NULL: not computed).
+ * In the vssm_scan_args given to ss2d_scan_bwd, x_proj is the PLAIN (K*(R+2N), D) weight. */
+typedef struct vssm_scan_grads {
+    float *du;        /* (B, H, W, D) */
+    float *dx_proj;   /* (K*(R+2N), D) */
+    float *ddt_w;     /* (K, R, D) */
+    float *ddt_b;     /* (K, D) */
+    float *dA_logs;   /* (K, N, D): with A = -exp(A_logs), dL/dA_logs = dL/dA * A */
+    float *dDs;       /* (K, D) */
+} vssm_scan_grads;
+
+/* Gradients of scan1d (each may be NULL: not computed); dz has the forward's ldz. */
+typedef struct vssm_scan1d_grads {
+    float *du;        /* (B, L, D) */
+    float *dxdbl;     /* (B, L, R+2N) */
+    float *dz;        /* element (b, t, c) at dz[(b*L + t)*ldz + c] */
+    float *ddt_w;     /* (R, D) */
+    float *ddt_b;     /* (D) */
+    float *dA_logs;   /* (N, D) */
+    float *dDs;       /* (D) */
+} vssm_scan1d_grads;
+
+/* linear_bwd     dx (M, K) += dz . w, dw (N, K) += dz^T . x, db (N) += sum_rows dz, with
+ *                dz = dy * act'(x . w^T + b) (dz = dy when act is NONE); w plain (N, K)
+ * conv3x3s2_bwd  dx (B, H, W, Cin), dw (Cout, 3, 3, Cin) plain, db (Cout)
+ * dwconv3x3_bwd  dx (B, H, W, C), dw (3, 3, C)
+ * layernorm_bwd  dx, dgamma, dbeta (C); mean and rstd recomputed per row
+ * ss2d_scan_bwd  vssm_scan_grads; x_proj plain; forward states recomputed per chunk
+ * avgpool_bwd    dx (B, L, C) += dy (B, C) / L
+ * rmsnorm_bwd    dx, dw (C)
+ * conv1d_bwd     dx (element (b, t, c) at dx[(b*L + t)*ldx + c]), dw (K, C), dbias (C)
+ * scan1d_bwd     vssm_scan1d_grads
+ * patchify_bwd   dx (B, H, W, C) += the patch gradients dcols (laid out as a->cols)
+ * softmax_xent   the loss, forward and backward in one: loss (one float) = mean over the
+ *                batch of cross-entropy(softmax(logits (B, ncls)), target), target =
+ *                (1 - smoothing) onehot(label) + smoothing / ncls (PyTorch's
+ *                CrossEntropyLoss(label_smoothing=...)); dlogits (may be NULL) += its
+ *                gradient; labels (B) int32 in [0, ncls) (others: the op reports them) */
+#define VSSM_BACKWARD_OPS(X)                                                                                     \
+    X(linear_bwd, GEMM,                                                                                          \
+      (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
+       const float *dy, float *dx, float *dw, float *db),                                                        \
+      (ctx, x, M, K, w, b, N, act, dy, dx, dw, db), M >= 0 && K >= 0 && N >= 1 && x && w && dy)                \
+    X(layernorm_bwd, NORM,                                                                                       \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
+       vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta),                                   \
+      (ctx, x, rows, C, gamma, beta, eps, act, dy, dx, dgamma, dbeta),                                           \
+      rows >= 0 && C >= 1 && x && gamma && beta && dy)                                                           \
+    X(avgpool_bwd, ELTWISE, (vssm_ctx * ctx, int B, int64_t L, int C, const float *dy, float *dx),              \
+      (ctx, B, L, C, dy, dx), B >= 1 && L >= 1 && C >= 1 && dy && dx)                                            \
+    X(rmsnorm_bwd, NORM,                                                                                         \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, const float *dy, float *dx, \
+       float *dw),                                                                                               \
+      (ctx, x, rows, C, w, eps, dy, dx, dw), rows >= 0 && C >= 1 && x && w && dy)                                \
+    X(softmax_xent, ELTWISE,                                                                                     \
+      (vssm_ctx * ctx, const float *logits, int B, int ncls, const int32_t *labels, float smoothing, float *loss, \
+       float *dlogits),                                                                                          \
+      (ctx, logits, B, ncls, labels, smoothing, loss, dlogits),                                                  \
+      B >= 1 && ncls >= 1 && smoothing >= 0 && smoothing <= 1 && logits && labels && loss)
+
 /* The compute ops, written once. X(name, kind, (parameters), (arguments), precondition)
  * gives the table entry `void (*name)(parameters)`, the wrapper `void vssm_op_<name>(parameters)`
  * that checks the precondition (in every build), dispatches to the ctx's table and times the
@@ -193,11 +271,15 @@ typedef struct vssm_ops {
 
     /* the compute ops (VSSM_COMPUTE_OPS above) */
     VSSM_COMPUTE_OPS(VSSM_OP_FIELD_)
+    /* the backward ops (VSSM_BACKWARD_OPS above; may be empty: vssm_op_training_supported) */
+    VSSM_BACKWARD_OPS(VSSM_OP_FIELD_)
 } vssm_ops;
 
 /* Names the first required entry (memory, workspace queries, compute ops) a table leaves
  * empty, or NULL when it is complete; vssm_ctx_new refuses a backend with one. */
 const char *vssm_ops_missing(const vssm_ops *o);
+/* Names the first backward op (VSSM_BACKWARD_OPS) a table leaves empty, or NULL. */
+const char *vssm_ops_missing_backward(const vssm_ops *o);
 
 /* The table behind a context. */
 const vssm_ops *vssm_ops_of(const vssm_ctx *ctx);
@@ -219,6 +301,12 @@ vssm_status vssm_op_status(vssm_ctx *ctx, const char *what, vssm_err *err);
 /* the compute ops' wrappers: vssm_op_linear, vssm_op_conv3x3s2, ... (VSSM_COMPUTE_OPS) */
 #define VSSM_OP_DECLARE_(name, kind, params, args, check) void vssm_op_##name params;
 VSSM_COMPUTE_OPS(VSSM_OP_DECLARE_)
+/* the backward ops' wrappers: vssm_op_linear_bwd, ... (VSSM_BACKWARD_OPS); calling one the backend
+ * lacks is refused like a broken precondition (named by the next vssm_op_status) */
+VSSM_BACKWARD_OPS(VSSM_OP_DECLARE_)
+/* VSSM_OK when the context's backend has every backward op; otherwise VSSM_ERR_UNSUPPORTED
+ * naming the backend and the first missing op (training is refused there). */
+vssm_status vssm_op_training_supported(vssm_ctx *ctx, vssm_err *err);
 /* Packed weights (see the op table): numel of the layout (N*K when the backend has none),
  * host-side layout (a copy when none), and the product from a packed weight. */
 size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <omp.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_bwd.h"
 
 /* OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: absent otherwise); BLAS
  * is still used outside the ops (eval reid's distance matrix, vssm bench's yardstick). */
@@ -31,6 +32,7 @@ static const vssm_ops cpu_ops = {
     .download = cpu_copy,
     .copy = cpu_copy,
     .sync = cpu_sync,
+    VSSM_CPU_BWD_ENTRIES   /* the backward ops (cpu_bwd.h) */
     .linear = vssm_cpu_linear,
     .linear_pack_numel = vssm_cpu_linear_pack_numel,
     .linear_pack = vssm_cpu_linear_pack,

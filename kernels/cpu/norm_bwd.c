@@ -1,0 +1,172 @@
+/* kernels/cpu/norm_bwd.c - backward of LayerNorm (+ fused GELU), RMSNorm and average
+ * pooling, and the softmax cross-entropy loss with label smoothing.
+ *
+ * The norms work in fixed blocks of BWD_RB rows: a task takes a block, writes dx for its
+ * rows and its block's partial parameter gradients; the partials are then added in block
+ * order (vssm_cpu_bwd_reduce). Mean and rstd are recomputed per row, as the forward
+ * computes them (norm.c, conv1d.c), rather than stored. */
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_bwd.h"
+
+/* the forward's row statistics (norm.c): the mean relative to x0 (dm = mean - x0) and rstd */
+static inline void ln_stats(const float *r, int C, float eps, float *x0, float *dm, float *inv) {
+    const float a = r[0];
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (int c = 0; c < C; c++) s += r[c] - a;
+    const float d = s / (float)C;
+    float v = 0;
+#pragma omp simd reduction(+ : v)
+    for (int c = 0; c < C; c++) v += ((r[c] - a) - d) * ((r[c] - a) - d);
+    *x0 = a, *dm = d, *inv = 1.0f / sqrtf(v / (float)C + eps);
+}
+
+/* one row: t = xhat g + b, dt = dy act'(t), dxhat = dt g,
+ * dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)); pg += dt xhat, pb += dt */
+static void ln_row(const float *r, const float *dyr, int C, const float *g, const float *b, float eps, vssm_act act,
+                   float *dxr, float *pg, float *pb) {
+    float x0, dm, inv;
+    ln_stats(r, C, eps, &x0, &dm, &inv);
+    float s1 = 0, s2 = 0;
+    for (int c = 0; c < C; c++) {
+        const float xh = ((r[c] - x0) - dm) * inv;
+        const float dt = act == VSSM_ACT_NONE ? dyr[c] : dyr[c] * bwd_act_grad(xh * g[c] + b[c], act);
+        const float dxh = dt * g[c];
+        s1 += dxh;
+        s2 += dxh * xh;
+        if (pg) pg[c] += dt * xh;
+        if (pb) pb[c] += dt;
+    }
+    if (!dxr) return;
+    s1 /= (float)C, s2 /= (float)C;
+    for (int c = 0; c < C; c++) {
+        const float xh = ((r[c] - x0) - dm) * inv;
+        const float dt = act == VSSM_ACT_NONE ? dyr[c] : dyr[c] * bwd_act_grad(xh * g[c] + b[c], act);
+        dxr[c] += inv * (dt * g[c] - s1 - xh * s2);
+    }
+}
+
+void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta,
+                            float eps, vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta) {
+    if (rows <= 0) return;
+    const int64_t nblk = (rows + BWD_RB - 1) / BWD_RB;
+    float *part = NULL;
+    if (dgamma || dbeta) {
+        part = vssm_cpu_bwd_alloc(ctx, "layernorm_bwd", (size_t)nblk * 2 * C);
+        if (!part) return;
+        memset(part, 0, (size_t)nblk * 2 * C * sizeof(float));
+    }
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t bk = 0; bk < nblk; bk++) {
+        const int64_t r1 = rows - bk * BWD_RB < BWD_RB ? rows : (bk + 1) * BWD_RB;
+        float *pg = part && dgamma ? part + (size_t)bk * 2 * C : NULL;
+        float *pb = part && dbeta ? part + (size_t)bk * 2 * C + C : NULL;
+        for (int64_t i = bk * BWD_RB; i < r1; i++)
+            ln_row(x + i * C, dy + i * C, C, gamma, beta, eps, act, dx ? dx + i * C : NULL, pg, pb);
+    }
+    if (part) {
+        /* dgamma and dbeta: one (2C) reduction */
+        float *tot = vssm_cpu_bwd_alloc(ctx, "layernorm_bwd", (size_t)2 * C);
+        if (tot) {
+            memset(tot, 0, (size_t)2 * C * sizeof(float));
+            vssm_cpu_bwd_reduce(ctx, part, nblk, 2 * (int64_t)C, tot);
+            for (int c = 0; c < C; c++) {
+                if (dgamma) dgamma[c] += tot[c];
+                if (dbeta) dbeta[c] += tot[C + c];
+            }
+            free(tot);
+        }
+        free(part);
+    }
+}
+
+/* y = x r w, r = (mean(x^2) + eps)^-1/2: dx = r (dy w - x r^2 mean(dy w x)), dw += dy x r */
+void vssm_cpu_rmsnorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
+                          const float *dy, float *dx, float *dw) {
+    if (rows <= 0) return;
+    const int64_t nblk = (rows + BWD_RB - 1) / BWD_RB;
+    float *part = NULL;
+    if (dw) {
+        part = vssm_cpu_bwd_alloc(ctx, "rmsnorm_bwd", (size_t)nblk * C);
+        if (!part) return;
+        memset(part, 0, (size_t)nblk * C * sizeof(float));
+    }
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t bk = 0; bk < nblk; bk++) {
+        const int64_t r1 = rows - bk * BWD_RB < BWD_RB ? rows : (bk + 1) * BWD_RB;
+        float *pw = part ? part + (size_t)bk * C : NULL;
+        for (int64_t i = bk * BWD_RB; i < r1; i++) {
+            const float *r = x + i * C, *g = dy + i * C;
+            float s = 0;
+#pragma omp simd reduction(+ : s)
+            for (int c = 0; c < C; c++) s += r[c] * r[c];
+            const float inv = 1.0f / sqrtf(s / (float)C + eps);
+            float p = 0;
+            for (int c = 0; c < C; c++) {
+                p += g[c] * w[c] * r[c];
+                if (pw) pw[c] += g[c] * r[c] * inv;
+            }
+            if (!dx) continue;
+            const float k = inv * inv * p / (float)C;
+            float *o = dx + i * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] += inv * (g[c] * w[c] - r[c] * k);
+        }
+    }
+    if (part) {
+        vssm_cpu_bwd_reduce(ctx, part, nblk, C, dw);
+        free(part);
+    }
+}
+
+void vssm_cpu_avgpool_bwd(vssm_ctx *ctx, int B, int64_t L, int C, const float *dy, float *dx) {
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int64_t l = 0; l < L; l++) {
+            const float *g = dy + (size_t)b * C;
+            float *o = dx + ((size_t)b * L + l) * C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) o[c] += g[c] / (float)L;
+        }
+}
+
+/* Per sample, in double: lse = log sum exp(z), logp = z - lse, loss = -(1 - s) logp[y] -
+ * (s / n) sum logp; gradient (softmax - target) / B. The batch mean is summed in order. */
+void vssm_cpu_softmax_xent(vssm_ctx *ctx, const float *logits, int B, int ncls, const int32_t *labels,
+                           float smoothing, float *loss, float *dlogits) {
+    for (int b = 0; b < B; b++)
+        if (labels[b] < 0 || labels[b] >= ncls) {
+            vssm_cpu_bwd_fail(ctx, "op softmax_xent: label %d of sample %d is outside [0, %d)", (int)labels[b], b,
+                              ncls);
+            *loss = NAN;
+            return;
+        }
+    double *per = malloc((size_t)B * sizeof(double));
+    if (!per) {
+        vssm_cpu_bwd_fail(ctx, "op softmax_xent: out of memory");
+        return;
+    }
+    const double s = smoothing, on = 1.0 - s, off = s / ncls;
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int b = 0; b < B; b++) {
+        const float *z = logits + (size_t)b * ncls;
+        double m = z[0];
+        for (int j = 1; j < ncls; j++) m = z[j] > m ? z[j] : m;
+        double se = 0, sz = 0;
+        for (int j = 0; j < ncls; j++) se += exp(z[j] - m), sz += z[j];
+        const double lse = m + log(se);
+        per[b] = -on * (z[labels[b]] - lse) - off * (sz - ncls * lse);
+        if (!dlogits) continue;
+        float *d = dlogits + (size_t)b * ncls;
+        for (int j = 0; j < ncls; j++) {
+            const double t = off + (j == labels[b] ? on : 0.0);
+            d[j] += (float)((exp(z[j] - lse) - t) / B);
+        }
+    }
+    double tot = 0;
+    for (int b = 0; b < B; b++) tot += per[b];
+    *loss = (float)(tot / B);
+    free(per);
+}
