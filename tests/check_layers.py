@@ -20,7 +20,7 @@ RANK = {d: i for i, d in enumerate(ORDER)}
 LAYER_OF = {
     "common": "kernels", "ctx": "kernels", "outfile": "kernels", "source": "kernels",
     "weights": "weights",
-    "image": "datasets", "seg_data": "datasets", "track_data": "datasets", "reid_data": "datasets",
+    "image": "datasets", "video": "datasets", "seg_data": "datasets", "track_data": "datasets", "reid_data": "datasets",
     "vmamba": "backbone", "vim": "backbone", "backbone": "backbone", "infer": "backbone",
     "heads": "heads", "classifier": "heads", "segment": "heads", "track": "heads", "reid": "heads",
     "seg_eval": "eval", "eval": "eval", "plot": "eval",

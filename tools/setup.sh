@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
-PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libturbojpeg0-dev libpng-dev libstb-dev libcjson-dev libcairo2-dev libopenmpi-dev openmpi-bin"
+PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libturbojpeg0-dev libpng-dev libstb-dev libcjson-dev libcairo2-dev libopenmpi-dev openmpi-bin libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
