@@ -52,6 +52,104 @@ static int cmp_span(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
 }
 
+static vssm_status parse_metadata(vssm_weights *w, const char *path, const cJSON *it, vssm_err *err) {
+    if (!cJSON_IsObject(it)) return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: __metadata__ is not an object", path);
+    vssm_status s = VSSM_OK;
+    for (const cJSON *m = it->child; m && s == VSSM_OK; m = m->next) {
+        if (!cJSON_IsString(m))
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: metadata value of '%s' is not a string", path, m->string);
+        else s = vssm_weights_add_meta(w, m->string, m->valuestring, err);
+    }
+    return s;
+}
+
+/* dtype and shape of tensor `name` into t, and its element count (every size checked) */
+static vssm_status parse_dtype_shape(const char *path, const char *name, const cJSON *jd, const cJSON *js, vssm_tensor *t,
+                                     uint64_t *numel, vssm_err *err) {
+    if (!dtype_from_name(jd->valuestring, &t->dtype))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", path, name, jd->valuestring);
+    int nd = cJSON_GetArraySize(js);
+    if (nd > VSSM_MAX_DIMS)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dims (at most %d supported)", path, name, nd,
+                            VSSM_MAX_DIMS);
+    t->ndim = nd;
+    /* the product of the non-zero dims is bounded too: a (0, 2^40, 2^40) tensor holds
+     * nothing, but whoever multiplies its other dims would overflow */
+    uint64_t nonzero = 1;
+    int zero = 0;
+    for (int d = 0; d < nd; d++) {
+        uint64_t v = 0;
+        if (!json_u64(cJSON_GetArrayItem(js, d), &v) || v > ST_MAX_NUMEL)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has a bad shape entry at dim %d", path, name, d);
+        if (v == 0)
+            zero = 1;
+        else if (__builtin_mul_overflow(nonzero, v, &nonzero) || nonzero > ST_MAX_NUMEL)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large (more than 2^50 elements)", path, name);
+        t->shape[d] = (int64_t)v;
+    }
+    *numel = zero ? 0 : nonzero;   /* <= 2^50, so numel * 8 cannot overflow */
+    return VSSM_OK;
+}
+
+/* one tensor entry: checked, pointed into data (copied when misaligned), added to w; its span */
+static vssm_status parse_tensor(vssm_weights *w, const char *path, const cJSON *it, const unsigned char *data,
+                                uint64_t data_size, span *sp, vssm_err *err) {
+    const char *name = it->string;
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(it, "dtype");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(it, "shape");
+    const cJSON *jo = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
+    vssm_tensor t;
+    memset(&t, 0, sizeof t);
+    if (!cJSON_IsObject(it) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' needs dtype, shape and data_offsets [begin, end]", path, name);
+    uint64_t numel = 0, b, e;
+    vssm_status s = parse_dtype_shape(path, name, jd, js, &t, &numel, err);
+    if (s != VSSM_OK) return s;
+    if (!json_u64(cJSON_GetArrayItem(jo, 0), &b) || !json_u64(cJSON_GetArrayItem(jo, 1), &e) || b > e || e > data_size)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has data_offsets outside the data area (%llu bytes)", path,
+                            name, (unsigned long long)data_size);
+    if (e - b != numel * vssm_dtype_size(t.dtype))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape and dtype need %llu", path,
+                            name, (unsigned long long)(e - b), (unsigned long long)(numel * vssm_dtype_size(t.dtype)));
+    t.data = (void *)(data + b);
+    t.device = VSSM_DEVICE_CPU;
+    /* the format does not promise alignment (the header's length decides where the data
+     * area starts): a tensor whose address is not a multiple of its element size is
+     * copied, so no reader ever loads a misaligned float */
+    size_t es = vssm_dtype_size(t.dtype);
+    if (es > 1 && (uintptr_t)t.data % es != 0) {
+        void *copy = malloc(e - b ? (size_t)(e - b) : 1);
+        if (!copy) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory copying tensor '%s'", path, name);
+        if ((s = vssm_weights_own(w, copy, err)) != VSSM_OK) return s;   /* freed by vssm_weights_own */
+        memcpy(copy, t.data, (size_t)(e - b));
+        t.data = copy;
+    }
+    sp->begin = b;
+    sp->end = e;
+    sp->name = name;
+    return vssm_weights_add(w, name, &t, err);
+}
+
+/* as the reference implementation: tensors tile the data area exactly, in order, with no
+ * overlap, hole or trailing bytes */
+static vssm_status check_tiling(const char *path, span *spans, int ns, uint64_t data_size, vssm_err *err) {
+    if (ns > 1) qsort(spans, (size_t)ns, sizeof *spans, cmp_span);
+    uint64_t at = 0;
+    for (int i = 0; i < ns; i++) {
+        if (spans[i].begin < at)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data area", path,
+                                spans[i - 1].name, spans[i].name);
+        if (spans[i].begin > at)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %llu unused bytes before tensor '%s' in the data area", path,
+                                (unsigned long long)(spans[i].begin - at), spans[i].name);
+        at = spans[i].end;
+    }
+    if (at != data_size)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: the data area has %llu bytes but the tensors use %llu", path,
+                            (unsigned long long)data_size, (unsigned long long)at);
+    return VSSM_OK;
+}
+
 static vssm_status parse_header(vssm_weights *w, const char *path, const char *hdr, size_t n,
                                 const unsigned char *data, uint64_t data_size, vssm_err *err) {
     if (!utf8_valid((const unsigned char *)hdr, n))
@@ -68,99 +166,11 @@ static vssm_status parse_header(vssm_weights *w, const char *path, const char *h
     if (!spans) { cJSON_Delete(root); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     for (cJSON *it = root->child; it && s == VSSM_OK; it = it->next) {
         const char *name = it->string;
-        if (!name || !*name) { s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: empty tensor name", path); break; }
-        if (!strcmp(name, "__metadata__")) {
-            if (!cJSON_IsObject(it)) { s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: __metadata__ is not an object", path); break; }
-            for (cJSON *m = it->child; m && s == VSSM_OK; m = m->next) {
-                if (!cJSON_IsString(m))
-                    s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: metadata value of '%s' is not a string", path, m->string);
-                else s = vssm_weights_add_meta(w, m->string, m->valuestring, err);
-            }
-            continue;
-        }
-        const cJSON *jd = cJSON_GetObjectItemCaseSensitive(it, "dtype");
-        const cJSON *js = cJSON_GetObjectItemCaseSensitive(it, "shape");
-        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
-        vssm_tensor t;
-        memset(&t, 0, sizeof t);
-        if (!cJSON_IsObject(it) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2) {
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' needs dtype, shape and data_offsets [begin, end]", path, name);
-            break;
-        }
-        if (!dtype_from_name(jd->valuestring, &t.dtype)) {
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", path, name, jd->valuestring);
-            break;
-        }
-        int nd = cJSON_GetArraySize(js);
-        if (nd > VSSM_MAX_DIMS) {
-            s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dims (at most %d supported)", path, name, nd, VSSM_MAX_DIMS);
-            break;
-        }
-        t.ndim = nd;
-        /* the product of the non-zero dims is bounded too: a (0, 2^40, 2^40) tensor holds
-         * nothing, but whoever multiplies its other dims would overflow */
-        uint64_t nonzero = 1;
-        int zero = 0;
-        for (int d = 0; d < nd && s == VSSM_OK; d++) {
-            uint64_t v = 0;
-            if (!json_u64(cJSON_GetArrayItem(js, d), &v) || v > ST_MAX_NUMEL)
-                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has a bad shape entry at dim %d", path, name, d);
-            else if (v == 0)
-                zero = 1;
-            else if (__builtin_mul_overflow(nonzero, v, &nonzero) || nonzero > ST_MAX_NUMEL)
-                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large (more than 2^50 elements)", path, name);
-            if (s == VSSM_OK) t.shape[d] = (int64_t)v;
-        }
-        if (s != VSSM_OK) break;
-        const uint64_t numel = zero ? 0 : nonzero;   /* <= 2^50, so numel * 8 cannot overflow */
-        uint64_t b, e;
-        if (!json_u64(cJSON_GetArrayItem(jo, 0), &b) || !json_u64(cJSON_GetArrayItem(jo, 1), &e) || b > e || e > data_size) {
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has data_offsets outside the data area (%llu bytes)", path,
-                             name, (unsigned long long)data_size);
-            break;
-        }
-        if (e - b != numel * vssm_dtype_size(t.dtype)) {
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape and dtype need %llu", path,
-                             name, (unsigned long long)(e - b), (unsigned long long)(numel * vssm_dtype_size(t.dtype)));
-            break;
-        }
-        t.data = (void *)(data + b);
-        t.device = VSSM_DEVICE_CPU;
-        /* the format does not promise alignment (the header's length decides where the data
-         * area starts): a tensor whose address is not a multiple of its element size is
-         * copied, so no reader ever loads a misaligned float */
-        size_t es = vssm_dtype_size(t.dtype);
-        if (es > 1 && (uintptr_t)t.data % es != 0) {
-            void *copy = malloc(e - b ? (size_t)(e - b) : 1);
-            if (!copy) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory copying tensor '%s'", path, name); break; }
-            if ((s = vssm_weights_own(w, copy, err)) != VSSM_OK) break;   /* freed by vssm_weights_own */
-            memcpy(copy, t.data, (size_t)(e - b));
-            t.data = copy;
-        }
-        spans[ns].begin = b;
-        spans[ns].end = e;
-        spans[ns].name = name;
-        ns++;
-        s = vssm_weights_add(w, name, &t, err);
+        if (!name || !*name) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: empty tensor name", path);
+        else if (!strcmp(name, "__metadata__")) s = parse_metadata(w, path, it, err);
+        else if ((s = parse_tensor(w, path, it, data, data_size, &spans[ns], err)) == VSSM_OK) ns++;
     }
-    /* as the reference implementation: tensors tile the data area exactly, in order,
-     * with no overlap, hole or trailing bytes */
-    if (s == VSSM_OK) {
-        if (ns > 1) qsort(spans, (size_t)ns, sizeof *spans, cmp_span);
-        uint64_t at = 0;
-        for (int i = 0; i < ns && s == VSSM_OK; i++) {
-            if (spans[i].begin < at)
-                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensors '%s' and '%s' overlap in the data area", path,
-                                 spans[i - 1].name, spans[i].name);
-            else if (spans[i].begin > at)
-                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %llu unused bytes before tensor '%s' in the data area", path,
-                                 (unsigned long long)(spans[i].begin - at), spans[i].name);
-            at = spans[i].end;
-        }
-        if (s == VSSM_OK && at != data_size)
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: the data area has %llu bytes but the tensors use %llu", path,
-                             (unsigned long long)data_size, (unsigned long long)at);
-    }
+    if (s == VSSM_OK) s = check_tiling(path, spans, ns, data_size, err);
     free(spans);
     cJSON_Delete(root);
     if (s == VSSM_OK) s = vssm_weights_finish(w, path, err);
