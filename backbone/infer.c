@@ -7,15 +7,16 @@
  *   .weight (d, di), .mlp.fc{1,2}.{weight,bias}
  *   layers.i.downsample.1.{weight,bias} conv d->2d, .downsample.3.* LN2d (i < 3)
  *   classifier.norm.*, classifier.head.{weight,bias} (absent in segmentation backbones)
+ * The first release (v0; old names are mapped on open, weights/legacy_names.c) differs:
+ *   patch_embed.0 conv (C, in, 4, 4)+b, patch_embed.2 LN; in_proj (2di, d) (x and the gate z),
+ *   .op.conv2d.bias (di); no norm2/mlp; layers.i.downsample.norm LN(4d),
+ *   .downsample.reduction.weight (d', 4d) (patch merging)
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vssm/infer.h"
-
-static const char *const preset_names[] = {"vmamba-tiny", "vmamba-tiny-s2l5", "vmamba-small", "vmamba-base",
-                                           "vmamba-small-s1l20", "vmamba-base-s1l20"};
 
 void vssm_preprocess_default(vssm_preprocess_params *pp) { *pp = vssm_preprocess_imagenet(); }
 
@@ -64,6 +65,24 @@ vssm_status vssm_vmamba_find_prefix(const vssm_source *src, char *buf, size_t n,
         }
     }
     return vssm_err_set(err, VSSM_ERR_FORMAT, "not a VMamba checkpoint: no tensor named [prefix]patch_embed.0.weight");
+}
+
+/* v0 (the first release: 4x4 patch embed, patch merging, z gate), v05_noz (3x3 stem, conv
+ * downsample, no gate), or "v05" (the v2 stem with a gate: not run); a mix is named. */
+static vssm_status forward_type_of(const vssm_source *src, const char *prefix, int gated, vssm_vmamba_config *cfg,
+                                   vssm_err *err) {
+    vssm_tensor t;
+    const int pe4 = get_shape(src, prefix, "patch_embed.0.weight", &t) && t.ndim == 4 && t.shape[2] == 4 &&
+                    t.shape[3] == 4 && !get_shape(src, prefix, "patch_embed.5.weight", &t);
+    const int merge = get_shape(src, prefix, "layers.0.downsample.reduction.weight", &t);
+    const char *ft = pe4 && merge && gated ? "v0" : gated ? "v05" : "v05_noz";
+    if ((pe4 || merge) && strcmp(ft, "v0") != 0)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "a VMamba with %s but %s: not a layout vssm runs (v0 has a 4x4 patch embed, patch merging "
+                            "and a z-gated in_proj)", pe4 ? "the 4x4 patch embed of v0" : "the patch merging of v0",
+                            !gated ? "no z gate in in_proj" : pe4 ? "no patch merging" : "the 3x3 stem of v2");
+    snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", ft);
+    return VSSM_OK;
 }
 
 /* Number of blocks of stage s: one more than the largest j of "layers.s.blocks.j.". */
@@ -115,7 +134,7 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
                                 prefix, nm, (long long)t.shape[1], ranks[i]);
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.in_proj.weight", i);
         if ((s = need(src, prefix, nm, 2, &t, err))) return s;
-        const char *ft = t.shape[0] == di ? "v05_noz" : "v05";
+        const int gated = t.shape[0] == 2 * (int64_t)di;
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.mlp.fc1.weight", i);
         float mlp = get_shape(src, prefix, nm, &t) && t.ndim == 2 && dims_plausible(&t) ? (float)t.shape[0] / (float)d : 0.0f;
         float r = (float)di / (float)d;
@@ -123,7 +142,7 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
             ratio = r;
             cfg->d_state = nstate;
             cfg->mlp_ratio = mlp;
-            snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", ft);
+            if ((s = forward_type_of(src, prefix, gated, cfg, err))) return s;
         } else if (fabsf(r - ratio) > 1e-6f || nstate != cfg->d_state || fabsf(mlp - cfg->mlp_ratio) > 1e-6f) {
             return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                                 "stage %d differs from stage 0 in ssm_ratio, d_state or mlp_ratio; vssm needs one value per model", i);
@@ -144,9 +163,9 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
     cfg->num_classes = get_shape(src, prefix, "classifier.head.weight", &t) ? (int)t.shape[0] : 0;
     /* the arch name: a preset whose backbone matches */
     snprintf(cfg->arch, sizeof cfg->arch, "custom");
-    for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
+    for (int k = 0; k < vssm_vmamba_preset_count(); k++) {
         vssm_vmamba_config p;
-        if (vssm_vmamba_config_preset(&p, preset_names[k], NULL) != VSSM_OK) continue;
+        if (vssm_vmamba_config_preset(&p, vssm_vmamba_preset_name(k), NULL) != VSSM_OK) continue;
         if (!memcmp(p.dims, cfg->dims, sizeof p.dims) && !memcmp(p.depths, cfg->depths, sizeof p.depths) &&
             p.ssm_ratio == cfg->ssm_ratio && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank &&
             p.mlp_ratio == cfg->mlp_ratio && p.in_chans == cfg->in_chans && !strcmp(p.forward_type, cfg->forward_type)) {
@@ -196,12 +215,19 @@ vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *cfg, const vssm_s
     checker c = {src, prefix ? prefix : "", cfg->arch[0] ? cfg->arch : "custom", err, VSSM_OK};
     char nm[160], b[96];
     int64_t C = cfg->dims[0], inc = cfg->in_chans;
-    expect(&c, "patch_embed.0.weight", 4, C / 2, inc, 3, 3);
-    expect(&c, "patch_embed.0.bias", 1, C / 2, 0, 0, 0);
-    expect_ln(&c, "patch_embed.2", C / 2);
-    expect(&c, "patch_embed.5.weight", 4, C, C / 2, 3, 3);
-    expect(&c, "patch_embed.5.bias", 1, C, 0, 0, 0);
-    expect_ln(&c, "patch_embed.7", C);
+    const int v0 = vssm_vmamba_is_v0(cfg);
+    if (v0) {
+        expect(&c, "patch_embed.0.weight", 4, C, inc, 4, 4);
+        expect(&c, "patch_embed.0.bias", 1, C, 0, 0, 0);
+        expect_ln(&c, "patch_embed.2", C);
+    } else {
+        expect(&c, "patch_embed.0.weight", 4, C / 2, inc, 3, 3);
+        expect(&c, "patch_embed.0.bias", 1, C / 2, 0, 0, 0);
+        expect_ln(&c, "patch_embed.2", C / 2);
+        expect(&c, "patch_embed.5.weight", 4, C, C / 2, 3, 3);
+        expect(&c, "patch_embed.5.bias", 1, C, 0, 0, 0);
+        expect_ln(&c, "patch_embed.7", C);
+    }
     for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
         int64_t d = cfg->dims[i], di = (int64_t)(cfg->ssm_ratio * (float)cfg->dims[i]), N = cfg->d_state;
         int64_t R = cfg->dt_rank > 0 ? cfg->dt_rank : (d + 15) / 16, h = (int64_t)((float)d * cfg->mlp_ratio);
@@ -212,6 +238,7 @@ vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *cfg, const vssm_s
             expect_ln(&c, (snprintf(nm, sizeof nm, "%.90snorm", b), nm), d);
             expect(&c, P("op.in_proj.weight"), 2, in_out, d, 0, 0);
             expect(&c, P("op.conv2d.weight"), 4, di, 1, 3, 3);
+            if (v0) expect(&c, P("op.conv2d.bias"), 1, di, 0, 0, 0);
             expect(&c, P("op.x_proj_weight"), 3, 4, R + 2 * N, di, 0);
             expect(&c, P("op.dt_projs_weight"), 3, 4, di, R, 0);
             expect(&c, P("op.dt_projs_bias"), 2, 4, di, 0, 0);
@@ -237,6 +264,13 @@ vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *cfg, const vssm_s
         }
         if (i + 1 < VSSM_VMAMBA_STAGES) {
             int64_t d2 = cfg->dims[i + 1];
+            if (v0) {
+                snprintf(nm, sizeof nm, "layers.%d.downsample.norm", i);
+                expect_ln(&c, nm, 4 * d);
+                snprintf(nm, sizeof nm, "layers.%d.downsample.reduction.weight", i);
+                expect(&c, nm, 2, d2, 4 * d, 0, 0);
+                continue;
+            }
             snprintf(nm, sizeof nm, "layers.%d.downsample.1.weight", i);
             expect(&c, nm, 4, d2, d, 3, 3);
             snprintf(nm, sizeof nm, "layers.%d.downsample.1.bias", i);

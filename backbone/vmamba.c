@@ -7,6 +7,14 @@
  *     .op.A_logs (4*Di, N)  .op.Ds (4*Di)  .op.out_norm LN(Di)  .op.out_proj (d, Di)
  *     .norm2 LN(d)  .mlp.fc1 (4d, d)+b  .mlp.fc2 (d, 4d)+b
  *   layers.s.downsample.1 conv(d', d, 3, 3)+b   .3 LN(d')            (s < 3)
+ * The first release (forward type v0, same family: one config, one state, the same scan):
+ *   patch_embed.0 conv(C, in, 4, 4)+b (stride 4)   .2 LN(C)
+ *   .op.in_proj (2Di, d): x and the gate z; .op.conv2d.bias (Di); the SS2D output is
+ *     out_proj(out_norm(y) * SiLU(z)); no norm2/mlp (mlp_ratio 0)
+ *   layers.s.downsample.norm LN(4d)   .reduction (d', 4d) (PatchMerging2D: 2x2 gather)
+ * It is a forward type of this family, not a family of its own: the config, the activation
+ * plan, the features the heads read and the fused cross-scan (d_state 16 is a parameter of
+ * it) are the v2 ones; only the stem, the in_proj/gate and the downsample differ.
  */
 #include <math.h>
 #include <stdio.h>
@@ -45,12 +53,14 @@ static int walk_conv(vssm_walker *w, const char *base, int64_t co, int64_t ci, f
 static int walk_block(vssm_walker *w, const vssm_vmamba_config *cfg, int s, int j, vssm_block_w *b) {
     const int64_t d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), R = vssm_vmamba_dt_rank(cfg, s);
     const int64_t N = cfg->d_state, K = VSSM_SCAN_K, hid = (int64_t)((float)d * cfg->mlp_ratio);
+    const int v0 = vssm_vmamba_is_v0(cfg);
     char base[160], nm[256];
     snprintf(base, sizeof base, "layers.%d.blocks.%d", s, j);
 #define NM(suffix) (snprintf(nm, sizeof nm, "%s.%s", base, suffix), nm)
     if (walk_ln(w, NM("norm"), d, &b->norm_w, &b->norm_b)) return 1;
-    VISIT(NM("op.in_proj.weight"), VSSM_XF_LINEAR, 1, &b->in_proj, Di, d);
+    VISIT(NM("op.in_proj.weight"), VSSM_XF_LINEAR, 1, &b->in_proj, v0 ? 2 * Di : Di, d);
     VISIT(NM("op.conv2d.weight"), VSSM_XF_T, 1, &b->conv, Di, 1, 3, 3); /* (3, 3, Di) */
+    if (v0) VISIT(NM("op.conv2d.bias"), VSSM_XF_PLAIN, 1, &b->conv_b, Di);
     VISIT(NM("op.x_proj_weight"), VSSM_XF_LINEAR, VSSM_SCAN_K, &b->x_proj, K, R + 2 * N, Di);
     VISIT(NM("op.dt_projs_weight"), VSSM_XF_T, VSSM_SCAN_K, &b->dt_w, K, Di, R); /* (K, R, Di) */
     VISIT(NM("op.dt_projs_bias"), VSSM_XF_PLAIN, 1, &b->dt_b, K, Di);
@@ -58,6 +68,7 @@ static int walk_block(vssm_walker *w, const vssm_vmamba_config *cfg, int s, int 
     VISIT(NM("op.Ds"), VSSM_XF_PLAIN, 1, &b->Ds, K * Di);
     if (walk_ln(w, NM("op.out_norm"), Di, &b->out_norm_w, &b->out_norm_b)) return 1;
     VISIT(NM("op.out_proj.weight"), VSSM_XF_LINEAR, 1, &b->out_proj, d, Di);
+    if (hid == 0) return 0;   /* v0: no MLP */
     if (walk_ln(w, NM("norm2"), d, &b->norm2_w, &b->norm2_b)) return 1;
     VISIT(NM("mlp.fc1.weight"), VSSM_XF_LINEAR, 1, &b->fc1_w, hid, d);
     VISIT(NM("mlp.fc1.bias"), VSSM_XF_PLAIN, 1, &b->fc1_b, hid);
@@ -67,27 +78,47 @@ static int walk_block(vssm_walker *w, const vssm_vmamba_config *cfg, int s, int 
     return 0;
 }
 
+/* the stem: v2's two stride-2 3x3 convs, or v0's 4x4 stride-4 conv (packed as (C, in*16)) */
+static int walk_stem(vssm_walker *w, const vssm_vmamba_config *cfg, vssm_vmamba *m) {
+    const int64_t C = cfg->dims[0];
+    if (vssm_vmamba_is_v0(cfg)) {
+        VISIT("patch_embed.0.weight", VSSM_XF_LINEAR, 1, &m->pe0_w, C, cfg->in_chans, 4, 4);
+        VISIT("patch_embed.0.bias", VSSM_XF_PLAIN, 1, &m->pe0_b, C);
+        return walk_ln(w, "patch_embed.2", C, &m->pe2_w, &m->pe2_b);
+    }
+    if (walk_conv(w, "patch_embed.0", C / 2, cfg->in_chans, &m->pe0_w, &m->pe0_b)) return 1;
+    if (walk_ln(w, "patch_embed.2", C / 2, &m->pe2_w, &m->pe2_b)) return 1;
+    if (walk_conv(w, "patch_embed.5", C, C / 2, &m->pe5_w, &m->pe5_b)) return 1;
+    return walk_ln(w, "patch_embed.7", C, &m->pe7_w, &m->pe7_b);
+}
+
+/* stage s's downsample: v2's stride-2 3x3 conv + LN, or v0's patch merging (LN(4d) + reduction) */
+static int walk_down(vssm_walker *w, const vssm_vmamba_config *cfg, int s, vssm_stage_w *st) {
+    const int64_t d = cfg->dims[s], d2 = cfg->dims[s + 1];
+    char base[64], nm[96];
+    if (vssm_vmamba_is_v0(cfg)) {
+        snprintf(base, sizeof base, "layers.%d.downsample.norm", s);
+        if (walk_ln(w, base, 4 * d, &st->down_ln_w, &st->down_ln_b)) return 1;
+        snprintf(nm, sizeof nm, "layers.%d.downsample.reduction.weight", s);
+        VISIT(nm, VSSM_XF_LINEAR, 1, &st->down_w, d2, 4 * d);
+        return 0;
+    }
+    snprintf(base, sizeof base, "layers.%d.downsample.1", s);
+    if (walk_conv(w, base, d2, d, &st->down_w, &st->down_b)) return 1;
+    snprintf(base, sizeof base, "layers.%d.downsample.3", s);
+    return walk_ln(w, base, d2, &st->down_ln_w, &st->down_ln_b);
+}
+
 /* m may hold NULL block arrays (counting only): slots then point at a dummy. */
 static int walk_model(vssm_walker *w, const void *config, void *model) {
     const vssm_vmamba_config *cfg = config;
     vssm_vmamba *m = model;
-    const int64_t C = cfg->dims[0];
-    if (walk_conv(w, "patch_embed.0", C / 2, cfg->in_chans, &m->pe0_w, &m->pe0_b)) return 1;
-    if (walk_ln(w, "patch_embed.2", C / 2, &m->pe2_w, &m->pe2_b)) return 1;
-    if (walk_conv(w, "patch_embed.5", C, C / 2, &m->pe5_w, &m->pe5_b)) return 1;
-    if (walk_ln(w, "patch_embed.7", C, &m->pe7_w, &m->pe7_b)) return 1;
+    if (walk_stem(w, cfg, m)) return 1;
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
         vssm_block_w dummy;
         for (int j = 0; j < cfg->depths[s]; j++)
             if (walk_block(w, cfg, s, j, m->stage[s].blocks ? &m->stage[s].blocks[j] : &dummy)) return 1;
-        if (s + 1 < VSSM_VMAMBA_STAGES) {
-            char base[64];
-            vssm_stage_w *st = &m->stage[s];
-            snprintf(base, sizeof base, "layers.%d.downsample.1", s);
-            if (walk_conv(w, base, cfg->dims[s + 1], cfg->dims[s], &st->down_w, &st->down_b)) return 1;
-            snprintf(base, sizeof base, "layers.%d.downsample.3", s);
-            if (walk_ln(w, base, cfg->dims[s + 1], &st->down_ln_w, &st->down_ln_b)) return 1;
-        }
+        if (s + 1 < VSSM_VMAMBA_STAGES && walk_down(w, cfg, s, &m->stage[s])) return 1;
     }
     return 0;
 }
@@ -139,7 +170,7 @@ vssm_ctx *vssm_vmamba_ctx(const vssm_vmamba *m) { return m->ctx; }
 void vssm_vmamba_state_free(vssm_vmamba_state *st) {
     if (!st) return;
     vssm_ctx *ctx = st->m->ctx;
-    float *bufs[] = {st->in, st->pe_mid, st->ln, st->xi, st->u, st->y, st->hid, st->tap_pe, st->tap_b0};
+    float *bufs[] = {st->in, st->pe_mid, st->ln, st->xi, st->u, st->y, st->hid, st->merge, st->tap_pe, st->tap_b0};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vssm_op_free(ctx, bufs[i]);
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) vssm_op_free(ctx, st->feat[s]);
     vssm_op_free(ctx, st->ws_mem);
@@ -160,6 +191,10 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
     if (h < 1 || w < 1 || h > 32768 || w > 32768)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d out of range [1, 32768]", h, w);
     const vssm_vmamba_config *cfg = &m->cfg;
+    const int v0 = vssm_vmamba_is_v0(cfg);
+    if (v0 && (h < 4 || w < 4))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d: the 4x4 patch embed of a v0 VMamba needs 4x4 "
+                            "or more", h, w);
     vssm_vmamba_state *st = calloc(1, sizeof *st);
     if (!st) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     st->m = m;
@@ -168,12 +203,14 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
     st->W = w;
     st->h1 = (h + 1) / 2;
     st->w1 = (w + 1) / 2;
-    size_t max_ld = 0, max_di = 0, max_hid = 0, ws = 0, f = sizeof(float);
-    ws = vssm_op_conv3x3s2_workspace(m->ctx, batch, h, w, cfg->in_chans);
-    size_t w2 = vssm_op_conv3x3s2_workspace(m->ctx, batch, st->h1, st->w1, cfg->dims[0] / 2);
-    if (w2 > ws) ws = w2;
+    size_t max_ld = 0, max_di = 0, max_hid = 0, max_merge = 0, ws = 0, f = sizeof(float);
+    if (!v0) {
+        ws = vssm_op_conv3x3s2_workspace(m->ctx, batch, h, w, cfg->in_chans);
+        size_t w2 = vssm_op_conv3x3s2_workspace(m->ctx, batch, st->h1, st->w1, cfg->dims[0] / 2);
+        if (w2 > ws) ws = w2;
+    }
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
-        vssm_vmamba_stage_size(h, w, s, &st->hs[s], &st->ws[s]);
+        vssm_vmamba_config_stage_size(cfg, h, w, s, &st->hs[s], &st->ws[s]);
         size_t L = (size_t)batch * st->hs[s] * st->ws[s];
         size_t d = cfg->dims[s], di = vssm_vmamba_d_inner(cfg, s), hid = (size_t)((float)d * cfg->mlp_ratio);
         if (L * d > max_ld) max_ld = L * d;
@@ -181,21 +218,27 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
         if (L * hid > max_hid) max_hid = L * hid;
         size_t sw = vssm_op_scan_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state);
         if (sw > ws) ws = sw;
-        if (s + 1 < VSSM_VMAMBA_STAGES) {
+        if (s + 1 < VSSM_VMAMBA_STAGES && !v0) {
             size_t cw = vssm_op_conv3x3s2_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)d);
             if (cw > ws) ws = cw;
         }
+        if (s > 0 && v0) {
+            size_t mg = (size_t)batch * st->hs[s] * st->ws[s] * 4 * cfg->dims[s - 1];
+            if (mg > max_merge) max_merge = mg;
+        }
     }
     int fail = 0;
+    size_t pe = v0 ? (size_t)st->hs[0] * st->ws[0] * 16 * cfg->in_chans : (size_t)st->h1 * st->w1 * (cfg->dims[0] / 2);
     st->in = state_alloc(st, (size_t)batch * h * w * cfg->in_chans * f, &fail);
-    st->pe_mid = state_alloc(st, (size_t)batch * st->h1 * st->w1 * (cfg->dims[0] / 2) * f, &fail);
+    st->pe_mid = state_alloc(st, (size_t)batch * pe * f, &fail);
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++)
         st->feat[s] = state_alloc(st, (size_t)batch * st->hs[s] * st->ws[s] * cfg->dims[s] * f, &fail);
     st->ln = state_alloc(st, max_ld * f, &fail);
-    st->xi = state_alloc(st, max_di * f, &fail);
+    st->xi = state_alloc(st, max_di * (v0 ? 2 : 1) * f, &fail);
     st->u = state_alloc(st, max_di * f, &fail);
     st->y = state_alloc(st, max_di * f, &fail);
     st->hid = state_alloc(st, max_hid * f, &fail);
+    st->merge = v0 ? state_alloc(st, max_merge * f, &fail) : NULL;
     st->ws_mem = state_alloc(st, ws, &fail);
     size_t l0 = (size_t)batch * st->hs[0] * st->ws[0] * cfg->dims[0] * f;
     st->tap_pe = state_alloc(st, l0, &fail);
@@ -216,26 +259,72 @@ void vssm_vmamba_state_set_micro_tokens(vssm_vmamba_state *st, int64_t tokens) {
 /* ---- forward ---- */
 
 /* x = x + SS2D(norm(x)); x = x + MLP(norm2(x)), for B images of one stage's residual
- * stream starting at x */
+ * stream starting at x. v0: in_proj gives x and the gate z side by side (xi, 2Di columns),
+ * the conv has a bias, SS2D's output is out_proj(out_norm(y) * SiLU(z)), and there is no MLP. */
 static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_block_w *b, float *x, int B) {
     vssm_ctx *ctx = m->ctx;
     const vssm_vmamba_config *cfg = &m->cfg;
-    const int H = st->hs[s], W = st->ws[s], d = cfg->dims[s];
+    const int H = st->hs[s], W = st->ws[s], d = cfg->dims[s], v0 = vssm_vmamba_is_v0(cfg);
     const int Di = vssm_vmamba_d_inner(cfg, s), hid = (int)((float)d * cfg->mlp_ratio);
     const int64_t M = (int64_t)B * H * W;
 
     vssm_op_layernorm(ctx, x, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, st->ln);
-    vssm_op_linear_packed(ctx, st->ln, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, st->xi);
-    vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
+    vssm_op_linear_packed(ctx, st->ln, M, d, b->in_proj, NULL, v0 ? 2 * Di : Di, VSSM_ACT_NONE, 0, st->xi);
+    if (v0) vssm_op_dwconv3x3_bias(ctx, st->xi, 2 * Di, B, H, W, Di, b->conv, b->conv_b, VSSM_ACT_SILU, st->u);
+    else vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
     vssm_scan_args a = {B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
                         st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
     vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
-    vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, st->xi);
-    vssm_op_linear_packed(ctx, st->xi, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
+    float *yn = v0 ? st->y : st->xi;   /* v0: xi still holds z */
+    vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, yn);
+    if (v0) vssm_op_mul_silu(ctx, yn, M, Di, st->xi + Di, 2 * Di);
+    vssm_op_linear_packed(ctx, yn, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
+    if (hid == 0) return;
 
     vssm_op_layernorm(ctx, x, M, d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, st->ln);
     vssm_op_linear_packed(ctx, st->ln, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, st->hid);
     vssm_op_linear_packed(ctx, st->hid, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x);
+}
+
+/* image -> stage 0's input feat[0]: v2: conv s2 -> LN -> GELU -> conv s2 -> LN; v0: 4x4
+ * patches -> linear -> LN */
+static void patch_embed(vssm_vmamba *m, vssm_vmamba_state *st) {
+    vssm_ctx *ctx = m->ctx;
+    const vssm_vmamba_config *cfg = &m->cfg;
+    const int B = st->B, C = cfg->dims[0], in = cfg->in_chans;
+    const int64_t M0 = (int64_t)B * st->hs[0] * st->ws[0];
+    if (vssm_vmamba_is_v0(cfg)) {
+        const int64_t rows = (int64_t)st->hs[0] * st->ws[0];   /* patches per image */
+        const vssm_patch_args pa = {B, st->H, st->W, in, 4, 4, rows, 0, -1, st->in, st->pe_mid};
+        vssm_op_patchify(ctx, &pa);
+        vssm_op_linear_packed(ctx, st->pe_mid, M0, 16 * in, m->pe0_w, m->pe0_b, C, VSSM_ACT_NONE, 0, st->feat[0]);
+        vssm_op_layernorm(ctx, st->feat[0], M0, C, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_NONE, st->feat[0]);
+        return;
+    }
+    vssm_op_conv3x3s2(ctx, st->in, B, st->H, st->W, in, m->pe0_w, m->pe0_b, C / 2, st->pe_mid, st->ws_mem);
+    vssm_op_layernorm(ctx, st->pe_mid, (int64_t)B * st->h1 * st->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU,
+                      st->pe_mid);
+    vssm_op_conv3x3s2(ctx, st->pe_mid, B, st->h1, st->w1, C / 2, m->pe5_w, m->pe5_b, C, st->feat[0], st->ws_mem);
+    vssm_op_layernorm(ctx, st->feat[0], M0, C, m->pe7_w, m->pe7_b, LN_EPS, VSSM_ACT_NONE, st->feat[0]);
+}
+
+/* feat[s] -> feat[s + 1]: v2: conv s2 -> LN; v0: 2x2 gather -> LN(4d) -> reduction */
+static void downsample(vssm_vmamba *m, vssm_vmamba_state *st, int s) {
+    vssm_ctx *ctx = m->ctx;
+    const vssm_vmamba_config *cfg = &m->cfg;
+    const vssm_stage_w *sw = &m->stage[s];
+    const int B = st->B, d = cfg->dims[s], d2 = cfg->dims[s + 1];
+    const int64_t Mn = (int64_t)B * st->hs[s + 1] * st->ws[s + 1];
+    if (vssm_vmamba_is_v0(cfg)) {
+        vssm_op_patch_merge(ctx, st->feat[s], B, st->hs[s], st->ws[s], d, st->merge);
+        vssm_op_layernorm(ctx, st->merge, Mn, 4 * d, sw->down_ln_w, sw->down_ln_b, LN_EPS, VSSM_ACT_NONE, st->merge);
+        vssm_op_linear_packed(ctx, st->merge, Mn, 4 * d, sw->down_w, NULL, d2, VSSM_ACT_NONE, 0, st->feat[s + 1]);
+        return;
+    }
+    vssm_op_conv3x3s2(ctx, st->feat[s], B, st->hs[s], st->ws[s], d, sw->down_w, sw->down_b, d2, st->feat[s + 1],
+                      st->ws_mem);
+    vssm_op_layernorm(ctx, st->feat[s + 1], Mn, d2, sw->down_ln_w, sw->down_ln_b, LN_EPS, VSSM_ACT_NONE,
+                      st->feat[s + 1]);
 }
 
 vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err) {
@@ -248,12 +337,8 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
     if (vssm_op_upload(ctx, st->in, input, in_bytes) != 0)
         return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the input to the device failed");
 
-    /* patch embed: conv s2 -> LN -> GELU -> conv s2 -> LN (stride 4) */
-    vssm_op_conv3x3s2(ctx, st->in, B, st->H, st->W, cfg->in_chans, m->pe0_w, m->pe0_b, C / 2, st->pe_mid, st->ws_mem);
-    vssm_op_layernorm(ctx, st->pe_mid, (int64_t)B * st->h1 * st->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU, st->pe_mid);
-    vssm_op_conv3x3s2(ctx, st->pe_mid, B, st->h1, st->w1, C / 2, m->pe5_w, m->pe5_b, C, st->feat[0], st->ws_mem);
+    patch_embed(m, st);
     const int64_t M0 = (int64_t)B * st->hs[0] * st->ws[0];
-    vssm_op_layernorm(ctx, st->feat[0], M0, C, m->pe7_w, m->pe7_b, LN_EPS, VSSM_ACT_NONE, st->feat[0]);
     size_t l0 = (size_t)M0 * C * sizeof(float);
     vssm_op_copy(ctx, st->tap_pe, st->feat[0], l0);
 
@@ -274,13 +359,7 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
                     vssm_op_copy(ctx, st->tap_b0 + slab * b0, st->feat[0] + slab * b0, slab * nb * sizeof(float));
             }
         }
-        if (s + 1 < VSSM_VMAMBA_STAGES) {
-            const int64_t Mn = (int64_t)B * st->hs[s + 1] * st->ws[s + 1];
-            vssm_op_conv3x3s2(ctx, st->feat[s], B, st->hs[s], st->ws[s], cfg->dims[s], sw->down_w, sw->down_b,
-                              cfg->dims[s + 1], st->feat[s + 1], st->ws_mem);
-            vssm_op_layernorm(ctx, st->feat[s + 1], Mn, cfg->dims[s + 1], sw->down_ln_w, sw->down_ln_b, LN_EPS,
-                              VSSM_ACT_NONE, st->feat[s + 1]);
-        }
+        if (s + 1 < VSSM_VMAMBA_STAGES) downsample(m, st, s);
     }
     return vssm_op_status(ctx, "the forward pass", err);
 }
@@ -349,16 +428,17 @@ static const vssm_vmamba_config *vm_cfg(const void *m) { return vssm_vmamba_get_
 static const char *vm_arch(const void *m) { return vm_cfg(m)->arch; }
 static vssm_ctx *vm_ctx(const void *m) { return vssm_vmamba_ctx((const vssm_vmamba *)m); }
 static int vm_in_chans(const void *m) { return vm_cfg(m)->in_chans; }
-static int vm_min_side(const void *m) { (void)m; return 1; }
+static int vm_min_side(const void *m) { return vssm_vmamba_is_v0(vm_cfg(m)) ? 4 : 1; }
 static int vm_num_classes(const void *m) { return vm_cfg(m)->num_classes; }
 static vssm_cls_input vm_cls_input(const void *m) { (void)m; return VSSM_CLS_POOLED; }
 static int vm_stages(const void *m) { (void)m; return VSSM_VMAMBA_STAGES; }
 static int vm_stage_channels(const void *m, int s) { return vm_cfg(m)->dims[s]; }
 static int vm_stage_stride(const void *m, int s) { (void)m; return 4 << s; }
-static double vm_stage_offset(const void *m, int s) { (void)m, (void)s; return 0.5; }
+/* v2: the centre of the stride-2 3x3 conv chain; v0: of the stride x stride cell a 4x4 patch
+ * embed and 2x2 merges cover */
+static double vm_stage_offset(const void *m, int s) { return vssm_vmamba_is_v0(vm_cfg(m)) ? (4 << s) / 2.0 : 0.5; }
 static void vm_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) {
-    (void)m;
-    vssm_vmamba_stage_size(h, w, s, hs, ws);
+    vssm_vmamba_config_stage_size(vm_cfg(m), h, w, s, hs, ws);
 }
 static double vm_macs(const void *m, int h, int w) { return vssm_vmamba_macs(vm_cfg(m), h, w); }
 static int64_t vm_params(const void *m) { return vssm_vmamba_param_count(vm_cfg(m)); }

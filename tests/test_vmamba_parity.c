@@ -117,8 +117,12 @@ static void check_file(const char *name) {
     free(path);
 }
 
-int main(void) {
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_file(files[i]);
+/* the vector files named as arguments (test_vmamba_v0_parity: the first release's), else files[] */
+int main(int argc, char **argv) {
+    if (argc > 1)
+        for (int i = 1; i < argc; i++) check_file(argv[i]);
+    else
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_file(files[i]);
     /* a full-size file (gen_vmamba_vectors.py --full vmamba-tiny OUT) when one is given */
     const char *full = getenv("VSSM_FULL_VECTORS");
     if (full && *full) check_file(full);

@@ -8,7 +8,11 @@
  * Everything but the forward type is recoverable from shapes: dims from the block norms,
  * depths from the block indices, ssm_ratio from the depthwise conv, d_state and dt_rank
  * from x_proj/dt_projs, mlp_ratio from fc1, classes from classifier.head (0 without one).
- * forward_type is "v05_noz" when in_proj has d_inner outputs (no gate), "v05" otherwise.
+ * forward_type is "v05_noz" when in_proj has d_inner outputs (no gate); "v0" (the first release)
+ * for a 4x4 patch embed (patch_embed.0 (C, in, 4, 4), no patch_embed.5), patch merging
+ * (layers.0.downsample.reduction) and a gated in_proj (2 d_inner outputs); "v05" for a gate
+ * with the v2 stem (not run). A v0 file in the old names (patch_embed.proj, blocks.N.ln_1,
+ * blocks.N.self_attention, norm, head) is read under today's names (weights/legacy_names.c).
  * arch is the preset whose config matches, else "custom".
  *
  * Metadata keys (all strings): arch, forward_type, dims "96,192,384,768", depths "2,2,8,2",

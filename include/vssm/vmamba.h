@@ -1,11 +1,13 @@
-/* vssm/vmamba.h - the VMamba (VSSM v2, forward type v05_noz) backbone.
+/* vssm/vmamba.h - the VMamba backbone: VSSM v2 (forward type v05_noz) and the first release
+ * (v0: 4x4 patch embed, z-gated SS2D with d_state 16, no MLP, patch merging).
  *
  * image (B, H, W, 3) f32, NHWC, already normalised
  *   -> patch embed (two stride-2 3x3 convs)           stride 4
  *   -> stage 0: depths[0] VSS blocks   -> feature C1   stride 4,  dims[0] channels
  *   -> downsample -> stage 1 ...       -> feature C2   stride 8
  *   -> ...                             -> features C3, C4 (strides 16, 32)
- * Each stride-2 conv (pad 1) maps a size n to ceil(n/2), so any H, W >= 1 is legal.
+ * Each stride-2 conv (pad 1) maps a size n to ceil(n/2), so any H, W >= 1 is legal (v0: the
+ * 4x4 stride-4 patch embed needs H, W >= 4; vssm_vmamba_config_stage_size).
  *
  * The backbone's public result is the list of per-stage feature maps, (B, Hi, Wi, Ci)
  * NHWC on the context's device. Heads (vssm/heads.h) take that list.
@@ -35,7 +37,7 @@ extern "C" {
 
 typedef struct vssm_vmamba_config {
     char arch[48];           /* "vmamba-tiny", ... or "custom" */
-    char forward_type[16];   /* only "v05_noz" is supported */
+    char forward_type[16];   /* "v05_noz" (the v2 releases) or "v0" (the first release) */
     int in_chans;            /* 3 */
     int dims[VSSM_VMAMBA_STAGES];   /* C*[1,2,4,8] */
     int depths[VSSM_VMAMBA_STAGES];
@@ -46,15 +48,24 @@ typedef struct vssm_vmamba_config {
     int num_classes;         /* classifier outputs; 0 = no classifier */
 } vssm_vmamba_config;
 
-/* Named presets: vmamba-tiny (s1l8), vmamba-tiny-s2l5, vmamba-small, vmamba-base,
- * vmamba-small-s1l20, vmamba-base-s1l20 (1000 classes). */
+/* Named presets (1000 classes): vmamba-tiny (s1l8), vmamba-tiny-s2l5, vmamba-small, vmamba-base,
+ * vmamba-small-s1l20, vmamba-base-s1l20 (forward type v05_noz), and the first release
+ * vmamba-v0-tiny, vmamba-v0-small, vmamba-v0-base (v0). */
 VSSM_API vssm_status vssm_vmamba_config_preset(vssm_vmamba_config *cfg, const char *name, vssm_err *err);
+/* The presets by index, 0 .. count - 1 (NULL past the end). */
+VSSM_API int vssm_vmamba_preset_count(void);
+VSSM_API const char *vssm_vmamba_preset_name(int i);
+/* 1 when cfg is the first release's forward type (v0). */
+VSSM_API int vssm_vmamba_is_v0(const vssm_vmamba_config *cfg);
 /* Checks every field for range and consistency. */
 VSSM_API vssm_status vssm_vmamba_config_validate(const vssm_vmamba_config *cfg, vssm_err *err);
 VSSM_API int vssm_vmamba_d_inner(const vssm_vmamba_config *cfg, int stage);
 VSSM_API int vssm_vmamba_dt_rank(const vssm_vmamba_config *cfg, int stage);
-/* Spatial size after the patch embed and each stage: sizes[s] for stage s. */
+/* Spatial size of stage s for an h x w input, v05_noz: every stride-2 3x3 conv maps n to
+ * ceil(n/2). vssm_vmamba_config_stage_size is the config's: v0's 4x4 stride-4 patch embed
+ * maps n to floor(n/4), each 2x2 patch merging (zero-padded) to ceil(n/2). */
 VSSM_API void vssm_vmamba_stage_size(int h, int w, int stage, int *hs, int *ws);
+VSSM_API void vssm_vmamba_config_stage_size(const vssm_vmamba_config *cfg, int h, int w, int stage, int *hs, int *ws);
 /* Multiply-adds of one forward (backbone + classifier) per image at h x w. */
 VSSM_API double vssm_vmamba_macs(const vssm_vmamba_config *cfg, int h, int w);
 VSSM_API int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg);
