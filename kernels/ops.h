@@ -142,6 +142,23 @@ typedef struct vssm_scan1d_grads {
       (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
        const float *dy, float *dx, float *dw, float *db),                                                        \
       (ctx, x, M, K, w, b, N, act, dy, dx, dw, db), M >= 0 && K >= 0 && N >= 1 && x && w && dy)                \
+    X(conv3x3s2_bwd, CONV,                                                                                       \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, int Cout, const float *dy,  \
+       float *dx, float *dw, float *db),                                                                         \
+      (ctx, x, B, H, W, Cin, w, Cout, dy, dx, dw, db),                                                           \
+      B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1 && x && w && dy)                                      \
+    X(dwconv3x3_bwd, DWCONV,                                                                                     \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, const float *dy, \
+       float *dx, float *dw),                                                                                    \
+      (ctx, x, B, H, W, C, w, act, dy, dx, dw), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && w && dy)            \
+    X(conv1d_bwd, DWCONV,                                                                                        \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias,  \
+       int K, int reverse, vssm_act act, const float *dy, float *dx, float *dw, float *dbias),                   \
+      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, dy, dx, dw, dbias),                                       \
+      K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && dy)                                          \
+    X(patchify_bwd, CONV, (vssm_ctx * ctx, const vssm_patch_args *a, const float *dcols, float *dx),            \
+      (ctx, a, dcols, dx),                                                                                       \
+      a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && dcols && dx)       \
     X(layernorm_bwd, NORM,                                                                                       \
       (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
        vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta),                                   \

@@ -206,6 +206,170 @@ static void cases_linear(void) {
     test_linear(1, 1, 1, VSSM_ACT_GELU, 1, 1, 1, 1);
 }
 
+/* ================================================================ depthwise 3x3 */
+
+static double fwd_dwconv(const bcase *c, const double *const *p) {
+    const int B = c->s[0], H = c->s[1], W = c->s[2], C = c->s[3], act = c->s[4];
+    double L = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int q = 0; q < W; q++)
+                for (int k = 0; k < C; k++) {
+                    double s = 0;
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            const int ih = h - 1 + kh, iw = q - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            s += p[0][(((size_t)b * H + ih) * W + iw) * C + k] * p[1][(kh * 3 + kw) * C + k];
+                        }
+                    L += c->dy[(((size_t)b * H + h) * W + q) * C + k] * act_d(s, act);
+                }
+    return L;
+}
+static void run_dwconv(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_op_dwconv3x3_bwd(ctx, dv[0], c->s[0], c->s[1], c->s[2], c->s[3], dv[1], (vssm_act)c->s[4], ddy, dg[0], dg[1]);
+}
+static void test_dwconv(int B, int H, int W, int C, vssm_act act) {
+    op_covered[OP_dwconv3x3_bwd] = 1;
+    bcase c = {.tol = 1e-5, .run = run_dwconv, .fwd = fwd_dwconv};
+    snprintf(c.what, sizeof c.what, "dwconv3x3_bwd B=%d %dx%d C=%d act=%d", B, H, W, C, act);
+    const size_t n = (size_t)B * H * W * C;
+    add_param(&c, "x", rand_vec(n, 1), n, 1);
+    add_param(&c, "w", rand_vec((size_t)9 * C, 0.5f), (size_t)9 * C, 1);
+    c.dy = rand_vec(n, 1), c.ny = n;
+    c.s[0] = B, c.s[1] = H, c.s[2] = W, c.s[3] = C, c.s[4] = act;
+    check_case(&c);
+}
+static void cases_dwconv3x3(void) {
+    test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);
+    test_dwconv(1, 1, 1, 33, VSSM_ACT_NONE);
+    test_dwconv(1, 6, 3, 40, VSSM_ACT_GELU);
+    test_dwconv(1, 2, 9, 3, VSSM_ACT_NONE);
+}
+
+/* ================================================================ 3x3 stride 2 */
+
+static double fwd_conv(const bcase *c, const double *const *p) {
+    const int B = c->s[0], H = c->s[1], W = c->s[2], Ci = c->s[3], Co = c->s[4], Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    double L = 0;
+    for (int b = 0; b < B; b++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++)
+                for (int o = 0; o < Co; o++) {
+                    double s = p[2][o];
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            const int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            for (int i = 0; i < Ci; i++)
+                                s += p[0][(((size_t)b * H + ih) * W + iw) * Ci + i] *
+                                     p[1][(((size_t)o * 3 + kh) * 3 + kw) * Ci + i];
+                        }
+                    L += c->dy[(((size_t)b * Ho + oh) * Wo + ow) * Co + o] * s;
+                }
+    return L;
+}
+static void run_conv(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_op_conv3x3s2_bwd(ctx, dv[0], c->s[0], c->s[1], c->s[2], c->s[3], dv[1], c->s[4], ddy, dg[0], dg[1], dg[2]);
+}
+/* w in the op's plain layout (Cout, 3, 3, Cin) */
+static void test_conv(int B, int H, int W, int Ci, int Co, int wx) {
+    op_covered[OP_conv3x3s2_bwd] = 1;
+    bcase c = {.tol = 1e-5, .run = run_conv, .fwd = fwd_conv};
+    snprintf(c.what, sizeof c.what, "conv3x3s2_bwd B=%d %dx%d %d->%d%s", B, H, W, Ci, Co, wx ? "" : " no dx");
+    const size_t nx = (size_t)B * H * W * Ci, ny = (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) * Co;
+    add_param(&c, "x", rand_vec(nx, 1), nx, wx);
+    add_param(&c, "w", rand_vec((size_t)Co * 9 * Ci, 0.3f), (size_t)Co * 9 * Ci, 1);
+    add_param(&c, "b", rand_vec(Co, 1), Co, 1);
+    c.dy = rand_vec(ny, 1), c.ny = ny;
+    c.s[0] = B, c.s[1] = H, c.s[2] = W, c.s[3] = Ci, c.s[4] = Co;
+    check_case(&c);
+}
+static void cases_conv3x3s2(void) {
+    test_conv(2, 9, 7, 3, 5, 1);
+    test_conv(1, 1, 1, 4, 6, 1);
+    test_conv(1, 8, 6, 8, 16, 1);
+    test_conv(1, 5, 11, 3, 48, 0);   /* the RGB stem: no input gradient */
+}
+
+/* ================================================================ causal conv1d */
+
+static double fwd_conv1d(const bcase *c, const double *const *p) {
+    const int B = c->s[0], L = c->s[1], C = c->s[2], K = c->s[3], rev = c->s[4], act = c->s[5], ldx = c->s[6];
+    double tot = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < L; t++)
+            for (int k = 0; k < C; k++) {
+                double s = p[2][k];
+                for (int j = 0; j < K; j++) {
+                    const int src = rev ? t + (K - 1) - j : t - (K - 1) + j;
+                    if (src >= 0 && src < L) s += p[1][(size_t)j * C + k] * p[0][((size_t)b * L + src) * ldx + k];
+                }
+                tot += c->dy[((size_t)b * L + t) * C + k] * act_d(s, act);
+            }
+    return tot;
+}
+static void run_conv1d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_op_conv1d_bwd(ctx, dv[0], c->s[6], c->s[0], c->s[1], c->s[2], dv[1], dv[2], c->s[3], c->s[4],
+                       (vssm_act)c->s[5], ddy, dg[0], dg[1], dg[2]);
+}
+static void test_conv1d(int B, int L, int C, int ldx, int K, int reverse, vssm_act act) {
+    op_covered[OP_conv1d_bwd] = 1;
+    bcase c = {.tol = 1e-5, .run = run_conv1d, .fwd = fwd_conv1d};
+    snprintf(c.what, sizeof c.what, "conv1d_bwd B=%d L=%d C=%d ldx=%d K=%d reverse=%d act=%d", B, L, C, ldx, K,
+             reverse, act);
+    add_param(&c, "x", rand_vec((size_t)B * L * ldx, 1), (size_t)B * L * ldx, 1);
+    add_param(&c, "w", rand_vec((size_t)K * C, 0.5f), (size_t)K * C, 1);
+    add_param(&c, "bias", rand_vec(C, 1), C, 1);
+    c.dy = rand_vec((size_t)B * L * C, 1), c.ny = (size_t)B * L * C;
+    c.s[0] = B, c.s[1] = L, c.s[2] = C, c.s[3] = K, c.s[4] = reverse, c.s[5] = act, c.s[6] = ldx;
+    check_case(&c);
+}
+static void cases_conv1d(void) {
+    test_conv1d(2, 37, 19, 40, 4, 0, VSSM_ACT_SILU);
+    test_conv1d(2, 70, 19, 19, 4, 1, VSSM_ACT_SILU);   /* two token blocks */
+    test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE);    /* L < K */
+    test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
+}
+
+/* ================================================================ patch extraction */
+
+static double fwd_patchify(const bcase *c, const double *const *p) {
+    const int B = c->s[0], H = c->s[1], W = c->s[2], C = c->s[3], P = c->s[4], S = c->s[5], skip = c->s[6];
+    const int rows = c->s[7], row0 = c->s[8], gh = (H - P) / S + 1, gw = (W - P) / S + 1, KC = C * P * P;
+    double L = 0;
+    for (int b = 0; b < B; b++)
+        for (int m = 0; m < gh * gw; m++) {
+            const int row = row0 + m + (skip >= 0 && m >= skip);
+            for (int k = 0; k < KC; k++) {
+                const int ch = k / (P * P), ky = k % (P * P) / P, kx = k % P;
+                const int yy = m / gw * S + ky, xx = m % gw * S + kx;
+                L += c->dy[((size_t)b * rows + row) * KC + k] * p[0][(((size_t)b * H + yy) * W + xx) * C + ch];
+            }
+        }
+    return L;
+}
+static void run_patchify(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_patch_args a = {c->s[0], c->s[1], c->s[2], c->s[3], c->s[4], c->s[5], c->s[7], c->s[8], c->s[6], NULL, NULL};
+    vssm_op_patchify_bwd(ctx, &a, ddy, dg[0]);
+}
+static void test_patchify(int B, int H, int W, int C, int P, int S, int skip, int row0) {
+    op_covered[OP_patchify_bwd] = 1;
+    bcase c = {.tol = 1e-6, .run = run_patchify, .fwd = fwd_patchify};
+    snprintf(c.what, sizeof c.what, "patchify_bwd B=%d %dx%d C=%d P=%d S=%d skip=%d", B, H, W, C, P, S, skip);
+    const int gh = (H - P) / S + 1, gw = (W - P) / S + 1, rows = gh * gw + (skip >= 0) + row0;
+    add_param(&c, "x", rand_vec((size_t)B * H * W * C, 1), (size_t)B * H * W * C, 1);
+    c.ny = (size_t)B * rows * C * P * P, c.dy = rand_vec(c.ny, 1);
+    c.s[0] = B, c.s[1] = H, c.s[2] = W, c.s[3] = C, c.s[4] = P, c.s[5] = S, c.s[6] = skip, c.s[7] = rows;
+    c.s[8] = row0;
+    check_case(&c);
+}
+static void cases_patchify(void) {
+    test_patchify(2, 35, 21, 3, 16, 16, -1, 0);   /* 2x1 grid, remainders get no gradient */
+    test_patchify(1, 40, 30, 2, 16, 8, 5, 0);     /* stride 8: overlapping patches, class row after patch 4 */
+    test_patchify(1, 13, 11, 3, 5, 3, -1, 3);     /* stride 3 of 5, rows offset */
+}
+
 /* ================================================================ layernorm */
 
 static double fwd_layernorm(const bcase *c, const double *const *p) {
@@ -379,6 +543,10 @@ static const struct {
     void (*run)(void);
 } cases[] = {
     {"linear_bwd", cases_linear},
+    {"conv3x3s2_bwd", cases_conv3x3s2},
+    {"dwconv3x3_bwd", cases_dwconv3x3},
+    {"conv1d_bwd", cases_conv1d},
+    {"patchify_bwd", cases_patchify},
     {"layernorm_bwd", cases_layernorm},
     {"avgpool_bwd", cases_avgpool},
     {"rmsnorm_bwd", cases_rmsnorm},
@@ -386,8 +554,7 @@ static const struct {
 };
 
 /* forward ops without a backward yet (issue 20's later steps; the v0 ops are not trained) */
-static const char *const pending[] = {"conv3x3s2", "dwconv3x3", "ss2d_scan", "conv1d", "scan1d", "patchify",
-                                      "rows_add", "dwconv3x3_bias", "mul_silu", "patch_merge"};
+static const char *const pending[] = {"ss2d_scan", "scan1d", "rows_add", "dwconv3x3_bias", "mul_silu", "patch_merge"};
 
 static int has_backward(const char *fwd) {
     char want[64];
