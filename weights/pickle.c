@@ -357,233 +357,282 @@ static uint64_t le(const uint8_t *p, int n) {
     return x;
 }
 
-static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_pk_persistent_fn persistent,
-                       void *user, vssm_pk_val **result, vssm_err *err) {
-    const uint8_t *p = data, *end = data + n;
+/* The opcode handlers: each consumes m->op's operand from *pp and returns VSSM_OK, an error
+ * (named), or NOT_MINE (no vssm_status value) with err untouched when the opcode is not its own. */
+#define NOT_MINE ((vssm_status)-1)
+
+/* numbers, booleans, None, strings and bytes */
+static vssm_status op_scalar(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, vssm_err *err) {
+    const uint8_t *p = *pp;
+    switch (m->op) {
+    case 'N': PUSH(vssm_pk_new(m, VSSM_PK_NONE)); break;
+    case 0x88: PUSH(make_int(m, 1, VSSM_PK_BOOL)); break;
+    case 0x89: PUSH(make_int(m, 0, VSSM_PK_BOOL)); break;
+    case 'J': NEED(4); PUSH(make_int(m, (int32_t)le(p, 4), VSSM_PK_INT)); p += 4; break;
+    case 'K': NEED(1); PUSH(make_int(m, p[0], VSSM_PK_INT)); p += 1; break;
+    case 'M': NEED(2); PUSH(make_int(m, (int64_t)le(p, 2), VSSM_PK_INT)); p += 2; break;
+    case 0x8a: {                                           /* LONG1 */
+        NEED(1);
+        int k = p[0];
+        if (k > 8) return fail(m, err, "integer wider than 64 bits%s%s", NULL, NULL);
+        NEED(1 + k);
+        uint64_t x = le(p + 1, k);
+        if (k > 0 && k < 8 && (p[k] & 0x80)) x |= ~(uint64_t)0 << (8 * k);  /* sign-extend */
+        PUSH(make_int(m, (int64_t)x, VSSM_PK_INT));
+        p += 1 + k;
+        break;
+    }
+    case 'I': {                                            /* INT (text): also bools "01"/"00" */
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl || nl - p > 20 || nl == p) return fail(m, err, "bad INT operand%s%s", NULL, NULL);
+        char t[24];
+        memcpy(t, p, (size_t)(nl - p));
+        t[nl - p] = 0;
+        char *e;
+        errno = 0;
+        long long x = strtoll(t, &e, 10);
+        if (*e || errno == ERANGE) return fail(m, err, "bad INT operand (not a 64-bit integer)%s%s", NULL, NULL);
+        if (!strcmp(t, "01") || !strcmp(t, "00")) PUSH(make_int(m, x, VSSM_PK_BOOL));
+        else PUSH(make_int(m, x, VSSM_PK_INT));
+        p = nl + 1;
+        break;
+    }
+    case 'G': {                                            /* BINFLOAT (big-endian) */
+        NEED(8);
+        uint64_t bits = 0;
+        for (int i = 0; i < 8; i++) bits = bits << 8 | p[i];
+        vssm_pk_val *v = vssm_pk_new(m, VSSM_PK_FLOAT);
+        if (v) memcpy(&v->fval, &bits, 8);
+        PUSH(v);
+        p += 8;
+        break;
+    }
+    case 'X': case 0x8c: case 0x8d:                        /* BINUNICODE, SHORT_, 8 */
+    case 'B': case 'C': case 0x8e:                         /* BINBYTES, SHORT_, 8 */
+    case 'T': case 'U': {                                  /* BINSTRING, SHORT_ */
+        int w = (m->op == 0x8c || m->op == 'C' || m->op == 'U') ? 1 : (m->op == 0x8d || m->op == 0x8e) ? 8 : 4;
+        NEED(w);
+        uint64_t len = le(p, w);
+        p += w;
+        if (len > (uint64_t)(end - p)) return fail(m, err, "string length runs past the end of the pickle%s%s", NULL, NULL);
+        int text = m->op == 'X' || m->op == 0x8c || m->op == 0x8d;
+        PUSH(make_str(m, p, len, text ? VSSM_PK_STR : VSSM_PK_BYTES));
+        p += len;
+        break;
+    }
+    default: return NOT_MINE;
+    }
+    *pp = p;
+    return VSSM_OK;
+}
+
+/* tuples, lists, dicts and what adds to them */
+static vssm_status op_container(vssm_pk_machine *m, vssm_err *err) {
+    vssm_pk_val *a, *b, *c;
+    switch (m->op) {
+    case ')': PUSH(make_seq(m, VSSM_PK_TUPLE, NULL, 0)); break;
+    case ']': PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break;
+    case '}': PUSH(make_seq(m, VSSM_PK_DICT, NULL, 0)); break;
+    case 0x8f: PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break;   /* EMPTY_SET: kept as a list */
+    case 0x85: case 0x86: case 0x87: {                     /* TUPLE1..3 */
+        size_t k = (size_t)(m->op - 0x84);
+        size_t base = m->n_marks ? m->marks[m->n_marks - 1] : 0;
+        if (m->sp < base + k) return fail(m, err, "stack underflow%s%s", NULL, NULL);
+        m->sp -= k;
+        PUSH(make_seq(m, VSSM_PK_TUPLE, stack_at(m, m->sp, k), k));
+        break;
+    }
+    case 't': case 'l': case 0x91: {                       /* TUPLE, LIST, FROZENSET (from mark) */
+        size_t base = pop_mark(m);
+        if (base == (size_t)-1) return fail(m, err, "TUPLE/LIST without MARK%s%s", NULL, NULL);
+        size_t k = m->sp - base;
+        m->sp = base;
+        PUSH(make_seq(m, m->op == 't' ? VSSM_PK_TUPLE : VSSM_PK_LIST, stack_at(m, base, k), k));
+        break;
+    }
+    case 'd': {                                            /* DICT (from mark) */
+        size_t base = pop_mark(m);
+        if (base == (size_t)-1 || (m->sp - base) % 2) return fail(m, err, "DICT without MARK or with an odd item count%s%s", NULL, NULL);
+        size_t k = m->sp - base;
+        m->sp = base;
+        PUSH(make_seq(m, VSSM_PK_DICT, stack_at(m, base, k), k));
+        break;
+    }
+    case 'a':                                              /* APPEND */
+        POP(b);
+        TOP(a);
+        if (a->kind == VSSM_PK_LIST) { if (!items_push(a, b)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory"); }
+        else if (a->kind != VSSM_PK_OPAQUE) return fail(m, err, "APPEND to a %s%s", vssm_pk_kind_name(a->kind), NULL);
+        break;
+    case 'e': case 0x90: case 'u': {                       /* APPENDS, ADDITEMS, SETITEMS */
+        size_t base = pop_mark(m);
+        if (base == (size_t)-1 || base == 0) return fail(m, err, "APPENDS/SETITEMS without MARK or target%s%s", NULL, NULL);
+        a = m->stack[base - 1];
+        size_t k = m->sp - base;
+        int dict = m->op == 'u';
+        if (dict && k % 2) return fail(m, err, "SETITEMS with an odd item count%s%s", NULL, NULL);
+        if (a->kind == (dict ? VSSM_PK_DICT : VSSM_PK_LIST)) {
+            for (size_t i = 0; i < k; i++)
+                if (!items_push(a, m->stack[base + i])) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
+        } else if (a->kind != VSSM_PK_OPAQUE) {
+            return fail(m, err, "%s into a %s", dict ? "SETITEMS" : "APPENDS", vssm_pk_kind_name(a->kind));
+        }
+        m->sp = base;
+        break;
+    }
+    case 's':                                              /* SETITEM */
+        POP(c);
+        POP(b);
+        TOP(a);
+        if (a->kind == VSSM_PK_DICT) {
+            if (!items_push(a, b) || !items_push(a, c)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
+        } else if (a->kind != VSSM_PK_OPAQUE) {
+            return fail(m, err, "SETITEM on a %s%s", vssm_pk_kind_name(a->kind), NULL);
+        }
+        break;
+    default: return NOT_MINE;
+    }
+    return VSSM_OK;
+}
+
+/* a decimal memo index ending in '\n' (PUT, GET) */
+static vssm_status text_index(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, const char *what, uint64_t *idx,
+                              vssm_err *err) {
+    const uint8_t *p = *pp;
+    const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl || nl == p || nl - p > 18) return fail(m, err, "bad %s operand%s", what, NULL);
+    *idx = 0;
+    for (const uint8_t *q = p; q < nl; q++) {
+        if (*q < '0' || *q > '9') return fail(m, err, "bad %s operand%s", what, NULL);
+        *idx = *idx * 10 + (uint64_t)(*q - '0');
+    }
+    *pp = nl + 1;
+    return VSSM_OK;
+}
+
+/* the memo: PUT, BINPUT, LONG_BINPUT, MEMOIZE, GET, BINGET, LONG_BINGET */
+static vssm_status op_memo(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, vssm_err *err) {
+    const uint8_t *p = *pp;
+    uint64_t idx;
+    vssm_status s;
+    switch (m->op) {
+    case 'p': if ((s = text_index(m, &p, end, "PUT", &idx, err))) return s; s = memo_put(m, idx, err); break;
+    case 'q': NEED(1); s = memo_put(m, p[0], err); p += 1; break;
+    case 'r': NEED(4); s = memo_put(m, le(p, 4), err); p += 4; break;
+    case 0x94: s = memo_put(m, m->memo_count, err); break;
+    case 'g': if ((s = text_index(m, &p, end, "GET", &idx, err))) return s; s = memo_get(m, idx, err); break;
+    case 'h': NEED(1); s = memo_get(m, p[0], err); p += 1; break;
+    case 'j': NEED(4); s = memo_get(m, le(p, 4), err); p += 4; break;
+    default: return NOT_MINE;
+    }
+    *pp = p;
+    return s;
+}
+
+/* globals on the allow-list, what may be applied to them, state and persistent ids */
+static vssm_status op_call(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, vssm_pk_persistent_fn persistent,
+                           void *user, vssm_err *err) {
     vssm_pk_val *a, *b, *c;
     vssm_status s;
     const char *why;
+    switch (m->op) {
+    case 'c': return read_global_text(m, pp, end, err);    /* GLOBAL */
+    case 0x93:                                             /* STACK_GLOBAL */
+        POP(b);
+        POP(a);
+        if (a->kind != VSSM_PK_STR || b->kind != VSSM_PK_STR) return fail(m, err, "STACK_GLOBAL needs two strings%s%s", NULL, NULL);
+        return do_global(m, a->str, b->str, err);
+    case 'R': case 0x81: {                                 /* REDUCE, NEWOBJ */
+        POP(b);
+        POP(a);
+        vssm_pk_val *r = apply(m, a, b, m->op == 0x81, &why);
+        if (!r) return fail(m, err, "%s%s", why, NULL);
+        PUSH(r);
+        return VSSM_OK;
+    }
+    case 0x92:                                             /* NEWOBJ_EX: inert classes only */
+        POP(c);
+        POP(b);
+        POP(a);
+        (void)b, (void)c;
+        if (a->kind != VSSM_PK_GLOBAL || a->ival != VSSM_PKG_INERT) return fail(m, err, "NEWOBJ_EX on this value is not allowed%s%s", NULL, NULL);
+        PUSH(vssm_pk_new(m, VSSM_PK_OPAQUE));
+        return VSSM_OK;
+    case 'b':                                              /* BUILD: state dropped */
+        POP(b);
+        TOP(a);
+        (void)b;
+        if (a->kind != VSSM_PK_DICT && a->kind != VSSM_PK_OPAQUE)
+            return fail(m, err, "BUILD on a %s is not allowed%s", vssm_pk_kind_name(a->kind), NULL);
+        return VSSM_OK;
+    case 'Q': {                                            /* BINPERSID */
+        POP(a);
+        if (!persistent) return fail(m, err, "persistent id without a loader%s%s", NULL, NULL);
+        vssm_pk_val *r = persistent(user, m, a, err);
+        if (!r) return err ? err->status : VSSM_ERR_FORMAT;
+        PUSH(r);
+        return VSSM_OK;
+    }
+    default: (void)s; return NOT_MINE;
+    }
+}
+
+/* the stack and its marks: PROTO, FRAME, MARK, POP, POP_MARK, DUP; and the refused opcodes */
+static vssm_status op_stack(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, vssm_err *err) {
+    const uint8_t *p = *pp;
+    vssm_pk_val *a;
+    switch (m->op) {
+    case 0x80: NEED(1); p++; break;                        /* PROTO */
+    case 0x95: NEED(8); p += 8; break;                     /* FRAME (framing hint only) */
+    case '(':                                              /* MARK */
+        if (m->n_marks == m->cap_marks) {
+            size_t nc = m->cap_marks ? m->cap_marks * 2 : 32;
+            size_t *mk = realloc(m->marks, nc * sizeof *mk);
+            if (!mk) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
+            m->marks = mk;
+            m->cap_marks = nc;
+        }
+        m->marks[m->n_marks++] = m->sp;
+        break;
+    case '0': POP(a); break;                               /* POP */
+    case '1':                                              /* POP_MARK */
+        if ((m->sp = pop_mark(m)) == (size_t)-1) return fail(m, err, "POP_MARK without MARK%s%s", NULL, NULL);
+        break;
+    case '2': TOP(a); PUSH(a); break;                      /* DUP */
+    case 'i': return fail(m, err, "opcode INST is not allowed (it calls a class)%s%s", NULL, NULL);
+    case 'o': return fail(m, err, "opcode OBJ is not allowed (it calls a class)%s%s", NULL, NULL);
+    case 0x82: case 0x83: case 0x84:
+        return fail(m, err, "extension-registry opcodes (EXT1/2/4) are not allowed%s%s", NULL, NULL);
+    case 'P': return fail(m, err, "text persistent ids (PERSID) are not allowed%s%s", NULL, NULL);
+    default: {
+        char b2[8];
+        snprintf(b2, sizeof b2, "%c", (m->op >= 32 && m->op < 127) ? m->op : '?');
+        return fail(m, err, "opcode '%s' is not allowed%s", b2, NULL);
+    }
+    }
+    *pp = p;
+    return VSSM_OK;
+}
+
+static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_pk_persistent_fn persistent,
+                       void *user, vssm_pk_val **result, vssm_err *err) {
+    const uint8_t *p = data, *end = data + n;
     for (;;) {
         if (p >= end) return vssm_err_set(err, VSSM_ERR_FORMAT, "pickle: truncated (no STOP opcode)");
         m->pos = (size_t)(p - data);
         m->op = *p++;
-        switch (m->op) {
-        case 0x80: NEED(1); p++; break;                        /* PROTO */
-        case 0x95: NEED(8); p += 8; break;                     /* FRAME (framing hint only) */
-        case '.':                                              /* STOP */
+        if (m->op == '.') {                                /* STOP */
+            vssm_pk_val *a;
             POP(a);
             *result = a;
             return VSSM_OK;
-        case '(':                                              /* MARK */
-            if (m->n_marks == m->cap_marks) {
-                size_t nc = m->cap_marks ? m->cap_marks * 2 : 32;
-                size_t *mk = realloc(m->marks, nc * sizeof *mk);
-                if (!mk) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
-                m->marks = mk;
-                m->cap_marks = nc;
-            }
-            m->marks[m->n_marks++] = m->sp;
-            break;
-        case '0': POP(a); break;                               /* POP */
-        case '1':                                              /* POP_MARK */
-            if ((m->sp = pop_mark(m)) == (size_t)-1) return fail(m, err, "POP_MARK without MARK%s%s", NULL, NULL);
-            break;
-        case '2': TOP(a); PUSH(a); break;                      /* DUP */
-        case 'N': PUSH(vssm_pk_new(m, VSSM_PK_NONE)); break;
-        case 0x88: PUSH(make_int(m, 1, VSSM_PK_BOOL)); break;
-        case 0x89: PUSH(make_int(m, 0, VSSM_PK_BOOL)); break;
-        case 'J': NEED(4); PUSH(make_int(m, (int32_t)le(p, 4), VSSM_PK_INT)); p += 4; break;
-        case 'K': NEED(1); PUSH(make_int(m, p[0], VSSM_PK_INT)); p += 1; break;
-        case 'M': NEED(2); PUSH(make_int(m, (int64_t)le(p, 2), VSSM_PK_INT)); p += 2; break;
-        case 0x8a: {                                           /* LONG1 */
-            NEED(1);
-            int k = p[0];
-            if (k > 8) return fail(m, err, "integer wider than 64 bits%s%s", NULL, NULL);
-            NEED(1 + k);
-            uint64_t x = le(p + 1, k);
-            if (k > 0 && k < 8 && (p[k] & 0x80)) x |= ~(uint64_t)0 << (8 * k);  /* sign-extend */
-            PUSH(make_int(m, (int64_t)x, VSSM_PK_INT));
-            p += 1 + k;
-            break;
         }
-        case 'I': {                                            /* INT (text): also bools "01"/"00" */
-            const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl || nl - p > 20 || nl == p) return fail(m, err, "bad INT operand%s%s", NULL, NULL);
-            char t[24];
-            memcpy(t, p, (size_t)(nl - p));
-            t[nl - p] = 0;
-            char *e;
-            errno = 0;
-            long long x = strtoll(t, &e, 10);
-            if (*e || errno == ERANGE) return fail(m, err, "bad INT operand (not a 64-bit integer)%s%s", NULL, NULL);
-            if (!strcmp(t, "01") || !strcmp(t, "00")) PUSH(make_int(m, x, VSSM_PK_BOOL));
-            else PUSH(make_int(m, x, VSSM_PK_INT));
-            p = nl + 1;
-            break;
-        }
-        case 'G': {                                            /* BINFLOAT (big-endian) */
-            NEED(8);
-            uint64_t bits = 0;
-            for (int i = 0; i < 8; i++) bits = bits << 8 | p[i];
-            vssm_pk_val *v = vssm_pk_new(m, VSSM_PK_FLOAT);
-            if (v) memcpy(&v->fval, &bits, 8);
-            PUSH(v);
-            p += 8;
-            break;
-        }
-        case 'X': case 0x8c: case 0x8d:                        /* BINUNICODE, SHORT_, 8 */
-        case 'B': case 'C': case 0x8e:                         /* BINBYTES, SHORT_, 8 */
-        case 'T': case 'U': {                                  /* BINSTRING, SHORT_ */
-            int w = (m->op == 0x8c || m->op == 'C' || m->op == 'U') ? 1
-                  : (m->op == 0x8d || m->op == 0x8e) ? 8 : 4;
-            NEED(w);
-            uint64_t len = le(p, w);
-            p += w;
-            if (len > (uint64_t)(end - p)) return fail(m, err, "string length runs past the end of the pickle%s%s", NULL, NULL);
-            int text = m->op == 'X' || m->op == 0x8c || m->op == 0x8d;
-            PUSH(make_str(m, p, len, text ? VSSM_PK_STR : VSSM_PK_BYTES));
-            p += len;
-            break;
-        }
-        case ')': PUSH(make_seq(m, VSSM_PK_TUPLE, NULL, 0)); break;
-        case ']': PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break;
-        case '}': PUSH(make_seq(m, VSSM_PK_DICT, NULL, 0)); break;
-        case 0x8f: PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break;   /* EMPTY_SET: kept as a list */
-        case 0x85: case 0x86: case 0x87: {                     /* TUPLE1..3 */
-            size_t k = (size_t)(m->op - 0x84);
-            size_t base = m->n_marks ? m->marks[m->n_marks - 1] : 0;
-            if (m->sp < base + k) return fail(m, err, "stack underflow%s%s", NULL, NULL);
-            m->sp -= k;
-            PUSH(make_seq(m, VSSM_PK_TUPLE, stack_at(m, m->sp, k), k));
-            break;
-        }
-        case 't': case 'l': case 0x91: {                       /* TUPLE, LIST, FROZENSET (from mark) */
-            size_t base = pop_mark(m);
-            if (base == (size_t)-1) return fail(m, err, "TUPLE/LIST without MARK%s%s", NULL, NULL);
-            size_t k = m->sp - base;
-            m->sp = base;
-            PUSH(make_seq(m, m->op == 't' ? VSSM_PK_TUPLE : VSSM_PK_LIST, stack_at(m, base, k), k));
-            break;
-        }
-        case 'd': {                                            /* DICT (from mark) */
-            size_t base = pop_mark(m);
-            if (base == (size_t)-1 || (m->sp - base) % 2) return fail(m, err, "DICT without MARK or with an odd item count%s%s", NULL, NULL);
-            size_t k = m->sp - base;
-            m->sp = base;
-            PUSH(make_seq(m, VSSM_PK_DICT, stack_at(m, base, k), k));
-            break;
-        }
-        case 'a':                                              /* APPEND */
-            POP(b);
-            TOP(a);
-            if (a->kind == VSSM_PK_LIST) { if (!items_push(a, b)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory"); }
-            else if (a->kind != VSSM_PK_OPAQUE) return fail(m, err, "APPEND to a %s%s", vssm_pk_kind_name(a->kind), NULL);
-            break;
-        case 'e': case 0x90: case 'u': {                       /* APPENDS, ADDITEMS, SETITEMS */
-            size_t base = pop_mark(m);
-            if (base == (size_t)-1 || base == 0) return fail(m, err, "APPENDS/SETITEMS without MARK or target%s%s", NULL, NULL);
-            a = m->stack[base - 1];
-            size_t k = m->sp - base;
-            int dict = m->op == 'u';
-            if (dict && k % 2) return fail(m, err, "SETITEMS with an odd item count%s%s", NULL, NULL);
-            if (a->kind == (dict ? VSSM_PK_DICT : VSSM_PK_LIST)) {
-                for (size_t i = 0; i < k; i++)
-                    if (!items_push(a, m->stack[base + i])) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
-            } else if (a->kind != VSSM_PK_OPAQUE) {
-                return fail(m, err, "%s into a %s", dict ? "SETITEMS" : "APPENDS", vssm_pk_kind_name(a->kind));
-            }
-            m->sp = base;
-            break;
-        }
-        case 's':                                              /* SETITEM */
-            POP(c);
-            POP(b);
-            TOP(a);
-            if (a->kind == VSSM_PK_DICT) {
-                if (!items_push(a, b) || !items_push(a, c)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
-            } else if (a->kind != VSSM_PK_OPAQUE) {
-                return fail(m, err, "SETITEM on a %s%s", vssm_pk_kind_name(a->kind), NULL);
-            }
-            break;
-        case 'c':                                              /* GLOBAL */
-            if ((s = read_global_text(m, &p, end, err))) return s;
-            break;
-        case 0x93:                                             /* STACK_GLOBAL */
-            POP(b);
-            POP(a);
-            if (a->kind != VSSM_PK_STR || b->kind != VSSM_PK_STR) return fail(m, err, "STACK_GLOBAL needs two strings%s%s", NULL, NULL);
-            if ((s = do_global(m, a->str, b->str, err))) return s;
-            break;
-        case 'R': case 0x81: {                                 /* REDUCE, NEWOBJ */
-            POP(b);
-            POP(a);
-            vssm_pk_val *r = apply(m, a, b, m->op == 0x81, &why);
-            if (!r) return fail(m, err, "%s%s", why, NULL);
-            PUSH(r);
-            break;
-        }
-        case 0x92: {                                           /* NEWOBJ_EX: inert classes only */
-            POP(c);
-            POP(b);
-            POP(a);
-            if (a->kind != VSSM_PK_GLOBAL || a->ival != VSSM_PKG_INERT) return fail(m, err, "NEWOBJ_EX on this value is not allowed%s%s", NULL, NULL);
-            PUSH(vssm_pk_new(m, VSSM_PK_OPAQUE));
-            break;
-        }
-        case 'b':                                              /* BUILD: state dropped */
-            POP(b);
-            TOP(a);
-            if (a->kind != VSSM_PK_DICT && a->kind != VSSM_PK_OPAQUE)
-                return fail(m, err, "BUILD on a %s is not allowed%s", vssm_pk_kind_name(a->kind), NULL);
-            break;
-        case 'Q': {                                            /* BINPERSID */
-            POP(a);
-            if (!persistent) return fail(m, err, "persistent id without a loader%s%s", NULL, NULL);
-            vssm_pk_val *r = persistent(user, m, a, err);
-            if (!r) return err ? err->status : VSSM_ERR_FORMAT;
-            PUSH(r);
-            break;
-        }
-        case 'p': {                                            /* PUT (text) */
-            const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl || nl == p || nl - p > 18) return fail(m, err, "bad PUT operand%s%s", NULL, NULL);
-            uint64_t idx = 0;
-            for (const uint8_t *q = p; q < nl; q++) {
-                if (*q < '0' || *q > '9') return fail(m, err, "bad PUT operand%s%s", NULL, NULL);
-                idx = idx * 10 + (uint64_t)(*q - '0');
-            }
-            p = nl + 1;
-            if ((s = memo_put(m, idx, err))) return s;
-            break;
-        }
-        case 'q': NEED(1); if ((s = memo_put(m, p[0], err))) return s; p += 1; break;
-        case 'r': NEED(4); if ((s = memo_put(m, le(p, 4), err))) return s; p += 4; break;
-        case 0x94: if ((s = memo_put(m, m->memo_count, err))) return s; break;
-        case 'g': {                                            /* GET (text) */
-            const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl || nl == p || nl - p > 18) return fail(m, err, "bad GET operand%s%s", NULL, NULL);
-            uint64_t idx = 0;
-            for (const uint8_t *q = p; q < nl; q++) {
-                if (*q < '0' || *q > '9') return fail(m, err, "bad GET operand%s%s", NULL, NULL);
-                idx = idx * 10 + (uint64_t)(*q - '0');
-            }
-            p = nl + 1;
-            if ((s = memo_get(m, idx, err))) return s;
-            break;
-        }
-        case 'h': NEED(1); if ((s = memo_get(m, p[0], err))) return s; p += 1; break;
-        case 'j': NEED(4); if ((s = memo_get(m, le(p, 4), err))) return s; p += 4; break;
-        case 'i': return fail(m, err, "opcode INST is not allowed (it calls a class)%s%s", NULL, NULL);
-        case 'o': return fail(m, err, "opcode OBJ is not allowed (it calls a class)%s%s", NULL, NULL);
-        case 0x82: case 0x83: case 0x84:
-            return fail(m, err, "extension-registry opcodes (EXT1/2/4) are not allowed%s%s", NULL, NULL);
-        case 'P': return fail(m, err, "text persistent ids (PERSID) are not allowed%s%s", NULL, NULL);
-        default: {
-            char b2[8];
-            snprintf(b2, sizeof b2, "%c", (m->op >= 32 && m->op < 127) ? m->op : '?');
-            return fail(m, err, "opcode '%s' is not allowed%s", b2, NULL);
-        }
-        }
+        vssm_status s = op_scalar(m, &p, end, err);
+        if (s == NOT_MINE) s = op_container(m, err);
+        if (s == NOT_MINE) s = op_memo(m, &p, end, err);
+        if (s == NOT_MINE) s = op_call(m, &p, end, persistent, user, err);
+        if (s == NOT_MINE) s = op_stack(m, &p, end, err);
+        if (s != VSSM_OK) return s;
     }
 }
 
