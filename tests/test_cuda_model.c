@@ -96,7 +96,8 @@ static void check_file(vssm_ctx *cpu, vssm_ctx *gpu, const char *name) {
     free(path);
 }
 
-int main(void) {
+/* the vector files named as arguments (test_cuda_model_v0: the first release's), else files[] */
+int main(int argc, char **argv) {
     vssm_ctx_opts o = vssm_ctx_default_opts();
     o.device = VSSM_DEVICE_CUDA;
     vssm_ctx *gpu = NULL, *cpu = NULL;
@@ -106,7 +107,10 @@ int main(void) {
     o = vssm_ctx_default_opts();
     o.n_threads = 2;
     TEST_REQUIRE(vssm_ctx_new(&cpu, &o, &err) == VSSM_OK, "cpu ctx: %s", err.msg);
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_file(cpu, gpu, files[i]);
+    if (argc > 1)
+        for (int i = 1; i < argc; i++) check_file(cpu, gpu, argv[i]);
+    else
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) check_file(cpu, gpu, files[i]);
     vssm_ctx_free(cpu);
     vssm_ctx_free(gpu);
     return test_finish("test_cuda_model");

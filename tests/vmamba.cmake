@@ -6,3 +6,10 @@ vssm_add_test(test_vmamba_v0 test_vmamba_v0.c vmamba_vectors.c)
 vssm_add_test(test_ops test_ops.c)
 vssm_add_test(test_vmamba_errors test_vmamba_errors.c)
 vssm_add_test(test_vmath test_vmath.c)
+# vssm info / convert / classify / bench on the first release: the old-names file converts, is
+# reported as forward type v0, classifies at its own size; bench --arch takes the v0 presets
+add_test(NAME vmamba_v0_cli
+         COMMAND sh -c "'$<TARGET_FILE:vssm>' convert '${CMAKE_SOURCE_DIR}/tests/data/vmamba/v0_odd.safetensors' v0_conv.safetensors && '$<TARGET_FILE:vssm>' info --no-tensors v0_conv.safetensors && '$<TARGET_FILE:vssm>' classify --weights v0_conv.safetensors --resize 0 --crop 0 '${CMAKE_SOURCE_DIR}/tests/data/images/dog_128x96.png' && '$<TARGET_FILE:vssm>' bench --arch vmamba-v0-tiny --size 32 --runs 1 --warmup 0 --no-gemm-ref --threads 1"
+         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(vmamba_v0_cli PROPERTIES PASS_REGULAR_EXPRESSION
+                     "forward_type v0.*dog_128x96.png: [0-9].*model +vmamba-v0-tiny, 22893448 params")
