@@ -90,15 +90,16 @@ static void size_str(char *out, size_t n, long bytes) {
     else snprintf(out, n, "%ldK", bytes >> 10);
 }
 
-/* The GEMM's K block: the micro-kernel streams a kc x 32 block of the weight panel (128 B
- * per k) and MR rows of x (4 B each per k) through L1 for every row block; keeping both
- * within half of L1d leaves room for the y tile and the next block's prefetch. 48 KB
- * (Sapphire Rapids, Zen 5): 176; 32 KB (Zen 4, Skylake): 112. Measured: see README.md. */
+/* The GEMM's K block: a kc x 32 block of a weight panel (128 B per k) is what a tile's
+ * micro-kernel streams for every MR rows, so it is sized to fill the L1d (kc = L1d / 128):
+ * 384 with 48 KB (Sapphire Rapids, Zen 5), 256 with 32 KB (Zen 4, Skylake); the copied x
+ * blocks of the large products (MC x kc floats per thread) then stay well inside L2.
+ * Measured on VMamba-T's products (kernels/cpu/README.md): flat within noise from 128 to
+ * 512 on Sapphire Rapids, 96 is 3-5% slower, 768 no better. */
 static int gemm_kc_for(long l1d) {
     if (l1d <= 0) l1d = 32 << 10;
-    long kc = l1d / 2 / (128 + 14 * 4);
-    kc &= ~15L;
-    return kc < 64 ? 64 : kc > 1024 ? 1024 : (int)kc;
+    const long kc = (l1d / 128) & ~15L;
+    return kc < 128 ? 128 : kc > 512 ? 512 : (int)kc;
 }
 
 vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
