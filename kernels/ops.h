@@ -159,6 +159,14 @@ typedef struct vssm_scan1d_grads {
     X(patchify_bwd, CONV, (vssm_ctx * ctx, const vssm_patch_args *a, const float *dcols, float *dx),            \
       (ctx, a, dcols, dx),                                                                                       \
       a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && dcols && dx)       \
+    X(ss2d_scan_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, const float *dy, const vssm_scan_grads *g),   \
+      (ctx, a, dy, g),                                                                                           \
+      a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 &&                        \
+          a->N <= VSSM_SCAN_MAX_STATE && a->u && a->x_proj && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)   \
+    X(scan1d_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a, const float *dy, const vssm_scan1d_grads *g), \
+      (ctx, a, dy, g),                                                                                           \
+      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&        \
+          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)        \
     X(layernorm_bwd, NORM,                                                                                       \
       (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
        vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta),                                   \

@@ -370,6 +370,146 @@ static void cases_patchify(void) {
     test_patchify(1, 13, 11, 3, 5, 3, -1, 3);     /* stride 3 of 5, rows offset */
 }
 
+/* ================================================================ selective scans */
+
+static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
+
+/* A = -exp(A_logs) for the op (the loader's transform); the gradient is the A_logs one */
+static void *dev_neg_exp(vssm_ctx *ctx, const float *alog, size_t n) {
+    float *h = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) h[i] = -expf(alog[i]);
+    void *d = dev_from(ctx, h, n * sizeof(float));
+    free(h);
+    return d;
+}
+
+/* params: u (B,H,W,D), x_proj (K*C2, D) plain, dt_w (K,R,D), dt_b (K,D), A_logs (K,N,D), Ds (K,D) */
+static double fwd_ss2d(const bcase *c, const double *const *p) {
+    const int B = c->s[0], H = c->s[1], W = c->s[2], D = c->s[3], R = c->s[4], N = c->s[5], K = 4, C2 = R + 2 * N;
+    const int L = H * W;
+    double *xd = malloc((size_t)L * K * C2 * sizeof(double)), tot = 0;
+    for (int b = 0; b < B; b++) {
+        const double *u = p[0] + (size_t)b * L * D;
+        for (int q = 0; q < L; q++)
+            for (int j = 0; j < K * C2; j++) {
+                double s = 0;
+                for (int e = 0; e < D; e++) s += p[1][(size_t)j * D + e] * u[(size_t)q * D + e];
+                xd[(size_t)q * K * C2 + j] = s;
+            }
+        for (int k = 0; k < K; k++)
+            for (int ch = 0; ch < D; ch++) {
+                double h[VSSM_SCAN_MAX_STATE] = {0};
+                for (int t = 0; t < L; t++) {
+                    const int q = k >= 2 ? L - 1 - t : t, pos = k & 1 ? (q % H) * W + q / H : q;
+                    const double *x = xd + (size_t)pos * K * C2 + (size_t)k * C2, uu = u[(size_t)pos * D + ch];
+                    double dt = p[3][k * D + ch];
+                    for (int r = 0; r < R; r++) dt += p[2][((size_t)k * R + r) * D + ch] * x[r];
+                    const double dl = softplus_d(dt);
+                    double y = p[5][k * D + ch] * uu;
+                    for (int n = 0; n < N; n++) {
+                        h[n] = exp(dl * -exp(p[4][((size_t)k * N + n) * D + ch])) * h[n] + dl * x[R + n] * uu;
+                        y += x[R + N + n] * h[n];
+                    }
+                    tot += c->dy[((size_t)b * L + pos) * D + ch] * y;
+                }
+            }
+    }
+    free(xd);
+    return tot;
+}
+static void run_ss2d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    void *A = dev_neg_exp(ctx, c->val[4], c->n[4]);
+    vssm_scan_args a = {c->s[0], c->s[1], c->s[2], c->s[3], c->s[4], c->s[5], dv[0], dv[1], dv[2], dv[3], A, dv[5],
+                        NULL};
+    vssm_scan_grads g = {dg[0], dg[1], dg[2], dg[3], dg[4], dg[5]};
+    vssm_op_ss2d_scan_bwd(ctx, &a, ddy, &g);
+    vssm_op_free(ctx, A);
+}
+static void test_ss2d(int B, int H, int W, int D, int R, int N, int wu) {
+    op_covered[OP_ss2d_scan_bwd] = 1;
+    const int K = 4, C2 = R + 2 * N;
+    const size_t nu = (size_t)B * H * W * D;
+    bcase c = {.tol = 1e-5, .run = run_ss2d, .fwd = fwd_ss2d};
+    snprintf(c.what, sizeof c.what, "ss2d_scan_bwd B=%d %dx%d D=%d R=%d N=%d%s", B, H, W, D, R, N, wu ? "" : " no du");
+    add_param(&c, "u", rand_vec(nu, 1), nu, wu);
+    add_param(&c, "x_proj", rand_vec((size_t)K * C2 * D, 0.5f), (size_t)K * C2 * D, 1);
+    add_param(&c, "dt_w", rand_vec((size_t)K * R * D, 0.5f), (size_t)K * R * D, 1);
+    float *dtb = rand_vec((size_t)K * D, 1);
+    for (int i = 0; i < K * D; i++) dtb[i] -= 2.0f;   /* softplus ~ 0.1: states carry across many steps */
+    dtb[1] = 25.0f;                                   /* one channel above the softplus threshold */
+    add_param(&c, "dt_b", dtb, (size_t)K * D, 1);
+    add_param(&c, "A_logs", rand_vec((size_t)K * N * D, 1), (size_t)K * N * D, 1);
+    add_param(&c, "Ds", rand_vec((size_t)K * D, 1), (size_t)K * D, 1);
+    c.dy = rand_vec(nu, 1), c.ny = nu;
+    c.s[0] = B, c.s[1] = H, c.s[2] = W, c.s[3] = D, c.s[4] = R, c.s[5] = N;
+    check_case(&c);
+}
+static void cases_ss2d_scan(void) {
+    test_ss2d(1, 3, 5, 5, 2, 3, 1);
+    test_ss2d(2, 9, 8, 19, 3, 1, 1);    /* L = 72: two checkpoint chunks; two channel blocks, batch 2 */
+    test_ss2d(1, 1, 1, 4, 1, 2, 0);     /* a single token, no du */
+}
+
+/* params: u (B,L,D), xdbl (B,L,C2), z (B,L,ldz), dt_w (R,D), dt_b (D), A_logs (N,D), Ds (D) */
+static double fwd_scan1d(const bcase *c, const double *const *p) {
+    const int B = c->s[0], L = c->s[1], D = c->s[2], R = c->s[3], N = c->s[4], rev = c->s[5], gate = c->s[6];
+    const int ldz = c->s[7], C2 = R + 2 * N;
+    double tot = 0;
+    for (int b = 0; b < B; b++)
+        for (int ch = 0; ch < D; ch++) {
+            double h[VSSM_SCAN_MAX_STATE] = {0};
+            for (int s = 0; s < L; s++) {
+                const int t = rev ? L - 1 - s : s;
+                const double *x = p[1] + ((size_t)b * L + t) * C2, uu = p[0][((size_t)b * L + t) * D + ch];
+                double dt = p[4][ch];
+                for (int r = 0; r < R; r++) dt += p[3][(size_t)r * D + ch] * x[r];
+                const double dl = softplus_d(dt);
+                double y = p[6][ch] * uu;
+                for (int n = 0; n < N; n++) {
+                    h[n] = exp(dl * -exp(p[5][(size_t)n * D + ch])) * h[n] + dl * x[R + n] * uu;
+                    y += x[R + N + n] * h[n];
+                }
+                if (gate) y *= silu_d(p[2][((size_t)b * L + t) * ldz + ch]);
+                tot += c->dy[((size_t)b * L + t) * D + ch] * y;
+            }
+        }
+    return tot;
+}
+static void run_scan1d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    void *A = dev_neg_exp(ctx, c->val[5], c->n[5]);
+    vssm_scan1d_args a = {c->s[0], c->s[2], c->s[3], c->s[4], c->s[1], c->s[5], 0, dv[0], dv[1],
+                          c->s[6] ? dv[2] : NULL, c->s[7], dv[3], dv[4], A, dv[6], NULL};
+    vssm_scan1d_grads g = {dg[0], dg[1], dg[2], dg[3], dg[4], dg[5], dg[6]};
+    vssm_op_scan1d_bwd(ctx, &a, ddy, &g);
+    vssm_op_free(ctx, A);
+}
+static void test_scan1d(int B, int L, int D, int R, int N, int reverse, int gate) {
+    op_covered[OP_scan1d_bwd] = 1;
+    const int C2 = R + 2 * N, ldz = D + 3;
+    bcase c = {.tol = 1e-5, .run = run_scan1d, .fwd = fwd_scan1d};
+    snprintf(c.what, sizeof c.what, "scan1d_bwd B=%d L=%d D=%d R=%d N=%d%s%s", B, L, D, R, N, reverse ? " reverse" : "",
+             gate ? " gated" : "");
+    add_param(&c, "u", rand_vec((size_t)B * L * D, 1), (size_t)B * L * D, 1);
+    add_param(&c, "xdbl", rand_vec((size_t)B * L * C2, 1), (size_t)B * L * C2, 1);
+    add_param(&c, "z", rand_vec((size_t)B * L * ldz, 2), (size_t)B * L * ldz, gate);
+    add_param(&c, "dt_w", rand_vec((size_t)R * D, 0.5f), (size_t)R * D, 1);
+    float *dtb = rand_vec(D, 1);
+    for (int i = 0; i < D; i++) dtb[i] -= 2.0f;
+    dtb[0] = 25.0f;
+    add_param(&c, "dt_b", dtb, D, 1);
+    add_param(&c, "A_logs", rand_vec((size_t)N * D, 1), (size_t)N * D, 1);
+    add_param(&c, "Ds", rand_vec(D, 1), D, 1);
+    c.dy = rand_vec((size_t)B * L * D, 1), c.ny = (size_t)B * L * D;
+    c.s[0] = B, c.s[1] = L, c.s[2] = D, c.s[3] = R, c.s[4] = N, c.s[5] = reverse, c.s[6] = gate, c.s[7] = ldz;
+    check_case(&c);
+}
+static void cases_scan1d(void) {
+    test_scan1d(2, 37, 19, 2, 16, 0, 1);    /* d_state 16, a tail block, gated */
+    test_scan1d(1, 70, 17, 3, 5, 1, 1);     /* the backward branch: two checkpoint chunks */
+    test_scan1d(1, 9, 8, 1, 2, 0, 0);       /* no gate */
+    test_scan1d(1, 1, 7, 1, 4, 1, 1);       /* a single token */
+}
+
 /* ================================================================ layernorm */
 
 static double fwd_layernorm(const bcase *c, const double *const *p) {
@@ -547,6 +687,8 @@ static const struct {
     {"dwconv3x3_bwd", cases_dwconv3x3},
     {"conv1d_bwd", cases_conv1d},
     {"patchify_bwd", cases_patchify},
+    {"ss2d_scan_bwd", cases_ss2d_scan},
+    {"scan1d_bwd", cases_scan1d},
     {"layernorm_bwd", cases_layernorm},
     {"avgpool_bwd", cases_avgpool},
     {"rmsnorm_bwd", cases_rmsnorm},
@@ -554,7 +696,7 @@ static const struct {
 };
 
 /* forward ops without a backward yet (issue 20's later steps; the v0 ops are not trained) */
-static const char *const pending[] = {"ss2d_scan", "scan1d", "rows_add", "dwconv3x3_bias", "mul_silu", "patch_merge"};
+static const char *const pending[] = {"rows_add", "dwconv3x3_bias", "mul_silu", "patch_merge"};
 
 static int has_backward(const char *fwd) {
     char want[64];
