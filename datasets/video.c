@@ -124,8 +124,10 @@ static vssm_status open_decoder(vssm_video_reader *r, const vssm_video_opts *o, 
                  par->height, (long long)r->max_pixels);
         return fail(r, err, VSSM_ERR_FORMAT, what, 0);
     }
-    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) return fail(r, err, VSSM_ERR_FORMAT, "cannot open its decoder", ret);
-    if (!(r->pkt = av_packet_alloc()) || !(r->frm = av_frame_alloc()) || !(r->rgb = av_frame_alloc())) return fail(r, err, VSSM_ERR_NOMEM, "out of memory", 0);
+    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
+        return fail(r, err, VSSM_ERR_FORMAT, "cannot open its decoder", ret);
+    if (!(r->pkt = av_packet_alloc()) || !(r->frm = av_frame_alloc()) || !(r->rgb = av_frame_alloc()))
+        return fail(r, err, VSSM_ERR_NOMEM, "out of memory", 0);
     return VSSM_OK;
 }
 
@@ -140,7 +142,9 @@ vssm_status vssm_video_open(vssm_video_reader **out, const char *path, const vss
     }
     r->max_pixels = pixel_limit(opts ? &opts->limits : NULL);
     r->origin = AV_NOPTS_VALUE;
-    const char *fname = opts && opts->format ? opts->format : strncmp(path, "/dev/video", 10) == 0 ? "video4linux2" : NULL;
+    const char *fname = opts && opts->format                   ? opts->format
+                        : strncmp(path, "/dev/video", 10) == 0 ? "video4linux2"
+                                                               : NULL;
     const AVInputFormat *ifmt = fname ? av_find_input_format(fname) : NULL;
     vssm_status st = VSSM_OK;
     int ret;

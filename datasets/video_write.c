@@ -214,7 +214,8 @@ static vssm_status open_encoder(vssm_video_writer *w, const AVCodec *c, const vs
     w->st->time_base = e->time_base;
     if ((ret = avcodec_parameters_from_context(w->st->codecpar, e)) < 0)
         return werr(w, err, VSSM_ERR_UNSUPPORTED, "cannot describe the stream", ret);
-    if (!(w->frm = av_frame_alloc()) || !(w->pkt = av_packet_alloc())) return werr(w, err, VSSM_ERR_NOMEM, "out of memory", 0);
+    if (!(w->frm = av_frame_alloc()) || !(w->pkt = av_packet_alloc()))
+        return werr(w, err, VSSM_ERR_NOMEM, "out of memory", 0);
     w->frm->format = e->pix_fmt;
     w->frm->width = w->ew;
     w->frm->height = w->eh;
@@ -234,12 +235,13 @@ static vssm_status open_muxer(vssm_video_writer *w, const char *path, const vssm
                               vssm_err *err) {
     int ret = avformat_alloc_output_context2(&w->oc, NULL, NULL, path);
     if (ret < 0 || !w->oc)
-        return werr(w, err, VSSM_ERR_INVALID_ARG, "cannot tell the container from the name (use .mp4, .mkv, .avi, ...)", 0);
+        return werr(w, err, VSSM_ERR_INVALID_ARG, "cannot tell the container from the name (use .mp4, .mkv, .avi, ...)",
+                    0);
     const AVCodec *c = pick_encoder(w->oc->oformat, o ? o->codec : NULL);
     if (!c) {
         char what[160];
-        snprintf(what, sizeof what, "no %s encoder in this FFmpeg for a %s file", o && o->codec ? o->codec : "H.264, MPEG-4 or MJPEG",
-                 w->oc->oformat->name);
+        snprintf(what, sizeof what, "no %s encoder in this FFmpeg for a %s file",
+                 o && o->codec ? o->codec : "H.264, MPEG-4 or MJPEG", w->oc->oformat->name);
         return werr(w, err, VSSM_ERR_UNSUPPORTED, what, 0);
     }
     vssm_status st = open_encoder(w, c, o, err);
@@ -251,7 +253,8 @@ static vssm_status open_muxer(vssm_video_writer *w, const char *path, const vssm
     }
     w->oc->pb = w->io;
     w->oc->flags |= AVFMT_FLAG_CUSTOM_IO;
-    if ((ret = avformat_write_header(w->oc, NULL)) < 0) return werr(w, err, VSSM_ERR_IO, "cannot write the header", ret);
+    if ((ret = avformat_write_header(w->oc, NULL)) < 0)
+        return werr(w, err, VSSM_ERR_IO, "cannot write the header", ret);
     w->header_written = 1;
     return VSSM_OK;
 }
@@ -272,7 +275,8 @@ vssm_status vssm_video_writer_open(vssm_video_writer **out, const char *path, in
                                    const vssm_video_writer_opts *opts, vssm_err *err) {
     *out = NULL;
     if (width < 1 || height < 1 || width > 16384 || height > 16384)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: cannot write %dx%d frames (1..16384 a side)", path, width, height);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: cannot write %dx%d frames (1..16384 a side)", path, width,
+                            height);
     vssm_video_ffmpeg_init();
     vssm_video_writer *w = calloc(1, sizeof *w);
     if (!w) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
@@ -326,7 +330,8 @@ vssm_status vssm_video_writer_close(vssm_video_writer *w, vssm_err *err) {
     if (!w) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "video writer: NULL");
     vssm_status st = encode(w, NULL, err);
     int ret;
-    if (st == VSSM_OK && (ret = av_write_trailer(w->oc)) < 0) st = werr(w, err, VSSM_ERR_IO, "cannot finish the file", ret);
+    if (st == VSSM_OK && (ret = av_write_trailer(w->oc)) < 0)
+        st = werr(w, err, VSSM_ERR_IO, "cannot finish the file", ret);
     if (st == VSSM_OK) {
         avio_flush(w->io);
         if (w->io->error < 0) st = werr(w, err, VSSM_ERR_IO, "writing failed", w->io->error);

@@ -107,7 +107,8 @@ static int temp_files_left(void) {   /* outfile's PATH.XXXXXX names */
     DIR *d = opendir(tmp);
     int n = 0;
     struct dirent *e;
-    while (d && (e = readdir(d))) n += strstr(e->d_name, ".mkv.") || strstr(e->d_name, ".mp4.") || strstr(e->d_name, ".avi.");
+    while (d && (e = readdir(d)))
+        n += strstr(e->d_name, ".mkv.") || strstr(e->d_name, ".mp4.") || strstr(e->d_name, ".avi.");
     if (d) closedir(d);
     return n;
 }
@@ -246,7 +247,8 @@ int main(void) {
     vssm_image odd[NF];   /* 33x21: padded to 34x22 for 4:2:0; a stride that is not a multiple of 16 */
     for (int i = 0; i < NF; i++) {
         TEST_REQUIRE(vssm_image_alloc(&odd[i], 33, 21, 3, &err) == VSSM_OK, "alloc");
-        for (int y = 0; y < 21; y++) memcpy(odd[i].data + y * 33 * 3, frames[i].data + ((size_t)(y + 100) * frames[i].w + 200) * 3, 99);
+        for (int y = 0; y < 21; y++)
+            memcpy(odd[i].data + y * 33 * 3, frames[i].data + ((size_t)(y + 100) * frames[i].w + 200) * 3, 99);
     }
     snprintf(p, sizeof p, "%s/odd.avi", tmp);   /* MJPEG (4:2:0 blurs the tiny object's colour edges: 15 dB) */
     TEST_CHECK(write_clip(p, "mjpeg", 10, odd, NF, NULL) == VSSM_OK, "write %s (33x21)", p);

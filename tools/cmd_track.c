@@ -1,9 +1,11 @@
-/* tools/cmd_track.c - `vssm track`: follow one object through a sequence folder (or every
- * sequence of a dataset) with the training-free Siamese tracker of heads/track.c on a VMamba
- * or a Vision Mamba, and write the standard results file (one integer box x,y,w,h per frame). */
+/* tools/cmd_track.c - `vssm track`: follow one object through a video file or camera, a
+ * sequence folder, or every sequence of a dataset, with the training-free Siamese tracker of
+ * heads/track.c on a VMamba or a Vision Mamba, and write the standard results file (one
+ * integer box x,y,w,h per frame), JSON lines, and the frames with the box drawn. */
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +18,34 @@
 #include "tools/mpi_shard.h"
 #include "vssm/backbone.h"
 #include "vssm/track.h"
+#include "vssm/video.h"
 
 static const char *usage =
-    "usage: vssm track --weights FILE --seq DIR [--init x,y,w,h] --out FILE [options]\n"
+    "usage: vssm track --weights FILE --video FILE|/dev/videoN (--init x,y,w,h | --init-file F) [--out FILE] "
+    "[options]\n"
+    "       vssm track --weights FILE --seq DIR [--init x,y,w,h] --out FILE [options]\n"
     "       vssm track --weights FILE --dataset ROOT --format otb|lasot|got10k --results DIR [options]\n"
-    "Tracks one object through a sequence of frames with a training-free correlation tracker.\n"
+    "Tracks one object through a video or a sequence of frames with a training-free correlation tracker.\n"
     "example: vssm track --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
-    "           --seq tests/data/track/otb/fmnist-01 --out fmnist-01.txt\n"
+    "           --video walk.mp4 --init 300,200,40,90 --out walk.txt --out-video walk_boxes.mp4\n"
     "\n"
-    "Tracks the object given by --init (default: the first box of DIR's groundtruth_rect.txt\n"
-    "or groundtruth.txt) through the frames of DIR/img (or DIR), and writes one box per frame\n"
-    "(frame 0 = the init box) to --out, or DIR/<seq>.txt per sequence with --dataset.\n"
+    "--video reads any file FFmpeg reads, or a V4L2 camera (/dev/video0; Ctrl-C ends the run and\n"
+    "writes what was tracked), decoding on a thread of its own. --seq reads the frames of DIR/img\n"
+    "(or DIR), and takes --init by default from the first box of DIR's groundtruth_rect.txt or\n"
+    "groundtruth.txt. Either writes one box per frame (frame 0 = the init box) to --out; --dataset\n"
+    "writes RESULTS/<seq>.txt per sequence.\n"
     "\n"
-    "  --video-out DIR      also write every frame with the box drawn, DIR/00000001.png ...\n"
+    "  --init-file F        the init box from the first line of F (x,y,w,h; commas, tabs or spaces)\n"
+    "  --json               one JSON line per frame on stdout: frame index, time (s, video), box, score\n"
+    "  --frames N           stop after N frames\n"
+    "  --out-video FILE     write the frames with the box and score drawn, as a video (.mp4 .mkv .avi ...:\n"
+    "                       H.264 where FFmpeg has it, else MPEG-4 part 2, else MJPEG)\n"
+    "  --show-every N       --out-video keeps every Nth frame (a time-lapse of a long video; default 1)\n"
+    "  --out-frames DIR     write every frame with the box drawn, DIR/00000001.png ... (also --video-out)\n"
     "  --quiet              no progress bar (it is drawn on stderr only on a terminal)\n"
     "tracker (defaults in parentheses, see vssm/track.h):\n"
-    "  --stage S (0; a Vision Mamba has one: its stride-16 token grid)  --template-size N (128)  --search-size N (256)\n"
+    "  --stage S (0; a Vision Mamba has one: its stride-16 token grid)  --template-size N (128)  --search-size N "
+    "(256)\n"
     "  --template-factor F (2.0)  --search-factor F (4.0)  --scales N (3)  --scale-step F (1.0375)\n"
     "  --scale-penalty F (0.9745)  --scale-lr F (0.59)  --window F (0.3)  --pos-lr F (1.0)\n"
     "model:\n"
@@ -79,8 +93,14 @@ static int parse_box(const char *s, vssm_box *b) {
     return 1;
 }
 
+/* total < 0: a stream of unknown length (a camera): count and rate only */
 static void progress(const char *name, int done, int total, double t0) {
     double el = now_s() - t0, rate = el > 0 ? done / el : 0;
+    if (total < 0) {
+        fprintf(stderr, "\r%.24s %d frames %.1f frames/s ", name, done, rate);
+        fflush(stderr);
+        return;
+    }
     int width = 30, fill = total ? (int)((double)done / total * width) : width;
     char bar[64];
     for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
@@ -96,259 +116,609 @@ static int make_dir(const char *d) {
     return -1;
 }
 
+/* Ctrl-C during a camera run: stop reading, write what was tracked */
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) { interrupted = 1; }
+
+/* ================================================================ per-frame outputs */
+
+typedef struct frame_sink {
+    const char *png_dir;          /* --out-frames */
+    const char *video_path;       /* --out-video */
+    vssm_video_writer *vw;        /* opened at the first frame (its size) */
+    int show_every, fps_num, fps_den;
+    int json;
+    const char *name;             /* the sequence or video, for JSON */
+    int failed;                   /* frames that could not be written */
+} frame_sink;
+
+static void json_line(const frame_sink *s, int i, double t, vssm_box b, float score, int has_score) {
+    printf("{\"name\": \"");
+    for (const char *c = s->name; *c; c++) {   /* paths: escape what JSON must */
+        if (*c == '"' || *c == '\\') printf("\\%c", *c);
+        else if ((unsigned char)*c < 0x20) printf("\\u%04x", *c);
+        else putchar(*c);
+    }
+    printf("\", \"frame\": %d, ", i);
+    if (t >= 0) printf("\"time\": %.6f, ", t);
+    else printf("\"time\": null, ");
+    printf("\"box\": [%.3f, %.3f, %.3f, %.3f], ", b.x, b.y, b.w, b.h);
+    if (has_score) printf("\"score\": %.4f}\n", score);
+    else printf("\"score\": null}\n");
+    fflush(stdout);
+}
+
+/* the label over the box: frame, time, score */
+static void annotate(vssm_image *im, int i, double t, vssm_box b, const vssm_box *gt, float score, int has_score) {
+    static const uint8_t green[3] = {0, 255, 0}, white[3] = {255, 255, 255};
+    if (gt) vssm_image_draw_box(im, *gt, white, 1);
+    vssm_image_draw_box(im, b, green, 2);
+    int scale = im->h >= 720 ? 3 : im->h >= 360 ? 2 : 1;
+    char text[96];
+    if (t >= 0) snprintf(text, sizeof text, "frame %d  %.2f s", i, t);
+    else snprintf(text, sizeof text, "frame %d", i);
+    vssm_image_draw_text(im, 4 * scale, 4 * scale, text, white, scale);
+    if (has_score) snprintf(text, sizeof text, "%.2f", score);
+    else snprintf(text, sizeof text, "init");
+    int ty = (int)floor(b.y) - 13 * scale;
+    vssm_image_draw_text(im, (int)floor(b.x) + scale, ty < 0 ? (int)ceil(b.y + b.h) + 2 * scale : ty, text, green,
+                         scale);
+}
+
+/* JSON, then the drawn frame to the PNG folder and the video. Returns -1 when the video
+ * cannot be written at all (the run stops), else 0. */
+static int sink_frame(frame_sink *s, vssm_image *im, int i, double t, vssm_box b, const vssm_box *gt, float score,
+                      int has_score) {
+    vssm_err err = {0};
+    if (s->json) json_line(s, i, t, b, score, has_score);
+    if (!s->png_dir && !s->video_path) return 0;
+    annotate(im, i, t, b, gt, score, has_score);
+    if (s->png_dir) {
+        char p[4096];
+        int len = snprintf(p, sizeof p, "%s/%08d.png", s->png_dir, i + 1);
+        if (len < 0 || (size_t)len >= sizeof p) {
+            cli_error("%s: --out-frames path too long", s->png_dir);
+            s->failed++;
+        } else if (vssm_image_write_png(p, im, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            s->failed++;
+        }
+    }
+    if (!s->video_path || i % s->show_every) return 0;
+    if (!s->vw) {
+        vssm_video_writer_opts o = {s->fps_num, s->fps_den, NULL, 0};
+        if (vssm_video_writer_open(&s->vw, s->video_path, im->w, im->h, &o, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            return -1;
+        }
+    }
+    if (vssm_video_write(s->vw, im, &err) != VSSM_OK) {
+        cli_error("%s (frame %d)", err.msg, i);
+        vssm_video_writer_abort(s->vw);
+        s->vw = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* closes the video: 0 written (or none asked), 1 failed */
+static int sink_close(frame_sink *s, int ok) {
+    if (!s->vw) return 0;
+    vssm_err err = {0};
+    char codec[32];
+    snprintf(codec, sizeof codec, "%s", vssm_video_writer_codec(s->vw));
+    int bad = 0;
+    if (!ok) vssm_video_writer_abort(s->vw);
+    else if (vssm_video_writer_close(s->vw, &err) != VSSM_OK) { cli_error("%s", err.msg); bad = 1; }
+    else fprintf(stderr, "vssm: wrote %s (%s)\n", s->video_path, codec);
+    s->vw = NULL;
+    return bad;
+}
+
+/* ================================================================ tracking one stream */
+
 typedef struct track_job {
     vssm_tracker *trk;
-    const char *name, *seq_dir, *out, *video_out;
+    const char *name, *seq_dir, *out;
     int have_init;
     vssm_box init;
-    int show_progress;
+    int show_progress, max_frames;
     const vssm_image_limits *limits;   /* --max-pixels */
+    frame_sink sink;
 } track_job;
 
-/* Tracks one sequence. Returns 0 ok, 1 input problems (named), -1 the model failed. */
-static int track_one(const track_job *j, int *frames_done, double *secs) {
+/* one tracker step: init on frame 0, update after. 0 ok, 1 the init box is unusable, -1 the model failed */
+static int track_frame(vssm_tracker *trk, const vssm_image *im, int i, vssm_box init, vssm_box *box, float *score,
+                       const char *what) {
+    vssm_err err = {0};
+    vssm_status st = i == 0 ? vssm_tracker_init(trk, im, init, &err) : vssm_tracker_update(trk, im, box, score, &err);
+    if (i == 0) *box = init;
+    if (st == VSSM_OK) return 0;
+    cli_error("%s: %s", what, err.msg);
+    return i == 0 && st == VSSM_ERR_INVALID_ARG ? 1 : -1;
+}
+
+/* growable results */
+typedef struct box_list {
+    vssm_box *b;
+    int n, cap;
+} box_list;
+
+static int box_push(box_list *l, vssm_box b) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 256;
+        vssm_box *nb = realloc(l->b, (size_t)cap * sizeof *nb);
+        if (!nb) return -1;
+        l->b = nb;
+        l->cap = cap;
+    }
+    l->b[l->n++] = b;
+    return 0;
+}
+
+/* the ground truth of a sequence folder (NULL when it has none) and the init box: --init,
+ * else its first box. Returns 0, or 1 with the reason printed. */
+static int seq_init_box(const track_job *j, vssm_box *init, vssm_box **gt, int *n_gt) {
+    static const char *const names[2] = {"groundtruth_rect.txt", "groundtruth.txt"};
+    vssm_err err = {0};
+    char p[4096] = "";
+    int *lines = NULL;
+    *gt = NULL;
+    *n_gt = 0;
+    *init = j->init;
+    for (int k = 0; k < 2 && !*gt; k++) {
+        int len = snprintf(p, sizeof p, "%s/%s", j->seq_dir, names[k]);
+        if (len < 0 || (size_t)len >= sizeof p) { cli_error("%s: path too long", j->seq_dir); return 1; }
+        struct stat sb;
+        if (stat(p, &sb) != 0) continue;
+        if (vssm_boxes_read_lines(p, gt, &lines, n_gt, &err) != VSSM_OK) {
+            if (!j->have_init) { cli_error("%s", err.msg); return 1; }
+            *gt = NULL;   /* only drawn in the frames: an unreadable one is left out */
+            *n_gt = 0;
+        }
+    }
+    int rc = 0;
+    if (!j->have_init && *n_gt < 1) {
+        cli_error("%s: no --init box and no groundtruth_rect.txt / groundtruth.txt to take it from", j->seq_dir);
+        rc = 1;
+    } else if (!j->have_init) {
+        *init = (*gt)[0];   /* a box no tracker can start from is the GT file's fault: name its line */
+        if (!(isfinite(init->x) && isfinite(init->y) && isfinite(init->w) && isfinite(init->h) && init->w > 0 &&
+              init->h > 0)) {
+            cli_error("%s:%d: the first box (%g, %g, %g, %g) cannot start a tracker (finite, w and h > 0 needed)", p,
+                      lines[0], init->x, init->y, init->w, init->h);
+            rc = 1;
+        }
+    }
+    free(lines);
+    if (rc) { free(*gt); *gt = NULL; }
+    return rc;
+}
+
+/* Tracks one sequence folder. Returns 0 ok, 1 input problems (named), -1 the model failed. */
+static int track_seq(track_job *j, int *frames_done, double *secs) {
     vssm_err err = {0};
     char **frames = NULL;
-    int nf = 0, failed = 0;
+    int nf = 0, failed = 0, rc = 0, n_gt = 0;
     *frames_done = 0;
     *secs = 0;
     if (vssm_seq_frames(j->seq_dir, &frames, &nf, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
-    if (nf == 0) {
-        cli_error("%s: no frames (expected images in %s/img or %s)", j->seq_dir, j->seq_dir, j->seq_dir);
+    if (j->max_frames > 0 && nf > j->max_frames) nf = j->max_frames;
+    vssm_box init, *gt = NULL, *res = NULL;
+    if (nf == 0) cli_error("%s: no frames (expected images in %s/img or %s)", j->seq_dir, j->seq_dir, j->seq_dir);
+    else if (seq_init_box(j, &init, &gt, &n_gt) == 0 && !(res = calloc((size_t)nf, sizeof *res)))
+        cli_error("out of memory");
+    if (!res) {
         vssm_seq_list_free(frames, nf);
+        free(gt);
         return 1;
     }
-    vssm_box init = j->init;
-    const vssm_box *gt = NULL;
-    vssm_box *gtv = NULL;
-    int n_gt = 0;
-    {   /* ground truth: the init box when none was given, drawn in --video-out */
-        const char *names[2] = {"groundtruth_rect.txt", "groundtruth.txt"};
-        char p[4096] = "";
-        int *lines = NULL;
-        for (int k = 0; k < 2 && !gtv; k++) {
-            int len = snprintf(p, sizeof p, "%s/%s", j->seq_dir, names[k]);
-            if (len < 0 || (size_t)len >= sizeof p) { cli_error("%s: path too long", j->seq_dir); vssm_seq_list_free(frames, nf); return 1; }
-            struct stat sb;
-            if (stat(p, &sb) != 0) continue;
-            if (vssm_boxes_read_lines(p, &gtv, &lines, &n_gt, &err) != VSSM_OK) {
-                if (!j->have_init) { cli_error("%s", err.msg); vssm_seq_list_free(frames, nf); return 1; }
-                gtv = NULL;
-                n_gt = 0;
-            }
-        }
-        gt = gtv;
-        if (!j->have_init) {
-            if (!gt || n_gt < 1) {
-                cli_error("%s: no --init box and no groundtruth_rect.txt / groundtruth.txt to take it from", j->seq_dir);
-                vssm_seq_list_free(frames, nf);
-                free(gtv);
-                free(lines);
-                return 1;
-            }
-            init = gt[0];
-            /* a box no tracker can start from is the GT file's fault: name its line */
-            if (!(isfinite(init.x) && isfinite(init.y) && isfinite(init.w) && isfinite(init.h) && init.w > 0 && init.h > 0)) {
-                cli_error("%s:%d: the first box (%g, %g, %g, %g) cannot start a tracker (finite, w and h > 0 needed)", p, lines[0],
-                          init.x, init.y, init.w, init.h);
-                vssm_seq_list_free(frames, nf);
-                free(gtv);
-                free(lines);
-                return 1;
-            }
-        }
-        free(lines);
-    }
-    vssm_box *res = calloc((size_t)nf, sizeof *res);
-    if (!res) { cli_error("out of memory"); vssm_seq_list_free(frames, nf); free(gtv); return 1; }
     double t0 = now_s();
     vssm_image im = {0};
-    int rc = 0, started = 0;
-    for (int i = 0; i < nf; i++) {
+    for (int i = 0; i < nf && rc == 0; i++) {
         vssm_image_free(&im);
+        float score = 0;
         if (vssm_image_load(&im, frames[i], j->limits, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
-            if (!started) { rc = 1; break; }       /* no first frame: nothing to track */
-            res[i] = res[i - 1];                   /* a lost frame keeps the last box */
+            if (i == 0) rc = 1;                   /* no first frame: nothing to track */
+            else res[i] = res[i - 1];             /* a lost frame keeps the last box */
             continue;
         }
-        vssm_status st;
-        if (!started) {
-            st = vssm_tracker_init(j->trk, &im, init, &err);
-            res[i] = init;
-            if (st != VSSM_OK) {
-                cli_error("%s: %s", frames[i], err.msg);
-                rc = st == VSSM_ERR_INVALID_ARG ? 1 : -1;
-                break;
-            }
-            started = 1;
-        } else {
-            float score;
-            st = vssm_tracker_update(j->trk, &im, &res[i], &score, &err);
-            if (st != VSSM_OK) {
-                cli_error("%s: %s", frames[i], err.msg);
-                rc = -1;
-                break;
-            }
-        }
-        if (j->video_out) {
-            static const uint8_t green[3] = {0, 255, 0}, white[3] = {255, 255, 255};
-            if (gt && i < n_gt) vssm_image_draw_box(&im, gt[i], white, 1);
-            vssm_image_draw_box(&im, res[i], green, 2);
-            char p[4096];
-            int len = snprintf(p, sizeof p, "%s/%08d.png", j->video_out, i + 1);
-            if (len < 0 || (size_t)len >= sizeof p) { cli_error("%s: --video-out path too long", j->video_out); failed++; }
-            else if (vssm_image_write_png(p, &im, &err) != VSSM_OK) { cli_error("%s", err.msg); failed++; }
-        }
+        if ((rc = track_frame(j->trk, &im, i, init, &res[i], &score, frames[i])) != 0) break;
+        if (sink_frame(&j->sink, &im, i, -1, res[i], gt && i < n_gt ? &gt[i] : NULL, score, i > 0) < 0) rc = 1;
         *frames_done = i + 1;
         if (j->show_progress && (i % 4 == 3 || i + 1 == nf)) progress(j->name, i + 1, nf, t0);
     }
     vssm_image_free(&im);
     *secs = now_s() - t0;
-    if (rc == 0) {
-        if (vssm_boxes_write(j->out, res, nf, &err) != VSSM_OK) { cli_error("%s", err.msg); rc = 1; }
-        else if (failed) rc = 1;
-    }
+    failed += sink_close(&j->sink, rc == 0) + j->sink.failed;
+    if (rc == 0 && vssm_boxes_write(j->out, res, nf, &err) != VSSM_OK) { cli_error("%s", err.msg); rc = 1; }
     free(res);
-    free(gtv);
+    free(gt);
     vssm_seq_list_free(frames, nf);
+    return rc ? rc : failed ? 1 : 0;
+}
+
+/* ================================================================ video: decoded on a thread of its own */
+
+#define QUEUE_SLOTS 4
+
+typedef struct frame_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vssm_video_reader *r;
+    vssm_video_frame slot[QUEUE_SLOTS];
+    int head, count;       /* the consumer owns slot[head] while count > 0 */
+    int done, stop;        /* producer: no more frames (end, error or max); consumer: stop now */
+    int max_frames;        /* 0: all */
+    vssm_err err;          /* why the producer stopped, when it failed */
+} frame_queue;
+
+static void *produce(void *arg) {
+    frame_queue *q = arg;
+    for (int n = 0;; n++) {
+        pthread_mutex_lock(&q->mu);
+        while (q->count == QUEUE_SLOTS && !q->stop) pthread_cond_wait(&q->cv, &q->mu);
+        int k = (q->head + q->count) % QUEUE_SLOTS, stop = q->stop || (q->max_frames > 0 && n >= q->max_frames);
+        pthread_mutex_unlock(&q->mu);
+        int got = 0;
+        vssm_err err = {0};
+        vssm_status st = stop || interrupted ? VSSM_OK : vssm_video_read(q->r, &q->slot[k], &got, &err);
+        pthread_mutex_lock(&q->mu);
+        if (got) q->count++;
+        else q->done = 1, q->err = err, q->err.status = st;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+        if (!got) return NULL;
+    }
+}
+
+/* the next decoded frame (owned until queue_release), or NULL at the end */
+static vssm_video_frame *queue_take(frame_queue *q) {
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0 && !q->done) pthread_cond_wait(&q->cv, &q->mu);
+    vssm_video_frame *f = q->count ? &q->slot[q->head] : NULL;
+    pthread_mutex_unlock(&q->mu);
+    return f;
+}
+
+static void queue_release(frame_queue *q) {
+    pthread_mutex_lock(&q->mu);
+    q->head = (q->head + 1) % QUEUE_SLOTS;
+    q->count--;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static void queue_stop(frame_queue *q) {
+    pthread_mutex_lock(&q->mu);
+    q->stop = 1;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* the tracking loop over the queue; rc as track_video's */
+static int video_loop(track_job *j, frame_queue *q, box_list *res, int total, int *frames_done) {
+    char what[4200];
+    int rc = 0;
+    double t0 = now_s();
+    vssm_video_frame *f;
+    while (rc == 0 && (f = queue_take(q))) {
+        int i = (int)f->index;
+        vssm_box box = i ? res->b[i - 1] : j->init;
+        float score = 0;
+        snprintf(what, sizeof what, "%s: frame %d", j->name, i);
+        if ((rc = track_frame(j->trk, &f->image, i, j->init, &box, &score, what)) == 0) {
+            if (box_push(res, box) != 0) { cli_error("out of memory"); rc = -1; }
+            else if (sink_frame(&j->sink, &f->image, i, f->time_s, box, NULL, score, i > 0) < 0) rc = 1;
+        }
+        queue_release(q);
+        *frames_done = res->n;
+        if (j->show_progress && (i % 4 == 3 || i + 1 == total)) progress(j->name, i + 1, total, t0);
+    }
+    if (j->show_progress && total < 0) fputc('\n', stderr);
     return rc;
 }
 
-VSSM_VERB(track) {
+/* Tracks one video file or camera. Returns 0 ok, 1 input problems (named), -1 the model failed. */
+static int track_video(track_job *j, int *frames_done, double *secs) {
+    vssm_err err = {0};
+    *frames_done = 0;
+    *secs = 0;
+    frame_queue q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .max_frames = j->max_frames};
+    vssm_video_opts vo = {*j->limits, 1, NULL};
+    if (vssm_video_open(&q.r, j->seq_dir, &vo, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
+    const vssm_video_info *in = vssm_video_get_info(q.r);
+    j->sink.fps_num = in->fps_num;
+    j->sink.fps_den = in->fps_den;
+    int total = in->n_frames > 0 ? (int)in->n_frames : -1;
+    if (total > 0 && j->max_frames > 0 && total > j->max_frames) total = j->max_frames;
+    if (in->live) signal(SIGINT, on_sigint);
+    box_list res = {0};
+    double t0 = now_s();
+    pthread_t th;
+    if (pthread_create(&th, NULL, produce, &q) != 0) {
+        cli_error("%s: cannot start the decoding thread", j->seq_dir);
+        vssm_video_close(q.r);
+        return -1;
+    }
+    int rc = video_loop(j, &q, &res, total, frames_done);
+    queue_stop(&q);
+    pthread_join(th, NULL);
+    *secs = now_s() - t0;
+    if (in->live) signal(SIGINT, SIG_DFL);
+    if (q.err.status != VSSM_OK) cli_error("%s", q.err.msg);   /* frames up to here are kept */
+    int failed = (q.err.status != VSSM_OK) + sink_close(&j->sink, rc == 0 && res.n > 0) + j->sink.failed;
+    if (rc == 0 && res.n == 0) { cli_error("%s: no frames", j->seq_dir); rc = 1; }
+    if (rc == 0 && j->out && vssm_boxes_write(j->out, res.b, res.n, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        rc = 1;
+    }
+    for (int k = 0; k < QUEUE_SLOTS; k++) vssm_image_free(&q.slot[k].image);
+    vssm_video_close(q.r);
+    free(res.b);
+    return rc ? rc : failed ? 1 : 0;
+}
+
+/* ================================================================ the verb */
+
+typedef struct track_args {
     model_opts mo;
-    model_opts_init(&mo);
-    vssm_tracker_config tc = vssm_tracker_config_default();
-    const char *seq = NULL, *out = NULL, *init_s = NULL, *video = NULL, *dataset = NULL, *results = NULL, *fmt_s = "otb";
-    int bad = 0, quiet = 0, help = 0;
+    vssm_tracker_config tc;
+    const char *seq, *video, *dataset, *out, *results, *init_s, *init_file, *fmt_s, *png_dir, *out_video;
+    int quiet, help, json, max_frames, show_every, fmt, have_init;
+    vssm_box init;
+} track_args;
+
+/* -1: go on; else the exit code */
+static int parse_args(track_args *a, int argc, char **argv) {
+    int bad = 0;
+    vssm_tracker_config *tc = &a->tc;
     for (int i = 1; i < argc && !bad; i++) {
-        if (model_opts_parse(&mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--seq", &seq, &bad) ||
-            cli_opt_str(argc, argv, &i, "--out", &out, &bad) || cli_opt_str(argc, argv, &i, "--init", &init_s, &bad) ||
-            cli_opt_str(argc, argv, &i, "--video-out", &video, &bad) || cli_opt_str(argc, argv, &i, "--dataset", &dataset, &bad) ||
-            cli_opt_str(argc, argv, &i, "--results", &results, &bad) || cli_opt_str(argc, argv, &i, "--format", &fmt_s, &bad) ||
-            cli_opt_int(argc, argv, &i, "--stage", &tc.stage, &bad) ||
-            cli_opt_int(argc, argv, &i, "--template-size", &tc.template_size, &bad) ||
-            cli_opt_int(argc, argv, &i, "--search-size", &tc.search_size, &bad) ||
-            cli_opt_int(argc, argv, &i, "--scales", &tc.n_scales, &bad) ||
-            opt_double(argc, argv, &i, "--template-factor", &tc.template_factor, &bad) ||
-            opt_double(argc, argv, &i, "--search-factor", &tc.search_factor, &bad) ||
-            opt_double(argc, argv, &i, "--scale-step", &tc.scale_step, &bad) ||
-            opt_double(argc, argv, &i, "--scale-penalty", &tc.scale_penalty, &bad) ||
-            opt_double(argc, argv, &i, "--scale-lr", &tc.scale_lr, &bad) ||
-            opt_double(argc, argv, &i, "--window", &tc.window_influence, &bad) ||
-            opt_double(argc, argv, &i, "--pos-lr", &tc.pos_lr, &bad) || cli_opt_flag(argv, i, "--quiet", &quiet) ||
-            cli_opt_flag(argv, i, "--help", &help) || cli_opt_flag(argv, i, "-h", &help))
+        if (model_opts_parse(&a->mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--seq", &a->seq, &bad) ||
+            cli_opt_str(argc, argv, &i, "--video", &a->video, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out", &a->out, &bad) ||
+            cli_opt_str(argc, argv, &i, "--init", &a->init_s, &bad) ||
+            cli_opt_str(argc, argv, &i, "--init-file", &a->init_file, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out-frames", &a->png_dir, &bad) ||
+            cli_opt_str(argc, argv, &i, "--video-out", &a->png_dir, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out-video", &a->out_video, &bad) ||
+            cli_opt_int(argc, argv, &i, "--show-every", &a->show_every, &bad) ||
+            cli_opt_int(argc, argv, &i, "--frames", &a->max_frames, &bad) ||
+            cli_opt_str(argc, argv, &i, "--dataset", &a->dataset, &bad) ||
+            cli_opt_str(argc, argv, &i, "--results", &a->results, &bad) ||
+            cli_opt_str(argc, argv, &i, "--format", &a->fmt_s, &bad) ||
+            cli_opt_int(argc, argv, &i, "--stage", &tc->stage, &bad) ||
+            cli_opt_int(argc, argv, &i, "--template-size", &tc->template_size, &bad) ||
+            cli_opt_int(argc, argv, &i, "--search-size", &tc->search_size, &bad) ||
+            cli_opt_int(argc, argv, &i, "--scales", &tc->n_scales, &bad) ||
+            opt_double(argc, argv, &i, "--template-factor", &tc->template_factor, &bad) ||
+            opt_double(argc, argv, &i, "--search-factor", &tc->search_factor, &bad) ||
+            opt_double(argc, argv, &i, "--scale-step", &tc->scale_step, &bad) ||
+            opt_double(argc, argv, &i, "--scale-penalty", &tc->scale_penalty, &bad) ||
+            opt_double(argc, argv, &i, "--scale-lr", &tc->scale_lr, &bad) ||
+            opt_double(argc, argv, &i, "--window", &tc->window_influence, &bad) ||
+            opt_double(argc, argv, &i, "--pos-lr", &tc->pos_lr, &bad) || cli_opt_flag(argv, i, "--quiet", &a->quiet) ||
+            cli_opt_flag(argv, i, "--json", &a->json) || cli_opt_flag(argv, i, "--help", &a->help) ||
+            cli_opt_flag(argv, i, "-h", &a->help))
             continue;
         cli_bad_arg("track", argv[i]);
         bad = 1;
     }
-    if (help) { fputs(usage, stdout); return VSSM_EXIT_OK; }
+    if (a->help) { fputs(usage, stdout); return VSSM_EXIT_OK; }
     if (bad) { fputs(usage, stderr); return VSSM_EXIT_USAGE; }
-    if (!mo.weights) { cli_error("track: --weights FILE is required"); fputs(usage, stderr); return VSSM_EXIT_USAGE; }
-    if (!!seq == !!dataset) { cli_error("track: give either --seq DIR (with --out FILE) or --dataset ROOT (with --results DIR)"); return VSSM_EXIT_USAGE; }
-    if (seq && !out) { cli_error("track: --out FILE is required with --seq"); return VSSM_EXIT_USAGE; }
-    if (dataset && !results) { cli_error("track: --results DIR is required with --dataset"); return VSSM_EXIT_USAGE; }
-    if (dataset && init_s) { cli_error("track: --init applies to one --seq, not to --dataset"); return VSSM_EXIT_USAGE; }
-    int fmt = vssm_seq_format_from_name(fmt_s);
-    if (fmt < 0) { cli_error("track: --format takes otb, lasot or got10k, got '%s'", fmt_s); return VSSM_EXIT_USAGE; }
-    vssm_box init = {0};
-    if (init_s) {
-        if (!parse_box(init_s, &init)) { cli_error("track: --init needs x,y,w,h numbers, got '%s'", init_s); return VSSM_EXIT_USAGE; }
-        if (!(init.w > 0 && init.h > 0)) {
-            cli_error("track: --init box %s has zero or negative size (w and h must be > 0)", init_s);
+    return -1;
+}
+
+/* --init or --init-file into a->init; -1 go on, else the exit code */
+static int read_init(track_args *a) {
+    vssm_box *boxes = NULL;
+    int n = 0;
+    vssm_err err = {0};
+    if (a->init_s && a->init_file) { cli_error("track: give --init or --init-file, not both"); return VSSM_EXIT_USAGE; }
+    if (a->init_s && !parse_box(a->init_s, &a->init)) {
+        cli_error("track: --init needs x,y,w,h numbers, got '%s'", a->init_s);
+        return VSSM_EXIT_USAGE;
+    }
+    if (a->init_file) {
+        if (vssm_boxes_read(a->init_file, &boxes, &n, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
             return VSSM_EXIT_USAGE;
         }
+        if (n < 1) { cli_error("%s: no box in the --init-file", a->init_file); free(boxes); return VSSM_EXIT_USAGE; }
+        a->init = boxes[0];
+        free(boxes);
     }
-    vssm_err err = {0};
-    if (vssm_tracker_config_validate(&tc, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    a->have_init = a->init_s || a->init_file;
+    const vssm_box *b = &a->init;
+    if (a->have_init &&
+        !(isfinite(b->x) && isfinite(b->y) && b->w > 0 && b->h > 0 && isfinite(b->w) && isfinite(b->h))) {
+        cli_error(
+            "track: the init box %g,%g,%g,%g%s%s has zero or negative size, or is not finite (w and h must be > 0)",
+            b->x, b->y, b->w, b->h, a->init_file ? " from " : "", a->init_file ? a->init_file : "");
+        return VSSM_EXIT_USAGE;
+    }
+    return -1;
+}
 
-    /* the backbone alone, with the file's mean/std */
+/* the combinations; -1 go on, else the exit code */
+static int check_args(track_args *a) {
+    vssm_err err = {0};
+    const char *one = a->seq ? "--seq" : "--video";
+    if (!a->mo.weights) {
+        cli_error("track: --weights FILE is required");
+        fputs(usage, stderr);
+        return VSSM_EXIT_USAGE;
+    }
+    if (!!a->seq + !!a->video + !!a->dataset != 1) {
+        cli_error(
+            "track: give one of --video FILE, --seq DIR (with --out FILE) or --dataset ROOT (with --results DIR)");
+        return VSSM_EXIT_USAGE;
+    }
+    if (a->seq && !a->out) { cli_error("track: --out FILE is required with --seq"); return VSSM_EXIT_USAGE; }
+    if (a->video && !a->out && !a->json && !a->out_video && !a->png_dir) {
+        cli_error("track: --video needs an output: --out FILE, --json, --out-video FILE or --out-frames DIR");
+        return VSSM_EXIT_USAGE;
+    }
+    if (a->dataset && !a->results) {
+        cli_error("track: --results DIR is required with --dataset");
+        return VSSM_EXIT_USAGE;
+    }
+    if (a->dataset && (a->init_s || a->init_file || a->out_video)) {
+        cli_error("track: %s applies to one %s, not to --dataset", a->out_video ? "--out-video" : "--init", one);
+        return VSSM_EXIT_USAGE;
+    }
+    if (a->show_every < 1 || a->max_frames < 0) {
+        cli_error("track: %s must be %s", a->show_every < 1 ? "--show-every" : "--frames",
+                  a->show_every < 1 ? ">= 1" : ">= 0");
+        return VSSM_EXIT_USAGE;
+    }
+    if ((a->fmt = vssm_seq_format_from_name(a->fmt_s)) < 0) {
+        cli_error("track: --format takes otb, lasot or got10k, got '%s'", a->fmt_s);
+        return VSSM_EXIT_USAGE;
+    }
+    int rc = read_init(a);
+    if (rc >= 0) return rc;
+    if (a->video && !a->have_init) {
+        cli_error("track: --video needs --init x,y,w,h or --init-file FILE");
+        return VSSM_EXIT_USAGE;
+    }
+    if (vssm_tracker_config_validate(&a->tc, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    return -1;
+}
+
+typedef struct track_model {
+    vssm_ctx *ctx;
+    vssm_backbone *bb;
+    vssm_tracker *trk;
+} track_model;
+
+static void model_free(track_model *m) {
+    vssm_tracker_free(m->trk);
+    vssm_backbone_free(m->bb);
+    vssm_ctx_free(m->ctx);
+}
+
+/* the backbone alone, with the file's mean/std, and the tracker on it; -1 go on, else the exit code */
+static int load_model(const track_args *a, track_model *m) {
+    vssm_err err = {0};
     vssm_ctx_opts co;
-    if (cli_ctx_opts(mo.device, mo.threads, mo.tf32, &co)) return VSSM_EXIT_USAGE;
-    vssm_ctx *ctx = NULL;
-    vssm_backbone_opts bo = {mo.arch, mo.key, -1, {0}, 0};   /* a Vim: its final token grid */
-    vssm_backbone *bb = NULL;
+    if (cli_ctx_opts(a->mo.device, a->mo.threads, a->mo.tf32, &co)) return VSSM_EXIT_USAGE;
+    vssm_backbone_opts bo = {a->mo.arch, a->mo.key, -1, {0}, 0};   /* a Vim: its final token grid */
     vssm_preprocess_params pp;
-    vssm_tracker *trk = NULL;
-    int load_bad = vssm_ctx_new(&ctx, &co, &err) != VSSM_OK ||
-                   vssm_backbone_load_file(&bb, ctx, mo.weights, &bo, &pp, &err) != VSSM_OK;
-    if (!load_bad && vssm_tracker_new_backbone(&trk, bb, &pp, &tc, &err) != VSSM_OK) {
-        vssm_err_prefix(&err, "%s", mo.weights);
+    int load_bad = vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK ||
+                   vssm_backbone_load_file(&m->bb, m->ctx, a->mo.weights, &bo, &pp, &err) != VSSM_OK;
+    if (!load_bad && vssm_tracker_new_backbone(&m->trk, m->bb, &pp, &a->tc, &err) != VSSM_OK) {
+        vssm_err_prefix(&err, "%s", a->mo.weights);
         load_bad = 1;
     }
     if (shard_agree(load_bad)) {   /* under mpirun: every rank loaded, or none goes on */
         cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
-        vssm_tracker_free(trk);
-        vssm_backbone_free(bb);
-        vssm_ctx_free(ctx);
         return VSSM_EXIT_USAGE;
     }
-    if (shard_agree(video && make_dir(video) != 0)) {
-        cli_error("%s: cannot create the folder (%s)", video, strerror(errno));
-        vssm_tracker_free(trk);
-        vssm_backbone_free(bb);
-        vssm_ctx_free(ctx);
+    if (shard_agree(a->png_dir && make_dir(a->png_dir) != 0)) {
+        cli_error("%s: cannot create the folder (%s)", a->png_dir, strerror(errno));
         return VSSM_EXIT_USAGE;
     }
-    int show = !quiet && isatty(2), failed = 0, total_frames = 0, n_seq = 0, fatal = 0;
-    double total_s = 0;
-    if (seq && !shard_is_root()) {
-        /* one sequence: rank 0 tracks it, the others wait for its exit code */
-    } else if (seq) {
-        track_job j = {trk, seq, seq, out, video, init_s != NULL, init, show, &mo.limits};
+    return -1;
+}
+
+typedef struct track_totals {
+    int failed, frames, n_seq, fatal;
+    double secs;
+} track_totals;
+
+static void totals_add(track_totals *t, int rc, int frames, double secs) {
+    t->fatal |= rc < 0;
+    t->failed += rc != 0;
+    t->frames += frames;
+    t->secs += secs;
+    t->n_seq++;
+}
+
+static track_job job_for(const track_args *a, vssm_tracker *trk, const char *name, const char *dir, const char *out,
+                         const char *png_dir) {
+    track_job j = {trk,           name,          dir, out, a->have_init, a->init, !a->quiet && isatty(2),
+                   a->max_frames, &a->mo.limits, {0}};
+    j.sink = (frame_sink){png_dir, a->out_video, NULL, a->show_every, 0, 0, a->json, name, 0};
+    return j;
+}
+
+/* every sequence of --dataset, this rank's share; -1 go on, else the exit code */
+static int run_dataset(const track_args *a, vssm_tracker *trk, track_totals *t) {
+    vssm_err err = {0};
+    char **dirs = NULL;
+    int nd = 0;
+    if (shard_agree(vssm_seq_list(a->dataset, (vssm_seq_format)a->fmt, &dirs, &nd, &err) != VSSM_OK ||
+                    make_dir(a->results) != 0)) {
+        cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
+        return VSSM_EXIT_USAGE;
+    }
+    int64_t k0, k1;   /* under mpirun: this rank's sequences, each written to its own file */
+    shard_range(nd, &k0, &k1);
+    for (int k = (int)k0; k < (int)k1 && !t->fatal; k++) {
+        const char *name = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
+        char op[4096], vd[4096];
+        int lo = snprintf(op, sizeof op, "%s/%s.txt", a->results, name);
+        int lv = a->png_dir ? snprintf(vd, sizeof vd, "%s/%s", a->png_dir, name) : 0;
+        if (lo < 0 || (size_t)lo >= sizeof op || lv < 0 || (size_t)lv >= sizeof vd) {   /* never a truncated name */
+            cli_error("%s: the output path for sequence %s is too long",
+                      lo < 0 || (size_t)lo >= sizeof op ? a->results : a->png_dir, name);
+            t->failed++;
+            continue;
+        }
+        if (a->png_dir && make_dir(vd) != 0) { cli_error("%s: cannot create the folder", vd); t->failed++; continue; }
+        track_job j = job_for(a, trk, name, dirs[k], op, a->png_dir ? vd : NULL);
+        j.have_init = 0;
         int fd;
         double s;
-        int rc = track_one(&j, &fd, &s);
-        fatal = rc < 0;
-        failed = rc != 0;
-        total_frames = fd;
-        total_s = s;
-        n_seq = 1;
-    } else {
-        char **dirs = NULL;
-        int nd = 0;
-        if (shard_agree(vssm_seq_list(dataset, (vssm_seq_format)fmt, &dirs, &nd, &err) != VSSM_OK || make_dir(results) != 0)) {
-            cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
-            vssm_tracker_free(trk);
-            vssm_backbone_free(bb);
-            vssm_ctx_free(ctx);
-            return VSSM_EXIT_USAGE;
-        }
-        int64_t k0, k1;   /* under mpirun: this rank's sequences, each written to its own file */
-        shard_range(nd, &k0, &k1);
-        for (int k = (int)k0; k < (int)k1 && !fatal; k++) {
-            const char *name = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
-            char op[4096], vd[4096];
-            int lo = snprintf(op, sizeof op, "%s/%s.txt", results, name), lv = video ? snprintf(vd, sizeof vd, "%s/%s", video, name) : 0;
-            if (lo < 0 || (size_t)lo >= sizeof op || lv < 0 || (size_t)lv >= sizeof vd) {   /* never a truncated name */
-                cli_error("%s: the output path for sequence %s is too long", lo < 0 || (size_t)lo >= sizeof op ? results : video, name);
-                failed++;
-                continue;
-            }
-            if (video && make_dir(vd) != 0) { cli_error("%s: cannot create the folder", vd); failed++; continue; }
-            track_job j = {trk, name, dirs[k], op, video ? vd : NULL, 0, init, show, &mo.limits};
-            int fd;
-            double s;
-            int rc = track_one(&j, &fd, &s);
-            fatal = rc < 0;
-            failed += rc != 0;
-            total_frames += fd;
-            total_s += s;
-            n_seq++;
-        }
-        vssm_seq_list_free(dirs, nd);
+        int rc = track_seq(&j, &fd, &s);
+        totals_add(t, rc, fd, s);
     }
-    if (shard_size() > 1) {   /* totals over ranks for rank 0's summary line */
-        int64_t t[5] = {failed, total_frames, n_seq, fatal, (int64_t)(total_s * 1e6)};
-        if (shard_sum_i64(t, 5) != 0) shard_abort(VSSM_EXIT_USAGE, "track: reducing the ranks' counts failed");
-        if (shard_is_root()) failed = (int)t[0], total_frames = (int)t[1], n_seq = (int)t[2], fatal = t[3] > 0, total_s = 1e-6 * (double)t[4];
+    vssm_seq_list_free(dirs, nd);
+    return -1;
+}
+
+/* the summary line on rank 0 (frames/s: per rank, the ranks' tracking time summed) */
+static void report(track_totals *t, vssm_ctx *ctx) {
+    if (shard_size() > 1) {   /* totals over ranks */
+        int64_t v[5] = {t->failed, t->frames, t->n_seq, t->fatal, (int64_t)(t->secs * 1e6)};
+        if (shard_sum_i64(v, 5) != 0) shard_abort(VSSM_EXIT_USAGE, "track: reducing the ranks' counts failed");
+        if (shard_is_root())
+            t->failed = (int)v[0], t->frames = (int)v[1], t->n_seq = (int)v[2], t->fatal = v[3] > 0,
+            t->secs = 1e-6 * (double)v[4];
     }
-    if (shard_is_root())   /* frames/s: per rank (the ranks' tracking time summed) */
-        fprintf(stderr, "vssm: tracked %d frames in %d sequence%s, %.1f frames/s (%s)%s\n", total_frames, n_seq, n_seq == 1 ? "" : "s",
-                total_s > 0 ? total_frames / total_s : 0.0, vssm_ctx_describe(ctx), failed ? ", with failures" : "");
-    vssm_tracker_free(trk);
-    vssm_backbone_free(bb);
-    vssm_ctx_free(ctx);
-    return fatal ? VSSM_EXIT_USAGE : failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    if (shard_is_root())
+        fprintf(stderr, "vssm: tracked %d frames in %d sequence%s, %.1f frames/s (%s)%s\n", t->frames, t->n_seq,
+                t->n_seq == 1 ? "" : "s", t->secs > 0 ? t->frames / t->secs : 0.0, vssm_ctx_describe(ctx),
+                t->failed ? ", with failures" : "");
+}
+
+VSSM_VERB(track) {
+    track_args a = {.tc = vssm_tracker_config_default(), .fmt_s = "otb", .show_every = 1};
+    model_opts_init(&a.mo);
+    int rc = parse_args(&a, argc, argv);
+    if (rc < 0) rc = check_args(&a);
+    if (rc >= 0) return rc;
+    track_model m = {0};
+    track_totals t = {0};
+    if ((rc = load_model(&a, &m)) >= 0) {
+        model_free(&m);
+        return rc;
+    }
+    if ((a.seq || a.video) && shard_is_root()) {   /* one stream: rank 0 tracks it, the others wait */
+        const char *src = a.seq ? a.seq : a.video, *base = strrchr(src, '/');
+        track_job j = job_for(&a, m.trk, base && base[1] ? base + 1 : src, src, a.out, a.png_dir);
+        int fd;
+        double s;
+        int r = a.seq ? track_seq(&j, &fd, &s) : track_video(&j, &fd, &s);
+        totals_add(&t, r, fd, s);
+    } else if (a.dataset) {
+        rc = run_dataset(&a, m.trk, &t);
+    }
+    if (rc < 0) report(&t, m.ctx);
+    model_free(&m);
+    if (rc >= 0) return rc;
+    return t.fatal ? VSSM_EXIT_USAGE : t.failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }

@@ -120,8 +120,8 @@ VSSM_API void vssm_video_writer_abort(vssm_video_writer *w);
 /* ---------------------------------------------------------------- annotation */
 
 /* Draws text (printable ASCII; others as '?') into an RGB image with a built-in 6x11 pixel
- * font (Pillow's default bitmap font), each font pixel scale x scale image pixels, the top-left corner at (x, y), on a dark
- * backing box so it reads over any frame; clipped to the image. */
+ * font (Pillow's default bitmap font), each font pixel scale x scale image pixels, the top-left corner at (x, y), on a
+ * dark backing box so it reads over any frame; clipped to the image. */
 VSSM_API void vssm_image_draw_text(vssm_image *im, int x, int y, const char *text, const uint8_t rgb[3], int scale);
 
 #ifdef __cplusplus
