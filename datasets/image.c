@@ -390,6 +390,50 @@ static int want_channels_of(int color_type) {
     return color_type >= 0 && color_type <= 6 ? ch[color_type] : 0;
 }
 
+/* Deflate expands at most 1032 times (a 2-bit code for a 258-byte match): pixel data of
+ * w * h * bits / 8 bytes needs at least that / 1032 bytes of IDAT. A file cut short (or a
+ * header edited to claim more) is refused before any allocation. */
+static vssm_status png_check_idat(const uint8_t *buf, size_t n, const char *name, png_uint_32 w, png_uint_32 h, int depth,
+                                  int color_type, vssm_err *err) {
+    int bits = depth * want_channels_of(color_type);
+    uint64_t need = ((uint64_t)w * (uint64_t)bits + 7) / 8 * (uint64_t)h;
+    uint64_t idat = png_idat_bytes(buf, n);
+    if (bits > 0 && need / 1032 > idat + 64)
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: truncated PNG data (a %ux%u image needs at least %llu bytes of "
+                            "compressed data, the file holds %llu)",
+                            name, (unsigned)w, (unsigned)h, (unsigned long long)(need / 1032), (unsigned long long)idat);
+    return VSSM_OK;
+}
+
+/* The pixels into out (allocated, w x h x 3). Called under decode_png's setjmp: libpng's
+ * errors jump back there, and every buffer lives in v. */
+static vssm_status png_read_pixels(png_state *v, vssm_image *out, const char *name, int interlace, size_t rowbytes,
+                                   int color_type, int depth, png_colorp pal, int npal, vssm_err *err) {
+    const png_uint_32 w = (png_uint_32)out->w, h = (png_uint_32)out->h;
+    if (interlace == PNG_INTERLACE_NONE) {
+        /* one row at a time, converted straight into the output: no second full-size buffer */
+        v->rows = (uint8_t *)malloc(rowbytes);
+        if (!v->rows)
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for a %ux%u image", name, (unsigned)w, (unsigned)h);
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(v->png, v->rows, NULL);
+            png_row_to_rgb(v->rows, out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal, npal);
+        }
+        return VSSM_OK;
+    }
+    /* Adam7 fills every row over seven passes: the whole decoded image is needed */
+    v->rows = (uint8_t *)malloc(rowbytes * h);
+    v->rowp = (png_bytepp)malloc(sizeof(png_bytep) * h);
+    if (!v->rows || !v->rowp)
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for %ux%u pixels", name, (unsigned)w, (unsigned)h);
+    for (png_uint_32 y = 0; y < h; y++) v->rowp[y] = v->rows + rowbytes * y;
+    png_read_image(v->png, v->rowp);
+    for (png_uint_32 y = 0; y < h; y++)
+        png_row_to_rgb(v->rowp[y], out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal, npal);
+    return VSSM_OK;
+}
+
 static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, const char *name,
                               const vssm_image_limits *lim, vssm_err *err) {
     /* Everything that changes after setjmp lives on the heap, not in locals, so its value
@@ -423,22 +467,7 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
     int depth = 0, color_type = 0, interlace = 0;
     png_get_IHDR(v->png, v->info, &w, &h, &depth, &color_type, &interlace, NULL, NULL);
     if ((v->st = check_size(name, "PNG", w, h, lim, err)) != VSSM_OK) goto done;
-    {
-        /* Deflate expands at most 1032 times (a 2-bit code for a 258-byte match): pixel
-         * data of w * h * bits / 8 bytes needs at least that / 1032 bytes of IDAT. A file
-         * cut short (or a header edited to claim more) is refused before any allocation. */
-        int bits = depth * want_channels_of(color_type);
-        uint64_t need = ((uint64_t)w * (uint64_t)bits + 7) / 8 * (uint64_t)h;
-        uint64_t idat = png_idat_bytes(buf, n);
-        if (bits > 0 && need / 1032 > idat + 64) {
-            v->st = vssm_err_set(err, VSSM_ERR_FORMAT,
-                                 "%s: truncated PNG data (a %ux%u image needs at least %llu bytes of "
-                                 "compressed data, the file holds %llu)",
-                                 name, (unsigned)w, (unsigned)h, (unsigned long long)(need / 1032),
-                                 (unsigned long long)idat);
-            goto done;
-        }
-    }
+    if ((v->st = png_check_idat(buf, n, name, w, h, depth, color_type, err)) != VSSM_OK) goto done;
 
     if (depth < 8) {
         if (color_type == PNG_COLOR_TYPE_GRAY) png_set_expand_gray_1_2_4_to_8(v->png);
@@ -471,34 +500,8 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
         vssm_err_prefix(err, "%s", name);
         goto done;
     }
-    if (interlace == PNG_INTERLACE_NONE) {
-        /* one row at a time, converted straight into the output: no second full-size buffer */
-        v->rows = (uint8_t *)malloc(rowbytes);
-        if (!v->rows) {
-            v->st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for a %ux%u image", name,
-                                 (unsigned)w, (unsigned)h);
-            goto done;
-        }
-        for (png_uint_32 y = 0; y < h; y++) {
-            png_read_row(v->png, v->rows, NULL);
-            png_row_to_rgb(v->rows, out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal,
-                           npal);
-        }
-    } else {
-        /* Adam7 fills every row over seven passes: the whole decoded image is needed */
-        v->rows = (uint8_t *)malloc(rowbytes * h);
-        v->rowp = (png_bytepp)malloc(sizeof(png_bytep) * h);
-        if (!v->rows || !v->rowp) {
-            v->st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for %ux%u pixels", name,
-                                 (unsigned)w, (unsigned)h);
-            goto done;
-        }
-        for (png_uint_32 y = 0; y < h; y++) v->rowp[y] = v->rows + rowbytes * y;
-        png_read_image(v->png, v->rowp);
-        for (png_uint_32 y = 0; y < h; y++)
-            png_row_to_rgb(v->rowp[y], out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal,
-                           npal);
-    }
+    if ((v->st = png_read_pixels(v, out, name, interlace, rowbytes, color_type, depth, pal, npal, err)) != VSSM_OK)
+        goto done;
     png_read_end(v->png, NULL); /* reaches IEND: a truncated file is refused, as PIL does */
 done:
     if (v->png) png_destroy_read_struct(&v->png, v->info ? &v->info : NULL, NULL);

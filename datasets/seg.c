@@ -35,10 +35,10 @@ void vssm_label_map_free(vssm_label_map *m) {
     memset(m, 0, sizeof *m);
 }
 
-vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err) {
-    memset(out, 0, sizeof *out);
-    /* opened without waiting (a named pipe would block), and only a regular file is read:
-     * a pipe or device in a folder of label maps is named, not waited on or read forever */
+/* path opened for reading, past its PNG signature; only a regular file: a pipe or device in a
+ * folder of label maps is named, not waited on or read forever (opened without waiting) */
+static vssm_status open_png_file(const char *path, FILE **out, vssm_err *err) {
+    *out = NULL;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the label map (%s)", path, strerror(errno));
     struct stat fsb;
@@ -58,6 +58,31 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
         fclose(f);
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: a label map must be a PNG file", path);
     }
+    *out = f;
+    return VSSM_OK;
+}
+
+/* The decoders' pixel limit (PIL's decompression-bomb threshold), checked before any buffer
+ * exists; and a file that cannot hold the pixels its header promises is refused before they
+ * are allocated: deflate expands at most 1032 times (a 2-bit code for a 258-byte match), so
+ * w * h * depth / 8 bytes need at least that / 1032 file bytes. NULL, or why not. */
+static const char *label_map_size_refused(FILE *f, png_uint_32 w, png_uint_32 h, int depth) {
+    uint64_t px = (uint64_t)w * h, fsize = 0;
+    struct stat fst;
+    if (fstat(fileno(f), &fst) == 0 && fst.st_size > 0) fsize = (uint64_t)fst.st_size;
+    uint64_t need = px * (uint64_t)depth / 8;
+    if (w == 0 || h == 0) return "has an empty size";
+    if (px > (uint64_t)VSSM_IMAGE_MAX_PIXELS_DEFAULT) return "is over the limit of 178956970 pixels (decompression-bomb guard)";
+    if (fsize && need / 1032 > fsize + 1024) return "promises far more pixel data than the file holds (truncated or corrupt)";
+    return NULL;
+}
+
+vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err *err) {
+    memset(out, 0, sizeof *out);
+    FILE *opened = NULL;
+    vssm_status st = open_png_file(path, &opened, err);
+    if (st != VSSM_OK) return st;
+    FILE *volatile f = opened;   /* read after a longjmp from libpng */
     png_err_ctx ec = {{0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ec, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -89,18 +114,7 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
                             "%s: a label map must be a palette or gray PNG (one value per pixel), this one has colour type %d",
                             path, ct);
     }
-    /* The decoders' pixel limit (PIL's decompression-bomb threshold), checked before any
-     * buffer exists; and a file that cannot hold the pixels its header promises is refused
-     * before they are allocated: deflate expands at most 1032 times (a 2-bit code for a
-     * 258-byte match), so w * h * depth / 8 bytes need at least that / 1032 file bytes. */
-    uint64_t px = (uint64_t)w * h, fsize = 0;
-    struct stat fst;
-    if (fstat(fileno(f), &fst) == 0 && fst.st_size > 0) fsize = (uint64_t)fst.st_size;
-    uint64_t need = px * (uint64_t)depth / 8;
-    const char *why = NULL;
-    if (w == 0 || h == 0) why = "has an empty size";
-    else if (px > (uint64_t)VSSM_IMAGE_MAX_PIXELS_DEFAULT) why = "is over the limit of 178956970 pixels (decompression-bomb guard)";
-    else if (fsize && need / 1032 > fsize + 1024) why = "promises far more pixel data than the file holds (truncated or corrupt)";
+    const char *why = label_map_size_refused(f, w, h, depth);
     if (why) {
         png_destroy_read_struct(&png, &info, NULL);
         fclose(f);
