@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include "vssm/reid_data.h"
 #include "vssm/weights.h"
+#include "datasets/fs.h"
 
 int vssm_reid_format_from_name(const char *name) {
     if (!name) return -1;
@@ -124,31 +125,14 @@ void vssm_reid_dataset_free(vssm_reid_dataset *d) {
     split_free(&d->gallery);
 }
 
-static int is_dir(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-static int is_file(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
+
+
+
+/* torchreid's image extensions */
 static int has_image_ext(const char *name) {
-    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-        if (!strcasecmp(dot, ext[i])) return 1;
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-static char *join(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s%s%s", a, (*a && a[strlen(a) - 1] != '/') ? "/" : "", b);
-    return p;
+    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp"};
+    return vssm_fs_has_ext(name, ext, sizeof ext / sizeof ext[0]);
 }
 
 /* the image files of one folder (not recursive), sorted, parsed by name */
@@ -171,9 +155,9 @@ static vssm_status read_folder(vssm_reid_split *s, const char *dir, vssm_reid_fo
         n++;
     }
     closedir(d);
-    if (names) qsort(names, n, sizeof *names, cmp_str);
+    if (names) qsort(names, n, sizeof *names, vssm_fs_cmp_str);
     for (size_t i = 0; i < n; i++) {
-        char *p = st == VSSM_OK ? join(dir, names[i]) : NULL;
+        char *p = st == VSSM_OK ? vssm_fs_join(dir, names[i]) : NULL;
         int64_t pid, cam;
         if (st == VSSM_OK && !p) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         if (st == VSSM_OK) st = vssm_reid_parse_name(fmt, p, &pid, &cam, err);
@@ -234,7 +218,7 @@ static vssm_status read_list(vssm_reid_split *s, const char *list, const char *i
             break;
         }
         int64_t ignored, cam;
-        char *full = join(img_dir, p);
+        char *full = vssm_fs_join(img_dir, p);
         if (!full) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         else if ((st = vssm_reid_parse_name(VSSM_REID_FORMAT_MSMT, p, &ignored, &cam, err)) != VSSM_OK)
             vssm_err_prefix(err, "%s:%d", list, lineno);
@@ -250,19 +234,19 @@ static vssm_status read_list(vssm_reid_split *s, const char *list, const char *i
 vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vssm_reid_format fmt, vssm_err *err) {
     memset(out, 0, sizeof *out);
     if (!root) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no dataset root");
-    if (!is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
+    if (!vssm_fs_is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
     vssm_status st = VSSM_OK;
     char *base = strdup(root), *qd = NULL, *gd = NULL;
     if (!base) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     const char *sub[3][2] = {{"query", "bounding_box_test"}, {"image_query", "image_test"}, {"list_query.txt", "list_gallery.txt"}};
     const char *nested[3][2] = {{"Market-1501-v15.09.15", "market1501"}, {"VeRi", "veri"}, {"MSMT17_V1", "MSMT17_V2"}};
     /* accept the dataset folder itself or its parent */
-    char *probe = join(base, sub[fmt][0]);
-    int ok = probe && (fmt == VSSM_REID_FORMAT_MSMT ? is_file(probe) : is_dir(probe));
+    char *probe = vssm_fs_join(base, sub[fmt][0]);
+    int ok = probe && (fmt == VSSM_REID_FORMAT_MSMT ? vssm_fs_is_file(probe) : vssm_fs_is_dir(probe));
     free(probe);
     for (int k = 0; !ok && k < 2; k++) {
-        char *nb = join(base, nested[fmt][k]), *pr = nb ? join(nb, sub[fmt][0]) : NULL;
-        if (pr && (fmt == VSSM_REID_FORMAT_MSMT ? is_file(pr) : is_dir(pr))) { free(base); base = nb; nb = NULL; ok = 1; }
+        char *nb = vssm_fs_join(base, nested[fmt][k]), *pr = nb ? vssm_fs_join(nb, sub[fmt][0]) : NULL;
+        if (pr && (fmt == VSSM_REID_FORMAT_MSMT ? vssm_fs_is_file(pr) : vssm_fs_is_dir(pr))) { free(base); base = nb; nb = NULL; ok = 1; }
         free(nb);
         free(pr);
     }
@@ -272,15 +256,15 @@ vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vss
         free(base);
         return st;
     }
-    qd = join(base, sub[fmt][0]);
-    gd = join(base, sub[fmt][1]);
+    qd = vssm_fs_join(base, sub[fmt][0]);
+    gd = vssm_fs_join(base, sub[fmt][1]);
     if (!qd || !gd) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     else if (fmt == VSSM_REID_FORMAT_MSMT) {
         const char *dirs[2] = {"test", "mask_test_v2"};
         char *img = NULL;
         for (int k = 0; k < 2 && !img; k++) {
-            char *c = join(base, dirs[k]);
-            if (c && is_dir(c)) img = c;
+            char *c = vssm_fs_join(base, dirs[k]);
+            if (c && vssm_fs_is_dir(c)) img = c;
             else free(c);
         }
         if (!img) img = strdup(base);

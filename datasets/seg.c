@@ -15,6 +15,7 @@
 #include "vssm/image.h"
 #include "vssm/outfile.h"
 #include "vssm/seg_data.h"
+#include "datasets/fs.h"
 
 /* ------------------------------------------------------------------ label maps */
 
@@ -252,16 +253,7 @@ static int ds_push(vssm_seg_dataset *ds, const char *img, const char *lab) {
     return 0;
 }
 
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void free_list(char **l, int n) {
     for (int i = 0; i < n; i++) free(l[i]);
@@ -305,7 +297,7 @@ static vssm_status list_dir(const char *dir, char ***out, int *n, vssm_err *err)
         *n = 0;
         return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot read the folder (%s)", dir, strerror(rerr));
     }
-    if (*n) qsort(*out, (size_t)*n, sizeof **out, cmp_str);
+    if (*n) qsort(*out, (size_t)*n, sizeof **out, vssm_fs_cmp_str);
     return VSSM_OK;
 }
 
@@ -339,8 +331,8 @@ static vssm_status pair_folder(vssm_seg_dataset *ds, const char *img_dir, const 
             s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s/%s: path too long", img_dir, names[i]);
             break;
         }
-        if (!is_file(img)) continue;
-        if (!is_file(lab)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
+        if (!vssm_fs_is_file(img)) continue;
+        if (!vssm_fs_is_file(lab)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
         else if (ds_push(ds, img, lab)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     free_list(names, n);
@@ -348,7 +340,7 @@ static vssm_status pair_folder(vssm_seg_dataset *ds, const char *img_dir, const 
 }
 
 static vssm_status need_dir(const char *p, vssm_err *err) {
-    return is_dir(p) ? VSSM_OK : vssm_err_set(err, VSSM_ERR_IO, "%s: folder not found", p);
+    return vssm_fs_is_dir(p) ? VSSM_OK : vssm_err_set(err, VSSM_ERR_IO, "%s: folder not found", p);
 }
 
 vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, const char *root, const char *split,
@@ -377,8 +369,8 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
             if (snprintf(a, sizeof a, "%s/JPEGImages/%s.jpg", root, line) >= (int)sizeof a ||
                 snprintf(b, sizeof b, "%s/SegmentationClass/%s.png", root, line) >= (int)sizeof b)
                 s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long for id '%.64s'", root, line);
-            else if (!is_file(a)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
-            else if (!is_file(b)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
+            else if (!vssm_fs_is_file(a)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
+            else if (!vssm_fs_is_file(b)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
             else if (ds_push(ds, a, b)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         }
         fclose(f);
@@ -402,7 +394,7 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
                 s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s/%s: path too long", idir, cities[i]);
                 break;
             }
-            if (!is_dir(a)) continue;
+            if (!vssm_fs_is_dir(a)) continue;
             s = pair_folder(ds, a, b, "_leftImg8bit", "_gtFine_labelTrainIds.png", err);
         }
         free_list(cities, nc);

@@ -13,6 +13,7 @@
 
 #include "vssm/outfile.h"
 #include "vssm/track_data.h"
+#include "datasets/fs.h"
 
 #define TEXT_MAX ((size_t)1 << 30)   /* a box or label file larger than 1 GiB is refused */
 
@@ -24,28 +25,9 @@ int vssm_seq_format_from_name(const char *name) {
     return -1;
 }
 
-static char *path_join(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-    if (!p) return NULL;
-    memcpy(p, a, la);
-    size_t o = la;
-    if (la && a[la - 1] != '/') p[o++] = '/';
-    memcpy(p + o, b, lb + 1);
-    return p;
-}
 
-static int is_dir(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
 
-static int is_file(const char *p) {
-    struct stat sb;
-    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
-}
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* sorted entry names of dir (no . and ..); -1 when it cannot be read, -2 out of memory,
  * -3 more than VSSM_BOXES_MAX entries (the int counters stay far from overflow) */
@@ -76,7 +58,7 @@ static int list_dir(const char *dir, char ***out, int *n) {
         free(v);
         return bad == 3 ? -3 : -2;
     }
-    if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+    if (cnt) qsort(v, (size_t)cnt, sizeof *v, vssm_fs_cmp_str);
     *out = v;
     *n = cnt;
     return 0;
@@ -90,12 +72,8 @@ static void free_strs(char **v, int n) {
 void vssm_seq_list_free(char **dirs, int n) { free_strs(dirs, n); }
 
 static int has_image_ext(const char *name) {
-    static const char *ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-        if (!strcasecmp(dot, ext[i])) return 1;
-    return 0;
+    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm"};
+    return vssm_fs_has_ext(name, ext, sizeof ext / sizeof ext[0]);
 }
 
 /* the number a frame file is named by ("0042.jpg" -> 42), or -1 */
@@ -113,9 +91,9 @@ static long frame_number(const char *name) {
 vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err) {
     *frames = NULL;
     *n = 0;
-    char *img = path_join(dir, "img");
+    char *img = vssm_fs_join(dir, "img");
     if (!img) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", dir);
-    const char *base = is_dir(img) ? img : dir;
+    const char *base = vssm_fs_is_dir(img) ? img : dir;
     char **names;
     int cnt;
     int rc = list_dir(base, &names, &cnt);
@@ -140,7 +118,7 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
             break;
         }
         prev = num;
-        if (!(v[m] = path_join(base, names[i]))) s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
+        if (!(v[m] = vssm_fs_join(base, names[i]))) s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
         else m++;
     }
     free_strs(names, cnt);
@@ -302,10 +280,10 @@ static vssm_status ints_read(const char *path, int **out, int *n, vssm_err *err)
 /* an optional label file of n_gt entries; *out stays NULL when the file is absent */
 static vssm_status labels_opt(const char *dir, const char *name, int n_gt, int **out, vssm_err *err) {
     *out = NULL;
-    char *p = path_join(dir, name);
+    char *p = vssm_fs_join(dir, name);
     if (!p) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     vssm_status st = VSSM_OK;
-    if (is_file(p)) {
+    if (vssm_fs_is_file(p)) {
         int n;
         st = ints_read(p, out, &n, err);
         if (st == VSSM_OK && n != n_gt) {
@@ -333,7 +311,7 @@ void vssm_seq_free(vssm_seq *s) {
 
 static void read_resolution(const char *dir, int *w, int *h) {
     *w = *h = 0;
-    char *p = path_join(dir, "meta_info.ini");
+    char *p = vssm_fs_join(dir, "meta_info.ini");
     FILE *f = p ? fopen(p, "r") : NULL;
     free(p);
     if (!f) return;
@@ -360,7 +338,7 @@ static void read_resolution(const char *dir, int *w, int *h) {
 
 vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vssm_err *err) {
     memset(s, 0, sizeof *s);
-    if (!is_dir(dir)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a sequence folder", dir);
+    if (!vssm_fs_is_dir(dir)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a sequence folder", dir);
     size_t L = strlen(dir);
     while (L > 1 && dir[L - 1] == '/') L--;
     const char *b = dir + L;
@@ -371,10 +349,10 @@ vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vss
     memcpy(s->name, b, (size_t)(dir + L - b));
     s->name[dir + L - b] = 0;
 
-    char *gtp = path_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
-    if (gtp && fmt == VSSM_SEQ_FORMAT_OTB && !is_file(gtp)) {   /* tolerate the other name */
-        char *alt = path_join(dir, "groundtruth.txt");
-        if (alt && is_file(alt)) { free(gtp); gtp = alt; } else free(alt);
+    char *gtp = vssm_fs_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
+    if (gtp && fmt == VSSM_SEQ_FORMAT_OTB && !vssm_fs_is_file(gtp)) {   /* tolerate the other name */
+        char *alt = vssm_fs_join(dir, "groundtruth.txt");
+        if (alt && vssm_fs_is_file(alt)) { free(gtp); gtp = alt; } else free(alt);
     }
     if (!gtp) { vssm_seq_free(s); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     s->gt_path = gtp;
@@ -415,12 +393,12 @@ vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vss
 }
 
 static int has_gt(const char *dir, vssm_seq_format fmt) {
-    char *p = path_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
-    int ok = p && is_file(p);
+    char *p = vssm_fs_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
+    int ok = p && vssm_fs_is_file(p);
     free(p);
     if (!ok && fmt == VSSM_SEQ_FORMAT_OTB) {
-        p = path_join(dir, "groundtruth.txt");
-        ok = p && is_file(p);
+        p = vssm_fs_join(dir, "groundtruth.txt");
+        ok = p && vssm_fs_is_file(p);
         free(p);
     }
     return ok;
@@ -433,9 +411,9 @@ static int collect(const char *dir, vssm_seq_format fmt, char ***v, int *n, int 
     if (list_dir(dir, &names, &cnt)) return -1;
     int rc = 0;
     for (int i = 0; i < cnt && !rc; i++) {
-        char *p = path_join(dir, names[i]);
+        char *p = vssm_fs_join(dir, names[i]);
         if (!p) { rc = -2; break; }
-        if (is_dir(p) && has_gt(p, fmt)) {
+        if (vssm_fs_is_dir(p) && has_gt(p, fmt)) {
             if (*n == *cap) {
                 int nc = *cap ? *cap * 2 : 64;
                 char **nv = realloc(*v, (size_t)nc * sizeof **v);
@@ -455,7 +433,7 @@ static int collect(const char *dir, vssm_seq_format fmt, char ***v, int *n, int 
 vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err) {
     *dirs = NULL;
     *n = 0;
-    if (!is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
+    if (!vssm_fs_is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
     char **v = NULL;
     int cnt = 0, cap = 0, rc = collect(root, fmt, &v, &cnt, &cap);
     if (!rc && fmt == VSSM_SEQ_FORMAT_LASOT) {
@@ -464,13 +442,13 @@ vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, i
         int nn;
         if (!list_dir(root, &names, &nn)) {
             for (int i = 0; i < nn && !rc; i++) {
-                char *p = path_join(root, names[i]);
-                if (p && is_dir(p) && !has_gt(p, fmt)) rc = collect(p, fmt, &v, &cnt, &cap);
+                char *p = vssm_fs_join(root, names[i]);
+                if (p && vssm_fs_is_dir(p) && !has_gt(p, fmt)) rc = collect(p, fmt, &v, &cnt, &cap);
                 free(p);
             }
             free_strs(names, nn);
         }
-        if (cnt) qsort(v, (size_t)cnt, sizeof *v, cmp_str);
+        if (cnt) qsort(v, (size_t)cnt, sizeof *v, vssm_fs_cmp_str);
     }
     if (rc) {
         free_strs(v, cnt);

@@ -14,6 +14,7 @@
 #include "tools/seg_tool.h"
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
+#include "datasets/fs.h"
 
 static const char *usage =
     "usage: vssm eval seg --weights FILE --dataset ade20k|voc|cityscapes|pairs ROOT [--labels-dir DIR]\n"
@@ -131,7 +132,6 @@ static void report_failed(int failed, int n, int64_t scored) {
     else fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* form 2: score prediction PNGs against GT PNGs, matched by stem */
 static int score_dirs(const char *pred, const char *gt, int classes, int ignore, int rzl, const char *names_file, int json) {
@@ -164,7 +164,7 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         free(files);
         return VSSM_EXIT_USAGE;
     }
-    if (n) qsort(files, (size_t)n, sizeof *files, cmp_str);
+    if (n) qsort(files, (size_t)n, sizeof *files, vssm_fs_cmp_str);
     int bad = 0, failed = 0;
     char **names = make_names(classes, names_file, NULL, &bad);
     vssm_seg_metrics m;

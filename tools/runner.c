@@ -15,6 +15,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include "tools/runner.h"
+#include "datasets/fs.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -61,15 +62,10 @@ static int list_add(img_list *l, const char *path, int label) {
 }
 
 int img_has_image_ext(const char *name) {
-    static const char *ext[] = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"};
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
-        if (!strcasecmp(dot, ext[i])) return 1;
-    return 0;
+    static const char *const ext[] = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"};
+    return vssm_fs_has_ext(name, ext, sizeof ext / sizeof ext[0]);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void free_names(char **v, int n) {
     for (int i = 0; i < n; i++) free(v[i]);
@@ -106,7 +102,7 @@ static char **dir_entries(const char *dir, int *n) {
         errno = saved ? saved : ENOMEM;
         return NULL;
     }
-    qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    qsort(v, (size_t)*n, sizeof *v, vssm_fs_cmp_str);
     return v;
 }
 
@@ -161,12 +157,6 @@ static void walk_ctx_free(walk_ctx *w) {
     free(w->set);
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t dl = strlen(dir), len = dl + strlen(name) + 2;
-    char *p = malloc(len);
-    if (p) snprintf(p, len, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", name);
-    return p;
-}
 
 static int add_path(walk_ctx *w, const char *path, int label) {
     if (list_add(w->l, path, label) == 0) return 0;
@@ -189,7 +179,7 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
     char **names = dir_entries(dir, &n);
     if (!names) { note(w->quiet, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno)); return 1; }
     for (int i = 0; i < n; i++) {
-        char *p = join_path(dir, names[i]);
+        char *p = vssm_fs_join(dir, names[i]);
         struct stat st;
         if (!p) { note(w->quiet, "vssm: %s: out of memory listing the images\n", dir); bad++; continue; }
         if (stat(p, &st) == 0) {
@@ -248,7 +238,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
     if (!l->classes) { note(0, "vssm: %s: out of memory\n", root); free_names(names, n); walk_ctx_free(&w); return -1; }
     for (int i = 0; i < n; i++) {
-        char *p = join_path(root, names[i]);
+        char *p = vssm_fs_join(root, names[i]);
         struct stat sb;
         if (!p) { note(0, "vssm: %s: out of memory\n", root); bad++; continue; }
         if (stat(p, &sb) == 0) {
