@@ -248,7 +248,7 @@ int main(void) {
     for (int i = 0; i < NF; i++) {
         TEST_REQUIRE(vssm_image_alloc(&odd[i], 33, 21, 3, &err) == VSSM_OK, "alloc");
         for (int y = 0; y < 21; y++)
-            memcpy(odd[i].data + y * 33 * 3, frames[i].data + ((size_t)(y + 100) * frames[i].w + 200) * 3, 99);
+            memcpy(odd[i].data + y * 33 * 3, frames[i].data + ((size_t)(y + 30) * frames[i].w + 40) * 3, 99);
     }
     snprintf(p, sizeof p, "%s/odd.avi", tmp);   /* MJPEG (4:2:0 blurs the tiny object's colour edges: 15 dB) */
     TEST_CHECK(write_clip(p, "mjpeg", 10, odd, NF, NULL) == VSSM_OK, "write %s (33x21)", p);

@@ -299,17 +299,18 @@ static int seq_init_box(const track_job *j, vssm_box *init, vssm_box **gt, int *
 static int track_seq(track_job *j, int *frames_done, double *secs) {
     vssm_err err = {0};
     char **frames = NULL;
-    int nf = 0, failed = 0, rc = 0, n_gt = 0;
+    int nf = 0, n_listed = 0, failed = 0, rc = 0, n_gt = 0;
     *frames_done = 0;
     *secs = 0;
     if (vssm_seq_frames(j->seq_dir, &frames, &nf, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
+    n_listed = nf;   /* --frames: the first max_frames of them */
     if (j->max_frames > 0 && nf > j->max_frames) nf = j->max_frames;
     vssm_box init, *gt = NULL, *res = NULL;
     if (nf == 0) cli_error("%s: no frames (expected images in %s/img or %s)", j->seq_dir, j->seq_dir, j->seq_dir);
     else if (seq_init_box(j, &init, &gt, &n_gt) == 0 && !(res = calloc((size_t)nf, sizeof *res)))
         cli_error("out of memory");
     if (!res) {
-        vssm_seq_list_free(frames, nf);
+        vssm_seq_list_free(frames, n_listed);
         free(gt);
         return 1;
     }
@@ -336,7 +337,7 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
     if (rc == 0 && vssm_boxes_write(j->out, res, nf, &err) != VSSM_OK) { cli_error("%s", err.msg); rc = 1; }
     free(res);
     free(gt);
-    vssm_seq_list_free(frames, nf);
+    vssm_seq_list_free(frames, n_listed);
     return rc ? rc : failed ? 1 : 0;
 }
 
