@@ -110,7 +110,7 @@ static int walk_down(vssm_walker *w, const vssm_vmamba_config *cfg, int s, vssm_
 }
 
 /* m may hold NULL block arrays (counting only): slots then point at a dummy. */
-static int walk_model(vssm_walker *w, const void *config, void *model) {
+int vssm_vmamba_walk(vssm_walker *w, const void *config, void *model) {
     const vssm_vmamba_config *cfg = config;
     vssm_vmamba *m = model;
     if (walk_stem(w, cfg, m)) return 1;
@@ -126,7 +126,7 @@ static int walk_model(vssm_walker *w, const void *config, void *model) {
 int64_t vssm_vmamba_param_count(const vssm_vmamba_config *cfg) {
     vssm_vmamba m;
     memset(&m, 0, sizeof m);
-    return vssm_load_param_count(walk_model, cfg, &m) +
+    return vssm_load_param_count(vssm_vmamba_walk, cfg, &m) +
            (cfg->num_classes > 0 ? 2LL * cfg->dims[3] + (int64_t)cfg->num_classes * (cfg->dims[3] + 1) : 0);
 }
 
@@ -151,7 +151,7 @@ vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba
         m->stage[i].blocks = calloc((size_t)cfg->depths[i], sizeof(vssm_block_w));
         if (!m->stage[i].blocks) { vssm_vmamba_free(m); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
     }
-    const vssm_load_spec ls = {walk_model, cfg, m, "VMamba", NULL};
+    const vssm_load_spec ls = {vssm_vmamba_walk, cfg, m, "VMamba", NULL};
     void *arena = NULL;
     if ((s = vssm_load_weights(ctx, src, prefix, &ls, &arena, &m->arena_bytes, &m->n_params, err)) != VSSM_OK) {
         vssm_vmamba_free(m);

@@ -3,6 +3,7 @@
 #ifndef VSSM_VMAMBA_INTERNAL_H
 #define VSSM_VMAMBA_INTERNAL_H
 
+#include "backbone/load.h"
 #include "kernels/ops.h"
 #include "vssm/vmamba.h"
 
@@ -60,5 +61,10 @@ struct vssm_vmamba_state {
     size_t bytes;
     int64_t micro_tokens;                        /* 0 = default (MICRO_TOKENS) */
 };
+
+/* The name table (backbone/load.h): visits every backbone tensor of cfg with its official
+ * name and shape, the slot in model (a vssm_vmamba whose block arrays are allocated, or NULL
+ * for counting) and the layout the forward wants; the loader and the trainer (train/) walk it. */
+int vssm_vmamba_walk(vssm_walker *w, const void *config, void *model);
 
 #endif
