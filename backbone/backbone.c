@@ -126,6 +126,21 @@ vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const 
     return VSSM_OK;
 }
 
+vssm_status vssm_backbone_describe(const vssm_source *src, const char *arch, vssm_backbone_desc *d, vssm_err *err) {
+    memset(d, 0, sizeof *d);
+    const vssm_backbone_impl *f = pick_family(src, arch);
+    vssm_backbone_spec sp;
+    vssm_status s = resolve(src, f, arch, &sp, err);
+    if (s != VSSM_OK) return s;
+    d->kind = f->kind;
+    d->family = f->name;
+    memcpy(d->prefix, sp.prefix, sizeof d->prefix);
+    d->pp = sp.pp;
+    d->from_meta = sp.from_meta;
+    f->describe(&sp, d);
+    return VSSM_OK;
+}
+
 /* a family's model from a config the caller states (cfg: that family's member of the union) */
 static vssm_status from_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_backbone_impl *f, const void *cfg,
                                size_t cfg_bytes, const vssm_source *src, const char *prefix, vssm_err *err) {

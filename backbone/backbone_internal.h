@@ -26,6 +26,7 @@ typedef struct vssm_backbone_spec {
         vssm_vim_config vim;
     } cfg;
     vssm_preprocess_params pp;      /* the file's, else ImageNet's */
+    int from_meta;                  /* the config came from the file's metadata */
 } vssm_backbone_spec;
 
 /* `m` is the family's model (vssm_vmamba *, vssm_vim *), `st` its state. */
@@ -42,6 +43,9 @@ typedef struct vssm_backbone_impl {
     vssm_status (*load)(void **m, vssm_ctx *ctx, vssm_backbone_spec *sp, const vssm_source *src,
                         const vssm_backbone_opts *opts, vssm_err *err);
     void (*free)(void *m);
+    /* d->kind, family, prefix, pp and from_meta are set: arch, num_classes and the config's
+     * metadata pairs from a resolved spec */
+    void (*describe)(const vssm_backbone_spec *sp, vssm_backbone_desc *d);
     /* --- description */
     const char *(*arch)(const void *m);
     vssm_ctx *(*ctx)(const void *m);

@@ -544,8 +544,30 @@ vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
 
 /* ======================================================================= the backbone table */
 
-/* Config: stated arch (checked by the loader's shape checks, classes from the file),
- * metadata, or shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
+/* A stated preset: the config the shapes give (the file's classes, position grid and
+ * variant), which must have the preset's width, depth, state size, patch and stride; named
+ * after it. A source that cannot list its tensors (a random one) takes the preset as it is. */
+static vssm_status vim_stated(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
+    vssm_vim_config stated, *v = &sp->cfg.vim;
+    vssm_status s = vssm_vim_config_preset(&stated, arch, err);
+    if (s != VSSM_OK) return s;
+    if (!src->count || !src->name_at) {
+        *v = stated;
+        return VSSM_OK;
+    }
+    if ((s = vssm_vim_config_infer(src, sp->prefix, v, err)) != VSSM_OK) return s;
+    if (stated.embed_dim != v->embed_dim || stated.depth != v->depth || stated.d_state != v->d_state ||
+        stated.patch_size != v->patch_size || stated.stride != v->stride)
+        return vssm_err_set(err, VSSM_ERR_SHAPE,
+                            "the file is not %s: its tensors (%spatch_embed.proj.weight, %slayers.*) give embed_dim %d "
+                            "depth %d d_state %d patch %d stride %d, %s has %d %d %d %d %d",
+                            arch, sp->prefix, sp->prefix, v->embed_dim, v->depth, v->d_state, v->patch_size, v->stride,
+                            arch, stated.embed_dim, stated.depth, stated.d_state, stated.patch_size, stated.stride);
+    snprintf(v->arch, sizeof v->arch, "%s", stated.arch);
+    return VSSM_OK;
+}
+
+/* Config: a stated arch (above), the metadata, or the shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
  * (Resize 256 bicubic, CenterCrop 224, ImageNet mean/std), unless the metadata says otherwise. */
 static vssm_status vi_resolve(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
     vssm_status s;
@@ -554,14 +576,25 @@ static vssm_status vi_resolve(const vssm_source *src, const char *arch, vssm_bac
     if (meta_prefix) snprintf(sp->prefix, sizeof sp->prefix, "%s", meta_prefix);
     else if (!vssm_vim_detect(src, sp->prefix, sizeof sp->prefix)) sp->prefix[0] = 0;
     if (arch) {
-        vssm_vim_config inferred;
-        if ((s = vssm_vim_config_preset(cfg, arch, err)) != VSSM_OK) return s;
-        cfg->num_classes = vssm_vim_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
-    } else if (vssm_vim_config_from_meta(src, cfg, NULL) != VSSM_OK &&
-               (s = vssm_vim_config_infer(src, sp->prefix, cfg, err)) != VSSM_OK) {
+        if ((s = vim_stated(src, arch, sp, err)) != VSSM_OK) return s;
+    } else if (vssm_vim_config_from_meta(src, cfg, NULL) == VSSM_OK) {
+        sp->from_meta = 1;
+    } else if ((s = vssm_vim_config_infer(src, sp->prefix, cfg, err)) != VSSM_OK) {
         return s;
     }
     return vssm_backbone_pp_from_meta(src, &sp->pp, err);
+}
+
+static void vi_describe(const vssm_backbone_spec *sp, vssm_backbone_desc *d) {
+    const vssm_vim_config *c = &sp->cfg.vim;
+    snprintf(d->arch, sizeof d->arch, "%s", c->arch);
+    d->num_classes = c->num_classes;
+    vssm_vim_meta vm;
+    vssm_vim_config_to_meta(c, &vm);
+    for (int i = 0; i < vm.n && d->n_meta < VSSM_BACKBONE_META_MAX; i++, d->n_meta++) {
+        snprintf(d->meta_key[d->n_meta], sizeof d->meta_key[0], "%s", vm.key[i]);
+        snprintf(d->meta_value[d->n_meta], sizeof d->meta_value[0], "%s", vm.value[i]);
+    }
 }
 
 /* The blocks kept for a dense head of `levels` maps: the file's out_indices or, as the
@@ -649,7 +682,7 @@ static vssm_tensor vi_feature(const void *m, const void *st, int s) {
 
 const vssm_backbone_impl vssm_vim_impl = {
     .kind = VSSM_BACKBONE_VIM, .name = "Vision Mamba", .arch_prefix = "vim", .detect = vi_detect,
-    .resolve = vi_resolve, .load = vi_load, .free = vi_free, .arch = vi_arch, .ctx = vi_ctx,
+    .resolve = vi_resolve, .load = vi_load, .free = vi_free, .describe = vi_describe, .arch = vi_arch, .ctx = vi_ctx,
     .in_chans = vi_in_chans, .min_side = vi_min_side, .num_classes = vi_num_classes, .cls_input = vi_cls_input,
     .stages = vi_stages, .stage_channels = vi_stage_channels, .stage_stride = vi_stage_stride,
     .stage_offset = vi_stage_offset, .stage_size = vi_stage_size, .macs = vi_macs, .params = vi_params,

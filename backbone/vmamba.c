@@ -410,8 +410,21 @@ static vssm_status vm_resolve(const vssm_source *src, const char *arch, vssm_bac
         if (has_meta) vssm_vmamba_config_from_meta(src, &ignored, &sp->pp, NULL);
         return VSSM_OK;
     }
+    sp->from_meta = has_meta;
     if (has_meta) return vssm_vmamba_config_from_meta(src, cfg, &sp->pp, err);
     return vssm_vmamba_config_infer(src, sp->prefix, cfg, err);
+}
+
+static void vm_describe(const vssm_backbone_spec *sp, vssm_backbone_desc *d) {
+    const vssm_vmamba_config *c = &sp->cfg.vmamba;
+    snprintf(d->arch, sizeof d->arch, "%s", c->arch);
+    d->num_classes = c->num_classes;
+    vssm_config_meta cm;
+    vssm_vmamba_config_to_meta(c, NULL, &cm);   /* the config keys only */
+    for (int i = 0; i < cm.n && d->n_meta < VSSM_BACKBONE_META_MAX; i++, d->n_meta++) {
+        snprintf(d->meta_key[d->n_meta], sizeof d->meta_key[0], "%s", cm.key[i]);
+        snprintf(d->meta_value[d->n_meta], sizeof d->meta_value[0], "%s", cm.value[i]);
+    }
 }
 
 static vssm_status vm_load(void **m, vssm_ctx *ctx, vssm_backbone_spec *sp, const vssm_source *src,
@@ -460,7 +473,7 @@ static vssm_tensor vm_feature(const void *m, const void *st, int s) {
 
 const vssm_backbone_impl vssm_vmamba_impl = {
     .kind = VSSM_BACKBONE_VMAMBA, .name = "VMamba", .arch_prefix = "vmamba", .detect = vm_detect,
-    .resolve = vm_resolve, .load = vm_load, .free = vm_free, .arch = vm_arch, .ctx = vm_ctx,
+    .resolve = vm_resolve, .load = vm_load, .free = vm_free, .describe = vm_describe, .arch = vm_arch, .ctx = vm_ctx,
     .in_chans = vm_in_chans, .min_side = vm_min_side, .num_classes = vm_num_classes, .cls_input = vm_cls_input,
     .stages = vm_stages, .stage_channels = vm_stage_channels, .stage_stride = vm_stage_stride,
     .stage_offset = vm_stage_offset, .stage_size = vm_stage_size, .macs = vm_macs, .params = vm_params,

@@ -221,76 +221,13 @@ static int parse_args(int argc, char **argv, convert_args *a) {
     return -1;
 }
 
-/* What convert decided about the model: its family, config and tensor-name prefix. */
-typedef struct model_desc {
-    int is_vim, from_meta;   /* from_meta: the VMamba config is the one the input states */
-    char prefix[256];
-    vssm_vmamba_config cfg;
-    vssm_vim_config vcfg;
-} model_desc;
-
-static int vim_config(const vssm_source *src, const convert_args *a, model_desc *d, vssm_err *err) {
-    if (vssm_vim_config_infer(src, d->prefix, &d->vcfg, err) != VSSM_OK) {
-        file_error(a->in, err->msg);
-        return VSSM_EXIT_USAGE;
-    }
-    if (!a->arch) return 0;
-    vssm_vim_config stated, *v = &d->vcfg;
-    if (vssm_vim_config_preset(&stated, a->arch, err) != VSSM_OK) {
-        cli_error("convert: %s", err->msg);
-        return VSSM_EXIT_USAGE;
-    }
-    if (stated.embed_dim != v->embed_dim || stated.depth != v->depth || stated.d_state != v->d_state ||
-        stated.patch_size != v->patch_size || stated.stride != v->stride) {
-        cli_error("%s: the file is not %s: embed_dim %d depth %d d_state %d patch %d stride %d, %s has %d %d %d %d %d",
-                  a->in, a->arch, v->embed_dim, v->depth, v->d_state, v->patch_size, v->stride, a->arch,
-                  stated.embed_dim, stated.depth, stated.d_state, stated.patch_size, stated.stride);
-        return VSSM_EXIT_USAGE;
-    }
-    snprintf(v->arch, sizeof v->arch, "%s", stated.arch);
-    return 0;
-}
-
-static int vmamba_config(const vssm_source *src, const convert_args *a, model_desc *d, vssm_err *err) {
-    vssm_preprocess_params mpp;
-    if (vssm_vmamba_find_prefix(src, d->prefix, sizeof d->prefix, err) != VSSM_OK) {
-        file_error(a->in, err->msg);
-        return VSSM_EXIT_USAGE;
-    }
-    /* a file that states its config (one of ours, or converted before) keeps it, arch name
-     * and preprocessing included; the loaders check it against the tensors */
-    if (!a->arch && vssm_vmamba_config_from_meta(src, &d->cfg, &mpp, NULL) == VSSM_OK) {
-        d->from_meta = 1;
-        return 0;
-    }
-    if (vssm_vmamba_config_infer(src, d->prefix, &d->cfg, err) != VSSM_OK) {
-        file_error(a->in, err->msg);
-        return VSSM_EXIT_USAGE;
-    }
-    if (!a->arch) return 0;
-    vssm_vmamba_config stated;
-    if (vssm_vmamba_config_preset(&stated, a->arch, err) != VSSM_OK) {
-        cli_error("convert: %s", err->msg);
-        return VSSM_EXIT_USAGE;
-    }
-    stated.num_classes = d->cfg.num_classes;   /* the arch names the backbone; classes come from the file */
-    if (vssm_vmamba_config_check(&stated, src, d->prefix, err) != VSSM_OK) {
-        file_error(a->in, err->msg);
-        return VSSM_EXIT_USAGE;
-    }
-    d->cfg = stated;
-    return 0;
-}
-
-/* The model's family and config (0, or the exit code with the error printed). */
-static int describe_model(const vssm_weights *w, const convert_args *a, model_desc *d, vssm_err *err) {
-    const vssm_source *src = vssm_weights_source(w);
-    char tmp[256];
-    memset(d, 0, sizeof *d);
-    /* a Vim has no VMamba patch embed but Vim tensor names */
-    d->is_vim = vssm_vmamba_find_prefix(src, tmp, sizeof tmp, NULL) != VSSM_OK &&
-                vssm_vim_detect(src, d->prefix, sizeof d->prefix);
-    return d->is_vim ? vim_config(src, a, d, err) : vmamba_config(src, a, d, err);
+/* The model's family, config and prefix by the loaders' rules (0, or the exit code with the
+ * error printed). */
+static int describe_model(const vssm_weights *w, const convert_args *a, vssm_backbone_desc *d, vssm_err *err) {
+    if (vssm_backbone_describe(vssm_weights_source(w), a->arch, d, err) == VSSM_OK) return 0;
+    if (a->arch && err->status == VSSM_ERR_INVALID_ARG) cli_error("convert: %s", err->msg);   /* an unknown preset */
+    else file_error(a->in, err->msg);
+    return VSSM_EXIT_USAGE;
 }
 
 /* The tensors kept, F32 copies made where --dtype f32 asks for them. */
@@ -330,7 +267,7 @@ static int collect_tensors(const vssm_weights *w, const char *prefix, int to_f32
     return (!ts->e || !ts->copies || oom) ? -1 : 0;
 }
 
-/* The preprocessing keys (vssm_vmamba_config_to_meta writes them beside the config). */
+/* The preprocessing keys (written beside the config when the input states none). */
 static int is_pre_key(const char *k) {
     static const char *const pre[] = {"resize", "crop", "interpolation", "mean", "std"};
     for (size_t i = 0; i < sizeof pre / sizeof pre[0]; i++)
@@ -345,38 +282,33 @@ static int is_pre_key(const char *k) {
  * the input does not state are written with ImageNet's values only for a file that does
  * not name its arch (an official checkpoint); one that does is read with the library's
  * defaults either way, and nothing is invented in it. Returns 0, or -1 on OOM. */
-static int build_meta(meta_list *ml, const vssm_weights *w, const convert_args *a, const model_desc *d) {
+static int build_meta(meta_list *ml, const vssm_weights *w, const convert_args *a, const vssm_backbone_desc *d) {
     vssm_preprocess_params pp;
     vssm_preprocess_default(&pp);
-    vssm_config_meta cm;
-    vssm_vim_meta vm = {0};
-    vssm_vmamba_config pcfg;   /* for a Vim: only the preprocessing keys */
-    memset(&pcfg, 0, sizeof pcfg);
-    vssm_vmamba_config_to_meta(d->is_vim ? &pcfg : &d->cfg, &pp, &cm);
-    if (d->is_vim) vssm_vim_config_to_meta(&d->vcfg, &vm);
+    vssm_config_meta pm;   /* ImageNet's preprocessing keys */
+    vssm_vmamba_config none;
+    memset(&none, 0, sizeof none);
+    vssm_vmamba_config_to_meta(&none, &pp, &pm);
     int ok = meta_put(ml, "format", "vssm") && meta_put(ml, "source", base_name(a->in));
     if (d->prefix[0]) ok &= meta_put(ml, "prefix", d->prefix);
     if (a->key) ok &= meta_put(ml, "source_key", a->key);
     /* the first value of a key wins: convert's config when it decided it, else the input's */
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 || !d->from_meta) {
-            for (int i = 0; i < vm.n; i++) ok &= meta_put(ml, vm.key[i], vm.value[i]);
-            for (int i = 0; !d->is_vim && i < cm.n; i++)
-                if (!is_pre_key(cm.key[i])) ok &= meta_put(ml, cm.key[i], cm.value[i]);
-        }
+        if (pass == 1 || !d->from_meta)
+            for (int i = 0; i < d->n_meta; i++) ok &= meta_put(ml, d->meta_key[i], d->meta_value[i]);
         for (int i = 0, n = vssm_weights_meta_count(w); pass == 0 && i < n; i++) {
             const char *k = vssm_weights_meta_key(w, i);
             if (!own_key(k)) ok &= meta_put(ml, k, vssm_weights_meta(w, k));
         }
     }
-    for (int i = 0; !vssm_weights_meta(w, "arch") && i < cm.n; i++)
-        if (is_pre_key(cm.key[i])) ok &= meta_put(ml, cm.key[i], cm.value[i]);
+    for (int i = 0; !vssm_weights_meta(w, "arch") && i < pm.n; i++)
+        if (is_pre_key(pm.key[i])) ok &= meta_put(ml, pm.key[i], pm.value[i]);
     return ok ? 0 : -1;
 }
 
 /* Writes the tensors and metadata to a temp file beside OUT, loads it back as the other
  * verbs would, then renames it onto OUT. Returns 0 or the exit code (error printed). */
-static int write_checked(const convert_args *a, const vssm_weights *w, const model_desc *d, const tensor_set *ts,
+static int write_checked(const convert_args *a, const vssm_weights *w, const vssm_backbone_desc *d, const tensor_set *ts,
                          const meta_list *ml) {
     vssm_err err = {0};
     vssm_outfile of;
@@ -386,8 +318,7 @@ static int write_checked(const convert_args *a, const vssm_weights *w, const mod
         file_error(a->out, err.msg);
         return VSSM_EXIT_USAGE;
     }
-    int classes = d->is_vim ? d->vcfg.num_classes : d->cfg.num_classes;
-    if (validate_output(of.tmp, a->out, w, d->prefix, classes, &err) != VSSM_OK) {
+    if (validate_output(of.tmp, a->out, w, d->prefix, d->num_classes, &err) != VSSM_OK) {
         vssm_outfile_abort(&of);
         file_error(a->in, err.msg);
         return VSSM_EXIT_USAGE;
@@ -413,7 +344,7 @@ VSSM_VERB(convert) {
     vssm_err err = {0};
     vssm_weights *w = NULL;
     if (open_input(&w, &a, &err) != VSSM_OK) { file_error(a.in, err.msg); return VSSM_EXIT_USAGE; }
-    model_desc d;
+    vssm_backbone_desc d;
     tensor_set ts = {0};
     meta_list ml = {0};
     rc = describe_model(w, &a, &d, &err);
@@ -424,7 +355,7 @@ VSSM_VERB(convert) {
     if (!rc) rc = write_checked(&a, w, &d, &ts, &ml);
     if (!rc) {
         printf("%s: %d tensors, %lld parameters, arch %s%s -> %s\n", a.in, ts.kept, (long long)ts.params,
-               d.is_vim ? d.vcfg.arch : d.cfg.arch, d.from_meta ? " (from its metadata)" : "", a.out);
+               d.arch, d.from_meta ? " (from its metadata)" : "", a.out);
         if (ts.dropped)
             fprintf(stderr, "vssm: %s: dropped %d tensor%s outside the model (first: %s)\n", a.in, ts.dropped,
                     ts.dropped == 1 ? "" : "s", ts.first_dropped);

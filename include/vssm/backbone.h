@@ -81,6 +81,27 @@ typedef struct vssm_backbone_opts {
     int dense_levels;
 } vssm_backbone_opts;
 
+/* What a weights source holds, found by the loaders' rules without loading anything: the
+ * family, arch, tensor-name prefix, classifier outputs, the file's preprocessing, and the
+ * config as metadata pairs (what `vssm convert` writes so that the file states its config;
+ * the preprocessing keys are not among them). */
+#define VSSM_BACKBONE_META_MAX 24
+typedef struct vssm_backbone_desc {
+    vssm_backbone_kind kind;
+    const char *family;        /* "VMamba", "Vision Mamba" */
+    char arch[64];             /* a preset name or "custom" */
+    char prefix[128];
+    int num_classes;           /* 0: no classifier head in the file */
+    int from_meta;             /* 1: the config is the one the file's metadata states */
+    vssm_preprocess_params pp;
+    int n_meta;
+    char meta_key[VSSM_BACKBONE_META_MAX][24];
+    char meta_value[VSSM_BACKBONE_META_MAX][96];
+} vssm_backbone_desc;
+/* arch: a stated preset (checked against the tensors) or NULL. */
+VSSM_API vssm_status vssm_backbone_describe(const vssm_source *src, const char *arch, vssm_backbone_desc *d,
+                                            vssm_err *err);
+
 /* Opens the file, finds and loads the backbone (see the top of this file), closes it.
  * pp (may be NULL) receives the file's preprocessing. Errors are prefixed with the path. */
 VSSM_API vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path,
