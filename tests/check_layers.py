@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""tests/check_layers.py - layers only look down: kernels < weights < datasets < backbone <
-heads < eval < tools. Fails (exit 1) on any #include from a library folder of one layer of
+"""tests/check_layers.py - layers only look down: kernels < weights < datasets < backbone < heads <
+train < eval < tools. Fails (exit 1) on any #include from a library folder of one layer of
 a header of a higher layer: the folder's own headers ("heads/seg_internal.h") by folder, the
 public ones (vssm/*.h) by the layer that implements them (LAYER_OF below; a new public header
 must be added there, or the check fails naming it).
@@ -15,7 +15,7 @@ import os
 import re
 import sys
 
-ORDER = ["kernels", "weights", "datasets", "backbone", "heads", "eval", "tools"]
+ORDER = ["kernels", "weights", "datasets", "backbone", "heads", "train", "eval", "tools"]
 RANK = {d: i for i, d in enumerate(ORDER)}
 LAYER_OF = {
     "common": "kernels", "ctx": "kernels", "outfile": "kernels", "source": "kernels",
@@ -23,6 +23,7 @@ LAYER_OF = {
     "image": "datasets", "video": "datasets", "seg_data": "datasets", "track_data": "datasets", "reid_data": "datasets",
     "vmamba": "backbone", "vim": "backbone", "backbone": "backbone", "infer": "backbone",
     "heads": "heads", "classifier": "heads", "segment": "heads", "track": "heads", "reid": "heads",
+    "train": "train",
     "seg_eval": "eval", "eval": "eval", "plot": "eval",
     "vssm": "tools",
 }

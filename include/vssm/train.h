@@ -1,0 +1,81 @@
+/* vssm/train.h - training a VMamba classifier in C (issue 20): forward that keeps what the
+ * backward needs, the backward through head, blocks, downsamples and patch embed, and a
+ * gradient buffer laid out like the parameters (train/vmamba_train.c).
+ *
+ *     vssm_vmamba_trainer *t;
+ *     vssm_vmamba_trainer_new(&t, ctx, &cfg, src, "", &err);     // plain f32 master weights
+ *     vssm_vmamba_trainer_plan(t, 32, 224, 224, &err);            // activations, once per (batch, size)
+ *     vssm_vmamba_trainer_zero_grad(t);
+ *     vssm_vmamba_trainer_step(t, images_nhwc, labels, 0.1f, &loss, &err);   // grads += d loss
+ *     ... optimizer on vssm_vmamba_trainer_params / _grads, then vssm_vmamba_trainer_params_changed
+ *
+ * Forward type v05_noz only (v0's gate, conv bias and patch merging have no backward yet).
+ * The context must train (vssm_op_training_supported: the CPU backend), whose device memory
+ * is host memory: the flat parameter and gradient arrays may be read and written directly.
+ * Deterministic, and the same bits at any thread count (kernels/BACKWARD.md).
+ */
+#ifndef VSSM_TRAIN_H
+#define VSSM_TRAIN_H
+
+#include "vssm/common.h"
+#include "vssm/ctx.h"
+#include "vssm/source.h"
+#include "vssm/vmamba.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vssm_vmamba_trainer vssm_vmamba_trainer;
+
+/* One trainable tensor: its official name and shape; [offset, offset + numel) of the flat
+ * parameter and gradient arrays holds it in the layout the backward ops use (kernels/ops.h),
+ * not the official one (vssm_vmamba_trainer_read converts). decay: 0 for 1-D tensors
+ * (norms, biases), as the official (Swin) optimizer groups them; 1 otherwise. */
+typedef struct vssm_train_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[5];
+    int64_t numel, offset;
+    int decay;
+} vssm_train_tensor;
+
+/* Backbone + classifier (cfg->num_classes >= 1) from src (official names, after prefix). */
+VSSM_API vssm_status vssm_vmamba_trainer_new(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                             const vssm_source *src, const char *prefix, vssm_err *err);
+VSSM_API void vssm_vmamba_trainer_free(vssm_vmamba_trainer *t);
+/* Plans the saved activations and the backward's scratch for (batch, h, w), once; a new
+ * size re-plans. */
+VSSM_API vssm_status vssm_vmamba_trainer_plan(vssm_vmamba_trainer *t, int batch, int h, int w, vssm_err *err);
+/* Bytes of the planned saved activations (kept from the forward to the backward) and of the
+ * scratch the backward and the op workspaces share. */
+VSSM_API size_t vssm_vmamba_trainer_saved_bytes(const vssm_vmamba_trainer *t);
+VSSM_API size_t vssm_vmamba_trainer_scratch_bytes(const vssm_vmamba_trainer *t);
+/* The same two figures for a config at (batch, h, w) on ctx, without allocating them. */
+VSSM_API void vssm_vmamba_train_memory(vssm_ctx *ctx, const vssm_vmamba_config *cfg, int batch, int h, int w,
+                                       size_t *saved, size_t *scratch);
+VSSM_API void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t);
+/* Forward on input (host, (B, H, W, in_chans) NHWC, normalised) and labels (host, B, in
+ * [0, classes)), loss = mean cross-entropy with label smoothing (PyTorch's), then the
+ * backward: every gradient ADDED to the gradient buffer. */
+VSSM_API vssm_status vssm_vmamba_trainer_step(vssm_vmamba_trainer *t, const float *input, const int32_t *labels,
+                                              float smoothing, float *loss, vssm_err *err);
+/* The logits of the last step (host, (B, classes)). */
+VSSM_API vssm_status vssm_vmamba_trainer_logits(vssm_vmamba_trainer *t, float *host, vssm_err *err);
+
+VSSM_API int vssm_vmamba_trainer_n_tensors(const vssm_vmamba_trainer *t);
+VSSM_API vssm_train_tensor vssm_vmamba_trainer_tensor(const vssm_vmamba_trainer *t, int i);
+/* Tensor i (grad 0: the parameter, 1: its gradient) in its official layout into host. */
+VSSM_API void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, float *host);
+/* The flat arrays (n floats each; gaps between tensors hold 0) the optimizer walks. */
+VSSM_API float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n);
+VSSM_API float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n);
+/* Call after the parameters changed: lays out the forward's copies again (packed linear and
+ * conv weights, A = -exp(A_logs)). */
+VSSM_API void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,140 @@
+/* tests/test_train_vmamba.c - the VMamba classifier's whole-model backward (train/) against
+ * PyTorch autograd on our float64 reference (tests/reference/gen_train_grad_vectors.py):
+ *   - the loss (cross-entropy, label smoothing 0.1) within 1e-5 relative, the logits 1e-4;
+ *   - every parameter's gradient, in its official layout, within 1e-4 relative:
+ *     max|a - b| / max|b| per tensor (the fashion file keeps 256 samples of a large tensor
+ *     and its max|b|); a tensor whose reference gradient is 0 (A_logs at a 1x1 stage: the
+ *     state starts at 0) must be 0;
+ *   - the same gradient bits with 1 and 3 threads.
+ * Files: the reduced odd-size config (37x53, batch 3, weights in the file) and the shipped
+ * Fashion-MNIST model (weights/fashion_mnist/, batch 2).
+ * Usage: test_train_vmamba [-v]   (-v: every tensor's error) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "vmamba_vectors.h"
+#include "vssm/train.h"
+#include "vssm/weights.h"
+
+static int verbose;
+
+static float *get_f32(vssm_weights *wf, const char *name, size_t *n) {
+    vssm_tensor t;
+    vssm_err err = {0};
+    if (vssm_weights_get(wf, name, &t, &err) != VSSM_OK) return NULL;
+    *n = (size_t)vssm_tensor_numel(&t);
+    float *h = malloc(*n * sizeof(float));
+    if (h && vssm_tensor_to_f32(&t, h, &err) != VSSM_OK) { free(h); return NULL; }
+    return h;
+}
+
+/* rel err of tensor i's gradient against the file's (whole or sampled) */
+static double tensor_err(vssm_vmamba_trainer *t, vssm_weights *vf, int i, const float *got) {
+    const vssm_train_tensor ti = vssm_vmamba_trainer_tensor(t, i);
+    char nm[160];
+    size_t nw = 0, nmax = 0;
+    snprintf(nm, sizeof nm, "grad.%s", ti.name);
+    float *want = get_f32(vf, nm, &nw);
+    TEST_REQUIRE(want != NULL, "%s missing from the vectors", nm);
+    double md = 0, mb = 0;
+    if (nw == (size_t)ti.numel) {
+        for (size_t j = 0; j < nw; j++) md = fmax(md, fabs((double)got[j] - want[j])), mb = fmax(mb, fabs(want[j]));
+    } else {
+        snprintf(nm, sizeof nm, "gmax.%s", ti.name);
+        float *gm = get_f32(vf, nm, &nmax);
+        TEST_REQUIRE(gm && nmax == 1, "%s missing", nm);
+        mb = gm[0];
+        for (size_t k = 0; k < nw; k++) {
+            const int64_t j = (int64_t)k * ti.numel / (int64_t)nw;
+            md = fmax(md, fabs((double)got[j] - want[k]));
+        }
+        free(gm);
+    }
+    free(want);
+    if (mb == 0) return md == 0 ? 0 : INFINITY;
+    return isfinite(md) ? md / mb : INFINITY;
+}
+
+/* one file at n_threads: loss, logits, gradients; the whole gradient buffer in *grads */
+static void run_case(const char *file, int n_threads, float **grads, int64_t *ngrads) {
+    char *path = test_data_path(file), wpath[1024];
+    vssm_err err = {0};
+    vssm_weights *vf = NULL, *wf = NULL;
+    TEST_REQUIRE(vssm_weights_open(&vf, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+    vssm_vmamba_config cfg;
+    int B, H, W;
+    TEST_REQUIRE(vvec_load_cfg(vf, &cfg, &B, &H, &W), "%s: config metadata", file);
+    const char *wrel = vssm_weights_meta(vf, "weights");
+    if (wrel && *wrel) {
+        snprintf(wpath, sizeof wpath, "%s/%s", VSSM_SOURCE_DIR, wrel);
+        TEST_REQUIRE(vssm_weights_open(&wf, wpath, NULL, &err) == VSSM_OK, "%s: %s", wpath, err.msg);
+    }
+    const float smoothing = strtof(vssm_weights_meta(vf, "smoothing"), NULL);
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = n_threads;
+    vssm_ctx *ctx = NULL;
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &o, &err) == VSSM_OK, "context: %s", err.msg);
+    vssm_vmamba_trainer *t = NULL;
+    TEST_REQUIRE(vssm_vmamba_trainer_new(&t, ctx, &cfg, vssm_weights_source(wf ? wf : vf), "", &err) == VSSM_OK,
+                 "%s: trainer: %s", file, err.msg);
+    TEST_REQUIRE(vssm_vmamba_trainer_plan(t, B, H, W, &err) == VSSM_OK, "plan: %s", err.msg);
+    float *x = vvec_nhwc(vf, "input", NULL);
+    size_t n1 = 0, nlog = 0;
+    vssm_tensor lt;
+    TEST_REQUIRE(vssm_weights_get(vf, "labels", &lt, &err) == VSSM_OK && lt.dtype == VSSM_DTYPE_I32 &&
+                     vssm_tensor_numel(&lt) == B && B <= 64, "%s: labels (I32, B)", file);
+    int32_t lab[64];
+    memcpy(lab, lt.data, (size_t)B * sizeof(int32_t));
+    float *ref_loss = get_f32(vf, "loss", &n1), *ref_logits = get_f32(vf, "logits", &nlog);
+    TEST_REQUIRE(x && ref_loss && ref_logits, "%s: input, loss, logits", file);
+    float loss = 0, *logits = malloc(nlog * sizeof(float));
+    vssm_vmamba_trainer_zero_grad(t);
+    TEST_REQUIRE(vssm_vmamba_trainer_step(t, x, lab, smoothing, &loss, &err) == VSSM_OK, "step: %s", err.msg);
+    vssm_vmamba_trainer_logits(t, logits, &err);
+    const double el = fabs(loss - ref_loss[0]) / fabs(ref_loss[0]), eg = test_rel_err(logits, ref_logits, nlog);
+    TEST_CHECK(el <= 1e-5, "%s (%d threads): loss %.7f, PyTorch %.7f: rel err %.3g > 1e-5", file, n_threads, loss,
+               ref_loss[0], el);
+    TEST_CHECK(eg <= 1e-4, "%s: logits rel err %.3g > 1e-4", file, eg);
+    double worst = 0;
+    const char *wname = "";
+    for (int i = 0; i < vssm_vmamba_trainer_n_tensors(t); i++) {
+        const vssm_train_tensor ti = vssm_vmamba_trainer_tensor(t, i);
+        float *got = malloc((size_t)ti.numel * sizeof(float));
+        vssm_vmamba_trainer_read(t, i, 1, got);
+        const double e = tensor_err(t, vf, i, got);
+        TEST_CHECK(e <= 1e-4, "%s: d %s rel err %.3g > 1e-4", file, ti.name, e);
+        if (verbose) printf("  %-40s %.2e\n", ti.name, e);
+        if (e >= worst) worst = e, wname = ti.name;
+        free(got);
+    }
+    printf("%s, %d thread(s): loss %.7f (PyTorch %.7f, rel %.1e), logits rel %.1e, %d gradients, "
+           "worst rel err %.2e (%s)\n",
+           file, n_threads, loss, ref_loss[0], el, eg, vssm_vmamba_trainer_n_tensors(t), worst, wname);
+    printf("  saved activations %.2f MB, scratch %.2f MB\n", vssm_vmamba_trainer_saved_bytes(t) / 1e6,
+           vssm_vmamba_trainer_scratch_bytes(t) / 1e6);
+    const float *g = vssm_vmamba_trainer_grads(t, ngrads);
+    *grads = malloc((size_t)*ngrads * sizeof(float));
+    memcpy(*grads, g, (size_t)*ngrads * sizeof(float));
+    free(x), free(ref_loss), free(ref_logits), free(logits), free(path);
+    vssm_vmamba_trainer_free(t);
+    vssm_ctx_free(ctx);
+    vssm_weights_close(wf);
+    vssm_weights_close(vf);
+}
+
+int main(int argc, char **argv) {
+    verbose = argc > 1 && !strcmp(argv[1], "-v");
+    const char *files[] = {"train/vmamba_grad_odd.safetensors", "train/vmamba_grad_fashion.safetensors"};
+    for (int f = 0; f < 2; f++) {
+        float *g1, *g3;
+        int64_t n1, n3;
+        run_case(files[f], 1, &g1, &n1);
+        run_case(files[f], 3, &g3, &n3);
+        TEST_CHECK(n1 == n3 && !memcmp(g1, g3, (size_t)n1 * sizeof(float)), "%s: gradients differ at 1 and 3 threads",
+                   files[f]);
+        free(g1), free(g3);
+    }
+    return test_finish("test_train_vmamba");
+}

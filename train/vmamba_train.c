@@ -1,0 +1,615 @@
+/* train/vmamba_train.c - forward with saved activations and the whole-model backward of the
+ * VMamba classifier, v05_noz (vssm/train.h).
+ *
+ * Weights. The backbone's name table (vssm_vmamba_walk) and the classifier's four tensors are
+ * walked into a table of entries; the MASTER copy holds each in the layout its backward op
+ * takes (kernels/BACKWARD.md: plain, never packed; dt_w (K, R, D), A_logs (K, N, D), conv
+ * (Cout, 3, 3, Cin), depthwise (3, 3, C)), the GRADIENT buffer has the same layout, and the
+ * FORWARD copy is what the inference ops want: linear and conv weights packed, A = -exp(A_logs)
+ * (the other tensors are the master's own). Three vssm_vmamba structs point into the three.
+ *
+ * Saved activations, per (batch, size), planned once (bump_plan counts, then places):
+ *   stem:   in (B,H,W,in), pe_pre (conv 1 out, B h1 w1 C/2), f0_pre (conv 2 out, M0 C)
+ *   block:  x_in (M d: the residual stream entering it), xi (M Di: in_proj out), y (M Di: scan
+ *           out), xm (M d: after the SS2D residual), h (M hid: GELU(fc1)); per token
+ *           2d + 2Di + hid floats. Recomputed in the backward: LN outputs, u = SiLU(dwconv(xi))
+ *           and the stem's GELU(LN(pe_pre)) (one cheap op each), the scan states (by the op).
+ *   stage:  its output (M d), the downsample's conv output (M' d')
+ *   head:   pooled (B d3), logits (B classes)
+ * Scratch (shared by all layers, the largest stage's size): two residual-gradient buffers,
+ * two of M d, three of M Di, one of M hid, the stem's two, the op workspaces.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "backbone/load.h"
+#include "backbone/vmamba_internal.h"
+#include "kernels/ops.h"
+#include "vssm/train.h"
+
+#define LN_EPS 1e-5f
+#define ALIGN_F 16   /* tensors start on 64-byte boundaries in every arena */
+
+typedef struct thead {
+    float *norm_w, *norm_b, *fc_w, *fc_b;   /* classifier.norm (d3), classifier.head (classes, d3) + (classes) */
+} thead;
+
+/* one view of the weights: the backbone's slots and the head's */
+typedef struct tview {
+    vssm_vmamba m;
+    thead h;
+} tview;
+
+typedef struct tentry {
+    char name[96];
+    int ndim, groups;
+    int64_t shape[5], n, off, fwd_off;   /* fwd_off < 0: the forward reads the master copy */
+    vssm_xform xf;
+} tentry;
+
+typedef struct tblock {
+    float *x_in, *xi, *y, *xm, *h;
+} tblock;
+
+typedef struct tacts {
+    int B, H, W, h1, w1, hs[VSSM_VMAMBA_STAGES], wd[VSSM_VMAMBA_STAGES];   /* stage sizes */
+    /* saved */
+    float *in, *pe_pre, *f0_pre, *out[VSSM_VMAMBA_STAGES], *down_pre[VSSM_VMAMBA_STAGES - 1], *pooled, *logits;
+    tblock *blk[VSSM_VMAMBA_STAGES];
+    /* scratch */
+    float *ga, *gb, *td, *td2, *t1, *t2, *t3, *th, *pe_a, *pe_g, *dpool, *dlogits, *loss;
+    int32_t *labels;
+    void *ws;
+    size_t saved, scratch;
+} tacts;
+
+struct vssm_vmamba_trainer {
+    vssm_ctx *ctx;
+    vssm_vmamba_config cfg;
+    tview fw, pw, gw;         /* forward, master, gradient */
+    tentry *e;
+    int ne;
+    float *master, *grad, *fwd;
+    int64_t n_master, n_fwd;
+    tacts a;
+    void *act_mem, *scratch_mem;
+};
+
+/* ======================================================================= the table */
+
+static int walk_all(vssm_walker *w, const void *config, void *view) {
+    const vssm_vmamba_config *cfg = config;
+    tview *v = view;
+    const int64_t d3 = cfg->dims[VSSM_VMAMBA_STAGES - 1], nc = cfg->num_classes;
+    if (vssm_vmamba_walk(w, cfg, &v->m)) return 1;
+    VSSM_VISIT(w, "classifier.norm.weight", VSSM_XF_PLAIN, 1, &v->h.norm_w, d3);
+    VSSM_VISIT(w, "classifier.norm.bias", VSSM_XF_PLAIN, 1, &v->h.norm_b, d3);
+    VSSM_VISIT(w, "classifier.head.weight", VSSM_XF_PLAIN, 1, &v->h.fc_w, nc, d3);
+    VSSM_VISIT(w, "classifier.head.bias", VSSM_XF_PLAIN, 1, &v->h.fc_b, nc);
+    return 0;
+}
+
+/* a packed weight as (N, K), as the loader reads it */
+static void entry_nk(const tentry *e, int *N, int *K) {
+    const int64_t k = e->groups > 1 ? e->shape[e->ndim - 1] : e->n / e->shape[0];
+    *K = (int)k;
+    *N = (int)(e->n / k);
+}
+
+/* pass 1 (over the master view): records every entry and its offsets */
+typedef struct recorder {
+    vssm_walker w;
+    vssm_vmamba_trainer *t;
+    int cap;
+} recorder;
+
+static int record_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
+                        float **slot) {
+    recorder *r = (recorder *)w;
+    vssm_vmamba_trainer *t = r->t;
+    (void)slot;
+    if (t->ne == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 256;
+        tentry *ne = realloc(t->e, (size_t)r->cap * sizeof *ne);
+        if (!ne) return 1;
+        t->e = ne;
+    }
+    tentry *e = &t->e[t->ne++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->ndim = ndim, e->groups = groups, e->xf = xf, e->n = 1;
+    for (int i = 0; i < ndim; i++) e->shape[i] = shape[i], e->n *= shape[i];
+    e->off = t->n_master;
+    t->n_master += (e->n + ALIGN_F - 1) / ALIGN_F * ALIGN_F;
+    e->fwd_off = -1;
+    if (xf == VSSM_XF_LINEAR || xf == VSSM_XF_CONV || xf == VSSM_XF_NEG_EXP_T) {
+        int N, K;
+        entry_nk(e, &N, &K);
+        const int64_t fn = xf == VSSM_XF_NEG_EXP_T ? e->n : (int64_t)vssm_op_linear_pack_numel(t->ctx, N, K);
+        e->fwd_off = t->n_fwd;
+        t->n_fwd += (fn + ALIGN_F - 1) / ALIGN_F * ALIGN_F;
+    }
+    return 0;
+}
+
+/* pass 2 (one per view): slot i points at base + offset of entry i */
+typedef struct placer {
+    vssm_walker w;
+    const vssm_vmamba_trainer *t;
+    float *base, *fwd;   /* fwd: the forward view (entries with a forward copy point there) */
+    int i;
+} placer;
+
+static int place_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
+                       float **slot) {
+    (void)name, (void)shape, (void)ndim, (void)xf, (void)groups;
+    placer *p = (placer *)w;
+    const tentry *e = &p->t->e[p->i++];
+    *slot = p->fwd && e->fwd_off >= 0 ? p->fwd + e->fwd_off : p->base + e->off;
+    return 0;
+}
+
+static vssm_status views_alloc(vssm_vmamba_trainer *t, vssm_err *err) {
+    tview *v[3] = {&t->fw, &t->pw, &t->gw};
+    for (int k = 0; k < 3; k++)
+        for (int s = 0; s < VSSM_VMAMBA_STAGES; s++)
+            if (t->cfg.depths[s] > 0 &&
+                !(v[k]->m.stage[s].blocks = calloc((size_t)t->cfg.depths[s], sizeof(vssm_block_w))))
+                return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    return VSSM_OK;
+}
+
+/* ======================================================================= layouts */
+
+/* G groups of (A, B) -> (B, A) (inverse: (B, A) -> (A, B)) */
+static void regroup(const float *in, float *out, int64_t G, int64_t A, int64_t B, int inverse) {
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t a = 0; a < A; a++)
+            for (int64_t b = 0; b < B; b++) {
+                const int64_t ia = (g * A + a) * B + b, ib = (g * B + b) * A + a;
+                if (inverse) out[ia] = in[ib];
+                else out[ib] = in[ia];
+            }
+}
+
+static void entry_groups(const tentry *e, int64_t *G, int64_t *A, int64_t *B) {
+    *G = e->groups > 1 ? e->groups : 1;
+    *B = *G > 1 ? e->shape[e->ndim - 1] : e->n / e->shape[0];
+    *A = e->n / (*G * *B);
+}
+
+/* official layout (src) <-> the master's (dst), inverse: master -> official */
+static void to_master(const tentry *e, const float *src, float *dst, int inverse) {
+    int64_t G, A, B;
+    switch (e->xf) {
+    case VSSM_XF_T:
+    case VSSM_XF_NEG_EXP_T:
+        entry_groups(e, &G, &A, &B);
+        regroup(src, dst, G, A, B, inverse);
+        return;
+    case VSSM_XF_CONV: {   /* (Cout, Cin, 3, 3) <-> (Cout, 3, 3, Cin) */
+        const int64_t co = e->shape[0], ci = e->shape[1];
+        if (!inverse) { vssm_conv_weight_layout(src, (int)co, (int)ci, dst); return; }
+        for (int64_t o = 0; o < co; o++)
+            for (int64_t c = 0; c < ci; c++)
+                for (int k = 0; k < 9; k++) dst[(o * ci + c) * 9 + k] = src[(o * 9 + k) * ci + c];
+        return;
+    }
+    default:
+        memcpy(dst, src, (size_t)e->n * sizeof(float));
+    }
+}
+
+void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t) {
+    for (int i = 0; i < t->ne; i++) {
+        const tentry *e = &t->e[i];
+        const float *m = t->master + e->off;
+        float *f = t->fwd + e->fwd_off;
+        if (e->fwd_off < 0) continue;
+        if (e->xf == VSSM_XF_NEG_EXP_T) {
+            for (int64_t j = 0; j < e->n; j++) f[j] = -expf(m[j]);
+            continue;
+        }
+        int N, K;
+        entry_nk(e, &N, &K);
+        vssm_op_linear_pack(t->ctx, m, N, K, f);
+    }
+}
+
+/* ======================================================================= create, free */
+
+void vssm_vmamba_trainer_free(vssm_vmamba_trainer *t) {
+    if (!t) return;
+    tview *v[3] = {&t->fw, &t->pw, &t->gw};
+    for (int k = 0; k < 3; k++)
+        for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) free(v[k]->m.stage[s].blocks);
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) free(t->a.blk[s]);
+    vssm_op_free(t->ctx, t->act_mem);
+    vssm_op_free(t->ctx, t->scratch_mem);
+    vssm_op_free(t->ctx, t->master);
+    vssm_op_free(t->ctx, t->grad);
+    vssm_op_free(t->ctx, t->fwd);
+    free(t->e);
+    free(t);
+}
+
+static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, const char *prefix, vssm_err *err) {
+    int64_t maxn = 1;
+    for (int i = 0; i < t->ne; i++) maxn = t->e[i].n > maxn ? t->e[i].n : maxn;
+    float *host = malloc((size_t)maxn * sizeof(float));
+    if (!host) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    vssm_status s = VSSM_OK;
+    for (int i = 0; i < t->ne && s == VSSM_OK; i++) {
+        const tentry *e = &t->e[i];
+        char full[320];
+        snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", e->name);
+        if ((s = vssm_load_fetch_f32(src, full, e->shape, e->ndim, host, err)) == VSSM_OK)
+            to_master(e, host, t->master + e->off, 0);
+    }
+    free(host);
+    return s;
+}
+
+vssm_status vssm_vmamba_trainer_new(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                    const vssm_source *src, const char *prefix, vssm_err *err) {
+    *out = NULL;
+    vssm_status s = vssm_vmamba_config_validate(cfg, err);
+    if (s != VSSM_OK) return s;
+    if (vssm_vmamba_is_v0(cfg))
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "training a v0 VMamba is not supported (its gate, conv bias and "
+                            "patch merging have no backward yet)");
+    if (cfg->num_classes < 1)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "training needs a classifier (num_classes >= 1)");
+    if ((s = vssm_op_training_supported(ctx, err)) != VSSM_OK) return s;
+    vssm_vmamba_trainer *t = calloc(1, sizeof *t);
+    if (!t) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    t->ctx = ctx;
+    t->cfg = *cfg;
+    if ((s = views_alloc(t, err)) != VSSM_OK) { vssm_vmamba_trainer_free(t); return s; }
+    recorder r = {{record_visit}, t, 0};
+    if (walk_all(&r.w, cfg, &t->pw)) {
+        vssm_vmamba_trainer_free(t);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    const size_t mb = (size_t)t->n_master * sizeof(float);
+    t->master = vssm_op_alloc(ctx, mb);
+    t->grad = vssm_op_alloc(ctx, mb);
+    t->fwd = vssm_op_alloc(ctx, (size_t)(t->n_fwd ? t->n_fwd : 1) * sizeof(float));
+    if (!t->master || !t->grad || !t->fwd) {
+        vssm_vmamba_trainer_free(t);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of weights and gradients", 2.0 * mb / 1e6);
+    }
+    memset(t->master, 0, mb);   /* the gaps stay 0 */
+    memset(t->grad, 0, mb);
+    placer pf = {{place_visit}, t, t->master, t->fwd, 0}, pm = {{place_visit}, t, t->master, NULL, 0},
+           pg = {{place_visit}, t, t->grad, NULL, 0};
+    walk_all(&pf.w, cfg, &t->fw);
+    walk_all(&pm.w, cfg, &t->pw);
+    walk_all(&pg.w, cfg, &t->gw);
+    if ((s = load_master(t, src, prefix, err)) != VSSM_OK) { vssm_vmamba_trainer_free(t); return s; }
+    vssm_vmamba_trainer_params_changed(t);
+    *out = t;
+    return VSSM_OK;
+}
+
+int vssm_vmamba_trainer_n_tensors(const vssm_vmamba_trainer *t) { return t->ne; }
+
+vssm_train_tensor vssm_vmamba_trainer_tensor(const vssm_vmamba_trainer *t, int i) {
+    vssm_train_tensor r;
+    memset(&r, 0, sizeof r);
+    if (i < 0 || i >= t->ne) return r;
+    const tentry *e = &t->e[i];
+    r.name = e->name, r.ndim = e->ndim, r.numel = e->n, r.offset = e->off;
+    memcpy(r.shape, e->shape, sizeof r.shape);
+    r.decay = e->ndim > 1;
+    return r;
+}
+
+void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, float *host) {
+    const tentry *e = &t->e[i];
+    to_master(e, (grad ? t->grad : t->master) + e->off, host, 1);
+}
+
+float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n) { *n = t->n_master; return t->master; }
+float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n) { *n = t->n_master; return t->grad; }
+void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t) { memset(t->grad, 0, (size_t)t->n_master * sizeof(float)); }
+
+/* ======================================================================= activation plan */
+
+typedef struct bump {
+    char *base;   /* NULL: counting */
+    size_t off;
+} bump;
+
+static void *take(bump *b, size_t floats) {
+    void *p = b->base ? b->base + b->off : NULL;
+    b->off += (floats * sizeof(float) + 63) & ~(size_t)63;
+    return p;
+}
+
+static int64_t hid_of(const vssm_vmamba_config *cfg, int s) { return (int64_t)((float)cfg->dims[s] * cfg->mlp_ratio); }
+
+static void plan_sizes(tacts *a, const vssm_vmamba_config *cfg, int B, int h, int w) {
+    a->B = B, a->H = h, a->W = w, a->h1 = (h + 1) / 2, a->w1 = (w + 1) / 2;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) vssm_vmamba_config_stage_size(cfg, h, w, s, &a->hs[s], &a->wd[s]);
+}
+
+/* the saved activations from sv, the scratch from sc (either base may be NULL: counting);
+ * blk arrays are filled only when allocated */
+static void plan_layout(tacts *a, vssm_ctx *ctx, const vssm_vmamba_config *cfg, bump *sv, bump *sc) {
+    const size_t B = a->B, C = cfg->dims[0], in = cfg->in_chans, nc = cfg->num_classes;
+    const size_t p1 = B * a->h1 * a->w1 * (C / 2);
+    size_t md = 0, mdi = 0, mhid = 0, ws = 0;
+    a->in = take(sv, B * a->H * a->W * in);
+    a->pe_pre = take(sv, p1);
+    ws = vssm_op_conv3x3s2_workspace(ctx, (int)B, a->H, a->W, (int)in);
+    size_t w2 = vssm_op_conv3x3s2_workspace(ctx, (int)B, a->h1, a->w1, (int)C / 2);
+    ws = w2 > ws ? w2 : ws;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
+        const size_t M = B * a->hs[s] * a->wd[s], d = cfg->dims[s], di = vssm_vmamba_d_inner(cfg, s);
+        const size_t hid = (size_t)hid_of(cfg, s);
+        md = M * d > md ? M * d : md, mdi = M * di > mdi ? M * di : mdi, mhid = M * hid > mhid ? M * hid : mhid;
+        if (s == 0) a->f0_pre = take(sv, M * d);
+        else a->down_pre[s - 1] = take(sv, M * d);
+        for (int j = 0; j < cfg->depths[s]; j++) {
+            tblock tb;
+            tb.x_in = take(sv, M * d), tb.xi = take(sv, M * di), tb.y = take(sv, M * di);
+            tb.xm = take(sv, M * d), tb.h = take(sv, M * hid);
+            if (a->blk[s]) a->blk[s][j] = tb;
+        }
+        a->out[s] = take(sv, M * d);
+        size_t sw = vssm_op_scan_workspace(ctx, (int)B, a->hs[s], a->wd[s], (int)di, vssm_vmamba_dt_rank(cfg, s),
+                                           cfg->d_state);
+        size_t cw = s + 1 < VSSM_VMAMBA_STAGES
+                        ? vssm_op_conv3x3s2_workspace(ctx, (int)B, a->hs[s], a->wd[s], (int)d) : 0;
+        ws = sw > ws ? sw : ws;
+        ws = cw > ws ? cw : ws;
+    }
+    a->pooled = take(sv, B * cfg->dims[3]);
+    a->logits = take(sv, B * nc);
+    a->ga = take(sc, md), a->gb = take(sc, md), a->td = take(sc, md), a->td2 = take(sc, md);
+    a->t1 = take(sc, mdi), a->t2 = take(sc, mdi), a->t3 = take(sc, mdi), a->th = take(sc, mhid);
+    a->pe_a = take(sc, p1), a->pe_g = take(sc, p1);
+    a->dpool = take(sc, B * cfg->dims[3]), a->dlogits = take(sc, B * nc), a->loss = take(sc, 1);
+    a->labels = take(sc, B);
+    a->ws = take(sc, (ws + sizeof(float) - 1) / sizeof(float));
+    a->saved = sv->off, a->scratch = sc->off;
+}
+
+void vssm_vmamba_train_memory(vssm_ctx *ctx, const vssm_vmamba_config *cfg, int batch, int h, int w, size_t *saved,
+                              size_t *scratch) {
+    tacts a;
+    memset(&a, 0, sizeof a);
+    bump sv = {NULL, 0}, sc = {NULL, 0};
+    plan_sizes(&a, cfg, batch, h, w);
+    plan_layout(&a, ctx, cfg, &sv, &sc);
+    *saved = a.saved, *scratch = a.scratch;
+}
+
+vssm_status vssm_vmamba_trainer_plan(vssm_vmamba_trainer *t, int batch, int h, int w, vssm_err *err) {
+    if (batch < 1 || batch > 65536 || h < 1 || w < 1 || h > 32768 || w > 32768)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch %d at %dx%d out of range", batch, h, w);
+    tacts *a = &t->a;
+    if (t->act_mem && a->B == batch && a->H == h && a->W == w) return VSSM_OK;
+    vssm_op_free(t->ctx, t->act_mem), vssm_op_free(t->ctx, t->scratch_mem);
+    t->act_mem = t->scratch_mem = NULL;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) free(a->blk[s]);
+    memset(a, 0, sizeof *a);
+    size_t saved, scratch;
+    vssm_vmamba_train_memory(t->ctx, &t->cfg, batch, h, w, &saved, &scratch);
+    int fail = 0;
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++)
+        if (t->cfg.depths[s] && !(a->blk[s] = calloc((size_t)t->cfg.depths[s], sizeof(tblock)))) fail = 1;
+    t->act_mem = vssm_op_alloc(t->ctx, saved);
+    t->scratch_mem = vssm_op_alloc(t->ctx, scratch);
+    if (fail || !t->act_mem || !t->scratch_mem) {
+        vssm_op_free(t->ctx, t->act_mem), vssm_op_free(t->ctx, t->scratch_mem);
+        t->act_mem = t->scratch_mem = NULL;
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory planning %.1f MB of saved activations and %.1f MB of "
+                            "scratch for batch %d at %dx%d", saved / 1e6, scratch / 1e6, batch, h, w);
+    }
+    bump sv = {t->act_mem, 0}, sc = {t->scratch_mem, 0};
+    plan_sizes(a, &t->cfg, batch, h, w);
+    plan_layout(a, t->ctx, &t->cfg, &sv, &sc);
+    return VSSM_OK;
+}
+
+size_t vssm_vmamba_trainer_saved_bytes(const vssm_vmamba_trainer *t) { return t->a.saved; }
+size_t vssm_vmamba_trainer_scratch_bytes(const vssm_vmamba_trainer *t) { return t->a.scratch; }
+
+/* ======================================================================= forward */
+
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }   /* CPU: device memory is host memory */
+
+static float *block_out(const tacts *a, const vssm_vmamba_config *cfg, int s, int j) {
+    return j + 1 < cfg->depths[s] ? a->blk[s][j + 1].x_in : a->out[s];
+}
+static float *stage_in(const tacts *a, const vssm_vmamba_config *cfg, int s) {
+    return cfg->depths[s] ? a->blk[s][0].x_in : a->out[s];
+}
+
+static void fwd_block(vssm_vmamba_trainer *t, int s, int j) {
+    vssm_ctx *ctx = t->ctx;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    tacts *a = &t->a;
+    const tblock *k = &a->blk[s][j];
+    const vssm_block_w *b = &t->fw.m.stage[s].blocks[j];
+    const int H = a->hs[s], W = a->wd[s], d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), hid = (int)hid_of(cfg, s);
+    const int64_t M = (int64_t)a->B * H * W;
+    float *x_out = block_out(a, cfg, s, j);
+    vssm_op_layernorm(ctx, k->x_in, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    vssm_op_linear_packed(ctx, a->td, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, k->xi);
+    vssm_op_dwconv3x3(ctx, k->xi, a->B, H, W, Di, b->conv, VSSM_ACT_SILU, a->t1);
+    vssm_scan_args sa = {a->B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
+                         a->t1, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, k->y};
+    vssm_op_ss2d_scan(ctx, &sa, a->ws);
+    vssm_op_layernorm(ctx, k->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2);
+    vssm_op_copy(ctx, k->xm, k->x_in, (size_t)M * d * sizeof(float));
+    vssm_op_linear_packed(ctx, a->t2, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, k->xm);
+    vssm_op_layernorm(ctx, k->xm, M, d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    vssm_op_linear_packed(ctx, a->td, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, k->h);
+    vssm_op_copy(ctx, x_out, k->xm, (size_t)M * d * sizeof(float));
+    vssm_op_linear_packed(ctx, k->h, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x_out);
+}
+
+static void forward(vssm_vmamba_trainer *t) {
+    vssm_ctx *ctx = t->ctx;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    tacts *a = &t->a;
+    const vssm_vmamba *m = &t->fw.m;
+    const int B = a->B, C = cfg->dims[0];
+    vssm_op_conv3x3s2(ctx, a->in, B, a->H, a->W, cfg->in_chans, m->pe0_w, m->pe0_b, C / 2, a->pe_pre, a->ws);
+    vssm_op_layernorm(ctx, a->pe_pre, (int64_t)B * a->h1 * a->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU,
+                      a->pe_a);
+    vssm_op_conv3x3s2(ctx, a->pe_a, B, a->h1, a->w1, C / 2, m->pe5_w, m->pe5_b, C, a->f0_pre, a->ws);
+    for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
+        const int64_t M = (int64_t)B * a->hs[s] * a->wd[s];
+        const float *pre = s ? a->down_pre[s - 1] : a->f0_pre;
+        const float *lw = s ? m->stage[s - 1].down_ln_w : m->pe7_w, *lb = s ? m->stage[s - 1].down_ln_b : m->pe7_b;
+        vssm_op_layernorm(ctx, pre, M, cfg->dims[s], lw, lb, LN_EPS, VSSM_ACT_NONE, stage_in(a, cfg, s));
+        for (int j = 0; j < cfg->depths[s]; j++) fwd_block(t, s, j);
+        if (s + 1 < VSSM_VMAMBA_STAGES)
+            vssm_op_conv3x3s2(ctx, a->out[s], B, a->hs[s], a->wd[s], cfg->dims[s], m->stage[s].down_w,
+                              m->stage[s].down_b, cfg->dims[s + 1], a->down_pre[s], a->ws);
+    }
+    const int d3 = cfg->dims[3];
+    const int64_t L3 = (int64_t)a->hs[3] * a->wd[3];
+    const thead *h = &t->fw.h;
+    vssm_op_layernorm(ctx, a->out[3], B * L3, d3, h->norm_w, h->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    vssm_op_avgpool(ctx, a->td, B, L3, d3, a->pooled);
+    vssm_op_linear(ctx, a->pooled, B, d3, h->fc_w, h->fc_b, cfg->num_classes, VSSM_ACT_NONE, 0, a->logits);
+}
+
+/* ======================================================================= backward */
+
+/* g: the gradient of the block's output on entry, of its input on return */
+static void bwd_block(vssm_vmamba_trainer *t, int s, int j, float *g) {
+    vssm_ctx *ctx = t->ctx;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    tacts *a = &t->a;
+    const tblock *k = &a->blk[s][j];
+    const vssm_block_w *p = &t->pw.m.stage[s].blocks[j], *gr = &t->gw.m.stage[s].blocks[j];
+    const int H = a->hs[s], W = a->wd[s], d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), hid = (int)hid_of(cfg, s);
+    const int64_t M = (int64_t)a->B * H * W;
+    /* x_out = xm + fc2(GELU(fc1(norm2(xm)))) */
+    vssm_op_layernorm(ctx, k->xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    zero(a->th, (size_t)M * hid);
+    vssm_op_linear_bwd(ctx, k->h, M, hid, p->fc2_w, p->fc2_b, d, VSSM_ACT_NONE, g, a->th, gr->fc2_w, gr->fc2_b);
+    zero(a->td2, (size_t)M * d);
+    vssm_op_linear_bwd(ctx, a->td, M, d, p->fc1_w, p->fc1_b, hid, VSSM_ACT_GELU, a->th, a->td2, gr->fc1_w, gr->fc1_b);
+    vssm_op_layernorm_bwd(ctx, k->xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm2_w,
+                          gr->norm2_b);
+    /* xm = x_in + out_proj(out_norm(scan(SiLU(dwconv(in_proj(norm(x_in))))))) */
+    vssm_op_layernorm(ctx, k->y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t1);
+    zero(a->t2, (size_t)M * Di);
+    vssm_op_linear_bwd(ctx, a->t1, M, Di, p->out_proj, NULL, d, VSSM_ACT_NONE, g, a->t2, gr->out_proj, NULL);
+    zero(a->t1, (size_t)M * Di);
+    vssm_op_layernorm_bwd(ctx, k->y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2, a->t1,
+                          gr->out_norm_w, gr->out_norm_b);
+    vssm_op_dwconv3x3(ctx, k->xi, a->B, H, W, Di, p->conv, VSSM_ACT_SILU, a->t2);   /* u again */
+    zero(a->t3, (size_t)M * Di);
+    const vssm_block_w *f = &t->fw.m.stage[s].blocks[j];
+    vssm_scan_args sa = {a->B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
+                         a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL};
+    vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds};   /* gr->A: dA_logs */
+    vssm_op_ss2d_scan_bwd(ctx, &sa, a->t1, &sg);
+    zero(a->t1, (size_t)M * Di);
+    vssm_op_dwconv3x3_bwd(ctx, k->xi, a->B, H, W, Di, p->conv, VSSM_ACT_SILU, a->t3, a->t1, gr->conv);
+    vssm_op_layernorm(ctx, k->x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    zero(a->td2, (size_t)M * d);
+    vssm_op_linear_bwd(ctx, a->td, M, d, p->in_proj, NULL, Di, VSSM_ACT_NONE, a->t1, a->td2, gr->in_proj, NULL);
+    vssm_op_layernorm_bwd(ctx, k->x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm_w,
+                          gr->norm_b);
+}
+
+/* the loss and dlogits -> the classifier's gradients; returns the gradient of out[3] */
+static float *bwd_head(vssm_vmamba_trainer *t) {
+    vssm_ctx *ctx = t->ctx;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    tacts *a = &t->a;
+    const int B = a->B, d3 = cfg->dims[3];
+    const int64_t L3 = (int64_t)a->hs[3] * a->wd[3];
+    const thead *p = &t->pw.h, *gr = &t->gw.h;
+    zero(a->dpool, (size_t)B * d3);
+    vssm_op_linear_bwd(ctx, a->pooled, B, d3, p->fc_w, p->fc_b, cfg->num_classes, VSSM_ACT_NONE, a->dlogits, a->dpool,
+                       gr->fc_w, gr->fc_b);
+    zero(a->td2, (size_t)B * L3 * d3);
+    vssm_op_avgpool_bwd(ctx, B, L3, d3, a->dpool, a->td2);
+    zero(a->ga, (size_t)B * L3 * d3);
+    vssm_op_layernorm_bwd(ctx, a->out[3], B * L3, d3, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td2, a->ga,
+                          gr->norm_w, gr->norm_b);
+    return a->ga;
+}
+
+/* g: the gradient of stage 0's input (after patch_embed.7) */
+static void bwd_stem(vssm_vmamba_trainer *t, const float *g) {
+    vssm_ctx *ctx = t->ctx;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    tacts *a = &t->a;
+    const vssm_vmamba *p = &t->pw.m, *gr = &t->gw.m;
+    const int B = a->B, C = cfg->dims[0];
+    const int64_t M0 = (int64_t)B * a->hs[0] * a->wd[0], M1 = (int64_t)B * a->h1 * a->w1;
+    zero(a->td2, (size_t)M0 * C);
+    vssm_op_layernorm_bwd(ctx, a->f0_pre, M0, C, p->pe7_w, p->pe7_b, LN_EPS, VSSM_ACT_NONE, g, a->td2, gr->pe7_w,
+                          gr->pe7_b);
+    vssm_op_layernorm(ctx, a->pe_pre, M1, C / 2, p->pe2_w, p->pe2_b, LN_EPS, VSSM_ACT_GELU, a->pe_a);
+    zero(a->pe_g, (size_t)M1 * (C / 2));
+    vssm_op_conv3x3s2_bwd(ctx, a->pe_a, B, a->h1, a->w1, C / 2, p->pe5_w, C, a->td2, a->pe_g, gr->pe5_w, gr->pe5_b);
+    zero(a->pe_a, (size_t)M1 * (C / 2));
+    vssm_op_layernorm_bwd(ctx, a->pe_pre, M1, C / 2, p->pe2_w, p->pe2_b, LN_EPS, VSSM_ACT_GELU, a->pe_g, a->pe_a,
+                          gr->pe2_w, gr->pe2_b);
+    vssm_op_conv3x3s2_bwd(ctx, a->in, B, a->H, a->W, cfg->in_chans, p->pe0_w, C / 2, a->pe_a, NULL, gr->pe0_w,
+                          gr->pe0_b);
+}
+
+static void backward(vssm_vmamba_trainer *t) {
+    vssm_ctx *ctx = t->ctx;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    tacts *a = &t->a;
+    float *g = bwd_head(t);
+    for (int s = VSSM_VMAMBA_STAGES - 1; s >= 0; s--) {
+        for (int j = cfg->depths[s] - 1; j >= 0; j--) bwd_block(t, s, j, g);
+        if (s == 0) break;
+        /* stage s's input = LN(conv(out[s - 1])) */
+        const vssm_stage_w *p = &t->pw.m.stage[s - 1], *gr = &t->gw.m.stage[s - 1];
+        const int64_t M = (int64_t)a->B * a->hs[s] * a->wd[s], Mp = (int64_t)a->B * a->hs[s - 1] * a->wd[s - 1];
+        zero(a->td2, (size_t)M * cfg->dims[s]);
+        vssm_op_layernorm_bwd(ctx, a->down_pre[s - 1], M, cfg->dims[s], p->down_ln_w, p->down_ln_b, LN_EPS,
+                              VSSM_ACT_NONE, g, a->td2, gr->down_ln_w, gr->down_ln_b);
+        float *g2 = g == a->ga ? a->gb : a->ga;
+        zero(g2, (size_t)Mp * cfg->dims[s - 1]);
+        vssm_op_conv3x3s2_bwd(ctx, a->out[s - 1], a->B, a->hs[s - 1], a->wd[s - 1], cfg->dims[s - 1], p->down_w,
+                              cfg->dims[s], a->td2, g2, gr->down_w, gr->down_b);
+        g = g2;
+    }
+    bwd_stem(t, g);
+}
+
+vssm_status vssm_vmamba_trainer_step(vssm_vmamba_trainer *t, const float *input, const int32_t *labels,
+                                     float smoothing, float *loss, vssm_err *err) {
+    tacts *a = &t->a;
+    if (!t->act_mem) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_trainer_step: no plan (call _plan)");
+    for (int i = 0; i < a->B; i++)
+        if (labels[i] < 0 || labels[i] >= t->cfg.num_classes)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "label %d of image %d outside [0, %d)", labels[i], i,
+                                t->cfg.num_classes);
+    const size_t in_bytes = (size_t)a->B * a->H * a->W * t->cfg.in_chans * sizeof(float);
+    if (vssm_op_upload(t->ctx, a->in, input, in_bytes) ||
+        vssm_op_upload(t->ctx, a->labels, labels, a->B * sizeof(int32_t)))
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the batch failed");
+    forward(t);
+    zero(a->dlogits, (size_t)a->B * t->cfg.num_classes);
+    vssm_op_softmax_xent(t->ctx, a->logits, a->B, t->cfg.num_classes, a->labels, smoothing, a->loss, a->dlogits);
+    backward(t);
+    vssm_status s = vssm_op_status(t->ctx, "the training step", err);
+    if (s == VSSM_OK && loss && vssm_op_download(t->ctx, loss, a->loss, sizeof(float)))
+        s = vssm_err_set(err, VSSM_ERR_DEVICE, "reading the loss failed");
+    return s;
+}
+
+vssm_status vssm_vmamba_trainer_logits(vssm_vmamba_trainer *t, float *host, vssm_err *err) {
+    if (!t->act_mem || vssm_op_download(t->ctx, host, t->a.logits, (size_t)t->a.B * t->cfg.num_classes * sizeof(float)))
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "reading the logits failed");
+    return VSSM_OK;
+}
