@@ -310,8 +310,6 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
     st->xdbl = state_alloc(st, B * L * C2, &fail);
     st->feat = state_alloc(st, B * st->M * D, &fail);
     st->cls = state_alloc(st, B * D, &fail);
-    st->tap_embed = state_alloc(st, B * L * D, &fail);
-    st->tap_b0 = state_alloc(st, B * L * D, &fail);
     for (int k = 0; k < c->n_out; k++) st->outs[k] = state_alloc(st, B * st->M * D, &fail);
     if (fail) {
         size_t need = st->bytes;
@@ -457,7 +455,7 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
     const size_t tok_bytes = (size_t)T * D * sizeof(float), row = (size_t)D * sizeof(float);
     vssm_op_linear_packed(ctx, st->cols, T, KC, m->pe_w, m->pe_b, D, VSSM_ACT_NONE, 0, st->x);
     vssm_op_rows_add(ctx, st->x, B, st->L, D, st->pos, st->cls_row, m->cls);
-    vssm_op_copy(ctx, st->tap_embed, st->x, tok_bytes);
+    if (st->tap_embed) vssm_op_copy(ctx, st->tap_embed, st->x, tok_bytes);
     for (int i = 0; i < c->depth; i++) {
         int keep = -1;
         for (int k = 0; k < c->n_out; k++)
@@ -468,7 +466,7 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
             for (int k = 0; k < keep; k++)
                 if (c->out_indices[k] == i) vssm_op_copy(ctx, st->outs[k], st->outs[keep], (size_t)B * st->M * row);
         }
-        if (i == 0) vssm_op_copy(ctx, st->tap_b0, st->x, tok_bytes);
+        if (i == 0 && st->tap_b0) vssm_op_copy(ctx, st->tap_b0, st->x, tok_bytes);
     }
     vssm_op_rmsnorm(ctx, st->x, T, D, m->norm_f, c->norm_eps, st->ln);
     /* split the final tokens: class token rows, and the feature grid without them */
@@ -534,6 +532,19 @@ vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k) {
 vssm_tensor vssm_vim_feature(const vssm_vim_state *st) {
     return tensor_of(st, st->feat, 4, st->B, st->gh, st->gw, st->m->cfg.embed_dim);
 }
+vssm_status vssm_vim_state_keep_taps(vssm_vim_state *st, vssm_err *err) {
+    if (st->tap_embed) return VSSM_OK;
+    const size_t n = (size_t)st->B * st->L * st->m->cfg.embed_dim;
+    int fail = 0;
+    st->tap_embed = state_alloc(st, n, &fail);
+    st->tap_b0 = state_alloc(st, n, &fail);
+    if (!fail) return VSSM_OK;
+    vssm_op_free(st->m->ctx, st->tap_embed);
+    vssm_op_free(st->m->ctx, st->tap_b0);
+    st->tap_embed = st->tap_b0 = NULL;
+    return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for the debug taps");
+}
+
 vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name) {
     const int64_t D = st->m->cfg.embed_dim;
     if (!strcmp(name, "embed")) return tensor_of(st, st->tap_embed, 3, st->B, st->L, D, 0);

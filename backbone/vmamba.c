@@ -240,9 +240,6 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
     st->hid = state_alloc(st, max_hid * f, &fail);
     st->merge = v0 ? state_alloc(st, max_merge * f, &fail) : NULL;
     st->ws_mem = state_alloc(st, ws, &fail);
-    size_t l0 = (size_t)batch * st->hs[0] * st->ws[0] * cfg->dims[0] * f;
-    st->tap_pe = state_alloc(st, l0, &fail);
-    st->tap_b0 = state_alloc(st, l0, &fail);
     if (fail) {
         size_t need = st->bytes;
         vssm_vmamba_state_free(st);
@@ -340,7 +337,7 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
     patch_embed(m, st);
     const int64_t M0 = (int64_t)B * st->hs[0] * st->ws[0];
     size_t l0 = (size_t)M0 * C * sizeof(float);
-    vssm_op_copy(ctx, st->tap_pe, st->feat[0], l0);
+    if (st->tap_pe) vssm_op_copy(ctx, st->tap_pe, st->feat[0], l0);
 
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
         const vssm_stage_w *sw = &m->stage[s];
@@ -355,7 +352,7 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
             const int nb = B - b0 < mb ? B - b0 : mb;
             for (int j = 0; j < cfg->depths[s]; j++) {
                 vss_block(m, st, s, &sw->blocks[j], st->feat[s] + slab * b0, nb);
-                if (s == 0 && j == 0)
+                if (s == 0 && j == 0 && st->tap_b0)
                     vssm_op_copy(ctx, st->tap_b0 + slab * b0, st->feat[0] + slab * b0, slab * nb * sizeof(float));
             }
         }
@@ -377,6 +374,19 @@ vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int s) {
     t.shape[3] = st->m->cfg.dims[s];
     t.device = vssm_ctx_device(st->m->ctx);
     return t;
+}
+
+vssm_status vssm_vmamba_state_keep_taps(vssm_vmamba_state *st, vssm_err *err) {
+    if (st->tap_pe) return VSSM_OK;
+    const size_t l0 = (size_t)st->B * st->hs[0] * st->ws[0] * st->m->cfg.dims[0] * sizeof(float);
+    int fail = 0;
+    st->tap_pe = state_alloc(st, l0, &fail);
+    st->tap_b0 = state_alloc(st, l0, &fail);
+    if (!fail) return VSSM_OK;
+    vssm_op_free(st->m->ctx, st->tap_pe);
+    vssm_op_free(st->m->ctx, st->tap_b0);
+    st->tap_pe = st->tap_b0 = NULL;
+    return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for the debug taps");
 }
 
 vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name) {

@@ -74,6 +74,8 @@ static void check_file(const char *name) {
         TEST_REQUIRE(vssm_cls_head_load(&head, ctx, VSSM_CLS_TOKEN, cfg.embed_dim, cfg.num_classes, src, "", &err) == VSSM_OK,
                      "%s: head: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_state_new(&st, m, B, H, W, &err) == VSSM_OK, "%s: state: %s", name, err.msg);
+        TEST_CHECK(vssm_vim_tap(st, "embed").data == NULL, "%s: no taps unless asked for", name);
+        TEST_REQUIRE(vssm_vim_state_keep_taps(st, &err) == VSSM_OK, "%s: taps: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_forward(m, st, x, &err) == VSSM_OK, "%s: forward: %s", name, err.msg);
         const int p = threads == 1;
         float *pos = vimvec_to_host(ctx, vssm_vim_tap(st, "pos")), *emb = vimvec_to_host(ctx, vssm_vim_tap(st, "embed"));

@@ -30,6 +30,8 @@ static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, c
              vssm_cls_head_load(&head, ctx, VSSM_CLS_POOLED, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
              vssm_vmamba_state_new(&st, m, B, H, W, &err) == VSSM_OK;
     if (ok) vssm_vmamba_state_set_micro_tokens(st, micro);
+    if (ok && vssm_vmamba_tap(st, "block0").data) ok = 0, snprintf(err.msg, sizeof err.msg, "taps kept unasked");
+    ok = ok && vssm_vmamba_state_keep_taps(st, &err) == VSSM_OK;
     ok = ok && vssm_vmamba_forward(m, st, x, &err) == VSSM_OK;
     if (ok) {
         vssm_tensor f[4];

@@ -135,7 +135,10 @@ VSSM_API vssm_tensor vssm_vim_feature(const vssm_vim_state *st);
  * one-stream mode); an empty tensor when k >= n_out. */
 VSSM_API vssm_tensor vssm_vim_out(const vssm_vim_state *st, int k);
 /* Debug taps for parity tests: "embed" (B, L, D) tokens after class insertion + pos,
- * "block0" the residual stream after layers.0, "pos" (L, D) the position embedding used. */
+ * "block0" the residual stream after layers.0 (both kept only in a state that asked for
+ * them: two more (B, L, D) buffers, copied in every forward), "pos" (L, D) the position
+ * embedding used (always). Valid after a forward; empty when not kept. */
+VSSM_API vssm_status vssm_vim_state_keep_taps(vssm_vim_state *st, vssm_err *err);
 VSSM_API vssm_tensor vssm_vim_tap(const vssm_vim_state *st, const char *name);
 
 /* ---- a Vim config from a weights file (backbone/infer_vim.c) ----

@@ -97,7 +97,9 @@ VSSM_API vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, 
 /* Stage s's output (before its downsample), (B, Hs, Ws, Cs) NHWC on the ctx's device. */
 VSSM_API vssm_tensor vssm_vmamba_feature(const vssm_vmamba_state *st, int stage);
 /* Debug taps for layer-wise parity tests: "patch_embed" (B, H/4, W/4, C) and
- * "block0" (output of layers.0.blocks.0). Valid after a forward. */
+ * "block0" (output of layers.0.blocks.0). Kept only in a state that asked for them (two
+ * more stage-0 maps, copied in every forward); valid after a forward, empty otherwise. */
+VSSM_API vssm_status vssm_vmamba_state_keep_taps(vssm_vmamba_state *st, vssm_err *err);
 VSSM_API vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name);
 
 /* vssm_tensor_to_host (a device tensor to host memory) is in vssm/ctx.h. */
