@@ -302,7 +302,8 @@ vssm_train_tensor vssm_vmamba_trainer_tensor(const vssm_vmamba_trainer *t, int i
     const tentry *e = &t->e[i];
     r.name = e->name, r.ndim = e->ndim, r.numel = e->n, r.offset = e->off;
     memcpy(r.shape, e->shape, sizeof r.shape);
-    r.decay = e->ndim > 1;
+    const size_t nl = strlen(e->name);
+    r.decay = e->ndim > 1 && !strstr(e->name, "dt_projs_bias") && !(nl >= 6 && !strcmp(e->name + nl - 6, "A_logs"));
     return r;
 }
 

@@ -30,8 +30,8 @@ typedef struct vssm_vmamba_trainer vssm_vmamba_trainer;
 
 /* One trainable tensor: its official name and shape; [offset, offset + numel) of the flat
  * parameter and gradient arrays holds it in the layout the backward ops use (kernels/ops.h),
- * not the official one (vssm_vmamba_trainer_read converts). decay: 0 for 1-D tensors
- * (norms, biases), as the official (Swin) optimizer groups them; 1 otherwise. */
+ * not the official one (vssm_vmamba_trainer_read converts). decay: 0 for 1-D tensors (norms,
+ * biases), A_logs, Ds and dt_projs_bias, 1 otherwise (weights/train_fashion_mnist.py's groups). */
 typedef struct vssm_train_tensor {
     const char *name;
     int ndim;
@@ -73,6 +73,37 @@ VSSM_API float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n);
 /* Call after the parameters changed: lays out the forward's copies again (packed linear and
  * conv weights, A = -exp(A_logs)). */
 VSSM_API void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t);
+
+/* ---- the optimizer (train/optim.c): PyTorch's semantics, host memory, deterministic ---- */
+
+/* torch.optim.AdamW (amsgrad off): per element, in float, with the step's scalars in double:
+ *   p *= 1 - lr wd (decayed tensors only);  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)            (t = step, from 1) */
+typedef struct vssm_adamw {
+    double beta1, beta2, eps, weight_decay;
+    int64_t step, n;
+    float *m, *v;   /* (n) each, zero at first */
+} vssm_adamw;
+VSSM_API vssm_status vssm_adamw_init(vssm_adamw *o, int64_t n, double beta1, double beta2, double eps,
+                                     double weight_decay, vssm_err *err);
+VSSM_API void vssm_adamw_free(vssm_adamw *o);
+/* One step over the flat params/grads at learning rate lr; each tensor of the table (its
+ * offset, numel, decay flag) is updated, gaps are left alone. */
+VSSM_API void vssm_adamw_step(vssm_adamw *o, float *params, const float *grads, const vssm_train_tensor *tensors,
+                              int n_tensors, double lr);
+/* torch.nn.utils.clip_grad_norm_(max_norm, norm 2): the total 2-norm of g (n floats, summed
+ * in double, in order) is returned; when max_norm > 0, g *= min(1, max_norm / (norm + 1e-6)). */
+VSSM_API double vssm_grad_clip(float *g, int64_t n, double max_norm);
+/* The learning rate of weights/train_fashion_mnist.py: linear warm-up to base over `warmup`
+ * steps (base (step + 1) / warmup), then cosine from base to min over the remaining steps:
+ * min + (base - min) (1 + cos(pi (step - warmup) / max(1, total - warmup))) / 2. */
+typedef struct vssm_lr_schedule {
+    double base, min;
+    int64_t warmup, total;
+} vssm_lr_schedule;
+VSSM_API double vssm_lr_at(const vssm_lr_schedule *s, int64_t step);
+/* EMA of weights (timm's ModelEmaV2): ema = decay ema + (1 - decay) p, n floats. */
+VSSM_API void vssm_ema_update(float *ema, const float *p, int64_t n, double decay);
 
 #ifdef __cplusplus
 }
