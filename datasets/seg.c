@@ -147,40 +147,6 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
     return VSSM_OK;
 }
 
-vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
-                                 vssm_err *err) {
-    if (!path || !labels || !palette || w <= 0 || h <= 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: bad label map to write (%dx%d)", path ? path : "(null)", w, h);
-    /* vssm/outfile.h: a unique temp name beside path (two writers never share one), renamed
-     * only when the whole file is written */
-    vssm_outfile o;
-    vssm_status st = vssm_outfile_open(&o, path, err);
-    if (st != VSSM_OK) return st;
-    png_err_ctx ec = {{0}};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ec, on_png_error, on_png_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info || setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
-        vssm_outfile_abort(&o);
-        return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the PNG (%s)", path, ec.msg[0] ? ec.msg : "out of memory");
-    }
-    png_init_io(png, o.f);
-    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_color pal[256];
-    for (int i = 0; i < 256; i++) {
-        pal[i].red = palette[3 * i];
-        pal[i].green = palette[3 * i + 1];
-        pal[i].blue = palette[3 * i + 2];
-    }
-    png_set_PLTE(png, info, pal, 256);
-    png_write_info(png, info);
-    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(labels + (size_t)y * w));
-    png_write_end(png, info);
-    png_destroy_write_struct(&png, &info);
-    return vssm_outfile_commit(&o, err);
-}
-
 void vssm_seg_palette_voc(uint8_t palette[768]) {
     for (int i = 0; i < 256; i++) {
         int c = i, r = 0, g = 0, b = 0;
