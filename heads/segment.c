@@ -422,23 +422,30 @@ vssm_status vssm_segmenter_infer(vssm_segmenter *s, const float *x, int H, int W
 }
 
 /* bilinear resize (as vssm_resize_bilinear_f32) fused with the argmax over classes */
+/* output index o of a resize by `scale` over n inputs: taps i0, i1 and weights (half-pixel
+ * centres, clamped; as vssm_resize_bilinear_f32) */
+static inline void bilinear_tap(int o, float scale, int n, int *i0, int *i1, float *l0, float *l1) {
+    float f = scale * ((float)o + 0.5f) - 0.5f;
+    if (f < 0) f = 0;
+    int a = (int)f;
+    if (a > n - 1) a = n - 1;
+    *i0 = a;
+    *i1 = a + (a < n - 1);
+    *l1 = f - (float)a;
+    *l0 = 1.0f - *l1;
+}
+
 static void resize_argmax(const float *x, int h, int w, int K, int oh, int ow, uint8_t *labels) {
     const float sy = (float)h / (float)oh, sx = (float)w / (float)ow;
 #pragma omp parallel for schedule(static)
     for (int oy = 0; oy < oh; oy++) {
-        float fy = sy * ((float)oy + 0.5f) - 0.5f;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy;
-        if (y0 > h - 1) y0 = h - 1;
-        const int y1 = y0 + (y0 < h - 1);
-        const float ly1 = fy - (float)y0, ly0 = 1.0f - ly1;
+        int y0, y1;
+        float ly0, ly1;
+        bilinear_tap(oy, sy, h, &y0, &y1, &ly0, &ly1);
         for (int ox = 0; ox < ow; ox++) {
-            float fx = sx * ((float)ox + 0.5f) - 0.5f;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx;
-            if (x0 > w - 1) x0 = w - 1;
-            const int x1 = x0 + (x0 < w - 1);
-            const float lx1 = fx - (float)x0, lx0 = 1.0f - lx1;
+            int x0, x1;
+            float lx0, lx1;
+            bilinear_tap(ox, sx, w, &x0, &x1, &lx0, &lx1);
             const float *p00 = x + ((size_t)y0 * w + x0) * K, *p01 = x + ((size_t)y0 * w + x1) * K;
             const float *p10 = x + ((size_t)y1 * w + x0) * K, *p11 = x + ((size_t)y1 * w + x1) * K;
             int best = 0;
