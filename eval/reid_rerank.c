@@ -80,6 +80,12 @@ static inline float lin2(float a, float b, float c, float d) {
     return p + q;
 }
 
+/* Marks an allocation failure inside a parallel region (any thread may; all read it after). */
+static void set_fail(int *fail) {
+#pragma omp atomic write
+    *fail = 1;
+}
+
 /* the sizes and arrays of one re-ranking */
 typedef struct rr {
     dmat m;
@@ -133,10 +139,7 @@ static int initial_rank(rr *r) {
 #pragma omp parallel
     {
         float *best = malloc((size_t)K * sizeof(float));
-        if (!best) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        if (!best) set_fail(&fail);
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < N; i++) {
             if (!best) continue;
@@ -196,10 +199,7 @@ static int build_v(rr *r) {
         int32_t *krec = malloc((size_t)nf * sizeof(int32_t)), *cand = malloc((size_t)nh * sizeof(int32_t));
         int32_t *exp_idx = malloc((size_t)(nf + nf * nh) * sizeof(int32_t));
         float *w = malloc((size_t)(nf + nf * nh) * sizeof(float));
-        if (!krec || !cand || !exp_idx || !w) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        if (!krec || !cand || !exp_idx || !w) set_fail(&fail);
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < r->N; i++) {
             if (!krec || !cand || !exp_idx || !w) continue;
@@ -210,8 +210,7 @@ static int build_v(rr *r) {
             v->col = malloc((size_t)(nu ? nu : 1) * sizeof(int32_t));
             v->val = malloc((size_t)(nu ? nu : 1) * sizeof(float));
             if (!v->col || !v->val) {
-#pragma omp atomic write
-                fail = 1;
+                set_fail(&fail);
                 continue;
             }
             v->n = nu;
@@ -237,10 +236,7 @@ static int query_expand(rr *r) {
         float *acc = calloc((size_t)N, sizeof(float));
         int32_t *touched = malloc((size_t)N * sizeof(int32_t));
         char *seen = calloc((size_t)N, 1);
-        if (!acc || !touched || !seen) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        if (!acc || !touched || !seen) set_fail(&fail);
 #pragma omp for schedule(dynamic, 16)
         for (int64_t i = 0; i < N; i++) {
             if (!acc || !touched || !seen) continue;
@@ -257,10 +253,7 @@ static int query_expand(rr *r) {
             srow *o = &r->Vq[i];
             o->col = malloc((size_t)(nt ? nt : 1) * sizeof(int32_t));
             o->val = malloc((size_t)(nt ? nt : 1) * sizeof(float));
-            if (!o->col || !o->val) {
-#pragma omp atomic write
-                fail = 1;
-            }
+            if (!o->col || !o->val) set_fail(&fail);
             int nz = 0;
             for (int t = 0; t < nt; t++) {
                 int32_t c = touched[t];
@@ -316,10 +309,7 @@ static int jaccard_blend(const rr *r, double lambda, float *out) {
 #pragma omp parallel
     {
         float *tm = malloc((size_t)N * sizeof(float));
-        if (!tm) {
-#pragma omp atomic write
-            fail = 1;
-        }
+        if (!tm) set_fail(&fail);
 #pragma omp for schedule(dynamic, 4)
         for (int64_t i = 0; i < nq; i++) {
             if (!tm) continue;
