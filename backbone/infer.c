@@ -317,6 +317,12 @@ static void floats_str(char *buf, size_t n, const float *v, int k) {
     }
 }
 
+static void meta_int(vssm_config_meta *m, const char *k, int v) {
+    char s[16];
+    snprintf(s, sizeof s, "%d", v);
+    meta_add(m, k, s);
+}
+
 void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp, vssm_config_meta *out) {
     char v[96];
     memset(out, 0, sizeof *out);
@@ -328,21 +334,15 @@ void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_prepro
     meta_add(out, "depths", v);
     fmt_float(v, sizeof v, cfg->ssm_ratio);
     meta_add(out, "ssm_ratio", v);
-    snprintf(v, sizeof v, "%d", cfg->d_state);
-    meta_add(out, "d_state", v);
-    snprintf(v, sizeof v, "%d", cfg->dt_rank);
-    meta_add(out, "dt_rank", v);
+    meta_int(out, "d_state", cfg->d_state);
+    meta_int(out, "dt_rank", cfg->dt_rank);
     fmt_float(v, sizeof v, cfg->mlp_ratio);
     meta_add(out, "mlp_ratio", v);
-    snprintf(v, sizeof v, "%d", cfg->num_classes);
-    meta_add(out, "num_classes", v);
-    snprintf(v, sizeof v, "%d", cfg->in_chans);
-    meta_add(out, "in_chans", v);
+    meta_int(out, "num_classes", cfg->num_classes);
+    meta_int(out, "in_chans", cfg->in_chans);
     if (!pp) return;
-    snprintf(v, sizeof v, "%d", pp->resize);
-    meta_add(out, "resize", v);
-    snprintf(v, sizeof v, "%d", pp->crop);
-    meta_add(out, "crop", v);
+    meta_int(out, "resize", pp->resize);
+    meta_int(out, "crop", pp->crop);
     meta_add(out, "interpolation", vssm_interp_name(pp->interp));
     floats_str(v, sizeof v, pp->mean, 3);
     meta_add(out, "mean", v);

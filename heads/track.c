@@ -158,20 +158,11 @@ vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const
 /* ================================================================ tracker */
 
 vssm_tracker_config vssm_tracker_config_default(void) {
-    vssm_tracker_config c;
-    c.stage = 0;
-    c.template_factor = 2.0;
-    c.search_factor = 4.0;
-    c.template_size = 128;
-    c.search_size = 256;
-    c.n_scales = 3;
-    c.scale_step = 1.0375;
-    c.scale_penalty = 0.9745;
-    c.scale_lr = 0.59;
-    c.window_influence = 0.3;
-    c.pos_lr = 1.0;
-    c.min_scale = 0.2;
-    c.max_scale = 5.0;
+    const vssm_tracker_config c = {
+        .stage = 0, .template_factor = 2.0, .search_factor = 4.0, .template_size = 128, .search_size = 256,
+        .n_scales = 3, .scale_step = 1.0375, .scale_penalty = 0.9745, .scale_lr = 0.59, .window_influence = 0.3,
+        .pos_lr = 1.0, .min_scale = 0.2, .max_scale = 5.0,
+    };
     return c;
 }
 
