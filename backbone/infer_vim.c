@@ -228,16 +228,16 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     return vssm_vim_config_validate(cfg, err);
 }
 
-static void meta_add(vssm_vim_meta *m, const char *k, const char *fmt, int a, int b) {
-    if (m->n >= VSSM_VIM_META_MAX) return;
+static void meta_add(vssm_config_meta *m, const char *k, const char *fmt, int a, int b) {
+    if (m->n >= VSSM_CONFIG_META_MAX) return;
     snprintf(m->key[m->n], sizeof m->key[0], "%s", k);
     snprintf(m->value[m->n], sizeof m->value[0], fmt, a, b);
     m->n++;
 }
 
-void vssm_vim_config_to_meta(const vssm_vim_config *c, vssm_vim_meta *out) {
+void vssm_vim_config_to_meta(const vssm_vim_config *c, vssm_config_meta *out) {
     out->n = 0;
-    if (out->n < VSSM_VIM_META_MAX) {
+    if (out->n < VSSM_CONFIG_META_MAX) {
         snprintf(out->key[0], sizeof out->key[0], "arch");
         snprintf(out->value[0], sizeof out->value[0], "%s", strncmp(c->arch, "vim", 3) ? "vim-custom" : c->arch);
         out->n = 1;
@@ -255,7 +255,7 @@ void vssm_vim_config_to_meta(const vssm_vim_config *c, vssm_vim_meta *out) {
     meta_add(out, "in_chans", "%d", c->in_chans, 0);
     meta_add(out, "divide_out", "%d", c->divide_out, 0);
     if (c->no_cls_token) meta_add(out, "cls_token", "%d", 0, 0);
-    if (c->n_out > 0 && out->n < VSSM_VIM_META_MAX) {
+    if (c->n_out > 0 && out->n < VSSM_CONFIG_META_MAX) {
         char *v = out->value[out->n];
         size_t len = 0;
         v[0] = 0;

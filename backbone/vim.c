@@ -600,7 +600,7 @@ static void vi_describe(const vssm_backbone_spec *sp, vssm_backbone_desc *d) {
     const vssm_vim_config *c = &sp->cfg.vim;
     snprintf(d->arch, sizeof d->arch, "%s", c->arch);
     d->num_classes = c->num_classes;
-    vssm_vim_meta vm;
+    vssm_config_meta vm;
     vssm_vim_config_to_meta(c, &vm);
     for (int i = 0; i < vm.n && d->n_meta < VSSM_BACKBONE_META_MAX; i++, d->n_meta++) {
         snprintf(d->meta_key[d->n_meta], sizeof d->meta_key[0], "%s", vm.key[i]);

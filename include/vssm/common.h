@@ -71,6 +71,15 @@ VSSM_API void vssm_err_prefix(vssm_err *err, const char *fmt, ...)
     ;
 VSSM_API const char *vssm_status_str(vssm_status s);
 
+/* A config in metadata form: up to VSSM_CONFIG_META_MAX key/value string pairs (what the
+ * *_config_to_meta functions fill and `vssm convert` writes into a safetensors header). */
+#define VSSM_CONFIG_META_MAX 16
+typedef struct vssm_config_meta {
+    int n;
+    char key[VSSM_CONFIG_META_MAX][24];
+    char value[VSSM_CONFIG_META_MAX][96];
+} vssm_config_meta;
+
 typedef enum vssm_dtype {
     VSSM_DTYPE_F32 = 0,
     VSSM_DTYPE_F16,

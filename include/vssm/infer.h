@@ -50,12 +50,6 @@ VSSM_API vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *stated, 
 /* Metadata form. to_meta fills up to VSSM_CONFIG_META_MAX pairs into out (pp may be NULL:
  * no preprocessing keys); from_meta reads them back through src->meta (pp may be NULL;
  * absent preprocessing keys give the defaults). */
-#define VSSM_CONFIG_META_MAX 16
-typedef struct vssm_config_meta {
-    int n;
-    char key[VSSM_CONFIG_META_MAX][24];
-    char value[VSSM_CONFIG_META_MAX][96];
-} vssm_config_meta;
 VSSM_API void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp,
                                          vssm_config_meta *out);
 VSSM_API vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg,

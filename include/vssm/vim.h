@@ -159,13 +159,7 @@ VSSM_API vssm_status vssm_vim_config_infer(const vssm_source *src, const char *p
 /* Metadata form (keys arch="vim-*", embed_dim, depth, d_state, d_inner, dt_rank, d_conv,
  * patch_size, stride, pos_grid "h,w", num_classes, in_chans, divide_out; cls_token "0" for
  * no_cls_token (absent: "1"), out_indices "i,j,..." when n_out > 0). */
-#define VSSM_VIM_META_MAX 16
-typedef struct vssm_vim_meta {
-    int n;
-    char key[VSSM_VIM_META_MAX][24];
-    char value[VSSM_VIM_META_MAX][48];
-} vssm_vim_meta;
-VSSM_API void vssm_vim_config_to_meta(const vssm_vim_config *cfg, vssm_vim_meta *out);
+VSSM_API void vssm_vim_config_to_meta(const vssm_vim_config *cfg, vssm_config_meta *out);
 /* VSSM_ERR_FORMAT when the metadata does not describe a Vim. */
 VSSM_API vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err);
 
