@@ -16,7 +16,8 @@
     X(info, "show what a weights file holds")                                             \
     X(segment, "segment images")                                                          \
     X(track, "track an object through a sequence")                                        \
-    X(reid, "re-identification: extract embeddings")
+    X(reid, "re-identification: extract embeddings")                                      \
+    X(train, "train or fine-tune a VMamba classifier on an ImageFolder")
 
 #define DECLARE(n, h) VSSM_VERB(n);
 VSSM_VERBS(DECLARE)

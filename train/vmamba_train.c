@@ -66,6 +66,7 @@ typedef struct tacts {
 
 struct vssm_vmamba_trainer {
     vssm_ctx *ctx;
+    int frozen;               /* vssm_vmamba_trainer_freeze_backbone */
     vssm_vmamba_config cfg;
     tview fw, pw, gw;         /* forward, master, gradient */
     tentry *e;
@@ -234,7 +235,60 @@ void vssm_vmamba_trainer_free(vssm_vmamba_trainer *t) {
     free(t);
 }
 
-static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, const char *prefix, vssm_err *err) {
+/* ---- initial values (vssm_train_init): the official VMamba's _init_weights and SS2D's inits ---- */
+
+static double unif(uint64_t *s) { return (double)(vssm_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+static double normal(uint64_t *s) {
+    double u = unif(s), v = unif(s);
+    return sqrt(-2.0 * log(u > 0 ? u : 1e-300)) * cos(2.0 * M_PI * v);
+}
+static int ends_with(const char *s, const char *suf) {
+    const size_t n = strlen(s), k = strlen(suf);
+    return n >= k && !strcmp(s + n - k, suf);
+}
+
+/* entry e into dst (its master layout) from the seed: linear weights N(0, 0.02) (timm's
+ * trunc_normal_ at +-2, never reached), x_proj and convolutions U(+-1/sqrt(fan_in)) (PyTorch's
+ * default), biases 0, LayerNorm 1, A_logs log(1..N), Ds 1, dt_projs_weight U(+-R^-0.5),
+ * dt_projs_bias softplus^-1(dt) with dt log-uniform in [1e-3, 0.1] (SS2D's dt_init) */
+static void init_entry(const tentry *e, int index, uint64_t seed, float *dst) {
+    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(index + 1));
+    const char *nm = e->name;
+    const int64_t fan_in = e->n / e->shape[0];
+    for (int64_t j = 0; j < e->n; j++) {
+        double v;
+        if (ends_with(nm, "A_logs")) {
+            const int64_t N = e->shape[1], D = e->shape[0] / VSSM_VMAMBA_K;
+            v = log((double)((j / D) % N + 1));
+        } else if (ends_with(nm, ".Ds")) v = 1.0;
+        else if (ends_with(nm, "dt_projs_weight")) v = (2.0 * unif(&s) - 1.0) / sqrt((double)e->shape[2]);
+        else if (ends_with(nm, "dt_projs_bias")) {
+            double dt = exp(unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
+            dt = dt < 1e-4 ? 1e-4 : dt;
+            v = dt + log(-expm1(-dt));
+        } else if (e->ndim == 1) v = ends_with(nm, ".weight") ? 1.0 : 0.0;
+        else if (e->xf == VSSM_XF_LINEAR && e->ndim == 2 && !ends_with(nm, "x_proj_weight")) v = 0.02 * normal(&s);
+        else if (!strcmp(nm, "classifier.head.weight")) v = 0.02 * normal(&s);
+        else v = (2.0 * unif(&s) - 1.0) / sqrt((double)(ends_with(nm, "x_proj_weight") ? e->shape[2] : fan_in));
+        if (v < -2.0 && e->ndim == 2) v = -2.0;
+        if (v > 2.0 && e->ndim == 2) v = 2.0;
+        dst[j] = (float)v;
+    }
+}
+
+/* which entries come from the initialiser instead of src */
+static int from_init(const tentry *e, const vssm_source *src, const vssm_train_init *init, const char *full) {
+    if (!src) return 1;
+    if (!init || !init->new_head || strncmp(e->name, "classifier.", 11)) return 0;
+    if (!strncmp(e->name, "classifier.head.", 16)) return 1;
+    vssm_tensor tv;   /* classifier.norm: the file's when it has one of this size */
+    vssm_err e2 = {0};
+    return src->get(src->user, full, e->shape, e->ndim, &tv, &e2) != VSSM_OK || tv.ndim != 1 ||
+           tv.shape[0] != e->shape[0];
+}
+
+static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, const char *prefix,
+                               const vssm_train_init *init, vssm_err *err) {
     int64_t maxn = 1;
     for (int i = 0; i < t->ne; i++) maxn = t->e[i].n > maxn ? t->e[i].n : maxn;
     float *host = malloc((size_t)maxn * sizeof(float));
@@ -244,7 +298,8 @@ static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, c
         const tentry *e = &t->e[i];
         char full[320];
         snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", e->name);
-        if ((s = vssm_load_fetch_f32(src, full, e->shape, e->ndim, host, err)) == VSSM_OK)
+        if (from_init(e, src, init, full)) init_entry(e, i, init ? init->seed : 0, t->master + e->off);
+        else if ((s = vssm_load_fetch_f32(src, full, e->shape, e->ndim, host, err)) == VSSM_OK)
             to_master(e, host, t->master + e->off, 0);
     }
     free(host);
@@ -253,6 +308,12 @@ static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, c
 
 vssm_status vssm_vmamba_trainer_new(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
                                     const vssm_source *src, const char *prefix, vssm_err *err) {
+    return vssm_vmamba_trainer_create(out, ctx, cfg, src, prefix, NULL, err);
+}
+
+vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                       const vssm_source *src, const char *prefix, const vssm_train_init *init,
+                                       vssm_err *err) {
     *out = NULL;
     vssm_status s = vssm_vmamba_config_validate(cfg, err);
     if (s != VSSM_OK) return s;
@@ -287,7 +348,7 @@ vssm_status vssm_vmamba_trainer_new(vssm_vmamba_trainer **out, vssm_ctx *ctx, co
     walk_all(&pf.w, cfg, &t->fw);
     walk_all(&pm.w, cfg, &t->pw);
     walk_all(&pg.w, cfg, &t->gw);
-    if ((s = load_master(t, src, prefix, err)) != VSSM_OK) { vssm_vmamba_trainer_free(t); return s; }
+    if ((s = load_master(t, src, prefix, init, err)) != VSSM_OK) { vssm_vmamba_trainer_free(t); return s; }
     vssm_vmamba_trainer_params_changed(t);
     *out = t;
     return VSSM_OK;
@@ -311,6 +372,18 @@ void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, flo
     const tentry *e = &t->e[i];
     to_master(e, (grad ? t->grad : t->master) + e->off, host, 1);
 }
+
+void vssm_vmamba_trainer_read_flat(const vssm_vmamba_trainer *t, const float *flat, int i, float *host) {
+    const tentry *e = &t->e[i];
+    to_master(e, flat + e->off, host, 1);
+}
+
+void vssm_vmamba_trainer_write_flat(const vssm_vmamba_trainer *t, const float *host, int i, float *flat) {
+    const tentry *e = &t->e[i];
+    to_master(e, host, flat + e->off, 0);
+}
+
+void vssm_vmamba_trainer_freeze_backbone(vssm_vmamba_trainer *t, int on) { t->frozen = on != 0; }
 
 float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n) { *n = t->n_master; return t->master; }
 float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n) { *n = t->n_master; return t->grad; }
@@ -568,6 +641,11 @@ static void backward(vssm_vmamba_trainer *t) {
     vssm_ctx *ctx = t->ctx;
     const vssm_vmamba_config *cfg = &t->cfg;
     tacts *a = &t->a;
+    if (t->frozen) {   /* the head's linear layer alone */
+        vssm_op_linear_bwd(ctx, a->pooled, a->B, cfg->dims[3], t->pw.h.fc_w, t->pw.h.fc_b, cfg->num_classes,
+                           VSSM_ACT_NONE, a->dlogits, NULL, t->gw.h.fc_w, t->gw.h.fc_b);
+        return;
+    }
     float *g = bwd_head(t);
     for (int s = VSSM_VMAMBA_STAGES - 1; s >= 0; s--) {
         for (int j = cfg->depths[s] - 1; j >= 0; j--) bwd_block(t, s, j, g);
@@ -607,6 +685,16 @@ vssm_status vssm_vmamba_trainer_step(vssm_vmamba_trainer *t, const float *input,
     if (s == VSSM_OK && loss && vssm_op_download(t->ctx, loss, a->loss, sizeof(float)))
         s = vssm_err_set(err, VSSM_ERR_DEVICE, "reading the loss failed");
     return s;
+}
+
+vssm_status vssm_vmamba_trainer_forward(vssm_vmamba_trainer *t, const float *input, vssm_err *err) {
+    tacts *a = &t->a;
+    if (!t->act_mem)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_trainer_forward: no plan (call _plan)");
+    if (vssm_op_upload(t->ctx, a->in, input, (size_t)a->B * a->H * a->W * t->cfg.in_chans * sizeof(float)))
+        return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the batch failed");
+    forward(t);
+    return vssm_op_status(t->ctx, "the forward", err);
 }
 
 vssm_status vssm_vmamba_trainer_logits(vssm_vmamba_trainer *t, float *host, vssm_err *err) {

@@ -19,6 +19,7 @@
 
 #include "vssm/common.h"
 #include "vssm/ctx.h"
+#include "vssm/image.h"
 #include "vssm/source.h"
 #include "vssm/vmamba.h"
 
@@ -43,7 +44,26 @@ typedef struct vssm_train_tensor {
 /* Backbone + classifier (cfg->num_classes >= 1) from src (official names, after prefix). */
 VSSM_API vssm_status vssm_vmamba_trainer_new(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
                                              const vssm_source *src, const char *prefix, vssm_err *err);
+/* Where the initial values come from when not from a file. new_head: the classifier's linear
+ * layer (classifier.head.*) is initialised instead of read (a new task's classes), and
+ * classifier.norm too when src lacks it or holds another size. With src NULL every tensor is
+ * initialised (training from scratch). The values (seeded, deterministic): linear weights
+ * N(0, 0.02), x_proj and convolutions U(+-1/sqrt(fan_in)), biases 0, LayerNorm weights 1,
+ * A_logs log(1..N), Ds 1, dt_projs_weight U(+-R^-0.5), dt_projs_bias softplus^-1 of a
+ * log-uniform dt in [1e-3, 0.1] (the official VMamba's inits; conv biases 0 instead of
+ * PyTorch's uniform). */
+typedef struct vssm_train_init {
+    int new_head;
+    uint64_t seed;
+} vssm_train_init;
+/* vssm_vmamba_trainer_new with init (NULL: every tensor from src). */
+VSSM_API vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
+                                                const vssm_vmamba_config *cfg, const vssm_source *src,
+                                                const char *prefix, const vssm_train_init *init, vssm_err *err);
 VSSM_API void vssm_vmamba_trainer_free(vssm_vmamba_trainer *t);
+/* on: the backward computes the gradients of classifier.head.* only (a linear probe; the
+ * other gradients are left as they are, zero after zero_grad). */
+VSSM_API void vssm_vmamba_trainer_freeze_backbone(vssm_vmamba_trainer *t, int on);
 /* Plans the saved activations and the backward's scratch for (batch, h, w), once; a new
  * size re-plans. */
 VSSM_API vssm_status vssm_vmamba_trainer_plan(vssm_vmamba_trainer *t, int batch, int h, int w, vssm_err *err);
@@ -60,13 +80,19 @@ VSSM_API void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t);
  * backward: every gradient ADDED to the gradient buffer. */
 VSSM_API vssm_status vssm_vmamba_trainer_step(vssm_vmamba_trainer *t, const float *input, const int32_t *labels,
                                               float smoothing, float *loss, vssm_err *err);
-/* The logits of the last step (host, (B, classes)). */
+/* The forward alone (evaluation) on a planned batch; the logits are then read with _logits. */
+VSSM_API vssm_status vssm_vmamba_trainer_forward(vssm_vmamba_trainer *t, const float *input, vssm_err *err);
+/* The logits of the last step or forward (host, (B, classes)). */
 VSSM_API vssm_status vssm_vmamba_trainer_logits(vssm_vmamba_trainer *t, float *host, vssm_err *err);
 
 VSSM_API int vssm_vmamba_trainer_n_tensors(const vssm_vmamba_trainer *t);
 VSSM_API vssm_train_tensor vssm_vmamba_trainer_tensor(const vssm_vmamba_trainer *t, int i);
 /* Tensor i (grad 0: the parameter, 1: its gradient) in its official layout into host. */
 VSSM_API void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, float *host);
+/* The same conversions for any flat array laid out like the parameters (an EMA copy, a
+ * checkpoint's): tensor i from flat into host (official layout), and back. */
+VSSM_API void vssm_vmamba_trainer_read_flat(const vssm_vmamba_trainer *t, const float *flat, int i, float *host);
+VSSM_API void vssm_vmamba_trainer_write_flat(const vssm_vmamba_trainer *t, const float *host, int i, float *flat);
 /* The flat arrays (n floats each; gaps between tensors hold 0) the optimizer walks. */
 VSSM_API float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n);
 VSSM_API float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n);
@@ -104,6 +130,17 @@ typedef struct vssm_lr_schedule {
 VSSM_API double vssm_lr_at(const vssm_lr_schedule *s, int64_t step);
 /* EMA of weights (timm's ModelEmaV2): ema = decay ema + (1 - decay) p, n floats. */
 VSSM_API void vssm_ema_update(float *ema, const float *p, int64_t n, double decay);
+
+/* ---- training augmentations (train/augment.c), deterministic given the generator ---- */
+
+/* splitmix64: the generator the augmentations draw from (state advanced in place). */
+VSSM_API uint64_t vssm_rng_next(uint64_t *state);
+/* torchvision's RandomResizedCrop(size, scale=(smin, 1), ratio=(3/4, 4/3)): up to 10 tries of
+ * an area fraction in [smin, 1] and a log-uniform aspect ratio, else the whole image's
+ * central crop clamped to the ratio range; the box resized to size x size with interp.
+ * flip: then mirrored left-right with probability 1/2. dst is allocated. */
+VSSM_API vssm_status vssm_random_resized_crop(const vssm_image *src, int size, double smin, int flip,
+                                              vssm_interp interp, uint64_t *rng, vssm_image *dst, vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,633 @@
+/* tools/cmd_train.c - `vssm train`: fine-tune (or train from scratch) a VMamba classifier
+ * (v05_noz) on an ImageFolder tree with train/ (vssm/train.h).
+ *
+ * One epoch: a permutation of the training images and one seed for their augmentations, both
+ * drawn from the run's generator (its state is what the checkpoint keeps); image k of the
+ * epoch is cropped and flipped from its own generator (epoch seed ^ k), so the batches do not
+ * depend on the thread count that decodes them. A step: forward + backward of one batch
+ * (incomplete last batches are dropped, as train_fashion_mnist.py does), clip, the warm-up +
+ * cosine learning rate, AdamW, the EMA. After each epoch: top-1 on the validation images with
+ * the file's evaluation transform, then the checkpoint (parameters, AdamW's m and v, the EMA,
+ * the step, the epoch and the generator's state: all the state a step reads), so --resume
+ * continues with the same bits as a run that was never stopped. The output is a safetensors
+ * file with the official names, the config, the folder names as labels and the evaluation
+ * preprocessing: `vssm classify` and `vssm eval classify` read it as they read any model. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "tools/cli.h"
+#include "tools/runner.h"
+#include "vssm/infer.h"
+#include "vssm/train.h"
+#include "vssm/vssm.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
+            "Trains a VMamba classifier (forward type v05_noz) on an ImageFolder tree (one sub-folder per class).\n"
+            "example: vssm train --data my_images --val-split 0.1 \\\n"
+            "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
+            "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
+            "  --data DIR           training images, DIR/CLASS/**/*.png|jpg|...\n"
+            "  --val DIR            validation images (the same class folders), or\n"
+            "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
+            "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
+            "  --arch NAME          or from scratch: a VMamba preset (vssm info lists them)\n"
+            "  --size S             training and evaluation size (default: the file's crop; 224 for --arch)\n"
+            "  --out FILE           the trained model (labels = the class folder names)\n"
+            "  --new-head           a new classifier layer even when the class count equals the file's\n"
+            "                       (always new when it differs)\n"
+            "  --freeze backbone    train the classifier layer alone (linear probe)\n"
+            "  --epochs N           (default 1)    --batch B       (default 32)\n"
+            "  --lr X               peak learning rate (default 5e-4)   --min-lr X  (default 1e-5)\n"
+            "  --wd X               AdamW weight decay (default 0.05)   --warmup-epochs X (default 0)\n"
+            "  --label-smoothing X  (default 0.1)   --clip X   gradient norm limit (default 0: off)\n"
+            "  --ema DECAY          keep an EMA of the weights (e.g. 0.9999) and write it as the output\n"
+            "  --scale-min X        RandomResizedCrop's smallest area fraction (default 0.08)\n"
+            "  --no-flip            no horizontal flips\n"
+            "  --seed S             (default 0)    --threads T    (default: all cores)\n"
+            "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
+            "  --resume FILE        continue from a checkpoint (same data, options and --threads)\n"
+            "  --stop-after N       stop after N epochs of this run (the checkpoint is written)\n"
+            "Exit status: 0 trained; 1 an image could not be read (named); 2 usage error or unusable\n"
+            "  weights, data or checkpoint.\n");
+}
+
+/* ======================================================================= options */
+
+typedef struct train_args {
+    const char *data, *val, *weights, *arch, *out, *ckpt, *resume, *freeze;
+    double val_split, lr, min_lr, wd, warmup, smoothing, clip, ema, scale_min;
+    int epochs, batch, seed, threads, size, new_head, no_flip, stop_after;
+} train_args;
+
+static int opt_num(int argc, char **argv, int *i, const char *opt, double *out, int *bad) {
+    const char *s;
+    if (!cli_opt_str(argc, argv, i, opt, &s, bad)) return 0;
+    if (*bad) return 1;
+    char *end;
+    *out = strtod(s, &end);
+    if (end == s || *end || !isfinite(*out) || *out < 0) {
+        cli_error("option %s needs a number >= 0, got '%s'", opt, s);
+        *bad = 1;
+    }
+    return 1;
+}
+
+static int parse_one(train_args *a, int argc, char **argv, int *i, int *bad) {
+    return cli_opt_str(argc, argv, i, "--data", &a->data, bad) || cli_opt_str(argc, argv, i, "--val", &a->val, bad) ||
+           cli_opt_str(argc, argv, i, "--weights", &a->weights, bad) ||
+           cli_opt_str(argc, argv, i, "--arch", &a->arch, bad) || cli_opt_str(argc, argv, i, "--out", &a->out, bad) ||
+           cli_opt_str(argc, argv, i, "--checkpoint", &a->ckpt, bad) ||
+           cli_opt_str(argc, argv, i, "--resume", &a->resume, bad) ||
+           cli_opt_str(argc, argv, i, "--freeze", &a->freeze, bad) ||
+           opt_num(argc, argv, i, "--val-split", &a->val_split, bad) || opt_num(argc, argv, i, "--lr", &a->lr, bad) ||
+           opt_num(argc, argv, i, "--min-lr", &a->min_lr, bad) || opt_num(argc, argv, i, "--wd", &a->wd, bad) ||
+           opt_num(argc, argv, i, "--warmup-epochs", &a->warmup, bad) ||
+           opt_num(argc, argv, i, "--label-smoothing", &a->smoothing, bad) ||
+           opt_num(argc, argv, i, "--clip", &a->clip, bad) || opt_num(argc, argv, i, "--ema", &a->ema, bad) ||
+           opt_num(argc, argv, i, "--scale-min", &a->scale_min, bad) ||
+           cli_opt_int(argc, argv, i, "--epochs", &a->epochs, bad) ||
+           cli_opt_int(argc, argv, i, "--batch", &a->batch, bad) ||
+           cli_opt_int(argc, argv, i, "--seed", &a->seed, bad) ||
+           cli_opt_int(argc, argv, i, "--threads", &a->threads, bad) ||
+           cli_opt_int(argc, argv, i, "--size", &a->size, bad) ||
+           cli_opt_int(argc, argv, i, "--stop-after", &a->stop_after, bad) ||
+           cli_opt_flag(argv, *i, "--new-head", &a->new_head) || cli_opt_flag(argv, *i, "--no-flip", &a->no_flip);
+}
+
+/* 0, 1 for --help, or 2 (printed) */
+static int parse_args(train_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->lr = 5e-4, a->min_lr = 1e-5, a->wd = 0.05, a->smoothing = 0.1, a->scale_min = 0.08;
+    a->epochs = 1, a->batch = 32;
+    int bad = 0;
+    for (int i = 1; i < argc && !bad; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 1; }
+        if (parse_one(a, argc, argv, &i, &bad)) continue;
+        cli_bad_arg("train", argv[i]);
+        bad = 1;
+    }
+    const char *why = NULL;
+    if (bad) why = "";
+    else if (!a->data) why = "no --data folder given";
+    else if (!a->out) why = "no --out file given";
+    else if (!a->weights == !a->arch) why = "give one of --weights FILE or --arch NAME";
+    else if (a->val && a->val_split > 0) why = "give --val or --val-split, not both";
+    else if (a->val_split >= 1) why = "--val-split takes a fraction in [0, 1)";
+    else if (a->freeze && strcmp(a->freeze, "backbone")) why = "--freeze takes 'backbone'";
+    else if (a->epochs < 1 || a->batch < 1 || a->batch > 4096) why = "--epochs takes >= 1, --batch 1..4096";
+    else if (a->ema >= 1 || a->scale_min <= 0 || a->scale_min > 1) why = "--ema takes [0, 1), --scale-min (0, 1]";
+    else if (a->size < 0 || a->size > 4096 || a->stop_after < 0) why = "--size takes 1..4096, --stop-after >= 0";
+    if (!why) return 0;
+    if (*why) cli_error("train: %s", why);
+    usage(stderr);
+    return VSSM_EXIT_USAGE;
+}
+
+/* ======================================================================= data */
+
+typedef struct split {
+    const char **path;
+    int *label;
+    int n;
+} split;
+
+static void split_add(split *s, const char *path, int label) {
+    s->path[s->n] = path;
+    s->label[s->n++] = label;
+}
+
+static int split_alloc(split *s, int n) {
+    s->n = 0;
+    s->path = malloc((size_t)(n ? n : 1) * sizeof *s->path);
+    s->label = malloc((size_t)(n ? n : 1) * sizeof *s->label);
+    return s->path && s->label ? 0 : -1;
+}
+
+static void split_free(split *s) { free(s->path), free(s->label); }
+
+typedef struct data {
+    img_list tl, vl;
+    split train, val;
+} data;
+
+/* the training and validation lists; 0 or 2 (printed) */
+static int data_open(data *d, const train_args *a) {
+    memset(d, 0, sizeof *d);
+    int unread = 0;
+    if (img_list_imagefolder(&d->tl, a->data, &unread) || unread) return VSSM_EXIT_USAGE;
+    if (a->val && (img_list_imagefolder(&d->vl, a->val, &unread) || unread)) return VSSM_EXIT_USAGE;
+    if (a->val) {
+        int same = d->vl.n_classes == d->tl.n_classes;
+        for (int c = 0; same && c < d->tl.n_classes; c++) same = !strcmp(d->tl.classes[c], d->vl.classes[c]);
+        if (!same) {
+            cli_error("train: the class folders of %s differ from those of %s", a->val, a->data);
+            return VSSM_EXIT_USAGE;
+        }
+    }
+    if (split_alloc(&d->train, d->tl.n) || split_alloc(&d->val, d->tl.n + d->vl.n)) return VSSM_EXIT_USAGE;
+    uint64_t rng = (uint64_t)a->seed ^ 0x5A17u;   /* --val-split: image i held out with probability F */
+    for (int i = 0; i < d->tl.n; i++) {
+        const double u = (double)(vssm_rng_next(&rng) >> 11) / 9007199254740992.0;
+        split_add(u < a->val_split ? &d->val : &d->train, d->tl.path[i], d->tl.label[i]);
+    }
+    for (int i = 0; i < d->vl.n; i++) split_add(&d->val, d->vl.path[i], d->vl.label[i]);
+    if (d->train.n < a->batch) {
+        cli_error("train: %d training images in %s, fewer than one batch of %d", d->train.n, a->data, a->batch);
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void data_free(data *d) {
+    img_list_free(&d->tl);
+    img_list_free(&d->vl);
+    split_free(&d->train);
+    split_free(&d->val);
+}
+
+/* image k of a batch into x (S, S, 3): augmented (rng) or the evaluation transform (rng NULL);
+ * returns 0 or writes the error into msg */
+static int load_one(const char *path, const vssm_preprocess_params *pp, int S, uint64_t *rng, int flip, double smin,
+                    float *x, char *msg, size_t nmsg) {
+    vssm_err err = {0};
+    vssm_image im = {0}, crop = {0};
+    vssm_status s = vssm_image_load(&im, path, NULL, &err);
+    if (s == VSSM_OK && rng) {
+        s = vssm_random_resized_crop(&im, S, smin, flip, pp->interp, rng, &crop, &err);
+        if (s == VSSM_OK) s = vssm_image_normalize(&crop, pp->mean, pp->std, x, &err);
+    } else if (s == VSSM_OK) {
+        int ow, oh;
+        s = vssm_preprocess_output_size(pp, im.w, im.h, &ow, &oh, &err);
+        if (s == VSSM_OK && (ow != S || oh != S))
+            s = vssm_err_set(&err, VSSM_ERR_SHAPE, "%s: %dx%d after the evaluation transform, not %dx%d", path, ow, oh,
+                             S, S);
+        if (s == VSSM_OK) s = vssm_preprocess(&im, pp, x, &err);
+    }
+    vssm_image_free(&im);
+    vssm_image_free(&crop);
+    if (s != VSSM_OK) snprintf(msg, nmsg, "%s", err.msg);
+    return s != VSSM_OK;
+}
+
+/* the batch of images idx[0..B) of sp into x (B, S, S, 3) and y; seeds NULL: evaluation.
+ * 0, or 1 with the first failure printed */
+static int load_batch(const split *sp, const int *idx, int B, const vssm_preprocess_params *pp, int S,
+                      const uint64_t *seeds, const train_args *a, int nt, float *x, int32_t *y) {
+    int failed = -1;
+    char msg[512] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int k = 0; k < B; k++) {
+        uint64_t rng = seeds ? seeds[k] : 0;
+        char m[512];
+        y[k] = sp->label[idx[k]];
+        if (load_one(sp->path[idx[k]], pp, S, seeds ? &rng : NULL, !a->no_flip, a->scale_min,
+                     x + (size_t)k * S * S * 3, m, sizeof m)) {
+#pragma omp critical
+            if (failed < 0 || k < failed) failed = k, snprintf(msg, sizeof msg, "%s", m);
+        }
+    }
+    if (failed >= 0) cli_error("train: %s", msg);
+    return failed >= 0;
+}
+
+/* ======================================================================= model */
+
+typedef struct model {
+    vssm_ctx *ctx;
+    vssm_vmamba_config cfg;
+    vssm_preprocess_params pp;
+    vssm_vmamba_trainer *t;
+    int S;
+    char arch[64];
+} model;
+
+/* config, preprocessing and the trainer; 0 or 2 (printed) */
+static int model_open(model *m, const train_args *a, int classes) {
+    vssm_err err = {0};
+    vssm_ctx_opts co = vssm_ctx_default_opts();
+    co.n_threads = a->threads;
+    if (vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK) { cli_error("train: %s", err.msg); return VSSM_EXIT_USAGE; }
+    vssm_weights *w = NULL;
+    vssm_backbone_desc d;
+    memset(&d, 0, sizeof d);
+    vssm_status s = VSSM_OK;
+    const vssm_source *src = NULL;
+    if (a->arch) {
+        s = vssm_vmamba_config_preset(&m->cfg, a->arch, &err);
+        m->pp = vssm_preprocess_imagenet();
+        if (a->size) m->pp.resize = m->pp.crop = a->size;
+    } else if ((s = vssm_weights_open(&w, a->weights, NULL, &err)) == VSSM_OK) {
+        src = vssm_weights_source(w);
+        s = vssm_backbone_describe(src, NULL, &d, &err);
+        if (s == VSSM_OK && d.kind != VSSM_BACKBONE_VMAMBA)
+            s = vssm_err_set(&err, VSSM_ERR_UNSUPPORTED, "%s holds a %s: training takes a VMamba", a->weights,
+                             d.family);
+        if (s == VSSM_OK && d.from_meta) s = vssm_vmamba_config_from_meta(src, &m->cfg, NULL, &err);
+        else if (s == VSSM_OK) s = vssm_vmamba_config_infer(src, d.prefix, &m->cfg, &err);
+        m->pp = d.pp;
+        if (a->size) m->pp.resize = m->pp.crop = a->size;
+    }
+    m->S = m->pp.crop ? m->pp.crop : m->pp.resize;
+    const int new_head = a->new_head || !src || d.num_classes != classes;
+    m->cfg.num_classes = classes;
+    vssm_train_init init = {new_head, (uint64_t)a->seed};
+    if (s == VSSM_OK && m->S < 1) s = vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "no input size: give --size");
+    if (s == VSSM_OK) s = vssm_vmamba_trainer_create(&m->t, m->ctx, &m->cfg, src, d.prefix, &init, &err);
+    if (s == VSSM_OK) s = vssm_vmamba_trainer_plan(m->t, a->batch, m->S, m->S, &err);
+    vssm_weights_close(w);
+    if (s != VSSM_OK) { cli_error("train: %s", err.msg); return VSSM_EXIT_USAGE; }
+    if (a->freeze) vssm_vmamba_trainer_freeze_backbone(m->t, 1);
+    fprintf(stderr, "vssm: train: %s (%s), %d classes (%s head), %dx%d, %.2f M parameters%s, %d threads\n",
+            m->cfg.arch, m->cfg.forward_type, classes, new_head ? "new" : "the file's", m->S, m->S,
+            vssm_vmamba_param_count(&m->cfg) / 1e6, a->freeze ? " (backbone frozen)" : "", vssm_ctx_threads(m->ctx));
+    return 0;
+}
+
+static void model_free(model *m) {
+    vssm_vmamba_trainer_free(m->t);
+    vssm_ctx_free(m->ctx);
+}
+
+/* ======================================================================= state */
+
+/* all a step reads besides the data: the checkpoint */
+typedef struct state {
+    vssm_adamw opt;
+    float *ema;           /* (n) or NULL */
+    int64_t n, step;
+    int epoch;            /* epochs done */
+    uint64_t rng;         /* the run's generator: permutations and epoch seeds */
+    vssm_train_tensor *tab;
+    int nt;               /* tensors the optimizer updates (the head's alone when frozen) */
+} state;
+
+static int state_init(state *st, model *m, const train_args *a) {
+    vssm_err err = {0};
+    memset(st, 0, sizeof *st);
+    float *p = vssm_vmamba_trainer_params(m->t, &st->n);
+    if (vssm_adamw_init(&st->opt, st->n, 0.9, 0.999, 1e-8, a->wd, &err) != VSSM_OK) {
+        cli_error("train: %s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    const int ne = vssm_vmamba_trainer_n_tensors(m->t);
+    st->tab = malloc((size_t)ne * sizeof *st->tab);
+    if (a->ema > 0 && (st->ema = malloc((size_t)st->n * sizeof(float))))
+        memcpy(st->ema, p, (size_t)st->n * sizeof(float));
+    if (!st->tab || (a->ema > 0 && !st->ema)) { cli_error("train: out of memory"); return VSSM_EXIT_USAGE; }
+    for (int i = 0; i < ne; i++) {
+        vssm_train_tensor tt = vssm_vmamba_trainer_tensor(m->t, i);
+        if (!a->freeze || !strncmp(tt.name, "classifier.head.", 16)) st->tab[st->nt++] = tt;
+    }
+    st->rng = (uint64_t)a->seed * 0x9E3779B97F4A7C15ull + 1;
+    return 0;
+}
+
+static void state_free(state *st) {
+    vssm_adamw_free(&st->opt);
+    free(st->ema);
+    free(st->tab);
+}
+
+static vssm_tensor flat_tensor(float *p, int64_t n) {
+    vssm_tensor t;
+    memset(&t, 0, sizeof t);
+    t.dtype = VSSM_DTYPE_F32, t.ndim = 1, t.shape[0] = n, t.data = p;
+    return t;
+}
+
+/* the checkpoint: flat arrays "params", "adam.m", "adam.v" (+ "ema"), the counters as metadata */
+static int ckpt_write(const char *path, model *m, const state *st, const train_args *a) {
+    int64_t n;
+    float *p = vssm_vmamba_trainer_params(m->t, &n);
+    vssm_st_entry e[4] = {{"adam.m", flat_tensor(st->opt.m, n)}, {"adam.v", flat_tensor(st->opt.v, n)},
+                          {"ema", flat_tensor(st->ema, n)}, {"params", flat_tensor(p, n)}};
+    char v[5][40];
+    snprintf(v[0], 40, "%d", st->epoch);
+    snprintf(v[1], 40, "%lld", (long long)st->step);
+    snprintf(v[2], 40, "%016llx", (unsigned long long)st->rng);
+    snprintf(v[3], 40, "%lld", (long long)st->opt.step);
+    snprintf(v[4], 40, "%d", a->batch);
+    const vssm_st_meta meta[] = {{"format", "vssm-train-checkpoint"}, {"epoch", v[0]}, {"step", v[1]},
+                                 {"rng", v[2]}, {"adam_step", v[3]}, {"batch", v[4]}};
+    if (!st->ema) e[2] = e[3];
+    vssm_err err = {0};
+    if (vssm_safetensors_write(path, e, st->ema ? 4 : 3, meta, 6, &err) != VSSM_OK) {
+        cli_error("train: %s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int ckpt_array(vssm_weights *w, const char *name, float *dst, int64_t n, vssm_err *err) {
+    vssm_tensor t;
+    if (vssm_weights_get(w, name, &t, err) != VSSM_OK) return 1;
+    if (t.dtype != VSSM_DTYPE_F32 || t.ndim != 1 || t.shape[0] != n) {
+        vssm_err_set(err, VSSM_ERR_SHAPE, "tensor %s is not %lld f32 values (another model?)", name, (long long)n);
+        return 1;
+    }
+    memcpy(dst, t.data, (size_t)n * sizeof(float));
+    return 0;
+}
+
+static int ckpt_read(const char *path, model *m, state *st, const train_args *a) {
+    vssm_err err = {0};
+    vssm_weights *w = NULL;
+    int64_t n;
+    float *p = vssm_vmamba_trainer_params(m->t, &n);
+    int bad = vssm_safetensors_open(&w, path, &err) != VSSM_OK;
+    const char *f = bad ? NULL : vssm_weights_meta(w, "format"), *ep = bad ? NULL : vssm_weights_meta(w, "epoch"),
+               *sp = bad ? NULL : vssm_weights_meta(w, "step"), *rg = bad ? NULL : vssm_weights_meta(w, "rng"),
+               *as = bad ? NULL : vssm_weights_meta(w, "adam_step"), *b = bad ? NULL : vssm_weights_meta(w, "batch");
+    if (!bad && (!f || strcmp(f, "vssm-train-checkpoint") || !ep || !sp || !rg || !as || !b)) {
+        vssm_err_set(&err, VSSM_ERR_FORMAT, "%s is not a vssm train checkpoint", path);
+        bad = 1;
+    }
+    if (!bad && atoi(b) != a->batch) {
+        vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "%s was trained at --batch %s, not %d", path, b, a->batch);
+        bad = 1;
+    }
+    bad = bad || ckpt_array(w, "params", p, n, &err) || ckpt_array(w, "adam.m", st->opt.m, n, &err) ||
+          ckpt_array(w, "adam.v", st->opt.v, n, &err) || (st->ema && ckpt_array(w, "ema", st->ema, n, &err));
+    if (!bad) {
+        st->epoch = atoi(ep), st->step = atoll(sp), st->opt.step = atoll(as);
+        st->rng = strtoull(rg, NULL, 16);
+    }
+    vssm_weights_close(w);
+    if (bad) { cli_error("train: %s: %s", path, err.msg); return VSSM_EXIT_USAGE; }
+    vssm_vmamba_trainer_params_changed(m->t);
+    return 0;
+}
+
+/* ======================================================================= output */
+
+/* the labels as a JSON array */
+static char *labels_json(const img_list *l) {
+    size_t cap = 3;
+    for (int c = 0; c < l->n_classes; c++) cap += 6 * strlen(l->classes[c]) + 4;
+    char *s = malloc(cap), *o = s;
+    if (!s) return NULL;
+    *o++ = '[';
+    for (int c = 0; c < l->n_classes; c++) {
+        if (c) *o++ = ',', *o++ = ' ';
+        *o++ = '"';
+        for (const unsigned char *q = (const unsigned char *)l->classes[c]; *q; q++) {
+            if (*q == '"' || *q == '\\') *o++ = '\\', *o++ = (char)*q;
+            else if (*q < 0x20) o += sprintf(o, "\\u%04x", *q);
+            else *o++ = (char)*q;
+        }
+        *o++ = '"';
+    }
+    *o++ = ']', *o = 0;
+    return s;
+}
+
+/* the model (the EMA when kept) with the official names, config, labels and preprocessing */
+static int write_model(const char *path, model *m, const state *st, const data *d, double top1) {
+    int64_t n;
+    const float *flat = st->ema ? st->ema : vssm_vmamba_trainer_params(m->t, &n);
+    const int ne = vssm_vmamba_trainer_n_tensors(m->t);
+    vssm_st_entry *e = calloc((size_t)ne, sizeof *e);
+    float *buf = malloc((size_t)st->n * sizeof(float));
+    char *labels = labels_json(&d->tl), top[32];
+    vssm_config_meta cm;
+    vssm_vmamba_config_to_meta(&m->cfg, &m->pp, &cm);
+    vssm_st_meta meta[VSSM_CONFIG_META_MAX + 4];
+    int nm = 0, rc = 0;
+    meta[nm++] = (vssm_st_meta){"format", "vssm"};
+    for (int i = 0; i < cm.n; i++) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
+    meta[nm++] = (vssm_st_meta){"labels", labels};
+    snprintf(top, sizeof top, "%.2f", top1);
+    if (top1 >= 0) meta[nm++] = (vssm_st_meta){"val_top1", top};
+    meta[nm++] = (vssm_st_meta){"trained_with", "vssm train"};
+    if (!e || !buf || !labels) { cli_error("train: out of memory"); rc = VSSM_EXIT_USAGE; }
+    for (int64_t i = 0, off = 0; !rc && i < ne; i++) {   /* official layouts, packed one after another */
+        vssm_train_tensor tt = vssm_vmamba_trainer_tensor(m->t, (int)i);
+        vssm_vmamba_trainer_read_flat(m->t, flat, (int)i, buf + off);
+        e[i].name = tt.name;
+        e[i].t.dtype = VSSM_DTYPE_F32, e[i].t.ndim = tt.ndim, e[i].t.data = buf + off;
+        for (int k = 0; k < tt.ndim; k++) e[i].t.shape[k] = tt.shape[k];
+        off += tt.numel;
+    }
+    vssm_err err = {0};
+    if (!rc && vssm_safetensors_write(path, e, ne, meta, nm, &err) != VSSM_OK) {
+        cli_error("train: %s", err.msg);
+        rc = VSSM_EXIT_USAGE;
+    }
+    free(e), free(buf), free(labels);
+    return rc;
+}
+
+/* ======================================================================= the loop */
+
+typedef struct loop {
+    const train_args *a;
+    model *m;
+    state *st;
+    data *d;
+    float *x;
+    int32_t *y;
+    float *logits;
+    uint64_t *seeds;
+    int *perm, spe, threads;
+    vssm_lr_schedule lr;
+} loop;
+
+static int argmax(const float *v, int n) {
+    int k = 0;
+    for (int i = 1; i < n; i++) k = v[i] > v[k] ? i : k;
+    return k;
+}
+
+/* one optimizer step on batch b of the epoch; adds to the loss and correct counts */
+static int train_step(loop *L, int b, double *loss_sum, int *correct) {
+    const int B = L->a->batch, C = L->m->cfg.num_classes;
+    if (load_batch(&L->d->train, L->perm + (size_t)b * B, B, &L->m->pp, L->m->S, L->seeds + (size_t)b * B, L->a,
+                   L->threads, L->x, L->y))
+        return VSSM_EXIT_INPUT;
+    vssm_err err = {0};
+    float loss;
+    vssm_vmamba_trainer *t = L->m->t;
+    vssm_vmamba_trainer_zero_grad(t);
+    if (vssm_vmamba_trainer_step(t, L->x, L->y, (float)L->a->smoothing, &loss, &err) != VSSM_OK ||
+        vssm_vmamba_trainer_logits(t, L->logits, &err) != VSSM_OK) {
+        cli_error("train: %s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    for (int k = 0; k < B; k++) *correct += argmax(L->logits + (size_t)k * C, C) == L->y[k];
+    *loss_sum += loss;
+    int64_t n;
+    float *p = vssm_vmamba_trainer_params(t, &n), *g = vssm_vmamba_trainer_grads(t, &n);
+    vssm_grad_clip(g, n, L->a->clip);
+    vssm_adamw_step(&L->st->opt, p, g, L->st->tab, L->st->nt, vssm_lr_at(&L->lr, L->st->step));
+    vssm_vmamba_trainer_params_changed(t);
+    if (L->st->ema) vssm_ema_update(L->st->ema, p, n, L->a->ema);
+    L->st->step++;
+    return 0;
+}
+
+/* top-1 (%) of the validation images with the evaluation transform; batches padded with
+ * their last image (the trainer is planned for one batch size) */
+static int validate(loop *L, double *top1) {
+    const split *v = &L->d->val;
+    const int B = L->a->batch, C = L->m->cfg.num_classes;
+    int idx[4096], correct = 0;
+    vssm_err err = {0};
+    for (int i0 = 0; i0 < v->n; i0 += B) {
+        const int nb = v->n - i0 < B ? v->n - i0 : B;
+        for (int k = 0; k < B; k++) idx[k] = i0 + (k < nb ? k : nb - 1);
+        if (load_batch(v, idx, B, &L->m->pp, L->m->S, NULL, L->a, L->threads, L->x, L->y)) return VSSM_EXIT_INPUT;
+        if (vssm_vmamba_trainer_forward(L->m->t, L->x, &err) != VSSM_OK ||
+            vssm_vmamba_trainer_logits(L->m->t, L->logits, &err) != VSSM_OK) {
+            cli_error("train: %s", err.msg);
+            return VSSM_EXIT_USAGE;
+        }
+        for (int k = 0; k < nb; k++) correct += argmax(L->logits + (size_t)k * C, C) == L->y[k];
+    }
+    *top1 = v->n ? 100.0 * correct / v->n : -1;
+    return 0;
+}
+
+/* validation of the EMA weights: swapped in, evaluated, swapped back */
+static int validate_ema(loop *L, double *top1) {
+    int64_t n;
+    float *p = vssm_vmamba_trainer_params(L->m->t, &n), *keep = malloc((size_t)n * sizeof(float));
+    if (!keep) return VSSM_EXIT_USAGE;
+    memcpy(keep, p, (size_t)n * sizeof(float));
+    memcpy(p, L->st->ema, (size_t)n * sizeof(float));
+    vssm_vmamba_trainer_params_changed(L->m->t);
+    int rc = validate(L, top1);
+    memcpy(p, keep, (size_t)n * sizeof(float));
+    vssm_vmamba_trainer_params_changed(L->m->t);
+    free(keep);
+    return rc;
+}
+
+static void progress(const loop *L, int b, double loss, int correct, double t0, int tty) {
+    const double dt = run_clock() - t0, ips = dt > 0 ? (double)(b + 1) * L->a->batch / dt : 0;
+    fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  lr %.2e  %.1f img/s%s",
+            tty ? "\r" : "", L->st->epoch + 1, L->a->epochs, b + 1, L->spe, loss / (b + 1),
+            100.0 * correct / ((double)(b + 1) * L->a->batch), vssm_lr_at(&L->lr, L->st->step - 1), ips,
+            tty ? "" : "\n");
+}
+
+/* one epoch: permutation and seeds from the run's generator, the steps, validation, checkpoint */
+static int run_epoch(loop *L, double *top1, const char *ckpt) {
+    const split *tr = &L->d->train;
+    for (int i = 0; i < tr->n; i++) L->perm[i] = i;
+    for (int i = tr->n - 1; i > 0; i--) {   /* Fisher-Yates */
+        const int j = (int)(vssm_rng_next(&L->st->rng) % (uint64_t)(i + 1)), tmp = L->perm[i];
+        L->perm[i] = L->perm[j], L->perm[j] = tmp;
+    }
+    const uint64_t es = vssm_rng_next(&L->st->rng);
+    for (int k = 0; k < tr->n; k++) L->seeds[k] = es ^ ((uint64_t)(k + 1) * 0xD1B54A32D192ED03ull);
+    double loss = 0, t0 = run_clock();
+    int correct = 0, rc = 0;
+    const int tty = isatty(2);
+    for (int b = 0; b < L->spe && !rc; b++) {
+        rc = train_step(L, b, &loss, &correct);
+        if (!rc && (tty || b + 1 == L->spe)) progress(L, b, loss, correct, t0, tty);
+    }
+    if (tty && !rc) fputc('\n', stderr);
+    double ema1 = -1;
+    if (!rc) rc = validate(L, top1);
+    if (!rc && L->st->ema && L->d->val.n) rc = validate_ema(L, &ema1);
+    if (rc) return rc;
+    L->st->epoch++;
+    if (*top1 >= 0) fprintf(stderr, "vssm: train: epoch %d: val top-1 %.2f%% (%d images)", L->st->epoch, *top1,
+                            L->d->val.n);
+    if (ema1 >= 0) fprintf(stderr, ", EMA %.2f%%", ema1), *top1 = ema1;
+    if (*top1 >= 0) fputc('\n', stderr);
+    return ckpt_write(ckpt, L->m, L->st, L->a);
+}
+
+static int train_loop(const train_args *a, model *m, state *st, data *d, const char *ckpt) {
+    loop L = {a, m, st, d, NULL, NULL, NULL, NULL, NULL, d->train.n / a->batch, vssm_ctx_threads(m->ctx),
+              {0, 0, 0, 0}};
+    L.lr = (vssm_lr_schedule){a->lr, a->min_lr, (int64_t)(a->warmup * L.spe), (int64_t)a->epochs * L.spe};
+    const size_t px = (size_t)a->batch * m->S * m->S * 3;
+    L.x = malloc(px * sizeof(float));
+    L.y = malloc((size_t)a->batch * sizeof(int32_t));
+    L.logits = malloc((size_t)a->batch * m->cfg.num_classes * sizeof(float));
+    L.seeds = malloc((size_t)d->train.n * sizeof(uint64_t));
+    L.perm = malloc((size_t)d->train.n * sizeof(int));
+    int rc = L.x && L.y && L.logits && L.seeds && L.perm ? 0 : VSSM_EXIT_USAGE;
+    double top1 = -1;
+    const int stop = a->stop_after ? st->epoch + a->stop_after : a->epochs;
+    if (!rc && st->epoch == 0 && d->val.n && !(rc = validate(&L, &top1)))   /* the starting point */
+        fprintf(stderr, "vssm: train: before training: val top-1 %.2f%% (%d images)\n", top1, d->val.n);
+    while (!rc && st->epoch < a->epochs && st->epoch < stop) rc = run_epoch(&L, &top1, ckpt);
+    if (!rc && st->epoch == a->epochs) rc = write_model(a->out, m, st, d, top1);
+    if (!rc && st->epoch == a->epochs) fprintf(stderr, "vssm: train: wrote %s\n", a->out);
+    free(L.x), free(L.y), free(L.logits), free(L.seeds), free(L.perm);
+    return rc;
+}
+
+VSSM_VERB(train) {
+    train_args a;
+    int rc = parse_args(&a, argc, argv);
+    if (rc) return rc == 1 ? VSSM_EXIT_OK : rc;
+    char ckpt[4096];
+    snprintf(ckpt, sizeof ckpt, "%s%s", a.ckpt ? a.ckpt : a.out, a.ckpt ? "" : ".ckpt");
+    data d;
+    model m;
+    state st;
+    memset(&m, 0, sizeof m);
+    memset(&st, 0, sizeof st);
+    rc = data_open(&d, &a);
+    if (!rc) rc = model_open(&m, &a, d.tl.n_classes);
+    if (!rc) rc = state_init(&st, &m, &a);
+    if (!rc && a.resume) rc = ckpt_read(a.resume, &m, &st, &a);
+    if (!rc)
+        fprintf(stderr, "vssm: train: %d training images, %d validation, %d classes, %d steps an epoch\n", d.train.n,
+                d.val.n, d.tl.n_classes, d.train.n / a.batch);
+    if (!rc) rc = train_loop(&a, &m, &st, &d, ckpt);
+    state_free(&st);
+    model_free(&m);
+    data_free(&d);
+    return rc;
+}
