@@ -4,3 +4,9 @@ vssm_add_test(test_ops_bwd test_ops_bwd.c)
 # the VMamba classifier's whole-model backward (train/) and the optimizer against PyTorch
 vssm_add_test(test_train_vmamba test_train_vmamba.c vmamba_vectors.c)
 vssm_add_test(test_train_optim test_train_optim.c)
+# `vssm train` end to end on the shipped Fashion-MNIST model: --resume bit-exact, the output read
+# by vssm classify / eval classify as is, a linear probe's new head, the augmentation
+vssm_add_test(test_train_cli test_train_cli.c)
+target_compile_definitions(test_train_cli PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+target_link_libraries(test_train_cli PRIVATE PkgConfig::CJSON)
+add_dependencies(test_train_cli vssm)

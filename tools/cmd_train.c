@@ -398,7 +398,7 @@ static int ckpt_read(const char *path, model *m, state *st, const train_args *a)
         st->rng = strtoull(rg, NULL, 16);
     }
     vssm_weights_close(w);
-    if (bad) { cli_error("train: %s: %s", path, err.msg); return VSSM_EXIT_USAGE; }
+    if (bad) { cli_error("train: %s", err.msg); return VSSM_EXIT_USAGE; }
     vssm_vmamba_trainer_params_changed(m->t);
     return 0;
 }
