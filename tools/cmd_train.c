@@ -36,6 +36,8 @@ static void usage(FILE *f) {
             "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
             "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
             "  --arch NAME          or from scratch: a VMamba preset (vssm info lists them)\n"
+            "  --reinit             with --weights: the file's config and preprocessing, every weight from\n"
+            "                       the official inits (training from scratch)\n"
             "  --size S             training and evaluation size (default: the file's crop; 224 for --arch)\n"
             "  --out FILE           the trained model (labels = the class folder names)\n"
             "  --new-head           a new classifier layer even when the class count equals the file's\n"
@@ -61,7 +63,7 @@ static void usage(FILE *f) {
 typedef struct train_args {
     const char *data, *val, *weights, *arch, *out, *ckpt, *resume, *freeze;
     double val_split, lr, min_lr, wd, warmup, smoothing, clip, ema, scale_min;
-    int epochs, batch, seed, threads, size, new_head, no_flip, stop_after;
+    int epochs, batch, seed, threads, size, new_head, no_flip, stop_after, reinit;
 } train_args;
 
 static int opt_num(int argc, char **argv, int *i, const char *opt, double *out, int *bad) {
@@ -96,7 +98,8 @@ static int parse_one(train_args *a, int argc, char **argv, int *i, int *bad) {
            cli_opt_int(argc, argv, i, "--threads", &a->threads, bad) ||
            cli_opt_int(argc, argv, i, "--size", &a->size, bad) ||
            cli_opt_int(argc, argv, i, "--stop-after", &a->stop_after, bad) ||
-           cli_opt_flag(argv, *i, "--new-head", &a->new_head) || cli_opt_flag(argv, *i, "--no-flip", &a->no_flip);
+           cli_opt_flag(argv, *i, "--new-head", &a->new_head) || cli_opt_flag(argv, *i, "--no-flip", &a->no_flip) ||
+           cli_opt_flag(argv, *i, "--reinit", &a->reinit);
 }
 
 /* 0, 1 for --help, or 2 (printed) */
@@ -273,6 +276,7 @@ static int model_open(model *m, const train_args *a, int classes) {
         if (a->size) m->pp.resize = m->pp.crop = a->size;
     }
     m->S = m->pp.crop ? m->pp.crop : m->pp.resize;
+    if (a->reinit) src = NULL;
     const int new_head = a->new_head || !src || d.num_classes != classes;
     m->cfg.num_classes = classes;
     vssm_train_init init = {new_head, (uint64_t)a->seed};
