@@ -2,7 +2,8 @@
  * Fashion-MNIST model and its 100 sample images (32x32, batch 10: about a second a run).
  *
  *  - resume: 2 epochs straight (EMA, clipping, warm-up, a held-out split) and 1 epoch
- *    (--stop-after 1) + --resume 1 epoch give byte-identical model and checkpoint files;
+ *    (--stop-after 1) + --resume 1 epoch give byte-identical model and checkpoint files, and
+ *    a run at 1 thread the same model bytes as at 2;
  *  - the output is a model as any other: vssm_classifier_load reads its classes, folder names
  *    as labels and the file's preprocessing; `vssm eval classify` on the validation folder
  *    reports the top-1 the trainer wrote (its validation = the official eval transform);
@@ -66,6 +67,11 @@ static void test_resume(void) {
     TEST_REQUIRE(run(fmt, tmp, "b.safetensors") == 0, "--resume runs the second epoch");
     TEST_CHECK(same_file(a, b), "2 epochs straight == 1 epoch + --resume 1 epoch: the same model bytes");
     TEST_CHECK(same_file(ca, cb), "... and the same checkpoint bytes");
+    /* the same bits at another thread count (decoding and the ops) */
+    snprintf(fmt, sizeof fmt, "%s --threads 1", FIT);
+    TEST_REQUIRE(run(fmt, tmp, "t1.safetensors") == 0, "a run at 1 thread");
+    snprintf(b, sizeof b, "%s/t1.safetensors", tmp);
+    TEST_CHECK(same_file(a, b), "1 thread == 2 threads: the same model bytes");
     /* the checkpoint is refused by a run at another batch size */
     snprintf(fmt, sizeof fmt, "%s --resume %s --batch 5", FIT, cb);
     TEST_CHECK(run(fmt, tmp, "c.safetensors") == 2 && strstr(err, "--batch"),

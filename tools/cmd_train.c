@@ -13,7 +13,6 @@
  * file with the official names, the config, the folder names as labels and the evaluation
  * preprocessing: `vssm classify` and `vssm eval classify` read it as they read any model. */
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
