@@ -40,7 +40,7 @@ static void usage(FILE *f) {
             "  --size S             training and evaluation size (default: the file's crop; 224 for --arch)\n"
             "  --out FILE           the trained model (labels = the class folder names)\n"
             "  --new-head           a new classifier layer even when the class count equals the file's\n"
-            "                       (always new when it differs)\n"
+            "                       (always new when it differs; a kept head's class i is folder i)\n"
             "  --freeze backbone    train the classifier layer alone (linear probe)\n"
             "  --epochs N           (default 1)    --batch B       (default 32)\n"
             "  --lr X               peak learning rate (default 5e-4)   --min-lr X  (default 1e-5)\n"
@@ -51,7 +51,7 @@ static void usage(FILE *f) {
             "  --no-flip            no horizontal flips\n"
             "  --seed S             (default 0)    --threads T    (default: all cores)\n"
             "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
-            "  --resume FILE        continue from a checkpoint (same data, options and --threads)\n"
+            "  --resume FILE        continue from a checkpoint (the same data and options; any --threads)\n"
             "  --stop-after N       stop after N epochs of this run (the checkpoint is written)\n"
             "Exit status: 0 trained; 1 an image could not be read (named); 2 usage error or unusable\n"
             "  weights, data or checkpoint.\n");
@@ -606,6 +606,7 @@ static int train_loop(const train_args *a, model *m, state *st, data *d, const c
     while (!rc && st->epoch < a->epochs && st->epoch < stop) rc = run_epoch(&L, &top1, ckpt);
     if (!rc && st->epoch == a->epochs) rc = write_model(a->out, m, st, d, top1);
     if (!rc && st->epoch == a->epochs) fprintf(stderr, "vssm: train: wrote %s\n", a->out);
+    else if (!rc) fprintf(stderr, "vssm: train: stopped after epoch %d; --resume %s continues\n", st->epoch, ckpt);
     free(L.x), free(L.y), free(L.logits), free(L.seeds), free(L.perm);
     return rc;
 }
