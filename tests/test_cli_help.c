@@ -48,7 +48,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "'%s' --help", VSSM_BIN);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0, "--help exits 0 (got %d)", rc);
-    const char *verbs[] = {"classify", "eval", "bench", "convert", "info", "segment", "track", "reid"};
+    const char *verbs[] = {"classify", "eval", "bench", "convert", "info", "segment", "track", "reid", "train"};
     for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
         TEST_CHECK(strstr(out, verbs[i]) != NULL, "--help lists %s", verbs[i]);
     TEST_CHECK(strstr(out, "exit codes") && strstr(out, "  0  success") && strstr(out, "  1  some inputs failed") &&
@@ -63,7 +63,7 @@ int main(void) {
                "unknown verb: named, exit 2 (%s)", err);
 
     /* every verb and eval task: its help, and one wording for an unknown option */
-    const char *each[] = {"classify", "bench", "convert", "info", "segment", "track", "reid extract", "eval classify",
+    const char *each[] = {"classify", "bench", "convert", "info", "segment", "track", "reid extract", "train", "eval classify",
                           "eval seg", "eval track", "eval reid", "eval attributes"};
     for (size_t i = 0; i < sizeof each / sizeof *each; i++) {
         check_verb_help(each[i], each[i]);
