@@ -30,7 +30,7 @@ static const vssm_backbone_impl *pick_family(const vssm_source *src, const char 
     char prefix[128];
     for (size_t i = 0; i < N_FAMILIES; i++)
         if (families[i]->detect(src, prefix, sizeof prefix)) return families[i];
-    return families[0];   /* its resolve names what is missing */
+    return families[0]; /* its resolve names what is missing */
 }
 
 vssm_status vssm_backbone_pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
@@ -40,7 +40,8 @@ vssm_status vssm_backbone_pp_from_meta(const vssm_source *src, vssm_preprocess_p
     if ((v = src->meta(src->user, "crop"))) pp->crop = atoi(v);
     if ((v = src->meta(src->user, "interpolation"))) {
         int i = vssm_interp_from_name(v);
-        if (i < 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", v);
+        if (i < 0)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", v);
         pp->interp = (vssm_interp)i;
     }
     if ((v = src->meta(src->user, "mean")) && sscanf(v, "%f,%f,%f", &pp->mean[0], &pp->mean[1], &pp->mean[2]) != 3)
@@ -62,14 +63,14 @@ static vssm_status resolve(const vssm_source *src, const vssm_backbone_impl *f, 
 
 struct vssm_backbone {
     const vssm_backbone_impl *impl;
-    void *m;                    /* the family's model */
+    void *m; /* the family's model */
     int own;
     char prefix[128];
 };
 
 struct vssm_backbone_state {
     vssm_backbone *b;
-    void *st;                   /* the family's state */
+    void *st; /* the family's state */
     int batch;
 };
 
@@ -121,7 +122,7 @@ vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ctx, const 
         if (m) f->free(m);
         return s;
     }
-    snprintf((*out)->prefix, sizeof (*out)->prefix, "%s", sp.prefix);
+    snprintf((*out)->prefix, sizeof(*out)->prefix, "%s", sp.prefix);
     if (pp) *pp = sp.pp;
     return VSSM_OK;
 }
@@ -159,7 +160,7 @@ static vssm_status from_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_ba
         if (m) f->free(m);
         return s;
     }
-    memcpy((*out)->prefix, sp->prefix, sizeof (*out)->prefix);
+    memcpy((*out)->prefix, sp->prefix, sizeof(*out)->prefix);
     return VSSM_OK;
 }
 
@@ -174,14 +175,14 @@ vssm_status vssm_backbone_from_vim_config(vssm_backbone **out, vssm_ctx *ctx, co
 }
 
 /* opens path, runs load(src), closes it; errors prefixed with the path */
-static vssm_status with_file(const char *path, const char *key, vssm_status (*load)(const vssm_source *, void *, vssm_err *),
-                             void *user, vssm_err *err) {
+static vssm_status with_file(const char *path, const char *key,
+                             vssm_status (*load)(const vssm_source *, void *, vssm_err *), void *user, vssm_err *err) {
     vssm_weights_opts wo = {key};
     vssm_weights *w = NULL;
     vssm_status s = vssm_weights_open(&w, path, &wo, err);
     if (s != VSSM_OK) return s;
     if ((s = load(vssm_weights_source(w), user, err)) != VSSM_OK) vssm_err_prefix(err, "%s", path);
-    vssm_weights_close(w);   /* weights were copied into the model's arena */
+    vssm_weights_close(w); /* weights were copied into the model's arena */
     return s;
 }
 
@@ -199,8 +200,8 @@ static vssm_status load_backbone_job(const vssm_source *src, void *user, vssm_er
     return vssm_backbone_load_source(j->bb, j->ctx, src, j->opts, j->pp, err);
 }
 
-vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
-                                    vssm_preprocess_params *pp, vssm_err *err) {
+vssm_status vssm_backbone_load_file(vssm_backbone **out, vssm_ctx *ctx, const char *path,
+                                    const vssm_backbone_opts *opts, vssm_preprocess_params *pp, vssm_err *err) {
     *out = NULL;
     file_job j = {ctx, opts, out, pp, NULL, NULL};
     return with_file(path, opts ? opts->key : NULL, load_backbone_job, &j, err);
@@ -266,14 +267,18 @@ vssm_cls_input vssm_backbone_cls_input(const vssm_backbone *b) { return b->impl-
 
 /* ======================================================================= states, forward */
 
-vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b, int batch, int h, int w, vssm_err *err) {
+vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b, int batch, int h, int w,
+                                    vssm_err *err) {
     *out = NULL;
     vssm_backbone_state *st = calloc(1, sizeof *st);
     if (!st) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     st->b = b;
     st->batch = batch;
     vssm_status s = b->impl->state_new(&st->st, b->m, batch, h, w, err);
-    if (s != VSSM_OK) { free(st); return s; }
+    if (s != VSSM_OK) {
+        free(st);
+        return s;
+    }
     *out = st;
     return VSSM_OK;
 }
@@ -288,7 +293,8 @@ size_t vssm_backbone_state_bytes(const vssm_backbone_state *st) { return st->b->
 int vssm_backbone_state_batch(const vssm_backbone_state *st) { return st->batch; }
 
 vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state *st, const float *input, vssm_err *err) {
-    if (!b || !st || st->b != b) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone forward: the state belongs to another backbone");
+    if (!b || !st || st->b != b)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone forward: the state belongs to another backbone");
     return b->impl->forward(b->m, st->st, input, err);
 }
 

@@ -22,11 +22,11 @@ typedef struct vssm_backbone_spec {
     const struct vssm_backbone_impl *impl;
     char prefix[128];
     union {
-        vssm_vmamba_config vmamba;  /* num_classes: the classifier head in the file, 0 without */
+        vssm_vmamba_config vmamba; /* num_classes: the classifier head in the file, 0 without */
         vssm_vim_config vim;
     } cfg;
-    vssm_preprocess_params pp;      /* the file's, else ImageNet's */
-    int from_meta;                  /* the config came from the file's metadata */
+    vssm_preprocess_params pp; /* the file's, else ImageNet's */
+    int from_meta;             /* the config came from the file's metadata */
 } vssm_backbone_spec;
 
 /* `m` is the family's model (vssm_vmamba *, vssm_vim *), `st` its state. */
@@ -51,10 +51,10 @@ typedef struct vssm_backbone_impl {
     vssm_ctx *(*ctx)(const void *m);
     int (*in_chans)(const void *m);
     int (*min_side)(const void *m);
-    int (*num_classes)(const void *m);                  /* the classifier head in the file */
-    vssm_cls_input (*cls_input)(const void *m);         /* what that head reads */
+    int (*num_classes)(const void *m);          /* the classifier head in the file */
+    vssm_cls_input (*cls_input)(const void *m); /* what that head reads */
     int (*stages)(const void *m);
-    int (*stage_channels)(const void *m, int s);        /* s already range-checked */
+    int (*stage_channels)(const void *m, int s); /* s already range-checked */
     int (*stage_stride)(const void *m, int s);
     double (*stage_offset)(const void *m, int s);
     void (*stage_size)(const void *m, int h, int w, int s, int *hs, int *ws);
@@ -65,8 +65,8 @@ typedef struct vssm_backbone_impl {
     void (*state_free)(void *st);
     size_t (*state_bytes)(const void *st);
     vssm_status (*forward)(void *m, void *st, const float *input, vssm_err *err);
-    vssm_tensor (*feature)(const void *m, const void *st, int s);   /* s already range-checked */
-    vssm_tensor (*cls_token)(const void *m, const void *st);        /* VSSM_CLS_TOKEN families */
+    vssm_tensor (*feature)(const void *m, const void *st, int s); /* s already range-checked */
+    vssm_tensor (*cls_token)(const void *m, const void *st);      /* VSSM_CLS_TOKEN families */
 } vssm_backbone_impl;
 
 extern const vssm_backbone_impl vssm_vmamba_impl;

@@ -12,7 +12,7 @@ static const struct {
     float ssm_ratio, mlp_ratio;
     int d_state;
 } presets[] = {
-    {"vmamba-tiny", "v05_noz", 96, {2, 2, 8, 2}, 1.0f, 4.0f, 1},   /* s1l8, the README's VMamba-T */
+    {"vmamba-tiny", "v05_noz", 96, {2, 2, 8, 2}, 1.0f, 4.0f, 1}, /* s1l8, the README's VMamba-T */
     {"vmamba-tiny-s2l5", "v05_noz", 96, {2, 2, 5, 2}, 2.0f, 4.0f, 1},
     {"vmamba-small", "v05_noz", 96, {2, 2, 15, 2}, 2.0f, 4.0f, 1},
     {"vmamba-base", "v05_noz", 128, {2, 2, 15, 2}, 2.0f, 4.0f, 1},
@@ -66,7 +66,8 @@ vssm_status vssm_vmamba_config_validate(const vssm_vmamba_config *cfg, vssm_err 
     if (!v0 && strcmp(cfg->forward_type, "v05_noz") != 0)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                             "unsupported forward type '%s': vssm runs v05_noz (the VMamba v2 releases) and v0 "
-                            "(the first release)", cfg->forward_type);
+                            "(the first release)",
+                            cfg->forward_type);
     if (cfg->in_chans < 1 || cfg->in_chans > 64)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "in_chans %d out of range [1, 64]", cfg->in_chans);
     if (!(cfg->ssm_ratio > 0 && cfg->ssm_ratio <= 16))
@@ -75,27 +76,33 @@ vssm_status vssm_vmamba_config_validate(const vssm_vmamba_config *cfg, vssm_err 
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "mlp_ratio %g out of range (0, 16]%s", cfg->mlp_ratio,
                             v0 ? " or 0 (no MLP)" : "");
     if (cfg->d_state < 1 || cfg->d_state > VSSM_SCAN_MAX_STATE)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "d_state %d out of range [1, %d]", cfg->d_state, VSSM_SCAN_MAX_STATE);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "d_state %d out of range [1, %d]", cfg->d_state,
+                            VSSM_SCAN_MAX_STATE);
     if (cfg->dt_rank < 0 || cfg->dt_rank > 4096)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "dt_rank %d out of range [0 (auto), 4096]", cfg->dt_rank);
     if (cfg->num_classes < 0 || cfg->num_classes > 1000000)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "num_classes %d out of range [0, 1000000]", cfg->num_classes);
     if (cfg->dims[0] < 2)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "dims[0] = %d: the patch embed needs at least 2 channels", cfg->dims[0]);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "dims[0] = %d: the patch embed needs at least 2 channels",
+                            cfg->dims[0]);
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
         if (cfg->dims[s] < 1 || cfg->dims[s] > 65536)
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "dims[%d] = %d out of range [1, 65536]", s, cfg->dims[s]);
         if (cfg->depths[s] < 0 || cfg->depths[s] > 1024)
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "depths[%d] = %d out of range [0, 1024]", s, cfg->depths[s]);
         if (vssm_vmamba_d_inner(cfg, s) < 1 || (cfg->mlp_ratio > 0 && mlp_hidden(cfg, s) < 1))
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "stage %d: ssm_ratio %g or mlp_ratio %g gives no channels for dim %d",
-                                s, cfg->ssm_ratio, cfg->mlp_ratio, cfg->dims[s]);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                                "stage %d: ssm_ratio %g or mlp_ratio %g gives no channels for dim %d", s,
+                                cfg->ssm_ratio, cfg->mlp_ratio, cfg->dims[s]);
     }
     return VSSM_OK;
 }
 
 void vssm_vmamba_stage_size(int h, int w, int stage, int *hs, int *ws) {
-    for (int i = 0; i < stage + 2; i++) { h = (h + 1) / 2; w = (w + 1) / 2; }
+    for (int i = 0; i < stage + 2; i++) {
+        h = (h + 1) / 2;
+        w = (w + 1) / 2;
+    }
     *hs = h;
     *ws = w;
 }
@@ -105,9 +112,12 @@ void vssm_vmamba_config_stage_size(const vssm_vmamba_config *cfg, int h, int w, 
         vssm_vmamba_stage_size(h, w, stage, hs, ws);
         return;
     }
-    h /= 4;   /* 4x4 stride-4 patch embed (no padding), then 2x2 merges (zero-padded) */
+    h /= 4; /* 4x4 stride-4 patch embed (no padding), then 2x2 merges (zero-padded) */
     w /= 4;
-    for (int i = 0; i < stage; i++) { h = (h + 1) / 2; w = (w + 1) / 2; }
+    for (int i = 0; i < stage; i++) {
+        h = (h + 1) / 2;
+        w = (w + 1) / 2;
+    }
     *hs = h;
     *ws = w;
 }
@@ -122,17 +132,20 @@ double vssm_vmamba_macs(const vssm_vmamba_config *cfg, int h, int w) {
         vssm_vmamba_config_stage_size(cfg, h, w, s, &hs, &ws);
         double L = (double)hs * ws, d = cfg->dims[s], di = vssm_vmamba_d_inner(cfg, s);
         double R = vssm_vmamba_dt_rank(cfg, s), hid = cfg->mlp_ratio > 0 ? mlp_hidden(cfg, s) : 0;
-        if (v0) macs += s == 0 ? L * d * 16 * cfg->in_chans     /* 4x4 patch embed */
-                               : L * 4 * cfg->dims[s - 1] * d;  /* patch merging into this stage */
-        else if (s == 0) macs += L * d * 9 * (C / 2);  /* second patch-embed conv */
-        else macs += L * 9 * cfg->dims[s - 1] * d; /* downsample into this stage */
-        double blk = L * d * di * (v0 ? 2 : 1) /* in_proj (v0: x and the gate z) */
-                   + L * di * 9          /* depthwise conv */
-                   + L * di * K * (R + 2 * N)   /* x_proj */
-                   + L * K * R * di      /* dt_proj */
-                   + L * K * di * (3.0 * N + 1) /* scan: dA h + dB u, C h; D u */
-                   + L * di * d          /* out_proj */
-                   + 2 * L * d * hid;    /* fc1, fc2 */
+        if (v0)
+            macs += s == 0 ? L * d * 16 * cfg->in_chans    /* 4x4 patch embed */
+                           : L * 4 * cfg->dims[s - 1] * d; /* patch merging into this stage */
+        else if (s == 0)
+            macs += L * d * 9 * (C / 2); /* second patch-embed conv */
+        else
+            macs += L * 9 * cfg->dims[s - 1] * d; /* downsample into this stage */
+        double blk = L * d * di * (v0 ? 2 : 1)    /* in_proj (v0: x and the gate z) */
+                     + L * di * 9                 /* depthwise conv */
+                     + L * di * K * (R + 2 * N)   /* x_proj */
+                     + L * K * R * di             /* dt_proj */
+                     + L * K * di * (3.0 * N + 1) /* scan: dA h + dB u, C h; D u */
+                     + L * di * d                 /* out_proj */
+                     + 2 * L * d * hid;           /* fc1, fc2 */
         macs += blk * cfg->depths[s];
     }
     macs += (double)cfg->dims[3] * cfg->num_classes;

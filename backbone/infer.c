@@ -46,8 +46,8 @@ static vssm_status need(const vssm_source *src, const char *prefix, const char *
         return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s, expected %d dimensions", prefix, name,
                             vssm_shape_str(t->shape, t->ndim, b, sizeof b), ndim);
     if (!dims_plausible(t))
-        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s: every dimension must be 1 to %lld", prefix,
-                            name, vssm_shape_str(t->shape, t->ndim, b, sizeof b), (long long)INFER_MAX_DIM);
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s: every dimension must be 1 to %lld",
+                            prefix, name, vssm_shape_str(t->shape, t->ndim, b, sizeof b), (long long)INFER_MAX_DIM);
     return VSSM_OK;
 }
 
@@ -79,8 +79,11 @@ static vssm_status forward_type_of(const vssm_source *src, const char *prefix, i
     if ((pe4 || merge) && strcmp(ft, "v0") != 0)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                             "a VMamba with %s but %s: not a layout vssm runs (v0 has a 4x4 patch embed, patch merging "
-                            "and a z-gated in_proj)", pe4 ? "the 4x4 patch embed of v0" : "the patch merging of v0",
-                            !gated ? "no z gate in in_proj" : pe4 ? "no patch merging" : "the 3x3 stem of v2");
+                            "and a z-gated in_proj)",
+                            pe4 ? "the 4x4 patch embed of v0" : "the patch merging of v0",
+                            !gated ? "no z gate in in_proj"
+                            : pe4  ? "no patch merging"
+                                   : "the 3x3 stem of v2");
     snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", ft);
     return VSSM_OK;
 }
@@ -116,7 +119,8 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
     for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
         cfg->depths[i] = count_blocks(src, prefix, i);
         if (cfg->depths[i] == 0)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "not a 4-stage VMamba: no tensors under '%slayers.%d.blocks.0.'", prefix, i);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "not a 4-stage VMamba: no tensors under '%slayers.%d.blocks.0.'",
+                                prefix, i);
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.norm.weight", i);
         if ((s = need(src, prefix, nm, 1, &t, err))) return s;
         int d = cfg->dims[i] = (int)t.shape[0];
@@ -130,13 +134,15 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
         if ((s = need(src, prefix, nm, 3, &t, err))) return s;
         int nstate = (int)(t.shape[1] - ranks[i]) / 2;
         if (nstate < 1)
-            return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has %lld rows for dt_rank %d: no room for d_state >= 1",
-                                prefix, nm, (long long)t.shape[1], ranks[i]);
+            return vssm_err_set(err, VSSM_ERR_SHAPE,
+                                "tensor '%s%s' has %lld rows for dt_rank %d: no room for d_state >= 1", prefix, nm,
+                                (long long)t.shape[1], ranks[i]);
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.op.in_proj.weight", i);
         if ((s = need(src, prefix, nm, 2, &t, err))) return s;
         const int gated = t.shape[0] == 2 * (int64_t)di;
         snprintf(nm, sizeof nm, "layers.%d.blocks.0.mlp.fc1.weight", i);
-        float mlp = get_shape(src, prefix, nm, &t) && t.ndim == 2 && dims_plausible(&t) ? (float)t.shape[0] / (float)d : 0.0f;
+        float mlp = get_shape(src, prefix, nm, &t) && t.ndim == 2 && dims_plausible(&t) ? (float)t.shape[0] / (float)d
+                                                                                        : 0.0f;
         float r = (float)di / (float)d;
         if (i == 0) {
             ratio = r;
@@ -144,8 +150,9 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
             cfg->mlp_ratio = mlp;
             if ((s = forward_type_of(src, prefix, gated, cfg, err))) return s;
         } else if (fabsf(r - ratio) > 1e-6f || nstate != cfg->d_state || fabsf(mlp - cfg->mlp_ratio) > 1e-6f) {
-            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
-                                "stage %d differs from stage 0 in ssm_ratio, d_state or mlp_ratio; vssm needs one value per model", i);
+            return vssm_err_set(
+                err, VSSM_ERR_UNSUPPORTED,
+                "stage %d differs from stage 0 in ssm_ratio, d_state or mlp_ratio; vssm needs one value per model", i);
         }
     }
     cfg->ssm_ratio = ratio;
@@ -158,7 +165,8 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "dt_rank varies by stage (%d,%d,%d,%d) and is not ceil(dim/16)",
                             ranks[0], ranks[1], ranks[2], ranks[3]);
     cfg->dt_rank = auto_rank ? 0 : ranks[0];
-    if (get_shape(src, prefix, "classifier.head.weight", &t) && (s = need(src, prefix, "classifier.head.weight", 2, &t, err)))
+    if (get_shape(src, prefix, "classifier.head.weight", &t) &&
+        (s = need(src, prefix, "classifier.head.weight", 2, &t, err)))
         return s;
     cfg->num_classes = get_shape(src, prefix, "classifier.head.weight", &t) ? (int)t.shape[0] : 0;
     /* the arch name: a preset whose backbone matches */
@@ -168,7 +176,8 @@ vssm_status vssm_vmamba_config_infer(const vssm_source *src, const char *prefix,
         if (vssm_vmamba_config_preset(&p, vssm_vmamba_preset_name(k), NULL) != VSSM_OK) continue;
         if (!memcmp(p.dims, cfg->dims, sizeof p.dims) && !memcmp(p.depths, cfg->depths, sizeof p.depths) &&
             p.ssm_ratio == cfg->ssm_ratio && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank &&
-            p.mlp_ratio == cfg->mlp_ratio && p.in_chans == cfg->in_chans && !strcmp(p.forward_type, cfg->forward_type)) {
+            p.mlp_ratio == cfg->mlp_ratio && p.in_chans == cfg->in_chans &&
+            !strcmp(p.forward_type, cfg->forward_type)) {
             snprintf(cfg->arch, sizeof cfg->arch, "%s", p.arch);
             break;
         }
@@ -197,9 +206,9 @@ static void expect(checker *c, const char *name, int ndim, int64_t a, int64_t b,
     int ok = t.ndim == ndim;
     for (int i = 0; ok && i < ndim; i++) ok = t.shape[i] == want[i];
     if (!ok)
-        c->s = vssm_err_set(c->err, VSSM_ERR_SHAPE, "arch %s: tensor '%s%s' has shape %s in the file, the arch needs %s",
-                            c->arch, c->prefix, name, vssm_shape_str(t.shape, t.ndim, gb, sizeof gb),
-                            vssm_shape_str(want, ndim, wb, sizeof wb));
+        c->s = vssm_err_set(
+            c->err, VSSM_ERR_SHAPE, "arch %s: tensor '%s%s' has shape %s in the file, the arch needs %s", c->arch,
+            c->prefix, name, vssm_shape_str(t.shape, t.ndim, gb, sizeof gb), vssm_shape_str(want, ndim, wb, sizeof wb));
 }
 
 static void expect_ln(checker *c, const char *base, int64_t d) {
@@ -258,9 +267,10 @@ vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *cfg, const vssm_s
         if (!c.s && src->count) {
             int have = count_blocks(src, c.prefix, i);
             if (have > cfg->depths[i])
-                c.s = vssm_err_set(err, VSSM_ERR_SHAPE,
-                                   "arch %s: tensor '%slayers.%d.blocks.%d.norm.weight' is beyond the arch's depth %d at stage %d",
-                                   c.arch, c.prefix, i, cfg->depths[i], cfg->depths[i], i);
+                c.s = vssm_err_set(
+                    err, VSSM_ERR_SHAPE,
+                    "arch %s: tensor '%slayers.%d.blocks.%d.norm.weight' is beyond the arch's depth %d at stage %d",
+                    c.arch, c.prefix, i, cfg->depths[i], cfg->depths[i], i);
         }
         if (i + 1 < VSSM_VMAMBA_STAGES) {
             int64_t d2 = cfg->dims[i + 1];
@@ -323,7 +333,8 @@ static void meta_int(vssm_config_meta *m, const char *k, int v) {
     meta_add(m, k, s);
 }
 
-void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp, vssm_config_meta *out) {
+void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_preprocess_params *pp,
+                                vssm_config_meta *out) {
     char v[96];
     memset(out, 0, sizeof *out);
     meta_add(out, "arch", cfg->arch[0] ? cfg->arch : "custom");
@@ -375,8 +386,8 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
                                          vssm_err *err) {
     if (!src || !src->meta) return vssm_err_set(err, VSSM_ERR_FORMAT, "the weights carry no metadata");
     memset(cfg, 0, sizeof *cfg);
-    const char *keys[] = {"arch", "forward_type", "dims", "depths", "ssm_ratio", "d_state", "dt_rank", "mlp_ratio",
-                          "num_classes", "in_chans"};
+    const char *keys[] = {"arch",    "forward_type", "dims",      "depths",      "ssm_ratio",
+                          "d_state", "dt_rank",      "mlp_ratio", "num_classes", "in_chans"};
     const char *v[10];
     for (int i = 0; i < 10; i++)
         if (!(v[i] = src->meta(src->user, keys[i])))
@@ -384,10 +395,14 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
     snprintf(cfg->arch, sizeof cfg->arch, "%s", v[0]);
     snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", v[1]);
     int one[1];
-    if (!parse_list(v[2], 4, cfg->dims, NULL)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata dims '%s' is not 4 integers", v[2]);
-    if (!parse_list(v[3], 4, cfg->depths, NULL)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata depths '%s' is not 4 integers", v[3]);
-    if (!parse_list(v[4], 1, NULL, &cfg->ssm_ratio)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is not a number", v[4]);
-    if (!parse_list(v[7], 1, NULL, &cfg->mlp_ratio)) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mlp_ratio '%s' is not a number", v[7]);
+    if (!parse_list(v[2], 4, cfg->dims, NULL))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata dims '%s' is not 4 integers", v[2]);
+    if (!parse_list(v[3], 4, cfg->depths, NULL))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata depths '%s' is not 4 integers", v[3]);
+    if (!parse_list(v[4], 1, NULL, &cfg->ssm_ratio))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is not a number", v[4]);
+    if (!parse_list(v[7], 1, NULL, &cfg->mlp_ratio))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mlp_ratio '%s' is not a number", v[7]);
     /* ratios multiply dims into tensor sizes: bounded so that product fits (and is > 0) */
     if (!(cfg->ssm_ratio > 0 && cfg->ssm_ratio <= 64))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is outside (0, 64]", v[4]);
@@ -409,7 +424,8 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata crop '%s' is not an integer", s);
     if ((s = src->meta(src->user, "interpolation"))) {
         int it = vssm_interp_from_name(s);
-        if (it < 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", s);
+        if (it < 0)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", s);
         pp->interp = (vssm_interp)it;
     }
     if ((s = src->meta(src->user, "mean")) && !parse_list(s, 3, NULL, pp->mean))

@@ -33,8 +33,8 @@ static vssm_status need(const vssm_source *src, const char *prefix, const char *
                             vssm_shape_str(t->shape, t->ndim, b, sizeof b), ndim);
     for (int d = 0; d < t->ndim; d++)
         if (t->shape[d] < 1 || t->shape[d] > INFER_MAX_DIM)
-            return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s: every dimension must be 1 to %lld", prefix,
-                                name, vssm_shape_str(t->shape, t->ndim, b, sizeof b), (long long)INFER_MAX_DIM);
+            return vssm_err_set(err, VSSM_ERR_SHAPE, "tensor '%s%s' has shape %s: every dimension must be 1 to %lld",
+                                prefix, name, vssm_shape_str(t->shape, t->ndim, b, sizeof b), (long long)INFER_MAX_DIM);
     return VSSM_OK;
 }
 
@@ -82,7 +82,8 @@ static vssm_status out_indices_from_meta(const vssm_source *src, vssm_vim_config
         char *end;
         long i = strtol(p, &end, 10);
         if (end == p || n == VSSM_VIM_MAX_OUT || i < 0 || i > 1 << 20)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata out_indices '%s' is not up to %d block indices 'i,j,...'", v,
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "metadata out_indices '%s' is not up to %d block indices 'i,j,...'", v,
                                 VSSM_VIM_MAX_OUT);
         cfg->out_indices[n++] = (int)i;
         p = end;
@@ -117,26 +118,35 @@ static int meta_pair(const char *v, int *h, int *w) {
     return 1;
 }
 
-static const char *const preset_names[] = {"vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8"};
+static const char *const preset_names[] = {"vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8",
+                                           "vim-small-stride8"};
 
 /* the variants the tensor names reveal and this build does not run */
 static vssm_status refuse_variants(const vssm_source *src, const char *prefix, vssm_vim_config *cfg, vssm_err *err) {
     vssm_tensor t;
     if (get_t(src, prefix, "cls_token_head", &t) || get_t(src, prefix, "cls_token_tail", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with two class tokens (use_double_cls_token: '%scls_token_head') is not supported",
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim with two class tokens (use_double_cls_token: '%scls_token_head') is not supported",
                             prefix);
     if (get_t(src, prefix, "rope.freqs_cos", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rotary position embedding (if_rope: '%srope.freqs_cos') is not supported",
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim with rotary position embedding (if_rope: '%srope.freqs_cos') is not supported",
                             prefix);
     if (!get_t(src, prefix, "layers.0.mixer.conv1d_b.weight", &t)) {
-        snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, get_t(src, prefix, "layers.0.mixer.A_b_log", &t) ? "v1" : "none");
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim bimamba_type '%s' is not supported (only v2: '%slayers.0.mixer.conv1d_b.weight' is missing)",
-                            cfg->bimamba_type, prefix);
+        snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type,
+                 get_t(src, prefix, "layers.0.mixer.A_b_log", &t) ? "v1" : "none");
+        return vssm_err_set(
+            err, VSSM_ERR_UNSUPPORTED,
+            "Vim bimamba_type '%s' is not supported (only v2: '%slayers.0.mixer.conv1d_b.weight' is missing)",
+            cfg->bimamba_type, prefix);
     }
     if (get_t(src, prefix, "layers.0.norm.bias", &t) || get_t(src, prefix, "norm_f.bias", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm: '%slayers.0.norm.bias' exists) is not supported", prefix);
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim with rms_norm False (LayerNorm: '%slayers.0.norm.bias' exists) is not supported",
+                            prefix);
     if (get_t(src, prefix, "layers.0.mixer.gamma", &t))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with init_layer_scale ('%slayers.0.mixer.gamma') is not supported", prefix);
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim with init_layer_scale ('%slayers.0.mixer.gamma') is not supported", prefix);
     return VSSM_OK;
 }
 
@@ -151,9 +161,11 @@ static vssm_status grid_and_stride(const vssm_source *src, const char *prefix, v
     if (!(meta_pair(pg, &cfg->pos_grid_h, &cfg->pos_grid_w) && (int64_t)cfg->pos_grid_h * cfg->pos_grid_w == M0)) {
         const int g = (int)llround(sqrt((double)M0));
         if ((int64_t)g * g != M0 || M0 < 1)
-            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "pos_embed %s: %lld grid positions %s are not a square grid (metadata 'pos_grid' can state it)",
-                                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0,
-                                cfg->no_cls_token ? "(no cls_token, so no class row)" : "(+ the cls_token's row)");
+            return vssm_err_set(
+                err, VSSM_ERR_UNSUPPORTED,
+                "pos_embed %s: %lld grid positions %s are not a square grid (metadata 'pos_grid' can state it)",
+                vssm_shape_str(t.shape, 3, b, sizeof b), (long long)M0,
+                cfg->no_cls_token ? "(no cls_token, so no class row)" : "(+ the cls_token's row)");
         cfg->pos_grid_h = cfg->pos_grid_w = g;
     }
     /* stride: P unless the grid is a 224 or 384 input at P/2 (the stride-8 models) */
@@ -162,8 +174,7 @@ static vssm_status grid_and_stride(const vssm_source *src, const char *prefix, v
     if (half >= 1 && cfg->pos_grid_h == cfg->pos_grid_w) {
         const int64_t side = (int64_t)(cfg->pos_grid_h - 1) * half + cfg->patch_size;
         const int64_t full = (int64_t)cfg->pos_grid_h * cfg->patch_size;
-        if ((side == 224 || side == 384) && full != 224 && full != 384)
-            cfg->stride = half;
+        if ((side == 224 || side == 384) && full != 224 && full != 384) cfg->stride = half;
     }
     const char *st = src->meta ? src->meta(src->user, "stride") : NULL;
     int iv;
@@ -177,9 +188,10 @@ static void name_preset(vssm_vim_config *cfg) {
     for (size_t k = 0; k < sizeof preset_names / sizeof preset_names[0]; k++) {
         vssm_vim_config p;
         vssm_vim_config_preset(&p, preset_names[k], NULL);
-        if (p.embed_dim == cfg->embed_dim && p.depth == cfg->depth && p.stride == cfg->stride && p.patch_size == cfg->patch_size &&
-            p.d_inner == cfg->d_inner && p.d_state == cfg->d_state && p.dt_rank == cfg->dt_rank && p.d_conv == cfg->d_conv &&
-            p.in_chans == cfg->in_chans && p.pos_grid_h == cfg->pos_grid_h && p.pos_grid_w == cfg->pos_grid_w) {
+        if (p.embed_dim == cfg->embed_dim && p.depth == cfg->depth && p.stride == cfg->stride &&
+            p.patch_size == cfg->patch_size && p.d_inner == cfg->d_inner && p.d_state == cfg->d_state &&
+            p.dt_rank == cfg->dt_rank && p.d_conv == cfg->d_conv && p.in_chans == cfg->in_chans &&
+            p.pos_grid_h == cfg->pos_grid_h && p.pos_grid_w == cfg->pos_grid_w) {
             snprintf(cfg->arch, sizeof cfg->arch, "%s", p.arch);
             return;
         }
@@ -194,7 +206,7 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, "v2");
     cfg->rms_norm = 1;
     cfg->cls_token_middle = 1;
-    cfg->divide_out = 1;   /* not visible in shapes: every released model is "div2" */
+    cfg->divide_out = 1; /* not visible in shapes: every released model is "div2" */
     cfg->norm_eps = 1e-5f;
     vssm_tensor t;
     vssm_status s;
@@ -204,9 +216,11 @@ vssm_status vssm_vim_config_infer(const vssm_source *src, const char *prefix, vs
     cfg->in_chans = (int)t.shape[1];
     cfg->patch_size = (int)t.shape[2];
     if (t.shape[2] != t.shape[3])
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim patch embed %s is not square", vssm_shape_str(t.shape, 4, b, sizeof b));
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim patch embed %s is not square",
+                            vssm_shape_str(t.shape, 4, b, sizeof b));
     cfg->depth = count_layers(src, prefix);
-    if (cfg->depth == 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: no tensors under '%slayers.0.mixer.'", prefix);
+    if (cfg->depth == 0)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "not a Vim checkpoint: no tensors under '%slayers.0.mixer.'", prefix);
     if ((s = refuse_variants(src, prefix, cfg, err))) return s;
     cfg->no_cls_token = !get_t(src, prefix, "cls_token", &t);
     if ((s = need(src, prefix, "layers.0.mixer.conv1d.weight", 3, &t, err))) return s;
@@ -267,26 +281,29 @@ void vssm_vim_config_to_meta(const vssm_vim_config *c, vssm_config_meta *out) {
 
 vssm_status vssm_vim_config_from_meta(const vssm_source *src, vssm_vim_config *cfg, vssm_err *err) {
     const char *arch = src && src->meta ? src->meta(src->user, "arch") : NULL;
-    if (!arch || strncmp(arch, "vim", 3) != 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "the metadata does not describe a Vim");
+    if (!arch || strncmp(arch, "vim", 3) != 0)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "the metadata does not describe a Vim");
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->arch, sizeof cfg->arch, "%s", strcmp(arch, "vim-custom") ? arch : "custom");
     snprintf(cfg->bimamba_type, sizeof cfg->bimamba_type, "v2");
     cfg->rms_norm = 1;
     cfg->cls_token_middle = 1;
     cfg->norm_eps = 1e-5f;
-    static const char *const keys[] = {"embed_dim", "depth", "d_state", "d_inner", "dt_rank", "d_conv",
+    static const char *const keys[] = {"embed_dim",  "depth",  "d_state",     "d_inner",  "dt_rank",   "d_conv",
                                        "patch_size", "stride", "num_classes", "in_chans", "divide_out"};
-    int *dst[] = {&cfg->embed_dim, &cfg->depth, &cfg->d_state, &cfg->d_inner, &cfg->dt_rank, &cfg->d_conv,
+    int *dst[] = {&cfg->embed_dim,  &cfg->depth,  &cfg->d_state,     &cfg->d_inner,  &cfg->dt_rank,   &cfg->d_conv,
                   &cfg->patch_size, &cfg->stride, &cfg->num_classes, &cfg->in_chans, &cfg->divide_out};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *v = src->meta(src->user, keys[i]);
         if (!v) return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata key '%s' is missing", keys[i]);
         if (!meta_int(v, -(1L << 24), 1L << 24, dst[i]))
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata %s '%s' is not an integer of at most 2^24", keys[i], v);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata %s '%s' is not an integer of at most 2^24", keys[i],
+                                v);
     }
     const char *pg = src->meta(src->user, "pos_grid");
     if (!meta_pair(pg, &cfg->pos_grid_h, &cfg->pos_grid_w))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata pos_grid '%s' is not 'h,w' (1 to 2^20 each)", pg ? pg : "(missing)");
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "Vim metadata pos_grid '%s' is not 'h,w' (1 to 2^20 each)",
+                            pg ? pg : "(missing)");
     const char *ct = src->meta(src->user, "cls_token");
     int ctv;
     if (ct) {

@@ -36,7 +36,7 @@ vssm_status vssm_load_tensor_f32(const vssm_source *src, const char *full, const
     *out = NULL;
     vssm_tensor t;
     vssm_status s = src->get(src->user, full, shape, ndim, &t, required ? err : NULL);
-    if (s != VSSM_OK) return required ? s : VSSM_OK;   /* the source names what is missing */
+    if (s != VSSM_OK) return required ? s : VSSM_OK; /* the source names what is missing */
     const int64_t n = numel(shape, ndim);
     float *host = malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     if (!host) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory loading '%s'", full);
@@ -48,16 +48,18 @@ vssm_status vssm_load_tensor_f32(const vssm_source *src, const char *full, const
     return VSSM_OK;
 }
 
-vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape, int ndim,
-                                 float **out, vssm_err *err) {
+vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape,
+                                 int ndim, float **out, vssm_err *err) {
     float *host = NULL;
     *out = NULL;
     vssm_status s = vssm_load_tensor_f32(src, full, shape, ndim, 1, &host, err);
     if (s != VSSM_OK) return s;
     const size_t bytes = (size_t)numel(shape, ndim) * sizeof(float);
     *out = vssm_op_alloc(ctx, bytes ? bytes : sizeof(float));
-    if (!*out) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory loading '%s'", full);
-    else if (vssm_op_upload(ctx, *out, host, bytes) != 0) s = vssm_err_set(err, VSSM_ERR_DEVICE, "uploading '%s' failed", full);
+    if (!*out)
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory loading '%s'", full);
+    else if (vssm_op_upload(ctx, *out, host, bytes) != 0)
+        s = vssm_err_set(err, VSSM_ERR_DEVICE, "uploading '%s' failed", full);
     if (s != VSSM_OK && *out) {
         vssm_op_free(ctx, *out);
         *out = NULL;
@@ -130,7 +132,7 @@ typedef struct loader {
     const vssm_load_spec *ls;
     char *arena;
     size_t off;
-    float *host, *host2;   /* scratch of the largest tensor's size */
+    float *host, *host2; /* scratch of the largest tensor's size */
     vssm_err *err;
     vssm_status status;
 } loader;
@@ -174,9 +176,9 @@ static int load_visit(vssm_walker *w, const char *name, const int64_t *shape, in
         int N, K;
         linear_nk(shape, ndim, groups, &N, &K);
         const float *lin = ld->host;
-        if (xf == VSSM_XF_HALF_LINEAR)   /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
+        if (xf == VSSM_XF_HALF_LINEAR) /* out_proj((a + b) / 2) = (out_proj / 2)(a + b), exactly */
             for (int64_t i = 0; i < n; i++) ld->host[i] *= 0.5f;
-        if (xf == VSSM_XF_CONV) {   /* (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin) in host2, then packed into host */
+        if (xf == VSSM_XF_CONV) { /* (Cout, Cin, 3, 3) -> (Cout, 3, 3, Cin) in host2, then packed into host */
             vssm_conv_weight_layout(ld->host, N, (int)shape[1], h2);
             lin = h2;
             h2 = ld->host;
@@ -206,7 +208,8 @@ vssm_status vssm_load_weights(vssm_ctx *ctx, const vssm_source *src, const char 
     ld.host = malloc((size_t)(c.maxn > 0 ? c.maxn : 1) * sizeof(float));
     ld.host2 = malloc((size_t)(c.maxn > 0 ? c.maxn : 1) * sizeof(float));
     if (!ld.arena || !ld.host || !ld.host2)
-        ld.status = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of %s weights", c.bytes / 1e6, ls->what);
+        ld.status = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of %s weights", c.bytes / 1e6,
+                                 ls->what);
     else
         ls->walk(&ld.w, ls->cfg, ls->model);
     free(ld.host);

@@ -16,8 +16,8 @@ vssm_status vssm_load_fetch_f32(const vssm_source *src, const char *full, const 
 vssm_status vssm_load_tensor_f32(const vssm_source *src, const char *full, const int64_t *shape, int ndim, int required,
                                  float **out, vssm_err *err);
 /* The same, uploaded into a buffer of its own on ctx's device (vssm_op_free it). */
-vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape, int ndim,
-                                 float **out, vssm_err *err);
+vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape,
+                                 int ndim, float **out, vssm_err *err);
 /* Copies n floats to arena + *off (64-byte aligned steps), advances *off and returns the
  * device pointer; NULL (and err set) when the upload fails. */
 float *vssm_load_place(vssm_ctx *ctx, char *arena, size_t *off, const float *host, int64_t n, const char *full,
@@ -31,8 +31,8 @@ float *vssm_load_place(vssm_ctx *ctx, char *arena, size_t *off, const float *hos
  * transposed to (B, A); one group: A = shape[0], B = the rest; more: B = the last dim, A =
  * numel / (groups * B). */
 typedef enum vssm_xform {
-    VSSM_XF_PLAIN,       /* as stored */
-    VSSM_XF_T,           /* transposed (above): dt_proj (Di, R) -> (R, Di), a depthwise kernel (C, 1, k...) -> (k..., C) */
+    VSSM_XF_PLAIN, /* as stored */
+    VSSM_XF_T,     /* transposed (above): dt_proj (Di, R) -> (R, Di), a depthwise kernel (C, 1, k...) -> (k..., C) */
     VSSM_XF_NEG_EXP_T,   /* the same of -exp(x): A_log -> A */
     VSSM_XF_LINEAR,      /* packed for vssm_op_linear_packed: one group (N, K...) (a conv kernel (N, C, P, P)
                           * as (N, C*P*P)); stacked groups (G, ..., K) as (numel / K, K) */
@@ -47,11 +47,10 @@ typedef struct vssm_walker {
 } vssm_walker;
 
 /* Visits one tensor from inside a walk function (returns 1 from it when the walk stops). */
-#define VSSM_VISIT(w, name, xf, groups, slot, ...)                                                       \
-    do {                                                                                                 \
-        const int64_t shp_[] = {__VA_ARGS__};                                                            \
-        if ((w)->visit((w), (name), shp_, (int)(sizeof shp_ / sizeof shp_[0]), (xf), (groups), (slot))) \
-            return 1;                                                                                    \
+#define VSSM_VISIT(w, name, xf, groups, slot, ...)                                                                \
+    do {                                                                                                          \
+        const int64_t shp_[] = {__VA_ARGS__};                                                                     \
+        if ((w)->visit((w), (name), shp_, (int)(sizeof shp_ / sizeof shp_[0]), (xf), (groups), (slot))) return 1; \
     } while (0)
 
 /* A model's walk: visits each tensor of model (whose slots it names) for config cfg. */
@@ -64,7 +63,7 @@ typedef struct vssm_load_spec {
     vssm_walk_fn walk;
     const void *cfg;
     void *model;
-    const char *what;   /* "VMamba", "Vim": named in an out-of-memory message */
+    const char *what; /* "VMamba", "Vim": named in an out-of-memory message */
     /* NULL, or called with each tensor's f32 host copy as stored (before its transform) */
     void (*host_copy)(void *model, float *const *slot, const float *host, int64_t n);
 } vssm_load_spec;

@@ -23,8 +23,11 @@
 
 /* ======================================================================= configs */
 
-static const struct { const char *name; int D, stride, grid; } presets[] = {
-    {"vim-tiny", 192, 16, 14},        {"vim-small", 384, 16, 14},         {"vim-base", 768, 16, 14},
+static const struct {
+    const char *name;
+    int D, stride, grid;
+} presets[] = {
+    {"vim-tiny", 192, 16, 14},        {"vim-small", 384, 16, 14},        {"vim-base", 768, 16, 14},
     {"vim-tiny-stride8", 192, 8, 27}, {"vim-small-stride8", 384, 8, 27},
 };
 
@@ -50,45 +53,61 @@ vssm_status vssm_vim_config_preset(vssm_vim_config *cfg, const char *name, vssm_
         cfg->norm_eps = 1e-5f;
         return VSSM_OK;
     }
-    return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
-                        "unknown Vim arch '%s' (known: vim-tiny, vim-small, vim-base, vim-tiny-stride8, vim-small-stride8)", name);
+    return vssm_err_set(
+        err, VSSM_ERR_INVALID_ARG,
+        "unknown Vim arch '%s' (known: vim-tiny, vim-small, vim-base, vim-tiny-stride8, vim-small-stride8)", name);
 }
 
 vssm_status vssm_vim_config_validate(const vssm_vim_config *c, vssm_err *err) {
     if (strcmp(c->bimamba_type, "v2") != 0)
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
-                            "Vim bimamba_type '%s' is not supported (only 'v2': separate conv1d_b/x_proj_b/dt_proj_b/A_b_log/D_b)",
-                            c->bimamba_type);
+        return vssm_err_set(
+            err, VSSM_ERR_UNSUPPORTED,
+            "Vim bimamba_type '%s' is not supported (only 'v2': separate conv1d_b/x_proj_b/dt_proj_b/A_b_log/D_b)",
+            c->bimamba_type);
     if (c->rms_norm != 1)
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "Vim with rms_norm False (LayerNorm blocks) is not supported (only RMSNorm)");
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "Vim with rms_norm False (LayerNorm blocks) is not supported (only RMSNorm)");
     if (c->cls_token_middle != 1 && !c->no_cls_token)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                             "Vim without a middle class token is not supported (only use_middle_cls_token True)");
     if (c->no_cls_token && c->num_classes > 0)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
                             "a Vim without a class token (the segmentation backbone) has no classification head here "
-                            "(num_classes %d)", c->num_classes);
+                            "(num_classes %d)",
+                            c->num_classes);
     if (c->n_out < 0 || c->n_out > VSSM_VIM_MAX_OUT)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: n_out = %d is out of range [0, %d]", c->n_out, VSSM_VIM_MAX_OUT);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: n_out = %d is out of range [0, %d]", c->n_out,
+                            VSSM_VIM_MAX_OUT);
     for (int k = 0; k < c->n_out; k++)
         if (c->out_indices[k] < 0 || c->out_indices[k] >= c->depth)
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: out_indices[%d] = %d is not a block (depth %d)", k,
-                                c->out_indices[k], c->depth);
-    struct { const char *what; int v, lo, hi; } r[] = {
-        {"in_chans", c->in_chans, 1, 64},       {"patch_size", c->patch_size, 1, 64},
-        {"stride", c->stride, 1, 64},           {"pos_grid_h", c->pos_grid_h, 1, 1024},
-        {"pos_grid_w", c->pos_grid_w, 1, 1024}, {"embed_dim", c->embed_dim, 1, 16384},
-        {"depth", c->depth, 1, 1024},           {"d_inner", c->d_inner, 1, 65536},
-        {"d_state", c->d_state, 1, VSSM_SCAN_MAX_STATE}, {"dt_rank", c->dt_rank, 0, 65536},
-        {"d_conv", c->d_conv, 1, 64},           {"num_classes", c->num_classes, 0, 1 << 20},
-        {"divide_out", c->divide_out, 0, 1},    {"no_cls_token", c->no_cls_token, 0, 1},
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: out_indices[%d] = %d is not a block (depth %d)",
+                                k, c->out_indices[k], c->depth);
+    struct {
+        const char *what;
+        int v, lo, hi;
+    } r[] = {
+        {"in_chans", c->in_chans, 1, 64},
+        {"patch_size", c->patch_size, 1, 64},
+        {"stride", c->stride, 1, 64},
+        {"pos_grid_h", c->pos_grid_h, 1, 1024},
+        {"pos_grid_w", c->pos_grid_w, 1, 1024},
+        {"embed_dim", c->embed_dim, 1, 16384},
+        {"depth", c->depth, 1, 1024},
+        {"d_inner", c->d_inner, 1, 65536},
+        {"d_state", c->d_state, 1, VSSM_SCAN_MAX_STATE},
+        {"dt_rank", c->dt_rank, 0, 65536},
+        {"d_conv", c->d_conv, 1, 64},
+        {"num_classes", c->num_classes, 0, 1 << 20},
+        {"divide_out", c->divide_out, 0, 1},
+        {"no_cls_token", c->no_cls_token, 0, 1},
     };
     for (size_t i = 0; i < sizeof r / sizeof r[0]; i++)
         if (r[i].v < r[i].lo || r[i].v > r[i].hi)
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: %s = %d is out of range [%d, %d]", r[i].what, r[i].v,
-                                r[i].lo, r[i].hi);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: %s = %d is out of range [%d, %d]", r[i].what,
+                                r[i].v, r[i].lo, r[i].hi);
     if (!(c->norm_eps > 0 && c->norm_eps < 1))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: norm_eps %g is out of range (0, 1)", (double)c->norm_eps);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "Vim config: norm_eps %g is out of range (0, 1)",
+                            (double)c->norm_eps);
     return VSSM_OK;
 }
 
@@ -122,10 +141,14 @@ double vssm_vim_macs(const vssm_vim_config *c, int h, int w) {
 static void cubic_coeffs(double t, double w[4]) {
     const double A = -0.75;
     double x;
-    x = t + 1; w[0] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
-    x = t;     w[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
-    x = 1 - t; w[2] = ((A + 2) * x - (A + 3)) * x * x + 1;
-    x = 2 - t; w[3] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+    x = t + 1;
+    w[0] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+    x = t;
+    w[1] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    x = 1 - t;
+    w[2] = ((A + 2) * x - (A + 3)) * x * x + 1;
+    x = 2 - t;
+    w[3] = ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
 }
 
 static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
@@ -157,7 +180,8 @@ static void pos_resample(const float *pos, int64_t c0, int gh0, int gw0, int D, 
                     for (int a = 0; a < 4; a++) {
                         const int y = clampi(iy - 1 + a, 0, gh0 - 1);
                         double row = 0;
-                        for (int b = 0; b < 4; b++) row += wx[b] * GRID((int64_t)y * gw0 + clampi(ix - 1 + b, 0, gw0 - 1))[d];
+                        for (int b = 0; b < 4; b++)
+                            row += wx[b] * GRID((int64_t)y * gw0 + clampi(ix - 1 + b, 0, gw0 - 1))[d];
                         acc += wy[a] * row;
                     }
                     o[d] = (float)acc;
@@ -213,7 +237,8 @@ static int walk_model(vssm_walker *w, const void *config, void *model) {
             VISIT(NM(d ? "layers.%d.mixer.A_b_log" : "layers.%d.mixer.A_log", i), VSSM_XF_NEG_EXP_T, &dw->A, Di, N);
             VISIT(NM(d ? "layers.%d.mixer.D_b" : "layers.%d.mixer.D", i), VSSM_XF_PLAIN, &dw->Ds, Di);
         }
-        VISIT(NM("layers.%d.mixer.out_proj.weight", i), c->divide_out ? VSSM_XF_HALF_LINEAR : VSSM_XF_LINEAR, &l->out_proj, D, Di);
+        VISIT(NM("layers.%d.mixer.out_proj.weight", i), c->divide_out ? VSSM_XF_HALF_LINEAR : VSSM_XF_LINEAR,
+              &l->out_proj, D, Di);
 #undef NM
     }
     VISIT("norm_f.weight", VSSM_XF_PLAIN, &m->norm_f, D);
@@ -252,7 +277,8 @@ vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *
     m->cfg = *cfg;
     m->ctx = ctx;
     m->layers = calloc((size_t)cfg->depth, sizeof *m->layers);
-    m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim * sizeof(float));   /* + 1: with or without a class row */
+    m->pos_host = malloc(((size_t)cfg->pos_grid_h * cfg->pos_grid_w + 1) * cfg->embed_dim *
+                         sizeof(float)); /* + 1: with or without a class row */
     if (!m->layers || !m->pos_host) {
         vssm_vim_free(m);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
@@ -276,8 +302,8 @@ vssm_ctx *vssm_vim_ctx(const vssm_vim *m) { return m->ctx; }
 void vssm_vim_state_free(vssm_vim_state *st) {
     if (!st) return;
     vssm_ctx *ctx = st->m->ctx;
-    float *bufs[] = {st->in, st->in2, st->cols, st->pos, st->x, st->ln, st->xz, st->u, st->y, st->xdbl,
-                     st->feat, st->cls, st->tap_embed, st->tap_b0};
+    float *bufs[] = {st->in, st->in2, st->cols, st->pos,  st->x,   st->ln,        st->xz,
+                     st->u,  st->y,   st->xdbl, st->feat, st->cls, st->tap_embed, st->tap_b0};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) vssm_op_free(ctx, bufs[i]);
     for (int k = 0; k < VSSM_VIM_MAX_OUT; k++) vssm_op_free(ctx, st->outs[k]);
     free(st);
@@ -313,8 +339,9 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
     for (int k = 0; k < c->n_out; k++) st->outs[k] = state_alloc(st, B * st->M * D, &fail);
     if (fail) {
         size_t need = st->bytes;
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory planning %.1f MB of Vim activations for batch %d, %lld tokens",
-                            need / 1e6, st->B, (long long)st->L);
+        return vssm_err_set(err, VSSM_ERR_NOMEM,
+                            "out of memory planning %.1f MB of Vim activations for batch %d, %lld tokens", need / 1e6,
+                            st->B, (long long)st->L);
     }
     /* class-token rows of cols are never written by patchify: make them 0 once */
     float *zeros = calloc(B * L * KC, sizeof(float));
@@ -326,26 +353,32 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
     return VSSM_OK;
 }
 
-static vssm_status check_size(const vssm_vim_config *c, const char *what, int h, int w, int *gh, int *gw, vssm_err *err) {
+static vssm_status check_size(const vssm_vim_config *c, const char *what, int h, int w, int *gh, int *gw,
+                              vssm_err *err) {
     if (h < 1 || w < 1 || h > 32768 || w > 32768)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s size %dx%d out of range [1, 32768]", what, h, w);
     vssm_vim_grid(c, h, w, gh, gw);
     if (*gh == 0)
-        return vssm_err_set(err, VSSM_ERR_SHAPE, "%s size %dx%d is smaller than one %dx%d patch", what, h, w, c->patch_size,
-                            c->patch_size);
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "%s size %dx%d is smaller than one %dx%d patch", what, h, w,
+                            c->patch_size, c->patch_size);
     return VSSM_OK;
 }
 
 vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int h, int w, vssm_err *err) {
     *out = NULL;
-    if (batch < 1 || batch > 65536) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
+    if (batch < 1 || batch > 65536)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
     const vssm_vim_config *c = &m->cfg;
     int gh, gw;
     vssm_status s = check_size(c, "input", h, w, &gh, &gw, err);
     if (s != VSSM_OK) return s;
     vssm_vim_state *st = calloc(1, sizeof *st);
     float *pos = malloc(((size_t)gh * gw + 1) * c->embed_dim * sizeof(float));
-    if (!st || !pos) { free(st); free(pos); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!st || !pos) {
+        free(st);
+        free(pos);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     st->m = m;
     st->B = batch;
     st->H = h;
@@ -354,11 +387,14 @@ vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int
     st->gw = gw;
     st->M = (int64_t)gh * gw;
     st->L = st->M + !c->no_cls_token;
-    st->cls_row = c->no_cls_token ? -1 : st->M / 2;   /* the official token_position = M // 2 */
+    st->cls_row = c->no_cls_token ? -1 : st->M / 2; /* the official token_position = M // 2 */
     model_pos(m, gh, gw, 1, pos);
     s = plan(st, pos, err);
     free(pos);
-    if (s != VSSM_OK) { vssm_vim_state_free(st); return s; }
+    if (s != VSSM_OK) {
+        vssm_vim_state_free(st);
+        return s;
+    }
     *out = st;
     return VSSM_OK;
 }
@@ -366,7 +402,8 @@ vssm_status vssm_vim_state_new(vssm_vim_state **out, vssm_vim *m, int batch, int
 vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int batch, int zh, int zw, int xh, int xw,
                                          vssm_err *err) {
     *out = NULL;
-    if (batch < 1 || batch > 65536) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
+    if (batch < 1 || batch > 65536)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
     const vssm_vim_config *c = &m->cfg;
     const int D = c->embed_dim;
     int zgh, zgw, gh, gw;
@@ -378,14 +415,21 @@ vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int 
     vssm_vim_state *st = calloc(1, sizeof *st);
     float *pos = malloc((size_t)(Mz + Mx) * D * sizeof(float));
     if (!st || !pos) {
-        free(st); free(pos);
+        free(st);
+        free(pos);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     st->m = m;
     st->B = batch;
     st->onestream = 1;
-    st->H = xh; st->W = xw; st->gh = gh; st->gw = gw;
-    st->zh = zh; st->zw = zw; st->zgh = zgh; st->zgw = zgw;
+    st->H = xh;
+    st->W = xw;
+    st->gh = gh;
+    st->gw = gw;
+    st->zh = zh;
+    st->zw = zw;
+    st->zgh = zgh;
+    st->zgw = zgw;
     st->M = Mx;
     st->L = Mz + Mx;
     st->cls_row = -1;
@@ -394,7 +438,10 @@ vssm_status vssm_vim_state_new_onestream(vssm_vim_state **out, vssm_vim *m, int 
     model_pos(m, gh, gw, 0, pos + (size_t)Mz * D);
     s = plan(st, pos, err);
     free(pos);
-    if (s != VSSM_OK) { vssm_vim_state_free(st); return s; }
+    if (s != VSSM_OK) {
+        vssm_vim_state_free(st);
+        return s;
+    }
     *out = st;
     return VSSM_OK;
 }
@@ -417,8 +464,8 @@ static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l
         const vssm_vim_dir_w *w = &l->dir[d];
         vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, st->u);
         vssm_op_linear_packed(ctx, st->u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, st->xdbl);
-        vssm_scan1d_args a = {st->B, Di, R, N, st->L, d, d, st->u, st->xdbl, st->xz + Di, 2 * Di,
-                              w->dt_w, w->dt_b, w->A, w->Ds, st->y};
+        vssm_scan1d_args a = {st->B,    Di,          R,      N,       st->L,   d,    d,     st->u,
+                              st->xdbl, st->xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A, w->Ds, st->y};
         vssm_op_scan1d(ctx, &a);
     }
     if (!keep) {
@@ -461,7 +508,7 @@ static vssm_status run(vssm_vim *m, vssm_vim_state *st, vssm_err *err) {
         for (int k = 0; k < c->n_out; k++)
             if (c->out_indices[k] == i) keep = k;
         vim_layer(m, st, &m->layers[i], keep >= 0);
-        if (keep >= 0) {   /* the same block may be listed twice */
+        if (keep >= 0) { /* the same block may be listed twice */
             grid_rows(st, st->ln, st->outs[keep]);
             for (int k = 0; k < keep; k++)
                 if (c->out_indices[k] == i) vssm_op_copy(ctx, st->outs[k], st->outs[keep], (size_t)B * st->M * row);
@@ -481,21 +528,28 @@ vssm_status vssm_vim_forward(vssm_vim *m, vssm_vim_state *st, const float *input
     if (!m || !st || !input) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward: NULL argument");
     if (st->m != m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward: state belongs to another model");
     if (st->onestream)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward: the state is a one-stream (tracking) state; use vssm_vim_forward_onestream");
+        return vssm_err_set(
+            err, VSSM_ERR_INVALID_ARG,
+            "vssm_vim_forward: the state is a one-stream (tracking) state; use vssm_vim_forward_onestream");
     const vssm_vim_config *c = &m->cfg;
     if (vssm_op_upload(m->ctx, st->in, input, (size_t)st->B * st->H * st->W * c->in_chans * sizeof(float)) != 0)
         return vssm_err_set(err, VSSM_ERR_DEVICE, "uploading the input to the device failed");
-    vssm_patch_args pa = {st->B, st->H, st->W, c->in_chans, c->patch_size, c->stride, st->L, 0, st->cls_row, st->in, st->cols};
+    vssm_patch_args pa = {st->B, st->H, st->W,       c->in_chans, c->patch_size, c->stride,
+                          st->L, 0,     st->cls_row, st->in,      st->cols};
     vssm_op_patchify(m->ctx, &pa);
     return run(m, st, err);
 }
 
 vssm_status vssm_vim_forward_onestream(vssm_vim *m, vssm_vim_state *st, const float *templ, const float *search,
                                        vssm_err *err) {
-    if (!m || !st || !templ || !search) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: NULL argument");
-    if (st->m != m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: state belongs to another model");
+    if (!m || !st || !templ || !search)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: NULL argument");
+    if (st->m != m)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: state belongs to another model");
     if (!st->onestream)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vim_forward_onestream: the state was planned by vssm_vim_state_new, not vssm_vim_state_new_onestream");
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "vssm_vim_forward_onestream: the state was planned by vssm_vim_state_new, not "
+                            "vssm_vim_state_new_onestream");
     const vssm_vim_config *c = &m->cfg;
     const size_t C = c->in_chans;
     if (vssm_op_upload(m->ctx, st->in2, templ, (size_t)st->B * st->zh * st->zw * C * sizeof(float)) != 0 ||
@@ -516,7 +570,10 @@ static vssm_tensor tensor_of(const vssm_vim_state *st, float *p, int ndim, int64
     t.data = p;
     t.dtype = VSSM_DTYPE_F32;
     t.ndim = ndim;
-    t.shape[0] = a; t.shape[1] = b; t.shape[2] = c; t.shape[3] = d;
+    t.shape[0] = a;
+    t.shape[1] = b;
+    t.shape[2] = c;
+    t.shape[3] = d;
     for (int i = ndim; i < VSSM_MAX_DIMS; i++) t.shape[i] = 0;
     t.device = vssm_ctx_device(st->m->ctx);
     return t;
@@ -578,14 +635,17 @@ static vssm_status vim_stated(const vssm_source *src, const char *arch, vssm_bac
     return VSSM_OK;
 }
 
-/* Config: a stated arch (above), the metadata, or the shapes. Preprocessing: DeiT's evaluation transform, which Vim uses
- * (Resize 256 bicubic, CenterCrop 224, ImageNet mean/std), unless the metadata says otherwise. */
+/* Config: a stated arch (above), the metadata, or the shapes. Preprocessing: DeiT's
+ * evaluation transform, which Vim uses (Resize 256 bicubic, CenterCrop 224, ImageNet
+ * mean/std), unless the metadata says otherwise. */
 static vssm_status vi_resolve(const vssm_source *src, const char *arch, vssm_backbone_spec *sp, vssm_err *err) {
     vssm_status s;
     vssm_vim_config *cfg = &sp->cfg.vim;
     const char *meta_prefix = !arch && src->meta ? src->meta(src->user, "prefix") : NULL;
-    if (meta_prefix) snprintf(sp->prefix, sizeof sp->prefix, "%s", meta_prefix);
-    else if (!vssm_vim_detect(src, sp->prefix, sizeof sp->prefix)) sp->prefix[0] = 0;
+    if (meta_prefix)
+        snprintf(sp->prefix, sizeof sp->prefix, "%s", meta_prefix);
+    else if (!vssm_vim_detect(src, sp->prefix, sizeof sp->prefix))
+        sp->prefix[0] = 0;
     if (arch) {
         if ((s = vim_stated(src, arch, sp, err)) != VSSM_OK) return s;
     } else if (vssm_vim_config_from_meta(src, cfg, NULL) == VSSM_OK) {
@@ -659,9 +719,18 @@ static int vi_in_chans(const void *m) { return vi_cfg(m)->in_chans; }
 static int vi_min_side(const void *m) { return vi_cfg(m)->patch_size; }
 /* one stage (the final token grid), or the chosen blocks' outputs */
 static int vi_stages(const void *m) { return vi_cfg(m)->n_out > 0 ? vi_cfg(m)->n_out : 1; }
-static int vi_stage_channels(const void *m, int s) { (void)s; return vi_cfg(m)->embed_dim; }
-static int vi_stage_stride(const void *m, int s) { (void)s; return vi_cfg(m)->stride; }
-static double vi_stage_offset(const void *m, int s) { (void)s; return 0.5 * vi_cfg(m)->patch_size; }
+static int vi_stage_channels(const void *m, int s) {
+    (void)s;
+    return vi_cfg(m)->embed_dim;
+}
+static int vi_stage_stride(const void *m, int s) {
+    (void)s;
+    return vi_cfg(m)->stride;
+}
+static double vi_stage_offset(const void *m, int s) {
+    (void)s;
+    return 0.5 * vi_cfg(m)->patch_size;
+}
 static void vi_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) {
     (void)s;
     vssm_vim_grid(vi_cfg(m), h, w, hs, ws);
@@ -669,7 +738,10 @@ static void vi_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) 
 static double vi_macs(const void *m, int h, int w) { return vssm_vim_macs(vi_cfg(m), h, w); }
 static int64_t vi_params(const void *m) { return vssm_vim_param_count(vi_cfg(m)); }
 static int vi_num_classes(const void *m) { return vi_cfg(m)->num_classes; }
-static vssm_cls_input vi_cls_input(const void *m) { (void)m; return VSSM_CLS_TOKEN; }
+static vssm_cls_input vi_cls_input(const void *m) {
+    (void)m;
+    return VSSM_CLS_TOKEN;
+}
 static int vi_detect(const vssm_source *src, char *prefix, size_t n) { return vssm_vim_detect(src, prefix, n); }
 static vssm_tensor vi_cls_token(const void *m, const void *st) {
     (void)m;
@@ -692,11 +764,31 @@ static vssm_tensor vi_feature(const void *m, const void *st, int s) {
 }
 
 const vssm_backbone_impl vssm_vim_impl = {
-    .kind = VSSM_BACKBONE_VIM, .name = "Vision Mamba", .arch_prefix = "vim", .detect = vi_detect,
-    .resolve = vi_resolve, .load = vi_load, .free = vi_free, .describe = vi_describe, .arch = vi_arch, .ctx = vi_ctx,
-    .in_chans = vi_in_chans, .min_side = vi_min_side, .num_classes = vi_num_classes, .cls_input = vi_cls_input,
-    .stages = vi_stages, .stage_channels = vi_stage_channels, .stage_stride = vi_stage_stride,
-    .stage_offset = vi_stage_offset, .stage_size = vi_stage_size, .macs = vi_macs, .params = vi_params,
-    .state_new = vi_state_new, .state_free = vi_state_free, .state_bytes = vi_state_bytes, .forward = vi_forward,
-    .feature = vi_feature, .cls_token = vi_cls_token,
+    .kind = VSSM_BACKBONE_VIM,
+    .name = "Vision Mamba",
+    .arch_prefix = "vim",
+    .detect = vi_detect,
+    .resolve = vi_resolve,
+    .load = vi_load,
+    .free = vi_free,
+    .describe = vi_describe,
+    .arch = vi_arch,
+    .ctx = vi_ctx,
+    .in_chans = vi_in_chans,
+    .min_side = vi_min_side,
+    .num_classes = vi_num_classes,
+    .cls_input = vi_cls_input,
+    .stages = vi_stages,
+    .stage_channels = vi_stage_channels,
+    .stage_stride = vi_stage_stride,
+    .stage_offset = vi_stage_offset,
+    .stage_size = vi_stage_size,
+    .macs = vi_macs,
+    .params = vi_params,
+    .state_new = vi_state_new,
+    .state_free = vi_state_free,
+    .state_bytes = vi_state_bytes,
+    .forward = vi_forward,
+    .feature = vi_feature,
+    .cls_token = vi_cls_token,
 };

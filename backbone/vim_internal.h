@@ -9,18 +9,18 @@
 
 /* One direction of the v2 mixer (forward: conv1d, x_proj, ...; backward: the *_b set). */
 typedef struct vssm_vim_dir_w {
-    float *conv_w, *conv_b;   /* (K, Di), (Di) */
-    float *x_proj;            /* (R+2N, Di) */
-    float *dt_w, *dt_b;       /* (R, Di) transposed at load, (Di) */
-    float *A;                 /* (N, Di) = -exp(A_log), transposed at load */
-    float *Ds;                /* (Di) */
+    float *conv_w, *conv_b; /* (K, Di), (Di) */
+    float *x_proj;          /* (R+2N, Di) */
+    float *dt_w, *dt_b;     /* (R, Di) transposed at load, (Di) */
+    float *A;               /* (N, Di) = -exp(A_log), transposed at load */
+    float *Ds;              /* (Di) */
 } vssm_vim_dir_w;
 
 typedef struct vssm_vim_layer_w {
-    float *norm_w;            /* (D) RMSNorm */
-    float *in_proj;           /* (2Di, D): rows [0, Di) x, [Di, 2Di) z */
-    vssm_vim_dir_w dir[2];    /* 0 forward, 1 backward */
-    float *out_proj;          /* (D, Di), scaled by 1/2 at load for div2 (exact) */
+    float *norm_w;         /* (D) RMSNorm */
+    float *in_proj;        /* (2Di, D): rows [0, Di) x, [Di, 2Di) z */
+    vssm_vim_dir_w dir[2]; /* 0 forward, 1 backward */
+    float *out_proj;       /* (D, Di), scaled by 1/2 at load for div2 (exact) */
 } vssm_vim_layer_w;
 
 struct vssm_vim {
@@ -40,21 +40,21 @@ struct vssm_vim {
 struct vssm_vim_state {
     vssm_vim *m;
     int B, onestream;
-    int H, W, gh, gw;          /* the image (search image in one-stream mode) and its grid */
-    int zh, zw, zgh, zgw;      /* one-stream template and its grid */
-    int64_t M, L;              /* feature tokens per image, sequence length */
-    int64_t cls_row;           /* class token's index, -1 in one-stream mode and without one */
-    float *in, *in2;           /* (B, H, W, C); template (one-stream) */
-    float *cols;               /* (B*L, C*P*P) patches (class rows stay 0) */
-    float *pos;                /* (L, D) */
-    float *x;                  /* (B*L, D) residual stream */
-    float *ln;                 /* (B*L, D) normed; after the last block: the final tokens */
-    float *xz;                 /* (B*L, 2Di) */
-    float *u, *y;              /* (B*L, Di) */
-    float *xdbl;               /* (B*L, R+2N) */
-    float *feat;               /* (B, gh, gw, D) */
-    float *cls;                /* (B, D) */
-    float *tap_embed, *tap_b0; /* (B*L, D) copies */
+    int H, W, gh, gw;              /* the image (search image in one-stream mode) and its grid */
+    int zh, zw, zgh, zgw;          /* one-stream template and its grid */
+    int64_t M, L;                  /* feature tokens per image, sequence length */
+    int64_t cls_row;               /* class token's index, -1 in one-stream mode and without one */
+    float *in, *in2;               /* (B, H, W, C); template (one-stream) */
+    float *cols;                   /* (B*L, C*P*P) patches (class rows stay 0) */
+    float *pos;                    /* (L, D) */
+    float *x;                      /* (B*L, D) residual stream */
+    float *ln;                     /* (B*L, D) normed; after the last block: the final tokens */
+    float *xz;                     /* (B*L, 2Di) */
+    float *u, *y;                  /* (B*L, Di) */
+    float *xdbl;                   /* (B*L, R+2N) */
+    float *feat;                   /* (B, gh, gw, D) */
+    float *cls;                    /* (B, D) */
+    float *tap_embed, *tap_b0;     /* (B*L, D) copies */
     float *outs[VSSM_VIM_MAX_OUT]; /* (B, gh, gw, D): outputs of blocks out_indices[k] */
     size_t bytes;
 };

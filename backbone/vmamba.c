@@ -68,7 +68,7 @@ static int walk_block(vssm_walker *w, const vssm_vmamba_config *cfg, int s, int 
     VISIT(NM("op.Ds"), VSSM_XF_PLAIN, 1, &b->Ds, K * Di);
     if (walk_ln(w, NM("op.out_norm"), Di, &b->out_norm_w, &b->out_norm_b)) return 1;
     VISIT(NM("op.out_proj.weight"), VSSM_XF_LINEAR, 1, &b->out_proj, d, Di);
-    if (hid == 0) return 0;   /* v0: no MLP */
+    if (hid == 0) return 0; /* v0: no MLP */
     if (walk_ln(w, NM("norm2"), d, &b->norm2_w, &b->norm2_b)) return 1;
     VISIT(NM("mlp.fc1.weight"), VSSM_XF_LINEAR, 1, &b->fc1_w, hid, d);
     VISIT(NM("mlp.fc1.bias"), VSSM_XF_PLAIN, 1, &b->fc1_b, hid);
@@ -137,8 +137,8 @@ void vssm_vmamba_free(vssm_vmamba *m) {
     free(m);
 }
 
-vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
-                             const vssm_source *src, const char *prefix, vssm_err *err) {
+vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg, const vssm_source *src,
+                             const char *prefix, vssm_err *err) {
     *out = NULL;
     vssm_status s = vssm_vmamba_config_validate(cfg, err);
     if (s != VSSM_OK) return s;
@@ -149,7 +149,10 @@ vssm_status vssm_vmamba_load(vssm_vmamba **out, vssm_ctx *ctx, const vssm_vmamba
     for (int i = 0; i < VSSM_VMAMBA_STAGES; i++) {
         if (cfg->depths[i] == 0) continue;
         m->stage[i].blocks = calloc((size_t)cfg->depths[i], sizeof(vssm_block_w));
-        if (!m->stage[i].blocks) { vssm_vmamba_free(m); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+        if (!m->stage[i].blocks) {
+            vssm_vmamba_free(m);
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        }
     }
     const vssm_load_spec ls = {vssm_vmamba_walk, cfg, m, "VMamba", NULL};
     void *arena = NULL;
@@ -193,8 +196,10 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
     const vssm_vmamba_config *cfg = &m->cfg;
     const int v0 = vssm_vmamba_is_v0(cfg);
     if (v0 && (h < 4 || w < 4))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d: the 4x4 patch embed of a v0 VMamba needs 4x4 "
-                            "or more", h, w);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "input size %dx%d: the 4x4 patch embed of a v0 VMamba needs 4x4 "
+                            "or more",
+                            h, w);
     vssm_vmamba_state *st = calloc(1, sizeof *st);
     if (!st) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     st->m = m;
@@ -216,7 +221,8 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
         if (L * d > max_ld) max_ld = L * d;
         if (L * di > max_di) max_di = L * di;
         if (L * hid > max_hid) max_hid = L * hid;
-        size_t sw = vssm_op_scan_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state);
+        size_t sw = vssm_op_scan_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)di, vssm_vmamba_dt_rank(cfg, s),
+                                           cfg->d_state);
         if (sw > ws) ws = sw;
         if (s + 1 < VSSM_VMAMBA_STAGES && !v0) {
             size_t cw = vssm_op_conv3x3s2_workspace(m->ctx, batch, st->hs[s], st->ws[s], (int)d);
@@ -267,12 +273,14 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
 
     vssm_op_layernorm(ctx, x, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, st->ln);
     vssm_op_linear_packed(ctx, st->ln, M, d, b->in_proj, NULL, v0 ? 2 * Di : Di, VSSM_ACT_NONE, 0, st->xi);
-    if (v0) vssm_op_dwconv3x3_bias(ctx, st->xi, 2 * Di, B, H, W, Di, b->conv, b->conv_b, VSSM_ACT_SILU, st->u);
-    else vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
-    vssm_scan_args a = {B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
-                        st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
+    if (v0)
+        vssm_op_dwconv3x3_bias(ctx, st->xi, 2 * Di, B, H, W, Di, b->conv, b->conv_b, VSSM_ACT_SILU, st->u);
+    else
+        vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
+    vssm_scan_args a = {
+        B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state, st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
     vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
-    float *yn = v0 ? st->y : st->xi;   /* v0: xi still holds z */
+    float *yn = v0 ? st->y : st->xi; /* v0: xi still holds z */
     vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, yn);
     if (v0) vssm_op_mul_silu(ctx, yn, M, Di, st->xi + Di, 2 * Di);
     vssm_op_linear_packed(ctx, yn, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
@@ -291,7 +299,7 @@ static void patch_embed(vssm_vmamba *m, vssm_vmamba_state *st) {
     const int B = st->B, C = cfg->dims[0], in = cfg->in_chans;
     const int64_t M0 = (int64_t)B * st->hs[0] * st->ws[0];
     if (vssm_vmamba_is_v0(cfg)) {
-        const int64_t rows = (int64_t)st->hs[0] * st->ws[0];   /* patches per image */
+        const int64_t rows = (int64_t)st->hs[0] * st->ws[0]; /* patches per image */
         const vssm_patch_args pa = {B, st->H, st->W, in, 4, 4, rows, 0, -1, st->in, st->pe_mid};
         vssm_op_patchify(ctx, &pa);
         vssm_op_linear_packed(ctx, st->pe_mid, M0, 16 * in, m->pe0_w, m->pe0_b, C, VSSM_ACT_NONE, 0, st->feat[0]);
@@ -326,7 +334,8 @@ static void downsample(vssm_vmamba *m, vssm_vmamba_state *st, int s) {
 
 vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const float *input, vssm_err *err) {
     if (!m || !st || !input) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_forward: NULL argument");
-    if (st->m != m) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_forward: state belongs to another model");
+    if (st->m != m)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_forward: state belongs to another model");
     vssm_ctx *ctx = m->ctx;
     const vssm_vmamba_config *cfg = &m->cfg;
     const int B = st->B, C = cfg->dims[0];
@@ -391,9 +400,12 @@ vssm_status vssm_vmamba_state_keep_taps(vssm_vmamba_state *st, vssm_err *err) {
 
 vssm_tensor vssm_vmamba_tap(const vssm_vmamba_state *st, const char *name) {
     vssm_tensor t = vssm_vmamba_feature(st, 0);
-    if (!strcmp(name, "patch_embed")) t.data = st->tap_pe;
-    else if (!strcmp(name, "block0")) t.data = st->tap_b0;
-    else memset(&t, 0, sizeof t);
+    if (!strcmp(name, "patch_embed"))
+        t.data = st->tap_pe;
+    else if (!strcmp(name, "block0"))
+        t.data = st->tap_b0;
+    else
+        memset(&t, 0, sizeof t);
     return t;
 }
 
@@ -414,7 +426,8 @@ static vssm_status vm_resolve(const vssm_source *src, const char *arch, vssm_bac
     if (arch) {
         vssm_vmamba_config inferred;
         if ((s = vssm_vmamba_config_preset(cfg, arch, err)) != VSSM_OK) return s;
-        cfg->num_classes = vssm_vmamba_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes : 0;
+        cfg->num_classes = vssm_vmamba_config_infer(src, sp->prefix, &inferred, NULL) == VSSM_OK ? inferred.num_classes
+                                                                                                 : 0;
         if ((s = vssm_vmamba_config_check(cfg, src, sp->prefix, err)) != VSSM_OK) return s;
         vssm_vmamba_config ignored;
         if (has_meta) vssm_vmamba_config_from_meta(src, &ignored, &sp->pp, NULL);
@@ -430,7 +443,7 @@ static void vm_describe(const vssm_backbone_spec *sp, vssm_backbone_desc *d) {
     snprintf(d->arch, sizeof d->arch, "%s", c->arch);
     d->num_classes = c->num_classes;
     vssm_config_meta cm;
-    vssm_vmamba_config_to_meta(c, NULL, &cm);   /* the config keys only */
+    vssm_vmamba_config_to_meta(c, NULL, &cm); /* the config keys only */
     for (int i = 0; i < cm.n && d->n_meta < VSSM_BACKBONE_META_MAX; i++, d->n_meta++) {
         snprintf(d->meta_key[d->n_meta], sizeof d->meta_key[0], "%s", cm.key[i]);
         snprintf(d->meta_value[d->n_meta], sizeof d->meta_value[0], "%s", cm.value[i]);
@@ -453,10 +466,19 @@ static vssm_ctx *vm_ctx(const void *m) { return vssm_vmamba_ctx((const vssm_vmam
 static int vm_in_chans(const void *m) { return vm_cfg(m)->in_chans; }
 static int vm_min_side(const void *m) { return vssm_vmamba_is_v0(vm_cfg(m)) ? 4 : 1; }
 static int vm_num_classes(const void *m) { return vm_cfg(m)->num_classes; }
-static vssm_cls_input vm_cls_input(const void *m) { (void)m; return VSSM_CLS_POOLED; }
-static int vm_stages(const void *m) { (void)m; return VSSM_VMAMBA_STAGES; }
+static vssm_cls_input vm_cls_input(const void *m) {
+    (void)m;
+    return VSSM_CLS_POOLED;
+}
+static int vm_stages(const void *m) {
+    (void)m;
+    return VSSM_VMAMBA_STAGES;
+}
 static int vm_stage_channels(const void *m, int s) { return vm_cfg(m)->dims[s]; }
-static int vm_stage_stride(const void *m, int s) { (void)m; return 4 << s; }
+static int vm_stage_stride(const void *m, int s) {
+    (void)m;
+    return 4 << s;
+}
 /* v2: the centre of the stride-2 3x3 conv chain; v0: of the stride x stride cell a 4x4 patch
  * embed and 2x2 merges cover */
 static double vm_stage_offset(const void *m, int s) { return vssm_vmamba_is_v0(vm_cfg(m)) ? (4 << s) / 2.0 : 0.5; }
@@ -482,11 +504,31 @@ static vssm_tensor vm_feature(const void *m, const void *st, int s) {
 }
 
 const vssm_backbone_impl vssm_vmamba_impl = {
-    .kind = VSSM_BACKBONE_VMAMBA, .name = "VMamba", .arch_prefix = "vmamba", .detect = vm_detect,
-    .resolve = vm_resolve, .load = vm_load, .free = vm_free, .describe = vm_describe, .arch = vm_arch, .ctx = vm_ctx,
-    .in_chans = vm_in_chans, .min_side = vm_min_side, .num_classes = vm_num_classes, .cls_input = vm_cls_input,
-    .stages = vm_stages, .stage_channels = vm_stage_channels, .stage_stride = vm_stage_stride,
-    .stage_offset = vm_stage_offset, .stage_size = vm_stage_size, .macs = vm_macs, .params = vm_params,
-    .state_new = vm_state_new, .state_free = vm_state_free, .state_bytes = vm_state_bytes, .forward = vm_forward,
-    .feature = vm_feature, .cls_token = NULL,
+    .kind = VSSM_BACKBONE_VMAMBA,
+    .name = "VMamba",
+    .arch_prefix = "vmamba",
+    .detect = vm_detect,
+    .resolve = vm_resolve,
+    .load = vm_load,
+    .free = vm_free,
+    .describe = vm_describe,
+    .arch = vm_arch,
+    .ctx = vm_ctx,
+    .in_chans = vm_in_chans,
+    .min_side = vm_min_side,
+    .num_classes = vm_num_classes,
+    .cls_input = vm_cls_input,
+    .stages = vm_stages,
+    .stage_channels = vm_stage_channels,
+    .stage_stride = vm_stage_stride,
+    .stage_offset = vm_stage_offset,
+    .stage_size = vm_stage_size,
+    .macs = vm_macs,
+    .params = vm_params,
+    .state_new = vm_state_new,
+    .state_free = vm_state_free,
+    .state_bytes = vm_state_bytes,
+    .forward = vm_forward,
+    .feature = vm_feature,
+    .cls_token = NULL,
 };

@@ -36,34 +36,45 @@ int main(int argc, char **argv) {
     o.n_threads = threads;
     vssm_ctx *ctx;
     vssm_err err = {0};
-    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     if (threads > 0) omp_set_num_threads(threads);
     if (argc > 4 && atoi(argv[4]) > 0) ctx->gemm_kc = atoi(argv[4]);
-    typedef struct { const char *what; int M, K, N; } shape;
-    static const shape vm[] = {   /* VMamba-T 224 (ssm_ratio 1, d_state 1): in_proj, x_proj, out_proj, fc1, fc2 */
-        {"s1 in_proj", 3136, 96, 96},    {"s1 x_proj", 3136, 96, 32},    {"s1 out_proj", 3136, 96, 96},
-        {"s1 fc1", 3136, 96, 384},       {"s1 fc2", 3136, 384, 96},
-        {"s2 in_proj", 784, 192, 192},   {"s2 x_proj", 784, 192, 56},    {"s2 out_proj", 784, 192, 192},
-        {"s2 fc1", 784, 192, 768},       {"s2 fc2", 784, 768, 192},
-        {"s3 in_proj", 196, 384, 384},   {"s3 x_proj", 196, 384, 104},   {"s3 out_proj", 196, 384, 384},
-        {"s3 fc1", 196, 384, 1536},      {"s3 fc2", 196, 1536, 384},
-        {"s4 in_proj", 49, 768, 768},    {"s4 x_proj", 49, 768, 200},    {"s4 out_proj", 49, 768, 768},
-        {"s4 fc1", 49, 768, 3072},       {"s4 fc2", 49, 3072, 768},
+    typedef struct {
+        const char *what;
+        int M, K, N;
+    } shape;
+    static const shape vm[] = {
+        /* VMamba-T 224 (ssm_ratio 1, d_state 1): in_proj, x_proj, out_proj, fc1, fc2 */
+        {"s1 in_proj", 3136, 96, 96},   {"s1 x_proj", 3136, 96, 32},    {"s1 out_proj", 3136, 96, 96},
+        {"s1 fc1", 3136, 96, 384},      {"s1 fc2", 3136, 384, 96},      {"s2 in_proj", 784, 192, 192},
+        {"s2 x_proj", 784, 192, 56},    {"s2 out_proj", 784, 192, 192}, {"s2 fc1", 784, 192, 768},
+        {"s2 fc2", 784, 768, 192},      {"s3 in_proj", 196, 384, 384},  {"s3 x_proj", 196, 384, 104},
+        {"s3 out_proj", 196, 384, 384}, {"s3 fc1", 196, 384, 1536},     {"s3 fc2", 196, 1536, 384},
+        {"s4 in_proj", 49, 768, 768},   {"s4 x_proj", 49, 768, 200},    {"s4 out_proj", 49, 768, 768},
+        {"s4 fc1", 49, 768, 3072},      {"s4 fc2", 49, 3072, 768},
     };
     static const shape other[] = {
-        {"vmamba-t s1 fc1", 3136, 96, 384},  {"vmamba-t s1 fc2", 3136, 384, 96},
-        {"vmamba-t s2 fc2", 784, 768, 192},  {"vmamba-t s3 fc2", 196, 1536, 384},
-        {"cls head b1", 1, 768, 1000},       {"cls head b64", 64, 768, 1000},
-        {"vim patch embed", 196, 768, 192},  {"seg 1x1 512->512 64^2", 4096, 512, 512},
-        {"seg 3x3 512->512 32^2", 1024, 4608, 512}, {"seg 3x3 2048->512 16^2", 256, 18432, 512},
+        {"vmamba-t s1 fc1", 3136, 96, 384},
+        {"vmamba-t s1 fc2", 3136, 384, 96},
+        {"vmamba-t s2 fc2", 784, 768, 192},
+        {"vmamba-t s3 fc2", 196, 1536, 384},
+        {"cls head b1", 1, 768, 1000},
+        {"cls head b64", 64, 768, 1000},
+        {"vim patch embed", 196, 768, 192},
+        {"seg 1x1 512->512 64^2", 4096, 512, 512},
+        {"seg 3x3 512->512 32^2", 1024, 4608, 512},
+        {"seg 3x3 2048->512 16^2", 256, 18432, 512},
         {"seg 3x3 2048->512 chunk", 1024, 18432, 512},
     };
     const int use_vm = argc > 5 && !strcmp(argv[5], "vmamba");
     const shape *sh = use_vm ? vm : other;
     const size_t nsh = use_vm ? sizeof vm / sizeof *vm : sizeof other / sizeof *other;
     printf("K block %d\n", ctx->gemm_kc);
-    printf("%s\n%-26s %9s %9s %9s %9s %12s %12s\n", vssm_ctx_describe(ctx), "shape (M, K, N)", "plain ms",
-           "packed ms", "blas ms", "blas GF/s", "plain/blas", "packed/blas");
+    printf("%s\n%-26s %9s %9s %9s %9s %12s %12s\n", vssm_ctx_describe(ctx), "shape (M, K, N)", "plain ms", "packed ms",
+           "blas ms", "blas GF/s", "plain/blas", "packed/blas");
     for (size_t s = 0; s < nsh; s++) {
         const int M = sh[s].M, K = sh[s].K, N = sh[s].N;
         float *x = malloc((size_t)M * K * 4), *w = malloc((size_t)N * K * 4), *b = malloc((size_t)N * 4);

@@ -28,7 +28,10 @@ int main(int argc, char **argv) {
     o.n_threads = threads;
     vssm_ctx *ctx;
     vssm_err err = {0};
-    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     const struct { int H, W, D, R; } st[] = {{56, 56, 96, 6}, {28, 28, 192, 12}, {14, 14, 384, 24}, {7, 7, 768, 48}};
     printf("%s\n%-14s %10s %14s\n", vssm_ctx_describe(ctx), "stage (HxW, D)", "ms/call", "ns/element");
     unsigned seed = 1;
@@ -45,18 +48,29 @@ int main(int argc, char **argv) {
         fill(A, (size_t)K * N * D, -1.5f, -0.5f, &seed);
         fill(Ds, (size_t)K * D, 0.9f, 1.1f, &seed);
         void *ws = malloc(vssm_op_scan_workspace(ctx, 1, H, W, D, R, N));
-        float *xpp = malloc(vssm_op_linear_pack_numel(ctx, K * (R + 2 * N), D) * 4);   /* the op's layout */
+        float *xpp = malloc(vssm_op_linear_pack_numel(ctx, K * (R + 2 * N), D) * 4); /* the op's layout */
         vssm_op_linear_pack(ctx, xp, K * (R + 2 * N), D, xpp);
         vssm_scan_args a = {1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y};
         vssm_op_ss2d_scan(ctx, &a, ws);
         int reps = 0;
         double t0 = now_s(), t;
-        do { vssm_op_ss2d_scan(ctx, &a, ws); reps++; } while ((t = now_s() - t0) < 0.5);
+        do {
+            vssm_op_ss2d_scan(ctx, &a, ws);
+            reps++;
+        } while ((t = now_s() - t0) < 0.5);
         t /= reps;
         char name[32];
         snprintf(name, sizeof name, "%dx%d, %d", H, W, D);
         printf("%-14s %10.3f %14.3f\n", name, t * 1e3, t * 1e9 / ((double)L * D * K));
-        free(u); free(y); free(xp); free(xpp); free(dw); free(db); free(A); free(Ds); free(ws);
+        free(u);
+        free(y);
+        free(xp);
+        free(xpp);
+        free(dw);
+        free(db);
+        free(A);
+        free(Ds);
+        free(ws);
     }
     vssm_ctx_free(ctx);
     return 0;

@@ -17,14 +17,17 @@ double vssm_box_iou(vssm_box a, vssm_box b) {
 vssm_status vssm_crop_plan(vssm_box box, double factor, int out_sz, int img_w, int img_h, vssm_crop_info *info,
                            vssm_err *err) {
     if (!(isfinite(box.x) && isfinite(box.y) && isfinite(box.w) && isfinite(box.h)))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: box (%g, %g, %g, %g) is not finite", box.x, box.y, box.w, box.h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: box (%g, %g, %g, %g) is not finite", box.x, box.y, box.w,
+                            box.h);
     if (!(box.w > 0 && box.h > 0))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: box (%g, %g, %g, %g) has zero or negative size", box.x, box.y,
-                            box.w, box.h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: box (%g, %g, %g, %g) has zero or negative size", box.x,
+                            box.y, box.w, box.h);
     if (!(factor > 0) || out_sz < 1 || out_sz > 8192)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: factor %g must be > 0 and out_sz %d in 1..8192", factor, out_sz);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: factor %g must be > 0 and out_sz %d in 1..8192", factor,
+                            out_sz);
     double side = ceil(sqrt(box.w * box.h) * factor);
-    if (side < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: too small bounding box (crop side %g < 1)", side);
+    if (side < 1)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: too small bounding box (crop side %g < 1)", side);
     if (side > 1 << 20) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop: crop side %g is absurdly large", side);
     const int cs = (int)side;
     /* Python's round(): half to even; rint does that in the default rounding mode */
@@ -54,8 +57,14 @@ static void linear_taps(int d, int out_sz, int cs, int *s0, int *s1, float *f) {
     double sx = (d + 0.5) * scale - 0.5;
     int i = (int)floor(sx);
     double fr = sx - i;
-    if (i < 0) { i = 0; fr = 0; }
-    if (i >= cs - 1) { i = cs - 1; fr = 0; }
+    if (i < 0) {
+        i = 0;
+        fr = 0;
+    }
+    if (i >= cs - 1) {
+        i = cs - 1;
+        fr = 0;
+    }
     *s0 = i;
     *s1 = i + 1 < cs ? i + 1 : cs - 1;
     *f = (float)fr;

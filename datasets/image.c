@@ -68,8 +68,7 @@ vssm_image_format vssm_image_sniff(const void *buf, size_t n) {
     if (!b) return VSSM_IMAGE_FORMAT_UNKNOWN;
     if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return VSSM_IMAGE_FORMAT_JPEG;
     if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return VSSM_IMAGE_FORMAT_PNG;
-    if (n >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0))
-        return VSSM_IMAGE_FORMAT_GIF;
+    if (n >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0)) return VSSM_IMAGE_FORMAT_GIF;
     if (n >= 2 && b[0] == 'B' && b[1] == 'M') return VSSM_IMAGE_FORMAT_BMP;
     if (n >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7' &&
         (b[2] == ' ' || b[2] == '\t' || b[2] == '\n' || b[2] == '\r'))
@@ -89,11 +88,9 @@ vssm_status vssm_image_alloc(vssm_image *out, int w, int h, int c, vssm_err *err
     if (w <= 0 || h <= 0 || c < 1 || c > 4)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "invalid image size %dx%dx%d", w, h, c);
     size_t n = (size_t)w * (size_t)h;
-    if (n > SIZE_MAX / 4 / (size_t)c)
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "image %dx%dx%d is too large", w, h, c);
+    if (n > SIZE_MAX / 4 / (size_t)c) return vssm_err_set(err, VSSM_ERR_NOMEM, "image %dx%dx%d is too large", w, h, c);
     out->data = (uint8_t *)malloc(n * (size_t)c);
-    if (!out->data)
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for a %dx%dx%d image", w, h, c);
+    if (!out->data) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for a %dx%dx%d image", w, h, c);
     out->w = w;
     out->h = h;
     out->c = c;
@@ -107,11 +104,11 @@ void vssm_image_free(vssm_image *im) {
 }
 
 /* The bomb guard: called with the header's size before any pixel buffer exists. */
-static vssm_status check_size(const char *name, const char *fmt, int64_t w, int64_t h,
-                              const vssm_image_limits *lim, vssm_err *err) {
+static vssm_status check_size(const char *name, const char *fmt, int64_t w, int64_t h, const vssm_image_limits *lim,
+                              vssm_err *err) {
     if (w <= 0 || h <= 0)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %s header gives an empty size %lldx%lld",
-                            name, fmt, (long long)w, (long long)h);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %s header gives an empty size %lldx%lld", name, fmt,
+                            (long long)w, (long long)h);
     int64_t max = lim ? lim->max_pixels : 0;
     if (max == 0) max = VSSM_IMAGE_MAX_PIXELS_DEFAULT;
     if (w > INT_MAX / 4 || h > INT_MAX / 4 || (max > 0 && w * h > max))
@@ -149,9 +146,15 @@ static vssm_status jpeg_check_scan_sizes(const uint8_t *b, size_t n, const char 
     while (i + 4 <= n) {
         if (b[i] != 0xFF) return VSSM_OK; /* not where a marker should be: the decoder decides */
         int m = b[i + 1];
-        if (m == 0xFF) { i++; continue; } /* fill byte */
-        if (m == 0xD9) return VSSM_OK;    /* EOI */
-        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { i += 2; continue; }
+        if (m == 0xFF) {
+            i++;
+            continue;
+        }                              /* fill byte */
+        if (m == 0xD9) return VSSM_OK; /* EOI */
+        if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {
+            i += 2;
+            continue;
+        }
         size_t L = be16(b + i + 2);
         if (L < 2 || i + 2 + L > n) return VSSM_OK;
         const uint8_t *seg = b + i + 4;
@@ -206,8 +209,7 @@ static vssm_status jpeg_check_scan_sizes(const uint8_t *b, size_t n, const char 
             return vssm_err_set(err, VSSM_ERR_FORMAT,
                                 "%s: truncated JPEG data (a scan of the %ux%u image codes %llu blocks, "
                                 "which take at least %llu bytes, but the file holds %zu)",
-                                name, X, Y, (unsigned long long)blocks,
-                                (unsigned long long)((blocks + 7) / 8), data);
+                                name, X, Y, (unsigned long long)blocks, (unsigned long long)((blocks + 7) / 8), data);
         i = j;
     }
     return VSSM_OK;
@@ -222,8 +224,7 @@ static vssm_status decode_jpeg(vssm_image *out, const uint8_t *buf, size_t n, co
     uint8_t *cmyk = NULL;
     int w = 0, h = 0, subsamp = 0, cs = 0;
     if (tjDecompressHeader3(tj, buf, (unsigned long)n, &w, &h, &subsamp, &cs) != 0) {
-        st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: unreadable JPEG header (%s)", name,
-                          tjGetErrorStr2(tj));
+        st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: unreadable JPEG header (%s)", name, tjGetErrorStr2(tj));
         goto done;
     }
     if ((st = check_size(name, "JPEG", w, h, lim, err)) != VSSM_OK) goto done;
@@ -309,8 +310,8 @@ static void png_on_warning(png_structp png, png_const_charp msg) { (void)png, (v
 
 /* Converts one decoded row (libpng output: packed to 1 byte/sample, 16-bit big-endian)
  * to RGB with PIL's rules. */
-static void png_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int color_type, int depth,
-                           const png_color *pal, int npal) {
+static void png_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int color_type, int depth, const png_color *pal,
+                           int npal) {
     int x;
     if (depth == 16) {
         switch (color_type) {
@@ -393,8 +394,8 @@ static int want_channels_of(int color_type) {
 /* Deflate expands at most 1032 times (a 2-bit code for a 258-byte match): pixel data of
  * w * h * bits / 8 bytes needs at least that / 1032 bytes of IDAT. A file cut short (or a
  * header edited to claim more) is refused before any allocation. */
-static vssm_status png_check_idat(const uint8_t *buf, size_t n, const char *name, png_uint_32 w, png_uint_32 h, int depth,
-                                  int color_type, vssm_err *err) {
+static vssm_status png_check_idat(const uint8_t *buf, size_t n, const char *name, png_uint_32 w, png_uint_32 h,
+                                  int depth, int color_type, vssm_err *err) {
     int bits = depth * want_channels_of(color_type);
     uint64_t need = ((uint64_t)w * (uint64_t)bits + 7) / 8 * (uint64_t)h;
     uint64_t idat = png_idat_bytes(buf, n);
@@ -402,7 +403,8 @@ static vssm_status png_check_idat(const uint8_t *buf, size_t n, const char *name
         return vssm_err_set(err, VSSM_ERR_FORMAT,
                             "%s: truncated PNG data (a %ux%u image needs at least %llu bytes of "
                             "compressed data, the file holds %llu)",
-                            name, (unsigned)w, (unsigned)h, (unsigned long long)(need / 1032), (unsigned long long)idat);
+                            name, (unsigned)w, (unsigned)h, (unsigned long long)(need / 1032),
+                            (unsigned long long)idat);
     return VSSM_OK;
 }
 
@@ -415,7 +417,8 @@ static vssm_status png_read_pixels(png_state *v, vssm_image *out, const char *na
         /* one row at a time, converted straight into the output: no second full-size buffer */
         v->rows = (uint8_t *)malloc(rowbytes);
         if (!v->rows)
-            return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for a %ux%u image", name, (unsigned)w, (unsigned)h);
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory for a %ux%u image", name, (unsigned)w,
+                                (unsigned)h);
         for (png_uint_32 y = 0; y < h; y++) {
             png_read_row(v->png, v->rows, NULL);
             png_row_to_rgb(v->rows, out->data + (size_t)y * w * 3, (int)w, color_type, depth, pal, npal);
@@ -452,8 +455,7 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
         goto done;
     }
     if (setjmp(png_jmpbuf(v->png))) {
-        if (v->st == VSSM_OK)
-            v->st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: corrupt PNG (%s)", name, v->src.msg);
+        if (v->st == VSSM_OK) v->st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: corrupt PNG (%s)", name, v->src.msg);
         goto done;
     }
     png_set_read_fn(v->png, &v->src, png_read_mem);
@@ -470,8 +472,10 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
     if ((v->st = png_check_idat(buf, n, name, w, h, depth, color_type, err)) != VSSM_OK) goto done;
 
     if (depth < 8) {
-        if (color_type == PNG_COLOR_TYPE_GRAY) png_set_expand_gray_1_2_4_to_8(v->png);
-        else png_set_packing(v->png); /* palette indices, one per byte */
+        if (color_type == PNG_COLOR_TYPE_GRAY)
+            png_set_expand_gray_1_2_4_to_8(v->png);
+        else
+            png_set_packing(v->png); /* palette indices, one per byte */
     }
     /* No png_set_expand / tRNS / gamma / strip_16: the conversions are PIL's, done below. */
     png_set_interlace_handling(v->png);
@@ -480,8 +484,10 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
     if (color_type < 0 || color_type > 6 || want_channels[color_type] == 0 ||
         png_get_channels(v->png, v->info) != want_channels[color_type] ||
         png_get_bit_depth(v->png, v->info) != (depth == 16 ? 16 : 8)) {
-        v->st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: unsupported PNG layout (colour type %d, "
-                             "depth %d)", name, color_type, depth);
+        v->st = vssm_err_set(err, VSSM_ERR_FORMAT,
+                             "%s: unsupported PNG layout (colour type %d, "
+                             "depth %d)",
+                             name, color_type, depth);
         goto done;
     }
     size_t rowbytes = png_get_rowbytes(v->png, v->info);
@@ -491,8 +497,7 @@ static vssm_status decode_png(vssm_image *out, const uint8_t *buf, size_t n, con
     }
     png_colorp pal = NULL;
     int npal = 0;
-    if (color_type == PNG_COLOR_TYPE_PALETTE &&
-        !png_get_PLTE(v->png, v->info, &pal, &npal)) {
+    if (color_type == PNG_COLOR_TYPE_PALETTE && !png_get_PLTE(v->png, v->info, &pal, &npal)) {
         v->st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: palette PNG without a PLTE chunk", name);
         goto done;
     }
@@ -557,8 +562,7 @@ static uint32_t le32(const uint8_t *p) {
 
 /* The fewest bytes a file of this format and size can have (0: no bound known), from
  * its header: checked before stb allocates the pixels. */
-static uint64_t stb_min_bytes(const uint8_t *b, size_t n, vssm_image_format fmt, uint64_t w,
-                              uint64_t h) {
+static uint64_t stb_min_bytes(const uint8_t *b, size_t n, vssm_image_format fmt, uint64_t w, uint64_t h) {
     switch (fmt) {
     case VSSM_IMAGE_FORMAT_BMP: {
         if (n < 30) return 0;
@@ -624,7 +628,7 @@ static vssm_status decode_pnm(vssm_image *out, const uint8_t *b, size_t n, const
     vssm_status st = check_size(name, "pnm", f[0], f[1], lim, err);
     if (st != VSSM_OK) return st;
     const int w = (int)f[0], h = (int)f[1], ch = b[1] == '6' ? 3 : 1, bps = f[2] > 255 ? 2 : 1;
-    const uint64_t need = (uint64_t)w * (uint64_t)h * (uint64_t)ch * (uint64_t)bps;   /* < 2^62 after check_size */
+    const uint64_t need = (uint64_t)w * (uint64_t)h * (uint64_t)ch * (uint64_t)bps; /* < 2^62 after check_size */
     if (need > n - i)
         return vssm_err_set(err, VSSM_ERR_FORMAT,
                             "%s: truncated pnm data (a %dx%d image needs %llu bytes of samples, the file has %zu)",
@@ -640,22 +644,21 @@ static vssm_status decode_pnm(vssm_image *out, const uint8_t *b, size_t n, const
     return VSSM_OK;
 }
 
-static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, const char *name,
-                              vssm_image_format fmt, const vssm_image_limits *lim,
-                              vssm_err *err) {
+static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, const char *name, vssm_image_format fmt,
+                              const vssm_image_limits *lim, vssm_err *err) {
     const char *fname = vssm_image_format_name(fmt);
     if (n > INT_MAX) return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %s file too large", name, fname);
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(buf, (int)n, &w, &h, &comp))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: unreadable %s header (%s)", name, fname,
-                            stbi_failure_reason());
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: unreadable %s header (%s)", name, fname, stbi_failure_reason());
     vssm_status st = check_size(name, fname, w, h, lim, err);
     if (st != VSSM_OK) return st;
     uint64_t need = stb_min_bytes(buf, n, fmt, (uint64_t)w, (uint64_t)h);
     if (need > n)
         return vssm_err_set(err, VSSM_ERR_FORMAT,
                             "%s: truncated %s data (a %dx%d image needs at least %llu bytes, the "
-                            "file has %zu)", name, fname, w, h, (unsigned long long)need, n);
+                            "file has %zu)",
+                            name, fname, w, h, (unsigned long long)need, n);
     stb_src src = {buf, n, 0, 0};
     stbi_io_callbacks cb = {stb_read, stb_skip, stb_eof};
     int w2 = 0, h2 = 0;
@@ -665,8 +668,10 @@ static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, con
                             src.overrun ? "file ends early" : stbi_failure_reason());
     if (src.overrun) {
         stbi_image_free(px);
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: truncated %s data (the file ends before "
-                            "the pixels it promises)", name, fname);
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: truncated %s data (the file ends before "
+                            "the pixels it promises)",
+                            name, fname);
     }
     if (w2 != w || h2 != h) {
         stbi_image_free(px);
@@ -696,8 +701,8 @@ vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, co
     case VSSM_IMAGE_FORMAT_PNG: return decode_png(out, b, n, name, lim, err);
     case VSSM_IMAGE_FORMAT_PNM:
         if (b[1] != '5' && b[1] != '6')
-            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
-                                "%s: PNM type P%c is not supported (only binary P5/P6)", name, b[1]);
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: PNM type P%c is not supported (only binary P5/P6)",
+                                name, b[1]);
         return decode_pnm(out, b, n, name, lim, err);
     case VSSM_IMAGE_FORMAT_BMP:
     case VSSM_IMAGE_FORMAT_GIF:
@@ -720,8 +725,7 @@ static uint64_t max_file_bytes(const vssm_image_limits *lim) {
     return (uint64_t)max * 9 + ((uint64_t)64 << 20);
 }
 
-vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim,
-                            vssm_err *err) {
+vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim, vssm_err *err) {
     if (out) memset(out, 0, sizeof(*out));
     if (!path || !out) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_load: NULL argument");
     /* O_NONBLOCK for the open only: a named pipe without a writer would block it forever
@@ -758,7 +762,8 @@ vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_
         if ((uint64_t)n > limit) {
             st = vssm_err_set(err, VSSM_ERR_FORMAT,
                               "%s: more than %llu bytes, larger than any image within the pixel limit "
-                              "can be", path, (unsigned long long)limit);
+                              "can be",
+                              path, (unsigned long long)limit);
             break;
         }
         if (n == cap) {
@@ -777,8 +782,7 @@ vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_
         size_t got = fread(buf + n, 1, want, f);
         n += got;
         if (got == 0) {
-            if (ferror(f))
-                st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error (%s)", path, strerror(errno));
+            if (ferror(f)) st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error (%s)", path, strerror(errno));
             break;
         }
     }

@@ -34,8 +34,9 @@ static vssm_status png_write(const char *path, const uint8_t *px, int w, int h, 
         s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot write the PNG (%s)", path, why);
     } else {
         png_init_io(png, o.f);
-        png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_RGB,
-                     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
+                     palette ? PNG_COLOR_TYPE_PALETTE : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         if (level >= 0) png_set_compression_level(png, level);
         if (palette) {
             png_color pal[256];
@@ -67,6 +68,7 @@ vssm_status vssm_image_write_png(const char *path, const vssm_image *im, vssm_er
 vssm_status vssm_label_png_write(const char *path, const uint8_t *labels, int w, int h, const uint8_t *palette,
                                  vssm_err *err) {
     if (!path || !labels || !palette || w <= 0 || h <= 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: bad label map to write (%dx%d)", path ? path : "(null)", w, h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: bad label map to write (%dx%d)", path ? path : "(null)", w,
+                            h);
     return png_write(path, labels, w, h, palette, -1, err);
 }

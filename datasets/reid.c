@@ -60,30 +60,40 @@ vssm_status vssm_reid_parse_name(vssm_reid_format fmt, const char *path, int64_t
         /* torchreid: ([-\d]+)_c(\d) ; in practice "-1" or digits */
         const char *s = b;
         int neg = 0;
-        if (*s == '-') { neg = 1; s++; }
+        if (*s == '-') {
+            neg = 1;
+            s++;
+        }
         if (!(n = read_digits(s, 18, &p)) || strncmp(s + n, "_c", 2) != 0 || !read_digits(s + n + 2, 1, &c))
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not a Market-1501 name (PID_cCAM..., e.g. 0002_c1s1_000451_03.jpg)", path);
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "%s: not a Market-1501 name (PID_cCAM..., e.g. 0002_c1s1_000451_03.jpg)", path);
         if (neg) p = -p;
-        if (p < -1) return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: person id %lld (only -1 may be negative)", path, (long long)p);
+        if (p < -1)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: person id %lld (only -1 may be negative)", path,
+                                (long long)p);
         break;
     }
     case VSSM_REID_FORMAT_VERI:
         /* fast-reid: ([\d]+)_c(\d\d\d) */
         if (!(n = read_digits(b, 18, &p)) || strncmp(b + n, "_c", 2) != 0 || read_digits(b + n + 2, 3, &c) != 3)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not a VeRi-776 name (PID_cCCC_..., e.g. 0002_c002_00030600_0.jpg)", path);
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "%s: not a VeRi-776 name (PID_cCCC_..., e.g. 0002_c002_00030600_0.jpg)", path);
         break;
     case VSSM_REID_FORMAT_MSMT: {
         /* torchreid: camid = int(img_path.split('_')[2]) - 1, pid from the list line */
         const char *u1 = strchr(path, '_'), *u2 = u1 ? strchr(u1 + 1, '_') : NULL;
         p = 0;
         if (!u2 || !(n = read_digits(u2 + 1, 18, &c)) || (u2[1 + n] != '_' && u2[1 + n] != '\0' && u2[1 + n] != '.'))
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not an MSMT17 name (the third '_'-field must be the camera, e.g. "
-                                "0000/0000_000_01_0303morning_0015_0.jpg)", path);
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "%s: not an MSMT17 name (the third '_'-field must be the camera, e.g. "
+                                "0000/0000_000_01_0303morning_0015_0.jpg)",
+                                path);
         break;
     }
     default: return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown re-ID format %d", (int)fmt);
     }
-    if (c < 1) return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: camera %lld (cameras are numbered from 1)", path, (long long)c);
+    if (c < 1)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: camera %lld (cameras are numbered from 1)", path, (long long)c);
     if (pid) *pid = p;
     if (camid) *camid = c - 1;
     return VSSM_OK;
@@ -92,7 +102,10 @@ vssm_status vssm_reid_parse_name(vssm_reid_format fmt, const char *path, int64_t
 /* ---------------------------------------------------------------- splits */
 
 static vssm_status split_add(vssm_reid_split *s, const char *path, int64_t pid, int64_t camid, vssm_err *err) {
-    if (pid == -1) { s->n_junk++; return VSSM_OK; }
+    if (pid == -1) {
+        s->n_junk++;
+        return VSSM_OK;
+    }
     if (s->n == s->cap) {
         int64_t nc = s->cap ? s->cap * 2 : 256;
         char **p = realloc(s->path, (size_t)nc * sizeof *p);
@@ -126,9 +139,6 @@ void vssm_reid_dataset_free(vssm_reid_dataset *d) {
 }
 
 
-
-
-
 /* torchreid's image extensions */
 static int has_image_ext(const char *name) {
     static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp"};
@@ -148,10 +158,16 @@ static vssm_status read_folder(vssm_reid_split *s, const char *dir, vssm_reid_fo
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
             char **q = realloc(names, cap * sizeof *q);
-            if (!q) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory listing %s", dir); break; }
+            if (!q) {
+                st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory listing %s", dir);
+                break;
+            }
             names = q;
         }
-        if (!(names[n] = strdup(e->d_name))) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory listing %s", dir); break; }
+        if (!(names[n] = strdup(e->d_name))) {
+            st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory listing %s", dir);
+            break;
+        }
         n++;
     }
     closedir(d);
@@ -185,12 +201,15 @@ static int path_escapes(const char *p) {
 static vssm_status read_list(vssm_reid_split *s, const char *list, const char *img_dir, vssm_err *err) {
     FILE *f = fopen(list, "r");
     if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", list, strerror(errno));
-    char *line = NULL;   /* getline: a long line is one line, not split into two entries */
+    char *line = NULL; /* getline: a long line is one line, not split into two entries */
     size_t cap = 0;
     int lineno = 0;
     vssm_status st = VSSM_OK;
     while (st == VSSM_OK && getline(&line, &cap, f) > 0) {
-        if (lineno == INT32_MAX) { st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: too many lines", list); break; }
+        if (lineno == INT32_MAX) {
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: too many lines", list);
+            break;
+        }
         lineno++;
         line[strcspn(line, "\r\n")] = 0;
         char *p = line;
@@ -209,20 +228,24 @@ static vssm_status read_list(vssm_reid_split *s, const char *list, const char *i
             st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: expected \"path pid\"", list, lineno);
             break;
         }
-        if (pid < -1) {   /* as the Market-1501 names: only the junk id -1 may be negative */
-            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: person id %lld (only -1 may be negative)", list, lineno, pid);
+        if (pid < -1) { /* as the Market-1501 names: only the junk id -1 may be negative */
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: person id %lld (only -1 may be negative)", list, lineno,
+                              pid);
             break;
         }
         if (path_escapes(p)) {
-            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: '%.200s' is not a path inside the image folder", list, lineno, p);
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: '%.200s' is not a path inside the image folder", list,
+                              lineno, p);
             break;
         }
         int64_t ignored, cam;
         char *full = vssm_fs_join(img_dir, p);
-        if (!full) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        if (!full)
+            st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         else if ((st = vssm_reid_parse_name(VSSM_REID_FORMAT_MSMT, p, &ignored, &cam, err)) != VSSM_OK)
             vssm_err_prefix(err, "%s:%d", list, lineno);
-        else st = split_add(s, full, pid, cam, err);
+        else
+            st = split_add(s, full, pid, cam, err);
         free(full);
     }
     if (st == VSSM_OK && ferror(f)) st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error", list);
@@ -238,7 +261,8 @@ vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vss
     vssm_status st = VSSM_OK;
     char *base = strdup(root), *qd = NULL, *gd = NULL;
     if (!base) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    const char *sub[3][2] = {{"query", "bounding_box_test"}, {"image_query", "image_test"}, {"list_query.txt", "list_gallery.txt"}};
+    const char *sub[3][2] = {
+        {"query", "bounding_box_test"}, {"image_query", "image_test"}, {"list_query.txt", "list_gallery.txt"}};
     const char *nested[3][2] = {{"Market-1501-v15.09.15", "market1501"}, {"VeRi", "veri"}, {"MSMT17_V1", "MSMT17_V2"}};
     /* accept the dataset folder itself or its parent */
     char *probe = vssm_fs_join(base, sub[fmt][0]);
@@ -246,7 +270,12 @@ vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vss
     free(probe);
     for (int k = 0; !ok && k < 2; k++) {
         char *nb = vssm_fs_join(base, nested[fmt][k]), *pr = nb ? vssm_fs_join(nb, sub[fmt][0]) : NULL;
-        if (pr && (fmt == VSSM_REID_FORMAT_MSMT ? vssm_fs_is_file(pr) : vssm_fs_is_dir(pr))) { free(base); base = nb; nb = NULL; ok = 1; }
+        if (pr && (fmt == VSSM_REID_FORMAT_MSMT ? vssm_fs_is_file(pr) : vssm_fs_is_dir(pr))) {
+            free(base);
+            base = nb;
+            nb = NULL;
+            ok = 1;
+        }
         free(nb);
         free(pr);
     }
@@ -258,14 +287,17 @@ vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vss
     }
     qd = vssm_fs_join(base, sub[fmt][0]);
     gd = vssm_fs_join(base, sub[fmt][1]);
-    if (!qd || !gd) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    if (!qd || !gd)
+        st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     else if (fmt == VSSM_REID_FORMAT_MSMT) {
         const char *dirs[2] = {"test", "mask_test_v2"};
         char *img = NULL;
         for (int k = 0; k < 2 && !img; k++) {
             char *c = vssm_fs_join(base, dirs[k]);
-            if (c && vssm_fs_is_dir(c)) img = c;
-            else free(c);
+            if (c && vssm_fs_is_dir(c))
+                img = c;
+            else
+                free(c);
         }
         if (!img) img = strdup(base);
         if (!img) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
@@ -296,10 +328,13 @@ void vssm_reid_features_free(vssm_reid_features *f) {
     memset(f, 0, sizeof *f);
 }
 
-static vssm_status get_tensor(vssm_weights *w, const char *path, const char *name, int ndim, vssm_tensor *t, vssm_err *err) {
+static vssm_status get_tensor(vssm_weights *w, const char *path, const char *name, int ndim, vssm_tensor *t,
+                              vssm_err *err) {
     if (vssm_weights_get(w, name, t, NULL) != VSSM_OK)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no tensor '%s' (a features file holds query, gallery, query_pid, "
-                                                  "query_camid, gallery_pid, gallery_camid)", path, name);
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%s: no tensor '%s' (a features file holds query, gallery, query_pid, "
+                            "query_camid, gallery_pid, gallery_camid)",
+                            path, name);
     if (t->ndim != ndim) {
         char b[64];
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: '%s' has shape %s, expected %d dimensions", path, name,
@@ -317,10 +352,13 @@ static vssm_status get_ids(vssm_weights *w, const char *path, const char *name, 
         return vssm_err_set(err, VSSM_ERR_SHAPE, "%s: '%s' has %lld entries but '%s' has %lld rows", path, name,
                             (long long)t.shape[0], rows_of, (long long)n);
     if (t.dtype != VSSM_DTYPE_I64 && t.dtype != VSSM_DTYPE_I32)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: '%s' is %s, expected I64 (or I32)", path, name, vssm_dtype_name(t.dtype));
-    if (!(*out = malloc((size_t)(n ? n : 1) * sizeof(int64_t)))) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: '%s' is %s, expected I64 (or I32)", path, name,
+                            vssm_dtype_name(t.dtype));
+    if (!(*out = malloc((size_t)(n ? n : 1) * sizeof(int64_t))))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) {
-        if (t.dtype == VSSM_DTYPE_I64) memcpy(&(*out)[i], (const char *)t.data + 8 * i, 8);
+        if (t.dtype == VSSM_DTYPE_I64)
+            memcpy(&(*out)[i], (const char *)t.data + 8 * i, 8);
         else {
             int32_t v;
             memcpy(&v, (const char *)t.data + 4 * i, 4);
@@ -330,8 +368,8 @@ static vssm_status get_ids(vssm_weights *w, const char *path, const char *name, 
     return VSSM_OK;
 }
 
-static vssm_status get_feats(vssm_weights *w, const char *path, const char *name, int64_t *rows, int64_t *dim, float **out,
-                             vssm_err *err) {
+static vssm_status get_feats(vssm_weights *w, const char *path, const char *name, int64_t *rows, int64_t *dim,
+                             float **out, vssm_err *err) {
     vssm_tensor t;
     vssm_status s = get_tensor(w, path, name, 2, &t, err);
     if (s != VSSM_OK) return s;
@@ -341,10 +379,11 @@ static vssm_status get_feats(vssm_weights *w, const char *path, const char *name
      * only trusted to the safetensors reader's size check */
     size_t bytes;
     if (t.shape[0] < 0 || t.shape[0] > INT32_MAX || t.shape[1] < 1 || t.shape[1] > INT32_MAX ||
-        __builtin_mul_overflow((size_t)t.shape[0], (size_t)t.shape[1], &bytes) || __builtin_mul_overflow(bytes, sizeof(float), &bytes) ||
-        __builtin_add_overflow(bytes, sizeof(float), &bytes))
-        return vssm_err_set(err, VSSM_ERR_SHAPE, "%s: '%s' has %lld x %lld features (rows 0 .. 2^31-1, dimensions 1 .. 2^31-1)", path,
-                            name, (long long)t.shape[0], (long long)t.shape[1]);
+        __builtin_mul_overflow((size_t)t.shape[0], (size_t)t.shape[1], &bytes) ||
+        __builtin_mul_overflow(bytes, sizeof(float), &bytes) || __builtin_add_overflow(bytes, sizeof(float), &bytes))
+        return vssm_err_set(err, VSSM_ERR_SHAPE,
+                            "%s: '%s' has %lld x %lld features (rows 0 .. 2^31-1, dimensions 1 .. 2^31-1)", path, name,
+                            (long long)t.shape[0], (long long)t.shape[1]);
     if (!(*out = malloc(bytes))) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory reading '%s'", path, name);
     if ((s = vssm_tensor_to_f32(&t, *out, err)) != VSSM_OK) {
         vssm_err_prefix(err, "%s: '%s'", path, name);
@@ -354,8 +393,9 @@ static vssm_status get_feats(vssm_weights *w, const char *path, const char *name
     const int64_t n = t.shape[0] * t.shape[1];
     for (int64_t i = 0; i < n; i++)
         if (!isfinite((*out)[i]))
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: '%s' row %lld, column %lld is %g (features must be finite)", path, name,
-                                (long long)(i / t.shape[1]), (long long)(i % t.shape[1]), (double)(*out)[i]);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: '%s' row %lld, column %lld is %g (features must be finite)",
+                                path, name, (long long)(i / t.shape[1]), (long long)(i % t.shape[1]),
+                                (double)(*out)[i]);
     return VSSM_OK;
 }
 
@@ -368,8 +408,8 @@ vssm_status vssm_reid_features_load(vssm_reid_features *f, const char *path, vss
     if ((s = get_feats(w, path, "query", &f->nq, &dq, &f->query, err)) == VSSM_OK &&
         (s = get_feats(w, path, "gallery", &f->ng, &dg, &f->gallery, err)) == VSSM_OK) {
         if (dq != dg)
-            s = vssm_err_set(err, VSSM_ERR_SHAPE, "%s: query features have %lld dimensions, gallery features %lld", path,
-                             (long long)dq, (long long)dg);
+            s = vssm_err_set(err, VSSM_ERR_SHAPE, "%s: query features have %lld dimensions, gallery features %lld",
+                             path, (long long)dq, (long long)dg);
         f->dim = dq;
     }
     if (s == VSSM_OK) s = get_ids(w, path, "query_pid", f->nq, "query", &f->q_pid, err);
@@ -381,13 +421,13 @@ vssm_status vssm_reid_features_load(vssm_reid_features *f, const char *path, vss
     return s;
 }
 
-vssm_status vssm_reid_features_save(const char *path, const vssm_reid_features *f, const char *const *meta_kv, int n_meta,
-                                    vssm_err *err) {
+vssm_status vssm_reid_features_save(const char *path, const vssm_reid_features *f, const char *const *meta_kv,
+                                    int n_meta, vssm_err *err) {
     vssm_st_entry e[6];
     const char *names[6] = {"query", "gallery", "query_pid", "query_camid", "gallery_pid", "gallery_camid"};
     void *data[6] = {f->query, f->gallery, f->q_pid, f->q_camid, f->g_pid, f->g_camid};
     int64_t rows[6] = {f->nq, f->ng, f->nq, f->nq, f->ng, f->ng};
-    float none_f[1] = {0};      /* a valid pointer for empty splits */
+    float none_f[1] = {0}; /* a valid pointer for empty splits */
     int64_t none_i[1] = {0};
     for (int i = 0; i < 6; i++) {
         memset(&e[i], 0, sizeof e[i]);

@@ -73,8 +73,10 @@ static const char *label_map_size_refused(FILE *f, png_uint_32 w, png_uint_32 h,
     if (fstat(fileno(f), &fst) == 0 && fst.st_size > 0) fsize = (uint64_t)fst.st_size;
     uint64_t need = px * (uint64_t)depth / 8;
     if (w == 0 || h == 0) return "has an empty size";
-    if (px > (uint64_t)VSSM_IMAGE_MAX_PIXELS_DEFAULT) return "is over the limit of 178956970 pixels (decompression-bomb guard)";
-    if (fsize && need / 1032 > fsize + 1024) return "promises far more pixel data than the file holds (truncated or corrupt)";
+    if (px > (uint64_t)VSSM_IMAGE_MAX_PIXELS_DEFAULT)
+        return "is over the limit of 178956970 pixels (decompression-bomb guard)";
+    if (fsize && need / 1032 > fsize + 1024)
+        return "promises far more pixel data than the file holds (truncated or corrupt)";
     return NULL;
 }
 
@@ -83,7 +85,7 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
     FILE *opened = NULL;
     vssm_status st = open_png_file(path, &opened, err);
     if (st != VSSM_OK) return st;
-    FILE *volatile f = opened;   /* read after a longjmp from libpng */
+    FILE *volatile f = opened; /* read after a longjmp from libpng */
     png_err_ctx ec = {{0}};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ec, on_png_error, on_png_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -111,9 +113,10 @@ vssm_status vssm_label_map_load(vssm_label_map *out, const char *path, vssm_err 
     if (ct != PNG_COLOR_TYPE_PALETTE && ct != PNG_COLOR_TYPE_GRAY) {
         png_destroy_read_struct(&png, &info, NULL);
         fclose(f);
-        return vssm_err_set(err, VSSM_ERR_FORMAT,
-                            "%s: a label map must be a palette or gray PNG (one value per pixel), this one has colour type %d",
-                            path, ct);
+        return vssm_err_set(
+            err, VSSM_ERR_FORMAT,
+            "%s: a label map must be a palette or gray PNG (one value per pixel), this one has colour type %d", path,
+            ct);
     }
     const char *why = label_map_size_refused(f, w, h, depth);
     if (why) {
@@ -220,7 +223,6 @@ static int ds_push(vssm_seg_dataset *ds, const char *img, const char *lab) {
 }
 
 
-
 static void free_list(char **l, int n) {
     for (int i = 0; i < n; i++) free(l[i]);
     free(l);
@@ -298,8 +300,10 @@ static vssm_status pair_folder(vssm_seg_dataset *ds, const char *img_dir, const 
             break;
         }
         if (!vssm_fs_is_file(img)) continue;
-        if (!vssm_fs_is_file(lab)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
-        else if (ds_push(ds, img, lab)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        if (!vssm_fs_is_file(lab))
+            s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
+        else if (ds_push(ds, img, lab))
+            s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     free_list(names, n);
     return s;
@@ -327,7 +331,10 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
         split = split ? split : "val";
         snprintf(a, sizeof a, "%s/ImageSets/Segmentation/%s.txt", root, split);
         FILE *f = fopen(a, "r");
-        if (!f) { s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the split list", a); break; }
+        if (!f) {
+            s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the split list", a);
+            break;
+        }
         char line[1024];
         while (s == VSSM_OK && fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n \t")] = 0;
@@ -335,9 +342,12 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
             if (snprintf(a, sizeof a, "%s/JPEGImages/%s.jpg", root, line) >= (int)sizeof a ||
                 snprintf(b, sizeof b, "%s/SegmentationClass/%s.png", root, line) >= (int)sizeof b)
                 s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long for id '%.64s'", root, line);
-            else if (!vssm_fs_is_file(a)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
-            else if (!vssm_fs_is_file(b)) s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
-            else if (ds_push(ds, a, b)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            else if (!vssm_fs_is_file(a))
+                s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
+            else if (!vssm_fs_is_file(b))
+                s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
+            else if (ds_push(ds, a, b))
+                s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         }
         fclose(f);
         break;
@@ -367,12 +377,14 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
         break;
     }
     case VSSM_SEG_LAYOUT_PAIRS:
-        if (!labels_dir) { s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "the pairs layout needs a labels folder"); break; }
+        if (!labels_dir) {
+            s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "the pairs layout needs a labels folder");
+            break;
+        }
         if ((s = need_dir(root, err)) || (s = need_dir(labels_dir, err))) break;
         s = pair_folder(ds, root, labels_dir, "", ".png", err);
         break;
-    default:
-        s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown dataset layout %d", (int)layout);
+    default: s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown dataset layout %d", (int)layout);
     }
     if (s == VSSM_OK && ds->n == 0) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no images found for this layout", root);
     if (s != VSSM_OK) {

@@ -15,7 +15,7 @@
 #include "vssm/track_data.h"
 #include "datasets/fs.h"
 
-#define TEXT_MAX ((size_t)1 << 30)   /* a box or label file larger than 1 GiB is refused */
+#define TEXT_MAX ((size_t)1 << 30) /* a box or label file larger than 1 GiB is refused */
 
 int vssm_seq_format_from_name(const char *name) {
     if (!name) return -1;
@@ -24,9 +24,6 @@ int vssm_seq_format_from_name(const char *name) {
     if (!strcmp(name, "got10k")) return VSSM_SEQ_FORMAT_GOT10K;
     return -1;
 }
-
-
-
 
 
 /* sorted entry names of dir (no . and ..); -1 when it cannot be read, -2 out of memory,
@@ -41,15 +38,24 @@ static int list_dir(const char *dir, char ***out, int *n) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        if (cnt == VSSM_BOXES_MAX) { bad = 3; break; }
+        if (cnt == VSSM_BOXES_MAX) {
+            bad = 3;
+            break;
+        }
         if (cnt == cap) {
             int nc = cap ? cap * 2 : 64;
             char **nv = realloc(v, (size_t)nc * sizeof *v);
-            if (!nv) { bad = 1; break; }
+            if (!nv) {
+                bad = 1;
+                break;
+            }
             v = nv;
             cap = nc;
         }
-        if (!(v[cnt] = strdup(e->d_name))) { bad = 1; break; }
+        if (!(v[cnt] = strdup(e->d_name))) {
+            bad = 1;
+            break;
+        }
         cnt++;
     }
     closedir(d);
@@ -98,9 +104,14 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
     int cnt;
     int rc = list_dir(base, &names, &cnt);
     if (rc) {
-        vssm_status s = vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : rc == -3 ? VSSM_ERR_FORMAT : VSSM_ERR_NOMEM,
+        vssm_status s = vssm_err_set(err,
+                                     rc == -1   ? VSSM_ERR_IO
+                                     : rc == -3 ? VSSM_ERR_FORMAT
+                                                : VSSM_ERR_NOMEM,
                                      "%s: cannot read the frame folder (%s)", base,
-                                     rc == -1 ? strerror(errno) : rc == -3 ? "more than 4194304 entries" : "out of memory");
+                                     rc == -1   ? strerror(errno)
+                                     : rc == -3 ? "more than 4194304 entries"
+                                                : "out of memory");
         free(img);
         return s;
     }
@@ -113,13 +124,16 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
         /* numbered frames must be consecutive: a gap is a missing frame */
         long num = frame_number(names[i]);
         if (num >= 0 && prev >= 0 && num != prev + 1) {
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: frame %ld is missing (the numbered frames jump from %ld to %ld at %s)",
-                             base, prev + 1, prev, num, names[i]);
+            s = vssm_err_set(err, VSSM_ERR_FORMAT,
+                             "%s: frame %ld is missing (the numbered frames jump from %ld to %ld at %s)", base,
+                             prev + 1, prev, num, names[i]);
             break;
         }
         prev = num;
-        if (!(v[m] = vssm_fs_join(base, names[i]))) s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
-        else m++;
+        if (!(v[m] = vssm_fs_join(base, names[i])))
+            s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
+        else
+            m++;
     }
     free_strs(names, cnt);
     free(img);
@@ -145,9 +159,16 @@ static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
     int too_big = 0;
     while (buf) {
         if (n + 1 >= cap) {
-            if (cap >= TEXT_MAX) { too_big = 1; break; }
+            if (cap >= TEXT_MAX) {
+                too_big = 1;
+                break;
+            }
             char *nb = realloc(buf, cap * 2);
-            if (!nb) { free(buf); buf = NULL; break; }
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
             buf = nb;
             cap *= 2;
         }
@@ -159,13 +180,25 @@ static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
     fclose(f);
     if (too_big) {
         free(buf);
-        *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: larger than %zu MiB, not a box or label file", path, TEXT_MAX >> 20);
+        *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: larger than %zu MiB, not a box or label file", path,
+                           TEXT_MAX >> 20);
         return NULL;
     }
-    if (!buf) { *st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); return NULL; }
-    if (ioerr) { free(buf); *st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error", path); return NULL; }
+    if (!buf) {
+        *st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    if (ioerr) {
+        free(buf);
+        *st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
     buf[n] = 0;
-    if (memchr(buf, 0, n)) { free(buf); *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: binary content in a text file", path); return NULL; }
+    if (memchr(buf, 0, n)) {
+        free(buf);
+        *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: binary content in a text file", path);
+        return NULL;
+    }
     *st = VSSM_OK;
     return buf;
 }
@@ -203,21 +236,25 @@ vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **line
                 while (is_sep(*p)) p++;
             }
             if (k != 4 || *p) {
-                st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: expected 4 numbers x,y,w,h (comma, tab or space separated), got '%.60s'",
+                st = vssm_err_set(err, VSSM_ERR_FORMAT,
+                                  "%s:%d: expected 4 numbers x,y,w,h (comma, tab or space separated), got '%.60s'",
                                   path, line_no, line);
                 break;
             }
             if (cnt == VSSM_BOXES_MAX) {
-                st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: more than %d boxes, not a tracking sequence", path, line_no,
-                                  VSSM_BOXES_MAX);
+                st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s:%d: more than %d boxes, not a tracking sequence", path,
+                                  line_no, VSSM_BOXES_MAX);
                 break;
             }
-            if (cnt == cap) {   /* cap <= VSSM_BOXES_MAX: no overflow */
+            if (cnt == cap) { /* cap <= VSSM_BOXES_MAX: no overflow */
                 vssm_box *nv = realloc(v, (size_t)cap * 2 * sizeof *v);
                 if (nv) v = nv;
                 int *nl2 = nv && lines ? realloc(ln, (size_t)cap * 2 * sizeof *ln) : NULL;
                 if (nl2) ln = nl2;
-                if (!nv || (lines && !nl2)) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
+                if (!nv || (lines && !nl2)) {
+                    st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+                    break;
+                }
                 cap *= 2;
             }
             if (ln) ln[cnt] = line_no;
@@ -226,7 +263,11 @@ vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **line
         line = nl ? nl + 1 : NULL;
     }
     free(txt);
-    if (st != VSSM_OK) { free(v); free(ln); return st; }
+    if (st != VSSM_OK) {
+        free(v);
+        free(ln);
+        return st;
+    }
     *boxes = v;
     if (lines) *lines = ln;
     *n = cnt;
@@ -252,18 +293,22 @@ static vssm_status ints_read(const char *path, int **out, int *n, vssm_err *err)
         while (*p && (is_sep(*p) || *p == '\n')) p++;
         if (!*p) break;
         char *end;
-        double d = strtod(p, &end);   /* "1", "0", "1.0" */
+        double d = strtod(p, &end); /* "1", "0", "1.0" */
         if (end == p || d != floor(d) || fabs(d) > 1e6) {
             st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: expected integer labels, got '%.20s'", path, p);
             break;
         }
         if (cnt == VSSM_BOXES_MAX) {
-            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: more than %d labels, not a tracking sequence", path, VSSM_BOXES_MAX);
+            st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: more than %d labels, not a tracking sequence", path,
+                              VSSM_BOXES_MAX);
             break;
         }
         if (cnt == cap) {
             int *nv = realloc(v, (size_t)cap * 2 * sizeof *v);
-            if (!nv) { st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path); break; }
+            if (!nv) {
+                st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
             v = nv;
             cap *= 2;
         }
@@ -271,7 +316,10 @@ static vssm_status ints_read(const char *path, int **out, int *n, vssm_err *err)
         p = end;
     }
     free(txt);
-    if (st != VSSM_OK) { free(v); return st; }
+    if (st != VSSM_OK) {
+        free(v);
+        return st;
+    }
     *out = v;
     *n = cnt;
     return VSSM_OK;
@@ -345,16 +393,26 @@ vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vss
     while (b > dir && b[-1] != '/') b--;
     s->name = malloc((size_t)(dir + L - b) + 1);
     s->dir = strdup(dir);
-    if (!s->name || !s->dir) { vssm_seq_free(s); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!s->name || !s->dir) {
+        vssm_seq_free(s);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     memcpy(s->name, b, (size_t)(dir + L - b));
     s->name[dir + L - b] = 0;
 
     char *gtp = vssm_fs_join(dir, fmt == VSSM_SEQ_FORMAT_OTB ? "groundtruth_rect.txt" : "groundtruth.txt");
-    if (gtp && fmt == VSSM_SEQ_FORMAT_OTB && !vssm_fs_is_file(gtp)) {   /* tolerate the other name */
+    if (gtp && fmt == VSSM_SEQ_FORMAT_OTB && !vssm_fs_is_file(gtp)) { /* tolerate the other name */
         char *alt = vssm_fs_join(dir, "groundtruth.txt");
-        if (alt && vssm_fs_is_file(alt)) { free(gtp); gtp = alt; } else free(alt);
+        if (alt && vssm_fs_is_file(alt)) {
+            free(gtp);
+            gtp = alt;
+        } else
+            free(alt);
     }
-    if (!gtp) { vssm_seq_free(s); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!gtp) {
+        vssm_seq_free(s);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     s->gt_path = gtp;
     vssm_status st = vssm_boxes_read_lines(gtp, &s->gt, &s->gt_line, &s->n_gt, err);
     if (st == VSSM_OK && s->n_gt == 0) st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no boxes", gtp);
@@ -385,8 +443,13 @@ vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vss
         int nf;
         vssm_err e2 = {0};
         vssm_status fs = vssm_seq_frames(dir, &fr, &nf, &e2);
-        if (fs == VSSM_OK) { s->frames = fr; s->n_frames = nf; }
-        else if (fs != VSSM_ERR_IO) { st = fs; if (err) *err = e2; }
+        if (fs == VSSM_OK) {
+            s->frames = fr;
+            s->n_frames = nf;
+        } else if (fs != VSSM_ERR_IO) {
+            st = fs;
+            if (err) *err = e2;
+        }
     }
     if (st != VSSM_OK) vssm_seq_free(s);
     return st;
@@ -412,12 +475,19 @@ static int collect(const char *dir, vssm_seq_format fmt, char ***v, int *n, int 
     int rc = 0;
     for (int i = 0; i < cnt && !rc; i++) {
         char *p = vssm_fs_join(dir, names[i]);
-        if (!p) { rc = -2; break; }
+        if (!p) {
+            rc = -2;
+            break;
+        }
         if (vssm_fs_is_dir(p) && has_gt(p, fmt)) {
             if (*n == *cap) {
                 int nc = *cap ? *cap * 2 : 64;
                 char **nv = realloc(*v, (size_t)nc * sizeof **v);
-                if (!nv) { free(p); rc = -2; break; }
+                if (!nv) {
+                    free(p);
+                    rc = -2;
+                    break;
+                }
                 *v = nv;
                 *cap = nc;
             }
@@ -452,8 +522,12 @@ vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, i
     }
     if (rc) {
         free_strs(v, cnt);
-        return vssm_err_set(err, rc == -1 ? VSSM_ERR_IO : rc == -3 ? VSSM_ERR_FORMAT : VSSM_ERR_NOMEM,
-                            "%s: cannot read the dataset folder%s", root, rc == -3 ? " (more than 4194304 entries)" : "");
+        return vssm_err_set(err,
+                            rc == -1   ? VSSM_ERR_IO
+                            : rc == -3 ? VSSM_ERR_FORMAT
+                                       : VSSM_ERR_NOMEM,
+                            "%s: cannot read the dataset folder%s", root,
+                            rc == -3 ? " (more than 4194304 entries)" : "");
     }
     if (!cnt) {
         free(v);
@@ -473,7 +547,8 @@ vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vss
     if (s != VSSM_OK) return s;
     for (int i = 0; i < n; i++) {
         const vssm_box *b = &boxes[i];
-        if (fprintf(o.f, "%.0f,%.0f,%.0f,%.0f\n", round(b->x) + 0.0, round(b->y) + 0.0, round(b->w) + 0.0, round(b->h) + 0.0) < 0) {
+        if (fprintf(o.f, "%.0f,%.0f,%.0f,%.0f\n", round(b->x) + 0.0, round(b->y) + 0.0, round(b->w) + 0.0,
+                    round(b->h) + 0.0) < 0) {
             vssm_outfile_abort(&o);
             return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", path, strerror(errno));
         }

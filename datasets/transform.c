@@ -48,8 +48,8 @@ static const filter FILTER_BILINEAR = {bilinear_filter, 1.0};
  * bounds[2i+1]) with fixed-point weights k[i * ksize ...]. Each output's weights depend on
  * its own index alone, so a window of the outputs gets exactly the weights the whole
  * resize would. Returns ksize, 0 when out of memory (or the table's size overflows). */
-static int precompute_coeffs(int in_size, double in0, double in1, int out_size, int o0, int count,
-                             const filter *f, int **boundsp, int32_t **kkp) {
+static int precompute_coeffs(int in_size, double in0, double in1, int out_size, int o0, int count, const filter *f,
+                             int **boundsp, int32_t **kkp) {
     double scale = (in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = f->support * filterscale;
@@ -57,8 +57,8 @@ static int precompute_coeffs(int in_size, double in0, double in1, int out_size, 
     if (kmax > (double)(INT_MAX / 2)) return 0;
     int ksize = (int)kmax;
     size_t nk;
-    if (count <= 0 || __builtin_mul_overflow((size_t)count, (size_t)ksize, &nk) ||
-        nk > SIZE_MAX / sizeof(int32_t) || (size_t)count > SIZE_MAX / (2 * sizeof(int)))
+    if (count <= 0 || __builtin_mul_overflow((size_t)count, (size_t)ksize, &nk) || nk > SIZE_MAX / sizeof(int32_t) ||
+        (size_t)count > SIZE_MAX / (2 * sizeof(int)))
         return 0;
     double *kd = (double *)malloc((size_t)ksize * sizeof(double));
     int32_t *kk = (int32_t *)calloc(nk, sizeof(int32_t));
@@ -101,9 +101,8 @@ static inline uint8_t clip8(int32_t ss) {
 }
 
 /* out (out_w x rows x c) = horizontal resample of src rows [row0, row0 + rows). */
-static void resample_horizontal(const uint8_t *src, int src_w, int c, int row0, int rows,
-                                uint8_t *out, int out_w, int ksize, const int *bounds,
-                                const int32_t *kk) {
+static void resample_horizontal(const uint8_t *src, int src_w, int c, int row0, int rows, uint8_t *out, int out_w,
+                                int ksize, const int *bounds, const int32_t *kk) {
     for (int yy = 0; yy < rows; yy++) {
         const uint8_t *in = src + (size_t)(yy + row0) * src_w * c;
         uint8_t *o = out + (size_t)yy * out_w * c;
@@ -122,8 +121,8 @@ static void resample_horizontal(const uint8_t *src, int src_w, int c, int row0, 
 
 /* out (len bytes x out_h, packed) = vertical resample of src, whose rows are sstride bytes
  * apart; bounds index src's rows. */
-static void resample_vertical(const uint8_t *src, size_t sstride, size_t len, uint8_t *out,
-                              int out_h, int ksize, const int *bounds, const int32_t *kk) {
+static void resample_vertical(const uint8_t *src, size_t sstride, size_t len, uint8_t *out, int out_h, int ksize,
+                              const int *bounds, const int32_t *kk) {
     for (int yy = 0; yy < out_h; yy++) {
         int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
         const int32_t *k = kk + (size_t)yy * ksize;
@@ -140,15 +139,13 @@ static void resample_vertical(const uint8_t *src, size_t sstride, size_t len, ui
 /* dst (ww x wh) = the window [x0, x0 + ww) x [y0, y0 + wh) of src resized to out_w x out_h,
  * byte for byte, computing only that window: memory is bounded by the window and the
  * source rows it reads, never by out_w x out_h. */
-static vssm_status resize_window(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
-                                 int x0, int y0, int ww, int wh, vssm_image *dst, vssm_err *err) {
+static vssm_status resize_window(const vssm_image *src, int out_w, int out_h, vssm_interp interp, int x0, int y0,
+                                 int ww, int wh, vssm_image *dst, vssm_err *err) {
     const filter *f;
     switch (interp) {
     case VSSM_INTERP_BICUBIC: f = &FILTER_BICUBIC; break;
     case VSSM_INTERP_BILINEAR: f = &FILTER_BILINEAR; break;
-    default:
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: unknown interpolation %d",
-                            (int)interp);
+    default: return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: unknown interpolation %d", (int)interp);
     }
     const int c = src->c;
     vssm_status st = vssm_image_alloc(dst, ww, wh, c, err);
@@ -166,23 +163,19 @@ static vssm_status resize_window(const vssm_image *src, int out_w, int out_h, vs
     int32_t *kk_v = NULL, *kk_h = NULL;
     uint8_t *tmp = NULL;
     int ksize_v = 0, ksize_h = 0;
-    if (need_v && !(ksize_v = precompute_coeffs(src->h, 0.0, src->h, out_h, y0, wh, f, &bounds_v, &kk_v)))
-        goto oom;
-    if (need_h && !(ksize_h = precompute_coeffs(src->w, 0.0, src->w, out_w, x0, ww, f, &bounds_h, &kk_h)))
-        goto oom;
+    if (need_v && !(ksize_v = precompute_coeffs(src->h, 0.0, src->h, out_h, y0, wh, f, &bounds_v, &kk_v))) goto oom;
+    if (need_h && !(ksize_h = precompute_coeffs(src->w, 0.0, src->w, out_w, x0, ww, f, &bounds_h, &kk_h))) goto oom;
     if (!need_v) {
         resample_horizontal(src->data, src->w, c, y0, wh, dst->data, ww, ksize_h, bounds_h, kk_h);
     } else if (!need_h) {
-        resample_vertical(src->data + (size_t)x0 * c, sstride, (size_t)ww * c, dst->data, wh, ksize_v,
-                          bounds_v, kk_v);
+        resample_vertical(src->data + (size_t)x0 * c, sstride, (size_t)ww * c, dst->data, wh, ksize_v, bounds_v, kk_v);
     } else {
         /* Only the source rows the vertical pass reads go through the horizontal pass. */
         int first = bounds_v[0];
         int last = bounds_v[wh * 2 - 2] + bounds_v[wh * 2 - 1];
         for (int i = 0; i < wh; i++) bounds_v[i * 2] -= first;
         size_t nt;
-        if (last <= first || __builtin_mul_overflow((size_t)ww * c, (size_t)(last - first), &nt))
-            goto oom;
+        if (last <= first || __builtin_mul_overflow((size_t)ww * c, (size_t)(last - first), &nt)) goto oom;
         tmp = (uint8_t *)malloc(nt);
         if (!tmp) goto oom;
         resample_horizontal(src->data, src->w, c, first, last - first, tmp, ww, ksize_h, bounds_h, kk_h);
@@ -190,27 +183,23 @@ static vssm_status resize_window(const vssm_image *src, int out_w, int out_h, vs
     }
     goto done;
 oom:
-    st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", src->w, src->h,
-                      out_w, out_h);
+    st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory resizing %dx%d to %dx%d", src->w, src->h, out_w, out_h);
     vssm_image_free(dst);
 done:
     free(bounds_v), free(kk_v), free(bounds_h), free(kk_h), free(tmp);
     return st;
 }
 
-vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
-                              vssm_image *dst, vssm_err *err) {
-    if (!src || !dst || !src->data)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: NULL image");
-    if (src == dst)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: src and dst must differ");
+vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp, vssm_image *dst,
+                              vssm_err *err) {
+    if (!src || !dst || !src->data) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: NULL image");
+    if (src == dst) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: src and dst must differ");
     memset(dst, 0, sizeof(*dst));
     if (src->w <= 0 || src->h <= 0 || src->c < 1 || src->c > 4)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: bad source %dx%dx%d",
-                            src->w, src->h, src->c);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: bad source %dx%dx%d", src->w, src->h,
+                            src->c);
     if (out_w <= 0 || out_h <= 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: bad size %dx%d", out_w,
-                            out_h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_resize: bad size %dx%d", out_w, out_h);
     return resize_window(src, out_w, out_h, interp, 0, 0, out_w, out_h, dst, err);
 }
 
@@ -223,16 +212,13 @@ static int half_round_even(int d) {
     return (k % 2 == 0) ? k : k + 1;
 }
 
-vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h,
-                                   vssm_image *dst, vssm_err *err) {
+vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h, vssm_image *dst, vssm_err *err) {
     if (!src || !dst || !src->data)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_center_crop: NULL image");
-    if (src == dst)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_center_crop: src and dst must differ");
+    if (src == dst) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_center_crop: src and dst must differ");
     memset(dst, 0, sizeof(*dst));
     if (crop_w <= 0 || crop_h <= 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_center_crop: bad crop %dx%d",
-                            crop_w, crop_h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_image_center_crop: bad crop %dx%d", crop_w, crop_h);
     const int c = src->c;
     vssm_status st = vssm_image_alloc(dst, crop_w, crop_h, c, err);
     if (st != VSSM_OK) return st;
@@ -241,7 +227,7 @@ vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h
     int pt = crop_h > src->h ? (crop_h - src->h) / 2 : 0;
     int pw = crop_w > src->w ? crop_w : src->w; /* padded size */
     int ph = crop_h > src->h ? crop_h : src->h;
-    int top = half_round_even(ph - crop_h) - pt;  /* in source coordinates */
+    int top = half_round_even(ph - crop_h) - pt; /* in source coordinates */
     int left = half_round_even(pw - crop_w) - pl;
     memset(dst->data, 0, (size_t)crop_w * crop_h * c);
     for (int y = 0; y < crop_h; y++) {
@@ -250,8 +236,8 @@ vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h
         int x0 = left < 0 ? -left : 0;
         int x1 = src->w - left < crop_w ? src->w - left : crop_w;
         if (x1 > x0)
-            memcpy(dst->data + ((size_t)y * crop_w + x0) * c,
-                   src->data + ((size_t)sy * src->w + (x0 + left)) * c, (size_t)(x1 - x0) * c);
+            memcpy(dst->data + ((size_t)y * crop_w + x0) * c, src->data + ((size_t)sy * src->w + (x0 + left)) * c,
+                   (size_t)(x1 - x0) * c);
     }
     return VSSM_OK;
 }
@@ -272,8 +258,7 @@ void vssm_resize_shorter_side(int w, int h, int size, int *new_w, int *new_h) {
 }
 
 vssm_preprocess_params vssm_preprocess_imagenet(void) {
-    vssm_preprocess_params p = {256, 224, VSSM_INTERP_BICUBIC, {0.485f, 0.456f, 0.406f},
-                                {0.229f, 0.224f, 0.225f}};
+    vssm_preprocess_params p = {256, 224, VSSM_INTERP_BICUBIC, {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
     return p;
 }
 
@@ -295,19 +280,16 @@ const char *vssm_interp_name(vssm_interp interp) {
 static vssm_status check_params(const vssm_preprocess_params *p, vssm_err *err) {
     if (!p) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: params are NULL");
     if (p->resize < 0 || p->crop < 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: negative resize %d or crop %d",
-                            p->resize, p->crop);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: negative resize %d or crop %d", p->resize, p->crop);
     if (p->interp != VSSM_INTERP_BICUBIC && p->interp != VSSM_INTERP_BILINEAR)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: unknown interpolation %d",
-                            (int)p->interp);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: unknown interpolation %d", (int)p->interp);
     for (int i = 0; i < 3; i++)
-        if (!(p->std[i] != 0.0f))
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: std[%d] is zero", i);
+        if (!(p->std[i] != 0.0f)) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: std[%d] is zero", i);
     return VSSM_OK;
 }
 
-vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, int h,
-                                        int *out_w, int *out_h, vssm_err *err) {
+vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, int h, int *out_w, int *out_h,
+                                        vssm_err *err) {
     vssm_status st = check_params(p, err);
     if (st != VSSM_OK) return st;
     if (w <= 0 || h <= 0 || !out_w || !out_h)
@@ -316,9 +298,8 @@ vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, 
     if (p->resize) {
         int shorter = w <= h ? w : h, longer = w <= h ? h : w;
         if ((double)p->resize * longer / shorter > (double)(1 << 28))
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
-                                "preprocess: resizing %dx%d to shorter side %d is too large", w, h,
-                                p->resize);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: resizing %dx%d to shorter side %d is too large",
+                                w, h, p->resize);
         vssm_resize_shorter_side(w, h, p->resize, &nw, &nh);
     }
     if (p->crop) nw = nh = p->crop;
@@ -330,17 +311,15 @@ vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, 
     if ((int64_t)nw * nh > cap)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
                             "preprocess: a %dx%d image resized and cropped to %dx%d = %lld pixels "
-                            "is over the limit of %lld pixels", w, h, nw, nh,
-                            (long long)nw * nh, (long long)cap);
+                            "is over the limit of %lld pixels",
+                            w, h, nw, nh, (long long)nw * nh, (long long)cap);
     *out_w = nw;
     *out_h = nh;
     return VSSM_OK;
 }
 
-vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_params *p,
-                               vssm_image *dst, vssm_err *err) {
-    if (!src || !src->data || !dst)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: NULL image");
+vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_params *p, vssm_image *dst, vssm_err *err) {
+    if (!src || !src->data || !dst) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: NULL image");
     memset(dst, 0, sizeof(*dst));
     int ow, oh;
     vssm_status st = vssm_preprocess_output_size(p, src->w, src->h, &ow, &oh, err);
@@ -385,13 +364,11 @@ vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_para
     return st;
 }
 
-vssm_status vssm_image_normalize(const vssm_image *src, const float mean[3], const float std[3],
-                                 float *out_hwc, vssm_err *err) {
+vssm_status vssm_image_normalize(const vssm_image *src, const float mean[3], const float std[3], float *out_hwc,
+                                 vssm_err *err) {
     if (!src || !src->data || !out_hwc || !mean || !std)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "normalize: NULL argument");
-    if (src->c != 3)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "normalize: expected 3 channels, got %d",
-                            src->c);
+    if (src->c != 3) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "normalize: expected 3 channels, got %d", src->c);
     /* torch: x.float().div(255) then sub_(mean).div_(std), each op rounded to float32 */
     float lut[3][256];
     for (int ch = 0; ch < 3; ch++)
@@ -410,12 +387,13 @@ vssm_status vssm_image_normalize(const vssm_image *src, const float mean[3], con
     return VSSM_OK;
 }
 
-vssm_status vssm_preprocess(const vssm_image *src, const vssm_preprocess_params *p,
-                            float *out_hwc, vssm_err *err) {
+vssm_status vssm_preprocess(const vssm_image *src, const vssm_preprocess_params *p, float *out_hwc, vssm_err *err) {
     if (!out_hwc) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: output is NULL");
     if (src && src->c != 3)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: expected an RGB image, got %d "
-                            "channels", src->c);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "preprocess: expected an RGB image, got %d "
+                            "channels",
+                            src->c);
     vssm_image u8 = {0};
     vssm_status st = vssm_preprocess_u8(src, p, &u8, err);
     if (st != VSSM_OK) return st;

@@ -13,9 +13,11 @@ int vssm_video_available(void) { return 0; }
 
 vssm_status vssm_video_open(vssm_video_reader **out, const char *path, const vssm_video_opts *opts, vssm_err *err) {
     if (out) *out = NULL;
-    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: this vssm was built without video support (FFmpeg's "
+    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                        "%s: this vssm was built without video support (FFmpeg's "
                         "libraries; apt-get install libavformat-dev libavcodec-dev libswscale-dev libavdevice-dev "
-                        "and rebuild)", path ? path : "(null)");
+                        "and rebuild)",
+                        path ? path : "(null)");
 }
 const vssm_video_info *vssm_video_get_info(const vssm_video_reader *r) { return NULL; }
 vssm_status vssm_video_read(vssm_video_reader *r, vssm_video_frame *frame, int *got, vssm_err *err) {
@@ -59,22 +61,24 @@ struct vssm_video_reader {
     struct SwsContext *sws;
     AVPacket *pkt;
     AVFrame *frm;
-    AVFrame *rgb;              /* RGB24 with aligned rows (swscale's SIMD garbles the last columns of
+    AVFrame *rgb; /* RGB24 with aligned rows (swscale's SIMD garbles the last columns of
                                 * packed rows whose stride is not a multiple of 16), copied out */
     int stream;
     vssm_video_info info;
-    int64_t max_pixels;        /* < 0: none */
+    int64_t max_pixels; /* < 0: none */
     int64_t next_index;
-    int64_t origin;            /* the first frame's timestamp (stream time base), AV_NOPTS_VALUE before it */
+    int64_t origin; /* the first frame's timestamp (stream time base), AV_NOPTS_VALUE before it */
     double last_time, frame_dur;
     int flushing, ended;
-    vssm_err failed;           /* sticky: a reader that failed keeps failing */
+    vssm_err failed; /* sticky: a reader that failed keeps failing */
 };
 
 static vssm_status fail(vssm_video_reader *r, vssm_err *err, vssm_status st, const char *what, int code) {
     char e[AV_ERROR_MAX_STRING_SIZE];
-    if (code) vssm_err_set(&r->failed, st, "%s: %s (%s)", r->path, what, vssm_video_averr(code, e, sizeof e));
-    else vssm_err_set(&r->failed, st, "%s: %s", r->path, what);
+    if (code)
+        vssm_err_set(&r->failed, st, "%s: %s (%s)", r->path, what, vssm_video_averr(code, e, sizeof e));
+    else
+        vssm_err_set(&r->failed, st, "%s: %s", r->path, what);
     if (err) *err = r->failed;
     return st;
 }
@@ -120,8 +124,8 @@ static vssm_status open_decoder(vssm_video_reader *r, const vssm_video_opts *o, 
     r->dec->thread_count = o && o->threads > 0 ? o->threads : 1;
     if (r->max_pixels >= 0 && (int64_t)par->width * par->height > r->max_pixels) {
         char what[160];
-        snprintf(what, sizeof what, "%dx%d frames exceed the pixel limit (%lld; --max-pixels)", par->width,
-                 par->height, (long long)r->max_pixels);
+        snprintf(what, sizeof what, "%dx%d frames exceed the pixel limit (%lld; --max-pixels)", par->width, par->height,
+                 (long long)r->max_pixels);
         return fail(r, err, VSSM_ERR_FORMAT, what, 0);
     }
     if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
@@ -153,8 +157,9 @@ vssm_status vssm_video_open(vssm_video_reader **out, const char *path, const vss
         snprintf(what, sizeof what, "this FFmpeg has no input format '%s'", fname);
         st = fail(r, err, VSSM_ERR_UNSUPPORTED, what, 0);
     } else if ((ret = avformat_open_input(&r->fmt, path, ifmt, NULL)) < 0) {
-        st = fail(r, err, ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO) ? VSSM_ERR_IO
-                                                                                                    : VSSM_ERR_FORMAT,
+        st = fail(r, err,
+                  ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO) ? VSSM_ERR_IO
+                                                                                          : VSSM_ERR_FORMAT,
                   ifmt ? "cannot open the device" : "cannot open as a video", ret);
     } else if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
         st = fail(r, err, VSSM_ERR_FORMAT, "cannot read its streams", ret);
@@ -208,8 +213,8 @@ static vssm_status convert(vssm_video_reader *r, vssm_video_frame *f, vssm_err *
         r->rgb->height = x->height;
         if (av_frame_get_buffer(r->rgb, 0) < 0) return fail(r, err, VSSM_ERR_NOMEM, "out of memory for a frame", 0);
     }
-    if (sws_scale(r->sws, (const uint8_t *const *)x->data, x->linesize, 0, x->height, r->rgb->data,
-                  r->rgb->linesize) != x->height) {
+    if (sws_scale(r->sws, (const uint8_t *const *)x->data, x->linesize, 0, x->height, r->rgb->data, r->rgb->linesize) !=
+        x->height) {
         snprintf(what, sizeof what, "frame %lld: the RGB conversion failed", (long long)r->next_index);
         return fail(r, err, VSSM_ERR_FORMAT, what, 0);
     }
@@ -217,7 +222,8 @@ static vssm_status convert(vssm_video_reader *r, vssm_video_frame *f, vssm_err *
         memcpy(im->data + (size_t)y * im->w * 3, r->rgb->data[0] + (size_t)y * r->rgb->linesize[0], (size_t)im->w * 3);
     int64_t ts = x->best_effort_timestamp;
     double t;
-    if (ts == AV_NOPTS_VALUE) t = r->next_index ? r->last_time + r->frame_dur : 0;
+    if (ts == AV_NOPTS_VALUE)
+        t = r->next_index ? r->last_time + r->frame_dur : 0;
     else {
         if (r->origin == AV_NOPTS_VALUE) r->origin = ts;
         t = (double)(ts - r->origin) * av_q2d(r->fmt->streams[r->stream]->time_base);
@@ -258,9 +264,9 @@ vssm_status vssm_video_read(vssm_video_reader *r, vssm_video_frame *frame, int *
         if (ret == AVERROR_EOF) return at_end(r, got, err);
         snprintf(what, sizeof what, "frame %lld: the decoder refused the data", (long long)r->next_index);
         if (ret != AVERROR(EAGAIN)) return fail(r, err, VSSM_ERR_FORMAT, what, ret);
-        if (r->flushing) return at_end(r, got, err);   /* EAGAIN while draining: nothing more comes */
+        if (r->flushing) return at_end(r, got, err); /* EAGAIN while draining: nothing more comes */
         ret = av_read_frame(r->fmt, r->pkt);
-        if (ret == AVERROR(EAGAIN)) continue;         /* a non-blocking device with nothing yet */
+        if (ret == AVERROR(EAGAIN)) continue; /* a non-blocking device with nothing yet */
         if (ret == AVERROR_EOF) {
             r->flushing = 1;
             ret = avcodec_send_packet(r->dec, NULL);

@@ -13,54 +13,54 @@
 /* Pillow's default bitmap font (ImageFont.load_default()), ASCII 32..126: 11 rows of 6 pixels,
  * bit 5 the leftmost */
 static const unsigned char font6x11[95][11] = {
-    {0,0,0,0,0,0,0,0,0,0,0}, {0,0,0,24,24,24,24,0,24,0,0},
-    {0,0,0,20,20,20,0,0,0,0,0}, {0,0,20,20,62,20,20,62,20,20,0},
-    {0,8,30,50,60,30,6,54,60,8,0}, {0,0,56,42,60,8,30,42,14,0,0},
-    {0,0,0,28,48,24,62,44,62,0,0}, {0,0,12,8,16,0,0,0,0,0,0},
-    {0,0,4,8,24,24,24,24,8,4,0}, {0,0,16,8,12,12,12,12,8,16,0},
-    {0,0,8,60,24,36,0,0,0,0,0}, {0,0,0,8,8,62,8,8,0,0,0},
-    {0,0,0,0,0,0,0,0,12,8,16}, {0,0,0,0,0,62,0,0,0,0,0},
-    {0,0,0,0,0,0,0,0,24,0,0}, {0,0,2,2,4,4,8,8,16,16,0},
-    {0,0,28,54,54,54,54,54,28,0,0}, {0,0,12,60,12,12,12,12,63,0,0},
-    {0,0,28,54,6,12,24,54,62,0,0}, {0,0,28,54,6,28,6,54,28,0,0},
-    {0,0,6,14,22,54,63,6,6,0,0}, {0,0,62,48,60,54,6,38,60,0,0},
-    {0,0,28,54,48,60,54,54,28,0,0}, {0,0,62,54,6,12,12,24,24,0,0},
-    {0,0,28,54,54,28,54,54,28,0,0}, {0,0,28,54,54,30,6,54,28,0,0},
-    {0,0,0,0,0,24,0,0,24,0,0}, {0,0,0,0,0,24,0,0,24,16,32},
-    {0,0,0,12,24,48,24,12,0,0,0}, {0,0,0,0,60,0,60,0,0,0,0},
-    {0,0,0,24,12,6,12,24,0,0,0}, {0,0,0,28,38,12,24,0,24,0,0},
-    {0,0,28,50,38,42,42,39,48,28,0}, {0,0,0,60,28,20,62,54,55,0,0},
-    {0,0,0,60,54,60,54,54,60,0,0}, {0,0,0,30,54,48,48,54,28,0,0},
-    {0,0,0,60,54,54,54,54,60,0,0}, {0,0,0,62,48,60,48,54,62,0,0},
-    {0,0,0,62,48,60,48,48,56,0,0}, {0,0,0,28,54,48,62,54,30,0,0},
-    {0,0,0,55,54,62,54,54,55,0,0}, {0,0,0,60,24,24,24,24,60,0,0},
-    {0,0,0,30,12,12,44,44,56,0,0}, {0,0,0,54,52,56,60,54,59,0,0},
-    {0,0,0,56,48,48,48,54,62,0,0}, {0,0,0,34,54,54,62,42,42,0,0},
-    {0,0,0,55,58,58,54,54,50,0,0}, {0,0,0,28,54,54,54,54,28,0,0},
-    {0,0,0,60,54,54,60,48,56,0,0}, {0,0,0,28,54,54,54,54,28,6,0},
-    {0,0,0,60,54,54,60,54,59,0,0}, {0,0,0,30,50,60,14,38,60,0,0},
-    {0,0,0,62,26,24,24,24,60,0,0}, {0,0,0,55,54,54,54,54,28,0,0},
-    {0,0,0,55,54,20,28,28,8,0,0}, {0,0,0,43,42,42,62,28,20,0,0},
-    {0,0,0,51,30,12,12,30,51,0,0}, {0,0,0,51,51,30,12,12,30,0,0},
-    {0,0,0,62,54,12,24,54,62,0,0}, {0,0,28,24,24,24,24,24,24,28,0},
-    {0,0,32,32,16,16,8,8,4,4,0}, {0,0,28,12,12,12,12,12,12,28,0},
-    {0,0,8,28,54,0,0,0,0,0,0}, {0,0,0,0,0,0,0,0,0,0,63},
-    {0,0,24,8,4,0,0,0,0,0,0}, {0,0,0,0,28,54,30,54,63,0,0},
-    {0,0,48,48,60,54,54,54,60,0,0}, {0,0,0,0,28,54,48,54,28,0,0},
-    {0,0,14,6,30,54,54,54,31,0,0}, {0,0,0,0,28,54,62,48,30,0,0},
-    {0,0,14,24,62,24,24,24,62,0,0}, {0,0,0,0,27,54,54,54,30,6,60},
-    {0,0,48,48,60,54,54,54,54,0,0}, {0,0,12,0,60,12,12,12,63,0,0},
-    {0,0,12,0,60,12,12,12,12,12,56}, {0,0,48,48,54,60,56,60,55,0,0},
-    {0,0,60,12,12,12,12,12,63,0,0}, {0,0,0,0,60,62,42,42,42,0,0},
-    {0,0,0,0,44,54,54,54,54,0,0}, {0,0,0,0,28,54,54,54,28,0,0},
-    {0,0,0,0,60,54,54,54,60,48,56}, {0,0,0,0,27,54,54,54,30,6,15},
-    {0,0,0,0,55,29,24,24,60,0,0}, {0,0,0,0,30,56,30,7,62,0,0},
-    {0,0,24,24,62,24,24,27,14,0,0}, {0,0,0,0,54,54,54,54,31,0,0},
-    {0,0,0,0,54,54,28,28,8,0,0}, {0,0,0,0,43,42,62,30,20,0,0},
-    {0,0,0,0,59,30,12,30,55,0,0}, {0,0,0,0,55,54,54,20,28,24,48},
-    {0,0,0,0,62,44,24,54,62,0,0}, {0,0,6,12,12,24,12,12,12,6,0},
-    {0,0,0,8,8,8,8,8,8,8,0}, {0,0,48,24,24,12,24,24,24,48,0},
-    {0,0,0,0,26,44,0,0,0,0,0},
+    {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},         {0, 0, 0, 24, 24, 24, 24, 0, 24, 0, 0},
+    {0, 0, 0, 20, 20, 20, 0, 0, 0, 0, 0},      {0, 0, 20, 20, 62, 20, 20, 62, 20, 20, 0},
+    {0, 8, 30, 50, 60, 30, 6, 54, 60, 8, 0},   {0, 0, 56, 42, 60, 8, 30, 42, 14, 0, 0},
+    {0, 0, 0, 28, 48, 24, 62, 44, 62, 0, 0},   {0, 0, 12, 8, 16, 0, 0, 0, 0, 0, 0},
+    {0, 0, 4, 8, 24, 24, 24, 24, 8, 4, 0},     {0, 0, 16, 8, 12, 12, 12, 12, 8, 16, 0},
+    {0, 0, 8, 60, 24, 36, 0, 0, 0, 0, 0},      {0, 0, 0, 8, 8, 62, 8, 8, 0, 0, 0},
+    {0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 16},       {0, 0, 0, 0, 0, 62, 0, 0, 0, 0, 0},
+    {0, 0, 0, 0, 0, 0, 0, 0, 24, 0, 0},        {0, 0, 2, 2, 4, 4, 8, 8, 16, 16, 0},
+    {0, 0, 28, 54, 54, 54, 54, 54, 28, 0, 0},  {0, 0, 12, 60, 12, 12, 12, 12, 63, 0, 0},
+    {0, 0, 28, 54, 6, 12, 24, 54, 62, 0, 0},   {0, 0, 28, 54, 6, 28, 6, 54, 28, 0, 0},
+    {0, 0, 6, 14, 22, 54, 63, 6, 6, 0, 0},     {0, 0, 62, 48, 60, 54, 6, 38, 60, 0, 0},
+    {0, 0, 28, 54, 48, 60, 54, 54, 28, 0, 0},  {0, 0, 62, 54, 6, 12, 12, 24, 24, 0, 0},
+    {0, 0, 28, 54, 54, 28, 54, 54, 28, 0, 0},  {0, 0, 28, 54, 54, 30, 6, 54, 28, 0, 0},
+    {0, 0, 0, 0, 0, 24, 0, 0, 24, 0, 0},       {0, 0, 0, 0, 0, 24, 0, 0, 24, 16, 32},
+    {0, 0, 0, 12, 24, 48, 24, 12, 0, 0, 0},    {0, 0, 0, 0, 60, 0, 60, 0, 0, 0, 0},
+    {0, 0, 0, 24, 12, 6, 12, 24, 0, 0, 0},     {0, 0, 0, 28, 38, 12, 24, 0, 24, 0, 0},
+    {0, 0, 28, 50, 38, 42, 42, 39, 48, 28, 0}, {0, 0, 0, 60, 28, 20, 62, 54, 55, 0, 0},
+    {0, 0, 0, 60, 54, 60, 54, 54, 60, 0, 0},   {0, 0, 0, 30, 54, 48, 48, 54, 28, 0, 0},
+    {0, 0, 0, 60, 54, 54, 54, 54, 60, 0, 0},   {0, 0, 0, 62, 48, 60, 48, 54, 62, 0, 0},
+    {0, 0, 0, 62, 48, 60, 48, 48, 56, 0, 0},   {0, 0, 0, 28, 54, 48, 62, 54, 30, 0, 0},
+    {0, 0, 0, 55, 54, 62, 54, 54, 55, 0, 0},   {0, 0, 0, 60, 24, 24, 24, 24, 60, 0, 0},
+    {0, 0, 0, 30, 12, 12, 44, 44, 56, 0, 0},   {0, 0, 0, 54, 52, 56, 60, 54, 59, 0, 0},
+    {0, 0, 0, 56, 48, 48, 48, 54, 62, 0, 0},   {0, 0, 0, 34, 54, 54, 62, 42, 42, 0, 0},
+    {0, 0, 0, 55, 58, 58, 54, 54, 50, 0, 0},   {0, 0, 0, 28, 54, 54, 54, 54, 28, 0, 0},
+    {0, 0, 0, 60, 54, 54, 60, 48, 56, 0, 0},   {0, 0, 0, 28, 54, 54, 54, 54, 28, 6, 0},
+    {0, 0, 0, 60, 54, 54, 60, 54, 59, 0, 0},   {0, 0, 0, 30, 50, 60, 14, 38, 60, 0, 0},
+    {0, 0, 0, 62, 26, 24, 24, 24, 60, 0, 0},   {0, 0, 0, 55, 54, 54, 54, 54, 28, 0, 0},
+    {0, 0, 0, 55, 54, 20, 28, 28, 8, 0, 0},    {0, 0, 0, 43, 42, 42, 62, 28, 20, 0, 0},
+    {0, 0, 0, 51, 30, 12, 12, 30, 51, 0, 0},   {0, 0, 0, 51, 51, 30, 12, 12, 30, 0, 0},
+    {0, 0, 0, 62, 54, 12, 24, 54, 62, 0, 0},   {0, 0, 28, 24, 24, 24, 24, 24, 24, 28, 0},
+    {0, 0, 32, 32, 16, 16, 8, 8, 4, 4, 0},     {0, 0, 28, 12, 12, 12, 12, 12, 12, 28, 0},
+    {0, 0, 8, 28, 54, 0, 0, 0, 0, 0, 0},       {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 63},
+    {0, 0, 24, 8, 4, 0, 0, 0, 0, 0, 0},        {0, 0, 0, 0, 28, 54, 30, 54, 63, 0, 0},
+    {0, 0, 48, 48, 60, 54, 54, 54, 60, 0, 0},  {0, 0, 0, 0, 28, 54, 48, 54, 28, 0, 0},
+    {0, 0, 14, 6, 30, 54, 54, 54, 31, 0, 0},   {0, 0, 0, 0, 28, 54, 62, 48, 30, 0, 0},
+    {0, 0, 14, 24, 62, 24, 24, 24, 62, 0, 0},  {0, 0, 0, 0, 27, 54, 54, 54, 30, 6, 60},
+    {0, 0, 48, 48, 60, 54, 54, 54, 54, 0, 0},  {0, 0, 12, 0, 60, 12, 12, 12, 63, 0, 0},
+    {0, 0, 12, 0, 60, 12, 12, 12, 12, 12, 56}, {0, 0, 48, 48, 54, 60, 56, 60, 55, 0, 0},
+    {0, 0, 60, 12, 12, 12, 12, 12, 63, 0, 0},  {0, 0, 0, 0, 60, 62, 42, 42, 42, 0, 0},
+    {0, 0, 0, 0, 44, 54, 54, 54, 54, 0, 0},    {0, 0, 0, 0, 28, 54, 54, 54, 28, 0, 0},
+    {0, 0, 0, 0, 60, 54, 54, 54, 60, 48, 56},  {0, 0, 0, 0, 27, 54, 54, 54, 30, 6, 15},
+    {0, 0, 0, 0, 55, 29, 24, 24, 60, 0, 0},    {0, 0, 0, 0, 30, 56, 30, 7, 62, 0, 0},
+    {0, 0, 24, 24, 62, 24, 24, 27, 14, 0, 0},  {0, 0, 0, 0, 54, 54, 54, 54, 31, 0, 0},
+    {0, 0, 0, 0, 54, 54, 28, 28, 8, 0, 0},     {0, 0, 0, 0, 43, 42, 62, 30, 20, 0, 0},
+    {0, 0, 0, 0, 59, 30, 12, 30, 55, 0, 0},    {0, 0, 0, 0, 55, 54, 54, 20, 28, 24, 48},
+    {0, 0, 0, 0, 62, 44, 24, 54, 62, 0, 0},    {0, 0, 6, 12, 12, 24, 12, 12, 12, 6, 0},
+    {0, 0, 0, 8, 8, 8, 8, 8, 8, 8, 0},         {0, 0, 48, 24, 24, 12, 24, 24, 24, 48, 0},
+    {0, 0, 0, 0, 26, 44, 0, 0, 0, 0, 0},
 };
 
 void vssm_image_draw_text(vssm_image *im, int x, int y, const char *text, const uint8_t rgb[3], int scale) {
@@ -68,7 +68,7 @@ void vssm_image_draw_text(vssm_image *im, int x, int y, const char *text, const 
     if (scale < 1) scale = 1;
     int n = (int)strlen(text), pad = scale;
     int x0 = x - pad, y0 = y - pad, x1 = x + n * 6 * scale + pad, y1 = y + 11 * scale + pad;
-    for (int yy = y0 < 0 ? 0 : y0; yy < y1 && yy < im->h; yy++)      /* the dark backing box */
+    for (int yy = y0 < 0 ? 0 : y0; yy < y1 && yy < im->h; yy++) /* the dark backing box */
         for (int xx = x0 < 0 ? 0 : x0; xx < x1 && xx < im->w; xx++) {
             uint8_t *p = im->data + ((size_t)yy * im->w + xx) * 3;
             for (int c = 0; c < 3; c++) p[c] = (uint8_t)(p[c] * 3 / 10);
@@ -94,8 +94,10 @@ void vssm_image_draw_text(vssm_image *im, int x, int y, const char *text, const 
 vssm_status vssm_video_writer_open(vssm_video_writer **out, const char *path, int width, int height,
                                    const vssm_video_writer_opts *opts, vssm_err *err) {
     if (out) *out = NULL;
-    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: this vssm was built without video support (FFmpeg's "
-                        "libraries)", path ? path : "(null)");
+    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                        "%s: this vssm was built without video support (FFmpeg's "
+                        "libraries)",
+                        path ? path : "(null)");
 }
 const char *vssm_video_writer_codec(const vssm_video_writer *w) { return ""; }
 vssm_status vssm_video_write(vssm_video_writer *w, const vssm_image *frame, vssm_err *err) {
@@ -126,7 +128,7 @@ struct vssm_video_writer {
     struct SwsContext *sws;
     AVFrame *frm;
     AVPacket *pkt;
-    AVFrame *rgb;              /* (eh, ew) RGB24, aligned rows: swscale's SIMD garbles the last
+    AVFrame *rgb; /* (eh, ew) RGB24, aligned rows: swscale's SIMD garbles the last
                                 * columns of a packed row whose stride is not a multiple of 16 */
     int w, h, ew, eh;
     int64_t next_pts;
@@ -175,7 +177,7 @@ static const AVCodec *pick_encoder(const AVOutputFormat *of, const char *want) {
 static enum AVPixelFormat pick_pix_fmt(const AVCodec *c) {
     static const enum AVPixelFormat lossless[] = {AV_PIX_FMT_RGB24, AV_PIX_FMT_BGR0, AV_PIX_FMT_GBRP, AV_PIX_FMT_NONE};
     static const enum AVPixelFormat lossy[] = {AV_PIX_FMT_YUV420P, AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_NONE};
-    static const enum AVPixelFormat jpeg[] = {AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_NONE};   /* full range, as JPEG */
+    static const enum AVPixelFormat jpeg[] = {AV_PIX_FMT_YUVJ420P, AV_PIX_FMT_NONE}; /* full range, as JPEG */
     const enum AVPixelFormat *pref = is_lossless(c->name) ? lossless : !strcmp(c->name, "mjpeg") ? jpeg : lossy;
     if (!c->pix_fmts) return AV_PIX_FMT_YUV420P;
     for (int k = 0; pref[k] != AV_PIX_FMT_NONE; k++)
@@ -190,7 +192,7 @@ static vssm_status open_encoder(vssm_video_writer *w, const AVCodec *c, const vs
     if (!e) return werr(w, err, VSSM_ERR_NOMEM, "out of memory", 0);
     e->pix_fmt = pick_pix_fmt(c);
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(e->pix_fmt);
-    w->ew = d && d->log2_chroma_w ? (w->w + 1) & ~1 : w->w;   /* 4:2:0 needs even sides */
+    w->ew = d && d->log2_chroma_w ? (w->w + 1) & ~1 : w->w; /* 4:2:0 needs even sides */
     w->eh = d && d->log2_chroma_h ? (w->h + 1) & ~1 : w->h;
     e->width = w->ew;
     e->height = w->eh;
@@ -202,7 +204,7 @@ static vssm_status open_encoder(vssm_video_writer *w, const AVCodec *c, const vs
     if (!strcmp(c->name, "libx264")) {
         av_opt_set(e->priv_data, "preset", "veryfast", 0);
         av_opt_set(e->priv_data, "crf", "23", 0);
-    } else if (!is_lossless(c->name)) {   /* MPEG-4 / MJPEG: a fixed quantiser, not a 200 kb/s budget */
+    } else if (!is_lossless(c->name)) { /* MPEG-4 / MJPEG: a fixed quantiser, not a 200 kb/s budget */
         e->flags |= AV_CODEC_FLAG_QSCALE;
         e->global_quality = FF_QP2LAMBDA * 3;
     }
@@ -231,8 +233,7 @@ static vssm_status open_encoder(vssm_video_writer *w, const AVCodec *c, const vs
 }
 
 /* the muxer over the outfile: container from path's extension, codec, header */
-static vssm_status open_muxer(vssm_video_writer *w, const char *path, const vssm_video_writer_opts *o,
-                              vssm_err *err) {
+static vssm_status open_muxer(vssm_video_writer *w, const char *path, const vssm_video_writer_opts *o, vssm_err *err) {
     int ret = avformat_alloc_output_context2(&w->oc, NULL, NULL, path);
     if (ret < 0 || !w->oc)
         return werr(w, err, VSSM_ERR_INVALID_ARG, "cannot tell the container from the name (use .mp4, .mkv, .avi, ...)",
@@ -302,7 +303,7 @@ static vssm_status encode(vssm_video_writer *w, AVFrame *f, vssm_err *err) {
         ret = avcodec_receive_packet(w->enc, w->pkt);
         if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) return VSSM_OK;
         if (ret < 0) return werr(w, err, VSSM_ERR_IO, "encoding failed", ret);
-        if (w->pkt->duration <= 0) w->pkt->duration = 1;   /* one frame: else MP4's edit list drops the last */
+        if (w->pkt->duration <= 0) w->pkt->duration = 1; /* one frame: else MP4's edit list drops the last */
         av_packet_rescale_ts(w->pkt, w->enc->time_base, w->st->time_base);
         w->pkt->stream_index = w->st->index;
         ret = av_interleaved_write_frame(w->oc, w->pkt);
@@ -313,7 +314,7 @@ static vssm_status encode(vssm_video_writer *w, AVFrame *f, vssm_err *err) {
 vssm_status vssm_video_write(vssm_video_writer *w, const vssm_image *im, vssm_err *err) {
     if (!im || !im->data || im->c != 3 || im->w != w->w || im->h != w->h)
         return werr(w, err, VSSM_ERR_INVALID_ARG, "a frame of another size or not RGB", 0);
-    for (int y = 0; y < w->eh; y++) {   /* into aligned rows; the last column and row repeated to even sides */
+    for (int y = 0; y < w->eh; y++) { /* into aligned rows; the last column and row repeated to even sides */
         uint8_t *row = w->rgb->data[0] + (size_t)y * w->rgb->linesize[0];
         memcpy(row, im->data + (size_t)(y < w->h ? y : w->h - 1) * w->w * 3, (size_t)w->w * 3);
         if (w->ew > w->w) memcpy(row + (size_t)w->w * 3, row + (size_t)(w->w - 1) * 3, 3);
@@ -322,7 +323,7 @@ vssm_status vssm_video_write(vssm_video_writer *w, const vssm_image *im, vssm_er
     if (ret < 0) return werr(w, err, VSSM_ERR_NOMEM, "out of memory", ret);
     sws_scale(w->sws, (const uint8_t *const *)w->rgb->data, w->rgb->linesize, 0, w->eh, w->frm->data, w->frm->linesize);
     w->frm->pts = w->next_pts++;
-    w->frm->quality = w->enc->global_quality;   /* QSCALE encoders read the quantiser per frame */
+    w->frm->quality = w->enc->global_quality; /* QSCALE encoders read the quantiser per frame */
     return encode(w, w->frm, err);
 }
 

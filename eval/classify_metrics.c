@@ -7,7 +7,8 @@
 vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vssm_err *err) {
     memset(m, 0, sizeof *m);
     if (classes < 1 || classes > 100000 || kmax < 1)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "metrics need 1..100000 classes and k >= 1 (got %d, %d)", classes, kmax);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "metrics need 1..100000 classes and k >= 1 (got %d, %d)",
+                            classes, kmax);
     m->classes = classes;
     m->kmax = kmax < classes ? kmax : classes;
     m->correct_at = calloc((size_t)m->kmax, sizeof(int64_t));

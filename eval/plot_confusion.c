@@ -10,7 +10,7 @@
 #include "vssm/plot.h"
 
 enum {
-    TEXT_MAX = 40, /* classes up to which cells hold their value and axes their names */
+    TEXT_MAX = 40,    /* classes up to which cells hold their value and axes their names */
     VECTOR_MAX = 100, /* classes up to which cells are rectangles (an image past it) */
     RASTER_MAX = 1024 /* matrix pixels at most: past it a pixel sums a block of cells */
 };
@@ -24,7 +24,7 @@ typedef struct cm_view {
     const int64_t *cm;
     int C, normalize;
     int64_t *row; /* [C] row sums */
-    double vmax; /* top of the colour scale */
+    double vmax;  /* top of the colour scale */
 } cm_view;
 
 static double cell_value(const cm_view *v, int r, int c) {
@@ -83,8 +83,8 @@ static cairo_surface_t *cells_image(const cm_view *v, int k, int nb, double *vma
 
 typedef struct layout {
     int C, names, cell_text, rotate; /* class names on the axes; values in cells; x names turned */
-    double cs, S; /* cell size, matrix side */
-    double x0, y0, W, H; /* matrix corner, page size */
+    double cs, S;                    /* cell size, matrix side */
+    double x0, y0, W, H;             /* matrix corner, page size */
     double ylab_w, xlab_h, cb_x, cb_lab_w, cell_font;
     double tick_step; /* class-index tick step (no names) */
 } layout;
@@ -202,8 +202,7 @@ static void draw_axes(cairo_t *cr, const cm_view *v, const vssm_confusion_plot_o
             plot_text(cr, L->x0 + p, L->y0 + L->S + 7, s, 0.5, 0, 0);
     }
     plot_font(cr, F_LABEL, 0);
-    const char *xl = L->names ? "predicted" : "predicted (class index)",
-               *yl = L->names ? "true" : "true (class index)";
+    const char *xl = L->names ? "predicted" : "predicted (class index)", *yl = L->names ? "true" : "true (class index)";
     plot_text(cr, L->x0 + L->S / 2, L->y0 + L->S + 7 + L->xlab_h + 8, xl, 0.5, 0, 0);
     plot_text(cr, PAD, L->y0 + L->S / 2, yl, 0.5, 0, -M_PI / 2);
 }
@@ -245,9 +244,8 @@ vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int 
     if (st != VSSM_OK) return st;
     if (!confusion || C < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: no classes to plot", path);
     if (C > VSSM_PLOT_MAX_CLASSES)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
-                            "%s: %d classes are too many for a confusion plot (at most %d)", path, C,
-                            VSSM_PLOT_MAX_CLASSES);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: %d classes are too many for a confusion plot (at most %d)",
+                            path, C, VSSM_PLOT_MAX_CLASSES);
     cm_view v = {confusion, C, o && o->normalize, calloc((size_t)C, sizeof(int64_t)), 0};
     if (!v.row) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
     int64_t total = 0, diag = 0;

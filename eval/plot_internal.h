@@ -10,7 +10,7 @@
 typedef struct plot_doc {
     vssm_plot_format fmt;
     cairo_surface_t *surf;
-    cairo_t *cr;            /* draw here; the page is white */
+    cairo_t *cr; /* draw here; the page is white */
     vssm_outfile o;
 } plot_doc;
 

@@ -87,7 +87,7 @@ typedef struct legend {
 
 /* measures the nr rows of text; 0 or out of memory */
 static int legend_measure(legend *L, int img_h, char (*text)[320], int nr) {
-    L->fs = fmin(28, fmax(11, round(img_h / 32.0)));   /* its text scales with the image (12 units at 384 rows) */
+    L->fs = fmin(28, fmax(11, round(img_h / 32.0))); /* its text scales with the image (12 units at 384 rows) */
     cairo_t *m = plot_measure_new();
     if (!m) return 1;
     plot_font(m, L->fs, 0);
@@ -105,7 +105,8 @@ static int legend_measure(legend *L, int img_h, char (*text)[320], int nr) {
 }
 
 /* a heading, then one swatch and line per class, the largest first, right of the image */
-static void legend_draw(cairo_t *cr, const legend *L, double x_img, const entry *e, const uint8_t *palette, char (*text)[320]) {
+static void legend_draw(cairo_t *cr, const legend *L, double x_img, const entry *e, const uint8_t *palette,
+                        char (*text)[320]) {
     const double x0 = x_img + L->pad, fs = L->fs;
     char fit[400];
     cairo_set_source_rgb(cr, 0, 0, 0);

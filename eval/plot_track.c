@@ -20,8 +20,7 @@ static void put(vssm_image *im, int x, int y, const uint8_t rgb[3]) {
 }
 
 void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int thickness) {
-    if (!im || !im->data || im->c != 3 || !isfinite(b.x) || !isfinite(b.y) || !isfinite(b.w) || !isfinite(b.h))
-        return;
+    if (!im || !im->data || im->c != 3 || !isfinite(b.x) || !isfinite(b.y) || !isfinite(b.w) || !isfinite(b.h)) return;
     if (thickness < 1) thickness = 1;
     double lim = 4.0 * (im->w + im->h);
     int x0 = (int)floor(fmax(fmin(b.x, lim), -lim)), y0 = (int)floor(fmax(fmin(b.y, lim), -lim));
@@ -43,7 +42,7 @@ void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int t
 /* ---------------------------------------------------------------- plots */
 
 enum { PW = 520, PH = 400 }; /* one panel */
-#define ML 62.0 /* margins of the axes inside a panel */
+#define ML 62.0              /* margins of the axes inside a panel */
 #define MR 18.0
 #define MT 40.0
 #define MB 52.0
@@ -113,8 +112,7 @@ static void draw_panel(cairo_t *cr, const panel *p, double ox) {
     for (int k = p->n - 1; k >= 0; k--) { /* the first curve on top */
         const vssm_track_curve *c = &p->c[k];
         for (int i = 0; i < c->n; i++) {
-            double x = px_x(p, ox, c->n > 1 ? p->xmax * i / (c->n - 1) : 0),
-                   y = px_y(isfinite(c->y[i]) ? c->y[i] : 0);
+            double x = px_x(p, ox, c->n > 1 ? p->xmax * i / (c->n - 1) : 0), y = px_y(isfinite(c->y[i]) ? c->y[i] : 0);
             if (i)
                 cairo_line_to(cr, x, y);
             else
@@ -175,8 +173,7 @@ vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, i
     if (counts[0] > 0)
         ps[np++] = (panel){success, n_success, 1.0, 0.1, t1, "Overlap threshold", "Overlap Precision [%]", 0};
     if (counts[1] > 0)
-        ps[np++] =
-            (panel){prec, n_prec, 50.0, 5, t2, "Location error threshold [pixels]", "Distance Precision [%]", 1};
+        ps[np++] = (panel){prec, n_prec, 50.0, 5, t2, "Location error threshold [pixels]", "Distance Precision [%]", 1};
     if (!np) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: no curves to plot", path);
     plot_doc d;
     if ((st = plot_begin(&d, path, fmt, PW * np, PH, err)) != VSSM_OK) return st;

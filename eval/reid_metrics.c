@@ -17,9 +17,7 @@ int vssm_reid_metric_from_name(const char *name) {
     return -1;
 }
 
-const char *vssm_reid_metric_name(vssm_reid_metric m) {
-    return m == VSSM_REID_METRIC_COSINE ? "cosine" : "euclidean";
-}
+const char *vssm_reid_metric_name(vssm_reid_metric m) { return m == VSSM_REID_METRIC_COSINE ? "cosine" : "euclidean"; }
 
 vssm_reid_eval_opts vssm_reid_eval_default_opts(void) {
     vssm_reid_eval_opts o = {VSSM_REID_METRIC_EUCLIDEAN, 0, 20, 6, 0.3, 50};
@@ -43,8 +41,9 @@ static int64_t find_nonfinite(const float *x, int64_t rows, int64_t cols) {
 static vssm_status check_finite(const float *x, int64_t rows, int64_t cols, const char *what, vssm_err *err) {
     int64_t bad = find_nonfinite(x, rows, cols);
     if (bad < 0) return VSSM_OK;
-    return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: row %lld, column %lld is %g (features and distances must be finite)",
-                        what, (long long)(bad / cols), (long long)(bad % cols), (double)x[bad]);
+    return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                        "%s: row %lld, column %lld is %g (features and distances must be finite)", what,
+                        (long long)(bad / cols), (long long)(bad % cols), (double)x[bad]);
 }
 
 static vssm_status check_labels(const vssm_reid_labels *l, int64_t rows, const char *what, vssm_err *err) {
@@ -91,12 +90,12 @@ static void dist_block(const float *a, int64_t m, const float *b, const float *b
             float an = (float)s;
             for (int64_t j = 0; j < n; j++) out[i * n + j] = an + bn[j];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)d, -2.0f, a, (int)d, b, (int)d, 1.0f, out,
-                    (int)n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)d, -2.0f, a, (int)d, b, (int)d, 1.0f,
+                    out, (int)n);
     } else {
         for (int64_t i = 0; i < m * n; i++) out[i] = 1.0f;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)d, -1.0f, a, (int)d, b, (int)d, 1.0f, out,
-                    (int)n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)d, -1.0f, a, (int)d, b, (int)d, 1.0f,
+                    out, (int)n);
     }
 }
 
@@ -111,7 +110,8 @@ static vssm_status rhs_init(rhs *r, const float *b, int64_t n, int64_t d, vssm_r
     r->b = b;
     if (metric == VSSM_REID_METRIC_COSINE) {
         if (!(r->owned = malloc((size_t)(n * d) * sizeof(float))))
-            return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory normalising %lld x %lld features", (long long)n, (long long)d);
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory normalising %lld x %lld features", (long long)n,
+                                (long long)d);
         rows_normalize(b, n, d, r->owned);
         r->b = r->owned;
     } else {
@@ -127,7 +127,8 @@ static void rhs_free(rhs *r) {
 }
 
 /* the left-hand rows [i0, i0+m) ready for dist_block (normalised copy for cosine) */
-static const float *lhs_rows(const float *a, int64_t i0, int64_t m, int64_t d, vssm_reid_metric metric, float *scratch) {
+static const float *lhs_rows(const float *a, int64_t i0, int64_t m, int64_t d, vssm_reid_metric metric,
+                             float *scratch) {
     if (metric != VSSM_REID_METRIC_COSINE) return a + i0 * d;
     rows_normalize(a + i0 * d, m, d, scratch);
     return scratch;
@@ -136,15 +137,18 @@ static const float *lhs_rows(const float *a, int64_t i0, int64_t m, int64_t d, v
 vssm_status vssm_reid_distance(const float *a, int64_t m, const float *b, int64_t n, int64_t d, vssm_reid_metric metric,
                                float *out, vssm_err *err) {
     if (!a || !b || !out || m < 1 || n < 1 || d < 1 || d > 0x7fffffff || m > 0x7fffffff || n > 0x7fffffff)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "distance: bad sizes (%lld x %lld against %lld x %lld)", (long long)m,
-                            (long long)d, (long long)n, (long long)d);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "distance: bad sizes (%lld x %lld against %lld x %lld)",
+                            (long long)m, (long long)d, (long long)n, (long long)d);
     if (metric != VSSM_REID_METRIC_EUCLIDEAN && metric != VSSM_REID_METRIC_COSINE)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "distance: unknown metric %d", (int)metric);
     rhs r;
     vssm_status s = rhs_init(&r, b, n, d, metric, err);
     if (s != VSSM_OK) return s;
     float *sa = metric == VSSM_REID_METRIC_COSINE ? malloc((size_t)(m * d) * sizeof(float)) : NULL;
-    if (metric == VSSM_REID_METRIC_COSINE && !sa) { rhs_free(&r); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (metric == VSSM_REID_METRIC_COSINE && !sa) {
+        rhs_free(&r);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     dist_block(lhs_rows(a, 0, m, d, metric, sa), m, r.b, r.norms, n, d, metric, out);
     free(sa);
     rhs_free(&r);
@@ -173,7 +177,8 @@ static int cmp_u64(const void *a, const void *b) {
 }
 
 /* One query's row of distances (ng) -> its score. keys: scratch of ng. */
-static query_score score_query(const float *row, int64_t qpid, int64_t qcam, const vssm_reid_labels *g, uint64_t *keys) {
+static query_score score_query(const float *row, int64_t qpid, int64_t qcam, const vssm_reid_labels *g,
+                               uint64_t *keys) {
     const int64_t ng = g->n;
     /* ascending distance, equal distances in gallery order (stable) */
     for (int64_t j = 0; j < ng; j++) keys[j] = ((uint64_t)float_key(row[j]) << 32) | (uint64_t)j;
@@ -184,7 +189,7 @@ static query_score score_query(const float *row, int64_t qpid, int64_t qcam, con
     for (int64_t r = 0; r < ng; r++) {
         int64_t j = (int64_t)(keys[r] & 0xffffffffu);
         int same_pid = g->pid[j] == qpid;
-        if (same_pid && g->camid[j] == qcam) continue;   /* same person, same camera: removed */
+        if (same_pid && g->camid[j] == qcam) continue; /* same person, same camera: removed */
         if (same_pid) {
             hits++;
             if (s.first < 0) s.first = kept;
@@ -200,8 +205,8 @@ static query_score score_query(const float *row, int64_t qpid, int64_t qcam, con
     return s;
 }
 
-static vssm_status score_rows(const float *dist, int64_t i0, int64_t m, const vssm_reid_labels *q, const vssm_reid_labels *g,
-                              query_score *out, vssm_err *err) {
+static vssm_status score_rows(const float *dist, int64_t i0, int64_t m, const vssm_reid_labels *q,
+                              const vssm_reid_labels *g, query_score *out, vssm_err *err) {
     const int64_t ng = g->n;
     int nomem = 0;
 #pragma omp parallel
@@ -226,11 +231,16 @@ static vssm_status summarise(const query_score *sc, int64_t nq, int64_t ng, int 
     int64_t valid = 0;
     for (int64_t i = 0; i < nq; i++) valid += sc[i].first >= 0;
     if (valid == 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no query has a match in the gallery (after removing same-camera "
-                                                       "images of the same identity): nothing to evaluate");
-    int64_t *hist = calloc((size_t)mr + 1, sizeof *hist);   /* hist[k]: first match at rank k+1 (k < mr) */
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "no query has a match in the gallery (after removing same-camera "
+                            "images of the same identity): nothing to evaluate");
+    int64_t *hist = calloc((size_t)mr + 1, sizeof *hist); /* hist[k]: first match at rank k+1 (k < mr) */
     double *cmc = calloc((size_t)mr, sizeof *cmc);
-    if (!hist || !cmc) { free(hist); free(cmc); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!hist || !cmc) {
+        free(hist);
+        free(cmc);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     double ap = 0, inp = 0;
     int64_t at1 = 0, at5 = 0, at10 = 0;
     for (int64_t i = 0; i < nq; i++) {
@@ -263,7 +273,8 @@ vssm_status vssm_reid_evaluate(const float *distmat, const vssm_reid_labels *q, 
     vssm_status s;
     memset(out, 0, sizeof *out);
     if (!distmat || !q || !g) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "evaluate: NULL argument");
-    if ((s = check_labels(q, q->n, "query", err)) != VSSM_OK || (s = check_labels(g, g->n, "gallery", err)) != VSSM_OK) return s;
+    if ((s = check_labels(q, q->n, "query", err)) != VSSM_OK || (s = check_labels(g, g->n, "gallery", err)) != VSSM_OK)
+        return s;
     if (max_rank < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "max_rank must be >= 1 (got %d)", max_rank);
     if (g->n > 0xffffffffLL) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "gallery too large");
     if ((s = check_finite(distmat, q->n, g->n, "distance matrix", err)) != VSSM_OK) return s;
@@ -283,8 +294,10 @@ vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels 
     vssm_status s;
     memset(out, 0, sizeof *out);
     if (!qf || !gf || !q || !g) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "evaluate: NULL argument");
-    if ((s = check_labels(q, q->n, "query", err)) != VSSM_OK || (s = check_labels(g, g->n, "gallery", err)) != VSSM_OK) return s;
-    if (d < 1 || d > 0x7fffffff) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "feature dimension %lld out of range", (long long)d);
+    if ((s = check_labels(q, q->n, "query", err)) != VSSM_OK || (s = check_labels(g, g->n, "gallery", err)) != VSSM_OK)
+        return s;
+    if (d < 1 || d > 0x7fffffff)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "feature dimension %lld out of range", (long long)d);
     if (o.max_rank < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "max_rank must be >= 1 (got %d)", o.max_rank);
     if (o.metric != VSSM_REID_METRIC_EUCLIDEAN && o.metric != VSSM_REID_METRIC_COSINE)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown metric %d", (int)o.metric);
@@ -295,10 +308,13 @@ vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels 
     const int64_t nq = q->n, ng = g->n;
 
     if (o.rerank) {
-        size_t nn, bytes;   /* (q+g)^2 floats: checked, not wrapped (q, g < 2^31 each) */
-        if (__builtin_mul_overflow((size_t)(nq + ng), (size_t)(nq + ng), &nn) || __builtin_mul_overflow(nn, sizeof(float), &bytes))
-            return vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking %lld queries and %lld gallery images needs more memory than "
-                                "can be addressed", (long long)nq, (long long)ng);
+        size_t nn, bytes; /* (q+g)^2 floats: checked, not wrapped (q, g < 2^31 each) */
+        if (__builtin_mul_overflow((size_t)(nq + ng), (size_t)(nq + ng), &nn) ||
+            __builtin_mul_overflow(nn, sizeof(float), &bytes))
+            return vssm_err_set(err, VSSM_ERR_NOMEM,
+                                "re-ranking %lld queries and %lld gallery images needs more memory than "
+                                "can be addressed",
+                                (long long)nq, (long long)ng);
         float *qg = malloc((size_t)(nq * ng) * sizeof(float)), *qq = malloc((size_t)(nq * nq) * sizeof(float)),
               *gg = malloc((size_t)(ng * ng) * sizeof(float));
         if (!qg || !qq || !gg) {
@@ -308,7 +324,8 @@ vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels 
                    (s = vssm_reid_distance(qf, nq, qf, nq, d, o.metric, qq, err)) == VSSM_OK &&
                    (s = vssm_reid_distance(gf, ng, gf, ng, d, o.metric, gg, err)) == VSSM_OK) {
             float *rr = malloc((size_t)(nq * ng) * sizeof(float));
-            if (!rr) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            if (!rr)
+                s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
             else if ((s = vssm_reid_rerank(qg, qq, gg, nq, ng, o.k1, o.k2, o.lambda, rr, err)) == VSSM_OK)
                 s = vssm_reid_evaluate(rr, q, g, o.max_rank, out, err);
             free(rr);
@@ -328,7 +345,8 @@ vssm_status vssm_reid_evaluate_features(const float *qf, const vssm_reid_labels 
     float *dist = malloc((size_t)(block * ng) * sizeof(float));
     float *sa = o.metric == VSSM_REID_METRIC_COSINE ? malloc((size_t)(block * d) * sizeof(float)) : NULL;
     query_score *sc = malloc((size_t)nq * sizeof *sc);
-    if (!dist || !sc || (o.metric == VSSM_REID_METRIC_COSINE && !sa)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    if (!dist || !sc || (o.metric == VSSM_REID_METRIC_COSINE && !sa))
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     for (int64_t i0 = 0; s == VSSM_OK && i0 < nq; i0 += block) {
         int64_t m = nq - i0 < block ? nq - i0 : block;
         dist_block(lhs_rows(qf, i0, m, d, o.metric, sa), m, r.b, r.norms, ng, d, o.metric, dist);

@@ -18,7 +18,7 @@
 typedef struct {
     const float *qg, *qq, *gg;
     int64_t nq, ng, N;
-    float *colmax;   /* [N]: max over rows j of D(j, i)^2 */
+    float *colmax; /* [N]: max over rows j of D(j, i)^2 */
 } dmat;
 
 /* D = [[qq, qg], [qg^T, gg]] (the np.concatenate in re_ranking) */
@@ -90,17 +90,18 @@ static void set_fail(int *fail) {
 typedef struct rr {
     dmat m;
     int64_t N, nq, ng;
-    int64_t nf, nh, nk2, K;    /* k1+1, round(k1/2)+1, k2 (each at most N), max(nf, nk2) */
-    int32_t *rank;             /* (N, K) initial_rank's first K columns */
-    srow *V, *Vq;              /* (N) sparse rows */
-    int32_t *inv_start, *inv_row;   /* V_qe's column index: rows of column c at inv_start[c] .. [c + 1] */
+    int64_t nf, nh, nk2, K;       /* k1+1, round(k1/2)+1, k2 (each at most N), max(nf, nk2) */
+    int32_t *rank;                /* (N, K) initial_rank's first K columns */
+    srow *V, *Vq;                 /* (N) sparse rows */
+    int32_t *inv_start, *inv_row; /* V_qe's column index: rows of column c at inv_start[c] .. [c + 1] */
     float *inv_val;
 } rr;
 
-static vssm_status check_inputs(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1, int k2,
-                                double lambda, const float *out, vssm_err *err) {
+static vssm_status check_inputs(const float *qg, const float *qq, const float *gg, int64_t nq, int64_t ng, int k1,
+                                int k2, double lambda, const float *out, vssm_err *err) {
     if (!qg || !qq || !gg || !out) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: NULL matrix");
-    if (nq < 1 || ng < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: empty %s set", nq < 1 ? "query" : "gallery");
+    if (nq < 1 || ng < 1)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: empty %s set", nq < 1 ? "query" : "gallery");
     if (nq + ng > 0x7fffffff)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: too many items (%lld)", (long long)(nq + ng));
     if (k1 < 1 || k2 < 1 || k1 > 100000 || k2 > 100000)
@@ -128,7 +129,8 @@ static vssm_status column_maxima(dmat *m, vssm_err *err) {
     for (int64_t i = 0; i < m->N; i++)
         if (!(m->colmax[i] > 0) || !isfinite(m->colmax[i]))
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ranking: the squared distances to item %lld are %s",
-                                (long long)i, m->colmax[i] > 0 ? "too large for float32" : "all zero (cannot normalise)");
+                                (long long)i,
+                                m->colmax[i] > 0 ? "too large for float32" : "all zero (cannot normalise)");
     return VSSM_OK;
 }
 
@@ -149,7 +151,7 @@ static int initial_rank(rr *r) {
                 float v = od_at(&r->m, i, j);
                 if (cnt == K && !(v < best[K - 1])) continue;
                 int64_t p = cnt < K ? cnt++ : K - 1;
-                while (p > 0 && v < best[p - 1]) {   /* equal values stay before: stable */
+                while (p > 0 && v < best[p - 1]) { /* equal values stay before: stable */
                     best[p] = best[p - 1];
                     row[p] = row[p - 1];
                     p--;
@@ -183,7 +185,7 @@ static int expanded_neighbours(const rr *r, int64_t i, int32_t *krec, int32_t *c
         if ((double)inter > 2. / 3 * (double)nc)
             for (int u = 0; u < nc; u++) exp_idx[ne++] = cand[u];
     }
-    qsort(exp_idx, (size_t)ne, sizeof(int32_t), cmp_i32);   /* np.unique */
+    qsort(exp_idx, (size_t)ne, sizeof(int32_t), cmp_i32); /* np.unique */
     int nu = 0;
     for (int t = 0; t < ne; t++)
         if (nu == 0 || exp_idx[t] != exp_idx[nu - 1]) exp_idx[nu++] = exp_idx[t];
@@ -246,7 +248,10 @@ static int query_expand(rr *r) {
                 for (int t = 0; t < v->n; t++) {
                     int32_t c = v->col[t];
                     acc[c] += v->val[t];
-                    if (!seen[c]) { seen[c] = 1; touched[nt++] = c; }
+                    if (!seen[c]) {
+                        seen[c] = 1;
+                        touched[nt++] = c;
+                    }
                 }
             }
             qsort(touched, (size_t)nt, sizeof(int32_t), cmp_i32);
@@ -258,7 +263,11 @@ static int query_expand(rr *r) {
             for (int t = 0; t < nt; t++) {
                 int32_t c = touched[t];
                 float mean = acc[c] / (float)nk2;
-                if (o->col && o->val && mean != 0.f) { o->col[nz] = c; o->val[nz] = mean; nz++; }
+                if (o->col && o->val && mean != 0.f) {
+                    o->col[nz] = c;
+                    o->val[nz] = mean;
+                    nz++;
+                }
                 acc[c] = 0.f;
                 seen[c] = 0;
             }
@@ -320,7 +329,7 @@ static int jaccard_blend(const rr *r, double lambda, float *out) {
                 const float vi = v->val[t];
                 for (int64_t p = r->inv_start[c]; p < r->inv_start[c + 1]; p++) {
                     const float vk = r->inv_val[p];
-                    tm[r->inv_row[p]] += vi < vk ? vi : vk;   /* np.minimum */
+                    tm[r->inv_row[p]] += vi < vk ? vi : vk; /* np.minimum */
                 }
             }
             for (int64_t g = 0; g < ng; g++) {
@@ -355,7 +364,7 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
     memset(&r, 0, sizeof r);
     r.m = (dmat){qg, qq, gg, nq, ng, N, calloc((size_t)N, sizeof(float))};
     r.N = N, r.nq = nq, r.ng = ng;
-    r.nf = k1 + 1 < N ? k1 + 1 : N;                                                   /* initial_rank[i, :k1+1] */
+    r.nf = k1 + 1 < N ? k1 + 1 : N;                                                     /* initial_rank[i, :k1+1] */
     r.nh = (int64_t)nearbyint(k1 / 2.0) + 1 < N ? (int64_t)nearbyint(k1 / 2.0) + 1 : N; /* np.around: half to even */
     r.nk2 = k2 < N ? k2 : N;
     r.K = r.nf > r.nk2 ? r.nf : r.nk2;
@@ -367,7 +376,8 @@ vssm_status vssm_reid_rerank(const float *qg, const float *qq, const float *gg, 
     if (s == VSSM_OK && (initial_rank(&r) || build_v(&r) || query_expand(&r)))
         s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
     if (s == VSSM_OK) s = inverted_index(&r, err);
-    if (s == VSSM_OK && jaccard_blend(&r, lambda, out)) s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
+    if (s == VSSM_OK && jaccard_blend(&r, lambda, out))
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "re-ranking: out of memory");
     rr_free(&r);
     return s;
 }

@@ -43,10 +43,12 @@ vssm_status vssm_seg_metrics_add(vssm_seg_metrics *m, const int32_t *pred, const
         if (g == m->ignore_index) continue;
         if (g < 0 || g >= C) {
             if (w > 0)
-                return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label %d at (x %lld, y %lld) is not a class (0..%d) nor the ignore index %d",
+                return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                    "%s: label %d at (x %lld, y %lld) is not a class (0..%d) nor the ignore index %d",
                                     name, (int)gt[i], (long long)(i % w), (long long)(i / w), C - 1, m->ignore_index);
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label %d at pixel %lld is not a class (0..%d) nor the ignore index %d",
-                                name, (int)gt[i], (long long)i, C - 1, m->ignore_index);
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "%s: label %d at pixel %lld is not a class (0..%d) nor the ignore index %d", name,
+                                (int)gt[i], (long long)i, C - 1, m->ignore_index);
         }
         if (pred[i] < 0 || pred[i] >= C)
             return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: predicted class %d at pixel %lld is outside 0..%d", name,

@@ -11,21 +11,40 @@
 
 /* torch.arange(0.0, 1.05, 0.05, dtype=torch.float64) exactly (its values 13 and 15 are one
  * ulp above 13 * 0.05 and 15 * 0.05) */
-static const double OVERLAP_THR[VSSM_TRACK_N_OVERLAP] = {
-    0.0, 0.05, 0.1, 0.15000000000000002, 0.2, 0.25, 0.30000000000000004, 0.35000000000000003, 0.4, 0.45, 0.5,
-    0.55, 0.6000000000000001, 0.6500000000000001, 0.7000000000000001, 0.7500000000000001, 0.8, 0.8500000000000001,
-    0.9, 0.9500000000000001, 1.0};
+static const double OVERLAP_THR[VSSM_TRACK_N_OVERLAP] = {0.0,
+                                                         0.05,
+                                                         0.1,
+                                                         0.15000000000000002,
+                                                         0.2,
+                                                         0.25,
+                                                         0.30000000000000004,
+                                                         0.35000000000000003,
+                                                         0.4,
+                                                         0.45,
+                                                         0.5,
+                                                         0.55,
+                                                         0.6000000000000001,
+                                                         0.6500000000000001,
+                                                         0.7000000000000001,
+                                                         0.7500000000000001,
+                                                         0.8,
+                                                         0.8500000000000001,
+                                                         0.9,
+                                                         0.9500000000000001,
+                                                         1.0};
 
 double vssm_track_overlap_threshold(int i) { return i >= 0 && i < VSSM_TRACK_N_OVERLAP ? OVERLAP_THR[i] : NAN; }
 
 static int has_nan(const vssm_box *b) { return isnan(b->x) || isnan(b->y) || isnan(b->w) || isnan(b->h); }
-static int all_finite(const vssm_box *b) { return isfinite(b->x) && isfinite(b->y) && isfinite(b->w) && isfinite(b->h); }
+static int all_finite(const vssm_box *b) {
+    return isfinite(b->x) && isfinite(b->y) && isfinite(b->w) && isfinite(b->h);
+}
 
 int vssm_track_gt_check(const vssm_box *gt, int n_gt, vssm_err *err) {
     for (int i = 0; i < n_gt; i++)
         if (!all_finite(&gt[i])) {
-            vssm_err_set(err, VSSM_ERR_FORMAT, "ground-truth box %d (%g, %g, %g, %g) is not finite", i + 1, gt[i].x, gt[i].y,
-                         gt[i].w, gt[i].h);
+            vssm_err_set(err, VSSM_ERR_FORMAT, "ground-truth box %d (%g, %g, %g, %g) is not finite", i + 1, gt[i].x,
+                         gt[i].y, gt[i].w, gt[i].h);
             return i;
         }
     return -1;
@@ -36,7 +55,8 @@ int vssm_track_gt_check(const vssm_box *gt, int n_gt, vssm_err *err) {
  * a NaN overlap with a valid GT frame ('Nans in calculated overlap'). torch.min/max
  * propagate NaN where C's fmin/fmax drop it, so the one NaN the overlap can get from
  * finite GT and NaN-free, non-negative predictions - x + w = -inf + inf - is found here. */
-static int pyt_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible, int n_gt, vssm_err *err) {
+static int pyt_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const uint8_t *visible, int n_gt,
+                     vssm_err *err) {
     for (int i = 0; i < n_pred; i++)
         if (has_nan(&pred[i]) || pred[i].w < 0 || pred[i].h < 0) {
             vssm_err_set(err, VSSM_ERR_FORMAT,
@@ -45,15 +65,16 @@ static int pyt_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const
             return i;
         }
     const int m = n_pred < n_gt ? n_pred : n_gt;
-    int src = 0;   /* the box frame i is scored with (a zero-size box repeats the previous) */
+    int src = 0; /* the box frame i is scored with (a zero-size box repeats the previous) */
     for (int i = 1; i < m; i++) {
         if (!(pred[i].w == 0.0 || pred[i].h == 0.0)) src = i;
         const vssm_box *p = &pred[src], *a = &gt[i];
         int valid = a->w > 0.0 && a->h > 0.0 && (!visible || visible[i]);
         if (valid && (isnan(p->x + p->w) || isnan(p->y + p->h))) {
-            vssm_err_set(err, VSSM_ERR_FORMAT,
-                         "box %d (%g, %g, %g, %g): its overlap is NaN (-inf + inf; pytracking: 'Nans in calculated overlap')",
-                         src + 1, p->x, p->y, p->w, p->h);
+            vssm_err_set(
+                err, VSSM_ERR_FORMAT,
+                "box %d (%g, %g, %g, %g): its overlap is NaN (-inf + inf; pytracking: 'Nans in calculated overlap')",
+                src + 1, p->x, p->y, p->w, p->h);
             return src;
         }
     }
@@ -63,8 +84,8 @@ static int pyt_check(const vssm_box *pred, int n_pred, const vssm_box *gt, const
 static int got10k_check(const vssm_box *pred, int n_pred, vssm_err *err) {
     for (int i = 0; i < n_pred; i++)
         if (has_nan(&pred[i])) {
-            vssm_err_set(err, VSSM_ERR_FORMAT, "box %d (%g, %g, %g, %g) has NaN (the got10k toolkit's AO would be NaN)", i + 1,
-                         pred[i].x, pred[i].y, pred[i].w, pred[i].h);
+            vssm_err_set(err, VSSM_ERR_FORMAT, "box %d (%g, %g, %g, %g) has NaN (the got10k toolkit's AO would be NaN)",
+                         i + 1, pred[i].x, pred[i].y, pred[i].w, pred[i].h);
             return i;
         }
     return -1;
@@ -95,13 +116,17 @@ vssm_status vssm_track_seq_eval(const vssm_box *pred_in, int n_pred, const vssm_
     if (vssm_track_gt_check(gt, n_gt, err) >= 0) return VSSM_ERR_FORMAT;
     if (pyt_check(pred_in, n_pred, gt, visible, n_gt, err) >= 0) return VSSM_ERR_FORMAT;
     if (proto == VSSM_TRACK_PROTOCOL_LASOT && n_pred < n_gt)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "mismatch in tracker prediction (%d boxes) and GT (%d) lengths", n_pred, n_gt);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "mismatch in tracker prediction (%d boxes) and GT (%d) lengths",
+                            n_pred, n_gt);
 
-    vssm_box *pred = calloc((size_t)n_gt, sizeof *pred);   /* zero boxes pad a short result */
+    vssm_box *pred = calloc((size_t)n_gt, sizeof *pred); /* zero boxes pad a short result */
     double *iou = malloc((size_t)n_gt * sizeof(double)), *ec = malloc((size_t)n_gt * sizeof(double)),
            *en = malloc((size_t)n_gt * sizeof(double));
     if (!pred || !iou || !ec || !en) {
-        free(pred); free(iou); free(ec); free(en);
+        free(pred);
+        free(iou);
+        free(ec);
+        free(en);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     const int m = n_pred < n_gt ? n_pred : n_gt;
@@ -161,7 +186,10 @@ vssm_status vssm_track_seq_eval(const vssm_box *pred_in, int n_pred, const vssm_
         out->n_frames = n_gt;
         out->n_valid = n_valid;
     }
-    free(pred); free(iou); free(ec); free(en);
+    free(pred);
+    free(iou);
+    free(ec);
+    free(en);
     return st;
 }
 
@@ -213,8 +241,8 @@ vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_bo
                                  int res_w, int res_h, double *ious, int *n_out, vssm_err *err) {
     *n_out = 0;
     if (n_pred != n_gt)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%d predicted boxes for %d ground-truth boxes (got10k needs equal lengths)",
-                            n_pred, n_gt);
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "%d predicted boxes for %d ground-truth boxes (got10k needs equal lengths)", n_pred, n_gt);
     if (vssm_track_gt_check(gt, n_gt, err) >= 0 || got10k_check(pred, n_pred, err) >= 0) return VSSM_ERR_FORMAT;
     const int bounded = res_w > 0 && res_h > 0;
     int k = 0;
@@ -225,7 +253,7 @@ vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_bo
             bound_box(&p, res_w, res_h);
             bound_box(&a, res_w, res_h);
         } else if (!all_finite(&p) || p.w < 0 || p.h < 0) {
-            ious[k++] = 0.0;   /* nothing to clip it to: it overlaps nothing */
+            ious[k++] = 0.0; /* nothing to clip it to: it overlaps nothing */
             continue;
         }
         ious[k++] = iou_got10k(p, a);
@@ -238,7 +266,7 @@ void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metrics *out) {
     memset(out, 0, sizeof *out);
     out->n = n;
     if (n <= 0) {
-        out->ao = out->sr50 = out->sr75 = NAN;   /* numpy's mean of nothing */
+        out->ao = out->sr50 = out->sr75 = NAN; /* numpy's mean of nothing */
         return;
     }
     double s = 0;
@@ -252,7 +280,7 @@ void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metrics *out) {
     out->sr50 = (double)c50 / n;
     out->sr75 = (double)c75 / n;
     for (int t = 0; t < VSSM_GOT10K_N_IOU; t++) {
-        double thr = t == VSSM_GOT10K_N_IOU - 1 ? 1.0 : t * 0.01;   /* numpy linspace(0, 1, 101) */
+        double thr = t == VSSM_GOT10K_N_IOU - 1 ? 1.0 : t * 0.01; /* numpy linspace(0, 1, 101) */
         int64_t c = 0;
         for (int64_t i = 0; i < n; i++) c += ious[i] > thr;
         out->success[t] = (double)c / n;

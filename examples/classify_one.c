@@ -25,8 +25,7 @@ int main(int argc, char **argv) {
     float *x = NULL, *logits = NULL;
     int rc = 1, w = 0, h = 0;
 
-    if (vssm_ctx_new(&ctx, NULL, &err) != VSSM_OK ||
-        vssm_classifier_load(&clf, ctx, argv[1], NULL, &err) != VSSM_OK ||
+    if (vssm_ctx_new(&ctx, NULL, &err) != VSSM_OK || vssm_classifier_load(&clf, ctx, argv[1], NULL, &err) != VSSM_OK ||
         vssm_image_load(&im, argv[2], NULL, &err) != VSSM_OK)
         goto done;
     vssm_preprocess_params pp = vssm_classifier_preprocess(clf);

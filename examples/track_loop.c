@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
     rc = 0;
 done:
     vssm_seq_list_free(frames, n);
-    vssm_tracker_free(trk);      /* before the backbone it uses */
+    vssm_tracker_free(trk); /* before the backbone it uses */
     vssm_backbone_free(backbone);
     vssm_ctx_free(ctx);
     return rc;

@@ -17,11 +17,11 @@ struct vssm_classifier {
     vssm_ctx *ctx;
     vssm_backbone *bb;
     vssm_cls_head *head;
-    vssm_backbone_state *st;   /* for the last (B, H, W) */
+    vssm_backbone_state *st; /* for the last (B, H, W) */
     int sB, sH, sW;
     int classes;
     vssm_preprocess_params pp;
-    char **labels;             /* owned, classes entries, or NULL */
+    char **labels; /* owned, classes entries, or NULL */
     const char *const *builtin;
 };
 
@@ -40,7 +40,10 @@ static vssm_status labels_from_file(vssm_classifier *c, const char *path, vssm_e
     FILE *f = fopen(path, "r");
     if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the labels file", path);
     c->labels = calloc((size_t)c->classes, sizeof(char *));
-    if (!c->labels) { fclose(f); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!c->labels) {
+        fclose(f);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     /* one name a line, any length (a fixed buffer split long lines into several names) */
     char *line = NULL;
     size_t cap = 0;
@@ -71,14 +74,17 @@ static vssm_status labels_from_json(vssm_classifier *c, const char *json, const 
     cJSON *a = cJSON_Parse(json);
     vssm_status s = VSSM_OK;
     if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != c->classes) {
-        s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: metadata 'labels' is not a JSON array of %d names", path, c->classes);
+        s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: metadata 'labels' is not a JSON array of %d names", path,
+                         c->classes);
     } else {
         c->labels = calloc((size_t)c->classes, sizeof(char *));
         if (!c->labels) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         for (int i = 0; s == VSSM_OK && i < c->classes; i++) {
             cJSON *e = cJSON_GetArrayItem(a, i);
-            if (!cJSON_IsString(e)) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label %d is not a string", path, i);
-            else c->labels[i] = strdup(e->valuestring);
+            if (!cJSON_IsString(e))
+                s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: label %d is not a string", path, i);
+            else
+                c->labels[i] = strdup(e->valuestring);
         }
     }
     cJSON_Delete(a);
@@ -127,11 +133,14 @@ vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const cha
         (s = attach(c, bb, src, err)) != VSSM_OK)
         goto fail;
     const char *lj = src->meta ? src->meta(src->user, "labels") : NULL;
-    if (opts->labels_path) s = labels_from_file(c, opts->labels_path, err);
-    else if (lj) s = labels_from_json(c, lj, path, err);
-    else if (c->classes == 1000) c->builtin = vssm_imagenet1k_labels();
+    if (opts->labels_path)
+        s = labels_from_file(c, opts->labels_path, err);
+    else if (lj)
+        s = labels_from_json(c, lj, path, err);
+    else if (c->classes == 1000)
+        c->builtin = vssm_imagenet1k_labels();
     if (s != VSSM_OK) goto fail;
-    vssm_weights_close(w);   /* weights were copied into the model's arena */
+    vssm_weights_close(w); /* weights were copied into the model's arena */
     *out = c;
     return VSSM_OK;
 fail:

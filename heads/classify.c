@@ -12,7 +12,7 @@ struct vssm_cls_head {
     vssm_ctx *ctx;
     vssm_cls_input kind;
     int C, classes;
-    float *norm_w, *norm_b, *fc_w, *fc_b;   /* device; no norm on a class token */
+    float *norm_w, *norm_b, *fc_w, *fc_b; /* device; no norm on a class token */
     /* activations, re-planned only when (B, L) changes */
     int B;
     int64_t L;
@@ -40,7 +40,8 @@ vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm_cls_inpu
                                const vssm_source *src, const char *prefix, vssm_err *err) {
     *out = NULL;
     if (in_dim < 1 || num_classes < 1)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "classifier needs in_dim >= 1 and classes >= 1 (got %d, %d)", in_dim, num_classes);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "classifier needs in_dim >= 1 and classes >= 1 (got %d, %d)",
+                            in_dim, num_classes);
     if (kind != VSSM_CLS_POOLED && kind != VSSM_CLS_TOKEN)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "classifier: unknown head input %d", (int)kind);
     vssm_cls_head *h = calloc(1, sizeof *h);
@@ -58,9 +59,8 @@ vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm_cls_inpu
     snprintf(nm[2], sizeof nm[2], "%s%s.weight", prefix ? prefix : "", fc);
     snprintf(nm[3], sizeof nm[3], "%s%s.bias", prefix ? prefix : "", fc);
     vssm_status s = VSSM_OK;
-    if (kind == VSSM_CLS_POOLED &&
-        ((s = vssm_load_tensor_dev(ctx, src, nm[0], vec, 1, &h->norm_w, err)) != VSSM_OK ||
-         (s = vssm_load_tensor_dev(ctx, src, nm[1], vec, 1, &h->norm_b, err)) != VSSM_OK)) {
+    if (kind == VSSM_CLS_POOLED && ((s = vssm_load_tensor_dev(ctx, src, nm[0], vec, 1, &h->norm_w, err)) != VSSM_OK ||
+                                    (s = vssm_load_tensor_dev(ctx, src, nm[1], vec, 1, &h->norm_b, err)) != VSSM_OK)) {
         vssm_cls_head_free(h);
         return s;
     }
@@ -93,8 +93,10 @@ static vssm_status plan(vssm_cls_head *h, int B, int64_t L, vssm_err *err) {
     return VSSM_OK;
 }
 
-vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats, float *logits, vssm_err *err) {
-    if (!feats || n_feats < 1 || !logits) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "classifier: no features given");
+vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats, float *logits,
+                                  vssm_err *err) {
+    if (!feats || n_feats < 1 || !logits)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "classifier: no features given");
     const vssm_tensor *f = &feats[n_feats - 1];
     const int token = h->kind == VSSM_CLS_TOKEN, nd = token ? 2 : 4;
     char a[64];

@@ -13,11 +13,11 @@
 struct vssm_reid_head {
     int C;
     int l2norm;
-    const char *bnneck;   /* static string: which naming matched, or NULL */
+    const char *bnneck; /* static string: which naming matched, or NULL */
     float *mean, *var, *weight, *bias;
     float eps;
-    float *ln_w, *ln_b;   /* the classifier's final LayerNorm, applied per token before pooling, or NULL */
-    float *host;          /* last stage on the host, (B, H, W, C), grown on demand */
+    float *ln_w, *ln_b; /* the classifier's final LayerNorm, applied per token before pooling, or NULL */
+    float *host;        /* last stage on the host, (B, H, W, C), grown on demand */
     size_t host_cap;
 };
 
@@ -81,16 +81,19 @@ vssm_status vssm_reid_head_load(vssm_reid_head **out, int dim, const vssm_source
             if (has_tensor(src, prefix, bases[i], "running_mean")) found = bases[i];
     if (o.bnneck == 1 && !found) {
         vssm_reid_head_free(h);
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "no BNNeck in the weights (looked for %sbnneck.running_mean, "
-                                                  "%sbottleneck.running_mean, %sheads.bottleneck.0.running_mean)",
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "no BNNeck in the weights (looked for %sbnneck.running_mean, "
+                            "%sbottleneck.running_mean, %sheads.bottleneck.0.running_mean)",
                             prefix, prefix, prefix);
     }
     if (found) {
         vssm_status s;
         if ((s = fetch_vec(src, prefix, found, "running_mean", dim, &h->mean, err)) != VSSM_OK ||
             (s = fetch_vec(src, prefix, found, "running_var", dim, &h->var, err)) != VSSM_OK ||
-            (has_tensor(src, prefix, found, "weight") && (s = fetch_vec(src, prefix, found, "weight", dim, &h->weight, err)) != VSSM_OK) ||
-            (has_tensor(src, prefix, found, "bias") && (s = fetch_vec(src, prefix, found, "bias", dim, &h->bias, err)) != VSSM_OK)) {
+            (has_tensor(src, prefix, found, "weight") &&
+             (s = fetch_vec(src, prefix, found, "weight", dim, &h->weight, err)) != VSSM_OK) ||
+            (has_tensor(src, prefix, found, "bias") &&
+             (s = fetch_vec(src, prefix, found, "bias", dim, &h->bias, err)) != VSSM_OK)) {
             vssm_reid_head_free(h);
             return s;
         }
@@ -137,7 +140,7 @@ void vssm_reid_head_apply(const vssm_reid_head *h, float *x, int B) {
 vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_tensor *feats, int n_feats, float *emb,
                                    vssm_err *err) {
     if (!feats || n_feats < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ID head: no features");
-    const vssm_tensor *t = &feats[n_feats - 1];   /* (B, H, W, C) */
+    const vssm_tensor *t = &feats[n_feats - 1]; /* (B, H, W, C) */
     if (t->ndim != 4 || t->shape[3] != h->C || t->dtype != VSSM_DTYPE_F32)
         return vssm_err_set(err, VSSM_ERR_SHAPE, "re-ID head: last stage must be (B, H, W, %d) f32", h->C);
     const int64_t B = t->shape[0], L = t->shape[1] * t->shape[2], C = h->C;
@@ -158,7 +161,7 @@ vssm_status vssm_reid_head_forward(vssm_reid_head *h, vssm_ctx *ctx, const vssm_
         float *f = h->host + (size_t)(b * L * C);
         for (int64_t l = 0; l < L; l++) {
             float *tok = f + l * C;
-            if (h->ln_w) {   /* LayerNorm over channels, eps 1e-5 (nn.LayerNorm) */
+            if (h->ln_w) { /* LayerNorm over channels, eps 1e-5 (nn.LayerNorm) */
                 double mu = 0, var = 0;
                 for (int64_t c = 0; c < C; c++) mu += tok[c];
                 mu /= (double)C;
@@ -199,8 +202,8 @@ void vssm_reid_model_free(vssm_reid_model *m) {
     free(m);
 }
 
-vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const char *path, const vssm_reid_model_opts *opts,
-                                 vssm_err *err) {
+vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const char *path,
+                                 const vssm_reid_model_opts *opts, vssm_err *err) {
     *out = NULL;
     vssm_reid_model_opts o = opts ? *opts : vssm_reid_model_default_opts();
     vssm_reid_model *m = calloc(1, sizeof *m);
@@ -211,16 +214,20 @@ vssm_status vssm_reid_model_load(vssm_reid_model **out, vssm_ctx *ctx, const cha
     vssm_backbone_opts bo;
     memset(&bo, 0, sizeof bo);
     bo.arch = o.arch;
-    bo.n_out = -1;   /* a Vim's final token grid, whatever out_indices the file states */
+    bo.n_out = -1; /* a Vim's final token grid, whatever out_indices the file states */
     vssm_status s = vssm_weights_open(&w, path, &wo, err);
-    if (s != VSSM_OK) { free(m); return s; }
+    if (s != VSSM_OK) {
+        free(m);
+        return s;
+    }
     const vssm_source *src = vssm_weights_source(w);
     if ((s = vssm_backbone_load_source(&m->backbone, ctx, src, &bo, &m->pp, err)) == VSSM_OK) {
         const int last = vssm_backbone_stages(m->backbone) - 1;
         if (o.head.final_norm && vssm_backbone_get_kind(m->backbone) == VSSM_BACKBONE_VIM)
-            s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
-                             "final_norm (classifier.norm) is VMamba's: this Vision Mamba's tokens are already normalised by its "
-                             "norm_f");
+            s = vssm_err_set(
+                err, VSSM_ERR_UNSUPPORTED,
+                "final_norm (classifier.norm) is VMamba's: this Vision Mamba's tokens are already normalised by its "
+                "norm_f");
         else
             s = vssm_reid_head_load(&m->head, vssm_backbone_stage_channels(m->backbone, last), src,
                                     vssm_backbone_prefix(m->backbone), &o.head, err);
@@ -240,8 +247,10 @@ const vssm_reid_head *vssm_reid_model_head(const vssm_reid_model *m) { return m-
 vssm_preprocess_params vssm_reid_model_preprocess(const vssm_reid_model *m) { return m->pp; }
 const vssm_backbone *vssm_reid_model_backbone(const vssm_reid_model *m) { return m->backbone; }
 
-vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x, int B, int H, int W, float *emb, vssm_err *err) {
-    if (B < 1 || H < 1 || W < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ID forward: bad size %dx%dx%d", B, H, W);
+vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x, int B, int H, int W, float *emb,
+                                    vssm_err *err) {
+    if (B < 1 || H < 1 || W < 1)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ID forward: bad size %dx%dx%d", B, H, W);
     if (!m->st || m->sB != B || m->sH != H || m->sW != W) {
         vssm_backbone_state_free(m->st);
         m->st = NULL;

@@ -45,7 +45,10 @@ vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, co
     }
     c->w = malloc(sizeof(float) * (size_t)cout * cin * k * k);
     c->b = malloc(sizeof(float) * (size_t)cout);
-    if (!c->w || !c->b) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
+    if (!c->w || !c->b) {
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (int o = 0; o < cout; o++) {
         /* y = gamma * (conv + cb - mean) / sqrt(var + eps) + beta */
         double sc = 1.0, sh = cb ? cb[o] : 0.0;
@@ -57,7 +60,8 @@ vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, co
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
                 for (int i = 0; i < cin; i++)
-                    c->w[(((size_t)o * k + ky) * k + kx) * cin + i] = (float)(w[(((size_t)o * cin + i) * k + ky) * k + kx] * sc);
+                    c->w[(((size_t)o * k + ky) * k + kx) * cin + i] =
+                        (float)(w[(((size_t)o * cin + i) * k + ky) * k + kx] * sc);
     }
     /* laid out once for the backend's GEMM (a 2048 -> 512 3x3 conv's weight is 38 MB: packing
      * it per call, per im2col chunk, would cost more than half the product) */
@@ -65,7 +69,10 @@ vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, co
     const size_t pn = vssm_op_linear_pack_numel(ctx, cout, K);
     if (pn) {
         float *wp = malloc(pn * sizeof(float));
-        if (!wp) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
+        if (!wp) {
+            s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            goto done;
+        }
         vssm_op_linear_pack(ctx, c->w, cout, K, wp);
         free(c->w);
         c->w = wp;
@@ -102,8 +109,10 @@ void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, i
                     for (int kx = 0; kx < k; kx++) {
                         const int sy = yy + ky - r, sx = xx + kx - r;
                         float *dst = col + (ky * k + kx) * cin;
-                        if (sy < 0 || sy >= H || sx < 0 || sx >= W) memset(dst, 0, sizeof(float) * cin);
-                        else memcpy(dst, x + (((size_t)b * H + sy) * W + sx) * cin, sizeof(float) * cin);
+                        if (sy < 0 || sy >= H || sx < 0 || sx >= W)
+                            memset(dst, 0, sizeof(float) * cin);
+                        else
+                            memcpy(dst, x + (((size_t)b * H + sy) * W + sx) * cin, sizeof(float) * cin);
                     }
             }
             vssm_op_linear_packed(ctx, ws, n, K, c->w, c->b, c->cout, VSSM_ACT_NONE, 0, y + t0 * c->cout);

@@ -20,7 +20,7 @@ struct vssm_seg_head {
     seg_conv cls;
     /* plan */
     int pB, pH[LEVELS], pW[LEVELS];
-    float *buf;      /* one arena */
+    float *buf; /* one arena */
     size_t buf_n;
 };
 
@@ -43,27 +43,32 @@ vssm_status vssm_seg_head_config_infer(const vssm_source *src, const char *prefi
     prefix = prefix ? prefix : "";
     int classes = tensor_dim(src, prefix, "conv_seg.weight", 0), ch = tensor_dim(src, prefix, "conv_seg.weight", 1);
     if (classes < 1 || ch < 1)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "no segmentation head: tensor '%sconv_seg.weight' is missing", prefix);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "no segmentation head: tensor '%sconv_seg.weight' is missing",
+                            prefix);
     cfg->num_classes = classes;
     cfg->channels = ch;
     if (has_tensor(src, prefix, "psp_modules.0.1.conv.weight")) {
         cfg->kind = VSSM_SEG_HEAD_UPER;
         int n = 0;
         char nm[64];
-        while (n < VSSM_SEG_MAX_POOL && (snprintf(nm, sizeof nm, "psp_modules.%d.1.conv.weight", n), has_tensor(src, prefix, nm))) n++;
+        while (n < VSSM_SEG_MAX_POOL &&
+               (snprintf(nm, sizeof nm, "psp_modules.%d.1.conv.weight", n), has_tensor(src, prefix, nm)))
+            n++;
         static const int def[VSSM_SEG_MAX_POOL] = {1, 2, 3, 6, 8, 12, 16, 24};
         if (!cfg->n_pool) {
             cfg->n_pool = n;
             for (int i = 0; i < n; i++) cfg->pool_scales[i] = def[i];
         } else if (cfg->n_pool != n) {
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%d pool scales stated but the checkpoint has %d psp_modules", cfg->n_pool, n);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%d pool scales stated but the checkpoint has %d psp_modules",
+                                cfg->n_pool, n);
         }
     } else if (has_tensor(src, prefix, "scale_heads.0.0.conv.weight")) {
         cfg->kind = VSSM_SEG_HEAD_FPN;
         cfg->n_pool = 0;
     } else {
         return vssm_err_set(err, VSSM_ERR_FORMAT,
-                            "unknown decode head under '%s': neither UPerHead (psp_modules) nor FPNHead (scale_heads)", prefix);
+                            "unknown decode head under '%s': neither UPerHead (psp_modules) nor FPNHead (scale_heads)",
+                            prefix);
     }
     return VSSM_OK;
 }
@@ -96,7 +101,8 @@ vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_se
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "bad head config (channels %d, classes %d, pool scales %d)",
                             cfg->channels, cfg->num_classes, cfg->n_pool);
     for (int i = 0; i < LEVELS; i++)
-        if (cfg->in_channels[i] < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "head in_channels[%d] = %d", i, cfg->in_channels[i]);
+        if (cfg->in_channels[i] < 1)
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "head in_channels[%d] = %d", i, cfg->in_channels[i]);
     vssm_seg_head *h = calloc(1, sizeof *h);
     if (!h) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     h->ctx = ctx;
@@ -107,18 +113,23 @@ vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_se
     if (cfg->kind == VSSM_SEG_HEAD_UPER) {
         if (cfg->n_pool < 1) s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "UPerHead needs pool scales");
         for (int i = 0; s == VSSM_OK && i < cfg->n_pool; i++) {
-            if (cfg->pool_scales[i] < 1) { s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "pool scale %d", cfg->pool_scales[i]); break; }
+            if (cfg->pool_scales[i] < 1) {
+                s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "pool scale %d", cfg->pool_scales[i]);
+                break;
+            }
             snprintf(nm, sizeof nm, "psp_modules.%d.1", i);
             s = seg_conv_load(&h->ppm[i], ctx, src, prefix, nm, in[3], C, 1, 1, 0, err);
         }
-        if (s == VSSM_OK) s = seg_conv_load(&h->bottleneck, ctx, src, prefix, "bottleneck", in[3] + cfg->n_pool * C, C, 3, 1, 0, err);
+        if (s == VSSM_OK)
+            s = seg_conv_load(&h->bottleneck, ctx, src, prefix, "bottleneck", in[3] + cfg->n_pool * C, C, 3, 1, 0, err);
         for (int i = 0; s == VSSM_OK && i < LEVELS - 1; i++) {
             snprintf(nm, sizeof nm, "lateral_convs.%d", i);
             if ((s = seg_conv_load(&h->lateral[i], ctx, src, prefix, nm, in[i], C, 1, 1, 0, err))) break;
             snprintf(nm, sizeof nm, "fpn_convs.%d", i);
             s = seg_conv_load(&h->fpn[i], ctx, src, prefix, nm, C, C, 3, 1, 0, err);
         }
-        if (s == VSSM_OK) s = seg_conv_load(&h->fpn_bottleneck, ctx, src, prefix, "fpn_bottleneck", LEVELS * C, C, 3, 1, 0, err);
+        if (s == VSSM_OK)
+            s = seg_conv_load(&h->fpn_bottleneck, ctx, src, prefix, "fpn_bottleneck", LEVELS * C, C, 3, 1, 0, err);
     } else if (cfg->kind == VSSM_SEG_HEAD_FPN) {
         for (int i = 0; s == VSSM_OK && i < LEVELS; i++) {
             h->n_scale[i] = fpn_blocks(i);
@@ -156,7 +167,11 @@ static size_t plan_layout(const vssm_seg_head *h, int B, const int *H, const int
     const vssm_seg_head_config *cfg = &h->cfg;
     const size_t C = (size_t)cfg->channels;
     size_t off = 0, ws = 0;
-#define TAKE(ptr, n) do { (ptr) = base ? base + off : NULL; off += ((size_t)(n) + 15) & ~(size_t)15; } while (0)
+#define TAKE(ptr, n)                             \
+    do {                                         \
+        (ptr) = base ? base + off : NULL;        \
+        off += ((size_t)(n) + 15) & ~(size_t)15; \
+    } while (0)
     const size_t hw0 = (size_t)B * H[0] * W[0];
     if (cfg->kind == VSSM_SEG_HEAD_UPER) {
         int smax = 1;
@@ -192,13 +207,16 @@ static size_t plan_layout(const vssm_seg_head *h, int B, const int *H, const int
 vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, int n_feats, float *logits,
                                   vssm_err *err) {
     const vssm_seg_head_config *cfg = &h->cfg;
-    if (n_feats != LEVELS) return vssm_err_set(err, VSSM_ERR_SHAPE, "the head needs %d feature maps, got %d", LEVELS, n_feats);
+    if (n_feats != LEVELS)
+        return vssm_err_set(err, VSSM_ERR_SHAPE, "the head needs %d feature maps, got %d", LEVELS, n_feats);
     int B = (int)feats[0].shape[0], H[LEVELS], W[LEVELS];
     for (int i = 0; i < LEVELS; i++) {
         const vssm_tensor *f = &feats[i];
         if (f->ndim != 4 || f->dtype != VSSM_DTYPE_F32 || f->shape[0] != B || f->shape[3] != cfg->in_channels[i])
-            return vssm_err_set(err, VSSM_ERR_SHAPE, "feature %d: expected (%d, H, W, %d) f32", i, B, cfg->in_channels[i]);
-        if (f->device != VSSM_DEVICE_CPU) return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "feature %d is not in host memory", i);
+            return vssm_err_set(err, VSSM_ERR_SHAPE, "feature %d: expected (%d, H, W, %d) f32", i, B,
+                                cfg->in_channels[i]);
+        if (f->device != VSSM_DEVICE_CPU)
+            return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "feature %d is not in host memory", i);
         H[i] = (int)f->shape[1];
         W[i] = (int)f->shape[2];
     }
@@ -209,7 +227,8 @@ vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, in
         free(h->buf);
         h->buf_n = plan_layout(h, B, H, W, &p, NULL);
         h->buf = malloc(h->buf_n * sizeof(float));
-        if (!h->buf) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (%zu MB of head activations)", h->buf_n * 4 >> 20);
+        if (!h->buf)
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (%zu MB of head activations)", h->buf_n * 4 >> 20);
         h->pB = B;
         memcpy(h->pH, H, sizeof H);
         memcpy(h->pW, W, sizeof W);
@@ -236,7 +255,8 @@ vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, in
         /* top-down: lat[i-1] += up(lat[i]) */
         for (int i = LEVELS - 1; i > 0; i--)
             vssm_resize_bilinear_f32(p.lat[i], B, H[i], W[i], C, C, H[i - 1], W[i - 1], p.lat[i - 1], C, 1);
-        for (int i = 0; i < LEVELS - 1; i++) seg_conv_forward(ctx, &h->fpn[i], p.lat[i], B, H[i], W[i], p.fpnout[i], p.ws);
+        for (int i = 0; i < LEVELS - 1; i++)
+            seg_conv_forward(ctx, &h->fpn[i], p.lat[i], B, H[i], W[i], p.fpnout[i], p.ws);
         p.fpnout[LEVELS - 1] = p.lat[LEVELS - 1];
         for (int i = 0; i < LEVELS; i++)
             vssm_resize_bilinear_f32(p.fpnout[i], B, H[i], W[i], C, C, H[0], W[0], p.cat1 + i * C, LEVELS * C, 0);

@@ -30,14 +30,16 @@ void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, i
  * four stride-16 token maps into strides 4, 8, 16, 32 (see vssm/segment.h) ---- */
 typedef struct seg_neck seg_neck;
 /* *out = NULL (and VSSM_OK) when the file has no "fpn1.0.weight" under prefix. */
-vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *prefix, int D, int patch_size, vssm_err *err);
+vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *prefix, int D, int patch_size,
+                          vssm_err *err);
 void seg_neck_free(seg_neck *n);
 /* Level l's map size for a gh x gw token grid (0 when the grid is too small for it). */
 void seg_neck_level_size(const seg_neck *n, int l, int gh, int gw, int *h, int *w);
 /* Floats of scratch seg_neck_forward needs for B images of gh x gw tokens. */
 size_t seg_neck_workspace(const seg_neck *n, int B, int gh, int gw);
 /* x (B, gh, gw, D) -> level l (B, h, w, D) as seg_neck_level_size; host buffers. */
-void seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y, float *ws);
+void seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y,
+                      float *ws);
 
 /* torch AdaptiveAvgPool2d(s) on (B, h, w, C) -> (B, s, s, C) */
 void seg_adaptive_avgpool(const float *x, int B, int h, int w, int C, int s, float *y);

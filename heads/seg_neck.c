@@ -21,7 +21,7 @@
 #define BN_EPS 1e-5
 
 typedef struct seg_deconv {
-    float *w, *b;   /* (4D, D) rows (dy*2 + dx)*D + o, (4D); BN folded */
+    float *w, *b; /* (4D, D) rows (dy*2 + dx)*D + o, (4D); BN folded */
     int gelu;
 } seg_deconv;
 
@@ -29,7 +29,7 @@ struct seg_neck {
     int D;
     int n_deconv[LEVELS];
     seg_deconv dc[LEVELS][MAX_DECONV];
-    int pool[LEVELS];   /* max-pool kernel = stride after the deconvs; 1: none */
+    int pool[LEVELS]; /* max-pool kernel = stride after the deconvs; 1: none */
 };
 
 void seg_neck_free(seg_neck *n) {
@@ -41,8 +41,8 @@ void seg_neck_free(seg_neck *n) {
 
 /* PREFIX + BASE.{weight (D, D, 2, 2), bias}, then, with bn, PREFIX + BN.{weight, bias,
  * running_mean, running_var} folded in and GELU after */
-static vssm_status load_deconv(seg_deconv *d, const vssm_source *src, const char *prefix, const char *base, const char *bn,
-                               int D, vssm_err *err) {
+static vssm_status load_deconv(seg_deconv *d, const vssm_source *src, const char *prefix, const char *base,
+                               const char *bn, int D, vssm_err *err) {
     char nm[512];
     const int64_t ws[4] = {D, D, 2, 2}, s1[1] = {D};
     float *w = NULL, *b = NULL, *g[4] = {NULL, NULL, NULL, NULL};
@@ -58,7 +58,10 @@ static vssm_status load_deconv(seg_deconv *d, const vssm_source *src, const char
     }
     d->w = malloc(sizeof(float) * 4 * (size_t)D * D);
     d->b = malloc(sizeof(float) * 4 * (size_t)D);
-    if (!d->w || !d->b) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
+    if (!d->w || !d->b) {
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     d->gelu = bn != NULL;
     for (int o = 0; o < D; o++) {
         /* y = gamma * (deconv + b - mean) / sqrt(var + eps) + beta */
@@ -67,9 +70,10 @@ static vssm_status load_deconv(seg_deconv *d, const vssm_source *src, const char
             sc = g[0][o] / sqrt((double)g[3][o] + BN_EPS);
             sh = (sh - g[2][o]) * sc + g[1][o];
         }
-        for (int q = 0; q < 4; q++) {   /* q = dy*2 + dx */
+        for (int q = 0; q < 4; q++) { /* q = dy*2 + dx */
             d->b[(size_t)q * D + o] = (float)sh;
-            for (int i = 0; i < D; i++) d->w[((size_t)q * D + o) * D + i] = (float)(w[((size_t)i * D + o) * 4 + q] * sc);
+            for (int i = 0; i < D; i++)
+                d->w[((size_t)q * D + o) * D + i] = (float)(w[((size_t)i * D + o) * 4 + q] * sc);
         }
     }
     s = VSSM_OK;
@@ -79,14 +83,16 @@ done:
     return s;
 }
 
-vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *prefix, int D, int patch_size, vssm_err *err) {
+vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *prefix, int D, int patch_size,
+                          vssm_err *err) {
     *out = NULL;
     char nm[512];
     vssm_tensor t;
     snprintf(nm, sizeof nm, "%sfpn1.0.weight", prefix);
-    if (src->get(src->user, nm, NULL, 0, &t, NULL) != VSSM_OK) return VSSM_OK;   /* no neck (if_fpn False) */
+    if (src->get(src->user, nm, NULL, 0, &t, NULL) != VSSM_OK) return VSSM_OK; /* no neck (if_fpn False) */
     if (patch_size != 16 && patch_size != 8)
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "the fpn neck ('%s') is defined for patch sizes 16 and 8, not %d", nm, patch_size);
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "the fpn neck ('%s') is defined for patch sizes 16 and 8, not %d", nm, patch_size);
     seg_neck *n = calloc(1, sizeof *n);
     if (!n) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     n->D = D;
@@ -113,7 +119,10 @@ vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *pr
 }
 
 void seg_neck_level_size(const seg_neck *n, int l, int gh, int gw, int *h, int *w) {
-    if (!n) { *h = gh, *w = gw; return; }
+    if (!n) {
+        *h = gh, *w = gw;
+        return;
+    }
     *h = (gh << n->n_deconv[l]) / n->pool[l];
     *w = (gw << n->n_deconv[l]) / n->pool[l];
 }
@@ -132,13 +141,14 @@ size_t seg_neck_workspace(const seg_neck *n, int B, int gh, int gw) {
 }
 
 /* x (B, h, w, D) -> y (B, 2h, 2w, D); tmp: (B*h*w, 4D) */
-static void deconv(vssm_ctx *ctx, const seg_deconv *d, int D, const float *x, int B, int h, int w, float *y, float *tmp) {
+static void deconv(vssm_ctx *ctx, const seg_deconv *d, int D, const float *x, int B, int h, int w, float *y,
+                   float *tmp) {
     const int64_t cells = (int64_t)B * h * w;
     vssm_op_linear(ctx, x, cells, D, d->w, d->b, 4 * D, d->gelu ? VSSM_ACT_GELU : VSSM_ACT_NONE, 0, tmp);
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < cells; c++) {
         const int64_t b = c / ((int64_t)h * w), yy = c / w % h, xx = c % w;
-        for (int dy = 0; dy < 2; dy++)   /* (dx, o) of one dy are contiguous on both sides */
+        for (int dy = 0; dy < 2; dy++) /* (dx, o) of one dy are contiguous on both sides */
             memcpy(y + (((size_t)b * 2 * h + 2 * yy + dy) * 2 * w + 2 * xx) * D, tmp + ((size_t)c * 4 + 2 * dy) * D,
                    sizeof(float) * 2 * D);
     }
@@ -160,7 +170,8 @@ static void maxpool(const float *x, int B, int h, int w, int D, int k, float *y)
             }
 }
 
-void seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y, float *ws) {
+void seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y,
+                      float *ws) {
     const int D = n->D, nd = n->n_deconv[l];
     if (nd == 0 && n->pool[l] == 1) {
         memcpy(y, x, sizeof(float) * (size_t)B * gh * gw * D);

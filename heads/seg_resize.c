@@ -96,7 +96,8 @@ static uint8_t vlin_simd(int s0, int s1, short b0, short b1) {
 vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, vssm_image *dst, vssm_err *err) {
     const int sw = src->w, sh = src->h, cn = src->c;
     if (out_w < 1 || out_h < 1 || sw < 1 || sh < 1)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "resize: sizes must be positive (%dx%d -> %dx%d)", sw, sh, out_w, out_h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "resize: sizes must be positive (%dx%d -> %dx%d)", sw, sh, out_w,
+                            out_h);
     vssm_status s = vssm_image_alloc(dst, out_w, out_h, cn, err);
     if (s != VSSM_OK) return s;
     if (out_w == sw && out_h == sh) {
@@ -160,8 +161,7 @@ vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, v
             }
         }
         uint8_t *d = dst->data + (size_t)dy * width;
-        for (int x = 0; x < width; x++)
-            d[x] = vlin_simd(S[0][x], S[1][x], b0, b1);
+        for (int x = 0; x < width; x++) d[x] = vlin_simd(S[0][x], S[1][x], b0, b1);
     }
     free(xofs), free(alpha), free(rowbuf);
     return VSSM_OK;

@@ -14,33 +14,33 @@
 #include "vssm/weights.h"
 
 #define LN_EPS 1e-5f
-#define LEVELS 4   /* the decode head's inputs: strides 4, 8, 16, 32 */
+#define LEVELS 4 /* the decode head's inputs: strides 4, 8, 16, 32 */
 
 struct vssm_segmenter {
-    vssm_ctx *ctx;       /* backbone */
-    vssm_ctx *hctx;      /* head (CPU): ctx itself or owned_ctx */
+    vssm_ctx *ctx;  /* backbone */
+    vssm_ctx *hctx; /* head (CPU): ctx itself or owned_ctx */
     vssm_ctx *owned_ctx;
     vssm_backbone *bb;
-    int n_stages;        /* the backbone's: VMamba 4; Vim 1 or 4 block outputs (one feeds every level) */
+    int n_stages; /* the backbone's: VMamba 4; Vim 1 or 4 block outputs (one feeds every level) */
     float *outnorm_w[LEVELS], *outnorm_b[LEVELS]; /* VMamba, host; NULL: no outnorm for the stage */
-    seg_neck *neck;      /* Vim: fpn1..4; NULL: the block outputs go to the head as they are */
+    seg_neck *neck;                               /* Vim: fpn1..4; NULL: the block outputs go to the head as they are */
     vssm_seg_head *head;
     vssm_seg_preprocess pp;
     int reduce_zero_label;
-    char **names;        /* classes entries (owned) */
+    char **names; /* classes entries (owned) */
     uint8_t palette[768];
     /* per input size */
     vssm_backbone_state *st;
     int sH, sW;
-    float *feat[LEVELS];  /* the backbone's stages on the host */
+    float *feat[LEVELS]; /* the backbone's stages on the host */
     size_t feat_n[LEVELS];
-    int fh[LEVELS], fw[LEVELS];   /* their sizes */
-    float *lvl[LEVELS];   /* Vim with a neck: its four levels */
+    int fh[LEVELS], fw[LEVELS]; /* their sizes */
+    float *lvl[LEVELS];         /* Vim with a neck: its four levels */
     size_t lvl_n[LEVELS];
-    int lh[LEVELS], lw[LEVELS];   /* the head's inputs' sizes */
+    int lh[LEVELS], lw[LEVELS]; /* the head's inputs' sizes */
     float *neck_ws;
     size_t neck_ws_n;
-    float *hlogits;      /* (H0, W0, classes) */
+    float *hlogits; /* (H0, W0, classes) */
     size_t hlogits_n;
     /* per image (grown as needed) */
     float *x, *crop, *crop_logits, *logits;
@@ -60,7 +60,7 @@ static int grow(void **p, size_t *have, size_t need, size_t elem) {
 
 void vssm_segmenter_free(vssm_segmenter *s) {
     if (!s) return;
-    if (s->names)   /* before the head, whose config says how many */
+    if (s->names) /* before the head, whose config says how many */
         for (int i = 0; i < (s->head ? vssm_seg_head_get_config(s->head)->num_classes : 0); i++) free(s->names[i]);
     free(s->names);
     vssm_backbone_state_free(s->st);
@@ -89,11 +89,14 @@ static int parse_list(const char *v, double *out, int max) {
     return n;
 }
 
-static const char *meta(const vssm_source *src, const char *key) { return src->meta ? src->meta(src->user, key) : NULL; }
+static const char *meta(const vssm_source *src, const char *key) {
+    return src->meta ? src->meta(src->user, key) : NULL;
+}
 
 static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg_head_config *hc, vssm_err *err) {
     /* mmseg ADE20K test defaults; the Vim UperNets are tested with 512 x 512 windows */
-    vssm_seg_preprocess pp = {2048, 512, {123.675f, 116.28f, 103.53f}, {58.395f, 57.12f, 57.375f}, VSSM_SEG_MODE_WHOLE, 512, 341};
+    vssm_seg_preprocess pp = {2048, 512, {123.675f, 116.28f, 103.53f}, {58.395f, 57.12f, 57.375f}, VSSM_SEG_MODE_WHOLE,
+                              512,  341};
     if (vssm_backbone_get_kind(s->bb) == VSSM_BACKBONE_VIM) pp.mode = VSSM_SEG_MODE_SLIDE;
     double v[768];
     const char *m;
@@ -113,12 +116,21 @@ static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg
         for (int i = 0; i < 3; i++) pp.std[i] = (float)v[i];
     }
     if ((m = meta(src, "seg_mode"))) {
-        if (!strcmp(m, "whole")) pp.mode = VSSM_SEG_MODE_WHOLE;
-        else if (!strcmp(m, "slide")) pp.mode = VSSM_SEG_MODE_SLIDE;
-        else BAD("seg_mode");
+        if (!strcmp(m, "whole"))
+            pp.mode = VSSM_SEG_MODE_WHOLE;
+        else if (!strcmp(m, "slide"))
+            pp.mode = VSSM_SEG_MODE_SLIDE;
+        else
+            BAD("seg_mode");
     }
-    if ((m = meta(src, "seg_crop"))) { if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_crop"); pp.crop = (int)v[0]; }
-    if ((m = meta(src, "seg_stride"))) { if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_stride"); pp.stride = (int)v[0]; }
+    if ((m = meta(src, "seg_crop"))) {
+        if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_crop");
+        pp.crop = (int)v[0];
+    }
+    if ((m = meta(src, "seg_stride"))) {
+        if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_stride");
+        pp.stride = (int)v[0];
+    }
     if ((m = meta(src, "seg_reduce_zero_label"))) s->reduce_zero_label = atoi(m) != 0;
     if ((m = meta(src, "seg_pool_scales"))) {
         n = parse_list(m, v, VSSM_SEG_MAX_POOL);
@@ -190,26 +202,31 @@ static vssm_status load_outnorms(vssm_segmenter *s, const vssm_source *src, cons
         s->outnorm_b[i] = malloc(sizeof(float) * C);
         if (!s->outnorm_w[i] || !s->outnorm_b[i]) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         vssm_status st;
-        if ((st = vssm_tensor_to_f32(&tw, s->outnorm_w[i], err)) || (st = vssm_tensor_to_f32(&tb, s->outnorm_b[i], err))) return st;
+        if ((st = vssm_tensor_to_f32(&tw, s->outnorm_w[i], err)) ||
+            (st = vssm_tensor_to_f32(&tb, s->outnorm_b[i], err)))
+            return st;
     }
     return VSSM_OK;
 }
 
 /* everything after the backbone: outnorms (VMamba) or neck (Vim), head, metadata, names,
  * head context */
-static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const char *bb_prefix, const char *head_prefix,
-                               vssm_err *err) {
+static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const char *bb_prefix,
+                               const char *head_prefix, vssm_err *err) {
     vssm_status st;
     vssm_seg_head_config hc;
     memset(&hc, 0, sizeof hc);
     s->n_stages = vssm_backbone_stages(s->bb);
     vssm_vim *vim = vssm_backbone_vim(s->bb);
     if (vim && s->n_stages != 1 && s->n_stages != LEVELS)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "the segmentation neck takes 1 or 4 Vim block outputs (out_indices), not %d",
-                            s->n_stages);
+        return vssm_err_set(err, VSSM_ERR_FORMAT,
+                            "the segmentation neck takes 1 or 4 Vim block outputs (out_indices), not %d", s->n_stages);
     if ((st = read_meta(s, src, &hc, err))) return st;
-    if (vim) st = seg_neck_load(&s->neck, src, bb_prefix, vssm_vim_get_config(vim)->embed_dim, vssm_vim_get_config(vim)->patch_size, err);
-    else st = load_outnorms(s, src, bb_prefix, err);
+    if (vim)
+        st = seg_neck_load(&s->neck, src, bb_prefix, vssm_vim_get_config(vim)->embed_dim,
+                           vssm_vim_get_config(vim)->patch_size, err);
+    else
+        st = load_outnorms(s, src, bb_prefix, err);
     if (st) return st;
     if ((st = vssm_seg_head_config_infer(src, head_prefix, &hc, err))) return st;
     const char *hk = meta(src, "seg_head");
@@ -238,8 +255,8 @@ static vssm_status load_backbone(vssm_segmenter *s, const vssm_source *src, cons
     return vssm_backbone_load_source(&s->bb, s->ctx, src, &o, NULL, err);
 }
 
-vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path,
-                                const vssm_segmenter_opts *opts, vssm_err *err) {
+vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char *path, const vssm_segmenter_opts *opts,
+                                vssm_err *err) {
     *out = NULL;
     vssm_segmenter_opts none = {0};
     if (!opts) opts = &none;
@@ -249,10 +266,14 @@ vssm_status vssm_segmenter_load(vssm_segmenter **out, vssm_ctx *ctx, const char 
     vssm_weights_opts wo = {opts->key};
     vssm_weights *w = NULL;
     vssm_status st = vssm_weights_open(&w, path, &wo, err);
-    if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
+    if (st != VSSM_OK) {
+        vssm_segmenter_free(s);
+        return st;
+    }
     const vssm_source *src = vssm_weights_source(w);
     char hp[128] = "";
-    if ((st = load_backbone(s, src, opts->arch, err)) == VSSM_OK && (st = find_head_prefix(src, hp, sizeof hp, err)) == VSSM_OK)
+    if ((st = load_backbone(s, src, opts->arch, err)) == VSSM_OK &&
+        (st = find_head_prefix(src, hp, sizeof hp, err)) == VSSM_OK)
         st = finish_load(s, src, vssm_backbone_prefix(s->bb), hp, err);
     vssm_weights_close(w);
     if (st != VSSM_OK) {
@@ -275,7 +296,10 @@ vssm_status vssm_segmenter_from_source(vssm_segmenter **out, vssm_ctx *ctx, cons
     vssm_status st = vssm_vmamba_load(&m, ctx, cfg, src, bb_prefix ? bb_prefix : "", err);
     if (st == VSSM_OK && (st = vssm_backbone_wrap_vmamba(&s->bb, m, 1, err)) != VSSM_OK) vssm_vmamba_free(m);
     if (st == VSSM_OK) st = finish_load(s, src, bb_prefix ? bb_prefix : "", head_prefix ? head_prefix : "", err);
-    if (st != VSSM_OK) { vssm_segmenter_free(s); return st; }
+    if (st != VSSM_OK) {
+        vssm_segmenter_free(s);
+        return st;
+    }
     *out = s;
     return VSSM_OK;
 }
@@ -286,7 +310,9 @@ const char *vssm_segmenter_class_name(const vssm_segmenter *s, int c) {
 }
 const uint8_t *vssm_segmenter_palette(const vssm_segmenter *s) { return s->palette; }
 vssm_seg_preprocess vssm_segmenter_get_preprocess(const vssm_segmenter *s) { return s->pp; }
-const vssm_seg_head_config *vssm_segmenter_head_config(const vssm_segmenter *s) { return vssm_seg_head_get_config(s->head); }
+const vssm_seg_head_config *vssm_segmenter_head_config(const vssm_segmenter *s) {
+    return vssm_seg_head_get_config(s->head);
+}
 int vssm_segmenter_reduce_zero_label(const vssm_segmenter *s) { return s->reduce_zero_label; }
 
 vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_preprocess *pp, vssm_err *err) {
@@ -294,7 +320,8 @@ vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_prep
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "resize scale must be two positive sides or 0,0 (got %d,%d)",
                             pp->scale_long, pp->scale_short);
     if (pp->mode == VSSM_SEG_MODE_SLIDE && (pp->crop < 1 || pp->stride < 1))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "slide mode needs crop >= 1 and stride >= 1 (got %d, %d)", pp->crop, pp->stride);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "slide mode needs crop >= 1 and stride >= 1 (got %d, %d)",
+                            pp->crop, pp->stride);
     for (int i = 0; i < 3; i++)
         if (!(pp->std[i] > 0)) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "std must be positive");
     s->pp = *pp;
@@ -318,12 +345,13 @@ static vssm_status plan_size(vssm_segmenter *s, int H, int W, vssm_err *err) {
             return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         s->fh[i] = s->lh[i] = gh, s->fw[i] = s->lw[i] = gw;
     }
-    if (vssm_backbone_vim(s->bb)) {   /* the levels: the neck's, or the block outputs' own grid */
+    if (vssm_backbone_vim(s->bb)) { /* the levels: the neck's, or the block outputs' own grid */
         const int D = vssm_backbone_stage_channels(s->bb, 0);
         for (int l = 0; l < LEVELS; l++) {
             seg_neck_level_size(s->neck, l, gh, gw, &s->lh[l], &s->lw[l]);
             if (s->lh[l] < 1 || s->lw[l] < 1)
-                return vssm_err_set(err, VSSM_ERR_SHAPE, "a %dx%d input gives a %dx%d token grid: the neck's level %d (stride %d) is empty",
+                return vssm_err_set(err, VSSM_ERR_SHAPE,
+                                    "a %dx%d input gives a %dx%d token grid: the neck's level %d (stride %d) is empty",
                                     W, H, gw, gh, l, 4 << l);
             if (s->neck && GROW(s->lvl[l], s->lvl_n[l], (size_t)s->lh[l] * s->lw[l] * D))
                 return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
@@ -351,7 +379,8 @@ static vssm_status levels(vssm_segmenter *s, vssm_tensor *f, vssm_err *err) {
             memcpy(s->feat[i], t.data, (size_t)rows * C * sizeof(float));
         }
         if (s->outnorm_w[i])
-            vssm_op_layernorm(s->hctx, s->feat[i], rows, C, s->outnorm_w[i], s->outnorm_b[i], LN_EPS, VSSM_ACT_NONE, s->feat[i]);
+            vssm_op_layernorm(s->hctx, s->feat[i], rows, C, s->outnorm_w[i], s->outnorm_b[i], LN_EPS, VSSM_ACT_NONE,
+                              s->feat[i]);
     }
     const int D = vssm_backbone_stage_channels(s->bb, 0);
     for (int l = 0; l < LEVELS; l++) {
@@ -377,8 +406,8 @@ vssm_status vssm_segmenter_encode_decode(vssm_segmenter *s, const float *x, int 
     vssm_status st;
     if (H < 1 || W < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d", W, H);
     vssm_tensor f[LEVELS];
-    if ((st = plan_size(s, H, W, err)) || (st = vssm_backbone_forward(s->bb, s->st, x, err)) || (st = levels(s, f, err)) ||
-        (st = vssm_seg_head_forward(s->head, f, LEVELS, s->hlogits, err)))
+    if ((st = plan_size(s, H, W, err)) || (st = vssm_backbone_forward(s->bb, s->st, x, err)) ||
+        (st = levels(s, f, err)) || (st = vssm_seg_head_forward(s->head, f, LEVELS, s->hlogits, err)))
         return st;
     const int K = vssm_segmenter_classes(s);
     vssm_resize_bilinear_f32(s->hlogits, 1, (int)f[0].shape[1], (int)f[0].shape[2], K, K, H, W, logits, K, 0);
@@ -465,7 +494,8 @@ vssm_status vssm_segmenter_predict(vssm_segmenter *s, const vssm_image *im, floa
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "predict needs an RGB image");
     int rw, rh;
     vssm_seg_rescale_size(im->w, im->h, s->pp.scale_long, s->pp.scale_short, &rw, &rh);
-    if (rw < 1 || rh < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "image %dx%d resizes to nothing", im->w, im->h);
+    if (rw < 1 || rh < 1)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "image %dx%d resizes to nothing", im->w, im->h);
     vssm_image rs = {0};
     const vssm_image *src = im;
     vssm_status st;

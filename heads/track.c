@@ -21,24 +21,25 @@ typedef struct cf_state {
 
 struct vssm_crop_feats {
     vssm_backbone *bb;
-    vssm_backbone *owned;   /* the wrapper vssm_crop_feats_new makes around a VMamba */
+    vssm_backbone *owned; /* the wrapper vssm_crop_feats_new makes around a VMamba */
     int stage;
     float mean[3], std[3];
     cf_state states[CF_MAX_STATES];
     unsigned long tick;
-    uint8_t *crop;  /* (out_sz, out_sz, 3) u8 scratch */
-    float *x;       /* (n, out_sz, out_sz, 3) normalised input */
+    uint8_t *crop; /* (out_sz, out_sz, 3) u8 scratch */
+    float *x;      /* (n, out_sz, out_sz, 3) normalised input */
     size_t crop_cap, x_cap;
 };
 
-vssm_status vssm_crop_feats_new_backbone(vssm_crop_feats **out, vssm_backbone *bb, const vssm_preprocess_params *pp, int stage,
-                                         vssm_err *err) {
+vssm_status vssm_crop_feats_new_backbone(vssm_crop_feats **out, vssm_backbone *bb, const vssm_preprocess_params *pp,
+                                         int stage, vssm_err *err) {
     *out = NULL;
     if (!bb || !pp) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: need a backbone and preprocessing");
     const int n = vssm_backbone_stages(bb);
     if (stage < 0 || stage >= n)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: stage %d is not in 0..%d (the %s backbone has %d feature map%s%s)",
-                            stage, n - 1, vssm_backbone_get_kind(bb) == VSSM_BACKBONE_VIM ? "Vision Mamba" : "VMamba", n,
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "crop features: stage %d is not in 0..%d (the %s backbone has %d feature map%s%s)", stage,
+                            n - 1, vssm_backbone_get_kind(bb) == VSSM_BACKBONE_VIM ? "Vision Mamba" : "VMamba", n,
                             n == 1 ? "" : "s", n == 1 ? ", its token grid" : "");
     for (int c = 0; c < 3; c++)
         if (!(pp->std[c] > 0) || !isfinite(pp->mean[c]))
@@ -61,8 +62,10 @@ vssm_status vssm_crop_feats_new(vssm_crop_feats **out, vssm_vmamba *m, const vss
     vssm_backbone *bb = NULL;
     if (!m || !pp) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: need a backbone and preprocessing");
     vssm_status s = vssm_backbone_wrap_vmamba(&bb, m, 0, err);
-    if (s == VSSM_OK && (s = vssm_crop_feats_new_backbone(out, bb, pp, stage, err)) == VSSM_OK) (*out)->owned = bb;
-    else vssm_backbone_free(bb);
+    if (s == VSSM_OK && (s = vssm_crop_feats_new_backbone(out, bb, pp, stage, err)) == VSSM_OK)
+        (*out)->owned = bb;
+    else
+        vssm_backbone_free(bb);
     return s;
 }
 
@@ -125,9 +128,8 @@ static int grow(void **p, size_t *cap, size_t need) {
     return 0;
 }
 
-vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const vssm_box *boxes,
-                                const double *factors, int n, int out_sz, float *feats, vssm_crop_info *infos,
-                                vssm_err *err) {
+vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const vssm_box *boxes, const double *factors,
+                                int n, int out_sz, float *feats, vssm_crop_info *infos, vssm_err *err) {
     if (!cf || !im || !boxes || !feats || n < 1 || n > 1024)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "crop features: bad arguments (n = %d)", n);
     if (out_sz < 1 || out_sz > 4096)
@@ -159,29 +161,43 @@ vssm_status vssm_crop_feats_run(vssm_crop_feats *cf, const vssm_image *im, const
 
 vssm_tracker_config vssm_tracker_config_default(void) {
     const vssm_tracker_config c = {
-        .stage = 0, .template_factor = 2.0, .search_factor = 4.0, .template_size = 128, .search_size = 256,
-        .n_scales = 3, .scale_step = 1.0375, .scale_penalty = 0.9745, .scale_lr = 0.59, .window_influence = 0.3,
-        .pos_lr = 1.0, .min_scale = 0.2, .max_scale = 5.0,
+        .stage = 0,
+        .template_factor = 2.0,
+        .search_factor = 4.0,
+        .template_size = 128,
+        .search_size = 256,
+        .n_scales = 3,
+        .scale_step = 1.0375,
+        .scale_penalty = 0.9745,
+        .scale_lr = 0.59,
+        .window_influence = 0.3,
+        .pos_lr = 1.0,
+        .min_scale = 0.2,
+        .max_scale = 5.0,
     };
     return c;
 }
 
 vssm_status vssm_tracker_config_validate(const vssm_tracker_config *c, vssm_err *err) {
     if (c->stage < 0 || c->stage >= VSSM_BACKBONE_MAX_STAGES)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: stage %d is not in 0..%d", c->stage, VSSM_BACKBONE_MAX_STAGES - 1);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: stage %d is not in 0..%d", c->stage,
+                            VSSM_BACKBONE_MAX_STAGES - 1);
     if (!(c->template_factor > 0) || !(c->search_factor >= c->template_factor))
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: need 0 < template_factor (%g) <= search_factor (%g)",
                             c->template_factor, c->search_factor);
     if (c->template_size < 8 || c->search_size < c->template_size || c->search_size > 2048)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: need 8 <= template_size (%d) <= search_size (%d) <= 2048",
-                            c->template_size, c->search_size);
-    if (c->n_scales < 1 || c->n_scales > 15 || !(c->scale_step >= 1.0) || !(c->scale_penalty > 0 && c->scale_penalty <= 1))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker: need 8 <= template_size (%d) <= search_size (%d) <= 2048", c->template_size,
+                            c->search_size);
+    if (c->n_scales < 1 || c->n_scales > 15 || !(c->scale_step >= 1.0) ||
+        !(c->scale_penalty > 0 && c->scale_penalty <= 1))
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
                             "tracker: need n_scales in 1..15 (%d), scale_step >= 1 (%g), scale_penalty in (0, 1] (%g)",
                             c->n_scales, c->scale_step, c->scale_penalty);
     if (!(c->scale_lr >= 0 && c->scale_lr <= 1) || !(c->pos_lr > 0 && c->pos_lr <= 1) ||
         !(c->window_influence >= 0 && c->window_influence <= 1))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: scale_lr, window_influence in [0, 1], pos_lr in (0, 1]");
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker: scale_lr, window_influence in [0, 1], pos_lr in (0, 1]");
     if (!(c->min_scale > 0 && c->min_scale <= 1 && c->max_scale >= 1))
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: need 0 < min_scale <= 1 <= max_scale");
     return VSSM_OK;
@@ -191,22 +207,22 @@ struct vssm_tracker {
     vssm_tracker_config cfg;
     vssm_crop_feats *cf;
     int stride, C;
-    double offset;      /* cell f of the feature map is centred at crop coordinate stride * f + offset */
-    int th, tw;         /* template feature map */
-    int kh, kw;         /* the kernel: template cells whose centres lie in the box */
-    int sh, sw;         /* search feature map */
-    int rh, rw;         /* response map: (sh - th + 1, sw - tw + 1) */
-    float *tmpl;        /* (th, tw, C) */
+    double offset; /* cell f of the feature map is centred at crop coordinate stride * f + offset */
+    int th, tw;    /* template feature map */
+    int kh, kw;    /* the kernel: template cells whose centres lie in the box */
+    int sh, sw;    /* search feature map */
+    int rh, rw;    /* response map: (sh - th + 1, sw - tw + 1) */
+    float *tmpl;   /* (th, tw, C) */
     double tmpl_norm;
     double tmpl_fcx, tmpl_fcy; /* the object's centre in template feature coordinates */
-    float *search;      /* (n_scales, sh, sw, C) */
-    double *cellsq;     /* (sh + 1, sw + 1) integral image of per-cell squared norms */
-    double *resp;       /* (n_scales, rh, rw) raw cosine */
-    double *window;     /* (rh, rw) Hann */
-    vssm_box *boxes;    /* (n_scales) */
+    float *search;             /* (n_scales, sh, sw, C) */
+    double *cellsq;            /* (sh + 1, sw + 1) integral image of per-cell squared norms */
+    double *resp;              /* (n_scales, rh, rw) raw cosine */
+    double *window;            /* (rh, rw) Hann */
+    vssm_box *boxes;           /* (n_scales) */
     double *factors, *scales;
     vssm_crop_info *infos;
-    vssm_box box;       /* current estimate */
+    vssm_box box; /* current estimate */
     double init_w, init_h;
     int ready;
 };
@@ -237,7 +253,8 @@ static vssm_status tracker_new(vssm_tracker **out, vssm_backbone *bb, vssm_vmamb
     vssm_tracker *t = calloc(1, sizeof *t);
     if (!t) return vssm_err_set(err, VSSM_ERR_NOMEM, "tracker: out of memory");
     t->cfg = *cfg;
-    s = bb ? vssm_crop_feats_new_backbone(&t->cf, bb, pp, cfg->stage, err) : vssm_crop_feats_new(&t->cf, vm, pp, cfg->stage, err);
+    s = bb ? vssm_crop_feats_new_backbone(&t->cf, bb, pp, cfg->stage, err)
+           : vssm_crop_feats_new(&t->cf, vm, pp, cfg->stage, err);
     if (s != VSSM_OK) {
         vssm_tracker_free(t);
         return s;
@@ -246,7 +263,8 @@ static vssm_status tracker_new(vssm_tracker **out, vssm_backbone *bb, vssm_vmamb
     t->offset = vssm_backbone_stage_offset(t->cf->bb, cfg->stage);
     if (t->th < 1 || t->tw < 1) {
         vssm_tracker_free(t);
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: a %d px template is smaller than one %d px patch of the backbone",
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker: a %d px template is smaller than one %d px patch of the backbone",
                             cfg->template_size, vssm_backbone_min_side(bb ? bb : t->cf->bb));
     }
     vssm_crop_feats_shape(t->cf, cfg->search_size, &t->sh, &t->sw, NULL, NULL);
@@ -254,8 +272,9 @@ static vssm_status tracker_new(vssm_tracker **out, vssm_backbone *bb, vssm_vmamb
     t->rw = t->sw - t->tw + 1;
     if (t->rh < 1 || t->rw < 1) {
         vssm_tracker_free(t);
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: search features (%dx%d) smaller than template features (%dx%d)",
-                            t->sh, t->sw, t->th, t->tw);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker: search features (%dx%d) smaller than template features (%dx%d)", t->sh, t->sw,
+                            t->th, t->tw);
     }
     const int S = cfg->n_scales;
     t->tmpl = malloc((size_t)t->th * t->tw * t->C * sizeof(float));
@@ -268,7 +287,8 @@ static vssm_status tracker_new(vssm_tracker **out, vssm_backbone *bb, vssm_vmamb
     t->factors = malloc((size_t)S * sizeof(double));
     t->scales = malloc((size_t)S * sizeof(double));
     t->infos = malloc((size_t)S * sizeof *t->infos);
-    if (!t->tmpl || !t->search || !t->cellsq || !t->resp || !t->window || !t->boxes || !t->factors || !t->scales || !t->infos) {
+    if (!t->tmpl || !t->search || !t->cellsq || !t->resp || !t->window || !t->boxes || !t->factors || !t->scales ||
+        !t->infos) {
         vssm_tracker_free(t);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "tracker: out of memory");
     }
@@ -316,7 +336,7 @@ static void make_window(vssm_tracker *t) {
 /* the cells [f0, f1] of a stride-s map whose centres s*f + o lie within [a, b] */
 static void cell_range(double a, double b, int s, double o, int n, int *f0, int *f1) {
     int lo = (int)ceil((a - o) / s), hi = (int)floor((b - o) / s);
-    if (hi < lo) lo = hi = (int)lround(((a + b) / 2 - o) / s);   /* box smaller than a cell */
+    if (hi < lo) lo = hi = (int)lround(((a + b) / 2 - o) / s); /* box smaller than a cell */
     *f0 = lo < 0 ? 0 : lo > n - 1 ? n - 1 : lo;
     *f1 = hi < *f0 ? *f0 : hi > n - 1 ? n - 1 : hi;
 }
@@ -330,11 +350,13 @@ vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box
     if (!frame || !frame->data || frame->w < 1 || frame->h < 1 || frame->c != 3)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker init: need a non-empty RGB frame");
     if (!box_ok(box))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker init: box (%g, %g, %g, %g) must have a finite position and w, h > 0",
-                            box.x, box.y, box.w, box.h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker init: box (%g, %g, %g, %g) must have a finite position and w, h > 0", box.x, box.y,
+                            box.w, box.h);
     if (box.x >= frame->w || box.y >= frame->h || box.x + box.w <= 0 || box.y + box.h <= 0)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker init: box (%g, %g, %g, %g) lies outside the %dx%d frame", box.x,
-                            box.y, box.w, box.h, frame->w, frame->h);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker init: box (%g, %g, %g, %g) lies outside the %dx%d frame", box.x, box.y, box.w,
+                            box.h, frame->w, frame->h);
     vssm_crop_info ci;
     double f = t->cfg.template_factor;
     vssm_status s = vssm_crop_feats_run(t->cf, frame, &box, &f, 1, t->cfg.template_size, t->tmpl, &ci, err);
@@ -350,7 +372,7 @@ vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box
     cell_range(v0, v1, t->stride, t->offset, t->th, &fy0, &fy1);
     t->kw = fx1 - fx0 + 1;
     t->kh = fy1 - fy0 + 1;
-    for (int y = 0; y < t->kh; y++)   /* compact in place: rows move towards the front */
+    for (int y = 0; y < t->kh; y++) /* compact in place: rows move towards the front */
         memmove(t->tmpl + (size_t)y * t->kw * t->C, t->tmpl + ((size_t)(fy0 + y) * t->tw + fx0) * t->C,
                 (size_t)t->kw * t->C * sizeof(float));
     t->rh = t->sh - t->kh + 1;
@@ -424,7 +446,8 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
         double w = t->box.w * t->scales[k], h = t->box.h * t->scales[k];
         t->boxes[k] = (vssm_box){cx - 0.5 * w, cy - 0.5 * h, w, h};
     }
-    vssm_status s = vssm_crop_feats_run(t->cf, frame, t->boxes, t->factors, S, c->search_size, t->search, t->infos, err);
+    vssm_status s = vssm_crop_feats_run(t->cf, frame, t->boxes, t->factors, S, c->search_size, t->search, t->infos,
+                                        err);
     if (s != VSSM_OK) return s;
     const size_t per_s = (size_t)t->sh * t->sw * t->C, per_r = (size_t)t->rh * t->rw;
     int best_k = mid, best_i = 0;
@@ -433,7 +456,10 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
         double *r = t->resp + per_r * k;
         center_channels(t->search + per_s * k, t->sh * t->sw, t->C);
         correlate(t, t->search + per_s * k, t->cellsq, r);
-        for (size_t i = 0; i < per_r; i++) { lo = fmin(lo, r[i]); hi = fmax(hi, r[i]); }
+        for (size_t i = 0; i < per_r; i++) {
+            lo = fmin(lo, r[i]);
+            hi = fmax(hi, r[i]);
+        }
     }
     /* the window blends with the response rescaled to [0, 1] over all scales, so its
      * weight does not depend on how high this backbone's cosines run */
@@ -443,13 +469,18 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
         for (size_t i = 0; i < per_r; i++) {
             double v = (1 - c->window_influence) * (r[i] - lo) / span + c->window_influence * t->window[i];
             if (k != mid) v = v > 0 ? v * c->scale_penalty : v / c->scale_penalty;
-            if (v > best) { best = v; best_k = k; best_i = (int)i; }
+            if (v > best) {
+                best = v;
+                best_k = k;
+                best_i = (int)i;
+            }
         }
     }
     const double *r = t->resp + per_r * best_k;
     const int py = best_i / t->rw, px = best_i % t->rw;
     /* sub-cell refinement on the windowed map */
-#define WIN(y, x) ((1 - c->window_influence) * (r[(y) * t->rw + (x)] - lo) / span + c->window_influence * t->window[(y) * t->rw + (x)])
+#define WIN(y, x) \
+    ((1 - c->window_influence) * (r[(y)*t->rw + (x)] - lo) / span + c->window_influence * t->window[(y)*t->rw + (x)])
     double ox = 0, oy = 0;
     if (px > 0 && px + 1 < t->rw) ox = parabola(WIN(py, px - 1), WIN(py, px), WIN(py, px + 1));
     if (py > 0 && py + 1 < t->rh) oy = parabola(WIN(py - 1, px), WIN(py, px), WIN(py + 1, px));
@@ -461,8 +492,16 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
     double w = t->box.w * f, h = t->box.h * f;
     /* keep the size within [min_scale, max_scale] x the initial one, the centre in the frame */
     const double smin = c->min_scale, smax = c->max_scale;
-    if (w < smin * t->init_w || h < smin * t->init_h) { double g = fmax(smin * t->init_w / w, smin * t->init_h / h); w *= g; h *= g; }
-    if (w > smax * t->init_w || h > smax * t->init_h) { double g = fmin(smax * t->init_w / w, smax * t->init_h / h); w *= g; h *= g; }
+    if (w < smin * t->init_w || h < smin * t->init_h) {
+        double g = fmax(smin * t->init_w / w, smin * t->init_h / h);
+        w *= g;
+        h *= g;
+    }
+    if (w > smax * t->init_w || h > smax * t->init_h) {
+        double g = fmin(smax * t->init_w / w, smax * t->init_h / h);
+        w *= g;
+        h *= g;
+    }
     ncx = fmin(fmax(ncx, 0.0), (double)frame->w);
     ncy = fmin(fmax(ncy, 0.0), (double)frame->h);
     t->box = (vssm_box){ncx - 0.5 * w, ncy - 0.5 * h, w, h};

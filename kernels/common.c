@@ -33,7 +33,8 @@ void vssm_err_prefix(vssm_err *err, const char *fmt, ...) {
         if (no > left - 3) no = left - 3;
         memcpy(err->msg + np + 2, old, no);
         err->msg[np + 2 + no] = '\0';
-    } else err->msg[np] = '\0';
+    } else
+        err->msg[np] = '\0';
 }
 
 const char *vssm_status_str(vssm_status s) {
@@ -50,10 +51,13 @@ const char *vssm_status_str(vssm_status s) {
     return "unknown status";
 }
 
-static const struct { const char *name; size_t size; } dtypes[VSSM_DTYPE_COUNT] = {
-    [VSSM_DTYPE_F32] = {"F32", 4}, [VSSM_DTYPE_F16] = {"F16", 2}, [VSSM_DTYPE_BF16] = {"BF16", 2},
-    [VSSM_DTYPE_F64] = {"F64", 8}, [VSSM_DTYPE_I64] = {"I64", 8}, [VSSM_DTYPE_I32] = {"I32", 4},
-    [VSSM_DTYPE_I16] = {"I16", 2}, [VSSM_DTYPE_I8] = {"I8", 1},   [VSSM_DTYPE_U8] = {"U8", 1},
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[VSSM_DTYPE_COUNT] = {
+    [VSSM_DTYPE_F32] = {"F32", 4},   [VSSM_DTYPE_F16] = {"F16", 2}, [VSSM_DTYPE_BF16] = {"BF16", 2},
+    [VSSM_DTYPE_F64] = {"F64", 8},   [VSSM_DTYPE_I64] = {"I64", 8}, [VSSM_DTYPE_I32] = {"I32", 4},
+    [VSSM_DTYPE_I16] = {"I16", 2},   [VSSM_DTYPE_I8] = {"I8", 1},   [VSSM_DTYPE_U8] = {"U8", 1},
     [VSSM_DTYPE_BOOL] = {"BOOL", 1},
 };
 
@@ -78,14 +82,20 @@ const char *vssm_shape_str(const int64_t *shape, int ndim, char *buf, size_t n) 
 float vssm_f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
     if (exp == 0) {
-        if (man == 0) bits = sign;
+        if (man == 0)
+            bits = sign;
         else { /* subnormal: renormalise */
             exp = 127 - 15 + 1;
-            while (!(man & 0x400)) { man <<= 1; exp--; }
+            while (!(man & 0x400)) {
+                man <<= 1;
+                exp--;
+            }
             bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
         }
-    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
-    else bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    } else if (exp == 31)
+        bits = sign | 0x7f800000u | (man << 13);
+    else
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
     float f;
     memcpy(&f, &bits, 4);
     return f;
@@ -118,6 +128,7 @@ vssm_status vssm_tensor_to_f32(const vssm_tensor *t, float *dst, vssm_err *err) 
         return VSSM_OK;
     }
     default:
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "dtype %s cannot be used as a float weight", vssm_dtype_name(t->dtype));
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "dtype %s cannot be used as a float weight",
+                            vssm_dtype_name(t->dtype));
     }
 }

@@ -31,16 +31,22 @@ vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *er
     if (!c) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory creating a context");
     c->opts = opts ? *opts : vssm_ctx_default_opts();
     vssm_status s;
-    if (c->opts.device == VSSM_DEVICE_CPU) s = vssm_cpu_backend_init(c, err);
-    else if (c->opts.device == VSSM_DEVICE_CUDA) s = vssm_cuda_backend_init(c, err);
-    else s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown device %d", (int)c->opts.device);
+    if (c->opts.device == VSSM_DEVICE_CPU)
+        s = vssm_cpu_backend_init(c, err);
+    else if (c->opts.device == VSSM_DEVICE_CUDA)
+        s = vssm_cuda_backend_init(c, err);
+    else
+        s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown device %d", (int)c->opts.device);
     const char *missing = s == VSSM_OK ? vssm_ops_missing(c->ops) : NULL;
     if (missing) {
         s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "the %s backend has no '%s' op (an empty slot in its table)",
                          c->ops && c->ops->name ? c->ops->name : "?", missing);
         if (c->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(c);
     }
-    if (s != VSSM_OK) { free(c); return s; }
+    if (s != VSSM_OK) {
+        free(c);
+        return s;
+    }
     *out = c;
     return VSSM_OK;
 }
@@ -74,12 +80,14 @@ vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, v
     void *a = ctx->ops->alloc(ctx, bytes), *b = ctx->ops->alloc(ctx, bytes);
     char *h = calloc(1, bytes);
     vssm_status s = VSSM_OK;
-    if (!a || !b || !h) s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for 2 x %zu bytes", bytes);
+    if (!a || !b || !h)
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for 2 x %zu bytes", bytes);
     else if (ctx->ops->upload(ctx, a, h, bytes) != 0 || ctx->ops->sync(ctx) != 0)
         s = vssm_err_set(err, VSSM_ERR_DEVICE, "upload failed");
     for (int r = 0; s == VSSM_OK && r < 6; r++) {
         double t = vssm_now_seconds();
-        if (ctx->ops->copy(ctx, b, a, bytes) != 0 || ctx->ops->sync(ctx) != 0) s = vssm_err_set(err, VSSM_ERR_DEVICE, "copy failed");
+        if (ctx->ops->copy(ctx, b, a, bytes) != 0 || ctx->ops->sync(ctx) != 0)
+            s = vssm_err_set(err, VSSM_ERR_DEVICE, "copy failed");
         t = vssm_now_seconds() - t;
         if (r > 0 && t > 0 && 2.0 * (double)bytes / t / 1e9 > *gbps) *gbps = 2.0 * (double)bytes / t / 1e9;
     }
@@ -90,7 +98,8 @@ vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, v
 }
 
 vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, float *dst, vssm_err *err) {
-    if (t->dtype != VSSM_DTYPE_F32 || !t->data) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tensor is empty or not f32");
+    if (t->dtype != VSSM_DTYPE_F32 || !t->data)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tensor is empty or not f32");
     vssm_status s = vssm_op_status(ctx, "the ops before this copy", err);
     if (s != VSSM_OK) return s;
     if (ctx->ops->download(ctx, dst, t->data, (size_t)vssm_tensor_numel(t) * sizeof(float)) != 0)
@@ -111,7 +120,9 @@ static void prof_end(vssm_ctx *ctx, vssm_op_kind k, double t0) {
 }
 
 void *vssm_op_alloc(vssm_ctx *ctx, size_t bytes) { return ctx->ops->alloc(ctx, bytes); }
-void vssm_op_free(vssm_ctx *ctx, void *p) { if (p) ctx->ops->free(ctx, p); }
+void vssm_op_free(vssm_ctx *ctx, void *p) {
+    if (p) ctx->ops->free(ctx, p);
+}
 int vssm_op_upload(vssm_ctx *ctx, void *dst, const void *src, size_t bytes) {
     return ctx->ops->upload(ctx, dst, src, bytes);
 }
@@ -150,11 +161,13 @@ void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out
     else
         memcpy(out, w, (size_t)N * K * sizeof(float));
 }
-void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                           int N, vssm_act act, int accumulate, float *y) {
+void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
+                           vssm_act act, int accumulate, float *y) {
     double t = prof_begin(ctx);
-    if (ctx->ops->linear_packed) ctx->ops->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
-    else ctx->ops->linear(ctx, x, M, K, wp, b, N, act, accumulate, y);
+    if (ctx->ops->linear_packed)
+        ctx->ops->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
+    else
+        ctx->ops->linear(ctx, x, M, K, wp, b, N, act, accumulate, y);
     prof_end(ctx, VSSM_OP_GEMM, t);
 }
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin) {
@@ -166,15 +179,15 @@ size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, 
 
 
 /* the body of every wrapper: the precondition, then the call, timed under its kind */
-#define OP_CALL_(name, kind, args, check)                                                                         \
-    if (!(check)) {                                                                                                \
-        op_refused(ctx, #name, #check);                                                                            \
-        return;                                                                                                    \
-    }                                                                                                              \
-    double t = prof_begin(ctx);                                                                                    \
-    ctx->ops->name args;                                                                                           \
+#define OP_CALL_(name, kind, args, check) \
+    if (!(check)) {                       \
+        op_refused(ctx, #name, #check);   \
+        return;                           \
+    }                                     \
+    double t = prof_begin(ctx);           \
+    ctx->ops->name args;                  \
     prof_end(ctx, VSSM_OP_##kind, t);
-#define WRAP_(name, kind, params, args, check)                                                                    \
+#define WRAP_(name, kind, params, args, check) \
     void vssm_op_##name params { OP_CALL_(name, kind, args, check) }
 VSSM_COMPUTE_OPS(WRAP_)
 #undef WRAP_
@@ -182,11 +195,11 @@ VSSM_COMPUTE_OPS(WRAP_)
 static const char *backend_name(const vssm_ctx *ctx) { return ctx->ops->name ? ctx->ops->name : "?"; }
 
 /* a backward op may be missing from a backend's table (training refused there): refused by name */
-#define WRAP_BWD_(name, kind, params, args, check)                                                                \
+#define WRAP_BWD_(name, kind, params, args, check)                                                                 \
     void vssm_op_##name params {                                                                                   \
         if (!ctx->ops->name) {                                                                                     \
             if (!ctx->op_error[0])                                                                                 \
-                snprintf(ctx->op_error, sizeof ctx->op_error, "op %s is not implemented on the %s backend", #name,   \
+                snprintf(ctx->op_error, sizeof ctx->op_error, "op %s is not implemented on the %s backend", #name, \
                          backend_name(ctx));                                                                       \
             return;                                                                                                \
         }                                                                                                          \
@@ -198,7 +211,7 @@ VSSM_BACKWARD_OPS(WRAP_BWD_)
 
 const char *vssm_ops_missing_backward(const vssm_ops *o) {
     if (!o) return "the table";
-#define REQUIRE_BWD_(name, kind, params, args, check)                                                             \
+#define REQUIRE_BWD_(name, kind, params, args, check) \
     if (!o->name) return #name;
     VSSM_BACKWARD_OPS(REQUIRE_BWD_)
 #undef REQUIRE_BWD_
@@ -215,15 +228,18 @@ vssm_status vssm_op_training_supported(vssm_ctx *ctx, vssm_err *err) {
 
 const char *vssm_ops_missing(const vssm_ops *o) {
     if (!o) return "the table";
-#define REQUIRE_(f)                                                                                                \
+#define REQUIRE_(f) \
     if (!o->f) return #f;
+#define REQUIRE_OP_(name, kind, params, args, check) REQUIRE_(name)
+    /* the list below is macro statements without semicolons */
+    /* clang-format off */
     REQUIRE_(alloc) REQUIRE_(free) REQUIRE_(upload) REQUIRE_(download) REQUIRE_(copy) REQUIRE_(sync)
     REQUIRE_(conv3x3s2_workspace) REQUIRE_(scan_workspace)
-#define REQUIRE_OP_(name, kind, params, args, check) REQUIRE_(name)
     VSSM_COMPUTE_OPS(REQUIRE_OP_)
 #undef REQUIRE_OP_
 #undef REQUIRE_
     return NULL;
+    /* clang-format on */
 }
 
 void vssm_conv_weight_layout(const float *src, int Cout, int Cin, float *dst) {

@@ -14,7 +14,7 @@ struct vssm_ctx {
                                            the GEMM's K block from the L1d size (cpu/isa.c) */
     int gemm_kc;
     int profile;
-    char op_error[320];                 /* the first op precondition that failed, until reported
+    char op_error[320]; /* the first op precondition that failed, until reported
                                            (vssm_op_status); "" when none */
     double prof_secs[VSSM_OP_KIND_COUNT];
     char desc[160];
@@ -22,9 +22,9 @@ struct vssm_ctx {
 
 /* Backend constructors: fill ctx->ops/impl/desc or return an error. */
 vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err);
-vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err);   /* kernels/cuda */
+vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err); /* kernels/cuda */
 void vssm_cuda_backend_free(vssm_ctx *ctx);
 
-double vssm_now_seconds(void);     /* monotonic clock */
+double vssm_now_seconds(void); /* monotonic clock */
 
 #endif

@@ -11,8 +11,8 @@
  * Ops check their shapes up front, in every build (callers have validated configs; a
  * violated precondition is a bug, not bad input): the wrapper skips the op and records the
  * first violation in the context, and the next vssm_op_sync, vssm_op_status or
- * vssm_tensor_to_host reports it (the outputs of a skipped op are not written). Scratch memory comes from a workspace the
- * caller plans once: each op that needs one has a *_workspace() size query.
+ * vssm_tensor_to_host reports it (the outputs of a skipped op are not written). Scratch
+ * memory comes from a workspace the caller plans once: each op that needs one has a *_workspace() size query.
  */
 #ifndef VSSM_KERNELS_OPS_H
 #define VSSM_KERNELS_OPS_H
@@ -23,7 +23,7 @@
 
 typedef enum vssm_act {
     VSSM_ACT_NONE = 0,
-    VSSM_ACT_GELU,   /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
+    VSSM_ACT_GELU, /* exact: 0.5 x (1 + erf(x / sqrt 2)) */
     VSSM_ACT_SILU,
 } vssm_act;
 
@@ -102,23 +102,23 @@ typedef struct vssm_patch_args {
 /* Gradients of ss2d_scan in the op's own layouts (each may be NULL: not computed).
  * In the vssm_scan_args given to ss2d_scan_bwd, x_proj is the PLAIN (K*(R+2N), D) weight. */
 typedef struct vssm_scan_grads {
-    float *du;        /* (B, H, W, D) */
-    float *dx_proj;   /* (K*(R+2N), D) */
-    float *ddt_w;     /* (K, R, D) */
-    float *ddt_b;     /* (K, D) */
-    float *dA_logs;   /* (K, N, D): with A = -exp(A_logs), dL/dA_logs = dL/dA * A */
-    float *dDs;       /* (K, D) */
+    float *du;      /* (B, H, W, D) */
+    float *dx_proj; /* (K*(R+2N), D) */
+    float *ddt_w;   /* (K, R, D) */
+    float *ddt_b;   /* (K, D) */
+    float *dA_logs; /* (K, N, D): with A = -exp(A_logs), dL/dA_logs = dL/dA * A */
+    float *dDs;     /* (K, D) */
 } vssm_scan_grads;
 
 /* Gradients of scan1d (each may be NULL: not computed); dz has the forward's ldz. */
 typedef struct vssm_scan1d_grads {
-    float *du;        /* (B, L, D) */
-    float *dxdbl;     /* (B, L, R+2N) */
-    float *dz;        /* element (b, t, c) at dz[(b*L + t)*ldz + c] */
-    float *ddt_w;     /* (R, D) */
-    float *ddt_b;     /* (D) */
-    float *dA_logs;   /* (N, D) */
-    float *dDs;       /* (D) */
+    float *du;      /* (B, L, D) */
+    float *dxdbl;   /* (B, L, R+2N) */
+    float *dz;      /* element (b, t, c) at dz[(b*L + t)*ldz + c] */
+    float *ddt_w;   /* (R, D) */
+    float *ddt_b;   /* (D) */
+    float *dA_logs; /* (N, D) */
+    float *dDs;     /* (D) */
 } vssm_scan1d_grads;
 
 /* linear_bwd     dx (M, K) += dz . w, dw (N, K) += dz^T . x, db (N) += sum_rows dz, with
@@ -137,51 +137,51 @@ typedef struct vssm_scan1d_grads {
  *                (1 - smoothing) onehot(label) + smoothing / ncls (PyTorch's
  *                CrossEntropyLoss(label_smoothing=...)); dlogits (may be NULL) += its
  *                gradient; labels (B) int32 in [0, ncls) (others: the op reports them) */
-#define VSSM_BACKWARD_OPS(X)                                                                                     \
-    X(linear_bwd, GEMM,                                                                                          \
-      (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
-       const float *dy, float *dx, float *dw, float *db),                                                        \
-      (ctx, x, M, K, w, b, N, act, dy, dx, dw, db), M >= 0 && K >= 0 && N >= 1 && x && w && dy)                \
-    X(conv3x3s2_bwd, CONV,                                                                                       \
-      (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, int Cout, const float *dy,  \
-       float *dx, float *dw, float *db),                                                                         \
-      (ctx, x, B, H, W, Cin, w, Cout, dy, dx, dw, db),                                                           \
-      B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1 && x && w && dy)                                      \
-    X(dwconv3x3_bwd, DWCONV,                                                                                     \
-      (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, const float *dy, \
-       float *dx, float *dw),                                                                                    \
-      (ctx, x, B, H, W, C, w, act, dy, dx, dw), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && w && dy)            \
-    X(conv1d_bwd, DWCONV,                                                                                        \
-      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias,  \
-       int K, int reverse, vssm_act act, const float *dy, float *dx, float *dw, float *dbias),                   \
-      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, dy, dx, dw, dbias),                                       \
-      K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && dy)                                          \
-    X(patchify_bwd, CONV, (vssm_ctx * ctx, const vssm_patch_args *a, const float *dcols, float *dx),            \
-      (ctx, a, dcols, dx),                                                                                       \
-      a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && dcols && dx)       \
-    X(ss2d_scan_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, const float *dy, const vssm_scan_grads *g),   \
-      (ctx, a, dy, g),                                                                                           \
-      a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 &&                        \
-          a->N <= VSSM_SCAN_MAX_STATE && a->u && a->x_proj && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)   \
-    X(scan1d_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a, const float *dy, const vssm_scan1d_grads *g), \
-      (ctx, a, dy, g),                                                                                           \
-      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&        \
-          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)        \
-    X(layernorm_bwd, NORM,                                                                                       \
-      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
-       vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta),                                   \
-      (ctx, x, rows, C, gamma, beta, eps, act, dy, dx, dgamma, dbeta),                                           \
-      rows >= 0 && C >= 1 && x && gamma && beta && dy)                                                           \
-    X(avgpool_bwd, ELTWISE, (vssm_ctx * ctx, int B, int64_t L, int C, const float *dy, float *dx),              \
-      (ctx, B, L, C, dy, dx), B >= 1 && L >= 1 && C >= 1 && dy && dx)                                            \
-    X(rmsnorm_bwd, NORM,                                                                                         \
-      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, const float *dy, float *dx, \
-       float *dw),                                                                                               \
-      (ctx, x, rows, C, w, eps, dy, dx, dw), rows >= 0 && C >= 1 && x && w && dy)                                \
-    X(softmax_xent, ELTWISE,                                                                                     \
-      (vssm_ctx * ctx, const float *logits, int B, int ncls, const int32_t *labels, float smoothing, float *loss, \
-       float *dlogits),                                                                                          \
-      (ctx, logits, B, ncls, labels, smoothing, loss, dlogits),                                                  \
+#define VSSM_BACKWARD_OPS(X)                                                                                           \
+    X(linear_bwd, GEMM,                                                                                                \
+      (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,          \
+       const float *dy, float *dx, float *dw, float *db),                                                              \
+      (ctx, x, M, K, w, b, N, act, dy, dx, dw, db), M >= 0 && K >= 0 && N >= 1 && x && w && dy)                        \
+    X(conv3x3s2_bwd, CONV,                                                                                             \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, int Cout, const float *dy,        \
+       float *dx, float *dw, float *db),                                                                               \
+      (ctx, x, B, H, W, Cin, w, Cout, dy, dx, dw, db),                                                                 \
+      B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1 && x && w && dy)                                             \
+    X(dwconv3x3_bwd, DWCONV,                                                                                           \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, const float *dy,      \
+       float *dx, float *dw),                                                                                          \
+      (ctx, x, B, H, W, C, w, act, dy, dx, dw), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && w && dy)                  \
+    X(conv1d_bwd, DWCONV,                                                                                              \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias, int K, \
+       int reverse, vssm_act act, const float *dy, float *dx, float *dw, float *dbias),                                \
+      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, dy, dx, dw, dbias),                                             \
+      K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && dy)                                                \
+    X(patchify_bwd, CONV, (vssm_ctx * ctx, const vssm_patch_args *a, const float *dcols, float *dx),                   \
+      (ctx, a, dcols, dx),                                                                                             \
+      a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && dcols && dx)            \
+    X(ss2d_scan_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, const float *dy, const vssm_scan_grads *g),       \
+      (ctx, a, dy, g),                                                                                                 \
+      a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 &&                               \
+          a->N <= VSSM_SCAN_MAX_STATE && a->u && a->x_proj && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)          \
+    X(scan1d_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a, const float *dy, const vssm_scan1d_grads *g),      \
+      (ctx, a, dy, g),                                                                                                 \
+      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&             \
+          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)              \
+    X(layernorm_bwd, NORM,                                                                                             \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,          \
+       vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta),                                         \
+      (ctx, x, rows, C, gamma, beta, eps, act, dy, dx, dgamma, dbeta),                                                 \
+      rows >= 0 && C >= 1 && x && gamma && beta && dy)                                                                 \
+    X(avgpool_bwd, ELTWISE, (vssm_ctx * ctx, int B, int64_t L, int C, const float *dy, float *dx),                     \
+      (ctx, B, L, C, dy, dx), B >= 1 && L >= 1 && C >= 1 && dy && dx)                                                  \
+    X(rmsnorm_bwd, NORM,                                                                                               \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, const float *dy, float *dx,     \
+       float *dw),                                                                                                     \
+      (ctx, x, rows, C, w, eps, dy, dx, dw), rows >= 0 && C >= 1 && x && w && dy)                                      \
+    X(softmax_xent, ELTWISE,                                                                                           \
+      (vssm_ctx * ctx, const float *logits, int B, int ncls, const int32_t *labels, float smoothing, float *loss,      \
+       float *dlogits),                                                                                                \
+      (ctx, logits, B, ncls, labels, smoothing, loss, dlogits),                                                        \
       B >= 1 && ncls >= 1 && smoothing >= 0 && smoothing <= 1 && logits && labels && loss)
 
 /* The compute ops, written once. X(name, kind, (parameters), (arguments), precondition)
@@ -220,52 +220,50 @@ typedef struct vssm_scan1d_grads {
  * patch_merge  x (B, H, W, C) -> y (B, ceil(H/2), ceil(W/2), 4C): the 2x2 cell's pixels in
  *            the order (0,0), (1,0), (0,1), (1,1) (row, column offsets), each C channels;
  *            pixels past an odd edge are 0 (PatchMerging2D's gather and zero pad) */
-#define VSSM_COMPUTE_OPS(X)                                                                                      \
-    X(linear, GEMM,                                                                                              \
-      (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,    \
-       int accumulate, float *y),                                                                                \
-      (ctx, x, M, K, w, b, N, act, accumulate, y),                                                               \
-      M >= 0 && K >= 0 && N >= 1 && x && w && y)                                                              \
-    X(conv3x3s2, CONV,                                                                                           \
-      (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b, int Cout,   \
-       float *y, void *workspace),                                                                               \
-      (ctx, x, B, H, W, Cin, w, b, Cout, y, workspace),                                                          \
-      B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1 && x && w && y)                                       \
-    X(dwconv3x3, DWCONV,                                                                                         \
-      (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, float *y),      \
-      (ctx, x, B, H, W, C, w, act, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && w && y)                      \
-    X(layernorm, NORM,                                                                                           \
-      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,     \
-       vssm_act act, float *y),                                                                                  \
-      (ctx, x, rows, C, gamma, beta, eps, act, y), rows >= 0 && C >= 1 && x && y)                             \
-    X(ss2d_scan, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, void *workspace), (ctx, a, workspace),          \
-      a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 &&                        \
-          a->N <= VSSM_SCAN_MAX_STATE && a->u && a->y)                                                           \
-    X(avgpool, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int64_t L, int C, float *y),                     \
-      (ctx, x, B, L, C, y), B >= 1 && L >= 1 && C >= 1 && x && y)                                                \
-    X(rmsnorm, NORM, (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y),  \
-      (ctx, x, rows, C, w, eps, y), rows >= 0 && C >= 1 && x && w && y)                                          \
-    X(conv1d, DWCONV,                                                                                            \
-      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias,  \
-       int K, int reverse, vssm_act act, float *y),                                                              \
-      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y),                                                       \
-      K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && y)                                           \
-    X(scan1d, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a), (ctx, a),                                       \
-      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&        \
-          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->y)                                                  \
-    X(patchify, CONV, (vssm_ctx * ctx, const vssm_patch_args *a), (ctx, a),                                      \
-      a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && a->x && a->cols)  \
-    X(rows_add, ELTWISE,                                                                                         \
-      (vssm_ctx * ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row, const float *rowval),    \
-      (ctx, x, B, L, C, add, row, rowval), B >= 1 && L >= 1 && C >= 1 && row < L && x && (row < 0 || rowval))    \
-    X(dwconv3x3_bias, DWCONV,                                                                                    \
-      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w, const float *bias, \
-       vssm_act act, float *y),                                                                                  \
-      (ctx, x, ldx, B, H, W, C, w, bias, act, y),                                                                \
-      B >= 1 && H >= 1 && W >= 1 && C >= 1 && ldx >= C && x && w && y)                                          \
-    X(mul_silu, ELTWISE, (vssm_ctx * ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz),          \
-      (ctx, y, rows, C, z, ldz), rows >= 0 && C >= 1 && ldz >= C && y && z)                                     \
-    X(patch_merge, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, float *y),              \
+#define VSSM_COMPUTE_OPS(X)                                                                                            \
+    X(linear, GEMM,                                                                                                    \
+      (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,          \
+       int accumulate, float *y),                                                                                      \
+      (ctx, x, M, K, w, b, N, act, accumulate, y), M >= 0 && K >= 0 && N >= 1 && x && w && y)                          \
+    X(conv3x3s2, CONV,                                                                                                 \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b, int Cout,         \
+       float *y, void *workspace),                                                                                     \
+      (ctx, x, B, H, W, Cin, w, b, Cout, y, workspace),                                                                \
+      B >= 1 && H >= 1 && W >= 1 && Cin >= 1 && Cout >= 1 && x && w && y)                                              \
+    X(dwconv3x3, DWCONV,                                                                                               \
+      (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act, float *y),            \
+      (ctx, x, B, H, W, C, w, act, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && w && y)                            \
+    X(layernorm, NORM,                                                                                                 \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,          \
+       vssm_act act, float *y),                                                                                        \
+      (ctx, x, rows, C, gamma, beta, eps, act, y), rows >= 0 && C >= 1 && x && y)                                      \
+    X(ss2d_scan, SCAN, (vssm_ctx * ctx, const vssm_scan_args *a, void *workspace), (ctx, a, workspace),                \
+      a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 &&                               \
+          a->N <= VSSM_SCAN_MAX_STATE && a->u && a->y)                                                                 \
+    X(avgpool, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int64_t L, int C, float *y), (ctx, x, B, L, C, y),     \
+      B >= 1 && L >= 1 && C >= 1 && x && y)                                                                            \
+    X(rmsnorm, NORM, (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y),       \
+      (ctx, x, rows, C, w, eps, y), rows >= 0 && C >= 1 && x && w && y)                                                \
+    X(conv1d, DWCONV,                                                                                                  \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w, const float *bias, int K, \
+       int reverse, vssm_act act, float *y),                                                                           \
+      (ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y),                                                             \
+      K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && y)                                                 \
+    X(scan1d, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a), (ctx, a),                                             \
+      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&             \
+          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->y)                                                        \
+    X(patchify, CONV, (vssm_ctx * ctx, const vssm_patch_args *a), (ctx, a),                                            \
+      a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && a->x && a->cols)        \
+    X(rows_add, ELTWISE,                                                                                               \
+      (vssm_ctx * ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row, const float *rowval),         \
+      (ctx, x, B, L, C, add, row, rowval), B >= 1 && L >= 1 && C >= 1 && row < L && x && (row < 0 || rowval))          \
+    X(dwconv3x3_bias, DWCONV,                                                                                          \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w, const float *bias,     \
+       vssm_act act, float *y),                                                                                        \
+      (ctx, x, ldx, B, H, W, C, w, bias, act, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && ldx >= C && x && w && y)     \
+    X(mul_silu, ELTWISE, (vssm_ctx * ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz),                 \
+      (ctx, y, rows, C, z, ldz), rows >= 0 && C >= 1 && ldz >= C && y && z)                                            \
+    X(patch_merge, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, float *y),                    \
       (ctx, x, B, H, W, C, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && y)
 
 #define VSSM_OP_FIELD_(name, kind, params, args, check) void(*name) params;
@@ -274,12 +272,12 @@ typedef struct vssm_ops {
     const char *name;
 
     /* memory */
-    void *(*alloc)(vssm_ctx *ctx, size_t bytes);                 /* NULL on failure */
+    void *(*alloc)(vssm_ctx *ctx, size_t bytes); /* NULL on failure */
     void (*free)(vssm_ctx *ctx, void *p);
     int (*upload)(vssm_ctx *ctx, void *dst, const void *host_src, size_t bytes);   /* 0 ok */
     int (*download)(vssm_ctx *ctx, void *host_dst, const void *src, size_t bytes); /* 0 ok */
     int (*copy)(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);          /* 0 ok; device to device */
-    int (*sync)(vssm_ctx *ctx);                                   /* 0 ok; waits for queued work */
+    int (*sync)(vssm_ctx *ctx);                                                    /* 0 ok; waits for queued work */
 
     /* scratch bytes of the ops that take a workspace */
     size_t (*conv3x3s2_workspace)(int B, int H, int W, int Cin);
@@ -291,8 +289,8 @@ typedef struct vssm_ops {
      * weight out on the host. */
     size_t (*linear_pack_numel)(int N, int K);
     void (*linear_pack)(const float *w, int N, int K, float *out);
-    void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                          int N, vssm_act act, int accumulate, float *y);
+    void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
+                          vssm_act act, int accumulate, float *y);
 
     /* the compute ops (VSSM_COMPUTE_OPS above) */
     VSSM_COMPUTE_OPS(VSSM_OP_FIELD_)
@@ -318,7 +316,7 @@ void vssm_op_free(vssm_ctx *ctx, void *p);
 int vssm_op_upload(vssm_ctx *ctx, void *dst, const void *host_src, size_t bytes);
 int vssm_op_download(vssm_ctx *ctx, void *host_dst, const void *src, size_t bytes);
 int vssm_op_copy(vssm_ctx *ctx, void *dst, const void *src, size_t bytes);
-int vssm_op_sync(vssm_ctx *ctx);   /* 0 ok; nonzero also when an op's precondition failed */
+int vssm_op_sync(vssm_ctx *ctx); /* 0 ok; nonzero also when an op's precondition failed */
 /* Waits for queued work; VSSM_OK, or the first op precondition that failed since the last
  * report (VSSM_ERR_INVALID_ARG, named; the record is cleared), or a device error during
  * `what` (VSSM_ERR_DEVICE). */
@@ -336,8 +334,8 @@ vssm_status vssm_op_training_supported(vssm_ctx *ctx, vssm_err *err);
  * host-side layout (a copy when none), and the product from a packed weight. */
 size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K);
 void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out);
-void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                           int N, vssm_act act, int accumulate, float *y);
+void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
+                           vssm_act act, int accumulate, float *y);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
 size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N);
 

@@ -15,7 +15,10 @@ static mode_t current_umask(void) {
     if (f) {
         char line[128];
         while (fgets(line, sizeof line, f))
-            if (!strncmp(line, "Umask:", 6)) { m = (mode_t)strtol(line + 6, NULL, 8); break; }
+            if (!strncmp(line, "Umask:", 6)) {
+                m = (mode_t)strtol(line + 6, NULL, 8);
+                break;
+            }
         fclose(f);
     }
     return m;
@@ -78,7 +81,10 @@ vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
     }
     int bad = fflush(o->f) != 0 || ferror(o->f);
     int e = errno;
-    if (fclose(o->f) != 0 && !bad) { bad = 1; e = errno; }
+    if (fclose(o->f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
     o->f = NULL;
     if (bad) {
         vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", o->path, strerror(e));
@@ -87,8 +93,7 @@ vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
     }
     if (o->tmp && rename(o->tmp, o->path) != 0) {
         e = errno;
-        vssm_err_set(err, VSSM_ERR_IO, "%s: cannot move the finished file into place (%s)", o->path,
-                     strerror(e));
+        vssm_err_set(err, VSSM_ERR_IO, "%s: cannot move the finished file into place (%s)", o->path, strerror(e));
         vssm_outfile_abort(o);
         return VSSM_ERR_IO;
     }

@@ -50,7 +50,7 @@ static void check_product(vssm_ctx *ctx1, vssm_ctx *ctx2, int M, int K, int N, i
     fill(x, ((size_t)M + 3) * K);
     fill(w, (size_t)N * K);
     fill(b, N);
-    fill(y0, ((size_t)M + 3) * N);   /* the accumulate input */
+    fill(y0, ((size_t)M + 3) * N); /* the accumulate input */
     size_t pn = vssm_op_linear_pack_numel(ctx1, N, K);
     float *wp = NULL;
     if (packed) {
@@ -58,8 +58,8 @@ static void check_product(vssm_ctx *ctx1, vssm_ctx *ctx2, int M, int K, int N, i
         wp = malloc((pn ? pn : 1) * sizeof(float));
         vssm_op_linear_pack(ctx1, w, N, K, wp);
     }
-#define RUN(ctx, xp, m, yp)                                                                            \
-    (packed ? vssm_op_linear_packed(ctx, xp, m, K, wp, bias ? b : NULL, N, act, acc, yp)              \
+#define RUN(ctx, xp, m, yp)                                                              \
+    (packed ? vssm_op_linear_packed(ctx, xp, m, K, wp, bias ? b : NULL, N, act, acc, yp) \
             : vssm_op_linear(ctx, xp, m, K, w, bias ? b : NULL, N, act, acc, yp))
     memcpy(y, y0, sizeof(float) * (size_t)M * N);
     memcpy(y2, y0, sizeof(float) * (size_t)M * N);
@@ -102,7 +102,7 @@ static void check_classifier(vssm_classifier *c, int H, int W, const char *what)
     vssm_err err = {0};
     TEST_REQUIRE(vssm_classifier_forward(c, a, 1, H, W, l1, &err) == VSSM_OK, "%s b1: %s", what, err.msg);
     TEST_REQUIRE(vssm_classifier_forward(c, batch, 5, H, W, l5, &err) == VSSM_OK, "%s b5: %s", what, err.msg);
-    memcpy(batch + img, a, img * sizeof(float));   /* batch of 2: (other, A) */
+    memcpy(batch + img, a, img * sizeof(float)); /* batch of 2: (other, A) */
     memcpy(batch, batch + 2 * img, img * sizeof(float));
     TEST_REQUIRE(vssm_classifier_forward(c, batch, 2, H, W, l2, &err) == VSSM_OK, "%s b2: %s", what, err.msg);
     const size_t n = (size_t)classes * sizeof(float);
@@ -122,9 +122,12 @@ int main(void) {
         for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
             for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
                 for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
-                    const int v = (int)(mi + ki + ni) % 4;   /* vary the epilogue across shapes */
+                    const int v = (int)(mi + ki + ni) % 4; /* vary the epilogue across shapes */
                     check_product(c1, c2, Ms[mi], Ks[ki], Ns[ni], packed, v != 0,
-                                  v == 2 ? VSSM_ACT_GELU : v == 3 ? VSSM_ACT_SILU : VSSM_ACT_NONE, v == 0);
+                                  v == 2   ? VSSM_ACT_GELU
+                                  : v == 3 ? VSSM_ACT_SILU
+                                           : VSSM_ACT_NONE,
+                                  v == 0);
                 }
 
     /* x over 1 MB: the K-outermost order of the large products (the segmentation convs) */
@@ -143,7 +146,8 @@ int main(void) {
     vssm_classifier *cv = NULL;
     vssm_backbone *bb = NULL;
     TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, c2, &vc, src, "", &err) == VSSM_OK &&
-                 vssm_classifier_from_backbone(&cv, bb, src, &err) == VSSM_OK, "vmamba: %s", err.msg);
+                     vssm_classifier_from_backbone(&cv, bb, src, &err) == VSSM_OK,
+                 "vmamba: %s", err.msg);
     check_classifier(cv, 45, 38, "vmamba");
     vssm_classifier_free(cv);
 
@@ -153,7 +157,8 @@ int main(void) {
     im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
     vssm_classifier *ci = NULL;
     TEST_REQUIRE(vssm_backbone_from_vim_config(&bb, c2, &im, src, "", &err) == VSSM_OK &&
-                 vssm_classifier_from_backbone(&ci, bb, src, &err) == VSSM_OK, "vim: %s", err.msg);
+                     vssm_classifier_from_backbone(&ci, bb, src, &err) == VSSM_OK,
+                 "vim: %s", err.msg);
     check_classifier(ci, 64, 48, "vim");
     vssm_classifier_free(ci);
 

@@ -37,13 +37,15 @@ static void check_model(const cJSON *o, const char *arch, int size, double param
     TEST_CHECK(num(o, "params") == params, "%s: %.0f params (got %.0f)", arch, params, num(o, "params"));
     double g = num(o, "gmacs_per_img");
     TEST_CHECK(g >= gmacs_lo && g <= gmacs_hi, "%s: %.4f GMAC/img in [%g, %g]", arch, g, gmacs_lo, gmacs_hi);
-    TEST_CHECK(num(o, "ms_per_img") > 0 && num(o, "img_per_s") > 0 && num(o, "ms_per_batch_min") <= num(o, "ms_per_batch_median"),
+    TEST_CHECK(num(o, "ms_per_img") > 0 && num(o, "img_per_s") > 0 &&
+                   num(o, "ms_per_batch_min") <= num(o, "ms_per_batch_median"),
                "%s: positive times, min <= median", arch);
     TEST_CHECK(num(o, "activation_mb") > 0 && num(o, "peak_rss_mb") > 0, "%s: memory reported", arch);
     const cJSON *sh = cJSON_GetObjectItemCaseSensitive(o, "op_share"), *it;
     double sum = 0;
     cJSON_ArrayForEach(it, sh) sum += it->valuedouble;
-    TEST_CHECK(fabs(sum - 1) < 1e-3 && num(sh, "gemm") > 0 && num(sh, "scan") > 0, "%s: op shares sum to 1 (%.4f)", arch, sum);
+    TEST_CHECK(fabs(sum - 1) < 1e-3 && num(sh, "gemm") > 0 && num(sh, "scan") > 0, "%s: op shares sum to 1 (%.4f)",
+               arch, sum);
 }
 
 int main(void) {
@@ -54,10 +56,13 @@ int main(void) {
                  sizeof out, err, sizeof err);
     TEST_REQUIRE(rc == 0, "bench of a list exits 0 (%d): %s", rc, err);
     TEST_CHECK(parse_lines(out, o, 4) == 2, "one JSON line per model");
-    check_model(o[0], "vim-tiny", 224, 7148008, 1.40, 1.55);      /* Vim-T: 1.5 GFLOPs in its paper's table */
-    check_model(o[1], "vmamba-tiny", 224, 30249064, 4.80, 4.90);  /* VMamba-T s1l8: 4.9G */
+    check_model(o[0], "vim-tiny", 224, 7148008, 1.40, 1.55);     /* Vim-T: 1.5 GFLOPs in its paper's table */
+    check_model(o[1], "vmamba-tiny", 224, 30249064, 4.80, 4.90); /* VMamba-T s1l8: 4.9G */
     double act224 = num(o[0], "activation_mb");
-    for (int i = 0; i < 4; i++) { cJSON_Delete(o[i]); o[i] = NULL; }
+    for (int i = 0; i < 4; i++) {
+        cJSON_Delete(o[i]);
+        o[i] = NULL;
+    }
 
     /* Vim's activations grow linearly with the token count: 197 -> 785 tokens (448 / 16 = 28) */
     rc = run("--arch vim-tiny --size 448 --runs 1 --warmup 0 --no-gemm-ref --json", out, sizeof out, err, sizeof err);
@@ -68,10 +73,13 @@ int main(void) {
     cJSON_Delete(o[0]);
 
     rc = run("--arch vim-tiny,,vmamba-tiny", out, sizeof out, err, sizeof err);
-    TEST_CHECK(rc == 2 && strstr(err, "comma-separated"), "an empty list entry exits 2 naming the problem (%d): %s", rc, err);
+    TEST_CHECK(rc == 2 && strstr(err, "comma-separated"), "an empty list entry exits 2 naming the problem (%d): %s", rc,
+               err);
     rc = run("--arch vmamba-huge --runs 1", out, sizeof out, err, sizeof err);
-    TEST_CHECK(rc == 2 && strstr(err, "unknown architecture 'vmamba-huge'"), "an unknown name exits 2 (%d): %s", rc, err);
-    rc = run("--weights tests/data/cli/tiny_cls.safetensors --arch vmamba-tiny,vim-tiny", out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 2 && strstr(err, "unknown architecture 'vmamba-huge'"), "an unknown name exits 2 (%d): %s", rc,
+               err);
+    rc = run("--weights tests/data/cli/tiny_cls.safetensors --arch vmamba-tiny,vim-tiny", out, sizeof out, err,
+             sizeof err);
     TEST_CHECK(rc == 2 && strstr(err, "one --arch"), "--weights with a list exits 2 (%d): %s", rc, err);
     return test_finish("test_cli_bench");
 }

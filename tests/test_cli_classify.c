@@ -39,10 +39,12 @@ static const char *W = "tests/data/cli/tiny_cls.safetensors";
 static void test_classify_json(void) {
     static char out[1 << 16], err[1 << 14];
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json --topk 3 --batch 4 tests/data/cli/folder", VSSM_BIN, W);
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json --topk 3 --batch 4 tests/data/cli/folder", VSSM_BIN,
+             W);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1, "a folder with one corrupt file exits 1 (got %d)", rc);
-    TEST_CHECK(strstr(err, "tests/data/cli/folder/b_dog/broken.jpg: truncated JPEG") != NULL, "the corrupt file is named: %s", err);
+    TEST_CHECK(strstr(err, "tests/data/cli/folder/b_dog/broken.jpg: truncated JPEG") != NULL,
+               "the corrupt file is named: %s", err);
     TEST_CHECK(strstr(err, "classified 10 images, 1 failed") != NULL, "summary line: %s", err);
     int lines = 0, matched = 0;
     double worst = 0;
@@ -64,11 +66,13 @@ static void test_classify_json(void) {
                 int idx = cJSON_GetObjectItem(e, "index")->valueint;
                 double lg = cJSON_GetObjectItem(e, "logit")->valuedouble;
                 const char *lab = cJSON_GetObjectItem(e, "label")->valuestring;
-                TEST_CHECK(idx >= 0 && idx < 3 && !strcmp(lab, (const char *[]){"cat", "dog", "bird"}[idx]), "label of index %d", idx);
+                TEST_CHECK(idx >= 0 && idx < 3 && !strcmp(lab, (const char *[]){"cat", "dog", "bird"}[idx]),
+                           "label of index %d", idx);
                 maxd = fmax(maxd, fabs(lg - ref_logit[r][idx]));
                 if (k == 0) /* the first entry is the argmax of the reference (no near ties in these fixtures) */
                     TEST_CHECK(ref_logit[r][idx] >= ref_logit[r][0] && ref_logit[r][idx] >= ref_logit[r][1] &&
-                                   ref_logit[r][idx] >= ref_logit[r][2], "%s: top-1 %d is the reference argmax", path, idx);
+                                   ref_logit[r][idx] >= ref_logit[r][2],
+                               "%s: top-1 %d is the reference argmax", path, idx);
             }
             double e = maxd / maxb;
             worst = fmax(worst, e);
@@ -91,8 +95,10 @@ static void test_eval(void) {
     int correct = 0;
     for (int r = 0; r < n_ref; r++) {
         int t = -1, a = 0;
-        for (int c = 0; c < 3; c++) if (strstr(ref_path[r], cls[c])) t = c;
-        for (int c = 1; c < 3; c++) if (ref_logit[r][c] > ref_logit[r][a]) a = c;
+        for (int c = 0; c < 3; c++)
+            if (strstr(ref_path[r], cls[c])) t = c;
+        for (int c = 1; c < 3; c++)
+            if (ref_logit[r][c] > ref_logit[r][a]) a = c;
         correct += a == t;
     }
     cJSON *j = cJSON_Parse(out);
@@ -100,7 +106,8 @@ static void test_eval(void) {
     double top1 = cJSON_GetObjectItem(j, "top1")->valuedouble, top5 = cJSON_GetObjectItem(j, "top5")->valuedouble;
     TEST_CHECK(fabs(top1 - 100.0 * correct / n_ref) < 1e-9, "top1 %.4f, expected %.4f", top1, 100.0 * correct / n_ref);
     TEST_CHECK(top5 == 100.0 && cJSON_GetObjectItem(j, "top5_k")->valueint == 3, "top-5 is capped at 3 classes: 100");
-    TEST_CHECK(cJSON_GetObjectItem(j, "images")->valueint == 10 && cJSON_GetObjectItem(j, "failed")->valueint == 1, "counts");
+    TEST_CHECK(cJSON_GetObjectItem(j, "images")->valueint == 10 && cJSON_GetObjectItem(j, "failed")->valueint == 1,
+               "counts");
     cJSON_Delete(j);
 }
 
@@ -108,13 +115,17 @@ static void test_usage(void) {
     static char out[1 << 14], err[1 << 14];
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "'%s' classify tests/data/cli/folder", VSSM_BIN);
-    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--weights"), "no --weights: exit 2 naming it");
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--weights"),
+               "no --weights: exit 2 naming it");
     snprintf(cmd, sizeof cmd, "'%s' classify --weights tests/data/cli/nope.safetensors x.jpg", VSSM_BIN);
-    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "nope.safetensors"), "missing weights: exit 2 naming the file: %s", err);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "nope.safetensors"),
+               "missing weights: exit 2 naming the file: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' classify --weights tests/data/images/dog_128x96.png x.jpg", VSSM_BIN);
-    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "dog_128x96.png"), "an image as weights: exit 2: %s", err);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "dog_128x96.png"),
+               "an image as weights: exit 2: %s", err);
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --frobnicate x.jpg", VSSM_BIN, W);
-    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--frobnicate"), "unknown option: exit 2");
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--frobnicate"),
+               "unknown option: exit 2");
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s tests/data/images/bad tests/data/cli/none.png", VSSM_BIN, W);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && strstr(err, "none.png") && strstr(err, "empty.jpg") && strstr(err, "bomb_100000x100000.png"),
@@ -124,19 +135,24 @@ static void test_usage(void) {
     TEST_REQUIRE(mkdtemp(empty), "mkdtemp");
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s %s", VSSM_BIN, W, empty);
     rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
-    TEST_CHECK(rc == 1 && strstr(err, "no images found"), "a folder without images: exit 1 and said (rc %d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "no images found"), "a folder without images: exit 1 and said (rc %d): %s", rc,
+               err);
     snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s %s", VSSM_BIN, W, empty);
     rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
-    TEST_CHECK(rc == 2 && strstr(err, "no class folders"), "eval on a root without class folders: exit 2 (rc %d): %s", rc, err);
+    TEST_CHECK(rc == 2 && strstr(err, "no class folders"), "eval on a root without class folders: exit 2 (rc %d): %s",
+               rc, err);
     rmdir(empty);
     /* --max-pixels: images over the limit are refused before decoding, each named, exit 1 */
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --max-pixels 1000 tests/data/cli/folder/a_cat", VSSM_BIN, W);
     rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
-    TEST_CHECK(rc == 1 && strstr(err, "chelsea_120x81.bmp") && strstr(err, "limit of 1000 pixels"), "--max-pixels 1000 (rc %d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "chelsea_120x81.bmp") && strstr(err, "limit of 1000 pixels"),
+               "--max-pixels 1000 (rc %d): %s", rc, err);
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --max-pixels -5 x.jpg", VSSM_BIN, W);
-    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--max-pixels"), "--max-pixels -5: usage, exit 2");
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--max-pixels"),
+               "--max-pixels -5: usage, exit 2");
     snprintf(cmd, sizeof cmd, "'%s' eval classify --help", VSSM_BIN);
-    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 0 && strstr(out, "--max-pixels N") && strstr(out, "178956970"),
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 0 && strstr(out, "--max-pixels N") &&
+                   strstr(out, "178956970"),
                "--help documents --max-pixels and its default");
     snprintf(cmd, sizeof cmd, "'%s' frobnicate", VSSM_BIN);
     TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2, "unknown verb: exit 2");
@@ -160,8 +176,8 @@ static void test_link_cycles(void) {
     sh("mkdir -p %s/c/sub %s/x", t, t);
     sh("mkdir -p %s/y && cp tests/data/images/dog_37x29_tiny.jpg %s/c/a.jpg", t, t);
     sh("cp tests/data/images/chelsea_1x1.png %s/c/sub/b.png && cp tests/data/images/dog_1x1.jpg %s/x/cx.jpg", t, t);
-    sh("ln -s . %s/c/self && ln -s ../.. %s/c/sub/up", t, t);          /* self-link; link to the grandparent */
-    sh("ln -s ../y %s/x/l1 && ln -s ../x %s/y/l2", t, t);               /* a 2-link cycle */
+    sh("ln -s . %s/c/self && ln -s ../.. %s/c/sub/up", t, t); /* self-link; link to the grandparent */
+    sh("ln -s ../y %s/x/l1 && ln -s ../x %s/y/l2", t, t);     /* a 2-link cycle */
     snprintf(cmd, sizeof cmd, "timeout 30 '%s' classify --weights %s --json --threads 2 %s/c %s/x", VSSM_BIN, W, t, t);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0, "link cycles: exit 0 within 30 s (got %d): %.300s", rc, err);
@@ -172,8 +188,10 @@ static void test_link_cycles(void) {
         nb += strstr(line, "/b.png\"") != NULL;
         nx += strstr(line, "/cx.jpg\"") != NULL;
     }
-    TEST_CHECK(lines == 3 && na == 1 && nb == 1 && nx == 1, "each image classified once (lines %d: a %d, b %d, cx %d)", lines, na, nb, nx);
-    TEST_CHECK(strstr(err, "/c/self: skipped") && strstr(err, "/l2: skipped"), "the skipped links are named: %.600s", err);
+    TEST_CHECK(lines == 3 && na == 1 && nb == 1 && nx == 1, "each image classified once (lines %d: a %d, b %d, cx %d)",
+               lines, na, nb, nx);
+    TEST_CHECK(strstr(err, "/c/self: skipped") && strstr(err, "/l2: skipped"), "the skipped links are named: %.600s",
+               err);
     printf("  link cycles: 3 images once each; stderr: %.200s\n", err);
     /* a named pipe with an image name in a folder blocked the run forever in fopen */
     sh("mkfifo %s/c/pipe.jpg%s", t, "");
@@ -193,7 +211,8 @@ static void test_unreadable_class(void) {
     char t[] = "/tmp/vssm_unread_XXXXXX", cmd[2048];
     TEST_REQUIRE(mkdtemp(t), "mkdtemp");
     sh("mkdir -p %s/a_cat %s/c_bird", t, t);
-    sh("cp tests/data/images/dog_37x29_tiny.jpg %s/a_cat/x.jpg && cp tests/data/images/dog_1x1.jpg %s/c_bird/z.jpg", t, t);
+    sh("cp tests/data/images/dog_37x29_tiny.jpg %s/a_cat/x.jpg && cp tests/data/images/dog_1x1.jpg %s/c_bird/z.jpg", t,
+       t);
     sh("ln -s /nonexistent/vssm_class %s/b_dog%s", t, ""); /* a class entry that cannot be read */
     snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --json --threads 2 %s", VSSM_BIN, W, t);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
@@ -208,11 +227,13 @@ static void test_unreadable_class(void) {
     /* chmod 000 does not stop root: as root, run vssm as nobody (setpriv) when possible */
     const char *as = "";
     if (geteuid() == 0)
-        as = system("command -v setpriv >/dev/null 2>&1") == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : NULL;
+        as = system("command -v setpriv >/dev/null 2>&1") == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups "
+                                                               : NULL;
     snprintf(cmd, sizeof cmd, "%s'%s' eval classify --weights %s --json --threads 2 %s", as ? as : "", VSSM_BIN, W, t);
     rc = as ? test_run_cmd(cmd, out, sizeof out, err, sizeof err) : -1;
     if (!as || (rc == 2 && *as)) {
-        printf("  (root without a way to drop privileges, or nobody cannot run vssm here: the chmod 000 case is skipped)\n");
+        printf("  (root without a way to drop privileges, or nobody cannot run vssm here: the chmod 000 case is "
+               "skipped)\n");
     } else {
         j = cJSON_Parse(out);
         TEST_CHECK(rc == 1 && j && cJSON_GetObjectItem(j, "failed")->valueint == 1 &&
@@ -222,7 +243,8 @@ static void test_unreadable_class(void) {
         printf("  unreadable class folder%s: %.120s", *as ? " (as nobody)" : "", err);
         snprintf(cmd, sizeof cmd, "%s'%s' classify --weights %s --threads 2 %s", as, VSSM_BIN, W, t);
         rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
-        TEST_CHECK(rc == 1 && strstr(err, "2 images, 1 failed"), "classify on it: exit 1, counted (rc %d): %.300s", rc, err);
+        TEST_CHECK(rc == 1 && strstr(err, "2 images, 1 failed"), "classify on it: exit 1, counted (rc %d): %.300s", rc,
+                   err);
     }
     sh("chmod 755 %s/b_dog && rm -rf %s", t, t);
     /* nothing scored at all: top-1 is undefined (null), not 0 */
@@ -232,8 +254,8 @@ static void test_unreadable_class(void) {
     snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --json %s", VSSM_BIN, W, u);
     rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     j = cJSON_Parse(out);
-    TEST_CHECK(rc == 1 && j && cJSON_IsNull(cJSON_GetObjectItem(j, "top1")) && cJSON_IsNull(cJSON_GetObjectItem(j, "top5")) &&
-                   cJSON_GetObjectItem(j, "failed")->valueint == 1,
+    TEST_CHECK(rc == 1 && j && cJSON_IsNull(cJSON_GetObjectItem(j, "top1")) &&
+                   cJSON_IsNull(cJSON_GetObjectItem(j, "top5")) && cJSON_GetObjectItem(j, "failed")->valueint == 1,
                "nothing scored: top1/top5 null, failed 1, exit 1 (rc %d): %.300s", rc, out);
     cJSON_Delete(j);
     sh("rm -rf %s%s", u, "");
@@ -248,14 +270,17 @@ static void test_outputs_unique_temp(void) {
     char t[] = "/tmp/vssm_outs_XXXXXX", cmd[3000];
     TEST_REQUIRE(mkdtemp(t), "mkdtemp");
     sh("mkdir %s/conf.csv.tmp %s/plot.png.tmp", t, t);
-    snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --threads 1 --confusion %s/conf.csv --plot %s/plot.png tests/data/cli/folder",
-             VSSM_BIN, W, t, t);
+    snprintf(
+        cmd, sizeof cmd,
+        "'%s' eval classify --weights %s --threads 1 --confusion %s/conf.csv --plot %s/plot.png tests/data/cli/folder",
+        VSSM_BIN, W, t, t);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && !strstr(err, "conf.csv") && !strstr(err, "plot.png"),
                "a squatted PATH.tmp does not stop the outputs (rc %d, only the broken image fails): %.300s", rc, err);
     char two[8192];
     /* braced: test_run_cmd prefixes "cd SOURCE_DIR &&", which must hold for both writers */
-    snprintf(two, sizeof two, "{ (%s >/dev/null 2>%s/err1; echo $? > %s/rc1) & (%s >/dev/null 2>%s/err2; echo $? > %s/rc2) & wait; }",
+    snprintf(two, sizeof two,
+             "{ (%s >/dev/null 2>%s/err1; echo $? > %s/rc1) & (%s >/dev/null 2>%s/err2; echo $? > %s/rc2) & wait; }",
              cmd, t, t, cmd, t, t);
     rc = test_run_cmd(two, out, sizeof out, err, sizeof err);
     char p[600];
@@ -264,12 +289,18 @@ static void test_outputs_unique_temp(void) {
         snprintf(p, sizeof p, "%s/rc%d", t, k);
         f = fopen(p, "r");
         int r = -1;
-        if (f) { if (fscanf(f, "%d", &r) != 1) r = -1; fclose(f); }
+        if (f) {
+            if (fscanf(f, "%d", &r) != 1) r = -1;
+            fclose(f);
+        }
         remove(p);
         snprintf(p, sizeof p, "%s/err%d", t, k);
         char e[2048] = "";
         f = fopen(p, "r");
-        if (f) { e[fread(e, 1, sizeof e - 1, f)] = 0; fclose(f); }
+        if (f) {
+            e[fread(e, 1, sizeof e - 1, f)] = 0;
+            fclose(f);
+        }
         remove(p);
         TEST_CHECK(r == 1, "concurrent writer %d: exit 1 (the broken image only), got %d: %s", k, r, e);
     }
@@ -283,7 +314,8 @@ static void test_outputs_unique_temp(void) {
     vssm_image im = {0};
     vssm_err e = {0};
     snprintf(p, sizeof p, "%s/plot.png", t);
-    TEST_CHECK(vssm_image_load(&im, p, NULL, &e) == VSSM_OK && im.w >= 200 && im.h >= 200, "the plot PNG is whole: %s (%dx%d)", e.msg, im.w, im.h);
+    TEST_CHECK(vssm_image_load(&im, p, NULL, &e) == VSSM_OK && im.w >= 200 && im.h >= 200,
+               "the plot PNG is whole: %s (%dx%d)", e.msg, im.w, im.h);
     vssm_image_free(&im);
     DIR *d = opendir(t);
     int others = 0;
@@ -307,7 +339,9 @@ static void test_json_names(void) {
     static char out[1 << 14], err[1 << 14];
     char t[] = "/tmp/vssm_names_XXXXXX", cmd[2048];
     TEST_REQUIRE(mkdtemp(t), "mkdtemp");
-    sh("cp tests/data/images/dog_1x1.jpg \"%s/caf$(printf '\\351')\".jpg && cp tests/data/images/dog_1x1.jpg \"%s/\\\"q$(printf '\\t')\".jpg", t, t);
+    sh("cp tests/data/images/dog_1x1.jpg \"%s/caf$(printf '\\351')\".jpg && cp tests/data/images/dog_1x1.jpg "
+       "\"%s/\\\"q$(printf '\\t')\".jpg",
+       t, t);
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json --topk 1 %s", VSSM_BIN, W, t);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0, "classify odd names: exit 0 (rc %d): %s", rc, err);
@@ -325,7 +359,8 @@ static void test_plot_bound(void) {
     int64_t cm[1] = {0};
     vssm_err e = {0};
     vssm_status st = vssm_plot_confusion("/tmp/vssm_never_written.png", cm, 100000, NULL, &e);
-    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(e.msg, "too many for a confusion plot") && access("/tmp/vssm_never_written.png", F_OK) != 0,
+    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(e.msg, "too many for a confusion plot") &&
+                   access("/tmp/vssm_never_written.png", F_OK) != 0,
                "a 100000-class heat map is refused before anything is allocated or written: %s", e.msg);
 }
 

@@ -63,8 +63,9 @@ int main(void) {
                "unknown verb: named, exit 2 (%s)", err);
 
     /* every verb and eval task: its help, and one wording for an unknown option */
-    const char *each[] = {"classify", "bench", "convert", "info", "segment", "track", "reid extract", "train", "eval classify",
-                          "eval seg", "eval track", "eval reid", "eval attributes"};
+    const char *each[] = {"classify",   "bench",        "convert",        "info",          "segment",
+                          "track",      "reid extract", "train",          "eval classify", "eval seg",
+                          "eval track", "eval reid",    "eval attributes"};
     for (size_t i = 0; i < sizeof each / sizeof *each; i++) {
         check_verb_help(each[i], each[i]);
         check_unknown_option(each[i]);

@@ -29,15 +29,20 @@ static void check_meta(const char *name, const vssm_weights *a, const vssm_weigh
     int lost = 0, changed = 0, added = 0;
     for (int i = 0, n = vssm_weights_meta_count(a); i < n; i++) {
         const char *k = vssm_weights_meta_key(a, i), *vb = vssm_weights_meta(b, k);
-        if (!vb) { lost++; fprintf(stderr, "  %s: key '%s' lost\n", name, k); }
-        else if (!owned(k) && strcmp(vb, vssm_weights_meta(a, k))) {
+        if (!vb) {
+            lost++;
+            fprintf(stderr, "  %s: key '%s' lost\n", name, k);
+        } else if (!owned(k) && strcmp(vb, vssm_weights_meta(a, k))) {
             changed++;
             fprintf(stderr, "  %s: key '%s' was '%.60s', is '%.60s'\n", name, k, vssm_weights_meta(a, k), vb);
         }
     }
     for (int i = 0, n = vssm_weights_meta_count(b); i < n; i++) {
         const char *k = vssm_weights_meta_key(b, i);
-        if (!owned(k) && !vssm_weights_meta(a, k)) { added++; fprintf(stderr, "  %s: key '%s' added\n", name, k); }
+        if (!owned(k) && !vssm_weights_meta(a, k)) {
+            added++;
+            fprintf(stderr, "  %s: key '%s' added\n", name, k);
+        }
     }
     TEST_CHECK(!lost && !changed && !added, "%s: metadata kept (%d of %d keys lost, %d changed, %d added)", name, lost,
                vssm_weights_meta_count(a), changed, added);
@@ -156,7 +161,7 @@ static void seg(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1) bin = argv[1];
-    TEST_REQUIRE(chdir(VSSM_SOURCE_DIR) == 0, "cd %s", VSSM_SOURCE_DIR);   /* the shipped paths are the tree's */
+    TEST_REQUIRE(chdir(VSSM_SOURCE_DIR) == 0, "cd %s", VSSM_SOURCE_DIR); /* the shipped paths are the tree's */
     TEST_REQUIRE(mkdtemp(tmp), "mkdtemp");
     fashion();
     reid();

@@ -92,16 +92,18 @@ static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
         im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
         vssm_backbone *bb = NULL;
         TEST_REQUIRE(vssm_backbone_from_vim_config(&bb, ctx, &im, src, "", &err) == VSSM_OK &&
-                     vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK, "vim: %s", err.msg);
+                         vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
+                     "vim: %s", err.msg);
     } else {
         vssm_vmamba_config vc;
         TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "%s", err.msg);
-        static const int dims[4] = {16, 32, 64, 128}, depths[4] = {1, 2, 1, 1};   /* VMamba-T, smaller */
+        static const int dims[4] = {16, 32, 64, 128}, depths[4] = {1, 2, 1, 1}; /* VMamba-T, smaller */
         memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths);
         strcpy(vc.arch, "custom"), vc.num_classes = 9;
         vssm_backbone *bb = NULL;
         TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, ctx, &vc, src, "", &err) == VSSM_OK &&
-                     vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK, "vmamba: %s", err.msg);
+                         vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
+                     "vmamba: %s", err.msg);
     }
     const int H = 64, W = 48;
     float *img = malloc(sizeof(float) * H * W * 3);
@@ -157,8 +159,8 @@ int main(void) {
             const double ep = rel_err(prod[2], prod[i], n_prod), em = rel_err(lm[2], lm[i], nm);
             const double ev = rel_err(lv[2], lv[i], nv);
             printf("  base vs %s: products %.3g, VMamba logits %.3g, Vim logits %.3g\n", isas[i], ep, em, ev);
-            TEST_CHECK(ep <= 1e-5 && em <= 1e-5 && ev <= 1e-5, "base vs %s: rel %.3g %.3g %.3g > 1e-5", isas[i],
-                       ep, em, ev);
+            TEST_CHECK(ep <= 1e-5 && em <= 1e-5 && ev <= 1e-5, "base vs %s: rel %.3g %.3g %.3g > 1e-5", isas[i], ep, em,
+                       ev);
         }
     for (int i = 0; i < N_ISA; i++) free(prod[i]), free(lv[i]), free(lm[i]);
     return test_finish("test_cpu_isa");

@@ -18,7 +18,11 @@
 
 static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
 
-typedef struct { float *feat[4]; size_t nfeat[4]; float *logits; } outputs;
+typedef struct {
+    float *feat[4];
+    size_t nfeat[4];
+    float *logits;
+} outputs;
 
 static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, const float *x, int B, int H, int W,
                outputs *o) {
@@ -27,7 +31,8 @@ static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, c
     vssm_cls_head *head = NULL;
     vssm_vmamba_state *st = NULL;
     int ok = vssm_vmamba_load(&m, ctx, cfg, vssm_weights_source(wf), "", &err) == VSSM_OK &&
-             vssm_cls_head_load(&head, ctx, VSSM_CLS_POOLED, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_cls_head_load(&head, ctx, VSSM_CLS_POOLED, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf),
+                                "", &err) == VSSM_OK &&
              vssm_vmamba_state_new(&st, m, B, H, W, &err) == VSSM_OK && vssm_vmamba_forward(m, st, x, &err) == VSSM_OK;
     if (ok) {
         vssm_tensor f[4];
@@ -64,7 +69,10 @@ static void check_file(vssm_ctx *cpu, vssm_ctx *gpu, const char *name) {
     TEST_REQUIRE(vvec_load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata incomplete", name);
     int64_t xs[4];
     float *x = vvec_nhwc(wf, "input", xs);
-    if (x && (xs[0] != B || xs[2] != H || xs[3] != W)) { free(x); x = NULL; }
+    if (x && (xs[0] != B || xs[2] != H || xs[3] != W)) {
+        free(x);
+        x = NULL;
+    }
     TEST_REQUIRE(x, "%s: input tensor", name);
 
     outputs oc = {0}, og = {0}, og2 = {0};

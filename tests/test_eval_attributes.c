@@ -35,21 +35,25 @@ int main(void) {
     int rc = run("gt.csv", "pred.csv");
     cJSON *j = cJSON_Parse(out);
     TEST_CHECK(rc == 0 && j, "worked example: exit 0 (%d), JSON: %s %s", rc, out, err);
-    TEST_CHECK(fabs(num(j, "mA") - 0.6667) < 1e-4 && fabs(num(j, "acc") - 0.375) < 1e-6 && fabs(num(j, "prec") - 0.625) < 1e-6 &&
-                   fabs(num(j, "rec") - 0.5) < 1e-6 && fabs(num(j, "f1") - 0.5556) < 1e-4,
-               "METRICS.md figures (mA %g acc %g prec %g rec %g F1 %g)", num(j, "mA"), num(j, "acc"), num(j, "prec"), num(j, "rec"),
-               num(j, "f1"));
+    TEST_CHECK(fabs(num(j, "mA") - 0.6667) < 1e-4 && fabs(num(j, "acc") - 0.375) < 1e-6 &&
+                   fabs(num(j, "prec") - 0.625) < 1e-6 && fabs(num(j, "rec") - 0.5) < 1e-6 &&
+                   fabs(num(j, "f1") - 0.5556) < 1e-4,
+               "METRICS.md figures (mA %g acc %g prec %g rec %g F1 %g)", num(j, "mA"), num(j, "acc"), num(j, "prec"),
+               num(j, "rec"), num(j, "f1"));
     cJSON_Delete(j);
 
     rc = run("gt_blank_first.csv", "pred.csv");
     j = cJSON_Parse(out);
     TEST_CHECK(rc == 0 && j, "blank line before the header: exit 0 (%d), valid JSON: %s %s", rc, out, err);
     const cJSON *lab = j ? cJSON_GetObjectItem(j, "label_mA") : NULL;
-    TEST_CHECK(lab && cJSON_GetObjectItem(lab, "\"a3\\x\""), "attribute name with a quote and a backslash escaped: %s", out);
+    TEST_CHECK(lab && cJSON_GetObjectItem(lab, "\"a3\\x\""), "attribute name with a quote and a backslash escaped: %s",
+               out);
     TEST_CHECK(fabs(num(j, "mA") - 0.6667) < 1e-4, "same figures (mA %g)", num(j, "mA"));
     cJSON_Delete(j);
 
-    struct { const char *gt, *pred, *msg; } bad[] = {
+    struct {
+        const char *gt, *pred, *msg;
+    } bad[] = {
         {"gt.csv", "pred_badval.csv", "pred_badval.csv:3: value 2 ('abc')"},
         {"gt.csv", "pred_cols.csv", "pred_cols.csv:3: 2 values, the header has 3"},
         {"gt.csv", "pred_trailing.csv", "pred_trailing.csv:3: value 3 ('.7x')"},
@@ -60,8 +64,8 @@ int main(void) {
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         rc = run(bad[k].gt, bad[k].pred);
-        TEST_CHECK(rc == 2 && strstr(err, bad[k].msg), "%s vs %s: exit 2 (%d) naming '%s': %s", bad[k].gt, bad[k].pred, rc, bad[k].msg,
-                   err);
+        TEST_CHECK(rc == 2 && strstr(err, bad[k].msg), "%s vs %s: exit 2 (%d) naming '%s': %s", bad[k].gt, bad[k].pred,
+                   rc, bad[k].msg, err);
     }
 
     rc = run("gt.csv", "pred_missing.csv");
@@ -81,7 +85,7 @@ int main(void) {
         fputs("name,a,b\n", p);
         for (int i = 0; i < N; i++) fprintf(g, "img%07d,%d,%d\n", i, i & 1, (i >> 1) & 1);
         for (int i = 0; i < N; i++) {
-            int r = (int)(((long long)i * 7919) % N);   /* a permutation (7919 is prime, N is not a multiple) */
+            int r = (int)(((long long)i * 7919) % N); /* a permutation (7919 is prime, N is not a multiple) */
             fprintf(p, "img%07d,%.1f,%.1f\n", r, (r & 1) ? 0.9 : 0.1, ((r >> 1) & 1) ? 0.9 : 0.1);
         }
         fclose(g);
@@ -93,8 +97,8 @@ int main(void) {
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
         j = cJSON_Parse(out);
-        TEST_CHECK(rc == 0 && j && num(j, "samples") == N && num(j, "mA") == 1.0, "300,000 rows matched, all right (rc %d): %.200s %s", rc,
-                   out, err);
+        TEST_CHECK(rc == 0 && j && num(j, "samples") == N && num(j, "mA") == 1.0,
+                   "300,000 rows matched, all right (rc %d): %.200s %s", rc, out, err);
         TEST_CHECK(secs < 20, "in %.2f s (< 20 s)", secs);
         printf("  300,000-row CSVs: %.2f s\n", secs);
         cJSON_Delete(j);

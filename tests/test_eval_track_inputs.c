@@ -34,7 +34,8 @@ static int exists(const char *p) {
 /* runs eval track with --json and a plot path; returns the exit code, *j the parsed JSON */
 static int run(const char *results, const char *gt, const char *fmt, const char *plot, cJSON **j) {
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' eval track --results " BAD "/%s --gt " BAD "/%s --format %s --json --plot %s/%s.svg", VSSM_BIN,
+    snprintf(cmd, sizeof cmd,
+             "'%s' eval track --results " BAD "/%s --gt " BAD "/%s --format %s --json --plot %s/%s.svg", VSSM_BIN,
              results, gt, fmt, tmp, plot);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     *j = cJSON_Parse(out);
@@ -70,10 +71,11 @@ static void test_got10k(void) {
     TEST_CHECK(rc == 0, "got10k ok: exit 0 (%d): %s", rc, err);
     TEST_CHECK(strstr(err, "GOT-1f: 1 frame, none scored") != NULL, "the 1-frame sequence is noted: %s", err);
     const cJSON *s1 = seq(j, "GOT-1f");
-    TEST_CHECK(s1 && num(s1, "scored_frames") == 0 && !cJSON_GetObjectItem(s1, "ao"), "GOT-1f: scored_frames 0, no AO key");
+    TEST_CHECK(s1 && num(s1, "scored_frames") == 0 && !cJSON_GetObjectItem(s1, "ao"),
+               "GOT-1f: scored_frames 0, no AO key");
     /* AO pooled over GOT-a (1, 1, 5/8... see the data) and GOT-b: 6 frames */
-    TEST_CHECK(num(j, "frames") == 6 && fabs(num(j, "ao") - 0.710970464135021) < 1e-12, "AO over 6 frames (%g, %g)", num(j, "frames"),
-               num(j, "ao"));
+    TEST_CHECK(num(j, "frames") == 6 && fabs(num(j, "ao") - 0.710970464135021) < 1e-12, "AO over 6 frames (%g, %g)",
+               num(j, "frames"), num(j, "ao"));
     TEST_CHECK(plot_written("g_ok"), "plot written for complete results");
     cJSON_Delete(j);
 
@@ -95,33 +97,39 @@ static void test_got10k(void) {
     /* inf: clipped to the resolution (GOT-a) or IoU 0 without one (GOT-b) */
     rc = run("got10k_res_inf", "got10k", "got10k", "g_inf", &j);
     double ao = (400.0 / 1040 + 72.0 / 728 + 1 + 0 + 1 + 0) / 6;
-    TEST_CHECK(rc == 0 && fabs(num(j, "ao") - ao) < 1e-9, "got10k inf: exit 0 (%d), AO %.6f (want %.6f)", rc, num(j, "ao"), ao);
+    TEST_CHECK(rc == 0 && fabs(num(j, "ao") - ao) < 1e-9, "got10k inf: exit 0 (%d), AO %.6f (want %.6f)", rc,
+               num(j, "ao"), ao);
     cJSON_Delete(j);
     /* negative sizes: clipped to 0 (GOT-a), IoU 0 without a resolution (GOT-b) */
     rc = run("got10k_res_neg", "got10k", "got10k", "g_neg", &j);
     ao = (0 + 168.0 / 632 + 1 + 0 + 1 + 0) / 6;
-    TEST_CHECK(rc == 0 && fabs(num(j, "ao") - ao) < 1e-9, "got10k negative: exit 0 (%d), AO %.6f (want %.6f)", rc, num(j, "ao"), ao);
+    TEST_CHECK(rc == 0 && fabs(num(j, "ao") - ao) < 1e-9, "got10k negative: exit 0 (%d), AO %.6f (want %.6f)", rc,
+               num(j, "ao"), ao);
     cJSON_Delete(j);
 
     /* lengths: the toolkit asserts equal lengths */
     rc = run("got10k_res_short", "got10k", "got10k", "g_short", &j);
-    TEST_CHECK(rc == 1 && strstr(err, "GOT-a.txt: 3 boxes for 4 ground-truth frames"), "short: exit 1 (%d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "GOT-a.txt: 3 boxes for 4 ground-truth frames"), "short: exit 1 (%d): %s", rc,
+               err);
     cJSON_Delete(j);
     rc = run("got10k_res_long", "got10k", "got10k", "g_long", &j);
-    TEST_CHECK(rc == 1 && strstr(err, "GOT-a.txt: 5 boxes for 4 ground-truth frames"), "long: exit 1 (%d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "GOT-a.txt: 5 boxes for 4 ground-truth frames"), "long: exit 1 (%d): %s", rc,
+               err);
     cJSON_Delete(j);
 }
 
 static void test_otb(void) {
     cJSON *j;
     int rc = run("otb_res_ok", "otb", "otb", "o_ok", &j);
-    TEST_CHECK(rc == 0 && fabs(num(seq(j, "SeqA"), "auc") - 100.0 * 10.75 / 21) < 1e-9, "otb ok: METRICS.md's worked example");
+    TEST_CHECK(rc == 0 && fabs(num(seq(j, "SeqA"), "auc") - 100.0 * 10.75 / 21) < 1e-9,
+               "otb ok: METRICS.md's worked example");
     TEST_CHECK(plot_written("o_ok"), "plot written");
     cJSON_Delete(j);
 
     /* NaN on line 4 (box 3: the file has a blank line): named by its line */
     rc = run("otb_res_nan", "otb", "otb", "o_nan", &j);
-    TEST_CHECK(rc == 1 && strstr(err, "otb_res_nan/SeqA.txt:4:") && strstr(err, "Invalid results"), "otb NaN: exit 1 (%d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "otb_res_nan/SeqA.txt:4:") && strstr(err, "Invalid results"),
+               "otb NaN: exit 1 (%d): %s", rc, err);
     TEST_CHECK(!seq(j, "SeqA") && seq(j, "SeqB") && num(j, "sequences") == 1, "SeqB still scored");
     TEST_CHECK(!plot_written("o_nan"), "no plot from part of the data");
     cJSON_Delete(j);
@@ -132,41 +140,48 @@ static void test_otb(void) {
 
     /* -inf + inf: pytracking's overlap is NaN ('Nans in calculated overlap') */
     rc = run("otb_res_infnan", "otb", "otb", "o_infnan", &j);
-    TEST_CHECK(rc == 1 && strstr(err, "otb_res_infnan/SeqA.txt:3:") && strstr(err, "NaN"), "otb -inf+inf: exit 1 (%d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "otb_res_infnan/SeqA.txt:3:") && strstr(err, "NaN"),
+               "otb -inf+inf: exit 1 (%d): %s", rc, err);
     cJSON_Delete(j);
 
     /* other infinities: IoU 0, centre error inf (frame 0 is the GT: 1 of 4 frames hits) */
     rc = run("otb_res_inf", "otb", "otb", "o_inf", &j);
     const cJSON *a = seq(j, "SeqA");
-    TEST_CHECK(rc == 0 && a && fabs(num(a, "auc") - 100.0 * 5 / 21) < 1e-9 && num(a, "avg_overlap") == 0.25 && num(a, "precision") == 25,
+    TEST_CHECK(rc == 0 && a && fabs(num(a, "auc") - 100.0 * 5 / 21) < 1e-9 && num(a, "avg_overlap") == 0.25 &&
+                   num(a, "precision") == 25,
                "otb inf: exit 0 (%d), AUC %g, AO %g", rc, num(a, "auc"), num(a, "avg_overlap"));
     cJSON_Delete(j);
 
     /* short: padded with zero boxes, long: truncated; each said on stderr */
     rc = run("otb_res_short", "otb", "otb", "o_short", &j);
-    TEST_CHECK(rc == 0 && strstr(err, "SeqA.txt: 2 boxes for 4 ground-truth frames: padded with 2 zero boxes"), "otb short: %d %s", rc,
-               err);
-    TEST_CHECK(fabs(num(seq(j, "SeqA"), "auc") - 100.0 * 8.75 / 21) < 1e-9, "padded frames score 0 (AUC %g)", num(seq(j, "SeqA"), "auc"));
+    TEST_CHECK(rc == 0 && strstr(err, "SeqA.txt: 2 boxes for 4 ground-truth frames: padded with 2 zero boxes"),
+               "otb short: %d %s", rc, err);
+    TEST_CHECK(fabs(num(seq(j, "SeqA"), "auc") - 100.0 * 8.75 / 21) < 1e-9, "padded frames score 0 (AUC %g)",
+               num(seq(j, "SeqA"), "auc"));
     cJSON_Delete(j);
     rc = run("otb_res_long", "otb", "otb", "o_long", &j);
-    TEST_CHECK(rc == 0 && strstr(err, "SeqA.txt: 6 boxes for 4 ground-truth frames: the last 2 ignored"), "otb long: %d %s", rc, err);
-    TEST_CHECK(fabs(num(seq(j, "SeqA"), "auc") - 100.0 * 10.75 / 21) < 1e-9, "truncated (AUC %g)", num(seq(j, "SeqA"), "auc"));
+    TEST_CHECK(rc == 0 && strstr(err, "SeqA.txt: 6 boxes for 4 ground-truth frames: the last 2 ignored"),
+               "otb long: %d %s", rc, err);
+    TEST_CHECK(fabs(num(seq(j, "SeqA"), "auc") - 100.0 * 10.75 / 21) < 1e-9, "truncated (AUC %g)",
+               num(seq(j, "SeqA"), "auc"));
     cJSON_Delete(j);
 
     /* LaSOT: a short result fails (pytracking raises), a long one is truncated */
     rc = run("lasot_res_short", "lasot", "lasot", "l_short", &j);
-    TEST_CHECK(rc == 1 && strstr(err, "cat-1.txt: 2 boxes for 4 ground-truth frames") && strstr(err, "no sequence could be evaluated"),
+    TEST_CHECK(rc == 1 && strstr(err, "cat-1.txt: 2 boxes for 4 ground-truth frames") &&
+                   strstr(err, "no sequence could be evaluated"),
                "lasot short: exit 1 (%d): %s", rc, err);
     TEST_CHECK(j && !cJSON_GetObjectItem(j, "auc"), "no summary of no sequence");
     cJSON_Delete(j);
     rc = run("lasot_res_long", "lasot", "lasot", "l_long", &j);
-    TEST_CHECK(rc == 0 && strstr(err, "cat-1.txt: 5 boxes for 4 ground-truth frames: the last 1 ignored"), "lasot long: %d %s", rc, err);
+    TEST_CHECK(rc == 0 && strstr(err, "cat-1.txt: 5 boxes for 4 ground-truth frames: the last 1 ignored"),
+               "lasot long: %d %s", rc, err);
     cJSON_Delete(j);
 
     /* a non-finite ground-truth box: named by the GT file and line */
     rc = run("otb_res_gtinf", "otb_gtinf", "otb", "o_gtinf", &j);
-    TEST_CHECK(rc == 1 && strstr(err, "otb_gtinf/SeqC/groundtruth_rect.txt:2:") && strstr(err, "not finite"), "GT inf: exit 1 (%d): %s",
-               rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, "otb_gtinf/SeqC/groundtruth_rect.txt:2:") && strstr(err, "not finite"),
+               "GT inf: exit 1 (%d): %s", rc, err);
     cJSON_Delete(j);
 }
 

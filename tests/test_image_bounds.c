@@ -129,7 +129,8 @@ static void test_wide_png_preprocess(void) {
     TEST_REQUIRE(vssm_image_load(&im, path, NULL, &err) == VSSM_OK && im.w == 400000 && im.h == 1, "%s", err.msg);
     vssm_preprocess_params p = vssm_preprocess_imagenet();
     int ow = 0, oh = 0;
-    TEST_REQUIRE(vssm_preprocess_output_size(&p, im.w, im.h, &ow, &oh, &err) == VSSM_OK && ow == 224 && oh == 224, "%s", err.msg);
+    TEST_REQUIRE(vssm_preprocess_output_size(&p, im.w, im.h, &ow, &oh, &err) == VSSM_OK && ow == 224 && oh == 224, "%s",
+                 err.msg);
     float *x = malloc((size_t)ow * oh * 3 * sizeof(float));
     TEST_REQUIRE(x != NULL, "malloc");
     cap_memory((size_t)256 << 20);
@@ -153,7 +154,8 @@ static void test_preprocess_output_cap(void) {
     p.crop = 0;
     int ow = 0, oh = 0;
     vssm_status st = vssm_preprocess_output_size(&p, 2, 1, &ow, &oh, &err); /* 32768 x 16384 */
-    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(err.msg, "limit"), "2x1 resized to 32768x16384 is refused: %s", err.msg);
+    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(err.msg, "limit"), "2x1 resized to 32768x16384 is refused: %s",
+               err.msg);
     p.resize = 2048;
     TEST_CHECK(vssm_preprocess_output_size(&p, 300, 200, &ow, &oh, &err) == VSSM_OK && ow == 3072 && oh == 2048,
                "300x200 -> 3072x2048 is fine: %s", err.msg);
@@ -162,7 +164,10 @@ static void test_preprocess_output_cap(void) {
 /* A path that streams without end (/dev/zero, a pipe) was read until memory ran out:
  * now at most what an image within the pixel limit can take. In a child, under alarm(). */
 static void test_endless_stream(void) {
-    if (access("/dev/zero", R_OK) != 0) { printf("  (no /dev/zero: endless-stream check skipped)\n"); return; }
+    if (access("/dev/zero", R_OK) != 0) {
+        printf("  (no /dev/zero: endless-stream check skipped)\n");
+        return;
+    }
     pid_t pid = fork();
     TEST_REQUIRE(pid >= 0, "fork");
     if (pid == 0) {
@@ -172,13 +177,13 @@ static void test_endless_stream(void) {
         vssm_image im = {0};
         vssm_image_limits lim = {1000}; /* => at most 9000 bytes + 64 MB of metadata */
         vssm_status st = vssm_image_load(&im, "/dev/zero", &lim, &err);
-        _exit(st == VSSM_ERR_FORMAT && strstr(err.msg, "/dev/zero") && strstr(err.msg, "larger than any image") ? 0 : 1);
+        _exit(st == VSSM_ERR_FORMAT && strstr(err.msg, "/dev/zero") && strstr(err.msg, "larger than any image") ? 0
+                                                                                                                : 1);
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-               "/dev/zero is refused after a bounded read (child %s %d)", WIFEXITED(status) ? "exit" : "signal",
-               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "/dev/zero is refused after a bounded read (child %s %d)",
+               WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
 /* vssm_image_load on a named pipe nobody writes to blocked forever in fopen: now the open
@@ -204,8 +209,9 @@ static void test_fifo(void) {
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a FIFO without a writer: refused at once as empty (child %s %d)",
-               WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    TEST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+               "a FIFO without a writer: refused at once as empty (child %s %d)", WIFEXITED(status) ? "exit" : "signal",
+               WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     unlink(fifo);
     rmdir(path);
 }
@@ -236,7 +242,10 @@ static void test_many_scans(void) {
         int m = j[i + 1];
         if (m == 0xD9) break;
         size_t L = (size_t)j[i + 2] << 8 | j[i + 3];
-        if (m != 0xDA) { i += 2 + L; continue; }
+        if (m != 0xDA) {
+            i += 2 + L;
+            continue;
+        }
         size_t k = i + 2 + L;
         while (k + 1 < n && !(j[k] == 0xFF && j[k + 1] != 0 && !(j[k + 1] >= 0xD0 && j[k + 1] <= 0xD7))) k++;
         if (!best_e || k - i < best_e - best_s) best_s = i, best_e = k;
@@ -256,7 +265,8 @@ static void test_many_scans(void) {
                "610 scans refused: %s: %s", vssm_status_str(st), err.msg);
     printf("  %-28s -> %s\n", "610-scan progressive JPEG", err.msg);
     vssm_image_free(&im);
-    TEST_CHECK(vssm_image_decode_mem(&im, j, n, "giraffe", NULL, &err) == VSSM_OK, "the fixture still decodes: %s", err.msg);
+    TEST_CHECK(vssm_image_decode_mem(&im, j, n, "giraffe", NULL, &err) == VSSM_OK, "the fixture still decodes: %s",
+               err.msg);
     vssm_image_free(&im);
     free(b);
     free(j);
@@ -272,8 +282,8 @@ static uint8_t rnd8(void) {
  * byte, on shapes that exercise every branch: down- and upscale, one pass only, extreme
  * aspect ratios, and a crop larger than the resized image (zero padding). */
 static void test_window_equals_full(void) {
-    static const int shapes[][2] = {{400, 1}, {1, 300}, {37, 29}, {300, 200}, {7, 500}, {224, 224},
-                                    {256, 300}, {1, 1}, {513, 257}, {256, 256}};
+    static const int shapes[][2] = {{400, 1},   {1, 300},   {37, 29}, {300, 200}, {7, 500},
+                                    {224, 224}, {256, 300}, {1, 1},   {513, 257}, {256, 256}};
     static const int rc[][2] = {{256, 224}, {32, 224}, {224, 224}, {256, 17}, {300, 300}, {64, 80}};
     int cases = 0, same = 0;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
@@ -329,8 +339,7 @@ static void test_pnm_fuzz_finds(void) {
     uint8_t *b = read_file("images/bad/pgm16_gray_4x4.pgm", &n);
     TEST_REQUIRE(b && n == 45, "read the PGM");
     st = vssm_image_decode_mem(&im, b, n - 1, "cut.pgm", NULL, &err);
-    TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(err.msg, "cut.pgm") && strstr(err.msg, "truncated"), "cut: %s",
-               err.msg);
+    TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(err.msg, "cut.pgm") && strstr(err.msg, "truncated"), "cut: %s", err.msg);
     const char *hdr[] = {"P5\n4 4\n0\n", "P6\n4 4\n70000\n", "P5\n4 4 255", "P5\n# only a comment\n"};
     for (int k = 0; k < 4; k++) {
         st = vssm_image_decode_mem(&im, hdr[k], strlen(hdr[k]), "h.pgm", NULL, &err);

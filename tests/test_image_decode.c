@@ -33,14 +33,13 @@ static void test_fixtures(const cJSON *ref) {
         vssm_status st = ref_image_load(file, &im, &err);
         TEST_CHECK(st == VSSM_OK, "%s: decode failed: %s", file, err.msg);
         if (st != VSSM_OK) continue;
-        TEST_CHECK(im.w == json_int(e, "w") && im.h == json_int(e, "h") && im.c == 3,
-                   "%s: size %dx%dx%d, PIL %dx%d", file, im.w, im.h, im.c, json_int(e, "w"),
-                   json_int(e, "h"));
+        TEST_CHECK(im.w == json_int(e, "w") && im.h == json_int(e, "h") && im.c == 3, "%s: size %dx%dx%d, PIL %dx%d",
+                   file, im.w, im.h, im.c, json_int(e, "w"), json_int(e, "h"));
         char hex[17], dump[256];
         fnv1a64_hex(im.data, (size_t)im.w * im.h * 3, hex);
         int same = strcmp(hex, json_str(e, "decode")) == 0;
-        TEST_CHECK(same, "%s (PIL mode %s): RGB bytes differ from PIL's (hash %s, PIL %s; wrote %s)",
-                   file, json_str(e, "pil_mode"), hex, json_str(e, "decode"),
+        TEST_CHECK(same, "%s (PIL mode %s): RGB bytes differ from PIL's (hash %s, PIL %s; wrote %s)", file,
+                   json_str(e, "pil_mode"), hex, json_str(e, "decode"),
                    same ? "" : dump_image(&im, file, dump, sizeof(dump)));
 
         /* the same bytes from memory, under a misleading name: content decides */
@@ -50,9 +49,8 @@ static void test_fixtures(const cJSON *ref) {
         uint8_t *buf = read_all(rel, &len);
         const char *fmt = json_str(e, "format");
         const char *want = strcmp(fmt, "ppm") == 0 ? "pnm" : fmt;
-        TEST_CHECK(strcmp(vssm_image_format_name(vssm_image_sniff(buf, len)), want) == 0,
-                   "%s: sniffed %s, expected %s", file,
-                   vssm_image_format_name(vssm_image_sniff(buf, len)), want);
+        TEST_CHECK(strcmp(vssm_image_format_name(vssm_image_sniff(buf, len)), want) == 0, "%s: sniffed %s, expected %s",
+                   file, vssm_image_format_name(vssm_image_sniff(buf, len)), want);
         vssm_image im2 = {0};
         st = vssm_image_decode_mem(&im2, buf, len, "wrong_extension.txt", NULL, &err);
         TEST_CHECK(st == VSSM_OK && im2.w == im.w && im2.h == im.h &&
@@ -82,16 +80,14 @@ static void test_bad_inputs(const cJSON *ref) {
         vssm_image im = {(int)0xdead, 1, 1, (uint8_t *)"x"};
         vssm_status st = ref_image_load(file, &im, &err);
         vssm_status want = status_from_name(json_str(e, "status"));
-        TEST_CHECK(st == want, "%s (%s): status %s, expected %s (msg: %s)", file,
-                   json_str(e, "why"), vssm_status_str(st), json_str(e, "status"), err.msg);
-        TEST_CHECK(im.data == NULL && im.w == 0 && im.h == 0, "%s: failed load left data behind",
-                   file);
+        TEST_CHECK(st == want, "%s (%s): status %s, expected %s (msg: %s)", file, json_str(e, "why"),
+                   vssm_status_str(st), json_str(e, "status"), err.msg);
+        TEST_CHECK(im.data == NULL && im.w == 0 && im.h == 0, "%s: failed load left data behind", file);
         const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-        TEST_CHECK(strstr(err.msg, base) != NULL, "%s: message does not name the file: %s", file,
-                   err.msg);
+        TEST_CHECK(strstr(err.msg, base) != NULL, "%s: message does not name the file: %s", file, err.msg);
         if (strstr(file, "bomb"))
-            TEST_CHECK(strstr(err.msg, "pixels") != NULL,
-                       "%s: bomb refused for another reason than its size: %s", file, err.msg);
+            TEST_CHECK(strstr(err.msg, "pixels") != NULL, "%s: bomb refused for another reason than its size: %s", file,
+                       err.msg);
         printf("  %-32s -> %s\n", file, err.msg);
     }
     /* a missing file is an I/O error naming it */
@@ -101,17 +97,16 @@ static void test_bad_inputs(const cJSON *ref) {
                    strstr(err.msg, "/nonexistent/dir/x.jpg"),
                "missing file: %s", err.msg);
     /* NULL / empty buffers */
-    TEST_CHECK(vssm_image_decode_mem(&im, NULL, 0, "null", NULL, &err) == VSSM_ERR_FORMAT,
-               "NULL buffer: %s", err.msg);
+    TEST_CHECK(vssm_image_decode_mem(&im, NULL, 0, "null", NULL, &err) == VSSM_ERR_FORMAT, "NULL buffer: %s", err.msg);
 }
 
 static void test_limits(void) {
     vssm_err err = {0};
     vssm_image im = {0};
-    const char *files[] = {"dog_400x300_420.jpg", "astronaut_201x149_rgb.png",
-                           "chelsea_120x81.bmp", "coffee_100x66.gif"};
+    const char *files[] = {"dog_400x300_420.jpg", "astronaut_201x149_rgb.png", "chelsea_120x81.bmp",
+                           "coffee_100x66.gif"};
     for (int i = 0; i < 4; i++) {
-        vssm_image_limits lim = {1000}; /* pixels */
+        vssm_image_limits lim = {1000};                       /* pixels */
         vssm_status st = ref_image_load(files[i], &im, &err); /* default: fine */
         TEST_CHECK(st == VSSM_OK, "%s: %s", files[i], err.msg);
         int64_t px = (int64_t)im.w * im.h;

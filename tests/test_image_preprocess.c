@@ -57,8 +57,8 @@ static void test_against_torchvision(const cJSON *ref) {
             int ow = 0, oh = 0;
             vssm_status st = vssm_preprocess_output_size(&p, im.w, im.h, &ow, &oh, &err);
             TEST_CHECK(st == VSSM_OK && ow == json_int(c, "w") && oh == json_int(c, "h"),
-                       "%s resize %d crop %d: output size %dx%d, torchvision %dx%d (%s)", file,
-                       p.resize, p.crop, ow, oh, json_int(c, "w"), json_int(c, "h"), err.msg);
+                       "%s resize %d crop %d: output size %dx%d, torchvision %dx%d (%s)", file, p.resize, p.crop, ow,
+                       oh, json_int(c, "w"), json_int(c, "h"), err.msg);
             vssm_image u8 = {0};
             st = vssm_preprocess_u8(&im, &p, &u8, &err);
             TEST_CHECK(st == VSSM_OK, "%s: %s", file, err.msg);
@@ -66,19 +66,16 @@ static void test_against_torchvision(const cJSON *ref) {
             char hex[17], tag[300], dump[400];
             fnv1a64_hex(u8.data, (size_t)u8.w * u8.h * 3, hex);
             int same = u8.w == ow && u8.h == oh && strcmp(hex, json_str(c, "hash")) == 0;
-            snprintf(tag, sizeof(tag), "%s.r%d.c%d.%s", file, p.resize, p.crop,
-                     vssm_interp_name(p.interp));
-            TEST_CHECK(same, "%s resize %d crop %d %s: u8 image differs from torchvision's (wrote %s)",
-                       file, p.resize, p.crop, vssm_interp_name(p.interp),
-                       same ? "" : dump_image(&u8, tag, dump, sizeof(dump)));
+            snprintf(tag, sizeof(tag), "%s.r%d.c%d.%s", file, p.resize, p.crop, vssm_interp_name(p.interp));
+            TEST_CHECK(same, "%s resize %d crop %d %s: u8 image differs from torchvision's (wrote %s)", file, p.resize,
+                       p.crop, vssm_interp_name(p.interp), same ? "" : dump_image(&u8, tag, dump, sizeof(dump)));
             float *x = malloc((size_t)ow * oh * 3 * sizeof(float) + 64);
             memset((char *)x + (size_t)ow * oh * 3 * sizeof(float), 0xAB, 64); /* guard */
             st = vssm_preprocess(&im, &p, x, &err);
             TEST_CHECK(st == VSSM_OK, "%s: preprocess: %s", file, err.msg);
             size_t ex = 0;
             double d = max_abs_diff_vs_table(x, &u8, &ex);
-            TEST_CHECK(d <= 1e-6, "%s resize %d crop %d: max |tensor - torch| = %g > 1e-6", file,
-                       p.resize, p.crop, d);
+            TEST_CHECK(d <= 1e-6, "%s resize %d crop %d: max |tensor - torch| = %g > 1e-6", file, p.resize, p.crop, d);
             unsigned char *g = (unsigned char *)x + (size_t)ow * oh * 3 * sizeof(float);
             int guard_ok = 1;
             for (int i = 0; i < 64; i++) guard_ok &= g[i] == 0xAB;
@@ -94,7 +91,8 @@ static void test_against_torchvision(const cJSON *ref) {
     }
     TEST_CHECK(n >= 240, "expected >= 240 pipelines, ran %d", n);
     printf("  %d pipelines: u8 compared with torchvision; tensor max |diff| %g, %zu of %zu values "
-           "bit-identical\n", n, worst, exact, total);
+           "bit-identical\n",
+           n, worst, exact, total);
 }
 
 /* one pipeline compared against torch's raw float32 output (no hash, no table) */
@@ -131,35 +129,35 @@ static void test_center_crop_rules(void) {
     vssm_image_alloc(&im, 9, 7, 3, &err);
     for (int y = 0; y < 7; y++)
         for (int x = 0; x < 9; x++) memset(im.data + (y * 9 + x) * 3, y * 16 + x, 3);
-    struct { int cw, ch, top, left; } cases[] = {
-        {8, 6, 0, 0},  /* (9-8)/2 = 0.5 -> 0 (half to even), (7-6)/2 = 0.5 -> 0 */
-        {6, 4, 2, 2},  /* 1.5 -> 2, 1.5 -> 2 */
-        {4, 2, 2, 2},  /* 2.5 -> 2, 2.5 -> 2 */
-        {2, 0, 0, 4},  /* (skipped ch=0 below) */
-        {1, 1, 3, 4},  /* 3, 4 */
+    struct {
+        int cw, ch, top, left;
+    } cases[] = {
+        {8, 6, 0, 0}, /* (9-8)/2 = 0.5 -> 0 (half to even), (7-6)/2 = 0.5 -> 0 */
+        {6, 4, 2, 2}, /* 1.5 -> 2, 1.5 -> 2 */
+        {4, 2, 2, 2}, /* 2.5 -> 2, 2.5 -> 2 */
+        {2, 0, 0, 4}, /* (skipped ch=0 below) */
+        {1, 1, 3, 4}, /* 3, 4 */
     };
     for (int i = 0; i < 5; i++) {
         if (cases[i].ch == 0) continue;
-        TEST_REQUIRE(vssm_image_center_crop(&im, cases[i].cw, cases[i].ch, &out, &err) == VSSM_OK,
-                     "%s", err.msg);
+        TEST_REQUIRE(vssm_image_center_crop(&im, cases[i].cw, cases[i].ch, &out, &err) == VSSM_OK, "%s", err.msg);
         int want = cases[i].top * 16 + cases[i].left;
-        TEST_CHECK(out.data[0] == want, "crop %dx%d of 9x7: first pixel %d, expected row %d col %d",
-                   cases[i].cw, cases[i].ch, out.data[0], cases[i].top, cases[i].left);
+        TEST_CHECK(out.data[0] == want, "crop %dx%d of 9x7: first pixel %d, expected row %d col %d", cases[i].cw,
+                   cases[i].ch, out.data[0], cases[i].top, cases[i].left);
         vssm_image_free(&out);
     }
     /* larger than the image: zero padding, left/top get floor((crop - size) / 2) */
     TEST_REQUIRE(vssm_image_center_crop(&im, 12, 10, &out, &err) == VSSM_OK, "%s", err.msg);
     /* pad left 1 (of 3), top 1 (of 3): source (0,0) lands at (1,1) */
-    TEST_CHECK(out.data[(1 * 12 + 1) * 3] == 0 && out.data[(1 * 12 + 2) * 3] == 1 &&
-                   out.data[(2 * 12 + 1) * 3] == 16 && out.data[(7 * 12 + 9) * 3] == 6 * 16 + 8,
+    TEST_CHECK(out.data[(1 * 12 + 1) * 3] == 0 && out.data[(1 * 12 + 2) * 3] == 1 && out.data[(2 * 12 + 1) * 3] == 16 &&
+                   out.data[(7 * 12 + 9) * 3] == 6 * 16 + 8,
                "padded crop misplaces the image");
     TEST_CHECK(out.data[0] == 0 && out.data[(9 * 12 + 11) * 3] == 0 && out.data[(8 * 12 + 10) * 3] == 0,
                "padding not zero");
     vssm_image_free(&out);
     /* wider crop, shorter height: pad x only, crop y with rounding */
     TEST_REQUIRE(vssm_image_center_crop(&im, 11, 4, &out, &err) == VSSM_OK, "%s", err.msg);
-    TEST_CHECK(out.data[0] == 0 && out.data[3] == 2 * 16 + 0, "mixed pad/crop: %d %d",
-               out.data[0], out.data[3]);
+    TEST_CHECK(out.data[0] == 0 && out.data[3] == 2 * 16 + 0, "mixed pad/crop: %d %d", out.data[0], out.data[3]);
     vssm_image_free(&out);
     vssm_image_free(&im);
 
@@ -172,12 +170,11 @@ static void test_center_crop_rules(void) {
     vssm_resize_shorter_side(300, 300, 256, &w, &h);
     TEST_CHECK(w == 256 && h == 256, "square -> %dx%d", w, h);
     vssm_preprocess_params p = vssm_preprocess_imagenet();
-    TEST_CHECK(p.resize == 256 && p.crop == 224 && p.interp == VSSM_INTERP_BICUBIC &&
-                   p.mean[0] == 0.485f && p.std[2] == 0.225f,
+    TEST_CHECK(p.resize == 256 && p.crop == 224 && p.interp == VSSM_INTERP_BICUBIC && p.mean[0] == 0.485f &&
+                   p.std[2] == 0.225f,
                "imagenet defaults");
     p.std[1] = 0;
-    TEST_CHECK(vssm_preprocess_output_size(&p, 10, 10, &w, &h, &err) == VSSM_ERR_INVALID_ARG,
-               "zero std accepted");
+    TEST_CHECK(vssm_preprocess_output_size(&p, 10, 10, &w, &h, &err) == VSSM_ERR_INVALID_ARG, "zero std accepted");
 }
 
 int main(void) {

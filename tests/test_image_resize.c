@@ -24,16 +24,15 @@ static void test_against_pil(const cJSON *ref) {
             int w = json_int(r, "w"), h = json_int(r, "h");
             const char *interp = json_str(r, "interp");
             vssm_image out = {0};
-            vssm_status st =
-                vssm_image_resize(&im, w, h, (vssm_interp)vssm_interp_from_name(interp), &out, &err);
+            vssm_status st = vssm_image_resize(&im, w, h, (vssm_interp)vssm_interp_from_name(interp), &out, &err);
             TEST_CHECK(st == VSSM_OK, "%s -> %dx%d %s: %s", file, w, h, interp, err.msg);
             if (st != VSSM_OK) continue;
             char hex[17], tag[300], dump[400];
             fnv1a64_hex(out.data, (size_t)w * h * 3, hex);
             int same = strcmp(hex, json_str(r, "hash")) == 0;
             snprintf(tag, sizeof(tag), "%s.%s", file, interp);
-            TEST_CHECK(same, "%s %dx%d -> %dx%d %s: bytes differ from PIL (wrote %s)", file, im.w,
-                       im.h, w, h, interp, same ? "" : dump_image(&out, tag, dump, sizeof(dump)));
+            TEST_CHECK(same, "%s %dx%d -> %dx%d %s: bytes differ from PIL (wrote %s)", file, im.w, im.h, w, h, interp,
+                       same ? "" : dump_image(&out, tag, dump, sizeof(dump)));
             vssm_image_free(&out);
             n++;
         }
@@ -52,13 +51,13 @@ static void test_invariants(void) {
     int sizes[][2] = {{1, 1}, {256, 300}, {5, 91}, {37, 5}, {36, 23}};
     for (int s = 0; s < 5; s++)
         for (int it = 0; it < 2; it++) {
-            TEST_CHECK(vssm_image_resize(&c, sizes[s][0], sizes[s][1], (vssm_interp)it, &out, &err) == VSSM_OK,
-                       "%s", err.msg);
+            TEST_CHECK(vssm_image_resize(&c, sizes[s][0], sizes[s][1], (vssm_interp)it, &out, &err) == VSSM_OK, "%s",
+                       err.msg);
             int ok = 1;
             for (int i = 0; i < sizes[s][0] * sizes[s][1] && ok; i++)
                 ok = out.data[3 * i] == 200 && out.data[3 * i + 1] == 0 && out.data[3 * i + 2] == 255;
-            TEST_CHECK(ok, "constant image not constant after resize to %dx%d (%s)", sizes[s][0],
-                       sizes[s][1], vssm_interp_name((vssm_interp)it));
+            TEST_CHECK(ok, "constant image not constant after resize to %dx%d (%s)", sizes[s][0], sizes[s][1],
+                       vssm_interp_name((vssm_interp)it));
             vssm_image_free(&out);
         }
     /* same size: an exact copy; gray (c = 1) and RGBA (c = 4) images work too */
@@ -69,8 +68,8 @@ static void test_invariants(void) {
     vssm_image g = {0};
     vssm_image_alloc(&g, 9, 4, 1, &err);
     memset(g.data, 77, 36);
-    TEST_CHECK(vssm_image_resize(&g, 3, 11, VSSM_INTERP_BICUBIC, &out, &err) == VSSM_OK &&
-                   out.c == 1 && out.data[0] == 77 && out.data[32] == 77,
+    TEST_CHECK(vssm_image_resize(&g, 3, 11, VSSM_INTERP_BICUBIC, &out, &err) == VSSM_OK && out.c == 1 &&
+                   out.data[0] == 77 && out.data[32] == 77,
                "1-channel resize: %s", err.msg);
     vssm_image_free(&out);
     vssm_image_free(&g);
@@ -80,8 +79,7 @@ static void test_invariants(void) {
     TEST_CHECK(vssm_image_resize(&c, 5, 5, (vssm_interp)9, &out, &err) == VSSM_ERR_INVALID_ARG,
                "unknown interpolation accepted");
     TEST_CHECK(vssm_interp_from_name("bicubic") == VSSM_INTERP_BICUBIC &&
-                   vssm_interp_from_name("bilinear") == VSSM_INTERP_BILINEAR &&
-                   vssm_interp_from_name("nearest") == -1,
+                   vssm_interp_from_name("bilinear") == VSSM_INTERP_BILINEAR && vssm_interp_from_name("nearest") == -1,
                "interp names");
     vssm_image_free(&c);
 }

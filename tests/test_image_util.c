@@ -9,8 +9,7 @@
 cJSON *ref_load(void) {
     char *path = test_data_path("images/ref.json");
     FILE *f = path ? fopen(path, "rb") : NULL;
-    TEST_REQUIRE(f != NULL, "cannot open %s (run tests/reference/gen_image_vectors.py)",
-                 path ? path : "ref.json");
+    TEST_REQUIRE(f != NULL, "cannot open %s (run tests/reference/gen_image_vectors.py)", path ? path : "ref.json");
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

@@ -10,7 +10,7 @@
 #include "vssm/vssm.h"
 
 static vssm_status load_with(vssm_ctx *ctx, const char *labels, vssm_classifier **c, vssm_err *err) {
-    char *w = test_data_path("cli/tiny_cls.safetensors");   /* 3 classes */
+    char *w = test_data_path("cli/tiny_cls.safetensors"); /* 3 classes */
     vssm_classifier_opts o = {0};
     o.labels_path = labels;
     vssm_status s = vssm_classifier_load(c, ctx, w, &o, err);

@@ -16,11 +16,14 @@ static void test_topk(void) {
     /* ranks: 0, 1, 2, 1 (tie with a lower index counts above, as torch.topk) */
     TEST_CHECK(fabs(vssm_cls_metrics_topk(&m, 1) - 25.0) < 1e-12, "top1 %g != 25", vssm_cls_metrics_topk(&m, 1));
     TEST_CHECK(fabs(vssm_cls_metrics_topk(&m, 2) - 75.0) < 1e-12, "top2 %g != 75", vssm_cls_metrics_topk(&m, 2));
-    TEST_CHECK(fabs(vssm_cls_metrics_topk(&m, 5) - 100.0) < 1e-12, "top5 (capped to 3) %g != 100", vssm_cls_metrics_topk(&m, 5));
-    TEST_CHECK(m.confusion[0 * 3 + 0] == 1 && m.confusion[0 * 3 + 2] == 1 && m.confusion[2 * 3 + 1] == 1 && m.confusion[1 * 3 + 0] == 1,
+    TEST_CHECK(fabs(vssm_cls_metrics_topk(&m, 5) - 100.0) < 1e-12, "top5 (capped to 3) %g != 100",
+               vssm_cls_metrics_topk(&m, 5));
+    TEST_CHECK(m.confusion[0 * 3 + 0] == 1 && m.confusion[0 * 3 + 2] == 1 && m.confusion[2 * 3 + 1] == 1 &&
+                   m.confusion[1 * 3 + 0] == 1,
                "confusion rows = target, columns = argmax (first of ties)");
     TEST_CHECK(fabs(vssm_cls_metrics_class_acc(&m, 0) - 50.0) < 1e-12, "class 0 acc");
-    TEST_CHECK(vssm_cls_metrics_add(&m, l[0], 3, &err) == VSSM_ERR_INVALID_ARG, "a target outside the classes is refused");
+    TEST_CHECK(vssm_cls_metrics_add(&m, l[0], 3, &err) == VSSM_ERR_INVALID_ARG,
+               "a target outside the classes is refused");
     vssm_cls_metrics_free(&m);
     TEST_CHECK(vssm_cls_metrics_init(&m, 0, 5, &err) == VSSM_ERR_INVALID_ARG, "zero classes refused");
 }

@@ -17,7 +17,9 @@
 
 static uint64_t rng = 88172645463325252ull;
 static float frand(void) { /* uniform [-1, 1) */
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
     return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
 }
 static float *rand_vec(size_t n, float scale) {
@@ -96,11 +98,15 @@ static double softplus_d(double x) { return x > 20 ? x : log1p(exp(x)); }
  * a partial 32-column panel, K over one K block, accumulate, bias and both activations */
 static void test_linear_any(int64_t M, int K, int N, vssm_act act, int acc, int bias, int packed) {
     covered_by("linear");
-    float *x = rand_vec((size_t)M * K, 1), *w = rand_vec((size_t)N * K, 0.3f), *b = rand_vec(N, 1), *y0 = rand_vec((size_t)M * N, 1);
-    void *dx = dev_from(x, (size_t)M * K), *dw = packed ? dev_packed(w, N, K) : dev_from(w, (size_t)N * K), *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
+    float *x = rand_vec((size_t)M * K, 1), *w = rand_vec((size_t)N * K, 0.3f), *b = rand_vec(N, 1),
+          *y0 = rand_vec((size_t)M * N, 1);
+    void *dx = dev_from(x, (size_t)M * K), *dw = packed ? dev_packed(w, N, K) : dev_from(w, (size_t)N * K),
+         *db = dev_from(b, N), *dy = dev_out((size_t)M * N);
     if (acc) vssm_op_upload(ctx, dy, y0, (size_t)M * N * sizeof(float));
-    if (packed) vssm_op_linear_packed(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
-    else vssm_op_linear(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
+    if (packed)
+        vssm_op_linear_packed(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
+    else
+        vssm_op_linear(ctx, dx, M, K, dw, bias ? db : NULL, N, act, acc, dy);
     double *ref = malloc((size_t)M * N * sizeof(double));
     for (int64_t i = 0; i < M; i++)
         for (int j = 0; j < N; j++) {
@@ -110,12 +116,20 @@ static void test_linear_any(int64_t M, int K, int N, vssm_act act, int acc, int 
             ref[i * N + j] = act == VSSM_ACT_GELU ? gelu_d(s) : act == VSSM_ACT_SILU ? silu_d(s) : s;
         }
     char what[112];
-    snprintf(what, sizeof what, "linear%s M=%lld K=%d N=%d act=%d acc=%d bias=%d", packed ? "_packed" : "", (long long)M, K,
-             N, act, acc, bias);
+    snprintf(what, sizeof what, "linear%s M=%lld K=%d N=%d act=%d acc=%d bias=%d", packed ? "_packed" : "",
+             (long long)M, K, N, act, acc, bias);
     float *got = host_of(dy, (size_t)M * N, what);
     expect(what, got, ref, (size_t)M * N, 2e-6);
-    free(x); free(w); free(b); free(y0); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+    free(x);
+    free(w);
+    free(b);
+    free(y0);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dw);
+    vssm_op_free(ctx, db);
+    vssm_op_free(ctx, dy);
 }
 static void test_linear(int64_t M, int K, int N, vssm_act act, int acc, int bias) {
     test_linear_any(M, K, N, act, acc, bias, 0);
@@ -130,7 +144,7 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
     size_t nx = (size_t)B * H * W * Ci, ny = (size_t)B * Ho * Wo * Co;
     float *x = rand_vec(nx, 1), *w = rand_vec((size_t)Co * Ci * 9, 0.3f), *b = rand_vec(Co, 1);
     float *wl = malloc((size_t)Co * Ci * 9 * sizeof(float));
-    vssm_conv_weight_layout(w, Co, Ci, wl);   /* official (Co, Ci, 3, 3) -> (Co, 3, 3, Ci) */
+    vssm_conv_weight_layout(w, Co, Ci, wl); /* official (Co, Ci, 3, 3) -> (Co, 3, 3, Ci) */
     void *dx = dev_from(x, nx), *dw = dev_packed(wl, Co, 9 * Ci), *db = dev_from(b, Co), *dy = dev_out(ny);
     size_t wsb = vssm_op_conv3x3s2_workspace(ctx, B, H, W, Ci);
     void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
@@ -146,7 +160,8 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
                             for (int kw = 0; kw < 3; kw++) {
                                 int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
                                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                s += (double)x[(((size_t)bi * H + ih) * W + iw) * Ci + i] * w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
+                                s += (double)x[(((size_t)bi * H + ih) * W + iw) * Ci + i] *
+                                     w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
                             }
                     ref[(((size_t)bi * Ho + oh) * Wo + ow) * Co + o] = s;
                 }
@@ -154,8 +169,17 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
     snprintf(what, sizeof what, "conv3x3s2 B=%d %dx%d %d->%d", B, H, W, Ci, Co);
     float *got = host_of(dy, ny, what);
     expect(what, got, ref, ny, 2e-6);
-    free(x); free(w); free(wl); free(b); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy); vssm_op_free(ctx, ws);
+    free(x);
+    free(w);
+    free(wl);
+    free(b);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dw);
+    vssm_op_free(ctx, db);
+    vssm_op_free(ctx, dy);
+    vssm_op_free(ctx, ws);
 }
 
 /* ldx > C or bias: dwconv3x3_bias (x pixel p at x[p*ldx], the x half of an in_proj output) */
@@ -165,8 +189,10 @@ static void test_dwconv_any(int B, int H, int W, int C, vssm_act act, int ldx, i
     size_t n = (size_t)B * H * W * C, nx = (size_t)B * H * W * ldx;
     float *x = rand_vec(nx, 1), *w = rand_vec((size_t)9 * C, 0.5f), *bv = rand_vec(C, 1); /* w (3, 3, C) */
     void *dx = dev_from(x, nx), *dw = dev_from(w, (size_t)9 * C), *db = dev_from(bv, C), *dy = dev_out(n);
-    if (plain) vssm_op_dwconv3x3(ctx, dx, B, H, W, C, dw, act, dy);
-    else vssm_op_dwconv3x3_bias(ctx, dx, ldx, B, H, W, C, dw, bias ? db : NULL, act, dy);
+    if (plain)
+        vssm_op_dwconv3x3(ctx, dx, B, H, W, C, dw, act, dy);
+    else
+        vssm_op_dwconv3x3_bias(ctx, dx, ldx, B, H, W, C, dw, bias ? db : NULL, act, dy);
     double *ref = malloc(n * sizeof(double));
     for (int bi = 0; bi < B; bi++)
         for (int h = 0; h < H; h++)
@@ -179,15 +205,24 @@ static void test_dwconv_any(int B, int H, int W, int C, vssm_act act, int ldx, i
                             if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                             s += (double)x[(((size_t)bi * H + ih) * W + iw) * ldx + c] * w[(kh * 3 + kw) * C + c];
                         }
-                    ref[(((size_t)bi * H + h) * W + ww) * C + c] = act == VSSM_ACT_SILU ? silu_d(s) : act == VSSM_ACT_GELU ? gelu_d(s) : s;
+                    ref[(((size_t)bi * H + h) * W + ww) * C + c] = act == VSSM_ACT_SILU   ? silu_d(s)
+                                                                   : act == VSSM_ACT_GELU ? gelu_d(s)
+                                                                                          : s;
                 }
     char what[112];
-    snprintf(what, sizeof what, "%s B=%d %dx%d C=%d ldx=%d bias=%d act=%d", plain ? "dwconv3x3" : "dwconv3x3_bias",
-             B, H, W, C, ldx, bias, act);
+    snprintf(what, sizeof what, "%s B=%d %dx%d C=%d ldx=%d bias=%d act=%d", plain ? "dwconv3x3" : "dwconv3x3_bias", B,
+             H, W, C, ldx, bias, act);
     float *got = host_of(dy, n, what);
     expect(what, got, ref, n, 2e-6);
-    free(x); free(w); free(bv); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+    free(x);
+    free(w);
+    free(bv);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dw);
+    vssm_op_free(ctx, db);
+    vssm_op_free(ctx, dy);
 }
 static void test_dwconv(int B, int H, int W, int C, vssm_act act) { test_dwconv_any(B, H, W, C, act, C, 0); }
 
@@ -206,8 +241,12 @@ static void test_mul_silu(int64_t rows, int C, int ldz) {
     snprintf(what, sizeof what, "mul_silu rows=%lld C=%d ldz=%d", (long long)rows, C, ldz);
     float *got = host_of(dy, n, what);
     expect(what, got, ref, n, 2e-6);
-    free(y); free(z); free(ref); free(got);
-    vssm_op_free(ctx, dy); vssm_op_free(ctx, dz);
+    free(y);
+    free(z);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dy);
+    vssm_op_free(ctx, dz);
 }
 
 /* PatchMerging2D's gather: cell (oh, ow) = pixels (2oh, 2ow), (2oh+1, 2ow), (2oh, 2ow+1),
@@ -234,8 +273,11 @@ static void test_patch_merge(int B, int H, int W, int C) {
     snprintf(what, sizeof what, "patch_merge B=%d %dx%d C=%d", B, H, W, C);
     float *got = host_of(dy, ny, what);
     expect(what, got, ref, ny, 0);
-    free(x); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dy);
+    free(x);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dy);
 }
 
 static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
@@ -261,8 +303,15 @@ static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
     snprintf(what, sizeof what, "layernorm rows=%lld C=%d act=%d offset=%g", (long long)rows, C, act, offset);
     float *got = host_of(dy, n, what);
     expect(what, got, ref, n, 5e-6);
-    free(x); free(g); free(b); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dg); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+    free(x);
+    free(g);
+    free(b);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dg);
+    vssm_op_free(ctx, db);
+    vssm_op_free(ctx, dy);
 }
 
 static void test_avgpool(int B, int64_t L, int C) {
@@ -279,8 +328,11 @@ static void test_avgpool(int B, int64_t L, int C) {
     snprintf(what, sizeof what, "avgpool B=%d L=%lld C=%d", B, (long long)L, C);
     float *got = host_of(dy, (size_t)B * C, what);
     expect(what, got, ref, (size_t)B * C, 2e-6);
-    free(x); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dy);
+    free(x);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dy);
 }
 
 /* The scan reference materialises the four sequences exactly as the official
@@ -292,8 +344,8 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
     size_t nu = (size_t)B * L * D;
     float *u = rand_vec(nu, 1), *xp = rand_vec((size_t)K * C2 * D, 0.5f), *dtw = rand_vec((size_t)K * D * R, 0.5f);
     float *dtb = rand_vec((size_t)K * D, 2), *Alog = rand_vec((size_t)K * D * N, 1), *Ds = rand_vec((size_t)K * D, 1);
-    for (int i = 0; i < K * D; i++) dtb[i] -= 3.0f;   /* typical dt bias: softplus ~ 0.05 */
-    dtb[0] = 25.0f;                                   /* one channel above the softplus threshold */
+    for (int i = 0; i < K * D; i++) dtb[i] -= 3.0f; /* typical dt bias: softplus ~ 0.05 */
+    dtb[0] = 25.0f;                                 /* one channel above the softplus threshold */
     /* op layouts: dt_w (K, R, D), A = -exp(A_logs) as (K, N, D) */
     float *dtw_t = malloc((size_t)K * R * D * sizeof(float)), *A = malloc((size_t)K * N * D * sizeof(float));
     for (int k = 0; k < K; k++)
@@ -317,8 +369,10 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
                 for (int n = 0; n < N; n++) h[n] = 0;
                 for (int64_t t = 0; t < L; t++) {
                     int64_t q = k >= 2 ? L - 1 - t : t, p;
-                    if (k & 1) p = (q % H) * W + q / H;   /* column-major: q = w*H + h */
-                    else p = q;
+                    if (k & 1)
+                        p = (q % H) * W + q / H; /* column-major: q = w*H + h */
+                    else
+                        p = q;
                     const float *up = u + ((size_t)b * L + p) * D;
                     for (int j = 0; j < C2; j++) {
                         double s = 0;
@@ -340,8 +394,18 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
     snprintf(what, sizeof what, "ss2d_scan B=%d %dx%d D=%d R=%d N=%d", B, H, W, D, R, N);
     float *got = host_of(dy, nu, what);
     expect(what, got, ref, nu, 1e-5);
-    free(u); free(xp); free(dtw); free(dtb); free(Alog); free(Ds); free(dtw_t); free(A);
-    free(ref); free(h); free(xd); free(got);
+    free(u);
+    free(xp);
+    free(dtw);
+    free(dtb);
+    free(Alog);
+    free(Ds);
+    free(dtw_t);
+    free(A);
+    free(ref);
+    free(h);
+    free(xd);
+    free(got);
     void *bufs[] = {du, dxp, ddw, ddb, dA, dDs, dy, ws};
     for (int i = 0; i < 8; i++) vssm_op_free(ctx, bufs[i]);
 }
@@ -364,8 +428,13 @@ static void test_rmsnorm(int64_t rows, int C) {
     snprintf(what, sizeof what, "rmsnorm %lldx%d", (long long)rows, C);
     float *got = host_of(dy, (size_t)rows * C, what);
     expect(what, got, ref, (size_t)rows * C, 1e-5);
-    free(x); free(w); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, dy);
+    free(x);
+    free(w);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dw);
+    vssm_op_free(ctx, dy);
 }
 
 /* x read with a row stride ldx > C (the x half of in_proj's (x, z) output) */
@@ -381,21 +450,31 @@ static void test_conv1d(int B, int64_t L, int C, int ldx, int K, int reverse, vs
             for (int c = 0; c < C; c++) {
                 /* the official form: conv1d with padding K-1 on the (flipped) sequence, first L outputs */
                 double s = b[c];
-                int64_t tf = reverse ? L - 1 - t : t;   /* position in the walked order */
+                int64_t tf = reverse ? L - 1 - t : t; /* position in the walked order */
                 for (int k = 0; k < K; k++) {
-                    int64_t q = tf - (K - 1) + k;        /* walked-order source */
+                    int64_t q = tf - (K - 1) + k; /* walked-order source */
                     if (q < 0) continue;
                     int64_t src = reverse ? L - 1 - q : q;
                     s += (double)w[(size_t)k * C + c] * x[((size_t)bi * L + src) * ldx + c];
                 }
-                ref[((size_t)bi * L + t) * C + c] = act == VSSM_ACT_SILU ? silu_d(s) : act == VSSM_ACT_GELU ? gelu_d(s) : s;
+                ref[((size_t)bi * L + t) * C + c] = act == VSSM_ACT_SILU   ? silu_d(s)
+                                                    : act == VSSM_ACT_GELU ? gelu_d(s)
+                                                                           : s;
             }
     char what[96];
-    snprintf(what, sizeof what, "conv1d B=%d L=%lld C=%d K=%d %s", B, (long long)L, C, K, reverse ? "reverse" : "causal");
+    snprintf(what, sizeof what, "conv1d B=%d L=%lld C=%d K=%d %s", B, (long long)L, C, K,
+             reverse ? "reverse" : "causal");
     float *got = host_of(dy, ny, what);
     expect(what, got, ref, ny, 1e-5);
-    free(x); free(w); free(b); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dw); vssm_op_free(ctx, db); vssm_op_free(ctx, dy);
+    free(x);
+    free(w);
+    free(b);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dw);
+    vssm_op_free(ctx, db);
+    vssm_op_free(ctx, dy);
 }
 
 /* The reference walks the flipped sequence for reverse, as the official backward branch. */
@@ -404,19 +483,22 @@ static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int 
     const int C2 = R + 2 * N;
     size_t nu = (size_t)B * L * D, nx = (size_t)B * L * C2, ldz = (size_t)D + 3;
     float *u = rand_vec(nu, 1), *xd = rand_vec(nx, 1), *z = rand_vec((size_t)B * L * ldz, 2), *y0 = rand_vec(nu, 1);
-    float *dtw = rand_vec((size_t)D * R, 0.5f), *dtb = rand_vec(D, 2), *Alog = rand_vec((size_t)D * N, 1), *Ds = rand_vec(D, 1);
+    float *dtw = rand_vec((size_t)D * R, 0.5f), *dtb = rand_vec(D, 2), *Alog = rand_vec((size_t)D * N, 1),
+          *Ds = rand_vec(D, 1);
     for (int c = 0; c < D; c++) dtb[c] -= 3.0f;
-    dtb[0] = 25.0f;   /* above the softplus threshold */
+    dtb[0] = 25.0f; /* above the softplus threshold */
     float *dtw_t = malloc((size_t)R * D * sizeof(float)), *A = malloc((size_t)N * D * sizeof(float));
     for (int c = 0; c < D; c++) {
         for (int r = 0; r < R; r++) dtw_t[(size_t)r * D + c] = dtw[(size_t)c * R + r];
         for (int n = 0; n < N; n++) A[(size_t)n * D + c] = -expf(Alog[(size_t)c * N + n]);
     }
     void *du = dev_from(u, nu), *dxd = dev_from(xd, nx), *dz = dev_from(z, (size_t)B * L * ldz);
-    void *ddw = dev_from(dtw_t, (size_t)R * D), *ddb = dev_from(dtb, D), *dA = dev_from(A, (size_t)N * D), *dDs = dev_from(Ds, D);
+    void *ddw = dev_from(dtw_t, (size_t)R * D), *ddb = dev_from(dtb, D), *dA = dev_from(A, (size_t)N * D),
+         *dDs = dev_from(Ds, D);
     void *dy = dev_out(nu);
     if (accumulate) vssm_op_upload(ctx, dy, y0, nu * sizeof(float));
-    vssm_scan1d_args a = {B, D, R, N, L, reverse, accumulate, du, dxd, gate ? dz : NULL, (int64_t)ldz, ddw, ddb, dA, dDs, dy};
+    vssm_scan1d_args a = {B,   D,   R,  N,   L, reverse, accumulate, du, dxd, gate ? dz : NULL, (int64_t)ldz,
+                          ddw, ddb, dA, dDs, dy};
     vssm_op_scan1d(ctx, &a);
     double *ref = malloc(nu * sizeof(double)), *h = malloc((size_t)N * sizeof(double));
     for (int b = 0; b < B; b++)
@@ -438,12 +520,23 @@ static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int 
             }
         }
     char what[128];
-    snprintf(what, sizeof what, "scan1d B=%d L=%lld D=%d R=%d N=%d%s%s%s", B, (long long)L, D, R, N, reverse ? " reverse" : "",
-             gate ? " gated" : "", accumulate ? " accumulate" : "");
+    snprintf(what, sizeof what, "scan1d B=%d L=%lld D=%d R=%d N=%d%s%s%s", B, (long long)L, D, R, N,
+             reverse ? " reverse" : "", gate ? " gated" : "", accumulate ? " accumulate" : "");
     float *got = host_of(dy, nu, what);
     expect(what, got, ref, nu, 1e-5);
-    free(u); free(xd); free(z); free(y0); free(dtw); free(dtb); free(Alog); free(Ds); free(dtw_t); free(A);
-    free(ref); free(h); free(got);
+    free(u);
+    free(xd);
+    free(z);
+    free(y0);
+    free(dtw);
+    free(dtb);
+    free(Alog);
+    free(Ds);
+    free(dtw_t);
+    free(A);
+    free(ref);
+    free(h);
+    free(got);
     void *bufs[] = {du, dxd, dz, ddw, ddb, dA, dDs, dy};
     for (int i = 0; i < 8; i++) vssm_op_free(ctx, bufs[i]);
 }
@@ -465,19 +558,26 @@ static void test_patchify(int B, int H, int W, int C, int P, int S, int skip, in
     for (int b = 0; b < B; b++)
         for (int64_t r = 0; r < rows; r++) {
             int64_t m = r - extra_rows;
-            if (skip >= 0 && m == skip) m = -1;          /* the untouched class row */
-            else if (skip >= 0 && m > skip) m--;
+            if (skip >= 0 && m == skip)
+                m = -1; /* the untouched class row */
+            else if (skip >= 0 && m > skip)
+                m--;
             for (int64_t k = 0; k < KC; k++) {
                 const float g = got[((size_t)b * rows + r) * KC + k];
-                if (m < 0 || m >= M) { ok &= isnan(g); continue; }   /* still the poison value */
+                if (m < 0 || m >= M) {
+                    ok &= isnan(g);
+                    continue;
+                } /* still the poison value */
                 const int c = (int)(k / (P * P)), ky = (int)(k % (P * P)) / P, kx = (int)(k % P);
                 const int yy = (int)(m / gw) * S + ky, xx = (int)(m % gw) * S + kx;
                 ok &= g == x[(((size_t)b * H + yy) * W + xx) * C + c];
             }
         }
     TEST_CHECK(ok, "%s: wrong patch values or rows", what);
-    free(x); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, dc);
+    free(x);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, dc);
 }
 
 static void test_rows_add(int B, int64_t L, int C, int64_t row) {
@@ -498,8 +598,14 @@ static void test_rows_add(int B, int64_t L, int C, int64_t row) {
     snprintf(what, sizeof what, "rows_add B=%d L=%lld C=%d row=%lld", B, (long long)L, C, (long long)row);
     float *got = host_of(dx, n, what);
     expect(what, got, ref, n, 1e-7);
-    free(x); free(add); free(rv); free(ref); free(got);
-    vssm_op_free(ctx, dx); vssm_op_free(ctx, da); vssm_op_free(ctx, dr);
+    free(x);
+    free(add);
+    free(rv);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dx);
+    vssm_op_free(ctx, da);
+    vssm_op_free(ctx, dr);
 }
 
 /* The cases, one group per op of VSSM_COMPUTE_OPS (linear includes the packed product). */
@@ -508,20 +614,20 @@ static void cases_linear(void) {
     test_linear(64, 48, 96, VSSM_ACT_NONE, 1, 1);
     test_linear(5, 7, 3, VSSM_ACT_NONE, 1, 0);
     test_linear(1, 1, 1, VSSM_ACT_GELU, 0, 1);
-    test_linear(100, 33, 77, VSSM_ACT_GELU, 1, 1);   /* short: column slices per thread */
-    test_linear(600, 40, 70, VSSM_ACT_SILU, 0, 1);   /* tall: one threaded sgemm */
-    for (int act = 0; act < 3; act++) test_linear_packed(29, 19, 23, (vssm_act)act, 0, 1);   /* 14 + 14 + 1 rows */
-    test_linear_packed(49, 40, 96, VSSM_ACT_NONE, 1, 1);    /* 14*3 + 7: residual accumulate */
-    test_linear_packed(13, 600, 33, VSSM_ACT_GELU, 0, 1);   /* 7 + 4 + 2 rows, K over 512, 32 + 1 columns */
+    test_linear(100, 33, 77, VSSM_ACT_GELU, 1, 1); /* short: column slices per thread */
+    test_linear(600, 40, 70, VSSM_ACT_SILU, 0, 1); /* tall: one threaded sgemm */
+    for (int act = 0; act < 3; act++) test_linear_packed(29, 19, 23, (vssm_act)act, 0, 1); /* 14 + 14 + 1 rows */
+    test_linear_packed(49, 40, 96, VSSM_ACT_NONE, 1, 1);  /* 14*3 + 7: residual accumulate */
+    test_linear_packed(13, 600, 33, VSSM_ACT_GELU, 0, 1); /* 7 + 4 + 2 rows, K over 512, 32 + 1 columns */
     test_linear_packed(70, 5, 64, VSSM_ACT_NONE, 1, 0);
     test_linear_packed(1, 1, 1, VSSM_ACT_SILU, 0, 1);
-    test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1);      /* K = 0: y = bias */
+    test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1); /* K = 0: y = bias */
 }
 static void cases_conv3x3s2(void) {
     test_conv(2, 9, 7, 3, 5);
     test_conv(1, 1, 1, 4, 6);
     test_conv(3, 16, 15, 8, 16);
-    test_conv(1, 17, 12, 3, 48);    /* the RGB stem: the direct path */
+    test_conv(1, 17, 12, 3, 48); /* the RGB stem: the direct path */
     test_conv(2, 5, 6, 2, 64);
 }
 static void cases_dwconv3x3(void) {
@@ -534,16 +640,14 @@ static void cases_layernorm(void) {
     test_layernorm(9, 96, VSSM_ACT_GELU, 0);
     test_layernorm(5, 48, VSSM_ACT_NONE, 1000.0f);
 }
-static void cases_avgpool(void) {
-    test_avgpool(3, 13, 21);
-}
+static void cases_avgpool(void) { test_avgpool(3, 13, 21); }
 static void cases_ss2d_scan(void) {
-    test_scan(1, 5, 7, 16, 1, 1);   /* one full SIMD block */
-    test_scan(2, 7, 5, 19, 2, 1);   /* a tail block, batch 2 */
-    test_scan(1, 9, 11, 37, 3, 2);  /* L = 99: chunks of 32 plus a partial one; d_state 2 */
-    test_scan(1, 1, 1, 5, 1, 4);    /* a single token */
-    test_scan(1, 3, 40, 8, 2, 3);   /* wide, short */
-    test_scan(2, 9, 11, 37, 3, 1);  /* d_state 1 fused pass: partial chunk, full and tail blocks */
+    test_scan(1, 5, 7, 16, 1, 1);  /* one full SIMD block */
+    test_scan(2, 7, 5, 19, 2, 1);  /* a tail block, batch 2 */
+    test_scan(1, 9, 11, 37, 3, 2); /* L = 99: chunks of 32 plus a partial one; d_state 2 */
+    test_scan(1, 1, 1, 5, 1, 4);   /* a single token */
+    test_scan(1, 3, 40, 8, 2, 3);  /* wide, short */
+    test_scan(2, 9, 11, 37, 3, 1); /* d_state 1 fused pass: partial chunk, full and tail blocks */
 }
 static void cases_rmsnorm(void) {
     test_rmsnorm(13, 7);
@@ -552,20 +656,20 @@ static void cases_rmsnorm(void) {
 static void cases_conv1d(void) {
     test_conv1d(2, 37, 19, 40, 4, 0, VSSM_ACT_SILU);
     test_conv1d(2, 37, 19, 40, 4, 1, VSSM_ACT_SILU);
-    test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE);  /* L < K */
+    test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE); /* L < K */
     test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
 }
 static void cases_scan1d(void) {
-    test_scan1d(2, 37, 19, 2, 16, 0, 1, 0);         /* d_state 16, a tail block, gated */
-    test_scan1d(2, 37, 19, 2, 16, 1, 1, 1);         /* the backward branch: reverse + accumulate */
-    test_scan1d(1, 70, 32, 3, 5, 1, 0, 0);          /* chunks of 32 plus a partial one, d_state 5 */
-    test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);           /* a single token */
-    test_scan1d(3, 9, 48, 20, 64, 0, 1, 0);         /* the largest d_state, R > 16 lanes */
+    test_scan1d(2, 37, 19, 2, 16, 0, 1, 0); /* d_state 16, a tail block, gated */
+    test_scan1d(2, 37, 19, 2, 16, 1, 1, 1); /* the backward branch: reverse + accumulate */
+    test_scan1d(1, 70, 32, 3, 5, 1, 0, 0);  /* chunks of 32 plus a partial one, d_state 5 */
+    test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);   /* a single token */
+    test_scan1d(3, 9, 48, 20, 64, 0, 1, 0); /* the largest d_state, R > 16 lanes */
 }
 static void cases_patchify(void) {
-    test_patchify(2, 35, 21, 3, 16, 16, -1, 0);     /* 2x1 grid, remainders dropped */
-    test_patchify(2, 40, 48, 3, 16, 8, 5, 0);       /* stride 8 (overlap), class row after patch 4 */
-    test_patchify(1, 24, 16, 2, 8, 8, -1, 3);       /* rows offset (one-stream search part) */
+    test_patchify(2, 35, 21, 3, 16, 16, -1, 0); /* 2x1 grid, remainders dropped */
+    test_patchify(2, 40, 48, 3, 16, 8, 5, 0);   /* stride 8 (overlap), class row after patch 4 */
+    test_patchify(1, 24, 16, 2, 8, 8, -1, 3);   /* rows offset (one-stream search part) */
 }
 static void cases_rows_add(void) {
     test_rows_add(2, 7, 5, 3);
@@ -573,7 +677,7 @@ static void cases_rows_add(void) {
 }
 
 static void cases_dwconv3x3_bias(void) {
-    test_dwconv_any(2, 5, 7, 19, VSSM_ACT_SILU, 38, 1);   /* the x half of a (.., 2C) in_proj output */
+    test_dwconv_any(2, 5, 7, 19, VSSM_ACT_SILU, 38, 1); /* the x half of a (.., 2C) in_proj output */
     test_dwconv_any(1, 1, 1, 33, VSSM_ACT_NONE, 33, 1);
     test_dwconv_any(3, 6, 3, 40, VSSM_ACT_GELU, 45, 0);
 }
@@ -582,7 +686,7 @@ static void cases_mul_silu(void) {
     test_mul_silu(3, 64, 64);
 }
 static void cases_patch_merge(void) {
-    test_patch_merge(3, 7, 5, 6);     /* odd H and W: zero-padded last row and column */
+    test_patch_merge(3, 7, 5, 6); /* odd H and W: zero-padded last row and column */
     test_patch_merge(1, 8, 6, 33);
     test_patch_merge(2, 1, 1, 3);
 }
@@ -591,20 +695,11 @@ static const struct {
     const char *op;
     void (*run)(void);
 } cases[] = {
-    {"linear", cases_linear},
-    {"conv3x3s2", cases_conv3x3s2},
-    {"dwconv3x3", cases_dwconv3x3},
-    {"layernorm", cases_layernorm},
-    {"avgpool", cases_avgpool},
-    {"ss2d_scan", cases_ss2d_scan},
-    {"rmsnorm", cases_rmsnorm},
-    {"conv1d", cases_conv1d},
-    {"scan1d", cases_scan1d},
-    {"patchify", cases_patchify},
-    {"rows_add", cases_rows_add},
-    {"dwconv3x3_bias", cases_dwconv3x3_bias},
-    {"mul_silu", cases_mul_silu},
-    {"patch_merge", cases_patch_merge},
+    {"linear", cases_linear},       {"conv3x3s2", cases_conv3x3s2},     {"dwconv3x3", cases_dwconv3x3},
+    {"layernorm", cases_layernorm}, {"avgpool", cases_avgpool},         {"ss2d_scan", cases_ss2d_scan},
+    {"rmsnorm", cases_rmsnorm},     {"conv1d", cases_conv1d},           {"scan1d", cases_scan1d},
+    {"patchify", cases_patchify},   {"rows_add", cases_rows_add},       {"dwconv3x3_bias", cases_dwconv3x3_bias},
+    {"mul_silu", cases_mul_silu},   {"patch_merge", cases_patch_merge},
 };
 
 /* Shape preconditions hold in every build (Release too): a broken call is skipped, leaves
@@ -616,16 +711,17 @@ static void check_preconditions(void) {
     float host[64], back[64];
     for (int i = 0; i < 64; i++) host[i] = 7.0f;
     TEST_REQUIRE(x && y && vssm_op_upload(ctx, y, host, sizeof host) == 0, "buffers");
-    vssm_op_linear(ctx, x, 4, 3, x, NULL, 0, VSSM_ACT_NONE, 0, y);       /* N = 0 */
-    vssm_op_avgpool(ctx, x, 2, 0, 4, y);                                 /* L = 0: the second is not recorded */
+    vssm_op_linear(ctx, x, 4, 3, x, NULL, 0, VSSM_ACT_NONE, 0, y); /* N = 0 */
+    vssm_op_avgpool(ctx, x, 2, 0, 4, y);                           /* L = 0: the second is not recorded */
     TEST_CHECK(vssm_op_sync(ctx) != 0, "sync reports a refused op");
     vssm_status s = vssm_op_status(ctx, "test", &err);
     TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, "op linear") && strstr(err.msg, "N >= 1"),
                "the first refused op is named with its precondition: %s", err.msg);
-    TEST_CHECK(vssm_op_status(ctx, "test", &err) == VSSM_OK && vssm_op_sync(ctx) == 0, "the record is cleared once reported");
+    TEST_CHECK(vssm_op_status(ctx, "test", &err) == VSSM_OK && vssm_op_sync(ctx) == 0,
+               "the record is cleared once reported");
     TEST_REQUIRE(vssm_op_download(ctx, back, y, sizeof back) == 0, "download");
     TEST_CHECK(back[0] == 7.0f && back[63] == 7.0f, "a refused op leaves its output alone");
-    vssm_op_rows_add(ctx, x, 1, 4, 4, x, 4, x);                          /* row 4 of 4 rows */
+    vssm_op_rows_add(ctx, x, 1, 4, 4, x, 4, x); /* row 4 of 4 rows */
     vssm_tensor t = {0};
     t.data = y, t.dtype = VSSM_DTYPE_F32, t.ndim = 1, t.shape[0] = 64, t.device = vssm_ctx_device(ctx);
     TEST_CHECK(vssm_tensor_to_host(ctx, &t, back, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "op rows_add"),
@@ -651,21 +747,34 @@ int main(int argc, char **argv) {
     const char *only = NULL;
     int perf = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "cuda")) o.device = VSSM_DEVICE_CUDA;
+        if (!strcmp(argv[i], "cuda"))
+            o.device = VSSM_DEVICE_CUDA;
         else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
             const char *b = argv[++i];
-            if (!strcmp(b, "cuda")) o.device = VSSM_DEVICE_CUDA;
-            else if (strcmp(b, "cpu") != 0) { fprintf(stderr, "test_ops: unknown backend '%s'\n", b); return 2; }
-        } else if (!strcmp(argv[i], "-o") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "-p") && i + 1 < argc) perf = atoi(argv[++i]);
-        else { fprintf(stderr, "usage: test_ops [-b cpu|cuda] [-o OP] [-p N]\n"); return 2; }
+            if (!strcmp(b, "cuda"))
+                o.device = VSSM_DEVICE_CUDA;
+            else if (strcmp(b, "cpu") != 0) {
+                fprintf(stderr, "test_ops: unknown backend '%s'\n", b);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "-p") && i + 1 < argc)
+            perf = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: test_ops [-b cpu|cuda] [-o OP] [-p N]\n");
+            return 2;
+        }
     }
     if (only) {
         int known = 0;
 #define KNOWN_(name, kind, params, args, check) known |= !strcmp(only, #name);
         VSSM_COMPUTE_OPS(KNOWN_)
 #undef KNOWN_
-        if (!known) { fprintf(stderr, "test_ops: no op '%s' in VSSM_COMPUTE_OPS\n", only); return 2; }
+        if (!known) {
+            fprintf(stderr, "test_ops: no op '%s' in VSSM_COMPUTE_OPS\n", only);
+            return 2;
+        }
     }
     vssm_err err = {0};
     if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
@@ -690,9 +799,10 @@ int main(int argc, char **argv) {
         }
     }
     if (!only) {
-    #define COVERED_(name, kind, params, args, check) TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
+#define COVERED_(name, kind, params, args, check) \
+    TEST_CHECK(is_covered(#name), "op '%s' has no case in test_ops", #name);
         VSSM_COMPUTE_OPS(COVERED_)
-    #undef COVERED_
+#undef COVERED_
         /* the table check vssm_ctx_new runs: complete here; an emptied slot is named */
         TEST_CHECK(vssm_ops_missing(vssm_ops_of(ctx)) == NULL, "the %s table is complete", vssm_ops_of(ctx)->name);
         vssm_ops t = *vssm_ops_of(ctx);
@@ -703,7 +813,7 @@ int main(int argc, char **argv) {
         t.scan_workspace = NULL;
         miss = vssm_ops_missing(&t);
         TEST_CHECK(miss && !strcmp(miss, "scan_workspace"), "an empty workspace query is named (got %s)",
-               miss ? miss : "none");
+                   miss ? miss : "none");
         check_preconditions();
     }
     vssm_ctx_free(ctx);

@@ -23,12 +23,14 @@
 
 #define GUARD 16
 #define GUARD_VAL 1234.5f
-#define NT 3          /* thread counts 1..NT */
+#define NT 3 /* thread counts 1..NT */
 #define MAXP 8
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) { /* uniform [-1, 1) */
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
     return (float)((rng >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
 }
 static float *rand_vec(size_t n, float scale) {
@@ -44,7 +46,7 @@ enum {
 #define OP_ID_(name, kind, params, args, check) OP_##name,
     VSSM_BACKWARD_OPS(OP_ID_)
 #undef OP_ID_
-    OP_COUNT
+        OP_COUNT
 };
 static int op_covered[OP_COUNT];
 
@@ -161,7 +163,10 @@ static void check_case(bcase *c) {
                    fmx[i]);
     }
     for (int i = 0; i < c->np; i++) {
-        free(p[i]); free(fd[i]); free(start[i]); free(c->val[i]);
+        free(p[i]);
+        free(fd[i]);
+        free(start[i]);
+        free(c->val[i]);
         for (int t = 0; t < NT; t++) free(got[t][i]);
     }
     free(c->dy);
@@ -189,8 +194,8 @@ static void run_linear(const bcase *c, vssm_ctx *ctx, void *const *dv, void *con
 static void test_linear(int M, int K, int N, vssm_act act, int bias, int wx, int ww, int wb) {
     op_covered[OP_linear_bwd] = 1;
     bcase c = {.tol = 1e-5, .run = run_linear, .fwd = fwd_linear};
-    snprintf(c.what, sizeof c.what, "linear_bwd M=%d K=%d N=%d act=%d bias=%d wants %d%d%d", M, K, N, act, bias, wx,
-             ww, wb);
+    snprintf(c.what, sizeof c.what, "linear_bwd M=%d K=%d N=%d act=%d bias=%d wants %d%d%d", M, K, N, act, bias, wx, ww,
+             wb);
     add_param(&c, "x", rand_vec((size_t)M * K, 1), (size_t)M * K, wx);
     add_param(&c, "w", rand_vec((size_t)N * K, 0.3f), (size_t)N * K, ww);
     add_param(&c, "b", rand_vec(N, 1), N, wb && bias);
@@ -200,10 +205,10 @@ static void test_linear(int M, int K, int N, vssm_act act, int bias, int wx, int
 }
 static void cases_linear(void) {
     for (int act = 0; act < 3; act++) test_linear(37, 19, 23, (vssm_act)act, 1, 1, 1, 1);
-    test_linear(5, 7, 3, VSSM_ACT_NONE, 0, 1, 1, 0);        /* few rows: the GEMM's direct path */
-    test_linear(70, 40, 33, VSSM_ACT_GELU, 1, 0, 1, 1);     /* frozen input: no dx */
-    test_linear(13, 600, 17, VSSM_ACT_SILU, 1, 1, 0, 0);    /* K over one K block, only dx */
-    test_linear(4100, 3, 2, VSSM_ACT_NONE, 1, 0, 1, 1);     /* dw over two row blocks of 4096 */
+    test_linear(5, 7, 3, VSSM_ACT_NONE, 0, 1, 1, 0);     /* few rows: the GEMM's direct path */
+    test_linear(70, 40, 33, VSSM_ACT_GELU, 1, 0, 1, 1);  /* frozen input: no dx */
+    test_linear(13, 600, 17, VSSM_ACT_SILU, 1, 1, 0, 0); /* K over one K block, only dx */
+    test_linear(4100, 3, 2, VSSM_ACT_NONE, 1, 0, 1, 1);  /* dw over two row blocks of 4096 */
     test_linear(1, 1, 1, VSSM_ACT_GELU, 1, 1, 1, 1);
 }
 
@@ -290,7 +295,7 @@ static void cases_conv3x3s2(void) {
     test_conv(2, 9, 7, 3, 5, 1);
     test_conv(1, 1, 1, 4, 6, 1);
     test_conv(1, 8, 6, 8, 16, 1);
-    test_conv(1, 5, 11, 3, 48, 0);   /* the RGB stem: no input gradient */
+    test_conv(1, 5, 11, 3, 48, 0); /* the RGB stem: no input gradient */
 }
 
 /* ================================================================ causal conv1d */
@@ -317,8 +322,8 @@ static void run_conv1d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *con
 static void test_conv1d(int B, int L, int C, int ldx, int K, int reverse, vssm_act act) {
     op_covered[OP_conv1d_bwd] = 1;
     bcase c = {.tol = 1e-5, .run = run_conv1d, .fwd = fwd_conv1d};
-    snprintf(c.what, sizeof c.what, "conv1d_bwd B=%d L=%d C=%d ldx=%d K=%d reverse=%d act=%d", B, L, C, ldx, K,
-             reverse, act);
+    snprintf(c.what, sizeof c.what, "conv1d_bwd B=%d L=%d C=%d ldx=%d K=%d reverse=%d act=%d", B, L, C, ldx, K, reverse,
+             act);
     add_param(&c, "x", rand_vec((size_t)B * L * ldx, 1), (size_t)B * L * ldx, 1);
     add_param(&c, "w", rand_vec((size_t)K * C, 0.5f), (size_t)K * C, 1);
     add_param(&c, "bias", rand_vec(C, 1), C, 1);
@@ -328,8 +333,8 @@ static void test_conv1d(int B, int L, int C, int ldx, int K, int reverse, vssm_a
 }
 static void cases_conv1d(void) {
     test_conv1d(2, 37, 19, 40, 4, 0, VSSM_ACT_SILU);
-    test_conv1d(2, 70, 19, 19, 4, 1, VSSM_ACT_SILU);   /* two token blocks */
-    test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE);    /* L < K */
+    test_conv1d(2, 70, 19, 19, 4, 1, VSSM_ACT_SILU); /* two token blocks */
+    test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE);  /* L < K */
     test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
 }
 
@@ -366,9 +371,9 @@ static void test_patchify(int B, int H, int W, int C, int P, int S, int skip, in
     check_case(&c);
 }
 static void cases_patchify(void) {
-    test_patchify(2, 35, 21, 3, 16, 16, -1, 0);   /* 2x1 grid, remainders get no gradient */
-    test_patchify(1, 40, 30, 2, 16, 8, 5, 0);     /* stride 8: overlapping patches, class row after patch 4 */
-    test_patchify(1, 13, 11, 3, 5, 3, -1, 3);     /* stride 3 of 5, rows offset */
+    test_patchify(2, 35, 21, 3, 16, 16, -1, 0); /* 2x1 grid, remainders get no gradient */
+    test_patchify(1, 40, 30, 2, 16, 8, 5, 0);   /* stride 8: overlapping patches, class row after patch 4 */
+    test_patchify(1, 13, 11, 3, 5, 3, -1, 3);   /* stride 3 of 5, rows offset */
 }
 
 /* ================================================================ selective scans */
@@ -420,8 +425,8 @@ static double fwd_ss2d(const bcase *c, const double *const *p) {
 }
 static void run_ss2d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
     void *A = dev_neg_exp(ctx, c->val[4], c->n[4]);
-    vssm_scan_args a = {c->s[0], c->s[1], c->s[2], c->s[3], c->s[4], c->s[5], dv[0], dv[1], dv[2], dv[3], A, dv[5],
-                        NULL};
+    vssm_scan_args a = {c->s[0], c->s[1], c->s[2], c->s[3], c->s[4], c->s[5], dv[0],
+                        dv[1],   dv[2],   dv[3],   A,       dv[5],   NULL};
     vssm_scan_grads g = {dg[0], dg[1], dg[2], dg[3], dg[4], dg[5]};
     vssm_op_ss2d_scan_bwd(ctx, &a, ddy, &g);
     vssm_op_free(ctx, A);
@@ -436,8 +441,8 @@ static void test_ss2d(int B, int H, int W, int D, int R, int N, int wu) {
     add_param(&c, "x_proj", rand_vec((size_t)K * C2 * D, 0.5f), (size_t)K * C2 * D, 1);
     add_param(&c, "dt_w", rand_vec((size_t)K * R * D, 0.5f), (size_t)K * R * D, 1);
     float *dtb = rand_vec((size_t)K * D, 1);
-    for (int i = 0; i < K * D; i++) dtb[i] -= 2.0f;   /* softplus ~ 0.1: states carry across many steps */
-    dtb[1] = 25.0f;                                   /* one channel above the softplus threshold */
+    for (int i = 0; i < K * D; i++) dtb[i] -= 2.0f; /* softplus ~ 0.1: states carry across many steps */
+    dtb[1] = 25.0f;                                 /* one channel above the softplus threshold */
     add_param(&c, "dt_b", dtb, (size_t)K * D, 1);
     add_param(&c, "A_logs", rand_vec((size_t)K * N * D, 1), (size_t)K * N * D, 1);
     add_param(&c, "Ds", rand_vec((size_t)K * D, 1), (size_t)K * D, 1);
@@ -449,7 +454,7 @@ static void test_ss2d(int B, int H, int W, int D, int R, int N, int wu) {
  * vmamba_ref.py / vim_ref.py (tests/reference/gen_scan_grad_vectors.py): inputs, dy and
  * gradients in the op's layouts; gradients from zero, each within 1e-5 of autograd's */
 
-static vssm_weights *wf;   /* opened on first use, closed by main */
+static vssm_weights *wf; /* opened on first use, closed by main */
 static vssm_weights *grad_vectors(void) {
     if (!wf) {
         char *path = test_data_path("train/scan_grads.safetensors");
@@ -480,7 +485,7 @@ static float *vec_get(const char *prefix, const char *name, size_t n) {
 typedef struct vgrad {
     const char *name;
     size_t n;
-    float *val, *dev, *dgrad;   /* host input, its device copy, the device gradient (zeroed) */
+    float *val, *dev, *dgrad; /* host input, its device copy, the device gradient (zeroed) */
 } vgrad;
 static void vgrads_load(vssm_ctx *ctx, const char *prefix, vgrad *v, int nv) {
     for (int i = 0; i < nv; i++) {
@@ -514,8 +519,8 @@ static void test_ss2d_autograd(void) {
     const size_t nu = (size_t)B * H * W * D;
     vssm_ctx *ctx = ctxs[NT - 1];
 #define VG(nm, count) {.name = nm, .n = (size_t)(count)}
-    vgrad v[] = {VG("u", nu), VG("x_proj", K * (R + 2 * N) * D), VG("dt_w", K * R * D), VG("dt_b", K * D),
-                 VG("A_logs", K * N * D), VG("Ds", K * D)};
+    vgrad v[] = {VG("u", nu),       VG("x_proj", K * (R + 2 * N) * D), VG("dt_w", K * R * D),
+                 VG("dt_b", K * D), VG("A_logs", K * N * D),           VG("Ds", K * D)};
     vgrads_load(ctx, "ss2d", v, 6);
     float *dy = vec_get("ss2d", "dy", nu);
     void *ddy = dev_from(ctx, dy, nu * sizeof(float)), *A = dev_neg_exp(ctx, v[4].val, v[4].n);
@@ -531,24 +536,27 @@ static void test_scan1d_autograd(const char *prefix, int reverse) {
     const int N = vec_meta("s1_N");
     const size_t nu = (size_t)B * L * D;
     vssm_ctx *ctx = ctxs[NT - 1];
-    vgrad v[] = {VG("u", nu), VG("xdbl", (size_t)B * L * (R + 2 * N)), VG("z", nu), VG("dt_w", R * D), VG("dt_b", D),
-                 VG("A_logs", N * D), VG("Ds", D)};
+    vgrad v[] = {VG("u", nu),   VG("xdbl", (size_t)B * L * (R + 2 * N)),
+                 VG("z", nu),   VG("dt_w", R * D),
+                 VG("dt_b", D), VG("A_logs", N * D),
+                 VG("Ds", D)};
     vgrads_load(ctx, prefix, v, 7);
     float *dy = vec_get(prefix, "dy", nu);
     void *ddy = dev_from(ctx, dy, nu * sizeof(float)), *A = dev_neg_exp(ctx, v[5].val, v[5].n);
-    vssm_scan1d_args a = {B, D, R, N, L, reverse, 0, v[0].dev, v[1].dev, v[2].dev, D, v[3].dev, v[4].dev, A,
-                          v[6].dev, NULL};
+    vssm_scan1d_args a = {B,        D,        R, N,        L,        reverse, 0,        v[0].dev,
+                          v[1].dev, v[2].dev, D, v[3].dev, v[4].dev, A,       v[6].dev, NULL};
     vssm_scan1d_grads g = {v[0].dgrad, v[1].dgrad, v[2].dgrad, v[3].dgrad, v[4].dgrad, v[5].dgrad, v[6].dgrad};
     vssm_op_scan1d_bwd(ctx, &a, ddy, &g);
-    vgrads_check(ctx, prefix, v, 7, reverse ? "scan1d_bwd reverse vs autograd (vim_ref, flipped branch)"
-                                            : "scan1d_bwd vs autograd (vim_ref selective_scan_seq)");
+    vgrads_check(ctx, prefix, v, 7,
+                 reverse ? "scan1d_bwd reverse vs autograd (vim_ref, flipped branch)"
+                         : "scan1d_bwd vs autograd (vim_ref selective_scan_seq)");
     vssm_op_free(ctx, ddy), vssm_op_free(ctx, A), free(dy);
 }
 
 static void cases_ss2d_scan(void) {
     test_ss2d(1, 3, 5, 5, 2, 3, 1);
-    test_ss2d(2, 9, 8, 19, 3, 1, 1);    /* L = 72: two checkpoint chunks; two channel blocks, batch 2 */
-    test_ss2d(1, 1, 1, 4, 1, 2, 0);     /* a single token, no du */
+    test_ss2d(2, 9, 8, 19, 3, 1, 1); /* L = 72: two checkpoint chunks; two channel blocks, batch 2 */
+    test_ss2d(1, 1, 1, 4, 1, 2, 0);  /* a single token, no du */
     test_ss2d_autograd();
 }
 
@@ -579,8 +587,8 @@ static double fwd_scan1d(const bcase *c, const double *const *p) {
 }
 static void run_scan1d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
     void *A = dev_neg_exp(ctx, c->val[5], c->n[5]);
-    vssm_scan1d_args a = {c->s[0], c->s[2], c->s[3], c->s[4], c->s[1], c->s[5], 0, dv[0], dv[1],
-                          c->s[6] ? dv[2] : NULL, c->s[7], dv[3], dv[4], A, dv[6], NULL};
+    vssm_scan1d_args a = {c->s[0], c->s[2], c->s[3], c->s[4], c->s[1], c->s[5], 0, dv[0], dv[1], c->s[6] ? dv[2] : NULL,
+                          c->s[7], dv[3],   dv[4],   A,       dv[6],   NULL};
     vssm_scan1d_grads g = {dg[0], dg[1], dg[2], dg[3], dg[4], dg[5], dg[6]};
     vssm_op_scan1d_bwd(ctx, &a, ddy, &g);
     vssm_op_free(ctx, A);
@@ -606,10 +614,10 @@ static void test_scan1d(int B, int L, int D, int R, int N, int reverse, int gate
     check_case(&c);
 }
 static void cases_scan1d(void) {
-    test_scan1d(2, 37, 19, 2, 16, 0, 1);    /* d_state 16, a tail block, gated */
-    test_scan1d(1, 70, 17, 3, 5, 1, 1);     /* the backward branch: two checkpoint chunks */
-    test_scan1d(1, 9, 8, 1, 2, 0, 0);       /* no gate */
-    test_scan1d(1, 1, 7, 1, 4, 1, 1);       /* a single token */
+    test_scan1d(2, 37, 19, 2, 16, 0, 1); /* d_state 16, a tail block, gated */
+    test_scan1d(1, 70, 17, 3, 5, 1, 1);  /* the backward branch: two checkpoint chunks */
+    test_scan1d(1, 9, 8, 1, 2, 0, 0);    /* no gate */
+    test_scan1d(1, 1, 7, 1, 4, 1, 1);    /* a single token */
     test_scan1d_autograd("s1f", 0);
     test_scan1d_autograd("s1r", 1);
 }
@@ -646,13 +654,13 @@ static void test_layernorm(int rows, int C, vssm_act act, float offset) {
     add_param(&c, "beta", rand_vec(C, 1), C, 1);
     c.dy = rand_vec((size_t)rows * C, 1), c.ny = (size_t)rows * C;
     c.s[0] = rows, c.s[1] = C, c.s[2] = act, c.f[0] = 1e-5f;
-    if (offset != 0) c.tol = 1e-4;   /* x ~ 1000 +- 3: the float input's own precision */
+    if (offset != 0) c.tol = 1e-4; /* x ~ 1000 +- 3: the float input's own precision */
     check_case(&c);
 }
 static void cases_layernorm(void) {
     test_layernorm(13, 7, VSSM_ACT_NONE, 0);
     test_layernorm(9, 96, VSSM_ACT_GELU, 0);
-    test_layernorm(150, 5, VSSM_ACT_GELU, 0);    /* three row blocks, the last partial */
+    test_layernorm(150, 5, VSSM_ACT_GELU, 0); /* three row blocks, the last partial */
     test_layernorm(5, 48, VSSM_ACT_NONE, 100.0f);
 }
 
@@ -747,7 +755,7 @@ static void test_xent(int B, int ncls, float smoothing, float scale) {
     add_param(&c, "logits", rand_vec((size_t)B * ncls, scale), (size_t)B * ncls, 1);
     c.labels = malloc((size_t)B * sizeof(int32_t));
     for (int b = 0; b < B; b++) c.labels[b] = (int32_t)((frand() + 1) * 0.5f * ncls) % ncls;
-    c.dy = rand_vec(1, 1), c.ny = 1;   /* unused: the loss starts the backward */
+    c.dy = rand_vec(1, 1), c.ny = 1; /* unused: the loss starts the backward */
     c.s[0] = B, c.s[1] = ncls, c.f[0] = smoothing;
     double *p0 = malloc((size_t)B * ncls * sizeof(double));
     for (int i = 0; i < B * ncls; i++) p0[i] = c.val[0][i];
@@ -767,7 +775,7 @@ static void cases_xent(void) {
     test_xent(7, 10, 0.1f, 3);
     test_xent(3, 1000, 0.0f, 5);
     test_xent(64, 3, 1.0f, 1);
-    test_xent(2, 5, 0.3f, 60);   /* logits far from 0: the max shift */
+    test_xent(2, 5, 0.3f, 60); /* logits far from 0: the max shift */
     /* a label outside [0, ncls) is bad input from a dataset: reported by name, not a crash */
     vssm_ctx *ctx = ctxs[0];
     float z[4] = {0};
@@ -777,7 +785,9 @@ static void cases_xent(void) {
     vssm_err err = {0};
     TEST_CHECK(vssm_op_status(ctx, "test", &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "label 4 of sample 1"),
                "a bad label is reported: %s", err.msg);
-    vssm_op_free(ctx, dz); vssm_op_free(ctx, dl); vssm_op_free(ctx, loss);
+    vssm_op_free(ctx, dz);
+    vssm_op_free(ctx, dl);
+    vssm_op_free(ctx, loss);
 }
 
 /* ================================================================ the table */
@@ -786,17 +796,10 @@ static const struct {
     const char *op;
     void (*run)(void);
 } cases[] = {
-    {"linear_bwd", cases_linear},
-    {"conv3x3s2_bwd", cases_conv3x3s2},
-    {"dwconv3x3_bwd", cases_dwconv3x3},
-    {"conv1d_bwd", cases_conv1d},
-    {"patchify_bwd", cases_patchify},
-    {"ss2d_scan_bwd", cases_ss2d_scan},
-    {"scan1d_bwd", cases_scan1d},
-    {"layernorm_bwd", cases_layernorm},
-    {"avgpool_bwd", cases_avgpool},
-    {"rmsnorm_bwd", cases_rmsnorm},
-    {"softmax_xent", cases_xent},
+    {"linear_bwd", cases_linear},   {"conv3x3s2_bwd", cases_conv3x3s2}, {"dwconv3x3_bwd", cases_dwconv3x3},
+    {"conv1d_bwd", cases_conv1d},   {"patchify_bwd", cases_patchify},   {"ss2d_scan_bwd", cases_ss2d_scan},
+    {"scan1d_bwd", cases_scan1d},   {"layernorm_bwd", cases_layernorm}, {"avgpool_bwd", cases_avgpool},
+    {"rmsnorm_bwd", cases_rmsnorm}, {"softmax_xent", cases_xent},
 };
 
 /* forward ops without a backward yet (issue 20's later steps; the v0 ops are not trained) */
@@ -805,7 +808,8 @@ static const char *const pending[] = {"rows_add", "dwconv3x3_bias", "mul_silu", 
 static int has_backward(const char *fwd) {
     char want[64];
     snprintf(want, sizeof want, "%s_bwd", fwd);
-#define IS_(name, kind, params, args, check) if (!strcmp(want, #name)) return 1;
+#define IS_(name, kind, params, args, check) \
+    if (!strcmp(want, #name)) return 1;
     VSSM_BACKWARD_OPS(IS_)
 #undef IS_
     for (size_t i = 0; i < sizeof pending / sizeof *pending; i++)
@@ -817,7 +821,7 @@ static void check_table(void) {
 #define COVERED_(name, kind, params, args, check) TEST_CHECK(op_covered[OP_##name], "op '%s' has no case", #name);
     VSSM_BACKWARD_OPS(COVERED_)
 #undef COVERED_
-#define HAS_BWD_(name, kind, params, args, check)                                                                 \
+#define HAS_BWD_(name, kind, params, args, check) \
     TEST_CHECK(has_backward(#name), "forward op '%s' has no %s_bwd (nor a pending entry)", #name, #name);
     VSSM_COMPUTE_OPS(HAS_BWD_)
 #undef HAS_BWD_
@@ -834,15 +838,22 @@ static void check_table(void) {
 int main(int argc, char **argv) {
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc) only = argv[++i];
-        else { fprintf(stderr, "usage: test_ops_bwd [-o OP]\n"); return 2; }
+        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            only = argv[++i];
+        else {
+            fprintf(stderr, "usage: test_ops_bwd [-o OP]\n");
+            return 2;
+        }
     }
     if (only) {
         int known = 0;
 #define KNOWN_(name, kind, params, args, check) known |= !strcmp(only, #name);
         VSSM_BACKWARD_OPS(KNOWN_)
 #undef KNOWN_
-        if (!known) { fprintf(stderr, "test_ops_bwd: no op '%s' in VSSM_BACKWARD_OPS\n", only); return 2; }
+        if (!known) {
+            fprintf(stderr, "test_ops_bwd: no op '%s' in VSSM_BACKWARD_OPS\n", only);
+            return 2;
+        }
     }
     for (int t = 0; t < NT; t++) {
         vssm_ctx_opts o = vssm_ctx_default_opts();

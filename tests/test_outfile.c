@@ -71,8 +71,8 @@ int main(void) {
     char bad[300];
     snprintf(bad, sizeof bad, "%s/missing/out.txt", dir);
     vssm_outfile d;
-    TEST_CHECK(vssm_outfile_open(&d, bad, &err) == VSSM_ERR_IO && strstr(err.msg, bad),
-               "missing folder: '%s'", err.msg);
+    TEST_CHECK(vssm_outfile_open(&d, bad, &err) == VSSM_ERR_IO && strstr(err.msg, bad), "missing folder: '%s'",
+               err.msg);
     TEST_CHECK(d.f == NULL && d.tmp == NULL, "failed open leaves a zeroed handle");
     vssm_outfile_abort(&d);
 

@@ -136,9 +136,8 @@ static void test_confusion_formats(void) {
     TEST_CHECK(got >= want, "the SVG draws at least %d glyphs (names, title, counts, axis titles): %d", want, got);
     char text[8192];
     if (pdf_text(out_path("cm3.pdf"), text, sizeof text)) {
-        TEST_CHECK(strstr(text, title) && strstr(text, "alpha") && strstr(text, "beta") &&
-                       strstr(text, "predicted") && strstr(text, "true") && strstr(text, "images") &&
-                       strstr(text, "40") && strstr(text, "10"),
+        TEST_CHECK(strstr(text, title) && strstr(text, "alpha") && strstr(text, "beta") && strstr(text, "predicted") &&
+                       strstr(text, "true") && strstr(text, "images") && strstr(text, "40") && strstr(text, "10"),
                    "the PDF's text has the title, names, axis titles and counts: %.400s", text);
     } else
         printf("  (pdftotext not installed: the PDF's words are not read back)\n");
@@ -198,8 +197,8 @@ static void test_confusion_sizes(void) {
     TEST_CHECK(vssm_plot_confusion(out_path("cm40.svg"), cm, 40, &o, &e) == VSSM_OK, "40 classes: %s", e.msg);
     TEST_CHECK(vssm_plot_confusion(out_path("cm40.png"), cm, 40, &o, &e) == VSSM_OK, "40 classes PNG: %s", e.msg);
     int g = svg_glyphs(out_path("cm40.svg"));
-    TEST_CHECK(g >= letters + 1600,
-               "40 classes: names on both axes and a value in each of the 1600 cells (%d glyphs)", g);
+    TEST_CHECK(g >= letters + 1600, "40 classes: names on both axes and a value in each of the 1600 cells (%d glyphs)",
+               g);
     free(cm);
     /* 1000 classes: no text in the cells, index ticks only; a bounded page */
     cm = diag_matrix(1000);
@@ -226,8 +225,7 @@ static void test_confusion_sizes(void) {
     vssm_image_free(&im);
     free(cm);
     /* refused: no classes, an unknown extension (nothing written) */
-    TEST_CHECK(vssm_plot_confusion(out_path("cm0.png"), CM3, 0, NULL, &e) == VSSM_ERR_INVALID_ARG,
-               "0 classes refused");
+    TEST_CHECK(vssm_plot_confusion(out_path("cm0.png"), CM3, 0, NULL, &e) == VSSM_ERR_INVALID_ARG, "0 classes refused");
     TEST_CHECK(vssm_plot_confusion(out_path("cm.gif"), CM3, 3, NULL, &e) == VSSM_ERR_INVALID_ARG &&
                    access(out_path("cm.gif"), F_OK) != 0,
                "an unknown extension is refused, nothing written: %s", e.msg);
@@ -257,9 +255,9 @@ static void test_track(void) {
     TEST_CHECK(g >= want, "the track SVG draws titles, axis labels, ticks and legends: >= %d glyphs, %d", want, g);
     char text[8192];
     if (pdf_text(out_path("track.pdf"), text, sizeof text))
-        TEST_CHECK(strstr(text, "Success plot") && strstr(text, "Precision plot") &&
-                       strstr(text, "vssm [AUC 66.7]") && strstr(text, "other [66.1 at 20 px]") &&
-                       strstr(text, "Location error threshold [pixels]") && strstr(text, "Overlap Precision [%]"),
+        TEST_CHECK(strstr(text, "Success plot") && strstr(text, "Precision plot") && strstr(text, "vssm [AUC 66.7]") &&
+                       strstr(text, "other [66.1 at 20 px]") && strstr(text, "Location error threshold [pixels]") &&
+                       strstr(text, "Overlap Precision [%]"),
                    "the track PDF's text: %.500s", text);
     vssm_image im = {0};
     TEST_CHECK(vssm_image_load(&im, out_path("track.png"), NULL, &e) == VSSM_OK && im.w == 1040 && im.h == 400,
@@ -340,8 +338,7 @@ static void test_overlay(void) {
     for (int c = 0; c < 30; c++) {
         int found = 0;
         for (int y = 0; y < o.h && !found; y++)
-            for (int x = w; x < o.w && !found; x++)
-                found = !memcmp(o.data + ((size_t)y * o.w + x) * 3, pal + c * 3, 3);
+            for (int x = w; x < o.w && !found; x++) found = !memcmp(o.data + ((size_t)y * o.w + x) * 3, pal + c * 3, 3);
         swatches += found;
     }
     TEST_CHECK(swatches == 19, "19 swatches, then one line for the other 11 (%d)", swatches);

@@ -46,7 +46,8 @@ static void expect_refusal_at(const char *path, const char *key, vssm_status st,
     vssm_weights *w = NULL;
     vssm_err err = {0};
     vssm_status s = vssm_pth_open(&w, path, &opts, &err);
-    TEST_CHECK(s == st && w == NULL, "%s: expected status %s, got %s (%s)", path, vssm_status_str(st), vssm_status_str(s), err.msg);
+    TEST_CHECK(s == st && w == NULL, "%s: expected status %s, got %s (%s)", path, vssm_status_str(st),
+               vssm_status_str(s), err.msg);
     TEST_CHECK(!want || strstr(err.msg, want) != NULL, "%s: message '%s' lacks '%s'", path, err.msg, want);
     if (w) vssm_weights_close(w);
 }
@@ -78,8 +79,10 @@ static void test_zero_copy(void) {
     vssm_weights_get(w, "base", &a, &err);
     vssm_weights_get(w, "slice_offset", &b, &err);
     vssm_weights_get(w, "transposed", &c, &err);
-    TEST_CHECK((const char *)a.data >= lo && (const char *)a.data < hi, "contiguous tensor should be a view into the file");
-    TEST_CHECK((const char *)b.data == (const char *)a.data + 6 * sizeof(float), "offset view should point 6 floats in");
+    TEST_CHECK((const char *)a.data >= lo && (const char *)a.data < hi,
+               "contiguous tensor should be a view into the file");
+    TEST_CHECK((const char *)b.data == (const char *)a.data + 6 * sizeof(float),
+               "offset view should point 6 floats in");
     TEST_CHECK(!((const char *)c.data >= lo && (const char *)c.data < hi), "transposed tensor should be an owned copy");
     TEST_CHECK(c.ndim == 2 && c.shape[0] == 6 && c.shape[1] == 4 && ((float *)c.data)[1] == ((float *)a.data)[6],
                "transposed copy has wrong layout");
@@ -116,7 +119,9 @@ static void test_malicious(void) {
 
 /* ---- broken containers made from a good file */
 static uint32_t rd32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static void wr32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i); }
+static void wr32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> 8 * i);
+}
 
 static void test_broken_zip(const char *tmp) {
     char *p = wdata("mixed.pth");
@@ -129,8 +134,10 @@ static void test_broken_zip(const char *tmp) {
         spit(tmp, good, len);
         vssm_weights *w = NULL;
         vssm_err err = {0};
-        if (vssm_pth_open(&w, tmp, NULL, &err) != VSSM_OK) refused++;
-        else vssm_weights_close(w);
+        if (vssm_pth_open(&w, tmp, NULL, &err) != VSSM_OK)
+            refused++;
+        else
+            vssm_weights_close(w);
     }
     TEST_CHECK(refused == tries, "truncated copies: %d of %d refused", refused, tries);
     spit(tmp, good, n - 1);
@@ -150,7 +157,7 @@ static void test_broken_zip(const char *tmp) {
     TEST_REQUIRE(rd32(good + eocd) == 0x06054b50u, "mixed.pth has a comment or zip64 record");
     memcpy(b, good, n);
     wr32(b + eocd + 16, (uint32_t)n + 1000);
-    if (rd32(good + eocd - 20) == 0x07064b50u) {   /* torch writes ZIP64 records too */
+    if (rd32(good + eocd - 20) == 0x07064b50u) { /* torch writes ZIP64 records too */
         uint32_t z64 = rd32(good + eocd - 20 + 8);
         wr32(b + z64 + 48, (uint32_t)n + 1000);
     }
@@ -174,8 +181,11 @@ static void test_broken_zip(const char *tmp) {
         spit(tmp, b, n);
         vssm_weights *w = NULL;
         vssm_err e2 = {0};
-        if (vssm_pth_open(&w, tmp, NULL, &e2) == VSSM_OK) { ok++; vssm_weights_close(w); }
-        else TEST_CHECK(e2.msg[0] != 0, "a refusal without a message");
+        if (vssm_pth_open(&w, tmp, NULL, &e2) == VSSM_OK) {
+            ok++;
+            vssm_weights_close(w);
+        } else
+            TEST_CHECK(e2.msg[0] != 0, "a refusal without a message");
     }
     printf("fuzz: %d of 300 mutated files still loaded (CRC-clean flips in unused bytes)\n", ok);
     vssm_zip_close(&z);
@@ -199,7 +209,8 @@ static void test_pickle_raw(void) {
     /* a million nested marks and tuples: no recursion, no crash */
     size_t depth = 1000000;
     char *b = malloc(2 * depth + 3);
-    b[0] = (char)0x80; b[1] = 2;
+    b[0] = (char)0x80;
+    b[1] = 2;
     memset(b + 2, '(', depth);
     memset(b + 2 + depth, 't', depth);
     b[2 + 2 * depth] = '.';
@@ -208,19 +219,31 @@ static void test_pickle_raw(void) {
 #define RAW(s) run_pickle(s, sizeof(s) - 1, &err)
     TEST_CHECK(RAW("\x80\x02}r\xff\xff\xff\x7f.") == VSSM_ERR_FORMAT && strstr(err.msg, "memo index out of range"),
                "huge LONG_BINPUT: %s", err.msg);
-    TEST_CHECK(RAW("\x80\x02j\x00\x00\x00\x01.") == VSSM_ERR_FORMAT && strstr(err.msg, "memo index"), "LONG_BINGET: %s", err.msg);
-    TEST_CHECK(RAW("\x80\x02\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01.") == VSSM_ERR_FORMAT, "LONG1 of 9 bytes accepted");
-    TEST_CHECK(RAW("\x80\x02X\xff\xff\xff\x00ab.") == VSSM_ERR_FORMAT && strstr(err.msg, "past the end"), "string length: %s", err.msg);
+    TEST_CHECK(RAW("\x80\x02j\x00\x00\x00\x01.") == VSSM_ERR_FORMAT && strstr(err.msg, "memo index"), "LONG_BINGET: %s",
+               err.msg);
+    TEST_CHECK(RAW("\x80\x02\x8a\x09\x01\x01\x01\x01\x01\x01\x01\x01\x01.") == VSSM_ERR_FORMAT,
+               "LONG1 of 9 bytes accepted");
+    TEST_CHECK(RAW("\x80\x02X\xff\xff\xff\x00ab.") == VSSM_ERR_FORMAT && strstr(err.msg, "past the end"),
+               "string length: %s", err.msg);
     TEST_CHECK(RAW("\x80\x02t.") == VSSM_ERR_FORMAT, "TUPLE without MARK accepted");
     TEST_CHECK(RAW("\x80\x02.") == VSSM_ERR_FORMAT && strstr(err.msg, "underflow"), "STOP on empty stack: %s", err.msg);
     TEST_CHECK(RAW("\x80\x02(.") == VSSM_ERR_FORMAT, "STOP at a mark accepted");
     TEST_CHECK(RAW("\x80\x02K\x01K\x02s.") == VSSM_ERR_FORMAT, "SETITEM on an int accepted");
-    TEST_CHECK(RAW("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\nK\x01\x85R.") == VSSM_ERR_FORMAT &&
-               strstr(err.msg, "_rebuild_tensor_v2"), "bad tensor args: %s", err.msg);
-    TEST_CHECK(RAW("\x80\x02\x8c\x08" "builtins\x8c\x04" "exec\x93.") == VSSM_ERR_FORMAT && strstr(err.msg, "builtins.exec"),
+    TEST_CHECK(RAW("\x80\x02"
+                   "ctorch._utils\n_rebuild_tensor_v2\nK\x01\x85R.") == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "_rebuild_tensor_v2"),
+               "bad tensor args: %s", err.msg);
+    TEST_CHECK(RAW("\x80\x02\x8c\x08"
+                   "builtins\x8c\x04"
+                   "exec\x93.") == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "builtins.exec"),
                "STACK_GLOBAL exec: %s", err.msg);
-    TEST_CHECK(RAW("\x80\x02" "cargparse\nNamespace\n)R}b.") == VSSM_OK, "inert Namespace refused: %s", err.msg);
-    TEST_CHECK(RAW("\x80\x02" "cargparse\nNamespace\nb.") == VSSM_ERR_FORMAT, "BUILD on a class accepted");
+    TEST_CHECK(RAW("\x80\x02"
+                   "cargparse\nNamespace\n)R}b.") == VSSM_OK,
+               "inert Namespace refused: %s", err.msg);
+    TEST_CHECK(RAW("\x80\x02"
+                   "cargparse\nNamespace\nb.") == VSSM_ERR_FORMAT,
+               "BUILD on a class accepted");
     TEST_CHECK(RAW("\x80\x02Q.") == VSSM_ERR_FORMAT, "BINPERSID with an empty stack accepted");
 #undef RAW
 }

@@ -45,12 +45,16 @@ static void test_bnneck_names(void) {
         char n[4][96];
         const char *f[4] = {"running_mean", "running_var", "weight", "bias"};
         const float *v[4] = {mean, var, w, b};
-        for (int i = 0; i < 4; i++) { snprintf(n[i], sizeof n[i], "%s%s", bases[k], f[i]); add(&m, n[i], v[i]); }
+        for (int i = 0; i < 4; i++) {
+            snprintf(n[i], sizeof n[i], "%s%s", bases[k], f[i]);
+            add(&m, n[i], v[i]);
+        }
         vssm_source src = {&m, mem_get, mem_count, mem_name, NULL};
         vssm_reid_head *h;
         vssm_err err = {0};
         TEST_REQUIRE(vssm_reid_head_load(&h, C, &src, "backbone.", NULL, &err) == VSSM_OK, "%s", err.msg);
-        TEST_CHECK(vssm_reid_head_bnneck(h) && !strcmp(vssm_reid_head_bnneck(h), bases[k] + 9), "BNNeck found as %s", bases[k]);
+        TEST_CHECK(vssm_reid_head_bnneck(h) && !strcmp(vssm_reid_head_bnneck(h), bases[k] + 9), "BNNeck found as %s",
+                   bases[k]);
         float x[C] = {1, 2, 3, 4, 5}, ref[C];
         for (int c = 0; c < C; c++) ref[c] = (float)((x[c] - mean[c]) / sqrt(var[c] + 1e-5) * w[c] + b[c]);
         vssm_reid_head_apply(h, x, 1);
@@ -69,7 +73,10 @@ static void test_bnneck_names(void) {
     TEST_REQUIRE(vssm_reid_head_load(&h, C, &src, "", &o, &err) == VSSM_OK, "%s", err.msg);
     float x[C] = {1, 2, 3, 4, 5}, ref[C];
     double nn = 0;
-    for (int c = 0; c < C; c++) { ref[c] = (float)((x[c] - mean[c]) / sqrt(var[c] + 1e-5)); nn += (double)ref[c] * ref[c]; }
+    for (int c = 0; c < C; c++) {
+        ref[c] = (float)((x[c] - mean[c]) / sqrt(var[c] + 1e-5));
+        nn += (double)ref[c] * ref[c];
+    }
     for (int c = 0; c < C; c++) ref[c] = (float)(ref[c] / sqrt(nn));
     vssm_reid_head_apply(h, x, 1);
     TEST_CHECK(test_rel_err(x, ref, C) < 1e-6, "affine-less BNNeck + L2 (rel %.2g)", test_rel_err(x, ref, C));
@@ -77,26 +84,37 @@ static void test_bnneck_names(void) {
     /* off: no BNNeck even when present; on: required */
     o = vssm_reid_head_default_opts();
     o.bnneck = 0;
-    TEST_REQUIRE(vssm_reid_head_load(&h, C, &src, "", &o, &err) == VSSM_OK && !vssm_reid_head_bnneck(h), "--bnneck off");
+    TEST_REQUIRE(vssm_reid_head_load(&h, C, &src, "", &o, &err) == VSSM_OK && !vssm_reid_head_bnneck(h),
+                 "--bnneck off");
     vssm_reid_head_free(h);
     o.bnneck = 1;
     mem_src empty = {{0}, {{0}}, 0};
     vssm_source esrc = {&empty, mem_get, mem_count, mem_name, NULL};
-    TEST_CHECK(vssm_reid_head_load(&h, C, &esrc, "", &o, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "bnneck.running_mean"),
+    TEST_CHECK(vssm_reid_head_load(&h, C, &esrc, "", &o, &err) == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "bnneck.running_mean"),
                "--bnneck on without one: %s", err.msg);
 }
 
 /* metadata reid_l2norm: "1" turns L2 on under the default (auto) option; an explicit 0 or 1
  * wins; any other value, or none, leaves it off */
-static const char *meta_l2_on(void *user, const char *key) { (void)user; return !strcmp(key, "reid_l2norm") ? "1" : NULL; }
-static const char *meta_l2_off(void *user, const char *key) { (void)user; return !strcmp(key, "reid_l2norm") ? "0" : NULL; }
+static const char *meta_l2_on(void *user, const char *key) {
+    (void)user;
+    return !strcmp(key, "reid_l2norm") ? "1" : NULL;
+}
+static const char *meta_l2_off(void *user, const char *key) {
+    (void)user;
+    return !strcmp(key, "reid_l2norm") ? "0" : NULL;
+}
 
 static void test_l2_from_metadata(void) {
     mem_src m = {{0}, {{0}}, 0};
     add(&m, "bnneck.running_mean", mean);
     add(&m, "bnneck.running_var", var);
-    const struct { const char *(*meta)(void *, const char *); int opt, want; } cases[] = {
-        {meta_l2_on, -1, 1}, {meta_l2_on, 0, 0}, {meta_l2_off, -1, 0}, {meta_l2_off, 1, 1}, {NULL, -1, 0}, {NULL, 1, 1}};
+    const struct {
+        const char *(*meta)(void *, const char *);
+        int opt, want;
+    } cases[] = {{meta_l2_on, -1, 1}, {meta_l2_on, 0, 0}, {meta_l2_off, -1, 0},
+                 {meta_l2_off, 1, 1}, {NULL, -1, 0},      {NULL, 1, 1}};
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         vssm_source src = {&m, mem_get, mem_count, mem_name, cases[k].meta};
         vssm_reid_head_opts o = vssm_reid_head_default_opts();
@@ -105,8 +123,8 @@ static void test_l2_from_metadata(void) {
         vssm_reid_head *h;
         vssm_err err = {0};
         TEST_REQUIRE(vssm_reid_head_load(&h, C, &src, "", &o, &err) == VSSM_OK, "%s", err.msg);
-        TEST_CHECK(vssm_reid_head_l2norm(h) == cases[k].want, "case %zu: l2norm %d, want %d", k, vssm_reid_head_l2norm(h),
-                   cases[k].want);
+        TEST_CHECK(vssm_reid_head_l2norm(h) == cases[k].want, "case %zu: l2norm %d, want %d", k,
+                   vssm_reid_head_l2norm(h), cases[k].want);
         float x[C] = {1, 2, 3, 4, 5};
         vssm_reid_head_apply(h, x, 1);
         double nn = 0;

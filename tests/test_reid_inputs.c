@@ -20,7 +20,9 @@ static void test_features_cli(void) {
     snprintf(cmd, sizeof cmd, "'%s' eval reid --features tests/data/reid/bad/good.safetensors --json", VSSM_BIN);
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 0 && strstr(out, "\"rank1\""), "the good file evaluates (rc %d): %s", rc, err);
-    struct { const char *file, *msg; } bad[] = {
+    struct {
+        const char *file, *msg;
+    } bad[] = {
         {"lengths_pid", "'query_pid' has 2 entries but 'query' has 3 rows"},
         {"lengths_camid", "'gallery_camid' has 1 entries but 'gallery' has 2 rows"},
         {"nan", "'query' row 1, column 0 is nan"},
@@ -28,12 +30,13 @@ static void test_features_cli(void) {
         {"dim0", "'query' has 3 x 0 features"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        snprintf(cmd, sizeof cmd, "'%s' eval reid --features tests/data/reid/bad/%s.safetensors", VSSM_BIN, bad[k].file);
+        snprintf(cmd, sizeof cmd, "'%s' eval reid --features tests/data/reid/bad/%s.safetensors", VSSM_BIN,
+                 bad[k].file);
         rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
         char name[96];
         snprintf(name, sizeof name, "bad/%s.safetensors: ", bad[k].file);
-        TEST_CHECK(rc == 2 && strstr(err, name) && strstr(err, bad[k].msg), "%s: exit 2 (%d) naming the file and '%s': %s", bad[k].file,
-                   rc, bad[k].msg, err);
+        TEST_CHECK(rc == 2 && strstr(err, name) && strstr(err, bad[k].msg),
+                   "%s: exit 2 (%d) naming the file and '%s': %s", bad[k].file, rc, bad[k].msg, err);
     }
 }
 
@@ -52,7 +55,8 @@ static void test_msmt_lists(void) {
     free(root);
     root = test_data_path("reid/bad/msmt_longline");
     vssm_status s = vssm_reid_dataset_load(&d, root, VSSM_REID_FORMAT_MSMT, &err);
-    TEST_CHECK(s == VSSM_OK && d.query.n == 1 && d.query.pid[0] == 0 && d.query.camid[0] == 0 && strlen(d.query.path[0]) > 4200,
+    TEST_CHECK(s == VSSM_OK && d.query.n == 1 && d.query.pid[0] == 0 && d.query.camid[0] == 0 &&
+                   strlen(d.query.path[0]) > 4200,
                "a 4.2 KB line is one entry: %s", s == VSSM_OK ? "" : err.msg);
     if (s == VSSM_OK) vssm_reid_dataset_free(&d);
     free(root);

@@ -20,8 +20,10 @@ static void test_worked_example(void) {
     TEST_CHECK(near(r.rank1, .5) && near(r.rank5, 1) && near(r.mAP, .6625) && near(r.mINP, .7),
                "worked example: R1 50 R5 100 mAP 66.25 mINP 70 (got %g %g %g %g)", 100 * r.rank1, 100 * r.rank5,
                100 * r.mAP, 100 * r.mINP);
-    TEST_CHECK(r.max_rank == 6 && r.n_valid == 2 && r.n_query == 2, "max_rank capped at the gallery size (got %d)", r.max_rank);
-    TEST_CHECK(near(r.cmc[0], .5) && near(r.cmc[2], .5) && near(r.cmc[3], 1) && near(r.cmc[5], 1), "CMC 0.5 up to rank 3, then 1");
+    TEST_CHECK(r.max_rank == 6 && r.n_valid == 2 && r.n_query == 2, "max_rank capped at the gallery size (got %d)",
+               r.max_rank);
+    TEST_CHECK(near(r.cmc[0], .5) && near(r.cmc[2], .5) && near(r.cmc[3], 1) && near(r.cmc[5], 1),
+               "CMC 0.5 up to rank 3, then 1");
     vssm_reid_result_free(&r);
 }
 
@@ -40,8 +42,8 @@ static void test_ties(void) {
     /* the same gallery listed the other way round: the distractor first */
     gp[0] = 2, gp[1] = 1, gc[0] = 1, gc[1] = 1;
     TEST_REQUIRE(vssm_reid_evaluate(d, &q, &g, 50, &r, &err) == VSSM_OK, "%s", err.msg);
-    TEST_CHECK(near(r.rank1, 0) && near(r.mAP, (1 / 2. + 2 / 3.) / 2), "distractor first: R1 0, AP (1/2+2/3)/2 (got %g %g)",
-               r.rank1, r.mAP);
+    TEST_CHECK(near(r.rank1, 0) && near(r.mAP, (1 / 2. + 2 / 3.) / 2),
+               "distractor first: R1 0, AP (1/2+2/3)/2 (got %g %g)", r.rank1, r.mAP);
     vssm_reid_result_free(&r);
     /* -0 and +0 are equal */
     const float dz[2] = {0.0f, -0.0f};
@@ -61,8 +63,8 @@ static void test_skipped_and_same_camera(void) {
     vssm_reid_result r;
     vssm_err err = {0};
     TEST_REQUIRE(vssm_reid_evaluate(d, &q, &g, 50, &r, &err) == VSSM_OK, "%s", err.msg);
-    TEST_CHECK(r.n_query == 3 && r.n_valid == 1 && near(r.rank1, 1) && near(r.mAP, 1), "two queries skipped (valid %lld)",
-               (long long)r.n_valid);
+    TEST_CHECK(r.n_query == 3 && r.n_valid == 1 && near(r.rank1, 1) && near(r.mAP, 1),
+               "two queries skipped (valid %lld)", (long long)r.n_valid);
     vssm_reid_result_free(&r);
     /* a kept list shorter than max_rank: CMC stays at 1 past its end */
     const float d2[3] = {.3f, .2f, .1f};
@@ -75,7 +77,8 @@ static void test_skipped_and_same_camera(void) {
     const int64_t gc3[3] = {0, 0, 0};
     vssm_reid_labels g3 = {gp2, gc3, 3};
     vssm_status s = vssm_reid_evaluate(d2, &q1, &g3, 50, &r, &err);
-    TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, "no query has a match"), "all removed -> error: %s", err.msg);
+    TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, "no query has a match"), "all removed -> error: %s",
+               err.msg);
 }
 
 static float frand(uint64_t *s) {
@@ -122,8 +125,14 @@ static void test_features_vs_matrix(void) {
     static float qf[Q * D], gf[G * D], dist[Q * G];
     static int64_t qp[Q], qc[Q], gp[G], gc[G];
     uint64_t s = 11;
-    for (int i = 0; i < Q; i++) { qp[i] = i % 13; qc[i] = i % 3; }
-    for (int j = 0; j < G; j++) { gp[j] = (j * 7) % 17; gc[j] = j % 4; }
+    for (int i = 0; i < Q; i++) {
+        qp[i] = i % 13;
+        qc[i] = i % 3;
+    }
+    for (int j = 0; j < G; j++) {
+        gp[j] = (j * 7) % 17;
+        gc[j] = j % 4;
+    }
     for (int i = 0; i < Q * D; i++) qf[i] = frand(&s) + (float)(qp[i / D] == (i % D));
     for (int j = 0; j < G * D; j++) gf[j] = frand(&s) + (float)(gp[j / D] == (j % D));
     vssm_reid_labels q = {qp, qc, Q}, g = {gp, gc, G};
@@ -136,7 +145,8 @@ static void test_features_vs_matrix(void) {
         TEST_REQUIRE(vssm_reid_evaluate(dist, &q, &g, 50, &a, &err) == VSSM_OK, "%s", err.msg);
         TEST_REQUIRE(vssm_reid_evaluate_features(qf, &q, gf, &g, D, &o, &b, &err) == VSSM_OK, "%s", err.msg);
         TEST_CHECK(a.rank1 == b.rank1 && a.mAP == b.mAP && a.mINP == b.mINP && a.max_rank == 50 && b.max_rank == 50,
-                   "%s: features path equals the matrix path (mAP %g vs %g)", vssm_reid_metric_name(o.metric), a.mAP, b.mAP);
+                   "%s: features path equals the matrix path (mAP %g vs %g)", vssm_reid_metric_name(o.metric), a.mAP,
+                   b.mAP);
         vssm_reid_result_free(&a);
         vssm_reid_result_free(&b);
     }
@@ -159,16 +169,19 @@ static void test_bad_input(void) {
                    strstr(err.msg, "query set is empty"),
                "empty query set: %s", err.msg);
     float dist[6] = {0, 1, 2, 3, INFINITY, 5};
-    TEST_CHECK(vssm_reid_evaluate(dist, &q, &g, 50, &r, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "row 1, column 1"),
+    TEST_CHECK(vssm_reid_evaluate(dist, &q, &g, 50, &r, &err) == VSSM_ERR_INVALID_ARG &&
+                   strstr(err.msg, "row 1, column 1"),
                "non-finite distance named: %s", err.msg);
     dist[4] = 4;
     TEST_CHECK(vssm_reid_evaluate(dist, &q, &g, 0, &r, &err) == VSSM_ERR_INVALID_ARG, "max_rank 0 refused");
     vssm_reid_eval_opts o = vssm_reid_eval_default_opts();
     o.rerank = 1;
     o.k1 = 0;
-    TEST_CHECK(vssm_reid_evaluate_features(qf, &q, gf, &g, 2, &o, &r, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "k1"),
+    TEST_CHECK(vssm_reid_evaluate_features(qf, &q, gf, &g, 2, &o, &r, &err) == VSSM_ERR_INVALID_ARG &&
+                   strstr(err.msg, "k1"),
                "k1 0 refused: %s", err.msg);
-    TEST_CHECK(vssm_reid_metric_from_name("cosine") == VSSM_REID_METRIC_COSINE && vssm_reid_metric_from_name("l1") == -1,
+    TEST_CHECK(vssm_reid_metric_from_name("cosine") == VSSM_REID_METRIC_COSINE &&
+                   vssm_reid_metric_from_name("l1") == -1,
                "metric names");
 }
 

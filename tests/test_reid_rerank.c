@@ -34,8 +34,8 @@ static void check_metrics(const char *what, const vssm_reid_result *r, const cha
     int valid = cJSON_GetObjectItem(j, "valid")->valueint;
     TEST_CHECK(fabs(r->rank1 - r1) < 1e-6 && fabs(r->rank5 - r5) < 1e-6 && fabs(r->mAP - map) < 1e-9 &&
                    fabs(r->mINP - minp) < 1e-9 && r->n_valid == valid,
-               "%s: R1 %.6f R5 %.6f mAP %.9f mINP %.9f valid %lld, reference %.6f %.6f %.9f %.9f %d", what, r->rank1, r->rank5,
-               r->mAP, r->mINP, (long long)r->n_valid, r1, r5, map, minp, valid);
+               "%s: R1 %.6f R5 %.6f mAP %.9f mINP %.9f valid %lld, reference %.6f %.6f %.9f %.9f %d", what, r->rank1,
+               r->rank5, r->mAP, r->mINP, (long long)r->n_valid, r1, r5, map, minp, valid);
     cJSON_Delete(j);
 }
 
@@ -94,7 +94,8 @@ static void test_bad(void) {
     TEST_CHECK(vssm_reid_rerank(m, m, m, 2, 2, 20, 0, 0.3, out, &err) == VSSM_ERR_INVALID_ARG, "k2 0 refused");
     TEST_CHECK(vssm_reid_rerank(m, m, m, 2, 2, 20, 6, 1.5, out, &err) == VSSM_ERR_INVALID_ARG, "lambda 1.5 refused");
     float z[4] = {0, 0, 0, 0};
-    TEST_CHECK(vssm_reid_rerank(z, z, z, 2, 2, 20, 6, 0.3, out, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "all zero"),
+    TEST_CHECK(vssm_reid_rerank(z, z, z, 2, 2, 20, 6, 0.3, out, &err) == VSSM_ERR_INVALID_ARG &&
+                   strstr(err.msg, "all zero"),
                "all-zero distances named (torchreid would divide by 0): %s", err.msg);
     m[1] = NAN;
     TEST_CHECK(vssm_reid_rerank(m, m, m, 2, 2, 20, 6, 0.3, out, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "nan"),

@@ -48,13 +48,15 @@ int main(void) {
     TEST_CHECK(aacc == 62.5 && miou > 36.66 && miou < 36.67 && macc > 53.33 && macc < 53.34,
                "worked example aAcc 62.5 mIoU 36.67 mAcc 53.33: %.4f %.4f %.4f", aacc, miou, macc);
     cJSON *pc = cJSON_GetObjectItem(j, "per_class");
-    TEST_CHECK(cJSON_GetArraySize(pc) == 3 && !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(pc, 1), "name")->valuestring, "class1"),
+    TEST_CHECK(cJSON_GetArraySize(pc) == 3 &&
+                   !strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(pc, 1), "name")->valuestring, "class1"),
                "per_class list of {name, iou, acc}");
     cJSON_Delete(j);
 
     snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 4", VSSM_BIN, pr, gt);
     rc = run(cmd);
-    TEST_CHECK(rc == 0 && strstr(out, "nan") && strstr(out, "mIoU 36.67"), "text table: class 3 is nan and left out of the means: %s", out);
+    TEST_CHECK(rc == 0 && strstr(out, "nan") && strstr(out, "mIoU 36.67"),
+               "text table: class 3 is nan and left out of the means: %s", out);
 
     /* errors */
     const int big[] = {0, 0, 1, 1, 2, 2, 0, 0};
@@ -65,7 +67,8 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3", VSSM_BIN, pr, gt);
     rc = run(cmd);
     TEST_CHECK(rc == 1, "bad inputs exit 1 (got %d)", rc);
-    TEST_CHECK(strstr(errb, "pred/c.png: prediction is 4x2 but the ground truth") != NULL, "size mismatch named: %s", errb);
+    TEST_CHECK(strstr(errb, "pred/c.png: prediction is 4x2 but the ground truth") != NULL, "size mismatch named: %s",
+               errb);
     TEST_CHECK(strstr(errb, "gt/d.png: label 7 at (x 1, y 0)") != NULL, "label >= classes named: %s", errb);
     TEST_CHECK(strstr(errb, "pred/e.png: cannot open") != NULL, "missing prediction named: %s", errb);
     TEST_CHECK(strstr(out, "mIoU 36.67") != NULL, "the good images are still scored: %s", out);
@@ -79,7 +82,8 @@ int main(void) {
     mkdir(img, 0777);
     snprintf(cmd, sizeof cmd, "cp tests/data/images/dog_128x96.png tests/data/images/camera_160x120_gray.png %s/", img);
     TEST_REQUIRE(run(cmd) == 0, "copy images");
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --overlay --out %s %s",
+    snprintf(cmd, sizeof cmd,
+             "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --overlay --out %s %s",
              VSSM_BIN, seg, img);
     rc = run(cmd);
     TEST_CHECK(rc == 0, "segment exits 0 (got %d): %s", rc, errb);
@@ -87,7 +91,8 @@ int main(void) {
     snprintf(p, sizeof p, "%s/dog_128x96.png", seg);
     vssm_label_map m;
     vssm_err err = {0};
-    TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == 128 && m.h == 96, "palette label map 128x96: %s", err.msg);
+    TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == 128 && m.h == 96, "palette label map 128x96: %s",
+               err.msg);
     int okv = 1;
     for (int i = 0; m.data && i < m.w * m.h; i++) okv &= m.data[i] < 5;
     TEST_CHECK(okv, "labels are classes 0..4");
@@ -98,7 +103,9 @@ int main(void) {
     remove(p);
     snprintf(p, sizeof p, "%s/dog_128x96_overlay.png", seg);
     remove(p);
-    snprintf(cmd, sizeof cmd, "'%s' eval seg --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --dataset pairs %s --labels-dir %s --json",
+    snprintf(cmd, sizeof cmd,
+             "'%s' eval seg --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --dataset pairs %s "
+             "--labels-dir %s --json",
              VSSM_BIN, img, seg);
     rc = run(cmd);
     j = cJSON_Parse(out);
@@ -106,15 +113,20 @@ int main(void) {
                "the model scored against its own label maps: aAcc 100 (rc %d): %s %s", rc, out, errb);
     cJSON_Delete(j);
     /* --save-pred DIR is created when missing (every write failed, exit 1) */
-    snprintf(cmd, sizeof cmd, "'%s' eval seg --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --dataset pairs %s --labels-dir %s --save-pred %s/saved",
+    snprintf(cmd, sizeof cmd,
+             "'%s' eval seg --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --dataset pairs %s "
+             "--labels-dir %s --save-pred %s/saved",
              VSSM_BIN, img, seg, tmp);
     rc = run(cmd);
     snprintf(p, sizeof p, "%s/saved/dog_128x96.png", tmp);
     TEST_CHECK(rc == 0 && access(p, R_OK) == 0, "--save-pred into a new folder (rc %d): %s", rc, errb);
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --out %s /nonexistent.png", VSSM_BIN, seg);
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --out %s /nonexistent.png",
+             VSSM_BIN, seg);
     TEST_CHECK(run(cmd) == 1 && strstr(errb, "/nonexistent.png"), "a missing image is named, exit 1: %s", errb);
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/cli/tiny_cls.safetensors --out %s %s", VSSM_BIN, seg, img);
-    TEST_CHECK(run(cmd) == 2 && strstr(errb, "conv_seg"), "classification weights: usage exit 2 naming the missing head: %s", errb);
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/cli/tiny_cls.safetensors --out %s %s", VSSM_BIN, seg,
+             img);
+    TEST_CHECK(run(cmd) == 2 && strstr(errb, "conv_seg"),
+               "classification weights: usage exit 2 naming the missing head: %s", errb);
 
     /* Issue 16: nothing scored. The JSON said "mIoU": nan (not JSON) and exited 0 or 1 by
      * accident: now undefined metrics are null, exit 1 (inputs failed, named); no label
@@ -141,14 +153,17 @@ int main(void) {
     }
     cJSON_Delete(j);
     /* a named pipe where a prediction should be blocked the run forever in fopen */
-    snprintf(cmd, sizeof cmd, "mkfifo %s/z.png && timeout 30 '%s' eval seg --pred %s --gt %s --classes 3", pr2, VSSM_BIN, pr2, gt2);
+    snprintf(cmd, sizeof cmd, "mkfifo %s/z.png && timeout 30 '%s' eval seg --pred %s --gt %s --classes 3", pr2,
+             VSSM_BIN, pr2, gt2);
     rc = run(cmd);
-    TEST_CHECK(rc == 1 && strstr(errb, "pred2/z.png: the label map is not a regular file"), "a FIFO as prediction: named, exit 1 (rc %d): %s", rc, errb);
+    TEST_CHECK(rc == 1 && strstr(errb, "pred2/z.png: the label map is not a regular file"),
+               "a FIFO as prediction: named, exit 1 (rc %d): %s", rc, errb);
     snprintf(cmd, sizeof cmd, "'%s' eval seg --pred %s --gt %s --classes 3 --json", VSSM_BIN, pr2, empty);
     rc = run(cmd);
     TEST_CHECK(rc == 2 && strstr(errb, "no .png label maps"), "no label maps at all: exit 2 (rc %d): %s", rc, errb);
     snprintf(cmd, sizeof cmd, "'%s' eval seg --help", VSSM_BIN);
-    TEST_CHECK(run(cmd) == 0 && strstr(out, "Exit status") && strstr(out, "null"), "--help says the exit codes and null: %s", out);
+    TEST_CHECK(run(cmd) == 0 && strstr(out, "Exit status") && strstr(out, "null"),
+               "--help says the exit codes and null: %s", out);
 
     /* Issue 16: masks and overlays went through a fixed PATH.tmp: a leftover (or another
      * writer's) PATH.tmp made the output fail. A directory squats on those names here; and
@@ -156,9 +171,11 @@ int main(void) {
     char seg2[300];
     snprintf(seg2, sizeof seg2, "%s/seg2", tmp);
     mkdir(seg2, 0777);
-    snprintf(cmd, sizeof cmd, "mkdir %s/dog_128x96.png.tmp %s/dog_128x96_overlay.png.tmp && ln -s . %s/self", seg2, seg2, img);
+    snprintf(cmd, sizeof cmd, "mkdir %s/dog_128x96.png.tmp %s/dog_128x96_overlay.png.tmp && ln -s . %s/self", seg2,
+             seg2, img);
     TEST_REQUIRE(run(cmd) == 0, "set up squatters and a self-link: %s", errb);
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --overlay --out %s %s",
+    snprintf(cmd, sizeof cmd,
+             "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --overlay --out %s %s",
              VSSM_BIN, seg2, img);
     rc = run(cmd);
     TEST_CHECK(rc == 0 && strstr(errb, "segmented 2 images, 0 failed") && strstr(errb, "/self: skipped"),
@@ -170,9 +187,12 @@ int main(void) {
     vssm_label_map_free(&m);
     snprintf(p, sizeof p, "%s/dog_128x96_overlay.png", seg2);
     outputs += access(p, R_OK) == 0;
-    TEST_CHECK(outputs == 2 && lines == 2, "mask and overlay written, 2 images listed once each (%d, %d)", outputs, lines);
-    snprintf(cmd, sizeof cmd, "ls -A %s | grep -v -x -e dog_128x96.png -e dog_128x96_overlay.png -e camera_160x120_gray.png "
-             "-e camera_160x120_gray_overlay.png -e dog_128x96.png.tmp -e dog_128x96_overlay.png.tmp", seg2);
+    TEST_CHECK(outputs == 2 && lines == 2, "mask and overlay written, 2 images listed once each (%d, %d)", outputs,
+               lines);
+    snprintf(cmd, sizeof cmd,
+             "ls -A %s | grep -v -x -e dog_128x96.png -e dog_128x96_overlay.png -e camera_160x120_gray.png "
+             "-e camera_160x120_gray_overlay.png -e dog_128x96.png.tmp -e dog_128x96_overlay.png.tmp",
+             seg2);
     run(cmd);
     TEST_CHECK(out[0] == 0, "no temp file left behind: %s", out);
 
@@ -187,7 +207,8 @@ int main(void) {
     snprintf(cmd, sizeof cmd,
              "mkdir -p %s/sub && cp tests/data/images/camera_160x120_gray.png %s/dog_128x96.png && "
              "cp tests/data/images/camera_160x120_gray.png %s/sub/x.png && "
-             "cp tests/data/images/dog_128x96.png %s/sub/x.bmp", img2, img2, img2, img2);
+             "cp tests/data/images/dog_128x96.png %s/sub/x.bmp",
+             img2, img2, img2, img2);
     TEST_REQUIRE(run(cmd) == 0, "copy");
     snprintf(cmd, sizeof cmd,
              "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --threads 2 --out %s "
@@ -196,10 +217,10 @@ int main(void) {
     rc = run(cmd);
     TEST_CHECK(rc == 1 && strstr(errb, "img2/sub/x.png: not segmented") && strstr(errb, "img2/sub/x.bmp's") &&
                    strstr(errb, "segmented 3 images, 1 failed"),
-               "one stem twice in a folder: the second refused naming the first, 3 of 4 done, exit 1 (rc %d): %s",
-               rc, errb);
-    const char *want[][3] = {{"img/dog_128x96.png", "128", "96"}, {"img2/dog_128x96.png", "160", "120"},
-                             {"img2/sub/x.png", "128", "96"}};
+               "one stem twice in a folder: the second refused naming the first, 3 of 4 done, exit 1 (rc %d): %s", rc,
+               errb);
+    const char *want[][3] = {
+        {"img/dog_128x96.png", "128", "96"}, {"img2/dog_128x96.png", "160", "120"}, {"img2/sub/x.png", "128", "96"}};
     for (int k = 0; k < 3; k++) {
         snprintf(p, sizeof p, "%s/%s", seg3, want[k][0]);
         TEST_CHECK(vssm_label_map_load(&m, p, &err) == VSSM_OK && m.w == atoi(want[k][1]) && m.h == atoi(want[k][2]),
@@ -208,10 +229,12 @@ int main(void) {
     }
 
     /* --max-pixels: a limit below the images' size refuses them, each named, exit 1 */
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights tests/data/seg/tiny_upernet.pth --max-pixels 1000 --out %s %s/dog_128x96.png",
+    snprintf(cmd, sizeof cmd,
+             "'%s' segment --weights tests/data/seg/tiny_upernet.pth --max-pixels 1000 --out %s %s/dog_128x96.png",
              VSSM_BIN, seg2, img);
     rc = run(cmd);
-    TEST_CHECK(rc == 1 && strstr(errb, "dog_128x96.png") && strstr(errb, "limit of 1000 pixels"), "--max-pixels 1000 (rc %d): %s", rc, errb);
+    TEST_CHECK(rc == 1 && strstr(errb, "dog_128x96.png") && strstr(errb, "limit of 1000 pixels"),
+               "--max-pixels 1000 (rc %d): %s", rc, errb);
 
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd)) {}

@@ -21,8 +21,8 @@ static void check_head(const char *file, vssm_seg_head_kind kind) {
     vssm_seg_head_config cfg;
     memset(&cfg, 0, sizeof cfg);
     TEST_REQUIRE(vssm_seg_head_config_infer(src, "decode_head.", &cfg, &err) == VSSM_OK, "infer: %s", err.msg);
-    TEST_CHECK(cfg.kind == kind && cfg.channels == 8 && cfg.num_classes == 5, "%s: kind %d channels %d classes %d", file,
-               cfg.kind, cfg.channels, cfg.num_classes);
+    TEST_CHECK(cfg.kind == kind && cfg.channels == 8 && cfg.num_classes == 5, "%s: kind %d channels %d classes %d",
+               file, cfg.kind, cfg.channels, cfg.num_classes);
     if (kind == VSSM_SEG_HEAD_UPER)
         TEST_CHECK(cfg.n_pool == 4 && cfg.pool_scales[3] == 6, "pool scales 1,2,3,6 (n %d)", cfg.n_pool);
     vssm_tensor f[4], ref;
@@ -46,7 +46,8 @@ static void check_head(const char *file, vssm_seg_head_kind kind) {
     vssm_seg_head_free(h);
     vssm_seg_head_config bad = cfg;
     bad.in_channels[0] += 1;
-    TEST_CHECK(vssm_seg_head_load(&h, ctx, &bad, src, "decode_head.", &err) == VSSM_ERR_SHAPE && strstr(err.msg, "decode_head."),
+    TEST_CHECK(vssm_seg_head_load(&h, ctx, &bad, src, "decode_head.", &err) == VSSM_ERR_SHAPE &&
+                   strstr(err.msg, "decode_head."),
                "a shape mismatch names the tensor: %s", err.msg);
     free(out);
     vssm_ctx_free(ctx);

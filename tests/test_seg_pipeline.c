@@ -24,10 +24,12 @@ static void test_cv2_resize(void) {
         vssm_weights_get(w, a, &ts, &err);
         vssm_weights_get(w, b, &td, &err);
         vssm_image src = {(int)ts.shape[1], (int)ts.shape[0], 3, ts.data}, dst = {0};
-        TEST_REQUIRE(vssm_image_resize_cv2(&src, (int)td.shape[1], (int)td.shape[0], &dst, &err) == VSSM_OK, "%s", err.msg);
+        TEST_REQUIRE(vssm_image_resize_cv2(&src, (int)td.shape[1], (int)td.shape[0], &dst, &err) == VSSM_OK, "%s",
+                     err.msg);
         int diff = 0;
         for (int64_t k = 0; k < vssm_tensor_numel(&td); k++) diff += dst.data[k] != ((uint8_t *)td.data)[k];
-        TEST_CHECK(diff == 0, "cv2 INTER_LINEAR %dx%d -> %dx%d: %d bytes differ from OpenCV", src.w, src.h, dst.w, dst.h, diff);
+        TEST_CHECK(diff == 0, "cv2 INTER_LINEAR %dx%d -> %dx%d: %d bytes differ from OpenCV", src.w, src.h, dst.w,
+                   dst.h, diff);
         vssm_image_free(&dst);
     }
     vssm_weights_close(w);
@@ -66,7 +68,8 @@ static void test_checkpoint_pipeline(void) {
                    vssm_segmenter_head_config(sg)->channels == 16,
                "UPerHead 16 ch, 5 classes (auxiliary head ignored)");
     vssm_seg_preprocess pp = vssm_segmenter_get_preprocess(sg);
-    TEST_CHECK(pp.scale_long == 2048 && pp.scale_short == 512 && pp.mode == VSSM_SEG_MODE_WHOLE, "mmseg ADE20K test defaults");
+    TEST_CHECK(pp.scale_long == 2048 && pp.scale_short == 512 && pp.mode == VSSM_SEG_MODE_WHOLE,
+               "mmseg ADE20K test defaults");
     char *pr = test_data_path("seg/pipeline.safetensors");
     vssm_weights *w;
     TEST_REQUIRE(vssm_weights_open(&w, pr, NULL, &err) == VSSM_OK, "%s", err.msg);
@@ -81,8 +84,8 @@ static void test_checkpoint_pipeline(void) {
     float *lg = malloc(n * sizeof(float)), *ref_w = malloc(n * sizeof(float)), *ref_s = malloc(n * sizeof(float));
     uint8_t *lab = malloc(npx);
     /* copies: safetensors data after the u8 image need not be 4-byte aligned */
-    TEST_REQUIRE(vssm_tensor_numel(&tw) == (int64_t)n && vssm_tensor_numel(&ts) == (int64_t)n && vssm_tensor_to_f32(&tw, ref_w, &err) == VSSM_OK &&
-                     vssm_tensor_to_f32(&ts, ref_s, &err) == VSSM_OK,
+    TEST_REQUIRE(vssm_tensor_numel(&tw) == (int64_t)n && vssm_tensor_numel(&ts) == (int64_t)n &&
+                     vssm_tensor_to_f32(&tw, ref_w, &err) == VSSM_OK && vssm_tensor_to_f32(&ts, ref_s, &err) == VSSM_OK,
                  "reference logits: %s", err.msg);
 
     pp.scale_long = 64, pp.scale_short = 40;

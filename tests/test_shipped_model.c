@@ -16,8 +16,9 @@ int main(void) {
     vssm_err err = {0};
     vssm_weights *w = NULL;
     TEST_REQUIRE(vssm_weights_open(&w, MODEL, NULL, &err) == VSSM_OK, "open: %s", err.msg);
-    const char *keys[] = {"arch", "forward_type", "dims", "depths", "ssm_ratio", "d_state", "dt_rank", "mlp_ratio",
-                          "num_classes", "in_chans", "labels", "resize", "crop", "interpolation", "mean", "std"};
+    const char *keys[] = {"arch",    "forward_type",  "dims",        "depths",   "ssm_ratio", "d_state",
+                          "dt_rank", "mlp_ratio",     "num_classes", "in_chans", "labels",    "resize",
+                          "crop",    "interpolation", "mean",        "std"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         TEST_CHECK(vssm_weights_meta(w, keys[i]) != NULL, "metadata key '%s' present", keys[i]);
     vssm_weights_close(w);
@@ -27,17 +28,20 @@ int main(void) {
     vssm_classifier *clf;
     TEST_REQUIRE(vssm_classifier_load(&clf, ctx, MODEL, NULL, &err) == VSSM_OK, "load: %s", err.msg);
     TEST_CHECK(vssm_classifier_classes(clf) == 10, "10 classes");
-    TEST_CHECK(vssm_classifier_label(clf, 9) && !strcmp(vssm_classifier_label(clf, 9), "Ankle boot"), "labels from metadata");
+    TEST_CHECK(vssm_classifier_label(clf, 9) && !strcmp(vssm_classifier_label(clf, 9), "Ankle boot"),
+               "labels from metadata");
 
     char *rp = test_data_path("fashion/ref.safetensors");
     vssm_weights *ref = NULL;
     TEST_REQUIRE(vssm_safetensors_open(&ref, rp, &err) == VSSM_OK, "open ref: %s", err.msg);
     vssm_tensor x, lg;
-    TEST_REQUIRE(vssm_weights_get(ref, "input", &x, &err) == VSSM_OK && vssm_weights_get(ref, "logits", &lg, &err) == VSSM_OK,
+    TEST_REQUIRE(vssm_weights_get(ref, "input", &x, &err) == VSSM_OK &&
+                     vssm_weights_get(ref, "logits", &lg, &err) == VSSM_OK,
                  "ref tensors");
     const int B = (int)x.shape[0], C = (int)x.shape[1], H = (int)x.shape[2], W = (int)x.shape[3];
     TEST_REQUIRE(C == 3 && lg.shape[0] == B && lg.shape[1] == 10, "ref shapes");
-    float *xs = malloc((size_t)B * C * H * W * 4), *nhwc = malloc((size_t)B * C * H * W * 4), *ref_l = malloc((size_t)B * 10 * 4);
+    float *xs = malloc((size_t)B * C * H * W * 4), *nhwc = malloc((size_t)B * C * H * W * 4),
+          *ref_l = malloc((size_t)B * 10 * 4);
     float *logits = malloc((size_t)B * 10 * 4);
     vssm_tensor_to_f32(&x, xs, &err);
     vssm_tensor_to_f32(&lg, ref_l, &err);
@@ -62,8 +66,9 @@ int main(void) {
         snprintf(path, sizeof path, "%s/%s", VSSM_SOURCE_DIR, cJSON_GetArrayItem(files, b)->valuestring);
         vssm_image im = {0};
         int ow, oh;
-        ok = vssm_image_load(&im, path, NULL, &err) == VSSM_OK && vssm_preprocess_output_size(&pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK &&
-             ow == W && oh == H && vssm_preprocess(&im, &pp, mine + (size_t)b * H * W * 3, &err) == VSSM_OK;
+        ok = vssm_image_load(&im, path, NULL, &err) == VSSM_OK &&
+             vssm_preprocess_output_size(&pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK && ow == W && oh == H &&
+             vssm_preprocess(&im, &pp, mine + (size_t)b * H * W * 3, &err) == VSSM_OK;
         TEST_CHECK(ok, "%s: %s", path, err.msg);
         vssm_image_free(&im);
     }
@@ -76,7 +81,12 @@ int main(void) {
         printf("  shipped model, from PNG files: preprocessing rel err %.2e, logits rel err %.2e\n", ex, e);
     }
     cJSON_Delete(files);
-    free(xs); free(nhwc); free(ref_l); free(logits); free(mine); free(rp);
+    free(xs);
+    free(nhwc);
+    free(ref_l);
+    free(logits);
+    free(mine);
+    free(rp);
     vssm_weights_close(ref);
     vssm_classifier_free(clf);
     vssm_ctx_free(ctx);

@@ -14,7 +14,7 @@
 #include "vssm/reid.h"
 #include "vssm/vssm.h"
 
-#pragma GCC diagnostic ignored "-Wformat-truncation"   /* command strings are short */
+#pragma GCC diagnostic ignored "-Wformat-truncation" /* command strings are short */
 
 static const char *MODEL = VSSM_SOURCE_DIR "/weights/reid_demo/vmamba_reid_demo.safetensors";
 static const char *REF = VSSM_SOURCE_DIR "/weights/reid_demo/ref.safetensors";
@@ -23,8 +23,8 @@ static float *tensor_f32(vssm_weights *w, const char *name, int64_t n0, int64_t 
     vssm_tensor t;
     vssm_err err = {0};
     TEST_REQUIRE(vssm_weights_get(w, name, &t, &err) == VSSM_OK, "ref tensor %s: %s", name, err.msg);
-    TEST_REQUIRE(t.ndim == 2 && t.shape[0] == n0 && t.shape[1] == n1, "ref tensor %s is (%lld, %lld)", name, (long long)n0,
-                 (long long)n1);
+    TEST_REQUIRE(t.ndim == 2 && t.shape[0] == n0 && t.shape[1] == n1, "ref tensor %s is (%lld, %lld)", name,
+                 (long long)n0, (long long)n1);
     float *p = malloc((size_t)(n0 * n1) * sizeof(float));
     TEST_REQUIRE(p && vssm_tensor_to_f32(&t, p, &err) == VSSM_OK, "%s: %s", name, err.msg);
     return p;
@@ -34,8 +34,9 @@ int main(void) {
     vssm_err err = {0};
     vssm_weights *w = NULL;
     TEST_REQUIRE(vssm_weights_open(&w, MODEL, NULL, &err) == VSSM_OK, "open: %s", err.msg);
-    const char *keys[] = {"arch", "forward_type", "dims", "depths", "ssm_ratio", "d_state", "dt_rank", "mlp_ratio", "num_classes",
-                          "in_chans", "resize", "crop", "interpolation", "mean", "std", "task", "reid_l2norm", "train_command"};
+    const char *keys[] = {"arch",          "forward_type", "dims",        "depths",   "ssm_ratio",   "d_state",
+                          "dt_rank",       "mlp_ratio",    "num_classes", "in_chans", "resize",      "crop",
+                          "interpolation", "mean",         "std",         "task",     "reid_l2norm", "train_command"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         TEST_CHECK(vssm_weights_meta(w, keys[i]) != NULL, "metadata key '%s' present", keys[i]);
     vssm_weights_close(w);
@@ -72,15 +73,17 @@ int main(void) {
     int same_px = 1;
     for (int b = 0; b < B; b++) {
         char path[1024];
-        snprintf(path, sizeof path, "%s/weights/reid_demo/sample/%s", VSSM_SOURCE_DIR, cJSON_GetArrayItem(files, b)->valuestring);
+        snprintf(path, sizeof path, "%s/weights/reid_demo/sample/%s", VSSM_SOURCE_DIR,
+                 cJSON_GetArrayItem(files, b)->valuestring);
         vssm_image im = {0};
         int ow, oh;
-        TEST_REQUIRE(vssm_image_load(&im, path, NULL, &err) == VSSM_OK && vssm_preprocess_output_size(&pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK &&
-                         ow == S && oh == S && vssm_preprocess(&im, &pp, x + b * per, &err) == VSSM_OK,
+        TEST_REQUIRE(vssm_image_load(&im, path, NULL, &err) == VSSM_OK &&
+                         vssm_preprocess_output_size(&pp, im.w, im.h, &ow, &oh, &err) == VSSM_OK && ow == S &&
+                         oh == S && vssm_preprocess(&im, &pp, x + b * per, &err) == VSSM_OK,
                      "%s: %s", path, err.msg);
         const uint8_t *rp = (const uint8_t *)px.data + b * per;
         same_px &= im.w == S && im.h == S && im.c == 3 && !memcmp(im.data, rp, per);
-        for (size_t i = 0; i < per; i++)   /* ToTensor + Normalize of PIL's pixels, in float32 */
+        for (size_t i = 0; i < per; i++) /* ToTensor + Normalize of PIL's pixels, in float32 */
             want[b * per + i] = ((float)rp[i] / 255.f - pp.mean[i % 3]) / pp.std[i % 3];
         vssm_image_free(&im);
     }
@@ -93,16 +96,18 @@ int main(void) {
     TEST_REQUIRE(vssm_reid_model_forward(m_raw, x, B, S, S, emb, &err) == VSSM_OK, "forward: %s", err.msg);
     double e2 = test_rel_err(emb, e_ref, (size_t)B * D);
     TEST_CHECK(e2 <= 1e-4, "BNNeck embeddings (no L2) from the JPEG files: rel err %.3g", e2);
-    printf("  shipped re-ID model, %d JPEGs: preprocessing rel err %.2e, embeddings rel err %.2e (L2) %.2e (BNNeck)\n", B, ex,
-           e1, e2);
+    printf("  shipped re-ID model, %d JPEGs: preprocessing rel err %.2e, embeddings rel err %.2e (L2) %.2e (BNNeck)\n",
+           B, ex, e1, e2);
 
     /* the command line on the sample tree (query/, bounding_box_test/): rows are sorted by
      * path within each split, so the features file's rows are ref rows in that order */
     char cmd[2048], out[8192], errb[8192], dir[] = "/tmp/vssm_reid_demo_XXXXXX", fp[128];
     TEST_REQUIRE(mkdtemp(dir), "mkdtemp");
     snprintf(fp, sizeof fp, "%s/feats.safetensors", dir);
-    snprintf(cmd, sizeof cmd, "'%s' reid extract --weights weights/reid_demo/vmamba_reid_demo.safetensors --data "
-             "weights/reid_demo/sample --out '%s'", VSSM_BIN, fp);
+    snprintf(cmd, sizeof cmd,
+             "'%s' reid extract --weights weights/reid_demo/vmamba_reid_demo.safetensors --data "
+             "weights/reid_demo/sample --out '%s'",
+             VSSM_BIN, fp);
     int rc = test_run_cmd(cmd, out, sizeof out, errb, sizeof errb);
     TEST_REQUIRE(rc == 0, "reid extract exits 0 (got %d): %s", rc, errb);
     vssm_reid_features f;
@@ -111,7 +116,7 @@ int main(void) {
                  (long long)f.dim);
     int rows_ok = 1;
     double ecli = 0;
-    for (int b = 0; b < B; b++) {   /* row k of its split: k = files of the split that sort before it */
+    for (int b = 0; b < B; b++) { /* row k of its split: k = files of the split that sort before it */
         const char *name = cJSON_GetArrayItem(files, b)->valuestring;
         int q = !strncmp(name, "query/", 6), k = 0;
         for (int j = 0; j < B; j++) {
@@ -119,7 +124,10 @@ int main(void) {
             const int oq = strncmp(o, "query/", 6) == 0;
             k += oq == q && strcmp(o, name) < 0;
         }
-        if ((q && k >= f.nq) || (!q && k >= f.ng)) { rows_ok = 0; break; }
+        if ((q && k >= f.nq) || (!q && k >= f.ng)) {
+            rows_ok = 0;
+            break;
+        }
         double e = test_rel_err((q ? f.query : f.gallery) + (size_t)k * D, e_ref_l2 + (size_t)b * D, (size_t)D);
         if (e > ecli) ecli = e;
     }
@@ -128,13 +136,18 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "'%s' eval reid --features '%s' --json", VSSM_BIN, fp);
     rc = test_run_cmd(cmd, out, sizeof out, errb, sizeof errb);
     cJSON *j = rc == 0 ? cJSON_Parse(out) : NULL;
-    TEST_CHECK(j && cJSON_GetObjectItem(j, "mAP") && cJSON_GetObjectItem(j, "valid_queries"), "eval reid --json: %s %s", out, errb);
+    TEST_CHECK(j && cJSON_GetObjectItem(j, "mAP") && cJSON_GetObjectItem(j, "valid_queries"), "eval reid --json: %s %s",
+               out, errb);
     cJSON_Delete(j);
     remove(fp);
     rmdir(dir);
 
     cJSON_Delete(files);
-    free(x); free(want); free(emb); free(e_ref); free(e_ref_l2);
+    free(x);
+    free(want);
+    free(emb);
+    free(e_ref);
+    free(e_ref_l2);
     vssm_weights_close(ref);
     vssm_reid_model_free(m);
     vssm_reid_model_free(m_raw);

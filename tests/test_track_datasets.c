@@ -11,7 +11,9 @@
 #include "testutil.h"
 #include "vssm/track.h"
 
-static int box_eq(vssm_box a, double x, double y, double w, double h) { return a.x == x && a.y == y && a.w == w && a.h == h; }
+static int box_eq(vssm_box a, double x, double y, double w, double h) {
+    return a.x == x && a.y == y && a.w == w && a.h == h;
+}
 
 static void test_otb(void) {
     vssm_err err = {0};
@@ -24,7 +26,8 @@ static void test_otb(void) {
         vssm_seq s;
         TEST_REQUIRE(vssm_seq_load(&s, dirs[k], VSSM_SEQ_FORMAT_OTB, &err) == VSSM_OK, "%s", err.msg);
         TEST_CHECK(s.n_gt == 3, "%s: 3 boxes, blank line skipped (%d)", s.name, s.n_gt);
-        TEST_CHECK(box_eq(s.gt[0], 1, 2, 30, 40) && box_eq(s.gt[2], 9, 10, 32, 42), "%s: boxes as written (1-based, unconverted)", s.name);
+        TEST_CHECK(box_eq(s.gt[0], 1, 2, 30, 40) && box_eq(s.gt[2], 9, 10, 32, 42),
+                   "%s: boxes as written (1-based, unconverted)", s.name);
         TEST_CHECK(!s.visible && !s.cover && s.n_frames == 0, "%s: no labels, no frames", s.name);
         vssm_seq_free(&s);
     }
@@ -33,9 +36,11 @@ static void test_otb(void) {
     /* a line with 3 numbers: named with file and line */
     char *bad = test_data_path("track/readers/bad/Short");
     vssm_seq s;
-    TEST_CHECK(vssm_seq_load(&s, bad, VSSM_SEQ_FORMAT_OTB, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "groundtruth_rect.txt:2") &&
-                   strstr(err.msg, "4 numbers"), "malformed line named: %s", err.msg);
-    TEST_CHECK(vssm_seq_load(&s, "/nonexistent/seq", VSSM_SEQ_FORMAT_OTB, &err) == VSSM_ERR_IO && strstr(err.msg, "/nonexistent/seq"),
+    TEST_CHECK(vssm_seq_load(&s, bad, VSSM_SEQ_FORMAT_OTB, &err) == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "groundtruth_rect.txt:2") && strstr(err.msg, "4 numbers"),
+               "malformed line named: %s", err.msg);
+    TEST_CHECK(vssm_seq_load(&s, "/nonexistent/seq", VSSM_SEQ_FORMAT_OTB, &err) == VSSM_ERR_IO &&
+                   strstr(err.msg, "/nonexistent/seq"),
                "missing folder named: %s", err.msg);
     free(bad);
 }
@@ -81,7 +86,8 @@ static void test_got10k(void) {
     vssm_seq_list_free(dirs, n);
     free(root);
     char *otb = test_data_path("track/readers/otb");
-    TEST_CHECK(vssm_seq_list(otb, VSSM_SEQ_FORMAT_GOT10K, &dirs, &n, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "no sequences"),
+    TEST_CHECK(vssm_seq_list(otb, VSSM_SEQ_FORMAT_GOT10K, &dirs, &n, &err) == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "no sequences"),
                "wrong layout named: %s", err.msg);
     free(otb);
 }
@@ -131,7 +137,8 @@ static void test_frames_and_writer(void) {
     TEST_CHECK(vssm_boxes_read(p, &rb, &n, &err) == VSSM_OK && n == 3 && box_eq(rb[2], -4, 7, 1, 1), "read back");
     free(rb);
     snprintf(p, sizeof p, "%s/nodir/out.txt", dir);
-    TEST_CHECK(vssm_boxes_write(p, b, 3, &err) == VSSM_ERR_IO && strstr(err.msg, "nodir"), "unwritable path named: %s", err.msg);
+    TEST_CHECK(vssm_boxes_write(p, b, 3, &err) == VSSM_ERR_IO && strstr(err.msg, "nodir"), "unwritable path named: %s",
+               err.msg);
     /* clean up */
     for (int i = 1; i <= 4; i++) {
         snprintf(p, sizeof p, "%s/%04d.jpg", img, i);

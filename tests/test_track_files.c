@@ -30,7 +30,8 @@ static void test_box_count(void) {
     TEST_REQUIRE(fclose(f) == 0, "write %s", p);
     vssm_box *b = NULL;
     int n = -1;
-    TEST_CHECK(vssm_boxes_read(p, &b, &n, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "many.txt") && strstr(err.msg, "more than"),
+    TEST_CHECK(vssm_boxes_read(p, &b, &n, &err) == VSSM_ERR_FORMAT && strstr(err.msg, "many.txt") &&
+                   strstr(err.msg, "more than"),
                "more than VSSM_BOXES_MAX boxes refused, named: %s", err.msg);
     TEST_CHECK(!b && n == 0, "nothing returned");
     free(b);
@@ -83,8 +84,8 @@ static void test_outputs(void) {
     TEST_CHECK(count_entries(dir) == 6, "3 outputs + 3 blockers, no temp file left (%d entries)", count_entries(dir));
     /* a failed write leaves nothing behind and names the path */
     snprintf(p, sizeof p, "%s/nodir/plot.svg", dir);
-    TEST_CHECK(vssm_track_plot(p, &c, 1, NULL, 0, "t", &err) == VSSM_ERR_IO && strstr(err.msg, "nodir/plot.svg"), "unwritable named: %s",
-               err.msg);
+    TEST_CHECK(vssm_track_plot(p, &c, 1, NULL, 0, "t", &err) == VSSM_ERR_IO && strstr(err.msg, "nodir/plot.svg"),
+               "unwritable named: %s", err.msg);
     for (int k = 0; k < 3; k++) {
         snprintf(blocker, sizeof blocker, "%s/%s.tmp%ld", dir, names[k], (long)getpid());
         rmdir(blocker);

@@ -20,7 +20,9 @@
 #define PS 40
 
 static void paste(vssm_image *dst, const vssm_image *src, int sx, int sy, int dx, int dy) {
-    for (int y = 0; y < PS; y++) memcpy(dst->data + ((size_t)(dy + y) * dst->w + dx) * 3, src->data + ((size_t)(sy + y) * src->w + sx) * 3, PS * 3);
+    for (int y = 0; y < PS; y++)
+        memcpy(dst->data + ((size_t)(dy + y) * dst->w + dx) * 3, src->data + ((size_t)(sy + y) * src->w + sx) * 3,
+               PS * 3);
 }
 
 /* A Vim whose tokens are local image descriptors: random weights (vssm_random_source) but
@@ -67,13 +69,16 @@ static void follow(vssm_tracker *t, vssm_image *frame, const vssm_image *bg, con
         float score;
         TEST_REQUIRE(vssm_tracker_update(t, frame, &out, &score, &err) == VSSM_OK, "%s", err.msg);
         double iou = vssm_box_iou(out, truth);
-        if (iou < 0.5) printf("  frame %d: (%.1f, %.1f, %.1f, %.1f) truth (%d, %d) IoU %.3f score %.3f\n", i, out.x, out.y, out.w, out.h, x, y, iou, score);
+        if (iou < 0.5)
+            printf("  frame %d: (%.1f, %.1f, %.1f, %.1f) truth (%d, %d) IoU %.3f score %.3f\n", i, out.x, out.y, out.w,
+                   out.h, x, y, iou, score);
         sum += iou;
         worst = iou < worst ? iou : worst;
         TEST_CHECK(score >= -1.0001f && score <= 1.0001f, "score is a cosine (%g)", score);
     }
     double mean = sum / (FRAMES - 1);
-    printf("  %s, patch moving (%+d, %+d) px a frame, %d frames: mean IoU %.3f, worst %.3f\n", what, dx, dy, FRAMES, mean, worst);
+    printf("  %s, patch moving (%+d, %+d) px a frame, %d frames: mean IoU %.3f, worst %.3f\n", what, dx, dy, FRAMES,
+           mean, worst);
     TEST_CHECK(mean >= min_mean, "%s: the tracker follows the patch: mean IoU %.3f >= %.2f", what, mean, min_mean);
     TEST_CHECK(worst >= min_worst, "%s: never lost: worst IoU %.3f >= %.2f", what, worst, min_worst);
 }
@@ -84,13 +89,14 @@ int main(void) {
     co.n_threads = 2;
     vssm_ctx *ctx;
     TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK, "%s", err.msg);
-    char *wp = test_data_path("cli/tiny_cls.safetensors"), *vp = test_data_path("vim/sq_b2.safetensors"), *bp = test_data_path("images/dog_400x300_420.jpg"),
-         *pp_ = test_data_path("images/eagle_387x256_444.jpg");
+    char *wp = test_data_path("cli/tiny_cls.safetensors"), *vp = test_data_path("vim/sq_b2.safetensors"),
+         *bp = test_data_path("images/dog_400x300_420.jpg"), *pp_ = test_data_path("images/eagle_387x256_444.jpg");
     vssm_vmamba *m;
     vssm_preprocess_params pp;
     TEST_REQUIRE(vssm_vmamba_load_file(&m, ctx, wp, NULL, NULL, &pp, &err) == VSSM_OK, "%s", err.msg);
     vssm_image bg = {0}, src = {0}, frame = {0};
-    TEST_REQUIRE(vssm_image_load(&bg, bp, NULL, &err) == VSSM_OK && vssm_image_load(&src, pp_, NULL, &err) == VSSM_OK, "%s", err.msg);
+    TEST_REQUIRE(vssm_image_load(&bg, bp, NULL, &err) == VSSM_OK && vssm_image_load(&src, pp_, NULL, &err) == VSSM_OK,
+                 "%s", err.msg);
     TEST_REQUIRE(vssm_image_alloc(&frame, bg.w, bg.h, 3, &err) == VSSM_OK, "%s", err.msg);
 
     vssm_tracker_config cfg = vssm_tracker_config_default();
@@ -102,18 +108,23 @@ int main(void) {
     vssm_box out;
     TEST_CHECK(vssm_tracker_update(t, &frame, &out, NULL, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "init"),
                "update before init: %s", err.msg);
-    TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){10, 10, 0, 20}, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "w, h > 0"),
+    TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){10, 10, 0, 20}, &err) == VSSM_ERR_INVALID_ARG &&
+                   strstr(err.msg, "w, h > 0"),
                "zero-width init box: %s", err.msg);
-    TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){10, 10, 20, -3}, &err) == VSSM_ERR_INVALID_ARG, "negative height refused");
+    TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){10, 10, 20, -3}, &err) == VSSM_ERR_INVALID_ARG,
+               "negative height refused");
     TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){NAN, 10, 20, 20}, &err) == VSSM_ERR_INVALID_ARG, "NaN refused");
-    TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){500, 10, 20, 20}, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "outside"),
+    TEST_CHECK(vssm_tracker_init(t, &frame, (vssm_box){500, 10, 20, 20}, &err) == VSSM_ERR_INVALID_ARG &&
+                   strstr(err.msg, "outside"),
                "box outside the frame: %s", err.msg);
     vssm_image empty = {0};
-    TEST_CHECK(vssm_tracker_init(t, &empty, (vssm_box){10, 10, 20, 20}, &err) == VSSM_ERR_INVALID_ARG, "empty frame refused");
+    TEST_CHECK(vssm_tracker_init(t, &empty, (vssm_box){10, 10, 20, 20}, &err) == VSSM_ERR_INVALID_ARG,
+               "empty frame refused");
     vssm_tracker_config badc = cfg;
     badc.search_size = 64;
     vssm_tracker *t2 = NULL;
-    TEST_CHECK(vssm_tracker_new(&t2, m, &pp, &badc, &err) == VSSM_ERR_INVALID_ARG && !t2, "search smaller than template: %s", err.msg);
+    TEST_CHECK(vssm_tracker_new(&t2, m, &pp, &badc, &err) == VSSM_ERR_INVALID_ARG && !t2,
+               "search smaller than template: %s", err.msg);
 
     follow(t, &frame, &bg, &src, 6, 3, "tiny VMamba", 0.6, 0.3);
     vssm_tracker_free(t);
@@ -125,9 +136,9 @@ int main(void) {
     TEST_REQUIRE(vssm_crop_feats_new_backbone(&cf, vb, &pp, 0, &err) == VSSM_OK, "%s", err.msg);
     int hs, ws, c, stride;
     vssm_crop_feats_shape(cf, 72, &hs, &ws, &c, &stride);
-    TEST_CHECK(hs == 4 && ws == 4 && c == 8 && stride == 16, "a 72 px crop on a Vim: 4x4x8 tokens at stride 16 (%dx%dx%d, %d)", hs, ws,
-               c, stride);
-    vssm_crop_info ci = {10, 20, 128, 64, 0.5};   /* a 128 px square at (10, 20) resized to 64 */
+    TEST_CHECK(hs == 4 && ws == 4 && c == 8 && stride == 16,
+               "a 72 px crop on a Vim: 4x4x8 tokens at stride 16 (%dx%dx%d, %d)", hs, ws, c, stride);
+    vssm_crop_info ci = {10, 20, 128, 64, 0.5}; /* a 128 px square at (10, 20) resized to 64 */
     double ix, iy;
     vssm_crop_feats_cell_center(cf, &ci, 1, 2, &ix, &iy);
     TEST_CHECK(fabs(ix - (10 + 2 * 24.0)) < 1e-9 && fabs(iy - (20 + 2 * 40.0)) < 1e-9,
@@ -138,8 +149,8 @@ int main(void) {
     vssm_tracker_free(t);
     badc = cfg;
     badc.stage = 1;
-    TEST_CHECK(vssm_tracker_new_backbone(&t2, vb, &pp, &badc, &err) == VSSM_ERR_INVALID_ARG && !t2 && strstr(err.msg, "stage 1") &&
-                   strstr(err.msg, "Vision Mamba"),
+    TEST_CHECK(vssm_tracker_new_backbone(&t2, vb, &pp, &badc, &err) == VSSM_ERR_INVALID_ARG && !t2 &&
+                   strstr(err.msg, "stage 1") && strstr(err.msg, "Vision Mamba"),
                "a Vim has one stage: %s", err.msg);
     vssm_backbone_free(vb);
 

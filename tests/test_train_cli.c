@@ -91,7 +91,9 @@ static void test_output_is_a_model(void) {
     char m[512];
     snprintf(m, sizeof m, "%s/v.safetensors", tmp);
     TEST_REQUIRE(run("train --data " SAMPLE " --val " SAMPLE " --weights " W " --epochs 1 --batch 10 --lr 1e-4 "
-                     "--threads 2 --out %s%s", m, "") == 0, "a run with --val");
+                     "--threads 2 --out %s%s",
+                     m, "") == 0,
+                 "a run with --val");
     vssm_ctx *ctx = NULL;
     vssm_classifier *clf = NULL;
     vssm_err e = {0};
@@ -130,13 +132,14 @@ static int tensors_equal(vssm_weights *a, vssm_weights *b, const char *name) {
 static void test_linear_probe(void) {
     char d[512], cmd[2048], m[512];
     snprintf(d, sizeof d, "%s/three", tmp);
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r " SAMPLE "/1_Trouser " SAMPLE "/5_Sandal " SAMPLE "/8_Bag %s",
-             d, d);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp -r " SAMPLE "/1_Trouser " SAMPLE "/5_Sandal " SAMPLE "/8_Bag %s", d,
+             d);
     TEST_REQUIRE(system(cmd) == 0, "%s", cmd);
     snprintf(m, sizeof m, "%s/p.safetensors", tmp);
     snprintf(cmd, sizeof cmd,
              "train --data %s --val %s --weights " W " --freeze backbone --epochs 2 --batch 6 --lr 1e-2 "
-             "--threads 2 --out %s", d, d, m);
+             "--threads 2 --out %s",
+             d, d, m);
     TEST_REQUIRE(run(cmd, "", "") == 0, "a linear probe on 3 classes");
     vssm_weights *a = NULL, *b = NULL;
     vssm_err e = {0};
@@ -149,8 +152,8 @@ static void test_linear_probe(void) {
     }
     TEST_CHECK(diff == 0, "frozen: every tensor but the head's bit-identical to the start (%d differ)", diff);
     vssm_tensor h;
-    TEST_CHECK(vssm_weights_get(b, "classifier.head.weight", &h, &e) == VSSM_OK && h.shape[0] == 3 &&
-                   h.shape[1] == 256, "a new 3x256 head");
+    TEST_CHECK(vssm_weights_get(b, "classifier.head.weight", &h, &e) == VSSM_OK && h.shape[0] == 3 && h.shape[1] == 256,
+               "a new 3x256 head");
     const char *v = vssm_weights_meta(b, "val_top1");
     TEST_CHECK(v && atof(v) > 60.0, "the probe learned: val top-1 %s%% > 60%% (chance 33%%)", v ? v : "?");
     printf("  linear probe, 3 classes, 2 epochs: val top-1 %s%%\n", v ? v : "?");

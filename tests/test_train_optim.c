@@ -23,10 +23,12 @@ static vssm_weights *wf;
 static void get(const char *name, size_t n, void *dst, int f64) {
     vssm_tensor t;
     vssm_err err = {0};
-    TEST_REQUIRE(vssm_weights_get(wf, name, &t, &err) == VSSM_OK && (size_t)vssm_tensor_numel(&t) == n,
-                 "%s: %s", name, err.msg);
-    if (f64) memcpy(dst, t.data, n * sizeof(double));
-    else TEST_REQUIRE(vssm_tensor_to_f32(&t, dst, &err) == VSSM_OK, "%s: %s", name, err.msg);
+    TEST_REQUIRE(vssm_weights_get(wf, name, &t, &err) == VSSM_OK && (size_t)vssm_tensor_numel(&t) == n, "%s: %s", name,
+                 err.msg);
+    if (f64)
+        memcpy(dst, t.data, n * sizeof(double));
+    else
+        TEST_REQUIRE(vssm_tensor_to_f32(&t, dst, &err) == VSSM_OK, "%s: %s", name, err.msg);
 }
 
 int main(void) {
@@ -52,7 +54,8 @@ int main(void) {
     memcpy(ema, p, sizeof p);
     vssm_adamw o;
     TEST_REQUIRE(vssm_adamw_init(&o, FLAT, 0.9, 0.999, 1e-8, strtod(vssm_weights_meta(wf, "weight_decay"), NULL),
-                                 &err) == VSSM_OK, "adamw: %s", err.msg);
+                                 &err) == VSSM_OK,
+                 "adamw: %s", err.msg);
     const vssm_lr_schedule sched = {strtod(vssm_weights_meta(wf, "base_lr"), NULL),
                                     strtod(vssm_weights_meta(wf, "min_lr"), NULL),
                                     atoi(vssm_weights_meta(wf, "warmup")), steps};

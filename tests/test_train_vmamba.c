@@ -26,7 +26,10 @@ static float *get_f32(vssm_weights *wf, const char *name, size_t *n) {
     if (vssm_weights_get(wf, name, &t, &err) != VSSM_OK) return NULL;
     *n = (size_t)vssm_tensor_numel(&t);
     float *h = malloc(*n * sizeof(float));
-    if (h && vssm_tensor_to_f32(&t, h, &err) != VSSM_OK) { free(h); return NULL; }
+    if (h && vssm_tensor_to_f32(&t, h, &err) != VSSM_OK) {
+        free(h);
+        return NULL;
+    }
     return h;
 }
 
@@ -84,7 +87,8 @@ static void run_case(const char *file, int n_threads, float **grads, int64_t *ng
     size_t n1 = 0, nlog = 0;
     vssm_tensor lt;
     TEST_REQUIRE(vssm_weights_get(vf, "labels", &lt, &err) == VSSM_OK && lt.dtype == VSSM_DTYPE_I32 &&
-                     vssm_tensor_numel(&lt) == B && B <= 64, "%s: labels (I32, B)", file);
+                     vssm_tensor_numel(&lt) == B && B <= 64,
+                 "%s: labels (I32, B)", file);
     int32_t lab[64];
     memcpy(lab, lt.data, (size_t)B * sizeof(int32_t));
     float *ref_loss = get_f32(vf, "loss", &n1), *ref_logits = get_f32(vf, "logits", &nlog);

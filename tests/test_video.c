@@ -33,16 +33,23 @@ static vssm_status write_clip(const char *path, const char *codec, int fps, cons
     vssm_video_writer_opts o = {fps, 1, codec, 0};
     vssm_video_writer *w;
     vssm_status st = vssm_video_writer_open(&w, path, fr[0].w, fr[0].h, &o, &err);
-    if (st != VSSM_OK) { printf("  open %s: %s\n", path, err.msg); return st; }
+    if (st != VSSM_OK) {
+        printf("  open %s: %s\n", path, err.msg);
+        return st;
+    }
     if (used) snprintf(used, 32, "%s", vssm_video_writer_codec(w));
     for (int i = 0; i < n && st == VSSM_OK; i++) st = vssm_video_write(w, &fr[i], &err);
-    if (st != VSSM_OK) { vssm_video_writer_abort(w); printf("  write %s: %s\n", path, err.msg); return st; }
+    if (st != VSSM_OK) {
+        vssm_video_writer_abort(w);
+        printf("  write %s: %s\n", path, err.msg);
+        return st;
+    }
     st = vssm_video_writer_close(w, &err);
     if (st != VSSM_OK) printf("  close %s: %s\n", path, err.msg);
     return st;
 }
 
-static double psnr(const vssm_image *a, const vssm_image *b) {   /* over a's size, b may be larger */
+static double psnr(const vssm_image *a, const vssm_image *b) { /* over a's size, b may be larger */
     double se = 0;
     for (int y = 0; y < a->h; y++)
         for (int x = 0; x < a->w * 3; x++) {
@@ -80,13 +87,14 @@ static void check_read(const char *path, const vssm_image *fr, int n, int fps, d
     double worst = 99;
     while (vssm_video_read(r, &f, &got, &err) == VSSM_OK && got) {
         if (k < n) {
-            if (min_psnr < 0) exact &= f.image.w == fr[k].w && f.image.h == fr[k].h &&
-                                       !memcmp(f.image.data, fr[k].data, (size_t)fr[k].w * fr[k].h * 3);
+            if (min_psnr < 0)
+                exact &= f.image.w == fr[k].w && f.image.h == fr[k].h &&
+                         !memcmp(f.image.data, fr[k].data, (size_t)fr[k].w * fr[k].h * 3);
             else if (f.image.w >= fr[k].w && f.image.h >= fr[k].h) {
                 worst = fmin(worst, psnr(&fr[k], &f.image));
                 edges &= last_column_ok(&fr[k], &f.image);
-            }
-            else worst = 0;
+            } else
+                worst = 0;
         }
         times &= f.index == k && fabs(f.time_s - (double)k / fps) < 1e-9;
         k++;
@@ -94,7 +102,8 @@ static void check_read(const char *path, const vssm_image *fr, int n, int fps, d
     TEST_CHECK(err.status == VSSM_OK, "%s read to the end: %s", path, err.msg);
     TEST_CHECK(k == n, "%s: %d frames back (wrote %d)", path, k, n);
     TEST_CHECK(times, "%s: index k at time k/%d s for every frame", path, fps);
-    if (min_psnr < 0) TEST_CHECK(exact, "%s (%s): every frame back byte for byte", path, in->codec);
+    if (min_psnr < 0)
+        TEST_CHECK(exact, "%s (%s): every frame back byte for byte", path, in->codec);
     else {
         TEST_CHECK(worst >= min_psnr, "%s (%s): worst frame PSNR %.1f dB >= %.0f", path, in->codec, worst, min_psnr);
         TEST_CHECK(edges, "%s: the last column as close as the rest (no garbled edge)", path);
@@ -103,7 +112,7 @@ static void check_read(const char *path, const vssm_image *fr, int n, int fps, d
     vssm_video_close(r);
 }
 
-static int temp_files_left(void) {   /* outfile's PATH.XXXXXX names */
+static int temp_files_left(void) { /* outfile's PATH.XXXXXX names */
     DIR *d = opendir(tmp);
     int n = 0;
     struct dirent *e;
@@ -150,7 +159,7 @@ static void bad_inputs(const char *clip) {
         write_bytes(p, b, cuts[k]);
         vssm_status st = read_all(p, NULL, &nf, msg);
         printf("  cut at %zu of %zu bytes: %d frames, %s\n", cuts[k], n, nf, st == VSSM_OK ? "ok" : msg);
-        all_told &= st != VSSM_OK || nf == NF;   /* a cut in the trailing index loses no frame */
+        all_told &= st != VSSM_OK || nf == NF; /* a cut in the trailing index loses no frame */
         named &= st == VSSM_OK || strstr(msg, p) == msg;
     }
     TEST_CHECK(all_told, "every cut AVI is an error or gives all %d frames its header promises", NF);
@@ -161,7 +170,7 @@ static void bad_inputs(const char *clip) {
     TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(msg, "truncated") && nf > 0 && nf < NF,
                "half the file: its frames, then 'truncated' (%d frames): %s", nf, msg);
     unsigned s = 12345;
-    for (int k = 0; k < 8; k++) {   /* garbage over an eighth of the file, the header's last */
+    for (int k = 0; k < 8; k++) { /* garbage over an eighth of the file, the header's last */
         char *g = malloc(n);
         memcpy(g, b, n);
         size_t from = k < 7 ? n / 8 * (size_t)(k + 1) : 0;
@@ -213,7 +222,7 @@ static void draw_text(void) {
     }
     TEST_CHECK(on > 20 && dark > 50, "text pixels (%d) on a dark box (%d)", on, dark);
     TEST_CHECK(im.data[(29 * 80 + 79) * 3] == 200, "outside the box untouched");
-    vssm_image_draw_text(&im, -20, 25, "clipped \x01 text", red, 3);   /* must not write outside */
+    vssm_image_draw_text(&im, -20, 25, "clipped \x01 text", red, 3); /* must not write outside */
     vssm_image_free(&im);
 }
 
@@ -222,7 +231,8 @@ int main(void) {
     vssm_video_reader *r;
     if (!vssm_video_available()) {
         TEST_CHECK(vssm_video_open(&r, "x.mp4", NULL, &err) == VSSM_ERR_UNSUPPORTED &&
-                   strstr(err.msg, "without video support"), "a build without video says so: %s", err.msg);
+                       strstr(err.msg, "without video support"),
+                   "a build without video says so: %s", err.msg);
         draw_text();
         test_finish("test_video");
         test_skip("built without video support");
@@ -231,26 +241,26 @@ int main(void) {
     TEST_REQUIRE(mkdtemp(tmp), "mkdtemp");
     load_fixture();
     char p[128], used[32] = "";
-    snprintf(p, sizeof p, "%s/clip.mkv", tmp);   /* lossless: FFV1 in Matroska, PNG in AVI */
+    snprintf(p, sizeof p, "%s/clip.mkv", tmp); /* lossless: FFV1 in Matroska, PNG in AVI */
     TEST_REQUIRE(write_clip(p, "ffv1", 10, frames, NF, NULL) == VSSM_OK, "write %s", p);
     check_read(p, frames, NF, 10, -1);
     snprintf(p, sizeof p, "%s/clip_png.avi", tmp);
     TEST_CHECK(write_clip(p, "png", 5, frames, NF, NULL) == VSSM_OK, "write %s", p);
     check_read(p, frames, NF, 5, -1);
-    snprintf(p, sizeof p, "%s/clip.mp4", tmp);   /* the default codec: H.264 where present */
+    snprintf(p, sizeof p, "%s/clip.mp4", tmp); /* the default codec: H.264 where present */
     TEST_CHECK(write_clip(p, NULL, 10, frames, NF, used) == VSSM_OK, "write %s", p);
     printf("  default encoder for .mp4: %s\n", used);
     check_read(p, frames, NF, 10, 30);
-    snprintf(p, sizeof p, "%s/clip.avi", tmp);   /* MPEG-4 part 2 */
+    snprintf(p, sizeof p, "%s/clip.avi", tmp); /* MPEG-4 part 2 */
     TEST_CHECK(write_clip(p, "mpeg4", 10, frames, NF, NULL) == VSSM_OK, "write %s", p);
     check_read(p, frames, NF, 10, 28);
-    vssm_image odd[NF];   /* 33x21: padded to 34x22 for 4:2:0; a stride that is not a multiple of 16 */
+    vssm_image odd[NF]; /* 33x21: padded to 34x22 for 4:2:0; a stride that is not a multiple of 16 */
     for (int i = 0; i < NF; i++) {
         TEST_REQUIRE(vssm_image_alloc(&odd[i], 33, 21, 3, &err) == VSSM_OK, "alloc");
         for (int y = 0; y < 21; y++)
             memcpy(odd[i].data + y * 33 * 3, frames[i].data + ((size_t)(y + 30) * frames[i].w + 40) * 3, 99);
     }
-    snprintf(p, sizeof p, "%s/odd.avi", tmp);   /* MJPEG (4:2:0 blurs the tiny object's colour edges: 15 dB) */
+    snprintf(p, sizeof p, "%s/odd.avi", tmp); /* MJPEG (4:2:0 blurs the tiny object's colour edges: 15 dB) */
     TEST_CHECK(write_clip(p, "mjpeg", 10, odd, NF, NULL) == VSSM_OK, "write %s (33x21)", p);
     check_read(p, odd, NF, 10, 15);
     TEST_CHECK(temp_files_left() == 0, "no temp file left beside the outputs");
@@ -258,7 +268,10 @@ int main(void) {
     bad_inputs(p);
     refusals();
     draw_text();
-    for (int i = 0; i < NF; i++) { vssm_image_free(&frames[i]); vssm_image_free(&odd[i]); }
+    for (int i = 0; i < NF; i++) {
+        vssm_image_free(&frames[i]);
+        vssm_image_free(&odd[i]);
+    }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) printf("  could not remove %s\n", tmp);

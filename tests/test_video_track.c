@@ -69,8 +69,8 @@ static void same_boxes(const char *dir, const char *clip, const char *init, int 
     for (const char *p = tb; *p; p++) lines += *p == '\n';
     TEST_CHECK(lines == n, "%s: %d result lines (want %d)", what, lines, n);
     TEST_CHECK(*ta && !strcmp(ta, tb), "%s: --video and --seq give the same results file", what);
-    TEST_CHECK(*js && !strcmp(js, jv), "%s: and the same boxes and scores to 3 / 4 decimals in --json:\n%.300s\nvs\n%.300s",
-               what, js, jv);
+    TEST_CHECK(*js && !strcmp(js, jv),
+               "%s: and the same boxes and scores to 3 / 4 decimals in --json:\n%.300s\nvs\n%.300s", what, js, jv);
     free(ta);
     free(tb);
 }
@@ -134,7 +134,7 @@ static void fixture(void) {
 
 static void truncated(void) {
     char clip[128], cut[128], res[128];
-    snprintf(clip, sizeof clip, "%s/fixture.mkv", tmp);   /* made by fixture(): re-encode as AVI (a frame count) */
+    snprintf(clip, sizeof clip, "%s/fixture.mkv", tmp); /* made by fixture(): re-encode as AVI (a frame count) */
     snprintf(cut, sizeof cut, "%s/cut.avi", tmp);
     snprintf(res, sizeof res, "%s/cut.txt", tmp);
     vssm_err e = {0};
@@ -161,7 +161,8 @@ static void truncated(void) {
     char *t = slurp(res);
     int lines = 0;
     for (const char *p = t; *p; p++) lines += *p == '\n';
-    TEST_CHECK(rc == 1 && strstr(err, cut) && strstr(err, "truncated"), "a cut clip: exit 1 naming it (%d): %s", rc, err);
+    TEST_CHECK(rc == 1 && strstr(err, cut) && strstr(err, "truncated"), "a cut clip: exit 1 naming it (%d): %s", rc,
+               err);
     TEST_CHECK(lines > 0 && lines < 10, "the frames before the cut are kept (%d lines)", lines);
     free(t);
 }

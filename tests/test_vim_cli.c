@@ -24,7 +24,7 @@
 #include "vssm/seg_eval.h"
 #include "vssm/track.h"
 
-#pragma GCC diagnostic ignored "-Wformat-truncation"   /* command strings are short */
+#pragma GCC diagnostic ignored "-Wformat-truncation" /* command strings are short */
 
 static char tmp[64];
 static char out[1 << 16], errb[1 << 16];
@@ -58,8 +58,10 @@ static void check_labels(const char *dir, const char *what) {
         differ += m.data[i] != ref[i];
         if (margin[i] > 1e-4f) confident++, wrong += m.data[i] != ref[i];
     }
-    printf("  %s: %d of %d pixels differ from PyTorch (%d of %d with a top-2 margin > 1e-4)\n", what, differ, 128 * 96, wrong, confident);
-    TEST_CHECK(wrong == 0 && confident > 128 * 90, "%s: the labels equal the reference's (%d wrong of %d)", what, wrong, confident);
+    printf("  %s: %d of %d pixels differ from PyTorch (%d of %d with a top-2 margin > 1e-4)\n", what, differ, 128 * 96,
+           wrong, confident);
+    TEST_CHECK(wrong == 0 && confident > 128 * 90, "%s: the labels equal the reference's (%d wrong of %d)", what, wrong,
+               confident);
     TEST_CHECK(seen[0] && seen[1] && !seen[3], "%s: the map holds the reference's classes 0 and 1, nothing >= 3", what);
     free(margin);
     vssm_weights_close(wf);
@@ -70,7 +72,8 @@ static void check_labels(const char *dir, const char *what) {
 static void test_segment(void) {
     char cmd[2048], seg[128], conv[128], img[128];
     snprintf(seg, sizeof seg, "%s/seg", tmp);
-    snprintf(cmd, sizeof cmd, "'%s' segment --weights %s %s --threads 2 --overlay --out %s %s", VSSM_BIN, SEG, PIPE, seg, IMG);
+    snprintf(cmd, sizeof cmd, "'%s' segment --weights %s %s --threads 2 --overlay --out %s %s", VSSM_BIN, SEG, PIPE,
+             seg, IMG);
     int rc = run(cmd);
     TEST_CHECK(rc == 0 && strstr(out, "dog_128x96.png ->"), "segment with a Vim .pth exits 0 (got %d): %s", rc, errb);
     check_labels(seg, "vssm segment, Vim .pth");
@@ -92,8 +95,8 @@ static void test_segment(void) {
     mkdir(img, 0777);
     snprintf(cmd, sizeof cmd, "cp %s %s/", IMG, img);
     TEST_REQUIRE(run(cmd) == 0, "copy the image");
-    snprintf(cmd, sizeof cmd, "'%s' eval seg --weights %s %s --threads 2 --dataset pairs %s --labels-dir %s --json", VSSM_BIN, SEG,
-             PIPE, img, seg);
+    snprintf(cmd, sizeof cmd, "'%s' eval seg --weights %s %s --threads 2 --dataset pairs %s --labels-dir %s --json",
+             VSSM_BIN, SEG, PIPE, img, seg);
     rc = run(cmd);
     cJSON *j = cJSON_Parse(out);
     TEST_CHECK(rc == 0 && j && cJSON_GetObjectItem(j, "aAcc") && cJSON_GetObjectItem(j, "aAcc")->valuedouble == 100.0,
@@ -103,15 +106,17 @@ static void test_segment(void) {
     /* a classification Vim has no decode head: named, usage exit */
     snprintf(cmd, sizeof cmd, "'%s' segment --weights %s --out %s %s", VSSM_BIN, CLS, seg, IMG);
     rc = run(cmd);
-    TEST_CHECK(rc == 2 && strstr(errb, CLS) && strstr(errb, "conv_seg"), "segment with a classification Vim: exit 2 naming the file: %s",
-               errb);
+    TEST_CHECK(rc == 2 && strstr(errb, CLS) && strstr(errb, "conv_seg"),
+               "segment with a classification Vim: exit 2 naming the file: %s", errb);
 }
 
 static void test_reid(void) {
     char cmd[2048], feats[128];
     snprintf(feats, sizeof feats, "%s/feats.safetensors", tmp);
-    snprintf(cmd, sizeof cmd, "'%s' reid extract --weights %s --data tests/data/reid/market --format market --size 64x32 --out %s --batch 4",
-             VSSM_BIN, REID, feats);
+    snprintf(
+        cmd, sizeof cmd,
+        "'%s' reid extract --weights %s --data tests/data/reid/market --format market --size 64x32 --out %s --batch 4",
+        VSSM_BIN, REID, feats);
     int rc = run(cmd);
     TEST_REQUIRE(rc == 0, "reid extract with a Vim exits 0 (got %d): %s", rc, errb);
     TEST_CHECK(strstr(errb, "3 query + 6 gallery embeddings (16 dims)") != NULL, "summary: %s", errb);
@@ -123,7 +128,8 @@ static void test_reid(void) {
     for (int i = 0; i < 3 * 16; i++) finite &= isfinite(f.query[i]);
     for (int i = 0; i < 6 * 16; i++) finite &= isfinite(f.gallery[i]);
     TEST_CHECK(finite, "every embedding value is finite");
-    TEST_CHECK(!memcmp(f.query + 16, f.gallery + 3 * 16, 16 * sizeof(float)) && !memcmp(f.query, f.gallery + 16, 16 * sizeof(float)),
+    TEST_CHECK(!memcmp(f.query + 16, f.gallery + 3 * 16, 16 * sizeof(float)) &&
+                   !memcmp(f.query, f.gallery + 16, 16 * sizeof(float)),
                "identical images give identical embeddings");
     TEST_CHECK(test_rel_err(f.query, f.query + 16, 16) > 1e-3, "different images give different embeddings");
 
@@ -131,19 +137,21 @@ static void test_reid(void) {
     vssm_ctx *ctx = NULL;
     vssm_ctx_opts co = vssm_ctx_default_opts();
     vssm_reid_model *m = NULL;
-    TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK && vssm_reid_model_load(&m, ctx, VSSM_SOURCE_DIR "/tests/data/vim/reid.safetensors",
-                                                                               NULL, &err) == VSSM_OK,
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &co, &err) == VSSM_OK &&
+                     vssm_reid_model_load(&m, ctx, VSSM_SOURCE_DIR "/tests/data/vim/reid.safetensors", NULL, &err) ==
+                         VSSM_OK,
                  "%s", err.msg);
     vssm_preprocess_params pp = vssm_reid_model_preprocess(m);
     vssm_image im = {0}, rs = {0};
     float x[64 * 32 * 3], emb[16];
-    TEST_REQUIRE(vssm_image_load(&im, VSSM_SOURCE_DIR "/tests/data/reid/market/query/0003_c1s1_000301_00.png", NULL, &err) == VSSM_OK &&
+    TEST_REQUIRE(vssm_image_load(&im, VSSM_SOURCE_DIR "/tests/data/reid/market/query/0003_c1s1_000301_00.png", NULL,
+                                 &err) == VSSM_OK &&
                      vssm_image_resize(&im, 32, 64, pp.interp, &rs, &err) == VSSM_OK &&
                      vssm_image_normalize(&rs, pp.mean, pp.std, x, &err) == VSSM_OK &&
                      vssm_reid_model_forward(m, x, 1, 64, 32, emb, &err) == VSSM_OK,
                  "%s", err.msg);
-    TEST_CHECK(test_rel_err(f.query + 2 * 16, emb, 16) < 1e-5, "query 2 from the file equals the API's embedding (rel %.2g)",
-               test_rel_err(f.query + 2 * 16, emb, 16));
+    TEST_CHECK(test_rel_err(f.query + 2 * 16, emb, 16) < 1e-5,
+               "query 2 from the file equals the API's embedding (rel %.2g)", test_rel_err(f.query + 2 * 16, emb, 16));
     vssm_image_free(&im);
     vssm_image_free(&rs);
     vssm_reid_model_free(m);
@@ -152,28 +160,36 @@ static void test_reid(void) {
 
     snprintf(cmd, sizeof cmd, "'%s' eval reid --features %s --json", VSSM_BIN, feats);
     rc = run(cmd);
-    cJSON *j = cJSON_Parse(out), *r1 = j ? cJSON_GetObjectItem(j, "rank1") : NULL, *map = j ? cJSON_GetObjectItem(j, "mAP") : NULL;
-    TEST_CHECK(rc == 0 && r1 && map && r1->valuedouble >= 0 && r1->valuedouble <= 100 && map->valuedouble > 0 && map->valuedouble <= 100,
+    cJSON *j = cJSON_Parse(out), *r1 = j ? cJSON_GetObjectItem(j, "rank1") : NULL,
+          *map = j ? cJSON_GetObjectItem(j, "mAP") : NULL;
+    TEST_CHECK(rc == 0 && r1 && map && r1->valuedouble >= 0 && r1->valuedouble <= 100 && map->valuedouble > 0 &&
+                   map->valuedouble <= 100,
                "eval reid on the Vim's features: rank1 and mAP in (0, 100] (rc %d): %s", rc, out);
     cJSON_Delete(j);
 
-    snprintf(cmd, sizeof cmd, "'%s' reid extract --weights %s --data tests/data/reid/market --out %s --final-norm", VSSM_BIN, REID, feats);
+    snprintf(cmd, sizeof cmd, "'%s' reid extract --weights %s --data tests/data/reid/market --out %s --final-norm",
+             VSSM_BIN, REID, feats);
     rc = run(cmd);
-    TEST_CHECK(rc == 2 && strstr(errb, REID) && strstr(errb, "norm_f"), "--final-norm with a Vim: exit 2 naming the file: %s", errb);
+    TEST_CHECK(rc == 2 && strstr(errb, REID) && strstr(errb, "norm_f"),
+               "--final-norm with a Vim: exit 2 naming the file: %s", errb);
 }
 
 /* text, a results file: 10 integer boxes centred in the 128 x 96 frame, the first the GT box */
 static void check_boxes(const char *text, const char *what) {
     char gt0[64] = {0};
     FILE *g = fopen(VSSM_SOURCE_DIR "/tests/data/track/otb/fmnist-01/groundtruth_rect.txt", "r");
-    if (g) { if (!fgets(gt0, sizeof gt0, g)) gt0[0] = 0; fclose(g); }
+    if (g) {
+        if (!fgets(gt0, sizeof gt0, g)) gt0[0] = 0;
+        fclose(g);
+    }
     int lines = 0, ok = 1;
     const char *p = text;
     while (*p) {
         int a, b, c, d, n = 0;
-        ok &= sscanf(p, "%d,%d,%d,%d%n", &a, &b, &c, &d, &n) == 4 && c > 0 && d > 0 && a + c / 2 >= 0 && a + c / 2 <= 128 &&
-              b + d / 2 >= 0 && b + d / 2 <= 96;
-        if (lines == 0) TEST_CHECK(!strncmp(p, gt0, strlen(gt0)), "%s: frame 0 is the GT box: %.20s vs %s", what, p, gt0);
+        ok &= sscanf(p, "%d,%d,%d,%d%n", &a, &b, &c, &d, &n) == 4 && c > 0 && d > 0 && a + c / 2 >= 0 &&
+              a + c / 2 <= 128 && b + d / 2 >= 0 && b + d / 2 <= 96;
+        if (lines == 0)
+            TEST_CHECK(!strncmp(p, gt0, strlen(gt0)), "%s: frame 0 is the GT box: %.20s vs %s", what, p, gt0);
         lines++;
         p = strchr(p, '\n');
         if (!p) break;
@@ -186,8 +202,10 @@ static void test_track(void) {
     char cmd[2048], res[128], path[256];
     snprintf(res, sizeof res, "%s/res", tmp);
     mkdir(res, 0777);
-    snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq tests/data/track/otb/fmnist-01 --out %s/fmnist-01.txt --threads 2 "
-             "--template-size 64 --search-size 128", VSSM_BIN, CLS, res);
+    snprintf(cmd, sizeof cmd,
+             "'%s' track --weights %s --seq tests/data/track/otb/fmnist-01 --out %s/fmnist-01.txt --threads 2 "
+             "--template-size 64 --search-size 128",
+             VSSM_BIN, CLS, res);
     int rc = run(cmd);
     TEST_CHECK(rc == 0 && strstr(errb, "tracked 10 frames"), "track with a Vim exits 0 (got %d): %s", rc, errb);
     snprintf(path, sizeof path, "%s/fmnist-01.txt", res);
@@ -198,24 +216,29 @@ static void test_track(void) {
     if (f) fclose(f);
     check_boxes(text, "vssm track");
 
-    snprintf(cmd, sizeof cmd, "'%s' eval track --results %s --gt tests/data/track/otb --format otb --json", VSSM_BIN, res);
+    snprintf(cmd, sizeof cmd, "'%s' eval track --results %s --gt tests/data/track/otb --format otb --json", VSSM_BIN,
+             res);
     rc = run(cmd);
     cJSON *j = cJSON_Parse(out), *auc = j ? cJSON_GetObjectItem(j, "auc") : NULL;
-    TEST_CHECK(rc == 0 && auc && auc->valuedouble > 0 && auc->valuedouble <= 100, "eval track on the Vim's results: AUC in (0, 100]: %s %s",
-               out, errb);
+    TEST_CHECK(rc == 0 && auc && auc->valuedouble > 0 && auc->valuedouble <= 100,
+               "eval track on the Vim's results: AUC in (0, 100]: %s %s", out, errb);
     cJSON_Delete(j);
 
     /* the example program: the same tracker through the public API */
     snprintf(cmd, sizeof cmd, "'%s' %s tests/data/track/otb/fmnist-01 71,46,22,28 64 128", EXAMPLE_TRACK_LOOP, CLS);
     rc = run(cmd);
-    TEST_CHECK(rc == 0 && !strncmp(out, "1 71.0 46.0 22.0 28.0", 21) && strstr(out, "\n10 "), "example_track_loop on a Vim: %s %s", out,
-               errb);
+    TEST_CHECK(rc == 0 && !strncmp(out, "1 71.0 46.0 22.0 28.0", 21) && strstr(out, "\n10 "),
+               "example_track_loop on a Vim: %s %s", out, errb);
 
-    snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq tests/data/track/otb/fmnist-01 --out %s/x.txt --stage 2", VSSM_BIN, CLS, res);
+    snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq tests/data/track/otb/fmnist-01 --out %s/x.txt --stage 2",
+             VSSM_BIN, CLS, res);
     rc = run(cmd);
-    TEST_CHECK(rc == 2 && strstr(errb, CLS) && strstr(errb, "stage 2"), "--stage 2 on a Vim: exit 2 naming the file: %s", errb);
-    snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq tests/data/track/otb/fmnist-01 --out %s/x.txt --template-size 8 "
-             "--search-size 64", VSSM_BIN, CLS, res);
+    TEST_CHECK(rc == 2 && strstr(errb, CLS) && strstr(errb, "stage 2"),
+               "--stage 2 on a Vim: exit 2 naming the file: %s", errb);
+    snprintf(cmd, sizeof cmd,
+             "'%s' track --weights %s --seq tests/data/track/otb/fmnist-01 --out %s/x.txt --template-size 8 "
+             "--search-size 64",
+             VSSM_BIN, CLS, res);
     rc = run(cmd);
     TEST_CHECK(rc == 2 && strstr(errb, "16 px patch"), "a template smaller than a patch: exit 2, said: %s", errb);
 }

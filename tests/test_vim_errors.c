@@ -34,8 +34,12 @@ static const char *f_meta(void *u, const char *k) {
     filt *f = u;
     return f->inner->meta ? f->inner->meta(f->inner->user, k) : NULL;
 }
-static vssm_source filt_source(filt *f, const vssm_source *inner, const char *hide, const char *alias, const char *alias_of) {
-    f->inner = inner; f->hide = hide; f->alias = alias; f->alias_of = alias_of;
+static vssm_source filt_source(filt *f, const vssm_source *inner, const char *hide, const char *alias,
+                               const char *alias_of) {
+    f->inner = inner;
+    f->hide = hide;
+    f->alias = alias;
+    f->alias_of = alias_of;
     int n = inner->count(inner->user);
     f->names = malloc(((size_t)n + 1) * sizeof *f->names);
     f->n = 0;
@@ -53,8 +57,10 @@ static vssm_ctx *ctx;
 static void test_presets(void) {
     vssm_err err = {0};
     vssm_vim_config c;
-    static const struct { const char *name; int64_t params; } p[] = {
-        {"vim-tiny", 7148008}, {"vim-small", 25796584}, {"vim-base", 97598440}, {"vim-tiny-stride8", 7250344}};
+    static const struct {
+        const char *name;
+        int64_t params;
+    } p[] = {{"vim-tiny", 7148008}, {"vim-small", 25796584}, {"vim-base", 97598440}, {"vim-tiny-stride8", 7250344}};
     for (int i = 0; i < 4; i++) {
         TEST_REQUIRE(vssm_vim_config_preset(&c, p[i].name, &err) == VSSM_OK, "%s", err.msg);
         TEST_CHECK(vssm_vim_param_count(&c) == p[i].params, "%s: %lld params, expected %lld", p[i].name,
@@ -74,16 +80,20 @@ static void test_presets(void) {
     /* variants */
     vssm_vim_config_preset(&c, "vim-tiny", &err);
     strcpy(c.bimamba_type, "v1");
-    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "'v1'"), "v1: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "'v1'"), "v1: %s",
+               err.msg);
     vssm_vim_config_preset(&c, "vim-tiny", &err);
     c.rms_norm = 0;
-    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "rms_norm"), "rms_norm: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "rms_norm"),
+               "rms_norm: %s", err.msg);
     vssm_vim_config_preset(&c, "vim-tiny", &err);
     c.cls_token_middle = 0;
-    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "middle"), "cls: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "middle"), "cls: %s",
+               err.msg);
     vssm_vim_config_preset(&c, "vim-tiny", &err);
     c.d_state = 65;
-    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "d_state"), "d_state: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_validate(&c, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "d_state"), "d_state: %s",
+               err.msg);
 }
 
 static void test_file(void) {
@@ -99,43 +109,53 @@ static void test_file(void) {
     /* a shape that differs from the config: named, with both shapes */
     bad = cfg;
     bad.d_state = 8;
-    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_SHAPE && strstr(err.msg, "layers.0.mixer.x_proj.weight") &&
-                   strstr(err.msg, "(33, 16)") && !m,
+    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_SHAPE &&
+                   strstr(err.msg, "layers.0.mixer.x_proj.weight") && strstr(err.msg, "(33, 16)") && !m,
                "d_state 8 on a d_state 16 file: %s", err.msg);
     bad = cfg;
     bad.embed_dim = 12;
-    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_SHAPE && strstr(err.msg, "patch_embed.proj.weight"),
+    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_SHAPE &&
+                   strstr(err.msg, "patch_embed.proj.weight"),
                "embed_dim 12: %s", err.msg);
     bad = cfg;
     bad.pos_grid_h = 5;
-    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_SHAPE && strstr(err.msg, "pos_embed"), "pos grid: %s", err.msg);
+    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_SHAPE && strstr(err.msg, "pos_embed"),
+               "pos grid: %s", err.msg);
     bad = cfg;
     bad.depth = 3;
-    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_FORMAT && strstr(err.msg, "layers.2."), "depth 3: %s", err.msg);
-    TEST_CHECK(vssm_vim_load(&m, ctx, &cfg, src, "backbone.", &err) == VSSM_ERR_FORMAT && strstr(err.msg, "backbone.patch_embed"),
+    TEST_CHECK(vssm_vim_load(&m, ctx, &bad, src, "", &err) == VSSM_ERR_FORMAT && strstr(err.msg, "layers.2."),
+               "depth 3: %s", err.msg);
+    TEST_CHECK(vssm_vim_load(&m, ctx, &cfg, src, "backbone.", &err) == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "backbone.patch_embed"),
                "wrong prefix: %s", err.msg);
 
     /* variants seen in the tensors */
     filt f;
     vssm_source s1 = filt_source(&f, src, "conv1d_b", NULL, NULL);
-    TEST_CHECK(vssm_vim_config_infer(&s1, "", &bad, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "bimamba"), "no conv1d_b: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_infer(&s1, "", &bad, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "bimamba"),
+               "no conv1d_b: %s", err.msg);
     free(f.names);
     vssm_source s2 = filt_source(&f, src, NULL, "layers.0.norm.bias", "layers.0.norm.weight");
-    TEST_CHECK(vssm_vim_config_infer(&s2, "", &bad, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "rms_norm"), "LayerNorm: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_infer(&s2, "", &bad, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "rms_norm"),
+               "LayerNorm: %s", err.msg);
     free(f.names);
     vssm_source s3 = filt_source(&f, src, "cls_token", NULL, NULL);
-    TEST_CHECK(vssm_vim_config_infer(&s3, "", &bad, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "cls_token"), "no cls: %s", err.msg);
+    TEST_CHECK(vssm_vim_config_infer(&s3, "", &bad, &err) == VSSM_ERR_UNSUPPORTED && strstr(err.msg, "cls_token"),
+               "no cls: %s", err.msg);
     free(f.names);
     vssm_source s4 = filt_source(&f, src, "layers.1.mixer.D_b", NULL, NULL);
-    TEST_CHECK(vssm_vim_load(&m, ctx, &cfg, &s4, "", &err) == VSSM_ERR_FORMAT && strstr(err.msg, "layers.1.mixer.D_b"), "missing: %s", err.msg);
+    TEST_CHECK(vssm_vim_load(&m, ctx, &cfg, &s4, "", &err) == VSSM_ERR_FORMAT && strstr(err.msg, "layers.1.mixer.D_b"),
+               "missing: %s", err.msg);
     free(f.names);
 
     /* inputs */
     TEST_REQUIRE(vssm_vim_load(&m, ctx, &cfg, src, "", &err) == VSSM_OK, "%s", err.msg);
     vssm_vim_state *st = NULL;
-    TEST_CHECK(vssm_vim_state_new(&st, m, 1, 15, 64, &err) == VSSM_ERR_SHAPE && strstr(err.msg, "15x64") && !st, "tiny input: %s", err.msg);
+    TEST_CHECK(vssm_vim_state_new(&st, m, 1, 15, 64, &err) == VSSM_ERR_SHAPE && strstr(err.msg, "15x64") && !st,
+               "tiny input: %s", err.msg);
     TEST_CHECK(vssm_vim_state_new(&st, m, 0, 64, 64, &err) == VSSM_ERR_INVALID_ARG, "batch 0: %s", err.msg);
-    TEST_CHECK(vssm_vim_state_new_onestream(&st, m, 1, 8, 8, 64, 64, &err) == VSSM_ERR_SHAPE && strstr(err.msg, "template"),
+    TEST_CHECK(vssm_vim_state_new_onestream(&st, m, 1, 8, 8, 64, 64, &err) == VSSM_ERR_SHAPE &&
+                   strstr(err.msg, "template"),
                "tiny template: %s", err.msg);
     TEST_REQUIRE(vssm_vim_state_new(&st, m, 1, 16, 16, &err) == VSSM_OK, "one patch: %s", err.msg);
     TEST_CHECK(vssm_vim_forward_onestream(m, st, NULL, NULL, &err) == VSSM_ERR_INVALID_ARG, "NULL inputs");
@@ -150,8 +170,11 @@ static void test_file(void) {
     /* the classifier on a Vim file: dispatch by tensor names, logits equal the reference */
     vssm_classifier *clf = NULL;
     TEST_REQUIRE(vssm_classifier_load(&clf, ctx, path, NULL, &err) == VSSM_OK, "classifier: %s", err.msg);
-    TEST_CHECK(vssm_backbone_get_kind(vssm_classifier_backbone(clf)) == VSSM_BACKBONE_VIM && vssm_classifier_classes(clf) == 10, "classifier holds a Vim with 10 classes");
-    TEST_CHECK(vssm_classifier_params(clf) == vssm_vim_param_count(&cfg) && vssm_classifier_macs(clf, 64, 64) > 0, "params/macs");
+    TEST_CHECK(vssm_backbone_get_kind(vssm_classifier_backbone(clf)) == VSSM_BACKBONE_VIM &&
+                   vssm_classifier_classes(clf) == 10,
+               "classifier holds a Vim with 10 classes");
+    TEST_CHECK(vssm_classifier_params(clf) == vssm_vim_param_count(&cfg) && vssm_classifier_macs(clf, 64, 64) > 0,
+               "params/macs");
     vssm_weights_open(&wf, path, NULL, &err);
     vssm_tensor in, ref;
     vssm_weights_get(wf, "input", &in, &err);
@@ -160,11 +183,13 @@ static void test_file(void) {
     float *nhwc = malloc(2 * 64 * 64 * 3 * sizeof(float)), logits[20];
     for (int b = 0; b < 2; b++)
         for (int c = 0; c < 3; c++)
-            for (int i = 0; i < 64 * 64; i++) nhwc[((size_t)b * 4096 + i) * 3 + c] = nchw[((size_t)b * 3 + c) * 4096 + i];
+            for (int i = 0; i < 64 * 64; i++)
+                nhwc[((size_t)b * 4096 + i) * 3 + c] = nchw[((size_t)b * 3 + c) * 4096 + i];
     TEST_REQUIRE(vssm_classifier_forward(clf, nhwc, 2, 64, 64, logits, &err) == VSSM_OK, "forward: %s", err.msg);
     double e = test_rel_err(logits, ref.data, 20);
     TEST_CHECK(e <= 1e-4, "classifier logits rel err %.3g", e);
-    TEST_CHECK(vssm_classifier_forward(clf, nhwc, 1, 8, 64, logits, &err) == VSSM_ERR_SHAPE, "too small through the classifier: %s", err.msg);
+    TEST_CHECK(vssm_classifier_forward(clf, nhwc, 1, 8, 64, logits, &err) == VSSM_ERR_SHAPE,
+               "too small through the classifier: %s", err.msg);
     vssm_classifier_free(clf);
     /* the same weights as an official-style .pth ({'model': state dict, 'epoch', 'args'}) */
     char *pth = test_data_path("vim/sq_b2_model.pth");
@@ -176,7 +201,8 @@ static void test_file(void) {
     free(pth);
     free(nhwc);
     vssm_classifier_opts o = {"vim-tiny", NULL, NULL};
-    TEST_CHECK(vssm_classifier_load(&clf, ctx, path, &o, &err) == VSSM_ERR_SHAPE && strstr(err.msg, "patch_embed.proj.weight"),
+    TEST_CHECK(vssm_classifier_load(&clf, ctx, path, &o, &err) == VSSM_ERR_SHAPE &&
+                   strstr(err.msg, "patch_embed.proj.weight"),
                "stated vim-tiny on a small file: %s", err.msg);
     vssm_weights_close(wf);
     free(path);

@@ -71,20 +71,23 @@ static void check_file(const char *name) {
         vssm_vim_state *st = NULL;
         vssm_cls_head *head = NULL;
         TEST_REQUIRE(vssm_vim_load(&m, ctx, &cfg, src, "", &err) == VSSM_OK, "%s: load: %s", name, err.msg);
-        TEST_REQUIRE(vssm_cls_head_load(&head, ctx, VSSM_CLS_TOKEN, cfg.embed_dim, cfg.num_classes, src, "", &err) == VSSM_OK,
+        TEST_REQUIRE(vssm_cls_head_load(&head, ctx, VSSM_CLS_TOKEN, cfg.embed_dim, cfg.num_classes, src, "", &err) ==
+                         VSSM_OK,
                      "%s: head: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_state_new(&st, m, B, H, W, &err) == VSSM_OK, "%s: state: %s", name, err.msg);
         TEST_CHECK(vssm_vim_tap(st, "embed").data == NULL, "%s: no taps unless asked for", name);
         TEST_REQUIRE(vssm_vim_state_keep_taps(st, &err) == VSSM_OK, "%s: taps: %s", name, err.msg);
         TEST_REQUIRE(vssm_vim_forward(m, st, x, &err) == VSSM_OK, "%s: forward: %s", name, err.msg);
         const int p = threads == 1;
-        float *pos = vimvec_to_host(ctx, vssm_vim_tap(st, "pos")), *emb = vimvec_to_host(ctx, vssm_vim_tap(st, "embed"));
+        float *pos = vimvec_to_host(ctx, vssm_vim_tap(st, "pos")),
+              *emb = vimvec_to_host(ctx, vssm_vim_tap(st, "embed"));
         float *b0 = vimvec_to_host(ctx, vssm_vim_tap(st, "block0")), *tok = vimvec_to_host(ctx, vssm_vim_feature(st));
         float *cls = vimvec_to_host(ctx, vssm_vim_cls(st)), *lg = head_logits(head, st, B, cfg.num_classes);
         vssm_tensor ft = vssm_vim_feature(st);
         int gh, gw;
         vssm_vim_grid(&cfg, H, W, &gh, &gw);
-        TEST_CHECK(ft.ndim == 4 && ft.shape[0] == B && ft.shape[1] == gh && ft.shape[2] == gw && ft.shape[3] == cfg.embed_dim,
+        TEST_CHECK(ft.ndim == 4 && ft.shape[0] == B && ft.shape[1] == gh && ft.shape[2] == gw &&
+                       ft.shape[3] == cfg.embed_dim,
                    "%s: feature shape", name);
         vimvec_compare(wf, name, "ref.pos", pos, TOL_LAYER, p);
         vimvec_compare(wf, name, "ref.embed", emb, TOL_LAYER, p);
@@ -93,10 +96,11 @@ static void check_file(const char *name) {
         vimvec_compare(wf, name, "ref.cls", cls, TOL_LAYER, p);
         vimvec_compare(wf, name, "ref.logits", lg, TOL_LOGITS, p);
 
-        if (B > 1 && threads == 2) {   /* the last item alone equals its slice */
+        if (B > 1 && threads == 2) { /* the last item alone equals its slice */
             vssm_vim_state *s1 = NULL;
             TEST_REQUIRE(vssm_vim_state_new(&s1, m, 1, H, W, &err) == VSSM_OK, "state 1: %s", err.msg);
-            TEST_REQUIRE(vssm_vim_forward(m, s1, x + (size_t)(B - 1) * H * W * 3, &err) == VSSM_OK, "fwd 1: %s", err.msg);
+            TEST_REQUIRE(vssm_vim_forward(m, s1, x + (size_t)(B - 1) * H * W * 3, &err) == VSSM_OK, "fwd 1: %s",
+                         err.msg);
             float *l1 = head_logits(head, s1, 1, cfg.num_classes);
             double e = test_rel_err(l1, lg + (size_t)(B - 1) * cfg.num_classes, (size_t)cfg.num_classes);
             TEST_CHECK(e <= TOL_LAYER, "%s: batch item %d alone differs from the batch by %.3g", name, B - 1, e);
@@ -105,11 +109,14 @@ static void check_file(const char *name) {
         }
         /* one-stream tracking mode */
         int zb, zh, zw, sb, sh, sw;
-        float *z = vimvec_nhwc(wf, "os.template", &zb, &zh, &zw), *s = z ? vimvec_nhwc(wf, "os.search", &sb, &sh, &sw) : NULL;
+        float *z = vimvec_nhwc(wf, "os.template", &zb, &zh, &zw),
+              *s = z ? vimvec_nhwc(wf, "os.search", &sb, &sh, &sw) : NULL;
         if (z && s) {
             vssm_vim_state *so = NULL;
-            TEST_REQUIRE(vssm_vim_state_new_onestream(&so, m, zb, zh, zw, sh, sw, &err) == VSSM_OK, "onestream state: %s", err.msg);
-            TEST_CHECK(vssm_vim_forward(m, so, x, &err) == VSSM_ERR_INVALID_ARG, "plain forward on a one-stream state accepted");
+            TEST_REQUIRE(vssm_vim_state_new_onestream(&so, m, zb, zh, zw, sh, sw, &err) == VSSM_OK,
+                         "onestream state: %s", err.msg);
+            TEST_CHECK(vssm_vim_forward(m, so, x, &err) == VSSM_ERR_INVALID_ARG,
+                       "plain forward on a one-stream state accepted");
             TEST_REQUIRE(vssm_vim_forward_onestream(m, so, z, s, &err) == VSSM_OK, "onestream: %s", err.msg);
             float *os = vimvec_to_host(ctx, vssm_vim_feature(so));
             TEST_CHECK(vssm_vim_cls(so).data == NULL, "one-stream state has no class token");
@@ -117,8 +124,14 @@ static void check_file(const char *name) {
             free(os);
             vssm_vim_state_free(so);
         }
-        free(z); free(s);
-        free(pos); free(emb); free(b0); free(tok); free(cls); free(lg);
+        free(z);
+        free(s);
+        free(pos);
+        free(emb);
+        free(b0);
+        free(tok);
+        free(cls);
+        free(lg);
         vssm_vim_state_free(st);
         vssm_cls_head_free(head);
         vssm_vim_free(m);

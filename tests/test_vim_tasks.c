@@ -62,7 +62,8 @@ static void test_backbone_taps(void) {
         char nm[32];
         snprintf(nm, sizeof nm, "ref.tap%d_a", k);
         vssm_tensor t = vssm_backbone_feature(st, k);
-        TEST_CHECK(t.ndim == 4 && t.shape[0] == 1 && t.shape[1] == 4 && t.shape[2] == 4 && t.shape[3] == 8, "stage %d shape", k);
+        TEST_CHECK(t.ndim == 4 && t.shape[0] == 1 && t.shape[1] == 4 && t.shape[2] == 4 && t.shape[3] == 8,
+                   "stage %d shape", k);
         float *h = vimvec_to_host(ctx, t);
         vimvec_compare(wf, "seg_p16.pth", nm, h, TOL_LAYER, 1);
         free(h);
@@ -133,13 +134,15 @@ static void test_segment(void) {
     vssm_segmenter *sg = NULL;
     TEST_REQUIRE(vssm_segmenter_load(&sg, ctx, pth, NULL, &err) == VSSM_OK, "%s", err.msg);
     vssm_seg_preprocess pp = vssm_segmenter_get_preprocess(sg);
-    TEST_CHECK(pp.mode == VSSM_SEG_MODE_SLIDE && pp.crop == 512 && pp.stride == 341 && pp.scale_long == 2048 && pp.scale_short == 512,
+    TEST_CHECK(pp.mode == VSSM_SEG_MODE_SLIDE && pp.crop == 512 && pp.stride == 341 && pp.scale_long == 2048 &&
+                   pp.scale_short == 512,
                "a Vim UperNet defaults to the official test settings: slide 512 / 341 after Resize(2048, 512)");
     const vssm_seg_head_config *hc = vssm_segmenter_head_config(sg);
-    TEST_CHECK(hc->kind == VSSM_SEG_HEAD_UPER && hc->in_channels[0] == 8 && hc->in_channels[3] == 8 && hc->num_classes == 3,
+    TEST_CHECK(hc->kind == VSSM_SEG_HEAD_UPER && hc->in_channels[0] == 8 && hc->in_channels[3] == 8 &&
+                   hc->num_classes == 3,
                "UPerHead on four 8-channel levels, 3 classes");
-    seg_parity(sg, wf, "seg_p16.pth", "input_a", "ref.logits_a");   /* 4 x 4 tokens: the training grid */
-    seg_parity(sg, wf, "seg_p16.pth", "input_b", "ref.logits_b");   /* 3 x 5 tokens: pos_embed resampled */
+    seg_parity(sg, wf, "seg_p16.pth", "input_a", "ref.logits_a"); /* 4 x 4 tokens: the training grid */
+    seg_parity(sg, wf, "seg_p16.pth", "input_b", "ref.logits_b"); /* 3 x 5 tokens: pos_embed resampled */
     vssm_segmenter_free(sg);
     vssm_weights_close(wf);
 

@@ -38,18 +38,24 @@ int main(void) {
 
     vssm_vmamba_config c = small_cfg();
     strcpy(c.forward_type, "v2");
-    expect_msg(vssm_vmamba_load(&m, ctx, &c, rnd, "", &err), VSSM_ERR_UNSUPPORTED, &err, "v2", "unsupported forward type");
+    expect_msg(vssm_vmamba_load(&m, ctx, &c, rnd, "", &err), VSSM_ERR_UNSUPPORTED, &err, "v2",
+               "unsupported forward type");
     TEST_CHECK(m == NULL, "no model on failure");
-    c = small_cfg(); c.d_state = 0;
+    c = small_cfg();
+    c.d_state = 0;
     expect_msg(vssm_vmamba_load(&m, ctx, &c, rnd, "", &err), VSSM_ERR_INVALID_ARG, &err, "d_state", "d_state 0");
-    c = small_cfg(); c.dims[2] = -4;
+    c = small_cfg();
+    c.dims[2] = -4;
     expect_msg(vssm_vmamba_load(&m, ctx, &c, rnd, "", &err), VSSM_ERR_INVALID_ARG, &err, "dims[2]", "negative dim");
-    c = small_cfg(); c.depths[1] = -1;
+    c = small_cfg();
+    c.depths[1] = -1;
     expect_msg(vssm_vmamba_load(&m, ctx, &c, rnd, "", &err), VSSM_ERR_INVALID_ARG, &err, "depths[1]", "negative depth");
-    c = small_cfg(); c.ssm_ratio = 0;
+    c = small_cfg();
+    c.ssm_ratio = 0;
     expect_msg(vssm_vmamba_load(&m, ctx, &c, rnd, "", &err), VSSM_ERR_INVALID_ARG, &err, "ssm_ratio", "ssm_ratio 0");
     vssm_vmamba_config p;
-    expect_msg(vssm_vmamba_config_preset(&p, "vmamba-huge", &err), VSSM_ERR_INVALID_ARG, &err, "vmamba-huge", "unknown preset");
+    expect_msg(vssm_vmamba_config_preset(&p, "vmamba-huge", &err), VSSM_ERR_INVALID_ARG, &err, "vmamba-huge",
+               "unknown preset");
 
     /* a real file whose tensors do not match the stated config */
     char *path = test_data_path("vmamba/small_sq.safetensors");
@@ -70,8 +76,8 @@ int main(void) {
     expect_msg(vssm_vmamba_load(&m, ctx, &c, vssm_weights_source(w), "backbone.", &err), VSSM_ERR_FORMAT, &err,
                "backbone.patch_embed.0.weight", "wrong prefix");
     vssm_cls_head *h = NULL;
-    expect_msg(vssm_cls_head_load(&h, ctx, VSSM_CLS_POOLED, 48, 11, vssm_weights_source(w), "", &err), VSSM_ERR_SHAPE, &err,
-               "classifier.head.weight", "head with the wrong class count");
+    expect_msg(vssm_cls_head_load(&h, ctx, VSSM_CLS_POOLED, 48, 11, vssm_weights_source(w), "", &err), VSSM_ERR_SHAPE,
+               &err, "classifier.head.weight", "head with the wrong class count");
 
     /* sizes */
     TEST_REQUIRE(vssm_vmamba_load(&m, ctx, &c, vssm_weights_source(w), "", &err) == VSSM_OK, "load: %s", err.msg);
@@ -85,11 +91,13 @@ int main(void) {
     float x[6] = {0.1f, -0.2f, 0.3f, 0.5f, 0.0f, -1.0f};
     TEST_CHECK(vssm_vmamba_forward(m, st, x, &err) == VSSM_OK, "1x1 forward: %s", err.msg);
     vssm_tensor f3 = vssm_vmamba_feature(st, 3);
-    TEST_CHECK(f3.shape[0] == 2 && f3.shape[1] == 1 && f3.shape[2] == 1 && f3.shape[3] == 48, "1x1 gives a 1x1 stage-3 map");
+    TEST_CHECK(f3.shape[0] == 2 && f3.shape[1] == 1 && f3.shape[2] == 1 && f3.shape[3] == 48,
+               "1x1 gives a 1x1 stage-3 map");
     expect_msg(vssm_vmamba_forward(m, st, NULL, &err), VSSM_ERR_INVALID_ARG, &err, "NULL", "NULL input");
     TEST_CHECK(vssm_vmamba_feature(st, 4).data == NULL, "stage 4 does not exist");
     /* the head refuses features of the wrong width */
-    TEST_REQUIRE(vssm_cls_head_load(&h, ctx, VSSM_CLS_POOLED, 48, 10, vssm_weights_source(w), "", &err) == VSSM_OK, "head: %s", err.msg);
+    TEST_REQUIRE(vssm_cls_head_load(&h, ctx, VSSM_CLS_POOLED, 48, 10, vssm_weights_source(w), "", &err) == VSSM_OK,
+                 "head: %s", err.msg);
     vssm_tensor bad = vssm_vmamba_feature(st, 2);
     float logits[20];
     expect_msg(vssm_cls_head_forward(h, &bad, 1, logits, &err), VSSM_ERR_SHAPE, &err, "48", "head on stage-2 features");

@@ -18,7 +18,9 @@
 static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
 
 /* Runs the model + head on input (B, H, W, 3) NHWC; returns features/logits in host copies. */
-typedef struct { float *feat[4], *pe, *b0, *logits; } outputs;
+typedef struct {
+    float *feat[4], *pe, *b0, *logits;
+} outputs;
 
 static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, const float *x, int B, int H, int W,
                outputs *o, int64_t micro) {
@@ -27,7 +29,8 @@ static int run(vssm_ctx *ctx, vssm_weights *wf, const vssm_vmamba_config *cfg, c
     vssm_cls_head *head = NULL;
     vssm_vmamba_state *st = NULL;
     int ok = vssm_vmamba_load(&m, ctx, cfg, vssm_weights_source(wf), "", &err) == VSSM_OK &&
-             vssm_cls_head_load(&head, ctx, VSSM_CLS_POOLED, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+             vssm_cls_head_load(&head, ctx, VSSM_CLS_POOLED, cfg->dims[3], cfg->num_classes, vssm_weights_source(wf),
+                                "", &err) == VSSM_OK &&
              vssm_vmamba_state_new(&st, m, B, H, W, &err) == VSSM_OK;
     if (ok) vssm_vmamba_state_set_micro_tokens(st, micro);
     if (ok && vssm_vmamba_tap(st, "block0").data) ok = 0, snprintf(err.msg, sizeof err.msg, "taps kept unasked");
@@ -108,7 +111,8 @@ static void check_file(const char *name) {
             outputs o1 = {0};
             TEST_REQUIRE(run(ctx, wf, &cfg, x + per * (B - 1), 1, H, W, &o1, 0), "single-item run");
             double eb = test_rel_err(o1.logits, o.logits + (size_t)(B - 1) * cfg.num_classes, cfg.num_classes);
-            TEST_CHECK(eb <= TOL_LAYER, "%s: batch item %d alone differs from the batched run by %.3g", name, B - 1, eb);
+            TEST_CHECK(eb <= TOL_LAYER, "%s: batch item %d alone differs from the batched run by %.3g", name, B - 1,
+                       eb);
             free_outputs(&o1);
         }
         free_outputs(&o);

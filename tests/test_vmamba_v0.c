@@ -65,8 +65,10 @@ static void classify_old_names(vssm_ctx *ctx) {
 }
 
 static void presets(void) {
-    const struct { const char *name; int C, d2; } want[] = {
-        {"vmamba-v0-tiny", 96, 9}, {"vmamba-v0-small", 96, 27}, {"vmamba-v0-base", 128, 27}};
+    const struct {
+        const char *name;
+        int C, d2;
+    } want[] = {{"vmamba-v0-tiny", 96, 9}, {"vmamba-v0-small", 96, 27}, {"vmamba-v0-base", 128, 27}};
     for (int i = 0; i < 3; i++) {
         vssm_vmamba_config c;
         vssm_err err = {0};

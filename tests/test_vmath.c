@@ -41,15 +41,16 @@ int main(void) {
     TEST_CHECK(e_silu <= 1e-6, "silu rel err %.3g", e_silu);
     TEST_CHECK(vm_softplusf(30.0f) == 30.0f && vm_softplusf(-100.0f) >= 0.0f, "softplus threshold and tail");
     TEST_CHECK(vm_expf(-100.0f) == 0.0f && isfinite(vm_expf(100.0f)), "exp clamps");
-    printf("  exp %.2g  log %.2g  softplus %.2g (rel)  gelu %.2g (abs)  silu %.2g (rel)\n", e_exp, e_log, e_sp, e_gelu, e_silu);
+    printf("  exp %.2g  log %.2g  softplus %.2g (rel)  gelu %.2g (abs)  silu %.2g (rel)\n", e_exp, e_log, e_sp, e_gelu,
+           e_silu);
     /* non-finite inputs (a NaN weight in a file from someone else reaches every function):
      * NaN comes out as NaN, infinities as the limits, and no undefined behaviour on the way
      * (the sanitizer build runs this: exp once converted a NaN to int) */
     volatile float qnan = NAN, pinf = INFINITY;
     TEST_CHECK(isnan(vm_expf(qnan)) && isnan(vm_expf_neg(qnan)) && isnan(vm_siluf(qnan)) && isnan(vm_geluf(qnan)) &&
                    isnan(vm_softplusf(qnan)),
-               "NaN in, NaN out (exp %g, exp_neg %g, silu %g, gelu %g, softplus %g)", vm_expf(qnan),
-               vm_expf_neg(qnan), vm_siluf(qnan), vm_geluf(qnan), vm_softplusf(qnan));
+               "NaN in, NaN out (exp %g, exp_neg %g, silu %g, gelu %g, softplus %g)", vm_expf(qnan), vm_expf_neg(qnan),
+               vm_siluf(qnan), vm_geluf(qnan), vm_softplusf(qnan));
     TEST_CHECK(vm_expf(-pinf) == 0.0f && vm_expf(pinf) > 2e38f, "exp(-inf) = 0 (%g), exp(inf) saturates (%g)",
                vm_expf(-pinf), vm_expf(pinf));
     TEST_CHECK(isinf(vm_softplusf(pinf)), "softplus(inf) = inf (%g)", vm_softplusf(pinf));

@@ -45,7 +45,8 @@ int main(void) {
         vssm_vmamba_config c;
         vssm_preprocess_params pp;
         vssm_err err = {0};
-        TEST_CHECK(vssm_vmamba_config_from_meta(vssm_weights_source(w), &c, &pp, &err) == VSSM_OK, "from_meta: %s", err.msg);
+        TEST_CHECK(vssm_vmamba_config_from_meta(vssm_weights_source(w), &c, &pp, &err) == VSSM_OK, "from_meta: %s",
+                   err.msg);
         TEST_CHECK(c.depths[2] == 2 && c.dims[3] == 16 && c.num_classes == 10 && c.ssm_ratio == 2.0f && pp.crop == 224,
                    "config in metadata is wrong");
         const char *src = vssm_weights_meta(w, "source");
@@ -61,12 +62,20 @@ int main(void) {
             vssm_tensor x, y;
             vssm_err err = {0};
             const char *name = vssm_weights_name(a, i);
-            if (vssm_weights_get(b, name, &y, &err) || vssm_weights_get(a, name, &x, &err)) { bad++; continue; }
-            if (x.dtype != VSSM_DTYPE_F32 || y.dtype != VSSM_DTYPE_F16) { bad++; continue; }
+            if (vssm_weights_get(b, name, &y, &err) || vssm_weights_get(a, name, &x, &err)) {
+                bad++;
+                continue;
+            }
+            if (x.dtype != VSSM_DTYPE_F32 || y.dtype != VSSM_DTYPE_F16) {
+                bad++;
+                continue;
+            }
             for (int64_t k = 0; k < vssm_tensor_numel(&x); k++) {
                 uint16_t h = ((const uint16_t *)y.data)[k];
-                /* f16 normal numbers: sign, exponent rebias 15->127, mantissa shift; tiny init values are normal or zero */
-                uint32_t e = (h >> 10) & 31, bits = ((uint32_t)(h >> 15) << 31) | (e ? ((e + 112) << 23) | ((uint32_t)(h & 0x3ff) << 13) : 0);
+                /* f16 normal numbers: sign, exponent rebias 15->127, mantissa shift; tiny init values
+                 * are normal or zero */
+                uint32_t e = (h >> 10) & 31, bits = ((uint32_t)(h >> 15) << 31) |
+                                                    (e ? ((e + 112) << 23) | ((uint32_t)(h & 0x3ff) << 13) : 0);
                 float want;
                 memcpy(&want, &bits, 4);
                 if ((e || !(h & 0x3ff)) && ((const float *)x.data)[k] != want) bad++;

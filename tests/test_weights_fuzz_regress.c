@@ -42,7 +42,8 @@ static void expect_refused(const char *name, const char *want) {
     vssm_weights *w = NULL;
     vssm_err err = {0};
     vssm_status s = vssm_weights_open(&w, p, NULL, &err);
-    TEST_CHECK(s == VSSM_ERR_FORMAT && w == NULL, "%s: expected a format error, got %s (%s)", name, vssm_status_str(s), err.msg);
+    TEST_CHECK(s == VSSM_ERR_FORMAT && w == NULL, "%s: expected a format error, got %s (%s)", name, vssm_status_str(s),
+               err.msg);
     TEST_CHECK(strstr(err.msg, p) != NULL, "%s: message '%s' does not name the file", name, err.msg);
     TEST_CHECK(strstr(err.msg, want) != NULL, "%s: message '%s' lacks '%s'", name, err.msg, want);
     vssm_weights_close(w);
@@ -100,15 +101,18 @@ static void test_pickle_ints_and_memo(void) {
     size_t n = 6u << 20, at = 0;
     uint8_t *b = malloc(n);
     TEST_REQUIRE(b != NULL, "out of memory");
-    b[at++] = 0x80; b[at++] = 2; b[at++] = 'N';
+    b[at++] = 0x80;
+    b[at++] = 2;
+    b[at++] = 'N';
     uint32_t idx = 5u << 20;
     b[at++] = 'r';
-    memcpy(b + at, &idx, 4);   /* little-endian host (the reader requires one too) */
+    memcpy(b + at, &idx, 4); /* little-endian host (the reader requires one too) */
     at += 4;
     b[at++] = '.';
-    memset(b + at, 'N', n - at);   /* padding after STOP: only the length matters */
+    memset(b + at, 'N', n - at); /* padding after STOP: only the length matters */
     vssm_status s = run_pickle(b, n, &err);
-    TEST_CHECK(s == VSSM_ERR_FORMAT && strstr(err.msg, "memo index out of range"), "memo index 5M accepted (%s)", err.msg);
+    TEST_CHECK(s == VSSM_ERR_FORMAT && strstr(err.msg, "memo index out of range"), "memo index 5M accepted (%s)",
+               err.msg);
     free(b);
 }
 
@@ -154,14 +158,16 @@ static void test_infer(void) {
     /* block norms of 0 channels gave dims 0,0,0,0 and ssm_ratio inf (a cast of inf to a size
      * further on is undefined) */
     vssm_status s = vssm_vmamba_config_infer(vssm_weights_source(w), "", &c, &err);
-    TEST_CHECK(s == VSSM_ERR_SHAPE && strstr(err.msg, "layers.0.blocks.0.norm.weight") && strstr(err.msg, "every dimension"),
+    TEST_CHECK(s == VSSM_ERR_SHAPE && strstr(err.msg, "layers.0.blocks.0.norm.weight") &&
+                   strstr(err.msg, "every dimension"),
                "zero-channel norms: %s (%s)", vssm_status_str(s), err.msg);
     vssm_weights_close(w);
     free(p);
     p = fr("meta_ratio_huge.safetensors");
     TEST_REQUIRE(vssm_weights_open(&w, p, NULL, &err) == VSSM_OK, "meta_ratio_huge: %s", err.msg);
     s = vssm_vmamba_config_from_meta(vssm_weights_source(w), &c, NULL, &err);
-    TEST_CHECK(s == VSSM_ERR_FORMAT && strstr(err.msg, "ssm_ratio"), "ssm_ratio 1e30 in metadata: %s (%s)", vssm_status_str(s), err.msg);
+    TEST_CHECK(s == VSSM_ERR_FORMAT && strstr(err.msg, "ssm_ratio"), "ssm_ratio 1e30 in metadata: %s (%s)",
+               vssm_status_str(s), err.msg);
     vssm_weights_close(w);
     free(p);
 }
@@ -178,7 +184,8 @@ static void test_random_source(void) {
                "random (0, 5): %s", err.msg);
     const int64_t neg[1] = {-3}, huge[4] = {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31, 4};
     TEST_CHECK(src->get(src->user, "n.weight", neg, 1, &t, &err) == VSSM_ERR_INVALID_ARG, "random (-3) not refused");
-    TEST_CHECK(src->get(src->user, "h.weight", huge, 4, &t, &err) == VSSM_ERR_INVALID_ARG, "random 2^95 elements not refused");
+    TEST_CHECK(src->get(src->user, "h.weight", huge, 4, &t, &err) == VSSM_ERR_INVALID_ARG,
+               "random 2^95 elements not refused");
     vssm_random_source_free(src);
 }
 
@@ -203,7 +210,8 @@ static void test_writer(const char *dir) {
     vssm_st_entry e = {"x", {x, VSSM_DTYPE_F32, 1, {4}, VSSM_DEVICE_CPU}};
     vssm_st_meta m = {"k", "v"};
     vssm_err err = {0};
-    TEST_CHECK(vssm_safetensors_write(path, &e, 1, &m, 1, &err) == VSSM_OK, "write beside a PATH.tmp folder: %s", err.msg);
+    TEST_CHECK(vssm_safetensors_write(path, &e, 1, &m, 1, &err) == VSSM_OK, "write beside a PATH.tmp folder: %s",
+               err.msg);
     vssm_weights *w = NULL;
     TEST_CHECK(vssm_safetensors_open(&w, path, &err) == VSSM_OK && vssm_weights_count(w) == 1 &&
                    !strcmp(vssm_weights_meta(w, "k"), "v"),
@@ -215,9 +223,11 @@ static void test_writer(const char *dir) {
      * reader accepts; now it is refused and nothing is written */
     char path2[620];
     snprintf(path2, sizeof path2, "%s/huge.safetensors", dir);
-    vssm_st_entry h = {"h", {x, VSSM_DTYPE_F32, 4, {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31, 4}, VSSM_DEVICE_CPU}};
+    vssm_st_entry h = {
+        "h", {x, VSSM_DTYPE_F32, 4, {(int64_t)1 << 31, (int64_t)1 << 31, (int64_t)1 << 31, 4}, VSSM_DEVICE_CPU}};
     vssm_status s = vssm_safetensors_write(path2, &h, 1, NULL, 0, &err);
-    TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, "too large"), "2^95-byte tensor: %s (%s)", vssm_status_str(s), err.msg);
+    TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, "too large"), "2^95-byte tensor: %s (%s)",
+               vssm_status_str(s), err.msg);
     TEST_CHECK(access(path2, F_OK) != 0, "a refused write left %s", path2);
     TEST_CHECK(count_entries(dir) == 1, "temp files left after a refused write (%d entries)", count_entries(dir));
     remove(path);
@@ -242,15 +252,18 @@ static void test_cli(const char *dir) {
     TEST_CHECK(rc == 2 && strstr(err_buf, "view_before_storage.pth") && strstr(err_buf, "overflows"),
                "info on the overflowing view: exit %d, stderr: %s", rc, err_buf);
     rc = run("'%s' convert %s %s", bad, out);
-    TEST_CHECK(rc == 2 && strstr(err_buf, "view_before_storage.pth"), "convert on the overflowing view: exit %d, stderr: %s", rc, err_buf);
+    TEST_CHECK(rc == 2 && strstr(err_buf, "view_before_storage.pth"),
+               "convert on the overflowing view: exit %d, stderr: %s", rc, err_buf);
     TEST_CHECK(access(out, F_OK) != 0 && count_entries(dir) == 0, "convert of a refused file left a file in %s", dir);
     rc = run("'%s' convert %s %s", "tests/data/weights/fuzz_regress/view_stride_overflow.pth", out);
-    TEST_CHECK(rc == 2 && strstr(err_buf, "overflows"), "convert on the strided overflow: exit %d, stderr: %s", rc, err_buf);
+    TEST_CHECK(rc == 2 && strstr(err_buf, "overflows"), "convert on the strided overflow: exit %d, stderr: %s", rc,
+               err_buf);
     rc = run("'%s' convert %s %s", "tests/data/weights/fuzz_regress/infer_zero_dim.safetensors", out);
     TEST_CHECK(rc == 2 && strstr(err_buf, "norm.weight") && access(out, F_OK) != 0,
                "convert of zero-channel norms: exit %d, stderr: %s", rc, err_buf);
     /* a batch: the good file is described, the bad one named, exit 1 */
-    rc = run("'%s' info --no-tensors %s %s", "tests/data/weights/mixed.pth", "tests/data/weights/fuzz_regress/view_huge_offset.pth");
+    rc = run("'%s' info --no-tensors %s %s", "tests/data/weights/mixed.pth",
+             "tests/data/weights/fuzz_regress/view_huge_offset.pth");
     TEST_CHECK(rc == 1 && strstr(out_buf, "mixed.pth") && strstr(err_buf, "view_huge_offset.pth"),
                "info batch with one bad file: exit %d, stderr: %s", rc, err_buf);
 
@@ -262,7 +275,8 @@ static void test_cli(const char *dir) {
     TEST_CHECK(access(out, F_OK) != 0 && count_entries(dir) == 0, "convert of a bad head left a file in %s", dir);
     /* the same model with a good head converts, and classify's loader reads the result */
     rc = run("'%s' convert %s %s", "tests/data/weights/ckpt_tiny.pth", out);
-    TEST_CHECK(rc == 0 && access(out, F_OK) == 0 && count_entries(dir) == 1, "convert ckpt_tiny.pth: exit %d, stderr: %s", rc, err_buf);
+    TEST_CHECK(rc == 0 && access(out, F_OK) == 0 && count_entries(dir) == 1,
+               "convert ckpt_tiny.pth: exit %d, stderr: %s", rc, err_buf);
     remove(out);
 
     /* metadata the input states (labels, task, preprocessing, re-ID settings) survives, as
@@ -279,7 +293,8 @@ static void test_cli(const char *dir) {
                        !strcmp(a, "vmamba-reid-demo"),
                    "converted re-ID demo lost metadata: task %s reid_l2norm %s resize %s arch %s", t ? t : "-",
                    l2 ? l2 : "-", rs ? rs : "-", a ? a : "-");
-        TEST_CHECK(vssm_weights_get(w, "bnneck.running_var", &bn, &err) == VSSM_OK, "converted re-ID demo lost its BNNeck");
+        TEST_CHECK(vssm_weights_get(w, "bnneck.running_var", &bn, &err) == VSSM_OK,
+                   "converted re-ID demo lost its BNNeck");
         vssm_weights_close(w);
     }
     remove(out);

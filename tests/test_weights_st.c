@@ -18,7 +18,10 @@ static unsigned char *slurp(const char *path, size_t *n) {
     long sz = ftell(f);
     fseek(f, 0, SEEK_SET);
     unsigned char *b = malloc((size_t)sz + 1);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) { free(b); b = NULL; }
+    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
+        free(b);
+        b = NULL;
+    }
     fclose(f);
     *n = (size_t)sz;
     return b;
@@ -48,13 +51,15 @@ static void test_writer_bytes(void) {
     for (int i = 7; i >= 0; i--) got_hl = got_hl << 8 | f[i];
     TEST_CHECK(got_hl == hl, "header length %llu, expected %zu", (unsigned long long)got_hl, hl);
     TEST_CHECK(n == 8 + hl + 38, "file size %zu, expected %zu", n, 8 + hl + 38);
-    TEST_CHECK(n >= 8 + jl && memcmp(f + 8, json, jl) == 0, "header JSON differs:\n got %.*s\nwant %s", (int)jl, f + 8, json);
+    TEST_CHECK(n >= 8 + jl && memcmp(f + 8, json, jl) == 0, "header JSON differs:\n got %.*s\nwant %s", (int)jl, f + 8,
+               json);
     int pad_ok = 1;
     for (size_t i = 8 + jl; i < 8 + hl && i < n; i++) pad_ok &= f[i] == ' ';
     TEST_CHECK(pad_ok, "header padding is not spaces");
     if (n == 8 + hl + 38) {
         TEST_CHECK(!memcmp(f + 8 + hl, c_data, 16) && !memcmp(f + 8 + hl + 16, b_data, 16) &&
-                   !memcmp(f + 8 + hl + 32, a_data, 6), "tensor bytes differ");
+                       !memcmp(f + 8 + hl + 32, a_data, 6),
+                   "tensor bytes differ");
     }
     free(f);
     /* and the reader gives the same bits back */
@@ -62,7 +67,8 @@ static void test_writer_bytes(void) {
     TEST_REQUIRE(vssm_weights_open(&w, tmp, NULL, &err) == VSSM_OK, "reopen: %s", err.msg);
     vssm_tensor t;
     TEST_CHECK(vssm_weights_get(w, "a", &t, &err) == VSSM_OK && t.dtype == VSSM_DTYPE_F16 && t.ndim == 1 &&
-               t.shape[0] == 3 && !memcmp(t.data, a_data, 6), "tensor a did not round-trip");
+                   t.shape[0] == 3 && !memcmp(t.data, a_data, 6),
+               "tensor a did not round-trip");
     TEST_CHECK(vssm_weights_get(w, "b", &t, &err) == VSSM_OK && t.ndim == 2 && !memcmp(t.data, b_data, 16),
                "tensor b did not round-trip");
     const char *mv = vssm_weights_meta(w, "a\"q");
@@ -76,9 +82,13 @@ static void test_writer_refusals(void) {
     vssm_err err = {0};
     char tmp2[300];
     snprintf(tmp2, sizeof tmp2, "%s.tmp", tmp);
-    struct { const char *n1, *n2; vssm_dtype d2; const char *why; } cases[] = {
+    struct {
+        const char *n1, *n2;
+        vssm_dtype d2;
+        const char *why;
+    } cases[] = {
         {"w", "w", VSSM_DTYPE_F32, "twice"},
-        {"w", "w", VSSM_DTYPE_F16, "twice"},            /* same name, different dtypes */
+        {"w", "w", VSSM_DTYPE_F16, "twice"}, /* same name, different dtypes */
         {"w", "\xff\xfe", VSSM_DTYPE_F32, "UTF-8"},
         {"w", "__metadata__", VSSM_DTYPE_F32, "reserved"},
         {"w", "", VSSM_DTYPE_F32, "empty"},
@@ -88,12 +98,14 @@ static void test_writer_refusals(void) {
                               {cases[i].n2, {x, cases[i].d2, 1, {1}, VSSM_DEVICE_CPU}}};
         remove(tmp);
         vssm_status s = vssm_safetensors_write(tmp, e, 2, NULL, 0, &err);
-        TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, cases[i].why), "case %zu: status %d, message '%s'", i, s, err.msg);
+        TEST_CHECK(s == VSSM_ERR_INVALID_ARG && strstr(err.msg, cases[i].why), "case %zu: status %d, message '%s'", i,
+                   s, err.msg);
         TEST_CHECK(access(tmp, F_OK) != 0 && access(tmp2, F_OK) != 0, "case %zu left a file behind", i);
     }
     vssm_st_meta m = {"k", "\xc0\xaf"};
     vssm_st_entry e = {"w", {x, VSSM_DTYPE_F32, 1, {2}, VSSM_DEVICE_CPU}};
-    TEST_CHECK(vssm_safetensors_write(tmp, &e, 1, &m, 1, &err) == VSSM_ERR_INVALID_ARG, "overlong UTF-8 metadata accepted");
+    TEST_CHECK(vssm_safetensors_write(tmp, &e, 1, &m, 1, &err) == VSSM_ERR_INVALID_ARG,
+               "overlong UTF-8 metadata accepted");
     TEST_CHECK(vssm_safetensors_write("/nonexistent-dir/x.safetensors", &e, 1, NULL, 0, &err) == VSSM_ERR_IO,
                "unwritable path: %s", err.msg);
     /* an empty file is legal: "{}" padded */
@@ -166,7 +178,8 @@ static void test_reader_refusals(void) {
 }
 
 int main(void) {
-    snprintf(tmp, sizeof tmp, "%s/vssm_test_st_%d.safetensors", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    snprintf(tmp, sizeof tmp, "%s/vssm_test_st_%d.safetensors", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             (int)getpid());
     test_writer_bytes();
     test_writer_refusals();
     test_reader_refusals();

@@ -15,10 +15,15 @@ int test_weights_check_manifest(const vssm_weights *w, const char *mp, const cha
     while (fscanf(f, "%255s %15s %127s %x", name, dt, shape, &crc) == 4) {
         lines++;
         vssm_tensor t;
-        if (vssm_weights_get(w, name, &t, &err) != VSSM_OK) { TEST_CHECK(0, "%s: %s", label, err.msg); bad++; continue; }
+        if (vssm_weights_get(w, name, &t, &err) != VSSM_OK) {
+            TEST_CHECK(0, "%s: %s", label, err.msg);
+            bad++;
+            continue;
+        }
         char got[128] = "-";
         size_t used = 0;
-        for (int d = 0; d < t.ndim; d++) used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", d ? "," : "", (long long)t.shape[d]);
+        for (int d = 0; d < t.ndim; d++)
+            used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", d ? "," : "", (long long)t.shape[d]);
         size_t nb = (size_t)vssm_tensor_numel(&t) * vssm_dtype_size(t.dtype);
         unsigned c = vssm_crc32(0, t.data, nb);
         int ok = !strcmp(vssm_dtype_name(t.dtype), dt) && !strcmp(got, shape) && c == crc;

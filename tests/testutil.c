@@ -8,7 +8,10 @@
 int test_n_pass = 0, test_n_fail = 0;
 
 void test_record(int ok, const char *file, int line, const char *fmt, ...) {
-    if (ok) { test_n_pass++; return; }
+    if (ok) {
+        test_n_pass++;
+        return;
+    }
     test_n_fail++;
     fprintf(stderr, "FAIL %s:%d: ", file, line);
     va_list ap;

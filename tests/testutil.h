@@ -17,14 +17,16 @@
 
 extern int test_n_pass, test_n_fail;
 
-void test_record(int ok, const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+void test_record(int ok, const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define TEST_CHECK(cond, ...) test_record(!!(cond), __FILE__, __LINE__, __VA_ARGS__)
-#define TEST_REQUIRE(cond, ...)                                                 \
-    do {                                                                        \
-        int ok_ = !!(cond);                                                     \
-        test_record(ok_, __FILE__, __LINE__, __VA_ARGS__);                      \
-        if (!ok_) { fprintf(stderr, "(required check failed, stopping)\n"); exit(1); } \
+#define TEST_REQUIRE(cond, ...)                                     \
+    do {                                                            \
+        int ok_ = !!(cond);                                         \
+        test_record(ok_, __FILE__, __LINE__, __VA_ARGS__);          \
+        if (!ok_) {                                                 \
+            fprintf(stderr, "(required check failed, stopping)\n"); \
+            exit(1);                                                \
+        }                                                           \
     } while (0)
 
 double test_rel_err(const float *a, const float *b, size_t n);

@@ -10,7 +10,10 @@ float *vimvec_f32(vssm_weights *wf, const char *name, int64_t shape[4], int *ndi
     vssm_err err = {0};
     if (vssm_weights_get(wf, name, &t, &err) != VSSM_OK) return NULL;
     float *out = malloc((size_t)vssm_tensor_numel(&t) * sizeof(float) + 1);
-    if (!out || vssm_tensor_to_f32(&t, out, &err) != VSSM_OK) { free(out); return NULL; }
+    if (!out || vssm_tensor_to_f32(&t, out, &err) != VSSM_OK) {
+        free(out);
+        return NULL;
+    }
     if (shape) memcpy(shape, t.shape, sizeof t.shape);
     if (ndim) *ndim = t.ndim;
     return out;
@@ -20,7 +23,10 @@ float *vimvec_nhwc(vssm_weights *wf, const char *name, int *B, int *H, int *W) {
     int64_t sh[4];
     int nd = 0;
     float *x = vimvec_f32(wf, name, sh, &nd);
-    if (!x || nd != 4) { free(x); return NULL; }
+    if (!x || nd != 4) {
+        free(x);
+        return NULL;
+    }
     const int64_t b_ = sh[0], c_ = sh[1], h_ = sh[2], w_ = sh[3];
     float *o = malloc((size_t)(b_ * c_ * h_ * w_) * sizeof(float));
     for (int64_t b = 0; o && b < b_; b++)
@@ -29,7 +35,9 @@ float *vimvec_nhwc(vssm_weights *wf, const char *name, int *B, int *H, int *W) {
                 for (int64_t w = 0; w < w_; w++)
                     o[((b * h_ + h) * w_ + w) * c_ + c] = x[((b * c_ + c) * h_ + h) * w_ + w];
     free(x);
-    *B = (int)b_; *H = (int)h_; *W = (int)w_;
+    *B = (int)b_;
+    *H = (int)h_;
+    *W = (int)w_;
     return o;
 }
 
@@ -37,7 +45,10 @@ float *vimvec_to_host(vssm_ctx *ctx, vssm_tensor t) {
     vssm_err err = {0};
     if (!t.data) return NULL;
     float *h = malloc((size_t)vssm_tensor_numel(&t) * sizeof(float));
-    if (h && vssm_tensor_to_host(ctx, &t, h, &err) != VSSM_OK) { free(h); return NULL; }
+    if (h && vssm_tensor_to_host(ctx, &t, h, &err) != VSSM_OK) {
+        free(h);
+        return NULL;
+    }
     return h;
 }
 

@@ -43,7 +43,11 @@ float *vvec_nhwc(vssm_weights *wf, const char *name, int64_t shape_out[4]) {
     const int64_t B = t.shape[0], C = t.shape[1], H = t.shape[2], W = t.shape[3];
     size_t n = (size_t)vssm_tensor_numel(&t);
     float *tmp = malloc(n * 4), *out = malloc(n * 4);
-    if (!tmp || !out || vssm_tensor_to_f32(&t, tmp, &err) != VSSM_OK) { free(tmp); free(out); return NULL; }
+    if (!tmp || !out || vssm_tensor_to_f32(&t, tmp, &err) != VSSM_OK) {
+        free(tmp);
+        free(out);
+        return NULL;
+    }
     for (int64_t b = 0; b < B; b++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t h = 0; h < H; h++)

@@ -23,9 +23,16 @@ int cli_opt_str(int argc, char **argv, int *i, const char *opt, const char **out
     size_t n = strlen(opt);
     const char *a = argv[*i];
     if (strncmp(a, opt, n) != 0) return 0;
-    if (a[n] == '=') { *out = a + n + 1; return 1; }
+    if (a[n] == '=') {
+        *out = a + n + 1;
+        return 1;
+    }
     if (a[n] != '\0') return 0;
-    if (*i + 1 >= argc) { cli_error("option %s needs a value", opt); *bad = 1; return 1; }
+    if (*i + 1 >= argc) {
+        cli_error("option %s needs a value", opt);
+        *bad = 1;
+        return 1;
+    }
     *out = argv[++*i];
     return 1;
 }
@@ -56,7 +63,10 @@ int cli_parse_size(const char *s, int *h, int *w) {
     char *end;
     long a = strtol(s, &end, 10);
     if (end == s || a <= 0 || a > 1 << 16) return 0;
-    if (*end == '\0') { *h = *w = (int)a; return 1; }
+    if (*end == '\0') {
+        *h = *w = (int)a;
+        return 1;
+    }
     if (*end != 'x' && *end != 'X') return 0;
     const char *s2 = end + 1;
     long b = strtol(s2, &end, 10);

@@ -31,16 +31,26 @@ static int cmp_double(const void *a, const void *b) {
 /* GFLOP/s of an n x n x n sgemm, best of `reps` (the BLAS ceiling on this machine) */
 static double sgemm_gflops(int n, int reps) {
     float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
-    if (!a || !b || !c) { free(a); free(b); free(c); return 0; }
-    for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = (float)(i % 7) * 0.1f; b[i] = (float)(i % 5) * 0.1f; }
+    if (!a || !b || !c) {
+        free(a);
+        free(b);
+        free(c);
+        return 0;
+    }
+    for (size_t i = 0; i < (size_t)n * n; i++) {
+        a[i] = (float)(i % 7) * 0.1f;
+        b[i] = (float)(i % 5) * 0.1f;
+    }
     double best = 1e30;
     for (int r = 0; r < reps + 1; r++) {
         double t = now_s();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         t = now_s() - t;
-        if (r > 0 && t < best) best = t;   /* first run warms up */
+        if (r > 0 && t < best) best = t; /* first run warms up */
     }
-    free(a); free(b); free(c);
+    free(a);
+    free(b);
+    free(c);
     return 2.0 * n * (double)n * n / best / 1e9;
 }
 
@@ -71,7 +81,7 @@ static void usage(FILE *f) {
 typedef struct bench_opts {
     const char *weights;
     int batch, H, W, runs, warmup, json, no_ref;
-    int on_cpu;   /* the sgemm reference is a CPU figure */
+    int on_cpu; /* the sgemm reference is a CPU figure */
 } bench_opts;
 
 /* A classifier of the preset `arch` (VMamba or Vim) with random weights from rnd. */
@@ -81,7 +91,8 @@ static vssm_status random_classifier(vssm_classifier **clf, vssm_ctx *ctx, const
     vssm_status s;
     if (!strncmp(arch, "vim-", 4)) {
         vssm_vim_config c;
-        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK) s = vssm_backbone_from_vim_config(&bb, ctx, &c, rnd, "", err);
+        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK)
+            s = vssm_backbone_from_vim_config(&bb, ctx, &c, rnd, "", err);
     } else {
         vssm_vmamba_config c;
         if ((s = vssm_vmamba_config_preset(&c, arch, err)) == VSSM_OK)
@@ -102,11 +113,20 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
     double *times = NULL;
     if (o->weights) {
         vssm_classifier_opts co = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
-        if (vssm_classifier_load(&clf, ctx, o->weights, &co, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        if (vssm_classifier_load(&clf, ctx, o->weights, &co, &err) != VSSM_OK) {
+            cli_error("bench: %s", err.msg);
+            goto done;
+        }
     } else {
         rnd = vssm_random_source_new(42);
-        if (!rnd) { cli_error("bench: out of memory"); goto done; }
-        if (random_classifier(&clf, ctx, arch, rnd, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        if (!rnd) {
+            cli_error("bench: out of memory");
+            goto done;
+        }
+        if (random_classifier(&clf, ctx, arch, rnd, &err) != VSSM_OK) {
+            cli_error("bench: %s", err.msg);
+            goto done;
+        }
     }
     const vssm_backbone *bb = vssm_classifier_backbone(clf);
     const vssm_vmamba *vm = vssm_backbone_vmamba(bb);
@@ -115,13 +135,22 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
     x = malloc(nin * 4);
     logits = malloc((size_t)batch * vssm_classifier_classes(clf) * 4);
     times = malloc((size_t)runs * sizeof(double));
-    if (!x || !logits || !times) { cli_error("bench: out of memory"); goto done; }
+    if (!x || !logits || !times) {
+        cli_error("bench: out of memory");
+        goto done;
+    }
     uint64_t s = 1;
-    for (size_t i = 0; i < nin; i++) { s = s * 6364136223846793005ull + 1442695040888963407ull; x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f; }
+    for (size_t i = 0; i < nin; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f;
+    }
 
     for (int r = -o->warmup; r < runs; r++) {
         double t = now_s();
-        if (vssm_classifier_forward(clf, x, batch, H, W, logits, &err) != VSSM_OK) { cli_error("bench: %s", err.msg); goto done; }
+        if (vssm_classifier_forward(clf, x, batch, H, W, logits, &err) != VSSM_OK) {
+            cli_error("bench: %s", err.msg);
+            goto done;
+        }
         t = now_s() - t;
         if (r >= 0) times[r] = t;
     }
@@ -147,14 +176,17 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
     double bw = 0;
     if (!o->no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
     /* the minimum-bytes model is VMamba's cross-scan; a Vim reports 0 */
-    double scan_gbps = secs[VSSM_OP_SCAN] > 0 && vm ? scan_bytes(vssm_vmamba_get_config(vm), batch, H, W) / secs[VSSM_OP_SCAN] / 1e9 : 0;
+    double scan_gbps = secs[VSSM_OP_SCAN] > 0 && vm
+                           ? scan_bytes(vssm_vmamba_get_config(vm), batch, H, W) / secs[VSSM_OP_SCAN] / 1e9
+                           : 0;
     const double rf = *ref;
 
     if (o->json) {
         printf("{\"arch\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, \"height\": %d, \"width\": %d, "
                "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
                "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
-               "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, \"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
+               "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, "
+               "\"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
                arch_name, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, scan_gbps, bw,
                (long long)vssm_classifier_params(clf), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
@@ -162,15 +194,16 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}}\n");
     } else {
-        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", arch_name, (long long)vssm_classifier_params(clf),
-               macs / batch / 1e9, H, W);
+        printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", arch_name,
+               (long long)vssm_classifier_params(clf), macs / batch / 1e9, H, W);
         printf("device     %s\n", vssm_ctx_describe(ctx));
         printf("batch      %d, %d runs after %d warm-up\n", batch, runs, o->warmup);
         printf("time       %.2f ms/batch median (min %.2f), %.2f ms/img, %.1f img/s\n", med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med);
         printf("compute    %.1f GFLOP/s", gflops);
         if (rf > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / rf, rf);
-        printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
+        printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_classifier_state_bytes(clf) / 1e6,
+               peak_mb);
         if (scan_gbps > 0) {
             printf("scan       %.1f GB/s of the minimum bytes", scan_gbps);
             if (bw > 0) printf(" (device copy: %.1f GB/s, %.0f%%)", bw, 100 * scan_gbps / bw);
@@ -197,31 +230,53 @@ VSSM_VERB(bench) {
     bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1};
     int threads = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (cli_opt_str(argc, argv, &i, "--arch", &arch, &bad) || cli_opt_str(argc, argv, &i, "--weights", &o.weights, &bad) ||
-            cli_opt_str(argc, argv, &i, "--device", &device, &bad) || cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
-            cli_opt_int(argc, argv, &i, "--batch", &o.batch, &bad) || cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
-            cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) || cli_opt_int(argc, argv, &i, "--warmup", &o.warmup, &bad) ||
-            cli_opt_flag(argv, i, "--json", &o.json) || cli_opt_flag(argv, i, "--no-gemm-ref", &o.no_ref))
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (cli_opt_str(argc, argv, &i, "--arch", &arch, &bad) ||
+            cli_opt_str(argc, argv, &i, "--weights", &o.weights, &bad) ||
+            cli_opt_str(argc, argv, &i, "--device", &device, &bad) ||
+            cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
+            cli_opt_int(argc, argv, &i, "--batch", &o.batch, &bad) ||
+            cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
+            cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) ||
+            cli_opt_int(argc, argv, &i, "--warmup", &o.warmup, &bad) || cli_opt_flag(argv, i, "--json", &o.json) ||
+            cli_opt_flag(argv, i, "--no-gemm-ref", &o.no_ref))
             continue;
         cli_bad_arg("bench", argv[i]);
         bad = 1;
     }
-    if (!bad && !cli_parse_size(size, &o.H, &o.W)) { cli_error("bench: --size wants N or HxW, got '%s'", size); bad = 1; }
-    if (!bad && (o.batch < 1 || o.runs < 1 || o.warmup < 0)) { cli_error("bench: --batch and --runs must be >= 1"); bad = 1; }
-    if (!bad && o.weights && strchr(arch, ',')) { cli_error("bench: --weights takes one --arch, not a list"); bad = 1; }
+    if (!bad && !cli_parse_size(size, &o.H, &o.W)) {
+        cli_error("bench: --size wants N or HxW, got '%s'", size);
+        bad = 1;
+    }
+    if (!bad && (o.batch < 1 || o.runs < 1 || o.warmup < 0)) {
+        cli_error("bench: --batch and --runs must be >= 1");
+        bad = 1;
+    }
+    if (!bad && o.weights && strchr(arch, ',')) {
+        cli_error("bench: --weights takes one --arch, not a list");
+        bad = 1;
+    }
     if (!bad && (!*arch || arch[0] == ',' || arch[strlen(arch) - 1] == ',' || strstr(arch, ",,"))) {
         cli_error("bench: --arch wants a name or a comma-separated list of names, got '%s'", arch);
         bad = 1;
     }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    if (bad) {
+        usage(stderr);
+        return VSSM_EXIT_USAGE;
+    }
 
     vssm_err err = {0};
     vssm_ctx_opts co;
     if (cli_ctx_opts(device, threads, 0, &co)) return VSSM_EXIT_USAGE;
     o.on_cpu = co.device == VSSM_DEVICE_CPU;
     vssm_ctx *ctx = NULL;
-    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
 
     /* --arch a,b,...: the models one after another in this process, so their figures
      * (and the one sgemm reference) come from the same run */
@@ -230,7 +285,11 @@ VSSM_VERB(bench) {
     char name[64];
     for (const char *p = arch; rc == VSSM_EXIT_OK && *p;) {
         size_t n = strcspn(p, ",");
-        if (n >= sizeof name) { cli_error("bench: architecture name too long in '%s'", arch); rc = VSSM_EXIT_USAGE; break; }
+        if (n >= sizeof name) {
+            cli_error("bench: architecture name too long in '%s'", arch);
+            rc = VSSM_EXIT_USAGE;
+            break;
+        }
         memcpy(name, p, n);
         name[n] = 0;
         if (p != arch && !o.json) printf("\n");

@@ -11,17 +11,19 @@
 #include "tools/runner.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: vssm classify --weights FILE [options] PATH...\n"
-               "Prints the top classes of each image, of files or folders (recursed, sorted).\n"
-               "example: vssm classify --weights weights/fashion_mnist/vmamba_fashion.safetensors --topk 3 \\\n"
-               "           weights/fashion_mnist/sample\n%s"
-               "  --topk K             classes to show per image (default 5)\n"
-               "  --batch B            images per forward pass (default 8)\n"
-               "  --json               one JSON object per image on stdout\n"
-               "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
-               "Under mpirun each rank classifies a share of the images; rank 0 prints the lines in order.\n"
-               "Exit status: 0 all classified; 1 some inputs could not be read or classified (each\n"
-               "  named on stderr), or none found; 2 usage error or unusable weights.\n", model_opts_help);
+    fprintf(f,
+            "usage: vssm classify --weights FILE [options] PATH...\n"
+            "Prints the top classes of each image, of files or folders (recursed, sorted).\n"
+            "example: vssm classify --weights weights/fashion_mnist/vmamba_fashion.safetensors --topk 3 \\\n"
+            "           weights/fashion_mnist/sample\n%s"
+            "  --topk K             classes to show per image (default 5)\n"
+            "  --batch B            images per forward pass (default 8)\n"
+            "  --json               one JSON object per image on stdout\n"
+            "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
+            "Under mpirun each rank classifies a share of the images; rank 0 prints the lines in order.\n"
+            "Exit status: 0 all classified; 1 some inputs could not be read or classified (each\n"
+            "  named on stderr), or none found; 2 usage error or unusable weights.\n",
+            model_opts_help);
 }
 
 typedef struct {
@@ -29,12 +31,15 @@ typedef struct {
     const img_list *l;
     int topk, json;
     int ok;
-    FILE *f;   /* the lines (shard_out_begin) */
+    FILE *f; /* the lines (shard_out_begin) */
 } out_state;
 
 static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
     out_state *o = user;
-    if (!logits) { fprintf(stderr, "vssm: %s\n", error); return; }
+    if (!logits) {
+        fprintf(stderr, "vssm: %s\n", error);
+        return;
+    }
     o->ok++;
     int k = o->topk < classes ? o->topk : classes;
     int top[64];
@@ -48,8 +53,10 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
         for (int j = 0; j < k; j++) {
             const char *lb = vssm_classifier_label(o->clf, top[j]);
             fprintf(o->f, "%s{\"index\": %d, \"label\": ", j ? ", " : "", top[j]);
-            if (lb) json_put_str(o->f, lb);
-            else fprintf(o->f, "null");
+            if (lb)
+                json_put_str(o->f, lb);
+            else
+                fprintf(o->f, "null");
             fprintf(o->f, ", \"prob\": %.6g, \"logit\": %.9g}", p[top[j]], logits[top[j]]);
         }
         fprintf(o->f, "]}\n");
@@ -72,34 +79,61 @@ VSSM_VERB(classify) {
     int topk = 5, batch = 8, json = 0, bad = 0, npaths = 0;
     char **paths = calloc((size_t)argc, sizeof(char *));
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); free(paths); return 0; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            free(paths);
+            return 0;
+        }
         if (model_opts_parse(&m, argc, argv, &i, &bad) || cli_opt_int(argc, argv, &i, "--topk", &topk, &bad) ||
             cli_opt_int(argc, argv, &i, "--batch", &batch, &bad) || cli_opt_flag(argv, i, "--json", &json))
             continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_bad_arg("classify", argv[i]); bad = 1; break; }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            cli_bad_arg("classify", argv[i]);
+            bad = 1;
+            break;
+        }
         paths[npaths++] = argv[i];
     }
-    if (!bad && npaths == 0) { cli_error("classify: no image files or folders given"); bad = 1; }
-    if (!bad && (topk < 1 || topk > 64)) { cli_error("classify: --topk takes 1..64"); bad = 1; }
-    if (!bad && (batch < 1 || batch > 4096)) { cli_error("classify: --batch takes 1..4096"); bad = 1; }
-    if (bad) { usage(stderr); free(paths); return VSSM_EXIT_USAGE; }
+    if (!bad && npaths == 0) {
+        cli_error("classify: no image files or folders given");
+        bad = 1;
+    }
+    if (!bad && (topk < 1 || topk > 64)) {
+        cli_error("classify: --topk takes 1..64");
+        bad = 1;
+    }
+    if (!bad && (batch < 1 || batch > 4096)) {
+        cli_error("classify: --batch takes 1..4096");
+        bad = 1;
+    }
+    if (bad) {
+        usage(stderr);
+        free(paths);
+        return VSSM_EXIT_USAGE;
+    }
 
     vssm_ctx *ctx = NULL;
     vssm_classifier *clf = NULL;
     run_opts ro = {batch, shard_threads(m.threads), {0}, isatty(2) && shard_is_root(), m.limits};
-    int rc = shard_agree(model_opts_open(&m, &ctx, &clf, &ro.pp));   /* every rank loaded, or none goes on */
-    if (rc) { vssm_classifier_free(clf); vssm_ctx_free(ctx); free(paths); return rc; }
+    int rc = shard_agree(model_opts_open(&m, &ctx, &clf, &ro.pp)); /* every rank loaded, or none goes on */
+    if (rc) {
+        vssm_classifier_free(clf);
+        vssm_ctx_free(ctx);
+        free(paths);
+        return rc;
+    }
     img_list l = {0};
-    int missing = img_list_collect(&l, paths, npaths, !shard_is_root());   /* every rank lists the same */
-    int64_t b, e;   /* this rank's share, in whole batch windows (the batches one process forms) */
+    int missing = img_list_collect(&l, paths, npaths, !shard_is_root()); /* every rank lists the same */
+    int64_t b, e; /* this rank's share, in whole batch windows (the batches one process forms) */
     shard_range_units(l.n, batch, &b, &e);
     img_list part = {l.path + b, l.label + b, (int)(e - b), (int)(e - b), NULL, 0};
     shard_out so;
     out_state os = {clf, &part, topk, json, 0, shard_out_begin(&so)};
-    int64_t counts[2] = {0, 0};   /* classified, failed: summed over the ranks */
+    int64_t counts[2] = {0, 0}; /* classified, failed: summed over the ranks */
     if (l.n == 0 && shard_is_root())
         cli_error("classify: no images found in %s%s", paths[0], npaths > 1 ? " or the other paths given" : "");
-    else if (l.n > 0) counts[1] = run_classifier(clf, &part, &ro, on_image, &os, NULL);
+    else if (l.n > 0)
+        counts[1] = run_classifier(clf, &part, &ro, on_image, &os, NULL);
     counts[0] = os.ok;
     if (shard_out_end(&so) || shard_sum_i64(counts, 2)) counts[1] += 1;
     int total_failed = (int)counts[1] + missing;

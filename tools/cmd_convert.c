@@ -38,18 +38,26 @@ static void usage(FILE *f) {
 /* "vssm: FILE: what" without repeating FILE when the message already starts with it. */
 static void file_error(const char *path, const char *msg) {
     size_t n = strlen(path);
-    if (!strncmp(msg, path, n) && msg[n] == ':') cli_error("%s", msg);
-    else cli_error("%s: %s", path, msg);
+    if (!strncmp(msg, path, n) && msg[n] == ':')
+        cli_error("%s", msg);
+    else
+        cli_error("%s: %s", path, msg);
 }
 
 static float half_to_float(uint16_t h) {
     uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);            /* inf / nan */
-    else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);         /* normal */
-    else if (!man) bits = sign;                                            /* zero */
-    else {                                                                 /* subnormal */
+    if (exp == 0x1f)
+        bits = sign | 0x7f800000u | (man << 13); /* inf / nan */
+    else if (exp)
+        bits = sign | ((exp + 112) << 23) | (man << 13); /* normal */
+    else if (!man)
+        bits = sign; /* zero */
+    else {           /* subnormal */
         int e = -1;
-        do { e++; man <<= 1; } while (!(man & 0x400));
+        do {
+            e++;
+            man <<= 1;
+        } while (!(man & 0x400));
         bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
     }
     float f;
@@ -62,10 +70,15 @@ static float *to_f32(const vssm_tensor *t, int *oom) {
     if (t->dtype != VSSM_DTYPE_F16 && t->dtype != VSSM_DTYPE_BF16 && t->dtype != VSSM_DTYPE_F64) return NULL;
     size_t n = (size_t)vssm_tensor_numel(t);
     float *o = malloc(n ? n * sizeof *o : 1);
-    if (!o) { *oom = 1; return NULL; }
+    if (!o) {
+        *oom = 1;
+        return NULL;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (t->dtype == VSSM_DTYPE_F64) o[i] = (float)((const double *)t->data)[i];
-        else if (t->dtype == VSSM_DTYPE_F16) o[i] = half_to_float(((const uint16_t *)t->data)[i]);
+        if (t->dtype == VSSM_DTYPE_F64)
+            o[i] = (float)((const double *)t->data)[i];
+        else if (t->dtype == VSSM_DTYPE_F16)
+            o[i] = half_to_float(((const uint16_t *)t->data)[i]);
         else {
             uint32_t bits = (uint32_t)((const uint16_t *)t->data)[i] << 16;
             memcpy(&o[i], &bits, 4);
@@ -77,9 +90,11 @@ static float *to_f32(const vssm_tensor *t, int *oom) {
 /* The tensors a model needs: backbone and classifier (and an mmseg decode head, with a Vim's
  * segmentation neck fpn1..fpn4). */
 static int keep_name(const char *name, const char *prefix) {
-    static const char *const roots[] = {"patch_embed.", "layers.", "classifier.", "outnorm",     /* VMamba */
-                                        "cls_token", "pos_embed", "norm_f.", "head.", "fpn",   /* Vim */
-                                        "bnneck.", "bottleneck.", "heads.bottleneck.0."};      /* re-ID BNNeck */
+    static const char *const roots[] = {"patch_embed.", "layers.",     "classifier.",
+                                        "outnorm", /* VMamba */
+                                        "cls_token",    "pos_embed",   "norm_f.",
+                                        "head.",        "fpn",                                 /* Vim */
+                                        "bnneck.",      "bottleneck.", "heads.bottleneck.0."}; /* re-ID BNNeck */
     size_t pl = strlen(prefix);
     if (!strncmp(name, prefix, pl))
         for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++)
@@ -115,7 +130,11 @@ static int meta_put(meta_list *l, const char *k, const char *v) {
         l->cap = nc;
     }
     char *kc = strdup(k), *vc = strdup(v);
-    if (!kc || !vc) { free(kc); free(vc); return 0; }
+    if (!kc || !vc) {
+        free(kc);
+        free(vc);
+        return 0;
+    }
     l->m[l->n++] = (vssm_st_meta){kc, vc};
     return 1;
 }
@@ -150,7 +169,7 @@ static int has_name_prefix(const vssm_weights *w, const char *a, const char *b) 
  * refusal, err says why, with TMP's name replaced by OUT's. */
 static vssm_status validate_output(const char *tmp, const char *out, const vssm_weights *w, const char *prefix,
                                    int classes, vssm_err *err) {
-    vssm_ctx_opts co = vssm_ctx_default_opts();   /* CPU, all cores (the load packs weights) */
+    vssm_ctx_opts co = vssm_ctx_default_opts(); /* CPU, all cores (the load packs weights) */
     vssm_ctx *ctx = NULL;
     vssm_status s = vssm_ctx_new(&ctx, &co, err);
     const char *what = "backbone";
@@ -203,21 +222,34 @@ static int parse_args(int argc, char **argv, convert_args *a) {
     int bad = 0;
     *a = (convert_args){NULL, NULL, NULL, NULL, "f32"};
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return VSSM_EXIT_OK; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return VSSM_EXIT_OK;
+        }
         if (cli_opt_str(argc, argv, &i, "--arch", &a->arch, &bad) ||
             cli_opt_str(argc, argv, &i, "--key", &a->key, &bad) ||
             cli_opt_str(argc, argv, &i, "--dtype", &a->dtype, &bad))
             continue;
-        if ((argv[i][0] == '-' && argv[i][1]) || (a->in && a->out)) { cli_bad_arg("convert", argv[i]); bad = 1; }
-        else if (!a->in) a->in = argv[i];
-        else a->out = argv[i];
+        if ((argv[i][0] == '-' && argv[i][1]) || (a->in && a->out)) {
+            cli_bad_arg("convert", argv[i]);
+            bad = 1;
+        } else if (!a->in)
+            a->in = argv[i];
+        else
+            a->out = argv[i];
     }
-    if (!bad && (!a->in || !a->out)) { cli_error("convert: needs IN and OUT"); bad = 1; }
+    if (!bad && (!a->in || !a->out)) {
+        cli_error("convert: needs IN and OUT");
+        bad = 1;
+    }
     if (!bad && strcmp(a->dtype, "f32") && strcmp(a->dtype, "orig")) {
         cli_error("convert: --dtype must be f32 or orig");
         bad = 1;
     }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    if (bad) {
+        usage(stderr);
+        return VSSM_EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -225,8 +257,10 @@ static int parse_args(int argc, char **argv, convert_args *a) {
  * error printed). */
 static int describe_model(const vssm_weights *w, const convert_args *a, vssm_backbone_desc *d, vssm_err *err) {
     if (vssm_backbone_describe(vssm_weights_source(w), a->arch, d, err) == VSSM_OK) return 0;
-    if (a->arch && err->status == VSSM_ERR_INVALID_ARG) cli_error("convert: %s", err->msg);   /* an unknown preset */
-    else file_error(a->in, err->msg);
+    if (a->arch && err->status == VSSM_ERR_INVALID_ARG)
+        cli_error("convert: %s", err->msg); /* an unknown preset */
+    else
+        file_error(a->in, err->msg);
     return VSSM_EXIT_USAGE;
 }
 
@@ -253,7 +287,10 @@ static int collect_tensors(const vssm_weights *w, const char *prefix, int to_f32
     ts->copies = calloc((size_t)n + 1, sizeof *ts->copies);
     for (int i = 0; ts->e && ts->copies && i < n && !oom; i++) {
         const char *name = vssm_weights_name(w, i);
-        if (!keep_name(name, prefix)) { if (!ts->dropped++) ts->first_dropped = name; continue; }
+        if (!keep_name(name, prefix)) {
+            if (!ts->dropped++) ts->first_dropped = name;
+            continue;
+        }
         vssm_tensor t;
         vssm_err err = {0};
         vssm_weights_get(w, name, &t, &err);
@@ -285,7 +322,7 @@ static int is_pre_key(const char *k) {
 static int build_meta(meta_list *ml, const vssm_weights *w, const convert_args *a, const vssm_backbone_desc *d) {
     vssm_preprocess_params pp;
     vssm_preprocess_default(&pp);
-    vssm_config_meta pm;   /* ImageNet's preprocessing keys */
+    vssm_config_meta pm; /* ImageNet's preprocessing keys */
     vssm_vmamba_config none;
     memset(&none, 0, sizeof none);
     vssm_vmamba_config_to_meta(&none, &pp, &pm);
@@ -308,11 +345,14 @@ static int build_meta(meta_list *ml, const vssm_weights *w, const convert_args *
 
 /* Writes the tensors and metadata to a temp file beside OUT, loads it back as the other
  * verbs would, then renames it onto OUT. Returns 0 or the exit code (error printed). */
-static int write_checked(const convert_args *a, const vssm_weights *w, const vssm_backbone_desc *d, const tensor_set *ts,
-                         const meta_list *ml) {
+static int write_checked(const convert_args *a, const vssm_weights *w, const vssm_backbone_desc *d,
+                         const tensor_set *ts, const meta_list *ml) {
     vssm_err err = {0};
     vssm_outfile of;
-    if (vssm_outfile_open(&of, a->out, &err) != VSSM_OK) { file_error(a->out, err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_outfile_open(&of, a->out, &err) != VSSM_OK) {
+        file_error(a->out, err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     if (vssm_safetensors_write_to(&of, ts->e, ts->kept, ml->m, ml->n, &err) != VSSM_OK) {
         vssm_outfile_abort(&of);
         file_error(a->out, err.msg);
@@ -323,7 +363,10 @@ static int write_checked(const convert_args *a, const vssm_weights *w, const vss
         file_error(a->in, err.msg);
         return VSSM_EXIT_USAGE;
     }
-    if (vssm_outfile_commit(&of, &err) != VSSM_OK) { file_error(a->out, err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_outfile_commit(&of, &err) != VSSM_OK) {
+        file_error(a->out, err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -343,7 +386,10 @@ VSSM_VERB(convert) {
     if (rc >= 0) return rc;
     vssm_err err = {0};
     vssm_weights *w = NULL;
-    if (open_input(&w, &a, &err) != VSSM_OK) { file_error(a.in, err.msg); return VSSM_EXIT_USAGE; }
+    if (open_input(&w, &a, &err) != VSSM_OK) {
+        file_error(a.in, err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_backbone_desc d;
     tensor_set ts = {0};
     meta_list ml = {0};
@@ -354,8 +400,8 @@ VSSM_VERB(convert) {
     }
     if (!rc) rc = write_checked(&a, w, &d, &ts, &ml);
     if (!rc) {
-        printf("%s: %d tensors, %lld parameters, arch %s%s -> %s\n", a.in, ts.kept, (long long)ts.params,
-               d.arch, d.from_meta ? " (from its metadata)" : "", a.out);
+        printf("%s: %d tensors, %lld parameters, arch %s%s -> %s\n", a.in, ts.kept, (long long)ts.params, d.arch,
+               d.from_meta ? " (from its metadata)" : "", a.out);
         if (ts.dropped)
             fprintf(stderr, "vssm: %s: dropped %d tensor%s outside the model (first: %s)\n", a.in, ts.dropped,
                     ts.dropped == 1 ? "" : "s", ts.first_dropped);

@@ -30,8 +30,10 @@ static int info_one(const char *path, const char *key, int tensors) {
     vssm_weights_opts opts = {key};
     if (vssm_weights_open(&w, path, &opts, &err) != VSSM_OK) {
         size_t n = strlen(path);
-        if (!strncmp(err.msg, path, n) && err.msg[n] == ':') cli_error("%s", err.msg);
-        else cli_error("%s: %s", path, err.msg);
+        if (!strncmp(err.msg, path, n) && err.msg[n] == ':')
+            cli_error("%s", err.msg);
+        else
+            cli_error("%s: %s", path, err.msg);
         return 0;
     }
     const vssm_source *src = vssm_weights_source(w);
@@ -43,14 +45,15 @@ static int info_one(const char *path, const char *key, int tensors) {
     const char *ma = vssm_weights_meta(w, "arch");
     char vprefix[256] = "";
     if ((ma && !strncmp(ma, "vim", 3) && vssm_vim_config_from_meta(src, &vc, &err) == VSSM_OK) ||
-        (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, NULL) != VSSM_OK && vssm_vim_detect(src, vprefix, sizeof vprefix) &&
-         vssm_vim_config_infer(src, vprefix, &vc, &err) == VSSM_OK)) {
+        (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, NULL) != VSSM_OK &&
+         vssm_vim_detect(src, vprefix, sizeof vprefix) && vssm_vim_config_infer(src, vprefix, &vc, &err) == VSSM_OK)) {
         printf("arch:        %s (Vision Mamba)\n", vc.arch);
-        printf("config:      embed_dim %d, depth %d, d_inner %d, d_state %d, dt_rank %d, d_conv %d, patch %d, stride %d,\n"
-               "             pos grid %dx%d, num_classes %d, bimamba %s, div2 %d, class token %s\n",
-               vc.embed_dim, vc.depth, vc.d_inner, vc.d_state, vc.dt_rank, vc.d_conv, vc.patch_size, vc.stride,
-               vc.pos_grid_h, vc.pos_grid_w, vc.num_classes, vc.bimamba_type, vc.divide_out,
-               vc.no_cls_token ? "none (segmentation backbone)" : "middle");
+        printf(
+            "config:      embed_dim %d, depth %d, d_inner %d, d_state %d, dt_rank %d, d_conv %d, patch %d, stride %d,\n"
+            "             pos grid %dx%d, num_classes %d, bimamba %s, div2 %d, class token %s\n",
+            vc.embed_dim, vc.depth, vc.d_inner, vc.d_state, vc.dt_rank, vc.d_conv, vc.patch_size, vc.stride,
+            vc.pos_grid_h, vc.pos_grid_w, vc.num_classes, vc.bimamba_type, vc.divide_out,
+            vc.no_cls_token ? "none (segmentation backbone)" : "middle");
     } else if (vssm_vmamba_config_from_meta(src, &cfg, NULL, &err) == VSSM_OK) {
         print_config(&cfg, "from metadata", mp ? mp : "");
     } else if (vssm_vmamba_find_prefix(src, prefix, sizeof prefix, &err) == VSSM_OK &&
@@ -98,14 +101,30 @@ VSSM_VERB(info) {
     const char *key = NULL, *files[64];
     int nf = 0, bad = 0, no_tensors = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return VSSM_EXIT_OK; }
-        if (cli_opt_str(argc, argv, &i, "--key", &key, &bad) || cli_opt_flag(argv, i, "--no-tensors", &no_tensors)) continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_bad_arg("info", argv[i]); bad = 1; }
-        else if (nf < 64) files[nf++] = argv[i];
-        else { cli_error("info: at most 64 files"); bad = 1; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return VSSM_EXIT_OK;
+        }
+        if (cli_opt_str(argc, argv, &i, "--key", &key, &bad) || cli_opt_flag(argv, i, "--no-tensors", &no_tensors))
+            continue;
+        if (argv[i][0] == '-' && argv[i][1]) {
+            cli_bad_arg("info", argv[i]);
+            bad = 1;
+        } else if (nf < 64)
+            files[nf++] = argv[i];
+        else {
+            cli_error("info: at most 64 files");
+            bad = 1;
+        }
     }
-    if (!bad && !nf) { cli_error("info: needs a FILE"); bad = 1; }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    if (!bad && !nf) {
+        cli_error("info: needs a FILE");
+        bad = 1;
+    }
+    if (bad) {
+        usage(stderr);
+        return VSSM_EXIT_USAGE;
+    }
     int ok = 0;
     for (int i = 0; i < nf; i++) {
         if (i) printf("\n");

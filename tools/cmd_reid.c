@@ -14,7 +14,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: vssm reid extract --weights FILE --data ROOT --format market|veri|msmt --out FEATS.safetensors [options]\n"
+            "usage: vssm reid extract --weights FILE --data ROOT --format market|veri|msmt --out FEATS.safetensors "
+            "[options]\n"
             "Writes the re-identification embeddings of a dataset's query and gallery images.\n"
             "example: vssm reid extract --weights weights/reid_demo/vmamba_reid_demo.safetensors \\\n"
             "           --data weights/reid_demo/sample --out feats.safetensors\n"
@@ -26,7 +27,8 @@ static void usage(FILE *f) {
             "  --bnneck auto|on|off use the BNNeck tensors of the weights (default auto: when present)\n"
             "  --l2, --no-l2        L2-normalise the embeddings, or not (default: as the weights' metadata\n"
             "                       reid_l2norm says; off when it says nothing)\n"
-            "  --final-norm         apply the classifier's LayerNorm (classifier.norm) to the last stage before pooling\n%s",
+            "  --final-norm         apply the classifier's LayerNorm (classifier.norm) to the last stage before "
+            "pooling\n%s",
             model_opts_help);
 }
 
@@ -49,15 +51,15 @@ static void progress(const char *what, int64_t done, int64_t total, double t0) {
 }
 
 typedef struct {
-    float *x;   /* preprocessed (h, w, 3) or NULL */
+    float *x; /* preprocessed (h, w, 3) or NULL */
     int h, w;
     char err[4 * VSSM_ERR_MSG_MAX];
 } prepared;
 
 typedef struct {
     const vssm_preprocess_params *pp;
-    int size_h, size_w;   /* > 0: fixed resize */
-    const vssm_image_limits *limits;   /* --max-pixels */
+    int size_h, size_w;              /* > 0: fixed resize */
+    const vssm_image_limits *limits; /* --max-pixels */
 } prep_opts;
 
 static void prepare(const char *path, const prep_opts *o, prepared *p) {
@@ -71,16 +73,23 @@ static void prepare(const char *path, const prep_opts *o, prepared *p) {
                 p->h = o->size_h;
                 p->w = o->size_w;
                 p->x = malloc((size_t)p->h * p->w * 3 * sizeof(float));
-                if (p->x && vssm_image_normalize(&rs, o->pp->mean, o->pp->std, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+                if (p->x && vssm_image_normalize(&rs, o->pp->mean, o->pp->std, p->x, &err) != VSSM_OK) {
+                    free(p->x);
+                    p->x = NULL;
+                }
             }
         } else if (vssm_preprocess_output_size(o->pp, im.w, im.h, &p->w, &p->h, &err) == VSSM_OK) {
             p->x = malloc((size_t)p->h * p->w * 3 * sizeof(float));
-            if (p->x && vssm_preprocess(&im, o->pp, p->x, &err) != VSSM_OK) { free(p->x); p->x = NULL; }
+            if (p->x && vssm_preprocess(&im, o->pp, p->x, &err) != VSSM_OK) {
+                free(p->x);
+                p->x = NULL;
+            }
         }
         if (!p->x && !err.msg[0]) vssm_err_set(&err, VSSM_ERR_NOMEM, "out of memory");
     }
-    if (!p->x) snprintf(p->err, sizeof p->err, "%s%s%s", strstr(err.msg, path) ? "" : path, strstr(err.msg, path) ? "" : ": ",
-                        err.msg[0] ? err.msg : "unknown error");
+    if (!p->x)
+        snprintf(p->err, sizeof p->err, "%s%s%s", strstr(err.msg, path) ? "" : path, strstr(err.msg, path) ? "" : ": ",
+                 err.msg[0] ? err.msg : "unknown error");
     vssm_image_free(&im);
     vssm_image_free(&rs);
 }
@@ -91,19 +100,29 @@ static int64_t embed_split(vssm_reid_model *m, const vssm_reid_split *s, const p
                            const char *what, float **emb_out, int64_t **pid_out, int64_t **cam_out, int64_t *n_out) {
     const int D = vssm_reid_model_dim(m);
     float *emb = malloc((size_t)(s->n ? s->n : 1) * D * sizeof(float));
-    int64_t *pid = malloc((size_t)(s->n ? s->n : 1) * sizeof(int64_t)), *cam = malloc((size_t)(s->n ? s->n : 1) * sizeof(int64_t));
+    int64_t *pid = malloc((size_t)(s->n ? s->n : 1) * sizeof(int64_t)),
+            *cam = malloc((size_t)(s->n ? s->n : 1) * sizeof(int64_t));
     prepared *win = calloc((size_t)batch, sizeof *win);
     float *xb = NULL, *eb = malloc((size_t)batch * D * sizeof(float));
     size_t xb_cap = 0;
     int64_t n = 0, failed = 0;
     double t0 = now_s();
-    if (!emb || !pid || !cam || !win || !eb) { cli_error("out of memory"); failed = -1; goto out; }
+    if (!emb || !pid || !cam || !win || !eb) {
+        cli_error("out of memory");
+        failed = -1;
+        goto out;
+    }
     for (int64_t s0 = 0; s0 < s->n; s0 += batch) {
         const int cnt = (int)(s->n - s0 < batch ? s->n - s0 : batch);
 #pragma omp parallel for schedule(dynamic, 1)
         for (int i = 0; i < cnt; i++) prepare(s->path[s0 + i], po, &win[i]);
         for (int i = 0; i < cnt;) {
-            if (!win[i].x) { fprintf(stderr, "vssm: %s\n", win[i].err); failed++; i++; continue; }
+            if (!win[i].x) {
+                fprintf(stderr, "vssm: %s\n", win[i].err);
+                failed++;
+                i++;
+                continue;
+            }
             int j = i + 1;
             while (j < cnt && win[j].x && win[j].h == win[i].h && win[j].w == win[i].w) j++;
             size_t per = (size_t)win[i].h * win[i].w * 3, need = per * (size_t)(j - i);
@@ -131,7 +150,10 @@ static int64_t embed_split(vssm_reid_model *m, const vssm_reid_split *s, const p
             }
             i = j;
         }
-        for (int i = 0; i < cnt; i++) { free(win[i].x); win[i].x = NULL; }
+        for (int i = 0; i < cnt; i++) {
+            free(win[i].x);
+            win[i].x = NULL;
+        }
         if (show) progress(what, s0 + cnt, s->n, t0);
     }
 out:
@@ -140,7 +162,12 @@ out:
     free(win);
     free(xb);
     free(eb);
-    if (failed < 0) { free(emb); free(pid); free(cam); return -1; }
+    if (failed < 0) {
+        free(emb);
+        free(pid);
+        free(cam);
+        return -1;
+    }
     *emb_out = emb;
     *pid_out = pid;
     *cam_out = cam;
@@ -161,8 +188,9 @@ static int gather_split(float **emb, int64_t **pid, int64_t **cam, int64_t *n, i
     if (shard_size() == 1) return 0;
     void *e = NULL, *p = NULL, *c = NULL;
     int64_t en, pn, cn;
-    if (shard_gather(*emb, *n * dim * (int64_t)sizeof **emb, &e, &en) != 0 || shard_gather(*pid, *n * 8, &p, &pn) != 0 ||
-        shard_gather(*cam, *n * 8, &c, &cn) != 0 || shard_sum_i64(failed, 1) != 0) {
+    if (shard_gather(*emb, *n * dim * (int64_t)sizeof **emb, &e, &en) != 0 ||
+        shard_gather(*pid, *n * 8, &p, &pn) != 0 || shard_gather(*cam, *n * 8, &c, &cn) != 0 ||
+        shard_sum_i64(failed, 1) != 0) {
         free(e), free(p), free(c);
         return -1;
     }
@@ -178,7 +206,7 @@ typedef struct extract_args {
     model_opts mo;
     const char *root, *fmt_name, *outp, *size, *bnneck;
     int batch, l2, no_l2, final_norm;
-    int fmt, sh, sw, bn;   /* derived */
+    int fmt, sh, sw, bn; /* derived */
 } extract_args;
 
 /* 0, 1 (usage error, named) or -1 (--help printed) */
@@ -191,7 +219,8 @@ static int parse_extract(int argc, char **argv, extract_args *a) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return -1;
         if (model_opts_parse(&a->mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--data", &a->root, &bad) ||
             cli_opt_str(argc, argv, &i, "--format", &a->fmt_name, &bad) ||
-            cli_opt_str(argc, argv, &i, "--out", &a->outp, &bad) || cli_opt_str(argc, argv, &i, "--size", &a->size, &bad) ||
+            cli_opt_str(argc, argv, &i, "--out", &a->outp, &bad) ||
+            cli_opt_str(argc, argv, &i, "--size", &a->size, &bad) ||
             cli_opt_str(argc, argv, &i, "--bnneck", &a->bnneck, &bad) ||
             cli_opt_int(argc, argv, &i, "--batch", &a->batch, &bad) || cli_opt_flag(argv, i, "--l2", &a->l2) ||
             cli_opt_flag(argv, i, "--no-l2", &a->no_l2) || cli_opt_flag(argv, i, "--final-norm", &a->final_norm))
@@ -202,19 +231,26 @@ static int parse_extract(int argc, char **argv, extract_args *a) {
     if (bad) return 1;
     const model_opts *mo = &a->mo;
     a->bn = !strcmp(a->bnneck, "auto") ? -1 : !strcmp(a->bnneck, "on") ? 1 : !strcmp(a->bnneck, "off") ? 0 : -2;
-    if (!mo->weights) cli_error("reid extract: --weights FILE is required");
-    else if (!a->root) cli_error("reid extract: --data ROOT is required");
-    else if (!a->outp) cli_error("reid extract: --out FEATS.safetensors is required");
+    if (!mo->weights)
+        cli_error("reid extract: --weights FILE is required");
+    else if (!a->root)
+        cli_error("reid extract: --data ROOT is required");
+    else if (!a->outp)
+        cli_error("reid extract: --out FEATS.safetensors is required");
     else if ((a->fmt = vssm_reid_format_from_name(a->fmt_name ? a->fmt_name : "market")) < 0)
         cli_error("reid extract: --format takes market, veri or msmt, got '%s'", a->fmt_name);
     else if (a->size && !cli_parse_size(a->size, &a->sh, &a->sw))
         cli_error("reid extract: --size takes HxW, got '%s'", a->size);
-    else if (a->batch < 1 || a->batch > 4096) cli_error("reid extract: --batch takes 1..4096");
-    else if (a->l2 == 1 && a->no_l2) cli_error("reid extract: --l2 and --no-l2 contradict each other");
-    else if (a->bn == -2) cli_error("reid extract: --bnneck takes auto, on or off, got '%s'", a->bnneck);
+    else if (a->batch < 1 || a->batch > 4096)
+        cli_error("reid extract: --batch takes 1..4096");
+    else if (a->l2 == 1 && a->no_l2)
+        cli_error("reid extract: --l2 and --no-l2 contradict each other");
+    else if (a->bn == -2)
+        cli_error("reid extract: --bnneck takes auto, on or off, got '%s'", a->bnneck);
     else if (mo->resize < -1 || mo->crop < -1 || mo->resize > 16384 || mo->crop > 16384)
         cli_error("reid extract: --resize and --crop take 0 (off) .. 16384");
-    else return 0;
+    else
+        return 0;
     return 1;
 }
 
@@ -229,8 +265,9 @@ static int load_reid_model(const extract_args *a, vssm_ctx **ctx, vssm_reid_mode
     ro.head.bnneck = a->bn;
     ro.head.l2norm = a->no_l2 ? 0 : a->l2;
     ro.head.final_norm = a->final_norm;
-    int load_bad = vssm_ctx_new(ctx, &co, &err) != VSSM_OK || vssm_reid_model_load(m, *ctx, a->mo.weights, &ro, &err) != VSSM_OK;
-    if (shard_agree(load_bad)) {   /* every rank loaded, or none goes on */
+    int load_bad = vssm_ctx_new(ctx, &co, &err) != VSSM_OK ||
+                   vssm_reid_model_load(m, *ctx, a->mo.weights, &ro, &err) != VSSM_OK;
+    if (shard_agree(load_bad)) { /* every rank loaded, or none goes on */
         cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
         return VSSM_EXIT_USAGE;
     }
@@ -266,9 +303,12 @@ static int write_features(const extract_args *a, const vssm_reid_model *m, const
     snprintf(ng, sizeof ng, "%lld", (long long)f->ng);
     const vssm_reid_head *h = vssm_reid_model_head(m);
     const char *bnp = vssm_reid_head_bnneck(h);
-    const char *meta[] = {"format", vssm_reid_format_name((vssm_reid_format)a->fmt), "weights", a->mo.weights,
-                          "embedding", a->final_norm ? "classifier.norm + gap" : "gap", "bnneck", bnp ? bnp : "none",
-                          "l2", vssm_reid_head_l2norm(h) ? "1" : "0", "dim", dims};
+    const char *meta[] = {"format",    vssm_reid_format_name((vssm_reid_format)a->fmt),
+                          "weights",   a->mo.weights,
+                          "embedding", a->final_norm ? "classifier.norm + gap" : "gap",
+                          "bnneck",    bnp ? bnp : "none",
+                          "l2",        vssm_reid_head_l2norm(h) ? "1" : "0",
+                          "dim",       dims};
     if (vssm_reid_features_save(a->outp, f, meta, 6, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
         return VSSM_EXIT_INPUT;
@@ -276,7 +316,8 @@ static int write_features(const extract_args *a, const vssm_reid_model *m, const
     fprintf(stderr, "vssm: %lld query + %lld gallery embeddings (%lld dims) in %.1f s, %lld failed -> %s\n",
             (long long)f->nq, (long long)f->ng, (long long)f->dim, now_s() - t0, (long long)failed, a->outp);
     if (ds->query.n_junk + ds->gallery.n_junk)
-        fprintf(stderr, "vssm: %lld junk images (pid -1) dropped\n", (long long)(ds->query.n_junk + ds->gallery.n_junk));
+        fprintf(stderr, "vssm: %lld junk images (pid -1) dropped\n",
+                (long long)(ds->query.n_junk + ds->gallery.n_junk));
     return failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }
 
@@ -308,8 +349,10 @@ static int cmd_extract(int argc, char **argv) {
         if (a.mo.resize >= 0) pp.resize = a.mo.resize;
         if (a.mo.crop >= 0) pp.crop = a.mo.crop;
         int it = a.mo.interp ? vssm_interp_from_name(a.mo.interp) : (int)pp.interp;
-        if (it < 0) cli_error("--interp takes bicubic or bilinear, got '%s'", a.mo.interp), rc = VSSM_EXIT_USAGE;
-        else pp.interp = (vssm_interp)it;
+        if (it < 0)
+            cli_error("--interp takes bicubic or bilinear, got '%s'", a.mo.interp), rc = VSSM_EXIT_USAGE;
+        else
+            pp.interp = (vssm_interp)it;
     }
     double t0 = now_s();
     int64_t failed = 0;
@@ -318,8 +361,9 @@ static int cmd_extract(int argc, char **argv) {
         prep_opts po = {&pp, a.sh, a.sw, &a.mo.limits};
         rc = embed_dataset(m, &ds, &po, a.batch, &f, &failed);
     }
-    if (rc == VSSM_EXIT_OK) {   /* rank 0 writes; the exit code joins in main */
-        rc = !shard_is_root() ? (failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK) : write_features(&a, m, &ds, &f, failed, t0);
+    if (rc == VSSM_EXIT_OK) { /* rank 0 writes; the exit code joins in main */
+        rc = !shard_is_root() ? (failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK)
+                              : write_features(&a, m, &ds, &f, failed, t0);
     }
     vssm_reid_features_free(&f);
     vssm_reid_model_free(m);

@@ -70,7 +70,11 @@ static int claim_name(name_set *ns, const char *name, const char *src, const cha
         size_t nc = ns->cap ? ns->cap * 2 : 64;
         char **k = calloc(nc, sizeof *k);
         const char **f = calloc(nc, sizeof *f);
-        if (!k || !f) { free(k); free(f); return -1; }
+        if (!k || !f) {
+            free(k);
+            free(f);
+            return -1;
+        }
         for (size_t i = 0; i < ns->cap; i++) {
             if (!ns->key[i]) continue;
             size_t j = str_hash(ns->key[i]) & (nc - 1);
@@ -83,7 +87,10 @@ static int claim_name(name_set *ns, const char *name, const char *src, const cha
     }
     size_t j = str_hash(name) & (ns->cap - 1);
     for (; ns->key[j]; j = (j + 1) & (ns->cap - 1))
-        if (!strcmp(ns->key[j], name)) { *owner = ns->from[j]; return 1; }
+        if (!strcmp(ns->key[j], name)) {
+            *owner = ns->from[j];
+            return 1;
+        }
     if (!(ns->key[j] = strdup(name))) return -1;
     ns->from[j] = src;
     ns->used++;
@@ -105,7 +112,8 @@ static int claim_output(name_set *ns, const char *dst, const char *src, int loud
     if (c > 0 && loud)
         cli_error("%s: not segmented: its output %s is already %s's in this run (one stem in one folder)", src, dst,
                   owner);
-    else if (loud) cli_error("%s: out of memory", src);
+    else if (loud)
+        cli_error("%s: out of memory", src);
     return -1;
 }
 
@@ -132,11 +140,14 @@ static int common_depth(char **paths, int n) {
     int depth = -1, abs0 = 0;
     for (int i = 0; i < n; i++) {
         struct stat st;
-        if (stat(paths[i], &st) != 0) continue;   /* named and counted as failed elsewhere */
+        if (stat(paths[i], &st) != 0) continue; /* named and counted as failed elsewhere */
         int k = split_path(paths[i], depth < 0 ? first : buf, sizeof buf, depth < 0 ? c0 : c, 256);
         if (k < 0) return 0;
         if (!S_ISDIR(st.st_mode) && k > 0) k--;
-        if (depth < 0) { depth = k, abs0 = paths[i][0] == '/'; continue; }
+        if (depth < 0) {
+            depth = k, abs0 = paths[i][0] == '/';
+            continue;
+        }
         if ((paths[i][0] == '/') != abs0) return 0;
         int j = 0;
         while (j < depth && j < k && !strcmp(c0[j], c[j])) j++;
@@ -156,7 +167,10 @@ static int output_path(const char *out, const char *path, int depth, const char 
     *why = "its output path is too long";
     if (k <= depth) return -1;
     for (int i = depth; i < k && len < n; i++) {
-        if (!strcmp(c[i], "..")) { *why = "its path goes up ('..') below the folder the inputs share"; return -1; }
+        if (!strcmp(c[i], "..")) {
+            *why = "its path goes up ('..') below the folder the inputs share";
+            return -1;
+        }
         char stem[1024];
         const char *name = i < k - 1 ? c[i] : vssm_seg_path_stem(c[i], 0, stem, sizeof stem);
         len += (size_t)snprintf(dst + len, n - len, "/%s%s", name, i < k - 1 ? "" : suffix);
@@ -185,12 +199,12 @@ static int make_parents(const char *p, size_t out_len) {
 /* ---- the run */
 typedef struct seg_run {
     const img_list *l;
-    char **dst, **ovl;        /* per image, NULL when refused */
+    char **dst, **ovl; /* per image, NULL when refused */
     vssm_segmenter *sg;
     const vssm_image_limits *lim;
     const char *out;
     int overlay, json;
-    FILE *f;                  /* the per-image lines (shard_out_begin) */
+    FILE *f; /* the per-image lines (shard_out_begin) */
 } seg_run;
 
 /* The outputs of every image, claimed in list order (every rank does the same, so all
@@ -225,7 +239,10 @@ static int segment_one(const seg_run *r, int i) {
     const char *src = r->l->path[i], *dst = r->dst[i], *ovl = r->ovl[i];
     vssm_err err = {0};
     vssm_image im = {0};
-    if (vssm_image_load(&im, src, r->lim, &err) != VSSM_OK) { cli_error("%s", err.msg); return -1; }
+    if (vssm_image_load(&im, src, r->lim, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return -1;
+    }
     const uint8_t *pal = vssm_segmenter_palette(r->sg);
     const char *names[256] = {0};
     const int n_names = vssm_segmenter_classes(r->sg) < 256 ? vssm_segmenter_classes(r->sg) : 256;
@@ -238,7 +255,7 @@ static int segment_one(const seg_run *r, int i) {
         cli_error("%s: cannot create the folder for it", dst);
     } else if (vssm_label_png_write(dst, lab, im.w, im.h, pal, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
-    /* image and label colours blended, a legend of the classes shown (vssm/plot.h) */
+        /* image and label colours blended, a legend of the classes shown (vssm/plot.h) */
     } else if (r->overlay && vssm_seg_overlay_write(ovl, &im, lab, pal, names, n_names, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
     } else {
@@ -250,8 +267,10 @@ static int segment_one(const seg_run *r, int i) {
         fprintf(r->f, ", \"label_map\": ");
         json_put_str(r->f, dst);
         fprintf(r->f, ", \"overlay\": ");
-        if (r->overlay) json_put_str(r->f, ovl);
-        else fprintf(r->f, "null");
+        if (r->overlay)
+            json_put_str(r->f, ovl);
+        else
+            fprintf(r->f, "null");
         fprintf(r->f, ", \"width\": %d, \"height\": %d}\n", im.w, im.h);
     } else if (ok) {
         fprintf(r->f, "%s -> %s\n", src, dst);
@@ -262,27 +281,33 @@ static int segment_one(const seg_run *r, int i) {
 }
 
 /* Options; -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out, int *overlay,
-                      int *json, char **paths, int *n_paths) {
+static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out, int *overlay, int *json, char **paths,
+                      int *n_paths) {
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fprintf(stdout, usage, model_opts_max_pixels_help);
             return VSSM_EXIT_OK;
         }
-        if (seg_tool_opts_parse(so, argc, argv, &i, &bad) ||
-            cli_opt_str(argc, argv, &i, "--out", out, &bad) || cli_opt_flag(argv, i, "--overlay", overlay) ||
-            cli_opt_flag(argv, i, "--json", json))
+        if (seg_tool_opts_parse(so, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--out", out, &bad) ||
+            cli_opt_flag(argv, i, "--overlay", overlay) || cli_opt_flag(argv, i, "--json", json))
             continue;
-        if (argv[i][0] == '-' && argv[i][1]) { cli_bad_arg("segment", argv[i]); bad = 1; break; }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            cli_bad_arg("segment", argv[i]);
+            bad = 1;
+            break;
+        }
         paths[(*n_paths)++] = argv[i];
     }
     if (!bad && (!*out || !*n_paths)) {
         cli_error(!*out ? "segment: --out DIR is required" : "segment: no image files or folders given");
         bad = 1;
     }
-    if (bad) { fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
-    mkdir(*out, 0777);   /* every rank may try; one succeeds */
+    if (bad) {
+        fprintf(stderr, usage, model_opts_max_pixels_help);
+        return VSSM_EXIT_USAGE;
+    }
+    mkdir(*out, 0777); /* every rank may try; one succeeds */
     struct stat st;
     if (stat(*out, &st) != 0 || !S_ISDIR(st.st_mode)) {
         cli_error("%s: cannot create the output folder", *out);
@@ -308,23 +333,40 @@ VSSM_VERB(segment) {
     int overlay = 0, json = 0, n_paths = 0;
     char **paths = calloc((size_t)argc, sizeof(char *));
     int rc = paths ? parse_args(argc, argv, &so, &out, &overlay, &json, paths, &n_paths) : VSSM_EXIT_USAGE;
-    if (rc >= 0) { free(paths); return rc; }
+    if (rc >= 0) {
+        free(paths);
+        return rc;
+    }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;
-    rc = shard_agree(seg_tool_open(&so, &ctx, &sg));   /* every rank loaded, or none goes on */
-    if (rc) { vssm_segmenter_free(sg); vssm_ctx_free(ctx); free(paths); return rc; }
+    rc = shard_agree(seg_tool_open(&so, &ctx, &sg)); /* every rank loaded, or none goes on */
+    if (rc) {
+        vssm_segmenter_free(sg);
+        vssm_ctx_free(ctx);
+        free(paths);
+        return rc;
+    }
     img_list l = {0};
-    const int missing = img_list_collect(&l, paths, n_paths, !shard_is_root());   /* every rank lists the same */
-    int64_t i0, i1, counts[2] = {0, 0};   /* segmented, failed: summed over the ranks */
+    const int missing = img_list_collect(&l, paths, n_paths, !shard_is_root()); /* every rank lists the same */
+    int64_t i0, i1, counts[2] = {0, 0}; /* segmented, failed: summed over the ranks */
     shard_range(l.n, &i0, &i1);
     shard_out sout;
-    seg_run r = {&l, calloc((size_t)l.n + 1, sizeof(char *)), calloc((size_t)l.n + 1, sizeof(char *)), sg, &so.m.limits, out,
-                 overlay, json, shard_out_begin(&sout)};
+    seg_run r = {&l,
+                 calloc((size_t)l.n + 1, sizeof(char *)),
+                 calloc((size_t)l.n + 1, sizeof(char *)),
+                 sg,
+                 &so.m.limits,
+                 out,
+                 overlay,
+                 json,
+                 shard_out_begin(&sout)};
     const double t0 = run_clock();
     if (l.n == 0 && shard_is_root())
         cli_error("segment: no images found in %s%s", paths[0], n_paths > 1 ? " or the other paths given" : "");
-    if (!r.dst || !r.ovl) { cli_error("out of memory for %d output names", l.n); counts[1] = i1 - i0; }
-    else {
+    if (!r.dst || !r.ovl) {
+        cli_error("out of memory for %d output names", l.n);
+        counts[1] = i1 - i0;
+    } else {
         counts[1] = plan_outputs(&r, paths, n_paths, i0, i1);
         run_share(&r, i0, i1, counts);
     }
@@ -335,10 +377,14 @@ VSSM_VERB(segment) {
                 (long long)counts[1]);
         if (missing) fprintf(stderr, "; %d path%s could not be read", missing, missing == 1 ? "" : "s");
         fputc('\n', stderr);
-        if (l.n) fprintf(stderr, "vssm: speed %.1f images/s (decode, preprocess, forward and writing)\n",
-                         secs > 0 ? (double)(counts[0] + counts[1]) / secs : 0.0);
+        if (l.n)
+            fprintf(stderr, "vssm: speed %.1f images/s (decode, preprocess, forward and writing)\n",
+                    secs > 0 ? (double)(counts[0] + counts[1]) / secs : 0.0);
     }
-    for (int i = 0; r.dst && r.ovl && i < l.n; i++) { free(r.dst[i]); free(r.ovl[i]); }
+    for (int i = 0; r.dst && r.ovl && i < l.n; i++) {
+        free(r.dst[i]);
+        free(r.ovl[i]);
+    }
     free(r.dst);
     free(r.ovl);
     img_list_free(&l);

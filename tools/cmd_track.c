@@ -123,28 +123,35 @@ static void on_sigint(int sig) { interrupted = 1; }
 /* ================================================================ per-frame outputs */
 
 typedef struct frame_sink {
-    const char *png_dir;          /* --out-frames */
-    const char *video_path;       /* --out-video */
-    vssm_video_writer *vw;        /* opened at the first frame (its size) */
+    const char *png_dir;    /* --out-frames */
+    const char *video_path; /* --out-video */
+    vssm_video_writer *vw;  /* opened at the first frame (its size) */
     int show_every, fps_num, fps_den;
     int json;
-    const char *name;             /* the sequence or video, for JSON */
-    int failed;                   /* frames that could not be written */
+    const char *name; /* the sequence or video, for JSON */
+    int failed;       /* frames that could not be written */
 } frame_sink;
 
 static void json_line(const frame_sink *s, int i, double t, vssm_box b, float score, int has_score) {
     printf("{\"name\": \"");
-    for (const char *c = s->name; *c; c++) {   /* paths: escape what JSON must */
-        if (*c == '"' || *c == '\\') printf("\\%c", *c);
-        else if ((unsigned char)*c < 0x20) printf("\\u%04x", *c);
-        else putchar(*c);
+    for (const char *c = s->name; *c; c++) { /* paths: escape what JSON must */
+        if (*c == '"' || *c == '\\')
+            printf("\\%c", *c);
+        else if ((unsigned char)*c < 0x20)
+            printf("\\u%04x", *c);
+        else
+            putchar(*c);
     }
     printf("\", \"frame\": %d, ", i);
-    if (t >= 0) printf("\"time\": %.6f, ", t);
-    else printf("\"time\": null, ");
+    if (t >= 0)
+        printf("\"time\": %.6f, ", t);
+    else
+        printf("\"time\": null, ");
     printf("\"box\": [%.3f, %.3f, %.3f, %.3f], ", b.x, b.y, b.w, b.h);
-    if (has_score) printf("\"score\": %.4f}\n", score);
-    else printf("\"score\": null}\n");
+    if (has_score)
+        printf("\"score\": %.4f}\n", score);
+    else
+        printf("\"score\": null}\n");
     fflush(stdout);
 }
 
@@ -155,11 +162,15 @@ static void annotate(vssm_image *im, int i, double t, vssm_box b, const vssm_box
     vssm_image_draw_box(im, b, green, 2);
     int scale = im->h >= 720 ? 3 : im->h >= 360 ? 2 : 1;
     char text[96];
-    if (t >= 0) snprintf(text, sizeof text, "frame %d  %.2f s", i, t);
-    else snprintf(text, sizeof text, "frame %d", i);
+    if (t >= 0)
+        snprintf(text, sizeof text, "frame %d  %.2f s", i, t);
+    else
+        snprintf(text, sizeof text, "frame %d", i);
     vssm_image_draw_text(im, 4 * scale, 4 * scale, text, white, scale);
-    if (has_score) snprintf(text, sizeof text, "%.2f", score);
-    else snprintf(text, sizeof text, "init");
+    if (has_score)
+        snprintf(text, sizeof text, "%.2f", score);
+    else
+        snprintf(text, sizeof text, "init");
     int ty = (int)floor(b.y) - 13 * scale;
     vssm_image_draw_text(im, (int)floor(b.x) + scale, ty < 0 ? (int)ceil(b.y + b.h) + 2 * scale : ty, text, green,
                          scale);
@@ -208,9 +219,13 @@ static int sink_close(frame_sink *s, int ok) {
     char codec[32];
     snprintf(codec, sizeof codec, "%s", vssm_video_writer_codec(s->vw));
     int bad = 0;
-    if (!ok) vssm_video_writer_abort(s->vw);
-    else if (vssm_video_writer_close(s->vw, &err) != VSSM_OK) { cli_error("%s", err.msg); bad = 1; }
-    else fprintf(stderr, "vssm: wrote %s (%s)\n", s->video_path, codec);
+    if (!ok)
+        vssm_video_writer_abort(s->vw);
+    else if (vssm_video_writer_close(s->vw, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        bad = 1;
+    } else
+        fprintf(stderr, "vssm: wrote %s (%s)\n", s->video_path, codec);
     s->vw = NULL;
     return bad;
 }
@@ -223,7 +238,7 @@ typedef struct track_job {
     int have_init;
     vssm_box init;
     int show_progress, max_frames;
-    const vssm_image_limits *limits;   /* --max-pixels */
+    const vssm_image_limits *limits; /* --max-pixels */
     frame_sink sink;
 } track_job;
 
@@ -268,12 +283,18 @@ static int seq_init_box(const track_job *j, vssm_box *init, vssm_box **gt, int *
     *init = j->init;
     for (int k = 0; k < 2 && !*gt; k++) {
         int len = snprintf(p, sizeof p, "%s/%s", j->seq_dir, names[k]);
-        if (len < 0 || (size_t)len >= sizeof p) { cli_error("%s: path too long", j->seq_dir); return 1; }
+        if (len < 0 || (size_t)len >= sizeof p) {
+            cli_error("%s: path too long", j->seq_dir);
+            return 1;
+        }
         struct stat sb;
         if (stat(p, &sb) != 0) continue;
         if (vssm_boxes_read_lines(p, gt, &lines, n_gt, &err) != VSSM_OK) {
-            if (!j->have_init) { cli_error("%s", err.msg); return 1; }
-            *gt = NULL;   /* only drawn in the frames: an unreadable one is left out */
+            if (!j->have_init) {
+                cli_error("%s", err.msg);
+                return 1;
+            }
+            *gt = NULL; /* only drawn in the frames: an unreadable one is left out */
             *n_gt = 0;
         }
     }
@@ -282,7 +303,7 @@ static int seq_init_box(const track_job *j, vssm_box *init, vssm_box **gt, int *
         cli_error("%s: no --init box and no groundtruth_rect.txt / groundtruth.txt to take it from", j->seq_dir);
         rc = 1;
     } else if (!j->have_init) {
-        *init = (*gt)[0];   /* a box no tracker can start from is the GT file's fault: name its line */
+        *init = (*gt)[0]; /* a box no tracker can start from is the GT file's fault: name its line */
         if (!(isfinite(init->x) && isfinite(init->y) && isfinite(init->w) && isfinite(init->h) && init->w > 0 &&
               init->h > 0)) {
             cli_error("%s:%d: the first box (%g, %g, %g, %g) cannot start a tracker (finite, w and h > 0 needed)", p,
@@ -291,7 +312,10 @@ static int seq_init_box(const track_job *j, vssm_box *init, vssm_box **gt, int *
         }
     }
     free(lines);
-    if (rc) { free(*gt); *gt = NULL; }
+    if (rc) {
+        free(*gt);
+        *gt = NULL;
+    }
     return rc;
 }
 
@@ -302,11 +326,15 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
     int nf = 0, n_listed = 0, failed = 0, rc = 0, n_gt = 0;
     *frames_done = 0;
     *secs = 0;
-    if (vssm_seq_frames(j->seq_dir, &frames, &nf, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
-    n_listed = nf;   /* --frames: the first max_frames of them */
+    if (vssm_seq_frames(j->seq_dir, &frames, &nf, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
+    n_listed = nf; /* --frames: the first max_frames of them */
     if (j->max_frames > 0 && nf > j->max_frames) nf = j->max_frames;
     vssm_box init, *gt = NULL, *res = NULL;
-    if (nf == 0) cli_error("%s: no frames (expected images in %s/img or %s)", j->seq_dir, j->seq_dir, j->seq_dir);
+    if (nf == 0)
+        cli_error("%s: no frames (expected images in %s/img or %s)", j->seq_dir, j->seq_dir, j->seq_dir);
     else if (seq_init_box(j, &init, &gt, &n_gt) == 0 && !(res = calloc((size_t)nf, sizeof *res)))
         cli_error("out of memory");
     if (!res) {
@@ -322,8 +350,10 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
         if (vssm_image_load(&im, frames[i], j->limits, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
-            if (i == 0) rc = 1;                   /* no first frame: nothing to track */
-            else res[i] = res[i - 1];             /* a lost frame keeps the last box */
+            if (i == 0)
+                rc = 1; /* no first frame: nothing to track */
+            else
+                res[i] = res[i - 1]; /* a lost frame keeps the last box */
             continue;
         }
         if ((rc = track_frame(j->trk, &im, i, init, &res[i], &score, frames[i])) != 0) break;
@@ -334,7 +364,10 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
     vssm_image_free(&im);
     *secs = now_s() - t0;
     failed += sink_close(&j->sink, rc == 0) + j->sink.failed;
-    if (rc == 0 && vssm_boxes_write(j->out, res, nf, &err) != VSSM_OK) { cli_error("%s", err.msg); rc = 1; }
+    if (rc == 0 && vssm_boxes_write(j->out, res, nf, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        rc = 1;
+    }
     free(res);
     free(gt);
     vssm_seq_list_free(frames, n_listed);
@@ -350,10 +383,10 @@ typedef struct frame_queue {
     pthread_cond_t cv;
     vssm_video_reader *r;
     vssm_video_frame slot[QUEUE_SLOTS];
-    int head, count;       /* the consumer owns slot[head] while count > 0 */
-    int done, stop;        /* producer: no more frames (end, error or max); consumer: stop now */
-    int max_frames;        /* 0: all */
-    vssm_err err;          /* why the producer stopped, when it failed */
+    int head, count; /* the consumer owns slot[head] while count > 0 */
+    int done, stop;  /* producer: no more frames (end, error or max); consumer: stop now */
+    int max_frames;  /* 0: all */
+    vssm_err err;    /* why the producer stopped, when it failed */
 } frame_queue;
 
 static void *produce(void *arg) {
@@ -367,8 +400,10 @@ static void *produce(void *arg) {
         vssm_err err = {0};
         vssm_status st = stop || interrupted ? VSSM_OK : vssm_video_read(q->r, &q->slot[k], &got, &err);
         pthread_mutex_lock(&q->mu);
-        if (got) q->count++;
-        else q->done = 1, q->err = err, q->err.status = st;
+        if (got)
+            q->count++;
+        else
+            q->done = 1, q->err = err, q->err.status = st;
         pthread_cond_broadcast(&q->cv);
         pthread_mutex_unlock(&q->mu);
         if (!got) return NULL;
@@ -411,8 +446,11 @@ static int video_loop(track_job *j, frame_queue *q, box_list *res, int total, in
         float score = 0;
         snprintf(what, sizeof what, "%s: frame %d", j->name, i);
         if ((rc = track_frame(j->trk, &f->image, i, j->init, &box, &score, what)) == 0) {
-            if (box_push(res, box) != 0) { cli_error("out of memory"); rc = -1; }
-            else if (sink_frame(&j->sink, &f->image, i, f->time_s, box, NULL, score, i > 0) < 0) rc = 1;
+            if (box_push(res, box) != 0) {
+                cli_error("out of memory");
+                rc = -1;
+            } else if (sink_frame(&j->sink, &f->image, i, f->time_s, box, NULL, score, i > 0) < 0)
+                rc = 1;
         }
         queue_release(q);
         *frames_done = res->n;
@@ -429,7 +467,10 @@ static int track_video(track_job *j, int *frames_done, double *secs) {
     *secs = 0;
     frame_queue q = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .max_frames = j->max_frames};
     vssm_video_opts vo = {*j->limits, 1, NULL};
-    if (vssm_video_open(&q.r, j->seq_dir, &vo, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
+    if (vssm_video_open(&q.r, j->seq_dir, &vo, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
     const vssm_video_info *in = vssm_video_get_info(q.r);
     j->sink.fps_num = in->fps_num;
     j->sink.fps_den = in->fps_den;
@@ -449,9 +490,12 @@ static int track_video(track_job *j, int *frames_done, double *secs) {
     pthread_join(th, NULL);
     *secs = now_s() - t0;
     if (in->live) signal(SIGINT, SIG_DFL);
-    if (q.err.status != VSSM_OK) cli_error("%s", q.err.msg);   /* frames up to here are kept */
+    if (q.err.status != VSSM_OK) cli_error("%s", q.err.msg); /* frames up to here are kept */
     int failed = (q.err.status != VSSM_OK) + sink_close(&j->sink, rc == 0 && res.n > 0) + j->sink.failed;
-    if (rc == 0 && res.n == 0) { cli_error("%s: no frames", j->seq_dir); rc = 1; }
+    if (rc == 0 && res.n == 0) {
+        cli_error("%s: no frames", j->seq_dir);
+        rc = 1;
+    }
     if (rc == 0 && j->out && vssm_boxes_write(j->out, res.b, res.n, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
         rc = 1;
@@ -507,8 +551,14 @@ static int parse_args(track_args *a, int argc, char **argv) {
         cli_bad_arg("track", argv[i]);
         bad = 1;
     }
-    if (a->help) { fputs(usage, stdout); return VSSM_EXIT_OK; }
-    if (bad) { fputs(usage, stderr); return VSSM_EXIT_USAGE; }
+    if (a->help) {
+        fputs(usage, stdout);
+        return VSSM_EXIT_OK;
+    }
+    if (bad) {
+        fputs(usage, stderr);
+        return VSSM_EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -517,7 +567,10 @@ static int read_init(track_args *a) {
     vssm_box *boxes = NULL;
     int n = 0;
     vssm_err err = {0};
-    if (a->init_s && a->init_file) { cli_error("track: give --init or --init-file, not both"); return VSSM_EXIT_USAGE; }
+    if (a->init_s && a->init_file) {
+        cli_error("track: give --init or --init-file, not both");
+        return VSSM_EXIT_USAGE;
+    }
     if (a->init_s && !parse_box(a->init_s, &a->init)) {
         cli_error("track: --init needs x,y,w,h numbers, got '%s'", a->init_s);
         return VSSM_EXIT_USAGE;
@@ -527,7 +580,11 @@ static int read_init(track_args *a) {
             cli_error("%s", err.msg);
             return VSSM_EXIT_USAGE;
         }
-        if (n < 1) { cli_error("%s: no box in the --init-file", a->init_file); free(boxes); return VSSM_EXIT_USAGE; }
+        if (n < 1) {
+            cli_error("%s: no box in the --init-file", a->init_file);
+            free(boxes);
+            return VSSM_EXIT_USAGE;
+        }
         a->init = boxes[0];
         free(boxes);
     }
@@ -557,7 +614,10 @@ static int check_args(track_args *a) {
             "track: give one of --video FILE, --seq DIR (with --out FILE) or --dataset ROOT (with --results DIR)");
         return VSSM_EXIT_USAGE;
     }
-    if (a->seq && !a->out) { cli_error("track: --out FILE is required with --seq"); return VSSM_EXIT_USAGE; }
+    if (a->seq && !a->out) {
+        cli_error("track: --out FILE is required with --seq");
+        return VSSM_EXIT_USAGE;
+    }
     if (a->video && !a->out && !a->json && !a->out_video && !a->png_dir) {
         cli_error("track: --video needs an output: --out FILE, --json, --out-video FILE or --out-frames DIR");
         return VSSM_EXIT_USAGE;
@@ -585,7 +645,10 @@ static int check_args(track_args *a) {
         cli_error("track: --video needs --init x,y,w,h or --init-file FILE");
         return VSSM_EXIT_USAGE;
     }
-    if (vssm_tracker_config_validate(&a->tc, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_tracker_config_validate(&a->tc, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -606,7 +669,7 @@ static int load_model(const track_args *a, track_model *m) {
     vssm_err err = {0};
     vssm_ctx_opts co;
     if (cli_ctx_opts(a->mo.device, a->mo.threads, a->mo.tf32, &co)) return VSSM_EXIT_USAGE;
-    vssm_backbone_opts bo = {a->mo.arch, a->mo.key, -1, {0}, 0};   /* a Vim: its final token grid */
+    vssm_backbone_opts bo = {a->mo.arch, a->mo.key, -1, {0}, 0}; /* a Vim: its final token grid */
     vssm_preprocess_params pp;
     int load_bad = vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK ||
                    vssm_backbone_load_file(&m->bb, m->ctx, a->mo.weights, &bo, &pp, &err) != VSSM_OK;
@@ -614,7 +677,7 @@ static int load_model(const track_args *a, track_model *m) {
         vssm_err_prefix(&err, "%s", a->mo.weights);
         load_bad = 1;
     }
-    if (shard_agree(load_bad)) {   /* under mpirun: every rank loaded, or none goes on */
+    if (shard_agree(load_bad)) { /* under mpirun: every rank loaded, or none goes on */
         cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
         return VSSM_EXIT_USAGE;
     }
@@ -656,20 +719,24 @@ static int run_dataset(const track_args *a, vssm_tracker *trk, track_totals *t) 
         cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
         return VSSM_EXIT_USAGE;
     }
-    int64_t k0, k1;   /* under mpirun: this rank's sequences, each written to its own file */
+    int64_t k0, k1; /* under mpirun: this rank's sequences, each written to its own file */
     shard_range(nd, &k0, &k1);
     for (int k = (int)k0; k < (int)k1 && !t->fatal; k++) {
         const char *name = strrchr(dirs[k], '/') ? strrchr(dirs[k], '/') + 1 : dirs[k];
         char op[4096], vd[4096];
         int lo = snprintf(op, sizeof op, "%s/%s.txt", a->results, name);
         int lv = a->png_dir ? snprintf(vd, sizeof vd, "%s/%s", a->png_dir, name) : 0;
-        if (lo < 0 || (size_t)lo >= sizeof op || lv < 0 || (size_t)lv >= sizeof vd) {   /* never a truncated name */
+        if (lo < 0 || (size_t)lo >= sizeof op || lv < 0 || (size_t)lv >= sizeof vd) { /* never a truncated name */
             cli_error("%s: the output path for sequence %s is too long",
                       lo < 0 || (size_t)lo >= sizeof op ? a->results : a->png_dir, name);
             t->failed++;
             continue;
         }
-        if (a->png_dir && make_dir(vd) != 0) { cli_error("%s: cannot create the folder", vd); t->failed++; continue; }
+        if (a->png_dir && make_dir(vd) != 0) {
+            cli_error("%s: cannot create the folder", vd);
+            t->failed++;
+            continue;
+        }
         track_job j = job_for(a, trk, name, dirs[k], op, a->png_dir ? vd : NULL);
         j.have_init = 0;
         int fd;
@@ -683,7 +750,7 @@ static int run_dataset(const track_args *a, vssm_tracker *trk, track_totals *t) 
 
 /* the summary line on rank 0 (frames/s: per rank, the ranks' tracking time summed) */
 static void report(track_totals *t, vssm_ctx *ctx) {
-    if (shard_size() > 1) {   /* totals over ranks */
+    if (shard_size() > 1) { /* totals over ranks */
         int64_t v[5] = {t->failed, t->frames, t->n_seq, t->fatal, (int64_t)(t->secs * 1e6)};
         if (shard_sum_i64(v, 5) != 0) shard_abort(VSSM_EXIT_USAGE, "track: reducing the ranks' counts failed");
         if (shard_is_root())
@@ -708,7 +775,7 @@ VSSM_VERB(track) {
         model_free(&m);
         return rc;
     }
-    if ((a.seq || a.video) && shard_is_root()) {   /* one stream: rank 0 tracks it, the others wait */
+    if ((a.seq || a.video) && shard_is_root()) { /* one stream: rank 0 tracks it, the others wait */
         const char *src = a.seq ? a.seq : a.video, *base = strrchr(src, '/');
         track_job j = job_for(&a, m.trk, base && base[1] ? base + 1 : src, src, a.out, a.png_dir);
         int fd;

@@ -24,37 +24,36 @@
 #include "vssm/vssm.h"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
-            "Trains a VMamba classifier (forward type v05_noz) on an ImageFolder tree (one sub-folder per class).\n"
-            "example: vssm train --data my_images --val-split 0.1 \\\n"
-            "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
-            "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
-            "  --data DIR           training images, DIR/CLASS/**/*.png|jpg|...\n"
-            "  --val DIR            validation images (the same class folders), or\n"
-            "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
-            "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
-            "  --arch NAME          or from scratch: a VMamba preset (vssm info lists them)\n"
-            "  --reinit             with --weights: the file's config and preprocessing, every weight from\n"
-            "                       the official inits (training from scratch)\n"
-            "  --size S             training and evaluation size (default: the file's crop; 224 for --arch)\n"
-            "  --out FILE           the trained model (labels = the class folder names)\n"
-            "  --new-head           a new classifier layer even when the class count equals the file's\n"
-            "                       (always new when it differs; a kept head's class i is folder i)\n"
-            "  --freeze backbone    train the classifier layer alone (linear probe)\n"
-            "  --epochs N           (default 1)    --batch B       (default 32)\n"
-            "  --lr X               peak learning rate (default 5e-4)   --min-lr X  (default 1e-5)\n"
-            "  --wd X               AdamW weight decay (default 0.05)   --warmup-epochs X (default 0)\n"
-            "  --label-smoothing X  (default 0.1)   --clip X   gradient norm limit (default 0: off)\n"
-            "  --ema DECAY          keep an EMA of the weights (e.g. 0.9999) and write it as the output\n"
-            "  --scale-min X        RandomResizedCrop's smallest area fraction (default 0.08)\n"
-            "  --no-flip            no horizontal flips\n"
-            "  --seed S             (default 0)    --threads T    (default: all cores)\n"
-            "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
-            "  --resume FILE        continue from a checkpoint (the same data and options; any --threads)\n"
-            "  --stop-after N       stop after N epochs of this run (the checkpoint is written)\n"
-            "Exit status: 0 trained; 1 an image could not be read (named); 2 usage error or unusable\n"
-            "  weights, data or checkpoint.\n");
+    fprintf(f, "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
+               "Trains a VMamba classifier (forward type v05_noz) on an ImageFolder tree (one sub-folder per class).\n"
+               "example: vssm train --data my_images --val-split 0.1 \\\n"
+               "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
+               "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
+               "  --data DIR           training images, DIR/CLASS/**/*.png|jpg|...\n"
+               "  --val DIR            validation images (the same class folders), or\n"
+               "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
+               "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
+               "  --arch NAME          or from scratch: a VMamba preset (vssm info lists them)\n"
+               "  --reinit             with --weights: the file's config and preprocessing, every weight from\n"
+               "                       the official inits (training from scratch)\n"
+               "  --size S             training and evaluation size (default: the file's crop; 224 for --arch)\n"
+               "  --out FILE           the trained model (labels = the class folder names)\n"
+               "  --new-head           a new classifier layer even when the class count equals the file's\n"
+               "                       (always new when it differs; a kept head's class i is folder i)\n"
+               "  --freeze backbone    train the classifier layer alone (linear probe)\n"
+               "  --epochs N           (default 1)    --batch B       (default 32)\n"
+               "  --lr X               peak learning rate (default 5e-4)   --min-lr X  (default 1e-5)\n"
+               "  --wd X               AdamW weight decay (default 0.05)   --warmup-epochs X (default 0)\n"
+               "  --label-smoothing X  (default 0.1)   --clip X   gradient norm limit (default 0: off)\n"
+               "  --ema DECAY          keep an EMA of the weights (e.g. 0.9999) and write it as the output\n"
+               "  --scale-min X        RandomResizedCrop's smallest area fraction (default 0.08)\n"
+               "  --no-flip            no horizontal flips\n"
+               "  --seed S             (default 0)    --threads T    (default: all cores)\n"
+               "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
+               "  --resume FILE        continue from a checkpoint (the same data and options; any --threads)\n"
+               "  --stop-after N       stop after N epochs of this run (the checkpoint is written)\n"
+               "Exit status: 0 trained; 1 an image could not be read (named); 2 usage error or unusable\n"
+               "  weights, data or checkpoint.\n");
 }
 
 /* ======================================================================= options */
@@ -108,22 +107,35 @@ static int parse_args(train_args *a, int argc, char **argv) {
     a->epochs = 1, a->batch = 32;
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 1; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 1;
+        }
         if (parse_one(a, argc, argv, &i, &bad)) continue;
         cli_bad_arg("train", argv[i]);
         bad = 1;
     }
     const char *why = NULL;
-    if (bad) why = "";
-    else if (!a->data) why = "no --data folder given";
-    else if (!a->out) why = "no --out file given";
-    else if (!a->weights == !a->arch) why = "give one of --weights FILE or --arch NAME";
-    else if (a->val && a->val_split > 0) why = "give --val or --val-split, not both";
-    else if (a->val_split >= 1) why = "--val-split takes a fraction in [0, 1)";
-    else if (a->freeze && strcmp(a->freeze, "backbone")) why = "--freeze takes 'backbone'";
-    else if (a->epochs < 1 || a->batch < 1 || a->batch > 4096) why = "--epochs takes >= 1, --batch 1..4096";
-    else if (a->ema >= 1 || a->scale_min <= 0 || a->scale_min > 1) why = "--ema takes [0, 1), --scale-min (0, 1]";
-    else if (a->size < 0 || a->size > 4096 || a->stop_after < 0) why = "--size takes 1..4096, --stop-after >= 0";
+    if (bad)
+        why = "";
+    else if (!a->data)
+        why = "no --data folder given";
+    else if (!a->out)
+        why = "no --out file given";
+    else if (!a->weights == !a->arch)
+        why = "give one of --weights FILE or --arch NAME";
+    else if (a->val && a->val_split > 0)
+        why = "give --val or --val-split, not both";
+    else if (a->val_split >= 1)
+        why = "--val-split takes a fraction in [0, 1)";
+    else if (a->freeze && strcmp(a->freeze, "backbone"))
+        why = "--freeze takes 'backbone'";
+    else if (a->epochs < 1 || a->batch < 1 || a->batch > 4096)
+        why = "--epochs takes >= 1, --batch 1..4096";
+    else if (a->ema >= 1 || a->scale_min <= 0 || a->scale_min > 1)
+        why = "--ema takes [0, 1), --scale-min (0, 1]";
+    else if (a->size < 0 || a->size > 4096 || a->stop_after < 0)
+        why = "--size takes 1..4096, --stop-after >= 0";
     if (!why) return 0;
     if (*why) cli_error("train: %s", why);
     usage(stderr);
@@ -172,7 +184,7 @@ static int data_open(data *d, const train_args *a) {
         }
     }
     if (split_alloc(&d->train, d->tl.n) || split_alloc(&d->val, d->tl.n + d->vl.n)) return VSSM_EXIT_USAGE;
-    uint64_t rng = (uint64_t)a->seed ^ 0x5A17u;   /* --val-split: image i held out with probability F */
+    uint64_t rng = (uint64_t)a->seed ^ 0x5A17u; /* --val-split: image i held out with probability F */
     for (int i = 0; i < d->tl.n; i++) {
         const double u = (double)(vssm_rng_next(&rng) >> 11) / 9007199254740992.0;
         split_add(u < a->val_split ? &d->val : &d->train, d->tl.path[i], d->tl.label[i]);
@@ -227,8 +239,8 @@ static int load_batch(const split *sp, const int *idx, int B, const vssm_preproc
         uint64_t rng = seeds ? seeds[k] : 0;
         char m[512];
         y[k] = sp->label[idx[k]];
-        if (load_one(sp->path[idx[k]], pp, S, seeds ? &rng : NULL, !a->no_flip, a->scale_min,
-                     x + (size_t)k * S * S * 3, m, sizeof m)) {
+        if (load_one(sp->path[idx[k]], pp, S, seeds ? &rng : NULL, !a->no_flip, a->scale_min, x + (size_t)k * S * S * 3,
+                     m, sizeof m)) {
 #pragma omp critical
             if (failed < 0 || k < failed) failed = k, snprintf(msg, sizeof msg, "%s", m);
         }
@@ -253,7 +265,10 @@ static int model_open(model *m, const train_args *a, int classes) {
     vssm_err err = {0};
     vssm_ctx_opts co = vssm_ctx_default_opts();
     co.n_threads = a->threads;
-    if (vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK) { cli_error("train: %s", err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK) {
+        cli_error("train: %s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_weights *w = NULL;
     vssm_backbone_desc d;
     memset(&d, 0, sizeof d);
@@ -269,8 +284,10 @@ static int model_open(model *m, const train_args *a, int classes) {
         if (s == VSSM_OK && d.kind != VSSM_BACKBONE_VMAMBA)
             s = vssm_err_set(&err, VSSM_ERR_UNSUPPORTED, "%s holds a %s: training takes a VMamba", a->weights,
                              d.family);
-        if (s == VSSM_OK && d.from_meta) s = vssm_vmamba_config_from_meta(src, &m->cfg, NULL, &err);
-        else if (s == VSSM_OK) s = vssm_vmamba_config_infer(src, d.prefix, &m->cfg, &err);
+        if (s == VSSM_OK && d.from_meta)
+            s = vssm_vmamba_config_from_meta(src, &m->cfg, NULL, &err);
+        else if (s == VSSM_OK)
+            s = vssm_vmamba_config_infer(src, d.prefix, &m->cfg, &err);
         m->pp = d.pp;
         if (a->size) m->pp.resize = m->pp.crop = a->size;
     }
@@ -283,10 +300,13 @@ static int model_open(model *m, const train_args *a, int classes) {
     if (s == VSSM_OK) s = vssm_vmamba_trainer_create(&m->t, m->ctx, &m->cfg, src, d.prefix, &init, &err);
     if (s == VSSM_OK) s = vssm_vmamba_trainer_plan(m->t, a->batch, m->S, m->S, &err);
     vssm_weights_close(w);
-    if (s != VSSM_OK) { cli_error("train: %s", err.msg); return VSSM_EXIT_USAGE; }
+    if (s != VSSM_OK) {
+        cli_error("train: %s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     if (a->freeze) vssm_vmamba_trainer_freeze_backbone(m->t, 1);
-    fprintf(stderr, "vssm: train: %s (%s), %d classes (%s head), %dx%d, %.2f M parameters%s, %d threads\n",
-            m->cfg.arch, m->cfg.forward_type, classes, new_head ? "new" : "the file's", m->S, m->S,
+    fprintf(stderr, "vssm: train: %s (%s), %d classes (%s head), %dx%d, %.2f M parameters%s, %d threads\n", m->cfg.arch,
+            m->cfg.forward_type, classes, new_head ? "new" : "the file's", m->S, m->S,
             vssm_vmamba_param_count(&m->cfg) / 1e6, a->freeze ? " (backbone frozen)" : "", vssm_ctx_threads(m->ctx));
     return 0;
 }
@@ -301,12 +321,12 @@ static void model_free(model *m) {
 /* all a step reads besides the data: the checkpoint */
 typedef struct state {
     vssm_adamw opt;
-    float *ema;           /* (n) or NULL */
+    float *ema; /* (n) or NULL */
     int64_t n, step;
-    int epoch;            /* epochs done */
-    uint64_t rng;         /* the run's generator: permutations and epoch seeds */
+    int epoch;    /* epochs done */
+    uint64_t rng; /* the run's generator: permutations and epoch seeds */
     vssm_train_tensor *tab;
-    int nt;               /* tensors the optimizer updates (the head's alone when frozen) */
+    int nt; /* tensors the optimizer updates (the head's alone when frozen) */
 } state;
 
 static int state_init(state *st, model *m, const train_args *a) {
@@ -321,7 +341,10 @@ static int state_init(state *st, model *m, const train_args *a) {
     st->tab = malloc((size_t)ne * sizeof *st->tab);
     if (a->ema > 0 && (st->ema = malloc((size_t)st->n * sizeof(float))))
         memcpy(st->ema, p, (size_t)st->n * sizeof(float));
-    if (!st->tab || (a->ema > 0 && !st->ema)) { cli_error("train: out of memory"); return VSSM_EXIT_USAGE; }
+    if (!st->tab || (a->ema > 0 && !st->ema)) {
+        cli_error("train: out of memory");
+        return VSSM_EXIT_USAGE;
+    }
     for (int i = 0; i < ne; i++) {
         vssm_train_tensor tt = vssm_vmamba_trainer_tensor(m->t, i);
         if (!a->freeze || !strncmp(tt.name, "classifier.head.", 16)) st->tab[st->nt++] = tt;
@@ -347,16 +370,22 @@ static vssm_tensor flat_tensor(float *p, int64_t n) {
 static int ckpt_write(const char *path, model *m, const state *st, const train_args *a) {
     int64_t n;
     float *p = vssm_vmamba_trainer_params(m->t, &n);
-    vssm_st_entry e[4] = {{"adam.m", flat_tensor(st->opt.m, n)}, {"adam.v", flat_tensor(st->opt.v, n)},
-                          {"ema", flat_tensor(st->ema, n)}, {"params", flat_tensor(p, n)}};
+    vssm_st_entry e[4] = {{"adam.m", flat_tensor(st->opt.m, n)},
+                          {"adam.v", flat_tensor(st->opt.v, n)},
+                          {"ema", flat_tensor(st->ema, n)},
+                          {"params", flat_tensor(p, n)}};
     char v[5][40];
     snprintf(v[0], 40, "%d", st->epoch);
     snprintf(v[1], 40, "%lld", (long long)st->step);
     snprintf(v[2], 40, "%016llx", (unsigned long long)st->rng);
     snprintf(v[3], 40, "%lld", (long long)st->opt.step);
     snprintf(v[4], 40, "%d", a->batch);
-    const vssm_st_meta meta[] = {{"format", "vssm-train-checkpoint"}, {"epoch", v[0]}, {"step", v[1]},
-                                 {"rng", v[2]}, {"adam_step", v[3]}, {"batch", v[4]}};
+    const vssm_st_meta meta[] = {{"format", "vssm-train-checkpoint"},
+                                 {"epoch", v[0]},
+                                 {"step", v[1]},
+                                 {"rng", v[2]},
+                                 {"adam_step", v[3]},
+                                 {"batch", v[4]}};
     if (!st->ema) e[2] = e[3];
     vssm_err err = {0};
     if (vssm_safetensors_write(path, e, st->ema ? 4 : 3, meta, 6, &err) != VSSM_OK) {
@@ -401,7 +430,10 @@ static int ckpt_read(const char *path, model *m, state *st, const train_args *a)
         st->rng = strtoull(rg, NULL, 16);
     }
     vssm_weights_close(w);
-    if (bad) { cli_error("train: %s", err.msg); return VSSM_EXIT_USAGE; }
+    if (bad) {
+        cli_error("train: %s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_vmamba_trainer_params_changed(m->t);
     return 0;
 }
@@ -419,9 +451,12 @@ static char *labels_json(const img_list *l) {
         if (c) *o++ = ',', *o++ = ' ';
         *o++ = '"';
         for (const unsigned char *q = (const unsigned char *)l->classes[c]; *q; q++) {
-            if (*q == '"' || *q == '\\') *o++ = '\\', *o++ = (char)*q;
-            else if (*q < 0x20) o += sprintf(o, "\\u%04x", *q);
-            else *o++ = (char)*q;
+            if (*q == '"' || *q == '\\')
+                *o++ = '\\', *o++ = (char)*q;
+            else if (*q < 0x20)
+                o += sprintf(o, "\\u%04x", *q);
+            else
+                *o++ = (char)*q;
         }
         *o++ = '"';
     }
@@ -447,8 +482,11 @@ static int write_model(const char *path, model *m, const state *st, const data *
     snprintf(top, sizeof top, "%.2f", top1);
     if (top1 >= 0) meta[nm++] = (vssm_st_meta){"val_top1", top};
     meta[nm++] = (vssm_st_meta){"trained_with", "vssm train"};
-    if (!e || !buf || !labels) { cli_error("train: out of memory"); rc = VSSM_EXIT_USAGE; }
-    for (int64_t i = 0, off = 0; !rc && i < ne; i++) {   /* official layouts, packed one after another */
+    if (!e || !buf || !labels) {
+        cli_error("train: out of memory");
+        rc = VSSM_EXIT_USAGE;
+    }
+    for (int64_t i = 0, off = 0; !rc && i < ne; i++) { /* official layouts, packed one after another */
         vssm_train_tensor tt = vssm_vmamba_trainer_tensor(m->t, (int)i);
         vssm_vmamba_trainer_read_flat(m->t, flat, (int)i, buf + off);
         e[i].name = tt.name;
@@ -552,8 +590,8 @@ static int validate_ema(loop *L, double *top1) {
 
 static void progress(const loop *L, int b, double loss, int correct, double t0, int tty) {
     const double dt = run_clock() - t0, ips = dt > 0 ? (double)(b + 1) * L->a->batch / dt : 0;
-    fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  lr %.2e  %.1f img/s%s",
-            tty ? "\r" : "", L->st->epoch + 1, L->a->epochs, b + 1, L->spe, loss / (b + 1),
+    fprintf(stderr, "%sepoch %d/%d  step %d/%d  loss %.4f  acc %.2f%%  lr %.2e  %.1f img/s%s", tty ? "\r" : "",
+            L->st->epoch + 1, L->a->epochs, b + 1, L->spe, loss / (b + 1),
             100.0 * correct / ((double)(b + 1) * L->a->batch), vssm_lr_at(&L->lr, L->st->step - 1), ips,
             tty ? "" : "\n");
 }
@@ -562,7 +600,7 @@ static void progress(const loop *L, int b, double loss, int correct, double t0, 
 static int run_epoch(loop *L, double *top1, const char *ckpt) {
     const split *tr = &L->d->train;
     for (int i = 0; i < tr->n; i++) L->perm[i] = i;
-    for (int i = tr->n - 1; i > 0; i--) {   /* Fisher-Yates */
+    for (int i = tr->n - 1; i > 0; i--) { /* Fisher-Yates */
         const int j = (int)(vssm_rng_next(&L->st->rng) % (uint64_t)(i + 1)), tmp = L->perm[i];
         L->perm[i] = L->perm[j], L->perm[j] = tmp;
     }
@@ -581,16 +619,15 @@ static int run_epoch(loop *L, double *top1, const char *ckpt) {
     if (!rc && L->st->ema && L->d->val.n) rc = validate_ema(L, &ema1);
     if (rc) return rc;
     L->st->epoch++;
-    if (*top1 >= 0) fprintf(stderr, "vssm: train: epoch %d: val top-1 %.2f%% (%d images)", L->st->epoch, *top1,
-                            L->d->val.n);
+    if (*top1 >= 0)
+        fprintf(stderr, "vssm: train: epoch %d: val top-1 %.2f%% (%d images)", L->st->epoch, *top1, L->d->val.n);
     if (ema1 >= 0) fprintf(stderr, ", EMA %.2f%%", ema1), *top1 = ema1;
     if (*top1 >= 0) fputc('\n', stderr);
     return ckpt_write(ckpt, L->m, L->st, L->a);
 }
 
 static int train_loop(const train_args *a, model *m, state *st, data *d, const char *ckpt) {
-    loop L = {a, m, st, d, NULL, NULL, NULL, NULL, NULL, d->train.n / a->batch, vssm_ctx_threads(m->ctx),
-              {0, 0, 0, 0}};
+    loop L = {a, m, st, d, NULL, NULL, NULL, NULL, NULL, d->train.n / a->batch, vssm_ctx_threads(m->ctx), {0, 0, 0, 0}};
     L.lr = (vssm_lr_schedule){a->lr, a->min_lr, (int64_t)(a->warmup * L.spe), (int64_t)a->epochs * L.spe};
     const size_t px = (size_t)a->batch * m->S * m->S * 3;
     L.x = malloc(px * sizeof(float));
@@ -601,12 +638,14 @@ static int train_loop(const train_args *a, model *m, state *st, data *d, const c
     int rc = L.x && L.y && L.logits && L.seeds && L.perm ? 0 : VSSM_EXIT_USAGE;
     double top1 = -1;
     const int stop = a->stop_after ? st->epoch + a->stop_after : a->epochs;
-    if (!rc && st->epoch == 0 && d->val.n && !(rc = validate(&L, &top1)))   /* the starting point */
+    if (!rc && st->epoch == 0 && d->val.n && !(rc = validate(&L, &top1))) /* the starting point */
         fprintf(stderr, "vssm: train: before training: val top-1 %.2f%% (%d images)\n", top1, d->val.n);
     while (!rc && st->epoch < a->epochs && st->epoch < stop) rc = run_epoch(&L, &top1, ckpt);
     if (!rc && st->epoch == a->epochs) rc = write_model(a->out, m, st, d, top1);
-    if (!rc && st->epoch == a->epochs) fprintf(stderr, "vssm: train: wrote %s\n", a->out);
-    else if (!rc) fprintf(stderr, "vssm: train: stopped after epoch %d; --resume %s continues\n", st->epoch, ckpt);
+    if (!rc && st->epoch == a->epochs)
+        fprintf(stderr, "vssm: train: wrote %s\n", a->out);
+    else if (!rc)
+        fprintf(stderr, "vssm: train: stopped after epoch %d; --resume %s continues\n", st->epoch, ckpt);
     free(L.x), free(L.y), free(L.logits), free(L.seeds), free(L.perm);
     return rc;
 }

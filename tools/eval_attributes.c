@@ -15,12 +15,19 @@ static void usage(FILE *f) {
                "PROBS probabilities in [0, 1] (pred = prob > 0.5). Rows are matched by name.\n");
 }
 
-typedef struct { char **names; float *v; int n, a, cap; char **attrs; } csv_t;
+typedef struct {
+    char **names;
+    float *v;
+    int n, a, cap;
+    char **attrs;
+} csv_t;
 
 static void csv_free(csv_t *c) {
     for (int i = 0; i < c->n; i++) free(c->names[i]);
     for (int j = 0; j < c->a && c->attrs; j++) free(c->attrs[j]);
-    free(c->names); free(c->v); free(c->attrs);
+    free(c->names);
+    free(c->v);
+    free(c->attrs);
     memset(c, 0, sizeof *c);
 }
 
@@ -28,7 +35,11 @@ static void csv_free(csv_t *c) {
 static char *next_field(char **s) {
     if (!*s) return NULL;
     char *f = *s, *comma = strchr(f, ',');
-    if (comma) { *comma = 0; *s = comma + 1; } else *s = NULL;
+    if (comma) {
+        *comma = 0;
+        *s = comma + 1;
+    } else
+        *s = NULL;
     return f;
 }
 
@@ -36,16 +47,22 @@ static char *next_field(char **s) {
 static void json_str(const char *s) {
     putchar('"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') printf("\\%c", *p);
-        else if (*p < 0x20) printf("\\u%04x", *p);
-        else putchar(*p);
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
     }
     putchar('"');
 }
 
 /* prediction rows sorted by (name, row): a lookup per label row is a binary search, not a
  * scan of every prediction (n^2 string compares on a large CSV) */
-typedef struct { const char *name; int row; } name_row;
+typedef struct {
+    const char *name;
+    int row;
+} name_row;
 
 static int cmp_name_row(const void *a, const void *b) {
     const name_row *x = a, *y = b;
@@ -58,8 +75,10 @@ static int find_row(const name_row *idx, int n, const char *name) {
     int lo = 0, hi = n;
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
-        if (strcmp(idx[mid].name, name) < 0) lo = mid + 1;
-        else hi = mid;
+        if (strcmp(idx[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < n && !strcmp(idx[lo].name, name) ? idx[lo].row : -1;
 }
@@ -72,7 +91,10 @@ static int find_row(const name_row *idx, int n, const char *name) {
 static int csv_read(const char *path, csv_t *c) {
     memset(c, 0, sizeof *c);
     FILE *f = fopen(path, "r");
-    if (!f) { cli_error("%s: cannot open", path); return -1; }
+    if (!f) {
+        cli_error("%s: cannot open", path);
+        return -1;
+    }
     char *line = NULL;
     size_t cap = 0;
     int lineno = 0, rc = 0, header = 0;
@@ -86,26 +108,46 @@ static int csv_read(const char *path, csv_t *c) {
         if (!header) {
             header = 1;
             if (cols - 1 < 1 || cols - 1 > CSV_MAX_ATTRS) {
-                cli_error("%s:%d: the header names %d attributes (1 .. %d expected)", path, lineno, cols - 1, CSV_MAX_ATTRS);
+                cli_error("%s:%d: the header names %d attributes (1 .. %d expected)", path, lineno, cols - 1,
+                          CSV_MAX_ATTRS);
                 rc = -1;
                 break;
             }
-            if (!(c->attrs = calloc((size_t)(cols - 1), sizeof(char *)))) { cli_error("out of memory"); rc = -1; break; }
+            if (!(c->attrs = calloc((size_t)(cols - 1), sizeof(char *)))) {
+                cli_error("out of memory");
+                rc = -1;
+                break;
+            }
             c->a = cols - 1;
             for (int j = 0; j < c->a && rc == 0; j++)
-                if (!(c->attrs[j] = strdup(next_field(&rest)))) { cli_error("out of memory"); rc = -1; }
+                if (!(c->attrs[j] = strdup(next_field(&rest)))) {
+                    cli_error("out of memory");
+                    rc = -1;
+                }
             if (rc) break;
             continue;
         }
-        if (cols - 1 != c->a) { cli_error("%s:%d: %d values, the header has %d attributes", path, lineno, cols - 1, c->a); rc = -1; break; }
-        if (c->n == CSV_MAX_ROWS) { cli_error("%s:%d: more than %d rows", path, lineno, CSV_MAX_ROWS); rc = -1; break; }
+        if (cols - 1 != c->a) {
+            cli_error("%s:%d: %d values, the header has %d attributes", path, lineno, cols - 1, c->a);
+            rc = -1;
+            break;
+        }
+        if (c->n == CSV_MAX_ROWS) {
+            cli_error("%s:%d: more than %d rows", path, lineno, CSV_MAX_ROWS);
+            rc = -1;
+            break;
+        }
         if (c->n == c->cap) {
             int nc = c->cap ? 2 * c->cap : 256;
             char **nn = realloc(c->names, (size_t)nc * sizeof(char *));
             if (nn) c->names = nn;
             float *nv = nn ? realloc(c->v, (size_t)nc * (size_t)c->a * sizeof(float)) : NULL;
             if (nv) c->v = nv;
-            if (!nn || !nv) { cli_error("%s: out of memory at line %d", path, lineno); rc = -1; break; }
+            if (!nn || !nv) {
+                cli_error("%s: out of memory at line %d", path, lineno);
+                rc = -1;
+                break;
+            }
             c->cap = nc;
         }
         for (int j = 0; j < c->a; j++) {
@@ -121,13 +163,22 @@ static int csv_read(const char *path, csv_t *c) {
             c->v[(size_t)c->n * c->a + j] = v;
         }
         if (rc) break;
-        if (!(c->names[c->n] = strdup(line))) { cli_error("out of memory"); rc = -1; break; }   /* line: the name field */
+        if (!(c->names[c->n] = strdup(line))) {
+            cli_error("out of memory");
+            rc = -1;
+            break;
+        } /* line: the name field */
         c->n++;
     }
     free(line);
     fclose(f);
-    if (!rc && !header) { cli_error("%s: empty (expected a header line 'name,attr1,...')", path); rc = -1; }
-    else if (!rc && c->n == 0) { cli_error("%s: no rows", path); rc = -1; }
+    if (!rc && !header) {
+        cli_error("%s: empty (expected a header line 'name,attr1,...')", path);
+        rc = -1;
+    } else if (!rc && c->n == 0) {
+        cli_error("%s: no rows", path);
+        rc = -1;
+    }
     if (rc) csv_free(c);
     return rc;
 }
@@ -136,35 +187,57 @@ int vssm_eval_attributes(int argc, char **argv) {
     const char *gtp = NULL, *pp = NULL;
     int json = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
         if (cli_opt_str(argc, argv, &i, "--gt", &gtp, &bad) || cli_opt_str(argc, argv, &i, "--pred", &pp, &bad) ||
             cli_opt_flag(argv, i, "--json", &json))
             continue;
         cli_bad_arg("eval attributes", argv[i]);
         bad = 1;
     }
-    if (!bad && (!gtp || !pp)) { cli_error("eval attributes: --gt and --pred are required"); bad = 1; }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    if (!bad && (!gtp || !pp)) {
+        cli_error("eval attributes: --gt and --pred are required");
+        bad = 1;
+    }
+    if (bad) {
+        usage(stderr);
+        return VSSM_EXIT_USAGE;
+    }
     /* two CSVs and one pass: under mpirun rank 0 does it; the others wait for its exit code */
     if (!shard_is_root()) return VSSM_EXIT_OK;
     csv_t g, p;
     if (csv_read(gtp, &g)) return VSSM_EXIT_USAGE;
-    if (csv_read(pp, &p)) { csv_free(&g); return VSSM_EXIT_USAGE; }
+    if (csv_read(pp, &p)) {
+        csv_free(&g);
+        return VSSM_EXIT_USAGE;
+    }
     int rc = VSSM_EXIT_OK;
-    if (g.a != p.a) { cli_error("%s has %d attributes, %s has %d", gtp, g.a, pp, p.a); rc = VSSM_EXIT_USAGE; }
+    if (g.a != p.a) {
+        cli_error("%s has %d attributes, %s has %d", gtp, g.a, pp, p.a);
+        rc = VSSM_EXIT_USAGE;
+    }
     float *probs = malloc((size_t)g.n * g.a * sizeof(float));
     uint8_t *gt = malloc((size_t)g.n * g.a);
     double *lab = malloc((size_t)g.a * sizeof(double));
     name_row *idx = malloc((size_t)p.n * sizeof *idx);
-    if (rc == VSSM_EXIT_OK && (!probs || !gt || !lab || !idx)) { cli_error("out of memory"); rc = VSSM_EXIT_USAGE; }
+    if (rc == VSSM_EXIT_OK && (!probs || !gt || !lab || !idx)) {
+        cli_error("out of memory");
+        rc = VSSM_EXIT_USAGE;
+    }
     if (rc == VSSM_EXIT_OK) {
         for (int j = 0; j < p.n; j++) idx[j] = (name_row){p.names[j], j};
         qsort(idx, (size_t)p.n, sizeof *idx, cmp_name_row);
     }
     int n = 0;
-    for (int i = 0; rc != VSSM_EXIT_USAGE && i < g.n; i++) {   /* a missing row is named, the others scored */
-        int k = find_row(idx, p.n, g.names[i]);   /* the first row of that name, as a scan would find */
-        if (k < 0) { fprintf(stderr, "vssm: %s: no prediction for '%s'\n", pp, g.names[i]); rc = VSSM_EXIT_INPUT; continue; }
+    for (int i = 0; rc != VSSM_EXIT_USAGE && i < g.n; i++) { /* a missing row is named, the others scored */
+        int k = find_row(idx, p.n, g.names[i]);              /* the first row of that name, as a scan would find */
+        if (k < 0) {
+            fprintf(stderr, "vssm: %s: no prediction for '%s'\n", pp, g.names[i]);
+            rc = VSSM_EXIT_INPUT;
+            continue;
+        }
         for (int j = 0; j < g.a; j++) {
             gt[(size_t)n * g.a + j] = g.v[(size_t)i * g.a + j] > 0.5f;
             probs[(size_t)n * g.a + j] = p.v[(size_t)k * g.a + j];
@@ -175,7 +248,8 @@ int vssm_eval_attributes(int argc, char **argv) {
     vssm_err err = {0};
     if (rc != VSSM_EXIT_USAGE && n > 0 && vssm_attr_metrics_compute(probs, gt, n, g.a, &m, lab, &err) == VSSM_OK) {
         if (json) {
-            printf("{\"samples\": %d, \"mA\": %.6f, \"acc\": %.6f, \"prec\": %.6f, \"rec\": %.6f, \"f1\": %.6f, \"label_mA\": {",
+            printf("{\"samples\": %d, \"mA\": %.6f, \"acc\": %.6f, \"prec\": %.6f, \"rec\": %.6f, \"f1\": %.6f, "
+                   "\"label_mA\": {",
                    n, m.mA, m.acc, m.prec, m.rec, m.f1);
             for (int j = 0; j < g.a; j++) {
                 printf("%s", j ? ", " : "");
@@ -184,14 +258,20 @@ int vssm_eval_attributes(int argc, char **argv) {
             }
             printf("}}\n");
         } else {
-            printf("samples %d, attributes %d\nmA   %.4f\nacc  %.4f\nprec %.4f\nrec  %.4f\nF1   %.4f\n", n, g.a, m.mA, m.acc, m.prec, m.rec, m.f1);
+            printf("samples %d, attributes %d\nmA   %.4f\nacc  %.4f\nprec %.4f\nrec  %.4f\nF1   %.4f\n", n, g.a, m.mA,
+                   m.acc, m.prec, m.rec, m.f1);
         }
     } else if (rc != VSSM_EXIT_USAGE) {
-        if (n > 0) cli_error("eval attributes: %s", err.msg);
-        else cli_error("eval attributes: no sample could be scored");
+        if (n > 0)
+            cli_error("eval attributes: %s", err.msg);
+        else
+            cli_error("eval attributes: no sample could be scored");
         rc = VSSM_EXIT_INPUT;
     }
-    free(lab); free(probs); free(gt); free(idx);
+    free(lab);
+    free(probs);
+    free(gt);
+    free(idx);
     csv_free(&g);
     csv_free(&p);
     return rc;

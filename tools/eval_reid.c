@@ -9,17 +9,18 @@
 #include "vssm/reid.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: vssm eval reid --features FEATS.safetensors [options]\n"
-               "Scores re-identification embeddings: CMC rank-k, mAP and mINP of the queries against the gallery.\n"
-               "example: vssm eval reid --features feats.safetensors --rerank\n"
-               "torchreid's eval_market1501: per query the gallery by ascending distance (ties: gallery order),\n"
-               "same pid + same camera removed, queries without a match skipped; mINP as fast-reid.\n"
-               "  --metric euclidean|cosine   euclidean is squared, as torchreid (default euclidean)\n"
-               "  --rerank                    k-reciprocal re-ranking (k1 20, k2 6, lambda 0.3; needs 4 (q+g)^2 bytes)\n"
-               "  --k1 K --k2 K --lambda L    re-ranking parameters\n"
-               "  --max-rank R                CMC length (default 50)\n"
-               "  --cmc                       print the CMC curve (text) / add it (JSON)\n"
-               "  --json                      one JSON object on stdout: rank1, rank5, rank10, mAP, mINP (percent)\n");
+    fprintf(f,
+            "usage: vssm eval reid --features FEATS.safetensors [options]\n"
+            "Scores re-identification embeddings: CMC rank-k, mAP and mINP of the queries against the gallery.\n"
+            "example: vssm eval reid --features feats.safetensors --rerank\n"
+            "torchreid's eval_market1501: per query the gallery by ascending distance (ties: gallery order),\n"
+            "same pid + same camera removed, queries without a match skipped; mINP as fast-reid.\n"
+            "  --metric euclidean|cosine   euclidean is squared, as torchreid (default euclidean)\n"
+            "  --rerank                    k-reciprocal re-ranking (k1 20, k2 6, lambda 0.3; needs 4 (q+g)^2 bytes)\n"
+            "  --k1 K --k2 K --lambda L    re-ranking parameters\n"
+            "  --max-rank R                CMC length (default 50)\n"
+            "  --cmc                       print the CMC curve (text) / add it (JSON)\n"
+            "  --json                      one JSON object on stdout: rank1, rank5, rank10, mAP, mINP (percent)\n");
 }
 
 static double now_s(void) {
@@ -33,27 +34,49 @@ int vssm_eval_reid(int argc, char **argv) {
     vssm_reid_eval_opts o = vssm_reid_eval_default_opts();
     int json = 0, cmc = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-        if (cli_opt_str(argc, argv, &i, "--features", &feats, &bad) || cli_opt_str(argc, argv, &i, "--metric", &metric, &bad) ||
-            cli_opt_flag(argv, i, "--rerank", &o.rerank) || cli_opt_int(argc, argv, &i, "--max-rank", &o.max_rank, &bad) ||
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (cli_opt_str(argc, argv, &i, "--features", &feats, &bad) ||
+            cli_opt_str(argc, argv, &i, "--metric", &metric, &bad) || cli_opt_flag(argv, i, "--rerank", &o.rerank) ||
+            cli_opt_int(argc, argv, &i, "--max-rank", &o.max_rank, &bad) ||
             cli_opt_int(argc, argv, &i, "--k1", &o.k1, &bad) || cli_opt_int(argc, argv, &i, "--k2", &o.k2, &bad) ||
             cli_opt_str(argc, argv, &i, "--lambda", &lambda_s, &bad) || cli_opt_flag(argv, i, "--json", &json) ||
             cli_opt_flag(argv, i, "--cmc", &cmc))
             continue;
-        if (argv[i][0] != '-' && !feats) { feats = argv[i]; continue; }
+        if (argv[i][0] != '-' && !feats) {
+            feats = argv[i];
+            continue;
+        }
         cli_bad_arg("eval reid", argv[i]);
         bad = 1;
     }
     int mt = vssm_reid_metric_from_name(metric);
-    if (!bad && !feats) { cli_error("eval reid: --features FEATS.safetensors is required"); bad = 1; }
-    if (!bad && mt < 0) { cli_error("eval reid: --metric takes euclidean or cosine, got '%s'", metric); bad = 1; }
-    if (!bad && o.max_rank < 1) { cli_error("eval reid: --max-rank must be >= 1"); bad = 1; }
+    if (!bad && !feats) {
+        cli_error("eval reid: --features FEATS.safetensors is required");
+        bad = 1;
+    }
+    if (!bad && mt < 0) {
+        cli_error("eval reid: --metric takes euclidean or cosine, got '%s'", metric);
+        bad = 1;
+    }
+    if (!bad && o.max_rank < 1) {
+        cli_error("eval reid: --max-rank must be >= 1");
+        bad = 1;
+    }
     if (!bad && lambda_s) {
         char *end;
         o.lambda = strtod(lambda_s, &end);
-        if (end == lambda_s || *end || !(o.lambda >= 0 && o.lambda <= 1)) { cli_error("eval reid: --lambda takes 0..1, got '%s'", lambda_s); bad = 1; }
+        if (end == lambda_s || *end || !(o.lambda >= 0 && o.lambda <= 1)) {
+            cli_error("eval reid: --lambda takes 0..1, got '%s'", lambda_s);
+            bad = 1;
+        }
     }
-    if (bad) { usage(stderr); return VSSM_EXIT_USAGE; }
+    if (bad) {
+        usage(stderr);
+        return VSSM_EXIT_USAGE;
+    }
     o.metric = (vssm_reid_metric)mt;
     /* Under mpirun rank 0 evaluates alone: the work is one distance matrix, whose rows a
      * split GEMM need not reproduce bit for bit; the other ranks wait for its exit code. */
@@ -61,7 +84,10 @@ int vssm_eval_reid(int argc, char **argv) {
 
     vssm_err err = {0};
     vssm_reid_features f;
-    if (vssm_reid_features_load(&f, feats, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_reid_features_load(&f, feats, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_reid_labels q = {f.q_pid, f.q_camid, f.nq}, g = {f.g_pid, f.g_camid, f.ng};
     vssm_reid_result r;
     double t0 = now_s();
@@ -73,10 +99,13 @@ int vssm_eval_reid(int argc, char **argv) {
         return VSSM_EXIT_INPUT;
     }
     if (json) {
-        printf("{\"rank1\": %.4f, \"rank5\": %.4f, \"rank10\": %.4f, \"mAP\": %.4f, \"mINP\": %.4f, \"metric\": \"%s\", "
-               "\"rerank\": %s, \"queries\": %lld, \"valid_queries\": %lld, \"gallery\": %lld, \"dim\": %lld, \"seconds\": %.3f",
-               100 * r.rank1, 100 * r.rank5, 100 * r.rank10, 100 * r.mAP, 100 * r.mINP, metric, o.rerank ? "true" : "false",
-               (long long)r.n_query, (long long)r.n_valid, (long long)f.ng, (long long)f.dim, secs);
+        printf(
+            "{\"rank1\": %.4f, \"rank5\": %.4f, \"rank10\": %.4f, \"mAP\": %.4f, \"mINP\": %.4f, \"metric\": \"%s\", "
+            "\"rerank\": %s, \"queries\": %lld, \"valid_queries\": %lld, \"gallery\": %lld, \"dim\": %lld, "
+            "\"seconds\": %.3f",
+            100 * r.rank1, 100 * r.rank5, 100 * r.rank10, 100 * r.mAP, 100 * r.mINP, metric,
+            o.rerank ? "true" : "false", (long long)r.n_query, (long long)r.n_valid, (long long)f.ng, (long long)f.dim,
+            secs);
         if (cmc) {
             printf(", \"cmc\": [");
             for (int k = 0; k < r.max_rank; k++) printf("%s%.4f", k ? ", " : "", 100 * r.cmc[k]);
@@ -84,11 +113,12 @@ int vssm_eval_reid(int argc, char **argv) {
         }
         printf("}\n");
     } else {
-        printf("re-ID %s: %lld queries (%lld with a match) against %lld gallery images, %lld dims, %s distance%s, %.2f s\n",
+        printf("re-ID %s: %lld queries (%lld with a match) against %lld gallery images, %lld dims, %s distance%s, %.2f "
+               "s\n",
                feats, (long long)r.n_query, (long long)r.n_valid, (long long)f.ng, (long long)f.dim, metric,
                o.rerank ? " + re-ranking" : "", secs);
-        printf("  mAP     %7.2f%%\n  mINP    %7.2f%%\n  rank-1  %7.2f%%\n  rank-5  %7.2f%%\n  rank-10 %7.2f%%\n", 100 * r.mAP,
-               100 * r.mINP, 100 * r.rank1, 100 * r.rank5, 100 * r.rank10);
+        printf("  mAP     %7.2f%%\n  mINP    %7.2f%%\n  rank-1  %7.2f%%\n  rank-5  %7.2f%%\n  rank-10 %7.2f%%\n",
+               100 * r.mAP, 100 * r.mINP, 100 * r.rank1, 100 * r.rank5, 100 * r.rank10);
         if (cmc)
             for (int k = 0; k < r.max_rank; k++) printf("  cmc %3d %7.2f%%\n", k + 1, 100 * r.cmc[k]);
     }

@@ -35,8 +35,10 @@ static const char *usage =
 /* A JSON number, or null when it is not finite (JSON has no NaN / Infinity). */
 static void json_num(const char *key, double v) {
     printf("\"%s\": ", key);
-    if (isfinite(v)) printf("%.4f", v);
-    else printf("null");
+    if (isfinite(v))
+        printf("%.4f", v);
+    else
+        printf("null");
 }
 
 /* ips: images per second of a model run, < 0 for scored files (no speed line) */
@@ -70,17 +72,27 @@ static void print_results(const vssm_seg_metrics *m, char **names, int json, dou
     printf("+--------------------------------+--------+--------+\n");
     printf("| %-30s | %6s | %6s |\n", "Class", "IoU", "Acc");
     printf("+--------------------------------+--------+--------+\n");
-    for (int c = 0; c < m->classes; c++) printf("| %-30.30s | %6.2f | %6.2f |\n", names[c] ? names[c] : "?", vssm_seg_metrics_iou(m, c), vssm_seg_metrics_acc(m, c));
+    for (int c = 0; c < m->classes; c++)
+        printf("| %-30.30s | %6.2f | %6.2f |\n", names[c] ? names[c] : "?", vssm_seg_metrics_iou(m, c),
+               vssm_seg_metrics_acc(m, c));
     printf("+--------------------------------+--------+--------+\n");
-    printf("images %lld  aAcc %.2f  mIoU %.2f  mAcc %.2f  mDice %.2f\n", (long long)m->images, s.aAcc, s.mIoU, s.mAcc, s.mDice);
+    printf("images %lld  aAcc %.2f  mIoU %.2f  mAcc %.2f  mDice %.2f\n", (long long)m->images, s.aAcc, s.mIoU, s.mAcc,
+           s.mDice);
     if (ips >= 0) printf("speed      %.1f images/s (decode, preprocess, forward and scoring)\n", ips);
 }
 
 static char **make_names(int classes, const char *file, vssm_segmenter *sg, int *bad) {
     char **names = calloc((size_t)classes, sizeof(char *));
-    if (!names) { cli_error("out of memory for %d class names", classes); *bad = 1; return NULL; }
+    if (!names) {
+        cli_error("out of memory for %d class names", classes);
+        *bad = 1;
+        return NULL;
+    }
     FILE *f = file ? fopen(file, "r") : NULL;
-    if (file && !f) { cli_error("%s: cannot open the class names file", file); *bad = 1; }
+    if (file && !f) {
+        cli_error("%s: cannot open the class names file", file);
+        *bad = 1;
+    }
     char line[512];
     int n = 0;
     while (f && fgets(line, sizeof line, f)) {
@@ -89,13 +101,19 @@ static char **make_names(int classes, const char *file, vssm_segmenter *sg, int 
         n++;
     }
     if (f) fclose(f);
-    if (f && n != classes) { cli_error("%s: %d names for %d classes", file, n, classes); *bad = 1; }
+    if (f && n != classes) {
+        cli_error("%s: %d names for %d classes", file, n, classes);
+        *bad = 1;
+    }
     for (int c = 0; c < classes; c++) {
         if (names[c]) continue;
         const char *m = sg ? vssm_segmenter_class_name(sg, c) : NULL;
         char b[32];
         snprintf(b, sizeof b, "class%d", c);
-        if (!(names[c] = strdup(m ? m : b))) { cli_error("out of memory for the class names"); *bad = 1; }
+        if (!(names[c] = strdup(m ? m : b))) {
+            cli_error("out of memory for the class names");
+            *bad = 1;
+        }
     }
     return names;
 }
@@ -128,18 +146,32 @@ static void reduce_seg(vssm_seg_metrics *m, int *failed) {
 }
 
 static void report_failed(int failed, int n, int64_t scored) {
-    if (scored == 0) fprintf(stderr, "vssm: %d of %d images failed (named above); none could be scored, the metrics are undefined\n", failed, n);
-    else fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
+    if (scored == 0)
+        fprintf(stderr, "vssm: %d of %d images failed (named above); none could be scored, the metrics are undefined\n",
+                failed, n);
+    else
+        fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
 }
 
 
 /* form 2: score prediction PNGs against GT PNGs, matched by stem */
-static int score_dirs(const char *pred, const char *gt, int classes, int ignore, int rzl, const char *names_file, int json) {
-    if (classes < 1 || classes > 65536) { cli_error("eval seg: --classes C (1..65536) is required with --pred/--gt"); return VSSM_EXIT_USAGE; }
+static int score_dirs(const char *pred, const char *gt, int classes, int ignore, int rzl, const char *names_file,
+                      int json) {
+    if (classes < 1 || classes > 65536) {
+        cli_error("eval seg: --classes C (1..65536) is required with --pred/--gt");
+        return VSSM_EXIT_USAGE;
+    }
     DIR *d = opendir(gt);
-    if (!d) { cli_error("%s: cannot open the ground-truth folder", gt); return VSSM_EXIT_USAGE; }
+    if (!d) {
+        cli_error("%s: cannot open the ground-truth folder", gt);
+        return VSSM_EXIT_USAGE;
+    }
     DIR *dp = opendir(pred);
-    if (!dp) { closedir(d); cli_error("%s: cannot open the predictions folder", pred); return VSSM_EXIT_USAGE; }
+    if (!dp) {
+        closedir(d);
+        cli_error("%s: cannot open the predictions folder", pred);
+        return VSSM_EXIT_USAGE;
+    }
     closedir(dp);
     char **files = NULL;
     int n = 0, cap = 0;
@@ -150,12 +182,17 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".png")) continue;
         if (n == cap) {
             char **nf = cap < (1 << 28) ? realloc(files, sizeof(char *) * (size_t)(cap ? 2 * cap : 64)) : NULL;
-            if (!nf) { oom = 1; break; }
+            if (!nf) {
+                oom = 1;
+                break;
+            }
             files = nf;
             cap = cap ? 2 * cap : 64;
         }
-        if (!(files[n] = strdup(e->d_name))) oom = 1;
-        else n++;
+        if (!(files[n] = strdup(e->d_name)))
+            oom = 1;
+        else
+            n++;
     }
     closedir(d);
     if (oom) {
@@ -176,20 +213,21 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         free(files);
         return VSSM_EXIT_USAGE;
     }
-    if (!n) {   /* every rank lists the same folder: all return here together */
+    if (!n) { /* every rank lists the same folder: all return here together */
         if (shard_is_root()) cli_error("%s: no .png label maps: nothing to score", gt);
         vssm_seg_metrics_free(&m);
         free_names(names, classes);
         free(files);
         return VSSM_EXIT_USAGE;
     }
-    int64_t i0, i1;   /* this rank's share of the (identically sorted) list */
+    int64_t i0, i1; /* this rank's share of the (identically sorted) list */
     shard_range(n, &i0, &i1);
     for (int i = (int)i0; i < (int)i1; i++) {
         char gp[4096], pp[4096], stem[1024];
         vssm_label_map g = {0}, p = {0};
         if (snprintf(gp, sizeof gp, "%s/%s", gt, files[i]) >= (int)sizeof gp ||
-            snprintf(pp, sizeof pp, "%s/%s.png", pred, vssm_seg_path_stem(files[i], 0, stem, sizeof stem)) >= (int)sizeof pp) {
+            snprintf(pp, sizeof pp, "%s/%s.png", pred, vssm_seg_path_stem(files[i], 0, stem, sizeof stem)) >=
+                (int)sizeof pp) {
             cli_error("%s/%s: path too long", gt, files[i]);
             failed++;
         } else if (vssm_label_map_load(&g, gp, &err) != VSSM_OK || vssm_label_map_load(&p, pp, &err) != VSSM_OK) {
@@ -223,7 +261,8 @@ static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, co
     vssm_label_map g = {0};
     uint8_t *lab = NULL;
     int failed = 0;
-    if (vssm_image_load(&im, ds->image[i], lim, &err) != VSSM_OK || vssm_label_map_load(&g, ds->label[i], &err) != VSSM_OK) {
+    if (vssm_image_load(&im, ds->image[i], lim, &err) != VSSM_OK ||
+        vssm_label_map_load(&g, ds->label[i], &err) != VSSM_OK) {
         cli_error("%s", err.msg);
         failed++;
     } else if (g.w != im.w || g.h != im.h) {
@@ -247,7 +286,8 @@ static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, co
             }
             if (save_pred) {
                 char dst[4096], stem[1024];
-                snprintf(dst, sizeof dst, "%s/%s.png", save_pred, vssm_seg_path_stem(ds->label[i], 0, stem, sizeof stem));
+                snprintf(dst, sizeof dst, "%s/%s.png", save_pred,
+                         vssm_seg_path_stem(ds->label[i], 0, stem, sizeof stem));
                 if (vssm_label_png_write(dst, lab, im.w, im.h, vssm_segmenter_palette(sg), &err) != VSSM_OK) {
                     cli_error("%s", err.msg);
                     failed++;
@@ -262,12 +302,19 @@ static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, co
 }
 
 /* form 1: run a model over a dataset layout */
-static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, const char *layout, const char *root, const char *labels_dir,
-                       const char *split, int ignore, int rzl_flag, const char *names_file, const char *save_pred, int json) {
+static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, const char *layout, const char *root,
+                       const char *labels_dir, const char *split, int ignore, int rzl_flag, const char *names_file,
+                       const char *save_pred, int json) {
     int lay = vssm_seg_layout_from_name(layout);
-    if (lay < 0) { cli_error("--dataset takes ade20k, voc, cityscapes or pairs, got '%s'", layout); return VSSM_EXIT_USAGE; }
-    if (!root) { cli_error("eval seg: the dataset ROOT folder is required"); return VSSM_EXIT_USAGE; }
-    if (save_pred) {   /* created like segment's --out; every rank may try, one succeeds */
+    if (lay < 0) {
+        cli_error("--dataset takes ade20k, voc, cityscapes or pairs, got '%s'", layout);
+        return VSSM_EXIT_USAGE;
+    }
+    if (!root) {
+        cli_error("eval seg: the dataset ROOT folder is required");
+        return VSSM_EXIT_USAGE;
+    }
+    if (save_pred) { /* created like segment's --out; every rank may try, one succeeds */
         struct stat sst;
         mkdir(save_pred, 0777);
         if (stat(save_pred, &sst) != 0 || !S_ISDIR(sst.st_mode)) {
@@ -283,8 +330,13 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;
-    int rc = shard_agree(seg_tool_open(so, &ctx, &sg));   /* every rank loaded, or none goes on */
-    if (rc) { vssm_segmenter_free(sg); vssm_ctx_free(ctx); vssm_seg_dataset_free(&ds); return rc; }
+    int rc = shard_agree(seg_tool_open(so, &ctx, &sg)); /* every rank loaded, or none goes on */
+    if (rc) {
+        vssm_segmenter_free(sg);
+        vssm_ctx_free(ctx);
+        vssm_seg_dataset_free(&ds);
+        return rc;
+    }
     const int classes = vssm_segmenter_classes(sg);
     int rzl = rzl_flag ? 1 : ds.reduce_zero_label;
     if (!rzl_flag && lay == VSSM_SEG_LAYOUT_PAIRS && vssm_segmenter_reduce_zero_label(sg) > 0) rzl = 1;
@@ -300,7 +352,7 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
         return VSSM_EXIT_USAGE;
     }
     int32_t *pred32 = NULL;
-    int64_t i0, i1;   /* this rank's share of the (identically sorted) dataset */
+    int64_t i0, i1; /* this rank's share of the (identically sorted) dataset */
     shard_range(ds.n, &i0, &i1);
     const int progress = isatty(2) && shard_is_root();
     const double t0 = run_clock();
@@ -310,7 +362,7 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     }
     free(pred32);
     if (progress) run_progress((int)(i1 - i0), (int)(i1 - i0), t0);
-    const double secs = shard_max_double(run_clock() - t0);   /* the slowest rank's */
+    const double secs = shard_max_double(run_clock() - t0); /* the slowest rank's */
     reduce_seg(&m, &failed);
     if (shard_is_root()) print_results(&m, names, json, secs > 0 ? (double)ds.n / secs : 0.0);
     if (failed && shard_is_root()) report_failed(failed, ds.n, m.images);
@@ -325,27 +377,53 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
 int vssm_eval_seg(int argc, char **argv) {
     seg_tool_opts so;
     seg_tool_opts_init(&so);
-    const char *pred = NULL, *gt = NULL, *names = NULL, *layout = NULL, *labels_dir = NULL, *split = NULL, *save = NULL, *root = NULL;
+    const char *pred = NULL, *gt = NULL, *names = NULL, *layout = NULL, *labels_dir = NULL, *split = NULL, *save = NULL,
+               *root = NULL;
     int classes = 0, ignore = 255, rzl = 0, json = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fprintf(stdout, usage, model_opts_max_pixels_help); return VSSM_EXIT_OK; }
-        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) ||
-            cli_opt_str(argc, argv, &i, "--pred", &pred, &bad) ||
-            cli_opt_str(argc, argv, &i, "--gt", &gt, &bad) || cli_opt_str(argc, argv, &i, "--class-names", &names, &bad) ||
-            cli_opt_str(argc, argv, &i, "--dataset", &layout, &bad) || cli_opt_str(argc, argv, &i, "--labels-dir", &labels_dir, &bad) ||
-            cli_opt_str(argc, argv, &i, "--split", &split, &bad) || cli_opt_str(argc, argv, &i, "--save-pred", &save, &bad) ||
-            cli_opt_int(argc, argv, &i, "--classes", &classes, &bad) || cli_opt_int(argc, argv, &i, "--ignore-index", &ignore, &bad) ||
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fprintf(stdout, usage, model_opts_max_pixels_help);
+            return VSSM_EXIT_OK;
+        }
+        if (seg_tool_opts_parse(&so, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--pred", &pred, &bad) ||
+            cli_opt_str(argc, argv, &i, "--gt", &gt, &bad) ||
+            cli_opt_str(argc, argv, &i, "--class-names", &names, &bad) ||
+            cli_opt_str(argc, argv, &i, "--dataset", &layout, &bad) ||
+            cli_opt_str(argc, argv, &i, "--labels-dir", &labels_dir, &bad) ||
+            cli_opt_str(argc, argv, &i, "--split", &split, &bad) ||
+            cli_opt_str(argc, argv, &i, "--save-pred", &save, &bad) ||
+            cli_opt_int(argc, argv, &i, "--classes", &classes, &bad) ||
+            cli_opt_int(argc, argv, &i, "--ignore-index", &ignore, &bad) ||
             cli_opt_flag(argv, i, "--reduce-zero-label", &rzl) || cli_opt_flag(argv, i, "--json", &json))
             continue;
-        if (argv[i][0] == '-') { cli_bad_arg("eval seg", argv[i]); bad = 1; break; }
-        if (root) { cli_error("eval seg: one dataset ROOT only (got '%s' and '%s')", root, argv[i]); bad = 1; break; }
+        if (argv[i][0] == '-') {
+            cli_bad_arg("eval seg", argv[i]);
+            bad = 1;
+            break;
+        }
+        if (root) {
+            cli_error("eval seg: one dataset ROOT only (got '%s' and '%s')", root, argv[i]);
+            bad = 1;
+            break;
+        }
         root = argv[i];
     }
-    if (bad) { fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
+    if (bad) {
+        fprintf(stderr, usage, model_opts_max_pixels_help);
+        return VSSM_EXIT_USAGE;
+    }
     if (pred || gt) {
-        if (!pred || !gt) { cli_error("eval seg: --pred and --gt go together"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
+        if (!pred || !gt) {
+            cli_error("eval seg: --pred and --gt go together");
+            fprintf(stderr, usage, model_opts_max_pixels_help);
+            return VSSM_EXIT_USAGE;
+        }
         return score_dirs(pred, gt, classes, ignore, rzl, names, json);
     }
-    if (!so.m.weights || !layout) { cli_error("eval seg: give --weights and --dataset, or --pred and --gt"); fprintf(stderr, usage, model_opts_max_pixels_help); return VSSM_EXIT_USAGE; }
+    if (!so.m.weights || !layout) {
+        cli_error("eval seg: give --weights and --dataset, or --pred and --gt");
+        fprintf(stderr, usage, model_opts_max_pixels_help);
+        return VSSM_EXIT_USAGE;
+    }
     return run_dataset(&so, &so.m.limits, layout, root, labels_dir, split, ignore, rzl, names, save, json);
 }

@@ -52,7 +52,7 @@ static int file_exists(const char *p) {
 
 typedef struct seq_row {
     char name[256];
-    int ok, frames, scored;   /* scored: got10k frames that entered AO */
+    int ok, frames, scored; /* scored: got10k frames that entered AO */
     double auc, prec, nprec, ao, sr50, sr75;
 } seq_row;
 
@@ -71,7 +71,10 @@ static int read_results(const char *p, const vssm_seq *s, int fmt, vssm_box **pr
     int *lines = NULL;
     *pred = NULL;
     *np = 0;
-    if (vssm_boxes_read_lines(p, pred, &lines, np, &err) != VSSM_OK) { cli_error("%s", err.msg); return 1; }
+    if (vssm_boxes_read_lines(p, pred, &lines, np, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return 1;
+    }
     int bad = 0;
     int k = vssm_track_results_check(*pred, *np, s->gt, s->visible, s->n_gt, (vssm_seq_format)fmt, &err);
     if (*np == 0) {
@@ -82,17 +85,22 @@ static int read_results(const char *p, const vssm_seq *s, int fmt, vssm_box **pr
         bad = 1;
     } else if (*np != s->n_gt) {
         if (fmt == VSSM_SEQ_FORMAT_GOT10K) {
-            cli_error("%s: %d boxes for %d ground-truth frames (the got10k toolkit requires one box per frame)", p, *np, s->n_gt);
+            cli_error("%s: %d boxes for %d ground-truth frames (the got10k toolkit requires one box per frame)", p, *np,
+                      s->n_gt);
             bad = 1;
         } else if (fmt == VSSM_SEQ_FORMAT_LASOT && *np < s->n_gt) {
-            cli_error("%s: %d boxes for %d ground-truth frames (pytracking refuses a short LaSOT result)", p, *np, s->n_gt);
+            cli_error("%s: %d boxes for %d ground-truth frames (pytracking refuses a short LaSOT result)", p, *np,
+                      s->n_gt);
             bad = 1;
         } else if (*np < s->n_gt) {
-            fprintf(stderr, "vssm: note: %s: %d boxes for %d ground-truth frames: padded with %d zero boxes (IoU 0), as pytracking does\n",
+            fprintf(stderr,
+                    "vssm: note: %s: %d boxes for %d ground-truth frames: padded with %d zero boxes (IoU 0), as "
+                    "pytracking does\n",
                     p, *np, s->n_gt, s->n_gt - *np);
         } else {
-            fprintf(stderr, "vssm: note: %s: %d boxes for %d ground-truth frames: the last %d ignored, as pytracking does\n", p, *np,
-                    s->n_gt, *np - s->n_gt);
+            fprintf(stderr,
+                    "vssm: note: %s: %d boxes for %d ground-truth frames: the last %d ignored, as pytracking does\n", p,
+                    *np, s->n_gt, *np - s->n_gt);
         }
     }
     free(lines);
@@ -115,19 +123,29 @@ static int path_fmt(char *p, size_t n, const char *results, const char *fmt, con
 }
 
 /* got10k: every DIR/<seq>/<seq>_NNN.txt, else DIR/<seq>.txt; ious appended to *all */
-static int got10k_seq(const char *results, const vssm_seq *s, double **all, int64_t *n_all, int64_t *cap, seq_row *row) {
+static int got10k_seq(const char *results, const vssm_seq *s, double **all, int64_t *n_all, int64_t *cap,
+                      seq_row *row) {
     vssm_err err = {0};
     char p[4096];
     int files = 0, bad = 0, plain = 0;
     int64_t start = *n_all;
     if (gt_bad(s)) return 1;
     double *ious = malloc((size_t)s->n_gt * sizeof(double));
-    if (!ious) { cli_error("out of memory"); return -1; }
+    if (!ious) {
+        cli_error("out of memory");
+        return -1;
+    }
     for (int r = 1; r <= 999 && !bad; r++) {
-        if (path_fmt(p, sizeof p, results, "%s/%s/%s_%03d.txt", s->name, r)) { bad = 1; break; }
+        if (path_fmt(p, sizeof p, results, "%s/%s/%s_%03d.txt", s->name, r)) {
+            bad = 1;
+            break;
+        }
         if (!file_exists(p)) {
             if (r == 1) {
-                if (path_fmt(p, sizeof p, results, "%s/%s.txt", s->name, -1)) { bad = 1; break; }
+                if (path_fmt(p, sizeof p, results, "%s/%s.txt", s->name, -1)) {
+                    bad = 1;
+                    break;
+                }
                 if (!file_exists(p)) break;
                 plain = 1;
             } else {
@@ -136,7 +154,10 @@ static int got10k_seq(const char *results, const vssm_seq *s, double **all, int6
         }
         vssm_box *pred;
         int np, k;
-        if (read_results(p, s, VSSM_SEQ_FORMAT_GOT10K, &pred, &np)) { bad = 1; break; }
+        if (read_results(p, s, VSSM_SEQ_FORMAT_GOT10K, &pred, &np)) {
+            bad = 1;
+            break;
+        }
         if (vssm_got10k_seq_ious(pred, np, s->gt, s->cover, s->n_gt, s->res_w, s->res_h, ious, &k, &err) != VSSM_OK) {
             cli_error("%s: %s", p, err.msg);
             free(pred);
@@ -144,11 +165,15 @@ static int got10k_seq(const char *results, const vssm_seq *s, double **all, int6
             break;
         }
         free(pred);
-        if (k > 0) {   /* a 1-frame sequence gives none (and *all may still be NULL) */
+        if (k > 0) { /* a 1-frame sequence gives none (and *all may still be NULL) */
             if (*n_all + k > *cap) {
                 int64_t nc = (*cap ? *cap * 2 : 4096) + k;
                 double *na = realloc(*all, (size_t)nc * sizeof(double));
-                if (!na) { cli_error("out of memory"); bad = 1; break; }
+                if (!na) {
+                    cli_error("out of memory");
+                    bad = 1;
+                    break;
+                }
                 *all = na;
                 *cap = nc;
             }
@@ -156,21 +181,25 @@ static int got10k_seq(const char *results, const vssm_seq *s, double **all, int6
             *n_all += k;
         }
         files++;
-        if (plain) break;   /* the plain DIR/<seq>.txt form has one repetition */
+        if (plain) break; /* the plain DIR/<seq>.txt form has one repetition */
     }
     free(ious);
     if (!bad && files == 0) {
-        cli_error("%s: no results for sequence %s (expected %s/%s.txt or %s/%s/%s_001.txt)", results, s->name, results, s->name,
-                  results, s->name, s->name);
+        cli_error("%s: no results for sequence %s (expected %s/%s.txt or %s/%s/%s_001.txt)", results, s->name, results,
+                  s->name, results, s->name, s->name);
         bad = 1;
     }
-    if (bad) { *n_all = start; return 1; }
+    if (bad) {
+        *n_all = start;
+        return 1;
+    }
     row->frames = s->n_gt;
     row->scored = (int)(*n_all - start);
     row->ok = 1;
     if (row->scored == 0) {
-        fprintf(stderr, "vssm: note: %s: %d frame%s, none scored (the got10k toolkit does not score the initial frame 0%s): "
-                        "the sequence adds nothing to AO\n",
+        fprintf(stderr,
+                "vssm: note: %s: %d frame%s, none scored (the got10k toolkit does not score the initial frame 0%s): "
+                "the sequence adds nothing to AO\n",
                 s->name, s->n_gt, s->n_gt == 1 ? "" : "s", s->cover ? ", nor frames with cover 0" : "");
         return 0;
     }
@@ -229,21 +258,25 @@ static int parse_track_eval(int argc, char **argv, track_eval *e) {
     int bad = 0, help = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (cli_opt_str(argc, argv, &i, "--results", &e->results, &bad) ||
-            cli_opt_str(argc, argv, &i, "--gt", &e->gt_root, &bad) || cli_opt_str(argc, argv, &i, "--format", &e->fmt_s, &bad) ||
-            cli_opt_str(argc, argv, &i, "--plot", &e->plot, &bad) || cli_opt_str(argc, argv, &i, "--name", &e->label, &bad) ||
-            cli_opt_flag(argv, i, "--json", &e->json) || cli_opt_flag(argv, i, "--help", &help) ||
-            cli_opt_flag(argv, i, "-h", &help))
+            cli_opt_str(argc, argv, &i, "--gt", &e->gt_root, &bad) ||
+            cli_opt_str(argc, argv, &i, "--format", &e->fmt_s, &bad) ||
+            cli_opt_str(argc, argv, &i, "--plot", &e->plot, &bad) ||
+            cli_opt_str(argc, argv, &i, "--name", &e->label, &bad) || cli_opt_flag(argv, i, "--json", &e->json) ||
+            cli_opt_flag(argv, i, "--help", &help) || cli_opt_flag(argv, i, "-h", &help))
             continue;
         cli_bad_arg("eval track", argv[i]);
         bad = 1;
     }
-    if (help) { fputs(usage, stdout); return -1; }
+    if (help) {
+        fputs(usage, stdout);
+        return -1;
+    }
     if (bad || !e->results || !e->gt_root || !e->fmt_s) {
         if (!bad) cli_error("eval track: --results, --gt and --format are required");
         fputs(usage, stderr);
         return VSSM_EXIT_USAGE;
     }
-    vssm_err err = {0};   /* an unknown plot format is known before the run, not after it */
+    vssm_err err = {0}; /* an unknown plot format is known before the run, not after it */
     if (e->plot && vssm_plot_format_of(e->plot, NULL, &err) != VSSM_OK) {
         cli_error("eval track: %s", err.msg);
         return VSSM_EXIT_USAGE;
@@ -272,7 +305,8 @@ static int score_seq(track_eval *e, const vssm_seq *s, seq_row *row) {
     vssm_box *pred = NULL;
     int np = 0, bad = 1;
     vssm_track_seq_metrics *m = &e->sm[e->n_ok];
-    const vssm_track_protocol proto = e->fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB;
+    const vssm_track_protocol proto = e->fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT
+                                                                      : VSSM_TRACK_PROTOCOL_OTB;
     if (path_fmt(p, sizeof p, e->results, "%s/%s.txt", s->name, -1)) {
     } else if (!file_exists(p)) {
         cli_error("%s: result not found for sequence %s", p, s->name);
@@ -313,8 +347,10 @@ static void score_all(track_eval *e) {
         if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
             int rc = got10k_seq(e->results, &s, &e->ious, &e->n_ious, &e->cap_ious, row);
             vssm_seq_free(&s);
-            if (rc) e->failed++;
-            else e->n_ok++;
+            if (rc)
+                e->failed++;
+            else
+                e->n_ok++;
             if (rc < 0) break;
             continue;
         }
@@ -331,7 +367,7 @@ static cJSON *json_row(const track_eval *e, const seq_row *r) {
     cJSON_AddNumberToObject(o, "frames", r->frames);
     if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
         cJSON_AddNumberToObject(o, "scored_frames", r->scored);
-        if (r->scored == 0) return o;   /* nothing scored: no AO (a NaN would print as null) */
+        if (r->scored == 0) return o; /* nothing scored: no AO (a NaN would print as null) */
         cJSON_AddNumberToObject(o, "ao", r->ao);
         cJSON_AddNumberToObject(o, "sr50", r->sr50);
         cJSON_AddNumberToObject(o, "sr75", r->sr75);
@@ -350,7 +386,7 @@ static void print_json(const track_eval *e, const vssm_track_summary *sum, const
     cJSON_AddNumberToObject(o, "sequences", e->n_ok);
     cJSON_AddNumberToObject(o, "failed", e->failed);
     if (e->fmt == VSSM_SEQ_FORMAT_GOT10K && g->n == 0) {
-        cJSON_AddNumberToObject(o, "frames", 0);   /* no AO: nothing was scored (stderr says so) */
+        cJSON_AddNumberToObject(o, "frames", 0); /* no AO: nothing was scored (stderr says so) */
     } else if (e->n_ok == 0) {
         /* no summary from no sequence (stderr says why) */
     } else if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) {
@@ -388,13 +424,16 @@ static void print_table(const track_eval *e, const vssm_track_summary *sum, cons
             else if (rows[k].ok)
                 printf("%-32.32s %7d %8.3f %8.3f %8.3f\n", rows[k].name, rows[k].frames, rows[k].ao, rows[k].sr50,
                        rows[k].sr75);
-        if (g->n > 0) printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g->n, g->ao, g->sr50, g->sr75);
+        if (g->n > 0)
+            printf("%-32s %7lld %8.3f %8.3f %8.3f\n", "overall (got10k toolkit)", (long long)g->n, g->ao, g->sr50,
+                   g->sr75);
         return;
     }
     printf("%-32s %7s %8s %8s %8s\n", "sequence", "frames", "AUC", "Prec", "NPrec");
     for (int k = 0; k < e->nd; k++)
         if (rows[k].ok)
-            printf("%-32.32s %7d %8.2f %8.2f %8.2f\n", rows[k].name, rows[k].frames, rows[k].auc, rows[k].prec, rows[k].nprec);
+            printf("%-32.32s %7d %8.2f %8.2f %8.2f\n", rows[k].name, rows[k].frames, rows[k].auc, rows[k].prec,
+                   rows[k].nprec);
     if (e->n_ok > 0)
         printf("\n%s (pytracking, %d sequences): AUC %.2f  Precision %.2f  Norm Precision %.2f  OP50 %.2f  OP75 %.2f\n",
                e->fmt_s, e->n_ok, sum->auc, sum->precision, sum->norm_precision, sum->op50, sum->op75);
@@ -433,15 +472,20 @@ static int report(track_eval *e) {
     memset(&g, 0, sizeof g);
     vssm_track_summarize(e->sm, e->n_ok, &sum);
     if (e->fmt == VSSM_SEQ_FORMAT_GOT10K) vssm_got10k_eval(e->ious, e->n_ious, &g);
-    if (e->json) print_json(e, &sum, &g);
-    else print_table(e, &sum, &g);
+    if (e->json)
+        print_json(e, &sum, &g);
+    else
+        print_table(e, &sum, &g);
     if (e->failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", e->failed, e->nd);
     /* nothing scored at all: no summary exists (a got10k AO of no frame is NaN) */
     int empty = e->n_ok == 0 || (e->fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0);
-    if (e->n_ok == 0) cli_error("no sequence could be evaluated");
-    else if (empty) cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", e->gt_root);
+    if (e->n_ok == 0)
+        cli_error("no sequence could be evaluated");
+    else if (empty)
+        cli_error("%s: no frame could be scored (the got10k toolkit does not score frame 0)", e->gt_root);
     if (e->plot && (e->failed || empty))
-        fprintf(stderr, "vssm: %s not written: it would plot %s\n", e->plot, empty ? "nothing" : "part of the sequences");
+        fprintf(stderr, "vssm: %s not written: it would plot %s\n", e->plot,
+                empty ? "nothing" : "part of the sequences");
     else if (e->plot)
         e->failed += write_plot(e, &sum, &g);
     return e->failed || empty ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;

@@ -6,7 +6,7 @@
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
 
-#define MAX_PIXELS_HELP \
+#define MAX_PIXELS_HELP                                                              \
     "  --max-pixels N       refuse images over N pixels (default 178956970, PIL's\n" \
     "                       decompression-bomb limit; 0 = no limit)\n"
 
@@ -77,7 +77,10 @@ int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co) {
 int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp) {
     *ctx = NULL;
     *clf = NULL;
-    if (!m->weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
+    if (!m->weights) {
+        cli_error("--weights FILE is required");
+        return VSSM_EXIT_USAGE;
+    }
     vssm_ctx_opts co;
     if (cli_ctx_opts(m->device, m->threads, m->tf32, &co)) return VSSM_EXIT_USAGE;
     if (m->resize < -1 || m->crop < -1 || m->resize > 16384 || m->crop > 16384) {
@@ -85,7 +88,10 @@ int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, 
         return VSSM_EXIT_USAGE;
     }
     vssm_err err = {0};
-    if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_classifier_opts o = {m->arch, m->key, m->labels};
     if (vssm_classifier_load(clf, *ctx, m->weights, &o, &err) != VSSM_OK) {
         cli_error("%s", err.msg);

@@ -18,7 +18,7 @@ enum {
 };
 
 typedef struct model_opts {
-    unsigned accept;          /* the MO_* groups model_opts_parse consumes (model_opts_init: MO_ALL) */
+    unsigned accept; /* the MO_* groups model_opts_parse consumes (model_opts_init: MO_ALL) */
     const char *weights, *device, *arch, *key, *labels, *interp;
     int threads, resize, crop, tf32;
     vssm_image_limits limits; /* --max-pixels (max_pixels 0: the library's default) */

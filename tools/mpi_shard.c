@@ -14,7 +14,7 @@
 #endif
 
 static struct {
-    int on;               /* MPI started by shard_init */
+    int on; /* MPI started by shard_init */
     int rank, size, local_size, local_rank;
 } S = {0, 0, 1, 1, 0};
 
@@ -65,7 +65,7 @@ int shard_out_end(shard_out *o) {
 }
 
 int shard_threads(int requested) {
-    if (requested > 0 || S.local_size <= 1) return requested;   /* one process: the library's default */
+    if (requested > 0 || S.local_size <= 1) return requested; /* one process: the library's default */
     int t = omp_get_num_procs() / (S.local_size > 0 ? S.local_size : 1);
     return t > 0 ? t : 1;
 }
@@ -94,11 +94,14 @@ void shard_init(int *argc, char ***argv) {
      * would start a daemon) */
     static const char *const size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", NULL};
     if (env_int(size_vars, 0) < 1 && !getenv("PMIX_RANK")) return;
-    if (MPI_Init(argc, argv) != MPI_SUCCESS) { fprintf(stderr, "vssm: MPI_Init failed\n"); exit(2); }
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) {
+        fprintf(stderr, "vssm: MPI_Init failed\n");
+        exit(2);
+    }
     S.on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &S.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &S.size);
-    MPI_Comm node;   /* the ranks sharing this host: threads and GPUs are split among them */
+    MPI_Comm node; /* the ranks sharing this host: threads and GPUs are split among them */
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, S.rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
         MPI_Comm_size(node, &S.local_size);
         MPI_Comm_rank(node, &S.local_rank);
@@ -161,14 +164,15 @@ int shard_sum_i64(int64_t *v, int64_t n) {
 
 static int send_bytes(const char *p, int64_t n, int to) {
     for (int64_t o = 0; o < n; o += CHUNK)
-        if (MPI_Send(p + o, (int)(n - o < CHUNK ? n - o : CHUNK), MPI_BYTE, to, 7, MPI_COMM_WORLD) != MPI_SUCCESS) return -1;
+        if (MPI_Send(p + o, (int)(n - o < CHUNK ? n - o : CHUNK), MPI_BYTE, to, 7, MPI_COMM_WORLD) != MPI_SUCCESS)
+            return -1;
     return 0;
 }
 
 static int recv_bytes(char *p, int64_t n, int from) {
     for (int64_t o = 0; o < n; o += CHUNK)
-        if (MPI_Recv(p + o, (int)(n - o < CHUNK ? n - o : CHUNK), MPI_BYTE, from, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE) !=
-            MPI_SUCCESS)
+        if (MPI_Recv(p + o, (int)(n - o < CHUNK ? n - o : CHUNK), MPI_BYTE, from, 7, MPI_COMM_WORLD,
+                     MPI_STATUS_IGNORE) != MPI_SUCCESS)
             return -1;
     return 0;
 }
@@ -193,7 +197,12 @@ int shard_gather(const void *mine, int64_t n, void **all, int64_t *all_n) {
         *all_n = tot;
     }
     /* rank 0 says whether it can receive, so no rank blocks in a send nobody takes */
-    if (shard_agree(bad)) { free(sizes); free(buf); *all_n = 0; return -1; }
+    if (shard_agree(bad)) {
+        free(sizes);
+        free(buf);
+        *all_n = 0;
+        return -1;
+    }
     if (S.rank == 0) {
         int64_t o = 0;
         if (n > 0) memcpy(buf, mine, (size_t)n);
@@ -206,7 +215,11 @@ int shard_gather(const void *mine, int64_t n, void **all, int64_t *all_n) {
         bad = send_bytes(mine, n, 0) != 0;
     }
     free(sizes);
-    if (bad) { free(buf); *all_n = 0; return -1; }
+    if (bad) {
+        free(buf);
+        *all_n = 0;
+        return -1;
+    }
     *all = buf;
     return 0;
 }
@@ -218,15 +231,18 @@ int shard_allgather(const void *mine, int64_t n, void **all, int64_t *all_n) {
     if (MPI_Bcast(&tot, 1, MPI_INT64_T, 0, MPI_COMM_WORLD) != MPI_SUCCESS) return -1;
     if (S.rank != 0 && !(*all = malloc(tot > 0 ? (size_t)tot : 1))) shard_abort(2, "out of memory gathering results");
     for (int64_t o = 0; o < tot; o += CHUNK)
-        if (MPI_Bcast((char *)*all + o, (int)(tot - o < CHUNK ? tot - o : CHUNK), MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        if (MPI_Bcast((char *)*all + o, (int)(tot - o < CHUNK ? tot - o : CHUNK), MPI_BYTE, 0, MPI_COMM_WORLD) !=
+            MPI_SUCCESS)
             return -1;
     *all_n = tot;
     return 0;
 }
 
 void shard_abort(int code, const char *msg) {
-    if (S.on) fprintf(stderr, "vssm: rank %d of %d: %s\n", S.rank, S.size, msg);
-    else fprintf(stderr, "vssm: %s\n", msg);
+    if (S.on)
+        fprintf(stderr, "vssm: rank %d of %d: %s\n", S.rank, S.size, msg);
+    else
+        fprintf(stderr, "vssm: %s\n", msg);
     fflush(stderr);
     if (S.on) MPI_Abort(MPI_COMM_WORLD, code);
     exit(code);
@@ -234,12 +250,19 @@ void shard_abort(int code, const char *msg) {
 
 #else /* single process */
 
-void shard_init(int *argc, char ***argv) { (void)argc; (void)argv; }
+void shard_init(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+}
 void shard_finalize(void) {}
 int shard_agree(int status) { return status; }
 int shard_bcast_int(int v) { return v; }
 double shard_max_double(double v) { return v; }
-int shard_sum_i64(int64_t *v, int64_t n) { (void)v; (void)n; return 0; }
+int shard_sum_i64(int64_t *v, int64_t n) {
+    (void)v;
+    (void)n;
+    return 0;
+}
 
 int shard_gather(const void *mine, int64_t n, void **all, int64_t *all_n) {
     *all_n = 0;
@@ -249,7 +272,9 @@ int shard_gather(const void *mine, int64_t n, void **all, int64_t *all_n) {
     return 0;
 }
 
-int shard_allgather(const void *mine, int64_t n, void **all, int64_t *all_n) { return shard_gather(mine, n, all, all_n); }
+int shard_allgather(const void *mine, int64_t n, void **all, int64_t *all_n) {
+    return shard_gather(mine, n, all, all_n);
+}
 
 void shard_abort(int code, const char *msg) {
     fprintf(stderr, "vssm: %s\n", msg);

@@ -26,10 +26,10 @@
 void shard_init(int *argc, char ***argv);
 void shard_finalize(void);
 
-int shard_rank(void);         /* 0 .. size-1 */
-int shard_size(void);         /* 1 without MPI */
-int shard_is_root(void);      /* rank 0: progress, stdout report, output files */
-int shard_local_size(void);   /* ranks on this host */
+int shard_rank(void);       /* 0 .. size-1 */
+int shard_size(void);       /* 1 without MPI */
+int shard_is_root(void);    /* rank 0: progress, stdout report, output files */
+int shard_local_size(void); /* ranks on this host */
 
 /* Items [*begin, *end) of n for this rank: contiguous blocks in order, sizes differing
  * by at most one (rank r gets the r-th block). */

@@ -28,7 +28,7 @@ static void omp_wait_passive(int argc, char **argv, char **envp) {
     memcpy(env, envp, n * sizeof *env);
     env[n] = (char *)"OMP_WAIT_POLICY=passive";
     env[n + 1] = NULL;
-    execve("/proc/self/exe", argv, env);   /* returns only when it failed */
+    execve("/proc/self/exe", argv, env); /* returns only when it failed */
 }
-__attribute__((section(".preinit_array"), used)) static void (*const omp_wait_init)(int, char **, char **) =
-    omp_wait_passive;
+__attribute__((section(".preinit_array"), used)) static void (*const omp_wait_init)(int, char **,
+                                                                                    char **) = omp_wait_passive;

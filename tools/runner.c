@@ -87,16 +87,24 @@ static char **dir_entries(const char *dir, int *n) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         if (*n == cap) {
             char **nv = cap < INT_MAX / 2 ? realloc(v, (size_t)cap * 2 * sizeof *v) : NULL;
-            if (!nv) { fail = 1; errno = ENOMEM; break; }
+            if (!nv) {
+                fail = 1;
+                errno = ENOMEM;
+                break;
+            }
             v = nv;
             cap *= 2;
         }
-        if (!(v[*n] = strdup(e->d_name))) { fail = 1; errno = ENOMEM; break; }
+        if (!(v[*n] = strdup(e->d_name))) {
+            fail = 1;
+            errno = ENOMEM;
+            break;
+        }
         (*n)++;
     }
     int saved = errno;
     closedir(d);
-    if (fail || saved) {   /* readdir sets errno only on an error */
+    if (fail || saved) { /* readdir sets errno only on an error */
         free_names(v, *n);
         *n = 0;
         errno = saved ? saved : ENOMEM;
@@ -111,7 +119,7 @@ static char **dir_entries(const char *dir, int *n) {
 typedef struct dir_key {
     dev_t dev;
     ino_t ino;
-    char *path;   /* the first path it was reached by (owned); NULL = empty slot */
+    char *path; /* the first path it was reached by (owned); NULL = empty slot */
 } dir_key;
 
 typedef struct walk_ctx {
@@ -131,7 +139,10 @@ static const char *seen_dir(walk_ctx *w, const struct stat *sb, const char *path
     if (w->used * 2 >= w->cap) {
         size_t nc = w->cap ? w->cap * 2 : 64;
         dir_key *ns = calloc(nc, sizeof *ns);
-        if (!ns) { w->nomem = 1; return NULL; }
+        if (!ns) {
+            w->nomem = 1;
+            return NULL;
+        }
         for (size_t i = 0; i < w->cap; i++) {
             if (!w->set[i].path) continue;
             size_t j = key_hash(w->set[i].dev, w->set[i].ino) & (nc - 1);
@@ -145,7 +156,10 @@ static const char *seen_dir(walk_ctx *w, const struct stat *sb, const char *path
     size_t j = key_hash(sb->st_dev, sb->st_ino) & (w->cap - 1);
     for (; w->set[j].path; j = (j + 1) & (w->cap - 1))
         if (w->set[j].dev == sb->st_dev && w->set[j].ino == sb->st_ino) return w->set[j].path;
-    if (!(w->set[j].path = strdup(path))) { w->nomem = 1; return NULL; }
+    if (!(w->set[j].path = strdup(path))) {
+        w->nomem = 1;
+        return NULL;
+    }
     w->set[j].dev = sb->st_dev;
     w->set[j].ino = sb->st_ino;
     w->used++;
@@ -169,19 +183,32 @@ static int add_path(walk_ctx *w, const char *path, int label) {
  * this collection (a link cycle, or a second link to it) is skipped with a note. */
 static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, int depth) {
     const char *first = seen_dir(w, sb, dir);
-    if (w->nomem) { note(w->quiet, "vssm: %s: out of memory listing the images\n", dir); return 1; }
+    if (w->nomem) {
+        note(w->quiet, "vssm: %s: out of memory listing the images\n", dir);
+        return 1;
+    }
     if (first) {
         note(w->quiet, "vssm: %s: skipped, the same folder as %s (a link cycle or a second link to it)\n", dir, first);
         return 0;
     }
-    if (depth > 64) { note(w->quiet, "vssm: %s: folders nested too deep\n", dir); return 1; }
+    if (depth > 64) {
+        note(w->quiet, "vssm: %s: folders nested too deep\n", dir);
+        return 1;
+    }
     int n, bad = 0;
     char **names = dir_entries(dir, &n);
-    if (!names) { note(w->quiet, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno)); return 1; }
+    if (!names) {
+        note(w->quiet, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno));
+        return 1;
+    }
     for (int i = 0; i < n; i++) {
         char *p = vssm_fs_join(dir, names[i]);
         struct stat st;
-        if (!p) { note(w->quiet, "vssm: %s: out of memory listing the images\n", dir); bad++; continue; }
+        if (!p) {
+            note(w->quiet, "vssm: %s: out of memory listing the images\n", dir);
+            bad++;
+            continue;
+        }
         if (stat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode)) {
                 bad += walk(w, p, &st, label, depth + 1);
@@ -197,7 +224,7 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
                 bad++;
             }
         } else if (img_has_image_ext(names[i])) {
-            bad += add_path(w, p, label);   /* named and counted when it fails to load */
+            bad += add_path(w, p, label); /* named and counted when it fails to load */
         } else {
             /* a broken link or an entry we may not look at: it could be a folder of images */
             note(w->quiet, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
@@ -231,21 +258,35 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     int n, bad = 0;
     *unreadable = 0;
     char **names = dir_entries(root, &n);
-    if (!names) { note(0, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno)); return -1; }
+    if (!names) {
+        note(0, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno));
+        return -1;
+    }
     walk_ctx w = {l, NULL, 0, 0, 0, 0};
     struct stat rs;
-    if (stat(root, &rs) == 0) seen_dir(&w, &rs, root);   /* a class linking back to ROOT is a cycle */
+    if (stat(root, &rs) == 0) seen_dir(&w, &rs, root); /* a class linking back to ROOT is a cycle */
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
-    if (!l->classes) { note(0, "vssm: %s: out of memory\n", root); free_names(names, n); walk_ctx_free(&w); return -1; }
+    if (!l->classes) {
+        note(0, "vssm: %s: out of memory\n", root);
+        free_names(names, n);
+        walk_ctx_free(&w);
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         char *p = vssm_fs_join(root, names[i]);
         struct stat sb;
-        if (!p) { note(0, "vssm: %s: out of memory\n", root); bad++; continue; }
+        if (!p) {
+            note(0, "vssm: %s: out of memory\n", root);
+            bad++;
+            continue;
+        }
         if (stat(p, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
                 int c = l->n_classes;
-                if (!(l->classes[c] = strdup(names[i]))) { note(0, "vssm: %s: out of memory\n", p); bad++; }
-                else {
+                if (!(l->classes[c] = strdup(names[i]))) {
+                    note(0, "vssm: %s: out of memory\n", p);
+                    bad++;
+                } else {
                     l->n_classes++;
                     bad += walk(&w, p, &sb, c, 1);
                 }
@@ -275,10 +316,14 @@ static int utf8_len(const unsigned char *s) {
     int n;
     unsigned min;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000;
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
     unsigned cp = c & (0x3F >> (n - 1));
     for (int i = 1; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
@@ -293,12 +338,16 @@ void json_put_str(FILE *f, const char *str) {
     fputc('"', f);
     while (*s) {
         unsigned c = *s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c), s++;
-        else if (c < 0x20 || c == 0x7F) fprintf(f, "\\u%04x", c), s++;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c), s++;
+        else if (c < 0x20 || c == 0x7F)
+            fprintf(f, "\\u%04x", c), s++;
         else {
             int n = utf8_len(s);
-            if (n == 0) fputs("\\ufffd", f), s++;
-            else fwrite(s, 1, (size_t)n, f), s += n;
+            if (n == 0)
+                fputs("\\ufffd", f), s++;
+            else
+                fwrite(s, 1, (size_t)n, f), s += n;
         }
     }
     fputc('"', f);
@@ -326,7 +375,7 @@ void topk_indices(const float *v, int n, int k, int *out) {
 /* ---- the batched loop ---- */
 
 typedef struct {
-    float *x;        /* preprocessed (h, w, 3) or NULL */
+    float *x; /* preprocessed (h, w, 3) or NULL */
     int h, w;
     char err[VSSM_ERR_MSG_MAX];
 } prepared;
@@ -430,7 +479,8 @@ int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, r
                 st = vssm_classifier_forward(clf, xb, j - i, win[i].h, win[i].w, logits, &err);
             }
             for (int q = i; q < j; q++) {
-                if (st == VSSM_OK) cb(user, s + q, logits + (size_t)(q - i) * classes, classes, NULL);
+                if (st == VSSM_OK)
+                    cb(user, s + q, logits + (size_t)(q - i) * classes, classes, NULL);
                 else {
                     char msg[VSSM_ERR_MSG_MAX + 64];
                     snprintf(msg, sizeof msg, "%s: %s", l->path[s + q], xb ? err.msg : "out of memory");
@@ -440,10 +490,15 @@ int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, r
             }
             i = j;
         }
-        for (int i = 0; i < m; i++) { free(win[i].x); win[i].x = NULL; }
+        for (int i = 0; i < m; i++) {
+            free(win[i].x);
+            win[i].x = NULL;
+        }
         if (o->progress) run_progress(s + m, l->n, t0);
-        if (ahead) pthread_join(th, NULL);
-        else if (next->m > 0) prepare_window(next);   /* no thread: do it here */
+        if (ahead)
+            pthread_join(th, NULL);
+        else if (next->m > 0)
+            prepare_window(next); /* no thread: do it here */
     }
     if (seconds) *seconds = now_s() - t0;
     free(bufs[0]);

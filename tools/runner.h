@@ -7,8 +7,8 @@
 #include "vssm/classifier.h"
 
 typedef struct img_list {
-    char **path;   /* owned */
-    int *label;    /* ImageFolder class index, or -1 */
+    char **path; /* owned */
+    int *label;  /* ImageFolder class index, or -1 */
     int n, cap;
     char **classes; /* ImageFolder class names (sorted), owned */
     int n_classes;
@@ -32,9 +32,9 @@ int img_has_image_ext(const char *name);
 
 typedef struct run_opts {
     int batch;
-    int threads;           /* decode threads (<= 0: all cores) */
+    int threads; /* decode threads (<= 0: all cores) */
     vssm_preprocess_params pp;
-    int progress;          /* draw a progress bar on stderr */
+    int progress;             /* draw a progress bar on stderr */
     vssm_image_limits limits; /* decode guard (max_pixels 0: the library's default) */
 } run_opts;
 
@@ -43,8 +43,7 @@ typedef struct run_opts {
 typedef void (*run_cb)(void *user, int index, const float *logits, int classes, const char *error);
 
 /* Returns the number of images that failed; -1 when the model itself failed. */
-int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user,
-                   double *seconds);
+int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, run_cb cb, void *user, double *seconds);
 
 /* Seconds on a monotonic clock (for run_progress and speed lines). */
 double run_clock(void);

@@ -15,25 +15,37 @@ void seg_tool_opts_init(seg_tool_opts *o) {
 
 int seg_tool_opts_parse(seg_tool_opts *o, int argc, char **argv, int *i, int *bad) {
     return model_opts_parse(&o->m, argc, argv, i, bad) || cli_opt_str(argc, argv, i, "--mode", &o->mode, bad) ||
-           cli_opt_str(argc, argv, i, "--scale", &o->scale, bad) || cli_opt_int(argc, argv, i, "--crop", &o->crop, bad) ||
+           cli_opt_str(argc, argv, i, "--scale", &o->scale, bad) ||
+           cli_opt_int(argc, argv, i, "--crop", &o->crop, bad) ||
            cli_opt_int(argc, argv, i, "--stride", &o->stride, bad);
 }
 
 int seg_tool_open(const seg_tool_opts *o, vssm_ctx **ctx, vssm_segmenter **sg) {
     *ctx = NULL;
     *sg = NULL;
-    if (!o->m.weights) { cli_error("--weights FILE is required"); return VSSM_EXIT_USAGE; }
+    if (!o->m.weights) {
+        cli_error("--weights FILE is required");
+        return VSSM_EXIT_USAGE;
+    }
     vssm_ctx_opts co;
     if (cli_ctx_opts(o->m.device, o->m.threads, o->m.tf32, &co)) return VSSM_EXIT_USAGE;
     vssm_err err = {0};
-    if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) { cli_error("%s", err.msg); return VSSM_EXIT_USAGE; }
+    if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
     vssm_segmenter_opts so = {o->m.arch, o->m.key};
     if (vssm_segmenter_load(sg, *ctx, o->m.weights, &so, &err) != VSSM_OK) goto fail;
     vssm_seg_preprocess pp = vssm_segmenter_get_preprocess(*sg);
     if (o->mode) {
-        if (!strcmp(o->mode, "whole")) pp.mode = VSSM_SEG_MODE_WHOLE;
-        else if (!strcmp(o->mode, "slide")) pp.mode = VSSM_SEG_MODE_SLIDE;
-        else { vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "--mode takes whole or slide, got '%s'", o->mode); goto fail; }
+        if (!strcmp(o->mode, "whole"))
+            pp.mode = VSSM_SEG_MODE_WHOLE;
+        else if (!strcmp(o->mode, "slide"))
+            pp.mode = VSSM_SEG_MODE_SLIDE;
+        else {
+            vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "--mode takes whole or slide, got '%s'", o->mode);
+            goto fail;
+        }
     }
     if (o->crop >= 0) pp.crop = o->crop;
     if (o->stride >= 0) pp.stride = o->stride;

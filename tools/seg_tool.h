@@ -8,7 +8,7 @@
 #include "vssm/segment.h"
 
 typedef struct seg_tool_opts {
-    model_opts m;   /* accepts MO_MODEL | MO_CTX | MO_LIMITS */
+    model_opts m; /* accepts MO_MODEL | MO_CTX | MO_LIMITS */
     const char *mode, *scale;
     int crop, stride;
 } seg_tool_opts;

@@ -8,7 +8,7 @@
 #include "vssm/vssm.h"
 
 /* X(name, summary): the verbs in the order --help lists them */
-#define VSSM_VERBS(X)                                                                      \
+#define VSSM_VERBS(X)                                                                     \
     X(classify, "classify images or folders of images")                                   \
     X(eval, "evaluate a model on a dataset (classify | seg | track | reid | attributes)") \
     X(bench, "time a model's forward pass")                                               \

@@ -31,8 +31,10 @@ static void crop_box(int W, int H, double smin, uint64_t *rng, int *bx, int *by,
     }
     const double in_ratio = (double)W / H;
     int w = W, h = H;
-    if (in_ratio < 3.0 / 4.0) h = (int)lround(w / (3.0 / 4.0));
-    else if (in_ratio > 4.0 / 3.0) w = (int)lround(h * (4.0 / 3.0));
+    if (in_ratio < 3.0 / 4.0)
+        h = (int)lround(w / (3.0 / 4.0));
+    else if (in_ratio > 4.0 / 3.0)
+        w = (int)lround(h * (4.0 / 3.0));
     *bw = w, *bh = h, *bx = (W - w) / 2, *by = (H - h) / 2;
 }
 

@@ -10,8 +10,10 @@ vssm_status vssm_adamw_init(vssm_adamw *o, int64_t n, double beta1, double beta2
                             vssm_err *err) {
     memset(o, 0, sizeof *o);
     if (n < 1 || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(weight_decay >= 0))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "AdamW: n %lld, betas (%g, %g), eps %g, weight decay %g out of "
-                            "range", (long long)n, beta1, beta2, eps, weight_decay);
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "AdamW: n %lld, betas (%g, %g), eps %g, weight decay %g out of "
+                            "range",
+                            (long long)n, beta1, beta2, eps, weight_decay);
     o->m = calloc((size_t)n, sizeof(float));
     o->v = calloc((size_t)n, sizeof(float));
     if (!o->m || !o->v) {
@@ -28,8 +30,8 @@ void vssm_adamw_free(vssm_adamw *o) {
     o->m = o->v = NULL;
 }
 
-void vssm_adamw_step(vssm_adamw *o, float *params, const float *grads, const vssm_train_tensor *tensors,
-                     int n_tensors, double lr) {
+void vssm_adamw_step(vssm_adamw *o, float *params, const float *grads, const vssm_train_tensor *tensors, int n_tensors,
+                     double lr) {
     o->step++;
     const double bc1 = 1 - pow(o->beta1, (double)o->step), bc2 = sqrt(1 - pow(o->beta2, (double)o->step));
     /* PyTorch's scalars, rounded to float where its float kernels round them */

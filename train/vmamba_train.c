@@ -29,10 +29,10 @@
 #include "vssm/train.h"
 
 #define LN_EPS 1e-5f
-#define ALIGN_F 16   /* tensors start on 64-byte boundaries in every arena */
+#define ALIGN_F 16 /* tensors start on 64-byte boundaries in every arena */
 
 typedef struct thead {
-    float *norm_w, *norm_b, *fc_w, *fc_b;   /* classifier.norm (d3), classifier.head (classes, d3) + (classes) */
+    float *norm_w, *norm_b, *fc_w, *fc_b; /* classifier.norm (d3), classifier.head (classes, d3) + (classes) */
 } thead;
 
 /* one view of the weights: the backbone's slots and the head's */
@@ -44,7 +44,7 @@ typedef struct tview {
 typedef struct tentry {
     char name[96];
     int ndim, groups;
-    int64_t shape[5], n, off, fwd_off;   /* fwd_off < 0: the forward reads the master copy */
+    int64_t shape[5], n, off, fwd_off; /* fwd_off < 0: the forward reads the master copy */
     vssm_xform xf;
 } tentry;
 
@@ -53,7 +53,7 @@ typedef struct tblock {
 } tblock;
 
 typedef struct tacts {
-    int B, H, W, h1, w1, hs[VSSM_VMAMBA_STAGES], wd[VSSM_VMAMBA_STAGES];   /* stage sizes */
+    int B, H, W, h1, w1, hs[VSSM_VMAMBA_STAGES], wd[VSSM_VMAMBA_STAGES]; /* stage sizes */
     /* saved */
     float *in, *pe_pre, *f0_pre, *out[VSSM_VMAMBA_STAGES], *down_pre[VSSM_VMAMBA_STAGES - 1], *pooled, *logits;
     tblock *blk[VSSM_VMAMBA_STAGES];
@@ -66,9 +66,9 @@ typedef struct tacts {
 
 struct vssm_vmamba_trainer {
     vssm_ctx *ctx;
-    int frozen;               /* vssm_vmamba_trainer_freeze_backbone */
+    int frozen; /* vssm_vmamba_trainer_freeze_backbone */
     vssm_vmamba_config cfg;
-    tview fw, pw, gw;         /* forward, master, gradient */
+    tview fw, pw, gw; /* forward, master, gradient */
     tentry *e;
     int ne;
     float *master, *grad, *fwd;
@@ -138,7 +138,7 @@ static int record_visit(vssm_walker *w, const char *name, const int64_t *shape, 
 typedef struct placer {
     vssm_walker w;
     const vssm_vmamba_trainer *t;
-    float *base, *fwd;   /* fwd: the forward view (entries with a forward copy point there) */
+    float *base, *fwd; /* fwd: the forward view (entries with a forward copy point there) */
     int i;
 } placer;
 
@@ -169,8 +169,10 @@ static void regroup(const float *in, float *out, int64_t G, int64_t A, int64_t B
         for (int64_t a = 0; a < A; a++)
             for (int64_t b = 0; b < B; b++) {
                 const int64_t ia = (g * A + a) * B + b, ib = (g * B + b) * A + a;
-                if (inverse) out[ia] = in[ib];
-                else out[ib] = in[ia];
+                if (inverse)
+                    out[ia] = in[ib];
+                else
+                    out[ib] = in[ia];
             }
 }
 
@@ -189,16 +191,18 @@ static void to_master(const tentry *e, const float *src, float *dst, int inverse
         entry_groups(e, &G, &A, &B);
         regroup(src, dst, G, A, B, inverse);
         return;
-    case VSSM_XF_CONV: {   /* (Cout, Cin, 3, 3) <-> (Cout, 3, 3, Cin) */
+    case VSSM_XF_CONV: { /* (Cout, Cin, 3, 3) <-> (Cout, 3, 3, Cin) */
         const int64_t co = e->shape[0], ci = e->shape[1];
-        if (!inverse) { vssm_conv_weight_layout(src, (int)co, (int)ci, dst); return; }
+        if (!inverse) {
+            vssm_conv_weight_layout(src, (int)co, (int)ci, dst);
+            return;
+        }
         for (int64_t o = 0; o < co; o++)
             for (int64_t c = 0; c < ci; c++)
                 for (int k = 0; k < 9; k++) dst[(o * ci + c) * 9 + k] = src[(o * 9 + k) * ci + c];
         return;
     }
-    default:
-        memcpy(dst, src, (size_t)e->n * sizeof(float));
+    default: memcpy(dst, src, (size_t)e->n * sizeof(float));
     }
 }
 
@@ -260,16 +264,22 @@ static void init_entry(const tentry *e, int index, uint64_t seed, float *dst) {
         if (ends_with(nm, "A_logs")) {
             const int64_t N = e->shape[1], D = e->shape[0] / VSSM_VMAMBA_K;
             v = log((double)((j / D) % N + 1));
-        } else if (ends_with(nm, ".Ds")) v = 1.0;
-        else if (ends_with(nm, "dt_projs_weight")) v = (2.0 * unif(&s) - 1.0) / sqrt((double)e->shape[2]);
+        } else if (ends_with(nm, ".Ds"))
+            v = 1.0;
+        else if (ends_with(nm, "dt_projs_weight"))
+            v = (2.0 * unif(&s) - 1.0) / sqrt((double)e->shape[2]);
         else if (ends_with(nm, "dt_projs_bias")) {
             double dt = exp(unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
             dt = dt < 1e-4 ? 1e-4 : dt;
             v = dt + log(-expm1(-dt));
-        } else if (e->ndim == 1) v = ends_with(nm, ".weight") ? 1.0 : 0.0;
-        else if (e->xf == VSSM_XF_LINEAR && e->ndim == 2 && !ends_with(nm, "x_proj_weight")) v = 0.02 * normal(&s);
-        else if (!strcmp(nm, "classifier.head.weight")) v = 0.02 * normal(&s);
-        else v = (2.0 * unif(&s) - 1.0) / sqrt((double)(ends_with(nm, "x_proj_weight") ? e->shape[2] : fan_in));
+        } else if (e->ndim == 1)
+            v = ends_with(nm, ".weight") ? 1.0 : 0.0;
+        else if (e->xf == VSSM_XF_LINEAR && e->ndim == 2 && !ends_with(nm, "x_proj_weight"))
+            v = 0.02 * normal(&s);
+        else if (!strcmp(nm, "classifier.head.weight"))
+            v = 0.02 * normal(&s);
+        else
+            v = (2.0 * unif(&s) - 1.0) / sqrt((double)(ends_with(nm, "x_proj_weight") ? e->shape[2] : fan_in));
         if (v < -2.0 && e->ndim == 2) v = -2.0;
         if (v > 2.0 && e->ndim == 2) v = 2.0;
         dst[j] = (float)v;
@@ -281,7 +291,7 @@ static int from_init(const tentry *e, const vssm_source *src, const vssm_train_i
     if (!src) return 1;
     if (!init || !init->new_head || strncmp(e->name, "classifier.", 11)) return 0;
     if (!strncmp(e->name, "classifier.head.", 16)) return 1;
-    vssm_tensor tv;   /* classifier.norm: the file's when it has one of this size */
+    vssm_tensor tv; /* classifier.norm: the file's when it has one of this size */
     vssm_err e2 = {0};
     return src->get(src->user, full, e->shape, e->ndim, &tv, &e2) != VSSM_OK || tv.ndim != 1 ||
            tv.shape[0] != e->shape[0];
@@ -298,7 +308,8 @@ static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, c
         const tentry *e = &t->e[i];
         char full[320];
         snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", e->name);
-        if (from_init(e, src, init, full)) init_entry(e, i, init ? init->seed : 0, t->master + e->off);
+        if (from_init(e, src, init, full))
+            init_entry(e, i, init ? init->seed : 0, t->master + e->off);
         else if ((s = vssm_load_fetch_f32(src, full, e->shape, e->ndim, host, err)) == VSSM_OK)
             to_master(e, host, t->master + e->off, 0);
     }
@@ -318,7 +329,8 @@ vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
     vssm_status s = vssm_vmamba_config_validate(cfg, err);
     if (s != VSSM_OK) return s;
     if (vssm_vmamba_is_v0(cfg))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "training a v0 VMamba is not supported (its gate, conv bias and "
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "training a v0 VMamba is not supported (its gate, conv bias and "
                             "patch merging have no backward yet)");
     if (cfg->num_classes < 1)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "training needs a classifier (num_classes >= 1)");
@@ -327,7 +339,10 @@ vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
     if (!t) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     t->ctx = ctx;
     t->cfg = *cfg;
-    if ((s = views_alloc(t, err)) != VSSM_OK) { vssm_vmamba_trainer_free(t); return s; }
+    if ((s = views_alloc(t, err)) != VSSM_OK) {
+        vssm_vmamba_trainer_free(t);
+        return s;
+    }
     recorder r = {{record_visit}, t, 0};
     if (walk_all(&r.w, cfg, &t->pw)) {
         vssm_vmamba_trainer_free(t);
@@ -341,14 +356,17 @@ vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
         vssm_vmamba_trainer_free(t);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of weights and gradients", 2.0 * mb / 1e6);
     }
-    memset(t->master, 0, mb);   /* the gaps stay 0 */
+    memset(t->master, 0, mb); /* the gaps stay 0 */
     memset(t->grad, 0, mb);
     placer pf = {{place_visit}, t, t->master, t->fwd, 0}, pm = {{place_visit}, t, t->master, NULL, 0},
            pg = {{place_visit}, t, t->grad, NULL, 0};
     walk_all(&pf.w, cfg, &t->fw);
     walk_all(&pm.w, cfg, &t->pw);
     walk_all(&pg.w, cfg, &t->gw);
-    if ((s = load_master(t, src, prefix, init, err)) != VSSM_OK) { vssm_vmamba_trainer_free(t); return s; }
+    if ((s = load_master(t, src, prefix, init, err)) != VSSM_OK) {
+        vssm_vmamba_trainer_free(t);
+        return s;
+    }
     vssm_vmamba_trainer_params_changed(t);
     *out = t;
     return VSSM_OK;
@@ -385,14 +403,20 @@ void vssm_vmamba_trainer_write_flat(const vssm_vmamba_trainer *t, const float *h
 
 void vssm_vmamba_trainer_freeze_backbone(vssm_vmamba_trainer *t, int on) { t->frozen = on != 0; }
 
-float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n) { *n = t->n_master; return t->master; }
-float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n) { *n = t->n_master; return t->grad; }
+float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n) {
+    *n = t->n_master;
+    return t->master;
+}
+float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n) {
+    *n = t->n_master;
+    return t->grad;
+}
 void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t) { memset(t->grad, 0, (size_t)t->n_master * sizeof(float)); }
 
 /* ======================================================================= activation plan */
 
 typedef struct bump {
-    char *base;   /* NULL: counting */
+    char *base; /* NULL: counting */
     size_t off;
 } bump;
 
@@ -424,8 +448,10 @@ static void plan_layout(tacts *a, vssm_ctx *ctx, const vssm_vmamba_config *cfg, 
         const size_t M = B * a->hs[s] * a->wd[s], d = cfg->dims[s], di = vssm_vmamba_d_inner(cfg, s);
         const size_t hid = (size_t)hid_of(cfg, s);
         md = M * d > md ? M * d : md, mdi = M * di > mdi ? M * di : mdi, mhid = M * hid > mhid ? M * hid : mhid;
-        if (s == 0) a->f0_pre = take(sv, M * d);
-        else a->down_pre[s - 1] = take(sv, M * d);
+        if (s == 0)
+            a->f0_pre = take(sv, M * d);
+        else
+            a->down_pre[s - 1] = take(sv, M * d);
         for (int j = 0; j < cfg->depths[s]; j++) {
             tblock tb;
             tb.x_in = take(sv, M * d), tb.xi = take(sv, M * di), tb.y = take(sv, M * di);
@@ -435,8 +461,8 @@ static void plan_layout(tacts *a, vssm_ctx *ctx, const vssm_vmamba_config *cfg, 
         a->out[s] = take(sv, M * d);
         size_t sw = vssm_op_scan_workspace(ctx, (int)B, a->hs[s], a->wd[s], (int)di, vssm_vmamba_dt_rank(cfg, s),
                                            cfg->d_state);
-        size_t cw = s + 1 < VSSM_VMAMBA_STAGES
-                        ? vssm_op_conv3x3s2_workspace(ctx, (int)B, a->hs[s], a->wd[s], (int)d) : 0;
+        size_t cw = s + 1 < VSSM_VMAMBA_STAGES ? vssm_op_conv3x3s2_workspace(ctx, (int)B, a->hs[s], a->wd[s], (int)d)
+                                               : 0;
         ws = sw > ws ? sw : ws;
         ws = cw > ws ? cw : ws;
     }
@@ -480,8 +506,10 @@ vssm_status vssm_vmamba_trainer_plan(vssm_vmamba_trainer *t, int batch, int h, i
     if (fail || !t->act_mem || !t->scratch_mem) {
         vssm_op_free(t->ctx, t->act_mem), vssm_op_free(t->ctx, t->scratch_mem);
         t->act_mem = t->scratch_mem = NULL;
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory planning %.1f MB of saved activations and %.1f MB of "
-                            "scratch for batch %d at %dx%d", saved / 1e6, scratch / 1e6, batch, h, w);
+        return vssm_err_set(err, VSSM_ERR_NOMEM,
+                            "out of memory planning %.1f MB of saved activations and %.1f MB of "
+                            "scratch for batch %d at %dx%d",
+                            saved / 1e6, scratch / 1e6, batch, h, w);
     }
     bump sv = {t->act_mem, 0}, sc = {t->scratch_mem, 0};
     plan_sizes(a, &t->cfg, batch, h, w);
@@ -494,7 +522,7 @@ size_t vssm_vmamba_trainer_scratch_bytes(const vssm_vmamba_trainer *t) { return 
 
 /* ======================================================================= forward */
 
-static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); }   /* CPU: device memory is host memory */
+static void zero(float *p, size_t n) { memset(p, 0, n * sizeof(float)); } /* CPU: device memory is host memory */
 
 static float *block_out(const tacts *a, const vssm_vmamba_config *cfg, int s, int j) {
     return j + 1 < cfg->depths[s] ? a->blk[s][j + 1].x_in : a->out[s];
@@ -515,8 +543,9 @@ static void fwd_block(vssm_vmamba_trainer *t, int s, int j) {
     vssm_op_layernorm(ctx, k->x_in, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
     vssm_op_linear_packed(ctx, a->td, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, k->xi);
     vssm_op_dwconv3x3(ctx, k->xi, a->B, H, W, Di, b->conv, VSSM_ACT_SILU, a->t1);
-    vssm_scan_args sa = {a->B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
-                         a->t1, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, k->y};
+    vssm_scan_args sa = {a->B,         H,     W,         Di,      vssm_vmamba_dt_rank(cfg, s),
+                         cfg->d_state, a->t1, b->x_proj, b->dt_w, b->dt_b,
+                         b->A,         b->Ds, k->y};
     vssm_op_ss2d_scan(ctx, &sa, a->ws);
     vssm_op_layernorm(ctx, k->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2);
     vssm_op_copy(ctx, k->xm, k->x_in, (size_t)M * d * sizeof(float));
@@ -581,12 +610,13 @@ static void bwd_block(vssm_vmamba_trainer *t, int s, int j, float *g) {
     zero(a->t1, (size_t)M * Di);
     vssm_op_layernorm_bwd(ctx, k->y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2, a->t1,
                           gr->out_norm_w, gr->out_norm_b);
-    vssm_op_dwconv3x3(ctx, k->xi, a->B, H, W, Di, p->conv, VSSM_ACT_SILU, a->t2);   /* u again */
+    vssm_op_dwconv3x3(ctx, k->xi, a->B, H, W, Di, p->conv, VSSM_ACT_SILU, a->t2); /* u again */
     zero(a->t3, (size_t)M * Di);
     const vssm_block_w *f = &t->fw.m.stage[s].blocks[j];
-    vssm_scan_args sa = {a->B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state,
-                         a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL};
-    vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds};   /* gr->A: dA_logs */
+    vssm_scan_args sa = {a->B,         H,     W,         Di,      vssm_vmamba_dt_rank(cfg, s),
+                         cfg->d_state, a->t2, p->x_proj, p->dt_w, p->dt_b,
+                         f->A,         p->Ds, NULL};
+    vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds}; /* gr->A: dA_logs */
     vssm_op_ss2d_scan_bwd(ctx, &sa, a->t1, &sg);
     zero(a->t1, (size_t)M * Di);
     vssm_op_dwconv3x3_bwd(ctx, k->xi, a->B, H, W, Di, p->conv, VSSM_ACT_SILU, a->t3, a->t1, gr->conv);
@@ -641,7 +671,7 @@ static void backward(vssm_vmamba_trainer *t) {
     vssm_ctx *ctx = t->ctx;
     const vssm_vmamba_config *cfg = &t->cfg;
     tacts *a = &t->a;
-    if (t->frozen) {   /* the head's linear layer alone */
+    if (t->frozen) { /* the head's linear layer alone */
         vssm_op_linear_bwd(ctx, a->pooled, a->B, cfg->dims[3], t->pw.h.fc_w, t->pw.h.fc_b, cfg->num_classes,
                            VSSM_ACT_NONE, a->dlogits, NULL, t->gw.h.fc_w, t->gw.h.fc_b);
         return;
@@ -665,8 +695,8 @@ static void backward(vssm_vmamba_trainer *t) {
     bwd_stem(t, g);
 }
 
-vssm_status vssm_vmamba_trainer_step(vssm_vmamba_trainer *t, const float *input, const int32_t *labels,
-                                     float smoothing, float *loss, vssm_err *err) {
+vssm_status vssm_vmamba_trainer_step(vssm_vmamba_trainer *t, const float *input, const int32_t *labels, float smoothing,
+                                     float *loss, vssm_err *err) {
     tacts *a = &t->a;
     if (!t->act_mem) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "vssm_vmamba_trainer_step: no plan (call _plan)");
     for (int i = 0; i < a->B; i++)

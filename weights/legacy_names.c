@@ -36,8 +36,7 @@ static int legacy_rename(const char *name, int pl, char *out, size_t n) {
     const char *rest = name + pl;
     for (size_t k = 0; k < sizeof top / sizeof top[0]; k++) {
         size_t l = strlen(top[k][0]);
-        if (!strncmp(rest, top[k][0], l))
-            return snprintf(out, n, "%.*s%s%s", pl, name, top[k][1], rest + l) < (int)n;
+        if (!strncmp(rest, top[k][0], l)) return snprintf(out, n, "%.*s%s%s", pl, name, top[k][1], rest + l) < (int)n;
     }
     int i, j, m = 0;
     if (sscanf(rest, "layers.%d.blocks.%d.%n", &i, &j, &m) != 2 || m == 0) return 0;
@@ -54,7 +53,7 @@ vssm_status vssm_weights_map_legacy_names(vssm_weights *w, vssm_err *err) {
     if (pl < 0) return VSSM_OK;
     char prefix[256];
     if (pl >= (int)sizeof prefix) return VSSM_OK;
-    for (int i = 0; i < w->n; i++)   /* the prefix is the first old block's */
+    for (int i = 0; i < w->n; i++) /* the prefix is the first old block's */
         if (legacy_block_prefix(w->e[i].name) == pl) {
             memcpy(prefix, w->e[i].name, (size_t)pl);
             prefix[pl] = 0;

@@ -22,20 +22,20 @@
 #include <string.h>
 #include "weights/pth_internal.h"
 
-#define VSSM_PK_MAX_VALUES (1 << 22)   /* ~ 4M objects: far above any real checkpoint */
+#define VSSM_PK_MAX_VALUES (1 << 22) /* ~ 4M objects: far above any real checkpoint */
 
 struct vssm_pk_machine {
-    vssm_pk_val **all;          /* every value made, freed together */
+    vssm_pk_val **all; /* every value made, freed together */
     size_t n_all, cap_all;
     vssm_pk_val **stack;
     size_t sp, cap;
     size_t *marks;
     size_t n_marks, cap_marks;
-    vssm_pk_val **memo;         /* memo[i], NULL when unset; n_memo slots allocated */
+    vssm_pk_val **memo; /* memo[i], NULL when unset; n_memo slots allocated */
     size_t n_memo;
-    size_t memo_count;          /* distinct slots set: MEMOIZE's next index */
+    size_t memo_count; /* distinct slots set: MEMOIZE's next index */
     size_t limit_memo;
-    size_t pos;                 /* offset of the current opcode, for messages */
+    size_t pos; /* offset of the current opcode, for messages */
     uint8_t op;
 };
 
@@ -93,13 +93,16 @@ const vssm_pk_val *vssm_pk_dict_get(const vssm_pk_val *d, const char *key) {
 }
 
 const char *vssm_pk_kind_name(vssm_pk_kind k) {
-    static const char *names[] = {"None", "bool", "int", "float", "str", "bytes", "tuple", "list",
-                                  "dict", "global", "storage", "tensor", "opaque object"};
+    static const char *names[] = {"None", "bool", "int",    "float",   "str",    "bytes",        "tuple",
+                                  "list", "dict", "global", "storage", "tensor", "opaque object"};
     return (unsigned)k <= VSSM_PK_OPAQUE ? names[k] : "?";
 }
 
 /* ---------------------------------------------------------------- the allow-list */
-static const struct { const char *module, *name; int id; } allowed[] = {
+static const struct {
+    const char *module, *name;
+    int id;
+} allowed[] = {
     {"collections", "OrderedDict", VSSM_PKG_ORDERED_DICT},
     {"torch._utils", "_rebuild_tensor_v2", VSSM_PKG_REBUILD_TENSOR_V2},
     {"torch._utils", "_rebuild_parameter", VSSM_PKG_REBUILD_PARAMETER},
@@ -214,7 +217,8 @@ static vssm_pk_val *rebuild_tensor(vssm_pk_machine *m, const vssm_pk_val *a, con
     for (int i = 0; i < t->ndim; i++) {
         t->size[i] = size->items[i]->ival;
         t->stride[i] = stride->items[i]->ival;
-        if (t->size[i] < 0 || t->size[i] > ((int64_t)1 << 40) || t->stride[i] < 0 || t->stride[i] > ((int64_t)1 << 40)) {
+        if (t->size[i] < 0 || t->size[i] > ((int64_t)1 << 40) || t->stride[i] < 0 ||
+            t->stride[i] > ((int64_t)1 << 40)) {
             *why = "tensor has a negative or absurd size or stride";
             return NULL;
         }
@@ -263,39 +267,38 @@ static vssm_pk_val *apply(vssm_pk_machine *m, const vssm_pk_val *f, const vssm_p
         const vssm_pk_val *fn = a->items[0], *ty = a->items[1], *args = a->items[2];
         if (fn->kind != VSSM_PK_GLOBAL || ty->kind != VSSM_PK_GLOBAL || ty->ival != VSSM_PKG_TENSOR_TYPE) return NULL;
         if (fn->ival != VSSM_PKG_REBUILD_TENSOR_V2 && fn->ival != VSSM_PKG_REBUILD_PARAMETER) return NULL;
-        return apply(m, fn, args, 0, why);  /* depth 1: fn is a builder, not this case */
+        return apply(m, fn, args, 0, why); /* depth 1: fn is a builder, not this case */
     }
-    case VSSM_PKG_INERT:
-        *why = "out of memory";
-        return vssm_pk_new(m, VSSM_PK_OPAQUE);
-    default:
-        break;
+    case VSSM_PKG_INERT: *why = "out of memory"; return vssm_pk_new(m, VSSM_PK_OPAQUE);
+    default: break;
     }
     *why = newobj ? "NEWOBJ on this global is not allowed" : "REDUCE on this global is not allowed";
     return NULL;
 }
 
 /* ---------------------------------------------------------------- the loop */
-#define NEED(k)                                                                         \
-    do {                                                                                \
-        if ((size_t)(end - p) < (size_t)(k))                                            \
+#define NEED(k)                                                                                        \
+    do {                                                                                               \
+        if ((size_t)(end - p) < (size_t)(k))                                                           \
             return fail(m, err, "truncated pickle: opcode needs %s more bytes than remain", "", NULL); \
     } while (0)
-#define PUSH(v)                                                                         \
-    do {                                                                                \
-        if (!push(m, (v))) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory or more than %d objects", VSSM_PK_MAX_VALUES); \
+#define PUSH(v)                                                                                       \
+    do {                                                                                              \
+        if (!push(m, (v)))                                                                            \
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory or more than %d objects", \
+                                VSSM_PK_MAX_VALUES);                                                  \
     } while (0)
-#define POP(dst)                                                                        \
-    do {                                                                                \
-        if (m->sp == 0 || (m->n_marks && m->marks[m->n_marks - 1] == m->sp))            \
-            return fail(m, err, "stack underflow%s%s", NULL, NULL);                     \
-        (dst) = m->stack[--m->sp];                                                      \
+#define POP(dst)                                                             \
+    do {                                                                     \
+        if (m->sp == 0 || (m->n_marks && m->marks[m->n_marks - 1] == m->sp)) \
+            return fail(m, err, "stack underflow%s%s", NULL, NULL);          \
+        (dst) = m->stack[--m->sp];                                           \
     } while (0)
-#define TOP(dst)                                                                        \
-    do {                                                                                \
-        if (m->sp == 0 || (m->n_marks && m->marks[m->n_marks - 1] == m->sp))            \
-            return fail(m, err, "stack underflow%s%s", NULL, NULL);                     \
-        (dst) = m->stack[m->sp - 1];                                                    \
+#define TOP(dst)                                                             \
+    do {                                                                     \
+        if (m->sp == 0 || (m->n_marks && m->marks[m->n_marks - 1] == m->sp)) \
+            return fail(m, err, "stack underflow%s%s", NULL, NULL);          \
+        (dst) = m->stack[m->sp - 1];                                         \
     } while (0)
 
 static vssm_status memo_put(vssm_pk_machine *m, uint64_t idx, vssm_err *err) {
@@ -368,21 +371,33 @@ static vssm_status op_scalar(vssm_pk_machine *m, const uint8_t **pp, const uint8
     case 'N': PUSH(vssm_pk_new(m, VSSM_PK_NONE)); break;
     case 0x88: PUSH(make_int(m, 1, VSSM_PK_BOOL)); break;
     case 0x89: PUSH(make_int(m, 0, VSSM_PK_BOOL)); break;
-    case 'J': NEED(4); PUSH(make_int(m, (int32_t)le(p, 4), VSSM_PK_INT)); p += 4; break;
-    case 'K': NEED(1); PUSH(make_int(m, p[0], VSSM_PK_INT)); p += 1; break;
-    case 'M': NEED(2); PUSH(make_int(m, (int64_t)le(p, 2), VSSM_PK_INT)); p += 2; break;
-    case 0x8a: {                                           /* LONG1 */
+    case 'J':
+        NEED(4);
+        PUSH(make_int(m, (int32_t)le(p, 4), VSSM_PK_INT));
+        p += 4;
+        break;
+    case 'K':
+        NEED(1);
+        PUSH(make_int(m, p[0], VSSM_PK_INT));
+        p += 1;
+        break;
+    case 'M':
+        NEED(2);
+        PUSH(make_int(m, (int64_t)le(p, 2), VSSM_PK_INT));
+        p += 2;
+        break;
+    case 0x8a: { /* LONG1 */
         NEED(1);
         int k = p[0];
         if (k > 8) return fail(m, err, "integer wider than 64 bits%s%s", NULL, NULL);
         NEED(1 + k);
         uint64_t x = le(p + 1, k);
-        if (k > 0 && k < 8 && (p[k] & 0x80)) x |= ~(uint64_t)0 << (8 * k);  /* sign-extend */
+        if (k > 0 && k < 8 && (p[k] & 0x80)) x |= ~(uint64_t)0 << (8 * k); /* sign-extend */
         PUSH(make_int(m, (int64_t)x, VSSM_PK_INT));
         p += 1 + k;
         break;
     }
-    case 'I': {                                            /* INT (text): also bools "01"/"00" */
+    case 'I': { /* INT (text): also bools "01"/"00" */
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl || nl - p > 20 || nl == p) return fail(m, err, "bad INT operand%s%s", NULL, NULL);
         char t[24];
@@ -392,12 +407,14 @@ static vssm_status op_scalar(vssm_pk_machine *m, const uint8_t **pp, const uint8
         errno = 0;
         long long x = strtoll(t, &e, 10);
         if (*e || errno == ERANGE) return fail(m, err, "bad INT operand (not a 64-bit integer)%s%s", NULL, NULL);
-        if (!strcmp(t, "01") || !strcmp(t, "00")) PUSH(make_int(m, x, VSSM_PK_BOOL));
-        else PUSH(make_int(m, x, VSSM_PK_INT));
+        if (!strcmp(t, "01") || !strcmp(t, "00"))
+            PUSH(make_int(m, x, VSSM_PK_BOOL));
+        else
+            PUSH(make_int(m, x, VSSM_PK_INT));
         p = nl + 1;
         break;
     }
-    case 'G': {                                            /* BINFLOAT (big-endian) */
+    case 'G': { /* BINFLOAT (big-endian) */
         NEED(8);
         uint64_t bits = 0;
         for (int i = 0; i < 8; i++) bits = bits << 8 | p[i];
@@ -407,14 +424,20 @@ static vssm_status op_scalar(vssm_pk_machine *m, const uint8_t **pp, const uint8
         p += 8;
         break;
     }
-    case 'X': case 0x8c: case 0x8d:                        /* BINUNICODE, SHORT_, 8 */
-    case 'B': case 'C': case 0x8e:                         /* BINBYTES, SHORT_, 8 */
-    case 'T': case 'U': {                                  /* BINSTRING, SHORT_ */
+    case 'X':
+    case 0x8c:
+    case 0x8d: /* BINUNICODE, SHORT_, 8 */
+    case 'B':
+    case 'C':
+    case 0x8e: /* BINBYTES, SHORT_, 8 */
+    case 'T':
+    case 'U': { /* BINSTRING, SHORT_ */
         int w = (m->op == 0x8c || m->op == 'C' || m->op == 'U') ? 1 : (m->op == 0x8d || m->op == 0x8e) ? 8 : 4;
         NEED(w);
         uint64_t len = le(p, w);
         p += w;
-        if (len > (uint64_t)(end - p)) return fail(m, err, "string length runs past the end of the pickle%s%s", NULL, NULL);
+        if (len > (uint64_t)(end - p))
+            return fail(m, err, "string length runs past the end of the pickle%s%s", NULL, NULL);
         int text = m->op == 'X' || m->op == 0x8c || m->op == 0x8d;
         PUSH(make_str(m, p, len, text ? VSSM_PK_STR : VSSM_PK_BYTES));
         p += len;
@@ -433,8 +456,10 @@ static vssm_status op_container(vssm_pk_machine *m, vssm_err *err) {
     case ')': PUSH(make_seq(m, VSSM_PK_TUPLE, NULL, 0)); break;
     case ']': PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break;
     case '}': PUSH(make_seq(m, VSSM_PK_DICT, NULL, 0)); break;
-    case 0x8f: PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break;   /* EMPTY_SET: kept as a list */
-    case 0x85: case 0x86: case 0x87: {                     /* TUPLE1..3 */
+    case 0x8f: PUSH(make_seq(m, VSSM_PK_LIST, NULL, 0)); break; /* EMPTY_SET: kept as a list */
+    case 0x85:
+    case 0x86:
+    case 0x87: { /* TUPLE1..3 */
         size_t k = (size_t)(m->op - 0x84);
         size_t base = m->n_marks ? m->marks[m->n_marks - 1] : 0;
         if (m->sp < base + k) return fail(m, err, "stack underflow%s%s", NULL, NULL);
@@ -442,7 +467,9 @@ static vssm_status op_container(vssm_pk_machine *m, vssm_err *err) {
         PUSH(make_seq(m, VSSM_PK_TUPLE, stack_at(m, m->sp, k), k));
         break;
     }
-    case 't': case 'l': case 0x91: {                       /* TUPLE, LIST, FROZENSET (from mark) */
+    case 't':
+    case 'l':
+    case 0x91: { /* TUPLE, LIST, FROZENSET (from mark) */
         size_t base = pop_mark(m);
         if (base == (size_t)-1) return fail(m, err, "TUPLE/LIST without MARK%s%s", NULL, NULL);
         size_t k = m->sp - base;
@@ -450,42 +477,50 @@ static vssm_status op_container(vssm_pk_machine *m, vssm_err *err) {
         PUSH(make_seq(m, m->op == 't' ? VSSM_PK_TUPLE : VSSM_PK_LIST, stack_at(m, base, k), k));
         break;
     }
-    case 'd': {                                            /* DICT (from mark) */
+    case 'd': { /* DICT (from mark) */
         size_t base = pop_mark(m);
-        if (base == (size_t)-1 || (m->sp - base) % 2) return fail(m, err, "DICT without MARK or with an odd item count%s%s", NULL, NULL);
+        if (base == (size_t)-1 || (m->sp - base) % 2)
+            return fail(m, err, "DICT without MARK or with an odd item count%s%s", NULL, NULL);
         size_t k = m->sp - base;
         m->sp = base;
         PUSH(make_seq(m, VSSM_PK_DICT, stack_at(m, base, k), k));
         break;
     }
-    case 'a':                                              /* APPEND */
+    case 'a': /* APPEND */
         POP(b);
         TOP(a);
-        if (a->kind == VSSM_PK_LIST) { if (!items_push(a, b)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory"); }
-        else if (a->kind != VSSM_PK_OPAQUE) return fail(m, err, "APPEND to a %s%s", vssm_pk_kind_name(a->kind), NULL);
+        if (a->kind == VSSM_PK_LIST) {
+            if (!items_push(a, b)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
+        } else if (a->kind != VSSM_PK_OPAQUE)
+            return fail(m, err, "APPEND to a %s%s", vssm_pk_kind_name(a->kind), NULL);
         break;
-    case 'e': case 0x90: case 'u': {                       /* APPENDS, ADDITEMS, SETITEMS */
+    case 'e':
+    case 0x90:
+    case 'u': { /* APPENDS, ADDITEMS, SETITEMS */
         size_t base = pop_mark(m);
-        if (base == (size_t)-1 || base == 0) return fail(m, err, "APPENDS/SETITEMS without MARK or target%s%s", NULL, NULL);
+        if (base == (size_t)-1 || base == 0)
+            return fail(m, err, "APPENDS/SETITEMS without MARK or target%s%s", NULL, NULL);
         a = m->stack[base - 1];
         size_t k = m->sp - base;
         int dict = m->op == 'u';
         if (dict && k % 2) return fail(m, err, "SETITEMS with an odd item count%s%s", NULL, NULL);
         if (a->kind == (dict ? VSSM_PK_DICT : VSSM_PK_LIST)) {
             for (size_t i = 0; i < k; i++)
-                if (!items_push(a, m->stack[base + i])) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
+                if (!items_push(a, m->stack[base + i]))
+                    return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
         } else if (a->kind != VSSM_PK_OPAQUE) {
             return fail(m, err, "%s into a %s", dict ? "SETITEMS" : "APPENDS", vssm_pk_kind_name(a->kind));
         }
         m->sp = base;
         break;
     }
-    case 's':                                              /* SETITEM */
+    case 's': /* SETITEM */
         POP(c);
         POP(b);
         TOP(a);
         if (a->kind == VSSM_PK_DICT) {
-            if (!items_push(a, b) || !items_push(a, c)) return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
+            if (!items_push(a, b) || !items_push(a, c))
+                return vssm_err_set(err, VSSM_ERR_NOMEM, "pickle: out of memory");
         } else if (a->kind != VSSM_PK_OPAQUE) {
             return fail(m, err, "SETITEM on a %s%s", vssm_pk_kind_name(a->kind), NULL);
         }
@@ -496,8 +531,8 @@ static vssm_status op_container(vssm_pk_machine *m, vssm_err *err) {
 }
 
 /* a decimal memo index ending in '\n' (PUT, GET) */
-static vssm_status text_index(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, const char *what, uint64_t *idx,
-                              vssm_err *err) {
+static vssm_status text_index(vssm_pk_machine *m, const uint8_t **pp, const uint8_t *end, const char *what,
+                              uint64_t *idx, vssm_err *err) {
     const uint8_t *p = *pp;
     const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
     if (!nl || nl == p || nl - p > 18) return fail(m, err, "bad %s operand%s", what, NULL);
@@ -516,13 +551,35 @@ static vssm_status op_memo(vssm_pk_machine *m, const uint8_t **pp, const uint8_t
     uint64_t idx;
     vssm_status s;
     switch (m->op) {
-    case 'p': if ((s = text_index(m, &p, end, "PUT", &idx, err))) return s; s = memo_put(m, idx, err); break;
-    case 'q': NEED(1); s = memo_put(m, p[0], err); p += 1; break;
-    case 'r': NEED(4); s = memo_put(m, le(p, 4), err); p += 4; break;
+    case 'p':
+        if ((s = text_index(m, &p, end, "PUT", &idx, err))) return s;
+        s = memo_put(m, idx, err);
+        break;
+    case 'q':
+        NEED(1);
+        s = memo_put(m, p[0], err);
+        p += 1;
+        break;
+    case 'r':
+        NEED(4);
+        s = memo_put(m, le(p, 4), err);
+        p += 4;
+        break;
     case 0x94: s = memo_put(m, m->memo_count, err); break;
-    case 'g': if ((s = text_index(m, &p, end, "GET", &idx, err))) return s; s = memo_get(m, idx, err); break;
-    case 'h': NEED(1); s = memo_get(m, p[0], err); p += 1; break;
-    case 'j': NEED(4); s = memo_get(m, le(p, 4), err); p += 4; break;
+    case 'g':
+        if ((s = text_index(m, &p, end, "GET", &idx, err))) return s;
+        s = memo_get(m, idx, err);
+        break;
+    case 'h':
+        NEED(1);
+        s = memo_get(m, p[0], err);
+        p += 1;
+        break;
+    case 'j':
+        NEED(4);
+        s = memo_get(m, le(p, 4), err);
+        p += 4;
+        break;
     default: return NOT_MINE;
     }
     *pp = p;
@@ -536,13 +593,15 @@ static vssm_status op_call(vssm_pk_machine *m, const uint8_t **pp, const uint8_t
     vssm_status s;
     const char *why;
     switch (m->op) {
-    case 'c': return read_global_text(m, pp, end, err);    /* GLOBAL */
-    case 0x93:                                             /* STACK_GLOBAL */
+    case 'c': return read_global_text(m, pp, end, err); /* GLOBAL */
+    case 0x93:                                          /* STACK_GLOBAL */
         POP(b);
         POP(a);
-        if (a->kind != VSSM_PK_STR || b->kind != VSSM_PK_STR) return fail(m, err, "STACK_GLOBAL needs two strings%s%s", NULL, NULL);
+        if (a->kind != VSSM_PK_STR || b->kind != VSSM_PK_STR)
+            return fail(m, err, "STACK_GLOBAL needs two strings%s%s", NULL, NULL);
         return do_global(m, a->str, b->str, err);
-    case 'R': case 0x81: {                                 /* REDUCE, NEWOBJ */
+    case 'R':
+    case 0x81: { /* REDUCE, NEWOBJ */
         POP(b);
         POP(a);
         vssm_pk_val *r = apply(m, a, b, m->op == 0x81, &why);
@@ -550,22 +609,23 @@ static vssm_status op_call(vssm_pk_machine *m, const uint8_t **pp, const uint8_t
         PUSH(r);
         return VSSM_OK;
     }
-    case 0x92:                                             /* NEWOBJ_EX: inert classes only */
+    case 0x92: /* NEWOBJ_EX: inert classes only */
         POP(c);
         POP(b);
         POP(a);
         (void)b, (void)c;
-        if (a->kind != VSSM_PK_GLOBAL || a->ival != VSSM_PKG_INERT) return fail(m, err, "NEWOBJ_EX on this value is not allowed%s%s", NULL, NULL);
+        if (a->kind != VSSM_PK_GLOBAL || a->ival != VSSM_PKG_INERT)
+            return fail(m, err, "NEWOBJ_EX on this value is not allowed%s%s", NULL, NULL);
         PUSH(vssm_pk_new(m, VSSM_PK_OPAQUE));
         return VSSM_OK;
-    case 'b':                                              /* BUILD: state dropped */
+    case 'b': /* BUILD: state dropped */
         POP(b);
         TOP(a);
         (void)b;
         if (a->kind != VSSM_PK_DICT && a->kind != VSSM_PK_OPAQUE)
             return fail(m, err, "BUILD on a %s is not allowed%s", vssm_pk_kind_name(a->kind), NULL);
         return VSSM_OK;
-    case 'Q': {                                            /* BINPERSID */
+    case 'Q': { /* BINPERSID */
         POP(a);
         if (!persistent) return fail(m, err, "persistent id without a loader%s%s", NULL, NULL);
         vssm_pk_val *r = persistent(user, m, a, err);
@@ -582,9 +642,15 @@ static vssm_status op_stack(vssm_pk_machine *m, const uint8_t **pp, const uint8_
     const uint8_t *p = *pp;
     vssm_pk_val *a;
     switch (m->op) {
-    case 0x80: NEED(1); p++; break;                        /* PROTO */
-    case 0x95: NEED(8); p += 8; break;                     /* FRAME (framing hint only) */
-    case '(':                                              /* MARK */
+    case 0x80:
+        NEED(1);
+        p++;
+        break; /* PROTO */
+    case 0x95:
+        NEED(8);
+        p += 8;
+        break; /* FRAME (framing hint only) */
+    case '(':  /* MARK */
         if (m->n_marks == m->cap_marks) {
             size_t nc = m->cap_marks ? m->cap_marks * 2 : 32;
             size_t *mk = realloc(m->marks, nc * sizeof *mk);
@@ -594,15 +660,19 @@ static vssm_status op_stack(vssm_pk_machine *m, const uint8_t **pp, const uint8_
         }
         m->marks[m->n_marks++] = m->sp;
         break;
-    case '0': POP(a); break;                               /* POP */
-    case '1':                                              /* POP_MARK */
+    case '0': POP(a); break; /* POP */
+    case '1':                /* POP_MARK */
         if ((m->sp = pop_mark(m)) == (size_t)-1) return fail(m, err, "POP_MARK without MARK%s%s", NULL, NULL);
         break;
-    case '2': TOP(a); PUSH(a); break;                      /* DUP */
+    case '2':
+        TOP(a);
+        PUSH(a);
+        break; /* DUP */
     case 'i': return fail(m, err, "opcode INST is not allowed (it calls a class)%s%s", NULL, NULL);
     case 'o': return fail(m, err, "opcode OBJ is not allowed (it calls a class)%s%s", NULL, NULL);
-    case 0x82: case 0x83: case 0x84:
-        return fail(m, err, "extension-registry opcodes (EXT1/2/4) are not allowed%s%s", NULL, NULL);
+    case 0x82:
+    case 0x83:
+    case 0x84: return fail(m, err, "extension-registry opcodes (EXT1/2/4) are not allowed%s%s", NULL, NULL);
     case 'P': return fail(m, err, "text persistent ids (PERSID) are not allowed%s%s", NULL, NULL);
     default: {
         char b2[8];
@@ -614,14 +684,14 @@ static vssm_status op_stack(vssm_pk_machine *m, const uint8_t **pp, const uint8_
     return VSSM_OK;
 }
 
-static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_pk_persistent_fn persistent,
-                       void *user, vssm_pk_val **result, vssm_err *err) {
+static vssm_status run(vssm_pk_machine *m, const uint8_t *data, size_t n, vssm_pk_persistent_fn persistent, void *user,
+                       vssm_pk_val **result, vssm_err *err) {
     const uint8_t *p = data, *end = data + n;
     for (;;) {
         if (p >= end) return vssm_err_set(err, VSSM_ERR_FORMAT, "pickle: truncated (no STOP opcode)");
         m->pos = (size_t)(p - data);
         m->op = *p++;
-        if (m->op == '.') {                                /* STOP */
+        if (m->op == '.') { /* STOP */
             vssm_pk_val *a;
             POP(a);
             *result = a;

@@ -25,8 +25,8 @@
 
 typedef struct pth_reader {
     vssm_zip zip;
-    char prefix[512];        /* "<archive>/" */
-    uint64_t copied, copy_budget;   /* bytes of owned copies made, and the most allowed */
+    char prefix[512];             /* "<archive>/" */
+    uint64_t copied, copy_budget; /* bytes of owned copies made, and the most allowed */
 } pth_reader;
 
 /* Owned copies (strided or misaligned views) may take at most 256 MiB + 8 x the file's size:
@@ -48,8 +48,8 @@ static vssm_pk_val *pth_persistent(void *user, vssm_pk_machine *m, const vssm_pk
         vssm_err_set(err, VSSM_ERR_FORMAT, "pickle: persistent id names no known storage type");
         return NULL;
     }
-    if (key->kind != VSSM_PK_STR || key->n == 0 || key->n > 64 || strchr(key->str, '/') ||
-        numel->kind != VSSM_PK_INT || numel->ival < 0) {
+    if (key->kind != VSSM_PK_STR || key->n == 0 || key->n > 64 || strchr(key->str, '/') || numel->kind != VSSM_PK_INT ||
+        numel->ival < 0) {
         vssm_err_set(err, VSSM_ERR_FORMAT, "pickle: malformed storage key or size in a persistent id");
         return NULL;
     }
@@ -63,8 +63,7 @@ static vssm_pk_val *pth_persistent(void *user, vssm_pk_machine *m, const vssm_pk
     }
     size_t es = vssm_dtype_size(dt);
     if ((uint64_t)numel->ival > r->zip.e[i].size / es) {
-        vssm_err_set(err, VSSM_ERR_FORMAT,
-                     "storage '%s' claims %lld %s elements but its entry holds only %llu bytes",
+        vssm_err_set(err, VSSM_ERR_FORMAT, "storage '%s' claims %lld %s elements but its entry holds only %llu bytes",
                      key->str, (long long)numel->ival, vssm_dtype_name(dt), (unsigned long long)r->zip.e[i].size);
         return NULL;
     }
@@ -122,18 +121,30 @@ static int view_extent(const vssm_pk_tensor *t, int64_t n_storage, int64_t *nume
     int zero = 0;
     *contiguous = 1;
     *last_out = -1;
-    if (t->ndim < 0 || t->ndim > VSSM_PK_MAX_DIMS) { *why = "has a bad number of dimensions"; return 0; }
-    if (t->offset < 0) { *why = "has a negative storage offset"; return 0; }
+    if (t->ndim < 0 || t->ndim > VSSM_PK_MAX_DIMS) {
+        *why = "has a bad number of dimensions";
+        return 0;
+    }
+    if (t->offset < 0) {
+        *why = "has a negative storage offset";
+        return 0;
+    }
     for (int d = t->ndim - 1; d >= 0; d--) {
         int64_t sz = t->size[d], st = t->stride[d];
-        if (sz < 0 || st < 0) { *why = "has a negative size or stride"; return 0; }
-        if (sz == 0) { zero = 1; continue; }
+        if (sz < 0 || st < 0) {
+            *why = "has a negative size or stride";
+            return 0;
+        }
+        if (sz == 0) {
+            zero = 1;
+            continue;
+        }
         if (__builtin_mul_overflow(nonzero, sz, &nonzero) || nonzero > PTH_MAX_NUMEL) {
             *why = "is absurdly large (more than 2^50 elements)";
             return 0;
         }
         if (sz > 1 && st != want) *contiguous = 0;
-        want = nonzero;   /* the contiguous stride of the next dim out: product of the sizes inside */
+        want = nonzero; /* the contiguous stride of the next dim out: product of the sizes inside */
         int64_t span;
         if (__builtin_mul_overflow(sz - 1, st, &span) || __builtin_add_overflow(last, span, &last)) {
             *why = "has a view (offset + (size-1)*stride) that overflows 64 bits";
@@ -142,11 +153,17 @@ static int view_extent(const vssm_pk_tensor *t, int64_t n_storage, int64_t *nume
     }
     numel = zero ? 0 : nonzero;
     *numel_out = numel;
-    if (numel == 0) { *last_out = -1; return 1; }
+    if (numel == 0) {
+        *last_out = -1;
+        return 1;
+    }
     *last_out = last;
     /* last < n_storage <= entry size / element size (checked by pth_persistent), so every
      * byte the view touches lies inside the storage's zip entry */
-    if (last >= n_storage) { *why = NULL; return 0; }
+    if (last >= n_storage) {
+        *why = NULL;
+        return 0;
+    }
     return 1;
 }
 
@@ -157,8 +174,8 @@ static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, 
     vssm_dtype dt = (vssm_dtype)st->ival;
     size_t es = vssm_dtype_size(dt);
     if (t->ndim > VSSM_MAX_DIMS)
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "tensor '%s' has %d dimensions; vssm holds at most %d",
-                            name, t->ndim, VSSM_MAX_DIMS);
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "tensor '%s' has %d dimensions; vssm holds at most %d", name,
+                            t->ndim, VSSM_MAX_DIMS);
     int64_t numel = 0, last = -1;
     int contiguous = 1;
     const char *why = NULL;
@@ -187,7 +204,7 @@ static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, 
     if (contiguous && ((uintptr_t)ptr % es) == 0) {
         out.data = (void *)ptr;
     } else {
-        uint64_t bytes = (uint64_t)numel * es;   /* numel <= 2^50, es <= 8 */
+        uint64_t bytes = (uint64_t)numel * es; /* numel <= 2^50, es <= 8 */
         if (bytes > r->copy_budget - r->copied)
             return vssm_err_set(err, VSSM_ERR_FORMAT,
                                 "tensor '%s' is a %llu-byte view that must be copied, past the %llu bytes of copies a "
@@ -196,9 +213,11 @@ static vssm_status add_tensor(vssm_weights *w, pth_reader *r, const char *name, 
         r->copied += bytes;
         uint8_t *copy = malloc(numel ? (size_t)numel * es : 1);
         if (!copy) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory copying tensor '%s'", name);
-        if ((s = vssm_weights_own(w, copy, err))) return s;   /* vssm_weights_own frees it on failure */
-        if (contiguous) memcpy(copy, ptr, (size_t)numel * es);
-        else gather(copy, base, t, es, numel);
+        if ((s = vssm_weights_own(w, copy, err))) return s; /* vssm_weights_own frees it on failure */
+        if (contiguous)
+            memcpy(copy, ptr, (size_t)numel * es);
+        else
+            gather(copy, base, t, es, numel);
         out.data = copy;
     }
     return vssm_weights_add(w, name, &out, err);
@@ -239,9 +258,9 @@ static vssm_status pick_dict(const vssm_pk_val *top, const char *key, const vssm
     } else if (all_tensors(top)) {
         d = top;
     } else {
-        return vssm_err_set(err, VSSM_ERR_FORMAT,
-                            "no state dict found: no 'model' or 'state_dict' entry and not a plain dict of tensors (it has %s)",
-                            keys);
+        return vssm_err_set(
+            err, VSSM_ERR_FORMAT,
+            "no state dict found: no 'model' or 'state_dict' entry and not a plain dict of tensors (it has %s)", keys);
     }
     if (d->kind != VSSM_PK_DICT)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "entry '%s' is a %s, not a dict of tensors", key ? key : "model",
@@ -280,7 +299,8 @@ static vssm_status pth_load(vssm_weights *w, pth_reader *r, const vssm_weights_o
     if (*(const uint8_t *)&one != 1)
         return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, ".pth reading needs a little-endian host");
     uint64_t scaled = (uint64_t)w->map_size > (UINT64_MAX - PTH_COPY_BASE) / PTH_COPY_FACTOR
-                          ? UINT64_MAX - PTH_COPY_BASE : (uint64_t)w->map_size * PTH_COPY_FACTOR;
+                          ? UINT64_MAX - PTH_COPY_BASE
+                          : (uint64_t)w->map_size * PTH_COPY_FACTOR;
     r->copy_budget = PTH_COPY_BASE + scaled;
     r->copied = 0;
     vssm_status s = vssm_zip_open(&r->zip, w->map, w->map_size, err);

@@ -13,7 +13,7 @@
 #include "weights/weights_internal.h"
 
 #define ST_MAX_HEADER (100u << 20) /* 100 MiB, as the reference implementation */
-#define ST_MAX_NUMEL (1ull << 50)    /* elements in one tensor (and in any product of its dims) */
+#define ST_MAX_NUMEL (1ull << 50)  /* elements in one tensor (and in any product of its dims) */
 
 static int utf8_valid(const unsigned char *s, size_t n) {
     size_t i = 0;
@@ -23,9 +23,9 @@ static int utf8_valid(const unsigned char *s, size_t n) {
         if (!len || i + len > n) return 0;
         for (int k = 1; k < len; k++)
             if ((s[i + k] & 0xc0) != 0x80) return 0;
-        if (len == 2 && c < 0xc2) return 0;                               /* overlong */
+        if (len == 2 && c < 0xc2) return 0; /* overlong */
         if (len == 3 && c == 0xe0 && s[i + 1] < 0xa0) return 0;
-        if (len == 3 && c == 0xed && s[i + 1] >= 0xa0) return 0;          /* surrogates */
+        if (len == 3 && c == 0xed && s[i + 1] >= 0xa0) return 0; /* surrogates */
         if (len == 4 && (c > 0xf4 || (c == 0xf0 && s[i + 1] < 0x90) || (c == 0xf4 && s[i + 1] >= 0x90))) return 0;
         i += (size_t)len;
     }
@@ -34,7 +34,10 @@ static int utf8_valid(const unsigned char *s, size_t n) {
 
 static int dtype_from_name(const char *s, vssm_dtype *out) {
     for (int t = 0; t < VSSM_DTYPE_COUNT; t++)
-        if (!strcmp(vssm_dtype_name((vssm_dtype)t), s)) { *out = (vssm_dtype)t; return 1; }
+        if (!strcmp(vssm_dtype_name((vssm_dtype)t), s)) {
+            *out = (vssm_dtype)t;
+            return 1;
+        }
     return 0;
 }
 
@@ -46,7 +49,10 @@ static int json_u64(const cJSON *j, uint64_t *out) {
     return 1;
 }
 
-typedef struct { uint64_t begin, end; const char *name; } span;
+typedef struct {
+    uint64_t begin, end;
+    const char *name;
+} span;
 static int cmp_span(const void *a, const void *b) {
     const span *x = a, *y = b;
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end < y->end ? -1 : x->end > y->end);
@@ -58,20 +64,22 @@ static vssm_status parse_metadata(vssm_weights *w, const char *path, const cJSON
     for (const cJSON *m = it->child; m && s == VSSM_OK; m = m->next) {
         if (!cJSON_IsString(m))
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: metadata value of '%s' is not a string", path, m->string);
-        else s = vssm_weights_add_meta(w, m->string, m->valuestring, err);
+        else
+            s = vssm_weights_add_meta(w, m->string, m->valuestring, err);
     }
     return s;
 }
 
 /* dtype and shape of tensor `name` into t, and its element count (every size checked) */
-static vssm_status parse_dtype_shape(const char *path, const char *name, const cJSON *jd, const cJSON *js, vssm_tensor *t,
-                                     uint64_t *numel, vssm_err *err) {
+static vssm_status parse_dtype_shape(const char *path, const char *name, const cJSON *jd, const cJSON *js,
+                                     vssm_tensor *t, uint64_t *numel, vssm_err *err) {
     if (!dtype_from_name(jd->valuestring, &t->dtype))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", path, name, jd->valuestring);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", path, name,
+                            jd->valuestring);
     int nd = cJSON_GetArraySize(js);
     if (nd > VSSM_MAX_DIMS)
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dims (at most %d supported)", path, name, nd,
-                            VSSM_MAX_DIMS);
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: tensor '%s' has %d dims (at most %d supported)", path, name,
+                            nd, VSSM_MAX_DIMS);
     t->ndim = nd;
     /* the product of the non-zero dims is bounded too: a (0, 2^40, 2^40) tensor holds
      * nothing, but whoever multiplies its other dims would overflow */
@@ -84,10 +92,11 @@ static vssm_status parse_dtype_shape(const char *path, const char *name, const c
         if (v == 0)
             zero = 1;
         else if (__builtin_mul_overflow(nonzero, v, &nonzero) || nonzero > ST_MAX_NUMEL)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large (more than 2^50 elements)", path, name);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' is impossibly large (more than 2^50 elements)",
+                                path, name);
         t->shape[d] = (int64_t)v;
     }
-    *numel = zero ? 0 : nonzero;   /* <= 2^50, so numel * 8 cannot overflow */
+    *numel = zero ? 0 : nonzero; /* <= 2^50, so numel * 8 cannot overflow */
     return VSSM_OK;
 }
 
@@ -100,17 +109,20 @@ static vssm_status parse_tensor(vssm_weights *w, const char *path, const cJSON *
     const cJSON *jo = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
     vssm_tensor t;
     memset(&t, 0, sizeof t);
-    if (!cJSON_IsObject(it) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) || cJSON_GetArraySize(jo) != 2)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' needs dtype, shape and data_offsets [begin, end]", path, name);
+    if (!cJSON_IsObject(it) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) ||
+        cJSON_GetArraySize(jo) != 2)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' needs dtype, shape and data_offsets [begin, end]",
+                            path, name);
     uint64_t numel = 0, b, e;
     vssm_status s = parse_dtype_shape(path, name, jd, js, &t, &numel, err);
     if (s != VSSM_OK) return s;
     if (!json_u64(cJSON_GetArrayItem(jo, 0), &b) || !json_u64(cJSON_GetArrayItem(jo, 1), &e) || b > e || e > data_size)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has data_offsets outside the data area (%llu bytes)", path,
-                            name, (unsigned long long)data_size);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' has data_offsets outside the data area (%llu bytes)",
+                            path, name, (unsigned long long)data_size);
     if (e - b != numel * vssm_dtype_size(t.dtype))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape and dtype need %llu", path,
-                            name, (unsigned long long)(e - b), (unsigned long long)(numel * vssm_dtype_size(t.dtype)));
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: tensor '%s' holds %llu bytes but its shape and dtype need %llu",
+                            path, name, (unsigned long long)(e - b),
+                            (unsigned long long)(numel * vssm_dtype_size(t.dtype)));
     t.data = (void *)(data + b);
     t.device = VSSM_DEVICE_CPU;
     /* the format does not promise alignment (the header's length decides where the data
@@ -120,7 +132,7 @@ static vssm_status parse_tensor(vssm_weights *w, const char *path, const cJSON *
     if (es > 1 && (uintptr_t)t.data % es != 0) {
         void *copy = malloc(e - b ? (size_t)(e - b) : 1);
         if (!copy) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory copying tensor '%s'", path, name);
-        if ((s = vssm_weights_own(w, copy, err)) != VSSM_OK) return s;   /* freed by vssm_weights_own */
+        if ((s = vssm_weights_own(w, copy, err)) != VSSM_OK) return s; /* freed by vssm_weights_own */
         memcpy(copy, t.data, (size_t)(e - b));
         t.data = copy;
     }
@@ -150,8 +162,8 @@ static vssm_status check_tiling(const char *path, span *spans, int ns, uint64_t 
     return VSSM_OK;
 }
 
-static vssm_status parse_header(vssm_weights *w, const char *path, const char *hdr, size_t n,
-                                const unsigned char *data, uint64_t data_size, vssm_err *err) {
+static vssm_status parse_header(vssm_weights *w, const char *path, const char *hdr, size_t n, const unsigned char *data,
+                                uint64_t data_size, vssm_err *err) {
     if (!utf8_valid((const unsigned char *)hdr, n))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: safetensors header is not valid UTF-8", path);
     cJSON *root = cJSON_ParseWithLength(hdr, n);
@@ -163,12 +175,18 @@ static vssm_status parse_header(vssm_weights *w, const char *path, const char *h
     int count = cJSON_GetArraySize(root);
     span *spans = calloc((size_t)count + 1, sizeof *spans);
     int ns = 0;
-    if (!spans) { cJSON_Delete(root); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!spans) {
+        cJSON_Delete(root);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     for (cJSON *it = root->child; it && s == VSSM_OK; it = it->next) {
         const char *name = it->string;
-        if (!name || !*name) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: empty tensor name", path);
-        else if (!strcmp(name, "__metadata__")) s = parse_metadata(w, path, it, err);
-        else if ((s = parse_tensor(w, path, it, data, data_size, &spans[ns], err)) == VSSM_OK) ns++;
+        if (!name || !*name)
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: empty tensor name", path);
+        else if (!strcmp(name, "__metadata__"))
+            s = parse_metadata(w, path, it, err);
+        else if ((s = parse_tensor(w, path, it, data, data_size, &spans[ns], err)) == VSSM_OK)
+            ns++;
     }
     if (s == VSSM_OK) s = check_tiling(path, spans, ns, data_size, err);
     free(spans);
@@ -182,7 +200,10 @@ vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err
     vssm_weights *w = vssm_weights_alloc();
     if (!w) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     vssm_status s = vssm_weights_map_file(w, path, err);
-    if (s != VSSM_OK) { vssm_weights_close(w); return s; }
+    if (s != VSSM_OK) {
+        vssm_weights_close(w);
+        return s;
+    }
     const unsigned char *p = w->map;
     const size_t size = w->map_size;
     if (size < 8) {
@@ -193,11 +214,14 @@ vssm_status vssm_safetensors_open(vssm_weights **out, const char *path, vssm_err
     for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
     if (n < 2 || n > ST_MAX_HEADER || n > size - 8) {
         vssm_weights_close(w);
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not a safetensors file (header length %llu, file %zu bytes)", path,
-                            (unsigned long long)n, size);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: not a safetensors file (header length %llu, file %zu bytes)",
+                            path, (unsigned long long)n, size);
     }
     s = parse_header(w, path, (const char *)p + 8, (size_t)n, p + 8 + n, w->map_size - 8 - n, err);
-    if (s != VSSM_OK) { vssm_weights_close(w); return s; }
+    if (s != VSSM_OK) {
+        vssm_weights_close(w);
+        return s;
+    }
     *out = w;
     return VSSM_OK;
 }

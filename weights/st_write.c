@@ -29,7 +29,10 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
         size_t nc = b->cap ? b->cap : 4096;
         while (nc < b->n + n + 1) nc *= 2;
         char *q = realloc(b->p, nc);
-        if (!q) { b->oom = 1; return; }
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
         b->p = q;
         b->cap = nc;
     }
@@ -53,8 +56,11 @@ static void sb_json(sbuf *b, const char *s) {
         case '\r': sb_str(b, "\\r"); break;
         case '\t': sb_str(b, "\\t"); break;
         default:
-            if (*p < 0x20) { snprintf(e, sizeof e, "\\u%04x", *p); sb_str(b, e); }
-            else sb_put(b, (const char *)p, 1);
+            if (*p < 0x20) {
+                snprintf(e, sizeof e, "\\u%04x", *p);
+                sb_str(b, e);
+            } else
+                sb_put(b, (const char *)p, 1);
         }
     }
     sb_put(b, "\"", 1);
@@ -117,22 +123,26 @@ static size_t nbytes_of(const vssm_tensor *t, int *ok) {
     return (size_t)n;
 }
 
-static vssm_status check_inputs(const vssm_st_entry **ord, int n, const vssm_st_meta **mord, int n_meta, uint64_t *total,
-                                vssm_err *err) {
+static vssm_status check_inputs(const vssm_st_entry **ord, int n, const vssm_st_meta **mord, int n_meta,
+                                uint64_t *total, vssm_err *err) {
     *total = 0;
     for (int i = 0; i < n; i++) {
         const vssm_st_entry *e = ord[i];
         if (!e->name || !e->name[0] || !utf8_ok(e->name) || !strcmp(e->name, "__metadata__"))
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor %d has an empty, reserved or non-UTF-8 name", i);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                                "safetensors: tensor %d has an empty, reserved or non-UTF-8 name", i);
         if (dtype_rank(e->t.dtype) < 0 || e->t.ndim < 0 || e->t.ndim > VSSM_MAX_DIMS || e->t.device != VSSM_DEVICE_CPU)
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has a bad dtype, rank or device", e->name);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has a bad dtype, rank or device",
+                                e->name);
         for (int d = 0; d < e->t.ndim; d++)
             if (e->t.shape[d] < 0)
-                return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has a negative dimension", e->name);
+                return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has a negative dimension",
+                                    e->name);
         int ok;
         size_t nb = nbytes_of(&e->t, &ok);
         if (!ok || __builtin_add_overflow(*total, (uint64_t)nb, total) || *total > ST_MAX_BYTES)
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' is too large (its bytes overflow 2^53)", e->name);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                                "safetensors: tensor '%s' is too large (its bytes overflow 2^53)", e->name);
         if (!e->t.data && nb)
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor '%s' has no data", e->name);
         if (i && !strcmp(ord[i - 1]->name, e->name))
@@ -173,7 +183,7 @@ static void build_header(sbuf *h, const vssm_st_entry **ord, int n, const vssm_s
             sb_str(h, num);
         }
         int ok;
-        size_t nb = nbytes_of(&e->t, &ok);   /* checked by check_inputs */
+        size_t nb = nbytes_of(&e->t, &ok); /* checked by check_inputs */
         snprintf(num, sizeof num, "],\"data_offsets\":[%zu,%zu]}", off, off + nb);
         sb_str(h, num);
         off += nb;
@@ -182,7 +192,8 @@ static void build_header(sbuf *h, const vssm_st_entry **ord, int n, const vssm_s
     while (h->n % 8) sb_str(h, " ");
 }
 
-static vssm_status write_body(FILE *f, const char *path, const sbuf *h, const vssm_st_entry **ord, int n, vssm_err *err) {
+static vssm_status write_body(FILE *f, const char *path, const sbuf *h, const vssm_st_entry **ord, int n,
+                              vssm_err *err) {
     uint8_t len[8];
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)h->n >> (8 * i));
     int ok = fwrite(len, 1, 8, f) == 8 && fwrite(h->p, 1, h->n, f) == h->n;
@@ -206,20 +217,32 @@ vssm_status vssm_safetensors_write_to(vssm_outfile *o, const vssm_st_entry *tens
     sbuf h = {0};
     uint64_t total = 0;
     vssm_status s = VSSM_OK;
-    if (!ord || !mord) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); goto done; }
+    if (!ord || !mord) {
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (int i = 0; i < n_tensors; i++) ord[i] = &tensors[i];
     for (int i = 0; i < n_meta; i++) mord[i] = &meta[i];
     for (int i = 0; i < n_tensors; i++)
-        if (!tensors[i].name) { s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor %d has no name", i); goto done; }
+        if (!tensors[i].name) {
+            s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: tensor %d has no name", i);
+            goto done;
+        }
     for (int i = 0; i < n_meta; i++)
-        if (!meta[i].key || !meta[i].value) { s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: metadata entry %d is missing", i); goto done; }
+        if (!meta[i].key || !meta[i].value) {
+            s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "safetensors: metadata entry %d is missing", i);
+            goto done;
+        }
     qsort(mord, (size_t)n_meta, sizeof *mord, meta_cmp);
     /* checked in name order (duplicates adjacent), written in the crate's order */
     qsort(ord, (size_t)n_tensors, sizeof *ord, name_cmp);
     if ((s = check_inputs(ord, n_tensors, mord, n_meta, &total, err))) goto done;
     qsort(ord, (size_t)n_tensors, sizeof *ord, entry_cmp);
     build_header(&h, ord, n_tensors, mord, n_meta);
-    if (h.oom) { s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (header)"); goto done; }
+    if (h.oom) {
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (header)");
+        goto done;
+    }
     s = write_body(o->f, path, &h, ord, n_tensors, err);
 done:
     free(h.p);

@@ -11,8 +11,8 @@
 #include <errno.h>
 #include "weights/weights_internal.h"
 
-static vssm_status src_get(void *user, const char *name, const int64_t *expect, int expect_ndim,
-                           vssm_tensor *out, vssm_err *err) {
+static vssm_status src_get(void *user, const char *name, const int64_t *expect, int expect_ndim, vssm_tensor *out,
+                           vssm_err *err) {
     return vssm_weights_get(user, name, out, err);
 }
 static int src_count(void *user) { return vssm_weights_count(user); }
@@ -42,7 +42,8 @@ static int grow(void **p, int *cap, int need, size_t elem) {
 }
 
 vssm_status vssm_weights_add(vssm_weights *w, const char *name, const vssm_tensor *t, vssm_err *err) {
-    if (!grow((void **)&w->e, &w->cap, w->n + 1, sizeof *w->e)) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    if (!grow((void **)&w->e, &w->cap, w->n + 1, sizeof *w->e))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     char *nm = strdup(name);
     if (!nm) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     w->e[w->n].name = nm;
@@ -53,12 +54,18 @@ vssm_status vssm_weights_add(vssm_weights *w, const char *name, const vssm_tenso
 
 vssm_status vssm_weights_add_meta(vssm_weights *w, const char *k, const char *v, vssm_err *err) {
     int cap = w->cap_meta;
-    if (!grow((void **)&w->meta_k, &cap, w->n_meta + 1, sizeof(char *))) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    if (!grow((void **)&w->meta_k, &cap, w->n_meta + 1, sizeof(char *)))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     cap = w->cap_meta;
-    if (!grow((void **)&w->meta_v, &cap, w->n_meta + 1, sizeof(char *))) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    if (!grow((void **)&w->meta_v, &cap, w->n_meta + 1, sizeof(char *)))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     w->cap_meta = cap;
     char *a = strdup(k), *b = strdup(v);
-    if (!a || !b) { free(a); free(b); return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory"); }
+    if (!a || !b) {
+        free(a);
+        free(b);
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
     w->meta_k[w->n_meta] = a;
     w->meta_v[w->n_meta] = b;
     w->n_meta++;
@@ -112,7 +119,10 @@ void vssm_weights_close(vssm_weights *w) {
     if (!w) return;
     for (int i = 0; i < w->n; i++) free(w->e[i].name);
     free(w->e);
-    for (int i = 0; i < w->n_meta; i++) { free(w->meta_k[i]); free(w->meta_v[i]); }
+    for (int i = 0; i < w->n_meta; i++) {
+        free(w->meta_k[i]);
+        free(w->meta_v[i]);
+    }
     free(w->meta_k);
     free(w->meta_v);
     for (int i = 0; i < w->n_owned; i++) free(w->owned[i]);
@@ -130,9 +140,14 @@ vssm_status vssm_weights_get(const vssm_weights *w, const char *name, vssm_tenso
     int lo = 0, hi = w->n - 1;
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2, c = strcmp(w->e[mid].name, name);
-        if (c == 0) { *out = w->e[mid].t; return VSSM_OK; }
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (c == 0) {
+            *out = w->e[mid].t;
+            return VSSM_OK;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing from the weights", name);
 }
@@ -143,7 +158,9 @@ const char *vssm_weights_meta(const vssm_weights *w, const char *key) {
     return NULL;
 }
 int vssm_weights_meta_count(const vssm_weights *w) { return w->n_meta; }
-const char *vssm_weights_meta_key(const vssm_weights *w, int i) { return i >= 0 && i < w->n_meta ? w->meta_k[i] : NULL; }
+const char *vssm_weights_meta_key(const vssm_weights *w, int i) {
+    return i >= 0 && i < w->n_meta ? w->meta_k[i] : NULL;
+}
 
 vssm_status vssm_weights_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts, vssm_err *err) {
     *out = NULL;

@@ -7,25 +7,25 @@
 #include "vssm/weights.h"
 
 typedef struct vssm_wentry {
-    char *name;          /* owned */
-    vssm_tensor t;       /* host view into the map or into owned memory */
+    char *name;    /* owned */
+    vssm_tensor t; /* host view into the map or into owned memory */
 } vssm_wentry;
 
 struct vssm_weights {
-    vssm_source src;     /* user = this */
-    vssm_wentry *e;      /* sorted by strcmp(name) */
+    vssm_source src; /* user = this */
+    vssm_wentry *e;  /* sorted by strcmp(name) */
     int n, cap;
-    char **meta_k, **meta_v;  /* owned strings */
+    char **meta_k, **meta_v; /* owned strings */
     int n_meta, cap_meta;
-    void *map;           /* mmap'ed file (munmap on close) */
+    void *map; /* mmap'ed file (munmap on close) */
     size_t map_size;
-    void **owned;        /* heap blocks freed on close (converted or copied storages) */
+    void **owned; /* heap blocks freed on close (converted or copied storages) */
     int n_owned, cap_owned;
-    void *impl;          /* reader-specific state */
+    void *impl; /* reader-specific state */
     void (*impl_free)(void *impl);
 };
 
-vssm_weights *vssm_weights_alloc(void);                  /* NULL on OOM; sets up src */
+vssm_weights *vssm_weights_alloc(void); /* NULL on OOM; sets up src */
 /* Append (name copied). Call vssm_weights_finish afterwards to sort and check
  * uniqueness. */
 vssm_status vssm_weights_add(vssm_weights *w, const char *name, const vssm_tensor *t, vssm_err *err);

@@ -31,8 +31,8 @@ uint32_t vssm_crc32(uint32_t crc, const void *data, size_t n) {
     crc = ~crc;
     while (n >= 8) {
         uint32_t a = crc ^ rd32(p), b = rd32(p + 4);
-        crc = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24] ^
-              t[3][b & 0xff] ^ t[2][(b >> 8) & 0xff] ^ t[1][(b >> 16) & 0xff] ^ t[0][b >> 24];
+        crc = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24] ^ t[3][b & 0xff] ^
+              t[2][(b >> 8) & 0xff] ^ t[1][(b >> 16) & 0xff] ^ t[0][b >> 24];
         p += 8;
         n -= 8;
     }
@@ -46,8 +46,9 @@ typedef struct cd_info {
 } cd_info;
 
 static vssm_status find_cd(const uint8_t *b, uint64_t size, cd_info *cd, vssm_err *err) {
-    if (size < 22) return vssm_err_set(err, VSSM_ERR_FORMAT, "not a zip archive (%llu bytes, too short)",
-                                       (unsigned long long)size);
+    if (size < 22)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "not a zip archive (%llu bytes, too short)",
+                            (unsigned long long)size);
     uint64_t lo = size > 22 + 65535 ? size - 22 - 65535 : 0, pos = size - 22;
     for (;; pos--) {
         if (rd32(b + pos) == 0x06054b50u && pos + 22 + rd16(b + pos + 20) <= size) break;
@@ -61,7 +62,7 @@ static vssm_status find_cd(const uint8_t *b, uint64_t size, cd_info *cd, vssm_er
     cd->count = rd16(e + 10);
     cd->size = rd32(e + 12);
     cd->off = rd32(e + 16);
-    if (pos >= 20 && rd32(b + pos - 20) == 0x07064b50u) {  /* ZIP64 locator */
+    if (pos >= 20 && rd32(b + pos - 20) == 0x07064b50u) { /* ZIP64 locator */
         uint64_t z = rd64(b + pos - 20 + 8);
         if (z > pos - 20 || pos - 20 - z < 56 || rd32(b + z) != 0x06064b50u)
             return vssm_err_set(err, VSSM_ERR_FORMAT, "zip64 end-of-directory record at %llu is invalid",
@@ -73,9 +74,8 @@ static vssm_status find_cd(const uint8_t *b, uint64_t size, cd_info *cd, vssm_er
     if (cd->off > size || cd->size > size - cd->off)
         return vssm_err_set(err, VSSM_ERR_FORMAT,
                             "zip central directory (offset %llu, %llu bytes) lies outside the %llu-byte file",
-                            (unsigned long long)cd->off, (unsigned long long)cd->size,
-                            (unsigned long long)size);
-    if (cd->count > cd->size / 46 || cd->count > INT_MAX)   /* 46: the smallest directory record */
+                            (unsigned long long)cd->off, (unsigned long long)cd->size, (unsigned long long)size);
+    if (cd->count > cd->size / 46 || cd->count > INT_MAX) /* 46: the smallest directory record */
         return vssm_err_set(err, VSSM_ERR_FORMAT, "zip directory claims %llu entries in %llu bytes",
                             (unsigned long long)cd->count, (unsigned long long)cd->size);
     return VSSM_OK;
@@ -87,12 +87,11 @@ static int entry_cmp(const void *a, const void *b) {
 
 /* One central-directory record at b+p (inside [cd_off, cd_end)); fills *ze, returns the
  * record's length in *len. */
-static vssm_status parse_entry(const vssm_zip *z, uint64_t p, uint64_t cd_end, vssm_zip_entry *ze,
-                               uint64_t *len, vssm_err *err) {
+static vssm_status parse_entry(const vssm_zip *z, uint64_t p, uint64_t cd_end, vssm_zip_entry *ze, uint64_t *len,
+                               vssm_err *err) {
     const uint8_t *b = z->base;
     if (cd_end - p < 46 || rd32(b + p) != 0x02014b50u)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "bad zip directory record at offset %llu",
-                            (unsigned long long)p);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "bad zip directory record at offset %llu", (unsigned long long)p);
     const uint8_t *h = b + p;
     uint16_t flags = rd16(h + 8), method = rd16(h + 10);
     uint64_t csize = rd32(h + 20), usize = rd32(h + 24), loff = rd32(h + 42);
@@ -111,22 +110,33 @@ static vssm_status parse_entry(const vssm_zip *z, uint64_t p, uint64_t cd_end, v
         if (q + 4 + sz > xlen) break;
         if (id == 0x0001) {
             const uint8_t *f = x + q + 4, *fe = f + sz;
-            if (usize == 0xffffffffu) { if (fe - f < 8) goto bad64; usize = rd64(f); f += 8; }
-            if (csize == 0xffffffffu) { if (fe - f < 8) goto bad64; csize = rd64(f); f += 8; }
-            if (loff == 0xffffffffu) { if (fe - f < 8) goto bad64; loff = rd64(f); f += 8; }
+            if (usize == 0xffffffffu) {
+                if (fe - f < 8) goto bad64;
+                usize = rd64(f);
+                f += 8;
+            }
+            if (csize == 0xffffffffu) {
+                if (fe - f < 8) goto bad64;
+                csize = rd64(f);
+                f += 8;
+            }
+            if (loff == 0xffffffffu) {
+                if (fe - f < 8) goto bad64;
+                loff = rd64(f);
+                f += 8;
+            }
         }
         q += 4 + sz;
     }
-    if (flags & 1)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "zip entry '%.*s' is encrypted", (int)nlen, name);
+    if (flags & 1) return vssm_err_set(err, VSSM_ERR_FORMAT, "zip entry '%.*s' is encrypted", (int)nlen, name);
     if (method != 0 || csize != usize)
         return vssm_err_set(err, VSSM_ERR_FORMAT,
                             "zip entry '%.*s' is compressed (method %u); torch.save stores entries uncompressed",
                             (int)nlen, name, method);
     /* local header: its name must match, its data must lie inside the file */
     if (loff > z->size || z->size - loff < 30 || rd32(b + loff) != 0x04034b50u)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "zip entry '%.*s': local header offset %llu is invalid",
-                            (int)nlen, name, (unsigned long long)loff);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "zip entry '%.*s': local header offset %llu is invalid", (int)nlen,
+                            name, (unsigned long long)loff);
     uint64_t lnlen = rd16(b + loff + 26), lxlen = rd16(b + loff + 28);
     uint64_t doff = loff + 30 + lnlen + lxlen;
     if (lnlen != nlen || doff > z->size || memcmp(b + loff + 30, name, nlen) != 0)
@@ -157,13 +167,16 @@ vssm_status vssm_zip_open(vssm_zip *z, const uint8_t *base, uint64_t size, vssm_
     vssm_status s = find_cd(base, size, &cd, err);
     if (s) return s;
     z->e = calloc(cd.count ? cd.count : 1, sizeof *z->e);
-    if (!z->e) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (%llu zip entries)",
-                                   (unsigned long long)cd.count);
+    if (!z->e)
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory (%llu zip entries)", (unsigned long long)cd.count);
     uint64_t p = cd.off, end = cd.off + cd.size;
     for (uint64_t i = 0; i < cd.count; i++) {
         uint64_t len = 0;
         s = parse_entry(z, p, end, &z->e[z->n], &len, err);
-        if (s) { vssm_zip_close(z); return s; }
+        if (s) {
+            vssm_zip_close(z);
+            return s;
+        }
         z->n++;
         p += len;
     }
@@ -189,7 +202,10 @@ int vssm_zip_find(const vssm_zip *z, const char *name) {
     while (lo <= hi) {
         int mid = lo + (hi - lo) / 2, c = strcmp(z->e[mid].name, name);
         if (!c) return mid;
-        if (c < 0) lo = mid + 1; else hi = mid - 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return -1;
 }
@@ -199,8 +215,8 @@ vssm_status vssm_zip_verify(vssm_zip *z, int i, vssm_err *err) {
     if (e->crc_checked) return VSSM_OK;
     uint32_t c = vssm_crc32(0, z->base + e->data_off, (size_t)e->size);
     if (c != e->crc)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "zip entry '%s': CRC-32 mismatch (stored %08x, data %08x)",
-                            e->name, e->crc, c);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "zip entry '%s': CRC-32 mismatch (stored %08x, data %08x)", e->name,
+                            e->crc, c);
     e->crc_checked = 1;
     return VSSM_OK;
 }

@@ -27,13 +27,13 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#define CK(x)                                                                   \
-    do {                                                                        \
-        dnnl_status_t s_ = (x);                                                 \
-        if (s_ != dnnl_success) {                                               \
+#define CK(x)                                                                            \
+    do {                                                                                 \
+        dnnl_status_t s_ = (x);                                                          \
+        if (s_ != dnnl_success) {                                                        \
             fprintf(stderr, "%s:%d: %s failed (%d)\n", __FILE__, __LINE__, #x, (int)s_); \
-            exit(1);                                                            \
-        }                                                                       \
+            exit(1);                                                                     \
+        }                                                                                \
     } while (0)
 
 typedef struct {
@@ -56,7 +56,7 @@ static void mm_make(mm *m, dnnl_engine_t eng, dnnl_stream_t st, int M, int K, in
     CK(dnnl_memory_desc_init_by_tag(&wei_md, 2, wd, dt, dnnl_format_tag_any));
     CK(dnnl_memory_desc_init_by_tag(&bia_md, 2, bd, dnnl_f32, dnnl_ab));
     CK(dnnl_memory_desc_init_by_tag(&dst_md, 2, dd, dnnl_f32, dnnl_ab));
-    CK(dnnl_memory_desc_init_by_tag(&wu_md, 2, wd, dnnl_f32, dnnl_ba));   /* our (N, K) rows */
+    CK(dnnl_memory_desc_init_by_tag(&wu_md, 2, wd, dnnl_f32, dnnl_ba)); /* our (N, K) rows */
     dnnl_matmul_desc_t md;
     CK(dnnl_matmul_desc_init(&md, &src_md, &wei_md, &bia_md, &dst_md));
     dnnl_primitive_desc_t pd;
@@ -88,8 +88,8 @@ static void mm_make(mm *m, dnnl_engine_t eng, dnnl_stream_t st, int M, int K, in
 }
 
 static void mm_run(mm *m, dnnl_stream_t st) {
-    dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, m->src}, {DNNL_ARG_WEIGHTS, m->wei}, {DNNL_ARG_BIAS, m->bia},
-                            {DNNL_ARG_DST, m->dst}};
+    dnnl_exec_arg_t a[4] = {
+        {DNNL_ARG_SRC, m->src}, {DNNL_ARG_WEIGHTS, m->wei}, {DNNL_ARG_BIAS, m->bia}, {DNNL_ARG_DST, m->dst}};
     CK(dnnl_primitive_execute(m->prim, st, 4, a));
     CK(dnnl_stream_wait(st));
 }
@@ -108,18 +108,27 @@ int main(int argc, char **argv) {
     o.n_threads = threads;
     vssm_ctx *ctx;
     vssm_err err = {0};
-    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) { fprintf(stderr, "%s\n", err.msg); return 1; }
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
     dnnl_engine_t eng;
     dnnl_stream_t st;
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     CK(dnnl_stream_create(&st, eng, dnnl_stream_default_flags));
-    static const struct { const char *what; int M, K, N, times; } sh[] = {   /* times: blocks per forward */
-        {"s1 in/out_proj", 3136, 96, 96, 4},  {"s1 x_proj", 3136, 96, 32, 2},   {"s1 fc1", 3136, 96, 384, 2},
-        {"s1 fc2", 3136, 384, 96, 2},         {"s2 in/out_proj", 784, 192, 192, 4}, {"s2 x_proj", 784, 192, 56, 2},
-        {"s2 fc1", 784, 192, 768, 2},         {"s2 fc2", 784, 768, 192, 2},     {"s3 in/out_proj", 196, 384, 384, 16},
-        {"s3 x_proj", 196, 384, 104, 8},      {"s3 fc1", 196, 384, 1536, 8},    {"s3 fc2", 196, 1536, 384, 8},
-        {"s4 in/out_proj", 49, 768, 768, 4},  {"s4 x_proj", 49, 768, 200, 2},   {"s4 fc1", 49, 768, 3072, 2},
-        {"s4 fc2", 49, 3072, 768, 2},
+    static const struct {
+        const char *what;
+        int M, K, N, times;
+    } sh[] = {
+        /* times: blocks per forward */
+        {"s1 in/out_proj", 3136, 96, 96, 4},   {"s1 x_proj", 3136, 96, 32, 2},
+        {"s1 fc1", 3136, 96, 384, 2},          {"s1 fc2", 3136, 384, 96, 2},
+        {"s2 in/out_proj", 784, 192, 192, 4},  {"s2 x_proj", 784, 192, 56, 2},
+        {"s2 fc1", 784, 192, 768, 2},          {"s2 fc2", 784, 768, 192, 2},
+        {"s3 in/out_proj", 196, 384, 384, 16}, {"s3 x_proj", 196, 384, 104, 8},
+        {"s3 fc1", 196, 384, 1536, 8},         {"s3 fc2", 196, 1536, 384, 8},
+        {"s4 in/out_proj", 49, 768, 768, 4},   {"s4 x_proj", 49, 768, 200, 2},
+        {"s4 fc1", 49, 768, 3072, 2},          {"s4 fc2", 49, 3072, 768, 2},
     };
     printf("%s, %d thread(s), %s time, best of %d\n", vssm_ctx_describe(ctx), threads, use_cpu_time ? "CPU" : "wall",
            reps);
@@ -129,7 +138,8 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
         const int M = sh[s].M, K = sh[s].K, N = sh[s].N;
         float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
-        float *y = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N), *y3 = malloc(sizeof(float) * M * N);
+        float *y = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N),
+              *y3 = malloc(sizeof(float) * M * N);
         for (int64_t i = 0; i < (int64_t)M * K; i++) x[i] = (float)(i % 17) * 0.01f - 0.08f;
         for (int64_t i = 0; i < (int64_t)N * K; i++) w[i] = (float)(i % 13) * 0.01f - 0.06f;
         for (int i = 0; i < N; i++) b[i] = 0.1f;
@@ -139,7 +149,7 @@ int main(int argc, char **argv) {
         mm_make(&f, eng, st, M, K, N, x, w, b, y2, dnnl_f32);
         mm_make(&h, eng, st, M, K, N, x, w, b, y3, dnnl_bf16);
         double bv = 1e30, bd = 1e30, bb = 1e30;
-        for (int r = 0; r < reps + 1; r++) {   /* the first round warms up */
+        for (int r = 0; r < reps + 1; r++) { /* the first round warms up */
             double t0 = now_s();
             vssm_op_linear_packed(ctx, x, M, K, wp, b, N, VSSM_ACT_NONE, 0, y);
             double t1 = now_s();
@@ -161,7 +171,7 @@ int main(int argc, char **argv) {
         if (maxd > 1e-4 * maxy) fprintf(stderr, "%s: vssm and oneDNN differ by %.3g\n", sh[s].what, maxd);
         /* batch invariance: rows 0 and M/2 computed alone (M = 1) against the same rows of the M-row product */
         int diff_rows = 0;
-        for (int r = 0; r < M; r += M / 2 > 0 ? M / 2 : 1) {
+        for (int r = 0; r<M; r += M / 2> 0 ? M / 2 : 1) {
             mm one;
             float yo[N];
             mm_make(&one, eng, st, 1, K, N, x + (int64_t)r * K, w, b, yo, dnnl_f32);
@@ -169,8 +179,9 @@ int main(int argc, char **argv) {
             diff_rows += memcmp(yo, y2 + (int64_t)r * N, sizeof yo) != 0;
             mm_free(&one);
         }
-        if (diff_rows) printf("  (oneDNN f32: %d of 2 rows computed alone differ in bits from the %d-row product)\n",
-                              diff_rows, M);
+        if (diff_rows)
+            printf("  (oneDNN f32: %d of 2 rows computed alone differ in bits from the %d-row product)\n", diff_rows,
+                   M);
         const double gf = 2e-9 * M * K * N;
         printf("%-16s %5d %5d %5d %9.3f %9.3f %9.3f %8.1f %8.1f\n", sh[s].what, M, K, N, bv * 1e3, bd * 1e3, bb * 1e3,
                gf / bv, gf / bd);
@@ -179,7 +190,8 @@ int main(int argc, char **argv) {
         free(x), free(w), free(b), free(y), free(y2), free(y3), free(wp);
     }
     printf("VMamba-T forward's products (each shape times its count): vssm %.2f ms, oneDNN f32 %.2f ms (%.2fx), "
-           "oneDNN bf16 %.2f ms (%.2fx)\n", tv * 1e3, td * 1e3, tv / td, tb * 1e3, tv / tb);
+           "oneDNN bf16 %.2f ms (%.2fx)\n",
+           tv * 1e3, td * 1e3, tv / td, tb * 1e3, tv / tb);
     dnnl_stream_destroy(st), dnnl_engine_destroy(eng);
     vssm_ctx_free(ctx);
     return 0;

@@ -61,16 +61,16 @@ typedef enum vssm_backbone_kind {
 
 /* What the backbone family's classification head reads (vssm/heads.h). */
 typedef enum vssm_cls_input {
-    VSSM_CLS_POOLED = 0,  /* the last stage (B, H, W, C): LayerNorm, average pool, linear (VMamba's `classifier`) */
-    VSSM_CLS_TOKEN,       /* the class token (B, D) after the final norm: linear (Vim's `head`) */
+    VSSM_CLS_POOLED = 0, /* the last stage (B, H, W, C): LayerNorm, average pool, linear (VMamba's `classifier`) */
+    VSSM_CLS_TOKEN,      /* the class token (B, D) after the final norm: linear (Vim's `head`) */
 } vssm_cls_input;
 
 typedef struct vssm_backbone vssm_backbone;
 typedef struct vssm_backbone_state vssm_backbone_state;
 
 typedef struct vssm_backbone_opts {
-    const char *arch;    /* NULL: metadata or tensor shapes */
-    const char *key;     /* .pth sub-dict: "model" (default), "model_ema", "state_dict" */
+    const char *arch; /* NULL: metadata or tensor shapes */
+    const char *key;  /* .pth sub-dict: "model" (default), "model_ema", "state_dict" */
     /* Vim only: blocks whose outputs become the stages (VisionMambaSeg's out_indices);
      * n_out 0 keeps the file's (metadata "out_indices"), else the final token grid */
     int n_out;
@@ -88,11 +88,11 @@ typedef struct vssm_backbone_opts {
 #define VSSM_BACKBONE_META_MAX 24
 typedef struct vssm_backbone_desc {
     vssm_backbone_kind kind;
-    const char *family;        /* "VMamba", "Vision Mamba" */
-    char arch[64];             /* a preset name or "custom" */
+    const char *family; /* "VMamba", "Vision Mamba" */
+    char arch[64];      /* a preset name or "custom" */
     char prefix[128];
-    int num_classes;           /* 0: no classifier head in the file */
-    int from_meta;             /* 1: the config is the one the file's metadata states */
+    int num_classes; /* 0: no classifier head in the file */
+    int from_meta;   /* 1: the config is the one the file's metadata states */
     vssm_preprocess_params pp;
     int n_meta;
     char meta_key[VSSM_BACKBONE_META_MAX][24];
@@ -112,8 +112,9 @@ VSSM_API vssm_status vssm_backbone_load_source(vssm_backbone **out, vssm_ctx *ct
                                                vssm_err *err);
 /* A VMamba alone from a weights file, by the same rules (a file holding another family is
  * VSSM_ERR_UNSUPPORTED); cfg and pp (either may be NULL) receive its config and preprocessing. */
-VSSM_API vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path, const vssm_backbone_opts *opts,
-                                           vssm_vmamba_config *cfg, vssm_preprocess_params *pp, vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_load_file(vssm_vmamba **out, vssm_ctx *ctx, const char *path,
+                                           const vssm_backbone_opts *opts, vssm_vmamba_config *cfg,
+                                           vssm_preprocess_params *pp, vssm_err *err);
 /* From a known config on an open source (e.g. vssm_random_source_new for benchmarks and
  * tests): the family's model loaded under prefix and wrapped. */
 VSSM_API vssm_status vssm_backbone_from_vmamba_config(vssm_backbone **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,

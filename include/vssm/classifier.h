@@ -40,9 +40,9 @@ extern "C" {
 typedef struct vssm_classifier vssm_classifier;
 
 typedef struct vssm_classifier_opts {
-    const char *arch;         /* NULL: from metadata or tensor shapes */
-    const char *key;          /* .pth: "model" (default) | "model_ema" | "state_dict" */
-    const char *labels_path;  /* NULL: from metadata / built-in */
+    const char *arch;        /* NULL: from metadata or tensor shapes */
+    const char *key;         /* .pth: "model" (default) | "model_ema" | "state_dict" */
+    const char *labels_path; /* NULL: from metadata / built-in */
 } vssm_classifier_opts;
 
 VSSM_API vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const char *path,

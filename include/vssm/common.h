@@ -22,17 +22,17 @@
  * compiling the library itself, VSSM_SHARED by users of the Windows DLL (elsewhere, and for
  * the static library, users need no definition). */
 #if defined(_WIN32)
-#  if defined(VSSM_BUILD_SHARED)
-#    define VSSM_API __declspec(dllexport)
-#  elif defined(VSSM_SHARED)
-#    define VSSM_API __declspec(dllimport)
-#  else
-#    define VSSM_API
-#  endif
-#elif defined(__GNUC__)
-#  define VSSM_API __attribute__((visibility("default")))
+#if defined(VSSM_BUILD_SHARED)
+#define VSSM_API __declspec(dllexport)
+#elif defined(VSSM_SHARED)
+#define VSSM_API __declspec(dllimport)
 #else
-#  define VSSM_API
+#define VSSM_API
+#endif
+#elif defined(__GNUC__)
+#define VSSM_API __attribute__((visibility("default")))
+#else
+#define VSSM_API
 #endif
 
 #ifdef __cplusplus
@@ -41,13 +41,13 @@ extern "C" {
 
 typedef enum vssm_status {
     VSSM_OK = 0,
-    VSSM_ERR_INVALID_ARG,   /* a caller's argument is out of range or inconsistent */
-    VSSM_ERR_NOMEM,         /* an allocation failed */
-    VSSM_ERR_IO,            /* a file could not be opened, read or written */
-    VSSM_ERR_FORMAT,        /* a file's content is malformed or refused */
-    VSSM_ERR_SHAPE,         /* tensor shapes do not match what the model needs */
-    VSSM_ERR_UNSUPPORTED,   /* a valid request this build cannot serve */
-    VSSM_ERR_DEVICE,        /* a device (GPU) call failed or no device is present */
+    VSSM_ERR_INVALID_ARG, /* a caller's argument is out of range or inconsistent */
+    VSSM_ERR_NOMEM,       /* an allocation failed */
+    VSSM_ERR_IO,          /* a file could not be opened, read or written */
+    VSSM_ERR_FORMAT,      /* a file's content is malformed or refused */
+    VSSM_ERR_SHAPE,       /* tensor shapes do not match what the model needs */
+    VSSM_ERR_UNSUPPORTED, /* a valid request this build cannot serve */
+    VSSM_ERR_DEVICE,      /* a device (GPU) call failed or no device is present */
 } vssm_status;
 
 #define VSSM_ERR_MSG_MAX 512
@@ -104,7 +104,7 @@ typedef enum vssm_device {
 
 #define VSSM_MAX_DIMS 4
 typedef struct vssm_tensor {
-    void *data;                 /* not owned */
+    void *data; /* not owned */
     vssm_dtype dtype;
     int ndim;
     int64_t shape[VSSM_MAX_DIMS];

@@ -24,10 +24,10 @@ extern "C" {
 typedef struct vssm_ctx vssm_ctx;
 
 typedef struct vssm_ctx_opts {
-    vssm_device device;   /* VSSM_DEVICE_CPU (default) or VSSM_DEVICE_CUDA */
-    int device_index;     /* GPU ordinal for CUDA */
-    int n_threads;        /* CPU threads for ops and BLAS; <= 0: number of cores */
-    int allow_tf32;       /* CUDA: let cuBLAS use TF32 (off by default: exact fp32) */
+    vssm_device device; /* VSSM_DEVICE_CPU (default) or VSSM_DEVICE_CUDA */
+    int device_index;   /* GPU ordinal for CUDA */
+    int n_threads;      /* CPU threads for ops and BLAS; <= 0: number of cores */
+    int allow_tf32;     /* CUDA: let cuBLAS use TF32 (off by default: exact fp32) */
     /* CPU: the kernels' instruction set, "avx512", "avx2" or "base" (the build's baseline);
      * NULL or "": $VSSM_CPU_ISA if set, else the best this CPU runs. One instruction set
      * gives the same bits at any batch and thread count; a set the CPU lacks is refused. */
@@ -55,11 +55,11 @@ VSSM_API vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double
  * (device-synchronised) to a counter of its kind. Off by default: costs a sync per op. */
 typedef enum vssm_op_kind {
     VSSM_OP_GEMM = 0,
-    VSSM_OP_CONV,       /* stride-2 3x3 convolutions (patch embed, downsample) */
-    VSSM_OP_DWCONV,     /* depthwise 3x3 + SiLU */
-    VSSM_OP_SCAN,       /* fused cross-scan selective scan (x_proj, dt_proj, scan, merge) */
-    VSSM_OP_NORM,       /* LayerNorm over channels (with fused activation) */
-    VSSM_OP_ELTWISE,    /* add, activations, pooling, copies */
+    VSSM_OP_CONV,    /* stride-2 3x3 convolutions (patch embed, downsample) */
+    VSSM_OP_DWCONV,  /* depthwise 3x3 + SiLU */
+    VSSM_OP_SCAN,    /* fused cross-scan selective scan (x_proj, dt_proj, scan, merge) */
+    VSSM_OP_NORM,    /* LayerNorm over channels (with fused activation) */
+    VSSM_OP_ELTWISE, /* add, activations, pooling, copies */
     VSSM_OP_KIND_COUNT
 } vssm_op_kind;
 VSSM_API const char *vssm_op_kind_name(vssm_op_kind k);

@@ -20,10 +20,10 @@ extern "C" {
 #endif
 
 typedef struct vssm_cls_metrics {
-    int classes, kmax;          /* kmax = min(requested k, classes) */
-    int64_t n;                  /* samples added */
-    int64_t *correct_at;        /* [kmax]: samples whose target rank is < k+1 ... cumulative */
-    int64_t *confusion;         /* (classes, classes): row = target, column = top-1 prediction */
+    int classes, kmax;   /* kmax = min(requested k, classes) */
+    int64_t n;           /* samples added */
+    int64_t *correct_at; /* [kmax]: samples whose target rank is < k+1 ... cumulative */
+    int64_t *confusion;  /* (classes, classes): row = target, column = top-1 prediction */
 } vssm_cls_metrics;
 
 VSSM_API vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vssm_err *err);

@@ -29,8 +29,8 @@ VSSM_API int vssm_cls_head_classes(const vssm_cls_head *h);
 /* feats: the backbone's stage list or the class token (the last one is used); n_feats its length.
  * logits: host memory, (B, num_classes). Buffers are (re)planned when B or the feature
  * size changes, so steady-state calls allocate nothing. */
-VSSM_API vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats,
-                                           float *logits, vssm_err *err);
+VSSM_API vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, int n_feats, float *logits,
+                                           vssm_err *err);
 
 #ifdef __cplusplus
 }

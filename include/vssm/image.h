@@ -122,8 +122,7 @@ typedef struct vssm_image_limits {
 
 /* Reads and decodes a file into out (an RGB image). lim may be NULL (defaults). On failure
  * out is left empty ({0}) and err names the file and the reason. */
-VSSM_API vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim,
-                                     vssm_err *err);
+VSSM_API vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_limits *lim, vssm_err *err);
 /* Same, from memory; name (may be NULL) is only used in error messages. */
 VSSM_API vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, const char *name,
                                            const vssm_image_limits *lim, vssm_err *err);
@@ -151,11 +150,11 @@ VSSM_API const char *vssm_interp_name(vssm_interp interp);
 
 /* PIL's src.resize((out_w, out_h), interp) on any c in 1..4; dst is allocated (any
  * previous content of dst is NOT freed). Equal sizes give a copy. */
-VSSM_API vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp,
-                                       vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out_h, vssm_interp interp, vssm_image *dst,
+                                       vssm_err *err);
 /* torchvision's CenterCrop((crop_h, crop_w)) with its zero padding; dst is allocated. */
-VSSM_API vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h,
-                                            vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h, vssm_image *dst,
+                                            vssm_err *err);
 /* torchvision Resize(size) of the shorter side: the size (new_w, new_h) it resizes to. */
 VSSM_API void vssm_resize_shorter_side(int w, int h, int size, int *new_w, int *new_h);
 
@@ -170,19 +169,19 @@ typedef struct vssm_preprocess_params {
 VSSM_API vssm_preprocess_params vssm_preprocess_imagenet(void);
 
 /* The (width, height) vssm_preprocess writes for a w x h image. */
-VSSM_API vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, int h,
-                                                 int *out_w, int *out_h, vssm_err *err);
+VSSM_API vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, int h, int *out_w, int *out_h,
+                                                 vssm_err *err);
 /* The u8 image after Resize and CenterCrop (before ToTensor); dst is allocated. */
-VSSM_API vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_params *p,
-                                        vssm_image *dst, vssm_err *err);
+VSSM_API vssm_status vssm_preprocess_u8(const vssm_image *src, const vssm_preprocess_params *p, vssm_image *dst,
+                                        vssm_err *err);
 /* ToTensor + Normalize of an RGB u8 image: out_hwc[(y * w + x) * 3 + c] =
  * (src / 255.0f - mean[c]) / std[c] in float32, as torch computes it. */
 VSSM_API vssm_status vssm_image_normalize(const vssm_image *src, const float mean[3], const float std[3],
                                           float *out_hwc, vssm_err *err);
 /* The whole chain for one RGB image into out_hwc, which must hold out_h * out_w * 3
  * floats (see vssm_preprocess_output_size): (out_h, out_w, 3). */
-VSSM_API vssm_status vssm_preprocess(const vssm_image *src, const vssm_preprocess_params *p,
-                                     float *out_hwc, vssm_err *err);
+VSSM_API vssm_status vssm_preprocess(const vssm_image *src, const vssm_preprocess_params *p, float *out_hwc,
+                                     vssm_err *err);
 
 #ifdef __cplusplus
 }

@@ -26,9 +26,9 @@ extern "C" {
 #endif
 
 typedef struct vssm_outfile {
-    FILE *f;        /* write here (binary mode) */
-    char *tmp;      /* the temp file's path (owned); NULL when writing in place */
-    char *path;     /* the final path (owned copy) */
+    FILE *f;    /* write here (binary mode) */
+    char *tmp;  /* the temp file's path (owned); NULL when writing in place */
+    char *path; /* the final path (owned copy) */
 } vssm_outfile;
 
 /* Creates the temp file beside path. On failure o is zeroed and err names path. */

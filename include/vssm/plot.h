@@ -27,9 +27,9 @@ typedef enum vssm_plot_format { VSSM_PLOT_PNG = 0, VSSM_PLOT_SVG, VSSM_PLOT_PDF 
 VSSM_API vssm_status vssm_plot_format_of(const char *path, vssm_plot_format *fmt, vssm_err *err);
 
 typedef struct vssm_confusion_plot_opts {
-    const char *const *names;   /* [classes] class names for the axes, or NULL: indices */
-    const char *title;          /* NULL: "Confusion matrix" */
-    int normalize;              /* 1: cells and colours are percent of the true class (row) */
+    const char *const *names; /* [classes] class names for the axes, or NULL: indices */
+    const char *title;        /* NULL: "Confusion matrix" */
+    int normalize;            /* 1: cells and colours are percent of the true class (row) */
 } vssm_confusion_plot_opts;
 
 /* The largest class count vssm_plot_confusion draws (its counts alone are 32 GiB). */
@@ -41,14 +41,15 @@ typedef struct vssm_confusion_plot_opts {
  * and the axes show class indices; past 1024 each pixel of the matrix sums a block of
  * cells. opts may be NULL. */
 VSSM_API vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int classes,
-                                const vssm_confusion_plot_opts *opts, vssm_err *err);
+                                         const vssm_confusion_plot_opts *opts, vssm_err *err);
 
 /* A segmentation overlay as an RGB PNG: im (RGB, h x w) blended half and half with the
  * palette colour of labels (h * w class indices), and at its right a legend of the classes
  * present (colour swatch, name, share of the pixels; the largest first). names: [classes]
  * (NULL or a NULL entry: "class <i>"); palette: 256 RGB triplets. Always PNG. */
 VSSM_API vssm_status vssm_seg_overlay_write(const char *path, const vssm_image *im, const uint8_t *labels,
-                                   const uint8_t *palette, const char *const *names, int classes, vssm_err *err);
+                                            const uint8_t *palette, const char *const *names, int classes,
+                                            vssm_err *err);
 
 #ifdef __cplusplus
 }

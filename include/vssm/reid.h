@@ -107,8 +107,8 @@ VSSM_API void vssm_reid_head_apply(const vssm_reid_head *h, float *x, int B);
 /* A weights file -> backbone (VMamba or Vim: the vssm/backbone.h rules) + head +
  * preprocessing, in one object. */
 typedef struct vssm_reid_model_opts {
-    const char *arch;   /* NULL: from metadata / tensor shapes (vssm/classifier.h rules) */
-    const char *key;    /* .pth sub-dict */
+    const char *arch; /* NULL: from metadata / tensor shapes (vssm/classifier.h rules) */
+    const char *key;  /* .pth sub-dict */
     vssm_reid_head_opts head;
 } vssm_reid_model_opts;
 VSSM_API vssm_reid_model_opts vssm_reid_model_default_opts(void);
@@ -128,10 +128,10 @@ VSSM_API vssm_status vssm_reid_model_forward(vssm_reid_model *m, const float *x,
 /* ---------------------------------------------------------------- metrics */
 
 typedef enum vssm_reid_metric {
-    VSSM_REID_METRIC_EUCLIDEAN = 0,   /* squared, as torchreid */
+    VSSM_REID_METRIC_EUCLIDEAN = 0, /* squared, as torchreid */
     VSSM_REID_METRIC_COSINE,
 } vssm_reid_metric;
-VSSM_API int vssm_reid_metric_from_name(const char *name);   /* -1 when unknown */
+VSSM_API int vssm_reid_metric_from_name(const char *name); /* -1 when unknown */
 VSSM_API const char *vssm_reid_metric_name(vssm_reid_metric m);
 
 /* out (m, n) = distances between the rows of a (m, d) and b (n, d). */
@@ -145,10 +145,10 @@ typedef struct vssm_reid_labels {
 } vssm_reid_labels;
 
 typedef struct vssm_reid_result {
-    int max_rank;              /* CMC entries: min(requested max_rank, gallery size) */
-    double *cmc;               /* [max_rank] fractions, owned (vssm_reid_result_free) */
-    double rank1, rank5, rank10, mAP, mINP;   /* fractions in [0, 1] */
-    int64_t n_query, n_valid;  /* queries given; queries with a match (the averages' n) */
+    int max_rank;                           /* CMC entries: min(requested max_rank, gallery size) */
+    double *cmc;                            /* [max_rank] fractions, owned (vssm_reid_result_free) */
+    double rank1, rank5, rank10, mAP, mINP; /* fractions in [0, 1] */
+    int64_t n_query, n_valid;               /* queries given; queries with a match (the averages' n) */
 } vssm_reid_result;
 VSSM_API void vssm_reid_result_free(vssm_reid_result *r);
 
@@ -157,11 +157,11 @@ VSSM_API vssm_status vssm_reid_evaluate(const float *distmat, const vssm_reid_la
                                         int max_rank, vssm_reid_result *out, vssm_err *err);
 
 typedef struct vssm_reid_eval_opts {
-    vssm_reid_metric metric;   /* euclidean */
-    int rerank;                /* 0 */
-    int k1, k2;                /* 20, 6 */
-    double lambda;             /* 0.3 (a double, as torchreid's Python float) */
-    int max_rank;              /* 50 */
+    vssm_reid_metric metric; /* euclidean */
+    int rerank;              /* 0 */
+    int k1, k2;              /* 20, 6 */
+    double lambda;           /* 0.3 (a double, as torchreid's Python float) */
+    int max_rank;            /* 50 */
 } vssm_reid_eval_opts;
 VSSM_API vssm_reid_eval_opts vssm_reid_eval_default_opts(void);
 

@@ -50,10 +50,10 @@ VSSM_API int vssm_reid_format_from_name(const char *name);
 VSSM_API const char *vssm_reid_format_name(vssm_reid_format f);
 
 typedef struct vssm_reid_split {
-    char **path;        /* owned */
+    char **path; /* owned */
     int64_t *pid, *camid;
     int64_t n, cap;
-    int64_t n_junk;     /* pid -1 items dropped */
+    int64_t n_junk; /* pid -1 items dropped */
 } vssm_reid_split;
 
 typedef struct vssm_reid_dataset {
@@ -72,7 +72,7 @@ VSSM_API vssm_status vssm_reid_parse_name(vssm_reid_format fmt, const char *path
 /* ---------------------------------------------------------------- features file */
 
 typedef struct vssm_reid_features {
-    float *query, *gallery;             /* (nq, dim), (ng, dim); owned */
+    float *query, *gallery; /* (nq, dim), (ng, dim); owned */
     int64_t *q_pid, *q_camid, *g_pid, *g_camid;
     int64_t nq, ng, dim;
 } vssm_reid_features;

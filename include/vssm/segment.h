@@ -93,7 +93,7 @@ typedef struct vssm_seg_head_config {
     int in_channels[4]; /* the backbone's dims */
     int channels;       /* 512 for the released UperNets */
     int num_classes;
-    int n_pool;         /* UPerHead: number of pool scales (4) */
+    int n_pool; /* UPerHead: number of pool scales (4) */
     int pool_scales[VSSM_SEG_MAX_POOL];
 } vssm_seg_head_config;
 
@@ -141,12 +141,12 @@ typedef struct vssm_seg_preprocess {
     int scale_long, scale_short; /* 0,0 = feed the image at its own size */
     float mean[3], std[3];       /* 0..255 units, RGB */
     vssm_seg_mode mode;
-    int crop, stride;            /* slide mode (square windows) */
+    int crop, stride; /* slide mode (square windows) */
 } vssm_seg_preprocess;
 
 typedef struct vssm_segmenter_opts {
-    const char *arch;  /* NULL: metadata or shapes */
-    const char *key;   /* .pth dict: NULL = "model" then "state_dict" */
+    const char *arch; /* NULL: metadata or shapes */
+    const char *key;  /* .pth dict: NULL = "model" then "state_dict" */
 } vssm_segmenter_opts;
 
 typedef struct vssm_segmenter vssm_segmenter;

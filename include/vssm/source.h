@@ -20,8 +20,8 @@ typedef struct vssm_source {
      * synthesise tensors use it; file sources ignore it). Returns VSSM_OK and fills *out
      * (a host view valid until the source is closed), or VSSM_ERR_FORMAT with a message
      * when the name is missing. */
-    vssm_status (*get)(void *user, const char *name, const int64_t *expect, int expect_ndim,
-                       vssm_tensor *out, vssm_err *err);
+    vssm_status (*get)(void *user, const char *name, const int64_t *expect, int expect_ndim, vssm_tensor *out,
+                       vssm_err *err);
     /* Optional (NULL when unknown): number of tensors and the i-th name, for config
      * inference and listings. */
     int (*count)(void *user);

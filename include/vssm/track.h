@@ -183,20 +183,20 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
 
 /* ---------------------------------------------------------------- metrics */
 
-#define VSSM_TRACK_N_OVERLAP 21  /* 0, 0.05, ..., 1.0 */
-#define VSSM_TRACK_N_CENTER 51   /* 0..50 px; 0..0.50 normalised */
+#define VSSM_TRACK_N_OVERLAP 21 /* 0, 0.05, ..., 1.0 */
+#define VSSM_TRACK_N_CENTER 51  /* 0..50 px; 0..0.50 normalised */
 #define VSSM_GOT10K_N_IOU 101
 
 typedef enum vssm_track_protocol {
-    VSSM_TRACK_PROTOCOL_OTB = 0,    /* pytracking, denominator = valid frames */
-    VSSM_TRACK_PROTOCOL_LASOT,      /* pytracking lasot: visibility, denominator = length */
+    VSSM_TRACK_PROTOCOL_OTB = 0, /* pytracking, denominator = valid frames */
+    VSSM_TRACK_PROTOCOL_LASOT,   /* pytracking lasot: visibility, denominator = length */
 } vssm_track_protocol;
 
 typedef struct vssm_track_seq_metrics {
-    double success[VSSM_TRACK_N_OVERLAP];   /* fractions 0..1 */
+    double success[VSSM_TRACK_N_OVERLAP]; /* fractions 0..1 */
     double precision[VSSM_TRACK_N_CENTER];
     double norm_precision[VSSM_TRACK_N_CENTER];
-    double avg_overlap;                     /* mean IoU over valid frames */
+    double avg_overlap; /* mean IoU over valid frames */
     int n_frames, n_valid;
 } vssm_track_seq_metrics;
 
@@ -216,8 +216,8 @@ VSSM_API vssm_status vssm_track_seq_eval(const vssm_box *pred, int n_pred, const
                                          vssm_err *err);
 
 typedef struct vssm_track_summary {
-    double auc, precision, norm_precision, op50, op75;   /* percent */
-    double success[VSSM_TRACK_N_OVERLAP];                /* percent, averaged over sequences */
+    double auc, precision, norm_precision, op50, op75; /* percent */
+    double success[VSSM_TRACK_N_OVERLAP];              /* percent, averaged over sequences */
     double precision_curve[VSSM_TRACK_N_CENTER];
     double norm_precision_curve[VSSM_TRACK_N_CENTER];
     int n_seq;
@@ -232,8 +232,8 @@ VSSM_API double vssm_track_overlap_threshold(int i);
 VSSM_API vssm_status vssm_got10k_seq_ious(const vssm_box *pred, int n_pred, const vssm_box *gt, const int *cover,
                                           int n_gt, int res_w, int res_h, double *ious, int *n_out, vssm_err *err);
 typedef struct vssm_got10k_metrics {
-    double ao, sr50, sr75;                 /* fractions 0..1 */
-    double success[VSSM_GOT10K_N_IOU];     /* fraction with IoU > linspace(0, 1, 101)[i] */
+    double ao, sr50, sr75;             /* fractions 0..1 */
+    double success[VSSM_GOT10K_N_IOU]; /* fraction with IoU > linspace(0, 1, 101)[i] */
     int64_t n;
 } vssm_got10k_metrics;
 VSSM_API void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metrics *out);
@@ -241,8 +241,8 @@ VSSM_API void vssm_got10k_eval(const double *ious, int64_t n, vssm_got10k_metric
 /* ---------------------------------------------------------------- plots, drawing */
 
 typedef struct vssm_track_curve {
-    const char *label;      /* legend, e.g. "vssm [AUC 61.2]" */
-    const double *y;        /* percent */
+    const char *label; /* legend, e.g. "vssm [AUC 61.2]" */
+    const double *y;   /* percent */
     int n;
 } vssm_track_curve;
 

@@ -25,10 +25,10 @@ VSSM_API double vssm_box_iou(vssm_box a, vssm_box b);
 /* ---------------------------------------------------------------- crops */
 
 typedef struct vssm_crop_info {
-    int x1, y1;            /* the crop's top-left image pixel (may be negative) */
-    int crop_sz;           /* side of the square crop, image pixels */
-    int out_sz;            /* side after the resize */
-    double resize_factor;  /* out_sz / crop_sz */
+    int x1, y1;           /* the crop's top-left image pixel (may be negative) */
+    int crop_sz;          /* side of the square crop, image pixels */
+    int out_sz;           /* side after the resize */
+    double resize_factor; /* out_sz / crop_sz */
 } vssm_crop_info;
 
 /* The crop geometry alone (no pixels). */
@@ -57,17 +57,17 @@ typedef enum vssm_seq_format {
 VSSM_API int vssm_seq_format_from_name(const char *name);
 
 typedef struct vssm_seq {
-    char *name;          /* folder name, e.g. "Basketball", "airplane-1", "GOT-10k_Val_000001" */
+    char *name; /* folder name, e.g. "Basketball", "airplane-1", "GOT-10k_Val_000001" */
     char *dir;
-    int n_frames;        /* image files found (0 when the folder holds none) */
-    char **frames;       /* sorted paths */
+    int n_frames;  /* image files found (0 when the folder holds none) */
+    char **frames; /* sorted paths */
     int n_gt;
-    vssm_box *gt;        /* (n_gt) as in the file */
-    uint8_t *visible;    /* (n_gt) or NULL: LaSOT !occl && !oov; GOT-10k !absence */
-    int *cover;          /* (n_gt) GOT-10k cover.label, or NULL */
-    int res_w, res_h;    /* GOT-10k meta_info.ini resolution, 0 when unknown */
-    char *gt_path;       /* the ground-truth file read */
-    int *gt_line;        /* (n_gt) 1-based line of each GT box in gt_path */
+    vssm_box *gt;     /* (n_gt) as in the file */
+    uint8_t *visible; /* (n_gt) or NULL: LaSOT !occl && !oov; GOT-10k !absence */
+    int *cover;       /* (n_gt) GOT-10k cover.label, or NULL */
+    int res_w, res_h; /* GOT-10k meta_info.ini resolution, 0 when unknown */
+    char *gt_path;    /* the ground-truth file read */
+    int *gt_line;     /* (n_gt) 1-based line of each GT box in gt_path */
 } vssm_seq;
 
 /* Reads one sequence folder. A missing groundtruth file is VSSM_ERR_IO; LaSOT's and
@@ -81,7 +81,7 @@ VSSM_API vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char *
 VSSM_API void vssm_seq_list_free(char **dirs, int n);
 /* The sorted image files of dir/img, else of dir. */
 VSSM_API vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err);
-#define VSSM_BOXES_MAX (1 << 22)   /* boxes (frames) one file may hold: LaSOT's longest has 11397 */
+#define VSSM_BOXES_MAX (1 << 22) /* boxes (frames) one file may hold: LaSOT's longest has 11397 */
 /* Boxes from a text file: one per line, 4 numbers separated by commas, tabs or spaces;
  * blank lines are skipped. *boxes is malloc'd. */
 VSSM_API vssm_status vssm_boxes_read(const char *path, vssm_box **boxes, int *n, vssm_err *err);

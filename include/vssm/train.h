@@ -57,9 +57,9 @@ typedef struct vssm_train_init {
     uint64_t seed;
 } vssm_train_init;
 /* vssm_vmamba_trainer_new with init (NULL: every tensor from src). */
-VSSM_API vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
-                                                const vssm_vmamba_config *cfg, const vssm_source *src,
-                                                const char *prefix, const vssm_train_init *init, vssm_err *err);
+VSSM_API vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                                const vssm_source *src, const char *prefix, const vssm_train_init *init,
+                                                vssm_err *err);
 VSSM_API void vssm_vmamba_trainer_free(vssm_vmamba_trainer *t);
 /* on: the backward computes the gradients of classifier.head.* only (a linear probe; the
  * other gradients are left as they are, zero after zero_grad). */
@@ -108,7 +108,7 @@ VSSM_API void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t);
 typedef struct vssm_adamw {
     double beta1, beta2, eps, weight_decay;
     int64_t step, n;
-    float *m, *v;   /* (n) each, zero at first */
+    float *m, *v; /* (n) each, zero at first */
 } vssm_adamw;
 VSSM_API vssm_status vssm_adamw_init(vssm_adamw *o, int64_t n, double beta1, double beta2, double eps,
                                      double weight_decay, vssm_err *err);

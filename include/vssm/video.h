@@ -63,25 +63,25 @@ VSSM_API int vssm_video_available(void);
 typedef struct vssm_video_reader vssm_video_reader;
 
 typedef struct vssm_video_opts {
-    vssm_image_limits limits;  /* frames over max_pixels are refused (0: the image default) */
-    int threads;               /* decoder threads; 0: 1 (the caller's threads run the network) */
-    const char *format;        /* input format / device ("v4l2", "mjpeg", ...); NULL: probe the content */
+    vssm_image_limits limits; /* frames over max_pixels are refused (0: the image default) */
+    int threads;              /* decoder threads; 0: 1 (the caller's threads run the network) */
+    const char *format;       /* input format / device ("v4l2", "mjpeg", ...); NULL: probe the content */
 } vssm_video_opts;
 
 typedef struct vssm_video_info {
-    int width, height;         /* of the first frame, as the stream declares it */
-    int fps_num, fps_den;      /* average frame rate (0/1 when unknown) */
-    int64_t n_frames;          /* the container's frame count; -1 when it does not say */
-    double duration_s;         /* the container's duration; -1 when unknown */
-    int live;                  /* a capture device: no count, no end */
-    char codec[32];            /* decoder name, e.g. "h264", "msmpeg4v3" */
-    char container[32];        /* demuxer name, e.g. "avi", "mov,mp4,m4a,3gp,3g2,mj2", "video4linux2,v4l2" */
+    int width, height;    /* of the first frame, as the stream declares it */
+    int fps_num, fps_den; /* average frame rate (0/1 when unknown) */
+    int64_t n_frames;     /* the container's frame count; -1 when it does not say */
+    double duration_s;    /* the container's duration; -1 when unknown */
+    int live;             /* a capture device: no count, no end */
+    char codec[32];       /* decoder name, e.g. "h264", "msmpeg4v3" */
+    char container[32];   /* demuxer name, e.g. "avi", "mov,mp4,m4a,3gp,3g2,mj2", "video4linux2,v4l2" */
 } vssm_video_info;
 
 typedef struct vssm_video_frame {
-    vssm_image image;          /* RGB; reused by the next read when the size is unchanged */
-    int64_t index;             /* 0-based, presentation order */
-    double time_s;             /* presentation time from the first frame, seconds */
+    vssm_image image; /* RGB; reused by the next read when the size is unchanged */
+    int64_t index;    /* 0-based, presentation order */
+    double time_s;    /* presentation time from the first frame, seconds */
 } vssm_video_frame;
 
 /* opts may be NULL. On failure *out is NULL and err names path. */
@@ -99,9 +99,9 @@ VSSM_API void vssm_video_close(vssm_video_reader *r);
 typedef struct vssm_video_writer vssm_video_writer;
 
 typedef struct vssm_video_writer_opts {
-    int fps_num, fps_den;      /* frame rate (0: 25/1) */
-    const char *codec;         /* NULL: H.264, else MPEG-4 part 2, else MJPEG; or an encoder name */
-    int threads;               /* encoder threads; 0: 1 */
+    int fps_num, fps_den; /* frame rate (0: 25/1) */
+    const char *codec;    /* NULL: H.264, else MPEG-4 part 2, else MJPEG; or an encoder name */
+    int threads;          /* encoder threads; 0: 1 */
 } vssm_video_writer_opts;
 
 /* A width x height writer (both >= 1) to path; opts may be NULL. */

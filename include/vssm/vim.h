@@ -52,29 +52,29 @@ extern "C" {
 #define VSSM_VIM_MAX_OUT 8
 
 typedef struct vssm_vim_config {
-    char arch[48];          /* "vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8", or "custom" */
-    int in_chans;           /* 3 */
-    int patch_size;         /* P: 16 */
-    int stride;             /* S: 16, or 8 for the stride-8 models */
-    int pos_grid_h, pos_grid_w;   /* the training grid of pos_embed (14 x 14 at 224, patch 16) */
-    int embed_dim;          /* d_model: 192 tiny, 384 small, 768 base */
-    int depth;              /* 24 */
-    int d_inner;            /* expand * d_model (expand 2) */
-    int d_state;            /* 16 */
-    int dt_rank;            /* 0 = auto: ceil(d_model / 16) */
-    int d_conv;             /* 4 */
-    int num_classes;        /* head outputs; 0 = no head */
+    char arch[48];  /* "vim-tiny", "vim-small", "vim-base", "vim-tiny-stride8", "vim-small-stride8", or "custom" */
+    int in_chans;   /* 3 */
+    int patch_size; /* P: 16 */
+    int stride;     /* S: 16, or 8 for the stride-8 models */
+    int pos_grid_h, pos_grid_w; /* the training grid of pos_embed (14 x 14 at 224, patch 16) */
+    int embed_dim;              /* d_model: 192 tiny, 384 small, 768 base */
+    int depth;                  /* 24 */
+    int d_inner;                /* expand * d_model (expand 2) */
+    int d_state;                /* 16 */
+    int dt_rank;                /* 0 = auto: ceil(d_model / 16) */
+    int d_conv;                 /* 4 */
+    int num_classes;            /* head outputs; 0 = no head */
     /* variant switches of the official VisionMamba; only the released one is supported,
      * others are refused by vssm_vim_config_validate with a message naming them */
-    char bimamba_type[8];   /* "v2" */
-    int rms_norm;           /* 1 (RMSNorm; 0 = LayerNorm, unsupported) */
-    int cls_token_middle;   /* 1 (middle class token; 0 = unsupported) */
-    int divide_out;         /* 1: out_proj((y_f + y_b) / 2) ("div2"); 0: without / 2 */
-    float norm_eps;         /* 1e-5 */
+    char bimamba_type[8]; /* "v2" */
+    int rms_norm;         /* 1 (RMSNorm; 0 = LayerNorm, unsupported) */
+    int cls_token_middle; /* 1 (middle class token; 0 = unsupported) */
+    int divide_out;       /* 1: out_proj((y_f + y_b) / 2) ("div2"); 0: without / 2 */
+    float norm_eps;       /* 1e-5 */
     /* the segmentation backbone (hustvl/Vim seg/backbone/vim.py, VisionMambaSeg) */
-    int no_cls_token;       /* 1: no class token in the sequence: pos_embed is (1, M0, D) without a
+    int no_cls_token;                  /* 1: no class token in the sequence: pos_embed is (1, M0, D) without a
                                class row, there is no head, vssm_vim_cls is empty (0: the default) */
-    int n_out;              /* 0..VSSM_VIM_MAX_OUT blocks whose outputs each forward keeps */
+    int n_out;                         /* 0..VSSM_VIM_MAX_OUT blocks whose outputs each forward keeps */
     int out_indices[VSSM_VIM_MAX_OUT]; /* block i's output = its mixer's output, the block's
                                increment to the residual stream (VisionMambaSeg's out_indices
                                features: the `hidden_states` a block returns, neither the
@@ -90,7 +90,7 @@ VSSM_API int vssm_vim_dt_rank(const vssm_vim_config *cfg);
 VSSM_API void vssm_vim_grid(const vssm_vim_config *cfg, int h, int w, int *gh, int *gw);
 /* Multiply-adds of one forward (backbone + head) per image at h x w. */
 VSSM_API double vssm_vim_macs(const vssm_vim_config *cfg, int h, int w);
-VSSM_API int64_t vssm_vim_param_count(const vssm_vim_config *cfg);   /* with the head */
+VSSM_API int64_t vssm_vim_param_count(const vssm_vim_config *cfg); /* with the head */
 
 /* Resamples the position embedding (host memory): pos (gh0*gw0 + 1, D) with the class row
  * at (gh0*gw0)/2 -> out (gh*gw + 1, D) with the class row at (gh*gw)/2, as described at

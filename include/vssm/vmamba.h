@@ -36,16 +36,16 @@ extern "C" {
 #define VSSM_VMAMBA_K 4 /* scan directions */
 
 typedef struct vssm_vmamba_config {
-    char arch[48];           /* "vmamba-tiny", ... or "custom" */
-    char forward_type[16];   /* "v05_noz" (the v2 releases) or "v0" (the first release) */
-    int in_chans;            /* 3 */
-    int dims[VSSM_VMAMBA_STAGES];   /* C*[1,2,4,8] */
+    char arch[48];                /* "vmamba-tiny", ... or "custom" */
+    char forward_type[16];        /* "v05_noz" (the v2 releases) or "v0" (the first release) */
+    int in_chans;                 /* 3 */
+    int dims[VSSM_VMAMBA_STAGES]; /* C*[1,2,4,8] */
     int depths[VSSM_VMAMBA_STAGES];
-    float ssm_ratio;         /* d_inner = (int)(ssm_ratio * dim) */
-    int d_state;             /* N */
-    int dt_rank;             /* R; 0 = auto: ceil(dim/16) per stage */
-    float mlp_ratio;         /* 4.0 */
-    int num_classes;         /* classifier outputs; 0 = no classifier */
+    float ssm_ratio; /* d_inner = (int)(ssm_ratio * dim) */
+    int d_state;     /* N */
+    int dt_rank;     /* R; 0 = auto: ceil(dim/16) per stage */
+    float mlp_ratio; /* 4.0 */
+    int num_classes; /* classifier outputs; 0 = no classifier */
 } vssm_vmamba_config;
 
 /* Named presets (1000 classes): vmamba-tiny (s1l8), vmamba-tiny-s2l5, vmamba-small, vmamba-base,

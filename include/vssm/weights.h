@@ -27,7 +27,7 @@ extern "C" {
 typedef struct vssm_weights vssm_weights;
 
 typedef struct vssm_weights_opts {
-    const char *key;     /* .pth: which sub-dict holds the state dict: "model" (default),
+    const char *key; /* .pth: which sub-dict holds the state dict: "model" (default),
                             "model_ema", "state_dict"; a plain state dict is also accepted */
 } vssm_weights_opts;
 
@@ -60,7 +60,7 @@ VSSM_API vssm_status vssm_safetensors_open(vssm_weights **out, const char *path,
  * are overflow-checked: a tensor or file past 2^53 bytes is VSSM_ERR_INVALID_ARG. */
 typedef struct vssm_st_entry {
     const char *name;
-    vssm_tensor t;       /* host data */
+    vssm_tensor t; /* host data */
 } vssm_st_entry;
 typedef struct vssm_st_meta {
     const char *key, *value;
@@ -74,8 +74,7 @@ VSSM_API vssm_status vssm_safetensors_write_to(vssm_outfile *o, const vssm_st_en
                                                const vssm_st_meta *meta, int n_meta, vssm_err *err);
 
 /* ---- torch .pth reader (weights/pth.c) ---- */
-VSSM_API vssm_status vssm_pth_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts,
-                                   vssm_err *err);
+VSSM_API vssm_status vssm_pth_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts, vssm_err *err);
 
 #ifdef __cplusplus
 }

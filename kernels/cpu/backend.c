@@ -32,8 +32,8 @@ static const vssm_ops cpu_ops = {
     .download = cpu_copy,
     .copy = cpu_copy,
     .sync = cpu_sync,
-    VSSM_CPU_BWD_ENTRIES   /* the backward ops (cpu_bwd.h) */
-    .linear = vssm_cpu_linear,
+    VSSM_CPU_BWD_ENTRIES /* the backward ops (cpu_bwd.h) */
+        .linear = vssm_cpu_linear,
     .linear_pack_numel = vssm_cpu_linear_pack_numel,
     .linear_pack = vssm_cpu_linear_pack,
     .linear_packed = vssm_cpu_linear_packed,
@@ -56,9 +56,10 @@ static const vssm_ops cpu_ops = {
 
 vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
     if (ctx->opts.n_threads <= 0) ctx->opts.n_threads = omp_get_num_procs();
-    if (ctx->opts.n_threads > 1024) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "thread count %d is too large", ctx->opts.n_threads);
+    if (ctx->opts.n_threads > 1024)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "thread count %d is too large", ctx->opts.n_threads);
     /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
     if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
     ctx->ops = &cpu_ops;
-    return vssm_cpu_isa_init(ctx, err);   /* the kernels' instruction set, the cache sizes, desc */
+    return vssm_cpu_isa_init(ctx, err); /* the kernels' instruction set, the cache sizes, desc */
 }

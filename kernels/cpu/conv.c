@@ -14,14 +14,14 @@ size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin) {
  * channels, beats im2col + GEMM (K = 27 is far too short for a GEMM to reach speed, and
  * the column matrix is 9x the input). The weights are transposed to (3, 3, Cin, Cout) on
  * the stack once per call. */
-#define DIRECT_MAX_K 32     /* 9 * Cin */
+#define DIRECT_MAX_K 32 /* 9 * Cin */
 #define DIRECT_MAX_COUT 64
 
 static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
                              const float *b, int Cout, float *y) {
     const int Ho = out_size(H), Wo = out_size(W), K = 9 * Cin;
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT];
-    for (int co = 0; co < Cout; co++)   /* w is laid out for the packed GEMM (ops.h) */
+    for (int co = 0; co < Cout; co++) /* w is laid out for the packed GEMM (ops.h) */
         for (int t = 0; t < K; t++) wt[t * Cout + co] = vssm_cpu_linear_packed_get(w, Cout, K, co, t);
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
     for (int bi = 0; bi < B; bi++)
@@ -50,8 +50,8 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
             }
 }
 
-void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
-                        const float *b, int Cout, float *y, void *ws) {
+void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
+                        int Cout, float *y, void *ws) {
     if (9 * Cin <= DIRECT_MAX_K && Cout <= DIRECT_MAX_COUT) {
         conv3x3s2_direct(ctx, x, B, H, W, Cin, w, b, Cout, y);
         return;
@@ -80,7 +80,7 @@ void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
     vssm_cpu_linear_packed(ctx, col, (int64_t)B * Ho * Wo, 9 * Cin, w, b, Cout, VSSM_ACT_NONE, 0, y);
 }
 
-void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
-                        vssm_act act, float *y) {
+void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
+                        float *y) {
     vssm_cpu_dwconv3x3_bias(ctx, x, C, B, H, W, C, w, NULL, act, y);
 }

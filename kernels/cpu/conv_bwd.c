@@ -44,7 +44,10 @@ void vssm_cpu_dwconv3x3_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, 
     if (act != VSSM_ACT_NONE && !dzb) return;
     const float *dz = dzb ? dzb : dy;
     float *part = dw ? vssm_cpu_bwd_alloc(ctx, "dwconv3x3_bwd", (size_t)B * H * 9 * C) : NULL;
-    if (dw && !part) { free(dzb); return; }
+    if (dw && !part) {
+        free(dzb);
+        return;
+    }
     /* one task per image row h: dx of row h (gathered from output rows h-1..h+1), and the
      * weight gradient of output row h (reading input rows h-1..h+1) into its partial */
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
@@ -56,8 +59,8 @@ void vssm_cpu_dwconv3x3_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, 
                 const size_t o = (((size_t)b * H + h) * W + q) * C;
                 for (int kh = 0; kh < 3; kh++)
                     for (int kw = 0; kw < 3; kw++) {
-                        const int ih = h - 1 + kh, iw = q - 1 + kw;      /* the input this output reads */
-                        const int oh = h + 1 - kh, ow = q + 1 - kw;      /* the output that reads this input */
+                        const int ih = h - 1 + kh, iw = q - 1 + kw; /* the input this output reads */
+                        const int oh = h + 1 - kh, ow = q + 1 - kw; /* the output that reads this input */
                         const float *wk = w + (kh * 3 + kw) * C;
                         if (dx && oh >= 0 && oh < H && ow >= 0 && ow < W) {
                             const float *g = dz + (((size_t)b * H + oh) * W + ow) * C;
@@ -96,13 +99,15 @@ void vssm_cpu_conv3x3s2_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, 
         for (int k = 0; k < 9; k++) {
             const int ih = 2 * oh - 1 + k / 3, iw = 2 * ow - 1 + k % 3;
             float *d = col + (size_t)m * KC + (size_t)k * Cin;
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(d, 0, (size_t)Cin * sizeof(float));
-            else memcpy(d, x + (((size_t)b * H + ih) * W + iw) * Cin, (size_t)Cin * sizeof(float));
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                memset(d, 0, (size_t)Cin * sizeof(float));
+            else
+                memcpy(d, x + (((size_t)b * H + ih) * W + iw) * Cin, (size_t)Cin * sizeof(float));
         }
         if (dcol) memset(dcol + (size_t)m * KC, 0, (size_t)KC * sizeof(float));
     }
     vssm_cpu_linear_bwd(ctx, col, Mo, KC, w, NULL, Cout, VSSM_ACT_NONE, dy, dcol, dw, db);
-    if (dx) {   /* col2im, gathered: input (ih, iw) is tap (kh, kw) of output (oh, ow) when ih = 2 oh - 1 + kh */
+    if (dx) { /* col2im, gathered: input (ih, iw) is tap (kh, kw) of output (oh, ow) when ih = 2 oh - 1 + kh */
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
         for (int b = 0; b < B; b++)
             for (int ih = 0; ih < H; ih++)
@@ -139,7 +144,7 @@ void vssm_cpu_conv1d_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int6
                          float *dbias) {
     const int64_t nt = (L + BWD_RB - 1) / BWD_RB, nblk = B * nt;
     float *dzb = NULL;
-    if (act != VSSM_ACT_NONE) {   /* dz = dy * act'(the forward's sum) */
+    if (act != VSSM_ACT_NONE) { /* dz = dy * act'(the forward's sum) */
         dzb = vssm_cpu_bwd_alloc(ctx, "conv1d_bwd", (size_t)B * L * C);
         if (!dzb) return;
         vssm_cpu_conv1d(ctx, x, ldx, B, L, C, w, bias, K, reverse, VSSM_ACT_NONE, dzb);
@@ -150,7 +155,10 @@ void vssm_cpu_conv1d_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int6
     const float *dz = dzb ? dzb : dy;
     if (dbias) vssm_cpu_bwd_colsum(ctx, dz, (int64_t)B * L, C, C, dbias);
     float *part = dw ? vssm_cpu_bwd_alloc(ctx, "conv1d_bwd", (size_t)nblk * K * C) : NULL;
-    if (dw && !part) { free(dzb); return; }
+    if (dw && !part) {
+        free(dzb);
+        return;
+    }
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
     for (int64_t bk = 0; bk < nblk; bk++) {
         const int b = (int)(bk / nt);
@@ -161,13 +169,13 @@ void vssm_cpu_conv1d_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int6
             for (int k = 0; k < K; k++) {
                 const float *wk = w + (size_t)k * C;
                 const int64_t s = c1_src(t, k, K, reverse), u = c1_dst(t, k, K, reverse);
-                if (pw && s >= 0 && s < L) {   /* output t's tap k read input s */
+                if (pw && s >= 0 && s < L) { /* output t's tap k read input s */
                     const float *g = dz + ((size_t)b * L + t) * C, *xs = x + ((size_t)b * L + s) * ldx;
                     float *p = pw + (size_t)k * C;
 #pragma omp simd
                     for (int c = 0; c < C; c++) p[c] += g[c] * xs[c];
                 }
-                if (dx && u >= 0 && u < L) {   /* input t is read by output u's tap k */
+                if (dx && u >= 0 && u < L) { /* input t is read by output u's tap k */
                     const float *g = dz + ((size_t)b * L + u) * C;
                     float *o = dx + ((size_t)b * L + t) * ldx;
 #pragma omp simd

@@ -23,11 +23,11 @@ VSSM_BACKWARD_OPS(VSSM_CPU_BWD_DECLARE_)
 
 /* d act(t) / dt at t (the pre-activation); NONE: 1 */
 static inline float bwd_act_grad(float t, vssm_act act) {
-    if (act == VSSM_ACT_GELU) {   /* Phi(t) + t phi(t) */
+    if (act == VSSM_ACT_GELU) { /* Phi(t) + t phi(t) */
         const float cdf = 0.5f * (1.0f + vm_erff(t * 0.70710678118654752f));
         return cdf + t * 0.39894228040143268f * vm_expf(-0.5f * t * t);
     }
-    if (act == VSSM_ACT_SILU) {   /* s (1 + t (1 - s)) */
+    if (act == VSSM_ACT_SILU) { /* s (1 + t (1 - s)) */
         const float s = 1.0f / (1.0f + vm_expf(-t));
         return s * (1.0f + t * (1.0f - s));
     }

@@ -17,13 +17,13 @@
 #define VSSM_ISA_CAT2_(a, b) a##_##b
 #define VSSM_ISA_CAT_(a, b) VSSM_ISA_CAT2_(a, b)
 #define VSSM_ISA_FN(name) VSSM_ISA_CAT_(name, VSSM_ISA_SFX)
-#define VSSM_ISA_DECLARE_(sfx)                                                                                  \
-    void vssm_cpu_linear_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, \
-                               int N, vssm_act act, int accumulate, float *y);                                  \
-    void vssm_cpu_linear_packed_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,         \
-                                      const float *b, int N, vssm_act act, int accumulate, float *y);           \
-    void vssm_cpu_ss2d_scan_##sfx(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);                            \
-    void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                       \
+#define VSSM_ISA_DECLARE_(sfx)                                                                                         \
+    void vssm_cpu_linear_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, \
+                               vssm_act act, int accumulate, float *y);                                                \
+    void vssm_cpu_linear_packed_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,                \
+                                      const float *b, int N, vssm_act act, int accumulate, float *y);                  \
+    void vssm_cpu_ss2d_scan_##sfx(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);                                   \
+    void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                              \
     extern const char vssm_cpu_isa_name_##sfx[];
 VSSM_ISA_DECLARE_(base)
 VSSM_ISA_DECLARE_(avx2)
@@ -31,10 +31,10 @@ VSSM_ISA_DECLARE_(avx512)
 
 /* one variant's entry points (isa.c holds the tables) */
 typedef struct vssm_cpu_isa {
-    const char *name;   /* what VSSM_CPU_ISA / vssm_ctx_opts.cpu_isa call it: "avx512", "avx2", "base" */
-    const char *desc;   /* what its unit was compiled for: "AVX-512", "AVX2", "SSE2", ... */
-    void (*linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
-                   vssm_act act, int accumulate, float *y);
+    const char *name; /* what VSSM_CPU_ISA / vssm_ctx_opts.cpu_isa call it: "avx512", "avx2", "base" */
+    const char *desc; /* what its unit was compiled for: "AVX-512", "AVX2", "SSE2", ... */
+    void (*linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,
+                   int accumulate, float *y);
     void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                           vssm_act act, int accumulate, float *y);
     void (*ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
@@ -45,23 +45,23 @@ typedef struct vssm_cpu_isa {
  * reads the cache sizes and sets ctx->cpu_isa, ctx->gemm_kc and the CPU part of ctx->desc */
 vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err);
 
-void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                     int N, vssm_act act, int accumulate, float *y);
+void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
+                     vssm_act act, int accumulate, float *y);
 /* sgemm.c: every product (plain weights are packed per call); batch-invariant, see there */
 size_t vssm_cpu_linear_pack_numel(int N, int K);
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out);
 /* element (n, k) of a weight laid out by vssm_cpu_linear_pack (element-wise readers, off
  * the hot path) */
 float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k);
-void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                            int N, vssm_act act, int accumulate, float *y);
+void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
+                            vssm_act act, int accumulate, float *y);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);
-void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
-                        const float *b, int Cout, float *y, void *ws);
-void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w,
+void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
+                        int Cout, float *y, void *ws);
+void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
+                        float *y);
+void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
                         vssm_act act, float *y);
-void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
-                        const float *b, float eps, vssm_act act, float *y);
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N);
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
 void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);

@@ -12,9 +12,11 @@
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 
-#define ISA_TABLE_(nm, sfx)                                                                               \
-    { nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx,                     \
-      vssm_cpu_ss2d_scan_##sfx, vssm_cpu_scan1d_##sfx }
+#define ISA_TABLE_(nm, sfx)                                                                                         \
+    {                                                                                                               \
+        nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx, vssm_cpu_ss2d_scan_##sfx, \
+            vssm_cpu_scan1d_##sfx                                                                                   \
+    }
 /* best first */
 static const vssm_cpu_isa isa_tables[] = {
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,7 +37,7 @@ static int isa_supported(const vssm_cpu_isa *v) {
                __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (!strcmp(v->name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-    return 1;   /* the baseline: what the whole build requires anyway */
+    return 1; /* the baseline: what the whole build requires anyway */
 }
 
 /* size in bytes of the data (or unified) cache of `level` of CPU 0, from sysfs; 0 when
@@ -59,8 +61,10 @@ static long cache_bytes(int level) {
         if (fgets(buf, sizeof buf, f)) {
             char *e;
             sz = strtol(buf, &e, 10);
-            if (*e == 'K') sz <<= 10;
-            else if (*e == 'M') sz <<= 20;
+            if (*e == 'K')
+                sz <<= 10;
+            else if (*e == 'M')
+                sz <<= 20;
         }
         fclose(f);
         return sz;
@@ -85,9 +89,12 @@ static void cpu_name(char *out, size_t n) {
 }
 
 static void size_str(char *out, size_t n, long bytes) {
-    if (bytes <= 0) snprintf(out, n, "?");
-    else if (bytes >= 1 << 20 && bytes % (1 << 20) == 0) snprintf(out, n, "%ldM", bytes >> 20);
-    else snprintf(out, n, "%ldK", bytes >> 10);
+    if (bytes <= 0)
+        snprintf(out, n, "?");
+    else if (bytes >= 1 << 20 && bytes % (1 << 20) == 0)
+        snprintf(out, n, "%ldM", bytes >> 20);
+    else
+        snprintf(out, n, "%ldK", bytes >> 10);
 }
 
 /* The GEMM's K block: a kc x 32 block of a weight panel (128 B per k) is what a tile's
@@ -110,8 +117,10 @@ vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
         for (int i = 0; i < N_ISA; i++)
             if (!strcmp(want, isa_tables[i].name)) pick = &isa_tables[i];
         if (!pick)
-            return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s '%s': not an instruction set of this build "
-                                "(avx512, avx2 or base)", from, want);
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                                "%s '%s': not an instruction set of this build "
+                                "(avx512, avx2 or base)",
+                                from, want);
         if (!isa_supported(pick))
             return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s '%s': this CPU does not support it", from, want);
     } else {
@@ -134,8 +143,8 @@ void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const floa
                      vssm_act act, int accumulate, float *y) {
     ctx->cpu_isa->linear(ctx, x, M, K, w, b, N, act, accumulate, y);
 }
-void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                            int N, vssm_act act, int accumulate, float *y) {
+void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
+                            vssm_act act, int accumulate, float *y) {
     ctx->cpu_isa->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
 }
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) { ctx->cpu_isa->ss2d_scan(ctx, a, ws); }

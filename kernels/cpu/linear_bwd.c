@@ -14,10 +14,10 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_bwd.h"
 
-#define BWD_MB 4096   /* rows of x per dw product (bounds the transposed copies) */
+#define BWD_MB 4096 /* rows of x per dw product (bounds the transposed copies) */
 
 void vssm_cpu_bwd_fail(vssm_ctx *ctx, const char *fmt, ...) {
-    if (ctx->op_error[0]) return;   /* the first failure is kept until reported */
+    if (ctx->op_error[0]) return; /* the first failure is kept until reported */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(ctx->op_error, sizeof ctx->op_error, fmt, ap);
@@ -102,7 +102,7 @@ void vssm_cpu_linear_bwd(vssm_ctx *ctx, const float *x, int64_t M, int K, const 
     if (M <= 0) return;
     const float *dz = dy;
     float *pre = NULL;
-    if (act != VSSM_ACT_NONE) {   /* dz = dy * act'(x . w^T + b): the forward's sums, recomputed */
+    if (act != VSSM_ACT_NONE) { /* dz = dy * act'(x . w^T + b): the forward's sums, recomputed */
         pre = vssm_cpu_bwd_alloc(ctx, "linear_bwd", (size_t)M * N);
         if (!pre) return;
         vssm_cpu_linear(ctx, x, M, K, w, b, N, VSSM_ACT_NONE, 0, pre);

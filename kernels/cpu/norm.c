@@ -3,8 +3,8 @@
 #include "kernels/cpu/vmath.h"
 #include <math.h>
 
-void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
-                        const float *b, float eps, vssm_act act, float *y) {
+void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
+                        vssm_act act, float *y) {
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
@@ -15,7 +15,7 @@ void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, cons
         float s = 0;
 #pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += r[c] - x0;
-        const float dm = s / (float)C;   /* mean - x0 */
+        const float dm = s / (float)C; /* mean - x0 */
         float v = 0;
 #pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) v += ((r[c] - x0) - dm) * ((r[c] - x0) - dm);

@@ -134,8 +134,8 @@ void vssm_cpu_avgpool_bwd(vssm_ctx *ctx, int B, int64_t L, int C, const float *d
 
 /* Per sample, in double: lse = log sum exp(z), logp = z - lse, loss = -(1 - s) logp[y] -
  * (s / n) sum logp; gradient (softmax - target) / B. The batch mean is summed in order. */
-void vssm_cpu_softmax_xent(vssm_ctx *ctx, const float *logits, int B, int ncls, const int32_t *labels,
-                           float smoothing, float *loss, float *dlogits) {
+void vssm_cpu_softmax_xent(vssm_ctx *ctx, const float *logits, int B, int ncls, const int32_t *labels, float smoothing,
+                           float *loss, float *dlogits) {
     for (int b = 0; b < B; b++)
         if (labels[b] < 0 || labels[b] >= ncls) {
             vssm_cpu_bwd_fail(ctx, "op softmax_xent: label %d of sample %d is outside [0, %d)", (int)labels[b], b,

@@ -31,21 +31,52 @@ size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
 
 /* Walks direction k's token order without a division per step: yields the row-major
  * position of steps t0, t0+1, ... */
-typedef struct { int k, H, W; int64_t L, t; int64_t h, w; } scan_iter;
+typedef struct {
+    int k, H, W;
+    int64_t L, t;
+    int64_t h, w;
+} scan_iter;
 
 static inline void iter_init(scan_iter *it, int k, int H, int W, int64_t t0) {
-    it->k = k; it->H = H; it->W = W; it->L = (int64_t)H * W; it->t = t0;
-    int64_t q = k >= 2 ? it->L - 1 - t0 : t0;   /* index in the forward walk */
-    if (k & 1) { it->w = q / H; it->h = q - it->w * H; }   /* column-major: q = w*H + h */
-    else { it->h = q / W; it->w = q - it->h * W; }
+    it->k = k;
+    it->H = H;
+    it->W = W;
+    it->L = (int64_t)H * W;
+    it->t = t0;
+    int64_t q = k >= 2 ? it->L - 1 - t0 : t0; /* index in the forward walk */
+    if (k & 1) {
+        it->w = q / H;
+        it->h = q - it->w * H;
+    } /* column-major: q = w*H + h */
+    else {
+        it->h = q / W;
+        it->w = q - it->h * W;
+    }
 }
 
 static inline int64_t iter_next(scan_iter *it) {
     int64_t p = it->h * it->W + it->w;
-    if (it->k == 0) { if (++it->w == it->W) { it->w = 0; it->h++; } }
-    else if (it->k == 2) { if (--it->w < 0) { it->w = it->W - 1; it->h--; } }
-    else if (it->k == 1) { if (++it->h == it->H) { it->h = 0; it->w++; } }
-    else { if (--it->h < 0) { it->h = it->H - 1; it->w--; } }
+    if (it->k == 0) {
+        if (++it->w == it->W) {
+            it->w = 0;
+            it->h++;
+        }
+    } else if (it->k == 2) {
+        if (--it->w < 0) {
+            it->w = it->W - 1;
+            it->h--;
+        }
+    } else if (it->k == 1) {
+        if (++it->h == it->H) {
+            it->h = 0;
+            it->w++;
+        }
+    } else {
+        if (--it->h < 0) {
+            it->h = it->H - 1;
+            it->w--;
+        }
+    }
     return p;
 }
 
@@ -54,14 +85,17 @@ static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k,
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
     const int C2 = R + 2 * N, KC2 = VSSM_SCAN_K * C2;
-    const float *dtw = a->dt_w + (size_t)k * R * D + c0;    /* (R, D) */
-    const float *Ak = a->A + (size_t)k * N * D + c0;          /* (N, D) */
+    const float *dtw = a->dt_w + (size_t)k * R * D + c0; /* (R, D) */
+    const float *Ak = a->A + (size_t)k * N * D + c0;     /* (N, D) */
     const float *u = a->u + (size_t)b * L * D + c0;
     float *y = a->y + (size_t)b * L * D + c0;
     const float *xd0 = xdbl + (size_t)b * L * KC2 + (size_t)k * C2;
 
     vf h[NMAX], A[NMAX];
-    for (int n = 0; n < N; n++) { h[n] = (vf){0}; A[n] = load_v(Ak + (size_t)n * D, cw); }
+    for (int n = 0; n < N; n++) {
+        h[n] = (vf){0};
+        A[n] = load_v(Ak + (size_t)n * D, cw);
+    }
     const vf bias = load_v(a->dt_b + (size_t)k * D + c0, cw), dsk = load_v(a->Ds + (size_t)k * D + c0, cw);
 
     scan_iter it;
@@ -113,8 +147,10 @@ static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k,
             float *yp = y + pos[i] * D;
             if (cw == CB) {
                 vfu *yv = (vfu *)yp;
-                if (first) *yv = acc[i];
-                else *yv += acc[i];
+                if (first)
+                    *yv = acc[i];
+                else
+                    *yv += acc[i];
             } else {
                 for (int j = 0; j < cw; j++) yp[j] = first ? acc[i][j] : yp[j] + acc[i][j];
             }

@@ -28,7 +28,10 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
     float *y = a->y + (size_t)b * L * D + c0;
 
     vf h[NMAX], A[NMAX];
-    for (int n = 0; n < N; n++) { h[n] = (vf){0}; A[n] = load_v(a->A + (size_t)n * D + c0, cw); }
+    for (int n = 0; n < N; n++) {
+        h[n] = (vf){0};
+        A[n] = load_v(a->A + (size_t)n * D + c0, cw);
+    }
     const vf bias = load_v(a->dt_b + c0, cw), dsk = load_v(a->Ds + c0, cw);
 
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
@@ -79,8 +82,10 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
             float *yp = y + pos[i] * D;
             if (cw == CB) {
                 vfu *yv = (vfu *)yp;
-                if (a->accumulate) *yv += o;
-                else *yv = o;
+                if (a->accumulate)
+                    *yv += o;
+                else
+                    *yv = o;
             } else {
                 for (int j = 0; j < cw; j++) yp[j] = a->accumulate ? yp[j] + o[j] : o[j];
             }

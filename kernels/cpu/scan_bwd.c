@@ -22,18 +22,18 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_bwd.h"
 
-#define SB_CH 64   /* steps between checkpoints */
-#define SB_CB 16   /* channels per task */
+#define SB_CH 64 /* steps between checkpoints */
+#define SB_CB 16 /* channels per task */
 
 typedef struct {
     int64_t L;
-    int D, R, N, K;                       /* K walks, the token order of walk k at order[k*L ..] */
+    int D, R, N, K; /* K walks, the token order of walk k at order[k*L ..] */
     const int64_t *order;
-    const float *u, *xd, *z, *dy;         /* one image: u, dy (L, D); xd (L, ldx), walk k's at column k(R+2N); */
-                                          /* z (L, ldz) */
+    const float *u, *xd, *z, *dy; /* one image: u, dy (L, D); xd (L, ldx), walk k's at column k(R+2N); */
+                                  /* z (L, ldz) */
     int64_t ldx, ldz;
-    const float *dtw, *dtb, *A, *Ds;      /* walk k's at + k R D, k D, k N D, k D */
-    float *du, *dz;                       /* one image, accumulated; dz may be NULL */
+    const float *dtw, *dtb, *A, *Ds; /* walk k's at + k R D, k D, k N D, k D */
+    float *du, *dz;                  /* one image, accumulated; dz may be NULL */
 } sb_args;
 
 static inline float softplus_grad(float x) { return x > 20.0f ? 1.0f : 1.0f / (1.0f + vm_expf(-x)); }
@@ -52,10 +52,10 @@ static void sb_channel(const sb_args *s, int k, int c, float *ckpt, float *hs, f
     const int64_t L = s->L, *ord = s->order + (size_t)k * L;
     const float *A = s->A + (size_t)k * N * D + c, *dtw = s->dtw + (size_t)k * R * D + c;
     const float Dk = s->Ds[(size_t)k * D + c];
-    float *pw = pacc + (size_t)k * (R + N + 2) * D + c;   /* rows: ddt_w (R), dA (N), ddt_b, dDs */
+    float *pw = pacc + (size_t)k * (R + N + 2) * D + c; /* rows: ddt_w (R), dA (N), ddt_b, dDs */
     float h[VSSM_SCAN_MAX_STATE], dh[VSSM_SCAN_MAX_STATE], dl[SB_CH], dtv[SB_CH];
     for (int n = 0; n < N; n++) h[n] = 0, dh[n] = 0;
-    for (int64_t t = 0; t < L; t++) {   /* forward: checkpoints */
+    for (int64_t t = 0; t < L; t++) { /* forward: checkpoints */
         if (t % SB_CH == 0) memcpy(ckpt + (t / SB_CH) * N, h, (size_t)N * sizeof(float));
         const int64_t p = ord[t];
         const float *x = s->xd + p * s->ldx + (size_t)k * C2;
@@ -65,7 +65,7 @@ static void sb_channel(const sb_args *s, int k, int c, float *ckpt, float *hs, f
     for (int64_t t0 = (L - 1) / SB_CH * SB_CH; t0 >= 0; t0 -= SB_CH) {
         const int T = L - t0 < SB_CH ? (int)(L - t0) : SB_CH;
         memcpy(hs, ckpt + (t0 / SB_CH) * N, (size_t)N * sizeof(float));
-        for (int i = 0; i < T; i++) {   /* the chunk's states hs[i + 1] = h_(t0 + i) */
+        for (int i = 0; i < T; i++) { /* the chunk's states hs[i + 1] = h_(t0 + i) */
             const int64_t p = ord[t0 + i];
             const float *x = s->xd + p * s->ldx + (size_t)k * C2;
             dtv[i] = sb_dt(s, k, c, x);
@@ -80,7 +80,7 @@ static void sb_channel(const sb_args *s, int k, int c, float *ckpt, float *hs, f
             float *dx = dxd + p * s->ldx + (size_t)k * C2;
             const float uu = s->u[p * D + c], d = dl[i], *hp = hs + i * N, *hc = hs + (i + 1) * N;
             float g = s->dy[p * D + c];
-            if (s->z) {   /* out = y SiLU(z): dz = dy y SiLU'(z), dy_y = dy SiLU(z) */
+            if (s->z) { /* out = y SiLU(z): dz = dy y SiLU'(z), dy_y = dy SiLU(z) */
                 const float zz = s->z[p * s->ldz + c], sg = 1.0f / (1.0f + vm_expf(-zz));
                 float y = Dk * uu;
                 for (int n = 0; n < N; n++) y += x[R + N + n] * hc[n];
@@ -88,23 +88,23 @@ static void sb_channel(const sb_args *s, int k, int c, float *ckpt, float *hs, f
                 g *= zz * sg;
             }
             float ddl = 0, duu = g * Dk;
-            pw[(size_t)(R + N + 1) * D] += g * uu;                        /* dDs */
+            pw[(size_t)(R + N + 1) * D] += g * uu; /* dDs */
             for (int n = 0; n < N; n++) {
                 const float An = A[(size_t)n * D], a = vm_expf_neg(d * An);
-                const float dhn = dh[n] + g * x[R + N + n];               /* dh_t: carried + from y_t */
-                dx[R + N + n] += g * hc[n];                               /* dC */
-                dx[R + n] += dhn * d * uu;                                /* dB */
+                const float dhn = dh[n] + g * x[R + N + n]; /* dh_t: carried + from y_t */
+                dx[R + N + n] += g * hc[n];                 /* dC */
+                dx[R + n] += dhn * d * uu;                  /* dB */
                 ddl += dhn * (a * An * hp[n] + x[R + n] * uu);
-                pw[(size_t)(R + n) * D] += dhn * a * d * hp[n] * An;      /* dA_logs = dA * A */
+                pw[(size_t)(R + n) * D] += dhn * a * d * hp[n] * An; /* dA_logs = dA * A */
                 duu += dhn * d * x[R + n];
                 dh[n] = dhn * a;
             }
             s->du[p * D + c] += duu;
             const float ddt = ddl * softplus_grad(dtv[i]);
-            pw[(size_t)(R + N) * D] += ddt;                               /* ddt_b */
+            pw[(size_t)(R + N) * D] += ddt; /* ddt_b */
             for (int r = 0; r < R; r++) {
-                pw[(size_t)r * D] += ddt * x[r];                          /* ddt_w */
-                dx[r] += ddt * dtw[(size_t)r * D];                        /* d dt_r */
+                pw[(size_t)r * D] += ddt * x[r];   /* ddt_w */
+                dx[r] += ddt * dtw[(size_t)r * D]; /* d dt_r */
             }
         }
     }
@@ -154,15 +154,34 @@ void vssm_cpu_scan1d_bwd(vssm_ctx *ctx, const vssm_scan1d_args *a, const float *
     int64_t *order = malloc((size_t)L * sizeof(int64_t));
     const size_t nspare = (g->dxdbl ? 0 : (size_t)L * C2) + (g->du ? 0 : (size_t)L * D);
     float *part = vssm_cpu_bwd_alloc(ctx, "scan1d_bwd", (size_t)nblk * L * C2 + (size_t)(R + N + 2) * D + nspare);
-    if (!order || !part) { free(order); free(part); return; }
+    if (!order || !part) {
+        free(order);
+        free(part);
+        return;
+    }
     float *pacc = part + (size_t)nblk * L * C2, *spare = pacc + (size_t)(R + N + 2) * D;
     memset(pacc, 0, (size_t)(R + N + 2) * D * sizeof(float));
     for (int64_t t = 0; t < L; t++) order[t] = a->reverse ? L - 1 - t : t;
     for (int b = 0; b < a->B; b++) {
         float *du = g->du ? g->du + (size_t)b * L * D : spare + (g->dxdbl ? 0 : (size_t)L * C2);
-        sb_args s = {L, D, R, N, 1, order, a->u + (size_t)b * L * D, a->xdbl + (size_t)b * L * C2,
-                     a->z ? a->z + (size_t)b * L * a->ldz : NULL, dy + (size_t)b * L * D, C2, a->ldz,
-                     a->dt_w, a->dt_b, a->A, a->Ds, du, a->z && g->dz ? g->dz + (size_t)b * L * a->ldz : NULL};
+        sb_args s = {L,
+                     D,
+                     R,
+                     N,
+                     1,
+                     order,
+                     a->u + (size_t)b * L * D,
+                     a->xdbl + (size_t)b * L * C2,
+                     a->z ? a->z + (size_t)b * L * a->ldz : NULL,
+                     dy + (size_t)b * L * D,
+                     C2,
+                     a->ldz,
+                     a->dt_w,
+                     a->dt_b,
+                     a->A,
+                     a->Ds,
+                     du,
+                     a->z && g->dz ? g->dz + (size_t)b * L * a->ldz : NULL};
         sb_image(ctx, &s, part, g->dxdbl ? g->dxdbl + (size_t)b * L * C2 : spare, pacc);
     }
     sb_params(pacc, 1, R, N, D, g->ddt_w, g->dA_logs, g->ddt_b, g->dDs);
@@ -177,20 +196,39 @@ void vssm_cpu_ss2d_scan_bwd(vssm_ctx *ctx, const vssm_scan_args *a, const float 
     const size_t nx = (size_t)BL * KC2, npart = (size_t)nblk * L * KC2, npacc = (size_t)K * (R + N + 2) * D;
     int64_t *order = malloc((size_t)K * L * sizeof(int64_t));
     float *xdbl = vssm_cpu_bwd_alloc(ctx, "ss2d_scan_bwd", 2 * nx + npart + npacc + (g->du ? 0 : (size_t)L * D));
-    if (!order || !xdbl) { free(order); free(xdbl); return; }
+    if (!order || !xdbl) {
+        free(order);
+        free(xdbl);
+        return;
+    }
     float *dxdbl = xdbl + nx, *part = dxdbl + nx, *pacc = part + npart, *spare = pacc + npacc;
     memset(dxdbl, 0, nx * sizeof(float));
     memset(pacc, 0, npacc * sizeof(float));
-    for (int k = 0; k < K; k++)   /* k0 row-major, k1 column-major, k2, k3 their reverses (scan.c) */
+    for (int k = 0; k < K; k++) /* k0 row-major, k1 column-major, k2, k3 their reverses (scan.c) */
         for (int64_t t = 0; t < L; t++) {
             const int64_t q = k >= 2 ? L - 1 - t : t;
             order[(size_t)k * L + t] = k & 1 ? (q % H) * W + q / H : q;
         }
-    vssm_cpu_linear(ctx, a->u, BL, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);   /* the forward's x_proj */
+    vssm_cpu_linear(ctx, a->u, BL, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl); /* the forward's x_proj */
     for (int b = 0; b < B; b++) {
-        sb_args s = {L, D, R, N, K, order, a->u + (size_t)b * L * D, xdbl + (size_t)b * L * KC2, NULL,
-                     dy + (size_t)b * L * D, KC2, 0, a->dt_w, a->dt_b, a->A, a->Ds,
-                     g->du ? g->du + (size_t)b * L * D : spare, NULL};
+        sb_args s = {L,
+                     D,
+                     R,
+                     N,
+                     K,
+                     order,
+                     a->u + (size_t)b * L * D,
+                     xdbl + (size_t)b * L * KC2,
+                     NULL,
+                     dy + (size_t)b * L * D,
+                     KC2,
+                     0,
+                     a->dt_w,
+                     a->dt_b,
+                     a->A,
+                     a->Ds,
+                     g->du ? g->du + (size_t)b * L * D : spare,
+                     NULL};
         sb_image(ctx, &s, part, dxdbl + (size_t)b * L * KC2, pacc);
     }
     sb_params(pacc, K, R, N, D, g->ddt_w, g->dA_logs, g->ddt_b, g->dDs);

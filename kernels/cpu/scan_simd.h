@@ -5,8 +5,9 @@
 
 #include <stdint.h>
 
-#define CB 16   /* channels per task: one AVX-512 vector of floats */
-#define TC 32   /* tokens per chunk: the transcendental work of a chunk is independent
+#define CB 16 /* channels per task: one AVX-512 vector of floats */
+#define TC \
+    32 /* tokens per chunk: the transcendental work of a chunk is independent
                  * across tokens (throughput-bound); only the short FMA recurrence is serial */
 
 /* CB floats as one value (GCC vector extension): a zmm register with AVX-512, two ymm
@@ -15,7 +16,7 @@
 typedef float vf __attribute__((vector_size(CB * sizeof(float)), aligned(64), may_alias));
 typedef float vfu __attribute__((vector_size(CB * sizeof(float)), aligned(4), may_alias));
 
-static inline vf load_part(const float *p, int cw) {   /* first cw lanes, rest 0 */
+static inline vf load_part(const float *p, int cw) { /* first cw lanes, rest 0 */
     vf v = {0};
     for (int j = 0; j < cw; j++) v[j] = p[j];
     return v;
@@ -26,8 +27,8 @@ static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (cons
  * (T x R) . (R x CB) product in registers, four tokens at a time so each dt_w row is
  * loaded once per four tokens and four independent FMA chains hide the FMA latency
  * (R = 48 at VMamba-T's stage 4). */
-static inline void scan_dt_chunk(const float *const *xr, int T, const float *dtw, int64_t ldw, int R, vf bias,
-                                 int cw, vf *dt) {
+static inline void scan_dt_chunk(const float *const *xr, int T, const float *dtw, int64_t ldw, int R, vf bias, int cw,
+                                 vf *dt) {
     int i = 0;
     if (cw == CB)
         for (; i + 4 <= T; i += 4) {
@@ -40,7 +41,10 @@ static inline void scan_dt_chunk(const float *const *xr, int T, const float *dtw
                 s2 += x2[r] * wr;
                 s3 += x3[r] * wr;
             }
-            dt[i] = s0; dt[i + 1] = s1; dt[i + 2] = s2; dt[i + 3] = s3;
+            dt[i] = s0;
+            dt[i + 1] = s1;
+            dt[i + 2] = s2;
+            dt[i + 3] = s3;
         }
     for (; i < T; i++) {
         vf s0 = bias;

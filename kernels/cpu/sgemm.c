@@ -61,8 +61,8 @@
 #define MR 6
 #define ISA_DESC "SSE2"
 #endif
-#define NR (2 * VW)   /* the micro-kernel's columns */
-#define PNR 32        /* a packed panel's columns (every instruction set) */
+#define NR (2 * VW) /* the micro-kernel's columns */
+#define PNR 32      /* a packed panel's columns (every instruction set) */
 
 #ifdef VSSM_ISA_BASE
 const char VSSM_ISA_FN(vssm_cpu_isa_name)[] = "baseline " ISA_DESC;
@@ -70,10 +70,8 @@ const char VSSM_ISA_FN(vssm_cpu_isa_name)[] = "baseline " ISA_DESC;
 const char VSSM_ISA_FN(vssm_cpu_isa_name)[] = ISA_DESC;
 #endif
 
-#ifdef VSSM_ISA_BASE   /* the layout: once, for all variants */
-size_t vssm_cpu_linear_pack_numel(int N, int K) {
-    return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)K;
-}
+#ifdef VSSM_ISA_BASE /* the layout: once, for all variants */
+size_t vssm_cpu_linear_pack_numel(int N, int K) { return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)K; }
 
 void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
     const int np = (N + PNR - 1) / PNR;
@@ -122,7 +120,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
             c1[i] = *(const vfu *)(t + VW);
         }
     }
-#pragma GCC unroll 2   /* two k per iteration: ~5% on VMamba-T's products (README.md) */
+#pragma GCC unroll 2 /* two k per iteration: ~5% on VMamba-T's products (README.md) */
     for (int k = 0; k < kc; k++) {
         const vf b0 = *(const vfu *)(p + (size_t)k * PNR), b1 = *(const vfu *)(p + (size_t)k * PNR + VW);
 #pragma GCC unroll 14
@@ -147,23 +145,31 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
 }
 
 /* rows of a tile: MR at a time, then the smaller fully unrolled variants; nc <= NR */
-static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy,
-                         int load, int nc) {
+static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
+                         int nc) {
     int r = 0;
     for (; rows - r >= MR; r += MR) kernel(MR, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
 #if MR > 7
-    if (rows - r >= 7) { kernel(7, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 7; }
+    if (rows - r >= 7) {
+        kernel(7, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+        r += 7;
+    }
 #endif
-    if (rows - r >= 4) { kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 4; }
-    if (rows - r >= 2) { kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc); r += 2; }
+    if (rows - r >= 4) {
+        kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+        r += 4;
+    }
+    if (rows - r >= 2) {
+        kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+        r += 2;
+    }
     if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
 }
 
 /* a tile of one panel (nc <= PNR columns): its NR-column parts one after the other */
 static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
                       int nc) {
-    for (int j = 0; j < nc; j += NR)
-        tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR);
+    for (int j = 0; j < nc; j += NR) tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR);
 }
 
 /* bias + activation on a finished tile (rows x nc, row stride ldy) */
@@ -199,7 +205,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     const int epi = b || act != VSSM_ACT_NONE;
     const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
     const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256;
-    const int ldp = KC + 16;   /* padded: rows of the copy fall in different L1 sets */
+    const int ldp = KC + 16; /* padded: rows of the copy fall in different L1 sets */
     /* the copies' buffer: made once per context, at its first large product (a context is
      * used by one thread at a time), not per call: these products run every forward */
     float *xbuf = NULL;
@@ -257,7 +263,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
         float *yt = y + m0 * N + n0;
         const float *pq = wp + (size_t)q * K * PNR;
         int k0 = 0;
-        do {   /* at least once, so K = 0 still writes the tile */
+        do { /* at least once, so K = 0 still writes the tile */
             const int kc = K - k0 < KC ? K - k0 : KC;
             tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc);
             k0 += kc;
@@ -283,8 +289,8 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
 #define MADD(a, b, c) ((a) * (b) + (c))
 #endif
 
-static void direct_rows(const float *x, int64_t M, int K, const float *w, const float *b, int n0, int n1,
-                        vssm_act act, int accumulate, float *y, int N) {
+static void direct_rows(const float *x, int64_t M, int K, const float *w, const float *b, int n0, int n1, vssm_act act,
+                        int accumulate, float *y, int N) {
     for (int64_t i = 0; i < M; i++) {
         const float *xi = x + i * K;
         float *yi = y + i * N;
@@ -304,8 +310,10 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
             for (int j = 0; j < c; j++) {
                 float v = acc[j];
                 if (b) v += b[n + j];
-                if (act == VSSM_ACT_GELU) v = vm_geluf(v);
-                else if (act == VSSM_ACT_SILU) v = vm_siluf(v);
+                if (act == VSSM_ACT_GELU)
+                    v = vm_geluf(v);
+                else if (act == VSSM_ACT_SILU)
+                    v = vm_siluf(v);
                 yi[n + j] = v;
             }
         }

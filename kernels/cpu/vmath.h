@@ -10,14 +10,22 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float vm_bits_to_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
-static inline int32_t vm_float_to_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
+static inline float vm_bits_to_float(int32_t i) {
+    float f;
+    memcpy(&f, &i, 4);
+    return f;
+}
+static inline int32_t vm_float_to_bits(float f) {
+    int32_t i;
+    memcpy(&i, &f, 4);
+    return i;
+}
 
 /* e^xc for xc in [-87.34, 88.38]: xc = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for
  * e^r, scaled by 2^n (n >= -126: the scale is a normal float). */
 static inline float vm_exp_core(float xc) {
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;   /* round to nearest */
-    float r = xc - n * 0.693145751953125f;       /* ln2 split in two for an exact product */
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = xc - n * 0.693145751953125f;                             /* ln2 split in two for an exact product */
     r = r - n * 1.428606765330187e-06f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -67,7 +75,7 @@ static inline float vm_log_reduced(float f, float fe) {
 static inline float vm_logf(float x) {
     int32_t ix = vm_float_to_bits(x);
     int32_t e = ((ix >> 23) & 0xff) - 127;
-    float m = vm_bits_to_float((ix & 0x007fffff) | 0x3f800000);   /* [1, 2) */
+    float m = vm_bits_to_float((ix & 0x007fffff) | 0x3f800000); /* [1, 2) */
     int big = m > 1.41421356f;
     m = big ? m * 0.5f : m;
     float fe = (float)(e + big);
@@ -88,8 +96,8 @@ static inline float vm_log1pf(float x) {
  * reduction to [sqrt(1/2), sqrt 2) needs no exponent extraction, and f is formed from
  * e directly (exactly), not from the rounded u - 1. */
 static inline float vm_log1p_unit(float e) {
-    int big = e > 0.41421356f;                     /* 1 + e > sqrt 2: halve */
-    float f = big ? (e - 1.0f) * 0.5f : e;         /* (1 + e)/2 - 1 */
+    int big = e > 0.41421356f;             /* 1 + e > sqrt 2: halve */
+    float f = big ? (e - 1.0f) * 0.5f : e; /* (1 + e)/2 - 1 */
     float fe = big ? 1.0f : 0.0f;
     return vm_log_reduced(f, fe);
 }

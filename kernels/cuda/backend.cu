@@ -46,7 +46,7 @@ static void *cu_alloc(vssm_ctx *ctx, size_t bytes) {
     cuda_state *s = enter(ctx);
     void *p = NULL;
     if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
-        (void)cudaGetLastError();   /* out of memory is the caller's to handle (NULL), not a sticky error */
+        (void)cudaGetLastError(); /* out of memory is the caller's to handle (NULL), not a sticky error */
         return NULL;
     }
     (void)s;
@@ -89,7 +89,7 @@ static int cu_sync(vssm_ctx *ctx) {
 /* ======================================================================= activations */
 
 __device__ __forceinline__ float act_apply(float v, int act) {
-    if (act == VSSM_ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));   /* exact erf form */
+    if (act == VSSM_ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); /* exact erf form */
     if (act == VSSM_ACT_SILU) return v / (1.0f + expf(-v));
     return v;
 }
@@ -114,13 +114,13 @@ static void bias_act(cuda_state *s, float *y, int64_t M, int N, const float *b, 
 
 /* cuBLAS is column-major: a row-major (M, N) y is a column-major (N, M) y^T, and
  * y^T = w x^T with w (N, K) row-major = (K, N) column-major, transposed. */
-void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                      int N, vssm_act act, int accumulate, float *y) {
+void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
+                      vssm_act act, int accumulate, float *y) {
     cuda_state *s = enter(ctx);
     if (M <= 0 || N <= 0) return;
     const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     const int64_t wide = K > N ? K : N;
-    const int64_t step = INT_MAX / (wide > 0 ? wide : 1);   /* rows per call: int sizes and offsets */
+    const int64_t step = INT_MAX / (wide > 0 ? wide : 1); /* rows per call: int sizes and offsets */
     for (int64_t m0 = 0; m0 < M; m0 += step) {
         const int mm = (int)(M - m0 < step ? M - m0 : step);
         CUBLAS_CHECK(s, cublasSgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, mm, K, &one, w, K, x + m0 * K, K, &beta,
@@ -188,7 +188,10 @@ static cuda_conv_plan *conv_plan(vssm_ctx *ctx, cuda_state *s, int B, int H, int
     int slot = -1;
     for (int i = 0; i < CUDA_CONV_PLANS && slot < 0; i++)
         if (!s->plans[i].used) slot = i;
-    if (slot < 0) { slot = s->plan_next; s->plan_next = (s->plan_next + 1) % CUDA_CONV_PLANS; }
+    if (slot < 0) {
+        slot = s->plan_next;
+        s->plan_next = (s->plan_next + 1) % CUDA_CONV_PLANS;
+    }
     cuda_conv_plan *p = &s->plans[slot];
     plan_destroy(p);
 
@@ -196,21 +199,33 @@ static cuda_conv_plan *conv_plan(vssm_ctx *ctx, cuda_state *s, int B, int H, int
     const cudnnMathType_t math = tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
     int made = 0;
     cudnnStatus_t st = cudnnCreateTensorDescriptor(&p->xd);
-    if (st == CUDNN_STATUS_SUCCESS) { made |= 1; st = cudnnCreateTensorDescriptor(&p->yd); }
-    if (st == CUDNN_STATUS_SUCCESS) { made |= 2; st = cudnnCreateFilterDescriptor(&p->wd); }
-    if (st == CUDNN_STATUS_SUCCESS) { made |= 4; st = cudnnCreateConvolutionDescriptor(&p->cd); }
+    if (st == CUDNN_STATUS_SUCCESS) {
+        made |= 1;
+        st = cudnnCreateTensorDescriptor(&p->yd);
+    }
+    if (st == CUDNN_STATUS_SUCCESS) {
+        made |= 2;
+        st = cudnnCreateFilterDescriptor(&p->wd);
+    }
+    if (st == CUDNN_STATUS_SUCCESS) {
+        made |= 4;
+        st = cudnnCreateConvolutionDescriptor(&p->cd);
+    }
     if (st == CUDNN_STATUS_SUCCESS) made |= 8;
-    if (st == CUDNN_STATUS_SUCCESS) st = cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, Cin, H, W);
-    if (st == CUDNN_STATUS_SUCCESS) st = cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, Cout, Ho, Wo);
-    if (st == CUDNN_STATUS_SUCCESS) st = cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, Cout, Cin, 3, 3);
+    if (st == CUDNN_STATUS_SUCCESS)
+        st = cudnnSetTensor4dDescriptor(p->xd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, Cin, H, W);
+    if (st == CUDNN_STATUS_SUCCESS)
+        st = cudnnSetTensor4dDescriptor(p->yd, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, B, Cout, Ho, Wo);
+    if (st == CUDNN_STATUS_SUCCESS)
+        st = cudnnSetFilter4dDescriptor(p->wd, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NHWC, Cout, Cin, 3, 3);
     if (st == CUDNN_STATUS_SUCCESS)
         st = cudnnSetConvolution2dDescriptor(p->cd, 1, 1, 2, 2, 1, 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT);
     if (st == CUDNN_STATUS_SUCCESS) st = cudnnSetConvolutionMathType(p->cd, math);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int got = 0;
     if (st == CUDNN_STATUS_SUCCESS)
-        st = cudnnGetConvolutionForwardAlgorithm_v7(s->dnn, p->xd, p->wd, p->cd, p->yd, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                    &got, perf);
+        st = cudnnGetConvolutionForwardAlgorithm_v7(s->dnn, p->xd, p->wd, p->cd, p->yd,
+                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf);
     const size_t cap = cu_conv_workspace(B, H, W, Cin);
     /* without TF32: an FMA-math algorithm, else one cuDNN reports as default math (the
      * descriptor stays FMA_MATH, which forbids tensor-core TF32 either way) */
@@ -226,7 +241,7 @@ static cuda_conv_plan *conv_plan(vssm_ctx *ctx, cuda_state *s, int B, int H, int
             p->algo = perf[pick].algo;
             if (tf32) st = cudnnSetConvolutionMathType(p->cd, perf[pick].mathType);
         } else {
-            p->algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;   /* no workspace, FMA math */
+            p->algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM; /* no workspace, FMA math */
         }
     }
     if (st == CUDNN_STATUS_SUCCESS)
@@ -240,7 +255,12 @@ static cuda_conv_plan *conv_plan(vssm_ctx *ctx, cuda_state *s, int B, int H, int
         memset(p, 0, sizeof *p);
         return NULL;
     }
-    p->B = B; p->H = H; p->W = W; p->Cin = Cin; p->Cout = Cout; p->used = 1;
+    p->B = B;
+    p->H = H;
+    p->W = W;
+    p->Cin = Cin;
+    p->Cout = Cout;
+    p->used = 1;
     return p;
 }
 #endif
@@ -255,8 +275,8 @@ static void cu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int
     cuda_conv_plan *p = s->dnn ? conv_plan(ctx, s, B, H, W, Cin, Cout) : NULL;
     if (p && !p->direct) {
         const float one = 1.0f, zero = 0.0f;
-        if (cudnnConvolutionForward(s->dnn, &one, p->xd, x, p->wd, w, p->cd, p->algo, ws, p->ws_bytes, &zero, p->yd, y) ==
-            CUDNN_STATUS_SUCCESS) {
+        if (cudnnConvolutionForward(s->dnn, &one, p->xd, x, p->wd, w, p->cd, p->algo, ws, p->ws_bytes, &zero, p->yd,
+                                    y) == CUDNN_STATUS_SUCCESS) {
             bias_act(s, y, M, Cout, b, VSSM_ACT_NONE);
             return;
         }
@@ -295,13 +315,13 @@ __global__ void k_layernorm(const float *x, int64_t rows, int C, const float *__
                             const float *__restrict__ b, float eps, int act, float *y) {
     const int lane = threadIdx.x & 31;
     const int64_t row = (int64_t)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
-    if (row >= rows) return;   /* whole warps leave together */
+    if (row >= rows) return; /* whole warps leave together */
     const float *r = x + row * C;
     float *o = y + row * C;
     const float x0 = r[0];
     float s = 0.0f;
     for (int c = lane; c < C; c += 32) s += r[c] - x0;
-    const float dm = warp_sum(s) / (float)C;   /* mean - x0 */
+    const float dm = warp_sum(s) / (float)C; /* mean - x0 */
     float v = 0.0f;
     for (int c = lane; c < C; c += 32) {
         const float d = (r[c] - x0) - dm;
@@ -353,7 +373,7 @@ static void state_destroy(cuda_state *s) {
     free(s);
 }
 
-typedef struct cuda_backend {   /* what ctx->impl points at: the state, then its op table */
+typedef struct cuda_backend { /* what ctx->impl points at: the state, then its op table */
     cuda_state st;
     vssm_ops ops;
 } cuda_backend;
@@ -375,12 +395,12 @@ static void fill_ops(vssm_ops *o) {
     o->scan_workspace = vssm_cuda_scan_workspace;
     o->ss2d_scan = vssm_cuda_ss2d_scan;
     o->avgpool = cu_avgpool;
-    o->rmsnorm = vssm_cuda_rmsnorm;   /* scan1d.cu: the Vision Mamba ops */
+    o->rmsnorm = vssm_cuda_rmsnorm; /* scan1d.cu: the Vision Mamba ops */
     o->conv1d = vssm_cuda_conv1d;
     o->scan1d = vssm_cuda_scan1d;
     o->patchify = vssm_cuda_patchify;
     o->rows_add = vssm_cuda_rows_add;
-    o->dwconv3x3_bias = vssm_cuda_dwconv3x3_bias;   /* v0_ops.cu: the first VMamba release's ops */
+    o->dwconv3x3_bias = vssm_cuda_dwconv3x3_bias; /* v0_ops.cu: the first VMamba release's ops */
     o->mul_silu = vssm_cuda_mul_silu;
     o->patch_merge = vssm_cuda_patch_merge;
 }
@@ -413,13 +433,18 @@ vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err) {
     s->sm_count = prop.multiProcessorCount > 0 ? prop.multiProcessorCount : 1;
     const char *what = NULL, *why = NULL;
     if ((e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking)) != cudaSuccess) {
-        s->stream = NULL; what = "cudaStreamCreate"; why = cudaGetErrorString(e);
+        s->stream = NULL;
+        what = "cudaStreamCreate";
+        why = cudaGetErrorString(e);
     }
     cublasStatus_t bs = CUBLAS_STATUS_SUCCESS;
-    if (!what && (bs = cublasCreate(&s->blas)) != CUBLAS_STATUS_SUCCESS) { s->blas = NULL; what = "cublasCreate"; }
+    if (!what && (bs = cublasCreate(&s->blas)) != CUBLAS_STATUS_SUCCESS) {
+        s->blas = NULL;
+        what = "cublasCreate";
+    }
     if (!what && (bs = cublasSetStream(s->blas, s->stream)) != CUBLAS_STATUS_SUCCESS) what = "cublasSetStream";
-    if (!what && (bs = cublasSetMathMode(s->blas, ctx->opts.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
-                     CUBLAS_STATUS_SUCCESS)
+    if (!what && (bs = cublasSetMathMode(s->blas, ctx->opts.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                       : CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
         what = "cublasSetMathMode";
     if (what && !why) why = cublasGetStatusString(bs);
     const char *conv = "direct conv";
@@ -427,23 +452,28 @@ vssm_status vssm_cuda_backend_init(vssm_ctx *ctx, vssm_err *err) {
     /* cuDNN is an accelerator, not a requirement: if it cannot start (e.g. its engine
      * libraries are missing at run time) the direct kernel does the convolutions. */
     if (!what) {
-        if (cudnnCreate(&s->dnn) != CUDNN_STATUS_SUCCESS) s->dnn = NULL;
-        else if (cudnnSetStream(s->dnn, s->stream) != CUDNN_STATUS_SUCCESS) { cudnnDestroy(s->dnn); s->dnn = NULL; }
+        if (cudnnCreate(&s->dnn) != CUDNN_STATUS_SUCCESS)
+            s->dnn = NULL;
+        else if (cudnnSetStream(s->dnn, s->stream) != CUDNN_STATUS_SUCCESS) {
+            cudnnDestroy(s->dnn);
+            s->dnn = NULL;
+        }
         if (s->dnn) conv = "cuDNN";
     }
 #endif
     if (what) {
         (void)cudaGetLastError();
-        vssm_status r = vssm_err_set(err, VSSM_ERR_DEVICE, "CUDA device %d (%.80s): %s failed: %s", idx, prop.name, what, why);
-        fill_ops(&be->ops);   /* unused; keeps the struct whole */
-        state_destroy(s);     /* s is be's first member: frees be */
+        vssm_status r = vssm_err_set(err, VSSM_ERR_DEVICE, "CUDA device %d (%.80s): %s failed: %s", idx, prop.name,
+                                     what, why);
+        fill_ops(&be->ops); /* unused; keeps the struct whole */
+        state_destroy(s);   /* s is be's first member: frees be */
         return r;
     }
     fill_ops(&be->ops);
     ctx->impl = be;
     ctx->ops = &be->ops;
-    snprintf(ctx->desc, sizeof ctx->desc, "cuda:%d %.80s (sm_%d%d, %d SMs, %s%s)", idx, prop.name, prop.major, prop.minor,
-             s->sm_count, conv, ctx->opts.allow_tf32 ? ", TF32" : "");
+    snprintf(ctx->desc, sizeof ctx->desc, "cuda:%d %.80s (sm_%d%d, %d SMs, %s%s)", idx, prop.name, prop.major,
+             prop.minor, s->sm_count, conv, ctx->opts.allow_tf32 ? ", TF32" : "");
     return VSSM_OK;
 }
 
@@ -452,7 +482,7 @@ void vssm_cuda_backend_free(vssm_ctx *ctx) {
     if (!be) return;
     cudaSetDevice(be->st.device);
     if (be->st.stream) cudaStreamSynchronize(be->st.stream);
-    state_destroy(&be->st);   /* frees be (its first member) */
+    state_destroy(&be->st); /* frees be (its first member) */
     (void)cudaGetLastError();
     ctx->impl = NULL;
     ctx->ops = NULL;

@@ -24,7 +24,7 @@ extern "C" {
 /* one cached cuDNN convolution setup per input shape */
 typedef struct cuda_conv_plan {
     int B, H, W, Cin, Cout, used;
-    int direct;   /* cuDNN refused to run it: use the direct kernel */
+    int direct; /* cuDNN refused to run it: use the direct kernel */
     cudnnTensorDescriptor_t xd, yd;
     cudnnFilterDescriptor_t wd;
     cudnnConvolutionDescriptor_t cd;
@@ -39,11 +39,11 @@ typedef struct cuda_state {
     cudaStream_t stream;
     cublasHandle_t blas;
 #ifdef VSSM_HAVE_CUDNN
-    cudnnHandle_t dnn;   /* NULL: cuDNN unusable at run time; the direct kernel is used */
+    cudnnHandle_t dnn; /* NULL: cuDNN unusable at run time; the direct kernel is used */
     cuda_conv_plan plans[CUDA_CONV_PLANS];
-    int plan_next;       /* round-robin slot to replace when all are used */
+    int plan_next; /* round-robin slot to replace when all are used */
 #endif
-    int failed;          /* an error was recorded */
+    int failed; /* an error was recorded */
     char err[CUDA_ERR_MAX];
 } cuda_state;
 
@@ -52,25 +52,25 @@ static inline cuda_state *cuda_st(vssm_ctx *ctx) { return (cuda_state *)ctx->imp
 /* records the first failure; defined in backend.cu */
 void vssm_cuda_fail(cuda_state *s, const char *file, int line, const char *what, const char *why);
 
-#define CUDA_CHECK(s, call)                                                                  \
-    do {                                                                                     \
-        cudaError_t e_ = (call);                                                             \
+#define CUDA_CHECK(s, call)                                                                            \
+    do {                                                                                               \
+        cudaError_t e_ = (call);                                                                       \
         if (e_ != cudaSuccess) vssm_cuda_fail((s), __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
     } while (0)
-#define CUDA_CHECK_LAUNCH(s, what)                                                           \
-    do {                                                                                     \
-        cudaError_t e_ = cudaGetLastError();                                                 \
+#define CUDA_CHECK_LAUNCH(s, what)                                                                    \
+    do {                                                                                              \
+        cudaError_t e_ = cudaGetLastError();                                                          \
         if (e_ != cudaSuccess) vssm_cuda_fail((s), __FILE__, __LINE__, what, cudaGetErrorString(e_)); \
     } while (0)
-#define CUBLAS_CHECK(s, call)                                                                \
-    do {                                                                                     \
-        cublasStatus_t e_ = (call);                                                          \
+#define CUBLAS_CHECK(s, call)                                                                                       \
+    do {                                                                                                            \
+        cublasStatus_t e_ = (call);                                                                                 \
         if (e_ != CUBLAS_STATUS_SUCCESS) vssm_cuda_fail((s), __FILE__, __LINE__, #call, cublasGetStatusString(e_)); \
     } while (0)
 #ifdef VSSM_HAVE_CUDNN
-#define CUDNN_CHECK(s, call)                                                                 \
-    do {                                                                                     \
-        cudnnStatus_t e_ = (call);                                                           \
+#define CUDNN_CHECK(s, call)                                                                                     \
+    do {                                                                                                         \
+        cudnnStatus_t e_ = (call);                                                                               \
         if (e_ != CUDNN_STATUS_SUCCESS) vssm_cuda_fail((s), __FILE__, __LINE__, #call, cudnnGetErrorString(e_)); \
     } while (0)
 #endif
@@ -86,8 +86,8 @@ __device__ __forceinline__ float cuda_act(float v, int act) {
 }
 
 /* backend.cu */
-void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
-                      int N, vssm_act act, int accumulate, float *y);
+void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
+                      vssm_act act, int accumulate, float *y);
 /* scan.cu */
 size_t vssm_cuda_scan_workspace(int B, int H, int W, int D, int R, int N);
 void vssm_cuda_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *workspace);

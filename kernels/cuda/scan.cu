@@ -18,10 +18,10 @@
 #include "kernels/cuda/cuda_internal.cuh"
 #include "kernels/cuda/scan_chunked.cuh"
 
-#define SCAN_CH 32   /* channels per block (threadIdx.x) */
-#define SCAN_CK 4    /* chunks per block (threadIdx.y) */
+#define SCAN_CH 32 /* channels per block (threadIdx.x) */
+#define SCAN_CK 4  /* chunks per block (threadIdx.y) */
 
-static size_t align_floats(size_t n) { return (n + 63) & ~(size_t)63; }   /* 256-byte pieces */
+static size_t align_floats(size_t n) { return (n + 63) & ~(size_t)63; } /* 256-byte pieces */
 
 /* most chunks the backend ever uses for L tokens: chunks are at least SC_TMIN long */
 static int max_chunks(int64_t L) { return sc_chunks(L, L < SC_TMIN ? (int)L : SC_TMIN); }
@@ -34,15 +34,14 @@ size_t vssm_cuda_scan_workspace(int B, int H, int W, int D, int R, int N) {
     return (xdbl + hc + sd) * sizeof(float);
 }
 
-template <int NS>
-__global__ void __launch_bounds__(SCAN_CH * SCAN_CK) k_scan_pass1(const __grid_constant__ sc_args a) {
+template <int NS> __global__ void __launch_bounds__(SCAN_CH *SCAN_CK) k_scan_pass1(const __grid_constant__ sc_args a) {
     const int c = blockIdx.x * SCAN_CH + threadIdx.x, j = blockIdx.y * SCAN_CK + threadIdx.y;
     if (c >= a.D || j >= a.nc) return;
     sc_pass1(&a, NS, (int)blockIdx.z / SC_K, (int)blockIdx.z % SC_K, c, j);
 }
 
 __global__ void k_scan_pass2(const __grid_constant__ sc_args a) {
-    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;   /* over (b, k, n, c) */
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; /* over (b, k, n, c) */
     if (i >= (int64_t)a.B * SC_K * a.N * a.D) return;
     const int c = (int)(i % a.D);
     const int64_t r = i / a.D;
@@ -52,14 +51,14 @@ __global__ void k_scan_pass2(const __grid_constant__ sc_args a) {
 }
 
 template <int NS>
-__global__ void __launch_bounds__(SCAN_CH * SCAN_CK) k_scan_pass3(const __grid_constant__ sc_args a, int pair, int carry) {
+__global__ void __launch_bounds__(SCAN_CH *SCAN_CK)
+    k_scan_pass3(const __grid_constant__ sc_args a, int pair, int carry) {
     const int c = blockIdx.x * SCAN_CH + threadIdx.x, j = blockIdx.y * SCAN_CK + threadIdx.y;
     if (c >= a.D || j >= a.nc) return;
     sc_pass3(&a, NS, (int)blockIdx.z, pair, c, j, carry);
 }
 
-template <int NS>
-static void launch(cuda_state *s, const sc_args &a) {
+template <int NS> static void launch(cuda_state *s, const sc_args &a) {
     const dim3 blk(SCAN_CH, SCAN_CK);
     const unsigned gx = cuda_blocks(a.D, SCAN_CH), gy = cuda_blocks(a.nc, SCAN_CK);
     const int carry = a.nc > 1;
@@ -101,15 +100,31 @@ void vssm_cuda_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *in, void *workspac
     vssm_cuda_linear(ctx, in->u, (int64_t)B * L, D, in->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);
 
     sc_args a;
-    a.B = B; a.H = H; a.W = W; a.D = D; a.R = R; a.N = N; a.L = L;
+    a.B = B;
+    a.H = H;
+    a.W = W;
+    a.D = D;
+    a.R = R;
+    a.N = N;
+    a.L = L;
     a.T = pick_chunk(s, B, L, D);
     a.nc = sc_chunks(L, a.T);
-    a.u = in->u; a.xdbl = xdbl; a.dt_w = in->dt_w; a.dt_b = in->dt_b; a.A = in->A; a.Ds = in->Ds; a.y = in->y;
+    a.u = in->u;
+    a.xdbl = xdbl;
+    a.dt_w = in->dt_w;
+    a.dt_b = in->dt_b;
+    a.A = in->A;
+    a.Ds = in->Ds;
+    a.y = in->y;
     const size_t ncmax = (size_t)max_chunks(L);
     a.hc = xdbl + align_floats((size_t)B * L * KC2);
     a.sd = a.hc + align_floats((size_t)B * SC_K * ncmax * N * D);
-    if (N <= 1) launch<1>(s, a);
-    else if (N <= 4) launch<4>(s, a);
-    else if (N <= 16) launch<16>(s, a);
-    else launch<SC_NMAX>(s, a);
+    if (N <= 1)
+        launch<1>(s, a);
+    else if (N <= 4)
+        launch<4>(s, a);
+    else if (N <= 16)
+        launch<16>(s, a);
+    else
+        launch<SC_NMAX>(s, a);
 }

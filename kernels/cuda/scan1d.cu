@@ -106,7 +106,7 @@ __global__ void k_conv1d(const float *__restrict__ x, int64_t ldx, int B, int64_
 }
 
 void vssm_cuda_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
-                                 const float *bias, int K, int reverse, vssm_act act, float *y) {
+                      const float *bias, int K, int reverse, vssm_act act, float *y) {
     cuda_state *s = cuda_st(ctx);
     CUDA_CHECK(s, cudaSetDevice(s->device));
     const int64_t n = (int64_t)B * L * C;
@@ -176,7 +176,7 @@ __global__ void k_rows_add(float *x, int B, int64_t L, int C, const float *__res
 }
 
 void vssm_cuda_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
-                                   const float *rowval) {
+                        const float *rowval) {
     cuda_state *s = cuda_st(ctx);
     CUDA_CHECK(s, cudaSetDevice(s->device));
     const int64_t n = (int64_t)B * L * C;

@@ -38,8 +38,8 @@
 #ifdef __CUDACC__
 #define SC_FN static __host__ __device__ __forceinline__
 #ifdef __CUDA_ARCH__
-#define SC_UNROLL _Pragma("unroll")   /* device pass: the state arrays become registers */
-#define SC_UNROLL4 _Pragma("unroll 4")  /* step loops: next tokens' loads issue early */
+#define SC_UNROLL _Pragma("unroll")    /* device pass: the state arrays become registers */
+#define SC_UNROLL4 _Pragma("unroll 4") /* step loops: next tokens' loads issue early */
 #else
 #define SC_UNROLL
 #define SC_UNROLL4
@@ -56,12 +56,12 @@
 
 typedef struct sc_args {
     int B, H, W, D, R, N;
-    int T, nc;   /* chunk length (steps) and count: nc = ceil(L / T) */
-    int64_t L;   /* H * W */
+    int T, nc; /* chunk length (steps) and count: nc = ceil(L / T) */
+    int64_t L; /* H * W */
     const float *u, *xdbl, *dt_w, *dt_b, *A, *Ds;
     float *y;
-    float *hc;   /* (B, K, nc, N, D): pass 1 writes h_loc, pass 2 replaces it by h_in */
-    float *sd;   /* (B, K, nc, D): sum of delta over the chunk */
+    float *hc; /* (B, K, nc, N, D): pass 1 writes h_loc, pass 2 replaces it by h_in */
+    float *sd; /* (B, K, nc, D): sum of delta over the chunk */
 } sc_args;
 
 /* chunk count for chunk length T */
@@ -70,21 +70,48 @@ SC_FN int sc_chunks(int64_t L, int T) { return (int)((L + T - 1) / T); }
 /* Walk over the token grid in direction k's order, one step at a time, without a
  * division per step. q is the index in the forward order (row-major for even k,
  * column-major for odd k) of the first token visited. */
-typedef struct sc_walk { int k, H, W, h, w; } sc_walk;
+typedef struct sc_walk {
+    int k, H, W, h, w;
+} sc_walk;
 
 SC_FN void sc_walk_init(sc_walk *it, int k, int H, int W, int64_t q) {
-    it->k = k; it->H = H; it->W = W;
-    if (k & 1) { it->w = (int)(q / H); it->h = (int)(q - (int64_t)it->w * H); }   /* q = w*H + h */
-    else { it->h = (int)(q / W); it->w = (int)(q - (int64_t)it->h * W); }         /* q = h*W + w */
+    it->k = k;
+    it->H = H;
+    it->W = W;
+    if (k & 1) {
+        it->w = (int)(q / H);
+        it->h = (int)(q - (int64_t)it->w * H);
+    } /* q = w*H + h */
+    else {
+        it->h = (int)(q / W);
+        it->w = (int)(q - (int64_t)it->h * W);
+    } /* q = h*W + w */
 }
 
 /* row-major position of the current token; then step */
 SC_FN int64_t sc_walk_next(sc_walk *it) {
     int64_t p = (int64_t)it->h * it->W + it->w;
-    if (it->k == 0) { if (++it->w == it->W) { it->w = 0; it->h++; } }
-    else if (it->k == 2) { if (--it->w < 0) { it->w = it->W - 1; it->h--; } }
-    else if (it->k == 1) { if (++it->h == it->H) { it->h = 0; it->w++; } }
-    else { if (--it->h < 0) { it->h = it->H - 1; it->w--; } }
+    if (it->k == 0) {
+        if (++it->w == it->W) {
+            it->w = 0;
+            it->h++;
+        }
+    } else if (it->k == 2) {
+        if (--it->w < 0) {
+            it->w = it->W - 1;
+            it->h--;
+        }
+    } else if (it->k == 1) {
+        if (++it->h == it->H) {
+            it->h = 0;
+            it->w++;
+        }
+    } else {
+        if (--it->h < 0) {
+            it->h = it->H - 1;
+            it->w--;
+        }
+    }
     return p;
 }
 
@@ -127,7 +154,10 @@ SC_FN void sc_pass1(const sc_args *a, const int NS, int b, int k, int c, int j) 
     float A[SC_NMAX], h[SC_NMAX];
     SC_UNROLL
     for (int n = 0; n < NS; n++)
-        if (n < N) { A[n] = a->A[((int64_t)k * N + n) * D + c]; h[n] = 0.0f; }
+        if (n < N) {
+            A[n] = a->A[((int64_t)k * N + n) * D + c];
+            h[n] = 0.0f;
+        }
     sc_walk it;
     const int steps = sc_chunk_begin(a, k, j, &it);
     float dsum = 0.0f;
@@ -212,8 +242,10 @@ SC_FN void sc_pass3(const sc_args *a, const int NS, int b, int pair, int c, int 
                     h[n] = expf(delta * A[n]) * h[n] + du * xd[R + n];
                     yv += xd[R + N + n] * h[n];
                 }
-            if (store) y[p * D] = yv;
-            else y[p * D] += yv;
+            if (store)
+                y[p * D] = yv;
+            else
+                y[p * D] += yv;
         }
     }
 }

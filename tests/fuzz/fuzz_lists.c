@@ -20,7 +20,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     vssm_err err = {0};
     vssm_ctx_opts o = vssm_ctx_default_opts();
     o.n_threads = 1;
-    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) { fprintf(stderr, "fuzz_lists: %s\n", err.msg); abort(); }
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        fprintf(stderr, "fuzz_lists: %s\n", err.msg);
+        abort();
+    }
     /* the fixed parts of the two dataset folders */
     char p[PATH_MAX];
     const char *m = fz_path(0, "msmt");

@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char p[PATH_MAX];
     /* remove what an earlier input left (any format's names) */
     static const char *const all[] = {"groundtruth_rect.txt", "groundtruth.txt", "full_occlusion.txt",
-                                      "out_of_view.txt", "absence.label", "cover.label", "meta_info.ini"};
+                                      "out_of_view.txt",      "absence.label",   "cover.label",
+                                      "meta_info.ini"};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
         snprintf(p, sizeof p, "%s/%s", seq, all[i]);
         unlink(p);
@@ -63,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int bad = vssm_track_results_check(pred, np, s.gt, s.visible, s.n_gt, (vssm_seq_format)fmt, &err);
             if (bad < -1 || bad >= np) abort();
             vssm_track_seq_metrics m;
-            vssm_track_protocol proto = fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT : VSSM_TRACK_PROTOCOL_OTB;
+            vssm_track_protocol proto = fmt == VSSM_SEQ_FORMAT_LASOT ? VSSM_TRACK_PROTOCOL_LASOT
+                                                                     : VSSM_TRACK_PROTOCOL_OTB;
             if (vssm_track_seq_eval(pred, np, s.gt, s.visible, s.n_gt, proto, &m, &err) == VSSM_OK) {
                 vssm_track_summary sum;
                 vssm_track_summarize(&m, 1, &sum);

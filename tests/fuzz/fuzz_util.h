@@ -23,7 +23,8 @@ static inline void fz_cleanup(void) {
     if (!fz_dir[0]) return;
     char cmd[PATH_MAX + 16];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", fz_dir);
-    if (system(cmd) != 0) { /* nothing to do: a leftover folder in $TMPDIR */ }
+    if (system(cmd) != 0) { /* nothing to do: a leftover folder in $TMPDIR */
+    }
 }
 
 /* The scratch folder (created on first use; abort() if it cannot be, which is a setup
@@ -32,7 +33,10 @@ static inline const char *fz_scratch(void) {
     if (fz_dir[0]) return fz_dir;
     const char *t = getenv("TMPDIR");
     snprintf(fz_dir, sizeof fz_dir, "%s/vssm-fuzz-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(fz_dir)) { perror("fuzz: mkdtemp"); abort(); }
+    if (!mkdtemp(fz_dir)) {
+        perror("fuzz: mkdtemp");
+        abort();
+    }
     atexit(fz_cleanup);
     return fz_dir;
 }
@@ -47,11 +51,17 @@ static inline const char *fz_path(int slot, const char *name) {
 /* Writes n bytes to path (truncating); abort() on a write error (setup, not a finding). */
 static inline void fz_write(const char *path, const void *data, size_t n) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) { perror(path); abort(); }
+    if (fd < 0) {
+        perror(path);
+        abort();
+    }
     const uint8_t *p = (const uint8_t *)data;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
-        if (w <= 0) { perror(path); abort(); }
+        if (w <= 0) {
+            perror(path);
+            abort();
+        }
         p += w;
         n -= (size_t)w;
     }
