@@ -167,7 +167,22 @@ static void split_free(split *s) { free(s->path), free(s->label); }
 typedef struct data {
     img_list tl, vl;
     split train, val;
+    int unreadable; /* images left out: they do not decode (each named) */
 } data;
+
+/* 1 when path decodes (checked once, before training: a corrupt image is named and left out
+ * instead of stopping the run at the step that meets it) */
+static int readable(const char *path, int *unreadable) {
+    vssm_image im = {0};
+    vssm_err err = {0};
+    if (vssm_image_load(&im, path, NULL, &err) == VSSM_OK) {
+        vssm_image_free(&im);
+        return 1;
+    }
+    cli_error("train: %s (left out)", err.msg);
+    (*unreadable)++;
+    return 0;
+}
 
 /* the training and validation lists; 0 or 2 (printed) */
 static int data_open(data *d, const train_args *a) {
@@ -187,9 +202,11 @@ static int data_open(data *d, const train_args *a) {
     uint64_t rng = (uint64_t)a->seed ^ 0x5A17u; /* --val-split: image i held out with probability F */
     for (int i = 0; i < d->tl.n; i++) {
         const double u = (double)(vssm_rng_next(&rng) >> 11) / 9007199254740992.0;
-        split_add(u < a->val_split ? &d->val : &d->train, d->tl.path[i], d->tl.label[i]);
+        if (readable(d->tl.path[i], &d->unreadable))
+            split_add(u < a->val_split ? &d->val : &d->train, d->tl.path[i], d->tl.label[i]);
     }
-    for (int i = 0; i < d->vl.n; i++) split_add(&d->val, d->vl.path[i], d->vl.label[i]);
+    for (int i = 0; i < d->vl.n; i++)
+        if (readable(d->vl.path[i], &d->unreadable)) split_add(&d->val, d->vl.path[i], d->vl.label[i]);
     if (d->train.n < a->batch) {
         cli_error("train: %d training images in %s, fewer than one batch of %d", d->train.n, a->data, a->batch);
         return VSSM_EXIT_USAGE;
@@ -669,6 +686,10 @@ VSSM_VERB(train) {
         fprintf(stderr, "vssm: train: %d training images, %d validation, %d classes, %d steps an epoch\n", d.train.n,
                 d.val.n, d.tl.n_classes, d.train.n / a.batch);
     if (!rc) rc = train_loop(&a, &m, &st, &d, ckpt);
+    if (!rc && d.unreadable) { /* trained on the rest; exit 1: some inputs failed */
+        fprintf(stderr, "vssm: train: %d unreadable images were left out\n", d.unreadable);
+        rc = VSSM_EXIT_INPUT;
+    }
     state_free(&st);
     model_free(&m);
     data_free(&d);
