@@ -233,13 +233,35 @@ static vssm_status convert(vssm_video_reader *r, vssm_video_frame *f, vssm_err *
     return VSSM_OK;
 }
 
-/* the end of the data: a container that promised more frames was cut short */
+/* the video stream's own duration in seconds, -1 when unknown: the stream's field, else its
+ * DURATION tag (Matroska/WebM writers put it there), else the container's when the video is
+ * its only stream (with audio the container may last longer than the video) */
+static double stream_duration(const vssm_video_reader *r) {
+    const AVStream *st = r->fmt->streams[r->stream];
+    if (st->duration > 0 && st->duration != AV_NOPTS_VALUE) return (double)st->duration * av_q2d(st->time_base);
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "DURATION", NULL, 0);
+    int h, m;
+    double s;
+    if (e && sscanf(e->value, "%d:%d:%lf", &h, &m, &s) == 3 && h >= 0 && m >= 0 && s >= 0)
+        return h * 3600.0 + m * 60 + s;
+    return r->fmt->nb_streams == 1 ? r->info.duration_s : -1;
+}
+
+/* the end of the data: a container that promised more frames (or, without a frame count, a
+ * longer duration: more than two frames' worth) was cut short */
 static vssm_status at_end(vssm_video_reader *r, int *got, vssm_err *err) {
     r->ended = 1;
+    char what[192];
     if (r->info.n_frames > 0 && r->next_index < r->info.n_frames) {
-        char what[160];
         snprintf(what, sizeof what, "truncated: the container promises %lld frames, the data ends after %lld",
                  (long long)r->info.n_frames, (long long)r->next_index);
+        return fail(r, err, VSSM_ERR_FORMAT, what, 0);
+    }
+    double dur = r->info.n_frames > 0 || r->info.live || r->frame_dur <= 0 ? -1 : stream_duration(r);
+    double end = r->next_index ? r->last_time + r->frame_dur : 0;
+    if (dur > 0 && end < dur - 2 * r->frame_dur) {
+        snprintf(what, sizeof what, "truncated: the container says %.3f s, the data ends after %lld frames (%.3f s)",
+                 dur, (long long)r->next_index, end);
         return fail(r, err, VSSM_ERR_FORMAT, what, 0);
     }
     return VSSM_OK;

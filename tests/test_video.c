@@ -184,6 +184,26 @@ static void bad_inputs(const char *clip) {
     free(b);
 }
 
+/* Matroska has no frame count: a file cut short is told by the duration its header keeps;
+ * one cut only in its trailing index (cues) still gives every frame */
+static void cut_matroska(const char *clip) {
+    size_t n;
+    char *b = test_read_file(clip, &n), p[128], msg[VSSM_ERR_MSG_MAX];
+    TEST_REQUIRE(b && n > 1000, "read %s", clip);
+    snprintf(p, sizeof p, "%s/cut.mkv", tmp);
+    int nf;
+    write_bytes(p, b, n / 2);
+    vssm_status st = read_all(p, NULL, &nf, msg);
+    TEST_CHECK(st == VSSM_ERR_FORMAT && strstr(msg, "truncated") && nf > 0 && nf < NF,
+               "half a Matroska file: its frames, then 'truncated' (%d frames): %s", nf, msg);
+    write_bytes(p, b, n - 8);
+    st = read_all(p, NULL, &nf, msg);
+    TEST_CHECK(st == VSSM_OK ? nf == NF : strstr(msg, "truncated") != NULL,
+               "a Matroska file 8 bytes short: all %d frames or 'truncated' (%d frames): %s", NF, nf,
+               st == VSSM_OK ? "ok" : msg);
+    free(b);
+}
+
 static void refusals(void) {
     char p[128], msg[VSSM_ERR_MSG_MAX];
     int nf;
@@ -266,6 +286,8 @@ int main(void) {
     TEST_CHECK(temp_files_left() == 0, "no temp file left beside the outputs");
     snprintf(p, sizeof p, "%s/clip.avi", tmp);
     bad_inputs(p);
+    snprintf(p, sizeof p, "%s/clip.mkv", tmp);
+    cut_matroska(p);
     refusals();
     draw_text();
     for (int i = 0; i < NF; i++) {
