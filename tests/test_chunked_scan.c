@@ -7,7 +7,7 @@
  * driven exactly like the kernels drive it (same passes, same launch order, same chunk
  * layout) and compared with vssm_op_ss2d_scan on a CPU context, for chunk lengths
  * 1, 7, 32 and L on sizes where L is not a multiple of the chunk, odd H and W,
- * d_state > 1, batch > 1. Also: the result does not depend on the chunk length beyond
+ * d_state > 1 (16 as VMamba v0), batch > 1. Also: the result does not depend on the chunk length beyond
  * rounding, and the chunk bookkeeping covers every token exactly once per direction.
  * Needs no GPU: this keeps the GPU algorithm covered in CI. */
 #include <math.h>
@@ -174,13 +174,15 @@ int main(void) {
     vssm_ctx *cpu = NULL;
     vssm_err err = {0};
     TEST_REQUIRE(vssm_ctx_new(&cpu, &o, &err) == VSSM_OK, "cpu ctx: %s", err.msg);
-    check(cpu, 1, 5, 7, 16, 1, 1);   /* L = 35: no chunk length divides it */
-    check(cpu, 2, 7, 5, 19, 2, 1);   /* batch 2, channels not a multiple of 16 */
-    check(cpu, 1, 9, 11, 37, 3, 2);  /* L = 99, d_state 2 */
-    check(cpu, 1, 1, 1, 5, 1, 4);    /* a single token */
-    check(cpu, 1, 3, 40, 8, 2, 3);   /* wide, short: L = 120 */
-    check(cpu, 1, 13, 1, 6, 1, 1);   /* a column: W = 1 */
-    check(cpu, 2, 14, 14, 24, 2, 1); /* L = 196, a stage-3-like grid at 224/16 */
+    check(cpu, 1, 5, 7, 16, 1, 1);    /* L = 35: no chunk length divides it */
+    check(cpu, 2, 7, 5, 19, 2, 1);    /* batch 2, channels not a multiple of 16 */
+    check(cpu, 1, 9, 11, 37, 3, 2);   /* L = 99, d_state 2 */
+    check(cpu, 1, 1, 1, 5, 1, 4);     /* a single token */
+    check(cpu, 1, 3, 40, 8, 2, 3);    /* wide, short: L = 120 */
+    check(cpu, 1, 13, 1, 6, 1, 1);    /* a column: W = 1 */
+    check(cpu, 2, 14, 14, 24, 2, 1);  /* L = 196, a stage-3-like grid at 224/16 */
+    check(cpu, 2, 9, 11, 37, 3, 16);  /* d_state 16 (VMamba v0), batch 2, L = 99 */
+    check(cpu, 1, 14, 14, 20, 2, 16); /* d_state 16 on a stage-3-like grid */
     vssm_ctx_free(cpu);
     return test_finish("test_chunked_scan");
 }
