@@ -136,7 +136,12 @@ typedef struct vssm_scan1d_grads {
  *                batch of cross-entropy(softmax(logits (B, ncls)), target), target =
  *                (1 - smoothing) onehot(label) + smoothing / ncls (PyTorch's
  *                CrossEntropyLoss(label_smoothing=...)); dlogits (may be NULL) += its
- *                gradient; labels (B) int32 in [0, ncls) (others: the op reports them) */
+ *                gradient; labels (B) int32 in [0, ncls) (others: the op reports them)
+ * ---- the first VMamba release (v0)
+ * dwconv3x3_bias_bwd  dx (element (p, c) at dx[p*ldx + c], as x), dw (3, 3, C), dbias (C)
+ * mul_silu_bwd   x (rows, C) is the forward's y BEFORE the gate: dx (rows, C) += dy SiLU(z),
+ *                dz (z's layout, ldz) += dy x SiLU'(z)
+ * patch_merge_bwd  dx (B, H, W, C) += the 2x2 cells' gradients dy (B, ceil(H/2), ceil(W/2), 4C) */
 #define VSSM_BACKWARD_OPS(X)                                                                                           \
     X(linear_bwd, GEMM,                                                                                                \
       (vssm_ctx * ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, vssm_act act,          \
@@ -182,7 +187,18 @@ typedef struct vssm_scan1d_grads {
       (vssm_ctx * ctx, const float *logits, int B, int ncls, const int32_t *labels, float smoothing, float *loss,      \
        float *dlogits),                                                                                                \
       (ctx, logits, B, ncls, labels, smoothing, loss, dlogits),                                                        \
-      B >= 1 && ncls >= 1 && smoothing >= 0 && smoothing <= 1 && logits && labels && loss)
+      B >= 1 && ncls >= 1 && smoothing >= 0 && smoothing <= 1 && logits && labels && loss)                             \
+    X(dwconv3x3_bias_bwd, DWCONV,                                                                                      \
+      (vssm_ctx * ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w, const float *bias,     \
+       vssm_act act, const float *dy, float *dx, float *dw, float *dbias),                                             \
+      (ctx, x, ldx, B, H, W, C, w, bias, act, dy, dx, dw, dbias),                                                      \
+      B >= 1 && H >= 1 && W >= 1 && C >= 1 && ldx >= C && x && w && dy)                                                \
+    X(mul_silu_bwd, ELTWISE,                                                                                           \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz, const float *dy, float *dx,   \
+       float *dz),                                                                                                     \
+      (ctx, x, rows, C, z, ldz, dy, dx, dz), rows >= 0 && C >= 1 && ldz >= C && x && z && dy)                          \
+    X(patch_merge_bwd, ELTWISE, (vssm_ctx * ctx, int B, int H, int W, int C, const float *dy, float *dx),              \
+      (ctx, B, H, W, C, dy, dx), B >= 1 && H >= 1 && W >= 1 && C >= 1 && dy && dx)
 
 /* The compute ops, written once. X(name, kind, (parameters), (arguments), precondition)
  * gives the table entry `void (*name)(parameters)`, the wrapper `void vssm_op_<name>(parameters)`

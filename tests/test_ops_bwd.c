@@ -790,20 +790,132 @@ static void cases_xent(void) {
     vssm_op_free(ctx, loss);
 }
 
+/* ================================================================ the v0 ops */
+
+/* dwconv3x3_bias: x (B*H*W, ldx) read in its first C columns, w (9, C), bias (C) */
+static double fwd_dwconv_bias(const bcase *c, const double *const *p) {
+    const int B = c->s[0], H = c->s[1], W = c->s[2], C = c->s[3], act = c->s[4], ldx = c->s[5];
+    double L = 0;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int q = 0; q < W; q++)
+                for (int k = 0; k < C; k++) {
+                    double s = p[2][k];
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            const int ih = h - 1 + kh, iw = q - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            s += p[0][(((size_t)b * H + ih) * W + iw) * ldx + k] * p[1][(kh * 3 + kw) * C + k];
+                        }
+                    L += c->dy[(((size_t)b * H + h) * W + q) * C + k] * act_d(s, act);
+                }
+    return L;
+}
+static void run_dwconv_bias(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_op_dwconv3x3_bias_bwd(ctx, dv[0], c->s[5], c->s[0], c->s[1], c->s[2], c->s[3], dv[1], dv[2], (vssm_act)c->s[4],
+                               ddy, dg[0], dg[1], dg[2]);
+}
+/* the columns of x past C are read by no output: their gradient (fd 0) must stay as it started */
+static void test_dwconv_bias(int B, int H, int W, int C, int ldx, vssm_act act) {
+    op_covered[OP_dwconv3x3_bias_bwd] = 1;
+    bcase c = {.tol = 1e-5, .run = run_dwconv_bias, .fwd = fwd_dwconv_bias};
+    snprintf(c.what, sizeof c.what, "dwconv3x3_bias_bwd B=%d %dx%d C=%d ldx=%d act=%d", B, H, W, C, ldx, act);
+    const size_t nx = (size_t)B * H * W * ldx, n = (size_t)B * H * W * C;
+    add_param(&c, "x", rand_vec(nx, 1), nx, 1);
+    add_param(&c, "w", rand_vec((size_t)9 * C, 0.5f), (size_t)9 * C, 1);
+    add_param(&c, "bias", rand_vec(C, 0.5f), C, 1);
+    c.dy = rand_vec(n, 1), c.ny = n;
+    c.s[0] = B, c.s[1] = H, c.s[2] = W, c.s[3] = C, c.s[4] = act, c.s[5] = ldx;
+    check_case(&c);
+}
+static void cases_dwconv3x3_bias(void) {
+    test_dwconv_bias(2, 5, 7, 19, 38, VSSM_ACT_SILU); /* v0's in_proj output: x half of (M, 2 Di) */
+    test_dwconv_bias(1, 1, 1, 33, 33, VSSM_ACT_NONE);
+    test_dwconv_bias(1, 6, 3, 40, 41, VSSM_ACT_GELU);
+    test_dwconv_bias(1, 66, 2, 3, 6, VSSM_ACT_SILU); /* B H = 66 image rows: two blocks of the bias sum */
+}
+
+/* mul_silu: x (rows, C) is y before the gate, z (rows, ldz) read in its first C columns */
+static double fwd_mul_silu(const bcase *c, const double *const *p) {
+    const int rows = c->s[0], C = c->s[1], ldz = c->s[2];
+    double L = 0;
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < C; k++)
+            L += c->dy[(size_t)r * C + k] * p[0][(size_t)r * C + k] * silu_d(p[1][(size_t)r * ldz + k]);
+    return L;
+}
+static void run_mul_silu(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_op_mul_silu_bwd(ctx, dv[0], c->s[0], c->s[1], dv[1], c->s[2], ddy, dg[0], dg[1]);
+}
+static void test_mul_silu(int rows, int C, int ldz, int wx) {
+    op_covered[OP_mul_silu_bwd] = 1;
+    bcase c = {.tol = 1e-5, .run = run_mul_silu, .fwd = fwd_mul_silu};
+    snprintf(c.what, sizeof c.what, "mul_silu_bwd rows=%d C=%d ldz=%d%s", rows, C, ldz, wx ? "" : " no dx");
+    add_param(&c, "x", rand_vec((size_t)rows * C, 1), (size_t)rows * C, wx);
+    add_param(&c, "z", rand_vec((size_t)rows * ldz, 4), (size_t)rows * ldz, 1);
+    c.dy = rand_vec((size_t)rows * C, 1), c.ny = (size_t)rows * C;
+    c.s[0] = rows, c.s[1] = C, c.s[2] = ldz;
+    check_case(&c);
+}
+static void cases_mul_silu(void) {
+    test_mul_silu(37, 19, 38, 1);
+    test_mul_silu(5, 33, 33, 1);
+    test_mul_silu(3, 7, 9, 0);
+}
+
+/* patch_merge: y (B, Ho, Wo, 4C), the cell's pixels (0,0), (1,0), (0,1), (1,1) */
+static double fwd_patch_merge(const bcase *c, const double *const *p) {
+    const int B = c->s[0], H = c->s[1], W = c->s[2], C = c->s[3], Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    static const int oy[4] = {0, 1, 0, 1}, ox[4] = {0, 0, 1, 1};
+    double L = 0;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < Ho; i++)
+            for (int j = 0; j < Wo; j++)
+                for (int q = 0; q < 4; q++) {
+                    const int ih = 2 * i + oy[q], iw = 2 * j + ox[q];
+                    if (ih >= H || iw >= W) continue;
+                    for (int k = 0; k < C; k++)
+                        L += c->dy[((((size_t)b * Ho + i) * Wo + j) * 4 + q) * C + k] *
+                             p[0][(((size_t)b * H + ih) * W + iw) * C + k];
+                }
+    return L;
+}
+static void run_patch_merge(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
+    vssm_op_patch_merge_bwd(ctx, c->s[0], c->s[1], c->s[2], c->s[3], ddy, dg[0]);
+}
+static void test_patch_merge(int B, int H, int W, int C) {
+    op_covered[OP_patch_merge_bwd] = 1;
+    bcase c = {.tol = 1e-6, .run = run_patch_merge, .fwd = fwd_patch_merge};
+    snprintf(c.what, sizeof c.what, "patch_merge_bwd B=%d %dx%d C=%d", B, H, W, C);
+    const size_t nx = (size_t)B * H * W * C, ny = (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) * 4 * C;
+    add_param(&c, "x", rand_vec(nx, 1), nx, 1);
+    c.dy = rand_vec(ny, 1), c.ny = ny;
+    c.s[0] = B, c.s[1] = H, c.s[2] = W, c.s[3] = C;
+    check_case(&c);
+}
+static void cases_patch_merge(void) {
+    test_patch_merge(2, 5, 7, 3); /* odd edges: the zero pad */
+    test_patch_merge(1, 6, 4, 17);
+    test_patch_merge(1, 1, 1, 5);
+}
+
 /* ================================================================ the table */
 
 static const struct {
     const char *op;
     void (*run)(void);
 } cases[] = {
-    {"linear_bwd", cases_linear},   {"conv3x3s2_bwd", cases_conv3x3s2}, {"dwconv3x3_bwd", cases_dwconv3x3},
-    {"conv1d_bwd", cases_conv1d},   {"patchify_bwd", cases_patchify},   {"ss2d_scan_bwd", cases_ss2d_scan},
-    {"scan1d_bwd", cases_scan1d},   {"layernorm_bwd", cases_layernorm}, {"avgpool_bwd", cases_avgpool},
-    {"rmsnorm_bwd", cases_rmsnorm}, {"softmax_xent", cases_xent},
+    {"linear_bwd", cases_linear},       {"conv3x3s2_bwd", cases_conv3x3s2},
+    {"dwconv3x3_bwd", cases_dwconv3x3}, {"conv1d_bwd", cases_conv1d},
+    {"patchify_bwd", cases_patchify},   {"ss2d_scan_bwd", cases_ss2d_scan},
+    {"scan1d_bwd", cases_scan1d},       {"layernorm_bwd", cases_layernorm},
+    {"avgpool_bwd", cases_avgpool},     {"rmsnorm_bwd", cases_rmsnorm},
+    {"softmax_xent", cases_xent},       {"dwconv3x3_bias_bwd", cases_dwconv3x3_bias},
+    {"mul_silu_bwd", cases_mul_silu},   {"patch_merge_bwd", cases_patch_merge},
 };
 
-/* forward ops without a backward yet (issue 20's later steps; the v0 ops are not trained) */
-static const char *const pending[] = {"rows_add", "dwconv3x3_bias", "mul_silu", "patch_merge"};
+/* forward ops without a backward op: rows_add's is a column sum and a row copy, done by its trainer */
+static const char *const pending[] = {"rows_add"};
 
 static int has_backward(const char *fwd) {
     char want[64];

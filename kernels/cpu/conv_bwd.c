@@ -13,72 +13,10 @@
 
 /* ================================================================ depthwise 3x3 */
 
-/* dz = dy * act'(the forward's sum at each pixel); NULL (dz is dy) without an act */
-static float *dw3_dz(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
-                     const float *dy) {
-    if (act == VSSM_ACT_NONE) return NULL;
-    float *dz = vssm_cpu_bwd_alloc(ctx, "dwconv3x3_bwd", (size_t)B * H * W * C);
-    if (!dz) return NULL;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++)
-            for (int q = 0; q < W; q++) {
-                const size_t o = (((size_t)b * H + h) * W + q) * C;
-                for (int c = 0; c < C; c++) {
-                    float s = 0;
-                    for (int kh = 0; kh < 3; kh++)
-                        for (int kw = 0; kw < 3; kw++) {
-                            const int ih = h - 1 + kh, iw = q - 1 + kw;
-                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                            s += x[(((size_t)b * H + ih) * W + iw) * C + c] * w[(kh * 3 + kw) * C + c];
-                        }
-                    dz[o + c] = dy[o + c] * bwd_act_grad(s, act);
-                }
-            }
-    return dz;
-}
-
+/* dwconv3x3_bias_bwd (v0_bwd.c) with ldx = C and no bias, as the forwards */
 void vssm_cpu_dwconv3x3_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
                             const float *dy, float *dx, float *dw) {
-    float *dzb = dw3_dz(ctx, x, B, H, W, C, w, act, dy);
-    if (act != VSSM_ACT_NONE && !dzb) return;
-    const float *dz = dzb ? dzb : dy;
-    float *part = dw ? vssm_cpu_bwd_alloc(ctx, "dwconv3x3_bwd", (size_t)B * H * 9 * C) : NULL;
-    if (dw && !part) {
-        free(dzb);
-        return;
-    }
-    /* one task per image row h: dx of row h (gathered from output rows h-1..h+1), and the
-     * weight gradient of output row h (reading input rows h-1..h+1) into its partial */
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            float *pw = part ? part + ((size_t)b * H + h) * 9 * C : NULL;
-            if (pw) memset(pw, 0, (size_t)9 * C * sizeof(float));
-            for (int q = 0; q < W; q++) {
-                const size_t o = (((size_t)b * H + h) * W + q) * C;
-                for (int kh = 0; kh < 3; kh++)
-                    for (int kw = 0; kw < 3; kw++) {
-                        const int ih = h - 1 + kh, iw = q - 1 + kw; /* the input this output reads */
-                        const int oh = h + 1 - kh, ow = q + 1 - kw; /* the output that reads this input */
-                        const float *wk = w + (kh * 3 + kw) * C;
-                        if (dx && oh >= 0 && oh < H && ow >= 0 && ow < W) {
-                            const float *g = dz + (((size_t)b * H + oh) * W + ow) * C;
-#pragma omp simd
-                            for (int c = 0; c < C; c++) dx[o + c] += g[c] * wk[c];
-                        }
-                        if (pw && ih >= 0 && ih < H && iw >= 0 && iw < W) {
-                            const float *xi = x + (((size_t)b * H + ih) * W + iw) * C, *g = dz + o;
-                            float *p = pw + (kh * 3 + kw) * C;
-#pragma omp simd
-                            for (int c = 0; c < C; c++) p[c] += g[c] * xi[c];
-                        }
-                    }
-            }
-        }
-    if (part) vssm_cpu_bwd_reduce(ctx, part, (int64_t)B * H, (int64_t)9 * C, dw);
-    free(part);
-    free(dzb);
+    vssm_cpu_dwconv3x3_bias_bwd(ctx, x, C, B, H, W, C, w, NULL, act, dy, dx, dw, NULL);
 }
 
 /* ================================================================ 3x3 stride 2 */
