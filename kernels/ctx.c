@@ -152,12 +152,12 @@ static void op_refused(vssm_ctx *ctx, const char *op, const char *check) {
 }
 
 size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K) {
-    size_t n = ctx->ops->linear_pack_numel && ctx->ops->linear_packed ? ctx->ops->linear_pack_numel(N, K) : 0;
+    size_t n = ctx->ops->linear_pack_numel && ctx->ops->linear_packed ? ctx->ops->linear_pack_numel(ctx, N, K) : 0;
     return n ? n : (size_t)N * K;
 }
 void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out) {
-    if (ctx->ops->linear_pack_numel && ctx->ops->linear_packed && ctx->ops->linear_pack_numel(N, K))
-        ctx->ops->linear_pack(w, N, K, out);
+    if (ctx->ops->linear_pack_numel && ctx->ops->linear_packed && ctx->ops->linear_pack_numel(ctx, N, K))
+        ctx->ops->linear_pack(ctx, w, N, K, out);
     else
         memcpy(out, w, (size_t)N * K * sizeof(float));
 }

@@ -302,9 +302,9 @@ typedef struct vssm_ops {
     /* Optional: linear from a weight laid out once, at load, in the backend's own layout.
      * linear_pack_numel(N, K): floats of that layout (0 or NULL entries: the backend keeps
      * the plain (N, K) layout and linear_packed is linear); linear_pack lays a host (N, K)
-     * weight out on the host. */
-    size_t (*linear_pack_numel)(int N, int K);
-    void (*linear_pack)(const float *w, int N, int K, float *out);
+     * weight out on the host. The layout may depend on the context (the CPU's bf16 precision). */
+    size_t (*linear_pack_numel)(vssm_ctx *ctx, int N, int K);
+    void (*linear_pack)(vssm_ctx *ctx, const float *w, int N, int K, float *out);
     void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                           vssm_act act, int accumulate, float *y);
 

@@ -22,7 +22,7 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
     const int Ho = out_size(H), Wo = out_size(W), K = 9 * Cin;
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT];
     for (int co = 0; co < Cout; co++) /* w is laid out for the packed GEMM (ops.h) */
-        for (int t = 0; t < K; t++) wt[t * Cout + co] = vssm_cpu_linear_packed_get(w, Cout, K, co, t);
+        for (int t = 0; t < K; t++) wt[t * Cout + co] = vssm_cpu_linear_packed_get(ctx, w, Cout, K, co, t);
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)

@@ -47,14 +47,19 @@ vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err);
 
 void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
                      vssm_act act, int accumulate, float *y);
-/* sgemm.c: every product (plain weights are packed per call); batch-invariant, see there */
-size_t vssm_cpu_linear_pack_numel(int N, int K);
-void vssm_cpu_linear_pack(const float *w, int N, int K, float *out);
+/* sgemm.c: every product (plain weights are packed per call); batch-invariant, see there.
+ * The packed weights' layout follows the context's precision (isa.c dispatches): fp32
+ * panels (sgemm.c, vssm_cpu_f32_*) or bf16 pair panels (sgemm_bf16.c, vssm_cpu_bf16_*). */
+size_t vssm_cpu_linear_pack_numel(vssm_ctx *ctx, int N, int K);
+void vssm_cpu_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out);
 /* element (n, k) of a weight laid out by vssm_cpu_linear_pack (element-wise readers, off
  * the hot path) */
-float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k);
+float vssm_cpu_linear_packed_get(const vssm_ctx *ctx, const float *wp, int N, int K, int n, int k);
 void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                             vssm_act act, int accumulate, float *y);
+size_t vssm_cpu_f32_pack_numel(int N, int K);
+void vssm_cpu_f32_pack(const float *w, int N, int K, float *out);
+float vssm_cpu_f32_packed_get(const float *wp, int N, int K, int n, int k);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);
 void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
                         int Cout, float *y, void *ws);

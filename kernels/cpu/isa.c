@@ -147,5 +147,10 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
                             vssm_act act, int accumulate, float *y) {
     ctx->cpu_isa->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
 }
+size_t vssm_cpu_linear_pack_numel(vssm_ctx *ctx, int N, int K) { return vssm_cpu_f32_pack_numel(N, K); }
+void vssm_cpu_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out) { vssm_cpu_f32_pack(w, N, K, out); }
+float vssm_cpu_linear_packed_get(const vssm_ctx *ctx, const float *wp, int N, int K, int n, int k) {
+    return vssm_cpu_f32_packed_get(wp, N, K, n, k);
+}
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) { ctx->cpu_isa->ss2d_scan(ctx, a, ws); }
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) { ctx->cpu_isa->scan1d(ctx, a); }

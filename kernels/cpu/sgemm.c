@@ -71,9 +71,9 @@ const char VSSM_ISA_FN(vssm_cpu_isa_name)[] = ISA_DESC;
 #endif
 
 #ifdef VSSM_ISA_BASE /* the layout: once, for all variants */
-size_t vssm_cpu_linear_pack_numel(int N, int K) { return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)K; }
+size_t vssm_cpu_f32_pack_numel(int N, int K) { return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)K; }
 
-void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
+void vssm_cpu_f32_pack(const float *w, int N, int K, float *out) {
     const int np = (N + PNR - 1) / PNR;
     /* row by row in blocks of 256 k: contiguous reads, writes strided by PNR within a 32 KB
      * block of the panel that stays in L1 */
@@ -92,7 +92,7 @@ void vssm_cpu_linear_pack(const float *w, int N, int K, float *out) {
         }
 }
 
-float vssm_cpu_linear_packed_get(const float *wp, int N, int K, int n, int k) {
+float vssm_cpu_f32_packed_get(const float *wp, int N, int K, int n, int k) {
     (void)N;
     return wp[((size_t)(n / PNR) * K + k) * PNR + n % PNR];
 }
@@ -323,10 +323,10 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
 void VSSM_ISA_FN(vssm_cpu_linear)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b,
                                   int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
-    const size_t n = vssm_cpu_linear_pack_numel(N, K);
+    const size_t n = vssm_cpu_f32_pack_numel(N, K);
     float *wp = M > DIRECT_MAX_M && n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
     if (wp) {
-        vssm_cpu_linear_pack(w, N, K, wp);
+        vssm_cpu_f32_pack(w, N, K, wp);
         VSSM_ISA_FN(vssm_cpu_linear_packed)(ctx, x, M, K, wp, b, N, act, accumulate, y);
         free(wp);
         return;
