@@ -211,7 +211,7 @@ static void model_pos(const vssm_vim *m, int gh, int gw, int with_cls, float *ou
 
 #define VISIT(nm, xf, slot, ...) VSSM_VISIT(w, nm, xf, 1, slot, __VA_ARGS__)
 
-static int walk_model(vssm_walker *w, const void *config, void *model) {
+int vssm_vim_walk(vssm_walker *w, const void *config, void *model) {
     const vssm_vim_config *c = config;
     vssm_vim *m = model;
     const int64_t D = c->embed_dim, Di = c->d_inner, R = vssm_vim_dt_rank(c), N = c->d_state, K = c->d_conv;
@@ -249,7 +249,7 @@ int64_t vssm_vim_param_count(const vssm_vim_config *cfg) {
     vssm_vim m;
     memset(&m, 0, sizeof m);
     /* + the classifier's linear on the class token (heads/classify.c) */
-    return vssm_load_param_count(walk_model, cfg, &m) +
+    return vssm_load_param_count(vssm_vim_walk, cfg, &m) +
            (cfg->num_classes > 0 ? (int64_t)cfg->num_classes * (cfg->embed_dim + 1) : 0);
 }
 
@@ -283,7 +283,7 @@ vssm_status vssm_vim_load(vssm_vim **out, vssm_ctx *ctx, const vssm_vim_config *
         vssm_vim_free(m);
         return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
-    const vssm_load_spec ls = {walk_model, cfg, m, "Vim", keep_pos};
+    const vssm_load_spec ls = {vssm_vim_walk, cfg, m, "Vim", keep_pos};
     void *arena = NULL;
     if ((s = vssm_load_weights(ctx, src, prefix, &ls, &arena, &m->arena_bytes, &m->n_params, err)) != VSSM_OK) {
         vssm_vim_free(m);

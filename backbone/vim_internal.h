@@ -4,6 +4,7 @@
 #ifndef VSSM_VIM_INTERNAL_H
 #define VSSM_VIM_INTERNAL_H
 
+#include "backbone/load.h"
 #include "kernels/ops.h"
 #include "vssm/vim.h"
 
@@ -58,5 +59,11 @@ struct vssm_vim_state {
     float *outs[VSSM_VIM_MAX_OUT]; /* (B, gh, gw, D): outputs of blocks out_indices[k] */
     size_t bytes;
 };
+
+/* The name table (backbone/load.h): visits every backbone tensor of cfg (a vssm_vim_config) with
+ * its official name and shape, the slot in model (a vssm_vim whose layers array is allocated, or
+ * NULL for counting: a dummy layer's slots) and the layout the forward wants; the loader and the
+ * trainer (train/vim_train.c) walk it. */
+int vssm_vim_walk(vssm_walker *w, const void *config, void *model);
 
 #endif
