@@ -181,6 +181,62 @@ VSSM_API vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame,
 VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score,
                                          vssm_err *err);
 
+/* ---------------------------------------------------------------- trained head (heads/track_head.c)
+ *
+ * OSTrack's tracker with a trained CenterPredictor head on either backbone; the reference
+ * (and the exact rules) is tests/reference/ostrack_ref.py:
+ *   init: the template crop (template_factor, template_size) of the first box;
+ *   update: the search crop (search_factor, search_size) around the previous box ->
+ *     VMamba ("mod"): stage s of both crops, F = [X, X * zbar] (zbar: the template map's
+ *       mean over its central cells [n/4, n - n/4)); Vim ("onestream"): template and search
+ *       tokens through the same blocks (vssm_vim_forward_onestream), F = the search tokens
+ *     -> three conv3x3-BN-ReLU x 4 towers + 1x1 convs: score = clamp(sigmoid, 1e-4, 1 - 1e-4)
+ *       (fs x fs), size (2: w, h as fractions of the search crop, the same activation),
+ *       offset (2: x, y within a cell, raw)
+ *     -> OSTrack's decoding: argmax of hann2d(fs) * score (first maximum, row-major), box
+ *       centre ((ix, iy) + offset) / fs * search_size in crop pixels, size * search_size;
+ *       mapped to the frame through the crop's actual origin (vssm_crop_to_image; OSTrack's
+ *       map_box_back uses the nominal one, up to half a crop pixel away), then OSTrack's
+ *       clip_box(margin 10).
+ * The file: the backbone's tensors as usual, the head's under "track_head." (conv1_ctr.conv.
+ * weight, conv1_ctr.bn.{weight,bias,running_mean,running_var}, ..., conv5_ctr.weight/bias; the
+ * same for offset and size), and __metadata__ track_head "ostrack", track_fusion "mod" |
+ * "onestream", track_stage, track_channel, track_template_size, track_search_size,
+ * track_template_factor, track_search_factor.
+ * Everything is planned at load for (model, search size): init and update allocate nothing. */
+
+typedef struct vssm_track_head vssm_track_head;
+
+typedef struct vssm_track_head_info {
+    int fusion_onestream; /* 0: VMamba "mod", 1: Vim one-stream */
+    int stage, channel, in_ch;
+    int template_size, search_size, feat_sz;
+    double template_factor, search_factor;
+} vssm_track_head_info;
+
+/* 1 when the weights file (src's metadata) holds a trained tracker head. */
+VSSM_API int vssm_track_head_present(const vssm_source *src);
+/* The head of src (see above) on backbone bb (the caller's, loaded from the same file: free it
+ * after the head); pp: mean/std of the crops. A file without one: VSSM_ERR_FORMAT. */
+VSSM_API vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const vssm_preprocess_params *pp,
+                                         const vssm_source *src, vssm_err *err);
+VSSM_API void vssm_track_head_free(vssm_track_head *h);
+VSSM_API vssm_track_head_info vssm_track_head_get_info(const vssm_track_head *h);
+/* box: w, h > 0, overlapping the frame (else VSSM_ERR_INVALID_ARG). */
+VSSM_API vssm_status vssm_track_head_init(vssm_track_head *h, const vssm_image *frame, vssm_box box, vssm_err *err);
+/* box: the new estimate; score (may be NULL): the score map at the chosen cell, (0, 1). */
+VSSM_API vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image *frame, vssm_box *box, float *score,
+                                            vssm_err *err);
+/* The maps of the last update, valid until the next: score (fs*fs), size and offset (2, fs, fs);
+ * *cell gets the chosen cell (row-major). Any pointer may be NULL. */
+VSSM_API void vssm_track_head_maps(const vssm_track_head *h, const float **score, const float **size,
+                                   const float **offset, int *cell);
+/* The decoding alone: maps of one search crop (as above) and its geometry -> the box in a
+ * frame_w x frame_h frame (clipped), the raw score at the chosen cell, the cell. */
+VSSM_API void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs,
+                                     int search_size, const vssm_crop_info *ci, int frame_w, int frame_h, vssm_box *box,
+                                     float *peak, int *cell);
+
 /* ---------------------------------------------------------------- metrics */
 
 #define VSSM_TRACK_N_OVERLAP 21 /* 0, 0.05, ..., 1.0 */

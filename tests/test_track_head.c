@@ -1,0 +1,153 @@
+/* tests/test_track_head.c - the OSTrack-style trained tracker head (heads/track_head.c) against
+ * its PyTorch reference (tests/reference/ostrack_ref.py, vectors by gen_track_head_vectors.py):
+ * a small random VMamba (fusion "mod", stage 1) and a small random Vim (one-stream), each loaded
+ * from one weights file as a shipped tracker is, run end to end on a real frame: init, then two
+ * updates (the second from the first's box). Checked per update: the score / size / offset maps
+ * (max|a-b| / max|b| <= 1e-4 each), the chosen cell (equal), the box (within 1e-4 px of the
+ * float64 reference's), the raw score at the cell; and the decoding alone: from the reference's
+ * float32 maps the C decoding must give the reference's box to 1e-9 px (the same float64 steps).
+ * Also: a file without a head is refused by name. */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "vssm/backbone.h"
+#include "vssm/ctx.h"
+#include "vssm/track.h"
+#include "vssm/weights.h"
+
+#define MAP_TOL 1e-4
+#define BOX_TOL 1e-4    /* px: the maps' float32 rounding through the decoding */
+#define DECODE_TOL 1e-9 /* px: the same float64 steps on the same maps */
+
+static const void *get(const vssm_weights *w, const char *name, vssm_dtype dt, int64_t numel) {
+    vssm_tensor t;
+    vssm_err err = {0};
+    if (vssm_weights_get(w, name, &t, &err) != VSSM_OK || t.dtype != dt || vssm_tensor_numel(&t) != numel) {
+        TEST_CHECK(0, "tensor %s: %s (dtype %d, %lld values)", name, err.msg, (int)t.dtype,
+                   (long long)vssm_tensor_numel(&t));
+        return NULL;
+    }
+    return t.data;
+}
+
+static double box_diff(vssm_box a, const double *b) {
+    double d = fabs(a.x - b[0]);
+    d = fmax(d, fabs(a.y - b[1]));
+    d = fmax(d, fabs(a.w - b[2]));
+    return fmax(d, fabs(a.h - b[3]));
+}
+
+static void run_kind(vssm_ctx *ctx, const char *kind) {
+    char rel[64], nm[64];
+    snprintf(rel, sizeof rel, "track/head_%s.safetensors", kind);
+    char *path = test_data_path(rel);
+    vssm_err err = {0};
+    vssm_weights *w = NULL;
+    TEST_REQUIRE(vssm_weights_open(&w, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+    const vssm_source *src = vssm_weights_source(w);
+    TEST_CHECK(vssm_track_head_present(src), "%s: the head is found", kind);
+    vssm_backbone *bb = NULL;
+    vssm_preprocess_params pp;
+    TEST_REQUIRE(vssm_backbone_load_source(&bb, ctx, src, NULL, &pp, &err) == VSSM_OK, "%s backbone: %s", kind,
+                 err.msg);
+    vssm_track_head *h = NULL;
+    TEST_REQUIRE(vssm_track_head_new(&h, bb, &pp, src, &err) == VSSM_OK, "%s head: %s", kind, err.msg);
+    const vssm_track_head_info in = vssm_track_head_get_info(h);
+    const int fs = in.feat_sz, n = fs * fs;
+    TEST_CHECK(fs == 8 && in.template_size == 32 && in.search_size == 64 && in.channel == 16, "%s: info fs %d", kind,
+               fs);
+    TEST_CHECK(in.fusion_onestream == (strcmp(kind, "vim") == 0), "%s: fusion", kind);
+
+    vssm_tensor ft;
+    TEST_REQUIRE(vssm_weights_get(w, "frame", &ft, &err) == VSSM_OK && ft.dtype == VSSM_DTYPE_U8 && ft.ndim == 3,
+                 "frame: %s", err.msg);
+    vssm_image frame = {(int)ft.shape[1], (int)ft.shape[0], 3, ft.data};
+    const double *b0 = get(w, "ref.init", VSSM_DTYPE_F64, 4);
+    TEST_REQUIRE(b0 != NULL, "ref.init");
+    vssm_box state = {b0[0], b0[1], b0[2], b0[3]};
+    TEST_REQUIRE(vssm_track_head_init(h, &frame, state, &err) == VSSM_OK, "%s init: %s", kind, err.msg);
+    for (int k = 1; k <= 2; k++) {
+        vssm_box box;
+        float peak;
+        TEST_REQUIRE(vssm_track_head_update(h, &frame, &box, &peak, &err) == VSSM_OK, "%s update %d: %s", kind, k,
+                     err.msg);
+        const float *sc, *sz, *of;
+        int cell;
+        vssm_track_head_maps(h, &sc, &sz, &of, &cell);
+        const char *what[3] = {"score", "size", "offset"};
+        const float *mine[3] = {sc, sz, of}, *ref[3];
+        for (int m = 0; m < 3; m++) {
+            snprintf(nm, sizeof nm, "ref.%s_%d", what[m], k);
+            ref[m] = get(w, nm, VSSM_DTYPE_F32, (int64_t)(m ? 2 : 1) * n);
+            if (!ref[m]) continue;
+            double e = test_rel_err(mine[m], ref[m], (size_t)(m ? 2 : 1) * n);
+            TEST_CHECK(e <= MAP_TOL, "%s update %d: %s map rel err %.3g (tol %g)", kind, k, what[m], e, MAP_TOL);
+        }
+        snprintf(nm, sizeof nm, "ref.cell_%d", k);
+        const int64_t *rc = get(w, nm, VSSM_DTYPE_I64, 1);
+        TEST_CHECK(rc && cell == *rc, "%s update %d: cell %d, reference %lld", kind, k, cell,
+                   rc ? (long long)*rc : -1LL);
+        snprintf(nm, sizeof nm, "ref.box_%d", k);
+        const double *rb = get(w, nm, VSSM_DTYPE_F64, 4);
+        if (rb)
+            TEST_CHECK(box_diff(box, rb) <= BOX_TOL, "%s update %d: box (%.6f %.6f %.6f %.6f) vs (%.6f %.6f %.6f %.6f)",
+                       kind, k, box.x, box.y, box.w, box.h, rb[0], rb[1], rb[2], rb[3]);
+        snprintf(nm, sizeof nm, "ref.peak_%d", k);
+        const double *rp = get(w, nm, VSSM_DTYPE_F64, 1);
+        TEST_CHECK(rp && fabs(peak - *rp) <= MAP_TOL * fabs(*rp), "%s update %d: peak %.7f vs %.7f", kind, k, peak,
+                   rp ? *rp : 0);
+        /* the decoding alone, on the reference's float32 maps, from the reference's state */
+        snprintf(nm, sizeof nm, "ref.box32_%d", k);
+        const double *r32 = get(w, nm, VSSM_DTYPE_F64, 4);
+        vssm_crop_info ci;
+        TEST_REQUIRE(vssm_crop_plan(state, in.search_factor, in.search_size, frame.w, frame.h, &ci, &err) == VSSM_OK,
+                     "crop plan: %s", err.msg);
+        if (r32 && ref[0] && ref[1] && ref[2]) {
+            vssm_box db;
+            int dc;
+            vssm_track_head_decode(ref[0], ref[1], ref[2], fs, in.search_size, &ci, frame.w, frame.h, &db, NULL, &dc);
+            TEST_CHECK(box_diff(db, r32) <= DECODE_TOL && rc && dc == *rc,
+                       "%s update %d: decoding (%.12f %.12f %.12f %.12f) cell %d vs (%.12f %.12f %.12f %.12f)", kind, k,
+                       db.x, db.y, db.w, db.h, dc, r32[0], r32[1], r32[2], r32[3]);
+        }
+        if (rb) state = (vssm_box){rb[0], rb[1], rb[2], rb[3]};
+    }
+    vssm_track_head_free(h);
+    vssm_backbone_free(bb);
+    vssm_weights_close(w);
+    free(path);
+}
+
+/* a file without a head: refused, and the message names what is missing */
+static void no_head(vssm_ctx *ctx) {
+    char *path = test_data_path("../../weights/fashion_mnist/vmamba_fashion.safetensors");
+    vssm_err err = {0};
+    vssm_weights *w = NULL;
+    TEST_REQUIRE(vssm_weights_open(&w, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+    const vssm_source *src = vssm_weights_source(w);
+    TEST_CHECK(!vssm_track_head_present(src), "the classifier file has no head");
+    vssm_backbone *bb = NULL;
+    vssm_preprocess_params pp;
+    TEST_REQUIRE(vssm_backbone_load_source(&bb, ctx, src, NULL, &pp, &err) == VSSM_OK, "backbone: %s", err.msg);
+    vssm_track_head *h = (vssm_track_head *)&err;
+    vssm_status s = vssm_track_head_new(&h, bb, &pp, src, &err);
+    TEST_CHECK(s == VSSM_ERR_FORMAT && h == NULL && strstr(err.msg, "track_head"), "no head: status %d, '%s'", s,
+               err.msg);
+    vssm_backbone_free(bb);
+    vssm_weights_close(w);
+    free(path);
+}
+
+int main(void) {
+    vssm_ctx *ctx = NULL;
+    vssm_err err = {0};
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = 1;
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &o, &err) == VSSM_OK, "ctx: %s", err.msg);
+    run_kind(ctx, "vmamba");
+    run_kind(ctx, "vim");
+    no_head(ctx);
+    vssm_ctx_free(ctx);
+    return test_finish("test_track_head");
+}
