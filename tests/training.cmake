@@ -4,6 +4,8 @@ vssm_add_test(test_ops_bwd test_ops_bwd.c)
 # the VMamba classifier's whole-model backward (train/) and the optimizer against PyTorch
 vssm_add_test(test_train_vmamba test_train_vmamba.c vmamba_vectors.c)
 vssm_add_test(test_train_optim test_train_optim.c)
+# the Vim classifier's whole-model backward against PyTorch
+vssm_add_test(test_train_vim test_train_vim.c vim_vectors.c)
 # `vssm train` end to end on the shipped Fashion-MNIST model: --resume bit-exact, the output read
 # by vssm classify / eval classify as is, a linear probe's new head, the augmentation
 vssm_add_test(test_train_cli test_train_cli.c)

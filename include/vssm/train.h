@@ -21,6 +21,7 @@
 #include "vssm/ctx.h"
 #include "vssm/image.h"
 #include "vssm/source.h"
+#include "vssm/vim.h"
 #include "vssm/vmamba.h"
 
 #ifdef __cplusplus
@@ -99,6 +100,36 @@ VSSM_API float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n);
 /* Call after the parameters changed: lays out the forward's copies again (packed linear and
  * conv weights, A = -exp(A_logs)). */
 VSSM_API void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t);
+
+/* ---- Vision Mamba (train/vim_train.c): the same interface over a Vim classifier (a class
+ * token, num_classes >= 1), official names (head.weight / head.bias for the classifier). It
+ * trains at its position grid (pos_embed used as it is): _plan refuses another input size.
+ * init: new_head initialises head.*; src NULL every tensor, with the official Vim's inits
+ * (trunc_normal 0.02 for head, pos_embed, cls_token; lecun_normal patch embed; mamba_simple's
+ * dt, A_log, D; out_proj / sqrt(depth)). Decay: 0 for 1-D tensors, pos_embed, cls_token, A_log,
+ * A_b_log. */
+typedef struct vssm_vim_trainer vssm_vim_trainer;
+VSSM_API vssm_status vssm_vim_trainer_create(vssm_vim_trainer **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                             const vssm_source *src, const char *prefix, const vssm_train_init *init,
+                                             vssm_err *err);
+VSSM_API void vssm_vim_trainer_free(vssm_vim_trainer *t);
+VSSM_API void vssm_vim_trainer_freeze_backbone(vssm_vim_trainer *t, int on);
+VSSM_API vssm_status vssm_vim_trainer_plan(vssm_vim_trainer *t, int batch, int h, int w, vssm_err *err);
+VSSM_API size_t vssm_vim_trainer_saved_bytes(const vssm_vim_trainer *t);
+VSSM_API size_t vssm_vim_trainer_scratch_bytes(const vssm_vim_trainer *t);
+VSSM_API void vssm_vim_trainer_zero_grad(vssm_vim_trainer *t);
+VSSM_API vssm_status vssm_vim_trainer_step(vssm_vim_trainer *t, const float *input, const int32_t *labels,
+                                           float smoothing, float *loss, vssm_err *err);
+VSSM_API vssm_status vssm_vim_trainer_forward(vssm_vim_trainer *t, const float *input, vssm_err *err);
+VSSM_API vssm_status vssm_vim_trainer_logits(vssm_vim_trainer *t, float *host, vssm_err *err);
+VSSM_API int vssm_vim_trainer_n_tensors(const vssm_vim_trainer *t);
+VSSM_API vssm_train_tensor vssm_vim_trainer_tensor(const vssm_vim_trainer *t, int i);
+VSSM_API void vssm_vim_trainer_read(const vssm_vim_trainer *t, int i, int grad, float *host);
+VSSM_API void vssm_vim_trainer_read_flat(const vssm_vim_trainer *t, const float *flat, int i, float *host);
+VSSM_API void vssm_vim_trainer_write_flat(const vssm_vim_trainer *t, const float *host, int i, float *flat);
+VSSM_API float *vssm_vim_trainer_params(vssm_vim_trainer *t, int64_t *n);
+VSSM_API float *vssm_vim_trainer_grads(vssm_vim_trainer *t, int64_t *n);
+VSSM_API void vssm_vim_trainer_params_changed(vssm_vim_trainer *t);
 
 /* ---- the optimizer (train/optim.c): PyTorch's semantics, host memory, deterministic ---- */
 

@@ -1,0 +1,102 @@
+/* tests/test_train_vim.c - the Vim classifier's whole-model backward (train/vim_train.c)
+ * against PyTorch autograd on our float64 reference (tests/reference/vim_ref.py, vectors by
+ * gen_vim_train_grad_vectors.py):
+ *   - the loss (cross-entropy, label smoothing 0.1) within 1e-5 relative, the logits 1e-4;
+ *   - every parameter's gradient, in its official layout, within 1e-4 relative
+ *     (max|a - b| / max|b| per tensor, whole tensors);
+ *   - the same gradient bits with 1 and 3 threads;
+ *   - a plan at another size than the position grid is refused by name.
+ * Files: "odd" (overlapping 5x5 patches at stride 4, d_model 20, d_state 3, div2, batch 3) and
+ * "long" (71 tokens: past the 64-token blocks and scan chunks, no divide-by-2, batch 2).
+ * Usage: test_train_vim [-v]   (-v: every tensor's error) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "testutil.h"
+#include "vim_vectors.h"
+#include "vssm/train.h"
+#include "vssm/weights.h"
+
+static int verbose;
+
+/* one file at n_threads: loss, logits, gradients; the whole gradient buffer in *grads */
+static void run_case(const char *file, int n_threads, float **grads, int64_t *ngrads) {
+    char *path = test_data_path(file);
+    vssm_err err = {0};
+    vssm_weights *vf = NULL;
+    TEST_REQUIRE(vssm_weights_open(&vf, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+    const vssm_source *src = vssm_weights_source(vf);
+    vssm_vim_config cfg;
+    TEST_REQUIRE(vssm_vim_config_infer(src, "", &cfg, &err) == VSSM_OK, "%s: infer: %s", file, err.msg);
+    const float smoothing = strtof(vssm_weights_meta(vf, "smoothing"), NULL);
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = n_threads;
+    vssm_ctx *ctx = NULL;
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &o, &err) == VSSM_OK, "context: %s", err.msg);
+    vssm_vim_trainer *t = NULL;
+    TEST_REQUIRE(vssm_vim_trainer_create(&t, ctx, &cfg, src, "", NULL, &err) == VSSM_OK, "%s: trainer: %s", file,
+                 err.msg);
+    int B, H, W;
+    float *x = vimvec_nhwc(vf, "input", &B, &H, &W);
+    TEST_REQUIRE(x && B <= 64, "%s: input", file);
+    TEST_CHECK(vssm_vim_trainer_plan(t, B, H + cfg.stride, W, &err) == VSSM_ERR_SHAPE &&
+                   strstr(err.msg, "position grid"),
+               "%s: another size than the position grid is refused: %s", file, err.msg);
+    TEST_REQUIRE(vssm_vim_trainer_plan(t, B, H, W, &err) == VSSM_OK, "plan: %s", err.msg);
+    vssm_tensor lt;
+    TEST_REQUIRE(vssm_weights_get(vf, "labels", &lt, &err) == VSSM_OK && lt.dtype == VSSM_DTYPE_I32 &&
+                     vssm_tensor_numel(&lt) == B,
+                 "%s: labels (I32, B)", file);
+    int32_t lab[64];
+    memcpy(lab, lt.data, (size_t)B * sizeof(int32_t));
+    float *ref_loss = vimvec_f32(vf, "loss", NULL, NULL), loss = 0;
+    float *logits = malloc((size_t)B * cfg.num_classes * sizeof(float));
+    TEST_REQUIRE(ref_loss && logits, "%s: loss", file);
+    vssm_vim_trainer_zero_grad(t);
+    TEST_REQUIRE(vssm_vim_trainer_step(t, x, lab, smoothing, &loss, &err) == VSSM_OK, "step: %s", err.msg);
+    vssm_vim_trainer_logits(t, logits, &err);
+    const double el = fabs(loss - ref_loss[0]) / fabs(ref_loss[0]);
+    TEST_CHECK(el <= 1e-5, "%s (%d threads): loss %.7f, PyTorch %.7f: rel err %.3g > 1e-5", file, n_threads, loss,
+               ref_loss[0], el);
+    const double eg = vimvec_compare(vf, file, "logits", logits, 1e-4, 0);
+    double worst = 0;
+    const char *wname = "";
+    for (int i = 0; i < vssm_vim_trainer_n_tensors(t); i++) {
+        const vssm_train_tensor ti = vssm_vim_trainer_tensor(t, i);
+        float *got = malloc((size_t)ti.numel * sizeof(float));
+        char nm[160];
+        snprintf(nm, sizeof nm, "grad.%s", ti.name);
+        vssm_vim_trainer_read(t, i, 1, got);
+        const double e = vimvec_compare(vf, file, nm, got, 1e-4, verbose);
+        if (e >= worst) worst = e, wname = ti.name;
+        free(got);
+    }
+    printf("%s, %d thread(s): loss %.7f (PyTorch %.7f, rel %.1e), logits rel %.1e, %d gradients, "
+           "worst rel err %.2e (%s)\n",
+           file, n_threads, loss, ref_loss[0], el, eg, vssm_vim_trainer_n_tensors(t), worst, wname);
+    printf("  saved activations %.3f MB, scratch %.3f MB\n", vssm_vim_trainer_saved_bytes(t) / 1e6,
+           vssm_vim_trainer_scratch_bytes(t) / 1e6);
+    const float *g = vssm_vim_trainer_grads(t, ngrads);
+    *grads = malloc((size_t)*ngrads * sizeof(float));
+    memcpy(*grads, g, (size_t)*ngrads * sizeof(float));
+    free(x), free(ref_loss), free(logits), free(path);
+    vssm_vim_trainer_free(t);
+    vssm_ctx_free(ctx);
+    vssm_weights_close(vf);
+}
+
+int main(int argc, char **argv) {
+    verbose = argc > 1 && !strcmp(argv[1], "-v");
+    const char *files[] = {"train/vim_grad_odd.safetensors", "train/vim_grad_long.safetensors"};
+    for (int f = 0; f < 2; f++) {
+        float *g1, *g3;
+        int64_t n1, n3;
+        run_case(files[f], 1, &g1, &n1);
+        run_case(files[f], 3, &g3, &n3);
+        TEST_CHECK(n1 == n3 && !memcmp(g1, g3, (size_t)n1 * sizeof(float)), "%s: gradients differ at 1 and 3 threads",
+                   files[f]);
+        free(g1), free(g3);
+    }
+    return test_finish("test_train_vim");
+}
