@@ -18,6 +18,18 @@ of the item's pixels (alpha >= 0.5 after the resize), occluded or not, as OTB an
 Also writes DIR/<seq>/occlusion.txt (fraction of the box covered, per frame) and
 DIR/README.txt (the command that made it). Deterministic for a given --seed.
 
+Training data (weights/train_track_head.py) comes from the same generator with other items
+and more motion, disjoint from the held-out demo (which the defaults reproduce unchanged):
+
+    /usr/bin/python3 datasets/make_track_demo.py --out /tmp/track_train --split train \
+        --seqs 60 --frames 60 --seed 1 --camera 3 --more-backgrounds
+
+--split train takes the items from Fashion-MNIST's 60k training images (the demo's come from
+the 10k test images); --camera A moves a viewport over a larger copy of the background (a
+smooth random pan of about A px per frame and a slow zoom of up to 10%), so that the whole
+scene moves as under a moving camera while the item follows its own path in the frame;
+--more-backgrounds adds the photographs of Debian's opencv-doc examples to skimage's.
+
 Then: vssm track --weights W --dataset DIR --format otb --results RES
       vssm eval track --results RES --gt DIR --format otb --plot RES/plot.svg
 """
@@ -30,7 +42,11 @@ import sys
 import numpy as np
 from PIL import Image
 
-FMNIST = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+FMNIST = "/usr/share/datasets/fashion-mnist/%s-images-idx3-ubyte.gz"
+OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data"
+OPENCV_NAMES = ["baboon.jpg", "building.jpg", "fruits.jpg", "lena.jpg", "aero1.jpg", "apple.jpg", "board.jpg",
+                "butterfly.jpg", "home.jpg", "orange.jpg", "graf1.png", "starry_night.jpg", "messi5.jpg",
+                "pic1.png", "left01.jpg", "smarties.png", "sudoku.png", "HappyFish.jpg"]
 SKIMAGE_NAMES = ["astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png",
                  "hubble_deep_field.jpg", "gravel.png", "grass.png", "brick.png", "retina.jpg"]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,8 +61,10 @@ def load_items(path):
     return np.frombuffer(data[16:], dtype=np.uint8).reshape(n, h, w)
 
 
-def background_paths():
+def background_paths(more=False):
     paths = []
+    if more:
+        paths += [os.path.join(OPENCV_DATA, n) for n in OPENCV_NAMES if os.path.exists(os.path.join(OPENCV_DATA, n))]
     try:
         import skimage
         d = os.path.join(os.path.dirname(skimage.__file__), "data")
@@ -79,8 +97,33 @@ def render_item(item, side, tint):
     return rgb, alpha, (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
 
 
-def make_sequence(rng, items, bgs, W, H, F, scale_range, out_dir):
-    bg = fit(Image.open(bgs[rng.integers(len(bgs))]).convert("RGB"), W, H)
+def camera_views(crng, photo, W, H, F, amp):
+    """F frames of a viewport panning (about amp px a frame) and zooming (up to 10%) over photo"""
+    M = int(round(amp * F / 4)) + 8
+    canvas = Image.fromarray(fit(photo, W + 2 * M, H + 2 * M).astype(np.uint8))
+    ox, oy, vx, vy = float(M), float(M), crng.normal(0, amp), crng.normal(0, amp)
+    z0, z1 = crng.uniform(0.9, 1.0), crng.uniform(0.9, 1.0)
+    views = []
+    for t in range(F):
+        z = z0 + (z1 - z0) * t / max(F - 1, 1)
+        w, h = W * z, H * z
+        ox = min(max(ox + vx, 0.0), W + 2 * M - w)
+        oy = min(max(oy + vy, 0.0), H + 2 * M - h)
+        if ox in (0.0, W + 2 * M - w):
+            vx = -vx
+        if oy in (0.0, H + 2 * M - h):
+            vy = -vy
+        vx = 0.9 * vx + crng.normal(0, amp * 0.3)
+        vy = 0.9 * vy + crng.normal(0, amp * 0.3)
+        v = canvas.resize((W, H), Image.BILINEAR, box=(ox, oy, ox + w, oy + h))
+        views.append(np.asarray(v, dtype=np.float32))
+    return views
+
+
+def make_sequence(rng, items, bgs, W, H, F, scale_range, out_dir, crng=None, camera=0.0):
+    photo = Image.open(bgs[rng.integers(len(bgs))]).convert("RGB")
+    bg = fit(photo, W, H)
+    views = camera_views(crng, photo, W, H, F, camera) if camera > 0 else None
     occ_src = fit(Image.open(bgs[rng.integers(len(bgs))]).convert("RGB"), W, H)
     # an item with a reasonably large mask
     while True:
@@ -106,7 +149,7 @@ def make_sequence(rng, items, bgs, W, H, F, scale_range, out_dir):
         side = int(sides[t])
         rgb, alpha, (bx0, by0, bx1, by1) = render_item(item, side, tint)
         x0 = int(round(cx - side / 2)); y0 = int(round(cy - side / 2))
-        frame = bg.copy()
+        frame = bg.copy() if views is None else views[t].copy()
         a = alpha[..., None]
         frame[y0:y0 + side, x0:x0 + side] = frame[y0:y0 + side, x0:x0 + side] * (1 - a) + rgb * a
         box = (x0 + bx0, y0 + by0, bx1 - bx0, by1 - by0)
@@ -152,15 +195,20 @@ def main():
     ap.add_argument("--size", default="320x240", help="WxH")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale-range", type=float, default=1.6, help="max growth / shrink factor over a sequence")
+    ap.add_argument("--split", choices=("test", "train"), default="test", help="Fashion-MNIST items of this split")
+    ap.add_argument("--camera", type=float, default=0.0, help="camera pan, px per frame (0: a still camera)")
+    ap.add_argument("--more-backgrounds", action="store_true", help="add opencv-doc's photographs")
     a = ap.parse_args()
     W, H = (int(v) for v in a.size.lower().split("x"))
     if a.seqs < 1 or a.frames < 2 or W < 64 or H < 64:
         sys.exit("need --seqs >= 1, --frames >= 2 and a size of at least 64x64")
     rng = np.random.default_rng(a.seed)
-    items = load_items(FMNIST)
-    bgs = background_paths()
+    items = load_items(FMNIST % ("t10k" if a.split == "test" else "train"))
+    bgs = background_paths(a.more_backgrounds)
+    crng = np.random.default_rng(a.seed + 1000)   # the camera's own stream: the defaults stay as they were
     for s in range(a.seqs):
-        make_sequence(rng, items, bgs, W, H, a.frames, a.scale_range, os.path.join(a.out, "fmnist-%02d" % (s + 1)))
+        make_sequence(rng, items, bgs, W, H, a.frames, a.scale_range, os.path.join(a.out, "fmnist-%02d" % (s + 1)),
+                      crng, a.camera)
     with open(os.path.join(a.out, "README.txt"), "w") as f:
         f.write("made by: /usr/bin/python3 datasets/make_track_demo.py " + " ".join(sys.argv[1:]) + "\n")
     print("wrote %d sequences of %d frames (%dx%d) to %s" % (a.seqs, a.frames, W, H, a.out))
