@@ -4,12 +4,11 @@
  * SiLU(causal conv(x half of in_proj(RMSNorm(x)))) in direction d, norm_f, the class token's
  * linear head.
  *
- * Weights. Vim's name table (vssm_vim_walk) and the head's two tensors are walked into a
- * table; the MASTER copy holds each tensor in the layout its backward op takes (plain linear
- * (N, K) weights, the patch embed as (D, C*P*P), conv1d (K, Di), dt_proj (R, Di), A_log (N, Di):
- * kernels/BACKWARD.md), the GRADIENT buffer the same, and the FORWARD copy what the inference
- * ops want: linear weights packed (out_proj of x / 2 for div2, exact), A = -exp(A_log); the
- * others are the master's own. Three vssm_vim structs point into the three.
+ * Weights. Vim's name table (vssm_vim_walk) and the head's two tensors make the parameter
+ * table (train/table.h): the MASTER and GRADIENT copies in the layouts the backward ops take
+ * (plain linear (N, K) weights, the patch embed as (D, C*P*P), conv1d (K, Di), dt_proj (R, Di),
+ * A_log (N, Di): kernels/BACKWARD.md), the FORWARD copy packed (out_proj of x / 2 for div2,
+ * exact) and A = -exp(A_log). Three vssm_vim structs point into the three.
  *
  * The /2 of div2 in the backward: out_proj's gradient input is g/2 (exact), so that
  * linear_bwd on the plain weight and the saved sum y = y_f + y_b gives d out_proj.weight =
@@ -30,22 +29,14 @@
 #include <string.h>
 #include "backbone/vim_internal.h"
 #include "kernels/ops.h"
+#include "train/table.h"
 #include "vssm/train.h"
-
-#define ALIGN_F 16 /* tensors start on 64-byte boundaries in every arena */
 
 /* one view of the weights: the backbone's slots and the head's */
 typedef struct vview {
     vssm_vim m;
     float *fc_w, *fc_b; /* head.weight (classes, D), head.bias (classes) */
 } vview;
-
-typedef struct ventry {
-    char name[96];
-    int ndim;
-    int64_t shape[5], n, off, fwd_off; /* fwd_off < 0: the forward reads the master copy */
-    vssm_xform xf;
-} ventry;
 
 typedef struct vacts {
     int B, H, W;
@@ -63,10 +54,7 @@ struct vssm_vim_trainer {
     int frozen;
     vssm_vim_config cfg;
     vview fw, pw, gw; /* forward, master, gradient */
-    ventry *e;
-    int ne, cap;
-    float *master, *grad, *fwd;
-    int64_t n_master, n_fwd;
+    vssm_ttab tab;
     vacts a;
     void *act_mem, *scratch_mem;
 };
@@ -82,97 +70,6 @@ static int walk_all(vssm_walker *w, const void *config, void *view) {
     return 0;
 }
 
-static int64_t align_f(int64_t n) { return (n + ALIGN_F - 1) / ALIGN_F * ALIGN_F; }
-static int is_linear(vssm_xform xf) { return xf == VSSM_XF_LINEAR || xf == VSSM_XF_HALF_LINEAR; }
-
-/* pass 1: the entries and their offsets */
-typedef struct vrec {
-    vssm_walker w;
-    vssm_vim_trainer *t;
-} vrec;
-
-static int rec_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
-                     float **slot) {
-    vssm_vim_trainer *t = ((vrec *)w)->t;
-    (void)groups, (void)slot;
-    if (t->ne == t->cap) {
-        ventry *ne = realloc(t->e, (size_t)(t->cap = t->cap ? 2 * t->cap : 256) * sizeof *ne);
-        if (!ne) return 1;
-        t->e = ne;
-    }
-    ventry *e = &t->e[t->ne++];
-    memset(e, 0, sizeof *e);
-    snprintf(e->name, sizeof e->name, "%s", name);
-    e->ndim = ndim, e->xf = xf, e->n = 1, e->fwd_off = -1;
-    for (int i = 0; i < ndim; i++) e->shape[i] = shape[i], e->n *= shape[i];
-    e->off = t->n_master;
-    t->n_master += align_f(e->n);
-    if (is_linear(xf) || xf == VSSM_XF_NEG_EXP_T) {
-        const int64_t K = e->n / e->shape[0];
-        e->fwd_off = t->n_fwd;
-        t->n_fwd += align_f(
-            xf == VSSM_XF_NEG_EXP_T ? e->n : (int64_t)vssm_op_linear_pack_numel(t->ctx, (int)e->shape[0], (int)K));
-    }
-    return 0;
-}
-
-/* pass 2 (one per view): slot i points into base (or fwd, for the entries with a forward copy) */
-typedef struct vplace {
-    vssm_walker w;
-    const vssm_vim_trainer *t;
-    float *base, *fwd;
-    int i;
-} vplace;
-
-static int place_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
-                       float **slot) {
-    vplace *p = (vplace *)w;
-    const ventry *e = &p->t->e[p->i++];
-    (void)name, (void)shape, (void)ndim, (void)xf, (void)groups;
-    *slot = p->fwd && e->fwd_off >= 0 ? p->fwd + e->fwd_off : p->base + e->off;
-    return 0;
-}
-
-/* official (A, B) <-> master (B, A) for the transposed tensors (one group: A = shape[0]);
- * inverse: master -> official */
-static void to_master(const ventry *e, const float *src, float *dst, int inverse) {
-    if (e->xf != VSSM_XF_T && e->xf != VSSM_XF_NEG_EXP_T) {
-        memcpy(dst, src, (size_t)e->n * sizeof(float));
-        return;
-    }
-    const int64_t A = e->shape[0], B = e->n / A;
-    for (int64_t a = 0; a < A; a++)
-        for (int64_t b = 0; b < B; b++) {
-            if (inverse)
-                dst[a * B + b] = src[b * A + a];
-            else
-                dst[b * A + a] = src[a * B + b];
-        }
-}
-
-void vssm_vim_trainer_params_changed(vssm_vim_trainer *t) {
-    for (int i = 0; i < t->ne; i++) {
-        const ventry *e = &t->e[i];
-        const float *m = t->master + e->off;
-        float *f = t->fwd + e->fwd_off;
-        if (e->fwd_off < 0) continue;
-        if (e->xf == VSSM_XF_NEG_EXP_T) {
-            for (int64_t j = 0; j < e->n; j++) f[j] = -expf(m[j]);
-            continue;
-        }
-        const int N = (int)e->shape[0], K = (int)(e->n / N);
-        if (e->xf == VSSM_XF_LINEAR) {
-            vssm_op_linear_pack(t->ctx, m, N, K, f);
-            continue;
-        }
-        float *h = malloc((size_t)e->n * sizeof(float)); /* HALF_LINEAR: x / 2, exact */
-        if (!h) continue;                                /* (fwd keeps its values: a failure of a few KB) */
-        for (int64_t j = 0; j < e->n; j++) h[j] = 0.5f * m[j];
-        vssm_op_linear_pack(t->ctx, h, N, K, f);
-        free(h);
-    }
-}
-
 /* ======================================================================= create, free */
 
 void vssm_vim_trainer_free(vssm_vim_trainer *t) {
@@ -181,26 +78,28 @@ void vssm_vim_trainer_free(vssm_vim_trainer *t) {
     free(t->a.x_in);
     vssm_op_free(t->ctx, t->act_mem);
     vssm_op_free(t->ctx, t->scratch_mem);
-    vssm_op_free(t->ctx, t->master);
-    vssm_op_free(t->ctx, t->grad);
-    vssm_op_free(t->ctx, t->fwd);
-    free(t->e);
+    vssm_ttab_free(&t->tab);
     free(t);
 }
 
 /* ---- initial values (vssm_train_init): the official Vim's (models_mamba.py, mamba_simple.py) ---- */
 
-static double unif(uint64_t *s) { return (double)(vssm_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
 static double trunc_normal(uint64_t *s, double std) { /* N(0, std) redrawn outside +-2 std (timm) */
     for (;;) {
-        const double u = unif(s), v = unif(s);
-        const double z = sqrt(-2.0 * log(u > 0 ? u : 1e-300)) * cos(2.0 * M_PI * v);
+        const double z = vssm_ttab_normal(s);
         if (fabs(z) <= 2.0) return std * z;
     }
 }
-static int has_suffix(const char *s, const char *suf) {
-    const size_t n = strlen(s), k = strlen(suf);
-    return n >= k && !strcmp(s + n - k, suf);
+
+typedef struct vinit {
+    const vssm_vim_config *cfg;
+    const vssm_train_init *init;
+} vinit;
+
+/* every tensor without a source, the head's for a new head */
+static int vim_from_init(const vssm_ttab_entry *e, const char *full, void *user) {
+    const vinit *vi = user;
+    return !full || (vi->init && vi->init->new_head && !strncmp(e->name, "head.", 5));
 }
 
 /* entry e (index i) into dst, master layout: head, pos_embed, cls_token trunc_normal(0.02)
@@ -209,56 +108,38 @@ static int has_suffix(const char *s, const char *suf) {
  * U(+-1/sqrt(fan_in)), out_proj the same / sqrt(depth) (rescale_prenorm_residual), dt_proj
  * weight U(+-R^-0.5), dt_proj bias softplus^-1 of a log-uniform dt in [1e-3, 0.1] (floor 1e-4),
  * A_log log(1..N), D 1, RMSNorm weights 1 */
-static void init_entry(const vssm_vim_trainer *t, const ventry *e, int i, uint64_t seed, float *dst) {
-    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(i + 1));
+static void vim_init(const vssm_ttab_entry *e, int i, void *user, float *dst) {
+    const vinit *vi = user;
+    uint64_t s = (vi->init ? vi->init->seed : 0) ^ (0xD1B54A32D192ED03ull * (uint64_t)(i + 1));
     const char *nm = e->name;
     const int64_t A = e->shape[0], fan_in = e->n / A;
+#define ENDS(suf) vssm_ttab_ends_with(nm, suf)
     for (int64_t j = 0; j < e->n; j++) {
         double v;
         if (!strcmp(nm, "head.weight") || !strcmp(nm, "pos_embed") || !strcmp(nm, "cls_token"))
             v = trunc_normal(&s, 0.02);
         else if (!strcmp(nm, "patch_embed.proj.weight"))
             v = trunc_normal(&s, sqrt(1.0 / (double)fan_in) / .87962566103423978);
-        else if (has_suffix(nm, "A_log") || has_suffix(nm, "A_b_log")) /* master (N, Di): row j / Di */
+        else if (ENDS("A_log") || ENDS("A_b_log")) /* master (N, Di): row j / Di */
             v = log((double)(j / A + 1));
-        else if (has_suffix(nm, ".D") || has_suffix(nm, ".D_b") || has_suffix(nm, "norm.weight") ||
-                 !strcmp(nm, "norm_f.weight"))
+        else if (ENDS(".D") || ENDS(".D_b") || ENDS("norm.weight") || !strcmp(nm, "norm_f.weight"))
             v = 1.0;
-        else if (strstr(nm, "dt_proj") && has_suffix(nm, ".weight"))
-            v = (2.0 * unif(&s) - 1.0) / sqrt((double)fan_in);
-        else if (strstr(nm, "dt_proj") && has_suffix(nm, ".bias")) {
-            double dt = exp(unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
+        else if (strstr(nm, "dt_proj") && ENDS(".weight"))
+            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)fan_in);
+        else if (strstr(nm, "dt_proj") && ENDS(".bias")) {
+            double dt = exp(vssm_ttab_unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
             dt = dt < 1e-4 ? 1e-4 : dt;
             v = dt + log(-expm1(-dt));
-        } else if (strstr(nm, "conv1d") && has_suffix(nm, ".bias"))
-            v = (2.0 * unif(&s) - 1.0) / sqrt((double)t->cfg.d_conv);
+        } else if (strstr(nm, "conv1d") && ENDS(".bias"))
+            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)vi->cfg->d_conv);
         else if (e->ndim == 1)
             v = 0.0;
         else
-            v = (2.0 * unif(&s) - 1.0) / sqrt((double)fan_in) /
-                (has_suffix(nm, "out_proj.weight") ? sqrt((double)t->cfg.depth) : 1.0);
+            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)fan_in) /
+                (ENDS("out_proj.weight") ? sqrt((double)vi->cfg->depth) : 1.0);
         dst[j] = (float)v;
     }
-}
-
-static vssm_status load_master(vssm_vim_trainer *t, const vssm_source *src, const char *prefix,
-                               const vssm_train_init *init, vssm_err *err) {
-    int64_t maxn = 1;
-    for (int i = 0; i < t->ne; i++) maxn = t->e[i].n > maxn ? t->e[i].n : maxn;
-    float *host = malloc((size_t)maxn * sizeof(float));
-    if (!host) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    vssm_status s = VSSM_OK;
-    for (int i = 0; i < t->ne && s == VSSM_OK; i++) {
-        const ventry *e = &t->e[i];
-        char full[320];
-        snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", e->name);
-        if (!src || (init && init->new_head && !strncmp(e->name, "head.", 5)))
-            init_entry(t, e, i, init ? init->seed : 0, t->master + e->off);
-        else if ((s = vssm_load_fetch_f32(src, full, e->shape, e->ndim, host, err)) == VSSM_OK)
-            to_master(e, host, t->master + e->off, 0);
-    }
-    free(host);
-    return s;
+#undef ENDS
 }
 
 vssm_status vssm_vim_trainer_create(vssm_vim_trainer **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
@@ -283,102 +164,70 @@ vssm_status vssm_vim_trainer_create(vssm_vim_trainer **out, vssm_ctx *ctx, const
             return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         }
     }
-    vrec r = {{rec_visit}, t};
-    if (walk_all(&r.w, cfg, &t->pw)) {
-        vssm_vim_trainer_free(t);
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    }
-    const size_t mb = (size_t)t->n_master * sizeof(float);
-    t->master = vssm_op_alloc(ctx, mb);
-    t->grad = vssm_op_alloc(ctx, mb);
-    t->fwd = vssm_op_alloc(ctx, (size_t)(t->n_fwd ? t->n_fwd : 1) * sizeof(float));
-    if (!t->master || !t->grad || !t->fwd) {
-        vssm_vim_trainer_free(t);
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of weights and gradients", 2.0 * mb / 1e6);
-    }
-    memset(t->master, 0, mb); /* the gaps stay 0 */
-    memset(t->grad, 0, mb);
-    vplace pf = {{place_visit}, t, t->master, t->fwd, 0}, pm = {{place_visit}, t, t->master, NULL, 0},
-           pg = {{place_visit}, t, t->grad, NULL, 0};
-    walk_all(&pf.w, cfg, &t->fw);
-    walk_all(&pm.w, cfg, &t->pw);
-    walk_all(&pg.w, cfg, &t->gw);
-    if ((s = load_master(t, src, prefix, init, err)) != VSSM_OK) {
+    vinit vi = {cfg, init};
+    const vssm_ttab_init ti = {vim_from_init, vim_init, &vi};
+    void *const views[3] = {&t->fw, &t->pw, &t->gw};
+    if ((s = vssm_ttab_build(&t->tab, ctx, walk_all, cfg, views, err)) != VSSM_OK ||
+        (s = vssm_ttab_load(&t->tab, src, prefix, &ti, err)) != VSSM_OK) {
         vssm_vim_trainer_free(t);
         return s;
     }
-    vssm_vim_trainer_params_changed(t);
+    for (int i = 0; i < t->tab.ne; i++) { /* no decay: 1-D tensors, pos_embed, cls_token, A_log, A_b_log */
+        vssm_ttab_entry *e = &t->tab.e[i];
+        e->decay = e->ndim > 1 && strcmp(e->name, "pos_embed") && strcmp(e->name, "cls_token") &&
+                   !vssm_ttab_ends_with(e->name, "A_log") && !vssm_ttab_ends_with(e->name, "A_b_log");
+    }
+    vssm_ttab_params_changed(&t->tab);
     *out = t;
     return VSSM_OK;
 }
 
-int vssm_vim_trainer_n_tensors(const vssm_vim_trainer *t) { return t->ne; }
-
-vssm_train_tensor vssm_vim_trainer_tensor(const vssm_vim_trainer *t, int i) {
-    vssm_train_tensor r;
-    memset(&r, 0, sizeof r);
-    if (i < 0 || i >= t->ne) return r;
-    const ventry *e = &t->e[i];
-    r.name = e->name, r.ndim = e->ndim, r.numel = e->n, r.offset = e->off;
-    memcpy(r.shape, e->shape, sizeof r.shape);
-    r.decay = e->ndim > 1 && strcmp(e->name, "pos_embed") && strcmp(e->name, "cls_token") &&
-              !has_suffix(e->name, "A_log") && !has_suffix(e->name, "A_b_log");
-    return r;
-}
-
+int vssm_vim_trainer_n_tensors(const vssm_vim_trainer *t) { return t->tab.ne; }
+vssm_train_tensor vssm_vim_trainer_tensor(const vssm_vim_trainer *t, int i) { return vssm_ttab_tensor(&t->tab, i); }
 void vssm_vim_trainer_read_flat(const vssm_vim_trainer *t, const float *flat, int i, float *host) {
-    to_master(&t->e[i], flat + t->e[i].off, host, 1);
+    vssm_ttab_to_master(&t->tab.e[i], flat + t->tab.e[i].off, host, 1);
 }
 void vssm_vim_trainer_write_flat(const vssm_vim_trainer *t, const float *host, int i, float *flat) {
-    to_master(&t->e[i], host, flat + t->e[i].off, 0);
+    vssm_ttab_to_master(&t->tab.e[i], host, flat + t->tab.e[i].off, 0);
 }
 void vssm_vim_trainer_read(const vssm_vim_trainer *t, int i, int grad, float *host) {
-    vssm_vim_trainer_read_flat(t, grad ? t->grad : t->master, i, host);
+    vssm_vim_trainer_read_flat(t, grad ? t->tab.grad : t->tab.master, i, host);
 }
 void vssm_vim_trainer_freeze_backbone(vssm_vim_trainer *t, int on) { t->frozen = on != 0; }
 float *vssm_vim_trainer_params(vssm_vim_trainer *t, int64_t *n) {
-    *n = t->n_master;
-    return t->master;
+    *n = t->tab.n_master;
+    return t->tab.master;
 }
 float *vssm_vim_trainer_grads(vssm_vim_trainer *t, int64_t *n) {
-    *n = t->n_master;
-    return t->grad;
+    *n = t->tab.n_master;
+    return t->tab.grad;
 }
-void vssm_vim_trainer_zero_grad(vssm_vim_trainer *t) { memset(t->grad, 0, (size_t)t->n_master * sizeof(float)); }
+void vssm_vim_trainer_zero_grad(vssm_vim_trainer *t) { vssm_ttab_zero_grad(&t->tab); }
+void vssm_vim_trainer_params_changed(vssm_vim_trainer *t) { vssm_ttab_params_changed(&t->tab); }
 
 /* ======================================================================= activation plan */
 
-/* n floats from the arena at *base + *off (base NULL: counting) */
-static float *carve(char *base, size_t *off, size_t n) {
-    float *p = base ? (float *)(base + *off) : NULL;
-    *off += (n * sizeof(float) + 63) & ~(size_t)63;
-    return p;
-}
-
-static void plan_layout(vacts *a, const vssm_vim_config *c, char *sv, char *sc) {
+static void plan_layout(vacts *a, const vssm_vim_config *c, char *saved, char *scratch) {
     const size_t T = (size_t)a->T, D = c->embed_dim, Di = c->d_inner, B = a->B, nc = c->num_classes;
     const size_t C2 = (size_t)vssm_vim_dt_rank(c) + 2 * c->d_state,
                  KC = (size_t)c->in_chans * c->patch_size * c->patch_size;
-    size_t o = 0;
-    a->in = carve(sv, &o, B * a->H * a->W * c->in_chans);
-    a->cols = carve(sv, &o, T * KC);
+    vssm_ttab_bump sv = {saved, 0}, sc = {scratch, 0};
+    a->in = vssm_ttab_take(&sv, B * a->H * a->W * c->in_chans);
+    a->cols = vssm_ttab_take(&sv, T * KC);
     for (int i = 0; i < c->depth; i++) {
-        float *x = carve(sv, &o, T * D), *xz = carve(sv, &o, T * 2 * Di), *y = carve(sv, &o, T * Di);
+        float *x = vssm_ttab_take(&sv, T * D), *xz = vssm_ttab_take(&sv, T * 2 * Di), *y = vssm_ttab_take(&sv, T * Di);
         if (a->x_in) a->x_in[i] = x, a->xz[i] = xz, a->y[i] = y;
     }
-    a->x_fin = carve(sv, &o, T * D);
-    a->clsn = carve(sv, &o, B * D);
-    a->logits = carve(sv, &o, B * nc);
-    a->saved = o;
-    o = 0;
-    a->g = carve(sc, &o, T * D), a->ln = carve(sc, &o, T * D), a->dln = carve(sc, &o, T * D);
-    a->gh = carve(sc, &o, T * D), a->dxz = carve(sc, &o, T * 2 * Di);
-    a->u = carve(sc, &o, T * Di), a->du = carve(sc, &o, T * Di), a->dy = carve(sc, &o, T * Di);
-    a->xdbl = carve(sc, &o, T * C2), a->dxdbl = carve(sc, &o, T * C2);
-    a->xc = carve(sc, &o, B * D), a->dc = carve(sc, &o, B * D);
-    a->dlogits = carve(sc, &o, B * nc), a->loss = carve(sc, &o, 1);
-    a->labels = (int32_t *)carve(sc, &o, B);
-    a->scratch = o;
+    a->x_fin = vssm_ttab_take(&sv, T * D);
+    a->clsn = vssm_ttab_take(&sv, B * D);
+    a->logits = vssm_ttab_take(&sv, B * nc);
+    float **sct[] = {&a->g,  &a->ln,   &a->dln,   &a->gh, &a->dxz, &a->u,       &a->du,
+                     &a->dy, &a->xdbl, &a->dxdbl, &a->xc, &a->dc,  &a->dlogits, &a->loss};
+    const size_t sn[] = {T * D,  T * D,  T * D,  T * D, T * 2 * Di, T * Di, T * Di,
+                         T * Di, T * C2, T * C2, B * D, B * D,      B * nc, 1};
+    for (size_t k = 0; k < sizeof sn / sizeof *sn; k++) *sct[k] = vssm_ttab_take(&sc, sn[k]);
+    a->labels = (int32_t *)vssm_ttab_take(&sc, B);
+    a->saved = sv.off, a->scratch = sc.off;
 }
 
 vssm_status vssm_vim_trainer_plan(vssm_vim_trainer *t, int batch, int h, int w, vssm_err *err) {
