@@ -31,7 +31,12 @@ vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *er
     if (!c) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory creating a context");
     c->opts = opts ? *opts : vssm_ctx_default_opts();
     vssm_status s;
-    if (c->opts.device == VSSM_DEVICE_CPU)
+    if (c->opts.precision != VSSM_PRECISION_F32 && c->opts.precision != VSSM_PRECISION_BF16)
+        s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown precision %d", (int)c->opts.precision);
+    else if (c->opts.precision == VSSM_PRECISION_BF16 && c->opts.device != VSSM_DEVICE_CPU)
+        s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                         "precision bf16 runs on the CPU only (this device computes in fp32)");
+    else if (c->opts.device == VSSM_DEVICE_CPU)
         s = vssm_cpu_backend_init(c, err);
     else if (c->opts.device == VSSM_DEVICE_CUDA)
         s = vssm_cuda_backend_init(c, err);
@@ -55,6 +60,7 @@ void vssm_ctx_free(vssm_ctx *ctx) {
     if (!ctx) return;
     if (ctx->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(ctx);
     free(ctx->gemm_scratch);
+    free(ctx->bf16_scratch);
     free(ctx);
 }
 

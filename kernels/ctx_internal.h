@@ -13,11 +13,14 @@ struct vssm_ctx {
     const struct vssm_cpu_isa *cpu_isa; /* CPU: the kernels' ISA variant chosen at creation and
                                            the GEMM's K block from the L1d size (cpu/isa.c) */
     int gemm_kc;
+    int cpu_bf16;       /* CPU, precision bf16: the products' kernel (cpu_ops.h VSSM_CPU_BF16_*) */
+    void *bf16_scratch; /* CPU bf16 products: x rounded to bf16 (sgemm_bf16.c), grown on demand */
+    size_t bf16_scratch_bytes;
     int profile;
     char op_error[320]; /* the first op precondition that failed, until reported
                                            (vssm_op_status); "" when none */
     double prof_secs[VSSM_OP_KIND_COUNT];
-    char desc[160];
+    char desc[200];
 };
 
 /* Backend constructors: fill ctx->ops/impl/desc or return an error. */

@@ -23,6 +23,13 @@ extern "C" {
 
 typedef struct vssm_ctx vssm_ctx;
 
+/* the number format of the products (VSSM_PRECISION_BF16: CPU only) */
+typedef enum vssm_precision {
+    VSSM_PRECISION_F32 = 0, /* everything in fp32 (default) */
+    VSSM_PRECISION_BF16,    /* weights stored bf16 (rounded at load), activations rounded to bf16 at each product,
+                               products summed in fp32; everything else (scan, norms, sums) fp32 */
+} vssm_precision;
+
 typedef struct vssm_ctx_opts {
     vssm_device device; /* VSSM_DEVICE_CPU (default) or VSSM_DEVICE_CUDA */
     int device_index;   /* GPU ordinal for CUDA */
@@ -32,6 +39,10 @@ typedef struct vssm_ctx_opts {
      * NULL or "": $VSSM_CPU_ISA if set, else the best this CPU runs. One instruction set
      * gives the same bits at any batch and thread count; a set the CPU lacks is refused. */
     const char *cpu_isa;
+    /* VSSM_PRECISION_BF16 needs a CPU with avx512_bf16 (AMX tiles used where present) and
+     * the avx512 instruction set; refused with a message elsewhere and on CUDA. Products
+     * from plain weights (classifier heads, Vim's patch embedding) stay fp32. */
+    vssm_precision precision;
 } vssm_ctx_opts;
 
 VSSM_API vssm_ctx_opts vssm_ctx_default_opts(void);

@@ -24,6 +24,7 @@
                                       const float *b, int N, vssm_act act, int accumulate, float *y);                  \
     void vssm_cpu_ss2d_scan_##sfx(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);                                   \
     void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                              \
+    void vssm_cpu_gemm_epilogue_##sfx(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act);        \
     extern const char vssm_cpu_isa_name_##sfx[];
 VSSM_ISA_DECLARE_(base)
 VSSM_ISA_DECLARE_(avx2)
@@ -60,6 +61,18 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
 size_t vssm_cpu_f32_pack_numel(int N, int K);
 void vssm_cpu_f32_pack(const float *w, int N, int K, float *out);
 float vssm_cpu_f32_packed_get(const float *wp, int N, int K, int n, int k);
+/* sgemm_bf16.c (--precision bf16): weights packed as bf16 pairs, x rounded to bf16 per
+ * call, products summed in fp32 on AMX tiles or with AVX512_BF16's VDPBF16PS
+ * (ctx->cpu_bf16); batch-invariant within one of the two, see there */
+size_t vssm_cpu_bf16_pack_numel(int N, int K);
+void vssm_cpu_bf16_pack(const float *w, int N, int K, float *out);
+float vssm_cpu_bf16_packed_get(const float *wp, int N, int K, int n, int k);
+void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                                 int N, vssm_act act, int accumulate, float *y);
+/* the bf16 kernels this CPU and OS run: VSSM_CPU_BF16_AMX when AMX tiles are usable (the
+ * process's permission asked for here), else VSSM_CPU_BF16_DP with avx512_bf16, else 0 */
+enum { VSSM_CPU_BF16_NONE = 0, VSSM_CPU_BF16_DP = 1, VSSM_CPU_BF16_AMX = 2 };
+int vssm_cpu_bf16_probe(int want_amx);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);
 void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
                         int Cout, float *y, void *ws);

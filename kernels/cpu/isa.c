@@ -109,6 +109,32 @@ static int gemm_kc_for(long l1d) {
     return kc < 128 ? 128 : kc > 512 ? 512 : (int)kc;
 }
 
+/* --precision bf16: the products' kernel, AMX tiles where the CPU and OS allow them, else
+ * VDPBF16PS; $VSSM_CPU_BF16 ("amx" or "avx512bf16") names one (how the tests run both).
+ * Both need the avx512 variant (the bf16 kernels are AVX-512 code and share its epilogue). */
+static vssm_status bf16_init(vssm_ctx *ctx, int isa_asked, vssm_err *err) {
+    const char *want = getenv("VSSM_CPU_BF16");
+    if (want && *want && strcmp(want, "amx") != 0 && strcmp(want, "avx512bf16") != 0)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "VSSM_CPU_BF16 '%s': not a bf16 kernel (amx or avx512bf16)",
+                            want);
+    if (strcmp(ctx->cpu_isa->name, "avx512") != 0)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "precision bf16 needs the avx512 instruction set with avx512_bf16; this context runs "
+                            "'%s'%s",
+                            ctx->cpu_isa->name, isa_asked ? " (asked for)" : " (the best this CPU runs)");
+    const int amx_ok = !want || !*want || !strcmp(want, "amx");
+    ctx->cpu_bf16 = vssm_cpu_bf16_probe(amx_ok);
+    if (ctx->cpu_bf16 == VSSM_CPU_BF16_NONE)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "precision bf16: this CPU has no avx512_bf16 (Intel Cooper Lake / Sapphire Rapids or "
+                            "later, AMD Zen 4 or later); use fp32");
+    if (want && !strcmp(want, "amx") && ctx->cpu_bf16 != VSSM_CPU_BF16_AMX)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "VSSM_CPU_BF16 'amx': this CPU or OS does not run AMX tiles (amx_bf16, and Linux 5.16 or "
+                            "later granting the tile state)");
+    return VSSM_OK;
+}
+
 vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
     const char *want = ctx->opts.cpu_isa && *ctx->opts.cpu_isa ? ctx->opts.cpu_isa : getenv("VSSM_CPU_ISA");
     const char *from = ctx->opts.cpu_isa && *ctx->opts.cpu_isa ? "cpu_isa option" : "VSSM_CPU_ISA";
@@ -128,13 +154,19 @@ vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
             if (isa_supported(&isa_tables[i])) pick = &isa_tables[i];
     }
     ctx->cpu_isa = pick;
+    const char *bf16 = "";
+    if (ctx->opts.precision == VSSM_PRECISION_BF16) {
+        vssm_status s = bf16_init(ctx, want && *want, err);
+        if (s != VSSM_OK) return s;
+        bf16 = ctx->cpu_bf16 == VSSM_CPU_BF16_AMX ? ", bf16 AMX" : ", bf16 AVX512_BF16";
+    }
     const long l1 = cache_bytes(1), l2 = cache_bytes(2), l3 = cache_bytes(3);
     ctx->gemm_kc = gemm_kc_for(l1);
     char name[48], s1[24], s2[24], s3[24];
     cpu_name(name, sizeof name);
     size_str(s1, sizeof s1, l1), size_str(s2, sizeof s2, l2), size_str(s3, sizeof s3, l3);
-    snprintf(ctx->desc, sizeof ctx->desc, "cpu (%d thread%s, %s; %s, L1d %s L2 %s L3 %s)", ctx->opts.n_threads,
-             ctx->opts.n_threads == 1 ? "" : "s", pick->desc, name, s1, s2, s3);
+    snprintf(ctx->desc, sizeof ctx->desc, "cpu (%d thread%s, %s%s; %s, L1d %s L2 %s L3 %s)", ctx->opts.n_threads,
+             ctx->opts.n_threads == 1 ? "" : "s", pick->desc, bf16, name, s1, s2, s3);
     return VSSM_OK;
 }
 
@@ -145,12 +177,23 @@ void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const floa
 }
 void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                             vssm_act act, int accumulate, float *y) {
-    ctx->cpu_isa->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
+    if (ctx->cpu_bf16)
+        vssm_cpu_linear_packed_bf16(ctx, x, M, K, wp, b, N, act, accumulate, y);
+    else
+        ctx->cpu_isa->linear_packed(ctx, x, M, K, wp, b, N, act, accumulate, y);
 }
-size_t vssm_cpu_linear_pack_numel(vssm_ctx *ctx, int N, int K) { return vssm_cpu_f32_pack_numel(N, K); }
-void vssm_cpu_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out) { vssm_cpu_f32_pack(w, N, K, out); }
+/* the packed layout: the context's precision's */
+size_t vssm_cpu_linear_pack_numel(vssm_ctx *ctx, int N, int K) {
+    return ctx->cpu_bf16 ? vssm_cpu_bf16_pack_numel(N, K) : vssm_cpu_f32_pack_numel(N, K);
+}
+void vssm_cpu_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out) {
+    if (ctx->cpu_bf16)
+        vssm_cpu_bf16_pack(w, N, K, out);
+    else
+        vssm_cpu_f32_pack(w, N, K, out);
+}
 float vssm_cpu_linear_packed_get(const vssm_ctx *ctx, const float *wp, int N, int K, int n, int k) {
-    return vssm_cpu_f32_packed_get(wp, N, K, n, k);
+    return ctx->cpu_bf16 ? vssm_cpu_bf16_packed_get(wp, N, K, n, k) : vssm_cpu_f32_packed_get(wp, N, K, n, k);
 }
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) { ctx->cpu_isa->ss2d_scan(ctx, a, ws); }
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) { ctx->cpu_isa->scan1d(ctx, a); }

@@ -172,8 +172,8 @@ static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float
     for (int j = 0; j < nc; j += NR) tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR);
 }
 
-/* bias + activation on a finished tile (rows x nc, row stride ldy) */
-static void tile_epilogue(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act) {
+/* bias + activation on a finished tile (rows x nc, row stride ldy); sgemm_bf16.c's too */
+void VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act) {
     for (int i = 0; i < rows; i++) {
         float *r = yt + (int64_t)i * ldy;
         if (bq) {
@@ -241,7 +241,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                     }
                     float *yt = y + m0 * N + n0;
                     tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc);
-                    if (last && epi) tile_epilogue(yt, rows, nc, N, b ? b + n0 : NULL, act);
+                    if (last && epi) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
                 }
             }
             k0 += kc;
@@ -268,7 +268,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
             tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc);
             k0 += kc;
         } while (k0 < K);
-        if (epi) tile_epilogue(yt, rows, nc, N, b ? b + n0 : NULL, act);
+        if (epi) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
     }
 }
 

@@ -1,0 +1,280 @@
+/* kernels/cpu/sgemm_bf16.c - the products of --precision bf16 (vssm_ctx_opts.precision):
+ *
+ *   y (M, N) = act(x (M, K) . w (N, K)^T + b [+ y]), w and x rounded to bf16, sums in fp32
+ *
+ * The weights are rounded to bf16 (round to nearest even) once, when they are packed at
+ * load; x is rounded per call into a scratch copy (ctx->bf16_scratch). A product of two bf16
+ * numbers is exact in fp32, so the only roundings besides the inputs' are the fp32 sums.
+ * Everything around the products (bias, activation, the scan, the norms) stays fp32.
+ *
+ * Two kernels, chosen per context (isa.c, ctx->cpu_bf16):
+ *  - AMX (Sapphire Rapids and later Intel): 32 x 32 blocks of y held in four 16 x 16 fp32
+ *    tiles, TDPBF16PS over 32 k at a time (two x tiles, two weight tiles);
+ *  - VDPBF16PS (avx512_bf16 without AMX: Zen 4 / Zen 5, Cooper Lake): 14 x 32 register
+ *    tiles, one VDPBF16PS per pair of k and 16 columns.
+ * Each output element is one sum in k order that does not depend on its row, M, or the
+ * thread count (rows past M are computed on zero rows and thrown away, the same tile
+ * operations run on a partial block through a copy), so within one kernel an image gives
+ * the same bits at any batch position (tests/test_bf16.c). The two kernels round their
+ * sums differently (AMX and VDPBF16PS add a pair's two products in another order) and do
+ * not agree bit for bit.
+ *
+ * Layout (the same for both kernels): K padded with zeros to Kp, a multiple of 32 (an AMX
+ * tile's depth); w cut into panels of 32 output columns; panel q holds, for each pair
+ * p = 0..Kp/2-1, the 32 columns' pairs (w[n][2p], w[n][2p+1]) contiguously: 128 bytes, a
+ * VDPBF16PS operand for 16 columns in each half, and 16 rows of an AMX weight tile (row
+ * stride 128 bytes) per 16 pairs. Zero past N. Stored in the float buffer the op table
+ * hands out: vssm_cpu_bf16_pack_numel floats (half the bf16 count).
+ *
+ * This file is compiled with the AVX-512, AVX512_BF16 and AMX flags (CMakeLists.txt); its
+ * kernels run only on a context whose CPU has them (isa.c). A compiler without them builds
+ * the packing and an empty product (isa.c then never picks bf16). */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/cpu/cpu_ops.h"
+#if defined(__x86_64__) && defined(__AVX512BF16__) && defined(__AMX_BF16__) && defined(__AMX_TILE__)
+#include <immintrin.h>
+#define HAVE_KERNELS 1
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+#endif
+
+#define PNR 32 /* a panel's columns */
+#define KB 32  /* K is padded to a multiple of this: one AMX tile's depth (16 pairs) */
+#define RB 32  /* rows of x per block (two AMX tiles) */
+/* x rounded to bf16 is made in chunks of rows of at most this many bytes (all of
+ * VMamba-T's products fit in one chunk) */
+#define X_CHUNK_BYTES (4 << 20)
+
+static inline int kpad(int K) { return (K + KB - 1) / KB * KB; }
+
+size_t vssm_cpu_bf16_pack_numel(int N, int K) { return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)kpad(K) / 2; }
+
+/* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16 does (subnormals to zero, NaN quiet) */
+static uint16_t bf16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+static inline size_t pack_index(int Kp, int n, int k) {
+    return (size_t)(n / PNR) * Kp * PNR + (size_t)(k / 2) * 2 * PNR + 2 * (n % PNR) + (k & 1);
+}
+
+void vssm_cpu_bf16_pack(const float *w, int N, int K, float *out) {
+    const int np = (N + PNR - 1) / PNR, Kp = kpad(K);
+    uint16_t *o = (uint16_t *)out;
+    for (int n = 0; n < np * PNR; n++)
+        for (int k = 0; k < Kp; k++) o[pack_index(Kp, n, k)] = n < N && k < K ? bf16_round(w[(size_t)n * K + k]) : 0;
+}
+
+float vssm_cpu_bf16_packed_get(const float *wp, int N, int K, int n, int k) {
+    const uint32_t u = (uint32_t)((const uint16_t *)wp)[pack_index(kpad(K), n, k)] << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+#ifdef HAVE_KERNELS
+/* ---- which kernel this CPU and OS run (cpuid; AMX also needs the kernel's permission) */
+int vssm_cpu_bf16_probe(int want_amx) {
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 7) return VSSM_CPU_BF16_NONE;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c & (1u << 27))) return VSSM_CPU_BF16_NONE; /* OSXSAVE */
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0xe6) != 0xe6) return VSSM_CPU_BF16_NONE; /* the OS saves the AVX-512 state */
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    const int amx = (d >> 22 & 1) && (d >> 24 & 1) && ((xlo >> 17 & 3) == 3); /* AMX-BF16, AMX-TILE, XTILE* */
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
+    const int dp = a >> 5 & 1; /* AVX512_BF16 */
+    if (!dp) return VSSM_CPU_BF16_NONE;
+#ifdef __linux__
+    /* Linux hands the 8 KB tile state to a process that asks (ARCH_REQ_XCOMP_PERM,
+     * XFEATURE_XTILEDATA); granted once, for every thread of the process. */
+    if (want_amx && amx && syscall(SYS_arch_prctl, 0x1023, 18) == 0) return VSSM_CPU_BF16_AMX;
+#endif
+    return VSSM_CPU_BF16_DP;
+}
+
+/* row i of x (row stride K) rounded to bf16 into row i of xb (row stride Kp, zero past K;
+ * a row at or past `rows`: all zero) */
+static void x_to_bf16(const float *x, int64_t rows, int K, int Kp, int64_t i, uint16_t *xb) {
+    uint16_t *o = xb + (size_t)i * Kp;
+    if (i >= rows) {
+        memset(o, 0, (size_t)Kp * 2);
+        return;
+    }
+    const float *r = x + i * K;
+    for (int k = 0; k < Kp; k += 16) {
+        const int c = K - k;
+        const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
+        const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + k));
+        _mm256_storeu_si256((__m256i *)(o + k), (__m256i)h);
+    }
+}
+
+/* ---- AMX: a 32 x 32 block of y (row stride ldc floats) += the rows of a (32 rows, stride
+ * Kp) times a panel; load: the block starts from c, else from 0 */
+typedef struct tilecfg {
+    uint8_t palette, start_row, rsv[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tilecfg;
+
+static void amx_config(void) {
+    tilecfg t __attribute__((aligned(64)));
+    memset(&t, 0, sizeof t);
+    t.palette = 1;
+    for (int i = 0; i < 8; i++) t.rows[i] = 16, t.colsb[i] = 64; /* 16 x 16 fp32 or 16 x 32 bf16 */
+    _tile_loadconfig(&t);
+}
+
+static void amx_block(const uint16_t *a, int Kp, const uint16_t *p, float *c, int64_t ldc, int load) {
+    const int64_t sa = (int64_t)Kp * 2, sc = ldc * 4;
+    if (load) {
+        _tile_loadd(0, c, sc);
+        _tile_loadd(1, c + 16, sc);
+        _tile_loadd(2, c + 16 * ldc, sc);
+        _tile_loadd(3, c + 16 * ldc + 16, sc);
+    } else {
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+    }
+    for (int k = 0; k < Kp; k += KB) {
+        const uint16_t *pk = p + (size_t)k * PNR; /* 16 pairs x 32 columns x 2 */
+        _tile_loadd(4, a + k, sa);
+        _tile_loadd(5, a + 16 * (size_t)Kp + k, sa);
+        _tile_loadd(6, pk, 2 * PNR * 2);
+        _tile_loadd(7, pk + 32, 2 * PNR * 2);
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, c, sc);
+    _tile_stored(1, c + 16, sc);
+    _tile_stored(2, c + 16 * ldc, sc);
+    _tile_stored(3, c + 16 * ldc + 16, sc);
+}
+
+/* a block of `rows` <= 32 rows and nc <= 32 columns of y (row stride ldy): a full one in
+ * place, a partial one through a 32 x 32 copy (the same tile operations, so the same bits) */
+static void amx_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load) {
+    if (rows == RB && nc == PNR) {
+        amx_block(a, Kp, p, y, ldy, load);
+        return;
+    }
+    float t[RB * PNR] __attribute__((aligned(64)));
+    if (load) {
+        memset(t, 0, sizeof t);
+        for (int i = 0; i < rows; i++) memcpy(t + i * PNR, y + i * ldy, (size_t)nc * 4);
+    }
+    amx_block(a, Kp, p, t, PNR, load);
+    for (int i = 0; i < rows; i++) memcpy(y + i * ldy, t + i * PNR, (size_t)nc * 4);
+}
+
+/* ---- VDPBF16PS: R rows x 32 columns (masks m0, m1 for the two halves), every pair of k */
+static inline __attribute__((always_inline)) void dp_kernel(const int R, const uint16_t *a, int Kp, const uint16_t *p,
+                                                            float *y, int64_t ldy, int load, __mmask16 m0,
+                                                            __mmask16 m1) {
+    __m512 c0[14], c1[14];
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++) {
+        c0[i] = load ? _mm512_maskz_loadu_ps(m0, y + i * ldy) : _mm512_setzero_ps();
+        c1[i] = load ? _mm512_maskz_loadu_ps(m1, y + i * ldy + 16) : _mm512_setzero_ps();
+    }
+    for (int k = 0; k < Kp; k += 2) {
+        const __m512bh b0 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * PNR);
+        const __m512bh b1 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * PNR + 32);
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) {
+            int32_t pair;
+            memcpy(&pair, a + (size_t)i * Kp + k, 4);
+            const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+            c0[i] = _mm512_dpbf16_ps(c0[i], av, b0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], av, b1);
+        }
+    }
+#pragma GCC unroll 14
+    for (int i = 0; i < R; i++) {
+        _mm512_mask_storeu_ps(y + i * ldy, m0, c0[i]);
+        _mm512_mask_storeu_ps(y + i * ldy + 16, m1, c1[i]);
+    }
+}
+
+static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load) {
+    const __mmask16 m0 = nc >= 16 ? 0xffff : (__mmask16)((1u << nc) - 1);
+    const __mmask16 m1 = nc >= 32 ? 0xffff : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1) : 0;
+    int r = 0;
+#define DP_(R) \
+    for (; rows - r >= R; r += R) dp_kernel(R, a + (size_t)r * Kp, Kp, p, y + r * ldy, ldy, load, m0, m1);
+    DP_(14) DP_(4) DP_(1)
+#undef DP_
+}
+
+void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                                 int N, vssm_act act, int accumulate, float *y) {
+    if (M <= 0 || N <= 0) return;
+    const int Kp = kpad(K), np = (N + PNR - 1) / PNR, amx = ctx->cpu_bf16 == VSSM_CPU_BF16_AMX;
+    const int epi = b || act != VSSM_ACT_NONE;
+    const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
+    const uint16_t *w = (const uint16_t *)wp;
+    /* rows of x per chunk: a multiple of RB, at least RB, at most what M needs */
+    int64_t rc = Kp ? ((int64_t)X_CHUNK_BYTES / ((int64_t)Kp * 2)) / RB * RB : RB;
+    const int64_t mp = (M + RB - 1) / RB * RB;
+    if (rc < RB) rc = RB;
+    if (rc > mp) rc = mp;
+    const size_t need = (size_t)rc * (Kp ? Kp : 1) * 2;
+    if (ctx->bf16_scratch_bytes < need) {
+        free(ctx->bf16_scratch);
+        ctx->bf16_scratch = aligned_alloc(64, (need + 63) & ~(size_t)63);
+        ctx->bf16_scratch_bytes = ctx->bf16_scratch ? need : 0;
+        if (!ctx->bf16_scratch) {
+            if (!ctx->op_error[0]) strcpy(ctx->op_error, "out of memory for the bf16 copy of a product's input");
+            return;
+        }
+    }
+    uint16_t *xb = ctx->bf16_scratch;
+    for (int64_t m0 = 0; m0 < M; m0 += rc) {
+        const int64_t rows = M - m0 < rc ? M - m0 : rc, nrb = (rows + RB - 1) / RB, tiles = nrb * np;
+        const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
+#pragma omp parallel num_threads(nt)
+        {
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < nrb * RB; i++) x_to_bf16(x + m0 * K, rows, K, Kp, i, xb);
+            if (amx) amx_config();
+#pragma omp for schedule(dynamic, chunk)
+            for (int64_t t = 0; t < tiles; t++) { /* panel-major: a thread keeps its panel */
+                const int q = (int)(t / nrb);
+                const int64_t r0 = (t % nrb) * RB;
+                const int nr = rows - r0 < RB ? (int)(rows - r0) : RB;
+                const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+                float *yt = y + (m0 + r0) * N + n0;
+                const uint16_t *a = xb + (size_t)r0 * Kp, *p = w + (size_t)q * Kp * PNR;
+                if (amx)
+                    amx_tile(a, Kp, p, yt, N, nr, nc, accumulate);
+                else
+                    dp_tile(a, Kp, p, yt, N, nr, nc, accumulate);
+                if (epi) vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, b ? b + n0 : NULL, act);
+            }
+            if (amx) _tile_release();
+        }
+    }
+}
+#else
+int vssm_cpu_bf16_probe(int want_amx) { return VSSM_CPU_BF16_NONE; }
+void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                                 int N, vssm_act act, int accumulate, float *y) {}
+#endif

@@ -1,0 +1,231 @@
+/* test_bf16: --precision bf16 on the CPU (kernels/cpu/sgemm_bf16.c), each of its two
+ * kernels in turn (VSSM_CPU_BF16=avx512bf16, then amx; a kernel this CPU lacks is skipped,
+ * the whole test when it has neither):
+ *
+ *   products  packed products against a double reference computed from the inputs rounded
+ *             to bf16 (round to nearest even): |y - ref| <= 8 sqrt(K + 2) 2^-24 (sum |x w| +
+ *             |b| + |y0|) (the fp32 sums' rounding as a random walk, ~25 standard
+ *             deviations; the worst-case (K + 2) 2^-24 would not see the inputs' rounding at
+ *             K = 2100) times 1.2 under GELU/SiLU (their slope) + 2^-21 |ref| (the
+ *             activation's own error). Measured: the worst error is 0.09-0.10 of the bound.
+ *             The reference from the unrounded inputs must fall outside the bound on every
+ *             product with K >= 40 (so the check sees a missing or wrong rounding: weights
+ *             truncated instead of rounded fail 690 checks, x truncated 348); the packed
+ *             weight read back element by element is the rounded weight
+ *   bits      each row of an M-row product equals the row computed alone and at another
+ *             offset, at 1 and 2 threads; a small VMamba classifier gives an image the same
+ *             logits alone and inside a batch
+ *   model     the same classifier in fp32 and bf16: logits within 5% of the largest
+ *   refusals  bf16 with the avx2 instruction set, an unknown bf16 kernel name, an unknown
+ *             precision, bf16 on CUDA: each refused with a message saying why */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kernels/cpu/cpu_ops.h"
+#include "testutil.h"
+#include "vssm/backbone.h"
+#include "vssm/classifier.h"
+#include "vssm/vssm.h"
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+static float frand(void) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 40) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+/* fp32 -> bf16 -> fp32, round to nearest even (finite inputs) */
+static double bf16r(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static vssm_status new_ctx(vssm_ctx **ctx, int threads, vssm_precision p, const char *isa, vssm_err *err) {
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = threads;
+    o.precision = p;
+    o.cpu_isa = isa;
+    return vssm_ctx_new(ctx, &o, err);
+}
+
+static double act_d(double v, vssm_act act) {
+    if (act == VSSM_ACT_GELU) return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
+    if (act == VSSM_ACT_SILU) return v / (1.0 + exp(-v));
+    return v;
+}
+
+static int n_rounding_seen; /* products where the unrounded reference falls outside the bound */
+static double worst_seen;   /* the largest error seen, as a fraction of the bound */
+
+static void check_product(vssm_ctx *c1, vssm_ctx *c2, const char *kind, int M, int K, int N, int bias, vssm_act act,
+                          int acc) {
+    const size_t nx = ((size_t)M + 1) * (K ? K : 1), ny = ((size_t)M + 1) * N;
+    float *x = malloc(nx * sizeof(float)), *w = malloc((size_t)N * (K ? K : 1) * sizeof(float));
+    float *b = malloc((size_t)N * sizeof(float)), *y0 = malloc(ny * sizeof(float));
+    float *y = malloc(ny * sizeof(float)), *y2 = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = 4 * frand();
+    for (size_t i = 0; i < (size_t)N * K; i++) w[i] = frand() / 8;
+    for (int i = 0; i < N; i++) b[i] = frand();
+    for (size_t i = 0; i < ny; i++) y0[i] = frand();
+    const size_t pn = vssm_op_linear_pack_numel(c1, N, K);
+    float *wp = malloc((pn ? pn : 1) * sizeof(float));
+    vssm_op_linear_pack(c1, w, N, K, wp);
+    int bad_get = 0;
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            bad_get += vssm_cpu_linear_packed_get(c1, wp, N, K, n, k) != (float)bf16r(w[(size_t)n * K + k]);
+    TEST_CHECK(!bad_get, "%s N %d K %d: %d packed weights read back differ from the bf16-rounded ones", kind, N, K,
+               bad_get);
+
+#define RUN(ctx, xp, m, yp) vssm_op_linear_packed(ctx, xp, m, K, wp, bias ? b : NULL, N, act, acc, yp)
+    memcpy(y, y0, ny * sizeof(float));
+    RUN(c1, x, M, y);
+    TEST_REQUIRE(vssm_op_sync(c1) == 0, "%s: the product ran", kind);
+    const double u = ldexp(1.0, -24), slope = act == VSSM_ACT_NONE ? 1.0 : 1.2;
+    int bad = 0, outside32 = 0;
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int n = 0; n < N; n++) {
+            double s = 0, s32 = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                const double p = bf16r(x[(size_t)i * K + k]) * bf16r(w[(size_t)n * K + k]);
+                s += p, mag += fabs(p);
+                s32 += (double)x[(size_t)i * K + k] * w[(size_t)n * K + k];
+            }
+            const double add = (acc ? y0[(size_t)i * N + n] : 0) + (bias ? b[n] : 0);
+            const double ref = act_d(s + add, act), ref32 = act_d(s32 + add, act);
+            const double tol = 8 * sqrt(K + 2.0) * u * (mag + fabs(add)) * slope + ldexp(fabs(ref), -21);
+            const double e = fabs(y[(size_t)i * N + n] - ref);
+            bad += !(e <= tol);
+            outside32 += fabs(y[(size_t)i * N + n] - ref32) > tol;
+            if (tol > 0 && e / tol > worst) worst = e / tol;
+        }
+    if (worst > worst_seen) worst_seen = worst;
+    TEST_CHECK(!bad, "%s M %d K %d N %d bias %d act %d acc %d: %d of %d outputs outside the bound (worst %.2f x it)",
+               kind, M, K, N, bias, (int)act, acc, bad, M * N, worst);
+    n_rounding_seen += K >= 40 && M * N >= 20 && outside32 > 0;
+
+    /* bits: the same product at 2 threads, each row alone, rows 1.. at offset 0 */
+    memcpy(y2, y0, ny * sizeof(float));
+    RUN(c2, x, M, y2);
+    const int bad_thr = memcmp(y, y2, (size_t)M * N * sizeof(float)) != 0;
+    int bad_alone = 0, bad_shift = 0;
+    for (int r = 0; r < M; r++) {
+        memcpy(y2, y0 + (size_t)r * N, (size_t)N * sizeof(float));
+        RUN(r % 2 ? c2 : c1, x + (size_t)r * K, 1, y2);
+        bad_alone += memcmp(y2, y + (size_t)r * N, (size_t)N * sizeof(float)) != 0;
+    }
+    if (M > 1) {
+        memcpy(y2, y0 + N, (size_t)(M - 1) * N * sizeof(float));
+        RUN(c2, x + K, M - 1, y2);
+        bad_shift = memcmp(y2, y + N, (size_t)(M - 1) * N * sizeof(float)) != 0;
+    }
+#undef RUN
+    TEST_CHECK(!bad_thr && !bad_alone && !bad_shift,
+               "%s M %d K %d N %d: threads differ %d, rows differing from alone %d, shifted differs %d", kind, M, K, N,
+               bad_thr, bad_alone, bad_shift);
+    free(x), free(w), free(b), free(y0), free(y), free(y2), free(wp);
+}
+
+static vssm_classifier *small_vmamba(vssm_ctx *ctx) {
+    vssm_err err = {0};
+    vssm_vmamba_config vc;
+    TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "%s", err.msg);
+    static const int dims[4] = {32, 64, 128, 256}, depths[4] = {1, 1, 2, 1}; /* a small VMamba-T */
+    strcpy(vc.arch, "custom");
+    memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths), vc.num_classes = 10;
+    vssm_source *src = vssm_random_source_new(11);
+    vssm_backbone *bb = NULL;
+    vssm_classifier *c = NULL;
+    TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, ctx, &vc, src, "", &err) == VSSM_OK &&
+                     vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
+                 "vmamba: %s", err.msg);
+    vssm_random_source_free(src);
+    return c;
+}
+
+/* the same random classifier in fp32 and in bf16; bf16: an image alone and inside a batch */
+static void check_model(vssm_ctx *f32, vssm_ctx *bf, const char *kind) {
+    enum { H = 64, W = 56, NB = 3, NC = 10 };
+    const size_t img = (size_t)H * W * 3;
+    float *batch = malloc(NB * img * sizeof(float)), lb[NB * NC], l1[NC], lf[NB * NC];
+    for (size_t i = 0; i < NB * img; i++) batch[i] = frand();
+    vssm_classifier *cf = small_vmamba(f32), *cb = small_vmamba(bf);
+    vssm_err err = {0};
+    TEST_REQUIRE(vssm_classifier_forward(cf, batch, NB, H, W, lf, &err) == VSSM_OK, "f32: %s", err.msg);
+    TEST_REQUIRE(vssm_classifier_forward(cb, batch, NB, H, W, lb, &err) == VSSM_OK, "bf16: %s", err.msg);
+    TEST_REQUIRE(vssm_classifier_forward(cb, batch + 2 * img, 1, H, W, l1, &err) == VSSM_OK, "bf16: %s", err.msg);
+    TEST_CHECK(!memcmp(l1, lb + 2 * NC, sizeof l1), "%s: image 2 alone differs from image 2 in a batch of 3", kind);
+    const double rel = test_rel_err(lb, lf, NB * NC);
+    printf("%s: small VMamba logits bf16 vs fp32: max |diff| / max |fp32| = %.3g\n", kind, rel);
+    TEST_CHECK(rel < 0.05 && memcmp(lb, lf, sizeof lb) != 0, "%s: bf16 logits %.3g from fp32 (want < 0.05, not 0)",
+               kind, rel);
+    vssm_classifier_free(cf), vssm_classifier_free(cb);
+    free(batch);
+}
+
+static void check_refused(vssm_precision p, const char *isa, vssm_device dev, vssm_status want, const char *says) {
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.precision = p, o.cpu_isa = isa, o.device = dev;
+    vssm_ctx *ctx = NULL;
+    vssm_err err = {0};
+    const vssm_status s = vssm_ctx_new(&ctx, &o, &err);
+    TEST_CHECK(s == want && !ctx && strstr(err.msg, says),
+               "precision %d isa %s device %d: status %d '%s' (want %d, '%s')", (int)p, isa ? isa : "-", (int)dev,
+               (int)s, err.msg, (int)want, says);
+    vssm_ctx_free(ctx);
+}
+
+int main(void) {
+    check_refused(VSSM_PRECISION_BF16, "avx2", VSSM_DEVICE_CPU, VSSM_ERR_UNSUPPORTED, "bf16 needs the avx512");
+    check_refused((vssm_precision)7, NULL, VSSM_DEVICE_CPU, VSSM_ERR_INVALID_ARG, "unknown precision 7");
+    check_refused(VSSM_PRECISION_BF16, NULL, VSSM_DEVICE_CUDA, VSSM_ERR_UNSUPPORTED, "CPU only");
+    setenv("VSSM_CPU_BF16", "tiles", 1);
+    check_refused(VSSM_PRECISION_BF16, NULL, VSSM_DEVICE_CPU, VSSM_ERR_INVALID_ARG, "not a bf16 kernel");
+
+    static const char *kinds[] = {"avx512bf16", "amx"};
+    int ran = 0;
+    for (int v = 0; v < 2; v++) {
+        setenv("VSSM_CPU_BF16", kinds[v], 1);
+        vssm_ctx *c1 = NULL, *c2 = NULL, *f32 = NULL;
+        vssm_err err = {0};
+        if (new_ctx(&c1, 1, VSSM_PRECISION_BF16, NULL, &err) != VSSM_OK) {
+            printf("%s: skipped (%s)\n", kinds[v], err.msg);
+            continue;
+        }
+        ran++;
+        TEST_REQUIRE(new_ctx(&c2, 2, VSSM_PRECISION_BF16, NULL, &err) == VSSM_OK, "%s", err.msg);
+        TEST_REQUIRE(new_ctx(&f32, 2, VSSM_PRECISION_F32, NULL, &err) == VSSM_OK, "%s", err.msg);
+        printf("%s: %s\n", kinds[v], vssm_ctx_describe(c1));
+        static const int Ms[] = {1, 5, 14, 31, 32, 33, 70};
+        static const int Ks[] = {0, 1, 19, 40, 96, 600};
+        static const int Ns[] = {1, 23, 32, 45, 96};
+        n_rounding_seen = 0, worst_seen = 0;
+        int n_checked = 0;
+        for (size_t mi = 0; mi < sizeof Ms / sizeof *Ms; mi++)
+            for (size_t ki = 0; ki < sizeof Ks / sizeof *Ks; ki++)
+                for (size_t ni = 0; ni < sizeof Ns / sizeof *Ns; ni++) {
+                    const int e = (int)(mi + ki + ni) % 4; /* vary the epilogue across shapes */
+                    check_product(c1, c2, kinds[v], Ms[mi], Ks[ki], Ns[ni], e != 0,
+                                  e == 2   ? VSSM_ACT_GELU
+                                  : e == 3 ? VSSM_ACT_SILU
+                                           : VSSM_ACT_NONE,
+                                  e == 0);
+                    n_checked += Ks[ki] >= 40 && Ms[mi] * Ns[ni] >= 20;
+                }
+        /* an x larger than one chunk of the bf16 copy (4 MB): rows 2 chunks apart */
+        check_product(c1, c2, kinds[v], 1100, 2100, 40, 1, VSSM_ACT_GELU, 0);
+        printf("%s: largest product error %.3f of the bound\n", kinds[v], worst_seen);
+        TEST_CHECK(n_rounding_seen >= n_checked,
+                   "%s: the fp32 reference was inside the bound in %d of %d products "
+                   "with K >= 40 (the check would not see missing bf16 rounding)",
+                   kinds[v], n_checked - n_rounding_seen, n_checked);
+        check_model(f32, c2, kinds[v]);
+        vssm_ctx_free(c1), vssm_ctx_free(c2), vssm_ctx_free(f32);
+    }
+    if (!ran) test_skip("this CPU has no avx512_bf16");
+    return test_finish("test_bf16");
+}
