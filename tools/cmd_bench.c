@@ -70,12 +70,15 @@ static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
-               "                  [--device cpu|cuda] [--runs N] [--warmup N] [--no-gemm-ref] [--json]\n"
+               "                  [--device cpu|cuda] [--precision f32|bf16|f32,bf16] [--runs N] [--warmup N]\n"
+               "                  [--no-gemm-ref] [--json]\n"
                "Times a model's forward pass and reports ms/image, GFLOP/s and where the time goes.\n"
                "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
                "Random weights for --arch (a VMamba or Vim preset name, or a\n"
                "comma-separated list of them, timed one after another in this run).\n"
-               "Default: --arch vmamba-tiny --batch 1 --size 224.\n");
+               "--precision f32,bf16: the same model (same weights) at both precisions, their runs\n"
+               "alternated, and the ratio of the medians.\n"
+               "Default: --arch vmamba-tiny --batch 1 --size 224 --precision f32.\n");
 }
 
 typedef struct bench_opts {
@@ -101,70 +104,99 @@ static vssm_status random_classifier(vssm_classifier **clf, vssm_ctx *ctx, const
     return s != VSSM_OK ? s : vssm_classifier_from_backbone(clf, bb, rnd, err);
 }
 
-/* Times one model (a preset name with random weights, or o->weights) and prints its report.
- * ref: the sgemm GFLOP/s of this run (measured by the first model, < 0 until then). */
-static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, double *ref) {
-    const int batch = o->batch, H = o->H, W = o->W, runs = o->runs;
+/* One model on one context, timed: a preset with random weights (seed 42, so every
+ * precision gets the same weights) or o->weights. */
+typedef struct bench_model {
+    vssm_ctx *ctx;
+    vssm_source *rnd;
+    vssm_classifier *clf;
+    float *x, *logits;
+    double *times;
+} bench_model;
+
+static void bench_model_free(bench_model *m) {
+    free(m->x), free(m->logits), free(m->times);
+    vssm_classifier_free(m->clf);
+    vssm_random_source_free(m->rnd);
+    memset(m, 0, sizeof *m);
+}
+
+static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *arch, const bench_opts *o) {
     vssm_err err = {0};
-    vssm_source *rnd = NULL;
-    vssm_classifier *clf = NULL;
-    int rc = VSSM_EXIT_USAGE;
-    float *x = NULL, *logits = NULL;
-    double *times = NULL;
+    memset(m, 0, sizeof *m);
+    m->ctx = ctx;
     if (o->weights) {
         vssm_classifier_opts co = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
-        if (vssm_classifier_load(&clf, ctx, o->weights, &co, &err) != VSSM_OK) {
+        if (vssm_classifier_load(&m->clf, ctx, o->weights, &co, &err) != VSSM_OK) {
             cli_error("bench: %s", err.msg);
-            goto done;
+            return VSSM_EXIT_USAGE;
         }
     } else {
-        rnd = vssm_random_source_new(42);
-        if (!rnd) {
+        m->rnd = vssm_random_source_new(42);
+        if (!m->rnd) {
             cli_error("bench: out of memory");
-            goto done;
+            return VSSM_EXIT_USAGE;
         }
-        if (random_classifier(&clf, ctx, arch, rnd, &err) != VSSM_OK) {
+        if (random_classifier(&m->clf, ctx, arch, m->rnd, &err) != VSSM_OK) {
             cli_error("bench: %s", err.msg);
-            goto done;
+            return VSSM_EXIT_USAGE;
         }
     }
-    const vssm_backbone *bb = vssm_classifier_backbone(clf);
-    const vssm_vmamba *vm = vssm_backbone_vmamba(bb);
-    const char *arch_name = vssm_backbone_arch(bb);
-    size_t nin = (size_t)batch * H * W * 3;
-    x = malloc(nin * 4);
-    logits = malloc((size_t)batch * vssm_classifier_classes(clf) * 4);
-    times = malloc((size_t)runs * sizeof(double));
-    if (!x || !logits || !times) {
+    size_t nin = (size_t)o->batch * o->H * o->W * 3;
+    m->x = malloc(nin * 4);
+    m->logits = malloc((size_t)o->batch * vssm_classifier_classes(m->clf) * 4);
+    m->times = malloc((size_t)o->runs * sizeof(double));
+    if (!m->x || !m->logits || !m->times) {
         cli_error("bench: out of memory");
-        goto done;
+        return VSSM_EXIT_USAGE;
     }
     uint64_t s = 1;
     for (size_t i = 0; i < nin; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
-        x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f;
+        m->x[i] = (float)((s >> 40) % 2001) / 1000.0f - 1.0f;
     }
+    return VSSM_EXIT_OK;
+}
 
-    for (int r = -o->warmup; r < runs; r++) {
-        double t = now_s();
-        if (vssm_classifier_forward(clf, x, batch, H, W, logits, &err) != VSSM_OK) {
-            cli_error("bench: %s", err.msg);
-            goto done;
-        }
-        t = now_s() - t;
-        if (r >= 0) times[r] = t;
+/* one forward, timed into times[r] when r >= 0 */
+static int bench_model_run(bench_model *m, const bench_opts *o, int r) {
+    vssm_err err = {0};
+    double t = now_s();
+    if (vssm_classifier_forward(m->clf, m->x, o->batch, o->H, o->W, m->logits, &err) != VSSM_OK) {
+        cli_error("bench: %s", err.msg);
+        return VSSM_EXIT_USAGE;
     }
+    t = now_s() - t;
+    if (r >= 0) m->times[r] = t;
+    return VSSM_EXIT_OK;
+}
+
+static double median_of(double *times, int runs) {
+    qsort(times, (size_t)runs, sizeof *times, cmp_double);
+    return runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+}
+
+/* Prints the report of a timed model (a profiled run for the op shares first).
+ * ref: the sgemm GFLOP/s of this run (measured by the first model, < 0 until then). */
+static void bench_model_report(bench_model *m, const bench_opts *o, double *ref) {
+    const int batch = o->batch, H = o->H, W = o->W, runs = o->runs;
+    vssm_ctx *ctx = m->ctx;
+    vssm_classifier *clf = m->clf;
+    double *times = m->times;
+    vssm_err err = {0};
+    const vssm_backbone *bb = vssm_classifier_backbone(clf);
+    const vssm_vmamba *vm = vssm_backbone_vmamba(bb);
+    const char *arch_name = vssm_backbone_arch(bb);
     /* one profiled run for the per-op-kind shares */
     double secs[VSSM_OP_KIND_COUNT], total_prof = 0;
     vssm_ctx_profile(ctx, 1);
     vssm_ctx_profile_take(ctx, secs);
-    vssm_classifier_forward(clf, x, batch, H, W, logits, &err);
+    vssm_classifier_forward(clf, m->x, batch, H, W, m->logits, &err);
     vssm_ctx_profile_take(ctx, secs);
     vssm_ctx_profile(ctx, 0);
     for (int k = 0; k < VSSM_OP_KIND_COUNT; k++) total_prof += secs[k];
 
-    qsort(times, (size_t)runs, sizeof *times, cmp_double);
-    double med = runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+    double med = median_of(times, runs);
     double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
     /* peak resident memory so far (the process's high-water mark: with several models,
@@ -215,18 +247,32 @@ static int bench_model(vssm_ctx *ctx, const char *arch, const bench_opts *o, dou
         printf("\n");
     }
     fflush(stdout);
-    rc = VSSM_EXIT_OK;
-done:
-    free(x);
-    free(logits);
-    free(times);
-    vssm_classifier_free(clf);
-    vssm_random_source_free(rnd);
+}
+
+/* Times one architecture at each precision of the list, the runs alternated (each timed
+ * run of one precision next to one of the other), and prints each report; with two
+ * precisions, the ratio of the medians. */
+static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *arch, const bench_opts *o, double *ref) {
+    bench_model m[2];
+    memset(m, 0, sizeof m);
+    int rc = VSSM_EXIT_OK;
+    for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_open(&m[p], ctxs[p], arch, o);
+    for (int r = -o->warmup; r < o->runs && rc == VSSM_EXIT_OK; r++)
+        for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_run(&m[p], o, r);
+    for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) {
+        if (np > 1 && !o->json) printf("%sprecision  %s\n", p ? "\n" : "", precs[p]);
+        bench_model_report(&m[p], o, ref);
+    }
+    if (rc == VSSM_EXIT_OK && np == 2 && !o->json)
+        printf("\n%s / %s    %.2fx the speed (medians of %d alternated runs: %.2f / %.2f ms)\n", precs[1], precs[0],
+               median_of(m[0].times, o->runs) / median_of(m[1].times, o->runs), o->runs,
+               1e3 * median_of(m[1].times, o->runs), 1e3 * median_of(m[0].times, o->runs));
+    for (int p = 0; p < np; p++) bench_model_free(&m[p]);
     return rc;
 }
 
 VSSM_VERB(bench) {
-    const char *arch = "vmamba-tiny", *device = "cpu", *size = "224";
+    const char *arch = "vmamba-tiny", *device = "cpu", *size = "224", *precision = "f32";
     bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1};
     int threads = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
@@ -238,6 +284,7 @@ VSSM_VERB(bench) {
             cli_opt_str(argc, argv, &i, "--weights", &o.weights, &bad) ||
             cli_opt_str(argc, argv, &i, "--device", &device, &bad) ||
             cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
+            cli_opt_str(argc, argv, &i, "--precision", &precision, &bad) ||
             cli_opt_int(argc, argv, &i, "--batch", &o.batch, &bad) ||
             cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
             cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) ||
@@ -268,14 +315,39 @@ VSSM_VERB(bench) {
         return VSSM_EXIT_USAGE;
     }
 
+    /* --precision a or a,b: one context per precision */
+    char precs_buf[2][16];
+    const char *precs[2];
+    int np = 0;
+    for (const char *p = precision; !bad;) {
+        const size_t n = strcspn(p, ",");
+        if (np == 2 || n == 0 || n >= sizeof precs_buf[0]) {
+            cli_error("bench: --precision wants f32, bf16 or two of them (f32,bf16), got '%s'", precision);
+            usage(stderr);
+            return VSSM_EXIT_USAGE;
+        }
+        memcpy(precs_buf[np], p, n);
+        precs_buf[np][n] = 0;
+        precs[np] = precs_buf[np];
+        np++;
+        p += n;
+        if (!*p) break;
+        p++;
+    }
     vssm_err err = {0};
-    vssm_ctx_opts co;
-    if (cli_ctx_opts(device, threads, 0, &co)) return VSSM_EXIT_USAGE;
-    o.on_cpu = co.device == VSSM_DEVICE_CPU;
-    vssm_ctx *ctx = NULL;
-    if (vssm_ctx_new(&ctx, &co, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
-        return VSSM_EXIT_USAGE;
+    vssm_ctx *ctxs[2] = {NULL, NULL};
+    for (int p = 0; p < np; p++) {
+        vssm_ctx_opts co;
+        if (cli_ctx_opts(device, threads, 0, &co) || cli_precision(precs[p], &co)) {
+            vssm_ctx_free(ctxs[0]);
+            return VSSM_EXIT_USAGE;
+        }
+        o.on_cpu = co.device == VSSM_DEVICE_CPU;
+        if (vssm_ctx_new(&ctxs[p], &co, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            vssm_ctx_free(ctxs[0]);
+            return VSSM_EXIT_USAGE;
+        }
     }
 
     /* --arch a,b,...: the models one after another in this process, so their figures
@@ -293,10 +365,11 @@ VSSM_VERB(bench) {
         memcpy(name, p, n);
         name[n] = 0;
         if (p != arch && !o.json) printf("\n");
-        rc = bench_model(ctx, name, &o, &ref);
+        rc = bench_arch(ctxs, precs, np, name, &o, &ref);
         p += n;
         if (*p == ',') p++;
     }
-    vssm_ctx_free(ctx);
+    vssm_ctx_free(ctxs[0]);
+    vssm_ctx_free(ctxs[1]);
     return rc;
 }

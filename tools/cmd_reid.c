@@ -258,7 +258,7 @@ static int parse_extract(int argc, char **argv, extract_args *a) {
 static int load_reid_model(const extract_args *a, vssm_ctx **ctx, vssm_reid_model **m) {
     vssm_err err = {0};
     vssm_ctx_opts co;
-    if (cli_ctx_opts(a->mo.device, a->mo.threads, a->mo.tf32, &co)) return VSSM_EXIT_USAGE;
+    if (model_opts_ctx(&a->mo, &co)) return VSSM_EXIT_USAGE;
     vssm_reid_model_opts ro = vssm_reid_model_default_opts();
     ro.arch = a->mo.arch;
     ro.key = a->mo.key;

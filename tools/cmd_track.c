@@ -668,7 +668,7 @@ static void model_free(track_model *m) {
 static int load_model(const track_args *a, track_model *m) {
     vssm_err err = {0};
     vssm_ctx_opts co;
-    if (cli_ctx_opts(a->mo.device, a->mo.threads, a->mo.tf32, &co)) return VSSM_EXIT_USAGE;
+    if (model_opts_ctx(&a->mo, &co)) return VSSM_EXIT_USAGE;
     vssm_backbone_opts bo = {a->mo.arch, a->mo.key, -1, {0}, 0}; /* a Vim: its final token grid */
     vssm_preprocess_params pp;
     int load_bad = vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK ||

@@ -16,6 +16,8 @@ const char *model_opts_help =
     "  --key model|model_ema  which state dict of a training checkpoint\n"
     "  --labels FILE        class names, one per line\n"
     "  --device cpu|cuda    (default cpu)   --threads T (default: all cores)   --tf32\n"
+    "  --precision f32|bf16 (default f32) bf16: CPU products in bf16 with fp32 sums (a CPU\n"
+    "                       with avx512_bf16; AMX where present), the rest in fp32\n"
     "  --resize N --crop N  override the file's preprocessing (0 0: each image at its own size)\n"
     "  --interp bicubic|bilinear\n" MAX_PIXELS_HELP;
 
@@ -52,6 +54,7 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
                                cli_opt_str(argc, argv, i, "--key", &m->key, bad))) ||
            ((a & MO_CTX) && (cli_opt_str(argc, argv, i, "--device", &m->device, bad) ||
                              cli_opt_int(argc, argv, i, "--threads", &m->threads, bad) ||
+                             cli_opt_str(argc, argv, i, "--precision", &m->precision, bad) ||
                              cli_opt_flag(argv, *i, "--tf32", &m->tf32))) ||
            ((a & MO_LIMITS) && model_opts_parse_max_pixels(argc, argv, i, &m->limits, bad)) ||
            ((a & MO_LABELS) && cli_opt_str(argc, argv, i, "--labels", &m->labels, bad)) ||
@@ -74,6 +77,22 @@ int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co) {
     return 0;
 }
 
+int cli_precision(const char *name, vssm_ctx_opts *co) {
+    if (!name || !strcmp(name, "f32") || !strcmp(name, "fp32"))
+        co->precision = VSSM_PRECISION_F32;
+    else if (!strcmp(name, "bf16"))
+        co->precision = VSSM_PRECISION_BF16;
+    else {
+        cli_error("unknown precision '%s' (f32 or bf16)", name);
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int model_opts_ctx(const model_opts *m, vssm_ctx_opts *co) {
+    return cli_ctx_opts(m->device, m->threads, m->tf32, co) || cli_precision(m->precision, co) ? VSSM_EXIT_USAGE : 0;
+}
+
 int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp) {
     *ctx = NULL;
     *clf = NULL;
@@ -82,7 +101,7 @@ int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, 
         return VSSM_EXIT_USAGE;
     }
     vssm_ctx_opts co;
-    if (cli_ctx_opts(m->device, m->threads, m->tf32, &co)) return VSSM_EXIT_USAGE;
+    if (model_opts_ctx(m, &co)) return VSSM_EXIT_USAGE;
     if (m->resize < -1 || m->crop < -1 || m->resize > 16384 || m->crop > 16384) {
         cli_error("--resize and --crop take 0 (off) .. 16384");
         return VSSM_EXIT_USAGE;

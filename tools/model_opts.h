@@ -1,5 +1,5 @@
 /* tools/model_opts.h - the one parser of the options model-running verbs share (--weights,
- * --arch, --key; --device, --threads, --tf32; --max-pixels; --labels; --resize, --crop,
+ * --arch, --key; --device, --threads, --tf32, --precision; --max-pixels; --labels; --resize, --crop,
  * --interp) and the code that turns them into a context, a classifier and its
  * preprocessing. A verb that takes only some groups says which in `accept` (the
  * segmentation verbs: model, context and limits; their own --crop is a slide window). */
@@ -10,7 +10,7 @@
 
 enum {
     MO_MODEL = 1,       /* --weights --arch --key */
-    MO_CTX = 2,         /* --device --threads --tf32 */
+    MO_CTX = 2,         /* --device --threads --tf32 --precision */
     MO_LIMITS = 4,      /* --max-pixels */
     MO_LABELS = 8,      /* --labels */
     MO_PREPROCESS = 16, /* --resize --crop --interp */
@@ -19,7 +19,7 @@ enum {
 
 typedef struct model_opts {
     unsigned accept; /* the MO_* groups model_opts_parse consumes (model_opts_init: MO_ALL) */
-    const char *weights, *device, *arch, *key, *labels, *interp;
+    const char *weights, *device, *arch, *key, *labels, *interp, *precision;
     int threads, resize, crop, tf32;
     vssm_image_limits limits; /* --max-pixels (max_pixels 0: the library's default) */
 } model_opts;
@@ -28,6 +28,10 @@ typedef struct model_opts {
  * rank its own GPU), --threads (split over the ranks), --tf32. Prints the error and
  * returns 2 for an unknown device, else 0. */
 int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co);
+/* --precision f32|bf16 into co (NULL: f32); prints the error and returns 2 for another name */
+int cli_precision(const char *name, vssm_ctx_opts *co);
+/* cli_ctx_opts and cli_precision from a verb's parsed options */
+int model_opts_ctx(const model_opts *m, vssm_ctx_opts *co);
 
 void model_opts_init(model_opts *m);
 /* Consumes argv[*i] (and its value) if it is one of the accepted options; returns 1 then. */

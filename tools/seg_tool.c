@@ -28,7 +28,7 @@ int seg_tool_open(const seg_tool_opts *o, vssm_ctx **ctx, vssm_segmenter **sg) {
         return VSSM_EXIT_USAGE;
     }
     vssm_ctx_opts co;
-    if (cli_ctx_opts(o->m.device, o->m.threads, o->m.tf32, &co)) return VSSM_EXIT_USAGE;
+    if (model_opts_ctx(&o->m, &co)) return VSSM_EXIT_USAGE;
     vssm_err err = {0};
     if (vssm_ctx_new(ctx, &co, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
