@@ -48,15 +48,15 @@ static int top1_differ(const float *a, const float *b, int B, int n) {
 
 static void check_parity_file(vssm_ctx *ctx, const char *name) {
     char rel[128];
-    snprintf(rel, sizeof rel, "vmamba/%s.safetensors", name);
-    char *path = test_data_path(rel);
     vssm_err err = {0};
     vssm_weights *wf = NULL;
-    TEST_REQUIRE(vssm_safetensors_open(&wf, path, &err) == VSSM_OK, "open %s: %s", path, err.msg);
     vssm_vmamba_config cfg;
     int B, H, W;
     int64_t sh[4];
-    TEST_REQUIRE(vvec_load_cfg(wf, &cfg, &B, &H, &W), "%s: metadata", name);
+    snprintf(rel, sizeof rel, "vmamba/%s.safetensors", name);
+    char *path = test_data_path(rel);
+    const int opened = vssm_safetensors_open(&wf, path, &err) == VSSM_OK;
+    TEST_REQUIRE(opened && vvec_load_cfg(wf, &cfg, &B, &H, &W), "%s: %s", path, opened ? "metadata" : err.msg);
     float *x = vvec_nhwc(wf, "input", sh);
     vssm_vmamba *m = NULL;
     vssm_cls_head *head = NULL;
