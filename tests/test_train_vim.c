@@ -89,6 +89,11 @@ static void run_case(const char *file, int n_threads, float **grads, int64_t *ng
            file, n_threads, loss, ref_loss[0], el, eg, vssm_vim_trainer_n_tensors(t), worst, wname);
     printf("  saved activations %.3f MB, scratch %.3f MB\n", vssm_vim_trainer_saved_bytes(t) / 1e6,
            vssm_vim_trainer_scratch_bytes(t) / 1e6);
+    size_t sv, sc;
+    vssm_vim_train_memory(&cfg, B, &sv, &sc);
+    TEST_CHECK(sv == vssm_vim_trainer_saved_bytes(t) && sc == vssm_vim_trainer_scratch_bytes(t),
+               "vssm_vim_train_memory %zu + %zu bytes, the plan %zu + %zu", sv, sc, vssm_vim_trainer_saved_bytes(t),
+               vssm_vim_trainer_scratch_bytes(t));
     const float *g = vssm_vim_trainer_grads(t, ngrads);
     *grads = malloc((size_t)*ngrads * sizeof(float));
     memcpy(*grads, g, (size_t)*ngrads * sizeof(float));

@@ -230,6 +230,22 @@ static void plan_layout(vacts *a, const vssm_vim_config *c, char *saved, char *s
     a->saved = sv.off, a->scratch = sc.off;
 }
 
+static void plan_sizes(vacts *a, const vssm_vim_config *c, int batch, int h, int w) {
+    int gh, gw;
+    vssm_vim_grid(c, h, w, &gh, &gw);
+    a->B = batch, a->H = h, a->W = w;
+    a->L = (int64_t)gh * gw + 1, a->T = a->L * batch, a->cls_row = (int64_t)gh * gw / 2;
+}
+
+void vssm_vim_train_memory(const vssm_vim_config *cfg, int batch, size_t *saved, size_t *scratch) {
+    vacts a;
+    memset(&a, 0, sizeof a);
+    plan_sizes(&a, cfg, batch, (cfg->pos_grid_h - 1) * cfg->stride + cfg->patch_size,
+               (cfg->pos_grid_w - 1) * cfg->stride + cfg->patch_size);
+    plan_layout(&a, cfg, NULL, NULL);
+    *saved = a.saved, *scratch = a.scratch;
+}
+
 vssm_status vssm_vim_trainer_plan(vssm_vim_trainer *t, int batch, int h, int w, vssm_err *err) {
     const vssm_vim_config *c = &t->cfg;
     if (batch < 1 || batch > 65536 || h < 1 || w < 1 || h > 32768 || w > 32768)
@@ -248,8 +264,7 @@ vssm_status vssm_vim_trainer_plan(vssm_vim_trainer *t, int batch, int h, int w, 
     t->act_mem = t->scratch_mem = NULL;
     free(a->x_in);
     memset(a, 0, sizeof *a);
-    a->B = batch, a->H = h, a->W = w;
-    a->L = (int64_t)gh * gw + 1, a->T = a->L * batch, a->cls_row = (int64_t)gh * gw / 2;
+    plan_sizes(a, c, batch, h, w);
     plan_layout(a, c, NULL, NULL);
     a->x_in = calloc((size_t)3 * c->depth, sizeof(float *));
     t->act_mem = vssm_op_alloc(t->ctx, a->saved);

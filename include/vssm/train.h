@@ -117,6 +117,8 @@ VSSM_API void vssm_vim_trainer_freeze_backbone(vssm_vim_trainer *t, int on);
 VSSM_API vssm_status vssm_vim_trainer_plan(vssm_vim_trainer *t, int batch, int h, int w, vssm_err *err);
 VSSM_API size_t vssm_vim_trainer_saved_bytes(const vssm_vim_trainer *t);
 VSSM_API size_t vssm_vim_trainer_scratch_bytes(const vssm_vim_trainer *t);
+/* The same two figures for a config at batch (at its position grid), without allocating them. */
+VSSM_API void vssm_vim_train_memory(const vssm_vim_config *cfg, int batch, size_t *saved, size_t *scratch);
 VSSM_API void vssm_vim_trainer_zero_grad(vssm_vim_trainer *t);
 VSSM_API vssm_status vssm_vim_trainer_step(vssm_vim_trainer *t, const float *input, const int32_t *labels,
                                            float smoothing, float *loss, vssm_err *err);
