@@ -23,6 +23,12 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu_s(void) { /* this process's CPU time, all threads */
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -111,11 +117,11 @@ typedef struct bench_model {
     vssm_source *rnd;
     vssm_classifier *clf;
     float *x, *logits;
-    double *times;
+    double *times, *cpu; /* wall and process CPU seconds of each timed run */
 } bench_model;
 
 static void bench_model_free(bench_model *m) {
-    free(m->x), free(m->logits), free(m->times);
+    free(m->x), free(m->logits), free(m->times), free(m->cpu);
     vssm_classifier_free(m->clf);
     vssm_random_source_free(m->rnd);
     memset(m, 0, sizeof *m);
@@ -146,7 +152,8 @@ static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *arch, con
     m->x = malloc(nin * 4);
     m->logits = malloc((size_t)o->batch * vssm_classifier_classes(m->clf) * 4);
     m->times = malloc((size_t)o->runs * sizeof(double));
-    if (!m->x || !m->logits || !m->times) {
+    m->cpu = malloc((size_t)o->runs * sizeof(double));
+    if (!m->x || !m->logits || !m->times || !m->cpu) {
         cli_error("bench: out of memory");
         return VSSM_EXIT_USAGE;
     }
@@ -161,13 +168,13 @@ static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *arch, con
 /* one forward, timed into times[r] when r >= 0 */
 static int bench_model_run(bench_model *m, const bench_opts *o, int r) {
     vssm_err err = {0};
-    double t = now_s();
+    double t = now_s(), c = cpu_s();
     if (vssm_classifier_forward(m->clf, m->x, o->batch, o->H, o->W, m->logits, &err) != VSSM_OK) {
         cli_error("bench: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    t = now_s() - t;
-    if (r >= 0) m->times[r] = t;
+    t = now_s() - t, c = cpu_s() - c;
+    if (r >= 0) m->times[r] = t, m->cpu[r] = c;
     return VSSM_EXIT_OK;
 }
 
@@ -263,10 +270,13 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
         if (np > 1 && !o->json) printf("%sprecision  %s\n", p ? "\n" : "", precs[p]);
         bench_model_report(&m[p], o, ref);
     }
-    if (rc == VSSM_EXIT_OK && np == 2 && !o->json)
-        printf("\n%s / %s    %.2fx the speed (medians of %d alternated runs: %.2f / %.2f ms)\n", precs[1], precs[0],
-               median_of(m[0].times, o->runs) / median_of(m[1].times, o->runs), o->runs,
-               1e3 * median_of(m[1].times, o->runs), 1e3 * median_of(m[0].times, o->runs));
+    if (rc == VSSM_EXIT_OK && np == 2 && !o->json) {
+        const double w0 = median_of(m[0].times, o->runs), w1 = median_of(m[1].times, o->runs);
+        const double c0 = median_of(m[0].cpu, o->runs), c1 = median_of(m[1].cpu, o->runs);
+        printf("\n%s / %s    %.2fx the speed (medians of %d alternated runs: %.2f / %.2f ms); process CPU time "
+               "%.2fx (%.2f / %.2f ms)\n",
+               precs[1], precs[0], w0 / w1, o->runs, 1e3 * w1, 1e3 * w0, c0 / c1, 1e3 * c1, 1e3 * c0);
+    }
     for (int p = 0; p < np; p++) bench_model_free(&m[p]);
     return rc;
 }
