@@ -8,7 +8,9 @@
  *   - a plan at another size than the position grid is refused by name;
  *   - a frozen backbone gives the head's gradients with the same bits and no other; a new head
  *     and a model from scratch start from the official inits (A_log log(1..N), D 1, head bias 0,
- *     head weight std 0.02) and train (finite loss and gradients).
+ *     head weight std 0.02) and train (finite loss and gradients);
+ *   - the family-neutral vssm_trainer gives each family's trainer's bits (Vim: this file's
+ *     gradients; VMamba: a reduced config from scratch, against vssm_vmamba_trainer's own).
  * Files: "odd" (overlapping 5x5 patches at stride 4, d_model 20, d_state 3, div2, batch 3) and
  * "long" (71 tokens: past the 64-token blocks and scan chunks, no divide-by-2, batch 2).
  * Usage: test_train_vim [-v]   (-v: every tensor's error) */
@@ -188,6 +190,61 @@ static void test_freeze_init(const float *full_grads, int64_t nfull) {
     vssm_weights_close(vf);
 }
 
+/* vssm_trainer over both families: the same bits as the family's own trainer */
+static void test_facade(const float *full_grads, int64_t nfull) {
+    vssm_err err = {0};
+    vssm_vim_config cfg;
+    vssm_ctx *ctx = NULL;
+    vssm_weights *vf = open_case("train/vim_grad_odd.safetensors", 2, &cfg, &ctx);
+    int B, H, W;
+    float *x = vimvec_nhwc(vf, "input", &B, &H, &W), loss = 0;
+    vssm_tensor lt;
+    TEST_REQUIRE(x && vssm_weights_get(vf, "labels", &lt, &err) == VSSM_OK, "input, labels");
+    vssm_trainer *t = NULL;
+    TEST_REQUIRE(vssm_trainer_create_vim(&t, ctx, &cfg, vssm_weights_source(vf), "", NULL, &err) == VSSM_OK,
+                 "trainer: %s", err.msg);
+    TEST_REQUIRE(vssm_trainer_plan(t, B, H, W, &err) == VSSM_OK, "plan: %s", err.msg);
+    vssm_trainer_zero_grad(t);
+    TEST_REQUIRE(vssm_trainer_step(t, x, (const int32_t *)lt.data, 0.1f, &loss, &err) == VSSM_OK, "step: %s", err.msg);
+    int64_t n;
+    const float *g = vssm_trainer_grads(t, &n);
+    TEST_CHECK(n == nfull && !memcmp(g, full_grads, (size_t)n * sizeof(float)) &&
+                   !strcmp(vssm_trainer_head_prefix(t), "head.") && vssm_trainer_n_tensors(t) == 41,
+               "vssm_trainer over a Vim: the Vim trainer's gradients, head prefix %s", vssm_trainer_head_prefix(t));
+    vssm_trainer_free(t);
+    free(x);
+    /* VMamba: dims 8..24, from scratch (seed 5), 19x23, batch 2 */
+    vssm_vmamba_config vc;
+    TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "preset: %s", err.msg);
+    const int dims[4] = {8, 12, 16, 24}, depths[4] = {1, 1, 1, 1};
+    memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths);
+    vc.num_classes = 3;
+    const vssm_train_init in = {1, 5};
+    const int32_t lab[2] = {2, 0};
+    float *xv = malloc((size_t)2 * 19 * 23 * 3 * sizeof(float)), *gd[2];
+    for (int i = 0; i < 2 * 19 * 23 * 3; i++) xv[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    vssm_vmamba_trainer *d = NULL;
+    TEST_REQUIRE(vssm_vmamba_trainer_create(&d, ctx, &vc, NULL, "", &in, &err) == VSSM_OK &&
+                     vssm_trainer_create_vmamba(&t, ctx, &vc, NULL, "", &in, &err) == VSSM_OK,
+                 "VMamba trainers: %s", err.msg);
+    int64_t nd;
+    TEST_REQUIRE(vssm_vmamba_trainer_plan(d, 2, 19, 23, &err) == VSSM_OK &&
+                     vssm_trainer_plan(t, 2, 19, 23, &err) == VSSM_OK,
+                 "plan: %s", err.msg);
+    vssm_vmamba_trainer_zero_grad(d), vssm_trainer_zero_grad(t);
+    TEST_REQUIRE(vssm_vmamba_trainer_step(d, xv, lab, 0.1f, &loss, &err) == VSSM_OK &&
+                     vssm_trainer_step(t, xv, lab, 0.1f, &loss, &err) == VSSM_OK,
+                 "step: %s", err.msg);
+    gd[0] = vssm_vmamba_trainer_grads(d, &nd), gd[1] = vssm_trainer_grads(t, &n);
+    TEST_CHECK(n == nd && !memcmp(gd[0], gd[1], (size_t)n * sizeof(float)) &&
+                   !strcmp(vssm_trainer_head_prefix(t), "classifier.head."),
+               "vssm_trainer over a VMamba: the VMamba trainer's gradients");
+    vssm_vmamba_trainer_free(d), vssm_trainer_free(t);
+    free(xv);
+    vssm_ctx_free(ctx);
+    vssm_weights_close(vf);
+}
+
 int main(int argc, char **argv) {
     verbose = argc > 1 && !strcmp(argv[1], "-v");
     const char *files[] = {"train/vim_grad_odd.safetensors", "train/vim_grad_long.safetensors"};
@@ -198,7 +255,7 @@ int main(int argc, char **argv) {
         run_case(files[f], 3, &g3, &n3);
         TEST_CHECK(n1 == n3 && !memcmp(g1, g3, (size_t)n1 * sizeof(float)), "%s: gradients differ at 1 and 3 threads",
                    files[f]);
-        if (f == 0) test_freeze_init(g1, n1);
+        if (f == 0) test_freeze_init(g1, n1), test_facade(g1, n1);
         free(g1), free(g3);
     }
     return test_finish("test_train_vim");

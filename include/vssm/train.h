@@ -133,6 +133,36 @@ VSSM_API float *vssm_vim_trainer_params(vssm_vim_trainer *t, int64_t *n);
 VSSM_API float *vssm_vim_trainer_grads(vssm_vim_trainer *t, int64_t *n);
 VSSM_API void vssm_vim_trainer_params_changed(vssm_vim_trainer *t);
 
+/* ---- either family (train/trainer.c): one interface over the two trainers above, each call
+ * the wrapped trainer's own (what `vssm train` drives) ---- */
+typedef struct vssm_trainer vssm_trainer;
+VSSM_API vssm_status vssm_trainer_create_vmamba(vssm_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
+                                                const vssm_source *src, const char *prefix, const vssm_train_init *init,
+                                                vssm_err *err);
+VSSM_API vssm_status vssm_trainer_create_vim(vssm_trainer **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
+                                             const vssm_source *src, const char *prefix, const vssm_train_init *init,
+                                             vssm_err *err);
+VSSM_API void vssm_trainer_free(vssm_trainer *t);
+/* "classifier.head." (VMamba) or "head." (Vim): the names of the tensors a frozen backbone trains */
+VSSM_API const char *vssm_trainer_head_prefix(const vssm_trainer *t);
+VSSM_API void vssm_trainer_freeze_backbone(vssm_trainer *t, int on);
+VSSM_API vssm_status vssm_trainer_plan(vssm_trainer *t, int batch, int h, int w, vssm_err *err);
+VSSM_API size_t vssm_trainer_saved_bytes(const vssm_trainer *t);
+VSSM_API size_t vssm_trainer_scratch_bytes(const vssm_trainer *t);
+VSSM_API void vssm_trainer_zero_grad(vssm_trainer *t);
+VSSM_API vssm_status vssm_trainer_step(vssm_trainer *t, const float *input, const int32_t *labels, float smoothing,
+                                       float *loss, vssm_err *err);
+VSSM_API vssm_status vssm_trainer_forward(vssm_trainer *t, const float *input, vssm_err *err);
+VSSM_API vssm_status vssm_trainer_logits(vssm_trainer *t, float *host, vssm_err *err);
+VSSM_API int vssm_trainer_n_tensors(const vssm_trainer *t);
+VSSM_API vssm_train_tensor vssm_trainer_tensor(const vssm_trainer *t, int i);
+VSSM_API void vssm_trainer_read(const vssm_trainer *t, int i, int grad, float *host);
+VSSM_API void vssm_trainer_read_flat(const vssm_trainer *t, const float *flat, int i, float *host);
+VSSM_API void vssm_trainer_write_flat(const vssm_trainer *t, const float *host, int i, float *flat);
+VSSM_API float *vssm_trainer_params(vssm_trainer *t, int64_t *n);
+VSSM_API float *vssm_trainer_grads(vssm_trainer *t, int64_t *n);
+VSSM_API void vssm_trainer_params_changed(vssm_trainer *t);
+
 /* ---- the optimizer (train/optim.c): PyTorch's semantics, host memory, deterministic ---- */
 
 /* torch.optim.AdamW (amsgrad off): per element, in float, with the step's scalars in double:
