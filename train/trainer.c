@@ -26,14 +26,16 @@ vssm_status vssm_trainer_create_vmamba(vssm_trainer **out, vssm_ctx *ctx, const 
                                        const vssm_source *src, const char *prefix, const vssm_train_init *init,
                                        vssm_err *err) {
     vssm_vmamba_trainer *t = NULL;
-    return wrap(vssm_vmamba_trainer_create(&t, ctx, cfg, src, prefix, init, err), out, t, NULL, err);
+    const vssm_status s = vssm_vmamba_trainer_create(&t, ctx, cfg, src, prefix, init, err);
+    return wrap(s, out, t, NULL, err);
 }
 
 vssm_status vssm_trainer_create_vim(vssm_trainer **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
                                     const vssm_source *src, const char *prefix, const vssm_train_init *init,
                                     vssm_err *err) {
     vssm_vim_trainer *t = NULL;
-    return wrap(vssm_vim_trainer_create(&t, ctx, cfg, src, prefix, init, err), out, NULL, t, err);
+    const vssm_status s = vssm_vim_trainer_create(&t, ctx, cfg, src, prefix, init, err);
+    return wrap(s, out, NULL, t, err);
 }
 
 void vssm_trainer_free(vssm_trainer *t) {
