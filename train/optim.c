@@ -1,6 +1,7 @@
 /* train/optim.c - AdamW, gradient clipping, the learning-rate schedule and the EMA of weights
- * (vssm/train.h), with PyTorch's semantics. Plain loops over host memory (the CPU backend's
- * device memory): O(params) per step against the step's O(params x tokens) products. */
+ * (vssm/train.h), with PyTorch's semantics. Loops over host memory (the CPU backend's device
+ * memory), split over OpenMP's default thread count: every element is computed alone (AdamW,
+ * EMA) or in fixed blocks summed in order (the norm), so the bits do not depend on it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +39,16 @@ void vssm_adamw_step(vssm_adamw *o, float *params, const float *grads, const vss
     const float b1 = (float)o->beta1, a1 = (float)(1 - o->beta1), b2 = (float)o->beta2, a2 = (float)(1 - o->beta2);
     const float step_size = (float)(lr / bc1), bc2f = (float)bc2, eps = (float)o->eps;
     const float shrink = (float)(1 - lr * o->weight_decay);
+    float *mm = o->m, *vv = o->v;
+#pragma omp parallel
     for (int t = 0; t < n_tensors; t++) {
         const vssm_train_tensor *ti = &tensors[t];
-        float *p = params + ti->offset, *m = o->m + ti->offset, *v = o->v + ti->offset;
+        float *p = params + ti->offset, *m = mm + ti->offset, *v = vv + ti->offset;
         const float *g = grads + ti->offset;
+        const float sh = ti->decay ? shrink : 1.0f; /* p * 1 is p */
+#pragma omp for schedule(static) nowait
         for (int64_t i = 0; i < ti->numel; i++) {
-            if (ti->decay) p[i] *= shrink;
+            p[i] *= sh;
             m[i] = m[i] * b1 + a1 * g[i];
             v[i] = v[i] * b2 + a2 * (g[i] * g[i]);
             p[i] -= step_size * (m[i] / (sqrtf(v[i]) / bc2f + eps));
@@ -51,14 +56,35 @@ void vssm_adamw_step(vssm_adamw *o, float *params, const float *grads, const vss
     }
 }
 
+#define CLIP_BLOCK 65536 /* the norm's squares are summed per block of floats, then the blocks in order */
+
 double vssm_grad_clip(float *g, int64_t n, double max_norm) {
-    double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    const int64_t nb = (n + CLIP_BLOCK - 1) / CLIP_BLOCK;
+    double s = 0, one[1], *part = nb > 1 ? malloc((size_t)nb * sizeof(double)) : one;
+    if (!part) { /* no room for the block sums: the same blocks, one thread */
+        for (int64_t b = 0; b < nb; b++) {
+            double q = 0;
+            for (int64_t i = b * CLIP_BLOCK; i < n && i < (b + 1) * CLIP_BLOCK; i++) q += (double)g[i] * g[i];
+            s += q;
+        }
+    } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t b = 0; b < nb; b++) {
+            double q = 0;
+            for (int64_t i = b * CLIP_BLOCK; i < n && i < (b + 1) * CLIP_BLOCK; i++) q += (double)g[i] * g[i];
+            part[b] = q;
+        }
+        for (int64_t b = 0; b < nb; b++) s += part[b];
+        if (part != one) free(part);
+    }
     const double norm = sqrt(s);
     if (max_norm > 0) {
         const double coef = max_norm / (norm + 1e-6);
-        if (coef < 1)
-            for (int64_t i = 0; i < n; i++) g[i] *= (float)coef;
+        if (coef < 1) {
+            const float cf = (float)coef;
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < n; i++) g[i] *= cf;
+        }
     }
     return norm;
 }
@@ -73,5 +99,6 @@ double vssm_lr_at(const vssm_lr_schedule *s, int64_t step) {
 
 void vssm_ema_update(float *ema, const float *p, int64_t n, double decay) {
     const float d = (float)decay, a = (float)(1 - decay);
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) ema[i] = ema[i] * d + a * p[i];
 }

@@ -206,7 +206,9 @@ static void to_master(const tentry *e, const float *src, float *dst, int inverse
     }
 }
 
+/* the entries are independent (each writes its own forward copy): one task each */
 void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(vssm_ctx_threads(t->ctx))
     for (int i = 0; i < t->ne; i++) {
         const tentry *e = &t->e[i];
         const float *m = t->master + e->off;
@@ -411,7 +413,12 @@ float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n) {
     *n = t->n_master;
     return t->grad;
 }
-void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t) { memset(t->grad, 0, (size_t)t->n_master * sizeof(float)); }
+void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t) {
+    const int64_t n = t->n_master, nb = (n + 65535) / 65536;
+#pragma omp parallel for schedule(static) num_threads(vssm_ctx_threads(t->ctx))
+    for (int64_t b = 0; b < nb; b++)
+        memset(t->grad + b * 65536, 0, (size_t)(n - b * 65536 < 65536 ? n - b * 65536 : 65536) * sizeof(float));
+}
 
 /* ======================================================================= activation plan */
 

@@ -24,28 +24,43 @@ static inline void ln_stats(const float *r, int C, float eps, float *x0, float *
 }
 
 /* one row: t = xhat g + b, dt = dy act'(t), dxhat = dt g,
- * dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)); pg += dt xhat, pb += dt */
+ * dx += rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)); pg += dt xhat, pb += dt.
+ * tmp: 2C floats (xhat, dt) */
 static void ln_row(const float *r, const float *dyr, int C, const float *g, const float *b, float eps, vssm_act act,
-                   float *dxr, float *pg, float *pb) {
+                   float *dxr, float *pg, float *pb, float *tmp) {
     float x0, dm, inv;
     ln_stats(r, C, eps, &x0, &dm, &inv);
+    float *xh = tmp, *dt = tmp + C;
+#pragma omp simd
+    for (int c = 0; c < C; c++) xh[c] = ((r[c] - x0) - dm) * inv;
+    if (act == VSSM_ACT_NONE)
+        dt = (float *)dyr;
+    else if (act == VSSM_ACT_GELU) {
+#pragma omp simd
+        for (int c = 0; c < C; c++) dt[c] = dyr[c] * bwd_act_grad(xh[c] * g[c] + b[c], VSSM_ACT_GELU);
+    } else {
+#pragma omp simd
+        for (int c = 0; c < C; c++) dt[c] = dyr[c] * bwd_act_grad(xh[c] * g[c] + b[c], act);
+    }
     float s1 = 0, s2 = 0;
+#pragma omp simd reduction(+ : s1, s2)
     for (int c = 0; c < C; c++) {
-        const float xh = ((r[c] - x0) - dm) * inv;
-        const float dt = act == VSSM_ACT_NONE ? dyr[c] : dyr[c] * bwd_act_grad(xh * g[c] + b[c], act);
-        const float dxh = dt * g[c];
+        const float dxh = dt[c] * g[c];
         s1 += dxh;
-        s2 += dxh * xh;
-        if (pg) pg[c] += dt * xh;
-        if (pb) pb[c] += dt;
+        s2 += dxh * xh[c];
+    }
+    if (pg) {
+#pragma omp simd
+        for (int c = 0; c < C; c++) pg[c] += dt[c] * xh[c];
+    }
+    if (pb) {
+#pragma omp simd
+        for (int c = 0; c < C; c++) pb[c] += dt[c];
     }
     if (!dxr) return;
     s1 /= (float)C, s2 /= (float)C;
-    for (int c = 0; c < C; c++) {
-        const float xh = ((r[c] - x0) - dm) * inv;
-        const float dt = act == VSSM_ACT_NONE ? dyr[c] : dyr[c] * bwd_act_grad(xh * g[c] + b[c], act);
-        dxr[c] += inv * (dt * g[c] - s1 - xh * s2);
-    }
+#pragma omp simd
+    for (int c = 0; c < C; c++) dxr[c] += inv * (dt[c] * g[c] - s1 - xh[c] * s2);
 }
 
 void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta,
@@ -63,8 +78,15 @@ void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, 
         const int64_t r1 = rows - bk * BWD_RB < BWD_RB ? rows : (bk + 1) * BWD_RB;
         float *pg = part && dgamma ? part + (size_t)bk * 2 * C : NULL;
         float *pb = part && dbeta ? part + (size_t)bk * 2 * C + C : NULL;
+        float *tmp = malloc((size_t)2 * C * sizeof(float));
+        if (!tmp) {
+#pragma omp critical(vssm_bwd_fail)
+            vssm_cpu_bwd_fail(ctx, "op layernorm_bwd: out of memory");
+            continue;
+        }
         for (int64_t i = bk * BWD_RB; i < r1; i++)
-            ln_row(x + i * C, dy + i * C, C, gamma, beta, eps, act, dx ? dx + i * C : NULL, pg, pb);
+            ln_row(x + i * C, dy + i * C, C, gamma, beta, eps, act, dx ? dx + i * C : NULL, pg, pb, tmp);
+        free(tmp);
     }
     if (part) {
         /* dgamma and dbeta: one (2C) reduction */
