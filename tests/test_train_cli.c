@@ -12,7 +12,11 @@
  *    tensor bit-identical to the starting file, and the head learned (val top-1 > 60%,
  *    chance 33%; the run is deterministic, measured 100%);
  *  - the augmentation: with scale 1 on a square image the crop is the whole image, mirrored
- *    or not, both seen over 64 seeds; a seed gives the same crop twice;
+ *    or not, both seen over 64 seeds; a seed gives the same crop twice; --pad-crop's
+ *    vssm_pad_crop equals a window of an explicitly zero-padded copy (every one of the 5 x 5
+ *    offsets x mirror seen over 400 seeds, nothing else), pad 0 without flip is the image;
+ *    a --pad-crop run gives the same bytes at 2 threads with the decoded-image cache as at 1
+ *    thread without it (--cache-mb 0), and other bytes than the RandomResizedCrop run;
  *  - usage errors exit 2 (both --weights and --arch, a checkpoint at another --batch).
  */
 #include <math.h>
@@ -72,6 +76,15 @@ static void test_resume(void) {
     TEST_REQUIRE(run(fmt, tmp, "t1.safetensors") == 0, "a run at 1 thread");
     snprintf(b, sizeof b, "%s/t1.safetensors", tmp);
     TEST_CHECK(same_file(a, b), "1 thread == 2 threads: the same model bytes");
+    /* --pad-crop: the same bits with and without the decoded-image cache, at 2 and 1 threads */
+    snprintf(fmt, sizeof fmt, "%s --pad-crop 2", FIT);
+    TEST_REQUIRE(run(fmt, tmp, "p2.safetensors") == 0, "a --pad-crop 2 run");
+    snprintf(fmt, sizeof fmt, "%s --pad-crop 2 --threads 1 --cache-mb 0", FIT);
+    TEST_REQUIRE(run(fmt, tmp, "p1.safetensors") == 0, "a --pad-crop 2 run at 1 thread without the cache");
+    char p1[400], p2[400];
+    snprintf(p1, sizeof p1, "%s/p1.safetensors", tmp), snprintf(p2, sizeof p2, "%s/p2.safetensors", tmp);
+    TEST_CHECK(same_file(p1, p2), "--pad-crop: cached at 2 threads == decoded every epoch at 1 thread");
+    TEST_CHECK(!same_file(a, p2), "--pad-crop trains on other batches than RandomResizedCrop");
     /* the checkpoint is refused by a run at another batch size */
     snprintf(fmt, sizeof fmt, "%s --resume %s --batch 5", FIT, cb);
     TEST_CHECK(run(fmt, tmp, "c.safetensors") == 2 && strstr(err, "--batch"),
@@ -186,6 +199,48 @@ static void test_augment(void) {
     vssm_image_free(&o1), vssm_image_free(&o2), vssm_image_free(&im);
 }
 
+/* vssm_pad_crop against a window of an explicitly zero-padded copy */
+static void test_pad_crop(void) {
+    enum { IW = 7, IH = 5, IC = 3, PD = 2, PAD_W = IW + 2 * PD, PAD_H = IH + 2 * PD };
+    vssm_image im, o = {0};
+    vssm_err e = {0};
+    TEST_REQUIRE(vssm_image_alloc(&im, IW, IH, IC, &e) == VSSM_OK, "alloc");
+    for (int i = 0; i < IW * IH * IC; i++) im.data[i] = (uint8_t)(1 + i); /* distinct, none black */
+    static uint8_t pad[PAD_H][PAD_W][IC];
+    memset(pad, 0, sizeof pad);
+    for (int y = 0; y < IH; y++)
+        for (int x = 0; x < IW; x++)
+            for (int c = 0; c < IC; c++) pad[y + PD][x + PD][c] = im.data[(y * IW + x) * IC + c];
+    int seen[2 * PD + 1][2 * PD + 1][2], other = 0, n_seen = 0;
+    memset(seen, 0, sizeof seen);
+    for (uint64_t s = 0; s < 400; s++) {
+        uint64_t r = s * 977 + 1;
+        TEST_REQUIRE(vssm_pad_crop(&im, PD, 1, &r, &o, &e) == VSSM_OK && o.w == IW && o.h == IH && o.c == IC,
+                     "pad crop");
+        int hits = 0;
+        for (int oy = 0; oy <= 2 * PD; oy++)
+            for (int ox = 0; ox <= 2 * PD; ox++)
+                for (int m = 0; m < 2; m++) {
+                    int same = 1;
+                    for (int y = 0; y < IH; y++)
+                        for (int x = 0; x < IW; x++)
+                            for (int c = 0; c < IC; c++)
+                                same &= o.data[(y * IW + x) * IC + c] == pad[oy + y][ox + (m ? IW - 1 - x : x)][c];
+                    if (same) seen[oy][ox][m]++, hits++;
+                }
+        other += hits != 1;
+        vssm_image_free(&o);
+    }
+    for (int oy = 0; oy <= 2 * PD; oy++)
+        for (int ox = 0; ox <= 2 * PD; ox++) n_seen += (seen[oy][ox][0] > 0) + (seen[oy][ox][1] > 0);
+    TEST_CHECK(other == 0 && n_seen == 2 * (2 * PD + 1) * (2 * PD + 1),
+               "pad crop = a window of the zero-padded image: %d of 50 (offset, mirror) seen, %d other", n_seen, other);
+    uint64_t r = 5;
+    TEST_REQUIRE(vssm_pad_crop(&im, 0, 0, &r, &o, &e) == VSSM_OK, "pad 0");
+    TEST_CHECK(!memcmp(o.data, im.data, IW * IH * IC), "pad 0, no flip: the image itself");
+    vssm_image_free(&o), vssm_image_free(&im);
+}
+
 static void test_usage(void) {
     TEST_CHECK(run("train --data " SAMPLE " --weights " W " --arch vmamba-tiny --out %s/x%s", tmp, "") == 2,
                "--weights and --arch together: exit 2");
@@ -198,6 +253,7 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/vssm_train_cli_XXXXXX");
     TEST_REQUIRE(mkdtemp(tmp), "mkdtemp");
     test_augment();
+    test_pad_crop();
     test_usage();
     test_resume();
     test_output_is_a_model();

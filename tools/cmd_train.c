@@ -13,6 +13,10 @@
  * file with the official names, the config, the folder names as labels and the evaluation
  * preprocessing: `vssm classify` and `vssm eval classify` read it as they read any model. */
 #include <math.h>
+#include <omp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +51,11 @@ static void usage(FILE *f) {
                "  --label-smoothing X  (default 0.1)   --clip X   gradient norm limit (default 0: off)\n"
                "  --ema DECAY          keep an EMA of the weights (e.g. 0.9999) and write it as the output\n"
                "  --scale-min X        RandomResizedCrop's smallest area fraction (default 0.08)\n"
+               "  --pad-crop N         instead of RandomResizedCrop: the evaluation transform, then a random crop\n"
+               "                       of the image zero-padded by N px (train_fashion_mnist.py's augmentation)\n"
                "  --no-flip            no horizontal flips\n"
+               "  --cache-mb M         keep up to M MB of decoded images in memory (default 2048; 0: decode\n"
+               "                       every epoch)\n"
                "  --seed S             (default 0)    --threads T    (default: all cores)\n"
                "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
                "  --resume FILE        continue from a checkpoint (the same data and options; any --threads)\n"
@@ -61,7 +69,7 @@ static void usage(FILE *f) {
 typedef struct train_args {
     const char *data, *val, *weights, *arch, *out, *ckpt, *resume, *freeze;
     double val_split, lr, min_lr, wd, warmup, smoothing, clip, ema, scale_min;
-    int epochs, batch, seed, threads, size, new_head, no_flip, stop_after, reinit;
+    int epochs, batch, seed, threads, size, new_head, no_flip, stop_after, reinit, pad_crop, cache_mb;
 } train_args;
 
 static int opt_num(int argc, char **argv, int *i, const char *opt, double *out, int *bad) {
@@ -96,6 +104,8 @@ static int parse_one(train_args *a, int argc, char **argv, int *i, int *bad) {
            cli_opt_int(argc, argv, i, "--threads", &a->threads, bad) ||
            cli_opt_int(argc, argv, i, "--size", &a->size, bad) ||
            cli_opt_int(argc, argv, i, "--stop-after", &a->stop_after, bad) ||
+           cli_opt_int(argc, argv, i, "--pad-crop", &a->pad_crop, bad) ||
+           cli_opt_int(argc, argv, i, "--cache-mb", &a->cache_mb, bad) ||
            cli_opt_flag(argv, *i, "--new-head", &a->new_head) || cli_opt_flag(argv, *i, "--no-flip", &a->no_flip) ||
            cli_opt_flag(argv, *i, "--reinit", &a->reinit);
 }
@@ -104,7 +114,7 @@ static int parse_one(train_args *a, int argc, char **argv, int *i, int *bad) {
 static int parse_args(train_args *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
     a->lr = 5e-4, a->min_lr = 1e-5, a->wd = 0.05, a->smoothing = 0.1, a->scale_min = 0.08;
-    a->epochs = 1, a->batch = 32;
+    a->epochs = 1, a->batch = 32, a->pad_crop = -1, a->cache_mb = 2048;
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -136,6 +146,8 @@ static int parse_args(train_args *a, int argc, char **argv) {
         why = "--ema takes [0, 1), --scale-min (0, 1]";
     else if (a->size < 0 || a->size > 4096 || a->stop_after < 0)
         why = "--size takes 1..4096, --stop-after >= 0";
+    else if (a->pad_crop < -1 || a->pad_crop > 1024 || a->cache_mb < 0)
+        why = "--pad-crop takes 0..1024, --cache-mb >= 0";
     if (!why) return 0;
     if (*why) cli_error("train: %s", why);
     usage(stderr);
@@ -147,11 +159,13 @@ static int parse_args(train_args *a, int argc, char **argv) {
 typedef struct split {
     const char **path;
     int *label;
+    vssm_image *img; /* the decoded image, kept while the cache has room (data NULL: read again) */
     int n;
 } split;
 
-static void split_add(split *s, const char *path, int label) {
+static void split_add(split *s, const char *path, int label, vssm_image *im) {
     s->path[s->n] = path;
+    s->img[s->n] = *im;
     s->label[s->n++] = label;
 }
 
@@ -159,24 +173,34 @@ static int split_alloc(split *s, int n) {
     s->n = 0;
     s->path = malloc((size_t)(n ? n : 1) * sizeof *s->path);
     s->label = malloc((size_t)(n ? n : 1) * sizeof *s->label);
-    return s->path && s->label ? 0 : -1;
+    s->img = calloc((size_t)(n ? n : 1), sizeof *s->img);
+    return s->path && s->label && s->img ? 0 : -1;
 }
 
-static void split_free(split *s) { free(s->path), free(s->label); }
+static void split_free(split *s) {
+    for (int i = 0; s->img && i < s->n; i++) vssm_image_free(&s->img[i]);
+    free(s->path), free(s->label), free(s->img);
+}
 
 typedef struct data {
     img_list tl, vl;
     split train, val;
-    int unreadable; /* images left out: they do not decode (each named) */
+    int unreadable;    /* images left out: they do not decode (each named) */
+    size_t cache_left; /* bytes the decoded-image cache may still take */
 } data;
 
 /* 1 when path decodes (checked once, before training: a corrupt image is named and left out
- * instead of stopping the run at the step that meets it) */
-static int readable(const char *path, int *unreadable) {
-    vssm_image im = {0};
+ * instead of stopping the run at the step that meets it); the decoded image is kept in *im
+ * while the cache has room (the epochs then read it from memory), else freed */
+static int readable(const char *path, int *unreadable, size_t *cache_left, vssm_image *im) {
     vssm_err err = {0};
-    if (vssm_image_load(&im, path, NULL, &err) == VSSM_OK) {
-        vssm_image_free(&im);
+    memset(im, 0, sizeof *im);
+    if (vssm_image_load(im, path, NULL, &err) == VSSM_OK) {
+        const size_t bytes = (size_t)im->w * im->h * im->c + 64;
+        if (bytes <= *cache_left)
+            *cache_left -= bytes;
+        else
+            vssm_image_free(im);
         return 1;
     }
     cli_error("train: %s (left out)", err.msg);
@@ -187,7 +211,9 @@ static int readable(const char *path, int *unreadable) {
 /* the training and validation lists; 0 or 2 (printed) */
 static int data_open(data *d, const train_args *a) {
     memset(d, 0, sizeof *d);
+    d->cache_left = (size_t)a->cache_mb << 20;
     int unread = 0;
+    vssm_image im;
     if (img_list_imagefolder(&d->tl, a->data, &unread) || unread) return VSSM_EXIT_USAGE;
     if (a->val && (img_list_imagefolder(&d->vl, a->val, &unread) || unread)) return VSSM_EXIT_USAGE;
     if (a->val) {
@@ -202,11 +228,12 @@ static int data_open(data *d, const train_args *a) {
     uint64_t rng = (uint64_t)a->seed ^ 0x5A17u; /* --val-split: image i held out with probability F */
     for (int i = 0; i < d->tl.n; i++) {
         const double u = (double)(vssm_rng_next(&rng) >> 11) / 9007199254740992.0;
-        if (readable(d->tl.path[i], &d->unreadable))
-            split_add(u < a->val_split ? &d->val : &d->train, d->tl.path[i], d->tl.label[i]);
+        if (readable(d->tl.path[i], &d->unreadable, &d->cache_left, &im))
+            split_add(u < a->val_split ? &d->val : &d->train, d->tl.path[i], d->tl.label[i], &im);
     }
     for (int i = 0; i < d->vl.n; i++)
-        if (readable(d->vl.path[i], &d->unreadable)) split_add(&d->val, d->vl.path[i], d->vl.label[i]);
+        if (readable(d->vl.path[i], &d->unreadable, &d->cache_left, &im))
+            split_add(&d->val, d->vl.path[i], d->vl.label[i], &im);
     if (d->train.n < a->batch) {
         cli_error("train: %d training images in %s, fewer than one batch of %d", d->train.n, a->data, a->batch);
         return VSSM_EXIT_USAGE;
@@ -221,15 +248,24 @@ static void data_free(data *d) {
     split_free(&d->val);
 }
 
-/* image k of a batch into x (S, S, 3): augmented (rng) or the evaluation transform (rng NULL);
- * returns 0 or writes the error into msg */
-static int load_one(const char *path, const vssm_preprocess_params *pp, int S, uint64_t *rng, int flip, double smin,
-                    float *x, char *msg, size_t nmsg) {
+/* image k of a batch (decoded: cached, else read from path) into x (S, S, 3): augmented (rng)
+ * or the evaluation transform (rng NULL); returns 0 or writes the error into msg */
+static int load_one(const char *path, const vssm_image *cached, const vssm_preprocess_params *pp, int S, uint64_t *rng,
+                    const train_args *a, float *x, char *msg, size_t nmsg) {
     vssm_err err = {0};
-    vssm_image im = {0}, crop = {0};
-    vssm_status s = vssm_image_load(&im, path, NULL, &err);
-    if (s == VSSM_OK && rng) {
-        s = vssm_random_resized_crop(&im, S, smin, flip, pp->interp, rng, &crop, &err);
+    vssm_image own = {0}, crop = {0}, eval = {0};
+    vssm_status s = cached->data ? VSSM_OK : vssm_image_load(&own, path, NULL, &err);
+    const vssm_image im = cached->data ? *cached : own;
+    const int flip = !a->no_flip;
+    if (s == VSSM_OK && rng && a->pad_crop >= 0) { /* the evaluation transform, then pad + crop */
+        s = vssm_preprocess_u8(&im, pp, &eval, &err);
+        if (s == VSSM_OK && (eval.w != S || eval.h != S))
+            s = vssm_err_set(&err, VSSM_ERR_SHAPE, "%s: %dx%d after the evaluation transform, not %dx%d", path, eval.w,
+                             eval.h, S, S);
+        if (s == VSSM_OK) s = vssm_pad_crop(&eval, a->pad_crop, flip, rng, &crop, &err);
+        if (s == VSSM_OK) s = vssm_image_normalize(&crop, pp->mean, pp->std, x, &err);
+    } else if (s == VSSM_OK && rng) {
+        s = vssm_random_resized_crop(&im, S, a->scale_min, flip, pp->interp, rng, &crop, &err);
         if (s == VSSM_OK) s = vssm_image_normalize(&crop, pp->mean, pp->std, x, &err);
     } else if (s == VSSM_OK) {
         int ow, oh;
@@ -239,8 +275,9 @@ static int load_one(const char *path, const vssm_preprocess_params *pp, int S, u
                              S, S);
         if (s == VSSM_OK) s = vssm_preprocess(&im, pp, x, &err);
     }
-    vssm_image_free(&im);
+    vssm_image_free(&own);
     vssm_image_free(&crop);
+    vssm_image_free(&eval);
     if (s != VSSM_OK) snprintf(msg, nmsg, "%s", err.msg);
     return s != VSSM_OK;
 }
@@ -256,8 +293,8 @@ static int load_batch(const split *sp, const int *idx, int B, const vssm_preproc
         uint64_t rng = seeds ? seeds[k] : 0;
         char m[512];
         y[k] = sp->label[idx[k]];
-        if (load_one(sp->path[idx[k]], pp, S, seeds ? &rng : NULL, !a->no_flip, a->scale_min, x + (size_t)k * S * S * 3,
-                     m, sizeof m)) {
+        if (load_one(sp->path[idx[k]], &sp->img[idx[k]], pp, S, seeds ? &rng : NULL, a, x + (size_t)k * S * S * 3, m,
+                     sizeof m)) {
 #pragma omp critical
             if (failed < 0 || k < failed) failed = k, snprintf(msg, sizeof msg, "%s", m);
         }
@@ -322,6 +359,13 @@ static int model_open(model *m, const train_args *a, int classes) {
         return VSSM_EXIT_USAGE;
     }
     if (a->freeze) vssm_vmamba_trainer_freeze_backbone(m->t, 1);
+    omp_set_num_threads(vssm_ctx_threads(m->ctx)); /* the optimizer's loops (train/optim.c) */
+#ifdef __GLIBC__
+    /* the ops' scratch is allocated and freed per call: kept in the heap (up to glibc's 32 MB
+     * mmap ceiling) instead of mapped and faulted in again at every step */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
     fprintf(stderr, "vssm: train: %s (%s), %d classes (%s head), %dx%d, %.2f M parameters%s, %d threads\n", m->cfg.arch,
             m->cfg.forward_type, classes, new_head ? "new" : "the file's", m->S, m->S,
             vssm_vmamba_param_count(&m->cfg) / 1e6, a->freeze ? " (backbone frozen)" : "", vssm_ctx_threads(m->ctx));
@@ -560,7 +604,7 @@ static int train_step(loop *L, int b, double *loss_sum, int *correct) {
     *loss_sum += loss;
     int64_t n;
     float *p = vssm_vmamba_trainer_params(t, &n), *g = vssm_vmamba_trainer_grads(t, &n);
-    vssm_grad_clip(g, n, L->a->clip);
+    if (L->a->clip > 0) vssm_grad_clip(g, n, L->a->clip);
     vssm_adamw_step(&L->st->opt, p, g, L->st->tab, L->st->nt, vssm_lr_at(&L->lr, L->st->step));
     vssm_vmamba_trainer_params_changed(t);
     if (L->st->ema) vssm_ema_update(L->st->ema, p, n, L->a->ema);
@@ -683,8 +727,11 @@ VSSM_VERB(train) {
     if (!rc) rc = state_init(&st, &m, &a);
     if (!rc && a.resume) rc = ckpt_read(a.resume, &m, &st, &a);
     if (!rc)
-        fprintf(stderr, "vssm: train: %d training images, %d validation, %d classes, %d steps an epoch\n", d.train.n,
-                d.val.n, d.tl.n_classes, d.train.n / a.batch);
+        fprintf(stderr,
+                "vssm: train: %d training images, %d validation, %d classes, %d steps an epoch (%.0f MB of decoded "
+                "images kept)\n",
+                d.train.n, d.val.n, d.tl.n_classes, d.train.n / a.batch,
+                (((size_t)a.cache_mb << 20) - d.cache_left) / 1048576.0);
     if (!rc) rc = train_loop(&a, &m, &st, &d, ckpt);
     if (!rc && d.unreadable) { /* trained on the rest; exit 1: some inputs failed */
         fprintf(stderr, "vssm: train: %d unreadable images were left out\n", d.unreadable);

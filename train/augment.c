@@ -1,5 +1,6 @@
-/* train/augment.c - training augmentations (vssm/train.h): torchvision's RandomResizedCrop and
- * RandomHorizontalFlip, drawing from a splitmix64 generator so that a seed fixes every crop. */
+/* train/augment.c - training augmentations (vssm/train.h): torchvision's RandomResizedCrop,
+ * RandomCrop with zero padding and RandomHorizontalFlip, drawing from a splitmix64 generator
+ * so that a seed fixes every crop. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,20 @@ static void crop_box(int W, int H, double smin, uint64_t *rng, int *bx, int *by,
     *bw = w, *bh = h, *bx = (W - w) / 2, *by = (H - h) / 2;
 }
 
+/* every row of im reversed (a horizontal flip) */
+static void mirror_rows(vssm_image *im) {
+    const int c = im->c, w = im->w;
+    for (int r = 0; r < im->h; r++) {
+        uint8_t *row = im->data + (size_t)r * w * c;
+        for (int i = 0, j = w - 1; i < j; i++, j--)
+            for (int k = 0; k < c; k++) {
+                const uint8_t tmp = row[i * c + k];
+                row[i * c + k] = row[j * c + k];
+                row[j * c + k] = tmp;
+            }
+    }
+}
+
 vssm_status vssm_random_resized_crop(const vssm_image *src, int size, double smin, int flip, vssm_interp interp,
                                      uint64_t *rng, vssm_image *dst, vssm_err *err) {
     memset(dst, 0, sizeof *dst);
@@ -55,16 +70,29 @@ vssm_status vssm_random_resized_crop(const vssm_image *src, int size, double smi
                (size_t)w * src->c);
     s = vssm_image_resize(&box, size, size, interp, dst, err);
     vssm_image_free(&box);
-    if (s != VSSM_OK || !mirror) return s;
-    const int c = dst->c;
-    for (int r = 0; r < size; r++) {
-        uint8_t *row = dst->data + (size_t)r * size * c;
-        for (int i = 0, j = size - 1; i < j; i++, j--)
-            for (int k = 0; k < c; k++) {
-                const uint8_t tmp = row[i * c + k];
-                row[i * c + k] = row[j * c + k];
-                row[j * c + k] = tmp;
-            }
+    if (s == VSSM_OK && mirror) mirror_rows(dst);
+    return s;
+}
+
+vssm_status vssm_pad_crop(const vssm_image *src, int pad, int flip, uint64_t *rng, vssm_image *dst, vssm_err *err) {
+    memset(dst, 0, sizeof *dst);
+    if (!src || !src->data || src->w < 1 || src->h < 1 || pad < 0 || pad > 4096)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "pad crop: empty image or padding %d", pad);
+    const int ox = (int)(vssm_rng_next(rng) % (uint64_t)(2 * pad + 1));
+    const int oy = (int)(vssm_rng_next(rng) % (uint64_t)(2 * pad + 1));
+    const int mirror = flip && (vssm_rng_next(rng) >> 63);
+    const int W = src->w, H = src->h, c = src->c;
+    vssm_status s = vssm_image_alloc(dst, W, H, c, err);
+    if (s != VSSM_OK) return s;
+    memset(dst->data, 0, (size_t)W * H * c); /* the padding is black */
+    /* output (x, y) reads padded (x + ox, y + oy) = source (x + ox - pad, y + oy - pad) */
+    const int dx = ox - pad, dy = oy - pad;
+    const int x0 = dx < 0 ? -dx : 0, x1 = W - dx < W ? W - dx : W;
+    for (int y = 0; y < H && x0 < x1; y++) {
+        const int sy = y + dy;
+        if (sy < 0 || sy >= H) continue;
+        memcpy(dst->data + ((size_t)y * W + x0) * c, src->data + ((size_t)sy * W + x0 + dx) * c, (size_t)(x1 - x0) * c);
     }
+    if (mirror) mirror_rows(dst);
     return VSSM_OK;
 }
