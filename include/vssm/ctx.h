@@ -41,7 +41,7 @@ typedef struct vssm_ctx_opts {
     const char *cpu_isa;
     /* VSSM_PRECISION_BF16 needs a CPU with avx512_bf16 (AMX tiles used where present) and
      * the avx512 instruction set; refused with a message elsewhere and on CUDA. Products
-     * from plain weights (classifier heads, Vim's patch embedding) stay fp32. */
+     * from plain weights (the classifier head) stay fp32. */
     vssm_precision precision;
 } vssm_ctx_opts;
 
