@@ -28,6 +28,26 @@ int main(void) {
     TEST_CHECK(e_expn <= 2.4e-7, "expf_neg rel err %.3g > 2 ulp", e_expn);
     TEST_CHECK(vm_expf_neg(-100.0f) > 0.0f && vm_expf_neg(-100.0f) <= 1.2e-38f && vm_expf_neg(0.0f) == 1.0f,
                "expf_neg tail is the smallest normal, exp(0) = 1");
+    /* the scans' decay 2^(a b): within 3 ulp of 2^(the exact product) with FMA (of 2^(the
+     * rounded product) without), the safe variant bit-equal on [-124, 0] and a normal float
+     * standing for 0 below */
+    double e_exp2 = 0;
+    int exp2_same = 1;
+    for (double a = 0.03125; a < 40; a *= 1.37)
+        for (double t = -124; t <= 0; t += 0.0001731) {
+            const float fa = (float)a, fb = (float)(t / a), y = vm_exp2_mul(fa, fb);
+#ifdef __FMA__
+            const double r = exp2((double)fa * fb);
+#else
+            const double r = exp2((double)(fa * fb));
+#endif
+            e_exp2 = fmax(e_exp2, fabs(y - r) / ldexp(1.0, ilogb(r) - 23));
+            exp2_same &= y == vm_exp2_mul_safe(fa, fb);
+        }
+    TEST_CHECK(e_exp2 <= 3.0 && exp2_same, "exp2_mul err %.3g ulp > 3, or the safe variant differs (%d)", e_exp2,
+               !exp2_same);
+    TEST_CHECK(vm_exp2_mul_safe(10.0f, -20.0f) > 0.0f && vm_exp2_mul_safe(1.0f, -1e30f) <= 2e-38f,
+               "exp2_mul_safe tail: a small normal float (%g)", vm_exp2_mul_safe(10.0f, -20.0f));
     TEST_CHECK(e_log <= 1.2e-7, "logf rel err %.3g", e_log);
     TEST_CHECK(e_sp <= 2.5e-7, "softplus rel err %.3g", e_sp);
     /* the rational erf rounds once more per step without FMA (x86-64 before Haswell, or a
@@ -47,6 +67,7 @@ int main(void) {
      * NaN comes out as NaN, infinities as the limits, and no undefined behaviour on the way
      * (the sanitizer build runs this: exp once converted a NaN to int) */
     volatile float qnan = NAN, pinf = INFINITY;
+    TEST_CHECK(isnan(vm_exp2_mul(qnan, 1.0f)) && isnan(vm_exp2_mul_safe(qnan, 1.0f)), "exp2_mul: NaN in, NaN out");
     TEST_CHECK(isnan(vm_expf(qnan)) && isnan(vm_expf_neg(qnan)) && isnan(vm_siluf(qnan)) && isnan(vm_geluf(qnan)) &&
                    isnan(vm_softplusf(qnan)),
                "NaN in, NaN out (exp %g, exp_neg %g, silu %g, gelu %g, softplus %g)", vm_expf(qnan), vm_expf_neg(qnan),

@@ -8,20 +8,23 @@
  *
  * Work split: one task = (b, block of CB channels); a task runs the four directions one
  * after another, so it alone writes its slice of y (no atomics, deterministic sums).
- * Inside a task the CB channels are one SIMD vector (omp simd); delta is computed on
- * the fly from the per-token dt_r (R values) instead of being stored.
+ * Inside a task the CB channels are one SIMD vector; delta is computed on the fly from the
+ * per-token dt_r (R values) instead of being stored. The recurrence of a chunk of tokens is
+ * scan_simd.h's scan_chunk, shared with the 1D scan (scan1d.c).
  *
  * x_proj (dt_r, B, C for all four directions) is one GEMM over the token grid before
  * the scans: it is per token, so the order does not matter.
  *
  * Compiled once per instruction set (scan_avx2.c, scan_avx512.c; cpu_ops.h). */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops too (GCC's default is ymm; same operations per
+ * lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <assert.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
-#include "kernels/cpu/vmath.h"
 #include "kernels/cpu/scan_simd.h"
-
-#define NMAX VSSM_SCAN_MAX_STATE
 
 #ifdef VSSM_ISA_BASE
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
@@ -84,65 +87,28 @@ static inline int64_t iter_next(scan_iter *it) {
 static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k, int c0, int cw, int first) {
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
-    const int C2 = R + 2 * N, KC2 = VSSM_SCAN_K * C2;
-    const float *dtw = a->dt_w + (size_t)k * R * D + c0; /* (R, D) */
-    const float *Ak = a->A + (size_t)k * N * D + c0;     /* (N, D) */
+    const int KC2 = VSSM_SCAN_K * (R + 2 * N);
     const float *u = a->u + (size_t)b * L * D + c0;
     float *y = a->y + (size_t)b * L * D + c0;
-    const float *xd0 = xdbl + (size_t)b * L * KC2 + (size_t)k * C2;
-
-    vf h[NMAX], A[NMAX];
-    for (int n = 0; n < N; n++) {
-        h[n] = (vf){0};
-        A[n] = load_v(Ak + (size_t)n * D, cw);
-    }
-    const vf bias = load_v(a->dt_b + (size_t)k * D + c0, cw), dsk = load_v(a->Ds + (size_t)k * D + c0, cw);
+    const float *xd0 = xdbl + (size_t)b * L * KC2 + (size_t)k * (R + 2 * N);
+    scan_state s;
+    scan_state_init(&s, a->A + (size_t)k * N * D + c0, D, a->dt_w + (size_t)k * R * D + c0, D,
+                    a->dt_b + (size_t)k * D + c0, a->Ds + (size_t)k * D + c0, R, N, cw);
 
     scan_iter it;
     iter_init(&it, k, H, W, 0);
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
         const int T = L - t0 < TC ? (int)(L - t0) : TC;
-        const int TE = T * CB;
         int64_t pos[TC];
-        vf dt[TC], uu[TC], du[TC], acc[TC], dA[TC];
-        float Bv[TC], Cv[TC];
-        /* pass 1: u, D*u and the token's x_proj row for each token of the chunk */
-        const float *xr[TC];
+        vf uu[TC], acc[TC];
+        const float *xr[TC]; /* the token's x_proj row */
         for (int i = 0; i < T; i++) {
             const int64_t p = pos[i] = iter_next(&it);
             xr[i] = xd0 + p * KC2;
             uu[i] = load_v(u + p * D, cw);
-            acc[i] = dsk * uu[i];
         }
-        scan_dt_chunk(xr, T, dtw, D, R, bias, cw, dt);
-        /* delta = softplus(dt) (kept in dt), delta*u: all tokens of the chunk at once,
-         * two vectors per step so two dependency chains interleave */
-        float *dtf = (float *)dt, *uuf = (float *)uu, *duf = (float *)du, *dAf = (float *)dA;
-#pragma omp simd simdlen(32)
-        for (int e = 0; e < TE; e++) {
-            float dl = vm_softplusf(dtf[e]);
-            dtf[e] = dl;
-            duf[e] = dl * uuf[e];
-        }
-        /* pass 2, per state: dA = exp(delta A) (independent), then the serial recurrence
-         * with the state in a register */
-        for (int n = 0; n < N; n++) {
-            for (int i = 0; i < T; i++) {
-                const float *xd = xr[i];
-                Bv[i] = xd[R + n];
-                Cv[i] = xd[R + N + n];
-                dA[i] = dt[i] * A[n];
-            }
-#pragma omp simd simdlen(32)
-            for (int e = 0; e < TE; e++) dAf[e] = vm_expf_neg(dAf[e]);
-            vf hv = h[n];
-            for (int i = 0; i < T; i++) {
-                hv = dA[i] * hv + du[i] * Bv[i];
-                acc[i] += Cv[i] * hv;
-            }
-            h[n] = hv;
-        }
-        /* pass 3: merge into y at the tokens' grid positions */
+        scan_chunk(&s, xr, T, uu, acc);
+        /* merge into y at the tokens' grid positions */
         for (int i = 0; i < T; i++) {
             float *yp = y + pos[i] * D;
             if (cw == CB) {
@@ -162,7 +128,7 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
     const int B = a->B, D = a->D;
     const int64_t L = (int64_t)a->H * a->W;
     const int KC2 = VSSM_SCAN_K * (a->R + 2 * a->N);
-    assert(a->N >= 1 && a->N <= NMAX && a->R >= 1 && D >= 1 && a->H >= 1 && a->W >= 1);
+    assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && D >= 1 && a->H >= 1 && a->W >= 1);
     float *xdbl = ws; /* (B*L, K*(R+2N)) */
     vssm_cpu_linear_packed(ctx, a->u, (int64_t)B * L, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);
 

@@ -5,19 +5,18 @@
  * runs along t = 0..L-1, or t = L-1..0 for the backward branch (reverse), writing y at the
  * token's own position, so the backward branch never flips anything.
  *
- * Same shape as the 2D scan (scan.c): one task = (b, block of CB channels); the CB
- * channels are one SIMD vector, the d_state states of the block live in registers
- * (h[N] vectors), delta is computed on the fly from the token's dt_r, and the
- * transcendental work of a chunk of TC tokens is done together (throughput-bound) before
- * the short serial FMA recurrence. x_proj is a GEMM done by the caller (vssm_op_linear).
+ * Same shape as the 2D scan (scan.c), and the same recurrence (scan_simd.h's scan_chunk):
+ * one task = (b, block of CB channels), the CB channels one SIMD vector, delta computed on
+ * the fly from the token's dt_r. x_proj is a GEMM done by the caller (vssm_op_linear).
  * Compiled once per instruction set (scan1d_avx2.c, scan1d_avx512.c; cpu_ops.h). */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops too (GCC's default is ymm; same operations per
+ * lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <assert.h>
 #include "kernels/cpu/cpu_ops.h"
-#include "kernels/cpu/vmath.h"
-
 #include "kernels/cpu/scan_simd.h"
-
-#define NMAX VSSM_SCAN_MAX_STATE
 
 static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
     const int D = a->D, R = a->R, N = a->N, C2 = R + 2 * N;
@@ -26,56 +25,26 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
     const float *xd0 = a->xdbl + (size_t)b * L * C2;
     const float *z = a->z ? a->z + (size_t)b * L * a->ldz + c0 : NULL;
     float *y = a->y + (size_t)b * L * D + c0;
-
-    vf h[NMAX], A[NMAX];
-    for (int n = 0; n < N; n++) {
-        h[n] = (vf){0};
-        A[n] = load_v(a->A + (size_t)n * D + c0, cw);
-    }
-    const vf bias = load_v(a->dt_b + c0, cw), dsk = load_v(a->Ds + c0, cw);
+    scan_state s;
+    scan_state_init(&s, a->A + c0, D, a->dt_w + c0, D, a->dt_b + c0, a->Ds + c0, R, N, cw);
 
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
         const int T = L - t0 < TC ? (int)(L - t0) : TC;
-        const int TE = T * CB;
         int64_t pos[TC];
-        vf dt[TC], uu[TC], du[TC], acc[TC], dA[TC], zz[TC];
-        float Bv[TC], Cv[TC];
+        vf uu[TC], acc[TC], zz[TC];
         const float *xr[TC];
         for (int i = 0; i < T; i++) {
             const int64_t p = pos[i] = a->reverse ? L - 1 - (t0 + i) : t0 + i;
             xr[i] = xd0 + p * C2;
             uu[i] = load_v(u + p * D, cw);
-            acc[i] = dsk * uu[i];
             zz[i] = z ? load_v(z + p * a->ldz, cw) : (vf){0};
         }
-        scan_dt_chunk(xr, T, a->dt_w + c0, D, R, bias, cw, dt);
-        float *dtf = (float *)dt, *uuf = (float *)uu, *duf = (float *)du, *dAf = (float *)dA, *zf = (float *)zz;
-#pragma omp simd simdlen(32)
-        for (int e = 0; e < TE; e++) {
-            float dl = vm_softplusf(dtf[e]);
-            dtf[e] = dl;
-            duf[e] = dl * uuf[e];
-        }
         if (z) {
+            float *zf = (float *)zz;
 #pragma omp simd simdlen(32)
-            for (int e = 0; e < TE; e++) zf[e] = vm_siluf(zf[e]);
+            for (int e = 0; e < T * CB; e++) zf[e] = vm_siluf(zf[e]);
         }
-        for (int n = 0; n < N; n++) {
-            for (int i = 0; i < T; i++) {
-                const float *xd = xr[i];
-                Bv[i] = xd[R + n];
-                Cv[i] = xd[R + N + n];
-                dA[i] = dt[i] * A[n];
-            }
-#pragma omp simd simdlen(32)
-            for (int e = 0; e < TE; e++) dAf[e] = vm_expf_neg(dAf[e]);
-            vf hv = h[n];
-            for (int i = 0; i < T; i++) {
-                hv = dA[i] * hv + du[i] * Bv[i];
-                acc[i] += Cv[i] * hv;
-            }
-            h[n] = hv;
-        }
+        scan_chunk(&s, xr, T, uu, acc);
         for (int i = 0; i < T; i++) {
             vf o = acc[i];
             if (z) o *= zz[i];
@@ -94,7 +63,7 @@ static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
 }
 
 void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
-    assert(a->N >= 1 && a->N <= NMAX && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
+    assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
     const int nblk = (a->D + CB - 1) / CB;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int b = 0; b < a->B; b++)

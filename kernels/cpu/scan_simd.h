@@ -4,6 +4,8 @@
 #define VSSM_CPU_SCAN_SIMD_H
 
 #include <stdint.h>
+#include "kernels/ops.h"
+#include "kernels/cpu/vmath.h"
 
 #define CB 16 /* channels per task: one AVX-512 vector of floats */
 #define TC \
@@ -24,33 +26,144 @@ static inline vf load_part(const float *p, int cw) { /* first cw lanes, rest 0 *
 static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (const vfu *)p : load_part(p, cw); }
 
 /* dt[i] = bias + sum_r xr[i][r] dtw[r * ldw + 0..cw) for the T tokens of a chunk: a
- * (T x R) . (R x CB) product in registers, four tokens at a time so each dt_w row is
- * loaded once per four tokens and four independent FMA chains hide the FMA latency
- * (R = 48 at VMamba-T's stage 4). */
+ * (T x R) . (R x CB) product in registers, DT_TB tokens at a time so each dt_w row is loaded
+ * once per DT_TB tokens and DT_TB independent FMA chains cover the FMA latency (4 chains
+ * left half of AVX-512's two FMA ports idle: R = 48 at VMamba-T's stage 4). Each dt[i] is
+ * one chain in r order whatever DT_TB is: the same bits for every instruction set. */
+#ifdef __AVX512F__
+#define DT_TB 8
+#else
+#define DT_TB 4 /* an AVX2 vf is two ymm: 8 accumulators would spill */
+#endif
 static inline void scan_dt_chunk(const float *const *xr, int T, const float *dtw, int64_t ldw, int R, vf bias, int cw,
                                  vf *dt) {
     int i = 0;
     if (cw == CB)
-        for (; i + 4 <= T; i += 4) {
-            const float *x0 = xr[i], *x1 = xr[i + 1], *x2 = xr[i + 2], *x3 = xr[i + 3];
-            vf s0 = bias, s1 = bias, s2 = bias, s3 = bias;
+        for (; i + DT_TB <= T; i += DT_TB) {
+            vf s[DT_TB];
+            for (int q = 0; q < DT_TB; q++) s[q] = bias;
             for (int r = 0; r < R; r++) {
                 const vf wr = *(const vfu *)(dtw + (size_t)r * ldw);
-                s0 += x0[r] * wr;
-                s1 += x1[r] * wr;
-                s2 += x2[r] * wr;
-                s3 += x3[r] * wr;
+                for (int q = 0; q < DT_TB; q++) s[q] += xr[i + q][r] * wr;
             }
-            dt[i] = s0;
-            dt[i + 1] = s1;
-            dt[i + 2] = s2;
-            dt[i + 3] = s3;
+            for (int q = 0; q < DT_TB; q++) dt[i + q] = s[q];
         }
     for (; i < T; i++) {
         vf s0 = bias;
         for (int r = 0; r < R; r++) s0 += xr[i][r] * load_v(dtw + (size_t)r * ldw, cw);
         dt[i] = s0;
     }
+}
+
+/* ---- the forward recurrence of one channel block, shared by scan.c and scan1d.c ----
+ *
+ * Per chunk of T tokens: dt (above), delta = softplus(dt) and delta u for all tokens at once
+ * (throughput-bound), then the states in groups of SG: first exp(delta A) of every (token,
+ * state) of the group (independent: throughput-bound, as 2^(delta A log2 e), vmath.h's
+ * vm_exp2_mul), then the serial recurrence token by token with the group's SG states in
+ * registers, so SG independent FMA chains hide each other's latency (one state at a time,
+ * as before, left each token waiting on one chain). acc[i] still receives D u, then C_n h_n
+ * for n = 0, 1, ... N-1 in order, whatever SG is: the bits do not depend on it (nor on the
+ * instruction set: AVX2 and AVX-512 run the same operations). */
+#ifdef __AVX512F__
+#define SG 8 /* states per group: 8 h + 8 A in zmm registers */
+#else
+#define SG 4 /* an AVX2 vf is two ymm: 16 registers in all */
+#endif
+#define LOG2E_F 1.44269504088896341f
+
+typedef struct {
+    vf A2[VSSM_SCAN_MAX_STATE]; /* A log2(e) per state */
+    vf h[VSSM_SCAN_MAX_STATE];  /* the states */
+    vf bias, dsk;               /* dt bias, D */
+    float a2max;                /* largest |A2| of the block: bounds delta A2 from delta */
+    const float *dtw;           /* dt_proj (R, ldw) at the block's first channel */
+    int64_t ldw;
+    int R, N, cw;
+} scan_state;
+
+/* A: (N, lda) at the block's first channel; dtb, Ds at the block's first channel */
+static inline void scan_state_init(scan_state *s, const float *A, int64_t lda, const float *dtw, int64_t ldw,
+                                   const float *dtb, const float *Ds, int R, int N, int cw) {
+    s->a2max = 0.0f;
+    for (int n = 0; n < N; n++) {
+        s->h[n] = (vf){0};
+        s->A2[n] = load_v(A + (size_t)n * lda, cw) * LOG2E_F;
+        for (int j = 0; j < CB; j++) {
+            const float m = s->A2[n][j] < 0 ? -s->A2[n][j] : s->A2[n][j];
+            s->a2max = m > s->a2max ? m : s->a2max;
+        }
+    }
+    s->bias = load_v(dtb, cw), s->dsk = load_v(Ds, cw);
+    s->dtw = dtw, s->ldw = ldw, s->R = R, s->N = N, s->cw = cw;
+}
+
+/* dA[i*G + q] = exp(delta_i A_{n0+q}); safe: some delta A may lie below -124. simdlen: one
+ * zmm per (token, state) with AVX-512 (GCC would pick ymm by default) */
+static inline __attribute__((always_inline)) void scan_decays(vf *dA, const vf *dl, const vf *A2, int T, const int G,
+                                                              const int safe) {
+    for (int i = 0; i < T; i++)
+        for (int q = 0; q < G; q++) {
+            float *o = (float *)&dA[i * G + q];
+            const float *d = (const float *)&dl[i], *a = (const float *)&A2[q];
+            if (safe) {
+#pragma omp simd simdlen(CB)
+                for (int j = 0; j < CB; j++) o[j] = vm_exp2_mul_safe(d[j], a[j]);
+            } else {
+#pragma omp simd simdlen(CB)
+                for (int j = 0; j < CB; j++) o[j] = vm_exp2_mul(d[j], a[j]);
+            }
+        }
+}
+
+/* states n0 .. n0+G-1 over the chunk (G constant after inlining: the group in registers) */
+static inline __attribute__((always_inline)) void scan_states(scan_state *s, const float *const *xr, int T,
+                                                              const vf *dl, const vf *du, vf *acc, int n0, const int G,
+                                                              int safe) {
+    vf dA[TC * SG], hv[SG];
+    if (safe)
+        scan_decays(dA, dl, s->A2 + n0, T, G, 1);
+    else
+        scan_decays(dA, dl, s->A2 + n0, T, G, 0);
+    for (int q = 0; q < G; q++) hv[q] = s->h[n0 + q];
+    const int bo = s->R + n0, co = s->R + s->N + n0; /* B_n, C_n in a token's x_proj row */
+    for (int i = 0; i < T; i++) {
+        const float *xb = xr[i] + bo, *xc = xr[i] + co;
+        const vf d = du[i];
+        vf a = acc[i];
+        for (int q = 0; q < G; q++) {
+            hv[q] = dA[i * G + q] * hv[q] + d * xb[q];
+            a += xc[q] * hv[q];
+        }
+        acc[i] = a;
+    }
+    for (int q = 0; q < G; q++) s->h[n0 + q] = hv[q];
+}
+
+/* One chunk of T <= TC tokens: xr[i] is token i's x_proj row [dt_r; B; C], uu[i] its input.
+ * Out: acc[i] = C_i . h_i + D u_i; the states advance in s. */
+static inline void scan_chunk(scan_state *s, const float *const *xr, int T, const vf *uu, vf *acc) {
+    vf dl[TC], du[TC];
+    scan_dt_chunk(xr, T, s->dtw, s->ldw, s->R, s->bias, s->cw, dl);
+    float *dlf = (float *)dl, *duf = (float *)du, dmax = 0.0f;
+    const float *uuf = (const float *)uu;
+#pragma omp simd simdlen(32) reduction(max : dmax)
+    for (int e = 0; e < T * CB; e++) {
+        const float d = vm_softplusf(dlf[e]);
+        dlf[e] = d;
+        duf[e] = d * uuf[e];
+        dmax = d > dmax ? d : dmax;
+    }
+    for (int i = 0; i < T; i++) acc[i] = s->dsk * uu[i];
+    /* delta A2 >= -dmax a2max: the fast exp holds unless that passes -124 (or is NaN) */
+    const int safe = !(dmax * s->a2max <= 124.0f), N = s->N;
+    int n0 = 0;
+    for (; n0 + SG <= N; n0 += SG) scan_states(s, xr, T, dl, du, acc, n0, SG, safe);
+#if SG > 4
+    if (n0 + 4 <= N) scan_states(s, xr, T, dl, du, acc, n0, 4, safe), n0 += 4;
+#endif
+    if (n0 + 2 <= N) scan_states(s, xr, T, dl, du, acc, n0, 2, safe), n0 += 2;
+    if (n0 < N) scan_states(s, xr, T, dl, du, acc, n0, 1, safe);
 }
 
 #endif
