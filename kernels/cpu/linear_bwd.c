@@ -1,12 +1,15 @@
 /* kernels/cpu/linear_bwd.c - the backward of linear, and the pieces every CPU backward op
  * shares: scratch, fixed-block reductions and the two gradient products.
  *
- * The products run on our GEMM (sgemm.c), whose every output element is one sequential sum
- * (so the bits never depend on the thread count):
- *   dx (M, K) += dz (M, N) . w       as linear(dz, weight w^T (K, N))
- *   dw (N, K) += dz^T . x            as linear(dz^T (N, M), weight x^T (K, M)), over blocks of
- *                                    BWD_MB rows of x at a time, accumulated in block order
- * The transposes cost O(MN + MK) moves against the O(MNK) products. */
+ * The products, every output element one sequential sum (so the bits never depend on the
+ * thread count):
+ *   dx (M, K) += dz (M, N) . w       on our GEMM (sgemm.c): linear(dz, weight w^T (K, N))
+ *   dw (N, K) += dz^T . x            directly from the row-major dz and x (no transposed or
+ *                                    packed copies: they cost as much as the product at the
+ *                                    small widths of training): tiles of DW_NR x DW_KC outputs
+ *                                    in registers, the rows m in order, per block of DW_MB rows
+ *                                    added to dw in block order. Compiled for SSE2, AVX2 and
+ *                                    AVX-512 (target attributes), picked by the context's ISA. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +75,81 @@ static void transpose(vssm_ctx *ctx, const float *a, int64_t rows, int64_t cols,
         }
 }
 
+#define DW_NR 8   /* rows of dw per tile */
+#define DW_KC 32  /* columns of dw per tile: two vectors of 16 */
+#define DW_NG 4   /* tiles of rows per task */
+#define DW_MB 128 /* rows of x per block: each output sums a block, then adds it to dw, blocks in order */
+typedef float dw_vf __attribute__((vector_size(16 * sizeof(float)), aligned(4), may_alias));
+#define DW_ALWAYS inline __attribute__((always_inline))
+
+static DW_ALWAYS dw_vf dw_load(const float *p, int n) { /* first n (<= 16) lanes, rest 0 */
+    dw_vf v = {0};
+    if (n >= 16) return *(const dw_vf *)p;
+    for (int j = 0; j < n; j++) v[j] = p[j];
+    return v;
+}
+
+/* dw[n0 .. n0+nr)[k0 .. k0+kc) += sum over rows m0 .. m1 of dz[m][n] x[m][k], m in order */
+static DW_ALWAYS void dw_tile_impl(const float *x, int K, const float *dz, int N, int64_t m0, int64_t m1, int n0,
+                                   int nr, int k0, int kc, float *dw) {
+    dw_vf a0[DW_NR], a1[DW_NR];
+    for (int i = 0; i < DW_NR; i++) a0[i] = (dw_vf){0}, a1[i] = (dw_vf){0};
+    if (nr == DW_NR && kc == DW_KC) {
+        for (int64_t m = m0; m < m1; m++) {
+            const float *xr = x + m * K + k0, *zr = dz + m * N + n0;
+            const dw_vf x0 = *(const dw_vf *)xr, x1 = *(const dw_vf *)(xr + 16);
+            for (int i = 0; i < DW_NR; i++) a0[i] += zr[i] * x0, a1[i] += zr[i] * x1;
+        }
+    } else {
+        for (int64_t m = m0; m < m1; m++) {
+            const float *xr = x + m * K + k0, *zr = dz + m * N + n0;
+            const dw_vf x0 = dw_load(xr, kc), x1 = kc > 16 ? dw_load(xr + 16, kc - 16) : (dw_vf){0};
+            for (int i = 0; i < nr; i++) a0[i] += zr[i] * x0, a1[i] += zr[i] * x1;
+        }
+    }
+    for (int i = 0; i < nr; i++) {
+        float *o = dw + (size_t)(n0 + i) * K + k0;
+        for (int j = 0; j < kc; j++) o[j] += j < 16 ? a0[i][j] : a1[i][j - 16];
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static void
+dw_tile_avx512(const float *x, int K, const float *dz, int N, int64_t m0, int64_t m1, int n0, int nr, int k0, int kc,
+               float *dw) {
+    dw_tile_impl(x, K, dz, N, m0, m1, n0, nr, k0, kc, dw);
+}
+__attribute__((target("avx2,fma"))) static void dw_tile_avx2(const float *x, int K, const float *dz, int N, int64_t m0,
+                                                             int64_t m1, int n0, int nr, int k0, int kc, float *dw) {
+    dw_tile_impl(x, K, dz, N, m0, m1, n0, nr, k0, kc, dw);
+}
+#endif
+static void dw_tile_base(const float *x, int K, const float *dz, int N, int64_t m0, int64_t m1, int n0, int nr, int k0,
+                         int kc, float *dw) {
+    dw_tile_impl(x, K, dz, N, m0, m1, n0, nr, k0, kc, dw);
+}
+
+/* dw (N, K) += dz^T . x: a task per (DW_KC columns, DW_NG tiles of rows), walking the rows in
+ * blocks of DW_MB (their x and dz slices stay in L1 while the task's tiles use them) */
+static void dw_product(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *dz, int N, float *dw) {
+    void (*tile)(const float *, int, const float *, int, int64_t, int64_t, int, int, int, int, float *) = dw_tile_base;
+#if defined(__x86_64__) || defined(__i386__)
+    const char *isa = ctx->cpu_isa ? ctx->cpu_isa->name : "base";
+    tile = !strcmp(isa, "avx512") ? dw_tile_avx512 : !strcmp(isa, "avx2") ? dw_tile_avx2 : dw_tile_base;
+#endif
+    const int tn = (N + DW_NR - 1) / DW_NR, tk = (K + DW_KC - 1) / DW_KC, ng = (tn + DW_NG - 1) / DW_NG;
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    for (int t = 0; t < ng * tk; t++) {
+        const int g = t % ng, k0 = t / ng * DW_KC, kc = K - k0 < DW_KC ? K - k0 : DW_KC;
+        const int t1 = (g + 1) * DW_NG < tn ? (g + 1) * DW_NG : tn;
+        for (int64_t m0 = 0; m0 < M; m0 += DW_MB)
+            for (int q = g * DW_NG; q < t1; q++) {
+                const int n0 = q * DW_NR, nr = N - n0 < DW_NR ? N - n0 : DW_NR;
+                tile(x, K, dz, N, m0, M - m0 < DW_MB ? M : m0 + DW_MB, n0, nr, k0, kc, dw);
+            }
+    }
+}
+
 void vssm_cpu_bwd_products(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, int N, const float *dz,
                            float *dx, float *dw) {
     if (M <= 0 || K <= 0) return;
@@ -82,19 +160,7 @@ void vssm_cpu_bwd_products(vssm_ctx *ctx, const float *x, int64_t M, int K, cons
         vssm_cpu_linear(ctx, dz, M, N, wt, NULL, K, VSSM_ACT_NONE, 1, dx);
         free(wt);
     }
-    if (dw) {
-        const int64_t mb = M < BWD_MB ? M : BWD_MB;
-        float *dzt = vssm_cpu_bwd_alloc(ctx, "linear_bwd", (size_t)mb * (N + (size_t)K));
-        if (!dzt) return;
-        float *xt = dzt + (size_t)mb * N;
-        for (int64_t m0 = 0; m0 < M; m0 += mb) {
-            const int64_t m = M - m0 < mb ? M - m0 : mb;
-            transpose(ctx, dz + m0 * N, m, N, N, dzt);
-            transpose(ctx, x + m0 * K, m, K, K, xt);
-            vssm_cpu_linear(ctx, dzt, N, (int)m, xt, NULL, K, VSSM_ACT_NONE, 1, dw);
-        }
-        free(dzt);
-    }
+    if (dw) dw_product(ctx, x, M, K, dz, N, dw);
 }
 
 void vssm_cpu_linear_bwd(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
