@@ -1,6 +1,9 @@
 /* kernels/cpu/conv.c - the two convolutions VMamba has: 3x3 stride 2 (patch embed,
  * downsample) as im2col + GEMM, and depthwise 3x3 stride 1 (+SiLU) vectorised over
- * channels. NHWC throughout; zero padding of 1. */
+ * channels. NHWC throughout; zero padding of 1.
+ * Threads take output rows one at a time (dynamic): a thread whose core is taken by another
+ * process does less of the work instead of holding every other thread at the region's end
+ * (kernels/cpu/README.md, under load). Every row is computed alone: the same bits. */
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
 
@@ -23,7 +26,7 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT];
     for (int co = 0; co < Cout; co++) /* w is laid out for the packed GEMM (ops.h) */
         for (int t = 0; t < K; t++) wt[t * Cout + co] = vssm_cpu_linear_packed_get(ctx, w, Cout, K, co, t);
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {
@@ -58,7 +61,7 @@ void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
     }
     const int Ho = out_size(H), Wo = out_size(W);
     float *col = ws; /* (B*Ho*Wo, 3, 3, Cin): the row order matches w (Cout, 3, 3, Cin) */
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {

@@ -1,14 +1,18 @@
 /* kernels/cpu/conv1d.c - the token-sequence ops of Vision Mamba besides the scan:
  * RMSNorm, the causal depthwise conv1d (+ SiLU) of the mixer, patch extraction for the
- * patch-embed GEMM, and the class-token insert + position-embedding add. */
+ * patch-embed GEMM, and the class-token insert + position-embedding add. Work is handed out
+ * in dynamic chunks (vssm_cpu_rows_chunk), each row computed alone: the same bits at any
+ * thread count, and a thread on a busy core does less of it. */
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 
 void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y) {
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;
@@ -28,7 +32,7 @@ void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t 
                      const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
     const int64_t nt = (L + CONV_TB - 1) / CONV_TB;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int64_t tb = 0; tb < nt; tb++) {
             const int64_t t1 = (tb + 1) * CONV_TB < L ? (tb + 1) * CONV_TB : L;
@@ -59,7 +63,8 @@ void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
     assert(P >= 1 && S >= 1 && a->H >= P && a->W >= P);
     const int gh = (a->H - P) / S + 1, gw = (a->W - P) / S + 1;
     const int64_t M = (int64_t)gh * gw, KC = (int64_t)C * P * P;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    const int64_t chunk = vssm_cpu_rows_chunk(a->B * M, (int)KC, ctx->opts.n_threads);
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int b = 0; b < a->B; b++)
         for (int64_t m = 0; m < M; m++) {
             const int py = (int)(m / gw), px = (int)(m % gw);
@@ -75,7 +80,8 @@ void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
 
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
                        const float *rowval) {
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+    const int64_t chunk = vssm_cpu_rows_chunk(B * L, C, ctx->opts.n_threads);
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int b = 0; b < B; b++)
         for (int64_t t = 0; t < L; t++) {
             float *o = x + ((size_t)b * L + t) * C;

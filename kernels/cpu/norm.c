@@ -1,11 +1,14 @@
-/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation) and pooling. */
+/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation) and pooling. Rows are
+ * handed out in dynamic chunks (vssm_cpu_rows_chunk): a thread on a busy core does less. */
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 #include <math.h>
 
 void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
                         vssm_act act, float *y) {
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
+#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;
