@@ -225,6 +225,9 @@ const char *vssm_ops_missing_backward(const vssm_ops *o) {
 }
 
 vssm_status vssm_op_training_supported(vssm_ctx *ctx, vssm_err *err) {
+    if (ctx->opts.precision != VSSM_PRECISION_F32) /* the backward ops read fp32 weights */
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "training runs in fp32; this context computes its products in bf16 (use precision f32)");
     const char *missing = vssm_ops_missing_backward(ctx->ops);
     if (!missing) return VSSM_OK;
     return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,

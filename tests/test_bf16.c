@@ -17,7 +17,8 @@
  *             logits alone and inside a batch
  *   model     the same classifier in fp32 and bf16: logits within 5% of the largest
  *   refusals  bf16 with the avx2 instruction set, an unknown bf16 kernel name, an unknown
- *             precision, bf16 on CUDA: each refused with a message saying why */
+ *             precision, bf16 on CUDA, training on a bf16 context: each refused with a
+ *             message saying why */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -200,6 +201,9 @@ int main(void) {
         TEST_REQUIRE(new_ctx(&c2, 2, VSSM_PRECISION_BF16, NULL, &err) == VSSM_OK, "%s", err.msg);
         TEST_REQUIRE(new_ctx(&f32, 2, VSSM_PRECISION_F32, NULL, &err) == VSSM_OK, "%s", err.msg);
         printf("%s: %s\n", kinds[v], vssm_ctx_describe(c1));
+        TEST_CHECK(vssm_op_training_supported(c1, &err) == VSSM_ERR_UNSUPPORTED &&
+                       strstr(err.msg, "training runs in fp32"),
+                   "%s: training on a bf16 context is refused: '%s'", kinds[v], err.msg);
         static const int Ms[] = {1, 5, 14, 31, 32, 33, 70};
         static const int Ks[] = {0, 1, 19, 40, 96, 600};
         static const int Ns[] = {1, 23, 32, 45, 96};
