@@ -224,29 +224,69 @@ static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int6
 #undef DP_
 }
 
-void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
-                                 int N, vssm_act act, int accumulate, float *y) {
-    if (M <= 0 || N <= 0) return;
-    const int Kp = kpad(K), np = (N + PNR - 1) / PNR, amx = ctx->cpu_bf16 == VSSM_CPU_BF16_AMX;
-    const int epi = b || act != VSSM_ACT_NONE;
-    const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
-    const uint16_t *w = (const uint16_t *)wp;
-    /* rows of x per chunk: a multiple of RB, at least RB, at most what M needs */
-    int64_t rc = Kp ? ((int64_t)X_CHUNK_BYTES / ((int64_t)Kp * 2)) / RB * RB : RB;
-    const int64_t mp = (M + RB - 1) / RB * RB;
-    if (rc < RB) rc = RB;
-    if (rc > mp) rc = mp;
-    const size_t need = (size_t)rc * (Kp ? Kp : 1) * 2;
+/* the tile (row block r0 of `rows`, panel q) of a product, then its bias and activation */
+static void one_tile(int amx, const uint16_t *a, int Kp, const uint16_t *w, int q, float *y, int64_t r0, int64_t rows,
+                     int N, const float *b, vssm_act act, int accumulate) {
+    const int nr = rows - r0 < RB ? (int)(rows - r0) : RB;
+    const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+    const uint16_t *p = w + (size_t)q * Kp * PNR;
+    float *yt = y + r0 * N + n0;
+    if (amx)
+        amx_tile(a, Kp, p, yt, N, nr, nc, accumulate);
+    else
+        dp_tile(a, Kp, p, yt, N, nr, nc, accumulate);
+    if (b || act != VSSM_ACT_NONE) vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, b ? b + n0 : NULL, act);
+}
+
+/* the context's scratch, at least `need` bytes; NULL (and the context's error) without memory */
+static uint16_t *scratch(vssm_ctx *ctx, size_t need) {
     if (ctx->bf16_scratch_bytes < need) {
         free(ctx->bf16_scratch);
         ctx->bf16_scratch = aligned_alloc(64, (need + 63) & ~(size_t)63);
         ctx->bf16_scratch_bytes = ctx->bf16_scratch ? need : 0;
-        if (!ctx->bf16_scratch) {
-            if (!ctx->op_error[0]) strcpy(ctx->op_error, "out of memory for the bf16 copy of a product's input");
-            return;
-        }
+        if (!ctx->bf16_scratch && !ctx->op_error[0])
+            strcpy(ctx->op_error, "out of memory for the bf16 copy of a product's input");
     }
-    uint16_t *xb = ctx->bf16_scratch;
+    return ctx->bf16_scratch;
+}
+
+/* Two orders of the tiles. A weight that fits in L2 with room to spare (and enough row
+ * blocks to share): each thread takes row blocks, rounds the block's 32 rows of x into its
+ * own buffer and sweeps every panel over it (y written in whole rows, x read once, from
+ * L1). A larger weight: x rounded once into the scratch (in chunks), then the tiles panel
+ * by panel (each panel read once). VMamba-T's products, AMX, 1 thread: 3.66x the fp32 time
+ * with the first order where it applies, 3.16x with the second everywhere. */
+void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
+                                 int N, vssm_act act, int accumulate, float *y) {
+    if (M <= 0 || N <= 0) return;
+    const int Kp = kpad(K), np = (N + PNR - 1) / PNR, amx = ctx->cpu_bf16 == VSSM_CPU_BF16_AMX;
+    const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
+    const uint16_t *w = (const uint16_t *)wp;
+    const size_t row_bytes = (size_t)(Kp ? Kp : 1) * 2;
+    const int64_t nrb_all = (M + RB - 1) / RB;
+    if ((size_t)np * PNR * Kp * 2 <= (size_t)1 << 20 && nrb_all >= 2 * nt) {
+        uint16_t *xs = scratch(ctx, (size_t)nt * RB * row_bytes);
+        if (!xs) return;
+#pragma omp parallel num_threads(nt)
+        {
+            uint16_t *xb = xs + (size_t)omp_get_thread_num() * RB * (row_bytes / 2);
+            if (amx) amx_config();
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t r = 0; r < nrb_all; r++) {
+                for (int i = 0; i < RB; i++) x_to_bf16(x + r * RB * K, M - r * RB, K, Kp, i, xb);
+                for (int q = 0; q < np; q++)
+                    one_tile(amx, xb, Kp, w, q, y + r * RB * N, 0, M - r * RB, N, b, act, accumulate);
+            }
+            if (amx) _tile_release();
+        }
+        return;
+    }
+    /* rows of x per chunk: a multiple of RB, at least RB, at most what M needs */
+    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_bytes) / RB * RB;
+    if (rc < RB) rc = RB;
+    if (rc > nrb_all * RB) rc = nrb_all * RB;
+    uint16_t *xb = scratch(ctx, (size_t)rc * row_bytes);
+    if (!xb) return;
     for (int64_t m0 = 0; m0 < M; m0 += rc) {
         const int64_t rows = M - m0 < rc ? M - m0 : rc, nrb = (rows + RB - 1) / RB, tiles = nrb * np;
         const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
@@ -257,17 +297,8 @@ void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K
             if (amx) amx_config();
 #pragma omp for schedule(dynamic, chunk)
             for (int64_t t = 0; t < tiles; t++) { /* panel-major: a thread keeps its panel */
-                const int q = (int)(t / nrb);
                 const int64_t r0 = (t % nrb) * RB;
-                const int nr = rows - r0 < RB ? (int)(rows - r0) : RB;
-                const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-                float *yt = y + (m0 + r0) * N + n0;
-                const uint16_t *a = xb + (size_t)r0 * Kp, *p = w + (size_t)q * Kp * PNR;
-                if (amx)
-                    amx_tile(a, Kp, p, yt, N, nr, nc, accumulate);
-                else
-                    dp_tile(a, Kp, p, yt, N, nr, nc, accumulate);
-                if (epi) vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, b ? b + n0 : NULL, act);
+                one_tile(amx, xb + (size_t)r0 * Kp, Kp, w, (int)(t / nrb), y + m0 * N, r0, rows, N, b, act, accumulate);
             }
             if (amx) _tile_release();
         }
