@@ -4,6 +4,9 @@
 #define VSSM_CPU_SCAN_SIMD_H
 
 #include <stdint.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
 #include "kernels/ops.h"
 #include "kernels/cpu/vmath.h"
 
@@ -102,6 +105,25 @@ static inline void scan_state_init(scan_state *s, const float *A, int64_t lda, c
  * zmm per (token, state) with AVX-512 (GCC would pick ymm by default) */
 static inline __attribute__((always_inline)) void scan_decays(vf *dA, const vf *dl, const vf *A2, int T, const int G,
                                                               const int safe) {
+#ifdef __AVX512F__
+    /* vm_exp2_mul with VSCALEFPS for the final p 2^n (one operation instead of a shift and a
+     * product): the same bits, since p 2^n is a normal float on the fast path's range */
+    if (!safe) {
+        const __m512 m = _mm512_set1_ps(VM_EXP2_MAGIC);
+        for (int i = 0; i < T; i++)
+            for (int q = 0; q < G; q++) {
+                const __m512 d = (__m512)dl[i], a = (__m512)A2[q];
+                const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(d, a, m), m), f = _mm512_fmsub_ps(d, a, n);
+                __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(VM_EXP2_C5), f, _mm512_set1_ps(VM_EXP2_C4));
+                p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(VM_EXP2_C3));
+                p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(VM_EXP2_C2));
+                p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(VM_EXP2_C1));
+                p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(VM_EXP2_C0));
+                dA[i * G + q] = (vf)_mm512_scalef_ps(p, n);
+            }
+        return;
+    }
+#endif
     for (int i = 0; i < T; i++)
         for (int q = 0; q < G; q++) {
             float *o = (float *)&dA[i * G + q];

@@ -66,13 +66,21 @@ static inline float vm_expf_neg(float x) { return vm_exp_core(x < -87.33654f ? -
 #else
 #define VM_FMA_(a, b, c) ((a) * (b) + (c))
 #endif
+/* the polynomial's coefficients, highest degree first (also used by scan_simd.h's AVX-512
+ * form, which must give the same bits) */
+#define VM_EXP2_C5 1.3276471e-3f
+#define VM_EXP2_C4 9.6755419e-3f
+#define VM_EXP2_C3 5.5507131e-2f
+#define VM_EXP2_C2 2.4022120e-1f
+#define VM_EXP2_C1 6.9314694e-1f
+#define VM_EXP2_C0 1.0000001f
 static inline float vm_exp2_poly(float f, float v) {
-    float p = 1.3276471e-3f;
-    p = p * f + 9.6755419e-3f;
-    p = p * f + 5.5507131e-2f;
-    p = p * f + 2.4022120e-1f;
-    p = p * f + 6.9314694e-1f;
-    p = p * f + 1.0000001f;
+    float p = VM_EXP2_C5;
+    p = p * f + VM_EXP2_C4;
+    p = p * f + VM_EXP2_C3;
+    p = p * f + VM_EXP2_C2;
+    p = p * f + VM_EXP2_C1;
+    p = p * f + VM_EXP2_C0;
     uint32_t e = (uint32_t)vm_float_to_bits(v) << 23; /* (n + 127) << 23: 2^n */
     return p * vm_bits_to_float((int32_t)e);
 }
