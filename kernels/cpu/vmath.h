@@ -21,6 +21,14 @@ static inline int32_t vm_float_to_bits(float f) {
     return i;
 }
 
+/* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1] by Horner's rule, one FMA a step (n is a
+ * constant at every call: the loop unrolls, the coefficients become immediates) */
+static inline float vm_horner(float x, const float *c, int n) {
+    float p = c[0];
+    for (int i = 1; i < n; i++) p = p * x + c[i];
+    return p;
+}
+
 /* e^xc for xc in [-87.34, 88.38]: xc = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for
  * e^r, scaled by 2^n (n >= -126: the scale is a normal float). n is rounded by adding
  * VM_EXP2_MAGIC, whose low mantissa bits then hold n + 127: shifted into the exponent field
@@ -76,12 +84,8 @@ static inline float vm_expf_neg(float x) { return vm_exp_core(x < -87.33654f ? -
 #define VM_EXP2_C1 6.9314694e-1f
 #define VM_EXP2_C0 1.0000001f
 static inline float vm_exp2_poly(float f, float v) {
-    float p = VM_EXP2_C5;
-    p = p * f + VM_EXP2_C4;
-    p = p * f + VM_EXP2_C3;
-    p = p * f + VM_EXP2_C2;
-    p = p * f + VM_EXP2_C1;
-    p = p * f + VM_EXP2_C0;
+    static const float c[6] = {VM_EXP2_C5, VM_EXP2_C4, VM_EXP2_C3, VM_EXP2_C2, VM_EXP2_C1, VM_EXP2_C0};
+    const float p = vm_horner(f, c, 6);
     uint32_t e = (uint32_t)vm_float_to_bits(v) << 23; /* (n + 127) << 23: 2^n */
     return p * vm_bits_to_float((int32_t)e);
 }
@@ -144,17 +148,9 @@ static inline float vm_log1pf(float x) {
  * 3.7e-8 with its float coefficients), 10 operations against 20 for a range reduction and
  * vm_log_reduced */
 static inline float vm_log1p_unit(float e) {
-    float p = -3.2440242e-3f;
-    p = p * e + 1.9851461e-2f;
-    p = p * e - 5.6959532e-2f;
-    p = p * e + 1.0603655e-1f;
-    p = p * e - 1.5305594e-1f;
-    p = p * e + 1.9675940e-1f;
-    p = p * e - 2.4954134e-1f;
-    p = p * e + 3.3329964e-1f;
-    p = p * e - 4.9999902e-1f;
-    p = p * e + 1.0f;
-    return e * p;
+    static const float c[10] = {-3.2440242e-3f, 1.9851461e-2f,  -5.6959532e-2f, 1.0603655e-1f,  -1.5305594e-1f,
+                                1.9675940e-1f,  -2.4954134e-1f, 3.3329964e-1f,  -4.9999902e-1f, 1.0f};
+    return e * vm_horner(e, c, 10);
 }
 
 /* softplus as torch (threshold 20): x > 20 ? x : log1p(exp(x)), computed as
