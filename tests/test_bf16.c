@@ -220,8 +220,9 @@ int main(void) {
                                   e == 0);
                     n_checked += Ks[ki] >= 40 && Ms[mi] * Ns[ni] >= 20;
                 }
-        /* an x larger than one chunk of the bf16 copy (4 MB): rows 2 chunks apart */
-        check_product(c1, c2, kinds[v], 1100, 2100, 40, 1, VSSM_ACT_GELU, 0);
+        /* a weight over 1 MB (the panel-major order) and an x over one 4 MB chunk of its
+         * bf16 copy (992 rows of K = 2100): rows in two chunks */
+        check_product(c1, c2, kinds[v], 1000, 2100, 260, 1, VSSM_ACT_GELU, 0);
         printf("%s: largest product error %.3f of the bound\n", kinds[v], worst_seen);
         TEST_CHECK(n_rounding_seen >= n_checked,
                    "%s: the fp32 reference was inside the bound in %d of %d products "
