@@ -2,17 +2,21 @@
  * test_bf16.c), with the kernel this CPU picks ($VSSM_CPU_BF16 names another); skipped
  * without avx512_bf16.
  *
- *   parity    the official-layout vector files of tests/data/vmamba (random weights under
- *             the official names, float64 reference logits from vmamba_ref.py): every
- *             batch item's top-1 class equals the reference's, logits within 5% of the
- *             largest (max |a - b| / max |b|; fp32 is within 1e-4: test_vmamba_parity)
+ *   parity    the official-layout vector files of tests/data/vmamba and tests/data/vim
+ *             (random weights under the official names, float64 reference logits from
+ *             vmamba_ref.py / vim_ref.py): every batch item's top-1 class equals the
+ *             reference's, logits within 5% of the largest (max |a - b| / max |b|; fp32
+ *             is within 1e-4: test_vmamba_parity, test_vim_parity)
  *   tiny      VMamba-T itself (random weights, seed 42 as vssm bench) on two 224 x 224
  *             images: bf16 logits within 5% of the fp32 ones, the same top-1
  * Measured figures are printed (kernels/cpu/README.md quotes them). */
 #include <stdlib.h>
 #include <string.h>
 #include "testutil.h"
+#include "vim_vectors.h"
 #include "vmamba_vectors.h"
+#include "vssm/heads.h"
+#include "vssm/vim.h"
 #include "vssm/backbone.h"
 #include "vssm/classifier.h"
 #include "vssm/vssm.h"
@@ -46,6 +50,15 @@ static int top1_differ(const float *a, const float *b, int B, int n) {
     return d;
 }
 
+/* bf16 logits (B, n) against the file's float64 reference: the same top-1, within TOL */
+static void report(const char *name, const float *logits, const float *ref, int B, int n) {
+    const double e = test_rel_err(logits, ref, (size_t)B * n);
+    const int d = top1_differ(logits, ref, B, n);
+    printf("  %-14s %d items, %d classes: bf16 logits rel err %.3g, top-1 differing %d\n", name, B, n, e, d);
+    TEST_CHECK(e < TOL && e > 0 && d == 0, "%s: bf16 logits rel err %.3g (want < %.2f, not 0), %d of %d top-1 differ",
+               name, e, TOL, d, B);
+}
+
 static void check_parity_file(vssm_ctx *ctx, const char *name) {
     char rel[128];
     vssm_err err = {0};
@@ -73,14 +86,40 @@ static void check_parity_file(vssm_ctx *ctx, const char *name) {
     for (int s = 0; s < 4; s++) f[s] = vssm_vmamba_feature(st, s);
     float *logits = malloc((size_t)B * cfg.num_classes * sizeof(float));
     TEST_REQUIRE(vssm_cls_head_forward(head, f, 4, logits, &err) == VSSM_OK, "%s head: %s", name, err.msg);
-    const double e = test_rel_err(logits, ref.data, (size_t)B * cfg.num_classes);
-    const int d = top1_differ(logits, ref.data, B, cfg.num_classes);
-    printf("  %-12s %d items, %d classes: bf16 logits rel err %.3g, top-1 differing %d\n", name, B, cfg.num_classes, e,
-           d);
-    TEST_CHECK(e < TOL && e > 0 && d == 0, "%s: bf16 logits rel err %.3g (want < %.2f, not 0), %d of %d top-1 differ",
-               name, e, TOL, d, B);
+    report(name, logits, ref.data, B, cfg.num_classes);
     free(logits), free(x);
     vssm_vmamba_state_free(st), vssm_cls_head_free(head), vssm_vmamba_free(m);
+    vssm_weights_close(wf);
+    free(path);
+}
+
+/* a Vim vector file (tests/data/vim): the class token's logits against ref.logits */
+static void check_vim_file(vssm_ctx *ctx, const char *name) {
+    char rel[128];
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    vssm_vim_config cfg;
+    vssm_vim *m = NULL;
+    vssm_vim_state *st = NULL;
+    vssm_cls_head *head = NULL;
+    int B = 0, H = 0, W = 0;
+    snprintf(rel, sizeof rel, "vim/%s.safetensors", name);
+    char *path = test_data_path(rel);
+    TEST_REQUIRE(vssm_weights_open(&wf, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+    const vssm_source *src = vssm_weights_source(wf);
+    float *x = vimvec_nhwc(wf, "input", &B, &H, &W), *ref = vimvec_f32(wf, "ref.logits", NULL, NULL);
+    TEST_REQUIRE(
+        x && ref && vssm_vim_config_infer(src, "", &cfg, &err) == VSSM_OK &&
+            vssm_vim_load(&m, ctx, &cfg, src, "", &err) == VSSM_OK &&
+            vssm_cls_head_load(&head, ctx, VSSM_CLS_TOKEN, cfg.embed_dim, cfg.num_classes, src, "", &err) == VSSM_OK &&
+            vssm_vim_state_new(&st, m, B, H, W, &err) == VSSM_OK && vssm_vim_forward(m, st, x, &err) == VSSM_OK,
+        "%s: %s", name, err.msg);
+    vssm_tensor t = vssm_vim_cls(st);
+    float *logits = malloc((size_t)B * cfg.num_classes * sizeof(float));
+    TEST_REQUIRE(vssm_cls_head_forward(head, &t, 1, logits, &err) == VSSM_OK, "%s head: %s", name, err.msg);
+    report(name, logits, ref, B, cfg.num_classes);
+    free(logits), free(x), free(ref);
+    vssm_vim_state_free(st), vssm_cls_head_free(head), vssm_vim_free(m);
     vssm_weights_close(wf);
     free(path);
 }
@@ -107,6 +146,8 @@ int main(void) {
     printf("%s\n", vssm_ctx_describe(bf));
     static const char *files[] = {"small_sq", "odd_rect", "dstate4", "tiny_layout"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) check_parity_file(bf, files[i]);
+    static const char *vim_files[] = {"sq_b2", "rect_resample", "stride8_ds8", "nodiv_d20"};
+    for (size_t i = 0; i < sizeof vim_files / sizeof *vim_files; i++) check_vim_file(bf, vim_files[i]);
 
     enum { B = 2, NCLS = 1000 };
     const size_t n = (size_t)B * 224 * 224 * 3;
