@@ -102,6 +102,8 @@ static int vim_from_init(const vssm_ttab_entry *e, const char *full, void *user)
     return !full || (vi->init && vi->init->new_head && !strncmp(e->name, "head.", 5));
 }
 
+enum { I_NORMAL, I_ALOG, I_ONE, I_ZERO, I_UNIFORM, I_DT_BIAS }; /* how an entry's values are drawn */
+
 /* entry e (index i) into dst, master layout: head, pos_embed, cls_token trunc_normal(0.02)
  * (segm_init_weights), the patch embed lecun_normal (trunc_normal sqrt(1/fan_in) / .8796),
  * biases 0 except conv1d's (PyTorch's U(+-1/sqrt(K))), in_proj / x_proj / conv1d weights
@@ -113,33 +115,43 @@ static void vim_init(const vssm_ttab_entry *e, int i, void *user, float *dst) {
     uint64_t s = (vi->init ? vi->init->seed : 0) ^ (0xD1B54A32D192ED03ull * (uint64_t)(i + 1));
     const char *nm = e->name;
     const int64_t A = e->shape[0], fan_in = e->n / A;
+    double scale = 0.02; /* I_NORMAL: the std; I_UNIFORM: the bound */
+    int how = I_UNIFORM;
 #define ENDS(suf) vssm_ttab_ends_with(nm, suf)
+    if (!strcmp(nm, "head.weight") || !strcmp(nm, "pos_embed") || !strcmp(nm, "cls_token"))
+        how = I_NORMAL;
+    else if (!strcmp(nm, "patch_embed.proj.weight"))
+        how = I_NORMAL, scale = sqrt(1.0 / (double)fan_in) / .87962566103423978;
+    else if (ENDS("A_log") || ENDS("A_b_log"))
+        how = I_ALOG;
+    else if (ENDS(".D") || ENDS(".D_b") || ENDS("norm.weight") || !strcmp(nm, "norm_f.weight"))
+        how = I_ONE;
+    else if (strstr(nm, "dt_proj") && ENDS(".bias"))
+        how = I_DT_BIAS;
+    else if (strstr(nm, "conv1d") && ENDS(".bias"))
+        scale = 1.0 / sqrt((double)vi->cfg->d_conv);
+    else if (e->ndim == 1)
+        how = I_ZERO;
+    else
+        scale = 1.0 / sqrt((double)fan_in) / (ENDS("out_proj.weight") ? sqrt((double)vi->cfg->depth) : 1.0);
+#undef ENDS
     for (int64_t j = 0; j < e->n; j++) {
-        double v;
-        if (!strcmp(nm, "head.weight") || !strcmp(nm, "pos_embed") || !strcmp(nm, "cls_token"))
-            v = trunc_normal(&s, 0.02);
-        else if (!strcmp(nm, "patch_embed.proj.weight"))
-            v = trunc_normal(&s, sqrt(1.0 / (double)fan_in) / .87962566103423978);
-        else if (ENDS("A_log") || ENDS("A_b_log")) /* master (N, Di): row j / Di */
+        double v = 0.0;
+        if (how == I_NORMAL)
+            v = trunc_normal(&s, scale);
+        else if (how == I_ALOG) /* master (N, Di): row j / Di */
             v = log((double)(j / A + 1));
-        else if (ENDS(".D") || ENDS(".D_b") || ENDS("norm.weight") || !strcmp(nm, "norm_f.weight"))
+        else if (how == I_ONE)
             v = 1.0;
-        else if (strstr(nm, "dt_proj") && ENDS(".weight"))
-            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)fan_in);
-        else if (strstr(nm, "dt_proj") && ENDS(".bias")) {
+        else if (how == I_UNIFORM)
+            v = (2.0 * vssm_ttab_unif(&s) - 1.0) * scale;
+        else if (how == I_DT_BIAS) {
             double dt = exp(vssm_ttab_unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
             dt = dt < 1e-4 ? 1e-4 : dt;
             v = dt + log(-expm1(-dt));
-        } else if (strstr(nm, "conv1d") && ENDS(".bias"))
-            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)vi->cfg->d_conv);
-        else if (e->ndim == 1)
-            v = 0.0;
-        else
-            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)fan_in) /
-                (ENDS("out_proj.weight") ? sqrt((double)vi->cfg->depth) : 1.0);
+        }
         dst[j] = (float)v;
     }
-#undef ENDS
 }
 
 vssm_status vssm_vim_trainer_create(vssm_vim_trainer **out, vssm_ctx *ctx, const vssm_vim_config *cfg,
