@@ -19,13 +19,16 @@
 #include "vssm/backbone.h"
 #include "vssm/track.h"
 #include "vssm/video.h"
+#include "vssm/weights.h"
 
 static const char *usage =
     "usage: vssm track --weights FILE --video FILE|/dev/videoN (--init x,y,w,h | --init-file F) [--out FILE] "
     "[options]\n"
     "       vssm track --weights FILE --seq DIR [--init x,y,w,h] --out FILE [options]\n"
     "       vssm track --weights FILE --dataset ROOT --format otb|lasot|got10k --results DIR [options]\n"
-    "Tracks one object through a video or a sequence of frames with a training-free correlation tracker.\n"
+    "Tracks one object through a video or a sequence of frames with a training-free correlation tracker,\n"
+    "or with the trained OSTrack-style head when the weights file holds one (track_head metadata, e.g.\n"
+    "weights/track_demo/vmamba_track_demo.safetensors; the tracker options below are then the file's).\n"
     "example: vssm track --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
     "           --video walk.mp4 --init 300,200,40,90 --out walk.txt --out-video walk_boxes.mp4\n"
     "\n"
@@ -240,13 +243,19 @@ typedef struct track_job {
     int show_progress, max_frames;
     const vssm_image_limits *limits; /* --max-pixels */
     frame_sink sink;
+    vssm_track_head *head; /* the trained tracker, when the file has one (trk is then NULL) */
 } track_job;
 
 /* one tracker step: init on frame 0, update after. 0 ok, 1 the init box is unusable, -1 the model failed */
-static int track_frame(vssm_tracker *trk, const vssm_image *im, int i, vssm_box init, vssm_box *box, float *score,
+static int track_frame(const track_job *j, const vssm_image *im, int i, vssm_box init, vssm_box *box, float *score,
                        const char *what) {
     vssm_err err = {0};
-    vssm_status st = i == 0 ? vssm_tracker_init(trk, im, init, &err) : vssm_tracker_update(trk, im, box, score, &err);
+    vssm_status st;
+    if (j->head)
+        st = i == 0 ? vssm_track_head_init(j->head, im, init, &err)
+                    : vssm_track_head_update(j->head, im, box, score, &err);
+    else
+        st = i == 0 ? vssm_tracker_init(j->trk, im, init, &err) : vssm_tracker_update(j->trk, im, box, score, &err);
     if (i == 0) *box = init;
     if (st == VSSM_OK) return 0;
     cli_error("%s: %s", what, err.msg);
@@ -356,7 +365,7 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
                 res[i] = res[i - 1]; /* a lost frame keeps the last box */
             continue;
         }
-        if ((rc = track_frame(j->trk, &im, i, init, &res[i], &score, frames[i])) != 0) break;
+        if ((rc = track_frame(j, &im, i, init, &res[i], &score, frames[i])) != 0) break;
         if (sink_frame(&j->sink, &im, i, -1, res[i], gt && i < n_gt ? &gt[i] : NULL, score, i > 0) < 0) rc = 1;
         *frames_done = i + 1;
         if (j->show_progress && (i % 4 == 3 || i + 1 == nf)) progress(j->name, i + 1, nf, t0);
@@ -445,7 +454,7 @@ static int video_loop(track_job *j, frame_queue *q, box_list *res, int total, in
         vssm_box box = i ? res->b[i - 1] : j->init;
         float score = 0;
         snprintf(what, sizeof what, "%s: frame %d", j->name, i);
-        if ((rc = track_frame(j->trk, &f->image, i, j->init, &box, &score, what)) == 0) {
+        if ((rc = track_frame(j, &f->image, i, j->init, &box, &score, what)) == 0) {
             if (box_push(res, box) != 0) {
                 cli_error("out of memory");
                 rc = -1;
@@ -656,9 +665,11 @@ typedef struct track_model {
     vssm_ctx *ctx;
     vssm_backbone *bb;
     vssm_tracker *trk;
+    vssm_track_head *head;
 } track_model;
 
 static void model_free(track_model *m) {
+    vssm_track_head_free(m->head);
     vssm_tracker_free(m->trk);
     vssm_backbone_free(m->bb);
     vssm_ctx_free(m->ctx);
@@ -673,7 +684,14 @@ static int load_model(const track_args *a, track_model *m) {
     vssm_preprocess_params pp;
     int load_bad = vssm_ctx_new(&m->ctx, &co, &err) != VSSM_OK ||
                    vssm_backbone_load_file(&m->bb, m->ctx, a->mo.weights, &bo, &pp, &err) != VSSM_OK;
-    if (!load_bad && vssm_tracker_new_backbone(&m->trk, m->bb, &pp, &a->tc, &err) != VSSM_OK) {
+    vssm_weights *w = NULL; /* the trained head when the file has one, else the correlation tracker */
+    vssm_weights_opts wo = {a->mo.key};
+    if (!load_bad && (load_bad = vssm_weights_open(&w, a->mo.weights, &wo, &err) != VSSM_OK) == 0 &&
+        vssm_track_head_present(vssm_weights_source(w)) &&
+        (load_bad = vssm_track_head_new(&m->head, m->bb, &pp, vssm_weights_source(w), &err) != VSSM_OK))
+        vssm_err_prefix(&err, "%s", a->mo.weights);
+    vssm_weights_close(w);
+    if (!load_bad && !m->head && vssm_tracker_new_backbone(&m->trk, m->bb, &pp, &a->tc, &err) != VSSM_OK) {
         vssm_err_prefix(&err, "%s", a->mo.weights);
         load_bad = 1;
     }
@@ -701,16 +719,16 @@ static void totals_add(track_totals *t, int rc, int frames, double secs) {
     t->n_seq++;
 }
 
-static track_job job_for(const track_args *a, vssm_tracker *trk, const char *name, const char *dir, const char *out,
+static track_job job_for(const track_args *a, const track_model *m, const char *name, const char *dir, const char *out,
                          const char *png_dir) {
-    track_job j = {trk,           name,          dir, out, a->have_init, a->init, !a->quiet && isatty(2),
-                   a->max_frames, &a->mo.limits, {0}};
+    track_job j = {m->trk,        name,          dir, out,    a->have_init, a->init, !a->quiet && isatty(2),
+                   a->max_frames, &a->mo.limits, {0}, m->head};
     j.sink = (frame_sink){png_dir, a->out_video, NULL, a->show_every, 0, 0, a->json, name, 0};
     return j;
 }
 
 /* every sequence of --dataset, this rank's share; -1 go on, else the exit code */
-static int run_dataset(const track_args *a, vssm_tracker *trk, track_totals *t) {
+static int run_dataset(const track_args *a, const track_model *m, track_totals *t) {
     vssm_err err = {0};
     char **dirs = NULL;
     int nd = 0;
@@ -737,7 +755,7 @@ static int run_dataset(const track_args *a, vssm_tracker *trk, track_totals *t) 
             t->failed++;
             continue;
         }
-        track_job j = job_for(a, trk, name, dirs[k], op, a->png_dir ? vd : NULL);
+        track_job j = job_for(a, m, name, dirs[k], op, a->png_dir ? vd : NULL);
         j.have_init = 0;
         int fd;
         double s;
@@ -777,13 +795,13 @@ VSSM_VERB(track) {
     }
     if ((a.seq || a.video) && shard_is_root()) { /* one stream: rank 0 tracks it, the others wait */
         const char *src = a.seq ? a.seq : a.video, *base = strrchr(src, '/');
-        track_job j = job_for(&a, m.trk, base && base[1] ? base + 1 : src, src, a.out, a.png_dir);
+        track_job j = job_for(&a, &m, base && base[1] ? base + 1 : src, src, a.out, a.png_dir);
         int fd;
         double s;
         int r = a.seq ? track_seq(&j, &fd, &s) : track_video(&j, &fd, &s);
         totals_add(&t, r, fd, s);
     } else if (a.dataset) {
-        rc = run_dataset(&a, m.trk, &t);
+        rc = run_dataset(&a, &m, &t);
     }
     if (rc < 0) report(&t, m.ctx);
     model_free(&m);
