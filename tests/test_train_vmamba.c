@@ -5,7 +5,10 @@
  *     max|a - b| / max|b| per tensor (the fashion file keeps 256 samples of a large tensor
  *     and its max|b|); a tensor whose reference gradient is 0 (A_logs at a 1x1 stage: the
  *     state starts at 0) must be 0;
- *   - the same gradient bits with 1 and 3 threads.
+ *   - the same gradient bits with 1 and 3 threads;
+ *   - the token chunks of the forward and backward (FWD_ROWS): the shipped model at batch 20
+ *     (3 chunks at stage 0) gives the logits of 20 batch-1 steps bit for bit and gradients
+ *     within 1e-5 (relative to each tensor's largest) of their mean.
  * Files: the reduced odd-size config (37x53, batch 3, weights in the file) and the shipped
  * Fashion-MNIST model (weights/fashion_mnist/, batch 2).
  * Usage: test_train_vmamba [-v]   (-v: every tensor's error) */
@@ -15,6 +18,7 @@
 #include <string.h>
 #include "testutil.h"
 #include "vmamba_vectors.h"
+#include "vssm/infer.h"
 #include "vssm/train.h"
 #include "vssm/weights.h"
 
@@ -128,6 +132,70 @@ static void run_case(const char *file, int n_threads, float **grads, int64_t *ng
     vssm_weights_close(vf);
 }
 
+/* batch 20 at once (chunked) == 20 steps of one image: logits bits, gradient = their mean */
+static void test_chunks(void) {
+    enum { B = 20, S = 32, NC = 10 };
+    char path[1024];
+    snprintf(path, sizeof path, "%s/weights/fashion_mnist/vmamba_fashion.safetensors", VSSM_SOURCE_DIR);
+    vssm_err err = {0};
+    vssm_weights *wf = NULL;
+    TEST_REQUIRE(vssm_weights_open(&wf, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+    vssm_vmamba_config cfg;
+    TEST_REQUIRE(vssm_vmamba_config_from_meta(vssm_weights_source(wf), &cfg, NULL, &err) == VSSM_OK, "config: %s",
+                 err.msg);
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = 2;
+    vssm_ctx *ctx = NULL;
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &o, &err) == VSSM_OK, "context: %s", err.msg);
+    vssm_vmamba_trainer *tb = NULL, *t1 = NULL;
+    TEST_REQUIRE(vssm_vmamba_trainer_new(&tb, ctx, &cfg, vssm_weights_source(wf), "", &err) == VSSM_OK &&
+                     vssm_vmamba_trainer_new(&t1, ctx, &cfg, vssm_weights_source(wf), "", &err) == VSSM_OK,
+                 "trainers: %s", err.msg);
+    TEST_REQUIRE(vssm_vmamba_trainer_plan(tb, B, S, S, &err) == VSSM_OK &&
+                     vssm_vmamba_trainer_plan(t1, 1, S, S, &err) == VSSM_OK,
+                 "plans: %s", err.msg);
+    const size_t px = (size_t)S * S * 3;
+    float *x = malloc(B * px * sizeof(float)), lb[B * NC], l1[NC], loss;
+    int32_t lab[B];
+    uint64_t r = 7;
+    for (size_t i = 0; i < B * px; i++) x[i] = (float)((double)(vssm_rng_next(&r) >> 11) / 9007199254740992.0 * 4 - 2);
+    for (int i = 0; i < B; i++) lab[i] = i % NC;
+    vssm_vmamba_trainer_zero_grad(tb);
+    TEST_REQUIRE(vssm_vmamba_trainer_step(tb, x, lab, 0.1f, &loss, &err) == VSSM_OK, "batch step: %s", err.msg);
+    vssm_vmamba_trainer_logits(tb, lb, &err);
+    int64_t n;
+    const float *gb = vssm_vmamba_trainer_grads(tb, &n);
+    double *mean = calloc((size_t)n, sizeof(double));
+    int same_logits = 1;
+    for (int i = 0; i < B; i++) {
+        vssm_vmamba_trainer_zero_grad(t1);
+        TEST_REQUIRE(vssm_vmamba_trainer_step(t1, x + i * px, lab + i, 0.1f, &loss, &err) == VSSM_OK, "step: %s",
+                     err.msg);
+        vssm_vmamba_trainer_logits(t1, l1, &err);
+        same_logits &= !memcmp(l1, lb + i * NC, sizeof l1);
+        const float *g1 = vssm_vmamba_trainer_grads(t1, &n);
+        for (int64_t j = 0; j < n; j++) mean[j] += (double)g1[j] / B;
+    }
+    TEST_CHECK(same_logits, "batch 20 (chunked forward): the logits of 20 batch-1 forwards, bit for bit");
+    double worst = 0;
+    for (int i = 0; i < vssm_vmamba_trainer_n_tensors(tb); i++) {
+        const vssm_train_tensor ti = vssm_vmamba_trainer_tensor(tb, i);
+        double md = 0, mb = 0;
+        for (int64_t j = ti.offset; j < ti.offset + ti.numel; j++)
+            md = fmax(md, fabs(gb[j] - mean[j])), mb = fmax(mb, fabs(mean[j]));
+        const double e = mb > 0 ? md / mb : md;
+        TEST_CHECK(e <= 1e-5, "batch 20 vs mean of 20 single images: d %s rel err %.3g > 1e-5", ti.name, e);
+        worst = fmax(worst, e);
+    }
+    printf("batch 20 in chunks vs 20 single images: logits %s, gradients worst rel err %.2e\n",
+           same_logits ? "identical" : "DIFFER", worst);
+    free(x), free(mean);
+    vssm_vmamba_trainer_free(tb);
+    vssm_vmamba_trainer_free(t1);
+    vssm_ctx_free(ctx);
+    vssm_weights_close(wf);
+}
+
 int main(int argc, char **argv) {
     verbose = argc > 1 && !strcmp(argv[1], "-v");
     const char *files[] = {"train/vmamba_grad_odd.safetensors", "train/vmamba_grad_fashion.safetensors"};
@@ -140,5 +208,6 @@ int main(int argc, char **argv) {
                    files[f]);
         free(g1), free(g3);
     }
+    test_chunks();
     return test_finish("test_train_vmamba");
 }
