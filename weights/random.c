@@ -1,5 +1,8 @@
 /* weights/random.c - a tensor source that invents weights of the requested shape:
- * deterministic (seed + name), in the ranges a trained VMamba has, for benchmarks. */
+ * deterministic (seed + name), in the ranges a trained VMamba has, for benchmarks.
+ * Each tensor is made when it is asked for, into one buffer the next request reuses: the
+ * source holds one tensor (the largest asked so far), not the model (~115 MB of VMamba-T
+ * in fp32 when it kept them all, whatever the context's precision). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +10,8 @@
 
 typedef struct {
     uint64_t seed;
-    void **blocks;
-    int n, cap;
+    float *buf; /* the last tensor made */
+    size_t cap; /* floats buf holds */
 } rnd_src;
 
 static uint64_t splitmix(uint64_t *s) {
@@ -34,16 +37,15 @@ static vssm_status rnd_get(void *user, const char *name, const int64_t *shape, i
         if (shape[i] < 0 || __builtin_mul_overflow(n, shape[i], &n) || n > ((int64_t)1 << 40))
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "random source: tensor '%s' has a negative or absurd shape",
                                 name);
-    if (r->n == r->cap) {
-        int nc = r->cap ? r->cap * 2 : 256;
-        void **q = realloc(r->blocks, (size_t)nc * sizeof *q);
-        if (!q) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-        r->blocks = q;
-        r->cap = nc;
+    if ((size_t)n > r->cap || !r->buf) { /* the previous view's contents need not survive */
+        free(r->buf);
+        r->cap = (size_t)(n ? n : 1);
+        if (!(r->buf = malloc(r->cap * sizeof(float)))) {
+            r->cap = 0;
+            return vssm_err_set(err, VSSM_ERR_NOMEM, "random source: out of memory for tensor '%s'", name);
+        }
     }
-    float *d = malloc((size_t)(n ? n : 1) * sizeof(float));
-    if (!d) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    r->blocks[r->n++] = d;
+    float *d = r->buf;
     uint64_t s = r->seed;
     for (const char *c = name; *c; c++) s = s * 131 + (unsigned char)*c;
     int64_t fan_in = ndim >= 2 && shape[0] > 0 ? n / shape[0] : 1; /* shape[0] 0: n is 0, nothing drawn */
@@ -92,8 +94,7 @@ vssm_source *vssm_random_source_new(uint64_t seed) {
 void vssm_random_source_free(vssm_source *s) {
     if (!s) return;
     rnd_src *r = s->user;
-    for (int i = 0; i < r->n; i++) free(r->blocks[i]);
-    free(r->blocks);
+    free(r->buf);
     free(r);
     free(s);
 }

@@ -32,7 +32,9 @@ typedef struct vssm_source {
 
 /* A source that makes tensors of the requested shape with deterministic pseudo-random
  * values (seeded, name-dependent) in the ranges a trained VMamba has; for benchmarks
- * and tests. Owned by the caller; free with vssm_random_source_free. */
+ * and tests. It makes each tensor when asked, into one buffer it reuses: a view it gives
+ * is valid until its next get (not until it is freed, as a file's views are), so it holds
+ * one tensor, not the model. Owned by the caller; free with vssm_random_source_free. */
 VSSM_API vssm_source *vssm_random_source_new(uint64_t seed);
 VSSM_API void vssm_random_source_free(vssm_source *s);
 
