@@ -262,6 +262,7 @@ void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int s, int *
 
 double vssm_backbone_macs(const vssm_backbone *b, int h, int w) { return b->impl->macs(b->m, h, w); }
 int64_t vssm_backbone_params(const vssm_backbone *b) { return b->impl->params(b->m); }
+size_t vssm_backbone_weight_bytes(const vssm_backbone *b) { return b->impl->weight_bytes(b->m); }
 int vssm_backbone_num_classes(const vssm_backbone *b) { return b->impl->num_classes(b->m); }
 vssm_cls_input vssm_backbone_cls_input(const vssm_backbone *b) { return b->impl->cls_input(b->m); }
 

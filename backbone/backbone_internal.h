@@ -60,6 +60,7 @@ typedef struct vssm_backbone_impl {
     void (*stage_size)(const void *m, int h, int w, int s, int *hs, int *ws);
     double (*macs)(const void *m, int h, int w);
     int64_t (*params)(const void *m);
+    size_t (*weight_bytes)(const void *m); /* the arena of its weights */
     /* --- plan, forward, features */
     vssm_status (*state_new)(void **st, void *m, int batch, int h, int w, vssm_err *err);
     void (*state_free)(void *st);

@@ -737,6 +737,7 @@ static void vi_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) 
 }
 static double vi_macs(const void *m, int h, int w) { return vssm_vim_macs(vi_cfg(m), h, w); }
 static int64_t vi_params(const void *m) { return vssm_vim_param_count(vi_cfg(m)); }
+static size_t vi_weight_bytes(const void *m) { return ((const vssm_vim *)m)->arena_bytes; }
 static int vi_num_classes(const void *m) { return vi_cfg(m)->num_classes; }
 static vssm_cls_input vi_cls_input(const void *m) {
     (void)m;
@@ -785,6 +786,7 @@ const vssm_backbone_impl vssm_vim_impl = {
     .stage_size = vi_stage_size,
     .macs = vi_macs,
     .params = vi_params,
+    .weight_bytes = vi_weight_bytes,
     .state_new = vi_state_new,
     .state_free = vi_state_free,
     .state_bytes = vi_state_bytes,

@@ -487,6 +487,7 @@ static void vm_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) 
 }
 static double vm_macs(const void *m, int h, int w) { return vssm_vmamba_macs(vm_cfg(m), h, w); }
 static int64_t vm_params(const void *m) { return vssm_vmamba_param_count(vm_cfg(m)); }
+static size_t vm_weight_bytes(const void *m) { return ((const vssm_vmamba *)m)->arena_bytes; }
 static vssm_status vm_state_new(void **st, void *m, int batch, int h, int w, vssm_err *err) {
     vssm_vmamba_state *s = NULL;
     vssm_status r = vssm_vmamba_state_new(&s, (vssm_vmamba *)m, batch, h, w, err);
@@ -525,6 +526,7 @@ const vssm_backbone_impl vssm_vmamba_impl = {
     .stage_size = vm_stage_size,
     .macs = vm_macs,
     .params = vm_params,
+    .weight_bytes = vm_weight_bytes,
     .state_new = vm_state_new,
     .state_free = vm_state_free,
     .state_bytes = vm_state_bytes,

@@ -175,6 +175,9 @@ const vssm_backbone *vssm_classifier_backbone(const vssm_classifier *c) { return
 double vssm_classifier_macs(const vssm_classifier *c, int h, int w) { return vssm_backbone_macs(c->bb, h, w); }
 int64_t vssm_classifier_params(const vssm_classifier *c) { return vssm_backbone_params(c->bb); }
 size_t vssm_classifier_state_bytes(const vssm_classifier *c) { return c->st ? vssm_backbone_state_bytes(c->st) : 0; }
+size_t vssm_classifier_weight_bytes(const vssm_classifier *c) {
+    return vssm_backbone_weight_bytes(c->bb) + vssm_cls_head_weight_bytes(c->head);
+}
 
 vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c) { return c->pp; }
 int vssm_classifier_classes(const vssm_classifier *c) { return c->classes; }

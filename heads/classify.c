@@ -74,6 +74,10 @@ vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm_cls_inpu
 }
 
 int vssm_cls_head_classes(const vssm_cls_head *h) { return h->classes; }
+size_t vssm_cls_head_weight_bytes(const vssm_cls_head *h) {
+    return ((h->kind == VSSM_CLS_POOLED ? 2 * (size_t)h->C : 0) + ((size_t)h->C + 1) * (size_t)h->classes) *
+           sizeof(float);
+}
 
 /* (re)plans the activations for B rows of L tokens */
 static vssm_status plan(vssm_cls_head *h, int B, int64_t L, vssm_err *err) {

@@ -62,6 +62,8 @@ VSSM_API double vssm_classifier_macs(const vssm_classifier *c, int h, int w);
 VSSM_API int64_t vssm_classifier_params(const vssm_classifier *c);
 /* Bytes of activations planned for the last forward's (B, H, W); 0 before the first. */
 VSSM_API size_t vssm_classifier_state_bytes(const vssm_classifier *c);
+/* Bytes its weights (backbone + head) take on the context's device, as laid out there. */
+VSSM_API size_t vssm_classifier_weight_bytes(const vssm_classifier *c);
 VSSM_API vssm_preprocess_params vssm_classifier_preprocess(const vssm_classifier *c);
 VSSM_API int vssm_classifier_classes(const vssm_classifier *c);
 /* Class name i, or NULL when the model has no names. */

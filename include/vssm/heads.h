@@ -26,6 +26,8 @@ VSSM_API vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm
                                         int num_classes, const vssm_source *src, const char *prefix, vssm_err *err);
 VSSM_API void vssm_cls_head_free(vssm_cls_head *h);
 VSSM_API int vssm_cls_head_classes(const vssm_cls_head *h);
+/* Bytes of its weights on the context's device (fp32 at either precision). */
+VSSM_API size_t vssm_cls_head_weight_bytes(const vssm_cls_head *h);
 /* feats: the backbone's stage list or the class token (the last one is used); n_feats its length.
  * logits: host memory, (B, num_classes). Buffers are (re)planned when B or the feature
  * size changes, so steady-state calls allocate nothing. */
