@@ -1,15 +1,24 @@
 /* tools/cmd_bench.c - `vssm bench`: time the backbone + classifier forward pass.
  *
  * Warm-up runs, then timed runs (median and min ms per batch), img/s, GFLOP/s from the
- * counted multiply-adds (1 MAC = 2 FLOP), peak resident memory, the time share per op
- * kind (a separate profiled run), and - so the ratio comes from one run on one machine -
- * the GFLOP/s of a large square sgemm through the same BLAS and thread count. */
+ * counted multiply-adds (1 MAC = 2 FLOP), memory (below), the time share per op kind (a
+ * separate profiled run), and - so the ratio comes from one run on one machine - the
+ * GFLOP/s of a large square sgemm through the same BLAS and thread count.
+ *
+ * Memory, the parts of issue 17's budget (peak resident <= 2 x weights + activations +
+ * libraries): the resident size before the model is opened (the libraries, the contexts
+ * and what an earlier model of the run left), the bytes the model's weights take as the
+ * context laid them out (bf16 packs its products at half), the activations planned for the
+ * batch, and the peak resident size from the model's opening to the end of its timed runs
+ * (the high-water mark restarted before it where Linux allows, else the process's). MB:
+ * 10^6 bytes. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 #include <time.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
@@ -33,6 +42,51 @@ static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
+
+/* ---- memory ---- */
+
+/* KEY of /proc/self/status ("VmRSS", "VmHWM") in bytes; -1 where it cannot be read */
+static long long status_bytes(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    const size_t n = strlen(key);
+    long long v = -1;
+    while (v < 0 && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') v = 1024 * strtoll(line + n + 1, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+/* restarts the high-water mark at the resident size now (Linux >= 4.0); 0 where refused */
+static int peak_restart(void) {
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return 0;
+    const int ok = fputs("5", f) >= 0;
+    return (fclose(f) == 0) & ok;
+}
+
+static long long peak_bytes(void) {
+    long long v = status_bytes("VmHWM");
+    if (v >= 0) return v;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return 1024LL * ru.ru_maxrss;
+}
+
+/* one architecture's run: the models of each precision are alive together */
+typedef struct bench_mem {
+    long long libs;    /* resident before the models were opened */
+    long long loaded;  /* the peak by the end of their opening (a weights file's mapped pages count) */
+    long long peak;    /* from their opening to the end of the timed runs */
+    long long after;   /* resident after the timed runs */
+    long long weights; /* all the models' weights, as laid out */
+    long long acts;    /* all the models' activations */
+    int restarted;     /* peak restarted before the models (else: the process's so far) */
+    int models;
+} bench_mem;
+
+static long long mem_budget(const bench_mem *m) { return 2 * m->weights + m->acts + m->libs; }
 
 /* GFLOP/s of an n x n x n sgemm, best of `reps` (the BLAS ceiling on this machine) */
 static double sgemm_gflops(int n, int reps) {
@@ -114,7 +168,7 @@ static vssm_status random_classifier(vssm_classifier **clf, vssm_ctx *ctx, const
  * precision gets the same weights) or o->weights. */
 typedef struct bench_model {
     vssm_ctx *ctx;
-    vssm_source *rnd;
+    const char *precision;
     vssm_classifier *clf;
     float *x, *logits;
     double *times, *cpu; /* wall and process CPU seconds of each timed run */
@@ -123,14 +177,15 @@ typedef struct bench_model {
 static void bench_model_free(bench_model *m) {
     free(m->x), free(m->logits), free(m->times), free(m->cpu);
     vssm_classifier_free(m->clf);
-    vssm_random_source_free(m->rnd);
     memset(m, 0, sizeof *m);
 }
 
-static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *arch, const bench_opts *o) {
+static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *precision, const char *arch,
+                            const bench_opts *o) {
     vssm_err err = {0};
     memset(m, 0, sizeof *m);
     m->ctx = ctx;
+    m->precision = precision;
     if (o->weights) {
         vssm_classifier_opts co = {strcmp(arch, "vmamba-tiny") ? arch : NULL, NULL, NULL};
         if (vssm_classifier_load(&m->clf, ctx, o->weights, &co, &err) != VSSM_OK) {
@@ -138,12 +193,14 @@ static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *arch, con
             return VSSM_EXIT_USAGE;
         }
     } else {
-        m->rnd = vssm_random_source_new(42);
-        if (!m->rnd) {
+        vssm_source *rnd = vssm_random_source_new(42); /* holds the last tensor made: freed once built */
+        if (!rnd) {
             cli_error("bench: out of memory");
             return VSSM_EXIT_USAGE;
         }
-        if (random_classifier(&m->clf, ctx, arch, m->rnd, &err) != VSSM_OK) {
+        const vssm_status s = random_classifier(&m->clf, ctx, arch, rnd, &err);
+        vssm_random_source_free(rnd);
+        if (s != VSSM_OK) {
             cli_error("bench: %s", err.msg);
             return VSSM_EXIT_USAGE;
         }
@@ -183,9 +240,30 @@ static double median_of(double *times, int runs) {
     return runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
 }
 
+/* The memory line(s) of a model's text report: its parts, then the peak against the budget
+ * (of all the models alive with it). */
+static void print_memory(const bench_model *m, const bench_mem *mem, const bench_opts *o) {
+    const double w = (double)vssm_classifier_weight_bytes(m->clf), a = (double)vssm_classifier_state_bytes(m->clf);
+    if (!o->on_cpu) { /* the weights and activations live on the device, the resident size is the host's */
+        printf("memory     %.1f MB weights (%s), %.1f MB activations on the device; host: %.1f MB before the model, "
+               "%.1f MB peak resident\n",
+               w / 1e6, m->precision, a / 1e6, mem->libs / 1e6, mem->peak / 1e6);
+        return;
+    }
+    const long long budget = mem_budget(mem);
+    printf("memory     %.1f MB weights (as laid out, %s), %.1f MB activations, %.1f MB libraries (resident before "
+           "the model%s)\n",
+           w / 1e6, m->precision, a / 1e6, mem->libs / 1e6, mem->models > 1 ? "s" : "");
+    printf("           %.1f MB peak resident%s %s %.1f MB = 2 x weights + activations%s + libraries: %s\n",
+           mem->peak / 1e6, mem->restarted ? "" : " (the process's)", mem->peak <= budget ? "<=" : ">", budget / 1e6,
+           mem->models > 1 ? " (of both models)" : "", mem->peak <= budget ? "within" : "over");
+    printf("           (%.1f MB by the end of loading, %.1f MB resident after the runs)\n", mem->loaded / 1e6,
+           mem->after / 1e6);
+}
+
 /* Prints the report of a timed model (a profiled run for the op shares first).
  * ref: the sgemm GFLOP/s of this run (measured by the first model, < 0 until then). */
-static void bench_model_report(bench_model *m, const bench_opts *o, double *ref) {
+static void bench_model_report(bench_model *m, const bench_opts *o, const bench_mem *mem, double *ref) {
     const int batch = o->batch, H = o->H, W = o->W, runs = o->runs;
     vssm_ctx *ctx = m->ctx;
     vssm_classifier *clf = m->clf;
@@ -206,11 +284,6 @@ static void bench_model_report(bench_model *m, const bench_opts *o, double *ref)
     double med = median_of(times, runs);
     double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
-    /* peak resident memory so far (the process's high-water mark: with several models,
-     * it includes the earlier ones), before the bandwidth probe allocates */
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    double peak_mb = ru.ru_maxrss / 1024.0;
     if (*ref < 0) *ref = (o->no_ref || !o->on_cpu) ? 0 : sgemm_gflops(2048, 3);
     double bw = 0;
     if (!o->no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
@@ -225,10 +298,20 @@ static void bench_model_report(bench_model *m, const bench_opts *o, double *ref)
                "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
                "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
                "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, "
-               "\"activation_mb\": %.2f, \"peak_rss_mb\": %.1f, \"op_share\": {",
+               "\"precision\": \"%s\", \"weight_bytes\": %lld, \"activation_bytes\": %lld, \"libraries_bytes\": %lld, "
+               "\"load_peak_rss_bytes\": %lld, \"peak_rss_bytes\": %lld, \"rss_after_bytes\": %lld, \"models_alive\": "
+               "%d, \"peak_restarted\": %s, "
+               "\"memory_budget_bytes\": %lld, \"memory_within\": %s, \"weight_mb\": %.2f, \"activation_mb\": %.2f, "
+               "\"peak_rss_mb\": %.1f, \"op_share\": {",
                arch_name, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, scan_gbps, bw,
-               (long long)vssm_classifier_params(clf), vssm_classifier_state_bytes(clf) / 1e6, peak_mb);
+               (long long)vssm_classifier_params(clf), m->precision, (long long)vssm_classifier_weight_bytes(clf),
+               (long long)vssm_classifier_state_bytes(clf), mem->libs, mem->loaded, mem->peak, mem->after, mem->models,
+               mem->restarted ? "true" : "false", mem_budget(mem),
+               !o->on_cpu                     ? "null"
+               : mem->peak <= mem_budget(mem) ? "true"
+                                              : "false",
+               vssm_classifier_weight_bytes(clf) / 1e6, vssm_classifier_state_bytes(clf) / 1e6, mem->peak / 1e6);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}}\n");
@@ -241,8 +324,8 @@ static void bench_model_report(bench_model *m, const bench_opts *o, double *ref)
                med * 1e3 / batch, batch / med);
         printf("compute    %.1f GFLOP/s", gflops);
         if (rf > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / rf, rf);
-        printf("\nmemory     %.1f MB activations, %.1f MB peak resident\n", vssm_classifier_state_bytes(clf) / 1e6,
-               peak_mb);
+        printf("\n");
+        print_memory(m, mem, o);
         if (scan_gbps > 0) {
             printf("scan       %.1f GB/s of the minimum bytes", scan_gbps);
             if (bw > 0) printf(" (device copy: %.1f GB/s, %.0f%%)", bw, 100 * scan_gbps / bw);
@@ -263,12 +346,21 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
     bench_model m[2];
     memset(m, 0, sizeof m);
     int rc = VSSM_EXIT_OK;
-    for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_open(&m[p], ctxs[p], arch, o);
+    bench_mem mem = {status_bytes("VmRSS"), 0, 0, 0, 0, 0, peak_restart(), np};
+    for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_open(&m[p], ctxs[p], precs[p], arch, o);
+    mem.loaded = peak_bytes();
     for (int r = -o->warmup; r < o->runs && rc == VSSM_EXIT_OK; r++)
         for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_run(&m[p], o, r);
+    /* before the reports' sgemm reference and bandwidth probe allocate */
+    mem.peak = peak_bytes();
+    mem.after = status_bytes("VmRSS");
+    for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) {
+        mem.weights += (long long)vssm_classifier_weight_bytes(m[p].clf);
+        mem.acts += (long long)vssm_classifier_state_bytes(m[p].clf);
+    }
     for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) {
         if (np > 1 && !o->json) printf("%sprecision  %s\n", p ? "\n" : "", precs[p]);
-        bench_model_report(&m[p], o, ref);
+        bench_model_report(&m[p], o, &mem, ref);
     }
     if (rc == VSSM_EXIT_OK && np == 2 && !o->json) {
         const double w0 = median_of(m[0].times, o->runs), w1 = median_of(m[1].times, o->runs);
