@@ -737,7 +737,11 @@ static void vi_stage_size(const void *m, int h, int w, int s, int *hs, int *ws) 
 }
 static double vi_macs(const void *m, int h, int w) { return vssm_vim_macs(vi_cfg(m), h, w); }
 static int64_t vi_params(const void *m) { return vssm_vim_param_count(vi_cfg(m)); }
-static size_t vi_weight_bytes(const void *m) { return ((const vssm_vim *)m)->arena_bytes; }
+/* the arena, and the host copy of the position embedding the states resample */
+static size_t vi_weight_bytes(const void *m) {
+    const vssm_vim *v = m;
+    return v->arena_bytes + ((size_t)v->cfg.pos_grid_h * v->cfg.pos_grid_w + 1) * v->cfg.embed_dim * sizeof(float);
+}
 static int vi_num_classes(const void *m) { return vi_cfg(m)->num_classes; }
 static vssm_cls_input vi_cls_input(const void *m) {
     (void)m;

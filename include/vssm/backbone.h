@@ -153,7 +153,8 @@ VSSM_API void vssm_backbone_stage_size(const vssm_backbone *b, int h, int w, int
 VSSM_API double vssm_backbone_macs(const vssm_backbone *b, int h, int w);
 VSSM_API int64_t vssm_backbone_params(const vssm_backbone *b);
 /* Bytes the backbone's weights take on the context's device, as laid out there (the packed
- * products at the context's precision: bf16 halves them; 64-byte steps); not the head's. */
+ * products at the context's precision: bf16 halves them; 64-byte steps), + a Vim's host copy
+ * of its position embedding; not the head's. */
 VSSM_API size_t vssm_backbone_weight_bytes(const vssm_backbone *b);
 /* Outputs of the classifier head in the file the backbone came from (0: none), and what
  * that head reads. */
