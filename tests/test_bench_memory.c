@@ -1,0 +1,142 @@
+/* tests/test_bench_memory.c - the parts of `vssm bench`'s memory budget (issue 17: peak
+ * resident <= 2 x weights + activations + libraries) are what they claim to be:
+ * - the weights' bytes (vssm_classifier_weight_bytes, what bench reports) are the heap the
+ *   built model holds: VMamba-T and Vim-T from the random source, f32 and (where the CPU
+ *   has it) bf16, the heap in use (mallinfo2) before the build and after it with the
+ *   source freed, within 16 KB (the model's structs and the allocator's headers; measured 4-8 KB). Counting
+ *   the parameters x 4, or the f32 layout at bf16, or leaving out the head (3.1 MB) is off
+ *   by far more.
+ * - the random source holds one tensor, not the model: after the build, before it is
+ *   freed, it holds at most the largest tensor (VMamba-T: 10.6 MB; it held 121 MB).
+ * - `vssm bench --json` reports those bytes for the same model and precision, and its
+ *   budget and verdict are its parts' arithmetic: budget = 2 x weights + activations +
+ *   libraries over the models alive together, within = (peak <= budget), and the peak is at
+ *   least the weights and activations it holds (they are written, so resident: no swap
+ *   counted) and at least the peak by the end of loading.
+ * Not a timed test, and the budget itself is not asserted (bench measures it). */
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cjson/cJSON.h>
+#include "testutil.h"
+#include "vssm/backbone.h"
+#include "vssm/classifier.h"
+#include "vssm/vssm.h"
+
+static long long heap_in_use(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (long long)(mi.uordblks + mi.hblkhd);
+}
+
+static vssm_status build(vssm_classifier **clf, vssm_ctx *ctx, const char *arch, const vssm_source *src,
+                         vssm_err *err) {
+    vssm_backbone *bb = NULL;
+    vssm_status s;
+    if (!strncmp(arch, "vim-", 4)) {
+        vssm_vim_config c;
+        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK)
+            s = vssm_backbone_from_vim_config(&bb, ctx, &c, src, "", err);
+    } else {
+        vssm_vmamba_config c;
+        if ((s = vssm_vmamba_config_preset(&c, arch, err)) == VSSM_OK)
+            s = vssm_backbone_from_vmamba_config(&bb, ctx, &c, src, "", err);
+    }
+    return s != VSSM_OK ? s : vssm_classifier_from_backbone(clf, bb, src, err);
+}
+
+/* the weights' bytes of arch at precision (0: the context is refused on this CPU) */
+static long long check_heap(const char *arch, vssm_precision prec, double src_max_mb) {
+    const char *pn = prec == VSSM_PRECISION_BF16 ? "bf16" : "f32";
+    vssm_err err = {0};
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = 1;
+    o.precision = prec;
+    vssm_ctx *ctx = NULL;
+    if (vssm_ctx_new(&ctx, &o, &err) != VSSM_OK) {
+        printf("%s %s: context refused here (%s): not checked\n", arch, pn, err.msg);
+        return 0;
+    }
+    const long long before = heap_in_use();
+    vssm_source *rnd = vssm_random_source_new(42);
+    vssm_classifier *clf = NULL;
+    TEST_REQUIRE(rnd && build(&clf, ctx, arch, rnd, &err) == VSSM_OK, "%s %s: built (%s)", arch, pn, err.msg);
+    const long long with_src = heap_in_use() - before;
+    vssm_random_source_free(rnd);
+    const long long held = heap_in_use() - before, w = (long long)vssm_classifier_weight_bytes(clf);
+    const long long params = vssm_classifier_params(clf);
+    printf("%s %s: weights %lld bytes (params x 4 = %lld), heap held by the model %lld (%+lld), by the source %lld\n",
+           arch, pn, w, 4 * params, held, held - w, with_src - held);
+    TEST_CHECK(vssm_classifier_state_bytes(clf) == 0, "%s %s: no activations planned before a forward", arch, pn);
+    TEST_CHECK(llabs(held - w) <= 16384, "%s %s: the model holds %lld heap bytes, its weights are said to take %lld",
+               arch, pn, held, w);
+    TEST_CHECK(with_src - held <= (long long)(src_max_mb * 1e6) + 65536,
+               "%s %s: the random source holds %lld bytes after the build (its largest tensor: %.1f MB)", arch, pn,
+               with_src - held, src_max_mb);
+    vssm_classifier_free(clf);
+    vssm_ctx_free(ctx);
+    return w;
+}
+
+static long long inum(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? (long long)v->valuedouble : -1;
+}
+
+/* one bench line: its weights are want_w (the in-process figure), its arithmetic holds */
+static void check_line(const cJSON *o, const char *arch, const char *prec, long long want_w, long long all_w,
+                       long long all_a, int models) {
+    TEST_REQUIRE(o, "%s %s: a JSON line", arch, prec);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "arch"), *p = cJSON_GetObjectItemCaseSensitive(o, "precision");
+    TEST_CHECK(cJSON_IsString(a) && !strcmp(a->valuestring, arch) && cJSON_IsString(p) && !strcmp(p->valuestring, prec),
+               "%s %s: the line of that model", arch, prec);
+    const long long w = inum(o, "weight_bytes"), act = inum(o, "activation_bytes"), libs = inum(o, "libraries_bytes");
+    const long long peak = inum(o, "peak_rss_bytes"), loaded = inum(o, "load_peak_rss_bytes");
+    const long long budget = inum(o, "memory_budget_bytes");
+    TEST_CHECK(w == want_w, "%s %s: bench's weights %lld bytes, the library's %lld", arch, prec, w, want_w);
+    TEST_CHECK(act > 0 && libs > 0 && inum(o, "models_alive") == models, "%s %s: activations, libraries, %d models",
+               arch, prec, models);
+    TEST_CHECK(budget == 2 * all_w + all_a + libs, "%s %s: budget %lld = 2 x %lld + %lld + %lld", arch, prec, budget,
+               all_w, all_a, libs);
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(o, "memory_within");
+    TEST_CHECK(cJSON_IsBool(in) && cJSON_IsTrue(in) == (peak <= budget), "%s %s: within = (peak %lld <= budget %lld)",
+               arch, prec, peak, budget);
+    TEST_CHECK(peak >= all_w + all_a && peak >= loaded && loaded > 0,
+               "%s %s: peak %lld >= weights + activations %lld and >= the loading peak %lld", arch, prec, peak,
+               all_w + all_a, loaded);
+}
+
+int main(void) {
+    /* the largest tensors: VMamba-T stage 3's downsample (768, 384, 3, 3), Vim-T's head (1000, 192) */
+    const long long vt32 = check_heap("vmamba-tiny", VSSM_PRECISION_F32, 768 * 384 * 9 * 4e-6);
+    const long long vt16 = check_heap("vmamba-tiny", VSSM_PRECISION_BF16, 768 * 384 * 9 * 4e-6);
+    const long long vi32 = check_heap("vim-tiny", VSSM_PRECISION_F32, 1000 * 192 * 4e-6);
+    const long long vi16 = check_heap("vim-tiny", VSSM_PRECISION_BF16, 1000 * 192 * 4e-6);
+
+    static char out[1 << 15], err[1 << 12];
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "'%s' bench --arch vmamba-tiny,vim-tiny --size 64 --runs 1 --warmup 0 --threads 1 --no-gemm-ref --json "
+             "--precision %s",
+             VSSM_BIN, vt16 ? "f32,bf16" : "f32");
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_REQUIRE(rc == 0, "bench exits 0 (%d): %s", rc, err);
+    cJSON *o[4] = {0};
+    int n = 0;
+    for (char *line = strtok(out, "\n"); line && n < 4; line = strtok(NULL, "\n")) o[n++] = cJSON_Parse(line);
+    const int models = vt16 ? 2 : 1;
+    TEST_REQUIRE(n == 2 * models, "one JSON line per model and precision (%d)", n);
+    /* activations: bench's own figure (the same size for both precisions) */
+    const long long at = inum(o[0], "activation_bytes"), ai = inum(o[models], "activation_bytes");
+    check_line(o[0], "vmamba-tiny", "f32", vt32, vt32 + vt16, models * at, models);
+    check_line(o[models], "vim-tiny", "f32", vi32, vi32 + vi16, models * ai, models);
+    if (vt16) {
+        check_line(o[1], "vmamba-tiny", "bf16", vt16, vt32 + vt16, 2 * at, 2);
+        check_line(o[3], "vim-tiny", "bf16", vi16, vi32 + vi16, 2 * ai, 2);
+        TEST_CHECK(inum(o[1], "activation_bytes") == at && inum(o[3], "activation_bytes") == ai,
+                   "the same activations at both precisions");
+    }
+    for (int i = 0; i < n; i++) cJSON_Delete(o[i]);
+    return test_finish("test_bench_memory");
+}
