@@ -143,7 +143,7 @@ double vssm_vmamba_macs(const vssm_vmamba_config *cfg, int h, int w) {
                      + L * di * 9                 /* depthwise conv */
                      + L * di * K * (R + 2 * N)   /* x_proj */
                      + L * K * R * di             /* dt_proj */
-                     + L * K * di * (3.0 * N + 1) /* scan: dA h + dB u, C h; D u */
+                     + L * K * di * (9.0 * N + 1) /* scan, counted as the official flops_selective_scan_fn: 9N + D */
                      + L * di * d                 /* out_proj */
                      + 2 * L * d * hid;           /* fc1, fc2 */
         macs += blk * cfg->depths[s];

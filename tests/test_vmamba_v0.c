@@ -68,11 +68,17 @@ static void presets(void) {
     const struct {
         const char *name;
         int C, d2;
-    } want[] = {{"vmamba-v0-tiny", 96, 9}, {"vmamba-v0-small", 96, 27}, {"vmamba-v0-base", 128, 27}};
-    for (int i = 0; i < 3; i++) {
+        double gflops; /* the official table (assets/performance.md), fvcore + flops_selective_scan_fn */
+    } want[] = {{"vmamba-v0-tiny", 96, 9, 5.6}, {"vmamba-v0-small", 96, 27, 11.2}, {"vmamba-v0-base", 128, 27, 18.0},
+                {"vmamba-tiny", 96, 8, 4.9},    {"vmamba-small", 96, 20, 8.7},     {"vmamba-base", 128, 20, 15.4}};
+    for (int i = 0; i < 6; i++) {
         vssm_vmamba_config c;
         vssm_err err = {0};
         TEST_REQUIRE(vssm_vmamba_config_preset(&c, want[i].name, &err) == VSSM_OK, "%s: %s", want[i].name, err.msg);
+        double g = vssm_vmamba_macs(&c, 224, 224) / 1e9; /* the table rounds to 0.1 G */
+        TEST_CHECK(fabs(g - want[i].gflops) <= 0.06 + 0.01 * want[i].gflops,
+                   "%s: %.3f G multiply-adds at 224, the official table's %.1f G", want[i].name, g, want[i].gflops);
+        if (i >= 3) continue;
         TEST_CHECK(!strcmp(c.forward_type, "v0") && c.dims[0] == want[i].C && c.dims[3] == 8 * want[i].C &&
                        c.depths[0] == 2 && c.depths[1] == 2 && c.depths[2] == want[i].d2 && c.depths[3] == 2 &&
                        c.d_state == 16 && c.ssm_ratio == 2.0f && c.mlp_ratio == 0 && c.dt_rank == 0,
