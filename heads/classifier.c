@@ -169,6 +169,23 @@ vssm_status vssm_classifier_from_backbone(vssm_classifier **out, vssm_backbone *
     return VSSM_OK;
 }
 
+vssm_status vssm_classifier_from_preset(vssm_classifier **out, vssm_ctx *ctx, const char *arch, const vssm_source *src,
+                                        vssm_err *err) {
+    *out = NULL;
+    vssm_backbone *bb = NULL;
+    vssm_status s;
+    if (!strncmp(arch, "vim-", 4)) {
+        vssm_vim_config c;
+        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK)
+            s = vssm_backbone_from_vim_config(&bb, ctx, &c, src, "", err);
+    } else {
+        vssm_vmamba_config c;
+        if ((s = vssm_vmamba_config_preset(&c, arch, err)) == VSSM_OK)
+            s = vssm_backbone_from_vmamba_config(&bb, ctx, &c, src, "", err);
+    }
+    return s != VSSM_OK ? s : vssm_classifier_from_backbone(out, bb, src, err);
+}
+
 const vssm_backbone *vssm_classifier_backbone(const vssm_classifier *c) { return c->bb; }
 
 /* the backbone's multiply-adds and parameters include the head it holds in its config */

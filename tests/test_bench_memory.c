@@ -30,22 +30,6 @@ static long long heap_in_use(void) {
     return (long long)(mi.uordblks + mi.hblkhd);
 }
 
-static vssm_status build(vssm_classifier **clf, vssm_ctx *ctx, const char *arch, const vssm_source *src,
-                         vssm_err *err) {
-    vssm_backbone *bb = NULL;
-    vssm_status s;
-    if (!strncmp(arch, "vim-", 4)) {
-        vssm_vim_config c;
-        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK)
-            s = vssm_backbone_from_vim_config(&bb, ctx, &c, src, "", err);
-    } else {
-        vssm_vmamba_config c;
-        if ((s = vssm_vmamba_config_preset(&c, arch, err)) == VSSM_OK)
-            s = vssm_backbone_from_vmamba_config(&bb, ctx, &c, src, "", err);
-    }
-    return s != VSSM_OK ? s : vssm_classifier_from_backbone(clf, bb, src, err);
-}
-
 /* the weights' bytes of arch at precision (0: the context is refused on this CPU) */
 static long long check_heap(const char *arch, vssm_precision prec, double src_max_mb) {
     const char *pn = prec == VSSM_PRECISION_BF16 ? "bf16" : "f32";
@@ -61,7 +45,8 @@ static long long check_heap(const char *arch, vssm_precision prec, double src_ma
     const long long before = heap_in_use();
     vssm_source *rnd = vssm_random_source_new(42);
     vssm_classifier *clf = NULL;
-    TEST_REQUIRE(rnd && build(&clf, ctx, arch, rnd, &err) == VSSM_OK, "%s %s: built (%s)", arch, pn, err.msg);
+    TEST_REQUIRE(rnd && vssm_classifier_from_preset(&clf, ctx, arch, rnd, &err) == VSSM_OK, "%s %s: built (%s)", arch,
+                 pn, err.msg);
     const long long with_src = heap_in_use() - before;
     vssm_random_source_free(rnd);
     const long long held = heap_in_use() - before, w = (long long)vssm_classifier_weight_bytes(clf);

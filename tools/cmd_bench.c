@@ -147,23 +147,6 @@ typedef struct bench_opts {
     int on_cpu; /* the sgemm reference is a CPU figure */
 } bench_opts;
 
-/* A classifier of the preset `arch` (VMamba or Vim) with random weights from rnd. */
-static vssm_status random_classifier(vssm_classifier **clf, vssm_ctx *ctx, const char *arch, const vssm_source *rnd,
-                                     vssm_err *err) {
-    vssm_backbone *bb = NULL;
-    vssm_status s;
-    if (!strncmp(arch, "vim-", 4)) {
-        vssm_vim_config c;
-        if ((s = vssm_vim_config_preset(&c, arch, err)) == VSSM_OK)
-            s = vssm_backbone_from_vim_config(&bb, ctx, &c, rnd, "", err);
-    } else {
-        vssm_vmamba_config c;
-        if ((s = vssm_vmamba_config_preset(&c, arch, err)) == VSSM_OK)
-            s = vssm_backbone_from_vmamba_config(&bb, ctx, &c, rnd, "", err);
-    }
-    return s != VSSM_OK ? s : vssm_classifier_from_backbone(clf, bb, rnd, err);
-}
-
 /* One model on one context, timed: a preset with random weights (seed 42, so every
  * precision gets the same weights) or o->weights. */
 typedef struct bench_model {
@@ -198,7 +181,7 @@ static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *precision
             cli_error("bench: out of memory");
             return VSSM_EXIT_USAGE;
         }
-        const vssm_status s = random_classifier(&m->clf, ctx, arch, rnd, &err);
+        const vssm_status s = vssm_classifier_from_preset(&m->clf, ctx, arch, rnd, &err);
         vssm_random_source_free(rnd);
         if (s != VSSM_OK) {
             cli_error("bench: %s", err.msg);

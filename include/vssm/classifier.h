@@ -54,6 +54,10 @@ VSSM_API vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, 
  * unless 1000 classes. */
 VSSM_API vssm_status vssm_classifier_from_backbone(vssm_classifier **out, vssm_backbone *bb, const vssm_source *src,
                                                    vssm_err *err);
+/* A classifier of a VMamba or Vim preset (arch: "vmamba-tiny", "vim-tiny", ...) whose backbone
+ * and head come from src without a prefix, e.g. vssm_random_source_new's weights for benchmarks. */
+VSSM_API vssm_status vssm_classifier_from_preset(vssm_classifier **out, vssm_ctx *ctx, const char *arch,
+                                                 const vssm_source *src, vssm_err *err);
 VSSM_API void vssm_classifier_free(vssm_classifier *c);
 /* The backbone (owned by the classifier): its kind, arch, model and config. */
 VSSM_API const vssm_backbone *vssm_classifier_backbone(const vssm_classifier *c);
