@@ -11,9 +11,40 @@
 #include <errno.h>
 #include "weights/weights_internal.h"
 
+static int find(const vssm_weights *w, const char *name) { /* the entry's index, -1 when missing */
+    int lo = 0, hi = w->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(w->e[mid].name, name);
+        if (c == 0) return mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* Drops the file pages wholly inside t (a view into the map) from this process's resident
+ * set: a loader converts each tensor it fetches into its own layout, so without this a model
+ * loaded from a file holds the file's pages too until it is closed (VMamba-T: 121 MB on top
+ * of its weights, over issue 17's budget at bf16). The view stays valid: the pages of a
+ * read-only private mapping are read again from the file on the next access. */
+static void drop_pages(const vssm_weights *w, const vssm_tensor *t) {
+    const uintptr_t map = (uintptr_t)w->map, page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = (uintptr_t)t->data, b = a + (uintptr_t)vssm_tensor_numel(t) * vssm_dtype_size(t->dtype);
+    if (!w->map || a < map || b > map + w->map_size) return; /* a copied tensor */
+    const uintptr_t a0 = (a + page - 1) / page * page, b0 = b / page * page;
+    if (b0 > a0) madvise((void *)a0, b0 - a0, MADV_DONTNEED);
+}
+
 static vssm_status src_get(void *user, const char *name, const int64_t *expect, int expect_ndim, vssm_tensor *out,
                            vssm_err *err) {
-    return vssm_weights_get(user, name, out, err);
+    vssm_weights *w = user;
+    const int i = find(w, name);
+    const vssm_tensor *t = i >= 0 ? &w->e[i].t : NULL;
+    if (w->served && (!t || w->served->data != t->data)) drop_pages(w, w->served);
+    w->served = t;
+    return vssm_weights_get(w, name, out, err);
 }
 static int src_count(void *user) { return vssm_weights_count(user); }
 static const char *src_name(void *user, int i) { return vssm_weights_name(user, i); }
@@ -137,19 +168,10 @@ int vssm_weights_count(const vssm_weights *w) { return w->n; }
 const char *vssm_weights_name(const vssm_weights *w, int i) { return i >= 0 && i < w->n ? w->e[i].name : NULL; }
 
 vssm_status vssm_weights_get(const vssm_weights *w, const char *name, vssm_tensor *out, vssm_err *err) {
-    int lo = 0, hi = w->n - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2, c = strcmp(w->e[mid].name, name);
-        if (c == 0) {
-            *out = w->e[mid].t;
-            return VSSM_OK;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid - 1;
-    }
-    return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing from the weights", name);
+    const int i = find(w, name);
+    if (i < 0) return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing from the weights", name);
+    *out = w->e[i].t;
+    return VSSM_OK;
 }
 
 const char *vssm_weights_meta(const vssm_weights *w, const char *key) {

@@ -19,7 +19,8 @@ struct vssm_weights {
     int n_meta, cap_meta;
     void *map; /* mmap'ed file (munmap on close) */
     size_t map_size;
-    void **owned; /* heap blocks freed on close (converted or copied storages) */
+    const vssm_tensor *served; /* the entry the source gave last (its pages are dropped at the next) */
+    void **owned;              /* heap blocks freed on close (converted or copied storages) */
     int n_owned, cap_owned;
     void *impl; /* reader-specific state */
     void (*impl_free)(void *impl);
