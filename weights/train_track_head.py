@@ -1,0 +1,397 @@
+#!/usr/bin/python3
+"""Train the shipped tracking demo model: an OSTrack-style CenterPredictor head
+(tests/reference/ostrack_ref.py) on the frozen Fashion-MNIST VMamba of weights/fashion_mnist/
+(stage 1: stride 8, 64 channels), on sequences of datasets/make_track_demo.py made from the
+Fashion-MNIST TRAIN items with camera motion and more backgrounds (the held-out demo uses the
+test items); CPU, Debian python3-torch.
+
+    /usr/bin/python3 datasets/make_track_demo.py --out /tmp/track_train --split train \\
+        --seqs 600 --frames 20 --seed 1 --camera 3 --more-backgrounds         # 40 s
+    /usr/bin/python3 weights/train_track_head.py /tmp/track_train --pairs 8000 --budget 600 \\
+        --eval-dir /tmp/trackdemo [--cache /tmp/feats.pt]     # features, train, export, evaluate
+    /usr/bin/python3 weights/train_track_head.py --write-ref /tmp/trackdemo      # ref.safetensors for the CTest
+    /usr/bin/python3 weights/train_track_head.py --eval /tmp/trackdemo           # the Python tracker on a dataset
+    /usr/bin/python3 weights/train_track_head.py --attributes RESULTS /tmp/trackdemo   # per-attribute figures
+
+Recipe (OSTrack's, scaled down):
+  - pairs: a template frame and a search frame up to 30 frames apart in one sequence; the
+    template crop is sample_target(gt, factor 2, 64 px), the search crop is taken around the
+    search frame's GT box jittered as OSTrack's processing does (centre by
+    (U(0,1) - 0.5) * sqrt(w h) * 3, size by exp(N(0,1) * 0.25)), factor 4, 128 px;
+  - features: the backbone's stage 1 (64 channels; 16 x 16 for the search crop, 8 x 8 for the
+    template) computed once with the backbone frozen (stored in float16 in the file; the
+    training uses those rounded weights); the head reads [X, X * zbar] (ostrack_ref.fuse_mod);
+  - loss: OSTrack's focal loss on the score map (Gaussian targets, make_targets) + 5 x L1 + 2 x
+    GIoU on the box read at the GT centre cell; AdamW (lr 1e-3, wd 1e-4), cosine over the
+    budget; batch 64; head width (track_channel) 32.
+Writes weights/track_demo/vmamba_track_demo.safetensors: the backbone (F16, official names,
+without the classifier), the head under track_head. (F32) and the metadata vssm reads
+(track_* keys, see vssm/track.h), plus weights/track_demo/reference.json (this script's
+tracker on the held-out demo, when --eval-dir is given).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
+sys.path.insert(0, HERE)
+import ostrack_ref as orf  # noqa: E402
+import st_io  # noqa: E402
+import vmamba_ref  # noqa: E402
+from gen_track_crop import sample_target  # noqa: E402
+from train_fashion_mnist import selective_scan_fast, set_scan  # noqa: E402
+
+BACKBONE = os.path.join(HERE, "fashion_mnist", "vmamba_fashion.safetensors")
+OUT_DIR = os.path.join(HERE, "track_demo")
+OUT = os.path.join(OUT_DIR, "vmamba_track_demo.safetensors")
+STAGE, CHANNEL, ZS, XS, ZF, XF = 1, 32, 64, 128, 2.0, 4.0
+
+
+def load_backbone():
+    t, meta = st_io.load(BACKBONE)
+    cfg = dict(dims=[int(v) for v in meta["dims"].split(",")], depths=[int(v) for v in meta["depths"].split(",")],
+               d_state=int(meta["d_state"]), ssm_ratio=float(meta["ssm_ratio"]), mlp_ratio=float(meta["mlp_ratio"]),
+               num_classes=int(meta["num_classes"]))
+    bb = vmamba_ref.VSSM(**cfg)
+    # the file ships the backbone in float16: train on exactly those weights
+    bb.load_state_dict({k: torch.as_tensor(v).half().float() for k, v in t.items()})
+    bb.eval()
+    mean = np.array([float(v) for v in meta["mean"].split(",")], np.float32)
+    std = np.array([float(v) for v in meta["std"].split(",")], np.float32)
+    return bb, cfg, meta, mean, std
+
+
+def stage_feats(bb, x):
+    """stage STAGE's map (before its downsample), without computing the later stages"""
+    x = bb.patch_embed(x)
+    for i in range(STAGE + 1):
+        if i:
+            x = bb.layers[i - 1].downsample(x)
+        x = bb.layers[i].blocks(x)
+    return x
+
+
+def norm(crops, mean, std):
+    x = crops.astype(np.float32) / np.float32(255)
+    x = (x - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def read_seqs(root):
+    seqs = []
+    for name in sorted(os.listdir(root)):
+        d = os.path.join(root, name)
+        gt = os.path.join(d, "groundtruth_rect.txt")
+        if not os.path.exists(gt):
+            continue
+        boxes = np.loadtxt(gt, delimiter=",", dtype=np.float64).reshape(-1, 4)
+        boxes[:, :2] -= 1  # OTB files are 1-based
+        frames = sorted(os.listdir(os.path.join(d, "img")))
+        seqs.append((name, [os.path.join(d, "img", f) for f in frames], boxes))
+    return seqs
+
+
+def make_pairs(seqs, n, rng, max_gap=30):
+    """n (template crop, search crop, GT box in the search crop) triples"""
+    zc = np.zeros((n, ZS, ZS, 3), np.uint8)
+    xc = np.zeros((n, XS, XS, 3), np.uint8)
+    gt = np.zeros((n, 4), np.float64)
+    cache = {}
+
+    def frame(p):
+        if p not in cache:
+            if len(cache) > 256:
+                cache.clear()
+            cache[p] = np.asarray(Image.open(p).convert("RGB"))
+        return cache[p]
+
+    for k in range(n):
+        name, frames, boxes = seqs[rng.integers(len(seqs))]
+        i = int(rng.integers(len(frames)))
+        j = int(np.clip(i + rng.integers(-max_gap, max_gap + 1), 0, len(frames) - 1))
+        zc[k] = sample_target(frame(frames[i]), boxes[i], ZF, ZS)[0]
+        x, y, w, h = boxes[j]
+        s = math.sqrt(w * h)
+        cx = x + w / 2 + (rng.uniform() - 0.5) * s * 3.0
+        cy = y + h / 2 + (rng.uniform() - 0.5) * s * 3.0
+        jw, jh = w * math.exp(rng.normal() * 0.25), h * math.exp(rng.normal() * 0.25)
+        crop, x1, y1, cs = sample_target(frame(frames[j]), (cx - jw / 2, cy - jh / 2, jw, jh), XF, XS)
+        xc[k] = crop
+        rf = XS / cs
+        gt[k] = ((x - x1) * rf, (y - y1) * rf, w * rf, h * rf)
+    return zc, xc, gt
+
+
+@torch.no_grad()
+def features(bb, zc, xc, mean, std, bs=64):
+    n = len(zc)
+    X = torch.zeros(n, bb.dims[STAGE], XS // 8, XS // 8, dtype=torch.float16)
+    Zb = torch.zeros(n, bb.dims[STAGE])
+    for a in range(0, n, bs):
+        Z = stage_feats(bb, norm(zc[a:a + bs], mean, std))
+        y0, y1 = orf.central(Z.shape[2])
+        x0, x1 = orf.central(Z.shape[3])
+        Zb[a:a + bs] = Z[:, :, y0:y1, x0:x1].mean(dim=(2, 3))
+        X[a:a + bs] = stage_feats(bb, norm(xc[a:a + bs], mean, std)).half()
+    return X, Zb
+
+
+def losses(head, X, Zb, gt, fs):
+    F_in = torch.cat([X, X * Zb[:, :, None, None]], dim=1)
+    ctr, size_l, off = head.logits(F_in)
+    score = torch.clamp(torch.sigmoid(ctr[:, 0]), 1e-4, 1 - 1e-4)
+    heat, idx, off_t, size_t = orf.make_targets(gt, fs, XS)
+    lf = orf.focal_loss(score, heat)
+    B = X.shape[0]
+    size = torch.clamp(torch.sigmoid(size_l), 1e-4, 1 - 1e-4).flatten(2)
+    offm = off.flatten(2)
+    ar = torch.arange(B)
+    ix, iy = (idx % fs).float(), (idx // fs).float()
+    pred = torch.stack([(ix + offm[ar, 0, idx]) / fs, (iy + offm[ar, 1, idx]) / fs, size[ar, 0, idx],
+                        size[ar, 1, idx]], dim=1)
+    tgt = torch.stack([(ix + off_t[:, 0]) / fs, (iy + off_t[:, 1]) / fs, size_t[:, 0], size_t[:, 1]], dim=1)
+    g, iou = orf.giou(pred, tgt)
+    l1 = (pred - tgt).abs().mean()
+    lg = (1 - g).mean()
+    return lf + 5 * l1 + 2 * lg, (lf.item(), l1.item(), lg.item(), iou.mean().item())
+
+
+def export(head, meta_bb, extra):
+    t, _ = st_io.load(BACKBONE)
+    tensors = {k: torch.as_tensor(v).half() for k, v in t.items() if not k.startswith("classifier.")}
+    for k, v in head.state_dict().items():
+        if not k.endswith("num_batches_tracked"):
+            tensors["track_head." + k] = v.detach().float().contiguous()
+    meta = {k: meta_bb[k] for k in ("format", "forward_type", "in_chans", "dims", "depths", "ssm_ratio", "d_state",
+                                    "dt_rank", "mlp_ratio", "mean", "std")}
+    meta.update({"arch": "vmamba-track-demo", "num_classes": "0", "resize": "0", "crop": "0",
+                 "interpolation": "bilinear", "track_head": "ostrack", "track_fusion": "mod",
+                 "track_stage": str(STAGE), "track_channel": str(CHANNEL), "track_template_size": str(ZS),
+                 "track_search_size": str(XS), "track_template_factor": str(ZF), "track_search_factor": str(XF),
+                 "dataset": "datasets/make_track_demo.py --split train (Fashion-MNIST train items on photos)"})
+    meta.update(extra)
+    os.makedirs(OUT_DIR, exist_ok=True)
+    st_io.save(OUT, tensors, meta)
+    print("wrote %s (%d tensors, %d bytes)" % (OUT, len(tensors), os.path.getsize(OUT)), flush=True)
+
+
+def load_exported():
+    t, meta = st_io.load(OUT)
+    head = orf.CenterPredictor(2 * 64, int(meta["track_channel"]))
+    head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
+                          if k.startswith("track_head.")}, strict=False)
+    return head.eval()
+
+
+@torch.no_grad()
+def track_eval(bb, head, root, mean, std):
+    """the tracker of ostrack_ref (init + updates, Hann window, clip_box) on an OTB-layout
+    dataset; pytracking's AUC (21 thresholds, IoU > t) and precision (20 px), in percent"""
+    aucs, precs = [], []
+    ths = torch.arange(0, 1.05, 0.05, dtype=torch.float64).numpy()
+    for name, frames, boxes in read_seqs(root):
+        im = np.asarray(Image.open(frames[0]).convert("RGB"))
+        zc = sample_target(im, boxes[0], ZF, ZS)[0]
+        Z = stage_feats(bb, norm(zc[None], mean, std))
+        y0, y1 = orf.central(Z.shape[2])
+        zb = Z[:, :, y0:y1, y0:y1].mean(dim=(2, 3))
+        state = list(boxes[0])
+        pred = [state]
+        for p in frames[1:]:
+            im = np.asarray(Image.open(p).convert("RGB"))
+            xc, x1, y1_, cs = sample_target(im, state, XF, XS)
+            X = stage_feats(bb, norm(xc[None], mean, std))
+            score, size, off = head(torch.cat([X, X * zb[:, :, None, None]], dim=1))
+            state, _, _ = orf.decode(score[0], size[0], off[0], XS, x1, y1_, cs, im.shape[1], im.shape[0])
+            pred.append(state)
+        pr, gt = np.array(pred), boxes
+        ix = np.maximum(0, np.minimum(pr[:, 0] + pr[:, 2], gt[:, 0] + gt[:, 2]) - np.maximum(pr[:, 0], gt[:, 0]))
+        iy = np.maximum(0, np.minimum(pr[:, 1] + pr[:, 3], gt[:, 1] + gt[:, 3]) - np.maximum(pr[:, 1], gt[:, 1]))
+        inter = ix * iy
+        iou = inter / (pr[:, 2] * pr[:, 3] + gt[:, 2] * gt[:, 3] - inter)
+        ce = np.hypot(pr[:, 0] + (pr[:, 2] - 1) / 2 - gt[:, 0] - (gt[:, 2] - 1) / 2,
+                      pr[:, 1] + (pr[:, 3] - 1) / 2 - gt[:, 1] - (gt[:, 3] - 1) / 2)
+        auc = np.mean([(iou > t).mean() for t in ths]) * 100
+        aucs.append(auc)
+        precs.append((ce <= 20).mean() * 100)
+        print("  %s: AUC %.2f, precision %.2f" % (name, auc, precs[-1]), flush=True)
+    return float(np.mean(aucs)), float(np.mean(precs))
+
+
+@torch.no_grad()
+def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
+    """weights/track_demo/ref.safetensors for tests/test_track_head.c: n frames of a held-out demo
+    sequence (a fixed win-sized window around the first box, u8), the init box, and the float64
+    reference tracker's maps and boxes on them (sequential scan, the exported weights)"""
+    t, meta = st_io.load(OUT)
+    bb = vmamba_ref.VSSM(dims=[int(v) for v in meta["dims"].split(",")],
+                         depths=[int(v) for v in meta["depths"].split(",")], d_state=int(meta["d_state"]),
+                         ssm_ratio=float(meta["ssm_ratio"]), mlp_ratio=float(meta["mlp_ratio"]), num_classes=0)
+    missing = bb.load_state_dict({k: torch.as_tensor(v).float() for k, v in t.items()
+                                  if not k.startswith("track_head.")}, strict=False)
+    assert all(k.startswith("classifier.") for k in missing.missing_keys), missing
+    model = orf.TrackModel(bb, "vmamba", STAGE, int(meta["track_channel"]))
+    model.head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
+                                if k.startswith("track_head.")}, strict=False)
+    model = model.double().eval()
+    mean = np.array([float(v) for v in meta["mean"].split(",")], np.float32)
+    std = np.array([float(v) for v in meta["std"].split(",")], np.float32)
+    name, frames, boxes = [q for q in read_seqs(root) if q[0] == seq][0]
+    x0 = int(np.clip(boxes[0, 0] + boxes[0, 2] / 2 - win[0] / 2, 0, 320 - win[0]))
+    y0 = int(np.clip(boxes[0, 1] + boxes[0, 3] / 2 - win[1] / 2, 0, 240 - win[1]))
+    ims = [np.ascontiguousarray(np.asarray(Image.open(p).convert("RGB"))[y0:y0 + win[1], x0:x0 + win[0]])
+           for p in frames[:n]]
+    box0 = [boxes[0, 0] - x0, boxes[0, 1] - y0, boxes[0, 2], boxes[0, 3]]
+    ref = {"frames": torch.from_numpy(np.stack(ims)), "ref.init": torch.tensor(box0, dtype=torch.float64)}
+    z = norm(sample_target(ims[0], box0, ZF, ZS)[0][None], mean, std).double()
+    state = box0
+    for k in range(1, n):
+        xc, x1, y1, cs = sample_target(ims[k], state, XF, XS)
+        score, size, off = model(z, norm(xc[None], mean, std).double())
+        state, peak, cell = orf.decode(score[0], size[0], off[0], XS, x1, y1, cs, win[0], win[1])
+        ref["ref.score_%d" % k] = score[0, 0].float()
+        ref["ref.size_%d" % k] = size[0].float()
+        ref["ref.offset_%d" % k] = off[0].float()
+        ref["ref.box_%d" % k] = torch.tensor(state, dtype=torch.float64)
+        ref["ref.cell_%d" % k] = torch.tensor([cell], dtype=torch.int64)
+        print("  ref frame %d: box %s, score %.4f" % (k, [round(v, 2) for v in state], peak), flush=True)
+    path = os.path.join(OUT_DIR, "ref.safetensors")
+    st_io.save(path, ref, {"sequence": seq, "window": "%d,%d,%d,%d" % (x0, y0, win[0], win[1]), "n": str(n)})
+    print("wrote %s (%d bytes)" % (path, os.path.getsize(path)), flush=True)
+
+
+def attributes(results, root):
+    """AUC and precision (20 px) over the frames of each attribute the demo's ground truth lets
+    us measure, all sequences pooled (frame 0 left out): occlusion (occlusion.txt > 0), fast
+    motion (the GT centre moves more than 4 px from the previous frame), scale change (the GT
+    area is outside [1/1.3, 1.3] x the first frame's), and all frames"""
+    ths = torch.arange(0, 1.05, 0.05, dtype=torch.float64).numpy()
+    pooled = {}
+    for name, frames, gt in read_seqs(root):
+        pr = np.loadtxt(os.path.join(results, name + ".txt"), delimiter=",", dtype=np.float64).reshape(-1, 4)
+        pr = pr - [1, 1, 0, 0]  # the results are in the file's 1-based frame, as the GT
+        occ = np.loadtxt(os.path.join(root, name, "occlusion.txt"))
+        c = gt[:, :2] + gt[:, 2:] / 2
+        step = np.r_[0, np.hypot(*(c[1:] - c[:-1]).T)]
+        area = gt[:, 2] * gt[:, 3] / (gt[0, 2] * gt[0, 3])
+        ix = np.maximum(0, np.minimum(pr[:, 0] + pr[:, 2], gt[:, 0] + gt[:, 2]) - np.maximum(pr[:, 0], gt[:, 0]))
+        iy = np.maximum(0, np.minimum(pr[:, 1] + pr[:, 3], gt[:, 1] + gt[:, 3]) - np.maximum(pr[:, 1], gt[:, 1]))
+        iou = ix * iy / (pr[:, 2] * pr[:, 3] + gt[:, 2] * gt[:, 3] - ix * iy)
+        ce = np.hypot(*((pr[:, :2] + (pr[:, 2:] - 1) / 2) - (gt[:, :2] + (gt[:, 2:] - 1) / 2)).T)
+        masks = {"occlusion": occ > 0, "fast motion": step > 4, "scale change": (area > 1.3) | (area < 1 / 1.3),
+                 "all": np.ones(len(gt), bool)}
+        for k, m in masks.items():
+            m = m.copy()
+            m[0] = False
+            pooled.setdefault(k, [[], []])
+            pooled[k][0].append(iou[m])
+            pooled[k][1].append(ce[m])
+    out = {}
+    for k, (ious, ces) in pooled.items():
+        iou, ce = np.concatenate(ious), np.concatenate(ces)
+        out[k] = {"frames": int(len(iou)), "auc": round(float(np.mean([(iou > t).mean() for t in ths]) * 100), 2),
+                  "precision": round(float((ce <= 20).mean() * 100), 2)}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("data", nargs="?", help="training sequences (OTB layout)")
+    ap.add_argument("--pairs", type=int, default=6000)
+    ap.add_argument("--budget", type=float, default=900, help="training seconds (after the features)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cache", help="feature cache (.pt): written after the features, read instead of them")
+    ap.add_argument("--eval-dir", help="held-out OTB dataset for the reference tracker after training")
+    ap.add_argument("--eval", help="only run the exported model's tracker on this dataset")
+    ap.add_argument("--write-ref", metavar="DEMO", help="only write ref.safetensors from the held-out demo")
+    ap.add_argument("--attributes", nargs=2, metavar=("RESULTS", "GT"),
+                    help="per-attribute AUC / precision of `vssm track` results on the demo")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.attributes:
+        for k, v in attributes(*a.attributes).items():
+            print("%-13s %4d frames  AUC %6.2f  precision %6.2f" % (k, v["frames"], v["auc"], v["precision"]))
+        return
+    torch.manual_seed(a.seed)
+    bb, cfg, meta_bb, mean, std = load_backbone()
+    set_scan(bb, selective_scan_fast)
+    if a.write_ref:
+        write_ref(a.write_ref)
+        return
+    if a.eval:
+        auc, prec = track_eval(bb, load_exported(), a.eval, mean, std)
+        print("AUC %.2f precision %.2f" % (auc, prec))
+        return
+    t_start = time.time()
+    if a.cache and os.path.exists(a.cache):  # features of an earlier run (same data, pairs and seed)
+        X, Zb, gt = torch.load(a.cache)
+        gt = gt.numpy()
+    else:
+        rng = np.random.default_rng(a.seed)
+        seqs = read_seqs(a.data)
+        zc, xc, gt = make_pairs(seqs, a.pairs, rng)
+        print("%d pairs from %d sequences (%.0f s)" % (a.pairs, len(seqs), time.time() - t_start), flush=True)
+        X, Zb = features(bb, zc, xc, mean, std)
+        if a.cache:
+            torch.save((X, Zb, torch.from_numpy(gt)), a.cache)
+    fs = X.shape[-1]
+    print("features %s (%.0f s)" % (tuple(X.shape), time.time() - t_start), flush=True)
+    n_val = max(a.pairs // 20, 64)
+    head = orf.CenterPredictor(2 * X.shape[1], CHANNEL)
+    with torch.no_grad():
+        head.conv5_ctr.bias.fill_(-2.19)  # CenterNet's prior: the score starts near 0.1, not 0.5
+    opt = torch.optim.AdamW(head.parameters(), lr=a.lr, weight_decay=1e-4)
+    t0, step, ep = time.time(), 0, 0
+    g = torch.Generator().manual_seed(a.seed)
+    done = False
+    while not done:
+        head.train()
+        perm = torch.randperm(a.pairs - n_val, generator=g) + n_val
+        for b in range(0, len(perm) - a.batch + 1, a.batch):
+            el = time.time() - t0
+            if el > a.budget:
+                done = True
+                break
+            lr = a.lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * el / a.budget))
+            for pg in opt.param_groups:
+                pg["lr"] = lr
+            i = perm[b:b + a.batch]
+            loss, parts = losses(head, X[i].float(), Zb[i], gt[i.numpy()], fs)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 50 == 0:
+                print("ep %d step %d %.0f s lr %.2e loss %.4f (focal %.4f l1 %.4f giou %.4f iou %.3f)" %
+                      ((ep, step, el, lr, loss.item()) + parts), flush=True)
+            step += 1
+        ep += 1
+        head.eval()
+        with torch.no_grad():
+            vl, vp = losses(head, X[:n_val].float(), Zb[:n_val], gt[:n_val], fs)
+        print("epoch %d: val loss %.4f (focal %.4f l1 %.4f giou %.4f iou %.3f)" % ((ep, vl.item()) + vp), flush=True)
+    train_s = time.time() - t_start
+    cmd = "/usr/bin/python3 weights/train_track_head.py " + " ".join(sys.argv[1:])
+    export(head.eval(), meta_bb, {"train_command": cmd, "train_seconds": "%.0f" % train_s,
+                                  "train_pairs": str(a.pairs), "train_steps": str(step)})
+    if a.eval_dir:
+        auc, prec = track_eval(bb, load_exported(), a.eval_dir, mean, std)
+        print("held-out: AUC %.2f precision %.2f" % (auc, prec), flush=True)
+        with open(os.path.join(OUT_DIR, "reference.json"), "w") as f:
+            json.dump({"dataset": a.eval_dir, "auc": round(auc, 2), "precision": round(prec, 2),
+                       "train_seconds": round(train_s), "steps": step}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
