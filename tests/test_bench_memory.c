@@ -3,9 +3,9 @@
  * - the weights' bytes (vssm_classifier_weight_bytes, what bench reports) are the heap the
  *   built model holds: VMamba-T and Vim-T from the random source, f32 and (where the CPU
  *   has it) bf16, the heap in use (mallinfo2) before the build and after it with the
- *   source freed, within 16 KB (the model's structs and the allocator's headers; measured 4-8 KB). Counting
- *   the parameters x 4, or the f32 layout at bf16, or leaving out the head (3.1 MB) is off
- *   by far more.
+ *   source freed, within 16 KB (the model's structs and the allocator's headers; measured
+ *   4-8 KB). Counting the parameters x 4, or the f32 layout at bf16, or leaving out the
+ *   head (3.1 MB) is off by far more.
  * - the random source holds one tensor, not the model: after the build, before it is
  *   freed, it holds at most the largest tensor (VMamba-T: 10.6 MB; it held 121 MB).
  * - a model loaded from a file does not hold the file's pages while it loads: Vim-T's random
@@ -29,6 +29,18 @@
 #include "vssm/classifier.h"
 #include "vssm/vssm.h"
 #include "vssm/weights.h"
+
+/* Under AddressSanitizer the heap is its allocator's (mallinfo2 does not see it) and its
+ * shadow and quarantine change the resident size: the heap and resident-size checks are
+ * skipped there, bench's arithmetic is still checked. */
+#ifndef __has_feature
+#define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+enum { heap_measured = 0 };
+#else
+enum { heap_measured = 1 };
+#endif
 
 static long long heap_in_use(void) {
     struct mallinfo2 mi = mallinfo2();
@@ -59,9 +71,9 @@ static long long check_heap(const char *arch, vssm_precision prec, double src_ma
     printf("%s %s: weights %lld bytes (params x 4 = %lld), heap held by the model %lld (%+lld), by the source %lld\n",
            arch, pn, w, 4 * params, held, held - w, with_src - held);
     TEST_CHECK(vssm_classifier_state_bytes(clf) == 0, "%s %s: no activations planned before a forward", arch, pn);
-    TEST_CHECK(llabs(held - w) <= 16384, "%s %s: the model holds %lld heap bytes, its weights are said to take %lld",
-               arch, pn, held, w);
-    TEST_CHECK(with_src - held <= (long long)(src_max_mb * 1e6) + 65536,
+    TEST_CHECK(!heap_measured || llabs(held - w) <= 16384,
+               "%s %s: the model holds %lld heap bytes, its weights are said to take %lld", arch, pn, held, w);
+    TEST_CHECK(!heap_measured || with_src - held <= (long long)(src_max_mb * 1e6) + 65536,
                "%s %s: the random source holds %lld bytes after the build (its largest tensor: %.1f MB)", arch, pn,
                with_src - held, src_max_mb);
     vssm_classifier_free(clf);
@@ -131,8 +143,8 @@ static void check_file_load(void) {
     for (int i = 0; i < rec.n; i++) free((void *)rec.e[i].name), free(rec.e[i].t.data);
     long long rss0, hwm0, rss1, hwm1;
     malloc_trim(0); /* the freed copies back to the system, else the load reuses their resident pages */
-    if (!resident(&rss0, &hwm0, 1)) {
-        printf("file load: the peak resident size cannot be restarted here: not checked\n");
+    if (!heap_measured || !resident(&rss0, &hwm0, 1)) {
+        printf("file load: the peak resident size cannot be restarted or measured here: not checked\n");
     } else {
         const vssm_classifier_opts co = {"vim-tiny", NULL, NULL};
         TEST_REQUIRE(vssm_classifier_load(&clf, ctx, path, &co, &err) == VSSM_OK, "%s", err.msg);
