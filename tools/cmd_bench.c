@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/types.h>
 #include <time.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
@@ -66,8 +65,10 @@ static int peak_restart(void) {
     return (fclose(f) == 0) & ok;
 }
 
-static long long peak_bytes(void) {
-    long long v = status_bytes("VmHWM");
+/* the high-water mark (VmHWM), else getrusage's; with want "VmRSS", the resident size now
+ * where it can be read (else the high-water mark: without /proc, the best known) */
+static long long rss_bytes(const char *want) {
+    long long v = status_bytes(want);
     if (v >= 0) return v;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -132,7 +133,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
                "                  [--device cpu|cuda] [--precision f32|bf16|f32,bf16] [--runs N] [--warmup N]\n"
                "                  [--no-gemm-ref] [--json]\n"
-               "Times a model's forward pass and reports ms/image, GFLOP/s and where the time goes.\n"
+               "Times a model's forward pass and reports ms/image, GFLOP/s, where the time goes and its memory.\n"
                "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
                "Random weights for --arch (a VMamba or Vim preset name, or a\n"
                "comma-separated list of them, timed one after another in this run).\n"
@@ -329,14 +330,14 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
     bench_model m[2];
     memset(m, 0, sizeof m);
     int rc = VSSM_EXIT_OK;
-    bench_mem mem = {status_bytes("VmRSS"), 0, 0, 0, 0, 0, peak_restart(), np};
+    bench_mem mem = {rss_bytes("VmRSS"), 0, 0, 0, 0, 0, peak_restart(), np};
     for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_open(&m[p], ctxs[p], precs[p], arch, o);
-    mem.loaded = peak_bytes();
+    mem.loaded = rss_bytes("VmHWM");
     for (int r = -o->warmup; r < o->runs && rc == VSSM_EXIT_OK; r++)
         for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_run(&m[p], o, r);
     /* before the reports' sgemm reference and bandwidth probe allocate */
-    mem.peak = peak_bytes();
-    mem.after = status_bytes("VmRSS");
+    mem.peak = rss_bytes("VmHWM");
+    mem.after = rss_bytes("VmRSS");
     for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) {
         mem.weights += (long long)vssm_classifier_weight_bytes(m[p].clf);
         mem.acts += (long long)vssm_classifier_state_bytes(m[p].clf);
