@@ -4,6 +4,11 @@
  * (F32, F16 or BF16 are accepted by the loaders, which convert to f32). Weight file
  * readers (safetensors, torch .pth) provide one; so does the random initialiser used by
  * benchmarks. Loaders never see files, so every format loads every model.
+ *
+ * Threads: one source answers one caller at a time (a weights file's source remembers the
+ * tensor it served last, to drop that tensor's file pages from memory when the next one is
+ * asked for; the random source reuses one buffer). Loading two models from one source at
+ * once needs a lock around get, or a source each.
  */
 #ifndef VSSM_SOURCE_H
 #define VSSM_SOURCE_H
