@@ -1,8 +1,28 @@
 /* tests/test_vmath.c - the vectorisable float math of kernels/cpu/vmath.h meets the
  * accuracy its header states, against double-precision libm over wide ranges. */
 #include <math.h>
+#include "kernels/cpu/scan_simd.h"
 #include "kernels/cpu/vmath.h"
 #include "testutil.h"
+
+/* the largest error of a decay exp 2^(a b) over products in [-124, 0], in ulps of 2^(the exact
+ * product) with FMA (of 2^(the rounded product) without); *same: the safe variant equal there */
+static double exp2_mul_err(float (*fn)(float, float), float (*safe)(float, float), int *same) {
+    double e = 0;
+    *same = 1;
+    for (double a = 0.03125; a < 40; a *= 1.37)
+        for (double t = -124; t <= 0; t += 0.0001731) {
+            const float fa = (float)a, fb = (float)(t / a), y = fn(fa, fb);
+#ifdef __FMA__
+            const double r = exp2((double)fa * fb);
+#else
+            const double r = exp2((double)(fa * fb));
+#endif
+            e = fmax(e, fabs(y - r) / ldexp(1.0, ilogb(r) - 23));
+            *same &= y == safe(fa, fb);
+        }
+    return e;
+}
 
 int main(void) {
     double e_exp = 0, e_expn = 0, e_log = 0, e_sp = 0, e_gelu = 0, e_silu = 0;
@@ -31,23 +51,21 @@ int main(void) {
     /* the scans' decay 2^(a b): within 3 ulp of 2^(the exact product) with FMA (of 2^(the
      * rounded product) without), the safe variant bit-equal on [-124, 0] and a normal float
      * standing for 0 below */
-    double e_exp2 = 0;
-    int exp2_same = 1;
-    for (double a = 0.03125; a < 40; a *= 1.37)
-        for (double t = -124; t <= 0; t += 0.0001731) {
-            const float fa = (float)a, fb = (float)(t / a), y = vm_exp2_mul(fa, fb);
-#ifdef __FMA__
-            const double r = exp2((double)fa * fb);
-#else
-            const double r = exp2((double)(fa * fb));
-#endif
-            e_exp2 = fmax(e_exp2, fabs(y - r) / ldexp(1.0, ilogb(r) - 23));
-            exp2_same &= y == vm_exp2_mul_safe(fa, fb);
-        }
+    int exp2_same, tab_same;
+    const double e_exp2 = exp2_mul_err(vm_exp2_mul, vm_exp2_mul_safe, &exp2_same);
     TEST_CHECK(e_exp2 <= 3.0 && exp2_same, "exp2_mul err %.3g ulp > 3, or the safe variant differs (%d)", e_exp2,
                !exp2_same);
     TEST_CHECK(vm_exp2_mul_safe(10.0f, -20.0f) > 0.0f && vm_exp2_mul_safe(1.0f, -1e30f) <= 2e-38f,
                "exp2_mul_safe tail: a small normal float (%g)", vm_exp2_mul_safe(10.0f, -20.0f));
+    /* the scans' table form of the same (scan_simd.h, 8 operations): the same bounds; its tail
+     * is 2^-125 2^(-1/64) */
+    const double e_tab = exp2_mul_err(scan_exp2_mul, scan_exp2_mul_safe, &tab_same);
+    TEST_CHECK(e_tab <= 3.0 && tab_same, "scan_exp2_mul err %.3g ulp > 3, or the safe variant differs (%d)", e_tab,
+               !tab_same);
+    TEST_CHECK(scan_exp2_mul_safe(10.0f, -20.0f) > 0.0f && scan_exp2_mul_safe(1.0f, -1e30f) <= 2.4e-38f &&
+                   isnan(scan_exp2_mul((float)NAN, 1.0f)) && isnan(scan_exp2_mul_safe((float)NAN, 1.0f)),
+               "scan_exp2_mul_safe tail: a small normal float (%g); NaN in, NaN out", scan_exp2_mul_safe(1.0f, -1e30f));
+    printf("  exp2_mul %.2f ulp, scan_exp2_mul (table) %.2f ulp\n", e_exp2, e_tab);
     TEST_CHECK(e_log <= 1.2e-7, "logf rel err %.3g", e_log);
     TEST_CHECK(e_sp <= 2.5e-7, "softplus rel err %.3g", e_sp);
     /* the rational erf rounds once more per step without FMA (x86-64 before Haswell, or a
