@@ -1,5 +1,5 @@
-/* tools/cmd_train.c - `vssm train`: fine-tune (or train from scratch) a VMamba classifier
- * (v05_noz) on an ImageFolder tree with train/ (vssm/train.h).
+/* tools/cmd_train.c - `vssm train`: fine-tune (or train from scratch) a VMamba (v05_noz) or
+ * Vim classifier on an ImageFolder tree with train/ (vssm/train.h: vssm_trainer, either family).
  *
  * One epoch: a permutation of the training images and one seed for their augmentations, both
  * drawn from the run's generator (its state is what the checkpoint keeps); image k of the
@@ -29,7 +29,7 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
-               "Trains a VMamba classifier (forward type v05_noz) on an ImageFolder tree (one sub-folder per class).\n"
+               "Trains a VMamba (v05_noz) or Vim classifier on an ImageFolder tree (one sub-folder per class).\n"
                "example: vssm train --data my_images --val-split 0.1 \\\n"
                "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
                "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
@@ -37,10 +37,11 @@ static void usage(FILE *f) {
                "  --val DIR            validation images (the same class folders), or\n"
                "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
                "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
-               "  --arch NAME          or from scratch: a VMamba preset (vssm info lists them)\n"
+               "  --arch NAME          or from scratch: a VMamba or Vim preset (vssm info lists them)\n"
                "  --reinit             with --weights: the file's config and preprocessing, every weight from\n"
                "                       the official inits (training from scratch)\n"
-               "  --size S             training and evaluation size (default: the file's crop; 224 for --arch)\n"
+               "  --size S             training and evaluation size (default: the file's crop; 224 for --arch); a Vim\n"
+               "                       trains at its position grid's size\n"
                "  --out FILE           the trained model (labels = the class folder names)\n"
                "  --new-head           a new classifier layer even when the class count equals the file's\n"
                "                       (always new when it differs; a kept head's class i is folder i)\n"
@@ -307,10 +308,12 @@ static int load_batch(const split *sp, const int *idx, int B, const vssm_preproc
 
 typedef struct model {
     vssm_ctx *ctx;
-    vssm_vmamba_config cfg;
+    vssm_backbone_kind kind;
+    vssm_vmamba_config cfg; /* kind VSSM_BACKBONE_VMAMBA */
+    vssm_vim_config vcfg;   /* kind VSSM_BACKBONE_VIM */
     vssm_preprocess_params pp;
-    vssm_vmamba_trainer *t;
-    int S;
+    vssm_trainer *t;
+    int S, classes;
     char arch[64];
 } model;
 
@@ -329,16 +332,19 @@ static int model_open(model *m, const train_args *a, int classes) {
     vssm_status s = VSSM_OK;
     const vssm_source *src = NULL;
     if (a->arch) {
-        s = vssm_vmamba_config_preset(&m->cfg, a->arch, &err);
+        m->kind = strncmp(a->arch, "vim", 3) ? VSSM_BACKBONE_VMAMBA : VSSM_BACKBONE_VIM;
+        s = m->kind == VSSM_BACKBONE_VIM ? vssm_vim_config_preset(&m->vcfg, a->arch, &err)
+                                         : vssm_vmamba_config_preset(&m->cfg, a->arch, &err);
         m->pp = vssm_preprocess_imagenet();
         if (a->size) m->pp.resize = m->pp.crop = a->size;
     } else if ((s = vssm_weights_open(&w, a->weights, NULL, &err)) == VSSM_OK) {
         src = vssm_weights_source(w);
         s = vssm_backbone_describe(src, NULL, &d, &err);
-        if (s == VSSM_OK && d.kind != VSSM_BACKBONE_VMAMBA)
-            s = vssm_err_set(&err, VSSM_ERR_UNSUPPORTED, "%s holds a %s: training takes a VMamba", a->weights,
-                             d.family);
-        if (s == VSSM_OK && d.from_meta)
+        m->kind = d.kind;
+        if (s == VSSM_OK && d.kind == VSSM_BACKBONE_VIM)
+            s = d.from_meta ? vssm_vim_config_from_meta(src, &m->vcfg, &err)
+                            : vssm_vim_config_infer(src, d.prefix, &m->vcfg, &err);
+        else if (s == VSSM_OK && d.from_meta)
             s = vssm_vmamba_config_from_meta(src, &m->cfg, NULL, &err);
         else if (s == VSSM_OK)
             s = vssm_vmamba_config_infer(src, d.prefix, &m->cfg, &err);
@@ -348,17 +354,20 @@ static int model_open(model *m, const train_args *a, int classes) {
     m->S = m->pp.crop ? m->pp.crop : m->pp.resize;
     if (a->reinit) src = NULL;
     const int new_head = a->new_head || !src || d.num_classes != classes;
-    m->cfg.num_classes = classes;
+    m->cfg.num_classes = m->vcfg.num_classes = m->classes = classes;
     vssm_train_init init = {new_head, (uint64_t)a->seed};
     if (s == VSSM_OK && m->S < 1) s = vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "no input size: give --size");
-    if (s == VSSM_OK) s = vssm_vmamba_trainer_create(&m->t, m->ctx, &m->cfg, src, d.prefix, &init, &err);
-    if (s == VSSM_OK) s = vssm_vmamba_trainer_plan(m->t, a->batch, m->S, m->S, &err);
+    if (s == VSSM_OK && m->kind == VSSM_BACKBONE_VIM)
+        s = vssm_trainer_create_vim(&m->t, m->ctx, &m->vcfg, src, d.prefix, &init, &err);
+    else if (s == VSSM_OK)
+        s = vssm_trainer_create_vmamba(&m->t, m->ctx, &m->cfg, src, d.prefix, &init, &err);
+    if (s == VSSM_OK) s = vssm_trainer_plan(m->t, a->batch, m->S, m->S, &err);
     vssm_weights_close(w);
     if (s != VSSM_OK) {
         cli_error("train: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    if (a->freeze) vssm_vmamba_trainer_freeze_backbone(m->t, 1);
+    if (a->freeze) vssm_trainer_freeze_backbone(m->t, 1);
     omp_set_num_threads(vssm_ctx_threads(m->ctx)); /* the optimizer's loops (train/optim.c) */
 #ifdef __GLIBC__
     /* the ops' scratch is allocated and freed per call: kept in the heap (up to glibc's 32 MB
@@ -366,14 +375,17 @@ static int model_open(model *m, const train_args *a, int classes) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-    fprintf(stderr, "vssm: train: %s (%s), %d classes (%s head), %dx%d, %.2f M parameters%s, %d threads\n", m->cfg.arch,
-            m->cfg.forward_type, classes, new_head ? "new" : "the file's", m->S, m->S,
-            vssm_vmamba_param_count(&m->cfg) / 1e6, a->freeze ? " (backbone frozen)" : "", vssm_ctx_threads(m->ctx));
+    const int vim = m->kind == VSSM_BACKBONE_VIM;
+    fprintf(stderr, "vssm: train: %s (%s), %d classes (%s head), %dx%d, %.2f M parameters%s, %d threads\n",
+            vim ? m->vcfg.arch : m->cfg.arch, vim ? "Vim" : m->cfg.forward_type, classes,
+            new_head ? "new" : "the file's", m->S, m->S,
+            (vim ? vssm_vim_param_count(&m->vcfg) : vssm_vmamba_param_count(&m->cfg)) / 1e6,
+            a->freeze ? " (backbone frozen)" : "", vssm_ctx_threads(m->ctx));
     return 0;
 }
 
 static void model_free(model *m) {
-    vssm_vmamba_trainer_free(m->t);
+    vssm_trainer_free(m->t);
     vssm_ctx_free(m->ctx);
 }
 
@@ -393,12 +405,12 @@ typedef struct state {
 static int state_init(state *st, model *m, const train_args *a) {
     vssm_err err = {0};
     memset(st, 0, sizeof *st);
-    float *p = vssm_vmamba_trainer_params(m->t, &st->n);
+    float *p = vssm_trainer_params(m->t, &st->n);
     if (vssm_adamw_init(&st->opt, st->n, 0.9, 0.999, 1e-8, a->wd, &err) != VSSM_OK) {
         cli_error("train: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    const int ne = vssm_vmamba_trainer_n_tensors(m->t);
+    const int ne = vssm_trainer_n_tensors(m->t);
     st->tab = malloc((size_t)ne * sizeof *st->tab);
     if (a->ema > 0 && (st->ema = malloc((size_t)st->n * sizeof(float))))
         memcpy(st->ema, p, (size_t)st->n * sizeof(float));
@@ -407,8 +419,9 @@ static int state_init(state *st, model *m, const train_args *a) {
         return VSSM_EXIT_USAGE;
     }
     for (int i = 0; i < ne; i++) {
-        vssm_train_tensor tt = vssm_vmamba_trainer_tensor(m->t, i);
-        if (!a->freeze || !strncmp(tt.name, "classifier.head.", 16)) st->tab[st->nt++] = tt;
+        vssm_train_tensor tt = vssm_trainer_tensor(m->t, i);
+        const char *head = vssm_trainer_head_prefix(m->t);
+        if (!a->freeze || !strncmp(tt.name, head, strlen(head))) st->tab[st->nt++] = tt;
     }
     st->rng = (uint64_t)a->seed * 0x9E3779B97F4A7C15ull + 1;
     return 0;
@@ -430,7 +443,7 @@ static vssm_tensor flat_tensor(float *p, int64_t n) {
 /* the checkpoint: flat arrays "params", "adam.m", "adam.v" (+ "ema"), the counters as metadata */
 static int ckpt_write(const char *path, model *m, const state *st, const train_args *a) {
     int64_t n;
-    float *p = vssm_vmamba_trainer_params(m->t, &n);
+    float *p = vssm_trainer_params(m->t, &n);
     vssm_st_entry e[4] = {{"adam.m", flat_tensor(st->opt.m, n)},
                           {"adam.v", flat_tensor(st->opt.v, n)},
                           {"ema", flat_tensor(st->ema, n)},
@@ -471,7 +484,7 @@ static int ckpt_read(const char *path, model *m, state *st, const train_args *a)
     vssm_err err = {0};
     vssm_weights *w = NULL;
     int64_t n;
-    float *p = vssm_vmamba_trainer_params(m->t, &n);
+    float *p = vssm_trainer_params(m->t, &n);
     int bad = vssm_safetensors_open(&w, path, &err) != VSSM_OK;
     const char *f = bad ? NULL : vssm_weights_meta(w, "format"), *ep = bad ? NULL : vssm_weights_meta(w, "epoch"),
                *sp = bad ? NULL : vssm_weights_meta(w, "step"), *rg = bad ? NULL : vssm_weights_meta(w, "rng"),
@@ -495,7 +508,7 @@ static int ckpt_read(const char *path, model *m, state *st, const train_args *a)
         cli_error("train: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    vssm_vmamba_trainer_params_changed(m->t);
+    vssm_trainer_params_changed(m->t);
     return 0;
 }
 
@@ -525,20 +538,41 @@ static char *labels_json(const img_list *l) {
     return s;
 }
 
+/* the preprocessing's metadata keys: what a VMamba's config_to_meta writes after its config */
+static void pp_meta(const vssm_preprocess_params *pp, vssm_config_meta *out) {
+    vssm_vmamba_config none;
+    vssm_config_meta all;
+    memset(&none, 0, sizeof none);
+    vssm_vmamba_config_to_meta(&none, NULL, &all);
+    const int n0 = all.n;
+    vssm_vmamba_config_to_meta(&none, pp, &all);
+    out->n = 0;
+    for (int i = n0; i < all.n; i++, out->n++) {
+        memcpy(out->key[out->n], all.key[i], sizeof all.key[i]);
+        memcpy(out->value[out->n], all.value[i], sizeof all.value[i]);
+    }
+}
+
 /* the model (the EMA when kept) with the official names, config, labels and preprocessing */
 static int write_model(const char *path, model *m, const state *st, const data *d, double top1) {
     int64_t n;
-    const float *flat = st->ema ? st->ema : vssm_vmamba_trainer_params(m->t, &n);
-    const int ne = vssm_vmamba_trainer_n_tensors(m->t);
+    const float *flat = st->ema ? st->ema : vssm_trainer_params(m->t, &n);
+    const int ne = vssm_trainer_n_tensors(m->t);
     vssm_st_entry *e = calloc((size_t)ne, sizeof *e);
     float *buf = malloc((size_t)st->n * sizeof(float));
     char *labels = labels_json(&d->tl), top[32];
-    vssm_config_meta cm;
-    vssm_vmamba_config_to_meta(&m->cfg, &m->pp, &cm);
-    vssm_st_meta meta[VSSM_CONFIG_META_MAX + 4];
+    vssm_config_meta cm, pm = {0};
+    if (m->kind == VSSM_BACKBONE_VIM) {
+        vssm_vim_config_to_meta(&m->vcfg, &cm);
+        pp_meta(&m->pp, &pm);
+    } else {
+        vssm_vmamba_config_to_meta(&m->cfg, &m->pp, &cm);
+    }
+    vssm_st_meta meta[2 * VSSM_CONFIG_META_MAX + 4];
     int nm = 0, rc = 0;
     meta[nm++] = (vssm_st_meta){"format", "vssm"};
     for (int i = 0; i < cm.n; i++) meta[nm++] = (vssm_st_meta){cm.key[i], cm.value[i]};
+    for (int i = 0; i < pm.n; i++) meta[nm++] = (vssm_st_meta){pm.key[i], pm.value[i]};
     meta[nm++] = (vssm_st_meta){"labels", labels};
     snprintf(top, sizeof top, "%.2f", top1);
     if (top1 >= 0) meta[nm++] = (vssm_st_meta){"val_top1", top};
@@ -548,8 +582,8 @@ static int write_model(const char *path, model *m, const state *st, const data *
         rc = VSSM_EXIT_USAGE;
     }
     for (int64_t i = 0, off = 0; !rc && i < ne; i++) { /* official layouts, packed one after another */
-        vssm_train_tensor tt = vssm_vmamba_trainer_tensor(m->t, (int)i);
-        vssm_vmamba_trainer_read_flat(m->t, flat, (int)i, buf + off);
+        vssm_train_tensor tt = vssm_trainer_tensor(m->t, (int)i);
+        vssm_trainer_read_flat(m->t, flat, (int)i, buf + off);
         e[i].name = tt.name;
         e[i].t.dtype = VSSM_DTYPE_F32, e[i].t.ndim = tt.ndim, e[i].t.data = buf + off;
         for (int k = 0; k < tt.ndim; k++) e[i].t.shape[k] = tt.shape[k];
@@ -587,26 +621,26 @@ static int argmax(const float *v, int n) {
 
 /* one optimizer step on batch b of the epoch; adds to the loss and correct counts */
 static int train_step(loop *L, int b, double *loss_sum, int *correct) {
-    const int B = L->a->batch, C = L->m->cfg.num_classes;
+    const int B = L->a->batch, C = L->m->classes;
     if (load_batch(&L->d->train, L->perm + (size_t)b * B, B, &L->m->pp, L->m->S, L->seeds + (size_t)b * B, L->a,
                    L->threads, L->x, L->y))
         return VSSM_EXIT_INPUT;
     vssm_err err = {0};
     float loss;
-    vssm_vmamba_trainer *t = L->m->t;
-    vssm_vmamba_trainer_zero_grad(t);
-    if (vssm_vmamba_trainer_step(t, L->x, L->y, (float)L->a->smoothing, &loss, &err) != VSSM_OK ||
-        vssm_vmamba_trainer_logits(t, L->logits, &err) != VSSM_OK) {
+    vssm_trainer *t = L->m->t;
+    vssm_trainer_zero_grad(t);
+    if (vssm_trainer_step(t, L->x, L->y, (float)L->a->smoothing, &loss, &err) != VSSM_OK ||
+        vssm_trainer_logits(t, L->logits, &err) != VSSM_OK) {
         cli_error("train: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
     for (int k = 0; k < B; k++) *correct += argmax(L->logits + (size_t)k * C, C) == L->y[k];
     *loss_sum += loss;
     int64_t n;
-    float *p = vssm_vmamba_trainer_params(t, &n), *g = vssm_vmamba_trainer_grads(t, &n);
+    float *p = vssm_trainer_params(t, &n), *g = vssm_trainer_grads(t, &n);
     if (L->a->clip > 0) vssm_grad_clip(g, n, L->a->clip);
     vssm_adamw_step(&L->st->opt, p, g, L->st->tab, L->st->nt, vssm_lr_at(&L->lr, L->st->step));
-    vssm_vmamba_trainer_params_changed(t);
+    vssm_trainer_params_changed(t);
     if (L->st->ema) vssm_ema_update(L->st->ema, p, n, L->a->ema);
     L->st->step++;
     return 0;
@@ -616,15 +650,15 @@ static int train_step(loop *L, int b, double *loss_sum, int *correct) {
  * their last image (the trainer is planned for one batch size) */
 static int validate(loop *L, double *top1) {
     const split *v = &L->d->val;
-    const int B = L->a->batch, C = L->m->cfg.num_classes;
+    const int B = L->a->batch, C = L->m->classes;
     int idx[4096], correct = 0;
     vssm_err err = {0};
     for (int i0 = 0; i0 < v->n; i0 += B) {
         const int nb = v->n - i0 < B ? v->n - i0 : B;
         for (int k = 0; k < B; k++) idx[k] = i0 + (k < nb ? k : nb - 1);
         if (load_batch(v, idx, B, &L->m->pp, L->m->S, NULL, L->a, L->threads, L->x, L->y)) return VSSM_EXIT_INPUT;
-        if (vssm_vmamba_trainer_forward(L->m->t, L->x, &err) != VSSM_OK ||
-            vssm_vmamba_trainer_logits(L->m->t, L->logits, &err) != VSSM_OK) {
+        if (vssm_trainer_forward(L->m->t, L->x, &err) != VSSM_OK ||
+            vssm_trainer_logits(L->m->t, L->logits, &err) != VSSM_OK) {
             cli_error("train: %s", err.msg);
             return VSSM_EXIT_USAGE;
         }
@@ -637,14 +671,14 @@ static int validate(loop *L, double *top1) {
 /* validation of the EMA weights: swapped in, evaluated, swapped back */
 static int validate_ema(loop *L, double *top1) {
     int64_t n;
-    float *p = vssm_vmamba_trainer_params(L->m->t, &n), *keep = malloc((size_t)n * sizeof(float));
+    float *p = vssm_trainer_params(L->m->t, &n), *keep = malloc((size_t)n * sizeof(float));
     if (!keep) return VSSM_EXIT_USAGE;
     memcpy(keep, p, (size_t)n * sizeof(float));
     memcpy(p, L->st->ema, (size_t)n * sizeof(float));
-    vssm_vmamba_trainer_params_changed(L->m->t);
+    vssm_trainer_params_changed(L->m->t);
     int rc = validate(L, top1);
     memcpy(p, keep, (size_t)n * sizeof(float));
-    vssm_vmamba_trainer_params_changed(L->m->t);
+    vssm_trainer_params_changed(L->m->t);
     free(keep);
     return rc;
 }
@@ -693,7 +727,7 @@ static int train_loop(const train_args *a, model *m, state *st, data *d, const c
     const size_t px = (size_t)a->batch * m->S * m->S * 3;
     L.x = malloc(px * sizeof(float));
     L.y = malloc((size_t)a->batch * sizeof(int32_t));
-    L.logits = malloc((size_t)a->batch * m->cfg.num_classes * sizeof(float));
+    L.logits = malloc((size_t)a->batch * m->classes * sizeof(float));
     L.seeds = malloc((size_t)d->train.n * sizeof(uint64_t));
     L.perm = malloc((size_t)d->train.n * sizeof(int));
     int rc = L.x && L.y && L.logits && L.seeds && L.perm ? 0 : VSSM_EXIT_USAGE;

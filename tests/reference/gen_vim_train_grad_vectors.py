@@ -16,6 +16,10 @@ stride, divide_out from it).
 - long: d_model 12 (dt_rank 1), depth 3, d_state 2, 4x4 patches on 40x28 (a 10x7 grid: 71
   tokens, past the backward's 64-token blocks and scan chunks), 5 classes, no divide-by-2,
   batch 2.
+Also tests/data/train/vim_tiny28.safetensors, a tiny Vim classifier for `vssm train` on the
+Fashion-MNIST samples (test_train_vim_cli): d_model 16, depth 2, d_state 4, 4x4 patches on
+28x28 (a 7x7 grid), 10 classes, random weights, the preprocessing (resize 28, crop 28, mean and
+std 0.5) in its metadata.
 Output is reproducible bit for bit (seeded torch.Generator).
 """
 
@@ -81,5 +85,16 @@ def main():
             path, loss.item(), len(list(model.parameters())), gmin, os.path.getsize(path)))
 
 
+def tiny():
+    model = vr.VisionMamba(embed_dim=16, depth=2, d_state=4, patch_size=4, stride=4, pos_grid=(7, 7), num_classes=10)
+    vr.init_random(model, 3003)
+    sd = {k: v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    path = os.path.join(OUT_DIR, "vim_tiny28.safetensors")
+    st_io.save(path, sd, metadata={"pos_grid": "7,7", "stride": "4", "resize": "28", "crop": "28",
+                                   "interpolation": "bilinear", "mean": "0.5,0.5,0.5", "std": "0.5,0.5,0.5"})
+    print("%s: %d parameters, %d bytes" % (path, sum(v.numel() for v in sd.values()), os.path.getsize(path)))
+
+
 if __name__ == "__main__":
     main()
+    tiny()
