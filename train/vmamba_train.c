@@ -544,34 +544,49 @@ static float *stage_in(const tacts *a, const vssm_vmamba_config *cfg, int s) {
  * per image and batch-invariant, so the bits are those of the whole batch at once. */
 #define FWD_ROWS 512
 
+/* one chunk of block (s, j): images b0 .. b0+nb (FWD_ROWS tokens, whole images), M tokens,
+ * the block's sizes and its saved tensors at the chunk's offset */
+typedef struct tchunk {
+    int nb, H, W, d, Di, hid;
+    int64_t M;
+    float *x_in, *xi, *y, *xm, *h, *x_out;
+} tchunk;
+
+static tchunk chunk_at(const vssm_vmamba_trainer *t, int s, int j, int b0) {
+    const tacts *a = &t->a;
+    const vssm_vmamba_config *cfg = &t->cfg;
+    const tblock *k = &a->blk[s][j];
+    tchunk c;
+    c.H = a->hs[s], c.W = a->wd[s], c.d = cfg->dims[s], c.Di = vssm_vmamba_d_inner(cfg, s);
+    c.hid = (int)hid_of(cfg, s);
+    const int64_t L = (int64_t)c.H * c.W, per = L >= FWD_ROWS ? 1 : FWD_ROWS / L, o = b0 * L;
+    c.nb = a->B - b0 < per ? a->B - b0 : (int)per;
+    c.M = c.nb * L;
+    c.x_in = k->x_in + o * c.d, c.xi = k->xi + o * c.Di, c.y = k->y + o * c.Di, c.xm = k->xm + o * c.d;
+    c.h = k->h + o * c.hid, c.x_out = block_out(a, cfg, s, j) + o * c.d;
+    return c;
+}
+
 static void fwd_block(vssm_vmamba_trainer *t, int s, int j) {
     vssm_ctx *ctx = t->ctx;
-    const vssm_vmamba_config *cfg = &t->cfg;
     tacts *a = &t->a;
-    const tblock *k = &a->blk[s][j];
     const vssm_block_w *b = &t->fw.m.stage[s].blocks[j];
-    const int H = a->hs[s], W = a->wd[s], d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), hid = (int)hid_of(cfg, s);
-    const int64_t L = (int64_t)H * W;
-    const int chunk = L >= FWD_ROWS ? 1 : (int)(FWD_ROWS / L);
-    for (int b0 = 0; b0 < a->B; b0 += chunk) {
-        const int nb = a->B - b0 < chunk ? a->B - b0 : chunk;
-        const int64_t M = nb * L, o = b0 * L;
-        float *x_in = k->x_in + o * d, *xi = k->xi + o * Di, *y = k->y + o * Di, *xm = k->xm + o * d;
-        float *h = k->h + o * hid, *x_out = block_out(a, cfg, s, j) + o * d;
-        vssm_op_layernorm(ctx, x_in, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
-        vssm_op_linear_packed(ctx, a->td, M, d, b->in_proj, NULL, Di, VSSM_ACT_NONE, 0, xi);
-        vssm_op_dwconv3x3(ctx, xi, nb, H, W, Di, b->conv, VSSM_ACT_SILU, a->t1);
-        vssm_scan_args sa = {nb,           H,     W,         Di,      vssm_vmamba_dt_rank(cfg, s),
-                             cfg->d_state, a->t1, b->x_proj, b->dt_w, b->dt_b,
-                             b->A,         b->Ds, y};
+    const int R = vssm_vmamba_dt_rank(&t->cfg, s), N = t->cfg.d_state;
+    for (int b0 = 0; b0 < a->B;) {
+        const tchunk c = chunk_at(t, s, j, b0);
+        b0 += c.nb;
+        vssm_op_layernorm(ctx, c.x_in, c.M, c.d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
+        vssm_op_linear_packed(ctx, a->td, c.M, c.d, b->in_proj, NULL, c.Di, VSSM_ACT_NONE, 0, c.xi);
+        vssm_op_dwconv3x3(ctx, c.xi, c.nb, c.H, c.W, c.Di, b->conv, VSSM_ACT_SILU, a->t1);
+        vssm_scan_args sa = {c.nb, c.H, c.W, c.Di, R, N, a->t1, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, c.y};
         vssm_op_ss2d_scan(ctx, &sa, a->ws);
-        vssm_op_layernorm(ctx, y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2);
-        vssm_op_copy(ctx, xm, x_in, (size_t)M * d * sizeof(float));
-        vssm_op_linear_packed(ctx, a->t2, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, xm);
-        vssm_op_layernorm(ctx, xm, M, d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
-        vssm_op_linear_packed(ctx, a->td, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, h);
-        vssm_op_copy(ctx, x_out, xm, (size_t)M * d * sizeof(float));
-        vssm_op_linear_packed(ctx, h, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x_out);
+        vssm_op_layernorm(ctx, c.y, c.M, c.Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2);
+        vssm_op_copy(ctx, c.xm, c.x_in, (size_t)c.M * c.d * sizeof(float));
+        vssm_op_linear_packed(ctx, a->t2, c.M, c.Di, b->out_proj, NULL, c.d, VSSM_ACT_NONE, 1, c.xm);
+        vssm_op_layernorm(ctx, c.xm, c.M, c.d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
+        vssm_op_linear_packed(ctx, a->td, c.M, c.d, b->fc1_w, b->fc1_b, c.hid, VSSM_ACT_GELU, 0, c.h);
+        vssm_op_copy(ctx, c.x_out, c.xm, (size_t)c.M * c.d * sizeof(float));
+        vssm_op_linear_packed(ctx, c.h, c.M, c.hid, b->fc2_w, b->fc2_b, c.d, VSSM_ACT_NONE, 1, c.x_out);
     }
 }
 
@@ -610,49 +625,43 @@ static void forward(vssm_vmamba_trainer *t) {
  * still the same bits at any thread count). */
 static void bwd_block(vssm_vmamba_trainer *t, int s, int j, float *gfull) {
     vssm_ctx *ctx = t->ctx;
-    const vssm_vmamba_config *cfg = &t->cfg;
     tacts *a = &t->a;
-    const tblock *k = &a->blk[s][j];
     const vssm_block_w *p = &t->pw.m.stage[s].blocks[j], *gr = &t->gw.m.stage[s].blocks[j];
     const vssm_block_w *f = &t->fw.m.stage[s].blocks[j];
-    const int H = a->hs[s], W = a->wd[s], d = cfg->dims[s], Di = vssm_vmamba_d_inner(cfg, s), hid = (int)hid_of(cfg, s);
-    const int64_t L = (int64_t)H * W;
-    const int chunk = L >= FWD_ROWS ? 1 : (int)(FWD_ROWS / L);
-    for (int b0 = 0; b0 < a->B; b0 += chunk) {
-        const int nb = a->B - b0 < chunk ? a->B - b0 : chunk;
-        const int64_t M = nb * L, o = b0 * L;
-        const float *x_in = k->x_in + o * d, *xi = k->xi + o * Di, *y = k->y + o * Di, *xm = k->xm + o * d;
-        const float *h = k->h + o * hid;
-        float *g = gfull + o * d;
+    const int R = vssm_vmamba_dt_rank(&t->cfg, s), N = t->cfg.d_state;
+    for (int b0 = 0; b0 < a->B;) {
+        const tchunk c = chunk_at(t, s, j, b0);
+        const int64_t M = c.M;
+        const int d = c.d, Di = c.Di, hid = c.hid;
+        float *g = gfull + (int64_t)b0 * c.H * c.W * d;
+        b0 += c.nb;
         /* x_out = xm + fc2(GELU(fc1(norm2(xm)))) */
-        vssm_op_layernorm(ctx, xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
+        vssm_op_layernorm(ctx, c.xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
         zero(a->th, (size_t)M * hid);
-        vssm_op_linear_bwd(ctx, h, M, hid, p->fc2_w, p->fc2_b, d, VSSM_ACT_NONE, g, a->th, gr->fc2_w, gr->fc2_b);
+        vssm_op_linear_bwd(ctx, c.h, M, hid, p->fc2_w, p->fc2_b, d, VSSM_ACT_NONE, g, a->th, gr->fc2_w, gr->fc2_b);
         zero(a->td2, (size_t)M * d);
         vssm_op_linear_bwd(ctx, a->td, M, d, p->fc1_w, p->fc1_b, hid, VSSM_ACT_GELU, a->th, a->td2, gr->fc1_w,
                            gr->fc1_b);
-        vssm_op_layernorm_bwd(ctx, xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm2_w,
+        vssm_op_layernorm_bwd(ctx, c.xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm2_w,
                               gr->norm2_b);
         /* xm = x_in + out_proj(out_norm(scan(SiLU(dwconv(in_proj(norm(x_in))))))) */
-        vssm_op_layernorm(ctx, y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t1);
+        vssm_op_layernorm(ctx, c.y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t1);
         zero(a->t2, (size_t)M * Di);
         vssm_op_linear_bwd(ctx, a->t1, M, Di, p->out_proj, NULL, d, VSSM_ACT_NONE, g, a->t2, gr->out_proj, NULL);
         zero(a->t1, (size_t)M * Di);
-        vssm_op_layernorm_bwd(ctx, y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2, a->t1,
+        vssm_op_layernorm_bwd(ctx, c.y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2, a->t1,
                               gr->out_norm_w, gr->out_norm_b);
-        vssm_op_dwconv3x3(ctx, xi, nb, H, W, Di, p->conv, VSSM_ACT_SILU, a->t2); /* u again */
+        vssm_op_dwconv3x3(ctx, c.xi, c.nb, c.H, c.W, Di, p->conv, VSSM_ACT_SILU, a->t2); /* u again */
         zero(a->t3, (size_t)M * Di);
-        vssm_scan_args sa = {nb,           H,     W,         Di,      vssm_vmamba_dt_rank(cfg, s),
-                             cfg->d_state, a->t2, p->x_proj, p->dt_w, p->dt_b,
-                             f->A,         p->Ds, NULL};
+        vssm_scan_args sa = {c.nb, c.H, c.W, Di, R, N, a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL};
         vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds}; /* gr->A: dA_logs */
         vssm_op_ss2d_scan_bwd(ctx, &sa, a->t1, &sg);
         zero(a->t1, (size_t)M * Di);
-        vssm_op_dwconv3x3_bwd(ctx, xi, nb, H, W, Di, p->conv, VSSM_ACT_SILU, a->t3, a->t1, gr->conv);
-        vssm_op_layernorm(ctx, x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
+        vssm_op_dwconv3x3_bwd(ctx, c.xi, c.nb, c.H, c.W, Di, p->conv, VSSM_ACT_SILU, a->t3, a->t1, gr->conv);
+        vssm_op_layernorm(ctx, c.x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
         zero(a->td2, (size_t)M * d);
         vssm_op_linear_bwd(ctx, a->td, M, d, p->in_proj, NULL, Di, VSSM_ACT_NONE, a->t1, a->td2, gr->in_proj, NULL);
-        vssm_op_layernorm_bwd(ctx, x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm_w,
+        vssm_op_layernorm_bwd(ctx, c.x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm_w,
                               gr->norm_b);
     }
 }
