@@ -349,6 +349,7 @@ def main():
             if args.dry_run and it % 10 == 0:
                 print("  it %d loss %.4f %.3f s/it" % (it, loss.item(), (time.time() - te) / (it + 1)),
                       flush=True)
+        t_loop = time.time() - te  # the training steps alone (the evaluation below is not in it)
         ep += 1
         if args.budget <= 0 and ep >= args.epochs:
             done = True
@@ -356,8 +357,9 @@ def main():
             break
         top1 = evaluate(model, xte, yte)
         print("epoch %2d  steps %5d (%5d total)  train loss %.4f  test top1 %.2f%%  lr %.2e  epoch %.0f s"
-              "  elapsed %.0f s" % (ep, seen // args.batch, step, tot_loss / seen, top1, lr,
-                                    time.time() - te, time.time() - t0), flush=True)
+              "  (training steps %.1f s, %.1f img/s)  elapsed %.0f s"
+              % (ep, seen // args.batch, step, tot_loss / seen, top1, lr, time.time() - te, t_loop,
+                 seen / t_loop, time.time() - t0), flush=True)
 
     train_seconds = time.time() - t0
     print("final test top1 %.2f%% after %d steps (%.2f epochs), total wall time %.0f s "
