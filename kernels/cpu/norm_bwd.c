@@ -80,7 +80,7 @@ void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, 
         float *pb = part && dbeta ? part + (size_t)bk * 2 * C + C : NULL;
         float *tmp = malloc((size_t)2 * C * sizeof(float));
         if (!tmp) {
-#pragma omp critical(vssm_bwd_fail)
+#pragma omp critical
             vssm_cpu_bwd_fail(ctx, "op layernorm_bwd: out of memory");
             continue;
         }
