@@ -8,9 +8,11 @@
  *   - the same gradient bits with 1 and 3 threads;
  *   - the token chunks of the forward and backward (FWD_ROWS): the shipped model at batch 20
  *     (3 chunks at stage 0) gives the logits of 20 batch-1 steps bit for bit and gradients
- *     within 1e-5 (relative to each tensor's largest) of their mean.
- * Files: the reduced odd-size config (37x53, batch 3, weights in the file) and the shipped
- * Fashion-MNIST model (weights/fashion_mnist/, batch 2).
+ *     within 1e-5 (relative to each tensor's largest) of their mean; the same with the v0
+ *     file's weights at 32x32 (3 chunks at stage 0).
+ * Files: the reduced odd-size config (37x53, batch 3, weights in the file), the shipped
+ * Fashion-MNIST model (weights/fashion_mnist/, batch 2) and v0 (the first release's forward:
+ * z gate, conv bias, patch merging, no MLP; the odd config's sizes at d_state 2).
  * Usage: test_train_vmamba [-v]   (-v: every tensor's error) */
 #include <math.h>
 #include <stdio.h>
@@ -132,17 +134,30 @@ static void run_case(const char *file, int n_threads, float **grads, int64_t *ng
     vssm_weights_close(vf);
 }
 
-/* batch 20 at once (chunked) == 20 steps of one image: logits bits, gradient = their mean */
-static void test_chunks(void) {
-    enum { B = 20, S = 32, NC = 10 };
+/* batch 20 at once (chunked) == 20 steps of one image: logits bits, gradient = their mean. The
+ * shipped model, or (v0) the weights and config of the v0 vectors file */
+static void test_chunks(int v0) {
+    enum { B = 20, S = 32, NCMAX = 10 };
     char path[1024];
-    snprintf(path, sizeof path, "%s/weights/fashion_mnist/vmamba_fashion.safetensors", VSSM_SOURCE_DIR);
+    if (v0) {
+        char *p = test_data_path("train/vmamba_grad_v0.safetensors");
+        snprintf(path, sizeof path, "%s", p);
+        free(p);
+    } else {
+        snprintf(path, sizeof path, "%s/weights/fashion_mnist/vmamba_fashion.safetensors", VSSM_SOURCE_DIR);
+    }
     vssm_err err = {0};
     vssm_weights *wf = NULL;
     TEST_REQUIRE(vssm_weights_open(&wf, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
     vssm_vmamba_config cfg;
-    TEST_REQUIRE(vssm_vmamba_config_from_meta(vssm_weights_source(wf), &cfg, NULL, &err) == VSSM_OK, "config: %s",
-                 err.msg);
+    int vb, vh, vw;
+    if (v0)
+        TEST_REQUIRE(vvec_load_cfg(wf, &cfg, &vb, &vh, &vw), "%s: config metadata", path);
+    else
+        TEST_REQUIRE(vssm_vmamba_config_from_meta(vssm_weights_source(wf), &cfg, NULL, &err) == VSSM_OK, "config: %s",
+                     err.msg);
+    const int NC = cfg.num_classes;
+    TEST_REQUIRE(NC <= NCMAX && cfg.in_chans == 3, "%s: %d classes, %d channels", path, NC, cfg.in_chans);
     vssm_ctx_opts o = vssm_ctx_default_opts();
     o.n_threads = 2;
     vssm_ctx *ctx = NULL;
@@ -155,7 +170,7 @@ static void test_chunks(void) {
                      vssm_vmamba_trainer_plan(t1, 1, S, S, &err) == VSSM_OK,
                  "plans: %s", err.msg);
     const size_t px = (size_t)S * S * 3;
-    float *x = malloc(B * px * sizeof(float)), lb[B * NC], l1[NC], loss;
+    float *x = malloc(B * px * sizeof(float)), lb[B * NCMAX], l1[NCMAX], loss;
     int32_t lab[B];
     uint64_t r = 7;
     for (size_t i = 0; i < B * px; i++) x[i] = (float)((double)(vssm_rng_next(&r) >> 11) / 9007199254740992.0 * 4 - 2);
@@ -172,11 +187,12 @@ static void test_chunks(void) {
         TEST_REQUIRE(vssm_vmamba_trainer_step(t1, x + i * px, lab + i, 0.1f, &loss, &err) == VSSM_OK, "step: %s",
                      err.msg);
         vssm_vmamba_trainer_logits(t1, l1, &err);
-        same_logits &= !memcmp(l1, lb + i * NC, sizeof l1);
+        same_logits &= !memcmp(l1, lb + i * NC, (size_t)NC * sizeof(float));
         const float *g1 = vssm_vmamba_trainer_grads(t1, &n);
         for (int64_t j = 0; j < n; j++) mean[j] += (double)g1[j] / B;
     }
-    TEST_CHECK(same_logits, "batch 20 (chunked forward): the logits of 20 batch-1 forwards, bit for bit");
+    TEST_CHECK(same_logits, "%s batch 20 (chunked forward): the logits of 20 batch-1 forwards, bit for bit",
+               v0 ? "v0" : "v05_noz");
     double worst = 0;
     for (int i = 0; i < vssm_vmamba_trainer_n_tensors(tb); i++) {
         const vssm_train_tensor ti = vssm_vmamba_trainer_tensor(tb, i);
@@ -184,11 +200,12 @@ static void test_chunks(void) {
         for (int64_t j = ti.offset; j < ti.offset + ti.numel; j++)
             md = fmax(md, fabs(gb[j] - mean[j])), mb = fmax(mb, fabs(mean[j]));
         const double e = mb > 0 ? md / mb : md;
-        TEST_CHECK(e <= 1e-5, "batch 20 vs mean of 20 single images: d %s rel err %.3g > 1e-5", ti.name, e);
+        TEST_CHECK(e <= 1e-5, "%s batch 20 vs mean of 20 single images: d %s rel err %.3g > 1e-5",
+                   v0 ? "v0" : "v05_noz", ti.name, e);
         worst = fmax(worst, e);
     }
-    printf("batch 20 in chunks vs 20 single images: logits %s, gradients worst rel err %.2e\n",
-           same_logits ? "identical" : "DIFFER", worst);
+    printf("%s batch 20 in chunks vs 20 single images: logits %s, gradients worst rel err %.2e\n",
+           v0 ? "v0" : "v05_noz", same_logits ? "identical" : "DIFFER", worst);
     free(x), free(mean);
     vssm_vmamba_trainer_free(tb);
     vssm_vmamba_trainer_free(t1);
@@ -198,8 +215,9 @@ static void test_chunks(void) {
 
 int main(int argc, char **argv) {
     verbose = argc > 1 && !strcmp(argv[1], "-v");
-    const char *files[] = {"train/vmamba_grad_odd.safetensors", "train/vmamba_grad_fashion.safetensors"};
-    for (int f = 0; f < 2; f++) {
+    const char *files[] = {"train/vmamba_grad_odd.safetensors", "train/vmamba_grad_fashion.safetensors",
+                           "train/vmamba_grad_v0.safetensors"};
+    for (int f = 0; f < 3; f++) {
         float *g1, *g3;
         int64_t n1, n3;
         run_case(files[f], 1, &g1, &n1);
@@ -208,6 +226,7 @@ int main(int argc, char **argv) {
                    files[f]);
         free(g1), free(g3);
     }
-    test_chunks();
+    test_chunks(0);
+    test_chunks(1);
     return test_finish("test_train_vmamba");
 }

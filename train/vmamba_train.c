@@ -1,5 +1,5 @@
 /* train/vmamba_train.c - forward with saved activations and the whole-model backward of the
- * VMamba classifier, v05_noz (vssm/train.h).
+ * VMamba classifier, v05_noz and the first release's v0 (vssm/train.h).
  *
  * Weights. The backbone's name table (vssm_vmamba_walk) and the classifier's four tensors are
  * walked into a table of entries; the MASTER copy holds each in the layout its backward op
@@ -18,6 +18,11 @@
  *   head:   pooled (B d3), logits (B classes)
  * Scratch (shared by all layers, the largest stage's size): two residual-gradient buffers,
  * two of M d, three of M Di, one of M hid, the stem's two, the op workspaces.
+ * v0 (backbone/vmamba.c's v0 paths): xi holds in_proj's x and gate z (M 2Di), the conv has a
+ * bias, SS2D's output is out_proj(out_norm(y) * SiLU(z)), no MLP (mlp_ratio 0: x_out = xm); the
+ * stem keeps the 4x4 patches (pe_cols) and the linear's output (f0_pre, then LN pe2); a
+ * downsample keeps patch_merge's output (down_pre: M' 4d), then LN(4d) and the reduction
+ * (recomputed in the backward). Scratch: the (M 2Di) gradient of xi, two of M' 4d.
  */
 #include <math.h>
 #include <stdio.h>
@@ -55,10 +60,11 @@ typedef struct tblock {
 typedef struct tacts {
     int B, H, W, h1, w1, hs[VSSM_VMAMBA_STAGES], wd[VSSM_VMAMBA_STAGES]; /* stage sizes */
     /* saved */
-    float *in, *pe_pre, *f0_pre, *out[VSSM_VMAMBA_STAGES], *down_pre[VSSM_VMAMBA_STAGES - 1], *pooled, *logits;
+    float *in, *pe_pre, *pe_cols, *f0_pre, *out[VSSM_VMAMBA_STAGES], *down_pre[VSSM_VMAMBA_STAGES - 1], *pooled,
+        *logits;
     tblock *blk[VSSM_VMAMBA_STAGES];
     /* scratch */
-    float *ga, *gb, *td, *td2, *t1, *t2, *t3, *th, *pe_a, *pe_g, *dpool, *dlogits, *loss;
+    float *ga, *gb, *td, *td2, *t1, *t2, *t3, *th, *pe_a, *pe_g, *dpool, *dlogits, *loss, *txz, *tm, *tm2;
     int32_t *labels;
     void *ws;
     size_t saved, scratch;
@@ -330,10 +336,6 @@ vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
     *out = NULL;
     vssm_status s = vssm_vmamba_config_validate(cfg, err);
     if (s != VSSM_OK) return s;
-    if (vssm_vmamba_is_v0(cfg))
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
-                            "training a v0 VMamba is not supported (its gate, conv bias and "
-                            "patch merging have no backward yet)");
     if (cfg->num_classes < 1)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "training needs a classifier (num_classes >= 1)");
     if ((s = vssm_op_training_supported(ctx, err)) != VSSM_OK) return s;
@@ -444,10 +446,12 @@ static void plan_sizes(tacts *a, const vssm_vmamba_config *cfg, int B, int h, in
  * blk arrays are filled only when allocated */
 static void plan_layout(tacts *a, vssm_ctx *ctx, const vssm_vmamba_config *cfg, bump *sv, bump *sc) {
     const size_t B = a->B, C = cfg->dims[0], in = cfg->in_chans, nc = cfg->num_classes;
-    const size_t p1 = B * a->h1 * a->w1 * (C / 2);
-    size_t md = 0, mdi = 0, mhid = 0, ws = 0;
+    const int v0 = vssm_vmamba_is_v0(cfg);
+    const size_t p1 = v0 ? 0 : B * a->h1 * a->w1 * (C / 2);
+    size_t md = 0, mdi = 0, mhid = 0, ws = 0, m4 = 0;
     a->in = take(sv, B * a->H * a->W * in);
     a->pe_pre = take(sv, p1);
+    a->pe_cols = take(sv, v0 ? B * a->hs[0] * a->wd[0] * 16 * in : 0);
     ws = vssm_op_conv3x3s2_workspace(ctx, (int)B, a->H, a->W, (int)in);
     size_t w2 = vssm_op_conv3x3s2_workspace(ctx, (int)B, a->h1, a->w1, (int)C / 2);
     ws = w2 > ws ? w2 : ws;
@@ -455,14 +459,16 @@ static void plan_layout(tacts *a, vssm_ctx *ctx, const vssm_vmamba_config *cfg, 
         const size_t M = B * a->hs[s] * a->wd[s], d = cfg->dims[s], di = vssm_vmamba_d_inner(cfg, s);
         const size_t hid = (size_t)hid_of(cfg, s);
         md = M * d > md ? M * d : md, mdi = M * di > mdi ? M * di : mdi, mhid = M * hid > mhid ? M * hid : mhid;
+        const size_t m4s = s && v0 ? M * 4 * cfg->dims[s - 1] : 0; /* v0: patch_merge's output */
+        m4 = m4s > m4 ? m4s : m4;
         if (s == 0)
             a->f0_pre = take(sv, M * d);
         else
-            a->down_pre[s - 1] = take(sv, M * d);
+            a->down_pre[s - 1] = take(sv, v0 ? m4s : M * d);
         for (int j = 0; j < cfg->depths[s]; j++) {
             tblock tb;
-            tb.x_in = take(sv, M * d), tb.xi = take(sv, M * di), tb.y = take(sv, M * di);
-            tb.xm = take(sv, M * d), tb.h = take(sv, M * hid);
+            tb.x_in = take(sv, M * d), tb.xi = take(sv, M * di * (v0 ? 2 : 1)), tb.y = take(sv, M * di);
+            tb.xm = take(sv, hid ? M * d : 0), tb.h = take(sv, M * hid);
             if (a->blk[s]) a->blk[s][j] = tb;
         }
         a->out[s] = take(sv, M * d);
@@ -478,6 +484,7 @@ static void plan_layout(tacts *a, vssm_ctx *ctx, const vssm_vmamba_config *cfg, 
     a->ga = take(sc, md), a->gb = take(sc, md), a->td = take(sc, md), a->td2 = take(sc, md);
     a->t1 = take(sc, mdi), a->t2 = take(sc, mdi), a->t3 = take(sc, mdi), a->th = take(sc, mhid);
     a->pe_a = take(sc, p1), a->pe_g = take(sc, p1);
+    a->txz = take(sc, v0 ? 2 * mdi : 0), a->tm = take(sc, m4), a->tm2 = take(sc, m4);
     a->dpool = take(sc, B * cfg->dims[3]), a->dlogits = take(sc, B * nc), a->loss = take(sc, 1);
     a->labels = take(sc, B);
     a->ws = take(sc, (ws + sizeof(float) - 1) / sizeof(float));
@@ -547,7 +554,7 @@ static float *stage_in(const tacts *a, const vssm_vmamba_config *cfg, int s) {
 /* one chunk of block (s, j): images b0 .. b0+nb (FWD_ROWS tokens, whole images), M tokens,
  * the block's sizes and its saved tensors at the chunk's offset */
 typedef struct tchunk {
-    int nb, H, W, d, Di, hid;
+    int nb, H, W, d, Di, hid, v0;
     int64_t M;
     float *x_in, *xi, *y, *xm, *h, *x_out;
 } tchunk;
@@ -562,8 +569,10 @@ static tchunk chunk_at(const vssm_vmamba_trainer *t, int s, int j, int b0) {
     const int64_t L = (int64_t)c.H * c.W, per = L >= FWD_ROWS ? 1 : FWD_ROWS / L, o = b0 * L;
     c.nb = a->B - b0 < per ? a->B - b0 : (int)per;
     c.M = c.nb * L;
-    c.x_in = k->x_in + o * c.d, c.xi = k->xi + o * c.Di, c.y = k->y + o * c.Di, c.xm = k->xm + o * c.d;
+    c.v0 = vssm_vmamba_is_v0(cfg);
+    c.x_in = k->x_in + o * c.d, c.xi = k->xi + o * (c.v0 ? 2 : 1) * c.Di, c.y = k->y + o * c.Di;
     c.h = k->h + o * c.hid, c.x_out = block_out(a, cfg, s, j) + o * c.d;
+    c.xm = c.hid ? k->xm + o * c.d : c.x_out; /* no MLP: x_out = xm */
     return c;
 }
 
@@ -576,13 +585,18 @@ static void fwd_block(vssm_vmamba_trainer *t, int s, int j) {
         const tchunk c = chunk_at(t, s, j, b0);
         b0 += c.nb;
         vssm_op_layernorm(ctx, c.x_in, c.M, c.d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
-        vssm_op_linear_packed(ctx, a->td, c.M, c.d, b->in_proj, NULL, c.Di, VSSM_ACT_NONE, 0, c.xi);
-        vssm_op_dwconv3x3(ctx, c.xi, c.nb, c.H, c.W, c.Di, b->conv, VSSM_ACT_SILU, a->t1);
+        vssm_op_linear_packed(ctx, a->td, c.M, c.d, b->in_proj, NULL, c.v0 ? 2 * c.Di : c.Di, VSSM_ACT_NONE, 0, c.xi);
+        if (c.v0)
+            vssm_op_dwconv3x3_bias(ctx, c.xi, 2 * c.Di, c.nb, c.H, c.W, c.Di, b->conv, b->conv_b, VSSM_ACT_SILU, a->t1);
+        else
+            vssm_op_dwconv3x3(ctx, c.xi, c.nb, c.H, c.W, c.Di, b->conv, VSSM_ACT_SILU, a->t1);
         vssm_scan_args sa = {c.nb, c.H, c.W, c.Di, R, N, a->t1, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, c.y};
         vssm_op_ss2d_scan(ctx, &sa, a->ws);
         vssm_op_layernorm(ctx, c.y, c.M, c.Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2);
+        if (c.v0) vssm_op_mul_silu(ctx, a->t2, c.M, c.Di, c.xi + c.Di, 2 * c.Di);
         vssm_op_copy(ctx, c.xm, c.x_in, (size_t)c.M * c.d * sizeof(float));
         vssm_op_linear_packed(ctx, a->t2, c.M, c.Di, b->out_proj, NULL, c.d, VSSM_ACT_NONE, 1, c.xm);
+        if (!c.hid) continue;
         vssm_op_layernorm(ctx, c.xm, c.M, c.d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
         vssm_op_linear_packed(ctx, a->td, c.M, c.d, b->fc1_w, b->fc1_b, c.hid, VSSM_ACT_GELU, 0, c.h);
         vssm_op_copy(ctx, c.x_out, c.xm, (size_t)c.M * c.d * sizeof(float));
@@ -595,20 +609,40 @@ static void forward(vssm_vmamba_trainer *t) {
     const vssm_vmamba_config *cfg = &t->cfg;
     tacts *a = &t->a;
     const vssm_vmamba *m = &t->fw.m;
-    const int B = a->B, C = cfg->dims[0];
-    vssm_op_conv3x3s2(ctx, a->in, B, a->H, a->W, cfg->in_chans, m->pe0_w, m->pe0_b, C / 2, a->pe_pre, a->ws);
-    vssm_op_layernorm(ctx, a->pe_pre, (int64_t)B * a->h1 * a->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU,
-                      a->pe_a);
-    vssm_op_conv3x3s2(ctx, a->pe_a, B, a->h1, a->w1, C / 2, m->pe5_w, m->pe5_b, C, a->f0_pre, a->ws);
+    const int B = a->B, C = cfg->dims[0], v0 = vssm_vmamba_is_v0(cfg);
+    if (v0) { /* 4x4 patches -> linear (f0_pre) -> LN (patch_embed.2) */
+        const int64_t M0 = (int64_t)B * a->hs[0] * a->wd[0];
+        const vssm_patch_args pa = {B, a->H, a->W,  cfg->in_chans, 4, 4, (int64_t)a->hs[0] * a->wd[0],
+                                    0, -1,   a->in, a->pe_cols};
+        vssm_op_patchify(ctx, &pa);
+        vssm_op_linear_packed(ctx, a->pe_cols, M0, 16 * cfg->in_chans, m->pe0_w, m->pe0_b, C, VSSM_ACT_NONE, 0,
+                              a->f0_pre);
+        vssm_op_layernorm(ctx, a->f0_pre, M0, C, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_NONE, stage_in(a, cfg, 0));
+    } else {
+        vssm_op_conv3x3s2(ctx, a->in, B, a->H, a->W, cfg->in_chans, m->pe0_w, m->pe0_b, C / 2, a->pe_pre, a->ws);
+        vssm_op_layernorm(ctx, a->pe_pre, (int64_t)B * a->h1 * a->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU,
+                          a->pe_a);
+        vssm_op_conv3x3s2(ctx, a->pe_a, B, a->h1, a->w1, C / 2, m->pe5_w, m->pe5_b, C, a->f0_pre, a->ws);
+    }
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
         const int64_t M = (int64_t)B * a->hs[s] * a->wd[s];
         const float *pre = s ? a->down_pre[s - 1] : a->f0_pre;
         const float *lw = s ? m->stage[s - 1].down_ln_w : m->pe7_w, *lb = s ? m->stage[s - 1].down_ln_b : m->pe7_b;
-        vssm_op_layernorm(ctx, pre, M, cfg->dims[s], lw, lb, LN_EPS, VSSM_ACT_NONE, stage_in(a, cfg, s));
+        if (!v0) vssm_op_layernorm(ctx, pre, M, cfg->dims[s], lw, lb, LN_EPS, VSSM_ACT_NONE, stage_in(a, cfg, s));
         for (int j = 0; j < cfg->depths[s]; j++) fwd_block(t, s, j);
-        if (s + 1 < VSSM_VMAMBA_STAGES)
-            vssm_op_conv3x3s2(ctx, a->out[s], B, a->hs[s], a->wd[s], cfg->dims[s], m->stage[s].down_w,
-                              m->stage[s].down_b, cfg->dims[s + 1], a->down_pre[s], a->ws);
+        if (s + 1 == VSSM_VMAMBA_STAGES) break;
+        const vssm_stage_w *sw = &m->stage[s];
+        if (!v0) {
+            vssm_op_conv3x3s2(ctx, a->out[s], B, a->hs[s], a->wd[s], cfg->dims[s], sw->down_w, sw->down_b,
+                              cfg->dims[s + 1], a->down_pre[s], a->ws);
+            continue;
+        }
+        const int64_t Mn = (int64_t)B * a->hs[s + 1] * a->wd[s + 1]; /* v0: 2x2 gather -> LN(4d) -> reduction */
+        vssm_op_patch_merge(ctx, a->out[s], B, a->hs[s], a->wd[s], cfg->dims[s], a->down_pre[s]);
+        vssm_op_layernorm(ctx, a->down_pre[s], Mn, 4 * cfg->dims[s], sw->down_ln_w, sw->down_ln_b, LN_EPS,
+                          VSSM_ACT_NONE, a->tm);
+        vssm_op_linear_packed(ctx, a->tm, Mn, 4 * cfg->dims[s], sw->down_w, NULL, cfg->dims[s + 1], VSSM_ACT_NONE, 0,
+                              stage_in(a, cfg, s + 1));
     }
     const int d3 = cfg->dims[3];
     const int64_t L3 = (int64_t)a->hs[3] * a->wd[3];
@@ -620,49 +654,82 @@ static void forward(vssm_vmamba_trainer *t) {
 
 /* ======================================================================= backward */
 
-/* g: the gradient of the block's output on entry, of its input on return. In chunks of
- * FWD_ROWS tokens as the forward (the parameter gradients add the chunks' sums in order:
- * still the same bits at any thread count). */
-static void bwd_block(vssm_vmamba_trainer *t, int s, int j, float *gfull) {
+/* x_out = xm + fc2(GELU(fc1(norm2(xm)))) on chunk c: g, the gradient of x_out on entry, of xm on return */
+static void bwd_mlp(vssm_vmamba_trainer *t, int s, int j, const tchunk *c, float *g) {
+    vssm_ctx *ctx = t->ctx;
+    tacts *a = &t->a;
+    const vssm_block_w *p = &t->pw.m.stage[s].blocks[j], *gr = &t->gw.m.stage[s].blocks[j];
+    const int64_t M = c->M;
+    const int d = c->d, hid = c->hid;
+    vssm_op_layernorm(ctx, c->xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    zero(a->th, (size_t)M * hid);
+    vssm_op_linear_bwd(ctx, c->h, M, hid, p->fc2_w, p->fc2_b, d, VSSM_ACT_NONE, g, a->th, gr->fc2_w, gr->fc2_b);
+    zero(a->td2, (size_t)M * d);
+    vssm_op_linear_bwd(ctx, a->td, M, d, p->fc1_w, p->fc1_b, hid, VSSM_ACT_GELU, a->th, a->td2, gr->fc1_w, gr->fc1_b);
+    vssm_op_layernorm_bwd(ctx, c->xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm2_w,
+                          gr->norm2_b);
+}
+
+/* xm = x_in + out_proj(n), n = out_norm(scan(SiLU(dwconv(in_proj(norm(x_in)))))) on chunk c (v0: n SiLU(z)
+ * instead of n, the conv with a bias): g, the gradient of xm on entry, of x_in on return */
+static void bwd_ss2d(vssm_vmamba_trainer *t, int s, int j, const tchunk *c, float *g) {
     vssm_ctx *ctx = t->ctx;
     tacts *a = &t->a;
     const vssm_block_w *p = &t->pw.m.stage[s].blocks[j], *gr = &t->gw.m.stage[s].blocks[j];
     const vssm_block_w *f = &t->fw.m.stage[s].blocks[j];
     const int R = vssm_vmamba_dt_rank(&t->cfg, s), N = t->cfg.d_state;
-    for (int b0 = 0; b0 < a->B;) {
+    const int64_t M = c->M;
+    const int d = c->d, Di = c->Di, v0 = c->v0;
+    vssm_op_layernorm(ctx, c->y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t1);
+    if (v0) { /* the gated n */
+        vssm_op_copy(ctx, a->t2, a->t1, (size_t)M * Di * sizeof(float));
+        vssm_op_mul_silu(ctx, a->t2, M, Di, c->xi + Di, 2 * Di);
+    }
+    zero(a->t3, (size_t)M * Di);
+    vssm_op_linear_bwd(ctx, v0 ? a->t2 : a->t1, M, Di, p->out_proj, NULL, d, VSSM_ACT_NONE, g, a->t3, gr->out_proj,
+                       NULL);
+    if (v0) { /* d n into t2, d z into the gate half of txz */
+        zero(a->txz, (size_t)M * 2 * Di), zero(a->t2, (size_t)M * Di);
+        vssm_op_mul_silu_bwd(ctx, a->t1, M, Di, c->xi + Di, 2 * Di, a->t3, a->t2, a->txz + Di);
+    }
+    zero(a->t1, (size_t)M * Di);
+    vssm_op_layernorm_bwd(ctx, c->y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, v0 ? a->t2 : a->t3,
+                          a->t1, gr->out_norm_w, gr->out_norm_b);
+    if (v0) /* u again */
+        vssm_op_dwconv3x3_bias(ctx, c->xi, 2 * Di, c->nb, c->H, c->W, Di, p->conv, p->conv_b, VSSM_ACT_SILU, a->t2);
+    else
+        vssm_op_dwconv3x3(ctx, c->xi, c->nb, c->H, c->W, Di, p->conv, VSSM_ACT_SILU, a->t2);
+    zero(a->t3, (size_t)M * Di);
+    vssm_scan_args sa = {c->nb, c->H, c->W, Di, R, N, a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL};
+    vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds}; /* gr->A: dA_logs */
+    vssm_op_ss2d_scan_bwd(ctx, &sa, a->t1, &sg);
+    float *dxi = a->t1; /* v0: the x half of txz */
+    if (v0) {
+        dxi = a->txz;
+        vssm_op_dwconv3x3_bias_bwd(ctx, c->xi, 2 * Di, c->nb, c->H, c->W, Di, p->conv, p->conv_b, VSSM_ACT_SILU, a->t3,
+                                   dxi, gr->conv, gr->conv_b);
+    } else {
+        zero(a->t1, (size_t)M * Di);
+        vssm_op_dwconv3x3_bwd(ctx, c->xi, c->nb, c->H, c->W, Di, p->conv, VSSM_ACT_SILU, a->t3, a->t1, gr->conv);
+    }
+    vssm_op_layernorm(ctx, c->x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
+    zero(a->td2, (size_t)M * d);
+    vssm_op_linear_bwd(ctx, a->td, M, d, p->in_proj, NULL, v0 ? 2 * Di : Di, VSSM_ACT_NONE, dxi, a->td2, gr->in_proj,
+                       NULL);
+    vssm_op_layernorm_bwd(ctx, c->x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm_w,
+                          gr->norm_b);
+}
+
+/* g: the gradient of the block's output on entry, of its input on return. In chunks of
+ * FWD_ROWS tokens as the forward (the parameter gradients add the chunks' sums in order:
+ * still the same bits at any thread count). */
+static void bwd_block(vssm_vmamba_trainer *t, int s, int j, float *gfull) {
+    for (int b0 = 0; b0 < t->a.B;) {
         const tchunk c = chunk_at(t, s, j, b0);
-        const int64_t M = c.M;
-        const int d = c.d, Di = c.Di, hid = c.hid;
-        float *g = gfull + (int64_t)b0 * c.H * c.W * d;
+        float *g = gfull + (int64_t)b0 * c.H * c.W * c.d;
         b0 += c.nb;
-        /* x_out = xm + fc2(GELU(fc1(norm2(xm)))) */
-        vssm_op_layernorm(ctx, c.xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td);
-        zero(a->th, (size_t)M * hid);
-        vssm_op_linear_bwd(ctx, c.h, M, hid, p->fc2_w, p->fc2_b, d, VSSM_ACT_NONE, g, a->th, gr->fc2_w, gr->fc2_b);
-        zero(a->td2, (size_t)M * d);
-        vssm_op_linear_bwd(ctx, a->td, M, d, p->fc1_w, p->fc1_b, hid, VSSM_ACT_GELU, a->th, a->td2, gr->fc1_w,
-                           gr->fc1_b);
-        vssm_op_layernorm_bwd(ctx, c.xm, M, d, p->norm2_w, p->norm2_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm2_w,
-                              gr->norm2_b);
-        /* xm = x_in + out_proj(out_norm(scan(SiLU(dwconv(in_proj(norm(x_in))))))) */
-        vssm_op_layernorm(ctx, c.y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t1);
-        zero(a->t2, (size_t)M * Di);
-        vssm_op_linear_bwd(ctx, a->t1, M, Di, p->out_proj, NULL, d, VSSM_ACT_NONE, g, a->t2, gr->out_proj, NULL);
-        zero(a->t1, (size_t)M * Di);
-        vssm_op_layernorm_bwd(ctx, c.y, M, Di, p->out_norm_w, p->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2, a->t1,
-                              gr->out_norm_w, gr->out_norm_b);
-        vssm_op_dwconv3x3(ctx, c.xi, c.nb, c.H, c.W, Di, p->conv, VSSM_ACT_SILU, a->t2); /* u again */
-        zero(a->t3, (size_t)M * Di);
-        vssm_scan_args sa = {c.nb, c.H, c.W, Di, R, N, a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL};
-        vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds}; /* gr->A: dA_logs */
-        vssm_op_ss2d_scan_bwd(ctx, &sa, a->t1, &sg);
-        zero(a->t1, (size_t)M * Di);
-        vssm_op_dwconv3x3_bwd(ctx, c.xi, c.nb, c.H, c.W, Di, p->conv, VSSM_ACT_SILU, a->t3, a->t1, gr->conv);
-        vssm_op_layernorm(ctx, c.x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td);
-        zero(a->td2, (size_t)M * d);
-        vssm_op_linear_bwd(ctx, a->td, M, d, p->in_proj, NULL, Di, VSSM_ACT_NONE, a->t1, a->td2, gr->in_proj, NULL);
-        vssm_op_layernorm_bwd(ctx, c.x_in, M, d, p->norm_w, p->norm_b, LN_EPS, VSSM_ACT_NONE, a->td2, g, gr->norm_w,
-                              gr->norm_b);
+        if (c.hid) bwd_mlp(t, s, j, &c, g);
+        bwd_ss2d(t, s, j, &c, g);
     }
 }
 
@@ -694,6 +761,13 @@ static void bwd_stem(vssm_vmamba_trainer *t, const float *g) {
     const int B = a->B, C = cfg->dims[0];
     const int64_t M0 = (int64_t)B * a->hs[0] * a->wd[0], M1 = (int64_t)B * a->h1 * a->w1;
     zero(a->td2, (size_t)M0 * C);
+    if (vssm_vmamba_is_v0(cfg)) { /* LN (patch_embed.2) of the 4x4 patches' linear */
+        vssm_op_layernorm_bwd(ctx, a->f0_pre, M0, C, p->pe2_w, p->pe2_b, LN_EPS, VSSM_ACT_NONE, g, a->td2, gr->pe2_w,
+                              gr->pe2_b);
+        vssm_op_linear_bwd(ctx, a->pe_cols, M0, 16 * cfg->in_chans, p->pe0_w, p->pe0_b, C, VSSM_ACT_NONE, a->td2, NULL,
+                           gr->pe0_w, gr->pe0_b);
+        return;
+    }
     vssm_op_layernorm_bwd(ctx, a->f0_pre, M0, C, p->pe7_w, p->pe7_b, LN_EPS, VSSM_ACT_NONE, g, a->td2, gr->pe7_w,
                           gr->pe7_b);
     vssm_op_layernorm(ctx, a->pe_pre, M1, C / 2, p->pe2_w, p->pe2_b, LN_EPS, VSSM_ACT_GELU, a->pe_a);
@@ -722,11 +796,24 @@ static void backward(vssm_vmamba_trainer *t) {
         /* stage s's input = LN(conv(out[s - 1])) */
         const vssm_stage_w *p = &t->pw.m.stage[s - 1], *gr = &t->gw.m.stage[s - 1];
         const int64_t M = (int64_t)a->B * a->hs[s] * a->wd[s], Mp = (int64_t)a->B * a->hs[s - 1] * a->wd[s - 1];
+        float *g2 = g == a->ga ? a->gb : a->ga;
+        zero(g2, (size_t)Mp * cfg->dims[s - 1]);
+        if (vssm_vmamba_is_v0(cfg)) { /* stage s's input = reduction(LN(patch_merge(out[s - 1]))) */
+            const int d4 = 4 * cfg->dims[s - 1];
+            vssm_op_layernorm(ctx, a->down_pre[s - 1], M, d4, p->down_ln_w, p->down_ln_b, LN_EPS, VSSM_ACT_NONE, a->tm);
+            zero(a->tm2, (size_t)M * d4);
+            vssm_op_linear_bwd(ctx, a->tm, M, d4, p->down_w, NULL, cfg->dims[s], VSSM_ACT_NONE, g, a->tm2, gr->down_w,
+                               NULL);
+            zero(a->tm, (size_t)M * d4);
+            vssm_op_layernorm_bwd(ctx, a->down_pre[s - 1], M, d4, p->down_ln_w, p->down_ln_b, LN_EPS, VSSM_ACT_NONE,
+                                  a->tm2, a->tm, gr->down_ln_w, gr->down_ln_b);
+            vssm_op_patch_merge_bwd(ctx, a->B, a->hs[s - 1], a->wd[s - 1], cfg->dims[s - 1], a->tm, g2);
+            g = g2;
+            continue;
+        }
         zero(a->td2, (size_t)M * cfg->dims[s]);
         vssm_op_layernorm_bwd(ctx, a->down_pre[s - 1], M, cfg->dims[s], p->down_ln_w, p->down_ln_b, LN_EPS,
                               VSSM_ACT_NONE, g, a->td2, gr->down_ln_w, gr->down_ln_b);
-        float *g2 = g == a->ga ? a->gb : a->ga;
-        zero(g2, (size_t)Mp * cfg->dims[s - 1]);
         vssm_op_conv3x3s2_bwd(ctx, a->out[s - 1], a->B, a->hs[s - 1], a->wd[s - 1], cfg->dims[s - 1], p->down_w,
                               cfg->dims[s], a->td2, g2, gr->down_w, gr->down_b);
         g = g2;

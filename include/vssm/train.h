@@ -9,7 +9,7 @@
  *     vssm_vmamba_trainer_step(t, images_nhwc, labels, 0.1f, &loss, &err);   // grads += d loss
  *     ... optimizer on vssm_vmamba_trainer_params / _grads, then vssm_vmamba_trainer_params_changed
  *
- * Forward type v05_noz only (v0's gate, conv bias and patch merging have no backward yet).
+ * Forward types v05_noz and v0 (the first release's: z gate, conv bias, patch merging, no MLP).
  * The context must train (vssm_op_training_supported: the CPU backend), whose device memory
  * is host memory: the flat parameter and gradient arrays may be read and written directly.
  * Deterministic, and the same bits at any thread count (kernels/BACKWARD.md).

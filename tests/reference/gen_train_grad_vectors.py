@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Write the whole-model gradient vectors of the VMamba classifier (issue 20):
-tests/data/train/vmamba_grad_odd.safetensors and vmamba_grad_fashion.safetensors.
+tests/data/train/vmamba_grad_odd.safetensors, vmamba_grad_fashion.safetensors and
+vmamba_grad_v0.safetensors.
 
     /usr/bin/python3 tests/reference/gen_train_grad_vectors.py
 
@@ -17,6 +18,9 @@ vmamba_ref.VSSM from the float32 weights and input (stored F32).
   6.7 MB, so a tensor of more than SAMPLES elements keeps SAMPLES of them, at the flat
   (official layout) indices k * n // SAMPLES, and "gmax.<key>" holds max|grad| over the whole
   tensor (the denominator of the test's relative error).
+- v0: the first release's forward (vmamba_v0_ref.VSSMv0: z gate, conv bias, patch merging, no
+  MLP), dims 8,12,16,24, depths 1,2,1,1, ssm_ratio 2, d_state 2, 7 classes, at 37x53 (odd
+  stages: the merging's zero pad), batch 3, random weights in the file, every gradient whole.
 Output is reproducible bit for bit (seeded torch.Generator).
 """
 
@@ -31,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import st_io  # noqa: E402
 import vmamba_ref as vr  # noqa: E402
+import vmamba_v0_ref as v0r  # noqa: E402
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 OUT_DIR = os.path.join(ROOT, "tests", "data", "train")
@@ -43,6 +48,8 @@ CASES = [
          batch=3, height=37, width=53, seed=2001, weights=None),
     dict(name="fashion", dims=32, depths=(1, 1, 3, 1), ssm_ratio=1.0, d_state=1, num_classes=10,
          batch=2, height=32, width=32, seed=2002, weights=FASHION),
+    dict(name="v0", dims=[8, 12, 16, 24], depths=(1, 2, 1, 1), ssm_ratio=2.0, d_state=2, num_classes=7,
+         batch=3, height=37, width=53, seed=2003, weights=None, v0=True),
 ]
 
 
@@ -50,8 +57,9 @@ def main():
     os.makedirs(OUT_DIR, exist_ok=True)
     for c in CASES:
         g = torch.Generator().manual_seed(c["seed"])
-        model = vr.VSSM(dims=c["dims"], depths=c["depths"], ssm_ratio=c["ssm_ratio"], d_state=c["d_state"],
-                        num_classes=c["num_classes"])
+        make = v0r.VSSMv0 if c.get("v0") else vr.VSSM
+        model = make(dims=c["dims"], depths=c["depths"], ssm_ratio=c["ssm_ratio"], d_state=c["d_state"],
+                     num_classes=c["num_classes"])
         if c["weights"]:
             sd, _ = st_io.load(os.path.join(ROOT, c["weights"]))
             model.load_state_dict(sd, strict=True)
@@ -80,9 +88,11 @@ def main():
                 out["grad." + k] = gr
             m = gr.abs().max().item()
             gmin = m if gmin is None else min(gmin, m)
-        meta = {"format": "vssm-test-vectors", "arch": "vmamba", "forward_type": "v05_noz",
+        meta = {"format": "vssm-test-vectors", "arch": "vmamba",
+                "forward_type": "v0" if c.get("v0") else "v05_noz",
                 "stage_dims": ",".join(str(d) for d in model.dims), "depths": ",".join(str(d) for d in c["depths"]),
-                "ssm_ratio": str(c["ssm_ratio"]), "d_state": str(c["d_state"]), "mlp_ratio": "4.0",
+                "ssm_ratio": str(c["ssm_ratio"]), "d_state": str(c["d_state"]),
+                "mlp_ratio": "0.0" if c.get("v0") else "4.0",
                 "num_classes": str(c["num_classes"]), "batch": str(c["batch"]), "height": str(c["height"]),
                 "width": str(c["width"]), "smoothing": str(SMOOTHING), "weights": c["weights"] or "",
                 "samples": str(SAMPLES)}
