@@ -1,5 +1,5 @@
-/* tools/cmd_train.c - `vssm train`: fine-tune (or train from scratch) a VMamba (v05_noz) or
- * Vim classifier on an ImageFolder tree with train/ (vssm/train.h: vssm_trainer, either family).
+/* tools/cmd_train.c - `vssm train`: fine-tune (or train from scratch) a VMamba (v05_noz or v0)
+ * or Vim classifier on an ImageFolder tree with train/ (vssm/train.h: vssm_trainer, either family).
  *
  * One epoch: a permutation of the training images and one seed for their augmentations, both
  * drawn from the run's generator (its state is what the checkpoint keeps); image k of the
@@ -29,7 +29,7 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
-               "Trains a VMamba (v05_noz) or Vim classifier on an ImageFolder tree (one sub-folder per class).\n"
+               "Trains a VMamba (v05_noz or v0) or Vim classifier on an ImageFolder tree (one sub-folder per class).\n"
                "example: vssm train --data my_images --val-split 0.1 \\\n"
                "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
                "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
