@@ -3,8 +3,8 @@
  * For every (batch b, direction k, channel c) the recurrence
  *     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t,   y_t = C_t . h_t + D u_t
  * runs along direction k's walk over the token grid, and y_t is added straight into the
- * merged output at the token's grid position. Nothing is reordered or copied:
- *   k0 row-major, k1 column-major, k2 = k0 reversed, k3 = k1 reversed.
+ * merged output at the token's grid position: k0 row-major, k1 column-major, k2 = k0
+ * reversed, k3 = k1 reversed. u and y are not reordered; x_proj's output is (below).
  *
  * Work split: one task = (b, block of CB channels); a task runs the four directions one
  * after another, so it alone writes its slice of y (no atomics, deterministic sums).
@@ -13,7 +13,8 @@
  * scan_simd.h's scan_chunk, shared with the 1D scan (scan1d.c).
  *
  * x_proj (dt_r, B, C for all four directions) is one GEMM over the token grid before
- * the scans: it is per token, so the order does not matter.
+ * the scans: it is per token, so the order does not matter. Its rows are then copied out per
+ * direction in that direction's order (the workspace holds both: 2 B L K (R+2N) floats).
  *
  * Compiled once per instruction set (scan_avx2.c, scan_avx512.c; cpu_ops.h). */
 #ifdef __AVX512F__
@@ -28,7 +29,7 @@
 
 #ifdef VSSM_ISA_BASE
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
-    return (size_t)B * H * W * VSSM_SCAN_K * (R + 2 * N) * sizeof(float);
+    return 2 * (size_t)B * H * W * VSSM_SCAN_K * (R + 2 * N) * sizeof(float);
 }
 #endif
 
@@ -84,13 +85,15 @@ static inline int64_t iter_next(scan_iter *it) {
 }
 
 /* One direction over one channel block of width cw (<= CB). first: write y, else add. */
-static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k, int c0, int cw, int first) {
+static void scan_block(const vssm_scan_args *a, const float *xk, int b, int k, int c0, int cw, int first) {
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
-    const int KC2 = VSSM_SCAN_K * (R + 2 * N);
     const float *u = a->u + (size_t)b * L * D + c0;
     float *y = a->y + (size_t)b * L * D + c0;
-    const float *xd0 = xdbl + (size_t)b * L * KC2 + (size_t)k * (R + 2 * N);
+    const int RN = R + 2 * N;
+    /* direction k's row of step t: xd0 + t * xs (k2, k3: k0's, k1's order backwards) */
+    const int64_t xs = k >= 2 ? -RN : RN;
+    const float *xd0 = xk + ((size_t)b * VSSM_SCAN_K + k) * L * RN + (k >= 2 ? (L - 1) * RN : 0);
     scan_state s;
     scan_state_init(&s, a->A + (size_t)k * N * D + c0, D, a->dt_w + (size_t)k * R * D + c0, D,
                     a->dt_b + (size_t)k * D + c0, a->Ds + (size_t)k * D + c0, R, N, cw);
@@ -104,7 +107,7 @@ static void scan_block(const vssm_scan_args *a, const float *xdbl, int b, int k,
         const float *xr[TC]; /* the token's x_proj row */
         for (int i = 0; i < T; i++) {
             const int64_t p = pos[i] = iter_next(&it);
-            xr[i] = xd0 + p * KC2;
+            xr[i] = xd0 + (t0 + i) * xs;
             uu[i] = load_v(u + p * D, cw);
         }
         scan_chunk(&s, xr, T, uu, acc);
@@ -132,11 +135,30 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
     float *xdbl = ws; /* (B*L, K*(R+2N)) */
     vssm_cpu_linear_packed(ctx, a->u, (int64_t)B * L, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);
 
+    /* each direction's rows [dt_r; B; C] copied out, in one pass over xdbl, into a compact
+     * array of its own (xk: (B, K, L, R+2N)), k0's and k2's in row-major order, k1's and k3's
+     * in column-major order: every channel block then reads a quarter of the bytes, in
+     * sequence (k2, k3 backwards), where it read a quarter of each KC2-float row and the
+     * column-major walks stepped W rows a token */
+    float *xk = xdbl + (size_t)B * L * KC2;
+    const int RN = a->R + 2 * a->N, H = a->H, W = a->W;
+#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads)
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int w = 0; w < W; w++) {
+                const size_t p = (size_t)h * W + w, q = (size_t)w * H + h;
+                const float *src = xdbl + ((size_t)b * L + p) * KC2;
+                float *dst = xk + (size_t)b * VSSM_SCAN_K * L * RN;
+                for (int k = 0; k < VSSM_SCAN_K; k++) {
+                    float *d = dst + ((size_t)k * L + (k & 1 ? q : p)) * RN;
+                    for (int j = 0; j < RN; j++) d[j] = src[k * RN + j];
+                }
+            }
     const int nblk = (D + CB - 1) / CB;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int blk = 0; blk < nblk; blk++) {
             const int c0 = blk * CB, cw = D - c0 < CB ? D - c0 : CB;
-            for (int k = 0; k < VSSM_SCAN_K; k++) scan_block(a, xdbl, b, k, c0, cw, k == 0);
+            for (int k = 0; k < VSSM_SCAN_K; k++) scan_block(a, xk, b, k, c0, cw, k == 0);
         }
 }
