@@ -190,21 +190,23 @@ static vssm_status load_outnorms(vssm_segmenter *s, const vssm_source *src, cons
     for (int i = 0; i < LEVELS; i++) {
         const int C = vssm_backbone_stage_channels(s->bb, i);
         char nm[256];
-        vssm_tensor tw, tb;
+        vssm_tensor t; /* each view used before the next get: a source's view may not outlive it */
         snprintf(nm, sizeof nm, "%soutnorm%d.weight", bb_prefix, i);
-        if (src->get(src->user, nm, NULL, 0, &tw, NULL) != VSSM_OK) continue;
-        snprintf(nm, sizeof nm, "%soutnorm%d.bias", bb_prefix, i);
-        if (src->get(src->user, nm, NULL, 0, &tb, NULL) != VSSM_OK)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing", nm);
-        if (vssm_tensor_numel(&tw) != C || vssm_tensor_numel(&tb) != C || tw.ndim != 1 || tb.ndim != 1)
-            return vssm_err_set(err, VSSM_ERR_SHAPE, "%soutnorm%d: expected (%d) weight and bias", bb_prefix, i, C);
+        if (src->get(src->user, nm, NULL, 0, &t, NULL) != VSSM_OK) continue;
         s->outnorm_w[i] = malloc(sizeof(float) * C);
         s->outnorm_b[i] = malloc(sizeof(float) * C);
         if (!s->outnorm_w[i] || !s->outnorm_b[i]) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-        vssm_status st;
-        if ((st = vssm_tensor_to_f32(&tw, s->outnorm_w[i], err)) ||
-            (st = vssm_tensor_to_f32(&tb, s->outnorm_b[i], err)))
-            return st;
+        for (int k = 0; k < 2; k++) {
+            if (k == 1) {
+                snprintf(nm, sizeof nm, "%soutnorm%d.bias", bb_prefix, i);
+                if (src->get(src->user, nm, NULL, 0, &t, NULL) != VSSM_OK)
+                    return vssm_err_set(err, VSSM_ERR_FORMAT, "tensor '%s' is missing", nm);
+            }
+            if (vssm_tensor_numel(&t) != C || t.ndim != 1)
+                return vssm_err_set(err, VSSM_ERR_SHAPE, "%soutnorm%d: expected (%d) weight and bias", bb_prefix, i, C);
+            vssm_status st = vssm_tensor_to_f32(&t, k ? s->outnorm_b[i] : s->outnorm_w[i], err);
+            if (st != VSSM_OK) return st;
+        }
     }
     return VSSM_OK;
 }
