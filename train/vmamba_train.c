@@ -31,10 +31,10 @@
 #include "backbone/load.h"
 #include "backbone/vmamba_internal.h"
 #include "kernels/ops.h"
+#include "train/table.h"
 #include "vssm/train.h"
 
 #define LN_EPS 1e-5f
-#define ALIGN_F 16 /* tensors start on 64-byte boundaries in every arena */
 
 typedef struct thead {
     float *norm_w, *norm_b, *fc_w, *fc_b; /* classifier.norm (d3), classifier.head (classes, d3) + (classes) */
@@ -45,13 +45,6 @@ typedef struct tview {
     vssm_vmamba m;
     thead h;
 } tview;
-
-typedef struct tentry {
-    char name[96];
-    int ndim, groups;
-    int64_t shape[5], n, off, fwd_off; /* fwd_off < 0: the forward reads the master copy */
-    vssm_xform xf;
-} tentry;
 
 typedef struct tblock {
     float *x_in, *xi, *y, *xm, *h;
@@ -74,11 +67,8 @@ struct vssm_vmamba_trainer {
     vssm_ctx *ctx;
     int frozen; /* vssm_vmamba_trainer_freeze_backbone */
     vssm_vmamba_config cfg;
-    tview fw, pw, gw; /* forward, master, gradient */
-    tentry *e;
-    int ne;
-    float *master, *grad, *fwd;
-    int64_t n_master, n_fwd;
+    tview fw, pw, gw; /* forward, master, gradient (slots into tab's copies) */
+    vssm_ttab tab;
     tacts a;
     void *act_mem, *scratch_mem;
 };
@@ -97,66 +87,6 @@ static int walk_all(vssm_walker *w, const void *config, void *view) {
     return 0;
 }
 
-/* a packed weight as (N, K), as the loader reads it */
-static void entry_nk(const tentry *e, int *N, int *K) {
-    const int64_t k = e->groups > 1 ? e->shape[e->ndim - 1] : e->n / e->shape[0];
-    *K = (int)k;
-    *N = (int)(e->n / k);
-}
-
-/* pass 1 (over the master view): records every entry and its offsets */
-typedef struct recorder {
-    vssm_walker w;
-    vssm_vmamba_trainer *t;
-    int cap;
-} recorder;
-
-static int record_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
-                        float **slot) {
-    recorder *r = (recorder *)w;
-    vssm_vmamba_trainer *t = r->t;
-    (void)slot;
-    if (t->ne == r->cap) {
-        r->cap = r->cap ? 2 * r->cap : 256;
-        tentry *ne = realloc(t->e, (size_t)r->cap * sizeof *ne);
-        if (!ne) return 1;
-        t->e = ne;
-    }
-    tentry *e = &t->e[t->ne++];
-    memset(e, 0, sizeof *e);
-    snprintf(e->name, sizeof e->name, "%s", name);
-    e->ndim = ndim, e->groups = groups, e->xf = xf, e->n = 1;
-    for (int i = 0; i < ndim; i++) e->shape[i] = shape[i], e->n *= shape[i];
-    e->off = t->n_master;
-    t->n_master += (e->n + ALIGN_F - 1) / ALIGN_F * ALIGN_F;
-    e->fwd_off = -1;
-    if (xf == VSSM_XF_LINEAR || xf == VSSM_XF_CONV || xf == VSSM_XF_NEG_EXP_T) {
-        int N, K;
-        entry_nk(e, &N, &K);
-        const int64_t fn = xf == VSSM_XF_NEG_EXP_T ? e->n : (int64_t)vssm_op_linear_pack_numel(t->ctx, N, K);
-        e->fwd_off = t->n_fwd;
-        t->n_fwd += (fn + ALIGN_F - 1) / ALIGN_F * ALIGN_F;
-    }
-    return 0;
-}
-
-/* pass 2 (one per view): slot i points at base + offset of entry i */
-typedef struct placer {
-    vssm_walker w;
-    const vssm_vmamba_trainer *t;
-    float *base, *fwd; /* fwd: the forward view (entries with a forward copy point there) */
-    int i;
-} placer;
-
-static int place_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
-                       float **slot) {
-    (void)name, (void)shape, (void)ndim, (void)xf, (void)groups;
-    placer *p = (placer *)w;
-    const tentry *e = &p->t->e[p->i++];
-    *slot = p->fwd && e->fwd_off >= 0 ? p->fwd + e->fwd_off : p->base + e->off;
-    return 0;
-}
-
 static vssm_status views_alloc(vssm_vmamba_trainer *t, vssm_err *err) {
     tview *v[3] = {&t->fw, &t->pw, &t->gw};
     for (int k = 0; k < 3; k++)
@@ -167,68 +97,7 @@ static vssm_status views_alloc(vssm_vmamba_trainer *t, vssm_err *err) {
     return VSSM_OK;
 }
 
-/* ======================================================================= layouts */
-
-/* G groups of (A, B) -> (B, A) (inverse: (B, A) -> (A, B)) */
-static void regroup(const float *in, float *out, int64_t G, int64_t A, int64_t B, int inverse) {
-    for (int64_t g = 0; g < G; g++)
-        for (int64_t a = 0; a < A; a++)
-            for (int64_t b = 0; b < B; b++) {
-                const int64_t ia = (g * A + a) * B + b, ib = (g * B + b) * A + a;
-                if (inverse)
-                    out[ia] = in[ib];
-                else
-                    out[ib] = in[ia];
-            }
-}
-
-static void entry_groups(const tentry *e, int64_t *G, int64_t *A, int64_t *B) {
-    *G = e->groups > 1 ? e->groups : 1;
-    *B = *G > 1 ? e->shape[e->ndim - 1] : e->n / e->shape[0];
-    *A = e->n / (*G * *B);
-}
-
-/* official layout (src) <-> the master's (dst), inverse: master -> official */
-static void to_master(const tentry *e, const float *src, float *dst, int inverse) {
-    int64_t G, A, B;
-    switch (e->xf) {
-    case VSSM_XF_T:
-    case VSSM_XF_NEG_EXP_T:
-        entry_groups(e, &G, &A, &B);
-        regroup(src, dst, G, A, B, inverse);
-        return;
-    case VSSM_XF_CONV: { /* (Cout, Cin, 3, 3) <-> (Cout, 3, 3, Cin) */
-        const int64_t co = e->shape[0], ci = e->shape[1];
-        if (!inverse) {
-            vssm_conv_weight_layout(src, (int)co, (int)ci, dst);
-            return;
-        }
-        for (int64_t o = 0; o < co; o++)
-            for (int64_t c = 0; c < ci; c++)
-                for (int k = 0; k < 9; k++) dst[(o * ci + c) * 9 + k] = src[(o * 9 + k) * ci + c];
-        return;
-    }
-    default: memcpy(dst, src, (size_t)e->n * sizeof(float));
-    }
-}
-
-/* the entries are independent (each writes its own forward copy): one task each */
-void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(vssm_ctx_threads(t->ctx))
-    for (int i = 0; i < t->ne; i++) {
-        const tentry *e = &t->e[i];
-        const float *m = t->master + e->off;
-        float *f = t->fwd + e->fwd_off;
-        if (e->fwd_off < 0) continue;
-        if (e->xf == VSSM_XF_NEG_EXP_T) {
-            for (int64_t j = 0; j < e->n; j++) f[j] = -expf(m[j]);
-            continue;
-        }
-        int N, K;
-        entry_nk(e, &N, &K);
-        vssm_op_linear_pack(t->ctx, m, N, K, f);
-    }
-}
+void vssm_vmamba_trainer_params_changed(vssm_vmamba_trainer *t) { vssm_ttab_params_changed(&t->tab); }
 
 /* ======================================================================= create, free */
 
@@ -240,89 +109,64 @@ void vssm_vmamba_trainer_free(vssm_vmamba_trainer *t) {
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) free(t->a.blk[s]);
     vssm_op_free(t->ctx, t->act_mem);
     vssm_op_free(t->ctx, t->scratch_mem);
-    vssm_op_free(t->ctx, t->master);
-    vssm_op_free(t->ctx, t->grad);
-    vssm_op_free(t->ctx, t->fwd);
-    free(t->e);
+    vssm_ttab_free(&t->tab);
     free(t);
 }
 
 /* ---- initial values (vssm_train_init): the official VMamba's _init_weights and SS2D's inits ---- */
 
-static double unif(uint64_t *s) { return (double)(vssm_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
-static double normal(uint64_t *s) {
-    double u = unif(s), v = unif(s);
-    return sqrt(-2.0 * log(u > 0 ? u : 1e-300)) * cos(2.0 * M_PI * v);
-}
-static int ends_with(const char *s, const char *suf) {
-    const size_t n = strlen(s), k = strlen(suf);
-    return n >= k && !strcmp(s + n - k, suf);
-}
+typedef struct vm_init {
+    const vssm_source *src;
+    const vssm_train_init *init;
+} vm_init;
 
 /* entry e into dst (its master layout) from the seed: linear weights N(0, 0.02) (timm's
  * trunc_normal_ at +-2, never reached), x_proj and convolutions U(+-1/sqrt(fan_in)) (PyTorch's
  * default), biases 0, LayerNorm 1, A_logs log(1..N), Ds 1, dt_projs_weight U(+-R^-0.5),
  * dt_projs_bias softplus^-1(dt) with dt log-uniform in [1e-3, 0.1] (SS2D's dt_init) */
-static void init_entry(const tentry *e, int index, uint64_t seed, float *dst) {
-    uint64_t s = seed ^ (0xD1B54A32D192ED03ull * (uint64_t)(index + 1));
+static void init_entry(const vssm_ttab_entry *e, int index, void *user, float *dst) {
+    const vm_init *vi = user;
+    uint64_t s = (vi->init ? vi->init->seed : 0) ^ (0xD1B54A32D192ED03ull * (uint64_t)(index + 1));
     const char *nm = e->name;
     const int64_t fan_in = e->n / e->shape[0];
     for (int64_t j = 0; j < e->n; j++) {
         double v;
-        if (ends_with(nm, "A_logs")) {
+        if (vssm_ttab_ends_with(nm, "A_logs")) {
             const int64_t N = e->shape[1], D = e->shape[0] / VSSM_VMAMBA_K;
             v = log((double)((j / D) % N + 1));
-        } else if (ends_with(nm, ".Ds"))
+        } else if (vssm_ttab_ends_with(nm, ".Ds"))
             v = 1.0;
-        else if (ends_with(nm, "dt_projs_weight"))
-            v = (2.0 * unif(&s) - 1.0) / sqrt((double)e->shape[2]);
-        else if (ends_with(nm, "dt_projs_bias")) {
-            double dt = exp(unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
+        else if (vssm_ttab_ends_with(nm, "dt_projs_weight"))
+            v = (2.0 * vssm_ttab_unif(&s) - 1.0) / sqrt((double)e->shape[2]);
+        else if (vssm_ttab_ends_with(nm, "dt_projs_bias")) {
+            double dt = exp(vssm_ttab_unif(&s) * (log(0.1) - log(1e-3)) + log(1e-3));
             dt = dt < 1e-4 ? 1e-4 : dt;
             v = dt + log(-expm1(-dt));
         } else if (e->ndim == 1)
-            v = ends_with(nm, ".weight") ? 1.0 : 0.0;
-        else if (e->xf == VSSM_XF_LINEAR && e->ndim == 2 && !ends_with(nm, "x_proj_weight"))
-            v = 0.02 * normal(&s);
+            v = vssm_ttab_ends_with(nm, ".weight") ? 1.0 : 0.0;
+        else if (e->xf == VSSM_XF_LINEAR && e->ndim == 2 && !vssm_ttab_ends_with(nm, "x_proj_weight"))
+            v = 0.02 * vssm_ttab_normal(&s);
         else if (!strcmp(nm, "classifier.head.weight"))
-            v = 0.02 * normal(&s);
+            v = 0.02 * vssm_ttab_normal(&s);
         else
-            v = (2.0 * unif(&s) - 1.0) / sqrt((double)(ends_with(nm, "x_proj_weight") ? e->shape[2] : fan_in));
+            v = (2.0 * vssm_ttab_unif(&s) - 1.0) /
+                sqrt((double)(vssm_ttab_ends_with(nm, "x_proj_weight") ? e->shape[2] : fan_in));
         if (v < -2.0 && e->ndim == 2) v = -2.0;
         if (v > 2.0 && e->ndim == 2) v = 2.0;
         dst[j] = (float)v;
     }
 }
 
-/* which entries come from the initialiser instead of src */
-static int from_init(const tentry *e, const vssm_source *src, const vssm_train_init *init, const char *full) {
-    if (!src) return 1;
-    if (!init || !init->new_head || strncmp(e->name, "classifier.", 11)) return 0;
+/* which entries come from the initialiser instead of the source (full is NULL without one) */
+static int from_init(const vssm_ttab_entry *e, const char *full, void *user) {
+    const vm_init *vi = user;
+    if (!full) return 1;
+    if (!vi->init || !vi->init->new_head || strncmp(e->name, "classifier.", 11)) return 0;
     if (!strncmp(e->name, "classifier.head.", 16)) return 1;
     vssm_tensor tv; /* classifier.norm: the file's when it has one of this size */
     vssm_err e2 = {0};
-    return src->get(src->user, full, e->shape, e->ndim, &tv, &e2) != VSSM_OK || tv.ndim != 1 ||
+    return vi->src->get(vi->src->user, full, e->shape, e->ndim, &tv, &e2) != VSSM_OK || tv.ndim != 1 ||
            tv.shape[0] != e->shape[0];
-}
-
-static vssm_status load_master(vssm_vmamba_trainer *t, const vssm_source *src, const char *prefix,
-                               const vssm_train_init *init, vssm_err *err) {
-    int64_t maxn = 1;
-    for (int i = 0; i < t->ne; i++) maxn = t->e[i].n > maxn ? t->e[i].n : maxn;
-    float *host = malloc((size_t)maxn * sizeof(float));
-    if (!host) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    vssm_status s = VSSM_OK;
-    for (int i = 0; i < t->ne && s == VSSM_OK; i++) {
-        const tentry *e = &t->e[i];
-        char full[320];
-        snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", e->name);
-        if (from_init(e, src, init, full))
-            init_entry(e, i, init ? init->seed : 0, t->master + e->off);
-        else if ((s = vssm_load_fetch_f32(src, full, e->shape, e->ndim, host, err)) == VSSM_OK)
-            to_master(e, host, t->master + e->off, 0);
-    }
-    free(host);
-    return s;
 }
 
 vssm_status vssm_vmamba_trainer_new(vssm_vmamba_trainer **out, vssm_ctx *ctx, const vssm_vmamba_config *cfg,
@@ -343,97 +187,57 @@ vssm_status vssm_vmamba_trainer_create(vssm_vmamba_trainer **out, vssm_ctx *ctx,
     if (!t) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     t->ctx = ctx;
     t->cfg = *cfg;
-    if ((s = views_alloc(t, err)) != VSSM_OK) {
+    void *const views[3] = {&t->fw, &t->pw, &t->gw};
+    vm_init vi = {src, init};
+    const vssm_ttab_init ti = {from_init, init_entry, &vi};
+    if ((s = views_alloc(t, err)) != VSSM_OK || (s = vssm_ttab_build(&t->tab, ctx, walk_all, cfg, views, err)) ||
+        (s = vssm_ttab_load(&t->tab, src, prefix, &ti, err)) != VSSM_OK) {
         vssm_vmamba_trainer_free(t);
         return s;
     }
-    recorder r = {{record_visit}, t, 0};
-    if (walk_all(&r.w, cfg, &t->pw)) {
-        vssm_vmamba_trainer_free(t);
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < t->tab.ne; i++) { /* no decay: 1-D tensors, dt_projs_bias, A_logs */
+        vssm_ttab_entry *e = &t->tab.e[i];
+        e->decay = e->ndim > 1 && !strstr(e->name, "dt_projs_bias") && !vssm_ttab_ends_with(e->name, "A_logs");
     }
-    const size_t mb = (size_t)t->n_master * sizeof(float);
-    t->master = vssm_op_alloc(ctx, mb);
-    t->grad = vssm_op_alloc(ctx, mb);
-    t->fwd = vssm_op_alloc(ctx, (size_t)(t->n_fwd ? t->n_fwd : 1) * sizeof(float));
-    if (!t->master || !t->grad || !t->fwd) {
-        vssm_vmamba_trainer_free(t);
-        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %.1f MB of weights and gradients", 2.0 * mb / 1e6);
-    }
-    memset(t->master, 0, mb); /* the gaps stay 0 */
-    memset(t->grad, 0, mb);
-    placer pf = {{place_visit}, t, t->master, t->fwd, 0}, pm = {{place_visit}, t, t->master, NULL, 0},
-           pg = {{place_visit}, t, t->grad, NULL, 0};
-    walk_all(&pf.w, cfg, &t->fw);
-    walk_all(&pm.w, cfg, &t->pw);
-    walk_all(&pg.w, cfg, &t->gw);
-    if ((s = load_master(t, src, prefix, init, err)) != VSSM_OK) {
-        vssm_vmamba_trainer_free(t);
-        return s;
-    }
-    vssm_vmamba_trainer_params_changed(t);
+    vssm_ttab_params_changed(&t->tab);
     *out = t;
     return VSSM_OK;
 }
 
-int vssm_vmamba_trainer_n_tensors(const vssm_vmamba_trainer *t) { return t->ne; }
+int vssm_vmamba_trainer_n_tensors(const vssm_vmamba_trainer *t) { return t->tab.ne; }
 
 vssm_train_tensor vssm_vmamba_trainer_tensor(const vssm_vmamba_trainer *t, int i) {
-    vssm_train_tensor r;
-    memset(&r, 0, sizeof r);
-    if (i < 0 || i >= t->ne) return r;
-    const tentry *e = &t->e[i];
-    r.name = e->name, r.ndim = e->ndim, r.numel = e->n, r.offset = e->off;
-    memcpy(r.shape, e->shape, sizeof r.shape);
-    const size_t nl = strlen(e->name);
-    r.decay = e->ndim > 1 && !strstr(e->name, "dt_projs_bias") && !(nl >= 6 && !strcmp(e->name + nl - 6, "A_logs"));
-    return r;
-}
-
-void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, float *host) {
-    const tentry *e = &t->e[i];
-    to_master(e, (grad ? t->grad : t->master) + e->off, host, 1);
+    return vssm_ttab_tensor(&t->tab, i);
 }
 
 void vssm_vmamba_trainer_read_flat(const vssm_vmamba_trainer *t, const float *flat, int i, float *host) {
-    const tentry *e = &t->e[i];
-    to_master(e, flat + e->off, host, 1);
+    vssm_ttab_to_master(&t->tab.e[i], flat + t->tab.e[i].off, host, 1);
+}
+
+void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, float *host) {
+    vssm_vmamba_trainer_read_flat(t, grad ? t->tab.grad : t->tab.master, i, host);
 }
 
 void vssm_vmamba_trainer_write_flat(const vssm_vmamba_trainer *t, const float *host, int i, float *flat) {
-    const tentry *e = &t->e[i];
-    to_master(e, host, flat + e->off, 0);
+    vssm_ttab_to_master(&t->tab.e[i], host, flat + t->tab.e[i].off, 0);
 }
 
 void vssm_vmamba_trainer_freeze_backbone(vssm_vmamba_trainer *t, int on) { t->frozen = on != 0; }
 
 float *vssm_vmamba_trainer_params(vssm_vmamba_trainer *t, int64_t *n) {
-    *n = t->n_master;
-    return t->master;
+    *n = t->tab.n_master;
+    return t->tab.master;
 }
 float *vssm_vmamba_trainer_grads(vssm_vmamba_trainer *t, int64_t *n) {
-    *n = t->n_master;
-    return t->grad;
+    *n = t->tab.n_master;
+    return t->tab.grad;
 }
-void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t) {
-    const int64_t n = t->n_master, nb = (n + 65535) / 65536;
-#pragma omp parallel for schedule(static) num_threads(vssm_ctx_threads(t->ctx))
-    for (int64_t b = 0; b < nb; b++)
-        memset(t->grad + b * 65536, 0, (size_t)(n - b * 65536 < 65536 ? n - b * 65536 : 65536) * sizeof(float));
-}
+void vssm_vmamba_trainer_zero_grad(vssm_vmamba_trainer *t) { vssm_ttab_zero_grad(&t->tab); }
 
 /* ======================================================================= activation plan */
 
-typedef struct bump {
-    char *base; /* NULL: counting */
-    size_t off;
-} bump;
-
-static void *take(bump *b, size_t floats) {
-    void *p = b->base ? b->base + b->off : NULL;
-    b->off += (floats * sizeof(float) + 63) & ~(size_t)63;
-    return p;
-}
+typedef vssm_ttab_bump bump; /* base NULL: counting */
+static void *take(bump *b, size_t floats) { return vssm_ttab_take(b, floats); }
 
 static int64_t hid_of(const vssm_vmamba_config *cfg, int s) { return (int64_t)((float)cfg->dims[s] * cfg->mlp_ratio); }
 
