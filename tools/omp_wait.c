@@ -1,12 +1,15 @@
-/* tools/omp_wait.c - the vssm command waits passively between OpenMP regions.
+/* tools/omp_wait.c - the vssm command spins only briefly between OpenMP regions.
  *
  * OpenMP threads that finish a region early, or wait for the next one, spin for a while
  * by default (libgomp: ~300000 pause loops) before they sleep. On a machine whose cores
  * are all taken by something else, a spinning thread spends the share of the core it gets
  * on spinning, and every region waits a scheduler time slice for the thread that shares a
  * core with the other work: VMamba-T with 2 threads and one core kept busy ran 3.4 s per
- * image against 0.47 s with 1 thread; with passive waiting 2 threads are faster than 1
- * (bench/under_load.sh, kernels/cpu/README.md).
+ * image against 0.47 s with 1 thread. Never spinning (OMP_WAIT_POLICY=passive) fixes that
+ * but costs a futex wake-up per region on a quiet machine (VMamba-T 2 threads 75 ms against
+ * 67 ms, Vim-T 36 against 27 ms). A short spin, GOMP_SPINCOUNT=1000 (~50 us of pause
+ * loops), keeps most of the quiet machine's speed and stays within 10% of 1 thread with one
+ * core busy (bench/under_load.sh; kernels/cpu/README.md "Threads on a busy machine").
  *
  * The wait policy is the OpenMP runtime's, process-wide, and read once when the runtime
  * starts, before main, from the environment the process started with (setenv from the
@@ -14,21 +17,21 @@
  * choose it (it holds no global state and runs in the user's process). So the command,
  * when neither OMP_WAIT_POLICY nor libgomp's GOMP_SPINCOUNT is set, starts itself again
  * once (same pid, same arguments, before any library initialises) with
- * OMP_WAIT_POLICY=passive added. A value the user set is kept; where /proc/self/exe cannot
+ * GOMP_SPINCOUNT=1000 added. A value the user set is kept; where /proc/self/exe cannot
  * be executed it runs on as it is. */
 #include <string.h>
 #include <unistd.h>
 
-static void omp_wait_passive(int argc, char **argv, char **envp) {
+static void omp_wait_short(int argc, char **argv, char **envp) {
     size_t n = 0;
     for (char **e = envp; *e; e++, n++)
         if (!strncmp(*e, "OMP_WAIT_POLICY=", 16) || !strncmp(*e, "GOMP_SPINCOUNT=", 15)) return;
     if (argc < 1 || n > 100000) return;
     char *env[n + 2];
     memcpy(env, envp, n * sizeof *env);
-    env[n] = (char *)"OMP_WAIT_POLICY=passive";
+    env[n] = (char *)"GOMP_SPINCOUNT=1000";
     env[n + 1] = NULL;
     execve("/proc/self/exe", argv, env); /* returns only when it failed */
 }
 __attribute__((section(".preinit_array"), used)) static void (*const omp_wait_init)(int, char **,
-                                                                                    char **) = omp_wait_passive;
+                                                                                    char **) = omp_wait_short;
