@@ -280,9 +280,11 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
     vssm_scan_args a = {
         B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state, st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
     vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
-    float *yn = v0 ? st->y : st->xi; /* v0: xi still holds z */
-    vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, yn);
-    if (v0) vssm_op_mul_silu(ctx, yn, M, Di, st->xi + Di, 2 * Di);
+    float *yn = v0 ? st->y : st->xi; /* v0: xi still holds z: out_norm(y) * SiLU(z) in place */
+    if (v0)
+        vssm_op_layernorm_gate(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, st->xi + Di, 2 * Di, yn);
+    else
+        vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, yn);
     vssm_op_linear_packed(ctx, yn, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
     if (hid == 0) return;
 

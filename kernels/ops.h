@@ -233,6 +233,8 @@ typedef struct vssm_scan1d_grads {
  * dwconv3x3_bias  dwconv3x3 reading pixel p's C channels at x[p*ldx] (the x half of an
  *            in_proj output (B*H*W, ldx)), bias (C, may be NULL) added before act
  * mul_silu   y (rows, C) *= SiLU(z), z element (r, c) at z[r*ldz + c] (SS2D's output gate)
+ * layernorm_gate  y = LayerNorm(x) (gamma, beta) * SiLU(z), z as mul_silu's; y may be x (v0's
+ *            out_norm and output gate in one pass: layernorm, then mul_silu, same bits)
  * patch_merge  x (B, H, W, C) -> y (B, ceil(H/2), ceil(W/2), 4C): the 2x2 cell's pixels in
  *            the order (0,0), (1,0), (0,1), (1,1) (row, column offsets), each C channels;
  *            pixels past an odd edge are 0 (PatchMerging2D's gather and zero pad) */
@@ -279,6 +281,10 @@ typedef struct vssm_scan1d_grads {
       (ctx, x, ldx, B, H, W, C, w, bias, act, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && ldx >= C && x && w && y)     \
     X(mul_silu, ELTWISE, (vssm_ctx * ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz),                 \
       (ctx, y, rows, C, z, ldz), rows >= 0 && C >= 1 && ldz >= C && y && z)                                            \
+    X(layernorm_gate, NORM,                                                                                            \
+      (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,          \
+       const float *z, int64_t ldz, float *y),                                                                         \
+      (ctx, x, rows, C, gamma, beta, eps, z, ldz, y), rows >= 0 && C >= 1 && ldz >= C && x && z && y)                  \
     X(patch_merge, ELTWISE, (vssm_ctx * ctx, const float *x, int B, int H, int W, int C, float *y),                    \
       (ctx, x, B, H, W, C, y), B >= 1 && H >= 1 && W >= 1 && C >= 1 && x && y)
 

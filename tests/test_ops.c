@@ -314,6 +314,42 @@ static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
     vssm_op_free(ctx, dy);
 }
 
+/* LayerNorm, then times SiLU(z) with z's rows ldz apart; in place (y = x) as v0 calls it */
+static void test_layernorm_gate(int64_t rows, int C, int ldz, int inplace) {
+    covered_by("layernorm_gate");
+    size_t n = (size_t)rows * C, nz = (size_t)rows * ldz;
+    float *x = rand_vec(n, 3), *g = rand_vec(C, 1), *b = rand_vec(C, 1), *z = rand_vec(nz, 4);
+    void *dy = dev_out(n), *dg = dev_from(g, C), *db = dev_from(b, C), *dz = dev_from(z, nz);
+    void *dx = inplace ? dy : dev_from(x, n);
+    if (inplace) vssm_op_upload(ctx, dx, x, n * sizeof(float));
+    vssm_op_layernorm_gate(ctx, dx, rows, C, dg, db, 1e-5f, dz, ldz, dy);
+    double *ref = malloc(n * sizeof(double));
+    for (int64_t r = 0; r < rows; r++) {
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[r * C + c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+        v /= C;
+        for (int c = 0; c < C; c++)
+            ref[r * C + c] = ((x[r * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c]) * silu_d(z[r * ldz + c]);
+    }
+    char what[96];
+    snprintf(what, sizeof what, "layernorm_gate rows=%lld C=%d ldz=%d inplace=%d", (long long)rows, C, ldz, inplace);
+    float *got = host_of(dy, n, what);
+    expect(what, got, ref, n, 5e-6);
+    free(x);
+    free(g);
+    free(b);
+    free(z);
+    free(ref);
+    free(got);
+    vssm_op_free(ctx, dy);
+    vssm_op_free(ctx, dg);
+    vssm_op_free(ctx, db);
+    vssm_op_free(ctx, dz);
+    if (!inplace) vssm_op_free(ctx, dx);
+}
+
 static void test_avgpool(int B, int64_t L, int C) {
     covered_by("avgpool");
     size_t n = (size_t)B * L * C;
@@ -640,6 +676,10 @@ static void cases_layernorm(void) {
     test_layernorm(9, 96, VSSM_ACT_GELU, 0);
     test_layernorm(5, 48, VSSM_ACT_NONE, 1000.0f);
 }
+static void cases_layernorm_gate(void) {
+    test_layernorm_gate(13, 7, 14, 0);
+    test_layernorm_gate(9, 192, 384, 1); /* v0's call: in place, z the second half of in_proj's rows */
+}
 static void cases_avgpool(void) { test_avgpool(3, 13, 21); }
 static void cases_ss2d_scan(void) {
     test_scan(1, 5, 7, 16, 1, 1);  /* one full SIMD block */
@@ -699,7 +739,7 @@ static const struct {
     {"layernorm", cases_layernorm}, {"avgpool", cases_avgpool},         {"ss2d_scan", cases_ss2d_scan},
     {"rmsnorm", cases_rmsnorm},     {"conv1d", cases_conv1d},           {"scan1d", cases_scan1d},
     {"patchify", cases_patchify},   {"rows_add", cases_rows_add},       {"dwconv3x3_bias", cases_dwconv3x3_bias},
-    {"mul_silu", cases_mul_silu},   {"patch_merge", cases_patch_merge},
+    {"mul_silu", cases_mul_silu},   {"patch_merge", cases_patch_merge}, {"layernorm_gate", cases_layernorm_gate},
 };
 
 /* Shape preconditions hold in every build (Release too): a broken call is skipped, leaves

@@ -914,8 +914,10 @@ static const struct {
     {"mul_silu_bwd", cases_mul_silu},   {"patch_merge_bwd", cases_patch_merge},
 };
 
-/* forward ops without a backward op: rows_add's is a column sum and a row copy, done by its trainer */
-static const char *const pending[] = {"rows_add"};
+/* forward ops without a backward op: rows_add's is a column sum and a row copy, done by its
+ * trainer; layernorm_gate is inference's fusion of layernorm and mul_silu, which the trainer
+ * runs apart (it keeps the norm's output) and differentiates with their backward ops */
+static const char *const pending[] = {"rows_add", "layernorm_gate"};
 
 static int has_backward(const char *fwd) {
     char want[64];

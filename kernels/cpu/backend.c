@@ -41,6 +41,7 @@ static const vssm_ops cpu_ops = {
     .conv3x3s2 = vssm_cpu_conv3x3s2,
     .dwconv3x3 = vssm_cpu_dwconv3x3,
     .layernorm = vssm_cpu_layernorm,
+    .layernorm_gate = vssm_cpu_layernorm_gate,
     .scan_workspace = vssm_cpu_scan_workspace,
     .ss2d_scan = vssm_cpu_ss2d_scan,
     .avgpool = vssm_cpu_avgpool,

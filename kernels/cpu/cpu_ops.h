@@ -80,6 +80,8 @@ void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
                         float *y);
 void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
                         vssm_act act, float *y);
+void vssm_cpu_layernorm_gate(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                             float eps, const float *z, int64_t ldz, float *y);
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N);
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
 void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y);

@@ -1,12 +1,13 @@
-/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation) and pooling. Rows are
+/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation or SiLU gate) and pooling. Rows are
  * handed out in dynamic chunks (vssm_cpu_rows_chunk): a thread on a busy core does less. */
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 #include <math.h>
 
-void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
-                        vssm_act act, float *y) {
+/* rows of LayerNorm, then act; z (may be NULL): times SiLU(z) after (v0's output gate) */
+static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                                  float eps, vssm_act act, const float *z, int64_t ldz, float *y) {
     const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int64_t i = 0; i < rows; i++) {
@@ -23,7 +24,14 @@ void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, cons
 #pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) v += ((r[c] - x0) - dm) * ((r[c] - x0) - dm);
         float inv = 1.0f / sqrtf(v / (float)C + eps);
-        if (act == VSSM_ACT_GELU) {
+        if (z) {
+            const float *zr = z + i * ldz;
+#pragma omp simd simdlen(32)
+            for (int c = 0; c < C; c++) {
+                const float t = ((r[c] - x0) - dm) * inv * g[c] + b[c];
+                o[c] = t * vm_siluf(zr[c]);
+            }
+        } else if (act == VSSM_ACT_GELU) {
 #pragma omp simd simdlen(32)
             for (int c = 0; c < C; c++) o[c] = vm_geluf(((r[c] - x0) - dm) * inv * g[c] + b[c]);
         } else {
@@ -31,6 +39,16 @@ void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, cons
             for (int c = 0; c < C; c++) o[c] = ((r[c] - x0) - dm) * inv * g[c] + b[c];
         }
     }
+}
+
+void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
+                        vssm_act act, float *y) {
+    layernorm_rows(ctx, x, rows, C, g, b, eps, act, NULL, 0, y);
+}
+
+void vssm_cpu_layernorm_gate(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                             float eps, const float *z, int64_t ldz, float *y) {
+    layernorm_rows(ctx, x, rows, C, g, b, eps, VSSM_ACT_NONE, z, ldz, y);
 }
 
 void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y) {

@@ -312,7 +312,8 @@ __device__ __forceinline__ float warp_sum(float v) {
  * be x: each lane reads its own elements before writing them, and x0 is read by all
  * lanes before the first reduction. */
 __global__ void k_layernorm(const float *x, int64_t rows, int C, const float *__restrict__ g,
-                            const float *__restrict__ b, float eps, int act, float *y) {
+                            const float *__restrict__ b, float eps, int act, const float *__restrict__ z, int64_t ldz,
+                            float *y) {
     const int lane = threadIdx.x & 31;
     const int64_t row = (int64_t)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
     if (row >= rows) return; /* whole warps leave together */
@@ -328,14 +329,28 @@ __global__ void k_layernorm(const float *x, int64_t rows, int C, const float *__
         v += d * d;
     }
     const float inv = 1.0f / sqrtf(warp_sum(v) / (float)C + eps);
-    for (int c = lane; c < C; c += 32) o[c] = act_apply(((r[c] - x0) - dm) * inv * g[c] + b[c], act);
+    if (z) /* v0's output gate: times SiLU(z), z's row at z + row * ldz */
+        for (int c = lane; c < C; c += 32)
+            o[c] = (((r[c] - x0) - dm) * inv * g[c] + b[c]) * act_apply(z[row * ldz + c], VSSM_ACT_SILU);
+    else
+        for (int c = lane; c < C; c += 32) o[c] = act_apply(((r[c] - x0) - dm) * inv * g[c] + b[c], act);
 }
 
 static void cu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
                          vssm_act act, float *y) {
     cuda_state *s = enter(ctx);
     if (rows <= 0 || C <= 0) return;
-    k_layernorm<<<cuda_blocks(rows, LN_WARPS), LN_WARPS * 32, 0, s->stream>>>(x, rows, C, g, b, eps, (int)act, y);
+    k_layernorm<<<cuda_blocks(rows, LN_WARPS), LN_WARPS * 32, 0, s->stream>>>(x, rows, C, g, b, eps, (int)act, NULL, 0,
+                                                                              y);
+    CUDA_CHECK_LAUNCH(s, "k_layernorm");
+}
+
+static void cu_layernorm_gate(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                              float eps, const float *z, int64_t ldz, float *y) {
+    cuda_state *s = enter(ctx);
+    if (rows <= 0 || C <= 0) return;
+    k_layernorm<<<cuda_blocks(rows, LN_WARPS), LN_WARPS * 32, 0, s->stream>>>(x, rows, C, g, b, eps, VSSM_ACT_NONE, z,
+                                                                              ldz, y);
     CUDA_CHECK_LAUNCH(s, "k_layernorm");
 }
 
@@ -392,6 +407,7 @@ static void fill_ops(vssm_ops *o) {
     o->conv3x3s2 = cu_conv3x3s2;
     o->dwconv3x3 = cu_dwconv3x3;
     o->layernorm = cu_layernorm;
+    o->layernorm_gate = cu_layernorm_gate;
     o->scan_workspace = vssm_cuda_scan_workspace;
     o->ss2d_scan = vssm_cuda_ss2d_scan;
     o->avgpool = cu_avgpool;
