@@ -190,9 +190,11 @@ void VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(float *yt, int rows, int nc, int64_t ld
     }
 }
 
-/* Products whose x is larger than this (bytes) walk K outermost with x copied in blocks
- * (below); the others keep a whole tile's K loop together, x read in place. Without
- * memory for the copies, the in-place order (same sums, same bits). */
+/* Products whose x is larger than this (bytes) and that have more than one panel walk K
+ * outermost with x copied in blocks (below); the others keep a whole tile's K loop together,
+ * x read in place. One panel reads each copy once, so the copy was pure cost there (VMamba-T's
+ * stage-1 x_proj, N = 32: 25-34% of its time against libxsmm, bench/libxsmm). Without memory
+ * for the copies, the in-place order (same sums, same bits). */
 #ifndef BIG_X_BYTES
 #define BIG_X_BYTES (1 << 20)
 #endif
@@ -209,7 +211,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     /* the copies' buffer: made once per context, at its first large product (a context is
      * used by one thread at a time), not per call: these products run every forward */
     float *xbuf = NULL;
-    if ((double)M * K * sizeof(float) > BIG_X_BYTES) {
+    if (np > 1 && (double)M * K * sizeof(float) > BIG_X_BYTES) {
         if (!ctx->gemm_scratch) ctx->gemm_scratch = aligned_alloc(64, (size_t)nt * MC * ldp * sizeof(float));
         xbuf = ctx->gemm_scratch;
     }
