@@ -133,6 +133,10 @@ int main(void) {
     /* x over 1 MB: the K-outermost order of the large products (the segmentation convs) */
     check_product(c1, c2, 300, 1030, 45, 1, 1, VSSM_ACT_GELU, 0);
     check_product(c1, c2, 300, 1030, 45, 0, 0, VSSM_ACT_NONE, 1);
+    /* one row block, twelve panels, split across threads by panel (VMamba-T's stage-3 fc2);
+     * one panel over 1 MB of x (its stage-1 x_proj: read in place, not copied) */
+    check_product(c1, c2, 196, 1536, 384, 1, 1, VSSM_ACT_NONE, 1);
+    check_product(c1, c2, 3136, 96, 32, 1, 0, VSSM_ACT_NONE, 0);
 
     vssm_err err = {0};
     vssm_source *src = vssm_random_source_new(7);

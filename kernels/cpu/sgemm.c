@@ -222,6 +222,11 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
          * floats apart, often a multiple of 4 KB: read in place they would all fall in one
          * L1 set) and runs every panel over it while it is in L2 (chunk-major tiles). */
         const int64_t nmc = (M + MC - 1) / MC, tiles = nmc * np;
+        /* chunks of a row block's panels, or fewer: about an eighth of a thread's share. A
+         * whole row block per chunk left M <= MC products (VMamba-T's stage-3 fc2: M = 196,
+         * 12 panels) to one thread; a thread now copies a block it has not got yet */
+        const int64_t share = tiles / (8 * nt);
+        const int chunk = share >= np ? np : share > 1 ? (int)share : 1;
         int k0 = 0;
         do {
             const int kc = K - k0 < KC ? K - k0 : KC;
@@ -230,7 +235,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
             {
                 float *xb = xbuf + (size_t)omp_get_thread_num() * MC * ldp;
                 int64_t have = -1;
-#pragma omp for schedule(dynamic, np)
+#pragma omp for schedule(dynamic, chunk)
                 for (int64_t t = 0; t < tiles; t++) {
                     const int64_t c = t / np, m0 = c * MC;
                     const int q = (int)(t % np);
