@@ -20,9 +20,15 @@
  * GOMP_SPINCOUNT=1000 added. A value the user set is kept; where /proc/self/exe cannot
  * be executed it runs on as it is. */
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static void omp_wait_short(int argc, char **argv, char **envp) {
+    /* started again through /proc/self/exe, the process would be named "exe" in ps and top */
+    if (argc >= 1 && argv[0]) {
+        const char *base = strrchr(argv[0], '/');
+        prctl(PR_SET_NAME, base ? base + 1 : argv[0], 0, 0, 0);
+    }
     size_t n = 0;
     for (char **e = envp; *e; e++, n++)
         if (!strncmp(*e, "OMP_WAIT_POLICY=", 16) || !strncmp(*e, "GOMP_SPINCOUNT=", 15)) return;
