@@ -8,11 +8,17 @@
 /* rows of C floats over n_threads: about 8 chunks per thread, so that a thread whose core is
  * busy with another process takes fewer of them (static splits made every thread wait for
  * it), but at least 16K floats per chunk, so that handing one out (an atomic add) costs
- * nothing beside its work */
+ * nothing beside its work; except that there are always at least 4 chunks per thread where
+ * there are rows enough: the floor alone cut VMamba-T's stage-4 LayerNorms (49 rows of 768)
+ * into chunks of 22, 22 and 5 rows, one thread doing 44 of 49, and stage 3's (196 of 384)
+ * into 5 chunks, 3 to one thread and 2 to the other */
 static inline int64_t vssm_cpu_rows_chunk(int64_t rows, int C, int n_threads) {
-    const int64_t by_threads = (rows + 8 * (int64_t)n_threads - 1) / (8 * (int64_t)n_threads);
+    const int64_t nt = n_threads > 0 ? n_threads : 1;
+    const int64_t by_threads = (rows + 8 * nt - 1) / (8 * nt);
     const int64_t by_work = (16384 + C - 1) / (C > 0 ? C : 1);
-    const int64_t c = by_threads > by_work ? by_threads : by_work;
+    const int64_t most = (rows + 4 * nt - 1) / (4 * nt); /* 4 chunks per thread */
+    int64_t c = by_threads > by_work ? by_threads : by_work;
+    c = c < most ? c : most;
     return c > 0 ? c : 1;
 }
 
