@@ -7,7 +7,7 @@
  * f32 bias and output: the ceiling of a bf16 mode on this CPU (AMX where it has it).
  * Not part of the build (oneDNN is not a dependency); with Debian's libdnnl-dev:
  *
- *   cc -O2 -fopenmp -I. -Ibuild bench/dnnl/bench_dnnl.c build/libvssm.a -ldnnl -lopenblas -lm \
+ *   cc -O2 -fopenmp -I. -Iinclude -Ibuild bench/dnnl/bench_dnnl.c build/libvssm.a -ldnnl -lopenblas -lm \
  *      $(pkg-config --libs libturbojpeg libpng libcjson cairo) -o /tmp/bench_dnnl
  *   /tmp/bench_dnnl [threads] [reps] [cpu|wall]
  */
@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include "kernels/ops.h"
+#include "../vmamba_t_shapes.h"
 
 static int use_cpu_time;
 static double now_s(void) {
@@ -116,27 +117,13 @@ int main(int argc, char **argv) {
     dnnl_stream_t st;
     CK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     CK(dnnl_stream_create(&st, eng, dnnl_stream_default_flags));
-    static const struct {
-        const char *what;
-        int M, K, N, times;
-    } sh[] = {
-        /* times: blocks per forward */
-        {"s1 in/out_proj", 3136, 96, 96, 4},   {"s1 x_proj", 3136, 96, 32, 2},
-        {"s1 fc1", 3136, 96, 384, 2},          {"s1 fc2", 3136, 384, 96, 2},
-        {"s2 in/out_proj", 784, 192, 192, 4},  {"s2 x_proj", 784, 192, 56, 2},
-        {"s2 fc1", 784, 192, 768, 2},          {"s2 fc2", 784, 768, 192, 2},
-        {"s3 in/out_proj", 196, 384, 384, 16}, {"s3 x_proj", 196, 384, 104, 8},
-        {"s3 fc1", 196, 384, 1536, 8},         {"s3 fc2", 196, 1536, 384, 8},
-        {"s4 in/out_proj", 49, 768, 768, 4},   {"s4 x_proj", 49, 768, 200, 2},
-        {"s4 fc1", 49, 768, 3072, 2},          {"s4 fc2", 49, 3072, 768, 2},
-    };
     printf("%s, %d thread(s), %s time, best of %d\n", vssm_ctx_describe(ctx), threads, use_cpu_time ? "CPU" : "wall",
            reps);
     printf("%-16s %5s %5s %5s %9s %9s %9s %8s %8s\n", "shape", "M", "K", "N", "vssm ms", "dnnl ms", "bf16 ms",
            "vssm GF", "dnnl GF");
     double tv = 0, td = 0, tb = 0;
-    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
-        const int M = sh[s].M, K = sh[s].K, N = sh[s].N;
+    for (size_t s = 0; s < sizeof vmamba_t_shapes / sizeof *vmamba_t_shapes; s++) {
+        const int M = vmamba_t_shapes[s].M, K = vmamba_t_shapes[s].K, N = vmamba_t_shapes[s].N;
         float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
         float *y = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N),
               *y3 = malloc(sizeof(float) * M * N);
@@ -168,7 +155,7 @@ int main(int argc, char **argv) {
             if ((d < 0 ? -d : d) > maxd) maxd = d < 0 ? -d : d;
             if ((y[i] < 0 ? -y[i] : y[i]) > maxy) maxy = y[i] < 0 ? -y[i] : y[i];
         }
-        if (maxd > 1e-4 * maxy) fprintf(stderr, "%s: vssm and oneDNN differ by %.3g\n", sh[s].what, maxd);
+        if (maxd > 1e-4 * maxy) fprintf(stderr, "%s: vssm and oneDNN differ by %.3g\n", vmamba_t_shapes[s].what, maxd);
         /* batch invariance: rows 0 and M/2 computed alone (M = 1) against the same rows of the M-row product */
         int diff_rows = 0;
         for (int r = 0; r<M; r += M / 2> 0 ? M / 2 : 1) {
@@ -183,9 +170,9 @@ int main(int argc, char **argv) {
             printf("  (oneDNN f32: %d of 2 rows computed alone differ in bits from the %d-row product)\n", diff_rows,
                    M);
         const double gf = 2e-9 * M * K * N;
-        printf("%-16s %5d %5d %5d %9.3f %9.3f %9.3f %8.1f %8.1f\n", sh[s].what, M, K, N, bv * 1e3, bd * 1e3, bb * 1e3,
-               gf / bv, gf / bd);
-        tv += sh[s].times * bv, td += sh[s].times * bd, tb += sh[s].times * bb;
+        printf("%-16s %5d %5d %5d %9.3f %9.3f %9.3f %8.1f %8.1f\n", vmamba_t_shapes[s].what, M, K, N, bv * 1e3,
+               bd * 1e3, bb * 1e3, gf / bv, gf / bd);
+        tv += vmamba_t_shapes[s].times * bv, td += vmamba_t_shapes[s].times * bd, tb += vmamba_t_shapes[s].times * bb;
         mm_free(&f), mm_free(&h);
         free(x), free(w), free(b), free(y), free(y2), free(y3), free(wp);
     }

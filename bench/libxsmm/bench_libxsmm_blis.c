@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 #include "kernels/ops.h"
+#include "../vmamba_t_shapes.h"
 
 static int use_cpu_time;
 static double now_s(void) {
@@ -136,25 +137,11 @@ int main(int argc, char **argv) {
            (int)bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_MT, bc),
            (int)bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_NT, bc),
            (int)bli_cntx_get_l3_sup_thresh_dt(BLIS_FLOAT, BLIS_KT, bc));
-    static const struct {
-        const char *what;
-        int M, K, N, times;
-    } sh[] = {
-        /* times: blocks per forward */
-        {"s1 in/out_proj", 3136, 96, 96, 4},   {"s1 x_proj", 3136, 96, 32, 2},
-        {"s1 fc1", 3136, 96, 384, 2},          {"s1 fc2", 3136, 384, 96, 2},
-        {"s2 in/out_proj", 784, 192, 192, 4},  {"s2 x_proj", 784, 192, 56, 2},
-        {"s2 fc1", 784, 192, 768, 2},          {"s2 fc2", 784, 768, 192, 2},
-        {"s3 in/out_proj", 196, 384, 384, 16}, {"s3 x_proj", 196, 384, 104, 8},
-        {"s3 fc1", 196, 384, 1536, 8},         {"s3 fc2", 196, 1536, 384, 8},
-        {"s4 in/out_proj", 49, 768, 768, 4},   {"s4 x_proj", 49, 768, 200, 2},
-        {"s4 fc1", 49, 768, 3072, 2},          {"s4 fc2", 49, 3072, 768, 2},
-    };
     printf("%-15s %4s %4s %4s %8s %8s %8s %8s %7s %7s %7s %4s %4s %6s %4s\n", "shape", "M", "K", "N", "vssm ms",
            "xsmm ms", "blis ms", "32x14 ms", "vssm GF", "xsmm GF", "blis GF", "mb", "nb", "blis B", "sup");
     double tv = 0, tx = 0, tb = 0, tg = 0;
-    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
-        const int M = sh[s].M, K = sh[s].K, N = sh[s].N;
+    for (size_t s = 0; s < sizeof vmamba_t_shapes / sizeof *vmamba_t_shapes; s++) {
+        const int M = vmamba_t_shapes[s].M, K = vmamba_t_shapes[s].K, N = vmamba_t_shapes[s].N;
         float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
         float *wt = malloc(sizeof(float) * N * K), *y = malloc(sizeof(float) * M * N),
               *y2 = malloc(sizeof(float) * M * N), *y3 = malloc(sizeof(float) * M * N);
@@ -234,13 +221,14 @@ int main(int argc, char **argv) {
         }
         free(one.ap), free(one32.ap), free(yo);
         const double gf = 2e-9 * M * K * N;
-        printf("%-15s %4d %4d %4d %8.3f %8.3f %8.3f %8.3f %7.1f %7.1f %7.1f %4d %4d %6s %4s\n", sh[s].what, M, K, N,
-               bv * 1e3, bx * 1e3, bb * 1e3, bg * 1e3, gf / bv, gf / bx, gf / bb, bmb, bnb, bwt ? "(K,N)" : "(N,K)",
-               bli_cntx_l3_sup_thresh_is_met(BLIS_FLOAT, M, N, K, bc) ? "yes" : "no");
+        printf("%-15s %4d %4d %4d %8.3f %8.3f %8.3f %8.3f %7.1f %7.1f %7.1f %4d %4d %6s %4s\n", vmamba_t_shapes[s].what,
+               M, K, N, bv * 1e3, bx * 1e3, bb * 1e3, bg * 1e3, gf / bv, gf / bx, gf / bb, bmb, bnb,
+               bwt ? "(K,N)" : "(N,K)", bli_cntx_l3_sup_thresh_is_met(BLIS_FLOAT, M, N, K, bc) ? "yes" : "no");
         printf("  max |diff| / max |y| against vssm: libxsmm %.2e, BLIS %.2e; rows alone differing in bits (of %d): "
                "vssm %d, libxsmm %d, BLIS %d, libxsmm 32x14 %d\n",
                rx, rb, M, dv, dx, db, dg);
-        tv += sh[s].times * bv, tx += sh[s].times * bx, tb += sh[s].times * bb, tg += sh[s].times * bg;
+        tv += vmamba_t_shapes[s].times * bv, tx += vmamba_t_shapes[s].times * bx, tb += vmamba_t_shapes[s].times * bb,
+            tg += vmamba_t_shapes[s].times * bg;
         free(f.ap), free(g.ap), free(y4);
         free(x), free(w), free(wt), free(b), free(y), free(y2), free(y3), free(wp);
     }
