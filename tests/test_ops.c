@@ -280,6 +280,20 @@ static void test_patch_merge(int B, int H, int W, int C) {
     vssm_op_free(ctx, dy);
 }
 
+/* LayerNorm of x's rows in double (eps 1e-5), gamma g, beta b; malloc'd */
+static double *layernorm_ref(const float *x, int64_t rows, int C, const float *g, const float *b) {
+    double *ref = malloc((size_t)rows * C * sizeof(double));
+    for (int64_t r = 0; r < rows; r++) {
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[r * C + c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (x[r * C + c] - m) * (x[r * C + c] - m);
+        v /= C;
+        for (int c = 0; c < C; c++) ref[r * C + c] = (x[r * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c];
+    }
+    return ref;
+}
+
 static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
     covered_by("layernorm");
     size_t n = (size_t)rows * C;
@@ -287,18 +301,9 @@ static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
     for (size_t i = 0; i < n; i++) x[i] += offset; /* a large mean: two-pass variance must not cancel */
     void *dx = dev_from(x, n), *dg = dev_from(g, C), *db = dev_from(b, C), *dy = dev_out(n);
     vssm_op_layernorm(ctx, dx, rows, C, dg, db, 1e-5f, act, dy);
-    double *ref = malloc(n * sizeof(double));
-    for (int64_t r = 0; r < rows; r++) {
-        double m = 0, v = 0;
-        for (int c = 0; c < C; c++) m += x[r * C + c];
-        m /= C;
-        for (int c = 0; c < C; c++) v += (x[r * C + c] - m) * (x[r * C + c] - m);
-        v /= C;
-        for (int c = 0; c < C; c++) {
-            double t = (x[r * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c];
-            ref[r * C + c] = act == VSSM_ACT_GELU ? gelu_d(t) : t;
-        }
-    }
+    double *ref = layernorm_ref(x, rows, C, g, b);
+    if (act == VSSM_ACT_GELU)
+        for (size_t i = 0; i < n; i++) ref[i] = gelu_d(ref[i]);
     char what[96];
     snprintf(what, sizeof what, "layernorm rows=%lld C=%d act=%d offset=%g", (long long)rows, C, act, offset);
     float *got = host_of(dy, n, what);
@@ -323,16 +328,9 @@ static void test_layernorm_gate(int64_t rows, int C, int ldz, int inplace) {
     void *dx = inplace ? dy : dev_from(x, n);
     if (inplace) vssm_op_upload(ctx, dx, x, n * sizeof(float));
     vssm_op_layernorm_gate(ctx, dx, rows, C, dg, db, 1e-5f, dz, ldz, dy);
-    double *ref = malloc(n * sizeof(double));
-    for (int64_t r = 0; r < rows; r++) {
-        double m = 0, v = 0;
-        for (int c = 0; c < C; c++) m += x[r * C + c];
-        m /= C;
-        for (int c = 0; c < C; c++) v += (x[r * C + c] - m) * (x[r * C + c] - m);
-        v /= C;
-        for (int c = 0; c < C; c++)
-            ref[r * C + c] = ((x[r * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c]) * silu_d(z[r * ldz + c]);
-    }
+    double *ref = layernorm_ref(x, rows, C, g, b);
+    for (int64_t r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) ref[r * C + c] *= silu_d(z[r * ldz + c]);
     char what[96];
     snprintf(what, sizeof what, "layernorm_gate rows=%lld C=%d ldz=%d inplace=%d", (long long)rows, C, ldz, inplace);
     float *got = host_of(dy, n, what);
