@@ -25,10 +25,13 @@
  * registers and for each k broadcasts x[i][k] of its MR rows against two vectors of the
  * panel: with AVX-512 NR = 32 (the whole panel), MR = 14 (28 accumulators); with AVX2,
  * NR = 16 (half a panel, the halves one after the other), MR = 6; with SSE, NR = 8, MR = 6.
- * Rows that do not fill MR use smaller variants (7/4/2/1 or 4/2/1). K is walked in blocks
- * of kc (ctx->gemm_kc, from the L1d size: isa.c) so the block of the panel and the rows of
- * x being read stay in L1; the tile is stored between blocks (the sum over k stays
- * sequential). Bias and activation are applied to a finished tile while it is in L1.
+ * Rows that do not fill MR use smaller variants (7/4/2/1 or 4/2/1). Where x is copied in
+ * blocks (large x) K is walked in blocks of kc (ctx->gemm_kc, from the L1d size: isa.c) so
+ * the block of the panel and the rows of x being read stay in L1; the tile is stored
+ * between blocks (the sum over k stays sequential). With x read in place a tile walks its
+ * whole K in one go (AVX-512; kc blocks where NR < PNR). The bias is added to the finished
+ * sum in registers, before the last store (sum over k, then + b: the order the epilogue
+ * pass had, so the same bits); an activation is applied to the finished tile in L1.
  *
  * This file is compiled once per instruction set (cpu_ops.h, VSSM_ISA_FN): as it is for the
  * build's baseline, and through sgemm_avx2.c / sgemm_avx512.c. Within one set the bits do
@@ -101,9 +104,11 @@ float vssm_cpu_f32_packed_get(const float *wp, int N, int K, int n, int k) {
 typedef float vf __attribute__((vector_size(VW * sizeof(float)), aligned(VW * sizeof(float)), may_alias));
 typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), may_alias));
 
-/* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . p[0..kc)[0..NR) (k stride PNR) */
+/* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . p[0..kc)[0..NR) (k stride PNR)
+ * [+ bias[0..nc), added to the finished sum in registers: the last K block's store] */
 static inline __attribute__((always_inline)) void kernel(const int R, int kc, const float *x, int64_t ldx,
-                                                         const float *p, float *y, int64_t ldy, int load, int nc) {
+                                                         const float *p, float *y, int64_t ldy, int load, int nc,
+                                                         const float *bias) {
     vf c0[MR], c1[MR];
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
@@ -120,7 +125,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
             c1[i] = *(const vfu *)(t + VW);
         }
     }
-#pragma GCC unroll 2 /* two k per iteration: ~5% on VMamba-T's products (README.md) */
+#pragma GCC unroll 4 /* four k per iteration: ~1.5% over two, ~5% over one (README.md) */
     for (int k = 0; k < kc; k++) {
         const vf b0 = *(const vfu *)(p + (size_t)k * PNR), b1 = *(const vfu *)(p + (size_t)k * PNR + VW);
 #pragma GCC unroll 14
@@ -128,6 +133,23 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
             const float a = x[i * ldx + k];
             c0[i] += a * b0;
             c1[i] += a * b1;
+        }
+    }
+    if (bias) {
+        vf b0, b1;
+        if (nc == NR) {
+            b0 = *(const vfu *)bias;
+            b1 = *(const vfu *)(bias + VW);
+        } else {
+            float t[NR] = {0};
+            memcpy(t, bias, (size_t)nc * sizeof(float));
+            b0 = *(const vfu *)t;
+            b1 = *(const vfu *)(t + VW);
+        }
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) {
+            c0[i] += b0;
+            c1[i] += b1;
         }
     }
 #pragma GCC unroll 14
@@ -146,30 +168,31 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
 
 /* rows of a tile: MR at a time, then the smaller fully unrolled variants; nc <= NR */
 static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
-                         int nc) {
+                         int nc, const float *bias) {
     int r = 0;
-    for (; rows - r >= MR; r += MR) kernel(MR, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+    for (; rows - r >= MR; r += MR) kernel(MR, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
 #if MR > 7
     if (rows - r >= 7) {
-        kernel(7, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+        kernel(7, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
         r += 7;
     }
 #endif
     if (rows - r >= 4) {
-        kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+        kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
         r += 4;
     }
     if (rows - r >= 2) {
-        kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+        kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
         r += 2;
     }
-    if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc);
+    if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
 }
 
 /* a tile of one panel (nc <= PNR columns): its NR-column parts one after the other */
 static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
-                      int nc) {
-    for (int j = 0; j < nc; j += NR) tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR);
+                      int nc, const float *bias) {
+    for (int j = 0; j < nc; j += NR)
+        tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR, bias ? bias + j : NULL);
 }
 
 /* bias + activation on a finished tile (rows x nc, row stride ldy); sgemm_bf16.c's too */
@@ -204,7 +227,6 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                                          const float *b, int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const int np = (N + PNR - 1) / PNR;
-    const int epi = b || act != VSSM_ACT_NONE;
     const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
     const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256;
     const int ldp = KC + 16; /* padded: rows of the copy fall in different L1 sets */
@@ -247,8 +269,9 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                         have = c;
                     }
                     float *yt = y + m0 * N + n0;
-                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc);
-                    if (last && epi) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
+                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc,
+                              last && b ? b + n0 : NULL);
+                    if (last && act != VSSM_ACT_NONE) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, NULL, act);
                 }
             }
             k0 += kc;
@@ -257,6 +280,10 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     }
     const int64_t nmb = (M + MR - 1) / MR;
     const int64_t tiles = np * nmb;
+    /* Here a tile walks its whole K before the next tile: a K block of the panel is not
+     * reused by another tile in L1, so blocking K only stores and reloads the tile. With
+     * NR < PNR (AVX2, SSE) the halves of the panel read the same rows of x: KC keeps them. */
+    const int KCI = NR == PNR ? K : KC;
     /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
      * enough that a descheduled thread holds up little */
     const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
@@ -271,11 +298,12 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
         const float *pq = wp + (size_t)q * K * PNR;
         int k0 = 0;
         do { /* at least once, so K = 0 still writes the tile */
-            const int kc = K - k0 < KC ? K - k0 : KC;
-            tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc);
+            const int kc = K - k0 < KCI ? K - k0 : KCI;
+            tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc,
+                      k0 + kc >= K && b ? b + n0 : NULL);
             k0 += kc;
         } while (k0 < K);
-        if (epi) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
+        if (act != VSSM_ACT_NONE) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, NULL, act);
     }
 }
 
