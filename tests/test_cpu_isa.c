@@ -7,6 +7,12 @@
  *   same      AVX-512 and AVX2 both sum every product as one FMA chain in k order, so their
  *             products and a random VMamba's and Vim's logits agree bit for bit; the
  *             baseline (no FMA in a build without -march=native) agrees to 1e-5 relative
+ *   eltwise   the element-wise ops compiled per instruction set (conv.c, conv1d.c, norm.c,
+ *             v0_ops.c): every dispatched op on shapes with a partial last vector, and SiLU
+ *             and GELU (vmath.h) on a grid over [-100, 100]: AVX-512 and AVX2 agree bit for
+ *             bit (same operations per element, the norms' sums in one order: rowsum.h);
+ *             the baseline to 1e-5 relative (without FMA the polynomials round twice a
+ *             step: the ulps it differs by are printed)
  *
  * The reference checks and batch invariance of each variant: test_ops and
  * test_batch_invariance run once per variant (tests/cpu_isa.cmake, VSSM_CPU_ISA). */
@@ -79,6 +85,104 @@ static void products(vssm_ctx *ctx, float *out, size_t *n_out) {
     *n_out = at;
 }
 
+/* buffer of n random floats in [lo, hi) */
+static float *rand_buf(size_t n, float lo, float hi) {
+    float *b = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) b[i] = lo + (hi - lo) * 0.5f * (frand() + 1.0f);
+    return b;
+}
+
+#define GRID 40001 /* SiLU and GELU at -100, -99.995, ..., 100 */
+
+/* every op the element-wise files dispatch per instruction set, appended to out: the
+ * channel counts leave a partial last vector of 16 (and of 8, 4), the conv1d crosses its
+ * block of 64 tokens, the conv3x3s2 takes both paths (direct for the RGB stem, im2col) */
+static void eltwise(vssm_ctx *ctx, float *out, size_t *n_out) {
+    size_t at = 0;
+    rng = 0x9e3779b97f4a7c15ull;
+    /* act(x) on the grid: conv1d with one tap of weight 1 and no bias (bias 0 + 1 x = x
+     * exactly), and mul_silu of ones */
+    float *g = malloc(GRID * sizeof(float)), *one = malloc(GRID * sizeof(float));
+    for (int i = 0; i < GRID; i++) g[i] = -100.0f + 0.005f * (float)i, one[i] = 1.0f;
+    vssm_op_conv1d(ctx, g, GRID, 1, 1, GRID, one, NULL, 1, 0, VSSM_ACT_SILU, out + at), at += GRID;
+    vssm_op_conv1d(ctx, g, GRID, 1, 1, GRID, one, NULL, 1, 0, VSSM_ACT_GELU, out + at), at += GRID;
+    memcpy(out + at, one, GRID * sizeof(float));
+    vssm_op_mul_silu(ctx, out + at, 1, GRID, g, GRID), at += GRID;
+    free(g), free(one);
+
+    static const int cs[] = {37, 96, 200};
+    for (int k = 0; k < 3; k++) {
+        const int C = cs[k], rows = 9, ldz = C + 5;
+        float *x = rand_buf((size_t)rows * C, -3, 5), *gm = rand_buf(C, 0.5f, 1.5f), *bt = rand_buf(C, -1, 1);
+        float *z = rand_buf((size_t)rows * ldz, -8, 8);
+        for (int r = 0; r < rows; r++) x[(size_t)r * C] += 40.0f; /* a first value far from the mean */
+        vssm_op_layernorm(ctx, x, rows, C, gm, bt, 1e-6f, VSSM_ACT_NONE, out + at), at += (size_t)rows * C;
+        vssm_op_layernorm(ctx, x, rows, C, gm, bt, 1e-6f, VSSM_ACT_GELU, out + at), at += (size_t)rows * C;
+        vssm_op_layernorm_gate(ctx, x, rows, C, gm, bt, 1e-6f, z, ldz, out + at), at += (size_t)rows * C;
+        vssm_op_rmsnorm(ctx, x, rows, C, gm, 1e-5f, out + at), at += (size_t)rows * C;
+        memcpy(out + at, x, (size_t)rows * C * sizeof(float));
+        vssm_op_mul_silu(ctx, out + at, rows, C, z, ldz), at += (size_t)rows * C;
+        free(x), free(gm), free(bt), free(z);
+    }
+    { /* conv1d: B 2, L 70, C 37 read at ldx 74 (the x half of in_proj), K 4, both directions */
+        const int B = 2, L = 70, C = 37, K = 4, ldx = 2 * C;
+        float *x = rand_buf((size_t)B * L * ldx, -4, 4), *w = rand_buf((size_t)K * C, -1, 1), *b = rand_buf(C, -1, 1);
+        static const vssm_act acts[3] = {VSSM_ACT_SILU, VSSM_ACT_NONE, VSSM_ACT_GELU};
+        for (int a = 0; a < 3; a++)
+            for (int rev = 0; rev < 2; rev++)
+                vssm_op_conv1d(ctx, x, ldx, B, L, C, w, a == 1 ? NULL : b, K, rev, acts[a], out + at),
+                    at += (size_t)B * L * C;
+        free(x), free(w), free(b);
+    }
+    { /* dwconv3x3 (+ bias, read at ldx): C 37 and 96 on a 5 x 7 image */
+        for (int k = 0; k < 2; k++) {
+            const int B = 2, H = 5, W = 7, C = k ? 96 : 37, ldx = 2 * C + 3;
+            float *x = rand_buf((size_t)B * H * W * ldx, -4, 4), *w = rand_buf(9 * C, -1, 1);
+            float *b = rand_buf(C, -1, 1);
+            const size_t n = (size_t)B * H * W * C;
+            vssm_op_dwconv3x3_bias(ctx, x, ldx, B, H, W, C, w, b, VSSM_ACT_SILU, out + at), at += n;
+            vssm_op_dwconv3x3_bias(ctx, x, ldx, B, H, W, C, w, NULL, VSSM_ACT_GELU, out + at), at += n;
+            vssm_op_dwconv3x3(ctx, x, B, H, W, C, w, VSSM_ACT_NONE, out + at), at += n;
+            free(x), free(w), free(b);
+        }
+    }
+    /* conv3x3s2: the RGB stem (direct) and 8 -> 20 channels (im2col + GEMM), odd sizes */
+    static const int cio[2][2] = {{3, 24}, {8, 20}};
+    for (int k = 0; k < 2; k++) {
+        const int B = 2, H = 9, W = 11, Cin = cio[k][0], Cout = cio[k][1], K = 9 * Cin;
+        float *x = rand_buf((size_t)B * H * W * Cin, -1, 1), *w = rand_buf((size_t)Cout * K, -1, 1);
+        float *b = rand_buf(Cout, -1, 1), *wl = malloc((size_t)Cout * K * sizeof(float));
+        vssm_conv_weight_layout(w, Cout, Cin, wl);
+        float *wp = malloc(vssm_op_linear_pack_numel(ctx, Cout, K) * sizeof(float));
+        vssm_op_linear_pack(ctx, wl, Cout, K, wp);
+        void *ws = malloc(vssm_op_conv3x3s2_workspace(ctx, B, H, W, Cin));
+        vssm_op_conv3x3s2(ctx, x, B, H, W, Cin, wp, b, Cout, out + at, ws);
+        at += (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) * Cout;
+        free(x), free(w), free(b), free(wl), free(wp), free(ws);
+    }
+    *n_out = at;
+}
+
+/* the most units in the last place a and b differ by (same signs; 0 and -0 alike) */
+static long max_ulps(const float *a, const float *b, size_t n) {
+    long m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t ia, ib;
+        memcpy(&ia, &a[i], 4), memcpy(&ib, &b[i], 4);
+        if (ia < 0) ia = INT32_MIN - ia;
+        if (ib < 0) ib = INT32_MIN - ib;
+        const long d = labs((long)ia - (long)ib);
+        m = d > m ? d : m;
+    }
+    return m;
+}
+
+static double max_abs(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
 /* logits of a small random VMamba (scan.c) or Vim (scan1d.c) for one fixed image */
 static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
     vssm_err err = {0};
@@ -126,8 +230,8 @@ int main(void) {
                "an unknown instruction set is refused by name: '%s'", err.msg);
 
     const size_t cap = 1 << 20;
-    float *prod[N_ISA] = {0}, *lv[N_ISA] = {0}, *lm[N_ISA] = {0};
-    size_t n_prod = 0;
+    float *prod[N_ISA] = {0}, *lv[N_ISA] = {0}, *lm[N_ISA] = {0}, *ew[N_ISA] = {0};
+    size_t n_prod = 0, n_ew = 0;
     int ran = 0, nv = 0, nm = 0;
     for (int i = 0; i < N_ISA; i++) {
         vssm_ctx *ctx = isa_ctx(isas[i], 2);
@@ -141,6 +245,9 @@ int main(void) {
         lv[i] = malloc(1000 * sizeof(float));
         lm[i] = malloc(1000 * sizeof(float));
         products(ctx, prod[i], &n_prod);
+        ew[i] = malloc(cap * sizeof(float));
+        eltwise(ctx, ew[i], &n_ew);
+        TEST_REQUIRE(n_ew <= cap, "eltwise: %zu floats", n_ew);
         logits(ctx, 1, lv[i], &nv);
         logits(ctx, 0, lm[i], &nm);
         vssm_ctx_free(ctx);
@@ -153,7 +260,22 @@ int main(void) {
                    rel_err(lm[1], lm[0], nm));
         TEST_CHECK(!memcmp(lv[0], lv[1], nv * sizeof(float)), "AVX-512 and AVX2 Vim logits differ: rel %.3g",
                    rel_err(lv[1], lv[0], nv));
+        TEST_CHECK(
+            !memcmp(ew[0], ew[1], n_ew * sizeof(float)),
+            "AVX-512 and AVX2 element-wise ops differ: rel %.3g (on the grid: SiLU %ld ulps, GELU %.3g absolute)",
+            rel_err(ew[1], ew[0], n_ew), max_ulps(ew[1], ew[0], GRID), max_abs(ew[1] + GRID, ew[0] + GRID, GRID));
     }
+    for (int i = 0; i < 2; i++)
+        if (ew[i] && ew[2]) {
+            const double e = rel_err(ew[2] + 3 * GRID, ew[i] + 3 * GRID, n_ew - 3 * GRID); /* the ops */
+            printf("  base vs %s: element-wise ops %.3g (on the grid: SiLU %ld ulps, GELU %.3g absolute, mul_silu %ld "
+                   "ulps)\n",
+                   isas[i], e, max_ulps(ew[2], ew[i], GRID), max_abs(ew[2] + GRID, ew[i] + GRID, GRID),
+                   max_ulps(ew[2] + 2 * GRID, ew[i] + 2 * GRID, GRID));
+            TEST_CHECK(e <= 1e-5 && max_ulps(ew[2], ew[i], GRID) <= 4 &&
+                           max_abs(ew[2] + GRID, ew[i] + GRID, GRID) <= 2e-6,
+                       "base vs %s: element-wise ops rel %.3g > 1e-5, or SiLU, GELU apart", isas[i], e);
+        }
     for (int i = 0; i < 2; i++)
         if (prod[i] && prod[2]) {
             const double ep = rel_err(prod[2], prod[i], n_prod), em = rel_err(lm[2], lm[i], nm);
@@ -162,6 +284,6 @@ int main(void) {
             TEST_CHECK(ep <= 1e-5 && em <= 1e-5 && ev <= 1e-5, "base vs %s: rel %.3g %.3g %.3g > 1e-5", isas[i], ep, em,
                        ev);
         }
-    for (int i = 0; i < N_ISA; i++) free(prod[i]), free(lv[i]), free(lm[i]);
+    for (int i = 0; i < N_ISA; i++) free(prod[i]), free(lv[i]), free(lm[i]), free(ew[i]);
     return test_finish("test_cpu_isa");
 }

@@ -3,15 +3,24 @@
  * channels. NHWC throughout; zero padding of 1.
  * Threads take output rows one at a time (dynamic): a thread whose core is taken by another
  * process does less of the work instead of holding every other thread at the region's end
- * (kernels/cpu/README.md, under load). Every row is computed alone: the same bits. */
+ * (kernels/cpu/README.md, under load). Every row is computed alone: the same bits.
+ * conv3x3s2 is compiled once per instruction set (conv_avx2.c, conv_avx512.c; cpu_ops.h):
+ * the RGB stem's direct convolution is vector work (the im2col path's product is the GEMM,
+ * dispatched on its own). */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
 
 static inline int out_size(int n) { return (n + 1) / 2; }
 
+#ifdef VSSM_ISA_BASE
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin) {
     return (size_t)B * out_size(H) * out_size(W) * 9 * Cin * sizeof(float);
 }
+#endif
 
 /* Few input channels (an RGB stem): a direct convolution, vectorised over the output
  * channels, beats im2col + GEMM (K = 27 is far too short for a GEMM to reach speed, and
@@ -53,8 +62,8 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
             }
 }
 
-void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
-                        int Cout, float *y, void *ws) {
+void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                                     const float *b, int Cout, float *y, void *ws) {
     if (9 * Cin <= DIRECT_MAX_K && Cout <= DIRECT_MAX_COUT) {
         conv3x3s2_direct(ctx, x, B, H, W, Cin, w, b, Cout, y);
         return;
@@ -83,7 +92,9 @@ void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int 
     vssm_cpu_linear_packed(ctx, col, (int64_t)B * Ho * Wo, 9 * Cin, w, b, Cout, VSSM_ACT_NONE, 0, y);
 }
 
+#ifdef VSSM_ISA_BASE
 void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
                         float *y) {
     vssm_cpu_dwconv3x3_bias(ctx, x, C, B, H, W, C, w, NULL, act, y);
 }
+#endif

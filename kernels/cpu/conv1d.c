@@ -2,24 +2,30 @@
  * RMSNorm, the causal depthwise conv1d (+ SiLU) of the mixer, patch extraction for the
  * patch-embed GEMM, and the class-token insert + position-embedding add. Work is handed out
  * in dynamic chunks (vssm_cpu_rows_chunk), each row computed alone: the same bits at any
- * thread count, and a thread on a busy core does less of it. */
+ * thread count, and a thread on a busy core does less of it.
+ * RMSNorm and the conv1d are compiled once per instruction set (conv1d_avx2.c,
+ * conv1d_avx512.c; cpu_ops.h), RMSNorm's sum in one order for all (rowsum.h); patchify and
+ * the row add once, at the baseline (copies and adds: nothing for wider vectors to gain). */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <assert.h>
 #include <math.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
+#include "kernels/cpu/rowsum.h"
 #include "kernels/cpu/vmath.h"
 
-void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y) {
+void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
+                                   float *y) {
     const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += r[c] * r[c];
-        const float inv = 1.0f / sqrtf(s / (float)C + eps);
+        const float inv = 1.0f / sqrtf(rs_sum_sq(r, C) / (float)C + eps);
 #pragma omp simd
         for (int c = 0; c < C; c++) o[c] = r[c] * inv * w[c];
     }
@@ -28,8 +34,8 @@ void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const 
 /* One task = (b, block of tokens); channels are the inner (vectorised) loop. K is small
  * (4), so each output is bias + K multiply-adds over neighbouring rows. */
 #define CONV_TB 64
-void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
-                     const float *bias, int K, int reverse, vssm_act act, float *y) {
+void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                                  const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
     const int64_t nt = (L + CONV_TB - 1) / CONV_TB;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
@@ -58,6 +64,7 @@ void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t 
         }
 }
 
+#ifdef VSSM_ISA_BASE
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
     const int P = a->P, S = a->S, C = a->C;
     assert(P >= 1 && S >= 1 && a->H >= P && a->W >= P);
@@ -95,3 +102,4 @@ void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const f
             }
         }
 }
+#endif

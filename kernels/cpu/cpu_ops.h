@@ -5,7 +5,8 @@
 
 #include "kernels/ctx_internal.h"
 
-/* Runtime ISA dispatch. sgemm.c, scan.c and scan1d.c are compiled once as they are (the
+/* Runtime ISA dispatch. sgemm.c, scan.c, scan1d.c and the element-wise ops' files (conv.c,
+ * conv1d.c, norm.c, v0_ops.c) are compiled once as they are (the
  * build's baseline: SSE2 without -march=native) and again, included by *_avx2.c and
  * *_avx512.c, with those units' flags (CMakeLists.txt, kernels/cpu/README.md). Each copy
  * names its entry points with its suffix (VSSM_ISA_FN); vssm_cpu_backend_init picks one
@@ -17,6 +18,23 @@
 #define VSSM_ISA_CAT2_(a, b) a##_##b
 #define VSSM_ISA_CAT_(a, b) VSSM_ISA_CAT2_(a, b)
 #define VSSM_ISA_FN(name) VSSM_ISA_CAT_(name, VSSM_ISA_SFX)
+/* the element-wise ops' variants (conv.c, conv1d.c, norm.c, v0_ops.c and their *_avx2.c,
+ * *_avx512.c): the same operations per element in each, the norms' sums in one order
+ * (rowsum.h), so AVX2 and AVX-512 give the same bits (tests/test_cpu_isa.c) */
+#define VSSM_ISA_DECLARE_ELTWISE_(sfx)                                                                                \
+    void vssm_cpu_conv3x3s2_##sfx(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,        \
+                                  const float *b, int Cout, float *y, void *ws);                                      \
+    void vssm_cpu_layernorm_##sfx(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, \
+                                  float eps, vssm_act act, float *y);                                                 \
+    void vssm_cpu_layernorm_gate_##sfx(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,            \
+                                       const float *b, float eps, const float *z, int64_t ldz, float *y);             \
+    void vssm_cpu_rmsnorm_##sfx(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,        \
+                                float *y);                                                                            \
+    void vssm_cpu_conv1d_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,   \
+                               const float *bias, int K, int reverse, vssm_act act, float *y);                        \
+    void vssm_cpu_dwconv3x3_bias_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,        \
+                                       const float *w, const float *bias, vssm_act act, float *y);                    \
+    void vssm_cpu_mul_silu_##sfx(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
 #define VSSM_ISA_DECLARE_(sfx)                                                                                         \
     void vssm_cpu_linear_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, \
                                vssm_act act, int accumulate, float *y);                                                \
@@ -25,6 +43,7 @@
     void vssm_cpu_ss2d_scan_##sfx(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);                                   \
     void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                              \
     void vssm_cpu_gemm_epilogue_##sfx(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act);        \
+    VSSM_ISA_DECLARE_ELTWISE_(sfx)                                                                                     \
     extern const char vssm_cpu_isa_name_##sfx[];
 VSSM_ISA_DECLARE_(base)
 VSSM_ISA_DECLARE_(avx2)
@@ -40,6 +59,18 @@ typedef struct vssm_cpu_isa {
                           vssm_act act, int accumulate, float *y);
     void (*ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);
     void (*scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a);
+    void (*conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
+                      int Cout, float *y, void *ws);
+    void (*layernorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
+                      vssm_act act, float *y);
+    void (*layernorm_gate)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                           float eps, const float *z, int64_t ldz, float *y);
+    void (*rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
+    void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                   const float *bias, int K, int reverse, vssm_act act, float *y);
+    void (*dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                           const float *bias, vssm_act act, float *y);
+    void (*mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
 } vssm_cpu_isa;
 
 /* isa.c: picks the variant (opts.cpu_isa, else $VSSM_CPU_ISA, else the best this CPU runs),

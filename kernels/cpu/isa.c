@@ -1,21 +1,23 @@
 /* kernels/cpu/isa.c - which instruction set the CPU kernels run with, chosen per context at
  * run time, and the cache sizes the GEMM's blocking follows.
  *
- * One build runs everywhere: the variants are compiled side by side (sgemm.c, scan.c and
- * scan1d.c as they are for the baseline, again through *_avx2.c and *_avx512.c with those
- * units' flags) and vssm_cpu_isa_init picks the best one this CPU and OS support, unless
- * the caller names one (vssm_ctx_opts.cpu_isa, else $VSSM_CPU_ISA: how the tests run each
- * variant). The choice lives in the context, like everything else; nothing here is
- * written after start-up. The plain vssm_cpu_* entry points dispatch through it. */
+ * One build runs everywhere: the variants are compiled side by side (sgemm.c, scan.c,
+ * scan1d.c and the element-wise ops' conv.c, conv1d.c, norm.c, v0_ops.c as they are for the
+ * baseline, again through *_avx2.c and *_avx512.c with those units' flags) and
+ * vssm_cpu_isa_init picks the best one this CPU and OS support, unless the caller names one
+ * (vssm_ctx_opts.cpu_isa, else $VSSM_CPU_ISA: how the tests run each variant). The choice
+ * lives in the context, like everything else; nothing here is written after start-up. The
+ * plain vssm_cpu_* entry points dispatch through it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 
-#define ISA_TABLE_(nm, sfx)                                                                                         \
-    {                                                                                                               \
-        nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx, vssm_cpu_ss2d_scan_##sfx, \
-            vssm_cpu_scan1d_##sfx                                                                                   \
+#define ISA_TABLE_(nm, sfx)                                                                                           \
+    {                                                                                                                 \
+        nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx, vssm_cpu_ss2d_scan_##sfx,   \
+            vssm_cpu_scan1d_##sfx, vssm_cpu_conv3x3s2_##sfx, vssm_cpu_layernorm_##sfx, vssm_cpu_layernorm_gate_##sfx, \
+            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_dwconv3x3_bias_##sfx, vssm_cpu_mul_silu_##sfx     \
     }
 /* best first */
 static const vssm_cpu_isa isa_tables[] = {
@@ -197,3 +199,29 @@ float vssm_cpu_linear_packed_get(const vssm_ctx *ctx, const float *wp, int N, in
 }
 void vssm_cpu_ss2d_scan(vssm_ctx *ctx, const vssm_scan_args *a, void *ws) { ctx->cpu_isa->ss2d_scan(ctx, a, ws); }
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) { ctx->cpu_isa->scan1d(ctx, a); }
+void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
+                        int Cout, float *y, void *ws) {
+    ctx->cpu_isa->conv3x3s2(ctx, x, B, H, W, Cin, w, b, Cout, y, ws);
+}
+void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
+                        vssm_act act, float *y) {
+    ctx->cpu_isa->layernorm(ctx, x, rows, C, g, b, eps, act, y);
+}
+void vssm_cpu_layernorm_gate(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                             float eps, const float *z, int64_t ldz, float *y) {
+    ctx->cpu_isa->layernorm_gate(ctx, x, rows, C, g, b, eps, z, ldz, y);
+}
+void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y) {
+    ctx->cpu_isa->rmsnorm(ctx, x, rows, C, w, eps, y);
+}
+void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                     const float *bias, int K, int reverse, vssm_act act, float *y) {
+    ctx->cpu_isa->conv1d(ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y);
+}
+void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                             const float *bias, vssm_act act, float *y) {
+    ctx->cpu_isa->dwconv3x3_bias(ctx, x, ldx, B, H, W, C, w, bias, act, y);
+}
+void vssm_cpu_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
+    ctx->cpu_isa->mul_silu(ctx, y, rows, C, z, ldz);
+}

@@ -1,7 +1,14 @@
 /* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation or SiLU gate) and pooling. Rows are
- * handed out in dynamic chunks (vssm_cpu_rows_chunk): a thread on a busy core does less. */
+ * handed out in dynamic chunks (vssm_cpu_rows_chunk): a thread on a busy core does less.
+ * The LayerNorms are compiled once per instruction set (norm_avx2.c, norm_avx512.c;
+ * cpu_ops.h), their sums in one order for all (rowsum.h); pooling once, at the baseline. */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
+#include "kernels/cpu/rowsum.h"
 #include "kernels/cpu/vmath.h"
 #include <math.h>
 
@@ -16,14 +23,9 @@ static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, i
         /* two passes (mean, then centred variance), the mean summed relative to the
          * row's first value: no cancellation even when |mean| >> std */
         const float x0 = r[0];
-        float s = 0;
-#pragma omp simd reduction(+ : s)
-        for (int c = 0; c < C; c++) s += r[c] - x0;
-        const float dm = s / (float)C; /* mean - x0 */
-        float v = 0;
-#pragma omp simd reduction(+ : v)
-        for (int c = 0; c < C; c++) v += ((r[c] - x0) - dm) * ((r[c] - x0) - dm);
-        float inv = 1.0f / sqrtf(v / (float)C + eps);
+        const float dm = rs_sum_dev(r, C, x0) / (float)C; /* mean - x0 */
+        const float v = rs_sum_sq_dev(r, C, x0, dm);
+        const float inv = 1.0f / sqrtf(v / (float)C + eps);
         if (z) {
             const float *zr = z + i * ldz;
 #pragma omp simd simdlen(32)
@@ -41,16 +43,17 @@ static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, i
     }
 }
 
-void vssm_cpu_layernorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b, float eps,
-                        vssm_act act, float *y) {
+void VSSM_ISA_FN(vssm_cpu_layernorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
+                                     float eps, vssm_act act, float *y) {
     layernorm_rows(ctx, x, rows, C, g, b, eps, act, NULL, 0, y);
 }
 
-void vssm_cpu_layernorm_gate(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
-                             float eps, const float *z, int64_t ldz, float *y) {
+void VSSM_ISA_FN(vssm_cpu_layernorm_gate)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g,
+                                          const float *b, float eps, const float *z, int64_t ldz, float *y) {
     layernorm_rows(ctx, x, rows, C, g, b, eps, VSSM_ACT_NONE, z, ldz, y);
 }
 
+#ifdef VSSM_ISA_BASE
 void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, float *y) {
     for (int bi = 0; bi < B; bi++) {
         float *o = y + (size_t)bi * C;
@@ -63,3 +66,4 @@ void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, fl
         for (int c = 0; c < C; c++) o[c] /= (float)L;
     }
 }
+#endif

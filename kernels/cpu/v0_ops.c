@@ -2,13 +2,19 @@
  * that reads the x half of an in_proj output in place and adds a bias, the SiLU(z) output
  * gate of SS2D, and PatchMerging2D's 2x2 gather (kernels/ops.h). dwconv3x3 (conv.c) is this
  * conv with ldx = C and no bias. Output rows (dwconv, patch merge: an image row; mul_silu: a
- * chunk of tokens) are handed out dynamically: a thread on a busy core does less. */
+ * chunk of tokens) are handed out dynamically: a thread on a busy core does less.
+ * The conv and the gate are compiled once per instruction set (v0_ops_avx2.c,
+ * v0_ops_avx512.c; cpu_ops.h); the patch merge (copies) once, at the baseline. */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 
-void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
-                             const float *bias, vssm_act act, float *y) {
+void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,
+                                          const float *w, const float *bias, vssm_act act, float *y) {
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
         for (int h = 0; h < H; h++)
@@ -48,7 +54,7 @@ void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, 
             }
 }
 
-void vssm_cpu_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
+void VSSM_ISA_FN(vssm_cpu_mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
     const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
     for (int64_t r = 0; r < rows; r++) {
@@ -59,6 +65,7 @@ void vssm_cpu_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float
     }
 }
 
+#ifdef VSSM_ISA_BASE
 void vssm_cpu_patch_merge(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, float *y) {
     const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
     static const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
@@ -79,3 +86,4 @@ void vssm_cpu_patch_merge(vssm_ctx *ctx, const float *x, int B, int H, int W, in
                 }
             }
 }
+#endif
