@@ -97,8 +97,11 @@ double vssm_lr_at(const vssm_lr_schedule *s, int64_t step) {
     return s->min + (s->base - s->min) * 0.5 * (1.0 + cos(M_PI * p));
 }
 
+/* ema = ema decay + (1 - decay) p, as timm's ModelEmaV2; left alone where p == ema, so a
+ * frozen tensor keeps its bits (the sum, without FMA, moved them by an ulp: test_train_vim_cli
+ * failed in portable -DVSSM_NATIVE=OFF builds) */
 void vssm_ema_update(float *ema, const float *p, int64_t n, double decay) {
     const float d = (float)decay, a = (float)(1 - decay);
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) ema[i] = ema[i] * d + a * p[i];
+    for (int64_t i = 0; i < n; i++) ema[i] = p[i] == ema[i] ? ema[i] : ema[i] * d + a * p[i];
 }
