@@ -6,7 +6,8 @@
  *
  *   ops      every CPU product (plain and packed weights; K below, at and over the K
  *            block; N over several panels with a partial one; bias, GELU, accumulate;
- *            few rows (the direct path) and an x over 1 MB (the K-outermost order)):
+ *            few rows (the direct path) and the K-outermost order with x copied in
+ *            blocks (x over 8 MB, or over 1 MB with K < 256: kernels/cpu/sgemm.c)):
  *            each row of an M-row product equals the same row computed alone (M = 1) and
  *            computed at another offset, with 1 and 2 threads
  *   models   small random VMamba and Vim classifiers: image A alone, at positions 0 and 3
@@ -130,9 +131,11 @@ int main(void) {
                                   v == 0);
                 }
 
-    /* x over 1 MB: the K-outermost order of the large products (the segmentation convs) */
-    check_product(c1, c2, 300, 1030, 45, 1, 1, VSSM_ACT_GELU, 0);
-    check_product(c1, c2, 300, 1030, 45, 0, 0, VSSM_ACT_NONE, 1);
+    /* x over 8 MB: the K-outermost order of the large products (the segmentation convs),
+     * K over the K block; x over 1 MB with short rows (VMamba-T's stage 1) */
+    check_product(c1, c2, 2100, 1030, 45, 1, 1, VSSM_ACT_GELU, 0);
+    check_product(c1, c2, 2100, 1030, 45, 0, 0, VSSM_ACT_NONE, 1);
+    check_product(c1, c2, 3000, 96, 45, 1, 1, VSSM_ACT_NONE, 1);
     /* one row block, twelve panels, split across threads by panel (VMamba-T's stage-3 fc2);
      * one panel over 1 MB of x (its stage-1 x_proj: read in place, not copied) */
     check_product(c1, c2, 196, 1536, 384, 1, 1, VSSM_ACT_NONE, 1);

@@ -213,14 +213,22 @@ void VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(float *yt, int rows, int nc, int64_t ld
     }
 }
 
-/* Products whose x is larger than this (bytes) and that have more than one panel walk K
- * outermost with x copied in blocks (below); the others keep a whole tile's K loop together,
- * x read in place. One panel reads each copy once, so the copy was pure cost there (VMamba-T's
- * stage-1 x_proj, N = 32: 25-34% of its time against libxsmm, bench/libxsmm). Without memory
- * for the copies, the in-place order (same sums, same bits). */
+/* Products whose x is larger than BIG_X_BYTES, that have more than one panel and either
+ * short rows (K < SHORT_K) or an x over HUGE_X_BYTES walk K outermost with x copied in
+ * blocks (below); the others keep a whole tile's K loop together, x read in place. One panel
+ * reads each copy once, so the copy was pure cost there (VMamba-T's stage-1 x_proj, N = 32:
+ * 25-34% of its time against libxsmm, bench/libxsmm). Short rows gain from the copy's
+ * block-major order (a block of x reused by every panel in L2; VMamba-T's stage-1 in_proj,
+ * out_proj and fc1, K = 96: 5-15% slower in place); VMamba-T's other products over 1 MB (K
+ * 384-1536, x 1.2-4.8 MB) ran 6-11% faster in place, where their tiles are not stored and
+ * reloaded per K block (kernels/cpu/README.md). The segmentation convs (x 8.4-75 MB) keep the
+ * copy: K = 18432 in place re-streamed 2.4 MB panels per row block, 1.45x the time. Without
+ * memory for the copies, the in-place order (same sums, same bits). */
 #ifndef BIG_X_BYTES
 #define BIG_X_BYTES (1 << 20)
 #endif
+#define HUGE_X_BYTES (8 << 20)
+#define SHORT_K 256
 #define MC (16 * MR)
 
 void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,
@@ -233,7 +241,8 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     /* the copies' buffer: made once per context, at its first large product (a context is
      * used by one thread at a time), not per call: these products run every forward */
     float *xbuf = NULL;
-    if (np > 1 && (double)M * K * sizeof(float) > BIG_X_BYTES) {
+    const double xbytes = (double)M * K * sizeof(float);
+    if (np > 1 && xbytes > BIG_X_BYTES && (K < SHORT_K || xbytes > HUGE_X_BYTES)) {
         if (!ctx->gemm_scratch) ctx->gemm_scratch = aligned_alloc(64, (size_t)nt * MC * ldp * sizeof(float));
         xbuf = ctx->gemm_scratch;
     }
@@ -278,20 +287,27 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
         } while (k0 < K);
         return;
     }
-    const int64_t nmb = (M + MR - 1) / MR;
-    const int64_t tiles = np * nmb;
     /* Here a tile walks its whole K before the next tile: a K block of the panel is not
      * reused by another tile in L1, so blocking K only stores and reloads the tile. With
      * NR < PNR (AVX2, SSE) the halves of the panel read the same rows of x: KC keeps them. */
     const int KCI = NR == PNR ? K : KC;
+    /* A tile is g row blocks of MR rows, g about 2048 / K (at most 16): with short K a call
+     * per 14 rows cost its set-up several % (VMamba-T's stage 1, K = 96). Fewer row blocks
+     * per tile where that would leave under 8 tiles a thread. */
+    const int64_t nmb = (M + MR - 1) / MR;
+    int g = K >= 2048 ? 1 : K > 128 ? (2048 + K - 1) / K : 16;
+    if (g > 16) g = 16;
+    if (g > nmb) g = (int)nmb;
+    while (g > 1 && np * ((nmb + g - 1) / g) < 8 * nt) g /= 2;
+    const int64_t ntm = (nmb + g - 1) / g, tiles = np * ntm, RB = (int64_t)g * MR;
     /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
      * enough that a descheduled thread holds up little */
     const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, chunk)
     for (int64_t t = 0; t < tiles; t++) {
-        const int q = (int)(t / nmb);
-        const int64_t m0 = (t % nmb) * MR;
-        const int rows = M - m0 < MR ? (int)(M - m0) : MR;
+        const int q = (int)(t / ntm);
+        const int64_t m0 = (t % ntm) * RB;
+        const int rows = M - m0 < RB ? (int)(M - m0) : (int)RB;
         const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
         const float *xt = x + m0 * K;
         float *yt = y + m0 * N + n0;
