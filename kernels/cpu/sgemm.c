@@ -29,9 +29,10 @@
  * blocks (large x) K is walked in blocks of kc (ctx->gemm_kc, from the L1d size: isa.c) so
  * the block of the panel and the rows of x being read stay in L1; the tile is stored
  * between blocks (the sum over k stays sequential). With x read in place a tile walks its
- * whole K in one go (AVX-512; kc blocks where NR < PNR). The bias is added to the finished
- * sum in registers, before the last store (sum over k, then + b: the order the epilogue
- * pass had, so the same bits); an activation is applied to the finished tile in L1.
+ * whole K in one go (AVX-512; kc blocks where NR < PNR), and the bias is added to the
+ * finished sum in registers before the store; in the copied order it is added in a pass over
+ * the finished tile. Either way sum over k, then + b: the same bits. An activation is
+ * applied to the finished tile in L1.
  *
  * This file is compiled once per instruction set (cpu_ops.h, VSSM_ISA_FN): as it is for the
  * build's baseline, and through sgemm_avx2.c / sgemm_avx512.c. Within one set the bits do
@@ -279,8 +280,13 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                     }
                     float *yt = y + m0 * N + n0;
                     tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc,
-                              last && b ? b + n0 : NULL);
-                    if (last && act != VSSM_ACT_NONE) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, NULL, act);
+                              NULL);
+                    /* the bias here in the pass, not in registers: with it in registers this
+                     * order ran VMamba-T's s1 fc1 at 1.3-1.6x libxsmm's time instead of
+                     * 1.1-1.2 when run between the libraries (bench/libxsmm; caches holding
+                     * their outputs), though not slower alone; cause not found (README.md) */
+                    if (last && (b || act != VSSM_ACT_NONE))
+                        VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
                 }
             }
             k0 += kc;
