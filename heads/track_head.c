@@ -113,6 +113,11 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
     in->search_size = (int)v[3];
     in->template_factor = v[4];
     in->search_factor = v[5];
+    in->size_lr = 1.0;
+    if (meta(src, "track_size_lr")) {
+        vssm_status s = meta_num(src, "track_size_lr", 1e-6, 1, 0, &in->size_lr, err);
+        if (s != VSSM_OK) return s;
+    }
     if (in->template_size > in->search_size)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: template size %d > search size %d", in->template_size,
                             in->search_size);
@@ -240,7 +245,8 @@ void vssm_track_head_maps(const vssm_track_head *h, const float **score, const f
 static double hann(int k, int n) { return 0.5 * (1 - cos(2 * M_PI * (k + 1) / (n + 1))); }
 
 void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs, int search_size,
-                            const vssm_crop_info *ci, int frame_w, int frame_h, vssm_box *box, float *peak, int *cell) {
+                            const vssm_crop_info *ci, int frame_w, int frame_h, const vssm_box *prev, double size_lr,
+                            vssm_box *box, float *peak, int *cell) {
     int best = 0;
     double bv = -DBL_MAX;
     for (int y = 0; y < fs; y++) {
@@ -258,7 +264,12 @@ void vssm_track_head_decode(const float *score, const float *size, const float *
     const double cy = (iy + (double)offset[n + best]) / fs * search_size;
     const double w = (double)size[best] * search_size, h = (double)size[n + best] * search_size;
     const double rf = (double)search_size / ci->crop_sz;
-    const double cxi = ci->x1 + cx / rf, cyi = ci->y1 + cy / rf, wi = w / rf, hi = h / rf;
+    const double cxi = ci->x1 + cx / rf, cyi = ci->y1 + cy / rf;
+    double wi = w / rf, hi = h / rf;
+    if (prev && size_lr != 1.0) { /* the size smoothing (ostrack_ref.decode's prev, size_lr) */
+        wi = size_lr * wi + (1 - size_lr) * prev->w;
+        hi = size_lr * hi + (1 - size_lr) * prev->h;
+    }
     /* OSTrack's clip_box(margin=10) */
     const double m = CLIP_MARGIN, W = frame_w, H = frame_h;
     double x1 = cxi - 0.5 * wi, y1 = cyi - 0.5 * hi, x2 = x1 + wi, y2 = y1 + hi;
@@ -384,7 +395,9 @@ vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image *frame, 
         sz[cells + i] = sigmoid_clamp(o[2 * i + 1]);
     }
     float peak;
-    vssm_track_head_decode(sc, sz, of, fs, in->search_size, &ci, frame->w, frame->h, &h->box, &peak, &h->cell);
+    const vssm_box prev = h->box;
+    vssm_track_head_decode(sc, sz, of, fs, in->search_size, &ci, frame->w, frame->h, &prev, in->size_lr, &h->box, &peak,
+                           &h->cell);
     if (box) *box = h->box;
     if (score) *score = peak;
     return VSSM_OK;

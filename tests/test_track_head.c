@@ -8,8 +8,11 @@
  * float32 maps the C decoding must give the reference's box to 1e-9 px (the same float64 steps).
  * The shipped model (weights/track_demo) the same way on 3 updates over 4 frames of a held-out
  * demo sequence, against weights/train_track_head.py --write-ref (float64, sequential scan), the
- * boxes to 1e-3 px. Also: a file without a head is refused by name. */
+ * boxes to 1e-3 px, with the file's size smoothing (track_size_lr, the same as the reference's),
+ * also through the decoding alone on the reference's maps. The size smoothing on hand-made maps:
+ * w = lr w_map + (1 - lr) w_prev (1e-9 px). Also: a file without a head is refused by name. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -71,6 +74,13 @@ static void run_kind(vssm_ctx *ctx, const char *kind, const char *path, const ch
                      ft.ndim == 3 + seq,
                  "frame(s): %s", err.msg);
     const int n_up = seq ? (int)ft.shape[0] - 1 : 2;
+    if (refp) { /* the reference tracked with the model's size smoothing */
+        const char *lr = vssm_weights_meta(w, "size_lr");
+        TEST_CHECK(lr && fabs(atof(lr) - in.size_lr) <= 1e-12, "%s: size_lr %g, the reference's %s", kind, in.size_lr,
+                   lr ? lr : "(none)");
+    } else {
+        TEST_CHECK(in.size_lr == 1.0, "%s: no track_size_lr: size_lr %g, not 1", kind, in.size_lr);
+    }
     vssm_image frame = {(int)ft.shape[1 + seq], (int)ft.shape[seq], 3, ft.data};
     const size_t frame_bytes = (size_t)frame.w * frame.h * 3;
     const double *b0 = get(w, "ref.init", VSSM_DTYPE_F64, 4);
@@ -115,13 +125,16 @@ static void run_kind(vssm_ctx *ctx, const char *kind, const char *path, const ch
         vssm_crop_info ci;
         TEST_REQUIRE(vssm_crop_plan(state, in.search_factor, in.search_size, frame.w, frame.h, &ci, &err) == VSSM_OK,
                      "crop plan: %s", err.msg);
-        if (r32 && ref[0] && ref[1] && ref[2]) {
+        /* the random models: the float32 maps' own float64 decoding; the shipped one: the float64 tracker's box */
+        const double *want = r32 ? r32 : seq ? rb : NULL;
+        if (want && ref[0] && ref[1] && ref[2]) {
             vssm_box db;
             int dc;
-            vssm_track_head_decode(ref[0], ref[1], ref[2], fs, in.search_size, &ci, frame.w, frame.h, &db, NULL, &dc);
-            TEST_CHECK(box_diff(db, r32) <= DECODE_TOL && rc && dc == *rc,
+            vssm_track_head_decode(ref[0], ref[1], ref[2], fs, in.search_size, &ci, frame.w, frame.h, &state,
+                                   in.size_lr, &db, NULL, &dc);
+            TEST_CHECK(box_diff(db, want) <= (r32 ? DECODE_TOL : SHIPPED_BOX_TOL) && rc && dc == *rc,
                        "%s update %d: decoding (%.12f %.12f %.12f %.12f) cell %d vs (%.12f %.12f %.12f %.12f)", kind, k,
-                       db.x, db.y, db.w, db.h, dc, r32[0], r32[1], r32[2], r32[3]);
+                       db.x, db.y, db.w, db.h, dc, want[0], want[1], want[2], want[3]);
         }
         if (rb) state = (vssm_box){rb[0], rb[1], rb[2], rb[3]};
     }
@@ -129,6 +142,36 @@ static void run_kind(vssm_ctx *ctx, const char *kind, const char *path, const ch
     vssm_backbone_free(bb);
     if (refp) vssm_weights_close(w);
     vssm_weights_close(mw);
+}
+
+/* the size smoothing alone on hand-made 4 x 4 maps: the peak at cell (2, 1), size (0.25, 0.5) of
+ * a 64 px search crop of 128 image px at (10, 20): w_map = 32, h_map = 64 image px, centre
+ * (10 + (2 + 0.5) * 32, 20 + (1 + 0.25) * 32) = (90, 60); lr 0.25 from the previous 40 x 60:
+ * w = 0.25 * 32 + 0.75 * 40 = 38, h = 0.25 * 64 + 0.75 * 60 = 61; lr 1 or no previous box: the
+ * map's size; box and prev the same struct */
+static void decode_smoothing(void) {
+    float score[16], size[32], off[32];
+    for (int i = 0; i < 16; i++) score[i] = 0.1f;
+    for (int i = 0; i < 32; i++) size[i] = off[i] = 0.0f;
+    const int c = 1 * 4 + 2;
+    score[c] = 0.9f;
+    size[c] = 0.25f;
+    size[16 + c] = 0.5f;
+    off[c] = 0.5f;
+    off[16 + c] = 0.25f;
+    const vssm_crop_info ci = {10, 20, 128, 64, 0.5};
+    const vssm_box prev = {50, 50, 40, 60};
+    const double want[3][4] = {{90 - 19, 60 - 30.5, 38, 61}, {90 - 16, 60 - 32, 32, 64}, {90 - 16, 60 - 32, 32, 64}};
+    const double lr[3] = {0.25, 1.0, 0.25};
+    for (int k = 0; k < 3; k++) {
+        vssm_box b = prev;
+        int cell = -1;
+        float peak = 0;
+        vssm_track_head_decode(score, size, off, 4, 64, &ci, 640, 480, k == 2 ? NULL : &b, lr[k], &b, &peak, &cell);
+        TEST_CHECK(box_diff(b, want[k]) <= DECODE_TOL && cell == c && peak == 0.9f,
+                   "smoothing %d (lr %g): (%.9f %.9f %.9f %.9f) cell %d, want (%g %g %g %g) cell %d", k, lr[k], b.x,
+                   b.y, b.w, b.h, cell, want[k][0], want[k][1], want[k][2], want[k][3], c);
+    }
 }
 
 /* a file without a head: refused, and the message names what is missing */
@@ -172,6 +215,7 @@ int main(void) {
     free(mp);
     free(rp);
     no_head(ctx);
+    decode_smoothing();
     vssm_ctx_free(ctx);
     return test_finish("test_track_head");
 }

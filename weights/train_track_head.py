@@ -3,37 +3,46 @@
 (tests/reference/ostrack_ref.py) on the frozen Fashion-MNIST VMamba of weights/fashion_mnist/
 (stage 1: stride 8, 64 channels), on sequences of datasets/make_track_demo.py made from the
 Fashion-MNIST TRAIN items with camera motion and more backgrounds (the held-out demo uses the
-test items); CPU, Debian python3-torch.
+test items); CPU, Debian python3-torch. The recipe of weights/track_demo (its README has the
+data commands):
 
-    /usr/bin/python3 datasets/make_track_demo.py --out /tmp/track_train --split train \\
-        --seqs 600 --frames 20 --seed 1 --camera 3 --more-backgrounds         # 40 s
-    /usr/bin/python3 weights/train_track_head.py /tmp/track_train --pairs 8000 --budget 600 \\
-        --eval-dir /tmp/trackdemo [--cache /tmp/feats.pt]     # features, train, export, evaluate
+    D="/tmp/track_train /tmp/track_train3 /tmp/track_train4"; L=build/libvssm.so
+    /usr/bin/python3 weights/train_track_head.py $D --pairs 32000 --seed 0 --lib $L --features-only --cache /tmp/f0.pt
+    /usr/bin/python3 weights/train_track_head.py $D --pairs 32000 --seed 1 --lib $L --features-only --cache /tmp/f1.pt
+    /usr/bin/python3 weights/train_track_head.py --cache /tmp/f0.pt /tmp/f1.pt --channel 64 --budget 1800 --lib $L \
+        --size-lr 1 0.7 0.5 0.4 0.3 0.2 0.15 --val-dir /tmp/track_val --eval-dir /tmp/trackdemo
     /usr/bin/python3 weights/train_track_head.py --write-ref /tmp/trackdemo      # ref.safetensors for the CTest
-    /usr/bin/python3 weights/train_track_head.py --eval /tmp/trackdemo           # the Python tracker on a dataset
+    /usr/bin/python3 weights/train_track_head.py --eval /tmp/trackdemo [--lib $L]  # the Python tracker on a dataset
     /usr/bin/python3 weights/train_track_head.py --attributes RESULTS /tmp/trackdemo   # per-attribute figures
 
 Recipe (OSTrack's, scaled down):
   - pairs: a template frame and a search frame up to 30 frames apart in one sequence; the
     template crop is sample_target(gt, factor 2, 64 px), the search crop is taken around the
     search frame's GT box jittered as OSTrack's processing does (centre by
-    (U(0,1) - 0.5) * sqrt(w h) * 3, size by exp(N(0,1) * 0.25)), factor 4, 128 px;
+    (U(0,1) - 0.5) * sqrt(w h) * 3, size by exp(N(0,1) * 0.25); --center-jitter,
+    --scale-jitter), factor 4, 128 px;
   - features: the backbone's stage 1 (64 channels; 16 x 16 for the search crop, 8 x 8 for the
     template) computed once with the backbone frozen (stored in float16 in the file; the
-    training uses those rounded weights); the head reads [X, X * zbar] (ostrack_ref.fuse_mod);
+    training uses those rounded weights), through libvssm with --lib (ctypes; the C tracker's
+    own backbone, ~5x the reference's speed) or the PyTorch reference; cached with --cache
+    (several caches are concatenated); the head reads [X, X * zbar] (ostrack_ref.fuse_mod);
   - loss: OSTrack's focal loss on the score map (Gaussian targets, make_targets) + 5 x L1 + 2 x
     GIoU on the box read at the GT centre cell; AdamW (lr 1e-3, wd 1e-4), cosine over the
-    budget; batch 64; head width (track_channel) 32.
-Writes weights/track_demo/vmamba_track_demo.safetensors: the backbone (F16, official names,
-without the classifier), the head under track_head. (F32) and the metadata vssm reads
-(track_* keys, see vssm/track.h), plus weights/track_demo/reference.json (this script's
-tracker on the held-out demo, when --eval-dir is given).
+    budget; batch 64; head width --channel (track_channel);
+  - decoding: the size smoothing track_size_lr (ostrack_ref.decode) is the --size-lr value with
+    the best AUC on --val-dir (sequences of train items), never chosen on the held-out demo.
+Writes --out-dir (weights/track_demo/) vmamba_track_demo.safetensors: the backbone (F16,
+official names, without the classifier), the head under track_head. (F32) and the metadata vssm
+reads (track_* keys, see vssm/track.h), plus reference.json (this script's tracker on the
+held-out demo, when --eval-dir is given).
 """
 import argparse
+import ctypes
 import json
 import math
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -70,8 +79,59 @@ def load_backbone():
     return bb, cfg, meta, mean, std
 
 
+class CBackbone:
+    """the frozen backbone's stage STAGE through libvssm (ctypes: vssm_backbone_forward on a CPU
+    context), the backbone the C tracker runs: about 5x the reference's speed at one thread, the
+    same features to ~1e-6 relative; only for the training's features (--lib)"""
+
+    class Opts(ctypes.Structure):
+        _fields_ = [("device", ctypes.c_int), ("device_index", ctypes.c_int), ("n_threads", ctypes.c_int),
+                    ("allow_tf32", ctypes.c_int), ("cpu_isa", ctypes.c_char_p), ("precision", ctypes.c_int)]
+
+    class Tensor(ctypes.Structure):
+        _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int), ("ndim", ctypes.c_int),
+                    ("shape", ctypes.c_int64 * 4), ("device", ctypes.c_int)]
+
+    def __init__(self, lib, threads=1):
+        self.L = L = ctypes.CDLL(lib)
+        L.vssm_ctx_default_opts.restype = self.Opts
+        L.vssm_backbone_feature.restype = self.Tensor
+        L.vssm_backbone_feature.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self.err = ctypes.create_string_buffer(1024)
+        o = L.vssm_ctx_default_opts()
+        o.n_threads = threads
+        self.ctx, self.bb, self.states = ctypes.c_void_p(), ctypes.c_void_p(), {}
+        self.ok(L.vssm_ctx_new(ctypes.byref(self.ctx), ctypes.byref(o), self.err))
+        t, meta = st_io.load(BACKBONE)  # the backbone as shipped: F16, without the classifier
+        with tempfile.NamedTemporaryFile(suffix=".safetensors") as f:
+            st_io.save(f.name, {k: torch.as_tensor(v).half() for k, v in t.items() if not k.startswith("classifier.")},
+                       dict(meta, num_classes="0"))
+            self.ok(L.vssm_backbone_load_file(ctypes.byref(self.bb), self.ctx, f.name.encode(), None,
+                                              ctypes.create_string_buffer(256), self.err))
+
+    def ok(self, status):
+        if status != 0:
+            raise RuntimeError("libvssm: " + self.err.raw[4:].split(b"\0")[0].decode())
+
+    def __call__(self, x):
+        """x (B, 3, H, W) normalised NCHW tensor -> stage STAGE (B, C, h, w) float32 tensor"""
+        x = np.ascontiguousarray(x.numpy().transpose(0, 2, 3, 1), np.float32)
+        B, H, W, _ = x.shape
+        st = self.states.get((B, H, W))
+        if st is None:
+            st = self.states[(B, H, W)] = ctypes.c_void_p()
+            self.ok(self.L.vssm_backbone_state_new(ctypes.byref(st), self.bb, B, H, W, self.err))
+        self.ok(self.L.vssm_backbone_forward(self.bb, st, x.ctypes.data_as(ctypes.c_void_p), self.err))
+        t = self.L.vssm_backbone_feature(st, STAGE)
+        shp = tuple(t.shape[:t.ndim])
+        a = np.ctypeslib.as_array(ctypes.cast(t.data, ctypes.POINTER(ctypes.c_float)), shape=(int(np.prod(shp)),))
+        return torch.from_numpy(a.reshape(shp).transpose(0, 3, 1, 2).copy())
+
+
 def stage_feats(bb, x):
     """stage STAGE's map (before its downsample), without computing the later stages"""
+    if isinstance(bb, CBackbone):
+        return bb(x)
     x = bb.patch_embed(x)
     for i in range(STAGE + 1):
         if i:
@@ -100,7 +160,7 @@ def read_seqs(root):
     return seqs
 
 
-def make_pairs(seqs, n, rng, max_gap=30):
+def make_pairs(seqs, n, rng, max_gap=30, center_jitter=3.0, scale_jitter=0.25):
     """n (template crop, search crop, GT box in the search crop) triples"""
     zc = np.zeros((n, ZS, ZS, 3), np.uint8)
     xc = np.zeros((n, XS, XS, 3), np.uint8)
@@ -121,9 +181,9 @@ def make_pairs(seqs, n, rng, max_gap=30):
         zc[k] = sample_target(frame(frames[i]), boxes[i], ZF, ZS)[0]
         x, y, w, h = boxes[j]
         s = math.sqrt(w * h)
-        cx = x + w / 2 + (rng.uniform() - 0.5) * s * 3.0
-        cy = y + h / 2 + (rng.uniform() - 0.5) * s * 3.0
-        jw, jh = w * math.exp(rng.normal() * 0.25), h * math.exp(rng.normal() * 0.25)
+        cx = x + w / 2 + (rng.uniform() - 0.5) * s * center_jitter
+        cy = y + h / 2 + (rng.uniform() - 0.5) * s * center_jitter
+        jw, jh = w * math.exp(rng.normal() * scale_jitter), h * math.exp(rng.normal() * scale_jitter)
         crop, x1, y1, cs = sample_target(frame(frames[j]), (cx - jw / 2, cy - jh / 2, jw, jh), XF, XS)
         xc[k] = crop
         rf = XS / cs
@@ -134,14 +194,17 @@ def make_pairs(seqs, n, rng, max_gap=30):
 @torch.no_grad()
 def features(bb, zc, xc, mean, std, bs=64):
     n = len(zc)
-    X = torch.zeros(n, bb.dims[STAGE], XS // 8, XS // 8, dtype=torch.float16)
-    Zb = torch.zeros(n, bb.dims[STAGE])
+    X, Zb = None, None
     for a in range(0, n, bs):
         Z = stage_feats(bb, norm(zc[a:a + bs], mean, std))
         y0, y1 = orf.central(Z.shape[2])
         x0, x1 = orf.central(Z.shape[3])
+        Xa = stage_feats(bb, norm(xc[a:a + bs], mean, std))
+        if X is None:
+            X = torch.zeros((n,) + Xa.shape[1:], dtype=torch.float16)
+            Zb = torch.zeros(n, Z.shape[1])
         Zb[a:a + bs] = Z[:, :, y0:y1, x0:x1].mean(dim=(2, 3))
-        X[a:a + bs] = stage_feats(bb, norm(xc[a:a + bs], mean, std)).half()
+        X[a:a + bs] = Xa.half()
     return X, Zb
 
 
@@ -175,7 +238,7 @@ def export(head, meta_bb, extra):
                                     "dt_rank", "mlp_ratio", "mean", "std")}
     meta.update({"arch": "vmamba-track-demo", "num_classes": "0", "resize": "0", "crop": "0",
                  "interpolation": "bilinear", "track_head": "ostrack", "track_fusion": "mod",
-                 "track_stage": str(STAGE), "track_channel": str(CHANNEL), "track_template_size": str(ZS),
+                 "track_stage": str(STAGE), "track_channel": str(head.conv1_ctr.conv.out_channels), "track_template_size": str(ZS),
                  "track_search_size": str(XS), "track_template_factor": str(ZF), "track_search_factor": str(XF),
                  "dataset": "datasets/make_track_demo.py --split train (Fashion-MNIST train items on photos)"})
     meta.update(extra)
@@ -185,17 +248,18 @@ def export(head, meta_bb, extra):
 
 
 def load_exported():
+    """the exported head and its size smoothing (track_size_lr; 1 when absent)"""
     t, meta = st_io.load(OUT)
     head = orf.CenterPredictor(2 * 64, int(meta["track_channel"]))
     head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
                           if k.startswith("track_head.")}, strict=False)
-    return head.eval()
+    return head.eval(), float(meta.get("track_size_lr", "1"))
 
 
 @torch.no_grad()
-def track_eval(bb, head, root, mean, std):
-    """the tracker of ostrack_ref (init + updates, Hann window, clip_box) on an OTB-layout
-    dataset; pytracking's AUC (21 thresholds, IoU > t) and precision (20 px), in percent"""
+def track_eval(bb, head, root, mean, std, size_lr=1.0, quiet=False):
+    """the tracker of ostrack_ref (init + updates, Hann window, size smoothing, clip_box) on an
+    OTB-layout dataset; pytracking's AUC (21 thresholds, IoU > t) and precision (20 px), in percent"""
     aucs, precs = [], []
     ths = torch.arange(0, 1.05, 0.05, dtype=torch.float64).numpy()
     for name, frames, boxes in read_seqs(root):
@@ -211,7 +275,8 @@ def track_eval(bb, head, root, mean, std):
             xc, x1, y1_, cs = sample_target(im, state, XF, XS)
             X = stage_feats(bb, norm(xc[None], mean, std))
             score, size, off = head(torch.cat([X, X * zb[:, :, None, None]], dim=1))
-            state, _, _ = orf.decode(score[0], size[0], off[0], XS, x1, y1_, cs, im.shape[1], im.shape[0])
+            state, _, _ = orf.decode(score[0], size[0], off[0], XS, x1, y1_, cs, im.shape[1], im.shape[0],
+                                     prev=state, size_lr=size_lr)
             pred.append(state)
         pr, gt = np.array(pred), boxes
         ix = np.maximum(0, np.minimum(pr[:, 0] + pr[:, 2], gt[:, 0] + gt[:, 2]) - np.maximum(pr[:, 0], gt[:, 0]))
@@ -223,7 +288,8 @@ def track_eval(bb, head, root, mean, std):
         auc = np.mean([(iou > t).mean() for t in ths]) * 100
         aucs.append(auc)
         precs.append((ce <= 20).mean() * 100)
-        print("  %s: AUC %.2f, precision %.2f" % (name, auc, precs[-1]), flush=True)
+        if not quiet:
+            print("  %s: AUC %.2f, precision %.2f" % (name, auc, precs[-1]), flush=True)
     return float(np.mean(aucs)), float(np.mean(precs))
 
 
@@ -243,6 +309,7 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
     model.head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
                                 if k.startswith("track_head.")}, strict=False)
     model = model.double().eval()
+    size_lr = float(meta.get("track_size_lr", "1"))
     mean = np.array([float(v) for v in meta["mean"].split(",")], np.float32)
     std = np.array([float(v) for v in meta["std"].split(",")], np.float32)
     name, frames, boxes = [q for q in read_seqs(root) if q[0] == seq][0]
@@ -257,7 +324,8 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
     for k in range(1, n):
         xc, x1, y1, cs = sample_target(ims[k], state, XF, XS)
         score, size, off = model(z, norm(xc[None], mean, std).double())
-        state, peak, cell = orf.decode(score[0], size[0], off[0], XS, x1, y1, cs, win[0], win[1])
+        state, peak, cell = orf.decode(score[0], size[0], off[0], XS, x1, y1, cs, win[0], win[1], prev=state,
+                                       size_lr=size_lr)
         ref["ref.score_%d" % k] = score[0, 0].float()
         ref["ref.size_%d" % k] = size[0].float()
         ref["ref.offset_%d" % k] = off[0].float()
@@ -265,7 +333,8 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
         ref["ref.cell_%d" % k] = torch.tensor([cell], dtype=torch.int64)
         print("  ref frame %d: box %s, score %.4f" % (k, [round(v, 2) for v in state], peak), flush=True)
     path = os.path.join(OUT_DIR, "ref.safetensors")
-    st_io.save(path, ref, {"sequence": seq, "window": "%d,%d,%d,%d" % (x0, y0, win[0], win[1]), "n": str(n)})
+    st_io.save(path, ref, {"sequence": seq, "window": "%d,%d,%d,%d" % (x0, y0, win[0], win[1]), "n": str(n),
+                           "size_lr": repr(size_lr)})
     print("wrote %s (%d bytes)" % (path, os.path.getsize(path)), flush=True)
 
 
@@ -304,21 +373,34 @@ def attributes(results, root):
 
 
 def main():
+    global OUT_DIR, OUT
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("data", nargs="?", help="training sequences (OTB layout)")
+    ap.add_argument("data", nargs="*", help="folders of training sequences (OTB layout)")
     ap.add_argument("--pairs", type=int, default=6000)
     ap.add_argument("--budget", type=float, default=900, help="training seconds (after the features)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--channel", type=int, default=CHANNEL, help="head width (track_channel)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cache", help="feature cache (.pt): written after the features, read instead of them")
+    ap.add_argument("--cache", nargs="+", help="feature cache (.pt): written after the features, read (several: "
+                    "concatenated) instead of them when it exists")
+    ap.add_argument("--features-only", action="store_true", help="only compute the features into --cache")
+    ap.add_argument("--lib", help="libvssm.so: the backbone's features through the C library (faster)")
+    ap.add_argument("--center-jitter", type=float, default=3.0, help="search centre jitter, x sqrt(w h)")
+    ap.add_argument("--scale-jitter", type=float, default=0.25, help="search size jitter, log-normal sigma")
+    ap.add_argument("--size-lr", type=float, nargs="+", default=[1.0],
+                    help="size smoothing of the decoding (track_size_lr); several: the best on --val-dir")
+    ap.add_argument("--val-dir", help="validation sequences (train items) to choose --size-lr on")
+    ap.add_argument("--out-dir", default=OUT_DIR, help="where the model, reference.json (and ref) go")
     ap.add_argument("--eval-dir", help="held-out OTB dataset for the reference tracker after training")
     ap.add_argument("--eval", help="only run the exported model's tracker on this dataset")
     ap.add_argument("--write-ref", metavar="DEMO", help="only write ref.safetensors from the held-out demo")
     ap.add_argument("--attributes", nargs=2, metavar=("RESULTS", "GT"),
                     help="per-attribute AUC / precision of `vssm track` results on the demo")
     a = ap.parse_args()
+    OUT_DIR = a.out_dir
+    OUT = os.path.join(OUT_DIR, os.path.basename(OUT))
     torch.set_num_threads(a.threads)
     if a.attributes:
         for k, v in attributes(*a.attributes).items():
@@ -330,26 +412,38 @@ def main():
     if a.write_ref:
         write_ref(a.write_ref)
         return
+    fb = CBackbone(a.lib, a.threads) if a.lib else bb  # the features' backbone
     if a.eval:
-        auc, prec = track_eval(bb, load_exported(), a.eval, mean, std)
+        h, lr = load_exported()
+        auc, prec = track_eval(fb, h, a.eval, mean, std, size_lr=lr)
         print("AUC %.2f precision %.2f" % (auc, prec))
         return
     t_start = time.time()
-    if a.cache and os.path.exists(a.cache):  # features of an earlier run (same data, pairs and seed)
-        X, Zb, gt = torch.load(a.cache)
+    if a.cache and all(os.path.exists(c) for c in a.cache):  # features of earlier runs
+        X, Zb, gt = (torch.cat(t) for t in zip(*(torch.load(c) for c in a.cache)))
         gt = gt.numpy()
+        a.pairs = len(X)
     else:
         rng = np.random.default_rng(a.seed)
-        seqs = read_seqs(a.data)
-        zc, xc, gt = make_pairs(seqs, a.pairs, rng)
-        print("%d pairs from %d sequences (%.0f s)" % (a.pairs, len(seqs), time.time() - t_start), flush=True)
-        X, Zb = features(bb, zc, xc, mean, std)
+        seqs = [q for d in a.data for q in read_seqs(d)]
+        X, Zb, gt = None, None, np.zeros((a.pairs, 4))
+        for c in range(0, a.pairs, 2048):  # in chunks: the crops of all pairs would not fit
+            m = min(2048, a.pairs - c)
+            zc, xc, gt[c:c + m] = make_pairs(seqs, m, rng, center_jitter=a.center_jitter, scale_jitter=a.scale_jitter)
+            Xc, Zc = features(fb, zc, xc, mean, std)
+            if X is None:
+                X = torch.zeros((a.pairs,) + Xc.shape[1:], dtype=torch.float16)
+                Zb = torch.zeros(a.pairs, Zc.shape[1])
+            X[c:c + m], Zb[c:c + m] = Xc, Zc
+        print("%d pairs from %d sequences" % (a.pairs, len(seqs)), flush=True)
         if a.cache:
-            torch.save((X, Zb, torch.from_numpy(gt)), a.cache)
+            torch.save((X, Zb, torch.from_numpy(gt)), a.cache[0])
+    if a.features_only:
+        return
     fs = X.shape[-1]
     print("features %s (%.0f s)" % (tuple(X.shape), time.time() - t_start), flush=True)
     n_val = max(a.pairs // 20, 64)
-    head = orf.CenterPredictor(2 * X.shape[1], CHANNEL)
+    head = orf.CenterPredictor(2 * X.shape[1], a.channel)
     with torch.no_grad():
         head.conv5_ctr.bias.fill_(-2.19)  # CenterNet's prior: the score starts near 0.1, not 0.5
     opt = torch.optim.AdamW(head.parameters(), lr=a.lr, weight_decay=1e-4)
@@ -383,14 +477,26 @@ def main():
         print("epoch %d: val loss %.4f (focal %.4f l1 %.4f giou %.4f iou %.3f)" % ((ep, vl.item()) + vp), flush=True)
     train_s = time.time() - t_start
     cmd = "/usr/bin/python3 weights/train_track_head.py " + " ".join(sys.argv[1:])
-    export(head.eval(), meta_bb, {"train_command": cmd, "train_seconds": "%.0f" % train_s,
-                                  "train_pairs": str(a.pairs), "train_steps": str(step)})
+    extra = {"train_command": cmd, "train_seconds": "%.0f" % train_s, "train_pairs": str(a.pairs),
+             "train_steps": str(step)}
+    size_lr = a.size_lr[0]
+    if len(a.size_lr) > 1:  # the size smoothing chosen on validation sequences, never on the held-out demo
+        best = -1.0
+        for lr in a.size_lr:
+            auc, prec = track_eval(fb, head.eval(), a.val_dir, mean, std, size_lr=lr, quiet=True)
+            print("validation (%s), size_lr %g: AUC %.2f precision %.2f" % (a.val_dir, lr, auc, prec), flush=True)
+            if auc > best:
+                best, size_lr = auc, lr
+    extra["track_size_lr"] = repr(size_lr)
+    export(head.eval(), meta_bb, extra)
     if a.eval_dir:
-        auc, prec = track_eval(bb, load_exported(), a.eval_dir, mean, std)
-        print("held-out: AUC %.2f precision %.2f" % (auc, prec), flush=True)
+        h, lr = load_exported()
+        auc, prec = track_eval(fb, h, a.eval_dir, mean, std, size_lr=lr)
+        print("held-out (size_lr %g): AUC %.2f precision %.2f" % (size_lr, auc, prec), flush=True)
         with open(os.path.join(OUT_DIR, "reference.json"), "w") as f:
-            json.dump({"dataset": a.eval_dir, "auc": round(auc, 2), "precision": round(prec, 2),
-                       "train_seconds": round(train_s), "steps": step}, f, indent=1)
+            json.dump({"dataset": a.eval_dir, "auc": round(auc, 2), "precision": round(prec, 2), "size_lr": size_lr,
+                       "features": "libvssm" if a.lib else "reference", "train_seconds": round(train_s),
+                       "steps": step}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -196,13 +196,16 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
  *     -> OSTrack's decoding: argmax of hann2d(fs) * score (first maximum, row-major), box
  *       centre ((ix, iy) + offset) / fs * search_size in crop pixels, size * search_size;
  *       mapped to the frame through the crop's actual origin (vssm_crop_to_image; OSTrack's
- *       map_box_back uses the nominal one, up to half a crop pixel away), then OSTrack's
+ *       map_box_back uses the nominal one, up to half a crop pixel away); the size smoothed
+ *       towards the previous box's (ours, not OSTrack's: w = size_lr w + (1 - size_lr) w_prev,
+ *       h the same, the centre kept; size_lr 1 = OSTrack's decoding), then OSTrack's
  *       clip_box(margin 10).
  * The file: the backbone's tensors as usual, the head's under "track_head." (conv1_ctr.conv.
  * weight, conv1_ctr.bn.{weight,bias,running_mean,running_var}, ..., conv5_ctr.weight/bias; the
  * same for offset and size), and __metadata__ track_head "ostrack", track_fusion "mod" |
  * "onestream", track_stage, track_channel, track_template_size, track_search_size,
- * track_template_factor, track_search_factor.
+ * track_template_factor, track_search_factor, and optionally track_size_lr (in (0, 1], 1 when
+ * absent).
  * Everything is planned at load for (model, search size): init and update allocate nothing. */
 
 typedef struct vssm_track_head vssm_track_head;
@@ -212,6 +215,7 @@ typedef struct vssm_track_head_info {
     int stage, channel, in_ch;
     int template_size, search_size, feat_sz;
     double template_factor, search_factor;
+    double size_lr; /* the size smoothing of the decoding, (0, 1]; 1: none */
 } vssm_track_head_info;
 
 /* 1 when the weights file (src's metadata) holds a trained tracker head. */
@@ -232,10 +236,12 @@ VSSM_API vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image
 VSSM_API void vssm_track_head_maps(const vssm_track_head *h, const float **score, const float **size,
                                    const float **offset, int *cell);
 /* The decoding alone: maps of one search crop (as above) and its geometry -> the box in a
- * frame_w x frame_h frame (clipped), the raw score at the chosen cell, the cell. */
+ * frame_w x frame_h frame (clipped), the raw score at the chosen cell, the cell. prev: the
+ * previous box, its size smoothed in with weight 1 - size_lr (prev NULL or size_lr 1: none);
+ * box may be prev. */
 VSSM_API void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs,
-                                     int search_size, const vssm_crop_info *ci, int frame_w, int frame_h, vssm_box *box,
-                                     float *peak, int *cell);
+                                     int search_size, const vssm_crop_info *ci, int frame_w, int frame_h,
+                                     const vssm_box *prev, double size_lr, vssm_box *box, float *peak, int *cell);
 
 /* ---------------------------------------------------------------- metrics */
 

@@ -32,7 +32,10 @@ Decoding (decode): OSTrack's tracker step.
   map_box_back: OSTrack adds cx_prev - crop_sz / 2 (the nominal crop origin) to cx /
   resize_factor; we add the crop's actual origin x1 (after sample_target's round), the
   geometry our training labels are made with: cx_img = x1 + cx / resize_factor (same for y),
-  w_img = w / resize_factor. Then clip_box(box, H, W, margin=10) as OSTrack:
+  w_img = w / resize_factor. Size smoothing (ours, not OSTrack's; metadata track_size_lr,
+  1 = none): w_img = lr w_img + (1 - lr) w_prev, h_img the same, w_prev / h_prev the previous
+  box's (the tracker's state, after its clip_box); the centre is not smoothed. Then
+  clip_box(box, H, W, margin=10) as OSTrack:
     x1 = min(max(0, x1), W - m); x2 = min(max(m, x2), W); (same for y)
     w = max(m, x2 - x1); h = max(m, y2 - y1).
 Score returned with the box: the raw score at the chosen cell (not the windowed one).
@@ -154,9 +157,10 @@ def clip_box(box, H, W, margin=10):
     return [x1, y1, w, h]
 
 
-def decode(score, size, offset, search_size, crop_x1, crop_y1, crop_sz, W, H, window=True):
+def decode(score, size, offset, search_size, crop_x1, crop_y1, crop_sz, W, H, window=True, prev=None, size_lr=1.0):
     """one image's maps (1, fs, fs), (2, fs, fs), (2, fs, fs) (float64 math) -> box (x, y, w, h)
-    in the frame, the raw score at the chosen cell, the cell index"""
+    in the frame, the raw score at the chosen cell, the cell index. prev (the previous box) and
+    size_lr < 1: the size smoothed towards the previous one before clip_box (centre kept)"""
     fs = score.shape[-1]
     s = score.reshape(fs, fs).double()
     resp = s * hann2d(fs) if window else s
@@ -168,6 +172,9 @@ def decode(score, size, offset, search_size, crop_x1, crop_y1, crop_sz, W, H, wi
     h = float(size[1, iy, ix]) * search_size
     rf = search_size / crop_sz
     cxi, cyi, wi, hi = crop_x1 + cx / rf, crop_y1 + cy / rf, w / rf, h / rf
+    if prev is not None and size_lr != 1.0:
+        wi = size_lr * wi + (1 - size_lr) * prev[2]
+        hi = size_lr * hi + (1 - size_lr) * prev[3]
     box = clip_box([cxi - 0.5 * wi, cyi - 0.5 * hi, wi, hi], H, W)
     return box, float(s[iy, ix]), idx
 
