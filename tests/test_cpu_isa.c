@@ -13,6 +13,12 @@
  *             bit (same operations per element, the norms' sums in one order: rowsum.h);
  *             the baseline to 1e-5 relative (without FMA the polynomials round twice a
  *             step: the ulps it differs by are printed)
+ *   backward  the backward ops compiled per instruction set (norm_bwd.c, conv_bwd.c,
+ *             v0_bwd.c, linear_bwd.c's activation gradient), every gradient they write, on
+ *             shapes with partial vectors and more than one block of 64 rows, and SiLU' and
+ *             GELU' on the grid: AVX-512 and AVX2 agree bit for bit (the norms' row sums in
+ *             rowsum.h's order: an omp simd reduction there makes this fail); the baseline to
+ *             1e-5 relative
  *
  * The reference checks and batch invariance of each variant: test_ops and
  * test_batch_invariance run once per variant (tests/cpu_isa.cmake, VSSM_CPU_ISA). */
@@ -163,6 +169,96 @@ static void eltwise(vssm_ctx *ctx, float *out, size_t *n_out) {
     *n_out = at;
 }
 
+/* a buffer of n copies of v */
+static float *fill_buf(size_t n, float v) {
+    float *b = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) b[i] = v;
+    return b;
+}
+
+/* the backward ops compiled per instruction set, every gradient appended to out; gradients
+ * start from nonzero values (they accumulate) */
+static void backward(vssm_ctx *ctx, float *out, size_t *n_out) {
+    size_t at = 0;
+    rng = 0x3c6ef372fe94f82bull;
+    { /* SiLU' and GELU' on the grid: conv1d_bwd with one tap of weight 1, no bias, dy 1: dx = act'(x) */
+        float *g = malloc(GRID * sizeof(float)), *one = fill_buf(GRID, 1.0f);
+        for (int i = 0; i < GRID; i++) g[i] = -100.0f + 0.005f * (float)i;
+        for (int a = 0; a < 2; a++) {
+            memset(out + at, 0, GRID * sizeof(float));
+            vssm_op_conv1d_bwd(ctx, g, GRID, 1, 1, GRID, one, NULL, 1, 0, a ? VSSM_ACT_GELU : VSSM_ACT_SILU, one,
+                               out + at, NULL, NULL);
+            at += GRID;
+        }
+        free(g), free(one);
+    }
+    static const int cs[] = {37, 96, 200};
+    for (int k = 0; k < 3; k++) { /* the norms: 70 rows (two blocks of 64) */
+        const int C = cs[k], rows = 70, ldz = C + 5;
+        const size_t n = (size_t)rows * C;
+        float *x = rand_buf(n, -3, 5), *gm = rand_buf(C, 0.5f, 1.5f), *bt = rand_buf(C, -1, 1);
+        float *dy = rand_buf(n, -1, 1), *z = rand_buf((size_t)rows * ldz, -8, 8);
+        for (int r = 0; r < rows; r++) x[(size_t)r * C] += 40.0f; /* a first value far from the mean */
+        for (int a = 0; a < 2; a++) {
+            float *dx = out + at, *dg = dx + n, *db = dg + C;
+            for (size_t i = 0; i < n + 2 * C; i++) dx[i] = 0.25f;
+            vssm_op_layernorm_bwd(ctx, x, rows, C, gm, bt, 1e-6f, a ? VSSM_ACT_GELU : VSSM_ACT_NONE, dy, dx, dg, db);
+            at += n + 2 * C;
+        }
+        float *dx = out + at, *dw = dx + n;
+        for (size_t i = 0; i < n + C; i++) dx[i] = -0.5f;
+        vssm_op_rmsnorm_bwd(ctx, x, rows, C, gm, 1e-5f, dy, dx, dw), at += n + C;
+        float *mx = out + at, *mz = mx + n; /* mul_silu_bwd: dz in z's layout */
+        for (size_t i = 0; i < n + (size_t)rows * ldz; i++) mx[i] = 0.125f;
+        vssm_op_mul_silu_bwd(ctx, x, rows, C, z, ldz, dy, mx, mz), at += n + (size_t)rows * ldz;
+        free(x), free(gm), free(bt), free(dy), free(z);
+    }
+    { /* conv1d: B 2, L 70, C 37 read at ldx 74, K 4, both directions */
+        const int B = 2, L = 70, C = 37, K = 4, ldx = 2 * C;
+        float *x = rand_buf((size_t)B * L * ldx, -4, 4), *w = rand_buf((size_t)K * C, -1, 1), *b = rand_buf(C, -1, 1);
+        float *dy = rand_buf((size_t)B * L * C, -1, 1);
+        static const vssm_act acts[3] = {VSSM_ACT_SILU, VSSM_ACT_NONE, VSSM_ACT_GELU};
+        for (int a = 0; a < 3; a++)
+            for (int rev = 0; rev < 2; rev++) {
+                const size_t nx = (size_t)B * L * ldx;
+                float *dx = out + at, *dw = dx + nx, *db = dw + (size_t)K * C;
+                for (size_t i = 0; i < nx + (size_t)(K + 1) * C; i++) dx[i] = 0.75f;
+                vssm_op_conv1d_bwd(ctx, x, ldx, B, L, C, w, a == 1 ? NULL : b, K, rev, acts[a], dy, dx, dw, db);
+                at += nx + (size_t)(K + 1) * C;
+            }
+        free(x), free(w), free(b), free(dy);
+    }
+    for (int k = 0; k < 2; k++) { /* dwconv3x3 (+ bias, read at ldx): C 37 and 96 on a 5 x 7 image */
+        const int B = 2, H = 5, W = 7, C = k ? 96 : 37, ldx = 2 * C + 3;
+        const size_t nx = (size_t)B * H * W * ldx;
+        float *x = rand_buf(nx, -4, 4), *w = rand_buf(9 * C, -1, 1), *b = rand_buf(C, -1, 1);
+        float *dy = rand_buf((size_t)B * H * W * C, -1, 1);
+        static const vssm_act acts[3] = {VSSM_ACT_SILU, VSSM_ACT_GELU, VSSM_ACT_NONE};
+        for (int a = 0; a < 3; a++) {
+            float *dx = out + at, *dw = dx + nx, *db = dw + 9 * C;
+            for (size_t i = 0; i < nx + 10 * (size_t)C; i++) dx[i] = 0.5f;
+            vssm_op_dwconv3x3_bias_bwd(ctx, x, ldx, B, H, W, C, w, a == 1 ? NULL : b, acts[a], dy, dx, dw, db);
+            at += nx + 10 * (size_t)C;
+        }
+        free(x), free(w), free(b), free(dy);
+    }
+    { /* linear_bwd's activation gradient: M 70, K 37, N 45 */
+        const int M = 70, K = 37, N = 45;
+        float *x = rand_buf((size_t)M * K, -1, 1), *w = rand_buf((size_t)N * K, -1, 1), *b = rand_buf(N, -1, 1);
+        float *dy = rand_buf((size_t)M * N, -1, 1);
+        for (int a = 0; a < 2; a++) {
+            float *dx = out + at, *dw = dx + (size_t)M * K, *db = dw + (size_t)N * K;
+            memset(dx, 0, ((size_t)M * K + (size_t)N * K + N) * sizeof(float));
+            vssm_op_linear_bwd(ctx, x, M, K, w, b, N, a ? VSSM_ACT_GELU : VSSM_ACT_SILU, dy, dx, dw, db);
+            at += (size_t)M * K + (size_t)N * K + N;
+        }
+        free(x), free(w), free(b), free(dy);
+    }
+    vssm_err err = {0};
+    TEST_CHECK(vssm_op_status(ctx, "backward", &err) == VSSM_OK, "the backward ops: %s", err.msg);
+    *n_out = at;
+}
+
 /* the most units in the last place a and b differ by (same signs; 0 and -0 alike) */
 static long max_ulps(const float *a, const float *b, size_t n) {
     long m = 0;
@@ -230,8 +326,8 @@ int main(void) {
                "an unknown instruction set is refused by name: '%s'", err.msg);
 
     const size_t cap = 1 << 20;
-    float *prod[N_ISA] = {0}, *lv[N_ISA] = {0}, *lm[N_ISA] = {0}, *ew[N_ISA] = {0};
-    size_t n_prod = 0, n_ew = 0;
+    float *prod[N_ISA] = {0}, *lv[N_ISA] = {0}, *lm[N_ISA] = {0}, *ew[N_ISA] = {0}, *bw[N_ISA] = {0};
+    size_t n_prod = 0, n_ew = 0, n_bw = 0;
     int ran = 0, nv = 0, nm = 0;
     for (int i = 0; i < N_ISA; i++) {
         vssm_ctx *ctx = isa_ctx(isas[i], 2);
@@ -248,6 +344,9 @@ int main(void) {
         ew[i] = malloc(cap * sizeof(float));
         eltwise(ctx, ew[i], &n_ew);
         TEST_REQUIRE(n_ew <= cap, "eltwise: %zu floats", n_ew);
+        bw[i] = malloc(cap * sizeof(float));
+        backward(ctx, bw[i], &n_bw);
+        TEST_REQUIRE(n_bw <= cap, "backward: %zu floats", n_bw);
         logits(ctx, 1, lv[i], &nv);
         logits(ctx, 0, lm[i], &nm);
         vssm_ctx_free(ctx);
@@ -265,6 +364,20 @@ int main(void) {
             "AVX-512 and AVX2 element-wise ops differ: rel %.3g (on the grid: SiLU %ld ulps, GELU %.3g absolute)",
             rel_err(ew[1], ew[0], n_ew), max_ulps(ew[1], ew[0], GRID), max_abs(ew[1] + GRID, ew[0] + GRID, GRID));
     }
+    if (bw[0] && bw[1])
+        TEST_CHECK(!memcmp(bw[0], bw[1], n_bw * sizeof(float)),
+                   "AVX-512 and AVX2 backward ops differ: rel %.3g (on the grid: SiLU' %ld ulps, GELU' %ld ulps)",
+                   rel_err(bw[1], bw[0], n_bw), max_ulps(bw[1], bw[0], GRID),
+                   max_ulps(bw[1] + GRID, bw[0] + GRID, GRID));
+    for (int i = 0; i < 2; i++)
+        if (bw[i] && bw[2]) {
+            const double e = rel_err(bw[2] + 2 * GRID, bw[i] + 2 * GRID, n_bw - 2 * GRID); /* the ops */
+            const double ea = rel_err(bw[2], bw[i], 2 * GRID);
+            printf("  base vs %s: backward ops %.3g (on the grid, absolute: SiLU' %.3g, GELU' %.3g)\n", isas[i], e,
+                   max_abs(bw[2], bw[i], GRID), max_abs(bw[2] + GRID, bw[i] + GRID, GRID));
+            TEST_CHECK(e <= 1e-5 && ea <= 1e-5, "base vs %s: backward ops rel %.3g, SiLU'/GELU' rel %.3g > 1e-5",
+                       isas[i], e, ea);
+        }
     for (int i = 0; i < 2; i++)
         if (ew[i] && ew[2]) {
             const double e = rel_err(ew[2] + 3 * GRID, ew[i] + 3 * GRID, n_ew - 3 * GRID); /* the ops */
@@ -284,6 +397,6 @@ int main(void) {
             TEST_CHECK(ep <= 1e-5 && em <= 1e-5 && ev <= 1e-5, "base vs %s: rel %.3g %.3g %.3g > 1e-5", isas[i], ep, em,
                        ev);
         }
-    for (int i = 0; i < N_ISA; i++) free(prod[i]), free(lv[i]), free(lm[i]), free(ew[i]);
+    for (int i = 0; i < N_ISA; i++) free(prod[i]), free(lv[i]), free(lm[i]), free(ew[i]), free(bw[i]);
     return test_finish("test_cpu_isa");
 }

@@ -5,12 +5,21 @@
  * Input gradients are gathered (each dx element sums, in a fixed order, what the outputs
  * that read it send back): no two tasks write one element, no atomics. Weight gradients
  * are summed per fixed block of rows (one image row, or BWD_RB tokens) and the blocks added
- * in order (vssm_cpu_bwd_reduce): the same bits at any thread count. */
+ * in order (vssm_cpu_bwd_reduce): the same bits at any thread count.
+ *
+ * conv1d_bwd is compiled once per instruction set (conv_bwd_avx2.c, conv_bwd_avx512.c;
+ * cpu_ops.h: the same operations per element in each); the rest (copies and sums of
+ * copies) once, at the baseline. */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_bwd.h"
 
+#ifdef VSSM_ISA_BASE
 /* ================================================================ depthwise 3x3 */
 
 /* dwconv3x3_bias_bwd (v0_bwd.c) with ldx = C and no bias, as the forwards */
@@ -67,6 +76,8 @@ void vssm_cpu_conv3x3s2_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, 
     free(col);
 }
 
+#endif
+
 /* ================================================================ causal conv1d (Vim) */
 
 /* the input token s read by tap k of output t, and the output t that reads s through tap k */
@@ -77,18 +88,16 @@ static inline int64_t c1_dst(int64_t s, int k, int K, int reverse) {
     return reverse ? s - (K - 1) + k : s + (K - 1) - k;
 }
 
-void vssm_cpu_conv1d_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
-                         const float *bias, int K, int reverse, vssm_act act, const float *dy, float *dx, float *dw,
-                         float *dbias) {
+void VSSM_ISA_FN(vssm_cpu_conv1d_bwd)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C,
+                                      const float *w, const float *bias, int K, int reverse, vssm_act act,
+                                      const float *dy, float *dx, float *dw, float *dbias) {
     const int64_t nt = (L + BWD_RB - 1) / BWD_RB, nblk = B * nt;
     float *dzb = NULL;
     if (act != VSSM_ACT_NONE) { /* dz = dy * act'(the forward's sum) */
         dzb = vssm_cpu_bwd_alloc(ctx, "conv1d_bwd", (size_t)B * L * C);
         if (!dzb) return;
         vssm_cpu_conv1d(ctx, x, ldx, B, L, C, w, bias, K, reverse, VSSM_ACT_NONE, dzb);
-        const int64_t n = (int64_t)B * L * C;
-#pragma omp parallel for simd num_threads(ctx->opts.n_threads) schedule(static)
-        for (int64_t i = 0; i < n; i++) dzb[i] = dy[i] * bwd_act_grad(dzb[i], act);
+        VSSM_ISA_FN(vssm_cpu_bwd_act_mul)(ctx, dy, (int64_t)B * L * C, act, dzb);
     }
     const float *dz = dzb ? dzb : dy;
     if (dbias) vssm_cpu_bwd_colsum(ctx, dz, (int64_t)B * L, C, C, dbias);
@@ -126,6 +135,7 @@ void vssm_cpu_conv1d_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int6
     free(dzb);
 }
 
+#ifdef VSSM_ISA_BASE
 /* ================================================================ patch extraction */
 
 /* dx (y, x) gathers, patch by patch in grid order, the entries of the patches covering it */
@@ -150,3 +160,4 @@ void vssm_cpu_patchify_bwd(vssm_ctx *ctx, const vssm_patch_args *a, const float 
             }
         }
 }
+#endif

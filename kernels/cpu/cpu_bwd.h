@@ -35,6 +35,9 @@ static inline float bwd_act_grad(float t, vssm_act act) {
 }
 
 /* linear_bwd.c: shared by the backward ops */
+/* z[i] = dy[i] act'(z[i]) for i < n, z holding the pre-activations (in place); compiled per
+ * instruction set (the context's: isa.c) */
+void vssm_cpu_bwd_act_mul(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z);
 /* scratch of a backward op: NULL (and the failure recorded in ctx, reported by the next
  * vssm_op_status) when out of memory */
 float *vssm_cpu_bwd_alloc(vssm_ctx *ctx, const char *op, size_t floats);

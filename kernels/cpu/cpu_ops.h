@@ -35,6 +35,24 @@
     void vssm_cpu_dwconv3x3_bias_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,        \
                                        const float *w, const float *bias, vssm_act act, float *y);                    \
     void vssm_cpu_mul_silu_##sfx(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
+/* the backward ops' variants (norm_bwd.c, conv_bwd.c, v0_bwd.c, linear_bwd.c and their *_avx2.c,
+ * *_avx512.c), the same rules: the same operations per element, sums in rowsum.h's order.
+ * bwd_act_mul: z[i] = dy[i] act'(z[i]) for i < n (z: the pre-activations, in place) */
+#define VSSM_ISA_DECLARE_BWD_(sfx)                                                                                    \
+    void vssm_cpu_layernorm_bwd_##sfx(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma,         \
+                                      const float *beta, float eps, vssm_act act, const float *dy, float *dx,         \
+                                      float *dgamma, float *dbeta);                                                   \
+    void vssm_cpu_rmsnorm_bwd_##sfx(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,    \
+                                    const float *dy, float *dx, float *dw);                                           \
+    void vssm_cpu_conv1d_bwd_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C,               \
+                                   const float *w, const float *bias, int K, int reverse, vssm_act act,               \
+                                   const float *dy, float *dx, float *dw, float *dbias);                              \
+    void vssm_cpu_dwconv3x3_bias_bwd_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,    \
+                                           const float *w, const float *bias, vssm_act act, const float *dy,          \
+                                           float *dx, float *dw, float *dbias);                                       \
+    void vssm_cpu_mul_silu_bwd_##sfx(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz, \
+                                     const float *dy, float *dx, float *dz);                                          \
+    void vssm_cpu_bwd_act_mul_##sfx(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z);
 #define VSSM_ISA_DECLARE_(sfx)                                                                                         \
     void vssm_cpu_linear_##sfx(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N, \
                                vssm_act act, int accumulate, float *y);                                                \
@@ -44,6 +62,7 @@
     void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                              \
     void vssm_cpu_gemm_epilogue_##sfx(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act);        \
     VSSM_ISA_DECLARE_ELTWISE_(sfx)                                                                                     \
+    VSSM_ISA_DECLARE_BWD_(sfx)                                                                                         \
     extern const char vssm_cpu_isa_name_##sfx[];
 VSSM_ISA_DECLARE_(base)
 VSSM_ISA_DECLARE_(avx2)
@@ -71,6 +90,18 @@ typedef struct vssm_cpu_isa {
     void (*dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                            const float *bias, vssm_act act, float *y);
     void (*mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
+    void (*layernorm_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta,
+                          float eps, vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta);
+    void (*rmsnorm_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, const float *dy,
+                        float *dx, float *dw);
+    void (*conv1d_bwd)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                       const float *bias, int K, int reverse, vssm_act act, const float *dy, float *dx, float *dw,
+                       float *dbias);
+    void (*dwconv3x3_bias_bwd)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                               const float *bias, vssm_act act, const float *dy, float *dx, float *dw, float *dbias);
+    void (*mul_silu_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz,
+                         const float *dy, float *dx, float *dz);
+    void (*bwd_act_mul)(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z);
 } vssm_cpu_isa;
 
 /* isa.c: picks the variant (opts.cpu_isa, else $VSSM_CPU_ISA, else the best this CPU runs),

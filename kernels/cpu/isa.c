@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/cpu_bwd.h"
 
 #define ISA_TABLE_(nm, sfx)                                                                                           \
     {                                                                                                                 \
         nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx, vssm_cpu_ss2d_scan_##sfx,   \
             vssm_cpu_scan1d_##sfx, vssm_cpu_conv3x3s2_##sfx, vssm_cpu_layernorm_##sfx, vssm_cpu_layernorm_gate_##sfx, \
-            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_dwconv3x3_bias_##sfx, vssm_cpu_mul_silu_##sfx     \
+            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_dwconv3x3_bias_##sfx, vssm_cpu_mul_silu_##sfx,    \
+            vssm_cpu_layernorm_bwd_##sfx, vssm_cpu_rmsnorm_bwd_##sfx, vssm_cpu_conv1d_bwd_##sfx,                      \
+            vssm_cpu_dwconv3x3_bias_bwd_##sfx, vssm_cpu_mul_silu_bwd_##sfx, vssm_cpu_bwd_act_mul_##sfx                \
     }
 /* best first */
 static const vssm_cpu_isa isa_tables[] = {
@@ -224,4 +227,29 @@ void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, 
 }
 void vssm_cpu_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
     ctx->cpu_isa->mul_silu(ctx, y, rows, C, z, ldz);
+}
+/* the backward ops compiled per instruction set (cpu_bwd.h declares these names for backend.c) */
+void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta,
+                            float eps, vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta) {
+    ctx->cpu_isa->layernorm_bwd(ctx, x, rows, C, gamma, beta, eps, act, dy, dx, dgamma, dbeta);
+}
+void vssm_cpu_rmsnorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
+                          const float *dy, float *dx, float *dw) {
+    ctx->cpu_isa->rmsnorm_bwd(ctx, x, rows, C, w, eps, dy, dx, dw);
+}
+void vssm_cpu_conv1d_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
+                         const float *bias, int K, int reverse, vssm_act act, const float *dy, float *dx, float *dw,
+                         float *dbias) {
+    ctx->cpu_isa->conv1d_bwd(ctx, x, ldx, B, L, C, w, bias, K, reverse, act, dy, dx, dw, dbias);
+}
+void vssm_cpu_dwconv3x3_bias_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
+                                 const float *bias, vssm_act act, const float *dy, float *dx, float *dw, float *dbias) {
+    ctx->cpu_isa->dwconv3x3_bias_bwd(ctx, x, ldx, B, H, W, C, w, bias, act, dy, dx, dw, dbias);
+}
+void vssm_cpu_mul_silu_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz,
+                           const float *dy, float *dx, float *dz) {
+    ctx->cpu_isa->mul_silu_bwd(ctx, x, rows, C, z, ldz, dy, dx, dz);
+}
+void vssm_cpu_bwd_act_mul(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z) {
+    ctx->cpu_isa->bwd_act_mul(ctx, dy, n, act, z);
 }

@@ -9,13 +9,27 @@
  *                                    small widths of training): tiles of DW_NR x DW_KC outputs
  *                                    in registers, the rows m in order, per block of DW_MB rows
  *                                    added to dw in block order. Compiled for SSE2, AVX2 and
- *                                    AVX-512 (target attributes), picked by the context's ISA. */
+ *                                    AVX-512 (target attributes), picked by the context's ISA.
+ * The activation's gradient (bwd_act_mul, also conv_bwd.c's) is compiled once per
+ * instruction set (linear_bwd_avx2.c, linear_bwd_avx512.c; cpu_ops.h: the same operations
+ * per element in each); the rest once, at the baseline. */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_bwd.h"
+
+void VSSM_ISA_FN(vssm_cpu_bwd_act_mul)(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z) {
+#pragma omp parallel for simd num_threads(ctx->opts.n_threads) schedule(static)
+    for (int64_t i = 0; i < n; i++) z[i] = dy[i] * bwd_act_grad(z[i], act);
+}
+
+#ifdef VSSM_ISA_BASE
 
 #define BWD_MB 4096 /* rows of x per dw product (bounds the transposed copies) */
 
@@ -172,12 +186,11 @@ void vssm_cpu_linear_bwd(vssm_ctx *ctx, const float *x, int64_t M, int K, const 
         pre = vssm_cpu_bwd_alloc(ctx, "linear_bwd", (size_t)M * N);
         if (!pre) return;
         vssm_cpu_linear(ctx, x, M, K, w, b, N, VSSM_ACT_NONE, 0, pre);
-        const int64_t n = M * (int64_t)N;
-#pragma omp parallel for simd num_threads(ctx->opts.n_threads) schedule(static)
-        for (int64_t i = 0; i < n; i++) pre[i] = dy[i] * bwd_act_grad(pre[i], act);
+        vssm_cpu_bwd_act_mul(ctx, dy, M * (int64_t)N, act, pre);
         dz = pre;
     }
     if (db) vssm_cpu_bwd_colsum(ctx, dz, M, N, N, db);
     vssm_cpu_bwd_products(ctx, x, M, K, w, N, dz, dx, dw);
     free(pre);
 }
+#endif

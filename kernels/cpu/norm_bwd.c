@@ -4,23 +4,53 @@
  * The norms work in fixed blocks of BWD_RB rows: a task takes a block, writes dx for its
  * rows and its block's partial parameter gradients; the partials are then added in block
  * order (vssm_cpu_bwd_reduce). Mean and rstd are recomputed per row, as the forward
- * computes them (norm.c, conv1d.c), rather than stored. */
+ * computes them (norm.c, conv1d.c: the same sums, so the same bits), rather than stored.
+ * The norms are compiled once per instruction set (norm_bwd_avx2.c, norm_bwd_avx512.c;
+ * cpu_ops.h), their sums over a row in rowsum.h's one order; pooling and the loss once, at
+ * the baseline. */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_bwd.h"
+#include "kernels/cpu/rowsum.h"
+
+/* the first n (< RS_W) of p, the other lanes 0 */
+static inline rs_vec rs_part(const float *p, int n) {
+    rs_vec v = {0};
+    for (int j = 0; j < n; j++) v[j] = p[j];
+    return v;
+}
+
+/* sum of a[c] b[c], in rowsum.h's order */
+static inline float rs_dot(const float *a, const float *b, int C) {
+    rs_vec s = {0};
+    int c = 0;
+    for (; c + RS_W <= C; c += RS_W) s += *(const rs_vecu *)(a + c) * *(const rs_vecu *)(b + c);
+    if (c < C) s += rs_part(a + c, C - c) * rs_part(b + c, C - c);
+    return rs_hsum(s);
+}
+
+/* sum of (a[c] b[c]) m[c], in rowsum.h's order. The tail is the loop's expression on
+ * zero-padded vectors: a branch between two expressions there left the product unfused in
+ * one variant (the compiler contracts a b m + s into an FMA only where it sees the sum) */
+static inline float rs_dot3(const float *a, const float *b, const float *m, int C) {
+    rs_vec s = {0};
+    int c = 0;
+    for (; c + RS_W <= C; c += RS_W)
+        s += *(const rs_vecu *)(a + c) * *(const rs_vecu *)(b + c) * *(const rs_vecu *)(m + c);
+    if (c < C) s += rs_part(a + c, C - c) * rs_part(b + c, C - c) * rs_part(m + c, C - c);
+    return rs_hsum(s);
+}
 
 /* the forward's row statistics (norm.c): the mean relative to x0 (dm = mean - x0) and rstd */
 static inline void ln_stats(const float *r, int C, float eps, float *x0, float *dm, float *inv) {
     const float a = r[0];
-    float s = 0;
-#pragma omp simd reduction(+ : s)
-    for (int c = 0; c < C; c++) s += r[c] - a;
-    const float d = s / (float)C;
-    float v = 0;
-#pragma omp simd reduction(+ : v)
-    for (int c = 0; c < C; c++) v += ((r[c] - a) - d) * ((r[c] - a) - d);
-    *x0 = a, *dm = d, *inv = 1.0f / sqrtf(v / (float)C + eps);
+    const float d = rs_sum_dev(r, C, a) / (float)C;
+    *x0 = a, *dm = d, *inv = 1.0f / sqrtf(rs_sum_sq_dev(r, C, a, d) / (float)C + eps);
 }
 
 /* one row: t = xhat g + b, dt = dy act'(t), dxhat = dt g,
@@ -42,13 +72,7 @@ static void ln_row(const float *r, const float *dyr, int C, const float *g, cons
 #pragma omp simd
         for (int c = 0; c < C; c++) dt[c] = dyr[c] * bwd_act_grad(xh[c] * g[c] + b[c], act);
     }
-    float s1 = 0, s2 = 0;
-#pragma omp simd reduction(+ : s1, s2)
-    for (int c = 0; c < C; c++) {
-        const float dxh = dt[c] * g[c];
-        s1 += dxh;
-        s2 += dxh * xh[c];
-    }
+    float s1 = rs_dot(dt, g, C), s2 = rs_dot3(dt, g, xh, C); /* sums of dxhat, dxhat xhat */
     if (pg) {
 #pragma omp simd
         for (int c = 0; c < C; c++) pg[c] += dt[c] * xh[c];
@@ -63,8 +87,9 @@ static void ln_row(const float *r, const float *dyr, int C, const float *g, cons
     for (int c = 0; c < C; c++) dxr[c] += inv * (dt[c] * g[c] - s1 - xh[c] * s2);
 }
 
-void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta,
-                            float eps, vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta) {
+void VSSM_ISA_FN(vssm_cpu_layernorm_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *gamma,
+                                         const float *beta, float eps, vssm_act act, const float *dy, float *dx,
+                                         float *dgamma, float *dbeta) {
     if (rows <= 0) return;
     const int64_t nblk = (rows + BWD_RB - 1) / BWD_RB;
     float *part = NULL;
@@ -105,8 +130,8 @@ void vssm_cpu_layernorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, 
 }
 
 /* y = x r w, r = (mean(x^2) + eps)^-1/2: dx = r (dy w - x r^2 mean(dy w x)), dw += dy x r */
-void vssm_cpu_rmsnorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
-                          const float *dy, float *dx, float *dw) {
+void VSSM_ISA_FN(vssm_cpu_rmsnorm_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
+                                       const float *dy, float *dx, float *dw) {
     if (rows <= 0) return;
     const int64_t nblk = (rows + BWD_RB - 1) / BWD_RB;
     float *part = NULL;
@@ -121,14 +146,11 @@ void vssm_cpu_rmsnorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, co
         float *pw = part ? part + (size_t)bk * C : NULL;
         for (int64_t i = bk * BWD_RB; i < r1; i++) {
             const float *r = x + i * C, *g = dy + i * C;
-            float s = 0;
-#pragma omp simd reduction(+ : s)
-            for (int c = 0; c < C; c++) s += r[c] * r[c];
-            const float inv = 1.0f / sqrtf(s / (float)C + eps);
-            float p = 0;
-            for (int c = 0; c < C; c++) {
-                p += g[c] * w[c] * r[c];
-                if (pw) pw[c] += g[c] * r[c] * inv;
+            const float inv = 1.0f / sqrtf(rs_sum_sq(r, C) / (float)C + eps); /* the forward's (conv1d.c) */
+            const float p = rs_dot3(g, w, r, C);
+            if (pw) {
+#pragma omp simd
+                for (int c = 0; c < C; c++) pw[c] += g[c] * r[c] * inv;
             }
             if (!dx) continue;
             const float k = inv * inv * p / (float)C;
@@ -143,6 +165,7 @@ void vssm_cpu_rmsnorm_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, co
     }
 }
 
+#ifdef VSSM_ISA_BASE
 void vssm_cpu_avgpool_bwd(vssm_ctx *ctx, int B, int64_t L, int C, const float *dy, float *dx) {
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
     for (int b = 0; b < B; b++)
@@ -192,3 +215,4 @@ void vssm_cpu_softmax_xent(vssm_ctx *ctx, const float *logits, int B, int ncls, 
     *loss = (float)(tot / B);
     free(per);
 }
+#endif

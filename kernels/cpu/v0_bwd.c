@@ -6,7 +6,15 @@
  * Input gradients are gathered (each dx element sums what the outputs that read it send
  * back, in a fixed order): no two tasks write one element. The weight gradient is summed per
  * image row and the rows added in order, the bias gradient by fixed blocks of rows
- * (kernels/BACKWARD.md): the same bits at any thread count. */
+ * (kernels/BACKWARD.md): the same bits at any thread count.
+ *
+ * The conv and the gate are compiled once per instruction set (v0_bwd_avx2.c,
+ * v0_bwd_avx512.c; cpu_ops.h: the same operations per element in each); the patch merge
+ * (sums of copies) once, at the baseline. */
+#ifdef __AVX512F__
+/* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
+#pragma GCC target("prefer-vector-width=512")
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
@@ -24,22 +32,26 @@ static float *dw3_dz(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, i
         for (int h = 0; h < H; h++)
             for (int q = 0; q < W; q++) {
                 const size_t o = (((size_t)b * H + h) * W + q) * C;
-                for (int c = 0; c < C; c++) {
-                    float s = bias ? bias[c] : 0.0f;
-                    for (int kh = 0; kh < 3; kh++)
-                        for (int kw = 0; kw < 3; kw++) {
-                            const int ih = h - 1 + kh, iw = q - 1 + kw;
-                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                            s += x[(((size_t)b * H + ih) * W + iw) * ldx + c] * w[(kh * 3 + kw) * C + c];
-                        }
-                    dz[o + c] = dy[o + c] * bwd_act_grad(s, act);
-                }
+                float *s = dz + o; /* the sum, channels as vectors; then dz in place */
+#pragma omp simd
+                for (int c = 0; c < C; c++) s[c] = bias ? bias[c] : 0.0f;
+                for (int kh = 0; kh < 3; kh++)
+                    for (int kw = 0; kw < 3; kw++) {
+                        const int ih = h - 1 + kh, iw = q - 1 + kw;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        const float *xi = x + (((size_t)b * H + ih) * W + iw) * ldx, *wk = w + (kh * 3 + kw) * C;
+#pragma omp simd
+                        for (int c = 0; c < C; c++) s[c] += xi[c] * wk[c];
+                    }
+#pragma omp simd
+                for (int c = 0; c < C; c++) s[c] = dy[o + c] * bwd_act_grad(s[c], act);
             }
     return dz;
 }
 
-void vssm_cpu_dwconv3x3_bias_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
-                                 const float *bias, vssm_act act, const float *dy, float *dx, float *dw, float *dbias) {
+void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias_bwd)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,
+                                              const float *w, const float *bias, vssm_act act, const float *dy,
+                                              float *dx, float *dw, float *dbias) {
     float *dzb = dw3_dz(ctx, x, ldx, B, H, W, C, w, bias, act, dy);
     if (act != VSSM_ACT_NONE && !dzb) return;
     const float *dz = dzb ? dzb : dy;
@@ -83,22 +95,25 @@ void vssm_cpu_dwconv3x3_bias_bwd(vssm_ctx *ctx, const float *x, int64_t ldx, int
     free(dzb);
 }
 
-void vssm_cpu_mul_silu_bwd(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz,
-                           const float *dy, float *dx, float *dz) {
+void VSSM_ISA_FN(vssm_cpu_mul_silu_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz,
+                                        const float *dy, float *dx, float *dz) {
 #pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *g = dy + (size_t)r * C, *xr = x + (size_t)r * C, *zr = z + (size_t)r * ldz;
         if (dx) {
             float *d = dx + (size_t)r * C;
+#pragma omp simd
             for (int c = 0; c < C; c++) d[c] += g[c] * vm_siluf(zr[c]);
         }
         if (dz) {
             float *d = dz + (size_t)r * ldz;
+#pragma omp simd
             for (int c = 0; c < C; c++) d[c] += g[c] * xr[c] * bwd_act_grad(zr[c], VSSM_ACT_SILU);
         }
     }
 }
 
+#ifdef VSSM_ISA_BASE
 /* input pixel (ih, iw) is part q = (ih & 1) + 2 (iw & 1) of output cell (ih/2, iw/2) (the
  * forward's order (0,0), (1,0), (0,1), (1,1)); the zero padding past an odd edge has no input */
 void vssm_cpu_patch_merge_bwd(vssm_ctx *ctx, int B, int H, int W, int C, const float *dy, float *dx) {
@@ -114,3 +129,4 @@ void vssm_cpu_patch_merge_bwd(vssm_ctx *ctx, int B, int H, int W, int C, const f
                 for (int c = 0; c < C; c++) d[c] += g[c];
             }
 }
+#endif

@@ -1,0 +1,3 @@
+/* kernels/cpu/conv_bwd_avx2.c - conv_bwd.c compiled with the AVX2 flags (CMakeLists.txt), for isa.c */
+#define VSSM_ISA_SFX avx2
+#include "kernels/cpu/conv_bwd.c"

@@ -1,0 +1,3 @@
+/* kernels/cpu/linear_bwd_avx2.c - linear_bwd.c compiled with the AVX2 flags (CMakeLists.txt), for isa.c */
+#define VSSM_ISA_SFX avx2
+#include "kernels/cpu/linear_bwd.c"

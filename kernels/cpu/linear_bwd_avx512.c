@@ -1,0 +1,3 @@
+/* kernels/cpu/linear_bwd_avx512.c - linear_bwd.c compiled with the AVX-512 flags (CMakeLists.txt), for isa.c */
+#define VSSM_ISA_SFX avx512
+#include "kernels/cpu/linear_bwd.c"
