@@ -13,8 +13,10 @@
  * SIMD: a task walks CB channels at once as one vector (scan_simd.h's vf, as the forward
  * does); the transcendental work of a chunk (softplus, the decays, the sigmoids) runs over
  * the whole chunk in omp simd loops, only the FMA recurrences are serial. The task's code is
- * compiled three times (SSE2, AVX2 + FMA, AVX-512 through target attributes) and the
- * context's ISA choice (isa.c) picks one.
+ * compiled once per instruction set (this file, and scan_bwd_avx2.c / scan_bwd_avx512.c: it
+ * again with those flags, as scan.c is) and the context's ISA choice (isa.c) picks one. (It
+ * was target attributes on three copies of the task in this file: under gcc's AddressSanitizer
+ * in a portable build those functions' realigned stack frames gave wrong addresses.)
  *
  * Work split: a task per (SB_IMGS images, block of CB channels), images taken in groups whose
  * partials fit SB_BUDGET floats. Per-token gradients that sum over channels (dB, dC, d dt_r:
@@ -51,7 +53,7 @@ typedef struct {
     const float *xr[SB_CH];
 } sb_ws;
 
-static size_t sb_ws_vecs(int64_t L, int R, int N) {
+static inline size_t sb_ws_vecs(int64_t L, int R, int N) {
     const int64_t nck = (L + SB_CH - 1) / SB_CH;
     return (size_t)(nck * N + (SB_CH + 1) * N + (size_t)SB_CH * N + 4 * SB_CH + 3 * N + R + (R + N + 2));
 }
@@ -214,31 +216,31 @@ static SB_ALWAYS void sb_task_impl(const sb_args *s0, int b, int nb, int blk, in
     }
 }
 
-#if defined(__x86_64__) || defined(__i386__)
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static void
-sb_task_avx512(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part, float *ppar) {
-    sb_task_impl(s, b, nb, blk, nblk, wsm, part, ppar);
-}
-__attribute__((target("avx2,fma"))) static void sb_task_avx2(const sb_args *s, int b, int nb, int blk, int nblk,
-                                                             vf *wsm, float *part, float *ppar) {
-    sb_task_impl(s, b, nb, blk, nblk, wsm, part, ppar);
-}
-#endif
-static void sb_task_base(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part, float *ppar) {
+/* the task of this instruction set: the entry point of this file's variant (cpu_ops.h) */
+void VSSM_ISA_FN(vssm_cpu_scan_bwd_task)(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part,
+                                         float *ppar);
+void VSSM_ISA_FN(vssm_cpu_scan_bwd_task)(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part,
+                                         float *ppar) {
     sb_task_impl(s, b, nb, blk, nblk, wsm, part, ppar);
 }
 
+#ifdef VSSM_ISA_BASE /* the driver: once */
 typedef void (*sb_task_fn)(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part, float *ppar);
+#if defined(__x86_64__) || defined(__i386__)
+void vssm_cpu_scan_bwd_task_avx512(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part,
+                                   float *ppar);
+void vssm_cpu_scan_bwd_task_avx2(const sb_args *s, int b, int nb, int blk, int nblk, vf *wsm, float *part, float *ppar);
+#endif
 
 static sb_task_fn sb_pick(const vssm_ctx *ctx) {
 #if defined(__x86_64__) || defined(__i386__)
     const char *isa = ctx->cpu_isa ? ctx->cpu_isa->name : "base";
-    if (!strcmp(isa, "avx512")) return sb_task_avx512;
-    if (!strcmp(isa, "avx2")) return sb_task_avx2;
+    if (!strcmp(isa, "avx512")) return vssm_cpu_scan_bwd_task_avx512;
+    if (!strcmp(isa, "avx2")) return vssm_cpu_scan_bwd_task_avx2;
 #else
     (void)ctx;
 #endif
-    return sb_task_base;
+    return vssm_cpu_scan_bwd_task_base;
 }
 
 /* all B images: dxd (B, L, ldx) += the x_proj-output gradients (NULL: not wanted); pacc
@@ -358,3 +360,4 @@ void vssm_cpu_ss2d_scan_bwd(vssm_ctx *ctx, const vssm_scan_args *a, const float 
     free(xdbl);
     free(order);
 }
+#endif /* VSSM_ISA_BASE */
