@@ -76,11 +76,11 @@ int vssm_track_head_present(const vssm_source *src) {
 static vssm_status meta_num(const vssm_source *src, const char *key, double lo, double hi, int integer, double *out,
                             vssm_err *err) {
     const char *v = meta(src, key);
-    if (!v) return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: metadata key '%s' is missing", key);
+    if (!v) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata key '%s' is missing", key);
     char *end;
     double x = strtod(v, &end);
     if (end == v || *end || !(x >= lo && x <= hi) || (integer && x != floor(x)))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: metadata %s '%s' is not %s in [%g, %g]", key, v,
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata %s '%s' is not %s in [%g, %g]", key, v,
                             integer ? "an integer" : "a number", lo, hi);
     *out = x;
     return VSSM_OK;
@@ -89,15 +89,15 @@ static vssm_status meta_num(const vssm_source *src, const char *key, double lo, 
 static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_track_head_info *in, vssm_err *err) {
     memset(in, 0, sizeof *in);
     if (!vssm_track_head_present(src))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: the file holds no tracker head (metadata track_head)");
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "the file holds no tracker head (metadata track_head)");
     const char *fu = meta(src, "track_fusion");
     const int is_vim = vssm_backbone_get_kind(bb) == VSSM_BACKBONE_VIM;
     if (!fu || (strcmp(fu, "mod") && strcmp(fu, "onestream")))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: metadata track_fusion '%s' is not 'mod' or 'onestream'",
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata track_fusion '%s' is not 'mod' or 'onestream'",
                             fu ? fu : "(missing)");
     in->fusion_onestream = strcmp(fu, "onestream") == 0;
     if (in->fusion_onestream != is_vim)
-        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "track head: fusion '%s' does not go with a %s backbone", fu,
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "fusion '%s' does not go with a %s backbone", fu,
                             is_vim ? "Vision Mamba" : "VMamba");
     double v[6];
     const char *keys[6] = {"track_stage",       "track_channel",         "track_template_size",
@@ -119,19 +119,19 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
         if (s != VSSM_OK) return s;
     }
     if (in->template_size > in->search_size)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: template size %d > search size %d", in->template_size,
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "template size %d > search size %d", in->template_size,
                             in->search_size);
     if (in->channel % 8)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: track_channel %d is not a multiple of 8", in->channel);
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "track_channel %d is not a multiple of 8", in->channel);
     if (in->stage >= vssm_backbone_stages(bb))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: track_stage %d but the backbone has %d stage(s)",
-                            in->stage, vssm_backbone_stages(bb));
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "track_stage %d but the backbone has %d stage(s)", in->stage,
+                            vssm_backbone_stages(bb));
     const int C = vssm_backbone_stage_channels(bb, in->stage);
     in->in_ch = in->fusion_onestream ? C : 2 * C;
     int fh, fw;
     vssm_backbone_stage_size(bb, in->search_size, in->search_size, in->stage, &fh, &fw);
     if (fh < 1 || fh != fw)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "track head: a %d px search crop gives a %dx%d map (need a square)",
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "a %d px search crop gives a %dx%d map (need a square)",
                             in->search_size, fh, fw);
     in->feat_sz = fh;
     return VSSM_OK;
@@ -183,7 +183,7 @@ static vssm_status alloc_bufs(vssm_track_head *h, vssm_err *err) {
         h->zbar = malloc(C * sizeof(float));
         ok = ok && h->zbar;
     }
-    return ok ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "track head: out of memory");
+    return ok ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
 }
 
 vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const vssm_preprocess_params *pp,
@@ -218,8 +218,7 @@ vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const 
         s = vssm_crop_feats_new_backbone(&h->cf, bb, pp, in->stage, err);
         if (s == VSSM_OK) vssm_crop_feats_shape(h->cf, in->template_size, &h->th, &h->tw, NULL, NULL);
         if (s == VSSM_OK && (h->th < 1 || h->tw < 1))
-            s = vssm_err_set(err, VSSM_ERR_FORMAT, "track head: a %d px template gives no feature map",
-                             in->template_size);
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "a %d px template gives no feature map", in->template_size);
     }
     if (s != VSSM_OK) {
         vssm_err_prefix(err, "track head");
