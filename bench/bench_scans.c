@@ -30,7 +30,7 @@ static void clocks(double t[2]) {
 
 /* uniform floats in [lo, hi) from a xorshift generator */
 static float *randu(size_t n, float lo, float hi, uint64_t *s) {
-    float *p = malloc(n * sizeof(float));
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63); /* as the model's arena */
     for (size_t i = 0; p && i < n; i++) {
         *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
         p[i] = lo + (hi - lo) * (float)((*s >> 40) & 0xffffff) * (1.0f / 16777216.0f);
@@ -126,8 +126,9 @@ int main(int argc, char **argv) {
             float *db = randu((size_t)K * D, -6, -2, &seed), *A = randu((size_t)K * N * D, -16.0f, -0.5f, &seed);
             float *Ds = randu((size_t)K * D, 0.9f, 1.1f, &seed), *xd = randu(L * C2, -1, 1, &seed);
             float *z = randu(L * D, -2, 2, &seed);
-            s.ws = malloc(vssm_op_scan_workspace(ctx, 1, H, W, D, R, N));
-            float *xpp = malloc(vssm_op_linear_pack_numel(ctx, K * C2, D) * 4); /* the op's layout */
+            s.ws = aligned_alloc(64, (vssm_op_scan_workspace(ctx, 1, H, W, D, R, N) + 63) & ~(size_t)63);
+            float *xpp = aligned_alloc(64, (vssm_op_linear_pack_numel(ctx, K * C2, D) * 4 + 63) &
+                                               ~(size_t)63); /* the op's layout */
             vssm_op_linear_pack(ctx, xp, K * C2, D, xpp);
             s.u = u, s.xpp = xpp, s.y = y;
             s.a2 = (vssm_scan_args){1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y};

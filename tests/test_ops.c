@@ -680,12 +680,13 @@ static void cases_layernorm_gate(void) {
 }
 static void cases_avgpool(void) { test_avgpool(3, 13, 21); }
 static void cases_ss2d_scan(void) {
-    test_scan(1, 5, 7, 16, 1, 1);  /* one full SIMD block */
-    test_scan(2, 7, 5, 19, 2, 1);  /* a tail block, batch 2 */
-    test_scan(1, 9, 11, 37, 3, 2); /* L = 99: chunks of 32 plus a partial one; d_state 2 */
-    test_scan(1, 1, 1, 5, 1, 4);   /* a single token */
-    test_scan(1, 3, 40, 8, 2, 3);  /* wide, short */
-    test_scan(2, 9, 11, 37, 3, 1); /* d_state 1 fused pass: partial chunk, full and tail blocks */
+    test_scan(1, 5, 7, 16, 1, 1);   /* one full SIMD block */
+    test_scan(2, 7, 5, 19, 2, 1);   /* a tail block, batch 2 */
+    test_scan(1, 9, 11, 37, 3, 2);  /* L = 99: chunks of 32 plus a partial one; d_state 2 */
+    test_scan(1, 1, 1, 5, 1, 4);    /* a single token */
+    test_scan(1, 3, 40, 8, 2, 3);   /* wide, short */
+    test_scan(2, 9, 11, 37, 3, 1);  /* d_state 1 fused pass: partial chunk, full and tail blocks */
+    test_scan(1, 4, 9, 149, 2, 16); /* 10 blocks: 2 per task at 2 threads, the last pair with a tail */
 }
 static void cases_rmsnorm(void) {
     test_rmsnorm(13, 7);

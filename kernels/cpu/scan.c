@@ -6,8 +6,9 @@
  * merged output at the token's grid position: k0 row-major, k1 column-major, k2 = k0
  * reversed, k3 = k1 reversed. u and y are not reordered; x_proj's output is (below).
  *
- * Work split: one task = (b, block of CB channels); a task runs the four directions one
- * after another, so it alone writes its slice of y (no atomics, deterministic sums).
+ * Work split: one task = (b, 1-4 blocks of CB channels, scan_blocks); a task runs the four
+ * directions one after another, so it alone writes its slice of y (no atomics, deterministic
+ * sums; the same bits whatever the blocks per task).
  * Inside a task the CB channels are one SIMD vector; delta is computed on the fly from the
  * per-token dt_r (R values) instead of being stored. The recurrence of a chunk of tokens is
  * scan_simd.h's scan_chunk, shared with the 1D scan (scan1d.c).
@@ -84,8 +85,15 @@ static inline int64_t iter_next(scan_iter *it) {
     return p;
 }
 
-/* One direction over one channel block of width cw (<= CB). first: write y, else add. */
-static void scan_block(const vssm_scan_args *a, const float *xk, int b, int k, int c0, int cw, int first) {
+/* One direction over nb consecutive channel blocks from c0 (the last of width cw <= CB, the
+ * others CB), chunk by chunk in lockstep: a chunk's x_proj rows (TC tokens, in L1) serve all
+ * nb blocks before the next chunk is read. One block at a time streamed the direction's rows
+ * (L (R + 2N) floats: 477 KB at v0-T's stage 1) once per block and the 4 directions' rows
+ * evicted the block's u and y strips from L2 (y's read-modify-write was 13% of the stage-1
+ * scan); 2-4 blocks share one stream and keep their strips in L2. Each block's arithmetic
+ * is unchanged: the same bits for any nb. first: write y, else add. */
+#define SCAN_GROUP_MAX 4
+static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, int c0, int nb, int cw, int first) {
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
     const float *u = a->u + (size_t)b * L * D + c0;
@@ -94,34 +102,43 @@ static void scan_block(const vssm_scan_args *a, const float *xk, int b, int k, i
     /* direction k's row of step t: xd0 + t * xs (k2, k3: k0's, k1's order backwards) */
     const int64_t xs = k >= 2 ? -RN : RN;
     const float *xd0 = xk + ((size_t)b * VSSM_SCAN_K + k) * L * RN + (k >= 2 ? (L - 1) * RN : 0);
-    scan_state s;
-    scan_state_init(&s, a->A + (size_t)k * N * D + c0, D, a->dt_w + (size_t)k * R * D + c0, D,
-                    a->dt_b + (size_t)k * D + c0, a->Ds + (size_t)k * D + c0, R, N, cw);
+    scan_state s[SCAN_GROUP_MAX];
+    assert(nb >= 1 && nb <= SCAN_GROUP_MAX);
+    for (int g = 0; g < nb; g++) {
+        const int cg = c0 + g * CB;
+        scan_state_init(&s[g], a->A + (size_t)k * N * D + cg, D, a->dt_w + (size_t)k * R * D + cg, D,
+                        a->dt_b + (size_t)k * D + cg, a->Ds + (size_t)k * D + cg, R, N, g == nb - 1 ? cw : CB);
+    }
 
     scan_iter it;
     iter_init(&it, k, H, W, 0);
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
         const int T = L - t0 < TC ? (int)(L - t0) : TC;
         int64_t pos[TC];
-        vf uu[TC], acc[TC];
         const float *xr[TC]; /* the token's x_proj row */
         for (int i = 0; i < T; i++) {
-            const int64_t p = pos[i] = iter_next(&it);
+            pos[i] = iter_next(&it) * D;
             xr[i] = xd0 + (t0 + i) * xs;
-            uu[i] = load_v(u + p * D, cw);
         }
-        scan_chunk(&s, xr, T, uu, acc);
-        /* merge into y at the tokens' grid positions */
-        for (int i = 0; i < T; i++) {
-            float *yp = y + pos[i] * D;
-            if (cw == CB) {
-                vfu *yv = (vfu *)yp;
-                if (first)
-                    *yv = acc[i];
-                else
-                    *yv += acc[i];
-            } else {
-                for (int j = 0; j < cw; j++) yp[j] = first ? acc[i][j] : yp[j] + acc[i][j];
+        for (int g = 0; g < nb; g++) {
+            const int w = s[g].cw;
+            const float *ug = u + g * CB;
+            float *yg = y + g * CB;
+            vf uu[TC], acc[TC];
+            for (int i = 0; i < T; i++) uu[i] = load_v(ug + pos[i], w);
+            scan_chunk(&s[g], xr, T, uu, acc);
+            /* merge into y at the tokens' grid positions */
+            for (int i = 0; i < T; i++) {
+                float *yp = yg + pos[i];
+                if (w == CB) {
+                    vfu *yv = (vfu *)yp;
+                    if (first)
+                        *yv = acc[i];
+                    else
+                        *yv += acc[i];
+                } else {
+                    for (int j = 0; j < w; j++) yp[j] = first ? acc[i][j] : yp[j] + acc[i][j];
+                }
             }
         }
     }
@@ -154,11 +171,16 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
                     for (int j = 0; j < RN; j++) d[j] = src[k * RN + j];
                 }
             }
-    const int nblk = (D + CB - 1) / CB;
+    /* blocks per task: up to 4 (scan_blocks), while every thread still gets 2+ tasks */
+    const int nblk = (D + CB - 1) / CB, nt = ctx->opts.n_threads > 1 ? ctx->opts.n_threads : 1;
+    int grp_n = (int)((int64_t)B * nblk / (2 * nt));
+    grp_n = grp_n < 1 ? 1 : grp_n > SCAN_GROUP_MAX ? SCAN_GROUP_MAX : grp_n;
+    const int gc = grp_n * CB, ngrp = (D + gc - 1) / gc;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
-        for (int blk = 0; blk < nblk; blk++) {
-            const int c0 = blk * CB, cw = D - c0 < CB ? D - c0 : CB;
-            for (int k = 0; k < VSSM_SCAN_K; k++) scan_block(a, xk, b, k, c0, cw, k == 0);
+        for (int grp = 0; grp < ngrp; grp++) {
+            const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;
+            const int nb = (cn + CB - 1) / CB, cw = cn - (nb - 1) * CB;
+            for (int k = 0; k < VSSM_SCAN_K; k++) scan_blocks(a, xk, b, k, c0, nb, cw, k == 0);
         }
 }

@@ -20,6 +20,7 @@
  * R, the state h over a chunk); elementwise transcendental loops use omp simd instead. */
 typedef float vf __attribute__((vector_size(CB * sizeof(float)), aligned(64), may_alias));
 typedef float vfu __attribute__((vector_size(CB * sizeof(float)), aligned(4), may_alias));
+typedef int32_t vi __attribute__((vector_size(CB * sizeof(int32_t)), aligned(64)));
 
 static inline vf load_part(const float *p, int cw) { /* first cw lanes, rest 0 */
     vf v = {0};
@@ -88,17 +89,20 @@ typedef struct {
 /* A: (N, lda) at the block's first channel; dtb, Ds at the block's first channel */
 static inline void scan_state_init(scan_state *s, const float *A, int64_t lda, const float *dtw, int64_t ldw,
                                    const float *dtb, const float *Ds, int R, int N, int cw) {
-    vf mx = {0}; /* |A2| lane by lane over the states, then across the lanes (exact either way) */
+    vi mx = {0}; /* |A2| lane by lane over the states, then across the lanes (exact either way:
+                   * the bits of non-negative floats order as the floats; vector ops, where a
+                   * scalar loop cost ~1000 cycles per (block, direction): 20 per token at
+                   * VMamba-v0-T's stage 4, 49 tokens) */
     for (int n = 0; n < N; n++) {
         s->h[n] = (vf){0};
         s->A2[n] = load_v(A + (size_t)n * lda, cw) * LOG2E_F;
-        for (int j = 0; j < CB; j++) {
-            const float m = s->A2[n][j] < 0 ? -s->A2[n][j] : s->A2[n][j];
-            mx[j] = m > mx[j] ? m : mx[j];
-        }
+        const vi m = (vi)s->A2[n] & 0x7fffffff;
+        const vi gt = mx > m; /* all ones where mx is larger */
+        mx = (mx & gt) | (m & ~gt);
     }
-    s->a2max = 0.0f;
-    for (int j = 0; j < CB; j++) s->a2max = mx[j] > s->a2max ? mx[j] : s->a2max;
+    int32_t mb = 0;
+    for (int j = 0; j < CB; j++) mb = mx[j] > mb ? mx[j] : mb;
+    s->a2max = vm_bits_to_float(mb);
     s->bias = load_v(dtb, cw), s->dsk = load_v(Ds, cw);
     s->dtw = dtw, s->ldw = ldw, s->R = R, s->N = N, s->cw = cw;
 }
