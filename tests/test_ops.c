@@ -699,11 +699,12 @@ static void cases_conv1d(void) {
     test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
 }
 static void cases_scan1d(void) {
-    test_scan1d(2, 37, 19, 2, 16, 0, 1, 0); /* d_state 16, a tail block, gated */
-    test_scan1d(2, 37, 19, 2, 16, 1, 1, 1); /* the backward branch: reverse + accumulate */
-    test_scan1d(1, 70, 32, 3, 5, 1, 0, 0);  /* chunks of 32 plus a partial one, d_state 5 */
-    test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);   /* a single token */
-    test_scan1d(3, 9, 48, 20, 64, 0, 1, 0); /* the largest d_state, R > 16 lanes */
+    test_scan1d(2, 37, 19, 2, 16, 0, 1, 0);  /* d_state 16, a tail block, gated */
+    test_scan1d(2, 37, 19, 2, 16, 1, 1, 1);  /* the backward branch: reverse + accumulate */
+    test_scan1d(1, 70, 32, 3, 5, 1, 0, 0);   /* chunks of 32 plus a partial one, d_state 5 */
+    test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);    /* a single token */
+    test_scan1d(3, 9, 48, 20, 64, 0, 1, 0);  /* the largest d_state, R > 16 lanes */
+    test_scan1d(1, 45, 149, 2, 16, 1, 1, 1); /* 10 blocks: 2 per task at 2 threads, a tail in the last pair */
 }
 static void cases_patchify(void) {
     test_patchify(2, 35, 21, 3, 16, 16, -1, 0); /* 2x1 grid, remainders dropped */

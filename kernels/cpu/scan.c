@@ -85,19 +85,12 @@ static inline int64_t iter_next(scan_iter *it) {
     return p;
 }
 
-/* One direction over nb consecutive channel blocks from c0 (the last of width cw <= CB, the
- * others CB), chunk by chunk in lockstep: a chunk's x_proj rows (TC tokens, in L1) serve all
- * nb blocks before the next chunk is read. One block at a time streamed the direction's rows
- * (L (R + 2N) floats: 477 KB at v0-T's stage 1) once per block and the 4 directions' rows
- * evicted the block's u and y strips from L2 (y's read-modify-write was 13% of the stage-1
- * scan); 2-4 blocks share one stream and keep their strips in L2. Each block's arithmetic
- * is unchanged: the same bits for any nb. first: write y, else add. */
-#define SCAN_GROUP_MAX 4
+/* One direction over nb (<= SCAN_GROUP_MAX) consecutive channel blocks from c0, the last of
+ * width cw <= CB, the others CB, chunk by chunk in lockstep (scan_group_chunk). first: write
+ * y, else add. */
 static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, int c0, int nb, int cw, int first) {
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
-    const float *u = a->u + (size_t)b * L * D + c0;
-    float *y = a->y + (size_t)b * L * D + c0;
     const int RN = R + 2 * N;
     /* direction k's row of step t: xd0 + t * xs (k2, k3: k0's, k1's order backwards) */
     const int64_t xs = k >= 2 ? -RN : RN;
@@ -109,18 +102,12 @@ static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, 
         scan_state_init(&s[g], a->A + (size_t)k * N * D + cg, D, a->dt_w + (size_t)k * R * D + cg, D,
                         a->dt_b + (size_t)k * D + cg, a->Ds + (size_t)k * D + cg, R, N, g == nb - 1 ? cw : CB);
     }
-    /* the next direction's A and dt_w rows of these blocks: one 64-byte line each, D floats
-     * apart, so no hardware prefetcher follows them; cold (the model's previous layer ran in
-     * between), they were demand misses: 12-19% of the stage-3/4 scans with caches evicted */
-    if (k + 1 < VSSM_SCAN_K)
-        for (int g = 0; g < nb; g++) {
-            const size_t cg = (size_t)c0 + g * CB;
-            for (int n = 0; n < N; n++) __builtin_prefetch(a->A + ((size_t)(k + 1) * N + n) * D + cg);
-            for (int r = 0; r < R; r++) __builtin_prefetch(a->dt_w + ((size_t)(k + 1) * R + r) * D + cg);
-        }
+    if (k + 1 < VSSM_SCAN_K) /* the next direction's rows */
+        scan_prefetch_rows(a->A + (size_t)(k + 1) * N * D, a->dt_w + (size_t)(k + 1) * R * D, D, c0, nb, N, R);
 
     scan_iter it;
     iter_init(&it, k, H, W, 0);
+    const size_t off = (size_t)b * L * D + c0;
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
         const int T = L - t0 < TC ? (int)(L - t0) : TC;
         int64_t pos[TC];
@@ -129,27 +116,7 @@ static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, 
             pos[i] = iter_next(&it) * D;
             xr[i] = xd0 + (t0 + i) * xs;
         }
-        for (int g = 0; g < nb; g++) {
-            const int w = s[g].cw;
-            const float *ug = u + g * CB;
-            float *yg = y + g * CB;
-            vf uu[TC], acc[TC];
-            for (int i = 0; i < T; i++) uu[i] = load_v(ug + pos[i], w);
-            scan_chunk(&s[g], xr, T, uu, acc);
-            /* merge into y at the tokens' grid positions */
-            for (int i = 0; i < T; i++) {
-                float *yp = yg + pos[i];
-                if (w == CB) {
-                    vfu *yv = (vfu *)yp;
-                    if (first)
-                        *yv = acc[i];
-                    else
-                        *yv += acc[i];
-                } else {
-                    for (int j = 0; j < w; j++) yp[j] = first ? acc[i][j] : yp[j] + acc[i][j];
-                }
-            }
-        }
+        scan_group_chunk(s, nb, xr, T, pos, a->u + off, NULL, NULL, a->y + off, !first);
     }
 }
 
@@ -180,10 +147,7 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
                     for (int j = 0; j < RN; j++) d[j] = src[k * RN + j];
                 }
             }
-    /* blocks per task: up to 4 (scan_blocks), while every thread still gets 2+ tasks */
-    const int nblk = (D + CB - 1) / CB, nt = ctx->opts.n_threads > 1 ? ctx->opts.n_threads : 1;
-    int grp_n = (int)((int64_t)B * nblk / (2 * nt));
-    grp_n = grp_n < 1 ? 1 : grp_n > SCAN_GROUP_MAX ? SCAN_GROUP_MAX : grp_n;
+    const int grp_n = scan_group_size(B, D, ctx->opts.n_threads);
     const int gc = grp_n * CB, ngrp = (D + gc - 1) / gc;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)

@@ -6,7 +6,7 @@
  * token's own position, so the backward branch never flips anything.
  *
  * Same shape as the 2D scan (scan.c), and the same recurrence (scan_simd.h's scan_chunk):
- * one task = (b, block of CB channels), the CB channels one SIMD vector, delta computed on
+ * one task = (b, 1-4 blocks of CB channels), the CB channels one SIMD vector, delta computed on
  * the fly from the token's dt_r. x_proj is a GEMM done by the caller (vssm_op_linear).
  * Compiled once per instruction set (scan1d_avx2.c, scan1d_avx512.c; cpu_ops.h). */
 #ifdef __AVX512F__
@@ -18,57 +18,42 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/scan_simd.h"
 
-static void scan_block(const vssm_scan1d_args *a, int b, int c0, int cw) {
+/* nb (<= SCAN_GROUP_MAX) consecutive channel blocks from c0, the last of width cw <= CB, the
+ * others CB, chunk by chunk in lockstep (scan_simd.h's scan_group_chunk) */
+static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw) {
     const int D = a->D, R = a->R, N = a->N, C2 = R + 2 * N;
     const int64_t L = a->L;
-    const float *u = a->u + (size_t)b * L * D + c0;
     const float *xd0 = a->xdbl + (size_t)b * L * C2;
-    const float *z = a->z ? a->z + (size_t)b * L * a->ldz + c0 : NULL;
-    float *y = a->y + (size_t)b * L * D + c0;
-    scan_state s;
-    scan_state_init(&s, a->A + c0, D, a->dt_w + c0, D, a->dt_b + c0, a->Ds + c0, R, N, cw);
-
+    const size_t off = (size_t)b * L * D + c0;
+    scan_state s[SCAN_GROUP_MAX];
+    assert(nb >= 1 && nb <= SCAN_GROUP_MAX);
+    for (int g = 0; g < nb; g++) {
+        const int cg = c0 + g * CB;
+        scan_state_init(&s[g], a->A + cg, D, a->dt_w + cg, D, a->dt_b + cg, a->Ds + cg, R, N, g == nb - 1 ? cw : CB);
+    }
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
         const int T = L - t0 < TC ? (int)(L - t0) : TC;
-        int64_t pos[TC];
-        vf uu[TC], acc[TC], zz[TC];
+        int64_t pos[TC], zpos[TC];
         const float *xr[TC];
         for (int i = 0; i < T; i++) {
-            const int64_t p = pos[i] = a->reverse ? L - 1 - (t0 + i) : t0 + i;
+            const int64_t p = a->reverse ? L - 1 - (t0 + i) : t0 + i;
+            pos[i] = p * D, zpos[i] = p * a->ldz;
             xr[i] = xd0 + p * C2;
-            uu[i] = load_v(u + p * D, cw);
-            zz[i] = z ? load_v(z + p * a->ldz, cw) : (vf){0};
         }
-        if (z) {
-            float *zf = (float *)zz;
-#pragma omp simd simdlen(32)
-            for (int e = 0; e < T * CB; e++) zf[e] = vm_siluf(zf[e]);
-        }
-        scan_chunk(&s, xr, T, uu, acc);
-        for (int i = 0; i < T; i++) {
-            vf o = acc[i];
-            if (z) o *= zz[i];
-            float *yp = y + pos[i] * D;
-            if (cw == CB) {
-                vfu *yv = (vfu *)yp;
-                if (a->accumulate)
-                    *yv += o;
-                else
-                    *yv = o;
-            } else {
-                for (int j = 0; j < cw; j++) yp[j] = a->accumulate ? yp[j] + o[j] : o[j];
-            }
-        }
+        scan_group_chunk(s, nb, xr, T, pos, a->u + off, zpos, a->z ? a->z + (size_t)b * L * a->ldz + c0 : NULL,
+                         a->y + off, a->accumulate);
     }
 }
 
 void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
     assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
-    const int nblk = (a->D + CB - 1) / CB;
+    const int grp_n = scan_group_size(a->B, a->D, ctx->opts.n_threads), gc = grp_n * CB;
+    const int ngrp = (a->D + gc - 1) / gc;
 #pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
     for (int b = 0; b < a->B; b++)
-        for (int blk = 0; blk < nblk; blk++) {
-            const int c0 = blk * CB, cw = a->D - c0 < CB ? a->D - c0 : CB;
-            scan_block(a, b, c0, cw);
+        for (int grp = 0; grp < ngrp; grp++) {
+            const int c0 = grp * gc, cn = a->D - c0 < gc ? a->D - c0 : gc;
+            const int nb = (cn + CB - 1) / CB;
+            scan_blocks(a, b, c0, nb, cn - (nb - 1) * CB);
         }
 }

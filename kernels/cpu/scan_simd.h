@@ -263,4 +263,64 @@ static inline void scan_chunk(scan_state *s, const float *const *xr, int T, cons
     if (n0 < N) scan_states(s, xr, T, dl, du, acc, n0, 1, safe);
 }
 
+/* channel blocks per task: up to SCAN_GROUP_MAX, while each of nt threads keeps 2+ tasks of
+ * the B * ceil(D / CB) blocks (scan_group_chunk) */
+#define SCAN_GROUP_MAX 4
+static inline int scan_group_size(int B, int D, int nt) {
+    const int64_t n = (int64_t)B * ((D + CB - 1) / CB) / (2 * (nt > 1 ? nt : 1));
+    return n < 1 ? 1 : n > SCAN_GROUP_MAX ? SCAN_GROUP_MAX : (int)n;
+}
+
+/* One chunk of T tokens for nb consecutive channel blocks in lockstep (the 2D and 1D scans'
+ * tasks, scan.c / scan1d.c): s[g] is block g's state (channels g*CB.. of u, z, y); token i's
+ * input is u[upos[i] + g*CB..], its output y[upos[i] + g*CB..] (written, or added if add),
+ * gated by SiLU(z[zpos[i] + g*CB..]) when z is given. A chunk's x_proj rows xr (in L1) serve
+ * all nb blocks before the next chunk is read: one block at a time streamed a direction's rows
+ * once per block, and at v0-T's stage 1 the 4 directions' rows (477 KB each) evicted the
+ * block's u and y strips from L2 (y's read-modify-write was 13% of that stage). Each block's
+ * arithmetic is that of a lone block: the same bits for any nb. */
+static inline void scan_group_chunk(scan_state *s, int nb, const float *const *xr, int T, const int64_t *upos,
+                                    const float *u, const int64_t *zpos, const float *z, float *y, int add) {
+    for (int g = 0; g < nb; g++) {
+        const int w = s[g].cw;
+        const float *ug = u + g * CB;
+        float *yg = y + g * CB;
+        vf uu[TC], acc[TC], zz[TC];
+        for (int i = 0; i < T; i++) uu[i] = load_v(ug + upos[i], w);
+        if (z) {
+            for (int i = 0; i < T; i++) zz[i] = load_v(z + g * CB + zpos[i], w);
+            float *zf = (float *)zz;
+#pragma omp simd simdlen(32)
+            for (int e = 0; e < T * CB; e++) zf[e] = vm_siluf(zf[e]);
+        }
+        scan_chunk(&s[g], xr, T, uu, acc);
+        if (z)
+            for (int i = 0; i < T; i++) acc[i] *= zz[i];
+        for (int i = 0; i < T; i++) {
+            float *yp = yg + upos[i];
+            if (w == CB) {
+                vfu *yv = (vfu *)yp;
+                if (add)
+                    *yv += acc[i];
+                else
+                    *yv = acc[i];
+            } else {
+                for (int j = 0; j < w; j++) yp[j] = add ? yp[j] + acc[i][j] : acc[i][j];
+            }
+        }
+    }
+}
+
+/* The A and dt_w rows of nb blocks from channel c0 (A: (N, D), dt_w: (R, D) at the first
+ * channel of the layer or direction): one 64-byte line each, D floats apart, so no hardware
+ * prefetcher follows them, and in a model they are cold (the previous layer ran in between).
+ * Prefetched a block or a direction ahead: with caches evicted before each call the v0-T
+ * stage-3/4 scans (40-64 lines per block and direction) ran 12-19% slower than warm. */
+static inline void scan_prefetch_rows(const float *A, const float *dtw, int64_t D, int64_t c0, int nb, int N, int R) {
+    for (int g = 0; g < nb; g++) {
+        for (int n = 0; n < N; n++) __builtin_prefetch(A + n * D + c0 + g * CB);
+        for (int r = 0; r < R; r++) __builtin_prefetch(dtw + r * D + c0 + g * CB);
+    }
+}
+
 #endif
