@@ -5,11 +5,12 @@
  * (what the segmentation convs do since they pack at load). Prints ms per call, and
  * plain / BLAS and packed / BLAS time.
  *
- *   ./build/bench_linear [threads] [reps] [cpu|wall] [kc] [vmamba]
+ *   ./build/bench_linear [threads] [reps] [cpu|wall] [kc] [vmamba|v0|vim]
  *
  * cpu: process CPU time instead of wall; kc > 0 overrides the K block the context took
  * from the L1d size (kernels/cpu/isa.c) to compare blockings; "vmamba": every product
- * shape of VMamba-T at 224 (stages 1-4, M = 3136..49) instead of the list below.
+ * shape of VMamba-T at 224 (stages 1-4, M = 3136..49) instead of the list below; "v0",
+ * "vim": those of VMamba-v0-T's blocks and Vim-T's.
  */
 #include <cblas.h>
 #include <omp.h>
@@ -56,6 +57,20 @@ int main(int argc, char **argv) {
         {"s4 in_proj", 49, 768, 768},   {"s4 x_proj", 49, 768, 200},    {"s4 out_proj", 49, 768, 768},
         {"s4 fc1", 49, 768, 3072},      {"s4 fc2", 49, 3072, 768},
     };
+    static const shape v0[] = {
+        /* VMamba-v0-T 224 (d_inner 2d, d_state 16, no MLP): in_proj (x and z), x_proj, out_proj */
+        {"v0 s1 in_proj", 3136, 96, 384},  {"v0 s1 x_proj", 3136, 192, 152}, {"v0 s1 out_proj", 3136, 192, 96},
+        {"v0 s2 in_proj", 784, 192, 768},  {"v0 s2 x_proj", 784, 384, 176},  {"v0 s2 out_proj", 784, 384, 192},
+        {"v0 s3 in_proj", 196, 384, 1536}, {"v0 s3 x_proj", 196, 768, 224},  {"v0 s3 out_proj", 196, 768, 384},
+        {"v0 s4 in_proj", 49, 768, 3072},  {"v0 s4 x_proj", 49, 1536, 320},  {"v0 s4 out_proj", 49, 1536, 768},
+    };
+    static const shape vim[] = {
+        /* Vim-T 224 (197 tokens, d 192, d_inner 384, d_state 16): in_proj, x_proj (each
+         * direction), out_proj */
+        {"vim in_proj", 197, 192, 768},
+        {"vim x_proj", 197, 384, 44},
+        {"vim out_proj", 197, 384, 192},
+    };
     static const shape other[] = {
         {"vmamba-t s1 fc1", 3136, 96, 384},
         {"vmamba-t s1 fc2", 3136, 384, 96},
@@ -69,9 +84,15 @@ int main(int argc, char **argv) {
         {"seg 3x3 2048->512 16^2", 256, 18432, 512},
         {"seg 3x3 2048->512 chunk", 1024, 18432, 512},
     };
-    const int use_vm = argc > 5 && !strcmp(argv[5], "vmamba");
-    const shape *sh = use_vm ? vm : other;
-    const size_t nsh = use_vm ? sizeof vm / sizeof *vm : sizeof other / sizeof *other;
+    const char *set = argc > 5 ? argv[5] : "";
+    const shape *sh = other;
+    size_t nsh = sizeof other / sizeof *other;
+    if (!strcmp(set, "vmamba"))
+        sh = vm, nsh = sizeof vm / sizeof *vm;
+    else if (!strcmp(set, "v0"))
+        sh = v0, nsh = sizeof v0 / sizeof *v0;
+    else if (!strcmp(set, "vim"))
+        sh = vim, nsh = sizeof vim / sizeof *vim;
     printf("K block %d\n", ctx->gemm_kc);
     printf("%s\n%-26s %9s %9s %9s %9s %12s %12s\n", vssm_ctx_describe(ctx), "shape (M, K, N)", "plain ms", "packed ms",
            "blas ms", "blas GF/s", "plain/blas", "packed/blas");
