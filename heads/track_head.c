@@ -29,6 +29,7 @@ struct vssm_track_head {
     vssm_crop_feats *cf;
     int th, tw, C; /* template map, stage channels */
     float *zbar;   /* (C) */
+    float *zmap;   /* "modcorr": the template map (th * tw, C), scaled by 1 / C */
     /* Vim: one-stream state and the two normalised crops */
     vssm_vim_state *vst;
     uint8_t *crop; /* (search_size^2 * 3) */
@@ -40,6 +41,7 @@ struct vssm_track_head {
     float *maps; /* score (fs*fs), size (2 fs*fs), offset (2 fs*fs), planar */
     int cell;
     vssm_box box;
+    double aspect0; /* the first box's w / h */
     int ready;
 };
 
@@ -51,6 +53,7 @@ void vssm_track_head_free(vssm_track_head *h) {
     vssm_vim_state_free(h->vst);
     vssm_ctx_free(h->owned_ctx);
     free(h->zbar);
+    free(h->zmap);
     free(h->crop);
     free(h->zin);
     free(h->xin);
@@ -92,8 +95,8 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
         return vssm_err_set(err, VSSM_ERR_FORMAT, "the file holds no tracker head (metadata track_head)");
     const char *fu = meta(src, "track_fusion");
     const int is_vim = vssm_backbone_get_kind(bb) == VSSM_BACKBONE_VIM;
-    if (!fu || (strcmp(fu, "mod") && strcmp(fu, "onestream")))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata track_fusion '%s' is not 'mod' or 'onestream'",
+    if (!fu || (strcmp(fu, "mod") && strcmp(fu, "modcorr") && strcmp(fu, "onestream")))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata track_fusion '%s' is not 'mod', 'modcorr' or 'onestream'",
                             fu ? fu : "(missing)");
     in->fusion_onestream = strcmp(fu, "onestream") == 0;
     if (in->fusion_onestream != is_vim)
@@ -118,6 +121,11 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
         vssm_status s = meta_num(src, "track_size_lr", 1e-6, 1, 0, &in->size_lr, err);
         if (s != VSSM_OK) return s;
     }
+    in->aspect_lr = 1.0;
+    if (meta(src, "track_aspect_lr")) {
+        vssm_status s = meta_num(src, "track_aspect_lr", 0, 1, 0, &in->aspect_lr, err);
+        if (s != VSSM_OK) return s;
+    }
     if (in->template_size > in->search_size)
         return vssm_err_set(err, VSSM_ERR_FORMAT, "template size %d > search size %d", in->template_size,
                             in->search_size);
@@ -128,6 +136,16 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
                             vssm_backbone_stages(bb));
     const int C = vssm_backbone_stage_channels(bb, in->stage);
     in->in_ch = in->fusion_onestream ? C : 2 * C;
+    if (strcmp(fu, "modcorr") == 0) { /* one channel per template cell: bounded, so in_ch cannot overflow */
+        int th, tw;
+        vssm_backbone_stage_size(bb, in->template_size, in->template_size, in->stage, &th, &tw);
+        if (th < 1 || tw < 1 || th > VSSM_TRACK_MAX_CORR_CELLS / tw)
+            return vssm_err_set(err, VSSM_ERR_FORMAT,
+                                "fusion 'modcorr': a %d px template gives a %dx%d map (1 to %d cells supported)",
+                                in->template_size, th, tw, VSSM_TRACK_MAX_CORR_CELLS);
+        in->corr_cells = th * tw;
+        in->in_ch += in->corr_cells;
+    }
     int fh, fw;
     vssm_backbone_stage_size(bb, in->search_size, in->search_size, in->stage, &fh, &fw);
     if (fh < 1 || fh != fw)
@@ -181,7 +199,8 @@ static vssm_status alloc_bufs(vssm_track_head *h, vssm_err *err) {
         ok = ok && h->crop && h->zin && h->xin;
     } else {
         h->zbar = malloc(C * sizeof(float));
-        ok = ok && h->zbar;
+        h->zmap = in->corr_cells ? malloc((size_t)in->corr_cells * C * sizeof(float)) : NULL;
+        ok = ok && h->zbar && (h->zmap || !in->corr_cells);
     }
     return ok ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
 }
@@ -219,6 +238,9 @@ vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const 
         if (s == VSSM_OK) vssm_crop_feats_shape(h->cf, in->template_size, &h->th, &h->tw, NULL, NULL);
         if (s == VSSM_OK && (h->th < 1 || h->tw < 1))
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "a %d px template gives no feature map", in->template_size);
+        if (s == VSSM_OK && in->corr_cells && h->th * h->tw != in->corr_cells)
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "the template map is %dx%d, not the %d cells planned", h->th, h->tw,
+                             in->corr_cells);
     }
     if (s != VSSM_OK) {
         vssm_err_prefix(err, "track head");
@@ -245,7 +267,7 @@ static double hann(int k, int n) { return 0.5 * (1 - cos(2 * M_PI * (k + 1) / (n
 
 void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs, int search_size,
                             const vssm_crop_info *ci, int frame_w, int frame_h, const vssm_box *prev, double size_lr,
-                            vssm_box *box, float *peak, int *cell) {
+                            double aspect0, double aspect_lr, vssm_box *box, float *peak, int *cell) {
     int best = 0;
     double bv = -DBL_MAX;
     for (int y = 0; y < fs; y++) {
@@ -268,6 +290,11 @@ void vssm_track_head_decode(const float *score, const float *size, const float *
     if (prev && size_lr != 1.0) { /* the size smoothing (ostrack_ref.decode's prev, size_lr) */
         wi = size_lr * wi + (1 - size_lr) * prev->w;
         hi = size_lr * hi + (1 - size_lr) * prev->h;
+    }
+    if (aspect_lr != 1.0 && aspect0 > 0) { /* the aspect prior (ostrack_ref.decode's aspect0, aspect_lr) */
+        const double r = exp(aspect_lr * log(wi / hi) + (1 - aspect_lr) * log(aspect0)), area = wi * hi;
+        wi = sqrt(area * r);
+        hi = sqrt(area / r);
     }
     /* OSTrack's clip_box(margin=10) */
     const double m = CLIP_MARGIN, W = frame_w, H = frame_h;
@@ -319,10 +346,13 @@ vssm_status vssm_track_head_init(vssm_track_head *h, const vssm_image *frame, vs
                     for (int x = x0; x < x1; x++) acc += z[((size_t)y * h->tw + x) * h->C + c];
                 h->zbar[c] = (float)(acc / n);
             }
+            if (in->corr_cells) /* kept for the correlation, its 1 / C folded in */
+                for (size_t i = 0; i < (size_t)in->corr_cells * h->C; i++) h->zmap[i] = z[i] / (float)h->C;
         }
     }
     if (s != VSSM_OK) return s;
     h->box = box;
+    h->aspect0 = box.w / box.h;
     h->ready = 1;
     return VSSM_OK;
 }
@@ -364,13 +394,20 @@ vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image *frame, 
     } else {
         double f = in->search_factor;
         s = vssm_crop_feats_run(h->cf, frame, &h->box, &f, 1, in->search_size, h->xfeat, &ci, err);
+        const int K = in->corr_cells;
         if (s == VSSM_OK)
             for (int i = 0; i < cells; i++) {
                 const float *x = h->xfeat + (size_t)i * C;
-                float *o = h->fin + (size_t)i * 2 * C;
+                float *o = h->fin + (size_t)i * in->in_ch;
                 for (int c = 0; c < C; c++) {
                     o[c] = x[c];
                     o[C + c] = x[c] * h->zbar[c];
+                }
+                for (int k = 0; k < K; k++) { /* "modcorr": the pixel-wise correlation with each template cell */
+                    const float *z = h->zmap + (size_t)k * C;
+                    float acc = 0;
+                    for (int c = 0; c < C; c++) acc += x[c] * z[c];
+                    o[2 * C + k] = acc;
                 }
             }
     }
@@ -395,8 +432,8 @@ vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image *frame, 
     }
     float peak;
     const vssm_box prev = h->box;
-    vssm_track_head_decode(sc, sz, of, fs, in->search_size, &ci, frame->w, frame->h, &prev, in->size_lr, &h->box, &peak,
-                           &h->cell);
+    vssm_track_head_decode(sc, sz, of, fs, in->search_size, &ci, frame->w, frame->h, &prev, in->size_lr, h->aspect0,
+                           in->aspect_lr, &h->box, &peak, &h->cell);
     if (box) *box = h->box;
     if (score) *score = peak;
     return VSSM_OK;

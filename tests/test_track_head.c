@@ -6,11 +6,13 @@
  * (max|a-b| / max|b| <= 1e-4 each), the chosen cell (equal), the box (within 1e-4 px of the
  * float64 reference's), the raw score at the cell; and the decoding alone: from the reference's
  * float32 maps the C decoding must give the reference's box to 1e-9 px (the same float64 steps).
- * The shipped model (weights/track_demo) the same way on 3 updates over 4 frames of a held-out
- * demo sequence, against weights/train_track_head.py --write-ref (float64, sequential scan), the
- * boxes to 1e-3 px, with the file's size smoothing (track_size_lr, the same as the reference's),
- * also through the decoding alone on the reference's maps. The size smoothing on hand-made maps:
- * w = lr w_map + (1 - lr) w_prev (1e-9 px). Also: a file without a head is refused by name. */
+ * The shipped model (weights/track_demo: fusion "modcorr", the template map's pixel-wise
+ * correlation) the same way on 3 updates over 4 frames of a held-out demo sequence, against
+ * weights/train_track_head.py --write-ref (float64, sequential scan), the boxes to 1e-3 px, with
+ * the file's size smoothing and aspect prior (track_size_lr, track_aspect_lr, the same as the
+ * reference's), also through the decoding alone on the reference's maps. The size smoothing and
+ * the aspect prior on hand-made maps (1e-9 px). Also: a file without a head is refused by name,
+ * and metadata the head cannot serve (bad_meta) with its reason. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +80,12 @@ static void run_kind(vssm_ctx *ctx, const char *kind, const char *path, const ch
         const char *lr = vssm_weights_meta(w, "size_lr");
         TEST_CHECK(lr && fabs(atof(lr) - in.size_lr) <= 1e-12, "%s: size_lr %g, the reference's %s", kind, in.size_lr,
                    lr ? lr : "(none)");
+        const char *alr = vssm_weights_meta(w, "aspect_lr"); /* absent in a reference without the prior: 1 */
+        TEST_CHECK(fabs((alr ? atof(alr) : 1.0) - in.aspect_lr) <= 1e-12, "%s: aspect_lr %g, the reference's %s", kind,
+                   in.aspect_lr, alr ? alr : "(none)");
     } else {
-        TEST_CHECK(in.size_lr == 1.0, "%s: no track_size_lr: size_lr %g, not 1", kind, in.size_lr);
+        TEST_CHECK(in.size_lr == 1.0 && in.aspect_lr == 1.0, "%s: no track_size_lr / track_aspect_lr: %g %g, not 1",
+                   kind, in.size_lr, in.aspect_lr);
     }
     vssm_image frame = {(int)ft.shape[1 + seq], (int)ft.shape[seq], 3, ft.data};
     const size_t frame_bytes = (size_t)frame.w * frame.h * 3;
@@ -131,7 +137,7 @@ static void run_kind(vssm_ctx *ctx, const char *kind, const char *path, const ch
             vssm_box db;
             int dc;
             vssm_track_head_decode(ref[0], ref[1], ref[2], fs, in.search_size, &ci, frame.w, frame.h, &state,
-                                   in.size_lr, &db, NULL, &dc);
+                                   in.size_lr, b0[2] / b0[3], in.aspect_lr, &db, NULL, &dc);
             TEST_CHECK(box_diff(db, want) <= (r32 ? DECODE_TOL : SHIPPED_BOX_TOL) && rc && dc == *rc,
                        "%s update %d: decoding (%.12f %.12f %.12f %.12f) cell %d vs (%.12f %.12f %.12f %.12f)", kind, k,
                        db.x, db.y, db.w, db.h, dc, want[0], want[1], want[2], want[3]);
@@ -167,10 +173,91 @@ static void decode_smoothing(void) {
         vssm_box b = prev;
         int cell = -1;
         float peak = 0;
-        vssm_track_head_decode(score, size, off, 4, 64, &ci, 640, 480, k == 2 ? NULL : &b, lr[k], &b, &peak, &cell);
+        vssm_track_head_decode(score, size, off, 4, 64, &ci, 640, 480, k == 2 ? NULL : &b, lr[k], 1.0, 1.0, &b, &peak,
+                               &cell);
         TEST_CHECK(box_diff(b, want[k]) <= DECODE_TOL && cell == c && peak == 0.9f,
                    "smoothing %d (lr %g): (%.9f %.9f %.9f %.9f) cell %d, want (%g %g %g %g) cell %d", k, lr[k], b.x,
                    b.y, b.w, b.h, cell, want[k][0], want[k][1], want[k][2], want[k][3], c);
+    }
+    /* then the aspect prior on the smoothed 38 x 61 (area 2318, centre (90, 60) kept): towards
+     * aspect0 61 / 38 with weight 0.5 the aspect is sqrt(38 / 61 * 61 / 38) = 1, so a square of
+     * side sqrt(2318); with weight 0 (aspect0 4): 2 sqrt(2318) x sqrt(2318) / 2 */
+    const double s = sqrt(2318.0), a0[2] = {61.0 / 38.0, 4.0}, alr[2] = {0.5, 0.0};
+    const double aw[2][4] = {{90 - s / 2, 60 - s / 2, s, s}, {90 - s, 60 - s / 4, 2 * s, s / 2}};
+    for (int k = 0; k < 2; k++) {
+        vssm_box b = prev;
+        vssm_track_head_decode(score, size, off, 4, 64, &ci, 640, 480, &b, 0.25, a0[k], alr[k], &b, NULL, NULL);
+        TEST_CHECK(box_diff(b, aw[k]) <= DECODE_TOL,
+                   "aspect prior %d (lr %g): (%.9f %.9f %.9f %.9f), want (%g %g %g %g)", k, alr[k], b.x, b.y, b.w, b.h,
+                   aw[k][0], aw[k][1], aw[k][2], aw[k][3]);
+    }
+}
+
+/* a source whose metadata overrides the file's for up to 4 keys (key NULL: unused) */
+typedef struct {
+    const vssm_source *base;
+    const char *key[4], *value[4];
+} meta_override;
+
+static vssm_status mo_get(void *u, const char *name, const int64_t *e, int nd, vssm_tensor *out, vssm_err *err) {
+    const meta_override *m = u;
+    return m->base->get(m->base->user, name, e, nd, out, err);
+}
+
+static const char *mo_meta(void *u, const char *key) {
+    const meta_override *m = u;
+    for (int i = 0; i < 4; i++)
+        if (m->key[i] && strcmp(key, m->key[i]) == 0) return m->value[i];
+    return m->base->meta(m->base->user, key);
+}
+
+/* metadata the head refuses, each with its reason and no head left behind: track_fusion
+ * "modcorr" on a Vim, on a head trained for "mod" (its conv1 has 2 C inputs, not 2 C + the
+ * template's cells: the tensor is named), with a template map over VSSM_TRACK_MAX_CORR_CELLS;
+ * an unknown fusion; track_aspect_lr outside [0, 1] or not a number */
+static void bad_meta(vssm_ctx *ctx) {
+    static const char *const F = "track_fusion", *T = "track_template_size", *S = "track_search_size",
+                             *A = "track_aspect_lr";
+    static const struct {
+        const char *model, *value[4], *want;
+        vssm_status status;
+    } cases[] = {
+        {"vim", {"modcorr"}, "does not go with a Vision Mamba", VSSM_ERR_UNSUPPORTED},
+        {"vmamba", {"modcorr"}, "conv1_ctr", VSSM_ERR_SHAPE},
+        {"vmamba", {"corr"}, "is not 'mod', 'modcorr' or 'onestream'", VSSM_ERR_FORMAT},
+        {"vmamba", {"modcorr", "512", "512"}, "a 512 px template gives a 64x64 map (1 to 1024 cells", VSSM_ERR_FORMAT},
+        {"vmamba",
+         {NULL, NULL, NULL, "1.5"},
+         "metadata track_aspect_lr '1.5' is not a number in [0, 1]",
+         VSSM_ERR_FORMAT},
+        {"vmamba",
+         {NULL, NULL, NULL, "nan"},
+         "metadata track_aspect_lr 'nan' is not a number in [0, 1]",
+         VSSM_ERR_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "track/head_%s.safetensors", cases[i].model);
+        char *path = test_data_path(rel);
+        vssm_err err = {0};
+        vssm_weights *w = NULL;
+        TEST_REQUIRE(vssm_weights_open(&w, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
+        meta_override mo = {vssm_weights_source(w), {F, T, S, A}, {0}};
+        for (int k = 0; k < 4; k++) mo.value[k] = cases[i].value[k];
+        for (int k = 0; k < 4; k++)
+            if (!mo.value[k]) mo.key[k] = NULL;
+        const vssm_source src = {&mo, mo_get, NULL, NULL, mo_meta};
+        vssm_backbone *bb = NULL;
+        vssm_preprocess_params pp;
+        TEST_REQUIRE(vssm_backbone_load_source(&bb, ctx, vssm_weights_source(w), NULL, &pp, &err) == VSSM_OK,
+                     "backbone: %s", err.msg);
+        vssm_track_head *h = (vssm_track_head *)&err;
+        vssm_status s = vssm_track_head_new(&h, bb, &pp, &src, &err);
+        TEST_CHECK(s == cases[i].status && h == NULL && strstr(err.msg, cases[i].want), "%s case %zu: status %d, '%s'",
+                   cases[i].model, i, s, err.msg);
+        vssm_backbone_free(bb);
+        vssm_weights_close(w);
+        free(path);
     }
 }
 
@@ -215,6 +302,7 @@ int main(void) {
     free(mp);
     free(rp);
     no_head(ctx);
+    bad_meta(ctx);
     decode_smoothing();
     vssm_ctx_free(ctx);
     return test_finish("test_track_head");

@@ -9,8 +9,10 @@ data commands):
     D="/tmp/track_train /tmp/track_train3 /tmp/track_train4"; L=build/libvssm.so
     /usr/bin/python3 weights/train_track_head.py $D --pairs 32000 --seed 0 --lib $L --features-only --cache /tmp/f0.pt
     /usr/bin/python3 weights/train_track_head.py $D --pairs 32000 --seed 1 --lib $L --features-only --cache /tmp/f1.pt
-    /usr/bin/python3 weights/train_track_head.py --cache /tmp/f0.pt /tmp/f1.pt --channel 64 --budget 1800 --lib $L \
-        --size-lr 1 0.7 0.5 0.4 0.3 0.2 0.15 --val-dir /tmp/track_val --eval-dir /tmp/trackdemo
+    /usr/bin/python3 weights/train_track_head.py --cache /tmp/f0.pt /tmp/f1.pt --fusion modcorr --channel 64 \
+        --budget 1800 --lib $L --size-lr 1 0.7 0.5 0.4 0.3 0.2 0.15 --val-dir /tmp/track_val --eval-dir /tmp/trackdemo
+    /usr/bin/python3 weights/train_track_head.py --choose-decode --lib $L --val-dir /tmp/track_val /tmp/track_val2 \
+        --size-lr 0.3 0.2 0.15 0.1 --aspect-lr 1 0.5 0.2 0 --eval-dir /tmp/trackdemo   # the decoding, on validation
     /usr/bin/python3 weights/train_track_head.py --write-ref /tmp/trackdemo      # ref.safetensors for the CTest
     /usr/bin/python3 weights/train_track_head.py --eval /tmp/trackdemo [--lib $L]  # the Python tracker on a dataset
     /usr/bin/python3 weights/train_track_head.py --attributes RESULTS /tmp/trackdemo   # per-attribute figures
@@ -25,12 +27,17 @@ Recipe (OSTrack's, scaled down):
     template) computed once with the backbone frozen (stored in float16 in the file; the
     training uses those rounded weights), through libvssm with --lib (ctypes; the C tracker's
     own backbone, ~5x the reference's speed) or the PyTorch reference; cached with --cache
-    (several caches are concatenated); the head reads [X, X * zbar] (ostrack_ref.fuse_mod);
+    (several caches are concatenated; a cache of an older run without the template maps gets
+    them with --add-template); the head reads [X, X * zbar] (--fusion mod, ostrack_ref.fuse_mod)
+    or also the pixel-wise correlation of X with each of the template map's 64 cells (--fusion
+    modcorr, ostrack_ref.fuse_modcorr: the template's layout, not only its mean);
   - loss: OSTrack's focal loss on the score map (Gaussian targets, make_targets) + 5 x L1 + 2 x
     GIoU on the box read at the GT centre cell; AdamW (lr 1e-3, wd 1e-4), cosine over the
     budget; batch 64; head width --channel (track_channel);
-  - decoding: the size smoothing track_size_lr (ostrack_ref.decode) is the --size-lr value with
-    the best AUC on --val-dir (sequences of train items), never chosen on the held-out demo.
+  - decoding: the size smoothing track_size_lr and the aspect prior track_aspect_lr
+    (ostrack_ref.decode) are the --size-lr x --aspect-lr pair with the best AUC on --val-dir
+    (sequences of train items; after the training or with --choose-decode), never chosen on
+    the held-out demo.
 Writes --out-dir (weights/track_demo/) vmamba_track_demo.safetensors: the backbone (F16,
 official names, without the classifier), the head under track_head. (F32) and the metadata vssm
 reads (track_* keys, see vssm/track.h), plus reference.json (this script's tracker on the
@@ -193,23 +200,37 @@ def make_pairs(seqs, n, rng, max_gap=30, center_jitter=3.0, scale_jitter=0.25):
 
 @torch.no_grad()
 def features(bb, zc, xc, mean, std, bs=64):
+    """search maps X (n, C, fs, fs) f16, the template's pooled features Zb (n, C) f32 and maps
+    Zm (n, C, ht, wt) f16 (xc None: only the template's)"""
     n = len(zc)
-    X, Zb = None, None
+    X, Zb, Zm = None, None, None
     for a in range(0, n, bs):
         Z = stage_feats(bb, norm(zc[a:a + bs], mean, std))
         y0, y1 = orf.central(Z.shape[2])
         x0, x1 = orf.central(Z.shape[3])
-        Xa = stage_feats(bb, norm(xc[a:a + bs], mean, std))
-        if X is None:
-            X = torch.zeros((n,) + Xa.shape[1:], dtype=torch.float16)
+        if Zb is None:
             Zb = torch.zeros(n, Z.shape[1])
+            Zm = torch.zeros((n,) + Z.shape[1:], dtype=torch.float16)
         Zb[a:a + bs] = Z[:, :, y0:y1, x0:x1].mean(dim=(2, 3))
-        X[a:a + bs] = Xa.half()
-    return X, Zb
+        Zm[a:a + bs] = Z.half()
+        if xc is not None:
+            Xa = stage_feats(bb, norm(xc[a:a + bs], mean, std))
+            if X is None:
+                X = torch.zeros((n,) + Xa.shape[1:], dtype=torch.float16)
+            X[a:a + bs] = Xa.half()
+    return X, Zb, Zm
 
 
-def losses(head, X, Zb, gt, fs):
+def fuse(fusion, X, Zb, Zm):
+    """the head's input from the cached features (ostrack_ref.fuse_mod / fuse_modcorr)"""
     F_in = torch.cat([X, X * Zb[:, :, None, None]], dim=1)
+    if fusion == "modcorr":
+        F_in = torch.cat([F_in, torch.einsum("bchw,bck->bkhw", X, Zm.flatten(2)) / X.shape[1]], dim=1)
+    return F_in
+
+
+def losses(head, X, Zb, Zm, gt, fs, fusion):
+    F_in = fuse(fusion, X, Zb, Zm)
     ctr, size_l, off = head.logits(F_in)
     score = torch.clamp(torch.sigmoid(ctr[:, 0]), 1e-4, 1 - 1e-4)
     heat, idx, off_t, size_t = orf.make_targets(gt, fs, XS)
@@ -228,7 +249,7 @@ def losses(head, X, Zb, gt, fs):
     return lf + 5 * l1 + 2 * lg, (lf.item(), l1.item(), lg.item(), iou.mean().item())
 
 
-def export(head, meta_bb, extra):
+def export(head, meta_bb, extra, fusion):
     t, _ = st_io.load(BACKBONE)
     tensors = {k: torch.as_tensor(v).half() for k, v in t.items() if not k.startswith("classifier.")}
     for k, v in head.state_dict().items():
@@ -237,7 +258,7 @@ def export(head, meta_bb, extra):
     meta = {k: meta_bb[k] for k in ("format", "forward_type", "in_chans", "dims", "depths", "ssm_ratio", "d_state",
                                     "dt_rank", "mlp_ratio", "mean", "std")}
     meta.update({"arch": "vmamba-track-demo", "num_classes": "0", "resize": "0", "crop": "0",
-                 "interpolation": "bilinear", "track_head": "ostrack", "track_fusion": "mod",
+                 "interpolation": "bilinear", "track_head": "ostrack", "track_fusion": fusion,
                  "track_stage": str(STAGE), "track_channel": str(head.conv1_ctr.conv.out_channels), "track_template_size": str(ZS),
                  "track_search_size": str(XS), "track_template_factor": str(ZF), "track_search_factor": str(XF),
                  "dataset": "datasets/make_track_demo.py --split train (Fashion-MNIST train items on photos)"})
@@ -247,22 +268,29 @@ def export(head, meta_bb, extra):
     print("wrote %s (%d tensors, %d bytes)" % (OUT, len(tensors), os.path.getsize(OUT)), flush=True)
 
 
+def template_cells():
+    n = ZS // 8  # stage 1: stride 8
+    return n * n
+
+
 def load_exported():
-    """the exported head and its size smoothing (track_size_lr; 1 when absent)"""
+    """the exported head, its size smoothing (track_size_lr; 1 when absent), its fusion and its aspect
+    prior (track_aspect_lr; 1 when absent)"""
     t, meta = st_io.load(OUT)
-    head = orf.CenterPredictor(2 * 64, int(meta["track_channel"]))
+    fusion = meta.get("track_fusion", "mod")
+    head = orf.CenterPredictor(orf.fused_channels(fusion, 64, template_cells()), int(meta["track_channel"]))
     head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
                           if k.startswith("track_head.")}, strict=False)
-    return head.eval(), float(meta.get("track_size_lr", "1"))
+    return head.eval(), float(meta.get("track_size_lr", "1")), fusion, float(meta.get("track_aspect_lr", "1"))
 
 
 @torch.no_grad()
-def track_eval(bb, head, root, mean, std, size_lr=1.0, quiet=False):
+def track_eval(bb, head, root, mean, std, size_lr=1.0, quiet=False, fusion="mod", results=None, aspect_lr=1.0):
     """the tracker of ostrack_ref (init + updates, Hann window, size smoothing, clip_box) on an
     OTB-layout dataset; pytracking's AUC (21 thresholds, IoU > t) and precision (20 px), in percent"""
     aucs, precs = [], []
     ths = torch.arange(0, 1.05, 0.05, dtype=torch.float64).numpy()
-    for name, frames, boxes in read_seqs(root):
+    for name, frames, boxes in [q for r in (root if isinstance(root, list) else [root]) for q in read_seqs(r)]:
         im = np.asarray(Image.open(frames[0]).convert("RGB"))
         zc = sample_target(im, boxes[0], ZF, ZS)[0]
         Z = stage_feats(bb, norm(zc[None], mean, std))
@@ -274,11 +302,15 @@ def track_eval(bb, head, root, mean, std, size_lr=1.0, quiet=False):
             im = np.asarray(Image.open(p).convert("RGB"))
             xc, x1, y1_, cs = sample_target(im, state, XF, XS)
             X = stage_feats(bb, norm(xc[None], mean, std))
-            score, size, off = head(torch.cat([X, X * zb[:, :, None, None]], dim=1))
+            score, size, off = head(fuse(fusion, X, zb, Z))
             state, _, _ = orf.decode(score[0], size[0], off[0], XS, x1, y1_, cs, im.shape[1], im.shape[0],
-                                     prev=state, size_lr=size_lr)
+                                     prev=state, size_lr=size_lr, aspect0=boxes[0][2] / boxes[0][3],
+                                     aspect_lr=aspect_lr)
             pred.append(state)
         pr, gt = np.array(pred), boxes
+        if results:  # OTB results files (1-based), for --attributes
+            os.makedirs(results, exist_ok=True)
+            np.savetxt(os.path.join(results, name + ".txt"), pr + [1, 1, 0, 0], fmt="%.4f", delimiter=",")
         ix = np.maximum(0, np.minimum(pr[:, 0] + pr[:, 2], gt[:, 0] + gt[:, 2]) - np.maximum(pr[:, 0], gt[:, 0]))
         iy = np.maximum(0, np.minimum(pr[:, 1] + pr[:, 3], gt[:, 1] + gt[:, 3]) - np.maximum(pr[:, 1], gt[:, 1]))
         inter = ix * iy
@@ -294,6 +326,21 @@ def track_eval(bb, head, root, mean, std, size_lr=1.0, quiet=False):
 
 
 @torch.no_grad()
+def choose_decode(fb, head, val_dir, mean, std, fusion, size_lrs, aspect_lrs):
+    """the (size_lr, aspect_lr) of the grid with the best AUC on the validation sequences (the
+    first of equals), and that AUC"""
+    best = (-1.0, None, None)
+    for alr in aspect_lrs:
+        for lr in size_lrs:
+            auc, prec = track_eval(fb, head, val_dir, mean, std, size_lr=lr, quiet=True, fusion=fusion, aspect_lr=alr)
+            print("validation (%s), size_lr %g aspect_lr %g: AUC %.2f precision %.2f" %
+                  (" ".join(val_dir), lr, alr, auc, prec), flush=True)
+            if auc > best[0]:
+                best = (auc, lr, alr)
+    return best[1], best[2], best[0]
+
+
+@torch.no_grad()
 def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
     """weights/track_demo/ref.safetensors for tests/test_track_head.c: n frames of a held-out demo
     sequence (a fixed win-sized window around the first box, u8), the init box, and the float64
@@ -305,11 +352,13 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
     missing = bb.load_state_dict({k: torch.as_tensor(v).float() for k, v in t.items()
                                   if not k.startswith("track_head.")}, strict=False)
     assert all(k.startswith("classifier.") for k in missing.missing_keys), missing
-    model = orf.TrackModel(bb, "vmamba", STAGE, int(meta["track_channel"]))
+    model = orf.TrackModel(bb, "vmamba", STAGE, int(meta["track_channel"]), meta.get("track_fusion", "mod"),
+                           template_cells())
     model.head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
                                 if k.startswith("track_head.")}, strict=False)
     model = model.double().eval()
     size_lr = float(meta.get("track_size_lr", "1"))
+    aspect_lr = float(meta.get("track_aspect_lr", "1"))
     mean = np.array([float(v) for v in meta["mean"].split(",")], np.float32)
     std = np.array([float(v) for v in meta["std"].split(",")], np.float32)
     name, frames, boxes = [q for q in read_seqs(root) if q[0] == seq][0]
@@ -325,7 +374,7 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
         xc, x1, y1, cs = sample_target(ims[k], state, XF, XS)
         score, size, off = model(z, norm(xc[None], mean, std).double())
         state, peak, cell = orf.decode(score[0], size[0], off[0], XS, x1, y1, cs, win[0], win[1], prev=state,
-                                       size_lr=size_lr)
+                                       size_lr=size_lr, aspect0=box0[2] / box0[3], aspect_lr=aspect_lr)
         ref["ref.score_%d" % k] = score[0, 0].float()
         ref["ref.size_%d" % k] = size[0].float()
         ref["ref.offset_%d" % k] = off[0].float()
@@ -334,7 +383,7 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
         print("  ref frame %d: box %s, score %.4f" % (k, [round(v, 2) for v in state], peak), flush=True)
     path = os.path.join(OUT_DIR, "ref.safetensors")
     st_io.save(path, ref, {"sequence": seq, "window": "%d,%d,%d,%d" % (x0, y0, win[0], win[1]), "n": str(n),
-                           "size_lr": repr(size_lr)})
+                           "size_lr": repr(size_lr), "aspect_lr": repr(aspect_lr)})
     print("wrote %s (%d bytes)" % (path, os.path.getsize(path)), flush=True)
 
 
@@ -381,6 +430,11 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--channel", type=int, default=CHANNEL, help="head width (track_channel)")
+    ap.add_argument("--fusion", choices=("mod", "modcorr"), default="mod",
+                    help="track_fusion: the template's pooled features, or also its map's pixel-wise correlation")
+    ap.add_argument("--add-template", metavar="OLD_CACHE",
+                    help="only add the template maps to a cache written without them (same data, --pairs, --seed: "
+                         "the pairs are drawn again, their boxes checked equal), into --cache")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", nargs="+", help="feature cache (.pt): written after the features, read (several: "
@@ -391,10 +445,19 @@ def main():
     ap.add_argument("--scale-jitter", type=float, default=0.25, help="search size jitter, log-normal sigma")
     ap.add_argument("--size-lr", type=float, nargs="+", default=[1.0],
                     help="size smoothing of the decoding (track_size_lr); several: the best on --val-dir")
-    ap.add_argument("--val-dir", help="validation sequences (train items) to choose --size-lr on")
+    ap.add_argument("--val-dir", nargs="+", help="validation sequences (train items; folders of them) to choose the "
+                    "decoding (--size-lr, --aspect-lr) on")
     ap.add_argument("--out-dir", default=OUT_DIR, help="where the model, reference.json (and ref) go")
     ap.add_argument("--eval-dir", help="held-out OTB dataset for the reference tracker after training")
     ap.add_argument("--eval", help="only run the exported model's tracker on this dataset")
+    ap.add_argument("--results", help="with --eval: write its OTB results files here")
+    ap.add_argument("--choose-decode", action="store_true",
+                    help="only choose track_size_lr x track_aspect_lr (--size-lr, --aspect-lr) for the exported model on "
+                         "--val-dir and write them into its metadata")
+    ap.add_argument("--decode", type=float, nargs=2, metavar=("SIZE_LR", "ASPECT_LR"),
+                    help="with --eval: these decoding settings instead of the file's")
+    ap.add_argument("--aspect-lr", type=float, nargs="+", default=[1.0],
+                    help="aspect prior of the decoding (track_aspect_lr); several: chosen on --val-dir with --size-lr")
     ap.add_argument("--write-ref", metavar="DEMO", help="only write ref.safetensors from the held-out demo")
     ap.add_argument("--attributes", nargs=2, metavar=("RESULTS", "GT"),
                     help="per-attribute AUC / precision of `vssm track` results on the demo")
@@ -413,37 +476,81 @@ def main():
         write_ref(a.write_ref)
         return
     fb = CBackbone(a.lib, a.threads) if a.lib else bb  # the features' backbone
+    if a.choose_decode:
+        h, _, fusion, _ = load_exported()
+        lr, alr, auc = choose_decode(fb, h, a.val_dir, mean, std, fusion, a.size_lr, a.aspect_lr)
+        t, meta = st_io.load(OUT)
+        meta = dict(meta, track_size_lr=repr(lr), track_aspect_lr=repr(alr),
+                    track_decode_chosen="size_lr %s x aspect_lr %s on %s: AUC %.2f" % (
+                        " ".join("%g" % v for v in a.size_lr), " ".join("%g" % v for v in a.aspect_lr),
+                        " ".join(a.val_dir), auc))
+        st_io.save(OUT, {k: torch.as_tensor(v) for k, v in t.items()}, meta)
+        print("wrote %s: track_size_lr %g, track_aspect_lr %g" % (OUT, lr, alr), flush=True)
+        if a.eval_dir:
+            held_out(fb, a.eval_dir, mean, std, {"train_seconds": int(meta["train_seconds"]),
+                                                 "steps": int(meta["train_steps"])}, a.lib)
+        return
     if a.eval:
-        h, lr = load_exported()
-        auc, prec = track_eval(fb, h, a.eval, mean, std, size_lr=lr)
+        h, lr, fusion, alr = load_exported()
+        if a.decode:  # other decoding settings than the file's (experiments on validation sequences)
+            lr, alr = a.decode
+        auc, prec = track_eval(fb, h, a.eval, mean, std, size_lr=lr, fusion=fusion, results=a.results, aspect_lr=alr)
         print("AUC %.2f precision %.2f" % (auc, prec))
         return
     t_start = time.time()
+    if a.add_template:  # the template maps for an older cache's pairs (drawn again: same rng stream)
+        X, Zb, gt0 = torch.load(a.add_template)[:3]
+        rng = np.random.default_rng(a.seed)
+        seqs = [q for d in a.data for q in read_seqs(d)]
+        Zm = None
+        for c in range(0, len(X), 2048):
+            m = min(2048, len(X) - c)
+            zc, _, g = make_pairs(seqs, m, rng, center_jitter=a.center_jitter, scale_jitter=a.scale_jitter)
+            if not np.array_equal(g, gt0[c:c + m].numpy()):
+                sys.exit("%s: the pairs drawn again differ from the cache's (pair %d on): other data or seed"
+                         % (a.add_template, c))
+            _, Zb_c, Zm_c = features(fb, zc, None, mean, std)
+            err = float((Zb_c - Zb[c:c + m]).abs().max())
+            if err > 1e-4:
+                sys.exit("%s: the template features differ from the cache's by %g" % (a.add_template, err))
+            if Zm is None:
+                Zm = torch.zeros((len(X),) + Zm_c.shape[1:], dtype=torch.float16)
+            Zm[c:c + m] = Zm_c
+            print("  %d / %d pairs (%.0f s)" % (c + m, len(X), time.time() - t_start), flush=True)
+        torch.save((X, Zb, gt0, Zm), a.cache[0])
+        print("wrote %s: template maps %s (%.0f s)" % (a.cache[0], tuple(Zm.shape), time.time() - t_start))
+        return
     if a.cache and all(os.path.exists(c) for c in a.cache):  # features of earlier runs
-        X, Zb, gt = (torch.cat(t) for t in zip(*(torch.load(c) for c in a.cache)))
+        parts = [torch.load(c) for c in a.cache]
+        if a.fusion == "modcorr" and any(len(p) < 4 for p in parts):
+            sys.exit("--fusion modcorr needs the template maps: a cache without them needs --add-template")
+        X, Zb, gt = (torch.cat(t) for t in zip(*(p[:3] for p in parts)))
+        Zm = torch.cat([p[3] for p in parts]) if a.fusion == "modcorr" else None
+        del parts
         gt = gt.numpy()
         a.pairs = len(X)
     else:
         rng = np.random.default_rng(a.seed)
         seqs = [q for d in a.data for q in read_seqs(d)]
-        X, Zb, gt = None, None, np.zeros((a.pairs, 4))
+        X, Zb, Zm, gt = None, None, None, np.zeros((a.pairs, 4))
         for c in range(0, a.pairs, 2048):  # in chunks: the crops of all pairs would not fit
             m = min(2048, a.pairs - c)
             zc, xc, gt[c:c + m] = make_pairs(seqs, m, rng, center_jitter=a.center_jitter, scale_jitter=a.scale_jitter)
-            Xc, Zc = features(fb, zc, xc, mean, std)
+            Xc, Zc, Zmc = features(fb, zc, xc, mean, std)
             if X is None:
                 X = torch.zeros((a.pairs,) + Xc.shape[1:], dtype=torch.float16)
                 Zb = torch.zeros(a.pairs, Zc.shape[1])
-            X[c:c + m], Zb[c:c + m] = Xc, Zc
+                Zm = torch.zeros((a.pairs,) + Zmc.shape[1:], dtype=torch.float16)
+            X[c:c + m], Zb[c:c + m], Zm[c:c + m] = Xc, Zc, Zmc
         print("%d pairs from %d sequences" % (a.pairs, len(seqs)), flush=True)
         if a.cache:
-            torch.save((X, Zb, torch.from_numpy(gt)), a.cache[0])
+            torch.save((X, Zb, torch.from_numpy(gt), Zm), a.cache[0])
     if a.features_only:
         return
     fs = X.shape[-1]
     print("features %s (%.0f s)" % (tuple(X.shape), time.time() - t_start), flush=True)
     n_val = max(a.pairs // 20, 64)
-    head = orf.CenterPredictor(2 * X.shape[1], a.channel)
+    head = orf.CenterPredictor(orf.fused_channels(a.fusion, X.shape[1], template_cells()), a.channel)
     with torch.no_grad():
         head.conv5_ctr.bias.fill_(-2.19)  # CenterNet's prior: the score starts near 0.1, not 0.5
     opt = torch.optim.AdamW(head.parameters(), lr=a.lr, weight_decay=1e-4)
@@ -462,7 +569,8 @@ def main():
             for pg in opt.param_groups:
                 pg["lr"] = lr
             i = perm[b:b + a.batch]
-            loss, parts = losses(head, X[i].float(), Zb[i], gt[i.numpy()], fs)
+            loss, parts = losses(head, X[i].float(), Zb[i], None if Zm is None else Zm[i].float(), gt[i.numpy()],
+                                 fs, a.fusion)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -473,30 +581,33 @@ def main():
         ep += 1
         head.eval()
         with torch.no_grad():
-            vl, vp = losses(head, X[:n_val].float(), Zb[:n_val], gt[:n_val], fs)
+            vl, vp = losses(head, X[:n_val].float(), Zb[:n_val], None if Zm is None else Zm[:n_val].float(),
+                            gt[:n_val], fs, a.fusion)
         print("epoch %d: val loss %.4f (focal %.4f l1 %.4f giou %.4f iou %.3f)" % ((ep, vl.item()) + vp), flush=True)
     train_s = time.time() - t_start
     cmd = "/usr/bin/python3 weights/train_track_head.py " + " ".join(sys.argv[1:])
     extra = {"train_command": cmd, "train_seconds": "%.0f" % train_s, "train_pairs": str(a.pairs),
              "train_steps": str(step)}
-    size_lr = a.size_lr[0]
-    if len(a.size_lr) > 1:  # the size smoothing chosen on validation sequences, never on the held-out demo
-        best = -1.0
-        for lr in a.size_lr:
-            auc, prec = track_eval(fb, head.eval(), a.val_dir, mean, std, size_lr=lr, quiet=True)
-            print("validation (%s), size_lr %g: AUC %.2f precision %.2f" % (a.val_dir, lr, auc, prec), flush=True)
-            if auc > best:
-                best, size_lr = auc, lr
+    size_lr, aspect_lr = a.size_lr[0], a.aspect_lr[0]
+    if len(a.size_lr) > 1 or len(a.aspect_lr) > 1:  # chosen on validation sequences, never on the held-out demo
+        size_lr, aspect_lr, _ = choose_decode(fb, head.eval(), a.val_dir, mean, std, a.fusion, a.size_lr, a.aspect_lr)
     extra["track_size_lr"] = repr(size_lr)
-    export(head.eval(), meta_bb, extra)
+    if aspect_lr != 1.0:
+        extra["track_aspect_lr"] = repr(aspect_lr)
+    export(head.eval(), meta_bb, extra, a.fusion)
     if a.eval_dir:
-        h, lr = load_exported()
-        auc, prec = track_eval(fb, h, a.eval_dir, mean, std, size_lr=lr)
-        print("held-out (size_lr %g): AUC %.2f precision %.2f" % (size_lr, auc, prec), flush=True)
-        with open(os.path.join(OUT_DIR, "reference.json"), "w") as f:
-            json.dump({"dataset": a.eval_dir, "auc": round(auc, 2), "precision": round(prec, 2), "size_lr": size_lr,
-                       "features": "libvssm" if a.lib else "reference", "train_seconds": round(train_s),
-                       "steps": step}, f, indent=1)
+        held_out(fb, a.eval_dir, mean, std, {"train_seconds": round(train_s), "steps": step}, a.lib)
+
+
+def held_out(fb, eval_dir, mean, std, info, lib):
+    """the exported model's Python tracker on the held-out demo -> OUT_DIR/reference.json"""
+    h, lr, fusion, alr = load_exported()
+    auc, prec = track_eval(fb, h, eval_dir, mean, std, size_lr=lr, fusion=fusion, aspect_lr=alr)
+    print("held-out (size_lr %g aspect_lr %g): AUC %.2f precision %.2f" % (lr, alr, auc, prec), flush=True)
+    with open(os.path.join(OUT_DIR, "reference.json"), "w") as f:
+        json.dump(dict({"dataset": eval_dir, "auc": round(auc, 2), "precision": round(prec, 2), "fusion": fusion,
+                        "size_lr": lr, "aspect_lr": alr, "features": "libvssm" if lib else "reference"}, **info),
+                  f, indent=1)
 
 
 if __name__ == "__main__":

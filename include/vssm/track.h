@@ -188,7 +188,10 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
  *   init: the template crop (template_factor, template_size) of the first box;
  *   update: the search crop (search_factor, search_size) around the previous box ->
  *     VMamba ("mod"): stage s of both crops, F = [X, X * zbar] (zbar: the template map's
- *       mean over its central cells [n/4, n - n/4)); Vim ("onestream"): template and search
+ *       mean over its central cells [n/4, n - n/4)); VMamba ("modcorr"): F = [X, X * zbar,
+ *       corr], corr_k(p) = (1 / C) sum_c X_c(p) Z_c(k) for every cell k of the template map Z
+ *       (row-major; the pixel-wise correlation: the head sees the template's layout, not only
+ *       its mean; at most VSSM_TRACK_MAX_CORR_CELLS cells); Vim ("onestream"): template and search
  *       tokens through the same blocks (vssm_vim_forward_onestream), F = the search tokens
  *     -> three conv3x3-BN-ReLU x 4 towers + 1x1 convs: score = clamp(sigmoid, 1e-4, 1 - 1e-4)
  *       (fs x fs), size (2: w, h as fractions of the search crop, the same activation),
@@ -198,24 +201,31 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
  *       mapped to the frame through the crop's actual origin (vssm_crop_to_image; OSTrack's
  *       map_box_back uses the nominal one, up to half a crop pixel away); the size smoothed
  *       towards the previous box's (ours, not OSTrack's: w = size_lr w + (1 - size_lr) w_prev,
- *       h the same, the centre kept; size_lr 1 = OSTrack's decoding), then OSTrack's
- *       clip_box(margin 10).
+ *       h the same, the centre kept; size_lr 1 = OSTrack's decoding), then the aspect prior
+ *       (ours: the aspect r = w / h pulled towards the first box's r0 in log space, the area
+ *       kept: r' = exp(aspect_lr log r + (1 - aspect_lr) log r0), w = sqrt(w h r'),
+ *       h = sqrt(w h / r'); aspect_lr 1: none, 0: the first box's aspect, as a fixed-aspect
+ *       scale search), then OSTrack's clip_box(margin 10).
  * The file: the backbone's tensors as usual, the head's under "track_head." (conv1_ctr.conv.
  * weight, conv1_ctr.bn.{weight,bias,running_mean,running_var}, ..., conv5_ctr.weight/bias; the
  * same for offset and size), and __metadata__ track_head "ostrack", track_fusion "mod" |
- * "onestream", track_stage, track_channel, track_template_size, track_search_size,
+ * "modcorr" | "onestream", track_stage, track_channel, track_template_size, track_search_size,
  * track_template_factor, track_search_factor, and optionally track_size_lr (in (0, 1], 1 when
- * absent).
+ * absent) and track_aspect_lr (in [0, 1], 1 when absent).
  * Everything is planned at load for (model, search size): init and update allocate nothing. */
 
 typedef struct vssm_track_head vssm_track_head;
 
+#define VSSM_TRACK_MAX_CORR_CELLS 1024 /* "modcorr": template map cells (32 x 32) */
+
 typedef struct vssm_track_head_info {
-    int fusion_onestream; /* 0: VMamba "mod", 1: Vim one-stream */
+    int fusion_onestream; /* 0: VMamba "mod" or "modcorr", 1: Vim one-stream */
     int stage, channel, in_ch;
     int template_size, search_size, feat_sz;
     double template_factor, search_factor;
-    double size_lr; /* the size smoothing of the decoding, (0, 1]; 1: none */
+    double size_lr;   /* the size smoothing of the decoding, (0, 1]; 1: none */
+    int corr_cells;   /* "modcorr": the template map's cells (the correlation channels); else 0 */
+    double aspect_lr; /* the aspect prior of the decoding, [0, 1]; 1: none */
 } vssm_track_head_info;
 
 /* 1 when the weights file (src's metadata) holds a trained tracker head. */
@@ -238,10 +248,12 @@ VSSM_API void vssm_track_head_maps(const vssm_track_head *h, const float **score
 /* The decoding alone: maps of one search crop (as above) and its geometry -> the box in a
  * frame_w x frame_h frame (clipped), the raw score at the chosen cell, the cell. prev: the
  * previous box, its size smoothed in with weight 1 - size_lr (prev NULL or size_lr 1: none);
- * box may be prev. */
+ * then the aspect pulled towards aspect0 (the first box's w / h, > 0) with weight 1 - aspect_lr
+ * (aspect_lr 1: none); box may be prev. */
 VSSM_API void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs,
                                      int search_size, const vssm_crop_info *ci, int frame_w, int frame_h,
-                                     const vssm_box *prev, double size_lr, vssm_box *box, float *peak, int *cell);
+                                     const vssm_box *prev, double size_lr, double aspect0, double aspect_lr,
+                                     vssm_box *box, float *peak, int *cell);
 
 /* ---------------------------------------------------------------- metrics */
 

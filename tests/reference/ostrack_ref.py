@@ -12,6 +12,11 @@ Model (TrackModel):
     central half), and the head reads F = cat([X, X * zbar], channels): 2 C channels.
     (A modulation by the template's pooled features: the head can form the per-cell
     correlation sum_c X_c zbar_c, and still sees the search features themselves.)
+  - VMamba (fusion "modcorr"): as "mod", plus the pixel-wise correlation of the search map
+    with every template cell (Alpha-Refine's pixel-wise correlation): channel 2 C + k of cell
+    p is (1 / C) sum_c X_c(p) Z_c(k), k = ty * tw + tx over all ht x wt template cells
+    (row-major), so the head sees the template's spatial layout (the object's shape and
+    aspect, not only its mean): 2 C + ht wt channels.
   - Vim (fusion "onestream"): template and search tokens through the same blocks
     (vim_ref.forward_onestream, OSTrack's one-stream); F = the search tokens after norm_f.
   - the head is OSTrack's CenterPredictor: three towers (ctr, offset, size), each
@@ -34,7 +39,11 @@ Decoding (decode): OSTrack's tracker step.
   geometry our training labels are made with: cx_img = x1 + cx / resize_factor (same for y),
   w_img = w / resize_factor. Size smoothing (ours, not OSTrack's; metadata track_size_lr,
   1 = none): w_img = lr w_img + (1 - lr) w_prev, h_img the same, w_prev / h_prev the previous
-  box's (the tracker's state, after its clip_box); the centre is not smoothed. Then
+  box's (the tracker's state, after its clip_box); the centre is not smoothed. Aspect prior
+  (ours; metadata track_aspect_lr, 1 = none): the box's aspect r = w_img / h_img is pulled
+  towards the first box's aspect r0 in log space, its area kept: r' = exp(lr log r + (1 - lr)
+  log r0), w_img = sqrt(w_img h_img r'), h_img = sqrt(w_img h_img / r') (lr 0: the first box's
+  aspect, as a fixed-aspect scale search). Then
   clip_box(box, H, W, margin=10) as OSTrack:
     x1 = min(max(0, x1), W - m); x2 = min(max(m, x2), W); (same for y)
     w = max(m, x2 - x1); h = max(m, y2 - y1).
@@ -107,16 +116,32 @@ def fuse_mod(X, Z):
     return torch.cat([X, X * zbar[:, :, None, None]], dim=1)
 
 
-class TrackModel(nn.Module):
-    """backbone (vmamba_ref.VSSM or vim_ref.VisionMamba) + CenterPredictor"""
+def fuse_modcorr(X, Z):
+    """X (B, C, hs, ws) search, Z (B, C, ht, wt) template -> (B, 2C + ht wt, hs, ws)"""
+    C = X.shape[1]
+    corr = torch.einsum("bchw,bck->bkhw", X, Z.flatten(2)) / C
+    return torch.cat([fuse_mod(X, Z), corr], dim=1)
 
-    def __init__(self, backbone, kind, stage, channel):
+
+FUSE = {"mod": fuse_mod, "modcorr": fuse_modcorr}
+
+
+def fused_channels(fusion, C, template_cells):
+    return 2 * C + (template_cells if fusion == "modcorr" else 0)
+
+
+class TrackModel(nn.Module):
+    """backbone (vmamba_ref.VSSM or vim_ref.VisionMamba) + CenterPredictor; template_cells:
+    the template map's cells (fusion "modcorr")"""
+
+    def __init__(self, backbone, kind, stage, channel, fusion="mod", template_cells=0):
         super().__init__()
         self.backbone = backbone
         self.kind = kind
         self.stage = stage
+        self.fusion = fusion
         if kind == "vmamba":
-            inplanes = 2 * backbone.dims[stage]
+            inplanes = fused_channels(fusion, backbone.dims[stage], template_cells)
         elif kind == "vim":
             inplanes = backbone.d
         else:
@@ -129,7 +154,7 @@ class TrackModel(nn.Module):
             return self.backbone.forward_onestream(z, x).permute(0, 3, 1, 2)
         Z = self.backbone.forward_features(z)[self.stage]
         X = self.backbone.forward_features(x)[self.stage]
-        return fuse_mod(X, Z)
+        return FUSE[self.fusion](X, Z)
 
     def forward(self, z, x):
         return self.head(self.features(z, x))
@@ -157,10 +182,12 @@ def clip_box(box, H, W, margin=10):
     return [x1, y1, w, h]
 
 
-def decode(score, size, offset, search_size, crop_x1, crop_y1, crop_sz, W, H, window=True, prev=None, size_lr=1.0):
+def decode(score, size, offset, search_size, crop_x1, crop_y1, crop_sz, W, H, window=True, prev=None, size_lr=1.0,
+           aspect0=None, aspect_lr=1.0):
     """one image's maps (1, fs, fs), (2, fs, fs), (2, fs, fs) (float64 math) -> box (x, y, w, h)
     in the frame, the raw score at the chosen cell, the cell index. prev (the previous box) and
-    size_lr < 1: the size smoothed towards the previous one before clip_box (centre kept)"""
+    size_lr < 1: the size smoothed towards the previous one before clip_box (centre kept);
+    aspect0 (the first box's w / h) and aspect_lr < 1: then the aspect pulled towards aspect0"""
     fs = score.shape[-1]
     s = score.reshape(fs, fs).double()
     resp = s * hann2d(fs) if window else s
@@ -175,6 +202,10 @@ def decode(score, size, offset, search_size, crop_x1, crop_y1, crop_sz, W, H, wi
     if prev is not None and size_lr != 1.0:
         wi = size_lr * wi + (1 - size_lr) * prev[2]
         hi = size_lr * hi + (1 - size_lr) * prev[3]
+    if aspect0 is not None and aspect_lr != 1.0:
+        r = math.exp(aspect_lr * math.log(wi / hi) + (1 - aspect_lr) * math.log(aspect0))
+        area = wi * hi
+        wi, hi = math.sqrt(area * r), math.sqrt(area / r)
     box = clip_box([cxi - 0.5 * wi, cyi - 0.5 * hi, wi, hi], H, W)
     return box, float(s[iy, ix]), idx
 
