@@ -264,13 +264,19 @@ def export(head, meta_bb, extra, fusion):
                  "dataset": "datasets/make_track_demo.py --split train (Fashion-MNIST train items on photos)"})
     meta.update(extra)
     os.makedirs(OUT_DIR, exist_ok=True)
-    st_io.save(OUT, tensors, meta)
+    save_model(tensors, meta)
     print("wrote %s (%d tensors, %d bytes)" % (OUT, len(tensors), os.path.getsize(OUT)), flush=True)
 
 
 def template_cells():
     n = ZS // 8  # stage 1: stride 8
     return n * n
+
+
+def save_model(tensors, meta):
+    """OUT, whole or not at all: written next to it, then renamed over it"""
+    st_io.save(OUT + ".part", tensors, meta)
+    os.replace(OUT + ".part", OUT)
 
 
 def load_exported():
@@ -484,7 +490,7 @@ def main():
                     track_decode_chosen="size_lr %s x aspect_lr %s on %s: AUC %.2f" % (
                         " ".join("%g" % v for v in a.size_lr), " ".join("%g" % v for v in a.aspect_lr),
                         " ".join(a.val_dir), auc))
-        st_io.save(OUT, {k: torch.as_tensor(v) for k, v in t.items()}, meta)
+        save_model({k: torch.as_tensor(v) for k, v in t.items()}, meta)
         print("wrote %s: track_size_lr %g, track_aspect_lr %g" % (OUT, lr, alr), flush=True)
         if a.eval_dir:
             held_out(fb, a.eval_dir, mean, std, {"train_seconds": int(meta["train_seconds"]),
