@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/dwtaps.h"
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/rowsum.h"
 #include "kernels/cpu/vmath.h"
@@ -31,12 +32,14 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, 
     }
 }
 
-/* One task = (b, block of tokens); channels are the inner (vectorised) loop. K is small
- * (4), so each output is bias + K multiply-adds over neighbouring rows. Token blocks sized
+/* One task = (b, block of tokens); a token's output row is bias + K multiply-adds over
+ * neighbouring rows (K is small: 4), summed over the taps in registers (dwtaps.h: one pass
+ * per tap over the row loaded and stored it K + 1 times). Token blocks sized
  * by vssm_cpu_rows_chunk (4-8 per thread): fixed blocks of 64 split Vim-T's 197 tokens
  * 64 / 64 / 64 / 5, so one of 2 threads did 128 rows, and with the other core busy the
  * conv1d took 10% of Vim-T's time at 2 threads against 6.5% at 1. Each output is computed
  * alone: the same bits for any blocking. */
+#define CONV1D_TAPS 8 /* Vim's d_conv is 4 */
 void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                                   const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
@@ -47,14 +50,16 @@ void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, in
             const int64_t t1 = (tb + 1) * tbl < L ? (tb + 1) * tbl : L;
             for (int64_t t = tb * tbl; t < t1; t++) {
                 float *o = y + ((size_t)b * L + t) * C;
-#pragma omp simd
-                for (int c = 0; c < C; c++) o[c] = bias ? bias[c] : 0.0f;
-                for (int k = 0; k < K; k++) {
-                    const int64_t s = reverse ? t + (K - 1) - k : t - (K - 1) + k;
-                    if (s < 0 || s >= L) continue;
-                    const float *xr = x + ((size_t)b * L + s) * ldx, *wk = w + (size_t)k * C;
-#pragma omp simd
-                    for (int c = 0; c < C; c++) o[c] += wk[c] * xr[c];
+                /* the taps inside the sequence in k order, CONV1D_TAPS per call */
+                for (int k0 = 0; k0 < K; k0 += CONV1D_TAPS) {
+                    const float *src[CONV1D_TAPS], *wk[CONV1D_TAPS];
+                    int n = 0;
+                    for (int k = k0; k < K && k < k0 + CONV1D_TAPS; k++) {
+                        const int64_t s = reverse ? t + (K - 1) - k : t - (K - 1) + k;
+                        if (s < 0 || s >= L) continue;
+                        src[n] = x + ((size_t)b * L + s) * ldx, wk[n++] = w + (size_t)k * C;
+                    }
+                    dw_taps(src, wk, n, k0 ? NULL : bias, k0 ? DW_OUT : DW_ZERO, C, o);
                 }
                 if (act == VSSM_ACT_SILU) {
 #pragma omp simd simdlen(32)

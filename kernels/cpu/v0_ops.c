@@ -10,6 +10,7 @@
 #pragma GCC target("prefer-vector-width=512")
 #endif
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/dwtaps.h"
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 
@@ -20,30 +21,19 @@ void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t
         for (int h = 0; h < H; h++)
             for (int wc = 0; wc < W; wc++) {
                 float *o = y + (((size_t)bi * H + h) * W + wc) * C;
-                /* the first tap is stored, not added to 0, so that no bias gives dwconv3x3's bits */
-                int first = !bias;
-                if (bias) {
-#pragma omp simd
-                    for (int c = 0; c < C; c++) o[c] = bias[c];
-                }
+                const float *src[9], *wk[9]; /* the pixel's taps inside the image, in (kh, kw) order */
+                int nt = 0;
                 for (int kh = 0; kh < 3; kh++) {
-                    int ih = h - 1 + kh;
+                    const int ih = h - 1 + kh;
                     if (ih < 0 || ih >= H) continue;
                     for (int kw = 0; kw < 3; kw++) {
-                        int iw = wc - 1 + kw;
+                        const int iw = wc - 1 + kw;
                         if (iw < 0 || iw >= W) continue;
-                        const float *s = x + (((size_t)bi * H + ih) * W + iw) * (size_t)ldx;
-                        const float *k = w + (kh * 3 + kw) * C;
-                        if (first) {
-#pragma omp simd
-                            for (int c = 0; c < C; c++) o[c] = s[c] * k[c];
-                            first = 0;
-                        } else {
-#pragma omp simd
-                            for (int c = 0; c < C; c++) o[c] += s[c] * k[c];
-                        }
+                        src[nt] = x + (((size_t)bi * H + ih) * W + iw) * (size_t)ldx;
+                        wk[nt++] = w + (kh * 3 + kw) * C;
                     }
                 }
+                dw_taps(src, wk, nt, bias, DW_FIRST, C, o);
                 if (act == VSSM_ACT_SILU) {
 #pragma omp simd simdlen(32)
                     for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
