@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "backbone/backbone_internal.h"
+#include "kernels/ops.h"
 #include "vssm/backbone.h"
 #include "vssm/infer.h"
 #include "vssm/weights.h"
@@ -72,6 +73,7 @@ struct vssm_backbone_state {
     vssm_backbone *b;
     void *st; /* the family's state */
     int batch;
+    vssm_thread_tuner tuner; /* the passes' thread count (ctx opts.adapt_threads) */
 };
 
 void vssm_backbone_free(vssm_backbone *b) {
@@ -275,8 +277,10 @@ vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b,
     if (!st) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     st->b = b;
     st->batch = batch;
-    vssm_status s = b->impl->state_new(&st->st, b->m, batch, h, w, err);
+    vssm_status s = vssm_tuner_init(&st->tuner, vssm_backbone_ctx(b), err);
+    if (s == VSSM_OK) s = b->impl->state_new(&st->st, b->m, batch, h, w, err);
     if (s != VSSM_OK) {
+        vssm_tuner_free(&st->tuner);
         free(st);
         return s;
     }
@@ -287,6 +291,7 @@ vssm_status vssm_backbone_state_new(vssm_backbone_state **out, vssm_backbone *b,
 void vssm_backbone_state_free(vssm_backbone_state *st) {
     if (!st) return;
     st->b->impl->state_free(st->st);
+    vssm_tuner_free(&st->tuner);
     free(st);
 }
 
@@ -296,7 +301,11 @@ int vssm_backbone_state_batch(const vssm_backbone_state *st) { return st->batch;
 vssm_status vssm_backbone_forward(vssm_backbone *b, vssm_backbone_state *st, const float *input, vssm_err *err) {
     if (!b || !st || st->b != b)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "backbone forward: the state belongs to another backbone");
-    return b->impl->forward(b->m, st->st, input, err);
+    vssm_ctx *ctx = vssm_backbone_ctx(b);
+    vssm_tuner_begin(ctx, &st->tuner);
+    const vssm_status s = b->impl->forward(b->m, st->st, input, err);
+    vssm_tuner_end(ctx, &st->tuner);
+    return s;
 }
 
 vssm_tensor vssm_backbone_cls_token(const vssm_backbone_state *st) {

@@ -66,6 +66,75 @@ void vssm_ctx_free(vssm_ctx *ctx) {
 
 vssm_device vssm_ctx_device(const vssm_ctx *ctx) { return ctx->opts.device; }
 int vssm_ctx_threads(const vssm_ctx *ctx) { return ctx->opts.n_threads; }
+int vssm_ctx_last_threads(const vssm_ctx *ctx) {
+    return ctx->threads_last > 0 ? ctx->threads_last : ctx->opts.n_threads;
+}
+
+/* ---- the thread count of a pass, by measurement (vssm_ctx_opts.adapt_threads) ---- */
+
+#define TUNE_GAP_MIN 4
+#define TUNE_GAP_MAX 64
+
+vssm_status vssm_tuner_init(vssm_thread_tuner *t, vssm_ctx *ctx, vssm_err *err) {
+    memset(t, 0, sizeof *t);
+    if (!ctx->opts.adapt_threads || ctx->opts.device != VSSM_DEVICE_CPU || ctx->opts.n_threads <= 1) return VSSM_OK;
+    t->max = ctx->opts.n_threads;
+    t->avg = calloc((size_t)t->max + 1, sizeof *t->avg);
+    if (!t->avg) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    t->best = t->cur = t->max;
+    t->gap = TUNE_GAP_MIN / 2;
+    t->dir = -1;
+    return VSSM_OK;
+}
+
+void vssm_tuner_free(vssm_thread_tuner *t) {
+    free(t->avg);
+    t->avg = NULL;
+}
+
+/* the count to try next to best: dir's side if there is one, else the other */
+static int tuner_probe(vssm_thread_tuner *t) {
+    int c = t->best + t->dir;
+    if (c < 1 || c > t->max) t->dir = -t->dir, c = t->best + t->dir;
+    return c >= 1 && c <= t->max ? c : t->best;
+}
+
+void vssm_tuner_begin(vssm_ctx *ctx, vssm_thread_tuner *t) {
+    if (!t->avg) return;
+    t->pass++;
+    /* pass 1 (first touch of the activations, cold caches) runs at max and is not counted */
+    t->cur = t->pass > 1 && t->pass >= t->next_probe ? tuner_probe(t) : t->best;
+    ctx->threads_now = t->cur;
+    t->t0 = vssm_now_seconds();
+}
+
+void vssm_tuner_end(vssm_ctx *ctx, vssm_thread_tuner *t) {
+    if (!t->avg) return;
+    const double dt = vssm_now_seconds() - t->t0;
+    ctx->threads_now = ctx->opts.n_threads; /* ops outside timed passes: the context's count */
+    ctx->threads_last = t->cur;
+    if (t->pass == 1) {
+        t->next_probe = 3; /* pass 2 times max, pass 3 its neighbour */
+        return;
+    }
+    double *a = &t->avg[t->cur];
+    if (t->cur == t->best) {
+        /* a pass well over its count's average: the machine changed, look around at once */
+        t->slow = *a > 0 && dt > 1.25 * *a ? t->slow + 1 : 0;
+        if (t->slow >= 2) t->next_probe = t->pass + 1, t->gap = TUNE_GAP_MIN / 2, t->slow = 0;
+        *a = *a > 0 ? 0.75 * *a + 0.25 * dt : dt;
+        return;
+    }
+    *a = dt; /* a probe: this pass alone, the count's older figure may be stale */
+    if (dt < 0.97 * t->avg[t->best]) {
+        t->best = t->cur; /* keep going this way next time */
+        t->gap = TUNE_GAP_MIN;
+    } else {
+        t->dir = -t->dir; /* the other side next time, later */
+        t->gap = t->gap * 2 > TUNE_GAP_MAX ? TUNE_GAP_MAX : t->gap * 2;
+    }
+    t->next_probe = t->pass + t->gap;
+}
 const char *vssm_ctx_describe(const vssm_ctx *ctx) { return ctx->desc; }
 const vssm_ops *vssm_ops_of(const vssm_ctx *ctx) { return ctx->ops; }
 

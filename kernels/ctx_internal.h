@@ -13,6 +13,9 @@ struct vssm_ctx {
     const struct vssm_cpu_isa *cpu_isa; /* CPU: the kernels' ISA variant chosen at creation and
                                            the GEMM's K block from the L1d size (cpu/isa.c) */
     int gemm_kc;
+    int threads_last;   /* the count of the last pass a tuner timed (vssm_ctx_last_threads) */
+    int threads_now;    /* CPU: the threads the ops use now: opts.n_threads, or fewer during a pass
+                        whose count a vssm_thread_tuner chose (ops.h) */
     int cpu_bf16;       /* CPU, precision bf16: the products' kernel (cpu_ops.h VSSM_CPU_BF16_*) */
     void *bf16_scratch; /* CPU bf16 products: x rounded to bf16 (sgemm_bf16.c), grown on demand */
     size_t bf16_scratch_bytes;

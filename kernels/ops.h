@@ -359,6 +359,24 @@ void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out
 void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                            vssm_act act, int accumulate, float *y);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
+
+/* The thread count of a planned state's forward passes, chosen by measurement when the
+ * context says so (vssm_ctx_opts.adapt_threads; otherwise every call below does nothing).
+ * begin sets the count the ops use for the pass and starts its clock; end times it and
+ * restores the context's count. Pass 1 runs at n_threads, uncounted; pass 3 tries one
+ * thread fewer; later, a neighbour of the best count after a gap of 4 passes, doubled
+ * (to 64) each time the best holds, back to 4 when it changes or when 2 passes in a row run
+ * 25% over its average. The best is the lowest average pass time (exponential, weight 1/4). */
+typedef struct vssm_thread_tuner {
+    double *avg;                        /* [1 .. max]: the average pass seconds at that count, 0 unmeasured */
+    double t0;                          /* the running pass's start */
+    int max, best, cur, dir, gap, slow; /* dir: the side (-1, +1) the next probe tries */
+    long pass, next_probe;
+} vssm_thread_tuner;
+vssm_status vssm_tuner_init(vssm_thread_tuner *t, vssm_ctx *ctx, vssm_err *err);
+void vssm_tuner_free(vssm_thread_tuner *t);
+void vssm_tuner_begin(vssm_ctx *ctx, vssm_thread_tuner *t);
+void vssm_tuner_end(vssm_ctx *ctx, vssm_thread_tuner *t);
 size_t vssm_op_scan_workspace(vssm_ctx *ctx, int B, int H, int W, int D, int R, int N);
 
 #endif

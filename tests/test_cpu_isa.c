@@ -282,29 +282,7 @@ static double max_abs(const float *a, const float *b, size_t n) {
 /* logits of a small random VMamba (scan.c) or Vim (scan1d.c) for one fixed image */
 static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
     vssm_err err = {0};
-    vssm_source *src = vssm_random_source_new(11);
-    TEST_REQUIRE(src, "random source");
-    vssm_classifier *c = NULL;
-    if (vim) {
-        vssm_vim_config im;
-        TEST_REQUIRE(vssm_vim_config_preset(&im, "vim-tiny", &err) == VSSM_OK, "%s", err.msg);
-        strcpy(im.arch, "custom");
-        im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
-        vssm_backbone *bb = NULL;
-        TEST_REQUIRE(vssm_backbone_from_vim_config(&bb, ctx, &im, src, "", &err) == VSSM_OK &&
-                         vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
-                     "vim: %s", err.msg);
-    } else {
-        vssm_vmamba_config vc;
-        TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "%s", err.msg);
-        static const int dims[4] = {16, 32, 64, 128}, depths[4] = {1, 2, 1, 1}; /* VMamba-T, smaller */
-        memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths);
-        strcpy(vc.arch, "custom"), vc.num_classes = 9;
-        vssm_backbone *bb = NULL;
-        TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, ctx, &vc, src, "", &err) == VSSM_OK &&
-                         vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
-                     "vmamba: %s", err.msg);
-    }
+    vssm_classifier *c = test_small_classifier(ctx, vim, 11);
     const int H = 64, W = 48;
     float *img = malloc(sizeof(float) * H * W * 3);
     rng = 99;
@@ -313,7 +291,6 @@ static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
     TEST_REQUIRE(vssm_classifier_forward(c, img, 1, H, W, out, &err) == VSSM_OK, "forward: %s", err.msg);
     free(img);
     vssm_classifier_free(c);
-    vssm_random_source_free(src);
 }
 
 int main(void) {

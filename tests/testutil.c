@@ -82,3 +82,33 @@ int test_run_cmd(const char *cmd, char *out, size_t nout, char *err, size_t nerr
     remove(ep);
     return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+/* A small random VMamba (dims 16..128, depths 1 2 1 1, 9 classes) or Vim (embed 48, d_inner
+ * 96, depth 3, 7 classes) classifier: the same weights for the same seed on any context. */
+vssm_classifier *test_small_classifier(vssm_ctx *ctx, int vim, uint64_t seed) {
+    vssm_err err = {0};
+    vssm_source *src = vssm_random_source_new(seed);
+    TEST_REQUIRE(src, "random source");
+    vssm_classifier *c = NULL;
+    vssm_backbone *bb = NULL;
+    if (vim) {
+        vssm_vim_config im;
+        TEST_REQUIRE(vssm_vim_config_preset(&im, "vim-tiny", &err) == VSSM_OK, "%s", err.msg);
+        strcpy(im.arch, "custom");
+        im.embed_dim = 48, im.d_inner = 96, im.depth = 3, im.num_classes = 7;
+        TEST_REQUIRE(vssm_backbone_from_vim_config(&bb, ctx, &im, src, "", &err) == VSSM_OK &&
+                         vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
+                     "vim: %s", err.msg);
+    } else {
+        vssm_vmamba_config vc;
+        TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "%s", err.msg);
+        static const int dims[4] = {16, 32, 64, 128}, depths[4] = {1, 2, 1, 1}; /* VMamba-T, smaller */
+        memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths);
+        strcpy(vc.arch, "custom"), vc.num_classes = 9;
+        TEST_REQUIRE(vssm_backbone_from_vmamba_config(&bb, ctx, &vc, src, "", &err) == VSSM_OK &&
+                         vssm_classifier_from_backbone(&c, bb, src, &err) == VSSM_OK,
+                     "vmamba: %s", err.msg);
+    }
+    vssm_random_source_free(src);
+    return c;
+}

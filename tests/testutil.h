@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
+#include <stdint.h>
+#include "vssm/classifier.h"
 
 extern int test_n_pass, test_n_fail;
 
@@ -39,5 +41,8 @@ int test_run_cmd(const char *cmd, char *out, size_t nout, char *err, size_t nerr
 char *test_read_file(const char *path, size_t *n);
 /* Path under tests/data: returns a static-free heap string the caller frees. */
 char *test_data_path(const char *rel);
+/* A small random VMamba (vim 0) or Vim (vim 1) classifier on ctx, its weights from the random
+ * source of `seed` (the same on every context); stops the test when it cannot be made. */
+vssm_classifier *test_small_classifier(vssm_ctx *ctx, int vim, uint64_t seed);
 
 #endif

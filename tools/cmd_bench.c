@@ -132,13 +132,15 @@ static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
                "                  [--device cpu|cuda] [--precision f32|bf16|f32,bf16] [--runs N] [--warmup N]\n"
-               "                  [--no-gemm-ref] [--json]\n"
+               "                  [--no-gemm-ref] [--fixed-threads] [--json]\n"
                "Times a model's forward pass and reports ms/image, GFLOP/s, where the time goes and its memory.\n"
                "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
                "Random weights for --arch (a VMamba or Vim preset name, or a\n"
                "comma-separated list of them, timed one after another in this run).\n"
                "--precision f32,bf16: the same model (same weights) at both precisions, their runs\n"
                "alternated, and the ratio of the medians.\n"
+               "--threads T: at most T; each pass's count is chosen by timing (fewer when another process\n"
+               "holds a core; the report says how many runs ran at each count), --fixed-threads: always T.\n"
                "Default: --arch vmamba-tiny --batch 1 --size 224 --precision f32.\n");
 }
 
@@ -146,6 +148,7 @@ typedef struct bench_opts {
     const char *weights;
     int batch, H, W, runs, warmup, json, no_ref;
     int on_cpu; /* the sgemm reference is a CPU figure */
+    int fixed_threads;
 } bench_opts;
 
 /* One model on one context, timed: a preset with random weights (seed 42, so every
@@ -156,10 +159,11 @@ typedef struct bench_model {
     vssm_classifier *clf;
     float *x, *logits;
     double *times, *cpu; /* wall and process CPU seconds of each timed run */
+    int *nthr;           /* the threads each timed run's pass used (vssm_ctx_last_threads) */
 } bench_model;
 
 static void bench_model_free(bench_model *m) {
-    free(m->x), free(m->logits), free(m->times), free(m->cpu);
+    free(m->x), free(m->logits), free(m->times), free(m->cpu), free(m->nthr);
     vssm_classifier_free(m->clf);
     memset(m, 0, sizeof *m);
 }
@@ -194,7 +198,8 @@ static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *precision
     m->logits = malloc((size_t)o->batch * vssm_classifier_classes(m->clf) * 4);
     m->times = malloc((size_t)o->runs * sizeof(double));
     m->cpu = malloc((size_t)o->runs * sizeof(double));
-    if (!m->x || !m->logits || !m->times || !m->cpu) {
+    m->nthr = malloc((size_t)o->runs * sizeof(int));
+    if (!m->x || !m->logits || !m->times || !m->cpu || !m->nthr) {
         cli_error("bench: out of memory");
         return VSSM_EXIT_USAGE;
     }
@@ -215,7 +220,7 @@ static int bench_model_run(bench_model *m, const bench_opts *o, int r) {
         return VSSM_EXIT_USAGE;
     }
     t = now_s() - t, c = cpu_s() - c;
-    if (r >= 0) m->times[r] = t, m->cpu[r] = c;
+    if (r >= 0) m->times[r] = t, m->cpu[r] = c, m->nthr[r] = vssm_ctx_last_threads(m->ctx);
     return VSSM_EXIT_OK;
 }
 
@@ -298,11 +303,31 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                vssm_classifier_weight_bytes(clf) / 1e6, vssm_classifier_state_bytes(clf) / 1e6, mem->peak / 1e6);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
+        printf("}, \"fixed_threads\": %s, \"runs_at_threads\": {", o->fixed_threads ? "true" : "false");
+        for (int t = 1, first = 1; t <= vssm_ctx_threads(ctx); t++) {
+            int n = 0;
+            for (int r = 0; r < runs; r++) n += m->nthr[r] == t;
+            if (n) printf("%s\"%d\": %d", first ? "" : ", ", t, n), first = 0;
+        }
         printf("}}\n");
     } else {
         printf("model      %s, %lld params, %.3f GMAC/img at %dx%d\n", arch_name,
                (long long)vssm_classifier_params(clf), macs / batch / 1e9, H, W);
         printf("device     %s\n", vssm_ctx_describe(ctx));
+        if (o->on_cpu && vssm_ctx_threads(ctx) > 1) {
+            if (o->fixed_threads)
+                printf("threads    %d in every pass (--fixed-threads)\n", vssm_ctx_threads(ctx));
+            else {
+                printf("threads    at most %d, each pass's count chosen by timing; timed runs at",
+                       vssm_ctx_threads(ctx));
+                for (int t = 1, first = 1; t <= vssm_ctx_threads(ctx); t++) {
+                    int n = 0;
+                    for (int r = 0; r < runs; r++) n += m->nthr[r] == t;
+                    if (n) printf("%s %d thread%s: %d", first ? "" : ",", t, t == 1 ? "" : "s", n), first = 0;
+                }
+                printf("\n");
+            }
+        }
         if (o->on_cpu && vssm_ctx_threads(ctx) > 1) { /* how idle threads wait moves 2-thread times 10-25% */
             const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
             printf("waiting    OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", pol ? pol : "(unset)", spin ? spin : "(unset)");
@@ -363,7 +388,7 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
 
 VSSM_VERB(bench) {
     const char *arch = "vmamba-tiny", *device = "cpu", *size = "224", *precision = "f32";
-    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1};
+    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1, 0};
     int threads = 0, bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -379,7 +404,8 @@ VSSM_VERB(bench) {
             cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
             cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) ||
             cli_opt_int(argc, argv, &i, "--warmup", &o.warmup, &bad) || cli_opt_flag(argv, i, "--json", &o.json) ||
-            cli_opt_flag(argv, i, "--no-gemm-ref", &o.no_ref))
+            cli_opt_flag(argv, i, "--no-gemm-ref", &o.no_ref) ||
+            cli_opt_flag(argv, i, "--fixed-threads", &o.fixed_threads))
             continue;
         cli_bad_arg("bench", argv[i]);
         bad = 1;
@@ -432,6 +458,7 @@ VSSM_VERB(bench) {
             vssm_ctx_free(ctxs[0]);
             return VSSM_EXIT_USAGE;
         }
+        co.adapt_threads = !o.fixed_threads;
         o.on_cpu = co.device == VSSM_DEVICE_CPU;
         if (vssm_ctx_new(&ctxs[p], &co, &err) != VSSM_OK) {
             cli_error("%s", err.msg);

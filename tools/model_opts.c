@@ -16,6 +16,8 @@ const char *model_opts_help =
     "  --key model|model_ema  which state dict of a training checkpoint\n"
     "  --labels FILE        class names, one per line\n"
     "  --device cpu|cuda    (default cpu)   --threads T (default: all cores)   --tf32\n"
+    "  --fixed-threads      every pass at T threads (default: T at most, each pass's count\n"
+    "                       chosen by timing: fewer when another process holds a core)\n"
     "  --precision f32|bf16 (default f32) bf16: CPU products in bf16 with fp32 sums (a CPU\n"
     "                       with avx512_bf16; AMX where present), the rest in fp32\n"
     "  --resize N --crop N  override the file's preprocessing (0 0: each image at its own size)\n"
@@ -54,6 +56,7 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
                                cli_opt_str(argc, argv, i, "--key", &m->key, bad))) ||
            ((a & MO_CTX) && (cli_opt_str(argc, argv, i, "--device", &m->device, bad) ||
                              cli_opt_int(argc, argv, i, "--threads", &m->threads, bad) ||
+                             cli_opt_flag(argv, *i, "--fixed-threads", &m->fixed_threads) ||
                              cli_opt_str(argc, argv, i, "--precision", &m->precision, bad) ||
                              cli_opt_flag(argv, *i, "--tf32", &m->tf32))) ||
            ((a & MO_LIMITS) && model_opts_parse_max_pixels(argc, argv, i, &m->limits, bad)) ||
@@ -66,6 +69,7 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
 int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co) {
     *co = vssm_ctx_default_opts();
     co->n_threads = shard_threads(threads);
+    co->adapt_threads = 1; /* the passes' thread count by timing (vssm/ctx.h); --fixed-threads: off */
     co->allow_tf32 = tf32;
     if (device && !strcmp(device, "cuda")) {
         co->device = VSSM_DEVICE_CUDA;
@@ -90,7 +94,9 @@ int cli_precision(const char *name, vssm_ctx_opts *co) {
 }
 
 int model_opts_ctx(const model_opts *m, vssm_ctx_opts *co) {
-    return cli_ctx_opts(m->device, m->threads, m->tf32, co) || cli_precision(m->precision, co) ? VSSM_EXIT_USAGE : 0;
+    if (cli_ctx_opts(m->device, m->threads, m->tf32, co) || cli_precision(m->precision, co)) return VSSM_EXIT_USAGE;
+    co->adapt_threads = !m->fixed_threads;
+    return 0;
 }
 
 int model_opts_open(const model_opts *m, vssm_ctx **ctx, vssm_classifier **clf, vssm_preprocess_params *pp) {

@@ -1,5 +1,5 @@
 /* tools/model_opts.h - the one parser of the options model-running verbs share (--weights,
- * --arch, --key; --device, --threads, --tf32, --precision; --max-pixels; --labels; --resize, --crop,
+ * --arch, --key; --device, --threads, --fixed-threads, --tf32, --precision; --max-pixels; --labels; --resize, --crop,
  * --interp) and the code that turns them into a context, a classifier and its
  * preprocessing. A verb that takes only some groups says which in `accept` (the
  * segmentation verbs: model, context and limits; their own --crop is a slide window). */
@@ -10,7 +10,7 @@
 
 enum {
     MO_MODEL = 1,       /* --weights --arch --key */
-    MO_CTX = 2,         /* --device --threads --tf32 --precision */
+    MO_CTX = 2,         /* --device --threads --fixed-threads --tf32 --precision */
     MO_LIMITS = 4,      /* --max-pixels */
     MO_LABELS = 8,      /* --labels */
     MO_PREPROCESS = 16, /* --resize --crop --interp */
@@ -20,12 +20,13 @@ enum {
 typedef struct model_opts {
     unsigned accept; /* the MO_* groups model_opts_parse consumes (model_opts_init: MO_ALL) */
     const char *weights, *device, *arch, *key, *labels, *interp, *precision;
-    int threads, resize, crop, tf32;
+    int threads, fixed_threads, resize, crop, tf32;
     vssm_image_limits limits; /* --max-pixels (max_pixels 0: the library's default) */
 } model_opts;
 
 /* The one place a verb's context options are made: --device cpu|cuda (under mpirun, each
- * rank its own GPU), --threads (split over the ranks), --tf32. Prints the error and
+ * rank its own GPU), --threads (split over the ranks; the passes' count adapts below it,
+ * adapt_threads, which model_opts_ctx turns off for --fixed-threads), --tf32. Prints the error and
  * returns 2 for an unknown device, else 0. */
 int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co);
 /* --precision f32|bf16 into co (NULL: f32); prints the error and returns 2 for another name */

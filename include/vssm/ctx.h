@@ -43,6 +43,16 @@ typedef struct vssm_ctx_opts {
      * the avx512 instruction set; refused with a message elsewhere and on CUDA. Products
      * from plain weights (the classifier head) stay fp32. */
     vssm_precision precision;
+    /* CPU: choose each forward pass's thread count by measurement, between 1 and n_threads
+     * (0, the default: always n_threads). Each planned state (model, input size, batch)
+     * times its passes and keeps the count that runs fastest, trying a neighbouring count
+     * now and then (after 2, then 4 .. 64 passes while the choice holds; at once when a pass
+     * runs 25% over its count's average). On a machine where another process keeps a core
+     * busy, a thread sharing that core makes every op wait for it: 2 threads ran Vim-T 1.27x
+     * slower than 1 (kernels/cpu/README.md). The results do not depend on it: every CPU op
+     * gives the same bits at any thread count. The `vssm` tool turns it on unless
+     * --fixed-threads is given. */
+    int adapt_threads;
 } vssm_ctx_opts;
 
 VSSM_API vssm_ctx_opts vssm_ctx_default_opts(void);
@@ -52,6 +62,8 @@ VSSM_API vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vss
 VSSM_API void vssm_ctx_free(vssm_ctx *ctx);
 VSSM_API vssm_device vssm_ctx_device(const vssm_ctx *ctx);
 VSSM_API int vssm_ctx_threads(const vssm_ctx *ctx);
+/* The threads the last forward pass ran at (opts.adapt_threads; otherwise n_threads). */
+VSSM_API int vssm_ctx_last_threads(const vssm_ctx *ctx);
 /* Short description, e.g. "cpu (2 threads, AVX-512)" or "cuda:0 NVIDIA H100". */
 VSSM_API const char *vssm_ctx_describe(const vssm_ctx *ctx);
 

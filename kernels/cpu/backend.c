@@ -61,6 +61,7 @@ vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "thread count %d is too large", ctx->opts.n_threads);
     /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
     if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
+    ctx->threads_now = ctx->opts.n_threads;
     ctx->ops = &cpu_ops;
     return vssm_cpu_isa_init(ctx, err); /* the kernels' instruction set, the cache sizes, desc */
 }

@@ -35,7 +35,7 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT];
     for (int co = 0; co < Cout; co++) /* w is laid out for the packed GEMM (ops.h) */
         for (int t = 0; t < K; t++) wt[t * Cout + co] = vssm_cpu_linear_packed_get(ctx, w, Cout, K, co, t);
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {
@@ -70,7 +70,7 @@ void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H
     }
     const int Ho = out_size(H), Wo = out_size(W);
     float *col = ws; /* (B*Ho*Wo, 3, 3, Cin): the row order matches w (Cout, 3, 3, Cin) */
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {

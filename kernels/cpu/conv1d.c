@@ -21,8 +21,8 @@
 
 void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
                                    float *y) {
-    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
+    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->threads_now);
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(dynamic, chunk)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;
@@ -43,8 +43,8 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, 
 void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                                   const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
-    const int64_t tbl = vssm_cpu_rows_chunk(L, C, ctx->opts.n_threads), nt = (L + tbl - 1) / tbl;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+    const int64_t tbl = vssm_cpu_rows_chunk(L, C, ctx->threads_now), nt = (L + tbl - 1) / tbl;
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int64_t tb = 0; tb < nt; tb++) {
             const int64_t t1 = (tb + 1) * tbl < L ? (tb + 1) * tbl : L;
@@ -78,8 +78,8 @@ void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
     assert(P >= 1 && S >= 1 && a->H >= P && a->W >= P);
     const int gh = (a->H - P) / S + 1, gw = (a->W - P) / S + 1;
     const int64_t M = (int64_t)gh * gw, KC = (int64_t)C * P * P;
-    const int64_t chunk = vssm_cpu_rows_chunk(a->B * M, (int)KC, ctx->opts.n_threads);
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
+    const int64_t chunk = vssm_cpu_rows_chunk(a->B * M, (int)KC, ctx->threads_now);
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, chunk)
     for (int b = 0; b < a->B; b++)
         for (int64_t m = 0; m < M; m++) {
             const int py = (int)(m / gw), px = (int)(m % gw);
@@ -95,8 +95,8 @@ void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
 
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
                        const float *rowval) {
-    const int64_t chunk = vssm_cpu_rows_chunk(B * L, C, ctx->opts.n_threads);
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
+    const int64_t chunk = vssm_cpu_rows_chunk(B * L, C, ctx->threads_now);
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, chunk)
     for (int b = 0; b < B; b++)
         for (int64_t t = 0; t < L; t++) {
             float *o = x + ((size_t)b * L + t) * C;

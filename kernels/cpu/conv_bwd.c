@@ -40,7 +40,7 @@ void vssm_cpu_conv3x3s2_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, 
     if (!col) return;
     float *dcol = dx ? col + (size_t)Mo * KC : NULL;
     /* the columns as the forward's (conv.c): output pixel, then (kh, kw, ci), zero padding */
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t m = 0; m < Mo; m++) {
         const int ow = (int)(m % Wo), oh = (int)(m / Wo % Ho), b = (int)(m / ((int64_t)Wo * Ho));
         for (int k = 0; k < 9; k++) {
@@ -55,7 +55,7 @@ void vssm_cpu_conv3x3s2_bwd(vssm_ctx *ctx, const float *x, int B, int H, int W, 
     }
     vssm_cpu_linear_bwd(ctx, col, Mo, KC, w, NULL, Cout, VSSM_ACT_NONE, dy, dcol, dw, db);
     if (dx) { /* col2im, gathered: input (ih, iw) is tap (kh, kw) of output (oh, ow) when ih = 2 oh - 1 + kh */
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
         for (int b = 0; b < B; b++)
             for (int ih = 0; ih < H; ih++)
                 for (int iw = 0; iw < W; iw++) {
@@ -106,7 +106,7 @@ void VSSM_ISA_FN(vssm_cpu_conv1d_bwd)(vssm_ctx *ctx, const float *x, int64_t ldx
         free(dzb);
         return;
     }
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t bk = 0; bk < nblk; bk++) {
         const int b = (int)(bk / nt);
         const int64_t t0 = bk % nt * BWD_RB, t1 = L - t0 < BWD_RB ? L : t0 + BWD_RB;
@@ -143,7 +143,7 @@ void vssm_cpu_patchify_bwd(vssm_ctx *ctx, const vssm_patch_args *a, const float 
     const int P = a->P, S = a->S, C = a->C, H = a->H, W = a->W;
     const int gh = (H - P) / S + 1, gw = (W - P) / S + 1;
     const int64_t KC = (int64_t)C * P * P;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < a->B; b++)
         for (int y = 0; y < H; y++) {
             const int py0 = y < P ? 0 : (y - P) / S + 1, py1 = y / S < gh - 1 ? y / S : gh - 1;

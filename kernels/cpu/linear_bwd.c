@@ -25,7 +25,7 @@
 #include "kernels/cpu/cpu_bwd.h"
 
 void VSSM_ISA_FN(vssm_cpu_bwd_act_mul)(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z) {
-#pragma omp parallel for simd num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for simd num_threads(ctx->threads_now) schedule(static)
     for (int64_t i = 0; i < n; i++) z[i] = dy[i] * bwd_act_grad(z[i], act);
 }
 
@@ -48,7 +48,7 @@ float *vssm_cpu_bwd_alloc(vssm_ctx *ctx, const char *op, size_t floats) {
 }
 
 void vssm_cpu_bwd_reduce(vssm_ctx *ctx, const float *part, int64_t nblk, int64_t n, float *out) {
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t i0 = 0; i0 < n; i0 += 256) {
         const int64_t i1 = n - i0 < 256 ? n : i0 + 256;
         for (int64_t b = 0; b < nblk; b++) {
@@ -60,7 +60,7 @@ void vssm_cpu_bwd_reduce(vssm_ctx *ctx, const float *part, int64_t nblk, int64_t
 }
 
 void vssm_cpu_bwd_colsum(vssm_ctx *ctx, const float *a, int64_t rows, int C, int64_t lda, float *out) {
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int c0 = 0; c0 < C; c0 += 64) {
         const int cw = C - c0 < 64 ? C - c0 : 64;
         float tot[64] = {0};
@@ -80,7 +80,7 @@ void vssm_cpu_bwd_colsum(vssm_ctx *ctx, const float *a, int64_t rows, int C, int
 
 /* out (cols, rows) = a (rows, cols; row stride lda)^T, in 32 x 32 tiles */
 static void transpose(vssm_ctx *ctx, const float *a, int64_t rows, int64_t cols, int64_t lda, float *out) {
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int64_t r0 = 0; r0 < rows; r0 += 32)
         for (int64_t c0 = 0; c0 < cols; c0 += 32) {
             const int64_t r1 = rows - r0 < 32 ? rows : r0 + 32, c1 = cols - c0 < 32 ? cols : c0 + 32;
@@ -152,7 +152,7 @@ static void dw_product(vssm_ctx *ctx, const float *x, int64_t M, int K, const fl
     tile = !strcmp(isa, "avx512") ? dw_tile_avx512 : !strcmp(isa, "avx2") ? dw_tile_avx2 : dw_tile_base;
 #endif
     const int tn = (N + DW_NR - 1) / DW_NR, tk = (K + DW_KC - 1) / DW_KC, ng = (tn + DW_NG - 1) / DW_NG;
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int t = 0; t < ng * tk; t++) {
         const int g = t % ng, k0 = t / ng * DW_KC, kc = K - k0 < DW_KC ? K - k0 : DW_KC;
         const int t1 = (g + 1) * DW_NG < tn ? (g + 1) * DW_NG : tn;

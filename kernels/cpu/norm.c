@@ -15,8 +15,8 @@
 /* rows of LayerNorm, then act; z (may be NULL): times SiLU(z) after (v0's output gate) */
 static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
                                   float eps, vssm_act act, const float *z, int64_t ldz, float *y) {
-    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
+    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->threads_now);
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(dynamic, chunk)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;

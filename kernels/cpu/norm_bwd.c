@@ -98,7 +98,7 @@ void VSSM_ISA_FN(vssm_cpu_layernorm_bwd)(vssm_ctx *ctx, const float *x, int64_t 
         if (!part) return;
         memset(part, 0, (size_t)nblk * 2 * C * sizeof(float));
     }
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t bk = 0; bk < nblk; bk++) {
         const int64_t r1 = rows - bk * BWD_RB < BWD_RB ? rows : (bk + 1) * BWD_RB;
         float *pg = part && dgamma ? part + (size_t)bk * 2 * C : NULL;
@@ -140,7 +140,7 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm_bwd)(vssm_ctx *ctx, const float *x, int64_t ro
         if (!part) return;
         memset(part, 0, (size_t)nblk * C * sizeof(float));
     }
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t bk = 0; bk < nblk; bk++) {
         const int64_t r1 = rows - bk * BWD_RB < BWD_RB ? rows : (bk + 1) * BWD_RB;
         float *pw = part ? part + (size_t)bk * C : NULL;
@@ -167,7 +167,7 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm_bwd)(vssm_ctx *ctx, const float *x, int64_t ro
 
 #ifdef VSSM_ISA_BASE
 void vssm_cpu_avgpool_bwd(vssm_ctx *ctx, int B, int64_t L, int C, const float *dy, float *dx) {
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++)
         for (int64_t l = 0; l < L; l++) {
             const float *g = dy + (size_t)b * C;
@@ -194,7 +194,7 @@ void vssm_cpu_softmax_xent(vssm_ctx *ctx, const float *logits, int B, int ncls, 
         return;
     }
     const double s = smoothing, on = 1.0 - s, off = s / ncls;
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * ncls;
         double m = z[0];

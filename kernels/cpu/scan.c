@@ -135,7 +135,7 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
      * column-major walks stepped W rows a token */
     float *xk = xdbl + (size_t)B * L * KC2;
     const int RN = a->R + 2 * a->N, H = a->H, W = a->W;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int w = 0; w < W; w++) {
@@ -147,9 +147,9 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
                     for (int j = 0; j < RN; j++) d[j] = src[k * RN + j];
                 }
             }
-    const int grp_n = scan_group_size(B, D, ctx->opts.n_threads);
+    const int grp_n = scan_group_size(B, D, ctx->threads_now);
     const int gc = grp_n * CB, ngrp = (D + gc - 1) / gc;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int grp = 0; grp < ngrp; grp++) {
             const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;

@@ -47,9 +47,9 @@ static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw
 
 void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
     assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
-    const int grp_n = scan_group_size(a->B, a->D, ctx->opts.n_threads), gc = grp_n * CB;
+    const int grp_n = scan_group_size(a->B, a->D, ctx->threads_now), gc = grp_n * CB;
     const int ngrp = (a->D + gc - 1) / gc;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int b = 0; b < a->B; b++)
         for (int grp = 0; grp < ngrp; grp++) {
             const int c0 = grp * gc, cn = a->D - c0 < gc ? a->D - c0 : gc;

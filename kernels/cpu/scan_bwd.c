@@ -246,7 +246,7 @@ static sb_task_fn sb_pick(const vssm_ctx *ctx) {
 /* all B images: dxd (B, L, ldx) += the x_proj-output gradients (NULL: not wanted); pacc
  * (K, R+N+2, D) += the parameter gradients, summed over the images in order */
 static void sb_run(vssm_ctx *ctx, const sb_args *s, int B, float *dxd, float *pacc) {
-    const int nblk = (s->D + CB - 1) / CB, nt = ctx->opts.n_threads;
+    const int nblk = (s->D + CB - 1) / CB, nt = ctx->threads_now;
     const size_t np = (size_t)s->L * s->ldx, npp = (size_t)s->K * (s->R + s->N + 2) * s->D;
     const size_t nws = sb_ws_vecs(s->L, s->R, s->N);
     int G = (int)(SB_BUDGET / ((size_t)nblk * np + npp));

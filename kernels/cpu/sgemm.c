@@ -236,7 +236,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                                          const float *b, int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const int np = (N + PNR - 1) / PNR;
-    const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1;
     const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256;
     const int ldp = KC + 16; /* padded: rows of the copy fall in different L1 sets */
     /* the copies' buffer: made once per context, at its first large product (a context is
@@ -244,7 +244,9 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     float *xbuf = NULL;
     const double xbytes = (double)M * K * sizeof(float);
     if (np > 1 && xbytes > BIG_X_BYTES && (K < SHORT_K || xbytes > HUGE_X_BYTES)) {
-        if (!ctx->gemm_scratch) ctx->gemm_scratch = aligned_alloc(64, (size_t)nt * MC * ldp * sizeof(float));
+        /* for the context's most threads: a pass may run at fewer (vssm_tuner_begin) */
+        if (!ctx->gemm_scratch)
+            ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
         xbuf = ctx->gemm_scratch;
     }
     if (xbuf) {
@@ -392,7 +394,7 @@ void VSSM_ISA_FN(vssm_cpu_linear)(vssm_ctx *ctx, const float *x, int64_t M, int 
         return;
     }
     /* column slices on 16-float boundaries, one per thread */
-#pragma omp parallel num_threads(ctx->opts.n_threads)
+#pragma omp parallel num_threads(ctx->threads_now)
     {
         const int t = omp_get_thread_num(), T = omp_get_num_threads();
         const int c0 = t == 0 ? 0 : (int)((int64_t)N * t / T) & ~15;

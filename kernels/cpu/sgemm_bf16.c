@@ -260,7 +260,7 @@ void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K
                                  int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const int Kp = kpad(K), np = (N + PNR - 1) / PNR, amx = ctx->cpu_bf16 == VSSM_CPU_BF16_AMX;
-    const int nt = ctx->opts.n_threads > 0 ? ctx->opts.n_threads : 1;
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1;
     const uint16_t *w = (const uint16_t *)wp;
     const size_t row_bytes = (size_t)(Kp ? Kp : 1) * 2;
     const int64_t nrb_all = (M + RB - 1) / RB;

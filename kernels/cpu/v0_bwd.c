@@ -27,7 +27,7 @@ static float *dw3_dz(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, i
     if (act == VSSM_ACT_NONE) return NULL;
     float *dz = vssm_cpu_bwd_alloc(ctx, "dwconv3x3_bias_bwd", (size_t)B * H * W * C);
     if (!dz) return NULL;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int q = 0; q < W; q++) {
@@ -63,7 +63,7 @@ void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias_bwd)(vssm_ctx *ctx, const float *x, int
     }
     /* one task per image row h: dx of row h (gathered from output rows h-1..h+1), and the
      * weight gradient of output row h (reading input rows h-1..h+1) into its partial */
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++) {
             float *pw = part ? part + ((size_t)b * H + h) * 9 * C : NULL;
@@ -97,7 +97,7 @@ void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias_bwd)(vssm_ctx *ctx, const float *x, int
 
 void VSSM_ISA_FN(vssm_cpu_mul_silu_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz,
                                         const float *dy, float *dx, float *dz) {
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *g = dy + (size_t)r * C, *xr = x + (size_t)r * C, *zr = z + (size_t)r * ldz;
         if (dx) {
@@ -118,7 +118,7 @@ void VSSM_ISA_FN(vssm_cpu_mul_silu_bwd)(vssm_ctx *ctx, const float *x, int64_t r
  * forward's order (0,0), (1,0), (0,1), (1,1)); the zero padding past an odd edge has no input */
 void vssm_cpu_patch_merge_bwd(vssm_ctx *ctx, int B, int H, int W, int C, const float *dy, float *dx) {
     const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(static)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++)
         for (int ih = 0; ih < H; ih++)
             for (int iw = 0; iw < W; iw++) {

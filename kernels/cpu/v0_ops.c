@@ -16,7 +16,7 @@
 
 void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,
                                           const float *w, const float *bias, vssm_act act, float *y) {
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
         for (int h = 0; h < H; h++)
             for (int wc = 0; wc < W; wc++) {
@@ -45,8 +45,8 @@ void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t
 }
 
 void VSSM_ISA_FN(vssm_cpu_mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
-    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->opts.n_threads);
-#pragma omp parallel for num_threads(ctx->opts.n_threads) schedule(dynamic, chunk)
+    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->threads_now);
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(dynamic, chunk)
     for (int64_t r = 0; r < rows; r++) {
         float *o = y + (size_t)r * C;
         const float *g = z + (size_t)r * ldz;
@@ -59,7 +59,7 @@ void VSSM_ISA_FN(vssm_cpu_mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C
 void vssm_cpu_patch_merge(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, float *y) {
     const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
     static const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
-#pragma omp parallel for collapse(2) num_threads(ctx->opts.n_threads) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int b = 0; b < B; b++)
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {
