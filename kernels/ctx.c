@@ -82,7 +82,7 @@ vssm_status vssm_tuner_init(vssm_thread_tuner *t, vssm_ctx *ctx, vssm_err *err) 
     t->avg = calloc((size_t)t->max + 1, sizeof *t->avg);
     if (!t->avg) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     t->best = t->cur = t->max;
-    t->gap = TUNE_GAP_MIN / 2;
+    t->gap = TUNE_GAP_MIN; /* the first probe (pass 3) failing: the next after 8 or 16 passes */
     t->dir = -1;
     return VSSM_OK;
 }
@@ -130,8 +130,11 @@ void vssm_tuner_end(vssm_ctx *ctx, vssm_thread_tuner *t) {
         t->best = t->cur; /* keep going this way next time */
         t->gap = TUNE_GAP_MIN;
     } else {
-        t->dir = -t->dir; /* the other side next time, later */
-        t->gap = t->gap * 2 > TUNE_GAP_MAX ? TUNE_GAP_MAX : t->gap * 2;
+        /* the other side next time, later: 4x later after a probe 25% slower (a quiet
+         * machine's one thread fewer), so that it costs a bench 1 timed run in 10, not 2 */
+        const int g = t->gap * (dt > 1.25 * t->avg[t->best] ? 4 : 2);
+        t->dir = -t->dir;
+        t->gap = g > TUNE_GAP_MAX ? TUNE_GAP_MAX : g;
     }
     t->next_probe = t->pass + t->gap;
 }

@@ -46,7 +46,7 @@ typedef struct vssm_ctx_opts {
     /* CPU: choose each forward pass's thread count by measurement, between 1 and n_threads
      * (0, the default: always n_threads). Each planned state (model, input size, batch)
      * times its passes and keeps the count that runs fastest, trying a neighbouring count
-     * now and then (after 2, then 4 .. 64 passes while the choice holds; at once when a pass
+     * now and then (at pass 3, then after 8 .. 64 passes while the choice holds; at once when a pass
      * runs 25% over its count's average). On a machine where another process keeps a core
      * busy, a thread sharing that core makes every op wait for it: 2 threads ran Vim-T 1.27x
      * slower than 1 (kernels/cpu/README.md). The results do not depend on it: every CPU op
