@@ -8,8 +8,14 @@
  * image against 0.47 s with 1 thread. Never spinning (OMP_WAIT_POLICY=passive) fixes that
  * but costs a futex wake-up per region on a quiet machine (VMamba-T 2 threads 75 ms against
  * 67 ms, Vim-T 36 against 27 ms). A short spin, GOMP_SPINCOUNT=1000 (~50 us of pause
- * loops), keeps most of the quiet machine's speed and stays within 10% of 1 thread with one
- * core busy (bench/under_load.sh; kernels/cpu/README.md "Threads on a busy machine").
+ * loops), kept most of the quiet machine's speed and stayed within 10% of 1 thread with one
+ * core busy (bench/under_load.sh; kernels/cpu/README.md "Threads on a busy machine"). Since
+ * the passes' thread count adapts (vssm_ctx_opts.adapt_threads: a busy machine's passes drop
+ * to the threads that run fastest, where no region waits), the spin can be longer:
+ * GOMP_SPINCOUNT=10000 runs the quiet machine 3-8% faster than 1000 (VMamba-T 37.8 against
+ * 39.9-41.1 ms, v0-T 43.5-44.2 against 44.9-47.2) and the busy one as fast as 1 thread
+ * (2 / 1 thread 1.00-1.01); a pass at 2 threads there (a probe, or --fixed-threads) is ~1.4x
+ * slower than at 1000.
  *
  * The wait policy is the OpenMP runtime's, process-wide, and read once when the runtime
  * starts, before main, from the environment the process started with (setenv from the
@@ -17,7 +23,7 @@
  * choose it (it holds no global state and runs in the user's process). So the command,
  * when neither OMP_WAIT_POLICY nor libgomp's GOMP_SPINCOUNT is set, starts itself again
  * once (same pid, same arguments, before any library initialises) with
- * GOMP_SPINCOUNT=1000 added. A value the user set is kept; where /proc/self/exe cannot
+ * GOMP_SPINCOUNT=10000 added. A value the user set is kept; where /proc/self/exe cannot
  * be executed it runs on as it is. */
 #include <string.h>
 #include <sys/prctl.h>
@@ -35,7 +41,7 @@ static void omp_wait_short(int argc, char **argv, char **envp) {
     if (argc < 1 || n > 100000) return;
     char *env[n + 2];
     memcpy(env, envp, n * sizeof *env);
-    env[n] = (char *)"GOMP_SPINCOUNT=1000";
+    env[n] = (char *)"GOMP_SPINCOUNT=10000";
     env[n + 1] = NULL;
     execve("/proc/self/exe", argv, env); /* returns only when it failed */
 }
