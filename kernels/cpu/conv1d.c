@@ -1,8 +1,14 @@
 /* kernels/cpu/conv1d.c - the token-sequence ops of Vision Mamba besides the scan:
  * RMSNorm, the causal depthwise conv1d (+ SiLU) of the mixer, patch extraction for the
- * patch-embed GEMM, and the class-token insert + position-embedding add. Work is handed out
- * in dynamic chunks (vssm_cpu_rows_chunk), each row computed alone: the same bits at any
- * thread count, and a thread on a busy core does less of it.
+ * patch-embed GEMM, and the class-token insert + position-embedding add. Each row is computed
+ * alone: the same bits at any thread count. patchify and the row add hand rows out in dynamic
+ * chunks (vssm_cpu_rows_chunk: a thread on a busy core does less). Since passes adapt their
+ * thread count (a busy machine's run at 1 thread: vssm/ctx.h adapt_threads), the LayerNorms,
+ * RMSNorm, the depthwise convs and the conv1d split their rows statically, in equal contiguous
+ * parts: quiet, 2 threads, alternated 3 times with dynamic chunks, VMamba-T 39.0-39.9 -> 38.5-39.4
+ * ms, v0-T 45.0-45.4 -> 43.3-44.5, Vim-T 15.1-15.7 -> 15.2-15.3 (each thread keeps the rows it
+ * had in the op before, most likely); with one core busy and --fixed-threads, v0-T 2 / 1
+ * thread 1.28 -> 1.26 (the spin dominates there). kernels/cpu/README.md.
  * RMSNorm and the conv1d are compiled once per instruction set (conv1d_avx2.c,
  * conv1d_avx512.c; cpu_ops.h), RMSNorm's sum in one order for all (rowsum.h); patchify and
  * the row add once, at the baseline (copies and adds: nothing for wider vectors to gain). */
@@ -21,8 +27,7 @@
 
 void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
                                    float *y) {
-    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->threads_now);
-#pragma omp parallel for num_threads(ctx->threads_now) schedule(dynamic, chunk)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;
@@ -35,16 +40,15 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, 
 /* One task = (b, block of tokens); a token's output row is bias + K multiply-adds over
  * neighbouring rows (K is small: 4), summed over the taps in registers (dwtaps.h: one pass
  * per tap over the row loaded and stored it K + 1 times). Token blocks sized
- * by vssm_cpu_rows_chunk (4-8 per thread): fixed blocks of 64 split Vim-T's 197 tokens
- * 64 / 64 / 64 / 5, so one of 2 threads did 128 rows, and with the other core busy the
- * conv1d took 10% of Vim-T's time at 2 threads against 6.5% at 1. Each output is computed
- * alone: the same bits for any blocking. */
+ * by vssm_cpu_rows_chunk (4-8 per thread; fixed blocks of 64 split Vim-T's 197 tokens
+ * 64 / 64 / 64 / 5, so one of 2 threads did 128 rows), split statically (the header). Each
+ * output is computed alone: the same bits for any blocking. */
 #define CONV1D_TAPS 8 /* Vim's d_conv is 4 */
 void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                                   const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
     const int64_t tbl = vssm_cpu_rows_chunk(L, C, ctx->threads_now), nt = (L + tbl - 1) / tbl;
-#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++)
         for (int64_t tb = 0; tb < nt; tb++) {
             const int64_t t1 = (tb + 1) * tbl < L ? (tb + 1) * tbl : L;

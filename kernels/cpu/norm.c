@@ -1,5 +1,5 @@
-/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation or SiLU gate) and pooling. Rows are
- * handed out in dynamic chunks (vssm_cpu_rows_chunk): a thread on a busy core does less.
+/* kernels/cpu/norm.c - LayerNorm over channels (+ fused activation or SiLU gate) and pooling.
+ * Rows are split statically: see conv1d.c's header.
  * The LayerNorms are compiled once per instruction set (norm_avx2.c, norm_avx512.c;
  * cpu_ops.h), their sums in one order for all (rowsum.h); pooling once, at the baseline. */
 #ifdef __AVX512F__
@@ -7,7 +7,6 @@
 #pragma GCC target("prefer-vector-width=512")
 #endif
 #include "kernels/cpu/cpu_ops.h"
-#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/rowsum.h"
 #include "kernels/cpu/vmath.h"
 #include <math.h>
@@ -15,8 +14,7 @@
 /* rows of LayerNorm, then act; z (may be NULL): times SiLU(z) after (v0's output gate) */
 static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
                                   float eps, vssm_act act, const float *z, int64_t ldz, float *y) {
-    const int64_t chunk = vssm_cpu_rows_chunk(rows, C, ctx->threads_now);
-#pragma omp parallel for num_threads(ctx->threads_now) schedule(dynamic, chunk)
+#pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t i = 0; i < rows; i++) {
         const float *r = x + i * C;
         float *o = y + i * C;

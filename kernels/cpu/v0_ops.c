@@ -1,8 +1,9 @@
 /* kernels/cpu/v0_ops.c - the ops the first VMamba release (v0) brought: a depthwise 3x3 conv
  * that reads the x half of an in_proj output in place and adds a bias, the SiLU(z) output
  * gate of SS2D, and PatchMerging2D's 2x2 gather (kernels/ops.h). dwconv3x3 (conv.c) is this
- * conv with ldx = C and no bias. Output rows (dwconv, patch merge: an image row; mul_silu: a
- * chunk of tokens) are handed out dynamically: a thread on a busy core does less.
+ * conv with ldx = C and no bias. The conv's image rows are split statically (conv1d.c's header
+ * says why); the patch merge's rows and mul_silu's chunks of tokens are handed out
+ * dynamically.
  * The conv and the gate are compiled once per instruction set (v0_ops_avx2.c,
  * v0_ops_avx512.c; cpu_ops.h); the patch merge (copies) once, at the baseline. */
 #ifdef __AVX512F__
@@ -16,7 +17,7 @@
 
 void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,
                                           const float *w, const float *bias, vssm_act act, float *y) {
-#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
+#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int bi = 0; bi < B; bi++)
         for (int h = 0; h < H; h++)
             for (int wc = 0; wc < W; wc++) {
