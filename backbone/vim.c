@@ -331,9 +331,9 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
     st->x = state_alloc(st, B * L * D, &fail);
     st->ln = state_alloc(st, B * L * D, &fail);
     st->xz = state_alloc(st, B * L * 2 * Di, &fail);
-    st->u = state_alloc(st, B * L * Di, &fail);
+    st->u = state_alloc(st, 2 * B * L * Di, &fail); /* both directions' (scanned in one call) */
     st->y = state_alloc(st, B * L * Di, &fail);
-    st->xdbl = state_alloc(st, B * L * C2, &fail);
+    st->xdbl = state_alloc(st, 2 * B * L * C2, &fail);
     st->feat = state_alloc(st, B * st->M * D, &fail);
     st->cls = state_alloc(st, B * D, &fail);
     for (int k = 0; k < c->n_out; k++) st->outs[k] = state_alloc(st, B * st->M * D, &fail);
@@ -460,14 +460,17 @@ static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l
     const int64_t T = (int64_t)st->B * st->L;
     vssm_op_rmsnorm(ctx, st->x, T, D, l->norm_w, c->norm_eps, st->ln);
     vssm_op_linear_packed(ctx, st->ln, T, D, l->in_proj, NULL, 2 * Di, VSSM_ACT_NONE, 0, st->xz);
+    vssm_scan1d_args a[2];
     for (int d = 0; d < 2; d++) {
         const vssm_vim_dir_w *w = &l->dir[d];
-        vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, st->u);
-        vssm_op_linear_packed(ctx, st->u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, st->xdbl);
-        vssm_scan1d_args a = {st->B,    Di,          R,      N,       st->L,   d,    d,     st->u,
-                              st->xdbl, st->xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A, w->Ds, st->y};
-        vssm_op_scan1d(ctx, &a);
+        float *u = st->u + (size_t)d * T * Di, *xdbl = st->xdbl + (size_t)d * T * (R + 2 * N);
+        vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, u);
+        vssm_op_linear_packed(ctx, u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, xdbl);
+        a[d] = (vssm_scan1d_args){st->B,       Di,     R,       N,       st->L, d,     d,     u,   xdbl,
+                                  st->xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A,  w->Ds, st->y, NULL};
     }
+    a[0].next = &a[1]; /* both directions in one call: y = scan_f, then += scan_b, as two calls */
+    vssm_op_scan1d(ctx, &a[0]);
     if (!keep) {
         vssm_op_linear_packed(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);
         return;

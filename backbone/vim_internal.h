@@ -51,8 +51,8 @@ struct vssm_vim_state {
     float *x;                      /* (B*L, D) residual stream */
     float *ln;                     /* (B*L, D) normed; after the last block: the final tokens */
     float *xz;                     /* (B*L, 2Di) */
-    float *u, *y;                  /* (B*L, Di) */
-    float *xdbl;                   /* (B*L, R+2N) */
+    float *u, *y;                  /* u: (2, B*L, Di), a direction each; y: (B*L, Di) */
+    float *xdbl;                   /* (2, B*L, R+2N), a direction each */
     float *feat;                   /* (B, gh, gw, D) */
     float *cls;                    /* (B, D) */
     float *tap_embed, *tap_b0;     /* (B*L, D) copies */

@@ -59,11 +59,13 @@ static void call(vssm_ctx *ctx, shape_ctx *s, int op) {
     else if (op == OP_XPROJ)
         vssm_op_linear_packed(ctx, s->u, (int64_t)s->H * s->W, s->D, s->xpp, NULL, 4 * (s->R + 2 * s->N), VSSM_ACT_NONE,
                               0, s->ws);
-    else {
+    else { /* both directions in one call, as the Vim forward makes it */
+        vssm_scan1d_args back = s->a1;
+        back.reverse = 1;
         s->a1.reverse = 0;
+        s->a1.next = &back;
         vssm_op_scan1d(ctx, &s->a1);
-        s->a1.reverse = 1;
-        vssm_op_scan1d(ctx, &s->a1);
+        s->a1.next = NULL;
     }
 }
 
@@ -132,7 +134,7 @@ int main(int argc, char **argv) {
             vssm_op_linear_pack(ctx, xp, K * C2, D, xpp);
             s.u = u, s.xpp = xpp, s.y = y;
             s.a2 = (vssm_scan_args){1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y};
-            s.a1 = (vssm_scan1d_args){1, D, R, N, (int64_t)L, 0, 1, u, xd, z, D, dw, db, A, Ds, y};
+            s.a1 = (vssm_scan1d_args){1, D, R, N, (int64_t)L, 0, 1, u, xd, z, D, dw, db, A, Ds, y, NULL};
             const double depth = st[5], el = (double)L * D * (oned ? 2 : K);
             timing t = time_op(ctx, &s, oned ? OP_SCAN1D : OP_SCAN2D, rounds);
             double xc = 0;

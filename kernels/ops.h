@@ -58,7 +58,11 @@ typedef struct vssm_scan_args {
  *  y      (B, L, D)          out: (C_t . h_t + D u_t) * SiLU(z_t), written (or added
  *                            when accumulate) at the token's own position t
  * reverse: the recurrence walks t = L-1 .. 0 (Vim's backward branch, kept in the
- * original token order so no flip is ever materialised); the state starts at 0. */
+ * original token order so no flip is ever materialised); the state starts at 0.
+ * next (forward op only; NULL: one scan): a second scan with the same B, D, L and y, and
+ * accumulate set, run after this one in the same call: Vim's two directions in one parallel
+ * region (each task runs a channel block's both scans, so y sees the same sums in the same
+ * order as two calls: the same bits). */
 typedef struct vssm_scan1d_args {
     int B, D, R, N;
     int64_t L;
@@ -67,7 +71,18 @@ typedef struct vssm_scan1d_args {
     int64_t ldz;
     const float *dt_w, *dt_b, *A, *Ds;
     float *y;
+    const struct vssm_scan1d_args *next;
 } vssm_scan1d_args;
+
+/* the precondition of a->next (vssm_scan1d_args): NULL, or a second scan over the same B, D,
+ * L and y that accumulates and has no next of its own */
+static inline int vssm_scan1d_next_ok(const vssm_scan1d_args *a) {
+    const vssm_scan1d_args *n = a->next;
+    return !n ||
+           (n->B == a->B && n->D == a->D && n->L == a->L && n->y == a->y && n->accumulate && !n->next && n->R >= 1 &&
+            n->N >= 1 && n->N <= VSSM_SCAN_MAX_STATE && (!n->z || n->ldz >= n->D) && n->u && n->xdbl);
+}
+
 
 /* Parameters of patch extraction (im2col) for a kernel = P, stride S, no padding conv.
  *  x    (B, H, W, C) NHWC; grid gh = (H - P)/S + 1, gw = (W - P)/S + 1 (row-major patches)
@@ -170,7 +185,7 @@ typedef struct vssm_scan1d_grads {
           a->N <= VSSM_SCAN_MAX_STATE && a->u && a->x_proj && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)          \
     X(scan1d_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a, const float *dy, const vssm_scan1d_grads *g),      \
       (ctx, a, dy, g),                                                                                                 \
-      a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&             \
+      a && !a->next && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 && \
           (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)              \
     X(layernorm_bwd, NORM,                                                                                             \
       (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,          \
@@ -269,7 +284,7 @@ typedef struct vssm_scan1d_grads {
       K >= 1 && C >= 1 && L >= 1 && B >= 1 && ldx >= C && x && w && y)                                                 \
     X(scan1d, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a), (ctx, a),                                             \
       a && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 &&             \
-          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->y)                                                        \
+          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->y && vssm_scan1d_next_ok(a))                              \
     X(patchify, CONV, (vssm_ctx * ctx, const vssm_patch_args *a), (ctx, a),                                            \
       a && a->B >= 1 && a->C >= 1 && a->P >= 1 && a->S >= 1 && a->H >= a->P && a->W >= a->P && a->x && a->cols)        \
     X(rows_add, ELTWISE,                                                                                               \

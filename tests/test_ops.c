@@ -531,8 +531,8 @@ static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int 
          *dDs = dev_from(Ds, D);
     void *dy = dev_out(nu);
     if (accumulate) vssm_op_upload(ctx, dy, y0, nu * sizeof(float));
-    vssm_scan1d_args a = {B,   D,   R,  N,   L, reverse, accumulate, du, dxd, gate ? dz : NULL, (int64_t)ldz,
-                          ddw, ddb, dA, dDs, dy};
+    vssm_scan1d_args a = {B,   D,   R,  N,   L,  reverse, accumulate, du, dxd, gate ? dz : NULL, (int64_t)ldz,
+                          ddw, ddb, dA, dDs, dy, NULL};
     vssm_op_scan1d(ctx, &a);
     double *ref = malloc(nu * sizeof(double)), *h = malloc((size_t)N * sizeof(double));
     for (int b = 0; b < B; b++)
@@ -698,6 +698,54 @@ static void cases_conv1d(void) {
     test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE); /* L < K */
     test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
 }
+/* Both directions in one call (a.next, Vim's forward) give the bits of two calls, the second
+ * accumulating; a next that would write elsewhere or overwrite is refused. */
+static void test_scan1d_pair(int B, int64_t L, int D, int R, int N) {
+    covered_by("scan1d");
+    const int C2 = R + 2 * N;
+    const size_t nu = (size_t)B * L * D, nx = (size_t)B * L * C2, ldz = (size_t)D + 3;
+    void *dev[2][7];
+    for (int d = 0; d < 2; d++) {
+        float *h[7] = {rand_vec(nu, 1),
+                       rand_vec(nx, 1),
+                       rand_vec((size_t)B * L * ldz, 2),
+                       rand_vec((size_t)R * D, 0.5f),
+                       rand_vec(D, 2),
+                       rand_vec((size_t)N * D, 1),
+                       rand_vec(D, 1)};
+        for (int c = 0; c < D; c++) h[4][c] -= 3.0f;
+        for (size_t i = 0; i < (size_t)N * D; i++) h[5][i] = -expf(h[5][i]);
+        const size_t n[7] = {nu, nx, (size_t)B * L * ldz, (size_t)R * D, D, (size_t)N * D, D};
+        for (int k = 0; k < 7; k++) dev[d][k] = dev_from(h[k], n[k]), free(h[k]);
+    }
+    void *y2 = dev_out(nu), *y1 = dev_out(nu);
+    vssm_scan1d_args a[2];
+    for (int d = 0; d < 2; d++)
+        a[d] = (vssm_scan1d_args){
+            B,         D,         R,         N,         L,  d,   d, dev[d][0], dev[d][1], dev[d][2], (int64_t)ldz,
+            dev[d][3], dev[d][4], dev[d][5], dev[d][6], y2, NULL};
+    vssm_op_scan1d(ctx, &a[0]), vssm_op_scan1d(ctx, &a[1]); /* two calls */
+    a[0].y = a[1].y = y1, a[0].next = &a[1];
+    vssm_op_scan1d(ctx, &a[0]); /* one */
+    char what[96];
+    snprintf(what, sizeof what, "scan1d pair B=%d L=%lld D=%d R=%d N=%d", B, (long long)L, D, R, N);
+    float *two = host_of(y2, nu, what), *one = host_of(y1, nu, what);
+    TEST_CHECK(!memcmp(one, two, nu * sizeof(float)), "%s: one call differs from two calls", what);
+    /* a next writing another y, or not accumulating, breaks the precondition: refused */
+    vssm_err err = {0};
+    a[1].y = y2;
+    vssm_op_scan1d(ctx, &a[0]);
+    TEST_CHECK(vssm_op_status(ctx, "pair", &err) != VSSM_OK && strstr(err.msg, "scan1d"),
+               "%s: a next with another y is refused (%s)", what, err.msg);
+    a[1].y = y1, a[1].accumulate = 0;
+    vssm_op_scan1d(ctx, &a[0]);
+    TEST_CHECK(vssm_op_status(ctx, "pair", &err) != VSSM_OK, "%s: a next that overwrites is refused", what);
+    free(one), free(two);
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k < 7; k++) vssm_op_free(ctx, dev[d][k]);
+    vssm_op_free(ctx, y1), vssm_op_free(ctx, y2);
+}
+
 static void cases_scan1d(void) {
     test_scan1d(2, 37, 19, 2, 16, 0, 1, 0);  /* d_state 16, a tail block, gated */
     test_scan1d(2, 37, 19, 2, 16, 1, 1, 1);  /* the backward branch: reverse + accumulate */
@@ -705,6 +753,7 @@ static void cases_scan1d(void) {
     test_scan1d(1, 1, 7, 1, 16, 0, 1, 1);    /* a single token */
     test_scan1d(3, 9, 48, 20, 64, 0, 1, 0);  /* the largest d_state, R > 16 lanes */
     test_scan1d(1, 45, 149, 2, 16, 1, 1, 1); /* 10 blocks: 2 per task at 2 threads, a tail in the last pair */
+    test_scan1d_pair(2, 45, 149, 3, 16);     /* both directions in one call */
 }
 static void cases_patchify(void) {
     test_patchify(2, 35, 21, 3, 16, 16, -1, 0); /* 2x1 grid, remainders dropped */

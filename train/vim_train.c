@@ -324,9 +324,12 @@ static vssm_scan1d_args scan_args(vssm_vim_trainer *t, const float *xz, int d, c
     const vssm_vim_config *c = &t->cfg;
     const vacts *a = &t->a;
     const int Di = c->d_inner;
-    vssm_scan1d_args s = {
-        a->B,  Di, vssm_vim_dt_rank(c), c->d_state, a->L, d, d, a->u, a->xdbl, xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A,
-        w->Ds, y};
+    vssm_scan1d_args s = {a->B,       Di,     vssm_vim_dt_rank(c),
+                          c->d_state, a->L,   d,
+                          d,          a->u,   a->xdbl,
+                          xz + Di,    2 * Di, w->dt_w,
+                          w->dt_b,    w->A,   w->Ds,
+                          y,          NULL};
     return s;
 }
 

@@ -84,8 +84,10 @@ void vssm_cuda_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) {
     CUDA_CHECK(s, cudaSetDevice(s->device));
     const int64_t threads = (int64_t)a->B * a->D * S1D_LANES;
     if (threads <= 0 || a->L <= 0) return;
-    k_scan1d<<<cuda_blocks(threads, S1D_BLOCK), S1D_BLOCK, 0, s->stream>>>(*a);
-    CUDA_CHECK_LAUNCH(s, "k_scan1d");
+    for (const vssm_scan1d_args *p = a; p; p = p->next) { /* the second adds to y after the first (stream order) */
+        k_scan1d<<<cuda_blocks(threads, S1D_BLOCK), S1D_BLOCK, 0, s->stream>>>(*p);
+        CUDA_CHECK_LAUNCH(s, "k_scan1d");
+    }
 }
 
 /* ======================================================================= conv1d */
