@@ -380,8 +380,9 @@ size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
  * begin sets the count the ops use for the pass and starts its clock; end times it and
  * restores the context's count. Pass 1 runs at n_threads, uncounted; pass 3 tries one
  * thread fewer; later, a neighbour of the best count after a gap that doubles from 4 (to
- * 64; quadruples after a probe 25% slower) each time the best holds, back to 4 when it changes or when 2 passes in a row run
- * 25% over its average. The best is the lowest average pass time (exponential, weight 1/4). */
+ * 64; quadruples after a probe 25% slower) each time the best holds, back to 4 when it
+ * changes or when 2 passes in a row run 25% over its average. The best is the lowest
+ * average pass time (exponential, weight 1/4). */
 typedef struct vssm_thread_tuner {
     double *avg;                        /* [1 .. max]: the average pass seconds at that count, 0 unmeasured */
     double t0;                          /* the running pass's start */
