@@ -224,6 +224,13 @@ static int bench_model_run(bench_model *m, const bench_opts *o, int r) {
     return VSSM_EXIT_OK;
 }
 
+/* how many of the timed runs ran their pass at t threads */
+static int runs_at(const bench_model *m, int runs, int t) {
+    int n = 0;
+    for (int r = 0; r < runs; r++) n += m->nthr[r] == t;
+    return n;
+}
+
 static double median_of(double *times, int runs) {
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
     return runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
@@ -305,8 +312,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}, \"fixed_threads\": %s, \"runs_at_threads\": {", o->fixed_threads ? "true" : "false");
         for (int t = 1, first = 1; t <= vssm_ctx_threads(ctx); t++) {
-            int n = 0;
-            for (int r = 0; r < runs; r++) n += m->nthr[r] == t;
+            const int n = runs_at(m, runs, t);
             if (n) printf("%s\"%d\": %d", first ? "" : ", ", t, n), first = 0;
         }
         printf("}}\n");
@@ -321,8 +327,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                 printf("threads    at most %d, each pass's count chosen by timing; timed runs at",
                        vssm_ctx_threads(ctx));
                 for (int t = 1, first = 1; t <= vssm_ctx_threads(ctx); t++) {
-                    int n = 0;
-                    for (int r = 0; r < runs; r++) n += m->nthr[r] == t;
+                    const int n = runs_at(m, runs, t);
                     if (n) printf("%s %d thread%s: %d", first ? "" : ",", t, t == 1 ? "" : "s", n), first = 0;
                 }
                 printf("\n");
