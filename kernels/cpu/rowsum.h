@@ -16,12 +16,17 @@
 typedef float rs_vec __attribute__((vector_size(RS_W * sizeof(float))));
 typedef float rs_vecu __attribute__((vector_size(RS_W * sizeof(float)), aligned(4), may_alias));
 
+/* lanes j and j + w added for j < w, w = 8, 4, 2, 1: as halves of the vector (a store and
+ * 15 scalar loads and adds before; the same additions) */
+typedef float rs_v8 __attribute__((vector_size(8 * sizeof(float))));
+typedef float rs_v4 __attribute__((vector_size(4 * sizeof(float))));
+typedef float rs_v2 __attribute__((vector_size(2 * sizeof(float))));
 static inline float rs_hsum(rs_vec v) {
-    float a[RS_W];
-    memcpy(a, &v, sizeof a);
-    for (int w = RS_W / 2; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) a[j] += a[j + w];
-    return a[0];
+    const rs_v8 a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+                    __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    const rs_v4 c = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    const rs_v2 d = __builtin_shufflevector(c, c, 0, 1) + __builtin_shufflevector(c, c, 2, 3);
+    return d[0] + d[1];
 }
 
 /* the last cw < RS_W elements of r minus x0, the other lanes 0 */
