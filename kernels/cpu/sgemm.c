@@ -120,7 +120,7 @@ typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), ma
 
 /* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . p[0..kc)[0..NR) (k stride PNR)
  * [+ bias[0..nc), added to the finished sum in registers: the last K block's store] */
-static inline __attribute__((always_inline)) void kernel(const int R, int kc, const float *x, int64_t ldx,
+static inline __attribute__((always_inline)) void kernel(const int R, const int H, int kc, const float *x, int64_t ldx,
                                                          const float *p, float *y, int64_t ldy, int load, int nc,
                                                          const float *bias) {
     vf c0[MR], c1[MR];
@@ -131,7 +131,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
             c1[i] = (vf){0};
         } else if (nc == NR) {
             c0[i] = *(const vfu *)(y + i * ldy);
-            c1[i] = *(const vfu *)(y + i * ldy + VW);
+            if (!H) c1[i] = *(const vfu *)(y + i * ldy + VW);
         } else {
             float t[NR] = {0};
             memcpy(t, y + i * ldy, (size_t)nc * sizeof(float));
@@ -141,7 +141,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
     }
 #pragma GCC unroll 4 /* four k per iteration: ~1.5% over two, ~5% over one (README.md) */
     for (int k = 0; k < kc; k++) {
-        const vf b0 = *(const vfu *)(p + (size_t)k * PNR), b1 = *(const vfu *)(p + (size_t)k * PNR + VW);
+        const vf b0 = *(const vfu *)(p + (size_t)k * PNR), b1 = H ? b0 : (vf) * (const vfu *)(p + (size_t)k * PNR + VW);
         /* the two lines PF_K steps ahead (above), past the tile's end too: the next panel */
         const uintptr_t pf = (uintptr_t)(p + (size_t)k * PNR) + PF_K * PNR * sizeof(float);
         __builtin_prefetch((const void *)pf);
@@ -150,7 +150,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
             c0[i] += a * b0;
-            c1[i] += a * b1;
+            if (!H) c1[i] += a * b1;
         }
     }
     if (bias) {
@@ -167,7 +167,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             c0[i] += b0;
-            c1[i] += b1;
+            if (!H) c1[i] += b1;
         }
     }
 #pragma GCC unroll 14
@@ -175,35 +175,47 @@ static inline __attribute__((always_inline)) void kernel(const int R, int kc, co
         if (nc == NR) {
             *(vfu *)(y + i * ldy) = c0[i];
             *(vfu *)(y + i * ldy + VW) = c1[i];
+        } else if (H && nc == VW) {
+            *(vfu *)(y + i * ldy) = c0[i];
         } else {
             float t[NR];
             *(vfu *)t = c0[i];
-            *(vfu *)(t + VW) = c1[i];
+            if (!H) *(vfu *)(t + VW) = c1[i];
             memcpy(y + i * ldy, t, (size_t)nc * sizeof(float));
         }
     }
 }
 
-/* rows of a tile: MR at a time, then the smaller fully unrolled variants; nc <= NR */
-static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
-                         int nc, const float *bias) {
+/* rows of a tile: MR at a time, then the smaller fully unrolled variants; nc <= NR. H: nc <=
+ * VW, one vector of columns (the other's products were zeros, discarded: x_proj's last panel,
+ * N = 44 = 32 + 12 at Vim-T, 104 = 3 x 32 + 8 at VMamba-T's stage 3) */
+static inline __attribute__((always_inline)) void tile_rows_h(const int H, int rows, int kc, const float *x,
+                                                              int64_t ldx, const float *p, float *y, int64_t ldy,
+                                                              int load, int nc, const float *bias) {
     int r = 0;
-    for (; rows - r >= MR; r += MR) kernel(MR, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+    for (; rows - r >= MR; r += MR) kernel(MR, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
 #if MR > 7
     if (rows - r >= 7) {
-        kernel(7, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+        kernel(7, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
         r += 7;
     }
 #endif
     if (rows - r >= 4) {
-        kernel(4, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+        kernel(4, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
         r += 4;
     }
     if (rows - r >= 2) {
-        kernel(2, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+        kernel(2, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
         r += 2;
     }
-    if (rows - r >= 1) kernel(1, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+    if (rows - r >= 1) kernel(1, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+}
+static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
+                         int nc, const float *bias) {
+    if (nc <= VW)
+        tile_rows_h(1, rows, kc, x, ldx, p, y, ldy, load, nc, bias);
+    else
+        tile_rows_h(0, rows, kc, x, ldx, p, y, ldy, load, nc, bias);
 }
 
 /* a tile of one panel (nc <= PNR columns): its NR-column parts one after the other */
