@@ -61,6 +61,8 @@
     void vssm_cpu_ss2d_scan_##sfx(vssm_ctx *ctx, const vssm_scan_args *a, void *ws);                                   \
     void vssm_cpu_scan1d_##sfx(vssm_ctx *ctx, const vssm_scan1d_args *a);                                              \
     void vssm_cpu_gemm_epilogue_##sfx(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act);        \
+    void vssm_cpu_gemm_rows_##sfx(const vssm_ctx *ctx, const float *x, int rows, int K, const float *wp,               \
+                                  const float *b, int N, float *y);                                                    \
     VSSM_ISA_DECLARE_ELTWISE_(sfx)                                                                                     \
     VSSM_ISA_DECLARE_BWD_(sfx)                                                                                         \
     extern const char vssm_cpu_isa_name_##sfx[];

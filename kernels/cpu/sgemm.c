@@ -243,6 +243,25 @@ void VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(float *yt, int rows, int nc, int64_t ld
     }
 }
 
+/* y (rows x N, row stride N) = x (rows x K, row stride K) . w^T + b over every panel, on the
+ * calling thread (a task of the caller's parallel region: conv.c's fused im2col): the
+ * in-place order's sums (below), so the same bits as vssm_cpu_linear_packed. fp32 weights. */
+void VSSM_ISA_FN(vssm_cpu_gemm_rows)(const vssm_ctx *ctx, const float *x, int rows, int K, const float *wp,
+                                     const float *b, int N, float *y) {
+    const int np = (N + PNR - 1) / PNR, KCI = NR == PNR ? K : ctx->gemm_kc > 0 ? ctx->gemm_kc : 256;
+    for (int q = 0; q < np; q++) {
+        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+        const float *pq = wp + (size_t)q * K * PNR;
+        int k0 = 0;
+        do {
+            const int kc = K - k0 < KCI ? K - k0 : KCI;
+            tile_rows(rows, kc, x + k0, K, pq + (size_t)k0 * PNR, y + n0, N, k0 > 0, nc,
+                      k0 + kc >= K && b ? b + n0 : NULL);
+            k0 += kc;
+        } while (k0 < K);
+    }
+}
+
 /* Products whose x is larger than BIG_X_BYTES, that have more than one panel and either
  * short rows (K < SHORT_K) or an x over HUGE_X_BYTES walk K outermost with x copied in
  * blocks (below); the others keep a whole tile's K loop together, x read in place. One panel
