@@ -122,7 +122,7 @@ typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), ma
  * [+ bias[0..nc), added to the finished sum in registers: the last K block's store] */
 static inline __attribute__((always_inline)) void kernel(const int R, const int H, int kc, const float *x, int64_t ldx,
                                                          const float *p, float *y, int64_t ldy, int load, int nc,
-                                                         const float *bias) {
+                                                         const float *bias, uintptr_t pn, int pstep) {
     vf c0[MR], c1[MR];
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
@@ -146,6 +146,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
         const uintptr_t pf = (uintptr_t)(p + (size_t)k * PNR) + PF_K * PNR * sizeof(float);
         __builtin_prefetch((const void *)pf);
         __builtin_prefetch((const void *)(pf + 64));
+        __builtin_prefetch((const void *)(pn + (uintptr_t)k * pstep)); /* the next panel's share */
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
@@ -191,38 +192,42 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
  * N = 44 = 32 + 12 at Vim-T, 104 = 3 x 32 + 8 at VMamba-T's stage 3) */
 static inline __attribute__((always_inline)) void tile_rows_h(const int H, int rows, int kc, const float *x,
                                                               int64_t ldx, const float *p, float *y, int64_t ldy,
-                                                              int load, int nc, const float *bias) {
+                                                              int load, int nc, const float *bias, uintptr_t pn,
+                                                              int pstep) {
+    const uintptr_t pcall = (uintptr_t)kc * pstep; /* each kernel call prefetches its own part */
     int r = 0;
-    for (; rows - r >= MR; r += MR) kernel(MR, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+    for (; rows - r >= MR; r += MR)
+        kernel(MR, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
 #if MR > 7
     if (rows - r >= 7) {
-        kernel(7, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+        kernel(7, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
         r += 7;
     }
 #endif
     if (rows - r >= 4) {
-        kernel(4, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+        kernel(4, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
         r += 4;
     }
     if (rows - r >= 2) {
-        kernel(2, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+        kernel(2, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
         r += 2;
     }
-    if (rows - r >= 1) kernel(1, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias);
+    if (rows - r >= 1) kernel(1, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
 }
 static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
-                         int nc, const float *bias) {
+                         int nc, const float *bias, uintptr_t pn, int pstep) {
     if (nc <= VW)
-        tile_rows_h(1, rows, kc, x, ldx, p, y, ldy, load, nc, bias);
+        tile_rows_h(1, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, pstep);
     else
-        tile_rows_h(0, rows, kc, x, ldx, p, y, ldy, load, nc, bias);
+        tile_rows_h(0, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, pstep);
 }
 
 /* a tile of one panel (nc <= PNR columns): its NR-column parts one after the other */
 static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
-                      int nc, const float *bias) {
+                      int nc, const float *bias, uintptr_t pn, int pstep) {
     for (int j = 0; j < nc; j += NR)
-        tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR, bias ? bias + j : NULL);
+        tile_rows_nr(rows, kc, x, ldx, p + j, y + j, ldy, load, nc - j < NR ? nc - j : NR, bias ? bias + j : NULL, pn,
+                     pstep);
 }
 
 /* bias + activation on a finished tile (rows x nc, row stride ldy); sgemm_bf16.c's too */
@@ -256,7 +261,7 @@ void VSSM_ISA_FN(vssm_cpu_gemm_rows)(const vssm_ctx *ctx, const float *x, int ro
         do {
             const int kc = K - k0 < KCI ? K - k0 : KCI;
             tile_rows(rows, kc, x + k0, K, pq + (size_t)k0 * PNR, y + n0, N, k0 > 0, nc,
-                      k0 + kc >= K && b ? b + n0 : NULL);
+                      k0 + kc >= K && b ? b + n0 : NULL, (uintptr_t)pq, 0);
             k0 += kc;
         } while (k0 < K);
     }
@@ -332,8 +337,8 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                         have = c;
                     }
                     float *yt = y + m0 * N + n0;
-                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc,
-                              NULL);
+                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc, NULL,
+                              (uintptr_t)wp, 0);
                     /* the bias here in the pass, not in registers: with it in registers this
                      * order ran VMamba-T's s1 fc1 at 1.3-1.6x libxsmm's time instead of
                      * 1.1-1.2 when run between the libraries (bench/libxsmm; caches holding
@@ -371,11 +376,22 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
         const float *xt = x + m0 * K;
         float *yt = y + m0 * N + n0;
         const float *pq = wp + (size_t)q * K * PNR;
+        /* This thread's tile of the next panel (t + ntm) comes in the same chunk: its row tile
+         * i of ntm prefetches the i-th part of that panel, spread over its kernel calls and
+         * k-steps, so the panel streams from memory while this one computes (the first row
+         * block of a panel read from memory ran ~2.3x slower than the others) */
+        uintptr_t pn = (uintptr_t)pq;
+        int pstep = 0;
+        if (t + ntm < tiles && (t + ntm) / chunk == t / chunk) {
+            const int64_t S = (int64_t)K * PNR * (int64_t)sizeof(float) / ntm, calls = (rows + MR - 1) / MR;
+            pn = (uintptr_t)(pq + (size_t)K * PNR) + (uintptr_t)((t % ntm) * S);
+            pstep = K > 0 ? (int)((S + calls * K - 1) / (calls * K)) : 0;
+        }
         int k0 = 0;
         do { /* at least once, so K = 0 still writes the tile */
             const int kc = K - k0 < KCI ? K - k0 : KCI;
             tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc,
-                      k0 + kc >= K && b ? b + n0 : NULL);
+                      k0 + kc >= K && b ? b + n0 : NULL, pn + (uintptr_t)k0 * pstep, pstep);
             k0 += kc;
         } while (k0 < K);
         if (act != VSSM_ACT_NONE) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, NULL, act);
