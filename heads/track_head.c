@@ -29,7 +29,7 @@ struct vssm_track_head {
     vssm_crop_feats *cf;
     int th, tw, C; /* template map, stage channels */
     float *zbar;   /* (C) */
-    float *zmap;   /* "modcorr": the template map (th * tw, C), scaled by 1 / C */
+    float *zmap;   /* "modcorr": the (pooled) template map (corr_cells, C), scaled by 1 / C */
     /* Vim: one-stream state and the two normalised crops */
     vssm_vim_state *vst;
     uint8_t *crop; /* (search_size^2 * 3) */
@@ -136,14 +136,23 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
                             vssm_backbone_stages(bb));
     const int C = vssm_backbone_stage_channels(bb, in->stage);
     in->in_ch = in->fusion_onestream ? C : 2 * C;
-    if (strcmp(fu, "modcorr") == 0) { /* one channel per template cell: bounded, so in_ch cannot overflow */
+    in->corr_pool = 1;
+    if (strcmp(fu, "modcorr") == 0) { /* one channel per (pooled) template cell: bounded, so in_ch cannot overflow */
+        if (meta(src, "track_corr_pool")) {
+            double p;
+            vssm_status s = meta_num(src, "track_corr_pool", 1, 16, 1, &p, err);
+            if (s != VSSM_OK) return s;
+            in->corr_pool = (int)p;
+        }
         int th, tw;
+        const int p = in->corr_pool;
         vssm_backbone_stage_size(bb, in->template_size, in->template_size, in->stage, &th, &tw);
-        if (th < 1 || tw < 1 || th > VSSM_TRACK_MAX_CORR_CELLS / tw)
+        if (th < 1 || tw < 1 || th % p || tw % p || th / p > VSSM_TRACK_MAX_CORR_CELLS / (tw / p))
             return vssm_err_set(err, VSSM_ERR_FORMAT,
-                                "fusion 'modcorr': a %d px template gives a %dx%d map (1 to %d cells supported)",
-                                in->template_size, th, tw, VSSM_TRACK_MAX_CORR_CELLS);
-        in->corr_cells = th * tw;
+                                "fusion 'modcorr': a %d px template gives a %dx%d map, track_corr_pool %d (sides "
+                                "divisible by it, 1 to %d pooled cells supported)",
+                                in->template_size, th, tw, p, VSSM_TRACK_MAX_CORR_CELLS);
+        in->corr_cells = (th / p) * (tw / p);
         in->in_ch += in->corr_cells;
     }
     int fh, fw;
@@ -238,7 +247,7 @@ vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const 
         if (s == VSSM_OK) vssm_crop_feats_shape(h->cf, in->template_size, &h->th, &h->tw, NULL, NULL);
         if (s == VSSM_OK && (h->th < 1 || h->tw < 1))
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "a %d px template gives no feature map", in->template_size);
-        if (s == VSSM_OK && in->corr_cells && h->th * h->tw != in->corr_cells)
+        if (s == VSSM_OK && in->corr_cells && (h->th / in->corr_pool) * (h->tw / in->corr_pool) != in->corr_cells)
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "the template map is %dx%d, not the %d cells planned", h->th, h->tw,
                              in->corr_cells);
     }
@@ -310,6 +319,21 @@ void vssm_track_head_decode(const float *score, const float *size, const float *
 
 static int frame_ok(const vssm_image *f) { return f && f->data && f->w >= 1 && f->h >= 1 && f->c == 3; }
 
+/* the template map z (th, tw, C) kept for the correlation: each corr_pool x corr_pool block's mean
+ * (row-major blocks, as avg_pool2d), its 1 / C folded in */
+static void pool_template(vssm_track_head *h, const float *z) {
+    const int p = h->info.corr_pool, pw = h->tw / p, C = h->C;
+    for (int k = 0; k < h->info.corr_cells; k++) {
+        const int by = k / pw * p, bx = k % pw * p;
+        for (int c = 0; c < C; c++) {
+            double acc = 0;
+            for (int y = by; y < by + p; y++)
+                for (int x = bx; x < bx + p; x++) acc += z[((size_t)y * h->tw + x) * C + c];
+            h->zmap[(size_t)k * C + c] = (float)(acc / (p * p)) / (float)C;
+        }
+    }
+}
+
 /* the normalised crop of box (factor, size) into dst (size, size, 3) */
 static vssm_status crop_norm(vssm_track_head *h, const vssm_image *frame, vssm_box box, double factor, int size,
                              float *dst, vssm_crop_info *ci, vssm_err *err) {
@@ -346,8 +370,7 @@ vssm_status vssm_track_head_init(vssm_track_head *h, const vssm_image *frame, vs
                     for (int x = x0; x < x1; x++) acc += z[((size_t)y * h->tw + x) * h->C + c];
                 h->zbar[c] = (float)(acc / n);
             }
-            if (in->corr_cells) /* kept for the correlation, its 1 / C folded in */
-                for (size_t i = 0; i < (size_t)in->corr_cells * h->C; i++) h->zmap[i] = z[i] / (float)h->C;
+            if (in->corr_cells) pool_template(h, z);
         }
     }
     if (s != VSSM_OK) return s;

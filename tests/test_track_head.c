@@ -193,10 +193,10 @@ static void decode_smoothing(void) {
     }
 }
 
-/* a source whose metadata overrides the file's for up to 4 keys (key NULL: unused) */
+/* a source whose metadata overrides the file's for up to 5 keys (key NULL: unused) */
 typedef struct {
     const vssm_source *base;
-    const char *key[4], *value[4];
+    const char *key[5], *value[5];
 } meta_override;
 
 static vssm_status mo_get(void *u, const char *name, const int64_t *e, int nd, vssm_tensor *out, vssm_err *err) {
@@ -206,7 +206,7 @@ static vssm_status mo_get(void *u, const char *name, const int64_t *e, int nd, v
 
 static const char *mo_meta(void *u, const char *key) {
     const meta_override *m = u;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (m->key[i] && strcmp(key, m->key[i]) == 0) return m->value[i];
     return m->base->meta(m->base->user, key);
 }
@@ -214,18 +214,28 @@ static const char *mo_meta(void *u, const char *key) {
 /* metadata the head refuses, each with its reason and no head left behind: track_fusion
  * "modcorr" on a Vim, on a head trained for "mod" (its conv1 has 2 C inputs, not 2 C + the
  * template's cells: the tensor is named), with a template map over VSSM_TRACK_MAX_CORR_CELLS;
- * an unknown fusion; track_aspect_lr outside [0, 1] or not a number */
+ * an unknown fusion; track_aspect_lr outside [0, 1] or not a number; track_corr_pool not an
+ * integer in [1, 16] or not dividing the template map's sides (4 x 4 here) */
 static void bad_meta(vssm_ctx *ctx) {
     static const char *const F = "track_fusion", *T = "track_template_size", *S = "track_search_size",
-                             *A = "track_aspect_lr";
+                             *A = "track_aspect_lr", *P = "track_corr_pool";
     static const struct {
-        const char *model, *value[4], *want;
+        const char *model, *value[5], *want;
         vssm_status status;
     } cases[] = {
         {"vim", {"modcorr"}, "does not go with a Vision Mamba", VSSM_ERR_UNSUPPORTED},
         {"vmamba", {"modcorr"}, "conv1_ctr", VSSM_ERR_SHAPE},
         {"vmamba", {"corr"}, "is not 'mod', 'modcorr' or 'onestream'", VSSM_ERR_FORMAT},
-        {"vmamba", {"modcorr", "512", "512"}, "a 512 px template gives a 64x64 map (1 to 1024 cells", VSSM_ERR_FORMAT},
+        {"vmamba",
+         {"modcorr", "512", "512"},
+         "a 512 px template gives a 64x64 map, track_corr_pool 1 (sides divisible by it, 1 to 1024 pooled cells",
+         VSSM_ERR_FORMAT},
+        {"vmamba",
+         {"modcorr", NULL, NULL, NULL, "3"},
+         "a 32 px template gives a 4x4 map, track_corr_pool 3",
+         VSSM_ERR_FORMAT},
+        {"vmamba", {"modcorr", NULL, NULL, NULL, "0"}, "metadata track_corr_pool '0'", VSSM_ERR_FORMAT},
+        {"vmamba", {"modcorr", NULL, NULL, NULL, "1.5"}, "metadata track_corr_pool '1.5'", VSSM_ERR_FORMAT},
         {"vmamba",
          {NULL, NULL, NULL, "1.5"},
          "metadata track_aspect_lr '1.5' is not a number in [0, 1]",
@@ -242,9 +252,9 @@ static void bad_meta(vssm_ctx *ctx) {
         vssm_err err = {0};
         vssm_weights *w = NULL;
         TEST_REQUIRE(vssm_weights_open(&w, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
-        meta_override mo = {vssm_weights_source(w), {F, T, S, A}, {0}};
-        for (int k = 0; k < 4; k++) mo.value[k] = cases[i].value[k];
-        for (int k = 0; k < 4; k++)
+        meta_override mo = {vssm_weights_source(w), {F, T, S, A, P}, {0}};
+        for (int k = 0; k < 5; k++) mo.value[k] = cases[i].value[k];
+        for (int k = 0; k < 5; k++)
             if (!mo.value[k]) mo.key[k] = NULL;
         const vssm_source src = {&mo, mo_get, NULL, NULL, mo_meta};
         vssm_backbone *bb = NULL;

@@ -23,14 +23,15 @@ Recipe (OSTrack's, scaled down):
     search frame's GT box jittered as OSTrack's processing does (centre by
     (U(0,1) - 0.5) * sqrt(w h) * 3, size by exp(N(0,1) * 0.25); --center-jitter,
     --scale-jitter), factor 4, 128 px;
-  - features: the backbone's stage 1 (64 channels; 16 x 16 for the search crop, 8 x 8 for the
-    template) computed once with the backbone frozen (stored in float16 in the file; the
+  - features: the backbone's stage 1 (--stage, track_stage; 64 channels; 16 x 16 for the search
+    crop, 8 x 8 for the template; stage 0: 32 channels, 32 x 32 and 16 x 16) computed once with the backbone frozen (stored in float16 in the file; the
     training uses those rounded weights), through libvssm with --lib (ctypes; the C tracker's
     own backbone, ~5x the reference's speed) or the PyTorch reference; cached with --cache
     (several caches are concatenated; a cache of an older run without the template maps gets
     them with --add-template); the head reads [X, X * zbar] (--fusion mod, ostrack_ref.fuse_mod)
     or also the pixel-wise correlation of X with each of the template map's 64 cells (--fusion
-    modcorr, ostrack_ref.fuse_modcorr: the template's layout, not only its mean);
+    modcorr, ostrack_ref.fuse_modcorr: the template's layout, not only its mean; --corr-pool p,
+    track_corr_pool: the template map's p x p cells averaged first, stage 0's 256 cells to 64);
   - loss: OSTrack's focal loss on the score map (Gaussian targets, make_targets) + 5 x L1 + 2 x
     GIoU on the box read at the GT centre cell; AdamW (lr 1e-3, wd 1e-4), cosine over the
     budget; batch 64; head width --channel (track_channel);
@@ -70,6 +71,7 @@ BACKBONE = os.path.join(HERE, "fashion_mnist", "vmamba_fashion.safetensors")
 OUT_DIR = os.path.join(HERE, "track_demo")
 OUT = os.path.join(OUT_DIR, "vmamba_track_demo.safetensors")
 STAGE, CHANNEL, ZS, XS, ZF, XF = 1, 32, 64, 128, 2.0, 4.0
+CORR_POOL = 1  # --stage, --corr-pool (main sets them; the exported model's when it is read)
 
 
 def load_backbone():
@@ -225,7 +227,8 @@ def fuse(fusion, X, Zb, Zm):
     """the head's input from the cached features (ostrack_ref.fuse_mod / fuse_modcorr)"""
     F_in = torch.cat([X, X * Zb[:, :, None, None]], dim=1)
     if fusion == "modcorr":
-        F_in = torch.cat([F_in, torch.einsum("bchw,bck->bkhw", X, Zm.flatten(2)) / X.shape[1]], dim=1)
+        Zp = orf.corr_pool(Zm, CORR_POOL)
+        F_in = torch.cat([F_in, torch.einsum("bchw,bck->bkhw", X, Zp.flatten(2)) / X.shape[1]], dim=1)
     return F_in
 
 
@@ -259,17 +262,24 @@ def export(head, meta_bb, extra, fusion):
                                     "dt_rank", "mlp_ratio", "mean", "std")}
     meta.update({"arch": "vmamba-track-demo", "num_classes": "0", "resize": "0", "crop": "0",
                  "interpolation": "bilinear", "track_head": "ostrack", "track_fusion": fusion,
-                 "track_stage": str(STAGE), "track_channel": str(head.conv1_ctr.conv.out_channels), "track_template_size": str(ZS),
+                 "track_stage": str(STAGE), "track_channel": str(head.conv1_ctr.conv.out_channels),
+                 "track_template_size": str(ZS),
                  "track_search_size": str(XS), "track_template_factor": str(ZF), "track_search_factor": str(XF),
                  "dataset": "datasets/make_track_demo.py --split train (Fashion-MNIST train items on photos)"})
+    if CORR_POOL != 1:  # absent: 1 (the shipped stage-1 model's file stays as it was)
+        meta["track_corr_pool"] = str(CORR_POOL)
     meta.update(extra)
     os.makedirs(OUT_DIR, exist_ok=True)
     save_model(tensors, meta)
     print("wrote %s (%d tensors, %d bytes)" % (OUT, len(tensors), os.path.getsize(OUT)), flush=True)
 
 
+def stage_channels():
+    return 32 << STAGE  # the Fashion-MNIST VMamba's dims 32, 64, ...
+
+
 def template_cells():
-    n = ZS // 8  # stage 1: stride 8
+    n = ZS // (4 << STAGE) // CORR_POOL  # stage s: stride 4 * 2^s; the correlation's pooled template map
     return n * n
 
 
@@ -282,9 +292,12 @@ def save_model(tensors, meta):
 def load_exported():
     """the exported head, its size smoothing (track_size_lr; 1 when absent), its fusion and its aspect
     prior (track_aspect_lr; 1 when absent)"""
+    global STAGE, CORR_POOL
     t, meta = st_io.load(OUT)
     fusion = meta.get("track_fusion", "mod")
-    head = orf.CenterPredictor(orf.fused_channels(fusion, 64, template_cells()), int(meta["track_channel"]))
+    STAGE, CORR_POOL = int(meta["track_stage"]), int(meta.get("track_corr_pool", "1"))
+    head = orf.CenterPredictor(orf.fused_channels(fusion, stage_channels(), template_cells()),
+                               int(meta["track_channel"]))
     head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
                           if k.startswith("track_head.")}, strict=False)
     return head.eval(), float(meta.get("track_size_lr", "1")), fusion, float(meta.get("track_aspect_lr", "1"))
@@ -358,8 +371,10 @@ def write_ref(root, seq="fmnist-01", n=4, win=(192, 160)):
     missing = bb.load_state_dict({k: torch.as_tensor(v).float() for k, v in t.items()
                                   if not k.startswith("track_head.")}, strict=False)
     assert all(k.startswith("classifier.") for k in missing.missing_keys), missing
+    global STAGE, CORR_POOL
+    STAGE, CORR_POOL = int(meta["track_stage"]), int(meta.get("track_corr_pool", "1"))
     model = orf.TrackModel(bb, "vmamba", STAGE, int(meta["track_channel"]), meta.get("track_fusion", "mod"),
-                           template_cells())
+                           template_cells(), CORR_POOL)
     model.head.load_state_dict({k[len("track_head."):]: torch.as_tensor(v) for k, v in t.items()
                                 if k.startswith("track_head.")}, strict=False)
     model = model.double().eval()
@@ -428,7 +443,7 @@ def attributes(results, root):
 
 
 def main():
-    global OUT_DIR, OUT
+    global OUT_DIR, OUT, STAGE, CORR_POOL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("data", nargs="*", help="folders of training sequences (OTB layout)")
     ap.add_argument("--pairs", type=int, default=6000)
@@ -442,6 +457,11 @@ def main():
                     help="only add the template maps to a cache written without them (same data, --pairs, --seed: "
                          "the pairs are drawn again, their boxes checked equal), into --cache")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stage", type=int, default=STAGE, choices=(0, 1, 2, 3),
+                    help="backbone stage the head reads (track_stage; 0: stride 4, 32 channels, a 32 x 32 search map)")
+    ap.add_argument("--corr-pool", type=int, default=CORR_POOL,
+                    help="modcorr: the template map average-pooled by this factor for the correlation "
+                         "(track_corr_pool; stage 0: 2, the 16 x 16 template map's 8 x 8 pooled cells)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", nargs="+", help="feature cache (.pt): written after the features, read (several: "
                     "concatenated) instead of them when it exists")
@@ -470,6 +490,7 @@ def main():
     a = ap.parse_args()
     OUT_DIR = a.out_dir
     OUT = os.path.join(OUT_DIR, os.path.basename(OUT))
+    STAGE, CORR_POOL = a.stage, a.corr_pool
     torch.set_num_threads(a.threads)
     if a.attributes:
         for k, v in attributes(*a.attributes).items():

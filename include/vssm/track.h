@@ -191,7 +191,8 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
  *       mean over its central cells [n/4, n - n/4)); VMamba ("modcorr"): F = [X, X * zbar,
  *       corr], corr_k(p) = (1 / C) sum_c X_c(p) Z_c(k) for every cell k of the template map Z
  *       (row-major; the pixel-wise correlation: the head sees the template's layout, not only
- *       its mean; at most VSSM_TRACK_MAX_CORR_CELLS cells); Vim ("onestream"): template and search
+ *       its mean; at most VSSM_TRACK_MAX_CORR_CELLS cells; corr_pool p > 1: Z's p x p cells averaged
+ *       first, for a fine stage's many template cells); Vim ("onestream"): template and search
  *       tokens through the same blocks (vssm_vim_forward_onestream), F = the search tokens
  *     -> three conv3x3-BN-ReLU x 4 towers + 1x1 convs: score = clamp(sigmoid, 1e-4, 1 - 1e-4)
  *       (fs x fs), size (2: w, h as fractions of the search crop, the same activation),
@@ -211,7 +212,8 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
  * same for offset and size), and __metadata__ track_head "ostrack", track_fusion "mod" |
  * "modcorr" | "onestream", track_stage, track_channel, track_template_size, track_search_size,
  * track_template_factor, track_search_factor, and optionally track_size_lr (in (0, 1], 1 when
- * absent) and track_aspect_lr (in [0, 1], 1 when absent).
+ * absent), track_aspect_lr (in [0, 1], 1 when absent) and track_corr_pool ("modcorr": 1 to 16,
+ * dividing the template map's sides; 1 when absent).
  * Everything is planned at load for (model, search size): init and update allocate nothing. */
 
 typedef struct vssm_track_head vssm_track_head;
@@ -224,8 +226,9 @@ typedef struct vssm_track_head_info {
     int template_size, search_size, feat_sz;
     double template_factor, search_factor;
     double size_lr;   /* the size smoothing of the decoding, (0, 1]; 1: none */
-    int corr_cells;   /* "modcorr": the template map's cells (the correlation channels); else 0 */
+    int corr_cells;   /* "modcorr": the (pooled) template map's cells (the correlation channels); else 0 */
     double aspect_lr; /* the aspect prior of the decoding, [0, 1]; 1: none */
+    int corr_pool;    /* "modcorr": the template map averaged over corr_pool^2 cells for the correlation; else 1 */
 } vssm_track_head_info;
 
 /* 1 when the weights file (src's metadata) holds a trained tracker head. */

@@ -16,7 +16,10 @@ Model (TrackModel):
     with every template cell (Alpha-Refine's pixel-wise correlation): channel 2 C + k of cell
     p is (1 / C) sum_c X_c(p) Z_c(k), k = ty * tw + tx over all ht x wt template cells
     (row-major), so the head sees the template's spatial layout (the object's shape and
-    aspect, not only its mean): 2 C + ht wt channels.
+    aspect, not only its mean): 2 C + ht wt channels. corr_pool p > 1 (metadata
+    track_corr_pool; for a fine stage's many template cells): the template map average-pooled
+    over p x p cells first (ht, wt divisible by p), 2 C + (ht / p)(wt / p) channels; the pooled
+    cell's mean taken before the 1 / C sum.
   - Vim (fusion "onestream"): template and search tokens through the same blocks
     (vim_ref.forward_onestream, OSTrack's one-stream); F = the search tokens after norm_f.
   - the head is OSTrack's CenterPredictor: three towers (ctr, offset, size), each
@@ -116,10 +119,15 @@ def fuse_mod(X, Z):
     return torch.cat([X, X * zbar[:, :, None, None]], dim=1)
 
 
-def fuse_modcorr(X, Z):
-    """X (B, C, hs, ws) search, Z (B, C, ht, wt) template -> (B, 2C + ht wt, hs, ws)"""
+def corr_pool(Z, p):
+    """Z (B, C, ht, wt) -> the p x p cells' means (B, C, ht / p, wt / p); p 1: Z"""
+    return Z if p == 1 else F.avg_pool2d(Z, p)
+
+
+def fuse_modcorr(X, Z, pool=1):
+    """X (B, C, hs, ws) search, Z (B, C, ht, wt) template -> (B, 2C + ht wt / pool^2, hs, ws)"""
     C = X.shape[1]
-    corr = torch.einsum("bchw,bck->bkhw", X, Z.flatten(2)) / C
+    corr = torch.einsum("bchw,bck->bkhw", X, corr_pool(Z, pool).flatten(2)) / C
     return torch.cat([fuse_mod(X, Z), corr], dim=1)
 
 
@@ -132,14 +140,15 @@ def fused_channels(fusion, C, template_cells):
 
 class TrackModel(nn.Module):
     """backbone (vmamba_ref.VSSM or vim_ref.VisionMamba) + CenterPredictor; template_cells:
-    the template map's cells (fusion "modcorr")"""
+    the template map's cells (fusion "modcorr", after corr_pool)"""
 
-    def __init__(self, backbone, kind, stage, channel, fusion="mod", template_cells=0):
+    def __init__(self, backbone, kind, stage, channel, fusion="mod", template_cells=0, corr_pool=1):
         super().__init__()
         self.backbone = backbone
         self.kind = kind
         self.stage = stage
         self.fusion = fusion
+        self.corr_pool = corr_pool
         if kind == "vmamba":
             inplanes = fused_channels(fusion, backbone.dims[stage], template_cells)
         elif kind == "vim":
@@ -154,6 +163,8 @@ class TrackModel(nn.Module):
             return self.backbone.forward_onestream(z, x).permute(0, 3, 1, 2)
         Z = self.backbone.forward_features(z)[self.stage]
         X = self.backbone.forward_features(x)[self.stage]
+        if self.fusion == "modcorr":
+            return fuse_modcorr(X, Z, self.corr_pool)
         return FUSE[self.fusion](X, Z)
 
     def forward(self, z, x):
