@@ -466,10 +466,11 @@ static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l
         float *u = st->u + (size_t)d * T * Di, *xdbl = st->xdbl + (size_t)d * T * (R + 2 * N);
         vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, u);
         vssm_op_linear_packed(ctx, u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, xdbl);
-        a[d] = (vssm_scan1d_args){st->B,       Di,     R,       N,       st->L, d,     d,     u,   xdbl,
-                                  st->xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A,  w->Ds, st->y, NULL};
+        a[d] = (vssm_scan1d_args){st->B,       Di,     R,       N,       st->L, d,     d,     u,    xdbl,
+                                  st->xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A,  w->Ds, st->y, NULL, NULL};
     }
-    a[0].next = &a[1]; /* both directions in one call: y = scan_f, then += scan_b, as two calls */
+    a[0].next = &a[1];     /* both directions in one call: y = scan_f, then += scan_b, as two calls */
+    a[0].zs = st->xz + Di; /* SiLU(z) once, in place: z is not read after the scan */
     vssm_op_scan1d(ctx, &a[0]);
     if (!keep) {
         vssm_op_linear_packed(ctx, st->y, T, Di, l->out_proj, NULL, D, VSSM_ACT_NONE, 1, st->x);

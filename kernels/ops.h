@@ -62,7 +62,11 @@ typedef struct vssm_scan_args {
  * next (forward op only; NULL: one scan): a second scan with the same B, D, L and y, and
  * accumulate set, run after this one in the same call: Vim's two directions in one parallel
  * region (each task runs a channel block's both scans, so y sees the same sums in the same
- * order as two calls: the same bits). */
+ * order as two calls: the same bits).
+ * zs (with next; NULL: none): the first scan may write SiLU(z) there (element (b, t, c) at
+ * zs[(b*L + t)*ldz + c], as z; it may be z itself, which is then overwritten) and the next
+ * read it instead of computing SiLU(z) again: the same values, the same bits. Requires z,
+ * and a next with the same z and ldz and no zs. A backend may leave zs as it was (CUDA). */
 typedef struct vssm_scan1d_args {
     int B, D, R, N;
     int64_t L;
@@ -72,12 +76,14 @@ typedef struct vssm_scan1d_args {
     const float *dt_w, *dt_b, *A, *Ds;
     float *y;
     const struct vssm_scan1d_args *next;
+    float *zs;
 } vssm_scan1d_args;
 
 /* the precondition of a->next (vssm_scan1d_args): NULL, or a second scan over the same B, D,
  * L and y that accumulates and has no next of its own */
 static inline int vssm_scan1d_next_ok(const vssm_scan1d_args *a) {
     const vssm_scan1d_args *n = a->next;
+    if (a->zs && (!n || !a->z || n->z != a->z || n->ldz != a->ldz || n->zs)) return 0;
     return !n ||
            (n->B == a->B && n->D == a->D && n->L == a->L && n->y == a->y && n->accumulate && !n->next && n->R >= 1 &&
             n->N >= 1 && n->N <= VSSM_SCAN_MAX_STATE && (!n->z || n->ldz >= n->D) && n->u && n->xdbl);
@@ -185,8 +191,8 @@ typedef struct vssm_scan1d_grads {
           a->N <= VSSM_SCAN_MAX_STATE && a->u && a->x_proj && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)          \
     X(scan1d_bwd, SCAN, (vssm_ctx * ctx, const vssm_scan1d_args *a, const float *dy, const vssm_scan1d_grads *g),      \
       (ctx, a, dy, g),                                                                                                 \
-      a && !a->next && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->L >= 1 && \
-          (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->dt_w && a->dt_b && a->A && a->Ds && dy && g)              \
+      a && !a->next && !a->zs && a->B >= 1 && a->D >= 1 && a->R >= 1 && a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE &&    \
+          a->L >= 1 && (!a->z || a->ldz >= a->D) && a->u && a->xdbl && a->dt_w && a->dt_b && a->A && a->Ds && dy && g) \
     X(layernorm_bwd, NORM,                                                                                             \
       (vssm_ctx * ctx, const float *x, int64_t rows, int C, const float *gamma, const float *beta, float eps,          \
        vssm_act act, const float *dy, float *dx, float *dgamma, float *dbeta),                                         \

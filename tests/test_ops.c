@@ -532,7 +532,7 @@ static void test_scan1d(int B, int64_t L, int D, int R, int N, int reverse, int 
     void *dy = dev_out(nu);
     if (accumulate) vssm_op_upload(ctx, dy, y0, nu * sizeof(float));
     vssm_scan1d_args a = {B,   D,   R,  N,   L,  reverse, accumulate, du, dxd, gate ? dz : NULL, (int64_t)ldz,
-                          ddw, ddb, dA, dDs, dy, NULL};
+                          ddw, ddb, dA, dDs, dy, NULL,    NULL};
     vssm_op_scan1d(ctx, &a);
     double *ref = malloc(nu * sizeof(double)), *h = malloc((size_t)N * sizeof(double));
     for (int b = 0; b < B; b++)
@@ -722,8 +722,8 @@ static void test_scan1d_pair(int B, int64_t L, int D, int R, int N) {
     vssm_scan1d_args a[2];
     for (int d = 0; d < 2; d++)
         a[d] = (vssm_scan1d_args){
-            B,         D,         R,         N,         L,  d,   d, dev[d][0], dev[d][1], dev[d][2], (int64_t)ldz,
-            dev[d][3], dev[d][4], dev[d][5], dev[d][6], y2, NULL};
+            B,         D,         R,         N,         L,  d,    d,   dev[d][0], dev[d][1], dev[d][2], (int64_t)ldz,
+            dev[d][3], dev[d][4], dev[d][5], dev[d][6], y2, NULL, NULL};
     vssm_op_scan1d(ctx, &a[0]), vssm_op_scan1d(ctx, &a[1]); /* two calls */
     a[0].y = a[1].y = y1, a[0].next = &a[1];
     vssm_op_scan1d(ctx, &a[0]); /* one */
@@ -731,6 +731,33 @@ static void test_scan1d_pair(int B, int64_t L, int D, int R, int N) {
     snprintf(what, sizeof what, "scan1d pair B=%d L=%lld D=%d R=%d N=%d", B, (long long)L, D, R, N);
     float *two = host_of(y2, nu, what), *one = host_of(y1, nu, what);
     TEST_CHECK(!memcmp(one, two, nu * sizeof(float)), "%s: one call differs from two calls", what);
+    /* a shared gate with SiLU(z) kept in place (zs = z, Vim's forward) against two calls on a
+     * copy of that gate: the same bits */
+    const size_t nz = (size_t)B * L * ldz;
+    float *zh = malloc(nz * sizeof(float)); /* an input: no guard to read */
+    vssm_op_sync(ctx);
+    vssm_op_download(ctx, zh, dev[0][2], nz * sizeof(float));
+    void *zc = dev_from(zh, nz), *y3 = dev_out(nu);
+    a[0].next = NULL, a[0].y = a[1].y = y3, a[0].z = a[1].z = zc;
+    vssm_op_scan1d(ctx, &a[0]), vssm_op_scan1d(ctx, &a[1]);
+    float *ref = host_of(y3, nu, what);
+    a[0].y = a[1].y = y1, a[0].z = a[1].z = dev[0][2], a[0].next = &a[1], a[0].zs = dev[0][2];
+    vssm_op_scan1d(ctx, &a[0]);
+    float *got = host_of(y1, nu, what);
+    TEST_CHECK(!memcmp(got, ref, nu * sizeof(float)), "%s: the gate kept in zs changes the bits", what);
+    /* zs without a next, or with a next gated by another z, is refused */
+    {
+        vssm_err e0 = {0};
+        a[0].next = NULL;
+        vssm_op_scan1d(ctx, &a[0]);
+        TEST_CHECK(vssm_op_status(ctx, "zs", &e0) != VSSM_OK, "%s: zs without a next is refused", what);
+        a[0].next = &a[1], a[1].z = zc;
+        vssm_op_scan1d(ctx, &a[0]);
+        TEST_CHECK(vssm_op_status(ctx, "zs", &e0) != VSSM_OK, "%s: zs with another z in next is refused", what);
+        a[1].z = a[0].z, a[0].zs = NULL;
+    }
+    free(zh), free(ref), free(got);
+    vssm_op_free(ctx, zc), vssm_op_free(ctx, y3);
     /* a next writing another y, or not accumulating, breaks the precondition: refused */
     vssm_err err = {0};
     a[1].y = y2;

@@ -544,7 +544,7 @@ static void test_scan1d_autograd(const char *prefix, int reverse) {
     float *dy = vec_get(prefix, "dy", nu);
     void *ddy = dev_from(ctx, dy, nu * sizeof(float)), *A = dev_neg_exp(ctx, v[5].val, v[5].n);
     vssm_scan1d_args a = {B,        D, R,        N,        L, reverse,  0,    v[0].dev, v[1].dev,
-                          v[2].dev, D, v[3].dev, v[4].dev, A, v[6].dev, NULL, NULL};
+                          v[2].dev, D, v[3].dev, v[4].dev, A, v[6].dev, NULL, NULL,     NULL};
     vssm_scan1d_grads g = {v[0].dgrad, v[1].dgrad, v[2].dgrad, v[3].dgrad, v[4].dgrad, v[5].dgrad, v[6].dgrad};
     vssm_op_scan1d_bwd(ctx, &a, ddy, &g);
     vgrads_check(ctx, prefix, v, 7,
@@ -588,8 +588,8 @@ static double fwd_scan1d(const bcase *c, const double *const *p) {
 static void run_scan1d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
     void *A = dev_neg_exp(ctx, c->val[5], c->n[5]);
     vssm_scan1d_args a = {
-        c->s[0], c->s[2], c->s[3], c->s[4], c->s[1], c->s[5], 0,   dv[0], dv[1], c->s[6] ? dv[2] : NULL,
-        c->s[7], dv[3],   dv[4],   A,       dv[6],   NULL,    NULL};
+        c->s[0], c->s[2], c->s[3], c->s[4], c->s[1], c->s[5], 0,    dv[0], dv[1], c->s[6] ? dv[2] : NULL,
+        c->s[7], dv[3],   dv[4],   A,       dv[6],   NULL,    NULL, NULL};
     vssm_scan1d_grads g = {dg[0], dg[1], dg[2], dg[3], dg[4], dg[5], dg[6]};
     vssm_op_scan1d_bwd(ctx, &a, ddy, &g);
     vssm_op_free(ctx, A);

@@ -329,7 +329,7 @@ static vssm_scan1d_args scan_args(vssm_vim_trainer *t, const float *xz, int d, c
                           d,          a->u,   a->xdbl,
                           xz + Di,    2 * Di, w->dt_w,
                           w->dt_b,    w->A,   w->Ds,
-                          y,          NULL};
+                          y,          NULL,   NULL};
     return s;
 }
 

@@ -116,7 +116,7 @@ static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, 
             pos[i] = iter_next(&it) * D;
             xr[i] = xd0 + (t0 + i) * xs;
         }
-        scan_group_chunk(s, nb, xr, T, pos, a->u + off, NULL, NULL, a->y + off, !first);
+        scan_group_chunk(s, nb, xr, T, pos, a->u + off, NULL, NULL, NULL, 0, a->y + off, !first);
     }
 }
 

@@ -21,8 +21,11 @@
 #include "kernels/cpu/scan_simd.h"
 
 /* nb (<= SCAN_GROUP_MAX) consecutive channel blocks from c0, the last of width cw <= CB, the
- * others CB, chunk by chunk in lockstep (scan_simd.h's scan_group_chunk) */
-static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw) {
+ * others CB, chunk by chunk in lockstep (scan_simd.h's scan_group_chunk). The gate is read
+ * from zin (a->z, or the first scan's zs: already SiLU(z) where zdone), SiLU(z) kept in zout
+ * (the first scan's zs) where not NULL. */
+static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw, const float *zin, float *zout,
+                        int zdone) {
     const int D = a->D, R = a->R, N = a->N, C2 = R + 2 * N;
     const int64_t L = a->L;
     const float *xd0 = a->xdbl + (size_t)b * L * C2;
@@ -42,7 +45,8 @@ static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw
             pos[i] = p * D, zpos[i] = p * a->ldz;
             xr[i] = xd0 + p * C2;
         }
-        scan_group_chunk(s, nb, xr, T, pos, a->u + off, zpos, a->z ? a->z + (size_t)b * L * a->ldz + c0 : NULL,
+        const size_t zoff = (size_t)b * L * a->ldz + c0;
+        scan_group_chunk(s, nb, xr, T, pos, a->u + off, zpos, zin ? zin + zoff : NULL, zout ? zout + zoff : NULL, zdone,
                          a->y + off, a->accumulate);
     }
 }
@@ -56,6 +60,9 @@ void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
         for (int grp = 0; grp < ngrp; grp++) {
             const int c0 = grp * gc, cn = a->D - c0 < gc ? a->D - c0 : gc;
             const int nb = (cn + CB - 1) / CB;
-            for (const vssm_scan1d_args *s = a; s; s = s->next) scan_blocks(s, b, c0, nb, cn - (nb - 1) * CB);
+            const int cw = cn - (nb - 1) * CB;
+            scan_blocks(a, b, c0, nb, cw, a->z, a->zs, 0);
+            if (a->next) /* reads the first scan's SiLU(z) where it kept it (zs) */
+                scan_blocks(a->next, b, c0, nb, cw, a->zs ? a->zs : a->next->z, NULL, a->zs != NULL);
         }
 }

@@ -4,6 +4,7 @@
 #define VSSM_CPU_SCAN_SIMD_H
 
 #include <stdint.h>
+#include <string.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -280,7 +281,8 @@ static inline int scan_group_size(int B, int D, int nt) {
  * block's u and y strips from L2 (y's read-modify-write was 13% of that stage). Each block's
  * arithmetic is that of a lone block: the same bits for any nb. */
 static inline void scan_group_chunk(scan_state *s, int nb, const float *const *xr, int T, const int64_t *upos,
-                                    const float *u, const int64_t *zpos, const float *z, float *y, int add) {
+                                    const float *u, const int64_t *zpos, const float *z, float *zo, int zdone, float *y,
+                                    int add) {
     for (int g = 0; g < nb; g++) {
         const int w = s[g].cw;
         const float *ug = u + g * CB;
@@ -290,8 +292,12 @@ static inline void scan_group_chunk(scan_state *s, int nb, const float *const *x
         if (z) {
             for (int i = 0; i < T; i++) zz[i] = load_v(z + g * CB + zpos[i], w);
             float *zf = (float *)zz;
+            if (!zdone) { /* z holds SiLU(z) already where zdone (scan1d's zs) */
 #pragma omp simd simdlen(32)
-            for (int e = 0; e < T * CB; e++) zf[e] = vm_siluf(zf[e]);
+                for (int e = 0; e < T * CB; e++) zf[e] = vm_siluf(zf[e]);
+            }
+            if (zo) /* kept for the other direction (scan1d's zs) */
+                for (int i = 0; i < T; i++) memcpy(zo + g * CB + zpos[i], &zz[i], (size_t)w * sizeof(float));
         }
         scan_chunk(&s[g], xr, T, uu, acc);
         if (z)
