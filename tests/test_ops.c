@@ -663,6 +663,7 @@ static void cases_conv3x3s2(void) {
     test_conv(3, 16, 15, 8, 16);
     test_conv(1, 17, 12, 3, 48); /* the RGB stem: the direct path */
     test_conv(2, 5, 6, 2, 64);
+    test_conv(2, 66, 63, 40, 37); /* columns 3 MB: im2col fused in 56-row blocks, a partial last one */
 }
 static void cases_dwconv3x3(void) {
     test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);
