@@ -28,16 +28,15 @@
 
 void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps,
                                    float *y) {
-    /* as norm.c's LayerNorm: equal contiguous shares of rows, their scales 8 rows at a time
-     * before their outputs (a row's sum, lane tree, division and square root are a chain the
-     * next row's overlaps only when it comes soon after); the same operations per row */
+    /* as norm.c's LayerNorm: each thread's share of rows, their scales VSSM_CPU_STATS_ROWS
+     * at a time before their outputs (rows_chunk.h); the same operations per row */
 #pragma omp parallel num_threads(ctx->threads_now)
     {
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t r1 = rows * (t + 1) / nt;
-        for (int64_t i0 = rows * t / nt; i0 < r1; i0 += 8) {
-            const int nr = r1 - i0 < 8 ? (int)(r1 - i0) : 8;
-            float inv[8];
+        int64_t r0, r1;
+        vssm_cpu_rows_share(rows, &r0, &r1);
+        for (int64_t i0 = r0; i0 < r1; i0 += VSSM_CPU_STATS_ROWS) {
+            const int nr = r1 - i0 < VSSM_CPU_STATS_ROWS ? (int)(r1 - i0) : VSSM_CPU_STATS_ROWS;
+            float inv[VSSM_CPU_STATS_ROWS];
             for (int q = 0; q < nr; q++) inv[q] = 1.0f / sqrtf(rs_sum_sq(x + (i0 + q) * C, C) / (float)C + eps);
             for (int q = 0; q < nr; q++) {
                 const float *r = x + (i0 + q) * C;

@@ -7,31 +7,31 @@
 #pragma GCC target("prefer-vector-width=512")
 #endif
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/rowsum.h"
 #include "kernels/cpu/vmath.h"
 #include <math.h>
 #include <omp.h>
 
 /* rows of LayerNorm, then act; z (may be NULL): times SiLU(z) after (v0's output gate).
- * The rows' statistics are taken LN_RB rows at a time before their outputs: a row's mean
- * and variance are a chain of dependent operations (sums, the lanes' tree, a division, a
- * square root: ~120 cycles at C = 48) that the next row's overlaps only when it comes a few
- * instructions later, not after a whole row of GELU (VMamba-T's stem, 12544 rows of 48:
- * 0.9 ns an element). The same operations per row: the same bits. */
-#define LN_RB 8
+ * Each thread's share of rows, the statistics of VSSM_CPU_STATS_ROWS rows before their
+ * outputs (rows_chunk.h): a row's mean and variance (~120 cycles of dependent operations at
+ * C = 48) were overlapped by the next row's only after a whole row of GELU (VMamba-T's stem,
+ * 12544 rows of 48: 0.9 ns an element). The same operations per row: the same bits. */
+#define LN_RB VSSM_CPU_STATS_ROWS
 static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
                                   float eps, vssm_act act, const float *z, int64_t ldz, float *y) {
 #pragma omp parallel num_threads(ctx->threads_now)
-    { /* equal contiguous shares, as schedule(static) over rows; blocks of LN_RB in each */
-        const int nt = omp_get_num_threads(), t = omp_get_thread_num();
-        const int64_t r1 = rows * (t + 1) / nt;
-        for (int64_t i0 = rows * t / nt; i0 < r1; i0 += LN_RB) {
+    {
+        int64_t r0, r1;
+        vssm_cpu_rows_share(rows, &r0, &r1);
+        for (int64_t i0 = r0; i0 < r1; i0 += LN_RB) {
             const int nr = r1 - i0 < LN_RB ? (int)(r1 - i0) : LN_RB;
             float x0s[LN_RB], dms[LN_RB], invs[LN_RB];
             for (int q = 0; q < nr; q++) {
                 const float *r = x + (i0 + q) * C;
-                /* two passes (mean, then centred variance), the mean summed relative to the
-             * row's first value: no cancellation even when |mean| >> std */
+                /* two passes (mean, then centred variance), the mean summed relative
+                 * to the row's first value: no cancellation even when |mean| >> std */
                 const float x0 = r[0];
                 const float dm = rs_sum_dev(r, C, x0) / (float)C; /* mean - x0 */
                 const float v = rs_sum_sq_dev(r, C, x0, dm);

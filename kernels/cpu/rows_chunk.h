@@ -1,8 +1,10 @@
-/* kernels/cpu/rows_chunk.h - the chunk size of a row loop handed out dynamically
- * (schedule(dynamic, chunk)) by the element-wise CPU ops (conv1d.c, norm.c, v0_ops.c). */
+/* kernels/cpu/rows_chunk.h - how the element-wise CPU ops (conv1d.c, norm.c, v0_ops.c)
+ * split a row loop: the chunk size of one handed out dynamically (schedule(dynamic, chunk)),
+ * or a thread's equal contiguous share (the norms). */
 #ifndef VSSM_CPU_ROWS_CHUNK_H
 #define VSSM_CPU_ROWS_CHUNK_H
 
+#include <omp.h>
 #include <stdint.h>
 
 /* rows of C floats over n_threads: about 8 chunks per thread, so that a thread whose core is
@@ -20,6 +22,19 @@ static inline int64_t vssm_cpu_rows_chunk(int64_t rows, int C, int n_threads) {
     int64_t c = by_threads > by_work ? by_threads : by_work;
     c = c < most ? c : most;
     return c > 0 ? c : 1;
+}
+
+/* the norms take their rows' statistics this many rows at a time before the rows' outputs:
+ * a row's statistics are a dependent chain (sums, the lanes' tree, a division, a square root)
+ * that the next row's overlaps only when it comes a few instructions later (norm.c) */
+#define VSSM_CPU_STATS_ROWS 8
+
+/* the calling thread's equal contiguous share [*r0, *r1) of rows, as schedule(static) would
+ * give it; called inside the parallel region */
+static inline void vssm_cpu_rows_share(int64_t rows, int64_t *r0, int64_t *r1) {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    *r0 = rows * t / nt;
+    *r1 = rows * (t + 1) / nt;
 }
 
 #endif

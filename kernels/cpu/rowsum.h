@@ -10,7 +10,6 @@
 #ifndef VSSM_CPU_ROWSUM_H
 #define VSSM_CPU_ROWSUM_H
 
-#include <string.h>
 
 #define RS_W 16
 typedef float rs_vec __attribute__((vector_size(RS_W * sizeof(float))));
