@@ -32,6 +32,7 @@
                                 float *y);                                                                            \
     void vssm_cpu_conv1d_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,   \
                                const float *bias, int K, int reverse, vssm_act act, float *y);                        \
+    void vssm_cpu_conv1d_proj_##sfx(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);                                   \
     void vssm_cpu_dwconv3x3_bias_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,        \
                                        const float *w, const float *bias, vssm_act act, float *y);                    \
     void vssm_cpu_mul_silu_##sfx(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
@@ -89,6 +90,7 @@ typedef struct vssm_cpu_isa {
     void (*rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
     void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                    const float *bias, int K, int reverse, vssm_act act, float *y);
+    void (*conv1d_proj)(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
     void (*dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                            const float *bias, vssm_act act, float *y);
     void (*mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
@@ -153,6 +155,9 @@ void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, fl
 void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
 void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                      const float *bias, int K, int reverse, vssm_act act, float *y);
+/* conv1d + its fp32 packed product per row block, both parts in one region (bf16 weights:
+ * conv1d, then linear_packed) */
+void vssm_cpu_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,
