@@ -268,7 +268,10 @@ static inline void scan_chunk(scan_state *s, const float *const *xr, int T, cons
  * the B * ceil(D / CB) blocks (scan_group_chunk) */
 #define SCAN_GROUP_MAX 4
 static inline int scan_group_size(int B, int D, int nt) {
-    const int64_t n = (int64_t)B * ((D + CB - 1) / CB) / (2 * (nt > 1 ? nt : 1));
+    const int nblk = (D + CB - 1) / CB, T = nt > 1 ? nt : 1;
+    for (int n = SCAN_GROUP_MAX; n > 1; n--)
+        if (nblk % n == 0 && ((int64_t)B * (nblk / n)) % T == 0) return n;
+    const int64_t n = (int64_t)B * nblk / (2 * T);
     return n < 1 ? 1 : n > SCAN_GROUP_MAX ? SCAN_GROUP_MAX : (int)n;
 }
 
