@@ -271,8 +271,18 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
     const int Di = vssm_vmamba_d_inner(cfg, s), hid = (int)((float)d * cfg->mlp_ratio);
     const int64_t M = (int64_t)B * H * W;
 
-    vssm_op_layernorm(ctx, x, M, d, b->norm_w, b->norm_b, LN_EPS, VSSM_ACT_NONE, st->ln);
-    vssm_op_linear_packed(ctx, st->ln, M, d, b->in_proj, NULL, v0 ? 2 * Di : Di, VSSM_ACT_NONE, 0, st->xi);
+    /* each LayerNorm with the product after it (norm_proj: one pass where that pays) */
+    const vssm_norm_proj_args n1 = {.x = x,
+                                    .M = M,
+                                    .K = d,
+                                    .gamma = b->norm_w,
+                                    .beta = b->norm_b,
+                                    .eps = LN_EPS,
+                                    .xn = st->ln,
+                                    .wp = b->in_proj,
+                                    .N = v0 ? 2 * Di : Di,
+                                    .y = st->xi};
+    vssm_op_norm_proj(ctx, &n1);
     if (v0)
         vssm_op_dwconv3x3_bias(ctx, st->xi, 2 * Di, B, H, W, Di, b->conv, b->conv_b, VSSM_ACT_SILU, st->u);
     else
@@ -280,16 +290,36 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
     vssm_scan_args a = {
         B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state, st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
     vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
-    float *yn = v0 ? st->y : st->xi; /* v0: xi still holds z: out_norm(y) * SiLU(z) in place */
-    if (v0)
-        vssm_op_layernorm_gate(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, st->xi + Di, 2 * Di, yn);
-    else
-        vssm_op_layernorm(ctx, st->y, M, Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, yn);
-    vssm_op_linear_packed(ctx, yn, M, Di, b->out_proj, NULL, d, VSSM_ACT_NONE, 1, x);
+    /* x += out_proj(out_norm(y)); v0: xi still holds z: out_norm(y) * SiLU(z), in place */
+    const vssm_norm_proj_args n2 = {.x = st->y,
+                                    .M = M,
+                                    .K = Di,
+                                    .gamma = b->out_norm_w,
+                                    .beta = b->out_norm_b,
+                                    .eps = LN_EPS,
+                                    .z = v0 ? st->xi + Di : NULL,
+                                    .ldz = 2 * Di,
+                                    .xn = v0 ? st->y : st->xi,
+                                    .wp = b->out_proj,
+                                    .N = d,
+                                    .accumulate = 1,
+                                    .y = x};
+    vssm_op_norm_proj(ctx, &n2);
     if (hid == 0) return;
 
-    vssm_op_layernorm(ctx, x, M, d, b->norm2_w, b->norm2_b, LN_EPS, VSSM_ACT_NONE, st->ln);
-    vssm_op_linear_packed(ctx, st->ln, M, d, b->fc1_w, b->fc1_b, hid, VSSM_ACT_GELU, 0, st->hid);
+    const vssm_norm_proj_args n3 = {.x = x,
+                                    .M = M,
+                                    .K = d,
+                                    .gamma = b->norm2_w,
+                                    .beta = b->norm2_b,
+                                    .eps = LN_EPS,
+                                    .xn = st->ln,
+                                    .wp = b->fc1_w,
+                                    .b = b->fc1_b,
+                                    .N = hid,
+                                    .act = VSSM_ACT_GELU,
+                                    .y = st->hid};
+    vssm_op_norm_proj(ctx, &n3);
     vssm_op_linear_packed(ctx, st->hid, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x);
 }
 

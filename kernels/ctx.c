@@ -248,6 +248,26 @@ void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, cons
         ctx->ops->linear(ctx, x, M, K, wp, b, N, act, accumulate, y);
     prof_end(ctx, VSSM_OP_GEMM, t);
 }
+void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
+    if (!vssm_norm_proj_ok(a)) {
+        op_refused(ctx, "norm_proj", "vssm_norm_proj_ok(a)");
+        return;
+    }
+    double t = prof_begin(ctx);
+    if (ctx->ops->norm_proj && ctx->ops->linear_packed)
+        ctx->ops->norm_proj(ctx, a);
+    else {
+        if (a->z)
+            ctx->ops->layernorm_gate(ctx, a->x, a->M, a->K, a->gamma, a->beta, a->eps, a->z, a->ldz, a->xn);
+        else
+            ctx->ops->layernorm(ctx, a->x, a->M, a->K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, a->xn);
+        if (ctx->ops->linear_packed)
+            ctx->ops->linear_packed(ctx, a->xn, a->M, a->K, a->wp, a->b, a->N, a->act, a->accumulate, a->y);
+        else
+            ctx->ops->linear(ctx, a->xn, a->M, a->K, a->wp, a->b, a->N, a->act, a->accumulate, a->y);
+    }
+    prof_end(ctx, VSSM_OP_GEMM, t);
+}
 void vssm_op_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a) {
     if (!vssm_conv1d_proj_ok(a)) {
         op_refused(ctx, "conv1d_proj", "vssm_conv1d_proj_ok(a)");

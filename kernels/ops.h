@@ -123,6 +123,36 @@ static inline int vssm_conv1d_proj_ok(const vssm_conv1d_proj_args *a) {
     return a && vssm_conv1d_proj_part_ok(a) && (!a->next || (vssm_conv1d_proj_part_ok(a->next) && !a->next->next));
 }
 
+/* LayerNorm then a packed product (the optional table entry norm_proj, wrapper
+ * vssm_op_norm_proj):
+ *   xn (M, K) = LayerNorm(x) (gamma, beta, eps) [* SiLU(z), z element (r, c) at z[r*ldz + c]]
+ *               as the op layernorm (z NULL) or layernorm_gate
+ *   y (M, N)  = act(xn . wp^T + b [+ y]) as linear_packed (accumulate: act NONE)
+ * xn is scratch: a backend that fuses the two need not write it (its contents are then
+ * unspecified); one without the entry runs the two ops through it (ctx.c). The same bits
+ * either way. xn may be x (the norm then runs in place, as the ops allow); otherwise xn and
+ * y overlap neither x, z nor each other. */
+typedef struct vssm_norm_proj_args {
+    const float *x;
+    int64_t M;
+    int K;
+    const float *gamma, *beta;
+    float eps;
+    const float *z;
+    int64_t ldz;
+    float *xn;
+    const float *wp, *b;
+    int N;
+    vssm_act act;
+    int accumulate;
+    float *y;
+} vssm_norm_proj_args;
+
+static inline int vssm_norm_proj_ok(const vssm_norm_proj_args *a) {
+    return a && a->M >= 0 && a->K >= 1 && a->N >= 1 && a->x && a->gamma && a->beta && a->xn && a->wp && a->y &&
+           (!a->z || a->ldz >= a->K) && (!a->accumulate || a->act == VSSM_ACT_NONE);
+}
+
 /* Parameters of patch extraction (im2col) for a kernel = P, stride S, no padding conv.
  *  x    (B, H, W, C) NHWC; grid gh = (H - P)/S + 1, gw = (W - P)/S + 1 (row-major patches)
  *  cols (B, rows, C*P*P): patch m of image b goes to row row0 + m + (skip >= 0 && m >= skip),
@@ -368,6 +398,9 @@ typedef struct vssm_ops {
     void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                           vssm_act act, int accumulate, float *y);
 
+    /* Optional: LayerNorm and its packed product in one call (vssm_norm_proj_args); NULL: the
+     * wrapper calls layernorm (or layernorm_gate) then linear_packed (or linear). */
+    void (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a);
     /* Optional: conv1d and its packed product in one call (vssm_conv1d_proj_args); NULL: the
      * wrapper calls conv1d then linear_packed (or linear) for each part. */
     void (*conv1d_proj)(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
@@ -416,6 +449,8 @@ size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K);
 void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out);
 void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                            vssm_act act, int accumulate, float *y);
+/* LayerNorm + product (vssm_norm_proj_args); profiled as gemm */
+void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
 /* conv1d + product (vssm_conv1d_proj_args); profiled as gemm */
 void vssm_op_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);

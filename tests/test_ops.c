@@ -675,9 +675,48 @@ static void cases_layernorm(void) {
     test_layernorm(9, 96, VSSM_ACT_GELU, 0);
     test_layernorm(5, 48, VSSM_ACT_NONE, 1000.0f);
 }
+/* norm_proj (ops.h): LayerNorm [* SiLU(z)] then a packed product in one call gives the bits
+ * of the two ops; shapes fused on the CPU (short rows, a row block per thread) and not
+ * (long rows, few rows), with bias + GELU, accumulate, the gate. */
+static void test_norm_proj(int64_t M, int K, int N, vssm_act act, int acc, int bias, int gate) {
+    covered_by("layernorm");
+    const size_t nx = (size_t)M * K, ny = (size_t)M * N, ldz = (size_t)K + 5;
+    float *x = rand_vec(nx, 2), *g = rand_vec(K, 1), *be = rand_vec(K, 0.5f), *w = rand_vec((size_t)N * K, 0.3f),
+          *b = rand_vec(N, 0.5f), *z = rand_vec(M * ldz, 2), *y0 = rand_vec(ny + GUARD, 1);
+    for (size_t i = 0; i < nx; i++) x[i] += 3.0f;               /* an offset mean */
+    for (size_t i = ny; i < ny + GUARD; i++) y0[i] = GUARD_VAL; /* y's start values (accumulate), then the guard */
+    void *dx = dev_from(x, nx), *dg = dev_from(g, K), *dbe = dev_from(be, K), *dw = dev_packed(w, N, K),
+         *db = dev_from(b, N), *dz = dev_from(z, M * ldz), *xn = dev_out(nx), *y = dev_from(y0, ny + GUARD),
+         *ry = dev_from(y0, ny + GUARD), *rn = dev_out(nx);
+    const vssm_norm_proj_args a = {
+        dx, M, K, dg, dbe, 1e-5f, gate ? dz : NULL, (int64_t)ldz, xn, dw, bias ? db : NULL, N, act, acc, y};
+    vssm_op_norm_proj(ctx, &a);
+    if (gate)
+        vssm_op_layernorm_gate(ctx, dx, M, K, dg, dbe, 1e-5f, dz, (int64_t)ldz, rn);
+    else
+        vssm_op_layernorm(ctx, dx, M, K, dg, dbe, 1e-5f, VSSM_ACT_NONE, rn);
+    vssm_op_linear_packed(ctx, rn, M, K, dw, bias ? db : NULL, N, act, acc, ry);
+    char what[112];
+    snprintf(what, sizeof what, "norm_proj M=%lld K=%d N=%d act=%d acc=%d bias=%d gate=%d", (long long)M, K, N,
+             (int)act, acc, bias, gate);
+    float *got = host_of(y, ny, what), *ref = host_of(ry, ny, what);
+    TEST_CHECK(!memcmp(got, ref, ny * sizeof(float)), "%s: differs from layernorm%s + linear_packed", what,
+               gate ? "_gate" : "");
+    vssm_err e = {0};
+    TEST_CHECK(vssm_op_status(ctx, what, &e) == VSSM_OK, "%s: %s", what, e.msg);
+    free(x), free(g), free(be), free(w), free(b), free(z), free(y0), free(got), free(ref);
+    void *d[] = {dx, dg, dbe, dw, db, dz, xn, y, ry, rn};
+    for (size_t i = 0; i < sizeof d / sizeof *d; i++) vssm_op_free(ctx, d[i]);
+}
+
 static void cases_layernorm_gate(void) {
     test_layernorm_gate(13, 7, 14, 0);
     test_layernorm_gate(9, 192, 384, 1); /* v0's call: in place, z the second half of in_proj's rows */
+    test_norm_proj(3136, 96, 384, VSSM_ACT_GELU, 0, 1, 0); /* VMamba-T stage 1 fc1: fused */
+    test_norm_proj(784, 192, 192, VSSM_ACT_NONE, 1, 0, 0); /* stage 2 out_proj (accumulate): fused */
+    test_norm_proj(201, 40, 70, VSSM_ACT_NONE, 0, 1, 1);   /* the gate, a last block of 33 rows: fused */
+    test_norm_proj(100, 96, 33, VSSM_ACT_SILU, 0, 1, 0);   /* fewer rows than 2 blocks: the two ops */
+    test_norm_proj(150, 384, 50, VSSM_ACT_NONE, 1, 1, 0);  /* long rows: the two ops */
 }
 static void cases_avgpool(void) { test_avgpool(3, 13, 21); }
 static void cases_ss2d_scan(void) {

@@ -33,6 +33,8 @@
     void vssm_cpu_conv1d_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,   \
                                const float *bias, int K, int reverse, vssm_act act, float *y);                        \
     void vssm_cpu_conv1d_proj_##sfx(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);                                   \
+    void vssm_cpu_layernorm_block_##sfx(const float *x, int64_t rows, int C, const float *g, const float *b,          \
+                                        float eps, vssm_act act, const float *z, int64_t ldz, float *y, int64_t ldy); \
     void vssm_cpu_dwconv3x3_bias_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,        \
                                        const float *w, const float *bias, vssm_act act, float *y);                    \
     void vssm_cpu_mul_silu_##sfx(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
@@ -64,6 +66,7 @@
     void vssm_cpu_gemm_epilogue_##sfx(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act);        \
     void vssm_cpu_gemm_rows_##sfx(const vssm_ctx *ctx, const float *x, int rows, int K, const float *wp,               \
                                   const float *b, int N, float *y);                                                    \
+    int vssm_cpu_norm_proj_##sfx(vssm_ctx *ctx, const vssm_norm_proj_args *a);                                         \
     VSSM_ISA_DECLARE_ELTWISE_(sfx)                                                                                     \
     VSSM_ISA_DECLARE_BWD_(sfx)                                                                                         \
     extern const char vssm_cpu_isa_name_##sfx[];
@@ -91,6 +94,7 @@ typedef struct vssm_cpu_isa {
     void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                    const float *bias, int K, int reverse, vssm_act act, float *y);
     void (*conv1d_proj)(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
+    int (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a); /* 0: not fused here (the caller runs the ops) */
     void (*dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                            const float *bias, vssm_act act, float *y);
     void (*mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
@@ -155,6 +159,8 @@ void vssm_cpu_avgpool(vssm_ctx *ctx, const float *x, int B, int64_t L, int C, fl
 void vssm_cpu_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
 void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                      const float *bias, int K, int reverse, vssm_act act, float *y);
+/* LayerNorm + its fp32 packed product per row block where that pays (sgemm.c), else the two ops */
+void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
 /* conv1d + its fp32 packed product per row block, both parts in one region (bf16 weights:
  * conv1d, then linear_packed) */
 void vssm_cpu_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);

@@ -14,50 +14,58 @@
 #include <omp.h>
 
 /* rows of LayerNorm, then act; z (may be NULL): times SiLU(z) after (v0's output gate).
- * Each thread's share of rows, the statistics of VSSM_CPU_STATS_ROWS rows before their
+ * Each thread's share of rows (vssm_cpu_layernorm_block: also norm_proj's blocks, sgemm.c),
+ * the statistics of VSSM_CPU_STATS_ROWS rows before their
  * outputs (rows_chunk.h): a row's mean and variance (~120 cycles of dependent operations at
  * C = 48) were overlapped by the next row's only after a whole row of GELU (VMamba-T's stem,
  * 12544 rows of 48: 0.9 ns an element). The same operations per row: the same bits. */
 #define LN_RB VSSM_CPU_STATS_ROWS
+void VSSM_ISA_FN(vssm_cpu_layernorm_block)(const float *x, int64_t rows, int C, const float *g, const float *b,
+                                           float eps, vssm_act act, const float *z, int64_t ldz, float *y,
+                                           int64_t ldy) {
+    for (int64_t i0 = 0; i0 < rows; i0 += LN_RB) {
+        const int nr = rows - i0 < LN_RB ? (int)(rows - i0) : LN_RB;
+        float x0s[LN_RB], dms[LN_RB], invs[LN_RB];
+        for (int q = 0; q < nr; q++) {
+            const float *r = x + (i0 + q) * C;
+            /* two passes (mean, then centred variance), the mean summed relative
+             * to the row's first value: no cancellation even when |mean| >> std */
+            const float x0 = r[0];
+            const float dm = rs_sum_dev(r, C, x0) / (float)C; /* mean - x0 */
+            const float v = rs_sum_sq_dev(r, C, x0, dm);
+            x0s[q] = x0, dms[q] = dm, invs[q] = 1.0f / sqrtf(v / (float)C + eps);
+        }
+        for (int q = 0; q < nr; q++) {
+            const int64_t i = i0 + q;
+            const float *r = x + i * C;
+            float *o = y + i * ldy;
+            const float x0 = x0s[q], dm = dms[q], inv = invs[q];
+            if (z) {
+                const float *zr = z + i * ldz;
+#pragma omp simd simdlen(32)
+                for (int c = 0; c < C; c++) {
+                    const float t = ((r[c] - x0) - dm) * inv * g[c] + b[c];
+                    o[c] = t * vm_siluf(zr[c]);
+                }
+            } else if (act == VSSM_ACT_GELU) {
+#pragma omp simd simdlen(32)
+                for (int c = 0; c < C; c++) o[c] = vm_geluf(((r[c] - x0) - dm) * inv * g[c] + b[c]);
+            } else {
+#pragma omp simd
+                for (int c = 0; c < C; c++) o[c] = ((r[c] - x0) - dm) * inv * g[c] + b[c];
+            }
+        }
+    }
+}
+
 static inline void layernorm_rows(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *g, const float *b,
                                   float eps, vssm_act act, const float *z, int64_t ldz, float *y) {
 #pragma omp parallel num_threads(ctx->threads_now)
     {
         int64_t r0, r1;
         vssm_cpu_rows_share(rows, &r0, &r1);
-        for (int64_t i0 = r0; i0 < r1; i0 += LN_RB) {
-            const int nr = r1 - i0 < LN_RB ? (int)(r1 - i0) : LN_RB;
-            float x0s[LN_RB], dms[LN_RB], invs[LN_RB];
-            for (int q = 0; q < nr; q++) {
-                const float *r = x + (i0 + q) * C;
-                /* two passes (mean, then centred variance), the mean summed relative
-                 * to the row's first value: no cancellation even when |mean| >> std */
-                const float x0 = r[0];
-                const float dm = rs_sum_dev(r, C, x0) / (float)C; /* mean - x0 */
-                const float v = rs_sum_sq_dev(r, C, x0, dm);
-                x0s[q] = x0, dms[q] = dm, invs[q] = 1.0f / sqrtf(v / (float)C + eps);
-            }
-            for (int q = 0; q < nr; q++) {
-                const int64_t i = i0 + q;
-                const float *r = x + i * C;
-                float *o = y + i * C;
-                const float x0 = x0s[q], dm = dms[q], inv = invs[q];
-                if (z) {
-                    const float *zr = z + i * ldz;
-#pragma omp simd simdlen(32)
-                    for (int c = 0; c < C; c++) {
-                        const float t = ((r[c] - x0) - dm) * inv * g[c] + b[c];
-                        o[c] = t * vm_siluf(zr[c]);
-                    }
-                } else if (act == VSSM_ACT_GELU) {
-#pragma omp simd simdlen(32)
-                    for (int c = 0; c < C; c++) o[c] = vm_geluf(((r[c] - x0) - dm) * inv * g[c] + b[c]);
-                } else {
-#pragma omp simd
-                    for (int c = 0; c < C; c++) o[c] = ((r[c] - x0) - dm) * inv * g[c] + b[c];
-                }
-            }
-        }
+        if (r1 > r0) VSSM_ISA_FN(vssm_cpu_layernorm_block)
+        (x + r0 * C, r1 - r0, C, g, b, eps, act, z ? z + r0 * ldz : NULL, ldz, y + r0 * C, C);
     }
 }
 

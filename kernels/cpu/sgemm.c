@@ -398,6 +398,47 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     }
 }
 
+/* LayerNorm + product (ops.h, vssm_norm_proj_args) in one region where the rows are short
+ * (K < SHORT_K, VMamba's stages 1-2: the norm is a large part of the pair) and there are row
+ * blocks for every thread. A task is a block of NP_RB rows, normalised by its thread into
+ * the thread's buffer (vssm_cpu_layernorm_block: the op's operations, the same bits) and run
+ * through every panel while it is in L1/L2 (the copied order's tiles and epilogue: the same
+ * sums, the same bits), so the normalised rows never go to memory and the two ops' regions
+ * are one. Elsewhere it returns 0 having done nothing: the caller runs the two ops. */
+#define NP_RB 56
+int VSSM_ISA_FN(vssm_cpu_norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1;
+    const int K = a->K, N = a->N, np = (N + PNR - 1) / PNR;
+    const int64_t M = a->M;
+    const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256, ldp = KC + 16;
+    if (K >= SHORT_K || K > KC || M < (int64_t)NP_RB * nt) return 0;
+    if (!ctx->gemm_scratch) /* linear_packed's: MC rows of ldp floats per thread */
+        ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
+    if (!ctx->gemm_scratch) return 0;
+    const int64_t nblk = (M + NP_RB - 1) / NP_RB;
+#pragma omp parallel num_threads(nt)
+    {
+        float *xb = ctx->gemm_scratch + (size_t)omp_get_thread_num() * MC * ldp;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            const int64_t m0 = blk * NP_RB;
+            const int rows = M - m0 < NP_RB ? (int)(M - m0) : NP_RB;
+            VSSM_ISA_FN(vssm_cpu_layernorm_block)
+            (a->x + m0 * K, rows, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, a->z ? a->z + m0 * a->ldz : NULL, a->ldz,
+             xb, ldp);
+            for (int q = 0; q < np; q++) {
+                const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+                float *yt = a->y + m0 * N + n0;
+                tile_rows(rows, K, xb, ldp, a->wp + (size_t)q * K * PNR, yt, N, a->accumulate, nc, NULL,
+                          (uintptr_t)a->wp, 0);
+                if (a->b || a->act != VSSM_ACT_NONE)
+                    VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, a->b ? a->b + n0 : NULL, a->act);
+            }
+        }
+    }
+    return 1;
+}
+
 /* The plain-weight product. Few rows (a classifier head at a small batch): each output is
  * the same sequential sum over k as in the kernel above, computed straight from the (N, K)
  * rows, eight columns at a time (packing N*K floats would cost more than the product). More
