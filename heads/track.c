@@ -395,8 +395,9 @@ vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame, vssm_box
     return VSSM_OK;
 }
 
-/* resp[y][x] = <T, S window at (y, x)> / (|T| |S window|) */
-static void correlate(const vssm_tracker *t, const float *S, double *cellsq, double *resp) {
+/* resp[y][x] = <T, S window at (y, x)> / (|T| |S window|), for y in [y0, y1], x in [x0, x1] */
+static void correlate(const vssm_tracker *t, const float *S, double *cellsq, double *resp, int y0, int y1, int x0,
+                      int x1) {
     const int C = t->C, sw = t->sw;
     /* integral image of squared cell norms, for the window norms */
     memset(cellsq, 0, (size_t)(sw + 1) * sizeof(double));
@@ -410,8 +411,8 @@ static void correlate(const vssm_tracker *t, const float *S, double *cellsq, dou
             row[x + 1] = row[x] + up[x + 1] - up[x] + q;
         }
     }
-    for (int py = 0; py < t->rh; py++)
-        for (int px = 0; px < t->rw; px++) {
+    for (int py = y0; py <= y1; py++)
+        for (int px = x0; px <= x1; px++) {
             double dot = 0;
             for (int dy = 0; dy < t->kh; dy++) {
                 const float *srow = S + ((size_t)(py + dy) * sw + px) * C;
@@ -435,13 +436,13 @@ static double parabola(double a, double b, double c) {
     return o < -0.5 ? -0.5 : o > 0.5 ? 0.5 : o;
 }
 
-vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score, vssm_err *err) {
-    if (!t->ready) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker update: call vssm_tracker_init first");
-    if (!frame || !frame->data || frame->w < 1 || frame->h < 1 || frame->c != 3)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker update: need a non-empty RGB frame");
+/* One step around the centre (cx, cy): n_scales crops there; the peak searched within radius
+ * cells of the response position that puts the object's centre at (cx, cy) (radius < 0: the
+ * whole map); the new box (the peak's centre by pos_lr, the size by scale_lr) into t->box. */
+static vssm_status tracker_step(vssm_tracker *t, const vssm_image *frame, double cx, double cy, int radius,
+                                float *score, double *scale, vssm_err *err) {
     const vssm_tracker_config *c = &t->cfg;
     const int S = c->n_scales, mid = (S - 1) / 2;
-    const double cx = t->box.x + 0.5 * t->box.w, cy = t->box.y + 0.5 * t->box.h;
     for (int k = 0; k < S; k++) {
         double w = t->box.w * t->scales[k], h = t->box.h * t->scales[k];
         t->boxes[k] = (vssm_box){cx - 0.5 * w, cy - 0.5 * h, w, h};
@@ -449,32 +450,50 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
     vssm_status s = vssm_crop_feats_run(t->cf, frame, t->boxes, t->factors, S, c->search_size, t->search, t->infos,
                                         err);
     if (s != VSSM_OK) return s;
+    /* the searched positions [y0, y1] x [x0, x1]; the correlation also at their neighbours
+     * (the parabola's), [cy0, cy1] x [cx0, cx1] */
+    int y0 = 0, y1 = t->rh - 1, x0 = 0, x1 = t->rw - 1;
+    if (radius >= 0) {
+        double u, v;
+        vssm_crop_from_image(&t->infos[mid], cx, cy, &u, &v);
+        const int fx = (int)lround((u - t->offset) / t->stride - t->tmpl_fcx);
+        const int fy = (int)lround((v - t->offset) / t->stride - t->tmpl_fcy);
+        x0 = fx - radius < 0 ? 0 : fx - radius > t->rw - 1 ? t->rw - 1 : fx - radius;
+        x1 = fx + radius > t->rw - 1 ? t->rw - 1 : fx + radius < x0 ? x0 : fx + radius;
+        y0 = fy - radius < 0 ? 0 : fy - radius > t->rh - 1 ? t->rh - 1 : fy - radius;
+        y1 = fy + radius > t->rh - 1 ? t->rh - 1 : fy + radius < y0 ? y0 : fy + radius;
+    }
+    const int cy0 = y0 > 0 ? y0 - 1 : 0, cy1 = y1 < t->rh - 1 ? y1 + 1 : y1;
+    const int cx0 = x0 > 0 ? x0 - 1 : 0, cx1 = x1 < t->rw - 1 ? x1 + 1 : x1;
     const size_t per_s = (size_t)t->sh * t->sw * t->C, per_r = (size_t)t->rh * t->rw;
-    int best_k = mid, best_i = 0;
+    int best_k = mid, best_i = y0 * t->rw + x0;
     double best = -DBL_MAX, lo = DBL_MAX, hi = -DBL_MAX;
     for (int k = 0; k < S; k++) {
         double *r = t->resp + per_r * k;
         center_channels(t->search + per_s * k, t->sh * t->sw, t->C);
-        correlate(t, t->search + per_s * k, t->cellsq, r);
-        for (size_t i = 0; i < per_r; i++) {
-            lo = fmin(lo, r[i]);
-            hi = fmax(hi, r[i]);
-        }
+        correlate(t, t->search + per_s * k, t->cellsq, r, cy0, cy1, cx0, cx1);
+        for (int y = cy0; y <= cy1; y++)
+            for (int x = cx0; x <= cx1; x++) {
+                lo = fmin(lo, r[y * t->rw + x]);
+                hi = fmax(hi, r[y * t->rw + x]);
+            }
     }
     /* the window blends with the response rescaled to [0, 1] over all scales, so its
      * weight does not depend on how high this backbone's cosines run */
     const double span = hi - lo > 1e-12 ? hi - lo : 1.0;
     for (int k = 0; k < S; k++) {
         const double *r = t->resp + per_r * k;
-        for (size_t i = 0; i < per_r; i++) {
-            double v = (1 - c->window_influence) * (r[i] - lo) / span + c->window_influence * t->window[i];
-            if (k != mid) v = v > 0 ? v * c->scale_penalty : v / c->scale_penalty;
-            if (v > best) {
-                best = v;
-                best_k = k;
-                best_i = (int)i;
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++) {
+                const int i = y * t->rw + x;
+                double v = (1 - c->window_influence) * (r[i] - lo) / span + c->window_influence * t->window[i];
+                if (k != mid) v = v > 0 ? v * c->scale_penalty : v / c->scale_penalty;
+                if (v > best) {
+                    best = v;
+                    best_k = k;
+                    best_i = i;
+                }
             }
-        }
     }
     const double *r = t->resp + per_r * best_k;
     const int py = best_i / t->rw, px = best_i % t->rw;
@@ -482,8 +501,8 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
 #define WIN(y, x) \
     ((1 - c->window_influence) * (r[(y)*t->rw + (x)] - lo) / span + c->window_influence * t->window[(y)*t->rw + (x)])
     double ox = 0, oy = 0;
-    if (px > 0 && px + 1 < t->rw) ox = parabola(WIN(py, px - 1), WIN(py, px), WIN(py, px + 1));
-    if (py > 0 && py + 1 < t->rh) oy = parabola(WIN(py - 1, px), WIN(py, px), WIN(py + 1, px));
+    if (px > cx0 && px < cx1) ox = parabola(WIN(py, px - 1), WIN(py, px), WIN(py, px + 1));
+    if (py > cy0 && py < cy1) oy = parabola(WIN(py - 1, px), WIN(py, px), WIN(py + 1, px));
 #undef WIN
     double nx, ny;
     vssm_crop_feats_cell_center(t->cf, &t->infos[best_k], px + ox + t->tmpl_fcx, py + oy + t->tmpl_fcy, &nx, &ny);
@@ -505,7 +524,30 @@ vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_b
     ncx = fmin(fmax(ncx, 0.0), (double)frame->w);
     ncy = fmin(fmax(ncy, 0.0), (double)frame->h);
     t->box = (vssm_box){ncx - 0.5 * w, ncy - 0.5 * h, w, h};
-    if (box) *box = t->box;
     if (score) *score = (float)r[best_i];
+    if (scale) *scale = t->scales[best_k];
     return VSSM_OK;
+}
+
+vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score, vssm_err *err) {
+    if (!t->ready) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker update: call vssm_tracker_init first");
+    if (!frame || !frame->data || frame->w < 1 || frame->h < 1 || frame->c != 3)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker update: need a non-empty RGB frame");
+    vssm_status s = tracker_step(t, frame, t->box.x + 0.5 * t->box.w, t->box.y + 0.5 * t->box.h, -1, score, NULL, err);
+    if (s == VSSM_OK && box) *box = t->box;
+    return s;
+}
+
+vssm_status vssm_tracker_scale_at(vssm_tracker *t, const vssm_image *frame, double cx, double cy, int radius,
+                                  vssm_box *box, float *score, double *scale, vssm_err *err) {
+    if (!t->ready) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker scale search: call vssm_tracker_init first");
+    if (!frame || !frame->data || frame->w < 1 || frame->h < 1 || frame->c != 3)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker scale search: need a non-empty RGB frame");
+    if (!isfinite(cx) || !isfinite(cy) || radius < 0)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "tracker scale search: centre (%g, %g) must be finite and radius (%d) >= 0", cx, cy,
+                            radius);
+    vssm_status s = tracker_step(t, frame, cx, cy, radius, score, scale, err);
+    if (s == VSSM_OK && box) *box = t->box;
+    return s;
 }

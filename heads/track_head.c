@@ -40,8 +40,11 @@ struct vssm_track_head {
     float *t0, *t1, *ws;
     float *maps; /* score (fs*fs), size (2 fs*fs), offset (2 fs*fs), planar */
     int cell;
-    vssm_box box;
+    vssm_box box;   /* the last estimate, around which the next search crop is taken */
+    double hw, hh;  /* the head's own size (its smoothing's previous box): box's, unless the hybrid is on */
     double aspect0; /* the first box's w / h */
+    vssm_preprocess_params pp;
+    vssm_tracker *scale; /* the hybrid's scale search (info.scale.on), else NULL */
     int ready;
 };
 
@@ -50,6 +53,7 @@ void vssm_track_head_free(vssm_track_head *h) {
     for (int t = 0; t < 3; t++)
         for (int i = 0; i <= N_TOWERS; i++) seg_conv_free(&h->conv[t][i]);
     vssm_crop_feats_free(h->cf);
+    vssm_tracker_free(h->scale);
     vssm_vim_state_free(h->vst);
     vssm_ctx_free(h->owned_ctx);
     free(h->zbar);
@@ -86,6 +90,66 @@ static vssm_status meta_num(const vssm_source *src, const char *key, double lo, 
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata %s '%s' is not %s in [%g, %g]", key, v,
                             integer ? "an integer" : "a number", lo, hi);
     *out = x;
+    return VSSM_OK;
+}
+
+vssm_track_scale_config vssm_track_scale_config_default(void) {
+    const vssm_track_scale_config c = {.on = 0,
+                                       .stage = 0,
+                                       .factor = 2.0,
+                                       .size = 128,
+                                       .n_scales = 3,
+                                       .step = 1.0375,
+                                       .lr = 0.59,
+                                       .radius = 2,
+                                       .pos_lr = 1.0,
+                                       .aspect_lr = 0.0};
+    return c;
+}
+
+vssm_status vssm_track_scale_config_validate(const vssm_track_scale_config *c, vssm_err *err) {
+    if (!c) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "scale search: NULL config");
+    if (c->on != 0 && c->on != 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "scale search: on must be 0 or 1");
+    if (c->stage < 0 || c->stage >= VSSM_BACKBONE_MAX_STAGES || !(c->factor >= 2.0 && c->factor <= 16) ||
+        c->size < 16 || c->size > 512 || c->n_scales < 1 || c->n_scales > 9 || c->n_scales % 2 == 0 ||
+        !(c->step >= 1 && c->step <= 2) || !(c->lr >= 0 && c->lr <= 1) || c->radius < 0 || c->radius > 16 ||
+        !(c->pos_lr >= 0 && c->pos_lr <= 1) || !(c->aspect_lr >= 0 && c->aspect_lr <= 1))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "scale search: need stage in 0..%d (%d), factor in [2, 16] (%g), size in 16..512 (%d), "
+                            "n_scales odd in 1..9 (%d), step in [1, 2] (%g), lr, pos_lr, aspect_lr in [0, 1] (%g, "
+                            "%g, %g), radius in 0..16 (%d)",
+                            VSSM_BACKBONE_MAX_STAGES - 1, c->stage, c->factor, c->size, c->n_scales, c->step, c->lr,
+                            c->pos_lr, c->aspect_lr, c->radius);
+    return VSSM_OK;
+}
+
+/* the hybrid's settings from the metadata (track_scale_*; absent: off, the defaults) */
+static vssm_status read_scale(const vssm_source *src, vssm_track_scale_config *c, vssm_err *err) {
+    *c = vssm_track_scale_config_default();
+    const char *on = meta(src, "track_scale_search");
+    if (!on) return VSSM_OK;
+    if (strcmp(on, "0") && strcmp(on, "1"))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata track_scale_search '%s' is not '0' or '1'", on);
+    c->on = on[0] == '1';
+    const char *keys[9] = {"track_scale_stage",  "track_scale_size",   "track_scale_n",
+                           "track_scale_radius", "track_scale_factor", "track_scale_step",
+                           "track_scale_lr",     "track_scale_pos_lr", "track_scale_aspect_lr"};
+    const double lo[9] = {0, 16, 1, 0, 2, 1, 0, 0, 0},
+                 hi[9] = {VSSM_BACKBONE_MAX_STAGES - 1, 512, 9, 16, 16, 2, 1, 1, 1};
+    int *ip[4] = {&c->stage, &c->size, &c->n_scales, &c->radius};
+    double *dp[5] = {&c->factor, &c->step, &c->lr, &c->pos_lr, &c->aspect_lr};
+    for (int i = 0; i < 9; i++) {
+        if (!meta(src, keys[i])) continue;
+        double v;
+        vssm_status s = meta_num(src, keys[i], lo[i], hi[i], i < 4, &v, err);
+        if (s != VSSM_OK) return s;
+        if (i < 4)
+            *ip[i] = (int)v;
+        else
+            *dp[i - 4] = v;
+    }
+    if (c->n_scales % 2 == 0)
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata track_scale_n %d is not odd", c->n_scales);
     return VSSM_OK;
 }
 
@@ -161,7 +225,46 @@ static vssm_status read_info(const vssm_source *src, vssm_backbone *bb, vssm_tra
         return vssm_err_set(err, VSSM_ERR_FORMAT, "a %d px search crop gives a %dx%d map (need a square)",
                             in->search_size, fh, fw);
     in->feat_sz = fh;
-    return VSSM_OK;
+    vssm_status s = read_scale(src, &in->scale, err);
+    if (s == VSSM_OK && in->scale.on && in->fusion_onestream)
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "track_scale_search needs a VMamba head, not 'onestream'");
+    if (s == VSSM_OK && in->scale.stage >= vssm_backbone_stages(bb))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "track_scale_stage %d but the backbone has %d stage(s)",
+                            in->scale.stage, vssm_backbone_stages(bb));
+    return s;
+}
+
+/* (re)makes the hybrid's scale search for h->info.scale */
+static vssm_status make_scale(vssm_track_head *h, vssm_err *err) {
+    vssm_tracker_free(h->scale);
+    h->scale = NULL;
+    const vssm_track_scale_config *c = &h->info.scale;
+    if (!c->on) return VSSM_OK;
+    vssm_tracker_config tc = vssm_tracker_config_default();
+    tc.stage = c->stage;
+    tc.template_factor = 2.0;
+    tc.template_size = c->size;
+    tc.search_factor = c->factor;
+    tc.search_size = c->size;
+    tc.n_scales = c->n_scales;
+    tc.scale_step = c->step;
+    tc.scale_lr = c->lr;
+    tc.pos_lr = 1.0; /* the peak's centre: the head blends it in by pos_lr */
+    return vssm_tracker_new_backbone(&h->scale, h->bb, &h->pp, &tc, err);
+}
+
+vssm_status vssm_track_head_set_scale(vssm_track_head *h, const vssm_track_scale_config *c, vssm_err *err) {
+    if (!h || !c) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "track head: NULL argument");
+    vssm_status s = vssm_track_scale_config_validate(c, err);
+    if (s == VSSM_OK && c->on && h->info.fusion_onestream)
+        s = vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "scale search: needs a VMamba head, not 'onestream'");
+    if (s == VSSM_OK && c->stage >= vssm_backbone_stages(h->bb))
+        s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "scale search: stage %d but the backbone has %d stage(s)", c->stage,
+                         vssm_backbone_stages(h->bb));
+    if (s != VSSM_OK) return s;
+    h->info.scale = *c;
+    h->ready = 0;
+    return make_scale(h, err);
 }
 
 static vssm_status load_towers(vssm_track_head *h, const vssm_source *src, vssm_err *err) {
@@ -221,6 +324,7 @@ vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const 
     vssm_track_head *h = calloc(1, sizeof *h);
     if (!h) return vssm_err_set(err, VSSM_ERR_NOMEM, "track head: out of memory");
     h->bb = bb;
+    h->pp = *pp;
     for (int c = 0; c < 3; c++) {
         h->mean[c] = pp->mean[c];
         h->std[c] = pp->std[c];
@@ -251,6 +355,7 @@ vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *bb, const 
             s = vssm_err_set(err, VSSM_ERR_FORMAT, "the template map is %dx%d, not the %d cells planned", h->th, h->tw,
                              in->corr_cells);
     }
+    if (s == VSSM_OK) s = make_scale(h, err);
     if (s != VSSM_OK) {
         vssm_err_prefix(err, "track head");
         vssm_track_head_free(h);
@@ -273,6 +378,17 @@ void vssm_track_head_maps(const vssm_track_head *h, const float **score, const f
 
 /* OSTrack's hann1d(n, centered=True)[k] */
 static double hann(int k, int n) { return 0.5 * (1 - cos(2 * M_PI * (k + 1) / (n + 1))); }
+
+/* OSTrack's clip_box(margin=10) of the box centred at (cx, cy), w x h */
+static vssm_box clip_box(double cx, double cy, double w, double h, int frame_w, int frame_h) {
+    const double m = CLIP_MARGIN, W = frame_w, H = frame_h;
+    double x1 = cx - 0.5 * w, y1 = cy - 0.5 * h, x2 = x1 + w, y2 = y1 + h;
+    x1 = fmin(fmax(0.0, x1), W - m);
+    x2 = fmin(fmax(m, x2), W);
+    y1 = fmin(fmax(0.0, y1), H - m);
+    y2 = fmin(fmax(m, y2), H);
+    return (vssm_box){x1, y1, fmax(m, x2 - x1), fmax(m, y2 - y1)};
+}
 
 void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs, int search_size,
                             const vssm_crop_info *ci, int frame_w, int frame_h, const vssm_box *prev, double size_lr,
@@ -305,14 +421,7 @@ void vssm_track_head_decode(const float *score, const float *size, const float *
         wi = sqrt(area * r);
         hi = sqrt(area / r);
     }
-    /* OSTrack's clip_box(margin=10) */
-    const double m = CLIP_MARGIN, W = frame_w, H = frame_h;
-    double x1 = cxi - 0.5 * wi, y1 = cyi - 0.5 * hi, x2 = x1 + wi, y2 = y1 + hi;
-    x1 = fmin(fmax(0.0, x1), W - m);
-    x2 = fmin(fmax(m, x2), W);
-    y1 = fmin(fmax(0.0, y1), H - m);
-    y2 = fmin(fmax(m, y2), H);
-    if (box) *box = (vssm_box){x1, y1, fmax(m, x2 - x1), fmax(m, y2 - y1)};
+    if (box) *box = clip_box(cxi, cyi, wi, hi, frame_w, frame_h);
     if (peak) *peak = score[best];
     if (cell) *cell = best;
 }
@@ -373,8 +482,11 @@ vssm_status vssm_track_head_init(vssm_track_head *h, const vssm_image *frame, vs
             if (in->corr_cells) pool_template(h, z);
         }
     }
+    if (s == VSSM_OK && h->scale) s = vssm_tracker_init(h->scale, frame, box, err);
     if (s != VSSM_OK) return s;
     h->box = box;
+    h->hw = box.w;
+    h->hh = box.h;
     h->aspect0 = box.w / box.h;
     h->ready = 1;
     return VSSM_OK;
@@ -454,9 +566,32 @@ vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image *frame, 
         sz[cells + i] = sigmoid_clamp(o[2 * i + 1]);
     }
     float peak;
-    const vssm_box prev = h->box;
+    const vssm_box prev = {h->box.x, h->box.y, h->hw, h->hh};
+    vssm_box hb;
     vssm_track_head_decode(sc, sz, of, fs, in->search_size, &ci, frame->w, frame->h, &prev, in->size_lr, h->aspect0,
-                           in->aspect_lr, &h->box, &peak, &h->cell);
+                           in->aspect_lr, &hb, &peak, &h->cell);
+    h->hw = hb.w;
+    h->hh = hb.h;
+    if (h->scale) { /* the hybrid: the size from the scale search at the head's centre */
+        const vssm_track_scale_config *c = &in->scale;
+        const double hcx = hb.x + 0.5 * hb.w, hcy = hb.y + 0.5 * hb.h;
+        vssm_box sb;
+        s = vssm_tracker_scale_at(h->scale, frame, hcx, hcy, c->radius, &sb, NULL, NULL, err);
+        if (s != VSSM_OK) {
+            vssm_err_prefix(err, "track head update");
+            return s;
+        }
+        double w = sb.w, ht = sb.h;
+        if (c->aspect_lr > 0) { /* the aspect towards the head's, the area kept */
+            const double r = exp(c->aspect_lr * log(hb.w / hb.h) + (1 - c->aspect_lr) * log(sb.w / sb.h)),
+                         area = sb.w * sb.h;
+            w = sqrt(area * r);
+            ht = sqrt(area / r);
+        }
+        const double cx = hcx + c->pos_lr * (sb.x + 0.5 * sb.w - hcx), cy = hcy + c->pos_lr * (sb.y + 0.5 * sb.h - hcy);
+        hb = clip_box(cx, cy, w, ht, frame->w, frame->h);
+    }
+    h->box = hb;
     if (box) *box = h->box;
     if (score) *score = peak;
     return VSSM_OK;

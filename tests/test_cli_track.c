@@ -120,6 +120,13 @@ int main(void) {
         /* a first GT box no tracker can start from: the GT file's line is named, not the frame */
         {"track --weights tests/data/cli/tiny_cls.safetensors --seq tests/data/track/bad/NanInit --out /dev/null", 1,
          "NanInit/groundtruth_rect.txt:2: the first box"},
+        /* the hybrid decoding's options: a head is needed; its settings are checked */
+        {"track --weights tests/data/cli/tiny_cls.safetensors --seq tests/data/track/otb/fmnist-01 --out /dev/null "
+         "--hybrid 1",
+         2, "--hybrid options need a file with a trained tracker head"},
+        {"track --weights weights/track_demo/vmamba_track_demo.safetensors --seq tests/data/track/otb/fmnist-01 "
+         "--out /dev/null --hybrid-scales 4",
+         2, "--hybrid: scale search: need"},
         {"eval track --results /tmp --gt tests/data/track/otb --format vot", 2, "otb, lasot or got10k"},
         {"eval track --results /nonexistent --gt tests/data/track/otb --format otb", 2, "/nonexistent"},
         {"eval track --gt tests/data/track/otb --format otb", 2, "required"},

@@ -51,6 +51,11 @@ static const char *usage =
     "(256)\n"
     "  --template-factor F (2.0)  --search-factor F (4.0)  --scales N (3)  --scale-step F (1.0375)\n"
     "  --scale-penalty F (0.9745)  --scale-lr F (0.59)  --window F (0.3)  --pos-lr F (1.0)\n"
+    "trained head's hybrid decoding (the head's centre, the size from the scale search above run at it;\n"
+    "defaults: the file's track_scale_* metadata, see vssm/track.h; each option overrides one):\n"
+    "  --hybrid 0|1  --hybrid-factor F (2.0)  --hybrid-size N (128)  --hybrid-scales N (3)\n"
+    "  --hybrid-step F (1.0375)  --hybrid-lr F (0.59)  --hybrid-radius N (2)  --hybrid-pos-lr F (1)\n"
+    "  --hybrid-aspect-lr F (0)  --hybrid-stage S (0)\n"
     "model:\n"
     "  --weights FILE  --arch NAME  --key model|model_ema  --device cpu|cuda  --threads T  --tf32\n"
     "  --max-pixels N  refuse frames over N pixels (default 178956970, PIL's; 0: no limit)\n"
@@ -520,6 +525,8 @@ static int track_video(track_job *j, int *frames_done, double *secs) {
 typedef struct track_args {
     model_opts mo;
     vssm_tracker_config tc;
+    int hy_on, hy_size, hy_n, hy_radius, hy_stage;             /* --hybrid*: -1 when not given */
+    double hy_factor, hy_step, hy_lr, hy_pos_lr, hy_aspect_lr; /* NAN when not given */
     const char *seq, *video, *dataset, *out, *results, *init_s, *init_file, *fmt_s, *png_dir, *out_video;
     int quiet, help, json, max_frames, show_every, fmt, have_init;
     vssm_box init;
@@ -553,9 +560,19 @@ static int parse_args(track_args *a, int argc, char **argv) {
             opt_double(argc, argv, &i, "--scale-penalty", &tc->scale_penalty, &bad) ||
             opt_double(argc, argv, &i, "--scale-lr", &tc->scale_lr, &bad) ||
             opt_double(argc, argv, &i, "--window", &tc->window_influence, &bad) ||
-            opt_double(argc, argv, &i, "--pos-lr", &tc->pos_lr, &bad) || cli_opt_flag(argv, i, "--quiet", &a->quiet) ||
-            cli_opt_flag(argv, i, "--json", &a->json) || cli_opt_flag(argv, i, "--help", &a->help) ||
-            cli_opt_flag(argv, i, "-h", &a->help))
+            opt_double(argc, argv, &i, "--pos-lr", &tc->pos_lr, &bad) ||
+            cli_opt_int(argc, argv, &i, "--hybrid", &a->hy_on, &bad) ||
+            cli_opt_int(argc, argv, &i, "--hybrid-size", &a->hy_size, &bad) ||
+            cli_opt_int(argc, argv, &i, "--hybrid-scales", &a->hy_n, &bad) ||
+            cli_opt_int(argc, argv, &i, "--hybrid-radius", &a->hy_radius, &bad) ||
+            cli_opt_int(argc, argv, &i, "--hybrid-stage", &a->hy_stage, &bad) ||
+            opt_double(argc, argv, &i, "--hybrid-factor", &a->hy_factor, &bad) ||
+            opt_double(argc, argv, &i, "--hybrid-step", &a->hy_step, &bad) ||
+            opt_double(argc, argv, &i, "--hybrid-lr", &a->hy_lr, &bad) ||
+            opt_double(argc, argv, &i, "--hybrid-pos-lr", &a->hy_pos_lr, &bad) ||
+            opt_double(argc, argv, &i, "--hybrid-aspect-lr", &a->hy_aspect_lr, &bad) ||
+            cli_opt_flag(argv, i, "--quiet", &a->quiet) || cli_opt_flag(argv, i, "--json", &a->json) ||
+            cli_opt_flag(argv, i, "--help", &a->help) || cli_opt_flag(argv, i, "-h", &a->help))
             continue;
         cli_bad_arg("track", argv[i]);
         bad = 1;
@@ -675,6 +692,12 @@ static void model_free(track_model *m) {
     vssm_ctx_free(m->ctx);
 }
 
+static int hybrid_given(const track_args *a) {
+    return a->hy_on >= 0 || a->hy_size >= 0 || a->hy_n >= 0 || a->hy_radius >= 0 || a->hy_stage >= 0 ||
+           !isnan(a->hy_factor) || !isnan(a->hy_step) || !isnan(a->hy_lr) || !isnan(a->hy_pos_lr) ||
+           !isnan(a->hy_aspect_lr);
+}
+
 /* the backbone alone, with the file's mean/std, and the tracker on it; -1 go on, else the exit code */
 static int load_model(const track_args *a, track_model *m) {
     vssm_err err = {0};
@@ -691,6 +714,23 @@ static int load_model(const track_args *a, track_model *m) {
         (load_bad = vssm_track_head_new(&m->head, m->bb, &pp, vssm_weights_source(w), &err) != VSSM_OK))
         vssm_err_prefix(&err, "%s", a->mo.weights);
     vssm_weights_close(w);
+    if (!load_bad && m->head && hybrid_given(a)) { /* --hybrid*: over the file's settings */
+        vssm_track_scale_config c = vssm_track_head_get_info(m->head).scale;
+        if (a->hy_on >= 0) c.on = a->hy_on;
+        if (a->hy_size >= 0) c.size = a->hy_size;
+        if (a->hy_n >= 0) c.n_scales = a->hy_n;
+        if (a->hy_radius >= 0) c.radius = a->hy_radius;
+        if (a->hy_stage >= 0) c.stage = a->hy_stage;
+        if (!isnan(a->hy_factor)) c.factor = a->hy_factor;
+        if (!isnan(a->hy_step)) c.step = a->hy_step;
+        if (!isnan(a->hy_lr)) c.lr = a->hy_lr;
+        if (!isnan(a->hy_pos_lr)) c.pos_lr = a->hy_pos_lr;
+        if (!isnan(a->hy_aspect_lr)) c.aspect_lr = a->hy_aspect_lr;
+        if ((load_bad = vssm_track_head_set_scale(m->head, &c, &err) != VSSM_OK)) vssm_err_prefix(&err, "--hybrid");
+    } else if (!load_bad && !m->head && hybrid_given(a)) {
+        vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "--hybrid options need a file with a trained tracker head");
+        load_bad = 1;
+    }
     if (!load_bad && !m->head && vssm_tracker_new_backbone(&m->trk, m->bb, &pp, &a->tc, &err) != VSSM_OK) {
         vssm_err_prefix(&err, "%s", a->mo.weights);
         load_bad = 1;
@@ -782,7 +822,19 @@ static void report(track_totals *t, vssm_ctx *ctx) {
 }
 
 VSSM_VERB(track) {
-    track_args a = {.tc = vssm_tracker_config_default(), .fmt_s = "otb", .show_every = 1};
+    track_args a = {.tc = vssm_tracker_config_default(),
+                    .fmt_s = "otb",
+                    .show_every = 1,
+                    .hy_on = -1,
+                    .hy_size = -1,
+                    .hy_n = -1,
+                    .hy_radius = -1,
+                    .hy_stage = -1,
+                    .hy_factor = NAN,
+                    .hy_step = NAN,
+                    .hy_lr = NAN,
+                    .hy_pos_lr = NAN,
+                    .hy_aspect_lr = NAN};
     model_opts_init(&a.mo);
     int rc = parse_args(&a, argc, argv);
     if (rc < 0) rc = check_args(&a);

@@ -180,6 +180,14 @@ VSSM_API vssm_status vssm_tracker_init(vssm_tracker *t, const vssm_image *frame,
 /* box: the new estimate; score (may be NULL): cosine similarity at the peak, [-1, 1]. */
 VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *frame, vssm_box *box, float *score,
                                          vssm_err *err);
+/* The scale search alone at a centre given from elsewhere (a trained head's; the hybrid tracker
+ * below): the n_scales search crops around (cx, cy) at the tracker's current size, the peak sought
+ * only at the response positions within radius (>= 0) cells of the one that puts the object's
+ * centre at (cx, cy); the size updated by scale_lr towards the winning scale, as update does.
+ * box: the peak's centre (pos_lr of the way from (cx, cy)) and the new size; scale (may be NULL):
+ * the winning scale; score as update's. */
+VSSM_API vssm_status vssm_tracker_scale_at(vssm_tracker *t, const vssm_image *frame, double cx, double cy, int radius,
+                                           vssm_box *box, float *score, double *scale, vssm_err *err);
 
 /* ---------------------------------------------------------------- trained head (heads/track_head.c)
  *
@@ -218,6 +226,37 @@ VSSM_API vssm_status vssm_tracker_update(vssm_tracker *t, const vssm_image *fram
 
 typedef struct vssm_track_head vssm_track_head;
 
+/* The hybrid decoding (ours; off unless the file or vssm_track_head_set_scale turns it on): the
+ * head finds the object; the correlation tracker's scale search (vssm_tracker_scale_at: its own
+ * template, the first frame's template_factor 2 crop of `size` px, the backbone's `stage`) is run
+ * at the head's centre: n_scales crops of factor x step^k around it (k centred on 0; a backbone
+ * forward each, batched), each `size` px, the peak sought only within `radius` cells of the
+ * head's centre, the size moved by lr towards the winning scale (its aspect the first box's).
+ * Then the aspect pulled towards the head's box's (aspect_lr: 0 keeps the first box's, 1 takes
+ * the head's; the area kept), the centre moved pos_lr of the way from the head's to the peak's
+ * (1: the peak's, a refinement within radius cells; 0: the head's), OSTrack's clip_box; the
+ * result is the box and the next search crop's centre and size. The head's own size state (its
+ * smoothing, its aspect prior) is kept apart and only lends its aspect. Metadata keys:
+ * track_scale_search "1" | "0" (absent: off), track_scale_stage, track_scale_factor,
+ * track_scale_size, track_scale_n, track_scale_step, track_scale_lr, track_scale_radius,
+ * track_scale_pos_lr, track_scale_aspect_lr (absent: vssm_track_scale_config_default's). The
+ * PyTorch reference has the head's decoding only; weights/track_demo/README.md has the figures. */
+typedef struct vssm_track_scale_config {
+    int on;           /* 0: the head's size (the default) */
+    int stage;        /* backbone stage matched (0) */
+    double factor;    /* scale crops: factor * sqrt(w h) of the current box, >= 2 (2.0) */
+    int size;         /* crops (and the template) resized to this, 16..512 (128) */
+    int n_scales;     /* odd, 1..9 (3) */
+    double step;      /* ratio between scales, >= 1 (1.0375) */
+    double lr;        /* size update towards the winning scale, [0, 1] (0.59) */
+    int radius;       /* response positions searched around the head's centre, cells, 0..16 (2) */
+    double pos_lr;    /* centre: 0 the head's, 1 the scale search's peak (within radius), [0, 1] (1) */
+    double aspect_lr; /* aspect: 0 the first box's, 1 the head's, [0, 1] (0) */
+} vssm_track_scale_config;
+
+VSSM_API vssm_track_scale_config vssm_track_scale_config_default(void);
+VSSM_API vssm_status vssm_track_scale_config_validate(const vssm_track_scale_config *c, vssm_err *err);
+
 #define VSSM_TRACK_MAX_CORR_CELLS 1024 /* "modcorr": template map cells (32 x 32) */
 
 typedef struct vssm_track_head_info {
@@ -229,6 +268,7 @@ typedef struct vssm_track_head_info {
     int corr_cells;   /* "modcorr": the (pooled) template map's cells (the correlation channels); else 0 */
     double aspect_lr; /* the aspect prior of the decoding, [0, 1]; 1: none */
     int corr_pool;    /* "modcorr": the template map averaged over corr_pool^2 cells for the correlation; else 1 */
+    vssm_track_scale_config scale; /* the hybrid decoding (the file's, or vssm_track_head_set_scale's) */
 } vssm_track_head_info;
 
 /* 1 when the weights file (src's metadata) holds a trained tracker head. */
@@ -239,6 +279,8 @@ VSSM_API vssm_status vssm_track_head_new(vssm_track_head **out, vssm_backbone *b
                                          const vssm_source *src, vssm_err *err);
 VSSM_API void vssm_track_head_free(vssm_track_head *h);
 VSSM_API vssm_track_head_info vssm_track_head_get_info(const vssm_track_head *h);
+/* Replaces the file's hybrid decoding (VMamba heads only; c->on 0: off); call before init. */
+VSSM_API vssm_status vssm_track_head_set_scale(vssm_track_head *h, const vssm_track_scale_config *c, vssm_err *err);
 /* box: w, h > 0, overlapping the frame (else VSSM_ERR_INVALID_ARG). */
 VSSM_API vssm_status vssm_track_head_init(vssm_track_head *h, const vssm_image *frame, vssm_box box, vssm_err *err);
 /* box: the new estimate; score (may be NULL): the score map at the chosen cell, (0, 1). */
