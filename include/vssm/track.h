@@ -240,7 +240,9 @@ typedef struct vssm_track_head vssm_track_head;
  * track_scale_search "1" | "0" (absent: off), track_scale_stage, track_scale_factor,
  * track_scale_size, track_scale_n, track_scale_step, track_scale_lr, track_scale_radius,
  * track_scale_pos_lr, track_scale_aspect_lr (absent: vssm_track_scale_config_default's). The
- * PyTorch reference has the head's decoding only; weights/track_demo/README.md has the figures. */
+ * PyTorch reference has the head's decoding only; the scale step's float64 reference is
+ * tests/reference/gen_track_scale_vectors.py (test_track_scale); weights/track_demo/README.md
+ * has the figures. */
 typedef struct vssm_track_scale_config {
     int on;           /* 0: the head's size (the default) */
     int stage;        /* backbone stage matched (0) */
