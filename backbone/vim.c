@@ -461,18 +461,14 @@ static void vim_layer(vssm_vim *m, vssm_vim_state *st, const vssm_vim_layer_w *l
     vssm_op_rmsnorm(ctx, st->x, T, D, l->norm_w, c->norm_eps, st->ln);
     vssm_op_linear_packed(ctx, st->ln, T, D, l->in_proj, NULL, 2 * Di, VSSM_ACT_NONE, 0, st->xz);
     vssm_scan1d_args a[2];
-    vssm_conv1d_proj_args cp[2];
     for (int d = 0; d < 2; d++) {
         const vssm_vim_dir_w *w = &l->dir[d];
         float *u = st->u + (size_t)d * T * Di, *xdbl = st->xdbl + (size_t)d * T * (R + 2 * N);
-        cp[d] = (vssm_conv1d_proj_args){st->xz,    2 * Di,    st->B,     st->L, Di,
-                                        w->conv_w, w->conv_b, c->d_conv, d,     VSSM_ACT_SILU,
-                                        u,         w->x_proj, R + 2 * N, xdbl,  NULL};
+        vssm_op_conv1d(ctx, st->xz, 2 * Di, st->B, st->L, Di, w->conv_w, w->conv_b, c->d_conv, d, VSSM_ACT_SILU, u);
+        vssm_op_linear_packed(ctx, u, T, Di, w->x_proj, NULL, R + 2 * N, VSSM_ACT_NONE, 0, xdbl);
         a[d] = (vssm_scan1d_args){st->B,       Di,     R,       N,       st->L, d,     d,     u,    xdbl,
                                   st->xz + Di, 2 * Di, w->dt_w, w->dt_b, w->A,  w->Ds, st->y, NULL, NULL};
     }
-    cp[0].next = &cp[1]; /* u_d = SiLU(conv1d_d(x)), xdbl_d = x_proj_d(u_d): both directions in one call */
-    vssm_op_conv1d_proj(ctx, &cp[0]);
     a[0].next = &a[1];     /* both directions in one call: y = scan_f, then += scan_b, as two calls */
     a[0].zs = st->xz + Di; /* SiLU(z) once, in place: z is not read after the scan */
     vssm_op_scan1d(ctx, &a[0]);

@@ -268,25 +268,6 @@ void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     }
     prof_end(ctx, VSSM_OP_GEMM, t);
 }
-void vssm_op_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a) {
-    if (!vssm_conv1d_proj_ok(a)) {
-        op_refused(ctx, "conv1d_proj", "vssm_conv1d_proj_ok(a)");
-        return;
-    }
-    double t = prof_begin(ctx);
-    if (ctx->ops->conv1d_proj && ctx->ops->linear_packed)
-        ctx->ops->conv1d_proj(ctx, a);
-    else
-        for (const vssm_conv1d_proj_args *p = a; p; p = p->next) {
-            ctx->ops->conv1d(ctx, p->x, p->ldx, p->B, p->L, p->C, p->w, p->bias, p->K, p->reverse, p->act, p->u);
-            if (ctx->ops->linear_packed)
-                ctx->ops->linear_packed(ctx, p->u, (int64_t)p->B * p->L, p->C, p->wp, NULL, p->N, VSSM_ACT_NONE, 0,
-                                        p->y);
-            else
-                ctx->ops->linear(ctx, p->u, (int64_t)p->B * p->L, p->C, p->wp, NULL, p->N, VSSM_ACT_NONE, 0, p->y);
-        }
-    prof_end(ctx, VSSM_OP_GEMM, t);
-}
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin) {
     return ctx->ops->conv3x3s2_workspace(B, H, W, Cin);
 }

@@ -90,39 +90,6 @@ static inline int vssm_scan1d_next_ok(const vssm_scan1d_args *a) {
 }
 
 
-/* conv1d then its product, both of Vim's directions in one call (the optional table entry
- * conv1d_proj, wrapper vssm_op_conv1d_proj):
- *   u (B, L, C) = conv1d(x, ldx, B, L, C, w, bias, K, reverse, act)  as the op conv1d
- *   y (B*L, N)  = u . wp^T, wp packed by vssm_op_linear_pack (N, C)  as linear_packed,
- *                 no bias, no activation
- * next: NULL or a second, independent one (no next of its own; it may read the same x).
- * The same bits as those ops called in order, which is what a backend without the entry
- * runs (ctx.c). u and y must not overlap x, each other or the other part's outputs. */
-typedef struct vssm_conv1d_proj_args {
-    const float *x;
-    int64_t ldx;
-    int B;
-    int64_t L;
-    int C;
-    const float *w, *bias;
-    int K, reverse;
-    vssm_act act;
-    float *u;
-    const float *wp;
-    int N;
-    float *y;
-    const struct vssm_conv1d_proj_args *next;
-} vssm_conv1d_proj_args;
-
-/* one part's precondition: conv1d's, and the product's */
-static inline int vssm_conv1d_proj_part_ok(const vssm_conv1d_proj_args *a) {
-    return a->K >= 1 && a->C >= 1 && a->L >= 1 && a->B >= 1 && a->ldx >= a->C && a->N >= 1 && a->x && a->w && a->u &&
-           a->wp && a->y;
-}
-static inline int vssm_conv1d_proj_ok(const vssm_conv1d_proj_args *a) {
-    return a && vssm_conv1d_proj_part_ok(a) && (!a->next || (vssm_conv1d_proj_part_ok(a->next) && !a->next->next));
-}
-
 /* LayerNorm then a packed product (the optional table entry norm_proj, wrapper
  * vssm_op_norm_proj):
  *   xn (M, K) = LayerNorm(x) (gamma, beta, eps) [* SiLU(z), z element (r, c) at z[r*ldz + c]]
@@ -401,10 +368,6 @@ typedef struct vssm_ops {
     /* Optional: LayerNorm and its packed product in one call (vssm_norm_proj_args); NULL: the
      * wrapper calls layernorm (or layernorm_gate) then linear_packed (or linear). */
     void (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a);
-    /* Optional: conv1d and its packed product in one call (vssm_conv1d_proj_args); NULL: the
-     * wrapper calls conv1d then linear_packed (or linear) for each part. */
-    void (*conv1d_proj)(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
-
     /* the compute ops (VSSM_COMPUTE_OPS above) */
     VSSM_COMPUTE_OPS(VSSM_OP_FIELD_)
     /* the backward ops (VSSM_BACKWARD_OPS above; may be empty: vssm_op_training_supported) */
@@ -451,8 +414,6 @@ void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, cons
                            vssm_act act, int accumulate, float *y);
 /* LayerNorm + product (vssm_norm_proj_args); profiled as gemm */
 void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
-/* conv1d + product (vssm_conv1d_proj_args); profiled as gemm */
-void vssm_op_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
 
 /* The thread count of a planned state's forward passes, chosen by measurement when the

@@ -47,7 +47,6 @@ static const vssm_ops cpu_ops = {
     .avgpool = vssm_cpu_avgpool,
     .rmsnorm = vssm_cpu_rmsnorm,
     .conv1d = vssm_cpu_conv1d,
-    .conv1d_proj = vssm_cpu_conv1d_proj,
     .norm_proj = vssm_cpu_norm_proj,
     .scan1d = vssm_cpu_scan1d,
     .patchify = vssm_cpu_patchify,

@@ -49,36 +49,13 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, 
     }
 }
 
-/* One output row of the conv1d: bias + K multiply-adds over neighbouring rows (K is small:
- * 4), summed over the taps in registers (dwtaps.h: one pass per tap over the row loaded and
- * stored it K + 1 times), then act. Each output is computed alone: the same bits for any
- * blocking, in conv1d and in conv1d_proj. */
+/* One task = (b, block of tokens); a token's output row is bias + K multiply-adds over
+ * neighbouring rows (K is small: 4), summed over the taps in registers (dwtaps.h: one pass
+ * per tap over the row loaded and stored it K + 1 times). Token blocks sized
+ * by vssm_cpu_rows_chunk (4-8 per thread; fixed blocks of 64 split Vim-T's 197 tokens
+ * 64 / 64 / 64 / 5, so one of 2 threads did 128 rows), split statically (the header). Each
+ * output is computed alone: the same bits for any blocking. */
 #define CONV1D_TAPS 8 /* Vim's d_conv is 4 */
-static inline void conv1d_row(const float *x, int64_t ldx, int b, int64_t L, int C, const float *w, const float *bias,
-                              int K, int reverse, vssm_act act, int64_t t, float *o) {
-    /* the taps inside the sequence in k order, CONV1D_TAPS per call */
-    for (int k0 = 0; k0 < K; k0 += CONV1D_TAPS) {
-        const float *src[CONV1D_TAPS], *wk[CONV1D_TAPS];
-        int n = 0;
-        for (int k = k0; k < K && k < k0 + CONV1D_TAPS; k++) {
-            const int64_t s = reverse ? t + (K - 1) - k : t - (K - 1) + k;
-            if (s < 0 || s >= L) continue;
-            src[n] = x + ((size_t)b * L + s) * ldx, wk[n++] = w + (size_t)k * C;
-        }
-        dw_taps(src, wk, n, k0 ? NULL : bias, k0 ? DW_OUT : DW_ZERO, C, o);
-    }
-    if (act == VSSM_ACT_SILU) {
-#pragma omp simd simdlen(32)
-        for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
-    } else if (act == VSSM_ACT_GELU) {
-#pragma omp simd simdlen(32)
-        for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
-    }
-}
-
-/* One task = (b, block of tokens), blocks sized by vssm_cpu_rows_chunk (4-8 per thread;
- * fixed blocks of 64 split Vim-T's 197 tokens 64 / 64 / 64 / 5, so one of 2 threads did 128
- * rows), split statically (the header). */
 void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                                   const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
@@ -87,41 +64,28 @@ void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, in
     for (int b = 0; b < B; b++)
         for (int64_t tb = 0; tb < nt; tb++) {
             const int64_t t1 = (tb + 1) * tbl < L ? (tb + 1) * tbl : L;
-            for (int64_t t = tb * tbl; t < t1; t++)
-                conv1d_row(x, ldx, b, L, C, w, bias, K, reverse, act, t, y + ((size_t)b * L + t) * C);
+            for (int64_t t = tb * tbl; t < t1; t++) {
+                float *o = y + ((size_t)b * L + t) * C;
+                /* the taps inside the sequence in k order, CONV1D_TAPS per call */
+                for (int k0 = 0; k0 < K; k0 += CONV1D_TAPS) {
+                    const float *src[CONV1D_TAPS], *wk[CONV1D_TAPS];
+                    int n = 0;
+                    for (int k = k0; k < K && k < k0 + CONV1D_TAPS; k++) {
+                        const int64_t s = reverse ? t + (K - 1) - k : t - (K - 1) + k;
+                        if (s < 0 || s >= L) continue;
+                        src[n] = x + ((size_t)b * L + s) * ldx, wk[n++] = w + (size_t)k * C;
+                    }
+                    dw_taps(src, wk, n, k0 ? NULL : bias, k0 ? DW_OUT : DW_ZERO, C, o);
+                }
+                if (act == VSSM_ACT_SILU) {
+#pragma omp simd simdlen(32)
+                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
+                } else if (act == VSSM_ACT_GELU) {
+#pragma omp simd simdlen(32)
+                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
+                }
+            }
         }
-}
-
-/* conv1d + product (ops.h, vssm_conv1d_proj_args), fp32 packed weights: one parallel region
- * for both parts instead of four. A task is a block of CONV1D_PROJ_RB rows of one part: its
- * conv rows, then their product on the same thread (vssm_cpu_gemm_rows: linear_packed's sums,
- * the same bits), while the block is in L1/L2. The tasks, part 0's then part 1's, are split
- * statically in equal contiguous shares: at 2 threads each thread runs one direction whole
- * (Vim's two directions are the same size), and no row crosses cores between the conv and
- * its product. */
-#define CONV1D_PROJ_RB 56
-void VSSM_ISA_FN(vssm_cpu_conv1d_proj)(vssm_ctx *ctx, const vssm_conv1d_proj_args *a) {
-    const vssm_conv1d_proj_args *part[2] = {a, a->next};
-    int64_t nb[2] = {0, 0};
-    for (int p = 0; p < 2 && part[p]; p++)
-        nb[p] = ((int64_t)part[p]->B * part[p]->L + CONV1D_PROJ_RB - 1) / CONV1D_PROJ_RB;
-    const int64_t tasks = nb[0] + nb[1];
-#pragma omp parallel num_threads(ctx->threads_now)
-    {
-        const int64_t nt = omp_get_num_threads(), me = omp_get_thread_num();
-        const int64_t i0 = tasks * me / nt, i1 = tasks * (me + 1) / nt;
-        for (int64_t i = i0; i < i1; i++) {
-            const int p = i >= nb[0];
-            const vssm_conv1d_proj_args *c = part[p];
-            const int64_t r0 = (i - (p ? nb[0] : 0)) * CONV1D_PROJ_RB, rows_all = (int64_t)c->B * c->L;
-            const int rows = rows_all - r0 < CONV1D_PROJ_RB ? (int)(rows_all - r0) : CONV1D_PROJ_RB;
-            for (int64_t r = r0; r < r0 + rows; r++)
-                conv1d_row(c->x, c->ldx, (int)(r / c->L), c->L, c->C, c->w, c->bias, c->K, c->reverse, c->act, r % c->L,
-                           c->u + (size_t)r * c->C);
-            VSSM_ISA_FN(vssm_cpu_gemm_rows)
-            (ctx, c->u + (size_t)r0 * c->C, rows, c->C, c->wp, NULL, c->N, c->y + (size_t)r0 * c->N);
-        }
-    }
 }
 
 #ifdef VSSM_ISA_BASE

@@ -32,7 +32,6 @@
                                 float *y);                                                                            \
     void vssm_cpu_conv1d_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,   \
                                const float *bias, int K, int reverse, vssm_act act, float *y);                        \
-    void vssm_cpu_conv1d_proj_##sfx(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);                                   \
     void vssm_cpu_layernorm_block_##sfx(const float *x, int64_t rows, int C, const float *g, const float *b,          \
                                         float eps, vssm_act act, const float *z, int64_t ldz, float *y, int64_t ldy); \
     void vssm_cpu_dwconv3x3_bias_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,        \
@@ -93,7 +92,6 @@ typedef struct vssm_cpu_isa {
     void (*rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *w, float eps, float *y);
     void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                    const float *bias, int K, int reverse, vssm_act act, float *y);
-    void (*conv1d_proj)(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
     int (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a); /* 0: not fused here (the caller runs the ops) */
     void (*dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                            const float *bias, vssm_act act, float *y);
@@ -161,9 +159,6 @@ void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t 
                      const float *bias, int K, int reverse, vssm_act act, float *y);
 /* LayerNorm + its fp32 packed product per row block where that pays (sgemm.c), else the two ops */
 void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
-/* conv1d + its fp32 packed product per row block, both parts in one region (bf16 weights:
- * conv1d, then linear_packed) */
-void vssm_cpu_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a);
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,

@@ -18,10 +18,10 @@
     {                                                                                                                 \
         nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx, vssm_cpu_ss2d_scan_##sfx,   \
             vssm_cpu_scan1d_##sfx, vssm_cpu_conv3x3s2_##sfx, vssm_cpu_layernorm_##sfx, vssm_cpu_layernorm_gate_##sfx, \
-            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_conv1d_proj_##sfx, vssm_cpu_norm_proj_##sfx,      \
-            vssm_cpu_dwconv3x3_bias_##sfx, vssm_cpu_mul_silu_##sfx, vssm_cpu_layernorm_bwd_##sfx,                     \
-            vssm_cpu_rmsnorm_bwd_##sfx, vssm_cpu_conv1d_bwd_##sfx, vssm_cpu_dwconv3x3_bias_bwd_##sfx,                 \
-            vssm_cpu_mul_silu_bwd_##sfx, vssm_cpu_bwd_act_mul_##sfx                                                   \
+            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_norm_proj_##sfx, vssm_cpu_dwconv3x3_bias_##sfx,   \
+            vssm_cpu_mul_silu_##sfx, vssm_cpu_layernorm_bwd_##sfx, vssm_cpu_rmsnorm_bwd_##sfx,                        \
+            vssm_cpu_conv1d_bwd_##sfx, vssm_cpu_dwconv3x3_bias_bwd_##sfx, vssm_cpu_mul_silu_bwd_##sfx,                \
+            vssm_cpu_bwd_act_mul_##sfx                                                                                \
     }
 /* best first */
 static const vssm_cpu_isa isa_tables[] = {
@@ -229,16 +229,6 @@ void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     else
         vssm_cpu_layernorm(ctx, a->x, a->M, a->K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, a->xn);
     vssm_cpu_linear_packed(ctx, a->xn, a->M, a->K, a->wp, a->b, a->N, a->act, a->accumulate, a->y);
-}
-void vssm_cpu_conv1d_proj(vssm_ctx *ctx, const vssm_conv1d_proj_args *a) {
-    if (!ctx->cpu_bf16) {
-        ctx->cpu_isa->conv1d_proj(ctx, a);
-        return;
-    }
-    for (const vssm_conv1d_proj_args *p = a; p; p = p->next) {
-        vssm_cpu_conv1d(ctx, p->x, p->ldx, p->B, p->L, p->C, p->w, p->bias, p->K, p->reverse, p->act, p->u);
-        vssm_cpu_linear_packed(ctx, p->u, (int64_t)p->B * p->L, p->C, p->wp, NULL, p->N, VSSM_ACT_NONE, 0, p->y);
-    }
 }
 void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                              const float *bias, vssm_act act, float *y) {
