@@ -121,9 +121,10 @@ void vssm_cuda_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const flo
     const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     const int64_t wide = K > N ? K : N;
     const int64_t step = INT_MAX / (wide > 0 ? wide : 1); /* rows per call: int sizes and offsets */
+    const int ld = K > 0 ? K : 1; /* cuBLAS refuses lda = 0 even when K = 0 reads nothing (y = bias) */
     for (int64_t m0 = 0; m0 < M; m0 += step) {
         const int mm = (int)(M - m0 < step ? M - m0 : step);
-        CUBLAS_CHECK(s, cublasSgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, mm, K, &one, w, K, x + m0 * K, K, &beta,
+        CUBLAS_CHECK(s, cublasSgemm(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, N, mm, K, &one, w, ld, x + m0 * K, ld, &beta,
                                     y + m0 * N, N));
     }
     bias_act(s, y, M, N, b, act);
