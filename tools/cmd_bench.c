@@ -131,8 +131,8 @@ static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
-               "                  [--device cpu|cuda] [--precision f32|bf16|f32,bf16] [--runs N] [--warmup N]\n"
-               "                  [--no-gemm-ref] [--fixed-threads] [--json]\n"
+               "                  [--device cpu|cuda] [--tf32] [--precision f32|bf16|f32,bf16] [--runs N]\n"
+               "                  [--warmup N] [--no-gemm-ref] [--fixed-threads] [--json]\n"
                "Times a model's forward pass and reports ms/image, GFLOP/s, where the time goes and its memory.\n"
                "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
                "Random weights for --arch (a VMamba or Vim preset name, or a\n"
@@ -394,7 +394,7 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
 VSSM_VERB(bench) {
     const char *arch = "vmamba-tiny", *device = "cpu", *size = "224", *precision = "f32";
     bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1, 0};
-    int threads = 0, bad = 0;
+    int threads = 0, bad = 0, tf32 = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -410,7 +410,7 @@ VSSM_VERB(bench) {
             cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) ||
             cli_opt_int(argc, argv, &i, "--warmup", &o.warmup, &bad) || cli_opt_flag(argv, i, "--json", &o.json) ||
             cli_opt_flag(argv, i, "--no-gemm-ref", &o.no_ref) ||
-            cli_opt_flag(argv, i, "--fixed-threads", &o.fixed_threads))
+            cli_opt_flag(argv, i, "--fixed-threads", &o.fixed_threads) || cli_opt_flag(argv, i, "--tf32", &tf32))
             continue;
         cli_bad_arg("bench", argv[i]);
         bad = 1;
@@ -459,7 +459,7 @@ VSSM_VERB(bench) {
     vssm_ctx *ctxs[2] = {NULL, NULL};
     for (int p = 0; p < np; p++) {
         vssm_ctx_opts co;
-        if (cli_ctx_opts(device, threads, 0, &co) || cli_precision(precs[p], &co)) {
+        if (cli_ctx_opts(device, threads, tf32, &co) || cli_precision(precs[p], &co)) {
             vssm_ctx_free(ctxs[0]);
             return VSSM_EXIT_USAGE;
         }
