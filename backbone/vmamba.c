@@ -382,12 +382,17 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
 
     for (int s = 0; s < VSSM_VMAMBA_STAGES; s++) {
         const vssm_stage_w *sw = &m->stage[s];
-        /* Micro-batches of about MICRO_TOKENS tokens: a big batch runs its early, large
+        /* CPU: micro-batches of about MICRO_TOKENS tokens: a big batch runs its early, large
          * stages image by image (working set in cache, GEMMs already tall) and its late,
-         * small stages together (taller GEMMs), so no batch is slower per image than 1. */
+         * small stages together (taller GEMMs), so no batch is slower per image than 1.
+         * A GPU wants the opposite: the whole batch per launch (image by image, every
+         * kernel ran at batch 1 and a batch of 32 took 32 times as long: H200, session 11). */
         const int64_t L = (int64_t)st->hs[s] * st->ws[s];
-        int mb = (int)((st->micro_tokens > 0 ? st->micro_tokens : MICRO_TOKENS) / L);
-        mb = mb < 1 ? 1 : mb > B ? B : mb;
+        const int64_t mt = st->micro_tokens > 0                        ? st->micro_tokens
+                           : vssm_ctx_device(ctx) == VSSM_DEVICE_CPU ? MICRO_TOKENS
+                                                                      : (int64_t)B * L;
+        const int64_t mb64 = mt / L;
+        const int mb = mb64 < 1 ? 1 : mb64 > B ? B : (int)mb64;
         const size_t slab = (size_t)L * cfg->dims[s];
         for (int b0 = 0; b0 < B; b0 += mb) {
             const int nb = B - b0 < mb ? B - b0 : mb;

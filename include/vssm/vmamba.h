@@ -89,7 +89,8 @@ VSSM_API vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba 
 VSSM_API void vssm_vmamba_state_free(vssm_vmamba_state *st);
 VSSM_API size_t vssm_vmamba_state_bytes(const vssm_vmamba_state *st);
 /* Tuning: a stage runs its batch in micro-batches of about this many tokens (default
- * 2048; 1 = image by image). Results agree to float rounding whatever the value. */
+ * 2048 on the CPU, the whole batch on a GPU; 1 = image by image). Results agree to float
+ * rounding whatever the value. */
 VSSM_API void vssm_vmamba_state_set_micro_tokens(vssm_vmamba_state *st, int64_t tokens);
 
 /* input: host memory, (B, H, W, in_chans) f32 NHWC. */
