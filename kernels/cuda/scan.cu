@@ -4,7 +4,7 @@
  *      xdbl (B*L, K*(R+2N)) = u (B*L, D) . x_proj (K*(R+2N), D)^T   (as the CPU does).
  *   2. the chunked scan of scan_chunked.cuh (the same code the host test runs):
  *      pass 1 (B*K*D*nc threads) chunk-local end states and delta sums,
- *      pass 2 (B*K*N*D threads)  prefix over chunks -> incoming states,
+ *      pass 2 (B*K*N*D*G threads) prefix over chunks in G segments -> incoming states,
  *      pass 3 (B*D*nc threads, launched for pair 0 then pair 1) reruns each chunk from
  *             its incoming state and merges y deterministically.
  *   The four scan orders are read straight from the token grid (no copies); delta =
@@ -40,14 +40,28 @@ template <int NS> __global__ void __launch_bounds__(SCAN_CH *SCAN_CK) k_scan_pas
     sc_pass1(&a, NS, (int)blockIdx.z / SC_K, (int)blockIdx.z % SC_K, c, j);
 }
 
-__global__ void k_scan_pass2(const __grid_constant__ sc_args a) {
-    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; /* over (b, k, n, c) */
-    if (i >= (int64_t)a.B * SC_K * a.N * a.D) return;
-    const int c = (int)(i % a.D);
-    const int64_t r = i / a.D;
-    const int n = (int)(r % a.N);
-    const int bk = (int)(r / a.N);
-    sc_pass2(&a, bk / SC_K, bk % SC_K, n, c);
+/* block (32 channels, G segments), one block per (b, k, n, 32 channels): each thread
+ * composes its segment's chunks, the fold over earlier segments comes from shared memory,
+ * then it writes its chunks' incoming states (scan_chunked.cuh, pass 2) */
+__global__ void __launch_bounds__(32 * 32) k_scan_pass2(const __grid_constant__ sc_args a) {
+    __shared__ float sdec[32][32], sloc[32][32];
+    const int cb = (a.D + 31) / 32;
+    const int64_t blk = blockIdx.x;
+    const int c = (int)(blk % cb) * 32 + threadIdx.x, g = threadIdx.y, G = blockDim.y;
+    const int64_t r = blk / cb;
+    const int n = (int)(r % a.N), bk = (int)(r / a.N), b = bk / SC_K, k = bk % SC_K;
+    const int active = c < a.D;
+    int i0, i1;
+    sc_p2_range(a.nc, G, g, &i0, &i1);
+    float d = 1.0f, l = 0.0f;
+    if (active) sc_pass2_reduce(&a, b, k, n, c, i0, i1, &d, &l);
+    sdec[g][threadIdx.x] = d;
+    sloc[g][threadIdx.x] = l;
+    __syncthreads();
+    if (!active || i0 >= i1) return;
+    float h = 0.0f;
+    for (int q = 0; q < g; q++) h = sdec[q][threadIdx.x] * h + sloc[q][threadIdx.x];
+    sc_pass2_apply(&a, b, k, n, c, i0, i1, h);
 }
 
 template <int NS>
@@ -65,8 +79,8 @@ template <int NS> static void launch(cuda_state *s, const sc_args &a) {
     if (carry) {
         k_scan_pass1<NS><<<dim3(gx, gy, (unsigned)(a.B * SC_K)), blk, 0, s->stream>>>(a);
         CUDA_CHECK_LAUNCH(s, "k_scan_pass1");
-        const int64_t n2 = (int64_t)a.B * SC_K * a.N * a.D;
-        k_scan_pass2<<<cuda_blocks(n2, 128), 128, 0, s->stream>>>(a);
+        const int64_t n2 = (int64_t)a.B * SC_K * a.N * cuda_blocks(a.D, 32);
+        k_scan_pass2<<<(unsigned)n2, dim3(32, sc_p2_segs(a.nc)), 0, s->stream>>>(a);
         CUDA_CHECK_LAUNCH(s, "k_scan_pass2");
     }
     for (int pair = 0; pair < 2; pair++) {

@@ -12,8 +12,8 @@
  *   pass 1  every chunk in parallel: h_loc (N values) and S = sum of delta over the chunk
  *           (the chunk's decay product prod_t exp(delta_t A) is exp(A S): one float per
  *           chunk and channel instead of N, and one rounding instead of T).
- *   pass 2  per (b, k, n, c), a sequential prefix over the chunks in direction k's order
- *           turns h_loc into each chunk's incoming state (in place).
+ *   pass 2  per (b, k, n, c), a prefix over the chunks in direction k's order (in
+ *           segments, composed) turns h_loc into each chunk's incoming state (in place).
  *   pass 3  every chunk in parallel reruns its steps from the incoming state and writes y.
  *
  * Chunks partition the FORWARD walk of a direction pair: q in [jT, jT + T) of the
@@ -179,32 +179,71 @@ SC_FN void sc_pass1(const sc_args *a, const int NS, int b, int k, int c, int j) 
 }
 
 /* Pass 2: prefix over the chunks of (b, k, n, c) in direction k's chunk order; hc[j]
- * becomes the state entering chunk j. */
-SC_FN void sc_pass2(const sc_args *a, int b, int k, int n, int c) {
+ * becomes the state entering chunk j. A chunk maps its incoming state h to
+ * decay * h + loc (decay = exp(A S)); these affine maps compose, so the chain of nc
+ * chunks is cut into G segments (sc_p2_segs): 2a each segment composes its chunks'
+ * maps (sc_pass2_reduce), 2b a fold over the segments before it gives its incoming
+ * state, 2c it walks its chunks again writing each one's incoming state (sc_pass2_apply).
+ * The serial chain is 2 nc / G + G steps instead of nc (on the GPU one thread per
+ * segment: at batch 1, 196 chunks took 100 us in one chain, the longest kernel). */
+SC_FN int sc_p2_segs(int nc) { /* about sqrt(2 nc), 1..32 */
+    int g = 1;
+    while (g < 32 && (g + 1) * (g + 1) <= 2 * nc) g++;
+    return g;
+}
+SC_FN int sc_p2_chunk(const sc_args *a, int k, int i) { return k < 2 ? i : a->nc - 1 - i; } /* i-th in k's order */
+
+/* the composed map of the chunks at positions [i0, i1) of direction k's order */
+SC_FN void sc_pass2_reduce(const sc_args *a, int b, int k, int n, int c, int i0, int i1, float *dec, float *loc) {
     const float Akn = a->A[((int64_t)k * a->N + n) * a->D + c];
-    float h = 0.0f;
-    /* groups of SC_P2G chunks: all their loads first (independent of h, so they are in
-     * flight together on the GPU), then the short serial recurrence */
-#define SC_P2G 8
-    for (int s0 = 0; s0 < a->nc; s0 += SC_P2G) {
-        const int m = a->nc - s0 < SC_P2G ? a->nc - s0 : SC_P2G;
-        float loc[SC_P2G] = {0}, decay[SC_P2G] = {0};
-        SC_UNROLL
-        for (int i = 0; i < SC_P2G; i++)
-            if (i < m) {
-                const int j = k < 2 ? s0 + i : a->nc - 1 - (s0 + i);
-                loc[i] = a->hc[sc_hc_index(a, b, k, j, n, c)];
-                decay[i] = expf(Akn * a->sd[sc_sd_index(a, b, k, j, c)]);
-            }
-        SC_UNROLL
-        for (int i = 0; i < SC_P2G; i++)
-            if (i < m) {
-                const int j = k < 2 ? s0 + i : a->nc - 1 - (s0 + i);
-                a->hc[sc_hc_index(a, b, k, j, n, c)] = h;
-                h = decay[i] * h + loc[i];
-            }
+    float d = 1.0f, h = 0.0f;
+    SC_UNROLL4
+    for (int i = i0; i < i1; i++) {
+        const int j = sc_p2_chunk(a, k, i);
+        const float e = expf(Akn * a->sd[sc_sd_index(a, b, k, j, c)]);
+        h = e * h + a->hc[sc_hc_index(a, b, k, j, n, c)];
+        d *= e;
     }
-#undef SC_P2G
+    *dec = d;
+    *loc = h;
+}
+
+/* from state h entering position i0: every chunk's incoming state into hc */
+SC_FN void sc_pass2_apply(const sc_args *a, int b, int k, int n, int c, int i0, int i1, float h) {
+    const float Akn = a->A[((int64_t)k * a->N + n) * a->D + c];
+    SC_UNROLL4
+    for (int i = i0; i < i1; i++) {
+        const int j = sc_p2_chunk(a, k, i);
+        const int64_t at = sc_hc_index(a, b, k, j, n, c);
+        const float e = expf(Akn * a->sd[sc_sd_index(a, b, k, j, c)]), loc = a->hc[at];
+        a->hc[at] = h;
+        h = e * h + loc;
+    }
+}
+
+/* segment g of G: chunk positions [i0, i1) (empty past the end) */
+SC_FN void sc_p2_range(int nc, int G, int g, int *i0, int *i1) {
+    const int span = (nc + G - 1) / G;
+    *i0 = g * span < nc ? g * span : nc;
+    *i1 = *i0 + span < nc ? *i0 + span : nc;
+}
+
+/* the whole of pass 2 for one (b, k, n, c), segment by segment (the host test's order) */
+SC_FN void sc_pass2(const sc_args *a, int b, int k, int n, int c) {
+    const int G = sc_p2_segs(a->nc);
+    float dec[32], loc[32];
+    for (int g = 0; g < G; g++) {
+        int i0, i1;
+        sc_p2_range(a->nc, G, g, &i0, &i1);
+        sc_pass2_reduce(a, b, k, n, c, i0, i1, &dec[g], &loc[g]);
+    }
+    float h = 0.0f;
+    for (int g = 0; g < G; g++) {
+        int i0, i1;
+        sc_p2_range(a->nc, G, g, &i0, &i1);
+        sc_pass2_apply(a, b, k, n, c, i0, i1, h);
+        h = dec[g] * h + loc[g];
+    }
 }
 
 /* Pass 3: chunk j of (b, c) for directions pair and pair + 2, from the incoming states
