@@ -388,9 +388,9 @@ vssm_status vssm_vmamba_forward(vssm_vmamba *m, vssm_vmamba_state *st, const flo
          * A GPU wants the opposite: the whole batch per launch (image by image, every
          * kernel ran at batch 1 and a batch of 32 took 32 times as long: H200, session 11). */
         const int64_t L = (int64_t)st->hs[s] * st->ws[s];
-        const int64_t mt = st->micro_tokens > 0                        ? st->micro_tokens
+        const int64_t mt = st->micro_tokens > 0                      ? st->micro_tokens
                            : vssm_ctx_device(ctx) == VSSM_DEVICE_CPU ? MICRO_TOKENS
-                                                                      : (int64_t)B * L;
+                                                                     : (int64_t)B * L;
         const int64_t mb64 = mt / L;
         const int mb = mb64 < 1 ? 1 : mb64 > B ? B : (int)mb64;
         const size_t slab = (size_t)L * cfg->dims[s];
