@@ -1,9 +1,14 @@
 #!/bin/sh
-# bench/cuda/run.sh - on a machine with an NVIDIA GPU: build with CUDA, run the GPU tests,
-# time VMamba-T at batch 1/32/128, measure copy bandwidth. Everything lands in $OUT.
+# bench/cuda/run.sh - on a machine with an NVIDIA GPU: the gpu tests (they must PASS, not
+# skip), compute-sanitizer memcheck, VMamba-T at batch 1/32/128 (fp32 and TF32), Vim-T,
+# a CPU batch-1 line, copy bandwidth, and per-kernel times (ncu). Few files land in $OUT
+# (a device lent for minutes returns at most 8): log.txt, bench.jsonl, kernels_b1.csv,
+# kernels_b32.csv.
 #
-#   bench/cuda/run.sh [BUILD_DIR]          (default: build-cuda next to the sources)
-#   OUT=/some/dir RUNS=20 bench/cuda/run.sh
+#   bench/cuda/run.sh [BUILD_DIR]       build with CUDA here (needs tools/setup.sh's packages)
+#   VSSM_PACK=FILE bench/cuda/run.sh    use the binaries bench/cuda/pack.sh packed on another
+#                                       machine (a GPU machine without our -dev packages)
+#   OUT=/some/dir RUNS=20 ...
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build-cuda}
@@ -11,42 +16,119 @@ OUT=${OUT:-$BUILD/bench-cuda}
 RUNS=${RUNS:-20}
 JOBS=${JOBS:-$(nproc)}
 mkdir -p "$OUT"
-
-echo "== device"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv | tee "$OUT/gpu.csv"
-nvcc --version | tail -1 | tee "$OUT/nvcc.txt"
-
-echo "== build ($BUILD)"
-cmake -S "$ROOT" -B "$BUILD" -DVSSM_CUDA=ON -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.txt"
-grep "CUDA backend" "$OUT/cmake.txt"
-cmake --build "$BUILD" -j"$JOBS" >"$OUT/build.txt" 2>&1 || { tail -40 "$OUT/build.txt"; exit 1; }
-
-echo "== tests (gpu label + the host-side chunked scan)"
+LOG=$OUT/log.txt
+: >"$LOG"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
 status=0
-(cd "$BUILD" && ctest -L gpu --output-on-failure) 2>&1 | tee "$OUT/gpu-tests.txt" || status=1
-(cd "$BUILD" && ctest -R chunked --output-on-failure) 2>&1 | tee -a "$OUT/gpu-tests.txt" || status=1
-# a skipped gpu test means the CUDA context could not be made: that is a failure here
-if grep -q "Skipped" "$OUT/gpu-tests.txt"; then echo "gpu tests were SKIPPED: no usable CUDA device?"; status=1; fi
-"$BUILD/tests/test_cuda_scan" >"$OUT/test_cuda_scan.txt" 2>&1 || status=1
-"$BUILD/tests/test_cuda_model" >"$OUT/test_cuda_model.txt" 2>&1 || status=1
+say() { echo "$*" | tee -a "$LOG"; }
+# show CMD...: run it, output to the log and the terminal; its exit status in $rc
+show() {
+    say "== $*"
+    rc=0
+    timeout 600 "$@" >"$TMP/o" 2>&1 || rc=$?
+    tee -a "$LOG" <"$TMP/o"
+}
+# check CMD...: as show; failing or skipping (77: no usable GPU) fails the run
+check() {
+    show "$@"
+    if [ "$rc" -ne 0 ]; then
+        say "FAILED (exit $rc): $*"
+        status=1
+    fi
+}
 
-echo "== bench"
-for b in 1 32 128; do
-    "$BUILD/vssm" bench --device cuda --batch $b --runs "$RUNS" --warmup 3 | tee "$OUT/bench_cuda_b$b.txt"
-    "$BUILD/vssm" bench --device cuda --batch $b --runs "$RUNS" --warmup 3 --json >"$OUT/bench_cuda_b$b.json"
-done
-# CPU at batch 1 for the speed-up line (all cores)
-"$BUILD/vssm" bench --device cpu --batch 1 --runs 5 --warmup 1 | tee "$OUT/bench_cpu_b1.txt"
-
-echo "== copy bandwidth"
-nvcc -O2 -o "$OUT/copy_bw" "$ROOT/bench/cuda/copy_bw.cu"
-"$OUT/copy_bw" | tee "$OUT/copy_bw.txt"
-
-if command -v nsys >/dev/null 2>&1; then
-    echo "== nsys timeline (batch 32)"
-    nsys profile -o "$OUT/vssm_b32" --force-overwrite true "$BUILD/vssm" bench --device cuda --batch 32 --runs 3 --warmup 1 \
-        >"$OUT/nsys.txt" 2>&1 || true
-    nsys stats --report cuda_gpu_kern_sum "$OUT/vssm_b32.nsys-rep" >"$OUT/kernels_b32.txt" 2>&1 || true
+show nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem --format=csv
+if [ -n "${VSSM_PACK:-}" ]; then
+    G=$TMP/pack
+    mkdir -p "$G/use"
+    tar -C "$G" -xJf "$VSSM_PACK"
+    BIN=$G/bin
+    TESTS=$G/bin
+    say "== pack $VSSM_PACK (commit $(cat "$G/COMMIT" 2>/dev/null || echo ?))"
+    # the tests read tests/data under the source dir they were built in
+    SRC=$(cat "$G/SOURCE_DIR")
+    if [ ! -e "$SRC/tests/data" ]; then
+        mkdir -p "$(dirname "$SRC")" && ln -sfn "$ROOT" "$SRC" || say "cannot link $SRC to $ROOT: the tests will not find their data"
+    fi
+    # CUDA's libraries from this machine, ours from the pack where this machine lacks them
+    CUDA_DIRS=""
+    for lib in $(ldd "$BIN/vssm" | awk '/not found/ && $1 ~ /^lib(cuda|cublas|cudnn)/ {print $1}'); do
+        f=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+        [ -n "$f" ] || f=$(find /usr/local /usr/lib /opt -name "$lib" 2>/dev/null | head -1)
+        if [ -n "$f" ]; then CUDA_DIRS="$CUDA_DIRS:$(dirname "$f")"; else say "$lib: not on this machine"; fi
+    done
+    export LD_LIBRARY_PATH="$G/use$CUDA_DIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    for pass in 1 2 3; do # a carried library may need another one
+        for lib in $(ldd "$BIN/vssm" "$BIN/test_ops" | awk '/not found/ {print $1}' | sort -u); do
+            if [ -e "$G/lib/$lib" ]; then ln -sf "$G/lib/$lib" "$G/use/$lib"; fi
+        done
+    done
+    say "carried libraries used: $(ls "$G/use" | tr '\n' ' ')"
+    if ldd "$BIN/vssm" | grep "not found" >"$TMP/missing"; then
+        tee -a "$LOG" <"$TMP/missing"
+        status=1
+    fi
+    say "== tests (every test labelled gpu in tests/*.cmake, and the host-side chunked scan)"
+    check "$TESTS/test_cuda_scan"
+    check "$TESTS/test_cuda_model"
+    check "$TESTS/test_cuda_model" v0_odd v0_even
+    check "$TESTS/test_ops" cuda
+    check "$TESTS/test_vim_parity" cuda
+    check "$TESTS/test_vim_tasks" cuda
+    check "$TESTS/test_chunked_scan"
+    COPY_BW=$BIN/copy_bw
+else
+    show nvcc --version
+    say "== build ($BUILD)"
+    cmake -S "$ROOT" -B "$BUILD" -DVSSM_CUDA=ON -DCMAKE_BUILD_TYPE=Release >"$TMP/cmake.txt" 2>&1 || true
+    grep "CUDA backend" "$TMP/cmake.txt" | tee -a "$LOG"
+    if ! cmake --build "$BUILD" -j"$JOBS" >"$TMP/build.txt" 2>&1; then
+        tail -40 "$TMP/build.txt" | tee -a "$LOG"
+        exit 1
+    fi
+    BIN=$BUILD
+    TESTS=$BUILD/tests
+    say "== tests (gpu label + the host-side chunked scan)"
+    check ctest --test-dir "$BUILD" -L gpu --output-on-failure
+    # a skipped gpu test means the CUDA context could not be made: that is a failure here
+    if grep -q "Skipped" "$TMP/o"; then
+        say "gpu tests were SKIPPED: no usable CUDA device?"
+        status=1
+    fi
+    check ctest --test-dir "$BUILD" -R chunked --output-on-failure
+    COPY_BW=$TMP/copy_bw
+    nvcc -O2 -o "$COPY_BW" "$ROOT/bench/cuda/copy_bw.cu"
 fi
-echo "results in $OUT"
+
+if command -v compute-sanitizer >/dev/null 2>&1; then
+    check compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 "$TESTS/test_cuda_scan"
+    check compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 "$TESTS/test_ops" cuda
+fi
+
+say "== bench (medians of $RUNS runs after 3 warm-ups)"
+: >"$OUT/bench.jsonl"
+bench() { # bench ARGS...: the text report to the log, the JSON line to bench.jsonl
+    show "$BIN/vssm" bench --device cuda --warmup 3 "$@"
+    [ "$rc" -eq 0 ] || status=1
+    timeout 600 "$BIN/vssm" bench --device cuda --warmup 3 --json "$@" >>"$OUT/bench.jsonl" 2>>"$LOG" || status=1
+}
+for b in 1 32 128; do bench --batch "$b" --runs "$RUNS"; done
+bench --batch 1 --runs "$RUNS" --tf32
+bench --batch 128 --runs "$RUNS" --tf32
+bench --arch vim-tiny --batch 1 --runs "$RUNS"
+bench --arch vim-tiny --batch 32 --runs "$RUNS"
+# CPU at batch 1 for the speed-up line (all cores)
+show "$BIN/vssm" bench --device cpu --batch 1 --runs 5 --warmup 1
+show "$COPY_BW"
+
+if command -v ncu >/dev/null 2>&1; then
+    for b in 1 32; do # every kernel's time over the first ~260 launches (one forward and a bit)
+        say "== ncu: kernel times, batch $b -> kernels_b$b.csv"
+        timeout 300 ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-count 260 \
+            "$BIN/vssm" bench --device cuda --batch "$b" --runs 1 --warmup 0 >"$OUT/kernels_b$b.csv" 2>>"$LOG" ||
+            say "ncu failed"
+    done
+fi
+say "results in $OUT; status $status"
 exit $status
