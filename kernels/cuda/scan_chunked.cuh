@@ -52,7 +52,7 @@
 
 #define SC_K VSSM_SCAN_K
 #define SC_NMAX VSSM_SCAN_MAX_STATE
-#define SC_TMIN 16 /* shortest chunk the CUDA backend picks: bounds the carry workspace */
+#define SC_TMIN 8 /* shortest chunk the CUDA backend picks: bounds the carry workspace */
 
 typedef struct sc_args {
     int B, H, W, D, R, N;
