@@ -390,6 +390,21 @@ static vssm_box clip_box(double cx, double cy, double w, double h, int frame_w, 
     return (vssm_box){x1, y1, fmax(m, x2 - x1), fmax(m, y2 - y1)};
 }
 
+vssm_box vssm_track_hybrid_box(const vssm_box *head, const vssm_box *scale, double pos_lr, double aspect_lr,
+                               int frame_w, int frame_h) {
+    const double hcx = head->x + 0.5 * head->w, hcy = head->y + 0.5 * head->h;
+    double w = scale->w, ht = scale->h;
+    if (aspect_lr > 0) { /* the aspect towards the head's, the area kept */
+        const double r = exp(aspect_lr * log(head->w / head->h) + (1 - aspect_lr) * log(scale->w / scale->h)),
+                     area = scale->w * scale->h;
+        w = sqrt(area * r);
+        ht = sqrt(area / r);
+    }
+    const double cx = hcx + pos_lr * (scale->x + 0.5 * scale->w - hcx),
+                 cy = hcy + pos_lr * (scale->y + 0.5 * scale->h - hcy);
+    return clip_box(cx, cy, w, ht, frame_w, frame_h);
+}
+
 void vssm_track_head_decode(const float *score, const float *size, const float *offset, int fs, int search_size,
                             const vssm_crop_info *ci, int frame_w, int frame_h, const vssm_box *prev, double size_lr,
                             double aspect0, double aspect_lr, vssm_box *box, float *peak, int *cell) {
@@ -581,15 +596,7 @@ vssm_status vssm_track_head_update(vssm_track_head *h, const vssm_image *frame, 
             vssm_err_prefix(err, "track head update");
             return s;
         }
-        double w = sb.w, ht = sb.h;
-        if (c->aspect_lr > 0) { /* the aspect towards the head's, the area kept */
-            const double r = exp(c->aspect_lr * log(hb.w / hb.h) + (1 - c->aspect_lr) * log(sb.w / sb.h)),
-                         area = sb.w * sb.h;
-            w = sqrt(area * r);
-            ht = sqrt(area / r);
-        }
-        const double cx = hcx + c->pos_lr * (sb.x + 0.5 * sb.w - hcx), cy = hcy + c->pos_lr * (sb.y + 0.5 * sb.h - hcy);
-        hb = clip_box(cx, cy, w, ht, frame->w, frame->h);
+        hb = vssm_track_hybrid_box(&hb, &sb, c->pos_lr, c->aspect_lr, frame->w, frame->h);
     }
     h->box = hb;
     if (box) *box = h->box;

@@ -254,6 +254,43 @@ static void run_case(int ci_, const scase *sc, vssm_backbone *bb, const vssm_pre
     vssm_tracker_free(t);
 }
 
+/* The hybrid's last step (vssm_track_hybrid_box) against tests/reference/gen_track_blend_vectors.py:
+ * 400 cases, boxes inside, across and past the frame, below the margin; pos_lr and aspect_lr 0,
+ * 1, 0.5 and random. The reference is OSTrack's clip_box and a geometric mean for the aspect in
+ * float64 (the C code's exp/log): equal to 1e-9 px. */
+static void check_blend(void) {
+    char *p = test_data_path("track/hybrid_blend.safetensors");
+    vssm_weights *w = NULL;
+    vssm_err err = {0};
+    TEST_REQUIRE(vssm_weights_open(&w, p, NULL, &err) == VSSM_OK, "%s: %s", p, err.msg);
+    vssm_tensor t;
+    const int n = vssm_weights_get(w, "out", &t, &err) == VSSM_OK ? (int)t.shape[0] : 0;
+    const double *in = get(w, "in", VSSM_DTYPE_F64, (int64_t)n * 8), *lr = get(w, "lr", VSSM_DTYPE_F64, (int64_t)n * 2),
+                 *fr = get(w, "frame", VSSM_DTYPE_F64, (int64_t)n * 2),
+                 *ex = get(w, "out", VSSM_DTYPE_F64, (int64_t)n * 4);
+    TEST_REQUIRE(n >= 100 && in && lr && fr && ex, "%s: in, lr, frame, out (%d cases)", p, n);
+    double worst = 0;
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        const double *v = in + 8 * i;
+        const vssm_box hb = {v[0], v[1], v[2], v[3]}, sb = {v[4], v[5], v[6], v[7]};
+        const vssm_box b = vssm_track_hybrid_box(&hb, &sb, lr[2 * i], lr[2 * i + 1], (int)fr[2 * i],
+                                                 (int)fr[2 * i + 1]);
+        const double got[4] = {b.x, b.y, b.w, b.h};
+        for (int k = 0; k < 4; k++) {
+            const double e = fabs(got[k] - ex[4 * i + k]);
+            if (e > worst) worst = e;
+            if (!(e <= 1e-9) && bad++ < 5)
+                TEST_CHECK(0, "hybrid blend case %d: %.9f %.9f %.9f %.9f, reference %.9f %.9f %.9f %.9f", i, got[0],
+                           got[1], got[2], got[3], ex[4 * i], ex[4 * i + 1], ex[4 * i + 2], ex[4 * i + 3]);
+        }
+    }
+    TEST_CHECK(bad == 0, "hybrid blend: %d of %d values off by more than 1e-9 px", bad, 4 * n);
+    printf("  hybrid blend: %d cases, max |C - reference| %.2e px\n", n, worst);
+    vssm_weights_close(w);
+    free(p);
+}
+
 int main(int argc, char **argv) {
     const char *out = argc == 3 && strcmp(argv[1], "--write") == 0 ? argv[2] : NULL;
     TEST_REQUIRE(argc == 1 || out, "usage: test_track_scale [--write OUT.safetensors]");
@@ -313,6 +350,7 @@ int main(int argc, char **argv) {
     cases[1].radius = -1;
     memset(cases[1].off, 0, sizeof cases[1].off);
 
+    if (!out) check_blend();
     dump d;
     memset(&d, 0, sizeof d);
     for (int c = 0; c < N_CASES; c++) run_case(c, &cases[c], bb, &pp, &frame, &zf, box0, out ? &d : NULL, fx);

@@ -72,6 +72,13 @@ OUT_DIR = os.path.join(HERE, "track_demo")
 OUT = os.path.join(OUT_DIR, "vmamba_track_demo.safetensors")
 STAGE, CHANNEL, ZS, XS, ZF, XF = 1, 32, 64, 128, 2.0, 4.0
 CORR_POOL = 1  # --stage, --corr-pool (main sets them; the exported model's when it is read)
+# the hybrid decoding (--hybrid 1, vssm/track.h vssm_track_scale_config): what the shipped file
+# carries, chosen with the C tracker on the 48 validation sequences (weights/track_demo/README.md)
+HYBRID = {"track_scale_search": "1", "track_scale_stage": "0", "track_scale_size": "128", "track_scale_n": "3",
+          "track_scale_radius": "2", "track_scale_factor": "2.0", "track_scale_step": "1.0375",
+          "track_scale_lr": "0.59", "track_scale_pos_lr": "1", "track_scale_aspect_lr": "0",
+          "track_scale_chosen": "settings chosen in session 10 with the C tracker on the 48 validation sequences "
+                                "(make_track_demo.py --split train, seeds 99, 98, 97): weights/track_demo/README.md"}
 
 
 def load_backbone():
@@ -484,6 +491,10 @@ def main():
                     help="with --eval: these decoding settings instead of the file's")
     ap.add_argument("--aspect-lr", type=float, nargs="+", default=[1.0],
                     help="aspect prior of the decoding (track_aspect_lr); several: chosen on --val-dir with --size-lr")
+    ap.add_argument("--hybrid", type=int, choices=(0, 1), default=1,
+                    help="1: write the hybrid decoding's settings (track_scale_*, the shipped file's: the correlation "
+                         "tracker's scale search at the head's centre, chosen on the validation sequences in session "
+                         "10) into the exported file's metadata; 0: the head alone")
     ap.add_argument("--write-ref", metavar="DEMO", help="only write ref.safetensors from the held-out demo")
     ap.add_argument("--attributes", nargs=2, metavar=("RESULTS", "GT"),
                     help="per-attribute AUC / precision of `vssm track` results on the demo")
@@ -621,6 +632,8 @@ def main():
     extra["track_size_lr"] = repr(size_lr)
     if aspect_lr != 1.0:
         extra["track_aspect_lr"] = repr(aspect_lr)
+    if a.hybrid:
+        extra.update(HYBRID)
     export(head.eval(), meta_bb, extra, a.fusion)
     if a.eval_dir:
         held_out(fb, a.eval_dir, mean, std, {"train_seconds": round(train_s), "steps": step}, a.lib)

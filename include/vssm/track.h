@@ -240,9 +240,9 @@ typedef struct vssm_track_head vssm_track_head;
  * track_scale_search "1" | "0" (absent: off), track_scale_stage, track_scale_factor,
  * track_scale_size, track_scale_n, track_scale_step, track_scale_lr, track_scale_radius,
  * track_scale_pos_lr, track_scale_aspect_lr (absent: vssm_track_scale_config_default's). The
- * PyTorch reference has the head's decoding only; the scale step's float64 reference is
- * tests/reference/gen_track_scale_vectors.py (test_track_scale); weights/track_demo/README.md
- * has the figures. */
+ * PyTorch reference has the head's decoding; the scale step's and the final blend's float64
+ * references are tests/reference/gen_track_scale_vectors.py and gen_track_blend_vectors.py
+ * (test_track_scale); weights/track_demo/README.md has the figures. */
 typedef struct vssm_track_scale_config {
     int on;           /* 0: the head's size (the default) */
     int stage;        /* backbone stage matched (0) */
@@ -301,6 +301,13 @@ VSSM_API void vssm_track_head_decode(const float *score, const float *size, cons
                                      int search_size, const vssm_crop_info *ci, int frame_w, int frame_h,
                                      const vssm_box *prev, double size_lr, double aspect0, double aspect_lr,
                                      vssm_box *box, float *peak, int *cell);
+/* The hybrid decoding's last step (vssm_track_scale_config): from the head's box and the scale
+ * search's box, the aspect pulled towards the head's (aspect_lr; the scale box's area kept), the
+ * centre moved pos_lr of the way from the head's to the scale box's, then OSTrack's clip_box
+ * (margin 10 px) in a frame_w x frame_h frame. Checked against a float64 reference
+ * (tests/reference/gen_track_blend_vectors.py, test_track_scale). */
+VSSM_API vssm_box vssm_track_hybrid_box(const vssm_box *head, const vssm_box *scale, double pos_lr, double aspect_lr,
+                                        int frame_w, int frame_h);
 
 /* ---------------------------------------------------------------- metrics */
 
