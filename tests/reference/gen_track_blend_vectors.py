@@ -25,7 +25,8 @@ N = 400
 
 
 def clip_box(box, H, W, margin):
-    """OSTrack lib/test/utils clip_box, [x1, y1, w, h]"""
+    """OSTrack lib/test/utils clip_box, [x1, y1, w, h] (ostrack_ref.py has it too, but imports torch,
+    and this generator runs without it, as gen_track_scale_vectors.py does)"""
     x1, y1, w, h = box
     x2, y2 = x1 + w, y1 + h
     x1 = min(max(0.0, x1), W - margin)
