@@ -42,7 +42,10 @@ show nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clock
 if [ -n "${VSSM_PACK:-}" ]; then
     G=$TMP/pack
     mkdir -p "$G/use"
-    tar -C "$G" -xJf "$VSSM_PACK"
+    if ! tar -C "$G" -xJf "$VSSM_PACK" 2>"$TMP/tar.txt" || [ ! -x "$G/bin/vssm" ] || [ ! -f "$G/SOURCE_DIR" ]; then
+        say "VSSM_PACK $VSSM_PACK: cannot unpack it, or it is not a pack from bench/cuda/pack.sh ($(head -1 "$TMP/tar.txt"))"
+        exit 1
+    fi
     BIN=$G/bin
     TESTS=$G/bin
     say "== pack $VSSM_PACK (commit $(cat "$G/COMMIT" 2>/dev/null || echo ?))"
@@ -59,7 +62,7 @@ if [ -n "${VSSM_PACK:-}" ]; then
         if [ -n "$f" ]; then CUDA_DIRS="$CUDA_DIRS:$(dirname "$f")"; else say "$lib: not on this machine"; fi
     done
     export LD_LIBRARY_PATH="$G/use$CUDA_DIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    for pass in 1 2 3; do # a carried library may need another one
+    for _ in 1 2 3; do # a carried library may need another one
         for lib in $(ldd "$BIN/vssm" "$BIN/test_ops" | awk '/not found/ {print $1}' | sort -u); do
             if [ -e "$G/lib/$lib" ]; then ln -sf "$G/lib/$lib" "$G/use/$lib"; fi
         done
