@@ -8,7 +8,8 @@
  *
  * Work split: one task = (b, 1-4 blocks of CB channels, scan_blocks); a task runs the four
  * directions one after another, so it alone writes its slice of y (no atomics, deterministic
- * sums; the same bits whatever the blocks per task).
+ * sums; the same bits whatever the blocks per task; with several threads through a compact
+ * array per task, below).
  * Inside a task the CB channels are one SIMD vector; delta is computed on the fly from the
  * per-token dt_r (R values) instead of being stored. The recurrence of a chunk of tokens is
  * scan_simd.h's scan_chunk, shared with the 1D scan (scan1d.c).
@@ -30,7 +31,7 @@
 
 #ifdef VSSM_ISA_BASE
 size_t vssm_cpu_scan_workspace(int B, int H, int W, int D, int R, int N) {
-    return 2 * (size_t)B * H * W * VSSM_SCAN_K * (R + 2 * N) * sizeof(float);
+    return (2 * (size_t)B * H * W * VSSM_SCAN_K * (R + 2 * N) + (size_t)B * H * W * D) * sizeof(float);
 }
 #endif
 
@@ -86,9 +87,11 @@ static inline int64_t iter_next(scan_iter *it) {
 }
 
 /* One direction over nb (<= SCAN_GROUP_MAX) consecutive channel blocks from c0, the last of
- * width cw <= CB, the others CB, chunk by chunk in lockstep (scan_group_chunk). first: write
- * y, else add. */
-static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, int c0, int nb, int cw, int first) {
+ * width cw <= CB, the others CB, chunk by chunk in lockstep (scan_group_chunk). The token at
+ * row-major position p has its output at yb + p * ldy (the block's first channel). first:
+ * write y, else add. */
+static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, int c0, int nb, int cw, int first,
+                        float *yb, int64_t ldy) {
     const int H = a->H, W = a->W, D = a->D, R = a->R, N = a->N;
     const int64_t L = (int64_t)H * W;
     const int RN = R + 2 * N;
@@ -110,13 +113,14 @@ static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, 
     const size_t off = (size_t)b * L * D + c0;
     for (int64_t t0 = 0; t0 < L; t0 += TC) {
         const int T = L - t0 < TC ? (int)(L - t0) : TC;
-        int64_t pos[TC];
+        int64_t pos[TC], ypos[TC];
         const float *xr[TC]; /* the token's x_proj row */
         for (int i = 0; i < T; i++) {
-            pos[i] = iter_next(&it) * D;
+            const int64_t p = iter_next(&it);
+            pos[i] = p * D, ypos[i] = p * ldy;
             xr[i] = xd0 + (t0 + i) * xs;
         }
-        scan_group_chunk(s, nb, xr, T, pos, a->u + off, NULL, NULL, NULL, 0, a->y + off, !first);
+        scan_group_chunk(s, nb, xr, T, pos, a->u + off, NULL, NULL, NULL, 0, yb, ypos, !first);
     }
 }
 
@@ -149,11 +153,32 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
             }
     const int grp_n = scan_group_size(B, D, ctx->threads_now);
     const int gc = grp_n * CB, ngrp = (D + gc - 1) / gc;
-#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
-    for (int b = 0; b < B; b++)
-        for (int grp = 0; grp < ngrp; grp++) {
-            const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;
-            const int nb = (cn + CB - 1) / CB, cw = cn - (nb - 1) * CB;
-            for (int k = 0; k < VSSM_SCAN_K; k++) scan_blocks(a, xk, b, k, c0, nb, cw, k == 0);
-        }
+    /* With several threads, a task's outputs go to a compact (L, cn) array of its own, copied
+     * into y after all tasks: written in place, the tasks' column strips of y's rows lie
+     * side by side, and each core's prefetchers pull the lines next to its own, which the other
+     * core is writing; the lines then move between the cores at every one of the four passes
+     * (bench_scan, 2 threads: VMamba-T stage 1 0.97 -> 0.68 ms a call, stage 2 0.47 -> 0.39;
+     * the same bits). */
+    float *yown = ctx->threads_now > 1 && (int64_t)B * ngrp > 1 ? xk + (size_t)B * VSSM_SCAN_K * L * RN : NULL;
+#pragma omp parallel num_threads(ctx->threads_now)
+    {
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int b = 0; b < B; b++)
+            for (int grp = 0; grp < ngrp; grp++) {
+                const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;
+                const int nb = (cn + CB - 1) / CB, cw = cn - (nb - 1) * CB;
+                float *yb = yown ? yown + (size_t)b * L * D + (size_t)c0 * L : a->y + (size_t)b * L * D + c0;
+                for (int k = 0; k < VSSM_SCAN_K; k++) scan_blocks(a, xk, b, k, c0, nb, cw, k == 0, yb, yown ? cn : D);
+            }
+        if (yown) /* each thread copies whole rows of y: its writes are contiguous */
+#pragma omp for schedule(static)
+            for (int64_t r = 0; r < (int64_t)B * L; r++) {
+                const int64_t b = r / L, t = r - b * L;
+                for (int grp = 0; grp < ngrp; grp++) {
+                    const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;
+                    memcpy(a->y + r * D + c0, yown + (size_t)b * L * D + (size_t)c0 * L + t * cn,
+                           (size_t)cn * sizeof(float));
+                }
+            }
+    }
 }

@@ -47,7 +47,7 @@ static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw
         }
         const size_t zoff = (size_t)b * L * a->ldz + c0;
         scan_group_chunk(s, nb, xr, T, pos, a->u + off, zpos, zin ? zin + zoff : NULL, zout ? zout + zoff : NULL, zdone,
-                         a->y + off, a->accumulate);
+                         a->y + off, pos, a->accumulate);
     }
 }
 

@@ -277,7 +277,7 @@ static inline int scan_group_size(int B, int D, int nt) {
 
 /* One chunk of T tokens for nb consecutive channel blocks in lockstep (the 2D and 1D scans'
  * tasks, scan.c / scan1d.c): s[g] is block g's state (channels g*CB.. of u, z, y); token i's
- * input is u[upos[i] + g*CB..], its output y[upos[i] + g*CB..] (written, or added if add),
+ * input is u[upos[i] + g*CB..], its output y[ypos[i] + g*CB..] (written, or added if add),
  * gated by SiLU(z[zpos[i] + g*CB..]) when z is given. A chunk's x_proj rows xr (in L1) serve
  * all nb blocks before the next chunk is read: one block at a time streamed a direction's rows
  * once per block, and at v0-T's stage 1 the 4 directions' rows (477 KB each) evicted the
@@ -285,7 +285,7 @@ static inline int scan_group_size(int B, int D, int nt) {
  * arithmetic is that of a lone block: the same bits for any nb. */
 static inline void scan_group_chunk(scan_state *s, int nb, const float *const *xr, int T, const int64_t *upos,
                                     const float *u, const int64_t *zpos, const float *z, float *zo, int zdone, float *y,
-                                    int add) {
+                                    const int64_t *ypos, int add) {
     for (int g = 0; g < nb; g++) {
         const int w = s[g].cw;
         const float *ug = u + g * CB;
@@ -306,7 +306,7 @@ static inline void scan_group_chunk(scan_state *s, int nb, const float *const *x
         if (z)
             for (int i = 0; i < T; i++) acc[i] *= zz[i];
         for (int i = 0; i < T; i++) {
-            float *yp = yg + upos[i];
+            float *yp = yg + ypos[i];
             if (w == CB) {
                 vfu *yv = (vfu *)yp;
                 if (add)
