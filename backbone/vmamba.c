@@ -307,20 +307,21 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
     vssm_op_norm_proj(ctx, &n2);
     if (hid == 0) return;
 
-    const vssm_norm_proj_args n3 = {.x = x,
-                                    .M = M,
-                                    .K = d,
-                                    .gamma = b->norm2_w,
-                                    .beta = b->norm2_b,
-                                    .eps = LN_EPS,
-                                    .xn = st->ln,
-                                    .wp = b->fc1_w,
-                                    .b = b->fc1_b,
-                                    .N = hid,
-                                    .act = VSSM_ACT_GELU,
-                                    .y = st->hid};
-    vssm_op_norm_proj(ctx, &n3);
-    vssm_op_linear_packed(ctx, st->hid, M, hid, b->fc2_w, b->fc2_b, d, VSSM_ACT_NONE, 1, x);
+    const vssm_mlp_args mlp = {.x = x,
+                               .M = M,
+                               .K = d,
+                               .gamma = b->norm2_w,
+                               .beta = b->norm2_b,
+                               .eps = LN_EPS,
+                               .w1p = b->fc1_w,
+                               .b1 = b->fc1_b,
+                               .N = hid,
+                               .act = VSSM_ACT_GELU,
+                               .w2p = b->fc2_w,
+                               .b2 = b->fc2_b,
+                               .xn = st->ln,
+                               .h = st->hid};
+    vssm_op_mlp(ctx, &mlp);
 }
 
 /* image -> stage 0's input feat[0]: v2: conv s2 -> LN -> GELU -> conv s2 -> LN; v0: 4x4

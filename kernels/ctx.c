@@ -268,6 +268,32 @@ void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     }
     prof_end(ctx, VSSM_OP_GEMM, t);
 }
+void vssm_op_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {
+    if (!vssm_mlp_ok(a)) {
+        op_refused(ctx, "mlp", "vssm_mlp_ok(a)");
+        return;
+    }
+    if (ctx->ops->mlp && ctx->ops->linear_packed) {
+        double t = prof_begin(ctx);
+        ctx->ops->mlp(ctx, a);
+        prof_end(ctx, VSSM_OP_GEMM, t);
+        return;
+    }
+    const vssm_norm_proj_args n = {.x = a->x,
+                                   .M = a->M,
+                                   .K = a->K,
+                                   .gamma = a->gamma,
+                                   .beta = a->beta,
+                                   .eps = a->eps,
+                                   .xn = a->xn,
+                                   .wp = a->w1p,
+                                   .b = a->b1,
+                                   .N = a->N,
+                                   .act = a->act,
+                                   .y = a->h};
+    vssm_op_norm_proj(ctx, &n);
+    vssm_op_linear_packed(ctx, a->h, a->M, a->N, a->w2p, a->b2, a->K, VSSM_ACT_NONE, 1, a->x);
+}
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin) {
     return ctx->ops->conv3x3s2_workspace(B, H, W, Cin);
 }

@@ -13,6 +13,7 @@ struct vssm_ctx {
     const struct vssm_cpu_isa *cpu_isa; /* CPU: the kernels' ISA variant chosen at creation and
                                            the GEMM's K block from the L1d size (cpu/isa.c) */
     int gemm_kc;
+    long cpu_l2;        /* CPU: L2 bytes a core (cpu/isa.c; 1 MB where the OS does not say) */
     int threads_last;   /* the count of the last pass a tuner timed (vssm_ctx_last_threads) */
     int threads_now;    /* CPU: the threads the ops use now: opts.n_threads, or fewer during a pass
                         whose count a vssm_thread_tuner chose (ops.h) */

@@ -120,6 +120,29 @@ static inline int vssm_norm_proj_ok(const vssm_norm_proj_args *a) {
            (!a->z || a->ldz >= a->K) && (!a->accumulate || a->act == VSSM_ACT_NONE);
 }
 
+/* A transformer MLP on a residual stream (the optional table entry mlp, wrapper vssm_op_mlp):
+ *   x (M, K) += act(LayerNorm(x) . w1p^T + b1) . w2p^T + b2        (N hidden columns)
+ * computed as norm_proj {x, M, K, gamma, beta, eps, xn, w1p, b1, N, act, y = h} followed by
+ * linear_packed(h, M, N, w2p, b2, K, NONE, accumulate, x): the same bits either way. xn (M, K)
+ * and h (M, N) are scratch that a backend fusing the three need not write (their contents are
+ * then unspecified); none of x, xn, h overlap. */
+typedef struct vssm_mlp_args {
+    float *x;
+    int64_t M;
+    int K;
+    const float *gamma, *beta;
+    float eps;
+    const float *w1p, *b1;
+    int N;
+    vssm_act act;
+    const float *w2p, *b2;
+    float *xn, *h;
+} vssm_mlp_args;
+
+static inline int vssm_mlp_ok(const vssm_mlp_args *a) {
+    return a && a->M >= 0 && a->K >= 1 && a->N >= 1 && a->x && a->gamma && a->beta && a->w1p && a->w2p && a->xn && a->h;
+}
+
 /* Parameters of patch extraction (im2col) for a kernel = P, stride S, no padding conv.
  *  x    (B, H, W, C) NHWC; grid gh = (H - P)/S + 1, gw = (W - P)/S + 1 (row-major patches)
  *  cols (B, rows, C*P*P): patch m of image b goes to row row0 + m + (skip >= 0 && m >= skip),
@@ -368,6 +391,9 @@ typedef struct vssm_ops {
     /* Optional: LayerNorm and its packed product in one call (vssm_norm_proj_args); NULL: the
      * wrapper calls layernorm (or layernorm_gate) then linear_packed (or linear). */
     void (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a);
+    /* Optional: a LayerNorm-MLP on a residual stream in one call (vssm_mlp_args); NULL: the
+     * wrapper runs norm_proj then linear_packed. */
+    void (*mlp)(vssm_ctx *ctx, const vssm_mlp_args *a);
     /* the compute ops (VSSM_COMPUTE_OPS above) */
     VSSM_COMPUTE_OPS(VSSM_OP_FIELD_)
     /* the backward ops (VSSM_BACKWARD_OPS above; may be empty: vssm_op_training_supported) */
@@ -414,6 +440,8 @@ void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, cons
                            vssm_act act, int accumulate, float *y);
 /* LayerNorm + product (vssm_norm_proj_args); profiled as gemm */
 void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
+/* LayerNorm-MLP on a residual stream (vssm_mlp_args); profiled as gemm */
+void vssm_op_mlp(vssm_ctx *ctx, const vssm_mlp_args *a);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);
 
 /* The thread count of a planned state's forward passes, chosen by measurement when the

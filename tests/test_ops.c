@@ -709,6 +709,45 @@ static void test_norm_proj(int64_t M, int K, int N, vssm_act act, int acc, int b
     for (size_t i = 0; i < sizeof d / sizeof *d; i++) vssm_op_free(ctx, d[i]);
 }
 
+/* mlp (ops.h): x += fc2(act(fc1(LayerNorm(x)))) in one call gives the bits of norm_proj then
+ * linear_packed (accumulate); shapes fused on the CPU (short rows, weights within its L2, a
+ * row block per thread: VMamba-T's stages 1 and 2, a partial last block) and not (long rows,
+ * few rows), with and without the biases. */
+static void test_mlp(int64_t M, int K, int N, vssm_act act, int bias) {
+    covered_by("layernorm");
+    const size_t nx = (size_t)M * K, nh = (size_t)M * N;
+    float *x0 = rand_vec(nx + GUARD, 2), *g = rand_vec(K, 1), *be = rand_vec(K, 0.5f),
+          *w1 = rand_vec((size_t)N * K, 0.3f), *b1 = rand_vec(N, 0.5f), *w2 = rand_vec((size_t)K * N, 0.1f),
+          *b2 = rand_vec(K, 0.5f);
+    for (size_t i = 0; i < nx; i++) x0[i] += 3.0f; /* an offset mean */
+    for (size_t i = nx; i < nx + GUARD; i++) x0[i] = GUARD_VAL;
+    void *x = dev_from(x0, nx + GUARD), *rx = dev_from(x0, nx + GUARD), *dg = dev_from(g, K), *dbe = dev_from(be, K),
+         *dw1 = dev_packed(w1, N, K), *db1 = dev_from(b1, N), *dw2 = dev_packed(w2, K, N), *db2 = dev_from(b2, K),
+         *xn = dev_out(nx), *h = dev_out(nh), *rn = dev_out(nx), *rh = dev_out(nh);
+    const vssm_mlp_args a = {x, M, K, dg, dbe, 1e-5f, dw1, bias ? db1 : NULL, N, act, dw2, bias ? db2 : NULL, xn, h};
+    vssm_op_mlp(ctx, &a);
+    const vssm_norm_proj_args n = {rx, M, K, dg, dbe, 1e-5f, NULL, 0, rn, dw1, bias ? db1 : NULL, N, act, 0, rh};
+    vssm_op_norm_proj(ctx, &n);
+    vssm_op_linear_packed(ctx, rh, M, N, dw2, bias ? db2 : NULL, K, VSSM_ACT_NONE, 1, rx);
+    char what[96];
+    snprintf(what, sizeof what, "mlp M=%lld K=%d N=%d act=%d bias=%d", (long long)M, K, N, (int)act, bias);
+    float *got = host_of(x, nx, what), *ref = host_of(rx, nx, what);
+    TEST_CHECK(!memcmp(got, ref, nx * sizeof(float)), "%s: differs from norm_proj + linear_packed", what);
+    vssm_err e = {0};
+    TEST_CHECK(vssm_op_status(ctx, what, &e) == VSSM_OK, "%s: %s", what, e.msg);
+    free(x0), free(g), free(be), free(w1), free(b1), free(w2), free(b2), free(got), free(ref);
+    void *d[] = {x, rx, dg, dbe, dw1, db1, dw2, db2, xn, h, rn, rh};
+    for (size_t i = 0; i < sizeof d / sizeof *d; i++) vssm_op_free(ctx, d[i]);
+}
+
+static void cases_mlp(void) {
+    test_mlp(3136, 96, 384, VSSM_ACT_GELU, 1); /* VMamba-T stage 1: fused */
+    test_mlp(784, 192, 768, VSSM_ACT_GELU, 1); /* stage 2: fused where the L2 holds 1.2 MB of weights */
+    test_mlp(201, 40, 70, VSSM_ACT_NONE, 0);   /* a last block of 33 rows, no biases: fused */
+    test_mlp(100, 96, 33, VSSM_ACT_GELU, 1);   /* fewer rows than 2 blocks: the two ops */
+    test_mlp(150, 384, 50, VSSM_ACT_GELU, 1);  /* long rows: the two ops */
+}
+
 static void cases_layernorm_gate(void) {
     test_layernorm_gate(13, 7, 14, 0);
     test_layernorm_gate(9, 192, 384, 1); /* v0's call: in place, z the second half of in_proj's rows */
@@ -717,6 +756,7 @@ static void cases_layernorm_gate(void) {
     test_norm_proj(201, 40, 70, VSSM_ACT_NONE, 0, 1, 1);   /* the gate, a last block of 33 rows: fused */
     test_norm_proj(100, 96, 33, VSSM_ACT_SILU, 0, 1, 0);   /* fewer rows than 2 blocks: the two ops */
     test_norm_proj(150, 384, 50, VSSM_ACT_NONE, 1, 1, 0);  /* long rows: the two ops */
+    cases_mlp();
 }
 static void cases_avgpool(void) { test_avgpool(3, 13, 21); }
 static void cases_ss2d_scan(void) {

@@ -48,6 +48,7 @@ static const vssm_ops cpu_ops = {
     .rmsnorm = vssm_cpu_rmsnorm,
     .conv1d = vssm_cpu_conv1d,
     .norm_proj = vssm_cpu_norm_proj,
+    .mlp = vssm_cpu_mlp,
     .scan1d = vssm_cpu_scan1d,
     .patchify = vssm_cpu_patchify,
     .rows_add = vssm_cpu_rows_add,

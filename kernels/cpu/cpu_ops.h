@@ -66,6 +66,7 @@
     void vssm_cpu_gemm_rows_##sfx(const vssm_ctx *ctx, const float *x, int rows, int K, const float *wp,               \
                                   const float *b, int N, float *y);                                                    \
     int vssm_cpu_norm_proj_##sfx(vssm_ctx *ctx, const vssm_norm_proj_args *a);                                         \
+    int vssm_cpu_mlp_##sfx(vssm_ctx *ctx, const vssm_mlp_args *a);                                                     \
     VSSM_ISA_DECLARE_ELTWISE_(sfx)                                                                                     \
     VSSM_ISA_DECLARE_BWD_(sfx)                                                                                         \
     extern const char vssm_cpu_isa_name_##sfx[];
@@ -93,6 +94,7 @@ typedef struct vssm_cpu_isa {
     void (*conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                    const float *bias, int K, int reverse, vssm_act act, float *y);
     int (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a); /* 0: not fused here (the caller runs the ops) */
+    int (*mlp)(vssm_ctx *ctx, const vssm_mlp_args *a);             /* 0: not fused here (the caller runs the ops) */
     void (*dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                            const float *bias, vssm_act act, float *y);
     void (*mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
@@ -159,6 +161,9 @@ void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t 
                      const float *bias, int K, int reverse, vssm_act act, float *y);
 /* LayerNorm + its fp32 packed product per row block where that pays (sgemm.c), else the two ops */
 void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
+/* LayerNorm-MLP (ops.h vssm_mlp_args) per row block where that pays (sgemm.c), else norm_proj
+ * and the second product */
+void vssm_cpu_mlp(vssm_ctx *ctx, const vssm_mlp_args *a);
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,

@@ -18,10 +18,10 @@
     {                                                                                                                 \
         nm, vssm_cpu_isa_name_##sfx, vssm_cpu_linear_##sfx, vssm_cpu_linear_packed_##sfx, vssm_cpu_ss2d_scan_##sfx,   \
             vssm_cpu_scan1d_##sfx, vssm_cpu_conv3x3s2_##sfx, vssm_cpu_layernorm_##sfx, vssm_cpu_layernorm_gate_##sfx, \
-            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_norm_proj_##sfx, vssm_cpu_dwconv3x3_bias_##sfx,   \
-            vssm_cpu_mul_silu_##sfx, vssm_cpu_layernorm_bwd_##sfx, vssm_cpu_rmsnorm_bwd_##sfx,                        \
-            vssm_cpu_conv1d_bwd_##sfx, vssm_cpu_dwconv3x3_bias_bwd_##sfx, vssm_cpu_mul_silu_bwd_##sfx,                \
-            vssm_cpu_bwd_act_mul_##sfx                                                                                \
+            vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_norm_proj_##sfx, vssm_cpu_mlp_##sfx,              \
+            vssm_cpu_dwconv3x3_bias_##sfx, vssm_cpu_mul_silu_##sfx, vssm_cpu_layernorm_bwd_##sfx,                     \
+            vssm_cpu_rmsnorm_bwd_##sfx, vssm_cpu_conv1d_bwd_##sfx, vssm_cpu_dwconv3x3_bias_bwd_##sfx,                 \
+            vssm_cpu_mul_silu_bwd_##sfx, vssm_cpu_bwd_act_mul_##sfx                                                   \
     }
 /* best first */
 static const vssm_cpu_isa isa_tables[] = {
@@ -168,6 +168,7 @@ vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
     }
     const long l1 = cache_bytes(1), l2 = cache_bytes(2), l3 = cache_bytes(3);
     ctx->gemm_kc = gemm_kc_for(l1);
+    ctx->cpu_l2 = l2 > 0 ? l2 : 1 << 20;
     char name[48], s1[24], s2[24], s3[24];
     cpu_name(name, sizeof name);
     size_str(s1, sizeof s1, l1), size_str(s2, sizeof s2, l2), size_str(s3, sizeof s3, l3);
@@ -229,6 +230,23 @@ void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     else
         vssm_cpu_layernorm(ctx, a->x, a->M, a->K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, a->xn);
     vssm_cpu_linear_packed(ctx, a->xn, a->M, a->K, a->wp, a->b, a->N, a->act, a->accumulate, a->y);
+}
+void vssm_cpu_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {
+    if (!ctx->cpu_bf16 && ctx->cpu_isa->mlp(ctx, a)) return;
+    const vssm_norm_proj_args n = {.x = a->x,
+                                   .M = a->M,
+                                   .K = a->K,
+                                   .gamma = a->gamma,
+                                   .beta = a->beta,
+                                   .eps = a->eps,
+                                   .xn = a->xn,
+                                   .wp = a->w1p,
+                                   .b = a->b1,
+                                   .N = a->N,
+                                   .act = a->act,
+                                   .y = a->h};
+    vssm_cpu_norm_proj(ctx, &n);
+    vssm_cpu_linear_packed(ctx, a->h, a->M, a->N, a->w2p, a->b2, a->K, VSSM_ACT_NONE, 1, a->x);
 }
 void vssm_cpu_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C, const float *w,
                              const float *bias, vssm_act act, float *y) {
