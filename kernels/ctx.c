@@ -60,6 +60,7 @@ void vssm_ctx_free(vssm_ctx *ctx) {
     if (!ctx) return;
     if (ctx->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(ctx);
     free(ctx->gemm_scratch);
+    free(ctx->cpu_ranges);
     free(ctx->bf16_scratch);
     free(ctx);
 }

@@ -10,6 +10,7 @@ struct vssm_ctx {
     void *impl;                         /* backend state (CUDA: stream, handles) */
     float *gemm_scratch;                /* CPU GEMM: per-thread copies of x blocks, made at the
                                            first large product and kept (sgemm.c) */
+    struct vssm_cpu_range *cpu_ranges;  /* CPU: a range counter per thread (cpu/rows_chunk.h) */
     const struct vssm_cpu_isa *cpu_isa; /* CPU: the kernels' ISA variant chosen at creation and
                                            the GEMM's K block from the L1d size (cpu/isa.c) */
     int gemm_kc;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <omp.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/cpu_bwd.h"
 
 /* OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: absent otherwise); BLAS
@@ -64,6 +65,8 @@ vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
     /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
     if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
     ctx->threads_now = ctx->opts.n_threads;
+    ctx->cpu_ranges = aligned_alloc(64, (size_t)ctx->opts.n_threads * sizeof(vssm_cpu_range));
+    if (!ctx->cpu_ranges) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %d threads", ctx->opts.n_threads);
     ctx->ops = &cpu_ops;
     return vssm_cpu_isa_init(ctx, err); /* the kernels' instruction set, the cache sizes, desc */
 }

@@ -37,4 +37,41 @@ static inline void vssm_cpu_rows_share(int64_t rows, int64_t *r0, int64_t *r1) {
     *r1 = rows * (t + 1) / nt;
 }
 
+/* Work items [0, n) cut into one contiguous range per thread of the context; a thread takes
+ * chunks from its own range first, then from what is left of the others' (a thread done with
+ * its range helps the one held up). Where the threads keep pace a thread gets the same items
+ * at every call, as with schedule(static) - so the rows or columns it writes are those it
+ * wrote and will read in the ops around it, in its own caches - and where another process
+ * holds a core, the balance of schedule(dynamic). One cache line a range (ctx->cpu_ranges,
+ * made with the context): the threads' counters do not share a line. */
+typedef struct vssm_cpu_range {
+    int64_t next, end;
+    char pad[64 - 2 * sizeof(int64_t)];
+} vssm_cpu_range;
+
+static inline void vssm_cpu_ranges_init(vssm_cpu_range *rg, int nr, int64_t n) {
+    for (int i = 0; i < nr; i++) rg[i].next = n * i / nr, rg[i].end = n * (i + 1) / nr;
+}
+
+/* inside the parallel region: the calling thread's next chunk [*t0, *t1) of at most c items,
+ * 0 when every range is done; *v counts the ranges the thread has emptied (0 at the start) */
+static inline int vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, int *v, int64_t *t0, int64_t *t1) {
+    const int me = omp_get_thread_num();
+    for (; *v < nr; ++*v) {
+        vssm_cpu_range *r = &rg[(me + *v) % nr];
+        int64_t s;
+#pragma omp atomic capture
+        {
+            s = r->next;
+            r->next += c;
+        }
+        if (s < r->end) {
+            *t0 = s;
+            *t1 = s + c < r->end ? s + c : r->end;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 #endif

@@ -39,8 +39,10 @@
  * not depend on M or the thread count; AVX2 and AVX-512 (both FMA, same order) agree too.
  *
  * Threads take (panel, row block) tiles, panel-major so a thread reuses its panel across
- * consecutive row blocks, in dynamic chunks: a thread that is descheduled (a busy machine)
- * holds up one chunk, not a static half of the product. */
+ * consecutive row blocks, in chunks handed out from one contiguous range per thread, then
+ * from the others' (rows_chunk.h): a thread that is descheduled (a busy machine) holds up one
+ * chunk, not a static half of the product, and on a quiet machine each thread gets the same
+ * tiles at every call. */
 #ifdef __AVX512F__
 /* one zmm per 16 floats in the epilogue's omp simd loops (GCC's default under -march=native is
  * ymm: GELU 0.33 against 0.25 ns an element); the same operations per lane, the same bits */
@@ -52,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 
 #if defined(__AVX512F__)
@@ -365,36 +368,49 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     while (g > 1 && np * ((nmb + g - 1) / g) < 8 * nt) g /= 2;
     const int64_t ntm = (nmb + g - 1) / g, tiles = np * ntm, RB = (int64_t)g * MR;
     /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
-     * enough that a descheduled thread holds up little */
+     * enough that a descheduled thread holds up little; taken from one contiguous range of
+     * tiles per thread first (rows_chunk.h), so on a quiet machine a thread gets the same panels
+     * and rows of y at every call (VMamba-T b1, 2 threads, the two schedules alternated per
+     * forward in one process: the forward's products 26.9 / 26.3 / 27.0 -> 26.3 / 26.0 / 26.2 ms
+     * in three runs; schedule(dynamic) moved each call's panels and y lines between the cores) */
     const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, chunk)
-    for (int64_t t = 0; t < tiles; t++) {
-        const int q = (int)(t / ntm);
-        const int64_t m0 = (t % ntm) * RB;
-        const int rows = M - m0 < RB ? (int)(M - m0) : (int)RB;
-        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-        const float *xt = x + m0 * K;
-        float *yt = y + m0 * N + n0;
-        const float *pq = wp + (size_t)q * K * PNR;
-        /* This thread's tile of the next panel (t + ntm) comes in the same chunk: its row tile
-         * i of ntm prefetches the i-th part of that panel, spread over its kernel calls and
-         * k-steps, so the panel streams from memory while this one computes (the first row
-         * block of a panel read from memory ran ~2.3x slower than the others) */
-        uintptr_t pn = (uintptr_t)pq;
-        int pstep = 0;
-        if (t + ntm < tiles && (t + ntm) / chunk == t / chunk) {
-            const int64_t S = (int64_t)K * PNR * (int64_t)sizeof(float) / ntm, calls = (rows + MR - 1) / MR;
-            pn = (uintptr_t)(pq + (size_t)K * PNR) + (uintptr_t)((t % ntm) * S);
-            pstep = K > 0 ? (int)((S + calls * K - 1) / (calls * K)) : 0;
+    vssm_cpu_range *rg = ctx->cpu_ranges;
+    vssm_cpu_ranges_init(rg, nt, tiles);
+#pragma omp parallel num_threads(nt)
+    {
+        int v = 0;
+        int64_t c0 = 0, c1 = 0;
+        while (vssm_cpu_ranges_next(rg, nt, chunk, &v, &c0, &c1)) {
+            for (int64_t t = c0; t < c1; t++) {
+                const int q = (int)(t / ntm);
+                const int64_t m0 = (t % ntm) * RB;
+                const int rows = M - m0 < RB ? (int)(M - m0) : (int)RB;
+                const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+                const float *xt = x + m0 * K;
+                float *yt = y + m0 * N + n0;
+                const float *pq = wp + (size_t)q * K * PNR;
+                /* This thread's tile of the next panel (t + ntm) comes in the same chunk: its row
+                 * tile i of ntm prefetches the i-th part of that panel, spread over its kernel
+                 * calls and k-steps, so the panel streams from memory while this one computes
+                 * (the first row block of a panel read from memory ran ~2.3x slower than the
+                 * others) */
+                uintptr_t pn = (uintptr_t)pq;
+                int pstep = 0;
+                if (t + ntm < c1) {
+                    const int64_t S = (int64_t)K * PNR * (int64_t)sizeof(float) / ntm, calls = (rows + MR - 1) / MR;
+                    pn = (uintptr_t)(pq + (size_t)K * PNR) + (uintptr_t)((t % ntm) * S);
+                    pstep = K > 0 ? (int)((S + calls * K - 1) / (calls * K)) : 0;
+                }
+                int k0 = 0;
+                do { /* at least once, so K = 0 still writes the tile */
+                    const int kc = K - k0 < KCI ? K - k0 : KCI;
+                    tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc,
+                              k0 + kc >= K && b ? b + n0 : NULL, pn + (uintptr_t)k0 * pstep, pstep);
+                    k0 += kc;
+                } while (k0 < K);
+                if (act != VSSM_ACT_NONE) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, NULL, act);
+            }
         }
-        int k0 = 0;
-        do { /* at least once, so K = 0 still writes the tile */
-            const int kc = K - k0 < KCI ? K - k0 : KCI;
-            tile_rows(rows, kc, xt + k0, K, pq + (size_t)k0 * PNR, yt, N, k0 > 0 || accumulate, nc,
-                      k0 + kc >= K && b ? b + n0 : NULL, pn + (uintptr_t)k0 * pstep, pstep);
-            k0 += kc;
-        } while (k0 < K);
-        if (act != VSSM_ACT_NONE) VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, NULL, act);
     }
 }
 
@@ -416,11 +432,15 @@ int VSSM_ISA_FN(vssm_cpu_norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a)
         ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
     if (!ctx->gemm_scratch) return 0;
     const int64_t nblk = (M + NP_RB - 1) / NP_RB;
+    vssm_cpu_range *rg = ctx->cpu_ranges; /* row blocks: a thread keeps its rows from call to call */
+    vssm_cpu_ranges_init(rg, nt, nblk);
 #pragma omp parallel num_threads(nt)
     {
         float *xb = ctx->gemm_scratch + (size_t)omp_get_thread_num() * MC * ldp;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t blk = 0; blk < nblk; blk++) {
+        int v = 0;
+        int64_t b0, b1;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
+            const int64_t blk = b0;
             const int64_t m0 = blk * NP_RB;
             const int rows = M - m0 < NP_RB ? (int)(M - m0) : NP_RB;
             VSSM_ISA_FN(vssm_cpu_layernorm_block)
@@ -466,11 +486,15 @@ int VSSM_ISA_FN(vssm_cpu_mlp)(vssm_ctx *ctx, const vssm_mlp_args *a) {
     /* fc2's K blocks as the in-place order takes them (the whole K with AVX-512) */
     const int KCI = NR == PNR ? N : KC;
     const int64_t nblk = (M + NP_RB - 1) / NP_RB;
+    vssm_cpu_range *rg = ctx->cpu_ranges; /* row blocks, as norm_proj: the same rows per thread */
+    vssm_cpu_ranges_init(rg, nt, nblk);
 #pragma omp parallel num_threads(nt)
     {
         float *xb = ctx->gemm_scratch + (size_t)omp_get_thread_num() * MC * ldp, *hb = xb + (size_t)NP_RB * ldp;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t blk = 0; blk < nblk; blk++) {
+        int v = 0;
+        int64_t b0, b1;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
+            const int64_t blk = b0;
             const int64_t m0 = blk * NP_RB;
             const int rows = M - m0 < NP_RB ? (int)(M - m0) : NP_RB;
             float *xr = a->x + m0 * K;
