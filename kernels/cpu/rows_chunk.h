@@ -53,9 +53,11 @@ static inline void vssm_cpu_ranges_init(vssm_cpu_range *rg, int nr, int64_t n) {
     for (int i = 0; i < nr; i++) rg[i].next = n * i / nr, rg[i].end = n * (i + 1) / nr;
 }
 
-/* inside the parallel region: the calling thread's next chunk [*t0, *t1) of at most c items,
- * 0 when every range is done; *v counts the ranges the thread has emptied (0 at the start) */
-static inline int vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, int *v, int64_t *t0, int64_t *t1) {
+/* inside the parallel region: the calling thread's next chunk [*t0, *t1) of at most c items
+ * and the end of the range it came from (*rend), 0 when every range is done; *v counts the
+ * ranges the thread has emptied (0 at the start) */
+static inline int vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, int *v, int64_t *t0, int64_t *t1,
+                                       int64_t *rend) {
     const int me = omp_get_thread_num();
     for (; *v < nr; ++*v) {
         vssm_cpu_range *r = &rg[(me + *v) % nr];
@@ -68,6 +70,7 @@ static inline int vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, in
         if (s < r->end) {
             *t0 = s;
             *t1 = s + c < r->end ? s + c : r->end;
+            *rend = r->end;
             return 1;
         }
     }
