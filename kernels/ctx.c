@@ -49,6 +49,7 @@ vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *er
         if (c->opts.device == VSSM_DEVICE_CUDA) vssm_cuda_backend_free(c);
     }
     if (s != VSSM_OK) {
+        free(c->cpu_ranges); /* a CPU backend refused after it was set up (an ISA, bf16) */
         free(c);
         return s;
     }
