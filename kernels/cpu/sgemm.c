@@ -378,13 +378,15 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     /* one range (plain dynamic chunks) below two panels a thread: Vim's x_proj (a panel of 32
      * columns and one of 12) split 1 : 1 left the thread of the narrow panel stealing from the
      * other's range every call (~1 us a call slower than dynamic, alternated per forward) */
-    /* Small weights (<= 1/8 of the L2: every thread reads all of them at little cost) go row
+    /* Small weights (<= 1/3 of the L2: every thread reads all of them at little cost) go row
      * tile by row tile instead, every panel of a row tile together: a thread's range is then
      * a band of x's rows, the rows the ops before it (conv1d, the norms: static row shares)
-     * wrote on the same core. Vim's x_proj (67 KB): Vim-T's products 0.23 / 0.40 / 0.24 ms
-     * faster a forward at 2 threads (alternated per forward in one process, three runs);
-     * VMamba-T unchanged (its x_projs at stages 2-3). */
-    const int rowmaj = np > 1 && (double)np * PNR * K * sizeof(float) <= (double)ctx->cpu_l2 / 8;
+     * wrote on the same core, and the band of y the ops after it read. Alternated per forward
+     * in one process at 2 threads, three runs each: Vim's x_proj (67 KB) row-major, Vim-T's
+     * products 0.23 / 0.40 / 0.24 ms faster a forward; then up to 1/3 of the L2 (Vim's
+     * in_proj, 590 KB, whose rows conv1d reads next): Vim-T's forward 0.13 / 0.30 / 0.45 ms
+     * faster again; VMamba-T unchanged by either (its x_projs, stage 3's in/out_proj). */
+    const int rowmaj = np > 1 && (double)np * PNR * K * sizeof(float) <= (double)ctx->cpu_l2 / 3;
     const int nr = rowmaj || np >= 2 * nt ? nt : 1;
     vssm_cpu_ranges_init(rg, nr, tiles);
 #pragma omp parallel num_threads(nt)
