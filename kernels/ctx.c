@@ -155,6 +155,13 @@ void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs) {
     memset(ctx->prof_secs, 0, sizeof ctx->prof_secs);
 }
 
+void vssm_ctx_profile_log(vssm_ctx *ctx, vssm_op_record *buf, size_t cap) {
+    ctx->prof_log = cap ? buf : NULL;
+    ctx->prof_cap = buf ? cap : 0;
+    ctx->prof_n = 0;
+}
+size_t vssm_ctx_profile_logged(const vssm_ctx *ctx) { return ctx->prof_n; }
+
 vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err) {
     *gbps = 0;
     void *a = ctx->ops->alloc(ctx, bytes), *b = ctx->ops->alloc(ctx, bytes);
@@ -196,7 +203,12 @@ static double prof_begin(vssm_ctx *ctx) {
 static void prof_end(vssm_ctx *ctx, vssm_op_kind k, double t0) {
     if (!ctx->profile) return;
     ctx->ops->sync(ctx);
-    ctx->prof_secs[k] += vssm_now_seconds() - t0;
+    const double dt = vssm_now_seconds() - t0;
+    ctx->prof_secs[k] += dt;
+    if (ctx->prof_log) {
+        if (ctx->prof_n < ctx->prof_cap) ctx->prof_log[ctx->prof_n] = (vssm_op_record){k, dt};
+        ctx->prof_n++;
+    }
 }
 
 void *vssm_op_alloc(vssm_ctx *ctx, size_t bytes) { return ctx->ops->alloc(ctx, bytes); }

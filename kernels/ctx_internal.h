@@ -25,6 +25,8 @@ struct vssm_ctx {
     char op_error[320]; /* the first op precondition that failed, until reported
                                            (vssm_op_status); "" when none */
     double prof_secs[VSSM_OP_KIND_COUNT];
+    vssm_op_record *prof_log; /* vssm_ctx_profile_log: the caller's buffer, or NULL */
+    size_t prof_cap, prof_n;
     char desc[200];
 };
 

@@ -1,14 +1,17 @@
 /* tests/test_cli_bench.c - `vssm bench` reports what it measured: one JSON object per model
  * of an --arch list, in order, with the models' known sizes (VMamba-T 30.2M parameters,
  * 4.84 GMAC at 224; Vim-T 7.1M), positive times, op shares that sum to 1, activation
- * memory that grows with the input; bad lists and unknown names exit 2 with a message.
+ * memory that grows with the input; --op-times writes every op of its runs as CSV; bad lists and
+ * unknown names exit 2 with a message.
  * (No timing is checked: speed is what the benchmark reports, not what a test asserts.) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include "testutil.h"
+#include "vssm/ctx.h"
 
 static int run(const char *args, char *out, size_t nout, char *err, size_t nerr) {
     char cmd[1024];
@@ -71,6 +74,50 @@ int main(void) {
     TEST_CHECK(fabs(r - 785.0 / 197.0) < 0.05 * 785.0 / 197.0, "activation memory ratio 448/224 = %.3f, tokens %.3f", r,
                785.0 / 197.0);
     cJSON_Delete(o[0]);
+
+    /* --op-times: a CSV row per op of every extra run, the ops of a run numbered from 0 in
+     * order, the same ops in every run; an unwritable path exits 1 naming it */
+    char csv[512];
+    snprintf(csv, sizeof csv, "%s/test_cli_bench_ops.%d.csv", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+             (int)getpid());
+    char args[1024];
+    snprintf(args, sizeof args,
+             "--arch vim-tiny,vmamba-tiny --size 64 --runs 2 --warmup 0 --no-gemm-ref --op-times '%s'", csv);
+    rc = run(args, out, sizeof out, err, sizeof err);
+    TEST_REQUIRE(rc == 0, "bench --op-times exits 0 (%d): %s", rc, err);
+    FILE *f = fopen(csv, "r");
+    TEST_REQUIRE(f != NULL, "--op-times wrote %s", csv);
+    char line[256];
+    TEST_CHECK(fgets(line, sizeof line, f) && !strcmp(line, "arch,precision,threads,run,op,kind,us\n"),
+               "the CSV header: %s", line);
+    int rows[2][2] = {{0, 0}, {0, 0}}, order_ok = 1, kinds_ok = 1;
+    while (fgets(line, sizeof line, f)) {
+        char a[32], prec[8], kind[16];
+        int thr, r, op;
+        double us;
+        if (sscanf(line, "%31[^,],%7[^,],%d,%d,%d,%15[^,],%lf", a, prec, &thr, &r, &op, kind, &us) != 7) {
+            order_ok = 0;
+            break;
+        }
+        const int m = !strcmp(a, "vmamba-tiny");
+        if (r < 0 || r > 1 || op != rows[m][r])
+            order_ok = 0;
+        else
+            rows[m][r]++;
+        int known = 0;
+        for (int k = 0; k < VSSM_OP_KIND_COUNT; k++) known |= !strcmp(kind, vssm_op_kind_name(k));
+        kinds_ok &= known && us > 0 && !strcmp(prec, "f32");
+    }
+    fclose(f);
+    remove(csv);
+    TEST_CHECK(order_ok && kinds_ok, "every row parses, ops numbered in order, known kinds, positive times");
+    TEST_CHECK(rows[0][0] > 50 && rows[0][0] == rows[0][1] && rows[1][0] > 50 && rows[1][0] == rows[1][1],
+               "the same ops in both runs: Vim-T %d / %d, VMamba-T %d / %d", rows[0][0], rows[0][1], rows[1][0],
+               rows[1][1]);
+    rc = run("--arch vim-tiny --size 64 --runs 1 --no-gemm-ref --op-times /nonexistent-dir/ops.csv", out, sizeof out,
+             err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "/nonexistent-dir/ops.csv"),
+               "an unwritable --op-times exits 1 naming it (%d): %s", rc, err);
 
     rc = run("--arch vim-tiny,,vmamba-tiny", out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 2 && strstr(err, "comma-separated"), "an empty list entry exits 2 naming the problem (%d): %s", rc,

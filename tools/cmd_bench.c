@@ -23,6 +23,7 @@
 #include "tools/model_opts.h"
 #include "vssm/backbone.h"
 #include "vssm/classifier.h"
+#include "vssm/outfile.h"
 #include "vssm/vssm.h"
 
 static double now_s(void) {
@@ -132,7 +133,7 @@ static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
                "                  [--device cpu|cuda] [--tf32] [--precision f32|bf16|f32,bf16] [--runs N]\n"
-               "                  [--warmup N] [--no-gemm-ref] [--fixed-threads] [--json]\n"
+               "                  [--warmup N] [--no-gemm-ref] [--fixed-threads] [--json] [--op-times FILE]\n"
                "Times a model's forward pass and reports ms/image, GFLOP/s, where the time goes and its memory.\n"
                "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
                "Random weights for --arch (a VMamba or Vim preset name, or a\n"
@@ -141,6 +142,9 @@ static void usage(FILE *f) {
                "alternated, and the ratio of the medians.\n"
                "--threads T: at most T; each pass's count is chosen by timing (fewer when another process\n"
                "holds a core; the report says how many runs ran at each count), --fixed-threads: always T.\n"
+               "--op-times FILE: after the timed runs, N more profiled ones, every op's time written as CSV\n"
+               "(arch,precision,threads,run,op,kind,us; op is the op's index in the forward), to compare\n"
+               "op by op, e.g. 1 against 2 threads (bench/op_times.py).\n"
                "Default: --arch vmamba-tiny --batch 1 --size 224 --precision f32.\n");
 }
 
@@ -149,6 +153,7 @@ typedef struct bench_opts {
     int batch, H, W, runs, warmup, json, no_ref;
     int on_cpu; /* the sgemm reference is a CPU figure */
     int fixed_threads;
+    FILE *op_times; /* --op-times: the CSV being written, or NULL */
 } bench_opts;
 
 /* One model on one context, timed: a preset with random weights (seed 42, so every
@@ -257,6 +262,25 @@ static void print_memory(const bench_model *m, const bench_mem *mem, const bench
            mem->after / 1e6);
 }
 
+/* --op-times: runs more profiled forwards (profiling on), each op's time as a CSV row */
+static void op_times_write(bench_model *m, const bench_opts *o, const char *arch) {
+    enum { CAP = 1 << 14 }; /* ops a forward: VMamba-T 83, Vim-T 197 */
+    vssm_op_record *rec = malloc(CAP * sizeof *rec);
+    vssm_err err = {0};
+    double secs[VSSM_OP_KIND_COUNT];
+    for (int r = 0; rec && r < o->runs; r++) {
+        vssm_ctx_profile_log(m->ctx, rec, CAP);
+        if (vssm_classifier_forward(m->clf, m->x, o->batch, o->H, o->W, m->logits, &err) != VSSM_OK) break;
+        const size_t n = vssm_ctx_profile_logged(m->ctx) < CAP ? vssm_ctx_profile_logged(m->ctx) : CAP;
+        for (size_t i = 0; i < n; i++)
+            fprintf(o->op_times, "%s,%s,%d,%d,%zu,%s,%.2f\n", arch, m->precision, vssm_ctx_threads(m->ctx), r, i,
+                    vssm_op_kind_name(rec[i].kind), rec[i].secs * 1e6);
+    }
+    vssm_ctx_profile_log(m->ctx, NULL, 0);
+    vssm_ctx_profile_take(m->ctx, secs); /* not the reported shares' */
+    free(rec);
+}
+
 /* Prints the report of a timed model (a profiled run for the op shares first).
  * ref: the sgemm GFLOP/s of this run (measured by the first model, < 0 until then). */
 static void bench_model_report(bench_model *m, const bench_opts *o, const bench_mem *mem, double *ref) {
@@ -274,6 +298,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
     vssm_ctx_profile_take(ctx, secs);
     vssm_classifier_forward(clf, m->x, batch, H, W, m->logits, &err);
     vssm_ctx_profile_take(ctx, secs);
+    if (o->op_times) op_times_write(m, o, arch_name);
     vssm_ctx_profile(ctx, 0);
     for (int k = 0; k < VSSM_OP_KIND_COUNT; k++) total_prof += secs[k];
 
@@ -392,8 +417,8 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
 }
 
 VSSM_VERB(bench) {
-    const char *arch = "vmamba-tiny", *device = "cpu", *size = "224", *precision = "f32";
-    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1, 0};
+    const char *arch = "vmamba-tiny", *device = "cpu", *size = "224", *precision = "f32", *op_times = NULL;
+    bench_opts o = {NULL, 1, 0, 0, 10, 2, 0, 0, 1, 0, NULL};
     int threads = 0, bad = 0, tf32 = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -405,6 +430,7 @@ VSSM_VERB(bench) {
             cli_opt_str(argc, argv, &i, "--device", &device, &bad) ||
             cli_opt_str(argc, argv, &i, "--size", &size, &bad) ||
             cli_opt_str(argc, argv, &i, "--precision", &precision, &bad) ||
+            cli_opt_str(argc, argv, &i, "--op-times", &op_times, &bad) ||
             cli_opt_int(argc, argv, &i, "--batch", &o.batch, &bad) ||
             cli_opt_int(argc, argv, &i, "--threads", &threads, &bad) ||
             cli_opt_int(argc, argv, &i, "--runs", &o.runs, &bad) ||
@@ -476,6 +502,17 @@ VSSM_VERB(bench) {
      * (and the one sgemm reference) come from the same run */
     double ref = -1;
     int rc = VSSM_EXIT_OK;
+    vssm_outfile of = {0};
+    if (op_times) {
+        if (vssm_outfile_open(&of, op_times, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            vssm_ctx_free(ctxs[0]);
+            vssm_ctx_free(ctxs[1]);
+            return VSSM_EXIT_INPUT;
+        }
+        o.op_times = of.f;
+        fprintf(of.f, "arch,precision,threads,run,op,kind,us\n");
+    }
     char name[64];
     for (const char *p = arch; rc == VSSM_EXIT_OK && *p;) {
         size_t n = strcspn(p, ",");
@@ -490,6 +527,14 @@ VSSM_VERB(bench) {
         rc = bench_arch(ctxs, precs, np, name, &o, &ref);
         p += n;
         if (*p == ',') p++;
+    }
+    if (op_times) {
+        if (rc != VSSM_EXIT_OK)
+            vssm_outfile_abort(&of);
+        else if (vssm_outfile_commit(&of, &err) != VSSM_OK) {
+            cli_error("%s", err.msg);
+            rc = VSSM_EXIT_INPUT;
+        }
     }
     vssm_ctx_free(ctxs[0]);
     vssm_ctx_free(ctxs[1]);

@@ -89,6 +89,16 @@ VSSM_API const char *vssm_op_kind_name(vssm_op_kind k);
 VSSM_API void vssm_ctx_profile(vssm_ctx *ctx, int enable);
 /* Copies accumulated seconds per op kind into secs[VSSM_OP_KIND_COUNT] and resets them. */
 VSSM_API void vssm_ctx_profile_take(vssm_ctx *ctx, double *secs);
+/* One profiled op: its kind and elapsed seconds, in call order. */
+typedef struct vssm_op_record {
+    vssm_op_kind kind;
+    double secs;
+} vssm_op_record;
+/* While profiling, also writes a record per op into buf (the caller's, cap records; the
+ * context only keeps the pointer) from index 0; NULL or cap 0 stops it. */
+VSSM_API void vssm_ctx_profile_log(vssm_ctx *ctx, vssm_op_record *buf, size_t cap);
+/* The ops profiled since vssm_ctx_profile_log: may exceed its cap (those were not kept). */
+VSSM_API size_t vssm_ctx_profile_logged(const vssm_ctx *ctx);
 
 #ifdef __cplusplus
 }
