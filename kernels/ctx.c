@@ -293,18 +293,7 @@ void vssm_op_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {
         prof_end(ctx, VSSM_OP_GEMM, t);
         return;
     }
-    const vssm_norm_proj_args n = {.x = a->x,
-                                   .M = a->M,
-                                   .K = a->K,
-                                   .gamma = a->gamma,
-                                   .beta = a->beta,
-                                   .eps = a->eps,
-                                   .xn = a->xn,
-                                   .wp = a->w1p,
-                                   .b = a->b1,
-                                   .N = a->N,
-                                   .act = a->act,
-                                   .y = a->h};
+    const vssm_norm_proj_args n = vssm_mlp_first(a);
     vssm_op_norm_proj(ctx, &n);
     vssm_op_linear_packed(ctx, a->h, a->M, a->N, a->w2p, a->b2, a->K, VSSM_ACT_NONE, 1, a->x);
 }

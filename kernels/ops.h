@@ -139,6 +139,26 @@ typedef struct vssm_mlp_args {
     float *xn, *h;
 } vssm_mlp_args;
 
+/* the norm_proj that is an mlp's first half (LayerNorm, fc1 and its activation into h) */
+static inline vssm_norm_proj_args vssm_mlp_first(const vssm_mlp_args *a) {
+    const vssm_norm_proj_args n = {.x = a->x,
+                                   .M = a->M,
+                                   .K = a->K,
+                                   .gamma = a->gamma,
+                                   .beta = a->beta,
+                                   .eps = a->eps,
+                                   .z = NULL,
+                                   .ldz = 0,
+                                   .xn = a->xn,
+                                   .wp = a->w1p,
+                                   .b = a->b1,
+                                   .N = a->N,
+                                   .act = a->act,
+                                   .accumulate = 0,
+                                   .y = a->h};
+    return n;
+}
+
 static inline int vssm_mlp_ok(const vssm_mlp_args *a) {
     return a && a->M >= 0 && a->K >= 1 && a->N >= 1 && a->x && a->gamma && a->beta && a->w1p && a->w2p && a->xn && a->h;
 }

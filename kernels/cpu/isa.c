@@ -233,18 +233,7 @@ void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
 }
 void vssm_cpu_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {
     if (!ctx->cpu_bf16 && ctx->cpu_isa->mlp(ctx, a)) return;
-    const vssm_norm_proj_args n = {.x = a->x,
-                                   .M = a->M,
-                                   .K = a->K,
-                                   .gamma = a->gamma,
-                                   .beta = a->beta,
-                                   .eps = a->eps,
-                                   .xn = a->xn,
-                                   .wp = a->w1p,
-                                   .b = a->b1,
-                                   .N = a->N,
-                                   .act = a->act,
-                                   .y = a->h};
+    const vssm_norm_proj_args n = vssm_mlp_first(a);
     vssm_cpu_norm_proj(ctx, &n);
     vssm_cpu_linear_packed(ctx, a->h, a->M, a->N, a->w2p, a->b2, a->K, VSSM_ACT_NONE, 1, a->x);
 }
