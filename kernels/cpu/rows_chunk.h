@@ -45,19 +45,19 @@ static inline void vssm_cpu_rows_share(int64_t rows, int64_t *r0, int64_t *r1) {
  * holds a core, the balance of schedule(dynamic). One cache line a range (ctx->cpu_ranges,
  * made with the context): the threads' counters do not share a line. */
 typedef struct vssm_cpu_range {
-    int64_t next, end;
-    char pad[64 - 2 * sizeof(int64_t)];
+    int64_t next, begin, end;
+    char pad[64 - 3 * sizeof(int64_t)];
 } vssm_cpu_range;
 
 static inline void vssm_cpu_ranges_init(vssm_cpu_range *rg, int nr, int64_t n) {
-    for (int i = 0; i < nr; i++) rg[i].next = n * i / nr, rg[i].end = n * (i + 1) / nr;
+    for (int i = 0; i < nr; i++) rg[i].next = rg[i].begin = n * i / nr, rg[i].end = n * (i + 1) / nr;
 }
 
 /* inside the parallel region: the calling thread's next chunk [*t0, *t1) of at most c items
- * and the end of the range it came from (*rend), 0 when every range is done; *v counts the
- * ranges the thread has emptied (0 at the start) */
-static inline int vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, int *v, int64_t *t0, int64_t *t1,
-                                       int64_t *rend) {
+ * and the range it came from (*r), NULL when every range is done; *v counts the ranges the
+ * thread has emptied (0 at the start) */
+static inline const vssm_cpu_range *vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, int *v, int64_t *t0,
+                                                         int64_t *t1) {
     const int me = omp_get_thread_num();
     for (; *v < nr; ++*v) {
         vssm_cpu_range *r = &rg[(me + *v) % nr];
@@ -70,11 +70,10 @@ static inline int vssm_cpu_ranges_next(vssm_cpu_range *rg, int nr, int64_t c, in
         if (s < r->end) {
             *t0 = s;
             *t1 = s + c < r->end ? s + c : r->end;
-            *rend = r->end;
-            return 1;
+            return r;
         }
     }
-    return 0;
+    return NULL;
 }
 
 #endif

@@ -392,8 +392,9 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
 #pragma omp parallel num_threads(nt)
     {
         int v = 0;
-        int64_t c0 = 0, c1 = 0, re = 0;
-        while (vssm_cpu_ranges_next(rg, nr, chunk, &v, &c0, &c1, &re)) {
+        int64_t c0 = 0, c1 = 0;
+        const vssm_cpu_range *r;
+        while ((r = vssm_cpu_ranges_next(rg, nr, chunk, &v, &c0, &c1))) {
             for (int64_t t = c0; t < c1; t++) {
                 const int q = rowmaj ? (int)(t % np) : (int)(t / ntm);
                 const int64_t m0 = (rowmaj ? t / np : t % ntm) * RB;
@@ -413,9 +414,18 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                  * forward in one process, two runs of 20 forwards each) */
                 uintptr_t pn = (uintptr_t)pq;
                 int pstep = 0;
-                if (!rowmaj && t + ntm < re) {
-                    const int64_t S = (int64_t)K * PNR * (int64_t)sizeof(float) / ntm, calls = (rows + MR - 1) / MR;
+                const int64_t calls = (rows + MR - 1) / MR;
+                if (!rowmaj && t + ntm < r->end) {
+                    const int64_t S = (int64_t)K * PNR * (int64_t)sizeof(float) / ntm;
                     pn = (uintptr_t)(pq + (size_t)K * PNR) + (uintptr_t)((t % ntm) * S);
+                    pstep = K > 0 ? (int)((S + calls * K - 1) / (calls * K)) : 0;
+                } else if (rowmaj && t - r->begin < np && q + 1 < np && t + 1 < r->end) {
+                    /* row bands: the range's first row tile meets every panel once, cold, so each
+                     * of its tiles prefetches all of the next panel (the later row tiles find the
+                     * panels in L2). Vim-T's products 0.18-0.23 ms faster a forward, VMamba-T's
+                     * 0.46-0.53 (stage 3's in/out_proj), alternated per forward in one process */
+                    const int64_t S = (int64_t)K * PNR * (int64_t)sizeof(float);
+                    pn = (uintptr_t)(pq + (size_t)K * PNR);
                     pstep = K > 0 ? (int)((S + calls * K - 1) / (calls * K)) : 0;
                 }
                 int k0 = 0;
@@ -455,8 +465,8 @@ int VSSM_ISA_FN(vssm_cpu_norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a)
     {
         float *xb = ctx->gemm_scratch + (size_t)omp_get_thread_num() * MC * ldp;
         int v = 0;
-        int64_t b0, b1, be;
-        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1, &be)) {
+        int64_t b0, b1;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
             const int64_t blk = b0;
             const int64_t m0 = blk * NP_RB;
             const int rows = M - m0 < NP_RB ? (int)(M - m0) : NP_RB;
@@ -509,8 +519,8 @@ int VSSM_ISA_FN(vssm_cpu_mlp)(vssm_ctx *ctx, const vssm_mlp_args *a) {
     {
         float *xb = ctx->gemm_scratch + (size_t)omp_get_thread_num() * MC * ldp, *hb = xb + (size_t)NP_RB * ldp;
         int v = 0;
-        int64_t b0, b1, be;
-        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1, &be)) {
+        int64_t b0, b1;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
             const int64_t blk = b0;
             const int64_t m0 = blk * NP_RB;
             const int rows = M - m0 < NP_RB ? (int)(M - m0) : NP_RB;
