@@ -19,16 +19,32 @@ import sys
 from collections import defaultdict
 
 
+COLUMNS = ("arch", "precision", "threads", "run", "op", "kind", "us")
+
+
 def load(path):
-    """{arch: [(kind, median us), ...] in op order}"""
+    """{arch: [(kind, median us), ...] in op order}; SystemExit naming the file and the line when
+    it cannot be read, is not `vssm bench --op-times` output, or has a short or bad row"""
     ops = defaultdict(lambda: defaultdict(list))  # arch -> op -> [us]
     kinds = defaultdict(dict)
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            a = row["arch"] + "/" + row["precision"]
-            i = int(row["op"])
-            ops[a][i].append(float(row["us"]))
-            kinds[a][i] = row["kind"]
+    try:
+        with open(path, newline="") as f:
+            rd = csv.DictReader(f)
+            if tuple(rd.fieldnames or ()) != COLUMNS:
+                raise SystemExit(f"{path}: not a `vssm bench --op-times` file (header {rd.fieldnames}, "
+                                 f"want {','.join(COLUMNS)})")
+            for row in rd:
+                try:
+                    a = row["arch"] + "/" + row["precision"]
+                    i, us = int(row["op"]), float(row["us"])
+                except (TypeError, ValueError):
+                    raise SystemExit(f"{path}:{rd.line_num}: a short or bad row (truncated file?)")
+                ops[a][i].append(us)
+                kinds[a][i] = row["kind"]
+    except OSError as e:
+        raise SystemExit(f"{path}: {e.strerror}")
+    if not ops:
+        raise SystemExit(f"{path}: no rows")
     return {a: [(kinds[a][i], statistics.median(v)) for i, v in sorted(ops[a].items())] for a in ops}
 
 
