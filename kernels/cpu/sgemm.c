@@ -288,6 +288,15 @@ void VSSM_ISA_FN(vssm_cpu_gemm_rows)(const vssm_ctx *ctx, const float *x, int ro
 #define SHORT_K 256
 #define MC (16 * MR)
 
+/* the context's per-thread x buffers (MC rows of ldp floats each, ldp = the K block + 16), made
+ * at the first product that needs them and kept: linear_packed's copies, norm_proj's and
+ * mlp's normalised rows (and mlp's hidden rows); NULL when out of memory */
+static float *gemm_scratch(vssm_ctx *ctx, int ldp) {
+    if (!ctx->gemm_scratch)
+        ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
+    return ctx->gemm_scratch;
+}
+
 void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,
                                          const float *b, int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
@@ -301,9 +310,7 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     const double xbytes = (double)M * K * sizeof(float);
     if (np > 1 && xbytes > BIG_X_BYTES && (K < SHORT_K || xbytes > HUGE_X_BYTES)) {
         /* for the context's most threads: a pass may run at fewer (vssm_tuner_begin) */
-        if (!ctx->gemm_scratch)
-            ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
-        xbuf = ctx->gemm_scratch;
+        xbuf = gemm_scratch(ctx, ldp);
     }
     if (xbuf) {
         /* Large x (the segmentation convs: M x K up to 16384 x 18432): the K blocks go in
@@ -408,10 +415,10 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                  * tile i of ntm prefetches the i-th part of that panel, spread over its kernel
                  * calls and k-steps, so the panel streams from memory while this one computes
                  * (the first row block of a panel read from memory ran ~2.3x slower than the
-                 * others). Up to the chunk's end only, as before the ranges, VMamba-T's stage-3
-                 * and -4 products (chunks of 2-3 tiles, under a panel) prefetched nothing: their
-                 * products 0.6-0.8 ms faster a forward at 2 threads this way (alternated per
-                 * forward in one process, two runs of 20 forwards each) */
+                 * others). Bounded by the chunk's end, as before the ranges, VMamba-T's stage-3
+                 * and -4 products (chunks of 2-3 tiles, under a panel) prefetched nothing; by the
+                 * range's end their products run 0.6-0.8 ms faster a forward at 2 threads
+                 * (alternated per forward in one process, two runs of 20 forwards each) */
                 uintptr_t pn = (uintptr_t)pq;
                 int pstep = 0;
                 const int64_t calls = (rows + MR - 1) / MR;
@@ -455,9 +462,7 @@ int VSSM_ISA_FN(vssm_cpu_norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a)
     const int64_t M = a->M;
     const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256, ldp = KC + 16;
     if (K >= SHORT_K || K > KC || M < (int64_t)NP_RB * nt) return 0;
-    if (!ctx->gemm_scratch) /* linear_packed's: MC rows of ldp floats per thread */
-        ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
-    if (!ctx->gemm_scratch) return 0;
+    if (!gemm_scratch(ctx, ldp)) return 0;
     const int64_t nblk = (M + NP_RB - 1) / NP_RB;
     vssm_cpu_range *rg = ctx->cpu_ranges; /* row blocks: a thread keeps its rows from call to call */
     vssm_cpu_ranges_init(rg, nt, nblk);
@@ -507,9 +512,7 @@ int VSSM_ISA_FN(vssm_cpu_mlp)(vssm_ctx *ctx, const vssm_mlp_args *a) {
     if (K >= SHORT_K || K > KC || M < (int64_t)NP_RB * nt || (size_t)NP_RB * ((size_t)ldp + N) > (size_t)MC * ldp ||
         wbytes > 0.75 * (double)ctx->cpu_l2)
         return 0;
-    if (!ctx->gemm_scratch) /* linear_packed's: MC rows of ldp floats per thread */
-        ctx->gemm_scratch = aligned_alloc(64, (size_t)ctx->opts.n_threads * MC * ldp * sizeof(float));
-    if (!ctx->gemm_scratch) return 0;
+    if (!gemm_scratch(ctx, ldp)) return 0;
     /* fc2's K blocks as the in-place order takes them (the whole K with AVX-512) */
     const int KCI = NR == PNR ? N : KC;
     const int64_t nblk = (M + NP_RB - 1) / NP_RB;
