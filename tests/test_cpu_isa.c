@@ -98,6 +98,13 @@ static float *rand_buf(size_t n, float lo, float hi) {
     return b;
 }
 
+/* a buffer of n copies of v */
+static float *fill_buf(size_t n, float v) {
+    float *b = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) b[i] = v;
+    return b;
+}
+
 #define GRID 40001 /* SiLU and GELU at -100, -99.995, ..., 100 */
 
 /* every op the element-wise files dispatch per instruction set, appended to out: the
@@ -166,14 +173,18 @@ static void eltwise(vssm_ctx *ctx, float *out, size_t *n_out) {
         at += (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) * Cout;
         free(x), free(w), free(b), free(wl), free(wp), free(ws);
     }
+    { /* GELU in a product's epilogue (AVX-512: vmath.h vm_gelu16): x = -100, -99.915, ..., 100
+       * (M x 1) times a weight of 1 in 17 columns (a partial vector), then with a bias of 0.5 */
+        enum { M = (GRID - 1) / 17 + 1 };
+        float *g = malloc(M * sizeof(float)), *w = fill_buf(17, 1.0f), *b = fill_buf(17, 0.5f);
+        for (int i = 0; i < M; i++) g[i] = -100.0f + 0.085f * (float)i;
+        float *wp = malloc(vssm_op_linear_pack_numel(ctx, 17, 1) * sizeof(float));
+        vssm_op_linear_pack(ctx, w, 17, 1, wp);
+        vssm_op_linear_packed(ctx, g, M, 1, wp, NULL, 17, VSSM_ACT_GELU, 0, out + at), at += (size_t)M * 17;
+        vssm_op_linear_packed(ctx, g, M, 1, wp, b, 17, VSSM_ACT_GELU, 0, out + at), at += (size_t)M * 17;
+        free(g), free(w), free(b), free(wp);
+    }
     *n_out = at;
-}
-
-/* a buffer of n copies of v */
-static float *fill_buf(size_t n, float v) {
-    float *b = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) b[i] = v;
-    return b;
 }
 
 /* the backward ops compiled per instruction set, every gradient appended to out; gradients

@@ -235,6 +235,21 @@ static void tile_rows(int rows, int kc, const float *x, int64_t ldx, const float
 
 /* bias + activation on a finished tile (rows x nc, row stride ldy); sgemm_bf16.c's too */
 void VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(float *yt, int rows, int nc, int64_t ldy, const float *bq, vssm_act act) {
+#ifdef __AVX512F__
+    if (act != VSSM_ACT_SILU) { /* bias and GELU in one pass of masked vectors (vmath.h vm_gelu16) */
+        for (int i = 0; i < rows; i++) {
+            float *r = yt + (int64_t)i * ldy;
+            for (int j = 0; j < nc; j += 16) {
+                const __mmask16 m = nc - j >= 16 ? 0xffff : (__mmask16)((1u << (nc - j)) - 1);
+                __m512 v = _mm512_maskz_loadu_ps(m, r + j);
+                if (bq) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bq + j));
+                if (act == VSSM_ACT_GELU) v = vm_gelu16(v);
+                _mm512_mask_storeu_ps(r + j, m, v);
+            }
+        }
+        return;
+    }
+#endif
     for (int i = 0; i < rows; i++) {
         float *r = yt + (int64_t)i * ldy;
         if (bq) {
