@@ -131,6 +131,120 @@ static void check_product(vssm_ctx *c1, vssm_ctx *c2, const char *kind, int M, i
     free(x), free(w), free(b), free(y0), free(y), free(y2), free(wp);
 }
 
+/* The fused forms (sgemm_bf16.c, VDPBF16PS: LayerNorm + product, the MLP, conv.c's im2col +
+ * product) against the ops one after the other on the same context: the same bits. The
+ * shapes meet the fusion's conditions (at least 2 blocks of 28 rows a thread, weights under
+ * 3/4 of a 1 MB L2, the conv's column matrix over 2 MB) and have a partial last block. */
+static float *rnd(size_t n, float s) {
+    float *v = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = s * frand();
+    return v;
+}
+static float *packed(vssm_ctx *c, const float *w, int N, int K) {
+    float *wp = malloc(vssm_op_linear_pack_numel(c, N, K) * sizeof(float));
+    vssm_op_linear_pack(c, w, N, K, wp);
+    return wp;
+}
+
+static void check_fused_norm_proj(vssm_ctx *c, const char *kind, int M, int K, int N, vssm_act act, int acc, int gate) {
+    float *x = rnd((size_t)M * K, 3), *g = rnd(K, 1), *be = rnd(K, 1), *w = rnd((size_t)N * K, 0.2f), *b = rnd(N, 1);
+    float *z = gate ? rnd((size_t)M * 2 * K, 2) : NULL, *y0 = rnd((size_t)M * N, 1);
+    float *y1 = malloc((size_t)M * N * sizeof(float)), *y2 = malloc((size_t)M * N * sizeof(float));
+    float *xn = malloc((size_t)M * K * sizeof(float)), *wp = packed(c, w, N, K);
+    memcpy(y1, y0, (size_t)M * N * sizeof(float)), memcpy(y2, y0, (size_t)M * N * sizeof(float));
+    const vssm_norm_proj_args a = {.x = x,
+                                   .M = M,
+                                   .K = K,
+                                   .gamma = g,
+                                   .beta = be,
+                                   .eps = 1e-5f,
+                                   .z = z,
+                                   .ldz = 2 * K,
+                                   .xn = xn,
+                                   .wp = wp,
+                                   .b = b,
+                                   .N = N,
+                                   .act = act,
+                                   .accumulate = acc,
+                                   .y = y1};
+    vssm_op_norm_proj(c, &a);
+    if (gate)
+        vssm_op_layernorm_gate(c, x, M, K, g, be, 1e-5f, z, 2 * K, xn);
+    else
+        vssm_op_layernorm(c, x, M, K, g, be, 1e-5f, VSSM_ACT_NONE, xn);
+    vssm_op_linear_packed(c, xn, M, K, wp, b, N, act, acc, y2);
+    TEST_REQUIRE(vssm_op_sync(c) == 0, "%s: norm_proj ran", kind);
+    TEST_CHECK(!memcmp(y1, y2, (size_t)M * N * sizeof(float)),
+               "%s: norm_proj M %d K %d N %d act %d acc %d gate %d differs from layernorm + linear_packed", kind, M, K,
+               N, (int)act, acc, gate);
+    free(x), free(g), free(be), free(w), free(b), free(z), free(y0), free(y1), free(y2), free(xn), free(wp);
+}
+
+static void check_fused_mlp(vssm_ctx *c, const char *kind, int M, int K, int N) {
+    float *x1 = rnd((size_t)M * K, 3), *g = rnd(K, 1), *be = rnd(K, 1), *w1 = rnd((size_t)N * K, 0.2f);
+    float *w2 = rnd((size_t)K * N, 0.1f), *b1 = rnd(N, 1), *b2 = rnd(K, 1);
+    float *x2 = malloc((size_t)M * K * sizeof(float)), *xn = malloc((size_t)M * K * sizeof(float));
+    float *h = malloc((size_t)M * N * sizeof(float)), *w1p = packed(c, w1, N, K), *w2p = packed(c, w2, K, N);
+    memcpy(x2, x1, (size_t)M * K * sizeof(float));
+    const vssm_mlp_args a = {.x = x1,
+                             .M = M,
+                             .K = K,
+                             .gamma = g,
+                             .beta = be,
+                             .eps = 1e-5f,
+                             .w1p = w1p,
+                             .b1 = b1,
+                             .N = N,
+                             .act = VSSM_ACT_GELU,
+                             .w2p = w2p,
+                             .b2 = b2,
+                             .xn = xn,
+                             .h = h};
+    vssm_op_mlp(c, &a);
+    vssm_op_layernorm(c, x2, M, K, g, be, 1e-5f, VSSM_ACT_NONE, xn);
+    vssm_op_linear_packed(c, xn, M, K, w1p, b1, N, VSSM_ACT_GELU, 0, h);
+    vssm_op_linear_packed(c, h, M, N, w2p, b2, K, VSSM_ACT_NONE, 1, x2);
+    TEST_REQUIRE(vssm_op_sync(c) == 0, "%s: mlp ran", kind);
+    TEST_CHECK(!memcmp(x1, x2, (size_t)M * K * sizeof(float)),
+               "%s: mlp M %d K %d N %d differs from layernorm + two linear_packed", kind, M, K, N);
+    free(x1), free(x2), free(g), free(be), free(w1), free(w2), free(b1), free(b2), free(xn), free(h), free(w1p),
+        free(w2p);
+}
+
+static void check_fused_conv(vssm_ctx *c, const char *kind, int H, int W, int Cin, int Cout) {
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2, K = 9 * Cin, M = Ho * Wo;
+    float *x = rnd((size_t)H * W * Cin, 2), *w = rnd((size_t)Cout * K, 0.1f), *b = rnd(Cout, 1);
+    float *col = calloc((size_t)M * K, sizeof(float)), *wp = packed(c, w, Cout, K);
+    float *y1 = malloc((size_t)M * Cout * sizeof(float)), *y2 = malloc((size_t)M * Cout * sizeof(float));
+    void *ws = malloc(vssm_op_conv3x3s2_workspace(c, 1, H, W, Cin));
+    for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+            for (int t = 0; t < 9; t++) {
+                const int ih = 2 * oh - 1 + t / 3, iw = 2 * ow - 1 + t % 3;
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                    memcpy(col + ((size_t)oh * Wo + ow) * K + t * Cin, x + ((size_t)ih * W + iw) * Cin,
+                           (size_t)Cin * sizeof(float));
+            }
+    vssm_op_conv3x3s2(c, x, 1, H, W, Cin, wp, b, Cout, y1, ws);
+    vssm_op_linear_packed(c, col, M, K, wp, b, Cout, VSSM_ACT_NONE, 0, y2);
+    TEST_REQUIRE(vssm_op_sync(c) == 0, "%s: conv3x3s2 ran", kind);
+    TEST_CHECK(!memcmp(y1, y2, (size_t)M * Cout * sizeof(float)),
+               "%s: conv3x3s2 %dx%dx%d -> %d differs from im2col + linear_packed", kind, H, W, Cin, Cout);
+    free(x), free(w), free(b), free(col), free(wp), free(y1), free(y2), free(ws);
+}
+
+static void check_fused(vssm_ctx *c, const char *kind) {
+    check_fused_norm_proj(c, kind, 3136, 96, 96, VSSM_ACT_NONE, 0, 0);  /* VMamba-T stage 1 in_proj */
+    check_fused_norm_proj(c, kind, 201, 40, 70, VSSM_ACT_NONE, 1, 0);   /* accumulate, 5-row last block */
+    check_fused_norm_proj(c, kind, 150, 48, 33, VSSM_ACT_SILU, 0, 1);   /* v0's gate */
+    check_fused_norm_proj(c, kind, 200, 300, 100, VSSM_ACT_GELU, 0, 0); /* long rows */
+    check_fused_mlp(c, kind, 3136, 96, 384);                            /* stage 1 */
+    check_fused_mlp(c, kind, 201, 40, 70);                              /* K and N not multiples of 32 */
+    check_fused_mlp(c, kind, 392, 6, 24);        /* hidden rows narrower than a panel (the parity files' stage 1) */
+    check_fused_conv(c, kind, 56, 56, 96, 192);  /* stage 1's downsample, K = 864 */
+    check_fused_conv(c, kind, 110, 109, 20, 45); /* K = 180: padded to 192 */
+}
+
 static vssm_classifier *small_vmamba(vssm_ctx *ctx) {
     vssm_err err = {0};
     vssm_vmamba_config vc;
@@ -228,6 +342,8 @@ int main(void) {
                    "%s: the fp32 reference was inside the bound in %d of %d products "
                    "with K >= 40 (the check would not see missing bf16 rounding)",
                    kinds[v], n_checked - n_rounding_seen, n_checked);
+        check_fused(c1, kinds[v]);
+        check_fused(c2, kinds[v]);
         check_model(f32, c2, kinds[v]);
         vssm_ctx_free(c1), vssm_ctx_free(c2), vssm_ctx_free(f32);
     }

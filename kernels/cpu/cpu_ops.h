@@ -139,6 +139,16 @@ void vssm_cpu_bf16_pack(const float *w, int N, int K, float *out);
 float vssm_cpu_bf16_packed_get(const float *wp, int N, int K, int n, int k);
 void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                                  int N, vssm_act act, int accumulate, float *y);
+/* VDPBF16PS contexts only (sgemm_bf16.c "fused"): LayerNorm + product and the MLP in one
+ * pass per block of rows, 0 (nothing done) where they do not fuse; and its pieces for
+ * conv.c's fused im2col: K padded (kpad), n floats rounded to bf16 then zeros up to `to`,
+ * rows of rounded x (row stride kpad(K)) through every panel on the calling thread */
+int vssm_cpu_norm_proj_bf16(vssm_ctx *ctx, const vssm_norm_proj_args *a);
+int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a);
+int vssm_cpu_bf16_kpad(int K);
+void vssm_cpu_bf16_round(const float *x, int n, int to, uint16_t *o);
+void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, const float *b, int N, vssm_act act,
+                        int accumulate, float *y, int64_t ldy);
 /* the bf16 kernels this CPU and OS run: VSSM_CPU_BF16_AMX when AMX tiles are usable (the
  * process's permission asked for here), else VSSM_CPU_BF16_DP with avx512_bf16, else 0 */
 enum { VSSM_CPU_BF16_NONE = 0, VSSM_CPU_BF16_DP = 1, VSSM_CPU_BF16_AMX = 2 };

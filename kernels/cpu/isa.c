@@ -224,7 +224,7 @@ void vssm_cpu_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t 
     ctx->cpu_isa->conv1d(ctx, x, ldx, B, L, C, w, bias, K, reverse, act, y);
 }
 void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
-    if (!ctx->cpu_bf16 && ctx->cpu_isa->norm_proj(ctx, a)) return;
+    if (ctx->cpu_bf16 ? vssm_cpu_norm_proj_bf16(ctx, a) : ctx->cpu_isa->norm_proj(ctx, a)) return;
     if (a->z)
         vssm_cpu_layernorm_gate(ctx, a->x, a->M, a->K, a->gamma, a->beta, a->eps, a->z, a->ldz, a->xn);
     else
@@ -232,7 +232,7 @@ void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     vssm_cpu_linear_packed(ctx, a->xn, a->M, a->K, a->wp, a->b, a->N, a->act, a->accumulate, a->y);
 }
 void vssm_cpu_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {
-    if (!ctx->cpu_bf16 && ctx->cpu_isa->mlp(ctx, a)) return;
+    if (ctx->cpu_bf16 ? vssm_cpu_mlp_bf16(ctx, a) : ctx->cpu_isa->mlp(ctx, a)) return;
     const vssm_norm_proj_args n = vssm_mlp_first(a);
     vssm_cpu_norm_proj(ctx, &n);
     vssm_cpu_linear_packed(ctx, a->h, a->M, a->N, a->w2p, a->b2, a->K, VSSM_ACT_NONE, 1, a->x);

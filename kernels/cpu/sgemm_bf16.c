@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
+#include "kernels/cpu/vmath.h"
 #if defined(__x86_64__) && defined(__AVX512BF16__) && defined(__AMX_BF16__) && defined(__AMX_TILE__)
 #include <immintrin.h>
 #define HAVE_KERNELS 1
@@ -46,6 +48,7 @@
 #define PNR 32 /* a panel's columns */
 #define KB 32  /* K is padded to a multiple of this: one AMX tile's depth (16 pairs) */
 #define RB 32  /* rows of x per block (two AMX tiles) */
+#define FRB 28 /* the same with VDPBF16PS: two 14-row kernels */
 /* x rounded to bf16 is made in chunks of rows of at most this many bytes (all of
  * VMamba-T's products fit in one chunk) */
 #define X_CHUNK_BYTES (4 << 20)
@@ -106,6 +109,17 @@ int vssm_cpu_bf16_probe(int want_amx) {
     return VSSM_CPU_BF16_DP;
 }
 
+/* n floats rounded to bf16 (VCVTNEPS2BF16) into o, then zeros up to `to` (>= n) */
+static void round_bf16(const float *r, int n, int to, uint16_t *o) {
+    for (int k = 0; k < to; k += 16) {
+        const int c = n - k;
+        const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
+        const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + k));
+        const __mmask16 ms = to - k >= 16 ? 0xffff : (__mmask16)((1u << (to - k)) - 1);
+        _mm256_mask_storeu_epi16(o + k, ms, (__m256i)h);
+    }
+}
+
 /* row i of x (row stride K) rounded to bf16 into row i of xb (row stride Kp, zero past K;
  * a row at or past `rows`: all zero) */
 static void x_to_bf16(const float *x, int64_t rows, int K, int Kp, int64_t i, uint16_t *xb) {
@@ -114,13 +128,7 @@ static void x_to_bf16(const float *x, int64_t rows, int K, int Kp, int64_t i, ui
         memset(o, 0, (size_t)Kp * 2);
         return;
     }
-    const float *r = x + i * K;
-    for (int k = 0; k < Kp; k += 16) {
-        const int c = K - k;
-        const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
-        const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + k));
-        _mm256_storeu_si256((__m256i *)(o + k), (__m256i)h);
-    }
+    round_bf16(x + i * K, K, Kp, o);
 }
 
 /* ---- AMX: a 32 x 32 block of y (row stride ldc floats) += the rows of a (32 rows, stride
@@ -218,16 +226,35 @@ static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int6
     const __mmask16 m0 = nc >= 16 ? 0xffff : (__mmask16)((1u << nc) - 1);
     const __mmask16 m1 = nc >= 32 ? 0xffff : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1) : 0;
     int r = 0;
-#define DP_(R) \
-    for (; rows - r >= R; r += R) dp_kernel(R, a + (size_t)r * Kp, Kp, p, y + r * ldy, ldy, load, m0, m1);
-    DP_(14) DP_(4) DP_(1)
+    for (; rows - r >= 14; r += 14) dp_kernel(14, a + (size_t)r * Kp, Kp, p, y + r * ldy, ldy, load, m0, m1);
+    /* the rest in one call of its own height: 4 + 1 + 1 + 1 rows ran the 1-row kernel, two
+     * dependent VDPBF16PS chains (6 cycles each), at a third of the rate (VMamba-T's stage 4, M = 49) */
+    const uint16_t *ar = a + (size_t)r * Kp;
+    float *yr = y + r * ldy;
+#define DP_(R) dp_kernel(R, ar, Kp, p, yr, ldy, load, m0, m1)
+    switch (rows - r) {
+    case 1: DP_(1); break;
+    case 2: DP_(2); break;
+    case 3: DP_(3); break;
+    case 4: DP_(4); break;
+    case 5: DP_(5); break;
+    case 6: DP_(6); break;
+    case 7: DP_(7); break;
+    case 8: DP_(8); break;
+    case 9: DP_(9); break;
+    case 10: DP_(10); break;
+    case 11: DP_(11); break;
+    case 12: DP_(12); break;
+    case 13: DP_(13); break;
+    default: break;
+    }
 #undef DP_
 }
 
 /* the tile (row block r0 of `rows`, panel q) of a product, then its bias and activation */
-static void one_tile(int amx, const uint16_t *a, int Kp, const uint16_t *w, int q, float *y, int64_t r0, int64_t rows,
-                     int N, const float *b, vssm_act act, int accumulate) {
-    const int nr = rows - r0 < RB ? (int)(rows - r0) : RB;
+static void one_tile(int amx, int rb, const uint16_t *a, int Kp, const uint16_t *w, int q, float *y, int64_t r0,
+                     int64_t rows, int N, const float *b, vssm_act act, int accumulate) {
+    const int nr = rows - r0 < rb ? (int)(rows - r0) : rb;
     const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
     const uint16_t *p = w + (size_t)q * Kp * PNR;
     float *yt = y + r0 * N + n0;
@@ -263,7 +290,10 @@ void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K
     const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1;
     const uint16_t *w = (const uint16_t *)wp;
     const size_t row_bytes = (size_t)(Kp ? Kp : 1) * 2;
-    const int64_t nrb_all = (M + RB - 1) / RB;
+    /* rows per block: two AMX tiles, or two 14-row VDPBF16PS kernels (32 left a 4-row call per
+     * block and M = 196 a block of 4 rows) */
+    const int rb = amx ? RB : FRB;
+    const int64_t nrb_all = (M + rb - 1) / rb;
     if ((size_t)np * PNR * Kp * 2 <= (size_t)1 << 20 && nrb_all >= 2 * nt) {
         uint16_t *xs = scratch(ctx, (size_t)nt * RB * row_bytes);
         if (!xs) return;
@@ -273,39 +303,179 @@ void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K
             if (amx) amx_config();
 #pragma omp for schedule(dynamic, 1)
             for (int64_t r = 0; r < nrb_all; r++) {
-                for (int i = 0; i < RB; i++) x_to_bf16(x + r * RB * K, M - r * RB, K, Kp, i, xb);
+                for (int i = 0; i < rb; i++) x_to_bf16(x + r * rb * K, M - r * rb, K, Kp, i, xb);
                 for (int q = 0; q < np; q++)
-                    one_tile(amx, xb, Kp, w, q, y + r * RB * N, 0, M - r * RB, N, b, act, accumulate);
+                    one_tile(amx, rb, xb, Kp, w, q, y + r * rb * N, 0, M - r * rb, N, b, act, accumulate);
             }
             if (amx) _tile_release();
         }
         return;
     }
-    /* rows of x per chunk: a multiple of RB, at least RB, at most what M needs */
-    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_bytes) / RB * RB;
-    if (rc < RB) rc = RB;
-    if (rc > nrb_all * RB) rc = nrb_all * RB;
+    /* rows of x per chunk: a multiple of rb, at least rb, at most what M needs */
+    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_bytes) / rb * rb;
+    if (rc < rb) rc = rb;
+    if (rc > nrb_all * rb) rc = nrb_all * rb;
     uint16_t *xb = scratch(ctx, (size_t)rc * row_bytes);
     if (!xb) return;
     for (int64_t m0 = 0; m0 < M; m0 += rc) {
-        const int64_t rows = M - m0 < rc ? M - m0 : rc, nrb = (rows + RB - 1) / RB, tiles = nrb * np;
+        const int64_t rows = M - m0 < rc ? M - m0 : rc, nrb = (rows + rb - 1) / rb, tiles = nrb * np;
         const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
 #pragma omp parallel num_threads(nt)
         {
 #pragma omp for schedule(static)
-            for (int64_t i = 0; i < nrb * RB; i++) x_to_bf16(x + m0 * K, rows, K, Kp, i, xb);
+            for (int64_t i = 0; i < nrb * rb; i++) x_to_bf16(x + m0 * K, rows, K, Kp, i, xb);
             if (amx) amx_config();
 #pragma omp for schedule(dynamic, chunk)
             for (int64_t t = 0; t < tiles; t++) { /* panel-major: a thread keeps its panel */
-                const int64_t r0 = (t % nrb) * RB;
-                one_tile(amx, xb + (size_t)r0 * Kp, Kp, w, (int)(t / nrb), y + m0 * N, r0, rows, N, b, act, accumulate);
+                const int64_t r0 = (t % nrb) * rb;
+                one_tile(amx, rb, xb + (size_t)r0 * Kp, Kp, w, (int)(t / nrb), y + m0 * N, r0, rows, N, b, act,
+                         accumulate);
             }
             if (amx) _tile_release();
         }
     }
 }
+
+/* ---- VDPBF16PS: the ops around a product fused with it, a block of rows at a time on one
+ * thread. The unfused form wrote the normalised rows (or the column matrix, or the MLP's
+ * hidden rows) in fp32 to memory, read them back to round them into the scratch and read
+ * that again per panel; here a block of FRB rows is normalised (or gathered), rounded into
+ * the thread's buffer and swept over every panel while it is in L1, the output's rows
+ * written once. The same operations per element in the same order (the norm's block
+ * function, the product's sums in k order from 0 or from y, then bias and activation): the
+ * same bits as the ops one after the other (tests/test_bf16.c). On AMX contexts the ops
+ * stay apart (not measured there: no AMX machine in the session that wrote this). */
+
+int vssm_cpu_bf16_kpad(int K) { return kpad(K); }
+
+void vssm_cpu_bf16_round(const float *x, int n, int to, uint16_t *o) { round_bf16(x, n, to, o); }
+
+void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, const float *b, int N, vssm_act act,
+                        int accumulate, float *y, int64_t ldy) {
+    const int Kp = kpad(K), np = (N + PNR - 1) / PNR;
+    const uint16_t *w = (const uint16_t *)wp;
+    for (int q = 0; q < np; q++) {
+        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate);
+        if (b || act != VSSM_ACT_NONE) vssm_cpu_gemm_epilogue_avx512(y + n0, rows, nc, ldy, b ? b + n0 : NULL, act);
+    }
+}
+
+/* the context's bf16 scratch as nt per-thread parts of `per` bytes (a multiple of 64) */
+static uint8_t *thread_parts(vssm_ctx *ctx, int nt, size_t per) { return (uint8_t *)scratch(ctx, (size_t)nt * per); }
+static size_t up64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+/* the fused forms take products whose weights fit in 3/4 of a core's L2 (every thread
+ * sweeps all of them per block) with at least two blocks per thread */
+static int fuse_ok(const vssm_ctx *ctx, int nt, int64_t M, double wbytes) {
+    return ctx->cpu_bf16 == VSSM_CPU_BF16_DP && M >= (int64_t)2 * FRB * nt && wbytes <= 0.75 * (double)ctx->cpu_l2;
+}
+static double wbytes_of(int N, int K) { return (double)vssm_cpu_bf16_pack_numel(N, K) * 4.0; }
+
+/* LayerNorm (+ gate) then the product (ops.h vssm_norm_proj_args); 0 where it does not fuse */
+int vssm_cpu_norm_proj_bf16(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, Kp = kpad(K);
+    const int64_t M = a->M;
+    if (!fuse_ok(ctx, nt, M, wbytes_of(a->N, K))) return 0;
+    const size_t xn_b = up64((size_t)FRB * K * 4), per = xn_b + up64((size_t)FRB * Kp * 2);
+    uint8_t *buf = thread_parts(ctx, nt, per);
+    if (!buf) return 0;
+    const int64_t nblk = (M + FRB - 1) / FRB;
+    vssm_cpu_range *rg = ctx->cpu_ranges; /* a thread keeps its rows from call to call */
+    vssm_cpu_ranges_init(rg, nt, nblk);
+#pragma omp parallel num_threads(nt)
+    {
+        float *xn = (float *)(buf + (size_t)omp_get_thread_num() * per);
+        uint16_t *xb = (uint16_t *)((uint8_t *)xn + xn_b);
+        int v = 0;
+        int64_t b0, b1;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
+            const int64_t m0 = b0 * FRB;
+            const int rows = M - m0 < FRB ? (int)(M - m0) : FRB;
+            vssm_cpu_layernorm_block_avx512(a->x + m0 * K, rows, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE,
+                                            a->z ? a->z + m0 * a->ldz : NULL, a->ldz, xn, K);
+            for (int i = 0; i < rows; i++) round_bf16(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
+            vssm_cpu_bf16_rows(xb, rows, K, a->wp, a->b, a->N, a->act, a->accumulate, a->y + m0 * a->N, a->N);
+        }
+    }
+    return 1;
+}
+
+/* fc1 of the MLP panel by panel into h (rows x 32 fp32, in L1), then bias, GELU (or none)
+ * and the rounding to bf16 in one pass into hb (rows x kpad(N), zeros past N): the
+ * epilogue's operations (vm_gelu16), then round_bf16's. Stage 1 of VMamba-T, 1 thread: the
+ * MLP 2.86 -> 2.71 ms a call against fc1 into h, the epilogue, then rounding h (stage 2
+ * 2.45 -> 2.38) */
+static void hidden_bf16(const uint16_t *xb, int rows, int K, const float *w1p, const float *b1, int N, vssm_act act,
+                        float *h, uint16_t *hb) {
+    const int Kp = kpad(K), Np = kpad(N), np = (N + PNR - 1) / PNR;
+    const uint16_t *w = (const uint16_t *)w1p;
+    for (int q = 0; q < np; q++) {
+        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, h, PNR, rows, nc, 0);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < PNR; j += 16) {
+                const int c = nc - j;
+                const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
+                __m512 v = _mm512_maskz_loadu_ps(m, h + i * PNR + j);
+                if (b1) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b1 + n0 + j));
+                if (act == VSSM_ACT_GELU) v = vm_gelu16(v);
+                v = _mm512_maskz_mov_ps(m, v);
+                const int to = Np - n0 - j;
+                if (to > 0)
+                    _mm256_mask_storeu_epi16(hb + (size_t)i * Np + n0 + j,
+                                             to >= 16 ? 0xffff : (__mmask16)((1u << to) - 1),
+                                             (__m256i)_mm512_cvtneps_pbh(v));
+            }
+    }
+}
+
+/* LayerNorm, fc1 + activation, fc2 added into x (ops.h vssm_mlp_args); 0 where it does not fuse */
+int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a) {
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, N = a->N, Kp = kpad(K), Np = kpad(N);
+    const int64_t M = a->M;
+    if (!fuse_ok(ctx, nt, M, wbytes_of(N, K) + wbytes_of(K, N))) return 0;
+    const size_t xn_b = up64((size_t)FRB * K * 4), xb_b = up64((size_t)FRB * Kp * 2);
+    /* h: fc1's rows, N floats apart, or a panel's (32 apart) in hidden_bf16 */
+    const size_t h_b = up64((size_t)FRB * (N > PNR ? N : PNR) * 4),
+                 per = xn_b + xb_b + h_b + up64((size_t)FRB * Np * 2);
+    uint8_t *buf = thread_parts(ctx, nt, per);
+    if (!buf) return 0;
+    const int64_t nblk = (M + FRB - 1) / FRB;
+    vssm_cpu_range *rg = ctx->cpu_ranges;
+    vssm_cpu_ranges_init(rg, nt, nblk);
+#pragma omp parallel num_threads(nt)
+    {
+        uint8_t *t = buf + (size_t)omp_get_thread_num() * per;
+        float *xn = (float *)t, *h = (float *)(t + xn_b + xb_b);
+        uint16_t *xb = (uint16_t *)(t + xn_b), *hb = (uint16_t *)(t + xn_b + xb_b + h_b);
+        int v = 0;
+        int64_t b0, b1;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
+            const int64_t m0 = b0 * FRB;
+            const int rows = M - m0 < FRB ? (int)(M - m0) : FRB;
+            float *xr = a->x + m0 * K;
+            vssm_cpu_layernorm_block_avx512(xr, rows, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, NULL, 0, xn, K);
+            for (int i = 0; i < rows; i++) round_bf16(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
+            if (a->act == VSSM_ACT_GELU || a->act == VSSM_ACT_NONE) {
+                hidden_bf16(xb, rows, K, a->w1p, a->b1, N, a->act, h, hb);
+            } else {
+                vssm_cpu_bf16_rows(xb, rows, K, a->w1p, a->b1, N, a->act, 0, h, N);
+                for (int i = 0; i < rows; i++) round_bf16(h + (size_t)i * N, N, Np, hb + (size_t)i * Np);
+            }
+            vssm_cpu_bf16_rows(hb, rows, N, a->w2p, a->b2, K, VSSM_ACT_NONE, 1, xr, K);
+        }
+    }
+    return 1;
+}
 #else
 int vssm_cpu_bf16_probe(int want_amx) { return VSSM_CPU_BF16_NONE; }
+int vssm_cpu_bf16_kpad(int K) { return K; }
+void vssm_cpu_bf16_round(const float *x, int n, int to, uint16_t *o) {}
+void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, const float *b, int N, vssm_act act,
+                        int accumulate, float *y, int64_t ldy) {}
+int vssm_cpu_norm_proj_bf16(vssm_ctx *ctx, const vssm_norm_proj_args *a) { return 0; }
+int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a) { return 0; }
 void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b,
                                  int N, vssm_act act, int accumulate, float *y) {}
 #endif
