@@ -195,14 +195,15 @@ static void amx_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int
 
 /* ---- VDPBF16PS: R rows x 32 columns (masks m0, m1 for the two halves), every pair of k */
 static inline __attribute__((always_inline)) void dp_kernel(const int R, const uint16_t *a, int Kp, const uint16_t *p,
-                                                            float *y, int64_t ldy, int load, __mmask16 m0,
-                                                            __mmask16 m1) {
+                                                            float *y, int64_t ldy, int load, __mmask16 m0, __mmask16 m1,
+                                                            const float *bias, vssm_act act) {
     __m512 c0[14], c1[14];
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
         c0[i] = load ? _mm512_maskz_loadu_ps(m0, y + i * ldy) : _mm512_setzero_ps();
         c1[i] = load ? _mm512_maskz_loadu_ps(m1, y + i * ldy + 16) : _mm512_setzero_ps();
     }
+#pragma GCC unroll 2
     for (int k = 0; k < Kp; k += 2) {
         const __m512bh b0 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * PNR);
         const __m512bh b1 = (__m512bh)_mm512_loadu_si512(p + (size_t)k * PNR + 32);
@@ -215,6 +216,16 @@ static inline __attribute__((always_inline)) void dp_kernel(const int R, const u
             c1[i] = _mm512_dpbf16_ps(c1[i], av, b1);
         }
     }
+    /* bias and GELU on the sums in registers (the epilogue's operations: the same bits) */
+    if (bias) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) c0[i] = _mm512_add_ps(c0[i], b0), c1[i] = _mm512_add_ps(c1[i], b1);
+    }
+    if (act == VSSM_ACT_GELU) {
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) c0[i] = vm_gelu16(c0[i]), c1[i] = vm_gelu16(c1[i]);
+    }
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
         _mm512_mask_storeu_ps(y + i * ldy, m0, c0[i]);
@@ -222,16 +233,19 @@ static inline __attribute__((always_inline)) void dp_kernel(const int R, const u
     }
 }
 
-static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load) {
+/* rows x nc of y (row stride ldy) = [y +] a . panel, then bias (NULL: none) and act (GELU or
+ * none; others: the caller's epilogue) */
+static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load,
+                    const float *bias, vssm_act act) {
     const __mmask16 m0 = nc >= 16 ? 0xffff : (__mmask16)((1u << nc) - 1);
     const __mmask16 m1 = nc >= 32 ? 0xffff : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1) : 0;
     int r = 0;
-    for (; rows - r >= 14; r += 14) dp_kernel(14, a + (size_t)r * Kp, Kp, p, y + r * ldy, ldy, load, m0, m1);
+    for (; rows - r >= 14; r += 14) dp_kernel(14, a + (size_t)r * Kp, Kp, p, y + r * ldy, ldy, load, m0, m1, bias, act);
     /* the rest in one call of its own height: 4 + 1 + 1 + 1 rows ran the 1-row kernel, two
      * dependent VDPBF16PS chains (6 cycles each), at a third of the rate (VMamba-T's stage 4, M = 49) */
     const uint16_t *ar = a + (size_t)r * Kp;
     float *yr = y + r * ldy;
-#define DP_(R) dp_kernel(R, ar, Kp, p, yr, ldy, load, m0, m1)
+#define DP_(R) dp_kernel(R, ar, Kp, p, yr, ldy, load, m0, m1, bias, act)
     switch (rows - r) {
     case 1: DP_(1); break;
     case 2: DP_(2); break;
@@ -258,10 +272,14 @@ static void one_tile(int amx, int rb, const uint16_t *a, int Kp, const uint16_t 
     const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
     const uint16_t *p = w + (size_t)q * Kp * PNR;
     float *yt = y + r0 * N + n0;
+    if (!amx && act != VSSM_ACT_SILU) {
+        dp_tile(a, Kp, p, yt, N, nr, nc, accumulate, b ? b + n0 : NULL, act);
+        return;
+    }
     if (amx)
         amx_tile(a, Kp, p, yt, N, nr, nc, accumulate);
     else
-        dp_tile(a, Kp, p, yt, N, nr, nc, accumulate);
+        dp_tile(a, Kp, p, yt, N, nr, nc, accumulate, NULL, VSSM_ACT_NONE);
     if (b || act != VSSM_ACT_NONE) vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, b ? b + n0 : NULL, act);
 }
 
@@ -356,7 +374,11 @@ void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, co
     const uint16_t *w = (const uint16_t *)wp;
     for (int q = 0; q < np; q++) {
         const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate);
+        if (act != VSSM_ACT_SILU) {
+            dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate, b ? b + n0 : NULL, act);
+            continue;
+        }
+        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate, NULL, VSSM_ACT_NONE);
         if (b || act != VSSM_ACT_NONE) vssm_cpu_gemm_epilogue_avx512(y + n0, rows, nc, ldy, b ? b + n0 : NULL, act);
     }
 }
@@ -412,7 +434,7 @@ static void hidden_bf16(const uint16_t *xb, int rows, int K, const float *w1p, c
     const uint16_t *w = (const uint16_t *)w1p;
     for (int q = 0; q < np; q++) {
         const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, h, PNR, rows, nc, 0);
+        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, h, PNR, rows, nc, 0, NULL, VSSM_ACT_NONE);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < PNR; j += 16) {
                 const int c = nc - j;
