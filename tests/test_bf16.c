@@ -134,7 +134,8 @@ static void check_product(vssm_ctx *c1, vssm_ctx *c2, const char *kind, int M, i
 /* The fused forms (sgemm_bf16.c, VDPBF16PS: LayerNorm + product, the MLP, conv.c's im2col +
  * product) against the ops one after the other on the same context: the same bits. The
  * shapes meet the fusion's conditions (at least 2 blocks of 28 rows a thread, weights under
- * 3/4 of a 1 MB L2, the conv's column matrix over 2 MB) and have a partial last block. */
+ * 3/4 of a 1 MB L2, the conv's column matrix over 2 MB) or are too large for it (the
+ * panel-major forms), and have a partial last block. */
 static float *rnd(size_t n, float s) {
     float *v = malloc((n ? n : 1) * sizeof(float));
     for (size_t i = 0; i < n; i++) v[i] = s * frand();
@@ -240,7 +241,11 @@ static void check_fused(vssm_ctx *c, const char *kind) {
     check_fused_norm_proj(c, kind, 200, 300, 100, VSSM_ACT_GELU, 0, 0); /* long rows */
     check_fused_mlp(c, kind, 3136, 96, 384);                            /* stage 1 */
     check_fused_mlp(c, kind, 201, 40, 70);                              /* K and N not multiples of 32 */
-    check_fused_mlp(c, kind, 392, 6, 24);        /* hidden rows narrower than a panel (the parity files' stage 1) */
+    check_fused_mlp(c, kind, 392, 6, 24); /* hidden rows narrower than a panel (the parity files' stage 1) */
+    /* weights over 3/4 of any L2 up to 4 MB (the panel-major forms), rows in two chunks */
+    check_fused_norm_proj(c, kind, 1700, 1280, 1312, VSSM_ACT_GELU, 0, 0);
+    check_fused_norm_proj(c, kind, 90, 1280, 1312, VSSM_ACT_NONE, 1, 1);
+    check_fused_mlp(c, kind, 720, 320, 2600);
     check_fused_conv(c, kind, 56, 56, 96, 192);  /* stage 1's downsample, K = 864 */
     check_fused_conv(c, kind, 110, 109, 20, 45); /* K = 180: padded to 192 */
 }

@@ -196,7 +196,8 @@ static void amx_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int
 /* ---- VDPBF16PS: R rows x 32 columns (masks m0, m1 for the two halves), every pair of k */
 static inline __attribute__((always_inline)) void dp_kernel(const int R, const uint16_t *a, int Kp, const uint16_t *p,
                                                             float *y, int64_t ldy, int load, __mmask16 m0, __mmask16 m1,
-                                                            const float *bias, vssm_act act) {
+                                                            const float *bias, vssm_act act, uint16_t *yb,
+                                                            int64_t ldyb) {
     __m512 c0[14], c1[14];
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
@@ -226,6 +227,16 @@ static inline __attribute__((always_inline)) void dp_kernel(const int R, const u
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) c0[i] = vm_gelu16(c0[i]), c1[i] = vm_gelu16(c1[i]);
     }
+    if (yb) { /* rounded to bf16 as round_bf16 does, all 32 columns (zero past nc) */
+#pragma GCC unroll 14
+        for (int i = 0; i < R; i++) {
+            _mm256_storeu_si256((__m256i *)(yb + i * ldyb),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_mov_ps(m0, c0[i])));
+            _mm256_storeu_si256((__m256i *)(yb + i * ldyb + 16),
+                                (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_mov_ps(m1, c1[i])));
+        }
+        return;
+    }
 #pragma GCC unroll 14
     for (int i = 0; i < R; i++) {
         _mm512_mask_storeu_ps(y + i * ldy, m0, c0[i]);
@@ -235,17 +246,20 @@ static inline __attribute__((always_inline)) void dp_kernel(const int R, const u
 
 /* rows x nc of y (row stride ldy) = [y +] a . panel, then bias (NULL: none) and act (GELU or
  * none; others: the caller's epilogue) */
-static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load,
-                    const float *bias, vssm_act act) {
+static void dp_tile_to(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load,
+                       const float *bias, vssm_act act, uint16_t *yb, int64_t ldyb) {
     const __mmask16 m0 = nc >= 16 ? 0xffff : (__mmask16)((1u << nc) - 1);
     const __mmask16 m1 = nc >= 32 ? 0xffff : nc > 16 ? (__mmask16)((1u << (nc - 16)) - 1) : 0;
     int r = 0;
-    for (; rows - r >= 14; r += 14) dp_kernel(14, a + (size_t)r * Kp, Kp, p, y + r * ldy, ldy, load, m0, m1, bias, act);
+    for (; rows - r >= 14; r += 14)
+        dp_kernel(14, a + (size_t)r * Kp, Kp, p, y ? y + r * ldy : NULL, ldy, load, m0, m1, bias, act,
+                  yb ? yb + r * ldyb : NULL, ldyb);
     /* the rest in one call of its own height: 4 + 1 + 1 + 1 rows ran the 1-row kernel, two
      * dependent VDPBF16PS chains (6 cycles each), at a third of the rate (VMamba-T's stage 4, M = 49) */
     const uint16_t *ar = a + (size_t)r * Kp;
-    float *yr = y + r * ldy;
-#define DP_(R) dp_kernel(R, ar, Kp, p, yr, ldy, load, m0, m1, bias, act)
+    float *yr = y ? y + r * ldy : NULL;
+    uint16_t *ybr = yb ? yb + r * ldyb : NULL;
+#define DP_(R) dp_kernel(R, ar, Kp, p, yr, ldy, load, m0, m1, bias, act, ybr, ldyb)
     switch (rows - r) {
     case 1: DP_(1); break;
     case 2: DP_(2); break;
@@ -263,6 +277,10 @@ static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int6
     default: break;
     }
 #undef DP_
+}
+static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load,
+                    const float *bias, vssm_act act) {
+    dp_tile_to(a, Kp, p, y, ldy, rows, nc, load, bias, act, NULL, 0);
 }
 
 /* the tile (row block r0 of `rows`, panel q) of a product, then its bias and activation */
@@ -394,11 +412,63 @@ static int fuse_ok(const vssm_ctx *ctx, int nt, int64_t M, double wbytes) {
 }
 static double wbytes_of(int N, int K) { return (double)vssm_cpu_bf16_pack_numel(N, K) * 4.0; }
 
+/* LayerNorm (+ gate) and a product whose weight does not fit the L2 (VMamba-T's stage-4
+ * in/out_proj with a 1 MB L2) in one parallel region a chunk of rows: the rows normalised
+ * and rounded into the bf16 copy of x (not written in fp32 and read back), then the tiles
+ * panel-major as linear_packed_bf16's. The same bits as the ops apart. */
+static int norm_proj_bf16_panels(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, N = a->N, Kp = kpad(K);
+    const int64_t M = a->M;
+    const size_t row_b = (size_t)Kp * 2, xn_b = up64((size_t)FRB * K * 4);
+    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_b) / FRB * FRB;
+    if (rc < FRB) rc = FRB;
+    if (rc > (M + FRB - 1) / FRB * FRB) rc = (M + FRB - 1) / FRB * FRB;
+    uint8_t *buf = (uint8_t *)scratch(ctx, up64((size_t)rc * row_b) + (size_t)nt * xn_b);
+    if (!buf) return 0;
+    uint16_t *X = (uint16_t *)buf;
+    float *xns = (float *)(buf + up64((size_t)rc * row_b));
+    const uint16_t *w = (const uint16_t *)a->wp;
+    const int np = (N + PNR - 1) / PNR;
+    for (int64_t m0 = 0; m0 < M; m0 += rc) {
+        const int64_t rows = M - m0 < rc ? M - m0 : rc, nrb = (rows + FRB - 1) / FRB, tiles = nrb * np;
+        const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
+#pragma omp parallel num_threads(nt)
+        {
+            float *xn = (float *)((uint8_t *)xns + (size_t)omp_get_thread_num() * xn_b);
+#pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < nrb; blk++) {
+                const int64_t r = m0 + blk * FRB;
+                const int nr = rows - blk * FRB < FRB ? (int)(rows - blk * FRB) : FRB;
+                vssm_cpu_layernorm_block_avx512(a->x + r * K, nr, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE,
+                                                a->z ? a->z + r * a->ldz : NULL, a->ldz, xn, K);
+                for (int i = 0; i < nr; i++) round_bf16(xn + (size_t)i * K, K, Kp, X + (size_t)(blk * FRB + i) * Kp);
+            }
+#pragma omp for schedule(dynamic, chunk)
+            for (int64_t t = 0; t < tiles; t++) {
+                const int q = (int)(t / nrb);
+                const int64_t r0 = t % nrb * FRB;
+                const int nr = rows - r0 < FRB ? (int)(rows - r0) : FRB, nc = N - q * PNR < PNR ? N - q * PNR : PNR;
+                float *yt = a->y + (m0 + r0) * N + q * PNR;
+                const float *bq = a->b ? a->b + q * PNR : NULL;
+                if (a->act == VSSM_ACT_SILU) {
+                    dp_tile(X + r0 * Kp, Kp, w + (size_t)q * Kp * PNR, yt, N, nr, nc, a->accumulate, NULL,
+                            VSSM_ACT_NONE);
+                    vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, bq, a->act);
+                } else {
+                    dp_tile(X + r0 * Kp, Kp, w + (size_t)q * Kp * PNR, yt, N, nr, nc, a->accumulate, bq, a->act);
+                }
+            }
+        }
+    }
+    return 1;
+}
+
 /* LayerNorm (+ gate) then the product (ops.h vssm_norm_proj_args); 0 where it does not fuse */
 int vssm_cpu_norm_proj_bf16(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, Kp = kpad(K);
     const int64_t M = a->M;
-    if (!fuse_ok(ctx, nt, M, wbytes_of(a->N, K))) return 0;
+    if (!fuse_ok(ctx, nt, M, wbytes_of(a->N, K)))
+        return ctx->cpu_bf16 == VSSM_CPU_BF16_DP ? norm_proj_bf16_panels(ctx, a) : 0;
     const size_t xn_b = up64((size_t)FRB * K * 4), per = xn_b + up64((size_t)FRB * Kp * 2);
     uint8_t *buf = thread_parts(ctx, nt, per);
     if (!buf) return 0;
@@ -452,11 +522,70 @@ static void hidden_bf16(const uint16_t *xb, int rows, int K, const float *w1p, c
     }
 }
 
+/* An MLP whose weights do not fit the L2 (VMamba-T's stages 3-4 with a 1 MB L2) in one
+ * parallel region a chunk of rows: LayerNorm and rounding of the rows into a bf16 copy of
+ * x, fc1 tile by tile (panel-major, a thread keeps its panel) with bias, GELU and the
+ * rounding in registers into a bf16 copy of the hidden rows, then fc2 from that copy added
+ * into x. The ops apart ran five regions (norm, rounding, fc1, rounding, fc2) and wrote the
+ * hidden rows to memory in fp32 and read them back twice. The same operations per element:
+ * the same bits. 0 (nothing done) for other activations. */
+static int mlp_bf16_panels(vssm_ctx *ctx, const vssm_mlp_args *a) {
+    const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, N = a->N, Kp = kpad(K), Np = kpad(N);
+    const int64_t M = a->M;
+    if (a->act != VSSM_ACT_GELU && a->act != VSSM_ACT_NONE) return 0;
+    const size_t row_b = ((size_t)Kp + Np) * 2, xn_b = up64((size_t)FRB * K * 4);
+    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_b) / FRB * FRB; /* rows a chunk */
+    if (rc < FRB) rc = FRB;
+    if (rc > (M + FRB - 1) / FRB * FRB) rc = (M + FRB - 1) / FRB * FRB;
+    uint8_t *buf = (uint8_t *)scratch(ctx, up64((size_t)rc * row_b) + (size_t)nt * xn_b);
+    if (!buf) return 0;
+    uint16_t *X = (uint16_t *)buf, *H = X + (size_t)rc * Kp;
+    float *xns = (float *)(buf + up64((size_t)rc * row_b));
+    const uint16_t *w1 = (const uint16_t *)a->w1p, *w2 = (const uint16_t *)a->w2p;
+    const int np1 = Np / PNR, np2 = (K + PNR - 1) / PNR;
+    for (int64_t m0 = 0; m0 < M; m0 += rc) {
+        const int64_t rows = M - m0 < rc ? M - m0 : rc, nrb = (rows + FRB - 1) / FRB;
+        const int64_t t1 = nrb * np1, t2 = nrb * np2;
+        const int c1 = (int)(t1 / (8 * nt)) > 1 ? (int)(t1 / (8 * nt)) : 1;
+        const int c2 = (int)(t2 / (8 * nt)) > 1 ? (int)(t2 / (8 * nt)) : 1;
+        float *x = a->x + m0 * K;
+#pragma omp parallel num_threads(nt)
+        {
+            float *xn = (float *)((uint8_t *)xns + (size_t)omp_get_thread_num() * xn_b);
+#pragma omp for schedule(static)
+            for (int64_t blk = 0; blk < nrb; blk++) {
+                const int nr = rows - blk * FRB < FRB ? (int)(rows - blk * FRB) : FRB;
+                vssm_cpu_layernorm_block_avx512(x + blk * FRB * K, nr, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE,
+                                                NULL, 0, xn, K);
+                for (int i = 0; i < nr; i++) round_bf16(xn + (size_t)i * K, K, Kp, X + (size_t)(blk * FRB + i) * Kp);
+            }
+#pragma omp for schedule(dynamic, c1)
+            for (int64_t t = 0; t < t1; t++) {
+                const int q = (int)(t / nrb);
+                const int64_t r0 = t % nrb * FRB;
+                const int nr = rows - r0 < FRB ? (int)(rows - r0) : FRB, nc = N - q * PNR < PNR ? N - q * PNR : PNR;
+                dp_tile_to(X + r0 * Kp, Kp, w1 + (size_t)q * Kp * PNR, NULL, 0, nr, nc, 0,
+                           a->b1 ? a->b1 + q * PNR : NULL, a->act, H + r0 * Np + q * PNR, Np);
+            }
+#pragma omp for schedule(dynamic, c2)
+            for (int64_t t = 0; t < t2; t++) {
+                const int q = (int)(t / nrb);
+                const int64_t r0 = t % nrb * FRB;
+                const int nr = rows - r0 < FRB ? (int)(rows - r0) : FRB, nc = K - q * PNR < PNR ? K - q * PNR : PNR;
+                dp_tile(H + r0 * Np, Np, w2 + (size_t)q * Np * PNR, x + r0 * K + q * PNR, K, nr, nc, 1,
+                        a->b2 ? a->b2 + q * PNR : NULL, VSSM_ACT_NONE);
+            }
+        }
+    }
+    return 1;
+}
+
 /* LayerNorm, fc1 + activation, fc2 added into x (ops.h vssm_mlp_args); 0 where it does not fuse */
 int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a) {
     const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, N = a->N, Kp = kpad(K), Np = kpad(N);
     const int64_t M = a->M;
-    if (!fuse_ok(ctx, nt, M, wbytes_of(N, K) + wbytes_of(K, N))) return 0;
+    if (!fuse_ok(ctx, nt, M, wbytes_of(N, K) + wbytes_of(K, N)))
+        return ctx->cpu_bf16 == VSSM_CPU_BF16_DP ? mlp_bf16_panels(ctx, a) : 0;
     const size_t xn_b = up64((size_t)FRB * K * 4), xb_b = up64((size_t)FRB * Kp * 2);
     /* h: fc1's rows, N floats apart, or a panel's (32 apart) in hidden_bf16 */
     const size_t h_b = up64((size_t)FRB * (N > PNR ? N : PNR) * 4),
