@@ -248,6 +248,7 @@ static void check_fused(vssm_ctx *c, const char *kind) {
     check_fused_mlp(c, kind, 720, 320, 2600);
     check_fused_conv(c, kind, 56, 56, 96, 192);  /* stage 1's downsample, K = 864 */
     check_fused_conv(c, kind, 110, 109, 20, 45); /* K = 180: padded to 192 */
+    check_fused_conv(c, kind, 484, 484, 1, 70);  /* K = 9: a padded bf16 row (32) is over an fp32 one */
 }
 
 static vssm_classifier *small_vmamba(vssm_ctx *ctx) {

@@ -196,7 +196,7 @@ void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H
      * rounding per element, so the bits of im2col + the bf16 product) */
     const int nt = ctx->opts.n_threads > 1 ? ctx->opts.n_threads : 1;
     if (ctx->cpu_bf16 == VSSM_CPU_BF16_DP && (double)M * K * sizeof(float) > FUSE_MIN_BYTES &&
-        M >= (int64_t)CONV_RB * nt &&
+        M >= (int64_t)CONV_RB * nt && vssm_cpu_bf16_kpad(K) <= 2 * K && /* a padded bf16 row fits an fp32 one */
         (double)vssm_cpu_linear_pack_numel(ctx, Cout, K) * sizeof(float) <= 0.75 * (double)ctx->cpu_l2) {
         const int64_t nblk = (M + CONV_RB - 1) / CONV_RB;
         const int Kp = vssm_cpu_bf16_kpad(K);
