@@ -142,34 +142,32 @@ static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W,
         }
 }
 
+/* the input pixel under tap t = 3 kh + kw of output pixel (bi, oh, ow), NULL outside */
+static inline const float *tap(const float *x, int H, int W, int Cin, int bi, int oh, int ow, int t) {
+    const int ih = 2 * oh - 1 + t / 3, iw = 2 * ow - 1 + t % 3;
+    return ih < 0 || ih >= H || iw < 0 || iw >= W ? NULL : x + (((size_t)bi * H + ih) * W + iw) * Cin;
+}
+
 /* output pixel (bi, oh, ow)'s row of the column matrix: (3, 3, Cin), zeros outside */
 static inline void im2col_pixel(const float *x, int H, int W, int Cin, int bi, int oh, int ow, float *dst) {
-    for (int kh = 0; kh < 3; kh++) {
-        const int ih = 2 * oh - 1 + kh;
-        for (int kw = 0; kw < 3; kw++) {
-            const int iw = 2 * ow - 1 + kw;
-            float *d = dst + (kh * 3 + kw) * Cin;
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-                memset(d, 0, (size_t)Cin * sizeof(float));
-            else
-                memcpy(d, x + (((size_t)bi * H + ih) * W + iw) * Cin, (size_t)Cin * sizeof(float));
-        }
+    for (int t = 0; t < 9; t++) {
+        const float *s = tap(x, H, W, Cin, bi, oh, ow, t);
+        if (s)
+            memcpy(dst + t * Cin, s, (size_t)Cin * sizeof(float));
+        else
+            memset(dst + t * Cin, 0, (size_t)Cin * sizeof(float));
     }
 }
 
 /* the same row rounded to bf16, zeros from K to Kp */
 static inline void im2col_pixel_bf16(const float *x, int H, int W, int Cin, int bi, int oh, int ow, int K, int Kp,
                                      uint16_t *dst) {
-    for (int kh = 0; kh < 3; kh++) {
-        const int ih = 2 * oh - 1 + kh;
-        for (int kw = 0; kw < 3; kw++) {
-            const int iw = 2 * ow - 1 + kw;
-            uint16_t *d = dst + (kh * 3 + kw) * Cin;
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-                memset(d, 0, (size_t)Cin * sizeof(uint16_t));
-            else
-                vssm_cpu_bf16_round(x + (((size_t)bi * H + ih) * W + iw) * Cin, Cin, Cin, d);
-        }
+    for (int t = 0; t < 9; t++) {
+        const float *s = tap(x, H, W, Cin, bi, oh, ow, t);
+        if (s)
+            vssm_cpu_bf16_round(s, Cin, Cin, dst + t * Cin);
+        else
+            memset(dst + t * Cin, 0, (size_t)Cin * sizeof(uint16_t));
     }
     if (Kp > K) memset(dst + K, 0, (size_t)(Kp - K) * sizeof(uint16_t));
 }
@@ -191,36 +189,15 @@ void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H
     const int Ho = out_size(H), Wo = out_size(W), K = 9 * Cin;
     const int64_t M = (int64_t)B * Ho * Wo;
     float *col = ws; /* (B*Ho*Wo, 3, 3, Cin): the row order matches w (Cout, 3, 3, Cin) */
-    /* bf16 weights (VDPBF16PS) that fit in 3/4 of a core's L2: the same fusion, each block's
-     * columns gathered straight into bf16 (half of the fp32 block's part of the workspace;
-     * rounding per element, so the bits of im2col + the bf16 product) */
-    const int nt = ctx->opts.n_threads > 1 ? ctx->opts.n_threads : 1;
-    if (ctx->cpu_bf16 == VSSM_CPU_BF16_DP && (double)M * K * sizeof(float) > FUSE_MIN_BYTES &&
-        M >= (int64_t)CONV_RB * nt && vssm_cpu_bf16_kpad(K) <= 2 * K && /* a padded bf16 row fits an fp32 one */
-        (double)vssm_cpu_linear_pack_numel(ctx, Cout, K) * sizeof(float) <= 0.75 * (double)ctx->cpu_l2) {
-        const int64_t nblk = (M + CONV_RB - 1) / CONV_RB;
-        const int Kp = vssm_cpu_bf16_kpad(K);
-#pragma omp parallel num_threads(ctx->threads_now)
-        {
-            uint16_t *buf = (uint16_t *)(col + (size_t)omp_get_thread_num() * CONV_RB * K);
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t blk = 0; blk < nblk; blk++) {
-                const int64_t m0 = blk * CONV_RB;
-                const int rows = M - m0 < CONV_RB ? (int)(M - m0) : CONV_RB;
-                for (int i = 0; i < rows; i++) {
-                    const int64_t m = m0 + i, pix = m % ((int64_t)Ho * Wo);
-                    im2col_pixel_bf16(x, H, W, Cin, (int)(m / ((int64_t)Ho * Wo)), (int)(pix / Wo), (int)(pix % Wo), K,
-                                      Kp, buf + (size_t)i * Kp);
-                }
-                vssm_cpu_bf16_rows(buf, rows, K, w, b, Cout, VSSM_ACT_NONE, 0, y + m0 * Cout, Cout);
-            }
-        }
-        return;
-    }
-    /* fused: fp32 weights (bf16 ones go through their own products), and the workspace (M x
-     * K floats) holds a CONV_RB-row block for each of the context's threads */
-    if (!ctx->cpu_bf16 && (double)M * K * sizeof(float) > FUSE_MIN_BYTES &&
-        M >= (int64_t)CONV_RB * (ctx->opts.n_threads > 1 ? ctx->opts.n_threads : 1)) {
+    /* fused: fp32 weights, or bf16 ones (VDPBF16PS) that fit in 3/4 of a core's L2, each
+     * block's columns then gathered straight into bf16 (a padded bf16 row must fit in the fp32
+     * row's part of the workspace; rounding per element: the bits of im2col + the bf16
+     * product); the workspace (M x K floats) holds a CONV_RB-row block for each of the
+     * context's threads */
+    const int nt = ctx->opts.n_threads > 1 ? ctx->opts.n_threads : 1, Kp = vssm_cpu_bf16_kpad(K);
+    const int bf = ctx->cpu_bf16 == VSSM_CPU_BF16_DP && Kp <= 2 * K &&
+                   (double)vssm_cpu_linear_pack_numel(ctx, Cout, K) * sizeof(float) <= 0.75 * (double)ctx->cpu_l2;
+    if ((!ctx->cpu_bf16 || bf) && (double)M * K * sizeof(float) > FUSE_MIN_BYTES && M >= (int64_t)CONV_RB * nt) {
         const int64_t nblk = (M + CONV_RB - 1) / CONV_RB;
 #pragma omp parallel num_threads(ctx->threads_now)
         {
@@ -231,10 +208,16 @@ void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H
                 const int rows = M - m0 < CONV_RB ? (int)(M - m0) : CONV_RB;
                 for (int i = 0; i < rows; i++) {
                     const int64_t m = m0 + i, pix = m % ((int64_t)Ho * Wo);
-                    im2col_pixel(x, H, W, Cin, (int)(m / ((int64_t)Ho * Wo)), (int)(pix / Wo), (int)(pix % Wo),
-                                 buf + (size_t)i * K);
+                    const int bi = (int)(m / ((int64_t)Ho * Wo)), oh = (int)(pix / Wo), ow = (int)(pix % Wo);
+                    if (bf)
+                        im2col_pixel_bf16(x, H, W, Cin, bi, oh, ow, K, Kp, (uint16_t *)buf + (size_t)i * Kp);
+                    else
+                        im2col_pixel(x, H, W, Cin, bi, oh, ow, buf + (size_t)i * K);
                 }
-                VSSM_ISA_FN(vssm_cpu_gemm_rows)(ctx, buf, rows, K, w, b, Cout, y + m0 * Cout);
+                if (bf)
+                    vssm_cpu_bf16_rows((uint16_t *)buf, rows, K, w, b, Cout, VSSM_ACT_NONE, 0, y + m0 * Cout, Cout);
+                else
+                    VSSM_ISA_FN(vssm_cpu_gemm_rows)(ctx, buf, rows, K, w, b, Cout, y + m0 * Cout);
             }
         }
         return;
