@@ -655,7 +655,8 @@ static void cases_linear(void) {
     test_linear_packed(13, 600, 33, VSSM_ACT_GELU, 0, 1); /* 7 + 4 + 2 rows, K over 512, 32 + 1 columns */
     test_linear_packed(70, 5, 64, VSSM_ACT_NONE, 1, 0);
     test_linear_packed(1, 1, 1, VSSM_ACT_SILU, 0, 1);
-    test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1); /* K = 0: y = bias */
+    test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1);     /* K = 0: y = bias */
+    test_linear_packed(40, 6144, 70, VSSM_ACT_GELU, 1, 1); /* tall tiles (a 1-2 MB L2): copied K blocks */
 }
 static void cases_conv3x3s2(void) {
     test_conv(2, 9, 7, 3, 5);

@@ -319,11 +319,27 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
     const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1;
     const int KC = ctx->gemm_kc > 0 ? ctx->gemm_kc : 256;
     const int ldp = KC + 16; /* padded: rows of the copy fall in different L1 sets */
+    /* A tile is g row blocks of MR rows, g about 2048 / K (at most 16): with short K a call
+     * per 14 rows cost its set-up several % (VMamba-T's stage 1, K = 96). Fewer row blocks
+     * per tile where that would leave under 8 tiles a thread. */
+    const int64_t nmb = (M + MR - 1) / MR;
+    int g = K >= 2048 ? 1 : K > 128 ? (2048 + K - 1) / K : 16;
+    if (g > 16) g = 16;
+    if (g > nmb) g = (int)nmb;
+    while (g > 1 && np * ((nmb + g - 1) / g) < 8 * nt) g /= 2;
     /* the copies' buffer: made once per context, at its first large product (a context is
      * used by one thread at a time), not per call: these products run every forward */
     float *xbuf = NULL;
     const double xbytes = (double)M * K * sizeof(float);
-    if (np > 1 && xbytes > BIG_X_BYTES && (K < SHORT_K || xbytes > HUGE_X_BYTES)) {
+    /* Tall tiles: where a tile's rows of x and its panel take over half the L2 and K is long (a
+     * 1 MB L2: VMamba-T's stage-4 fc2, 14 rows and a panel of K = 3072, 565 KB, x 602 KB; its
+     * 14 rows 12 KB apart also share one L1 set), the copied order below, each next panel's K
+     * block prefetched while the tile computes (stage 4's weights come from memory; without
+     * the prefetch this order lost 0.4-2.8% a forward). Zen 4, that product alone 2.55-2.73 ->
+     * 2.25 ms at 1 thread; the forward (alternated per forward in one process) 0.978 / 0.986 of
+     * the time at 1 thread, 0.99-1.01 at 2. */
+    const int tall = K > 4 * KC && ((double)g * MR + PNR) * K * sizeof(float) > 0.5 * (double)ctx->cpu_l2;
+    if (np > 1 && ((xbytes > BIG_X_BYTES && (K < SHORT_K || xbytes > HUGE_X_BYTES)) || tall)) {
         /* for the context's most threads: a pass may run at fewer (vssm_tuner_begin) */
         xbuf = gemm_scratch(ctx, ldp);
     }
@@ -362,8 +378,15 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                         have = c;
                     }
                     float *yt = y + m0 * N + n0;
+                    uintptr_t pn = (uintptr_t)wp;
+                    int pstep = 0;
+                    if (tall && q + 1 < np) { /* the next panel's K block, spread over this tile's k-steps */
+                        const int64_t steps = (int64_t)((rows + MR - 1) / MR) * kc;
+                        pn = (uintptr_t)(wp + ((size_t)(q + 1) * K + k0) * PNR);
+                        pstep = (int)(((int64_t)kc * PNR * sizeof(float) + steps - 1) / steps);
+                    }
                     tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc, NULL,
-                              (uintptr_t)wp, 0);
+                              pn, pstep);
                     /* the bias here in the pass, not in registers: with it in registers this
                      * order ran VMamba-T's s1 fc1 at 1.3-1.6x libxsmm's time instead of
                      * 1.1-1.2 when run between the libraries (bench/libxsmm; caches holding
@@ -380,14 +403,6 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * reused by another tile in L1, so blocking K only stores and reloads the tile. With
      * NR < PNR (AVX2, SSE) the halves of the panel read the same rows of x: KC keeps them. */
     const int KCI = NR == PNR ? K : KC;
-    /* A tile is g row blocks of MR rows, g about 2048 / K (at most 16): with short K a call
-     * per 14 rows cost its set-up several % (VMamba-T's stage 1, K = 96). Fewer row blocks
-     * per tile where that would leave under 8 tiles a thread. */
-    const int64_t nmb = (M + MR - 1) / MR;
-    int g = K >= 2048 ? 1 : K > 128 ? (2048 + K - 1) / K : 16;
-    if (g > 16) g = 16;
-    if (g > nmb) g = (int)nmb;
-    while (g > 1 && np * ((nmb + g - 1) / g) < 8 * nt) g /= 2;
     const int64_t ntm = (nmb + g - 1) / g, tiles = np * ntm, RB = (int64_t)g * MR;
     /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
      * enough that a descheduled thread holds up little; taken from one contiguous range of
