@@ -26,6 +26,10 @@
  * stride 128 bytes) per 16 pairs. Zero past N. Stored in the float buffer the op table
  * hands out: vssm_cpu_bf16_pack_numel floats (half the bf16 count).
  *
+ * With VDPBF16PS the ops around the products are fused with them where that saves passes
+ * over memory (LayerNorm + product, the MLP, conv.c's im2col: "fused" below), with the same
+ * bits as the ops apart.
+ *
  * This file is compiled with the AVX-512, AVX512_BF16 and AMX flags (CMakeLists.txt); its
  * kernels run only on a context whose CPU has them (isa.c). A compiler without them builds
  * the packing and an empty product (isa.c then never picks bf16). */
@@ -314,8 +318,8 @@ static uint16_t *scratch(vssm_ctx *ctx, size_t need) {
 }
 
 /* Two orders of the tiles. A weight that fits in L2 with room to spare (and enough row
- * blocks to share): each thread takes row blocks, rounds the block's 32 rows of x into its
- * own buffer and sweeps every panel over it (y written in whole rows, x read once, from
+ * blocks to share): each thread takes row blocks, rounds the block's rows of x (32 for AMX,
+ * 28 for VDPBF16PS) into its own buffer and sweeps every panel over it (y written in whole rows, x read once, from
  * L1). A larger weight: x rounded once into the scratch (in chunks), then the tiles panel
  * by panel (each panel read once). VMamba-T's products, AMX, 1 thread: 3.66x the fp32 time
  * with the first order where it applies, 3.16x with the second everywhere. */
