@@ -282,8 +282,14 @@ static void dp_tile_to(const uint16_t *a, int Kp, const uint16_t *p, float *y, i
     }
 #undef DP_
 }
+/* the same into fp32 rows of y, any activation (SiLU through the epilogue after the store) */
 static void dp_tile(const uint16_t *a, int Kp, const uint16_t *p, float *y, int64_t ldy, int rows, int nc, int load,
                     const float *bias, vssm_act act) {
+    if (act == VSSM_ACT_SILU) {
+        dp_tile_to(a, Kp, p, y, ldy, rows, nc, load, NULL, VSSM_ACT_NONE, NULL, 0);
+        vssm_cpu_gemm_epilogue_avx512(y, rows, nc, ldy, bias, act);
+        return;
+    }
     dp_tile_to(a, Kp, p, y, ldy, rows, nc, load, bias, act, NULL, 0);
 }
 
@@ -294,14 +300,11 @@ static void one_tile(int amx, int rb, const uint16_t *a, int Kp, const uint16_t 
     const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
     const uint16_t *p = w + (size_t)q * Kp * PNR;
     float *yt = y + r0 * N + n0;
-    if (!amx && act != VSSM_ACT_SILU) {
+    if (!amx) {
         dp_tile(a, Kp, p, yt, N, nr, nc, accumulate, b ? b + n0 : NULL, act);
         return;
     }
-    if (amx)
-        amx_tile(a, Kp, p, yt, N, nr, nc, accumulate);
-    else
-        dp_tile(a, Kp, p, yt, N, nr, nc, accumulate, NULL, VSSM_ACT_NONE);
+    amx_tile(a, Kp, p, yt, N, nr, nc, accumulate);
     if (b || act != VSSM_ACT_NONE) vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, b ? b + n0 : NULL, act);
 }
 
@@ -315,6 +318,15 @@ static uint16_t *scratch(vssm_ctx *ctx, size_t need) {
             strcpy(ctx->op_error, "out of memory for the bf16 copy of a product's input");
     }
     return ctx->bf16_scratch;
+}
+
+/* rows of a chunk of x's bf16 copy: a multiple of rb, at least rb, at most what M needs, within
+ * X_CHUNK_BYTES at row_bytes a row */
+static int64_t chunk_rows(size_t row_bytes, int64_t M, int rb) {
+    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_bytes) / rb * rb;
+    const int64_t all = (M + rb - 1) / rb * rb;
+    if (rc < rb) rc = rb;
+    return rc > all ? all : rc;
 }
 
 /* Two orders of the tiles. A weight that fits in L2 with room to spare (and enough row
@@ -351,10 +363,7 @@ void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K
         }
         return;
     }
-    /* rows of x per chunk: a multiple of rb, at least rb, at most what M needs */
-    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_bytes) / rb * rb;
-    if (rc < rb) rc = rb;
-    if (rc > nrb_all * rb) rc = nrb_all * rb;
+    const int64_t rc = chunk_rows(row_bytes, M, rb);
     uint16_t *xb = scratch(ctx, (size_t)rc * row_bytes);
     if (!xb) return;
     for (int64_t m0 = 0; m0 < M; m0 += rc) {
@@ -396,14 +405,31 @@ void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, co
     const uint16_t *w = (const uint16_t *)wp;
     for (int q = 0; q < np; q++) {
         const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-        if (act != VSSM_ACT_SILU) {
-            dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate, b ? b + n0 : NULL, act);
-            continue;
-        }
-        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate, NULL, VSSM_ACT_NONE);
-        if (b || act != VSSM_ACT_NONE) vssm_cpu_gemm_epilogue_avx512(y + n0, rows, nc, ldy, b ? b + n0 : NULL, act);
+        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, y + n0, ldy, rows, nc, accumulate, b ? b + n0 : NULL, act);
     }
 }
+
+/* the same for GELU or no activation, the outputs rounded to bf16 into rows of yb (row stride
+ * kpad(N), zeros past N): the next product's input (the MLP's hidden rows) */
+static void rows_to_bf16(const uint16_t *xb, int rows, int K, const float *wp, const float *b, int N, vssm_act act,
+                         uint16_t *yb) {
+    const int Kp = kpad(K), Np = kpad(N), np = (N + PNR - 1) / PNR;
+    const uint16_t *w = (const uint16_t *)wp;
+    for (int q = 0; q < np; q++) {
+        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+        dp_tile_to(xb, Kp, w + (size_t)q * Kp * PNR, NULL, 0, rows, nc, 0, b ? b + n0 : NULL, act, yb + n0, Np);
+    }
+}
+
+/* rows of x (row stride K) normalised (+ gate) as the LayerNorm op does, into xn (rows x K),
+ * then rounded into xb (row stride kpad(K)) */
+static void norm_round(const float *x, int rows, int K, const float *gamma, const float *beta, float eps,
+                       const float *z, int64_t ldz, float *xn, uint16_t *xb) {
+    const int Kp = kpad(K);
+    vssm_cpu_layernorm_block_avx512(x, rows, K, gamma, beta, eps, VSSM_ACT_NONE, z, ldz, xn, K);
+    for (int i = 0; i < rows; i++) round_bf16(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
+}
+
 
 /* the context's bf16 scratch as nt per-thread parts of `per` bytes (a multiple of 64) */
 static uint8_t *thread_parts(vssm_ctx *ctx, int nt, size_t per) { return (uint8_t *)scratch(ctx, (size_t)nt * per); }
@@ -428,9 +454,7 @@ static int norm_proj_bf16_panels(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
     const int nt = ctx->threads_now > 0 ? ctx->threads_now : 1, K = a->K, N = a->N, Kp = kpad(K);
     const int64_t M = a->M;
     const size_t row_b = (size_t)Kp * 2, xn_b = up64((size_t)FRB * K * 4);
-    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_b) / FRB * FRB;
-    if (rc < FRB) rc = FRB;
-    if (rc > (M + FRB - 1) / FRB * FRB) rc = (M + FRB - 1) / FRB * FRB;
+    const int64_t rc = chunk_rows(row_b, M, FRB);
     uint8_t *buf = (uint8_t *)scratch(ctx, up64((size_t)rc * row_b) + (size_t)nt * xn_b);
     if (!buf) return 0;
     uint16_t *X = (uint16_t *)buf;
@@ -447,24 +471,16 @@ static int norm_proj_bf16_panels(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
             for (int64_t blk = 0; blk < nrb; blk++) {
                 const int64_t r = m0 + blk * FRB;
                 const int nr = rows - blk * FRB < FRB ? (int)(rows - blk * FRB) : FRB;
-                vssm_cpu_layernorm_block_avx512(a->x + r * K, nr, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE,
-                                                a->z ? a->z + r * a->ldz : NULL, a->ldz, xn, K);
-                for (int i = 0; i < nr; i++) round_bf16(xn + (size_t)i * K, K, Kp, X + (size_t)(blk * FRB + i) * Kp);
+                norm_round(a->x + r * K, nr, K, a->gamma, a->beta, a->eps, a->z ? a->z + r * a->ldz : NULL, a->ldz, xn,
+                           X + (size_t)blk * FRB * Kp);
             }
 #pragma omp for schedule(dynamic, chunk)
             for (int64_t t = 0; t < tiles; t++) {
                 const int q = (int)(t / nrb);
                 const int64_t r0 = t % nrb * FRB;
                 const int nr = rows - r0 < FRB ? (int)(rows - r0) : FRB, nc = N - q * PNR < PNR ? N - q * PNR : PNR;
-                float *yt = a->y + (m0 + r0) * N + q * PNR;
-                const float *bq = a->b ? a->b + q * PNR : NULL;
-                if (a->act == VSSM_ACT_SILU) {
-                    dp_tile(X + r0 * Kp, Kp, w + (size_t)q * Kp * PNR, yt, N, nr, nc, a->accumulate, NULL,
-                            VSSM_ACT_NONE);
-                    vssm_cpu_gemm_epilogue_avx512(yt, nr, nc, N, bq, a->act);
-                } else {
-                    dp_tile(X + r0 * Kp, Kp, w + (size_t)q * Kp * PNR, yt, N, nr, nc, a->accumulate, bq, a->act);
-                }
+                dp_tile(X + r0 * Kp, Kp, w + (size_t)q * Kp * PNR, a->y + (m0 + r0) * N + q * PNR, N, nr, nc,
+                        a->accumulate, a->b ? a->b + q * PNR : NULL, a->act);
             }
         }
     }
@@ -493,42 +509,12 @@ int vssm_cpu_norm_proj_bf16(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
         while (vssm_cpu_ranges_next(rg, nt, 1, &v, &b0, &b1)) {
             const int64_t m0 = b0 * rb;
             const int rows = M - m0 < rb ? (int)(M - m0) : rb;
-            vssm_cpu_layernorm_block_avx512(a->x + m0 * K, rows, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE,
-                                            a->z ? a->z + m0 * a->ldz : NULL, a->ldz, xn, K);
-            for (int i = 0; i < rows; i++) round_bf16(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
+            norm_round(a->x + m0 * K, rows, K, a->gamma, a->beta, a->eps, a->z ? a->z + m0 * a->ldz : NULL, a->ldz, xn,
+                       xb);
             vssm_cpu_bf16_rows(xb, rows, K, a->wp, a->b, a->N, a->act, a->accumulate, a->y + m0 * a->N, a->N);
         }
     }
     return 1;
-}
-
-/* fc1 of the MLP panel by panel into h (rows x 32 fp32, in L1), then bias, GELU (or none)
- * and the rounding to bf16 in one pass into hb (rows x kpad(N), zeros past N): the
- * epilogue's operations (vm_gelu16), then round_bf16's. Stage 1 of VMamba-T, 1 thread: the
- * MLP 2.86 -> 2.71 ms a call against fc1 into h, the epilogue, then rounding h (stage 2
- * 2.45 -> 2.38) */
-static void hidden_bf16(const uint16_t *xb, int rows, int K, const float *w1p, const float *b1, int N, vssm_act act,
-                        float *h, uint16_t *hb) {
-    const int Kp = kpad(K), Np = kpad(N), np = (N + PNR - 1) / PNR;
-    const uint16_t *w = (const uint16_t *)w1p;
-    for (int q = 0; q < np; q++) {
-        const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-        dp_tile(xb, Kp, w + (size_t)q * Kp * PNR, h, PNR, rows, nc, 0, NULL, VSSM_ACT_NONE);
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < PNR; j += 16) {
-                const int c = nc - j;
-                const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
-                __m512 v = _mm512_maskz_loadu_ps(m, h + i * PNR + j);
-                if (b1) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b1 + n0 + j));
-                if (act == VSSM_ACT_GELU) v = vm_gelu16(v);
-                v = _mm512_maskz_mov_ps(m, v);
-                const int to = Np - n0 - j;
-                if (to > 0)
-                    _mm256_mask_storeu_epi16(hb + (size_t)i * Np + n0 + j,
-                                             to >= 16 ? 0xffff : (__mmask16)((1u << to) - 1),
-                                             (__m256i)_mm512_cvtneps_pbh(v));
-            }
-    }
 }
 
 /* An MLP whose weights do not fit the L2 (VMamba-T's stages 3-4 with a 1 MB L2) in one
@@ -543,9 +529,7 @@ static int mlp_bf16_panels(vssm_ctx *ctx, const vssm_mlp_args *a) {
     const int64_t M = a->M;
     if (a->act != VSSM_ACT_GELU && a->act != VSSM_ACT_NONE) return 0;
     const size_t row_b = ((size_t)Kp + Np) * 2, xn_b = up64((size_t)FRB * K * 4);
-    int64_t rc = (int64_t)(X_CHUNK_BYTES / row_b) / FRB * FRB; /* rows a chunk */
-    if (rc < FRB) rc = FRB;
-    if (rc > (M + FRB - 1) / FRB * FRB) rc = (M + FRB - 1) / FRB * FRB;
+    const int64_t rc = chunk_rows(row_b, M, FRB);
     uint8_t *buf = (uint8_t *)scratch(ctx, up64((size_t)rc * row_b) + (size_t)nt * xn_b);
     if (!buf) return 0;
     uint16_t *X = (uint16_t *)buf, *H = X + (size_t)rc * Kp;
@@ -564,9 +548,8 @@ static int mlp_bf16_panels(vssm_ctx *ctx, const vssm_mlp_args *a) {
 #pragma omp for schedule(static)
             for (int64_t blk = 0; blk < nrb; blk++) {
                 const int nr = rows - blk * FRB < FRB ? (int)(rows - blk * FRB) : FRB;
-                vssm_cpu_layernorm_block_avx512(x + blk * FRB * K, nr, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE,
-                                                NULL, 0, xn, K);
-                for (int i = 0; i < nr; i++) round_bf16(xn + (size_t)i * K, K, Kp, X + (size_t)(blk * FRB + i) * Kp);
+                norm_round(x + blk * FRB * K, nr, K, a->gamma, a->beta, a->eps, NULL, 0, xn,
+                           X + (size_t)blk * FRB * Kp);
             }
 #pragma omp for schedule(dynamic, c1)
             for (int64_t t = 0; t < t1; t++) {
@@ -596,9 +579,8 @@ int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a) {
     if (!fuse_ok(ctx, nt, M, wbytes_of(N, K) + wbytes_of(K, N)))
         return ctx->cpu_bf16 == VSSM_CPU_BF16_DP ? mlp_bf16_panels(ctx, a) : 0;
     const size_t xn_b = up64((size_t)FRB * K * 4), xb_b = up64((size_t)FRB * Kp * 2);
-    /* h: fc1's rows, N floats apart, or a panel's (32 apart) in hidden_bf16 */
-    const size_t h_b = up64((size_t)FRB * (N > PNR ? N : PNR) * 4),
-                 per = xn_b + xb_b + h_b + up64((size_t)FRB * Np * 2);
+    /* h: fc1's fp32 rows where its activation is not done in registers (SiLU) */
+    const size_t h_b = up64((size_t)FRB * N * 4), per = xn_b + xb_b + h_b + up64((size_t)FRB * Np * 2);
     uint8_t *buf = thread_parts(ctx, nt, per);
     if (!buf) return 0;
     const int rb = block_rows(M, nt);
@@ -616,10 +598,9 @@ int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a) {
             const int64_t m0 = b0 * rb;
             const int rows = M - m0 < rb ? (int)(M - m0) : rb;
             float *xr = a->x + m0 * K;
-            vssm_cpu_layernorm_block_avx512(xr, rows, K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, NULL, 0, xn, K);
-            for (int i = 0; i < rows; i++) round_bf16(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
+            norm_round(xr, rows, K, a->gamma, a->beta, a->eps, NULL, 0, xn, xb);
             if (a->act == VSSM_ACT_GELU || a->act == VSSM_ACT_NONE) {
-                hidden_bf16(xb, rows, K, a->w1p, a->b1, N, a->act, h, hb);
+                rows_to_bf16(xb, rows, K, a->w1p, a->b1, N, a->act, hb); /* bias, GELU, rounding in registers */
             } else {
                 vssm_cpu_bf16_rows(xb, rows, K, a->w1p, a->b1, N, a->act, 0, h, N);
                 for (int i = 0; i < rows; i++) round_bf16(h + (size_t)i * N, N, Np, hb + (size_t)i * Np);
