@@ -25,7 +25,32 @@ static double exp2_mul_err(float (*fn)(float, float), float (*safe)(float, float
 }
 
 int main(void) {
-    double e_exp = 0, e_expn = 0, e_log = 0, e_sp = 0, e_gelu = 0, e_silu = 0;
+#ifdef __AVX512F__
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("fma"))
+        return printf("test_vmath: this build's AVX-512 form, and this CPU lacks AVX-512: skipped\n"), 77;
+    /* the scans' softplus: the AVX-512 form gives the portable form's bits (NaN, infinities and
+     * the clamp included) */
+    {
+        const scan_exp2_k c = scan_exp2_consts();
+        int diff = 0;
+        float xs[16], first = 0;
+        for (double x = -120; x < 120 && !diff; x += 16 * 1.37e-4) {
+            for (int j = 0; j < 16; j++) xs[j] = (float)(x + j * 1.37e-4);
+            if (x < -119.99)
+                xs[0] = NAN, xs[1] = INFINITY, xs[2] = -INFINITY, xs[3] = 0.0f, xs[4] = -0.0f, xs[5] = -85.0f;
+            vf v;
+            memcpy(&v, xs, sizeof v);
+            v = scan_softplus512(&c, v);
+            for (int j = 0; j < 16 && !diff; j++) {
+                const float p = scan_softplus(xs[j]);
+                if (memcmp(&p, &v[j], 4)) diff = 1, first = xs[j];
+            }
+        }
+        TEST_CHECK(!diff, "scan_softplus512 differs from scan_softplus at %.9g", first);
+    }
+#endif
+    double e_exp = 0, e_expn = 0, e_log = 0, e_sp = 0, e_ssp = 0, e_gelu = 0, e_silu = 0;
     for (double x = -87; x < 88; x += 0.000731) {
         double r = exp((float)x);
         e_exp = fmax(e_exp, fabs(vm_expf((float)x) - r) / r);
@@ -39,6 +64,7 @@ int main(void) {
         float f = (float)x;
         double r = f > 20 ? f : log1p(exp((double)f));
         e_sp = fmax(e_sp, fabs(vm_softplusf(f) - r) / r);
+        e_ssp = fmax(e_ssp, fabs(scan_softplus(f) - r) / r);
         double g = 0.5 * f * erfc(-f / sqrt(2.0));
         e_gelu = fmax(e_gelu, fabs(vm_geluf(f) - g));
         double s = f / (1 + exp(-(double)f));
@@ -68,6 +94,11 @@ int main(void) {
     printf("  exp2_mul %.2f ulp, scan_exp2_mul (table) %.2f ulp\n", e_exp2, e_tab);
     TEST_CHECK(e_log <= 1.2e-7, "logf rel err %.3g", e_log);
     TEST_CHECK(e_sp <= 2.5e-7, "softplus rel err %.3g", e_sp);
+    /* the scans' softplus (scan_simd.h: the table exponential): the same bound, the same tails */
+    TEST_CHECK(e_ssp <= 2.5e-7, "scan_softplus rel err %.3g", e_ssp);
+    TEST_CHECK(scan_softplus(30.0f) == 30.0f && scan_softplus(-100.0f) > 0.0f && scan_softplus(-100.0f) < 2e-37f &&
+                   scan_softplus(0.0f) == (float)log(2.0),
+               "scan_softplus threshold and tail (%g), softplus(0) = log 2", scan_softplus(-100.0f));
     /* the rational erf rounds once more per step without FMA (x86-64 before Haswell, or a
      * VSSM_NATIVE=OFF build): measured 1.35e-6 there, 1.1e-6 with FMA */
 #ifdef __FMA__
@@ -79,8 +110,8 @@ int main(void) {
     TEST_CHECK(e_silu <= 1e-6, "silu rel err %.3g", e_silu);
     TEST_CHECK(vm_softplusf(30.0f) == 30.0f && vm_softplusf(-100.0f) >= 0.0f, "softplus threshold and tail");
     TEST_CHECK(vm_expf(-100.0f) == 0.0f && isfinite(vm_expf(100.0f)), "exp clamps");
-    printf("  exp %.2g  log %.2g  softplus %.2g (rel)  gelu %.2g (abs)  silu %.2g (rel)\n", e_exp, e_log, e_sp, e_gelu,
-           e_silu);
+    printf("  exp %.2g  log %.2g  softplus %.2g, scan's %.2g (rel)  gelu %.2g (abs)  silu %.2g (rel)\n", e_exp, e_log,
+           e_sp, e_ssp, e_gelu, e_silu);
     /* non-finite inputs (a NaN weight in a file from someone else reaches every function):
      * NaN comes out as NaN, infinities as the limits, and no undefined behaviour on the way
      * (the sanitizer build runs this: exp once converted a NaN to int) */
@@ -93,5 +124,8 @@ int main(void) {
     TEST_CHECK(vm_expf(-pinf) == 0.0f && vm_expf(pinf) > 2e38f, "exp(-inf) = 0 (%g), exp(inf) saturates (%g)",
                vm_expf(-pinf), vm_expf(pinf));
     TEST_CHECK(isinf(vm_softplusf(pinf)), "softplus(inf) = inf (%g)", vm_softplusf(pinf));
+    TEST_CHECK(isnan(scan_softplus(qnan)) && isinf(scan_softplus(pinf)) && scan_softplus(-pinf) >= 0.0f,
+               "scan_softplus: NaN in, NaN out (%g); inf -> inf (%g); -inf -> 0 or a tiny normal (%g)",
+               scan_softplus(qnan), scan_softplus(pinf), scan_softplus(-pinf));
     return test_finish("test_vmath");
 }

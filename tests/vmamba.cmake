@@ -6,6 +6,12 @@ vssm_add_test(test_vmamba_v0 test_vmamba_v0.c vmamba_vectors.c)
 vssm_add_test(test_ops test_ops.c)
 vssm_add_test(test_vmamba_errors test_vmamba_errors.c)
 vssm_add_test(test_vmath test_vmath.c)
+# again with FMA and AVX-512 (the scans' forms that exist only there), skipped on CPUs without them
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|i.86")
+  vssm_add_test(test_vmath_avx512 test_vmath.c)
+  target_compile_options(test_vmath_avx512 PRIVATE -mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl)
+  set_tests_properties(test_vmath_avx512 PROPERTIES SKIP_RETURN_CODE 77)
+endif()
 # vssm info / convert / classify / bench on the first release: the old-names file converts, is
 # reported as forward type v0, classifies at its own size; bench --arch takes the v0 presets
 add_test(NAME vmamba_v0_cli

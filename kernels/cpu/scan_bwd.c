@@ -104,18 +104,13 @@ static SB_ALWAYS void sb_chunk(const sb_args *s, int k, int c0, int cw, int64_t 
         w->uu[i] = load_v(s->u + p * D + c0, cw);
     }
     scan_dt_chunk(w->xr, T, s->dtw + (size_t)k * R * D + c0, D, R, load_v(s->dtb + (size_t)k * D + c0, cw), cw, w->dl);
-    float *dl = (float *)w->dl, *sgf = (float *)w->sg, *uu = (float *)w->uu, *du = (float *)w->du;
+    float *dl = (float *)w->dl, *sgf = (float *)w->sg;
     const int TE = T * CB;
     if (sg) {
 #pragma omp simd
         for (int e = 0; e < TE; e++) sgf[e] = dl[e] > 20.0f ? 1.0f : 1.0f / (1.0f + vm_expf(-dl[e]));
     }
-#pragma omp simd
-    for (int e = 0; e < TE; e++) {
-        const float d = vm_softplusf(dl[e]);
-        dl[e] = d;
-        du[e] = d * uu[e];
-    }
+    scan_delta_chunk(w->dl, w->du, w->uu, T); /* the forward's delta and delta u, bit for bit */
     for (int i = 0; i < T; i++)
         for (int n = 0; n < N; n++) w->ea[i * N + n] = w->dl[i] * w->A[n];
     float *ea = (float *)w->ea;

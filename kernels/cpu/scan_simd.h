@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 #include <string.h>
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include "kernels/ops.h"
@@ -166,6 +166,119 @@ static inline __attribute__((always_inline)) vf scan_exp2_mul512(const scan_exp2
 }
 #endif
 
+/* delta = softplus(dt) = max(dt, 0) + log1p(exp(-|dt|)) as vm_softplusf, with exp(-|dt|) by the
+ * decays' table form above, 2^(-|dt| log2 e) (9 operations where vm_expf_neg takes 14; the
+ * softplus was ~38% of VMamba-T's recurrence, whose d_state is 1): log2 e in two parts, the
+ * second's product added to f, so the product is exact to ~2^-48 (one float for log2 e was 5e-7
+ * off at dt = -40); |dt| clamped to 85 so the product stays above -124 (exp(-85) is below half
+ * an ulp of the result's max(dt, 0) part; for dt < -85 the result is a tiny normal float, as
+ * vm_softplusf's). Then log1p on [0, 1] as e P(e) (vm_log1p_unit's polynomial), max(dt, 0)
+ * added by the last FMA. NaN in, NaN out (the max keeps dt where it is NaN). The AVX-512 form
+ * gives the same bits. Error <= 2.5e-7 relative (tests/test_vmath.c). Without FMA (the
+ * baseline build) the product would round: vm_softplusf there. */
+#define SCAN_SP_CLAMP 85.0f
+#define SCAN_SP_L2E_HI 1.44269502162933349609375f /* log2 e = HI + LO */
+#define SCAN_SP_L2E_LO 1.925963033e-8f
+#define SCAN_SP_TERMS 10
+static const float scan_sp_poly[SCAN_SP_TERMS] = {-3.2440242e-3f, 1.9851461e-2f, -5.6959532e-2f, 1.0603655e-1f,
+                                                  -1.5305594e-1f, 1.9675940e-1f, -2.4954134e-1f, 3.3329964e-1f,
+                                                  -4.9999902e-1f, 1.0f};
+static inline float scan_softplus(float x) {
+#ifdef __FMA__
+    const float ax = x < 0.0f ? -x : x, a = ax < SCAN_SP_CLAMP ? ax : SCAN_SP_CLAMP;
+    const float v = VM_FMA_(a, -SCAN_SP_L2E_HI, SCAN_EXP2_MAGIC), n = v - SCAN_EXP2_MAGIC;
+    const float e = scan_exp2_finish(v, VM_FMA_(a, -SCAN_SP_L2E_LO, VM_FMA_(a, -SCAN_SP_L2E_HI, -n)));
+    float p = scan_sp_poly[0];
+    for (int i = 1; i < SCAN_SP_TERMS; i++) p = VM_FMA_(p, e, scan_sp_poly[i]);
+    return VM_FMA_(e, p, 0.0f > x ? 0.0f : x);
+#else
+    return vm_softplusf(x);
+#endif
+}
+#ifdef __AVX512F__
+static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2_k *c, vf xv) {
+    const __m512 x = (__m512)xv, a = _mm512_min_ps(_mm512_abs_ps(x), _mm512_set1_ps(SCAN_SP_CLAMP));
+    const __m512 nh = _mm512_set1_ps(-SCAN_SP_L2E_HI);
+    const __m512 v = _mm512_fmadd_ps(a, nh, c->m), n = _mm512_sub_ps(v, c->m);
+    const __m512 f = _mm512_fmadd_ps(a, _mm512_set1_ps(-SCAN_SP_L2E_LO), _mm512_fmsub_ps(a, nh, n));
+    const __m512 t = _mm512_permutex2var_ps(c->tlo, _mm512_castps_si512(v), c->thi);
+    const __m512 e = _mm512_scalef_ps(_mm512_fmadd_ps(t, _mm512_mul_ps(_mm512_fmadd_ps(c->c2, f, c->c1), f), t), n);
+    __m512 p = _mm512_set1_ps(scan_sp_poly[0]);
+    for (int i = 1; i < SCAN_SP_TERMS; i++) p = _mm512_fmadd_ps(p, e, _mm512_set1_ps(scan_sp_poly[i]));
+    return (vf)_mm512_fmadd_ps(e, p, _mm512_max_ps(_mm512_setzero_ps(), x));
+}
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+/* scan_softplus on 8 lanes with AVX2: the table read by four VPERMPS and three blends (the
+ * portable form's lookup is a gather: VMamba-T's AVX2 scan took 1.6x its time with it); the same
+ * operations otherwise, so the same bits */
+static inline __attribute__((always_inline)) __m256 scan_softplus256(__m256 x) {
+    const __m256 mg = _mm256_set1_ps(SCAN_EXP2_MAGIC), nh = _mm256_set1_ps(-SCAN_SP_L2E_HI);
+    const __m256 a = _mm256_min_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(SCAN_SP_CLAMP));
+    const __m256 v = _mm256_fmadd_ps(a, nh, mg), n = _mm256_sub_ps(v, mg);
+    const __m256 f = _mm256_fmadd_ps(a, _mm256_set1_ps(-SCAN_SP_L2E_LO), _mm256_fmsub_ps(a, nh, n));
+    const __m256i bv = _mm256_castps_si256(v);
+    const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(bv, 28)),
+                 b4 = _mm256_castsi256_ps(_mm256_slli_epi32(bv, 27));
+    const __m256 t01 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_load_ps(scan_exp2_tab), bv),
+                                        _mm256_permutevar8x32_ps(_mm256_load_ps(scan_exp2_tab + 8), bv), b3);
+    const __m256 t23 = _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_load_ps(scan_exp2_tab + 16), bv),
+                                        _mm256_permutevar8x32_ps(_mm256_load_ps(scan_exp2_tab + 24), bv), b3);
+    const __m256 t = _mm256_blendv_ps(t01, t23, b4);
+    const __m256 q = _mm256_mul_ps(_mm256_fmadd_ps(_mm256_set1_ps(SCAN_EXP2_C2), f, _mm256_set1_ps(SCAN_EXP2_C1)), f);
+    /* r 2^floor(n): floor(n) = (v's bits - magic's) >> 5, + 127 into the exponent */
+    const __m256i ex = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_srai_epi32(_mm256_sub_epi32(bv, _mm256_set1_epi32(SCAN_EXP2_MAGIC_BITS)), 5),
+                         _mm256_set1_epi32(127)),
+        23);
+    const __m256 e = _mm256_mul_ps(_mm256_fmadd_ps(t, q, t), _mm256_castsi256_ps(ex));
+    __m256 p = _mm256_set1_ps(scan_sp_poly[0]);
+    for (int i = 1; i < SCAN_SP_TERMS; i++) p = _mm256_fmadd_ps(p, e, _mm256_set1_ps(scan_sp_poly[i]));
+    return _mm256_fmadd_ps(e, p, _mm256_max_ps(_mm256_setzero_ps(), x));
+}
+#endif
+
+/* delta = softplus(dt) in place and du = delta u over a chunk (the forward and the backward's
+ * recomputation: the same bits); returns the largest delta (NaN passed over) */
+static inline float scan_delta_chunk(vf *dl, vf *du, const vf *uu, int T) {
+#if defined(__AVX512F__)
+    const scan_exp2_k c = scan_exp2_consts();
+    __m512 mx = _mm512_setzero_ps();
+    for (int i = 0; i < T; i++) {
+        const __m512 d = (__m512)scan_softplus512(&c, dl[i]);
+        dl[i] = (vf)d, du[i] = (vf)_mm512_mul_ps(d, (__m512)uu[i]);
+        mx = _mm512_max_ps(d, mx); /* d > mx ? d : mx, as the portable loop's reduction */
+    }
+    return _mm512_reduce_max_ps(mx);
+#elif defined(__AVX2__) && defined(__FMA__)
+    __m256 mx = _mm256_setzero_ps();
+    for (int i = 0; i < T; i++)
+        for (int hf = 0; hf < CB; hf += 8) {
+            float *dp = (float *)&dl[i] + hf;
+            const __m256 d = scan_softplus256(_mm256_loadu_ps(dp));
+            _mm256_storeu_ps(dp, d);
+            _mm256_storeu_ps((float *)&du[i] + hf, _mm256_mul_ps(d, _mm256_loadu_ps((const float *)&uu[i] + hf)));
+            mx = _mm256_max_ps(d, mx);
+        }
+    float m[8], dmax = 0.0f;
+    _mm256_storeu_ps(m, mx);
+    for (int j = 0; j < 8; j++) dmax = m[j] > dmax ? m[j] : dmax;
+    return dmax;
+#else
+    float *dlf = (float *)dl, *duf = (float *)du, dmax = 0.0f;
+    const float *uuf = (const float *)uu;
+#pragma omp simd simdlen(32) reduction(max : dmax)
+    for (int e = 0; e < T * CB; e++) {
+        const float d = scan_softplus(dlf[e]);
+        dlf[e] = d;
+        duf[e] = d * uuf[e];
+        dmax = d > dmax ? d : dmax;
+    }
+    return dmax;
+#endif
+}
+
 /* dA[i*G + q] = exp(delta_i A_{n0+q}) for the two-pass form below (AVX2, or some delta A
  * below -124: safe). simdlen: one zmm per (token, state) with AVX-512 (GCC would pick ymm) */
 static inline __attribute__((always_inline)) void scan_decays(vf *dA, const vf *dl, const vf *A2, int T, const int G,
@@ -243,15 +356,7 @@ static inline __attribute__((always_inline)) void scan_states(scan_state *s, con
 static inline void scan_chunk(scan_state *s, const float *const *xr, int T, const vf *uu, vf *acc) {
     vf dl[TC], du[TC];
     scan_dt_chunk(xr, T, s->dtw, s->ldw, s->R, s->bias, s->cw, dl);
-    float *dlf = (float *)dl, *duf = (float *)du, dmax = 0.0f;
-    const float *uuf = (const float *)uu;
-#pragma omp simd simdlen(32) reduction(max : dmax)
-    for (int e = 0; e < T * CB; e++) {
-        const float d = vm_softplusf(dlf[e]);
-        dlf[e] = d;
-        duf[e] = d * uuf[e];
-        dmax = d > dmax ? d : dmax;
-    }
+    const float dmax = scan_delta_chunk(dl, du, uu, T);
     for (int i = 0; i < T; i++) acc[i] = s->dsk * uu[i];
     /* delta A2 >= -dmax a2max: the fast exp holds unless that passes -124 (or is NaN) */
     const int safe = !(dmax * s->a2max <= 124.0f), N = s->N;
