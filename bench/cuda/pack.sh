@@ -22,6 +22,9 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVSSM_CUDA=ON -DVSSM_VI
     "-DCMAKE_CUDA_ARCHITECTURES=$ARCH" >"$BUILD/pack-cmake.txt" 2>&1 || { tail -20 "$BUILD/pack-cmake.txt"; exit 1; }
 grep -q "CUDA backend ON" "$BUILD/pack-cmake.txt" || { echo "pack: the CUDA backend is not configured (nvcc?)" >&2; exit 1; }
 TESTS="test_ops test_cuda_scan test_cuda_model test_vim_parity test_vim_tasks test_chunked_scan"
+# CPU tests for the GPU machine's host (an AMX Xeon so far: bf16 on tiles, which no machine
+# of ours has had since session 12)
+TESTS="$TESTS test_bf16 test_bf16_models test_cpu_isa test_vmath_avx512"
 cmake --build "$BUILD" -j"$(nproc)" --target vssm $TESTS
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT

@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench/cuda/run.sh - on a machine with an NVIDIA GPU: the gpu tests (they must PASS, not
-# skip), compute-sanitizer memcheck, VMamba-T at batch 1/32/128 (fp32 and TF32), Vim-T,
-# a CPU batch-1 line, copy bandwidth, and per-kernel times (ncu). Few files land in $OUT
+# skip), the host CPU's bf16 and instruction-set tests, compute-sanitizer memcheck, VMamba-T at
+# batch 1/32/128 (fp32 and TF32), Vim-T, CPU batch-1 lines (all cores; 2 cores), copy bandwidth, and per-kernel times (ncu). Few files land in $OUT
 # (a device lent for minutes returns at most 8): log.txt, bench.jsonl, kernels_b1.csv,
 # kernels_b32.csv.
 #
@@ -80,6 +80,10 @@ if [ -n "${VSSM_PACK:-}" ]; then
     check "$TESTS/test_vim_parity" cuda
     check "$TESTS/test_vim_tasks" cuda
     check "$TESTS/test_chunked_scan"
+    say "== host CPU tests (bf16: AMX tiles where the host has them; the instruction-set variants)"
+    for t in test_bf16 test_bf16_models test_cpu_isa test_vmath_avx512; do
+        if [ -x "$TESTS/$t" ]; then check "$TESTS/$t"; else say "$t: not in this pack"; fi
+    done
     COPY_BW=$BIN/copy_bw
 else
     show nvcc --version
@@ -100,6 +104,8 @@ else
         status=1
     fi
     check ctest --test-dir "$BUILD" -R chunked --output-on-failure
+    say "== host CPU tests (bf16: AMX tiles where the host has them; the instruction-set variants)"
+    check ctest --test-dir "$BUILD" -R "^(test_bf16|test_bf16_models|test_cpu_isa|test_vmath_avx512)$" --output-on-failure
     COPY_BW=$TMP/copy_bw
     nvcc -O2 -o "$COPY_BW" "$ROOT/bench/cuda/copy_bw.cu"
 fi
@@ -123,6 +129,11 @@ bench --arch vim-tiny --batch 1 --runs "$RUNS"
 bench --arch vim-tiny --batch 32 --runs "$RUNS"
 # CPU at batch 1 for the speed-up line (all cores)
 show "$BIN/vssm" bench --device cpu --batch 1 --runs 5 --warmup 1
+# and on 2 cores as issue 17 measures (fp32 share of the in-run sgemm; bf16 against fp32)
+if command -v taskset >/dev/null 2>&1; then
+    show taskset -c 0,1 "$BIN/vssm" bench --device cpu --threads 2 --arch vmamba-tiny,vim-tiny --runs 10
+    show taskset -c 0,1 "$BIN/vssm" bench --device cpu --threads 2 --precision f32,bf16 --runs 10
+fi
 show "$COPY_BW"
 
 if command -v ncu >/dev/null 2>&1; then
