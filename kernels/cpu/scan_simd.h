@@ -210,14 +210,12 @@ static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-/* scan_softplus on 8 lanes with AVX2: the table read by four VPERMPS and three blends (the
- * portable form's lookup is a gather: VMamba-T's AVX2 scan took 1.6x its time with it); the same
- * operations otherwise, so the same bits */
-static inline __attribute__((always_inline)) __m256 scan_softplus256(__m256 x) {
-    const __m256 mg = _mm256_set1_ps(SCAN_EXP2_MAGIC), nh = _mm256_set1_ps(-SCAN_SP_L2E_HI);
-    const __m256 a = _mm256_min_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(SCAN_SP_CLAMP));
-    const __m256 v = _mm256_fmadd_ps(a, nh, mg), n = _mm256_sub_ps(v, mg);
-    const __m256 f = _mm256_fmadd_ps(a, _mm256_set1_ps(-SCAN_SP_L2E_LO), _mm256_fmsub_ps(a, nh, n));
+#define SCAN_AVX2 1
+/* scan_exp2_finish on 8 lanes with AVX2: the table read by four VPERMPS and three blends (the
+ * portable form's lookup is a gather: VMamba-T's AVX2 scan took 1.6x its time with it in the
+ * softplus, and the decays' gathers made it 4.6x the AVX-512 scan); the same operations
+ * otherwise, so the same bits */
+static inline __attribute__((always_inline)) __m256 scan_exp2_finish256(__m256 v, __m256 f) {
     const __m256i bv = _mm256_castps_si256(v);
     const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(bv, 28)),
                  b4 = _mm256_castsi256_ps(_mm256_slli_epi32(bv, 27));
@@ -232,7 +230,25 @@ static inline __attribute__((always_inline)) __m256 scan_softplus256(__m256 x) {
         _mm256_add_epi32(_mm256_srai_epi32(_mm256_sub_epi32(bv, _mm256_set1_epi32(SCAN_EXP2_MAGIC_BITS)), 5),
                          _mm256_set1_epi32(127)),
         23);
-    const __m256 e = _mm256_mul_ps(_mm256_fmadd_ps(t, q, t), _mm256_castsi256_ps(ex));
+    return _mm256_mul_ps(_mm256_fmadd_ps(t, q, t), _mm256_castsi256_ps(ex));
+}
+/* scan_exp2_mul (safe: scan_exp2_mul_safe) on 8 lanes; the max operands in the order that
+ * keeps a NaN v or f, as the portable selects do */
+static inline __attribute__((always_inline)) __m256 scan_exp2_mul256(__m256 a, __m256 b, int safe) {
+    const __m256 mg = _mm256_set1_ps(SCAN_EXP2_MAGIC), v = _mm256_fmadd_ps(a, b, mg);
+    if (safe) {
+        const __m256 vc = _mm256_max_ps(_mm256_set1_ps(SCAN_EXP2_MAGIC - 125.0f), v);
+        const __m256 f = _mm256_fmadd_ps(a, b, _mm256_sub_ps(mg, vc));
+        return scan_exp2_finish256(vc, _mm256_max_ps(_mm256_set1_ps(-0.015625f), f));
+    }
+    return scan_exp2_finish256(v, _mm256_fmsub_ps(a, b, _mm256_sub_ps(v, mg)));
+}
+static inline __attribute__((always_inline)) __m256 scan_softplus256(__m256 x) {
+    const __m256 mg = _mm256_set1_ps(SCAN_EXP2_MAGIC), nh = _mm256_set1_ps(-SCAN_SP_L2E_HI);
+    const __m256 a = _mm256_min_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x), _mm256_set1_ps(SCAN_SP_CLAMP));
+    const __m256 v = _mm256_fmadd_ps(a, nh, mg), n = _mm256_sub_ps(v, mg);
+    const __m256 e = scan_exp2_finish256(
+        v, _mm256_fmadd_ps(a, _mm256_set1_ps(-SCAN_SP_L2E_LO), _mm256_fmsub_ps(a, nh, n)));
     __m256 p = _mm256_set1_ps(scan_sp_poly[0]);
     for (int i = 1; i < SCAN_SP_TERMS; i++) p = _mm256_fmadd_ps(p, e, _mm256_set1_ps(scan_sp_poly[i]));
     return _mm256_fmadd_ps(e, p, _mm256_max_ps(_mm256_setzero_ps(), x));
@@ -251,7 +267,7 @@ static inline float scan_delta_chunk(vf *dl, vf *du, const vf *uu, int T) {
         mx = _mm512_max_ps(d, mx); /* d > mx ? d : mx, as the portable loop's reduction */
     }
     return _mm512_reduce_max_ps(mx);
-#elif defined(__AVX2__) && defined(__FMA__)
+#elif defined(SCAN_AVX2)
     __m256 mx = _mm256_setzero_ps();
     for (int i = 0; i < T; i++)
         for (int hf = 0; hf < CB; hf += 8) {
@@ -287,6 +303,11 @@ static inline __attribute__((always_inline)) void scan_decays(vf *dA, const vf *
         for (int q = 0; q < G; q++) {
             float *o = (float *)&dA[i * G + q];
             const float *d = (const float *)&dl[i], *a = (const float *)&A2[q];
+#ifdef SCAN_AVX2
+            for (int hf = 0; hf < CB; hf += 8)
+                _mm256_storeu_ps(o + hf, scan_exp2_mul256(_mm256_loadu_ps(d + hf), _mm256_loadu_ps(a + hf), safe));
+            continue;
+#endif
             if (safe) {
 #pragma omp simd simdlen(CB)
                 for (int j = 0; j < CB; j++) o[j] = scan_exp2_mul_safe(d[j], a[j]);
