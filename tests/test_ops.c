@@ -380,6 +380,7 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
     float *dtb = rand_vec((size_t)K * D, 2), *Alog = rand_vec((size_t)K * D * N, 1), *Ds = rand_vec((size_t)K * D, 1);
     for (int i = 0; i < K * D; i++) dtb[i] -= 3.0f; /* typical dt bias: softplus ~ 0.05 */
     dtb[0] = 25.0f;                                 /* one channel above the softplus threshold */
+    if (D > 1) dtb[1] = 60.0f; /* delta A below -124 in its block: the clamped decays (scan_exp2_mul_safe) */
     /* op layouts: dt_w (K, R, D), A = -exp(A_logs) as (K, N, D) */
     float *dtw_t = malloc((size_t)K * R * D * sizeof(float)), *A = malloc((size_t)K * N * D * sizeof(float));
     for (int k = 0; k < K; k++)

@@ -8,6 +8,11 @@
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#define SCAN_AVX2 1 /* the AVX2 unit (scan_avx2.c ...): explicit ymm forms where GCC's were poor */
+typedef float v8f __attribute__((vector_size(8 * sizeof(float))));
+typedef float v8fu __attribute__((vector_size(8 * sizeof(float)), aligned(4), may_alias));
+#endif
 #include "kernels/ops.h"
 #include "kernels/cpu/vmath.h"
 
@@ -43,6 +48,29 @@ static inline vf load_v(const float *p, int cw) { return cw == CB ? (vf) * (cons
 static inline void scan_dt_chunk(const float *const *xr, int T, const float *dtw, int64_t ldw, int R, vf bias, int cw,
                                  vf *dt) {
     int i = 0;
+#ifdef SCAN_AVX2
+    /* the same FMAs on explicit ymm halves: GCC kept the vector-extension accumulators of the
+     * loop below on the stack and moved them through general registers every step (VMamba-T's
+     * AVX2 scan ~4x the AVX-512 one) */
+    if (cw == CB)
+        for (; i + DT_TB <= T; i += DT_TB) {
+            const __m256 b0 = _mm256_loadu_ps((const float *)&bias), b1 = _mm256_loadu_ps((const float *)&bias + 8);
+            __m256 s0[DT_TB], s1[DT_TB];
+            for (int q = 0; q < DT_TB; q++) s0[q] = b0, s1[q] = b1;
+            for (int r = 0; r < R; r++) {
+                const __m256 w0 = _mm256_loadu_ps(dtw + (size_t)r * ldw),
+                             w1 = _mm256_loadu_ps(dtw + (size_t)r * ldw + 8);
+                for (int q = 0; q < DT_TB; q++) {
+                    const __m256 x = _mm256_broadcast_ss(xr[i + q] + r);
+                    s0[q] = _mm256_fmadd_ps(x, w0, s0[q]), s1[q] = _mm256_fmadd_ps(x, w1, s1[q]);
+                }
+            }
+            for (int q = 0; q < DT_TB; q++) {
+                _mm256_storeu_ps((float *)&dt[i + q], s0[q]);
+                _mm256_storeu_ps((float *)&dt[i + q] + 8, s1[q]);
+            }
+        }
+#endif
     if (cw == CB)
         for (; i + DT_TB <= T; i += DT_TB) {
             vf s[DT_TB];
@@ -209,8 +237,7 @@ static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2
 }
 #endif
 
-#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
-#define SCAN_AVX2 1
+#ifdef SCAN_AVX2
 /* scan_exp2_finish on 8 lanes with AVX2: the table read by four VPERMPS and three blends (the
  * portable form's lookup is a gather: VMamba-T's AVX2 scan took 1.6x its time with it in the
  * softplus, and the decays' gathers made it 4.6x the AVX-512 scan); the same operations
@@ -355,6 +382,28 @@ static inline __attribute__((always_inline)) void scan_states(scan_state *s, con
         scan_decays(dA, dl, s->A2 + n0, T, G, 1);
     else
         scan_decays(dA, dl, s->A2 + n0, T, G, 0);
+#ifdef SCAN_AVX2
+    /* the same expressions on 8-lane halves, one after the other (the lanes are independent):
+     * on the 16-lane type GCC moved the states through the stack and general registers every
+     * token */
+    for (int hf = 0; hf < CB; hf += 8) {
+        v8f h8[SG];
+        for (int q = 0; q < G; q++) h8[q] = *(const v8fu *)((const float *)&hv[q] + hf);
+        for (int i = 0; i < T; i++) {
+            const float *xb = xr[i] + bo, *xc = xr[i] + co;
+            __asm__("" : "+r"(xb), "+r"(xc)); /* as below */
+            const v8f d = *(const v8fu *)((const float *)&du[i] + hf);
+            v8f a = *(const v8fu *)((const float *)&acc[i] + hf);
+            for (int q = 0; q < G; q++) {
+                h8[q] = *(const v8fu *)((const float *)&dA[i * G + q] + hf) * h8[q] + d * xb[q];
+                a += xc[q] * h8[q];
+            }
+            *(v8fu *)((float *)&acc[i] + hf) = a;
+        }
+        for (int q = 0; q < G; q++) *(v8fu *)((float *)&s->h[n0 + q] + hf) = h8[q];
+    }
+    return;
+#endif
     for (int i = 0; i < T; i++) {
         const float *xb = xr[i] + bo, *xc = xr[i] + co;
         /* an empty asm: the two row pointers stay two registers, so B_q and C_q are
@@ -434,6 +483,16 @@ static inline void scan_group_chunk(scan_state *s, int nb, const float *const *x
         for (int i = 0; i < T; i++) {
             float *yp = yg + ypos[i];
             if (w == CB) {
+#ifdef SCAN_AVX2 /* halves: as scan_states */
+                for (int hf = 0; hf < CB; hf += 8) {
+                    const v8f v = *(const v8fu *)((const float *)&acc[i] + hf);
+                    if (add)
+                        *(v8fu *)(yp + hf) += v;
+                    else
+                        *(v8fu *)(yp + hf) = v;
+                }
+                continue;
+#endif
                 vfu *yv = (vfu *)yp;
                 if (add)
                     *yv += acc[i];
