@@ -35,6 +35,70 @@ static inline rs_vec rs_tail(const float *r, int cw, float x0) {
     return v;
 }
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* The AVX2 unit: the same sums on two 8-lane halves (lanes 0-7 and 8-15 of the 16 partial
+ * sums), then lanes j and j + 8 added first, as rs_hsum does: the same bits. On the 16-lane
+ * type GCC moved the partial sums through the stack every step (VMamba-T's LayerNorm 1.9 ns
+ * an element with AVX2 against 0.29 with AVX-512). */
+#include <string.h>
+static inline rs_v8 rs_ld8(const float *p) {
+    rs_v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline float rs_hsum2(rs_v8 lo, rs_v8 hi) {
+    const rs_v8 a = lo + hi;
+    const rs_v4 c = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    const rs_v2 d = __builtin_shufflevector(c, c, 0, 1) + __builtin_shufflevector(c, c, 2, 3);
+    return d[0] + d[1];
+}
+/* the last cw < RS_W elements of r minus x0, the other lanes 0 (rs_tail's), as two halves */
+static inline void rs_tail2(const float *r, int cw, float x0, rs_v8 *lo, rs_v8 *hi) {
+    float t[RS_W] = {0};
+    for (int j = 0; j < cw; j++) t[j] = r[j] - x0;
+    *lo = rs_ld8(t), *hi = rs_ld8(t + 8);
+}
+static inline float rs_sum_sq(const float *r, int C) {
+    rs_v8 s0 = {0}, s1 = {0};
+    int c = 0;
+    for (; c + RS_W <= C; c += RS_W) {
+        const rs_v8 v0 = rs_ld8(r + c), v1 = rs_ld8(r + c + 8);
+        s0 += v0 * v0, s1 += v1 * v1;
+    }
+    if (c < C) {
+        rs_v8 v0, v1;
+        rs_tail2(r + c, C - c, 0.0f, &v0, &v1);
+        s0 += v0 * v0, s1 += v1 * v1;
+    }
+    return rs_hsum2(s0, s1);
+}
+static inline float rs_sum_dev(const float *r, int C, float x0) {
+    rs_v8 s0 = {0}, s1 = {0};
+    int c = 0;
+    for (; c + RS_W <= C; c += RS_W) s0 += rs_ld8(r + c) - x0, s1 += rs_ld8(r + c + 8) - x0;
+    if (c < C) {
+        rs_v8 v0, v1;
+        rs_tail2(r + c, C - c, x0, &v0, &v1);
+        s0 += v0, s1 += v1;
+    }
+    return rs_hsum2(s0, s1);
+}
+static inline float rs_sum_sq_dev(const float *r, int C, float x0, float dm) {
+    rs_v8 s0 = {0}, s1 = {0};
+    int c = 0;
+    for (; c + RS_W <= C; c += RS_W) {
+        const rs_v8 d0 = (rs_ld8(r + c) - x0) - dm, d1 = (rs_ld8(r + c + 8) - x0) - dm;
+        s0 += d0 * d0, s1 += d1 * d1;
+    }
+    if (c < C) {
+        float t[RS_W] = {0};
+        for (int j = 0; j < C - c; j++) t[j] = (r[c + j] - x0) - dm;
+        const rs_v8 d0 = rs_ld8(t), d1 = rs_ld8(t + 8);
+        s0 += d0 * d0, s1 += d1 * d1;
+    }
+    return rs_hsum2(s0, s1);
+}
+#else
 /* sum of r[c]^2 */
 static inline float rs_sum_sq(const float *r, int C) {
     rs_vec s = {0};
@@ -74,5 +138,6 @@ static inline float rs_sum_sq_dev(const float *r, int C, float x0, float dm) {
     }
     return rs_hsum(s);
 }
+#endif
 
 #endif
