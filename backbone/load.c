@@ -68,6 +68,32 @@ vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const ch
     return s;
 }
 
+vssm_status vssm_load_linear_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, int N, int K, float **out,
+                                 vssm_err *err) {
+    float *host = NULL, *packed = NULL;
+    *out = NULL;
+    const int64_t shape[2] = {N, K};
+    vssm_status s = vssm_load_tensor_f32(src, full, shape, 2, 1, &host, err);
+    if (s != VSSM_OK) return s;
+    const size_t bytes = vssm_op_linear_pack_numel(ctx, N, K) * sizeof(float);
+    packed = malloc(bytes ? bytes : sizeof(float));
+    *out = vssm_op_alloc(ctx, bytes ? bytes : sizeof(float));
+    if (!packed || !*out)
+        s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory loading '%s'", full);
+    else {
+        vssm_op_linear_pack(ctx, host, N, K, packed);
+        if (vssm_op_upload(ctx, *out, packed, bytes) != 0)
+            s = vssm_err_set(err, VSSM_ERR_DEVICE, "uploading '%s' failed", full);
+    }
+    if (s != VSSM_OK && *out) {
+        vssm_op_free(ctx, *out);
+        *out = NULL;
+    }
+    free(packed);
+    free(host);
+    return s;
+}
+
 float *vssm_load_place(vssm_ctx *ctx, char *arena, size_t *off, const float *host, int64_t n, const char *full,
                        vssm_err *err) {
     float *dst = (float *)(arena + *off);

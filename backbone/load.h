@@ -18,6 +18,10 @@ vssm_status vssm_load_tensor_f32(const vssm_source *src, const char *full, const
 /* The same, uploaded into a buffer of its own on ctx's device (vssm_op_free it). */
 vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape,
                                  int ndim, float **out, vssm_err *err);
+/* A linear's (N, K) weight, packed for vssm_op_linear_packed in ctx's layout (bf16 in a bf16
+ * context), uploaded into a buffer of its own (vssm_op_linear_pack_numel(ctx, N, K) floats). */
+vssm_status vssm_load_linear_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, int N, int K, float **out,
+                                 vssm_err *err);
 /* Copies n floats to arena + *off (64-byte aligned steps), advances *off and returns the
  * device pointer; NULL (and err set) when the upload fails. */
 float *vssm_load_place(vssm_ctx *ctx, char *arena, size_t *off, const float *host, int64_t n, const char *full,

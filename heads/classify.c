@@ -12,7 +12,8 @@ struct vssm_cls_head {
     vssm_ctx *ctx;
     vssm_cls_input kind;
     int C, classes;
-    float *norm_w, *norm_b, *fc_w, *fc_b; /* device; no norm on a class token */
+    float *norm_w, *norm_b, *fc_b; /* device; no norm on a class token */
+    float *fc_w;                   /* packed for vssm_op_linear_packed (the context's layout: bf16 in a bf16 context) */
     /* activations, re-planned only when (B, L) changes */
     int B;
     int64_t L;
@@ -52,7 +53,7 @@ vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm_cls_inpu
     h->classes = num_classes;
     /* the official names: VMamba's `classifier` (norm + head), Vim's `head` */
     const char *fc = kind == VSSM_CLS_TOKEN ? "head" : "classifier.head";
-    const int64_t vec[1] = {in_dim}, fcw[2] = {num_classes, in_dim}, fcb[1] = {num_classes};
+    const int64_t vec[1] = {in_dim}, fcb[1] = {num_classes};
     char nm[4][256];
     snprintf(nm[0], sizeof nm[0], "%sclassifier.norm.weight", prefix ? prefix : "");
     snprintf(nm[1], sizeof nm[1], "%sclassifier.norm.bias", prefix ? prefix : "");
@@ -64,7 +65,7 @@ vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm_cls_inpu
         vssm_cls_head_free(h);
         return s;
     }
-    if ((s = vssm_load_tensor_dev(ctx, src, nm[2], fcw, 2, &h->fc_w, err)) != VSSM_OK ||
+    if ((s = vssm_load_linear_dev(ctx, src, nm[2], num_classes, in_dim, &h->fc_w, err)) != VSSM_OK ||
         (s = vssm_load_tensor_dev(ctx, src, nm[3], fcb, 1, &h->fc_b, err)) != VSSM_OK) {
         vssm_cls_head_free(h);
         return s;
@@ -75,7 +76,8 @@ vssm_status vssm_cls_head_load(vssm_cls_head **out, vssm_ctx *ctx, vssm_cls_inpu
 
 int vssm_cls_head_classes(const vssm_cls_head *h) { return h->classes; }
 size_t vssm_cls_head_weight_bytes(const vssm_cls_head *h) {
-    return ((h->kind == VSSM_CLS_POOLED ? 2 * (size_t)h->C : 0) + ((size_t)h->C + 1) * (size_t)h->classes) *
+    return ((h->kind == VSSM_CLS_POOLED ? 2 * (size_t)h->C : 0) + vssm_op_linear_pack_numel(h->ctx, h->classes, h->C) +
+            (size_t)h->classes) *
            sizeof(float);
 }
 
@@ -118,7 +120,9 @@ vssm_status vssm_cls_head_forward(vssm_cls_head *h, const vssm_tensor *feats, in
         vssm_op_avgpool(h->ctx, h->ln, B, L, h->C, h->pooled);
         in = h->pooled;
     }
-    vssm_op_linear(h->ctx, in, B, h->C, h->fc_w, h->fc_b, h->classes, VSSM_ACT_NONE, 0, h->logits);
+    /* packed: at batch 1 the unpacked product took 83 us on 2 Zen 4 cores (142 in the forward), the
+     * packed one 15-37 (fp32) */
+    vssm_op_linear_packed(h->ctx, in, B, h->C, h->fc_w, h->fc_b, h->classes, VSSM_ACT_NONE, 0, h->logits);
     if ((s = vssm_op_status(h->ctx, "the classifier", err)) != VSSM_OK) return s;
     if (vssm_op_download(h->ctx, logits, h->logits, (size_t)B * h->classes * sizeof(float)) != 0)
         return vssm_err_set(err, VSSM_ERR_DEVICE, "copying logits from the device failed");
