@@ -77,7 +77,12 @@ static inline void scan_dt_chunk(const float *const *xr, int T, const float *dtw
             for (int q = 0; q < DT_TB; q++) s[q] = bias;
             for (int r = 0; r < R; r++) {
                 const vf wr = *(const vfu *)(dtw + (size_t)r * ldw);
+#ifdef __AVX512F__ /* the FMA explicit, as the AVX2 form's (so both units fuse it whatever the build) */
+                for (int q = 0; q < DT_TB; q++)
+                    s[q] = (vf)_mm512_fmadd_ps(_mm512_set1_ps(xr[i + q][r]), (__m512)wr, (__m512)s[q]);
+#else
                 for (int q = 0; q < DT_TB; q++) s[q] += xr[i + q][r] * wr;
+#endif
             }
             for (int q = 0; q < DT_TB; q++) dt[i + q] = s[q];
         }
