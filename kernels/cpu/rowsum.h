@@ -54,7 +54,9 @@ static inline float rs_hsum8(__m256 a) {
 typedef __m512 rs_acc;
 #define RS_ZERO() _mm512_setzero_ps()
 static inline float rs_hsum_acc(rs_acc v) {
-    return rs_hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+    /* the upper half by AVX512F alone (a -march=native build on a CPU without AVX512DQ) */
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return rs_hsum8(_mm256_add_ps(_mm512_castps512_ps256(v), hi));
 }
 /* lanes of r[c + j] - x0 - dm (dm, x0 may be 0), j < cw, the rest 0 */
 static inline rs_acc rs_dev(const float *r, int cw, float x0, float dm) {
