@@ -48,13 +48,10 @@ vssm_status vssm_load_tensor_f32(const vssm_source *src, const char *full, const
     return VSSM_OK;
 }
 
-vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape,
-                                 int ndim, float **out, vssm_err *err) {
-    float *host = NULL;
-    *out = NULL;
-    vssm_status s = vssm_load_tensor_f32(src, full, shape, ndim, 1, &host, err);
-    if (s != VSSM_OK) return s;
-    const size_t bytes = (size_t)numel(shape, ndim) * sizeof(float);
+/* *out = a new device buffer holding host's bytes; cleaned up on failure */
+static vssm_status upload_new(vssm_ctx *ctx, const float *host, size_t bytes, const char *full, float **out,
+                              vssm_err *err) {
+    vssm_status s = VSSM_OK;
     *out = vssm_op_alloc(ctx, bytes ? bytes : sizeof(float));
     if (!*out)
         s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory loading '%s'", full);
@@ -64,30 +61,34 @@ vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const ch
         vssm_op_free(ctx, *out);
         *out = NULL;
     }
+    return s;
+}
+
+vssm_status vssm_load_tensor_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, const int64_t *shape,
+                                 int ndim, float **out, vssm_err *err) {
+    float *host = NULL;
+    *out = NULL;
+    vssm_status s = vssm_load_tensor_f32(src, full, shape, ndim, 1, &host, err);
+    if (s != VSSM_OK) return s;
+    s = upload_new(ctx, host, (size_t)numel(shape, ndim) * sizeof(float), full, out, err);
     free(host);
     return s;
 }
 
 vssm_status vssm_load_linear_dev(vssm_ctx *ctx, const vssm_source *src, const char *full, int N, int K, float **out,
                                  vssm_err *err) {
-    float *host = NULL, *packed = NULL;
+    float *host = NULL;
     *out = NULL;
     const int64_t shape[2] = {N, K};
     vssm_status s = vssm_load_tensor_f32(src, full, shape, 2, 1, &host, err);
     if (s != VSSM_OK) return s;
     const size_t bytes = vssm_op_linear_pack_numel(ctx, N, K) * sizeof(float);
-    packed = malloc(bytes ? bytes : sizeof(float));
-    *out = vssm_op_alloc(ctx, bytes ? bytes : sizeof(float));
-    if (!packed || !*out)
+    float *packed = malloc(bytes ? bytes : sizeof(float));
+    if (!packed)
         s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory loading '%s'", full);
     else {
         vssm_op_linear_pack(ctx, host, N, K, packed);
-        if (vssm_op_upload(ctx, *out, packed, bytes) != 0)
-            s = vssm_err_set(err, VSSM_ERR_DEVICE, "uploading '%s' failed", full);
-    }
-    if (s != VSSM_OK && *out) {
-        vssm_op_free(ctx, *out);
-        *out = NULL;
+        s = upload_new(ctx, packed, bytes, full, out, err);
     }
     free(packed);
     free(host);

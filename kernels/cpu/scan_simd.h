@@ -190,12 +190,17 @@ static inline scan_exp2_k scan_exp2_consts(void) {
     return (scan_exp2_k){_mm512_set1_ps(SCAN_EXP2_MAGIC), _mm512_set1_ps(SCAN_EXP2_C2), _mm512_set1_ps(SCAN_EXP2_C1),
                          _mm512_load_ps(scan_exp2_tab), _mm512_load_ps(scan_exp2_tab + 16)};
 }
-static inline __attribute__((always_inline)) vf scan_exp2_mul512(const scan_exp2_k *c, vf dv, vf av) {
-    const __m512 d = (__m512)dv, a = (__m512)av;
-    const __m512 v = _mm512_fmadd_ps(d, a, c->m), n = _mm512_sub_ps(v, c->m), f = _mm512_fmsub_ps(d, a, n);
+/* scan_exp2_finish: 2^n (T + T f (C1 + C2 f)) from v (n = v - magic) and f */
+static inline __attribute__((always_inline)) __m512 scan_exp2_finish512(const scan_exp2_k *c, __m512 v, __m512 n,
+                                                                        __m512 f) {
     const __m512 t = _mm512_permutex2var_ps(c->tlo, _mm512_castps_si512(v), c->thi);
     const __m512 p = _mm512_mul_ps(_mm512_fmadd_ps(c->c2, f, c->c1), f);
-    return (vf)_mm512_scalef_ps(_mm512_fmadd_ps(t, p, t), n);
+    return _mm512_scalef_ps(_mm512_fmadd_ps(t, p, t), n);
+}
+static inline __attribute__((always_inline)) vf scan_exp2_mul512(const scan_exp2_k *c, vf dv, vf av) {
+    const __m512 d = (__m512)dv, a = (__m512)av;
+    const __m512 v = _mm512_fmadd_ps(d, a, c->m), n = _mm512_sub_ps(v, c->m);
+    return (vf)scan_exp2_finish512(c, v, n, _mm512_fmsub_ps(d, a, n));
 }
 #endif
 
@@ -212,17 +217,13 @@ static inline __attribute__((always_inline)) vf scan_exp2_mul512(const scan_exp2
 #define SCAN_SP_CLAMP 85.0f
 #define SCAN_SP_L2E_HI 1.44269502162933349609375f /* log2 e = HI + LO */
 #define SCAN_SP_L2E_LO 1.925963033e-8f
-#define SCAN_SP_TERMS 10
-static const float scan_sp_poly[SCAN_SP_TERMS] = {-3.2440242e-3f, 1.9851461e-2f, -5.6959532e-2f, 1.0603655e-1f,
-                                                  -1.5305594e-1f, 1.9675940e-1f, -2.4954134e-1f, 3.3329964e-1f,
-                                                  -4.9999902e-1f, 1.0f};
 static inline float scan_softplus(float x) {
 #ifdef __FMA__
     const float ax = x < 0.0f ? -x : x, a = ax < SCAN_SP_CLAMP ? ax : SCAN_SP_CLAMP;
     const float v = VM_FMA_(a, -SCAN_SP_L2E_HI, SCAN_EXP2_MAGIC), n = v - SCAN_EXP2_MAGIC;
     const float e = scan_exp2_finish(v, VM_FMA_(a, -SCAN_SP_L2E_LO, VM_FMA_(a, -SCAN_SP_L2E_HI, -n)));
-    float p = scan_sp_poly[0];
-    for (int i = 1; i < SCAN_SP_TERMS; i++) p = VM_FMA_(p, e, scan_sp_poly[i]);
+    float p = vm_log1p_poly[0];
+    for (int i = 1; i < VM_LOG1P_TERMS; i++) p = VM_FMA_(p, e, vm_log1p_poly[i]);
     return VM_FMA_(e, p, 0.0f > x ? 0.0f : x);
 #else
     return vm_softplusf(x);
@@ -233,11 +234,10 @@ static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2
     const __m512 x = (__m512)xv, a = _mm512_min_ps(_mm512_abs_ps(x), _mm512_set1_ps(SCAN_SP_CLAMP));
     const __m512 nh = _mm512_set1_ps(-SCAN_SP_L2E_HI);
     const __m512 v = _mm512_fmadd_ps(a, nh, c->m), n = _mm512_sub_ps(v, c->m);
-    const __m512 f = _mm512_fmadd_ps(a, _mm512_set1_ps(-SCAN_SP_L2E_LO), _mm512_fmsub_ps(a, nh, n));
-    const __m512 t = _mm512_permutex2var_ps(c->tlo, _mm512_castps_si512(v), c->thi);
-    const __m512 e = _mm512_scalef_ps(_mm512_fmadd_ps(t, _mm512_mul_ps(_mm512_fmadd_ps(c->c2, f, c->c1), f), t), n);
-    __m512 p = _mm512_set1_ps(scan_sp_poly[0]);
-    for (int i = 1; i < SCAN_SP_TERMS; i++) p = _mm512_fmadd_ps(p, e, _mm512_set1_ps(scan_sp_poly[i]));
+    const __m512 e = scan_exp2_finish512(
+        c, v, n, _mm512_fmadd_ps(a, _mm512_set1_ps(-SCAN_SP_L2E_LO), _mm512_fmsub_ps(a, nh, n)));
+    __m512 p = _mm512_set1_ps(vm_log1p_poly[0]);
+    for (int i = 1; i < VM_LOG1P_TERMS; i++) p = _mm512_fmadd_ps(p, e, _mm512_set1_ps(vm_log1p_poly[i]));
     return (vf)_mm512_fmadd_ps(e, p, _mm512_max_ps(_mm512_setzero_ps(), x));
 }
 #endif
@@ -281,8 +281,8 @@ static inline __attribute__((always_inline)) __m256 scan_softplus256(__m256 x) {
     const __m256 v = _mm256_fmadd_ps(a, nh, mg), n = _mm256_sub_ps(v, mg);
     const __m256 e = scan_exp2_finish256(
         v, _mm256_fmadd_ps(a, _mm256_set1_ps(-SCAN_SP_L2E_LO), _mm256_fmsub_ps(a, nh, n)));
-    __m256 p = _mm256_set1_ps(scan_sp_poly[0]);
-    for (int i = 1; i < SCAN_SP_TERMS; i++) p = _mm256_fmadd_ps(p, e, _mm256_set1_ps(scan_sp_poly[i]));
+    __m256 p = _mm256_set1_ps(vm_log1p_poly[0]);
+    for (int i = 1; i < VM_LOG1P_TERMS; i++) p = _mm256_fmadd_ps(p, e, _mm256_set1_ps(vm_log1p_poly[i]));
     return _mm256_fmadd_ps(e, p, _mm256_max_ps(_mm256_setzero_ps(), x));
 }
 #endif

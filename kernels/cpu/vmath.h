@@ -147,11 +147,11 @@ static inline float vm_log1pf(float x) {
 /* log(1 + e) for e in [0, 1] as e P(e): P a degree-9 fit of log1p(e)/e (relative error
  * 3.7e-8 with its float coefficients), 10 operations against 20 for a range reduction and
  * vm_log_reduced */
-static inline float vm_log1p_unit(float e) {
-    static const float c[10] = {-3.2440242e-3f, 1.9851461e-2f,  -5.6959532e-2f, 1.0603655e-1f,  -1.5305594e-1f,
-                                1.9675940e-1f,  -2.4954134e-1f, 3.3329964e-1f,  -4.9999902e-1f, 1.0f};
-    return e * vm_horner(e, c, 10);
-}
+#define VM_LOG1P_TERMS 10
+static const float vm_log1p_poly[VM_LOG1P_TERMS] = {-3.2440242e-3f, 1.9851461e-2f, -5.6959532e-2f, 1.0603655e-1f,
+                                                    -1.5305594e-1f, 1.9675940e-1f, -2.4954134e-1f, 3.3329964e-1f,
+                                                    -4.9999902e-1f, 1.0f};
+static inline float vm_log1p_unit(float e) { return e * vm_horner(e, vm_log1p_poly, VM_LOG1P_TERMS); }
 
 /* softplus as torch (threshold 20): x > 20 ? x : log1p(exp(x)), computed as
  * max(x, 0) + log1p(exp(-|x|)) (the same value; above 20 the second term is below
