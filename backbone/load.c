@@ -126,6 +126,13 @@ static void linear_nk(const int64_t *shape, int ndim, int groups, int *N, int *K
     *N = (int)(n / k);
 }
 
+/* dt projections as G groups of (D, R) (groups as transpose_groups') */
+static void dt_grd(const int64_t *shape, int ndim, int groups, int *G, int *R, int *D) {
+    *G = groups > 1 ? groups : 1;
+    *R = (int)(*G > 1 ? shape[ndim - 1] : numel(shape, ndim) / shape[0]);
+    *D = (int)(numel(shape, ndim) / ((int64_t)*G * *R));
+}
+
 static int count_visit(vssm_walker *w, const char *name, const int64_t *shape, int ndim, vssm_xform xf, int groups,
                        float **slot) {
     (void)name, (void)slot;
@@ -137,6 +144,11 @@ static int count_visit(vssm_walker *w, const char *name, const int64_t *shape, i
         int N, K;
         linear_nk(shape, ndim, groups, &N, &K);
         n = (int64_t)vssm_op_linear_pack_numel(c->ctx, N, K);
+    }
+    if (xf == VSSM_XF_DT && c->ctx) {
+        int G, R, D;
+        dt_grd(shape, ndim, groups, &G, &R, &D);
+        n += (int64_t)vssm_op_dt_pack_numel(c->ctx, G, R, D);
     }
     if (n > c->maxn) c->maxn = n;
     if (raw > c->maxn) c->maxn = raw;
@@ -197,6 +209,15 @@ static int load_visit(vssm_walker *w, const char *name, const int64_t *shape, in
         transpose_groups(ld->host, shape, ndim, groups, xf == VSSM_XF_NEG_EXP_T, h2);
         out = h2;
         break;
+    case VSSM_XF_DT: {
+        int G, R, D;
+        dt_grd(shape, ndim, groups, &G, &R, &D);
+        transpose_groups(ld->host, shape, ndim, groups, 0, h2);
+        vssm_op_dt_pack(ld->ctx, h2, G, R, D, h2 + n);
+        n += (int64_t)vssm_op_dt_pack_numel(ld->ctx, G, R, D);
+        out = h2;
+        break;
+    }
     case VSSM_XF_LINEAR:
     case VSSM_XF_HALF_LINEAR:
     case VSSM_XF_CONV: {

@@ -38,6 +38,8 @@ typedef enum vssm_xform {
     VSSM_XF_PLAIN, /* as stored */
     VSSM_XF_T,     /* transposed (above): dt_proj (Di, R) -> (R, Di), a depthwise kernel (C, 1, k...) -> (k..., C) */
     VSSM_XF_NEG_EXP_T,   /* the same of -exp(x): A_log -> A */
+    VSSM_XF_DT,          /* dt projections, groups of (D, R): T, then the backend's second layout of the
+                          * (groups, R, D) result after it where the context has one (vssm_op_dt_pack) */
     VSSM_XF_LINEAR,      /* packed for vssm_op_linear_packed: one group (N, K...) (a conv kernel (N, C, P, P)
                           * as (N, C*P*P)); stacked groups (G, ..., K) as (numel / K, K) */
     VSSM_XF_HALF_LINEAR, /* the same of x / 2 */

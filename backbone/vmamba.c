@@ -62,7 +62,7 @@ static int walk_block(vssm_walker *w, const vssm_vmamba_config *cfg, int s, int 
     VISIT(NM("op.conv2d.weight"), VSSM_XF_T, 1, &b->conv, Di, 1, 3, 3); /* (3, 3, Di) */
     if (v0) VISIT(NM("op.conv2d.bias"), VSSM_XF_PLAIN, 1, &b->conv_b, Di);
     VISIT(NM("op.x_proj_weight"), VSSM_XF_LINEAR, VSSM_SCAN_K, &b->x_proj, K, R + 2 * N, Di);
-    VISIT(NM("op.dt_projs_weight"), VSSM_XF_T, VSSM_SCAN_K, &b->dt_w, K, Di, R); /* (K, R, Di) */
+    VISIT(NM("op.dt_projs_weight"), VSSM_XF_DT, VSSM_SCAN_K, &b->dt_w, K, Di, R); /* (K, R, Di) [+ bf16 pairs] */
     VISIT(NM("op.dt_projs_bias"), VSSM_XF_PLAIN, 1, &b->dt_b, K, Di);
     VISIT(NM("op.A_logs"), VSSM_XF_NEG_EXP_T, VSSM_SCAN_K, &b->A, K * Di, N); /* A (K, N, Di) */
     VISIT(NM("op.Ds"), VSSM_XF_PLAIN, 1, &b->Ds, K * Di);
@@ -287,8 +287,10 @@ static void vss_block(vssm_vmamba *m, vssm_vmamba_state *st, int s, const vssm_b
         vssm_op_dwconv3x3_bias(ctx, st->xi, 2 * Di, B, H, W, Di, b->conv, b->conv_b, VSSM_ACT_SILU, st->u);
     else
         vssm_op_dwconv3x3(ctx, st->xi, B, H, W, Di, b->conv, VSSM_ACT_SILU, st->u);
-    vssm_scan_args a = {
-        B, H, W, Di, vssm_vmamba_dt_rank(cfg, s), cfg->d_state, st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y};
+    const int R = vssm_vmamba_dt_rank(cfg, s);
+    /* the dt projections' bf16 pairs after the (K, R, Di) floats in bf16 contexts (VSSM_XF_DT) */
+    const float *dt_w2 = vssm_op_dt_pack_numel(ctx, VSSM_SCAN_K, R, Di) ? b->dt_w + (size_t)VSSM_SCAN_K * R * Di : NULL;
+    vssm_scan_args a = {B, H, W, Di, R, cfg->d_state, st->u, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, st->y, dt_w2};
     vssm_op_ss2d_scan(ctx, &a, st->ws_mem);
     /* x += out_proj(out_norm(y)); v0: xi still holds z: out_norm(y) * SiLU(z), in place */
     const vssm_norm_proj_args n2 = {.x = st->y,

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
         void *ws = malloc(vssm_op_scan_workspace(ctx, 1, H, W, D, R, N));
         float *xpp = malloc(vssm_op_linear_pack_numel(ctx, K * (R + 2 * N), D) * 4); /* the op's layout */
         vssm_op_linear_pack(ctx, xp, K * (R + 2 * N), D, xpp);
-        vssm_scan_args a = {1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y};
+        vssm_scan_args a = {1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y, NULL};
         vssm_op_ss2d_scan(ctx, &a, ws);
         int reps = 0;
         double t0 = now_s(), t;

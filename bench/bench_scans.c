@@ -133,7 +133,7 @@ int main(int argc, char **argv) {
                                                ~(size_t)63); /* the op's layout */
             vssm_op_linear_pack(ctx, xp, K * C2, D, xpp);
             s.u = u, s.xpp = xpp, s.y = y;
-            s.a2 = (vssm_scan_args){1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y};
+            s.a2 = (vssm_scan_args){1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y, NULL};
             s.a1 = (vssm_scan1d_args){1, D, R, N, (int64_t)L, 0, 1, u, xd, z, D, dw, db, A, Ds, y, NULL, NULL};
             const double depth = st[5], el = (double)L * D * (oned ? 2 : K);
             timing t = time_op(ctx, &s, oned ? OP_SCAN1D : OP_SCAN2D, rounds);

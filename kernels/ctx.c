@@ -253,6 +253,12 @@ void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out
     else
         memcpy(out, w, (size_t)N * K * sizeof(float));
 }
+size_t vssm_op_dt_pack_numel(vssm_ctx *ctx, int G, int R, int D) {
+    return ctx->ops->dt_pack_numel && ctx->ops->dt_pack ? ctx->ops->dt_pack_numel(ctx, G, R, D) : 0;
+}
+void vssm_op_dt_pack(vssm_ctx *ctx, const float *dtw, int G, int R, int D, float *out) {
+    if (vssm_op_dt_pack_numel(ctx, G, R, D)) ctx->ops->dt_pack(ctx, dtw, G, R, D, out);
+}
 void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                            vssm_act act, int accumulate, float *y) {
     double t = prof_begin(ctx);

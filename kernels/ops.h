@@ -36,6 +36,9 @@ typedef enum vssm_act {
  *  A      (K, N, D)               = -exp(A_logs), precomputed and transposed at load
  *  Ds     (K, D)                  skip
  *  y      (B, H, W, D)            out: sum over the four directions, merged in place
+ *  dt_w2  NULL, or dt_w in the backend's second layout for the context's precision, kept
+ *         after dt_w when loaded with vssm_op_dt_pack (backbone/load.h VSSM_XF_DT): the CPU's
+ *         bf16 contexts take the dt projection from bf16 pairs there (VDPBF16PS)
  * Direction k walks the token grid in order k0 row-major, k1 column-major, k2 = k0
  * reversed, k3 = k1 reversed; the state starts at 0 for each (b, k, d). */
 #define VSSM_SCAN_K 4          /* scan directions */
@@ -45,6 +48,7 @@ typedef struct vssm_scan_args {
     int B, H, W, D, R, N;
     const float *u, *x_proj, *dt_w, *dt_b, *A, *Ds;
     float *y;
+    const float *dt_w2;
 } vssm_scan_args;
 
 /* Parameters of the 1D selective scan of a Mamba mixer (Vim), with the output gate.
@@ -408,6 +412,13 @@ typedef struct vssm_ops {
     void (*linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                           vssm_act act, int accumulate, float *y);
 
+    /* Optional: the dt projections (G, R, D) (vssm_scan_args.dt_w) in a second layout for
+     * the context's precision, kept after them (vssm_scan_args.dt_w2): dt_pack_numel(G, R, D)
+     * floats of it (0 or NULL entries: none, dt_w2 stays NULL); dt_pack lays it out on the
+     * host from the (G, R, D) floats. */
+    size_t (*dt_pack_numel)(vssm_ctx *ctx, int G, int R, int D);
+    void (*dt_pack)(vssm_ctx *ctx, const float *dtw, int G, int R, int D, float *out);
+
     /* Optional: LayerNorm and its packed product in one call (vssm_norm_proj_args); NULL: the
      * wrapper calls layernorm (or layernorm_gate) then linear_packed (or linear). */
     void (*norm_proj)(vssm_ctx *ctx, const vssm_norm_proj_args *a);
@@ -458,6 +469,10 @@ size_t vssm_op_linear_pack_numel(vssm_ctx *ctx, int N, int K);
 void vssm_op_linear_pack(vssm_ctx *ctx, const float *w, int N, int K, float *out);
 void vssm_op_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp, const float *b, int N,
                            vssm_act act, int accumulate, float *y);
+/* The dt projections' second layout (see the op table): floats of it (0: none), and the
+ * host-side layout from the (G, R, D) floats */
+size_t vssm_op_dt_pack_numel(vssm_ctx *ctx, int G, int R, int D);
+void vssm_op_dt_pack(vssm_ctx *ctx, const float *dtw, int G, int R, int D, float *out);
 /* LayerNorm + product (vssm_norm_proj_args); profiled as gemm */
 void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
 /* LayerNorm-MLP on a residual stream (vssm_mlp_args); profiled as gemm */

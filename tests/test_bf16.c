@@ -251,6 +251,59 @@ static void check_fused(vssm_ctx *c, const char *kind) {
     check_fused_conv(c, kind, 484, 484, 1, 70);  /* K = 9: a padded bf16 row (32) is over an fp32 one */
 }
 
+/* One value of {-1, -0.5, 0, 0.5, 1} times s */
+static float *steps(size_t n, float s) {
+    float *v = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; i < n; i++) v[i] = s * (float)((int)((frand() + 1.0f) * 2.5f) - 2) * 0.5f;
+    return v;
+}
+
+/* The 2D scan's dt projection from bf16 pairs (dt_w2, scan_bf16.c) against the fp32 one on
+ * the same numbers: dt_w rounded to bf16 beforehand, u and x_proj's dt rows on a grid of
+ * 1/8 (dt_r = x_proj(u) then holds <= 7 significant bits: bf16 exactly), B and C rows
+ * general. The two runs then differ by the order of the dt sums' roundings only:
+ * max |y - y_fp32| / max |y_fp32| <= 1e-5 (measured 0 - 6e-8). The fp32 path from the
+ * unrounded dt_w must fall outside that (so the check sees the pairs used, and rounded). R odd
+ * (a padded pair), D not a multiple of 16 (a partial channel block) and L not a multiple of
+ * the dt blocks (8) or chunks (32); 1 and 2 threads give the same bits. */
+static void check_scan_dt(vssm_ctx *c1, vssm_ctx *c2, const char *kind, int H, int W, int D, int R, int N) {
+    const int K = VSSM_SCAN_K, RN = R + 2 * N;
+    const size_t L = (size_t)H * W;
+    float *u = steps(L * D, 1.0f), *xp = rnd((size_t)K * RN * D, 0.5f), *dtw = rnd((size_t)K * R * D, 0.3f);
+    float *dtb = rnd((size_t)K * D, 0.5f), *A = rnd((size_t)K * N * D, 1.0f), *Ds = rnd((size_t)K * D, 1.0f);
+    for (int k = 0; k < K; k++) /* the dt rows of direction k on the grid */
+        for (int r = 0; r < R; r++)
+            for (int d = 0; d < D; d++)
+                xp[((size_t)k * RN + r) * D + d] = 0.5f * (float)((int)((frand() + 1.0f) * 1.5f) - 1) * 0.5f;
+    float *dtw_raw = malloc((size_t)K * R * D * sizeof(float));
+    memcpy(dtw_raw, dtw, (size_t)K * R * D * sizeof(float));
+    for (size_t i = 0; i < (size_t)K * R * D; i++) dtw[i] = (float)bf16r(dtw[i]);
+    for (size_t i = 0; i < (size_t)K * N * D; i++) A[i] = -0.2f - fabsf(A[i]);
+    const size_t n2 = vssm_op_dt_pack_numel(c1, K, R, D);
+    TEST_REQUIRE(n2 == (size_t)K * ((R + 1) / 2) * D, "%s: dt pack of %zu floats (want %d)", kind, n2,
+                 K * ((R + 1) / 2) * D);
+    float *dt2 = malloc(n2 * sizeof(float)), *xpp = packed(c1, xp, K * RN, D);
+    vssm_op_dt_pack(c1, dtw, K, R, D, dt2);
+    /* y[0] fp32 dt, y[1] bf16 pairs, y[2] the same at 2 threads, y[3] fp32 from the unrounded dt_w */
+    float *y[4], *ws = malloc(vssm_op_scan_workspace(c1, 1, H, W, D, R, N));
+    for (int v = 0; v < 4; v++) {
+        y[v] = malloc(L * D * sizeof(float));
+        vssm_scan_args a = {
+            1, H, W, D, R, N, u, xpp, v == 3 ? dtw_raw : dtw, dtb, A, Ds, y[v], v == 1 || v == 2 ? dt2 : NULL};
+        vssm_op_ss2d_scan(v == 2 ? c2 : c1, &a, ws);
+    }
+    const double rel = test_rel_err(y[1], y[0], L * D), raw = test_rel_err(y[3], y[0], L * D);
+    printf("%s: scan dt from bf16 pairs (H %d W %d D %d R %d N %d) vs fp32: %.3g (unrounded dt_w: %.3g)\n", kind, H, W,
+           D, R, N, rel, raw);
+    TEST_CHECK(rel <= 1e-5 && raw > 1e-5,
+               "%s: scan H %d W %d D %d R %d N %d: dt from bf16 pairs %.3g from the fp32 one (want <= 1e-5), "
+               "from unrounded dt_w %.3g (want > 1e-5)",
+               kind, H, W, D, R, N, rel, raw);
+    TEST_CHECK(!memcmp(y[1], y[2], L * D * sizeof(float)), "%s: scan D %d R %d: 1 and 2 threads differ", kind, D, R);
+    for (int v = 0; v < 4; v++) free(y[v]);
+    free(u), free(xp), free(dtw), free(dtw_raw), free(dtb), free(A), free(Ds), free(dt2), free(xpp), free(ws);
+}
+
 static vssm_classifier *small_vmamba(vssm_ctx *ctx) {
     vssm_err err = {0};
     vssm_vmamba_config vc;
@@ -350,6 +403,9 @@ int main(void) {
                    kinds[v], n_checked - n_rounding_seen, n_checked);
         check_fused(c1, kinds[v]);
         check_fused(c2, kinds[v]);
+        check_scan_dt(c1, c2, kinds[v], 7, 9, 20, 3, 1);    /* odd R, 4-channel tail, L = 63 */
+        check_scan_dt(c1, c2, kinds[v], 14, 14, 48, 24, 1); /* VMamba-T stage 3's R, d_state 1 */
+        check_scan_dt(c1, c2, kinds[v], 5, 11, 32, 6, 4);   /* d_state 4 */
         check_model(f32, c2, kinds[v]);
         vssm_ctx_free(c1), vssm_ctx_free(c2), vssm_ctx_free(f32);
     }

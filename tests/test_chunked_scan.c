@@ -122,7 +122,7 @@ static void check(vssm_ctx *cpu, int B, int H, int W, int D, int R, int N) {
     for (int i = 0; i < K * D; i++) dtb[i] -= 3.0f;                    /* softplus ~ 0.05, as trained models */
     for (size_t i = 0; i < (size_t)K * N * D; i++) A[i] = -expf(A[i]); /* A = -exp(A_logs) */
     if (D > 1) dtb[1] = 25.0f;                                         /* above the softplus threshold */
-    vssm_scan_args a = {B, H, W, D, R, N, u, xp, dtw, dtb, A, Ds, NULL};
+    vssm_scan_args a = {B, H, W, D, R, N, u, xp, dtw, dtb, A, Ds, NULL, NULL};
 
     /* the CPU op takes x_proj laid out by its backend; the decomposition below the plain one */
     float *xpp = malloc(vssm_op_linear_pack_numel(cpu, K * C2, D) * sizeof(float));

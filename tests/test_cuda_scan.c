@@ -59,7 +59,7 @@ static float *run_scan(vssm_ctx *c, const float *const *in, const size_t *len, i
     const size_t ny = (size_t)B * H * W * D;
     void *y = vssm_op_alloc(c, ny * sizeof(float));
     void *ws = vssm_op_alloc(c, vssm_op_scan_workspace(c, B, H, W, D, R, N));
-    vssm_scan_args a = {B, H, W, D, R, N, d[0], d[1], d[2], d[3], d[4], d[5], y};
+    vssm_scan_args a = {B, H, W, D, R, N, d[0], d[1], d[2], d[3], d[4], d[5], y, NULL};
     vssm_op_ss2d_scan(c, &a, ws);
     float *h = down(c, y, ny);
     for (int i = 0; i < 6; i++) vssm_op_free(c, d[i]);

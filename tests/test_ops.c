@@ -393,7 +393,7 @@ static void test_scan(int B, int H, int W, int D, int R, int N) {
     void *dy = dev_out(nu);
     size_t wsb = vssm_op_scan_workspace(ctx, B, H, W, D, R, N);
     void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
-    vssm_scan_args a = {B, H, W, D, R, N, du, dxp, ddw, ddb, dA, dDs, dy};
+    vssm_scan_args a = {B, H, W, D, R, N, du, dxp, ddw, ddb, dA, dDs, dy, NULL};
     vssm_op_ss2d_scan(ctx, &a, ws);
 
     double *ref = calloc(nu, sizeof(double)), *h = malloc((size_t)N * sizeof(double));

@@ -426,7 +426,7 @@ static double fwd_ss2d(const bcase *c, const double *const *p) {
 static void run_ss2d(const bcase *c, vssm_ctx *ctx, void *const *dv, void *const *dg, const void *ddy) {
     void *A = dev_neg_exp(ctx, c->val[4], c->n[4]);
     vssm_scan_args a = {c->s[0], c->s[1], c->s[2], c->s[3], c->s[4], c->s[5], dv[0],
-                        dv[1],   dv[2],   dv[3],   A,       dv[5],   NULL};
+                        dv[1],   dv[2],   dv[3],   A,       dv[5],   NULL,    NULL};
     vssm_scan_grads g = {dg[0], dg[1], dg[2], dg[3], dg[4], dg[5]};
     vssm_op_ss2d_scan_bwd(ctx, &a, ddy, &g);
     vssm_op_free(ctx, A);
@@ -524,7 +524,7 @@ static void test_ss2d_autograd(void) {
     vgrads_load(ctx, "ss2d", v, 6);
     float *dy = vec_get("ss2d", "dy", nu);
     void *ddy = dev_from(ctx, dy, nu * sizeof(float)), *A = dev_neg_exp(ctx, v[4].val, v[4].n);
-    vssm_scan_args a = {B, H, W, D, R, N, v[0].dev, v[1].dev, v[2].dev, v[3].dev, A, v[5].dev, NULL};
+    vssm_scan_args a = {B, H, W, D, R, N, v[0].dev, v[1].dev, v[2].dev, v[3].dev, A, v[5].dev, NULL, NULL};
     vssm_scan_grads g = {v[0].dgrad, v[1].dgrad, v[2].dgrad, v[3].dgrad, v[4].dgrad, v[5].dgrad};
     vssm_op_ss2d_scan_bwd(ctx, &a, ddy, &g);
     vgrads_check(ctx, "ss2d", v, 6, "ss2d_scan_bwd vs autograd (vmamba_ref SS2D.ssm)");

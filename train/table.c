@@ -113,6 +113,7 @@ static void regroup(const float *in, float *out, int64_t G, int64_t A, int64_t B
 void vssm_ttab_to_master(const vssm_ttab_entry *e, const float *src, float *dst, int inverse) {
     switch (e->xf) {
     case VSSM_XF_T:
+    case VSSM_XF_DT:          /* training contexts (fp32) keep no second layout: T */
     case VSSM_XF_NEG_EXP_T: { /* groups as backbone/load.h's T */
         const int64_t G = e->groups > 1 ? e->groups : 1, B = G > 1 ? e->shape[e->ndim - 1] : e->n / e->shape[0];
         regroup(src, dst, G, e->n / (G * B), B, inverse);

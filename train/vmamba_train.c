@@ -394,7 +394,7 @@ static void fwd_block(vssm_vmamba_trainer *t, int s, int j) {
             vssm_op_dwconv3x3_bias(ctx, c.xi, 2 * c.Di, c.nb, c.H, c.W, c.Di, b->conv, b->conv_b, VSSM_ACT_SILU, a->t1);
         else
             vssm_op_dwconv3x3(ctx, c.xi, c.nb, c.H, c.W, c.Di, b->conv, VSSM_ACT_SILU, a->t1);
-        vssm_scan_args sa = {c.nb, c.H, c.W, c.Di, R, N, a->t1, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, c.y};
+        vssm_scan_args sa = {c.nb, c.H, c.W, c.Di, R, N, a->t1, b->x_proj, b->dt_w, b->dt_b, b->A, b->Ds, c.y, NULL};
         vssm_op_ss2d_scan(ctx, &sa, a->ws);
         vssm_op_layernorm(ctx, c.y, c.M, c.Di, b->out_norm_w, b->out_norm_b, LN_EPS, VSSM_ACT_NONE, a->t2);
         if (c.v0) vssm_op_mul_silu(ctx, a->t2, c.M, c.Di, c.xi + c.Di, 2 * c.Di);
@@ -504,7 +504,7 @@ static void bwd_ss2d(vssm_vmamba_trainer *t, int s, int j, const tchunk *c, floa
     else
         vssm_op_dwconv3x3(ctx, c->xi, c->nb, c->H, c->W, Di, p->conv, VSSM_ACT_SILU, a->t2);
     zero(a->t3, (size_t)M * Di);
-    vssm_scan_args sa = {c->nb, c->H, c->W, Di, R, N, a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL};
+    vssm_scan_args sa = {c->nb, c->H, c->W, Di, R, N, a->t2, p->x_proj, p->dt_w, p->dt_b, f->A, p->Ds, NULL, NULL};
     vssm_scan_grads sg = {a->t3, gr->x_proj, gr->dt_w, gr->dt_b, gr->A, gr->Ds}; /* gr->A: dA_logs */
     vssm_op_ss2d_scan_bwd(ctx, &sa, a->t1, &sg);
     float *dxi = a->t1; /* v0: the x half of txz */

@@ -149,6 +149,16 @@ int vssm_cpu_bf16_kpad(int K);
 void vssm_cpu_bf16_round(const float *x, int n, int to, uint16_t *o);
 void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, const float *b, int N, vssm_act act,
                         int accumulate, float *y, int64_t ldy);
+/* scan_bf16.c: the dt projections' bf16 pair layout (the op table's dt_pack entries: bf16
+ * contexts only) and the scans' dt projection from it: dt[i*16 ..] = bias + token i's dt_r
+ * (R2 pairs at xr[i]) . w (R2 rows of 16 pairs, row stride ldw), lanes past cw from bias */
+size_t vssm_cpu_dt_pack_numel(vssm_ctx *ctx, int G, int R, int D);
+void vssm_cpu_dt_pack(vssm_ctx *ctx, const float *dtw, int G, int R, int D, float *out);
+void vssm_cpu_bf16_dt_chunk(const float *const *xr, int T, const uint32_t *w, int64_t ldw, int R2, const float *bias,
+                            int cw, float *dt);
+/* one token's x_proj row (VSSM_SCAN_K directions of [dt_r; B; C], R + 2N floats each) into
+ * the directions' rows dst[k]: dt_r as ceil(R/2) bf16 pairs, then B and C at R.. as floats */
+void vssm_cpu_bf16_xk_token(const float *src, int R, int N, float *const *dst);
 /* the bf16 kernels this CPU and OS run: VSSM_CPU_BF16_AMX when AMX tiles are usable (the
  * process's permission asked for here), else VSSM_CPU_BF16_DP with avx512_bf16, else 0 */
 enum { VSSM_CPU_BF16_NONE = 0, VSSM_CPU_BF16_DP = 1, VSSM_CPU_BF16_AMX = 2 };

@@ -104,6 +104,7 @@ static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, 
         const int cg = c0 + g * CB;
         scan_state_init(&s[g], a->A + (size_t)k * N * D + cg, D, a->dt_w + (size_t)k * R * D + cg, D,
                         a->dt_b + (size_t)k * D + cg, a->Ds + (size_t)k * D + cg, R, N, g == nb - 1 ? cw : CB);
+        if (a->dt_w2) s[g].dtw2 = (const uint32_t *)a->dt_w2 + (size_t)k * ((R + 1) / 2) * D + cg;
     }
     if (k + 1 < VSSM_SCAN_K) /* the next direction's rows */
         scan_prefetch_rows(a->A + (size_t)(k + 1) * N * D, a->dt_w + (size_t)(k + 1) * R * D, D, c0, nb, N, R);
@@ -136,20 +137,25 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
      * array of its own (xk: (B, K, L, R+2N)), k0's and k2's in row-major order, k1's and k3's
      * in column-major order: every channel block then reads a quarter of the bytes, in
      * sequence (k2, k3 backwards), where it read a quarter of each KC2-float row and the
-     * column-major walks stepped W rows a token */
+     * column-major walks stepped W rows a token. With dt_w2 (bf16 contexts) a row's dt_r is
+     * rounded on the way into ceil(R/2) bf16 pairs at its start (scan_bf16.c), B and C as
+     * they were. */
     float *xk = xdbl + (size_t)B * L * KC2;
-    const int RN = a->R + 2 * a->N, H = a->H, W = a->W;
+    const int RN = a->R + 2 * a->N, H = a->H, W = a->W, bf16 = a->dt_w2 != NULL;
 #pragma omp parallel for collapse(2) num_threads(ctx->threads_now)
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int w = 0; w < W; w++) {
                 const size_t p = (size_t)h * W + w, q = (size_t)w * H + h;
                 const float *src = xdbl + ((size_t)b * L + p) * KC2;
-                float *dst = xk + (size_t)b * VSSM_SCAN_K * L * RN;
-                for (int k = 0; k < VSSM_SCAN_K; k++) {
-                    float *d = dst + ((size_t)k * L + (k & 1 ? q : p)) * RN;
-                    for (int j = 0; j < RN; j++) d[j] = src[k * RN + j];
+                float *dst = xk + (size_t)b * VSSM_SCAN_K * L * RN, *d[VSSM_SCAN_K];
+                for (int k = 0; k < VSSM_SCAN_K; k++) d[k] = dst + ((size_t)k * L + (k & 1 ? q : p)) * RN;
+                if (bf16) {
+                    vssm_cpu_bf16_xk_token(src, a->R, a->N, d);
+                    continue;
                 }
+                for (int k = 0; k < VSSM_SCAN_K; k++)
+                    for (int j = 0; j < RN; j++) d[k][j] = src[k * RN + j];
             }
     const int grp_n = scan_group_size(B, D, ctx->threads_now);
     const int gc = grp_n * CB, ngrp = (D + gc - 1) / gc;

@@ -13,7 +13,7 @@
 typedef float v8f __attribute__((vector_size(8 * sizeof(float))));
 typedef float v8fu __attribute__((vector_size(8 * sizeof(float)), aligned(4), may_alias));
 #endif
-#include "kernels/ops.h"
+#include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vmath.h"
 
 #define CB 16 /* channels per task: one AVX-512 vector of floats */
@@ -116,6 +116,8 @@ typedef struct {
     vf bias, dsk;               /* dt bias, D */
     float a2max;                /* largest |A2| of the block: bounds delta A2 from delta */
     const float *dtw;           /* dt_proj (R, ldw) at the block's first channel */
+    const uint32_t *dtw2;       /* NULL, or dt_proj as bf16 pairs (ceil(R/2), ldw) there (scan_bf16.c):
+                                 * then each token's x_proj row starts with its dt_r as such pairs */
     int64_t ldw;
     int R, N, cw;
 } scan_state;
@@ -138,7 +140,7 @@ static inline void scan_state_init(scan_state *s, const float *A, int64_t lda, c
     for (int j = 0; j < CB; j++) mb = mx[j] > mb ? mx[j] : mb;
     s->a2max = vm_bits_to_float(mb);
     s->bias = load_v(dtb, cw), s->dsk = load_v(Ds, cw);
-    s->dtw = dtw, s->ldw = ldw, s->R = R, s->N = N, s->cw = cw;
+    s->dtw = dtw, s->dtw2 = NULL, s->ldw = ldw, s->R = R, s->N = N, s->cw = cw;
 }
 
 /* The decay 2^(a b) (a b = delta A log2 e) in 8 operations where vm_exp2_mul takes 9 (10
@@ -430,7 +432,10 @@ static inline __attribute__((always_inline)) void scan_states(scan_state *s, con
  * Out: acc[i] = C_i . h_i + D u_i; the states advance in s. */
 static inline void scan_chunk(scan_state *s, const float *const *xr, int T, const vf *uu, vf *acc) {
     vf dl[TC], du[TC];
-    scan_dt_chunk(xr, T, s->dtw, s->ldw, s->R, s->bias, s->cw, dl);
+    if (s->dtw2)
+        vssm_cpu_bf16_dt_chunk(xr, T, s->dtw2, s->ldw, (s->R + 1) / 2, (const float *)&s->bias, s->cw, (float *)dl);
+    else
+        scan_dt_chunk(xr, T, s->dtw, s->ldw, s->R, s->bias, s->cw, dl);
     const float dmax = scan_delta_chunk(dl, du, uu, T);
     for (int i = 0; i < T; i++) acc[i] = s->dsk * uu[i];
     /* delta A2 >= -dmax a2max: the fast exp holds unless that passes -124 (or is NaN) */

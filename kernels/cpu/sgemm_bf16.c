@@ -61,16 +61,6 @@ static inline int kpad(int K) { return (K + KB - 1) / KB * KB; }
 
 size_t vssm_cpu_bf16_pack_numel(int N, int K) { return (size_t)((N + PNR - 1) / PNR) * PNR * (size_t)kpad(K) / 2; }
 
-/* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16 does (subnormals to zero, NaN quiet) */
-static uint16_t bf16_round(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;
-    u += 0x7fffu + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
 static inline size_t pack_index(int Kp, int n, int k) {
     return (size_t)(n / PNR) * Kp * PNR + (size_t)(k / 2) * 2 * PNR + 2 * (n % PNR) + (k & 1);
 }
@@ -79,7 +69,7 @@ void vssm_cpu_bf16_pack(const float *w, int N, int K, float *out) {
     const int np = (N + PNR - 1) / PNR, Kp = kpad(K);
     uint16_t *o = (uint16_t *)out;
     for (int n = 0; n < np * PNR; n++)
-        for (int k = 0; k < Kp; k++) o[pack_index(Kp, n, k)] = n < N && k < K ? bf16_round(w[(size_t)n * K + k]) : 0;
+        for (int k = 0; k < Kp; k++) o[pack_index(Kp, n, k)] = n < N && k < K ? vm_bf16_round(w[(size_t)n * K + k]) : 0;
 }
 
 float vssm_cpu_bf16_packed_get(const float *wp, int N, int K, int n, int k) {

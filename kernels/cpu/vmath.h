@@ -21,6 +21,16 @@ static inline int32_t vm_float_to_bits(float f) {
     return i;
 }
 
+/* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16 does (subnormals to zero, NaN quiet):
+ * the bf16 products' inputs (sgemm_bf16.c's weights, the scan's dt projection, scan.c) */
+static inline uint16_t vm_bf16_round(float f) {
+    uint32_t u = (uint32_t)vm_float_to_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    if ((u & 0x7f800000u) == 0) u &= 0x80000000u;
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
 /* c[0] x^(n-1) + c[1] x^(n-2) + ... + c[n-1] by Horner's rule, one FMA a step (n is a
  * constant at every call: the loop unrolls, the coefficients become immediates) */
 static inline float vm_horner(float x, const float *c, int n) {
