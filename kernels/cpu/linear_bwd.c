@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/cpu/transpose.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/cpu_bwd.h"
 
@@ -84,8 +85,7 @@ static void transpose(vssm_ctx *ctx, const float *a, int64_t rows, int64_t cols,
     for (int64_t r0 = 0; r0 < rows; r0 += 32)
         for (int64_t c0 = 0; c0 < cols; c0 += 32) {
             const int64_t r1 = rows - r0 < 32 ? rows : r0 + 32, c1 = cols - c0 < 32 ? cols : c0 + 32;
-            for (int64_t c = c0; c < c1; c++)
-                for (int64_t r = r0; r < r1; r++) out[c * rows + r] = a[r * lda + c];
+            vssm_transpose_block(a + r0 * lda + c0, lda, (int)(r1 - r0), (int)(c1 - c0), out + c0 * rows + r0, rows);
         }
 }
 
