@@ -8,7 +8,10 @@
  * 1 thread) and wall time. The 2D op includes its x_proj GEMM; `xproj` is that GEMM alone,
  * timed the same way, so scan - xproj is the recurrence.
  *
- *   ./build/bench_scans [threads] [rounds] [model: all | t | v0 | vim]
+ * With `bf16` last: a --precision bf16 context (x_proj in bf16; the 2D scan's dt projection
+ * from bf16 pairs, as a loaded model's, vssm_op_dt_pack).
+ *
+ *   ./build/bench_scans [threads] [rounds] [model: all | t | v0 | vim] [f32 | bf16]
  */
 #include <math.h>
 #include <stdint.h>
@@ -109,6 +112,7 @@ int main(int argc, char **argv) {
     const char *which = argc > 3 ? argv[3] : "all";
     vssm_ctx_opts opts = vssm_ctx_default_opts();
     opts.n_threads = threads;
+    opts.precision = argc > 4 && !strcmp(argv[4], "bf16") ? VSSM_PRECISION_BF16 : VSSM_PRECISION_F32;
     vssm_ctx *ctx = NULL;
     vssm_err err = {0};
     if (vssm_ctx_new(&ctx, &opts, &err)) return fprintf(stderr, "bench_scans: %s\n", err.msg), 1;
@@ -133,7 +137,10 @@ int main(int argc, char **argv) {
                                                ~(size_t)63); /* the op's layout */
             vssm_op_linear_pack(ctx, xp, K * C2, D, xpp);
             s.u = u, s.xpp = xpp, s.y = y;
-            s.a2 = (vssm_scan_args){1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y, NULL};
+            const size_t n2 = vssm_op_dt_pack_numel(ctx, K, R, D); /* bf16: the dt pairs */
+            float *dw2 = n2 ? aligned_alloc(64, (n2 * sizeof(float) + 63) & ~(size_t)63) : NULL;
+            if (dw2) vssm_op_dt_pack(ctx, dw, K, R, D, dw2);
+            s.a2 = (vssm_scan_args){1, H, W, D, R, N, u, xpp, dw, db, A, Ds, y, dw2};
             s.a1 = (vssm_scan1d_args){1, D, R, N, (int64_t)L, 0, 1, u, xd, z, D, dw, db, A, Ds, y, NULL, NULL};
             const double depth = st[5], el = (double)L * D * (oned ? 2 : K);
             timing t = time_op(ctx, &s, oned ? OP_SCAN1D : OP_SCAN2D, rounds);
@@ -143,7 +150,7 @@ int main(int argc, char **argv) {
                    "x_proj %6.3f ns/elem cpu\n",
                    oned ? "1D" : "2D", H, W, D, R, N, t.cpu * 1e3, t.cpu * 1e9 / el, t.wall * 1e9 / el, xc * 1e9 / el);
             cpu += depth * t.cpu, wall += depth * t.wall, xcpu += depth * xc, elems += depth * el;
-            free(u), free(y), free(xp), free(xpp), free(dw), free(db), free(A), free(Ds), free(xd), free(z);
+            free(u), free(y), free(xp), free(xpp), free(dw), free(dw2), free(db), free(A), free(Ds), free(xd), free(z);
             free(s.ws);
         }
         printf("%s: %.2f ms cpu (%.2f wall) per forward, %.3f ns/elem cpu (%.3f wall), without x_proj %.3f ns/elem "
