@@ -671,6 +671,7 @@ static void cases_dwconv3x3(void) {
     test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);
     test_dwconv(1, 1, 1, 33, VSSM_ACT_NONE);
     test_dwconv(1, 6, 3, 40, VSSM_ACT_GELU);
+    test_dwconv(1, 1, 9, 20, VSSM_ACT_SILU); /* one input row per output row (the CPU's sliding window, one tap row) */
 }
 static void cases_layernorm(void) {
     test_layernorm(13, 7, VSSM_ACT_NONE, 0);
@@ -779,6 +780,10 @@ static void cases_conv1d(void) {
     test_conv1d(2, 37, 19, 40, 4, 1, VSSM_ACT_SILU);
     test_conv1d(1, 3, 33, 33, 4, 1, VSSM_ACT_NONE); /* L < K */
     test_conv1d(1, 1, 5, 8, 2, 0, VSSM_ACT_GELU);
+    /* C = 100: the CPU's sliding window in blocks of vectors, then single vectors, then the tail */
+    test_conv1d(1, 23, 100, 200, 4, 0, VSSM_ACT_SILU);
+    test_conv1d(1, 23, 100, 200, 4, 1, VSSM_ACT_NONE);
+    test_conv1d(2, 5, 120, 120, 4, 1, VSSM_ACT_SILU); /* one token with every tap inside per image */
 }
 /* Both directions in one call (a.next, Vim's forward) give the bits of two calls, the second
  * accumulating; a next that would write elsewhere or overwrite is refused. */
@@ -878,6 +883,7 @@ static void cases_dwconv3x3_bias(void) {
     test_dwconv_any(2, 5, 7, 19, VSSM_ACT_SILU, 38, 1); /* the x half of a (.., 2C) in_proj output */
     test_dwconv_any(1, 1, 1, 33, VSSM_ACT_NONE, 33, 1);
     test_dwconv_any(3, 6, 3, 40, VSSM_ACT_GELU, 45, 0);
+    test_dwconv_any(1, 2, 6, 17, VSSM_ACT_NONE, 20, 1); /* two tap rows everywhere, bias, ldx > C */
 }
 static void cases_mul_silu(void) {
     test_mul_silu(37, 19, 38);

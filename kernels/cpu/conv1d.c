@@ -49,41 +49,102 @@ void VSSM_ISA_FN(vssm_cpu_rmsnorm)(vssm_ctx *ctx, const float *x, int64_t rows, 
     }
 }
 
+/* Vim's d_conv (4) by a sliding window: for the tokens t0 .. t1-1 whose taps all lie inside the
+ * sequence, CV_NV DW_W-channel vectors at a time, the 4 weights stay in registers and each
+ * input row is loaded once (as the 3x3 conv's dw3_interior): win[k] holds tap k's input, x at
+ * t - 3 + k (reverse: t + 3 - k). The sum is dw_taps': bias (0 without), then the taps' FMAs in
+ * k order: the same bits. Whole vectors of C only. Three vectors a step with AVX-512 (Vim-T's
+ * shape, 1 thread, without the activation: one strided vector a token was bound by its loads,
+ * ~15 cycles per 16 outputs; two 8.2, three 7.0; dw_taps 17); AVX2's 16 registers hold one. */
+#if DW_W == 16
+#define CV_NV 3
+#else
+#define CV_NV 1
+#endif
+static inline __attribute__((always_inline)) void conv1d_slide4_nv(const float *xb, int64_t ldx, int64_t t0, int64_t t1,
+                                                                   int C, int c, const int NV, const float *w,
+                                                                   const float *bias, int reverse, float *yb) {
+    dw_vf k[4][CV_NV], win[4][CV_NV], b[CV_NV];
+    for (int v = 0; v < NV; v++) {
+        for (int q = 0; q < 4; q++) k[q][v] = *(const dw_vf *)(w + (size_t)q * C + c + v * DW_W);
+        b[v] = bias ? *(const dw_vf *)(bias + c + v * DW_W) : (dw_vf){0};
+        /* the window before t0's step, which shifts it and loads the newest tap: forward win[1..3]
+         * = x[t0-3 .. t0-1] (win[0] unused), reverse win[0..2] = x[t0+2 .. t0] (win[3] unused) */
+        win[0][v] = win[3][v] = (dw_vf){0};
+        for (int q = 0; q < 3; q++)
+            win[reverse ? q : q + 1][v] = *(const dw_vf *)(xb + (reverse ? t0 + 2 - q : t0 - 3 + q) * ldx + c +
+                                                           v * DW_W);
+    }
+    for (int64_t t = t0; t < t1; t++)
+        for (int v = 0; v < NV; v++) {
+            if (reverse) { /* tap k reads t + 3 - k: the window moves down by one */
+                win[3][v] = win[2][v], win[2][v] = win[1][v], win[1][v] = win[0][v];
+                win[0][v] = *(const dw_vf *)(xb + (t + 3) * ldx + c + v * DW_W);
+            } else { /* tap k reads t - 3 + k */
+                win[0][v] = win[1][v], win[1][v] = win[2][v], win[2][v] = win[3][v];
+                win[3][v] = *(const dw_vf *)(xb + t * ldx + c + v * DW_W);
+            }
+            dw_vf a = dw_fma(win[0][v], k[0][v], b[v]);
+            a = dw_fma(win[1][v], k[1][v], a);
+            a = dw_fma(win[2][v], k[2][v], a);
+            a = dw_fma(win[3][v], k[3][v], a);
+            *(dw_vf *)(yb + t * C + c + v * DW_W) = a;
+        }
+}
+static void conv1d_slide4(const float *xb, int64_t ldx, int64_t t0, int64_t t1, int C, const float *w,
+                          const float *bias, int reverse, float *yb) {
+    int c = 0;
+    for (; c + CV_NV * DW_W <= C; c += CV_NV * DW_W)
+        conv1d_slide4_nv(xb, ldx, t0, t1, C, c, CV_NV, w, bias, reverse, yb);
+    for (; c + DW_W <= C; c += DW_W) conv1d_slide4_nv(xb, ldx, t0, t1, C, c, 1, w, bias, reverse, yb);
+}
+
 /* One task = (b, block of tokens); a token's output row is bias + K multiply-adds over
- * neighbouring rows (K is small: 4), summed over the taps in registers (dwtaps.h: one pass
- * per tap over the row loaded and stored it K + 1 times). Token blocks sized
- * by vssm_cpu_rows_chunk (4-8 per thread; fixed blocks of 64 split Vim-T's 197 tokens
- * 64 / 64 / 64 / 5, so one of 2 threads did 128 rows), split statically (the header). Each
- * output is computed alone: the same bits for any blocking. */
+ * neighbouring rows, summed over the taps in registers (dwtaps.h: one pass per tap over the
+ * row loaded and stored it K + 1 times); with K = 4 the block's tokens whose taps are all
+ * inside go through conv1d_slide4 (Vim-T's conv1d, 1 thread, with SiLU: ~36 -> ~28 cycles per
+ * 16 outputs), the rest (and channels past the last whole vector) through dw_taps. Token
+ * blocks sized by vssm_cpu_rows_chunk (4-8 per thread; fixed blocks of 64 split Vim-T's 197
+ * tokens 64 / 64 / 64 / 5, so one of 2 threads did 128 rows), split statically (the header).
+ * Each output is computed alone: the same bits for any blocking. */
 #define CONV1D_TAPS 8 /* Vim's d_conv is 4 */
 void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                                   const float *bias, int K, int reverse, vssm_act act, float *y) {
     assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
     const int64_t tbl = vssm_cpu_rows_chunk(L, C, ctx->threads_now), nt = (L + tbl - 1) / tbl;
+    const int cv = K == 4 ? C / DW_W * DW_W : 0; /* channels the sliding window covers */
 #pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int b = 0; b < B; b++)
         for (int64_t tb = 0; tb < nt; tb++) {
-            const int64_t t1 = (tb + 1) * tbl < L ? (tb + 1) * tbl : L;
-            for (int64_t t = tb * tbl; t < t1; t++) {
-                float *o = y + ((size_t)b * L + t) * C;
-                /* the taps inside the sequence in k order, CONV1D_TAPS per call */
+            const int64_t t0 = tb * tbl, t1 = (tb + 1) * tbl < L ? (tb + 1) * tbl : L;
+            /* the tokens with every tap inside: t >= 3 (reverse: t <= L - 4) */
+            const int64_t i0 = reverse ? t0 : (t0 > 3 ? t0 : 3), i1 = reverse ? (t1 < L - 3 ? t1 : L - 3) : t1;
+            if (cv > 0 && i1 > i0)
+                conv1d_slide4(x + (size_t)b * L * ldx, ldx, i0, i1, C, w, bias, reverse, y + (size_t)b * L * C);
+            for (int64_t t = t0; t < t1; t++) {
+                const int c0 = cv > 0 && t >= i0 && t < i1 ? cv : 0;
+                if (c0 >= C) continue;
+                float *o = y + ((size_t)b * L + t) * C + c0;
+                /* the taps inside the sequence in k order, CONV1D_TAPS per call, channels from c0 */
                 for (int k0 = 0; k0 < K; k0 += CONV1D_TAPS) {
                     const float *src[CONV1D_TAPS], *wk[CONV1D_TAPS];
                     int n = 0;
                     for (int k = k0; k < K && k < k0 + CONV1D_TAPS; k++) {
                         const int64_t s = reverse ? t + (K - 1) - k : t - (K - 1) + k;
                         if (s < 0 || s >= L) continue;
-                        src[n] = x + ((size_t)b * L + s) * ldx, wk[n++] = w + (size_t)k * C;
+                        src[n] = x + ((size_t)b * L + s) * ldx + c0, wk[n++] = w + (size_t)k * C + c0;
                     }
-                    dw_taps(src, wk, n, k0 ? NULL : bias, k0 ? DW_OUT : DW_ZERO, C, o);
+                    dw_taps(src, wk, n, k0 || !bias ? NULL : bias + c0, k0 ? DW_OUT : DW_ZERO, C - c0, o);
                 }
-                if (act == VSSM_ACT_SILU) {
+            }
+            float *o = y + ((size_t)b * L + t0) * C;
+            const int64_t n = (t1 - t0) * C;
+            if (act == VSSM_ACT_SILU) {
 #pragma omp simd simdlen(32)
-                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
-                } else if (act == VSSM_ACT_GELU) {
+                for (int64_t i = 0; i < n; i++) o[i] = vm_siluf(o[i]);
+            } else if (act == VSSM_ACT_GELU) {
 #pragma omp simd simdlen(32)
-                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
-                }
+                for (int64_t i = 0; i < n; i++) o[i] = vm_geluf(o[i]);
             }
         }
 }

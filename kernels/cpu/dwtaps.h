@@ -75,4 +75,69 @@ static inline void dw_taps(const float *const *src, const float *const *wk, int 
     }
 }
 
+
+/* a FMA b + c on one dw_vf, explicit where the unit has FMA (so every build fuses it: see
+ * rowsum.h on gcc contracting generic vector code differently per vector width under -O2) */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) {
+    return (dw_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) {
+    return (dw_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+}
+#else
+static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) { return a * b + c; }
+#endif
+
+/* The 3x3 depthwise conv (stride 1, pad 1) of interior pixels w0 .. w1-1 (1 <= w0, w1 <= W-1)
+ * of one output row, one DW_W-channel vector c at a time: the vector's NR x 3 weights stay in
+ * registers and each input row's three pixels slide along w, so an output costs NR loads and
+ * 3 NR FMAs where dw_taps loads an input and a weight per FMA (VMamba-T's stage 1, 1 thread,
+ * without the activation: ~38 -> ~16 cycles per 16 outputs). rows[r]: the input row of tap row
+ * kh[r] (NR of them, the ones inside the image, kh increasing), pixel w at rows[r] + w ldx; wt:
+ * the (3, 3, C) weights; o: the output row, pixel w at o + w C. The sum per output is
+ * dw_taps': bias (or, without, the first product alone), then the taps' FMAs in (kh, kw)
+ * order: the same bits as dw_taps for these pixels. c runs over the whole vectors of C only. */
+static inline __attribute__((always_inline)) void dw3_interior_nr(const float *const *rows, const int *kh, const int NR,
+                                                                  int64_t ldx, const float *wt, const float *bias,
+                                                                  int w0, int w1, int C, float *o) {
+    for (int c = 0; c + DW_W <= C; c += DW_W) {
+        dw_vf k[3][3], xm[3], x0[3];
+        for (int r = 0; r < NR; r++)
+            for (int kw = 0; kw < 3; kw++) k[r][kw] = *(const dw_vf *)(wt + (kh[r] * 3 + kw) * (int64_t)C + c);
+        const dw_vf b = bias ? *(const dw_vf *)(bias + c) : (dw_vf){0};
+        for (int r = 0; r < NR; r++)
+            xm[r] = *(const dw_vf *)(rows[r] + (w0 - 1) * ldx + c), x0[r] = *(const dw_vf *)(rows[r] + w0 * ldx + c);
+        for (int w = w0; w < w1; w++) {
+            dw_vf xp[3], a;
+            for (int r = 0; r < NR; r++) xp[r] = *(const dw_vf *)(rows[r] + (w + 1) * ldx + c);
+            if (bias)
+                a = dw_fma(xm[0], k[0][0], b);
+            else
+                a = xm[0] * k[0][0];
+            a = dw_fma(x0[0], k[0][1], a);
+            a = dw_fma(xp[0], k[0][2], a);
+            for (int r = 1; r < NR; r++) {
+                a = dw_fma(xm[r], k[r][0], a);
+                a = dw_fma(x0[r], k[r][1], a);
+                a = dw_fma(xp[r], k[r][2], a);
+            }
+            *(dw_vf *)(o + (int64_t)w * C + c) = a;
+            for (int r = 0; r < NR; r++) xm[r] = x0[r], x0[r] = xp[r];
+        }
+    }
+}
+static inline void dw3_interior(const float *const *rows, const int *kh, int nr, int64_t ldx, const float *wt,
+                                const float *bias, int w0, int w1, int C, float *o) {
+    if (nr == 3)
+        dw3_interior_nr(rows, kh, 3, ldx, wt, bias, w0, w1, C, o);
+    else if (nr == 2)
+        dw3_interior_nr(rows, kh, 2, ldx, wt, bias, w0, w1, C, o);
+    else
+        dw3_interior_nr(rows, kh, 1, ldx, wt, bias, w0, w1, C, o);
+}
+
 #endif

@@ -17,32 +17,46 @@
 
 void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,
                                           const float *w, const float *bias, vssm_act act, float *y) {
+    /* a row of output pixels per task: its interior pixels' whole channel vectors by the sliding
+     * window (dw3_interior), the two edge pixels and the channels past the last whole vector
+     * by dw_taps over the pixel's taps inside the image (the same sums), then the activation
+     * over the row (per element as before: the same bits). Tiles of pixels whose inputs and
+     * outputs stay in L1, activated tile by tile, were slower (VMamba-T's stage 3: 39 -> 44
+     * cycles per 16 outputs with SiLU). */
+    const int cv = W >= 3 ? C / DW_W * DW_W : 0; /* channels the sliding window covers */
 #pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
     for (int bi = 0; bi < B; bi++)
-        for (int h = 0; h < H; h++)
+        for (int h = 0; h < H; h++) {
+            const float *xb = x + (size_t)bi * H * W * (size_t)ldx;
+            float *orow = y + ((size_t)bi * H + h) * W * (size_t)C;
+            const float *rows[3];
+            int kh[3], nr = 0;
+            for (int k = 0; k < 3; k++)
+                if (h - 1 + k >= 0 && h - 1 + k < H) rows[nr] = xb + (size_t)(h - 1 + k) * W * ldx, kh[nr++] = k;
+            if (cv > 0) dw3_interior(rows, kh, nr, ldx, w, bias, 1, W - 1, C, orow);
             for (int wc = 0; wc < W; wc++) {
-                float *o = y + (((size_t)bi * H + h) * W + wc) * C;
-                const float *src[9], *wk[9]; /* the pixel's taps inside the image, in (kh, kw) order */
+                const int c0 = cv > 0 && wc >= 1 && wc + 1 < W ? cv : 0;
+                if (c0 >= C) continue;
+                const float *src[9], *wk[9]; /* the pixel's taps inside the image, in (kh, kw) order, from c0 */
                 int nt = 0;
-                for (int kh = 0; kh < 3; kh++) {
-                    const int ih = h - 1 + kh;
-                    if (ih < 0 || ih >= H) continue;
+                for (int r = 0; r < nr; r++)
                     for (int kw = 0; kw < 3; kw++) {
                         const int iw = wc - 1 + kw;
                         if (iw < 0 || iw >= W) continue;
-                        src[nt] = x + (((size_t)bi * H + ih) * W + iw) * (size_t)ldx;
-                        wk[nt++] = w + (kh * 3 + kw) * C;
+                        src[nt] = rows[r] + (size_t)iw * ldx + c0;
+                        wk[nt++] = w + (kh[r] * 3 + kw) * C + c0;
                     }
-                }
-                dw_taps(src, wk, nt, bias, DW_FIRST, C, o);
-                if (act == VSSM_ACT_SILU) {
-#pragma omp simd simdlen(32)
-                    for (int c = 0; c < C; c++) o[c] = vm_siluf(o[c]);
-                } else if (act == VSSM_ACT_GELU) {
-#pragma omp simd
-                    for (int c = 0; c < C; c++) o[c] = vm_geluf(o[c]);
-                }
+                dw_taps(src, wk, nt, bias ? bias + c0 : NULL, DW_FIRST, C - c0, orow + (size_t)wc * C + c0);
             }
+            const int64_t n = (int64_t)W * C;
+            if (act == VSSM_ACT_SILU) {
+#pragma omp simd simdlen(32)
+                for (int64_t i = 0; i < n; i++) orow[i] = vm_siluf(orow[i]);
+            } else if (act == VSSM_ACT_GELU) {
+#pragma omp simd
+                for (int64_t i = 0; i < n; i++) orow[i] = vm_geluf(orow[i]);
+            }
+        }
 }
 
 void VSSM_ISA_FN(vssm_cpu_mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz) {
