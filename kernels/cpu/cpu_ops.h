@@ -118,6 +118,8 @@ vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err);
 
 void vssm_cpu_linear(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, const float *b, int N,
                      vssm_act act, int accumulate, float *y);
+/* vssm_cpu_linear packs a plain weight for more rows than this, else reads it as it is */
+#define VSSM_CPU_DIRECT_MAX_M 16
 /* sgemm.c: every product (plain weights are packed per call); batch-invariant, see there.
  * The packed weights' layout follows the context's precision (isa.c dispatches): fp32
  * panels (sgemm.c, vssm_cpu_f32_*) or bf16 pair panels (sgemm_bf16.c, vssm_cpu_bf16_*). */
@@ -130,6 +132,8 @@ void vssm_cpu_linear_packed(vssm_ctx *ctx, const float *x, int64_t M, int K, con
                             vssm_act act, int accumulate, float *y);
 size_t vssm_cpu_f32_pack_numel(int N, int K);
 void vssm_cpu_f32_pack(const float *w, int N, int K, float *out);
+/* the same layout for the weight w^T (K, N), from w (N, K): row strips, no transposition */
+void vssm_cpu_f32_pack_t(const float *w, int N, int K, float *out);
 float vssm_cpu_f32_packed_get(const float *wp, int N, int K, int n, int k);
 /* sgemm_bf16.c (--precision bf16): weights packed as bf16 pairs, x rounded to bf16 per
  * call, products summed in fp32 on AMX tiles or with AVX512_BF16's VDPBF16PS

@@ -194,7 +194,20 @@ static void dw_product(vssm_ctx *ctx, const float *x, int64_t M, int K, const fl
 void vssm_cpu_bwd_products(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *w, int N, const float *dz,
                            float *dx, float *dw) {
     if (M <= 0 || K <= 0) return;
-    if (dx) {
+    if (dx && M > VSSM_CPU_DIRECT_MAX_M && !ctx->cpu_bf16) {
+        /* dx += dz . w, w^T packed straight from w's rows (its transpose, then vssm_cpu_linear's
+         * transposing pack of it, were ~8% of `vssm train` on the demo model): the packed bytes
+         * vssm_cpu_linear makes, so the same bits. 64-byte aligned, as the kernels read panels. */
+        const size_t nb = vssm_cpu_f32_pack_numel(K, N) * sizeof(float);
+        float *wp = aligned_alloc(64, (nb + 63) & ~(size_t)63);
+        if (!wp) {
+            vssm_cpu_bwd_fail(ctx, "op linear_bwd: out of memory for %zu bytes of scratch", nb);
+            return;
+        }
+        vssm_cpu_f32_pack_t(w, N, K, wp);
+        vssm_cpu_linear_packed(ctx, dz, M, N, wp, NULL, K, VSSM_ACT_NONE, 1, dx);
+        free(wp);
+    } else if (dx) { /* few rows: vssm_cpu_linear's direct rows read the plain w^T */
         float *wt = vssm_cpu_bwd_alloc(ctx, "linear_bwd", (size_t)K * N);
         if (!wt) return;
         transpose(ctx, w, N, K, K, wt);

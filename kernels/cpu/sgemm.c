@@ -105,6 +105,25 @@ void vssm_cpu_f32_pack(const float *w, int N, int K, float *out) {
     }
 }
 
+void vssm_cpu_f32_pack_t(const float *w, int N, int K, float *out) {
+    /* the layout of vssm_cpu_f32_pack(w^T, K, N): panel q's row k holds w[k][q*PNR ..], 32
+     * consecutive floats of w's row k (zeros past K) */
+    const int np = (K + PNR - 1) / PNR;
+    for (int q = 0; q < np; q++) {
+        const int nv = K - q * PNR < PNR ? K - q * PNR : PNR;
+        for (int k = 0; k < N; k++) {
+            float *o = out + ((size_t)q * N + k) * PNR;
+            const float *r = w + (size_t)k * K + (size_t)q * PNR;
+            if (nv == PNR) { /* a constant size: inline moves, not a call per 128 bytes */
+                memcpy(o, r, PNR * sizeof(float));
+                continue;
+            }
+            memcpy(o, r, (size_t)nv * sizeof(float));
+            for (int j = nv; j < PNR; j++) o[j] = 0.0f;
+        }
+    }
+}
+
 float vssm_cpu_f32_packed_get(const float *wp, int N, int K, int n, int k) {
     (void)N;
     return wp[((size_t)(n / PNR) * K + k) * PNR + n % PNR];
@@ -590,7 +609,6 @@ int VSSM_ISA_FN(vssm_cpu_mlp)(vssm_ctx *ctx, const vssm_mlp_args *a) {
  * through the kernel above; without memory for the packed copy, the direct path. Both paths
  * give the same bits (the sums and the epilogue are the same operations in the same order),
  * so the row count chooses the speed, never the result (test_batch_invariance). */
-#define DIRECT_MAX_M 16
 /* a*b + c rounded as the kernel's vector c += a*b is: one FMA where the build has FMA (GCC
  * contracts the vector form; the scalar form it may leave as mul + add, so it is spelled
  * out), mul + add where it has none. */
@@ -635,7 +653,7 @@ void VSSM_ISA_FN(vssm_cpu_linear)(vssm_ctx *ctx, const float *x, int64_t M, int 
                                   int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
     const size_t n = vssm_cpu_f32_pack_numel(N, K);
-    float *wp = M > DIRECT_MAX_M && n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
+    float *wp = M > VSSM_CPU_DIRECT_MAX_M && n ? aligned_alloc(64, (n * sizeof(float) + 63) & ~(size_t)63) : NULL;
     if (wp) {
         vssm_cpu_f32_pack(w, N, K, wp);
         VSSM_ISA_FN(vssm_cpu_linear_packed)(ctx, x, M, K, wp, b, N, act, accumulate, y);
