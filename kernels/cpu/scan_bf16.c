@@ -64,13 +64,7 @@ void vssm_cpu_bf16_xk_token(const float *src, int R, int N, float *const *dst) {
     const int to = (R + 1) / 2 * 2;
     for (int k = 0; k < VSSM_SCAN_K; k++) {
         const float *sk = src + (size_t)k * (R + 2 * N);
-        uint16_t *o = (uint16_t *)dst[k];
-        for (int j = 0; j < to; j += 16) { /* VCVTNEPS2BF16: vm_bf16_round's bits; a padded pair's half 0 */
-            const int c = R - j, t = to - j;
-            const __mmask16 m = c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << c) - 1);
-            const __mmask16 ms = t >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << t) - 1);
-            _mm256_mask_storeu_epi16(o + j, ms, (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, sk + j)));
-        }
+        vm_bf16_round_row(sk, R, to, (uint16_t *)dst[k]); /* a padded pair's upper half 0 */
         for (int j = R; j < R + 2 * N; j++) dst[k][j] = sk[j];
     }
 }

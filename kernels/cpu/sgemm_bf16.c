@@ -103,17 +103,6 @@ int vssm_cpu_bf16_probe(int want_amx) {
     return VSSM_CPU_BF16_DP;
 }
 
-/* n floats rounded to bf16 (VCVTNEPS2BF16) into o, then zeros up to `to` (>= n) */
-static void round_bf16(const float *r, int n, int to, uint16_t *o) {
-    for (int k = 0; k < to; k += 16) {
-        const int c = n - k;
-        const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
-        const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + k));
-        const __mmask16 ms = to - k >= 16 ? 0xffff : (__mmask16)((1u << (to - k)) - 1);
-        _mm256_mask_storeu_epi16(o + k, ms, (__m256i)h);
-    }
-}
-
 /* row i of x (row stride K) rounded to bf16 into row i of xb (row stride Kp, zero past K;
  * a row at or past `rows`: all zero) */
 static void x_to_bf16(const float *x, int64_t rows, int K, int Kp, int64_t i, uint16_t *xb) {
@@ -122,7 +111,7 @@ static void x_to_bf16(const float *x, int64_t rows, int K, int Kp, int64_t i, ui
         memset(o, 0, (size_t)Kp * 2);
         return;
     }
-    round_bf16(x + i * K, K, Kp, o);
+    vm_bf16_round_row(x + i * K, K, Kp, o);
 }
 
 /* ---- AMX: a 32 x 32 block of y (row stride ldc floats) += the rows of a (32 rows, stride
@@ -221,7 +210,7 @@ static inline __attribute__((always_inline)) void dp_kernel(const int R, const u
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) c0[i] = vm_gelu16(c0[i]), c1[i] = vm_gelu16(c1[i]);
     }
-    if (yb) { /* rounded to bf16 as round_bf16 does, all 32 columns (zero past nc) */
+    if (yb) { /* rounded to bf16 as vm_bf16_round_row does, all 32 columns (zero past nc) */
 #pragma GCC unroll 14
         for (int i = 0; i < R; i++) {
             _mm256_storeu_si256((__m256i *)(yb + i * ldyb),
@@ -387,7 +376,7 @@ void vssm_cpu_linear_packed_bf16(vssm_ctx *ctx, const float *x, int64_t M, int K
 
 int vssm_cpu_bf16_kpad(int K) { return kpad(K); }
 
-void vssm_cpu_bf16_round(const float *x, int n, int to, uint16_t *o) { round_bf16(x, n, to, o); }
+void vssm_cpu_bf16_round(const float *x, int n, int to, uint16_t *o) { vm_bf16_round_row(x, n, to, o); }
 
 void vssm_cpu_bf16_rows(const uint16_t *xb, int rows, int K, const float *wp, const float *b, int N, vssm_act act,
                         int accumulate, float *y, int64_t ldy) {
@@ -417,7 +406,7 @@ static void norm_round(const float *x, int rows, int K, const float *gamma, cons
                        const float *z, int64_t ldz, float *xn, uint16_t *xb) {
     const int Kp = kpad(K);
     vssm_cpu_layernorm_block_avx512(x, rows, K, gamma, beta, eps, VSSM_ACT_NONE, z, ldz, xn, K);
-    for (int i = 0; i < rows; i++) round_bf16(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
+    for (int i = 0; i < rows; i++) vm_bf16_round_row(xn + (size_t)i * K, K, Kp, xb + (size_t)i * Kp);
 }
 
 
@@ -593,7 +582,7 @@ int vssm_cpu_mlp_bf16(vssm_ctx *ctx, const vssm_mlp_args *a) {
                 rows_to_bf16(xb, rows, K, a->w1p, a->b1, N, a->act, hb); /* bias, GELU, rounding in registers */
             } else {
                 vssm_cpu_bf16_rows(xb, rows, K, a->w1p, a->b1, N, a->act, 0, h, N);
-                for (int i = 0; i < rows; i++) round_bf16(h + (size_t)i * N, N, Np, hb + (size_t)i * Np);
+                for (int i = 0; i < rows; i++) vm_bf16_round_row(h + (size_t)i * N, N, Np, hb + (size_t)i * Np);
             }
             vssm_cpu_bf16_rows(hb, rows, N, a->w2p, a->b2, K, VSSM_ACT_NONE, 1, xr, K);
         }

@@ -22,7 +22,7 @@ static inline int32_t vm_float_to_bits(float f) {
 }
 
 /* fp32 -> bf16, round to nearest even, as VCVTNEPS2BF16 does (subnormals to zero, NaN quiet):
- * the bf16 products' inputs (sgemm_bf16.c's weights, the scan's dt projection, scan.c) */
+ * the bf16 products' weights at load (sgemm_bf16.c, and the scan's dt projection, scan_bf16.c) */
 static inline uint16_t vm_bf16_round(float f) {
     uint32_t u = (uint32_t)vm_float_to_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
@@ -227,6 +227,19 @@ static inline __m512 vm_gelu16(__m512 x) {
     const __m512 e = _mm512_div_ps(p, q);
     return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
+#ifdef __AVX512BF16__
+/* n floats rounded to bf16 (VCVTNEPS2BF16: vm_bf16_round's bits) into o, then zeros up to
+ * `to` (>= n): x's rows for the bf16 products (sgemm_bf16.c), dt_r for the scan's (scan_bf16.c) */
+static inline void vm_bf16_round_row(const float *r, int n, int to, uint16_t *o) {
+    for (int k = 0; k < to; k += 16) {
+        const int c = n - k;
+        const __mmask16 m = c >= 16 ? 0xffff : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
+        const __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, r + k));
+        const __mmask16 ms = to - k >= 16 ? 0xffff : (__mmask16)((1u << (to - k)) - 1);
+        _mm256_mask_storeu_epi16(o + k, ms, (__m256i)h);
+    }
+}
+#endif
 #endif
 
 #endif
