@@ -17,13 +17,29 @@
 typedef float dw_vf __attribute__((vector_size(DW_W * sizeof(float)), aligned(4), may_alias));
 #define DW_NV (64 / DW_W)
 
+/* a FMA b + c on one dw_vf, explicit where the unit has FMA (so every build fuses it: see
+ * rowsum.h on gcc contracting generic vector code differently per vector width under -O2) */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) {
+    return (dw_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) {
+    return (dw_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+}
+#else
+static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) { return a * b + c; }
+#endif
+
 enum { DW_FIRST, DW_ZERO, DW_OUT }; /* where a sum starts without a bias */
 
 /* o[c] = start + sum over t of src[t][c] wk[t][c], t = 0 .. nt-1 in order, where start is
  * bias[c] (bias given), else by `from`: nothing (DW_FIRST: the first product stands alone),
  * 0 (DW_ZERO) or o[c] (DW_OUT: a sum continued from an earlier call, for more taps than fit
- * one call). Every channel's sum is that order's chain of FMAs (-ffp-contract=fast,
- * as the scalar form `o += s * k` compiled to), so the bits do not depend on how the channels
+ * one call). Every channel's sum is that order's chain of FMAs (dw_fma; the scalar form `o +=
+ * s * k` compiled to the same), so the bits do not depend on how the channels
  * are blocked: the same as the one-pass-per-tap loops these replaced, which loaded and stored
  * o once per tap (3x3 conv at VMamba-v0-T's shapes: 37 -> 31 cycles per 16 outputs with SiLU,
  * 23-18 without). DW_NV vectors stay in registers across the taps. nt >= 1 for DW_FIRST. */
@@ -44,7 +60,7 @@ static inline void dw_taps(const float *const *src, const float *const *wk, int 
         }
         for (; t < nt; t++)
             for (int j = 0; j < DW_NV; j++)
-                a[j] += *(const dw_vf *)(src[t] + c + DW_W * j) * *(const dw_vf *)(wk[t] + c + DW_W * j);
+                a[j] = dw_fma(*(const dw_vf *)(src[t] + c + DW_W * j), *(const dw_vf *)(wk[t] + c + DW_W * j), a[j]);
         for (int j = 0; j < DW_NV; j++) *(dw_vf *)(o + c + DW_W * j) = a[j];
     }
     for (; c + DW_W <= C; c += DW_W) {
@@ -56,7 +72,7 @@ static inline void dw_taps(const float *const *src, const float *const *wk, int 
             a = from == DW_ZERO ? (dw_vf){0} : *(const dw_vf *)(o + c);
         else
             a = *(const dw_vf *)(src[0] + c) * *(const dw_vf *)(wk[0] + c), t = 1;
-        for (; t < nt; t++) a += *(const dw_vf *)(src[t] + c) * *(const dw_vf *)(wk[t] + c);
+        for (; t < nt; t++) a = dw_fma(*(const dw_vf *)(src[t] + c), *(const dw_vf *)(wk[t] + c), a);
         *(dw_vf *)(o + c) = a;
     }
     for (; c < C; c++) {
@@ -75,22 +91,6 @@ static inline void dw_taps(const float *const *src, const float *const *wk, int 
     }
 }
 
-
-/* a FMA b + c on one dw_vf, explicit where the unit has FMA (so every build fuses it: see
- * rowsum.h on gcc contracting generic vector code differently per vector width under -O2) */
-#if defined(__AVX512F__)
-#include <immintrin.h>
-static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) {
-    return (dw_vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
-}
-#elif defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) {
-    return (dw_vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
-}
-#else
-static inline dw_vf dw_fma(dw_vf a, dw_vf b, dw_vf c) { return a * b + c; }
-#endif
 
 /* The 3x3 depthwise conv (stride 1, pad 1) of interior pixels w0 .. w1-1 (1 <= w0, w1 <= W-1)
  * of one output row, one DW_W-channel vector c at a time: the vector's NR x 3 weights stay in
