@@ -443,6 +443,7 @@ static void test_ss2d(int B, int H, int W, int D, int R, int N, int wu) {
     float *dtb = rand_vec((size_t)K * D, 1);
     for (int i = 0; i < K * D; i++) dtb[i] -= 2.0f; /* softplus ~ 0.1: states carry across many steps */
     dtb[1] = 25.0f;                                 /* one channel above the softplus threshold */
+    dtb[2] = 5.0f; /* one between: softplus' derivative sigmoid(dt) ~ 0.993, not 1 (a cut at 2 went unseen) */
     add_param(&c, "dt_b", dtb, (size_t)K * D, 1);
     add_param(&c, "A_logs", rand_vec((size_t)K * N * D, 1), (size_t)K * N * D, 1);
     add_param(&c, "Ds", rand_vec((size_t)K * D, 1), (size_t)K * D, 1);
@@ -607,6 +608,7 @@ static void test_scan1d(int B, int L, int D, int R, int N, int reverse, int gate
     float *dtb = rand_vec(D, 1);
     for (int i = 0; i < D; i++) dtb[i] -= 2.0f;
     dtb[0] = 25.0f;
+    dtb[D - 1] = 5.0f; /* as test_ss2d's: between 0 and the softplus threshold */
     add_param(&c, "dt_b", dtb, D, 1);
     add_param(&c, "A_logs", rand_vec((size_t)N * D, 1), (size_t)N * D, 1);
     add_param(&c, "Ds", rand_vec(D, 1), D, 1);
