@@ -5,7 +5,9 @@
  * update). Checked after every step: the learning rate (1e-12 relative), the total norm
  * (1e-6: PyTorch sums in float), every parameter and EMA value (max|a-b|/max|b| <= 1e-6).
  * The three tensors sit in one flat array with gaps, as the trainer lays them out: a gap
- * must stay untouched. */
+ * must stay untouched. Then what those 96 floats and 6 steps do not reach (test_edges): the
+ * clipping norm over several 65536-float blocks (every real model), the schedule past its
+ * last step, and AdamW's eps against gradients of its size. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,45 @@ static void get(const char *name, size_t n, void *dst, int f64) {
         TEST_REQUIRE(vssm_tensor_to_f32(&t, dst, &err) == VSSM_OK, "%s: %s", name, err.msg);
 }
 
+/* in closed form, without PyTorch: the same definitions as gen_optim_vectors.py's */
+static void test_edges(void) {
+    /* clip_grad_norm_ over 3 blocks and a tail: the norm of the whole, every element scaled */
+    const int64_t n = 3 * 65536 + 17;
+    float *g = malloc((size_t)n * sizeof(float)), *g0 = malloc((size_t)n * sizeof(float));
+    TEST_REQUIRE(g && g0, "out of memory");
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        g0[i] = g[i] = (float)((i * 7919 % 2003) - 1001) / 1001.0f, s += (double)g0[i] * g0[i];
+    const double norm = vssm_grad_clip(g, n, 1.0), coef = 1.0 / (sqrt(s) + 1e-6);
+    TEST_CHECK(fabs(norm - sqrt(s)) <= 1e-12 * sqrt(s), "clip over %lld floats: norm %.17g, want %.17g", (long long)n,
+               norm, sqrt(s));
+    int64_t off = -1;
+    for (int64_t i = 0; i < n && off < 0; i++)
+        if (g[i] != g0[i] * (float)coef) off = i;
+    TEST_CHECK(off < 0, "clip over %lld floats: element %lld not scaled by %.9g", (long long)n, (long long)off, coef);
+    free(g), free(g0);
+    /* the cosine ends at min and stays there */
+    const vssm_lr_schedule sc = {1e-3, 1e-5, 2, 10};
+    TEST_CHECK(vssm_lr_at(&sc, 9) > sc.min && vssm_lr_at(&sc, 10) == sc.min && vssm_lr_at(&sc, 25) == sc.min,
+               "lr past the last step: %.17g %.17g %.17g (min %g)", vssm_lr_at(&sc, 9), vssm_lr_at(&sc, 10),
+               vssm_lr_at(&sc, 25), sc.min);
+    /* AdamW's first step moves p by lr g / (|g| + eps) (the bias corrections cancel m and v's
+     * first factors): g = eps halves the step, g = 0 leaves p, g = 1e4 eps is a full step */
+    vssm_adamw o;
+    vssm_err err = {0};
+    TEST_REQUIRE(vssm_adamw_init(&o, 3, 0.9, 0.999, 1e-8, 0, &err) == VSSM_OK, "adamw: %s", err.msg);
+    const vssm_train_tensor t = {.name = "t", .numel = 3, .offset = 0, .decay = 0};
+    float p[3] = {1, 1, 1};
+    const float gr[3] = {1e-8f, 0.0f, -1e-4f};
+    vssm_adamw_step(&o, p, gr, &t, 1, 0.01);
+    const double want[3] = {1 - 0.01 * 1e-8 / (1e-8 + 1e-8), 1, 1 + 0.01 * 1e-4 / (1e-4 + 1e-8)};
+    for (int i = 0; i < 3; i++)
+        TEST_CHECK(fabs(p[i] - want[i]) <= 1e-6, "adamw first step, g %g: p %.9g, want %.9g", gr[i], p[i], want[i]);
+    vssm_adamw_free(&o);
+}
+
 int main(void) {
+    test_edges();
     char *path = test_data_path("train/optim_steps.safetensors");
     vssm_err err = {0};
     TEST_REQUIRE(vssm_weights_open(&wf, path, NULL, &err) == VSSM_OK, "%s: %s", path, err.msg);
