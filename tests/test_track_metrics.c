@@ -70,6 +70,8 @@ static void test_invalid_gt(void) {
                "normalised precision 3/3 at 0.20 (quirk), 2/3 at 0 (%.4f, %.4f)", m.norm_precision[20],
                m.norm_precision[0]);
     TEST_CHECK(m.success[0] == 1.0, "the invalid frame's IoU -1 is not > 0; 3/3");
+    TEST_CHECK(fabs(m.avg_overlap - (1 + 0.7391304347826086 + 0.36) / 3) < 1e-12,
+               "mean IoU over the 3 valid frames: %.6f", m.avg_overlap);
 
     /* LaSOT: the denominator is the length; an invisible frame gets +inf errors */
     TEST_REQUIRE(vssm_track_seq_eval(PRED4, 4, gt, NULL, 4, VSSM_TRACK_PROTOCOL_LASOT, &m, &err) == VSSM_OK, "%s",
@@ -138,6 +140,25 @@ static void test_predictions(void) {
                "inf GT refused");
 }
 
+/* the thresholds' edges: pytracking counts err <= threshold (center 0..50 px, normalised
+ * 0..0.5 in steps of 1/100), overlap > threshold; got10k SR counts IoU > 0.5 / 0.75 */
+static void test_edges(void) {
+    vssm_err err = {0};
+    vssm_track_seq_metrics m;
+    /* frame 1: centre 20 px off (12, 16); frame 2: normalised error 0.199 (3.98 px of a 20 px GT) */
+    const vssm_box pr[3] = {GT4[0], {22, 26, 20, 20}, {13.98, 10, 20, 20}};
+    TEST_REQUIRE(vssm_track_seq_eval(pr, 3, GT4, NULL, 3, VSSM_TRACK_PROTOCOL_OTB, &m, &err) == VSSM_OK, "%s", err.msg);
+    TEST_CHECK(m.precision[20] == 1.0 && fabs(m.precision[19] - 2.0 / 3) < 1e-12,
+               "an error of exactly 20 px counts at 20, not at 19 (%.4f %.4f)", m.precision[20], m.precision[19]);
+    TEST_CHECK(fabs(m.norm_precision[20] - 2.0 / 3) < 1e-12 && fabs(m.norm_precision[19] - 1.0 / 3) < 1e-12,
+               "normalised 0.199 counts at 0.20, not at 0.19 (%.4f %.4f)", m.norm_precision[20], m.norm_precision[19]);
+    vssm_got10k_metrics g;
+    const double at[3] = {0.75, 0.5, 0.7500000000000001};
+    vssm_got10k_eval(at, 3, &g);
+    TEST_CHECK(fabs(g.sr50 - 2.0 / 3) < 1e-12 && fabs(g.sr75 - 1.0 / 3) < 1e-12,
+               "SR counts IoU > threshold: 0.5 and 0.75 themselves do not (SR50 %.4f SR75 %.4f)", g.sr50, g.sr75);
+}
+
 static void test_got10k(void) {
     vssm_err err = {0};
     int cover[4] = {8, 1, 0, 3};
@@ -190,5 +211,6 @@ int main(void) {
     test_invalid_gt();
     test_predictions();
     test_got10k();
+    test_edges();
     return test_finish("test_track_metrics");
 }
