@@ -1,7 +1,8 @@
 /* The whole chain equals torchvision 0.14 (Resize(size, BICUBIC|BILINEAR) of the shorter
  * side -> CenterCrop -> ToTensor -> Normalize) on PIL images: the uint8 image after the
- * crop is identical, and the float tensor is within 1e-6 of torch's (which is
- * tensor_table[c][u8] exactly, checked by the generator). */
+ * crop is identical, and so is the float tensor, bit for bit (torch's is tensor_table[c][u8]
+ * exactly, checked by the generator; a tolerance of 1e-6 let a reciprocal in place of the
+ * division by 255 or by std, one ulp off, pass). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,8 @@ static void test_against_torchvision(const cJSON *ref) {
             TEST_CHECK(st == VSSM_OK, "%s: preprocess: %s", file, err.msg);
             size_t ex = 0;
             double d = max_abs_diff_vs_table(x, &u8, &ex);
-            TEST_CHECK(d <= 1e-6, "%s resize %d crop %d: max |tensor - torch| = %g > 1e-6", file, p.resize, p.crop, d);
+            TEST_CHECK(d == 0 && ex == (size_t)ow * oh * 3, "%s resize %d crop %d: max |tensor - torch| = %g (want 0)",
+                       file, p.resize, p.crop, d);
             unsigned char *g = (unsigned char *)x + (size_t)ow * oh * 3 * sizeof(float);
             int guard_ok = 1;
             for (int i = 0; i < 64; i++) guard_ok &= g[i] == 0xAB;
@@ -116,7 +118,7 @@ static void test_raw_tensor(void) {
         double d = fabs((double)got[i] - want[i]);
         if (!(d <= m)) m = d;
     }
-    TEST_CHECK(m <= 1e-6, "dog_128x96.png resize 64 crop 56: max |diff| vs torch = %g", m);
+    TEST_CHECK(m == 0, "dog_128x96.png resize 64 crop 56: max |diff| vs torch = %g (want 0)", m);
     printf("  raw torch tensor (56x56x3): max |diff| %g\n", m);
     vssm_image_free(&im);
 }
