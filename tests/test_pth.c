@@ -1,6 +1,7 @@
 /* tests/test_pth.c - the torch .pth reader: bit identity with torch.save's tensors, key
  * selection, and refusal (never a crash, never a call) of malicious and broken files.
- * Fixtures: the .pth and .manifest files of tests/data/weights, from tests/reference/gen_pth_fixtures.py. */
+ * Fixtures: the .pth and .manifest files of tests/data/weights, from tests/reference/gen_pth_fixtures.py
+ * (misaligned.pth: gen_pth_misaligned.py). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,39 @@ static void test_zero_copy(void) {
     TEST_CHECK(!((const char *)c.data >= lo && (const char *)c.data < hi), "transposed tensor should be an owned copy");
     TEST_CHECK(c.ndim == 2 && c.shape[0] == 6 && c.shape[1] == 4 && ((float *)c.data)[1] == ((float *)a.data)[6],
                "transposed copy has wrong layout");
+    vssm_weights_close(w);
+    free(p);
+}
+
+/* misaligned.pth (tests/reference/gen_pth_misaligned.py): a float storage 0..7 at byte 42 of
+ * the file, so no tensor on it may be a view into the map; each copy must follow its offset
+ * and strides, and come back aligned for its type. */
+static void test_misaligned(void) {
+    char *p = wdata("misaligned.pth");
+    vssm_weights *w = NULL;
+    vssm_err err = {0};
+    TEST_REQUIRE(vssm_pth_open(&w, p, NULL, &err) == VSSM_OK, "misaligned.pth: %s", err.msg);
+    static const struct {
+        const char *name;
+        int n;
+        float want[8];
+    } cases[] = {{"full", 8, {0, 1, 2, 3, 4, 5, 6, 7}},
+                 {"off3", 4, {3, 4, 5, 6}},
+                 {"every2", 2, {1, 3}},
+                 {"t32", 6, {0, 3, 1, 4, 2, 5}},
+                 {"empty", 0, {0}}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vssm_tensor t;
+        TEST_CHECK(vssm_weights_get(w, cases[i].name, &t, &err) == VSSM_OK, "%s: %s", cases[i].name, err.msg);
+        if (err.msg[0]) continue;
+        const int n = (int)vssm_tensor_numel(&t);
+        TEST_CHECK(n == cases[i].n && t.dtype == VSSM_DTYPE_F32, "%s: %d elements (want %d)", cases[i].name, n,
+                   cases[i].n);
+        TEST_CHECK(n == 0 || (uintptr_t)t.data % sizeof(float) == 0, "%s: data at a misaligned address", cases[i].name);
+        for (int j = 0; j < n && j < cases[i].n; j++)
+            TEST_CHECK(((const float *)t.data)[j] == cases[i].want[j], "%s[%d] = %g (want %g)", cases[i].name, j,
+                       ((const float *)t.data)[j], cases[i].want[j]);
+    }
     vssm_weights_close(w);
     free(p);
 }
@@ -253,6 +287,7 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "%s/vssm_test_pth_%d.pth", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
     test_round_trips();
     test_zero_copy();
+    test_misaligned();
     test_keys();
     test_malicious();
     test_broken_zip(tmp);
