@@ -25,6 +25,17 @@ static void test_topk(void) {
     TEST_CHECK(vssm_cls_metrics_add(&m, l[0], 3, &err) == VSSM_ERR_INVALID_ARG,
                "a target outside the classes is refused");
     vssm_cls_metrics_free(&m);
+    /* NaN (eval.h): a NaN target logit ranks below every number, a NaN elsewhere above none */
+    TEST_REQUIRE(vssm_cls_metrics_init(&m, 3, 3, &err) == VSSM_OK, "init: %s", err.msg);
+    const float ln[2][3] = {{NAN, -1, -2}, {NAN, 1, 2}};
+    vssm_cls_metrics_add(&m, ln[0], 0, &err); /* rank 2: never correct below top-3 */
+    vssm_cls_metrics_add(&m, ln[1], 2, &err); /* rank 0: the NaN does not count above 2 */
+    TEST_CHECK(m.correct_at[0] == 1 && m.correct_at[1] == 1 && m.correct_at[2] == 2,
+               "NaN ranks: correct at top-1/2/3 %lld %lld %lld (want 1 1 2)", (long long)m.correct_at[0],
+               (long long)m.correct_at[1], (long long)m.correct_at[2]);
+    TEST_CHECK(m.confusion[0 * 3 + 1] == 1 && m.confusion[0 * 3 + 0] == 0 && m.confusion[2 * 3 + 2] == 1,
+               "the confusion matrix's top-1 agrees: a NaN logit is not the prediction");
+    vssm_cls_metrics_free(&m);
     TEST_CHECK(vssm_cls_metrics_init(&m, 0, 5, &err) == VSSM_ERR_INVALID_ARG, "zero classes refused");
 }
 

@@ -360,13 +360,14 @@ void softmax(const float *x, int n, double *p) {
     for (int i = 0; i < n; i++) p[i] /= s;
 }
 
+/* the k largest, first of ties first, NaN below every number (as vssm_cls_metrics_add ranks) */
 void topk_indices(const float *v, int n, int k, int *out) {
     for (int j = 0; j < k; j++) {
         int best = -1;
         for (int i = 0; i < n; i++) {
             int used = 0;
             for (int q = 0; q < j; q++) used |= out[q] == i;
-            if (!used && (best < 0 || v[i] > v[best])) best = i;
+            if (!used && (best < 0 || v[i] > v[best] || (isnan(v[best]) && !isnan(v[i])))) best = i;
         }
         out[j] = best;
     }

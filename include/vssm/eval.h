@@ -29,8 +29,10 @@ typedef struct vssm_cls_metrics {
 VSSM_API vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vssm_err *err);
 VSSM_API void vssm_cls_metrics_free(vssm_cls_metrics *m);
 /* Ties: a logit equal to the target's counts as ranked above it only when its index is
- * lower (torch.topk keeps the first of equal values). Returns VSSM_ERR_INVALID_ARG for a
- * target outside [0, classes). */
+ * lower (torch.topk keeps the first of equal values). NaN ranks below every number: a NaN
+ * target logit after all the others that are not NaN, a NaN logit of another class never
+ * above the target (torch.topk would rank NaN first). Returns
+ * VSSM_ERR_INVALID_ARG for a target outside [0, classes). */
 VSSM_API vssm_status vssm_cls_metrics_add(vssm_cls_metrics *m, const float *logits, int target, vssm_err *err);
 /* 100 * correct / n for top-k (k capped at kmax); 0 when n == 0. */
 VSSM_API double vssm_cls_metrics_topk(const vssm_cls_metrics *m, int k);
