@@ -39,8 +39,9 @@ static void test_cv2_resize(void) {
 static void test_windows(void) {
     /* python: max(H - crop + stride - 1, 0) // stride + 1, y2 = min(y1 + crop, H), y1 = max(y2 - crop, 0) */
     TEST_CHECK(vssm_seg_slide_grids(512, 512, 341) == 1 && vssm_seg_slide_grids(683, 512, 341) == 2 &&
-                   vssm_seg_slide_grids(100, 512, 341) == 1 && vssm_seg_slide_grids(1024, 512, 341) == 3,
-               "grid counts");
+                   vssm_seg_slide_grids(100, 512, 341) == 1 && vssm_seg_slide_grids(1024, 512, 341) == 3 &&
+                   vssm_seg_slide_grids(513, 512, 341) == 2,
+               "grid counts (one row past the crop needs a second window)");
     int a, b;
     vssm_seg_slide_window(683, 512, 341, 1, &a, &b);
     TEST_CHECK(a == 171 && b == 683, "last window is pushed back inside: [%d, %d)", a, b);
@@ -53,6 +54,8 @@ static void test_windows(void) {
     TEST_CHECK(rw == 57 && rh == 40, "mmcv rescale 53x37 by (64, 40) -> 57x40, got %dx%d", rw, rh);
     vssm_seg_rescale_size(3000, 1000, 2048, 512, &rw, &rh);
     TEST_CHECK(rw == 1536 && rh == 512, "3000x1000 by (2048, 512) -> 1536x512, got %dx%d", rw, rh);
+    vssm_seg_rescale_size(47, 35, 64, 40, &rw, &rh); /* int(47 * (40 / 35) + 0.5) = int(54.21) */
+    TEST_CHECK(rw == 54 && rh == 40, "mmcv rescale rounds half up: 47x35 by (64, 40) -> 54x40, got %dx%d", rw, rh);
 }
 
 static void test_checkpoint_pipeline(void) {
