@@ -63,6 +63,14 @@ static void run_case(const char *file) {
     TEST_CHECK(worst < 1e-6, "%s: re-ranked distances differ from the numpy reference by %.3g", file, worst);
     printf("  %s: %lld x %lld, re-ranked matrix max |diff| %.2e, %lld of %lld bit-identical\n", file, (long long)nq,
            (long long)ng, worst, (long long)exact, (long long)(nq * ng));
+    /* k1 5 (an odd k1: the candidates' lists hold np.around(2.5) + 1 = 3), k2 3, lambda 0.5 */
+    const float *ref5 = get_f32(w, "rerank_k5_3_l05_qg", &t1, &t2);
+    TEST_REQUIRE(vssm_reid_rerank(qg, qq, gg, nq, ng, 5, 3, 0.5, rr, &err) == VSSM_OK, "rerank: %s", err.msg);
+    double worst5 = 0;
+    for (int64_t i = 0; i < nq * ng; i++) worst5 = fmax(worst5, fabs((double)rr[i] - ref5[i]));
+    TEST_CHECK(worst5 < 1e-6, "%s: k1 5 k2 3 lambda 0.5: re-ranked distances differ from numpy's by %.3g", file,
+               worst5);
+    TEST_REQUIRE(vssm_reid_rerank(qg, qq, gg, nq, ng, 20, 6, 0.3, rr, &err) == VSSM_OK, "rerank: %s", err.msg);
 
     vssm_reid_result r;
     TEST_REQUIRE(vssm_reid_evaluate(qg, &q, &g, 50, &r, &err) == VSSM_OK, "%s", err.msg);

@@ -153,12 +153,15 @@ def make_case(name, seed, nq, ng, d, n_ids, n_cams, metric, noise):
         if len(np.unique(row)) != len(row):
             return False
     rr = re_ranking(qg, qq, gg, k1=20, k2=6, lambda_value=0.3)
+    # an odd k1: np.around(5 / 2) = 2 (half to even), so the candidates' lists hold 3
+    rr5 = re_ranking(qg, qq, gg, k1=5, k2=3, lambda_value=0.5)
     q_pid, g_pid, q_cam, g_cam = (x.astype(np.int64) for x in (q_pid, g_pid, q_cam, g_cam))
     cmc0, map0, minp0, nv0 = eval_market1501(qg, q_pid, g_pid, q_cam, g_cam)
     cmc1, map1, minp1, nv1 = eval_market1501(rr, q_pid, g_pid, q_cam, g_cam)
     tensors = {"query": qf, "gallery": gf, "query_pid": q_pid, "gallery_pid": g_pid,
                "query_camid": q_cam, "gallery_camid": g_cam,
-               "dist_qg": qg, "dist_qq": qq, "dist_gg": gg, "rerank_qg": rr.astype(np.float32)}
+               "dist_qg": qg, "dist_qq": qq, "dist_gg": gg, "rerank_qg": rr.astype(np.float32),
+               "rerank_k5_3_l05_qg": rr5.astype(np.float32)}
     meta = {"metric": metric, "numpy": np.__version__, "seed": str(seed),
             "plain": json.dumps({"rank1": float(cmc0[0]), "rank5": float(cmc0[4]), "mAP": map0, "mINP": minp0, "valid": nv0}),
             "rerank": json.dumps({"rank1": float(cmc1[0]), "rank5": float(cmc1[4]), "mAP": map1, "mINP": minp1, "valid": nv1})}
