@@ -12,7 +12,9 @@
  *    tensor bit-identical to the starting file, and the head learned (val top-1 > 60%,
  *    chance 33%; the run is deterministic, measured 100%);
  *  - the augmentation: with scale 1 on a square image the crop is the whole image, mirrored
- *    or not, both seen over 64 seeds; a seed gives the same crop twice; --pad-crop's
+ *    or not, both seen over 64 seeds; a seed gives the same crop twice; the boxes: the
+ *    fallback's centred box on a 100 x 1 strip, 2000 boxes of a 10 x 20 image inside it, of
+ *    both aspects and some full-width (vssm_random_resized_crop_box); --pad-crop's
  *    vssm_pad_crop equals a window of an explicitly zero-padded copy (every one of the 5 x 5
  *    offsets x mirror seen over 400 seeds, nothing else), pad 0 without flip is the image;
  *    a --pad-crop run gives the same bytes at 2 threads with the decoded-image cache as at 1
@@ -197,6 +199,29 @@ static void test_augment(void) {
     vssm_random_resized_crop(&im, 5, 0.08, 1, VSSM_INTERP_BILINEAR, &r2, &o2, &e);
     TEST_CHECK(o1.w == 5 && o1.h == 5 && !memcmp(o1.data, o2.data, 75) && r1 == r2, "a seed gives the same crop");
     vssm_image_free(&o1), vssm_image_free(&o2), vssm_image_free(&im);
+
+    /* the boxes (torchvision's get_params): a 100 x 1 strip fails all 10 tries (every box of
+     * aspect 3/4 .. 4/3 and area 100 is ~10 rows tall), so the fallback clamps the whole image
+     * to aspect 4/3 (round(1 * 4/3) = 1 column) and centres it: x = (100 - 1) / 2 */
+    int box[4];
+    uint64_t r = 7;
+    vssm_random_resized_crop_box(100, 1, 1.0, &r, box);
+    TEST_CHECK(box[0] == 49 && box[1] == 0 && box[2] == 1 && box[3] == 1, "100x1 fallback box %d %d %d %d (49 0 1 1)",
+               box[0], box[1], box[2], box[3]);
+    /* 2000 boxes of a 10 x 20 image at scale (0.08, 1): inside it, both aspects drawn (wider and
+     * taller than square), and full-width boxes other than the fallback's 10 x 13 (w <= W) */
+    int inside = 1, wide = 0, tall = 0, fullw = 0;
+    r = 11;
+    for (int i = 0; i < 2000; i++) {
+        vssm_random_resized_crop_box(10, 20, 0.08, &r, box);
+        inside &= box[0] >= 0 && box[1] >= 0 && box[2] >= 1 && box[3] >= 1 && box[0] + box[2] <= 10 &&
+                  box[1] + box[3] <= 20;
+        wide += box[2] * 10 > box[3] * 11, tall += box[2] * 11 < box[3] * 10;
+        fullw += box[2] == 10 && box[3] != 13;
+    }
+    TEST_CHECK(inside && wide > 200 && tall > 200 && fullw > 0,
+               "10x20 boxes: inside %d, wider %d, taller %d, full width %d (want 1, > 200, > 200, > 0)", inside, wide,
+               tall, fullw);
 }
 
 /* vssm_pad_crop against a window of an explicitly zero-padded copy */

@@ -39,6 +39,10 @@ static void crop_box(int W, int H, double smin, uint64_t *rng, int *bx, int *by,
     *bw = w, *bh = h, *bx = (W - w) / 2, *by = (H - h) / 2;
 }
 
+void vssm_random_resized_crop_box(int W, int H, double smin, uint64_t *rng, int box[4]) {
+    crop_box(W, H, smin, rng, &box[0], &box[1], &box[2], &box[3]);
+}
+
 /* every row of im reversed (a horizontal flip) */
 static void mirror_rows(vssm_image *im) {
     const int c = im->c, w = im->w;
