@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""tools/mutants.py - are the tests able to fail? Each mutant of tests/mutants/mutants.json is a
+small wrong edit of the library (an off-by-one, a comparison turned, a rounding changed, a
+constant dropped) that some test must catch. For every mutant this applies the edit to a
+scratch copy of the tree (a git worktree of HEAD: the checkout you work in is not touched),
+rebuilds, runs the CTest tests the mutant names, and counts it killed when one fails.
+
+    python3 tools/mutants.py                 # all (about an hour on 2 cores)
+    python3 tools/mutants.py -k pth -k scan  # the mutants whose name contains pth or scan
+    python3 tools/mutants.py --list
+
+Exit 0 when every mutant was killed; 1 when one survived (a test that cannot see that
+bug: strengthen it), or when a mutant's `old` text no longer occurs exactly once in its
+file (the code moved: update the mutant, so the catalogue keeps testing something).
+Each mutant: name, file, old (the exact text, once in the file), new, tests (a CTest -R
+regex), what (the bug in words). Add one with every test written to catch a bug class.
+Needs git, cmake and a C compiler; builds without CUDA and MPI (CPU tests only).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sh(cmd, cwd, quiet=True):
+    r = subprocess.run(cmd, cwd=cwd, capture_output=quiet, text=True)
+    return r.returncode, (r.stdout or "") + (r.stderr or "")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-k", action="append", default=[], help="only mutants whose name contains this (repeatable)")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--keep", action="store_true", help="keep the scratch tree and build")
+    ap.add_argument("-j", type=int, default=os.cpu_count() or 2, help="build jobs")
+    a = ap.parse_args()
+    muts = json.load(open(os.path.join(ROOT, "tests", "mutants", "mutants.json")))
+    if a.k:
+        muts = [m for m in muts if any(k in m["name"] for k in a.k)]
+    if a.list:
+        for m in muts:
+            print("%-22s %-28s %s" % (m["name"], m["file"], m["what"]))
+        return 0
+    scratch = tempfile.mkdtemp(prefix="vssm_mutants_")
+    tree, build = os.path.join(scratch, "tree"), os.path.join(scratch, "build")
+    rc, out = sh(["git", "worktree", "add", "--detach", tree, "HEAD"], ROOT)
+    if rc:
+        sys.exit("mutants: git worktree add failed:\n" + out)
+    status = 0
+    try:
+        rc, out = sh(["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DVSSM_CUDA=OFF",
+                      "-DVSSM_MPI=OFF"], ROOT)
+        if rc == 0:
+            rc, out = sh(["cmake", "--build", build, "-j", str(a.j)], ROOT)
+        if rc:
+            sys.exit("mutants: the unmutated tree does not build:\n" + out[-3000:])
+        killed, survived, stale = [], [], []
+        for i, m in enumerate(muts):
+            path = os.path.join(tree, m["file"])
+            src = open(path).read()
+            if src.count(m["old"]) != 1:
+                stale.append(m["name"])
+                print("[%d/%d] %-22s STALE: its text occurs %d times in %s" % (i + 1, len(muts), m["name"],
+                                                                              src.count(m["old"]), m["file"]))
+                continue
+            t0 = time.time()
+            open(path, "w").write(src.replace(m["old"], m["new"]))
+            try:
+                rc, out = sh(["cmake", "--build", build, "-j", str(a.j)], ROOT)
+                if rc:  # a mutant that does not compile tests nothing
+                    stale.append(m["name"])
+                    print("[%d/%d] %-22s STALE: does not compile" % (i + 1, len(muts), m["name"]))
+                    continue
+                rc, out = sh(["ctest", "-LE", "gpu", "-R", m["tests"], "-j", str(a.j), "--timeout", "600"], build)
+                ran = re.search(r"tests failed out of (\d+)", out)
+                failed = re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted|"
+                                    r"Exception)", out)
+                if not ran or int(ran.group(1)) == 0:
+                    stale.append(m["name"])
+                    print("[%d/%d] %-22s STALE: no test matches '%s'" % (i + 1, len(muts), m["name"], m["tests"]))
+                elif failed:
+                    killed.append(m["name"])
+                    print("[%d/%d] %-22s killed by %s (%.0f s)" % (i + 1, len(muts), m["name"], " ".join(failed),
+                                                                   time.time() - t0))
+                else:
+                    survived.append(m["name"])
+                    print("[%d/%d] %-22s SURVIVED %s: %s" % (i + 1, len(muts), m["name"], m["tests"], m["what"]))
+            finally:
+                open(path, "w").write(src)
+            sys.stdout.flush()
+        print("mutants: %d killed, %d survived, %d stale" % (len(killed), len(survived), len(stale)))
+        status = 1 if survived or stale else 0
+    finally:
+        if not a.keep:
+            sh(["git", "worktree", "remove", "--force", tree], ROOT)
+            shutil.rmtree(scratch, ignore_errors=True)
+        else:
+            print("kept %s" % scratch)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
