@@ -39,6 +39,10 @@ static void test_parsers(void) {
                "msmt cam 15");
     TEST_CHECK(vssm_reid_parse_name(S, "0000/0000.jpg", &p, &c, &err) == VSSM_ERR_FORMAT,
                "msmt without fields refused");
+    /* torchreid's int('01x') raises: a camera field with more than digits is refused, named */
+    TEST_CHECK(vssm_reid_parse_name(S, "0000/0000_000_01x_0303morning_0015_0.jpg", &p, &c, &err) == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "01x"),
+               "msmt camera field '01x' refused: %s", err.msg);
     TEST_CHECK(vssm_reid_format_from_name("veri") == V && vssm_reid_format_from_name("cuhk") == -1, "format names");
 }
 

@@ -8,6 +8,7 @@ rebuilds, runs the CTest tests the mutant names, and counts it killed when one f
     python3 tools/mutants.py                 # all (about an hour on 2 cores)
     python3 tools/mutants.py -k pth -k scan  # the mutants whose name contains pth or scan
     python3 tools/mutants.py --list
+    python3 tools/mutants.py --catalogue new.json    # candidates, before they join the catalogue
 
 Exit 0 when every mutant was killed; 1 when one survived (a test that cannot see that
 bug: strengthen it), or when a mutant's `old` text no longer occurs exactly once in its
@@ -40,8 +41,10 @@ def main():
     ap.add_argument("--list", action="store_true", help="list the mutants and exit")
     ap.add_argument("--keep", action="store_true", help="keep the scratch tree and build")
     ap.add_argument("-j", type=int, default=os.cpu_count() or 2, help="build jobs")
+    ap.add_argument("--catalogue", default=os.path.join(ROOT, "tests", "mutants", "mutants.json"),
+                    help="another list of mutants (candidates, before they join the catalogue)")
     a = ap.parse_args()
-    muts = json.load(open(os.path.join(ROOT, "tests", "mutants", "mutants.json")))
+    muts = json.load(open(a.catalogue))
     if a.k:
         muts = [m for m in muts if any(k in m["name"] for k in a.k)]
     if a.list:
