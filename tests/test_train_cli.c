@@ -205,7 +205,7 @@ static void test_augment(void) {
      * to aspect 4/3 (round(1 * 4/3) = 1 column) and centres it: x = (100 - 1) / 2 */
     int box[4];
     uint64_t r = 7;
-    vssm_random_resized_crop_box(100, 1, 1.0, &r, box);
+    vssm_random_resized_crop_box(100, 1, 1.0, &r, box, &e);
     TEST_CHECK(box[0] == 49 && box[1] == 0 && box[2] == 1 && box[3] == 1, "100x1 fallback box %d %d %d %d (49 0 1 1)",
                box[0], box[1], box[2], box[3]);
     /* 2000 boxes of a 10 x 20 image at scale (0.08, 1): inside it, both aspects drawn (wider and
@@ -213,7 +213,7 @@ static void test_augment(void) {
     int inside = 1, wide = 0, tall = 0, fullw = 0;
     r = 11;
     for (int i = 0; i < 2000; i++) {
-        vssm_random_resized_crop_box(10, 20, 0.08, &r, box);
+        vssm_random_resized_crop_box(10, 20, 0.08, &r, box, &e);
         inside &= box[0] >= 0 && box[1] >= 0 && box[2] >= 1 && box[3] >= 1 && box[0] + box[2] <= 10 &&
                   box[1] + box[3] <= 20;
         wide += box[2] * 10 > box[3] * 11, tall += box[2] * 11 < box[3] * 10;
@@ -222,6 +222,11 @@ static void test_augment(void) {
     TEST_CHECK(inside && wide > 200 && tall > 200 && fullw > 0,
                "10x20 boxes: inside %d, wider %d, taller %d, full width %d (want 1, > 200, > 200, > 0)", inside, wide,
                tall, fullw);
+    r = 5;
+    TEST_CHECK(vssm_random_resized_crop_box(0, 20, 0.08, &r, box, &e) == VSSM_ERR_INVALID_ARG && r == 5 &&
+                   vssm_random_resized_crop_box(10, 20, 0.0, &r, box, &e) == VSSM_ERR_INVALID_ARG &&
+                   strstr(e.msg, "scale 0"),
+               "an empty image or scale 0 refused, nothing drawn: %s", e.msg);
 }
 
 /* vssm_pad_crop against a window of an explicitly zero-padded copy */

@@ -39,8 +39,11 @@ static void crop_box(int W, int H, double smin, uint64_t *rng, int *bx, int *by,
     *bw = w, *bh = h, *bx = (W - w) / 2, *by = (H - h) / 2;
 }
 
-void vssm_random_resized_crop_box(int W, int H, double smin, uint64_t *rng, int box[4]) {
+vssm_status vssm_random_resized_crop_box(int W, int H, double smin, uint64_t *rng, int box[4], vssm_err *err) {
+    if (W < 1 || H < 1 || !(smin > 0 && smin <= 1) || !rng || !box)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "random resized crop box: image %dx%d, scale %g", W, H, smin);
     crop_box(W, H, smin, rng, &box[0], &box[1], &box[2], &box[3]);
+    return VSSM_OK;
 }
 
 /* every row of im reversed (a horizontal flip) */

@@ -205,8 +205,9 @@ VSSM_API uint64_t vssm_rng_next(uint64_t *state);
 VSSM_API vssm_status vssm_random_resized_crop(const vssm_image *src, int size, double smin, int flip,
                                               vssm_interp interp, uint64_t *rng, vssm_image *dst, vssm_err *err);
 /* the box that crop draws from a W x H image (torchvision's get_params): box = x, y, w, h,
- * inside the image; rng advanced as vssm_random_resized_crop advances it before its flip */
-VSSM_API void vssm_random_resized_crop_box(int W, int H, double smin, uint64_t *rng, int box[4]);
+ * inside the image; rng advanced as vssm_random_resized_crop advances it before its flip.
+ * VSSM_ERR_INVALID_ARG (nothing drawn) for W or H < 1 or smin outside (0, 1]. */
+VSSM_API vssm_status vssm_random_resized_crop_box(int W, int H, double smin, uint64_t *rng, int box[4], vssm_err *err);
 /* torchvision's RandomCrop(size of src, padding=pad, fill=0) on uint8 (the padding black):
  * offsets ox, oy uniform in [0, 2 pad], dst (src's size) = the zero-padded image's window at
  * (ox, oy); flip: then mirrored left-right with probability 1/2 (weights/train_fashion_mnist.py's
