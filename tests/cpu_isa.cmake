@@ -9,3 +9,11 @@ foreach(isa avx512 avx2 base)
                          SKIP_REGULAR_EXPRESSION "does not support it")
   endforeach()
 endforeach()
+
+# No AVX/AVX2 masked move in the built code: GCC makes them of tests inside vectorised loops,
+# and their masked-off lanes name addresses outside the buffers (tests/check_masked_loads.py)
+find_program(VSSM_PYTHON3 NAMES python3)
+if(VSSM_PYTHON3 AND CMAKE_OBJDUMP)
+  add_test(NAME test_masked_loads COMMAND ${VSSM_PYTHON3} ${CMAKE_SOURCE_DIR}/tests/check_masked_loads.py
+           ${CMAKE_OBJDUMP} $<TARGET_FILE:vssm_shared> $<TARGET_FILE:vssm>)
+endif()

@@ -628,23 +628,27 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
             float acc[8];
             const float *wr[8];
             for (int j = 0; j < 8; j++) {
-                acc[j] = j < c && accumulate ? yi[n + j] : 0.0f;
+                acc[j] = 0.0f;
                 wr[j] = w + (size_t)(n + (j < c ? j : 0)) * K;
             }
+            /* a loop of its own: `j < c && accumulate ? yi[n + j] : 0` became a masked load
+             * (VMASKMOVPS) of all 8 addresses, past the row's end where c < 8 */
+            if (accumulate)
+                for (int j = 0; j < c; j++) acc[j] = yi[n + j];
             for (int k = 0; k < K; k++) {
                 const float a = xi[k];
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++) acc[j] = MADD(a, wr[j][k], acc[j]);
             }
-            for (int j = 0; j < c; j++) {
-                float v = acc[j];
-                if (b) v += b[n + j];
-                if (act == VSSM_ACT_GELU)
-                    v = vm_geluf(v);
-                else if (act == VSSM_ACT_SILU)
-                    v = vm_siluf(v);
-                yi[n + j] = v;
-            }
+            /* the tests outside the loops: `if (b) v += b[n + j]` inside one became a masked
+             * load from NULL + n + j */
+            if (b)
+                for (int j = 0; j < c; j++) acc[j] += b[n + j];
+            if (act == VSSM_ACT_GELU)
+                for (int j = 0; j < c; j++) acc[j] = vm_geluf(acc[j]);
+            else if (act == VSSM_ACT_SILU)
+                for (int j = 0; j < c; j++) acc[j] = vm_siluf(acc[j]);
+            for (int j = 0; j < c; j++) yi[n + j] = acc[j];
         }
     }
 }

@@ -33,8 +33,12 @@ static float *dw3_dz(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, i
             for (int q = 0; q < W; q++) {
                 const size_t o = (((size_t)b * H + h) * W + q) * C;
                 float *s = dz + o; /* the sum, channels as vectors; then dz in place */
-#pragma omp simd
-                for (int c = 0; c < C; c++) s[c] = bias ? bias[c] : 0.0f;
+                /* not `bias ? bias[c] : 0` in the loop: GCC makes that a masked load from NULL + c
+                 * (VMASKMOVPS, masked-off lanes: AMD leaves faults there to the implementation) */
+                if (bias)
+                    memcpy(s, bias, sizeof(float) * C);
+                else
+                    memset(s, 0, sizeof(float) * C);
                 for (int kh = 0; kh < 3; kh++)
                     for (int kw = 0; kw < 3; kw++) {
                         const int ih = h - 1 + kh, iw = q - 1 + kw;
