@@ -5,8 +5,9 @@ in the built code.
 GCC turns `p ? p[i] : 0`, `if (b) v += b[i]` or `i < n ? y[i] : 0` inside a vectorised loop into
 a VMASKMOVPS whose masked-off lanes still name addresses: NULL + i, or past a row's end. Intel
 guarantees no fault for those lanes; AMD's manual leaves it to the implementation, and QEMU
-(tools/ci_cpus.sh) faults: three such loads in the AVX2 GEMM's small-M path and the depthwise
-conv's backward crashed test_cpu_isa, test_ops_bwd and the training tests there (session 17).
+(tools/ci_cpus.sh) faults: loads from a NULL bias in the AVX2 GEMM's small-M path (-O3) and in
+the depthwise conv's backward (-O2) crashed test_cpu_isa, test_ops_bwd and the training tests
+there (session 17).
 The rule is simpler than the proof that every masked-off address is inside a buffer: write the
 test outside the loop. AVX-512's masked loads (k registers) are not matched: fault suppression
 on masked-off lanes is architectural there on every vendor.

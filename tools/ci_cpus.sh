@@ -14,7 +14,7 @@
 # output: identical on AVX2 (AVX2 and AVX-512 give the same bits), the same labels on the
 # baseline; and `--precision bf16` refused with a message naming the instruction set.
 # QEMU (7.2) also faults on the masked-off lanes of VMASKMOVPS, where AMD's manual leaves a
-# fault to the implementation: it found three loads past a row's end or from NULL (session 17).
+# fault to the implementation: it found two from a NULL bias (session 17; test_masked_loads).
 #
 # Usage: sh tools/ci_cpus.sh [BUILD_DIR]   (after tools/setup.sh; installs qemu-user if missing;
 # ~4 minutes on 2 cores). Env: CPUS (default "Haswell Nehalem").
