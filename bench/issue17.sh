@@ -1,0 +1,104 @@
+#!/bin/sh
+# bench/issue17.sh - every figure issue 17 asks for, on the machine this runs on, in one go
+# (about a minute on 2 cores). Written for the first session on a new CPU (Zen 5 was never
+# lent): run it, read the PASS/FAIL lines, paste the report into the note.
+#
+#   sh bench/issue17.sh [BUILD_DIR] [ROUNDS]     (default build 3)
+#
+# 1. the CPU (lscpu, and what vssm reports: family/model, caches, ISA)
+# 2. `vssm bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10`, ROUNDS rounds: % of the
+#    in-run sgemm (targets: VMamba-T >= 75%, Vim-T >= 50%) and the memory line
+# 3. `--precision f32,bf16` (where the CPU has avx512_bf16), ROUNDS rounds: >= 1.7x
+# 4. bench/under_load.sh (one core kept busy): 2 / 1 thread <= 1.10
+# 5. the GEMM's K block swept on VMamba-T's product shapes (bench_linear, 1 thread, CPU time):
+#    our packed time / OpenBLAS's, weighted by the shapes' count per forward (stage 3: 5);
+#    the K block the context picked is marked (kernels/cpu/README.md "Blocking from the cache
+#    sizes": if another one wins by > 3% here, derive it differently in isa.c)
+# 6. bench_scans 1 3 all: ns per element of each scan shape
+# Timing rules (README "Speed"): OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset here.
+set -eu
+cd "$(dirname "$0")/.."
+B=${1:-build}
+ROUNDS=${2:-3}
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+V="$B/vssm"
+[ -x "$V" ] && [ -x "$B/bench_linear" ] && [ -x "$B/bench_scans" ] || {
+    echo "issue17: build first (sh tools/setup.sh)" >&2
+    exit 2
+}
+med() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+verdict() { # name value op target
+    if awk -v v="$2" -v t="$4" -v op="$3" 'BEGIN { exit !((op == ">=") ? v >= t : v <= t) }'; then
+        echo "PASS  $1: $2 (target $3 $4)"
+    else
+        echo "FAIL  $1: $2 (target $3 $4)"
+    fi
+}
+echo "# issue 17 on $(hostname), $(date -u '+%Y-%m-%d %H:%M UTC'), $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo
+echo "## CPU"
+lscpu | grep -E '^(Model name|CPU family|Model|Thread|Core|L1d|L2|L3)' | sed 's/  */ /g'
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+for f in avx2 fma avx512f avx512_bf16 amx_bf16; do
+    case " $flags " in *" $f "*) printf '%s ' "$f";; *) printf 'no-%s ' "$f";; esac
+done
+echo
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "## vssm bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10 ($ROUNDS rounds)"
+vm=""; vi=""
+i=1
+while [ $i -le "$ROUNDS" ]; do
+    out=$("$V" bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10)
+    [ $i -eq 1 ] && echo "$out" | grep -E '^(device|memory| )' | head -8
+    a=$(echo "$out" | awk '/^compute/ { sub("%", "", $5); print $5 }' | sed -n 1p)
+    b=$(echo "$out" | awk '/^compute/ { sub("%", "", $5); print $5 }' | sed -n 2p)
+    t=$(echo "$out" | awk '/^time/ { printf "%s ", $2 }')
+    echo "round $i: VMamba-T $a%, Vim-T $b% of the in-run sgemm (ms/img: $t)"
+    vm="$vm $a"; vi="$vi $b"
+    i=$((i + 1))
+done
+verdict "VMamba-T, median % of sgemm" "$(echo $vm | tr ' ' '\n' | med)" ">=" 75
+verdict "Vim-T, median % of sgemm" "$(echo $vi | tr ' ' '\n' | med)" ">=" 50
+echo
+echo "## --precision f32,bf16 (VMamba-T, 2 threads)"
+case " $flags " in
+*" avx512_bf16 "*)
+    rs=""
+    i=1
+    while [ $i -le "$ROUNDS" ]; do
+        r=$("$V" bench --arch vmamba-tiny --threads 2 --runs 10 --precision f32,bf16 | awk '/ratio|bf16 \/ f32|speed-up/ { print }' | tail -1)
+        x=$(echo "$r" | grep -o '[0-9.]*x' | head -1 | tr -d x)
+        echo "round $i: $r"
+        rs="$rs $x"
+        i=$((i + 1))
+    done
+    verdict "bf16 / fp32 speed, median" "$(echo $rs | tr ' ' '\n' | med)" ">=" 1.7
+    ;;
+*) echo "no avx512_bf16: --precision bf16 is refused on this CPU ($("$V" bench --arch vmamba-tiny --runs 1 --warmup 0 --no-gemm-ref --precision bf16 2>&1 >/dev/null | head -1))" ;;
+esac
+echo
+echo "## under load (bench/under_load.sh, one core busy)"
+ul=$(sh bench/under_load.sh "$V" "$ROUNDS")
+echo "$ul"
+r1=$(echo "$ul" | sed -n 's/.*ratio \([0-9.]*\)$/\1/p')
+[ -n "$r1" ] && verdict "2 / 1 thread under load" "$r1" "<=" 1.10
+echo
+echo "## the GEMM's K block on VMamba-T's shapes (bench_linear, 1 thread, CPU time, packed / OpenBLAS)"
+kcs=""
+for kc in 0 128 192 256 384 512 768; do
+    w=$("$B/bench_linear" 1 5 cpu $kc vmamba 2>/dev/null | awk '
+        /^s[1-4] / { s = substr($1, 2, 1); n = (s == 3) ? 5 : 2; p += n * $4; q += n * $5 }
+        END { if (q > 0) printf "%.3f", p / q }')
+    echo "kc $kc$([ $kc -eq 0 ] && echo " (the context's own: L1d / 128 in [128, 512])"): $w"
+    kcs="$kcs$kc $w
+"
+done
+own=$(echo "$kcs" | awk '$1 == 0 { print $2 }')
+best=$(echo "$kcs" | awk 'NF == 2 && $1 > 0' | sort -k2 -n | head -1)
+[ -n "$own" ] && [ -n "$best" ] &&
+    verdict "the context's K block against the best swept (kc ${best% *}), time ratio" \
+        "$(echo "$own ${best#* }" | awk '{ printf "%.3f", $1 / $2 }')" "<=" 1.03
+echo
+echo "## scans (bench_scans 1 3 all)"
+"$B/bench_scans" 1 3 all 2>&1 | grep -E '^(vmamba|vim|  )' || true
