@@ -23,7 +23,7 @@ ROUNDS=${2:-3}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 V="$B/vssm"
 [ -x "$V" ] && [ -x "$B/bench_linear" ] && [ -x "$B/bench_scans" ] || {
-    echo "issue17: build first (sh tools/setup.sh)" >&2
+    echo "issue17: $B/vssm, $B/bench_linear or $B/bench_scans is missing: build first (sh tools/setup.sh)" >&2
     exit 2
 }
 med() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }

@@ -17,7 +17,8 @@
 # fault to the implementation: it found two from a NULL bias (session 17; test_masked_loads).
 #
 # Usage: sh tools/ci_cpus.sh [BUILD_DIR]   (after tools/setup.sh; installs qemu-user if missing;
-# ~4 minutes on 2 cores). Env: CPUS (default "Haswell Nehalem").
+# ~4 minutes on 2 cores). Env: CPUS, a subset of the default "Haswell Nehalem" (what each
+# model must choose and match is written for those two below).
 set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}

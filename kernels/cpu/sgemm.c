@@ -631,8 +631,9 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
                 acc[j] = 0.0f;
                 wr[j] = w + (size_t)(n + (j < c ? j : 0)) * K;
             }
-            /* a loop of its own: `j < c && accumulate ? yi[n + j] : 0` became a masked load
-             * (VMASKMOVPS) of all 8 addresses, past the row's end where c < 8 */
+            /* a loop of its own, as the bias below: `j < c && accumulate ? yi[n + j] : 0` in the
+             * lane loop may become a masked load (VMASKMOVPS) naming all 8 addresses, past the
+             * row's end where c < 8 (this GCC happens not to; test_masked_loads) */
             if (accumulate)
                 for (int j = 0; j < c; j++) acc[j] = yi[n + j];
             for (int k = 0; k < K; k++) {
