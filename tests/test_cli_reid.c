@@ -14,7 +14,9 @@
 #include "vssm/reid.h"
 #include "vssm/vssm.h"
 
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wformat-truncation" /* command strings are short */
+#endif
 
 static char out[1 << 16], errb[1 << 16];
 

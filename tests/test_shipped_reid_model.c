@@ -14,7 +14,9 @@
 #include "vssm/reid.h"
 #include "vssm/vssm.h"
 
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wformat-truncation" /* command strings are short */
+#endif
 
 static const char *MODEL = VSSM_SOURCE_DIR "/weights/reid_demo/vmamba_reid_demo.safetensors";
 static const char *REF = VSSM_SOURCE_DIR "/weights/reid_demo/ref.safetensors";

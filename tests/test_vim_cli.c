@@ -24,7 +24,9 @@
 #include "vssm/seg_eval.h"
 #include "vssm/track.h"
 
+#ifndef __clang__
 #pragma GCC diagnostic ignored "-Wformat-truncation" /* command strings are short */
+#endif
 
 static char tmp[64];
 static char out[1 << 16], errb[1 << 16];

@@ -43,8 +43,8 @@ int main(void) {
             memcpy(&v, xs, sizeof v);
             v = scan_softplus512(&c, v);
             for (int j = 0; j < 16 && !diff; j++) {
-                const float p = scan_softplus(xs[j]);
-                if (memcmp(&p, &v[j], 4)) diff = 1, first = xs[j];
+                const float p = scan_softplus(xs[j]), q = v[j];
+                if (memcmp(&p, &q, 4)) diff = 1, first = xs[j];
             }
         }
         TEST_CHECK(!diff, "scan_softplus512 differs from scan_softplus at %.9g", first);

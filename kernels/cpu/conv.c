@@ -7,7 +7,7 @@
  * conv3x3s2 is compiled once per instruction set (conv_avx2.c, conv_avx512.c; cpu_ops.h):
  * the RGB stem's direct convolution is vector work (the im2col path's product is the GEMM,
  * dispatched on its own). */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif

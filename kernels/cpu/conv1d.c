@@ -12,7 +12,7 @@
  * RMSNorm and the conv1d are compiled once per instruction set (conv1d_avx2.c,
  * conv1d_avx512.c; cpu_ops.h), RMSNorm's sum in one order for all (rowsum.h); patchify and
  * the row add once, at the baseline (copies and adds: nothing for wider vectors to gain). */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif

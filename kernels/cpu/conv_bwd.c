@@ -10,7 +10,7 @@
  * conv1d_bwd is compiled once per instruction set (conv_bwd_avx2.c, conv_bwd_avx512.c;
  * cpu_ops.h: the same operations per element in each); the rest (copies and sums of
  * copies) once, at the baseline. */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif

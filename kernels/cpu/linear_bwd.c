@@ -13,7 +13,7 @@
  * The activation's gradient (bwd_act_mul, also conv_bwd.c's) is compiled once per
  * instruction set (linear_bwd_avx2.c, linear_bwd_avx512.c; cpu_ops.h: the same operations
  * per element in each); the rest once, at the baseline. */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif

@@ -2,7 +2,7 @@
  * Rows are split statically: see conv1d.c's header.
  * The LayerNorms are compiled once per instruction set (norm_avx2.c, norm_avx512.c;
  * cpu_ops.h), their sums in one order for all (rowsum.h); pooling once, at the baseline. */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif

@@ -8,7 +8,7 @@
  * The norms are compiled once per instruction set (norm_bwd_avx2.c, norm_bwd_avx512.c;
  * cpu_ops.h), their sums over a row in rowsum.h's one order; pooling and the loss once, at
  * the baseline. */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif
@@ -98,6 +98,9 @@ void VSSM_ISA_FN(vssm_cpu_layernorm_bwd)(vssm_ctx *ctx, const float *x, int64_t 
         if (!part) return;
         memset(part, 0, (size_t)nblk * 2 * C * sizeof(float));
     }
+    /* a block without its scratch is reported after the region (no critical section: clang's
+     * OpenMP makes a global lock symbol of one, which the library would export) */
+    int oom = 0;
 #pragma omp parallel for num_threads(ctx->threads_now) schedule(static)
     for (int64_t bk = 0; bk < nblk; bk++) {
         const int64_t r1 = rows - bk * BWD_RB < BWD_RB ? rows : (bk + 1) * BWD_RB;
@@ -105,14 +108,15 @@ void VSSM_ISA_FN(vssm_cpu_layernorm_bwd)(vssm_ctx *ctx, const float *x, int64_t 
         float *pb = part && dbeta ? part + (size_t)bk * 2 * C + C : NULL;
         float *tmp = malloc((size_t)2 * C * sizeof(float));
         if (!tmp) {
-#pragma omp critical
-            vssm_cpu_bwd_fail(ctx, "op layernorm_bwd: out of memory");
+#pragma omp atomic write
+            oom = 1;
             continue;
         }
         for (int64_t i = bk * BWD_RB; i < r1; i++)
             ln_row(x + i * C, dy + i * C, C, gamma, beta, eps, act, dx ? dx + i * C : NULL, pg, pb, tmp);
         free(tmp);
     }
+    if (oom) vssm_cpu_bwd_fail(ctx, "op layernorm_bwd: out of memory");
     if (part) {
         /* dgamma and dbeta: one (2C) reduction */
         float *tot = vssm_cpu_bwd_alloc(ctx, "layernorm_bwd", (size_t)2 * C);

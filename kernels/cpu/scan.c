@@ -19,7 +19,7 @@
  * direction in that direction's order (the workspace holds both: 2 B L K (R+2N) floats).
  *
  * Compiled once per instruction set (scan_avx2.c, scan_avx512.c; cpu_ops.h). */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops too (GCC's default is ymm; same operations per
  * lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")

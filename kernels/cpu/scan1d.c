@@ -11,7 +11,7 @@
  * call with a->next (Vim's other direction) runs both scans of a channel group in one task:
  * one parallel region for both directions (Vim-T: 24 regions fewer a forward).
  * Compiled once per instruction set (scan1d_avx2.c, scan1d_avx512.c; cpu_ops.h). */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops too (GCC's default is ymm; same operations per
  * lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")

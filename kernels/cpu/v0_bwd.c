@@ -11,7 +11,7 @@
  * The conv and the gate are compiled once per instruction set (v0_bwd_avx2.c,
  * v0_bwd_avx512.c; cpu_ops.h: the same operations per element in each); the patch merge
  * (sums of copies) once, at the baseline. */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif
