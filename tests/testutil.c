@@ -21,6 +21,30 @@ void test_record(int ok, const char *file, int line, const char *fmt, ...) {
     fputc('\n', stderr);
 }
 
+int test_cpu_runs_bf16(void) {
+#if defined(__x86_64__)
+    const char *isa = getenv("VSSM_CPU_ISA");
+    if (isa && *isa && strcmp(isa, "avx512") != 0) return 0;
+    const char *kind = getenv("VSSM_CPU_BF16"); /* "amx" needs more than this checks */
+    if (kind && *kind && strcmp(kind, "avx512bf16") != 0) return 0;
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 7) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c >> 27 & 1) || !(c >> 12 & 1)) return 0; /* OSXSAVE, FMA */
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0xe6) != 0xe6) return 0; /* XMM, YMM, opmask, ZMM state */
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    /* AVX2 (b5), AVX512F (b16), DQ (b17), BW (b30), VL (b31) */
+    if (!(b >> 5 & 1) || !(b >> 16 & 1) || !(b >> 17 & 1) || !(b >> 30 & 1) || !(b >> 31 & 1)) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
+    return a >> 5 & 1; /* AVX512_BF16 */
+#else
+    return 0;
+#endif
+}
+
 double test_rel_err(const float *a, const float *b, size_t n) {
     double maxd = 0, maxb = 0;
     for (size_t i = 0; i < n; i++) {

@@ -128,6 +128,10 @@ static vssm_status bf16_init(vssm_ctx *ctx, int isa_asked, vssm_err *err) {
                             "precision bf16 needs the avx512 instruction set with avx512_bf16; this context runs "
                             "'%s'%s",
                             ctx->cpu_isa->name, isa_asked ? " (asked for)" : " (the best this CPU runs)");
+    if (!vssm_cpu_bf16_built())
+        return vssm_err_set(err, VSSM_ERR_UNSUPPORTED,
+                            "precision bf16: this build of vssm has no bf16 kernels (its compiler did not take "
+                            "-mavx512bf16 -mamx-tile -mamx-bf16: GCC 11 or clang 12 and later do); use fp32");
     const int amx_ok = !want || !*want || !strcmp(want, "amx");
     ctx->cpu_bf16 = vssm_cpu_bf16_probe(amx_ok);
     if (ctx->cpu_bf16 == VSSM_CPU_BF16_NONE)

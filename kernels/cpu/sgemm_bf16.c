@@ -40,7 +40,14 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
-#if defined(__x86_64__) && defined(__AVX512BF16__) && defined(__AMX_BF16__) && defined(__AMX_TILE__)
+/* GCC spells the AMX macros __AMX_BF16__ / __AMX_TILE__, clang (14) __AMXBF16__ / __AMXTILE__ */
+#if defined(__AMX_BF16__) || defined(__AMXBF16__)
+#define VSSM_HAS_AMX_BF16 1
+#endif
+#if defined(__AMX_TILE__) || defined(__AMXTILE__)
+#define VSSM_HAS_AMX_TILE 1
+#endif
+#if defined(__x86_64__) && defined(__AVX512BF16__) && defined(VSSM_HAS_AMX_BF16) && defined(VSSM_HAS_AMX_TILE)
 #include <immintrin.h>
 #define HAVE_KERNELS 1
 #ifdef __linux__
@@ -77,6 +84,14 @@ float vssm_cpu_bf16_packed_get(const float *wp, int N, int K, int n, int k) {
     float f;
     memcpy(&f, &u, 4);
     return f;
+}
+
+int vssm_cpu_bf16_built(void) {
+#ifdef HAVE_KERNELS
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 #ifdef HAVE_KERNELS
