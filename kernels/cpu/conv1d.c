@@ -140,10 +140,10 @@ void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, in
             float *o = y + ((size_t)b * L + t0) * C;
             const int64_t n = (t1 - t0) * C;
             if (act == VSSM_ACT_SILU) {
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
                 for (int64_t i = 0; i < n; i++) o[i] = vm_siluf(o[i]);
             } else if (act == VSSM_ACT_GELU) {
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
                 for (int64_t i = 0; i < n; i++) o[i] = vm_geluf(o[i]);
             }
         }

@@ -42,13 +42,13 @@ void VSSM_ISA_FN(vssm_cpu_layernorm_block)(const float *x, int64_t rows, int C, 
             const float x0 = x0s[q], dm = dms[q], inv = invs[q];
             if (z) {
                 const float *zr = z + i * ldz;
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
                 for (int c = 0; c < C; c++) {
                     const float t = ((r[c] - x0) - dm) * inv * g[c] + b[c];
                     o[c] = t * vm_siluf(zr[c]);
                 }
             } else if (act == VSSM_ACT_GELU) {
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
                 for (int c = 0; c < C; c++) o[c] = vm_geluf(((r[c] - x0) - dm) * inv * g[c] + b[c]);
             } else {
 #pragma omp simd

@@ -318,7 +318,7 @@ static inline float scan_delta_chunk(vf *dl, vf *du, const vf *uu, int T) {
 #else
     float *dlf = (float *)dl, *duf = (float *)du, dmax = 0.0f;
     const float *uuf = (const float *)uu;
-#pragma omp simd simdlen(32) reduction(max : dmax)
+#pragma omp simd simdlen(VM_SIMDLEN32) reduction(max : dmax)
     for (int e = 0; e < T * CB; e++) {
         const float d = scan_softplus(dlf[e]);
         dlf[e] = d;
@@ -481,7 +481,7 @@ static inline void scan_group_chunk(scan_state *s, int nb, const float *const *x
             for (int i = 0; i < T; i++) zz[i] = load_v(z + g * CB + zpos[i], w);
             float *zf = (float *)zz;
             if (!zdone) { /* z holds SiLU(z) already where zdone (scan1d's zs) */
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
                 for (int e = 0; e < T * CB; e++) zf[e] = vm_siluf(zf[e]);
             }
             if (zo) /* kept for the other direction (scan1d's zs) */

@@ -43,7 +43,7 @@
  * from the others' (rows_chunk.h): a thread that is descheduled (a busy machine) holds up one
  * chunk, not a static half of the product, and on a quiet machine each thread gets the same
  * tiles at every call. */
-#ifdef __AVX512F__
+#if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the epilogue's omp simd loops (GCC's default under -march=native is
  * ymm: GELU 0.33 against 0.25 ns an element); the same operations per lane, the same bits */
 #pragma GCC target("prefer-vector-width=512")
@@ -58,13 +58,21 @@
 #include "kernels/cpu/transpose.h"
 #include "kernels/cpu/vmath.h"
 
+/* MR16: the rows of a kernel with 16 vector registers, 2 x MR accumulators. Clang 14 issues a
+ * step's MR broadcasts before the second column's FMAs, so 6 rows need 20 registers and spill
+ * (8 spills and reloads per k); 4 rows fit */
+#ifdef __clang__
+#define MR16 4
+#else
+#define MR16 6
+#endif
 #if defined(__AVX512F__)
 #define VW 16
 #define MR 14
 #define ISA_DESC "AVX-512"
 #elif defined(__AVX__)
 #define VW 8
-#define MR 6
+#define MR MR16
 #ifdef __AVX2__
 #define ISA_DESC "AVX2"
 #else
@@ -72,7 +80,7 @@
 #endif
 #else
 #define VW 4
-#define MR 6
+#define MR MR16
 #define ISA_DESC "SSE2"
 #endif
 #define NR (2 * VW) /* the micro-kernel's columns */
@@ -140,13 +148,24 @@ typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), ma
  * 0.65 ms at 2 threads). Prefetching only moves lines: the same sums, the same bits. */
 #define PF_K 32
 
+/* the kernel's loops over its R rows, R a constant: unrolled, so its accumulators are registers.
+ * Clang 14 takes `GCC unroll 14` as a count: with 16 registers (MR16 rows) it left the loops
+ * rolled and the accumulators on the stack (the AVX2 products 2.5x slower than GCC's); full
+ * unrolling there. With AVX-512 the count gives 28 accumulators in registers, full unrolling
+ * 24 spills per k. */
+#if defined(__clang__) && !defined(__AVX512F__)
+#define ROWS_UNROLLED _Pragma("clang loop unroll(full)")
+#else
+#define ROWS_UNROLLED _Pragma("GCC unroll 14")
+#endif
+
 /* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . p[0..kc)[0..NR) (k stride PNR)
  * [+ bias[0..nc), added to the finished sum in registers: the last K block's store] */
 static inline __attribute__((always_inline)) void kernel(const int R, const int H, int kc, const float *x, int64_t ldx,
                                                          const float *p, float *y, int64_t ldy, int load, int nc,
                                                          const float *bias, uintptr_t pn, int pstep) {
     vf c0[MR], c1[MR];
-#pragma GCC unroll 14
+    ROWS_UNROLLED
     for (int i = 0; i < R; i++) {
         if (!load) {
             c0[i] = (vf){0};
@@ -161,7 +180,14 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
             c1[i] = *(const vfu *)(t + VW);
         }
     }
+#ifdef __clang__
+    /* clang 14 unrolled by four keeps the broadcasts of four k live at once and spills the 28
+     * accumulators (150 spills and reloads in the loop: the products 1.75x slower); one k per
+     * iteration it allocates all 31 registers */
+#pragma clang loop unroll(disable)
+#else
 #pragma GCC unroll 4 /* four k per iteration: ~1.5% over two, ~5% over one (README.md) */
+#endif
     for (int k = 0; k < kc; k++) {
         const vf b0 = *(const vfu *)(p + (size_t)k * PNR), b1 = H ? b0 : (vf) * (const vfu *)(p + (size_t)k * PNR + VW);
         /* the two lines PF_K steps ahead (above), past the tile's end too: the next panel */
@@ -169,7 +195,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
         __builtin_prefetch((const void *)pf);
         __builtin_prefetch((const void *)(pf + 64));
         __builtin_prefetch((const void *)(pn + (uintptr_t)k * pstep)); /* the next panel's share */
-#pragma GCC unroll 14
+        ROWS_UNROLLED
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
             c0[i] += a * b0;
@@ -187,13 +213,13 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
             b0 = *(const vfu *)t;
             b1 = *(const vfu *)(t + VW);
         }
-#pragma GCC unroll 14
+        ROWS_UNROLLED
         for (int i = 0; i < R; i++) {
             c0[i] += b0;
             if (!H) c1[i] += b1;
         }
     }
-#pragma GCC unroll 14
+    ROWS_UNROLLED
     for (int i = 0; i < R; i++) {
         if (nc == NR) {
             *(vfu *)(y + i * ldy) = c0[i];

@@ -50,7 +50,7 @@ void VSSM_ISA_FN(vssm_cpu_dwconv3x3_bias)(vssm_ctx *ctx, const float *x, int64_t
             }
             const int64_t n = (int64_t)W * C;
             if (act == VSSM_ACT_SILU) {
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
                 for (int64_t i = 0; i < n; i++) orow[i] = vm_siluf(orow[i]);
             } else if (act == VSSM_ACT_GELU) {
 #pragma omp simd
@@ -65,7 +65,7 @@ void VSSM_ISA_FN(vssm_cpu_mul_silu)(vssm_ctx *ctx, float *y, int64_t rows, int C
     for (int64_t r = 0; r < rows; r++) {
         float *o = y + (size_t)r * C;
         const float *g = z + (size_t)r * ldz;
-#pragma omp simd simdlen(32)
+#pragma omp simd simdlen(VM_SIMDLEN32)
         for (int c = 0; c < C; c++) o[c] *= vm_siluf(g[c]);
     }
 }
