@@ -359,8 +359,10 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
             }
         }
         if (o->on_cpu && vssm_ctx_threads(ctx) > 1) { /* how idle threads wait moves 2-thread times 10-25% */
-            const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-            printf("waiting    OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", pol ? pol : "(unset)", spin ? spin : "(unset)");
+            const char *pol = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT"),
+                       *bt = getenv("KMP_BLOCKTIME");
+            printf("waiting    OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s KMP_BLOCKTIME=%s\n", pol ? pol : "(unset)",
+                   spin ? spin : "(unset)", bt ? bt : "(unset)");
         }
         printf("batch      %d, %d runs after %d warm-up\n", batch, runs, o->warmup);
         printf("time       %.2f ms/batch median (min %.2f), %.2f ms/img, %.1f img/s\n", med * 1e3, times[0] * 1e3,
