@@ -16,6 +16,7 @@
 #include "kernels/cpu/vmath.h"
 #if defined(__x86_64__) && defined(__AVX512BF16__)
 #include <immintrin.h>
+#include "kernels/cpu/bf16_bcast.h"
 #endif
 
 size_t vssm_cpu_dt_pack_numel(vssm_ctx *ctx, int G, int R, int D) {
@@ -47,14 +48,14 @@ void vssm_cpu_bf16_dt_chunk(const float *const *xr, int T, const uint32_t *w, in
         for (int r = 0; r < R2; r++) {
             const __m512bh wr = (__m512bh)_mm512_maskz_loadu_epi32(m, w + (size_t)r * ldw);
             for (int q = 0; q < DTB; q++)
-                s[q] = _mm512_dpbf16_ps(s[q], (__m512bh)_mm512_set1_epi32(((const int32_t *)xr[i + q])[r]), wr);
+                s[q] = _mm512_dpbf16_ps(s[q], vm_bf16_pair_bcast(((const int32_t *)xr[i + q])[r]), wr);
         }
         for (int q = 0; q < DTB; q++) _mm512_storeu_ps(dt + (size_t)(i + q) * 16, s[q]);
     }
     for (; i < T; i++) {
         __m512 s = b;
         for (int r = 0; r < R2; r++)
-            s = _mm512_dpbf16_ps(s, (__m512bh)_mm512_set1_epi32(((const int32_t *)xr[i])[r]),
+            s = _mm512_dpbf16_ps(s, vm_bf16_pair_bcast(((const int32_t *)xr[i])[r]),
                                  (__m512bh)_mm512_maskz_loadu_epi32(m, w + (size_t)r * ldw));
         _mm512_storeu_ps(dt + (size_t)i * 16, s);
     }

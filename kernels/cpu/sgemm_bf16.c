@@ -49,6 +49,7 @@
 #endif
 #if defined(__x86_64__) && defined(__AVX512BF16__) && defined(VSSM_HAS_AMX_BF16) && defined(VSSM_HAS_AMX_TILE)
 #include <immintrin.h>
+#include "kernels/cpu/bf16_bcast.h"
 #define HAVE_KERNELS 1
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -210,7 +211,7 @@ static inline __attribute__((always_inline)) void dp_kernel(const int R, const u
         for (int i = 0; i < R; i++) {
             int32_t pair;
             memcpy(&pair, a + (size_t)i * Kp + k, 4);
-            const __m512bh av = (__m512bh)_mm512_set1_epi32(pair);
+            const __m512bh av = vm_bf16_pair_bcast(pair);
             c0[i] = _mm512_dpbf16_ps(c0[i], av, b0);
             c1[i] = _mm512_dpbf16_ps(c1[i], av, b1);
         }
