@@ -68,7 +68,11 @@
 #endif
 #if defined(__AVX512F__)
 #define VW 16
+#if defined(__clang__) && __clang_major__ >= 15
+#define MR 8
+#else
 #define MR 14
+#endif
 #define ISA_DESC "AVX-512"
 #elif defined(__AVX__)
 #define VW 8
@@ -153,7 +157,7 @@ typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), ma
  * rolled and the accumulators on the stack (the AVX2 products 2.5x slower than GCC's); full
  * unrolling there. With AVX-512 the count gives 28 accumulators in registers, full unrolling
  * 24 spills per k. */
-#if defined(__clang__) && !defined(__AVX512F__)
+#if defined(__clang__) && (!defined(__AVX512F__) || __clang_major__ >= 15)
 #define ROWS_UNROLLED _Pragma("clang loop unroll(full)")
 #else
 #define ROWS_UNROLLED _Pragma("GCC unroll 14")
@@ -657,25 +661,27 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
                 acc[j] = 0.0f;
                 wr[j] = w + (size_t)(n + (j < c ? j : 0)) * K;
             }
-            /* a loop of its own, as the bias below: `j < c && accumulate ? yi[n + j] : 0` in the
-             * lane loop may become a masked load (VMASKMOVPS) naming all 8 addresses, past the
-             * row's end where c < 8 (this GCC happens not to; test_masked_loads) */
-            if (accumulate)
-                for (int j = 0; j < c; j++) acc[j] = yi[n + j];
+            /* y, the bias and the result move by memcpy of the c columns, and the lane loops
+             * run over all 8 lanes: a loop over j < c (or `if (b) v += b[n + j]` inside one)
+             * may become masked loads (VMASKMOVPS: GCC did from NULL + n + j, clang 16 vectorises
+             * `j < c` loops so) whose masked-off lanes name addresses past the row
+             * (test_masked_loads); lanes past c compute on zeros and are not stored */
+            if (accumulate) memcpy(acc, yi + n, (size_t)c * sizeof(float));
             for (int k = 0; k < K; k++) {
                 const float a = xi[k];
 #pragma GCC unroll 8
                 for (int j = 0; j < 8; j++) acc[j] = MADD(a, wr[j][k], acc[j]);
             }
-            /* the tests outside the loops: `if (b) v += b[n + j]` inside one became a masked
-             * load from NULL + n + j */
-            if (b)
-                for (int j = 0; j < c; j++) acc[j] += b[n + j];
+            if (b) {
+                float bb[8] = {0};
+                memcpy(bb, b + n, (size_t)c * sizeof(float));
+                for (int j = 0; j < 8; j++) acc[j] += bb[j];
+            }
             if (act == VSSM_ACT_GELU)
-                for (int j = 0; j < c; j++) acc[j] = vm_geluf(acc[j]);
+                for (int j = 0; j < 8; j++) acc[j] = vm_geluf(acc[j]);
             else if (act == VSSM_ACT_SILU)
-                for (int j = 0; j < c; j++) acc[j] = vm_siluf(acc[j]);
-            for (int j = 0; j < c; j++) yi[n + j] = acc[j];
+                for (int j = 0; j < 8; j++) acc[j] = vm_siluf(acc[j]);
+            memcpy(yi + n, acc, (size_t)c * sizeof(float));
         }
     }
 }

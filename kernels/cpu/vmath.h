@@ -186,22 +186,34 @@ static inline float vm_softplusf(float x) {
  * division: 2.3x cheaper than an erfc/exp form. Absolute error <= 2.5e-7, so GELU is
  * within 1.1e-6 absolute of the exact erf form for every x (about 4 float ulps at the
  * values GELU sees in a network; the parity tests bound its effect end to end). */
+/* Under clang the FMAs are spelled out (VM_ERF_FMA): clang 16's SLP vectoriser packed the p and
+ * q chains into one two-lane vector with a multiply, then an add in one lane and a subtract in
+ * the other, which it could no longer fuse: the scalar form rounded differently from the vector
+ * one (GELU for |x| > 4 up to 2x apart, where 1 + erf cancels), so a row alone and the same row
+ * in a batch differed (test_batch_invariance). Spelled out, clang 14 and 16 give GCC's bits (2^20
+ * inputs, scalar and vector). GCC keeps the contracted form: spelled out there, its backward
+ * GELU' gave other bits at another thread count (test_ops_bwd). */
+#if defined(__clang__) && defined(__FMA__)
+#define VM_ERF_FMA(a, b, c) __builtin_fmaf(a, b, c)
+#else
+#define VM_ERF_FMA(a, b, c) ((a) * (b) + (c))
+#endif
 static inline float vm_erff(float x) {
     x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
     float x2 = x * x;
     float p = -2.72614225801306e-10f;
-    p = p * x2 + 2.77068142495902e-08f;
-    p = p * x2 - 2.10102402082508e-06f;
-    p = p * x2 - 5.69250639462346e-05f;
-    p = p * x2 - 7.34990630326855e-04f;
-    p = p * x2 - 2.95459980854025e-03f;
-    p = p * x2 - 1.60960333262415e-02f;
+    p = VM_ERF_FMA(p, x2, 2.77068142495902e-08f);
+    p = VM_ERF_FMA(p, x2, -2.10102402082508e-06f);
+    p = VM_ERF_FMA(p, x2, -5.69250639462346e-05f);
+    p = VM_ERF_FMA(p, x2, -7.34990630326855e-04f);
+    p = VM_ERF_FMA(p, x2, -2.95459980854025e-03f);
+    p = VM_ERF_FMA(p, x2, -1.60960333262415e-02f);
     p = p * x;
     float q = -1.45660718464996e-05f;
-    q = q * x2 - 2.13374055278905e-04f;
-    q = q * x2 - 1.68282697438203e-03f;
-    q = q * x2 - 7.37332916720468e-03f;
-    q = q * x2 - 1.42647390514189e-02f;
+    q = VM_ERF_FMA(q, x2, -2.13374055278905e-04f);
+    q = VM_ERF_FMA(q, x2, -1.68282697438203e-03f);
+    q = VM_ERF_FMA(q, x2, -7.37332916720468e-03f);
+    q = VM_ERF_FMA(q, x2, -1.42647390514189e-02f);
     return p / q;
 }
 
