@@ -8,14 +8,17 @@
 # clang's OpenMP exported from libvssm.so. Speed is not judged here (no timed tests): the
 # clang build's products were 1.75x slower with AVX-512 and 2.5x with AVX2 before the kernel's
 # loops were written for it (kernels/cpu/README.md "Session 18"); bench/ compares the builds.
-# Env: CLANG_BUILD_DIR (build-clang), JOBS (2), CLANG_CTEST_ARGS (extra ctest arguments).
+# Env: CLANG (clang: the compiler, e.g. clang-16 with its libomp-16-dev, which replaces
+# libomp-14-dev), CLANG_BUILD_DIR (build-clang), JOBS (2), CLANG_CTEST_ARGS (extra ctest
+# arguments). CI runs Debian 12's clang (14); clang 16 passed by hand in session 18.
 set -eu
 cd "$(dirname "$0")/.."
 B=${CLANG_BUILD_DIR:-build-clang}
 JOBS=${JOBS:-2}
-command -v clang >/dev/null || { echo "ci_clang: clang not found (apt-get install clang libomp-14-dev)" >&2; exit 2; }
+CLANG=${CLANG:-clang}
+command -v "$CLANG" >/dev/null || { echo "ci_clang: $CLANG not found (apt-get install clang libomp-14-dev)" >&2; exit 2; }
 # -Werror: clang's warnings are part of what this checks (the gcc build has none either)
-CC=clang cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DVSSM_CUDA=OFF -DVSSM_MPI=OFF -DVSSM_FUZZ=OFF \
+CC=$CLANG cmake -S . -B "$B" -DCMAKE_BUILD_TYPE=Release -DVSSM_CUDA=OFF -DVSSM_MPI=OFF -DVSSM_FUZZ=OFF \
     -DCMAKE_C_FLAGS=-Werror >/dev/null
 cmake --build "$B" -j "$JOBS" >/dev/null
 # shellcheck disable=SC2086

@@ -68,7 +68,10 @@
 #endif
 #if defined(__AVX512F__)
 #define VW 16
-#if defined(__clang__) && __clang_major__ >= 15
+/* clang 16 spills 12 of 14 rows' 28 accumulators every k however the loops are unrolled
+ * (VMamba-T's products 1.48x GCC's time); 8 rows do not spill (0.94-1.01x). Clang 14 and 19
+ * keep 14 rows in registers (19: 1.6% faster than at 8). 17 and 18 not measured: 8 rows. */
+#if defined(__clang__) && __clang_major__ >= 15 && __clang_major__ < 19
 #define MR 8
 #else
 #define MR 14
@@ -155,8 +158,9 @@ typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), ma
 /* the kernel's loops over its R rows, R a constant: unrolled, so its accumulators are registers.
  * Clang 14 takes `GCC unroll 14` as a count: with 16 registers (MR16 rows) it left the loops
  * rolled and the accumulators on the stack (the AVX2 products 2.5x slower than GCC's); full
- * unrolling there. With AVX-512 the count gives 28 accumulators in registers, full unrolling
- * 24 spills per k. */
+ * unrolling there. With AVX-512 clang 14's count gives 28 accumulators in registers, its full
+ * unrolling 24 spills per k; clang 16 and 19 need full unrolling (the count left rows < 14
+ * rolled) and do not spill with it at their MR. */
 #if defined(__clang__) && (!defined(__AVX512F__) || __clang_major__ >= 15)
 #define ROWS_UNROLLED _Pragma("clang loop unroll(full)")
 #else
