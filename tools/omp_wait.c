@@ -21,9 +21,9 @@
  * starts, before main, from the environment the process started with (setenv from the
  * executable's pre-initialisers is undone when libc initialises): the library cannot
  * choose it (it holds no global state and runs in the user's process). So the command,
- * when neither OMP_WAIT_POLICY nor libgomp's GOMP_SPINCOUNT is set, starts itself again
- * once (same pid, same arguments, before any library initialises) with
- * GOMP_SPINCOUNT=10000 added. A value the user set is kept; where /proc/self/exe cannot
+ * when none of OMP_WAIT_POLICY, libgomp's GOMP_SPINCOUNT and libomp's KMP_BLOCKTIME is set,
+ * starts itself again once (same pid, same arguments, before any library initialises) with
+ * GOMP_SPINCOUNT=10000 (and KMP_BLOCKTIME=1, below) added. A value the user set is kept; where /proc/self/exe cannot
  * be executed it runs on as it is.
  *
  * A clang build runs LLVM's runtime (libomp), which reads KMP_BLOCKTIME instead (ms of

@@ -669,7 +669,7 @@ static void direct_rows(const float *x, int64_t M, int K, const float *w, const 
              * run over all 8 lanes: a loop over j < c (or `if (b) v += b[n + j]` inside one)
              * may become masked loads (VMASKMOVPS: GCC did from NULL + n + j, clang 16 vectorises
              * `j < c` loops so) whose masked-off lanes name addresses past the row
-             * (test_masked_loads); lanes past c compute on zeros and are not stored */
+             * (test_masked_loads); lanes past c repeat column n's sums and are not stored */
             if (accumulate) memcpy(acc, yi + n, (size_t)c * sizeof(float));
             for (int k = 0; k < K; k++) {
                 const float a = xi[k];
