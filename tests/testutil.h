@@ -37,7 +37,8 @@ void test_skip(const char *why) __attribute__((noreturn));
 /* 1 when this CPU and OS run avx512_bf16 as vssm's bf16 kernels need it (AVX-512 F/BW/DQ/VL,
  * FMA, AVX512_BF16, the OS saving the AVX-512 state; CPUID read here, not through the library)
  * and neither VSSM_CPU_ISA nor VSSM_CPU_BF16 asks for another kernel: where a bf16 test must
- * run, not skip. */
+ * run, not skip. 0 in a test built without VSSM_TEST_BF16_BUILT (tests/bf16.cmake: CMake found
+ * the compiler unable to build the bf16 kernels). */
 int test_cpu_runs_bf16(void);
 /* Runs CMD with /bin/sh from the source tree (VSSM_SOURCE_DIR): stdout into out (nout bytes,
  * NUL-terminated), stderr into err (nerr); returns the exit status, -1 when it did not exit. */
