@@ -1,4 +1,6 @@
 /* kernels/ctx.c - the execution context (vssm/ctx.h) and the op wrappers layers call. */
+#include <omp.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -161,6 +163,75 @@ void vssm_ctx_profile_log(vssm_ctx *ctx, vssm_op_record *buf, size_t cap) {
     ctx->prof_n = 0;
 }
 size_t vssm_ctx_profile_logged(const vssm_ctx *ctx) { return ctx->prof_n; }
+
+/* The ping-pong of vssm_ctx_core_round_trip: thread 0 writes an odd turn, thread 1 answers with
+ * the next even one; each on its own cache line with the stop flag. Thread 0 checks the clock
+ * every 256 spins and stops everything past the deadline; only whole batches count (a batch
+ * the deadline cut short was one where a thread waited for the CPU, not for the line). */
+#define RT_BATCH 64
+#define RT_BATCHES 9
+typedef struct {
+    _Alignas(64) atomic_int turn;
+    _Alignas(64) atomic_int stop;
+} rt_line;
+
+static void rt_thread0(rt_line *l, double deadline, double *per, int *nper) {
+    int k = 0;
+    for (int b = 0; b < RT_BATCHES; b++) {
+        const double t0 = vssm_now_seconds();
+        int n = 0;
+        for (; n < RT_BATCH; n++, k++) {
+            atomic_store_explicit(&l->turn, 2 * k + 1, memory_order_release);
+            unsigned spins = 0;
+            while (atomic_load_explicit(&l->turn, memory_order_acquire) != 2 * k + 2)
+                if (++spins % 256 == 0 && vssm_now_seconds() > deadline) break;
+            if (atomic_load_explicit(&l->turn, memory_order_acquire) != 2 * k + 2) break;
+        }
+        /* the trips completed (a batch cut by the deadline: up to its last completed trip) */
+        if (n == RT_BATCH)
+            per[(*nper)++] = (vssm_now_seconds() - t0) / n;
+        else
+            break;
+    }
+    atomic_store_explicit(&l->stop, 1, memory_order_release);
+}
+
+static void rt_thread1(rt_line *l) {
+    for (int k = 0;; k++) {
+        while (atomic_load_explicit(&l->turn, memory_order_acquire) != 2 * k + 1)
+            if (atomic_load_explicit(&l->stop, memory_order_acquire)) return;
+        atomic_store_explicit(&l->turn, 2 * k + 2, memory_order_release);
+    }
+}
+
+vssm_status vssm_ctx_core_round_trip(vssm_ctx *ctx, double *ns, vssm_err *err) {
+    *ns = 0;
+    if (ctx->opts.device != VSSM_DEVICE_CPU || ctx->opts.n_threads < 2) return VSSM_OK;
+    rt_line *l = aligned_alloc(64, sizeof *l);
+    if (!l) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    atomic_init(&l->turn, 0);
+    atomic_init(&l->stop, 0);
+    double per[RT_BATCHES];
+    int nper = 0;
+    const double deadline = vssm_now_seconds() + 5e-3;
+#pragma omp parallel num_threads(2)
+    if (omp_get_num_threads() == 2) {
+        if (omp_get_thread_num() == 0)
+            rt_thread0(l, deadline, per, &nper);
+        else
+            rt_thread1(l);
+    }
+    free(l);
+    if (nper > 0) { /* the median batch */
+        for (int i = 1; i < nper; i++)
+            for (int j = i; j > 0 && per[j] < per[j - 1]; j--) {
+                const double t = per[j];
+                per[j] = per[j - 1], per[j - 1] = t;
+            }
+        *ns = 1e9 * per[nper / 2];
+    }
+    return VSSM_OK;
+}
 
 vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err) {
     *gbps = 0;

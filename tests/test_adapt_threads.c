@@ -3,10 +3,14 @@
  * 1-thread context on every pass, whichever count the pass ran at; its schedule starts as
  * documented (passes 1 and 2 at n_threads, pass 3 tries one thread fewer); a fixed context
  * and a 1-thread adaptive one never change their count. Timing itself is not tested here
- * (bench/under_load.sh measures it). */
+ * (bench/under_load.sh measures it). vssm_ctx_core_round_trip, which `vssm bench` uses to say
+ * where its threads sat: 0 for one thread; for two, a time under its 5 ms bound, returned
+ * within about that bound, and at least once in 5 tries a measured one (> 0: both threads ran
+ * together, even with another test sharing the cores). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "testutil.h"
 #include "vssm/classifier.h"
 #include "vssm/vssm.h"
@@ -23,6 +27,34 @@ static vssm_ctx *make_ctx(int threads, int adapt) {
 
 #define PASSES 12
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void check_round_trip(void) {
+    vssm_ctx *one = make_ctx(1, 0), *two = make_ctx(2, 0);
+    vssm_err err = {0};
+    double ns = -1;
+    TEST_CHECK(vssm_ctx_core_round_trip(one, &ns, &err) == VSSM_OK && ns == 0, "1 thread: round trip 0 (got %g)", ns);
+    int measured = 0;
+    for (int i = 0; i < 5; i++) {
+        const double t0 = now_s();
+        ns = -1;
+        TEST_CHECK(vssm_ctx_core_round_trip(two, &ns, &err) == VSSM_OK, "2 threads: %s", err.msg);
+        const double dt = now_s() - t0;
+        TEST_CHECK(ns >= 0 && ns < 5e6,
+                   "2 threads: a round trip of %g ns (in [0, 5 ms): batches the deadline cut "
+                   "short do not count)",
+                   ns);
+        TEST_CHECK(dt < 0.25, "2 threads: the probe took %.3f s (bound: ~5 ms)", dt);
+        measured += ns > 0;
+    }
+    TEST_CHECK(measured >= 1, "2 threads: no round trip measured in 5 tries");
+    vssm_ctx_free(one), vssm_ctx_free(two);
+}
+
 int main(void) {
     enum { H = 64, W = 48, B = 2 };
     float *img = malloc(sizeof(float) * B * H * W * 3);
@@ -31,6 +63,7 @@ int main(void) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         img[i] = (float)(s >> 40) / 16777216.0f * 2.0f - 1.0f;
     }
+    check_round_trip();
     for (int vim = 0; vim < 2; vim++) {
         const char *name = vim ? "vim" : "vmamba";
         vssm_ctx *one = make_ctx(1, 0), *adapt = make_ctx(2, 1), *fixed = make_ctx(2, 0), *adapt1 = make_ctx(1, 1);

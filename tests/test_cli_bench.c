@@ -1,7 +1,8 @@
 /* tests/test_cli_bench.c - `vssm bench` reports what it measured: one JSON object per model
  * of an --arch list, in order, with the models' known sizes (VMamba-T 30.2M parameters,
  * 4.84 GMAC at 224; Vim-T 7.1M), positive times, op shares that sum to 1, activation
- * memory that grows with the input; --op-times writes every op of its runs as CSV; bad lists and
+ * memory that grows with the input, the 2 threads' round trip and the host's steal time
+ * reported; --op-times writes every op of its runs as CSV; bad lists and
  * unknown names exit 2 with a message.
  * (No timing is checked: speed is what the benchmark reports, not what a test asserts.) */
 #include <math.h>
@@ -61,6 +62,13 @@ int main(void) {
     TEST_CHECK(parse_lines(out, o, 4) == 2, "one JSON line per model");
     check_model(o[0], "vim-tiny", 224, 7148008, 1.40, 1.55);     /* Vim-T: 1.5 GFLOPs in its paper's table */
     check_model(o[1], "vmamba-tiny", 224, 30249064, 4.80, 4.90); /* VMamba-T s1l8: 4.9G */
+    for (int i = 0; i < 2; i++) { /* where the 2 threads sat (1 run: far or not) and the host's steal */
+        const double rt = num(o[i], "core_round_trip_ns_median"), far = num(o[i], "runs_cores_far");
+        const double st = num(o[i], "steal_ms");
+        TEST_CHECK(rt >= 0 && rt < 5e6 && (far == 0 || far == 1) && (far == 0 || rt >= 200),
+                   "model %d: core round trip %g ns, %g far runs of 1", i, rt, far);
+        TEST_CHECK(st == -1 || st >= 0, "model %d: steal %g ms (-1: /proc/stat unreadable)", i, st);
+    }
     double act224 = num(o[0], "activation_mb");
     for (int i = 0; i < 4; i++) {
         cJSON_Delete(o[i]);

@@ -11,7 +11,12 @@
  * context laid them out (bf16 packs its products at half), the activations planned for the
  * batch, and the peak resident size from the model's opening to the end of its timed runs
  * (the high-water mark restarted before it where Linux allows, else the process's). MB:
- * 10^6 bytes. */
+ * 10^6 bytes.
+ *
+ * Where the threads sat (CPU, 2+ threads): after each timed run, the round trip of a cache
+ * line between two of the context's threads (vssm_ctx_core_round_trip), and the host's steal
+ * time over the timed runs (/proc/stat): on a VM these move the 2-thread figures by a third
+ * (README "Speed"), so a report says which state it measured. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "vssm/backbone.h"
@@ -165,10 +171,25 @@ typedef struct bench_model {
     float *x, *logits;
     double *times, *cpu; /* wall and process CPU seconds of each timed run */
     int *nthr;           /* the threads each timed run's pass used (vssm_ctx_last_threads) */
+    double *rt;          /* the cores' round trip after each timed run (ns; 0: one thread, a GPU) */
+    double steal_ms;     /* CPU time the hypervisor gave to others during the timed runs (-1: unknown) */
 } bench_model;
 
+/* All CPUs' steal time so far (ms; /proc/stat's 8th "cpu" field, in USER_HZ ticks): time a
+ * hypervisor ran something else while this VM's vCPUs wanted to run. -1 where unreadable. */
+static double steal_ms(void) {
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    unsigned long long v[8] = {0};
+    const int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                         &v[6], &v[7]);
+    fclose(f);
+    const long hz = sysconf(_SC_CLK_TCK);
+    return n == 8 && hz > 0 ? 1e3 * (double)v[7] / (double)hz : -1;
+}
+
 static void bench_model_free(bench_model *m) {
-    free(m->x), free(m->logits), free(m->times), free(m->cpu), free(m->nthr);
+    free(m->x), free(m->logits), free(m->times), free(m->cpu), free(m->nthr), free(m->rt);
     vssm_classifier_free(m->clf);
     memset(m, 0, sizeof *m);
 }
@@ -204,7 +225,8 @@ static int bench_model_open(bench_model *m, vssm_ctx *ctx, const char *precision
     m->times = malloc((size_t)o->runs * sizeof(double));
     m->cpu = malloc((size_t)o->runs * sizeof(double));
     m->nthr = malloc((size_t)o->runs * sizeof(int));
-    if (!m->x || !m->logits || !m->times || !m->cpu || !m->nthr) {
+    m->rt = calloc((size_t)o->runs, sizeof(double));
+    if (!m->x || !m->logits || !m->times || !m->cpu || !m->nthr || !m->rt) {
         cli_error("bench: out of memory");
         return VSSM_EXIT_USAGE;
     }
@@ -225,7 +247,11 @@ static int bench_model_run(bench_model *m, const bench_opts *o, int r) {
         return VSSM_EXIT_USAGE;
     }
     t = now_s() - t, c = cpu_s() - c;
-    if (r >= 0) m->times[r] = t, m->cpu[r] = c, m->nthr[r] = vssm_ctx_last_threads(m->ctx);
+    if (r >= 0) {
+        m->times[r] = t, m->cpu[r] = c, m->nthr[r] = vssm_ctx_last_threads(m->ctx);
+        /* where the threads sit now (outside the timed interval; ~0.1-1 ms) */
+        if (o->on_cpu && vssm_ctx_core_round_trip(m->ctx, &m->rt[r], NULL) != VSSM_OK) m->rt[r] = 0;
+    }
     return VSSM_EXIT_OK;
 }
 
@@ -236,9 +262,53 @@ static int runs_at(const bench_model *m, int runs, int t) {
     return n;
 }
 
+static double sum_of(const double *v, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += v[i];
+    return s;
+}
+
 static double median_of(double *times, int runs) {
     qsort(times, (size_t)runs, sizeof *times, cmp_double);
     return runs % 2 ? times[runs / 2] : 0.5 * (times[runs / 2 - 1] + times[runs / 2]);
+}
+
+/* Where the threads sat during the timed runs (m->rt; call before median_of sorts m->times):
+ * the round trips' median and range, and how many runs found the two threads far apart
+ * (>= CORES_FAR_NS) with the median time of those runs and of the others. On the 2-vCPU Zen 4
+ * VMs of development the round trip flips, minute by minute, between 50-100 ns (one core
+ * complex) and 310-400 ns (the vCPUs on two chiplets); in the far state VMamba-T's 2-thread
+ * bench read 82% of the sgemm against 90-95%, Vim-T's 52% against 66-75% (the ops that read
+ * what the other thread wrote: the conv1d, the RMSNorm, the scan). */
+#define CORES_FAR_NS 200.0
+typedef struct {
+    int n, n_far;               /* runs measured (0: one thread, a GPU), of them far */
+    double med, lo, hi;         /* ns */
+    double t_far_ms, t_near_ms; /* median ms/batch of the far runs and of the others (0: none) */
+} bench_cores;
+
+static bench_cores cores_of(const bench_model *m, int runs) {
+    bench_cores c = {0};
+    double *rt = malloc((size_t)runs * sizeof *rt), *tf = malloc((size_t)runs * sizeof *tf),
+           *tn = malloc((size_t)runs * sizeof *tn);
+    int nf = 0, nn = 0;
+    for (int r = 0; rt && tf && tn && r < runs; r++) {
+        if (m->rt[r] <= 0) continue;
+        rt[c.n++] = m->rt[r];
+        if (m->rt[r] >= CORES_FAR_NS)
+            tf[nf++] = m->times[r];
+        else
+            tn[nn++] = m->times[r];
+    }
+    if (c.n > 0) {
+        qsort(rt, (size_t)c.n, sizeof *rt, cmp_double);
+        c.lo = rt[0], c.hi = rt[c.n - 1], c.n_far = nf;
+        c.med = c.n % 2 ? rt[c.n / 2] : 0.5 * (rt[c.n / 2 - 1] + rt[c.n / 2]);
+        if (nf) c.t_far_ms = 1e3 * median_of(tf, nf);
+        if (nn) c.t_near_ms = 1e3 * median_of(tn, nn);
+    }
+    free(rt), free(tf), free(tn);
+    return c;
 }
 
 /* The memory line(s) of a model's text report: its parts, then the peak against the budget
@@ -302,6 +372,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
     vssm_ctx_profile(ctx, 0);
     for (int k = 0; k < VSSM_OP_KIND_COUNT; k++) total_prof += secs[k];
 
+    const bench_cores cores = cores_of(m, runs);
     double med = median_of(times, runs);
     double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
@@ -323,7 +394,9 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                "\"load_peak_rss_bytes\": %lld, \"peak_rss_bytes\": %lld, \"rss_after_bytes\": %lld, \"models_alive\": "
                "%d, \"peak_restarted\": %s, "
                "\"memory_budget_bytes\": %lld, \"memory_within\": %s, \"weight_mb\": %.2f, \"activation_mb\": %.2f, "
-               "\"peak_rss_mb\": %.1f, \"op_share\": {",
+               "\"peak_rss_mb\": %.1f, \"core_round_trip_ns_median\": %.1f, \"runs_cores_far\": %d, "
+               "\"steal_ms\": %.1f, "
+               "\"op_share\": {",
                arch_name, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, scan_gbps, bw,
                (long long)vssm_classifier_params(clf), m->precision, (long long)vssm_classifier_weight_bytes(clf),
@@ -332,7 +405,8 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                !o->on_cpu                     ? "null"
                : mem->peak <= mem_budget(mem) ? "true"
                                               : "false",
-               vssm_classifier_weight_bytes(clf) / 1e6, vssm_classifier_state_bytes(clf) / 1e6, mem->peak / 1e6);
+               vssm_classifier_weight_bytes(clf) / 1e6, vssm_classifier_state_bytes(clf) / 1e6, mem->peak / 1e6,
+               cores.med, cores.n_far, m->steal_ms);
         for (int k = 0; k < VSSM_OP_KIND_COUNT; k++)
             printf("%s\"%s\": %.4f", k ? ", " : "", vssm_op_kind_name(k), total_prof > 0 ? secs[k] / total_prof : 0);
         printf("}, \"fixed_threads\": %s, \"runs_at_threads\": {", o->fixed_threads ? "true" : "false");
@@ -364,6 +438,22 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
             printf("waiting    OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s KMP_BLOCKTIME=%s\n", pol ? pol : "(unset)",
                    spin ? spin : "(unset)", bt ? bt : "(unset)");
         }
+        if (cores.n > 0) {
+            printf("cores      2 threads' round trip after each run: median %.0f ns (%.0f-%.0f)", cores.med, cores.lo,
+                   cores.hi);
+            if (cores.n_far == 0)
+                printf(": near in every run\n");
+            else if (cores.n_far == cores.n)
+                printf(": far apart (>= %.0f ns: two chiplets or sockets) in every run\n", CORES_FAR_NS);
+            else
+                printf("; far apart (>= %.0f ns) in %d of %d runs: %.2f ms/batch median, the others %.2f\n",
+                       CORES_FAR_NS, cores.n_far, cores.n, cores.t_far_ms, cores.t_near_ms);
+        }
+        if (o->on_cpu && m->steal_ms >= 0) /* a VM's vCPUs waiting for the host: times too long, by up to this */
+            printf("steal      %.0f ms of CPU time taken by the hypervisor during the timed runs (%.1f%% of their "
+                   "wall time x %d threads)\n",
+                   m->steal_ms, 100 * m->steal_ms / (1e3 * sum_of(m->times, runs) * vssm_ctx_threads(ctx)),
+                   vssm_ctx_threads(ctx));
         printf("batch      %d, %d runs after %d warm-up\n", batch, runs, o->warmup);
         printf("time       %.2f ms/batch median (min %.2f), %.2f ms/img, %.1f img/s\n", med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med);
@@ -394,8 +484,13 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
     bench_mem mem = {rss_bytes("VmRSS"), 0, 0, 0, 0, 0, peak_restart(), np};
     for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_open(&m[p], ctxs[p], precs[p], arch, o);
     mem.loaded = rss_bytes("VmHWM");
-    for (int r = -o->warmup; r < o->runs && rc == VSSM_EXIT_OK; r++)
+    double st = -1;
+    for (int r = -o->warmup; r < o->runs && rc == VSSM_EXIT_OK; r++) {
+        if (r == 0) st = steal_ms();
         for (int p = 0; p < np && rc == VSSM_EXIT_OK; p++) rc = bench_model_run(&m[p], o, r);
+    }
+    const double st1 = steal_ms();
+    for (int p = 0; p < np; p++) m[p].steal_ms = st >= 0 && st1 >= st ? st1 - st : -1;
     /* before the reports' sgemm reference and bandwidth probe allocate */
     mem.peak = rss_bytes("VmHWM");
     mem.after = rss_bytes("VmRSS");

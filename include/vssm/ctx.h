@@ -73,6 +73,14 @@ VSSM_API vssm_status vssm_tensor_to_host(vssm_ctx *ctx, const vssm_tensor *t, fl
 /* Measures the device's copy bandwidth: GB/s (bytes read + written) of a device-to-device
  * copy of `bytes`, best of 5 after a warm-up. The memory ceiling for bandwidth-bound ops. */
 VSSM_API vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double *gbps, vssm_err *err);
+/* Measures how long a cache line takes to go from one of the CPU context's threads to another
+ * and back (ns; the median of 9 batches of 64 ping-pongs between two of its OpenMP threads, the
+ * pool its ops use). Two cores of one core complex answer in ~50-100 ns; on a VM whose vCPUs
+ * sit on different chiplets (or sockets) ~300-400 ns, and every op that reads what the other
+ * thread wrote pays for it: `vssm bench` reports it next to the 2-thread figures. Bounded: it
+ * stops after ~5 ms (a descheduled thread) with the batches it completed. *ns = 0 for a CUDA
+ * context, one thread, an OpenMP runtime that gave it fewer than two, or no batch completed. */
+VSSM_API vssm_status vssm_ctx_core_round_trip(vssm_ctx *ctx, double *ns, vssm_err *err);
 
 /* Per-op-kind timing (for `vssm bench`): when enabled, each op adds its elapsed time
  * (device-synchronised) to a counter of its kind. Off by default: costs a sync per op. */
