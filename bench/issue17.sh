@@ -7,7 +7,8 @@
 #
 # 1. the CPU (lscpu, and what vssm reports: family/model, caches, ISA)
 # 2. `vssm bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10`, ROUNDS rounds: % of the
-#    in-run sgemm (targets: VMamba-T >= 75%, Vim-T >= 50%) and the memory line
+#    in-run sgemm (targets: VMamba-T >= 75%, Vim-T >= 50%), the memory line and the cores' round
+#    trip (a VM's two vCPUs on two chiplets, >= 200 ns, slow the 2-thread figures: say so)
 # 3. `--precision f32,bf16` (where the CPU has avx512_bf16), ROUNDS rounds: >= 1.7x
 # 4. bench/under_load.sh (one core kept busy): 2 / 1 thread <= 1.10
 # 5. the GEMM's K block swept on VMamba-T's product shapes (bench_linear, 1 thread, CPU time):
@@ -54,7 +55,9 @@ while [ $i -le "$ROUNDS" ]; do
     a=$(echo "$out" | awk '/^compute/ { sub("%", "", $5); print $5 }' | sed -n 1p)
     b=$(echo "$out" | awk '/^compute/ { sub("%", "", $5); print $5 }' | sed -n 2p)
     t=$(echo "$out" | awk '/^time/ { printf "%s ", $2 }')
-    echo "round $i: VMamba-T $a%, Vim-T $b% of the in-run sgemm (ms/img: $t)"
+    # the cores line: the threads' round trip (ns) and the runs that found them far apart
+    c=$(echo "$out" | awk '/^cores/ { n = split($0, w, " "); printf "%s ns%s ", w[10], ($0 ~ /far apart/) ? " (far runs)" : "" }')
+    echo "round $i: VMamba-T $a%, Vim-T $b% of the in-run sgemm (ms/img: $(echo $t); cores' round trip: $(echo ${c:-n/a}))"
     vm="$vm $a"; vi="$vi $b"
     i=$((i + 1))
 done
