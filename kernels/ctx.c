@@ -166,8 +166,9 @@ size_t vssm_ctx_profile_logged(const vssm_ctx *ctx) { return ctx->prof_n; }
 
 /* The ping-pong of vssm_ctx_core_round_trip: thread 0 writes an odd turn, thread 1 answers with
  * the next even one; each on its own cache line with the stop flag. Thread 0 checks the clock
- * every 256 spins and stops everything past the deadline; only whole batches count (a batch
- * the deadline cut short was one where a thread waited for the CPU, not for the line). */
+ * every 256 spins and stops everything past the deadline (20 ms for thread 1 to show up, then
+ * 5 ms of batches); only whole batches count (a batch the deadline cut short was one where a
+ * thread waited for the CPU, not for the line). */
 #define RT_BATCH 64
 #define RT_BATCHES 9
 typedef struct {
@@ -175,20 +176,29 @@ typedef struct {
     _Alignas(64) atomic_int stop;
 } rt_line;
 
-static void rt_thread0(rt_line *l, double deadline, double *per, int *nper) {
+static void rt_thread0(rt_line *l, double *per, int *nper) {
+    /* thread 1 says it is running (turn -1 -> 0) before the clock starts: on a loaded machine
+     * a thread may wait milliseconds for a core, and that is not the line's round trip */
+    double deadline = vssm_now_seconds() + 20e-3;
+    unsigned spins = 0;
+    while (atomic_load_explicit(&l->turn, memory_order_acquire) != 0)
+        if (++spins % 256 == 0 && vssm_now_seconds() > deadline) {
+            atomic_store_explicit(&l->stop, 1, memory_order_release);
+            return;
+        }
+    deadline = vssm_now_seconds() + 5e-3;
     int k = 0;
     for (int b = 0; b < RT_BATCHES; b++) {
         const double t0 = vssm_now_seconds();
         int n = 0;
         for (; n < RT_BATCH; n++, k++) {
             atomic_store_explicit(&l->turn, 2 * k + 1, memory_order_release);
-            unsigned spins = 0;
+            unsigned w = 0;
             while (atomic_load_explicit(&l->turn, memory_order_acquire) != 2 * k + 2)
-                if (++spins % 256 == 0 && vssm_now_seconds() > deadline) break;
+                if (++w % 256 == 0 && vssm_now_seconds() > deadline) break;
             if (atomic_load_explicit(&l->turn, memory_order_acquire) != 2 * k + 2) break;
         }
-        /* the trips completed (a batch cut by the deadline: up to its last completed trip) */
-        if (n == RT_BATCH)
+        if (n == RT_BATCH) /* whole batches only */
             per[(*nper)++] = (vssm_now_seconds() - t0) / n;
         else
             break;
@@ -197,6 +207,7 @@ static void rt_thread0(rt_line *l, double deadline, double *per, int *nper) {
 }
 
 static void rt_thread1(rt_line *l) {
+    atomic_store_explicit(&l->turn, 0, memory_order_release);
     for (int k = 0;; k++) {
         while (atomic_load_explicit(&l->turn, memory_order_acquire) != 2 * k + 1)
             if (atomic_load_explicit(&l->stop, memory_order_acquire)) return;
@@ -209,15 +220,14 @@ vssm_status vssm_ctx_core_round_trip(vssm_ctx *ctx, double *ns, vssm_err *err) {
     if (ctx->opts.device != VSSM_DEVICE_CPU || ctx->opts.n_threads < 2) return VSSM_OK;
     rt_line *l = aligned_alloc(64, sizeof *l);
     if (!l) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-    atomic_init(&l->turn, 0);
+    atomic_init(&l->turn, -1);
     atomic_init(&l->stop, 0);
     double per[RT_BATCHES];
     int nper = 0;
-    const double deadline = vssm_now_seconds() + 5e-3;
 #pragma omp parallel num_threads(2)
     if (omp_get_num_threads() == 2) {
         if (omp_get_thread_num() == 0)
-            rt_thread0(l, deadline, per, &nper);
+            rt_thread0(l, per, &nper);
         else
             rt_thread1(l);
     }

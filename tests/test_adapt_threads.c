@@ -4,9 +4,10 @@
  * documented (passes 1 and 2 at n_threads, pass 3 tries one thread fewer); a fixed context
  * and a 1-thread adaptive one never change their count. Timing itself is not tested here
  * (bench/under_load.sh measures it). vssm_ctx_core_round_trip, which `vssm bench` uses to say
- * where its threads sat: 0 for one thread; for two, a time under its 5 ms bound, returned
- * within about that bound, and at least once in 5 tries a measured one (> 0: both threads ran
- * together, even with another test sharing the cores). */
+ * where its threads sat: 0 for one thread; for two, a time under 5 ms, returned within about
+ * its 25 ms bound, and a measured one (> 0: both threads ran together) within 200 tries, even
+ * with other tests sharing the cores (5 tries were too few under CI's ctest -j2 with clang's
+ * runtime and under QEMU). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,8 @@ static void check_round_trip(void) {
     vssm_err err = {0};
     double ns = -1;
     TEST_CHECK(vssm_ctx_core_round_trip(one, &ns, &err) == VSSM_OK && ns == 0, "1 thread: round trip 0 (got %g)", ns);
-    int measured = 0;
-    for (int i = 0; i < 5; i++) {
+    int measured = 0, tries = 0;
+    for (; tries < 200 && !measured; tries++) { /* until one is measured: other tests share the cores */
         const double t0 = now_s();
         ns = -1;
         TEST_CHECK(vssm_ctx_core_round_trip(two, &ns, &err) == VSSM_OK, "2 threads: %s", err.msg);
@@ -48,10 +49,10 @@ static void check_round_trip(void) {
                    "2 threads: a round trip of %g ns (in [0, 5 ms): batches the deadline cut "
                    "short do not count)",
                    ns);
-        TEST_CHECK(dt < 0.25, "2 threads: the probe took %.3f s (bound: ~5 ms)", dt);
+        TEST_CHECK(dt < 0.25, "2 threads: the probe took %.3f s (bound: ~25 ms)", dt);
         measured += ns > 0;
     }
-    TEST_CHECK(measured >= 1, "2 threads: no round trip measured in 5 tries");
+    TEST_CHECK(measured, "2 threads: no round trip measured in %d tries", tries);
     vssm_ctx_free(one), vssm_ctx_free(two);
 }
 

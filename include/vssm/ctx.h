@@ -78,8 +78,9 @@ VSSM_API vssm_status vssm_ctx_copy_bandwidth(vssm_ctx *ctx, size_t bytes, double
  * pool its ops use). Two cores of one core complex answer in ~50-100 ns; on a VM whose vCPUs
  * sit on different chiplets (or sockets) ~300-400 ns, and every op that reads what the other
  * thread wrote pays for it: `vssm bench` reports it next to the 2-thread figures. Bounded: it
- * stops after ~5 ms (a descheduled thread) with the batches it completed. *ns = 0 for a CUDA
- * context, one thread, an OpenMP runtime that gave it fewer than two, or no batch completed. */
+ * waits up to 20 ms for the second thread to run, then times batches for 5 ms (a descheduled
+ * thread) and keeps those it completed. *ns = 0 for a CUDA context, one thread, an OpenMP
+ * runtime that gave it fewer than two, or no batch completed (a loaded machine). */
 VSSM_API vssm_status vssm_ctx_core_round_trip(vssm_ctx *ctx, double *ns, vssm_err *err);
 
 /* Per-op-kind timing (for `vssm bench`): when enabled, each op adds its elapsed time
