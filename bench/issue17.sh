@@ -47,7 +47,7 @@ echo
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## vssm bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10 ($ROUNDS rounds)"
-vm=""; vi=""
+vm=""; vi=""; nfar=0
 i=1
 while [ $i -le "$ROUNDS" ]; do
     out=$("$V" bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10)
@@ -59,8 +59,10 @@ while [ $i -le "$ROUNDS" ]; do
     c=$(echo "$out" | awk '/^cores/ { n = split($0, w, " "); printf "%s ns%s ", w[10], ($0 ~ /far apart/) ? " (far runs)" : "" }')
     echo "round $i: VMamba-T $a%, Vim-T $b% of the in-run sgemm (ms/img: $(echo $t); cores' round trip: $(echo ${c:-n/a}))"
     vm="$vm $a"; vi="$vi $b"
+    case "$c" in *far*) nfar=$((nfar + 1)) ;; esac
     i=$((i + 1))
 done
+[ $nfar -gt 0 ] && echo "rounds with the threads far apart (>= 200 ns) in some runs: $nfar of $ROUNDS (kernels/cpu/README.md, session 19: the host's placement; Vim-T ~1/3 slower there)"
 verdict "VMamba-T, median % of sgemm" "$(echo $vm | tr ' ' '\n' | med)" ">=" 75
 verdict "Vim-T, median % of sgemm" "$(echo $vi | tr ' ' '\n' | med)" ">=" 50
 echo
