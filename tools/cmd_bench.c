@@ -249,7 +249,8 @@ static int bench_model_run(bench_model *m, const bench_opts *o, int r) {
     t = now_s() - t, c = cpu_s() - c;
     if (r >= 0) {
         m->times[r] = t, m->cpu[r] = c, m->nthr[r] = vssm_ctx_last_threads(m->ctx);
-        /* where the threads sit now (outside the timed interval; ~0.1-1 ms) */
+        /* where the threads sit now (outside the timed interval; 0.05-0.3 ms, at most ~25 ms
+         * on a loaded machine) */
         if (o->on_cpu && vssm_ctx_core_round_trip(m->ctx, &m->rt[r], NULL) != VSSM_OK) m->rt[r] = 0;
     }
     return VSSM_EXIT_OK;
@@ -276,10 +277,11 @@ static double median_of(double *times, int runs) {
 /* Where the threads sat during the timed runs (m->rt; call before median_of sorts m->times):
  * the round trips' median and range, and how many runs found the two threads far apart
  * (>= CORES_FAR_NS) with the median time of those runs and of the others. On the 2-vCPU Zen 4
- * VMs of development the round trip flips, minute by minute, between 50-100 ns (one core
- * complex) and 310-400 ns (the vCPUs on two chiplets); in the far state VMamba-T's 2-thread
- * bench read 82% of the sgemm against 90-95%, Vim-T's 52% against 66-75% (the ops that read
- * what the other thread wrote: the conv1d, the RMSNorm, the scan). */
+ * VMs of development the round trip flips, minute by minute, between 75-90 ns (one core
+ * complex) and 320-350 ns (the vCPUs on two chiplets); in the far state VMamba-T's 2-thread
+ * bench read 80-83% of the sgemm against 88-99%, Vim-T's 52-56% against 66-75%: every op
+ * slower, the small ones 3-4x, local rows included, and one vCPU 15-20% slower alone
+ * (kernels/cpu/README.md, session 19: the host, not the code). */
 #define CORES_FAR_NS 200.0
 typedef struct {
     int n, n_far;               /* runs measured (0: one thread, a GPU), of them far */
