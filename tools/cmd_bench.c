@@ -303,9 +303,8 @@ static bench_cores cores_of(const bench_model *m, int runs) {
             tn[nn++] = m->times[r];
     }
     if (c.n > 0) {
-        qsort(rt, (size_t)c.n, sizeof *rt, cmp_double);
+        c.med = median_of(rt, c.n); /* sorts rt */
         c.lo = rt[0], c.hi = rt[c.n - 1], c.n_far = nf;
-        c.med = c.n % 2 ? rt[c.n / 2] : 0.5 * (rt[c.n / 2 - 1] + rt[c.n / 2]);
         if (nf) c.t_far_ms = 1e3 * median_of(tf, nf);
         if (nn) c.t_near_ms = 1e3 * median_of(tn, nn);
     }
@@ -446,10 +445,11 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
         if (cores.n > 0) {
             printf("cores      2 threads' round trip after each run: median %.0f ns (%.0f-%.0f)", cores.med, cores.lo,
                    cores.hi);
+            if (cores.n < runs) printf(" in the %d of %d runs measured (the others: a loaded machine)", cores.n, runs);
             if (cores.n_far == 0)
-                printf(": near in every run\n");
+                printf(": near in every run measured\n");
             else if (cores.n_far == cores.n)
-                printf(": far apart (>= %.0f ns: two chiplets or sockets) in every run\n", CORES_FAR_NS);
+                printf(": far apart (>= %.0f ns: two chiplets or sockets) in every run measured\n", CORES_FAR_NS);
             else
                 printf("; far apart (>= %.0f ns) in %d of %d runs: %.2f ms/batch median, the others %.2f\n",
                        CORES_FAR_NS, cores.n_far, cores.n, cores.t_far_ms, cores.t_near_ms);
