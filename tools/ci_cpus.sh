@@ -58,7 +58,10 @@ for cpu in $CPUS; do
     flag=-E pat=$SLOW
     [ "$cpu" = Haswell ] || flag=-R pat=$KERNELS
     if ! ctest --test-dir "$B" $flag "$pat" -LE gpu -j2 --timeout 600 --output-on-failure >"$TMP/ctest.txt" 2>&1; then
-        grep -v "TCG doesn't support" "$TMP/ctest.txt" | tail -60
+        # each failed test's own output first (ctest prints it where the test ended, often
+        # further up than the summary's last lines), then the summary
+        grep -v "TCG doesn't support" "$TMP/ctest.txt" | grep -E -A40 '\*\*\*(Failed|Exception|Timeout)' | head -200
+        grep -v "TCG doesn't support" "$TMP/ctest.txt" | tail -25
         echo "ci_cpus: $cpu: tests FAILED" >&2
         status=1
     else
