@@ -8,7 +8,9 @@
 # 1. the CPU (lscpu, and what vssm reports: family/model, caches, ISA)
 # 2. `vssm bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10`, ROUNDS rounds: % of the
 #    in-run sgemm (targets: VMamba-T >= 75%, Vim-T >= 50%), the memory line and the cores' round
-#    trip (a VM's two vCPUs on two chiplets, >= 200 ns, slow the 2-thread figures: say so)
+#    trip (a VM's two vCPUs on two chiplets, >= 200 ns, slow the 2-thread figures: say so;
+#    where some rounds found them so, up to EXTRA (6) more rounds PAUSE (30) s apart until ROUNDS
+#    were near, and the verdicts on all rounds and on the near ones)
 # 3. `--precision f32,bf16` (where the CPU has avx512_bf16), ROUNDS rounds: >= 1.7x
 # 4. bench/under_load.sh (one core kept busy): 2 / 1 thread <= 1.10
 # 5. the GEMM's K block swept on VMamba-T's product shapes (bench_linear, 1 thread, CPU time):
@@ -21,6 +23,8 @@ set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build}
 ROUNDS=${2:-3}
+EXTRA=${EXTRA:-6}
+PAUSE=${PAUSE:-30}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 V="$B/vssm"
 [ -x "$V" ] && [ -x "$B/bench_linear" ] && [ -x "$B/bench_scans" ] || {
@@ -47,9 +51,17 @@ echo
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "## vssm bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10 ($ROUNDS rounds)"
-vm=""; vi=""; nfar=0
+vm=""; vi=""; vmn=""; vin=""; nfar=0; nnear=0; extra=0
 i=1
-while [ $i -le "$ROUNDS" ]; do
+while :; do
+    if [ $i -gt "$ROUNDS" ]; then
+        # rounds that found the threads far apart are the host's placement (session 19): while
+        # fewer than ROUNDS rounds were near, up to EXTRA more, PAUSE seconds apart (the states
+        # last about a minute), so that one run reports both
+        [ $nfar -gt 0 ] && [ $nnear -lt "$ROUNDS" ] && [ $extra -lt "$EXTRA" ] || break
+        extra=$((extra + 1))
+        sleep "$PAUSE"
+    fi
     out=$("$V" bench --arch vmamba-tiny,vim-tiny --threads 2 --runs 10)
     [ $i -eq 1 ] && echo "$out" | grep -E '^(device|memory| )' | head -8
     a=$(echo "$out" | awk '/^compute/ { sub("%", "", $5); print $5 }' | sed -n 1p)
@@ -59,12 +71,26 @@ while [ $i -le "$ROUNDS" ]; do
     c=$(echo "$out" | awk '/^cores/ { n = split($0, w, " "); printf "%s ns%s ", w[10], ($0 ~ /far apart/) ? " (far runs)" : "" }')
     echo "round $i: VMamba-T $a%, Vim-T $b% of the in-run sgemm (ms/img: $(echo $t); cores' round trip: $(echo ${c:-n/a}))"
     vm="$vm $a"; vi="$vi $b"
-    case "$c" in *far*) nfar=$((nfar + 1)) ;; esac
+    case "$c" in
+    *far*) nfar=$((nfar + 1)) ;;
+    *) nnear=$((nnear + 1)); vmn="$vmn $a"; vin="$vin $b" ;;
+    esac
     i=$((i + 1))
 done
-[ $nfar -gt 0 ] && echo "rounds with the threads far apart (>= 200 ns) in some runs: $nfar of $ROUNDS (kernels/cpu/README.md, session 19: the host's placement; Vim-T ~1/3 slower there)"
-verdict "VMamba-T, median % of sgemm" "$(echo $vm | tr ' ' '\n' | med)" ">=" 75
-verdict "Vim-T, median % of sgemm" "$(echo $vi | tr ' ' '\n' | med)" ">=" 50
+if [ $nfar -gt 0 ]; then
+    echo "rounds with the threads far apart (>= 200 ns) in some runs: $nfar of $((i - 1)) (kernels/cpu/README.md, session 19: the host's placement; Vim-T ~1/3 slower there)"
+    verdict "VMamba-T, median % of sgemm, all $((i - 1)) rounds" "$(echo $vm | tr ' ' '\n' | med)" ">=" 75
+    verdict "Vim-T, median % of sgemm, all $((i - 1)) rounds" "$(echo $vi | tr ' ' '\n' | med)" ">=" 50
+    if [ $nnear -gt 0 ]; then
+        verdict "VMamba-T, median % of sgemm, the $nnear near rounds" "$(echo $vmn | tr ' ' '\n' | med)" ">=" 75
+        verdict "Vim-T, median % of sgemm, the $nnear near rounds" "$(echo $vin | tr ' ' '\n' | med)" ">=" 50
+    else
+        echo "no round found the threads near: run it again minutes later"
+    fi
+else
+    verdict "VMamba-T, median % of sgemm" "$(echo $vm | tr ' ' '\n' | med)" ">=" 75
+    verdict "Vim-T, median % of sgemm" "$(echo $vi | tr ' ' '\n' | med)" ">=" 50
+fi
 echo
 echo "## --precision f32,bf16 (VMamba-T, 2 threads)"
 case " $flags " in
