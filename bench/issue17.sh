@@ -25,6 +25,12 @@ B=${1:-build}
 ROUNDS=${2:-3}
 EXTRA=${EXTRA:-6}
 PAUSE=${PAUSE:-30}
+for n in "ROUNDS=$ROUNDS" "EXTRA=$EXTRA" "PAUSE=$PAUSE"; do
+    case ${n#*=} in
+    '' | *[!0-9]*) echo "issue17: $n: a whole number of rounds or seconds, please" >&2; exit 2 ;;
+    esac
+done
+[ "$ROUNDS" -ge 1 ] || { echo "issue17: ROUNDS=$ROUNDS: at least 1" >&2; exit 2; }
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 V="$B/vssm"
 [ -x "$V" ] && [ -x "$B/bench_linear" ] && [ -x "$B/bench_scans" ] || {

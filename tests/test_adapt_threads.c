@@ -5,11 +5,10 @@
  * and a 1-thread adaptive one never change their count. Timing itself is not tested here
  * (bench/under_load.sh measures it). vssm_ctx_core_round_trip, which `vssm bench` uses to say
  * where its threads sat: 0 for one thread; for two, never negative, and a measured one (> 0:
- * both threads ran together) within 200 tries (5 were too few under CI's ctest -j2). Its bounds (about 25 ms
- * a call, a round trip under 5 ms) are checked on the fastest call and the smallest measured
- * round trip: a call the scheduler preempted for a quarter of a second is the machine, not the
- * probe. CTest runs it alone (RUN_SERIAL): under ctest -j2 and QEMU the other tests kept a core
- * busy through 200 tries (CI, session 19). */
+ * both threads ran together) within 200 tries. Its bounds (about 25 ms a call, a round trip
+ * under 5 ms) are checked on the fastest call and the smallest measured round trip: a call the
+ * scheduler preempted is the machine, not the probe. CTest runs it alone (RUN_SERIAL): under
+ * ctest -j2 and QEMU the other tests kept a core busy through 200 tries (CI, session 19). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -440,7 +440,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                    spin ? spin : "(unset)", bt ? bt : "(unset)");
         }
         if (cores.n == 0 && o->on_cpu && vssm_ctx_threads(ctx) > 1)
-            printf("cores      2 threads' round trip: not measured (no run had both threads on a core at once: a "
+            printf("cores      2 threads' round trip: not measured (no run had both threads running at once: a "
                    "loaded machine)\n");
         if (cores.n > 0) {
             printf("cores      2 threads' round trip after each run: median %.0f ns (%.0f-%.0f)", cores.med, cores.lo,
