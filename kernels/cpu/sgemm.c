@@ -365,6 +365,31 @@ static float *gemm_scratch(vssm_ctx *ctx, int ldp) {
     return ctx->gemm_scratch;
 }
 
+/* One tile of the copied order (linear_packed, below): tile t = (row chunk t / np, panel t % np)
+ * over the K block [k0, k0 + kc) of x, copied into the thread's buffer xb unless it holds that
+ * chunk's block already (*have); the bias and activation at the last K block. The tile's
+ * kernel calls prefetch pstep bytes a k-step from pn (0: none). */
+static void copied_tile(const float *x, int64_t M, int K, const float *wp, const float *b, int N, vssm_act act,
+                        int accumulate, float *y, int np, float *xb, int ldp, int64_t *have, int64_t t, int k0, int kc,
+                        int last, uintptr_t pn, int pstep) {
+    const int64_t c = t / np, m0 = c * MC;
+    const int q = (int)(t % np);
+    const int rows = M - m0 < MC ? (int)(M - m0) : MC;
+    const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
+    if (c != *have) {
+        for (int i = 0; i < rows; i++) memcpy(xb + (size_t)i * ldp, x + (m0 + i) * K + k0, (size_t)kc * sizeof(float));
+        *have = c;
+    }
+    float *yt = y + m0 * N + n0;
+    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc, NULL, pn, pstep);
+    /* the bias here in the pass, not in registers: with it in registers this order ran
+     * VMamba-T's s1 fc1 at 1.3-1.6x libxsmm's time instead of 1.1-1.2 when run between the
+     * libraries (bench/libxsmm; caches holding their outputs), though not slower alone; cause
+     * not found (README.md) */
+    if (last && (b || act != VSSM_ACT_NONE))
+        VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
+}
+
 void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t M, int K, const float *wp,
                                          const float *b, int N, vssm_act act, int accumulate, float *y) {
     if (M <= 0 || N <= 0) return;
@@ -411,42 +436,65 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
          * panels) to one thread. A thread copies a block it has not got yet. */
         const int64_t share = tiles / (8 * nt);
         const int chunk = nmc >= 4 * nt || share >= np ? np : share > 1 ? (int)share : 1;
+        /* Tall tiles of one row chunk (M <= MC: VMamba-T's stage-4 fc2 up to batch 4) go by
+         * contiguous ranges of panels (rows_chunk.h: the same panels per thread at every pass
+         * where the threads keep pace, stealing where not), one tile at a time,
+         * and a tile prefetches the K block its thread runs next: the next tile of its range,
+         * or after the range's last, the range's first tile's next K block. Handed out
+         * dynamically (as the large-x order still is), the next panel was the other thread's
+         * (tile q + 1 went to it), so each thread's prefetches filled its own caches with the
+         * other's weights and the tiles read their panels from memory. VMamba-T's stage-4 fc2 (49
+         * rows, K = 3072, 9.4 MB; tall with a 1 MB L2: Zen 4, Zen 5), 2 threads, on Intel 6/167
+         * with the L2 taken as 1 MB (bench_linear ... cold, VSSM_BENCH_L2=1048576), 6 rounds
+         * alternated: weights from the caches 0.82-0.94 -> 0.73-0.83 ms, from memory 1.06-1.18
+         * -> 0.82-0.91; 1 thread unchanged. The same tiles, sums and bits.
+         * Several row chunks keep the dynamic order: contiguous ranges would give a thread the
+         * short last chunk (the segmentation convs, M = 256: 224 rows and 32). */
+        const int ranged = tall && nmc == 1;
+        vssm_cpu_range *rg = ctx->cpu_ranges;
         int k0 = 0;
         do {
             const int kc = K - k0 < KC ? K - k0 : KC;
             const int last = k0 + kc >= K;
+            const int kn = last ? 0 : K - k0 - kc < KC ? K - k0 - kc : KC; /* the next pass's K block */
+            if (ranged) vssm_cpu_ranges_init(rg, nt, tiles);
 #pragma omp parallel num_threads(nt)
             {
                 float *xb = xbuf + (size_t)omp_get_thread_num() * MC * ldp;
                 int64_t have = -1;
-#pragma omp for schedule(dynamic, chunk)
-                for (int64_t t = 0; t < tiles; t++) {
-                    const int64_t c = t / np, m0 = c * MC;
+                int v = 0;
+                int64_t t0 = 0, t1 = 0;
+                const vssm_cpu_range *r = NULL;
+                /* the dynamic order's tiles, or the calling thread's next chunk (ranged) */
+#pragma omp for schedule(dynamic, chunk) nowait
+                for (int64_t t = 0; t < (ranged ? 0 : tiles); t++) {
                     const int q = (int)(t % np);
-                    const int rows = M - m0 < MC ? (int)(M - m0) : MC;
-                    const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
-                    if (c != have) {
-                        for (int i = 0; i < rows; i++)
-                            memcpy(xb + (size_t)i * ldp, x + (m0 + i) * K + k0, (size_t)kc * sizeof(float));
-                        have = c;
-                    }
-                    float *yt = y + m0 * N + n0;
                     uintptr_t pn = (uintptr_t)wp;
                     int pstep = 0;
-                    if (tall && q + 1 < np) { /* the next panel's K block, spread over this tile's k-steps */
-                        const int64_t steps = (int64_t)((rows + MR - 1) / MR) * kc;
+                    if (tall && q + 1 < np) { /* the next panel's K block (this thread's next tile at 1 thread) */
+                        const int64_t m0 = t / np * MC, rows = M - m0 < MC ? M - m0 : MC;
+                        const int64_t steps = (rows + MR - 1) / MR * kc;
                         pn = (uintptr_t)(wp + ((size_t)(q + 1) * K + k0) * PNR);
-                        pstep = (int)(((int64_t)kc * PNR * sizeof(float) + steps - 1) / steps);
+                        pstep = (int)(((int64_t)kc * PNR * (int64_t)sizeof(float) + steps - 1) / steps);
                     }
-                    tile_rows(rows, kc, xb, ldp, wp + ((size_t)q * K + k0) * PNR, yt, N, k0 > 0 || accumulate, nc, NULL,
-                              pn, pstep);
-                    /* the bias here in the pass, not in registers: with it in registers this
-                     * order ran VMamba-T's s1 fc1 at 1.3-1.6x libxsmm's time instead of
-                     * 1.1-1.2 when run between the libraries (bench/libxsmm; caches holding
-                     * their outputs), though not slower alone; cause not found (README.md) */
-                    if (last && (b || act != VSSM_ACT_NONE))
-                        VSSM_ISA_FN(vssm_cpu_gemm_epilogue)(yt, rows, nc, N, b ? b + n0 : NULL, act);
+                    copied_tile(x, M, K, wp, b, N, act, accumulate, y, np, xb, ldp, &have, t, k0, kc, last, pn, pstep);
                 }
+                while (ranged && (r = vssm_cpu_ranges_next(rg, nt, 1, &v, &t0, &t1)))
+                    for (int64_t t = t0; t < t1; t++) {
+                        /* the tile this thread runs next and its K block: (tile, k0) or (range start, k0 + kc) */
+                        const int64_t tn = t + 1 < r->end ? t + 1 : kn ? r->begin : -1;
+                        const int kb = t + 1 < r->end ? kc : kn, ko = t + 1 < r->end ? k0 : k0 + kc;
+                        uintptr_t pn = (uintptr_t)wp;
+                        int pstep = 0;
+                        if (tn >= 0) {
+                            const int64_t c = t / np, rows = M - c * MC < MC ? M - c * MC : MC;
+                            const int64_t steps = (rows + MR - 1) / MR * kc;
+                            pn = (uintptr_t)(wp + ((size_t)(tn % np) * K + ko) * PNR);
+                            pstep = (int)(((int64_t)kb * PNR * (int64_t)sizeof(float) + steps - 1) / steps);
+                        }
+                        copied_tile(x, M, K, wp, b, N, act, accumulate, y, np, xb, ldp, &have, t, k0, kc, last, pn,
+                                    pstep);
+                    }
             }
             k0 += kc;
         } while (k0 < K);
