@@ -5,12 +5,21 @@
  * (what the segmentation convs do since they pack at load). Prints ms per call, and
  * plain / BLAS and packed / BLAS time.
  *
- *   ./build/bench_linear [threads] [reps] [cpu|wall] [kc] [vmamba|v0|vim]
+ *   ./build/bench_linear [threads] [reps] [cpu|wall] [kc] [vmamba|v0|vim] [cold]
  *
  * cpu: process CPU time instead of wall; kc > 0 overrides the K block the context took
  * from the L1d size (kernels/cpu/isa.c) to compare blockings; "vmamba": every product
  * shape of VMamba-T at 224 (stages 1-4, M = 3136..49) instead of the list below; "v0",
  * "vim": those of VMamba-v0-T's blocks and Vim-T's.
+ *
+ * cold: the packed product only, its weights read from memory (each call the next of enough
+ * packed copies to fill COLD_BYTES, more than a last-level cache holds) against from the
+ * caches (one copy, called again and again): what a forward's products pay where its weights
+ * do not stay cached between forwards (VMamba-T: 121.5 MB). Best and median of `reps` calls
+ * each, and cold / warm (medians).
+ *
+ * VSSM_BENCH_L2=bytes: the products choose their order for an L2 of that size instead of this
+ * CPU's (how they would run on, say, a 1 MB-L2 Zen 4 or Zen 5: VSSM_BENCH_L2=1048576).
  */
 #include <cblas.h>
 #include <omp.h>
@@ -29,6 +38,74 @@ static double now_s(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+typedef struct {
+    const char *what;
+    int M, K, N;
+} shape;
+
+static int cmp_double(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* median (returned) and best of n times, sorted in place */
+static double median_best(double *t, int n, double *best) {
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    *best = t[0];
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+#define COLD_BYTES ((size_t)1 << 30) /* the copies rotated through: 1 GB (a VM here kept ~100 MB) */
+
+/* the "cold" mode (above): per shape, the packed product with its weight from the caches and
+ * from memory, calls alternated between the two so both see the same machine */
+static void cold_products(vssm_ctx *ctx, const shape *sh, size_t nsh, int reps) {
+    printf("%s\n%-26s %9s %9s %9s %9s %9s %8s\n", vssm_ctx_describe(ctx), "shape (M, K, N)", "warm ms", "(best)",
+           "cold ms", "(best)", "cold/warm", "MB");
+    double *tw = malloc((size_t)reps * sizeof *tw), *tc = malloc((size_t)reps * sizeof *tc);
+    for (size_t s = 0; tw && tc && s < nsh; s++) {
+        const int M = sh[s].M, K = sh[s].K, N = sh[s].N;
+        const size_t pn = vssm_op_linear_pack_numel(ctx, N, K), bytes = (pn * sizeof(float) + 4095) & ~(size_t)4095;
+        if (!pn) {
+            printf("%-26s (not packed in this context)\n", sh[s].what);
+            continue;
+        }
+        size_t nc = COLD_BYTES / bytes;
+        if (nc < 2) nc = 2;
+        float *x = malloc((size_t)M * K * 4), *w = malloc((size_t)N * K * 4), *y = malloc((size_t)M * N * 4);
+        float **wp = calloc(nc, sizeof *wp);
+        size_t have = 0;
+        if (x && w && y && wp) {
+            for (size_t i = 0; i < (size_t)M * K; i++) x[i] = (float)(i % 17) * 0.01f;
+            for (size_t i = 0; i < (size_t)N * K; i++) w[i] = (float)(i % 13) * 0.01f;
+            for (; have < nc && (wp[have] = aligned_alloc(4096, bytes)); have++)
+                vssm_op_linear_pack(ctx, w, N, K, wp[have]);
+        }
+        if (have < 2) {
+            printf("%-26s (out of memory for its copies)\n", sh[s].what);
+        } else {
+            vssm_op_linear_packed(ctx, x, M, K, wp[0], NULL, N, VSSM_ACT_NONE, 0, y); /* warm-up */
+            size_t next = 1;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now_s();
+                vssm_op_linear_packed(ctx, x, M, K, wp[0], NULL, N, VSSM_ACT_NONE, 0, y);
+                double t1 = now_s();
+                vssm_op_linear_packed(ctx, x, M, K, wp[next], NULL, N, VSSM_ACT_NONE, 0, y);
+                double t2 = now_s();
+                next = next + 1 < have ? next + 1 : 1;
+                tw[r] = t1 - t0, tc[r] = t2 - t1;
+            }
+            double bw, bc;
+            const double mw = median_best(tw, reps, &bw), mc = median_best(tc, reps, &bc);
+            printf("%-26s %9.3f %9.3f %9.3f %9.3f %9.2f %8.0f\n", sh[s].what, mw * 1e3, bw * 1e3, mc * 1e3, bc * 1e3,
+                   mc / mw, (double)have * bytes / 1e6);
+        }
+        for (size_t i = 0; wp && i < have; i++) free(wp[i]);
+        free(wp), free(x), free(w), free(y);
+    }
+    free(tw), free(tc);
+}
+
 int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 0;
     int reps = argc > 2 ? atoi(argv[2]) : 5;
@@ -43,10 +120,8 @@ int main(int argc, char **argv) {
     }
     if (threads > 0) omp_set_num_threads(threads);
     if (argc > 4 && atoi(argv[4]) > 0) ctx->gemm_kc = atoi(argv[4]);
-    typedef struct {
-        const char *what;
-        int M, K, N;
-    } shape;
+    const char *l2 = getenv("VSSM_BENCH_L2"); /* the L2 size the products' blocking assumes */
+    if (l2 && atol(l2) > 0) ctx->cpu_l2 = atol(l2);
     static const shape vm[] = {
         /* VMamba-T 224 (ssm_ratio 1, d_state 1): in_proj, x_proj, out_proj, fc1, fc2 */
         {"s1 in_proj", 3136, 96, 96},   {"s1 x_proj", 3136, 96, 32},    {"s1 out_proj", 3136, 96, 96},
@@ -93,6 +168,11 @@ int main(int argc, char **argv) {
         sh = v0, nsh = sizeof v0 / sizeof *v0;
     else if (!strcmp(set, "vim"))
         sh = vim, nsh = sizeof vim / sizeof *vim;
+    if (argc > 6 && !strcmp(argv[6], "cold")) {
+        cold_products(ctx, sh, nsh, reps < 5 ? 5 : reps);
+        vssm_ctx_free(ctx);
+        return 0;
+    }
     printf("K block %d\n", ctx->gemm_kc);
     printf("%s\n%-26s %9s %9s %9s %9s %12s %12s\n", vssm_ctx_describe(ctx), "shape (M, K, N)", "plain ms", "packed ms",
            "blas ms", "blas GF/s", "plain/blas", "packed/blas");

@@ -14,10 +14,15 @@
 # 3. `--precision f32,bf16` (where the CPU has avx512_bf16), ROUNDS rounds: >= 1.7x
 # 4. bench/under_load.sh (one core kept busy): 2 / 1 thread <= 1.10
 # 5. the GEMM's K block swept on VMamba-T's product shapes (bench_linear, 1 thread, CPU time):
-#    our packed time / OpenBLAS's, weighted by the shapes' count per forward (stage 3: 5);
+#    our packed time / OpenBLAS's, weighted by the shapes' count per forward (VMamba-T's
+#    depths 2, 2, 8, 2: stage 3's shapes 8 times, the others twice);
 #    the K block the context picked is marked (kernels/cpu/README.md "Blocking from the cache
 #    sizes": if another one wins by > 3% here, derive it differently in isa.c)
 # 6. bench_scans 1 3 all: ns per element of each scan shape
+# 7. weights from memory: VMamba-T's stage-3 and -4 products (bench_linear ... cold, 2 threads)
+#    with their weights read from memory against from the caches, and what that costs a forward
+#    (VMamba-T's 121.5 MB of weights do not stay in a cache between forwards where the
+#    last level keeps less: kernels/cpu/README.md "Session 21"); no target, an explanation
 # Timing rules (README "Speed"): OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset here.
 set -eu
 cd "$(dirname "$0")/.."
@@ -125,7 +130,7 @@ echo "## the GEMM's K block on VMamba-T's shapes (bench_linear, 1 thread, CPU ti
 kcs=""
 for kc in 0 128 192 256 384 512 768; do
     w=$("$B/bench_linear" 1 5 cpu $kc vmamba 2>/dev/null | awk '
-        /^s[1-4] / { s = substr($1, 2, 1); n = (s == 3) ? 5 : 2; p += n * $4; q += n * $5 }
+        /^s[1-4] / { s = substr($1, 2, 1); n = (s == 3) ? 8 : 2; p += n * $4; q += n * $5 }
         END { if (q > 0) printf "%.3f", p / q }')
     echo "kc $kc$([ $kc -eq 0 ] && echo " (the context's own: L1d / 128 in [128, 512])"): $w"
     kcs="$kcs$kc $w
@@ -139,3 +144,9 @@ best=$(echo "$kcs" | awk 'NF == 2 && $1 > 0' | sort -k2 -n | head -1)
 echo
 echo "## scans (bench_scans 1 3 all)"
 "$B/bench_scans" 1 3 all 2>&1 | grep -E '^(vmamba|vim|  )' || true
+echo
+echo "## weights from memory against from the caches (bench_linear 2 15 wall 0 vmamba cold: VMamba-T's stage-3 and -4 products)"
+cold=$("$B/bench_linear" 2 15 wall 0 vmamba cold 2>&1 | grep -E '^(shape|s[34] )') || true
+echo "$cold"
+echo "$cold" | awk '/^s[34] / { n = (substr($1, 2, 1) == 3) ? 8 : 2; w += n * $3; c += n * $5 }
+    END { if (w > 0) printf "a forward (stage 3 x 8, stage 4 x 2, medians): %.2f ms warm, %.2f ms cold, +%.2f ms from memory\n", w, c, c - w }'
