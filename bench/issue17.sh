@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/issue17.sh - every figure issue 17 asks for, on the machine this runs on, in one go
-# (about a minute on 2 cores). Written for the first session on a new CPU (Zen 5 was never
+# (five to ten minutes on 2 cores). Written for the first session on a new CPU (Zen 5 was never
 # lent): run it, read the PASS/FAIL lines, paste the report into the note.
 #
 #   sh bench/issue17.sh [BUILD_DIR] [ROUNDS]     (default build 3)
