@@ -365,6 +365,16 @@ static float *gemm_scratch(vssm_ctx *ctx, int ldp) {
     return ctx->gemm_scratch;
 }
 
+/* The prefetch of a copied-order tile (below): kb floats-deep K block of panel q from K offset
+ * ko, spread over the tile's k-steps (rows in MR-row kernel calls, kc k-steps each): its start
+ * in *pn and bytes a k-step in *pstep */
+static inline void block_prefetch(const float *wp, int K, int64_t rows, int kc, int q, int ko, int kb, uintptr_t *pn,
+                                  int *pstep) {
+    const int64_t steps = (rows + MR - 1) / MR * kc;
+    *pn = (uintptr_t)(wp + ((size_t)q * K + ko) * PNR);
+    *pstep = (int)(((int64_t)kb * PNR * (int64_t)sizeof(float) + steps - 1) / steps);
+}
+
 /* One tile of the copied order (linear_packed, below): tile t = (row chunk t / np, panel t % np)
  * over the K block [k0, k0 + kc) of x, copied into the thread's buffer xb unless it holds that
  * chunk's block already (*have); the bias and activation at the last K block. The tile's
@@ -472,10 +482,8 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                     uintptr_t pn = (uintptr_t)wp;
                     int pstep = 0;
                     if (tall && q + 1 < np) { /* the next panel's K block (this thread's next tile at 1 thread) */
-                        const int64_t m0 = t / np * MC, rows = M - m0 < MC ? M - m0 : MC;
-                        const int64_t steps = (rows + MR - 1) / MR * kc;
-                        pn = (uintptr_t)(wp + ((size_t)(q + 1) * K + k0) * PNR);
-                        pstep = (int)(((int64_t)kc * PNR * (int64_t)sizeof(float) + steps - 1) / steps);
+                        const int64_t m0 = t / np * MC;
+                        block_prefetch(wp, K, M - m0 < MC ? M - m0 : MC, kc, q + 1, k0, kc, &pn, &pstep);
                     }
                     copied_tile(x, M, K, wp, b, N, act, accumulate, y, np, xb, ldp, &have, t, k0, kc, last, pn, pstep);
                 }
@@ -486,12 +494,8 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
                         const int kb = t + 1 < r->end ? kc : kn, ko = t + 1 < r->end ? k0 : k0 + kc;
                         uintptr_t pn = (uintptr_t)wp;
                         int pstep = 0;
-                        if (tn >= 0) {
-                            const int64_t c = t / np, rows = M - c * MC < MC ? M - c * MC : MC;
-                            const int64_t steps = (rows + MR - 1) / MR * kc;
-                            pn = (uintptr_t)(wp + ((size_t)(tn % np) * K + ko) * PNR);
-                            pstep = (int)(((int64_t)kb * PNR * (int64_t)sizeof(float) + steps - 1) / steps);
-                        }
+                        if (tn >= 0) /* one row chunk: its M rows */
+                            block_prefetch(wp, K, M, kc, (int)(tn % np), ko, kb, &pn, &pstep);
                         copied_tile(x, M, K, wp, b, N, act, accumulate, y, np, xb, ldp, &have, t, k0, kc, last, pn,
                                     pstep);
                     }
