@@ -341,11 +341,11 @@ static void patch_embed(vssm_vmamba *m, vssm_vmamba_state *st) {
         vssm_op_layernorm(ctx, st->feat[0], M0, C, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_NONE, st->feat[0]);
         return;
     }
-    vssm_op_conv3x3s2(ctx, st->in, B, st->H, st->W, in, m->pe0_w, m->pe0_b, C / 2, st->pe_mid, st->ws_mem);
-    vssm_op_layernorm(ctx, st->pe_mid, (int64_t)B * st->h1 * st->w1, C / 2, m->pe2_w, m->pe2_b, LN_EPS, VSSM_ACT_GELU,
-                      st->pe_mid);
-    vssm_op_conv3x3s2(ctx, st->pe_mid, B, st->h1, st->w1, C / 2, m->pe5_w, m->pe5_b, C, st->feat[0], st->ws_mem);
-    vssm_op_layernorm(ctx, st->feat[0], M0, C, m->pe7_w, m->pe7_b, LN_EPS, VSSM_ACT_NONE, st->feat[0]);
+    /* the fields in vssm_stem_args' order: sizes, x, first conv, its LayerNorm, second conv, its LayerNorm */
+    const vssm_stem_args sa = {B,        st->H,    st->W,      in,          C / 2,     C,        st->in,
+                               m->pe0_w, m->pe0_b, m->pe2_w,   m->pe2_b,    m->pe5_w,  m->pe5_b, m->pe7_w,
+                               m->pe7_b, LN_EPS,   st->pe_mid, st->feat[0], st->ws_mem};
+    vssm_op_stem_v2(ctx, &sa);
 }
 
 /* feat[s] -> feat[s + 1]: v2: conv s2 -> LN; v0: 2x2 gather -> LN(4d) -> reduction */

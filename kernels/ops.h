@@ -124,6 +124,27 @@ static inline int vssm_norm_proj_ok(const vssm_norm_proj_args *a) {
            (!a->z || a->ldz >= a->K) && (!a->accumulate || a->act == VSSM_ACT_NONE);
 }
 
+/* VMamba v2's stem (the optional table entry stem_v2, wrapper vssm_op_stem_v2):
+ *   mid (B, ceil(H/2), ceil(W/2), Cmid) = GELU(LayerNorm(conv3x3s2(x, w1, b1)))   (g1, be1)
+ *   y   (B, ceil(H/4), ceil(W/4), Cout) = LayerNorm(conv3x3s2(mid, w2, b2))       (g2, be2)
+ * as the ops conv3x3s2, layernorm (act GELU), conv3x3s2, layernorm (act NONE), eps for both;
+ * x (B, H, W, Cin); w1, w2 laid out as conv3x3s2's. mid and ws (vssm_op_conv3x3s2_workspace
+ * bytes for either conv, whichever is more) are scratch: a backend that fuses the four need
+ * not write mid (its contents are then unspecified); one without the entry runs the four ops
+ * through it (ctx.c). The same bits either way. x, mid, ws and y overlap nothing else. */
+typedef struct vssm_stem_args {
+    int B, H, W, Cin, Cmid, Cout;
+    const float *x, *w1, *b1, *g1, *be1, *w2, *b2, *g2, *be2;
+    float eps;
+    float *mid, *y;
+    void *ws;
+} vssm_stem_args;
+
+static inline int vssm_stem_ok(const vssm_stem_args *a) {
+    return a && a->B >= 1 && a->H >= 1 && a->W >= 1 && a->Cin >= 1 && a->Cmid >= 1 && a->Cout >= 1 && a->x && a->w1 &&
+           a->g1 && a->be1 && a->w2 && a->g2 && a->be2 && a->mid && a->y;
+}
+
 /* A transformer MLP on a residual stream (the optional table entry mlp, wrapper vssm_op_mlp):
  *   x (M, K) += act(LayerNorm(x) . w1p^T + b1) . w2p^T + b2        (N hidden columns)
  * computed as norm_proj {x, M, K, gamma, beta, eps, xn, w1p, b1, N, act, y = h} followed by
@@ -425,6 +446,9 @@ typedef struct vssm_ops {
     /* Optional: a LayerNorm-MLP on a residual stream in one call (vssm_mlp_args); NULL: the
      * wrapper runs norm_proj then linear_packed. */
     void (*mlp)(vssm_ctx *ctx, const vssm_mlp_args *a);
+    /* Optional: VMamba v2's stem in one call (vssm_stem_args); NULL: the wrapper runs
+     * conv3x3s2, layernorm, conv3x3s2, layernorm. */
+    void (*stem_v2)(vssm_ctx *ctx, const vssm_stem_args *a);
     /* the compute ops (VSSM_COMPUTE_OPS above) */
     VSSM_COMPUTE_OPS(VSSM_OP_FIELD_)
     /* the backward ops (VSSM_BACKWARD_OPS above; may be empty: vssm_op_training_supported) */
@@ -475,6 +499,8 @@ size_t vssm_op_dt_pack_numel(vssm_ctx *ctx, int G, int R, int D);
 void vssm_op_dt_pack(vssm_ctx *ctx, const float *dtw, int G, int R, int D, float *out);
 /* LayerNorm + product (vssm_norm_proj_args); profiled as gemm */
 void vssm_op_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
+/* VMamba v2's stem (vssm_stem_args); profiled as conv */
+void vssm_op_stem_v2(vssm_ctx *ctx, const vssm_stem_args *a);
 /* LayerNorm-MLP on a residual stream (vssm_mlp_args); profiled as gemm */
 void vssm_op_mlp(vssm_ctx *ctx, const vssm_mlp_args *a);
 size_t vssm_op_conv3x3s2_workspace(vssm_ctx *ctx, int B, int H, int W, int Cin);

@@ -109,7 +109,8 @@ static float *fill_buf(size_t n, float v) {
 
 /* every op the element-wise files dispatch per instruction set, appended to out: the
  * channel counts leave a partial last vector of 16 (and of 8, 4), the conv1d crosses its
- * block of 64 tokens, the conv3x3s2 takes both paths (direct for the RGB stem, im2col) */
+ * block of 64 tokens, the conv3x3s2 takes both paths (direct for the RGB stem, im2col), and the
+ * v2 stem its fused one */
 static void eltwise(vssm_ctx *ctx, float *out, size_t *n_out) {
     size_t at = 0;
     rng = 0x9e3779b97f4a7c15ull;
@@ -172,6 +173,24 @@ static void eltwise(vssm_ctx *ctx, float *out, size_t *n_out) {
         vssm_op_conv3x3s2(ctx, x, B, H, W, Cin, wp, b, Cout, out + at, ws);
         at += (size_t)B * ((H + 1) / 2) * ((W + 1) / 2) * Cout;
         free(x), free(w), free(b), free(wl), free(wp), free(ws);
+    }
+    { /* the v2 stem (stem_v2: the CPU's rings of the first conv's rows): 3 -> 24 -> 20 channels */
+        const int B = 2, H = 23, W = 21, Ci = 3, Cm = 24, Co = 20, H1 = (H + 1) / 2, W1 = (W + 1) / 2;
+        float *x = rand_buf((size_t)B * H * W * Ci, -1, 1), *w1 = rand_buf((size_t)Cm * 9 * Ci, -1, 1);
+        float *w2 = rand_buf((size_t)Co * 9 * Cm, -0.3f, 0.3f), *b1 = rand_buf(Cm, -1, 1), *b2 = rand_buf(Co, -1, 1);
+        float *g1 = rand_buf(Cm, 0.5f, 1.5f), *be1 = rand_buf(Cm, -1, 1), *g2 = rand_buf(Co, 0.5f, 1.5f);
+        float *be2 = rand_buf(Co, -1, 1), *mid = malloc((size_t)B * H1 * W1 * Cm * sizeof(float));
+        float *wp1 = malloc(vssm_op_linear_pack_numel(ctx, Cm, 9 * Ci) * sizeof(float));
+        float *wp2 = malloc(vssm_op_linear_pack_numel(ctx, Co, 9 * Cm) * sizeof(float));
+        vssm_op_linear_pack(ctx, w1, Cm, 9 * Ci, wp1), vssm_op_linear_pack(ctx, w2, Co, 9 * Cm, wp2);
+        size_t wsb = vssm_op_conv3x3s2_workspace(ctx, B, H, W, Ci),
+               w2b = vssm_op_conv3x3s2_workspace(ctx, B, H1, W1, Cm);
+        void *ws = malloc(wsb > w2b ? wsb : w2b);
+        const vssm_stem_args a = {B, H, W, Ci, Cm, Co, x, wp1, b1, g1, be1, wp2, b2, g2, be2, 1e-6f, mid, out + at, ws};
+        vssm_op_stem_v2(ctx, &a);
+        at += (size_t)B * ((H1 + 1) / 2) * ((W1 + 1) / 2) * Co;
+        free(x), free(w1), free(w2), free(b1), free(b2), free(g1), free(be1), free(g2), free(be2), free(mid);
+        free(wp1), free(wp2), free(ws);
     }
     { /* GELU in a product's epilogue (AVX-512: vmath.h vm_gelu16): x = -100, -99.915, ..., 100
        * (M x 1) times a weight of 1 in 17 columns (a partial vector), then with a bias of 0.5 */

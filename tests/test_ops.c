@@ -319,6 +319,87 @@ static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
     vssm_op_free(ctx, dy);
 }
 
+/* the stem's steps in double: a 3x3 stride-2 conv (w in the official (Co, Ci, 3, 3) layout), and
+ * LayerNorm (+ GELU) in place */
+static double *conv_ref_d(const double *x, int B, int H, int W, int Ci, const float *w, const float *b, int Co) {
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    double *y = malloc((size_t)B * Ho * Wo * Co * sizeof(double));
+    for (int bi = 0; bi < B; bi++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++)
+                for (int o = 0; o < Co; o++) {
+                    double s = b[o];
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            const int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            for (int i = 0; i < Ci; i++)
+                                s += x[(((size_t)bi * H + ih) * W + iw) * Ci + i] *
+                                     w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
+                        }
+                    y[(((size_t)bi * Ho + oh) * Wo + ow) * Co + o] = s;
+                }
+    return y;
+}
+static void ln_ref_d(double *x, int64_t rows, int C, const float *g, const float *b, int gelu) {
+    for (int64_t r = 0; r < rows; r++) {
+        double *v = x + r * C, m = 0, q = 0;
+        for (int c = 0; c < C; c++) m += v[c];
+        m /= C;
+        for (int c = 0; c < C; c++) q += (v[c] - m) * (v[c] - m);
+        const double inv = 1.0 / sqrt(q / C + 1e-5);
+        for (int c = 0; c < C; c++) {
+            const double t = (v[c] - m) * inv * g[c] + b[c];
+            v[c] = gelu ? gelu_d(t) : t;
+        }
+    }
+}
+
+/* VMamba v2's stem (stem_v2): against the four steps in double, and bit for bit against the
+ * four ops run one after another on the same backend (the CPU's fused path, ring by ring,
+ * must give their bits) */
+static void test_stem(int B, int H, int W, int Ci, int Cm, int Co) {
+    covered_by("stem_v2");
+    const int H1 = (H + 1) / 2, W1 = (W + 1) / 2, H2 = (H1 + 1) / 2, W2 = (W1 + 1) / 2;
+    const size_t nx = (size_t)B * H * W * Ci, n1 = (size_t)B * H1 * W1 * Cm, n2 = (size_t)B * H2 * W2 * Co;
+    float *x = rand_vec(nx, 1), *w1 = rand_vec((size_t)Cm * Ci * 9, 0.3f), *b1 = rand_vec(Cm, 0.5f);
+    float *g1 = rand_vec(Cm, 1), *be1 = rand_vec(Cm, 1), *w2 = rand_vec((size_t)Co * Cm * 9, 0.2f);
+    float *b2 = rand_vec(Co, 0.5f), *g2 = rand_vec(Co, 1), *be2 = rand_vec(Co, 1);
+    float *wl1 = malloc((size_t)Cm * Ci * 9 * sizeof(float)), *wl2 = malloc((size_t)Co * Cm * 9 * sizeof(float));
+    vssm_conv_weight_layout(w1, Cm, Ci, wl1);
+    vssm_conv_weight_layout(w2, Co, Cm, wl2);
+    void *dx = dev_from(x, nx), *dw1 = dev_packed(wl1, Cm, 9 * Ci), *db1 = dev_from(b1, Cm), *dg1 = dev_from(g1, Cm);
+    void *dbe1 = dev_from(be1, Cm), *dw2 = dev_packed(wl2, Co, 9 * Cm), *db2 = dev_from(b2, Co);
+    void *dg2 = dev_from(g2, Co), *dbe2 = dev_from(be2, Co);
+    void *dmid = dev_out(n1), *dy = dev_out(n2), *dmid2 = dev_out(n1), *dy2 = dev_out(n2);
+    size_t wsb = vssm_op_conv3x3s2_workspace(ctx, B, H, W, Ci), w2b = vssm_op_conv3x3s2_workspace(ctx, B, H1, W1, Cm);
+    if (w2b > wsb) wsb = w2b;
+    void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
+    const vssm_stem_args a = {B, H, W, Ci, Cm, Co, dx, dw1, db1, dg1, dbe1, dw2, db2, dg2, dbe2, 1e-5f, dmid, dy, ws};
+    vssm_op_stem_v2(ctx, &a);
+    char what[96];
+    snprintf(what, sizeof what, "stem_v2 B=%d %dx%d %d->%d->%d", B, H, W, Ci, Cm, Co);
+    float *got = host_of(dy, n2, what);
+    double *xd = malloc(nx * sizeof(double));
+    for (size_t i = 0; i < nx; i++) xd[i] = x[i];
+    double *mid = conv_ref_d(xd, B, H, W, Ci, w1, b1, Cm);
+    ln_ref_d(mid, (int64_t)B * H1 * W1, Cm, g1, be1, 1);
+    double *ref = conv_ref_d(mid, B, H1, W1, Cm, w2, b2, Co);
+    ln_ref_d(ref, (int64_t)B * H2 * W2, Co, g2, be2, 0);
+    expect(what, got, ref, n2, 2e-5);
+    vssm_op_conv3x3s2(ctx, dx, B, H, W, Ci, dw1, db1, Cm, dmid2, ws);
+    vssm_op_layernorm(ctx, dmid2, (int64_t)B * H1 * W1, Cm, dg1, dbe1, 1e-5f, VSSM_ACT_GELU, dmid2);
+    vssm_op_conv3x3s2(ctx, dmid2, B, H1, W1, Cm, dw2, db2, Co, dy2, ws);
+    vssm_op_layernorm(ctx, dy2, (int64_t)B * H2 * W2, Co, dg2, dbe2, 1e-5f, VSSM_ACT_NONE, dy2);
+    float *got2 = host_of(dy2, n2, what);
+    TEST_CHECK(!memcmp(got, got2, n2 * sizeof(float)), "%s: the bits of the four ops run one by one", what);
+    float *fs[] = {x, w1, b1, g1, be1, w2, b2, g2, be2, wl1, wl2, got, got2};
+    for (size_t i = 0; i < sizeof fs / sizeof *fs; i++) free(fs[i]);
+    free(xd), free(mid), free(ref);
+    void *ds[] = {dx, dw1, db1, dg1, dbe1, dw2, db2, dg2, dbe2, dmid, dy, dmid2, dy2, ws};
+    for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) vssm_op_free(ctx, ds[i]);
+}
+
 /* LayerNorm, then times SiLU(z) with z's rows ldz apart; in place (y = x) as v0 calls it */
 static void test_layernorm_gate(int64_t rows, int C, int ldz, int inplace) {
     covered_by("layernorm_gate");
@@ -659,6 +740,13 @@ static void cases_linear(void) {
     test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1);     /* K = 0: y = bias */
     test_linear_packed(40, 6144, 70, VSSM_ACT_GELU, 1, 1); /* tall tiles (a 1-2 MB L2): copied K blocks */
 }
+static void cases_stem_v2(void) {
+    test_stem(1, 64, 60, 3, 16, 24);   /* the CPU's fused rings */
+    test_stem(3, 21, 19, 3, 48, 40);   /* ranges across images */
+    test_stem(1, 150, 150, 3, 48, 96); /* the four ops' second conv in 56-row blocks (columns over 2 MB) */
+    test_stem(1, 2, 1, 3, 8, 8);       /* too small for a ring a thread: the four ops */
+    test_stem(2, 17, 12, 4, 8, 16);    /* 9 Cin > 32: no direct first conv, the four ops */
+}
 static void cases_conv3x3s2(void) {
     test_conv(2, 9, 7, 3, 5);
     test_conv(1, 1, 1, 4, 6);
@@ -666,6 +754,7 @@ static void cases_conv3x3s2(void) {
     test_conv(1, 17, 12, 3, 48); /* the RGB stem: the direct path */
     test_conv(2, 5, 6, 2, 64);
     test_conv(2, 66, 63, 40, 37); /* columns 3 MB: im2col fused in 56-row blocks, a partial last one */
+    cases_stem_v2();              /* the stem: two of these with LayerNorms (ops.h vssm_stem_args) */
 }
 static void cases_dwconv3x3(void) {
     test_dwconv(2, 5, 7, 19, VSSM_ACT_SILU);

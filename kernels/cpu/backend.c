@@ -52,6 +52,7 @@ static const vssm_ops cpu_ops = {
     .conv1d = vssm_cpu_conv1d,
     .norm_proj = vssm_cpu_norm_proj,
     .mlp = vssm_cpu_mlp,
+    .stem_v2 = vssm_cpu_stem_v2,
     .scan1d = vssm_cpu_scan1d,
     .patchify = vssm_cpu_patchify,
     .rows_add = vssm_cpu_rows_add,

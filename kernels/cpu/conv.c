@@ -14,6 +14,7 @@
 #include <omp.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/vmath.h"
 
 static inline int out_size(int n) { return (n + 1) / 2; }
@@ -102,8 +103,7 @@ static void direct_border(const float *x, int H, int W, int Cin, const float *wt
 /* a row of output pixels: the border ones alone, the interior DP at a time */
 static inline __attribute__((always_inline)) void direct_row(const float *x, int H, int W, int Cin, const float *wt,
                                                              const float *bv, int ldw, int bi, int oh, int Wo,
-                                                             const int NV, float *y, int Cout) {
-    float *orow = y + ((size_t)bi * ((H + 1) / 2) + oh) * Wo * Cout;
+                                                             const int NV, float *orow, int Cout) {
     const int inner_h = oh >= 1 && 2 * oh + 1 < H;
     /* interior columns: 2 ow - 1 >= 0 and 2 ow + 1 < W */
     const int c0 = inner_h ? 1 : Wo, c1 = inner_h ? (W - 2) / 2 + 1 : Wo; /* [c0, c1) */
@@ -116,30 +116,44 @@ static inline __attribute__((always_inline)) void direct_row(const float *x, int
     for (; ow < Wo; ow++) direct_border(x, H, W, Cin, wt, bv, ldw, bi, oh, ow, orow + (size_t)ow * Cout, Cout);
 }
 
-static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
-                             const float *b, int Cout, float *y) {
-    const int Ho = out_size(H), Wo = out_size(W), K = 9 * Cin;
-    /* rows of DIRECT_MAX_COUT: a count of vectors past NV (the last case below) reads zeros */
-    const int NV = (Cout + DV - 1) / DV, ldw = DIRECT_MAX_COUT;
-    float wt[DIRECT_MAX_K * DIRECT_MAX_COUT] __attribute__((aligned(64))) = {0};
-    float bv[DIRECT_MAX_COUT] __attribute__((aligned(64))) = {0};
+/* the weights transposed to (3, 3, Cin, DIRECT_MAX_COUT), Cout padded with zeros, and the bias
+ * likewise: rows of DIRECT_MAX_COUT, so a count of vectors past NV reads zeros */
+static void direct_weights(const vssm_ctx *ctx, const float *w, const float *b, int Cin, int Cout, float *wt,
+                           float *bv) {
+    const int K = 9 * Cin, ldw = DIRECT_MAX_COUT;
+    memset(wt, 0, sizeof(float) * DIRECT_MAX_K * DIRECT_MAX_COUT);
+    memset(bv, 0, sizeof(float) * DIRECT_MAX_COUT);
     for (int co = 0; co < Cout; co++) { /* w is laid out for the packed GEMM (ops.h) */
         for (int t = 0; t < K; t++) wt[t * ldw + co] = vssm_cpu_linear_packed_get(ctx, w, Cout, K, co, t);
         bv[co] = b ? b[co] : 0.0f;
     }
+}
+
+/* output row oh of image bi into orow; NV a constant in each call: the accumulators stay in
+ * registers */
+static void direct_row_any(const float *x, int H, int W, int Cin, const float *wt, const float *bv, int bi, int oh,
+                           int Wo, float *orow, int Cout) {
+    const int NV = (Cout + DV - 1) / DV, ldw = DIRECT_MAX_COUT;
+    if (NV == 1)
+        direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, 1, orow, Cout);
+    else if (NV == 2)
+        direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, 2, orow, Cout);
+    else if (NV == 3)
+        direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, 3, orow, Cout);
+    else
+        direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, DNV, orow, Cout);
+}
+
+static void conv3x3s2_direct(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w,
+                             const float *b, int Cout, float *y) {
+    const int Ho = out_size(H), Wo = out_size(W);
+    float wt[DIRECT_MAX_K * DIRECT_MAX_COUT] __attribute__((aligned(64)));
+    float bv[DIRECT_MAX_COUT] __attribute__((aligned(64)));
+    direct_weights(ctx, w, b, Cin, Cout, wt, bv);
 #pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
     for (int bi = 0; bi < B; bi++)
-        for (int oh = 0; oh < Ho; oh++) {
-            /* NV a constant in each call: the accumulators stay in registers */
-            if (NV == 1)
-                direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, 1, y, Cout);
-            else if (NV == 2)
-                direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, 2, y, Cout);
-            else if (NV == 3)
-                direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, 3, y, Cout);
-            else
-                direct_row(x, H, W, Cin, wt, bv, ldw, bi, oh, Wo, DNV, y, Cout);
-        }
+        for (int oh = 0; oh < Ho; oh++)
+            direct_row_any(x, H, W, Cin, wt, bv, bi, oh, Wo, y + ((size_t)bi * Ho + oh) * Wo * Cout, Cout);
 }
 
 /* the input pixel under tap t = 3 kh + kw of output pixel (bi, oh, ow), NULL outside */
@@ -228,6 +242,92 @@ void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H
             for (int ow = 0; ow < Wo; ow++)
                 im2col_pixel(x, H, W, Cin, bi, oh, ow, col + (((size_t)bi * Ho + oh) * Wo + ow) * K);
     vssm_cpu_linear_packed(ctx, col, M, K, w, b, Cout, VSSM_ACT_NONE, 0, y);
+}
+
+
+/* n floats from src to dst (zeros where src is NULL), 16 at a time: the stem's columns are
+ * rows of 48 floats, where a memcpy call each took ~8 ns */
+typedef float cf16 __attribute__((vector_size(64), aligned(4), may_alias));
+static inline void copy_floats(float *dst, const float *src, int n) {
+    int j = 0;
+    if (src)
+        for (; j + 16 <= n; j += 16) *(cf16 *)(dst + j) = *(const cf16 *)(src + j);
+    else
+        for (; j + 16 <= n; j += 16) *(cf16 *)(dst + j) = (cf16){0};
+    if (j < n) {
+        if (src)
+            memcpy(dst + j, src + j, (size_t)(n - j) * sizeof(float));
+        else
+            memset(dst + j, 0, (size_t)(n - j) * sizeof(float));
+    }
+}
+
+/* VMamba v2's stem (ops.h vssm_stem_args) in one region. A thread walks a range of the
+ * second conv's output rows (ranges with stealing, rows_chunk.h); output row oh needs the
+ * first conv's rows 2 oh - 1 .. 2 oh + 1, normalised: those live in a ring of three rows in
+ * the thread's part of ws (row r in slot r mod 3), so walking on computes two new ones per
+ * output row and the first conv's 2.4 MB map (VMamba-T at 224) is never written to memory and
+ * read back; then the output row's columns from the ring, its product and its LayerNorm, while
+ * the row is in L1/L2. Measured on the Intel VM (2 threads, alternated; kernels/cpu/README.md
+ * "Session 22"). Each value is computed by the operations of the four ops (direct_row,
+ * layernorm_block, gemm_rows, each row alone): the same bits. Elsewhere (bf16 contexts,
+ * first convs that are not direct, a workspace too small for the threads' rings) the four
+ * ops run one after another. */
+#ifdef VSSM_ISA_BASE
+size_t vssm_cpu_stem_ring_floats(int W, int Cmid) { /* a thread's part of ws */
+    const size_t W1 = (size_t)out_size(W), W2 = (size_t)out_size(out_size(W));
+    return 3 * W1 * (size_t)Cmid + W2 * 9 * (size_t)Cmid;
+}
+#endif
+void VSSM_ISA_FN(vssm_cpu_stem_v2)(vssm_ctx *ctx, const vssm_stem_args *a) {
+    const int B = a->B, H1 = out_size(a->H), W1 = out_size(a->W), H2 = out_size(H1), W2 = out_size(W1);
+    const int Cmid = a->Cmid, Cout = a->Cout, K2 = 9 * Cmid, nt = ctx->threads_now > 1 ? ctx->threads_now : 1;
+    const size_t per = vssm_cpu_stem_ring_floats(a->W, Cmid);
+    const size_t have_ws = vssm_cpu_conv3x3s2_workspace(B, H1, W1, Cmid) / sizeof(float);
+    if (ctx->cpu_bf16 || 9 * a->Cin > DIRECT_MAX_K || Cmid > DIRECT_MAX_COUT || !a->ws || (size_t)nt * per > have_ws) {
+        VSSM_ISA_FN(vssm_cpu_conv3x3s2)(ctx, a->x, B, a->H, a->W, a->Cin, a->w1, a->b1, Cmid, a->mid, a->ws);
+        VSSM_ISA_FN(vssm_cpu_layernorm)
+        (ctx, a->mid, (int64_t)B * H1 * W1, Cmid, a->g1, a->be1, a->eps, VSSM_ACT_GELU, a->mid);
+        VSSM_ISA_FN(vssm_cpu_conv3x3s2)(ctx, a->mid, B, H1, W1, Cmid, a->w2, a->b2, Cout, a->y, a->ws);
+        VSSM_ISA_FN(vssm_cpu_layernorm)
+        (ctx, a->y, (int64_t)B * H2 * W2, Cout, a->g2, a->be2, a->eps, VSSM_ACT_NONE, a->y);
+        return;
+    }
+    float wt[DIRECT_MAX_K * DIRECT_MAX_COUT] __attribute__((aligned(64)));
+    float bv[DIRECT_MAX_COUT] __attribute__((aligned(64)));
+    direct_weights(ctx, a->w1, a->b1, a->Cin, Cmid, wt, bv);
+    vssm_cpu_range *rg = ctx->cpu_ranges;
+    vssm_cpu_ranges_init(rg, nt, (int64_t)B * H2);
+#pragma omp parallel num_threads(nt)
+    {
+        float *ring = (float *)a->ws + (size_t)omp_get_thread_num() * per, *col = ring + (size_t)3 * W1 * Cmid;
+        int64_t held[3] = {-1, -1, -1}; /* image * H1 + row of the first conv in each slot */
+        int v = 0;
+        int64_t t0 = 0, t1 = 0;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &t0, &t1))
+            for (int64_t t = t0; t < t1; t++) {
+                const int bi = (int)(t / H2), oh = (int)(t % H2);
+                for (int r = 2 * oh - 1; r <= 2 * oh + 1; r++) {
+                    if (r < 0 || r >= H1 || held[r % 3] == (int64_t)bi * H1 + r) continue;
+                    float *o = ring + (size_t)(r % 3) * W1 * Cmid;
+                    direct_row_any(a->x, a->H, a->W, a->Cin, wt, bv, bi, r, W1, o, Cmid);
+                    VSSM_ISA_FN(vssm_cpu_layernorm_block)
+                    (o, W1, Cmid, a->g1, a->be1, a->eps, VSSM_ACT_GELU, NULL, 0, o, Cmid);
+                    held[r % 3] = (int64_t)bi * H1 + r;
+                }
+                for (int ow = 0; ow < W2; ow++)
+                    for (int tp = 0; tp < 9; tp++) {
+                        const int ih = 2 * oh - 1 + tp / 3, iw = 2 * ow - 1 + tp % 3;
+                        const int in = ih >= 0 && ih < H1 && iw >= 0 && iw < W1;
+                        copy_floats(col + (size_t)ow * K2 + tp * Cmid,
+                                    in ? ring + ((size_t)(ih % 3) * W1 + iw) * Cmid : NULL, Cmid);
+                    }
+                float *yr = a->y + (size_t)t * W2 * Cout;
+                VSSM_ISA_FN(vssm_cpu_gemm_rows)(ctx, col, W2, K2, a->w2, a->b2, Cout, yr);
+                VSSM_ISA_FN(vssm_cpu_layernorm_block)
+                (yr, W2, Cout, a->g2, a->be2, a->eps, VSSM_ACT_NONE, NULL, 0, yr, Cout);
+            }
+    }
 }
 
 #ifdef VSSM_ISA_BASE

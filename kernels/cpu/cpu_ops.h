@@ -36,7 +36,8 @@
                                         float eps, vssm_act act, const float *z, int64_t ldz, float *y, int64_t ldy); \
     void vssm_cpu_dwconv3x3_bias_##sfx(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int H, int W, int C,        \
                                        const float *w, const float *bias, vssm_act act, float *y);                    \
-    void vssm_cpu_mul_silu_##sfx(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);
+    void vssm_cpu_mul_silu_##sfx(vssm_ctx *ctx, float *y, int64_t rows, int C, const float *z, int64_t ldz);          \
+    void vssm_cpu_stem_v2_##sfx(vssm_ctx *ctx, const vssm_stem_args *a);
 /* the backward ops' variants (norm_bwd.c, conv_bwd.c, v0_bwd.c, linear_bwd.c and their *_avx2.c,
  * *_avx512.c), the same rules: the same operations per element, sums in rowsum.h's order.
  * bwd_act_mul: z[i] = dy[i] act'(z[i]) for i < n (z: the pre-activations, in place) */
@@ -110,6 +111,7 @@ typedef struct vssm_cpu_isa {
     void (*mul_silu_bwd)(vssm_ctx *ctx, const float *x, int64_t rows, int C, const float *z, int64_t ldz,
                          const float *dy, float *dx, float *dz);
     void (*bwd_act_mul)(vssm_ctx *ctx, const float *dy, int64_t n, vssm_act act, float *z);
+    void (*stem_v2)(vssm_ctx *ctx, const vssm_stem_args *a);
 } vssm_cpu_isa;
 
 /* isa.c: picks the variant (opts.cpu_isa, else $VSSM_CPU_ISA, else the best this CPU runs),
@@ -170,6 +172,7 @@ int vssm_cpu_bf16_probe(int want_amx);
 /* 1 when this build has the bf16 kernels (its compiler took -mavx512bf16 -mamx-tile -mamx-bf16) */
 int vssm_cpu_bf16_built(void);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);
+size_t vssm_cpu_stem_ring_floats(int W, int Cmid);
 void vssm_cpu_conv3x3s2(vssm_ctx *ctx, const float *x, int B, int H, int W, int Cin, const float *w, const float *b,
                         int Cout, float *y, void *ws);
 void vssm_cpu_dwconv3x3(vssm_ctx *ctx, const float *x, int B, int H, int W, int C, const float *w, vssm_act act,
@@ -190,6 +193,7 @@ void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a);
 /* LayerNorm-MLP (ops.h vssm_mlp_args) per row block where that pays (sgemm.c), else norm_proj
  * and the second product */
 void vssm_cpu_mlp(vssm_ctx *ctx, const vssm_mlp_args *a);
+void vssm_cpu_stem_v2(vssm_ctx *ctx, const vssm_stem_args *a);
 void vssm_cpu_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a);
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a);
 void vssm_cpu_rows_add(vssm_ctx *ctx, float *x, int B, int64_t L, int C, const float *add, int64_t row,

@@ -21,7 +21,7 @@
             vssm_cpu_rmsnorm_##sfx, vssm_cpu_conv1d_##sfx, vssm_cpu_norm_proj_##sfx, vssm_cpu_mlp_##sfx,              \
             vssm_cpu_dwconv3x3_bias_##sfx, vssm_cpu_mul_silu_##sfx, vssm_cpu_layernorm_bwd_##sfx,                     \
             vssm_cpu_rmsnorm_bwd_##sfx, vssm_cpu_conv1d_bwd_##sfx, vssm_cpu_dwconv3x3_bias_bwd_##sfx,                 \
-            vssm_cpu_mul_silu_bwd_##sfx, vssm_cpu_bwd_act_mul_##sfx                                                   \
+            vssm_cpu_mul_silu_bwd_##sfx, vssm_cpu_bwd_act_mul_##sfx, vssm_cpu_stem_v2_##sfx                           \
     }
 /* best first */
 static const vssm_cpu_isa isa_tables[] = {
@@ -235,6 +235,7 @@ void vssm_cpu_norm_proj(vssm_ctx *ctx, const vssm_norm_proj_args *a) {
         vssm_cpu_layernorm(ctx, a->x, a->M, a->K, a->gamma, a->beta, a->eps, VSSM_ACT_NONE, a->xn);
     vssm_cpu_linear_packed(ctx, a->xn, a->M, a->K, a->wp, a->b, a->N, a->act, a->accumulate, a->y);
 }
+void vssm_cpu_stem_v2(vssm_ctx *ctx, const vssm_stem_args *a) { ctx->cpu_isa->stem_v2(ctx, a); }
 void vssm_cpu_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {
     if (ctx->cpu_bf16 ? vssm_cpu_mlp_bf16(ctx, a) : ctx->cpu_isa->mlp(ctx, a)) return;
     const vssm_norm_proj_args n = vssm_mlp_first(a);
