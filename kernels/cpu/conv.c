@@ -6,7 +6,8 @@
  * (kernels/cpu/README.md, under load). Every row is computed alone: the same bits.
  * conv3x3s2 is compiled once per instruction set (conv_avx2.c, conv_avx512.c; cpu_ops.h):
  * the RGB stem's direct convolution is vector work (the im2col path's product is the GEMM,
- * dispatched on its own). */
+ * dispatched on its own). So is stem_v2, VMamba v2's two stem convs and their LayerNorms in
+ * one region (below). */
 #if defined(__AVX512F__) && !defined(__clang__) /* clang: -mprefer-vector-width=512 (CMakeLists.txt) */
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
@@ -70,10 +71,17 @@ static inline __attribute__((always_inline)) void direct_pixels(const float *x, 
                 }
             }
     }
+    /* whole vectors stored as such; a partial last one through the stack (a memcpy of the whole
+     * pixel each, ~190 B at VMamba's stem, was ~1/4 of the conv's time) */
+    const int full = Cout / DV < NV ? Cout / DV : NV, rest = Cout - full * DV;
     for (int p = 0; p < np; p++) {
-        float t[DIRECT_MAX_COUT];
-        for (int v = 0; v < NV; v++) *(dvf *)(t + v * DV) = acc[p][v];
-        memcpy(o + (size_t)p * Cout, t, (size_t)Cout * sizeof(float));
+        float *op = o + (size_t)p * Cout;
+        for (int v = 0; v < full; v++) *(dvf *)(op + v * DV) = acc[p][v];
+        if (rest > 0) {
+            float t[DV];
+            *(dvf *)t = acc[p][full];
+            memcpy(op + full * DV, t, (size_t)rest * sizeof(float));
+        }
     }
 }
 
