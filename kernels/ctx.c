@@ -377,15 +377,17 @@ void vssm_op_stem_v2(vssm_ctx *ctx, const vssm_stem_args *a) {
     double t = prof_begin(ctx);
     if (ctx->ops->stem_v2)
         ctx->ops->stem_v2(ctx, a);
-    else {
-        const int H1 = (a->H + 1) / 2, W1 = (a->W + 1) / 2;
-        const int64_t M1 = (int64_t)a->B * H1 * W1, M2 = (int64_t)a->B * ((H1 + 1) / 2) * ((W1 + 1) / 2);
-        ctx->ops->conv3x3s2(ctx, a->x, a->B, a->H, a->W, a->Cin, a->w1, a->b1, a->Cmid, a->mid, a->ws);
-        ctx->ops->layernorm(ctx, a->mid, M1, a->Cmid, a->g1, a->be1, a->eps, VSSM_ACT_GELU, a->mid);
-        ctx->ops->conv3x3s2(ctx, a->mid, a->B, H1, W1, a->Cmid, a->w2, a->b2, a->Cout, a->y, a->ws);
-        ctx->ops->layernorm(ctx, a->y, M2, a->Cout, a->g2, a->be2, a->eps, VSSM_ACT_NONE, a->y);
-    }
+    else
+        vssm_stem_v2_by_ops(ctx, a);
     prof_end(ctx, VSSM_OP_CONV, t);
+}
+void vssm_stem_v2_by_ops(vssm_ctx *ctx, const vssm_stem_args *a) {
+    const int H1 = (a->H + 1) / 2, W1 = (a->W + 1) / 2;
+    const int64_t M1 = (int64_t)a->B * H1 * W1, M2 = (int64_t)a->B * ((H1 + 1) / 2) * ((W1 + 1) / 2);
+    ctx->ops->conv3x3s2(ctx, a->x, a->B, a->H, a->W, a->Cin, a->w1, a->b1, a->Cmid, a->mid, a->ws);
+    ctx->ops->layernorm(ctx, a->mid, M1, a->Cmid, a->g1, a->be1, a->eps, VSSM_ACT_GELU, a->mid);
+    ctx->ops->conv3x3s2(ctx, a->mid, a->B, H1, W1, a->Cmid, a->w2, a->b2, a->Cout, a->y, a->ws);
+    ctx->ops->layernorm(ctx, a->y, M2, a->Cout, a->g2, a->be2, a->eps, VSSM_ACT_NONE, a->y);
 }
 
 void vssm_op_mlp(vssm_ctx *ctx, const vssm_mlp_args *a) {

@@ -37,4 +37,8 @@ void vssm_cuda_backend_free(vssm_ctx *ctx);
 
 double vssm_now_seconds(void); /* monotonic clock */
 
+/* stem_v2 as the four ops through ctx->ops (conv3x3s2, layernorm, conv3x3s2, layernorm): what
+ * vssm_op_stem_v2 runs for a backend without the entry, and the CPU's where it does not fuse */
+void vssm_stem_v2_by_ops(vssm_ctx *ctx, const vssm_stem_args *a);
+
 #endif

@@ -138,6 +138,27 @@ static void test_linear_packed(int64_t M, int K, int N, vssm_act act, int acc, i
     test_linear_any(M, K, N, act, acc, bias, 1);
 }
 
+/* a 3x3 stride-2 conv in double (w in the official (Co, Ci, 3, 3) layout), pad 1 */
+static double *conv_ref_d(const double *x, int B, int H, int W, int Ci, const float *w, const float *b, int Co) {
+    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
+    double *y = malloc((size_t)B * Ho * Wo * Co * sizeof(double));
+    for (int bi = 0; bi < B; bi++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++)
+                for (int o = 0; o < Co; o++) {
+                    double s = b[o];
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            const int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            for (int i = 0; i < Ci; i++)
+                                s += x[(((size_t)bi * H + ih) * W + iw) * Ci + i] *
+                                     w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
+                        }
+                    y[(((size_t)bi * Ho + oh) * Wo + ow) * Co + o] = s;
+                }
+    return y;
+}
 static void test_conv(int B, int H, int W, int Ci, int Co) {
     covered_by("conv3x3s2");
     const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
@@ -149,22 +170,10 @@ static void test_conv(int B, int H, int W, int Ci, int Co) {
     size_t wsb = vssm_op_conv3x3s2_workspace(ctx, B, H, W, Ci);
     void *ws = vssm_op_alloc(ctx, wsb ? wsb : 1);
     vssm_op_conv3x3s2(ctx, dx, B, H, W, Ci, dw, db, Co, dy, ws);
-    double *ref = malloc(ny * sizeof(double));
-    for (int bi = 0; bi < B; bi++)
-        for (int oh = 0; oh < Ho; oh++)
-            for (int ow = 0; ow < Wo; ow++)
-                for (int o = 0; o < Co; o++) {
-                    double s = b[o];
-                    for (int i = 0; i < Ci; i++)
-                        for (int kh = 0; kh < 3; kh++)
-                            for (int kw = 0; kw < 3; kw++) {
-                                int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
-                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                                s += (double)x[(((size_t)bi * H + ih) * W + iw) * Ci + i] *
-                                     w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
-                            }
-                    ref[(((size_t)bi * Ho + oh) * Wo + ow) * Co + o] = s;
-                }
+    double *xd = malloc(nx * sizeof(double));
+    for (size_t i = 0; i < nx; i++) xd[i] = x[i];
+    double *ref = conv_ref_d(xd, B, H, W, Ci, w, b, Co);
+    free(xd);
     char what[96];
     snprintf(what, sizeof what, "conv3x3s2 B=%d %dx%d %d->%d", B, H, W, Ci, Co);
     float *got = host_of(dy, ny, what);
@@ -319,28 +328,7 @@ static void test_layernorm(int64_t rows, int C, vssm_act act, float offset) {
     vssm_op_free(ctx, dy);
 }
 
-/* the stem's steps in double: a 3x3 stride-2 conv (w in the official (Co, Ci, 3, 3) layout), and
- * LayerNorm (+ GELU) in place */
-static double *conv_ref_d(const double *x, int B, int H, int W, int Ci, const float *w, const float *b, int Co) {
-    const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
-    double *y = malloc((size_t)B * Ho * Wo * Co * sizeof(double));
-    for (int bi = 0; bi < B; bi++)
-        for (int oh = 0; oh < Ho; oh++)
-            for (int ow = 0; ow < Wo; ow++)
-                for (int o = 0; o < Co; o++) {
-                    double s = b[o];
-                    for (int kh = 0; kh < 3; kh++)
-                        for (int kw = 0; kw < 3; kw++) {
-                            const int ih = 2 * oh - 1 + kh, iw = 2 * ow - 1 + kw;
-                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                            for (int i = 0; i < Ci; i++)
-                                s += x[(((size_t)bi * H + ih) * W + iw) * Ci + i] *
-                                     w[(((size_t)o * Ci + i) * 3 + kh) * 3 + kw];
-                        }
-                    y[(((size_t)bi * Ho + oh) * Wo + ow) * Co + o] = s;
-                }
-    return y;
-}
+/* the stem's steps in double: LayerNorm (+ GELU) in place (the conv: conv_ref_d) */
 static void ln_ref_d(double *x, int64_t rows, int C, const float *g, const float *b, int gelu) {
     for (int64_t r = 0; r < rows; r++) {
         double *v = x + r * C, m = 0, q = 0;

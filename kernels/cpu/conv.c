@@ -252,7 +252,6 @@ void VSSM_ISA_FN(vssm_cpu_conv3x3s2)(vssm_ctx *ctx, const float *x, int B, int H
     vssm_cpu_linear_packed(ctx, col, M, K, w, b, Cout, VSSM_ACT_NONE, 0, y);
 }
 
-
 /* n floats from src to dst (zeros where src is NULL), 16 at a time: the stem's columns are
  * rows of 48 floats, where a memcpy call each took ~8 ns */
 typedef float cf16 __attribute__((vector_size(64), aligned(4), may_alias));
@@ -293,12 +292,7 @@ void VSSM_ISA_FN(vssm_cpu_stem_v2)(vssm_ctx *ctx, const vssm_stem_args *a) {
     const size_t per = vssm_cpu_stem_ring_floats(a->W, Cmid);
     const size_t have_ws = vssm_cpu_conv3x3s2_workspace(B, H1, W1, Cmid) / sizeof(float);
     if (ctx->cpu_bf16 || 9 * a->Cin > DIRECT_MAX_K || Cmid > DIRECT_MAX_COUT || !a->ws || (size_t)nt * per > have_ws) {
-        VSSM_ISA_FN(vssm_cpu_conv3x3s2)(ctx, a->x, B, a->H, a->W, a->Cin, a->w1, a->b1, Cmid, a->mid, a->ws);
-        VSSM_ISA_FN(vssm_cpu_layernorm)
-        (ctx, a->mid, (int64_t)B * H1 * W1, Cmid, a->g1, a->be1, a->eps, VSSM_ACT_GELU, a->mid);
-        VSSM_ISA_FN(vssm_cpu_conv3x3s2)(ctx, a->mid, B, H1, W1, Cmid, a->w2, a->b2, Cout, a->y, a->ws);
-        VSSM_ISA_FN(vssm_cpu_layernorm)
-        (ctx, a->y, (int64_t)B * H2 * W2, Cout, a->g2, a->be2, a->eps, VSSM_ACT_NONE, a->y);
+        vssm_stem_v2_by_ops(ctx, a); /* the table's ops: this variant's, as here */
         return;
     }
     float wt[DIRECT_MAX_K * DIRECT_MAX_COUT] __attribute__((aligned(64)));
