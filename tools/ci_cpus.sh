@@ -40,7 +40,7 @@ QEMU=$(command -v qemu-x86_64)
 # emulated on the Intel VM of session 21 (the Haswell stage's longest test by far), and the
 # forwards it runs are the parity tests', which run emulated.
 # The baseline model runs the tests of the kernels and the models only.
-SLOW='^(test_ops_bwd.*|.*_isa_.*|test_batch_invariance_[A-Z].*|test_mpi_eval|test_install|test_exports|test_masked_loads|test_pth_full|test_track_head|test_track_follow)$'
+SLOW='^(test_ops_bwd.*|.*_isa_.*|test_batch_invariance_[A-Z].*|test_mpi_eval|test_install|test_exports|test_masked_loads|test_pth_full|test_track_head|test_track_follow|test_bench_blas_name)$'
 KERNELS='^(test_cpu_isa|test_ops|test_vmath|test_chunked_scan|test_batch_invariance|test_vmamba_parity|test_vmamba_v0_parity|test_vmamba_v0|test_vim_parity|test_vim_tasks|test_shipped_model|test_shipped_reid_model|test_seg_head|test_train_vmamba|test_train_vim)$'
 # `vssm` starts itself again once to set GOMP_SPINCOUNT (tools/omp_wait.c): that exec would
 # leave QEMU, so the value is set here

@@ -18,7 +18,9 @@
  * time over the timed runs (/proc/stat): on a VM these move the 2-thread figures by a third
  * (README "Speed"), so a report says which state it measured. */
 #include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +122,33 @@ static double sgemm_gflops(int n, int reps) {
     free(b);
     free(c);
     return 2.0 * n * (double)n * n / best / 1e9;
+}
+
+/* Which BLAS the in-run sgemm ran on: OpenBLAS names its version and the kernels it chose for
+ * this CPU (openblas_get_config / openblas_get_corename, looked up at run time so that any other
+ * CBLAS still links: then "BLAS"). The ratio to our forward depends on it: OpenBLAS 0.3.21
+ * picks its AVX-512 kernels on Zen 4 and on CPUs it does not know (Zen 5), and
+ * OPENBLAS_CORETYPE=Haswell, which some machines set, makes the reference AVX2 (about half the
+ * rate on AVX-512 CPUs), so a setting in the environment is named too. */
+static void blas_name(char *buf, size_t n) {
+    typedef char *(*str_fn)(void);
+    void *self = dlopen(NULL, RTLD_LAZY); /* the program and the libraries it loaded */
+    str_fn cfg = self ? (str_fn)(uintptr_t)dlsym(self, "openblas_get_config") : NULL,
+           core = self ? (str_fn)(uintptr_t)dlsym(self, "openblas_get_corename") : NULL;
+    const char *c = cfg ? cfg() : NULL, *k = core ? core() : NULL, *env = getenv("OPENBLAS_CORETYPE");
+    char ver[64] = "BLAS";
+    if (c && !strncmp(c, "OpenBLAS ", 9)) { /* "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ..." */
+        size_t v = strcspn(c + 9, " ");
+        snprintf(ver, sizeof ver, "OpenBLAS %.*s", (int)(v < 32 ? v : 32), c + 9);
+    } else if (c || k) {
+        snprintf(ver, sizeof ver, "OpenBLAS");
+    }
+    snprintf(buf, n, "%s%s%.40s%s%s%.40s", ver, k ? " " : "", k ? k : "", k ? " kernels" : "",
+             env && *env ? ", OPENBLAS_CORETYPE=" : "", env && *env ? env : "");
+    if (self) dlclose(self);
+    for (char *p = buf; *p; p++) /* plain text for the JSON string and the terminal */
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(" ._-=,", *p)))
+            *p = '?';
 }
 
 /* The fewest bytes the fused scans of one forward must move: read u and the x_proj
@@ -385,12 +414,15 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                            ? scan_bytes(vssm_vmamba_get_config(vm), batch, H, W) / secs[VSSM_OP_SCAN] / 1e9
                            : 0;
     const double rf = *ref;
+    char blas[192] = "";
+    if (rf > 0) blas_name(blas, sizeof blas);
 
     if (o->json) {
         printf("{\"arch\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, \"height\": %d, \"width\": %d, "
                "\"runs\": %d, \"ms_per_batch_median\": %.3f, \"ms_per_batch_min\": %.3f, \"ms_per_img\": %.3f, "
                "\"img_per_s\": %.2f, \"gmacs_per_img\": %.4f, \"gflop_per_s\": %.2f, \"sgemm_gflop_per_s\": %.2f, "
-               "\"sgemm_ratio\": %.4f, \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, \"params\": %lld, "
+               "\"sgemm_ratio\": %.4f, \"sgemm_blas\": \"%s\", \"scan_gb_per_s\": %.2f, \"copy_gb_per_s\": %.2f, "
+               "\"params\": %lld, "
                "\"precision\": \"%s\", \"weight_bytes\": %lld, \"activation_bytes\": %lld, \"libraries_bytes\": %lld, "
                "\"load_peak_rss_bytes\": %lld, \"peak_rss_bytes\": %lld, \"rss_after_bytes\": %lld, \"models_alive\": "
                "%d, \"peak_restarted\": %s, "
@@ -399,10 +431,10 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
                "\"steal_ms\": %.1f, "
                "\"op_share\": {",
                arch_name, vssm_ctx_describe(ctx), vssm_ctx_threads(ctx), batch, H, W, runs, med * 1e3, times[0] * 1e3,
-               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, scan_gbps, bw,
-               (long long)vssm_classifier_params(clf), m->precision, (long long)vssm_classifier_weight_bytes(clf),
-               (long long)vssm_classifier_state_bytes(clf), mem->libs, mem->loaded, mem->peak, mem->after, mem->models,
-               mem->restarted ? "true" : "false", mem_budget(mem),
+               med * 1e3 / batch, batch / med, macs / batch / 1e9, gflops, rf, rf > 0 ? gflops / rf : 0, blas,
+               scan_gbps, bw, (long long)vssm_classifier_params(clf), m->precision,
+               (long long)vssm_classifier_weight_bytes(clf), (long long)vssm_classifier_state_bytes(clf), mem->libs,
+               mem->loaded, mem->peak, mem->after, mem->models, mem->restarted ? "true" : "false", mem_budget(mem),
                !o->on_cpu                     ? "null"
                : mem->peak <= mem_budget(mem) ? "true"
                                               : "false",
@@ -463,7 +495,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
         printf("time       %.2f ms/batch median (min %.2f), %.2f ms/img, %.1f img/s\n", med * 1e3, times[0] * 1e3,
                med * 1e3 / batch, batch / med);
         printf("compute    %.1f GFLOP/s", gflops);
-        if (rf > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s)", 100 * gflops / rf, rf);
+        if (rf > 0) printf(" = %.0f%% of sgemm 2048^3 in this run (%.1f GFLOP/s, %s)", 100 * gflops / rf, rf, blas);
         printf("\n");
         print_memory(m, mem, o);
         if (scan_gbps > 0) {
