@@ -23,6 +23,9 @@
 #    with their weights read from memory against from the caches, and what that costs a forward
 #    (VMamba-T's 121.5 MB of weights do not stay in a cache between forwards where the
 #    last level keeps less: kernels/cpu/README.md "Session 21"); no target, an explanation
+# 8. where the time goes: VMamba-T's and Vim-T's ops by kind at 1 and at 2 threads (vssm bench
+#    --op-times, --fixed-threads, bench/op_times.py --ideal 2): what each kind takes and what it
+#    loses against a perfect 2x; no target, where to look first when section 2 fails
 # Timing rules (README "Speed"): OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset here.
 set -eu
 cd "$(dirname "$0")/.."
@@ -150,3 +153,13 @@ cold=$("$B/bench_linear" 2 15 wall 0 vmamba cold 2>&1 | grep -E '^(shape|s[34] )
 echo "$cold"
 echo "$cold" | awk '/^s[34] / { n = (substr($1, 2, 1) == 3) ? 8 : 2; w += n * $3; c += n * $5 }
     END { if (w > 0) printf "a forward (stage 3 x 8, stage 4 x 2, medians): %.2f ms warm, %.2f ms cold, +%.2f ms from memory\n", w, c, c - w }'
+echo
+echo "## where the time goes (vssm bench --op-times at 1 and 2 threads, --fixed-threads; bench/op_times.py --ideal 2)"
+ot=$(mktemp -d "${TMPDIR:-/tmp}/issue17.XXXXXX")
+if "$V" bench --arch vmamba-tiny,vim-tiny --threads 1 --fixed-threads --runs 5 --no-gemm-ref --op-times "$ot/t1.csv" >/dev/null &&
+    "$V" bench --arch vmamba-tiny,vim-tiny --threads 2 --fixed-threads --runs 5 --no-gemm-ref --op-times "$ot/t2.csv" >/dev/null; then
+    python3 bench/op_times.py "$ot/t1.csv" "$ot/t2.csv" --ideal 2 --top 5 2>&1 || true
+else
+    echo "vssm bench --op-times failed"
+fi
+rm -rf "$ot"
