@@ -162,11 +162,15 @@ void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
             const int py = (int)(m / gw), px = (int)(m % gw);
             const int64_t row = a->row0 + m + (a->skip >= 0 && m >= a->skip);
             float *o = a->cols + ((size_t)b * a->rows + row) * KC;
-            for (int ky = 0; ky < P; ky++) {
-                const float *xr = a->x + (((size_t)b * a->H + (size_t)py * S + ky) * a->W + (size_t)px * S) * C;
-                for (int kx = 0; kx < P; kx++)
-                    for (int c = 0; c < C; c++) o[(size_t)c * P * P + ky * P + kx] = xr[(size_t)kx * C + c];
-            }
+            /* the column row is (c, ky, kx): each (c, ky) run of P floats written in order, read
+             * every C floats from the image row (writes in order: 2x faster at Vim-T's
+             * 16 x 16 x 3 patches than the (ky, kx, c) walk's three strided writes) */
+            for (int c = 0; c < C; c++)
+                for (int ky = 0; ky < P; ky++) {
+                    const float *xr = a->x + (((size_t)b * a->H + (size_t)py * S + ky) * a->W + (size_t)px * S) * C + c;
+                    float *oc = o + (size_t)c * P * P + (size_t)ky * P;
+                    for (int kx = 0; kx < P; kx++) oc[kx] = xr[(size_t)kx * C];
+                }
         }
 }
 
