@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/scan_simd.h"
 
 #ifdef VSSM_ISA_BASE
@@ -166,16 +167,25 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
      * (bench_scan, 2 threads: VMamba-T stage 1 0.97 -> 0.68 ms a call, stage 2 0.47 -> 0.39;
      * the same bits). */
     float *yown = ctx->threads_now > 1 && (int64_t)B * ngrp > 1 ? xk + (size_t)B * VSSM_SCAN_K * L * RN : NULL;
-#pragma omp parallel num_threads(ctx->threads_now)
+    /* tasks (b, grp) in that order, a range per thread with stealing (rows_chunk.h): on a quiet
+     * machine thread t scans the images whose rows of xk it copied above (and whose rows of u
+     * the ops before wrote), where schedule(dynamic) dealt them out in turn */
+    const int nt = ctx->threads_now > 1 ? ctx->threads_now : 1;
+    vssm_cpu_range *rg = ctx->cpu_ranges;
+    vssm_cpu_ranges_init(rg, nt, (int64_t)B * ngrp);
+#pragma omp parallel num_threads(nt)
     {
-#pragma omp for collapse(2) schedule(dynamic, 1)
-        for (int b = 0; b < B; b++)
-            for (int grp = 0; grp < ngrp; grp++) {
+        int v = 0;
+        int64_t t0 = 0, t1 = 0;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &t0, &t1))
+            for (int64_t t = t0; t < t1; t++) {
+                const int b = (int)(t / ngrp), grp = (int)(t % ngrp);
                 const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;
                 const int nb = (cn + CB - 1) / CB, cw = cn - (nb - 1) * CB;
                 float *yb = yown ? yown + (size_t)b * L * D + (size_t)c0 * L : a->y + (size_t)b * L * D + c0;
                 for (int k = 0; k < VSSM_SCAN_K; k++) scan_blocks(a, xk, b, k, c0, nb, cw, k == 0, yb, yown ? cn : D);
             }
+#pragma omp barrier
         if (yown) /* each thread copies whole rows of y: its writes are contiguous */
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < (int64_t)B * L; r++) {

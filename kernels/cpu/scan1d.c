@@ -18,6 +18,7 @@
 #endif
 #include <assert.h>
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/scan_simd.h"
 
 /* nb (<= SCAN_GROUP_MAX) consecutive channel blocks from c0, the last of width cw <= CB, the
@@ -54,15 +55,25 @@ static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw
 void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
     assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
     const int grp_n = scan_group_size(a->B, a->D, ctx->threads_now), gc = grp_n * CB;
-    const int ngrp = (a->D + gc - 1) / gc;
-#pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(dynamic, 1)
-    for (int b = 0; b < a->B; b++)
-        for (int grp = 0; grp < ngrp; grp++) {
-            const int c0 = grp * gc, cn = a->D - c0 < gc ? a->D - c0 : gc;
-            const int nb = (cn + CB - 1) / CB;
-            const int cw = cn - (nb - 1) * CB;
-            scan_blocks(a, b, c0, nb, cw, a->z, a->zs, 0);
-            if (a->next) /* reads the first scan's SiLU(z) where it kept it (zs) */
-                scan_blocks(a->next, b, c0, nb, cw, a->zs ? a->zs : a->next->z, NULL, a->zs != NULL);
-        }
+    const int ngrp = (a->D + gc - 1) / gc, nt = ctx->threads_now > 1 ? ctx->threads_now : 1;
+    /* tasks (b, grp) in that order, a range per thread with stealing (rows_chunk.h): on a quiet
+     * machine thread t scans the images whose rows it wrote in the ops before (conv1d, x_proj,
+     * in_proj split rows the same way) */
+    vssm_cpu_range *rg = ctx->cpu_ranges;
+    vssm_cpu_ranges_init(rg, nt, (int64_t)a->B * ngrp);
+#pragma omp parallel num_threads(nt)
+    {
+        int v = 0;
+        int64_t t0 = 0, t1 = 0;
+        while (vssm_cpu_ranges_next(rg, nt, 1, &v, &t0, &t1))
+            for (int64_t t = t0; t < t1; t++) {
+                const int b = (int)(t / ngrp), grp = (int)(t % ngrp);
+                const int c0 = grp * gc, cn = a->D - c0 < gc ? a->D - c0 : gc;
+                const int nb = (cn + CB - 1) / CB;
+                const int cw = cn - (nb - 1) * CB;
+                scan_blocks(a, b, c0, nb, cw, a->z, a->zs, 0);
+                if (a->next) /* reads the first scan's SiLU(z) where it kept it (zs) */
+                    scan_blocks(a->next, b, c0, nb, cw, a->zs ? a->zs : a->next->z, NULL, a->zs != NULL);
+            }
+    }
 }
