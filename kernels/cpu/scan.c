@@ -179,11 +179,11 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
         int64_t t0 = 0, t1 = 0;
         while (vssm_cpu_ranges_next(rg, nt, 1, &v, &t0, &t1))
             for (int64_t t = t0; t < t1; t++) {
-                const int b = (int)(t / ngrp), grp = (int)(t % ngrp);
-                const int c0 = grp * gc, cn = D - c0 < gc ? D - c0 : gc;
-                const int nb = (cn + CB - 1) / CB, cw = cn - (nb - 1) * CB;
-                float *yb = yown ? yown + (size_t)b * L * D + (size_t)c0 * L : a->y + (size_t)b * L * D + c0;
-                for (int k = 0; k < VSSM_SCAN_K; k++) scan_blocks(a, xk, b, k, c0, nb, cw, k == 0, yb, yown ? cn : D);
+                const scan_task tk = scan_task_at(t, ngrp, gc, D);
+                float *yb = yown ? yown + (size_t)tk.b * L * D + (size_t)tk.c0 * L
+                                 : a->y + (size_t)tk.b * L * D + tk.c0;
+                for (int k = 0; k < VSSM_SCAN_K; k++)
+                    scan_blocks(a, xk, tk.b, k, tk.c0, tk.nb, tk.cw, k == 0, yb, yown ? tk.cn : D);
             }
 #pragma omp barrier
         if (yown) /* each thread copies whole rows of y: its writes are contiguous */

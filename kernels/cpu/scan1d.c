@@ -67,13 +67,10 @@ void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
         int64_t t0 = 0, t1 = 0;
         while (vssm_cpu_ranges_next(rg, nt, 1, &v, &t0, &t1))
             for (int64_t t = t0; t < t1; t++) {
-                const int b = (int)(t / ngrp), grp = (int)(t % ngrp);
-                const int c0 = grp * gc, cn = a->D - c0 < gc ? a->D - c0 : gc;
-                const int nb = (cn + CB - 1) / CB;
-                const int cw = cn - (nb - 1) * CB;
-                scan_blocks(a, b, c0, nb, cw, a->z, a->zs, 0);
+                const scan_task tk = scan_task_at(t, ngrp, gc, a->D);
+                scan_blocks(a, tk.b, tk.c0, tk.nb, tk.cw, a->z, a->zs, 0);
                 if (a->next) /* reads the first scan's SiLU(z) where it kept it (zs) */
-                    scan_blocks(a->next, b, c0, nb, cw, a->zs ? a->zs : a->next->z, NULL, a->zs != NULL);
+                    scan_blocks(a->next, tk.b, tk.c0, tk.nb, tk.cw, a->zs ? a->zs : a->next->z, NULL, a->zs != NULL);
             }
     }
 }

@@ -460,6 +460,19 @@ static inline int scan_group_size(int B, int D, int nt) {
     return n < 1 ? 1 : n > SCAN_GROUP_MAX ? SCAN_GROUP_MAX : (int)n;
 }
 
+/* Task t of the scans' (image, channel group) order (groups of gc channels, D in all; scan.c,
+ * scan1d.c): its image, first channel, channels, channel blocks and the last block's width */
+typedef struct {
+    int b, c0, cn, nb, cw;
+} scan_task;
+static inline scan_task scan_task_at(int64_t t, int ngrp, int gc, int D) {
+    scan_task k;
+    k.b = (int)(t / ngrp), k.c0 = (int)(t % ngrp) * gc;
+    k.cn = D - k.c0 < gc ? D - k.c0 : gc;
+    k.nb = (k.cn + CB - 1) / CB, k.cw = k.cn - (k.nb - 1) * CB;
+    return k;
+}
+
 /* One chunk of T tokens for nb consecutive channel blocks in lockstep (the 2D and 1D scans'
  * tasks, scan.c / scan1d.c): s[g] is block g's state (channels g*CB.. of u, z, y); token i's
  * input is u[upos[i] + g*CB..], its output y[ypos[i] + g*CB..] (written, or added if add),
