@@ -950,6 +950,7 @@ static void cases_patchify(void) {
     test_patchify(2, 35, 21, 3, 16, 16, -1, 0); /* 2x1 grid, remainders dropped */
     test_patchify(2, 40, 48, 3, 16, 8, 5, 0);   /* stride 8 (overlap), class row after patch 4 */
     test_patchify(1, 24, 16, 2, 8, 8, -1, 3);   /* rows offset (one-stream search part) */
+    test_patchify(1, 24, 40, 3, 8, 8, -1, 0);   /* RGB, patches other than 16 x 16 */
 }
 static void cases_rows_add(void) {
     test_rows_add(2, 7, 5, 3);
