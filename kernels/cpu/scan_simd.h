@@ -242,6 +242,30 @@ static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2
     for (int i = 1; i < VM_LOG1P_TERMS; i++) p = _mm512_fmadd_ps(p, e, _mm512_set1_ps(vm_log1p_poly[i]));
     return (vf)_mm512_fmadd_ps(e, p, _mm512_max_ps(_mm512_setzero_ps(), x));
 }
+/* scan_softplus512 of two tokens, their operations interleaved one by one (the same operations
+ * on each, so the same bits). One softplus is a chain of ~20 dependent operations (the exp,
+ * then the 10-term Horner sum); a loop of them one token after another kept the scheduler full
+ * of waiting operations: scan_delta_chunk alone (micro-benchmark, 32 tokens in L1) 13.8 -> 10.9
+ * TSC cycles per 16 channels with pairs; fours, 11.5 (the constants and four chains overflow
+ * the 32 registers) */
+static inline __attribute__((always_inline)) void scan_softplus512x2(const scan_exp2_k *c, __m512 x0, __m512 x1,
+                                                                     __m512 *d0, __m512 *d1) {
+    const __m512 nh = _mm512_set1_ps(-SCAN_SP_L2E_HI), nl = _mm512_set1_ps(-SCAN_SP_L2E_LO),
+                 cl = _mm512_set1_ps(SCAN_SP_CLAMP);
+    const __m512 a0 = _mm512_min_ps(_mm512_abs_ps(x0), cl), a1 = _mm512_min_ps(_mm512_abs_ps(x1), cl);
+    const __m512 v0 = _mm512_fmadd_ps(a0, nh, c->m), v1 = _mm512_fmadd_ps(a1, nh, c->m);
+    const __m512 n0 = _mm512_sub_ps(v0, c->m), n1 = _mm512_sub_ps(v1, c->m);
+    const __m512 f0 = _mm512_fmadd_ps(a0, nl, _mm512_fmsub_ps(a0, nh, n0)),
+                 f1 = _mm512_fmadd_ps(a1, nl, _mm512_fmsub_ps(a1, nh, n1));
+    const __m512 e0 = scan_exp2_finish512(c, v0, n0, f0), e1 = scan_exp2_finish512(c, v1, n1, f1);
+    __m512 p0 = _mm512_set1_ps(vm_log1p_poly[0]), p1 = p0;
+    for (int i = 1; i < VM_LOG1P_TERMS; i++) {
+        const __m512 k = _mm512_set1_ps(vm_log1p_poly[i]);
+        p0 = _mm512_fmadd_ps(p0, e0, k), p1 = _mm512_fmadd_ps(p1, e1, k);
+    }
+    *d0 = _mm512_fmadd_ps(e0, p0, _mm512_max_ps(_mm512_setzero_ps(), x0));
+    *d1 = _mm512_fmadd_ps(e1, p1, _mm512_max_ps(_mm512_setzero_ps(), x1));
+}
 #endif
 
 #ifdef SCAN_AVX2
@@ -295,7 +319,16 @@ static inline float scan_delta_chunk(vf *dl, vf *du, const vf *uu, int T) {
 #if defined(__AVX512F__)
     const scan_exp2_k c = scan_exp2_consts();
     __m512 mx = _mm512_setzero_ps();
-    for (int i = 0; i < T; i++) {
+    int i = 0;
+    for (; i + 2 <= T; i += 2) {
+        __m512 d0, d1;
+        scan_softplus512x2(&c, (__m512)dl[i], (__m512)dl[i + 1], &d0, &d1);
+        dl[i] = (vf)d0, du[i] = (vf)_mm512_mul_ps(d0, (__m512)uu[i]);
+        dl[i + 1] = (vf)d1, du[i + 1] = (vf)_mm512_mul_ps(d1, (__m512)uu[i + 1]);
+        mx = _mm512_max_ps(d0, mx);
+        mx = _mm512_max_ps(d1, mx);
+    }
+    for (; i < T; i++) {
         const __m512 d = (__m512)scan_softplus512(&c, dl[i]);
         dl[i] = (vf)d, du[i] = (vf)_mm512_mul_ps(d, (__m512)uu[i]);
         mx = _mm512_max_ps(d, mx); /* d > mx ? d : mx, as the portable loop's reduction */
