@@ -232,22 +232,12 @@ static inline float scan_softplus(float x) {
 #endif
 }
 #ifdef __AVX512F__
-static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2_k *c, vf xv) {
-    const __m512 x = (__m512)xv, a = _mm512_min_ps(_mm512_abs_ps(x), _mm512_set1_ps(SCAN_SP_CLAMP));
-    const __m512 nh = _mm512_set1_ps(-SCAN_SP_L2E_HI);
-    const __m512 v = _mm512_fmadd_ps(a, nh, c->m), n = _mm512_sub_ps(v, c->m);
-    const __m512 e = scan_exp2_finish512(
-        c, v, n, _mm512_fmadd_ps(a, _mm512_set1_ps(-SCAN_SP_L2E_LO), _mm512_fmsub_ps(a, nh, n)));
-    __m512 p = _mm512_set1_ps(vm_log1p_poly[0]);
-    for (int i = 1; i < VM_LOG1P_TERMS; i++) p = _mm512_fmadd_ps(p, e, _mm512_set1_ps(vm_log1p_poly[i]));
-    return (vf)_mm512_fmadd_ps(e, p, _mm512_max_ps(_mm512_setzero_ps(), x));
-}
-/* scan_softplus512 of two tokens, their operations interleaved one by one (the same operations
- * on each, so the same bits). One softplus is a chain of ~20 dependent operations (the exp,
- * then the 10-term Horner sum); a loop of them one token after another kept the scheduler full
- * of waiting operations: scan_delta_chunk alone (micro-benchmark, 32 tokens in L1) 13.8 -> 10.9
- * TSC cycles per 16 channels with pairs; fours, 11.5 (the constants and four chains overflow
- * the 32 registers) */
+/* scan_softplus on 16 lanes for two tokens at once, their operations interleaved one by one
+ * (the same operations on each, so the same bits; scan_softplus512 below: one token). One
+ * softplus is a chain of ~20 dependent operations (the exp, then the 10-term Horner sum); a
+ * loop of them one token after another kept the scheduler full of waiting operations:
+ * scan_delta_chunk alone (micro-benchmark, 32 tokens in L1) 13.8 -> 10.9 TSC cycles per 16
+ * channels with pairs; fours, 11.5 (the constants and four chains overflow the 32 registers) */
 static inline __attribute__((always_inline)) void scan_softplus512x2(const scan_exp2_k *c, __m512 x0, __m512 x1,
                                                                      __m512 *d0, __m512 *d1) {
     const __m512 nh = _mm512_set1_ps(-SCAN_SP_L2E_HI), nl = _mm512_set1_ps(-SCAN_SP_L2E_LO),
@@ -265,6 +255,12 @@ static inline __attribute__((always_inline)) void scan_softplus512x2(const scan_
     }
     *d0 = _mm512_fmadd_ps(e0, p0, _mm512_max_ps(_mm512_setzero_ps(), x0));
     *d1 = _mm512_fmadd_ps(e1, p1, _mm512_max_ps(_mm512_setzero_ps(), x1));
+}
+/* one token's: the pair's form on the token twice (GCC merges the identical operations) */
+static inline __attribute__((always_inline)) vf scan_softplus512(const scan_exp2_k *c, vf xv) {
+    __m512 d, d2;
+    scan_softplus512x2(c, (__m512)xv, (__m512)xv, &d, &d2);
+    return (vf)d;
 }
 #endif
 
