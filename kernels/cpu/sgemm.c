@@ -169,9 +169,9 @@ typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4), ma
 
 /* y[R rows][0..nc) (row stride ldy) = (load ? y : 0) + x[R rows][0..kc) . p[0..kc)[0..NR) (k stride PNR)
  * [+ bias[0..nc), added to the finished sum in registers: the last K block's store] */
-static inline __attribute__((always_inline)) void kernel(const int R, const int H, int kc, const float *x, int64_t ldx,
-                                                         const float *p, float *y, int64_t ldy, int load, int nc,
-                                                         const float *bias, uintptr_t pn, int pstep) {
+static inline __attribute__((always_inline)) void kernel(const int R, const int H, const int PN, int kc, const float *x,
+                                                         int64_t ldx, const float *p, float *y, int64_t ldy, int load,
+                                                         int nc, const float *bias, uintptr_t pn, int pstep) {
     vf c0[MR], c1[MR];
     ROWS_UNROLLED
     for (int i = 0; i < R; i++) {
@@ -202,7 +202,7 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
         const uintptr_t pf = (uintptr_t)(p + (size_t)k * PNR) + PF_K * PNR * sizeof(float);
         __builtin_prefetch((const void *)pf);
         __builtin_prefetch((const void *)(pf + 64));
-        __builtin_prefetch((const void *)(pn + (uintptr_t)k * pstep)); /* the next panel's share */
+        if (PN) __builtin_prefetch((const void *)(pn + (uintptr_t)k * pstep)); /* the next panel's share */
         ROWS_UNROLLED
         for (int i = 0; i < R; i++) {
             const float a = x[i * ldx + k];
@@ -246,36 +246,47 @@ static inline __attribute__((always_inline)) void kernel(const int R, const int 
 /* rows of a tile: MR at a time, then the smaller fully unrolled variants; nc <= NR. H: nc <=
  * VW, one vector of columns (the other's products were zeros, discarded: x_proj's last panel,
  * N = 44 = 32 + 12 at Vim-T, 104 = 3 x 32 + 8 at VMamba-T's stage 3) */
-static inline __attribute__((always_inline)) void tile_rows_h(const int H, int rows, int kc, const float *x,
-                                                              int64_t ldx, const float *p, float *y, int64_t ldy,
-                                                              int load, int nc, const float *bias, uintptr_t pn,
-                                                              int pstep) {
+static inline __attribute__((always_inline)) void tile_rows_h(const int H, const int PN, int rows, int kc,
+                                                              const float *x, int64_t ldx, const float *p, float *y,
+                                                              int64_t ldy, int load, int nc, const float *bias,
+                                                              uintptr_t pn, int pstep) {
     const uintptr_t pcall = (uintptr_t)kc * pstep; /* each kernel call prefetches its own part */
     int r = 0;
     for (; rows - r >= MR; r += MR)
-        kernel(MR, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
+        kernel(MR, H, PN, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
 #if MR > 7
     if (rows - r >= 7) {
-        kernel(7, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
+        kernel(7, H, PN, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
         r += 7;
     }
 #endif
     if (rows - r >= 4) {
-        kernel(4, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
+        kernel(4, H, PN, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
         r += 4;
     }
     if (rows - r >= 2) {
-        kernel(2, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
+        kernel(2, H, PN, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
         r += 2;
     }
-    if (rows - r >= 1) kernel(1, H, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
+    if (rows - r >= 1)
+        kernel(1, H, PN, kc, x + r * ldx, ldx, p, y + r * ldy, ldy, load, nc, bias, pn, pstep), pn += pcall;
 }
 static void tile_rows_nr(int rows, int kc, const float *x, int64_t ldx, const float *p, float *y, int64_t ldy, int load,
                          int nc, const float *bias, uintptr_t pn, int pstep) {
-    if (nc <= VW)
-        tile_rows_h(1, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, pstep);
+    /* PN: the next panel's prefetch only where a caller asked for one (pstep > 0). Most tiles
+     * have none, and their kernel prefetched the panel's first line again at every k-step: the
+     * 14 x 32 kernel alone in L1 (K = 256, Intel 6/167) ran at 62-66% of the core's FMA peak
+     * with it, 69-70% without; VMamba-T's products at 1 thread (bench_linear ... cpu 0
+     * vmamba, weighted by their count, 4 alternated rounds) 53.7-54.6 -> 52.8-53.6 ms */
+    if (nc <= VW) {
+        if (pstep)
+            tile_rows_h(1, 1, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, pstep);
+        else
+            tile_rows_h(1, 0, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, 0);
+    } else if (pstep)
+        tile_rows_h(0, 1, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, pstep);
     else
-        tile_rows_h(0, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, pstep);
+        tile_rows_h(0, 0, rows, kc, x, ldx, p, y, ldy, load, nc, bias, pn, 0);
 }
 
 /* a tile of one panel (nc <= PNR columns): its NR-column parts one after the other */
