@@ -519,14 +519,12 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * reused by another tile in L1, so blocking K only stores and reloads the tile. With
      * NR < PNR (AVX2, SSE) the halves of the panel read the same rows of x: KC keeps them. */
     const int KCI = NR == PNR ? K : KC;
-    const int64_t ntm = (nmb + g - 1) / g, tiles = np * ntm, RB = (int64_t)g * MR;
     /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
      * enough that a descheduled thread holds up little; taken from one contiguous range of
      * tiles per thread first (rows_chunk.h), so on a quiet machine a thread gets the same panels
      * and rows of y at every call (VMamba-T b1, 2 threads, the two schedules alternated per
      * forward in one process: the forward's products 26.9 / 26.3 / 27.0 -> 26.3 / 26.0 / 26.2 ms
      * in three runs; schedule(dynamic) moved each call's panels and y lines between the cores) */
-    const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
     vssm_cpu_range *rg = ctx->cpu_ranges;
     /* one range (plain dynamic chunks) below two panels a thread: Vim's x_proj (a panel of 32
      * columns and one of 12) split 1 : 1 left the thread of the narrow panel stealing from the
@@ -541,6 +539,24 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * faster again; VMamba-T unchanged by either (its x_projs, stage 3's in/out_proj). */
     const int rowmaj = np > 1 && (double)np * PNR * K * sizeof(float) <= (double)ctx->cpu_l2 / 3;
     const int nr = rowmaj || np >= 2 * nt ? nt : 1;
+    /* Row-major: thread t's range is the band of rows [M t / nt, M (t + 1) / nt) - the rows
+     * that the norms, conv1d and the row-split ops write and read on its core
+     * (vssm_cpu_rows_share) - in ntb row tiles of RB rows or fewer. Tiles of g MR rows from
+     * row 0 cut Vim-T's 197 rows at 154 (K = 192: g = 11), so that one thread's range was
+     * rows 0-153 and the other's 154-196: the latter stole the former's panels in chunks of
+     * three 154-row tiles (~35 us of work each) and each read the other's rows of x. */
+    int64_t ntm, RB, ntb = 1;
+    if (rowmaj) {
+        const int64_t bmax = (M + nt - 1) / nt, rbg = (int64_t)g * MR;
+        ntb = (bmax + rbg - 1) / rbg;
+        RB = ((bmax + ntb - 1) / ntb + MR - 1) / MR * MR;
+        ntm = (int64_t)nt * ntb;
+    } else {
+        ntm = (nmb + g - 1) / g;
+        RB = (int64_t)g * MR;
+    }
+    const int64_t tiles = np * ntm;
+    const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
     vssm_cpu_ranges_init(rg, nr, tiles);
 #pragma omp parallel num_threads(nt)
     {
@@ -550,8 +566,15 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
         while ((r = vssm_cpu_ranges_next(rg, nr, chunk, &v, &c0, &c1))) {
             for (int64_t t = c0; t < c1; t++) {
                 const int q = rowmaj ? (int)(t % np) : (int)(t / ntm);
-                const int64_t m0 = (rowmaj ? t / np : t % ntm) * RB;
-                const int rows = M - m0 < RB ? (int)(M - m0) : (int)RB;
+                int64_t m0, mend = M;
+                if (rowmaj) {
+                    const int64_t rt = t / np, band = rt / ntb;
+                    mend = M * (band + 1) / nt;
+                    m0 = M * band / nt + rt % ntb * RB;
+                    if (m0 >= mend) continue;
+                } else
+                    m0 = t % ntm * RB;
+                const int rows = mend - m0 < RB ? (int)(mend - m0) : (int)RB;
                 const int n0 = q * PNR, nc = N - n0 < PNR ? N - n0 : PNR;
                 const float *xt = x + m0 * K;
                 float *yt = y + m0 * N + n0;
