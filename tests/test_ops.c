@@ -724,6 +724,7 @@ static void cases_linear(void) {
     test_linear_packed(49, 40, 96, VSSM_ACT_NONE, 1, 1);  /* 14*3 + 7: residual accumulate */
     test_linear_packed(13, 600, 33, VSSM_ACT_GELU, 0, 1); /* 7 + 4 + 2 rows, K over 512, 32 + 1 columns */
     test_linear_packed(70, 5, 64, VSSM_ACT_NONE, 1, 0);
+    test_linear_packed(400, 300, 40, VSSM_ACT_NONE, 1, 1); /* row-major: each thread's band in several row tiles */
     test_linear_packed(1, 1, 1, VSSM_ACT_SILU, 0, 1);
     test_linear_packed(3, 0, 40, VSSM_ACT_NONE, 0, 1);     /* K = 0: y = bias */
     test_linear_packed(40, 6144, 70, VSSM_ACT_GELU, 1, 1); /* tall tiles (a 1-2 MB L2): copied K blocks */
