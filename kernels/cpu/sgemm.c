@@ -519,12 +519,6 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * reused by another tile in L1, so blocking K only stores and reloads the tile. With
      * NR < PNR (AVX2, SSE) the halves of the panel read the same rows of x: KC keeps them. */
     const int KCI = NR == PNR ? K : KC;
-    /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
-     * enough that a descheduled thread holds up little; taken from one contiguous range of
-     * tiles per thread first (rows_chunk.h), so on a quiet machine a thread gets the same panels
-     * and rows of y at every call (VMamba-T b1, 2 threads, the two schedules alternated per
-     * forward in one process: the forward's products 26.9 / 26.3 / 27.0 -> 26.3 / 26.0 / 26.2 ms
-     * in three runs; schedule(dynamic) moved each call's panels and y lines between the cores) */
     vssm_cpu_range *rg = ctx->cpu_ranges;
     /* one range (plain dynamic chunks) below two panels a thread: Vim's x_proj (a panel of 32
      * columns and one of 12) split 1 : 1 left the thread of the narrow panel stealing from the
@@ -556,6 +550,12 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
         RB = (int64_t)g * MR;
     }
     const int64_t tiles = np * ntm;
+    /* chunks of about an eighth of a thread's share: few enough to cost nothing, small
+     * enough that a descheduled thread holds up little; taken from one contiguous range of
+     * tiles per thread first (rows_chunk.h), so on a quiet machine a thread gets the same panels
+     * and rows of y at every call (VMamba-T b1, 2 threads, the two schedules alternated per
+     * forward in one process: the forward's products 26.9 / 26.3 / 27.0 -> 26.3 / 26.0 / 26.2 ms
+     * in three runs; schedule(dynamic) moved each call's panels and y lines between the cores) */
     const int chunk = (int)(tiles / (8 * nt)) > 1 ? (int)(tiles / (8 * nt)) : 1;
     vssm_cpu_ranges_init(rg, nr, tiles);
 #pragma omp parallel num_threads(nt)
