@@ -5,12 +5,13 @@
  * (what the segmentation convs do since they pack at load). Prints ms per call, and
  * plain / BLAS and packed / BLAS time.
  *
- *   ./build/bench_linear [threads] [reps] [cpu|wall] [kc] [vmamba|v0|vim] [cold]
+ *   ./build/bench_linear [threads] [reps] [cpu|wall] [kc] [vmamba|v0|vim|conv] [cold]
  *
  * cpu: process CPU time instead of wall; kc > 0 overrides the K block the context took
  * from the L1d size (kernels/cpu/isa.c) to compare blockings; "vmamba": every product
  * shape of VMamba-T at 224 (stages 1-4, M = 3136..49) instead of the list below; "v0",
- * "vim": those of VMamba-v0-T's blocks and Vim-T's.
+ * "vim": those of VMamba-v0-T's blocks and Vim-T's; "conv": VMamba-T's 3x3 stride-2 convs as
+ * the products of their columns (the stem's second conv, the three downsamples).
  *
  * cold: the packed product only, its weights read from memory (each call the next of enough
  * packed copies to fill COLD_BYTES, more than a last-level cache holds) against from the
@@ -146,6 +147,14 @@ int main(int argc, char **argv) {
         {"vim x_proj", 197, 384, 44},
         {"vim out_proj", 197, 384, 192},
     };
+    static const shape conv[] = {
+        /* VMamba-T 224's 3x3 stride-2 convs as products of their im2col columns (M pixels,
+         * K = 9 Cin, N = Cout): the stem's second conv and the three downsamples */
+        {"stem conv2 48->96", 3136, 432, 96},
+        {"ds1 96->192", 784, 864, 192},
+        {"ds2 192->384", 196, 1728, 384},
+        {"ds3 384->768", 49, 3456, 768},
+    };
     static const shape other[] = {
         {"vmamba-t s1 fc1", 3136, 96, 384},
         {"vmamba-t s1 fc2", 3136, 384, 96},
@@ -168,6 +177,8 @@ int main(int argc, char **argv) {
         sh = v0, nsh = sizeof v0 / sizeof *v0;
     else if (!strcmp(set, "vim"))
         sh = vim, nsh = sizeof vim / sizeof *vim;
+    else if (!strcmp(set, "conv"))
+        sh = conv, nsh = sizeof conv / sizeof *conv;
     if (argc > 6 && !strcmp(argv[6], "cold")) {
         cold_products(ctx, sh, nsh, reps < 5 ? 5 : reps);
         vssm_ctx_free(ctx);
