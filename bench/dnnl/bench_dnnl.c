@@ -9,7 +9,12 @@
  *
  *   cc -O2 -fopenmp -I. -Iinclude -Ibuild bench/dnnl/bench_dnnl.c build/libvssm.a -ldnnl -lopenblas -lm \
  *      $(pkg-config --libs libturbojpeg libpng libcjson cairo) -o /tmp/bench_dnnl
- *   /tmp/bench_dnnl [threads] [reps] [cpu|wall]
+ *   /tmp/bench_dnnl [threads] [reps] [cpu|wall] [conv]
+ *
+ * (A build with the CUDA backend also needs its libraries: g++ -x c ... -x none, then
+ * -lcudart -lcublas -lcublasLt -lcudnn from /usr/local/cuda/lib and libav*'s pkg-config.)
+ *
+ * conv: VMamba-T's 3x3 stride-2 convs as products (vmamba_t_conv_shapes) instead of the blocks'.
  */
 #include <dnnl.h>
 #include <omp.h>
@@ -122,8 +127,12 @@ int main(int argc, char **argv) {
     printf("%-16s %5s %5s %5s %9s %9s %9s %8s %8s\n", "shape", "M", "K", "N", "vssm ms", "dnnl ms", "bf16 ms",
            "vssm GF", "dnnl GF");
     double tv = 0, td = 0, tb = 0;
-    for (size_t s = 0; s < sizeof vmamba_t_shapes / sizeof *vmamba_t_shapes; s++) {
-        const int M = vmamba_t_shapes[s].M, K = vmamba_t_shapes[s].K, N = vmamba_t_shapes[s].N;
+    const int convs = argc > 4 && !strcmp(argv[4], "conv");
+    const vmamba_t_shape *shapes = convs ? vmamba_t_conv_shapes : vmamba_t_shapes;
+    const size_t nshapes = convs ? sizeof vmamba_t_conv_shapes / sizeof *vmamba_t_conv_shapes
+                                 : sizeof vmamba_t_shapes / sizeof *vmamba_t_shapes;
+    for (size_t s = 0; s < nshapes; s++) {
+        const int M = shapes[s].M, K = shapes[s].K, N = shapes[s].N;
         float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *b = malloc(sizeof(float) * N);
         float *y = malloc(sizeof(float) * M * N), *y2 = malloc(sizeof(float) * M * N),
               *y3 = malloc(sizeof(float) * M * N);
@@ -155,7 +164,7 @@ int main(int argc, char **argv) {
             if ((d < 0 ? -d : d) > maxd) maxd = d < 0 ? -d : d;
             if ((y[i] < 0 ? -y[i] : y[i]) > maxy) maxy = y[i] < 0 ? -y[i] : y[i];
         }
-        if (maxd > 1e-4 * maxy) fprintf(stderr, "%s: vssm and oneDNN differ by %.3g\n", vmamba_t_shapes[s].what, maxd);
+        if (maxd > 1e-4 * maxy) fprintf(stderr, "%s: vssm and oneDNN differ by %.3g\n", shapes[s].what, maxd);
         /* batch invariance: rows 0 and M/2 computed alone (M = 1) against the same rows of the M-row product */
         int diff_rows = 0;
         for (int r = 0; r<M; r += M / 2> 0 ? M / 2 : 1) {
@@ -170,15 +179,15 @@ int main(int argc, char **argv) {
             printf("  (oneDNN f32: %d of 2 rows computed alone differ in bits from the %d-row product)\n", diff_rows,
                    M);
         const double gf = 2e-9 * M * K * N;
-        printf("%-16s %5d %5d %5d %9.3f %9.3f %9.3f %8.1f %8.1f\n", vmamba_t_shapes[s].what, M, K, N, bv * 1e3,
-               bd * 1e3, bb * 1e3, gf / bv, gf / bd);
-        tv += vmamba_t_shapes[s].times * bv, td += vmamba_t_shapes[s].times * bd, tb += vmamba_t_shapes[s].times * bb;
+        printf("%-16s %5d %5d %5d %9.3f %9.3f %9.3f %8.1f %8.1f\n", shapes[s].what, M, K, N, bv * 1e3, bd * 1e3,
+               bb * 1e3, gf / bv, gf / bd);
+        tv += shapes[s].times * bv, td += shapes[s].times * bd, tb += shapes[s].times * bb;
         mm_free(&f), mm_free(&h);
         free(x), free(w), free(b), free(y), free(y2), free(y3), free(wp);
     }
-    printf("VMamba-T forward's products (each shape times its count): vssm %.2f ms, oneDNN f32 %.2f ms (%.2fx), "
+    printf("VMamba-T forward's %s (each shape times its count): vssm %.2f ms, oneDNN f32 %.2f ms (%.2fx), "
            "oneDNN bf16 %.2f ms (%.2fx)\n",
-           tv * 1e3, td * 1e3, tv / td, tb * 1e3, tv / tb);
+           convs ? "convs' products" : "products", tv * 1e3, td * 1e3, tv / td, tb * 1e3, tv / tb);
     dnnl_stream_destroy(st), dnnl_engine_destroy(eng);
     vssm_ctx_free(ctx);
     return 0;
