@@ -13,6 +13,8 @@
  *             bit (same operations per element, the norms' sums in one order: rowsum.h);
  *             the baseline to 1e-5 relative (without FMA the polynomials round twice a
  *             step: the ulps it differs by are printed)
+ *   L2        $VSSM_CPU_L2 sets the L2 size the products' order follows (panel-major, row-major,
+ *             copied K blocks, tall tiles): the same bits whatever it says; non-sizes refused
  *   backward  the backward ops compiled per instruction set (norm_bwd.c, conv_bwd.c,
  *             v0_bwd.c, linear_bwd.c's activation gradient), every gradient they write, on
  *             shapes with partial vectors and more than one block of 64 rows, and SiLU' and
@@ -323,6 +325,64 @@ static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
     vssm_classifier_free(c);
 }
 
+/* $VSSM_CPU_L2 (kernels/cpu/isa.c): the L2 size the products' order follows. Told 64 KB, the
+ * products below go panel-major and the long-K one in copied K blocks with tall tiles; told
+ * 1024 MB, every product with more than one panel goes row-major: the same bits either way (each
+ * sum over k stays one chain in k order). Sizes that are not sizes are refused by name. */
+static void l2_what_if(void) {
+    static const int shapes[][3] = {{29, 700, 96}, {150, 200, 100}, {60, 2100, 70}, {400, 300, 40}};
+    const char *sizes[2] = {"64K", "1024M"};
+    float *out[2] = {0};
+    size_t n = 0;
+    for (int v = 0; v < 2; v++) {
+        setenv("VSSM_CPU_L2", sizes[v], 1);
+        vssm_ctx_opts o = vssm_ctx_default_opts();
+        o.n_threads = 2;
+        vssm_ctx *ctx = NULL;
+        vssm_err err = {0};
+        TEST_REQUIRE(vssm_ctx_new(&ctx, &o, &err) == VSSM_OK, "VSSM_CPU_L2=%s: %s", sizes[v], err.msg);
+        char want[32];
+        snprintf(want, sizeof want, "(VSSM_CPU_L2 %s)", sizes[v]);
+        TEST_CHECK(strstr(vssm_ctx_describe(ctx), want) != NULL, "the description says %s: '%s'", want,
+                   vssm_ctx_describe(ctx));
+        size_t at = 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) at += (size_t)shapes[s][0] * shapes[s][2];
+        out[v] = malloc(at * sizeof(float));
+        at = 0;
+        for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+            const int M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+            float *x = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K),
+                  *b = malloc(sizeof(float) * N);
+            rng = 0x9e3779b97f4a7c15ull + s;
+            for (int i = 0; i < M * K; i++) x[i] = frand();
+            for (int i = 0; i < N * K; i++) w[i] = frand();
+            for (int i = 0; i < N; i++) b[i] = frand();
+            float *wp = malloc(vssm_op_linear_pack_numel(ctx, N, K) * sizeof(float));
+            vssm_op_linear_pack(ctx, w, N, K, wp);
+            vssm_op_linear_packed(ctx, x, M, K, wp, b, N, VSSM_ACT_NONE, 0, out[v] + at);
+            at += (size_t)M * N;
+            free(x), free(w), free(b), free(wp);
+        }
+        n = at;
+        vssm_ctx_free(ctx);
+    }
+    TEST_CHECK(!memcmp(out[0], out[1], n * sizeof(float)), "products told a 64K and a 1024M L2 differ: rel %.3g",
+               rel_err(out[1], out[0], n));
+    free(out[0]), free(out[1]);
+    static const char *const bad[] = {"12Q", "-1M", "1M5", "32K", "2048M", "M", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("VSSM_CPU_L2", bad[i], 1);
+        vssm_ctx_opts o = vssm_ctx_default_opts();
+        vssm_ctx *ctx = NULL;
+        vssm_err err = {0};
+        const vssm_status st = vssm_ctx_new(&ctx, &o, &err);
+        TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(err.msg, "VSSM_CPU_L2") && strstr(err.msg, bad[i]),
+                   "VSSM_CPU_L2=%s is refused by name: status %d '%s'", bad[i], (int)st, err.msg);
+        if (st == VSSM_OK) vssm_ctx_free(ctx);
+    }
+    unsetenv("VSSM_CPU_L2");
+}
+
 int main(void) {
     /* an unknown name is refused, naming it */
     vssm_ctx_opts o = vssm_ctx_default_opts();
@@ -331,6 +391,8 @@ int main(void) {
     vssm_err err = {0};
     TEST_CHECK(vssm_ctx_new(&bad, &o, &err) == VSSM_ERR_INVALID_ARG && strstr(err.msg, "avx1024"),
                "an unknown instruction set is refused by name: '%s'", err.msg);
+
+    l2_what_if();
 
     const size_t cap = 1 << 20;
     float *prod[N_ISA] = {0}, *lv[N_ISA] = {0}, *lm[N_ISA] = {0}, *ew[N_ISA] = {0}, *bw[N_ISA] = {0};
