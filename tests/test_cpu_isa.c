@@ -326,15 +326,16 @@ static void logits(vssm_ctx *ctx, int vim, float *out, int *classes) {
 }
 
 /* $VSSM_CPU_L2 (kernels/cpu/isa.c): the L2 size the products' order follows. Told 64 KB, the
- * products below go panel-major and the long-K one in copied K blocks with tall tiles; told
- * 1024 MB, every product with more than one panel goes row-major: the same bits either way (each
- * sum over k stays one chain in k order). Sizes that are not sizes are refused by name. */
+ * products below go panel-major and the long-K one in copied K blocks with tall tiles; told 256
+ * KB, the 400-row one goes row-major in bands of several row tiles; told 1024 MB, every product
+ * with more than one panel goes row-major, a band one tile: the same bits every way (each sum
+ * over k stays one chain in k order). Sizes that are not sizes are refused by name. */
 static void l2_what_if(void) {
     static const int shapes[][3] = {{29, 700, 96}, {150, 200, 100}, {60, 2100, 70}, {400, 300, 40}};
-    const char *sizes[2] = {"64K", "1024M"};
-    float *out[2] = {0};
+    const char *sizes[3] = {"64K", "256K", "1024M"};
+    float *out[3] = {0};
     size_t n = 0;
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < 3; v++) {
         setenv("VSSM_CPU_L2", sizes[v], 1);
         vssm_ctx_opts o = vssm_ctx_default_opts();
         o.n_threads = 2;
@@ -366,9 +367,10 @@ static void l2_what_if(void) {
         n = at;
         vssm_ctx_free(ctx);
     }
-    TEST_CHECK(!memcmp(out[0], out[1], n * sizeof(float)), "products told a 64K and a 1024M L2 differ: rel %.3g",
-               rel_err(out[1], out[0], n));
-    free(out[0]), free(out[1]);
+    for (int v = 1; v < 3; v++)
+        TEST_CHECK(!memcmp(out[0], out[v], n * sizeof(float)), "products told a 64K and a %s L2 differ: rel %.3g",
+                   sizes[v], rel_err(out[v], out[0], n));
+    free(out[0]), free(out[1]), free(out[2]);
     static const char *const bad[] = {"12Q", "-1M", "1M5", "32K", "2048M", "M", "99999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         setenv("VSSM_CPU_L2", bad[i], 1);

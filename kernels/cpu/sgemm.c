@@ -536,10 +536,21 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * at least 4 MR rows. There up to 5/8 of the L2. Vim-T's in_proj (590 KB, 99-row bands at 2
      * threads) is row-major on a 2 MB L2 by the 1/3 rule, and was not on a 1 MB one (Zen 4, Zen
      * 5): with the L2 taken as 1 MB (a timing-only patch, Intel 6/167), Vim-T at 2 threads 6
-     * rounds alternated, medians 20.55-21.54 -> 19.75-20.62 ms (the rule changes nothing else
-     * of VMamba-T/S/B or Vim-T/S at 1 or 2 threads, batch 1-4, on a 1 MB or 2 MB L2). */
+     * rounds alternated, medians 20.55-21.54 -> 19.75-20.62 ms (with bands of several tiles, as
+     * then, the rule changed nothing else of VMamba-T/S/B or Vim-T/S at 1 or 2 threads, batch
+     * 1-4, on a 1 MB or 2 MB L2; for the one-tile bands since, below). */
     const double wbytes = (double)np * PNR * K * sizeof(float);
-    const int64_t bmax = (M + nt - 1) / nt, rbg = (int64_t)g * MR, ntb1 = (bmax + rbg - 1) / rbg;
+    /* A band whose rows of x take at most a quarter of the L2 is one row tile (each panel then
+     * visits the band once; the x rows are read from L2 by every panel either way): VMamba-T's
+     * stage-3 in/out_proj and x_proj, Vim-T's out_proj and x_proj (98-99-row bands where g MR is
+     * 84). 2 threads, 6 rounds alternated in one binary: VMamba-T 45.41-46.14 -> 44.68-45.61 ms
+     * (faster in all 6), Vim-T 19.14-19.99 -> 19.14-19.62 (4 of 6); with the L2 taken as 1 MB,
+     * where stage 3's in/out_proj (590 KB) then goes row-major by the rule below, VMamba-T
+     * 45.33-48.18 -> 44.79-47.11 (all 6); 1 thread and Vim-T at batch 4 the same or faster,
+     * VMamba-S and Vim-S (VMamba-S's 1.2 MB stage-3 in_proj and Vim-S's out_proj turn
+     * row-major on 2 MB by the rule below) faster in 3 of 4 rounds, slower in 1. */
+    const int64_t bmax = (M + nt - 1) / nt, rbg = (int64_t)g * MR;
+    const int64_t ntb1 = (double)bmax * K * sizeof(float) <= 0.25 * (double)ctx->cpu_l2 ? 1 : (bmax + rbg - 1) / rbg;
     const int rowmaj = np > 1 && (wbytes <= (double)ctx->cpu_l2 / 3 ||
                                   (ntb1 == 1 && bmax >= 4 * MR && wbytes <= 0.625 * (double)ctx->cpu_l2));
     const int nr = rowmaj || np >= 2 * nt ? nt : 1;
