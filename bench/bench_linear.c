@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 #include "kernels/ctx_internal.h"
+#include "vmamba_t_shapes.h"
 
 /* process CPU time, all threads: on a shared, loaded machine this is steadier than wall
  * time (run with 1 thread to compare kernels; wall time with all threads for speed) */
@@ -147,14 +148,12 @@ int main(int argc, char **argv) {
         {"vim x_proj", 197, 384, 44},
         {"vim out_proj", 197, 384, 192},
     };
-    static const shape conv[] = {
-        /* VMamba-T 224's 3x3 stride-2 convs as products of their im2col columns (M pixels,
-         * K = 9 Cin, N = Cout): the stem's second conv and the three downsamples */
-        {"stem conv2 48->96", 3136, 432, 96},
-        {"ds1 96->192", 784, 864, 192},
-        {"ds2 192->384", 196, 1728, 384},
-        {"ds3 384->768", 49, 3456, 768},
-    };
+    /* VMamba-T 224's 3x3 stride-2 convs as products of their im2col columns (vmamba_t_shapes.h) */
+    enum { NCONV = sizeof vmamba_t_conv_shapes / sizeof *vmamba_t_conv_shapes };
+    shape conv[NCONV];
+    for (int i = 0; i < NCONV; i++)
+        conv[i] = (shape){vmamba_t_conv_shapes[i].what, vmamba_t_conv_shapes[i].M, vmamba_t_conv_shapes[i].K,
+                          vmamba_t_conv_shapes[i].N};
     static const shape other[] = {
         {"vmamba-t s1 fc1", 3136, 96, 384},
         {"vmamba-t s1 fc2", 3136, 384, 96},

@@ -169,9 +169,6 @@ void vssm_cpu_bf16_xk_token(const float *src, int R, int N, float *const *dst);
  * process's permission asked for here), else VSSM_CPU_BF16_DP with avx512_bf16, else 0 */
 enum { VSSM_CPU_BF16_NONE = 0, VSSM_CPU_BF16_DP = 1, VSSM_CPU_BF16_AMX = 2 };
 int vssm_cpu_bf16_probe(int want_amx);
-/* a cache size from the environment ("1048576", "1024K", "1M"; k and m too) in bytes, -1 if
- * it is not one (isa.c: $VSSM_CPU_L2) */
-long vssm_cpu_parse_size(const char *s);
 /* 1 when this build has the bf16 kernels (its compiler took -mavx512bf16 -mamx-tile -mamx-bf16) */
 int vssm_cpu_bf16_built(void);
 size_t vssm_cpu_conv3x3s2_workspace(int B, int H, int W, int Cin);

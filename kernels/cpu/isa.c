@@ -80,7 +80,7 @@ static long cache_bytes(int level) {
 
 /* "1048576", "1024K", "1M" (k, m too) -> bytes; -1 for anything else (a sign, junk after the
  * suffix, over 2^40) */
-long vssm_cpu_parse_size(const char *s) {
+static long parse_size(const char *s) {
     if (!s || *s < '0' || *s > '9') return -1;
     char *e;
     const unsigned long long v = strtoull(s, &e, 10);
@@ -194,7 +194,7 @@ vssm_status vssm_cpu_isa_init(vssm_ctx *ctx, vssm_err *err) {
      * not depend on it (test_cpu_isa); the description says it. */
     const char *l2e = getenv("VSSM_CPU_L2");
     if (l2e && *l2e) {
-        const long v = vssm_cpu_parse_size(l2e);
+        const long v = parse_size(l2e);
         if (v < (64L << 10) || v > (1024L << 20))
             return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
                                 "VSSM_CPU_L2 '%s': not a cache size from 64K to 1024M (bytes, or a whole number "

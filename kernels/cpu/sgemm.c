@@ -531,15 +531,6 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * products 0.23 / 0.40 / 0.24 ms faster a forward; then up to 1/3 of the L2 (Vim's
      * in_proj, 590 KB, whose rows conv1d reads next): Vim-T's forward 0.13 / 0.30 / 0.45 ms
      * faster again; VMamba-T unchanged by either (its x_projs, stage 3's in/out_proj). */
-    /* A band of one row tile (below) meets each panel once: the panels need not stay in the L2,
-     * and what row-major costs is each thread reading all the weights once (from L3), for
-     * at least 4 MR rows. There up to 5/8 of the L2. Vim-T's in_proj (590 KB, 99-row bands at 2
-     * threads) is row-major on a 2 MB L2 by the 1/3 rule, and was not on a 1 MB one (Zen 4, Zen
-     * 5): with the L2 taken as 1 MB (a timing-only patch, Intel 6/167), Vim-T at 2 threads 6
-     * rounds alternated, medians 20.55-21.54 -> 19.75-20.62 ms (with bands of several tiles, as
-     * then, the rule changed nothing else of VMamba-T/S/B or Vim-T/S at 1 or 2 threads, batch
-     * 1-4, on a 1 MB or 2 MB L2; for the one-tile bands since, below). */
-    const double wbytes = (double)np * PNR * K * sizeof(float);
     /* A band whose rows of x take at most a quarter of the L2 is one row tile (each panel then
      * visits the band once; the x rows are read from L2 by every panel either way): VMamba-T's
      * stage-3 in/out_proj and x_proj, Vim-T's out_proj and x_proj (98-99-row bands where g MR is
@@ -551,6 +542,13 @@ void VSSM_ISA_FN(vssm_cpu_linear_packed)(vssm_ctx *ctx, const float *x, int64_t 
      * row-major on 2 MB by the rule below) faster in 3 of 4 rounds, slower in 1. */
     const int64_t bmax = (M + nt - 1) / nt, rbg = (int64_t)g * MR;
     const int64_t ntb1 = (double)bmax * K * sizeof(float) <= 0.25 * (double)ctx->cpu_l2 ? 1 : (bmax + rbg - 1) / rbg;
+    /* A band of one row tile meets each panel once: the panels need not stay in the L2, and
+     * what row-major costs is each thread reading all the weights once (from L3), for at least
+     * 4 MR rows. There up to 5/8 of the L2. Vim-T's in_proj (590 KB, 99-row bands at 2 threads)
+     * is row-major on a 2 MB L2 by the 1/3 rule, and was not on a 1 MB one (Zen 4, Zen 5): with
+     * the L2 taken as 1 MB, Vim-T at 2 threads, 6 rounds alternated, medians 20.55-21.54 ->
+     * 19.75-20.62 ms. */
+    const double wbytes = (double)np * PNR * K * sizeof(float);
     const int rowmaj = np > 1 && (wbytes <= (double)ctx->cpu_l2 / 3 ||
                                   (ntb1 == 1 && bmax >= 4 * MR && wbytes <= 0.625 * (double)ctx->cpu_l2));
     const int nr = rowmaj || np >= 2 * nt ? nt : 1;
