@@ -29,11 +29,16 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # -rss_limit_mb/-malloc_limit_mb: a file that claims a huge size must not be able to take the
 # machine; -timeout: one input may take at most 30 s
 LIBFUZZER="-rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 ${FUZZ_ARGS:-}"
-failed=""
-summary=""
-for t in $TARGETS; do
+# One target: its reproducers, then its fuzzing run. Its summary line goes to
+# $RES/<target>.sum and each failure's name to $RES/<target>.fail (the lanes below run in
+# subshells, so nothing is returned in variables).
+RES=$ROOT/$B/results
+rm -rf "$RES"
+mkdir -p "$RES"
+one_target() {
+    t=$1
     bin=$B/fuzz_$t
-    [ -x "$bin" ] || { echo "ci_fuzz: $bin missing" >&2; failed="$failed $t"; continue; }
+    [ -x "$bin" ] || { echo "ci_fuzz: $bin missing" >&2; echo "$t" >>"$RES/$t.fail"; return 0; }
     art=$B/artifacts/$t
     # the harnesses' scratch folders (fuzz_util.h) go here, so a crashed run leaves nothing in /tmp
     fztmp=$ROOT/$B/tmp/$t
@@ -69,7 +74,7 @@ for t in $TARGETS; do
             if ! TMPDIR=$fztmp "$bin" $LIBFUZZER "$@" >"$B/regress_$t.log" 2>&1; then
                 echo "ci_fuzz: $t: a saved reproducer fails again (tests/fuzz/regress/$t):" >&2
                 grep -E "Running:|ERROR|SUMMARY|runtime error|#[0-9] " "$B/regress_$t.log" | head -40 >&2
-                failed="$failed $t(regress)"
+                echo "$t(regress)" >>"$RES/$t.fail"
             fi
         fi
     fi
@@ -80,14 +85,40 @@ for t in $TARGETS; do
     rm -rf "$fztmp"
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -E '^#[0-9]+' "$log" | tail -n 1 | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
-    summary="$summary$(printf '%-12s %10s execs  %6s edges  %3d reproducers replayed  rc %d' "$t" "${execs:-?}" "${cov:-?}" "$nreg" "$rc")
-"
+    printf '%-12s %10s execs  %6s edges  %3d reproducers replayed  rc %d\n' "$t" "${execs:-?}" "${cov:-?}" "$nreg" "$rc" >"$RES/$t.sum"
     if [ "$rc" -ne 0 ]; then
         echo "ci_fuzz: $t: FINDING (exit $rc); reproducer(s) in $art:" >&2
         ls "$art" >&2 || true
         grep -E "ERROR|SUMMARY|runtime error|#[0-9]+ 0x" "$log" | head -40 >&2
-        failed="$failed $t"
+        echo "$t" >>"$RES/$t.fail"
     fi
+}
+# the targets dealt round-robin to JOBS lanes, each lane running its targets one after the
+# other in the background: the same FUZZ_SECONDS per target, in 1/JOBS of the time (each
+# harness runs one process on one core; session 27: 8 x 25 s one after the other was 200 s
+# of the stage's 347)
+lane=0
+while [ "$lane" -lt "$JOBS" ]; do
+    i=0
+    mine=""
+    for t in $TARGETS; do
+        if [ $((i % JOBS)) -eq "$lane" ]; then mine="$mine $t"; fi
+        i=$((i + 1))
+    done
+    (for t in $mine; do one_target "$t"; done) &
+    lane=$((lane + 1))
+done
+wait
+failed=""
+summary=""
+for t in $TARGETS; do
+    if [ -f "$RES/$t.sum" ]; then
+        summary="$summary$(cat "$RES/$t.sum")
+"
+    elif [ ! -f "$RES/$t.fail" ]; then # its lane stopped before it (set -e): a failure too
+        echo "$t(no result)" >"$RES/$t.fail"
+    fi
+    if [ -f "$RES/$t.fail" ]; then failed="$failed$(sed 's/^/ /' "$RES/$t.fail" | tr -d '\n')"; fi
 done
 printf 'ci_fuzz: %s s per target\n%s' "$SECS" "$summary" >&2
 if [ -n "$failed" ]; then
