@@ -163,3 +163,6 @@ else
     echo "vssm bench --op-times failed"
 fi
 rm -rf "$ot"
+echo
+echo "To compare two builds here (a change, or the commits kernels/cpu/README.md's \"Not done yet\""
+echo "names for this CPU): sh bench/ab.sh OLD NEW [ROUNDS]"
