@@ -22,6 +22,10 @@ cd "$(dirname "$0")/.."
 ROUNDS=${3:-6}
 ARCHS=${4:-vmamba-tiny,vim-tiny}
 THREADS=${5:-2}
+case "$ROUNDS$THREADS" in
+*[!0-9]* | '') echo "ab: ROUNDS ($ROUNDS) and THREADS ($THREADS) must be whole numbers" >&2; exit 2 ;;
+esac
+[ "$ROUNDS" -ge 1 ] && [ "$THREADS" -ge 1 ] || { echo "ab: ROUNDS and THREADS must be at least 1" >&2; exit 2; }
 DIR=${AB_DIR:-/tmp/vssm-ab}
 JOBS=${JOBS:-2}
 
