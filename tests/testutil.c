@@ -45,6 +45,11 @@ int test_cpu_runs_bf16(void) {
 #endif
 }
 
+int test_short(void) {
+    const char *s = getenv("VSSM_TEST_SHORT");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
 double test_rel_err(const float *a, const float *b, size_t n) {
     double maxd = 0, maxb = 0;
     for (size_t i = 0; i < n; i++) {

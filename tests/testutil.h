@@ -40,6 +40,10 @@ void test_skip(const char *why) __attribute__((noreturn));
  * run, not skip. 0 in a test built without VSSM_TEST_BF16_BUILT (tests/bf16.cmake: CMake found
  * the compiler unable to build the bf16 kernels). */
 int test_cpu_runs_bf16(void);
+/* 1 where $VSSM_TEST_SHORT is set (not empty, not "0"): a test then leaves out the cases that
+ * repeat at full size what its smaller cases check, and says which. tools/ci_cpus.sh sets it
+ * for its emulated runs (QEMU: 100-700x slower), where the same tests run in full natively. */
+int test_short(void);
 /* Runs CMD with /bin/sh from the source tree (VSSM_SOURCE_DIR): stdout into out (nout bytes,
  * NUL-terminated), stderr into err (nerr); returns the exit status, -1 when it did not exit. */
 int test_run_cmd(const char *cmd, char *out, size_t nout, char *err, size_t nerr);
