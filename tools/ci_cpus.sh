@@ -55,7 +55,8 @@ QEMU=$(command -v qemu-x86_64)
 SLOW='^(test_ops_bwd.*|.*_isa_.*|test_batch_invariance(_[A-Z].*)?|test_adapt_threads|test_mpi_eval|test_install|test_exports|test_masked_loads|test_pth_full|test_track_head|test_track_follow|test_bench_blas_name)$'
 KERNELS='^(test_cpu_isa|test_ops|test_vmath|test_chunked_scan|test_batch_invariance|test_vmamba_parity|test_vmamba_v0_parity|test_vmamba_v0|test_vim_parity|test_vim_tasks|test_shipped_model|test_shipped_reid_model|test_seg_head|test_train_vmamba|test_train_vim)$'
 # `vssm` starts itself again once to set GOMP_SPINCOUNT (tools/omp_wait.c): that exec would
-# leave QEMU, so the value is set here
+# leave QEMU, so the value is set here (for the runs below; ctest sets 1000 for every test,
+# tests/CMakeLists.txt)
 export GOMP_SPINCOUNT=10000
 export VSSM_TEST_SHORT=1
 W=weights/fashion_mnist/vmamba_fashion.safetensors
