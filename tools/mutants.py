@@ -36,6 +36,36 @@ def sh(cmd, cwd, quiet=True):
     return r.returncode, (r.stdout or "") + (r.stderr or "")
 
 
+KEYS = ("name", "file", "old", "new", "tests", "what")
+
+
+def load_catalogue(path):
+    """The mutants of a catalogue file, or exit naming the file and what is wrong with it."""
+    try:
+        muts = json.load(open(path, encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        sys.exit("mutants: %s: %s" % (path, e))
+    if not isinstance(muts, list):
+        sys.exit("mutants: %s: not a list of mutants" % path)
+    for i, m in enumerate(muts):
+        missing = [k for k in KEYS if not isinstance(m, dict) or not isinstance(m.get(k), str)]
+        if missing:
+            sys.exit("mutants: %s: mutant %d: %s missing or not a string" % (path, i + 1, ", ".join(missing)))
+    return muts
+
+
+def why_stale(m, root):
+    """Why mutant m cannot apply to the tree at root (its old text must occur exactly once in its
+    file, and its new text differ), or None where it applies."""
+    path = os.path.join(root, m["file"])
+    if not os.path.isfile(path):
+        return "no such file %s" % m["file"]
+    n = open(path, encoding="utf-8").read().count(m["old"])
+    if n != 1:
+        return "its text occurs %d times in %s" % (n, m["file"])
+    return "new equals old" if m["new"] == m["old"] else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-k", action="append", default=[], help="only mutants whose name contains this (repeatable)")
@@ -47,7 +77,7 @@ def main():
     ap.add_argument("--catalogue", default=os.path.join(ROOT, "tests", "mutants", "mutants.json"),
                     help="another list of mutants (candidates, before they join the catalogue)")
     a = ap.parse_args()
-    muts = json.load(open(a.catalogue))
+    muts = load_catalogue(a.catalogue)
     if a.k:
         muts = [m for m in muts if any(k in m["name"] for k in a.k)]
     if a.list:
@@ -58,12 +88,10 @@ def main():
         # the checkout's files as they are: a mutant whose text moved away tests nothing
         bad = 0
         for m in muts:
-            path = os.path.join(ROOT, m["file"])
-            n = open(path, encoding="utf-8").read().count(m["old"]) if os.path.isfile(path) else -1
-            if n != 1 or m["new"] == m["old"]:
+            why = why_stale(m, ROOT)
+            if why:
                 bad += 1
-                why = "no such file" if n < 0 else "new equals old" if n == 1 else "its text occurs %d times" % n
-                print("mutants: %s STALE: %s in %s (update it to the code)" % (m["name"], why, m["file"]))
+                print("mutants: %s STALE: %s (update it to the code)" % (m["name"], why))
         print("mutants: %d of %d apply" % (len(muts) - bad, len(muts)))
         return 1 if bad else 0
     scratch = tempfile.mkdtemp(prefix="vssm_mutants_")
@@ -81,13 +109,13 @@ def main():
             sys.exit("mutants: the unmutated tree does not build:\n" + out[-3000:])
         killed, survived, stale = [], [], []
         for i, m in enumerate(muts):
-            path = os.path.join(tree, m["file"])
-            src = open(path).read()
-            if src.count(m["old"]) != 1:
+            why = why_stale(m, tree)
+            if why:
                 stale.append(m["name"])
-                print("[%d/%d] %-22s STALE: its text occurs %d times in %s" % (i + 1, len(muts), m["name"],
-                                                                              src.count(m["old"]), m["file"]))
+                print("[%d/%d] %-22s STALE: %s" % (i + 1, len(muts), m["name"], why))
                 continue
+            path = os.path.join(tree, m["file"])
+            src = open(path, encoding="utf-8").read()
             t0 = time.time()
             open(path, "w").write(src.replace(m["old"], m["new"]))
             try:
