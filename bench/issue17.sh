@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/issue17.sh - every figure issue 17 asks for, on the machine this runs on, in one go
-# (five to ten minutes on 2 cores). Written for the first session on a new CPU (Zen 5 was never
+# (six to twelve minutes on 2 cores). Written for the first session on a new CPU (Zen 5 was never
 # lent): run it, read the PASS/FAIL lines, paste the report into the note.
 #
 #   sh bench/issue17.sh [BUILD_DIR] [ROUNDS]     (default build 3)
@@ -26,6 +26,9 @@
 # 8. where the time goes: VMamba-T's and Vim-T's ops by kind at 1 and at 2 threads (vssm bench
 #    --op-times, --fixed-threads, bench/op_times.py --ideal 2): what each kind takes and what it
 #    loses against a perfect 2x; no target, where to look first when section 2 fails
+# 9. the products' cache rules: bench/l2_sweep.sh (the forwards with the L2 size the blocking
+#    follows told half, twice and four times what sysfs reports, 12 rotated rounds): no target;
+#    a figure faster by > 2% in most rounds means a fraction in sgemm.c is off for this CPU
 # Timing rules (README "Speed"): OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset here.
 set -eu
 cd "$(dirname "$0")/.."
@@ -163,6 +166,9 @@ else
     echo "vssm bench --op-times failed"
 fi
 rm -rf "$ot"
+echo
+echo "## the products' cache rules (bench/l2_sweep.sh $B 12: the L2 size the blocking follows, told other figures)"
+sh bench/l2_sweep.sh "$B" 12 2>&1 | grep -v '^round ' || true
 echo
 echo "To compare two builds here (a change, or the commits kernels/cpu/README.md's \"Not done yet\""
 echo "names for this CPU): sh bench/ab.sh OLD NEW [ROUNDS]"
