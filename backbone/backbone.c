@@ -1,6 +1,7 @@
 /* backbone/backbone.c - one interface over every backbone family (vssm/backbone.h): the
  * rules that tell from a weights file which family it holds, and a model and its state
  * behind the family's table (vssm_backbone_impl, backbone_internal.h). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,21 +35,43 @@ static const vssm_backbone_impl *pick_family(const vssm_source *src, const char 
     return families[0]; /* its resolve names what is missing */
 }
 
-vssm_status vssm_backbone_pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
-    const char *v;
-    if (!src->meta) return VSSM_OK;
-    if ((v = src->meta(src->user, "resize"))) pp->resize = atoi(v);
-    if ((v = src->meta(src->user, "crop"))) pp->crop = atoi(v);
-    if ((v = src->meta(src->user, "interpolation"))) {
-        int i = vssm_interp_from_name(v);
-        if (i < 0)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", v);
-        pp->interp = (vssm_interp)i;
+int vssm_meta_numbers(const char *s, int k, int *ints, float *floats) {
+    for (int i = 0; i < k; i++) {
+        char *end;
+        double x = strtod(s, &end);
+        if (end == s || !isfinite(x)) return 0;
+        if (ints) {
+            if (x != floor(x) || x < 0 || x > 1e6) return 0;
+            ints[i] = (int)x;
+        } else {
+            floats[i] = (float)x;
+        }
+        s = end;
+        if (i + 1 < k) {
+            if (*s != ',') return 0;
+            s++;
+        }
     }
-    if ((v = src->meta(src->user, "mean")) && sscanf(v, "%f,%f,%f", &pp->mean[0], &pp->mean[1], &pp->mean[2]) != 3)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 numbers", v);
-    if ((v = src->meta(src->user, "std")) && sscanf(v, "%f,%f,%f", &pp->std[0], &pp->std[1], &pp->std[2]) != 3)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata std '%s' is not 3 numbers", v);
+    return *s == 0;
+}
+
+vssm_status vssm_backbone_pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err) {
+    const char *s;
+    if (!src->meta) return VSSM_OK;
+    if ((s = src->meta(src->user, "resize")) && !vssm_meta_numbers(s, 1, &pp->resize, NULL))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata resize '%s' is not an integer from 0 to 1000000", s);
+    if ((s = src->meta(src->user, "crop")) && !vssm_meta_numbers(s, 1, &pp->crop, NULL))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata crop '%s' is not an integer from 0 to 1000000", s);
+    if ((s = src->meta(src->user, "interpolation"))) {
+        int it = vssm_interp_from_name(s);
+        if (it < 0)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", s);
+        pp->interp = (vssm_interp)it;
+    }
+    if ((s = src->meta(src->user, "mean")) && !vssm_meta_numbers(s, 3, NULL, pp->mean))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 finite numbers", s);
+    if ((s = src->meta(src->user, "std")) && !vssm_meta_numbers(s, 3, NULL, pp->std))
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata std '%s' is not 3 finite numbers", s);
     return VSSM_OK;
 }
 

@@ -73,6 +73,10 @@ typedef struct vssm_backbone_impl {
 extern const vssm_backbone_impl vssm_vmamba_impl;
 extern const vssm_backbone_impl vssm_vim_impl;
 
+/* k comma-separated numbers of a metadata value, whole text: into ints (whole numbers from 0 to
+ * 1e6) or floats (finite); 0 where the text is anything else. */
+int vssm_meta_numbers(const char *s, int k, int *ints, float *floats);
+
 /* The preprocessing keys of the metadata (resize, crop, interpolation, mean, std); absent
  * keys keep what pp holds. */
 vssm_status vssm_backbone_pp_from_meta(const vssm_source *src, vssm_preprocess_params *pp, vssm_err *err);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "backbone/backbone_internal.h"
 #include "vssm/infer.h"
 
 void vssm_preprocess_default(vssm_preprocess_params *pp) { *pp = vssm_preprocess_imagenet(); }
@@ -362,26 +363,6 @@ void vssm_vmamba_config_to_meta(const vssm_vmamba_config *cfg, const vssm_prepro
 }
 
 /* Parses exactly k comma-separated numbers (ints when ints != NULL). */
-static int parse_list(const char *s, int k, int *ints, float *floats) {
-    for (int i = 0; i < k; i++) {
-        char *end;
-        double x = strtod(s, &end);
-        if (end == s || !isfinite(x)) return 0;
-        if (ints) {
-            if (x != floor(x) || x < 0 || x > 1e6) return 0;
-            ints[i] = (int)x;
-        } else {
-            floats[i] = (float)x;
-        }
-        s = end;
-        if (i + 1 < k) {
-            if (*s != ',') return 0;
-            s++;
-        }
-    }
-    return *s == 0;
-}
-
 vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_config *cfg, vssm_preprocess_params *pp,
                                          vssm_err *err) {
     if (!src || !src->meta) return vssm_err_set(err, VSSM_ERR_FORMAT, "the weights carry no metadata");
@@ -395,13 +376,13 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
     snprintf(cfg->arch, sizeof cfg->arch, "%s", v[0]);
     snprintf(cfg->forward_type, sizeof cfg->forward_type, "%s", v[1]);
     int one[1];
-    if (!parse_list(v[2], 4, cfg->dims, NULL))
+    if (!vssm_meta_numbers(v[2], 4, cfg->dims, NULL))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata dims '%s' is not 4 integers", v[2]);
-    if (!parse_list(v[3], 4, cfg->depths, NULL))
+    if (!vssm_meta_numbers(v[3], 4, cfg->depths, NULL))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata depths '%s' is not 4 integers", v[3]);
-    if (!parse_list(v[4], 1, NULL, &cfg->ssm_ratio))
+    if (!vssm_meta_numbers(v[4], 1, NULL, &cfg->ssm_ratio))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata ssm_ratio '%s' is not a number", v[4]);
-    if (!parse_list(v[7], 1, NULL, &cfg->mlp_ratio))
+    if (!vssm_meta_numbers(v[7], 1, NULL, &cfg->mlp_ratio))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mlp_ratio '%s' is not a number", v[7]);
     /* ratios multiply dims into tensor sizes: bounded so that product fits (and is > 0) */
     if (!(cfg->ssm_ratio > 0 && cfg->ssm_ratio <= 64))
@@ -411,26 +392,11 @@ vssm_status vssm_vmamba_config_from_meta(const vssm_source *src, vssm_vmamba_con
     int *dst[4] = {&cfg->d_state, &cfg->dt_rank, &cfg->num_classes, &cfg->in_chans};
     const int idx[4] = {5, 6, 8, 9};
     for (int i = 0; i < 4; i++) {
-        if (!parse_list(v[idx[i]], 1, one, NULL))
+        if (!vssm_meta_numbers(v[idx[i]], 1, one, NULL))
             return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata %s '%s' is not an integer", keys[idx[i]], v[idx[i]]);
         *dst[i] = one[0];
     }
     if (!pp) return VSSM_OK;
     vssm_preprocess_default(pp);
-    const char *s;
-    if ((s = src->meta(src->user, "resize")) && !parse_list(s, 1, &pp->resize, NULL))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata resize '%s' is not an integer", s);
-    if ((s = src->meta(src->user, "crop")) && !parse_list(s, 1, &pp->crop, NULL))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata crop '%s' is not an integer", s);
-    if ((s = src->meta(src->user, "interpolation"))) {
-        int it = vssm_interp_from_name(s);
-        if (it < 0)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata interpolation '%s' is not bicubic or bilinear", s);
-        pp->interp = (vssm_interp)it;
-    }
-    if ((s = src->meta(src->user, "mean")) && !parse_list(s, 3, NULL, pp->mean))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata mean '%s' is not 3 numbers", s);
-    if ((s = src->meta(src->user, "std")) && !parse_list(s, 3, NULL, pp->std))
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata std '%s' is not 3 numbers", s);
-    return VSSM_OK;
+    return vssm_backbone_pp_from_meta(src, pp, err);
 }

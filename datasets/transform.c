@@ -284,7 +284,10 @@ static vssm_status check_params(const vssm_preprocess_params *p, vssm_err *err) 
     if (p->interp != VSSM_INTERP_BICUBIC && p->interp != VSSM_INTERP_BILINEAR)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: unknown interpolation %d", (int)p->interp);
     for (int i = 0; i < 3; i++)
-        if (!(p->std[i] != 0.0f)) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "preprocess: std[%d] is zero", i);
+        if (!(p->std[i] != 0.0f && isfinite(p->std[i]) && isfinite(p->mean[i])))
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                                "preprocess: mean[%d] %g or std[%d] %g is not a finite number (std not 0)", i,
+                                p->mean[i], i, p->std[i]);
     return VSSM_OK;
 }
 

@@ -113,8 +113,9 @@ vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_se
     if (cfg->kind == VSSM_SEG_HEAD_UPER) {
         if (cfg->n_pool < 1) s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "UPerHead needs pool scales");
         for (int i = 0; s == VSSM_OK && i < cfg->n_pool; i++) {
-            if (cfg->pool_scales[i] < 1) {
-                s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "pool scale %d", cfg->pool_scales[i]);
+            if (cfg->pool_scales[i] < 1 || cfg->pool_scales[i] > VSSM_SEG_MAX_POOL_SCALE) {
+                s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "pool scale %d is not from 1 to %d", cfg->pool_scales[i],
+                                 VSSM_SEG_MAX_POOL_SCALE);
                 break;
             }
             snprintf(nm, sizeof nm, "psp_modules.%d.1", i);

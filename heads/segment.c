@@ -89,8 +89,30 @@ static int parse_list(const char *v, double *out, int max) {
     return n;
 }
 
+/* one number of a list: finite and in [lo, hi] (a whole number where whole) */
+static int in_range(double d, double lo, double hi, int whole) {
+    return isfinite(d) && d >= lo && d <= hi && (!whole || d == floor(d));
+}
+
 static const char *meta(const vssm_source *src, const char *key) {
     return src->meta ? src->meta(src->user, key) : NULL;
+}
+
+/* the preprocessing's own checks (the options' and the metadata's alike); where says whose */
+static vssm_status check_pp(const vssm_seg_preprocess *pp, const char *where, vssm_status code, vssm_err *err) {
+    const char *sp = *where ? " " : "";
+    if (pp->scale_long < 0 || pp->scale_short < 0 || (pp->scale_long == 0) != (pp->scale_short == 0) ||
+        pp->scale_long > VSSM_SEG_MAX_SIDE || pp->scale_short > VSSM_SEG_MAX_SIDE)
+        return vssm_err_set(err, code, "%s%sresize scale must be two sides from 1 to %d or 0,0 (got %d,%d)", where, sp,
+                            VSSM_SEG_MAX_SIDE, pp->scale_long, pp->scale_short);
+    if (pp->mode == VSSM_SEG_MODE_SLIDE &&
+        (pp->crop < 1 || pp->stride < 1 || pp->crop > VSSM_SEG_MAX_SIDE || pp->stride > VSSM_SEG_MAX_SIDE))
+        return vssm_err_set(err, code, "%s%sslide mode needs crop and stride from 1 to %d (got %d, %d)", where, sp,
+                            VSSM_SEG_MAX_SIDE, pp->crop, pp->stride);
+    for (int i = 0; i < 3; i++)
+        if (!(pp->std[i] > 0 && isfinite(pp->std[i]) && isfinite(pp->mean[i])))
+            return vssm_err_set(err, code, "%s%sstd must be positive and mean and std finite", where, sp);
+    return VSSM_OK;
 }
 
 static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg_head_config *hc, vssm_err *err) {
@@ -104,15 +126,21 @@ static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg
     s->reduce_zero_label = -1;
 #define BAD(key) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata '%s' is malformed: '%s'", key, m)
     if ((m = meta(src, "seg_scale"))) {
-        if (parse_list(m, v, 2) != 2 || v[0] < 0 || v[1] < 0) BAD("seg_scale");
+        if (parse_list(m, v, 2) != 2 || !in_range(v[0], 0, VSSM_SEG_MAX_SIDE, 1) ||
+            !in_range(v[1], 0, VSSM_SEG_MAX_SIDE, 1))
+            BAD("seg_scale");
         pp.scale_long = (int)v[0], pp.scale_short = (int)v[1];
     }
     if ((m = meta(src, "seg_mean"))) {
-        if (parse_list(m, v, 3) != 3) BAD("seg_mean");
+        if (parse_list(m, v, 3) != 3 || !in_range(v[0], -1e6, 1e6, 0) || !in_range(v[1], -1e6, 1e6, 0) ||
+            !in_range(v[2], -1e6, 1e6, 0))
+            BAD("seg_mean");
         for (int i = 0; i < 3; i++) pp.mean[i] = (float)v[i];
     }
     if ((m = meta(src, "seg_std"))) {
-        if (parse_list(m, v, 3) != 3 || v[0] <= 0 || v[1] <= 0 || v[2] <= 0) BAD("seg_std");
+        if (parse_list(m, v, 3) != 3 || !in_range(v[0], 1e-6, 1e6, 0) || !in_range(v[1], 1e-6, 1e6, 0) ||
+            !in_range(v[2], 1e-6, 1e6, 0))
+            BAD("seg_std");
         for (int i = 0; i < 3; i++) pp.std[i] = (float)v[i];
     }
     if ((m = meta(src, "seg_mode"))) {
@@ -124,17 +152,22 @@ static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg
             BAD("seg_mode");
     }
     if ((m = meta(src, "seg_crop"))) {
-        if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_crop");
+        if (parse_list(m, v, 1) != 1 || !in_range(v[0], 1, VSSM_SEG_MAX_SIDE, 1)) BAD("seg_crop");
         pp.crop = (int)v[0];
     }
     if ((m = meta(src, "seg_stride"))) {
-        if (parse_list(m, v, 1) != 1 || v[0] < 1) BAD("seg_stride");
+        if (parse_list(m, v, 1) != 1 || !in_range(v[0], 1, VSSM_SEG_MAX_SIDE, 1)) BAD("seg_stride");
         pp.stride = (int)v[0];
     }
-    if ((m = meta(src, "seg_reduce_zero_label"))) s->reduce_zero_label = atoi(m) != 0;
+    if ((m = meta(src, "seg_reduce_zero_label"))) {
+        if (parse_list(m, v, 2) != 1 || (v[0] != 0 && v[0] != 1)) BAD("seg_reduce_zero_label");
+        s->reduce_zero_label = v[0] != 0;
+    }
     if ((m = meta(src, "seg_pool_scales"))) {
-        n = parse_list(m, v, VSSM_SEG_MAX_POOL);
-        if (n < 1) BAD("seg_pool_scales");
+        n = parse_list(m, v, VSSM_SEG_MAX_POOL + 1);
+        if (n < 1 || n > VSSM_SEG_MAX_POOL) BAD("seg_pool_scales");
+        for (int i = 0; i < n; i++)
+            if (!in_range(v[i], 1, VSSM_SEG_MAX_POOL_SCALE, 1)) BAD("seg_pool_scales");
         hc->n_pool = n;
         for (int i = 0; i < n; i++) hc->pool_scales[i] = (int)v[i];
     }
@@ -142,11 +175,14 @@ static vssm_status read_meta(vssm_segmenter *s, const vssm_source *src, vssm_seg
     if ((m = meta(src, "seg_palette"))) {
         n = parse_list(m, v, 768);
         if (n < 3 || n % 3) BAD("seg_palette");
-        for (int i = 0; i < n; i++) s->palette[i] = (uint8_t)(v[i] < 0 ? 0 : v[i] > 255 ? 255 : v[i]);
+        for (int i = 0; i < n; i++)
+            if (!in_range(v[i], 0, 255, 0)) BAD("seg_palette");
+        for (int i = 0; i < n; i++) s->palette[i] = (uint8_t)v[i];
     }
 #undef BAD
-    s->pp = pp;
-    return VSSM_OK;
+    vssm_status st = check_pp(&pp, "metadata:", VSSM_ERR_FORMAT, err);
+    if (st == VSSM_OK) s->pp = pp;
+    return st;
 }
 
 static vssm_status read_names(vssm_segmenter *s, const vssm_source *src, int classes, vssm_err *err) {
@@ -318,14 +354,8 @@ const vssm_seg_head_config *vssm_segmenter_head_config(const vssm_segmenter *s) 
 int vssm_segmenter_reduce_zero_label(const vssm_segmenter *s) { return s->reduce_zero_label; }
 
 vssm_status vssm_segmenter_set_preprocess(vssm_segmenter *s, const vssm_seg_preprocess *pp, vssm_err *err) {
-    if (pp->scale_long < 0 || pp->scale_short < 0 || (pp->scale_long == 0) != (pp->scale_short == 0))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "resize scale must be two positive sides or 0,0 (got %d,%d)",
-                            pp->scale_long, pp->scale_short);
-    if (pp->mode == VSSM_SEG_MODE_SLIDE && (pp->crop < 1 || pp->stride < 1))
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "slide mode needs crop >= 1 and stride >= 1 (got %d, %d)",
-                            pp->crop, pp->stride);
-    for (int i = 0; i < 3; i++)
-        if (!(pp->std[i] > 0)) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "std must be positive");
+    vssm_status st = check_pp(pp, "", VSSM_ERR_INVALID_ARG, err);
+    if (st != VSSM_OK) return st;
     s->pp = *pp;
     return VSSM_OK;
 }

@@ -5,6 +5,8 @@ vssm_add_test(test_pth test_pth.c test_weights_util.c)
 vssm_add_test(test_weights_st test_weights_st.c)
 vssm_add_test(test_weights_infer test_weights_infer.c)
 vssm_add_test(test_weights_open_pth test_weights_open_pth.c)
+# the metadata's numbers (segmentation and preprocessing keys) range-checked on load
+vssm_add_test(test_meta_bounds test_meta_bounds.c)
 vssm_add_test(test_pth_full test_pth_full.c test_weights_util.c)
 set_tests_properties(test_pth_full PROPERTIES LABELS slow TIMEOUT 600)
 

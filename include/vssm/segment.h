@@ -88,6 +88,8 @@ typedef enum vssm_seg_head_kind {
 } vssm_seg_head_kind;
 
 #define VSSM_SEG_MAX_POOL 8
+#define VSSM_SEG_MAX_POOL_SCALE 64 /* a pool scale's largest side (mmseg's UperNets: 1, 2, 3, 6) */
+#define VSSM_SEG_MAX_SIDE 32768    /* the largest resize side, crop or stride */
 typedef struct vssm_seg_head_config {
     vssm_seg_head_kind kind;
     int in_channels[4]; /* the backbone's dims */
