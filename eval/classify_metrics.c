@@ -33,10 +33,11 @@ vssm_status vssm_cls_metrics_add(vssm_cls_metrics *m, const float *logits, int t
     const float t = logits[target];
     int rank = 0, arg = 0;
     for (int c = 0; c < m->classes; c++) {
-        if (logits[c] > t || (logits[c] == t && c < target) || (isnan(t) && !isnan(logits[c]))) rank++;
+        if (logits[c] > t || (logits[c] == t && c < target) || (isnan(t) && (!isnan(logits[c]) || c < target))) rank++;
         if (!isnan(logits[c]) && (logits[c] > logits[arg] || isnan(logits[arg]))) arg = c; /* NaN: as in rank */
     }
     m->n++;
+    m->n_nan += isnan(logits[arg]) || isnan(t);
     for (int k = rank; k < m->kmax; k++) m->correct_at[k]++;
     m->confusion[(size_t)target * m->classes + arg]++;
     return VSSM_OK;

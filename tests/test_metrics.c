@@ -35,6 +35,22 @@ static void test_topk(void) {
                (long long)m.correct_at[1], (long long)m.correct_at[2]);
     TEST_CHECK(m.confusion[0 * 3 + 1] == 1 && m.confusion[0 * 3 + 0] == 0 && m.confusion[2 * 3 + 2] == 1,
                "the confusion matrix's top-1 agrees: a NaN logit is not the prediction");
+    TEST_CHECK(m.n_nan == 1, "one image with a NaN target logit counted: %lld", (long long)m.n_nan);
+    vssm_cls_metrics_free(&m);
+    /* all NaN (a diverged model): the NaNs tie, lower index first, so class 0 is the prediction
+     * and only a target of 0 is right at top-1 (before, every all-NaN row was "correct": 100%
+     * top-1 beside a confusion matrix of 1/3 on its diagonal) */
+    TEST_REQUIRE(vssm_cls_metrics_init(&m, 3, 3, &err) == VSSM_OK, "init: %s", err.msg);
+    const float an[3] = {NAN, NAN, NAN};
+    for (int t = 0; t < 3; t++) vssm_cls_metrics_add(&m, an, t, &err);
+    TEST_CHECK(m.correct_at[0] == 1 && m.correct_at[1] == 2 && m.correct_at[2] == 3,
+               "all-NaN ranks by index: correct at top-1/2/3 %lld %lld %lld (want 1 2 3)", (long long)m.correct_at[0],
+               (long long)m.correct_at[1], (long long)m.correct_at[2]);
+    TEST_CHECK(m.confusion[0] == 1 && m.confusion[3] == 1 && m.confusion[6] == 1 && m.n_nan == 3,
+               "all-NaN rows predict class 0 and are counted (%lld)", (long long)m.n_nan);
+    TEST_CHECK(fabs(vssm_cls_metrics_topk(&m, 1) - 100.0 / 3) < 1e-9 &&
+                   fabs(vssm_cls_metrics_topk(&m, 1) - vssm_cls_metrics_class_acc(&m, 0) / 3) < 1e-9,
+               "top-1 %.3f agrees with the confusion matrix", vssm_cls_metrics_topk(&m, 1));
     vssm_cls_metrics_free(&m);
     TEST_CHECK(vssm_cls_metrics_init(&m, 0, 5, &err) == VSSM_ERR_INVALID_ARG, "zero classes refused");
 }

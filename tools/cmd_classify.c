@@ -1,6 +1,7 @@
 /* tools/cmd_classify.c - `vssm classify`: labels for image files and folders. Under mpirun
  * each rank classifies its share of the list (whole batch windows, tools/mpi_shard.h) and
  * rank 0 prints every rank's lines in list order: stdout is a single process's. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,17 @@ typedef struct {
     vssm_classifier *clf;
     const img_list *l;
     int topk, json;
-    int ok;
-    FILE *f; /* the lines (shard_out_begin) */
+    int ok, nan; /* images classified; of them, with a NaN logit (a diverged model) */
+    FILE *f;     /* the lines (shard_out_begin) */
 } out_state;
+
+/* a number for JSON: null where it is not finite (JSON has no NaN) */
+static void json_num(FILE *f, const char *fmt, double v) {
+    if (isfinite(v))
+        fprintf(f, fmt, v);
+    else
+        fprintf(f, "null");
+}
 
 static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
     out_state *o = user;
@@ -40,10 +49,19 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
         fprintf(stderr, "vssm: %s\n", error);
         return;
     }
+    double *p = malloc((size_t)classes * sizeof(double));
+    if (!p) {
+        fprintf(stderr, "vssm: %s: out of memory for %d probabilities\n", o->l->path[idx], classes);
+        return;
+    }
     o->ok++;
+    for (int c = 0; c < classes; c++)
+        if (isnan(logits[c])) {
+            o->nan++;
+            break;
+        }
     int k = o->topk < classes ? o->topk : classes;
     int top[64];
-    double *p = malloc((size_t)classes * sizeof(double));
     softmax(logits, classes, p);
     topk_indices(logits, classes, k, top);
     if (o->json) {
@@ -57,7 +75,11 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
                 json_put_str(o->f, lb);
             else
                 fprintf(o->f, "null");
-            fprintf(o->f, ", \"prob\": %.6g, \"logit\": %.9g}", p[top[j]], logits[top[j]]);
+            fprintf(o->f, ", \"prob\": ");
+            json_num(o->f, "%.6g", p[top[j]]);
+            fprintf(o->f, ", \"logit\": ");
+            json_num(o->f, "%.9g", logits[top[j]]);
+            fprintf(o->f, "}");
         }
         fprintf(o->f, "]}\n");
     } else {
@@ -128,15 +150,20 @@ VSSM_VERB(classify) {
     shard_range_units(l.n, batch, &b, &e);
     img_list part = {l.path + b, l.label + b, (int)(e - b), (int)(e - b), NULL, 0};
     shard_out so;
-    out_state os = {clf, &part, topk, json, 0, shard_out_begin(&so)};
-    int64_t counts[2] = {0, 0}; /* classified, failed: summed over the ranks */
+    out_state os = {clf, &part, topk, json, 0, 0, shard_out_begin(&so)};
+    int64_t counts[3] = {0, 0, 0}; /* classified, failed, with NaN logits: summed over the ranks */
     if (l.n == 0 && shard_is_root())
         cli_error("classify: no images found in %s%s", paths[0], npaths > 1 ? " or the other paths given" : "");
     else if (l.n > 0)
         counts[1] = run_classifier(clf, &part, &ro, on_image, &os, NULL);
-    counts[0] = os.ok;
-    if (shard_out_end(&so) || shard_sum_i64(counts, 2)) counts[1] += 1;
+    counts[0] = os.ok, counts[2] = os.nan;
+    if (shard_out_end(&so) || shard_sum_i64(counts, 3)) counts[1] += 1;
     int total_failed = (int)counts[1] + missing;
+    if (shard_is_root() && counts[2])
+        fprintf(stderr,
+                "vssm: warning: the model gave NaN logits for %lld image%s (a diverged or broken model: their "
+                "labels mean nothing)\n",
+                (long long)counts[2], counts[2] == 1 ? "" : "s");
     if (shard_is_root())
         fprintf(stderr, "vssm: classified %lld image%s, %d failed\n", (long long)counts[0], counts[0] == 1 ? "" : "s",
                 total_failed);

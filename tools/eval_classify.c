@@ -121,20 +121,20 @@ static int write_plot(const char *path, const vssm_cls_metrics *m, const vssm_cl
  * time is the slowest rank's. Collective; returns 0 or -1. */
 static int reduce_counts(vssm_cls_metrics *m, int *failed, int *bad_target, double *secs) {
     if (shard_size() == 1) return 0;
-    const int64_t nc = (int64_t)m->classes * m->classes, len = 3 + m->kmax + nc;
+    const int64_t nc = (int64_t)m->classes * m->classes, len = 4 + m->kmax + nc;
     int64_t *v = malloc((size_t)len * sizeof *v);
     if (shard_agree(!v)) {
         free(v);
         return -1;
     }
-    v[0] = m->n, v[1] = *failed, v[2] = *bad_target;
-    memcpy(v + 3, m->correct_at, (size_t)m->kmax * sizeof *v);
-    memcpy(v + 3 + m->kmax, m->confusion, (size_t)nc * sizeof *v);
+    v[0] = m->n, v[1] = *failed, v[2] = *bad_target, v[3] = m->n_nan;
+    memcpy(v + 4, m->correct_at, (size_t)m->kmax * sizeof *v);
+    memcpy(v + 4 + m->kmax, m->confusion, (size_t)nc * sizeof *v);
     int rc = shard_sum_i64(v, len);
     if (rc == 0 && shard_is_root()) {
-        m->n = v[0], *failed = (int)v[1], *bad_target = (int)v[2];
-        memcpy(m->correct_at, v + 3, (size_t)m->kmax * sizeof *v);
-        memcpy(m->confusion, v + 3 + m->kmax, (size_t)nc * sizeof *v);
+        m->n = v[0], *failed = (int)v[1], *bad_target = (int)v[2], m->n_nan = v[3];
+        memcpy(m->correct_at, v + 4, (size_t)m->kmax * sizeof *v);
+        memcpy(m->confusion, v + 4 + m->kmax, (size_t)nc * sizeof *v);
     }
     free(v);
     double *t = NULL;
@@ -199,7 +199,8 @@ static void print_json(const cls_args *a, const vssm_cls_metrics *m, const img_l
     const int classes = m->classes, k5 = m->kmax < 5 ? m->kmax : 5;
     printf("{\"dataset\": ");
     json_str(stdout, a->dir);
-    printf(", \"images\": %lld, \"failed\": %d, \"classes\": %d, ", (long long)m->n, failed, classes);
+    printf(", \"images\": %lld, \"failed\": %d, \"nan_logits\": %lld, \"classes\": %d, ", (long long)m->n, failed,
+           (long long)m->n_nan, classes);
     if (m->n > 0)
         printf("\"top1\": %.4f, \"top5\": %.4f, ", vssm_cls_metrics_topk(m, 1), vssm_cls_metrics_topk(m, 5));
     else
@@ -297,6 +298,11 @@ int vssm_eval_classify(int argc, char **argv) {
         if (bad_target)
             fprintf(stderr, "vssm: %d images belong to class folders beyond the model's %d classes (not scored)\n",
                     bad_target, classes);
+        if (m.n_nan)
+            fprintf(stderr,
+                    "vssm: warning: the model gave NaN logits for %lld of %lld images (a diverged or broken model; "
+                    "NaN ranks below every number, all-NaN rows predict class 0)\n",
+                    (long long)m.n_nan, (long long)m.n);
         double ips = secs > 0 ? (double)(l.n - (failed - unreadable)) / secs : 0;
         if (a.json)
             print_json(&a, &m, &l, failed, ips);

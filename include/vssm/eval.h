@@ -22,6 +22,7 @@ extern "C" {
 typedef struct vssm_cls_metrics {
     int classes, kmax;   /* kmax = min(requested k, classes) */
     int64_t n;           /* samples added */
+    int64_t n_nan;       /* of them, with a NaN logit for the target or every class (a diverged model) */
     int64_t *correct_at; /* [kmax]: samples whose target rank is < k+1 ... cumulative */
     int64_t *confusion;  /* (classes, classes): row = target, column = top-1 prediction */
 } vssm_cls_metrics;
@@ -31,7 +32,8 @@ VSSM_API void vssm_cls_metrics_free(vssm_cls_metrics *m);
 /* Ties: a logit equal to the target's counts as ranked above it only when its index is
  * lower (torch.topk keeps the first of equal values). NaN ranks below every number: a NaN
  * target logit after all the others that are not NaN, a NaN logit of another class never
- * above the target (torch.topk would rank NaN first). Returns
+ * above the target (torch.topk would rank NaN first); NaNs among themselves tie (the lower index
+ * first: all-NaN logits predict class 0, and rank the target by its index). Returns
  * VSSM_ERR_INVALID_ARG for a target outside [0, classes). */
 VSSM_API vssm_status vssm_cls_metrics_add(vssm_cls_metrics *m, const float *logits, int target, vssm_err *err);
 /* 100 * correct / n for top-k (k capped at kmax); 0 when n == 0. */
