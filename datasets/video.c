@@ -2,6 +2,7 @@
  * presentation time (FFmpeg: libavformat demuxes, libavcodec decodes, libswscale converts).
  * The contract is in vssm/video.h; a build without FFmpeg keeps the functions as refusals. */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,10 +241,12 @@ static double stream_duration(const vssm_video_reader *r) {
     const AVStream *st = r->fmt->streams[r->stream];
     if (st->duration > 0 && st->duration != AV_NOPTS_VALUE) return (double)st->duration * av_q2d(st->time_base);
     const AVDictionaryEntry *e = av_dict_get(st->metadata, "DURATION", NULL, 0);
-    int h, m;
-    double s;
-    if (e && sscanf(e->value, "%d:%d:%lf", &h, &m, &s) == 3 && h >= 0 && m >= 0 && s >= 0)
-        return h * 3600.0 + m * 60 + s;
+    if (e) { /* HH:MM:SS.sss; strtod, not sscanf's %d, whose overflow is undefined */
+        char *p, *q, *t;
+        const double h = strtod(e->value, &p), m = *p == ':' ? strtod(p + 1, &q) : -1,
+                     s = m >= 0 && *q == ':' ? strtod(q + 1, &t) : -1;
+        if (s >= 0 && h >= 0 && isfinite(h) && isfinite(m) && isfinite(s)) return h * 3600.0 + m * 60 + s;
+    }
     return r->fmt->nb_streams == 1 ? r->info.duration_s : -1;
 }
 
