@@ -63,6 +63,8 @@ one_target() {
     case $t in
         pth) dict=tests/fuzz/pth.dict ;;
         safetensors|reid) dict=tests/fuzz/safetensors.dict ;;
+        # model files come as either format: both dictionaries (libFuzzer takes one file)
+        model) dict=$B/model.dict; cat tests/fuzz/pth.dict tests/fuzz/safetensors.dict >"$dict" ;;
     esac
     # 1. the saved reproducers, each run once
     nreg=0
