@@ -53,10 +53,14 @@ vssm_status vssm_vim_config_preset(vssm_vim_config *cfg, const char *name, vssm_
         cfg->norm_eps = 1e-5f;
         return VSSM_OK;
     }
-    return vssm_err_set(
-        err, VSSM_ERR_INVALID_ARG,
-        "unknown Vim arch '%s' (known: vim-tiny, vim-small, vim-base, vim-tiny-stride8, vim-small-stride8)", name);
+    char names[256] = "";
+    for (size_t i = 0, o = 0; i < sizeof presets / sizeof presets[0] && o < sizeof names; i++)
+        o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", presets[i].name);
+    return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown Vim arch '%s' (known: %s)", name, names);
 }
+
+int vssm_vim_preset_count(void) { return (int)(sizeof presets / sizeof presets[0]); }
+const char *vssm_vim_preset_name(int i) { return i >= 0 && i < vssm_vim_preset_count() ? presets[i].name : NULL; }
 
 vssm_status vssm_vim_config_validate(const vssm_vim_config *c, vssm_err *err) {
     if (strcmp(c->bimamba_type, "v2") != 0)

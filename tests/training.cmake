@@ -16,3 +16,8 @@ add_dependencies(test_train_cli vssm)
 vssm_add_test(test_train_vim_cli test_train_vim_cli.c)
 target_compile_definitions(test_train_vim_cli PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
 add_dependencies(test_train_vim_cli vssm)
+# `vssm train` refusing up front what it cannot do well (options, outputs, data folders, checkpoints),
+# stopping at a non-finite loss, and Ctrl-C during a checkpoint write leaving no temp file
+vssm_add_test(test_train_errors test_train_errors.c)
+target_compile_definitions(test_train_errors PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+add_dependencies(test_train_errors vssm)

@@ -12,14 +12,18 @@
  * continues with the same bits as a run that was never stopped. The output is a safetensors
  * file with the official names, the config, the folder names as labels and the evaluation
  * preprocessing: `vssm classify` and `vssm eval classify` read it as they read any model. */
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/runner.h"
@@ -27,42 +31,59 @@
 #include "vssm/train.h"
 #include "vssm/vssm.h"
 
+/* a family's preset names, comma-separated */
+static void preset_names(char *out, size_t n, int vim) {
+    size_t o = 0;
+    out[0] = 0;
+    const char *nm;
+    for (int i = 0; (nm = vim ? vssm_vim_preset_name(i) : vssm_vmamba_preset_name(i)) && o < n; i++)
+        o += (size_t)snprintf(out + o, n - o, "%s%s", i ? ", " : "", nm);
+}
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
-               "Trains a VMamba (v05_noz or v0) or Vim classifier on an ImageFolder tree (one sub-folder per class).\n"
-               "example: vssm train --data my_images --val-split 0.1 \\\n"
-               "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
-               "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
-               "  --data DIR           training images, DIR/CLASS/**/*.png|jpg|...\n"
-               "  --val DIR            validation images (the same class folders), or\n"
-               "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
-               "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
-               "  --arch NAME          or from scratch: a VMamba or Vim preset (vssm info lists them)\n"
-               "  --reinit             with --weights: the file's config and preprocessing, every weight from\n"
-               "                       the official inits (training from scratch)\n"
-               "  --size S             training and evaluation size (default: the file's crop; 224 for --arch); a Vim\n"
-               "                       trains at its position grid's size\n"
-               "  --out FILE           the trained model (labels = the class folder names)\n"
-               "  --new-head           a new classifier layer even when the class count equals the file's\n"
-               "                       (always new when it differs; a kept head's class i is folder i)\n"
-               "  --freeze backbone    train the classifier layer alone (linear probe)\n"
-               "  --epochs N           (default 1)    --batch B       (default 32)\n"
-               "  --lr X               peak learning rate (default 5e-4)   --min-lr X  (default 1e-5)\n"
-               "  --wd X               AdamW weight decay (default 0.05)   --warmup-epochs X (default 0)\n"
-               "  --label-smoothing X  (default 0.1)   --clip X   gradient norm limit (default 0: off)\n"
-               "  --ema DECAY          keep an EMA of the weights (e.g. 0.9999) and write it as the output\n"
-               "  --scale-min X        RandomResizedCrop's smallest area fraction (default 0.08)\n"
-               "  --pad-crop N         instead of RandomResizedCrop: the evaluation transform, then a random crop\n"
-               "                       of the image zero-padded by N px (train_fashion_mnist.py's augmentation)\n"
-               "  --no-flip            no horizontal flips\n"
-               "  --cache-mb M         keep up to M MB of decoded images in memory (default 2048; 0: decode\n"
-               "                       every epoch)\n"
-               "  --seed S             (default 0)    --threads T    (default: all cores)\n"
-               "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
-               "  --resume FILE        continue from a checkpoint (the same data and options; any --threads)\n"
-               "  --stop-after N       stop after N epochs of this run (the checkpoint is written)\n"
-               "Exit status: 0 trained; 1 an image could not be read (named); 2 usage error or unusable\n"
-               "  weights, data or checkpoint.\n");
+    char vm[512], vi[512];
+    preset_names(vm, sizeof vm, 0), preset_names(vi, sizeof vi, 1);
+    fprintf(f,
+            "usage: vssm train --data DIR (--weights FILE | --arch NAME) --out FILE [options]\n"
+            "Trains a VMamba (v05_noz or v0) or Vim classifier on an ImageFolder tree (one sub-folder per class).\n"
+            "example: vssm train --data my_images --val-split 0.1 \\\n"
+            "           --weights weights/fashion_mnist/vmamba_fashion.safetensors \\\n"
+            "           --epochs 5 --batch 32 --lr 2e-4 --out my_model.safetensors\n"
+            "  --data DIR           training images, DIR/CLASS/**/*.png|jpg|...\n"
+            "  --val DIR            validation images (the same class folders), or\n"
+            "  --val-split F        hold out the fraction F of --data (chosen by --seed) for validation\n"
+            "  --weights FILE       start from this model (its config, preprocessing and weights)\n"
+            "  --arch NAME          or from scratch: a VMamba or Vim preset (listed below)\n"
+            "  --reinit             with --weights: the file's config and preprocessing, every weight from\n"
+            "                       the official inits (training from scratch)\n"
+            "  --size S             training and evaluation size (default: the file's crop; 224 for --arch), at least\n"
+            "                       one patch (4 px for a VMamba); a Vim trains at its position grid's size\n"
+            "  --out FILE           the trained model (labels = the class folder names); written only when\n"
+            "                       training finished (a non-finite loss stops the run: exit 2, nothing written)\n"
+            "  --new-head           a new classifier layer even when the class count equals the file's\n"
+            "                       (always new when it differs; a kept head's class i is folder i)\n"
+            "  --freeze backbone    train the classifier layer alone (linear probe)\n"
+            "  --epochs N           (default 1)    --batch B       (default 32)\n"
+            "  --lr X               peak learning rate (default 5e-4)   --min-lr X  (default 1e-5)\n"
+            "  --wd X               AdamW weight decay (default 0.05)   --warmup-epochs X (0..--epochs, default 0)\n"
+            "  --label-smoothing X  in [0, 1] (default 0.1)   --clip X   gradient norm limit (default 0: off)\n"
+            "  --ema DECAY          keep an EMA of the weights (e.g. 0.9999) and write it as the output\n"
+            "  --scale-min X        RandomResizedCrop's smallest area fraction (default 0.08)\n"
+            "  --pad-crop N         instead of RandomResizedCrop: the evaluation transform, then a random crop\n"
+            "                       of the image zero-padded by N px (train_fashion_mnist.py's augmentation)\n"
+            "  --no-flip            no horizontal flips\n"
+            "  --cache-mb M         keep up to M MB of decoded images in memory (default 2048; 0: decode\n"
+            "                       every epoch)\n"
+            "  --seed S             (default 0)    --threads T    1..1024 (default 0: all cores)\n"
+            "  --checkpoint FILE    written after every epoch (default OUT.ckpt)\n"
+            "  --resume FILE        continue from a checkpoint (the same data and options; any --threads; --batch,\n"
+            "                       --ema, --freeze, --size and the --val-split images must match); a checkpoint\n"
+            "                       at epoch --epochs just writes the model, one beyond it is refused\n"
+            "  --stop-after N       stop after N epochs of this run (the checkpoint is written)\n"
+            "Exit status: 0 trained; 1 an image could not be read (named); 2 usage error or unusable\n"
+            "  weights, data or checkpoint, or the training diverged.\n"
+            "--arch presets: %s; %s\n",
+            vm, vi);
 }
 
 /* ======================================================================= options */
@@ -149,10 +170,99 @@ static int parse_args(train_args *a, int argc, char **argv) {
         why = "--size takes 1..4096, --stop-after >= 0";
     else if (a->pad_crop < -1 || a->pad_crop > 1024 || a->cache_mb < 0)
         why = "--pad-crop takes 0..1024, --cache-mb >= 0";
+    else if (a->smoothing > 1)
+        why = "--label-smoothing takes [0, 1]";
+    else if (a->threads < 0 || a->threads > 1024)
+        why = "--threads takes 1..1024 (0: all cores)";
+    else if (a->warmup > a->epochs)
+        why = "--warmup-epochs takes 0..--epochs";
+    else if (!*a->out || (a->ckpt && !*a->ckpt) || (a->resume && !*a->resume))
+        why = "--out, --checkpoint and --resume need a file name, not ''";
     if (!why) return 0;
     if (*why) cli_error("train: %s", why);
     usage(stderr);
     return VSSM_EXIT_USAGE;
+}
+
+/* ======================================================================= outputs */
+
+/* Ctrl-C (or SIGTERM, SIGHUP) during a checkpoint or model write would leave the writer's
+ * temp file (OUT.ckpt.XXXXXX, the whole model's size) beside the last good file. While a
+ * write is under way the handler only records the signal; write_end lets it act (default
+ * action) once the file is renamed into place. sigprocmask alone would not do: the signal
+ * goes to any thread that does not block it, and the OpenMP workers do not. Outside writes
+ * the signal acts at once. A signal the shell set to be ignored stays ignored. */
+static atomic_int g_in_write, g_pending;
+
+static void on_signal(int sig) {
+    atomic_store(&g_pending, sig);
+    if (!atomic_load(&g_in_write)) { /* re-checked after the store: write_end may have just run */
+        signal(sig, SIG_DFL);
+        raise(sig); /* acts when the handler returns (the signal is blocked inside it) */
+    }
+}
+
+static void signals_install(void) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) sigaddset(&sa.sa_mask, sigs[i]);
+    for (int i = 0; i < 3; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+}
+
+static void write_begin(void) { atomic_store(&g_in_write, 1); }
+
+static void write_end(void) {
+    atomic_store(&g_in_write, 0);
+    const int sig = atomic_load(&g_pending);
+    if (sig) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+/* an output the run will write (--out, the checkpoint): a file name whose folder exists and
+ * takes a new file, checked before any training; 0 or 2 (printed) */
+static int check_out(const char *path, const char *opt) {
+    const size_t n = strlen(path);
+    struct stat st;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!n || path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        cli_error("train: %s '%s' names a folder, not a file", opt, path);
+        return VSSM_EXIT_USAGE;
+    }
+    if (n + 8 > sizeof dir) {
+        cli_error("train: %s '%s': the path is too long", opt, path);
+        return VSSM_EXIT_USAGE;
+    }
+    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+    const int rs = stat(dir, &st), e0 = errno;
+    if (rs != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("train: %s %s: %s %s", opt, path, dir,
+                  rs ? (e0 == ENOENT ? "does not exist" : strerror(e0)) : "is not a folder");
+        return VSSM_EXIT_USAGE;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* /dev/null and the like: written in place */
+        if (access(path, W_OK) == 0) return 0;
+        cli_error("train: %s %s: cannot write it (%s)", opt, path, strerror(errno));
+        return VSSM_EXIT_USAGE;
+    }
+    char probe[4096 + 8];
+    snprintf(probe, sizeof probe, "%s.XXXXXX", path); /* what the writer creates, then renames */
+    write_begin();
+    const int fd = mkstemp(probe), e = errno;
+    if (fd >= 0) close(fd), unlink(probe);
+    write_end();
+    if (fd < 0) {
+        cli_error("train: %s %s: cannot create a file in %s (%s)", opt, path, dir, strerror(e));
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
 }
 
 /* ======================================================================= data */
@@ -335,11 +445,25 @@ static int model_open(model *m, const train_args *a, int classes) {
         m->kind = strncmp(a->arch, "vim", 3) ? VSSM_BACKBONE_VMAMBA : VSSM_BACKBONE_VIM;
         s = m->kind == VSSM_BACKBONE_VIM ? vssm_vim_config_preset(&m->vcfg, a->arch, &err)
                                          : vssm_vmamba_config_preset(&m->cfg, a->arch, &err);
+        if (s != VSSM_OK) { /* either family's presets: the library's message lists one */
+            char vm[512], vi[512];
+            preset_names(vm, sizeof vm, 0), preset_names(vi, sizeof vi, 1);
+            vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "unknown --arch '%s' (VMamba: %s; Vim: %s)", a->arch, vm, vi);
+        }
         m->pp = vssm_preprocess_imagenet();
         if (a->size) m->pp.resize = m->pp.crop = a->size;
     } else if ((s = vssm_weights_open(&w, a->weights, NULL, &err)) == VSSM_OK) {
         src = vssm_weights_source(w);
-        s = vssm_backbone_describe(src, NULL, &d, &err);
+        const char *fmt = vssm_weights_meta(w, "format");
+        vssm_tensor t;
+        vssm_err e2 = {0};
+        if ((fmt && !strcmp(fmt, "vssm-train-checkpoint")) || vssm_weights_get(w, "adam.m", &t, &e2) == VSSM_OK)
+            s = vssm_err_set(&err, VSSM_ERR_FORMAT,
+                             "%s is a training checkpoint, not a model: continue its run with --resume %s (and "
+                             "--weights the model it started from), or pass the model its run wrote (--out)",
+                             a->weights, a->weights);
+        else
+            s = vssm_backbone_describe(src, NULL, &d, &err);
         m->kind = d.kind;
         if (s == VSSM_OK && d.kind == VSSM_BACKBONE_VIM)
             s = d.from_meta ? vssm_vim_config_from_meta(src, &m->vcfg, &err)
@@ -356,7 +480,14 @@ static int model_open(model *m, const train_args *a, int classes) {
     const int new_head = a->new_head || !src || d.num_classes != classes;
     m->cfg.num_classes = m->vcfg.num_classes = m->classes = classes;
     vssm_train_init init = {new_head, (uint64_t)a->seed};
+    /* at least one patch: the stem's 4 px (two stride-2 convs, or v0's 4x4 patch embed: 0 tokens
+     * below it) or the Vim's patch; under that the network sees padding, not the image */
+    const int min_side = m->kind == VSSM_BACKBONE_VIM ? m->vcfg.patch_size : 4;
     if (s == VSSM_OK && m->S < 1) s = vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "no input size: give --size");
+    if (s == VSSM_OK && m->S < min_side)
+        s = vssm_err_set(&err, VSSM_ERR_INVALID_ARG,
+                         "input size %d (--size or the file's crop) is below one patch: %s takes %d px or more", m->S,
+                         m->kind == VSSM_BACKBONE_VIM ? "a Vim" : "a VMamba", min_side);
     if (s == VSSM_OK && m->kind == VSSM_BACKBONE_VIM)
         s = vssm_trainer_create_vim(&m->t, m->ctx, &m->vcfg, src, d.prefix, &init, &err);
     else if (s == VSSM_OK)
@@ -440,6 +571,14 @@ static vssm_tensor flat_tensor(float *p, int64_t n) {
     return t;
 }
 
+/* x in the fewest digits that read back as x (0.99, not 0.98999999999999999) */
+static void num_text(char out[40], double x) {
+    for (int p = 6; p <= 17; p++) {
+        snprintf(out, 40, "%.*g", p, x);
+        if (strtod(out, NULL) == x) return;
+    }
+}
+
 /* the checkpoint: flat arrays "params", "adam.m", "adam.v" (+ "ema"), the counters as metadata */
 static int ckpt_write(const char *path, model *m, const state *st, const train_args *a) {
     int64_t n;
@@ -448,59 +587,159 @@ static int ckpt_write(const char *path, model *m, const state *st, const train_a
                           {"adam.v", flat_tensor(st->opt.v, n)},
                           {"ema", flat_tensor(st->ema, n)},
                           {"params", flat_tensor(p, n)}};
-    char v[5][40];
+    char v[9][40];
     snprintf(v[0], 40, "%d", st->epoch);
     snprintf(v[1], 40, "%lld", (long long)st->step);
     snprintf(v[2], 40, "%016llx", (unsigned long long)st->rng);
     snprintf(v[3], 40, "%lld", (long long)st->opt.step);
     snprintf(v[4], 40, "%d", a->batch);
+    num_text(v[5], st->ema ? a->ema : 0.0);
+    snprintf(v[6], 40, "%d", m->S);
+    num_text(v[7], a->val_split);
+    snprintf(v[8], 40, "%d", a->seed);
+    /* the options the state depends on, checked by --resume (ckpt_read) */
     const vssm_st_meta meta[] = {{"format", "vssm-train-checkpoint"},
                                  {"epoch", v[0]},
                                  {"step", v[1]},
                                  {"rng", v[2]},
                                  {"adam_step", v[3]},
-                                 {"batch", v[4]}};
+                                 {"batch", v[4]},
+                                 {"ema", v[5]},
+                                 {"freeze", a->freeze ? a->freeze : "none"},
+                                 {"size", v[6]},
+                                 {"val_split", v[7]},
+                                 {"seed", v[8]}};
     if (!st->ema) e[2] = e[3];
     vssm_err err = {0};
-    if (vssm_safetensors_write(path, e, st->ema ? 4 : 3, meta, 6, &err) != VSSM_OK) {
+    write_begin();
+    const vssm_status s = vssm_safetensors_write(path, e, st->ema ? 4 : 3, meta, 11, &err);
+    write_end();
+    if (s != VSSM_OK) {
         cli_error("train: %s", err.msg);
         return VSSM_EXIT_USAGE;
     }
     return 0;
 }
 
-static int ckpt_array(vssm_weights *w, const char *name, float *dst, int64_t n, vssm_err *err) {
+static int ckpt_array(vssm_weights *w, const char *path, const char *name, float *dst, int64_t n, vssm_err *err) {
     vssm_tensor t;
-    if (vssm_weights_get(w, name, &t, err) != VSSM_OK) return 1;
+    if (vssm_weights_get(w, name, &t, err) != VSSM_OK) {
+        vssm_err_prefix(err, "checkpoint %s", path);
+        return 1;
+    }
     if (t.dtype != VSSM_DTYPE_F32 || t.ndim != 1 || t.shape[0] != n) {
-        vssm_err_set(err, VSSM_ERR_SHAPE, "tensor %s is not %lld f32 values (another model?)", name, (long long)n);
+        vssm_err_set(err, VSSM_ERR_SHAPE, "checkpoint %s: tensor %s is not %lld f32 values (another model?)", path,
+                     name, (long long)n);
         return 1;
     }
     memcpy(dst, t.data, (size_t)n * sizeof(float));
     return 0;
 }
 
-static int ckpt_read(const char *path, model *m, state *st, const train_args *a) {
+/* a checkpoint counter: the whole text a decimal integer in [lo, hi]; 0, or 1 with err set */
+static int ckpt_int(const char *path, const char *key, const char *v, long long lo, long long hi, long long *out,
+                    vssm_err *err) {
+    char *end;
+    errno = 0;
+    const long long x = v && (*v == '-' || (*v >= '0' && *v <= '9')) ? strtoll(v, &end, 10) : 0;
+    if (!v || !(*v == '-' || (*v >= '0' && *v <= '9')) || errno || *end || x < lo || x > hi) {
+        vssm_err_set(err, VSSM_ERR_FORMAT, "checkpoint %s: key '%s' is '%s', not an integer in [%lld, %lld]", path, key,
+                     v ? v : "(missing)", lo, hi);
+        return 1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* a stored option that must be the run's (absent: a checkpoint from before it was stored) */
+static int ckpt_same(const char *path, const char *v, int same, const char *opt, vssm_err *err) {
+    if (!v || same) return 0;
+    if (!strcmp(v, "none"))
+        vssm_err_set(err, VSSM_ERR_INVALID_ARG, "checkpoint %s was trained without %s: resume it without", path, opt);
+    else
+        vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                     "checkpoint %s was trained with %s %s, not this run's (give the same %s)", path, opt, v, opt);
+    return 1;
+}
+
+static double meta_num(const char *v) {
+    char *end;
+    const double x = v ? strtod(v, &end) : NAN;
+    return v && *v && !*end ? x : NAN;
+}
+
+/* the checkpoint's state, its counters (whole text, in range, consistent with the data: spe
+ * steps an epoch) and the options it depends on; 0 or 2 (printed) */
+static int ckpt_read(const char *path, model *m, state *st, const train_args *a, int spe) {
     vssm_err err = {0};
     vssm_weights *w = NULL;
     int64_t n;
     float *p = vssm_trainer_params(m->t, &n);
     int bad = vssm_safetensors_open(&w, path, &err) != VSSM_OK;
-    const char *f = bad ? NULL : vssm_weights_meta(w, "format"), *ep = bad ? NULL : vssm_weights_meta(w, "epoch"),
-               *sp = bad ? NULL : vssm_weights_meta(w, "step"), *rg = bad ? NULL : vssm_weights_meta(w, "rng"),
-               *as = bad ? NULL : vssm_weights_meta(w, "adam_step"), *b = bad ? NULL : vssm_weights_meta(w, "batch");
+#define META(k) (bad ? NULL : vssm_weights_meta(w, k))
+    const char *f = META("format"), *ep = META("epoch"), *sp = META("step"), *rg = META("rng"), *as = META("adam_step"),
+               *b = META("batch"), *em = META("ema"), *fz = META("freeze"), *sz = META("size"), *vs = META("val_split"),
+               *sd = META("seed");
+#undef META
     if (!bad && (!f || strcmp(f, "vssm-train-checkpoint") || !ep || !sp || !rg || !as || !b)) {
-        vssm_err_set(&err, VSSM_ERR_FORMAT, "%s is not a vssm train checkpoint", path);
+        vssm_err_set(&err, VSSM_ERR_FORMAT,
+                     "%s is not a vssm train checkpoint (no format 'vssm-train-checkpoint' with epoch, step, rng, "
+                     "adam_step and batch)",
+                     path);
         bad = 1;
     }
-    if (!bad && atoi(b) != a->batch) {
-        vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "%s was trained at --batch %s, not %d", path, b, a->batch);
+    long long epoch = 0, step = 0, astep = 0, batch = 0;
+    bad = bad || ckpt_int(path, "batch", b, 1, 1 << 30, &batch, &err) ||
+          ckpt_int(path, "epoch", ep, 0, 1 << 30, &epoch, &err) ||
+          ckpt_int(path, "step", sp, 0, INT64_MAX, &step, &err) ||
+          ckpt_int(path, "adam_step", as, 0, INT64_MAX, &astep, &err);
+    size_t nh = 0;
+    while (!bad && rg[nh] && strchr("0123456789abcdefABCDEF", rg[nh])) nh++;
+    if (!bad && (!nh || nh > 16 || rg[nh])) {
+        vssm_err_set(&err, VSSM_ERR_FORMAT, "checkpoint %s: key 'rng' is '%s', not 1 to 16 hex digits", path, rg);
         bad = 1;
     }
-    bad = bad || ckpt_array(w, "params", p, n, &err) || ckpt_array(w, "adam.m", st->opt.m, n, &err) ||
-          ckpt_array(w, "adam.v", st->opt.v, n, &err) || (st->ema && ckpt_array(w, "ema", st->ema, n, &err));
+    if (!bad && batch != a->batch) {
+        vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "checkpoint %s was trained at --batch %s, not %d", path, b, a->batch);
+        bad = 1;
+    }
+    if (!bad && epoch > a->epochs) {
+        vssm_err_set(&err, VSSM_ERR_INVALID_ARG,
+                     "checkpoint %s is at epoch %lld, beyond --epochs %d (give --epochs %lld or more to continue it)",
+                     path, epoch, a->epochs, epoch);
+        bad = 1;
+    }
+    vssm_tensor t;
+    vssm_err e2 = {0};
+    const int has_ema = !bad && vssm_weights_get(w, "ema", &t, &e2) == VSSM_OK;
+    if (!bad && has_ema != !!st->ema) {
+        if (has_ema)
+            vssm_err_set(&err, VSSM_ERR_INVALID_ARG,
+                         "checkpoint %s keeps an EMA of the weights (--ema %s): give the same --ema to resume it", path,
+                         em ? em : "DECAY");
+        else
+            vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "checkpoint %s has no EMA: resume it without --ema", path);
+        bad = 1;
+    }
+    char cur[64];
+    snprintf(cur, sizeof cur, "%d", m->S);
+    bad = bad || ckpt_same(path, em, !st->ema || meta_num(em) == a->ema, "--ema", &err) ||
+          ckpt_same(path, fz, !strcmp(fz ? fz : "", a->freeze ? a->freeze : "none"), "--freeze", &err) ||
+          ckpt_same(path, sz, !strcmp(sz ? sz : "", cur), "--size", &err) ||
+          ckpt_same(path, vs, meta_num(vs) == a->val_split, "--val-split", &err) ||
+          ckpt_same(path, sd, a->val_split == 0 || meta_num(sd) == a->seed, "--seed", &err);
+    if (!bad && (step != epoch * spe || astep != step)) {
+        vssm_err_set(&err, VSSM_ERR_INVALID_ARG,
+                     "checkpoint %s: step %lld and adam_step %lld do not match epoch %lld at %d steps an epoch (%lld): "
+                     "another data folder or --val-split, or a damaged file",
+                     path, step, astep, epoch, spe, epoch * spe);
+        bad = 1;
+    }
+    bad = bad || ckpt_array(w, path, "params", p, n, &err) || ckpt_array(w, path, "adam.m", st->opt.m, n, &err) ||
+          ckpt_array(w, path, "adam.v", st->opt.v, n, &err) ||
+          (st->ema && ckpt_array(w, path, "ema", st->ema, n, &err));
     if (!bad) {
-        st->epoch = atoi(ep), st->step = atoll(sp), st->opt.step = atoll(as);
+        st->epoch = (int)epoch, st->step = step, st->opt.step = astep;
         st->rng = strtoull(rg, NULL, 16);
     }
     vssm_weights_close(w);
@@ -590,10 +829,12 @@ static int write_model(const char *path, model *m, const state *st, const data *
         off += tt.numel;
     }
     vssm_err err = {0};
+    write_begin();
     if (!rc && vssm_safetensors_write(path, e, ne, meta, nm, &err) != VSSM_OK) {
         cli_error("train: %s", err.msg);
         rc = VSSM_EXIT_USAGE;
     }
+    write_end();
     free(e), free(buf), free(labels);
     return rc;
 }
@@ -619,6 +860,15 @@ static int argmax(const float *v, int n) {
     return k;
 }
 
+/* a non-finite loss or weights: the run stops before its next checkpoint or model (the last
+ * checkpoint, of the epoch before, stays as it was); 2 (printed) */
+static int diverged(const loop *L, int b, const char *what, float loss) {
+    cli_error("train: %s (loss %g) at epoch %d, step %d/%d: the training diverged; try a lower --lr (this run: %g, "
+              "warm-up %g epochs) or --clip; no model or checkpoint written by this epoch",
+              what, (double)loss, L->st->epoch + 1, b + 1, L->spe, L->a->lr, L->a->warmup);
+    return VSSM_EXIT_USAGE;
+}
+
 /* one optimizer step on batch b of the epoch; adds to the loss and correct counts */
 static int train_step(loop *L, int b, double *loss_sum, int *correct) {
     const int B = L->a->batch, C = L->m->classes;
@@ -638,8 +888,12 @@ static int train_step(loop *L, int b, double *loss_sum, int *correct) {
     *loss_sum += loss;
     int64_t n;
     float *p = vssm_trainer_params(t, &n), *g = vssm_trainer_grads(t, &n);
+    if (!isfinite(loss)) return diverged(L, b, "the loss is not finite", loss);
     if (L->a->clip > 0) vssm_grad_clip(g, n, L->a->clip);
     vssm_adamw_step(&L->st->opt, p, g, L->st->tab, L->st->nt, vssm_lr_at(&L->lr, L->st->step));
+    int finite = 1;
+    for (int64_t i = 0; i < n; i++) finite &= isfinite(p[i]) != 0;
+    if (!finite) return diverged(L, b, "the weights are not finite after the optimizer step", loss);
     vssm_trainer_params_changed(t);
     if (L->st->ema) vssm_ema_update(L->st->ema, p, n, L->a->ema);
     L->st->step++;
@@ -735,7 +989,13 @@ static int train_loop(const train_args *a, model *m, state *st, data *d, const c
     const int stop = a->stop_after ? st->epoch + a->stop_after : a->epochs;
     if (!rc && st->epoch == 0 && d->val.n && !(rc = validate(&L, &top1))) /* the starting point */
         fprintf(stderr, "vssm: train: before training: val top-1 %.2f%% (%d images)\n", top1, d->val.n);
-    while (!rc && st->epoch < a->epochs && st->epoch < stop) rc = run_epoch(&L, &top1, ckpt);
+    int ran = 0;
+    for (; !rc && st->epoch < a->epochs && st->epoch < stop; ran++) rc = run_epoch(&L, &top1, ckpt);
+    if (!rc && !ran && st->epoch == a->epochs && d->val.n) { /* --resume of a finished run: its model */
+        double ema1 = -1;
+        rc = validate(&L, &top1);
+        if (!rc && st->ema) rc = validate_ema(&L, &ema1), top1 = ema1;
+    }
     if (!rc && st->epoch == a->epochs) rc = write_model(a->out, m, st, d, top1);
     if (!rc && st->epoch == a->epochs)
         fprintf(stderr, "vssm: train: wrote %s\n", a->out);
@@ -750,22 +1010,44 @@ VSSM_VERB(train) {
     int rc = parse_args(&a, argc, argv);
     if (rc) return rc == 1 ? VSSM_EXIT_OK : rc;
     char ckpt[4096];
-    snprintf(ckpt, sizeof ckpt, "%s%s", a.ckpt ? a.ckpt : a.out, a.ckpt ? "" : ".ckpt");
+    if (snprintf(ckpt, sizeof ckpt, "%s%s", a.ckpt ? a.ckpt : a.out, a.ckpt ? "" : ".ckpt") >= (int)sizeof ckpt) {
+        cli_error("train: the checkpoint path %s.ckpt is too long", a.out);
+        return VSSM_EXIT_USAGE;
+    }
+    signals_install();
+    /* the outputs before anything else: a run must not train for hours to find it cannot write */
+    struct stat so, sc;
+    if ((rc = check_out(a.out, "--out")) ||
+        (rc = check_out(ckpt, a.ckpt ? "--checkpoint" : "the checkpoint (--out + .ckpt)")))
+        return rc;
+    if (!strcmp(a.out, ckpt) ||
+        (!stat(a.out, &so) && !stat(ckpt, &sc) && so.st_dev == sc.st_dev && so.st_ino == sc.st_ino)) {
+        cli_error("train: --checkpoint and --out name the same file (%s)", a.out);
+        return VSSM_EXIT_USAGE;
+    }
     data d;
     model m;
     state st;
     memset(&m, 0, sizeof m);
     memset(&st, 0, sizeof st);
     rc = data_open(&d, &a);
+    if (!rc && d.tl.n_classes < 2) {
+        cli_error("train: %s has %d class folder (%s): a classifier needs at least 2 classes", a.data, d.tl.n_classes,
+                  d.tl.classes[0]);
+        rc = VSSM_EXIT_USAGE;
+    }
     if (!rc) rc = model_open(&m, &a, d.tl.n_classes);
     if (!rc) rc = state_init(&st, &m, &a);
-    if (!rc && a.resume) rc = ckpt_read(a.resume, &m, &st, &a);
+    if (!rc && a.resume) rc = ckpt_read(a.resume, &m, &st, &a, d.train.n / a.batch);
     if (!rc)
         fprintf(stderr,
                 "vssm: train: %d training images, %d validation, %d classes, %d steps an epoch (%.0f MB of decoded "
                 "images kept)\n",
                 d.train.n, d.val.n, d.tl.n_classes, d.train.n / a.batch,
                 (((size_t)a.cache_mb << 20) - d.cache_left) / 1048576.0);
+    if (!rc && st.epoch == a.epochs)
+        fprintf(stderr, "vssm: train: %s is at epoch %d of --epochs %d: writing its model\n", a.resume, st.epoch,
+                a.epochs);
     if (!rc) rc = train_loop(&a, &m, &st, &d, ckpt);
     if (!rc && d.unreadable) { /* trained on the rest; exit 1: some inputs failed */
         fprintf(stderr, "vssm: train: %d unreadable images were left out\n", d.unreadable);

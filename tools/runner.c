@@ -272,6 +272,8 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
         walk_ctx_free(&w);
         return -1;
     }
+    size_t empty_len = 0; /* the class folders without an image (readable, nothing found) */
+    char *empty = NULL;
     for (int i = 0; i < n; i++) {
         char *p = vssm_fs_join(root, names[i]);
         struct stat sb;
@@ -280,15 +282,27 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
             bad++;
             continue;
         }
-        if (stat(p, &sb) == 0) {
+        if (names[i][0] == '.') {
+            /* .ipynb_checkpoints, .git, ...: never a class (as class 0 it would shift every label) */
+            if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+                note(0, "vssm: %s: a hidden folder, not a class (skipped)\n", p);
+        } else if (stat(p, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
-                int c = l->n_classes;
+                int c = l->n_classes, n0 = l->n, b;
                 if (!(l->classes[c] = strdup(names[i]))) {
                     note(0, "vssm: %s: out of memory\n", p);
                     bad++;
                 } else {
                     l->n_classes++;
-                    bad += walk(&w, p, &sb, c, 1);
+                    bad += b = walk(&w, p, &sb, c, 1);
+                    if (!b && l->n == n0) { /* no image and no read error: refused (torchvision does) */
+                        size_t k = strlen(names[i]);
+                        char *e = realloc(empty, empty_len + k + 3);
+                        if (e) {
+                            snprintf(e + empty_len, k + 3, "%s%s", empty_len ? ", " : "", names[i]);
+                            empty = e, empty_len = strlen(e);
+                        }
+                    }
                 }
             }
         } else {
@@ -304,6 +318,15 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     *unreadable = bad;
     if (l->n_classes == 0) {
         note(0, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root);
+        free(empty);
+        return -1;
+    }
+    if (empty) {
+        note(0,
+             "vssm: %s: no image in the class folder(s) %s (a class needs at least one .jpg, .jpeg, .jpe, .png, "
+             ".bmp, .gif, .tga, .ppm, .pgm or .pnm file: add images or remove the folder)\n",
+             root, empty);
+        free(empty);
         return -1;
     }
     return 0;

@@ -23,8 +23,11 @@ void img_list_free(img_list *l);
  * failed inputs. quiet: count them without naming them (under mpirun, ranks other than 0). */
 int img_list_collect(img_list *l, char **paths, int n, int quiet);
 /* ImageFolder: classes = sorted names of ROOT's sub-folders (as torchvision), images found
- * recursively under each (links as in img_list_collect). Returns 0, or -1 with a message
- * on stderr when ROOT cannot be read or has no class folder. *unreadable gets the number
+ * recursively under each (links as in img_list_collect). Hidden sub-folders of ROOT (".x",
+ * e.g. .ipynb_checkpoints) are not classes: skipped with a note. Returns 0, or -1 with a
+ * message on stderr when ROOT cannot be read, has no class folder, or a class folder holds
+ * no image (named; torchvision's "Found no valid file for the classes"; a class folder that
+ * could not be read counts as unreadable instead). *unreadable gets the number
  * of class folders, sub-folders and entries that could not be read (each named on
  * stderr; an unreadable entry of ROOT may be a class, so it counts too). */
 int img_list_imagefolder(img_list *l, const char *root, int *unreadable);

@@ -84,6 +84,9 @@ typedef struct vssm_vim_config {
 /* Presets (1000 classes, 224 training size): vim-tiny (192), vim-small (384), vim-base
  * (768), vim-tiny-stride8, vim-small-stride8 (27 x 27 grid). */
 VSSM_API vssm_status vssm_vim_config_preset(vssm_vim_config *cfg, const char *name, vssm_err *err);
+/* The presets by index, 0 .. count - 1 (NULL past the end). */
+VSSM_API int vssm_vim_preset_count(void);
+VSSM_API const char *vssm_vim_preset_name(int i);
 VSSM_API vssm_status vssm_vim_config_validate(const vssm_vim_config *cfg, vssm_err *err);
 VSSM_API int vssm_vim_dt_rank(const vssm_vim_config *cfg);
 /* Patch grid of an h x w input; 0 x 0 when smaller than one patch. */
