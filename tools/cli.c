@@ -1,9 +1,14 @@
 #include "tools/cli.h"
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void cli_error(const char *fmt, ...) {
     va_list ap;
@@ -74,4 +79,105 @@ int cli_parse_size(const char *s, int *h, int *w) {
     *h = (int)a;
     *w = (int)b;
     return 1;
+}
+
+/* ---- outputs: signals held during writes (cli.h) ---- */
+
+/* the process's signal state: tools/ only (the library keeps none) */
+static atomic_int g_writes, g_pending;
+
+static void on_signal(int sig) {
+    atomic_store(&g_pending, sig);
+    if (atomic_load(&g_writes) == 0) { /* re-checked after the store: cli_write_end may have just run */
+        signal(sig, SIG_DFL);
+        raise(sig); /* acts when the handler returns (the signal is blocked inside it) */
+    }
+}
+
+void cli_signals_install(void) {
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; i++) sigaddset(&sa.sa_mask, sigs[i]);
+    for (int i = 0; i < 3; i++)
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
+}
+
+void cli_write_begin(void) { atomic_fetch_add(&g_writes, 1); }
+
+void cli_write_end(void) {
+    if (atomic_fetch_sub(&g_writes, 1) != 1) return; /* another write is still under way */
+    const int sig = atomic_load(&g_pending);
+    if (sig) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
+int cli_check_out_file(const char *verb, const char *path, const char *opt) {
+    const size_t n = strlen(path);
+    struct stat st;
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!n || path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        cli_error("%s: %s '%s' names a folder, not a file", verb, opt, path);
+        return VSSM_EXIT_USAGE;
+    }
+    if (n + 8 > sizeof dir) {
+        cli_error("%s: %s '%s': the path is too long", verb, opt, path);
+        return VSSM_EXIT_USAGE;
+    }
+    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+    const int rs = stat(dir, &st), e0 = errno;
+    if (rs != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("%s: %s %s: %s %s", verb, opt, path, dir,
+                  rs ? (e0 == ENOENT ? "does not exist" : strerror(e0)) : "is not a folder");
+        return VSSM_EXIT_USAGE;
+    }
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* /dev/null and the like: written in place */
+        if (access(path, W_OK) == 0) return 0;
+        cli_error("%s: %s %s: cannot write it (%s)", verb, opt, path, strerror(errno));
+        return VSSM_EXIT_USAGE;
+    }
+    char probe[4096 + 8];
+    snprintf(probe, sizeof probe, "%s.XXXXXX", path); /* what the writer creates, then renames */
+    cli_write_begin();
+    const int fd = mkstemp(probe), e = errno;
+    if (fd >= 0) close(fd), unlink(probe);
+    cli_write_end();
+    if (fd < 0) {
+        cli_error("%s: %s %s: cannot create a file in %s (%s)", verb, opt, path, dir, strerror(e));
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cli_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cli_path_inside(const char *path, const char *dir) {
+    char rd[PATH_MAX], rp[PATH_MAX], cur[PATH_MAX];
+    if (!path || !dir || !realpath(dir, rd)) return 0;
+    if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur) return 0;
+    /* the nearest existing ancestor of path (path itself when it exists) */
+    while (!realpath(cur, rp)) {
+        char *s = strrchr(cur, '/');
+        if (!s) {
+            if (!realpath(".", rp)) return 0;
+            break;
+        }
+        if (s == cur) {
+            snprintf(rp, sizeof rp, "/");
+            break;
+        }
+        *s = 0;
+    }
+    const size_t n = strlen(rd);
+    if (n == 1) return 1; /* dir is / */
+    return !strncmp(rp, rd, n) && (rp[n] == 0 || rp[n] == '/');
 }

@@ -25,4 +25,27 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * word that is not an option. */
 void cli_bad_arg(const char *verb, const char *arg);
 
+/* ---- outputs ----
+ * Ctrl-C (or SIGTERM, SIGHUP) during a write would leave the writer's temp file (PATH.XXXXXX,
+ * vssm/outfile.h) beside the last good output. cli_signals_install (once, from main) installs
+ * a handler that, while a write is under way (between cli_write_begin and cli_write_end,
+ * which nest and may come from several threads), only records the signal; the last
+ * cli_write_end lets it act (the default action) once the file is renamed into place. Outside
+ * writes a signal acts at once. sigprocmask alone would not do: the signal goes to any thread
+ * that does not block it, and OpenMP's workers do not. A signal the shell set to be ignored
+ * stays ignored. */
+void cli_signals_install(void);
+void cli_write_begin(void);
+void cli_write_end(void);
+/* An output file the run will write (the verb's name and the option for the message): a
+ * file name (not a folder) whose folder exists and takes a new file (probed with the
+ * writer's own PATH.XXXXXX, then removed); checked before any work. 0, or 2 (printed). */
+int cli_check_out_file(const char *verb, const char *path, const char *opt);
+/* 1 when a and b are the same existing file or folder (device and inode: links, ./ and
+ * ../ spellings alike), else 0. */
+int cli_same_file(const char *a, const char *b);
+/* 1 when path (existing or not: its nearest existing ancestor is resolved) is dir or lies
+ * under it, dir an existing folder; else 0. */
+int cli_path_inside(const char *path, const char *dir);
+
 #endif

@@ -18,8 +18,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,84 +184,8 @@ static int parse_args(train_args *a, int argc, char **argv) {
 
 /* ======================================================================= outputs */
 
-/* Ctrl-C (or SIGTERM, SIGHUP) during a checkpoint or model write would leave the writer's
- * temp file (OUT.ckpt.XXXXXX, the whole model's size) beside the last good file. While a
- * write is under way the handler only records the signal; write_end lets it act (default
- * action) once the file is renamed into place. sigprocmask alone would not do: the signal
- * goes to any thread that does not block it, and the OpenMP workers do not. Outside writes
- * the signal acts at once. A signal the shell set to be ignored stays ignored. */
-static atomic_int g_in_write, g_pending;
-
-static void on_signal(int sig) {
-    atomic_store(&g_pending, sig);
-    if (!atomic_load(&g_in_write)) { /* re-checked after the store: write_end may have just run */
-        signal(sig, SIG_DFL);
-        raise(sig); /* acts when the handler returns (the signal is blocked inside it) */
-    }
-}
-
-static void signals_install(void) {
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; i++) sigaddset(&sa.sa_mask, sigs[i]);
-    for (int i = 0; i < 3; i++)
-        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
-}
-
-static void write_begin(void) { atomic_store(&g_in_write, 1); }
-
-static void write_end(void) {
-    atomic_store(&g_in_write, 0);
-    const int sig = atomic_load(&g_pending);
-    if (sig) {
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-}
-
-/* an output the run will write (--out, the checkpoint): a file name whose folder exists and
- * takes a new file, checked before any training; 0 or 2 (printed) */
-static int check_out(const char *path, const char *opt) {
-    const size_t n = strlen(path);
-    struct stat st;
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!n || path[n - 1] == '/' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-        cli_error("train: %s '%s' names a folder, not a file", opt, path);
-        return VSSM_EXIT_USAGE;
-    }
-    if (n + 8 > sizeof dir) {
-        cli_error("train: %s '%s': the path is too long", opt, path);
-        return VSSM_EXIT_USAGE;
-    }
-    snprintf(dir, sizeof dir, "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
-    const int rs = stat(dir, &st), e0 = errno;
-    if (rs != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error("train: %s %s: %s %s", opt, path, dir,
-                  rs ? (e0 == ENOENT ? "does not exist" : strerror(e0)) : "is not a folder");
-        return VSSM_EXIT_USAGE;
-    }
-    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) { /* /dev/null and the like: written in place */
-        if (access(path, W_OK) == 0) return 0;
-        cli_error("train: %s %s: cannot write it (%s)", opt, path, strerror(errno));
-        return VSSM_EXIT_USAGE;
-    }
-    char probe[4096 + 8];
-    snprintf(probe, sizeof probe, "%s.XXXXXX", path); /* what the writer creates, then renames */
-    write_begin();
-    const int fd = mkstemp(probe), e = errno;
-    if (fd >= 0) close(fd), unlink(probe);
-    write_end();
-    if (fd < 0) {
-        cli_error("train: %s %s: cannot create a file in %s (%s)", opt, path, dir, strerror(e));
-        return VSSM_EXIT_USAGE;
-    }
-    return 0;
-}
+/* Ctrl-C during a checkpoint or model write: held until the file is renamed into place
+ * (cli_write_begin / cli_write_end, tools/cli.h). */
 
 /* ======================================================================= data */
 
@@ -611,9 +533,9 @@ static int ckpt_write(const char *path, model *m, const state *st, const train_a
                                  {"seed", v[8]}};
     if (!st->ema) e[2] = e[3];
     vssm_err err = {0};
-    write_begin();
+    cli_write_begin();
     const vssm_status s = vssm_safetensors_write(path, e, st->ema ? 4 : 3, meta, 11, &err);
-    write_end();
+    cli_write_end();
     if (s != VSSM_OK) {
         cli_error("train: %s", err.msg);
         return VSSM_EXIT_USAGE;
@@ -829,12 +751,12 @@ static int write_model(const char *path, model *m, const state *st, const data *
         off += tt.numel;
     }
     vssm_err err = {0};
-    write_begin();
+    cli_write_begin();
     if (!rc && vssm_safetensors_write(path, e, ne, meta, nm, &err) != VSSM_OK) {
         cli_error("train: %s", err.msg);
         rc = VSSM_EXIT_USAGE;
     }
-    write_end();
+    cli_write_end();
     free(e), free(buf), free(labels);
     return rc;
 }
@@ -1014,11 +936,10 @@ VSSM_VERB(train) {
         cli_error("train: the checkpoint path %s.ckpt is too long", a.out);
         return VSSM_EXIT_USAGE;
     }
-    signals_install();
     /* the outputs before anything else: a run must not train for hours to find it cannot write */
     struct stat so, sc;
-    if ((rc = check_out(a.out, "--out")) ||
-        (rc = check_out(ckpt, a.ckpt ? "--checkpoint" : "the checkpoint (--out + .ckpt)")))
+    if ((rc = cli_check_out_file("train", a.out, "--out")) ||
+        (rc = cli_check_out_file("train", ckpt, a.ckpt ? "--checkpoint" : "the checkpoint (--out + .ckpt)")))
         return rc;
     if (!strcmp(a.out, ckpt) ||
         (!stat(a.out, &so) && !stat(ckpt, &sc) && so.st_dev == sc.st_dev && so.st_ino == sc.st_ino)) {

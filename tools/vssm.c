@@ -73,6 +73,7 @@ int main(int argc, char **argv) {
     }
     /* under mpirun: every rank runs the verb on its share; the exit code is the max */
     shard_init(&argc, &argv);
+    cli_signals_install(); /* Ctrl-C waits for an output being written (tools/cli.h) */
     int rc = shard_agree(fn(argc - 1, argv + 1));
     shard_finalize();
     return rc;
