@@ -109,6 +109,13 @@ static vssm_status check_pp(const vssm_seg_preprocess *pp, const char *where, vs
         (pp->crop < 1 || pp->stride < 1 || pp->crop > VSSM_SEG_MAX_SIDE || pp->stride > VSSM_SEG_MAX_SIDE))
         return vssm_err_set(err, code, "%s%sslide mode needs crop and stride from 1 to %d (got %d, %d)", where, sp,
                             VSSM_SEG_MAX_SIDE, pp->crop, pp->stride);
+    /* mmseg's windows start stride apart: a stride over the crop leaves pixels no window
+     * covers (no prediction; mmseg asserts on its count matrix) */
+    if (pp->mode == VSSM_SEG_MODE_SLIDE && pp->stride > pp->crop)
+        return vssm_err_set(err, code,
+                            "%s%sslide mode's stride %d is larger than its crop %d: the pixels between windows would "
+                            "get no prediction",
+                            where, sp, pp->stride, pp->crop);
     for (int i = 0; i < 3; i++)
         if (!(pp->std[i] > 0 && isfinite(pp->std[i]) && isfinite(pp->mean[i])))
             return vssm_err_set(err, code, "%s%sstd must be positive and mean and std finite", where, sp);

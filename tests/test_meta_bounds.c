@@ -102,6 +102,18 @@ int main(void) {
                    good_seg[i].value ? good_seg[i].value : "changed", st == VSSM_OK ? "" : err.msg);
         if (st == VSSM_OK && good_seg[i].key && !strcmp(good_seg[i].key, "seg_crop"))
             TEST_CHECK(vssm_segmenter_get_preprocess(sg).crop == 64, "crop 64 read");
+        if (st == VSSM_OK && good_seg[i].key && !strcmp(good_seg[i].key, "seg_mode")) {
+            /* slide windows stride apart: a stride over the crop leaves pixels uncovered (their
+             * logits were 0/0, labelled class 0); the same check as the metadata's */
+            vssm_seg_preprocess pp = vssm_segmenter_get_preprocess(sg);
+            pp.crop = 32, pp.stride = 48;
+            TEST_CHECK(vssm_segmenter_set_preprocess(sg, &pp, &err) == VSSM_ERR_INVALID_ARG &&
+                           strstr(err.msg, "stride 48 is larger than its crop 32"),
+                       "slide stride 48 over crop 32 refused: %s", err.msg);
+            pp.stride = 32;
+            TEST_CHECK(vssm_segmenter_set_preprocess(sg, &pp, &err) == VSSM_OK, "stride 32 = crop 32 taken: %s",
+                       err.msg);
+        }
         vssm_segmenter_free(sg);
     }
 
