@@ -63,6 +63,13 @@ double vssm_cls_metrics_class_acc(const vssm_cls_metrics *m, int c) {
 vssm_status vssm_attr_metrics_compute(const float *probs, const uint8_t *gt, int64_t n, int a, vssm_attr_metrics *out,
                                       double *label_mA, vssm_err *err) {
     if (n < 1 || a < 1) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "attribute metrics need samples and attributes");
+    if (!probs || !gt || !out) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "attribute metrics: NULL argument");
+    for (int64_t i = 0; i < n * a; i++) /* a label of 2 or a NaN probability would be scored silently */
+        if (gt[i] > 1 || !(probs[i] >= 0 && probs[i] <= 1))
+            return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                                "attribute metrics: sample %lld, attribute %d: label %d, probability %g (labels are 0 "
+                                "or 1, probabilities in [0, 1])",
+                                (long long)(i / a), (int)(i % a), gt[i], (double)probs[i]);
     const double eps = 1e-20;
     double mA = 0;
     for (int j = 0; j < a; j++) {

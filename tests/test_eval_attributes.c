@@ -42,7 +42,7 @@ int main(void) {
                num(j, "rec"), num(j, "f1"));
     cJSON_Delete(j);
 
-    rc = run("gt_blank_first.csv", "pred.csv");
+    rc = run("gt_blank_first.csv", "pred_blank_first.csv"); /* columns match by name */
     j = cJSON_Parse(out);
     TEST_CHECK(rc == 0 && j, "blank line before the header: exit 0 (%d), valid JSON: %s %s", rc, out, err);
     const cJSON *lab = j ? cJSON_GetObjectItem(j, "label_mA") : NULL;

@@ -250,6 +250,13 @@ static int parse_args(int argc, char **argv, convert_args *a) {
         usage(stderr);
         return VSSM_EXIT_USAGE;
     }
+    /* OUT over IN would replace the checkpoint by its conversion: refused, as is an OUT that
+     * cannot be written (before the input is read) */
+    if (cli_same_file(a->in, a->out)) {
+        cli_error("convert: OUT %s is the input file %s (write the conversion elsewhere)", a->out, a->in);
+        return VSSM_EXIT_USAGE;
+    }
+    if (cli_check_out_file("convert", a->out, "OUT")) return VSSM_EXIT_USAGE;
     return -1;
 }
 
@@ -345,8 +352,8 @@ static int build_meta(meta_list *ml, const vssm_weights *w, const convert_args *
 
 /* Writes the tensors and metadata to a temp file beside OUT, loads it back as the other
  * verbs would, then renames it onto OUT. Returns 0 or the exit code (error printed). */
-static int write_checked(const convert_args *a, const vssm_weights *w, const vssm_backbone_desc *d,
-                         const tensor_set *ts, const meta_list *ml) {
+static int write_checked_(const convert_args *a, const vssm_weights *w, const vssm_backbone_desc *d,
+                          const tensor_set *ts, const meta_list *ml) {
     vssm_err err = {0};
     vssm_outfile of;
     if (vssm_outfile_open(&of, a->out, &err) != VSSM_OK) {
@@ -370,6 +377,15 @@ static int write_checked(const convert_args *a, const vssm_weights *w, const vss
     return 0;
 }
 
+/* write_checked_ as one output write: Ctrl-C waits until the temp file is renamed or removed */
+static int write_checked(const convert_args *a, const vssm_weights *w, const vssm_backbone_desc *d,
+                         const tensor_set *ts, const meta_list *ml) {
+    cli_write_begin();
+    int rc = write_checked_(a, w, d, ts, ml);
+    cli_write_end();
+    return rc;
+}
+
 /* Opens IN: a .pth by content (zip magic); anything else goes to the generic opener. */
 static vssm_status open_input(vssm_weights **w, const convert_args *a, vssm_err *err) {
     vssm_weights_opts opts = {a->key};
@@ -377,6 +393,8 @@ static vssm_status open_input(vssm_weights **w, const convert_args *a, vssm_err 
     FILE *f = fopen(a->in, "rb");
     int is_zip = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PK\x03\x04", 4);
     if (f) fclose(f);
+    if (f && !is_zip && a->key) /* a safetensors file holds one state dict: --key would be ignored */
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "--key applies to .pth checkpoints only, and this is not one");
     return is_zip ? vssm_pth_open(w, a->in, &opts, err) : vssm_weights_open(w, a->in, &opts, err);
 }
 

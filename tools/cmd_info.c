@@ -11,7 +11,8 @@
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm info FILE... [--key model|model_ema|state_dict] [--no-tensors]\n"
                "Shows the arch and config, parameter count, tensors (name dtype shape) and metadata.\n"
-               "example: vssm info --no-tensors weights/fashion_mnist/vmamba_fashion.safetensors\n");
+               "example: vssm info --no-tensors weights/fashion_mnist/vmamba_fashion.safetensors\n"
+               "--key (.pth checkpoints only): which state dict to show; a file it does not apply to fails.\n");
 }
 
 static void print_config(const vssm_vmamba_config *c, const char *how, const char *prefix) {
@@ -24,9 +25,24 @@ static void print_config(const vssm_vmamba_config *c, const char *how, const cha
            (double)c->mlp_ratio, c->num_classes);
 }
 
+/* 1 when path is a .pth checkpoint (a zip, as vssm_weights_open tells them), 0 when not, -1
+ * when it cannot be read (vssm_weights_open names the reason) */
+static int is_pth(const char *path) {
+    unsigned char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    int z = fread(m, 1, 4, f) == 4 && !memcmp(m, "PK\x03\x04", 4);
+    fclose(f);
+    return z;
+}
+
 static int info_one(const char *path, const char *key, int tensors) {
     vssm_err err = {0};
     vssm_weights *w = NULL;
+    if (key && is_pth(path) == 0) { /* --key picks a state dict of a checkpoint; a safetensors file has one */
+        cli_error("%s: --key applies to .pth checkpoints only, and this is not one", path);
+        return 0;
+    }
     vssm_weights_opts opts = {key};
     if (vssm_weights_open(&w, path, &opts, &err) != VSSM_OK) {
         size_t n = strlen(path);

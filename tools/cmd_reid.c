@@ -1,11 +1,15 @@
 /* tools/cmd_reid.c - `vssm reid extract`: embeddings of a re-ID dataset's query and
  * gallery images into a features file for `vssm eval reid` (vssm/reid.h). */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <omp.h>
+#include "datasets/fs.h"
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
@@ -21,6 +25,8 @@ static void usage(FILE *f) {
             "           --data weights/reid_demo/sample --out feats.safetensors\n"
             "Embeds every query and gallery image (pid -1 dropped) and writes query, gallery (float32, N x D),\n"
             "query_pid, query_camid, gallery_pid, gallery_camid (int64; camid 0-based) for `vssm eval reid`.\n"
+            "An image that cannot be read, or (market, veri) whose name does not follow the format, is named and\n"
+            "skipped (exit 1). --out may not be the weights file nor lie inside the dataset folder.\n"
             "  --batch B            images per forward pass (default 16)\n"
             "  --size HxW           resize every image to exactly HxW (torchreid's Resize), instead of the\n"
             "                       weights file's resize + center crop\n"
@@ -28,7 +34,8 @@ static void usage(FILE *f) {
             "  --l2, --no-l2        L2-normalise the embeddings, or not (default: as the weights' metadata\n"
             "                       reid_l2norm says; off when it says nothing)\n"
             "  --final-norm         apply the classifier's LayerNorm (classifier.norm) to the last stage before "
-            "pooling\n%s",
+            "pooling\n%s"
+            "(--threads 0, the default: all cores; --labels does not apply: embeddings have no class names)\n",
             model_opts_help);
 }
 
@@ -213,10 +220,16 @@ typedef struct extract_args {
 static int parse_extract(int argc, char **argv, extract_args *a) {
     memset(a, 0, sizeof *a);
     model_opts_init(&a->mo);
+    a->mo.accept = MO_ALL & ~MO_LABELS; /* no class names in an embedding */
     a->bnneck = "auto", a->batch = 16, a->l2 = -1, a->fmt = -1;
     int bad = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return -1;
+        if (!strcmp(argv[i], "--labels")) {
+            cli_error("reid extract: --labels does not apply (re-ID embeddings have no class names)");
+            bad = 1;
+            break;
+        }
         if (model_opts_parse(&a->mo, argc, argv, &i, &bad) || cli_opt_str(argc, argv, &i, "--data", &a->root, &bad) ||
             cli_opt_str(argc, argv, &i, "--format", &a->fmt_name, &bad) ||
             cli_opt_str(argc, argv, &i, "--out", &a->outp, &bad) ||
@@ -242,7 +255,9 @@ static int parse_extract(int argc, char **argv, extract_args *a) {
     else if (a->size && !cli_parse_size(a->size, &a->sh, &a->sw))
         cli_error("reid extract: --size takes HxW, got '%s'", a->size);
     else if (a->batch < 1 || a->batch > 4096)
-        cli_error("reid extract: --batch takes 1..4096");
+        cli_error("reid extract: --batch takes 1..4096, got %d", a->batch);
+    else if (mo->threads < 0 || mo->threads > 4096)
+        cli_error("reid extract: --threads takes 0 (all cores) .. 4096, got %d", mo->threads);
     else if (a->l2 == 1 && a->no_l2)
         cli_error("reid extract: --l2 and --no-l2 contradict each other");
     else if (a->bn == -2)
@@ -309,16 +324,165 @@ static int write_features(const extract_args *a, const vssm_reid_model *m, const
                           "bnneck",    bnp ? bnp : "none",
                           "l2",        vssm_reid_head_l2norm(h) ? "1" : "0",
                           "dim",       dims};
-    if (vssm_reid_features_save(a->outp, f, meta, 6, &err) != VSSM_OK) {
+    cli_write_begin(); /* Ctrl-C now waits for the rename: no temp file left beside --out */
+    vssm_status st = vssm_reid_features_save(a->outp, f, meta, 6, &err);
+    cli_write_end();
+    if (st != VSSM_OK) {
         cli_error("%s", err.msg);
-        return VSSM_EXIT_INPUT;
+        return VSSM_EXIT_USAGE; /* the one output: nothing done */
     }
-    fprintf(stderr, "vssm: %lld query + %lld gallery embeddings (%lld dims) in %.1f s, %lld failed -> %s\n",
+    fprintf(stderr, "vssm: %lld query + %lld gallery embeddings (%lld dims) in %.1f s, %lld failed or skipped -> %s\n",
             (long long)f->nq, (long long)f->ng, (long long)f->dim, now_s() - t0, (long long)failed, a->outp);
     if (ds->query.n_junk + ds->gallery.n_junk)
         fprintf(stderr, "vssm: %lld junk images (pid -1) dropped\n",
                 (long long)(ds->query.n_junk + ds->gallery.n_junk));
     return failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+}
+
+/* ---- the dataset, skipping the files whose names do not parse
+ * vssm_reid_dataset_load refuses a Market-1501 / VeRi-776 folder holding an image file whose
+ * name is not in the format's pattern (naming the first). One stray file (query/hello.jpg)
+ * should not stop the extraction: the folders are listed again here as the library lists
+ * them (datasets/reid.c: the same layouts, extensions, byte order, pid -1 dropped), each
+ * such file is named and skipped, and the run exits 1. */
+static const char *const split_dir[2][2] = {{"query", "bounding_box_test"}, {"image_query", "image_test"}};
+static const char *const nested_dir[2][2] = {{"Market-1501-v15.09.15", "market1501"}, {"VeRi", "veri"}};
+
+static int split_push(vssm_reid_split *s, char *path, int64_t pid, int64_t cam) {
+    if (pid == -1) {
+        s->n_junk++;
+        free(path);
+        return 0;
+    }
+    if (s->n == s->cap) {
+        int64_t nc = s->cap ? 2 * s->cap : 256;
+        char **p = realloc(s->path, (size_t)nc * sizeof *p);
+        if (p) s->path = p;
+        int64_t *a = p ? realloc(s->pid, (size_t)nc * sizeof *a) : NULL;
+        if (a) s->pid = a;
+        int64_t *c = a ? realloc(s->camid, (size_t)nc * sizeof *c) : NULL;
+        if (c) s->camid = c;
+        if (!c) {
+            free(path);
+            return -1;
+        }
+        s->cap = nc;
+    }
+    s->path[s->n] = path, s->pid[s->n] = pid, s->camid[s->n] = cam;
+    s->n++;
+    return 0;
+}
+
+/* one split folder; 0, or -1 (printed) when it cannot be listed */
+static int list_split(vssm_reid_split *s, const char *dir, vssm_reid_format fmt, int64_t *skipped) {
+    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp"};
+    DIR *d = opendir(dir);
+    if (!d) {
+        cli_error("%s: cannot read the folder (%s)", dir, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !vssm_fs_has_ext(e->d_name, ext, 4)) continue;
+        if (n == cap) {
+            char **q = realloc(names, (cap = cap ? 2 * cap : 256) * sizeof *q);
+            if (q) names = q;
+            rc = q ? 0 : -1;
+        }
+        if (rc == 0 && !(names[n++] = strdup(e->d_name))) n--, rc = -1;
+    }
+    closedir(d);
+    if (names) qsort(names, n, sizeof *names, vssm_fs_cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        char *p = rc == 0 ? vssm_fs_join(dir, names[i]) : NULL;
+        int64_t pid, cam;
+        vssm_err err = {0};
+        if (rc == 0 && !p)
+            rc = -1;
+        else if (rc == 0 && vssm_reid_parse_name(fmt, p, &pid, &cam, &err) != VSSM_OK) {
+            if (shard_is_root()) fprintf(stderr, "vssm: %s; skipped\n", err.msg); /* once under mpirun */
+            ++*skipped;
+            free(p);
+        } else if (rc == 0)
+            rc = split_push(s, p, pid, cam);
+        free(names[i]);
+    }
+    free(names);
+    if (rc) cli_error("out of memory listing %s", dir);
+    return rc;
+}
+
+/* the dataset at root (printed errors); 0, or VSSM_EXIT_USAGE (root unusable) */
+static int load_dataset(vssm_reid_dataset *ds, const char *root, vssm_reid_format fmt, int64_t *skipped) {
+    vssm_err err = {0};
+    *skipped = 0;
+    if (vssm_reid_dataset_load(ds, root, fmt, &err) == VSSM_OK) return 0;
+    if (err.status != VSSM_ERR_FORMAT || fmt == VSSM_REID_FORMAT_MSMT) { /* a list file's error: unusable */
+        cli_error("%s", err.msg);
+        return VSSM_EXIT_USAGE;
+    }
+    char *base = NULL;
+    for (int k = -1; k < 2 && !base; k++) { /* the folder itself, then the dataset's own folder in it */
+        char *b = k < 0 ? strdup(root) : vssm_fs_join(root, nested_dir[fmt][k]);
+        char *q = b ? vssm_fs_join(b, split_dir[fmt][0]) : NULL;
+        if (q && vssm_fs_is_dir(q))
+            base = b;
+        else
+            free(b);
+        free(q);
+    }
+    char *qd = base ? vssm_fs_join(base, split_dir[fmt][0]) : NULL,
+         *gd = base ? vssm_fs_join(base, split_dir[fmt][1]) : NULL;
+    int rc = qd && gd ? 0 : -1;
+    if (!qd || !gd) cli_error("%s: %s", root, base ? "out of memory" : err.msg);
+    memset(ds, 0, sizeof *ds);
+    if (rc == 0) rc = list_split(&ds->query, qd, fmt, skipped);
+    if (rc == 0) rc = list_split(&ds->gallery, gd, fmt, skipped);
+    free(qd);
+    free(gd);
+    free(base);
+    if (rc) vssm_reid_dataset_free(ds);
+    return rc ? VSSM_EXIT_USAGE : 0;
+}
+
+/* ---- outputs over inputs: --out may not replace the weights, a dataset file, or go into the
+ * dataset's folder (where it could become one). Checked before any work; 0 or 2 (printed). */
+static int check_out_path(const extract_args *a) {
+    if (cli_check_out_file("reid extract", a->outp, "--out")) return VSSM_EXIT_USAGE;
+    if (cli_same_file(a->outp, a->mo.weights)) {
+        cli_error("reid extract: --out %s is the weights file %s", a->outp, a->mo.weights);
+        return VSSM_EXIT_USAGE;
+    }
+    if (cli_path_inside(a->outp, a->root)) {
+        cli_error("reid extract: --out %s lies inside the dataset folder %s (write it elsewhere)", a->outp, a->root);
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* --out against every image of the dataset (one linked in from outside the folder); 0 or 2 */
+static int check_out_images(const extract_args *a, const vssm_reid_dataset *ds) {
+    struct stat so, si;
+    if (stat(a->outp, &so) != 0) return 0; /* a new file is none of them */
+    const vssm_reid_split *sp[2] = {&ds->query, &ds->gallery};
+    for (int k = 0; k < 2; k++)
+        for (int64_t i = 0; i < sp[k]->n; i++)
+            if (stat(sp[k]->path[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                cli_error("reid extract: --out %s is the dataset image %s", a->outp, sp[k]->path[i]);
+                return VSSM_EXIT_USAGE;
+            }
+    return 0;
+}
+
+/* 1 when path is a .pth checkpoint (a zip: the only files --key selects in) */
+static int is_pth(const char *path) {
+    unsigned char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    int z = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "PK\x03\x04", 4);
+    if (f) fclose(f);
+    return z;
 }
 
 static int cmd_extract(int argc, char **argv) {
@@ -328,17 +492,24 @@ static int cmd_extract(int argc, char **argv) {
         usage(r < 0 ? stdout : stderr);
         return r < 0 ? VSSM_EXIT_OK : VSSM_EXIT_USAGE;
     }
-    vssm_err err = {0};
-    vssm_reid_dataset ds;
-    if (vssm_reid_dataset_load(&ds, a.root, (vssm_reid_format)a.fmt, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+    /* rank 0 writes: it checks --out; every rank learns the outcome */
+    if (shard_agree(shard_is_root() ? check_out_path(&a) : 0)) return VSSM_EXIT_USAGE;
+    if (a.mo.key && !is_pth(a.mo.weights)) {
+        FILE *f = fopen(a.mo.weights, "rb");
+        if (f) fclose(f);
+        cli_error("reid extract: --key applies to .pth checkpoints only; %s %s", a.mo.weights,
+                  f ? "is not one" : "cannot be opened");
         return VSSM_EXIT_USAGE;
     }
+    vssm_reid_dataset ds;
+    int64_t skipped = 0;
+    if (load_dataset(&ds, a.root, (vssm_reid_format)a.fmt, &skipped)) return VSSM_EXIT_USAGE;
     vssm_ctx *ctx = NULL;
     vssm_reid_model *m = NULL;
     vssm_reid_features f = {0};
-    int rc = VSSM_EXIT_OK;
-    if (ds.query.n == 0 || ds.gallery.n == 0) {
+    int rc = shard_is_root() ? check_out_images(&a, &ds) : 0;
+    if (shard_agree(rc)) rc = VSSM_EXIT_USAGE;
+    if (rc == VSSM_EXIT_OK && (ds.query.n == 0 || ds.gallery.n == 0)) {
         cli_error("%s: the %s split has no images", a.root, ds.query.n == 0 ? "query" : "gallery");
         rc = VSSM_EXIT_USAGE;
     }
@@ -360,6 +531,7 @@ static int cmd_extract(int argc, char **argv) {
         f.dim = vssm_reid_model_dim(m);
         prep_opts po = {&pp, a.sh, a.sw, &a.mo.limits};
         rc = embed_dataset(m, &ds, &po, a.batch, &f, &failed);
+        failed += skipped;
     }
     if (rc == VSSM_EXIT_OK) { /* rank 0 writes; the exit code joins in main */
         rc = !shard_is_root() ? (failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK)

@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "same pid + same camera removed, queries without a match skipped; mINP as fast-reid.\n"
             "  --metric euclidean|cosine   euclidean is squared, as torchreid (default euclidean)\n"
             "  --rerank                    k-reciprocal re-ranking (k1 20, k2 6, lambda 0.3; needs 4 (q+g)^2 bytes)\n"
-            "  --k1 K --k2 K --lambda L    re-ranking parameters\n"
+            "  --k1 K --k2 K --lambda L    re-ranking parameters (with --rerank; K 1..100000, L 0..1)\n"
             "  --max-rank R                CMC length (default 50)\n"
             "  --cmc                       print the CMC curve (text) / add it (JSON)\n"
             "  --json                      one JSON object on stdout: rank1, rank5, rank10, mAP, mINP (percent)\n");
@@ -32,7 +32,7 @@ static double now_s(void) {
 int vssm_eval_reid(int argc, char **argv) {
     const char *feats = NULL, *metric = "euclidean", *lambda_s = NULL;
     vssm_reid_eval_opts o = vssm_reid_eval_default_opts();
-    int json = 0, cmc = 0, bad = 0;
+    int json = 0, cmc = 0, bad = 0, k1_set = 0, k2_set = 0;
     for (int i = 1; i < argc && !bad; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -41,11 +41,12 @@ int vssm_eval_reid(int argc, char **argv) {
         if (cli_opt_str(argc, argv, &i, "--features", &feats, &bad) ||
             cli_opt_str(argc, argv, &i, "--metric", &metric, &bad) || cli_opt_flag(argv, i, "--rerank", &o.rerank) ||
             cli_opt_int(argc, argv, &i, "--max-rank", &o.max_rank, &bad) ||
-            cli_opt_int(argc, argv, &i, "--k1", &o.k1, &bad) || cli_opt_int(argc, argv, &i, "--k2", &o.k2, &bad) ||
+            (cli_opt_int(argc, argv, &i, "--k1", &o.k1, &bad) && (k1_set = 1)) ||
+            (cli_opt_int(argc, argv, &i, "--k2", &o.k2, &bad) && (k2_set = 1)) ||
             cli_opt_str(argc, argv, &i, "--lambda", &lambda_s, &bad) || cli_opt_flag(argv, i, "--json", &json) ||
             cli_opt_flag(argv, i, "--cmc", &cmc))
             continue;
-        if (argv[i][0] != '-' && !feats) {
+        if (argv[i][0] != '-' && !feats) { /* FEATS alone, as --features FEATS */
             feats = argv[i];
             continue;
         }
@@ -62,7 +63,12 @@ int vssm_eval_reid(int argc, char **argv) {
         bad = 1;
     }
     if (!bad && o.max_rank < 1) {
-        cli_error("eval reid: --max-rank must be >= 1");
+        cli_error("eval reid: --max-rank must be >= 1, got %d", o.max_rank);
+        bad = 1;
+    }
+    /* the re-ranking library's own range (eval/reid_rerank.c), checked here as a usage error */
+    if (!bad && (o.k1 < 1 || o.k1 > 100000 || o.k2 < 1 || o.k2 > 100000)) {
+        cli_error("eval reid: --k1 and --k2 take 1 .. 100000, got %d and %d", o.k1, o.k2);
         bad = 1;
     }
     if (!bad && lambda_s) {
@@ -72,6 +78,10 @@ int vssm_eval_reid(int argc, char **argv) {
             cli_error("eval reid: --lambda takes 0..1, got '%s'", lambda_s);
             bad = 1;
         }
+    }
+    if (!bad && !o.rerank && (k1_set || k2_set || lambda_s)) {
+        cli_error("eval reid: --%s only applies with --rerank", k1_set ? "k1" : k2_set ? "k2" : "lambda");
+        bad = 1;
     }
     if (bad) {
         usage(stderr);

@@ -49,7 +49,9 @@ VSSM_API int64_t vssm_cls_metrics_class_count(const vssm_cls_metrics *m, int c);
 typedef struct vssm_attr_metrics {
     double mA, acc, prec, rec, f1;
 } vssm_attr_metrics;
-/* probs: (n, a) probabilities in [0, 1]; gt: (n, a) 0/1 */
+/* probs: (n, a) probabilities in [0, 1]; gt: (n, a) 0/1. VSSM_ERR_INVALID_ARG naming the
+ * first sample and attribute with a label other than 0/1 or a probability outside [0, 1]
+ * (NaN included). */
 VSSM_API vssm_status vssm_attr_metrics_compute(const float *probs, const uint8_t *gt, int64_t n, int a,
                                                vssm_attr_metrics *out, double *label_mA /* (a) or NULL */,
                                                vssm_err *err);
