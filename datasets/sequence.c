@@ -94,6 +94,33 @@ static long frame_number(const char *name) {
     return v;
 }
 
+/* natural order: runs of digits compare by their value ("2.jpg" < "10.jpg", "frame_9" <
+ * "frame_10"), the rest byte by byte; names equal so ("01.jpg", "1.jpg") fall back to bytes */
+static int cmp_natural(const void *pa, const void *pb) {
+    const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+    const char *x = a, *y = b;
+    while (*x && *y) {
+        if (isdigit((unsigned char)*x) && isdigit((unsigned char)*y)) {
+            while (*x == '0') x++;
+            while (*y == '0') y++;
+            size_t nx = 0, ny = 0;
+            while (isdigit((unsigned char)x[nx])) nx++;
+            while (isdigit((unsigned char)y[ny])) ny++;
+            if (nx != ny) return nx < ny ? -1 : 1;
+            int c = strncmp(x, y, nx);
+            if (c) return c;
+            x += nx;
+            y += ny;
+        } else {
+            if (*x != *y) return (unsigned char)*x < (unsigned char)*y ? -1 : 1;
+            x++;
+            y++;
+        }
+    }
+    if (*x || *y) return *x ? 1 : -1;
+    return strcmp(a, b);
+}
+
 vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err) {
     *frames = NULL;
     *n = 0;
@@ -115,14 +142,21 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
         free(img);
         return s;
     }
+    if (cnt) qsort(names, (size_t)cnt, sizeof *names, cmp_natural); /* 1.jpg .. 10.jpg by number */
     char **v = calloc((size_t)(cnt ? cnt : 1), sizeof *v);
     int m = 0;
     long prev = -1;
+    const char *prev_name = NULL;
     vssm_status s = v ? VSSM_OK : vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
     for (int i = 0; s == VSSM_OK && i < cnt; i++) {
         if (!has_image_ext(names[i])) continue;
         /* numbered frames must be consecutive: a gap is a missing frame */
         long num = frame_number(names[i]);
+        if (num >= 0 && num == prev) { /* 1.jpg and 0001.jpg, or 1.jpg and 1.png */
+            s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: frame %ld is there twice (%s and %s)", base, num, prev_name,
+                             names[i]);
+            break;
+        }
         if (num >= 0 && prev >= 0 && num != prev + 1) {
             s = vssm_err_set(err, VSSM_ERR_FORMAT,
                              "%s: frame %ld is missing (the numbered frames jump from %ld to %ld at %s)", base,
@@ -130,6 +164,7 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
             break;
         }
         prev = num;
+        prev_name = names[i];
         if (!(v[m] = vssm_fs_join(base, names[i])))
             s = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", base);
         else
@@ -344,6 +379,15 @@ static vssm_status labels_opt(const char *dir, const char *name, int n_gt, int *
     return st;
 }
 
+/* every label of a file labels_opt read within lo .. hi (GOT-10k: cover 0..8, absence 0/1) */
+static vssm_status labels_range(const char *dir, const char *name, const int *v, int n, int lo, int hi, vssm_err *err) {
+    for (int i = 0; v && i < n; i++)
+        if (v[i] < lo || v[i] > hi)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s/%s: label %d (frame %d) is %d; GOT-10k's %s takes %d .. %d",
+                                dir, name, i + 1, i + 1, v[i], name, lo, hi);
+    return VSSM_OK;
+}
+
 void vssm_seq_free(vssm_seq *s) {
     if (!s) return;
     free(s->name);
@@ -357,6 +401,8 @@ void vssm_seq_free(vssm_seq *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* meta_info.ini's "resolution: (W, H)" into w, h; 0, 0 when the file or the line is absent,
+ * -1, -1 when a resolution line is there but is not two integers 1 .. 1048576 */
 static void read_resolution(const char *dir, int *w, int *h) {
     *w = *h = 0;
     char *p = vssm_fs_join(dir, "meta_info.ini");
@@ -368,18 +414,21 @@ static void read_resolution(const char *dir, int *w, int *h) {
         /* "resolution: (W, H)"; strtol, not sscanf %d, whose overflow is undefined */
         if (strncmp(line, "resolution", 10)) continue;
         char *p = line + 10, *e;
+        *w = *h = -1; /* until the line proves good */
         while (*p == ' ' || *p == ':' || *p == '(' || *p == '\t') p++;
         errno = 0;
         long a = strtol(p, &e, 10);
-        if (e == p || errno) continue;
+        if (e == p || errno) break;
         p = e;
         while (*p == ' ' || *p == ',') p++;
         long b = strtol(p, &e, 10);
-        if (e == p || errno) continue;
-        if (a >= 1 && a <= (1L << 20) && b >= 1 && b <= (1L << 20)) {
-            *w = (int)a;
-            *h = (int)b;
-        }
+        if (e == p || errno) break;
+        p = e;
+        while (*p == ' ' || *p == ')' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        if (*p || a < 1 || a > (1L << 20) || b < 1 || b > (1L << 20)) break;
+        *w = (int)a;
+        *h = (int)b;
+        break;
     }
     fclose(f);
 }
@@ -429,13 +478,20 @@ vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vss
     } else if (st == VSSM_OK && fmt == VSSM_SEQ_FORMAT_GOT10K) {
         int *abs_ = NULL;
         st = labels_opt(dir, "absence.label", s->n_gt, &abs_, err);
+        if (st == VSSM_OK) st = labels_range(dir, "absence.label", abs_, s->n_gt, 0, 1, err);
         if (st == VSSM_OK) st = labels_opt(dir, "cover.label", s->n_gt, &s->cover, err);
         if (st == VSSM_OK && abs_) {
             if (!(s->visible = malloc((size_t)s->n_gt))) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
             for (int i = 0; st == VSSM_OK && i < s->n_gt; i++) s->visible[i] = !abs_[i];
         }
         free(abs_);
+        if (st == VSSM_OK) st = labels_range(dir, "cover.label", s->cover, s->n_gt, 0, 8, err);
         read_resolution(dir, &s->res_w, &s->res_h);
+        if (st == VSSM_OK && s->res_w < 0)
+            st = vssm_err_set(err, VSSM_ERR_FORMAT,
+                              "%s/meta_info.ini: the resolution line is not 'resolution: (W, H)' with W and H integers "
+                              "1 .. 1048576",
+                              dir);
     }
     if (st == VSSM_OK) {
         /* frames are optional for evaluation: a folder without images gives n_frames 0 */

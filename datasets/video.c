@@ -26,6 +26,10 @@ vssm_status vssm_video_read(vssm_video_reader *r, vssm_video_frame *frame, int *
     return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "this vssm was built without video support");
 }
 void vssm_video_close(vssm_video_reader *r) {}
+vssm_status vssm_video_writer_check(const char *path, const vssm_video_writer_opts *opts, vssm_err *err) {
+    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: this vssm was built without video support",
+                        path ? path : "(null)");
+}
 
 #else
 
@@ -71,8 +75,13 @@ struct vssm_video_reader {
     int64_t origin; /* the first frame's timestamp (stream time base), AV_NOPTS_VALUE before it */
     double last_time, frame_dur;
     int flushing, ended;
-    vssm_err failed; /* sticky: a reader that failed keeps failing */
+    unsigned pending;     /* damage seen since the last frame (VSSM_VIDEO_DAMAGE_DATA), for the next one */
+    int damaged_ref;      /* a damaged frame since the last key frame: the next predicted ones inherit it */
+    int refused_in_a_row; /* packets the decoder refused since its last frame */
+    vssm_err failed;      /* sticky: a reader that failed keeps failing */
 };
+
+#define REFUSED_MAX 64 /* packets refused in a row, no frame between: not this decoder's stream */
 
 static vssm_status fail(vssm_video_reader *r, vssm_err *err, vssm_status st, const char *what, int code) {
     char e[AV_ERROR_MAX_STRING_SIZE];
@@ -123,6 +132,9 @@ static vssm_status open_decoder(vssm_video_reader *r, const vssm_video_opts *o, 
     int ret = avcodec_parameters_to_context(r->dec, par);
     if (ret < 0) return fail(r, err, VSSM_ERR_FORMAT, "bad codec parameters", ret);
     r->dec->thread_count = o && o->threads > 0 ? o->threads : 1;
+    /* the bitstream checks make decoders flag what they conceal (decode_error_flags); a clean
+     * stream decodes the same (the ffmpeg command's default is crccheck alone) */
+    r->dec->err_recognition |= AV_EF_CRCCHECK | AV_EF_BITSTREAM;
     if (r->max_pixels >= 0 && (int64_t)par->width * par->height > r->max_pixels) {
         char what[160];
         snprintf(what, sizeof what, "%dx%d frames exceed the pixel limit (%lld; --max-pixels)", par->width, par->height,
@@ -231,6 +243,18 @@ static vssm_status convert(vssm_video_reader *r, vssm_video_frame *f, vssm_err *
     }
     f->index = r->next_index++;
     f->time_s = r->last_time = t;
+    /* damage: its own (concealed), the data lost before it, or inherited from its reference */
+#ifdef AV_FRAME_FLAG_KEY
+    const int key = (x->flags & AV_FRAME_FLAG_KEY) != 0;
+#else
+    const int key = x->key_frame;
+#endif
+    unsigned d = r->pending;
+    if (x->decode_error_flags || (x->flags & AV_FRAME_FLAG_CORRUPT)) d |= VSSM_VIDEO_DAMAGE_CONCEALED;
+    if (!key && r->damaged_ref) d |= VSSM_VIDEO_DAMAGE_REFERENCE;
+    r->damaged_ref = d != 0 || (!key && r->damaged_ref);
+    r->pending = 0;
+    f->damage = d;
     return VSSM_OK;
 }
 
@@ -270,6 +294,23 @@ static vssm_status at_end(vssm_video_reader *r, int *got, vssm_err *err) {
     return VSSM_OK;
 }
 
+/* the decoder refused data (ret): 1 when the stream goes on (the next frame carries the
+ * damage), 0 when it cannot (out of memory, or REFUSED_MAX packets in a row) */
+static int refused(vssm_video_reader *r, int ret) {
+    if (ret == AVERROR(ENOMEM) || ret == AVERROR_EOF || ++r->refused_in_a_row > REFUSED_MAX) return 0;
+    r->pending |= VSSM_VIDEO_DAMAGE_DATA;
+    return 1;
+}
+
+static const char *refused_what(const vssm_video_reader *r, char *what) { /* what holds 96 */
+    if (r->refused_in_a_row > REFUSED_MAX)
+        snprintf(what, 96, "frame %lld: the decoder refused %d packets in a row", (long long)r->next_index,
+                 r->refused_in_a_row);
+    else
+        snprintf(what, 96, "frame %lld: the decoder refused the data", (long long)r->next_index);
+    return what;
+}
+
 vssm_status vssm_video_read(vssm_video_reader *r, vssm_video_frame *frame, int *got, vssm_err *err) {
     *got = 0;
     if (r->failed.status != VSSM_OK) {
@@ -281,15 +322,18 @@ vssm_status vssm_video_read(vssm_video_reader *r, vssm_video_frame *frame, int *
     for (;;) {
         int ret = avcodec_receive_frame(r->dec, r->frm);
         if (ret == 0) {
+            r->refused_in_a_row = 0;
             vssm_status st = convert(r, frame, err);
             av_frame_unref(r->frm);
             *got = st == VSSM_OK;
             return st;
         }
         if (ret == AVERROR_EOF) return at_end(r, got, err);
-        snprintf(what, sizeof what, "frame %lld: the decoder refused the data", (long long)r->next_index);
-        if (ret != AVERROR(EAGAIN)) return fail(r, err, VSSM_ERR_FORMAT, what, ret);
+        if (ret != AVERROR(EAGAIN) && !refused(r, ret))
+            return fail(r, err, VSSM_ERR_FORMAT, refused_what(r, what), ret);
+        if (ret != AVERROR(EAGAIN)) continue;        /* a frame it could not finish: the next may come */
         if (r->flushing) return at_end(r, got, err); /* EAGAIN while draining: nothing more comes */
+        refused_what(r, what);
         ret = av_read_frame(r->fmt, r->pkt);
         if (ret == AVERROR(EAGAIN)) continue; /* a non-blocking device with nothing yet */
         if (ret == AVERROR_EOF) {
@@ -302,10 +346,32 @@ vssm_status vssm_video_read(vssm_video_reader *r, vssm_video_frame *frame, int *
             snprintf(what, sizeof what, "reading after frame %lld failed", (long long)r->next_index);
             return fail(r, err, r->info.live ? VSSM_ERR_IO : VSSM_ERR_FORMAT, what, ret);
         }
-        if (r->pkt->stream_index == r->stream) ret = avcodec_send_packet(r->dec, r->pkt);
+        if (r->pkt->stream_index == r->stream) {
+            if (r->pkt->flags & AV_PKT_FLAG_CORRUPT) r->pending |= VSSM_VIDEO_DAMAGE_DATA;
+            ret = avcodec_send_packet(r->dec, r->pkt);
+        }
         av_packet_unref(r->pkt);
-        if (ret < 0 && ret != AVERROR(EAGAIN)) return fail(r, err, VSSM_ERR_FORMAT, what, ret);
+        if (ret < 0 && ret != AVERROR(EAGAIN) && !refused(r, ret))
+            return fail(r, err, VSSM_ERR_FORMAT, refused_what(r, what), ret);
     }
+}
+
+vssm_status vssm_video_writer_check(const char *path, const vssm_video_writer_opts *opts, vssm_err *err) {
+    static const char *const order[] = {"libx264", "mpeg4", "mjpeg"}; /* as the writer picks */
+    if (!path || !*path) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "video writer: empty path");
+    vssm_video_ffmpeg_init();
+    const AVOutputFormat *of = av_guess_format(NULL, path, NULL);
+    if (!of)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "%s: cannot tell the container from the name (use .mp4, .mkv, .avi, ...)", path);
+    const char *want = opts ? opts->codec : NULL;
+    for (int k = 0; k < (want ? 1 : 3); k++) {
+        const AVCodec *c = avcodec_find_encoder_by_name(want ? want : order[k]);
+        if (c && c->type == AVMEDIA_TYPE_VIDEO && avformat_query_codec(of, c->id, FF_COMPLIANCE_NORMAL) != 0)
+            return VSSM_OK;
+    }
+    return vssm_err_set(err, VSSM_ERR_UNSUPPORTED, "%s: no %s encoder in this FFmpeg for a %s file", path,
+                        want ? want : "H.264, MPEG-4 or MJPEG", of->name);
 }
 
 void vssm_video_close(vssm_video_reader *r) {

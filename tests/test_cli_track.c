@@ -156,14 +156,16 @@ int main(void) {
         snprintf(c2, sizeof c2, "test -z \"$(ls -A '%s')\"", longdir);
         TEST_CHECK(system(c2) == 0, "nothing written under a truncated name");
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
     /* --max-pixels reaches the frame reader (it was parsed and ignored): every frame refused,
-     * named, exit 1 */
+     * named, exit 1; the summary says nothing was tracked (not "tracked 0 frames, 0.0 frames/s") */
     snprintf(cmd, sizeof cmd, "'%s' track --weights %s --seq %s --out %s/mp.txt --max-pixels 100", VSSM_BIN, W, SEQ,
              tmp);
     rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 1 && strstr(err, "0001.jpg") && strstr(err, "over the limit of 100 pixels"),
                "--max-pixels 100: the first frame refused by name, exit 1 (rc %d): %s", rc, err);
+    TEST_CHECK(strstr(err, "nothing tracked") && !strstr(err, "frames/s"), "no frame tracked: said so, no rate: %s",
+               err);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
     return test_finish("test_cli_track");
 }

@@ -3,8 +3,8 @@
  *   - a box file with more than VSSM_BOXES_MAX boxes is a named FORMAT error, not a
  *     multi-GB allocation (generated here: 33 MB is too big to commit);
  *   - meta_info.ini's resolution: a number past int (4294967297 read by sscanf %d as 1)
- *     is ignored, not a 1-pixel-wide image that clips every box (tests/data/track/bad/
- *     meta/Wrap);
+ *     is refused naming the file, not a 1-pixel-wide image that clips every box
+ *     (tests/data/track/bad/meta/Wrap);
  *   - every output file (results, SVG and PNG plots, PNG frames) goes through
  *     vssm/outfile.h: a leftover fixed temp name PATH.tmp<pid> (a folder here, so fopen
  *     of it fails) does not stop the write, and no temp file is left beside the output. */
@@ -42,8 +42,11 @@ static void test_resolution(void) {
     vssm_err err = {0};
     char *dir = test_data_path("track/bad/meta/Wrap");
     vssm_seq s;
-    TEST_REQUIRE(vssm_seq_load(&s, dir, VSSM_SEQ_FORMAT_GOT10K, &err) == VSSM_OK, "%s", err.msg);
-    TEST_CHECK(s.res_w == 0 && s.res_h == 0, "resolution past int ignored (got %d x %d)", s.res_w, s.res_h);
+    TEST_CHECK(vssm_seq_load(&s, dir, VSSM_SEQ_FORMAT_GOT10K, &err) == VSSM_ERR_FORMAT &&
+                   strstr(err.msg, "Wrap/meta_info.ini") && strstr(err.msg, "resolution"),
+               "a resolution past int is refused naming meta_info.ini, not a 1-pixel image: %s", err.msg);
+    /* the GT alone (OTB reads no meta_info.ini): its path and lines */
+    TEST_REQUIRE(vssm_seq_load(&s, dir, VSSM_SEQ_FORMAT_OTB, &err) == VSSM_OK, "%s", err.msg);
     TEST_CHECK(s.gt_path && strstr(s.gt_path, "Wrap/groundtruth.txt") && s.gt_line && s.gt_line[1] == 3,
                "GT path and lines kept (blank line 2 skipped)");
     vssm_seq_free(&s);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,16 @@ static const char *usage =
     "  --show-every N       --out-video keeps every Nth frame (a time-lapse of a long video; default 1)\n"
     "  --out-frames DIR     write every frame with the box drawn, DIR/00000001.png ... (also --video-out)\n"
     "  --quiet              no progress bar (it is drawn on stderr only on a terminal)\n"
+    "outputs are checked before any work (exit 2): each one's folder must exist and take a file,\n"
+    "--out-video's extension must name a container this FFmpeg writes, and no output may be an input\n"
+    "(the video, the weights, --init-file, the sequence's ground truth and label files, a frame) or lie in\n"
+    "DIR/img. Writing beside them is fine (--seq DIR --out DIR/result.txt), except an image file among\n"
+    "frames kept in DIR itself. Files are written under a temp name and renamed when complete; Ctrl-C\n"
+    "(SIGINT, SIGTERM, SIGHUP) during a video or sequence run removes the partial --out-video and writes\n"
+    "no --out (a camera run instead stops and writes what was tracked).\n"
+    "A video frame the decoder reports damaged (errors it concealed, data it refused or the demuxer marked\n"
+    "corrupt before it, or predicted from such a frame until the next key frame) is still tracked and\n"
+    "written; each is named on stderr (the first 10, then a count) and the run exits 1.\n"
     "tracker (defaults in parentheses, see vssm/track.h):\n"
     "  --stage S (0; a Vision Mamba has one: its stride-16 token grid)  --template-size N (128)  --search-size N "
     "(256)\n"
@@ -57,9 +68,10 @@ static const char *usage =
     "  --hybrid-step F (1.0375)  --hybrid-lr F (0.59)  --hybrid-radius N (2)  --hybrid-pos-lr F (1)\n"
     "  --hybrid-aspect-lr F (0)  --hybrid-stage S (0)\n"
     "model:\n"
-    "  --weights FILE  --arch NAME  --key model|model_ema  --device cpu|cuda  --threads T  --tf32\n"
+    "  --weights FILE  --arch NAME  --key model|model_ema  --device cpu|cuda  --threads T (0: all cores)  --tf32\n"
     "  --max-pixels N  refuse frames over N pixels (default 178956970, PIL's; 0: no limit)\n"
-    "exit: 0 ok, 1 some frames or sequences failed (named on stderr), 2 usage or unusable weights\n";
+    "exit: 0 ok, 1 some frames or sequences failed or were damaged (named on stderr; the rest tracked and\n"
+    "written), 2 usage, an unusable output or unusable weights (nothing done)\n";
 
 static double now_s(void) {
     struct timespec ts;
@@ -124,9 +136,49 @@ static int make_dir(const char *d) {
     return -1;
 }
 
-/* Ctrl-C during a camera run: stop reading, write what was tracked */
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { interrupted = 1; }
+/* ---- stopping signals during a run that writes as it goes
+ * cli.c's handler holds a signal only while an output is being renamed into place, then acts:
+ * right for files written whole, wrong for --out-video, which is encoded frame by frame into
+ * its temp name for the whole run (holding signals that long would make Ctrl-C wait for the
+ * end). While such a run goes, this handler takes SIGINT / SIGTERM / SIGHUP instead and only
+ * records it; the loop stops, the writer is aborted (its temp file removed), and the signal is
+ * raised again under the handler that was there before (cli.c's), which ends the process as
+ * the signal would. A camera run stops and writes what was tracked instead. A second signal
+ * acts at once. */
+static volatile sig_atomic_t interrupted; /* the signal, 0 while none came */
+static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction stop_prev[3];
+static int stop_held[3];
+
+static void on_stop(int sig) {
+    if (interrupted) { /* the second: no more waiting */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupted = sig;
+}
+
+static void stop_signals_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    for (int k = 0; k < 3; k++) {
+        struct sigaction old;
+        stop_held[k] = sigaction(stop_sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN &&
+                       sigaction(stop_sigs[k], &sa, &stop_prev[k]) == 0;
+    }
+}
+
+/* the handlers before, back; a signal that came meanwhile acts now unless keep (a camera run) */
+static void stop_signals_restore(int keep) {
+    for (int k = 0; k < 3; k++)
+        if (stop_held[k]) sigaction(stop_sigs[k], &stop_prev[k], NULL), stop_held[k] = 0;
+    if (interrupted && !keep) raise(interrupted);
+}
 
 /* ================================================================ per-frame outputs */
 
@@ -198,9 +250,14 @@ static int sink_frame(frame_sink *s, vssm_image *im, int i, double t, vssm_box b
         if (len < 0 || (size_t)len >= sizeof p) {
             cli_error("%s: --out-frames path too long", s->png_dir);
             s->failed++;
-        } else if (vssm_image_write_png(p, im, &err) != VSSM_OK) {
-            cli_error("%s", err.msg);
-            s->failed++;
+        } else {
+            cli_write_begin(); /* a signal waits for the rename (tools/cli.h) */
+            vssm_status st = vssm_image_write_png(p, im, &err);
+            cli_write_end();
+            if (st != VSSM_OK) {
+                cli_error("%s", err.msg);
+                s->failed++;
+            }
         }
     }
     if (!s->video_path || i % s->show_every) return 0;
@@ -227,12 +284,14 @@ static int sink_close(frame_sink *s, int ok) {
     char codec[32];
     snprintf(codec, sizeof codec, "%s", vssm_video_writer_codec(s->vw));
     int bad = 0;
-    if (!ok)
-        vssm_video_writer_abort(s->vw);
-    else if (vssm_video_writer_close(s->vw, &err) != VSSM_OK) {
+    cli_write_begin(); /* the trailer and the rename: a signal waits for them */
+    vssm_status st = ok ? vssm_video_writer_close(s->vw, &err) : VSSM_OK;
+    if (!ok) vssm_video_writer_abort(s->vw);
+    cli_write_end();
+    if (ok && st != VSSM_OK) {
         cli_error("%s", err.msg);
         bad = 1;
-    } else
+    } else if (ok)
         fprintf(stderr, "vssm: wrote %s (%s)\n", s->video_path, codec);
     s->vw = NULL;
     return bad;
@@ -265,6 +324,17 @@ static int track_frame(const track_job *j, const vssm_image *im, int i, vssm_box
     if (st == VSSM_OK) return 0;
     cli_error("%s: %s", what, err.msg);
     return i == 0 && st == VSSM_ERR_INVALID_ARG ? 1 : -1;
+}
+
+/* the results file (one box a line), a signal waiting for its rename; 0 or 1 (named) */
+static int results_write(const char *path, const vssm_box *b, int n) {
+    vssm_err err = {0};
+    cli_write_begin();
+    vssm_status st = vssm_boxes_write(path, b, n, &err);
+    cli_write_end();
+    if (st == VSSM_OK) return 0;
+    cli_error("%s", err.msg);
+    return 1;
 }
 
 /* growable results */
@@ -358,7 +428,9 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
     }
     double t0 = now_s();
     vssm_image im = {0};
-    for (int i = 0; i < nf && rc == 0; i++) {
+    const int own_signals = j->sink.video_path != NULL; /* written as it goes: a signal stops the loop */
+    if (own_signals) stop_signals_install();
+    for (int i = 0; i < nf && rc == 0 && !interrupted; i++) {
         vssm_image_free(&im);
         float score = 0;
         if (vssm_image_load(&im, frames[i], j->limits, &err) != VSSM_OK) {
@@ -377,14 +449,12 @@ static int track_seq(track_job *j, int *frames_done, double *secs) {
     }
     vssm_image_free(&im);
     *secs = now_s() - t0;
-    failed += sink_close(&j->sink, rc == 0) + j->sink.failed;
-    if (rc == 0 && vssm_boxes_write(j->out, res, nf, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
-        rc = 1;
-    }
+    failed += sink_close(&j->sink, rc == 0 && !interrupted) + j->sink.failed;
+    if (rc == 0 && !interrupted && results_write(j->out, res, nf)) rc = 1;
     free(res);
     free(gt);
     vssm_seq_list_free(frames, n_listed);
+    if (own_signals) stop_signals_restore(0); /* interrupted: ends here, as the signal would */
     return rc ? rc : failed ? 1 : 0;
 }
 
@@ -448,14 +518,36 @@ static void queue_stop(frame_queue *q) {
     pthread_mutex_unlock(&q->mu);
 }
 
+/* frames the decoder reported damaged: the first DAMAGE_NAMED named as they come, then counted */
+#define DAMAGE_NAMED 10
+typedef struct damage_log {
+    int n;
+    int64_t first, last;
+} damage_log;
+
+static void damage_note(damage_log *d, const char *name, int64_t i, unsigned dmg) {
+    if (!dmg) return;
+    if (d->n++ == 0) d->first = i;
+    d->last = i;
+    if (d->n > DAMAGE_NAMED) return;
+    cli_error("%s: frame %lld is damaged: %s%s%s%s; tracked, its box may be wrong", name, (long long)i,
+              dmg & VSSM_VIDEO_DAMAGE_CONCEALED ? "the decoder concealed errors in it" : "",
+              (dmg & VSSM_VIDEO_DAMAGE_CONCEALED) && (dmg & ~(unsigned)VSSM_VIDEO_DAMAGE_CONCEALED) ? ", " : "",
+              dmg & VSSM_VIDEO_DAMAGE_DATA ? "data before it was refused or corrupt (frames may be missing)" : "",
+              dmg & VSSM_VIDEO_DAMAGE_REFERENCE ? (dmg & VSSM_VIDEO_DAMAGE_DATA ? ", predicted from a damaged frame"
+                                                                                : "predicted from a damaged frame")
+                                                : "");
+}
+
 /* the tracking loop over the queue; rc as track_video's */
-static int video_loop(track_job *j, frame_queue *q, box_list *res, int total, int *frames_done) {
+static int video_loop(track_job *j, frame_queue *q, box_list *res, int total, int *frames_done, damage_log *dmg) {
     char what[4200];
     int rc = 0;
     double t0 = now_s();
     vssm_video_frame *f;
-    while (rc == 0 && (f = queue_take(q))) {
+    while (rc == 0 && !interrupted && (f = queue_take(q))) {
         int i = (int)f->index;
+        damage_note(dmg, j->seq_dir, f->index, f->damage);
         vssm_box box = i ? res->b[i - 1] : j->init;
         float score = 0;
         snprintf(what, sizeof what, "%s: frame %d", j->name, i);
@@ -490,33 +582,40 @@ static int track_video(track_job *j, int *frames_done, double *secs) {
     j->sink.fps_den = in->fps_den;
     int total = in->n_frames > 0 ? (int)in->n_frames : -1;
     if (total > 0 && j->max_frames > 0 && total > j->max_frames) total = j->max_frames;
-    if (in->live) signal(SIGINT, on_sigint);
+    const int live = in->live, own_signals = live || j->sink.video_path; /* a signal stops the loop */
+    if (own_signals) stop_signals_install();
     box_list res = {0};
+    damage_log dmg = {0};
     double t0 = now_s();
     pthread_t th;
     if (pthread_create(&th, NULL, produce, &q) != 0) {
         cli_error("%s: cannot start the decoding thread", j->seq_dir);
         vssm_video_close(q.r);
+        if (own_signals) stop_signals_restore(0);
         return -1;
     }
-    int rc = video_loop(j, &q, &res, total, frames_done);
+    int rc = video_loop(j, &q, &res, total, frames_done, &dmg);
     queue_stop(&q);
     pthread_join(th, NULL);
     *secs = now_s() - t0;
-    if (in->live) signal(SIGINT, SIG_DFL);
-    if (q.err.status != VSSM_OK) cli_error("%s", q.err.msg); /* frames up to here are kept */
-    int failed = (q.err.status != VSSM_OK) + sink_close(&j->sink, rc == 0 && res.n > 0) + j->sink.failed;
-    if (rc == 0 && res.n == 0) {
+    const int stopped = interrupted && !live; /* a file run a signal stopped: no output, then the signal */
+    if (q.err.status != VSSM_OK && !stopped) cli_error("%s", q.err.msg); /* frames up to here are kept */
+    if (dmg.n > DAMAGE_NAMED)
+        cli_error("%s: %d damaged frames in all (frames %lld .. %lld; the first %d named above)", j->seq_dir, dmg.n,
+                  (long long)dmg.first, (long long)dmg.last, DAMAGE_NAMED);
+    else if (dmg.n > 1)
+        cli_error("%s: %d damaged frames (named above)", j->seq_dir, dmg.n);
+    int failed = (q.err.status != VSSM_OK) + sink_close(&j->sink, rc == 0 && res.n > 0 && !stopped) + j->sink.failed +
+                 (dmg.n > 0);
+    if (rc == 0 && res.n == 0 && !stopped) {
         cli_error("%s: no frames", j->seq_dir);
         rc = 1;
     }
-    if (rc == 0 && j->out && vssm_boxes_write(j->out, res.b, res.n, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
-        rc = 1;
-    }
+    if (rc == 0 && j->out && !stopped && results_write(j->out, res.b, res.n)) rc = 1;
     for (int k = 0; k < QUEUE_SLOTS; k++) vssm_image_free(&q.slot[k].image);
     vssm_video_close(q.r);
     free(res.b);
+    if (own_signals) stop_signals_restore(live); /* a file run stopped by a signal ends here, as the signal would */
     return rc ? rc : failed ? 1 : 0;
 }
 
@@ -626,6 +725,94 @@ static int read_init(track_args *a) {
     return -1;
 }
 
+/* ---- outputs, checked before any work */
+
+static int is_dir(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int has_image_ext(const char *p) {
+    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm"};
+    const char *dot = strrchr(p, '.'), *slash = strrchr(p, '/');
+    if (!dot || (slash && dot < slash)) return 0;
+    for (size_t k = 0; k < sizeof ext / sizeof *ext; k++)
+        if (!strcasecmp(dot, ext[k])) return 1;
+    return 0;
+}
+
+/* 1 when out's folder is dir (both existing) */
+static int parent_is(const char *out, const char *dir) {
+    char d[4096];
+    const char *slash = strrchr(out, '/');
+    snprintf(d, sizeof d, "%.*s", slash ? (slash == out ? 1 : (int)(slash - out)) : 1, slash ? out : ".");
+    return cli_same_file(d, dir);
+}
+
+/* An output (opt's path out) that would destroy an input of the run: the same file as the video,
+ * the weights or --init-file; in --seq DIR, a ground-truth or label file of DIR, anything in its
+ * frame folder DIR/img, or an image file beside frames kept in DIR itself. 0, or 2 (printed). */
+static int out_clobbers(const track_args *a, const char *out, const char *opt, int folder) {
+    static const char *const seq_files[] = {"groundtruth_rect.txt", "groundtruth.txt",    "absence.label",
+                                            "cover.label",          "cut_by_image.label", "meta_info.ini",
+                                            "full_occlusion.txt",   "out_of_view.txt",    "nlp.txt"};
+    const char *ins[3] = {a->video, a->mo.weights, a->init_file},
+               *what[3] = {"the --video input", "--weights", "--init-file"};
+    for (int k = 0; k < 3; k++)
+        if (ins[k] && cli_same_file(out, ins[k])) {
+            cli_error("track: %s %s is %s (%s): refusing to overwrite an input", opt, out, what[k], ins[k]);
+            return VSSM_EXIT_USAGE;
+        }
+    if (!a->seq) return 0;
+    char p[4096];
+    for (size_t k = 0; k < sizeof seq_files / sizeof *seq_files; k++) {
+        snprintf(p, sizeof p, "%s/%s", a->seq, seq_files[k]);
+        if (cli_same_file(out, p)) {
+            cli_error("track: %s %s is the sequence's %s: refusing to overwrite an input", opt, out, p);
+            return VSSM_EXIT_USAGE;
+        }
+    }
+    snprintf(p, sizeof p, "%s/img", a->seq);
+    if (is_dir(p) ? cli_path_inside(out, p)
+                  : (folder ? cli_same_file(out, a->seq) : parent_is(out, a->seq) && has_image_ext(out))) {
+        cli_error("track: %s %s lies among the frames of %s (%s): refusing to write into the input", opt, out, a->seq,
+                  is_dir(p) ? p : "image files in the sequence folder would become frames");
+        return VSSM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* every output: writable where it goes, of a kind that can be written, over no input; -1 go on, else 2 */
+static int check_outputs(const track_args *a) {
+    vssm_err err = {0};
+    if (a->out && (cli_check_out_file("track", a->out, "--out") || out_clobbers(a, a->out, "--out", 0)))
+        return VSSM_EXIT_USAGE;
+    if (a->out_video) {
+        if (cli_check_out_file("track", a->out_video, "--out-video") || out_clobbers(a, a->out_video, "--out-video", 0))
+            return VSSM_EXIT_USAGE;
+        if (vssm_video_writer_check(a->out_video, NULL, &err) != VSSM_OK) {
+            cli_error("track: --out-video %s", err.msg);
+            return VSSM_EXIT_USAGE;
+        }
+        if (a->out && (!strcmp(a->out, a->out_video) || cli_same_file(a->out, a->out_video))) {
+            cli_error("track: --out and --out-video are the same file (%s)", a->out);
+            return VSSM_EXIT_USAGE;
+        }
+    }
+    if (a->png_dir && out_clobbers(a, a->png_dir, "--out-frames", 1)) return VSSM_EXIT_USAGE;
+    if (a->results) { /* created when absent: its folder must exist; present: a writable folder */
+        struct stat sb;
+        if (stat(a->results, &sb) != 0) {
+            if (cli_check_out_file("track", a->results, "--results")) return VSSM_EXIT_USAGE;
+        } else if (!S_ISDIR(sb.st_mode) || access(a->results, W_OK | X_OK) != 0) {
+            cli_error("track: --results %s: %s", a->results,
+                      S_ISDIR(sb.st_mode) ? "cannot write in the folder" : "exists and is not a folder");
+            return VSSM_EXIT_USAGE;
+        }
+    }
+    return -1;
+}
+
 /* the combinations; -1 go on, else the exit code */
 static int check_args(track_args *a) {
     vssm_err err = {0};
@@ -652,8 +839,19 @@ static int check_args(track_args *a) {
         cli_error("track: --results DIR is required with --dataset");
         return VSSM_EXIT_USAGE;
     }
-    if (a->dataset && (a->init_s || a->init_file || a->out_video)) {
-        cli_error("track: %s applies to one %s, not to --dataset", a->out_video ? "--out-video" : "--init", one);
+    if (a->dataset && (a->init_s || a->init_file || a->out_video || a->out)) {
+        cli_error("track: %s applies to one --seq or --video, not to --dataset",
+                  a->out_video ? "--out-video"
+                  : a->out     ? "--out (--dataset writes RESULTS/<seq>.txt)"
+                               : "--init");
+        return VSSM_EXIT_USAGE;
+    }
+    if (!a->dataset && a->results) {
+        cli_error("track: --results DIR goes with --dataset; %s writes --out FILE", one);
+        return VSSM_EXIT_USAGE;
+    }
+    if (a->mo.threads < 0) {
+        cli_error("track: --threads must be >= 0 (0: all cores), got %d", a->mo.threads);
         return VSSM_EXIT_USAGE;
     }
     if (a->show_every < 1 || a->max_frames < 0) {
@@ -675,7 +873,7 @@ static int check_args(track_args *a) {
         cli_error("%s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    return -1;
+    return check_outputs(a);
 }
 
 typedef struct track_model {
@@ -777,6 +975,14 @@ static int run_dataset(const track_args *a, const track_model *m, track_totals *
         cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
         return VSSM_EXIT_USAGE;
     }
+    for (int k = 0; k < nd; k++) /* outputs inside a sequence folder would mix with its frames and files */
+        if (cli_path_inside(a->results, dirs[k]) || (a->png_dir && cli_path_inside(a->png_dir, dirs[k]))) {
+            cli_error("track: %s %s lies inside the sequence folder %s: refusing to write into the input",
+                      cli_path_inside(a->results, dirs[k]) ? "--results" : "--out-frames",
+                      cli_path_inside(a->results, dirs[k]) ? a->results : a->png_dir, dirs[k]);
+            vssm_seq_list_free(dirs, nd);
+            return VSSM_EXIT_USAGE;
+        }
     int64_t k0, k1; /* under mpirun: this rank's sequences, each written to its own file */
     shard_range(nd, &k0, &k1);
     for (int k = (int)k0; k < (int)k1 && !t->fatal; k++) {
@@ -815,10 +1021,16 @@ static void report(track_totals *t, vssm_ctx *ctx) {
             t->failed = (int)v[0], t->frames = (int)v[1], t->n_seq = (int)v[2], t->fatal = v[3] > 0,
             t->secs = 1e-6 * (double)v[4];
     }
-    if (shard_is_root())
-        fprintf(stderr, "vssm: tracked %d frames in %d sequence%s, %.1f frames/s (%s)%s\n", t->frames, t->n_seq,
-                t->n_seq == 1 ? "" : "s", t->secs > 0 ? t->frames / t->secs : 0.0, vssm_ctx_describe(ctx),
-                t->failed ? ", with failures" : "");
+    if (!shard_is_root()) return;
+    if (t->frames == 0) /* no rate to give: say what happened */
+        fprintf(stderr, "vssm: nothing tracked: %s\n",
+                t->n_seq == 0   ? "no sequence to track"
+                : t->n_seq == 1 ? "the input failed before its first frame was tracked (named above)"
+                                : "every sequence failed before its first frame was tracked (named above)");
+    else
+        fprintf(stderr, "vssm: tracked %d frame%s in %d sequence%s, %.1f frames/s (%s)%s\n", t->frames,
+                t->frames == 1 ? "" : "s", t->n_seq, t->n_seq == 1 ? "" : "s", t->secs > 0 ? t->frames / t->secs : 0.0,
+                vssm_ctx_describe(ctx), t->failed ? ", with failures (named above)" : "");
 }
 
 VSSM_VERB(track) {

@@ -477,6 +477,18 @@ static int report(track_eval *e) {
     else
         print_table(e, &sum, &g);
     if (e->failed) fprintf(stderr, "vssm: %d of %d sequences could not be evaluated\n", e->failed, e->nd);
+    /* pytracking's quirk, kept for parity (vssm/track.h): an invalid GT frame (w or h <= 0)
+     * is a normalised-precision hit over a count of the valid frames, outside LaSOT */
+    int inv_seqs = 0;
+    long long inv = 0;
+    for (int i = 0; e->fmt != VSSM_SEQ_FORMAT_LASOT && i < e->n_ok; i++)
+        if (e->sm[i].n_valid < e->sm[i].n_frames) inv_seqs++, inv += e->sm[i].n_frames - e->sm[i].n_valid;
+    if (inv)
+        fprintf(stderr,
+                "vssm: note: %lld ground-truth frame%s of %d sequence%s %s no valid box (w or h <= 0): as in "
+                "pytracking, each counts as a normalised-precision hit while the denominator leaves it out, so "
+                "Norm Precision can read over 100\n",
+                inv, inv == 1 ? "" : "s", inv_seqs, inv_seqs == 1 ? "" : "s", inv == 1 ? "has" : "have");
     /* nothing scored at all: no summary exists (a got10k AO of no frame is NaN) */
     int empty = e->n_ok == 0 || (e->fmt == VSSM_SEQ_FORMAT_GOT10K && g.n == 0);
     if (e->n_ok == 0)

@@ -68,11 +68,16 @@
  *           (comma-separated 0/1 on one line), img/%08d.jpg; visible = !occl && !oov
  *   GOT-10k <split>/<seq>/groundtruth.txt, absence.label, cover.label (one per line),
  *           meta_info.ini (resolution: (w, h)), frames %08d.jpg in the sequence folder
- *   Frames are the sorted image files of <seq>/img (or <seq> itself). A malformed line
+ *   Frames are the image files of <seq>/img (or <seq> itself), in natural order. A malformed line
  *   is VSSM_ERR_FORMAT naming the file and line. "NaN" and "inf" fields are read as such
  *   (the metrics decide what they mean, below). A box file holds at most
  *   VSSM_BOXES_MAX boxes and a label file as many labels; a text file is at most 1 GiB;
- *   meta_info.ini's resolution must be two integers 1 .. 1048576 (else it is ignored).
+ *   meta_info.ini's resolution must be "resolution: (W, H)", two integers 1 .. 1048576
+ *   (else VSSM_ERR_FORMAT naming the file; a file or line that is absent: no bound).
+ *   GOT-10k labels must be in range (else VSSM_ERR_FORMAT naming file and label): cover.label
+ *   0 .. 8 (the visible fraction in eighths), absence.label 0 or 1.
+ *   Frames are ordered by their number (natural order: 1.jpg, 2.jpg, .., 10.jpg, as 0001.jpg
+ *   ..); numbered frames must run without a gap or a repeat (VSSM_ERR_FORMAT naming it).
  *
  * ---- metrics (eval/track_metrics.c), pytracking analysis/extract_results.py exactly:
  *   prediction frame 0 := GT; predictions with w or h == 0 take the previous frame's box;
@@ -86,7 +91,9 @@
  *   them: IoU 0, centre error +inf. The ground truth must be finite.
  *   valid frame = GT w > 0 and h > 0 (and visible, LaSOT). Invalid frames: IoU -1, centre
  *   error +inf, normalised error -1 (so pytracking counts them as normalised-precision
- *   hits except in LaSOT, where invisible frames get +inf).
+ *   hits except in LaSOT, where invisible frames get +inf; with OTB's denominator of valid
+ *   frames the normalised precision can then read over 100: pytracking's figure, kept for
+ *   parity; `vssm eval track` says so where a sequence has invalid frames).
  *   Denominator: LaSOT the sequence length; OTB and GOT-10k-as-pytracking the number of
  *   valid frames (pytracking: `seq_length = valid_frame.sum()` for datasets other than
  *   lasot/uav). success(t) = #(IoU > t)/n, t = torch.arange(0, 1.05, 0.05) float64 values;

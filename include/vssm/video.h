@@ -22,10 +22,14 @@
  *     vssm_video_close(r);
  *
  * Errors are values naming the file: a file that is missing, not a video, has no video
- * stream, or whose codec this FFmpeg cannot decode fails at open; corrupt data that the
- * decoder refuses, a frame over the pixel limit (checked before it is converted), and a
- * file that ends before the frame count its container promises ("truncated") fail at the
- * read that meets them, naming the frame. A reader that failed keeps failing.
+ * stream, or whose codec this FFmpeg cannot decode fails at open; a frame over the pixel
+ * limit (checked before it is converted), a file that ends before the frame count its
+ * container promises ("truncated"), and a decoder that refuses 64 packets in a row without
+ * a frame fail at the read that meets them, naming the frame. A reader that failed keeps
+ * failing. Damage the decoder survives is not an error: the frame comes back with its
+ * damage bits set (a packet the decoder refuses, errors it conceals, frames predicted from
+ * a damaged one; vssm_video_frame.damage), so one bad packet in an hour of video costs
+ * the frames it touches, not the rest.
  *
  * Writing: vssm_video_writer encodes RGB frames to a file whose container is chosen by
  * its extension (.mp4 .mkv .avi .mov .webm ...). Codec: H.264 (libx264, CRF 23) when
@@ -78,10 +82,21 @@ typedef struct vssm_video_info {
     char container[32];   /* demuxer name, e.g. "avi", "mov,mp4,m4a,3gp,3g2,mj2", "video4linux2,v4l2" */
 } vssm_video_info;
 
+/* vssm_video_frame.damage: what the decoder and the demuxer said about a frame (0: clean).
+ * The frame is still handed back (the decoder's best picture); the caller decides. */
+enum {
+    VSSM_VIDEO_DAMAGE_CONCEALED = 1, /* errors in its own data, concealed by the decoder (FFmpeg decode_error_flags
+                                        or AV_FRAME_FLAG_CORRUPT; bitstream checks are on) */
+    VSSM_VIDEO_DAMAGE_DATA = 2,      /* since the previous frame the decoder refused data or the demuxer marked a
+                                        packet corrupt: frames may be missing before it */
+    VSSM_VIDEO_DAMAGE_REFERENCE = 4, /* predicted from a damaged frame: no key frame since the damage */
+};
+
 typedef struct vssm_video_frame {
     vssm_image image; /* RGB; reused by the next read when the size is unchanged */
     int64_t index;    /* 0-based, presentation order */
     double time_s;    /* presentation time from the first frame, seconds */
+    unsigned damage;  /* VSSM_VIDEO_DAMAGE_* bits, 0 for a clean frame */
 } vssm_video_frame;
 
 /* opts may be NULL. On failure *out is NULL and err names path. */
@@ -104,6 +119,11 @@ typedef struct vssm_video_writer_opts {
     int threads;          /* encoder threads; 0: 1 */
 } vssm_video_writer_opts;
 
+/* Whether a writer to path could be opened, without touching the file system: the
+ * container is known from path's extension and this FFmpeg has an encoder for it (opts'
+ * codec, or H.264 / MPEG-4 part 2 / MJPEG). VSSM_ERR_INVALID_ARG (unknown extension) or
+ * VSSM_ERR_UNSUPPORTED (no encoder, or no video support) naming path. opts may be NULL. */
+VSSM_API vssm_status vssm_video_writer_check(const char *path, const vssm_video_writer_opts *opts, vssm_err *err);
 /* A width x height writer (both >= 1) to path; opts may be NULL. */
 VSSM_API vssm_status vssm_video_writer_open(vssm_video_writer **out, const char *path, int width, int height,
                                             const vssm_video_writer_opts *opts, vssm_err *err);
