@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <png.h>
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +202,32 @@ void vssm_seg_dataset_free(vssm_seg_dataset *ds) {
     }
     free(ds->image);
     free(ds->label);
+    for (int i = 0; i < ds->n_missing; i++) free(ds->missing[i]);
+    free(ds->missing);
+    free(ds->image_dir);
+    free(ds->label_dir);
     memset(ds, 0, sizeof *ds);
+}
+
+/* An item of the layout left out (its image or label map is missing): the message kept for
+ * the caller to name. 0, or -1 when out of memory. */
+static int ds_miss(vssm_seg_dataset *ds, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ds_miss(vssm_seg_dataset *ds, const char *fmt, ...) {
+    if (ds->n_missing == ds->missing_cap) {
+        int cap = ds->missing_cap ? 2 * ds->missing_cap : 16;
+        char **m = cap < (1 << 28) ? realloc(ds->missing, (size_t)cap * sizeof *m) : NULL;
+        if (!m) return -1;
+        ds->missing = m;
+        ds->missing_cap = cap;
+    }
+    char msg[8400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!(ds->missing[ds->n_missing] = strdup(msg))) return -1;
+    ds->n_missing++;
+    return 0;
 }
 
 static int ds_push(vssm_seg_dataset *ds, const char *img, const char *lab) {
@@ -300,13 +326,22 @@ static vssm_status pair_folder(vssm_seg_dataset *ds, const char *img_dir, const 
             break;
         }
         if (!vssm_fs_is_file(img)) continue;
-        if (!vssm_fs_is_file(lab))
-            s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", lab, img);
-        else if (ds_push(ds, img, lab))
+        if (!vssm_fs_is_file(lab)) {
+            if (ds_miss(ds, "%s: label map missing for image %s (not scored)", lab, img))
+                s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+        } else if (ds_push(ds, img, lab))
             s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     free_list(names, n);
     return s;
+}
+
+/* The folders the layout finds its images and label maps in (for a caller that must not
+ * write into them). */
+static vssm_status ds_dirs(vssm_seg_dataset *ds, const char *img, const char *lab, vssm_err *err) {
+    if (!(ds->image_dir = strdup(img)) || !(ds->label_dir = strdup(lab)))
+        return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    return VSSM_OK;
 }
 
 static vssm_status need_dir(const char *p, vssm_err *err) {
@@ -324,11 +359,14 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
         split = split ? split : "validation";
         snprintf(a, sizeof a, "%s/images/%s", root, split);
         snprintf(b, sizeof b, "%s/annotations/%s", root, split);
-        if ((s = need_dir(a, err)) || (s = need_dir(b, err))) break;
+        if ((s = need_dir(a, err)) || (s = need_dir(b, err)) || (s = ds_dirs(ds, a, b, err))) break;
         s = pair_folder(ds, a, b, "", ".png", err);
         break;
     case VSSM_SEG_LAYOUT_VOC: {
         split = split ? split : "val";
+        snprintf(a, sizeof a, "%s/JPEGImages", root);
+        snprintf(b, sizeof b, "%s/SegmentationClass", root);
+        if ((s = ds_dirs(ds, a, b, err))) break;
         snprintf(a, sizeof a, "%s/ImageSets/Segmentation/%s.txt", root, split);
         FILE *f = fopen(a, "r");
         if (!f) {
@@ -342,11 +380,13 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
             if (snprintf(a, sizeof a, "%s/JPEGImages/%s.jpg", root, line) >= (int)sizeof a ||
                 snprintf(b, sizeof b, "%s/SegmentationClass/%s.png", root, line) >= (int)sizeof b)
                 s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long for id '%.64s'", root, line);
-            else if (!vssm_fs_is_file(a))
-                s = vssm_err_set(err, VSSM_ERR_IO, "%s: image listed in the split is missing", a);
-            else if (!vssm_fs_is_file(b))
-                s = vssm_err_set(err, VSSM_ERR_IO, "%s: label map missing for image %s", b, a);
-            else if (ds_push(ds, a, b))
+            else if (!vssm_fs_is_file(a)) {
+                if (ds_miss(ds, "%s: image listed in the split %s is missing (not scored)", a, split))
+                    s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            } else if (!vssm_fs_is_file(b)) {
+                if (ds_miss(ds, "%s: label map missing for image %s (not scored)", b, a))
+                    s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+            } else if (ds_push(ds, a, b))
                 s = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         }
         fclose(f);
@@ -360,7 +400,7 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
             s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: path too long", root);
             break;
         }
-        if ((s = need_dir(idir, err)) || (s = need_dir(ldir, err))) break;
+        if ((s = need_dir(idir, err)) || (s = need_dir(ldir, err)) || (s = ds_dirs(ds, idir, ldir, err))) break;
         char **cities;
         int nc;
         if ((s = list_dir(idir, &cities, &nc, err))) break;
@@ -381,12 +421,18 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
             s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "the pairs layout needs a labels folder");
             break;
         }
-        if ((s = need_dir(root, err)) || (s = need_dir(labels_dir, err))) break;
+        if ((s = need_dir(root, err)) || (s = need_dir(labels_dir, err)) || (s = ds_dirs(ds, root, labels_dir, err)))
+            break;
         s = pair_folder(ds, root, labels_dir, "", ".png", err);
         break;
     default: s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown dataset layout %d", (int)layout);
     }
-    if (s == VSSM_OK && ds->n == 0) s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no images found for this layout", root);
+    if (s == VSSM_OK && ds->n == 0 && ds->n_missing)
+        s = vssm_err_set(err, VSSM_ERR_IO,
+                         "%s: no item has both its image and its label map (%d missing; the first: %s)", root,
+                         ds->n_missing, ds->missing[0]);
+    else if (s == VSSM_OK && ds->n == 0)
+        s = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: no images found for this layout", root);
     if (s != VSSM_OK) {
         int rz = ds->reduce_zero_label;
         vssm_seg_dataset_free(ds);

@@ -35,8 +35,14 @@ static int32_t reduce_zero(int32_t g) {
 
 vssm_status vssm_seg_metrics_add(vssm_seg_metrics *m, const int32_t *pred, const int32_t *gt, int64_t n, int w,
                                  const char *name, vssm_err *err) {
+    return vssm_seg_metrics_add_files(m, pred, gt, n, w, name, name, err);
+}
+
+vssm_status vssm_seg_metrics_add_files(vssm_seg_metrics *m, const int32_t *pred, const int32_t *gt, int64_t n, int w,
+                                       const char *pred_name, const char *name, vssm_err *err) {
     const int C = m->classes;
     name = name ? name : "(image)";
+    pred_name = pred_name ? pred_name : name;
     /* validate first, so an image with bad values counts nothing */
     for (int64_t i = 0; i < n; i++) {
         int32_t g = m->reduce_zero_label ? reduce_zero(gt[i]) : gt[i];
@@ -50,9 +56,12 @@ vssm_status vssm_seg_metrics_add(vssm_seg_metrics *m, const int32_t *pred, const
                                 "%s: label %d at pixel %lld is not a class (0..%d) nor the ignore index %d", name,
                                 (int)gt[i], (long long)i, C - 1, m->ignore_index);
         }
+        if ((pred[i] < 0 || pred[i] >= C) && w > 0)
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: predicted class %d at (x %lld, y %lld) is outside 0..%d",
+                                pred_name, (int)pred[i], (long long)(i % w), (long long)(i / w), C - 1);
         if (pred[i] < 0 || pred[i] >= C)
-            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: predicted class %d at pixel %lld is outside 0..%d", name,
-                                (int)pred[i], (long long)i, C - 1);
+            return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: predicted class %d at pixel %lld is outside 0..%d",
+                                pred_name, (int)pred[i], (long long)i, C - 1);
     }
     for (int64_t i = 0; i < n; i++) {
         int32_t g = m->reduce_zero_label ? reduce_zero(gt[i]) : gt[i];
@@ -97,4 +106,10 @@ void vssm_seg_metrics_summary(const vssm_seg_metrics *m, vssm_seg_summary *out) 
     out->mIoU = nanmean(m, vssm_seg_metrics_iou);
     out->mAcc = nanmean(m, vssm_seg_metrics_acc);
     out->mDice = nanmean(m, vssm_seg_metrics_dice);
+}
+
+int64_t vssm_seg_metrics_labelled(const vssm_seg_metrics *m) {
+    int64_t L = 0;
+    for (int c = 0; c < m->classes; c++) L += m->area_label[c];
+    return L;
 }

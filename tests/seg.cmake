@@ -8,3 +8,8 @@ vssm_add_test(test_seg_cli test_seg_cli.c)
 target_compile_definitions(test_seg_cli PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
 add_dependencies(test_seg_cli vssm)
 set_tests_properties(test_seg_cli PROPERTIES LABELS seg)
+# the CLI contract of segment / eval seg: outputs never over inputs, option values, exit codes, Ctrl-C
+vssm_add_test(test_seg_guard test_seg_guard.c)
+target_compile_definitions(test_seg_guard PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+add_dependencies(test_seg_guard vssm)
+set_tests_properties(test_seg_guard PROPERTIES LABELS seg)

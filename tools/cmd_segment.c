@@ -8,7 +8,13 @@
  * images of one folder with one stem (1.jpg, 1.png) would share an output: the second is
  * refused, naming the first, rather than renamed (an x.jpg.png would silently go unscored)
  * or written over it. Under mpirun each rank segments its share of the list and rank 0
- * prints the lines in list order. */
+ * prints the lines in list order.
+ *
+ * Outputs never go over inputs: an --out that is one of the PATHs (folder or file) is
+ * refused before any work; an --out inside an input folder is left out of the walk (its
+ * files are earlier outputs, not images to segment); and an image whose label map or
+ * overlay would be one of this run's input files (through a link, or --out . x.png) is
+ * refused, named. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,22 +37,25 @@ static const char *usage =
     "example: vssm segment --weights weights/seg_demo/vmamba_seg_demo.safetensors --overlay --out masks/ photos/\n"
     "  --weights FILE       segmentation weights (mmseg UPerNet/FPN .pth, or safetensors)\n"
     "  --out DIR            output folder; the inputs' tree is mirrored under it, below the folder\n"
-    "                       all PATHs share (photos/a/1.jpg -> DIR/a/1.png for PATH photos)\n"
+    "                       all PATHs share (photos/a/1.jpg -> DIR/a/1.png for PATH photos). It may\n"
+    "                       not be a PATH itself; inside a PATH folder (photos/masks) its files are\n"
+    "                       skipped, with a note (earlier outputs, not inputs)\n"
     "  --overlay            also write <stem>_overlay.png beside each label map (image and mask\n"
     "                       blended, with a legend of the classes shown)\n"
     "  --json               one JSON object per image on stdout: path, label_map, overlay, width, height\n"
     "  --mode whole|slide   inference mode (default: the weights' setting, else whole)\n"
-    "  --crop N --stride N  slide windows\n"
+    "  --crop N --stride N  slide windows (sizes >= 1; the stride at most the crop)\n"
     "  --scale L,S          mmseg Resize(scale=(L, S), keep_ratio) (0,0: own size)\n"
-    "  --device cpu|cuda --threads T --arch NAME --key state_dict\n"
+    "  --device cpu|cuda --threads T (0: all cores) --arch NAME --key state_dict\n"
     "%s"
     "There is no --batch: images are segmented one per forward pass, at their own size.\n"
     "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
     "Two images of one folder with one stem (x.jpg, x.png) would share their outputs: the second\n"
-    "  is refused and counted as failed, naming the first, never written over it.\n"
+    "  is refused and counted as failed, naming the first, never written over it. So is an image\n"
+    "  whose output would be an input file of the run (outputs never replace inputs).\n"
     "Under mpirun each rank segments a share of the images; rank 0 prints the lines in order.\n"
     "Exit status: 0 all segmented; 1 some inputs could not be read or segmented (each named);\n"
-    "  2 usage error or unusable weights.\n";
+    "  2 usage error (a bad option value, --out among the PATHs) or unusable weights.\n";
 
 /* The output names this run has written, with the input each came from: two inputs with
  * one stem (a/x.jpg, b/x.png) or an input named like another's overlay must not overwrite
@@ -212,6 +221,12 @@ typedef struct seg_run {
 static int plan_outputs(seg_run *r, char **paths, int n_paths, int64_t i0, int64_t i1) {
     int depth = common_depth(paths, n_paths), refused = 0;
     name_set written = {0};
+    seg_inputs inputs; /* an output must not be one of the images (through a link, or --out . x.png) */
+    if (seg_inputs_init(&inputs, r->l->path, (size_t)r->l->n, NULL, 0)) {
+        if (shard_is_root()) cli_error("segment: out of memory listing the inputs");
+        for (int i = 0; i < r->l->n; i++) r->dst[i] = NULL;
+        return (int)(i1 - i0);
+    }
     for (int i = 0; i < r->l->n; i++) {
         const char *src = r->l->path[i], *why = NULL;
         const int mine = i >= i0 && i < i1;
@@ -219,6 +234,14 @@ static int plan_outputs(seg_run *r, char **paths, int n_paths, int64_t i0, int64
         int bad = output_path(r->out, src, depth, ".png", dst, sizeof dst, &why) ||
                   output_path(r->out, src, depth, "_overlay.png", ovl, sizeof ovl, &why);
         if (bad && mine) cli_error("%s: not segmented: %s", src, why);
+        const char *hit = NULL;
+        if (!bad && seg_inputs_has(&inputs, dst))
+            hit = dst;
+        else if (!bad && r->overlay && seg_inputs_has(&inputs, ovl))
+            hit = ovl;
+        if (hit && mine)
+            cli_error("%s: not segmented: its output %s is an input of this run (it would be written over)", src, hit);
+        bad |= hit != NULL;
         /* an image whose outputs another image of this run already has is refused */
         if (!bad)
             bad = claim_output(&written, dst, src, mine) || (r->overlay && claim_output(&written, ovl, src, mine));
@@ -231,6 +254,7 @@ static int plan_outputs(seg_run *r, char **paths, int n_paths, int64_t i0, int64
         refused += bad && mine;
     }
     name_set_free(&written);
+    seg_inputs_free(&inputs);
     return refused;
 }
 
@@ -240,7 +264,7 @@ static int segment_one(const seg_run *r, int i) {
     vssm_err err = {0};
     vssm_image im = {0};
     if (vssm_image_load(&im, src, r->lim, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+        seg_tool_print_err(err.msg);
         return -1;
     }
     const uint8_t *pal = vssm_segmenter_palette(r->sg);
@@ -253,13 +277,17 @@ static int segment_one(const seg_run *r, int i) {
         cli_error("%s: %s", src, lab ? err.msg : "out of memory");
     } else if (make_parents(dst, strlen(r->out)) != 0) {
         cli_error("%s: cannot create the folder for it", dst);
-    } else if (vssm_label_png_write(dst, lab, im.w, im.h, pal, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
-        /* image and label colours blended, a legend of the classes shown (vssm/plot.h) */
-    } else if (r->overlay && vssm_seg_overlay_write(ovl, &im, lab, pal, names, n_names, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
     } else {
-        ok = 1;
+        /* a signal now acts once the files are renamed into place (no PATH.XXXXXX left); the
+         * overlay: image and label colours blended, a legend of the classes shown (vssm/plot.h) */
+        cli_write_begin();
+        if (vssm_label_png_write(dst, lab, im.w, im.h, pal, &err) != VSSM_OK)
+            cli_error("%s", err.msg);
+        else if (r->overlay && vssm_seg_overlay_write(ovl, &im, lab, pal, names, n_names, &err) != VSSM_OK)
+            cli_error("%s", err.msg);
+        else
+            ok = 1;
+        cli_write_end();
     }
     if (ok && r->json) {
         fprintf(r->f, "{\"path\": ");
@@ -307,6 +335,13 @@ static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out
         fprintf(stderr, usage, model_opts_max_pixels_help);
         return VSSM_EXIT_USAGE;
     }
+    for (int i = 0; i < *n_paths; i++)
+        if (cli_same_file(*out, paths[i])) {
+            cli_error("segment: --out %s is the input %s itself: outputs would replace inputs (give an output folder "
+                      "that is not an input)",
+                      *out, paths[i]);
+            return VSSM_EXIT_USAGE;
+        }
     mkdir(*out, 0777); /* every rank may try; one succeeds */
     struct stat st;
     if (stat(*out, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -314,6 +349,34 @@ static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out
         return VSSM_EXIT_USAGE;
     }
     return -1;
+}
+
+/* When --out lies inside an input folder, the files under it are earlier outputs (label
+ * maps, overlays), not images to segment: they leave the list, with a note when loud. */
+static void drop_outputs(img_list *l, char **paths, int n_paths, const char *out, int loud) {
+    const char *holder = NULL;
+    for (int i = 0; i < n_paths && !holder; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode) && cli_path_inside(out, paths[i])) holder = paths[i];
+    }
+    if (!holder) return;
+    int k = 0, dropped = 0;
+    for (int i = 0; i < l->n; i++) {
+        if (cli_path_inside(l->path[i], out)) {
+            free(l->path[i]);
+            dropped++;
+            continue;
+        }
+        l->path[k] = l->path[i];
+        if (l->label) l->label[k] = l->label[i];
+        k++;
+    }
+    l->n = k;
+    if (dropped && loud)
+        fprintf(stderr,
+                "vssm: %s: the output folder, inside the input folder %s: its %d image file%s skipped (earlier "
+                "outputs, not inputs)\n",
+                out, holder, dropped, dropped == 1 ? "" : "s");
 }
 
 /* Segments this rank's share [i0, i1); counts[0] += segmented, counts[1] += failed. */
@@ -348,6 +411,7 @@ VSSM_VERB(segment) {
     }
     img_list l = {0};
     const int missing = img_list_collect(&l, paths, n_paths, !shard_is_root()); /* every rank lists the same */
+    drop_outputs(&l, paths, n_paths, out, shard_is_root());
     int64_t i0, i1, counts[2] = {0, 0}; /* segmented, failed: summed over the ranks */
     shard_range(l.n, &i0, &i1);
     shard_out sout;
@@ -377,7 +441,7 @@ VSSM_VERB(segment) {
                 (long long)counts[1]);
         if (missing) fprintf(stderr, "; %d path%s could not be read", missing, missing == 1 ? "" : "s");
         fputc('\n', stderr);
-        if (l.n)
+        if (counts[0] > 0) /* none segmented: no speed to tell */
             fprintf(stderr, "vssm: speed %.1f images/s (decode, preprocess, forward and writing)\n",
                     secs > 0 ? (double)(counts[0] + counts[1]) / secs : 0.0);
     }

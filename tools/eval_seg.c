@@ -25,12 +25,16 @@ static const char *usage =
     "example: vssm eval seg --weights weights/seg_demo/vmamba_seg_demo.safetensors --dataset pairs \\\n"
     "           /tmp/segdemo/val/images --labels-dir /tmp/segdemo/val/labels\n"
     "  mmseg IoUMetric: dataset-level sums (64-bit counters); NaN classes left out of the means.\n"
-    "  --pred/--gt match label PNGs by file stem. --save-pred DIR writes the model's label maps.\n"
+    "  --pred/--gt match label PNGs by file stem. --save-pred DIR writes the model's label maps\n"
+    "  (DIR may not be, or lie inside, the dataset's image or label-map folder; no label map is\n"
+    "  written over an input file).\n"
+    "  --ignore-index N: 0..65535 (label maps hold 8- or 16-bit values). --threads T: 0 = all cores.\n"
     "  --json: metrics that are undefined (no pixel of a class, or no image scored) are null.\n"
     "%s"
-    "Exit status: 0 every image scored; 1 some images failed (each named on stderr; the\n"
-    "  metrics cover the rest), including when none could be scored (metrics then null);\n"
-    "  2 usage error, unusable weights, or no images / label maps found at all.\n";
+    "Exit status: 0 every image scored; 1 some images failed or are missing (each named on\n"
+    "  stderr; the metrics cover the rest), including when none could be scored or no pixel\n"
+    "  is labelled (every gt pixel the ignore index: metrics undefined, null in --json);\n"
+    "  2 usage error, unusable weights or dataset root, or no images / label maps found at all.\n";
 
 /* A JSON number, or null when it is not finite (JSON has no NaN / Infinity). */
 static void json_num(const char *key, double v) {
@@ -41,8 +45,10 @@ static void json_num(const char *key, double v) {
         printf("null");
 }
 
-/* ips: images per second of a model run, < 0 for scored files (no speed line) */
+/* ips: images per second of a model run, < 0 for scored files (no speed line); with no
+ * image scored there is no speed to tell (null in JSON, no line) */
 static void print_results(const vssm_seg_metrics *m, char **names, int json, double ips) {
+    if (m->images == 0 && ips >= 0) ips = NAN;
     vssm_seg_summary s;
     vssm_seg_metrics_summary(m, &s);
     if (json) {
@@ -55,7 +61,10 @@ static void print_results(const vssm_seg_metrics *m, char **names, int json, dou
         printf(", ");
         json_num("mDice", s.mDice);
         printf(", \"images\": %lld, ", (long long)m->images);
-        if (ips >= 0) printf("\"images_per_s\": %.2f, ", ips);
+        if (ips >= 0)
+            printf("\"images_per_s\": %.2f, ", ips);
+        else if (isnan(ips))
+            printf("\"images_per_s\": null, ");
         printf("\"per_class\": [");
         for (int c = 0; c < m->classes; c++) {
             printf("%s{\"name\": ", c ? ", " : "");
@@ -145,12 +154,23 @@ static void reduce_seg(vssm_seg_metrics *m, int *failed) {
     free(v);
 }
 
-static void report_failed(int failed, int n, int64_t scored) {
-    if (scored == 0)
+/* The run's verdict, said on stderr (rank 0): 0, or 1 when an image failed or nothing
+ * could be scored (no image, or no labelled pixel: the metrics are undefined). */
+static int report_end(const vssm_seg_metrics *m, int failed, int n) {
+    if (failed && m->images == 0)
         fprintf(stderr, "vssm: %d of %d images failed (named above); none could be scored, the metrics are undefined\n",
                 failed, n);
-    else
+    else if (failed)
         fprintf(stderr, "vssm: %d of %d images failed (named above); metrics cover the rest\n", failed, n);
+    if (m->images > 0 && vssm_seg_metrics_labelled(m) == 0) {
+        fprintf(stderr,
+                "vssm: no pixel of the %lld scored image%s is labelled (every ground-truth pixel is the ignore index "
+                "%d%s): the metrics are undefined\n",
+                (long long)m->images, m->images == 1 ? "" : "s", m->ignore_index,
+                m->reduce_zero_label ? " after reduce-zero-label, which makes 0 ignored" : "");
+        return VSSM_EXIT_INPUT;
+    }
+    return failed || m->images == 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }
 
 
@@ -236,7 +256,7 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         } else if (g.w != p.w || g.h != p.h) {
             cli_error("%s: prediction is %dx%d but the ground truth %s is %dx%d", pp, p.w, p.h, gp, g.w, g.h);
             failed++;
-        } else if (vssm_seg_metrics_add(&m, p.data, g.data, (int64_t)g.w * g.h, g.w, gp, &err) != VSSM_OK) {
+        } else if (vssm_seg_metrics_add_files(&m, p.data, g.data, (int64_t)g.w * g.h, g.w, pp, gp, &err) != VSSM_OK) {
             cli_error("%s", err.msg);
             failed++;
         }
@@ -246,16 +266,19 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
     for (int i = 0; i < n; i++) free(files[i]);
     free(files);
     reduce_seg(&m, &failed);
-    if (shard_is_root()) print_results(&m, names, json, -1);
-    if (failed && shard_is_root()) report_failed(failed, n, m.images);
+    int rc = VSSM_EXIT_OK;
+    if (shard_is_root()) {
+        print_results(&m, names, json, -1);
+        rc = report_end(&m, failed, n);
+    }
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
-    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    return shard_bcast_int(rc); /* rank 0 holds the sums: its verdict is every rank's */
 }
 
 /* image i of ds predicted, scored into m (and saved under save_pred); the failures (named) */
 static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, const vssm_image_limits *lim,
-                       const char *save_pred, vssm_seg_metrics *m, int32_t **pred32) {
+                       const char *save_pred, const seg_inputs *inputs, vssm_seg_metrics *m, int32_t **pred32) {
     vssm_err err = {0};
     vssm_image im = {0};
     vssm_label_map g = {0};
@@ -263,7 +286,7 @@ static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, co
     int failed = 0;
     if (vssm_image_load(&im, ds->image[i], lim, &err) != VSSM_OK ||
         vssm_label_map_load(&g, ds->label[i], &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+        seg_tool_print_err(err.msg);
         failed++;
     } else if (g.w != im.w || g.h != im.h) {
         cli_error("%s: label map is %dx%d but the image %s is %dx%d", ds->label[i], g.w, g.h, ds->image[i], im.w, im.h);
@@ -286,11 +309,21 @@ static int score_image(vssm_segmenter *sg, const vssm_seg_dataset *ds, int i, co
             }
             if (save_pred) {
                 char dst[4096], stem[1024];
-                snprintf(dst, sizeof dst, "%s/%s.png", save_pred,
-                         vssm_seg_path_stem(ds->label[i], 0, stem, sizeof stem));
-                if (vssm_label_png_write(dst, lab, im.w, im.h, vssm_segmenter_palette(sg), &err) != VSSM_OK) {
-                    cli_error("%s", err.msg);
+                if (snprintf(dst, sizeof dst, "%s/%s.png", save_pred,
+                             vssm_seg_path_stem(ds->label[i], 0, stem, sizeof stem)) >= (int)sizeof dst) {
+                    cli_error("%s: --save-pred: the output path is too long", ds->image[i]);
                     failed++;
+                } else if (seg_inputs_has(inputs, dst)) { /* through a link: never over an image or label map */
+                    cli_error("%s: --save-pred: not written, it is an input of this run (an image or a label map)",
+                              dst);
+                    failed++;
+                } else {
+                    cli_write_begin(); /* a signal acts once the file is in place (no PATH.XXXXXX left) */
+                    if (vssm_label_png_write(dst, lab, im.w, im.h, vssm_segmenter_palette(sg), &err) != VSSM_OK) {
+                        cli_error("%s", err.msg);
+                        failed++;
+                    }
+                    cli_write_end();
                 }
             }
         }
@@ -314,19 +347,29 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
         cli_error("eval seg: the dataset ROOT folder is required");
         return VSSM_EXIT_USAGE;
     }
-    if (save_pred) { /* created like segment's --out; every rank may try, one succeeds */
-        struct stat sst;
-        mkdir(save_pred, 0777);
-        if (stat(save_pred, &sst) != 0 || !S_ISDIR(sst.st_mode)) {
-            cli_error("%s: cannot create the --save-pred folder", save_pred);
-            return VSSM_EXIT_USAGE;
-        }
-    }
     vssm_err err = {0};
     vssm_seg_dataset ds;
     if (vssm_seg_dataset_open(&ds, (vssm_seg_layout)lay, root, split, labels_dir, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
         return VSSM_EXIT_USAGE;
+    }
+    if (save_pred) { /* never into the dataset's folders: the ground truth would be written over */
+        const char *dirs[2] = {ds.label_dir, ds.image_dir}, *what[2] = {"label maps", "images"};
+        for (int k = 0; k < 2; k++)
+            if (dirs[k] && (cli_same_file(save_pred, dirs[k]) || cli_path_inside(save_pred, dirs[k]))) {
+                cli_error("eval seg: --save-pred %s %s the dataset's %s folder %s: predictions would be written "
+                          "among (or over) the inputs; give another folder",
+                          save_pred, cli_same_file(save_pred, dirs[k]) ? "is" : "is inside", what[k], dirs[k]);
+                vssm_seg_dataset_free(&ds);
+                return VSSM_EXIT_USAGE;
+            }
+        struct stat sst; /* created like segment's --out; every rank may try, one succeeds */
+        mkdir(save_pred, 0777);
+        if (stat(save_pred, &sst) != 0 || !S_ISDIR(sst.st_mode)) {
+            cli_error("%s: cannot create the --save-pred folder", save_pred);
+            vssm_seg_dataset_free(&ds);
+            return VSSM_EXIT_USAGE;
+        }
     }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;
@@ -351,6 +394,14 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
         vssm_seg_dataset_free(&ds);
         return VSSM_EXIT_USAGE;
     }
+    for (int k = 0; k < ds.n_missing && shard_is_root(); k++) cli_error("%s", ds.missing[k]);
+    failed += shard_is_root() ? ds.n_missing : 0; /* counted once, by rank 0 */
+    seg_inputs inputs = {0};
+    if (save_pred && seg_inputs_init(&inputs, ds.image, (size_t)ds.n, ds.label, (size_t)ds.n)) {
+        cli_error("eval seg: out of memory listing the inputs");
+        save_pred = NULL; /* nothing written, every image counted as failed below */
+        failed += shard_is_root() ? ds.n : 0;
+    }
     int32_t *pred32 = NULL;
     int64_t i0, i1; /* this rank's share of the (identically sorted) dataset */
     shard_range(ds.n, &i0, &i1);
@@ -358,20 +409,24 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     const double t0 = run_clock();
     for (int i = (int)i0; i < (int)i1; i++) {
         if (progress && i > i0) run_progress(i - (int)i0, (int)(i1 - i0), t0);
-        failed += score_image(sg, &ds, i, lim, save_pred, &m, &pred32);
+        failed += score_image(sg, &ds, i, lim, save_pred, &inputs, &m, &pred32);
     }
     free(pred32);
+    seg_inputs_free(&inputs);
     if (progress) run_progress((int)(i1 - i0), (int)(i1 - i0), t0);
     const double secs = shard_max_double(run_clock() - t0); /* the slowest rank's */
     reduce_seg(&m, &failed);
-    if (shard_is_root()) print_results(&m, names, json, secs > 0 ? (double)ds.n / secs : 0.0);
-    if (failed && shard_is_root()) report_failed(failed, ds.n, m.images);
+    rc = VSSM_EXIT_OK;
+    if (shard_is_root()) {
+        print_results(&m, names, json, secs > 0 ? (double)ds.n / secs : 0.0);
+        rc = report_end(&m, failed, ds.n + ds.n_missing);
+    }
     vssm_seg_metrics_free(&m);
     free_names(names, classes);
     vssm_segmenter_free(sg);
     vssm_ctx_free(ctx);
     vssm_seg_dataset_free(&ds);
-    return failed ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
+    return shard_bcast_int(rc); /* rank 0 holds the sums: its verdict is every rank's */
 }
 
 int vssm_eval_seg(int argc, char **argv) {
@@ -407,6 +462,10 @@ int vssm_eval_seg(int argc, char **argv) {
             break;
         }
         root = argv[i];
+    }
+    if (!bad && (ignore < 0 || ignore > 65535)) {
+        cli_error("option --ignore-index needs a label value 0..65535, got %d", ignore);
+        bad = 1;
     }
     if (bad) {
         fprintf(stderr, usage, model_opts_max_pixels_help);

@@ -57,13 +57,23 @@ typedef struct vssm_seg_dataset {
     int n, cap;
     char **image, **label; /* owned paths */
     int reduce_zero_label; /* the layout's convention (ade20k: 1) */
+    /* items of the layout left out because their image or label map is missing: one
+     * message each, naming the path ("P: label map missing for image I (not scored)") */
+    int n_missing, missing_cap;
+    char **missing;
+    /* the folders the images and the label maps are found in (cityscapes: above the city
+     * folders; voc: JPEGImages, SegmentationClass), e.g. for a caller that must not write there */
+    char *image_dir, *label_dir;
 } vssm_seg_dataset;
 
 /* Parses "ade20k" | "voc" | "cityscapes" | "pairs"; -1 otherwise. */
 VSSM_API int vssm_seg_layout_from_name(const char *name);
 /* root: the dataset root (pairs: the images folder); split: see above (NULL: the
- * validation split); labels_dir: pairs only. A missing folder or split file, or an image
- * without its label map, is VSSM_ERR_IO / VSSM_ERR_FORMAT naming the path. */
+ * validation split); labels_dir: pairs only. A missing folder or split file is
+ * VSSM_ERR_IO / VSSM_ERR_FORMAT naming the path. An item whose image (a voc split id) or
+ * label map is missing is left out and named in ds->missing (the caller reports each: one
+ * missing file does not stop the rest); when no item is complete, or none is found, the
+ * open fails (VSSM_ERR_IO naming the first missing file / VSSM_ERR_FORMAT). */
 VSSM_API vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, const char *root,
                                            const char *split, const char *labels_dir, vssm_err *err);
 VSSM_API void vssm_seg_dataset_free(vssm_seg_dataset *ds);

@@ -14,7 +14,7 @@
  *
  *     vssm_seg_metrics m;
  *     vssm_seg_metrics_init(&m, 150, 255, 1, &err);
- *     for each image: vssm_seg_metrics_add(&m, pred, gt, h * w, "ADE_val_1.png", &err);
+ *     for each image: vssm_seg_metrics_add(&m, pred, gt, h * w, w, "ADE_val_1.png", &err);
  *     vssm_seg_summary s; vssm_seg_metrics_summary(&m, &s);
  *     double iou = vssm_seg_metrics_iou(&m, c);       // NaN when the class never occurs
  *     vssm_seg_metrics_free(&m);
@@ -55,7 +55,14 @@ VSSM_API void vssm_seg_metrics_free(vssm_seg_metrics *m);
  * in messages. On an error nothing of this image is counted. */
 VSSM_API vssm_status vssm_seg_metrics_add(vssm_seg_metrics *m, const int32_t *pred, const int32_t *gt, int64_t n, int w,
                                           const char *name, vssm_err *err);
+/* The same, for a prediction and a ground truth read from two files: a bad predicted class
+ * is named with pred_name, a bad label with gt_name. */
+VSSM_API vssm_status vssm_seg_metrics_add_files(vssm_seg_metrics *m, const int32_t *pred, const int32_t *gt, int64_t n,
+                                                int w, const char *pred_name, const char *gt_name, vssm_err *err);
 VSSM_API void vssm_seg_metrics_summary(const vssm_seg_metrics *m, vssm_seg_summary *out);
+/* The number of pixels counted (gt not the ignore index): 0 when every pixel scored so far
+ * was ignored, and then every metric is NaN (undefined), not a score. */
+VSSM_API int64_t vssm_seg_metrics_labelled(const vssm_seg_metrics *m);
 /* Per class, percent; NaN for 0/0. */
 VSSM_API double vssm_seg_metrics_iou(const vssm_seg_metrics *m, int c);
 VSSM_API double vssm_seg_metrics_acc(const vssm_seg_metrics *m, int c);
