@@ -98,6 +98,11 @@ static void test_imagefolder(void) {
     sh("mkdir $T/one && cp -r $T/tr/2_Pullover $T/one/");
     rc = run(BASE "--data @/one --out @/o.st");
     TEST_CHECK(rc == 2 && strstr(err, "at least 2 classes"), "one class: exit 2 (rc %d): %.300s", rc, err);
+    /* --val with other class folders: what differs is named, each way */
+    sh("cp -r $T/tr $T/va && mv $T/va/2_Pullover $T/va/2_Sweater");
+    rc = run(BASE "--data @/tr --val @/va --out @/v.st");
+    TEST_CHECK(rc == 2 && strstr(err, "only in --data: '2_Pullover'; only in --val: '2_Sweater'"),
+               "--val with other class folders: exit 2, the differing folders named (rc %d): %.300s", rc, err);
 }
 
 static void test_options_and_outputs(void) {

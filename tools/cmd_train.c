@@ -252,8 +252,27 @@ static int data_open(data *d, const train_args *a) {
     if (a->val) {
         int same = d->vl.n_classes == d->tl.n_classes;
         for (int c = 0; same && c < d->tl.n_classes; c++) same = !strcmp(d->tl.classes[c], d->vl.classes[c]);
-        if (!same) {
-            cli_error("train: the class folders of %s differ from those of %s", a->val, a->data);
+        if (!same) { /* name what differs: the folders one side lacks (the first few each way) */
+            char only[2][512];
+            for (int side = 0; side < 2; side++) {
+                const img_list *x = side ? &d->vl : &d->tl, *y = side ? &d->tl : &d->vl;
+                size_t o = 0;
+                int k = 0;
+                only[side][0] = 0;
+                for (int c = 0; c < x->n_classes && o < sizeof only[side]; c++) {
+                    int found = 0;
+                    for (int e = 0; !found && e < y->n_classes; e++) found = !strcmp(x->classes[c], y->classes[e]);
+                    if (found) continue;
+                    if (k++ == 5) {
+                        o += (size_t)snprintf(only[side] + o, sizeof only[side] - o, ", ...");
+                        break;
+                    }
+                    o += (size_t)snprintf(only[side] + o, sizeof only[side] - o, "%s'%s'", k > 1 ? ", " : "",
+                                          x->classes[c]);
+                }
+            }
+            cli_error("train: the class folders of %s differ from those of %s (only in --data: %s; only in --val: %s)",
+                      a->val, a->data, only[0][0] ? only[0] : "none", only[1][0] ? only[1] : "none");
             return VSSM_EXIT_USAGE;
         }
     }
