@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "kernels/ops.h"
+#include "vssm/vim.h"
 #include "vssm/vmamba.h"
 
 static const struct {
@@ -49,6 +50,13 @@ vssm_status vssm_vmamba_config_preset(vssm_vmamba_config *cfg, const char *name,
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
         strncat(names, presets[i].name, sizeof names - strlen(names) - 1);
+    }
+    /* the other family's too: a name reaches here from any verb that takes both */
+    strncat(names, "; Vision Mamba: ", sizeof names - strlen(names) - 1);
+    const char *v;
+    for (int i = 0; (v = vssm_vim_preset_name(i)); i++) {
+        strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, v, sizeof names - strlen(names) - 1);
     }
     return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown architecture '%s' (known: %s)", name, names);
 }

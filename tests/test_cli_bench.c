@@ -125,8 +125,8 @@ int main(void) {
                rows[1][1]);
     rc = run("--arch vim-tiny --size 64 --runs 1 --no-gemm-ref --op-times /nonexistent-dir/ops.csv", out, sizeof out,
              err, sizeof err);
-    TEST_CHECK(rc == 1 && strstr(err, "/nonexistent-dir/ops.csv"),
-               "an unwritable --op-times exits 1 naming it (%d): %s", rc, err);
+    TEST_CHECK(rc == 2 && strstr(err, "/nonexistent-dir/ops.csv"),
+               "an unwritable --op-times exits 2 before any run, naming it (%d): %s", rc, err);
 
     rc = run("--arch vim-tiny,,vmamba-tiny", out, sizeof out, err, sizeof err);
     TEST_CHECK(rc == 2 && strstr(err, "comma-separated"), "an empty list entry exits 2 naming the problem (%d): %s", rc,

@@ -16,6 +16,7 @@
 #include "vssm/eval.h"
 #include "vssm/image.h"
 #include "vssm/plot.h"
+#include "vssm/weights.h"
 
 #define MAXIMG 32
 static char ref_path[MAXIMG][512];
@@ -364,6 +365,71 @@ static void test_plot_bound(void) {
                "a 100000-class heat map is refused before anything is allocated or written: %s", e.msg);
 }
 
+/* Outputs never over inputs (a user test: --plot onto a dataset image, --confusion onto the
+ * weights, bench --op-times onto the weights all exited 0 and destroyed the input), each
+ * refused before the run with the input unchanged; a missing output folder refused up front;
+ * images beyond the model's classes counted in "failed". */
+static void test_outputs_not_inputs(void) {
+    static char out[1 << 16], err[1 << 14];
+    char t[64], cmd[2048];
+    snprintf(t, sizeof t, "/tmp/vssm_cls_out_XXXXXX");
+    TEST_REQUIRE(mkdtemp(t), "mkdtemp");
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/ds && for c in a b c d; do cp -r tests/data/cli/folder/a_cat %s/ds/$c; done && "
+             "rm %s/ds/b/*.bmp && cp %s %s/w.safetensors",
+             t, t, t, W, t);
+    TEST_REQUIRE(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 0, "make the dataset: %s", err);
+    size_t n0 = 0, n1 = 0;
+    char img[256], wc[256];
+    snprintf(wc, sizeof wc, "%s/w.safetensors", t);
+    snprintf(cmd, sizeof cmd, "ls %s/ds/a/*.png | head -1 | tr -d '\n'", t);
+    test_run_cmd(cmd, img, sizeof img, err, sizeof err);
+    free(test_read_file(img, &n0));
+    const char *cases[][2] = {
+        {"eval classify --weights @W --plot @I @/ds", "inside the input folder"}, /* onto a dataset image */
+        {"eval classify --weights @W --confusion @W @/ds", "is the input"},       /* onto the weights */
+        {"eval classify --weights @W --confusion @/ds/a/new.csv @/ds", "inside the input folder"},
+        {"eval classify --weights @W --plot @/p.png --confusion @/p.png @/ds", "the same file"},
+        {"eval classify --weights @W --plot @/nodir/p.png @/ds", "does not exist"},
+        {"bench --weights @W --size 32 --runs 1 --warmup 0 --no-gemm-ref --op-times @W", "is the input"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char a[1024] = "", *o = a;
+        for (const char *p = cases[i][0]; *p && o < a + sizeof a - 300; p++) {
+            if (p[0] == '@' && (p[1] == 'W' || p[1] == 'I' || p[1] == '/')) {
+                o += sprintf(o, "%s", p[1] == 'W' ? wc : p[1] == 'I' ? img : t);
+                if (p[1] != '/') p++;
+            } else
+                *o++ = *p;
+        }
+        *o = 0;
+        snprintf(cmd, sizeof cmd, "'%s' %s --threads 1", VSSM_BIN, a);
+        int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+        free(test_read_file(img, &n1));
+        vssm_weights *w = NULL;
+        vssm_err e = {0};
+        const int wok = vssm_weights_open(&w, wc, NULL, &e) == VSSM_OK;
+        vssm_weights_close(w);
+        TEST_CHECK(rc == 2 && strstr(err, cases[i][1]) && n1 == n0 && wok,
+                   "%s: exit 2 naming '%s', the inputs intact (rc %d, image %zu -> %zu bytes, weights load %d): %.300s",
+                   cases[i][0], cases[i][1], rc, n0, n1, wok, err);
+    }
+    /* 4 class folders for the 3-class model: the fourth's images are not scored, so failed */
+    snprintf(cmd, sizeof cmd, "'%s' eval classify --weights %s --json --threads 1 %s/ds", VSSM_BIN, wc, t);
+    int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    cJSON *j = cJSON_Parse(out);
+    const cJSON *f = j ? cJSON_GetObjectItem(j, "failed") : NULL, *n = j ? cJSON_GetObjectItem(j, "images") : NULL;
+    snprintf(cmd, sizeof cmd, "ls %s/ds/d | wc -l", t);
+    char cnt[32];
+    test_run_cmd(cmd, cnt, sizeof cnt, err, sizeof err);
+    TEST_CHECK(rc == 1 && f && n && (int)f->valuedouble == atoi(cnt) && (int)n->valuedouble > 0,
+               "images of a class beyond the model's counted in failed (%d, want %d; rc %d): %.200s",
+               f ? (int)f->valuedouble : -1, atoi(cnt), rc, out);
+    cJSON_Delete(j);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", t);
+    test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+}
+
 int main(void) {
     load_refs();
     test_classify_json();
@@ -374,5 +440,6 @@ int main(void) {
     test_outputs_unique_temp();
     test_json_names();
     test_plot_bound();
+    test_outputs_not_inputs();
     return test_finish("test_cli_classify");
 }

@@ -181,3 +181,19 @@ int cli_path_inside(const char *path, const char *dir) {
     if (n == 1) return 1; /* dir is / */
     return !strncmp(rp, rd, n) && (rp[n] == 0 || rp[n] == '/');
 }
+
+int cli_check_output(const char *verb, const char *path, const char *opt, const char *const *inputs, int n,
+                     const char *const *dirs, int n_dirs) {
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && cli_same_file(path, inputs[i])) {
+            cli_error("%s: %s %s is the input %s: it would be overwritten", verb, opt, path, inputs[i]);
+            return VSSM_EXIT_USAGE;
+        }
+    for (int i = 0; i < n_dirs; i++)
+        if (dirs[i] && cli_path_inside(path, dirs[i])) {
+            cli_error("%s: %s %s lies inside the input folder %s (a later run would read it as an input)", verb, opt,
+                      path, dirs[i]);
+            return VSSM_EXIT_USAGE;
+        }
+    return cli_check_out_file(verb, path, opt);
+}

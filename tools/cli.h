@@ -47,5 +47,10 @@ int cli_same_file(const char *a, const char *b);
 /* 1 when path (existing or not: its nearest existing ancestor is resolved) is dir or lies
  * under it, dir an existing folder; else 0. */
 int cli_path_inside(const char *path, const char *dir);
+/* The checks an output file of a verb needs before any work: cli_check_out_file, then not
+ * the same file as any of the n inputs (files) and not inside any of the n_dirs input
+ * folders (NULL entries skipped). 0, or 2 with the reason printed. */
+int cli_check_output(const char *verb, const char *path, const char *opt, const char *const *inputs, int n,
+                     const char *const *dirs, int n_dirs);
 
 #endif

@@ -580,7 +580,7 @@ VSSM_VERB(bench) {
         bad = 1;
     }
     if (!bad && (o.batch < 1 || o.runs < 1 || o.warmup < 0)) {
-        cli_error("bench: --batch and --runs must be >= 1");
+        cli_error("bench: --batch and --runs must be >= 1, --warmup >= 0");
         bad = 1;
     }
     if (!bad && o.weights && strchr(arch, ',')) {
@@ -595,6 +595,9 @@ VSSM_VERB(bench) {
         usage(stderr);
         return VSSM_EXIT_USAGE;
     }
+    /* --op-times: writable, and not the weights, before any model is made */
+    const char *ins[1] = {o.weights};
+    if (op_times && cli_check_output("bench", op_times, "--op-times", ins, 1, NULL, 0)) return VSSM_EXIT_USAGE;
 
     /* --precision a or a,b: one context per precision */
     char precs_buf[2][16];
@@ -638,7 +641,7 @@ VSSM_VERB(bench) {
     int rc = VSSM_EXIT_OK;
     vssm_outfile of = {0};
     if (op_times) {
-        if (vssm_outfile_open(&of, op_times, &err) != VSSM_OK) {
+        if (vssm_outfile_open(&of, op_times, &err) != VSSM_OK) { /* checked before the contexts: seldom here */
             cli_error("%s", err.msg);
             vssm_ctx_free(ctxs[0]);
             vssm_ctx_free(ctxs[1]);
@@ -665,9 +668,14 @@ VSSM_VERB(bench) {
     if (op_times) {
         if (rc != VSSM_EXIT_OK)
             vssm_outfile_abort(&of);
-        else if (vssm_outfile_commit(&of, &err) != VSSM_OK) {
-            cli_error("%s", err.msg);
-            rc = VSSM_EXIT_INPUT;
+        else {
+            cli_write_begin(); /* Ctrl-C waits for the rename */
+            const vssm_status cs = vssm_outfile_commit(&of, &err);
+            cli_write_end();
+            if (cs != VSSM_OK) {
+                cli_error("%s", err.msg);
+                rc = VSSM_EXIT_INPUT;
+            }
         }
     }
     vssm_ctx_free(ctxs[0]);

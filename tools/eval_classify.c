@@ -192,7 +192,19 @@ static int parse_cls(int argc, char **argv, cls_args *a) {
         cli_error("eval classify: %s", perr.msg);
         return VSSM_EXIT_USAGE;
     }
-    return 0;
+    /* the outputs, before the run: writable, not an input (the weights, the labels file),
+     * not in the dataset (a plot among the images would be scored next time), not each other */
+    if (a->plot && a->csv && (!strcmp(a->plot, a->csv) || cli_same_file(a->plot, a->csv))) {
+        cli_error("eval classify: --plot and --confusion name the same file %s", a->plot);
+        return VSSM_EXIT_USAGE;
+    }
+    const char *ins[2] = {a->mo.weights, a->mo.labels}, *dirs[1] = {a->dir};
+    int orc = 0;
+    if (shard_is_root()) { /* one rank checks and says why; all agree */
+        if (a->csv) orc = cli_check_output("eval classify", a->csv, "--confusion", ins, 2, dirs, 1);
+        if (!orc && a->plot) orc = cli_check_output("eval classify", a->plot, "--plot", ins, 2, dirs, 1);
+    }
+    return shard_agree(orc);
 }
 
 static void print_json(const cls_args *a, const vssm_cls_metrics *m, const img_list *l, int failed, double ips) {
@@ -304,13 +316,15 @@ int vssm_eval_classify(int argc, char **argv) {
                     "NaN ranks below every number, all-NaN rows predict class 0)\n",
                     (long long)m.n_nan, (long long)m.n);
         double ips = secs > 0 ? (double)(l.n - (failed - unreadable)) / secs : 0;
-        if (a.json)
-            print_json(&a, &m, &l, failed, ips);
+        if (a.json) /* images beyond the model's classes were not scored: failed, as the help says */
+            print_json(&a, &m, &l, failed + bad_target, ips);
         else
-            print_table(&a, &m, &l, failed, ips);
+            print_table(&a, &m, &l, failed + bad_target, ips);
         int werr = 0;
+        cli_write_begin(); /* Ctrl-C waits for the renames */
         if (a.csv) werr |= write_csv(a.csv, &m, &l) != 0;
         if (a.plot) werr |= write_plot(a.plot, &m, clf, &l, a.normalize) != 0;
+        cli_write_end();
         rc = (failed || bad_target || werr) ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
     }
     vssm_cls_metrics_free(&m);
