@@ -48,7 +48,7 @@ static vssm_status labels_from_file(vssm_classifier *c, const char *path, vssm_e
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
-    int n = 0, oom = 0;
+    int n = 0, named = 0, oom = 0; /* named: the lines up to the last that is not empty */
     while ((got = getline(&line, &cap, f)) >= 0) {
         if (memchr(line, 0, (size_t)got)) {
             free(line);
@@ -59,14 +59,15 @@ static vssm_status labels_from_file(vssm_classifier *c, const char *path, vssm_e
         line[strcspn(line, "\r\n")] = 0;
         if (n < c->classes && !(c->labels[n] = strdup(line))) oom = 1;
         if (n < INT_MAX) n++;
+        if (line[0]) named = n;
     }
     int rerr = ferror(f);
     free(line);
     fclose(f);
     if (oom) return vssm_err_set(err, VSSM_ERR_NOMEM, "%s: out of memory", path);
     if (rerr) return vssm_err_set(err, VSSM_ERR_IO, "%s: read error", path);
-    if (n != c->classes)
-        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %d labels for a model with %d classes", path, n, c->classes);
+    if (named != c->classes) /* empty lines at the end (an editor's) are no labels */
+        return vssm_err_set(err, VSSM_ERR_FORMAT, "%s: %d labels for a model with %d classes", path, named, c->classes);
     return VSSM_OK;
 }
 

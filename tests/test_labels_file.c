@@ -54,6 +54,20 @@ int main(void) {
         vssm_classifier_free(c);
     }
 
+    /* empty lines at the end (an editor's) are no labels; one in the middle is a name */
+    write_file(p, "a\nb\nc\n\n\r\n", 9);
+    c = NULL;
+    s = load_with(ctx, p, &c, &err);
+    TEST_CHECK(s == VSSM_OK && !strcmp(vssm_classifier_label(c, 2), "c"), "trailing empty lines ignored: %s",
+               s == VSSM_OK ? "" : err.msg);
+    vssm_classifier_free(c);
+    write_file(p, "a\n\nc\n", 5);
+    c = NULL;
+    s = load_with(ctx, p, &c, &err);
+    TEST_CHECK(s == VSSM_OK && !strcmp(vssm_classifier_label(c, 1), ""), "an empty name in the middle is a name: %s",
+               s == VSSM_OK ? "" : err.msg);
+    vssm_classifier_free(c);
+
     write_file(p, "a\nb\n", 4);
     c = NULL;
     TEST_CHECK(load_with(ctx, p, &c, &err) == VSSM_ERR_FORMAT && strstr(err.msg, p) && strstr(err.msg, "2 labels"),
