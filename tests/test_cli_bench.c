@@ -84,6 +84,19 @@ int main(void) {
                785.0 / 197.0);
     cJSON_Delete(o[0]);
 
+    /* --precision f32,bf16 --json: each precision's line, then the ratio the text prints */
+    if (test_cpu_runs_bf16()) {
+        rc = run(
+            "--arch vmamba-tiny --size 64 --runs 2 --warmup 0 --threads 1 --no-gemm-ref --precision f32,bf16 --json",
+            out, sizeof out, err, sizeof err);
+        cJSON *p3[3] = {NULL, NULL, NULL};
+        const int nl = rc == 0 ? parse_lines(out, p3, 3) : 0;
+        const double sr = nl == 3 && p3[2] ? num(p3[2], "speed_ratio") : -1;
+        TEST_CHECK(nl == 3 && sr > 0.1 && sr < 20, "f32,bf16 --json: 2 models and the speed ratio (%d lines, %.3f): %s",
+                   nl, sr, err);
+        for (int i = 0; i < 3; i++) cJSON_Delete(p3[i]);
+    }
+
     /* --op-times: a CSV row per op of every extra run, the ops of a run numbered from 0 in
      * order, the same ops in every run; an unwritable path exits 1 naming it */
     char csv[512];

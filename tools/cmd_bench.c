@@ -166,21 +166,22 @@ static double scan_bytes(const vssm_vmamba_config *c, int B, int H, int W) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
-               "                  [--device cpu|cuda] [--tf32] [--precision f32|bf16|f32,bf16] [--runs N]\n"
-               "                  [--warmup N] [--no-gemm-ref] [--fixed-threads] [--json] [--op-times FILE]\n"
-               "Times a model's forward pass and reports ms/image, GFLOP/s, where the time goes and its memory.\n"
-               "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
-               "Random weights for --arch (a VMamba or Vim preset name, or a\n"
-               "comma-separated list of them, timed one after another in this run).\n"
-               "--precision f32,bf16: the same model (same weights) at both precisions, their runs\n"
-               "alternated, and the ratio of the medians.\n"
-               "--threads T: at most T; each pass's count is chosen by timing (fewer when another process\n"
-               "holds a core; the report says how many runs ran at each count), --fixed-threads: always T.\n"
-               "--op-times FILE: after the timed runs, N more profiled ones, every op's time written as CSV\n"
-               "(arch,precision,threads,run,op,kind,us; op is the op's index in the forward), to compare\n"
-               "op by op, e.g. 1 against 2 threads (bench/op_times.py).\n"
-               "Default: --arch vmamba-tiny --batch 1 --size 224 --precision f32.\n");
+    fprintf(f,
+            "usage: vssm bench [--arch NAME | --weights FILE] [--batch B] [--size HxW] [--threads T]\n"
+            "                  [--device cpu|cuda] [--tf32] [--precision f32|bf16|f32,bf16] [--runs N]\n"
+            "                  [--warmup N] [--no-gemm-ref] [--fixed-threads] [--json] [--op-times FILE]\n"
+            "Times a model's forward pass and reports ms/image, GFLOP/s, where the time goes and its memory.\n"
+            "example: vssm bench --arch vmamba-tiny,vim-tiny --batch 1 --size 224 --threads 2\n"
+            "Random weights for --arch (a VMamba or Vim preset name, or a\n"
+            "comma-separated list of them, timed one after another in this run).\n"
+            "--precision f32,bf16: the same model (same weights) at both precisions, their runs\n"
+            "alternated, and the ratio of the medians (with --json: a last line {\"compare\", \"speed_ratio\", ...}).\n"
+            "--threads T: at most T; each pass's count is chosen by timing (fewer when another process\n"
+            "holds a core; the report says how many runs ran at each count), --fixed-threads: always T.\n"
+            "--op-times FILE: after the timed runs, N more profiled ones, every op's time written as CSV\n"
+            "(arch,precision,threads,run,op,kind,us; op is the op's index in the forward), to compare\n"
+            "op by op, e.g. 1 against 2 threads (bench/op_times.py).\n"
+            "Default: --arch vmamba-tiny --batch 1 --size 224 --precision f32.\n");
 }
 
 typedef struct bench_opts {
@@ -539,12 +540,16 @@ static int bench_arch(vssm_ctx **ctxs, const char **precs, int np, const char *a
         if (np > 1 && !o->json) printf("%sprecision  %s\n", p ? "\n" : "", precs[p]);
         bench_model_report(&m[p], o, &mem, ref);
     }
-    if (rc == VSSM_EXIT_OK && np == 2 && !o->json) {
+    if (rc == VSSM_EXIT_OK && np == 2) {
         const double w0 = median_of(m[0].times, o->runs), w1 = median_of(m[1].times, o->runs);
         const double c0 = median_of(m[0].cpu, o->runs), c1 = median_of(m[1].cpu, o->runs);
-        printf("\n%s / %s    %.2fx the speed (medians of %d alternated runs: %.2f / %.2f ms); process CPU time "
-               "%.2fx (%.2f / %.2f ms)\n",
-               precs[1], precs[0], w0 / w1, o->runs, 1e3 * w1, 1e3 * w0, c0 / c1, 1e3 * c1, 1e3 * c0);
+        if (o->json) /* a line of its own after the two models' (JSON lines) */
+            printf("{\"compare\": \"%s/%s\", \"speed_ratio\": %.4f, \"cpu_time_ratio\": %.4f, \"runs\": %d}\n",
+                   precs[1], precs[0], w0 / w1, c0 / c1, o->runs);
+        else
+            printf("\n%s / %s    %.2fx the speed (medians of %d alternated runs: %.2f / %.2f ms); process CPU time "
+                   "%.2fx (%.2f / %.2f ms)\n",
+                   precs[1], precs[0], w0 / w1, o->runs, 1e3 * w1, 1e3 * w0, c0 / c1, 1e3 * c1, 1e3 * c0);
     }
     for (int p = 0; p < np; p++) bench_model_free(&m[p]);
     return rc;
