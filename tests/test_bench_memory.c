@@ -209,10 +209,20 @@ int main(void) {
     int rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
     TEST_REQUIRE(rc == 0, "bench exits 0 (%d): %s", rc, err);
     cJSON *o[4] = {0};
-    int n = 0;
-    for (char *line = strtok(out, "\n"); line && n < 4; line = strtok(NULL, "\n")) o[n++] = cJSON_Parse(line);
+    int n = 0, compares = 0;
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *j = cJSON_Parse(line);
+        if (j && cJSON_GetObjectItemCaseSensitive(j, "compare")) { /* the two precisions' ratio, after each model */
+            compares++;
+            cJSON_Delete(j);
+        } else if (n < 4)
+            o[n++] = j;
+        else
+            n++, cJSON_Delete(j);
+    }
     const int models = vt16 ? 2 : 1;
-    TEST_REQUIRE(n == 2 * models, "one JSON line per model and precision (%d)", n);
+    TEST_REQUIRE(n == 2 * models && compares == (vt16 ? 2 : 0),
+                 "one JSON line per model and precision (%d), a ratio line after each pair (%d)", n, compares);
     /* activations: bench's own figure (the same size for both precisions) */
     const long long at = inum(o[0], "activation_bytes"), ai = inum(o[models], "activation_bytes");
     check_line(o[0], "vmamba-tiny", "f32", vt32, vt32 + vt16, models * at, models);
