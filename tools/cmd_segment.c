@@ -337,9 +337,11 @@ static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out
     }
     for (int i = 0; i < *n_paths; i++)
         if (cli_same_file(*out, paths[i])) {
-            cli_error("segment: --out %s is the input %s itself: outputs would replace inputs (give an output folder "
-                      "that is not an input)",
-                      *out, paths[i]);
+            if (shard_is_root()) /* every rank finds the same: one says it */
+                cli_error(
+                    "segment: --out %s is the input %s itself: outputs would replace inputs (give an output folder "
+                    "that is not an input)",
+                    *out, paths[i]);
             return VSSM_EXIT_USAGE;
         }
     mkdir(*out, 0777); /* every rank may try; one succeeds */

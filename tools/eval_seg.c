@@ -357,9 +357,10 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
         const char *dirs[2] = {ds.label_dir, ds.image_dir}, *what[2] = {"label maps", "images"};
         for (int k = 0; k < 2; k++)
             if (dirs[k] && (cli_same_file(save_pred, dirs[k]) || cli_path_inside(save_pred, dirs[k]))) {
-                cli_error("eval seg: --save-pred %s %s the dataset's %s folder %s: predictions would be written "
-                          "among (or over) the inputs; give another folder",
-                          save_pred, cli_same_file(save_pred, dirs[k]) ? "is" : "is inside", what[k], dirs[k]);
+                if (shard_is_root()) /* every rank finds the same: one says it */
+                    cli_error("eval seg: --save-pred %s %s the dataset's %s folder %s: predictions would be written "
+                              "among (or over) the inputs; give another folder",
+                              save_pred, cli_same_file(save_pred, dirs[k]) ? "is" : "is inside", what[k], dirs[k]);
                 vssm_seg_dataset_free(&ds);
                 return VSSM_EXIT_USAGE;
             }
