@@ -127,6 +127,8 @@ static vssm_status split_add(vssm_reid_split *s, const char *path, int64_t pid, 
 static void split_free(vssm_reid_split *s) {
     for (int64_t i = 0; i < s->n; i++) free(s->path[i]);
     free(s->path);
+    for (int64_t i = 0; i < s->n_stray; i++) free(s->stray[i]);
+    free(s->stray);
     free(s->pid);
     free(s->camid);
     memset(s, 0, sizeof *s);
@@ -176,8 +178,15 @@ static vssm_status read_folder(vssm_reid_split *s, const char *dir, vssm_reid_fo
         char *p = st == VSSM_OK ? vssm_fs_join(dir, names[i]) : NULL;
         int64_t pid, cam;
         if (st == VSSM_OK && !p) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
-        if (st == VSSM_OK) st = vssm_reid_parse_name(fmt, p, &pid, &cam, err);
-        if (st == VSSM_OK) st = split_add(s, p, pid, cam, err);
+        vssm_status ps = st == VSSM_OK ? vssm_reid_parse_name(fmt, p, &pid, &cam, err) : st;
+        if (ps == VSSM_ERR_FORMAT) { /* a stray name: skipped, kept for the caller to name */
+            char **q = realloc(s->stray, (size_t)(s->n_stray + 1) * sizeof *q);
+            if (q) s->stray = q, q[s->n_stray++] = p, p = NULL;
+            if (!q) st = vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory listing %s", dir);
+        } else if (ps != VSSM_OK)
+            st = ps;
+        else
+            st = split_add(s, p, pid, cam, err);
         free(p);
         free(names[i]);
     }

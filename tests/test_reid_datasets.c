@@ -89,11 +89,14 @@ static void test_veri_msmt_layouts(void) {
     touch(p, "0002_c003_00084280_0.jpg");
     touch(p, "0005_c011_00014930_1.jpg");
     touch(p, "list.txt");
+    touch(p, "hello.jpg"); /* a stray name: skipped and listed, the rest loaded */
     vssm_reid_dataset d;
     vssm_err err = {0};
     TEST_CHECK(vssm_reid_dataset_load(&d, tmp, VSSM_REID_FORMAT_VERI, &err) == VSSM_OK && d.query.n == 1 &&
                    d.gallery.n == 2 && d.gallery.camid[1] == 10 && d.gallery.pid[1] == 5,
                "veri layout (nested VeRi/): %s", err.msg);
+    TEST_CHECK(d.query.n_stray == 0 && d.gallery.n_stray == 1 && strstr(d.gallery.stray[0], "image_test/hello.jpg"),
+               "the stray hello.jpg listed (%lld)", (long long)d.gallery.n_stray);
     vssm_reid_dataset_free(&d);
     /* MSMT17_V1 with list files and test/ */
     snprintf(p, sizeof p, "%s/MSMT17_V1", tmp);

@@ -1,7 +1,5 @@
 /* tools/cmd_reid.c - `vssm reid extract`: embeddings of a re-ID dataset's query and
  * gallery images into a features file for `vssm eval reid` (vssm/reid.h). */
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <omp.h>
-#include "datasets/fs.h"
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
@@ -186,7 +183,7 @@ out:
 static vssm_reid_split split_part(const vssm_reid_split *s, int batch) {
     int64_t b, e;
     shard_range_units(s->n, batch, &b, &e);
-    return (vssm_reid_split){s->path + b, s->pid + b, s->camid + b, e - b, e - b, 0};
+    return (vssm_reid_split){s->path + b, s->pid + b, s->camid + b, e - b, e - b, 0, NULL, 0};
 }
 
 /* Rank 0 gets every rank's rows (embeddings, pids, camids) concatenated in rank order =
@@ -339,112 +336,24 @@ static int write_features(const extract_args *a, const vssm_reid_model *m, const
     return failed > 0 ? VSSM_EXIT_INPUT : VSSM_EXIT_OK;
 }
 
-/* ---- the dataset, skipping the files whose names do not parse
- * vssm_reid_dataset_load refuses a Market-1501 / VeRi-776 folder holding an image file whose
- * name is not in the format's pattern (naming the first). One stray file (query/hello.jpg)
- * should not stop the extraction: the folders are listed again here as the library lists
- * them (datasets/reid.c: the same layouts, extensions, byte order, pid -1 dropped), each
- * such file is named and skipped, and the run exits 1. */
-static const char *const split_dir[2][2] = {{"query", "bounding_box_test"}, {"image_query", "image_test"}};
-static const char *const nested_dir[2][2] = {{"Market-1501-v15.09.15", "market1501"}, {"VeRi", "veri"}};
-
-static int split_push(vssm_reid_split *s, char *path, int64_t pid, int64_t cam) {
-    if (pid == -1) {
-        s->n_junk++;
-        free(path);
-        return 0;
-    }
-    if (s->n == s->cap) {
-        int64_t nc = s->cap ? 2 * s->cap : 256;
-        char **p = realloc(s->path, (size_t)nc * sizeof *p);
-        if (p) s->path = p;
-        int64_t *a = p ? realloc(s->pid, (size_t)nc * sizeof *a) : NULL;
-        if (a) s->pid = a;
-        int64_t *c = a ? realloc(s->camid, (size_t)nc * sizeof *c) : NULL;
-        if (c) s->camid = c;
-        if (!c) {
-            free(path);
-            return -1;
-        }
-        s->cap = nc;
-    }
-    s->path[s->n] = path, s->pid[s->n] = pid, s->camid[s->n] = cam;
-    s->n++;
-    return 0;
-}
-
-/* one split folder; 0, or -1 (printed) when it cannot be listed */
-static int list_split(vssm_reid_split *s, const char *dir, vssm_reid_format fmt, int64_t *skipped) {
-    static const char *const ext[] = {".jpg", ".jpeg", ".png", ".bmp"};
-    DIR *d = opendir(dir);
-    if (!d) {
-        cli_error("%s: cannot read the folder (%s)", dir, strerror(errno));
-        return -1;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
-        if (e->d_name[0] == '.' || !vssm_fs_has_ext(e->d_name, ext, 4)) continue;
-        if (n == cap) {
-            char **q = realloc(names, (cap = cap ? 2 * cap : 256) * sizeof *q);
-            if (q) names = q;
-            rc = q ? 0 : -1;
-        }
-        if (rc == 0 && !(names[n++] = strdup(e->d_name))) n--, rc = -1;
-    }
-    closedir(d);
-    if (names) qsort(names, n, sizeof *names, vssm_fs_cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        char *p = rc == 0 ? vssm_fs_join(dir, names[i]) : NULL;
-        int64_t pid, cam;
-        vssm_err err = {0};
-        if (rc == 0 && !p)
-            rc = -1;
-        else if (rc == 0 && vssm_reid_parse_name(fmt, p, &pid, &cam, &err) != VSSM_OK) {
-            if (shard_is_root()) fprintf(stderr, "vssm: %s; skipped\n", err.msg); /* once under mpirun */
-            ++*skipped;
-            free(p);
-        } else if (rc == 0)
-            rc = split_push(s, p, pid, cam);
-        free(names[i]);
-    }
-    free(names);
-    if (rc) cli_error("out of memory listing %s", dir);
-    return rc;
-}
-
-/* the dataset at root (printed errors); 0, or VSSM_EXIT_USAGE (root unusable) */
+/* the dataset at root (printed errors); 0, or VSSM_EXIT_USAGE (root unusable). The image
+ * files whose names do not follow the format (the library's stray list) are named and
+ * counted in *skipped: one stray file does not stop the extraction (the run exits 1). */
 static int load_dataset(vssm_reid_dataset *ds, const char *root, vssm_reid_format fmt, int64_t *skipped) {
     vssm_err err = {0};
-    *skipped = 0;
-    if (vssm_reid_dataset_load(ds, root, fmt, &err) == VSSM_OK) return 0;
-    if (err.status != VSSM_ERR_FORMAT || fmt == VSSM_REID_FORMAT_MSMT) { /* a list file's error: unusable */
+    if (vssm_reid_dataset_load(ds, root, fmt, &err) != VSSM_OK) {
         cli_error("%s", err.msg);
         return VSSM_EXIT_USAGE;
     }
-    char *base = NULL;
-    for (int k = -1; k < 2 && !base; k++) { /* the folder itself, then the dataset's own folder in it */
-        char *b = k < 0 ? strdup(root) : vssm_fs_join(root, nested_dir[fmt][k]);
-        char *q = b ? vssm_fs_join(b, split_dir[fmt][0]) : NULL;
-        if (q && vssm_fs_is_dir(q))
-            base = b;
-        else
-            free(b);
-        free(q);
+    *skipped = ds->query.n_stray + ds->gallery.n_stray;
+    for (int k = 0; k < 2 && shard_is_root(); k++) { /* once under mpirun */
+        const vssm_reid_split *s = k ? &ds->gallery : &ds->query;
+        for (int64_t i = 0; i < s->n_stray; i++) {
+            vssm_reid_parse_name(fmt, s->stray[i], NULL, NULL, &err); /* its reason */
+            fprintf(stderr, "vssm: %s; skipped\n", err.msg);
+        }
     }
-    char *qd = base ? vssm_fs_join(base, split_dir[fmt][0]) : NULL,
-         *gd = base ? vssm_fs_join(base, split_dir[fmt][1]) : NULL;
-    int rc = qd && gd ? 0 : -1;
-    if (!qd || !gd) cli_error("%s: %s", root, base ? "out of memory" : err.msg);
-    memset(ds, 0, sizeof *ds);
-    if (rc == 0) rc = list_split(&ds->query, qd, fmt, skipped);
-    if (rc == 0) rc = list_split(&ds->gallery, gd, fmt, skipped);
-    free(qd);
-    free(gd);
-    free(base);
-    if (rc) vssm_reid_dataset_free(ds);
-    return rc ? VSSM_EXIT_USAGE : 0;
+    return 0;
 }
 
 /* ---- outputs over inputs: --out may not replace the weights, a dataset file, or go into the

@@ -17,7 +17,9 @@
  *           int(path.split('_')[2]) - 1 as torchreid.
  * Only the basename is parsed (torchreid regex-searches the whole path, so a folder
  * named like "x_c1" could confuse it). Files with an image extension (.jpg .jpeg .png
- * .bmp, any case) are read; one whose name does not parse is an error naming it.
+ * .bmp, any case) are read; one whose name does not parse is skipped and listed in its
+ * split's stray (the caller names them: a stray file does not stop the others). An MSMT17
+ * list entry that does not parse is an error naming the file and line.
  *
  * Features file (datasets/reid.c): safetensors with query, gallery (float32, N x D) and
  * query_pid, query_camid, gallery_pid, gallery_camid (int64, N). The reader also takes
@@ -54,6 +56,8 @@ typedef struct vssm_reid_split {
     int64_t *pid, *camid;
     int64_t n, cap;
     int64_t n_junk; /* pid -1 items dropped */
+    char **stray;   /* owned: Market / VeRi image files whose names do not follow the pattern, skipped */
+    int64_t n_stray;
 } vssm_reid_split;
 
 typedef struct vssm_reid_dataset {
