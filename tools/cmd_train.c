@@ -386,11 +386,6 @@ static int model_open(model *m, const train_args *a, int classes) {
         m->kind = strncmp(a->arch, "vim", 3) ? VSSM_BACKBONE_VMAMBA : VSSM_BACKBONE_VIM;
         s = m->kind == VSSM_BACKBONE_VIM ? vssm_vim_config_preset(&m->vcfg, a->arch, &err)
                                          : vssm_vmamba_config_preset(&m->cfg, a->arch, &err);
-        if (s != VSSM_OK) { /* either family's presets: the library's message lists one */
-            char vm[512], vi[512];
-            preset_names(vm, sizeof vm, 0), preset_names(vi, sizeof vi, 1);
-            vssm_err_set(&err, VSSM_ERR_INVALID_ARG, "unknown --arch '%s' (VMamba: %s; Vim: %s)", a->arch, vm, vi);
-        }
         m->pp = vssm_preprocess_imagenet();
         if (a->size) m->pp.resize = m->pp.crop = a->size;
     } else if ((s = vssm_weights_open(&w, a->weights, NULL, &err)) == VSSM_OK) {
