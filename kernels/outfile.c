@@ -80,6 +80,9 @@ vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "output file: commit without a successful open");
     }
     int bad = fflush(o->f) != 0 || ferror(o->f);
+    /* on disk before the rename: after a power cut the target is the old file or the whole
+     * new one, never an empty or partial one (a device written in place needs no sync) */
+    if (!bad && o->tmp && fsync(fileno(o->f)) != 0) bad = 1;
     int e = errno;
     if (fclose(o->f) != 0 && !bad) {
         bad = 1;

@@ -3,7 +3,8 @@
  * logits from PIL + torchvision + our PyTorch reference (tests/reference/gen_cli_fixtures.py);
  * a corrupt file in the folder is named on stderr, the rest is processed, exit code 1;
  * usage errors exit 2. Issue 16: link cycles walked once, unreadable class folders counted
- * as failures, outputs through unique temp files. */
+ * as failures, outputs through unique temp files. Names: exact in JSON, one line each in text
+ * (control bytes escaped); hidden entries of a folder skipped with one note. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -351,6 +352,26 @@ static void test_json_names(void) {
     int valid = 1;
     for (const unsigned char *p = (const unsigned char *)out; *p; p++) valid &= *p < 0x80;
     TEST_CHECK(valid, "the JSON is plain ASCII here (the names' bytes were escaped)");
+    /* text mode: a newline in a name once split one result over two lines */
+    sh("rm -f %s/* && cp tests/data/images/dog_1x1.jpg \"%s/a$(printf '\\nb').jpg\"", t, t);
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --topk 1 %s", VSSM_BIN, W, t);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    int nl = 0;
+    for (const char *p = out; *p; p++) nl += *p == '\n';
+    TEST_CHECK(rc == 0 && nl == 1 && strstr(out, "/a\\nb.jpg:"), "a newline in a name: one line, escaped (rc %d): %s",
+               rc, out);
+    /* hidden entries inside a folder: .ipynb_checkpoints holds copies, ._x.jpg is macOS metadata */
+    sh("mkdir -p %s/.ipynb_checkpoints && cp tests/data/images/dog_1x1.jpg %s/.ipynb_checkpoints/c.jpg", t, t);
+    sh("printf 'Mac OS X        ' > %s/._a.jpg%s", t, "");
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --topk 1 %s", VSSM_BIN, W, t);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    nl = 0;
+    for (const char *p = out; *p; p++) nl += *p == '\n';
+    TEST_CHECK(rc == 0 && nl == 1 && strstr(err, "skipped 2 hidden entries") && strstr(err, "classified 1 image,"),
+               "hidden entries skipped with one note, exit 0 (rc %d): %s / %s", rc, out, err);
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --topk 1 %s/._a.jpg", VSSM_BIN, W, t);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "._a.jpg"), "a hidden file given by its path is read (and fails here): %s", err);
     sh("rm -rf %s%s", t, "");
 }
 

@@ -6,7 +6,8 @@
  *   - --labels (any), --threads -1 / 1x / 99999, --batch 0, --key on a safetensors file: exit 2;
  *   - a stray file (query/hello.jpg, not a Market-1501 name) is named and skipped, the rest
  *     extracted (exit 1, the file written with the other rows); when that leaves no query image,
- *     nothing is written (exit 2);
+ *     nothing is written (exit 2); when every query image fails to decode, nothing is written
+ *     (exit 1, the image named);
  *   - eval reid: --k1 0, --k2 -1, --k1 1x, --lambda nan, --max-rank 0, --k1 without --rerank: exit 2;
  *   - SIGINT at many delays during extraction never leaves a FEATS.safetensors.XXXXXX temp
  *     file, and an --out that exists afterwards is a complete features file. */
@@ -163,6 +164,17 @@ static void test_stray_file(void) {
     TEST_CHECK(rc == 2 && strstr(errb, "hello.jpg: not a Market-1501 name") &&
                    strstr(errb, "the query split has no images") && access(feats, F_OK) != 0,
                "no query image left: exit 2 (%d), nothing written: %s", rc, errb);
+
+    /* the one query file well named but not an image: it fails to decode, nothing is written */
+    snprintf(cmd, sizeof cmd,
+             "rm %s/stray/query/hello.jpg && printf 'not a jpeg' > %s/stray/query/0001_c1s1_000101_00.jpg", tmp, tmp);
+    TEST_REQUIRE(system(cmd) == 0, "a dataset whose one query image is damaged");
+    snprintf(cmd, sizeof cmd, "'%s' reid extract --weights %s/w.safetensors --data %s/stray --out %s", VSSM_BIN, tmp,
+             tmp, feats);
+    rc = run(cmd);
+    TEST_CHECK(rc == 1 && strstr(errb, "0001_c1s1_000101_00.jpg") && strstr(errb, "no query image could be embedded") &&
+                   access(feats, F_OK) != 0,
+               "every query image damaged: exit 1 (%d), the image named, nothing written: %s", rc, errb);
 }
 
 static void test_eval_options(void) {

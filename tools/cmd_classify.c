@@ -20,7 +20,8 @@ static void usage(FILE *f) {
             "  --topk K             classes to show per image (default 5)\n"
             "  --batch B            images per forward pass (default 8)\n"
             "  --json               one JSON object per image on stdout\n"
-            "Folders are walked recursively (each real folder once: link cycles are skipped with a note).\n"
+            "Folders are walked recursively (each real folder once: link cycles are skipped with a note;\n"
+            "  hidden entries, names starting with '.', are skipped).\n"
             "Under mpirun each rank classifies a share of the images; rank 0 prints the lines in order.\n"
             "Exit status: 0 all classified; 1 some inputs could not be read or classified (each\n"
             "  named on stderr), or none found; 2 usage error or unusable weights.\n",
@@ -83,7 +84,8 @@ static void on_image(void *user, int idx, const float *logits, int classes, cons
         }
         fprintf(o->f, "]}\n");
     } else {
-        fprintf(o->f, "%s:", o->l->path[idx]);
+        text_put_path(o->f, o->l->path[idx]);
+        fputc(':', o->f);
         for (int j = 0; j < k; j++) {
             const char *lb = vssm_classifier_label(o->clf, top[j]);
             fprintf(o->f, "%s %d", j ? " |" : "", top[j]);

@@ -321,6 +321,11 @@ static int write_features(const extract_args *a, const vssm_reid_model *m, const
                           "bnneck",    bnp ? bnp : "none",
                           "l2",        vssm_reid_head_l2norm(h) ? "1" : "0",
                           "dim",       dims};
+    if (f->nq == 0 || f->ng == 0) { /* every image of a split failed: a file no evaluation can use */
+        cli_error("reid extract: no %s image could be embedded (%lld failed or skipped): %s not written",
+                  f->nq == 0 ? "query" : "gallery", (long long)failed, a->outp);
+        return VSSM_EXIT_INPUT;
+    }
     cli_write_begin(); /* Ctrl-C now waits for the rename: no temp file left beside --out */
     vssm_status st = vssm_reid_features_save(a->outp, f, meta, 6, &err);
     cli_write_end();

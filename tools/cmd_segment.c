@@ -301,7 +301,10 @@ static int segment_one(const seg_run *r, int i) {
             fprintf(r->f, "null");
         fprintf(r->f, ", \"width\": %d, \"height\": %d}\n", im.w, im.h);
     } else if (ok) {
-        fprintf(r->f, "%s -> %s\n", src, dst);
+        text_put_path(r->f, src);
+        fputs(" -> ", r->f);
+        text_put_path(r->f, dst);
+        fputc('\n', r->f);
     }
     free(lab);
     vssm_image_free(&im);

@@ -127,6 +127,8 @@ typedef struct walk_ctx {
     dir_key *set;
     size_t cap, used;
     int nomem, quiet;
+    int hidden;         /* hidden folders and hidden image files skipped inside the walked folders */
+    char *hidden_first; /* the first of them (owned), for the note */
 } walk_ctx;
 
 static size_t key_hash(dev_t dev, ino_t ino) {
@@ -166,7 +168,14 @@ static const char *seen_dir(walk_ctx *w, const struct stat *sb, const char *path
     return NULL;
 }
 
+/* Frees w, first noting the hidden entries its walks skipped (once per collection). */
 static void walk_ctx_free(walk_ctx *w) {
+    if (w->hidden)
+        note(w->quiet,
+             "vssm: skipped %d hidden entr%s of the folders (names starting with '.': .ipynb_checkpoints, "
+             "macOS's ._ files; the first %s); a hidden file given by its path is read\n",
+             w->hidden, w->hidden == 1 ? "y" : "ies", w->hidden_first ? w->hidden_first : "?");
+    free(w->hidden_first);
     for (size_t i = 0; i < w->cap; i++) free(w->set[i].path);
     free(w->set);
 }
@@ -209,7 +218,14 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
             bad++;
             continue;
         }
-        if (stat(p, &st) == 0) {
+        if (names[i][0] == '.') {
+            /* .ipynb_checkpoints (copies of the images), .git, macOS's ._x.jpg (not images):
+             * never walked, as datasets/seg.c and datasets/reid.c skip them; counted for a note */
+            if (img_has_image_ext(names[i]) || (stat(p, &st) == 0 && S_ISDIR(st.st_mode))) {
+                if (!w->hidden_first) w->hidden_first = strdup(p);
+                w->hidden++;
+            }
+        } else if (stat(p, &st) == 0) {
             if (S_ISDIR(st.st_mode)) {
                 bad += walk(w, p, &st, label, depth + 1);
             } else if (!img_has_image_ext(names[i])) {
@@ -237,7 +253,7 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
 }
 
 int img_list_collect(img_list *l, char **paths, int n, int quiet) {
-    walk_ctx w = {l, NULL, 0, 0, 0, quiet};
+    walk_ctx w = {l, NULL, 0, 0, 0, quiet, 0, NULL};
     int bad = 0;
     for (int i = 0; i < n; i++) {
         struct stat sb;
@@ -262,7 +278,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
         note(0, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno));
         return -1;
     }
-    walk_ctx w = {l, NULL, 0, 0, 0, 0};
+    walk_ctx w = {l, NULL, 0, 0, 0, 0, 0, NULL};
     struct stat rs;
     if (stat(root, &rs) == 0) seen_dir(&w, &rs, root); /* a class linking back to ROOT is a cycle */
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
@@ -374,6 +390,19 @@ void json_put_str(FILE *f, const char *str) {
         }
     }
     fputc('"', f);
+}
+
+void text_put_path(FILE *f, const char *str) {
+    static const char esc[] = "abtnvfr"; /* the letters of \a \b \t \n \v \f \r, indexed by c - 7 */
+    for (const unsigned char *s = (const unsigned char *)str; *s; s++) {
+        const unsigned c = *s;
+        if (c >= 7 && c <= 13)
+            fprintf(f, "\\%c", esc[c - 7]);
+        else if (c < 0x20 || c == 0x7F)
+            fprintf(f, "\\x%02x", c);
+        else
+            fputc((int)c, f);
+    }
 }
 
 void softmax(const float *x, int n, double *p) {

@@ -16,7 +16,8 @@ typedef struct img_list {
 
 void img_list_free(img_list *l);
 /* Files are taken as given (format found from content); folders are walked recursively in
- * byte-sorted order, keeping files with an image extension. Links are followed, but each
+ * byte-sorted order, keeping files with an image extension; hidden entries (names starting
+ * with '.': .ipynb_checkpoints, macOS's ._x.jpg) are skipped, counted in one note. Links are followed, but each
  * real folder (device + inode) is walked once: a link cycle or a second link to a folder
  * already walked is skipped with a note on stderr. Returns the number of paths, folders
  * and entries that could not be read (each named on stderr): the caller counts them as
@@ -58,6 +59,9 @@ void run_progress(int done, int total, double t0);
  * that are not valid UTF-8 (file names are arbitrary bytes) written as U+FFFD, so the
  * output is always valid JSON. */
 void json_put_str(FILE *f, const char *s);
+/* Writes a path in a text (line) output: control bytes as C escapes (\n, \t, \x1b, ...) so
+ * one line stays one result; other bytes as they are (JSON output keeps every name exact). */
+void text_put_path(FILE *f, const char *s);
 
 /* softmax of n logits into p (double precision sums) */
 void softmax(const float *logits, int n, double *p);

@@ -202,7 +202,7 @@ static vssm_status write_body(FILE *f, const char *path, const sbuf *h, const vs
         size_t nb = nbytes_of(&ord[i]->t, &nb_ok);
         ok = !nb || fwrite(ord[i]->t.data, 1, nb, f) == nb;
     }
-    ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = ok && fflush(f) == 0; /* on disk before the rename: vssm_outfile_commit syncs it */
     if (!ok) return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (disk full?)", path);
     return VSSM_OK;
 }
