@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/cnum.h"
 #include "backbone/backbone_internal.h"
 #include "kernels/ops.h"
 #include "vssm/backbone.h"
@@ -38,7 +39,7 @@ static const vssm_backbone_impl *pick_family(const vssm_source *src, const char 
 int vssm_meta_numbers(const char *s, int k, int *ints, float *floats) {
     for (int i = 0; i < k; i++) {
         char *end;
-        double x = strtod(s, &end);
+        double x = vssm_strtod_c(s, &end);
         if (end == s || !isfinite(x)) return 0;
         if (ints) {
             if (x != floor(x) || x < 0 || x > 1e6) return 0;

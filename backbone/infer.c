@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/cnum.h"
 #include "backbone/backbone_internal.h"
 #include "vssm/infer.h"
 
@@ -301,7 +302,7 @@ vssm_status vssm_vmamba_config_check(const vssm_vmamba_config *cfg, const vssm_s
 
 /* ---------------------------------------------------------------- metadata */
 static void fmt_float(char *buf, size_t n, float v) {
-    snprintf(buf, n, "%.6g", (double)v);
+    vssm_snprintf_c(buf, n, "%.6g", (double)v);
     if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", n - strlen(buf) - 1);
 }
 
@@ -323,7 +324,7 @@ static void floats_str(char *buf, size_t n, const float *v, int k) {
     buf[0] = 0;
     for (int i = 0; i < k && used < n; i++) {
         char f[32];
-        snprintf(f, sizeof f, "%.6g", (double)v[i]);
+        vssm_snprintf_c(f, sizeof f, "%.6g", (double)v[i]);
         used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? "," : "", f);
     }
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/cnum.h"
 #include "vssm/outfile.h"
 #include "vssm/track_data.h"
 #include "datasets/fs.h"
@@ -263,7 +264,7 @@ vssm_status vssm_boxes_read_lines(const char *path, vssm_box **boxes, int **line
             while (*p && k < 5) {
                 char *end;
                 errno = 0;
-                double d = strtod(p, &end);
+                double d = vssm_strtod_c(p, &end);
                 if (end == p) break;
                 if (k < 4) val[k] = d;
                 k++;
@@ -328,7 +329,7 @@ static vssm_status ints_read(const char *path, int **out, int *n, vssm_err *err)
         while (*p && (is_sep(*p) || *p == '\n')) p++;
         if (!*p) break;
         char *end;
-        double d = strtod(p, &end); /* "1", "0", "1.0" */
+        double d = vssm_strtod_c(p, &end); /* "1", "0", "1.0" */
         if (end == p || d != floor(d) || fabs(d) > 1e6) {
             st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: expected integer labels, got '%.20s'", path, p);
             break;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cnum.h"
 #include "vssm/video.h"
 
 #ifndef VSSM_HAVE_VIDEO
@@ -267,8 +268,8 @@ static double stream_duration(const vssm_video_reader *r) {
     const AVDictionaryEntry *e = av_dict_get(st->metadata, "DURATION", NULL, 0);
     if (e) { /* HH:MM:SS.sss; strtod, not sscanf's %d, whose overflow is undefined */
         char *p, *q, *t;
-        const double h = strtod(e->value, &p), m = *p == ':' ? strtod(p + 1, &q) : -1,
-                     s = m >= 0 && *q == ':' ? strtod(q + 1, &t) : -1;
+        const double h = vssm_strtod_c(e->value, &p), m = *p == ':' ? vssm_strtod_c(p + 1, &q) : -1,
+                     s = m >= 0 && *q == ':' ? vssm_strtod_c(q + 1, &t) : -1;
         if (s >= 0 && h >= 0 && isfinite(h) && isfinite(m) && isfinite(s)) return h * 3600.0 + m * 60 + s;
     }
     return r->fmt->nb_streams == 1 ? r->info.duration_s : -1;

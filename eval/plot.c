@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kernels/cnum.h"
 #include "eval/plot_internal.h"
 
 vssm_status vssm_plot_format_of(const char *path, vssm_plot_format *fmt, vssm_err *err) {
@@ -175,5 +176,5 @@ double plot_tick_step(double range, int max_ticks) {
 
 void plot_tick_label(double v, char *buf, size_t n) {
     if (fabs(v) < 1e-12) v = 0;
-    snprintf(buf, n, "%.6g", v);
+    vssm_snprintf_c(buf, n, "%.6g", v);
 }

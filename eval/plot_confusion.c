@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cnum.h"
 #include "eval/plot_internal.h"
 #include "vssm/plot.h"
 
@@ -42,7 +43,7 @@ static void cell_text(const cm_view *v, int r, int c, char *buf, size_t n) {
     if (p >= 99.95)
         snprintf(buf, n, "100");
     else
-        snprintf(buf, n, "%.1f", p);
+        vssm_snprintf_c(buf, n, "%.1f", p);
 }
 
 /* The matrix as an image of nb x nb pixels, each the sum (or, normalised, the mean row
@@ -258,8 +259,8 @@ vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int 
     if (o && o->title)
         snprintf(title, sizeof title, "%s", o->title);
     else if (total)
-        snprintf(title, sizeof title, "Confusion matrix: top-1 %.2f%% of %lld samples", 100.0 * diag / total,
-                 (long long)total);
+        vssm_snprintf_c(title, sizeof title, "Confusion matrix: top-1 %.2f%% of %lld samples", 100.0 * diag / total,
+                        (long long)total);
     else
         snprintf(title, sizeof title, "Confusion matrix");
     const char *cb_label = v.normalize ? "% of the true class" : "images";

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cnum.h"
 #include "eval/plot_internal.h"
 #include "vssm/plot.h"
 
@@ -34,7 +35,7 @@ static void share(char *buf, size_t n, int64_t part, int64_t total) {
     if (p < 0.05)
         snprintf(buf, n, "<0.1%%");
     else
-        snprintf(buf, n, "%.1f%%", p);
+        vssm_snprintf_c(buf, n, "%.1f%%", p);
 }
 
 /* the legend's rows of text: "name  12.3%" (and "+ K more  4.5%"); returns the row count */

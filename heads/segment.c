@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "kernels/cnum.h"
 #include "heads/seg_internal.h"
 #include "kernels/ops.h"
 #include "vssm/backbone.h"
@@ -80,7 +81,7 @@ static int parse_list(const char *v, double *out, int max) {
     int n = 0;
     while (v && *v && n < max) {
         char *end;
-        double d = strtod(v, &end);
+        double d = vssm_strtod_c(v, &end);
         if (end == v) return -1;
         out[n++] = d;
         v = end;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cnum.h"
 #include "heads/seg_internal.h"
 #include "vssm/backbone.h"
 #include "vssm/track.h"
@@ -85,7 +86,7 @@ static vssm_status meta_num(const vssm_source *src, const char *key, double lo, 
     const char *v = meta(src, key);
     if (!v) return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata key '%s' is missing", key);
     char *end;
-    double x = strtod(v, &end);
+    double x = vssm_strtod_c(v, &end);
     if (end == v || *end || !(x >= lo && x <= hi) || (integer && x != floor(x)))
         return vssm_err_set(err, VSSM_ERR_FORMAT, "metadata %s '%s' is not %s in [%g, %g]", key, v,
                             integer ? "an integer" : "a number", lo, hi);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
 # opencv-doc: vtest.avi, the real pedestrian video test_video_track tracks (it skips that part without it)
-PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libturbojpeg0-dev libpng-dev libstb-dev libcjson-dev libcairo2-dev libopenmpi-dev openmpi-bin libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev opencv-doc"
+PKGS="build-essential cmake pkg-config locales libopenblas-openmp-dev libturbojpeg0-dev libpng-dev libstb-dev libcjson-dev libcairo2-dev libopenmpi-dev openmpi-bin libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libavdevice-dev opencv-doc"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
