@@ -266,6 +266,8 @@ static vssm_status read_list(vssm_reid_split *s, const char *list, const char *i
 vssm_status vssm_reid_dataset_load(vssm_reid_dataset *out, const char *root, vssm_reid_format fmt, vssm_err *err) {
     memset(out, 0, sizeof *out);
     if (!root) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no dataset root");
+    if ((int)fmt < 0 || (int)fmt > (int)VSSM_REID_FORMAT_MSMT)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "re-ID dataset format %d unknown", (int)fmt);
     if (!vssm_fs_is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
     vssm_status st = VSSM_OK;
     char *base = strdup(root), *qd = NULL, *gd = NULL;

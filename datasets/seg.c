@@ -177,6 +177,8 @@ int vssm_seg_layout_from_name(const char *name) {
 }
 
 const char *vssm_seg_path_stem(const char *path, int strip, char *buf, size_t n) {
+    if (!buf || !n) return buf; /* no room, not even for the terminator */
+    if (!path) path = "";
     const char *b = strrchr(path, '/');
     b = b ? b + 1 : path;
     const char *dot = strrchr(b, '.');

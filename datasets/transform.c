@@ -246,8 +246,14 @@ vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h
 
 void vssm_resize_shorter_side(int w, int h, int size, int *new_w, int *new_h) {
     int shorter = w <= h ? w : h, longer = w <= h ? h : w;
-    /* Python: int(size * long / short): exact product, correctly rounded quotient, truncated */
-    int new_long = (int)((double)((int64_t)size * longer) / (double)shorter);
+    if (shorter < 1 || size < 1) { /* nothing to scale: 0 x 0, which every caller refuses */
+        *new_w = *new_h = 0;
+        return;
+    }
+    /* Python: int(size * long / short): exact product, correctly rounded quotient, truncated
+     * (capped at INT_MAX: a 1-pixel-wide strip; the size limits refuse it after) */
+    const double q = (double)((int64_t)size * longer) / (double)shorter;
+    int new_long = q >= (double)INT_MAX ? INT_MAX : (int)q;
     if (w <= h) {
         *new_w = size;
         *new_h = new_long;

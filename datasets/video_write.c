@@ -66,25 +66,29 @@ static const unsigned char font6x11[95][11] = {
 void vssm_image_draw_text(vssm_image *im, int x, int y, const char *text, const uint8_t rgb[3], int scale) {
     if (!im || !im->data || im->c != 3 || !text) return;
     if (scale < 1) scale = 1;
-    int n = (int)strlen(text), pad = scale;
-    int x0 = x - pad, y0 = y - pad, x1 = x + n * 6 * scale + pad, y1 = y + 11 * scale + pad;
-    for (int yy = y0 < 0 ? 0 : y0; yy < y1 && yy < im->h; yy++) /* the dark backing box */
-        for (int xx = x0 < 0 ? 0 : x0; xx < x1 && xx < im->w; xx++) {
+    if (scale > 1 << 16) scale = 1 << 16; /* a glyph pixel far larger than any image: bounds the sums below */
+    const size_t len = strlen(text);
+    const int n = len > (1u << 20) ? 1 << 20 : (int)len, pad = scale;
+    /* the spans in int64 (x + n * 6 * scale overflows int), every loop clipped to the image */
+    const int64_t x0 = (int64_t)x - pad, y0 = (int64_t)y - pad, x1 = (int64_t)x + (int64_t)n * 6 * scale + pad,
+                  y1 = (int64_t)y + 11 * (int64_t)scale + pad;
+    for (int64_t yy = y0 < 0 ? 0 : y0; yy < y1 && yy < im->h; yy++) /* the dark backing box */
+        for (int64_t xx = x0 < 0 ? 0 : x0; xx < x1 && xx < im->w; xx++) {
             uint8_t *p = im->data + ((size_t)yy * im->w + xx) * 3;
             for (int c = 0; c < 3; c++) p[c] = (uint8_t)(p[c] * 3 / 10);
         }
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < n && (int64_t)x + (int64_t)k * 6 * scale < im->w; k++) {
         int ch = (unsigned char)text[k];
         const unsigned char *g = font6x11[(ch >= 32 && ch <= 126 ? ch : '?') - 32];
         for (int gy = 0; gy < 11; gy++)
             for (int gx = 0; gx < 6; gx++) {
                 if (!(g[gy] >> (5 - gx) & 1)) continue;
-                for (int sy = 0; sy < scale; sy++)
-                    for (int sx = 0; sx < scale; sx++) {
-                        int px = x + (k * 6 + gx) * scale + sx, py = y + gy * scale + sy;
-                        if (px < 0 || py < 0 || px >= im->w || py >= im->h) continue;
-                        memcpy(im->data + ((size_t)py * im->w + px) * 3, rgb, 3);
-                    }
+                /* the glyph pixel's scale x scale square, clipped to the image */
+                const int64_t bx = (int64_t)x + (int64_t)(k * 6 + gx) * scale, by = (int64_t)y + (int64_t)gy * scale;
+                const int64_t xa = bx < 0 ? 0 : bx, xb = bx + scale < im->w ? bx + scale : im->w;
+                const int64_t ya = by < 0 ? 0 : by, yb = by + scale < im->h ? by + scale : im->h;
+                for (int64_t py = ya; py < yb; py++)
+                    for (int64_t px = xa; px < xb; px++) memcpy(im->data + ((size_t)py * im->w + px) * 3, rgb, 3);
             }
     }
 }

@@ -21,6 +21,7 @@ vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vs
 }
 
 void vssm_cls_metrics_free(vssm_cls_metrics *m) {
+    if (!m) return;
     free(m->correct_at);
     free(m->confusion);
     memset(m, 0, sizeof *m);
@@ -50,12 +51,14 @@ double vssm_cls_metrics_topk(const vssm_cls_metrics *m, int k) {
 }
 
 int64_t vssm_cls_metrics_class_count(const vssm_cls_metrics *m, int c) {
+    if (c < 0 || c >= m->classes) return 0;
     int64_t s = 0;
     for (int j = 0; j < m->classes; j++) s += m->confusion[(size_t)c * m->classes + j];
     return s;
 }
 
 double vssm_cls_metrics_class_acc(const vssm_cls_metrics *m, int c) {
+    if (c < 0 || c >= m->classes) return NAN;
     int64_t n = vssm_cls_metrics_class_count(m, c);
     return n ? 100.0 * (double)m->confusion[(size_t)c * m->classes + c] / (double)n : NAN;
 }

@@ -23,6 +23,7 @@ void vssm_image_draw_box(vssm_image *im, vssm_box b, const uint8_t rgb[3], int t
     if (!im || !im->data || im->c != 3 || !isfinite(b.x) || !isfinite(b.y) || !isfinite(b.w) || !isfinite(b.h)) return;
     if (thickness < 1) thickness = 1;
     double lim = 4.0 * (im->w + im->h);
+    if (thickness > 2 * lim + 1) thickness = (int)(2 * lim + 1); /* thicker lines lie outside the image */
     int x0 = (int)floor(fmax(fmin(b.x, lim), -lim)), y0 = (int)floor(fmax(fmin(b.y, lim), -lim));
     int x1 = (int)floor(fmax(fmin(b.x + b.w, lim), -lim)) - 1, y1 = (int)floor(fmax(fmin(b.y + b.h, lim), -lim)) - 1;
     if (x1 < x0) x1 = x0;

@@ -76,11 +76,17 @@ vssm_status vssm_seg_metrics_add_files(vssm_seg_metrics *m, const int32_t *pred,
 
 static double ratio(int64_t a, int64_t b) { return b == 0 ? (a == 0 ? NAN : INFINITY) : 100.0 * (double)a / (double)b; }
 
+/* the per-class getters: NaN for a class outside [0, classes) */
 double vssm_seg_metrics_iou(const vssm_seg_metrics *m, int c) {
+    if (c < 0 || c >= m->classes) return NAN;
     return ratio(m->area_inter[c], m->area_pred[c] + m->area_label[c] - m->area_inter[c]);
 }
-double vssm_seg_metrics_acc(const vssm_seg_metrics *m, int c) { return ratio(m->area_inter[c], m->area_label[c]); }
+double vssm_seg_metrics_acc(const vssm_seg_metrics *m, int c) {
+    if (c < 0 || c >= m->classes) return NAN;
+    return ratio(m->area_inter[c], m->area_label[c]);
+}
 double vssm_seg_metrics_dice(const vssm_seg_metrics *m, int c) {
+    if (c < 0 || c >= m->classes) return NAN;
     return ratio(2 * m->area_inter[c], m->area_pred[c] + m->area_label[c]);
 }
 

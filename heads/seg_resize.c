@@ -168,6 +168,10 @@ vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, v
 }
 
 void vssm_seg_rescale_size(int w, int h, int scale_long, int scale_short, int *out_w, int *out_h) {
+    if (w < 1 || h < 1) { /* an empty image stays empty (0 * inf below) */
+        *out_w = *out_h = 0;
+        return;
+    }
     if (scale_long <= 0 || scale_short <= 0) {
         *out_w = w;
         *out_h = h;
@@ -185,6 +189,7 @@ void vssm_seg_rescale_size(int w, int h, int scale_long, int scale_short, int *o
 /* ------------------------------------------------------------------ sliding windows */
 
 int vssm_seg_slide_grids(int n, int crop, int stride) {
+    if (stride < 1) return 1; /* no step: the one window at 0 (the segmenter refuses such a stride) */
     int d = n - crop + stride - 1;
     return (d > 0 ? d : 0) / stride + 1;
 }

@@ -2,6 +2,7 @@
 #ifndef VSSM_CTX_INTERNAL_H
 #define VSSM_CTX_INTERNAL_H
 
+#include <stdio.h>
 #include "kernels/ops.h"
 
 struct vssm_ctx {
@@ -29,6 +30,18 @@ struct vssm_ctx {
     size_t prof_cap, prof_n;
     char desc[200];
 };
+
+/* A kernel's own precondition (the dispatcher, kernels/ctx.c, checks it first): where it is
+ * broken the first such is kept as the op error (vssm_op_status reports it) and the kernel
+ * returns without touching memory; never an abort (the library does not exit). */
+#define VSSM_KERNEL_REQUIRE(ctx, cond)                                                                           \
+    do {                                                                                                         \
+        if (!(cond)) {                                                                                           \
+            if (!(ctx)->op_error[0])                                                                             \
+                snprintf((ctx)->op_error, sizeof(ctx)->op_error, "%s: precondition %s broken", __func__, #cond); \
+            return;                                                                                              \
+        }                                                                                                        \
+    } while (0)
 
 /* Backend constructors: fill ctx->ops/impl/desc or return an error. */
 vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err);

@@ -107,6 +107,7 @@ vssm_status vssm_outfile_commit(vssm_outfile *o, vssm_err *err) {
 }
 
 void vssm_outfile_abort(vssm_outfile *o) {
+    if (!o) return;
     if (o->f) fclose(o->f);
     if (o->tmp) remove(o->tmp);
     free(o->tmp);

@@ -26,6 +26,7 @@ vssm_status vssm_adamw_init(vssm_adamw *o, int64_t n, double beta1, double beta2
 }
 
 void vssm_adamw_free(vssm_adamw *o) {
+    if (!o) return;
     free(o->m);
     free(o->v);
     o->m = o->v = NULL;

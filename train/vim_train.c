@@ -197,9 +197,11 @@ vssm_status vssm_vim_trainer_create(vssm_vim_trainer **out, vssm_ctx *ctx, const
 int vssm_vim_trainer_n_tensors(const vssm_vim_trainer *t) { return t->tab.ne; }
 vssm_train_tensor vssm_vim_trainer_tensor(const vssm_vim_trainer *t, int i) { return vssm_ttab_tensor(&t->tab, i); }
 void vssm_vim_trainer_read_flat(const vssm_vim_trainer *t, const float *flat, int i, float *host) {
+    if (i < 0 || i >= t->tab.ne) return; /* no such tensor: nothing read */
     vssm_ttab_to_master(&t->tab.e[i], flat + t->tab.e[i].off, host, 1);
 }
 void vssm_vim_trainer_write_flat(const vssm_vim_trainer *t, const float *host, int i, float *flat) {
+    if (i < 0 || i >= t->tab.ne) return; /* no such tensor: nothing written */
     vssm_ttab_to_master(&t->tab.e[i], host, flat + t->tab.e[i].off, 0);
 }
 void vssm_vim_trainer_read(const vssm_vim_trainer *t, int i, int grad, float *host) {

@@ -211,6 +211,7 @@ vssm_train_tensor vssm_vmamba_trainer_tensor(const vssm_vmamba_trainer *t, int i
 }
 
 void vssm_vmamba_trainer_read_flat(const vssm_vmamba_trainer *t, const float *flat, int i, float *host) {
+    if (i < 0 || i >= t->tab.ne) return; /* no such tensor: nothing read */
     vssm_ttab_to_master(&t->tab.e[i], flat + t->tab.e[i].off, host, 1);
 }
 
@@ -219,6 +220,7 @@ void vssm_vmamba_trainer_read(const vssm_vmamba_trainer *t, int i, int grad, flo
 }
 
 void vssm_vmamba_trainer_write_flat(const vssm_vmamba_trainer *t, const float *host, int i, float *flat) {
+    if (i < 0 || i >= t->tab.ne) return; /* no such tensor: nothing written */
     vssm_ttab_to_master(&t->tab.e[i], host, flat + t->tab.e[i].off, 0);
 }
 

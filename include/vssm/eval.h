@@ -28,7 +28,7 @@ typedef struct vssm_cls_metrics {
 } vssm_cls_metrics;
 
 VSSM_API vssm_status vssm_cls_metrics_init(vssm_cls_metrics *m, int classes, int kmax, vssm_err *err);
-VSSM_API void vssm_cls_metrics_free(vssm_cls_metrics *m);
+VSSM_API void vssm_cls_metrics_free(vssm_cls_metrics *m); /* safe on NULL and on a freed m */
 /* Ties: a logit equal to the target's counts as ranked above it only when its index is
  * lower (torch.topk keeps the first of equal values). NaN ranks below every number: a NaN
  * target logit after all the others that are not NaN, a NaN logit of another class never
@@ -38,7 +38,8 @@ VSSM_API void vssm_cls_metrics_free(vssm_cls_metrics *m);
 VSSM_API vssm_status vssm_cls_metrics_add(vssm_cls_metrics *m, const float *logits, int target, vssm_err *err);
 /* 100 * correct / n for top-k (k capped at kmax); 0 when n == 0. */
 VSSM_API double vssm_cls_metrics_topk(const vssm_cls_metrics *m, int k);
-/* per-class top-1 accuracy in percent; NaN for a class with no samples */
+/* per-class top-1 accuracy in percent; NaN for a class with no samples or c outside
+ * [0, classes); class_count: the samples of class c (0 outside the range) */
 VSSM_API double vssm_cls_metrics_class_acc(const vssm_cls_metrics *m, int c);
 VSSM_API int64_t vssm_cls_metrics_class_count(const vssm_cls_metrics *m, int c);
 

@@ -155,7 +155,8 @@ VSSM_API vssm_status vssm_image_resize(const vssm_image *src, int out_w, int out
 /* torchvision's CenterCrop((crop_h, crop_w)) with its zero padding; dst is allocated. */
 VSSM_API vssm_status vssm_image_center_crop(const vssm_image *src, int crop_w, int crop_h, vssm_image *dst,
                                             vssm_err *err);
-/* torchvision Resize(size) of the shorter side: the size (new_w, new_h) it resizes to. */
+/* torchvision Resize(size) of the shorter side: the size (new_w, new_h) it resizes to
+ * (0 x 0 when w, h or size is < 1; the longer side capped at INT_MAX). */
 VSSM_API void vssm_resize_shorter_side(int w, int h, int size, int *new_w, int *new_h);
 
 typedef struct vssm_preprocess_params {

@@ -78,7 +78,8 @@ VSSM_API vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout
                                            const char *split, const char *labels_dir, vssm_err *err);
 VSSM_API void vssm_seg_dataset_free(vssm_seg_dataset *ds);
 /* Stem of a path ("a/b/c.png" -> "c"), written into buf. With strip, a Cityscapes suffix
- * "_leftImg8bit" / "_gtFine_labelTrainIds" is removed as well. */
+ * "_leftImg8bit" / "_gtFine_labelTrainIds" is removed as well. Truncated to n - 1 bytes;
+ * n == 0 writes nothing. */
 VSSM_API const char *vssm_seg_path_stem(const char *path, int strip, char *buf, size_t n);
 
 #ifdef __cplusplus

@@ -63,7 +63,7 @@ VSSM_API void vssm_seg_metrics_summary(const vssm_seg_metrics *m, vssm_seg_summa
 /* The number of pixels counted (gt not the ignore index): 0 when every pixel scored so far
  * was ignored, and then every metric is NaN (undefined), not a score. */
 VSSM_API int64_t vssm_seg_metrics_labelled(const vssm_seg_metrics *m);
-/* Per class, percent; NaN for 0/0. */
+/* Per class, percent; NaN for 0/0 and for c outside [0, classes). */
 VSSM_API double vssm_seg_metrics_iou(const vssm_seg_metrics *m, int c);
 VSSM_API double vssm_seg_metrics_acc(const vssm_seg_metrics *m, int c);
 VSSM_API double vssm_seg_metrics_dice(const vssm_seg_metrics *m, int c);

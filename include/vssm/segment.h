@@ -127,9 +127,11 @@ VSSM_API void vssm_resize_bilinear_f32(const float *x, int B, int h, int w, int 
  * its vectorised vertical pass) and its special case: an exact 2x downscale in both
  * directions is INTER_AREA (2x2 means). dst is allocated. */
 VSSM_API vssm_status vssm_image_resize_cv2(const vssm_image *src, int out_w, int out_h, vssm_image *dst, vssm_err *err);
-/* mmcv.imrescale's size for Resize(scale=(scale_long, scale_short), keep_ratio=True). */
+/* mmcv.imrescale's size for Resize(scale=(scale_long, scale_short), keep_ratio=True)
+ * (0 x 0 for an empty image; w x h when a scale is <= 0). */
 VSSM_API void vssm_seg_rescale_size(int w, int h, int scale_long, int scale_short, int *out_w, int *out_h);
-/* Sliding windows: number of windows along a side of n pixels, and window i's [a, b). */
+/* Sliding windows: number of windows along a side of n pixels (1 for a stride < 1), and
+ * window i's [a, b). */
 VSSM_API int vssm_seg_slide_grids(int n, int crop, int stride);
 VSSM_API void vssm_seg_slide_window(int n, int crop, int stride, int i, int *a, int *b);
 

@@ -156,6 +156,7 @@ VSSM_API vssm_status vssm_trainer_forward(vssm_trainer *t, const float *input, v
 VSSM_API vssm_status vssm_trainer_logits(vssm_trainer *t, float *host, vssm_err *err);
 VSSM_API int vssm_trainer_n_tensors(const vssm_trainer *t);
 VSSM_API vssm_train_tensor vssm_trainer_tensor(const vssm_trainer *t, int i);
+/* read / read_flat / write_flat: tensor i in [0, n_tensors) (another i does nothing) */
 VSSM_API void vssm_trainer_read(const vssm_trainer *t, int i, int grad, float *host);
 VSSM_API void vssm_trainer_read_flat(const vssm_trainer *t, const float *flat, int i, float *host);
 VSSM_API void vssm_trainer_write_flat(const vssm_trainer *t, const float *host, int i, float *flat);

@@ -16,7 +16,6 @@
 /* one zmm per 16 floats in the omp simd loops (same operations per lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif
-#include <assert.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -110,7 +109,7 @@ static void conv1d_slide4(const float *xb, int64_t ldx, int64_t t0, int64_t t1, 
 #define CONV1D_TAPS 8 /* Vim's d_conv is 4 */
 void VSSM_ISA_FN(vssm_cpu_conv1d)(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t L, int C, const float *w,
                                   const float *bias, int K, int reverse, vssm_act act, float *y) {
-    assert(K >= 1 && C >= 1 && L >= 1 && ldx >= C);
+    VSSM_KERNEL_REQUIRE(ctx, K >= 1 && C >= 1 && L >= 1 && ldx >= C);
     const int64_t tbl = vssm_cpu_rows_chunk(L, C, ctx->threads_now), nt = (L + tbl - 1) / tbl;
     const int cv = K == 4 ? C / DW_W * DW_W : 0; /* channels the sliding window covers */
 #pragma omp parallel for collapse(2) num_threads(ctx->threads_now) schedule(static)
@@ -169,7 +168,7 @@ static inline __attribute__((always_inline)) void patch_row(float *restrict o, c
 
 void vssm_cpu_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
     const int P = a->P, S = a->S, C = a->C;
-    assert(P >= 1 && S >= 1 && a->H >= P && a->W >= P);
+    VSSM_KERNEL_REQUIRE(ctx, P >= 1 && S >= 1 && a->H >= P && a->W >= P);
     const int gh = (a->H - P) / S + 1, gw = (a->W - P) / S + 1;
     const int64_t M = (int64_t)gh * gw, KC = (int64_t)C * P * P;
     const size_t ldx = (size_t)a->W * C;

@@ -24,7 +24,6 @@
  * lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif
-#include <assert.h>
 #include <string.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
@@ -100,7 +99,7 @@ static void scan_blocks(const vssm_scan_args *a, const float *xk, int b, int k, 
     const int64_t xs = k >= 2 ? -RN : RN;
     const float *xd0 = xk + ((size_t)b * VSSM_SCAN_K + k) * L * RN + (k >= 2 ? (L - 1) * RN : 0);
     scan_state s[SCAN_GROUP_MAX];
-    assert(nb >= 1 && nb <= SCAN_GROUP_MAX);
+    if (nb < 1 || nb > SCAN_GROUP_MAX) return; /* the caller splits the channels so: never */
     for (int g = 0; g < nb; g++) {
         const int cg = c0 + g * CB;
         scan_state_init(&s[g], a->A + (size_t)k * N * D + cg, D, a->dt_w + (size_t)k * R * D + cg, D,
@@ -130,7 +129,7 @@ void VSSM_ISA_FN(vssm_cpu_ss2d_scan)(vssm_ctx *ctx, const vssm_scan_args *a, voi
     const int B = a->B, D = a->D;
     const int64_t L = (int64_t)a->H * a->W;
     const int KC2 = VSSM_SCAN_K * (a->R + 2 * a->N);
-    assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && D >= 1 && a->H >= 1 && a->W >= 1);
+    VSSM_KERNEL_REQUIRE(ctx, a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && D >= 1 && a->H >= 1 && a->W >= 1);
     float *xdbl = ws; /* (B*L, K*(R+2N)) */
     vssm_cpu_linear_packed(ctx, a->u, (int64_t)B * L, D, a->x_proj, NULL, KC2, VSSM_ACT_NONE, 0, xdbl);
 

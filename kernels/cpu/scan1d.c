@@ -16,7 +16,6 @@
  * lane, so the same bits) */
 #pragma GCC target("prefer-vector-width=512")
 #endif
-#include <assert.h>
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/scan_simd.h"
@@ -32,7 +31,7 @@ static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw
     const float *xd0 = a->xdbl + (size_t)b * L * C2;
     const size_t off = (size_t)b * L * D + c0;
     scan_state s[SCAN_GROUP_MAX];
-    assert(nb >= 1 && nb <= SCAN_GROUP_MAX);
+    if (nb < 1 || nb > SCAN_GROUP_MAX) return; /* the caller splits the channels so: never */
     for (int g = 0; g < nb; g++) {
         const int cg = c0 + g * CB;
         scan_state_init(&s[g], a->A + cg, D, a->dt_w + cg, D, a->dt_b + cg, a->Ds + cg, R, N, g == nb - 1 ? cw : CB);
@@ -53,7 +52,8 @@ static void scan_blocks(const vssm_scan1d_args *a, int b, int c0, int nb, int cw
 }
 
 void VSSM_ISA_FN(vssm_cpu_scan1d)(vssm_ctx *ctx, const vssm_scan1d_args *a) {
-    assert(a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
+    VSSM_KERNEL_REQUIRE(ctx,
+                        a->N >= 1 && a->N <= VSSM_SCAN_MAX_STATE && a->R >= 1 && a->D >= 1 && a->L >= 1 && a->B >= 1);
     const int grp_n = scan_group_size(a->B, a->D, ctx->threads_now), gc = grp_n * CB;
     const int ngrp = (a->D + gc - 1) / gc, nt = ctx->threads_now > 1 ? ctx->threads_now : 1;
     /* tasks (b, grp) in that order, a range per thread with stealing (rows_chunk.h): on a quiet

@@ -1,0 +1,173 @@
+/* tests/test_api_edges.c - the public API at its edges, as a program embedding vssm calls it.
+ *
+ * An audit of the installed library (session 30) found getters and helpers without an error
+ * channel that read or wrote outside their buffers, divided by zero or ran for hours on values
+ * a caller can pass: a class index outside [0, classes) to the metrics getters (read before
+ * the confusion matrix; 1 << 28 crashed), a tensor index outside the trainer's table (a heap
+ * write through write_flat), an unknown re-ID format (an index into a 3-row table), NULL to
+ * three free functions, n == 0 to vssm_seg_path_stem (n - 1 wrapped: a huge memcpy), stride 0
+ * to vssm_seg_slide_grids (SIGFPE), an empty image to the resize-size helpers (0 * inf: an
+ * undefined float-to-int conversion), and a huge text scale or box thickness (loops over
+ * pixels outside the image: minutes). Each now answers by its documented rule; an alarm
+ * fails the test where a call would run on. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "testutil.h"
+#include "vssm/eval.h"
+#include "vssm/outfile.h"
+#include "vssm/reid_data.h"
+#include "vssm/seg_data.h"
+#include "vssm/seg_eval.h"
+#include "vssm/segment.h"
+#include "vssm/track.h"
+#include "vssm/train.h"
+#include "vssm/video.h"
+#include "vssm/vmamba.h"
+
+static void on_alarm(int sig) {
+    (void)sig;
+    static const char m[] = "test_api_edges: a call ran past its 20 s alarm (an unbounded loop)\n";
+    if (write(2, m, sizeof m - 1) < 0) _exit(1);
+    _exit(1);
+}
+
+static void metrics(void) {
+    vssm_err err = {0};
+    vssm_cls_metrics m;
+    TEST_REQUIRE(vssm_cls_metrics_init(&m, 3, 2, &err) == VSSM_OK, "%s", err.msg);
+    const float logits[3] = {0.1f, 2.0f, -1.0f};
+    TEST_REQUIRE(vssm_cls_metrics_add(&m, logits, 1, &err) == VSSM_OK, "%s", err.msg);
+    TEST_CHECK(vssm_cls_metrics_class_count(&m, 1) == 1 && vssm_cls_metrics_class_acc(&m, 1) == 100.0,
+               "class 1: 1 sample, 100%% (the getters still answer inside the range)");
+    const int bad[] = {-1, 3, 1 << 28, -(1 << 30)};
+    int ok = 1;
+    for (int i = 0; i < 4; i++)
+        ok &= vssm_cls_metrics_class_count(&m, bad[i]) == 0 && isnan(vssm_cls_metrics_class_acc(&m, bad[i]));
+    TEST_CHECK(ok, "classification getters outside [0, 3): count 0, accuracy NaN");
+    vssm_cls_metrics_free(&m);
+    vssm_cls_metrics_free(&m); /* twice: the first zeroed it */
+    vssm_cls_metrics_free(NULL);
+
+    vssm_seg_metrics s;
+    TEST_REQUIRE(vssm_seg_metrics_init(&s, 2, 255, 0, &err) == VSSM_OK, "%s", err.msg);
+    const int32_t pred[4] = {0, 1, 1, 0}, gt[4] = {0, 1, 0, 0};
+    TEST_REQUIRE(vssm_seg_metrics_add(&s, pred, gt, 4, 4, "x", &err) == VSSM_OK, "%s", err.msg);
+    TEST_CHECK(vssm_seg_metrics_iou(&s, 1) == 50.0, "class 1 IoU 50%% inside the range (%g)",
+               vssm_seg_metrics_iou(&s, 1));
+    ok = 1;
+    for (int i = 0; i < 4; i++)
+        ok &= isnan(vssm_seg_metrics_iou(&s, bad[i])) && isnan(vssm_seg_metrics_acc(&s, bad[i])) &&
+              isnan(vssm_seg_metrics_dice(&s, bad[i]));
+    TEST_CHECK(ok, "segmentation getters outside [0, 2): NaN");
+    vssm_seg_metrics_free(&s);
+}
+
+static void trainer(void) {
+    vssm_err err = {0};
+    vssm_ctx_opts o = vssm_ctx_default_opts();
+    o.n_threads = 1;
+    vssm_ctx *ctx;
+    TEST_REQUIRE(vssm_ctx_new(&ctx, &o, &err) == VSSM_OK, "%s", err.msg);
+    vssm_vmamba_config vc;
+    TEST_REQUIRE(vssm_vmamba_config_preset(&vc, "vmamba-tiny", &err) == VSSM_OK, "preset: %s", err.msg);
+    const int dims[4] = {8, 12, 16, 24}, depths[4] = {1, 1, 1, 1};
+    memcpy(vc.dims, dims, sizeof dims), memcpy(vc.depths, depths, sizeof depths);
+    vc.num_classes = 3;
+    const vssm_train_init in = {1, 5};
+    vssm_trainer *t = NULL;
+    TEST_REQUIRE(vssm_trainer_create_vmamba(&t, ctx, &vc, NULL, "", &in, &err) == VSSM_OK, "trainer: %s", err.msg);
+    const int n = vssm_trainer_n_tensors(t);
+    int64_t np;
+    float *flat = vssm_trainer_params(t, &np);
+    float *copy = malloc((size_t)np * sizeof(float)), host[4] = {7, 7, 7, 7};
+    TEST_REQUIRE(copy && flat, "params");
+    memcpy(copy, flat, (size_t)np * sizeof(float));
+    const int bad[] = {-1, n, 1 << 20};
+    for (int i = 0; i < 3; i++) {
+        vssm_trainer_read(t, bad[i], 0, host);
+        vssm_trainer_read_flat(t, flat, bad[i], host);
+        vssm_trainer_write_flat(t, host, bad[i], flat);
+    }
+    TEST_CHECK(host[0] == 7 && host[3] == 7 && !memcmp(copy, flat, (size_t)np * sizeof(float)),
+               "tensor indices -1, %d, 2^20: nothing read, nothing written", n);
+    vssm_train_tensor tt = vssm_trainer_tensor(t, 0);
+    float *one = malloc((size_t)tt.numel * sizeof(float));
+    TEST_REQUIRE(one, "alloc");
+    vssm_trainer_read(t, 0, 0, one);
+    TEST_CHECK(one[0] == flat[0] || tt.numel == 0, "tensor 0 still reads (inside the range)");
+    free(one);
+    free(copy);
+    vssm_trainer_free(t);
+    vssm_ctx_free(ctx);
+}
+
+static void helpers(void) {
+    vssm_err err = {0};
+    vssm_reid_dataset ds;
+    vssm_status st = vssm_reid_dataset_load(&ds, "/tmp", (vssm_reid_format)9, &err);
+    TEST_CHECK(st == VSSM_ERR_INVALID_ARG && strstr(err.msg, "format 9"), "re-ID format 9: refused (%s)", err.msg);
+    st = vssm_reid_dataset_load(&ds, "/tmp", (vssm_reid_format)-1, &err);
+    TEST_CHECK(st == VSSM_ERR_INVALID_ARG, "re-ID format -1: refused (%s)", err.msg);
+
+    vssm_adamw_free(NULL);
+    vssm_outfile_abort(NULL);
+    TEST_CHECK(1, "vssm_adamw_free, vssm_cls_metrics_free, vssm_outfile_abort accept NULL");
+
+    char buf[8] = "keep";
+    TEST_CHECK(vssm_seg_path_stem("a/b/c.png", 0, buf, 0) == buf && !strcmp(buf, "keep"),
+               "vssm_seg_path_stem with n 0 writes nothing");
+    TEST_CHECK(!strcmp(vssm_seg_path_stem("a/b/longname.png", 0, buf, 5), "long"), "n 5: 4 bytes and the terminator");
+
+    TEST_CHECK(vssm_seg_slide_grids(100, 30, 0) == 1 && vssm_seg_slide_grids(100, 30, -5) == 1 &&
+                   vssm_seg_slide_grids(100, 30, 20) == 5,
+               "slide grids: stride <= 0 one window; stride 20 over 100 with crop 30: 5 (mmseg)");
+
+    int w = -1, h = -1;
+    vssm_resize_shorter_side(0, 0, 256, &w, &h);
+    TEST_CHECK(w == 0 && h == 0, "resize_shorter_side(0x0): 0 x 0 (%d x %d)", w, h);
+    vssm_resize_shorter_side(50, 100, 0, &w, &h);
+    TEST_CHECK(w == 0 && h == 0, "resize_shorter_side(size 0): 0 x 0 (%d x %d)", w, h);
+    vssm_resize_shorter_side(1, 1000000, 16384, &w, &h);
+    TEST_CHECK(w == 16384 && h == 2147483647, "a 1-pixel strip: the longer side capped at INT_MAX (%d)", h);
+    vssm_resize_shorter_side(500, 375, 256, &w, &h);
+    TEST_CHECK(w == 341 && h == 256, "500x375 -> 341x256 as torchvision (%d x %d)", w, h);
+    vssm_seg_rescale_size(0, 0, 2048, 512, &w, &h);
+    TEST_CHECK(w == 0 && h == 0, "seg_rescale_size(0x0): 0 x 0 (%d x %d)", w, h);
+    vssm_seg_rescale_size(0, 10, 2048, 512, &w, &h);
+    TEST_CHECK(w == 0 && h == 0, "seg_rescale_size(0x10): 0 x 0 (%d x %d)", w, h);
+
+    /* drawing: huge scale / thickness / long text return at once and stay inside the image */
+    vssm_image im = {0};
+    im.w = 64, im.h = 48, im.c = 3;
+    im.data = calloc((size_t)im.w * im.h * 3, 1);
+    TEST_REQUIRE(im.data, "alloc");
+    const uint8_t white[3] = {255, 255, 255};
+    vssm_image_draw_text(&im, 2, 2, "A", white, 1);
+    int lit = 0;
+    for (int i = 0; i < im.w * im.h * 3; i++) lit += im.data[i] == 255;
+    TEST_CHECK(lit > 0, "text at scale 1 draws (%d bytes lit)", lit / 3);
+    vssm_image_draw_text(&im, -1000000, -1000000, "MMMMMMMM", white, 1000000000);
+    vssm_image_draw_text(&im, 2000000000, 2000000000, "M", white, 2000000000);
+    vssm_image_draw_text(&im, 0, 0, "M", white, 1 << 20);
+    TEST_CHECK(1, "text at scales 2^20..2^31 and far corners returned (the alarm, and ASan in CI, watch)");
+    memset(im.data, 0, (size_t)im.w * im.h * 3);
+    vssm_box b = {10, 10, 20, 20};
+    vssm_image_draw_box(&im, b, white, 2000000000);
+    vssm_box far = {-1e300, -1e300, 1e300, 1e300};
+    vssm_image_draw_box(&im, far, white, 1 << 30);
+    TEST_CHECK(im.data[(10 * im.w + 10) * 3] == 255, "a thick box still draws");
+    free(im.data);
+}
+
+int main(void) {
+    signal(SIGALRM, on_alarm);
+    alarm(20);
+    metrics();
+    trainer();
+    helpers();
+    return test_finish("test_api_edges");
+}
