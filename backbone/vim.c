@@ -359,8 +359,9 @@ static vssm_status plan(vssm_vim_state *st, const float *pos_host, vssm_err *err
 
 static vssm_status check_size(const vssm_vim_config *c, const char *what, int h, int w, int *gh, int *gw,
                               vssm_err *err) {
-    if (h < 1 || w < 1 || h > 32768 || w > 32768)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s size %dx%d out of range [1, 32768]", what, h, w);
+    if (h < 1 || w < 1 || h > VSSM_INPUT_MAX_SIDE || w > VSSM_INPUT_MAX_SIDE)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s size %dx%d out of range [1, %d]", what, h, w,
+                            VSSM_INPUT_MAX_SIDE);
     vssm_vim_grid(c, h, w, gh, gw);
     if (*gh == 0)
         return vssm_err_set(err, VSSM_ERR_SHAPE, "%s size %dx%d is smaller than one %dx%d patch", what, h, w,

@@ -191,8 +191,9 @@ vssm_status vssm_vmamba_state_new(vssm_vmamba_state **out, vssm_vmamba *m, int b
     *out = NULL;
     if (batch < 1 || batch > 65536)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "batch size %d out of range [1, 65536]", batch);
-    if (h < 1 || w < 1 || h > 32768 || w > 32768)
-        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d out of range [1, 32768]", h, w);
+    if (h < 1 || w < 1 || h > VSSM_INPUT_MAX_SIDE || w > VSSM_INPUT_MAX_SIDE)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "input size %dx%d out of range [1, %d]", h, w,
+                            VSSM_INPUT_MAX_SIDE);
     const vssm_vmamba_config *cfg = &m->cfg;
     const int v0 = vssm_vmamba_is_v0(cfg);
     if (v0 && (h < 4 || w < 4))

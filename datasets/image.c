@@ -744,6 +744,7 @@ vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_
      * a stream without a size (a pipe, /dev/zero) is read only up to that many bytes. */
     const uint64_t limit = max_file_bytes(lim);
     struct stat sb;
+    memset(&sb, 0, sizeof sb); /* fstat failing: read as a stream */
     if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
         fclose(f);
         return vssm_err_set(err, VSSM_ERR_IO, "%s: is a folder, not an image file", path);
@@ -781,6 +782,14 @@ vssm_status vssm_image_load(vssm_image *out, const char *path, const vssm_image_
             want = (size_t)(limit + 1 - n); /* one byte past the limit: notices "more" */
         size_t got = fread(buf + n, 1, want, f);
         n += got;
+        if (!S_ISREG(sb.st_mode) && n >= 18 && n - got < 18 &&
+            vssm_image_sniff(buf, n) == VSSM_IMAGE_FORMAT_UNKNOWN) { /* a stream (/dev/zero): known at once */
+            st = vssm_err_set(err, VSSM_ERR_FORMAT,
+                              "%s: not an image vssm can read (unknown content: expected JPEG, PNG, BMP, GIF, PNM or "
+                              "TGA)",
+                              path);
+            break;
+        }
         if (got == 0) {
             if (ferror(f)) st = vssm_err_set(err, VSSM_ERR_IO, "%s: read error (%s)", path, strerror(errno));
             break;

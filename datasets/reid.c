@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "kernels/infile.h"
 #include "vssm/reid_data.h"
 #include "vssm/weights.h"
 #include "datasets/fs.h"
@@ -208,8 +209,9 @@ static int path_escapes(const char *p) {
 
 /* MSMT17 list file: "rel/path.jpg pid" per line */
 static vssm_status read_list(vssm_reid_split *s, const char *list, const char *img_dir, vssm_err *err) {
-    FILE *f = fopen(list, "r");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", list, strerror(errno));
+    FILE *f;
+    vssm_status st0 = vssm_fopen_regular(&f, list, "the list file", VSSM_TEXT_FILE_MAX, err);
+    if (st0 != VSSM_OK) return st0;
     char *line = NULL; /* getline: a long line is one line, not split into two entries */
     size_t cap = 0;
     int lineno = 0;

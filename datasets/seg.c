@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include "kernels/infile.h"
 #include "vssm/image.h"
 #include "vssm/outfile.h"
 #include "vssm/seg_data.h"
@@ -370,11 +371,8 @@ vssm_status vssm_seg_dataset_open(vssm_seg_dataset *ds, vssm_seg_layout layout, 
         snprintf(b, sizeof b, "%s/SegmentationClass", root);
         if ((s = ds_dirs(ds, a, b, err))) break;
         snprintf(a, sizeof a, "%s/ImageSets/Segmentation/%s.txt", root, split);
-        FILE *f = fopen(a, "r");
-        if (!f) {
-            s = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the split list", a);
-            break;
-        }
+        FILE *f;
+        if ((s = vssm_fopen_regular(&f, a, "the split list", VSSM_TEXT_FILE_MAX, err)) != VSSM_OK) break;
         char line[1024];
         while (s == VSSM_OK && fgets(line, sizeof line, f)) {
             line[strcspn(line, "\r\n \t")] = 0;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/infile.h"
 #include "kernels/cnum.h"
 #include "vssm/outfile.h"
 #include "vssm/track_data.h"
@@ -185,11 +186,8 @@ vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *e
 /* ---- text files ---- */
 
 static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        *st = vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open (%s)", path, strerror(errno));
-        return NULL;
-    }
+    FILE *f;
+    if ((*st = vssm_fopen_regular(&f, path, "the text file", 0, err)) != VSSM_OK) return NULL;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     int too_big = 0;
@@ -235,6 +233,7 @@ static char *read_text(const char *path, vssm_err *err, vssm_status *st) {
         *st = vssm_err_set(err, VSSM_ERR_FORMAT, "%s: binary content in a text file", path);
         return NULL;
     }
+    if (n >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) memmove(buf, buf + 3, n - 2); /* a UTF-8 BOM (Notepad's) */
     *st = VSSM_OK;
     return buf;
 }
@@ -407,7 +406,8 @@ void vssm_seq_free(vssm_seq *s) {
 static void read_resolution(const char *dir, int *w, int *h) {
     *w = *h = 0;
     char *p = vssm_fs_join(dir, "meta_info.ini");
-    FILE *f = p ? fopen(p, "r") : NULL;
+    FILE *f = NULL;
+    if (p) vssm_fopen_regular(&f, p, "meta_info.ini", VSSM_TEXT_FILE_MAX, NULL); /* a FIFO, /dev/zero: absent */
     free(p);
     if (!f) return;
     char line[512];

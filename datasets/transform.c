@@ -312,6 +312,13 @@ vssm_status vssm_preprocess_output_size(const vssm_preprocess_params *p, int w, 
         vssm_resize_shorter_side(w, h, p->resize, &nw, &nh);
     }
     if (p->crop) nw = nh = p->crop;
+    /* no backbone takes a side past VSSM_INPUT_MAX_SIDE: refused here, before the caller
+     * allocates the tensor (a 417-byte 1x174000 PNG once became 4.4 GB of floats first) */
+    if (nw > VSSM_INPUT_MAX_SIDE || nh > VSSM_INPUT_MAX_SIDE)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG,
+                            "preprocess: a %dx%d image resized and cropped to %dx%d: past %d pixels a side, "
+                            "more than any backbone takes",
+                            w, h, nw, nh, VSSM_INPUT_MAX_SIDE);
     /* The output is never larger than the decoder's default pixel limit, unless the image
      * itself already is (then no larger than the image): a small file cannot ask for a
      * huge tensor through the resize. */

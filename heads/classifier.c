@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cjson/cJSON.h>
+#include "kernels/infile.h"
 #include "vssm/backbone.h"
 #include "vssm/classifier.h"
 #include "vssm/heads.h"
@@ -37,8 +38,9 @@ void vssm_classifier_free(vssm_classifier *c) {
 }
 
 static vssm_status labels_from_file(vssm_classifier *c, const char *path, vssm_err *err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open the labels file", path);
+    FILE *f;
+    vssm_status st = vssm_fopen_regular(&f, path, "the labels file", VSSM_TEXT_FILE_MAX, err);
+    if (st != VSSM_OK) return st;
     c->labels = calloc((size_t)c->classes, sizeof(char *));
     if (!c->labels) {
         fclose(f);
@@ -57,7 +59,8 @@ static vssm_status labels_from_file(vssm_classifier *c, const char *path, vssm_e
                                 n + 1);
         }
         line[strcspn(line, "\r\n")] = 0;
-        if (n < c->classes && !(c->labels[n] = strdup(line))) oom = 1;
+        const int bom = n == 0 && !strncmp(line, "\xEF\xBB\xBF", 3); /* a UTF-8 BOM (Notepad's): not the name's */
+        if (n < c->classes && !(c->labels[n] = strdup(line + (bom ? 3 : 0)))) oom = 1;
         if (n < INT_MAX) n++;
         if (line[0]) named = n;
     }

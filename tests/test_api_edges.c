@@ -18,12 +18,14 @@
 #include <unistd.h>
 #include "testutil.h"
 #include "vssm/eval.h"
+#include "vssm/image.h"
 #include "vssm/outfile.h"
 #include "vssm/reid_data.h"
 #include "vssm/seg_data.h"
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
 #include "vssm/track.h"
+#include "vssm/track_data.h"
 #include "vssm/train.h"
 #include "vssm/video.h"
 #include "vssm/vmamba.h"
@@ -135,10 +137,36 @@ static void helpers(void) {
     TEST_CHECK(w == 16384 && h == 2147483647, "a 1-pixel strip: the longer side capped at INT_MAX (%d)", h);
     vssm_resize_shorter_side(500, 375, 256, &w, &h);
     TEST_CHECK(w == 341 && h == 256, "500x375 -> 341x256 as torchvision (%d x %d)", w, h);
+    /* a 1 x 174000 strip resized to 32 a side: 32 x 5568000, under the pixel cap, past any
+     * backbone's side: refused before the caller allocates 2 GB of floats */
+    vssm_preprocess_params pp = {32, 0, VSSM_INTERP_BICUBIC, {0, 0, 0}, {1, 1, 1}};
+    vssm_status pst = vssm_preprocess_output_size(&pp, 1, 174000, &w, &h, &err);
+    TEST_CHECK(pst == VSSM_ERR_INVALID_ARG && strstr(err.msg, "past 32768 pixels a side"),
+               "a 1x174000 image resized to 32: refused (%s)", err.msg);
+    pp.resize = 256;
+    TEST_CHECK(vssm_preprocess_output_size(&pp, 500, 375, &w, &h, &err) == VSSM_OK && w == 341 && h == 256,
+               "500x375 resized to 256: 341x256 (%d x %d)", w, h);
     vssm_seg_rescale_size(0, 0, 2048, 512, &w, &h);
     TEST_CHECK(w == 0 && h == 0, "seg_rescale_size(0x0): 0 x 0 (%d x %d)", w, h);
     vssm_seg_rescale_size(0, 10, 2048, 512, &w, &h);
     TEST_CHECK(w == 0 && h == 0, "seg_rescale_size(0x10): 0 x 0 (%d x %d)", w, h);
+
+    /* a box file saved by Notepad starts with a UTF-8 BOM: read, not "expected 4 numbers" */
+    char bp[128];
+    snprintf(bp, sizeof bp, "/tmp/vssm_test_bom_%d.txt", (int)getpid());
+    FILE *bf = fopen(bp, "wb");
+    TEST_REQUIRE(bf, "create %s", bp);
+    fputs("\xEF\xBB\xBF"
+          "10,20,30,40\r\n11,21,31,41\r\n",
+          bf);
+    fclose(bf);
+    vssm_box *bx = NULL;
+    int nb = 0;
+    vssm_status bst = vssm_boxes_read(bp, &bx, &nb, &err);
+    TEST_CHECK(bst == VSSM_OK && nb == 2 && bx[0].x == 10 && bx[1].h == 41, "boxes after a BOM: %s (n %d)",
+               bst == VSSM_OK ? "read" : err.msg, nb);
+    free(bx);
+    remove(bp);
 
     /* drawing: huge scale / thickness / long text return at once and stay inside the image */
     vssm_image im = {0};

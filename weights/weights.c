@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <errno.h>
+#include "kernels/infile.h"
 #include "weights/weights_internal.h"
 
 static int find(const vssm_weights *w, const char *name) { /* the entry's index, -1 when missing */
@@ -186,8 +187,9 @@ const char *vssm_weights_meta_key(const vssm_weights *w, int i) {
 
 vssm_status vssm_weights_open(vssm_weights **out, const char *path, const vssm_weights_opts *opts, vssm_err *err) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return vssm_err_set(err, VSSM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    vssm_status st = vssm_fopen_regular(&f, path, "the weights", 0, err); /* a FIFO blocked fopen */
+    if (st != VSSM_OK) return st;
     unsigned char magic[4] = {0};
     size_t got = fread(magic, 1, 4, f);
     fclose(f);

@@ -115,6 +115,9 @@ typedef enum vssm_image_format {
 
 /* PIL's DecompressionBombError threshold: 2 * int(1024 * 1024 * 1024 // 4 // 3). */
 #define VSSM_IMAGE_MAX_PIXELS_DEFAULT 178956970LL
+/* The largest input side any backbone takes (VMamba, Vim): vssm_preprocess_output_size
+ * refuses a larger output before the caller allocates it. */
+#define VSSM_INPUT_MAX_SIDE 32768
 
 typedef struct vssm_image_limits {
     int64_t max_pixels; /* w * h above this is refused; 0 = default, < 0 = no limit */
