@@ -12,3 +12,7 @@ vssm_add_test(test_shipped_reid_model test_shipped_reid_model.c)
 target_compile_definitions(test_shipped_reid_model PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
 target_link_libraries(test_shipped_reid_model PRIVATE PkgConfig::CJSON)
 add_dependencies(test_shipped_reid_model vssm)
+# Inputs that are not regular files (FIFOs, /dev/zero), stdout on a full device, ulimit -f.
+vssm_add_test(test_hostile_files test_hostile_files.c)
+target_compile_definitions(test_hostile_files PRIVATE VSSM_BIN="$<TARGET_FILE:vssm>")
+add_dependencies(test_hostile_files vssm)

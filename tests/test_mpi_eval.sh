@@ -137,5 +137,32 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "chelsea_1x1.png" "$T/bad.err" || fail "unusable weights under mpirun: exit $rc (want 2): $(cat "$T/bad.err")"
 echo "ok: unusable weights end the job with exit 2"
 
+# ---- ranks that see different inputs (per-host copies; MPMD with one -wdir each): every verb
+# listed and split its own list (one extra file: an image skipped, another printed twice, exit
+# 0), and a rank that found nothing returned before the others' first collective (a hang).
+# Now the lists are compared: exit 2 naming the ranks, at once.
+for r in r0 r1 r2; do mkdir -p "$T/div/$r/ds/k"; cp tests/data/cli/folder/a_cat/*.png "$T/div/$r/ds/k/"; done
+cp tests/data/images/dog_1x1.jpg "$T/div/r1/ds/k/zz_extra.jpg"
+rm -f "$T/div/r2/ds/k/"*
+div() { # name, wdir of rank 1, verb arguments...
+    name=$1 d1=$2
+    shift 2
+    $MPI -n 1 -wdir "$T/div/r0" $BIN "$@" : -n 1 -wdir "$d1" $BIN "$@" >"$T/div/$name.out" 2>"$T/div/$name.err"
+    rc=$?
+    if [ $rc -eq 2 ] && [ "$(grep -c "$want" "$T/div/$name.err")" -eq 1 ]; then
+        echo "ok: $name: exit 2, $want"
+    else
+        fail "$name: ranks with different inputs: exit $rc (want 2, '$want' once): $(cat "$T/div/$name.err")"
+    fi
+}
+want="rank 1 lists 2 images, rank 0 1" div classify_extra "$T/div/r1" classify --weights "$PWD/$W" ds
+want="rank 1 lists 2 images, rank 0 1" div segment_extra "$T/div/r1" segment --weights "$PWD/$SEGW" --scale 0,0 --out "$T/div/seg" ds
+want="rank 1 could not list the images" div eval_classify_empty "$T/div/r2" eval classify --weights "$PWD/$W" ds
+mkdir -p "$T/div/r0/gt" "$T/div/r0/pred" "$T/div/r2/gt" "$T/div/r2/pred"
+cp "$T/segA/"*.png "$T/div/r0/gt/" && cp "$T/segA/"*.png "$T/div/r0/pred/"
+want="rank 1 could not list the label maps" div eval_seg_empty "$T/div/r2" eval seg --pred pred --gt gt --classes 5
+# --version before MPI starts: once, not once per rank
+[ "$($MPI -n 3 $BIN --version | grep -c '^vssm ')" -eq 1 ] || fail "--version under mpirun -n 3 printed more than once"
+
 [ $fails -eq 0 ] && echo "all MPI reports identical to the single-process runs" || echo "$fails failure(s)"
 [ $fails -eq 0 ]

@@ -11,12 +11,26 @@
 #include <unistd.h>
 
 void cli_error(const char *fmt, ...) {
-    va_list ap;
+    /* one write for the whole line: under mpirun the ranks' lines never interleave mid-line */
+    char small[1024], *line = small;
+    va_list ap, ap2;
     va_start(ap, fmt);
-    fputs("vssm: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    va_copy(ap2, ap);
+    int n = vsnprintf(small + 6, sizeof small - 7, fmt, ap);
     va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n > sizeof small - 8) { /* a long one (paths of 4 KB): its own buffer */
+        char *big = malloc((size_t)n + 8);
+        if (big && vsnprintf(big + 6, (size_t)n + 1, fmt, ap2) >= 0)
+            line = big;
+        else
+            free(big), n = (int)(sizeof small - 8); /* out of memory: the line cut short, still ended */
+    }
+    va_end(ap2);
+    memcpy(line, "vssm: ", 6);
+    line[6 + n] = '\n';
+    fwrite(line, 1, (size_t)n + 7, stderr);
+    if (line != small) free(line);
 }
 
 void cli_bad_arg(const char *verb, const char *arg) {
@@ -95,14 +109,18 @@ static void on_signal(int sig) {
 }
 
 void cli_signals_install(void) {
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    /* SIGPIPE: stdout's reader went away (`vssm ... | head -1`) while an output was written */
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; i++) sigaddset(&sa.sa_mask, sigs[i]);
-    for (int i = 0; i < 3; i++)
+    /* past a file size limit (ulimit -f) the write fails with EFBIG and the writer's error path
+     * removes its temp file; the default action killed the process and left it */
+    signal(SIGXFSZ, SIG_IGN);
+    for (int i = 0; i < 4; i++) sigaddset(&sa.sa_mask, sigs[i]);
+    for (int i = 0; i < 4; i++)
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN) sigaction(sigs[i], &sa, NULL);
 }
 

@@ -26,14 +26,14 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_bad_arg(const char *verb, const char *arg);
 
 /* ---- outputs ----
- * Ctrl-C (or SIGTERM, SIGHUP) during a write would leave the writer's temp file (PATH.XXXXXX,
+ * Ctrl-C (or SIGTERM, SIGHUP, SIGPIPE) during a write would leave the writer's temp file (PATH.XXXXXX,
  * vssm/outfile.h) beside the last good output. cli_signals_install (once, from main) installs
  * a handler that, while a write is under way (between cli_write_begin and cli_write_end,
  * which nest and may come from several threads), only records the signal; the last
  * cli_write_end lets it act (the default action) once the file is renamed into place. Outside
  * writes a signal acts at once. sigprocmask alone would not do: the signal goes to any thread
  * that does not block it, and OpenMP's workers do not. A signal the shell set to be ignored
- * stays ignored. */
+ * stays ignored. SIGXFSZ is ignored: past `ulimit -f` a write fails (EFBIG), reported. */
 void cli_signals_install(void);
 void cli_write_begin(void);
 void cli_write_end(void);

@@ -147,7 +147,14 @@ VSSM_VERB(classify) {
         return rc;
     }
     img_list l = {0};
-    int missing = img_list_collect(&l, paths, npaths, !shard_is_root()); /* every rank lists the same */
+    int missing = img_list_collect(&l, paths, npaths, !shard_is_root());
+    if ((rc = shard_same_inputs("images", 0, img_list_hash(&l), l.n))) { /* every rank lists the same */
+        img_list_free(&l);
+        vssm_classifier_free(clf);
+        vssm_ctx_free(ctx);
+        free(paths);
+        return rc;
+    }
     int64_t b, e; /* this rank's share, in whole batch windows (the batches one process forms) */
     shard_range_units(l.n, batch, &b, &e);
     img_list part = {l.path + b, l.label + b, (int)(e - b), (int)(e - b), NULL, 0};
@@ -159,7 +166,8 @@ VSSM_VERB(classify) {
     else if (l.n > 0)
         counts[1] = run_classifier(clf, &part, &ro, on_image, &os, NULL);
     counts[0] = os.ok, counts[2] = os.nan;
-    if (shard_out_end(&so) || shard_sum_i64(counts, 3)) counts[1] += 1;
+    counts[1] += shard_out_end(&so) != 0; /* this rank's lines lost: a failure; both calls are collective */
+    if (shard_sum_i64(counts, 3)) counts[1] += 1;
     int total_failed = (int)counts[1] + missing;
     if (shard_is_root() && counts[2])
         fprintf(stderr,

@@ -24,6 +24,7 @@
 #include "vssm/segment.h"
 #include "vssm/vim.h"
 #include "vssm/weights.h"
+#include "kernels/infile.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm convert IN.pth OUT.safetensors [--arch NAME] [--key model|model_ema|state_dict]\n"
@@ -390,10 +391,12 @@ static int write_checked(const convert_args *a, const vssm_weights *w, const vss
 static vssm_status open_input(vssm_weights **w, const convert_args *a, vssm_err *err) {
     vssm_weights_opts opts = {a->key};
     unsigned char magic[4] = {0};
-    FILE *f = fopen(a->in, "rb");
-    int is_zip = f && fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PK\x03\x04", 4);
-    if (f) fclose(f);
-    if (f && !is_zip && a->key) /* a safetensors file holds one state dict: --key would be ignored */
+    FILE *f;
+    vssm_status st = vssm_fopen_regular(&f, a->in, "the input", 0, err); /* a FIFO blocked fopen */
+    if (st != VSSM_OK) return st;
+    int is_zip = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "PK\x03\x04", 4);
+    fclose(f);
+    if (!is_zip && a->key) /* a safetensors file holds one state dict: --key would be ignored */
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "--key applies to .pth checkpoints only, and this is not one");
     return is_zip ? vssm_pth_open(w, a->in, &opts, err) : vssm_weights_open(w, a->in, &opts, err);
 }

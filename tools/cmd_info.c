@@ -7,6 +7,7 @@
 #include "vssm/infer.h"
 #include "vssm/vim.h"
 #include "vssm/weights.h"
+#include "kernels/infile.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm info FILE... [--key model|model_ema|state_dict] [--no-tensors]\n"
@@ -29,8 +30,8 @@ static void print_config(const vssm_vmamba_config *c, const char *how, const cha
  * when it cannot be read (vssm_weights_open names the reason) */
 static int is_pth(const char *path) {
     unsigned char m[4] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    FILE *f;
+    if (vssm_fopen_regular(&f, path, "the weights", 0, NULL) != VSSM_OK) return -1; /* a FIFO blocked fopen */
     int z = fread(m, 1, 4, f) == 4 && !memcmp(m, "PK\x03\x04", 4);
     fclose(f);
     return z;

@@ -12,6 +12,7 @@
 #include "tools/mpi_shard.h"
 #include "vssm/reid.h"
 #include "vssm/vssm.h"
+#include "kernels/infile.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -347,7 +348,7 @@ static int write_features(const extract_args *a, const vssm_reid_model *m, const
 static int load_dataset(vssm_reid_dataset *ds, const char *root, vssm_reid_format fmt, int64_t *skipped) {
     vssm_err err = {0};
     if (vssm_reid_dataset_load(ds, root, fmt, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+        if (shard_is_root()) cli_error("%s", err.msg); /* another rank alone failing: shard_same_inputs says so */
         return VSSM_EXIT_USAGE;
     }
     *skipped = ds->query.n_stray + ds->gallery.n_stray;
@@ -363,6 +364,21 @@ static int load_dataset(vssm_reid_dataset *ds, const char *root, vssm_reid_forma
 
 /* ---- outputs over inputs: --out may not replace the weights, a dataset file, or go into the
  * dataset's folder (where it could become one). Checked before any work; 0 or 2 (printed). */
+/* shard_hash of both splits: paths, pids and camera ids in order */
+static uint64_t dataset_hash(const vssm_reid_dataset *ds) {
+    uint64_t h = SHARD_HASH0;
+    for (int k = 0; k < 2; k++) {
+        const vssm_reid_split *s = k ? &ds->gallery : &ds->query;
+        for (int64_t i = 0; i < s->n; i++) {
+            h = shard_hash(h, s->path[i], strlen(s->path[i]) + 1);
+            h = shard_hash(h, &s->pid[i], sizeof s->pid[i]);
+            h = shard_hash(h, &s->camid[i], sizeof s->camid[i]);
+        }
+        h = shard_hash(h, "|", 1);
+    }
+    return h;
+}
+
 static int check_out_path(const extract_args *a) {
     if (cli_check_out_file("reid extract", a->outp, "--out")) return VSSM_EXIT_USAGE;
     if (cli_same_file(a->outp, a->mo.weights)) {
@@ -393,9 +409,10 @@ static int check_out_images(const extract_args *a, const vssm_reid_dataset *ds) 
 /* 1 when path is a .pth checkpoint (a zip: the only files --key selects in) */
 static int is_pth(const char *path) {
     unsigned char m[4] = {0};
-    FILE *f = fopen(path, "rb");
-    int z = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "PK\x03\x04", 4);
-    if (f) fclose(f);
+    FILE *f;
+    if (vssm_fopen_regular(&f, path, "the weights", 0, NULL) != VSSM_OK) return -1; /* a FIFO blocked fopen */
+    int z = fread(m, 1, 4, f) == 4 && !memcmp(m, "PK\x03\x04", 4);
+    fclose(f);
     return z;
 }
 
@@ -408,23 +425,26 @@ static int cmd_extract(int argc, char **argv) {
     }
     /* rank 0 writes: it checks --out; every rank learns the outcome */
     if (shard_agree(shard_is_root() ? check_out_path(&a) : 0)) return VSSM_EXIT_USAGE;
-    if (a.mo.key && !is_pth(a.mo.weights)) {
-        FILE *f = fopen(a.mo.weights, "rb");
-        if (f) fclose(f);
+    const int pth = a.mo.key ? is_pth(a.mo.weights) : 1;
+    if (pth != 1) {
         cli_error("reid extract: --key applies to .pth checkpoints only; %s %s", a.mo.weights,
-                  f ? "is not one" : "cannot be opened");
+                  pth == 0 ? "is not one" : "cannot be opened as a regular file");
         return VSSM_EXIT_USAGE;
     }
     vssm_reid_dataset ds;
     int64_t skipped = 0;
-    if (load_dataset(&ds, a.root, (vssm_reid_format)a.fmt, &skipped)) return VSSM_EXIT_USAGE;
+    r = load_dataset(&ds, a.root, (vssm_reid_format)a.fmt, &skipped);
+    if ((r = shard_same_inputs("images", r, dataset_hash(&ds), ds.query.n + ds.gallery.n))) { /* one list */
+        vssm_reid_dataset_free(&ds);
+        return r;
+    }
     vssm_ctx *ctx = NULL;
     vssm_reid_model *m = NULL;
     vssm_reid_features f = {0};
     int rc = shard_is_root() ? check_out_images(&a, &ds) : 0;
     if (shard_agree(rc)) rc = VSSM_EXIT_USAGE;
     if (rc == VSSM_EXIT_OK && (ds.query.n == 0 || ds.gallery.n == 0)) {
-        cli_error("%s: the %s split has no images", a.root, ds.query.n == 0 ? "query" : "gallery");
+        if (shard_is_root()) cli_error("%s: the %s split has no images", a.root, ds.query.n == 0 ? "query" : "gallery");
         rc = VSSM_EXIT_USAGE;
     }
     if (rc == VSSM_EXIT_OK) rc = load_reid_model(&a, &ctx, &m);

@@ -415,7 +415,14 @@ VSSM_VERB(segment) {
         return rc;
     }
     img_list l = {0};
-    const int missing = img_list_collect(&l, paths, n_paths, !shard_is_root()); /* every rank lists the same */
+    const int missing = img_list_collect(&l, paths, n_paths, !shard_is_root());
+    if ((rc = shard_same_inputs("images", 0, img_list_hash(&l), l.n))) { /* every rank lists the same */
+        img_list_free(&l);
+        vssm_segmenter_free(sg);
+        vssm_ctx_free(ctx);
+        free(paths);
+        return rc;
+    }
     drop_outputs(&l, paths, n_paths, out, shard_is_root());
     int64_t i0, i1, counts[2] = {0, 0}; /* segmented, failed: summed over the ranks */
     shard_range(l.n, &i0, &i1);
@@ -440,7 +447,8 @@ VSSM_VERB(segment) {
         run_share(&r, i0, i1, counts);
     }
     const double secs = shard_max_double(run_clock() - t0);
-    if (shard_out_end(&sout) || shard_sum_i64(counts, 2)) counts[1]++;
+    counts[1] += shard_out_end(&sout) != 0; /* this rank's lines lost: a failure; both calls are collective */
+    if (shard_sum_i64(counts, 2)) counts[1]++;
     if (shard_is_root()) {
         fprintf(stderr, "vssm: segmented %lld image%s, %lld failed", (long long)counts[0], counts[0] == 1 ? "" : "s",
                 (long long)counts[1]);

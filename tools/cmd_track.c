@@ -145,10 +145,10 @@ static int make_dir(const char *d) {
  * raised again under the handler that was there before (cli.c's), which ends the process as
  * the signal would. A camera run stops and writes what was tracked instead. A second signal
  * acts at once. */
-static volatile sig_atomic_t interrupted; /* the signal, 0 while none came */
-static const int stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-static struct sigaction stop_prev[3];
-static int stop_held[3];
+static volatile sig_atomic_t interrupted;                           /* the signal, 0 while none came */
+static const int stop_sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE}; /* SIGPIPE: `| head` went away */
+static struct sigaction stop_prev[4];
+static int stop_held[4];
 
 static void on_stop(int sig) {
     if (interrupted) { /* the second: no more waiting */
@@ -166,7 +166,7 @@ static void stop_signals_install(void) {
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     interrupted = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         struct sigaction old;
         stop_held[k] = sigaction(stop_sigs[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN &&
                        sigaction(stop_sigs[k], &sa, &stop_prev[k]) == 0;
@@ -175,7 +175,7 @@ static void stop_signals_install(void) {
 
 /* the handlers before, back; a signal that came meanwhile acts now unless keep (a camera run) */
 static void stop_signals_restore(int keep) {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (stop_held[k]) sigaction(stop_sigs[k], &stop_prev[k], NULL), stop_held[k] = 0;
     if (interrupted && !keep) raise(interrupted);
 }
@@ -970,16 +970,21 @@ static int run_dataset(const track_args *a, const track_model *m, track_totals *
     vssm_err err = {0};
     char **dirs = NULL;
     int nd = 0;
-    if (shard_agree(vssm_seq_list(a->dataset, (vssm_seq_format)a->fmt, &dirs, &nd, &err) != VSSM_OK ||
-                    make_dir(a->results) != 0)) {
-        cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
+    int listed = vssm_seq_list(a->dataset, (vssm_seq_format)a->fmt, &dirs, &nd, &err) != VSSM_OK ||
+                 make_dir(a->results) != 0;
+    if (listed && shard_is_root()) cli_error("%s", err.msg[0] ? err.msg : "cannot create the --results folder");
+    uint64_t h = SHARD_HASH0; /* every rank tracks its share of one list: the same on every rank */
+    for (int k = 0; k < nd; k++) h = shard_hash(h, dirs[k], strlen(dirs[k]) + 1);
+    if (shard_same_inputs("sequences", listed ? VSSM_EXIT_USAGE : 0, h, nd)) {
+        vssm_seq_list_free(dirs, nd);
         return VSSM_EXIT_USAGE;
     }
     for (int k = 0; k < nd; k++) /* outputs inside a sequence folder would mix with its frames and files */
         if (cli_path_inside(a->results, dirs[k]) || (a->png_dir && cli_path_inside(a->png_dir, dirs[k]))) {
-            cli_error("track: %s %s lies inside the sequence folder %s: refusing to write into the input",
-                      cli_path_inside(a->results, dirs[k]) ? "--results" : "--out-frames",
-                      cli_path_inside(a->results, dirs[k]) ? a->results : a->png_dir, dirs[k]);
+            if (shard_is_root()) /* every rank finds the same: one says it */
+                cli_error("track: %s %s lies inside the sequence folder %s: refusing to write into the input",
+                          cli_path_inside(a->results, dirs[k]) ? "--results" : "--out-frames",
+                          cli_path_inside(a->results, dirs[k]) ? a->results : a->png_dir, dirs[k]);
             vssm_seq_list_free(dirs, nd);
             return VSSM_EXIT_USAGE;
         }

@@ -247,8 +247,8 @@ static int data_open(data *d, const train_args *a) {
     d->cache_left = (size_t)a->cache_mb << 20;
     int unread = 0;
     vssm_image im;
-    if (img_list_imagefolder(&d->tl, a->data, &unread) || unread) return VSSM_EXIT_USAGE;
-    if (a->val && (img_list_imagefolder(&d->vl, a->val, &unread) || unread)) return VSSM_EXIT_USAGE;
+    if (img_list_imagefolder(&d->tl, a->data, &unread, 0) || unread) return VSSM_EXIT_USAGE;
+    if (a->val && (img_list_imagefolder(&d->vl, a->val, &unread, 0) || unread)) return VSSM_EXIT_USAGE;
     if (a->val) {
         int same = d->vl.n_classes == d->tl.n_classes;
         for (int c = 0; same && c < d->tl.n_classes; c++) same = !strcmp(d->tl.classes[c], d->vl.classes[c]);

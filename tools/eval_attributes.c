@@ -6,6 +6,7 @@
 #include "tools/cli.h"
 #include "tools/mpi_shard.h"
 #include "vssm/eval.h"
+#include "kernels/infile.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: vssm eval attributes --gt LABELS.csv --pred PROBS.csv [--json]\n"
@@ -110,9 +111,11 @@ static int first_repeat(const name_row *idx, int n) {
  * Attribute names in the header and row names must be distinct. */
 static int csv_read(const char *path, csv_t *c, int labels) {
     memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        cli_error("%s: cannot open", path);
+    FILE *f;
+    vssm_err err = {0};
+    if (vssm_fopen_regular(&f, path, labels ? "the labels CSV" : "the predictions CSV", VSSM_TEXT_FILE_MAX, &err) !=
+        VSSM_OK) {
+        cli_error("%s", err.msg);
         return -1;
     }
     char *line = NULL;

@@ -276,14 +276,14 @@ int vssm_eval_classify(int argc, char **argv) {
     if (rc) return rc < 0 ? VSSM_EXIT_OK : rc;
     img_list l = {0};
     int unreadable = 0; /* class folders, sub-folders or entries that could not be read */
-    if (img_list_imagefolder(&l, a.dir, &unreadable) != 0) {
-        img_list_free(&l);
-        return VSSM_EXIT_USAGE;
+    int listed = img_list_imagefolder(&l, a.dir, &unreadable, !shard_is_root()) != 0 ? VSSM_EXIT_USAGE : 0;
+    if (!listed && l.n == 0) {
+        if (shard_is_root()) cli_error("%s: no images found under the class folders", a.dir);
+        listed = VSSM_EXIT_USAGE;
     }
-    if (l.n == 0) {
-        cli_error("%s: no images found under the class folders", a.dir);
+    if ((rc = shard_same_inputs("images", listed, img_list_hash(&l), l.n))) { /* every rank lists the same */
         img_list_free(&l);
-        return VSSM_EXIT_USAGE;
+        return rc;
     }
     vssm_ctx *ctx = NULL;
     vssm_classifier *clf = NULL;

@@ -15,6 +15,7 @@
 #include "vssm/seg_eval.h"
 #include "vssm/segment.h"
 #include "datasets/fs.h"
+#include "kernels/infile.h"
 
 static const char *usage =
     "usage: vssm eval seg --weights FILE --dataset ade20k|voc|cityscapes|pairs ROOT [--labels-dir DIR]\n"
@@ -97,9 +98,10 @@ static char **make_names(int classes, const char *file, vssm_segmenter *sg, int 
         *bad = 1;
         return NULL;
     }
-    FILE *f = file ? fopen(file, "r") : NULL;
-    if (file && !f) {
-        cli_error("%s: cannot open the class names file", file);
+    FILE *f = NULL;
+    vssm_err err = {0};
+    if (file && vssm_fopen_regular(&f, file, "the class names file", VSSM_TEXT_FILE_MAX, &err) != VSSM_OK) {
+        cli_error("%s", err.msg);
         *bad = 1;
     }
     char line[512];
@@ -181,23 +183,21 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         cli_error("eval seg: --classes C (1..65536) is required with --pred/--gt");
         return VSSM_EXIT_USAGE;
     }
-    DIR *d = opendir(gt);
-    if (!d) {
-        cli_error("%s: cannot open the ground-truth folder", gt);
-        return VSSM_EXIT_USAGE;
-    }
-    DIR *dp = opendir(pred);
-    if (!dp) {
-        closedir(d);
-        cli_error("%s: cannot open the predictions folder", pred);
-        return VSSM_EXIT_USAGE;
-    }
-    closedir(dp);
+    /* every rank lists; a rank that cannot (or lists another set) stops them all together in
+     * shard_same_inputs, before any other collective: an early return here hung the others */
+    int listed = 0;
     char **files = NULL;
     int n = 0, cap = 0;
+    DIR *d = opendir(gt), *dp = d ? opendir(pred) : NULL;
+    if (!d || !dp) {
+        if (shard_is_root())
+            cli_error("%s: cannot open the %s folder", d ? pred : gt, d ? "predictions" : "ground-truth");
+        listed = VSSM_EXIT_USAGE;
+    }
+    if (dp) closedir(dp);
     struct dirent *e;
     int oom = 0;
-    while (!oom && (e = readdir(d))) {
+    while (!listed && !oom && (e = readdir(d))) {
         size_t l = strlen(e->d_name);
         if (e->d_name[0] == '.' || l < 5 || strcmp(e->d_name + l - 4, ".png")) continue;
         if (n == cap) {
@@ -214,14 +214,23 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         else
             n++;
     }
-    closedir(d);
+    if (d) closedir(d);
     if (oom) {
         cli_error("%s: out of memory listing the ground truth", gt);
-        for (int i = 0; i < n; i++) free(files[i]);
-        free(files);
-        return VSSM_EXIT_USAGE;
+        listed = VSSM_EXIT_USAGE;
     }
     if (n) qsort(files, (size_t)n, sizeof *files, vssm_fs_cmp_str);
+    if (!listed && !n) {
+        if (shard_is_root()) cli_error("%s: no .png label maps: nothing to score", gt);
+        listed = VSSM_EXIT_USAGE;
+    }
+    uint64_t h = SHARD_HASH0;
+    for (int i = 0; i < n; i++) h = shard_hash(h, files[i], strlen(files[i]) + 1);
+    if ((listed = shard_same_inputs("label maps", listed, h, n))) {
+        for (int i = 0; i < n; i++) free(files[i]);
+        free(files);
+        return listed;
+    }
     int bad = 0, failed = 0;
     char **names = make_names(classes, names_file, NULL, &bad);
     vssm_seg_metrics m;
@@ -230,13 +239,6 @@ static int score_dirs(const char *pred, const char *gt, int classes, int ignore,
         if (!bad) cli_error("%s", err.msg[0] ? err.msg : "another rank could not set up the metrics");
         free_names(names, classes);
         for (int i = 0; i < n; i++) free(files[i]);
-        free(files);
-        return VSSM_EXIT_USAGE;
-    }
-    if (!n) { /* every rank lists the same folder: all return here together */
-        if (shard_is_root()) cli_error("%s: no .png label maps: nothing to score", gt);
-        vssm_seg_metrics_free(&m);
-        free_names(names, classes);
         free(files);
         return VSSM_EXIT_USAGE;
     }
@@ -349,28 +351,38 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     }
     vssm_err err = {0};
     vssm_seg_dataset ds;
+    /* every rank lists; one that cannot (or lists another set) stops them all together in
+     * shard_same_inputs, before any other collective: an early return here hung the others */
+    int listed = 0;
     if (vssm_seg_dataset_open(&ds, (vssm_seg_layout)lay, root, split, labels_dir, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
-        return VSSM_EXIT_USAGE;
+        if (shard_is_root()) cli_error("%s", err.msg);
+        listed = VSSM_EXIT_USAGE;
     }
-    if (save_pred) { /* never into the dataset's folders: the ground truth would be written over */
+    if (!listed && save_pred) { /* never into the dataset's folders: the ground truth would be written over */
         const char *dirs[2] = {ds.label_dir, ds.image_dir}, *what[2] = {"label maps", "images"};
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < 2 && !listed; k++)
             if (dirs[k] && (cli_same_file(save_pred, dirs[k]) || cli_path_inside(save_pred, dirs[k]))) {
                 if (shard_is_root()) /* every rank finds the same: one says it */
                     cli_error("eval seg: --save-pred %s %s the dataset's %s folder %s: predictions would be written "
                               "among (or over) the inputs; give another folder",
                               save_pred, cli_same_file(save_pred, dirs[k]) ? "is" : "is inside", what[k], dirs[k]);
-                vssm_seg_dataset_free(&ds);
-                return VSSM_EXIT_USAGE;
+                listed = VSSM_EXIT_USAGE;
             }
         struct stat sst; /* created like segment's --out; every rank may try, one succeeds */
-        mkdir(save_pred, 0777);
-        if (stat(save_pred, &sst) != 0 || !S_ISDIR(sst.st_mode)) {
+        if (!listed) mkdir(save_pred, 0777);
+        if (!listed && (stat(save_pred, &sst) != 0 || !S_ISDIR(sst.st_mode))) {
             cli_error("%s: cannot create the --save-pred folder", save_pred);
-            vssm_seg_dataset_free(&ds);
-            return VSSM_EXIT_USAGE;
+            listed = VSSM_EXIT_USAGE;
         }
+    }
+    uint64_t h = SHARD_HASH0;
+    for (int i = 0; i < ds.n; i++) {
+        h = shard_hash(h, ds.image[i], strlen(ds.image[i]) + 1);
+        h = shard_hash(h, ds.label[i] ? ds.label[i] : "", ds.label[i] ? strlen(ds.label[i]) + 1 : 1);
+    }
+    if ((listed = shard_same_inputs("images", listed, h, ds.n))) {
+        vssm_seg_dataset_free(&ds);
+        return listed;
     }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;

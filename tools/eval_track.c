@@ -291,7 +291,7 @@ static int parse_track_eval(int argc, char **argv, track_eval *e) {
         return VSSM_EXIT_USAGE;
     }
     if (vssm_seq_list(e->gt_root, (vssm_seq_format)e->fmt, &e->dirs, &e->nd, &err) != VSSM_OK) {
-        cli_error("%s", err.msg);
+        if (shard_is_root()) cli_error("%s", err.msg); /* another rank alone failing: shard_same_inputs says so */
         return VSSM_EXIT_USAGE;
     }
     if (!e->label) e->label = "vssm";
@@ -507,10 +507,16 @@ int vssm_eval_track(int argc, char **argv) {
     track_eval e;
     memset(&e, 0, sizeof e);
     int rc = parse_track_eval(argc, argv, &e);
-    if (rc) return rc < 0 ? VSSM_EXIT_OK : rc;
+    if (rc < 0) return VSSM_EXIT_OK;
+    uint64_t h = SHARD_HASH0; /* every rank scores its share of one list: the same on every rank */
+    for (int k = 0; k < e.nd; k++) h = shard_hash(h, e.dirs[k], strlen(e.dirs[k]) + 1);
+    if ((rc = shard_same_inputs("sequences", rc, h, e.nd))) {
+        vssm_seq_list_free(e.dirs, e.nd);
+        return rc;
+    }
     e.rows = calloc((size_t)e.nd, sizeof *e.rows);
     e.sm = calloc((size_t)e.nd, sizeof *e.sm);
-    if (!e.rows || !e.sm) {
+    if (shard_agree(!e.rows || !e.sm)) { /* every rank or none goes on to the gathers */
         cli_error("out of memory");
         rc = VSSM_EXIT_INPUT;
     } else {

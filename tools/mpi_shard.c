@@ -18,6 +18,15 @@ static struct {
     int rank, size, local_size, local_rank;
 } S = {0, 0, 1, 1, 0};
 
+int shard_launcher_rank(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", NULL};
+    for (int i = 0; vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
 int shard_rank(void) { return S.rank; }
 int shard_size(void) { return S.size; }
 int shard_is_root(void) { return S.rank == 0; }
@@ -41,7 +50,8 @@ FILE *shard_out_begin(shard_out *o) {
     o->n = 0;
     o->f = shard_size() > 1 ? open_memstream(&o->buf, &o->n) : stdout;
     if (!o->f) {
-        fprintf(stderr, "vssm: rank %d: out of memory for its output lines: they go to its own stdout\n", shard_rank());
+        fprintf(stderr, "vssm: rank %d: out of memory for its output lines: they are lost (counted as a failure)\n",
+                shard_rank());
         o->f = stdout;
     }
     return o->f;
@@ -51,6 +61,9 @@ int shard_out_end(shard_out *o) {
     fflush(stdout);
     if (shard_size() == 1) return 0;
     const int mem = o->f != stdout, bad = mem && fclose(o->f) != 0;
+    if (bad)
+        fprintf(stderr, "vssm: rank %d: its output lines could not be kept: they are lost (counted as a failure)\n",
+                shard_rank());
     void *all = NULL;
     int64_t n = 0;
     int rc = shard_gather(mem && !bad ? o->buf : "", mem && !bad ? (int64_t)o->n : 0, &all, &n);
@@ -61,7 +74,47 @@ int shard_out_end(shard_out *o) {
     free(o->buf);
     o->buf = NULL;
     o->f = NULL;
-    return rc || bad ? -1 : 0;
+    /* !mem on a rank other than 0: shard_out_begin fell back to its stdout (/dev/null) */
+    return rc || bad || (!mem && !shard_is_root()) ? -1 : 0;
+}
+
+uint64_t shard_hash(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+int shard_same_inputs(const char *what, int status, uint64_t hash, int64_t n) {
+    if (shard_size() == 1) return status;
+    const int64_t mine[3] = {status, (int64_t)hash, n};
+    void *all = NULL;
+    int64_t an = 0;
+    if (shard_allgather(mine, (int64_t)sizeof mine, &all, &an) != 0 || an != (int64_t)sizeof mine * shard_size()) {
+        free(all);
+        shard_abort(2, "gathering the ranks' input lists failed");
+    }
+    const int64_t *v = all;
+    int worst = 0, differ = -1, failed = -1;
+    for (int r = 0; r < shard_size(); r++) {
+        if (v[3 * r] > worst) worst = (int)v[3 * r];
+        if (failed < 0 && v[3 * r]) failed = r;
+        if (differ < 0 && (v[3 * r + 1] != v[1] || v[3 * r + 2] != v[2])) differ = r;
+    }
+    if (worst == 0 && differ >= 0) {
+        if (shard_is_root())
+            fprintf(stderr,
+                    "vssm: rank %d lists %lld %s, rank 0 %lld%s: every rank must see the same inputs (one folder "
+                    "all hosts share, unchanged during the run); nothing done\n",
+                    differ, (long long)v[3 * differ + 2], what, (long long)v[2],
+                    v[3 * differ + 2] == v[2] ? " (other ones)" : "");
+        worst = 2;
+    } else if (worst && v[0] == 0 && shard_is_root()) {
+        fprintf(stderr,
+                "vssm: rank %d could not list the %s that rank 0 lists (a folder some hosts lack?); nothing done\n",
+                failed, what);
+    }
+    free(all);
+    return worst;
 }
 
 int shard_threads(int requested) {
@@ -101,6 +154,13 @@ void shard_init(int *argc, char ***argv) {
     S.on = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &S.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &S.size);
+    static const char *const other[] = {"PMI_SIZE", "SLURM_NTASKS", NULL};
+    const int launched = env_int(other, 1);
+    if (S.size == 1 && launched > 1) /* MPICH's hydra or srun --mpi=pmi2: this MPI cannot join them */
+        fprintf(stderr,
+                "vssm: warning: launched as one of %d processes (PMI_SIZE / SLURM_NTASKS), but this build's MPI "
+                "(Open MPI) sees 1: each process does the whole job; launch with Open MPI's mpirun\n",
+                launched);
     MPI_Comm node; /* the ranks sharing this host: threads and GPUs are split among them */
     if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, S.rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
         MPI_Comm_size(node, &S.local_size);

@@ -26,6 +26,9 @@
 void shard_init(int *argc, char ***argv);
 void shard_finalize(void);
 
+/* This process's rank as its launcher's environment says (OMPI_COMM_WORLD_RANK, PMIX_RANK,
+ * PMI_RANK), before or without shard_init; 0 when not launched by one. */
+int shard_launcher_rank(void);
 int shard_rank(void);       /* 0 .. size-1 */
 int shard_size(void);       /* 1 without MPI */
 int shard_is_root(void);    /* rank 0: progress, stdout report, output files */
@@ -76,6 +79,17 @@ typedef struct shard_out {
 } shard_out;
 FILE *shard_out_begin(shard_out *o);
 int shard_out_end(shard_out *o);
+
+/* The ranks' input lists are one list: each rank passes its listing's status (0, or an exit
+ * code where it could not list), a hash of what it listed (shard_hash over paths and labels,
+ * in order) and the count. Returns the worst status; where every rank listed but the lists
+ * differ (per-host copies that differ, a file added during the run), rank 0 says so and it
+ * returns 2: shares of different lists would skip some items and repeat others, silently.
+ * Collective: every rank calls it once, after listing, before any other collective. */
+int shard_same_inputs(const char *what, int status, uint64_t hash, int64_t n);
+/* FNV-1a of n bytes, continuing h (start with SHARD_HASH0) */
+#define SHARD_HASH0 0xcbf29ce484222325ull
+uint64_t shard_hash(uint64_t h, const void *p, size_t n);
 
 /* Reports msg on stderr and ends the whole job (MPI_Abort); exits with code without MPI. */
 void shard_abort(int code, const char *msg) __attribute__((noreturn));

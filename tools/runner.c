@@ -15,6 +15,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include "tools/runner.h"
+#include "tools/mpi_shard.h"
 #include "datasets/fs.h"
 
 static double now_s(void) {
@@ -270,20 +271,20 @@ int img_list_collect(img_list *l, char **paths, int n, int quiet) {
     return bad;
 }
 
-int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
+int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int quiet) {
     int n, bad = 0;
     *unreadable = 0;
     char **names = dir_entries(root, &n);
     if (!names) {
-        note(0, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno));
+        note(quiet, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno));
         return -1;
     }
-    walk_ctx w = {l, NULL, 0, 0, 0, 0, 0, NULL};
+    walk_ctx w = {l, NULL, 0, 0, 0, quiet, 0, NULL};
     struct stat rs;
     if (stat(root, &rs) == 0) seen_dir(&w, &rs, root); /* a class linking back to ROOT is a cycle */
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
     if (!l->classes) {
-        note(0, "vssm: %s: out of memory\n", root);
+        note(quiet, "vssm: %s: out of memory\n", root);
         free_names(names, n);
         walk_ctx_free(&w);
         return -1;
@@ -294,19 +295,19 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
         char *p = vssm_fs_join(root, names[i]);
         struct stat sb;
         if (!p) {
-            note(0, "vssm: %s: out of memory\n", root);
+            note(quiet, "vssm: %s: out of memory\n", root);
             bad++;
             continue;
         }
         if (names[i][0] == '.') {
             /* .ipynb_checkpoints, .git, ...: never a class (as class 0 it would shift every label) */
             if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-                note(0, "vssm: %s: a hidden folder, not a class (skipped)\n", p);
+                note(quiet, "vssm: %s: a hidden folder, not a class (skipped)\n", p);
         } else if (stat(p, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
                 int c = l->n_classes, n0 = l->n, b;
                 if (!(l->classes[c] = strdup(names[i]))) {
-                    note(0, "vssm: %s: out of memory\n", p);
+                    note(quiet, "vssm: %s: out of memory\n", p);
                     bad++;
                 } else {
                     l->n_classes++;
@@ -324,7 +325,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
         } else {
             /* an entry we cannot look at may be a class folder: the class indices after it
              * would be off by one, so it is a failure, not a silent skip */
-            note(0, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            note(quiet, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
             bad++;
         }
         free(p);
@@ -333,7 +334,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable) {
     walk_ctx_free(&w);
     *unreadable = bad;
     if (l->n_classes == 0) {
-        note(0, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root);
+        note(quiet, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root);
         free(empty);
         return -1;
     }
@@ -390,6 +391,16 @@ void json_put_str(FILE *f, const char *str) {
         }
     }
     fputc('"', f);
+}
+
+uint64_t img_list_hash(const img_list *l) {
+    uint64_t h = SHARD_HASH0;
+    for (int i = 0; i < l->n; i++) {
+        h = shard_hash(h, l->path[i], strlen(l->path[i]) + 1);
+        h = shard_hash(h, &l->label[i], sizeof l->label[i]);
+    }
+    for (int c = 0; c < l->n_classes; c++) h = shard_hash(h, l->classes[c], strlen(l->classes[c]) + 1);
+    return h;
 }
 
 void text_put_path(FILE *f, const char *str) {

@@ -15,6 +15,8 @@ typedef struct img_list {
 } img_list;
 
 void img_list_free(img_list *l);
+/* shard_hash of the list: its paths and labels in order, and its class names */
+uint64_t img_list_hash(const img_list *l);
 /* Files are taken as given (format found from content); folders are walked recursively in
  * byte-sorted order, keeping files with an image extension; hidden entries (names starting
  * with '.': .ipynb_checkpoints, macOS's ._x.jpg) are skipped, counted in one note. Links are followed, but each
@@ -30,8 +32,9 @@ int img_list_collect(img_list *l, char **paths, int n, int quiet);
  * no image (named; torchvision's "Found no valid file for the classes"; a class folder that
  * could not be read counts as unreadable instead). *unreadable gets the number
  * of class folders, sub-folders and entries that could not be read (each named on
- * stderr; an unreadable entry of ROOT may be a class, so it counts too). */
-int img_list_imagefolder(img_list *l, const char *root, int *unreadable);
+ * stderr; an unreadable entry of ROOT may be a class, so it counts too). quiet: as in
+ * img_list_collect (nothing printed). */
+int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int quiet);
 int img_has_image_ext(const char *name);
 
 typedef struct run_opts {

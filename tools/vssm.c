@@ -1,6 +1,7 @@
 /* tools/vssm.c - the `vssm` command: one table of verbs, each in its own file
  * (tools/cmd_<verb>.c defines vssm_cmd_<verb> with VSSM_VERB). A new verb is one line in
  * VSSM_VERBS and its file. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "tools/cli.h"
@@ -54,27 +55,39 @@ static void usage(FILE *f) {
     fputs(exit_policy, f);
 }
 
+/* 0, or 1 (said on stderr) when what went to stdout did not all arrive (a full disk, /dev/full):
+ * results cut short are a failure, not an exit 0 (gnulib's close_stdout) */
+static int stdout_written(void) {
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    cli_error("standard output: write error (%s): the results printed are incomplete", strerror(errno));
+    return VSSM_EXIT_INPUT;
+}
+
 int main(int argc, char **argv) {
+    /* what is decided before MPI starts is the same on every rank: rank 0 alone says it */
+    const int quiet = shard_launcher_rank() > 0;
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? VSSM_EXIT_USAGE : VSSM_EXIT_OK;
+        if (!quiet) usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? VSSM_EXIT_USAGE : stdout_written();
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("vssm %s\n", vssm_version());
-        return VSSM_EXIT_OK;
+        if (!quiet) printf("vssm %s\n", vssm_version());
+        return stdout_written();
     }
     int (*fn)(int, char **) = NULL;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (!strcmp(verbs[i].name, argv[1])) fn = verbs[i].fn;
     if (!fn) {
-        cli_error("unknown verb '%s'", argv[1]);
-        usage(stderr);
+        if (!quiet) cli_error("unknown verb '%s'", argv[1]);
+        if (!quiet) usage(stderr);
         return VSSM_EXIT_USAGE;
     }
     /* under mpirun: every rank runs the verb on its share; the exit code is the max */
     shard_init(&argc, &argv);
     cli_signals_install(); /* Ctrl-C waits for an output being written (tools/cli.h) */
-    int rc = shard_agree(fn(argc - 1, argv + 1));
+    int rc = fn(argc - 1, argv + 1);
+    const int out = stdout_written();
+    int rc2 = shard_agree(out > rc ? out : rc);
     shard_finalize();
-    return rc;
+    return rc2;
 }

@@ -10,6 +10,7 @@
  * unique temp file beside PATH (mkstemp), flushed to disk, then renamed onto PATH.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,7 @@ static void build_header(sbuf *h, const vssm_st_entry **ord, int n, const vssm_s
 static vssm_status write_body(FILE *f, const char *path, const sbuf *h, const vssm_st_entry **ord, int n,
                               vssm_err *err) {
     uint8_t len[8];
+    errno = 0; /* what a failed write sets is named below */
     for (int i = 0; i < 8; i++) len[i] = (uint8_t)((uint64_t)h->n >> (8 * i));
     int ok = fwrite(len, 1, 8, f) == 8 && fwrite(h->p, 1, h->n, f) == h->n;
     for (int i = 0; ok && i < n; i++) {
@@ -203,7 +205,8 @@ static vssm_status write_body(FILE *f, const char *path, const sbuf *h, const vs
         ok = !nb || fwrite(ord[i]->t.data, 1, nb, f) == nb;
     }
     ok = ok && fflush(f) == 0; /* on disk before the rename: vssm_outfile_commit syncs it */
-    if (!ok) return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (disk full?)", path);
+    if (!ok)
+        return vssm_err_set(err, VSSM_ERR_IO, "%s: write failed (%s)", path, errno ? strerror(errno) : "disk full?");
     return VSSM_OK;
 }
 
