@@ -126,8 +126,9 @@ def main():
                     continue
                 rc, out = sh(["ctest", "-LE", "gpu", "-R", m["tests"], "-j", str(a.j), "--timeout", "600"], build)
                 ran = re.search(r"tests failed out of (\d+)", out)
-                failed = re.findall(r"\d+ - (\S+) \((?:Failed|Timeout|SEGFAULT|Subprocess aborted|Child aborted|"
-                                    r"Exception)", out)
+                # every way CTest says a test ended badly: Failed, Timeout, SEGFAULT, Numerical (SIGFPE),
+                # ILLEGAL, BUS_ERROR, INTERRUPT, OTHER_FAULT, Child aborted, ...; not the ones that did not run
+                failed = re.findall(r"\d+ - (\S+) \((?!Skipped|Not Run|Disabled)[^)]*\)", out)
                 if not ran or int(ran.group(1)) == 0:
                     stale.append(m["name"])
                     print("[%d/%d] %-22s STALE: no test matches '%s'" % (i + 1, len(muts), m["name"], m["tests"]))
