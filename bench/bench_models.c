@@ -28,6 +28,8 @@ static int by_value(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+extern void openblas_set_num_threads(int n) __attribute__((weak)); /* absent from other CBLAS libraries */
+
 /* sgemm 2048^3 GFLOP/s on CPU time, best of 3 */
 static double sgemm_rate(void) {
     const int n = 2048;
@@ -93,6 +95,7 @@ int main(int argc, char **argv) {
     vssm_ctx *ctx = NULL;
     vssm_err err = {0};
     if (vssm_ctx_new(&ctx, &opts, &err)) return fprintf(stderr, "bench_models: %s\n", err.msg), 1;
+    if (openblas_set_num_threads) openblas_set_num_threads(threads); /* the library leaves BLAS alone */
     const double ref = sgemm_rate();
     printf("%s\nsgemm 2048^3: %.1f GFLOP/s of CPU time\n", vssm_ctx_describe(ctx), ref);
     int rc = 0;

@@ -80,7 +80,7 @@ function(vssm_add_dep item)
     list(APPEND VSSM_INSTALL_LINK PkgConfig::vssm_dep_${name})   # vssmConfig.cmake's own name
     list(APPEND VSSM_PC_REQUIRES ${module})
   elseif(item MATCHES "^CUDA::(.*)$")
-    list(APPEND VSSM_CFG_DEPS "find_dependency(CUDAToolkit)")
+    list(APPEND VSSM_CFG_DEPS "vssm_cuda_dep()")
     list(APPEND VSSM_INSTALL_LINK ${item})
     list(APPEND VSSM_PC_LIBS -L${CUDAToolkit_LIBRARY_DIR} -l${CMAKE_MATCH_1})
     vssm_pc_rpath(${CUDAToolkit_LIBRARY_DIR})

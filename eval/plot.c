@@ -33,7 +33,7 @@ static cairo_status_t write_stream(void *closure, const unsigned char *data, uns
     return fwrite(data, 1, len, (FILE *)closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-cairo_t *plot_measure_new(void) {
+cairo_t *vssm_plot_measure_new(void) {
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, 1, 1);
     cairo_t *cr = cairo_create(s);
     cairo_surface_destroy(s); /* cr holds it */
@@ -44,7 +44,7 @@ cairo_t *plot_measure_new(void) {
     return cr;
 }
 
-vssm_status plot_begin(plot_doc *d, const char *path, vssm_plot_format fmt, int w, int h, vssm_err *err) {
+vssm_status vssm_plot_begin(plot_doc *d, const char *path, vssm_plot_format fmt, int w, int h, vssm_err *err) {
     memset(d, 0, sizeof *d);
     if (w < 1 || h < 1 || w > 32767 || h > 32767)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: a %dx%d plot is out of range", path, w, h);
@@ -62,7 +62,7 @@ vssm_status plot_begin(plot_doc *d, const char *path, vssm_plot_format fmt, int 
     if (cairo_status(d->cr) != CAIRO_STATUS_SUCCESS) {
         st = vssm_err_set(err, VSSM_ERR_NOMEM, "%s: cannot start a %dx%d plot: %s", path, w, h,
                           cairo_status_to_string(cairo_status(d->cr)));
-        plot_abort(d);
+        vssm_plot_abort(d);
         return st;
     }
     cairo_set_source_rgb(d->cr, 1, 1, 1);
@@ -70,7 +70,7 @@ vssm_status plot_begin(plot_doc *d, const char *path, vssm_plot_format fmt, int 
     return VSSM_OK;
 }
 
-void plot_abort(plot_doc *d) {
+void vssm_plot_abort(plot_doc *d) {
     if (d->cr) cairo_destroy(d->cr);
     if (d->surf) {
         cairo_surface_finish(d->surf); /* a vector surface writes its tail here: into the temp file */
@@ -80,7 +80,7 @@ void plot_abort(plot_doc *d) {
     memset(d, 0, sizeof *d);
 }
 
-vssm_status plot_end(plot_doc *d, vssm_err *err) {
+vssm_status vssm_plot_end(plot_doc *d, vssm_err *err) {
     cairo_status_t cs = cairo_status(d->cr);
     cairo_destroy(d->cr);
     d->cr = NULL;
@@ -96,7 +96,7 @@ vssm_status plot_end(plot_doc *d, vssm_err *err) {
         vssm_status st = vssm_err_set(err, cs == CAIRO_STATUS_NO_MEMORY ? VSSM_ERR_NOMEM : VSSM_ERR_IO,
                                       "%s: drawing the plot failed: %s", d->o.path ? d->o.path : "plot",
                                       cairo_status_to_string(cs));
-        plot_abort(d);
+        vssm_plot_abort(d);
         return st;
     }
     vssm_status st = vssm_outfile_commit(&d->o, err); /* checks every write, names the path */
@@ -106,28 +106,28 @@ vssm_status plot_end(plot_doc *d, vssm_err *err) {
 
 /* ---------------------------------------------------------------- text */
 
-void plot_font(cairo_t *cr, double size, int bold) {
+void vssm_plot_font(cairo_t *cr, double size, int bold) {
     cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL,
                            bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
 }
 
-double plot_text_width(cairo_t *cr, const char *s) {
+double vssm_plot_text_width(cairo_t *cr, const char *s) {
     cairo_text_extents_t te;
     cairo_text_extents(cr, s, &te);
     return te.x_advance;
 }
 
-double plot_text_height(cairo_t *cr) {
+double vssm_plot_text_height(cairo_t *cr) {
     cairo_font_extents_t fe;
     cairo_font_extents(cr, &fe);
     return fe.ascent + fe.descent;
 }
 
-void plot_text(cairo_t *cr, double x, double y, const char *s, double ax, double ay, double angle) {
+void vssm_plot_text(cairo_t *cr, double x, double y, const char *s, double ax, double ay, double angle) {
     cairo_font_extents_t fe;
     cairo_font_extents(cr, &fe);
-    double w = plot_text_width(cr, s);
+    double w = vssm_plot_text_width(cr, s);
     cairo_save(cr);
     cairo_translate(cr, x, y);
     if (angle != 0) cairo_rotate(cr, angle);
@@ -136,16 +136,16 @@ void plot_text(cairo_t *cr, double x, double y, const char *s, double ax, double
     cairo_restore(cr);
 }
 
-const char *plot_fit(cairo_t *cr, const char *s, double max_w, char *buf, size_t n) {
+const char *vssm_plot_fit(cairo_t *cr, const char *s, double max_w, char *buf, size_t n) {
     snprintf(buf, n, "%s", s ? s : "");
     size_t len = strlen(buf);
-    if (plot_text_width(cr, buf) <= max_w) return buf;
+    if (vssm_plot_text_width(cr, buf) <= max_w) return buf;
     while (len > 0 && n > 4) {
         len--;
         while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--; /* whole UTF-8 characters */
         if (len + 4 > n) continue;
         memcpy(buf + len, "...", 4);
-        if (plot_text_width(cr, buf) <= max_w) return buf;
+        if (vssm_plot_text_width(cr, buf) <= max_w) return buf;
     }
     snprintf(buf, n, "...");
     return buf;
@@ -153,7 +153,7 @@ const char *plot_fit(cairo_t *cr, const char *s, double max_w, char *buf, size_t
 
 /* ---------------------------------------------------------------- colours, ticks */
 
-void plot_blues(double t, double rgb[3]) {
+void vssm_plot_blues(double t, double rgb[3]) {
     static const unsigned char stops[9][3] = {{0xf7, 0xfb, 0xff}, {0xde, 0xeb, 0xf7}, {0xc6, 0xdb, 0xef},
                                               {0x9e, 0xca, 0xe1}, {0x6b, 0xae, 0xd6}, {0x42, 0x92, 0xc6},
                                               {0x21, 0x71, 0xb5}, {0x08, 0x51, 0x9c}, {0x08, 0x30, 0x6b}};
@@ -165,7 +165,7 @@ void plot_blues(double t, double rgb[3]) {
     for (int c = 0; c < 3; c++) rgb[c] = ((1 - f) * stops[i][c] + f * stops[i + 1][c]) / 255.0;
 }
 
-double plot_tick_step(double range, int max_ticks) {
+double vssm_plot_tick_step(double range, int max_ticks) {
     if (!(range > 0) || max_ticks < 1) return 1;
     double raw = range / max_ticks, p = pow(10, floor(log10(raw)));
     static const double m[] = {1, 2, 2.5, 5, 10};
@@ -174,7 +174,7 @@ double plot_tick_step(double range, int max_ticks) {
     return 10 * p;
 }
 
-void plot_tick_label(double v, char *buf, size_t n) {
+void vssm_plot_tick_label(double v, char *buf, size_t n) {
     if (fabs(v) < 1e-12) v = 0;
     vssm_snprintf_c(buf, n, "%.6g", v);
 }

@@ -71,7 +71,7 @@ static cairo_surface_t *cells_image(const cm_view *v, int k, int nb, double *vma
     for (int y = 0; y < nb; y++)
         for (int x = 0; x < nb; x++) {
             double rgb[3];
-            plot_blues(acc[(size_t)y * nb + x] / top, rgb);
+            vssm_plot_blues(acc[(size_t)y * nb + x] / top, rgb);
             uint32_t p = (uint32_t)lround(rgb[0] * 255) << 16 | (uint32_t)lround(rgb[1] * 255) << 8 |
                          (uint32_t)lround(rgb[2] * 255);
             memcpy(px + (size_t)y * stride + (size_t)x * 4, &p, 4);
@@ -106,16 +106,16 @@ static void compute_layout(cairo_t *cr, const cm_view *v, const vssm_confusion_p
     if (C <= TEXT_MAX) L->cs = fmax(24, fmin(56, floor(560.0 / C)));
     L->S = C <= TEXT_MAX ? L->cs * C : C <= 800 ? 800 : C <= RASTER_MAX ? C : RASTER_MAX;
     if (C > TEXT_MAX) L->cs = L->S / C;
-    plot_font(cr, F_TICK, 0);
-    double th = plot_text_height(cr), name_w = 0;
+    vssm_plot_font(cr, F_TICK, 0);
+    double th = vssm_plot_text_height(cr), name_w = 0;
     if (L->names)
         for (int i = 0; i < C; i++)
-            name_w = fmax(name_w, plot_text_width(cr, plot_fit(cr, class_name(o, i, buf, sizeof buf), NAME_MAX_W, fit,
-                                                               sizeof fit)));
+            name_w = fmax(name_w, vssm_plot_text_width(cr, vssm_plot_fit(cr, class_name(o, i, buf, sizeof buf),
+                                                                         NAME_MAX_W, fit, sizeof fit)));
     else {
-        L->tick_step = fmax(1, plot_tick_step(C - 1, 8));
+        L->tick_step = fmax(1, vssm_plot_tick_step(C - 1, 8));
         snprintf(buf, sizeof buf, "%d", C - 1);
-        name_w = plot_text_width(cr, buf);
+        name_w = vssm_plot_text_width(cr, buf);
     }
     L->ylab_w = name_w;
     L->rotate = L->names && name_w > L->cs - 4;
@@ -123,26 +123,26 @@ static void compute_layout(cairo_t *cr, const cm_view *v, const vssm_confusion_p
     /* values in the cells when the widest fits */
     if (L->names) {
         L->cell_font = fmin(F_TICK, L->cs * 0.3);
-        plot_font(cr, L->cell_font, 0);
+        vssm_plot_font(cr, L->cell_font, 0);
         double w = 0;
         for (int r = 0; r < C; r++)
             for (int c = 0; c < C; c++) {
                 cell_text(v, r, c, buf, sizeof buf);
-                w = fmax(w, plot_text_width(cr, buf));
+                w = fmax(w, vssm_plot_text_width(cr, buf));
             }
         L->cell_text = L->cell_font >= 7 && w <= L->cs - 4;
     }
     /* colour bar labels */
-    plot_font(cr, F_TICK, 0);
-    double step = plot_tick_step(v->vmax, 6);
+    vssm_plot_font(cr, F_TICK, 0);
+    double step = vssm_plot_tick_step(v->vmax, 6);
     for (double t = 0; t <= v->vmax * (1 + 1e-9); t += step) {
-        plot_tick_label(t, buf, sizeof buf);
-        L->cb_lab_w = fmax(L->cb_lab_w, plot_text_width(cr, buf));
+        vssm_plot_tick_label(t, buf, sizeof buf);
+        L->cb_lab_w = fmax(L->cb_lab_w, vssm_plot_text_width(cr, buf));
     }
-    plot_font(cr, F_LABEL, 0);
-    double lh = plot_text_height(cr);
-    plot_font(cr, F_TITLE, 1);
-    double title_h = plot_text_height(cr), title_w = plot_text_width(cr, title);
+    vssm_plot_font(cr, F_LABEL, 0);
+    double lh = vssm_plot_text_height(cr);
+    vssm_plot_font(cr, F_TITLE, 1);
+    double title_h = vssm_plot_text_height(cr), title_w = vssm_plot_text_width(cr, title);
     L->x0 = PAD + lh + 8 + L->ylab_w + 7;
     L->y0 = PAD + title_h + 12;
     L->cb_x = L->x0 + L->S + 20;
@@ -157,24 +157,24 @@ static void draw_cells(cairo_t *cr, const cm_view *v, const layout *L) {
     for (int r = 0; r < v->C; r++)
         for (int c = 0; c < v->C; c++) {
             double rgb[3], x = L->x0 + c * L->cs, y = L->y0 + r * L->cs, val = cell_value(v, r, c);
-            plot_blues(val / v->vmax, rgb);
+            vssm_plot_blues(val / v->vmax, rgb);
             cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
             /* a hair over the cell so that antialiased edges of neighbours do not show seams */
             cairo_rectangle(cr, x, y, L->cs + 0.5, L->cs + 0.5);
             cairo_fill(cr);
         }
     if (!L->cell_text) return;
-    plot_font(cr, L->cell_font, 0);
+    vssm_plot_font(cr, L->cell_font, 0);
     double lo[3], hi[3];
-    plot_blues(0, lo);
-    plot_blues(1, hi);
+    vssm_plot_blues(0, lo);
+    vssm_plot_blues(1, hi);
     for (int r = 0; r < v->C; r++)
         for (int c = 0; c < v->C; c++) {
             double val = cell_value(v, r, c);
             const double *tc = val > v->vmax / 2 ? lo : hi; /* sklearn: the far end of the map */
             cairo_set_source_rgb(cr, tc[0], tc[1], tc[2]);
             cell_text(v, r, c, buf, sizeof buf);
-            plot_text(cr, L->x0 + (c + 0.5) * L->cs, L->y0 + (r + 0.5) * L->cs, buf, 0.5, 0.5, 0);
+            vssm_plot_text(cr, L->x0 + (c + 0.5) * L->cs, L->y0 + (r + 0.5) * L->cs, buf, 0.5, 0.5, 0);
         }
 }
 
@@ -184,28 +184,28 @@ static void draw_axes(cairo_t *cr, const cm_view *v, const vssm_confusion_plot_o
     cairo_set_line_width(cr, 1);
     cairo_rectangle(cr, L->x0, L->y0, L->S, L->S);
     cairo_stroke(cr);
-    plot_font(cr, F_TICK, 0);
+    vssm_plot_font(cr, F_TICK, 0);
     int n_ticks = L->names ? v->C : (int)((v->C - 1) / L->tick_step) + 1;
     for (int t = 0; t < n_ticks; t++) {
         int i = L->names ? t : (int)lround(t * L->tick_step);
         double p = (i + 0.5) * L->S / v->C;
-        const char *s = L->names ? plot_fit(cr, class_name(o, i, buf, sizeof buf), NAME_MAX_W, fit, sizeof fit)
+        const char *s = L->names ? vssm_plot_fit(cr, class_name(o, i, buf, sizeof buf), NAME_MAX_W, fit, sizeof fit)
                                  : (snprintf(buf, sizeof buf, "%d", i), buf);
         cairo_move_to(cr, L->x0 - 4, L->y0 + p); /* y tick */
         cairo_line_to(cr, L->x0, L->y0 + p);
         cairo_move_to(cr, L->x0 + p, L->y0 + L->S); /* x tick */
         cairo_line_to(cr, L->x0 + p, L->y0 + L->S + 4);
         cairo_stroke(cr);
-        plot_text(cr, L->x0 - 7, L->y0 + p, s, 1, 0.5, 0);
+        vssm_plot_text(cr, L->x0 - 7, L->y0 + p, s, 1, 0.5, 0);
         if (L->rotate)
-            plot_text(cr, L->x0 + p + 4, L->y0 + L->S + 7, s, 1, 0.5, -M_PI / 4);
+            vssm_plot_text(cr, L->x0 + p + 4, L->y0 + L->S + 7, s, 1, 0.5, -M_PI / 4);
         else
-            plot_text(cr, L->x0 + p, L->y0 + L->S + 7, s, 0.5, 0, 0);
+            vssm_plot_text(cr, L->x0 + p, L->y0 + L->S + 7, s, 0.5, 0, 0);
     }
-    plot_font(cr, F_LABEL, 0);
+    vssm_plot_font(cr, F_LABEL, 0);
     const char *xl = L->names ? "predicted" : "predicted (class index)", *yl = L->names ? "true" : "true (class index)";
-    plot_text(cr, L->x0 + L->S / 2, L->y0 + L->S + 7 + L->xlab_h + 8, xl, 0.5, 0, 0);
-    plot_text(cr, PAD, L->y0 + L->S / 2, yl, 0.5, 0, -M_PI / 2);
+    vssm_plot_text(cr, L->x0 + L->S / 2, L->y0 + L->S + 7 + L->xlab_h + 8, xl, 0.5, 0, 0);
+    vssm_plot_text(cr, PAD, L->y0 + L->S / 2, yl, 0.5, 0, -M_PI / 2);
 }
 
 static void draw_colorbar(cairo_t *cr, const cm_view *v, const layout *L, const char *label) {
@@ -214,7 +214,7 @@ static void draw_colorbar(cairo_t *cr, const cm_view *v, const layout *L, const 
     cairo_pattern_t *g = cairo_pattern_create_linear(0, y + h, 0, y);
     for (int i = 0; i <= 8; i++) {
         double rgb[3];
-        plot_blues(i / 8.0, rgb);
+        vssm_plot_blues(i / 8.0, rgb);
         cairo_pattern_add_color_stop_rgb(g, i / 8.0, rgb[0], rgb[1], rgb[2]);
     }
     cairo_rectangle(cr, x, y, w, h);
@@ -224,18 +224,18 @@ static void draw_colorbar(cairo_t *cr, const cm_view *v, const layout *L, const 
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_rectangle(cr, x, y, w, h);
     cairo_stroke(cr);
-    plot_font(cr, F_TICK, 0);
-    double step = plot_tick_step(v->vmax, 6);
+    vssm_plot_font(cr, F_TICK, 0);
+    double step = vssm_plot_tick_step(v->vmax, 6);
     for (double t = 0; t <= v->vmax * (1 + 1e-9); t += step) {
         double ty = y + h - h * t / v->vmax;
         cairo_move_to(cr, x + w, ty);
         cairo_line_to(cr, x + w + 4, ty);
         cairo_stroke(cr);
-        plot_tick_label(t, buf, sizeof buf);
-        plot_text(cr, x + w + 6, ty, buf, 0, 0.5, 0);
+        vssm_plot_tick_label(t, buf, sizeof buf);
+        vssm_plot_text(cr, x + w + 6, ty, buf, 0, 0.5, 0);
     }
-    plot_font(cr, F_LABEL, 0);
-    plot_text(cr, x + w + 6 + L->cb_lab_w + 8, y + h / 2, label, 0.5, 0, -M_PI / 2);
+    vssm_plot_font(cr, F_LABEL, 0);
+    vssm_plot_text(cr, x + w + 6 + L->cb_lab_w + 8, y + h / 2, label, 0.5, 0, -M_PI / 2);
 }
 
 vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int C, const vssm_confusion_plot_opts *o,
@@ -278,7 +278,7 @@ vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int 
             for (int c = 0; c < C; c++) v.vmax = fmax(v.vmax, cell_value(&v, r, c));
     }
     layout L;
-    cairo_t *m = plot_measure_new();
+    cairo_t *m = vssm_plot_measure_new();
     if (!m) {
         cairo_surface_destroy(img);
         free(v.row);
@@ -287,7 +287,7 @@ vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int 
     compute_layout(m, &v, o, title, &L);
     cairo_destroy(m);
     plot_doc d;
-    if ((st = plot_begin(&d, path, fmt, (int)L.W, (int)L.H, err)) != VSSM_OK) {
+    if ((st = vssm_plot_begin(&d, path, fmt, (int)L.W, (int)L.H, err)) != VSSM_OK) {
         cairo_surface_destroy(img);
         free(v.row);
         return st;
@@ -308,11 +308,11 @@ vssm_status vssm_plot_confusion(const char *path, const int64_t *confusion, int 
     draw_axes(cr, &v, o, &L);
     draw_colorbar(cr, &v, &L, cb_label);
     cairo_set_source_rgb(cr, 0, 0, 0);
-    plot_font(cr, F_TITLE, 1);
-    plot_text(
-        cr,
-        fmin(fmax(L.x0 + L.S / 2, PAD + plot_text_width(cr, title) / 2), L.W - PAD - plot_text_width(cr, title) / 2),
-        PAD, title, 0.5, 0, 0);
+    vssm_plot_font(cr, F_TITLE, 1);
+    vssm_plot_text(cr,
+                   fmin(fmax(L.x0 + L.S / 2, PAD + vssm_plot_text_width(cr, title) / 2),
+                        L.W - PAD - vssm_plot_text_width(cr, title) / 2),
+                   PAD, title, 0.5, 0, 0);
     free(v.row);
-    return plot_end(&d, err);
+    return vssm_plot_end(&d, err);
 }

@@ -89,12 +89,13 @@ typedef struct legend {
 /* measures the nr rows of text; 0 or out of memory */
 static int legend_measure(legend *L, int img_h, char (*text)[320], int nr) {
     L->fs = fmin(28, fmax(11, round(img_h / 32.0))); /* its text scales with the image (12 units at 384 rows) */
-    cairo_t *m = plot_measure_new();
+    cairo_t *m = vssm_plot_measure_new();
     if (!m) return 1;
-    plot_font(m, L->fs, 0);
-    double th = plot_text_height(m), tw = plot_text_width(m, "classes");
+    vssm_plot_font(m, L->fs, 0);
+    double th = vssm_plot_text_height(m), tw = vssm_plot_text_width(m, "classes");
     char fit[400];
-    for (int i = 0; i < nr; i++) tw = fmax(tw, plot_text_width(m, plot_fit(m, text[i], 22 * L->fs, fit, sizeof fit)));
+    for (int i = 0; i < nr; i++)
+        tw = fmax(tw, vssm_plot_text_width(m, vssm_plot_fit(m, text[i], 22 * L->fs, fit, sizeof fit)));
     cairo_destroy(m);
     L->row_h = th + 0.4 * L->fs;
     L->pad = L->fs;
@@ -111,9 +112,9 @@ static void legend_draw(cairo_t *cr, const legend *L, double x_img, const entry 
     const double x0 = x_img + L->pad, fs = L->fs;
     char fit[400];
     cairo_set_source_rgb(cr, 0, 0, 0);
-    plot_font(cr, fs, 1);
-    plot_text(cr, x0, L->pad + L->row_h / 2, "classes", 0, 0.5, 0);
-    plot_font(cr, fs, 0);
+    vssm_plot_font(cr, fs, 1);
+    vssm_plot_text(cr, x0, L->pad + L->row_h / 2, "classes", 0, 0.5, 0);
+    vssm_plot_font(cr, fs, 0);
     cairo_set_line_width(cr, 1);
     for (int i = 0; i < L->rows; i++) {
         double yc = L->pad + L->row_h * (i + 1) + L->row_h / 2;
@@ -126,7 +127,7 @@ static void legend_draw(cairo_t *cr, const legend *L, double x_img, const entry 
             cairo_stroke(cr);
         }
         cairo_set_source_rgb(cr, 0, 0, 0);
-        plot_text(cr, x0 + L->sw + 0.5 * fs, yc, plot_fit(cr, text[i], 22 * fs, fit, sizeof fit), 0, 0.5, 0);
+        vssm_plot_text(cr, x0 + L->sw + 0.5 * fs, yc, vssm_plot_fit(cr, text[i], 22 * fs, fit, sizeof fit), 0, 0.5, 0);
     }
 }
 
@@ -154,12 +155,12 @@ vssm_status vssm_seg_overlay_write(const char *path, const vssm_image *im, const
     L.more = more;
     const int W = im->w + (int)L.w, H = im->h > (int)L.h ? im->h : (int)L.h;
     plot_doc d;
-    vssm_status st = plot_begin(&d, path, VSSM_PLOT_PNG, W, H, err);
+    vssm_status st = vssm_plot_begin(&d, path, VSSM_PLOT_PNG, W, H, err);
     if (st == VSSM_OK) {
         cairo_set_source_surface(d.cr, img, 0, 0);
         cairo_paint(d.cr);
         legend_draw(d.cr, &L, im->w, e, palette, text);
-        st = plot_end(&d, err);
+        st = vssm_plot_end(&d, err);
     }
     cairo_surface_destroy(img);
     free(text);

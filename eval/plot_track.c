@@ -64,11 +64,11 @@ static void set_rgb(cairo_t *cr, const uint8_t *c) {
 }
 
 static void draw_legend(cairo_t *cr, const panel *p, double ox) {
-    plot_font(cr, 12, 0);
-    double tw = 0, th = plot_text_height(cr), row = th + 4;
+    vssm_plot_font(cr, 12, 0);
+    double tw = 0, th = vssm_plot_text_height(cr), row = th + 4;
     char fit[256];
     for (int k = 0; k < p->n; k++)
-        tw = fmax(tw, plot_text_width(cr, plot_fit(cr, p->c[k].label, PW - ML - MR - 60, fit, sizeof fit)));
+        tw = fmax(tw, vssm_plot_text_width(cr, vssm_plot_fit(cr, p->c[k].label, PW - ML - MR - 60, fit, sizeof fit)));
     double bw = 8 + 24 + 6 + tw + 8, bh = 6 + row * p->n + 2;
     double bx = p->legend_right ? ox + PW - MR - 8 - bw : ox + ML + 8, by = PH - MB - 8 - bh;
     cairo_rectangle(cr, bx, by, bw, bh); /* matplotlib: white box, alpha 0.8, grey edge */
@@ -85,7 +85,7 @@ static void draw_legend(cairo_t *cr, const panel *p, double ox) {
         cairo_line_to(cr, bx + 32, y);
         cairo_stroke(cr);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        plot_text(cr, bx + 38, y, plot_fit(cr, p->c[k].label, PW - ML - MR - 60, fit, sizeof fit), 0, 0.5, 0);
+        vssm_plot_text(cr, bx + 38, y, vssm_plot_fit(cr, p->c[k].label, PW - ML - MR - 60, fit, sizeof fit), 0, 0.5, 0);
     }
 }
 
@@ -136,21 +136,21 @@ static void draw_panel(cairo_t *cr, const panel *p, double ox) {
         cairo_line_to(cr, px_x(p, ox, i * p->xstep), y1 + 4);
     }
     cairo_stroke(cr);
-    plot_font(cr, 11, 0);
+    vssm_plot_font(cr, 11, 0);
     for (int i = 0; i <= 10; i++) {
         snprintf(buf, sizeof buf, "%d", i * 10);
-        plot_text(cr, x0 - 7, px_y(i * 10.0), buf, 1, 0.5, 0);
+        vssm_plot_text(cr, x0 - 7, px_y(i * 10.0), buf, 1, 0.5, 0);
     }
     for (int i = 0; i <= nx; i++) {
-        plot_tick_label(i * p->xstep, buf, sizeof buf);
-        plot_text(cr, px_x(p, ox, i * p->xstep), y1 + 7, buf, 0.5, 0, 0);
+        vssm_plot_tick_label(i * p->xstep, buf, sizeof buf);
+        vssm_plot_text(cr, px_x(p, ox, i * p->xstep), y1 + 7, buf, 0.5, 0, 0);
     }
-    plot_font(cr, 13, 0);
-    plot_text(cr, (x0 + x1) / 2, PH - 8, p->xlabel, 0.5, 1, 0);
-    plot_text(cr, ox + 8, (y0 + y1) / 2, p->ylabel, 0.5, 0, -M_PI / 2);
-    plot_font(cr, 15, 1);
+    vssm_plot_font(cr, 13, 0);
+    vssm_plot_text(cr, (x0 + x1) / 2, PH - 8, p->xlabel, 0.5, 1, 0);
+    vssm_plot_text(cr, ox + 8, (y0 + y1) / 2, p->ylabel, 0.5, 0, -M_PI / 2);
+    vssm_plot_font(cr, 15, 1);
     char fit[512];
-    plot_text(cr, (x0 + x1) / 2, 12, plot_fit(cr, p->title, PW - 16, fit, sizeof fit), 0.5, 0, 0);
+    vssm_plot_text(cr, (x0 + x1) / 2, 12, vssm_plot_fit(cr, p->title, PW - 16, fit, sizeof fit), 0.5, 0, 0);
     if (p->n > 0) draw_legend(cr, p, ox);
 }
 
@@ -177,7 +177,7 @@ vssm_status vssm_track_plot(const char *path, const vssm_track_curve *success, i
         ps[np++] = (panel){prec, n_prec, 50.0, 5, t2, "Location error threshold [pixels]", "Distance Precision [%]", 1};
     if (!np) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: no curves to plot", path);
     plot_doc d;
-    if ((st = plot_begin(&d, path, fmt, PW * np, PH, err)) != VSSM_OK) return st;
+    if ((st = vssm_plot_begin(&d, path, fmt, PW * np, PH, err)) != VSSM_OK) return st;
     for (int i = 0; i < np; i++) draw_panel(d.cr, &ps[i], i * PW);
-    return plot_end(&d, err);
+    return vssm_plot_end(&d, err);
 }

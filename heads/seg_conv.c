@@ -11,15 +11,15 @@
 #define BN_EPS 1e-5
 #define IM2COL_ROWS 1024 /* tokens per im2col chunk: bounds the scratch to 1024 * 9 * cin floats */
 
-void seg_conv_free(seg_conv *c) {
+void vssm_seg_conv_free(seg_conv *c) {
     if (!c) return;
     free(c->w);
     free(c->b);
     c->w = c->b = NULL;
 }
 
-vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, const char *prefix, const char *base,
-                          int cin, int cout, int k, int relu, int plain_names, vssm_err *err) {
+vssm_status vssm_seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, const char *prefix, const char *base,
+                               int cin, int cout, int k, int relu, int plain_names, vssm_err *err) {
     memset(c, 0, sizeof *c);
     c->cin = cin, c->cout = cout, c->k = k, c->relu = relu;
     char nm[512];
@@ -81,18 +81,18 @@ vssm_status seg_conv_load(seg_conv *c, vssm_ctx *ctx, const vssm_source *src, co
     s = VSSM_OK;
 done:
     free(w), free(cb), free(g), free(be), free(mu), free(var);
-    if (s != VSSM_OK) seg_conv_free(c);
+    if (s != VSSM_OK) vssm_seg_conv_free(c);
     return s;
 }
 
-size_t seg_conv_workspace(const seg_conv *c) { return c->k == 1 ? 0 : (size_t)IM2COL_ROWS * c->k * c->k * c->cin; }
+size_t vssm_seg_conv_workspace(const seg_conv *c) { return c->k == 1 ? 0 : (size_t)IM2COL_ROWS * c->k * c->k * c->cin; }
 
 static void relu_inplace(float *y, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0 ? y[i] : 0;
 }
 
-void seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, int H, int W, float *y, float *ws) {
+void vssm_seg_conv_forward(vssm_ctx *ctx, const seg_conv *c, const float *x, int B, int H, int W, float *y, float *ws) {
     const int64_t M = (int64_t)B * H * W;
     const int cin = c->cin, k = c->k, r = k / 2, K = k * k * cin;
     if (k == 1) {

@@ -75,13 +75,13 @@ vssm_status vssm_seg_head_config_infer(const vssm_source *src, const char *prefi
 
 void vssm_seg_head_free(vssm_seg_head *h) {
     if (!h) return;
-    for (int i = 0; i < VSSM_SEG_MAX_POOL; i++) seg_conv_free(&h->ppm[i]);
-    for (int i = 0; i < LEVELS - 1; i++) seg_conv_free(&h->lateral[i]), seg_conv_free(&h->fpn[i]);
-    seg_conv_free(&h->bottleneck);
-    seg_conv_free(&h->fpn_bottleneck);
+    for (int i = 0; i < VSSM_SEG_MAX_POOL; i++) vssm_seg_conv_free(&h->ppm[i]);
+    for (int i = 0; i < LEVELS - 1; i++) vssm_seg_conv_free(&h->lateral[i]), vssm_seg_conv_free(&h->fpn[i]);
+    vssm_seg_conv_free(&h->bottleneck);
+    vssm_seg_conv_free(&h->fpn_bottleneck);
     for (int i = 0; i < LEVELS; i++)
-        for (int k = 0; k < MAX_FPN_CONVS; k++) seg_conv_free(&h->scale[i][k]);
-    seg_conv_free(&h->cls);
+        for (int k = 0; k < MAX_FPN_CONVS; k++) vssm_seg_conv_free(&h->scale[i][k]);
+    vssm_seg_conv_free(&h->cls);
     free(h->buf);
     free(h);
 }
@@ -119,31 +119,32 @@ vssm_status vssm_seg_head_load(vssm_seg_head **out, vssm_ctx *ctx, const vssm_se
                 break;
             }
             snprintf(nm, sizeof nm, "psp_modules.%d.1", i);
-            s = seg_conv_load(&h->ppm[i], ctx, src, prefix, nm, in[3], C, 1, 1, 0, err);
+            s = vssm_seg_conv_load(&h->ppm[i], ctx, src, prefix, nm, in[3], C, 1, 1, 0, err);
         }
         if (s == VSSM_OK)
-            s = seg_conv_load(&h->bottleneck, ctx, src, prefix, "bottleneck", in[3] + cfg->n_pool * C, C, 3, 1, 0, err);
+            s = vssm_seg_conv_load(&h->bottleneck, ctx, src, prefix, "bottleneck", in[3] + cfg->n_pool * C, C, 3, 1, 0,
+                                   err);
         for (int i = 0; s == VSSM_OK && i < LEVELS - 1; i++) {
             snprintf(nm, sizeof nm, "lateral_convs.%d", i);
-            if ((s = seg_conv_load(&h->lateral[i], ctx, src, prefix, nm, in[i], C, 1, 1, 0, err))) break;
+            if ((s = vssm_seg_conv_load(&h->lateral[i], ctx, src, prefix, nm, in[i], C, 1, 1, 0, err))) break;
             snprintf(nm, sizeof nm, "fpn_convs.%d", i);
-            s = seg_conv_load(&h->fpn[i], ctx, src, prefix, nm, C, C, 3, 1, 0, err);
+            s = vssm_seg_conv_load(&h->fpn[i], ctx, src, prefix, nm, C, C, 3, 1, 0, err);
         }
         if (s == VSSM_OK)
-            s = seg_conv_load(&h->fpn_bottleneck, ctx, src, prefix, "fpn_bottleneck", LEVELS * C, C, 3, 1, 0, err);
+            s = vssm_seg_conv_load(&h->fpn_bottleneck, ctx, src, prefix, "fpn_bottleneck", LEVELS * C, C, 3, 1, 0, err);
     } else if (cfg->kind == VSSM_SEG_HEAD_FPN) {
         for (int i = 0; s == VSSM_OK && i < LEVELS; i++) {
             h->n_scale[i] = fpn_blocks(i);
             for (int k = 0; s == VSSM_OK && k < h->n_scale[i]; k++) {
                 /* Sequential index: [conv, upsample]* for i > 0, [conv] for i == 0 */
                 snprintf(nm, sizeof nm, "scale_heads.%d.%d", i, i == 0 ? k : 2 * k);
-                s = seg_conv_load(&h->scale[i][k], ctx, src, prefix, nm, k == 0 ? in[i] : C, C, 3, 1, 0, err);
+                s = vssm_seg_conv_load(&h->scale[i][k], ctx, src, prefix, nm, k == 0 ? in[i] : C, C, 3, 1, 0, err);
             }
         }
     } else {
         s = vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown head kind %d", (int)cfg->kind);
     }
-    if (s == VSSM_OK) s = seg_conv_load(&h->cls, ctx, src, prefix, "conv_seg", C, cfg->num_classes, 1, 0, 1, err);
+    if (s == VSSM_OK) s = vssm_seg_conv_load(&h->cls, ctx, src, prefix, "conv_seg", C, cfg->num_classes, 1, 0, 1, err);
     if (s != VSSM_OK) {
         vssm_seg_head_free(h);
         return s;
@@ -185,8 +186,8 @@ static size_t plan_layout(const vssm_seg_head *h, int B, const int *H, const int
         for (int i = 0; i < LEVELS - 1; i++) TAKE(p->fpnout[i], (size_t)B * H[i] * W[i] * C);
         TAKE(p->cat1, hw0 * LEVELS * C);
         TAKE(p->feat, hw0 * C);
-        ws = max_sz(seg_conv_workspace(&h->bottleneck), seg_conv_workspace(&h->fpn_bottleneck));
-        ws = max_sz(ws, seg_conv_workspace(&h->fpn[0]));
+        ws = max_sz(vssm_seg_conv_workspace(&h->bottleneck), vssm_seg_conv_workspace(&h->fpn_bottleneck));
+        ws = max_sz(ws, vssm_seg_conv_workspace(&h->fpn[0]));
     } else {
         size_t big = 0;
         for (int i = 0; i < LEVELS; i++) {
@@ -198,7 +199,7 @@ static size_t plan_layout(const vssm_seg_head *h, int B, const int *H, const int
         TAKE(p->t1, big);
         TAKE(p->feat, hw0 * C);
         for (int i = 0; i < LEVELS; i++)
-            for (int k = 0; k < h->n_scale[i]; k++) ws = max_sz(ws, seg_conv_workspace(&h->scale[i][k]));
+            for (int k = 0; k < h->n_scale[i]; k++) ws = max_sz(ws, vssm_seg_conv_workspace(&h->scale[i][k]));
     }
     TAKE(p->ws, ws);
 #undef TAKE
@@ -247,21 +248,22 @@ vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, in
         for (size_t t = 0; t < hw3; t++) memcpy(p.cat4 + t * ct, x[3] + t * c3, sizeof(float) * c3);
         for (int i = 0; i < cfg->n_pool; i++) {
             const int sc = cfg->pool_scales[i];
-            seg_adaptive_avgpool(x[3], B, H[3], W[3], c3, sc, p.pooled);
-            seg_conv_forward(ctx, &h->ppm[i], p.pooled, B, sc, sc, p.ppm, p.ws);
+            vssm_seg_adaptive_avgpool(x[3], B, H[3], W[3], c3, sc, p.pooled);
+            vssm_seg_conv_forward(ctx, &h->ppm[i], p.pooled, B, sc, sc, p.ppm, p.ws);
             vssm_resize_bilinear_f32(p.ppm, B, sc, sc, C, C, H[3], W[3], p.cat4 + c3 + i * C, ct, 0);
         }
-        seg_conv_forward(ctx, &h->bottleneck, p.cat4, B, H[3], W[3], p.lat[3], p.ws);
-        for (int i = 0; i < LEVELS - 1; i++) seg_conv_forward(ctx, &h->lateral[i], x[i], B, H[i], W[i], p.lat[i], p.ws);
+        vssm_seg_conv_forward(ctx, &h->bottleneck, p.cat4, B, H[3], W[3], p.lat[3], p.ws);
+        for (int i = 0; i < LEVELS - 1; i++)
+            vssm_seg_conv_forward(ctx, &h->lateral[i], x[i], B, H[i], W[i], p.lat[i], p.ws);
         /* top-down: lat[i-1] += up(lat[i]) */
         for (int i = LEVELS - 1; i > 0; i--)
             vssm_resize_bilinear_f32(p.lat[i], B, H[i], W[i], C, C, H[i - 1], W[i - 1], p.lat[i - 1], C, 1);
         for (int i = 0; i < LEVELS - 1; i++)
-            seg_conv_forward(ctx, &h->fpn[i], p.lat[i], B, H[i], W[i], p.fpnout[i], p.ws);
+            vssm_seg_conv_forward(ctx, &h->fpn[i], p.lat[i], B, H[i], W[i], p.fpnout[i], p.ws);
         p.fpnout[LEVELS - 1] = p.lat[LEVELS - 1];
         for (int i = 0; i < LEVELS; i++)
             vssm_resize_bilinear_f32(p.fpnout[i], B, H[i], W[i], C, C, H[0], W[0], p.cat1 + i * C, LEVELS * C, 0);
-        seg_conv_forward(ctx, &h->fpn_bottleneck, p.cat1, B, H[0], W[0], p.feat, p.ws);
+        vssm_seg_conv_forward(ctx, &h->fpn_bottleneck, p.cat1, B, H[0], W[0], p.feat, p.ws);
     } else {
         /* each level: [conv (+2x up)]* then resized onto level 0 and summed */
         for (int i = 0; i < LEVELS; i++) {
@@ -271,7 +273,7 @@ vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, in
             int which = 0;
             for (int k = 0; k < h->n_scale[i]; k++) {
                 float *o = bufs[which];
-                seg_conv_forward(ctx, &h->scale[i][k], cur, B, ch, cw, o, p.ws);
+                vssm_seg_conv_forward(ctx, &h->scale[i][k], cur, B, ch, cw, o, p.ws);
                 cur = o;
                 which ^= 1;
                 if (i > 0) { /* Upsample(scale_factor=2): output 2h x 2w, source (dst + .5) / 2 - .5 */
@@ -285,6 +287,6 @@ vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, in
             vssm_resize_bilinear_f32(cur, B, ch, cw, C, C, H[0], W[0], p.feat, C, i > 0);
         }
     }
-    seg_conv_forward(ctx, &h->cls, p.feat, B, H[0], W[0], logits, NULL);
+    vssm_seg_conv_forward(ctx, &h->cls, p.feat, B, H[0], W[0], logits, NULL);
     return VSSM_OK;
 }

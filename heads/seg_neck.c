@@ -32,7 +32,7 @@ struct seg_neck {
     int pool[LEVELS]; /* max-pool kernel = stride after the deconvs; 1: none */
 };
 
-void seg_neck_free(seg_neck *n) {
+void vssm_seg_neck_free(seg_neck *n) {
     if (!n) return;
     for (int l = 0; l < LEVELS; l++)
         for (int i = 0; i < MAX_DECONV; i++) free(n->dc[l][i].w), free(n->dc[l][i].b);
@@ -83,8 +83,8 @@ done:
     return s;
 }
 
-vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *prefix, int D, int patch_size,
-                          vssm_err *err) {
+vssm_status vssm_seg_neck_load(seg_neck **out, const vssm_source *src, const char *prefix, int D, int patch_size,
+                               vssm_err *err) {
     *out = NULL;
     char nm[512];
     vssm_tensor t;
@@ -111,14 +111,14 @@ vssm_status seg_neck_load(seg_neck **out, const vssm_source *src, const char *pr
         s = load_deconv(&n->dc[0][0], src, prefix, "fpn1.0", NULL, D, err);
     }
     if (s != VSSM_OK) {
-        seg_neck_free(n);
+        vssm_seg_neck_free(n);
         return s;
     }
     *out = n;
     return VSSM_OK;
 }
 
-void seg_neck_level_size(const seg_neck *n, int l, int gh, int gw, int *h, int *w) {
+void vssm_seg_neck_level_size(const seg_neck *n, int l, int gh, int gw, int *h, int *w) {
     if (!n) {
         *h = gh, *w = gw;
         return;
@@ -127,7 +127,7 @@ void seg_neck_level_size(const seg_neck *n, int l, int gh, int gw, int *h, int *
     *w = (gw << n->n_deconv[l]) / n->pool[l];
 }
 
-size_t seg_neck_workspace(const seg_neck *n, int B, int gh, int gw) {
+size_t vssm_seg_neck_workspace(const seg_neck *n, int B, int gh, int gw) {
     if (!n) return 0;
     /* the largest deconv's GEMM output (its input grid x 4D) + one intermediate map (x D) */
     size_t gemm = 0, mid = 0;
@@ -170,8 +170,8 @@ static void maxpool(const float *x, int B, int h, int w, int D, int k, float *y)
             }
 }
 
-void seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y,
-                      float *ws) {
+void vssm_seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y,
+                           float *ws) {
     const int D = n->D, nd = n->n_deconv[l];
     if (nd == 0 && n->pool[l] == 1) {
         memcpy(y, x, sizeof(float) * (size_t)B * gh * gw * D);

@@ -54,7 +54,7 @@ void vssm_resize_bilinear_f32(const float *x, int B, int h, int w, int C, int xs
 
 /* ------------------------------------------------------------------ adaptive avg pool */
 
-void seg_adaptive_avgpool(const float *x, int B, int h, int w, int C, int s, float *y) {
+void vssm_seg_adaptive_avgpool(const float *x, int B, int h, int w, int C, int s, float *y) {
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < s; oy++)
             for (int ox = 0; ox < s; ox++) {

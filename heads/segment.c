@@ -67,7 +67,7 @@ void vssm_segmenter_free(vssm_segmenter *s) {
     vssm_backbone_state_free(s->st);
     vssm_backbone_free(s->bb);
     vssm_seg_head_free(s->head);
-    seg_neck_free(s->neck);
+    vssm_seg_neck_free(s->neck);
     free(s->neck_ws);
     for (int i = 0; i < LEVELS; i++) free(s->outnorm_w[i]), free(s->outnorm_b[i]), free(s->feat[i]), free(s->lvl[i]);
     free(s->hlogits), free(s->x), free(s->crop), free(s->crop_logits), free(s->logits), free(s->count);
@@ -269,8 +269,8 @@ static vssm_status finish_load(vssm_segmenter *s, const vssm_source *src, const 
                             "the segmentation neck takes 1 or 4 Vim block outputs (out_indices), not %d", s->n_stages);
     if ((st = read_meta(s, src, &hc, err))) return st;
     if (vim)
-        st = seg_neck_load(&s->neck, src, bb_prefix, vssm_vim_get_config(vim)->embed_dim,
-                           vssm_vim_get_config(vim)->patch_size, err);
+        st = vssm_seg_neck_load(&s->neck, src, bb_prefix, vssm_vim_get_config(vim)->embed_dim,
+                                vssm_vim_get_config(vim)->patch_size, err);
     else
         st = load_outnorms(s, src, bb_prefix, err);
     if (st) return st;
@@ -388,7 +388,7 @@ static vssm_status plan_size(vssm_segmenter *s, int H, int W, vssm_err *err) {
     if (vssm_backbone_vim(s->bb)) { /* the levels: the neck's, or the block outputs' own grid */
         const int D = vssm_backbone_stage_channels(s->bb, 0);
         for (int l = 0; l < LEVELS; l++) {
-            seg_neck_level_size(s->neck, l, gh, gw, &s->lh[l], &s->lw[l]);
+            vssm_seg_neck_level_size(s->neck, l, gh, gw, &s->lh[l], &s->lw[l]);
             if (s->lh[l] < 1 || s->lw[l] < 1)
                 return vssm_err_set(err, VSSM_ERR_SHAPE,
                                     "a %dx%d input gives a %dx%d token grid: the neck's level %d (stride %d) is empty",
@@ -396,7 +396,7 @@ static vssm_status plan_size(vssm_segmenter *s, int H, int W, vssm_err *err) {
             if (s->neck && GROW(s->lvl[l], s->lvl_n[l], (size_t)s->lh[l] * s->lw[l] * D))
                 return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
         }
-        if (GROW(s->neck_ws, s->neck_ws_n, seg_neck_workspace(s->neck, 1, gh, gw)))
+        if (GROW(s->neck_ws, s->neck_ws_n, vssm_seg_neck_workspace(s->neck, 1, gh, gw)))
             return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
     }
     s->sH = H, s->sW = W;
@@ -427,7 +427,7 @@ static vssm_status levels(vssm_segmenter *s, vssm_tensor *f, vssm_err *err) {
         const int i = l < s->n_stages ? l : 0;
         float *data = s->feat[i];
         if (s->neck) {
-            seg_neck_forward(s->hctx, s->neck, l, s->feat[i], 1, s->fh[i], s->fw[i], s->lvl[l], s->neck_ws);
+            vssm_seg_neck_forward(s->hctx, s->neck, l, s->feat[i], 1, s->fh[i], s->fw[i], s->lvl[l], s->neck_ws);
             data = s->lvl[l];
         }
         memset(&f[l], 0, sizeof f[l]);

@@ -52,7 +52,7 @@ struct vssm_track_head {
 void vssm_track_head_free(vssm_track_head *h) {
     if (!h) return;
     for (int t = 0; t < 3; t++)
-        for (int i = 0; i <= N_TOWERS; i++) seg_conv_free(&h->conv[t][i]);
+        for (int i = 0; i <= N_TOWERS; i++) vssm_seg_conv_free(&h->conv[t][i]);
     vssm_crop_feats_free(h->cf);
     vssm_tracker_free(h->scale);
     vssm_vim_state_free(h->vst);
@@ -278,8 +278,8 @@ static vssm_status load_towers(vssm_track_head *h, const vssm_source *src, vssm_
             char base[32];
             snprintf(base, sizeof base, "conv%d_%s", i + 1, TOWER_NAME[t]);
             const int last = i == N_TOWERS;
-            vssm_status s = seg_conv_load(&h->conv[t][i], h->hctx, src, prefix, base, w[last ? N_TOWERS : i],
-                                          last ? TOWER_OUT[t] : w[i + 1], last ? 1 : 3, !last, last, err);
+            vssm_status s = vssm_seg_conv_load(&h->conv[t][i], h->hctx, src, prefix, base, w[last ? N_TOWERS : i],
+                                               last ? TOWER_OUT[t] : w[i + 1], last ? 1 : 3, !last, last, err);
             if (s != VSSM_OK) return s;
         }
     }
@@ -293,7 +293,7 @@ static vssm_status alloc_bufs(vssm_track_head *h, vssm_err *err) {
     size_t ws = 0;
     for (int t = 0; t < 3; t++)
         for (int i = 0; i <= N_TOWERS; i++) {
-            size_t k = seg_conv_workspace(&h->conv[t][i]);
+            size_t k = vssm_seg_conv_workspace(&h->conv[t][i]);
             ws = k > ws ? k : ws;
         }
     h->C = C;
@@ -514,10 +514,10 @@ static void tower(vssm_track_head *h, int t, float *out) {
     const float *x = h->fin;
     float *buf[2] = {h->t0, h->t1};
     for (int i = 0; i < N_TOWERS; i++) {
-        seg_conv_forward(h->hctx, &h->conv[t][i], x, 1, fs, fs, buf[i & 1], h->ws);
+        vssm_seg_conv_forward(h->hctx, &h->conv[t][i], x, 1, fs, fs, buf[i & 1], h->ws);
         x = buf[i & 1];
     }
-    seg_conv_forward(h->hctx, &h->conv[t][N_TOWERS], x, 1, fs, fs, out, h->ws);
+    vssm_seg_conv_forward(h->hctx, &h->conv[t][N_TOWERS], x, 1, fs, fs, out, h->ws);
 }
 
 static float sigmoid_clamp(float v) {

@@ -6,7 +6,12 @@ a public header (include/vssm/*.h: an internal helper, a symbol without the vssm
 something re-exported from a static dependency), or when a declared function is not
 exported (a declaration without VSSM_API, or a function with no definition).
 
-Usage: check_exports.py NM LIBVSSM_SO INCLUDE_DIR...   (CTest: test_exports)"""
+With --static LIBVSSM_A (first), also the static archive: every global symbol it defines
+carries the vssm_ prefix (C), or names a vssm_ function (C++, CUDA's host wrappers), so a
+program linking libvssm.a statically never meets "multiple definition" for a name of its own
+(internal helpers named plot_text or seg_conv_load did; CUDA kernels are static).
+
+Usage: check_exports.py [--static LIBVSSM_A] NM LIBVSSM_SO INCLUDE_DIR...   (CTest: test_exports)"""
 import glob
 import os
 import re
@@ -58,7 +63,11 @@ def main():
     if len(sys.argv) < 4:
         print(__doc__)
         return 2
-    nm, lib, incdirs = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    static = None
+    if args[0] == "--static":
+        static, args = args[1], args[2:]
+    nm, lib, incdirs = args[0], args[1], args[2:]
     headers = sorted(h for d in incdirs for h in glob.glob(os.path.join(d, "*.h")))
     declared = declared_functions(headers)
     if len(declared) < 100:
@@ -84,9 +93,25 @@ def main():
     for name, hdr in sorted(declared.items()):
         if name not in exported:
             bad.append(f"declared in {hdr} but not exported (VSSM_API missing, or no definition): {name}")
+    n_static = 0
+    if static:
+        res = subprocess.run([nm, "-g", "--defined-only", static], capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"check_exports: {nm} failed on {static}: {res.stderr}")
+            return 1
+        for line in res.stdout.splitlines():
+            parts = line.split()
+            if len(parts) != 3 or parts[1] in "wvUVW":  # weak: never a multiple definition
+                continue
+            name = parts[2]
+            n_static += 1
+            # C: vssm_...; C++ (the CUDA host wrappers): _Z<len>vssm_...
+            if not (name.startswith("vssm_") or re.match(r"_Z\d+vssm_", name)):
+                bad.append(f"defined in {os.path.basename(static)} without the vssm_ prefix: {name} ({parts[1]})")
     if bad:
         print("\n".join(bad))
-    print(f"check_exports: {len(exported)} exported, {len(declared)} declared, {len(bad)} problem(s)")
+    print(f"check_exports: {len(exported)} exported, {len(declared)} declared, {n_static} global in the archive, "
+          f"{len(bad)} problem(s)")
     return 1 if bad else 0
 
 

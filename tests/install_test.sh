@@ -53,6 +53,10 @@ check() {  # check NAME EXE shared|static
 
 export PKG_CONFIG_PATH="$lib/pkgconfig"
 [ "$("$pkgconfig" --modversion vssm)" = "$version" ] || fail "pkg-config --modversion vssm"
+# the shared library's module stands alone: no dependency's .pc file needed (a user without
+# cairo's or FFmpeg's -dev packages could not ask for --cflags when vssm.pc named them)
+PKG_CONFIG_LIBDIR="$lib/pkgconfig" "$pkgconfig" --cflags --libs vssm >/dev/null ||
+    fail "pkg-config --cflags --libs vssm needs other modules' .pc files"
 for ex in classify_one track_loop; do
     # shellcheck disable=SC2046
     "$cc" -std=c11 $("$pkgconfig" --cflags vssm) "$src/examples/$ex.c" -o "$tmp/${ex}_pc_shared" \
@@ -70,4 +74,14 @@ check "pkg-config vssm-static" "$tmp/classify_one_pc_static" static
 "$cmake" --build "$tmp/user" >"$tmp/user-build.log" 2>&1 || { cat "$tmp/user-build.log"; fail "find_package build"; }
 check "find_package vssm::vssm" "$tmp/user/classify_one_shared" shared
 check "find_package vssm::vssm_static" "$tmp/user/classify_one_static" static
+
+# a shared-only user without the dependencies' pkg-config files (no -dev packages): the static
+# target's dependencies were required by find_package and failed it; now vssm::vssm builds
+PKG_CONFIG_LIBDIR=/nonexistent PKG_CONFIG_PATH=/nonexistent "$cmake" -S "$src/tests/install_project" -B "$tmp/user2" \
+    -DCMAKE_PREFIX_PATH="$p" -DVSSM_EXAMPLES="$src/examples" -DVSSM_SHARED_ONLY=ON -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_BUILD_TYPE=Release >"$tmp/user2.log" 2>&1 || { cat "$tmp/user2.log"; fail "find_package without deps"; }
+grep -q "vssm::vssm_static needs" "$tmp/user2.log" || fail "find_package without deps: no note on the static target"
+"$cmake" --build "$tmp/user2" >"$tmp/user2-build.log" 2>&1 ||
+    { cat "$tmp/user2-build.log"; fail "find_package without deps: build"; }
+check "find_package vssm::vssm without the deps' .pc files" "$tmp/user2/classify_one_shared" shared
 echo "install test: OK"

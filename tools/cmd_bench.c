@@ -98,8 +98,12 @@ typedef struct bench_mem {
 
 static long long mem_budget(const bench_mem *m) { return 2 * m->weights + m->acts + m->libs; }
 
-/* GFLOP/s of an n x n x n sgemm, best of `reps` (the BLAS ceiling on this machine) */
-static double sgemm_gflops(int n, int reps) {
+extern void openblas_set_num_threads(int n) __attribute__((weak)); /* absent from other CBLAS libraries */
+
+/* GFLOP/s of an n x n x n sgemm on `threads` threads, best of `reps` (the BLAS ceiling on this
+ * machine; the library no longer sets OpenBLAS's process-wide thread count, the tool does) */
+static double sgemm_gflops(int n, int reps, int threads) {
+    if (openblas_set_num_threads && threads > 0) openblas_set_num_threads(threads);
     float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
     if (!a || !b || !c) {
         free(a);
@@ -407,7 +411,7 @@ static void bench_model_report(bench_model *m, const bench_opts *o, const bench_
     double med = median_of(times, runs);
     double macs = vssm_classifier_macs(clf, H, W) * batch;
     double gflops = 2 * macs / med / 1e9;
-    if (*ref < 0) *ref = (o->no_ref || !o->on_cpu) ? 0 : sgemm_gflops(2048, 3);
+    if (*ref < 0) *ref = (o->no_ref || !o->on_cpu) ? 0 : sgemm_gflops(2048, 3, vssm_ctx_threads(ctx));
     double bw = 0;
     if (!o->no_ref) vssm_ctx_copy_bandwidth(ctx, (size_t)256 << 20, &bw, NULL);
     /* the minimum-bytes model is VMamba's cross-scan; a Vim reports 0 */

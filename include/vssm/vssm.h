@@ -1,4 +1,4 @@
-/* vssm/vssm.h - everything: include this one header to use the library. */
+/* vssm/vssm.h - everything: include this one header to use the library (every public header). */
 #ifndef VSSM_VSSM_H
 #define VSSM_VSSM_H
 #include "vssm/common.h"
@@ -11,4 +11,18 @@
 #include "vssm/heads.h"
 #include "vssm/weights.h"
 #include "vssm/outfile.h"
+#include "vssm/classifier.h"
+#include "vssm/eval.h"
+#include "vssm/image.h"
+#include "vssm/infer.h"
+#include "vssm/plot.h"
+#include "vssm/reid.h"
+#include "vssm/reid_data.h"
+#include "vssm/seg_data.h"
+#include "vssm/seg_eval.h"
+#include "vssm/segment.h"
+#include "vssm/track.h"
+#include "vssm/track_data.h"
+#include "vssm/train.h"
+#include "vssm/video.h"
 #endif

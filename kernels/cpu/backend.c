@@ -8,10 +8,6 @@
 #include "kernels/cpu/rows_chunk.h"
 #include "kernels/cpu/cpu_bwd.h"
 
-/* OpenBLAS's thread control, when the BLAS linked is OpenBLAS (weak: absent otherwise); BLAS
- * is still used outside the ops (eval reid's distance matrix, vssm bench's yardstick). */
-extern void openblas_set_num_threads(int n) __attribute__((weak));
-
 static void *cpu_alloc(vssm_ctx *ctx, size_t bytes) {
     void *p = NULL;
     size_t n = (bytes + 63) & ~(size_t)63;
@@ -65,8 +61,8 @@ vssm_status vssm_cpu_backend_init(vssm_ctx *ctx, vssm_err *err) {
     if (ctx->opts.n_threads <= 0) ctx->opts.n_threads = omp_get_num_procs();
     if (ctx->opts.n_threads > 1024)
         return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "thread count %d is too large", ctx->opts.n_threads);
-    /* BLAS threads follow the context (OpenBLAS keeps this setting process-wide). */
-    if (openblas_set_num_threads) openblas_set_num_threads(ctx->opts.n_threads);
+    /* No openblas_set_num_threads here: OpenBLAS keeps it process-wide, so a context changed
+     * the host program's BLAS (and another context's); the kernels do not call BLAS. */
     ctx->threads_now = ctx->opts.n_threads;
     ctx->cpu_ranges = aligned_alloc(64, (size_t)ctx->opts.n_threads * sizeof(vssm_cpu_range));
     if (!ctx->cpu_ranges) return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory for %d threads", ctx->opts.n_threads);

@@ -95,7 +95,7 @@ __device__ __forceinline__ float act_apply(float v, int act) {
 }
 
 /* y (M, N) = act(y + b) in place; b may be NULL */
-__global__ void k_bias_act(float *y, int64_t M, int N, const float *b, int act) {
+static __global__ void k_bias_act(float *y, int64_t M, int N, const float *b, int act) {
     const int64_t total = M * N;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
         float v = y[i];
@@ -142,8 +142,8 @@ static size_t cu_conv_workspace(int B, int H, int W, int Cin) {
 
 /* Direct convolution, one thread per output (channel fastest: the threads of a warp
  * share the input pixel, the weights come through L1). The fallback without cuDNN. */
-__global__ void k_conv3x3s2(const float *__restrict__ x, int B, int H, int W, int Cin, const float *__restrict__ w,
-                            int Cout, int Ho, int Wo, float *__restrict__ y) {
+static __global__ void k_conv3x3s2(const float *__restrict__ x, int B, int H, int W, int Cin,
+                                   const float *__restrict__ w, int Cout, int Ho, int Wo, float *__restrict__ y) {
     const int64_t total = (int64_t)B * Ho * Wo * Cout;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
         const int o = (int)(i % Cout);
@@ -312,9 +312,9 @@ __device__ __forceinline__ float warp_sum(float v) {
  * first value (no cancellation when |mean| >> std), then the centred variance. y may
  * be x: each lane reads its own elements before writing them, and x0 is read by all
  * lanes before the first reduction. */
-__global__ void k_layernorm(const float *x, int64_t rows, int C, const float *__restrict__ g,
-                            const float *__restrict__ b, float eps, int act, const float *__restrict__ z, int64_t ldz,
-                            float *y) {
+static __global__ void k_layernorm(const float *x, int64_t rows, int C, const float *__restrict__ g,
+                                   const float *__restrict__ b, float eps, int act, const float *__restrict__ z,
+                                   int64_t ldz, float *y) {
     const int lane = threadIdx.x & 31;
     const int64_t row = (int64_t)blockIdx.x * LN_WARPS + (threadIdx.x >> 5);
     if (row >= rows) return; /* whole warps leave together */
@@ -358,7 +358,7 @@ static void cu_layernorm_gate(vssm_ctx *ctx, const float *x, int64_t rows, int C
 /* ======================================================================= avgpool */
 
 /* one thread per (b, c), summing over L in order then dividing, as the CPU */
-__global__ void k_avgpool(const float *__restrict__ x, int B, int64_t L, int C, float *__restrict__ y) {
+static __global__ void k_avgpool(const float *__restrict__ x, int B, int64_t L, int C, float *__restrict__ y) {
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (i >= (int64_t)B * C) return;
     const int c = (int)(i % C), bi = (int)(i / C);

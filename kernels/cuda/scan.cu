@@ -34,7 +34,8 @@ size_t vssm_cuda_scan_workspace(int B, int H, int W, int D, int R, int N) {
     return (xdbl + hc + sd) * sizeof(float);
 }
 
-template <int NS> __global__ void __launch_bounds__(SCAN_CH *SCAN_CK) k_scan_pass1(const __grid_constant__ sc_args a) {
+template <int NS>
+static __global__ void __launch_bounds__(SCAN_CH *SCAN_CK) k_scan_pass1(const __grid_constant__ sc_args a) {
     const int c = blockIdx.x * SCAN_CH + threadIdx.x, j = blockIdx.y * SCAN_CK + threadIdx.y;
     if (c >= a.D || j >= a.nc) return;
     sc_pass1(&a, NS, (int)blockIdx.z / SC_K, (int)blockIdx.z % SC_K, c, j);
@@ -43,7 +44,7 @@ template <int NS> __global__ void __launch_bounds__(SCAN_CH *SCAN_CK) k_scan_pas
 /* block (32 channels, G segments), one block per (b, k, n, 32 channels): each thread
  * composes its segment's chunks, the fold over earlier segments comes from shared memory,
  * then it writes its chunks' incoming states (scan_chunked.cuh, pass 2) */
-__global__ void __launch_bounds__(32 * 32) k_scan_pass2(const __grid_constant__ sc_args a) {
+static __global__ void __launch_bounds__(32 * 32) k_scan_pass2(const __grid_constant__ sc_args a) {
     __shared__ float sdec[32][32], sloc[32][32];
     const int cb = (a.D + 31) / 32;
     const int64_t blk = blockIdx.x;
@@ -65,7 +66,7 @@ __global__ void __launch_bounds__(32 * 32) k_scan_pass2(const __grid_constant__ 
 }
 
 template <int NS>
-__global__ void __launch_bounds__(SCAN_CH *SCAN_CK)
+static __global__ void __launch_bounds__(SCAN_CH *SCAN_CK)
     k_scan_pass3(const __grid_constant__ sc_args a, int pair, int carry) {
     const int c = blockIdx.x * SCAN_CH + threadIdx.x, j = blockIdx.y * SCAN_CK + threadIdx.y;
     if (c >= a.D || j >= a.nc) return;

@@ -35,7 +35,7 @@ __device__ __forceinline__ float half_warp_sum(float v) {
 
 /* ======================================================================= scan */
 
-__global__ void k_scan1d(vssm_scan1d_args a) {
+static __global__ void k_scan1d(vssm_scan1d_args a) {
     const int64_t gid = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / S1D_LANES;
     const int lane = threadIdx.x % S1D_LANES;
     const int D = a.D, R = a.R, N = a.N, C2 = R + 2 * N;
@@ -118,8 +118,9 @@ void vssm_cuda_scan1d(vssm_ctx *ctx, const vssm_scan1d_args *a) {
 
 /* ======================================================================= conv1d */
 
-__global__ void k_conv1d(const float *__restrict__ x, int64_t ldx, int B, int64_t L, int C, const float *__restrict__ w,
-                         const float *__restrict__ bias, int K, int reverse, int act, float *__restrict__ y) {
+static __global__ void k_conv1d(const float *__restrict__ x, int64_t ldx, int B, int64_t L, int C,
+                                const float *__restrict__ w, const float *__restrict__ bias, int K, int reverse,
+                                int act, float *__restrict__ y) {
     const int64_t n = (int64_t)B * L * C;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const int c = (int)(i % C);
@@ -146,7 +147,8 @@ void vssm_cuda_conv1d(vssm_ctx *ctx, const float *x, int64_t ldx, int B, int64_t
 /* ======================================================================= rmsnorm */
 
 #define RMS_WARPS 8
-__global__ void k_rmsnorm(const float *x, int64_t rows, int C, const float *__restrict__ w, float eps, float *y) {
+static __global__ void k_rmsnorm(const float *x, int64_t rows, int C, const float *__restrict__ w, float eps,
+                                 float *y) {
     const int lane = threadIdx.x & 31;
     const int64_t row = (int64_t)blockIdx.x * RMS_WARPS + (threadIdx.x >> 5);
     if (row >= rows) return;
@@ -169,7 +171,7 @@ void vssm_cuda_rmsnorm(vssm_ctx *ctx, const float *x, int64_t rows, int C, const
 
 /* ======================================================================= patchify, rows_add */
 
-__global__ void k_patchify(vssm_patch_args a, int gw, int64_t M) {
+static __global__ void k_patchify(vssm_patch_args a, int gw, int64_t M) {
     const int P = a.P, PP = P * P;
     const int64_t KC = (int64_t)a.C * PP, n = (int64_t)a.B * M * KC;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -193,8 +195,8 @@ void vssm_cuda_patchify(vssm_ctx *ctx, const vssm_patch_args *a) {
     CUDA_CHECK_LAUNCH(s, "k_patchify");
 }
 
-__global__ void k_rows_add(float *x, int B, int64_t L, int C, const float *__restrict__ add, int64_t row,
-                           const float *__restrict__ rowval) {
+static __global__ void k_rows_add(float *x, int B, int64_t L, int C, const float *__restrict__ add, int64_t row,
+                                  const float *__restrict__ rowval) {
     const int64_t n = (int64_t)B * L * C;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t tc = i % (L * C), t = tc / C;

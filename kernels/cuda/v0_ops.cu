@@ -13,9 +13,9 @@ static unsigned v0_grid(int64_t n) {
 }
 
 /* the taps in the CPU's order, out-of-range taps skipped */
-__global__ void k_dwconv3x3_bias(const float *__restrict__ x, int64_t ldx, int B, int H, int W, int C,
-                                 const float *__restrict__ w, const float *__restrict__ bias, int act,
-                                 float *__restrict__ y) {
+static __global__ void k_dwconv3x3_bias(const float *__restrict__ x, int64_t ldx, int B, int H, int W, int C,
+                                        const float *__restrict__ w, const float *__restrict__ bias, int act,
+                                        float *__restrict__ y) {
     const int64_t total = (int64_t)B * H * W * C;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
         const int c = (int)(i % C);
@@ -47,7 +47,8 @@ void vssm_cuda_dwconv3x3_bias(vssm_ctx *ctx, const float *x, int64_t ldx, int B,
     CUDA_CHECK_LAUNCH(s, "k_dwconv3x3_bias");
 }
 
-__global__ void k_mul_silu(float *__restrict__ y, int64_t rows, int C, const float *__restrict__ z, int64_t ldz) {
+static __global__ void k_mul_silu(float *__restrict__ y, int64_t rows, int C, const float *__restrict__ z,
+                                  int64_t ldz) {
     const int64_t total = rows * C;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x)
         y[i] *= cuda_act(z[(i / C) * ldz + i % C], VSSM_ACT_SILU);
@@ -63,7 +64,7 @@ void vssm_cuda_mul_silu(vssm_ctx *ctx, float *y, int64_t rows, int C, const floa
 }
 
 /* output element (b, oh, ow, q*C + c): pixel (2oh + (q & 1), 2ow + (q >> 1)), 0 past the edge */
-__global__ void k_patch_merge(const float *__restrict__ x, int B, int H, int W, int C, float *__restrict__ y) {
+static __global__ void k_patch_merge(const float *__restrict__ x, int B, int H, int W, int C, float *__restrict__ y) {
     const int Ho = (H + 1) / 2, Wo = (W + 1) / 2;
     const int64_t total = (int64_t)B * Ho * Wo * 4 * C;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
