@@ -142,11 +142,39 @@ static vssm_status open_decoder(vssm_video_reader *r, const vssm_video_opts *o, 
                  (long long)r->max_pixels);
         return fail(r, err, VSSM_ERR_FORMAT, what, 0);
     }
-    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0)
-        return fail(r, err, VSSM_ERR_FORMAT, "cannot open its decoder", ret);
+    if (r->max_pixels >= 0) /* a later frame larger than the first: refused by the decoder, not allocated */
+        r->dec->max_pixels = r->max_pixels;
+    if ((ret = avcodec_open2(r->dec, codec, NULL)) < 0) {
+        /* probing under the limit (find_stream_info) leaves the size unknown when the first frames
+         * are over it; some decoders (FFV1) then cannot open */
+        char what[160];
+        snprintf(what, sizeof what,
+                 par->width < 1 && r->max_pixels >= 0
+                     ? "cannot open its decoder: no frame size known (its first frames exceed the pixel limit, "
+                       "%lld, --max-pixels; or are damaged)"
+                     : "cannot open its decoder",
+                 (long long)r->max_pixels);
+        return fail(r, err, VSSM_ERR_FORMAT, what, ret);
+    }
     if (!(r->pkt = av_packet_alloc()) || !(r->frm = av_frame_alloc()) || !(r->rgb = av_frame_alloc()))
         return fail(r, err, VSSM_ERR_NOMEM, "out of memory", 0);
     return VSSM_OK;
+}
+
+/* avformat_find_stream_info decodes frames to probe the streams: its decoders get the pixel
+ * limit too (a 2 MB stream of 16000x16000 frames took 2.2 GB before the limit was checked) */
+static int find_stream_info(vssm_video_reader *r) {
+    const unsigned ns = r->fmt->nb_streams;
+    AVDictionary **d = ns && r->max_pixels >= 0 ? calloc(ns, sizeof *d) : NULL;
+    if (d) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)r->max_pixels);
+        for (unsigned i = 0; i < ns; i++) av_dict_set(&d[i], "max_pixels", v, 0);
+    }
+    const int ret = avformat_find_stream_info(r->fmt, d);
+    for (unsigned i = 0; d && i < ns; i++) av_dict_free(&d[i]);
+    free(d);
+    return ret;
 }
 
 vssm_status vssm_video_open(vssm_video_reader **out, const char *path, const vssm_video_opts *opts, vssm_err *err) {
@@ -175,7 +203,7 @@ vssm_status vssm_video_open(vssm_video_reader **out, const char *path, const vss
                   ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) || ret == AVERROR(EIO) ? VSSM_ERR_IO
                                                                                           : VSSM_ERR_FORMAT,
                   ifmt ? "cannot open the device" : "cannot open as a video", ret);
-    } else if ((ret = avformat_find_stream_info(r->fmt, NULL)) < 0) {
+    } else if ((ret = find_stream_info(r)) < 0) {
         st = fail(r, err, VSSM_ERR_FORMAT, "cannot read its streams", ret);
     } else {
         st = open_decoder(r, opts, err);
