@@ -307,6 +307,7 @@ vssm_status vssm_tracker_new(vssm_tracker **out, vssm_vmamba *backbone, const vs
 
 vssm_status vssm_tracker_new_backbone(vssm_tracker **out, vssm_backbone *backbone, const vssm_preprocess_params *pp,
                                       const vssm_tracker_config *cfg, vssm_err *err) {
+    if (out) *out = NULL; /* as every constructor: NULL on failure */
     if (!backbone) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "tracker: need a backbone");
     return tracker_new(out, backbone, NULL, pp, cfg, err);
 }

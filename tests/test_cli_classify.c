@@ -152,6 +152,20 @@ static void test_usage(void) {
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --max-pixels -5 x.jpg", VSSM_BIN, W);
     TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--max-pixels"),
                "--max-pixels -5: usage, exit 2");
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --threads -5 x.jpg", VSSM_BIN, W);
+    TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 2 && strstr(err, "--threads takes"),
+               "--threads -5: usage, exit 2 (it meant all cores, silently): %s", err);
+    /* "--": what follows is a path, even a name that starts with '-' */
+    char dash[] = "/tmp/vssm_dash_XXXXXX";
+    TEST_REQUIRE(mkdtemp(dash), "mkdtemp");
+    snprintf(cmd, sizeof cmd,
+             "cp tests/data/images/dog_1x1.jpg %s/-x.jpg && cd %s && '%s' classify --weights %s/%s -- -x.jpg", dash,
+             dash, VSSM_BIN, VSSM_SOURCE_DIR, W);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 0 && strstr(out, "-x.jpg:"), "classify -- -x.jpg: the file classified (rc %d): %s %s", rc, out,
+               err);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dash);
+    TEST_CHECK(system(cmd) == 0, "clean up");
     snprintf(cmd, sizeof cmd, "'%s' eval classify --help", VSSM_BIN);
     TEST_CHECK(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 0 && strstr(out, "--max-pixels N") &&
                    strstr(out, "178956970"),

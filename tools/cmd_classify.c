@@ -13,7 +13,7 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: vssm classify --weights FILE [options] PATH...\n"
+            "usage: vssm classify --weights FILE [options] [--] PATH...\n"
             "Prints the top classes of each image, of files or folders (recursed, sorted).\n"
             "example: vssm classify --weights weights/fashion_mnist/vmamba_fashion.safetensors --topk 3 \\\n"
             "           weights/fashion_mnist/sample\n%s"
@@ -102,7 +102,16 @@ VSSM_VERB(classify) {
     model_opts_init(&m);
     int topk = 5, batch = 8, json = 0, bad = 0, npaths = 0;
     char **paths = calloc((size_t)argc, sizeof(char *));
+    int only_paths = 0; /* after "--": a file named -x.png is a path */
     for (int i = 1; i < argc && !bad; i++) {
+        if (only_paths) {
+            paths[npaths++] = argv[i];
+            continue;
+        }
+        if (!strcmp(argv[i], "--")) {
+            only_paths = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             free(paths);

@@ -32,7 +32,7 @@
 #include "vssm/segment.h"
 
 static const char *usage =
-    "usage: vssm segment --weights FILE --out DIR [options] PATH...\n"
+    "usage: vssm segment --weights FILE --out DIR [options] [--] PATH...\n"
     "Writes a label map (a palette PNG of class indices) for each image, of files or folders (recursed).\n"
     "example: vssm segment --weights weights/seg_demo/vmamba_seg_demo.safetensors --overlay --out masks/ photos/\n"
     "  --weights FILE       segmentation weights (mmseg UPerNet/FPN .pth, or safetensors)\n"
@@ -314,8 +314,13 @@ static int segment_one(const seg_run *r, int i) {
 /* Options; -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, seg_tool_opts *so, const char **out, int *overlay, int *json, char **paths,
                       int *n_paths) {
-    int bad = 0;
+    int bad = 0, only_paths = 0; /* after "--": a file named -x.png is a path */
     for (int i = 1; i < argc && !bad; i++) {
+        if (only_paths || !strcmp(argv[i], "--")) {
+            if (only_paths) paths[(*n_paths)++] = argv[i];
+            only_paths = 1;
+            continue;
+        }
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fprintf(stdout, usage, model_opts_max_pixels_help);
             return VSSM_EXIT_OK;

@@ -68,6 +68,10 @@ int model_opts_parse(model_opts *m, int argc, char **argv, int *i, int *bad) {
 
 int cli_ctx_opts(const char *device, int threads, int tf32, vssm_ctx_opts *co) {
     *co = vssm_ctx_default_opts();
+    if (threads < 0 || threads > 4096) { /* -5 once meant "all cores", silently */
+        cli_error("--threads takes 0 (all cores) .. 4096, got %d", threads);
+        return VSSM_EXIT_USAGE;
+    }
     co->n_threads = shard_threads(threads);
     co->adapt_threads = 1; /* the passes' thread count by timing (vssm/ctx.h); --fixed-threads: off */
     co->allow_tf32 = tf32;

@@ -56,15 +56,20 @@ typedef struct vssm_ctx_opts {
 } vssm_ctx_opts;
 
 VSSM_API vssm_ctx_opts vssm_ctx_default_opts(void);
-/* Fails with VSSM_ERR_DEVICE (and a message saying why) when the device is absent or
- * this build lacks its backend. */
+/* opts NULL: vssm_ctx_default_opts(). *out is NULL on failure. Fails with VSSM_ERR_DEVICE
+ * (and a message saying why) when the device is absent or this build lacks its backend.
+ * The CPU backend reads three environment variables, for tests and what-ifs:
+ * VSSM_CPU_ISA (opts.cpu_isa's default: base, avx2, avx512), VSSM_CPU_BF16 (the bf16
+ * products' kernel: amx or avx512bf16) and VSSM_CPU_L2 (the L2 size the blocking follows,
+ * e.g. 1M; the results' bits do not depend on it). A bad value is refused by name. */
 VSSM_API vssm_status vssm_ctx_new(vssm_ctx **out, const vssm_ctx_opts *opts, vssm_err *err);
 VSSM_API void vssm_ctx_free(vssm_ctx *ctx);
 VSSM_API vssm_device vssm_ctx_device(const vssm_ctx *ctx);
 VSSM_API int vssm_ctx_threads(const vssm_ctx *ctx);
 /* The threads the last forward pass ran at (opts.adapt_threads; otherwise n_threads). */
 VSSM_API int vssm_ctx_last_threads(const vssm_ctx *ctx);
-/* Short description, e.g. "cpu (2 threads, AVX-512)" or "cuda:0 NVIDIA H100". */
+/* Short description, e.g. "cpu (2 threads, AVX-512)" or "cuda:0 NVIDIA H100"; owned by
+ * the context, valid until vssm_ctx_free. */
 VSSM_API const char *vssm_ctx_describe(const vssm_ctx *ctx);
 
 /* Copies an f32 tensor of the ctx's device (a feature map, logits) to host memory; dst

@@ -79,7 +79,7 @@ VSSM_API void vssm_seq_free(vssm_seq *s);
  * (vssm_seq_list_free). */
 VSSM_API vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err);
 VSSM_API void vssm_seq_list_free(char **dirs, int n);
-/* The sorted image files of dir/img, else of dir. */
+/* The sorted image files of dir/img, else of dir; free them with vssm_seq_list_free(*frames, *n). */
 VSSM_API vssm_status vssm_seq_frames(const char *dir, char ***frames, int *n, vssm_err *err);
 #define VSSM_BOXES_MAX (1 << 22) /* boxes (frames) one file may hold: LaSOT's longest has 11397 */
 /* Boxes from a text file: one per line, 4 numbers separated by commas, tabs or spaces;

@@ -10,7 +10,7 @@
  *     ... optimizer on vssm_vmamba_trainer_params / _grads, then vssm_vmamba_trainer_params_changed
  *
  * Forward types v05_noz and v0 (the first release's: z gate, conv bias, patch merging, no MLP).
- * The context must train (vssm_op_training_supported: the CPU backend), whose device memory
+ * The context must train (the CPU backend; a CUDA context is refused at create), whose device memory
  * is host memory: the flat parameter and gradient arrays may be read and written directly.
  * Deterministic, and the same bits at any thread count (kernels/BACKWARD.md).
  */
