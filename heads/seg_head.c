@@ -206,6 +206,11 @@ static size_t plan_layout(const vssm_seg_head *h, int B, const int *H, const int
     return off;
 }
 
+size_t vssm_seg_head_plan_bytes(const vssm_seg_head *h, int B, const int *H, const int *W) {
+    plan p;
+    return plan_layout(h, B, H, W, &p, NULL) * sizeof(float);
+}
+
 vssm_status vssm_seg_head_forward(vssm_seg_head *h, const vssm_tensor *feats, int n_feats, float *logits,
                                   vssm_err *err) {
     const vssm_seg_head_config *cfg = &h->cfg;

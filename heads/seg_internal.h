@@ -41,6 +41,9 @@ size_t vssm_seg_neck_workspace(const seg_neck *n, int B, int gh, int gw);
 void vssm_seg_neck_forward(vssm_ctx *ctx, const seg_neck *n, int l, const float *x, int B, int gh, int gw, float *y,
                            float *ws);
 
+/* Bytes of activations vssm_seg_head_forward plans for B images with level maps H[l] x W[l] */
+size_t vssm_seg_head_plan_bytes(const vssm_seg_head *h, int B, const int *H, const int *W);
+
 /* torch AdaptiveAvgPool2d(s) on (B, h, w, C) -> (B, s, s, C) */
 void vssm_seg_adaptive_avgpool(const float *x, int B, int h, int w, int C, int s, float *y);
 

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include "kernels/cnum.h"
 #include "heads/seg_internal.h"
+#include "kernels/membudget.h"
 #include "kernels/ops.h"
 #include "vssm/backbone.h"
 #include "vssm/infer.h"
@@ -398,6 +399,23 @@ static vssm_status plan_size(vssm_segmenter *s, int H, int W, vssm_err *err) {
         }
         if (GROW(s->neck_ws, s->neck_ws_n, vssm_seg_neck_workspace(s->neck, 1, gh, gw)))
             return vssm_err_set(err, VSSM_ERR_NOMEM, "out of memory");
+    }
+    /* the whole plan against the machine's memory before a page of it is touched: malloc
+     * succeeds past it (overcommit) and the OOM killer ends the run (a 20 KB 13000x13000 PNG at
+     * its own size planned 14.6 GB) */
+    double need = (double)vssm_backbone_state_bytes(s->st) +
+                  (double)vssm_seg_head_plan_bytes(s->head, 1, s->lh, s->lw) +
+                  4.0 * (double)s->lh[0] * s->lw[0] * vssm_segmenter_classes(s);
+    for (int i = 0; i < s->n_stages; i++) need += 4.0 * (double)s->feat_n[i];
+    const size_t budget = vssm_mem_budget();
+    if (need > (double)budget) {
+        vssm_backbone_state_free(s->st);
+        s->st = NULL;
+        return vssm_err_set(err, VSSM_ERR_NOMEM,
+                            "a %dx%d input needs %.2f GB of activations, more than the %.2f GB a plan may take (3/4 of "
+                            "the machine's or its container's memory; VSSM_MEM_BUDGET): segment it at a smaller scale "
+                            "(--scale)",
+                            W, H, need / 1e9, (double)budget / 1e9);
     }
     s->sH = H, s->sW = W;
     if (GROW(s->hlogits, s->hlogits_n, (size_t)s->lh[0] * s->lw[0] * vssm_segmenter_classes(s)))

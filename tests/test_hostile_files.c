@@ -6,7 +6,8 @@
  * a got10k meta_info.ini or a class names file linked to /dev/zero looped on fgets for ever;
  * /dev/zero named as an image read 1.7 GB before its content was looked at; results written
  * to a full disk (stdout to /dev/full) were cut short with exit 0; past `ulimit -f` the
- * process died of SIGXFSZ and left its temp file. Every command runs under `timeout 60`
+ * process died of SIGXFSZ and left its temp file; segment at a 13000x13000 PNG's own size
+ * planned 14.6 GB and met the OOM killer. Every command runs under `timeout 60`
  * (exit 124 = it would hang) and, where memory was the problem, `ulimit -v` (2 GB). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,23 @@ int main(void) {
              tmp);
     rc = run("%s", cmd);
     TEST_CHECK(rc == 0 || rc == 1, "got10k meta_info.ini -> /dev/zero: the run ends (exit %d): %.300s", rc, err);
+
+    /* segment at an image's own size plans the whole network for it: a plan past 3/4 of the
+     * machine's memory is refused before a page is touched (here a budget of 2 MB stands in
+     * for a 13000x13000 image on a 24 GB machine); the same run under the real budget works */
+    snprintf(cmd, sizeof cmd,
+             "env VSSM_MEM_BUDGET=2M '%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --out %s/seg "
+             "tests/data/images/dog_128x96.png",
+             VSSM_BIN, tmp);
+    rc = run("%s", cmd);
+    TEST_CHECK(rc == 1 && strstr(err, "dog_128x96.png") && strstr(err, "GB a plan may take"),
+               "a plan over the memory budget: refused, named, exit 1 (%d): %s", rc, err);
+    snprintf(cmd, sizeof cmd,
+             "'%s' segment --weights tests/data/seg/tiny_upernet.pth --scale 0,0 --out %s/seg "
+             "tests/data/images/dog_128x96.png",
+             VSSM_BIN, tmp);
+    rc = run("%s", cmd);
+    TEST_CHECK(rc == 0, "the same image under the machine's budget: segmented (%d): %s", rc, err);
 
     /* stdout to a full device: exit 1 and said, not exit 0 with the results cut short */
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json weights/fashion_mnist/sample > /dev/full", VSSM_BIN,
