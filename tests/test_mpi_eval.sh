@@ -161,6 +161,11 @@ want="rank 1 could not list the images" div eval_classify_empty "$T/div/r2" eval
 mkdir -p "$T/div/r0/gt" "$T/div/r0/pred" "$T/div/r2/gt" "$T/div/r2/pred"
 cp "$T/segA/"*.png "$T/div/r0/gt/" && cp "$T/segA/"*.png "$T/div/r0/pred/"
 want="rank 1 could not list the label maps" div eval_seg_empty "$T/div/r2" eval seg --pred pred --gt gt --classes 5
+# a model every rank fails to load alike: said once, not once per rank
+$MPI -n 3 $BIN classify --weights "$T/none.safetensors" "$T/img" >/dev/null 2>"$T/none.err"
+rc=$?
+[ $rc -eq 2 ] && [ "$(grep -c 'none.safetensors' "$T/none.err")" -eq 1 ] ||
+    fail "missing weights under mpirun -n 3: exit $rc (want 2), named $(grep -c 'none.safetensors' "$T/none.err") times (want 1)"
 # --version before MPI starts: once, not once per rank
 [ "$($MPI -n 3 $BIN --version | grep -c '^vssm ')" -eq 1 ] || fail "--version under mpirun -n 3 printed more than once"
 

@@ -10,6 +10,44 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* cli_defer_begin .. cli_defer_end: the lines cli_error would write, kept (tools/cli.h) */
+static struct {
+    int on;
+    char *buf;
+    size_t n;
+} g_defer;
+
+void cli_defer_begin(void) {
+    free(g_defer.buf);
+    g_defer.buf = NULL;
+    g_defer.n = 0;
+    g_defer.on = 1;
+}
+
+char *cli_defer_end(void) {
+    char *b = g_defer.buf;
+    g_defer.buf = NULL;
+    g_defer.n = 0;
+    g_defer.on = 0;
+    return b;
+}
+
+static void write_line(const char *line, size_t n) {
+    if (!g_defer.on) {
+        fwrite(line, 1, n, stderr);
+        return;
+    }
+    char *b = realloc(g_defer.buf, g_defer.n + n + 1);
+    if (!b) { /* out of memory: said now rather than lost */
+        fwrite(line, 1, n, stderr);
+        return;
+    }
+    memcpy(b + g_defer.n, line, n);
+    g_defer.n += n;
+    b[g_defer.n] = 0;
+    g_defer.buf = b;
+}
+
 void cli_error(const char *fmt, ...) {
     /* one write for the whole line: under mpirun the ranks' lines never interleave mid-line */
     char small[1024], *line = small;
@@ -29,7 +67,7 @@ void cli_error(const char *fmt, ...) {
     va_end(ap2);
     memcpy(line, "vssm: ", 6);
     line[6 + n] = '\n';
-    fwrite(line, 1, (size_t)n + 7, stderr);
+    write_line(line, (size_t)n + 7);
     if (line != small) free(line);
 }
 

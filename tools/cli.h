@@ -20,6 +20,11 @@ int cli_opt_flag(char **argv, int i, const char *opt, int *out);
 /* Parses "HxW" or "N" (square). */
 int cli_parse_size(const char *s, int *h, int *w);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Between these, cli_error keeps its lines instead of writing them; cli_defer_end returns
+ * them (malloc'ed, NULL when none; the caller frees). For a step every rank runs under
+ * mpirun (loading the model): shard_agree_say then has one rank say why, not every rank. */
+void cli_defer_begin(void);
+char *cli_defer_end(void);
 /* The one wording, in every verb, for an argument it does not take: "vssm: VERB: unknown
  * option '--x' (vssm VERB --help lists the options)", or "unexpected argument 'x'" for a
  * word that is not an option. */

@@ -148,7 +148,9 @@ VSSM_VERB(classify) {
     vssm_ctx *ctx = NULL;
     vssm_classifier *clf = NULL;
     run_opts ro = {batch, shard_threads(m.threads), {0}, isatty(2) && shard_is_root(), m.limits};
-    int rc = shard_agree(model_opts_open(&m, &ctx, &clf, &ro.pp)); /* every rank loaded, or none goes on */
+    cli_defer_begin(); /* every rank loaded, or none goes on; one rank says why */
+    int rc = model_opts_open(&m, &ctx, &clf, &ro.pp);
+    rc = shard_agree_say(rc, cli_defer_end());
     if (rc) {
         vssm_classifier_free(clf);
         vssm_ctx_free(ctx);

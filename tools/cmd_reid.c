@@ -280,10 +280,9 @@ static int load_reid_model(const extract_args *a, vssm_ctx **ctx, vssm_reid_mode
     ro.head.final_norm = a->final_norm;
     int load_bad = vssm_ctx_new(ctx, &co, &err) != VSSM_OK ||
                    vssm_reid_model_load(m, *ctx, a->mo.weights, &ro, &err) != VSSM_OK;
-    if (shard_agree(load_bad)) { /* every rank loaded, or none goes on */
-        cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
-        return VSSM_EXIT_USAGE;
-    }
+    cli_defer_begin(); /* every rank loaded, or none goes on; one rank says why */
+    if (load_bad) cli_error("%s", err.msg);
+    if (shard_agree_say(load_bad, cli_defer_end())) return VSSM_EXIT_USAGE;
     return 0;
 }
 

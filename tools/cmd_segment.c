@@ -412,7 +412,9 @@ VSSM_VERB(segment) {
     }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;
-    rc = shard_agree(seg_tool_open(&so, &ctx, &sg)); /* every rank loaded, or none goes on */
+    cli_defer_begin(); /* every rank loaded, or none goes on; one rank says why */
+    rc = seg_tool_open(&so, &ctx, &sg);
+    rc = shard_agree_say(rc, cli_defer_end());
     if (rc) {
         vssm_segmenter_free(sg);
         vssm_ctx_free(ctx);

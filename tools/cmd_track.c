@@ -933,14 +933,13 @@ static int load_model(const track_args *a, track_model *m) {
         vssm_err_prefix(&err, "%s", a->mo.weights);
         load_bad = 1;
     }
-    if (shard_agree(load_bad)) { /* under mpirun: every rank loaded, or none goes on */
-        cli_error("%s", load_bad ? err.msg : "another rank could not load the model");
-        return VSSM_EXIT_USAGE;
-    }
-    if (shard_agree(a->png_dir && make_dir(a->png_dir) != 0)) {
-        cli_error("%s: cannot create the folder (%s)", a->png_dir, strerror(errno));
-        return VSSM_EXIT_USAGE;
-    }
+    cli_defer_begin(); /* under mpirun: every rank loaded, or none goes on; one rank says why */
+    if (load_bad) cli_error("%s", err.msg);
+    if (shard_agree_say(load_bad, cli_defer_end())) return VSSM_EXIT_USAGE;
+    cli_defer_begin();
+    const int no_dir = a->png_dir && make_dir(a->png_dir) != 0;
+    if (no_dir) cli_error("%s: cannot create the folder (%s)", a->png_dir, strerror(errno));
+    if (shard_agree_say(no_dir, cli_defer_end())) return VSSM_EXIT_USAGE;
     return -1;
 }
 

@@ -289,7 +289,9 @@ int vssm_eval_classify(int argc, char **argv) {
     vssm_classifier *clf = NULL;
     vssm_cls_metrics m = {0};
     run_opts ro = {a.batch, shard_threads(a.mo.threads), {0}, isatty(2) && shard_is_root(), a.mo.limits};
-    rc = shard_agree(model_opts_open(&a.mo, &ctx, &clf, &ro.pp)); /* every rank loaded, or none goes on */
+    cli_defer_begin(); /* every rank loaded, or none goes on; one rank says why */
+    rc = model_opts_open(&a.mo, &ctx, &clf, &ro.pp);
+    rc = shard_agree_say(rc, cli_defer_end());
     int classes = rc ? 0 : vssm_classifier_classes(clf), failed = 0, bad_target = 0;
     vssm_err err = {0};
     if (!rc && shard_agree(vssm_cls_metrics_init(&m, classes, 5, &err) != VSSM_OK)) {

@@ -386,7 +386,9 @@ static int run_dataset(const seg_tool_opts *so, const vssm_image_limits *lim, co
     }
     vssm_ctx *ctx = NULL;
     vssm_segmenter *sg = NULL;
-    int rc = shard_agree(seg_tool_open(so, &ctx, &sg)); /* every rank loaded, or none goes on */
+    cli_defer_begin(); /* every rank loaded, or none goes on; one rank says why */
+    int rc = seg_tool_open(so, &ctx, &sg);
+    rc = shard_agree_say(rc, cli_defer_end());
     if (rc) {
         vssm_segmenter_free(sg);
         vssm_ctx_free(ctx);

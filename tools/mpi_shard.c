@@ -78,6 +78,33 @@ int shard_out_end(shard_out *o) {
     return rc || bad || (!mem && !shard_is_root()) ? -1 : 0;
 }
 
+int shard_agree_say(int status, char *said) {
+    int first = status ? shard_rank() : -1;
+    if (shard_size() > 1) {
+        int all_n = 0;
+        void *all = NULL;
+        int64_t an = 0;
+        const int32_t mine = status;
+        if (shard_allgather(&mine, (int64_t)sizeof mine, &all, &an) != 0) {
+            free(said);
+            shard_abort(2, "gathering the ranks' status failed");
+        }
+        all_n = (int)(an / (int64_t)sizeof mine);
+        first = -1;
+        int worst = 0;
+        for (int r = 0; r < all_n; r++) {
+            const int32_t v = ((const int32_t *)all)[r];
+            if (v && first < 0) first = r;
+            if (v > worst) worst = v;
+        }
+        free(all);
+        status = worst;
+    }
+    if (said && (first == shard_rank() || (first < 0 && shard_is_root()))) fputs(said, stderr); /* or notes */
+    free(said);
+    return status;
+}
+
 uint64_t shard_hash(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;

@@ -52,6 +52,10 @@ int shard_device_index(void);
 /* Every rank passes its status (0 ok; larger = worse, e.g. an exit code); all get the
  * maximum. Collective. */
 int shard_agree(int status);
+/* shard_agree for a step whose failure every rank would describe alike (the model's file is
+ * missing): said holds this rank's messages (cli_defer_end's; freed here); only the first
+ * rank that failed writes them to stderr, so a job of N ranks says it once. Collective. */
+int shard_agree_say(int status, char *said);
 /* Sums v[0..n) over ranks into rank 0's v (the others' v is left unspecified).
  * Collective. Returns 0, or -1 on an MPI failure. */
 int shard_sum_i64(int64_t *v, int64_t n);
