@@ -436,6 +436,8 @@ static void read_resolution(const char *dir, int *w, int *h) {
 
 vssm_status vssm_seq_load(vssm_seq *s, const char *dir, vssm_seq_format fmt, vssm_err *err) {
     memset(s, 0, sizeof *s);
+    if ((int)fmt < 0 || (int)fmt > (int)VSSM_SEQ_FORMAT_GOT10K)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: unknown sequence format %d", dir ? dir : "?", (int)fmt);
     if (!vssm_fs_is_dir(dir)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a sequence folder", dir);
     size_t L = strlen(dir);
     while (L > 1 && dir[L - 1] == '/') L--;
@@ -560,6 +562,8 @@ static int collect(const char *dir, vssm_seq_format fmt, char ***v, int *n, int 
 vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, int *n, vssm_err *err) {
     *dirs = NULL;
     *n = 0;
+    if ((int)fmt < 0 || (int)fmt > (int)VSSM_SEQ_FORMAT_GOT10K)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: unknown sequence format %d", root ? root : "?", (int)fmt);
     if (!vssm_fs_is_dir(root)) return vssm_err_set(err, VSSM_ERR_IO, "%s: not a folder", root);
     char **v = NULL;
     int cnt = 0, cap = 0, rc = collect(root, fmt, &v, &cnt, &cap);
@@ -599,6 +603,9 @@ vssm_status vssm_seq_list(const char *root, vssm_seq_format fmt, char ***dirs, i
 }
 
 vssm_status vssm_boxes_write(const char *path, const vssm_box *boxes, int n, vssm_err *err) {
+    if (n < 0 || (n > 0 && !boxes))
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "%s: %d boxes%s", path ? path : "boxes", n,
+                            n < 0 ? "" : " from a NULL array");
     vssm_outfile o;
     vssm_status s = vssm_outfile_open(&o, path, err);
     if (s != VSSM_OK) return s;

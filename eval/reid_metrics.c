@@ -17,7 +17,9 @@ int vssm_reid_metric_from_name(const char *name) {
     return -1;
 }
 
-const char *vssm_reid_metric_name(vssm_reid_metric m) { return m == VSSM_REID_METRIC_COSINE ? "cosine" : "euclidean"; }
+const char *vssm_reid_metric_name(vssm_reid_metric m) {
+    return m == VSSM_REID_METRIC_COSINE ? "cosine" : m == VSSM_REID_METRIC_EUCLIDEAN ? "euclidean" : "?";
+}
 
 vssm_reid_eval_opts vssm_reid_eval_default_opts(void) {
     vssm_reid_eval_opts o = {VSSM_REID_METRIC_EUCLIDEAN, 0, 20, 6, 0.3, 50};

@@ -111,6 +111,8 @@ static double iou_pyt(const vssm_box *p, const vssm_box *a) {
 vssm_status vssm_track_seq_eval(const vssm_box *pred_in, int n_pred, const vssm_box *gt, const uint8_t *visible,
                                 int n_gt, vssm_track_protocol proto, vssm_track_seq_metrics *out, vssm_err *err) {
     memset(out, 0, sizeof *out);
+    if ((int)proto < 0 || (int)proto > (int)VSSM_TRACK_PROTOCOL_LASOT)
+        return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "unknown tracking protocol %d", (int)proto);
     if (n_gt < 1 || !gt) return vssm_err_set(err, VSSM_ERR_INVALID_ARG, "no ground-truth boxes");
     if (n_pred < 1 || !pred_in) return vssm_err_set(err, VSSM_ERR_FORMAT, "no predicted boxes");
     if (vssm_track_gt_check(gt, n_gt, err) >= 0) return VSSM_ERR_FORMAT;

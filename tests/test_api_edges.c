@@ -7,9 +7,10 @@
  * write through write_flat), an unknown re-ID format (an index into a 3-row table), NULL to
  * three free functions, n == 0 to vssm_seg_path_stem (n - 1 wrapped: a huge memcpy), stride 0
  * to vssm_seg_slide_grids (SIGFPE), an empty image to the resize-size helpers (0 * inf: an
- * undefined float-to-int conversion), and a huge text scale or box thickness (loops over
- * pixels outside the image: minutes). Each now answers by its documented rule; an alarm
- * fails the test where a call would run on. */
+ * undefined float-to-int conversion), a huge text scale or box thickness (loops over
+ * pixels outside the image: minutes), unknown tracking protocols and sequence formats (taken
+ * as another) and a negative box count to vssm_boxes_write (an empty file, OK). Each now
+ * answers by its documented rule; an alarm fails the test where a call would run on. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "vssm/eval.h"
 #include "vssm/image.h"
 #include "vssm/outfile.h"
+#include "vssm/reid.h"
 #include "vssm/reid_data.h"
 #include "vssm/seg_data.h"
 #include "vssm/seg_eval.h"
@@ -151,8 +153,31 @@ static void helpers(void) {
     vssm_seg_rescale_size(0, 10, 2048, 512, &w, &h);
     TEST_CHECK(w == 0 && h == 0, "seg_rescale_size(0x10): 0 x 0 (%d x %d)", w, h);
 
-    /* a box file saved by Notepad starts with a UTF-8 BOM: read, not "expected 4 numbers" */
+    /* unknown enum values and counts: refused, not taken for another one */
+    vssm_status bst;
     char bp[128];
+    vssm_track_seq_metrics tm;
+    const vssm_box g2[2] = {{1, 1, 4, 4}, {2, 2, 4, 4}};
+    bst = vssm_track_seq_eval(g2, 2, g2, NULL, 2, (vssm_track_protocol)9, &tm, &err);
+    TEST_CHECK(bst == VSSM_ERR_INVALID_ARG && strstr(err.msg, "protocol 9"), "tracking protocol 9: refused (%s)",
+               err.msg);
+    vssm_seq sq;
+    bst = vssm_seq_load(&sq, "/tmp", (vssm_seq_format)9, &err);
+    TEST_CHECK(bst == VSSM_ERR_INVALID_ARG && strstr(err.msg, "format 9"), "sequence format 9: refused (%s)", err.msg);
+    char **dl = NULL;
+    int ndl = 0;
+    bst = vssm_seq_list("/tmp", (vssm_seq_format)-2, &dl, &ndl, &err);
+    TEST_CHECK(bst == VSSM_ERR_INVALID_ARG, "sequence list format -2: refused (%s)", err.msg);
+    TEST_CHECK(!strcmp(vssm_reid_metric_name((vssm_reid_metric)99), "?") &&
+                   !strcmp(vssm_reid_metric_name(VSSM_REID_METRIC_COSINE), "cosine"),
+               "re-ID metric 99 has no name");
+    snprintf(bp, sizeof bp, "/tmp/vssm_test_boxes_%d.txt", (int)getpid());
+    TEST_CHECK(vssm_boxes_write(bp, NULL, -1, &err) == VSSM_ERR_INVALID_ARG && access(bp, F_OK) != 0,
+               "boxes_write of -1 boxes: refused, nothing written");
+    TEST_CHECK(vssm_boxes_write(bp, NULL, 2, &err) == VSSM_ERR_INVALID_ARG,
+               "boxes_write of 2 boxes from NULL: refused");
+
+    /* a box file saved by Notepad starts with a UTF-8 BOM: read, not "expected 4 numbers" */
     snprintf(bp, sizeof bp, "/tmp/vssm_test_bom_%d.txt", (int)getpid());
     FILE *bf = fopen(bp, "wb");
     TEST_REQUIRE(bf, "create %s", bp);
@@ -162,7 +187,7 @@ static void helpers(void) {
     fclose(bf);
     vssm_box *bx = NULL;
     int nb = 0;
-    vssm_status bst = vssm_boxes_read(bp, &bx, &nb, &err);
+    bst = vssm_boxes_read(bp, &bx, &nb, &err);
     TEST_CHECK(bst == VSSM_OK && nb == 2 && bx[0].x == 10 && bx[1].h == 41, "boxes after a BOM: %s (n %d)",
                bst == VSSM_OK ? "read" : err.msg, nb);
     free(bx);
