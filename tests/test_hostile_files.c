@@ -105,6 +105,31 @@ int main(void) {
     rc = run("%s", cmd);
     TEST_CHECK(rc == 0, "the same image under the machine's budget: segmented (%d): %s", rc, err);
 
+    /* a sequence whose frames change size, with --out-video: the odd frame is scaled to the
+     * video's size (it stopped the run after 3 frames and lost --out) */
+    snprintf(cmd, sizeof cmd,
+             "cp -r tests/data/track/otb/fmnist-01 %s/sizechg && cp tests/data/images/chelsea_120x81.bmp "
+             "%s/sizechg/img/0003.jpg",
+             tmp, tmp);
+    TEST_REQUIRE(test_run_cmd(cmd, out, sizeof out, err, sizeof err) == 0, "sequence copy: %s", err);
+    snprintf(cmd, sizeof cmd,
+             "'%s' track --weights %s --seq %s/sizechg --out %s/t.txt --out-video %s/t.mp4 --template-size 64 "
+             "--search-size 128 --quiet",
+             VSSM_BIN, W, tmp, tmp, tmp);
+    rc = run("%s", cmd);
+    int frames = 0, tracked = 0;
+    snprintf(p, sizeof p, "%s/sizechg/groundtruth_rect.txt", tmp);
+    FILE *gf = fopen(p, "r");
+    for (int ch; gf && (ch = fgetc(gf)) != EOF;) frames += ch == '\n';
+    if (gf) fclose(gf);
+    snprintf(p, sizeof p, "%s/t.txt", tmp);
+    gf = fopen(p, "r");
+    for (int ch; gf && (ch = fgetc(gf)) != EOF;) tracked += ch == '\n';
+    if (gf) fclose(gf);
+    TEST_CHECK(rc == 0 && tracked == frames && frames > 3 && strstr(err, "scaled to the video's"),
+               "frames of another size with --out-video: every frame tracked (%d of %d), said (rc %d): %s", tracked,
+               frames, rc, err);
+
     /* stdout to a full device: exit 1 and said, not exit 0 with the results cut short */
     snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --json weights/fashion_mnist/sample > /dev/full", VSSM_BIN,
              W);

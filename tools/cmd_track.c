@@ -190,6 +190,8 @@ typedef struct frame_sink {
     int json;
     const char *name; /* the sequence or video, for JSON */
     int failed;       /* frames that could not be written */
+    int vw_w, vw_h;   /* the video's size (its first frame's); frames of another size are scaled to it */
+    int scaled;       /* frames scaled so (said once) */
 } frame_sink;
 
 static void json_line(const frame_sink *s, int i, double t, vssm_box b, float score, int has_score) {
@@ -267,8 +269,24 @@ static int sink_frame(frame_sink *s, vssm_image *im, int i, double t, vssm_box b
             cli_error("%s", err.msg);
             return -1;
         }
+        s->vw_w = im->w, s->vw_h = im->h;
     }
-    if (vssm_video_write(s->vw, im, &err) != VSSM_OK) {
+    vssm_image fit = {0}; /* a frame of another size (a sequence whose frames change size): scaled to the video's,
+                             where it stopped the run and lost --out */
+    if ((im->w != s->vw_w || im->h != s->vw_h) && im->c == 3) {
+        if (vssm_image_resize(im, s->vw_w, s->vw_h, VSSM_INTERP_BILINEAR, &fit, &err) != VSSM_OK) {
+            cli_error("%s (frame %d)", err.msg, i);
+            s->failed++;
+            return 0;
+        }
+        if (!s->scaled++)
+            fprintf(stderr, "vssm: frame %d is %dx%d: scaled to the video's %dx%d (and any other such frame)\n", i,
+                    im->w, im->h, s->vw_w, s->vw_h);
+        im = &fit;
+    }
+    const vssm_status ws = vssm_video_write(s->vw, im, &err);
+    vssm_image_free(&fit);
+    if (ws != VSSM_OK) {
         cli_error("%s (frame %d)", err.msg, i);
         vssm_video_writer_abort(s->vw);
         s->vw = NULL;
@@ -960,7 +978,7 @@ static track_job job_for(const track_args *a, const track_model *m, const char *
                          const char *png_dir) {
     track_job j = {m->trk,        name,          dir, out,    a->have_init, a->init, !a->quiet && isatty(2),
                    a->max_frames, &a->mo.limits, {0}, m->head};
-    j.sink = (frame_sink){png_dir, a->out_video, NULL, a->show_every, 0, 0, a->json, name, 0};
+    j.sink = (frame_sink){png_dir, a->out_video, NULL, a->show_every, 0, 0, a->json, name, 0, 0, 0, 0};
     return j;
 }
 
