@@ -688,6 +688,32 @@ static vssm_status decode_stb(vssm_image *out, const uint8_t *buf, size_t n, con
 
 /* ------------------------------------------------------------------ entry points */
 
+int vssm_image_probe(const void *buf, size_t n, int *w, int *h, int64_t *decode_bytes) {
+    const uint8_t *b = (const uint8_t *)buf;
+    int64_t W = 0, H = 0, per = 0; /* per: bytes a pixel takes while it decodes, the output's 3 included */
+    const vssm_image_format fmt = vssm_image_sniff(buf, n);
+    if (fmt == VSSM_IMAGE_FORMAT_PNG && n >= 29 && !memcmp(b + 12, "IHDR", 4)) {
+        W = (int64_t)b[16] << 24 | b[17] << 16 | b[18] << 8 | b[19];
+        H = (int64_t)b[20] << 24 | b[21] << 16 | b[22] << 8 | b[23];
+        const int depth = b[24], ct = b[25], ch = ct == 2 ? 3 : ct == 4 ? 2 : ct == 6 ? 4 : 1;
+        per = (int64_t)ch * (depth > 8 ? 2 : 1) + 3; /* an interlaced image is held whole (rowbytes x h) */
+    } else if (fmt == VSSM_IMAGE_FORMAT_JPEG && n <= ULONG_MAX) {
+        tjhandle tj = tjInitDecompress();
+        int jw = 0, jh = 0, ss = 0, cs = 0;
+        if (tj && tjDecompressHeader3(tj, b, (unsigned long)n, &jw, &jh, &ss, &cs) == 0)
+            W = jw, H = jh, per = cs == TJCS_CMYK || cs == TJCS_YCCK ? 7 : 3;
+        if (tj) tjDestroy(tj);
+    } else if (fmt != VSSM_IMAGE_FORMAT_UNKNOWN && n <= INT_MAX) {
+        int sw = 0, sh = 0, comp = 0;
+        if (stbi_info_from_memory(b, (int)n, &sw, &sh, &comp)) W = sw, H = sh, per = (int64_t)comp + 3;
+    }
+    if (W < 1 || H < 1 || W > INT_MAX || H > INT_MAX) return 0;
+    if (w) *w = (int)W;
+    if (h) *h = (int)H;
+    if (decode_bytes) *decode_bytes = W * H * per;
+    return 1;
+}
+
 vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, size_t n, const char *name,
                                   const vssm_image_limits *lim, vssm_err *err) {
     if (!name) name = "(memory)";

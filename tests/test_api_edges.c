@@ -193,6 +193,32 @@ static void helpers(void) {
     free(bx);
     remove(bp);
 
+    /* vssm_image_probe: the size from the header alone, and the most a decode takes */
+    static const struct {
+        const char *file;
+        int w, h;
+        int64_t per; /* bytes a pixel while decoding (the RGB result's 3 included) */
+    } probes[] = {{"astronaut_96x80_rgba16.png", 96, 80, 11}, {"camera_160x120_gray.png", 160, 120, 4},
+                  {"dog_400x300_420.jpg", 400, 300, 3},       {"chelsea_150x100_cmyk.jpg", 150, 100, 7},
+                  {"chelsea_120x81.bmp", 120, 81, 6},         {"coffee_100x66.gif", 100, 66, 7},
+                  {"horses_110x73.tga", 110, 73, 6}};
+    for (size_t k = 0; k < sizeof probes / sizeof probes[0]; k++) {
+        char ip[512];
+        snprintf(ip, sizeof ip, "%s/tests/data/images/%s", VSSM_SOURCE_DIR, probes[k].file);
+        size_t fn = 0;
+        char *fb = test_read_file(ip, &fn);
+        int pw = 0, ph = 0;
+        int64_t pb = 0;
+        const int ok = fb && vssm_image_probe(fb, fn < 65536 ? fn : 65536, &pw, &ph, &pb);
+        TEST_CHECK(ok && pw == probes[k].w && ph == probes[k].h && pb == (int64_t)pw * ph * probes[k].per,
+                   "probe %s: %dx%d, %lld bytes to decode (want %dx%d, %lld)", probes[k].file, pw, ph, (long long)pb,
+                   probes[k].w, probes[k].h, (long long)probes[k].w * probes[k].h * probes[k].per);
+        free(fb);
+    }
+    TEST_CHECK(!vssm_image_probe("not an image at all, no header", 30, NULL, NULL, NULL) &&
+                   !vssm_image_probe("\x89PNG\r\n\x1a\n", 8, NULL, NULL, NULL),
+               "probe: unknown content and a bare PNG signature say 0");
+
     /* drawing: huge scale / thickness / long text return at once and stay inside the image */
     vssm_image im = {0};
     im.w = 64, im.h = 48, im.c = 3;

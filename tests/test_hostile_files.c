@@ -118,6 +118,21 @@ int main(void) {
     rc = run("%s", cmd);
     TEST_CHECK(rc == 0, "the same image under the machine's budget: segmented (%d): %s", rc, err);
 
+    /* the decodes in flight share half the plan budget: with 1 KB each image decodes alone
+     * (one always goes), the labels are the same (no wait for ever, no image dropped) */
+    static char ref[1 << 16];
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --threads 2 --batch 4 weights/fashion_mnist/sample", VSSM_BIN,
+             W);
+    rc = run("%s", cmd);
+    TEST_REQUIRE(rc == 0, "classify the sample (%d): %s", rc, err);
+    memcpy(ref, out, sizeof ref);
+    snprintf(cmd, sizeof cmd,
+             "env VSSM_MEM_BUDGET=1K '%s' classify --weights %s --threads 2 --batch 4 weights/fashion_mnist/sample",
+             VSSM_BIN, W);
+    rc = run("%s", cmd);
+    TEST_CHECK(rc == 0 && !strcmp(out, ref) && strlen(out) > 100,
+               "a decode budget of 1 KB: every image decoded one at a time, the same labels (rc %d): %s", rc, err);
+
     /* a sequence whose frames change size, with --out-video: the odd frame is scaled to the
      * video's size (it stopped the run after 3 frames and lost --out) */
     snprintf(cmd, sizeof cmd,
