@@ -10,6 +10,7 @@
 #include "tools/cli.h"
 #include "tools/model_opts.h"
 #include "tools/mpi_shard.h"
+#include "tools/runner.h"
 #include "vssm/reid.h"
 #include "vssm/vssm.h"
 #include "kernels/infile.h"
@@ -65,6 +66,7 @@ typedef struct {
     const vssm_preprocess_params *pp;
     int size_h, size_w;              /* > 0: fixed resize */
     const vssm_image_limits *limits; /* --max-pixels */
+    decode_budget *budget;           /* the decodes of a batch, at once (tools/runner.h) */
 } prep_opts;
 
 static void prepare(const char *path, const prep_opts *o, prepared *p) {
@@ -72,6 +74,7 @@ static void prepare(const char *path, const prep_opts *o, prepared *p) {
     vssm_image im = {0}, rs = {0};
     p->x = NULL;
     p->err[0] = 0;
+    const int64_t share = decode_budget_enter(o->budget, path);
     if (vssm_image_load(&im, path, o->limits, &err) == VSSM_OK) {
         if (o->size_h > 0) {
             if (vssm_image_resize(&im, o->size_w, o->size_h, o->pp->interp, &rs, &err) == VSSM_OK) {
@@ -97,6 +100,7 @@ static void prepare(const char *path, const prep_opts *o, prepared *p) {
                  err.msg[0] ? err.msg : "unknown error");
     vssm_image_free(&im);
     vssm_image_free(&rs);
+    decode_budget_leave(o->budget, share);
 }
 
 /* Embeds one split; rows of emb/pid/camid are the images that worked, in split order.
@@ -462,8 +466,11 @@ static int cmd_extract(int argc, char **argv) {
     int64_t failed = 0;
     if (rc == VSSM_EXIT_OK) {
         f.dim = vssm_reid_model_dim(m);
-        prep_opts po = {&pp, a.sh, a.sw, &a.mo.limits};
+        decode_budget budget;
+        decode_budget_init(&budget);
+        prep_opts po = {&pp, a.sh, a.sw, &a.mo.limits, &budget};
         rc = embed_dataset(m, &ds, &po, a.batch, &f, &failed);
+        decode_budget_free(&budget);
         failed += skipped;
     }
     if (rc == VSSM_EXIT_OK) { /* rank 0 writes; the exit code joins in main */

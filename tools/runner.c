@@ -458,17 +458,6 @@ void run_progress(int done, int total, double t0) {
     fflush(stderr);
 }
 
-/* The bytes the images being decoded at once may take together: a window's threads and the
- * read-ahead window decode in parallel, and one interlaced 16-bit 13000x13000 PNG (1.3 MB of
- * file) takes 2 GB to decode: six of them at --threads 8 --batch 8 took 10.3 GB. Each decode
- * takes its share (vssm_image_probe of the file's first bytes) and waits while the others
- * hold the rest; one alone always goes. */
-typedef struct decode_budget {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int64_t used, cap;
-} decode_budget;
-
 /* the most memory decoding path takes, from its header; 0 when unknown (no share taken) */
 static int64_t decode_need(const char *path) {
     FILE *f;
@@ -483,18 +472,33 @@ static int64_t decode_need(const char *path) {
     return need;
 }
 
-static void budget_take(decode_budget *d, int64_t b) {
-    if (!d || b <= 0) return;
+void decode_budget_init(decode_budget *d) {
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
+    d->used = 0;
+    const size_t half = vssm_mem_budget() / 2; /* half the plan budget (3/4 of the memory) */
+    d->cap = half < (size_t)INT64_MAX ? (int64_t)half : INT64_MAX;
+}
+
+void decode_budget_free(decode_budget *d) {
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
+}
+
+int64_t decode_budget_enter(decode_budget *d, const char *path) {
+    const int64_t b = d ? decode_need(path) : 0;
+    if (b <= 0) return 0;
     pthread_mutex_lock(&d->mu);
     while (d->used > 0 && d->used + b > d->cap) pthread_cond_wait(&d->cv, &d->mu);
     d->used += b;
     pthread_mutex_unlock(&d->mu);
+    return b;
 }
 
-static void budget_give(decode_budget *d, int64_t b) {
-    if (!d || b <= 0) return;
+void decode_budget_leave(decode_budget *d, int64_t share) {
+    if (!d || share <= 0) return;
     pthread_mutex_lock(&d->mu);
-    d->used -= b;
+    d->used -= share;
     pthread_cond_broadcast(&d->cv);
     pthread_mutex_unlock(&d->mu);
 }
@@ -520,8 +524,7 @@ static void *prepare_window(void *arg) {
         p->err[0] = 0;
         int ow, oh;
         const char *path = l->path[j->start + i];
-        const int64_t share = decode_need(path);
-        budget_take(j->budget, share);
+        const int64_t share = decode_budget_enter(j->budget, path);
         if (vssm_image_load(&im, path, &j->o->limits, &err) == VSSM_OK) {
             /* the decoder's messages name the file; the preprocessing's do not */
             if (vssm_preprocess_output_size(&j->o->pp, im.w, im.h, &ow, &oh, &err) != VSSM_OK) {
@@ -538,7 +541,7 @@ static void *prepare_window(void *arg) {
         }
         if (!p->x) snprintf(p->err, sizeof p->err, "%s", err.msg[0] ? err.msg : "unknown error");
         vssm_image_free(&im);
-        budget_give(j->budget, share);
+        decode_budget_leave(j->budget, share);
     }
     return NULL;
 }
@@ -554,9 +557,8 @@ int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, r
     float *xb = NULL;
     size_t xb_cap = 0;
     double t0 = now_s();
-    /* half the plan budget (3/4 of the memory) for the decodes in flight together */
-    decode_budget budget = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
-                            (int64_t)(vssm_mem_budget() / 2 < INT64_MAX ? vssm_mem_budget() / 2 : INT64_MAX)};
+    decode_budget budget; /* the decodes in flight together, both windows' */
+    decode_budget_init(&budget);
     prep_job jobs[2] = {{l, o, bufs[0], 0, l->n < B ? l->n : B, nt, &budget}, {l, o, bufs[1], 0, 0, nt, &budget}};
     if (l->n > 0) prepare_window(&jobs[0]);
     for (int s = 0, cur = 0; s < l->n; s += B, cur ^= 1) {
@@ -619,7 +621,6 @@ int run_classifier(vssm_classifier *clf, const img_list *l, const run_opts *o, r
     free(bufs[1]);
     free(logits);
     free(xb);
-    pthread_cond_destroy(&budget.cv);
-    pthread_mutex_destroy(&budget.mu);
+    decode_budget_free(&budget);
     return failed;
 }

@@ -3,6 +3,8 @@
 #ifndef VSSM_TOOLS_RUNNER_H
 #define VSSM_TOOLS_RUNNER_H
 
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "vssm/classifier.h"
 
@@ -65,6 +67,22 @@ void json_put_str(FILE *f, const char *s);
 /* Writes a path in a text (line) output: control bytes as C escapes (\n, \t, \x1b, ...) so
  * one line stays one result; other bytes as they are (JSON output keeps every name exact). */
 void text_put_path(FILE *f, const char *s);
+
+/* The bytes the images being decoded at once may take together: a window's threads and the
+ * read-ahead window decode in parallel, and one interlaced 16-bit 13000x13000 PNG (1.3 MB of
+ * file) takes 2 GB to decode: six of them at --threads 8 --batch 8 took 10.3 GB. Each decode
+ * enters with its share (vssm_image_probe of the file's first bytes) and waits while the
+ * others hold the rest of half the plan budget (kernels/membudget.h); one alone always goes.
+ * enter returns the share to hand back to leave (0: unknown size, nothing taken). */
+typedef struct decode_budget {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int64_t used, cap;
+} decode_budget;
+void decode_budget_init(decode_budget *d);
+void decode_budget_free(decode_budget *d);
+int64_t decode_budget_enter(decode_budget *d, const char *path);
+void decode_budget_leave(decode_budget *d, int64_t share);
 
 /* softmax of n logits into p (double precision sums) */
 void softmax(const float *logits, int n, double *p);
