@@ -374,6 +374,13 @@ static void test_json_names(void) {
     for (const char *p = out; *p; p++) nl += *p == '\n';
     TEST_CHECK(rc == 0 && nl == 1 && strstr(out, "/a\\nb.jpg:"), "a newline in a name: one line, escaped (rc %d): %s",
                rc, out);
+    /* on stderr too: an ESC sequence in a broken file's name is escaped, not sent to the terminal */
+    sh("printf 'x' > \"%s/e$(printf '\\033')[31m.jpg\"%s", t, "");
+    snprintf(cmd, sizeof cmd, "'%s' classify --weights %s --topk 1 %s", VSSM_BIN, W, t);
+    rc = test_run_cmd(cmd, out, sizeof out, err, sizeof err);
+    TEST_CHECK(rc == 1 && strstr(err, "/e\\x1b[31m.jpg: not an image") && !strchr(err, 0x1b),
+               "an ESC in a name on stderr: escaped (rc %d): %s", rc, err);
+    sh("rm -f \"%s/e$(printf '\\033')[31m.jpg\"%s", t, "");
     /* hidden entries inside a folder: .ipynb_checkpoints holds copies, ._x.jpg is macOS metadata */
     sh("mkdir -p %s/.ipynb_checkpoints && cp tests/data/images/dog_1x1.jpg %s/.ipynb_checkpoints/c.jpg", t, t);
     sh("printf 'Mac OS X        ' > %s/._a.jpg%s", t, "");

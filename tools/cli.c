@@ -67,7 +67,26 @@ void cli_error(const char *fmt, ...) {
     va_end(ap2);
     memcpy(line, "vssm: ", 6);
     line[6 + n] = '\n';
-    write_line(line, (size_t)n + 7);
+    /* a file name's control bytes (a newline, an ESC sequence a terminal would act on) as C
+     * escapes: one message stays one line and a name cannot rewrite the screen */
+    size_t ctl = 0;
+    for (int k = 6; k < 6 + n; k++) ctl += (unsigned char)line[k] < 0x20 || line[k] == 0x7f;
+    char *esc = ctl ? malloc((size_t)n + 7 + 3 * ctl) : NULL;
+    if (esc) {
+        size_t o = 0;
+        for (int k = 0; k < 6 + n; k++) {
+            const unsigned char c = (unsigned char)line[k];
+            if (k >= 6 && (c < 0x20 || c == 0x7f))
+                o += (size_t)snprintf(esc + o, 5, "\\x%02x", c);
+            else
+                esc[o++] = (char)c;
+        }
+        esc[o++] = '\n';
+        write_line(esc, o);
+        free(esc);
+    } else {
+        write_line(line, (size_t)n + 7);
+    }
     if (line != small) free(line);
 }
 

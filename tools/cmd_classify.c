@@ -47,12 +47,12 @@ static void json_num(FILE *f, const char *fmt, double v) {
 static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
     out_state *o = user;
     if (!logits) {
-        fprintf(stderr, "vssm: %s\n", error);
+        cli_error("%s", error);
         return;
     }
     double *p = malloc((size_t)classes * sizeof(double));
     if (!p) {
-        fprintf(stderr, "vssm: %s: out of memory for %d probabilities\n", o->l->path[idx], classes);
+        cli_error("%s: out of memory for %d probabilities", o->l->path[idx], classes);
         return;
     }
     o->ok++;

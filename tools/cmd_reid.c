@@ -127,7 +127,7 @@ static int64_t embed_split(vssm_reid_model *m, const vssm_reid_split *s, const p
         for (int i = 0; i < cnt; i++) prepare(s->path[s0 + i], po, &win[i]);
         for (int i = 0; i < cnt;) {
             if (!win[i].x) {
-                fprintf(stderr, "vssm: %s\n", win[i].err);
+                cli_error("%s", win[i].err);
                 failed++;
                 i++;
                 continue;
@@ -359,7 +359,7 @@ static int load_dataset(vssm_reid_dataset *ds, const char *root, vssm_reid_forma
         const vssm_reid_split *s = k ? &ds->gallery : &ds->query;
         for (int64_t i = 0; i < s->n_stray; i++) {
             vssm_reid_parse_name(fmt, s->stray[i], NULL, NULL, &err); /* its reason */
-            fprintf(stderr, "vssm: %s; skipped\n", err.msg);
+            cli_error("%s; skipped", err.msg);
         }
     }
     return 0;

@@ -321,7 +321,7 @@ int vssm_eval_attributes(int argc, char **argv) {
     for (int i = 0; rc != VSSM_EXIT_USAGE && i < g.n; i++) { /* a missing row is named, the others scored */
         int k = find_row(idx, p.n, g.names[i]);              /* names are unique: csv_read checked */
         if (k < 0) {
-            fprintf(stderr, "vssm: %s: no prediction for '%s'\n", pp, g.names[i]);
+            cli_error("%s: no prediction for '%s'", pp, g.names[i]);
             rc = VSSM_EXIT_INPUT;
             continue;
         }

@@ -44,7 +44,7 @@ typedef struct {
 static void on_image(void *user, int idx, const float *logits, int classes, const char *error) {
     eval_state *e = user;
     if (!logits) {
-        fprintf(stderr, "vssm: %s\n", error);
+        cli_error("%s", error);
         return;
     }
     vssm_err err = {0};
