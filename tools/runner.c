@@ -15,6 +15,7 @@
 #include <omp.h>
 #include <pthread.h>
 #include "tools/runner.h"
+#include "tools/cli.h"
 #include "kernels/membudget.h"
 #include "kernels/infile.h"
 #include "tools/mpi_shard.h"
@@ -33,10 +34,14 @@ double run_clock(void) { return now_s(); }
 static void note(int quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(int quiet, const char *fmt, ...) {
     if (quiet) return;
+    char msg[8192]; /* "vssm: ...\n": said through cli_error, which escapes a name's control bytes */
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    size_t n = strlen(msg);
+    if (n && msg[n - 1] == '\n') msg[--n] = 0;
+    cli_error("%s", strncmp(msg, "vssm: ", 6) ? msg : msg + 6);
 }
 
 void img_list_free(img_list *l) {
