@@ -137,9 +137,13 @@ vssm_status vssm_classifier_load(vssm_classifier **out, vssm_ctx *ctx, const cha
         (s = attach(c, bb, src, err)) != VSSM_OK)
         goto fail;
     const char *lj = src->meta ? src->meta(src->user, "labels") : NULL;
-    if (opts->labels_path)
-        s = labels_from_file(c, opts->labels_path, err);
-    else if (lj)
+    if (opts->labels_path) {
+        if ((s = labels_from_file(c, opts->labels_path, err)) != VSSM_OK) { /* names the labels file, not the weights */
+            vssm_weights_close(w);
+            vssm_classifier_free(c);
+            return s;
+        }
+    } else if (lj)
         s = labels_from_json(c, lj, path, err);
     else if (c->classes == 1000)
         c->builtin = vssm_imagenet1k_labels();
