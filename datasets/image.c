@@ -703,7 +703,9 @@ int vssm_image_probe(const void *buf, size_t n, int *w, int *h, int64_t *decode_
         if (tj && tjDecompressHeader3(tj, b, (unsigned long)n, &jw, &jh, &ss, &cs) == 0)
             W = jw, H = jh, per = cs == TJCS_CMYK || cs == TJCS_YCCK ? 7 : 3;
         if (tj) tjDestroy(tj);
-    } else if (fmt != VSSM_IMAGE_FORMAT_UNKNOWN && n <= INT_MAX) {
+    } else if (fmt != VSSM_IMAGE_FORMAT_UNKNOWN && fmt != VSSM_IMAGE_FORMAT_PNM && n <= INT_MAX) {
+        /* not PNM: stb_image 2.27's PNM header parser overflows an int on a 10-digit field (UB;
+         * fuzz regress/image/pnm_huge_width_int_overflow), the reason vssm decodes PNM itself */
         int sw = 0, sh = 0, comp = 0;
         if (stbi_info_from_memory(b, (int)n, &sw, &sh, &comp)) W = sw, H = sh, per = (int64_t)comp + 3;
     }

@@ -132,7 +132,8 @@ VSSM_API vssm_status vssm_image_decode_mem(vssm_image *out, const void *buf, siz
 /* The size an image's first bytes (64 KB are plenty: its header) announce, without decoding:
  * 1 with *w, *h and *decode_bytes (the most memory decoding it takes: the decoder's buffers
  * and the RGB result; an interlaced 16-bit RGBA PNG holds 8 bytes a pixel whole), 0 when the
- * header cannot be read from these bytes (a JPEG whose frame header lies past them). Any of
+ * header cannot be read from these bytes (a JPEG whose frame header lies past them) or the
+ * format is PNM (not probed). Any of
  * the outputs may be NULL. For a caller that decodes several images at once and must bound
  * their sum (tools/runner.c). */
 VSSM_API int vssm_image_probe(const void *buf, size_t n, int *w, int *h, int64_t *decode_bytes);

@@ -14,6 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vssm_image im = {0};
     vssm_image_limits lim = {.max_pixels = (int64_t)1 << 22};
     (void)vssm_image_sniff(data, size);
+    int pw = 0, ph = 0;
+    int64_t pb = 0;
+    if (vssm_image_probe(data, size, &pw, &ph, &pb) && (pw < 1 || ph < 1 || pb < (int64_t)pw * ph)) abort();
     if (vssm_image_decode_mem(&im, data, size, "fuzz", &lim, &err) != VSSM_OK) {
         if (im.data || im.w || im.h) abort(); /* documented: out left empty on failure */
         return 0;
