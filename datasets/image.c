@@ -712,7 +712,9 @@ int vssm_image_probe(const void *buf, size_t n, int *w, int *h, int64_t *decode_
     if (W < 1 || H < 1 || W > INT_MAX || H > INT_MAX) return 0;
     if (w) *w = (int)W;
     if (h) *h = (int)H;
-    if (decode_bytes) *decode_bytes = W * H * per;
+    /* W * H * per passes int64 for a PNG of 2^31 - 1 a side (fuzz regress/image/probe_size_overflow) */
+    const double bytes = (double)W * (double)H * (double)per;
+    if (decode_bytes) *decode_bytes = bytes >= 9.2e18 ? INT64_MAX : (int64_t)bytes;
     return 1;
 }
 
