@@ -10,6 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+int cli_escape_byte(unsigned char c, char out[5]) {
+    static const char names[] = "abtnvfr"; /* \a \b \t \n \v \f \r: bytes 7 .. 13 */
+    if (c >= 7 && c <= 13) return snprintf(out, 5, "\\%c", names[c - 7]);
+    if (c < 0x20 || c == 0x7f) return snprintf(out, 5, "\\x%02x", c);
+    return 0;
+}
+
 /* cli_defer_begin .. cli_defer_end: the lines cli_error would write, kept (tools/cli.h) */
 static struct {
     int on;
@@ -49,13 +56,18 @@ static void write_line(const char *line, size_t n) {
 }
 
 void cli_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cli_verror(fmt, ap);
+    va_end(ap);
+}
+
+void cli_verror(const char *fmt, va_list ap) {
     /* one write for the whole line: under mpirun the ranks' lines never interleave mid-line */
     char small[1024], *line = small;
-    va_list ap, ap2;
-    va_start(ap, fmt);
+    va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(small + 6, sizeof small - 7, fmt, ap);
-    va_end(ap);
     if (n < 0) n = 0;
     if ((size_t)n > sizeof small - 8) { /* a long one (paths of 4 KB): its own buffer */
         char *big = malloc((size_t)n + 8);
@@ -75,11 +87,11 @@ void cli_error(const char *fmt, ...) {
     if (esc) {
         size_t o = 0;
         for (int k = 0; k < 6 + n; k++) {
-            const unsigned char c = (unsigned char)line[k];
-            if (k >= 6 && (c < 0x20 || c == 0x7f))
-                o += (size_t)snprintf(esc + o, 5, "\\x%02x", c);
+            const int e = k >= 6 ? cli_escape_byte((unsigned char)line[k], esc + o) : 0;
+            if (e)
+                o += (size_t)e;
             else
-                esc[o++] = (char)c;
+                esc[o++] = line[k];
         }
         esc[o++] = '\n';
         write_line(esc, o);

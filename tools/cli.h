@@ -5,6 +5,7 @@
 #ifndef VSSM_TOOLS_CLI_H
 #define VSSM_TOOLS_CLI_H
 
+#include <stdarg.h>
 #include "vssm/common.h"
 
 enum { VSSM_EXIT_OK = 0, VSSM_EXIT_INPUT = 1, VSSM_EXIT_USAGE = 2 };
@@ -20,6 +21,10 @@ int cli_opt_flag(char **argv, int i, const char *opt, int *out);
 /* Parses "HxW" or "N" (square). */
 int cli_parse_size(const char *s, int *h, int *w);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_verror(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* A control byte of a name as its C escape (\n, \t, ..., \x1b) into out (NUL-ended); returns
+ * its length, or 0 for a byte that stands as it is. cli_error and text output use it. */
+int cli_escape_byte(unsigned char c, char out[5]);
 /* Between these, cli_error keeps its lines instead of writing them; cli_defer_end returns
  * them (malloc'ed, NULL when none; the caller frees). For a step every rank runs under
  * mpirun (loading the model): shard_agree_say then has one rank say why, not every rank. */

@@ -1,5 +1,6 @@
 /* tools/runner.c - image lists and the batched classification loop. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -17,7 +18,6 @@
 #include "tools/runner.h"
 #include "tools/cli.h"
 #include "kernels/membudget.h"
-#include "kernels/infile.h"
 #include "tools/mpi_shard.h"
 #include "datasets/fs.h"
 
@@ -34,14 +34,10 @@ double run_clock(void) { return now_s(); }
 static void note(int quiet, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void note(int quiet, const char *fmt, ...) {
     if (quiet) return;
-    char msg[8192]; /* "vssm: ...\n": said through cli_error, which escapes a name's control bytes */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    cli_verror(fmt, ap); /* "vssm: " and the newline added, a name's control bytes escaped */
     va_end(ap);
-    size_t n = strlen(msg);
-    if (n && msg[n - 1] == '\n') msg[--n] = 0;
-    cli_error("%s", strncmp(msg, "vssm: ", 6) ? msg : msg + 6);
 }
 
 void img_list_free(img_list *l) {
@@ -180,8 +176,8 @@ static const char *seen_dir(walk_ctx *w, const struct stat *sb, const char *path
 static void walk_ctx_free(walk_ctx *w) {
     if (w->hidden)
         note(w->quiet,
-             "vssm: skipped %d hidden entr%s of the folders (names starting with '.': .ipynb_checkpoints, "
-             "macOS's ._ files; the first %s); a hidden file given by its path is read\n",
+             "skipped %d hidden entr%s of the folders (names starting with '.': .ipynb_checkpoints, "
+             "macOS's ._ files; the first %s); a hidden file given by its path is read",
              w->hidden, w->hidden == 1 ? "y" : "ies", w->hidden_first ? w->hidden_first : "?");
     free(w->hidden_first);
     for (size_t i = 0; i < w->cap; i++) free(w->set[i].path);
@@ -191,7 +187,7 @@ static void walk_ctx_free(walk_ctx *w) {
 
 static int add_path(walk_ctx *w, const char *path, int label) {
     if (list_add(w->l, path, label) == 0) return 0;
-    note(w->quiet, "vssm: %s: out of memory listing the images\n", path);
+    note(w->quiet, "%s: out of memory listing the images", path);
     return 1;
 }
 
@@ -201,28 +197,28 @@ static int add_path(walk_ctx *w, const char *path, int label) {
 static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, int depth) {
     const char *first = seen_dir(w, sb, dir);
     if (w->nomem) {
-        note(w->quiet, "vssm: %s: out of memory listing the images\n", dir);
+        note(w->quiet, "%s: out of memory listing the images", dir);
         return 1;
     }
     if (first) {
-        note(w->quiet, "vssm: %s: skipped, the same folder as %s (a link cycle or a second link to it)\n", dir, first);
+        note(w->quiet, "%s: skipped, the same folder as %s (a link cycle or a second link to it)", dir, first);
         return 0;
     }
     if (depth > 64) {
-        note(w->quiet, "vssm: %s: folders nested too deep\n", dir);
+        note(w->quiet, "%s: folders nested too deep", dir);
         return 1;
     }
     int n, bad = 0;
     char **names = dir_entries(dir, &n);
     if (!names) {
-        note(w->quiet, "vssm: %s: cannot read the folder (%s)\n", dir, strerror(errno));
+        note(w->quiet, "%s: cannot read the folder (%s)", dir, strerror(errno));
         return 1;
     }
     for (int i = 0; i < n; i++) {
         char *p = vssm_fs_join(dir, names[i]);
         struct stat st;
         if (!p) {
-            note(w->quiet, "vssm: %s: out of memory listing the images\n", dir);
+            note(w->quiet, "%s: out of memory listing the images", dir);
             bad++;
             continue;
         }
@@ -244,14 +240,14 @@ static int walk(walk_ctx *w, const char *dir, const struct stat *sb, int label, 
                 /* a pipe would block the run, a device (/dev/zero) never end: a folder's
                  * entries must be regular files (a path given on the command line is
                  * taken as it is) */
-                note(w->quiet, "vssm: %s: not a regular file (a pipe, socket or device): not read\n", p);
+                note(w->quiet, "%s: not a regular file (a pipe, socket or device): not read", p);
                 bad++;
             }
         } else if (img_has_image_ext(names[i])) {
             bad += add_path(w, p, label); /* named and counted when it fails to load */
         } else {
             /* a broken link or an entry we may not look at: it could be a folder of images */
-            note(w->quiet, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            note(w->quiet, "%s: cannot read (%s)", p, strerror(errno));
             bad++;
         }
         free(p);
@@ -266,7 +262,7 @@ int img_list_collect(img_list *l, char **paths, int n, int quiet) {
     for (int i = 0; i < n; i++) {
         struct stat sb;
         if (stat(paths[i], &sb) != 0) {
-            note(quiet, "vssm: %s: %s\n", paths[i], errno == ENOENT ? "no such file or folder" : strerror(errno));
+            note(quiet, "%s: %s", paths[i], errno == ENOENT ? "no such file or folder" : strerror(errno));
             bad++;
         } else if (S_ISDIR(sb.st_mode)) {
             bad += walk(&w, paths[i], &sb, -1, 0);
@@ -283,7 +279,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int qui
     *unreadable = 0;
     char **names = dir_entries(root, &n);
     if (!names) {
-        note(quiet, "vssm: %s: cannot read the dataset folder (%s)\n", root, strerror(errno));
+        note(quiet, "%s: cannot read the dataset folder (%s)", root, strerror(errno));
         return -1;
     }
     walk_ctx w = {l, NULL, 0, 0, 0, quiet, 0, NULL};
@@ -291,7 +287,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int qui
     if (stat(root, &rs) == 0) seen_dir(&w, &rs, root); /* a class linking back to ROOT is a cycle */
     l->classes = calloc((size_t)(n ? n : 1), sizeof(char *));
     if (!l->classes) {
-        note(quiet, "vssm: %s: out of memory\n", root);
+        note(quiet, "%s: out of memory", root);
         free_names(names, n);
         walk_ctx_free(&w);
         return -1;
@@ -302,19 +298,18 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int qui
         char *p = vssm_fs_join(root, names[i]);
         struct stat sb;
         if (!p) {
-            note(quiet, "vssm: %s: out of memory\n", root);
+            note(quiet, "%s: out of memory", root);
             bad++;
             continue;
         }
         if (names[i][0] == '.') {
             /* .ipynb_checkpoints, .git, ...: never a class (as class 0 it would shift every label) */
-            if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-                note(quiet, "vssm: %s: a hidden folder, not a class (skipped)\n", p);
+            if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) note(quiet, "%s: a hidden folder, not a class (skipped)", p);
         } else if (stat(p, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
                 int c = l->n_classes, n0 = l->n, b;
                 if (!(l->classes[c] = strdup(names[i]))) {
-                    note(quiet, "vssm: %s: out of memory\n", p);
+                    note(quiet, "%s: out of memory", p);
                     bad++;
                 } else {
                     l->n_classes++;
@@ -332,7 +327,7 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int qui
         } else {
             /* an entry we cannot look at may be a class folder: the class indices after it
              * would be off by one, so it is a failure, not a silent skip */
-            note(quiet, "vssm: %s: cannot read (%s)\n", p, strerror(errno));
+            note(quiet, "%s: cannot read (%s)", p, strerror(errno));
             bad++;
         }
         free(p);
@@ -341,14 +336,14 @@ int img_list_imagefolder(img_list *l, const char *root, int *unreadable, int qui
     walk_ctx_free(&w);
     *unreadable = bad;
     if (l->n_classes == 0) {
-        note(quiet, "vssm: %s: no class folders (ImageFolder layout: ROOT/<class>/<image>)\n", root);
+        note(quiet, "%s: no class folders (ImageFolder layout: ROOT/<class>/<image>)", root);
         free(empty);
         return -1;
     }
     if (empty) {
         note(0,
-             "vssm: %s: no image in the class folder(s) %s (a class needs at least one .jpg, .jpeg, .jpe, .png, "
-             ".bmp, .gif, .tga, .ppm, .pgm or .pnm file: add images or remove the folder)\n",
+             "%s: no image in the class folder(s) %s (a class needs at least one .jpg, .jpeg, .jpe, .png, "
+             ".bmp, .gif, .tga, .ppm, .pgm or .pnm file: add images or remove the folder)",
              root, empty);
         free(empty);
         return -1;
@@ -411,15 +406,12 @@ uint64_t img_list_hash(const img_list *l) {
 }
 
 void text_put_path(FILE *f, const char *str) {
-    static const char esc[] = "abtnvfr"; /* the letters of \a \b \t \n \v \f \r, indexed by c - 7 */
     for (const unsigned char *s = (const unsigned char *)str; *s; s++) {
-        const unsigned c = *s;
-        if (c >= 7 && c <= 13)
-            fprintf(f, "\\%c", esc[c - 7]);
-        else if (c < 0x20 || c == 0x7F)
-            fprintf(f, "\\x%02x", c);
+        char e[5];
+        if (cli_escape_byte(*s, e))
+            fputs(e, f);
         else
-            fputc((int)c, f);
+            fputc((int)*s, f);
     }
 }
 
@@ -463,17 +455,26 @@ void run_progress(int done, int total, double t0) {
     fflush(stderr);
 }
 
-/* the most memory decoding path takes, from its header; 0 when unknown (no share taken) */
+/* the most memory decoding path takes, from its header; 0 when unknown (no share taken). On
+ * every image before its decode: one open and a 4 KB read on the stack (a PNG's IHDR, a GIF's,
+ * BMP's or TGA's header, most JPEGs' frame header); 64 KB only for a JPEG whose frame header
+ * lies past its first 4 KB (EXIF, a thumbnail). A path that is not a regular file is left to
+ * vssm_image_load, which refuses it. */
 static int64_t decode_need(const char *path) {
-    FILE *f;
-    if (vssm_fopen_regular(&f, path, "the image", 0, NULL) != VSSM_OK) return 0;
-    const size_t cap = 1 << 16;
-    unsigned char *head = malloc(cap);
-    const size_t n = head ? fread(head, 1, cap, f) : 0;
-    fclose(f);
+    const int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return 0;
+    struct stat sb;
+    unsigned char head[4096];
+    ssize_t n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? read(fd, head, sizeof head) : -1;
     int64_t need = 0;
-    if (!head || !vssm_image_probe(head, n, NULL, NULL, &need)) need = 0;
-    free(head);
+    if (n > 0 && !vssm_image_probe(head, (size_t)n, NULL, NULL, &need) && n == (ssize_t)sizeof head &&
+        vssm_image_sniff(head, (size_t)n) == VSSM_IMAGE_FORMAT_JPEG) {
+        unsigned char *more = malloc(1 << 16);
+        const ssize_t m = more ? pread(fd, more, 1 << 16, 0) : -1;
+        if (m <= 0 || !vssm_image_probe(more, (size_t)m, NULL, NULL, &need)) need = 0;
+        free(more);
+    }
+    close(fd);
     return need;
 }
 
