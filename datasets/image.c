@@ -697,12 +697,29 @@ int vssm_image_probe(const void *buf, size_t n, int *w, int *h, int64_t *decode_
         H = (int64_t)b[20] << 24 | b[21] << 16 | b[22] << 8 | b[23];
         const int depth = b[24], ct = b[25], ch = ct == 2 ? 3 : ct == 4 ? 2 : ct == 6 ? 4 : 1;
         per = (int64_t)ch * (depth > 8 ? 2 : 1) + 3; /* an interlaced image is held whole (rowbytes x h) */
-    } else if (fmt == VSSM_IMAGE_FORMAT_JPEG && n <= ULONG_MAX) {
-        tjhandle tj = tjInitDecompress();
-        int jw = 0, jh = 0, ss = 0, cs = 0;
-        if (tj && tjDecompressHeader3(tj, b, (unsigned long)n, &jw, &jh, &ss, &cs) == 0)
-            W = jw, H = jh, per = cs == TJCS_CMYK || cs == TJCS_YCCK ? 7 : 3;
-        if (tj) tjDestroy(tj);
+    } else if (fmt == VSSM_IMAGE_FORMAT_JPEG) {
+        /* the frame header (SOFn), found by walking the markers: no decoder made for a probe
+         * that runs before every image's decode */
+        for (size_t i = 2; i + 4 <= n;) {
+            const int m = b[i + 1];
+            if (b[i] != 0xFF) break;
+            if (m == 0xFF) { /* fill */
+                i++;
+                continue;
+            }
+            if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) { /* markers without a length */
+                i += 2;
+                continue;
+            }
+            if (m == 0xDA || m == 0xD9) break; /* the scan came first: no frame header */
+            const size_t len = be16(b + i + 2);
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                if (len >= 8 && i + 10 <= n) H = be16(b + i + 5), W = be16(b + i + 7), per = b[i + 9] == 4 ? 7 : 3;
+                break;
+            }
+            if (len < 2) break;
+            i += 2 + len;
+        }
     } else if (fmt != VSSM_IMAGE_FORMAT_UNKNOWN && fmt != VSSM_IMAGE_FORMAT_PNM && n <= INT_MAX) {
         /* not PNM: stb_image 2.27's PNM header parser overflows an int on a 10-digit field (UB;
          * fuzz regress/image/pnm_huge_width_int_overflow), the reason vssm decodes PNM itself */
